@@ -1,0 +1,186 @@
+//! One client connection as its event loop sees it: the socket, the
+//! decoder holding any partial incoming frame, and the bounded outbound
+//! queue of shared, already-framed buffers that `flush` writes with `writev`.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::event::{Client, DisconnectReason};
+use crate::framing::Decoder;
+
+/// Most buffers handed to one `writev` call.
+const MAX_IOV: usize = 64;
+
+/// What a read attempt found.
+#[derive(Debug)]
+pub(crate) enum ReadOutcome {
+    /// `n` bytes are in the buffer.
+    Data(usize),
+    /// Nothing more to read now.
+    WouldBlock,
+    /// The peer closed its sending side.
+    Eof,
+    /// The connection failed.
+    Failed(DisconnectReason),
+}
+
+/// Result of offering a frame to the outbound queue.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Queued; the caller should schedule a flush if `needs_flush`.
+    Yes { needs_flush: bool },
+    /// The queue bound would be exceeded.
+    Full,
+}
+
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub stream: TcpStream,
+    pub client: Client,
+    pub decoder: Decoder,
+    /// Framed messages waiting to be written, oldest first; shared with every
+    /// other recipient of the same broadcast.
+    out: VecDeque<Arc<[u8]>>,
+    /// Bytes of `out[0]` already written.
+    out_off: usize,
+    /// Bytes waiting in `out` (minus `out_off`): the bound applies to this.
+    out_bytes: usize,
+    /// False after a write hit `WouldBlock`, until the next writable event.
+    pub writable: bool,
+    /// Already on the loop's flush list this round.
+    pub flush_scheduled: bool,
+    /// Already on the loop's read-again list.
+    pub read_scheduled: bool,
+    /// Last time bytes arrived (idle timeout).
+    pub last_active: Instant,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, client: Client, decoder: Decoder, now: Instant) -> Connection {
+        Connection {
+            stream,
+            client,
+            decoder,
+            out: VecDeque::new(),
+            out_off: 0,
+            out_bytes: 0,
+            writable: true,
+            flush_scheduled: false,
+            read_scheduled: false,
+            last_active: now,
+        }
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.out_bytes
+    }
+
+    /// Adds a framed buffer unless that would take the queue past `limit`
+    /// (one message is always accepted into an empty queue, so a message
+    /// larger than the limit can still be delivered to a reader that keeps up).
+    pub fn enqueue(&mut self, buf: Arc<[u8]>, limit: usize) -> Queued {
+        if buf.is_empty() {
+            return Queued::Yes { needs_flush: false };
+        }
+        if self.out_bytes > 0 && self.out_bytes + buf.len() > limit {
+            return Queued::Full;
+        }
+        self.out_bytes += buf.len();
+        self.out.push_back(buf);
+        let needs_flush = self.writable && !self.flush_scheduled;
+        if needs_flush {
+            self.flush_scheduled = true;
+        }
+        Queued::Yes { needs_flush }
+    }
+
+    /// Reads once into `buf`.
+    pub fn read_into(&mut self, buf: &mut [u8]) -> ReadOutcome {
+        loop {
+            return match self.stream.read(buf) {
+                Ok(0) => ReadOutcome::Eof,
+                Ok(n) => ReadOutcome::Data(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadOutcome::WouldBlock,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => ReadOutcome::Failed(DisconnectReason::from_io(&e)),
+            };
+        }
+    }
+
+    /// Writes as much of the queue as the socket takes, coalescing up to
+    /// [`MAX_IOV`] buffers per `writev`. Returns bytes written.
+    ///
+    /// # Errors
+    ///
+    /// The reason to disconnect when the socket failed.
+    pub fn flush(&mut self) -> Result<usize, DisconnectReason> {
+        let mut written = 0;
+        while !self.out.is_empty() {
+            let n = {
+                let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                let mut cnt = 0;
+                for (i, b) in self.out.iter().take(MAX_IOV).enumerate() {
+                    iov[i] = if i == 0 {
+                        IoSlice::new(&b[self.out_off..])
+                    } else {
+                        IoSlice::new(b)
+                    };
+                    cnt += 1;
+                }
+                match self.stream.write_vectored(&iov[..cnt]) {
+                    Ok(0) => return Err(DisconnectReason::Io(io::ErrorKind::WriteZero)),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.writable = false;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(DisconnectReason::from_io(&e)),
+                }
+            };
+            written += n;
+            self.advance(n);
+        }
+        if self.out.is_empty() && self.out.capacity() > 256 {
+            self.out.shrink_to(16);
+        }
+        Ok(written)
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        self.out_bytes -= n;
+        while n > 0 {
+            let front_left = self.out[0].len() - self.out_off;
+            if n >= front_left {
+                n -= front_left;
+                self.out.pop_front();
+                self.out_off = 0;
+            } else {
+                self.out_off += n;
+                n = 0;
+            }
+        }
+        // Drop fully written zero-length frames (Raw framing of an empty message).
+        while self.out.front().is_some_and(|b| b.len() == self.out_off) {
+            self.out.pop_front();
+            self.out_off = 0;
+        }
+    }
+
+    /// Closes politely: discard what the peer sent that nobody will read (so
+    /// the kernel sends FIN after our queued data, not RST), then shut down.
+    pub fn close_gracefully(mut self, scratch: &mut [u8]) {
+        let mut budget = 8;
+        while budget > 0 {
+            match self.stream.read(scratch) {
+                Ok(n) if n > 0 => budget -= 1,
+                _ => break,
+            }
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+    }
+}

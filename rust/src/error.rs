@@ -1,0 +1,173 @@
+//! The one error type of the crate, [`Error`], and its [`Result`] alias.
+
+use std::io;
+use std::net::SocketAddr;
+
+use crate::ClientId;
+
+/// Everything that can go wrong when calling into tcphub.
+///
+/// Each variant carries the context needed to act on it (the address that
+/// failed to bind, the client that was not found) and, where the operating
+/// system reported the failure, the original [`io::Error`] as its source.
+/// The C binding maps each variant to exactly one `TCPHUB_ERR_*` code and the
+/// Python binding to exactly one exception class (see [`Error::code`]).
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::{Error, TcpServer};
+///
+/// let first = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+/// let port = first.local_addr().port();
+/// match TcpServer::new(port, 10).bind("127.0.0.1".parse()?).start() {
+///     Err(Error::Bind { addr, source }) => {
+///         assert_eq!(addr.port(), port);
+///         assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
+///     }
+///     other => panic!("expected a bind error, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listening socket could not be created, bound or put into listening state.
+    #[error("cannot listen on {addr}: {}", describe_io(source))]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// What the operating system said (address in use, permission denied, ...).
+        #[source]
+        source: io::Error,
+    },
+    /// An outgoing connection could not be established.
+    #[error("cannot connect to {addr}: {}", describe_io(source))]
+    Connect {
+        /// The address that was dialled.
+        addr: SocketAddr,
+        /// What the operating system said (connection refused, timed out, ...).
+        #[source]
+        source: io::Error,
+    },
+    /// No connected client has this id (it never existed or has disconnected).
+    #[error("no such client: id {0}")]
+    NoSuchClient(ClientId),
+    /// No connected client has this remote address.
+    #[error("no client connected from {0}")]
+    NoSuchAddr(SocketAddr),
+    /// The server (or client) is not running: it was never started, or it was stopped.
+    #[error("not running")]
+    NotRunning,
+    /// A message is longer than the framing allows (`max_len`, or 4 GiB for length-prefixed frames).
+    #[error("message of {len} bytes exceeds the frame limit of {max} bytes")]
+    FrameTooLarge {
+        /// Length of the message that was refused.
+        len: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// A bounded outbound queue has no room for the message.
+    #[error("outbound queue full ({queued} bytes queued, limit {limit})")]
+    QueueFull {
+        /// Bytes already waiting.
+        queued: usize,
+        /// The configured bound.
+        limit: usize,
+    },
+    /// A configuration value is out of range (e.g. zero I/O threads).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// A timed wait ran out.
+    #[error("timed out")]
+    Timeout,
+    /// Any other I/O failure, with what was being done.
+    #[error("{context}: {}", describe_io(source))]
+    Io {
+        /// What tcphub was doing when it failed.
+        context: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// A stable small integer naming the variant; the C binding returns its negation.
+    ///
+    /// | code | variant |
+    /// |---|---|
+    /// | 1 | reserved (NULL argument, C only) |
+    /// | 2 | [`Error::InvalidConfig`] |
+    /// | 3 | [`Error::Bind`] |
+    /// | 4 | [`Error::Connect`] |
+    /// | 5 | [`Error::NoSuchClient`] / [`Error::NoSuchAddr`] |
+    /// | 6 | [`Error::NotRunning`] |
+    /// | 7 | [`Error::FrameTooLarge`] |
+    /// | 8 | [`Error::QueueFull`] |
+    /// | 9 | [`Error::Timeout`] |
+    /// | 10 | [`Error::Io`] |
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tcphub::Error::NotRunning.code(), 6);
+    /// ```
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::InvalidConfig(_) => 2,
+            Error::Bind { .. } => 3,
+            Error::Connect { .. } => 4,
+            Error::NoSuchClient(_) | Error::NoSuchAddr(_) => 5,
+            Error::NotRunning => 6,
+            Error::FrameTooLarge { .. } => 7,
+            Error::QueueFull { .. } => 8,
+            Error::Timeout => 9,
+            Error::Io { .. } => 10,
+        }
+    }
+
+    /// The operating system error behind this one, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(tcphub::Error::NotRunning.io_error().is_none());
+    /// ```
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Bind { source, .. }
+            | Error::Connect { source, .. }
+            | Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Short human text for an I/O error: "address in use" rather than the long OS string.
+fn describe_io(e: &io::Error) -> String {
+    use io::ErrorKind::*;
+    let short = match e.kind() {
+        AddrInUse => "address in use",
+        AddrNotAvailable => "address not available",
+        PermissionDenied => "permission denied",
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset",
+        TimedOut => "timed out",
+        _ => return e.to_string(),
+    };
+    short.to_string()
+}
+
+/// `std::result::Result` with [`Error`] as the error type.
+///
+/// # Examples
+///
+/// ```
+/// fn port() -> tcphub::Result<u16> {
+///     Ok(tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse().unwrap()).start()?.local_addr().port())
+/// }
+/// assert!(port()? > 0);
+/// # Ok::<(), tcphub::Error>(())
+/// ```
+pub type Result<T> = std::result::Result<T, Error>;

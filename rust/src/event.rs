@@ -1,0 +1,331 @@
+//! What the server tells the application: [`Client`], [`Event`],
+//! [`DisconnectReason`], and the pull-mode receiver [`Events`].
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+/// Identifies one connection for the lifetime of its server; never reused.
+///
+/// # Examples
+///
+/// ```
+/// let id: tcphub::ClientId = 7;
+/// assert_eq!(id, 7u64);
+/// ```
+pub type ClientId = u64;
+
+/// A connected client: its id and remote address.
+///
+/// # Examples
+///
+/// ```
+/// let c = tcphub::Client { id: 1, addr: "127.0.0.1:5000".parse().unwrap() };
+/// assert_eq!(c.to_string(), "#1 127.0.0.1:5000");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Client {
+    /// Unique id, assigned in accept order starting at 1.
+    pub id: ClientId,
+    /// The client's remote ip:port, as `send_to` expects it.
+    pub addr: SocketAddr,
+}
+
+impl fmt::Display for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} {}", self.id, self.addr)
+    }
+}
+
+/// Why a connection ended.
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::DisconnectReason;
+/// assert_eq!(DisconnectReason::SlowConsumer.to_string(), "slow consumer");
+/// assert_eq!(DisconnectReason::SlowConsumer.code(), 4);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The peer closed its side cleanly (EOF between frames).
+    ClosedByPeer,
+    /// The peer reset the connection (RST).
+    Reset,
+    /// Another I/O failure, including EOF in the middle of a frame (`UnexpectedEof`).
+    Io(io::ErrorKind),
+    /// The peer sent a frame larger than the framing's `max_len`.
+    FrameTooLarge,
+    /// The client's outbound queue overflowed because it does not read fast enough.
+    SlowConsumer,
+    /// Nothing was received from the client for the configured idle timeout.
+    IdleTimeout,
+    /// The application called `disconnect` for this client.
+    Kicked,
+    /// The server is stopping.
+    ServerStopped,
+}
+
+impl DisconnectReason {
+    /// A stable integer for the bindings (C `TCPHUB_REASON_*` constants).
+    ///
+    /// 0 ClosedByPeer, 1 Reset, 2 Io, 3 FrameTooLarge, 4 SlowConsumer,
+    /// 5 IdleTimeout, 6 Kicked, 7 ServerStopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tcphub::DisconnectReason::ServerStopped.code(), 7);
+    /// ```
+    pub fn code(&self) -> i32 {
+        match self {
+            DisconnectReason::ClosedByPeer => 0,
+            DisconnectReason::Reset => 1,
+            DisconnectReason::Io(_) => 2,
+            DisconnectReason::FrameTooLarge => 3,
+            DisconnectReason::SlowConsumer => 4,
+            DisconnectReason::IdleTimeout => 5,
+            DisconnectReason::Kicked => 6,
+            DisconnectReason::ServerStopped => 7,
+        }
+    }
+
+    /// The reason for an I/O error: resets become [`DisconnectReason::Reset`].
+    pub(crate) fn from_io(e: &io::Error) -> DisconnectReason {
+        match e.kind() {
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => DisconnectReason::Reset,
+            k => DisconnectReason::Io(k),
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::ClosedByPeer => f.write_str("closed by peer"),
+            DisconnectReason::Reset => f.write_str("connection reset"),
+            DisconnectReason::Io(io::ErrorKind::UnexpectedEof) => {
+                f.write_str("closed in the middle of a frame")
+            }
+            DisconnectReason::Io(k) => write!(f, "i/o error: {k}"),
+            DisconnectReason::FrameTooLarge => f.write_str("frame too large"),
+            DisconnectReason::SlowConsumer => f.write_str("slow consumer"),
+            DisconnectReason::IdleTimeout => f.write_str("idle timeout"),
+            DisconnectReason::Kicked => f.write_str("kicked"),
+            DisconnectReason::ServerStopped => f.write_str("server stopped"),
+        }
+    }
+}
+
+/// One thing that happened on the server, in pull mode.
+///
+/// Events of one client arrive in order: `Connected`, its `Message`s, then
+/// exactly one `Disconnected`.
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::{Event, TcpServer};
+/// use std::io::Write;
+/// use std::time::Duration;
+///
+/// let server = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+/// let mut sock = std::net::TcpStream::connect(server.local_addr())?;
+/// sock.write_all(b"hello")?;
+/// let events = server.events();
+/// assert!(matches!(events.recv_timeout(Duration::from_secs(10))?, Event::Connected(_)));
+/// match events.recv_timeout(Duration::from_secs(10))? {
+///     Event::Message(_, bytes) => assert_eq!(bytes, b"hello"),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A client connected.
+    Connected(Client),
+    /// A client sent a message (one frame).
+    Message(Client, Vec<u8>),
+    /// A client left; no more events follow for it.
+    Disconnected(Client, DisconnectReason),
+}
+
+impl Event {
+    /// The client the event is about.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = tcphub::Client { id: 3, addr: "127.0.0.1:9".parse().unwrap() };
+    /// assert_eq!(tcphub::Event::Connected(c).client().id, 3);
+    /// ```
+    pub fn client(&self) -> &Client {
+        match self {
+            Event::Connected(c) | Event::Message(c, _) | Event::Disconnected(c, _) => c,
+        }
+    }
+}
+
+/// The pull-mode event receiver returned by [`ServerHandle::events`](crate::ServerHandle::events).
+///
+/// Iterating blocks for the next event and ends once the server has stopped
+/// and every event has been taken. Cloning gives another receiver on the same
+/// queue (each event goes to one of them). The queue is bounded; while it is
+/// full the server stops reading from clients (TCP backpressure) rather than
+/// dropping or buffering without limit.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+/// let events = server.events();
+/// assert!(events.try_recv().is_none());
+/// assert!(events.recv_timeout(Duration::from_millis(10)).is_err());
+/// server.stop();
+/// assert_eq!(events.count(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Events {
+    pub(crate) rx: Receiver<Event>,
+}
+
+impl Events {
+    /// Waits up to `timeout` for the next event.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`](crate::Error::Timeout) when nothing arrived in time;
+    /// [`Error::NotRunning`](crate::Error::NotRunning) when the server has
+    /// stopped and all events were taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let r = server.events().recv_timeout(std::time::Duration::from_millis(1));
+    /// assert!(matches!(r, Err(tcphub::Error::Timeout)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> crate::Result<Event> {
+        self.rx.recv_timeout(timeout).map_err(|e| match e {
+            RecvTimeoutError::Timeout => crate::Error::Timeout,
+            RecvTimeoutError::Disconnected => crate::Error::NotRunning,
+        })
+    }
+
+    /// Takes the next event if one is waiting, without blocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(server.events().try_recv().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_recv(&self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Blocks until the next event; `None` once the server stopped and the queue is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let events = server.events();
+    /// server.stop();
+    /// assert!(events.recv().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv(&self) -> Option<Event> {
+        self.rx.recv().ok()
+    }
+
+    /// Appends up to `max` events to `out`, waiting up to `timeout` for the
+    /// first one and taking the rest only if already queued. Returns how many
+    /// were added. This is the cheap way to consume a busy server.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRunning`](crate::Error::NotRunning) when the server has
+    /// stopped and nothing is left. A timeout is not an error: it returns `Ok(0)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let mut batch = Vec::new();
+    /// let n = server.events().recv_batch(&mut batch, 64, std::time::Duration::from_millis(1))?;
+    /// assert_eq!(n, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_batch(
+        &self,
+        out: &mut Vec<Event>,
+        max: usize,
+        timeout: Duration,
+    ) -> crate::Result<usize> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let deadline = Instant::now() + timeout;
+        let first = match self.rx.recv_deadline(deadline) {
+            Ok(e) => e,
+            Err(RecvTimeoutError::Timeout) => return Ok(0),
+            Err(RecvTimeoutError::Disconnected) => return Err(crate::Error::NotRunning),
+        };
+        out.push(first);
+        let mut n = 1;
+        while n < max {
+            match self.rx.try_recv() {
+                Ok(e) => {
+                    out.push(e);
+                    n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(n)
+    }
+
+    /// Events waiting in the queue right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(server.events().len(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Whether no event is waiting right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(server.events().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+}
+
+impl Iterator for Events {
+    type Item = Event;
+    fn next(&mut self) -> Option<Event> {
+        self.recv()
+    }
+}

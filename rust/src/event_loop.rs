@@ -1,0 +1,731 @@
+//! The I/O threads. Each runs one [`EventLoop`] over its own `mio::Poll`
+//! (epoll): it owns a share of the connections, reads and decodes their
+//! frames, hands them to the callbacks or the pull queue, applies the
+//! commands handles send it, and flushes outbound queues with `writev`.
+//! Loop 0 also owns the listening socket and deals accepted connections out
+//! round-robin.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events as MioEvents, Interest, Poll, Token, Waker};
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+
+use crate::connection::{Connection, Queued, ReadOutcome};
+use crate::error::{Error, Result};
+use crate::event::{Client, ClientId, DisconnectReason, Event};
+use crate::framing::Decoder;
+use crate::server::ServerHandle;
+use crate::shared::{self, Command, Config, Core, LoopRemote, Overflow};
+use crate::stats::LoopCounters;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX);
+/// Size of the loop's shared read buffer: connections own no read buffer.
+const READ_BUF: usize = 64 * 1024;
+/// Reads per connection per turn before others get theirs (fairness).
+const READ_BUDGET: usize = 8;
+/// Retry delay while the pull queue is full or accept hit a resource limit.
+const BACKOFF: Duration = Duration::from_millis(2);
+
+/// Creates the listening socket: `SO_REUSEADDR` (so a restart can bind at
+/// once), dual stack for `::`, non-blocking, large backlog.
+pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
+    let addr = config.addr;
+    let bind_err = |source: io::Error| Error::Bind { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(bind_err)?;
+    socket.set_reuse_address(true).map_err(bind_err)?;
+    if addr.is_ipv6() {
+        // "::" means both families, like most servers; "::1" stays IPv6-only anyway.
+        let _ = socket.set_only_v6(false);
+    }
+    socket.set_nonblocking(true).map_err(bind_err)?;
+    socket.bind(&addr.into()).map_err(bind_err)?;
+    socket.listen(config.backlog).map_err(bind_err)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// A loop's poller and command receiver, created before the thread starts.
+#[derive(Debug)]
+pub(crate) struct LoopParts {
+    poll: Poll,
+    rx: Receiver<Command>,
+}
+
+impl LoopParts {
+    pub fn new() -> Result<(LoopParts, LoopRemote)> {
+        let io_err = |source| Error::Io {
+            context: "creating an event loop",
+            source,
+        };
+        let poll = Poll::new().map_err(io_err)?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(io_err)?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Ok((
+            LoopParts { poll, rx },
+            LoopRemote {
+                tx,
+                waker,
+                notified: std::sync::atomic::AtomicBool::new(false),
+            },
+        ))
+    }
+}
+
+/// Starts loop `idx` on its own thread.
+pub(crate) fn spawn(
+    idx: usize,
+    parts: LoopParts,
+    handle: ServerHandle,
+    listener: Option<TcpListener>,
+    events_tx: Option<Sender<Event>>,
+) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("tcphub-io-{idx}"))
+        .spawn(move || {
+            let core = handle.core().clone();
+            shared::enter_loop(&core, idx);
+            match EventLoop::new(idx, parts, handle, listener, events_tx) {
+                Ok(mut lp) => lp.run(),
+                Err(e) => {
+                    log::error!("tcphub: event loop {idx} could not start: {e}");
+                    core.stop();
+                }
+            }
+            shared::leave_loop();
+        })
+        .map_err(|source| Error::Io {
+            context: "spawning an event loop thread",
+            source,
+        })
+}
+
+/// Delivers events to the application: callbacks, or the bounded pull queue
+/// with a local backlog that pauses reading while the queue is full.
+struct Dispatch {
+    handle: ServerHandle,
+    events_tx: Option<Sender<Event>>,
+    /// Events that did not fit in the pull queue, in order; while non-empty
+    /// the loop reads nothing, so it holds at most one read's worth of frames
+    /// plus connects/disconnects.
+    backlog: VecDeque<Event>,
+}
+
+impl Dispatch {
+    fn core(&self) -> &Core {
+        self.handle.core()
+    }
+
+    fn blocked(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    fn push(&mut self, ev: Event) {
+        let Some(tx) = &self.events_tx else { return };
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(ev);
+            return;
+        }
+        match tx.try_send(ev) {
+            Ok(()) => {}
+            Err(TrySendError::Full(ev)) => self.backlog.push_back(ev),
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// Moves backlog into the queue as room allows.
+    fn drain_backlog(&mut self) {
+        let Some(tx) = &self.events_tx else { return };
+        while let Some(ev) = self.backlog.pop_front() {
+            match tx.try_send(ev) {
+                Ok(()) => {}
+                Err(TrySendError::Full(ev)) => {
+                    self.backlog.push_front(ev);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.backlog.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn guarded(&self, counters: &LoopCounters, what: &str, f: impl FnOnce()) {
+        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+            LoopCounters::add(&counters.callback_panics, 1);
+            log::error!("tcphub: the {what} callback panicked; the server keeps running");
+        }
+    }
+
+    fn connected(&mut self, counters: &LoopCounters, client: &Client) {
+        match &self.core().callbacks.on_connect {
+            Some(cb) => self.guarded(counters, "on_connect", || cb(&self.handle, client)),
+            None => self.push(Event::Connected(*client)),
+        }
+    }
+
+    fn message(&mut self, counters: &LoopCounters, client: &Client, msg: &[u8]) {
+        match &self.core().callbacks.on_message {
+            Some(cb) => self.guarded(counters, "on_message", || cb(&self.handle, client, msg)),
+            None => self.push(Event::Message(*client, msg.to_vec())),
+        }
+    }
+
+    fn disconnected(&mut self, counters: &LoopCounters, client: &Client, why: &DisconnectReason) {
+        match &self.core().callbacks.on_disconnect {
+            Some(cb) => self.guarded(counters, "on_disconnect", || cb(&self.handle, client, why)),
+            None => self.push(Event::Disconnected(*client, why.clone())),
+        }
+    }
+}
+
+/// One I/O thread's state.
+struct EventLoop {
+    idx: usize,
+    core: Arc<Core>,
+    poll: Poll,
+    rx: Receiver<Command>,
+    listener: Option<TcpListener>,
+    /// Connections by token; `free` lists reusable slots.
+    conns: Vec<Option<Connection>>,
+    free: Vec<usize>,
+    by_id: HashMap<ClientId, usize>,
+    dispatch: Dispatch,
+    /// Shared read buffer for all of this loop's connections.
+    rbuf: Box<[u8]>,
+    /// Connections with queued output to write this turn.
+    to_flush: Vec<usize>,
+    /// Connections with input left unread (read budget used up, or pull
+    /// queue full), to read again without waiting for a new edge.
+    to_read: Vec<usize>,
+    /// Scratch for commands queued by callbacks on this thread.
+    local: Vec<Command>,
+    next_target: usize,
+    /// When accept failed for lack of resources (EMFILE), retry after this.
+    accept_retry: Option<Instant>,
+    /// Set when shutdown began: the deadline for flushing.
+    stopping: Option<Instant>,
+    next_idle_check: Option<Instant>,
+}
+
+impl EventLoop {
+    fn new(
+        idx: usize,
+        parts: LoopParts,
+        handle: ServerHandle,
+        mut listener: Option<TcpListener>,
+        events_tx: Option<Sender<Event>>,
+    ) -> Result<EventLoop> {
+        let core = handle.core().clone();
+        if let Some(l) = listener.as_mut() {
+            parts
+                .poll
+                .registry()
+                .register(l, LISTENER, Interest::READABLE)
+                .map_err(|source| Error::Io {
+                    context: "registering the listener",
+                    source,
+                })?;
+        }
+        let next_idle_check = core.config.idle_timeout.map(|t| Instant::now() + tick(t));
+        Ok(EventLoop {
+            idx,
+            core,
+            poll: parts.poll,
+            rx: parts.rx,
+            listener,
+            conns: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            dispatch: Dispatch {
+                handle,
+                events_tx,
+                backlog: VecDeque::new(),
+            },
+            rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
+            to_flush: Vec::new(),
+            to_read: Vec::new(),
+            local: Vec::new(),
+            next_target: 0,
+            accept_retry: None,
+            stopping: None,
+            next_idle_check,
+        })
+    }
+
+    fn counters(&self) -> &LoopCounters {
+        &self.core.counters[self.idx]
+    }
+
+    fn run(&mut self) {
+        let mut events = MioEvents::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("tcphub: poll failed on loop {}: {e}", self.idx);
+                    self.core.stop();
+                    self.stopping.get_or_insert_with(Instant::now);
+                }
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => {}
+                    LISTENER => self.accept_all(),
+                    Token(t) => {
+                        if ev.is_writable() {
+                            if let Some(c) = self.conn_mut(t) {
+                                c.writable = true;
+                                self.flush(t);
+                            }
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            let drain = ev.is_read_closed() || ev.is_error();
+                            self.read(t, drain);
+                        }
+                        self.apply_local();
+                    }
+                }
+            }
+            self.apply_commands();
+            if let Some(at) = self.accept_retry {
+                if Instant::now() >= at {
+                    self.accept_retry = None;
+                    self.accept_all();
+                }
+            }
+            self.dispatch.drain_backlog();
+            self.read_again();
+            self.flush_scheduled();
+            self.check_idle();
+            if let Some(deadline) = self.stopping {
+                if self.conns.iter().flatten().all(|c| c.queued_bytes() == 0)
+                    || Instant::now() >= deadline
+                {
+                    self.finish_shutdown();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.to_read.is_empty() && !self.dispatch.blocked() {
+            return Some(Duration::ZERO);
+        }
+        let mut t: Option<Duration> = None;
+        let mut consider = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
+        if self.dispatch.blocked() || self.accept_retry.is_some() {
+            consider(BACKOFF);
+        }
+        let now = Instant::now();
+        if let Some(at) = self.next_idle_check {
+            consider(at.saturating_duration_since(now));
+        }
+        if let Some(deadline) = self.stopping {
+            consider(
+                deadline
+                    .saturating_duration_since(now)
+                    .min(Duration::from_millis(50)),
+            );
+        }
+        t
+    }
+
+    fn conn_mut(&mut self, t: usize) -> Option<&mut Connection> {
+        self.conns.get_mut(t).and_then(|c| c.as_mut())
+    }
+
+    // ---- accepting -------------------------------------------------------
+
+    fn accept_all(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, addr)) => self.admit(stream, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_transient_accept_error(&e) => continue,
+                Err(e) => {
+                    // EMFILE/ENFILE/ENOBUFS: pending connections stay queued;
+                    // with edge-triggered polling we must come back ourselves.
+                    log::warn!("tcphub: accept failed: {e}; retrying shortly");
+                    self.accept_retry = Some(Instant::now() + Duration::from_millis(50));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, stream: TcpStream, addr: std::net::SocketAddr) {
+        let core = &self.core;
+        if core.active.load(Ordering::Acquire) >= core.config.max_clients {
+            LoopCounters::add(&self.counters().rejected, 1);
+            log::info!(
+                "tcphub: refusing {addr}: {} clients connected",
+                core.config.max_clients
+            );
+            drop(stream); // the peer sees EOF at once
+            return;
+        }
+        core.active.fetch_add(1, Ordering::AcqRel);
+        let addr = std::net::SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        let id = core.next_id.fetch_add(1, Ordering::AcqRel);
+        if core.config.nodelay {
+            let _ = stream.set_nodelay(true);
+        }
+        if let Some(idle) = core.config.keepalive {
+            let ka = TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval((idle / 3).max(Duration::from_secs(1)));
+            let _ = SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
+        LoopCounters::add(&self.counters().accepted, 1);
+        let client = Client { id, addr };
+        let target = self.next_target % core.loops.len();
+        self.next_target = self.next_target.wrapping_add(1);
+        if target == self.idx {
+            self.adopt(stream, client);
+        } else {
+            self.core.post(target, Command::Adopt(stream, client));
+        }
+    }
+
+    fn adopt(&mut self, mut stream: TcpStream, client: Client) {
+        if self.stopping.is_some() {
+            self.core.active.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!("tcphub: cannot register {}: {e}", client.addr);
+            self.free.push(slot);
+            self.core.active.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let decoder = Decoder::new(self.core.config.framing);
+        self.conns[slot] = Some(Connection::new(stream, client, decoder, Instant::now()));
+        self.by_id.insert(client.id, slot);
+        self.core.registry.insert(client, self.idx);
+        log::debug!("tcphub: client {client} connected");
+        let counters = &self.core.counters[self.idx];
+        self.dispatch.connected(counters, &client);
+    }
+
+    // ---- reading ---------------------------------------------------------
+
+    /// Reads and dispatches what connection `t` has. Stops at a short read
+    /// unless `drain` (the peer closed or errored: read to EOF).
+    fn read(&mut self, t: usize, drain: bool) {
+        if self.stopping.is_some() {
+            return;
+        }
+        let core = self.core.clone();
+        let counters = &core.counters[self.idx];
+        for _ in 0..READ_BUDGET {
+            if self.dispatch.blocked() {
+                self.schedule_read(t);
+                return;
+            }
+            let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
+                return;
+            };
+            match conn.read_into(&mut self.rbuf) {
+                ReadOutcome::Data(n) => {
+                    conn.last_active = Instant::now();
+                    LoopCounters::add(&counters.bytes_in, n as u64);
+                    let client = conn.client;
+                    let dispatch = &mut self.dispatch;
+                    let mut frames = 0u64;
+                    let res = conn.decoder.decode(&self.rbuf[..n], |msg| {
+                        frames += 1;
+                        dispatch.message(counters, &client, msg);
+                    });
+                    LoopCounters::add(&counters.msgs_in, frames);
+                    if res.is_err() {
+                        LoopCounters::add(&counters.frame_too_large, 1);
+                        log::info!("tcphub: client {client} sent a frame over the limit");
+                        self.close(t, DisconnectReason::FrameTooLarge);
+                        return;
+                    }
+                    if n < self.rbuf.len() && !drain {
+                        return; // drained for now; a new edge comes with new data
+                    }
+                }
+                ReadOutcome::WouldBlock => return,
+                ReadOutcome::Eof => {
+                    let client = conn.client;
+                    let reason = match conn.decoder.finish() {
+                        Ok(None) => DisconnectReason::ClosedByPeer,
+                        Ok(Some(last)) => {
+                            LoopCounters::add(&counters.msgs_in, 1);
+                            self.dispatch.message(counters, &client, &last);
+                            DisconnectReason::ClosedByPeer
+                        }
+                        Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
+                    };
+                    // Let anything the callbacks just queued go out before closing.
+                    self.apply_local();
+                    self.close(t, reason);
+                    return;
+                }
+                ReadOutcome::Failed(reason) => {
+                    self.close(t, reason);
+                    return;
+                }
+            }
+        }
+        self.schedule_read(t);
+    }
+
+    fn schedule_read(&mut self, t: usize) {
+        if let Some(c) = self.conn_mut(t) {
+            if !c.read_scheduled {
+                c.read_scheduled = true;
+                self.to_read.push(t);
+            }
+        }
+    }
+
+    fn read_again(&mut self) {
+        if self.to_read.is_empty() || self.dispatch.blocked() {
+            return;
+        }
+        let list = std::mem::take(&mut self.to_read);
+        for t in list {
+            if let Some(c) = self.conn_mut(t) {
+                c.read_scheduled = false;
+                self.read(t, true);
+                self.apply_local();
+            }
+        }
+    }
+
+    // ---- commands and writing ---------------------------------------------
+
+    fn apply_commands(&mut self) {
+        self.core.loops[self.idx]
+            .notified
+            .store(false, Ordering::Release);
+        while let Ok(cmd) = self.rx.try_recv() {
+            self.apply(cmd);
+            self.apply_local();
+        }
+        self.apply_local();
+    }
+
+    /// Applies the commands callbacks on this thread queued for this loop
+    /// (which may queue more).
+    fn apply_local(&mut self) {
+        loop {
+            shared::take_local(&mut self.local);
+            if self.local.is_empty() {
+                return;
+            }
+            let mut cmds = std::mem::take(&mut self.local);
+            for cmd in cmds.drain(..) {
+                self.apply(cmd);
+            }
+            // keep the allocation for next time
+            if self.local.is_empty() {
+                self.local = cmds;
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Adopt(stream, client) => self.adopt(stream, client),
+            Command::Send(id, frame) => {
+                if let Some(&t) = self.by_id.get(&id) {
+                    self.enqueue(t, frame);
+                }
+            }
+            Command::Broadcast(frame, bound) => {
+                for t in 0..self.conns.len() {
+                    if matches!(&self.conns[t], Some(c) if c.client.id < bound) {
+                        self.enqueue(t, frame.clone());
+                    }
+                }
+            }
+            Command::Kick(id) => {
+                if let Some(&t) = self.by_id.get(&id) {
+                    if let Some(c) = self.conn_mut(t) {
+                        let _ = c.flush();
+                    }
+                    self.close(t, DisconnectReason::Kicked);
+                }
+            }
+            Command::Shutdown => self.begin_shutdown(),
+        }
+    }
+
+    fn enqueue(&mut self, t: usize, frame: Arc<[u8]>) {
+        let limit = self.core.config.max_queue_bytes;
+        let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        let (queued, client, bytes) =
+            (conn.enqueue(frame, limit), conn.client, conn.queued_bytes());
+        let counters = &self.core.counters[self.idx];
+        match queued {
+            Queued::Yes { needs_flush } => {
+                LoopCounters::add(&counters.msgs_out, 1);
+                if needs_flush {
+                    self.to_flush.push(t);
+                }
+            }
+            Queued::Full => match self.core.config.overflow {
+                Overflow::DropMessage => LoopCounters::add(&counters.dropped, 1),
+                Overflow::Disconnect => {
+                    LoopCounters::add(&counters.slow_consumers, 1);
+                    log::info!("tcphub: client {client} is not reading; {bytes} bytes queued");
+                    self.close(t, DisconnectReason::SlowConsumer);
+                }
+            },
+        }
+    }
+
+    fn flush_scheduled(&mut self) {
+        while !self.to_flush.is_empty() {
+            let list = std::mem::take(&mut self.to_flush);
+            for t in list {
+                if let Some(c) = self.conn_mut(t) {
+                    c.flush_scheduled = false;
+                    self.flush(t);
+                }
+            }
+            self.apply_local();
+        }
+    }
+
+    fn flush(&mut self, t: usize) {
+        let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        match conn.flush() {
+            Ok(n) => LoopCounters::add(&self.core.counters[self.idx].bytes_out, n as u64),
+            Err(reason) => self.close(t, reason),
+        }
+    }
+
+    // ---- closing -----------------------------------------------------------
+
+    fn close(&mut self, t: usize, reason: DisconnectReason) {
+        let Some(mut conn) = self.conns.get_mut(t).and_then(|c| c.take()) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        self.free.push(t);
+        let client = conn.client;
+        self.by_id.remove(&client.id);
+        self.core.registry.remove(&client);
+        self.core.active.fetch_sub(1, Ordering::AcqRel);
+        match reason {
+            DisconnectReason::Reset | DisconnectReason::Io(_) => drop(conn),
+            _ => conn.close_gracefully(&mut self.rbuf),
+        }
+        let counters = &self.core.counters[self.idx];
+        LoopCounters::add(&counters.disconnected, 1);
+        log::debug!("tcphub: client {client} disconnected: {reason}");
+        self.dispatch.disconnected(counters, &client, &reason);
+    }
+
+    fn check_idle(&mut self) {
+        let (Some(at), Some(timeout)) = (self.next_idle_check, self.core.config.idle_timeout)
+        else {
+            return;
+        };
+        let now = Instant::now();
+        if now < at {
+            return;
+        }
+        self.next_idle_check = Some(now + tick(timeout));
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(t, c)| match c {
+                Some(c) if now.duration_since(c.last_active) >= timeout => Some(t),
+                _ => None,
+            })
+            .collect();
+        for t in idle {
+            LoopCounters::add(&self.counters().idle_timeouts, 1);
+            self.close(t, DisconnectReason::IdleTimeout);
+            self.apply_local();
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.stopping = Some(Instant::now() + self.core.config.linger);
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        self.to_read.clear();
+    }
+
+    fn finish_shutdown(&mut self) {
+        // Connections handed to us but not yet adopted: just release them.
+        while let Ok(cmd) = self.rx.try_recv() {
+            if let Command::Adopt(..) = cmd {
+                self.core.active.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        for t in 0..self.conns.len() {
+            if self.conns[t].is_some() {
+                self.close(t, DisconnectReason::ServerStopped);
+                self.apply_local();
+            }
+        }
+        // Anything callbacks queued during the last disconnects is moot now.
+        shared::take_local(&mut self.local);
+        self.local.clear();
+        // Pull mode: hand over what is left, waiting up to the linger time for room.
+        let deadline = Instant::now() + self.core.config.linger;
+        while self.dispatch.blocked() && Instant::now() < deadline {
+            self.dispatch.drain_backlog();
+            if self.dispatch.blocked() {
+                std::thread::sleep(BACKOFF);
+            }
+        }
+        log::debug!("tcphub: event loop {} finished", self.idx);
+    }
+}
+
+/// How often to scan for idle clients: a quarter of the timeout, 10 ms..1 s.
+fn tick(timeout: Duration) -> Duration {
+    (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+}
+
+/// Errors about one half-open connection that accept may report; keep accepting.
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
+}

@@ -1,0 +1,542 @@
+//! How a byte stream is cut into messages: [`Framing`], its encoder
+//! ([`Framing::encode`]) and the incremental [`Decoder`].
+//!
+//! The decoder follows the classic shape: look for a complete frame in what
+//! has arrived, hand it out, advance; only a *partial* frame is ever copied
+//! into per-connection memory, so a connection that is idle between messages
+//! holds no buffer at all.
+
+use std::sync::Arc;
+
+/// Default `max_len` for [`Framing::Lines`]: 64 KiB.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+/// Default `max_len` for [`Framing::LengthPrefixed`]: 8 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 8 * 1024 * 1024;
+
+/// How messages are delimited on the wire.
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::Framing;
+///
+/// assert_eq!(Framing::lines().encode(b"hi").unwrap().as_ref(), b"hi\n");
+/// assert_eq!(
+///     Framing::length_prefixed().encode(b"hi").unwrap().as_ref(),
+///     &[0, 0, 0, 2, b'h', b'i']
+/// );
+/// assert_eq!(Framing::Raw.encode(b"hi").unwrap().as_ref(), b"hi");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Framing {
+    /// No framing: each read's bytes are one message, and sends write bytes as-is
+    /// (the socket tutorial's behaviour; message boundaries are not preserved by TCP).
+    #[default]
+    Raw,
+    /// Newline-delimited: a message ends at `\n`, a trailing `\r` is stripped;
+    /// sending appends `\n`. A line longer than `max_len` bytes (excluding the
+    /// terminator) disconnects the sender with `FrameTooLarge`.
+    Lines {
+        /// Longest accepted line, in bytes.
+        max_len: usize,
+    },
+    /// A 4-byte big-endian length, then that many payload bytes (the wire format
+    /// of tokio-util's `LengthDelimitedCodec` default). A header announcing more
+    /// than `max_len` disconnects the sender before anything is allocated.
+    LengthPrefixed {
+        /// Largest accepted payload, in bytes.
+        max_len: usize,
+    },
+}
+
+impl Framing {
+    /// `Lines` with the default limit of 64 KiB.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tcphub::Framing::lines(), tcphub::Framing::Lines { max_len: 64 * 1024 });
+    /// ```
+    pub fn lines() -> Framing {
+        Framing::Lines {
+            max_len: DEFAULT_MAX_LINE,
+        }
+    }
+
+    /// `LengthPrefixed` with the default limit of 8 MiB.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = tcphub::Framing::length_prefixed();
+    /// assert_eq!(f.max_len(), Some(8 * 1024 * 1024));
+    /// ```
+    pub fn length_prefixed() -> Framing {
+        Framing::LengthPrefixed {
+            max_len: DEFAULT_MAX_FRAME,
+        }
+    }
+
+    /// The message size limit, or `None` for [`Framing::Raw`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tcphub::Framing::Raw.max_len(), None);
+    /// ```
+    pub fn max_len(&self) -> Option<usize> {
+        match *self {
+            Framing::Raw => None,
+            Framing::Lines { max_len } | Framing::LengthPrefixed { max_len } => Some(max_len),
+        }
+    }
+
+    /// Frames `msg` for the wire, once, into a shareable buffer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge) when `msg` is longer
+    /// than `max_len` (a peer using the same framing would refuse it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcphub::{Error, Framing};
+    /// let f = Framing::Lines { max_len: 4 };
+    /// assert!(matches!(f.encode(b"too long"), Err(Error::FrameTooLarge { len: 8, max: 4 })));
+    /// ```
+    pub fn encode(&self, msg: &[u8]) -> crate::Result<Arc<[u8]>> {
+        if let Some(max) = self.max_len() {
+            let max = if matches!(self, Framing::LengthPrefixed { .. }) {
+                max.min(u32::MAX as usize)
+            } else {
+                max
+            };
+            if msg.len() > max {
+                return Err(crate::Error::FrameTooLarge {
+                    len: msg.len(),
+                    max,
+                });
+            }
+        }
+        Ok(match self {
+            Framing::Raw => Arc::from(msg),
+            Framing::Lines { .. } => {
+                let mut v = Vec::with_capacity(msg.len() + 1);
+                v.extend_from_slice(msg);
+                v.push(b'\n');
+                Arc::from(v)
+            }
+            Framing::LengthPrefixed { .. } => {
+                let mut v = Vec::with_capacity(msg.len() + 4);
+                v.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+                v.extend_from_slice(msg);
+                Arc::from(v)
+            }
+        })
+    }
+
+    /// Checks the configuration: `max_len` must be at least 1.
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        match self.max_len() {
+            Some(0) => Err(crate::Error::InvalidConfig(
+                "framing max_len must be at least 1".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why the decoder refused the stream.
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::{Decoder, Framing, FrameError};
+/// let mut d = Decoder::new(Framing::Lines { max_len: 3 });
+/// assert_eq!(d.decode(b"abcdef", |_| {}), Err(FrameError::TooLarge { max: 3 }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameError {
+    /// A frame exceeds the framing's `max_len`.
+    TooLarge {
+        /// The limit that was exceeded.
+        max: usize,
+    },
+}
+
+/// Incremental decoder: feed it the bytes as they arrive, get whole messages out.
+///
+/// Frames that lie entirely inside one [`decode`](Decoder::decode) call are
+/// handed out as slices of the input, without copying. Only the tail of an
+/// unfinished frame is kept.
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::{Decoder, Framing};
+///
+/// let mut d = Decoder::new(Framing::lines());
+/// let mut got = Vec::new();
+/// d.decode(b"hel", |m| got.push(m.to_vec())).unwrap();
+/// d.decode(b"lo\r\nworld\n", |m| got.push(m.to_vec())).unwrap();
+/// assert_eq!(got, vec![b"hello".to_vec(), b"world".to_vec()]);
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    framing: Framing,
+    /// Bytes of an unfinished frame (for length-prefixed: header included).
+    /// Empty between frames so idle connections cost nothing.
+    pending: Vec<u8>,
+}
+
+impl Decoder {
+    /// A decoder for `framing`, holding no partial frame.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let d = tcphub::Decoder::new(tcphub::Framing::Raw);
+    /// assert_eq!(d.buffered(), 0);
+    /// ```
+    pub fn new(framing: Framing) -> Decoder {
+        Decoder {
+            framing,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Bytes of an unfinished frame currently held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut d = tcphub::Decoder::new(tcphub::Framing::length_prefixed());
+    /// d.decode(&[0, 0, 0, 5, b'a'], |_| {}).unwrap();
+    /// assert_eq!(d.buffered(), 5);
+    /// ```
+    pub fn buffered(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Feeds `input`, calling `emit` once per complete message, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::TooLarge`] as soon as a frame is known to exceed
+    /// `max_len` (from a length header, or a line that has grown past it);
+    /// the messages before it have been emitted. The decoder must not be used
+    /// after an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut d = tcphub::Decoder::new(tcphub::Framing::length_prefixed());
+    /// let mut n = 0;
+    /// d.decode(&[0, 0, 0, 1, b'x', 0, 0, 0, 0], |_| n += 1).unwrap();
+    /// assert_eq!(n, 2); // "x" and an empty frame
+    /// ```
+    pub fn decode<F: FnMut(&[u8])>(&mut self, input: &[u8], emit: F) -> Result<(), FrameError> {
+        match self.framing {
+            Framing::Raw => {
+                let mut emit = emit;
+                if !input.is_empty() {
+                    emit(input);
+                }
+                Ok(())
+            }
+            Framing::Lines { max_len } => self.decode_lines(input, max_len, emit),
+            Framing::LengthPrefixed { max_len } => self.decode_len(input, max_len, emit),
+        }
+    }
+
+    /// Called at end of stream: returns the unfinished frame, if any, as it
+    /// should be reported. For `Lines` an unterminated last line is a message
+    /// (`Ok(Some(line))`); for `LengthPrefixed` a truncated frame is an error
+    /// (`Err(bytes_held)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut d = tcphub::Decoder::new(tcphub::Framing::lines());
+    /// d.decode(b"last words", |_| {}).unwrap();
+    /// assert_eq!(d.finish(), Ok(Some(b"last words".to_vec())));
+    /// ```
+    pub fn finish(&mut self) -> Result<Option<Vec<u8>>, usize> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let pending = std::mem::take(&mut self.pending);
+        match self.framing {
+            Framing::Lines { .. } => {
+                let mut line = pending;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                Ok(Some(line))
+            }
+            _ => Err(pending.len()),
+        }
+    }
+
+    fn decode_lines<F: FnMut(&[u8])>(
+        &mut self,
+        mut input: &[u8],
+        max_len: usize,
+        mut emit: F,
+    ) -> Result<(), FrameError> {
+        // Finish the line already in progress.
+        if !self.pending.is_empty() {
+            match memchr(b'\n', input) {
+                None => {
+                    // A trailing '\r' may still be stripped, so allow one extra byte.
+                    if self.pending.len() + input.len() > max_len + 1 {
+                        return Err(FrameError::TooLarge { max: max_len });
+                    }
+                    self.pending.extend_from_slice(input);
+                    return Ok(());
+                }
+                Some(i) => {
+                    if self.pending.len() + i > max_len + 1 {
+                        return Err(FrameError::TooLarge { max: max_len });
+                    }
+                    self.pending.extend_from_slice(&input[..i]);
+                    input = &input[i + 1..];
+                    let line = strip_cr(&self.pending);
+                    if line.len() > max_len {
+                        return Err(FrameError::TooLarge { max: max_len });
+                    }
+                    emit(line);
+                    self.pending.clear();
+                    self.pending.shrink_to(DEFAULT_KEEP);
+                }
+            }
+        }
+        // Whole lines straight out of the input.
+        while let Some(i) = memchr(b'\n', input) {
+            let line = strip_cr(&input[..i]);
+            if line.len() > max_len {
+                return Err(FrameError::TooLarge { max: max_len });
+            }
+            emit(line);
+            input = &input[i + 1..];
+        }
+        if input.len() > max_len + 1 {
+            return Err(FrameError::TooLarge { max: max_len });
+        }
+        self.pending.extend_from_slice(input);
+        Ok(())
+    }
+
+    fn decode_len<F: FnMut(&[u8])>(
+        &mut self,
+        mut input: &[u8],
+        max_len: usize,
+        mut emit: F,
+    ) -> Result<(), FrameError> {
+        if !self.pending.is_empty() {
+            // Complete the header first.
+            if self.pending.len() < 4 {
+                let need = 4 - self.pending.len();
+                let take = need.min(input.len());
+                self.pending.extend_from_slice(&input[..take]);
+                input = &input[take..];
+                if self.pending.len() < 4 {
+                    return Ok(());
+                }
+                let len = header(&self.pending);
+                if len > max_len {
+                    return Err(FrameError::TooLarge { max: max_len });
+                }
+                self.pending.reserve_exact(len);
+            }
+            let len = header(&self.pending);
+            let have = self.pending.len() - 4;
+            let take = (len - have).min(input.len());
+            self.pending.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if self.pending.len() - 4 < len {
+                return Ok(());
+            }
+            emit(&self.pending[4..]);
+            self.pending.clear();
+            self.pending.shrink_to(DEFAULT_KEEP);
+        }
+        loop {
+            if input.len() < 4 {
+                self.pending.extend_from_slice(input);
+                return Ok(());
+            }
+            let len = header(input);
+            if len > max_len {
+                return Err(FrameError::TooLarge { max: max_len });
+            }
+            if input.len() - 4 < len {
+                self.pending.reserve_exact(4 + len);
+                self.pending.extend_from_slice(input);
+                return Ok(());
+            }
+            emit(&input[4..4 + len]);
+            input = &input[4 + len..];
+        }
+    }
+}
+
+/// A partial-frame buffer larger than this is released after its frame completes,
+/// so one big message does not pin memory on a long-lived connection.
+const DEFAULT_KEEP: usize = 4096;
+
+fn header(b: &[u8]) -> usize {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    match line.last() {
+        Some(b'\r') => &line[..line.len() - 1],
+        _ => line,
+    }
+}
+
+/// Position of the first `needle` in `hay` (word-at-a-time scan).
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let rep = LO * needle as u64;
+    let mut i = 0;
+    while i + 8 <= hay.len() {
+        let w = u64::from_le_bytes(hay[i..i + 8].try_into().expect("8-byte slice"));
+        let x = w ^ rep;
+        if (x.wrapping_sub(LO) & !x & HI) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    hay[i..].iter().position(|&b| b == needle).map(|p| p + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_all(framing: Framing, chunks: &[&[u8]]) -> Result<Vec<Vec<u8>>, FrameError> {
+        let mut d = Decoder::new(framing);
+        let mut out = Vec::new();
+        for c in chunks {
+            d.decode(c, |m| out.push(m.to_vec()))?;
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn memchr_finds_first() {
+        for len in 0..40 {
+            for pos in 0..len {
+                let mut v = vec![b'a'; len];
+                v[pos] = b'\n';
+                if pos + 1 < len {
+                    v[len - 1] = b'\n';
+                }
+                assert_eq!(memchr(b'\n', &v), Some(pos));
+            }
+            assert_eq!(memchr(b'\n', &vec![0x8a; len]), None);
+        }
+    }
+
+    #[test]
+    fn lines_strip_cr_and_keep_empty() {
+        let got = decode_all(Framing::lines(), &[b"a\r\n\nb\n"]).unwrap();
+        assert_eq!(got, vec![b"a".to_vec(), b"".to_vec(), b"b".to_vec()]);
+    }
+
+    #[test]
+    fn lines_too_long_without_newline() {
+        let f = Framing::Lines { max_len: 10 };
+        assert!(decode_all(f, &[b"0123456789", b"0123"]).is_err());
+        assert!(decode_all(f, &[b"0123456789\r\n"]).is_ok());
+        assert!(decode_all(f, &[b"0123456789", b"\r", b"\n"]).is_ok());
+        assert!(decode_all(f, &[b"01234567890\n"]).is_err());
+    }
+
+    #[test]
+    fn length_header_over_max_is_refused_before_payload() {
+        let f = Framing::LengthPrefixed { max_len: 100 };
+        assert_eq!(
+            decode_all(f, &[&[0xff, 0xff], &[0xff, 0xff]]),
+            Err(FrameError::TooLarge { max: 100 })
+        );
+        assert!(decode_all(f, &[&[0, 0, 0, 101]]).is_err());
+        assert!(decode_all(f, &[&[0, 0, 0, 100]]).is_ok());
+    }
+
+    #[test]
+    fn finish_reports_truncation() {
+        let mut d = Decoder::new(Framing::length_prefixed());
+        d.decode(&[0, 0, 0, 9, 1, 2], |_| {}).unwrap();
+        assert_eq!(d.finish(), Err(6));
+        let mut d = Decoder::new(Framing::length_prefixed());
+        assert_eq!(d.finish(), Ok(None));
+    }
+
+    fn encode_all(f: Framing, msgs: &[Vec<u8>]) -> Vec<u8> {
+        msgs.iter()
+            .flat_map(|m| f.encode(m).unwrap().to_vec())
+            .collect()
+    }
+
+    fn split(stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut out = Vec::new();
+        let mut last = 0;
+        for c in cuts {
+            out.push(stream[last..c].to_vec());
+            last = c;
+        }
+        out.push(stream[last..].to_vec());
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn length_prefixed_any_split(msgs in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..20),
+                                     cuts in prop::collection::vec(any::<usize>(), 0..30)) {
+            let f = Framing::LengthPrefixed { max_len: 300 };
+            let stream = encode_all(f, &msgs);
+            let chunks = split(&stream, &cuts);
+            let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_slice()).collect();
+            prop_assert_eq!(decode_all(f, &refs).unwrap(), msgs.clone());
+            // One byte at a time gives the same messages.
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            prop_assert_eq!(decode_all(f, &bytes).unwrap(), msgs);
+        }
+
+        #[test]
+        fn lines_any_split(msgs in prop::collection::vec(prop::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n' && *b != b'\r'), 0..200), 0..20),
+                           cuts in prop::collection::vec(any::<usize>(), 0..30)) {
+            let f = Framing::Lines { max_len: 200 };
+            let stream = encode_all(f, &msgs);
+            let chunks = split(&stream, &cuts);
+            let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_slice()).collect();
+            prop_assert_eq!(decode_all(f, &refs).unwrap(), msgs.clone());
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            prop_assert_eq!(decode_all(f, &bytes).unwrap(), msgs);
+        }
+
+        #[test]
+        fn garbage_never_panics(data in prop::collection::vec(any::<u8>(), 0..2000),
+                                cuts in prop::collection::vec(any::<usize>(), 0..10)) {
+            for f in [Framing::Raw, Framing::Lines { max_len: 64 }, Framing::LengthPrefixed { max_len: 64 }] {
+                let chunks = split(&data, &cuts);
+                let mut d = Decoder::new(f);
+                let mut total = 0usize;
+                for c in &chunks {
+                    if d.decode(c, |m| { assert!(m.len() <= 64 || f == Framing::Raw); total += m.len(); }).is_err() {
+                        break;
+                    }
+                }
+                prop_assert!(d.buffered() <= 64 + 5, "{:?} buffered {}", f, d.buffered());
+            }
+        }
+    }
+}

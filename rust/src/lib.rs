@@ -1,0 +1,76 @@
+//! # tcphub
+//!
+//! A multi-client TCP server library: bind a port, accept many clients,
+//! receive their messages, send to all of them ([`ServerHandle::send_all`]) or
+//! to one picked by its remote ip:port ([`ServerHandle::send_to`]), and hear
+//! when clients join, speak and leave — with framed messages, bounded memory,
+//! thread-safe handles, graceful stop, and a small pool of epoll event-loop
+//! threads instead of a thread per client.
+//!
+//! ```
+//! use tcphub::{Framing, TcpServer};
+//! use std::io::{BufRead, BufReader, Write};
+//!
+//! // A chat relay: every line a client sends goes to every client.
+//! let server = TcpServer::new(0, 100)
+//!     .bind("127.0.0.1".parse()?)
+//!     .framing(Framing::lines())
+//!     .on_message(|srv, _client, msg| {
+//!         srv.send_all(msg);
+//!     })
+//!     .start()?;
+//!
+//! let mut alice = std::net::TcpStream::connect(server.local_addr())?;
+//! alice.write_all(b"hello, room\n")?;
+//! let mut line = String::new();
+//! BufReader::new(&alice).read_line(&mut line)?;
+//! assert_eq!(line, "hello, room\n");
+//! server.stop();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Without callbacks the server runs in *pull mode*: [`ServerHandle::events`]
+//! yields [`Event`]s from a bounded queue.
+//!
+//! # Layout
+//!
+//! The data path, in the order a message travels:
+//!
+//! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder and the
+//!   [`ServerHandle`]; `start()` binds and spawns the loops.
+//! - `event_loop.rs` — the I/O threads: epoll via mio, accept, read,
+//!   dispatch to callbacks or the pull queue, apply commands, flush.
+//! - `connection.rs` — one connection: socket, decoder, bounded outbound
+//!   queue written with `writev`.
+//! - [`framing`](Framing) (`framing.rs`) — [`Framing`], its encoder and the
+//!   incremental [`Decoder`].
+//! - `event.rs` — [`Client`], [`Event`], [`DisconnectReason`], [`Events`].
+//! - `shared.rs` — state shared by handles and loops, the commands handles
+//!   send to loops, the [`Overflow`] policy.
+//! - `registry.rs` — the directory of connected clients (id, address, loop).
+//! - `stats.rs` — per-loop counters and the [`Stats`] snapshot.
+//! - `error.rs` — [`Error`] and [`Result`].
+//!
+//! See `ARCHITECTURE.md` in the repository for the threads and channels.
+
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod connection;
+mod error;
+mod event;
+mod event_loop;
+mod framing;
+mod registry;
+mod server;
+mod shared;
+mod stats;
+
+pub use error::{Error, Result};
+pub use event::{Client, ClientId, DisconnectReason, Event, Events};
+pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
+pub use server::{
+    ServerHandle, TcpServer, DEFAULT_BACKLOG, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER,
+    DEFAULT_MAX_QUEUE_BYTES,
+};
+pub use shared::Overflow;
+pub use stats::Stats;

@@ -1,0 +1,752 @@
+//! The public face of the server: the [`TcpServer`] builder and the
+//! [`ServerHandle`] it returns.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::event::{Client, ClientId, DisconnectReason, Events};
+use crate::event_loop;
+use crate::framing::Framing;
+use crate::registry::Registry;
+use crate::shared::{Callbacks, Command, Config, Core, Overflow, StopGuard};
+use crate::stats::{self, LoopCounters, Stats};
+
+/// Default bound on each client's outbound queue: 4 MiB.
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// Default time `stop()` spends flushing queued data before closing: 2 s.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
+/// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
+pub const DEFAULT_BACKLOG: i32 = 4096;
+/// Default capacity of the pull-mode event queue.
+pub const DEFAULT_EVENT_CAPACITY: usize = 65_536;
+
+/// Builder for a server: port, client limit, framing, callbacks, options.
+///
+/// Nothing happens until [`start`](TcpServer::start), which binds, listens and
+/// spawns the event-loop threads.
+///
+/// # Examples
+///
+/// The socket tutorial's relay, properly:
+///
+/// ```
+/// use tcphub::{Framing, TcpServer};
+///
+/// let server = TcpServer::new(0, 100)
+///     .bind("127.0.0.1".parse()?)
+///     .framing(Framing::lines())
+///     .on_connect(|_srv, c| println!("{} joined", c.addr))
+///     .on_message(|srv, _c, msg| {
+///         srv.send_all(msg);
+///     })
+///     .on_disconnect(|_srv, c, why| println!("{} left: {why}", c.addr))
+///     .start()?;
+/// println!("listening on {}", server.local_addr());
+/// server.stop();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TcpServer {
+    config: Config,
+    callbacks: Callbacks,
+}
+
+impl std::fmt::Debug for TcpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpServer")
+            .field("config", &self.config)
+            .field("callbacks", &self.callbacks)
+            .finish()
+    }
+}
+
+impl TcpServer {
+    /// A server for `port` (0 picks a free one) admitting at most `max_clients`
+    /// at once, bound to `0.0.0.0` with [`Framing::Raw`] until told otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = tcphub::TcpServer::new(8001, 100);
+    /// ```
+    pub fn new(port: u16, max_clients: usize) -> TcpServer {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        TcpServer {
+            config: Config {
+                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+                max_clients,
+                framing: Framing::Raw,
+                threads,
+                max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+                overflow: Overflow::Disconnect,
+                idle_timeout: None,
+                keepalive: None,
+                nodelay: true,
+                backlog: DEFAULT_BACKLOG,
+                linger: DEFAULT_LINGER,
+                event_capacity: DEFAULT_EVENT_CAPACITY,
+            },
+            callbacks: Callbacks::default(),
+        }
+    }
+
+    /// The local address to listen on. `"::"` listens on IPv6 and IPv4 (dual stack).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 10).bind("::1".parse()?).start()?;
+    /// assert!(s.local_addr().is_ipv6());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bind(mut self, ip: IpAddr) -> TcpServer {
+        self.config.addr.set_ip(ip);
+        self
+    }
+
+    /// How messages are delimited (default [`Framing::Raw`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).framing(tcphub::Framing::Lines { max_len: 1024 });
+    /// ```
+    pub fn framing(mut self, framing: Framing) -> TcpServer {
+        self.config.framing = framing;
+        self
+    }
+
+    /// Number of event-loop threads (default: one per core).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).threads(1).start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn threads(mut self, n: usize) -> TcpServer {
+        self.config.threads = n;
+        self
+    }
+
+    /// Bound on bytes waiting to be written to one client (default 4 MiB).
+    /// What happens beyond it is set by [`overflow`](TcpServer::overflow).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).max_queue_bytes(256 * 1024);
+    /// ```
+    pub fn max_queue_bytes(mut self, bytes: usize) -> TcpServer {
+        self.config.max_queue_bytes = bytes;
+        self
+    }
+
+    /// Policy for a full outbound queue (default [`Overflow::Disconnect`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).overflow(tcphub::Overflow::DropMessage);
+    /// ```
+    pub fn overflow(mut self, policy: Overflow) -> TcpServer {
+        self.config.overflow = policy;
+        self
+    }
+
+    /// Disconnects clients that send nothing for `timeout` with
+    /// [`DisconnectReason::IdleTimeout`] (default: never).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).idle_timeout(std::time::Duration::from_secs(300));
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Duration) -> TcpServer {
+        self.config.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Enables TCP keepalive probes after `idle` without traffic (default: off),
+    /// so peers that vanish without FIN are eventually detected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).keepalive(std::time::Duration::from_secs(60));
+    /// ```
+    pub fn keepalive(mut self, idle: Duration) -> TcpServer {
+        self.config.keepalive = Some(idle);
+        self
+    }
+
+    /// Sets `TCP_NODELAY` on accepted sockets (default `true`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).nodelay(false);
+    /// ```
+    pub fn nodelay(mut self, on: bool) -> TcpServer {
+        self.config.nodelay = on;
+        self
+    }
+
+    /// Listen backlog (default 4096; the kernel caps it at `somaxconn`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).backlog(1024);
+    /// ```
+    pub fn backlog(mut self, backlog: i32) -> TcpServer {
+        self.config.backlog = backlog;
+        self
+    }
+
+    /// How long `stop()` keeps flushing queued messages before closing (default 2 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).linger(std::time::Duration::from_millis(500));
+    /// ```
+    pub fn linger(mut self, linger: Duration) -> TcpServer {
+        self.config.linger = linger;
+        self
+    }
+
+    /// Capacity of the pull-mode event queue (default 65,536 events). While
+    /// it is full the server stops reading from clients.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).event_capacity(1024);
+    /// ```
+    pub fn event_capacity(mut self, events: usize) -> TcpServer {
+        self.config.event_capacity = events;
+        self
+    }
+
+    /// Called when a client connects, on the event-loop thread that owns it.
+    ///
+    /// Callbacks run on the I/O thread that owns the client: keep them short
+    /// (a slow callback delays the other clients of the same loop, not those
+    /// of other loops). Any `ServerHandle` method may be called inside,
+    /// `stop()` included. A panic is caught, logged and counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).on_connect(|srv, c| {
+    ///     let _ = srv.send(c.id, b"welcome");
+    /// });
+    /// ```
+    pub fn on_connect<F>(mut self, f: F) -> TcpServer
+    where
+        F: Fn(&ServerHandle, &Client) + Send + Sync + 'static,
+    {
+        self.callbacks.on_connect = Some(Box::new(f));
+        self
+    }
+
+    /// Called for each message, in order per client, on the client's loop thread.
+    /// The slice is valid only during the call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).on_message(|srv, c, msg| {
+    ///     let _ = srv.send(c.id, msg); // echo
+    /// });
+    /// ```
+    pub fn on_message<F>(mut self, f: F) -> TcpServer
+    where
+        F: Fn(&ServerHandle, &Client, &[u8]) + Send + Sync + 'static,
+    {
+        self.callbacks.on_message = Some(Box::new(f));
+        self
+    }
+
+    /// Called once when a client's connection ends, with the reason. The
+    /// client is already gone from [`ServerHandle::clients`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpServer::new(0, 10).on_disconnect(|_srv, c, why| {
+    ///     eprintln!("{} left: {why}", c.addr);
+    /// });
+    /// ```
+    pub fn on_disconnect<F>(mut self, f: F) -> TcpServer
+    where
+        F: Fn(&ServerHandle, &Client, &DisconnectReason) + Send + Sync + 'static,
+    {
+        self.callbacks.on_disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Binds, listens and spawns the event-loop threads.
+    ///
+    /// With no callbacks set, the server runs in pull mode: everything is
+    /// delivered to [`ServerHandle::events`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Bind`] when the address cannot be bound (in use, permission
+    /// denied), [`Error::InvalidConfig`] for zero threads, zero `max_len` or a
+    /// zero queue bound, [`Error::Io`] when the OS refuses a thread or poller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// assert_ne!(server.local_addr().port(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start(self) -> Result<ServerHandle> {
+        let TcpServer { config, callbacks } = self;
+        if config.threads == 0 {
+            return Err(Error::InvalidConfig("threads must be at least 1".into()));
+        }
+        if config.max_queue_bytes == 0 {
+            return Err(Error::InvalidConfig(
+                "max_queue_bytes must be at least 1".into(),
+            ));
+        }
+        if config.event_capacity == 0 {
+            return Err(Error::InvalidConfig(
+                "event_capacity must be at least 1".into(),
+            ));
+        }
+        config.framing.validate()?;
+        let listener = event_loop::listen(&config)?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Io {
+            context: "reading the bound address",
+            source,
+        })?;
+        let (events_tx, events_rx) = crossbeam_channel::bounded(config.event_capacity);
+        let pull_mode = !callbacks.any();
+        let mut parts = Vec::with_capacity(config.threads);
+        let mut remotes = Vec::with_capacity(config.threads);
+        for _ in 0..config.threads {
+            let (part, remote) = event_loop::LoopParts::new()?;
+            parts.push(part);
+            remotes.push(remote);
+        }
+        let counters: Box<[LoopCounters]> = (0..config.threads)
+            .map(|_| LoopCounters::default())
+            .collect();
+        let core = Arc::new(Core {
+            config,
+            local_addr,
+            running: AtomicBool::new(true),
+            loops: remotes,
+            counters,
+            registry: Registry::default(),
+            next_id: AtomicU64::new(1),
+            active: AtomicUsize::new(0),
+            callbacks,
+            events_rx,
+            threads: Mutex::new(Vec::new()),
+            user_token: OnceLock::new(),
+        });
+        let guard = Arc::new(StopGuard { core: core.clone() });
+        let _ = core.user_token.set(Arc::downgrade(&guard));
+        let mut listener = Some(listener);
+        let mut handles = Vec::new();
+        for (idx, part) in parts.into_iter().enumerate() {
+            let internal = ServerHandle {
+                core: core.clone(),
+                guard: None,
+            };
+            let tx = if pull_mode {
+                Some(events_tx.clone())
+            } else {
+                None
+            };
+            let l = if idx == 0 { listener.take() } else { None };
+            match event_loop::spawn(idx, part, internal, l, tx) {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    core.threads
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend(handles);
+                    core.stop();
+                    return Err(e);
+                }
+            }
+        }
+        drop(events_tx);
+        core.threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(handles);
+        log::info!("tcphub: listening on {local_addr}");
+        Ok(ServerHandle {
+            core,
+            guard: Some(guard),
+        })
+    }
+}
+
+/// A running server. Cheap to clone, `Send + Sync`; every method may be
+/// called from any thread, including from inside a callback.
+///
+/// Dropping the last handle the application holds stops the server.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use tcphub::{Framing, TcpServer};
+///
+/// let server = TcpServer::new(0, 10)
+///     .bind("127.0.0.1".parse()?)
+///     .framing(Framing::lines())
+///     .on_message(|srv, _c, msg| { srv.send_all(msg); })
+///     .start()?;
+/// let mut a = std::net::TcpStream::connect(server.local_addr())?;
+/// a.write_all(b"hello\n")?;
+/// let mut line = String::new();
+/// BufReader::new(a).read_line(&mut line)?;
+/// assert_eq!(line, "hello\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ServerHandle {
+    core: Arc<Core>,
+    /// Present on handles the application owns: the last one dropped stops
+    /// the server. The loops' own handle has none, so it never keeps the
+    /// server alive by itself.
+    guard: Option<Arc<StopGuard>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.core.local_addr)
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
+impl Clone for ServerHandle {
+    fn clone(&self) -> ServerHandle {
+        let guard = match &self.guard {
+            Some(g) => Some(g.clone()),
+            None => self.core.user_token.get().and_then(|w| w.upgrade()),
+        };
+        ServerHandle {
+            core: self.core.clone(),
+            guard,
+        }
+    }
+}
+
+impl ServerHandle {
+    /// The address actually bound (port 0 resolved).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.local_addr().ip().to_string(), "127.0.0.1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.core.local_addr
+    }
+
+    /// The framing the server uses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.framing(), tcphub::Framing::Raw);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn framing(&self) -> Framing {
+        self.core.config.framing
+    }
+
+    /// Whether the server is running (started and not stopped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(s.is_running());
+    /// s.stop();
+    /// assert!(!s.is_running());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_running(&self) -> bool {
+        self.core.running.load(Ordering::Acquire)
+    }
+
+    /// Queues `msg` for every connected client; returns how many clients it
+    /// was queued for (0 when stopped or when `msg` is too large for the
+    /// framing — see [`try_send_all`](ServerHandle::try_send_all) for the error).
+    ///
+    /// The message is framed once and the buffer is shared by all recipients.
+    /// Clients that connect after the call do not receive it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.send_all(b"nobody is here"), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_all(&self, msg: &[u8]) -> usize {
+        match self.try_send_all(msg) {
+            Ok(n) => n,
+            Err(e) => {
+                log::warn!("tcphub: send_all: {e}");
+                0
+            }
+        }
+    }
+
+    /// Like [`send_all`](ServerHandle::send_all), but says why nothing was sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
+    /// `msg` exceeds the framing's `max_len`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// s.stop();
+    /// assert!(matches!(s.try_send_all(b"x"), Err(tcphub::Error::NotRunning)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_send_all(&self, msg: &[u8]) -> Result<usize> {
+        self.check_running()?;
+        let frame = self.core.config.framing.encode(msg)?;
+        let bound = self.core.next_id.load(Ordering::Acquire);
+        let n = self.core.registry.len();
+        for idx in 0..self.core.loops.len() {
+            self.core
+                .post(idx, Command::Broadcast(frame.clone(), bound));
+        }
+        Ok(n)
+    }
+
+    /// Queues `msg` for the client whose remote endpoint is `ip:port`.
+    ///
+    /// IPv4 clients of a dual-stack (`::`) server are matched by their plain
+    /// IPv4 address.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchAddr`] when no client is connected from there,
+    /// [`Error::NotRunning`], [`Error::FrameTooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let r = s.send_to("127.0.0.1".parse()?, 1, b"hi");
+    /// assert!(matches!(r, Err(tcphub::Error::NoSuchAddr(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_to(&self, ip: IpAddr, port: u16, msg: &[u8]) -> Result<()> {
+        self.check_running()?;
+        let addr = SocketAddr::new(ip.to_canonical(), port);
+        let (id, idx) = self
+            .core
+            .registry
+            .by_addr(&addr)
+            .ok_or(Error::NoSuchAddr(addr))?;
+        let frame = self.core.config.framing.encode(msg)?;
+        self.core.post(idx, Command::Send(id, frame));
+        Ok(())
+    }
+
+    /// Queues `msg` for client `id`. Messages to one client are written in the
+    /// order queued.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchClient`] when `id` is not connected, [`Error::NotRunning`],
+    /// [`Error::FrameTooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(matches!(s.send(42, b"hi"), Err(tcphub::Error::NoSuchClient(42))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
+        self.check_running()?;
+        let idx = self
+            .core
+            .registry
+            .loop_of(id)
+            .ok_or(Error::NoSuchClient(id))?;
+        let frame = self.core.config.framing.encode(msg)?;
+        self.core.post(idx, Command::Send(id, frame));
+        Ok(())
+    }
+
+    /// Disconnects client `id`; its disconnect event carries
+    /// [`DisconnectReason::Kicked`]. Data already queued for it is written
+    /// first if the socket takes it at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchClient`], [`Error::NotRunning`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(s.disconnect(1).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn disconnect(&self, id: ClientId) -> Result<()> {
+        self.check_running()?;
+        let idx = self
+            .core
+            .registry
+            .loop_of(id)
+            .ok_or(Error::NoSuchClient(id))?;
+        self.core.post(idx, Command::Kick(id));
+        Ok(())
+    }
+
+    /// The connected clients, by id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(s.clients().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clients(&self) -> Vec<Client> {
+        self.core.registry.all()
+    }
+
+    /// The connected client with this id, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(s.client(1).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client(&self, id: ClientId) -> Option<Client> {
+        self.core.registry.get(id)
+    }
+
+    /// Number of connected clients.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.client_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client_count(&self) -> usize {
+        self.core.registry.len()
+    }
+
+    /// The server's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.stats().msgs_in, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        stats::sum(&self.core.counters, self.core.registry.len() as u64)
+    }
+
+    /// The pull-mode event receiver (see [`Events`]). In callback mode (any
+    /// callback set) it yields nothing and ends when the server stops.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let events = s.events();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn events(&self) -> Events {
+        Events {
+            rx: self.core.events_rx.clone(),
+        }
+    }
+
+    /// Stops gracefully: stop accepting, flush queued messages (up to the
+    /// linger time), report every remaining client as
+    /// [`DisconnectReason::ServerStopped`], join the I/O threads and release
+    /// the port. Idempotent. Called from inside a callback it starts the stop
+    /// and returns at once (a thread cannot join itself).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let addr = s.local_addr();
+    /// s.stop();
+    /// s.stop();
+    /// // the port is free again
+    /// let again = tcphub::TcpServer::new(addr.port(), 1).bind(addr.ip()).start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop(&self) {
+        self.core.stop();
+    }
+
+    /// Blocks until the server has stopped (by `stop()` on another thread or
+    /// inside a callback).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let s2 = s.clone();
+    /// std::thread::spawn(move || s2.stop());
+    /// s.wait();
+    /// assert!(!s.is_running());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait(&self) {
+        while self.is_running() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if !self.core.on_loop_thread() {
+            self.core.stop();
+        }
+    }
+
+    /// The shared state, for the event loops.
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    fn check_running(&self) -> Result<()> {
+        if self.is_running() {
+            Ok(())
+        } else {
+            Err(Error::NotRunning)
+        }
+    }
+}

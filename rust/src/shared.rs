@@ -1,0 +1,242 @@
+//! State shared between the handles and the event-loop threads ([`Core`]),
+//! the commands handles send to loops, and the thread-local shortcut that
+//! lets a callback's sends to its own loop skip the channel and the wakeup.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::Waker;
+
+use crate::event::{Client, ClientId, DisconnectReason, Event};
+use crate::framing::Framing;
+use crate::registry::Registry;
+use crate::server::ServerHandle;
+use crate::stats::LoopCounters;
+
+/// What happens when a message does not fit in a client's outbound queue.
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::{Overflow, TcpServer};
+/// let server = TcpServer::new(0, 10)
+///     .bind("127.0.0.1".parse()?)
+///     .overflow(Overflow::DropMessage)
+///     .start()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Disconnect the client with [`DisconnectReason::SlowConsumer`] (default).
+    #[default]
+    Disconnect,
+    /// Drop this message for this client and count it in [`Stats::dropped`](crate::Stats::dropped).
+    DropMessage,
+}
+
+/// Server settings, fixed at `start()`.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub addr: SocketAddr,
+    pub max_clients: usize,
+    pub framing: Framing,
+    pub threads: usize,
+    pub max_queue_bytes: usize,
+    pub overflow: Overflow,
+    pub idle_timeout: Option<Duration>,
+    pub keepalive: Option<Duration>,
+    pub nodelay: bool,
+    pub backlog: i32,
+    pub linger: Duration,
+    pub event_capacity: usize,
+}
+
+pub(crate) type ConnectFn = dyn Fn(&ServerHandle, &Client) + Send + Sync;
+pub(crate) type MessageFn = dyn Fn(&ServerHandle, &Client, &[u8]) + Send + Sync;
+pub(crate) type DisconnectFn = dyn Fn(&ServerHandle, &Client, &DisconnectReason) + Send + Sync;
+
+/// The application's callbacks; all `None` means pull mode.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub on_connect: Option<Box<ConnectFn>>,
+    pub on_message: Option<Box<MessageFn>>,
+    pub on_disconnect: Option<Box<DisconnectFn>>,
+}
+
+impl Callbacks {
+    pub fn any(&self) -> bool {
+        self.on_connect.is_some() || self.on_message.is_some() || self.on_disconnect.is_some()
+    }
+}
+
+impl std::fmt::Debug for Callbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callbacks")
+            .field("on_connect", &self.on_connect.is_some())
+            .field("on_message", &self.on_message.is_some())
+            .field("on_disconnect", &self.on_disconnect.is_some())
+            .finish()
+    }
+}
+
+/// A request from a handle to the loop that owns the connection(s).
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Take over a freshly accepted connection.
+    Adopt(mio::net::TcpStream, Client),
+    /// Queue a framed message for one client.
+    Send(ClientId, Arc<[u8]>),
+    /// Queue a framed message for every client with an id below the bound
+    /// (the clients that were connected when `send_all` was called).
+    Broadcast(Arc<[u8]>, ClientId),
+    /// Disconnect a client with `Kicked`.
+    Kick(ClientId),
+    /// Begin graceful shutdown.
+    Shutdown,
+}
+
+/// A handle's way into one loop.
+#[derive(Debug)]
+pub(crate) struct LoopRemote {
+    pub tx: Sender<Command>,
+    pub waker: Waker,
+    /// Set by producers, cleared by the loop before it drains the channel:
+    /// only the first command after a drain pays for the `eventfd` write.
+    pub notified: AtomicBool,
+}
+
+/// Everything the handles and the loops share.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub config: Config,
+    pub local_addr: SocketAddr,
+    /// False once `stop()` was called: new sends fail with `NotRunning`.
+    pub running: AtomicBool,
+    pub loops: Vec<LoopRemote>,
+    /// One counter block per loop, so counting never contends.
+    pub counters: Box<[LoopCounters]>,
+    pub registry: Registry,
+    /// Next client id; also the bound that makes `send_all` reach exactly the
+    /// clients connected when it was called.
+    pub next_id: AtomicU64,
+    /// Admitted connections not yet closed (including ones in flight to their
+    /// loop), checked against `max_clients` at accept.
+    pub active: AtomicUsize,
+    pub callbacks: Callbacks,
+    /// Pull-mode queue; loops hold the senders, so it ends when they exit.
+    pub events_rx: Receiver<Event>,
+    /// Loop threads, joined by the first `stop()` not running on one of them.
+    pub threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The user-facing stop-on-drop token, for handles cloned inside callbacks.
+    pub user_token: OnceLock<Weak<StopGuard>>,
+}
+
+/// Stops the server when the last user handle is dropped.
+#[derive(Debug)]
+pub(crate) struct StopGuard {
+    pub core: Arc<Core>,
+}
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.core.stop();
+    }
+}
+
+/// Per-thread record of the loop running on it, if any.
+struct LocalLoop {
+    core: *const Core,
+    idx: usize,
+    /// Commands a callback sent to this same loop; drained by the loop right
+    /// after the callback returns.
+    cmds: Vec<Command>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<LocalLoop>> = const { RefCell::new(None) };
+}
+
+/// Marks this thread as loop `idx` of `core` (called once by the loop thread).
+pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize) {
+    LOCAL.with(|l| {
+        *l.borrow_mut() = Some(LocalLoop {
+            core: Arc::as_ptr(core),
+            idx,
+            cmds: Vec::new(),
+        })
+    });
+}
+
+/// Clears the mark when the loop thread ends.
+pub(crate) fn leave_loop() {
+    LOCAL.with(|l| l.borrow_mut().take());
+}
+
+/// Moves the commands queued locally by callbacks into `out`.
+pub(crate) fn take_local(out: &mut Vec<Command>) {
+    LOCAL.with(|l| {
+        if let Some(ll) = l.borrow_mut().as_mut() {
+            std::mem::swap(out, &mut ll.cmds);
+        }
+    });
+}
+
+impl Core {
+    /// Whether the current thread is one of this server's loops.
+    pub fn on_loop_thread(&self) -> bool {
+        LOCAL.with(|l| {
+            l.borrow()
+                .as_ref()
+                .is_some_and(|ll| std::ptr::eq(ll.core, self))
+        })
+    }
+
+    /// Delivers a command to loop `idx`: directly when called from that loop's
+    /// own thread (inside a callback), otherwise through its channel + waker.
+    pub fn post(&self, idx: usize, cmd: Command) {
+        let cmd = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
+            Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
+                ll.cmds.push(cmd);
+                None
+            }
+            _ => Some(cmd),
+        }) {
+            None => return,
+            Some(c) => c,
+        };
+        let remote = &self.loops[idx];
+        if remote.tx.send(cmd).is_err() {
+            return; // loop already gone: the server has stopped
+        }
+        if !remote.notified.swap(true, Ordering::AcqRel) {
+            if let Err(e) = remote.waker.wake() {
+                log::error!("tcphub: cannot wake event loop {idx}: {e}");
+            }
+        }
+    }
+
+    /// Starts a graceful stop (idempotent) and, unless called on a loop
+    /// thread, waits for the loops to finish.
+    pub fn stop(&self) {
+        if self.running.swap(false, Ordering::AcqRel) {
+            log::debug!("tcphub: stopping server on {}", self.local_addr);
+            for idx in 0..self.loops.len() {
+                self.post(idx, Command::Shutdown);
+            }
+        }
+        if self.on_loop_thread() {
+            return;
+        }
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        for t in threads.drain(..) {
+            if t.join().is_err() {
+                log::error!("tcphub: an event loop thread panicked");
+            }
+        }
+    }
+}

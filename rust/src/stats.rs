@@ -1,0 +1,95 @@
+//! Counters: each event-loop thread owns one [`LoopCounters`] (single
+//! writer, no contention); [`Stats`] is their sum at one moment.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of a server's counters since it started.
+///
+/// # Examples
+///
+/// ```
+/// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+/// let s = server.stats();
+/// assert_eq!(s.clients, 0);
+/// assert_eq!(s.accepted, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Clients connected now.
+    pub clients: u64,
+    /// Connections accepted and admitted.
+    pub accepted: u64,
+    /// Connections refused because `max_clients` were connected (accepted, then closed at once).
+    pub rejected: u64,
+    /// Connections that have ended, for any reason.
+    pub disconnected: u64,
+    /// Messages (frames) received from clients.
+    pub msgs_in: u64,
+    /// Payload bytes received from clients.
+    pub bytes_in: u64,
+    /// Messages queued for delivery, counted once per recipient.
+    pub msgs_out: u64,
+    /// Bytes written to client sockets (framing included).
+    pub bytes_out: u64,
+    /// Messages dropped for a client whose queue was full (drop policy).
+    pub dropped: u64,
+    /// Clients disconnected as slow consumers.
+    pub slow_consumers: u64,
+    /// Clients disconnected for sending an oversize frame.
+    pub frame_too_large: u64,
+    /// Clients disconnected for idling.
+    pub idle_timeouts: u64,
+    /// Callbacks that panicked (caught and logged).
+    pub callback_panics: u64,
+}
+
+/// One loop's counters, padded to its own cache lines.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct LoopCounters {
+    pub accepted: AtomicU64,
+    pub rejected: AtomicU64,
+    pub disconnected: AtomicU64,
+    pub msgs_in: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub msgs_out: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub dropped: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub frame_too_large: AtomicU64,
+    pub idle_timeouts: AtomicU64,
+    pub callback_panics: AtomicU64,
+}
+
+impl LoopCounters {
+    /// Adds `n` to a counter owned by this loop (single writer).
+    #[inline]
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+}
+
+/// Sums the loops' counters.
+pub(crate) fn sum(loops: &[LoopCounters], clients: u64) -> Stats {
+    let mut s = Stats {
+        clients,
+        ..Stats::default()
+    };
+    for l in loops {
+        s.accepted += l.accepted.load(Relaxed);
+        s.rejected += l.rejected.load(Relaxed);
+        s.disconnected += l.disconnected.load(Relaxed);
+        s.msgs_in += l.msgs_in.load(Relaxed);
+        s.bytes_in += l.bytes_in.load(Relaxed);
+        s.msgs_out += l.msgs_out.load(Relaxed);
+        s.bytes_out += l.bytes_out.load(Relaxed);
+        s.dropped += l.dropped.load(Relaxed);
+        s.slow_consumers += l.slow_consumers.load(Relaxed);
+        s.frame_too_large += l.frame_too_large.load(Relaxed);
+        s.idle_timeouts += l.idle_timeouts.load(Relaxed);
+        s.callback_panics += l.callback_panics.load(Relaxed);
+    }
+    s
+}
