@@ -98,6 +98,24 @@ impl Connection {
         Queued::Yes { needs_flush }
     }
 
+    /// Takes the unwritten frames out (a partly written first frame comes out
+    /// whole), e.g. to carry them over to a new connection after a reconnect.
+    /// Also returns how many bytes of the first frame had been written.
+    pub fn take_unsent(&mut self) -> (VecDeque<Arc<[u8]>>, usize) {
+        let off = std::mem::take(&mut self.out_off);
+        self.out_bytes = 0;
+        self.flush_scheduled = false;
+        (std::mem::take(&mut self.out), off)
+    }
+
+    /// Puts frames carried over from an earlier connection in front of the queue.
+    pub fn restore_unsent(&mut self, frames: VecDeque<Arc<[u8]>>) {
+        self.out_bytes += frames.iter().map(|f| f.len()).sum::<usize>();
+        let mut frames = frames;
+        frames.append(&mut self.out);
+        self.out = frames;
+    }
+
     /// Reads once into `buf`.
     pub fn read_into(&mut self, buf: &mut [u8]) -> ReadOutcome {
         loop {

@@ -68,13 +68,15 @@ pub enum DisconnectReason {
     Kicked,
     /// The server is stopping.
     ServerStopped,
+    /// This side closed the connection (`TcpClient::close`).
+    ClosedLocally,
 }
 
 impl DisconnectReason {
     /// A stable integer for the bindings (C `TCPHUB_REASON_*` constants).
     ///
     /// 0 ClosedByPeer, 1 Reset, 2 Io, 3 FrameTooLarge, 4 SlowConsumer,
-    /// 5 IdleTimeout, 6 Kicked, 7 ServerStopped.
+    /// 5 IdleTimeout, 6 Kicked, 7 ServerStopped, 8 ClosedLocally.
     ///
     /// # Examples
     ///
@@ -91,6 +93,7 @@ impl DisconnectReason {
             DisconnectReason::IdleTimeout => 5,
             DisconnectReason::Kicked => 6,
             DisconnectReason::ServerStopped => 7,
+            DisconnectReason::ClosedLocally => 8,
         }
     }
 
@@ -119,6 +122,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::IdleTimeout => f.write_str("idle timeout"),
             DisconnectReason::Kicked => f.write_str("kicked"),
             DisconnectReason::ServerStopped => f.write_str("server stopped"),
+            DisconnectReason::ClosedLocally => f.write_str("closed locally"),
         }
     }
 }

@@ -49,12 +49,16 @@
 //!   send to loops, the [`Overflow`] policy.
 //! - `registry.rs` — the directory of connected clients (id, address, loop).
 //! - `stats.rs` — per-loop counters and the [`Stats`] snapshot.
+//! - `client.rs` / `client_loop.rs` — [`TcpClient`]: the client side, its
+//!   bounded send queue, pull events and reconnect with backoff.
 //! - `error.rs` — [`Error`] and [`Result`].
 //!
 //! See `ARCHITECTURE.md` in the repository for the threads and channels.
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod client;
+mod client_loop;
 mod connection;
 mod error;
 mod event;
@@ -65,6 +69,7 @@ mod server;
 mod shared;
 mod stats;
 
+pub use client::{ClientBuilder, ClientEvent, Reconnect, TcpClient, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{Error, Result};
 pub use event::{Client, ClientId, DisconnectReason, Event, Events};
 pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};

@@ -1,0 +1,542 @@
+//! The client's I/O thread: one `mio::Poll` driving one connection through
+//! its life — up, dropped, waiting with backoff, reconnecting, closed —
+//! carrying unsent frames across reconnects.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::client::{ClientCore, ClientEvent, TcpClient};
+use crate::connection::{Connection, ReadOutcome};
+use crate::error::{Error, Result};
+use crate::event::{Client, DisconnectReason};
+use crate::framing::Decoder;
+
+pub(crate) const WAKER: Token = Token(0);
+const STREAM: Token = Token(1);
+const READ_BUF: usize = 64 * 1024;
+const READ_BUDGET: usize = 16;
+const BACKOFF: Duration = Duration::from_millis(2);
+
+/// A request from a client handle to its I/O thread.
+#[derive(Debug)]
+pub(crate) enum ClientCmd {
+    /// Write this framed message.
+    Send(Arc<[u8]>),
+    /// Flush and close.
+    Close,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug)]
+enum Link {
+    Up(Box<Connection>),
+    Connecting {
+        stream: TcpStream,
+        attempt: u32,
+        deadline: Instant,
+    },
+    Waiting {
+        attempt: u32,
+        at: Instant,
+    },
+    Down,
+}
+
+/// Hands events to callbacks or the pull queue (with a backlog that pauses
+/// reading while the queue is full).
+struct Dispatch {
+    handle: TcpClient,
+    tx: Option<Sender<ClientEvent>>,
+    backlog: VecDeque<ClientEvent>,
+}
+
+impl Dispatch {
+    fn core(&self) -> &ClientCore {
+        self.handle.core()
+    }
+
+    fn blocked(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    fn guarded(&self, what: &str, f: impl FnOnce()) {
+        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+            log::error!("tcphub: the client {what} callback panicked; the client keeps running");
+        }
+    }
+
+    fn message(&mut self, msg: &[u8]) {
+        let cbs = &self.core().callbacks;
+        if let Some(cb) = &cbs.on_message {
+            self.guarded("on_message", || cb(&self.handle, msg));
+        }
+        if cbs.on_event.is_some() || self.tx.is_some() {
+            self.event(ClientEvent::Message(msg.to_vec()), false);
+        }
+    }
+
+    fn event(&mut self, ev: ClientEvent, specific: bool) {
+        let cbs = &self.core().callbacks;
+        if specific {
+            if let (Some(cb), ClientEvent::Disconnected(why)) = (&cbs.on_disconnect, &ev) {
+                self.guarded("on_disconnect", || cb(&self.handle, why));
+            }
+        }
+        if let Some(cb) = &cbs.on_event {
+            self.guarded("on_event", || cb(&self.handle, &ev));
+        }
+        let Some(tx) = &self.tx else { return };
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(ev);
+            return;
+        }
+        match tx.try_send(ev) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(ev)) => self.backlog.push_back(ev),
+        }
+    }
+
+    fn drain_backlog(&mut self) {
+        let Some(tx) = &self.tx else { return };
+        while let Some(ev) = self.backlog.pop_front() {
+            match tx.try_send(ev) {
+                Ok(()) => {}
+                Err(TrySendError::Full(ev)) => {
+                    self.backlog.push_front(ev);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.backlog.clear();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+struct ClientLoop {
+    core: Arc<ClientCore>,
+    poll: Poll,
+    rx: Receiver<ClientCmd>,
+    peer: SocketAddr,
+    link: Link,
+    /// Frames waiting while no connection is up.
+    unsent: VecDeque<Arc<[u8]>>,
+    dispatch: Dispatch,
+    rbuf: Box<[u8]>,
+    /// Input may be left unread (budget used up or pull queue full).
+    read_pending: bool,
+    /// Set by `close()`: flush until this deadline, then finish.
+    closing: Option<Instant>,
+    rng: u64,
+}
+
+/// Starts the client's I/O thread with an established connection.
+pub(crate) fn spawn(
+    handle: TcpClient,
+    poll: Poll,
+    rx: Receiver<ClientCmd>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    tx: Option<Sender<ClientEvent>>,
+) -> Result<JoinHandle<()>> {
+    poll.registry()
+        .register(&mut stream, STREAM, Interest::READABLE | Interest::WRITABLE)
+        .map_err(|source| Error::Io {
+            context: "registering the client socket",
+            source,
+        })?;
+    let core = handle.core().clone();
+    let framing = core.config.framing;
+    let conn = Connection::new(
+        stream,
+        Client { id: 0, addr: peer },
+        Decoder::new(framing),
+        Instant::now(),
+    );
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ (Arc::as_ptr(&core) as u64).rotate_left(17)
+        ^ std::process::id() as u64;
+    let mut lp = ClientLoop {
+        core,
+        poll,
+        rx,
+        peer,
+        link: Link::Up(Box::new(conn)),
+        unsent: VecDeque::new(),
+        dispatch: Dispatch {
+            handle,
+            tx,
+            backlog: VecDeque::new(),
+        },
+        rbuf: vec![0; READ_BUF].into_boxed_slice(),
+        read_pending: false,
+        closing: None,
+        rng: seed | 1,
+    };
+    std::thread::Builder::new()
+        .name("tcphub-client".into())
+        .spawn(move || lp.run())
+        .map_err(|source| Error::Io {
+            context: "spawning the client thread",
+            source,
+        })
+}
+
+impl ClientLoop {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(16);
+        loop {
+            let timeout = self.timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("tcphub: client poll failed: {e}");
+                    self.closing = Some(Instant::now());
+                }
+            }
+            for ev in events.iter() {
+                if ev.token() != STREAM {
+                    continue;
+                }
+                match &mut self.link {
+                    Link::Up(conn) => {
+                        if ev.is_writable() {
+                            conn.writable = true;
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.read_pending = true;
+                        }
+                    }
+                    Link::Connecting { .. } => self.finish_connect(),
+                    _ => {}
+                }
+            }
+            self.apply_commands();
+            if self.read_pending && !self.dispatch.blocked() {
+                self.read();
+            }
+            self.flush();
+            self.timers();
+            self.dispatch.drain_backlog();
+            if let Some(deadline) = self.closing {
+                let flushed = match &self.link {
+                    Link::Up(c) => c.queued_bytes() == 0,
+                    _ => true,
+                };
+                if flushed || Instant::now() >= deadline {
+                    self.finish(true);
+                    return;
+                }
+            }
+            if matches!(self.link, Link::Down) {
+                self.finish(false);
+                return;
+            }
+        }
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let mut t: Option<Duration> = None;
+        let mut consider = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
+        if self.read_pending && !self.dispatch.blocked() {
+            consider(Duration::ZERO);
+        }
+        if self.dispatch.blocked() {
+            consider(BACKOFF);
+        }
+        match &self.link {
+            Link::Waiting { at, .. } => consider(at.saturating_duration_since(now)),
+            Link::Connecting { deadline, .. } => consider(deadline.saturating_duration_since(now)),
+            _ => {}
+        }
+        if let Some(d) = self.closing {
+            consider(
+                d.saturating_duration_since(now)
+                    .min(Duration::from_millis(50)),
+            );
+        }
+        t
+    }
+
+    fn apply_commands(&mut self) {
+        self.core.notified.store(false, Ordering::Release);
+        while let Ok(cmd) = self.rx.try_recv() {
+            match cmd {
+                ClientCmd::Send(frame) => match &mut self.link {
+                    Link::Up(conn) => {
+                        conn.enqueue(frame, usize::MAX);
+                    }
+                    Link::Down => {}
+                    _ => self.unsent.push_back(frame),
+                },
+                ClientCmd::Close => {
+                    self.closing
+                        .get_or_insert(Instant::now() + self.core.config.linger);
+                }
+            }
+        }
+    }
+
+    fn read(&mut self) {
+        self.read_pending = false;
+        for _ in 0..READ_BUDGET {
+            if self.dispatch.blocked() {
+                self.read_pending = true;
+                return;
+            }
+            let Link::Up(conn) = &mut self.link else {
+                return;
+            };
+            match conn.read_into(&mut self.rbuf) {
+                ReadOutcome::Data(n) => {
+                    let dispatch = &mut self.dispatch;
+                    if conn
+                        .decoder
+                        .decode(&self.rbuf[..n], |m| dispatch.message(m))
+                        .is_err()
+                    {
+                        log::warn!("tcphub: server {} sent a frame over the limit", self.peer);
+                        self.lost(DisconnectReason::FrameTooLarge);
+                        return;
+                    }
+                }
+                ReadOutcome::WouldBlock => return,
+                ReadOutcome::Eof => {
+                    let reason = match conn.decoder.finish() {
+                        Ok(None) => DisconnectReason::ClosedByPeer,
+                        Ok(Some(last)) => {
+                            self.dispatch.message(&last);
+                            DisconnectReason::ClosedByPeer
+                        }
+                        Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
+                    };
+                    self.lost(reason);
+                    return;
+                }
+                ReadOutcome::Failed(reason) => {
+                    self.lost(reason);
+                    return;
+                }
+            }
+        }
+        self.read_pending = true;
+    }
+
+    fn flush(&mut self) {
+        let Link::Up(conn) = &mut self.link else {
+            return;
+        };
+        if !conn.writable || conn.queued_bytes() == 0 {
+            return;
+        }
+        match conn.flush() {
+            Ok(n) => {
+                self.core.queued.fetch_sub(n, Ordering::AcqRel);
+            }
+            Err(reason) => self.lost(reason),
+        }
+    }
+
+    /// The connection ended: report it, keep its unsent frames, and either
+    /// schedule a reconnect or go down for good.
+    fn lost(&mut self, reason: DisconnectReason) {
+        let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let (mut frames, written_of_first) = conn.take_unsent();
+        // The partly written frame will be written again in full.
+        self.core
+            .queued
+            .fetch_add(written_of_first, Ordering::AcqRel);
+        frames.append(&mut self.unsent);
+        self.unsent = frames;
+        drop(conn);
+        self.core.connected.store(false, Ordering::Release);
+        log::debug!("tcphub: connection to {} lost: {reason}", self.peer);
+        self.dispatch.event(ClientEvent::Disconnected(reason), true);
+        match (self.core.config.reconnect, self.closing) {
+            (Some(_), None) => self.schedule(1),
+            _ => self.link = Link::Down,
+        }
+    }
+
+    fn schedule(&mut self, attempt: u32) {
+        let Some(policy) = self.core.config.reconnect else {
+            self.link = Link::Down;
+            return;
+        };
+        if policy.max_attempts.is_some_and(|m| attempt > m) {
+            log::warn!(
+                "tcphub: giving up on {} after {} attempts",
+                self.peer,
+                attempt - 1
+            );
+            self.link = Link::Down;
+            return;
+        }
+        let delay = policy.delay(attempt, self.random());
+        self.link = Link::Waiting {
+            attempt,
+            at: Instant::now() + delay,
+        };
+        self.dispatch
+            .event(ClientEvent::Reconnecting { attempt, delay }, true);
+    }
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        match &self.link {
+            Link::Waiting { attempt, at } if *at <= now => {
+                let attempt = *attempt;
+                if self.closing.is_some() {
+                    self.link = Link::Down;
+                    return;
+                }
+                match TcpStream::connect(self.peer) {
+                    Ok(mut stream) => {
+                        match self.poll.registry().register(
+                            &mut stream,
+                            STREAM,
+                            Interest::READABLE | Interest::WRITABLE,
+                        ) {
+                            Ok(()) => {
+                                self.link = Link::Connecting {
+                                    stream,
+                                    attempt,
+                                    deadline: now + self.core.config.connect_timeout,
+                                }
+                            }
+                            Err(e) => {
+                                log::debug!("tcphub: reconnect attempt {attempt}: {e}");
+                                self.schedule(attempt + 1);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        log::debug!("tcphub: reconnect attempt {attempt}: {e}");
+                        self.schedule(attempt + 1);
+                    }
+                }
+            }
+            Link::Connecting {
+                attempt, deadline, ..
+            } if *deadline <= now => {
+                let attempt = *attempt;
+                log::debug!("tcphub: reconnect attempt {attempt} timed out");
+                self.abandon_attempt(attempt);
+            }
+            _ => {}
+        }
+    }
+
+    fn abandon_attempt(&mut self, attempt: u32) {
+        if let Link::Connecting { mut stream, .. } = std::mem::replace(&mut self.link, Link::Down) {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        if self.closing.is_some() {
+            self.link = Link::Down;
+        } else {
+            self.schedule(attempt + 1);
+        }
+    }
+
+    /// A readiness event on a connecting socket: done, failed, or not yet.
+    fn finish_connect(&mut self) {
+        let Link::Connecting {
+            stream, attempt, ..
+        } = &self.link
+        else {
+            return;
+        };
+        let attempt = *attempt;
+        let failed = match stream.take_error() {
+            Ok(Some(e)) | Err(e) => Some(e),
+            Ok(None) => match stream.peer_addr() {
+                Ok(_) => None,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return, // still in progress
+                Err(e) => Some(e),
+            },
+        };
+        if let Some(e) = failed {
+            log::debug!("tcphub: reconnect attempt {attempt} to {}: {e}", self.peer);
+            self.abandon_attempt(attempt);
+            return;
+        }
+        let Link::Connecting { stream, .. } = std::mem::replace(&mut self.link, Link::Down) else {
+            return;
+        };
+        let _ = stream.set_nodelay(self.core.config.nodelay);
+        let local = stream.local_addr().unwrap_or(self.peer);
+        let mut conn = Connection::new(
+            stream,
+            Client {
+                id: 0,
+                addr: self.peer,
+            },
+            Decoder::new(self.core.config.framing),
+            Instant::now(),
+        );
+        conn.restore_unsent(std::mem::take(&mut self.unsent));
+        self.link = Link::Up(Box::new(conn));
+        self.read_pending = true;
+        *self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()) = (local, self.peer);
+        self.core.connected.store(true, Ordering::Release);
+        log::info!("tcphub: reconnected to {} (attempt {attempt})", self.peer);
+        self.dispatch.event(
+            ClientEvent::Reconnected {
+                attempt,
+                local_addr: local,
+            },
+            true,
+        );
+    }
+
+    /// Ends the client: close the socket if up, report, release everything.
+    fn finish(&mut self, by_us: bool) {
+        if let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            conn.close_gracefully(&mut self.rbuf);
+            self.core.connected.store(false, Ordering::Release);
+            if by_us {
+                self.dispatch.event(
+                    ClientEvent::Disconnected(DisconnectReason::ClosedLocally),
+                    true,
+                );
+            }
+        }
+        self.core.open.store(false, Ordering::Release);
+        self.core.queued.store(0, Ordering::Release);
+        self.unsent.clear();
+        self.dispatch.event(ClientEvent::Closed, true);
+        let deadline = Instant::now() + self.core.config.linger;
+        while self.dispatch.blocked() && Instant::now() < deadline {
+            self.dispatch.drain_backlog();
+            if self.dispatch.blocked() {
+                std::thread::sleep(BACKOFF);
+            }
+        }
+    }
+
+    /// xorshift64*: jitter only, no need for a real RNG.
+    fn random(&mut self) -> f64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let x = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
