@@ -388,7 +388,7 @@ impl TcpServer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend(handles);
-        log::info!("tcphub: listening on {local_addr}");
+        log::debug!("tcphub: listening on {local_addr}");
         Ok(ServerHandle {
             core,
             guard: Some(guard),

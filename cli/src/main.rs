@@ -1,0 +1,82 @@
+//! `tcphub`: run a chat, relay or echo hub on the tcphub engine, talk to one
+//! interactively, or send a one-shot message.
+//!
+//! ```text
+//! tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100] [--framing lines|len|raw]
+//!              [--mode chat|relay|echo] [--idle-timeout SECS] [--stats SECS]
+//! tcphub connect HOST:PORT [--framing lines|len|raw]
+//! tcphub send HOST:PORT MESSAGE [--wait-reply SECS]
+//! ```
+
+mod client_cmds;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// A multi-client TCP hub: chat, relay or echo, on an epoll event loop.
+#[derive(Debug, Parser)]
+#[command(name = "tcphub", version, about)]
+struct Cli {
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a hub server.
+    Serve(serve::ServeArgs),
+    /// Interactive client: stdin lines go to the server, messages are printed.
+    Connect(client_cmds::ConnectArgs),
+    /// Connect, send one message, print the reply (if any), close.
+    Send(client_cmds::SendArgs),
+}
+
+/// Wire framing, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FramingArg {
+    /// Newline-delimited text (works with ncat and telnet).
+    Lines,
+    /// 4-byte big-endian length prefix.
+    Len,
+    /// No framing: bytes as they arrive.
+    Raw,
+}
+
+impl FramingArg {
+    pub(crate) fn framing(self) -> tcphub::Framing {
+        match self {
+            FramingArg::Lines => tcphub::Framing::lines(),
+            FramingArg::Len => tcphub::Framing::length_prefixed(),
+            FramingArg::Raw => tcphub::Framing::Raw,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+        .format_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Connect(args) => client_cmds::connect(args),
+        Command::Send(args) => client_cmds::send(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tcphub: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! `tcphub serve`: the hub. Chat mode is the socket tutorial's behaviour
+//! (join/leave notices, messages relayed with the sender's address); relay
+//! sends every frame verbatim to everyone; echo sends it back to its sender.
+
+use std::net::IpAddr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use tcphub::{ServerHandle, Stats, TcpServer};
+
+use crate::FramingArg;
+
+/// What the hub does with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Mode {
+    /// Announce joins and leaves; relay `<ip:port>: <text>` to everyone.
+    Chat,
+    /// Send every frame verbatim to every client, sender included.
+    Relay,
+    /// Send every frame back to its sender only.
+    Echo,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Local address to listen on ("::" for IPv6 + IPv4).
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Port to listen on (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8001)]
+    port: u16,
+    /// Most clients connected at once; more are accepted and closed.
+    #[arg(long, default_value_t = 100)]
+    max: usize,
+    /// Message framing.
+    #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
+    framing: FramingArg,
+    /// Hub behaviour.
+    #[arg(long, value_enum, default_value_t = Mode::Chat)]
+    mode: Mode,
+    /// Disconnect clients silent for this many seconds.
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<f64>,
+    /// Print a one-line summary to stderr every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    stats: Option<f64>,
+    /// Event-loop threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let mut builder = TcpServer::new(args.port, args.max)
+        .bind(args.bind)
+        .framing(args.framing.framing());
+    if let Some(t) = args.threads {
+        builder = builder.threads(t);
+    }
+    if let Some(secs) = args.idle_timeout {
+        builder = builder.idle_timeout(seconds(secs, "--idle-timeout")?);
+    }
+    let stats_every = args.stats.map(|s| seconds(s, "--stats")).transpose()?;
+    builder = match args.mode {
+        Mode::Chat => builder
+            .on_connect(|srv, c| {
+                log::info!("client {} connected", c.addr);
+                srv.send_all(format!("client {} connected", c.addr).as_bytes());
+            })
+            .on_message(|srv, c, msg| {
+                let mut line = format!("{}: ", c.addr).into_bytes();
+                line.extend_from_slice(msg);
+                srv.send_all(&line);
+            })
+            .on_disconnect(|srv, c, why| {
+                log::info!("client {} disconnected ({why})", c.addr);
+                srv.send_all(format!("client {} disconnected ({why})", c.addr).as_bytes());
+            }),
+        Mode::Relay => builder
+            .on_connect(|_, c| log::info!("client {} connected", c.addr))
+            .on_message(|srv, _, msg| {
+                srv.send_all(msg);
+            })
+            .on_disconnect(|_, c, why| log::info!("client {} disconnected ({why})", c.addr)),
+        Mode::Echo => builder
+            .on_connect(|_, c| log::info!("client {} connected", c.addr))
+            .on_message(|srv, c, msg| {
+                let _ = srv.send(c.id, msg);
+            })
+            .on_disconnect(|_, c, why| log::info!("client {} disconnected ({why})", c.addr)),
+    };
+    // Install the signal handlers before listening, so a signal that comes
+    // right after the "listening" line is never missed.
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let server = builder.start()?;
+    log::info!(
+        "listening on {} ({:?} mode, {:?} framing, max {} clients)",
+        server.local_addr(),
+        args.mode,
+        args.framing,
+        args.max
+    );
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let reporter = stats_every.map(|every| spawn_stats(server.clone(), every, done_rx));
+    if let Some(sig) = signals.forever().next() {
+        log::info!("signal {sig}: stopping");
+    }
+    server.stop();
+    drop(done_tx);
+    if let Some(r) = reporter {
+        let _ = r.join();
+    }
+    let s = server.stats();
+    log::info!(
+        "stopped: {} clients served, {} messages in, {} out",
+        s.accepted,
+        s.msgs_in,
+        s.msgs_out
+    );
+    Ok(())
+}
+
+fn seconds(s: f64, flag: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{flag} must be a positive number of seconds, got {s}"))
+}
+
+/// Prints one summary line every `every` until `done` is dropped.
+fn spawn_stats(
+    server: ServerHandle,
+    every: Duration,
+    done: mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut last = server.stats();
+        let mut at = Instant::now();
+        while let Err(mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(every) {
+            let now = server.stats();
+            let secs = at.elapsed().as_secs_f64().max(1e-9);
+            eprintln!("{}", summary(&last, &now, secs));
+            last = now;
+            at = Instant::now();
+        }
+    })
+}
+
+fn summary(a: &Stats, b: &Stats, secs: f64) -> String {
+    let rate = |x: u64, y: u64| (y.saturating_sub(x)) as f64 / secs;
+    format!(
+        "stats: clients {} | msgs/s in {:.0} out {:.0} | bytes/s in {:.0} out {:.0} | drops {} slow {} rejected {}",
+        b.clients,
+        rate(a.msgs_in, b.msgs_in),
+        rate(a.msgs_out, b.msgs_out),
+        rate(a.bytes_in, b.bytes_in),
+        rate(a.bytes_out, b.bytes_out),
+        b.dropped,
+        b.slow_consumers,
+        b.rejected,
+    )
+}

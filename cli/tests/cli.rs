@@ -1,0 +1,412 @@
+//! End-to-end tests of the `tcphub` binary over loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tcphub"))
+}
+
+/// A running `tcphub serve` with its stderr lines collected.
+struct Hub {
+    child: Child,
+    port: u16,
+    log: mpsc::Receiver<String>,
+}
+
+impl Hub {
+    fn start(args: &[&str]) -> Hub {
+        let mut child = bin()
+            .arg("serve")
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tcphub serve");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = wait_line(&rx, |l| l.contains("listening on"));
+        let port = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Hub {
+            child,
+            port,
+            log: rx,
+        }
+    }
+
+    fn connect(&self) -> Line {
+        Line::connect(self.port)
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "hub did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_line(rx: &mpsc::Receiver<String>, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if pred(&l) => return l,
+            Ok(_) => continue,
+            Err(e) => panic!("expected log line not seen: {e}"),
+        }
+    }
+}
+
+/// A line-oriented test client.
+struct Line {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Line {
+    fn connect(port: u16) -> Line {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(WAIT)).expect("timeout");
+        Line {
+            reader: BufReader::new(s.try_clone().expect("clone")),
+            writer: s,
+        }
+    }
+
+    fn addr(&self) -> String {
+        self.writer.local_addr().expect("local addr").to_string()
+    }
+
+    fn send(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).expect("write");
+        self.writer.write_all(b"\n").expect("write");
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        let n = self.reader.read_line(&mut l).expect("read line");
+        assert!(n > 0, "unexpected EOF");
+        l.trim_end_matches('\n').to_string()
+    }
+
+    fn expect(&mut self, want: &str) {
+        assert_eq!(self.line(), want);
+    }
+
+    /// Reads until EOF; returns whatever came before it.
+    fn until_eof(&mut self) -> String {
+        let mut rest = String::new();
+        self.reader.read_to_string(&mut rest).expect("read to EOF");
+        rest
+    }
+}
+
+#[test]
+fn chat_three_clients_see_joins_messages_and_leaves() {
+    let hub = Hub::start(&[]);
+    let mut a = hub.connect();
+    a.expect(&format!("client {} connected", a.addr()));
+    let mut b = hub.connect();
+    a.expect(&format!("client {} connected", b.addr()));
+    b.expect(&format!("client {} connected", b.addr()));
+    let mut c = hub.connect();
+    let c_addr = c.addr();
+    a.expect(&format!("client {c_addr} connected"));
+    b.expect(&format!("client {c_addr} connected"));
+    c.expect(&format!("client {c_addr} connected"));
+
+    b.send("hello everyone");
+    let b_addr = b.addr();
+    for x in [&mut a, &mut b, &mut c] {
+        x.expect(&format!("{b_addr}: hello everyone"));
+    }
+
+    let a_addr = a.addr();
+    a.writer.shutdown(Shutdown::Both).expect("shutdown");
+    drop(a);
+    for x in [&mut b, &mut c] {
+        x.expect(&format!("client {a_addr} disconnected (closed by peer)"));
+    }
+    wait_line(&hub.log, |l| {
+        l.contains(&format!("client {a_addr} disconnected"))
+    });
+}
+
+#[test]
+fn relay_sends_frames_verbatim_to_everyone() {
+    let hub = Hub::start(&["--mode", "relay"]);
+    let mut a = hub.connect();
+    let mut b = hub.connect();
+    wait_line(&hub.log, |l| l.contains(&b.addr()));
+    a.send("raw frame 1");
+    a.expect("raw frame 1");
+    b.expect("raw frame 1");
+    b.send("raw frame 2");
+    a.expect("raw frame 2");
+    b.expect("raw frame 2");
+}
+
+#[test]
+fn relay_with_length_prefixed_framing() {
+    let hub = Hub::start(&["--mode", "relay", "--framing", "len"]);
+    let mut a = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    a.set_read_timeout(Some(WAIT)).unwrap();
+    let mut b = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    b.set_read_timeout(Some(WAIT)).unwrap();
+    let b_addr = b.local_addr().unwrap().to_string();
+    wait_line(&hub.log, |l| l.contains(&b_addr));
+    a.write_all(&[0, 0, 0, 3, b'a', b'\n', b'c']).unwrap();
+    for s in [&mut a, &mut b] {
+        let mut buf = [0u8; 7];
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(buf, [0, 0, 0, 3, b'a', b'\n', b'c']);
+    }
+}
+
+#[test]
+fn echo_replies_to_the_sender_only() {
+    let hub = Hub::start(&["--mode", "echo"]);
+    let mut a = hub.connect();
+    let mut b = hub.connect();
+    wait_line(&hub.log, |l| l.contains(&b.addr()));
+    a.send("for a");
+    b.send("for b");
+    a.expect("for a");
+    b.expect("for b");
+    // a gets nothing else: the next thing it reads is its own next echo.
+    a.send("again");
+    a.expect("again");
+}
+
+#[test]
+fn bind_conflict_is_one_clear_line_and_nonzero_exit() {
+    let hub = Hub::start(&[]);
+    let out = bin()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &hub.port.to_string(),
+        ])
+        .output()
+        .expect("run second hub");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "tcphub: cannot listen on 127.0.0.1:{}: address in use",
+        hub.port
+    );
+    assert!(
+        stderr.lines().any(|l| l == want),
+        "stderr was {stderr:?}, wanted the line {want:?}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn sigterm_stops_gracefully_and_clients_see_eof() {
+    let mut hub = Hub::start(&["--mode", "relay"]);
+    let mut a = hub.connect();
+    let mut b = hub.connect();
+    wait_line(&hub.log, |l| l.contains(&b.addr()));
+    a.send("last words");
+    b.expect("last words");
+    let status = hub.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(a.until_eof(), "last words\n");
+    assert_eq!(b.until_eof(), "");
+}
+
+#[test]
+fn send_prints_the_reply() {
+    let hub = Hub::start(&["--mode", "echo"]);
+    let out = bin()
+        .args([
+            "send",
+            &format!("127.0.0.1:{}", hub.port),
+            "ping",
+            "--wait-reply",
+            "10",
+        ])
+        .output()
+        .expect("run tcphub send");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ping\n");
+}
+
+#[test]
+fn send_to_a_closed_port_names_the_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = bin()
+        .args(["send", &format!("127.0.0.1:{port}"), "x"])
+        .output()
+        .expect("run tcphub send");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot connect to 127.0.0.1:{port}: connection refused"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn connect_relays_stdin_and_prints_messages() {
+    let hub = Hub::start(&["--mode", "echo"]);
+    let mut child = bin()
+        .args(["connect", &format!("127.0.0.1:{}", hub.port)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tcphub connect");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"one\ntwo\n").unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut l = String::new();
+    out.read_line(&mut l).unwrap();
+    assert_eq!(l, "one\n");
+    l.clear();
+    out.read_line(&mut l).unwrap();
+    assert_eq!(l, "two\n");
+    drop(stdin); // EOF: the client closes and exits
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "{st:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connect did not exit on stdin EOF"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn connect_exits_when_the_server_closes() {
+    let mut hub = Hub::start(&["--mode", "echo"]);
+    let mut child = bin()
+        .args(["connect", &format!("127.0.0.1:{}", hub.port)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tcphub connect");
+    wait_line(&hub.log, |l| l.contains("connected"));
+    assert!(hub.terminate().success());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "{st:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connect did not exit when the server closed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A real `ncat` client chats through the hub. Skips loudly when ncat is
+/// missing; `TCPHUB_REQUIRE_NCAT=1` (set by scripts/test.sh, which installs
+/// it) turns the skip into a failure.
+#[test]
+fn ncat_interop() {
+    let have = Command::new("ncat").arg("--version").output().is_ok();
+    if !have {
+        if std::env::var_os("TCPHUB_REQUIRE_NCAT").is_some() {
+            panic!("ncat is required (TCPHUB_REQUIRE_NCAT is set) but not installed");
+        }
+        eprintln!("\n*** SKIPPED ncat_interop: ncat is not installed (apt-get install ncat) ***\n");
+        return;
+    }
+    let hub = Hub::start(&[]);
+    let mut watcher = hub.connect();
+    watcher.expect(&format!("client {} connected", watcher.addr()));
+    let mut nc = Command::new("ncat")
+        .args(["127.0.0.1", &hub.port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ncat");
+    let joined = watcher.line();
+    assert!(
+        joined.starts_with("client 127.0.0.1:") && joined.ends_with(" connected"),
+        "{joined}"
+    );
+    let nc_addr = joined
+        .trim_start_matches("client ")
+        .trim_end_matches(" connected")
+        .to_string();
+    let mut nc_in = nc.stdin.take().unwrap();
+    nc_in.write_all(b"hello from ncat\r\n").unwrap();
+    nc_in.flush().unwrap();
+    watcher.expect(&format!("{nc_addr}: hello from ncat"));
+    watcher.send("hi ncat");
+    let mut nc_out = BufReader::new(nc.stdout.take().unwrap());
+    let mut got = Vec::new();
+    let mut l = String::new();
+    while nc_out.read_line(&mut l).unwrap() > 0 {
+        got.push(l.trim_end().to_string());
+        if l.contains("hi ncat") {
+            break;
+        }
+        l.clear();
+    }
+    assert!(
+        got.contains(&format!("{}: hi ncat", watcher.addr())),
+        "{got:?}"
+    );
+    drop(nc_in);
+    let _ = nc.kill();
+    let _ = nc.wait();
+    watcher.expect(&format!("client {nc_addr} disconnected (closed by peer)"));
+}
