@@ -1,0 +1,274 @@
+//! TcpClient over loopback: framing, pull and callbacks, bounded queue,
+//! errors, and reconnect with backoff.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tcphub::{
+    ClientEvent, DisconnectReason, Error, Framing, Reconnect, ServerHandle, TcpClient, TcpServer,
+};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn echo_server(framing: Framing, port: u16) -> ServerHandle {
+    TcpServer::new(port, 100)
+        .bind("127.0.0.1".parse().unwrap())
+        .framing(framing)
+        .on_message(|srv, c, msg| {
+            let _ = srv.send(c.id, msg);
+        })
+        .start()
+        .expect("start echo server")
+}
+
+/// Next event that is not a message, skipping messages.
+fn next_control(c: &TcpClient) -> ClientEvent {
+    loop {
+        match c.next_event(WAIT).expect("event in time") {
+            ClientEvent::Message(_) => continue,
+            ev => return ev,
+        }
+    }
+}
+
+#[test]
+fn echo_round_trip_in_every_framing() {
+    for framing in [Framing::lines(), Framing::length_prefixed()] {
+        let server = echo_server(framing, 0);
+        let client = TcpClient::builder(server.local_addr())
+            .framing(framing)
+            .connect()
+            .unwrap();
+        assert_eq!(client.peer_addr(), server.local_addr());
+        for i in 0..100 {
+            client.send(format!("message {i}").as_bytes()).unwrap();
+        }
+        for i in 0..100 {
+            assert_eq!(
+                client.recv_timeout(WAIT).unwrap(),
+                format!("message {i}").into_bytes()
+            );
+        }
+        // A large frame crosses many reads and writes intact.
+        let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        if framing != Framing::lines() {
+            client.send(&big).unwrap();
+            assert_eq!(client.recv_timeout(WAIT).unwrap(), big);
+        }
+        client.close();
+    }
+}
+
+#[test]
+fn refused_connection_names_the_address() {
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    match TcpClient::connect(addr) {
+        Err(e @ Error::Connect { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&addr.to_string()), "{text}");
+            assert!(text.contains("connection refused"), "{text}");
+            assert_eq!(e.io_error().unwrap().kind(), std::io::ErrorKind::ConnectionRefused);
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+}
+
+#[test]
+fn send_never_blocks_and_reports_a_full_queue() {
+    // A peer that accepts and never reads.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .max_queue_bytes(256 * 1024)
+        .linger(Duration::ZERO)
+        .connect()
+        .unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let deadline = Instant::now() + WAIT;
+    let err = loop {
+        match client.send(&chunk) {
+            Ok(()) => assert!(Instant::now() < deadline, "queue never filled"),
+            Err(e) => break e,
+        }
+    };
+    match err {
+        Error::QueueFull { limit, queued } => {
+            assert_eq!(limit, 256 * 1024);
+            assert!(queued <= limit);
+        }
+        other => panic!("expected QueueFull, got {other:?}"),
+    }
+    assert!(client.queued_bytes() <= 256 * 1024);
+    client.close();
+    assert!(matches!(client.send(b"x"), Err(Error::NotRunning)));
+}
+
+#[test]
+fn frame_over_the_limit_is_refused_locally() {
+    let server = echo_server(Framing::Lines { max_len: 8 }, 0);
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::Lines { max_len: 8 })
+        .connect()
+        .unwrap();
+    assert!(matches!(
+        client.send(b"123456789"),
+        Err(Error::FrameTooLarge { len: 9, max: 8 })
+    ));
+    client.send(b"12345678").unwrap();
+    assert_eq!(client.recv_timeout(WAIT).unwrap(), b"12345678");
+}
+
+#[test]
+fn server_stop_ends_the_client_with_events() {
+    let server = echo_server(Framing::lines(), 0);
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::lines())
+        .connect()
+        .unwrap();
+    client.send(b"before").unwrap();
+    assert_eq!(client.recv_timeout(WAIT).unwrap(), b"before");
+    server.stop();
+    assert_eq!(
+        next_control(&client),
+        ClientEvent::Disconnected(DisconnectReason::ClosedByPeer)
+    );
+    assert_eq!(next_control(&client), ClientEvent::Closed);
+    assert!(!client.is_open());
+    assert!(matches!(client.send(b"x"), Err(Error::NotRunning)));
+    assert!(matches!(client.recv_timeout(WAIT), Err(Error::NotRunning)));
+}
+
+#[test]
+fn callbacks_run_and_can_reply() {
+    let server = echo_server(Framing::lines(), 0);
+    let (tx, rx) = mpsc::channel();
+    let disc = tx.clone();
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::lines())
+        .on_message(move |c, msg| {
+            let n: u32 = std::str::from_utf8(msg).unwrap().parse().unwrap();
+            tx.send(n).unwrap();
+            if n < 5 {
+                c.send((n + 1).to_string().as_bytes()).unwrap();
+            }
+        })
+        .on_disconnect(move |_, why| {
+            assert_eq!(*why, DisconnectReason::ClosedByPeer);
+            disc.send(99).unwrap();
+        })
+        .connect()
+        .unwrap();
+    client.send(b"1").unwrap();
+    for want in 1..=5 {
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), want);
+    }
+    server.stop();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), 99);
+}
+
+#[test]
+fn reconnects_with_backoff_and_delivers_what_was_queued() {
+    let server = echo_server(Framing::lines(), 0);
+    let addr: SocketAddr = server.local_addr();
+    let client = TcpClient::builder(addr)
+        .framing(Framing::lines())
+        .reconnect(Reconnect {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            max_attempts: None,
+        })
+        .connect()
+        .unwrap();
+    client.send(b"first").unwrap();
+    assert_eq!(client.recv_timeout(WAIT).unwrap(), b"first");
+    let first_local = client.local_addr();
+    server.stop();
+    assert_eq!(
+        next_control(&client),
+        ClientEvent::Disconnected(DisconnectReason::ClosedByPeer)
+    );
+    // At least one attempt fails while nobody listens.
+    match next_control(&client) {
+        ClientEvent::Reconnecting { attempt: 1, delay } => {
+            assert!(delay <= Duration::from_millis(20))
+        }
+        other => panic!("expected Reconnecting, got {other:?}"),
+    }
+    match next_control(&client) {
+        ClientEvent::Reconnecting { attempt: 2, delay } => {
+            assert!(delay >= Duration::from_millis(20) && delay <= Duration::from_millis(40))
+        }
+        other => panic!("expected a second attempt, got {other:?}"),
+    }
+    // Sent while disconnected: kept in the bounded queue.
+    client.send(b"while away").unwrap();
+    assert!(client.is_open());
+    let server = echo_server(Framing::lines(), addr.port());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match next_control(&client) {
+            ClientEvent::Reconnected { local_addr, .. } => {
+                assert_ne!(local_addr, first_local);
+                break;
+            }
+            ClientEvent::Reconnecting { .. } => assert!(Instant::now() < deadline),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(client.is_connected());
+    assert_eq!(client.recv_timeout(WAIT).unwrap(), b"while away");
+    client.send(b"after").unwrap();
+    assert_eq!(client.recv_timeout(WAIT).unwrap(), b"after");
+    drop(server);
+}
+
+#[test]
+fn gives_up_after_max_attempts() {
+    let server = echo_server(Framing::lines(), 0);
+    let client = TcpClient::builder(server.local_addr())
+        .reconnect(Reconnect {
+            initial: Duration::from_millis(5),
+            max: Duration::from_millis(10),
+            max_attempts: Some(3),
+        })
+        .connect()
+        .unwrap();
+    server.stop();
+    let mut attempts = 0;
+    loop {
+        match next_control(&client) {
+            ClientEvent::Reconnecting { attempt, .. } => {
+                attempts += 1;
+                assert_eq!(attempt, attempts);
+            }
+            ClientEvent::Disconnected(_) => {}
+            ClientEvent::Closed => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(attempts, 3);
+    assert!(matches!(client.send(b"x"), Err(Error::NotRunning)));
+}
+
+#[test]
+fn close_flushes_queued_messages() {
+    let (tx, rx) = mpsc::channel();
+    let server = TcpServer::new(0, 10)
+        .bind("127.0.0.1".parse().unwrap())
+        .framing(Framing::length_prefixed())
+        .on_message(move |_, _, msg| tx.send(msg.to_vec()).unwrap())
+        .start()
+        .unwrap();
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::length_prefixed())
+        .connect()
+        .unwrap();
+    for i in 0..1000u32 {
+        client.send(&i.to_be_bytes()).unwrap();
+    }
+    client.close();
+    for i in 0..1000u32 {
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), i.to_be_bytes());
+    }
+}
