@@ -1,0 +1,36 @@
+//! The socket tutorial's multi-client chat server, on tcphub.
+//!
+//! ```text
+//! cargo run --release --example chat_server -- 8001
+//! ncat 127.0.0.1 8001      # in two or more other terminals
+//! ```
+//!
+//! Every client is told when someone joins or leaves; every line a client
+//! sends goes to everyone, prefixed with the sender's address.
+
+use tcphub::{Framing, TcpServer};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port = std::env::args()
+        .nth(1)
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(8001);
+    let server = TcpServer::new(port, 100)
+        .framing(Framing::lines())
+        .on_connect(|srv, c| {
+            srv.send_all(format!("client {} connected", c.addr).as_bytes());
+        })
+        .on_message(|srv, c, msg| {
+            let mut line = format!("{}: ", c.addr).into_bytes();
+            line.extend_from_slice(msg);
+            srv.send_all(&line);
+        })
+        .on_disconnect(|srv, c, why| {
+            srv.send_all(format!("client {} disconnected ({why})", c.addr).as_bytes());
+        })
+        .start()?;
+    eprintln!("chat server listening on {}", server.local_addr());
+    server.wait();
+    Ok(())
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test of tcphub — Rust, C and Python — on a fresh Debian machine.
+# Installs what it needs first (apt-get for C/network tools, a Python venv),
+# so it needs root (or sudo) the first time. Exit code 0 means all passed.
+#
+#   scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+# Tests open hundreds of sockets at once; the soft limit may be low.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+section "system packages"
+missing=()
+command -v ncat >/dev/null || missing+=(ncat)
+command -v cc >/dev/null || missing+=(gcc)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+if ((${#missing[@]})); then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+echo "ok: ncat $(ncat --version 2>&1 | grep -o '[0-9][0-9.]*' | head -1), $(cc --version | head -1)"
+
+section "rust toolchain components"
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo --version
+
+section "rust: format"
+cargo fmt --all --check
+
+section "rust: clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+section "rust: tests (unit, integration, doc, CLI end-to-end)"
+# ncat was installed above: its interop test must run, not skip.
+TCPHUB_REQUIRE_NCAT=1 cargo test --workspace --locked
+
+section "rust: docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+section "rust: package contents"
+cargo package -p tcphub --no-verify --list --locked --allow-dirty
+
+echo
+echo "ALL TESTS PASSED"
