@@ -1,0 +1,246 @@
+//! The C boundary: every exported function runs its body inside
+//! [`boundary`], which catches panics, turns failures into the function's
+//! error value and records the thread's `tcphub_last_error()` text. Pointer
+//! and argument checks ([`non_null`], [`bytes`], [`c_str`], [`framing`])
+//! return a [`Fail`] instead of crashing; callback invocations run inside
+//! [`callback`].
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use tcphub_core::{Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
+
+use crate::codes::*;
+
+/// Why a call failed: the code to return and the detail for `tcphub_last_error()`.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    code: c_int,
+    detail: String,
+}
+
+impl Fail {
+    pub(crate) fn new(code: c_int, detail: impl Into<String>) -> Fail {
+        Fail {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn invalid(detail: impl Into<String>) -> Fail {
+        Fail::new(TCPHUB_ERR_INVALID_ARG, detail)
+    }
+}
+
+impl From<tcphub_core::Error> for Fail {
+    fn from(e: tcphub_core::Error) -> Fail {
+        // The core's code table is the single source of the numbers.
+        Fail::new(-e.code(), e.to_string())
+    }
+}
+
+/// What an exported function returns when its body failed.
+pub(crate) trait FfiReturn {
+    /// The value for a failure with `code`.
+    fn failed(code: c_int) -> Self;
+}
+
+impl FfiReturn for c_int {
+    fn failed(code: c_int) -> c_int {
+        code
+    }
+}
+
+impl FfiReturn for () {
+    fn failed(_: c_int) {}
+}
+
+impl FfiReturn for bool {
+    fn failed(_: c_int) -> bool {
+        false
+    }
+}
+
+impl FfiReturn for u16 {
+    fn failed(_: c_int) -> u16 {
+        0
+    }
+}
+
+impl FfiReturn for usize {
+    fn failed(_: c_int) -> usize {
+        0
+    }
+}
+
+impl<T> FfiReturn for *mut T {
+    fn failed(_: c_int) -> *mut T {
+        std::ptr::null_mut()
+    }
+}
+
+impl FfiReturn for *const c_char {
+    fn failed(_: c_int) -> *const c_char {
+        c"".as_ptr()
+    }
+}
+
+thread_local! {
+    /// Text of this thread's last failure, handed out by `tcphub_last_error()`.
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(func: &str, detail: &str) {
+    let text = format!("{func}: {detail}").replace('\0', "\\0");
+    let text = CString::new(text).expect("NUL bytes were escaped");
+    // `try_with`: during thread teardown the slot may be gone; then the
+    // detail is simply not kept.
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = text);
+}
+
+/// Pointer to this thread's last error text (valid until the next failure here).
+pub(crate) fn last_error_ptr() -> *const c_char {
+    LAST_ERROR
+        .try_with(|slot| slot.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+/// Runs the body of exported function `func`: a panic becomes
+/// `TCPHUB_ERR_PANIC`, a [`Fail`] its code; either is recorded for
+/// `tcphub_last_error()` and reported as `T`'s failure value (the code, NULL,
+/// 0, false, ...). Nothing unwinds into C.
+pub(crate) fn boundary<T: FfiReturn>(
+    func: &'static str,
+    body: impl FnOnce() -> Result<T, Fail>,
+) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(fail)) => {
+            set_last_error(func, &fail.detail);
+            T::failed(fail.code)
+        }
+        Err(payload) => {
+            set_last_error(func, &format!("internal panic: {}", panic_text(&*payload)));
+            T::failed(TCPHUB_ERR_PANIC)
+        }
+    }
+}
+
+/// Runs one invocation of a C callback (and the translation around it) so
+/// that a panic on our side never unwinds through the event loop's frames
+/// into or out of C code. The panic is reported on stderr and in the
+/// thread's `tcphub_last_error()`; the server keeps running.
+pub(crate) fn callback(name: &'static str, call: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(call)) {
+        let text = format!(
+            "internal panic around the callback: {}",
+            panic_text(&*payload)
+        );
+        eprintln!("tcphub: {name}: {text}");
+        set_last_error(name, &text);
+    }
+}
+
+/// `p` as a reference, or `TCPHUB_ERR_NULL` naming the argument.
+///
+/// # Safety
+///
+/// `p` is NULL or points to a live `T` for the returned lifetime.
+pub(crate) unsafe fn non_null<'a, T>(p: *const T, arg: &str) -> Result<&'a T, Fail> {
+    // SAFETY: the caller promises `p` is NULL or valid.
+    unsafe { p.as_ref() }.ok_or_else(|| Fail::new(TCPHUB_ERR_NULL, format!("{arg} is NULL")))
+}
+
+/// The `len` bytes at `data`; NULL is accepted only with `len` 0.
+///
+/// # Safety
+///
+/// `data` is NULL or points to `len` readable bytes that outlive the result.
+pub(crate) unsafe fn bytes<'a>(data: *const u8, len: usize) -> Result<&'a [u8], Fail> {
+    if data.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Fail::new(
+                TCPHUB_ERR_NULL,
+                format!("data is NULL but len is {len}"),
+            ))
+        };
+    }
+    // SAFETY: the caller promises `len` readable bytes at a non-NULL `data`.
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// The NUL-terminated UTF-8 string at `p`.
+///
+/// # Safety
+///
+/// `p` is NULL or points to a NUL-terminated string that outlives the result.
+pub(crate) unsafe fn c_str<'a>(p: *const c_char, arg: &str) -> Result<&'a str, Fail> {
+    if p.is_null() {
+        return Err(Fail::new(TCPHUB_ERR_NULL, format!("{arg} is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's promise.
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| Fail::invalid(format!("{arg} is not valid UTF-8")))
+}
+
+/// The core framing for a `TCPHUB_FRAMING_*` value; `max_len` 0 picks the default.
+pub(crate) fn framing(value: tcphub_framing, max_len: usize) -> Result<Framing, Fail> {
+    match value {
+        TCPHUB_FRAMING_RAW => Ok(Framing::Raw),
+        TCPHUB_FRAMING_LINES => Ok(Framing::Lines {
+            max_len: if max_len == 0 {
+                DEFAULT_MAX_LINE
+            } else {
+                max_len
+            },
+        }),
+        TCPHUB_FRAMING_LENGTH_PREFIXED => Ok(Framing::LengthPrefixed {
+            max_len: if max_len == 0 {
+                DEFAULT_MAX_FRAME
+            } else {
+                max_len
+            },
+        }),
+        other => Err(Fail::invalid(format!("unknown framing value {other}"))),
+    }
+}
+
+/// An application pointer handed back to C callbacks on the event-loop
+/// threads. The C contract (documented in the header) makes the application
+/// responsible for it being usable from those threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UserPtr(pub(crate) *mut c_void);
+
+impl UserPtr {
+    /// The pointer. (A method, so closures capture the `Send` wrapper
+    /// rather than its raw field.)
+    pub(crate) fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
+// SAFETY: tcphub never dereferences it; it is only passed back to the
+// application's own callbacks, which the header says run on other threads.
+unsafe impl Send for UserPtr {}
+// SAFETY: as above.
+unsafe impl Sync for UserPtr {}
+
+/// A timeout in milliseconds from C: negative means "wait without limit".
+pub(crate) fn timeout(ms: c_int) -> Option<std::time::Duration> {
+    u64::try_from(ms).ok().map(std::time::Duration::from_millis)
+}

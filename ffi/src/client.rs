@@ -1,0 +1,232 @@
+//! `tcphub_client`: the core's [`TcpClient`] in pull mode.
+
+use std::ffi::{c_char, c_int};
+
+use tcphub_core::TcpClient;
+
+use crate::boundary::{self, boundary, non_null, Fail};
+use crate::codes::*;
+
+/// A connection to a server (tcphub or any other speaking the same framing).
+/// Create with `tcphub_client_connect`, release with `tcphub_client_free`.
+/// Sends never block: they go through a bounded queue written by the
+/// client's own I/O thread.
+#[derive(Debug)]
+pub struct tcphub_client {
+    client: TcpClient,
+}
+
+/// A message received by `tcphub_client_recv`. Owned by the caller until
+/// `tcphub_message_release`. A zeroed struct is a valid empty message.
+#[repr(C)]
+#[derive(Debug)]
+pub struct tcphub_message {
+    /// The bytes; NULL when `len` is 0.
+    pub data: *mut u8,
+    /// Length of `data` in bytes.
+    pub len: usize,
+}
+
+/// # Safety
+///
+/// `c` is NULL or a live client.
+unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient, Fail> {
+    // SAFETY: forwarded caller promise.
+    Ok(&unsafe { non_null(c, "client")? }.client)
+}
+
+/// Connects to `host`:`port` (an IP address or a name such as "localhost";
+/// blocks up to 10 s per resolved address) using the given framing
+/// (`max_len` 0: the framing's default) and stores the new client in
+/// `*client_out`. Messages from the server are taken with `tcphub_client_recv`.
+///
+/// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
+/// `TCPHUB_ERR_INVALID_ARG` (unknown framing), `TCPHUB_ERR_IO`. On failure
+/// `*client_out` is set to NULL.
+///
+/// # Safety
+///
+/// `host` is NULL or a NUL-terminated string; `client_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_connect(
+    host: *const c_char,
+    port: u16,
+    framing: tcphub_framing,
+    max_len: usize,
+    client_out: *mut *mut tcphub_client,
+) -> c_int {
+    boundary("tcphub_client_connect", || {
+        if client_out.is_null() {
+            return Err(Fail::new(TCPHUB_ERR_NULL, "client_out is NULL"));
+        }
+        // SAFETY: non-NULL and writable by the caller's promise.
+        unsafe { client_out.write(std::ptr::null_mut()) };
+        // SAFETY: the caller's promise.
+        let host = unsafe { boundary::c_str(host, "host")? };
+        let framing = boundary::framing(framing, max_len)?;
+        let client = TcpClient::builder((host, port))
+            .framing(framing)
+            .connect()?;
+        let boxed = Box::into_raw(Box::new(tcphub_client { client }));
+        // SAFETY: as above.
+        unsafe { client_out.write(boxed) };
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Frames and queues `len` bytes at `data` for the server. Never blocks.
+/// `data` may be NULL when `len` is 0.
+///
+/// Returns `TCPHUB_ERR_QUEUE_FULL`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+/// `TCPHUB_ERR_NOT_RUNNING` (closed, or the server went away).
+///
+/// # Safety
+///
+/// `c` is NULL or a live client; `data` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_send(
+    c: *mut tcphub_client,
+    data: *const u8,
+    len: usize,
+) -> c_int {
+    boundary("tcphub_client_send", || {
+        // SAFETY: the caller's promise.
+        let (client, msg) = unsafe { (client(c)?, boundary::bytes(data, len)?) };
+        client.send(msg)?;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just
+/// look) for the next message from the server and stores it in `*msg_out`
+/// (overwritten without release; free it with `tcphub_message_release`).
+///
+/// Returns `TCPHUB_ERR_TIMEOUT` when nothing came in time,
+/// `TCPHUB_ERR_NOT_RUNNING` once the connection is gone and every message
+/// was taken. On failure `*msg_out` is zeroed.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client; `msg_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_recv(
+    c: *mut tcphub_client,
+    msg_out: *mut tcphub_message,
+    timeout_ms: c_int,
+) -> c_int {
+    boundary("tcphub_client_recv", || {
+        // SAFETY: the caller's promise.
+        let client = unsafe { client(c)? };
+        if msg_out.is_null() {
+            return Err(Fail::new(TCPHUB_ERR_NULL, "msg_out is NULL"));
+        }
+        // SAFETY: non-NULL and writable.
+        unsafe {
+            msg_out.write(tcphub_message {
+                data: std::ptr::null_mut(),
+                len: 0,
+            })
+        };
+        let msg = match boundary::timeout(timeout_ms) {
+            Some(t) => client.recv_timeout(t)?,
+            None => client.recv().ok_or(tcphub_core::Error::NotRunning)?,
+        };
+        if !msg.is_empty() {
+            let boxed = msg.into_boxed_slice();
+            let len = boxed.len();
+            let data = Box::into_raw(boxed).cast::<u8>();
+            // SAFETY: as above.
+            unsafe { msg_out.write(tcphub_message { data, len }) };
+        }
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Frees a message's bytes and zeroes it. NULL and released messages are fine.
+///
+/// # Safety
+///
+/// `msg` is NULL or a zeroed message or one filled in by `tcphub_client_recv`.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_message_release(msg: *mut tcphub_message) {
+    boundary("tcphub_message_release", || {
+        if msg.is_null() {
+            return Ok(());
+        }
+        // SAFETY: non-NULL and valid by the caller's promise.
+        let m = unsafe { &mut *msg };
+        if !m.data.is_null() {
+            let slice = std::ptr::slice_from_raw_parts_mut(m.data, m.len);
+            // SAFETY: made from a `Box<[u8]>` in `tcphub_client_recv`, and
+            // reset below so it is freed once.
+            drop(unsafe { Box::from_raw(slice) });
+        }
+        m.data = std::ptr::null_mut();
+        m.len = 0;
+        Ok(())
+    })
+}
+
+/// The local port of the client's connection (what the server sees as the
+/// client's port), or 0 for NULL.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_local_port(c: *const tcphub_client) -> u16 {
+    boundary("tcphub_client_local_port", || {
+        // SAFETY: the caller's promise.
+        Ok(unsafe { client(c)? }.local_addr().port())
+    })
+}
+
+/// Whether the connection is up. False for NULL.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_is_connected(c: *const tcphub_client) -> bool {
+    boundary("tcphub_client_is_connected", || {
+        // SAFETY: the caller's promise.
+        Ok(unsafe { client(c)? }.is_connected())
+    })
+}
+
+/// Closes gracefully: writes what is queued (up to 2 s), shuts the
+/// connection down and stops the I/O thread. Idempotent. Messages received
+/// before the close can still be taken with `tcphub_client_recv`.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_close(c: *mut tcphub_client) -> c_int {
+    boundary("tcphub_client_close", || {
+        // SAFETY: the caller's promise.
+        unsafe { client(c)? }.close();
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Closes (as `tcphub_client_close`) and releases `c`. NULL is a no-op.
+/// Call it exactly once, when no other thread uses `c`.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client, not used again after this call.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_free(c: *mut tcphub_client) {
+    boundary("tcphub_client_free", || {
+        if c.is_null() {
+            return Ok(());
+        }
+        // SAFETY: made by `Box::into_raw` in `tcphub_client_connect`; the
+        // caller gives it up now.
+        let boxed = unsafe { Box::from_raw(c) };
+        boxed.client.close();
+        drop(boxed);
+        Ok(())
+    })
+}

@@ -1,0 +1,226 @@
+//! Integer constants of the C API and the two functions that explain them.
+//!
+//! Error codes are the negation of [`tcphub_core::Error::code`] and reasons
+//! are [`tcphub_core::DisconnectReason::code`]; the literals below exist only
+//! because cbindgen needs literals, and the unit tests at the end check each
+//! one against the core.
+
+use std::ffi::{c_char, c_int, CStr};
+
+use crate::boundary::{self, boundary};
+
+/// Success. Every function returning `int` returns `TCPHUB_OK` or one of the
+/// negative `TCPHUB_ERR_*` codes.
+pub const TCPHUB_OK: c_int = 0;
+/// A required pointer argument was NULL.
+pub const TCPHUB_ERR_NULL: c_int = -1;
+/// An argument or setting is invalid: an unparsable IP address, an unknown
+/// framing value, zero threads, a string that is not UTF-8, ...
+pub const TCPHUB_ERR_INVALID_ARG: c_int = -2;
+/// The server could not listen on its address (in use, permission denied).
+pub const TCPHUB_ERR_BIND: c_int = -3;
+/// The client could not connect (refused, timed out, unresolvable host).
+pub const TCPHUB_ERR_CONNECT: c_int = -4;
+/// No connected client has this id (or this ip:port, for `tcphub_server_send_to`).
+pub const TCPHUB_ERR_NO_SUCH_CLIENT: c_int = -5;
+/// The server or client is not running: never started, or stopped/closed.
+pub const TCPHUB_ERR_NOT_RUNNING: c_int = -6;
+/// The message is longer than the framing's `max_len`.
+pub const TCPHUB_ERR_FRAME_TOO_LARGE: c_int = -7;
+/// The client's bounded send queue is full.
+pub const TCPHUB_ERR_QUEUE_FULL: c_int = -8;
+/// A timed wait ran out before anything arrived.
+pub const TCPHUB_ERR_TIMEOUT: c_int = -9;
+/// Another operating-system failure; `tcphub_last_error()` says which.
+pub const TCPHUB_ERR_IO: c_int = -10;
+/// `tcphub_server_start` or a setter was called while the server runs.
+/// (Codes from -100 on exist only in the C binding.)
+pub const TCPHUB_ERR_ALREADY_RUNNING: c_int = -100;
+/// A bug inside tcphub was caught at the boundary; the call did nothing
+/// further. Please report it with `tcphub_last_error()`.
+pub const TCPHUB_ERR_PANIC: c_int = -101;
+
+/// Disconnect reason: the peer closed its side cleanly.
+pub const TCPHUB_REASON_CLOSED_BY_PEER: c_int = 0;
+/// Disconnect reason: the peer reset the connection.
+pub const TCPHUB_REASON_RESET: c_int = 1;
+/// Disconnect reason: another I/O error, including EOF in the middle of a frame.
+pub const TCPHUB_REASON_IO: c_int = 2;
+/// Disconnect reason: the peer sent a frame longer than the framing's `max_len`.
+pub const TCPHUB_REASON_FRAME_TOO_LARGE: c_int = 3;
+/// Disconnect reason: the client's outbound queue overflowed (it reads too slowly).
+pub const TCPHUB_REASON_SLOW_CONSUMER: c_int = 4;
+/// Disconnect reason: the client sent nothing for the idle timeout.
+pub const TCPHUB_REASON_IDLE_TIMEOUT: c_int = 5;
+/// Disconnect reason: `tcphub_server_disconnect` was called for it.
+pub const TCPHUB_REASON_KICKED: c_int = 6;
+/// Disconnect reason: the server is stopping.
+pub const TCPHUB_REASON_SERVER_STOPPED: c_int = 7;
+/// Disconnect reason: this side closed the connection (client API).
+pub const TCPHUB_REASON_CLOSED_LOCALLY: c_int = 8;
+
+/// A value of `TCPHUB_FRAMING_*`. An `int` rather than an `enum` so that an
+/// unknown value is reported as `TCPHUB_ERR_INVALID_ARG`.
+pub type tcphub_framing = c_int;
+/// No framing: each read's bytes are one message; sends write bytes as-is.
+pub const TCPHUB_FRAMING_RAW: tcphub_framing = 0;
+/// One message per line: `\n` ends a message (a trailing `\r` is dropped);
+/// sending appends `\n`. `max_len` 0 means 64 KiB.
+pub const TCPHUB_FRAMING_LINES: tcphub_framing = 1;
+/// A 4-byte big-endian length, then the payload. `max_len` 0 means 8 MiB.
+pub const TCPHUB_FRAMING_LENGTH_PREFIXED: tcphub_framing = 2;
+
+/// `tcphub_event.kind`: nothing (a zeroed or released event).
+pub const TCPHUB_EVENT_NONE: c_int = 0;
+/// `tcphub_event.kind`: a client connected.
+pub const TCPHUB_EVENT_CONNECTED: c_int = 1;
+/// `tcphub_event.kind`: a client sent a message (`data`, `len`).
+pub const TCPHUB_EVENT_MESSAGE: c_int = 2;
+/// `tcphub_event.kind`: a client left (`reason`); no more events for its id.
+pub const TCPHUB_EVENT_DISCONNECTED: c_int = 3;
+
+/// Size of `tcphub_event.ip`: room for any IPv6 text and its NUL (INET6_ADDRSTRLEN).
+pub const TCPHUB_IP_LEN: usize = 46;
+
+/// The core error behind a code, and its fixed description.
+fn describe(code: c_int) -> &'static CStr {
+    match code {
+        TCPHUB_OK => c"success",
+        TCPHUB_ERR_NULL => c"a required pointer argument was NULL",
+        TCPHUB_ERR_INVALID_ARG => c"invalid argument",
+        TCPHUB_ERR_BIND => c"cannot listen on the address",
+        TCPHUB_ERR_CONNECT => c"cannot connect",
+        TCPHUB_ERR_NO_SUCH_CLIENT => c"no such client",
+        TCPHUB_ERR_NOT_RUNNING => c"not running",
+        TCPHUB_ERR_FRAME_TOO_LARGE => c"message exceeds the frame limit",
+        TCPHUB_ERR_QUEUE_FULL => c"outbound queue full",
+        TCPHUB_ERR_TIMEOUT => c"timed out",
+        TCPHUB_ERR_IO => c"i/o error",
+        TCPHUB_ERR_ALREADY_RUNNING => c"already running",
+        TCPHUB_ERR_PANIC => c"internal error (panic caught at the C boundary)",
+        _ => c"unknown error code",
+    }
+}
+
+/// A static, human-readable description of `code` (a `TCPHUB_OK` or
+/// `TCPHUB_ERR_*` value); "unknown error code" for anything else. Never NULL;
+/// never free it.
+#[no_mangle]
+pub extern "C" fn tcphub_strerror(code: c_int) -> *const c_char {
+    boundary("tcphub_strerror", || Ok(describe(code).as_ptr()))
+}
+
+/// Details of the last call on *this thread* that failed: which function and
+/// why (e.g. "tcphub_server_start: cannot listen on 127.0.0.1:8001: address
+/// in use"). Empty before any failure; successful calls leave it unchanged.
+/// Never NULL. The string belongs to the thread and stays valid until its
+/// next failing tcphub call; copy it to keep it.
+#[no_mangle]
+pub extern "C" fn tcphub_last_error() -> *const c_char {
+    boundary("tcphub_last_error", || Ok(boundary::last_error_ptr()))
+}
+
+/// The library version, e.g. "0.1.0". Static; never free it.
+#[no_mangle]
+pub extern "C" fn tcphub_version() -> *const c_char {
+    boundary("tcphub_version", || {
+        Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+    use tcphub_core::{DisconnectReason, Error};
+
+    #[test]
+    fn error_codes_are_the_negated_core_codes() {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let io = || io::Error::from(io::ErrorKind::Other);
+        let pairs = [
+            (Error::InvalidConfig("x".into()), TCPHUB_ERR_INVALID_ARG),
+            (Error::Bind { addr, source: io() }, TCPHUB_ERR_BIND),
+            (Error::Connect { addr, source: io() }, TCPHUB_ERR_CONNECT),
+            (Error::NoSuchClient(1), TCPHUB_ERR_NO_SUCH_CLIENT),
+            (Error::NoSuchAddr(addr), TCPHUB_ERR_NO_SUCH_CLIENT),
+            (Error::NotRunning, TCPHUB_ERR_NOT_RUNNING),
+            (
+                Error::FrameTooLarge { len: 2, max: 1 },
+                TCPHUB_ERR_FRAME_TOO_LARGE,
+            ),
+            (
+                Error::QueueFull {
+                    queued: 1,
+                    limit: 1,
+                },
+                TCPHUB_ERR_QUEUE_FULL,
+            ),
+            (Error::Timeout, TCPHUB_ERR_TIMEOUT),
+            (
+                Error::Io {
+                    context: "x",
+                    source: io(),
+                },
+                TCPHUB_ERR_IO,
+            ),
+        ];
+        for (err, code) in pairs {
+            assert_eq!(-err.code(), code, "{err:?}");
+        }
+        // Code 1 is reserved by the core for the C binding's NULL argument.
+        assert_eq!(TCPHUB_ERR_NULL, -1);
+    }
+
+    #[test]
+    fn reason_codes_match_the_core() {
+        let pairs = [
+            (DisconnectReason::ClosedByPeer, TCPHUB_REASON_CLOSED_BY_PEER),
+            (DisconnectReason::Reset, TCPHUB_REASON_RESET),
+            (
+                DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
+                TCPHUB_REASON_IO,
+            ),
+            (
+                DisconnectReason::FrameTooLarge,
+                TCPHUB_REASON_FRAME_TOO_LARGE,
+            ),
+            (DisconnectReason::SlowConsumer, TCPHUB_REASON_SLOW_CONSUMER),
+            (DisconnectReason::IdleTimeout, TCPHUB_REASON_IDLE_TIMEOUT),
+            (DisconnectReason::Kicked, TCPHUB_REASON_KICKED),
+            (
+                DisconnectReason::ServerStopped,
+                TCPHUB_REASON_SERVER_STOPPED,
+            ),
+            (
+                DisconnectReason::ClosedLocally,
+                TCPHUB_REASON_CLOSED_LOCALLY,
+            ),
+        ];
+        for (reason, code) in pairs {
+            assert_eq!(reason.code(), code, "{reason:?}");
+        }
+    }
+
+    #[test]
+    fn every_code_has_its_own_description() {
+        let codes = [
+            TCPHUB_OK,
+            TCPHUB_ERR_NULL,
+            TCPHUB_ERR_INVALID_ARG,
+            TCPHUB_ERR_BIND,
+            TCPHUB_ERR_CONNECT,
+            TCPHUB_ERR_NO_SUCH_CLIENT,
+            TCPHUB_ERR_NOT_RUNNING,
+            TCPHUB_ERR_FRAME_TOO_LARGE,
+            TCPHUB_ERR_QUEUE_FULL,
+            TCPHUB_ERR_TIMEOUT,
+            TCPHUB_ERR_IO,
+            TCPHUB_ERR_ALREADY_RUNNING,
+            TCPHUB_ERR_PANIC,
+        ];
+        let texts: std::collections::HashSet<_> = codes.iter().map(|&c| describe(c)).collect();
+        assert_eq!(texts.len(), codes.len());
+        assert!(!texts.contains(describe(12345)));
+    }
+}

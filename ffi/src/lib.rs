@@ -1,0 +1,38 @@
+//! # tcphub-ffi
+//!
+//! The C ABI of tcphub: `libtcphub.so` / `libtcphub.a` and the header
+//! `include/tcphub.h`, generated from this crate by cbindgen (settings in
+//! `cbindgen.toml`; `tests/header.rs` fails when the committed header differs
+//! from what cbindgen makes of these sources).
+//!
+//! This crate only translates: C arguments into the core's types, the core's
+//! [`Error`](tcphub_core::Error) and [`DisconnectReason`](tcphub_core::DisconnectReason)
+//! into integer codes (through their `code()` methods, so the numbers live in
+//! one place), and C callbacks into closures. Every decision about sockets,
+//! framing, queues and threads is made by the `tcphub` crate.
+//!
+//! # Layout
+//!
+//! - `boundary.rs` — the one helper every exported function runs inside
+//!   (`boundary()`): catches panics, turns NULL and invalid
+//!   arguments and core errors into codes, records `tcphub_last_error()`.
+//! - `codes.rs` — `TCPHUB_OK`, `TCPHUB_ERR_*`, `TCPHUB_REASON_*`,
+//!   `TCPHUB_FRAMING_*`, `TCPHUB_EVENT_*`, `tcphub_strerror`, `tcphub_last_error`.
+//! - `server.rs` — `tcphub_server`: configuration, callbacks, start/stop, sends.
+//! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.
+//! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout.
+
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+// The C names are the API: `tcphub_server`, `tcphub_event`, ...
+#![allow(non_camel_case_types)]
+
+mod boundary;
+pub mod client;
+pub mod codes;
+pub mod events;
+pub mod server;
+
+pub use client::*;
+pub use codes::*;
+pub use events::*;
+pub use server::*;

@@ -1,0 +1,620 @@
+//! `tcphub_server`: a [`TcpServer`] builder and, once started, its
+//! [`ServerHandle`], behind one opaque pointer.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tcphub_core::{Framing, ServerHandle, TcpServer};
+
+use crate::boundary::{self, boundary, callback, non_null, Fail, UserPtr};
+use crate::codes::*;
+
+/// Called when a client connects: its id, and its remote IP address (text,
+/// e.g. "127.0.0.1" or "::1") and port. `ip` is valid only during the call.
+pub type tcphub_connect_cb = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, client_id: u64, ip: *const c_char, port: u16),
+>;
+
+/// Called for each message (one frame), in order per client. `data` is
+/// valid only during the call; copy what you keep. `data` is never NULL.
+pub type tcphub_message_cb = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, client_id: u64, data: *const u8, len: usize),
+>;
+
+/// Called once when a client's connection ends, with a `TCPHUB_REASON_*` value.
+pub type tcphub_disconnect_cb =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, client_id: u64, reason: c_int)>;
+
+/// Releases a userdata pointer given to `tcphub_server_on_*`.
+pub type tcphub_userdata_free_cb = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
+
+type ConnectFn = unsafe extern "C" fn(*mut c_void, u64, *const c_char, u16);
+type MessageFn = unsafe extern "C" fn(*mut c_void, u64, *const u8, usize);
+type DisconnectFn = unsafe extern "C" fn(*mut c_void, u64, c_int);
+type FreeFn = unsafe extern "C" fn(*mut c_void);
+
+/// A tcphub server. Create with `tcphub_server_new`, configure, then
+/// `tcphub_server_start`; release with `tcphub_server_free`.
+///
+/// The pointer is reference counted on the Rust side: the event loops of a
+/// started server hold a reference, so the object outlives the last callback
+/// even when `tcphub_server_free` is called from inside one.
+#[derive(Debug)]
+pub struct tcphub_server {
+    /// Settings, callbacks and the core handle. Callbacks may call back into
+    /// the API (and thus lock this) on the loop threads, so it is held only
+    /// for short, non-blocking work: never while joining the loops, waiting
+    /// for events or calling C.
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    port: u16,
+    max_clients: usize,
+    ip: Option<IpAddr>,
+    framing: Framing,
+    threads: Option<usize>,
+    on_connect: Option<(ConnectFn, UserPtr)>,
+    on_message: Option<(MessageFn, UserPtr)>,
+    on_disconnect: Option<(DisconnectFn, UserPtr)>,
+    userdata_free: Option<FreeFn>,
+    /// Every distinct userdata ever registered: the destructor runs once for
+    /// each when this object is dropped, which is after the last callback.
+    userdata: Vec<UserPtr>,
+    /// The running (or stopped, not yet released) server. Kept after a stop
+    /// so that a later stop or free from outside the loops can join them.
+    handle: Option<ServerHandle>,
+}
+
+impl State {
+    fn running(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| h.is_running())
+    }
+
+    fn configurable(&self) -> Result<(), Fail> {
+        if self.running() {
+            Err(Fail::new(
+                TCPHUB_ERR_ALREADY_RUNNING,
+                "cannot change a running server; stop it first",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn remember(&mut self, userdata: UserPtr) {
+        if !userdata.0.is_null() && !self.userdata.contains(&userdata) {
+            self.userdata.push(userdata);
+        }
+    }
+
+    /// The core builder for this configuration. Each closure holds `keep`,
+    /// so the C object lives as long as any event loop that may call it.
+    fn builder(&self, keep: &Arc<tcphub_server>) -> TcpServer {
+        let mut b = TcpServer::new(self.port, self.max_clients).framing(self.framing);
+        if let Some(ip) = self.ip {
+            b = b.bind(ip);
+        }
+        if let Some(n) = self.threads {
+            b = b.threads(n);
+        }
+        if let Some((f, ud)) = self.on_connect {
+            let keep = keep.clone();
+            b = b.on_connect(move |_srv, client| {
+                let _alive = &keep;
+                callback("on_connect", || {
+                    let ip = CString::new(client.addr.ip().to_string())
+                        .expect("an IP address has no NUL byte");
+                    // SAFETY: the application registered `f` for exactly
+                    // these arguments; `ip` outlives the call.
+                    unsafe { f(ud.get(), client.id, ip.as_ptr(), client.addr.port()) }
+                });
+            });
+        }
+        if let Some((f, ud)) = self.on_message {
+            let keep = keep.clone();
+            b = b.on_message(move |_srv, client, msg| {
+                let _alive = &keep;
+                // SAFETY: as above; `msg` outlives the call.
+                callback("on_message", || unsafe {
+                    f(ud.get(), client.id, msg.as_ptr(), msg.len())
+                });
+            });
+        }
+        if let Some((f, ud)) = self.on_disconnect {
+            let keep = keep.clone();
+            b = b.on_disconnect(move |_srv, client, why| {
+                let _alive = &keep;
+                // SAFETY: as above.
+                callback("on_disconnect", || unsafe {
+                    f(ud.get(), client.id, why.code())
+                });
+            });
+        }
+        b
+    }
+}
+
+impl tcphub_server {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A clone of the core handle, taken without holding the lock afterwards.
+    pub(crate) fn handle(&self) -> Result<ServerHandle, Fail> {
+        self.lock()
+            .handle
+            .clone()
+            .ok_or_else(|| Fail::new(TCPHUB_ERR_NOT_RUNNING, "the server was never started"))
+    }
+}
+
+impl Drop for tcphub_server {
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(free) = st.userdata_free {
+            for ud in st.userdata.drain(..) {
+                // SAFETY: the application registered `free` for its userdata.
+                callback("userdata_free", || unsafe { free(ud.0) });
+            }
+        }
+    }
+}
+
+/// `s` as a reference.
+///
+/// # Safety
+///
+/// `s` is NULL or a live pointer from `tcphub_server_new`.
+pub(crate) unsafe fn server<'a>(s: *const tcphub_server) -> Result<&'a tcphub_server, Fail> {
+    // SAFETY: forwarded caller promise.
+    unsafe { non_null(s, "server") }
+}
+
+/// Creates a server for `port` (0: the system picks a free one, see
+/// `tcphub_server_port`) admitting at most `max_clients` clients at once.
+/// It listens on 0.0.0.0 with `TCPHUB_FRAMING_RAW` and one event-loop thread
+/// per core unless configured otherwise. Nothing is bound until
+/// `tcphub_server_start`.
+///
+/// Returns NULL only if the object cannot be created (see `tcphub_last_error`).
+/// Release it with `tcphub_server_free`.
+#[no_mangle]
+pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphub_server {
+    boundary("tcphub_server_new", || {
+        let server = tcphub_server {
+            state: Mutex::new(State {
+                port,
+                max_clients,
+                ip: None,
+                framing: Framing::Raw,
+                threads: None,
+                on_connect: None,
+                on_message: None,
+                on_disconnect: None,
+                userdata_free: None,
+                userdata: Vec::new(),
+                handle: None,
+            }),
+        };
+        Ok(Arc::into_raw(Arc::new(server)).cast_mut())
+    })
+}
+
+/// Sets the local IP address to listen on, as text: "127.0.0.1", "::1",
+/// "0.0.0.0" (the default), or "::" (IPv6 and IPv4).
+///
+/// Returns `TCPHUB_ERR_INVALID_ARG` for text that is not an IP address,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `ip` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_bind_ip(
+    s: *mut tcphub_server,
+    ip: *const c_char,
+) -> c_int {
+    boundary("tcphub_server_set_bind_ip", || {
+        // SAFETY: the caller's promise.
+        let (srv, text) = unsafe { (server(s)?, boundary::c_str(ip, "ip")?) };
+        let ip: IpAddr = text
+            .parse()
+            .map_err(|_| Fail::invalid(format!("not an IP address: {text:?}")))?;
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.ip = Some(ip);
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Sets how messages are delimited: `TCPHUB_FRAMING_RAW` (default),
+/// `TCPHUB_FRAMING_LINES` or `TCPHUB_FRAMING_LENGTH_PREFIXED`, with the
+/// largest accepted message in bytes (`max_len` 0: the framing's default;
+/// ignored for RAW). Messages sent are framed the same way.
+///
+/// Returns `TCPHUB_ERR_INVALID_ARG` for an unknown framing value,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_framing(
+    s: *mut tcphub_server,
+    framing: tcphub_framing,
+    max_len: usize,
+) -> c_int {
+    boundary("tcphub_server_set_framing", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let framing = boundary::framing(framing, max_len)?;
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.framing = framing;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Sets the number of event-loop threads (default: one per core). Zero is
+/// reported by `tcphub_server_start` as `TCPHUB_ERR_INVALID_ARG`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_threads(s: *mut tcphub_server, threads: usize) -> c_int {
+    boundary("tcphub_server_set_threads", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.threads = Some(threads);
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Sets the callback for new clients (NULL `cb` removes it). With no
+/// callback set at all the server runs in pull mode (`tcphub_server_next_event`).
+/// Takes effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `cb` and `userdata` may be called from the
+/// event-loop threads until the last callback (see the threading rules above).
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_on_connect(
+    s: *mut tcphub_server,
+    cb: tcphub_connect_cb,
+    userdata: *mut c_void,
+) -> c_int {
+    boundary("tcphub_server_on_connect", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.remember(UserPtr(userdata));
+        st.on_connect = cb.map(|f| (f, UserPtr(userdata)));
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Sets the callback for messages (NULL `cb` removes it). See
+/// `tcphub_server_on_connect`.
+///
+/// # Safety
+///
+/// As for `tcphub_server_on_connect`.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_on_message(
+    s: *mut tcphub_server,
+    cb: tcphub_message_cb,
+    userdata: *mut c_void,
+) -> c_int {
+    boundary("tcphub_server_on_message", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.remember(UserPtr(userdata));
+        st.on_message = cb.map(|f| (f, UserPtr(userdata)));
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Sets the callback for departures (NULL `cb` removes it). See
+/// `tcphub_server_on_connect`. Every client that was reported connected is
+/// reported disconnected exactly once, including when the server stops
+/// (`TCPHUB_REASON_SERVER_STOPPED`).
+///
+/// # Safety
+///
+/// As for `tcphub_server_on_connect`.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_on_disconnect(
+    s: *mut tcphub_server,
+    cb: tcphub_disconnect_cb,
+    userdata: *mut c_void,
+) -> c_int {
+    boundary("tcphub_server_on_disconnect", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.remember(UserPtr(userdata));
+        st.on_disconnect = cb.map(|f| (f, UserPtr(userdata)));
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Sets a destructor for userdata: it is called once for each distinct
+/// non-NULL userdata ever passed to `tcphub_server_on_*`, after the last
+/// callback has returned — when the server object is released (by
+/// `tcphub_server_free`, or by the last event-loop thread if the server was
+/// freed from inside a callback). NULL removes it.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_userdata_free(
+    s: *mut tcphub_server,
+    free_fn: tcphub_userdata_free_cb,
+) -> c_int {
+    boundary("tcphub_server_set_userdata_free", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        srv.lock().userdata_free = free_fn;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Binds, listens and starts the event-loop threads. A stopped server may
+/// be started again (with the same settings, on a new socket).
+///
+/// Returns `TCPHUB_ERR_BIND` when the address cannot be bound (in use,
+/// permission denied), `TCPHUB_ERR_INVALID_ARG` for an invalid setting,
+/// `TCPHUB_ERR_ALREADY_RUNNING`, `TCPHUB_ERR_IO`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
+    boundary("tcphub_server_start", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        // Retire a previous, stopped run: joining its loops happens
+        // without the lock, since their last callbacks may need it.
+        let old = {
+            let mut st = srv.lock();
+            st.configurable()?;
+            st.handle.take()
+        };
+        if let Some(old) = old {
+            old.stop();
+        }
+        // SAFETY: `s` came from `Arc::into_raw` in `tcphub_server_new` and
+        // is live; this adds the reference the event loops keep.
+        let keep = unsafe {
+            Arc::increment_strong_count(s);
+            Arc::from_raw(s.cast_const())
+        };
+        let mut st = srv.lock();
+        if st.handle.is_some() {
+            return Err(Fail::new(
+                TCPHUB_ERR_ALREADY_RUNNING,
+                "started concurrently by another thread",
+            ));
+        }
+        let handle = st.builder(&keep).start()?;
+        st.handle = Some(handle);
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// The port the server listens on (the real one when created with port 0),
+/// or 0 if it was never started or `s` is NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_port(s: *const tcphub_server) -> u16 {
+    boundary("tcphub_server_port", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        Ok(srv.handle()?.local_addr().port())
+    })
+}
+
+/// Whether the server runs: started and not stopped. False for NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_is_running(s: *const tcphub_server) -> bool {
+    boundary("tcphub_server_is_running", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        Ok(srv.lock().running())
+    })
+}
+
+/// Number of clients connected right now (0 for NULL or a stopped server).
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_client_count(s: *const tcphub_server) -> usize {
+    boundary("tcphub_server_client_count", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        Ok(srv.handle()?.client_count())
+    })
+}
+
+/// Queues `len` bytes at `data` (framed once) for every connected client.
+/// Never blocks. If `queued_out` is not NULL it receives the number of
+/// clients the message was queued for. `data` may be NULL when `len` is 0.
+///
+/// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `data` is NULL or `len` readable bytes;
+/// `queued_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_send_all(
+    s: *mut tcphub_server,
+    data: *const u8,
+    len: usize,
+    queued_out: *mut usize,
+) -> c_int {
+    boundary("tcphub_server_send_all", || {
+        // SAFETY: the caller's promise.
+        let (srv, msg) = unsafe { (server(s)?, boundary::bytes(data, len)?) };
+        let n = srv.handle()?.try_send_all(msg)?;
+        if !queued_out.is_null() {
+            // SAFETY: non-NULL and writable by the caller's promise.
+            unsafe { queued_out.write(n) };
+        }
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Queues a message for the client whose remote address is `ip`:`port`
+/// (as reported to `on_connect`). Never blocks.
+///
+/// Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when no client is connected from
+/// there, `TCPHUB_ERR_INVALID_ARG` when `ip` is not an IP address,
+/// `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `ip` is NULL or a NUL-terminated string;
+/// `data` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_send_to(
+    s: *mut tcphub_server,
+    ip: *const c_char,
+    port: u16,
+    data: *const u8,
+    len: usize,
+) -> c_int {
+    boundary("tcphub_server_send_to", || {
+        // SAFETY: the caller's promise.
+        let (srv, text, msg) = unsafe {
+            (
+                server(s)?,
+                boundary::c_str(ip, "ip")?,
+                boundary::bytes(data, len)?,
+            )
+        };
+        let ip: IpAddr = text
+            .parse()
+            .map_err(|_| Fail::invalid(format!("not an IP address: {text:?}")))?;
+        srv.handle()?.send_to(ip, port, msg)?;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Queues a message for client `client_id`. Messages to one client are
+/// written in the order queued. Never blocks.
+///
+/// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`,
+/// `TCPHUB_ERR_FRAME_TOO_LARGE`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `data` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_send(
+    s: *mut tcphub_server,
+    client_id: u64,
+    data: *const u8,
+    len: usize,
+) -> c_int {
+    boundary("tcphub_server_send", || {
+        // SAFETY: the caller's promise.
+        let (srv, msg) = unsafe { (server(s)?, boundary::bytes(data, len)?) };
+        srv.handle()?.send(client_id, msg)?;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Disconnects client `client_id`; its disconnect is reported with
+/// `TCPHUB_REASON_KICKED`.
+///
+/// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_disconnect(s: *mut tcphub_server, client_id: u64) -> c_int {
+    boundary("tcphub_server_disconnect", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        srv.handle()?.disconnect(client_id)?;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Stops gracefully: stop accepting, flush queued messages (up to 2 s),
+/// report every remaining client as `TCPHUB_REASON_SERVER_STOPPED`, join the
+/// event-loop threads and release the port. Idempotent; stopping a server
+/// that was never started is not an error. From inside a callback it starts
+/// the stop and returns at once (a thread cannot join itself); the next
+/// stop or free from another thread waits for the loops.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_stop(s: *mut tcphub_server) -> c_int {
+    boundary("tcphub_server_stop", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let handle = srv.lock().handle.clone();
+        if let Some(h) = handle {
+            h.stop();
+        }
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Stops the server (as `tcphub_server_stop`) and releases `s`. NULL is a
+/// no-op. Call it exactly once per server, and not while another thread may
+/// still use `s`. Prefer calling it outside callbacks: from inside one the
+/// memory is released only when the last event-loop thread ends.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server, not used again after this call.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_free(s: *mut tcphub_server) {
+    boundary("tcphub_server_free", || {
+        if s.is_null() {
+            return Ok(());
+        }
+        // SAFETY: `s` came from `Arc::into_raw` and the caller gives up
+        // this reference now.
+        let srv = unsafe { Arc::from_raw(s.cast_const()) };
+        let handle = srv.lock().handle.take();
+        if let Some(h) = handle {
+            h.stop();
+            // Dropping the handle releases the core and with it the
+            // callbacks' references to `srv`.
+            drop(h);
+        }
+        drop(srv);
+        Ok(())
+    })
+}
