@@ -300,6 +300,34 @@ impl Events {
         Ok(n)
     }
 
+    /// Waits up to `timeout` until an event can be taken or the server has
+    /// stopped, without taking anything. Returns `true` when a following
+    /// [`try_recv`](Events::try_recv) or [`recv_batch`](Events::recv_batch)
+    /// will not wait (it may still find nothing if another receiver took the
+    /// event first), `false` on timeout.
+    ///
+    /// This lets a consumer that must not lose events to cancellation (an
+    /// asyncio task, a `select`-style loop) wait on a helper thread and take
+    /// the events on its own thread afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let events = server.events();
+    /// assert!(!events.wait_ready(Duration::from_millis(1)));
+    /// server.stop();
+    /// assert!(events.wait_ready(Duration::from_secs(10))); // stopped: nothing more will come
+    /// assert!(events.try_recv().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        let mut sel = crossbeam_channel::Select::new();
+        sel.recv(&self.rx);
+        sel.ready_timeout(timeout).is_ok()
+    }
+
     /// Events waiting in the queue right now.
     ///
     /// # Examples

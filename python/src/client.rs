@@ -1,0 +1,208 @@
+//! `tcphub.TcpClient`: the core client in pull mode.
+
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyType};
+use tcphub::{Error, Reconnect, TcpClient};
+
+use crate::errors::IntoPy;
+use crate::{duration, framing_from_str, framing_name, SIGNAL_SLICE};
+
+/// A connection to a tcphub (or any compatible) server.
+///
+/// ``TcpClient(host, port, framing="lines")`` connects at once (raising
+/// ``ConnectError``, a ``ConnectionError`` with ``errno``, on failure).
+/// ``send()`` never blocks: it frames the message and queues it for a
+/// background I/O thread, raising ``QueueFull`` when the bounded queue is
+/// full. ``recv()`` returns the next message. With ``reconnect=True`` a
+/// dropped connection is re-established with capped, jittered exponential
+/// backoff while ``send()`` keeps queueing. Use it as a context manager or
+/// call ``close()``; iterating yields messages until the connection closes.
+#[pyclass(name = "TcpClient", module = "tcphub", frozen)]
+pub(crate) struct PyTcpClient {
+    client: TcpClient,
+    framing: tcphub::Framing,
+}
+
+#[pymethods]
+impl PyTcpClient {
+    /// Connects to ``host:port`` (a name or an IP address).
+    ///
+    /// ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's.
+    /// ``connect_timeout`` and ``linger`` (how long ``close()`` keeps flushing)
+    /// are in seconds. ``reconnect``: re-establish dropped connections, waiting
+    /// between ``reconnect_initial`` and ``reconnect_max`` seconds.
+    #[new]
+    #[pyo3(signature = (
+        host,
+        port,
+        *,
+        framing = "raw",
+        max_len = None,
+        connect_timeout = 10.0,
+        reconnect = false,
+        reconnect_initial = 0.1,
+        reconnect_max = 30.0,
+        max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
+        nodelay = true,
+        linger = 2.0,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        host: String,
+        port: u16,
+        framing: &str,
+        max_len: Option<usize>,
+        connect_timeout: f64,
+        reconnect: bool,
+        reconnect_initial: f64,
+        reconnect_max: f64,
+        max_queue_bytes: usize,
+        nodelay: bool,
+        linger: f64,
+    ) -> PyResult<PyTcpClient> {
+        let framing = framing_from_str(py, framing, max_len)?;
+        let mut builder = TcpClient::builder((host.as_str(), port))
+            .framing(framing)
+            .connect_timeout(duration(py, connect_timeout, "connect_timeout")?)
+            .max_queue_bytes(max_queue_bytes)
+            .nodelay(nodelay)
+            .linger(duration(py, linger, "linger")?);
+        if reconnect {
+            builder = builder.reconnect(Reconnect {
+                initial: duration(py, reconnect_initial, "reconnect_initial")?,
+                max: duration(py, reconnect_max, "reconnect_max")?,
+                max_attempts: None,
+            });
+        }
+        let client = py.detach(move || builder.connect()).py_err(py)?;
+        Ok(PyTcpClient { client, framing })
+    }
+
+    /// Queues ``data`` (framed) for sending; never blocks.
+    ///
+    /// Raises ``QueueFull``, ``FrameTooLarge``, or ``NotRunning`` once closed.
+    fn send(&self, py: Python<'_>, data: PyBackedBytes) -> PyResult<()> {
+        py.detach(|| self.client.send(&data)).py_err(py)
+    }
+
+    /// The next message, waiting up to ``timeout`` seconds (``None``: until one
+    /// comes). Returns ``None`` once the connection is closed for good (like
+    /// ``socket.recv`` returning ``b""``). Raises ``Timeout`` (a
+    /// ``TimeoutError``) when nothing came in time. Ctrl-C interrupts the wait.
+    #[pyo3(signature = (timeout = None))]
+    fn recv<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let deadline = timeout
+            .map(|t| duration(py, t, "timeout").map(|d| Instant::now() + d))
+            .transpose()?;
+        loop {
+            let slice = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(SIGNAL_SLICE),
+                None => SIGNAL_SLICE,
+            };
+            match py.detach(|| self.client.recv_timeout(slice)) {
+                Ok(msg) => return Ok(Some(PyBytes::new(py, &msg))),
+                Err(Error::Timeout) => {}
+                Err(Error::NotRunning) => return Ok(None),
+                Err(e) => return Err(e).py_err(py),
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout).py_err(py);
+            }
+        }
+    }
+
+    /// Closes gracefully: flush what is queued (up to ``linger`` seconds),
+    /// shut the connection down and stop the I/O thread. Idempotent.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.client.close());
+    }
+
+    /// ``(ip, port)`` of this end of the current (or last) connection.
+    #[getter]
+    fn local_address(&self) -> (String, u16) {
+        let a = self.client.local_addr();
+        (a.ip().to_string(), a.port())
+    }
+
+    /// ``(ip, port)`` of the server.
+    #[getter]
+    fn peer_address(&self) -> (String, u16) {
+        let a = self.client.peer_addr();
+        (a.ip().to_string(), a.port())
+    }
+
+    /// Whether ``send`` is accepted: not closed, and not given up after a drop.
+    #[getter]
+    fn is_open(&self) -> bool {
+        self.client.is_open()
+    }
+
+    /// Whether a connection is up right now (false while reconnecting).
+    #[getter]
+    fn is_connected(&self) -> bool {
+        self.client.is_connected()
+    }
+
+    /// Bytes accepted by ``send`` and not yet written to the socket.
+    #[getter]
+    fn queued_bytes(&self) -> usize {
+        self.client.queued_bytes()
+    }
+
+    /// The framing name: ``"raw"``, ``"lines"`` or ``"length"``.
+    #[getter]
+    fn framing(&self) -> &'static str {
+        framing_name(self.framing)
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        self.recv(py, None)
+    }
+
+    /// Returns the client itself.
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// Closes the client.
+    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<Bound<'_, PyType>>,
+        _exc: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<TcpClient {} -> {} {} ({})>",
+            self.client.local_addr(),
+            self.client.peer_addr(),
+            framing_name(self.framing),
+            if self.client.is_open() {
+                "open"
+            } else {
+                "closed"
+            }
+        )
+    }
+}

@@ -1,0 +1,290 @@
+//! The Python exception classes and the one place a [`tcphub::Error`] becomes
+//! a Python exception.
+//!
+//! Every variant maps to exactly one class (see [`to_pyerr`]). The classes
+//! also derive from the matching built-in exception, so code that knows
+//! nothing about tcphub still catches them sensibly: a bind failure is an
+//! `OSError` with `errno` set (like `socket.bind`), a timeout is a
+//! `TimeoutError`, an unknown client a `LookupError`.
+//!
+//! ```text
+//! TcpHubError(Exception)
+//! ├── InvalidConfig(TcpHubError, ValueError)      Error::InvalidConfig
+//! ├── BindError(TcpHubError, OSError)             Error::Bind       (errno)
+//! ├── ConnectError(TcpHubError, ConnectionError)  Error::Connect    (errno)
+//! ├── NoSuchClient(TcpHubError, LookupError)      Error::NoSuchClient
+//! │   └── NoSuchAddr                              Error::NoSuchAddr
+//! ├── NotRunning(TcpHubError)                     Error::NotRunning
+//! ├── FrameTooLarge(TcpHubError, ValueError)      Error::FrameTooLarge
+//! ├── QueueFull(TcpHubError)                      Error::QueueFull
+//! ├── Timeout(TcpHubError, TimeoutError)          Error::Timeout
+//! └── IoError(TcpHubError, OSError)               Error::Io         (errno)
+//! ```
+
+use pyo3::exceptions::{
+    PyConnectionError, PyException, PyLookupError, PyOSError, PyTimeoutError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use tcphub::Error;
+
+/// The classes, created once when the module is first imported.
+struct Classes {
+    base: Py<PyType>,
+    invalid_config: Py<PyType>,
+    bind: Py<PyType>,
+    connect: Py<PyType>,
+    no_such_client: Py<PyType>,
+    no_such_addr: Py<PyType>,
+    not_running: Py<PyType>,
+    frame_too_large: Py<PyType>,
+    queue_full: Py<PyType>,
+    timeout: Py<PyType>,
+    io: Py<PyType>,
+}
+
+static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
+
+/// Creates `class name(*bases)` with `__module__ = "tcphub"` and a docstring.
+fn new_class<'py>(
+    py: Python<'py>,
+    name: &str,
+    bases: &[&Bound<'py, PyType>],
+    doc: &str,
+) -> PyResult<Py<PyType>> {
+    let ns = PyDict::new(py);
+    ns.set_item("__module__", "tcphub")?;
+    ns.set_item("__doc__", doc)?;
+    let bases = PyTuple::new(py, bases)?;
+    let cls = py
+        .get_type::<PyType>()
+        .call1((name, bases, ns))?
+        .cast_into::<PyType>()?;
+    Ok(cls.unbind())
+}
+
+fn classes(py: Python<'_>) -> PyResult<&Classes> {
+    CLASSES.get_or_try_init(py, || {
+        let base = new_class(
+            py,
+            "TcpHubError",
+            &[&py.get_type::<PyException>()],
+            "Base class of every error raised by tcphub.",
+        )?;
+        let b = base.bind(py);
+        let no_such_client = new_class(
+            py,
+            "NoSuchClient",
+            &[b, &py.get_type::<PyLookupError>()],
+            "No connected client has this id (it never existed or has disconnected).\n\n\
+             Attribute ``client_id`` holds the id that was asked for.",
+        )?;
+        let no_such_addr = new_class(
+            py,
+            "NoSuchAddr",
+            &[no_such_client.bind(py)],
+            "No connected client has this remote address (``send_to``).\n\n\
+             Attribute ``address`` holds the ``(ip, port)`` that was asked for.",
+        )?;
+        Ok(Classes {
+            invalid_config: new_class(
+                py,
+                "InvalidConfig",
+                &[b, &py.get_type::<PyValueError>()],
+                "A configuration value is out of range (e.g. zero threads or max_len).",
+            )?,
+            bind: new_class(
+                py,
+                "BindError",
+                &[b, &py.get_type::<PyOSError>()],
+                "The listening socket could not be bound (address in use, permission denied).\n\n\
+                 An ``OSError`` with ``errno`` set, as ``socket.bind`` raises; attribute \
+                 ``address`` holds the ``(ip, port)`` that was asked for.",
+            )?,
+            connect: new_class(
+                py,
+                "ConnectError",
+                &[b, &py.get_type::<PyConnectionError>()],
+                "An outgoing connection could not be established (refused, timed out).\n\n\
+                 A ``ConnectionError`` with ``errno`` set where the OS gave one; attribute \
+                 ``address`` holds the ``(ip, port)`` that was dialled.",
+            )?,
+            no_such_client,
+            no_such_addr,
+            not_running: new_class(
+                py,
+                "NotRunning",
+                &[b],
+                "The server or client is not running: never started, stopped or closed.",
+            )?,
+            frame_too_large: new_class(
+                py,
+                "FrameTooLarge",
+                &[b, &py.get_type::<PyValueError>()],
+                "A message is longer than the framing allows.\n\n\
+                 Attributes ``length`` (the message) and ``limit`` (the framing's max_len).",
+            )?,
+            queue_full: new_class(
+                py,
+                "QueueFull",
+                &[b],
+                "A bounded outbound queue has no room for the message.\n\n\
+                 Attributes ``queued`` (bytes waiting) and ``limit`` (the bound).",
+            )?,
+            timeout: new_class(
+                py,
+                "Timeout",
+                &[b, &py.get_type::<PyTimeoutError>()],
+                "A timed wait ran out (a ``TimeoutError``, like ``socket.timeout``).",
+            )?,
+            io: new_class(
+                py,
+                "IoError",
+                &[b, &py.get_type::<PyOSError>()],
+                "Any other operating-system failure, with ``errno`` set where known.",
+            )?,
+            base,
+        })
+    })
+}
+
+/// Adds the exception classes to the module.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let c = classes(py)?;
+    for (name, cls) in [
+        ("TcpHubError", &c.base),
+        ("InvalidConfig", &c.invalid_config),
+        ("BindError", &c.bind),
+        ("ConnectError", &c.connect),
+        ("NoSuchClient", &c.no_such_client),
+        ("NoSuchAddr", &c.no_such_addr),
+        ("NotRunning", &c.not_running),
+        ("FrameTooLarge", &c.frame_too_large),
+        ("QueueFull", &c.queue_full),
+        ("Timeout", &c.timeout),
+        ("IoError", &c.io),
+    ] {
+        m.add(name, cls.bind(py))?;
+    }
+    Ok(())
+}
+
+/// Builds an instance of `cls` from `args`, then sets `attrs` on it.
+fn make(
+    py: Python<'_>,
+    cls: &Py<PyType>,
+    args: Bound<'_, PyTuple>,
+    attrs: &[(&str, Bound<'_, PyAny>)],
+) -> PyResult<PyErr> {
+    let exc = cls.bind(py).call1(args)?;
+    for (k, v) in attrs {
+        exc.setattr(*k, v)?;
+    }
+    Ok(PyErr::from_value(exc))
+}
+
+/// An `(ip, port)` tuple for an address.
+pub(crate) fn addr_tuple<'py>(
+    py: Python<'py>,
+    addr: &std::net::SocketAddr,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok((addr.ip().to_string(), addr.port())
+        .into_pyobject(py)?
+        .into_any())
+}
+
+/// Translates a core error into its Python exception (the one mapping).
+pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
+    let msg = err.to_string();
+    let built = (|| -> PyResult<PyErr> {
+        let c = classes(py)?;
+        // OSError subclasses get (errno, message) so `errno` is set like socket's.
+        let os_args = |e: Option<&std::io::Error>| -> PyResult<Bound<'_, PyTuple>> {
+            match e.and_then(|e| e.raw_os_error()) {
+                Some(errno) => PyTuple::new(
+                    py,
+                    [
+                        errno.into_pyobject(py)?.into_any(),
+                        msg.clone().into_pyobject(py)?.into_any(),
+                    ],
+                ),
+                None => PyTuple::new(py, [msg.clone()]),
+            }
+        };
+        let plain = || PyTuple::new(py, [msg.clone()]);
+        match &err {
+            Error::InvalidConfig(_) => make(py, &c.invalid_config, plain()?, &[]),
+            Error::Bind { addr, source } => make(
+                py,
+                &c.bind,
+                os_args(Some(source))?,
+                &[("address", addr_tuple(py, addr)?)],
+            ),
+            Error::Connect { addr, source } => make(
+                py,
+                &c.connect,
+                os_args(Some(source))?,
+                &[("address", addr_tuple(py, addr)?)],
+            ),
+            Error::NoSuchClient(id) => make(
+                py,
+                &c.no_such_client,
+                plain()?,
+                &[("client_id", id.into_pyobject(py)?.into_any())],
+            ),
+            Error::NoSuchAddr(addr) => make(
+                py,
+                &c.no_such_addr,
+                plain()?,
+                &[
+                    ("address", addr_tuple(py, addr)?),
+                    ("client_id", py.None().into_bound(py)),
+                ],
+            ),
+            Error::NotRunning => make(py, &c.not_running, plain()?, &[]),
+            Error::FrameTooLarge { len, max } => make(
+                py,
+                &c.frame_too_large,
+                plain()?,
+                &[
+                    ("length", len.into_pyobject(py)?.into_any()),
+                    ("limit", max.into_pyobject(py)?.into_any()),
+                ],
+            ),
+            Error::QueueFull { queued, limit } => make(
+                py,
+                &c.queue_full,
+                plain()?,
+                &[
+                    ("queued", queued.into_pyobject(py)?.into_any()),
+                    ("limit", limit.into_pyobject(py)?.into_any()),
+                ],
+            ),
+            Error::Timeout => make(py, &c.timeout, plain()?, &[]),
+            Error::Io { source, .. } => make(py, &c.io, os_args(Some(source))?, &[]),
+            // `Error` is non-exhaustive: a variant added later still surfaces
+            // as a tcphub error until it gets its own class.
+            _ => make(py, &c.base, plain()?, &[]),
+        }
+    })();
+    built.unwrap_or_else(|e| e)
+}
+
+/// `Result<T, tcphub::Error>` → `PyResult<T>`.
+pub(crate) trait IntoPy<T> {
+    /// Converts the error side with [`to_pyerr`].
+    fn py_err(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPy<T> for Result<T, Error> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_pyerr(py, e))
+    }
+}
+
+/// The `InvalidConfig` class, for argument checks done in the binding.
+pub(crate) fn invalid_config(py: Python<'_>, msg: String) -> PyErr {
+    to_pyerr(py, Error::InvalidConfig(msg))
+}

@@ -1,0 +1,124 @@
+//! Pull-mode consumption: the blocking [`EventIterator`] and [`poll`].
+//!
+//! Waits are detached from the interpreter and cut into slices of
+//! [`SIGNAL_SLICE`](crate::SIGNAL_SLICE) so a Ctrl-C in the main thread
+//! raises `KeyboardInterrupt` promptly.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use tcphub::{Error, Event, Events};
+
+use crate::errors::IntoPy;
+use crate::types::PyEvent;
+use crate::SIGNAL_SLICE;
+
+/// What one bounded wait produced.
+enum Waited {
+    Got(Vec<Event>),
+    TimedOut,
+    Stopped,
+}
+
+/// Waits up to `timeout` (forever with `None`) for at least one event and
+/// takes up to `max` of them, checking for signals between slices.
+fn wait_batch(
+    py: Python<'_>,
+    events: &Events,
+    max: usize,
+    timeout: Option<Duration>,
+) -> PyResult<Waited> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let slice = match deadline {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .min(SIGNAL_SLICE),
+            None => SIGNAL_SLICE,
+        };
+        let mut got = Vec::new();
+        match py.detach(|| events.recv_batch(&mut got, max, slice)) {
+            Ok(0) => {}
+            Ok(_) => return Ok(Waited::Got(got)),
+            Err(Error::NotRunning) => return Ok(Waited::Stopped),
+            Err(e) => return Err(e).py_err(py),
+        }
+        py.check_signals()?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Waited::TimedOut);
+        }
+    }
+}
+
+/// `server.poll()`: up to `max` events, waiting up to `timeout` for the first.
+pub(crate) fn poll(
+    py: Python<'_>,
+    events: &Events,
+    max: usize,
+    timeout: Duration,
+) -> PyResult<Vec<PyEvent>> {
+    if max == 0 {
+        return Ok(Vec::new());
+    }
+    match wait_batch(py, events, max, Some(timeout))? {
+        Waited::Got(evs) => Ok(evs.into_iter().map(|e| PyEvent::new(py, e)).collect()),
+        Waited::TimedOut => Ok(Vec::new()),
+        Waited::Stopped => Err(Error::NotRunning).py_err(py),
+    }
+}
+
+/// Iterator over a server's events, returned by ``TcpServer.events()``.
+///
+/// Each step blocks (without holding the GIL) until the next event. The
+/// iteration ends when the server has stopped and every event was taken, or,
+/// with a ``timeout``, when no event arrived for that many seconds. Events
+/// are fetched in batches internally, so iterating a busy server is cheap.
+#[pyclass(name = "EventIterator", module = "tcphub")]
+pub(crate) struct EventIterator {
+    events: Events,
+    timeout: Option<Duration>,
+    max_batch: usize,
+    /// Events already taken from the queue and not yet handed out.
+    buffer: VecDeque<Event>,
+    finished: bool,
+}
+
+impl EventIterator {
+    pub(crate) fn new(events: Events, timeout: Option<Duration>, max_batch: usize) -> Self {
+        EventIterator {
+            events,
+            timeout,
+            max_batch,
+            buffer: VecDeque::new(),
+            finished: false,
+        }
+    }
+}
+
+#[pymethods]
+impl EventIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
+        if let Some(ev) = self.buffer.pop_front() {
+            return Ok(Some(PyEvent::new(py, ev)));
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        match wait_batch(py, &self.events, self.max_batch, self.timeout)? {
+            Waited::Got(evs) => {
+                self.buffer.extend(evs);
+                Ok(self.buffer.pop_front().map(|ev| PyEvent::new(py, ev)))
+            }
+            Waited::TimedOut => Ok(None),
+            Waited::Stopped => {
+                self.finished = true;
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Python bindings for tcphub: the native module `tcphub._tcphub`, re-exported
+//! by the `tcphub` package (`python/tcphub/__init__.py`).
+//!
+//! This crate only translates: every decision about sockets, framing, queues
+//! and threads is the core crate's. Built with maturin (`pip install .` at the
+//! repository root); tested from Python in `tests/python/`.
+//!
+//! # Layout
+//!
+//! - `server.rs` — `TcpServer`: the core server in pull mode, the dispatcher
+//!   thread that runs Python callbacks, start/stop and the GIL rules.
+//! - `events.rs` — pull consumption: `EventIterator` and `poll`.
+//! - `client.rs` — `TcpClient`.
+//! - `types.rs` — value classes: `Client`, `Event`, `Stats`.
+//! - `errors.rs` — the exception classes and the `tcphub::Error` mapping.
+//!
+//! The pure-Python side (`python/tcphub/`) adds `aevents()` for asyncio, the
+//! interpreter-exit cleanup, and `python -m tcphub serve`.
+
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+mod client;
+mod errors;
+mod events;
+mod server;
+mod types;
+
+/// Longest a blocking wait stays detached before checking for signals, so
+/// Ctrl-C interrupts it promptly.
+pub(crate) const SIGNAL_SLICE: Duration = Duration::from_millis(100);
+
+/// Parses a framing name (`"raw"`, `"lines"`, `"length"`/`"len"`) with an
+/// optional `max_len`.
+pub(crate) fn framing_from_str(
+    py: Python<'_>,
+    name: &str,
+    max_len: Option<usize>,
+) -> PyResult<tcphub::Framing> {
+    use tcphub::Framing;
+    let f = match name {
+        "raw" => Framing::Raw,
+        "lines" => Framing::Lines {
+            max_len: max_len.unwrap_or(tcphub::DEFAULT_MAX_LINE),
+        },
+        "length" | "len" => Framing::LengthPrefixed {
+            max_len: max_len.unwrap_or(tcphub::DEFAULT_MAX_FRAME),
+        },
+        other => {
+            return Err(errors::invalid_config(
+                py,
+                format!("framing must be \"raw\", \"lines\" or \"length\", not {other:?}"),
+            ))
+        }
+    };
+    if max_len.is_some() && f == Framing::Raw {
+        return Err(errors::invalid_config(
+            py,
+            "max_len applies to \"lines\" and \"length\" framing, not \"raw\"".into(),
+        ));
+    }
+    Ok(f)
+}
+
+/// The Python name of a framing.
+pub(crate) fn framing_name(f: tcphub::Framing) -> &'static str {
+    match f {
+        tcphub::Framing::Raw => "raw",
+        tcphub::Framing::Lines { .. } => "lines",
+        tcphub::Framing::LengthPrefixed { .. } => "length",
+    }
+}
+
+/// Seconds (a float) to a `Duration`, refusing negative, NaN and huge values.
+pub(crate) fn duration(py: Python<'_>, secs: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        errors::invalid_config(
+            py,
+            format!("{what} must be a non-negative number of seconds, not {secs}"),
+        )
+    })
+}
+
+/// The native module.
+#[pymodule]
+fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_MAX_LINE", tcphub::DEFAULT_MAX_LINE)?;
+    m.add("DEFAULT_MAX_FRAME", tcphub::DEFAULT_MAX_FRAME)?;
+    m.add("DEFAULT_MAX_QUEUE_BYTES", tcphub::DEFAULT_MAX_QUEUE_BYTES)?;
+    m.add_class::<server::PyTcpServer>()?;
+    m.add_class::<client::PyTcpClient>()?;
+    m.add_class::<types::PyClient>()?;
+    m.add_class::<types::PyEvent>()?;
+    m.add_class::<types::PyStats>()?;
+    m.add_class::<events::EventIterator>()?;
+    errors::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,740 @@
+//! `tcphub.TcpServer`: the core server run in pull mode, plus one dispatcher
+//! thread that calls the Python callbacks.
+//!
+//! Threads and the GIL:
+//!
+//! - The core's I/O threads never touch Python. The binding always starts the
+//!   core server *without* Rust callbacks, so every event goes to its bounded
+//!   pull queue.
+//! - With Python callbacks set, one dispatcher thread (`tcphub-dispatch`)
+//!   waits on that queue detached from the interpreter, takes events in
+//!   batches, and attaches once per batch to call the callbacks in order.
+//! - Without callbacks the application pulls: `events()`, `poll()`,
+//!   `aevents()`. Blocking waits are detached and cut into short slices so
+//!   Ctrl-C (`check_signals`) is seen promptly in the main thread.
+//! - `stop()` detaches for the whole stop: the core joins its I/O threads,
+//!   then we join the dispatcher (which may need the GIL to run the last
+//!   `on_disconnect` callbacks). Called on the dispatcher itself (inside a
+//!   callback), it stops the core and returns; the dispatcher then drains the
+//!   remaining events and ends by itself.
+//! - The only Rust locks here guard plain data; they are taken with
+//!   `lock_py_attached` (or while detached) and never held across a call into
+//!   Python.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::sync::MutexExt;
+use pyo3::types::PyType;
+use tcphub::{Error, Event, Events, Overflow, ServerHandle, TcpServer};
+
+use crate::errors::{invalid_config, IntoPy};
+use crate::types::{PyClient, PyEvent, PyStats};
+use crate::{duration, framing_from_str, framing_name, SIGNAL_SLICE};
+
+/// How many events the dispatcher takes per attach.
+const DISPATCH_BATCH: usize = 256;
+
+/// The Python callbacks. Set before `start()`, then moved (as new
+/// references) to the dispatcher thread.
+#[derive(Default)]
+struct Callbacks {
+    on_connect: Option<Py<PyAny>>,
+    on_message: Option<Py<PyAny>>,
+    on_disconnect: Option<Py<PyAny>>,
+    on_error: Option<Py<PyAny>>,
+}
+
+impl Callbacks {
+    fn any_event(&self) -> bool {
+        self.on_connect.is_some() || self.on_message.is_some() || self.on_disconnect.is_some()
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> Callbacks {
+        let c = |o: &Option<Py<PyAny>>| o.as_ref().map(|f| f.clone_ref(py));
+        Callbacks {
+            on_connect: c(&self.on_connect),
+            on_message: c(&self.on_message),
+            on_disconnect: c(&self.on_disconnect),
+            on_error: c(&self.on_error),
+        }
+    }
+
+    /// Calls the callback for one event; an exception goes to `on_error`,
+    /// or to `sys.unraisablehook` (also when `on_error` itself raises).
+    fn deliver(&self, py: Python<'_>, ev: Event) {
+        let (cb, result) = match &ev {
+            Event::Connected(c) => match &self.on_connect {
+                Some(cb) => (cb, cb.call1(py, (PyClient::from(*c),))),
+                None => return,
+            },
+            Event::Message(c, data) => match &self.on_message {
+                Some(cb) => (
+                    cb,
+                    cb.call1(
+                        py,
+                        (PyClient::from(*c), pyo3::types::PyBytes::new(py, data)),
+                    ),
+                ),
+                None => return,
+            },
+            Event::Disconnected(c, why) => match &self.on_disconnect {
+                Some(cb) => (cb, cb.call1(py, (PyClient::from(*c), why.to_string()))),
+                None => return,
+            },
+        };
+        let Err(err) = result else { return };
+        if let Some(on_error) = &self.on_error {
+            let exc = err.value(py).clone();
+            match on_error.call1(py, (exc, PyEvent::new(py, ev))) {
+                Ok(_) => return,
+                Err(e2) => {
+                    e2.write_unraisable(py, Some(on_error.bind(py)));
+                    return;
+                }
+            }
+        }
+        err.write_unraisable(py, Some(cb.bind(py)));
+    }
+}
+
+/// The dispatcher thread and the way to wait for it with a bound.
+struct Dispatcher {
+    thread: JoinHandle<()>,
+    /// Disconnects (its sender is dropped) when the dispatcher finishes.
+    done: Receiver<()>,
+}
+
+/// What exists once `start()` succeeded.
+struct Running {
+    handle: ServerHandle,
+    /// Callbacks were set: the dispatcher owns the event queue.
+    callback_mode: bool,
+    dispatcher_id: Option<ThreadId>,
+    /// Taken by the first `stop()` that joins it.
+    dispatcher: Mutex<Option<Dispatcher>>,
+}
+
+/// Server settings as given to the constructor.
+#[derive(Debug, Clone)]
+struct Settings {
+    port: u16,
+    max_clients: usize,
+    bind: IpAddr,
+    framing: tcphub::Framing,
+    threads: Option<usize>,
+    max_queue_bytes: usize,
+    overflow: Overflow,
+    idle_timeout: Option<Duration>,
+    keepalive: Option<Duration>,
+    nodelay: bool,
+    backlog: i32,
+    linger: Duration,
+    event_capacity: usize,
+}
+
+impl Settings {
+    fn builder(&self) -> TcpServer {
+        let mut b = TcpServer::new(self.port, self.max_clients)
+            .bind(self.bind)
+            .framing(self.framing)
+            .max_queue_bytes(self.max_queue_bytes)
+            .overflow(self.overflow)
+            .nodelay(self.nodelay)
+            .backlog(self.backlog)
+            .linger(self.linger)
+            .event_capacity(self.event_capacity);
+        if let Some(t) = self.threads {
+            b = b.threads(t);
+        }
+        if let Some(t) = self.idle_timeout {
+            b = b.idle_timeout(t);
+        }
+        if let Some(t) = self.keepalive {
+            b = b.keepalive(t);
+        }
+        b
+    }
+}
+
+/// A multi-client TCP server.
+///
+/// ``TcpServer(port, max_clients)`` configures a server; ``start()`` binds and
+/// starts it (or use it as a context manager). Port 0 picks a free port; read
+/// the real one from ``port``.
+///
+/// Register callbacks with the ``on_connect`` / ``on_message`` /
+/// ``on_disconnect`` decorators before ``start()``: they run on one
+/// dispatcher thread, in order per client, never on the I/O threads. An
+/// exception in a callback is passed to ``on_error`` if set, otherwise to
+/// ``sys.unraisablehook``; the server keeps running. Without callbacks the
+/// server runs in pull mode: consume ``events()``, ``poll()`` or
+/// ``aevents()``.
+///
+/// Every method is thread-safe and may be called from inside a callback,
+/// ``stop()`` included. Servers still running at interpreter exit are stopped.
+#[pyclass(name = "TcpServer", module = "tcphub", frozen, weakref)]
+pub(crate) struct PyTcpServer {
+    settings: Settings,
+    callbacks: Mutex<Callbacks>,
+    /// Set while a `start()` is under way or done, so two threads cannot both start.
+    starting: AtomicBool,
+    running: OnceLock<Running>,
+}
+
+impl PyTcpServer {
+    fn started(&self) -> Result<&Running, Error> {
+        self.running.get().ok_or(Error::NotRunning)
+    }
+
+    /// The pull-mode receiver, refusing callback mode (the dispatcher owns it).
+    fn pull_events(&self, py: Python<'_>) -> PyResult<Events> {
+        let r = self.started().py_err(py)?;
+        if r.callback_mode {
+            return Err(PyRuntimeError::new_err(
+                "this server has callbacks: its events go to them, not to events()/poll()",
+            ));
+        }
+        Ok(r.handle.events())
+    }
+
+    fn set_callback(
+        &self,
+        py: Python<'_>,
+        which: fn(&mut Callbacks) -> &mut Option<Py<PyAny>>,
+        func: Py<PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        if self.starting.load(Ordering::Acquire) {
+            return Err(PyRuntimeError::new_err(
+                "callbacks must be set before start()",
+            ));
+        }
+        if !func.bind(py).is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "the callback must be callable",
+            ));
+        }
+        let old = {
+            let mut cbs = self
+                .callbacks
+                .lock_py_attached(py)
+                .unwrap_or_else(|p| p.into_inner());
+            which(&mut cbs).replace(func.clone_ref(py))
+        };
+        drop(old); // outside the lock: dropping may run Python code
+        Ok(func)
+    }
+
+    /// Stops the core and, unless on the dispatcher, joins the dispatcher
+    /// (waiting at most `limit`). Must be called detached.
+    fn stop_detached(&self, limit: Option<Duration>) {
+        let Some(r) = self.running.get() else { return };
+        r.handle.stop();
+        if r.dispatcher_id == Some(std::thread::current().id()) {
+            return; // inside a callback: the dispatcher drains and ends by itself
+        }
+        let d = r
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(d) = d else { return };
+        let finished = match limit {
+            None => {
+                let _ = d.done.recv();
+                true
+            }
+            Some(t) => !matches!(d.done.recv_timeout(t), Err(RecvTimeoutError::Timeout)),
+        };
+        if finished {
+            let _ = d.thread.join();
+        } else {
+            // Still running a callback that does not return: leave it (and its
+            // JoinHandle) rather than hang; put it back for a later stop().
+            *r.dispatcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+        }
+    }
+}
+
+fn dispatch_loop(events: Events, callbacks: Callbacks, _done: crossbeam_channel::Sender<()>) {
+    let mut batch = Vec::with_capacity(DISPATCH_BATCH);
+    loop {
+        batch.clear();
+        // Not attached here: the wait holds no GIL.
+        match events.recv_batch(&mut batch, DISPATCH_BATCH, Duration::from_secs(1)) {
+            Ok(0) => continue,
+            Ok(_) => {
+                let delivered = Python::try_attach(|py| {
+                    for ev in batch.drain(..) {
+                        callbacks.deliver(py, ev);
+                    }
+                });
+                if delivered.is_none() {
+                    break; // the interpreter is shutting down
+                }
+            }
+            Err(_) => break, // stopped and drained
+        }
+    }
+    // Release the callbacks' references with the GIL held, if still possible.
+    let _ = Python::try_attach(move |_py| drop(callbacks));
+    // `_done` drops here: stop() sees the dispatcher has finished.
+}
+
+#[pymethods]
+impl PyTcpServer {
+    /// Configures a server; nothing is bound until ``start()``.
+    ///
+    /// ``port``: TCP port, 0 for any free one. ``max_clients``: most clients
+    /// connected at once (more are accepted and closed). ``framing``: how
+    /// messages are delimited — ``"raw"`` (each read is a message),
+    /// ``"lines"`` (newline-terminated) or ``"length"`` (4-byte big-endian
+    /// length prefix). ``bind``: local IP address (``"::"`` for IPv6 and IPv4).
+    /// ``max_len``: longest accepted message for lines/length framing.
+    /// Durations are in seconds. ``overflow``: ``"disconnect"`` a client whose
+    /// outbound queue (``max_queue_bytes``) is full, or ``"drop"`` the message.
+    ///
+    /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
+    #[new]
+    #[pyo3(signature = (
+        port = 0,
+        max_clients = 1024,
+        *,
+        framing = "raw",
+        bind = "0.0.0.0",
+        max_len = None,
+        threads = None,
+        max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
+        overflow = "disconnect",
+        idle_timeout = None,
+        keepalive = None,
+        nodelay = true,
+        backlog = tcphub::DEFAULT_BACKLOG,
+        linger = 2.0,
+        event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        port: u16,
+        max_clients: usize,
+        framing: &str,
+        bind: &str,
+        max_len: Option<usize>,
+        threads: Option<usize>,
+        max_queue_bytes: usize,
+        overflow: &str,
+        idle_timeout: Option<f64>,
+        keepalive: Option<f64>,
+        nodelay: bool,
+        backlog: i32,
+        linger: f64,
+        event_capacity: usize,
+    ) -> PyResult<PyTcpServer> {
+        let bind: IpAddr = bind
+            .parse()
+            .map_err(|_| invalid_config(py, format!("bind: not an IP address: {bind:?}")))?;
+        let overflow = match overflow {
+            "disconnect" => Overflow::Disconnect,
+            "drop" => Overflow::DropMessage,
+            other => {
+                return Err(invalid_config(
+                    py,
+                    format!("overflow must be \"disconnect\" or \"drop\", not {other:?}"),
+                ))
+            }
+        };
+        Ok(PyTcpServer {
+            settings: Settings {
+                port,
+                max_clients,
+                bind,
+                framing: framing_from_str(py, framing, max_len)?,
+                threads,
+                max_queue_bytes,
+                overflow,
+                idle_timeout: idle_timeout
+                    .map(|s| duration(py, s, "idle_timeout"))
+                    .transpose()?,
+                keepalive: keepalive
+                    .map(|s| duration(py, s, "keepalive"))
+                    .transpose()?,
+                nodelay,
+                backlog,
+                linger: duration(py, linger, "linger")?,
+                event_capacity,
+            },
+            callbacks: Mutex::new(Callbacks::default()),
+            starting: AtomicBool::new(false),
+            running: OnceLock::new(),
+        })
+    }
+
+    /// Decorator: ``func(client)`` is called when a client connects.
+    fn on_connect(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.set_callback(py, |c| &mut c.on_connect, func)
+    }
+
+    /// Decorator: ``func(client, data: bytes)`` is called for each message.
+    fn on_message(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.set_callback(py, |c| &mut c.on_message, func)
+    }
+
+    /// Decorator: ``func(client, reason: str)`` is called once when a client
+    /// leaves (see ``Event.reason`` for the reasons).
+    fn on_disconnect(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.set_callback(py, |c| &mut c.on_disconnect, func)
+    }
+
+    /// Decorator: ``func(exc, event)`` is called when another callback raises
+    /// (instead of ``sys.unraisablehook``).
+    fn on_error(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.set_callback(py, |c| &mut c.on_error, func)
+    }
+
+    /// Binds, listens and starts serving; returns the server itself.
+    ///
+    /// Raises ``BindError`` (an ``OSError`` with ``errno``, e.g. ``EADDRINUSE``)
+    /// when the address cannot be bound, ``InvalidConfig`` for bad settings,
+    /// ``RuntimeError`` when already started.
+    fn start<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.starting.swap(true, Ordering::AcqRel) {
+            return Err(PyRuntimeError::new_err("the server was already started"));
+        }
+        let callbacks = this
+            .callbacks
+            .lock_py_attached(py)
+            .unwrap_or_else(|p| p.into_inner())
+            .clone_ref(py);
+        let builder = this.settings.builder();
+        let handle = match py.detach(move || builder.start()).py_err(py) {
+            Ok(h) => h,
+            Err(e) => {
+                this.starting.store(false, Ordering::Release);
+                return Err(e);
+            }
+        };
+        let callback_mode = callbacks.any_event();
+        let (dispatcher, dispatcher_id) = if callback_mode {
+            let events = handle.events();
+            let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+            let spawned = std::thread::Builder::new()
+                .name("tcphub-dispatch".into())
+                .spawn(move || dispatch_loop(events, callbacks, done_tx));
+            match spawned {
+                Ok(t) => {
+                    let id = t.thread().id();
+                    (
+                        Some(Dispatcher {
+                            thread: t,
+                            done: done_rx,
+                        }),
+                        Some(id),
+                    )
+                }
+                Err(e) => {
+                    py.detach(|| handle.stop());
+                    this.starting.store(false, Ordering::Release);
+                    return Err(Error::Io {
+                        context: "starting the callback thread",
+                        source: e,
+                    })
+                    .py_err(py);
+                }
+            }
+        } else {
+            drop(callbacks);
+            (None, None)
+        };
+        let _ = this.running.set(Running {
+            handle,
+            callback_mode,
+            dispatcher_id,
+            dispatcher: Mutex::new(dispatcher),
+        });
+        // Stopped at interpreter exit if the application does not.
+        py.import("tcphub._runtime")?
+            .call_method1("_track", (slf,))?;
+        Ok(slf.clone())
+    }
+
+    /// Stops gracefully: stop accepting, flush queued messages (up to
+    /// ``linger`` seconds), report every client as disconnected with reason
+    /// ``"server stopped"``, wait for the last callbacks and release the port.
+    /// Idempotent. Inside a callback it stops the server and returns; the
+    /// remaining callbacks run after the current one returns.
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| self.stop_detached(None));
+    }
+
+    /// Like ``stop()``, but waits at most ``timeout`` seconds for a callback
+    /// that does not return (used at interpreter exit). Returns whether the
+    /// callback thread finished.
+    #[pyo3(signature = (timeout))]
+    fn _stop_with_timeout(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let t = duration(py, timeout, "timeout")?;
+        py.detach(|| self.stop_detached(Some(t)));
+        let r = self.running.get();
+        Ok(match r {
+            None => true,
+            Some(r) => r
+                .dispatcher
+                .lock_py_attached(py)
+                .map(|d| d.is_none())
+                .unwrap_or(true),
+        })
+    }
+
+    /// Blocks until the server has stopped (by ``stop()`` from another
+    /// thread or a callback), or ``timeout`` seconds passed; returns whether
+    /// it stopped. Ctrl-C interrupts the wait.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let r = self.started().py_err(py)?;
+        let deadline = timeout
+            .map(|t| duration(py, t, "timeout").map(|d| Instant::now() + d))
+            .transpose()?;
+        loop {
+            if !r.handle.is_running() {
+                return Ok(true);
+            }
+            let slice = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    left.min(SIGNAL_SLICE)
+                }
+                None => SIGNAL_SLICE,
+            };
+            py.detach(|| {
+                let until = Instant::now() + slice;
+                while r.handle.is_running() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            });
+            py.check_signals()?;
+        }
+    }
+
+    /// Queues ``data`` for every connected client; returns how many clients
+    /// it was queued for (0 when the server is not running). Raises
+    /// ``FrameTooLarge`` when ``data`` exceeds the framing's ``max_len``.
+    fn send_all(&self, py: Python<'_>, data: PyBackedBytes) -> PyResult<usize> {
+        let Some(r) = self.running.get() else {
+            return Ok(0);
+        };
+        match py.detach(|| r.handle.try_send_all(&data)) {
+            Ok(n) => Ok(n),
+            Err(Error::NotRunning) => Ok(0),
+            Err(e) => Err(e).py_err(py),
+        }
+    }
+
+    /// Queues ``data`` for the client whose remote address is ``ip:port``.
+    ///
+    /// Raises ``NoSuchAddr`` when no client is connected from there,
+    /// ``NotRunning``, ``FrameTooLarge``; ``ValueError`` for a malformed ``ip``.
+    fn send_to(&self, py: Python<'_>, ip: &str, port: u16, data: PyBackedBytes) -> PyResult<()> {
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| PyValueError::new_err(format!("not an IP address: {ip:?}")))?;
+        let r = self.started().py_err(py)?;
+        py.detach(|| r.handle.send_to(ip, port, &data)).py_err(py)
+    }
+
+    /// Queues ``data`` for client ``client_id``.
+    ///
+    /// Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
+    /// ``FrameTooLarge``.
+    fn send(&self, py: Python<'_>, client_id: u64, data: PyBackedBytes) -> PyResult<()> {
+        let r = self.started().py_err(py)?;
+        py.detach(|| r.handle.send(client_id, &data)).py_err(py)
+    }
+
+    /// Disconnects client ``client_id`` (its disconnect reason is
+    /// ``"kicked"``). Raises ``NoSuchClient``, ``NotRunning``.
+    fn disconnect(&self, py: Python<'_>, client_id: u64) -> PyResult<()> {
+        self.started()
+            .py_err(py)?
+            .handle
+            .disconnect(client_id)
+            .py_err(py)
+    }
+
+    /// The connected clients, by id.
+    fn clients(&self) -> Vec<PyClient> {
+        match self.running.get() {
+            Some(r) => r.handle.clients().into_iter().map(PyClient::from).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The connected client with this id, or ``None``.
+    fn client(&self, client_id: u64) -> Option<PyClient> {
+        self.running
+            .get()?
+            .handle
+            .client(client_id)
+            .map(PyClient::from)
+    }
+
+    /// Number of connected clients.
+    #[getter]
+    fn client_count(&self) -> usize {
+        self.running.get().map_or(0, |r| r.handle.client_count())
+    }
+
+    /// The server's counters.
+    fn stats(&self) -> PyStats {
+        match self.running.get() {
+            Some(r) => r.handle.stats().into(),
+            None => tcphub::Stats::default().into(),
+        }
+    }
+
+    /// The port: the one actually bound once started (port 0 resolved).
+    #[getter]
+    fn port(&self) -> u16 {
+        match self.running.get() {
+            Some(r) => r.handle.local_addr().port(),
+            None => self.settings.port,
+        }
+    }
+
+    /// ``(ip, port)`` the server listens on (the configured one before ``start()``).
+    #[getter]
+    fn address(&self) -> (String, u16) {
+        (self.settings.bind.to_string(), self.port())
+    }
+
+    /// The framing name: ``"raw"``, ``"lines"`` or ``"length"``.
+    #[getter]
+    fn framing(&self) -> &'static str {
+        framing_name(self.settings.framing)
+    }
+
+    /// The message size limit of the framing, ``None`` for raw.
+    #[getter]
+    fn max_len(&self) -> Option<usize> {
+        self.settings.framing.max_len()
+    }
+
+    /// The most clients connected at once.
+    #[getter]
+    fn max_clients(&self) -> usize {
+        self.settings.max_clients
+    }
+
+    /// Whether the server is running (started and not stopped).
+    #[getter]
+    fn running(&self) -> bool {
+        self.running.get().is_some_and(|r| r.handle.is_running())
+    }
+
+    /// The pull-mode events as an iterator (see ``EventIterator``).
+    ///
+    /// With ``timeout=None`` the iteration ends when the server has stopped and
+    /// every event was taken; with a timeout it also ends when no event
+    /// arrives for ``timeout`` seconds. Ctrl-C interrupts the wait.
+    /// Raises ``NotRunning`` before ``start()`` and ``RuntimeError`` when the
+    /// server has callbacks.
+    #[pyo3(signature = (timeout = None, *, max_batch = 256))]
+    fn events(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        max_batch: usize,
+    ) -> PyResult<crate::events::EventIterator> {
+        let timeout = timeout.map(|t| duration(py, t, "timeout")).transpose()?;
+        Ok(crate::events::EventIterator::new(
+            self.pull_events(py)?,
+            timeout,
+            max_batch.max(1),
+        ))
+    }
+
+    /// Takes up to ``max_events`` events, waiting up to ``timeout`` seconds
+    /// for the first one (0: do not wait); returns a list, empty on timeout.
+    ///
+    /// The cheap way to consume a busy server: one call per batch. Raises
+    /// ``NotRunning`` once the server has stopped and every event was taken
+    /// (or before ``start()``), ``RuntimeError`` when the server has callbacks.
+    #[pyo3(signature = (max_events = 256, timeout = 0.0))]
+    fn poll(&self, py: Python<'_>, max_events: usize, timeout: f64) -> PyResult<Vec<PyEvent>> {
+        let events = self.pull_events(py)?;
+        let timeout = duration(py, timeout, "timeout")?;
+        crate::events::poll(py, &events, max_events, timeout)
+    }
+
+    /// The pull-mode events as an async iterator for asyncio:
+    /// ``async for event in server.aevents(): ...``. Ends when the server has
+    /// stopped and every event was taken. Waiting happens on a helper thread;
+    /// cancelling the consuming task loses no event.
+    #[pyo3(signature = (*, max_batch = 256))]
+    fn aevents<'py>(slf: &Bound<'py, Self>, max_batch: usize) -> PyResult<Bound<'py, PyAny>> {
+        slf.get().pull_events(slf.py())?;
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_aevents", (slf, max_batch.max(1)))
+    }
+
+    /// Waits up to ``timeout`` seconds until an event can be taken (or the
+    /// server stopped), without taking it. Used by ``aevents()``.
+    fn _wait_ready(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let events = self.pull_events(py)?;
+        let timeout = duration(py, timeout, "timeout")?;
+        Ok(py.detach(|| events.wait_ready(timeout)))
+    }
+
+    /// Starts the server (unless started) and returns it.
+    fn __enter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        if slf.get().running.get().is_some() {
+            return Ok(slf.clone());
+        }
+        Self::start(slf)
+    }
+
+    /// Stops the server.
+    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<Bound<'_, PyType>>,
+        _exc: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> bool {
+        self.stop(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        let (ip, port) = self.address();
+        let state = match self.running.get() {
+            None => "not started".to_string(),
+            Some(r) if r.handle.is_running() => {
+                format!("running, {} clients", r.handle.client_count())
+            }
+            Some(_) => "stopped".to_string(),
+        };
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip
+        };
+        format!(
+            "<TcpServer {host}:{port} {} ({state})>",
+            framing_name(self.settings.framing)
+        )
+    }
+}

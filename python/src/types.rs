@@ -1,0 +1,234 @@
+//! Plain value classes handed to Python: [`PyClient`], [`PyEvent`], [`PyStats`].
+
+use std::net::SocketAddr;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use tcphub::{Client, DisconnectReason, Event, Stats};
+
+/// A connected client: its id and remote address.
+#[pyclass(name = "Client", module = "tcphub", frozen, eq, hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PyClient {
+    id: u64,
+    addr: SocketAddr,
+}
+
+impl From<Client> for PyClient {
+    fn from(c: Client) -> PyClient {
+        PyClient {
+            id: c.id,
+            addr: c.addr,
+        }
+    }
+}
+
+#[pymethods]
+impl PyClient {
+    /// Unique id within its server, assigned in accept order from 1; never reused.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The client's remote IP address as text (what ``send_to`` expects).
+    #[getter]
+    fn ip(&self) -> String {
+        self.addr.ip().to_string()
+    }
+
+    /// The client's remote port.
+    #[getter]
+    fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// ``(ip, port)``, like ``socket.getpeername()``.
+    #[getter]
+    fn address(&self) -> (String, u16) {
+        (self.ip(), self.port())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Client(id={}, ip='{}', port={})",
+            self.id,
+            self.addr.ip(),
+            self.addr.port()
+        )
+    }
+
+    /// ``ip:port`` (``[ip]:port`` for IPv6), as the chat hub prints it.
+    fn __str__(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+/// One thing that happened on a server: a client connected, sent a message,
+/// or disconnected.
+///
+/// ``kind`` is ``"connect"``, ``"message"`` or ``"disconnect"``; ``data`` is
+/// the message for ``"message"`` events and ``reason`` the disconnect reason
+/// for ``"disconnect"`` events (``None`` otherwise). Events of one client
+/// arrive in order: connect, its messages, then exactly one disconnect.
+#[pyclass(name = "Event", module = "tcphub", frozen)]
+#[derive(Debug)]
+pub(crate) struct PyEvent {
+    kind: &'static str,
+    client: PyClient,
+    data: Option<Py<PyBytes>>,
+    reason: Option<DisconnectReason>,
+}
+
+impl PyEvent {
+    /// Converts a core event (copies a message's bytes into a `bytes` once).
+    pub(crate) fn new(py: Python<'_>, ev: Event) -> PyEvent {
+        match ev {
+            Event::Connected(c) => PyEvent {
+                kind: "connect",
+                client: c.into(),
+                data: None,
+                reason: None,
+            },
+            Event::Message(c, data) => PyEvent {
+                kind: "message",
+                client: c.into(),
+                data: Some(PyBytes::new(py, &data).unbind()),
+                reason: None,
+            },
+            Event::Disconnected(c, why) => PyEvent {
+                kind: "disconnect",
+                client: c.into(),
+                data: None,
+                reason: Some(why),
+            },
+        }
+    }
+}
+
+#[pymethods]
+impl PyEvent {
+    /// ``"connect"``, ``"message"`` or ``"disconnect"``.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The client the event is about.
+    #[getter]
+    fn client(&self) -> PyClient {
+        self.client
+    }
+
+    /// The message (one frame) for ``"message"`` events, else ``None``.
+    #[getter]
+    fn data(&self, py: Python<'_>) -> Option<Py<PyBytes>> {
+        self.data.as_ref().map(|d| d.clone_ref(py))
+    }
+
+    /// Why the client left, for ``"disconnect"`` events, else ``None``: one of
+    /// ``"closed by peer"``, ``"connection reset"``, ``"closed in the middle of a
+    /// frame"``, ``"i/o error: ..."``, ``"frame too large"``, ``"slow consumer"``,
+    /// ``"idle timeout"``, ``"kicked"``, ``"server stopped"``.
+    #[getter]
+    fn reason(&self) -> Option<String> {
+        self.reason.as_ref().map(|r| r.to_string())
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let client = self.client.__repr__();
+        Ok(match (&self.data, &self.reason) {
+            (Some(d), _) => format!(
+                "Event(kind='message', client={client}, data={})",
+                d.bind(py).repr()?
+            ),
+            (_, Some(r)) => format!("Event(kind='disconnect', client={client}, reason='{r}')"),
+            _ => format!("Event(kind='{}', client={client})", self.kind),
+        })
+    }
+}
+
+/// A snapshot of a server's counters since it started (``server.stats()``).
+#[pyclass(name = "Stats", module = "tcphub", frozen, get_all)]
+#[derive(Debug, Clone)]
+pub(crate) struct PyStats {
+    /// Clients connected now.
+    clients: u64,
+    /// Connections accepted and admitted.
+    accepted: u64,
+    /// Connections refused because ``max_clients`` were connected.
+    rejected: u64,
+    /// Connections that have ended, for any reason.
+    disconnected: u64,
+    /// Messages (frames) received from clients.
+    msgs_in: u64,
+    /// Payload bytes received from clients.
+    bytes_in: u64,
+    /// Messages queued for delivery, counted once per recipient.
+    msgs_out: u64,
+    /// Bytes written to client sockets (framing included).
+    bytes_out: u64,
+    /// Messages dropped for a client whose queue was full (``overflow="drop"``).
+    dropped: u64,
+    /// Clients disconnected as slow consumers.
+    slow_consumers: u64,
+    /// Clients disconnected for sending an oversize frame.
+    frame_too_large: u64,
+    /// Clients disconnected for idling.
+    idle_timeouts: u64,
+}
+
+impl From<Stats> for PyStats {
+    fn from(s: Stats) -> PyStats {
+        PyStats {
+            clients: s.clients,
+            accepted: s.accepted,
+            rejected: s.rejected,
+            disconnected: s.disconnected,
+            msgs_in: s.msgs_in,
+            bytes_in: s.bytes_in,
+            msgs_out: s.msgs_out,
+            bytes_out: s.bytes_out,
+            dropped: s.dropped,
+            slow_consumers: s.slow_consumers,
+            frame_too_large: s.frame_too_large,
+            idle_timeouts: s.idle_timeouts,
+        }
+    }
+}
+
+impl PyStats {
+    fn fields(&self) -> [(&'static str, u64); 12] {
+        [
+            ("clients", self.clients),
+            ("accepted", self.accepted),
+            ("rejected", self.rejected),
+            ("disconnected", self.disconnected),
+            ("msgs_in", self.msgs_in),
+            ("bytes_in", self.bytes_in),
+            ("msgs_out", self.msgs_out),
+            ("bytes_out", self.bytes_out),
+            ("dropped", self.dropped),
+            ("slow_consumers", self.slow_consumers),
+            ("frame_too_large", self.frame_too_large),
+            ("idle_timeouts", self.idle_timeouts),
+        ]
+    }
+}
+
+#[pymethods]
+impl PyStats {
+    /// The counters as a ``dict`` (e.g. for logging or JSON).
+    fn as_dict(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.fields().into_iter().collect()
+    }
+
+    fn __repr__(&self) -> String {
+        let body: Vec<String> = self
+            .fields()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("Stats({})", body.join(", "))
+    }
+}

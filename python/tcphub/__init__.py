@@ -1,0 +1,69 @@
+"""tcphub: a multi-client TCP server (and client) on a Rust epoll engine.
+
+Quick start — the socket tutorial's chat relay::
+
+    import tcphub
+
+    server = tcphub.TcpServer(8001, 100, framing="lines")
+
+    @server.on_message
+    def relay(client, data):
+        server.send_all(f"{client}: ".encode() + data)
+
+    server.start()
+    server.wait()          # Ctrl-C to stop
+
+Callbacks run on one dispatcher thread (never on the I/O threads); without
+callbacks, consume ``server.events()``, ``server.poll()`` or
+``server.aevents()`` (asyncio). Errors derive from ``TcpHubError``; a bind
+failure is a ``BindError``, an ``OSError`` with ``errno`` set.
+"""
+
+from ._tcphub import (
+    DEFAULT_MAX_FRAME,
+    DEFAULT_MAX_LINE,
+    DEFAULT_MAX_QUEUE_BYTES,
+    BindError,
+    Client,
+    ConnectError,
+    Event,
+    EventIterator,
+    FrameTooLarge,
+    InvalidConfig,
+    IoError,
+    NoSuchAddr,
+    NoSuchClient,
+    NotRunning,
+    QueueFull,
+    Stats,
+    TcpClient,
+    TcpHubError,
+    TcpServer,
+    Timeout,
+    __version__,
+)
+from . import _runtime as _runtime  # noqa: F401  (atexit cleanup)
+
+__all__ = [
+    "DEFAULT_MAX_FRAME",
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_MAX_QUEUE_BYTES",
+    "BindError",
+    "Client",
+    "ConnectError",
+    "Event",
+    "EventIterator",
+    "FrameTooLarge",
+    "InvalidConfig",
+    "IoError",
+    "NoSuchAddr",
+    "NoSuchClient",
+    "NotRunning",
+    "QueueFull",
+    "Stats",
+    "TcpClient",
+    "TcpHubError",
+    "TcpServer",
+    "Timeout",
+    "__version__",
+]

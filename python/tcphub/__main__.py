@@ -1,0 +1,167 @@
+"""``python -m tcphub serve``: the chat/relay/echo hub of the ``tcphub`` command.
+
+Same flags as ``tcphub serve`` (the Rust CLI)::
+
+    python -m tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100]
+        [--framing lines|len|raw] [--mode chat|relay|echo]
+        [--idle-timeout SECS] [--stats SECS] [--threads N] [-v]
+
+- ``chat`` (default): joins and leaves are announced to everyone
+  (``client <ip:port> connected`` / ``client <ip:port> disconnected (<why>)``)
+  and each message is relayed to all as ``<ip:port>: <text>``.
+- ``relay``: every frame goes verbatim to every client, sender included.
+- ``echo``: every frame goes back to its sender.
+
+SIGINT and SIGTERM stop the server gracefully (exit code 0). A bind failure is
+one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import List, Optional
+
+from . import BindError, Client, NoSuchClient, NotRunning, Stats, TcpHubError, TcpServer
+
+log = logging.getLogger("tcphub")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (``serve`` is the only command)."""
+    parser = argparse.ArgumentParser(prog="python -m tcphub", description="tcphub from Python.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a chat/relay/echo hub")
+    serve.add_argument("--bind", default="0.0.0.0", help='local address ("::" for IPv6 + IPv4)')
+    serve.add_argument("--port", type=int, default=8001, help="port (0 picks a free one)")
+    serve.add_argument("--max", type=int, default=100, help="most clients connected at once")
+    serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines")
+    serve.add_argument("--mode", choices=["chat", "relay", "echo"], default="chat")
+    serve.add_argument("--idle-timeout", type=_positive_seconds, metavar="SECS")
+    serve.add_argument("--stats", type=_positive_seconds, metavar="SECS",
+                       help="print a one-line summary to stderr every SECS seconds")
+    serve.add_argument("--threads", type=int, help="event-loop threads (default: one per core)")
+    serve.add_argument("-v", "--verbose", action="count", default=0)
+    return parser
+
+
+def make_hub(args: argparse.Namespace) -> TcpServer:
+    """A configured (not started) server for ``args``."""
+    server = TcpServer(
+        args.port,
+        args.max,
+        framing=args.framing,
+        bind=args.bind,
+        idle_timeout=args.idle_timeout,
+        threads=args.threads,
+    )
+
+    @server.on_connect
+    def joined(client: Client) -> None:
+        log.info("client %s connected", client)
+        if args.mode == "chat":
+            server.send_all(f"client {client} connected".encode())
+
+    @server.on_message
+    def message(client: Client, data: bytes) -> None:
+        if args.mode == "chat":
+            server.send_all(f"{client}: ".encode() + data)
+        elif args.mode == "relay":
+            server.send_all(data)
+        else:
+            try:
+                server.send(client.id, data)
+            except (NoSuchClient, NotRunning):
+                pass  # it left (or we are stopping) meanwhile
+
+    @server.on_disconnect
+    def left(client: Client, reason: str) -> None:
+        log.info("client %s disconnected (%s)", client, reason)
+        if args.mode == "chat":
+            server.send_all(f"client {client} disconnected ({reason})".encode())
+
+    return server
+
+
+def _summary(a: Stats, b: Stats, secs: float) -> str:
+    def rate(x: int, y: int) -> float:
+        return max(y - x, 0) / max(secs, 1e-9)
+
+    return (
+        f"stats: clients {b.clients} | msgs/s in {rate(a.msgs_in, b.msgs_in):.0f} "
+        f"out {rate(a.msgs_out, b.msgs_out):.0f} | bytes/s in {rate(a.bytes_in, b.bytes_in):.0f} "
+        f"out {rate(a.bytes_out, b.bytes_out):.0f} | drops {b.dropped} slow {b.slow_consumers} "
+        f"rejected {b.rejected}"
+    )
+
+
+def _report(server: TcpServer, every: float, done: threading.Event) -> None:
+    import time
+
+    last, at = server.stats(), time.monotonic()
+    while not done.wait(every):
+        now, t = server.stats(), time.monotonic()
+        print(_summary(last, now, t - at), file=sys.stderr, flush=True)
+        last, at = now, t
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Runs the hub until SIGINT/SIGTERM; returns the exit code."""
+    server = make_hub(args)
+    # SIGTERM ends the wait like Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        server.start()
+    except BindError as e:
+        print(f"tcphub: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except TcpHubError as e:
+        print(f"tcphub: {e}", file=sys.stderr)
+        return 1
+    host, port = server.address
+    log.info("listening on %s:%d (%s mode, %s framing, max %d clients)",
+             host, port, args.mode, args.framing, args.max)
+    done = threading.Event()
+    reporter: Optional[threading.Thread] = None
+    if args.stats:
+        reporter = threading.Thread(target=_report, args=(server, args.stats, done), daemon=True)
+        reporter.start()
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        log.info("signal: stopping")
+    finally:
+        server.stop()
+        done.set()
+        if reporter is not None:
+            reporter.join()
+    s = server.stats()
+    log.info("stopped: %d clients served, %d messages in, %d out", s.accepted, s.msgs_in, s.msgs_out)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``python -m tcphub``."""
+    args = build_parser().parse_args(argv)
+    level = [logging.INFO, logging.DEBUG][min(args.verbose, 1)]
+    logging.basicConfig(level=level, format="%(levelname)s tcphub: %(message)s", stream=sys.stderr)
+    if args.command == "serve":
+        return serve(args)
+    return 2  # pragma: no cover  (argparse requires a command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Process-wide housekeeping for the native classes (private).
+
+- Servers are tracked from ``start()`` so those still running at interpreter
+  exit are stopped (atexit), with a bound on how long a stuck callback can
+  delay the exit.
+- ``_aevents`` implements ``TcpServer.aevents()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import weakref
+from typing import TYPE_CHECKING, AsyncIterator
+
+if TYPE_CHECKING:
+    from ._tcphub import Event, TcpServer
+
+_servers: "weakref.WeakSet[TcpServer]" = weakref.WeakSet()
+
+#: Seconds ``_stop_all`` waits for a callback that does not return.
+EXIT_TIMEOUT = 5.0
+
+#: Seconds one helper-thread wait in ``aevents()`` lasts before re-checking.
+_AEVENTS_WAIT = 0.25
+
+
+def _track(server: "TcpServer") -> None:
+    _servers.add(server)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_servers):
+        server._stop_with_timeout(EXIT_TIMEOUT)
+
+
+async def _aevents(server: "TcpServer", max_batch: int) -> AsyncIterator["Event"]:
+    from ._tcphub import NotRunning
+
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            batch = server.poll(max_batch, 0.0)
+        except NotRunning:
+            return
+        if batch:
+            for event in batch:
+                yield event
+            continue
+        # Wait on a helper thread without taking anything: if this task is
+        # cancelled meanwhile, no event is lost.
+        await loop.run_in_executor(None, server._wait_ready, _AEVENTS_WAIT)
