@@ -1,0 +1,47 @@
+"""The socket tutorial's multi-client chat server, in Python, on tcphub.
+
+    pip install .                                   # from the repository root
+    python examples/python/chat_server.py --port 8001
+    ncat 127.0.0.1 8001                             # in two or more other terminals
+
+Every client is told when someone joins or leaves; every line a client sends
+goes to everyone, prefixed with the sender's address. Ctrl-C stops the server
+gracefully (clients see the connection close).
+"""
+
+import argparse
+
+import tcphub
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--bind", default="0.0.0.0")
+    args = parser.parse_args()
+
+    server = tcphub.TcpServer(args.port, 100, framing="lines", bind=args.bind)
+
+    @server.on_connect
+    def joined(client: tcphub.Client) -> None:
+        server.send_all(f"client {client} connected".encode())
+
+    @server.on_message
+    def relay(client: tcphub.Client, data: bytes) -> None:
+        server.send_all(f"{client}: ".encode() + data)
+
+    @server.on_disconnect
+    def left(client: tcphub.Client, reason: str) -> None:
+        server.send_all(f"client {client} disconnected ({reason})".encode())
+
+    with server:  # starts here, stops on the way out (Ctrl-C included)
+        host, port = server.address
+        print(f"chat server listening on {host}:{port}", flush=True)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            print("stopping")
+
+
+if __name__ == "__main__":
+    main()

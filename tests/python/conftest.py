@@ -1,0 +1,104 @@
+"""Shared helpers for the Python tests.
+
+Every server binds 127.0.0.1 port 0; every wait is bounded. pytest is
+configured (pyproject.toml) so an exception reaching ``sys.unraisablehook``
+fails the run; a test that expects one installs ``unraisable`` below, which
+records instead.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from typing import Callable, Iterator, List
+
+import pytest
+
+import tcphub
+
+#: Upper bound for any wait in the tests (generous: 2 shared cores, noisy).
+WAIT = 30.0
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = WAIT, what: str = "condition") -> None:
+    """Polls ``pred`` until true; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def connect(server: tcphub.TcpServer) -> socket.socket:
+    """A plain stdlib socket connected to ``server``."""
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    return s
+
+
+class LineReader:
+    """Reads newline-framed messages from a stdlib socket, with a bound."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def line(self, timeout: float = WAIT) -> bytes:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"timed out waiting for a line (have {self.buf!r})")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                pytest.fail(f"connection closed while waiting for a line (have {self.buf!r})")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line
+
+    def lines(self, n: int, timeout: float = WAIT) -> List[bytes]:
+        return [self.line(timeout) for _ in range(n)]
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., tcphub.TcpServer]]:
+    """Creates servers on 127.0.0.1:0 (not started) and stops them after the test."""
+    servers: List[tcphub.TcpServer] = []
+
+    def make(max_clients: int = 100, **kw: object) -> tcphub.TcpServer:
+        kw.setdefault("bind", "127.0.0.1")
+        s = tcphub.TcpServer(0, max_clients, **kw)  # type: ignore[arg-type]
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+class Unraisables:
+    """Records ``sys.unraisablehook`` calls (from any thread)."""
+
+    def __init__(self) -> None:
+        self.seen: List["sys.UnraisableHookArgs"] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, args: "sys.UnraisableHookArgs") -> None:
+        with self.cond:
+            self.seen.append(args)
+            self.cond.notify_all()
+
+    def wait(self, n: int = 1, timeout: float = WAIT) -> None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.seen) >= n, timeout):
+                pytest.fail(f"expected {n} unraisable exception(s), saw {len(self.seen)}")
+
+
+@pytest.fixture
+def unraisable(monkeypatch: pytest.MonkeyPatch) -> Unraisables:
+    """Installs a recording ``sys.unraisablehook`` for a test that expects one."""
+    rec = Unraisables()
+    monkeypatch.setattr(sys, "unraisablehook", rec)
+    return rec

@@ -1,0 +1,83 @@
+"""The TcpClient wrapper against a tcphub server."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import pytest
+
+import tcphub
+from conftest import WAIT, wait_until
+
+
+@pytest.fixture
+def echo_server(make_server):
+    server = make_server(framing="lines")
+
+    @server.on_message
+    def echo(client, data):
+        try:
+            server.send(client.id, data)
+        except (tcphub.NoSuchClient, tcphub.NotRunning):
+            pass  # the client left, or the test is stopping the server
+
+    return server.start()
+
+
+def test_send_recv_round_trip(echo_server):
+    with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines") as client:
+        assert client.is_open and client.is_connected
+        assert client.peer_address == ("127.0.0.1", echo_server.port)
+        assert client.framing == "lines"
+        client.send(b"ping")
+        client.send(bytearray(b"pong"))
+        assert client.recv(timeout=WAIT) == b"ping"
+        assert client.recv(timeout=WAIT) == b"pong"
+        with pytest.raises(tcphub.Timeout) as exc:
+            client.recv(timeout=0.05)
+        assert isinstance(exc.value, TimeoutError)
+        assert "open" in repr(client)
+    assert not client.is_open
+    with pytest.raises(tcphub.NotRunning):
+        client.send(b"late")
+    assert client.recv(timeout=WAIT) is None  # closed for good
+
+
+def test_iteration_ends_when_the_server_stops(echo_server):
+    client = tcphub.TcpClient("localhost", echo_server.port, framing="lines")
+    for i in range(3):
+        client.send(b"m%d" % i)
+    got = []
+    for msg in client:
+        got.append(msg)
+        if len(got) == 3:
+            echo_server.stop()
+    assert got == [b"m0", b"m1", b"m2"]
+    client.close()
+
+
+def test_frame_too_large_and_connect_refused(echo_server):
+    with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines", max_len=4) as client:
+        with pytest.raises(tcphub.FrameTooLarge):
+            client.send(b"too long")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound but not listening: connections are refused
+        with pytest.raises(tcphub.ConnectError) as exc:
+            tcphub.TcpClient("127.0.0.1", port, connect_timeout=5.0)
+    assert isinstance(exc.value, ConnectionError)
+    assert exc.value.errno == errno.ECONNREFUSED
+    assert exc.value.address == ("127.0.0.1", port)
+
+
+def test_server_sees_client_disconnect(make_server):
+    server = make_server(framing="lines").start()
+    client = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
+    client.send(b"bye")
+    client.close()
+    events = list(server.events(timeout=2.0))
+    assert [e.kind for e in events] == ["connect", "message", "disconnect"]
+    assert events[1].data == b"bye"
+    assert events[2].reason == "closed by peer"
+    wait_until(lambda: server.client_count == 0)

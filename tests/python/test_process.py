@@ -1,0 +1,168 @@
+"""Whole-process behaviour: Ctrl-C during a blocking wait, exit with a
+running server, and ``python -m tcphub serve``. Each runs a child Python."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import WAIT, LineReader
+
+
+def _spawn(code: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, *(["-c", textwrap.dedent(code)] if code else []), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen) -> "tuple[str, str]":
+    try:
+        return proc.communicate(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"child did not finish\nstdout: {out}\nstderr: {err}")
+
+
+def test_sigint_ends_a_blocking_events_wait():
+    proc = _spawn(
+        """
+        import tcphub
+        server = tcphub.TcpServer(0, 10, bind="127.0.0.1").start()
+        try:
+            print("ready", flush=True)
+            for event in server.events():      # blocks: no client, no timeout
+                print("event", event, flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        """
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    out, err = _finish(proc)
+    assert out.strip() == "interrupted", err
+    assert proc.returncode == 0, err
+
+
+def test_sigint_ends_a_blocking_client_recv_and_wait():
+    proc = _spawn(
+        """
+        import tcphub
+        server = tcphub.TcpServer(0, 10, bind="127.0.0.1")
+        server.on_message(lambda c, d: None)
+        server.start()
+        client = tcphub.TcpClient("127.0.0.1", server.port)
+        try:
+            print("ready", flush=True)
+            client.recv()
+        except KeyboardInterrupt:
+            print("recv interrupted", flush=True)
+        try:
+            print("ready", flush=True)
+            server.wait()
+        except KeyboardInterrupt:
+            print("wait interrupted", flush=True)
+        """
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout.readline().strip() == "recv interrupted"
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    out, err = _finish(proc)
+    assert out.strip() == "wait interrupted", err
+    assert proc.returncode == 0, err
+
+
+def test_running_server_is_stopped_cleanly_at_exit():
+    proc = _spawn(
+        """
+        import socket, tcphub
+        server = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="lines")
+
+        @server.on_disconnect
+        def left(client, reason):
+            print("left:", reason, flush=True)
+
+        server.start()
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        while server.client_count == 0:
+            pass
+        print("exiting", flush=True)
+        # no stop(): the interpreter exits with the server running
+        """
+    )
+    out, err = _finish(proc)
+    assert out.split("\n")[:2] == ["exiting", "left: server stopped"], err
+    assert proc.returncode == 0, err
+
+
+def test_python_dash_m_serve_chat_mode():
+    proc = _spawn("", "-m", "tcphub", "serve", "--bind", "127.0.0.1", "--port", "0")
+    assert proc.stderr is not None
+    try:
+        line = proc.stderr.readline()
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(chat mode, lines framing", line)
+        assert m, line
+        port = int(m.group(1))
+        a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        ra = LineReader(a)
+        a_addr = "%s:%d" % a.getsockname()
+        assert ra.line() == f"client {a_addr} connected".encode()
+        b = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        rb = LineReader(b)
+        b_addr = "%s:%d" % b.getsockname()
+        assert ra.line() == rb.line() == f"client {b_addr} connected".encode()
+        b.sendall(b"hi all\n")
+        assert ra.line() == rb.line() == f"{b_addr}: hi all".encode()
+        b.close()
+        assert ra.line() == f"client {b_addr} disconnected (closed by peer)".encode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert "stopped:" in err
+    a.settimeout(WAIT)
+    assert a.recv(100) == b""  # the hub closed our connection on the way out
+
+
+def test_python_dash_m_serve_bind_conflict():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = _spawn("", "-m", "tcphub", "serve", "--bind", "127.0.0.1", "--port", str(port))
+        out, err = _finish(proc)
+    assert proc.returncode == 1
+    assert err.strip().splitlines()[-1] == f"tcphub: cannot listen on 127.0.0.1:{port}: address in use"
+
+
+@pytest.mark.skipif(not os.path.exists("examples/python/chat_server.py"), reason="run from the repository root")
+def test_example_chat_server_runs():
+    proc = _spawn("", "examples/python/chat_server.py", "--port", "0", "--bind", "127.0.0.1")
+    assert proc.stdout is not None
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        assert m, line
+        a = socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=WAIT)
+        ra = LineReader(a)
+        a.sendall(b"hello\n")
+        assert ra.line().endswith(b"connected")
+        assert ra.line() == b"%s:%d: hello" % (a.getsockname()[0].encode(), a.getsockname()[1])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = _finish(proc)
+    assert proc.returncode == 0, err

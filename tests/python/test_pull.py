@@ -1,0 +1,117 @@
+"""Pull mode: events() with a timeout, poll() batches, aevents() under asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import tcphub
+from conftest import WAIT, connect, wait_until
+
+
+def test_events_iterator_with_timeout(make_server):
+    server = make_server(framing="lines").start()
+    s = connect(server)
+    s.sendall(b"one\ntwo\n")
+    s.close()
+    seen = []
+    for event in server.events(timeout=2.0):
+        seen.append(event)
+        if event.kind == "disconnect":
+            break
+    assert [e.kind for e in seen] == ["connect", "message", "message", "disconnect"]
+    assert [e.data for e in seen[1:3]] == [b"one", b"two"]
+    assert seen[3].reason == "closed by peer"
+    assert seen[0].data is None and seen[0].reason is None
+    assert len({e.client.id for e in seen}) == 1
+    assert "kind='message'" in repr(seen[1])
+
+    # Nothing more comes: the iteration ends after the timeout.
+    assert list(server.events(timeout=0.1)) == []
+
+
+def test_events_iterator_ends_when_server_stops(make_server):
+    server = make_server(framing="lines").start()
+    s = connect(server)
+    wait_until(lambda: server.client_count == 1)
+    server.stop()
+    kinds = [(e.kind, e.reason) for e in server.events()]  # no timeout: ends on stop
+    assert kinds == [("connect", None), ("disconnect", "server stopped")]
+    s.close()
+
+
+def test_poll_takes_batches(make_server):
+    server = make_server(framing="lines").start()
+    s = connect(server)
+    s.sendall(b"".join(b"m%d\n" % i for i in range(100)))
+    got = []
+    while len(got) < 101:
+        batch = server.poll(32, timeout=WAIT)
+        assert 1 <= len(batch) <= 32
+        got.extend(batch)
+    assert [e.data for e in got[1:]] == [b"m%d" % i for i in range(100)]
+    assert server.poll(10, timeout=0.0) == []
+    s.close()
+    server.stop()
+    assert [e.kind for e in server.poll(10)] == ["disconnect"]
+    with pytest.raises(tcphub.NotRunning):
+        server.poll(10, timeout=1.0)
+
+
+def test_aevents_with_a_real_event_loop(make_server):
+    server = make_server(framing="lines").start()
+
+    async def main():
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"hello from asyncio\n")
+        await writer.drain()
+        seen = []
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:  # the loop stays responsive while aevents() waits
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        tick_task = asyncio.create_task(ticker())
+        async for event in server.aevents():
+            seen.append(event)
+            if event.kind == "message":
+                server.send(event.client.id, event.data.upper())
+                assert await asyncio.wait_for(reader.readline(), WAIT) == b"HELLO FROM ASYNCIO\n"
+                server.stop()
+        tick_task.cancel()
+        writer.close()
+        return seen, ticks
+
+    seen, ticks = asyncio.run(asyncio.wait_for(main(), WAIT))
+    assert [(e.kind, e.reason) for e in seen] == [
+        ("connect", None),
+        ("message", None),
+        ("disconnect", "server stopped"),
+    ]
+    assert ticks > 0
+
+
+def test_aevents_cancellation_loses_no_event(make_server):
+    server = make_server(framing="lines").start()
+
+    async def first_event(timeout):
+        async for event in server.aevents():
+            return event
+        return None
+
+    async def main():
+        # Cancel a consumer while it waits with nothing queued...
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(first_event(None), 0.05)
+        s = connect(server)
+        # ...then the event that arrives afterwards is still there for the next one.
+        ev = await asyncio.wait_for(first_event(None), WAIT)
+        s.close()
+        return ev
+
+    ev = asyncio.run(main())
+    assert ev is not None and ev.kind == "connect"

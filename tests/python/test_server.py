@@ -1,0 +1,280 @@
+"""TcpServer over loopback: callbacks, broadcast, send_to, errors, lifecycle."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+from typing import List, Tuple
+
+import pytest
+
+import tcphub
+from conftest import WAIT, LineReader, connect, wait_until
+
+
+def test_three_clients_and_a_broadcast(make_server):
+    server = make_server(framing="lines")
+    joined: List[tcphub.Client] = []
+
+    @server.on_connect
+    def on_connect(client):
+        joined.append(client)
+
+    @server.on_message
+    def on_message(client, data):
+        server.send_all(b"%d says " % client.id + data)
+
+    server.start()
+    socks = [connect(server) for _ in range(3)]
+    wait_until(lambda: len(joined) == 3 and server.client_count == 3, what="3 clients")
+    assert sorted(c.id for c in joined) == [1, 2, 3]
+    assert {c.address for c in server.clients()} == {s.getsockname() for s in socks}
+
+    socks[1].sendall(b"hello, room\n")
+    readers = [LineReader(s) for s in socks]
+    sender = next(c for c in joined if c.address == socks[1].getsockname())
+    for r in readers:
+        assert r.line() == b"%d says hello, room" % sender.id
+
+    # send_all returns how many clients it was queued for.
+    assert server.send_all(b"direct") == 3
+    for r in readers:
+        assert r.line() == b"direct"
+    stats = server.stats()
+    assert stats.clients == 3 and stats.accepted == 3 and stats.msgs_in == 1
+    for s in socks:
+        s.close()
+
+
+def test_send_to_reaches_only_that_client(make_server):
+    server = make_server(framing="lines").start()
+    a, b = connect(server), connect(server)
+    wait_until(lambda: server.client_count == 2)
+    ip, port = b.getsockname()
+    server.send_to(ip, port, b"just you")
+    assert LineReader(b).line() == b"just you"
+    a.settimeout(0.2)
+    with pytest.raises(socket.timeout):
+        a.recv(100)
+
+    with pytest.raises(tcphub.NoSuchAddr) as exc:
+        server.send_to("127.0.0.1", 1, b"nobody")
+    assert exc.value.address == ("127.0.0.1", 1)
+    assert isinstance(exc.value, tcphub.NoSuchClient) and isinstance(exc.value, LookupError)
+    with pytest.raises(ValueError):
+        server.send_to("not-an-ip", 1, b"x")
+
+
+def test_send_and_disconnect_by_id(make_server):
+    server = make_server(framing="lines").start()
+    s = connect(server)
+    wait_until(lambda: server.client_count == 1)
+    (client,) = server.clients()
+    assert server.client(client.id) == client
+    assert server.client(client.id + 100) is None
+    server.send(client.id, bytearray(b"by id"))
+    reader = LineReader(s)
+    assert reader.line() == b"by id"
+    server.disconnect(client.id)
+    s.settimeout(WAIT)
+    assert s.recv(100) == b""  # kicked: EOF
+    with pytest.raises(tcphub.NoSuchClient) as exc:
+        server.send(client.id, b"gone")
+    assert exc.value.client_id == client.id
+
+
+def test_length_framing_and_frame_too_large(make_server):
+    server = make_server(framing="length", max_len=8).start()
+    s = connect(server)
+    wait_until(lambda: server.client_count == 1)
+    assert server.send_all(b"abc") == 1
+    s.settimeout(WAIT)
+    got = b""
+    while len(got) < 7:
+        got += s.recv(100)
+    assert got == b"\x00\x00\x00\x03abc"
+    with pytest.raises(tcphub.FrameTooLarge) as exc:
+        server.send_all(b"123456789")
+    assert (exc.value.length, exc.value.limit) == (9, 8)
+    assert isinstance(exc.value, ValueError)
+
+
+def test_bind_conflict_raises_oserror_with_eaddrinuse(make_server):
+    first = make_server().start()
+    second = tcphub.TcpServer(first.port, 10, bind="127.0.0.1")
+    with pytest.raises(OSError) as exc:
+        second.start()
+    assert exc.value.errno == errno.EADDRINUSE
+    assert isinstance(exc.value, tcphub.BindError)
+    assert isinstance(exc.value, tcphub.TcpHubError)
+    assert exc.value.address == ("127.0.0.1", first.port)
+    assert "address in use" in str(exc.value)
+    assert not second.running
+
+
+def test_invalid_configuration():
+    with pytest.raises(tcphub.InvalidConfig):
+        tcphub.TcpServer(0, 10, framing="xml")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        tcphub.TcpServer(0, 10, bind="localhost:80")
+    with pytest.raises(tcphub.InvalidConfig):
+        tcphub.TcpServer(0, 10, framing="raw", max_len=10)
+    with pytest.raises(tcphub.InvalidConfig):
+        tcphub.TcpServer(0, 10, linger=-1.0)
+    with pytest.raises(tcphub.InvalidConfig):
+        tcphub.TcpServer(0, 10, bind="127.0.0.1", threads=0).start()
+    with pytest.raises(OverflowError):
+        tcphub.TcpServer(70000, 10)
+
+
+def test_context_manager_starts_and_stops():
+    with tcphub.TcpServer(0, 10, bind="127.0.0.1") as server:
+        assert server.running
+        port = server.port
+        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        wait_until(lambda: server.client_count == 1)
+    assert not server.running
+    s.settimeout(WAIT)
+    assert s.recv(10) == b""  # the server closed the connection
+    # The port is free again.
+    with tcphub.TcpServer(port, 10, bind="127.0.0.1") as again:
+        assert again.port == port
+
+
+def test_lifecycle_errors(make_server):
+    server = make_server()
+    assert not server.running
+    assert server.send_all(b"x") == 0
+    with pytest.raises(tcphub.NotRunning):
+        server.send(1, b"x")
+    with pytest.raises(tcphub.NotRunning):
+        server.poll()
+    server.start()
+    with pytest.raises(RuntimeError):
+        server.start()
+    with pytest.raises(RuntimeError):
+        server.on_message(lambda c, d: None)
+    server.stop()
+    server.stop()  # idempotent
+    assert server.send_all(b"x") == 0
+    with pytest.raises(tcphub.NotRunning):
+        server.send(1, b"x")
+    assert "stopped" in repr(server)
+
+
+def test_callbacks_refuse_pull_mode(make_server):
+    server = make_server()
+    server.on_connect(lambda c: None)
+    server.start()
+    with pytest.raises(RuntimeError):
+        server.events()
+    with pytest.raises(RuntimeError):
+        server.poll()
+
+
+def test_exception_in_callback_is_unraisable_and_server_keeps_running(make_server, unraisable):
+    server = make_server(framing="lines")
+
+    @server.on_message
+    def on_message(client, data):
+        if data == b"boom":
+            raise ZeroDivisionError("callback failed")
+        server.send(client.id, data)
+
+    server.start()
+    s = connect(server)
+    s.sendall(b"boom\n")
+    unraisable.wait(1)
+    (args,) = unraisable.seen
+    assert isinstance(args.exc_value, ZeroDivisionError)
+    assert args.object is on_message
+    # Still serving the same client, and new ones.
+    s.sendall(b"still here\n")
+    assert LineReader(s).line() == b"still here"
+    t = connect(server)
+    t.sendall(b"new\n")
+    assert LineReader(t).line() == b"new"
+
+
+def test_on_error_receives_callback_exceptions(make_server):
+    server = make_server(framing="lines")
+    errors: List[Tuple[BaseException, tcphub.Event]] = []
+    seen = threading.Event()
+
+    @server.on_connect
+    def on_connect(client):
+        raise KeyError("no welcome")
+
+    @server.on_error
+    def on_error(exc, event):
+        errors.append((exc, event))
+        seen.set()
+
+    server.start()
+    s = connect(server)
+    assert seen.wait(WAIT)
+    exc, event = errors[0]
+    assert isinstance(exc, KeyError)
+    assert event.kind == "connect" and event.client.address == s.getsockname()
+
+
+def test_stop_from_inside_a_callback(make_server):
+    server = make_server(framing="lines")
+    reasons: List[str] = []
+
+    @server.on_message
+    def on_message(client, data):
+        if data == b"stop":
+            server.stop()
+            server.send_all(b"ignored after stop")  # returns 0, does not raise
+
+    @server.on_disconnect
+    def on_disconnect(client, reason):
+        reasons.append(reason)
+
+    server.start()
+    a, b = connect(server), connect(server)
+    wait_until(lambda: server.client_count == 2)
+    a.sendall(b"stop\n")
+    assert server.wait(timeout=WAIT)
+    assert not server.running
+    server.stop()  # joins the dispatcher: every callback has run
+    assert reasons == ["server stopped", "server stopped"]
+    for s in (a, b):
+        s.settimeout(WAIT)
+        assert s.recv(100) == b""
+
+
+def test_wait_timeout_and_repr(make_server):
+    server = make_server(framing="lines")
+    assert "not started" in repr(server)
+    server.start()
+    assert server.wait(timeout=0.05) is False
+    assert f":{server.port} lines (running" in repr(server)
+    assert server.framing == "lines" and server.max_len == tcphub.DEFAULT_MAX_LINE
+    assert server.address == ("127.0.0.1", server.port)
+
+
+def test_two_hundred_clients_lose_nothing(make_server):
+    """200 clients each send numbered lines; the echo brings every one back in order."""
+    n_clients, n_msgs = 200, 25
+    server = make_server(max_clients=n_clients, framing="lines")
+    received: dict = {}
+
+    @server.on_message
+    def echo(client, data):
+        received.setdefault(client.id, []).append(data)
+        server.send(client.id, data)
+
+    server.start()
+    socks = [connect(server) for _ in range(n_clients)]
+    wait_until(lambda: server.client_count == n_clients, what="200 clients")
+    for i, s in enumerate(socks):
+        s.sendall(b"".join(b"%d:%d\n" % (i, seq) for seq in range(n_msgs)))
+    for i, s in enumerate(socks):
+        assert LineReader(s).lines(n_msgs) == [b"%d:%d" % (i, seq) for seq in range(n_msgs)]
+    assert sum(len(v) for v in received.values()) == n_clients * n_msgs
+    assert server.stats().msgs_in == n_clients * n_msgs
+    for s in socks:
+        s.close()
