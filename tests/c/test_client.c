@@ -1,0 +1,95 @@
+/* The client API against an echo server whose callback replies from inside
+ * on_message: connect, send, recv with timeout, errors, close, free. */
+#include "test_util.h"
+
+static void echo(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    tcphub_server *s = ud;
+    /* Calling back into tcphub from a callback is allowed. */
+    CHECK_OK(tcphub_server_send(s, id, data, len));
+}
+
+int main(void) {
+    tcphub_server *s = new_local_server(TCPHUB_FRAMING_LENGTH_PREFIXED);
+    CHECK_OK(tcphub_server_on_message(s, echo, s));
+    CHECK_OK(tcphub_server_start(s));
+    uint16_t port = tcphub_server_port(s);
+
+    tcphub_client *c = NULL;
+    CHECK_OK(tcphub_client_connect("127.0.0.1", port, TCPHUB_FRAMING_LENGTH_PREFIXED, 0, &c));
+    CHECK(c != NULL);
+    CHECK(tcphub_client_is_connected(c));
+    CHECK(tcphub_client_local_port(c) != 0);
+    TEST_PASS("connect");
+
+    tcphub_message m = {0};
+    CHECK_RC(tcphub_client_recv(c, &m, 0), TCPHUB_ERR_TIMEOUT);
+    CHECK(m.data == NULL && m.len == 0);
+    TEST_PASS("recv with nothing waiting: TIMEOUT");
+
+    const uint8_t bin[] = {'p', 0, 'i', 0xff, 'n', 'g'};
+    CHECK_OK(tcphub_client_send(c, bin, sizeof bin));
+    CHECK_OK(tcphub_client_recv(c, &m, WAIT_MS));
+    CHECK(m.len == sizeof bin && memcmp(m.data, bin, sizeof bin) == 0);
+    tcphub_message_release(&m);
+    tcphub_message_release(&m);
+    CHECK(m.data == NULL);
+    for (int i = 0; i < 50; i++) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "message %d", i);
+        CHECK_OK(tcphub_client_send(c, (const uint8_t *)buf, (size_t)n));
+    }
+    for (int i = 0; i < 50; i++) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "message %d", i);
+        CHECK_OK(tcphub_client_recv(c, &m, WAIT_MS));
+        CHECK(m.len == (size_t)n && memcmp(m.data, buf, (size_t)n) == 0);
+        tcphub_message_release(&m);
+    }
+    TEST_PASS("binary echo and 50 messages in order");
+
+    /* "localhost" is resolved; the server answers on 127.0.0.1. */
+    tcphub_client *c2 = NULL;
+    CHECK_OK(tcphub_client_connect("localhost", port, TCPHUB_FRAMING_LENGTH_PREFIXED, 0, &c2));
+    CHECK_OK(tcphub_client_send(c2, (const uint8_t *)"named", 5));
+    CHECK_OK(tcphub_client_recv(c2, &m, WAIT_MS));
+    CHECK(m.len == 5 && memcmp(m.data, "named", 5) == 0);
+    tcphub_message_release(&m);
+    CHECK_OK(tcphub_client_close(c2));
+    CHECK_OK(tcphub_client_close(c2));
+    CHECK_RC(tcphub_client_send(c2, (const uint8_t *)"late", 4), TCPHUB_ERR_NOT_RUNNING);
+    tcphub_client_free(c2);
+    TEST_PASS("connect by name; close is idempotent; send after close fails");
+
+    tcphub_client *bad = (tcphub_client *)&m; /* must be overwritten with NULL */
+    CHECK_RC(tcphub_client_connect("127.0.0.1", closed_port(), TCPHUB_FRAMING_RAW, 0, &bad),
+             TCPHUB_ERR_CONNECT);
+    CHECK(bad == NULL);
+    CHECK(strstr(tcphub_last_error(), "tcphub_client_connect") != NULL);
+    CHECK_RC(tcphub_client_connect("127.0.0.1", port, 99, 0, &bad), TCPHUB_ERR_INVALID_ARG);
+    CHECK(bad == NULL);
+    CHECK_RC(tcphub_client_connect(NULL, port, TCPHUB_FRAMING_RAW, 0, &bad), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_client_connect("127.0.0.1", port, TCPHUB_FRAMING_RAW, 0, NULL), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_client_send(NULL, (const uint8_t *)"x", 1), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_client_recv(NULL, &m, 0), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_client_recv(c, NULL, 0), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_client_close(NULL), TCPHUB_ERR_NULL);
+    CHECK(tcphub_client_local_port(NULL) == 0);
+    CHECK(!tcphub_client_is_connected(NULL));
+    TEST_PASS("connection refused, bad framing and NULL arguments are codes");
+
+    /* Messages larger than the framing's limit are refused at send. */
+    tcphub_client *small = NULL;
+    CHECK_OK(tcphub_client_connect("127.0.0.1", port, TCPHUB_FRAMING_LINES, 4, &small));
+    CHECK_RC(tcphub_client_send(small, (const uint8_t *)"too long", 8), TCPHUB_ERR_FRAME_TOO_LARGE);
+    tcphub_client_free(small);
+    TEST_PASS("FRAME_TOO_LARGE on the client side");
+
+    /* The server going away ends the client's stream. */
+    CHECK_OK(tcphub_server_stop(s));
+    CHECK_RC(tcphub_client_recv(c, &m, WAIT_MS), TCPHUB_ERR_NOT_RUNNING);
+    WAIT_UNTIL(!tcphub_client_is_connected(c));
+    tcphub_client_free(c);
+    tcphub_server_free(s);
+    TEST_PASS("server stop: recv reports NOT_RUNNING");
+    return 0;
+}

@@ -1,0 +1,91 @@
+/* tcphub_server_stop from inside a callback: it starts the stop and
+ * returns; queued messages are still flushed; every client is reported
+ * once; free from the main thread then waits for the loops. The stopped
+ * server can be started again. */
+#include "test_util.h"
+
+struct ctx {
+    tcphub_server *server;
+    pthread_mutex_t lock;
+    int stop_rc;
+    int stopped_seen;
+    int disconnects;
+    int stopped_reasons;
+};
+
+static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    (void)id;
+    struct ctx *c = ud;
+    if (len == 4 && memcmp(data, "stop", 4) == 0) {
+        CHECK_OK(tcphub_server_send_all(c->server, (const uint8_t *)"bye", 3, NULL));
+        int rc = tcphub_server_stop(c->server);
+        pthread_mutex_lock(&c->lock);
+        c->stop_rc = rc;
+        c->stopped_seen = !tcphub_server_is_running(c->server);
+        pthread_mutex_unlock(&c->lock);
+        /* Calls after the stop, still inside the callback, fail cleanly. */
+        CHECK_RC(tcphub_server_send_all(c->server, (const uint8_t *)"x", 1, NULL),
+                 TCPHUB_ERR_NOT_RUNNING);
+    }
+}
+
+static void on_disconnect(void *ud, uint64_t id, int reason) {
+    (void)id;
+    struct ctx *c = ud;
+    pthread_mutex_lock(&c->lock);
+    c->disconnects++;
+    if (reason == TCPHUB_REASON_SERVER_STOPPED) c->stopped_reasons++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int disconnects(struct ctx *c) {
+    pthread_mutex_lock(&c->lock);
+    int n = c->disconnects;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+int main(void) {
+    static struct ctx c;
+    pthread_mutex_init(&c.lock, NULL);
+    c.stop_rc = 1;
+    tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
+    c.server = s;
+    CHECK_OK(tcphub_server_on_message(s, on_message, &c));
+    CHECK_OK(tcphub_server_on_disconnect(s, on_disconnect, &c));
+    CHECK_OK(tcphub_server_start(s));
+
+    int a = connect_to(tcphub_server_port(s));
+    int b = connect_to(tcphub_server_port(s));
+    WAIT_UNTIL(tcphub_server_client_count(s) == 2);
+    write_str(a, "stop\n");
+    WAIT_UNTIL(!tcphub_server_is_running(s));
+    EXPECT_LINE(a, "bye");
+    EXPECT_LINE(b, "bye");
+    expect_eof(a);
+    expect_eof(b);
+    WAIT_UNTIL(disconnects(&c) == 2);
+    pthread_mutex_lock(&c.lock);
+    CHECK(c.stop_rc == TCPHUB_OK);
+    CHECK(c.stopped_seen);
+    CHECK(c.stopped_reasons == 2);
+    pthread_mutex_unlock(&c.lock);
+    close(a);
+    close(b);
+    TEST_PASS("stop inside on_message: flushed, clients closed, reported once");
+
+    /* Start again after an in-callback stop, then stop from outside. */
+    CHECK_OK(tcphub_server_start(s));
+    a = connect_to(tcphub_server_port(s));
+    WAIT_UNTIL(tcphub_server_client_count(s) == 1);
+    CHECK_OK(tcphub_server_stop(s));
+    expect_eof(a);
+    close(a);
+    CHECK(disconnects(&c) == 3);
+    TEST_PASS("restart after an in-callback stop");
+
+    tcphub_server_free(s);
+    pthread_mutex_destroy(&c.lock);
+    TEST_PASS("free after an in-callback stop");
+    return 0;
+}

@@ -1,0 +1,193 @@
+/* Shared helpers for the C tests of libtcphub: checks, bounded waits, and
+ * plain BSD-socket clients on 127.0.0.1. Every wait has a deadline; a check
+ * that fails prints where and tcphub_last_error(), then exits 1. */
+#ifndef TCPHUB_TEST_UTIL_H
+#define TCPHUB_TEST_UTIL_H
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tcphub.h"
+
+/* Upper bound for any wait: generous, since the machine may be busy. It is
+ * never an assertion about speed, only a guard against hanging forever. */
+#define WAIT_MS 20000
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n  tcphub_last_error: %s\n", \
+                    __FILE__, __LINE__, #cond, tcphub_last_error());             \
+            exit(1);                                                             \
+        }                                                                        \
+    } while (0)
+
+/* Checks that `expr` returns the code `want`, printing both names if not. */
+#define CHECK_RC(expr, want)                                                       \
+    do {                                                                           \
+        int rc_ = (expr);                                                          \
+        if (rc_ != (want)) {                                                       \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n"       \
+                            "  tcphub_last_error: %s\n",                           \
+                    __FILE__, __LINE__, #expr, rc_, tcphub_strerror(rc_), (want),  \
+                    tcphub_strerror(want), tcphub_last_error());                   \
+            exit(1);                                                               \
+        }                                                                          \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_RC(expr, TCPHUB_OK)
+
+static inline int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void nap_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Re-evaluates `cond` every few milliseconds until it holds or WAIT_MS pass. */
+#define WAIT_UNTIL(cond)                                                     \
+    do {                                                                     \
+        int64_t deadline_ = now_ms() + WAIT_MS;                              \
+        while (!(cond)) {                                                    \
+            if (now_ms() > deadline_) {                                      \
+                fprintf(stderr, "%s:%d: timed out waiting for: %s\n",        \
+                        __FILE__, __LINE__, #cond);                          \
+                exit(1);                                                     \
+            }                                                                \
+            nap_ms(2);                                                       \
+        }                                                                    \
+    } while (0)
+
+/* A blocking TCP connection to 127.0.0.1:port. */
+static inline int connect_to(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    return fd;
+}
+
+/* The local port of a connected socket: what the server sees. */
+static inline uint16_t local_port(int fd) {
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+    return ntohs(addr.sin_port);
+}
+
+static inline void write_str(int fd, const char *s) {
+    size_t len = strlen(s), done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, s + done, len - done);
+        CHECK(n > 0);
+        done += (size_t)n;
+    }
+}
+
+/* Reads one byte, waiting at most until `deadline`: 1 byte, 0 EOF, -1 timeout. */
+static inline int read_byte(int fd, char *c, int64_t deadline) {
+    for (;;) {
+        int left = (int)(deadline - now_ms());
+        if (left <= 0) return -1;
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, left);
+        if (r < 0 && errno == EINTR) continue;
+        CHECK(r >= 0);
+        if (r == 0) return -1;
+        ssize_t n = read(fd, c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == ECONNRESET) return 0;
+        CHECK(n >= 0);
+        return (int)n;
+    }
+}
+
+/* Reads a '\n'-terminated line (without the '\n') into buf; fails the test
+ * on EOF or when nothing complete arrives within WAIT_MS. */
+static inline void read_line(int fd, char *buf, size_t cap) {
+    int64_t deadline = now_ms() + WAIT_MS;
+    size_t len = 0;
+    for (;;) {
+        char c;
+        int r = read_byte(fd, &c, deadline);
+        if (r <= 0) {
+            fprintf(stderr, "read_line: %s after \"%.*s\"\n", r == 0 ? "EOF" : "timeout",
+                    (int)len, buf);
+            exit(1);
+        }
+        if (c == '\n') break;
+        CHECK(len + 1 < cap);
+        buf[len++] = c;
+    }
+    buf[len] = '\0';
+}
+
+/* Checks that the next line on fd is exactly `want`. */
+#define EXPECT_LINE(fd, want)                                                     \
+    do {                                                                          \
+        char line_[512];                                                          \
+        read_line((fd), line_, sizeof line_);                                     \
+        if (strcmp(line_, (want)) != 0) {                                         \
+            fprintf(stderr, "%s:%d: read \"%s\", expected \"%s\"\n", __FILE__,     \
+                    __LINE__, line_, (want));                                     \
+            exit(1);                                                              \
+        }                                                                         \
+    } while (0)
+
+/* Checks that the peer closes the connection (EOF or reset) within WAIT_MS,
+ * with no more data before it. */
+static inline void expect_eof(int fd) {
+    char c;
+    int r = read_byte(fd, &c, now_ms() + WAIT_MS);
+    if (r != 0) {
+        fprintf(stderr, "expect_eof: got %s\n", r < 0 ? "timeout" : "data");
+        exit(1);
+    }
+}
+
+/* A port on 127.0.0.1 that nothing listens on (bound, then released). */
+static inline uint16_t closed_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    uint16_t port = local_port(fd);
+    close(fd);
+    return port;
+}
+
+/* A server (not yet started) for 127.0.0.1 on a port the system picks. */
+static inline tcphub_server *new_local_server(tcphub_framing framing) {
+    tcphub_server *s = tcphub_server_new(0, 64);
+    CHECK(s != NULL);
+    CHECK_OK(tcphub_server_set_bind_ip(s, "127.0.0.1"));
+    CHECK_OK(tcphub_server_set_framing(s, framing, 0));
+    return s;
+}
+
+#define TEST_PASS(name) printf("ok - %s\n", (name))
+
+#endif /* TCPHUB_TEST_UTIL_H */
