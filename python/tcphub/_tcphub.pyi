@@ -1,7 +1,31 @@
 """Type stubs for the native module ``tcphub._tcphub`` (checked by mypy stubtest)."""
 
 from types import TracebackType
-from typing import AsyncIterator, Callable, Dict, Iterator, List, Literal, Optional, Tuple, Type, TypeVar
+from typing import AsyncIterator, Callable, Dict, Iterator, List, Literal, Optional, Tuple, Type, TypeVar, final
+
+__all__ = [
+    "__version__",
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_MAX_FRAME",
+    "DEFAULT_MAX_QUEUE_BYTES",
+    "TcpServer",
+    "TcpClient",
+    "Client",
+    "Event",
+    "Stats",
+    "EventIterator",
+    "TcpHubError",
+    "InvalidConfig",
+    "BindError",
+    "ConnectError",
+    "NoSuchClient",
+    "NoSuchAddr",
+    "NotRunning",
+    "FrameTooLarge",
+    "QueueFull",
+    "Timeout",
+    "IoError",
+]
 
 __version__: str
 DEFAULT_MAX_LINE: int
@@ -58,6 +82,7 @@ class Timeout(TcpHubError, TimeoutError):
 class IoError(TcpHubError, OSError):
     """Any other operating-system failure."""
 
+@final
 class Client:
     """A connected client: its id and remote address."""
 
@@ -69,10 +94,11 @@ class Client:
     def port(self) -> int: ...
     @property
     def address(self) -> Tuple[str, int]: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Event:
     """One thing that happened on a server."""
 
@@ -85,6 +111,7 @@ class Event:
     @property
     def reason(self) -> Optional[str]: ...
 
+@final
 class Stats:
     """A snapshot of a server's counters."""
 
@@ -114,6 +141,7 @@ class Stats:
     def idle_timeouts(self) -> int: ...
     def as_dict(self) -> Dict[str, int]: ...
 
+@final
 class EventIterator(Iterator[Event]):
     """Iterator over a server's events (``TcpServer.events()``)."""
 
@@ -122,6 +150,7 @@ class EventIterator(Iterator[Event]):
 
 _Data = bytes | bytearray
 
+@final
 class TcpServer:
     """A multi-client TCP server."""
 
@@ -139,9 +168,9 @@ class TcpServer:
         idle_timeout: Optional[float] = None,
         keepalive: Optional[float] = None,
         nodelay: bool = True,
-        backlog: int = 4096,
+        backlog: int = ...,
         linger: float = 2.0,
-        event_capacity: int = 65536,
+        event_capacity: int = ...,
     ) -> "TcpServer": ...
     def on_connect(self, func: _F) -> _F: ...
     def on_message(self, func: _F) -> _F: ...
@@ -184,6 +213,7 @@ class TcpServer:
         _tb: Optional[TracebackType] = None,
     ) -> bool: ...
 
+@final
 class TcpClient:
     """A connection to a tcphub (or any compatible) server."""
 

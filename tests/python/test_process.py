@@ -3,13 +3,13 @@ running server, and ``python -m tcphub serve``. Each runs a child Python."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -149,9 +149,11 @@ def test_python_dash_m_serve_bind_conflict():
     assert err.strip().splitlines()[-1] == f"tcphub: cannot listen on 127.0.0.1:{port}: address in use"
 
 
-@pytest.mark.skipif(not os.path.exists("examples/python/chat_server.py"), reason="run from the repository root")
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python" / "chat_server.py"
+
+
 def test_example_chat_server_runs():
-    proc = _spawn("", "examples/python/chat_server.py", "--port", "0", "--bind", "127.0.0.1")
+    proc = _spawn("", str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1")
     assert proc.stdout is not None
     try:
         line = proc.stdout.readline()
