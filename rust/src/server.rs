@@ -679,7 +679,7 @@ impl ServerHandle {
     }
 
     /// The pull-mode event receiver (see [`Events`]). In callback mode (any
-    /// callback set) it yields nothing and ends when the server stops.
+    /// callback set) no events are queued: the receiver is already ended.
     ///
     /// # Examples
     ///

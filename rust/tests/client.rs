@@ -62,13 +62,19 @@ fn echo_round_trip_in_every_framing() {
 
 #[test]
 fn refused_connection_names_the_address() {
-    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     match TcpClient::connect(addr) {
         Err(e @ Error::Connect { .. }) => {
             let text = e.to_string();
             assert!(text.contains(&addr.to_string()), "{text}");
             assert!(text.contains("connection refused"), "{text}");
-            assert_eq!(e.io_error().unwrap().kind(), std::io::ErrorKind::ConnectionRefused);
+            assert_eq!(
+                e.io_error().unwrap().kind(),
+                std::io::ErrorKind::ConnectionRefused
+            );
         }
         other => panic!("expected a connect error, got {other:?}"),
     }

@@ -1,0 +1,192 @@
+//! Stopping: from inside a callback, from outside, by dropping the handle;
+//! and the port being free again afterwards.
+
+mod support;
+
+use std::io::ErrorKind;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use support::{echo_server, localhost, wait_clients, wait_until, Disconnects, Peer};
+use tcphub::{DisconnectReason, Error, Framing, TcpServer};
+
+#[test]
+fn stop_called_inside_on_message() {
+    let gone = Disconnects::new();
+    let g = gone.clone();
+    let returned = Arc::new(AtomicBool::new(false));
+    let r = returned.clone();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(move |srv, _c, msg| {
+            if msg == b"stop" {
+                srv.send_all(b"bye");
+                srv.stop(); // must return, not deadlock joining its own thread
+                r.store(!srv.is_running(), Ordering::SeqCst);
+            } else {
+                srv.send_all(msg);
+            }
+        })
+        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let mut peers: Vec<Peer> = (0..3).map(|_| Peer::connect(addr)).collect();
+    wait_clients(&server, 3);
+    let mut ids: Vec<u64> = peers.iter().map(|p| p.id_on(&server)).collect();
+
+    peers[0].send_line("hello");
+    for p in &mut peers {
+        assert_eq!(p.read_line(), "hello");
+    }
+
+    peers[1].send_line("stop");
+    wait_until("stop() returns inside the callback", || {
+        returned.load(Ordering::SeqCst)
+    });
+    wait_until("server reports stopped", || !server.is_running());
+    // Queued before the stop: delivered, then the connection closes.
+    for p in &mut peers {
+        assert_eq!(p.read_line(), "bye");
+        p.expect_eof();
+    }
+    // Every client got exactly one on_disconnect, with ServerStopped.
+    let mut all = gone.wait_count(3);
+    all.sort_by_key(|(c, _)| c.id);
+    ids.sort_unstable();
+    assert_eq!(all.iter().map(|(c, _)| c.id).collect::<Vec<_>>(), ids);
+    for (c, why) in &all {
+        assert_eq!(*why, DisconnectReason::ServerStopped, "client {c}");
+    }
+
+    server.stop(); // joins the loops; idempotent
+    assert!(!server.is_running());
+    assert_eq!(gone.all().len(), 3);
+    assert!(matches!(server.try_send_all(b"x"), Err(Error::NotRunning)));
+    assert_eq!(server.client_count(), 0);
+    // The listener is closed.
+    match TcpStream::connect(addr) {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused),
+        Ok(_) => panic!("a stopped server still accepts connections"),
+    }
+}
+
+#[test]
+fn stop_flushes_queued_messages_then_closes() {
+    // More than the kernel buffers hold: at stop() most of it is still in the
+    // server's queues, and only the linger flush can deliver it.
+    const BIG: usize = 1 << 20;
+    const COUNT: usize = 16;
+    let gone = Disconnects::new();
+    let g = gone.clone();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::length_prefixed())
+        .max_queue_bytes(64 << 20)
+        .linger(support::TIMEOUT)
+        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .start()
+        .unwrap();
+    let a = Peer::connect(server.local_addr());
+    let b = Peer::connect(server.local_addr());
+    wait_clients(&server, 2);
+    let big = |i: usize| vec![i as u8; BIG];
+    server.send_all(b"first");
+    for i in 0..COUNT {
+        server.send_all(&big(i));
+    }
+    server.send_all(b"last");
+    let readers: Vec<_> = [a, b]
+        .into_iter()
+        .map(|mut p| {
+            std::thread::spawn(move || {
+                assert_eq!(p.read_frame(), b"first");
+                for i in 0..COUNT {
+                    assert!(p.read_frame() == big(i), "big frame {i}");
+                }
+                assert_eq!(p.read_frame(), b"last");
+                p.expect_eof();
+            })
+        })
+        .collect();
+    server.stop();
+    for r in readers {
+        r.join().expect("reader got everything, then EOF");
+    }
+    let all = gone.wait_count(2);
+    assert!(
+        all.iter()
+            .all(|(_, why)| *why == DisconnectReason::ServerStopped),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn dropping_the_last_handle_stops_the_server() {
+    let server = echo_server(Framing::lines());
+    let addr = server.local_addr();
+    let mut c = Peer::connect(addr);
+    c.send_line("x");
+    assert_eq!(c.read_line(), "x");
+    let clone = server.clone();
+    drop(server);
+    // A clone still keeps it running.
+    assert!(clone.is_running());
+    c.send_line("y");
+    assert_eq!(c.read_line(), "y");
+    drop(clone);
+    c.expect_eof();
+    match TcpStream::connect(addr) {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused),
+        Ok(_) => panic!("a dropped server still accepts connections"),
+    }
+}
+
+#[test]
+fn stop_releases_the_port_for_an_immediate_restart() {
+    let first = echo_server(Framing::lines());
+    let addr = first.local_addr();
+    let mut c = Peer::connect(addr);
+    c.send_line("one");
+    assert_eq!(c.read_line(), "one");
+    // The server closes the connection first, so its side goes to TIME_WAIT.
+    first.stop();
+    c.expect_eof();
+
+    for cycle in 0..3 {
+        let again = TcpServer::new(addr.port(), 10)
+            .bind(addr.ip())
+            .framing(Framing::lines())
+            .on_message(|srv, c, msg| {
+                srv.send(c.id, msg).unwrap();
+            })
+            .start()
+            .unwrap_or_else(|e| panic!("restart {cycle} on {addr}: {e}"));
+        assert_eq!(again.local_addr(), addr);
+        let mut c = Peer::connect(addr);
+        c.send_line(&format!("cycle {cycle}"));
+        assert_eq!(c.read_line(), format!("cycle {cycle}"));
+        again.stop();
+        c.expect_eof();
+    }
+}
+
+#[test]
+fn second_server_on_a_busy_port_is_a_bind_error() {
+    let first = echo_server(Framing::lines());
+    let addr = first.local_addr();
+    match TcpServer::new(addr.port(), 10).bind(addr.ip()).start() {
+        Err(Error::Bind { addr: a, source }) => {
+            assert_eq!(a, addr);
+            assert_eq!(source.kind(), ErrorKind::AddrInUse);
+        }
+        other => panic!("expected a bind error, got {other:?}"),
+    }
+    // The first server is unaffected.
+    let mut c = Peer::connect(addr);
+    c.send_line("still mine");
+    assert_eq!(c.read_line(), "still mine");
+    first.stop();
+}

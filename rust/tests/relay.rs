@@ -1,0 +1,240 @@
+//! Broadcast relay, addressed sends (`send_to`, `send`) and panicking callbacks.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use support::{localhost, relay_server, wait_clients, wait_until, Disconnects, Peer};
+use tcphub::{Error, Framing, TcpServer};
+
+/// Connects `n` clients and waits until the server has registered all of them
+/// (a `send_all` only reaches clients registered when it is called).
+fn connect_all(server: &tcphub::ServerHandle, n: usize) -> Vec<Peer> {
+    let peers: Vec<Peer> = (0..n).map(|_| Peer::connect(server.local_addr())).collect();
+    wait_clients(server, n);
+    peers
+}
+
+#[test]
+fn lines_relay_reaches_all_three_clients() {
+    let server = relay_server(Framing::lines());
+    let mut peers = connect_all(&server, 3);
+
+    // Each client speaks in turn; every client (the speaker included) hears
+    // every message, in order.
+    for round in 0..3 {
+        for speaker in 0..3 {
+            let msg = format!("round {round} from {speaker}");
+            peers[speaker].send_line(&msg);
+            for (i, p) in peers.iter_mut().enumerate() {
+                assert_eq!(p.read_line(), msg, "client {i}");
+            }
+        }
+    }
+    // A burst from one client arrives intact and in order everywhere.
+    let burst: String = (0..100).map(|i| format!("burst {i}\n")).collect();
+    peers[1].send(burst.as_bytes());
+    for p in &mut peers {
+        for i in 0..100 {
+            assert_eq!(p.read_line(), format!("burst {i}"));
+        }
+    }
+    let stats = server.stats();
+    assert_eq!(stats.clients, 3);
+    assert_eq!(stats.accepted, 3);
+    assert_eq!(stats.msgs_in, 9 + 100);
+    server.stop();
+}
+
+#[test]
+fn length_prefixed_relay_reaches_all_three_clients() {
+    let server = relay_server(Framing::length_prefixed());
+    let mut peers = connect_all(&server, 3);
+
+    let messages: Vec<Vec<u8>> = vec![
+        b"hello".to_vec(),
+        Vec::new(),                         // empty frame
+        b"line\nbreaks\r\ninside".to_vec(), // no special meaning here
+        (0..=255u8).collect(),              // binary
+        vec![0xAB; 200_000],                // spans many reads
+    ];
+    for (k, m) in messages.iter().enumerate() {
+        peers[k % 3].send_frame(m);
+        for (i, p) in peers.iter_mut().enumerate() {
+            assert_eq!(&p.read_frame(), m, "client {i}, message {k}");
+        }
+    }
+    server.stop();
+}
+
+#[test]
+fn raw_relay_reaches_all_three_clients() {
+    let server = relay_server(Framing::Raw);
+    let mut peers = connect_all(&server, 3);
+
+    // Raw framing does not keep message boundaries, so compare byte streams:
+    // wait for each message to arrive everywhere before sending the next.
+    for k in 0..5 {
+        let msg = format!("raw message {k}");
+        peers[k % 3].send(msg.as_bytes());
+        for (i, p) in peers.iter_mut().enumerate() {
+            assert_eq!(p.read_exact(msg.len()), msg.as_bytes(), "client {i}");
+        }
+    }
+    server.stop();
+}
+
+#[test]
+fn send_to_reaches_only_the_addressed_client() {
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .start()
+        .unwrap();
+    let mut peers = connect_all(&server, 3);
+    let target = peers[1].addr();
+
+    server
+        .send_to(target.ip(), target.port(), b"for you only")
+        .unwrap();
+    assert_eq!(server.send_all(b"marker"), 3);
+
+    assert_eq!(peers[1].read_line(), "for you only");
+    assert_eq!(peers[1].read_line(), "marker");
+    // The others' first bytes are the marker: the private message never reached them.
+    assert_eq!(peers[0].read_line(), "marker");
+    assert_eq!(peers[2].read_line(), "marker");
+    server.stop();
+}
+
+#[test]
+fn send_by_id_reaches_only_that_client() {
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .start()
+        .unwrap();
+    let mut peers = connect_all(&server, 3);
+    let id = peers[2].id_on(&server);
+    assert_eq!(server.client(id).map(|c| c.addr), Some(peers[2].addr()));
+
+    server.send(id, b"direct").unwrap();
+    server.send_all(b"marker");
+    assert_eq!(peers[2].read_line(), "direct");
+    assert_eq!(peers[2].read_line(), "marker");
+    assert_eq!(peers[0].read_line(), "marker");
+    assert_eq!(peers[1].read_line(), "marker");
+    server.stop();
+}
+
+#[test]
+fn unknown_address_and_unknown_id_are_errors() {
+    let gone = Disconnects::new();
+    let g = gone.clone();
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .start()
+        .unwrap();
+    let mut stay = Peer::connect(server.local_addr());
+    let leave = Peer::connect(server.local_addr());
+    wait_clients(&server, 2);
+    let stay_addr = stay.addr();
+
+    // An address nobody connected from (the server's own listening address).
+    let nobody: SocketAddr = server.local_addr();
+    match server.send_to(nobody.ip(), nobody.port(), b"x") {
+        Err(Error::NoSuchAddr(a)) => assert_eq!(a, nobody),
+        other => panic!("send_to an unknown address: {other:?}"),
+    }
+    // Same port as a real client but another ip.
+    match server.send_to("127.0.0.2".parse().unwrap(), stay_addr.port(), b"x") {
+        Err(Error::NoSuchAddr(_)) => {}
+        other => panic!("send_to a wrong ip: {other:?}"),
+    }
+    match server.send(999_999, b"x") {
+        Err(Error::NoSuchClient(999_999)) => {}
+        other => panic!("send to an unknown id: {other:?}"),
+    }
+
+    // A client that left: both its address and its id are unknown afterwards.
+    let leave_addr = leave.addr();
+    let leave_id = leave.id_on(&server);
+    drop(leave);
+    gone.wait_for(leave_id);
+    match server.send_to(leave_addr.ip(), leave_addr.port(), b"x") {
+        Err(Error::NoSuchAddr(a)) => assert_eq!(a, leave_addr),
+        other => panic!("send_to a departed client: {other:?}"),
+    }
+    match server.send(leave_id, b"x") {
+        Err(Error::NoSuchClient(id)) => assert_eq!(id, leave_id),
+        other => panic!("send to a departed client: {other:?}"),
+    }
+    match server.disconnect(leave_id) {
+        Err(Error::NoSuchClient(id)) => assert_eq!(id, leave_id),
+        other => panic!("disconnect a departed client: {other:?}"),
+    }
+
+    // None of the failed sends reached the remaining client.
+    server.send_all(b"marker");
+    assert_eq!(stay.read_line(), "marker");
+
+    // After stop every send reports NotRunning.
+    server.stop();
+    assert!(matches!(
+        server.send_to(stay_addr.ip(), stay_addr.port(), b"x"),
+        Err(Error::NotRunning)
+    ));
+    assert!(matches!(server.send(1, b"x"), Err(Error::NotRunning)));
+    assert!(matches!(server.try_send_all(b"x"), Err(Error::NotRunning)));
+    assert_eq!(server.send_all(b"x"), 0);
+}
+
+#[test]
+fn panicking_on_message_does_not_kill_the_server() {
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(|srv, _c, msg| {
+            if msg == b"boom" {
+                panic!("deliberate panic in on_message (expected by the test)");
+            }
+            srv.send_all(msg);
+        })
+        .start()
+        .unwrap();
+    let mut a = Peer::connect(server.local_addr());
+    let mut b = Peer::connect(server.local_addr());
+    wait_clients(&server, 2);
+
+    a.send_line("before");
+    assert_eq!(a.read_line(), "before");
+    assert_eq!(b.read_line(), "before");
+
+    a.send_line("boom");
+    // Same connection, right after the panic.
+    a.send_line("after");
+    assert_eq!(a.read_line(), "after");
+    assert_eq!(b.read_line(), "after");
+    // The other client too.
+    b.send_line("from b");
+    assert_eq!(a.read_line(), "from b");
+    assert_eq!(b.read_line(), "from b");
+
+    // A panic in the middle of a batch of frames read at once: the frames
+    // after it are still delivered.
+    a.send(b"one\nboom\ntwo\n");
+    for p in [&mut a, &mut b] {
+        assert_eq!(p.read_line(), "one");
+        assert_eq!(p.read_line(), "two");
+    }
+
+    wait_until("callback panics counted", || {
+        server.stats().callback_panics >= 2
+    });
+    assert_eq!(server.stats().callback_panics, 2);
+    assert_eq!(server.client_count(), 2);
+    assert!(server.is_running());
+    server.stop();
+}

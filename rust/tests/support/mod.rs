@@ -1,0 +1,354 @@
+//! Helpers shared by the integration tests: blocking loopback clients with
+//! read timeouts, bounded waits, a recorder for disconnect reasons, and the
+//! small servers most tests start.
+//!
+//! Nothing here sleeps to "let things happen": every wait polls a condition
+//! with a generous upper bound and panics with a description when it runs out,
+//! so a broken server fails a test instead of hanging it.
+
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use tcphub::{Client, ClientId, DisconnectReason, Event, Events, Framing, ServerHandle, TcpServer};
+
+/// Upper bound for anything a test waits for. Generous: the test machine is
+/// small and shared. Nothing asserts that an operation is fast.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How often bounded waits re-check their condition.
+const POLL: Duration = Duration::from_millis(2);
+
+/// 127.0.0.1
+pub fn localhost() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+
+/// Polls `cond` until it holds or `timeout` passes; returns whether it held.
+pub fn try_wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Polls `cond` until it holds; panics naming `what` after [`TIMEOUT`].
+pub fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    assert!(
+        try_wait_until(TIMEOUT, cond),
+        "timed out after {TIMEOUT:?} waiting for: {what}"
+    );
+}
+
+/// Waits until the server has registered exactly `n` clients.
+pub fn wait_clients(server: &ServerHandle, n: usize) {
+    wait_until(&format!("{n} clients registered"), || {
+        server.client_count() == n
+    });
+}
+
+/// A relay: every message goes to every client (`on_message -> send_all`).
+pub fn relay_server(framing: Framing) -> ServerHandle {
+    TcpServer::new(0, 100)
+        .bind(localhost())
+        .framing(framing)
+        .on_message(|srv, _c, msg| {
+            srv.send_all(msg);
+        })
+        .start()
+        .expect("start relay server")
+}
+
+/// An echo server: every message goes back to its sender only.
+pub fn echo_server(framing: Framing) -> ServerHandle {
+    TcpServer::new(0, 1000)
+        .bind(localhost())
+        .framing(framing)
+        .on_message(|srv, c, msg| {
+            srv.send(c.id, msg).expect("echo send");
+        })
+        .start()
+        .expect("start echo server")
+}
+
+/// Encodes `msg` as a 4-byte big-endian length + payload.
+pub fn lp_frame(msg: &[u8]) -> Vec<u8> {
+    let mut v = (msg.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(msg);
+    v
+}
+
+/// A blocking loopback client with read/write timeouts and its own read
+/// buffer, able to speak every framing.
+#[derive(Debug)]
+pub struct Peer {
+    pub stream: TcpStream,
+    /// Received bytes; `buf[pos..]` are not consumed yet.
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Peer {
+    /// Connects to `addr` (timeouts set, `TCP_NODELAY` on).
+    pub fn connect(addr: SocketAddr) -> Peer {
+        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Peer {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// This client's address as the server sees it (what `send_to` takes).
+    pub fn addr(&self) -> SocketAddr {
+        self.stream.local_addr().unwrap()
+    }
+
+    /// The id the server gave this connection; waits until it is registered.
+    pub fn id_on(&self, server: &ServerHandle) -> ClientId {
+        let addr = self.addr();
+        let mut id = None;
+        wait_until(&format!("server registers client {addr}"), || {
+            id = server
+                .clients()
+                .into_iter()
+                .find(|c| c.addr == addr)
+                .map(|c| c.id);
+            id.is_some()
+        });
+        id.unwrap()
+    }
+
+    /// Writes raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("write to server: {e}"));
+    }
+
+    /// Writes `line` plus `\n`.
+    pub fn send_line(&mut self, line: &str) {
+        let mut v = line.as_bytes().to_vec();
+        v.push(b'\n');
+        self.send(&v);
+    }
+
+    /// Writes one length-prefixed frame.
+    pub fn send_frame(&mut self, msg: &[u8]) {
+        self.send(&lp_frame(msg));
+    }
+
+    /// Closes the sending side (half-close); reading still works.
+    pub fn shutdown_write(&self) {
+        self.stream.shutdown(Shutdown::Write).unwrap();
+    }
+
+    /// The received bytes not consumed yet.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    fn pending_text(&self) -> String {
+        let p = self.pending();
+        String::from_utf8_lossy(&p[..p.len().min(200)]).into_owned()
+    }
+
+    /// Consumes `n` pending bytes and returns them.
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let v = self.buf[self.pos..self.pos + n].to_vec();
+        self.pos += n;
+        v
+    }
+
+    /// One `read` into the buffer; returns the byte count (0 at EOF).
+    /// Panics on a timeout or a socket error.
+    fn fill(&mut self) -> usize {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => panic!(
+                    "reading from the server failed ({e}); {} bytes pending: {:?}",
+                    self.pending().len(),
+                    self.pending_text()
+                ),
+            }
+        }
+    }
+
+    /// Fills the buffer until it holds at least `n` pending bytes; panics on EOF.
+    fn want(&mut self, n: usize, what: &str) {
+        while self.pending().len() < n {
+            if self.fill() == 0 {
+                panic!(
+                    "EOF while waiting for {what}; {} bytes pending: {:?}",
+                    self.pending().len(),
+                    self.pending_text()
+                );
+            }
+        }
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        self.want(n, &format!("{n} bytes"));
+        self.take(n)
+    }
+
+    /// Reads one `\n`-terminated line and returns it without the terminator.
+    pub fn read_line(&mut self) -> String {
+        let mut scanned = 0;
+        loop {
+            if let Some(i) = self.pending()[scanned..].iter().position(|&b| b == b'\n') {
+                let mut line = self.take(scanned + i + 1);
+                line.pop();
+                return String::from_utf8(line).expect("utf-8 line");
+            }
+            scanned = self.pending().len();
+            if self.fill() == 0 {
+                panic!(
+                    "EOF while waiting for a line; {} bytes pending: {:?}",
+                    self.pending().len(),
+                    self.pending_text()
+                );
+            }
+        }
+    }
+
+    /// Reads one length-prefixed frame and returns its payload.
+    pub fn read_frame(&mut self) -> Vec<u8> {
+        self.want(4, "a frame header");
+        let p = self.pending();
+        let len = u32::from_be_bytes([p[0], p[1], p[2], p[3]]) as usize;
+        self.want(4 + len, &format!("a frame of {len} bytes"));
+        self.take(4 + len).split_off(4)
+    }
+
+    /// Asserts that the server closed the connection with nothing more to
+    /// read: the next `read` returns 0 (a FIN, not a reset or a timeout).
+    pub fn expect_eof(&mut self) {
+        assert!(
+            self.pending().is_empty(),
+            "expected EOF but {} unread bytes are pending: {:?}",
+            self.pending().len(),
+            self.pending_text()
+        );
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => {}
+            Ok(n) => panic!(
+                "expected EOF, got {n} more bytes: {:?}",
+                String::from_utf8_lossy(&chunk[..n])
+            ),
+            Err(e) => panic!("expected EOF, got an error instead: {e} ({:?})", e.kind()),
+        }
+    }
+
+    /// Reads everything until EOF and returns it (pending bytes included).
+    pub fn read_to_eof(&mut self) -> Vec<u8> {
+        while self.fill() > 0 {}
+        let rest = self.buf.split_off(self.pos);
+        self.buf.clear();
+        self.pos = 0;
+        rest
+    }
+}
+
+/// One recorded `on_disconnect`.
+pub type Departure = (Client, DisconnectReason);
+
+/// Records every `on_disconnect` and lets a test wait for a client's.
+#[derive(Debug, Clone, Default)]
+pub struct Disconnects {
+    inner: Arc<(Mutex<Vec<Departure>>, Condvar)>,
+}
+
+impl Disconnects {
+    pub fn new() -> Disconnects {
+        Disconnects::default()
+    }
+
+    /// Call from `on_disconnect`.
+    pub fn record(&self, client: &Client, why: &DisconnectReason) {
+        let (lock, cv) = &*self.inner;
+        lock.lock().unwrap().push((*client, why.clone()));
+        cv.notify_all();
+    }
+
+    /// Everything recorded so far.
+    pub fn all(&self) -> Vec<Departure> {
+        self.inner.0.lock().unwrap().clone()
+    }
+
+    /// The reason recorded for `id`, if any yet.
+    pub fn reason_of(&self, id: ClientId) -> Option<DisconnectReason> {
+        self.all()
+            .into_iter()
+            .find(|(c, _)| c.id == id)
+            .map(|(_, r)| r)
+    }
+
+    /// Waits (bounded) for `id`'s disconnect and returns its reason.
+    pub fn wait_for(&self, id: ClientId) -> DisconnectReason {
+        let (lock, cv) = &*self.inner;
+        let deadline = Instant::now() + TIMEOUT;
+        let mut g = lock.lock().unwrap();
+        loop {
+            if let Some((_, r)) = g.iter().find(|(c, _)| c.id == id) {
+                return r.clone();
+            }
+            let now = Instant::now();
+            assert!(
+                now < deadline,
+                "timed out waiting for client {id} to disconnect; recorded: {:?}",
+                *g
+            );
+            g = cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Waits (bounded) until at least `n` disconnects are recorded.
+    pub fn wait_count(&self, n: usize) -> Vec<Departure> {
+        let (lock, cv) = &*self.inner;
+        let deadline = Instant::now() + TIMEOUT;
+        let mut g = lock.lock().unwrap();
+        while g.len() < n {
+            let now = Instant::now();
+            assert!(
+                now < deadline,
+                "timed out waiting for {n} disconnects; recorded: {:?}",
+                *g
+            );
+            g = cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+        g.clone()
+    }
+}
+
+/// The next pull-mode event, waiting at most [`TIMEOUT`].
+pub fn next_event(events: &Events) -> Event {
+    events
+        .recv_timeout(TIMEOUT)
+        .unwrap_or_else(|e| panic!("no event within {TIMEOUT:?}: {e}"))
+}
