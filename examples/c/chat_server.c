@@ -1,0 +1,63 @@
+/* The socket tutorial's multi-client chat server, in C on libtcphub.
+ *
+ *   cc -std=c11 -o chat_server examples/c/chat_server.c $(pkg-config --cflags --libs tcphub)
+ *   ./chat_server 8001        # then: ncat 127.0.0.1 8001  in two or more terminals
+ *
+ * Every client is told when someone joins or leaves; every line a client
+ * sends goes to everyone, prefixed with the sender's id. Ctrl-C stops it. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tcphub.h>
+
+/* Callbacks run on tcphub's event-loop threads; userdata is the server. */
+static void on_connect(void *ud, uint64_t id, const char *ip, uint16_t port) {
+    char line[128];
+    int n = snprintf(line, sizeof line, "client #%llu (%s:%u) connected",
+                     (unsigned long long)id, ip, (unsigned)port);
+    tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
+}
+
+static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    char line[256];
+    int n = snprintf(line, sizeof line, "#%llu: %.*s", (unsigned long long)id,
+                     (int)(len < 200 ? len : 200), (const char *)data);
+    tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
+}
+
+static void on_disconnect(void *ud, uint64_t id, int reason) {
+    char line[128];
+    int n = snprintf(line, sizeof line, "client #%llu disconnected (reason %d)",
+                     (unsigned long long)id, reason);
+    tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
+}
+
+int main(int argc, char **argv) {
+    uint16_t port = (uint16_t)(argc > 1 ? atoi(argv[1]) : 8001);
+    /* Block SIGINT/SIGTERM before tcphub starts its threads; wait for them below. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    tcphub_server *s = tcphub_server_new(port, 100);
+    tcphub_server_set_framing(s, TCPHUB_FRAMING_LINES, 0);
+    tcphub_server_on_connect(s, on_connect, s);
+    tcphub_server_on_message(s, on_message, s);
+    tcphub_server_on_disconnect(s, on_disconnect, s);
+    if (tcphub_server_start(s) != TCPHUB_OK) {
+        fprintf(stderr, "chat_server: %s\n", tcphub_last_error());
+        tcphub_server_free(s);
+        return 1;
+    }
+    printf("chat server listening on port %u\n", (unsigned)tcphub_server_port(s));
+    fflush(stdout);
+
+    int sig;
+    sigwait(&sigs, &sig);
+    tcphub_server_free(s); /* stops: flushes, says goodbye, joins the threads */
+    return 0;
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Tests the C ABI of tcphub (libtcphub + include/tcphub.h) from real C and
+# C++ programs. Works on a fresh Debian machine: installs gcc, g++,
+# valgrind and pkg-config with apt-get when missing (as root, or via sudo).
+#
+#   scripts/test-c.sh
+#
+# Steps: build the ffi crate; check the header against cbindgen; compile
+# every tests/c/*.c with -std=c11 -Wall -Wextra -Werror, once with
+# AddressSanitizer + UndefinedBehaviorSanitizer and once plain; compile the
+# header as C and C++ (-Wpedantic) and run a C++ test; run the C tests under
+# the sanitizers, then under valgrind; build examples/c/chat_server.c both
+# against the build tree and through pkg-config after a staged install (the
+# static library), and run a two-client smoke test of it.
+# Exit status is 0 only if every step passed; the last line is the summary.
+#
+# Environment: TCPHUB_CYCLES (start/stop cycles in test_cycles, default 100
+# under the sanitizers, 20 under valgrind).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+section() { printf '\n==== %s ====\n' "$*"; }
+show() { printf '+ %s\n' "$*"; }
+die() {
+    printf 'FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+passed=0
+failed=0
+failures=()
+# record STATUS NAME: counts one step and says how it went.
+record() {
+    if [ "$1" -eq 0 ]; then
+        passed=$((passed + 1))
+        printf 'PASS %s\n' "$2"
+    else
+        failed=$((failed + 1))
+        failures+=("$2")
+        printf 'FAIL %s (exit %s)\n' "$2" "$1"
+    fi
+}
+# step NAME CMD...: shows, runs and records a command.
+step() {
+    local name=$1
+    shift
+    show "$*"
+    "$@"
+    record $? "$name"
+}
+
+section "system packages"
+missing=()
+command -v gcc >/dev/null || missing+=(gcc)
+command -v g++ >/dev/null || missing+=(g++)
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+if ((${#missing[@]})); then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    show "apt-get install ${missing[*]}"
+    $SUDO apt-get update -qq || die "apt-get update"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null ||
+        die "apt-get install ${missing[*]}"
+fi
+command -v cargo >/dev/null || die "cargo not found: install Rust first"
+echo "ok: $(gcc --version | head -n 1); $(valgrind --version); pkg-config $(pkg-config --version)"
+
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+LIBDIR="$TARGET_DIR/debug"
+BUILD="$TARGET_DIR/c-tests"
+rm -rf "$BUILD"
+mkdir -p "$BUILD/asan" "$BUILD/plain"
+
+section "build libtcphub (ffi crate)"
+show "cargo build -p tcphub-ffi"
+cargo build -p tcphub-ffi || die "cargo build -p tcphub-ffi"
+ls -l "$LIBDIR/libtcphub.so" "$LIBDIR/libtcphub.a" || die "library files missing"
+
+section "header is what cbindgen generates; codes match the core"
+step "cargo test -p tcphub-ffi" cargo test -q -p tcphub-ffi
+
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -I"$ROOT/include" -pthread)
+CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -g -I"$ROOT/include" -pthread)
+SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+LINK=(-L"$LIBDIR" -ltcphub -Wl,-rpath,"$LIBDIR")
+
+section "compile the header alone as C11 and C++17 (-Wpedantic)"
+echo '#include <tcphub.h>' >"$BUILD/header_only.c"
+cp "$BUILD/header_only.c" "$BUILD/header_only.cpp"
+step "header as C11" gcc -x c "${CFLAGS[@]}" -Wpedantic -fsyntax-only "$BUILD/header_only.c"
+step "header as C++17" g++ -x c++ "${CXXFLAGS[@]}" -Wpedantic -fsyntax-only "$BUILD/header_only.cpp"
+
+section "compile tests/c (ASan+UBSan build and plain build)"
+tests=()
+for src in tests/c/*.c tests/c/*.cpp; do
+    name=$(basename "${src%.*}")
+    case "$src" in
+        *.cpp) cc=(g++ "${CXXFLAGS[@]}") ;;
+        *) cc=(gcc "${CFLAGS[@]}") ;;
+    esac
+    step "compile $name (sanitizers)" "${cc[@]}" "${SAN[@]}" "$src" -o "$BUILD/asan/$name" "${LINK[@]}"
+    step "compile $name (plain)" "${cc[@]}" "$src" -o "$BUILD/plain/$name" "${LINK[@]}"
+    tests+=("$name")
+done
+
+section "run tests/c under AddressSanitizer + UndefinedBehaviorSanitizer"
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+for name in "${tests[@]}"; do
+    [ -x "$BUILD/asan/$name" ] || continue
+    step "$name (asan+ubsan)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-100}" timeout 600 "$BUILD/asan/$name"
+done
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+section "run tests/c under valgrind"
+for name in "${tests[@]}"; do
+    [ -x "$BUILD/plain/$name" ] || continue
+    step "$name (valgrind)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-20}" timeout 1200 \
+        valgrind -q --error-exitcode=1 --leak-check=full \
+        --suppressions="$ROOT/tests/c/valgrind.supp" "$BUILD/plain/$name"
+done
+
+section "example: examples/c/chat_server.c"
+step "build chat_server against the build tree" \
+    gcc "${CFLAGS[@]}" examples/c/chat_server.c -o "$BUILD/chat_server" "${LINK[@]}"
+
+# The README's path: install (staged, debug build to reuse the one above),
+# then compile with pkg-config.
+PREFIX="$BUILD/prefix"
+step "scripts/install-c.sh (PREFIX=$PREFIX)" \
+    env PREFIX="$PREFIX" PROFILE=debug scripts/install-c.sh
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+show "pkg-config --cflags --libs tcphub: $(pkg-config --cflags --libs tcphub 2>&1)"
+# shellcheck disable=SC2046 # word splitting of pkg-config output is intended
+step "build chat_server with pkg-config (shared)" \
+    gcc -std=c11 -Wall -Wextra -Werror examples/c/chat_server.c -o "$BUILD/chat_server_pc" \
+    $(pkg-config --cflags --libs tcphub) -Wl,-rpath,"$PREFIX/lib"
+# shellcheck disable=SC2046
+step "build chat_server with pkg-config --static (libtcphub.a)" \
+    gcc -std=c11 -Wall -Wextra -Werror examples/c/chat_server.c -o "$BUILD/chat_server_static" \
+    $(pkg-config --cflags tcphub) "$PREFIX/lib/libtcphub.a" \
+    $(pkg-config --static --libs-only-l tcphub | sed 's/-ltcphub//')
+unset PKG_CONFIG_PATH
+
+# Smoke test of the static binary: two bash /dev/tcp clients on loopback.
+chat_smoke() {
+    local bin=$1 out="$BUILD/chat.out" pid port="" line i got=""
+    "$bin" 0 >"$out" 2>&1 &
+    pid=$!
+    for ((i = 0; i < 2000; i++)); do # up to 20 s for the "listening" line
+        port=$(sed -n 's/^chat server listening on port \([0-9]*\)$/\1/p' "$out")
+        [ -n "$port" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.01
+    done
+    if [ -z "$port" ]; then
+        echo "chat_server did not start:"
+        cat "$out"
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        return 1
+    fi
+    exec 3<>"/dev/tcp/127.0.0.1/$port" 4<>"/dev/tcp/127.0.0.1/$port"
+    printf 'hello, room\n' >&3
+    # Client 4 sees join notices, then client 3's line, within 20 s.
+    while IFS= read -r -t 20 line <&4; do
+        case "$line" in *": hello, room") got=$line && break ;; esac
+    done
+    exec 3>&- 4>&-
+    kill -TERM "$pid"
+    wait "$pid"
+    local rc=$?
+    echo "relayed: ${got:-nothing}; chat_server exited with $rc"
+    [ -n "$got" ] && [ "$rc" -eq 0 ]
+}
+show "chat_server smoke test: two clients on 127.0.0.1, one line relayed, SIGTERM"
+chat_smoke "$BUILD/chat_server_static"
+record $? "chat_server relays a line and exits cleanly on SIGTERM"
+
+section "summary"
+if ((failed)); then
+    printf 'failed: %s\n' "${failures[@]}"
+fi
+echo "c: $passed passed, $failed failed"
+((failed == 0))
