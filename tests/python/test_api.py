@@ -1,0 +1,58 @@
+"""The public surface: names, docstrings, exception hierarchy."""
+
+from __future__ import annotations
+
+import inspect
+
+import tcphub
+
+
+def test_every_public_class_and_method_has_a_docstring():
+    missing = []
+    for name in tcphub.__all__:
+        obj = getattr(tcphub, name)
+        if not inspect.isclass(obj):
+            continue
+        if not (obj.__doc__ or "").strip():
+            missing.append(name)
+        if issubclass(obj, BaseException):
+            continue
+        for attr, value in vars(obj).items():
+            if attr.startswith("_"):
+                continue
+            if not (getattr(value, "__doc__", None) or "").strip():
+                missing.append(f"{name}.{attr}")
+    assert missing == []
+    assert (tcphub.__doc__ or "").strip()
+
+
+def test_each_error_maps_to_its_own_class_under_tcphuberror():
+    classes = [
+        tcphub.InvalidConfig,
+        tcphub.BindError,
+        tcphub.ConnectError,
+        tcphub.NoSuchClient,
+        tcphub.NoSuchAddr,
+        tcphub.NotRunning,
+        tcphub.FrameTooLarge,
+        tcphub.QueueFull,
+        tcphub.Timeout,
+        tcphub.IoError,
+    ]
+    assert len(set(classes)) == len(classes)
+    for cls in classes:
+        assert issubclass(cls, tcphub.TcpHubError)
+        assert cls.__module__ == "tcphub"
+    assert issubclass(tcphub.BindError, OSError)
+    assert issubclass(tcphub.ConnectError, ConnectionError)
+    assert issubclass(tcphub.Timeout, TimeoutError)
+    assert issubclass(tcphub.InvalidConfig, ValueError)
+    assert issubclass(tcphub.NoSuchAddr, tcphub.NoSuchClient)
+
+
+def test_value_classes():
+    server = tcphub.TcpServer(0, 5, bind="127.0.0.1")
+    assert server.stats().as_dict()["clients"] == 0
+    assert repr(server.stats()).startswith("Stats(clients=0")
+    assert server.clients() == [] and server.client(1) is None
+    assert server.port == 0 and server.max_clients == 5 and server.framing == "raw"
