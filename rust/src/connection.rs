@@ -33,8 +33,8 @@ pub(crate) enum ReadOutcome {
 pub(crate) enum Queued {
     /// Queued; the caller should schedule a flush if `needs_flush`.
     Yes { needs_flush: bool },
-    /// The queue bound would be exceeded.
-    Full,
+    /// The queue bound would be exceeded; the frame is handed back.
+    Full(Arc<[u8]>),
 }
 
 #[derive(Debug)]
@@ -57,6 +57,10 @@ pub(crate) struct Connection {
     pub read_scheduled: bool,
     /// Last time bytes arrived (idle timeout).
     pub last_active: Instant,
+    /// Set when the connection is to end once its queue is written (peer
+    /// EOF, kick, oversize frame, idle): the reason to report and the
+    /// deadline after which it closes anyway. No more reading meanwhile.
+    pub closing: Option<(DisconnectReason, Instant)>,
 }
 
 impl Connection {
@@ -72,6 +76,7 @@ impl Connection {
             flush_scheduled: false,
             read_scheduled: false,
             last_active: now,
+            closing: None,
         }
     }
 
@@ -87,7 +92,7 @@ impl Connection {
             return Queued::Yes { needs_flush: false };
         }
         if self.out_bytes > 0 && self.out_bytes + buf.len() > limit {
-            return Queued::Full;
+            return Queued::Full(buf);
         }
         self.out_bytes += buf.len();
         self.out.push_back(buf);

@@ -75,6 +75,7 @@ impl LoopParts {
                 tx,
                 waker,
                 notified: std::sync::atomic::AtomicBool::new(false),
+                pending: std::sync::atomic::AtomicUsize::new(0),
             },
         ))
     }
@@ -212,6 +213,8 @@ struct EventLoop {
     next_target: usize,
     /// When accept failed for lack of resources (EMFILE), retry after this.
     accept_retry: Option<Instant>,
+    /// Connections closing once their queue is written (see `close_after_flush`).
+    draining: Vec<usize>,
     /// Set when shutdown began: the deadline for flushing.
     stopping: Option<Instant>,
     next_idle_check: Option<Instant>,
@@ -257,6 +260,7 @@ impl EventLoop {
             local: Vec::new(),
             next_target: 0,
             accept_retry: None,
+            draining: Vec::new(),
             stopping: None,
             next_idle_check,
         })
@@ -307,6 +311,7 @@ impl EventLoop {
             self.read_again();
             self.flush_scheduled();
             self.check_idle();
+            self.check_draining();
             if let Some(deadline) = self.stopping {
                 if self.conns.iter().flatten().all(|c| c.queued_bytes() == 0)
                     || Instant::now() >= deadline
@@ -451,6 +456,9 @@ impl EventLoop {
             let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
                 return;
             };
+            if conn.closing.is_some() {
+                return;
+            }
             match conn.read_into(&mut self.rbuf) {
                 ReadOutcome::Data(n) => {
                     conn.last_active = Instant::now();
@@ -466,7 +474,7 @@ impl EventLoop {
                     if res.is_err() {
                         LoopCounters::add(&counters.frame_too_large, 1);
                         log::info!("tcphub: client {client} sent a frame over the limit");
-                        self.close(t, DisconnectReason::FrameTooLarge);
+                        self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                         return;
                     }
                     if n < self.rbuf.len() && !drain {
@@ -485,9 +493,8 @@ impl EventLoop {
                         }
                         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
                     };
-                    // Let anything the callbacks just queued go out before closing.
-                    self.apply_local();
-                    self.close(t, reason);
+                    // Replies the callbacks just queued still go out (half-close).
+                    self.close_after_flush(t, reason);
                     return;
                 }
                 ReadOutcome::Failed(reason) => {
@@ -529,6 +536,12 @@ impl EventLoop {
             .notified
             .store(false, Ordering::Release);
         while let Ok(cmd) = self.rx.try_recv() {
+            let len = cmd.payload_len();
+            if len > 0 {
+                self.core.loops[self.idx]
+                    .pending
+                    .fetch_sub(len, Ordering::AcqRel);
+            }
             self.apply(cmd);
             self.apply_local();
         }
@@ -571,10 +584,7 @@ impl EventLoop {
             }
             Command::Kick(id) => {
                 if let Some(&t) = self.by_id.get(&id) {
-                    if let Some(c) = self.conn_mut(t) {
-                        let _ = c.flush();
-                    }
-                    self.close(t, DisconnectReason::Kicked);
+                    self.close_after_flush(t, DisconnectReason::Kicked);
                 }
             }
             Command::Shutdown => self.begin_shutdown(),
@@ -583,12 +593,32 @@ impl EventLoop {
 
     fn enqueue(&mut self, t: usize, frame: Arc<[u8]>) {
         let limit = self.core.config.max_queue_bytes;
+        let counters = &self.core.counters[self.idx];
         let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
             return;
         };
-        let (queued, client, bytes) =
-            (conn.enqueue(frame, limit), conn.client, conn.queued_bytes());
-        let counters = &self.core.counters[self.idx];
+        if conn.closing.is_some() {
+            return; // on its way out: only what was queued before goes
+        }
+        let mut queued = conn.enqueue(frame, limit);
+        if let Queued::Full(frame) = queued {
+            // Full only by this turn's backlog? Write to the socket, then retry.
+            if !conn.writable {
+                queued = Queued::Full(frame);
+            } else {
+                match conn.flush() {
+                    Ok(n) => {
+                        LoopCounters::add(&counters.bytes_out, n as u64);
+                        queued = conn.enqueue(frame, limit);
+                    }
+                    Err(reason) => {
+                        self.close(t, reason);
+                        return;
+                    }
+                }
+            }
+        }
+        let (client, bytes) = (conn.client, conn.queued_bytes());
         match queued {
             Queued::Yes { needs_flush } => {
                 LoopCounters::add(&counters.msgs_out, 1);
@@ -596,7 +626,7 @@ impl EventLoop {
                     self.to_flush.push(t);
                 }
             }
-            Queued::Full => match self.core.config.overflow {
+            Queued::Full(_) => match self.core.config.overflow {
                 Overflow::DropMessage => LoopCounters::add(&counters.dropped, 1),
                 Overflow::Disconnect => {
                     LoopCounters::add(&counters.slow_consumers, 1);
@@ -625,12 +655,65 @@ impl EventLoop {
             return;
         };
         match conn.flush() {
-            Ok(n) => LoopCounters::add(&self.core.counters[self.idx].bytes_out, n as u64),
-            Err(reason) => self.close(t, reason),
+            Ok(n) => {
+                LoopCounters::add(&self.core.counters[self.idx].bytes_out, n as u64);
+                if conn.queued_bytes() == 0 {
+                    if let Some((reason, _)) = conn.closing.clone() {
+                        self.close(t, reason);
+                    }
+                }
+            }
+            // A connection already closing keeps the reason it is closing for.
+            Err(reason) => {
+                let reason = conn.closing.take().map_or(reason, |(r, _)| r);
+                self.close(t, reason);
+            }
         }
     }
 
     // ---- closing -----------------------------------------------------------
+
+    /// Ends connection `t` once what is queued for it — including replies the
+    /// callbacks just queued — is written, or the linger time has passed.
+    /// It is not read any more meanwhile.
+    fn close_after_flush(&mut self, t: usize, reason: DisconnectReason) {
+        self.apply_local();
+        let deadline = Instant::now() + self.core.config.linger;
+        let Some(conn) = self.conn_mut(t) else {
+            return;
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        conn.closing = Some((reason, deadline));
+        self.draining.push(t);
+        self.flush(t); // closes it at once when nothing is queued
+    }
+
+    /// Closes draining connections whose linger time is up.
+    fn check_draining(&mut self) {
+        if self.draining.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let list = std::mem::take(&mut self.draining);
+        for t in list {
+            let due = match self.conns.get(t).and_then(|c| c.as_ref()) {
+                Some(Connection {
+                    closing: Some((reason, deadline)),
+                    ..
+                }) => (*deadline <= now).then(|| reason.clone()),
+                _ => continue, // closed meanwhile (the slot may be reused)
+            };
+            match due {
+                Some(reason) => {
+                    self.close(t, reason);
+                    self.apply_local();
+                }
+                None => self.draining.push(t),
+            }
+        }
+    }
 
     fn close(&mut self, t: usize, reason: DisconnectReason) {
         let Some(mut conn) = self.conns.get_mut(t).and_then(|c| c.take()) else {
@@ -672,9 +755,11 @@ impl EventLoop {
             })
             .collect();
         for t in idle {
-            LoopCounters::add(&self.counters().idle_timeouts, 1);
-            self.close(t, DisconnectReason::IdleTimeout);
-            self.apply_local();
+            if self.conn_mut(t).is_some_and(|c| c.closing.is_none()) {
+                LoopCounters::add(&self.counters().idle_timeouts, 1);
+                self.close_after_flush(t, DisconnectReason::IdleTimeout);
+                self.apply_local();
+            }
         }
     }
 
@@ -697,8 +782,12 @@ impl EventLoop {
             }
         }
         for t in 0..self.conns.len() {
-            if self.conns[t].is_some() {
-                self.close(t, DisconnectReason::ServerStopped);
+            if let Some(c) = &self.conns[t] {
+                let reason = c
+                    .closing
+                    .as_ref()
+                    .map_or(DisconnectReason::ServerStopped, |(r, _)| r.clone());
+                self.close(t, reason);
                 self.apply_local();
             }
         }

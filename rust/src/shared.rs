@@ -108,6 +108,24 @@ pub(crate) struct LoopRemote {
     /// Set by producers, cleared by the loop before it drains the channel:
     /// only the first command after a drain pays for the `eventfd` write.
     pub notified: AtomicBool,
+    /// Message bytes posted through the channel and not yet taken by the
+    /// loop: bounds the channel, so a thread that sends faster than the
+    /// loops can write waits instead of growing memory without limit.
+    pub pending: AtomicUsize,
+}
+
+/// How far (in message bytes) a loop's command channel may run ahead of the
+/// loop before non-I/O threads posting to it wait.
+pub(crate) const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
+
+impl Command {
+    /// Message bytes this command carries (counted against `MAX_PENDING_BYTES`).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Command::Send(_, f) | Command::Broadcast(f, _) => f.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// Everything the handles and the loops share.
@@ -198,18 +216,33 @@ impl Core {
 
     /// Delivers a command to loop `idx`: directly when called from that loop's
     /// own thread (inside a callback), otherwise through its channel + waker.
+    ///
+    /// A thread that is not one of this server's loops waits while the loop
+    /// is more than [`MAX_PENDING_BYTES`] behind (backpressure). Loop threads
+    /// never wait on each other, so two loops cannot deadlock.
     pub fn post(&self, idx: usize, cmd: Command) {
-        let cmd = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
-            Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
-                ll.cmds.push(cmd);
-                None
+        let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
+            Some(ll) if std::ptr::eq(ll.core, self) => {
+                if ll.idx == idx {
+                    ll.cmds.push(cmd);
+                    None
+                } else {
+                    Some((cmd, true))
+                }
             }
-            _ => Some(cmd),
+            _ => Some((cmd, false)),
         }) {
             None => return,
             Some(c) => c,
         };
         let remote = &self.loops[idx];
+        let len = cmd.payload_len();
+        if len > 0 {
+            if !on_loop {
+                self.wait_for_room(remote);
+            }
+            remote.pending.fetch_add(len, Ordering::AcqRel);
+        }
         if remote.tx.send(cmd).is_err() {
             return; // loop already gone: the server has stopped
         }
@@ -217,6 +250,21 @@ impl Core {
             if let Err(e) = remote.waker.wake() {
                 log::error!("tcphub: cannot wake event loop {idx}: {e}");
             }
+        }
+    }
+
+    /// Waits (briefly sleeping) while loop `remote` is too far behind,
+    /// unless the server is stopping.
+    fn wait_for_room(&self, remote: &LoopRemote) {
+        let mut nap = Duration::from_micros(20);
+        while remote.pending.load(Ordering::Acquire) > MAX_PENDING_BYTES
+            && self.running.load(Ordering::Acquire)
+        {
+            if !remote.notified.swap(true, Ordering::AcqRel) {
+                let _ = remote.waker.wake();
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(1));
         }
     }
 

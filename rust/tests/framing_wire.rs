@@ -56,7 +56,6 @@ fn overlong_line_disconnects_only_its_sender() {
 }
 
 #[test]
-#[ignore = "engine bug: close() discards replies queued by callbacks during the read that hit the oversize frame"]
 fn replies_to_frames_read_together_with_an_oversize_frame_are_delivered() {
     // "ok" and the oversize line arrive in one read: on_message("ok") queues
     // the echo, then the decoder fails and the connection is closed. The echo
@@ -218,7 +217,6 @@ fn length_prefixed_one_byte_at_a_time_equal_one_write() {
 // the server reads the data and the FIN together.
 
 #[test]
-#[ignore = "engine bug: an echo queued in on_message is discarded when EOF is read in the same read() (event_loop.rs read/close)"]
 fn half_closed_client_still_gets_its_echo() {
     let server = support::echo_server(Framing::lines());
     let mut c = Peer::connect(server.local_addr());
@@ -230,7 +228,6 @@ fn half_closed_client_still_gets_its_echo() {
 }
 
 #[test]
-#[ignore = "engine bug: an echo queued in on_message is discarded when EOF is read in the same read() (event_loop.rs read/close)"]
 fn half_closed_client_gets_echo_of_every_line_and_the_unterminated_last() {
     let server = support::echo_server(Framing::lines());
     let mut c = Peer::connect(server.local_addr());
@@ -244,7 +241,6 @@ fn half_closed_client_gets_echo_of_every_line_and_the_unterminated_last() {
 }
 
 #[test]
-#[ignore = "engine bug: an echo queued in on_message is discarded when EOF is read in the same read() (event_loop.rs read/close)"]
 fn half_closed_client_gets_echo_after_an_earlier_exchange() {
     let server = support::echo_server(Framing::length_prefixed());
     let mut c = Peer::connect(server.local_addr());

@@ -64,8 +64,8 @@ fn client_over_max_is_refused_and_a_freed_slot_is_reused() {
 const MSG_LEN: usize = 1024;
 /// The producer stays at most this many messages ahead of the slowest
 /// reader, so a reader's server-side queue stays far below `QUEUE` however
-/// many sends reach the loop between two of its flushes (see the ignored
-/// tests at the end of this file).
+/// many sends reach the loop between two of its flushes (the unpaced case
+/// has its own tests at the end of this file).
 const WINDOW: u64 = 16;
 const QUEUE: usize = 64 * 1024;
 /// Messages sent after the policy was seen to act.
@@ -315,7 +315,6 @@ fn readers_only(server: &ServerHandle) -> (Readers, Vec<Arc<AtomicU64>>) {
 // be treated as slow consumers.
 
 #[test]
-#[ignore = "engine bug: enqueue() declares SlowConsumer without trying to write to the (empty, writable) socket first"]
 fn readers_that_keep_up_survive_an_unpaced_broadcast_storm() {
     const BURST: u64 = 2000; // 2 MB per reader, 64 KiB queue bound
     let gone = Disconnects::new();
@@ -346,7 +345,6 @@ fn readers_that_keep_up_survive_an_unpaced_broadcast_storm() {
 }
 
 #[test]
-#[ignore = "engine bug: enqueue() declares SlowConsumer without trying to write to the (empty, writable) socket first"]
 fn readers_that_keep_up_survive_a_burst_queued_by_one_callback() {
     const BURST: u64 = 200; // 200 KiB in one callback, 64 KiB queue bound
     let gone = Disconnects::new();
