@@ -47,5 +47,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 section "rust: package contents"
 cargo package -p tcphub --no-verify --list --locked --allow-dirty
 
+section "C: libtcphub from C and C++ (sanitizers, valgrind, pkg-config)"
+scripts/test-c.sh
+
+section "Python: pip install . in a venv, pytest, stub check"
+scripts/test-python.sh
+
 echo
-echo "ALL TESTS PASSED"
+echo "ALL TESTS PASSED (Rust, C, Python)"
