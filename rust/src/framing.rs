@@ -289,15 +289,16 @@ impl Decoder {
         if !self.pending.is_empty() {
             match memchr(b'\n', input) {
                 None => {
-                    // A trailing '\r' may still be stripped, so allow one extra byte.
-                    if self.pending.len() + input.len() > max_len + 1 {
+                    let len = self.pending.len() + input.len();
+                    let last = input.last().or(self.pending.last());
+                    if !line_fits(len, last, max_len) {
                         return Err(FrameError::TooLarge { max: max_len });
                     }
                     self.pending.extend_from_slice(input);
                     return Ok(());
                 }
                 Some(i) => {
-                    if self.pending.len() + i > max_len + 1 {
+                    if self.pending.len() + i > max_len.saturating_add(1) {
                         return Err(FrameError::TooLarge { max: max_len });
                     }
                     self.pending.extend_from_slice(&input[..i]);
@@ -321,7 +322,7 @@ impl Decoder {
             emit(line);
             input = &input[i + 1..];
         }
-        if input.len() > max_len + 1 {
+        if !line_fits(input.len(), input.last(), max_len) {
             return Err(FrameError::TooLarge { max: max_len });
         }
         self.pending.extend_from_slice(input);
@@ -390,6 +391,14 @@ fn header(b: &[u8]) -> usize {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
 }
 
+/// Whether an unterminated line of `len` bytes ending in `last` can still
+/// become a line of at most `max_len` bytes: it may be one byte longer only
+/// if that byte is a `\r` that the terminator will strip. (Anything longer is refused now rather than at its
+/// newline, and [`Decoder::finish`] never hands out an oversize last line.)
+fn line_fits(len: usize, last: Option<&u8>, max_len: usize) -> bool {
+    len <= max_len || (Some(len) == max_len.checked_add(1) && last == Some(&b'\r'))
+}
+
 fn strip_cr(line: &[u8]) -> &[u8] {
     match line.last() {
         Some(b'\r') => &line[..line.len() - 1],
@@ -456,6 +465,41 @@ mod tests {
         assert!(decode_all(f, &[b"0123456789\r\n"]).is_ok());
         assert!(decode_all(f, &[b"0123456789", b"\r", b"\n"]).is_ok());
         assert!(decode_all(f, &[b"01234567890\n"]).is_err());
+    }
+
+    #[test]
+    fn unterminated_last_line_over_max_is_refused_not_emitted_at_eof() {
+        // Regression: max_len + 1 bytes without a newline used to be held, and
+        // `finish` then handed the oversize line out as the last message.
+        let mut d = Decoder::new(Framing::Lines { max_len: 3 });
+        assert_eq!(
+            d.decode(b"abcd", |_| {}),
+            Err(FrameError::TooLarge { max: 3 })
+        );
+        let mut d = Decoder::new(Framing::Lines { max_len: 3 });
+        d.decode(b"ab", |_| {}).unwrap();
+        assert_eq!(
+            d.decode(b"cd", |_| {}),
+            Err(FrameError::TooLarge { max: 3 })
+        );
+        // One byte over is fine while it is the '\r' of a "\r\n".
+        let mut d = Decoder::new(Framing::Lines { max_len: 3 });
+        d.decode(b"ab", |_| {}).unwrap();
+        d.decode(b"c\r", |_| {}).unwrap();
+        assert_eq!(d.finish(), Ok(Some(b"abc".to_vec())));
+    }
+
+    #[test]
+    fn lines_without_a_practical_limit_do_not_overflow() {
+        // Regression: `max_len + 1` overflowed for usize::MAX (a panic in
+        // debug builds, every continued line "too large" in release).
+        let f = Framing::Lines {
+            max_len: usize::MAX,
+        };
+        assert_eq!(
+            decode_all(f, &[b"a long ", b"line\n"]).unwrap(),
+            vec![b"a long line".to_vec()]
+        );
     }
 
     #[test]
