@@ -8,6 +8,7 @@ records instead.
 
 from __future__ import annotations
 
+import faulthandler
 import socket
 import sys
 import threading
@@ -20,6 +21,18 @@ import tcphub
 
 #: Upper bound for any wait in the tests (generous: 2 shared cores, noisy).
 WAIT = 30.0
+
+
+#: A test still running after this many seconds is hung: dump every thread's
+#: stack and exit the run (non-zero) instead of stalling CI.
+HANG = 180.0
+
+
+@pytest.fixture(autouse=True)
+def _hang_watchdog() -> Iterator[None]:
+    faulthandler.dump_traceback_later(HANG, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 def wait_until(pred: Callable[[], bool], timeout: float = WAIT, what: str = "condition") -> None:

@@ -168,3 +168,62 @@ def test_example_chat_server_runs():
         proc.send_signal(signal.SIGINT)
         out, err = _finish(proc)
     assert proc.returncode == 0, err
+
+
+def test_stop_under_load_from_main_and_from_a_callback():
+    """Relay traffic from 20 clients while stop() comes from the main thread
+    and from inside a callback at once; the process must finish (no deadlock)."""
+    proc = _spawn(
+        """
+        import socket, threading, tcphub
+        for round in range(5):
+            server = tcphub.TcpServer(0, 50, bind="127.0.0.1", framing="lines", linger=0.5)
+            count = [0]
+
+            @server.on_message
+            def relay(client, data):
+                count[0] += 1
+                server.send_all(data)
+                server.stats(); server.clients()
+                if count[0] == 300:
+                    server.stop()
+
+            @server.on_disconnect
+            def left(client, reason):
+                server.send_all(b"left")
+
+            server.start()
+            socks = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
+            stop_flag = threading.Event()
+
+            def blast(s):
+                try:
+                    while not stop_flag.is_set():
+                        s.sendall(b"x" * 50 + b"\\n")
+                except OSError:
+                    pass
+
+            def drain(s):
+                try:
+                    while s.recv(65536):
+                        pass
+                except OSError:
+                    pass
+
+            threads = [threading.Thread(target=f, args=(s,)) for s in socks for f in (blast, drain)]
+            for t in threads:
+                t.start()
+            while server.running and count[0] < 300:
+                server.wait(timeout=0.01)
+            server.stop()
+            stop_flag.set()
+            for s in socks:
+                s.close()
+            for t in threads:
+                t.join()
+            print("round", round, "ok", flush=True)
+        """
+    )
+    out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert out.count("ok") == 5, (out, err)
