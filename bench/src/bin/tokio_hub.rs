@@ -1,0 +1,175 @@
+//! The baseline: a relay/echo server written the way tokio's chat example
+//! does it, tuned fairly — messages are framed once into a shared `Bytes`,
+//! each client has its own queue (an unbounded mpsc channel, as in the
+//! example) drained by a writer task that batches everything queued into one
+//! vectored write, the listen backlog is 4096, TCP_NODELAY is on, and the
+//! multi-threaded runtime uses one worker per core.
+//!
+//! ```text
+//! tokio-hub --port 8001 --mode relay|echo
+//! ```
+//! Framing: 4-byte big-endian length prefix (as tokio-util's LengthDelimitedCodec).
+
+use std::collections::HashMap;
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+type Peers = Arc<RwLock<HashMap<u64, mpsc::UnboundedSender<Bytes>>>>;
+
+const MAX_FRAME: usize = 8 * 1024 * 1024;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut port = 8001u16;
+    let mut relay = true;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
+            "--mode" => {
+                relay = match args.next().as_deref() {
+                    Some("relay") => true,
+                    Some("echo") => false,
+                    other => return Err(format!("unknown mode {other:?}").into()),
+                }
+            }
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_io()
+        .build()?
+        .block_on(serve(port, relay))
+}
+
+async fn serve(port: u16, relay: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(4096)?;
+    let listener = TcpListener::from_std(sock.into())?;
+    eprintln!("tokio-hub listening on {}", listener.local_addr()?);
+    let peers: Peers = Arc::default();
+    let next = AtomicU64::new(1);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let id = next.fetch_add(1, Ordering::Relaxed);
+        let peers = peers.clone();
+        tokio::spawn(async move {
+            if relay {
+                relay_client(id, stream, peers).await;
+            } else {
+                echo_client(stream).await;
+            }
+        });
+    }
+}
+
+/// Reads frames and hands each one, framed once, to every client's queue.
+async fn relay_client(id: u64, stream: TcpStream, peers: Peers) {
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    peers.write().expect("lock").insert(id, tx);
+    let writer = tokio::spawn(write_queue(wr, rx));
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    'conn: loop {
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        while buf.len() >= 4 {
+            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+            if len > MAX_FRAME {
+                break 'conn;
+            }
+            if buf.len() < 4 + len {
+                buf.reserve(4 + len - buf.len());
+                break;
+            }
+            let frame = buf.split_to(4 + len).freeze();
+            let peers = peers.read().expect("lock");
+            for tx in peers.values() {
+                let _ = tx.send(frame.clone());
+            }
+        }
+    }
+    peers.write().expect("lock").remove(&id);
+    writer.abort();
+}
+
+/// Drains the client's queue, writing everything queued with one vectored write.
+async fn write_queue(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+    let mut batch: Vec<Bytes> = Vec::with_capacity(64);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 64 {
+            match rx.try_recv() {
+                Ok(b) => batch.push(b),
+                Err(_) => break,
+            }
+        }
+        while !batch.is_empty() {
+            let slices: Vec<IoSlice<'_>> = batch.iter().map(|b| IoSlice::new(b)).collect();
+            let n = match wr.write_vectored(&slices).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            advance(&mut batch, n);
+        }
+    }
+}
+
+fn advance(batch: &mut Vec<Bytes>, mut n: usize) {
+    let mut done = 0;
+    for b in batch.iter_mut() {
+        if n >= b.len() {
+            n -= b.len();
+            done += 1;
+        } else {
+            b.advance(n);
+            break;
+        }
+    }
+    batch.drain(..done);
+}
+
+/// Echo: writes back every complete frame read, in one write per read.
+async fn echo_client(mut stream: TcpStream) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut end = 0;
+        while buf.len() - end >= 4 {
+            let len =
+                u32::from_be_bytes([buf[end], buf[end + 1], buf[end + 2], buf[end + 3]]) as usize;
+            if len > MAX_FRAME {
+                return;
+            }
+            if buf.len() - end < 4 + len {
+                break;
+            }
+            end += 4 + len;
+        }
+        if end > 0 {
+            let frames = buf.split_to(end);
+            if stream.write_all(&frames).await.is_err() {
+                return;
+            }
+        }
+    }
+}

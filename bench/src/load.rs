@@ -1,0 +1,456 @@
+//! The load scenarios. Each drives a server over loopback with a 4-byte
+//! big-endian length-prefixed framing and 64-byte payloads, checks what comes
+//! back, and measures.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use mio::{Events, Interest, Poll, Token};
+
+/// Payload bytes per message.
+pub const PAYLOAD: usize = 64;
+/// Bytes per framed message.
+pub const FRAME: usize = PAYLOAD + 4;
+/// Sequence number of the "are you there" frames sent before a fan-out run.
+const SYNC: u64 = u64::MAX;
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Maps an I/O error to a message naming what failed.
+fn err(what: &'static str) -> impl Fn(io::Error) -> String {
+    move |e| format!("{what}: {e}")
+}
+
+fn frame(seq: u64, stamp: u64) -> [u8; FRAME] {
+    let mut f = [0u8; FRAME];
+    f[..4].copy_from_slice(&(PAYLOAD as u32).to_be_bytes());
+    f[4..12].copy_from_slice(&seq.to_be_bytes());
+    f[12..20].copy_from_slice(&stamp.to_be_bytes());
+    f
+}
+
+fn field(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn connect(addr: SocketAddr) -> io::Result<mio::net::TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    s.set_nodelay(true)?;
+    s.set_nonblocking(true)?;
+    Ok(mio::net::TcpStream::from_std(s))
+}
+
+/// Splits `buf` into whole frames, calling `f` with each payload; keeps the rest.
+fn frames(buf: &mut Vec<u8>, mut f: impl FnMut(&[u8]) -> Result<(), String>) -> Result<(), String> {
+    let mut at = 0;
+    while buf.len() - at >= 4 {
+        let len = u32::from_be_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
+        if len != PAYLOAD {
+            return Err(format!("unexpected frame length {len}"));
+        }
+        if buf.len() - at < 4 + len {
+            break;
+        }
+        f(&buf[at + 4..at + 4 + len])?;
+        at += 4 + len;
+    }
+    buf.drain(..at);
+    Ok(())
+}
+
+/// Reads everything available; `Ok(false)` on EOF.
+fn read_all(
+    s: &mut mio::net::TcpStream,
+    into: &mut Vec<u8>,
+    scratch: &mut [u8],
+) -> io::Result<bool> {
+    loop {
+        match s.read(scratch) {
+            Ok(0) => return Ok(false),
+            Ok(n) => into.extend_from_slice(&scratch[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Result of a fan-out run.
+#[derive(Debug, Clone, Copy)]
+pub struct Fanout {
+    /// Wall time from the first message sent to the last one received.
+    pub secs: f64,
+    /// Messages × receivers / time.
+    pub deliveries_per_sec: f64,
+    /// Framed bytes delivered per second, in MB (10⁶).
+    pub mb_per_sec: f64,
+}
+
+/// One sender sends `messages` frames; every one of `receivers` must get all
+/// of them in order. `self_delivery`: the server also sends each frame back
+/// to the sender (tcphub/tokio relays do; `ncat --broker` does not). The
+/// sender stays at most `window` frames ahead of the slowest receiver, so
+/// no server needs more than `window` frames queued per client.
+pub fn fanout(
+    addr: SocketAddr,
+    receivers: usize,
+    messages: u64,
+    self_delivery: bool,
+    window: u64,
+) -> Result<Fanout, String> {
+    let mut poll = Poll::new().map_err(err("poll"))?;
+    let mut conns: Vec<mio::net::TcpStream> = Vec::with_capacity(receivers + 1);
+    for _ in 0..receivers {
+        conns.push(connect(addr).map_err(err("connect receiver"))?);
+    }
+    let sender_std = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .map_err(err("connect sender"))?;
+    sender_std.set_nodelay(true).map_err(err("nodelay"))?;
+    let mut sender_w = sender_std.try_clone().map_err(err("clone"))?;
+    sender_std
+        .set_nonblocking(true)
+        .map_err(err("nonblocking"))?;
+    conns.push(mio::net::TcpStream::from_std(sender_std));
+    let n = conns.len();
+    for (i, c) in conns.iter_mut().enumerate() {
+        poll.registry()
+            .register(c, Token(i), Interest::READABLE)
+            .map_err(err("register"))?;
+    }
+    let expect: Vec<u64> = (0..n)
+        .map(|i| {
+            if i < receivers || self_delivery {
+                messages
+            } else {
+                0
+            }
+        })
+        .collect();
+
+    let min_done = Arc::new(AtomicU64::new(0));
+    let synced = Arc::new(AtomicBool::new(false));
+    let abort = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let sender = {
+        let (min_done, synced, abort, started) = (
+            min_done.clone(),
+            synced.clone(),
+            abort.clone(),
+            started.clone(),
+        );
+        std::thread::spawn(move || -> Result<(), String> {
+            // Announce ourselves until every receiver is known to the server.
+            let deadline = Instant::now() + WAIT;
+            while !synced.load(Ordering::Acquire) {
+                if abort.load(Ordering::Acquire) || Instant::now() > deadline {
+                    return Err("receivers never saw the sync frames".into());
+                }
+                write_blocking(&mut sender_w, &frame(SYNC, 0))?;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            *started.lock().expect("lock") = Some(Instant::now());
+            let mut sent = 0u64;
+            let mut batch = Vec::with_capacity(FRAME * 256);
+            while sent < messages {
+                let allowed = (min_done.load(Ordering::Acquire) + window).min(messages);
+                if allowed <= sent {
+                    if abort.load(Ordering::Acquire) {
+                        return Err("aborted".into());
+                    }
+                    std::thread::yield_now();
+                    continue;
+                }
+                let upto = allowed.min(sent + 256);
+                batch.clear();
+                for s in sent..upto {
+                    batch.extend_from_slice(&frame(s, 0));
+                }
+                write_blocking(&mut sender_w, &batch)?;
+                sent = upto;
+            }
+            Ok(())
+        })
+    };
+
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n];
+    let mut got = vec![0u64; n];
+    let mut seen_sync = vec![false; n];
+    let mut nsynced = 0;
+    let mut scratch = vec![0u8; 256 * 1024];
+    let mut events = Events::with_capacity(1024);
+    let deadline = Instant::now() + WAIT.max(Duration::from_secs(messages / 20_000 + 1));
+    let result = (|| -> Result<(), String> {
+        loop {
+            if got.iter().zip(&expect).all(|(g, e)| g == e) && synced.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "timed out: slowest receiver has {} of {messages}",
+                    got[..receivers].iter().min().unwrap_or(&0)
+                ));
+            }
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .map_err(err("poll"))?;
+            for ev in events.iter() {
+                let i = ev.token().0;
+                let open =
+                    read_all(&mut conns[i], &mut bufs[i], &mut scratch).map_err(err("read"))?;
+                let (g, s) = (&mut got[i], &mut seen_sync[i]);
+                frames(&mut bufs[i], |p| {
+                    let seq = field(p, 0);
+                    if seq == SYNC {
+                        if !*s {
+                            *s = true;
+                            nsynced += 1;
+                        }
+                        return Ok(());
+                    }
+                    if seq != *g {
+                        return Err(format!(
+                            "connection {i}: got message {seq}, expected {}",
+                            *g
+                        ));
+                    }
+                    *g += 1;
+                    Ok(())
+                })?;
+                if !open {
+                    return Err(format!(
+                        "connection {i} closed by the server after {} messages",
+                        got[i]
+                    ));
+                }
+            }
+            if nsynced >= receivers && !synced.load(Ordering::Acquire) {
+                synced.store(true, Ordering::Release);
+            }
+            let min = got[..receivers].iter().copied().min().unwrap_or(messages);
+            let min = if self_delivery {
+                min.min(got[receivers])
+            } else {
+                min
+            };
+            min_done.store(min, Ordering::Release);
+        }
+    })();
+    let end = Instant::now();
+    if result.is_err() {
+        abort.store(true, Ordering::Release);
+    }
+    let sent = sender.join().map_err(|_| "sender panicked".to_string())?;
+    result?;
+    sent?;
+    let start = started.lock().expect("lock").ok_or("never started")?;
+    let secs = end.duration_since(start).as_secs_f64();
+    let deliveries = messages as f64 * receivers as f64;
+    Ok(Fanout {
+        secs,
+        deliveries_per_sec: deliveries / secs,
+        mb_per_sec: deliveries * FRAME as f64 / secs / 1e6,
+    })
+}
+
+fn write_blocking(s: &mut TcpStream, mut buf: &[u8]) -> Result<(), String> {
+    while !buf.is_empty() {
+        match s.write(buf) {
+            Ok(0) => return Err("sender: connection closed".into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_micros(50))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("sender: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Result of an echo run.
+#[derive(Debug, Clone, Copy)]
+pub struct Echo {
+    /// Round trips completed per second.
+    pub msgs_per_sec: f64,
+    /// Round-trip latency percentiles, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+}
+
+/// `clients` connections each keep `inflight` messages in flight; after a
+/// warm-up, round trips are counted and timed for `duration`.
+pub fn echo(
+    addr: SocketAddr,
+    clients: usize,
+    inflight: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<Echo, String> {
+    let mut poll = Poll::new().map_err(err("poll"))?;
+    let mut conns = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let mut c = connect(addr).map_err(err("connect"))?;
+        poll.registry()
+            .register(&mut c, Token(i), Interest::READABLE | Interest::WRITABLE)
+            .map_err(err("register"))?;
+        conns.push(c);
+    }
+    let t0 = Instant::now();
+    let now_ns = || t0.elapsed().as_nanos() as u64;
+    let mut out: Vec<VecDeque<u8>> = vec![VecDeque::new(); clients];
+    let mut inbuf: Vec<Vec<u8>> = vec![Vec::new(); clients];
+    for o in out.iter_mut() {
+        for s in 0..inflight as u64 {
+            o.extend(frame(s, now_ns()));
+        }
+    }
+    let mut hist =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut events = Events::with_capacity(1024);
+    let measure_from = t0 + warmup;
+    let end = measure_from + duration;
+    let mut count = 0u64;
+    let mut in_flight = vec![inflight; clients];
+    for i in 0..clients {
+        flush(&mut conns[i], &mut out[i]).map_err(err("write"))?;
+    }
+    while Instant::now() < end {
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .map_err(err("poll"))?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            if ev.is_readable() {
+                let open =
+                    read_all(&mut conns[i], &mut inbuf[i], &mut scratch).map_err(err("read"))?;
+                let t = Instant::now();
+                let ns = now_ns();
+                let (o, h, c, f) = (&mut out[i], &mut hist, &mut count, &mut in_flight[i]);
+                frames(&mut inbuf[i], |p| {
+                    let sent = field(p, 8);
+                    if t >= measure_from {
+                        *c += 1;
+                        h.saturating_record(((ns.saturating_sub(sent)) / 1000).max(1));
+                    }
+                    o.extend(frame(field(p, 0), ns));
+                    let _ = f;
+                    Ok(())
+                })?;
+                if !open {
+                    return Err(format!("client {i} closed by the server"));
+                }
+            }
+            flush(&mut conns[i], &mut out[i]).map_err(err("write"))?;
+        }
+    }
+    let secs = duration.as_secs_f64();
+    Ok(Echo {
+        msgs_per_sec: count as f64 / secs,
+        p50_us: hist.value_at_quantile(0.50) as f64,
+        p99_us: hist.value_at_quantile(0.99) as f64,
+        p999_us: hist.value_at_quantile(0.999) as f64,
+    })
+}
+
+fn flush(s: &mut mio::net::TcpStream, out: &mut VecDeque<u8>) -> io::Result<()> {
+    while !out.is_empty() {
+        let (a, _) = out.as_slices();
+        match s.write(a) {
+            Ok(n) => {
+                out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Result of a capacity run.
+#[derive(Debug, Clone, Copy)]
+pub struct Capacity {
+    /// Connections opened and served (one echo each) per second.
+    pub accept_per_sec: f64,
+    /// Growth of the server's resident memory per idle connection, bytes.
+    pub rss_per_conn: f64,
+}
+
+/// Resident memory of process `pid`, bytes.
+pub fn rss_of(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("read /proc/{pid}/status: {e}"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or("no VmRSS")?;
+    Ok(kb * 1024)
+}
+
+/// Opens `conns` connections from 4 threads, proves each is served with one
+/// echo round trip, then reads the server's RSS growth while all are idle.
+pub fn capacity(addr: SocketAddr, conns: usize, server_pid: u32) -> Result<Capacity, String> {
+    let before = rss_of(server_pid)?;
+    let threads = 4;
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|k| {
+            let mine = conns / threads + usize::from(k < conns % threads);
+            std::thread::spawn(move || -> Result<Vec<TcpStream>, String> {
+                let mut v = Vec::with_capacity(mine);
+                for _ in 0..mine {
+                    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(20))
+                        .map_err(|e| format!("connect: {e}"))?;
+                    v.push(s);
+                }
+                for s in v.iter_mut() {
+                    s.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
+                    s.write_all(&frame(1, 0))
+                        .map_err(|e| format!("write: {e}"))?;
+                }
+                let mut back = [0u8; FRAME];
+                for s in v.iter_mut() {
+                    s.read_exact(&mut back).map_err(|e| format!("echo: {e}"))?;
+                }
+                Ok(v)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(conns);
+    for h in handles {
+        all.extend(h.join().map_err(|_| "connector panicked".to_string())??);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    // Let the server settle, then read its memory with everyone connected.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = rss_of(server_pid)?;
+    drop(all);
+    Ok(Capacity {
+        accept_per_sec: conns as f64 / secs,
+        rss_per_conn: after.saturating_sub(before) as f64 / conns as f64,
+    })
+}
+
+/// Raises this process's open-file soft limit to the hard limit.
+pub fn raise_fd_limit() -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
+            rl.rlim_cur = rl.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+        }
+    }
+    rl.rlim_cur
+}

@@ -1,0 +1,536 @@
+//! `tcphub-bench`: load generator and side-by-side comparison.
+//!
+//! ```text
+//! tcphub-bench compare [--servers tcphub,tokio,asyncio,ncat-broker,...] [--rounds 3]
+//!                      [--quick] [--out BENCHMARKS.md] [--svg bench/fanout.svg]
+//! tcphub-bench smoke                       # seconds; checks delivery, not speed
+//! tcphub-bench fanout   --addr HOST:PORT --receivers 100 --messages 100000 [--no-self]
+//! tcphub-bench echo     --addr HOST:PORT --clients 100 --inflight 8 --secs 5
+//! tcphub-bench capacity --addr HOST:PORT --pid PID --conns 10000
+//! ```
+//! All scenarios speak 4-byte big-endian length-prefixed frames with 64-byte payloads.
+
+mod load;
+mod report;
+mod servers;
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use report::{human, median};
+use servers::{Env, Kind, Server};
+
+#[derive(Debug, Parser)]
+#[command(name = "tcphub-bench", about = "tcphub load generator and comparison")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run every scenario against several servers, alternating, and write the report.
+    Compare {
+        /// Comma-separated servers: tcphub, tokio, asyncio, ncat-broker,
+        /// tcphub-python-callback, tcphub-python-poll, tcphub-c.
+        #[arg(long, default_value = "tcphub,tokio,asyncio,ncat-broker")]
+        servers: String,
+        /// Rounds per scenario (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Smaller runs (for a quick look; numbers are noisier).
+        #[arg(long)]
+        quick: bool,
+        /// Markdown report to write.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+        /// SVG chart of fan-out throughput against receivers.
+        #[arg(long, default_value = "bench/fanout.svg")]
+        svg: PathBuf,
+        /// Python with tcphub installed, for the Python servers.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Note added to the report (e.g. what changed since the last run).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// A few seconds against tcphub and tokio: every message must arrive.
+    Smoke,
+    /// Fan-out against a running server.
+    Fanout {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 100)]
+        receivers: usize,
+        #[arg(long, default_value_t = 100_000)]
+        messages: u64,
+        /// The server does not send a frame back to its sender (ncat --broker).
+        #[arg(long)]
+        no_self: bool,
+    },
+    /// Echo latency against a running server.
+    Echo {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 8)]
+        inflight: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
+    /// Idle-connection capacity against a running echo server.
+    Capacity {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+    },
+}
+
+const WINDOW: u64 = 20_000;
+
+fn main() {
+    let cli = Cli::parse();
+    load::raise_fd_limit();
+    let r = match cli.cmd {
+        Cmd::Compare {
+            servers,
+            rounds,
+            quick,
+            out,
+            svg,
+            python,
+            note,
+        } => compare(&servers, rounds.max(1), quick, &out, &svg, python, &note),
+        Cmd::Smoke => smoke(),
+        Cmd::Fanout {
+            addr,
+            receivers,
+            messages,
+            no_self,
+        } => load::fanout(addr, receivers, messages, !no_self, WINDOW).map(|f| {
+            println!(
+                "fanout {receivers} receivers x {messages}: {} deliveries/s, {:.1} MB/s ({:.2} s)",
+                human(f.deliveries_per_sec),
+                f.mb_per_sec,
+                f.secs
+            )
+        }),
+        Cmd::Echo {
+            addr,
+            clients,
+            inflight,
+            secs,
+        } => load::echo(
+            addr,
+            clients,
+            inflight,
+            Duration::from_millis(500),
+            Duration::from_secs_f64(secs),
+        )
+        .map(|e| {
+            println!(
+                "echo {clients}x{inflight}: {} msgs/s, p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us",
+                human(e.msgs_per_sec),
+                e.p50_us,
+                e.p99_us,
+                e.p999_us
+            )
+        }),
+        Cmd::Capacity { addr, pid, conns } => load::capacity(addr, conns, pid).map(|c| {
+            println!(
+                "capacity {conns}: {:.0} bytes RSS/conn, {} conns/s",
+                c.rss_per_conn,
+                human(c.accept_per_sec)
+            )
+        }),
+    };
+    if let Err(e) = r {
+        eprintln!("tcphub-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn env(python: String) -> Result<Env, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin_dir = exe.parent().ok_or("no exe dir")?.to_path_buf();
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(|d| PathBuf::from(d).join(".."))
+        .or_else(|| bin_dir.ancestors().nth(2).map(|p| p.to_path_buf()))
+        .ok_or("cannot find the repository root")?;
+    Ok(Env {
+        bin_dir,
+        root,
+        python,
+    })
+}
+
+/// Runs the smoke checks: correctness in seconds.
+fn smoke() -> Result<(), String> {
+    let env = env("python3".into())?;
+    for kind in [Kind::Tcphub, Kind::Tokio] {
+        let mut s = Server::start(kind, "relay", &env)?;
+        let f = load::fanout(s.addr, 20, 2_000, true, 500)?;
+        println!(
+            "smoke {}: fanout 20 x 2000 delivered in order ({:.2} s)",
+            kind.name(),
+            f.secs
+        );
+        s.stop();
+        let mut s = Server::start(kind, "echo", &env)?;
+        let e = load::echo(
+            s.addr,
+            10,
+            4,
+            Duration::from_millis(100),
+            Duration::from_millis(400),
+        )?;
+        if e.msgs_per_sec <= 0.0 {
+            return Err(format!("{}: no echo round trips", kind.name()));
+        }
+        let c = load::capacity(s.addr, 200, s.pid())?;
+        println!(
+            "smoke {}: echo ok ({} round trips/s), 200 connections served ({} conns/s)",
+            kind.name(),
+            human(e.msgs_per_sec),
+            human(c.accept_per_sec)
+        );
+        s.stop();
+    }
+    println!("smoke: ok");
+    Ok(())
+}
+
+/// Per-scenario, per-server values over the rounds.
+#[derive(Debug, Default)]
+struct Results {
+    rows: Vec<(String, Kind, Vec<Vec<f64>>)>,
+}
+
+impl Results {
+    fn add(&mut self, scenario: &str, kind: Kind, values: Vec<f64>) {
+        match self
+            .rows
+            .iter_mut()
+            .find(|r| r.0 == scenario && r.1 == kind)
+        {
+            Some(r) => r.2.push(values),
+            None => self.rows.push((scenario.to_string(), kind, vec![values])),
+        }
+    }
+
+    /// Median over rounds of value `i`.
+    fn med(&self, scenario: &str, kind: Kind, i: usize) -> f64 {
+        self.rows
+            .iter()
+            .find(|r| r.0 == scenario && r.1 == kind)
+            .map_or(f64::NAN, |r| {
+                median(&r.2.iter().map(|v| v[i]).collect::<Vec<_>>())
+            })
+    }
+
+    fn rounds(&self, scenario: &str, kind: Kind) -> usize {
+        self.rows
+            .iter()
+            .find(|r| r.0 == scenario && r.1 == kind)
+            .map_or(0, |r| r.2.len())
+    }
+}
+
+fn compare(
+    list: &str,
+    rounds: usize,
+    quick: bool,
+    out: &PathBuf,
+    svg: &PathBuf,
+    python: String,
+    note: &str,
+) -> Result<(), String> {
+    let env = env(python)?;
+    let kinds: Vec<Kind> = list
+        .split(',')
+        .map(|s| Kind::parse(s.trim()))
+        .collect::<Result<_, _>>()?;
+    let fan_ns: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1000] };
+    let deliveries = if quick { 1_000_000.0 } else { 6_000_000.0 };
+    let echo_secs = if quick { 1.0 } else { 4.0 };
+    let cap_conns = if quick { 2_000 } else { 10_000 };
+    let mut res = Results::default();
+    let mut failures = Vec::new();
+    for round in 0..rounds {
+        // Alternate the order every round so no server always runs first.
+        let order: Vec<Kind> = if round % 2 == 0 {
+            kinds.clone()
+        } else {
+            kinds.iter().rev().cloned().collect()
+        };
+        for &n in fan_ns {
+            for &k in &order {
+                let m = ((deliveries * k.scale() / n as f64) as u64).max(200);
+                let scen = format!("fanout-{n}");
+                eprint!("round {}/{rounds} {scen} {} ... ", round + 1, k.name());
+                match Server::start(k, "relay", &env).and_then(|mut s| {
+                    let r = load::fanout(s.addr, n, m, k.self_delivery(), WINDOW);
+                    s.stop();
+                    r
+                }) {
+                    Ok(f) => {
+                        eprintln!("{} deliveries/s", human(f.deliveries_per_sec));
+                        res.add(&scen, k, vec![f.deliveries_per_sec, f.mb_per_sec]);
+                    }
+                    Err(e) => {
+                        eprintln!("FAILED: {e}");
+                        failures.push(format!("{scen} {}: {e}", k.name()));
+                    }
+                }
+            }
+        }
+        for &k in order.iter().filter(|k| k.echoes()) {
+            eprint!("round {}/{rounds} echo {} ... ", round + 1, k.name());
+            match Server::start(k, "echo", &env).and_then(|mut s| {
+                let r = load::echo(
+                    s.addr,
+                    100,
+                    8,
+                    Duration::from_millis(500),
+                    Duration::from_secs_f64(echo_secs),
+                );
+                s.stop();
+                r
+            }) {
+                Ok(e) => {
+                    eprintln!("{} msgs/s p99 {:.0} us", human(e.msgs_per_sec), e.p99_us);
+                    res.add(
+                        "echo",
+                        k,
+                        vec![e.msgs_per_sec, e.p50_us, e.p99_us, e.p999_us],
+                    );
+                }
+                Err(e) => {
+                    eprintln!("FAILED: {e}");
+                    failures.push(format!("echo {}: {e}", k.name()));
+                }
+            }
+        }
+        for &k in order
+            .iter()
+            .filter(|k| matches!(k, Kind::Tcphub | Kind::Tokio))
+        {
+            eprint!("round {}/{rounds} capacity {} ... ", round + 1, k.name());
+            match Server::start(k, "echo", &env).and_then(|mut s| {
+                let r = load::capacity(s.addr, cap_conns, s.pid());
+                s.stop();
+                r
+            }) {
+                Ok(c) => {
+                    eprintln!(
+                        "{:.0} B/conn, {} conns/s",
+                        c.rss_per_conn,
+                        human(c.accept_per_sec)
+                    );
+                    res.add("capacity", k, vec![c.rss_per_conn, c.accept_per_sec]);
+                }
+                Err(e) => {
+                    eprintln!("FAILED: {e}");
+                    failures.push(format!("capacity {}: {e}", k.name()));
+                }
+            }
+        }
+    }
+    let md = render(
+        &res, &kinds, fan_ns, rounds, quick, cap_conns, &failures, note,
+    );
+    std::fs::write(out, &md).map_err(|e| format!("write {}: {e}", out.display()))?;
+    let series: Vec<report::Series> = kinds
+        .iter()
+        .map(|&k| report::Series {
+            name: k.name().into(),
+            points: fan_ns
+                .iter()
+                .map(|&n| (n as f64, res.med(&format!("fanout-{n}"), k, 0)))
+                .collect(),
+        })
+        .collect();
+    std::fs::write(
+        svg,
+        report::svg_chart(
+            "Fan-out: 1 sender, 64 B messages (median deliveries/s)",
+            &series,
+        ),
+    )
+    .map_err(|e| format!("write {}: {e}", svg.display()))?;
+    println!("{md}");
+    eprintln!("wrote {} and {}", out.display(), svg.display());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    res: &Results,
+    kinds: &[Kind],
+    fan_ns: &[usize],
+    rounds: usize,
+    quick: bool,
+    cap_conns: usize,
+    failures: &[String],
+    note: &str,
+) -> String {
+    let mut s = String::new();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let _ = writeln!(s, "# tcphub benchmarks\n");
+    let _ = writeln!(s, "Measured on {}; commit `{commit}`; {rounds} rounds, servers alternating order each round; medians shown.{}", report::machine(), if quick { " **Quick mode** (small runs)." } else { "" });
+    let _ = writeln!(s, "The load generator and every server share the same 2 cores over loopback, so absolute numbers are lower than on a real network with separate client machines; the ratios are the point.\n");
+    if !note.is_empty() {
+        let _ = writeln!(s, "{note}\n");
+    }
+    let _ = writeln!(
+        s,
+        "Reproduce: `scripts/bench.sh` (full) or `scripts/bench.sh --quick`.\n"
+    );
+    let _ = writeln!(s, "![fan-out chart](bench/fanout.svg)\n");
+    let base = Kind::Tokio;
+    let ratio = |a: f64, b: f64| {
+        if a.is_finite() && b.is_finite() && b > 0.0 {
+            format!("{:.2}×", a / b)
+        } else {
+            "–".into()
+        }
+    };
+    let _ = writeln!(s, "## Fan-out\n\nOne sender sends 64-byte messages as fast as the slowest receiver allows (at most {WINDOW} ahead); each of N receivers must get every message, in order. Deliveries/s = messages × receivers / time.\n");
+    let _ = writeln!(s, "| receivers | server | deliveries/s | MB/s | vs tokio | rounds |\n|---:|---|---:|---:|---:|---:|");
+    for &n in fan_ns {
+        let scen = format!("fanout-{n}");
+        for &k in kinds {
+            let d = res.med(&scen, k, 0);
+            let _ = writeln!(
+                s,
+                "| {n} | {} | {} | {:.1} | {} | {} |",
+                k.name(),
+                human(d),
+                res.med(&scen, k, 1),
+                ratio(d, res.med(&scen, base, 0)),
+                res.rounds(&scen, k)
+            );
+        }
+    }
+    let _ = writeln!(s, "\n## Echo\n\n100 clients, each keeping 8 messages of 64 bytes in flight; round trips counted after a 0.5 s warm-up. Latency from an HDR histogram of every round trip.\n");
+    let _ = writeln!(s, "| server | msgs/s | p50 µs | p99 µs | p99.9 µs | vs tokio (msgs/s) |\n|---|---:|---:|---:|---:|---:|");
+    for &k in kinds.iter().filter(|k| k.echoes()) {
+        let m = res.med("echo", k, 0);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {} |",
+            k.name(),
+            human(m),
+            res.med("echo", k, 1),
+            res.med("echo", k, 2),
+            res.med("echo", k, 3),
+            ratio(m, res.med("echo", base, 0))
+        );
+    }
+    let _ = writeln!(s, "\n## Capacity\n\n{cap_conns} connections opened from 4 threads, each proven served by one echo round trip, then held idle; RSS growth of the server process per connection.\n");
+    let _ = writeln!(
+        s,
+        "| server | RSS per connection | connections/s |\n|---|---:|---:|"
+    );
+    for &k in kinds
+        .iter()
+        .filter(|k| matches!(k, Kind::Tcphub | Kind::Tokio))
+    {
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} B | {} |",
+            k.name(),
+            res.med("capacity", k, 0),
+            human(res.med("capacity", k, 1))
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n## Targets\n\n| target | measured | met |\n|---|---:|:---:|"
+    );
+    let t = Kind::Tcphub;
+    let mut target = |name: String, value: f64, ok: bool, shown: String| {
+        let _ = writeln!(
+            s,
+            "| {name} | {shown} | {} |",
+            if !value.is_finite() {
+                "–"
+            } else if ok {
+                "yes"
+            } else {
+                "**no**"
+            }
+        );
+    };
+    for &n in fan_ns.iter().filter(|&&n| n >= 100) {
+        let scen = format!("fanout-{n}");
+        let r = res.med(&scen, t, 0) / res.med(&scen, base, 0);
+        target(
+            format!("fan-out {n}: ≥ 2.0× tokio"),
+            r,
+            r >= 2.0,
+            format!("{r:.2}×"),
+        );
+    }
+    let r = res.med("echo", t, 0) / res.med("echo", base, 0);
+    target(
+        "echo: ≥ 1.5× tokio msgs/s".into(),
+        r,
+        r >= 1.5,
+        format!("{r:.2}×"),
+    );
+    let (a, b) = (res.med("echo", t, 2), res.med("echo", base, 2));
+    target(
+        "echo: p99 no worse than tokio".into(),
+        a / b,
+        a <= b,
+        format!("{a:.0} vs {b:.0} µs"),
+    );
+    let rss = res.med("capacity", t, 0);
+    target(
+        "≤ 4 KiB RSS per idle connection".into(),
+        rss,
+        rss <= 4096.0,
+        format!("{rss:.0} B"),
+    );
+    let acc = res.med("capacity", t, 1);
+    target(
+        "≥ 40k connections/s accepted".into(),
+        acc,
+        acc >= 40_000.0,
+        human(acc),
+    );
+    for (k, want, label) in [
+        (
+            Kind::PyCallback,
+            0.25,
+            "Python callback relay ≥ 25% of Rust (fan-out 100)",
+        ),
+        (Kind::C, 0.95, "C relay ≥ 95% of Rust (fan-out 100)"),
+    ] {
+        if kinds.contains(&k) {
+            let r = res.med("fanout-100", k, 0) / res.med("fanout-100", t, 0);
+            target(label.into(), r, r >= want, format!("{:.0}%", r * 100.0));
+        }
+    }
+    if !failures.is_empty() {
+        let _ = writeln!(s, "\n## Failed runs\n");
+        for f in failures {
+            let _ = writeln!(s, "- {f}");
+        }
+    }
+    s
+}
