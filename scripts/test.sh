@@ -41,6 +41,10 @@ section "rust: tests (unit, integration, doc, CLI end-to-end)"
 # ncat was installed above: its interop test must run, not skip.
 TCPHUB_REQUIRE_NCAT=1 cargo test --workspace --locked
 
+section "benchmark smoke (correctness only, seconds)"
+cargo build --locked -p tcphub-cli -p tcphub-bench
+target/debug/tcphub-bench smoke
+
 section "rust: docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 

@@ -1,0 +1,40 @@
+/* A length-prefixed relay in C on libtcphub: every frame a client sends goes
+ * to every client, the sender included. Used by the benchmarks (C relay vs.
+ * the Rust `tcphub serve --mode relay --framing len`).
+ *
+ *   cc -std=c11 -O2 -o relay_server examples/c/relay_server.c $(pkg-config --cflags --libs tcphub)
+ *   ./relay_server 8001 */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <tcphub.h>
+
+/* Runs on tcphub's event-loop threads; userdata is the server. */
+static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    (void)id;
+    tcphub_server_send_all(ud, data, len, NULL);
+}
+
+int main(int argc, char **argv) {
+    uint16_t port = (uint16_t)(argc > 1 ? atoi(argv[1]) : 8001);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    tcphub_server *s = tcphub_server_new(port, 20000);
+    tcphub_server_set_bind_ip(s, "127.0.0.1");
+    tcphub_server_set_framing(s, TCPHUB_FRAMING_LENGTH_PREFIXED, 0);
+    tcphub_server_on_message(s, on_message, s);
+    if (tcphub_server_start(s) != TCPHUB_OK) {
+        fprintf(stderr, "relay_server: %s\n", tcphub_last_error());
+        tcphub_server_free(s);
+        return 1;
+    }
+    int sig;
+    sigwait(&sigs, &sig);
+    tcphub_server_free(s);
+    return 0;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the whole benchmark comparison and writes BENCHMARKS.md and
+# bench/fanout.svg: tcphub (Rust, C, Python) against a tuned tokio server,
+# plain asyncio and ncat --broker, alternating, several rounds, medians.
+#
+#   scripts/bench.sh                 # full run (~10-15 min on 2 cores)
+#   scripts/bench.sh --quick         # smaller runs, a couple of minutes
+#   scripts/bench.sh --rounds 5 --servers tcphub,tokio
+#
+# Extra arguments go to `tcphub-bench compare` (see its --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+# 10,000 idle connections on both ends need file descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "open-file limit: $(ulimit -n)"
+
+if ! command -v ncat >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ncat
+fi
+
+cargo build --release --locked -p tcphub-cli -p tcphub-bench -p tcphub-ffi
+
+# The C relay, linked against the release library.
+mkdir -p target/bench-c
+cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o target/bench-c/relay_server \
+    examples/c/relay_server.c -Ltarget/release -ltcphub -Wl,-rpath,"$ROOT/target/release" -lpthread
+
+# Python with tcphub installed (same venv as the test script).
+VENV=${TCPHUB_VENV:-$ROOT/.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q "$ROOT"
+
+servers=tcphub,tokio,asyncio,ncat-broker,tcphub-c,tcphub-python-callback,tcphub-python-poll
+exec target/release/tcphub-bench compare --servers "$servers" --python "$VENV/bin/python" "$@"
