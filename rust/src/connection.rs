@@ -57,6 +57,9 @@ pub(crate) struct Connection {
     pub read_scheduled: bool,
     /// Last time bytes arrived (idle timeout).
     pub last_active: Instant,
+    /// When the first byte of the frame the decoder is holding arrived
+    /// (frame timeout); `None` between frames.
+    pub frame_started: Option<Instant>,
     /// Set when the connection is to end once its queue is written (peer
     /// EOF, kick, oversize frame, idle): the reason to report and the
     /// deadline after which it closes anyway. No more reading meanwhile.
@@ -76,6 +79,7 @@ impl Connection {
             flush_scheduled: false,
             read_scheduled: false,
             last_active: now,
+            frame_started: None,
             closing: None,
         }
     }

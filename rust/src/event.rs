@@ -70,13 +70,17 @@ pub enum DisconnectReason {
     ServerStopped,
     /// This side closed the connection (`TcpClient::close`).
     ClosedLocally,
+    /// The client started a frame and did not finish it within the configured
+    /// frame timeout (a "slowloris" client, see
+    /// [`TcpServer::frame_timeout`](crate::TcpServer::frame_timeout)).
+    FrameTimeout,
 }
 
 impl DisconnectReason {
     /// A stable integer for the bindings (C `TCPHUB_REASON_*` constants).
     ///
     /// 0 ClosedByPeer, 1 Reset, 2 Io, 3 FrameTooLarge, 4 SlowConsumer,
-    /// 5 IdleTimeout, 6 Kicked, 7 ServerStopped, 8 ClosedLocally.
+    /// 5 IdleTimeout, 6 Kicked, 7 ServerStopped, 8 ClosedLocally, 9 FrameTimeout.
     ///
     /// # Examples
     ///
@@ -94,6 +98,7 @@ impl DisconnectReason {
             DisconnectReason::Kicked => 6,
             DisconnectReason::ServerStopped => 7,
             DisconnectReason::ClosedLocally => 8,
+            DisconnectReason::FrameTimeout => 9,
         }
     }
 
@@ -123,6 +128,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Kicked => f.write_str("kicked"),
             DisconnectReason::ServerStopped => f.write_str("server stopped"),
             DisconnectReason::ClosedLocally => f.write_str("closed locally"),
+            DisconnectReason::FrameTimeout => f.write_str("frame not finished in time"),
         }
     }
 }

@@ -217,7 +217,8 @@ struct EventLoop {
     draining: Vec<usize>,
     /// Set when shutdown began: the deadline for flushing.
     stopping: Option<Instant>,
-    next_idle_check: Option<Instant>,
+    /// Next scan for clients past the idle or frame timeout (`None`: neither is set).
+    next_timer_check: Option<Instant>,
 }
 
 impl EventLoop {
@@ -239,7 +240,7 @@ impl EventLoop {
                     source,
                 })?;
         }
-        let next_idle_check = core.config.idle_timeout.map(|t| Instant::now() + tick(t));
+        let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
         Ok(EventLoop {
             idx,
             core,
@@ -262,7 +263,7 @@ impl EventLoop {
             accept_retry: None,
             draining: Vec::new(),
             stopping: None,
-            next_idle_check,
+            next_timer_check,
         })
     }
 
@@ -310,7 +311,7 @@ impl EventLoop {
             self.dispatch.drain_backlog();
             self.read_again();
             self.flush_scheduled();
-            self.check_idle();
+            self.check_timers();
             self.check_draining();
             if let Some(deadline) = self.stopping {
                 if self.conns.iter().flatten().all(|c| c.queued_bytes() == 0)
@@ -333,7 +334,7 @@ impl EventLoop {
             consider(BACKOFF);
         }
         let now = Instant::now();
-        if let Some(at) = self.next_idle_check {
+        if let Some(at) = self.next_timer_check {
             consider(at.saturating_duration_since(now));
         }
         if let Some(deadline) = self.stopping {
@@ -461,7 +462,8 @@ impl EventLoop {
             }
             match conn.read_into(&mut self.rbuf) {
                 ReadOutcome::Data(n) => {
-                    conn.last_active = Instant::now();
+                    let now = Instant::now();
+                    conn.last_active = now;
                     LoopCounters::add(&counters.bytes_in, n as u64);
                     let client = conn.client;
                     let dispatch = &mut self.dispatch;
@@ -477,6 +479,11 @@ impl EventLoop {
                         self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                         return;
                     }
+                    // A frame left unfinished starts (or keeps) its clock.
+                    conn.frame_started = match conn.decoder.buffered() {
+                        0 => None,
+                        _ => Some(conn.frame_started.unwrap_or(now)),
+                    };
                     if n < self.rbuf.len() && !drain {
                         return; // drained for now; a new edge comes with new data
                     }
@@ -735,29 +742,54 @@ impl EventLoop {
         self.dispatch.disconnected(counters, &client, &reason);
     }
 
-    fn check_idle(&mut self) {
-        let (Some(at), Some(timeout)) = (self.next_idle_check, self.core.config.idle_timeout)
-        else {
+    /// Disconnects clients past the idle timeout (nothing received) or the
+    /// frame timeout (a frame started and not finished).
+    fn check_timers(&mut self) {
+        let Some(at) = self.next_timer_check else {
             return;
         };
         let now = Instant::now();
         if now < at {
             return;
         }
-        self.next_idle_check = Some(now + tick(timeout));
-        let idle: Vec<usize> = self
+        let config = &self.core.config;
+        let (idle, frame) = (config.idle_timeout, config.frame_timeout);
+        self.next_timer_check = timer_tick(config).map(|t| now + t);
+        if self.dispatch.blocked() {
+            // The pull queue is full, so we are not reading anyone: a client
+            // waiting on us is not idle or slow. Look again next tick.
+            return;
+        }
+        let expired = |c: &Connection| {
+            if idle.is_some_and(|t| now.duration_since(c.last_active) >= t) {
+                Some(DisconnectReason::IdleTimeout)
+            } else if frame
+                .zip(c.frame_started)
+                .is_some_and(|(t, started)| now.duration_since(started) >= t)
+            {
+                Some(DisconnectReason::FrameTimeout)
+            } else {
+                None
+            }
+        };
+        let due: Vec<(usize, DisconnectReason)> = self
             .conns
             .iter()
             .enumerate()
             .filter_map(|(t, c)| match c {
-                Some(c) if now.duration_since(c.last_active) >= timeout => Some(t),
+                Some(c) if c.closing.is_none() => expired(c).map(|why| (t, why)),
                 _ => None,
             })
             .collect();
-        for t in idle {
+        for (t, why) in due {
             if self.conn_mut(t).is_some_and(|c| c.closing.is_none()) {
-                LoopCounters::add(&self.counters().idle_timeouts, 1);
-                self.close_after_flush(t, DisconnectReason::IdleTimeout);
+                let counters = self.counters();
+                let counter = match why {
+                    DisconnectReason::IdleTimeout => &counters.idle_timeouts,
+                    _ => &counters.frame_timeouts,
+                };
+                LoopCounters::add(counter, 1);
+                self.close_after_flush(t, why);
                 self.apply_local();
             }
         }
@@ -806,9 +838,14 @@ impl EventLoop {
     }
 }
 
-/// How often to scan for idle clients: a quarter of the timeout, 10 ms..1 s.
-fn tick(timeout: Duration) -> Duration {
-    (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+/// How often to scan for clients past a timeout: a quarter of the shorter
+/// of the idle and frame timeouts, 10 ms..1 s; `None` when neither is set.
+fn timer_tick(config: &Config) -> Option<Duration> {
+    let shortest = match (config.idle_timeout, config.frame_timeout) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    Some((shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
 }
 
 /// Errors about one half-open connection that accept may report; keep accepting.

@@ -84,6 +84,7 @@ impl TcpServer {
                 max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
                 overflow: Overflow::Disconnect,
                 idle_timeout: None,
+                frame_timeout: None,
                 keepalive: None,
                 nodelay: true,
                 backlog: DEFAULT_BACKLOG,
@@ -161,6 +162,10 @@ impl TcpServer {
     /// Disconnects clients that send nothing for `timeout` with
     /// [`DisconnectReason::IdleTimeout`] (default: never).
     ///
+    /// Every received byte restarts the clock, so a client that drips a frame
+    /// one byte at a time never idles out; [`frame_timeout`](TcpServer::frame_timeout)
+    /// bounds that case.
+    ///
     /// # Examples
     ///
     /// ```
@@ -168,6 +173,44 @@ impl TcpServer {
     /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> TcpServer {
         self.config.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Disconnects clients that take longer than `timeout` to finish a frame
+    /// they have started, with [`DisconnectReason::FrameTimeout`] (default:
+    /// never).
+    ///
+    /// The clock starts when the first byte of a frame arrives and stops when
+    /// its last byte does; a client idle *between* frames is not affected (see
+    /// [`idle_timeout`](TcpServer::idle_timeout) for that). This is the defence
+    /// against "slowloris" clients that hold a connection and a partial-frame
+    /// buffer by sending a frame one byte at a time. It applies to
+    /// [`Framing::Lines`] and [`Framing::LengthPrefixed`]; with [`Framing::Raw`]
+    /// every read is a whole message, so no frame is ever unfinished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// use tcphub::{Framing, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .frame_timeout(Duration::from_millis(200))
+    ///     .start()?;
+    /// let mut sock = std::net::TcpStream::connect(server.local_addr())?;
+    /// sock.write_all(b"a line that never ends")?;
+    /// // The server gives up on the line and closes the connection.
+    /// let mut rest = Vec::new();
+    /// sock.read_to_end(&mut rest)?;
+    /// assert!(rest.is_empty());
+    /// assert_eq!(server.stats().frame_timeouts, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn frame_timeout(mut self, timeout: Duration) -> TcpServer {
+        self.config.frame_timeout = Some(timeout);
         self
     }
 

@@ -49,6 +49,7 @@ pub(crate) struct Config {
     pub max_queue_bytes: usize,
     pub overflow: Overflow,
     pub idle_timeout: Option<Duration>,
+    pub frame_timeout: Option<Duration>,
     pub keepalive: Option<Duration>,
     pub nodelay: bool,
     pub backlog: i32,

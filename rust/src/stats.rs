@@ -41,6 +41,8 @@ pub struct Stats {
     pub frame_too_large: u64,
     /// Clients disconnected for idling.
     pub idle_timeouts: u64,
+    /// Clients disconnected for not finishing a frame in time (slowloris).
+    pub frame_timeouts: u64,
     /// Callbacks that panicked (caught and logged).
     pub callback_panics: u64,
 }
@@ -60,6 +62,7 @@ pub(crate) struct LoopCounters {
     pub slow_consumers: AtomicU64,
     pub frame_too_large: AtomicU64,
     pub idle_timeouts: AtomicU64,
+    pub frame_timeouts: AtomicU64,
     pub callback_panics: AtomicU64,
 }
 
@@ -89,6 +92,7 @@ pub(crate) fn sum(loops: &[LoopCounters], clients: u64) -> Stats {
         s.slow_consumers += l.slow_consumers.load(Relaxed);
         s.frame_too_large += l.frame_too_large.load(Relaxed);
         s.idle_timeouts += l.idle_timeouts.load(Relaxed);
+        s.frame_timeouts += l.frame_timeouts.load(Relaxed);
         s.callback_panics += l.callback_panics.load(Relaxed);
     }
     s
