@@ -42,7 +42,8 @@ pub enum Framing {
     },
     /// A 4-byte big-endian length, then that many payload bytes (the wire format
     /// of tokio-util's `LengthDelimitedCodec` default). A header announcing more
-    /// than `max_len` disconnects the sender before anything is allocated.
+    /// than `max_len` disconnects the sender before anything is allocated, and
+    /// a frame's buffer grows with the bytes that arrive, not with its header.
     LengthPrefixed {
         /// Largest accepted payload, in bytes.
         max_len: usize,
@@ -349,7 +350,7 @@ impl Decoder {
                 if len > max_len {
                     return Err(FrameError::TooLarge { max: max_len });
                 }
-                self.pending.reserve_exact(len);
+                self.pending.reserve_exact(len.min(PREALLOC_MAX));
             }
             let len = header(&self.pending);
             let have = self.pending.len() - 4;
@@ -373,7 +374,7 @@ impl Decoder {
                 return Err(FrameError::TooLarge { max: max_len });
             }
             if input.len() - 4 < len {
-                self.pending.reserve_exact(4 + len);
+                self.pending.reserve_exact((4 + len).min(PREALLOC_MAX));
                 self.pending.extend_from_slice(input);
                 return Ok(());
             }
@@ -382,6 +383,11 @@ impl Decoder {
         }
     }
 }
+
+/// Most that a length header alone makes the decoder allocate: a bigger frame's
+/// buffer grows with the bytes that actually arrive, so a peer cannot make the
+/// server reserve `max_len` bytes per connection by sending 4 bytes.
+const PREALLOC_MAX: usize = 64 * 1024;
 
 /// A partial-frame buffer larger than this is released after its frame completes,
 /// so one big message does not pin memory on a long-lived connection.
@@ -511,6 +517,40 @@ mod tests {
         );
         assert!(decode_all(f, &[&[0, 0, 0, 101]]).is_err());
         assert!(decode_all(f, &[&[0, 0, 0, 100]]).is_ok());
+    }
+
+    #[test]
+    fn a_length_header_alone_does_not_allocate_the_announced_length() {
+        // Regression (found by cargo fuzz): a header announcing 4 GiB - 1
+        // under a u32::MAX limit reserved 4 GiB + 4 bytes at once.
+        let f = Framing::LengthPrefixed {
+            max_len: u32::MAX as usize,
+        };
+        let mut d = Decoder::new(f);
+        d.decode(&[0xFF, 0xFF, 0xFF, 0xFE, 1], |_| {}).unwrap();
+        assert_eq!(d.buffered(), 5);
+        assert!(
+            d.pending.capacity() <= PREALLOC_MAX + 4,
+            "{}",
+            d.pending.capacity()
+        );
+        // The same when the header arrives in pieces.
+        let mut d = Decoder::new(f);
+        d.decode(&[0xFF, 0xFF], |_| {}).unwrap();
+        d.decode(&[0xFF, 0xFE, 1], |_| {}).unwrap();
+        assert!(
+            d.pending.capacity() <= PREALLOC_MAX + 4,
+            "{}",
+            d.pending.capacity()
+        );
+        // A big frame still arrives whole, its buffer growing as it comes.
+        let mut d = Decoder::new(Framing::LengthPrefixed { max_len: 1 << 20 });
+        let frame = f.encode(&vec![7u8; 1 << 20]).unwrap();
+        let mut got = Vec::new();
+        for c in frame.chunks(10_000) {
+            d.decode(c, |m| got.push(m.len())).unwrap();
+        }
+        assert_eq!(got, vec![1 << 20]);
     }
 
     #[test]
