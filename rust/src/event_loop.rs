@@ -298,6 +298,10 @@ impl EventLoop {
                             self.read(t, drain);
                         }
                         self.apply_local();
+                        // Write replies now rather than after the whole batch of
+                        // events: lower latency, and the frames queued by one
+                        // read still leave in one writev per connection.
+                        self.flush_scheduled();
                     }
                 }
             }
