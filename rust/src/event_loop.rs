@@ -5,7 +5,7 @@
 //! Loop 0 also owns the listening socket and deals accepted connections out
 //! round-robin.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -22,6 +22,7 @@ use crate::connection::{Connection, Queued, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Decoder;
+use crate::registry::FastMap;
 use crate::server::ServerHandle;
 use crate::shared::{self, Command, Config, Core, LoopRemote, Overflow};
 use crate::stats::LoopCounters;
@@ -199,7 +200,7 @@ struct EventLoop {
     /// Connections by token; `free` lists reusable slots.
     conns: Vec<Option<Connection>>,
     free: Vec<usize>,
-    by_id: HashMap<ClientId, usize>,
+    by_id: FastMap<ClientId, usize>,
     dispatch: Dispatch,
     /// Shared read buffer for all of this loop's connections.
     rbuf: Box<[u8]>,
@@ -249,7 +250,7 @@ impl EventLoop {
             listener,
             conns: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: FastMap::default(),
             dispatch: Dispatch {
                 handle,
                 events_tx,

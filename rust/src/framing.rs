@@ -122,18 +122,8 @@ impl Framing {
         }
         Ok(match self {
             Framing::Raw => Arc::from(msg),
-            Framing::Lines { .. } => {
-                let mut v = Vec::with_capacity(msg.len() + 1);
-                v.extend_from_slice(msg);
-                v.push(b'\n');
-                Arc::from(v)
-            }
-            Framing::LengthPrefixed { .. } => {
-                let mut v = Vec::with_capacity(msg.len() + 4);
-                v.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-                v.extend_from_slice(msg);
-                Arc::from(v)
-            }
+            Framing::Lines { .. } => concat(&[msg, b"\n"]),
+            Framing::LengthPrefixed { .. } => concat(&[&(msg.len() as u32).to_be_bytes(), msg]),
         })
     }
 
@@ -146,6 +136,27 @@ impl Framing {
             _ => Ok(()),
         }
     }
+}
+
+/// The parts joined into one shared buffer: one allocation, one copy (going
+/// through a `Vec` would allocate and copy twice; this is on the send path).
+fn concat(parts: &[&[u8]]) -> Arc<[u8]> {
+    let len = parts.iter().map(|p| p.len()).sum();
+    let mut arc = Arc::<[u8]>::new_uninit_slice(len);
+    let buf = Arc::get_mut(&mut arc).expect("a fresh Arc has no other owner");
+    let mut at = 0;
+    for part in parts {
+        let dst = &mut buf[at..at + part.len()];
+        // SAFETY: `dst` and `part` have the same length, `u8` and
+        // `MaybeUninit<u8>` have the same layout, and the buffers are distinct.
+        unsafe {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), dst.as_mut_ptr().cast(), part.len())
+        };
+        at += part.len();
+    }
+    debug_assert_eq!(at, len);
+    // SAFETY: the loop above wrote every one of the `len` bytes.
+    unsafe { arc.assume_init() }
 }
 
 /// Why the decoder refused the stream.

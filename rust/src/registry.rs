@@ -1,74 +1,159 @@
 //! The shared client directory: who is connected, at which address, on which
 //! event loop. Written by the owning loop on adopt/close, read by handles for
 //! `send`, `send_to`, `clients()`.
+//!
+//! It is sharded so that the loops (which look clients up on every `send`
+//! made from a callback) rarely touch the same lock, and it hashes with a
+//! cheap multiplicative hash: keys are ids and addresses, not attacker-chosen
+//! strings (ids are sequential; an address is the peer's own port).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
 
 use crate::event::{Client, ClientId};
 
-#[derive(Debug, Default)]
-struct Inner {
-    by_id: HashMap<ClientId, (SocketAddr, usize)>,
-    by_addr: HashMap<SocketAddr, ClientId>,
+/// Shards per map; a power of two.
+const SHARDS: usize = 32;
+
+/// A fast hasher for small fixed-size keys (Fx-style multiply-rotate).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    #[inline]
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(n as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(n as u64);
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
+
+/// `HashMap` with [`FastHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+fn addr_shard(addr: &SocketAddr) -> usize {
+    let mut h = FastHasher::default();
+    std::hash::Hash::hash(addr, &mut h);
+    (h.finish() >> 32) as usize % SHARDS
+}
+
+/// One shard of the id map: id -> (address, owning loop).
+type IdShard = RwLock<FastMap<ClientId, (SocketAddr, usize)>>;
 
 /// Client directory; an entry exists exactly while the owning loop holds the
 /// connection, so `send` after `on_disconnect` reports `NoSuchClient`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Registry {
-    inner: RwLock<Inner>,
+    /// id -> (address, loop), sharded by id.
+    by_id: Box<[IdShard]>,
+    /// address -> id, sharded by address.
+    by_addr: Box<[RwLock<FastMap<SocketAddr, ClientId>>]>,
+    /// Entries in `by_id`, for `client_count()` without taking every lock.
+    count: AtomicUsize,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry {
+            by_id: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            by_addr: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            count: AtomicUsize::new(0),
+        }
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Registry {
+    fn id_shard(&self, id: ClientId) -> &IdShard {
+        &self.by_id[id as usize % SHARDS]
+    }
+
     pub fn insert(&self, client: Client, loop_idx: usize) {
-        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        g.by_id.insert(client.id, (client.addr, loop_idx));
-        g.by_addr.insert(client.addr, client.id);
+        if write(self.id_shard(client.id))
+            .insert(client.id, (client.addr, loop_idx))
+            .is_none()
+        {
+            self.count.fetch_add(1, Ordering::AcqRel);
+        }
+        write(&self.by_addr[addr_shard(&client.addr)]).insert(client.addr, client.id);
     }
 
     pub fn remove(&self, client: &Client) {
-        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        g.by_id.remove(&client.id);
-        if g.by_addr.get(&client.addr) == Some(&client.id) {
-            g.by_addr.remove(&client.addr);
+        if write(self.id_shard(client.id)).remove(&client.id).is_some() {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+        let mut g = write(&self.by_addr[addr_shard(&client.addr)]);
+        if g.get(&client.addr) == Some(&client.id) {
+            g.remove(&client.addr);
         }
     }
 
     /// The loop owning `id`.
     pub fn loop_of(&self, id: ClientId) -> Option<usize> {
-        let g = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        g.by_id.get(&id).map(|&(_, l)| l)
+        read(self.id_shard(id)).get(&id).map(|&(_, l)| l)
     }
 
     /// The client connected from `addr` and its loop.
     pub fn by_addr(&self, addr: &SocketAddr) -> Option<(ClientId, usize)> {
-        let g = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        let id = *g.by_addr.get(addr)?;
-        g.by_id.get(&id).map(|&(_, l)| (id, l))
+        let id = *read(&self.by_addr[addr_shard(addr)]).get(addr)?;
+        self.loop_of(id).map(|l| (id, l))
     }
 
     pub fn get(&self, id: ClientId) -> Option<Client> {
-        let g = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        g.by_id.get(&id).map(|&(addr, _)| Client { id, addr })
+        read(self.id_shard(id))
+            .get(&id)
+            .map(|&(addr, _)| Client { id, addr })
     }
 
     pub fn len(&self) -> usize {
-        self.inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .len()
+        self.count.load(Ordering::Acquire)
     }
 
     pub fn all(&self) -> Vec<Client> {
-        let g = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        let mut v: Vec<Client> = g
-            .by_id
-            .iter()
-            .map(|(&id, &(addr, _))| Client { id, addr })
-            .collect();
+        let mut v: Vec<Client> = Vec::with_capacity(self.len());
+        for shard in self.by_id.iter() {
+            v.extend(
+                read(shard)
+                    .iter()
+                    .map(|(&id, &(addr, _))| Client { id, addr }),
+            );
+        }
         v.sort_unstable_by_key(|c| c.id);
         v
     }
