@@ -352,3 +352,145 @@ pub fn next_event(events: &Events) -> Event {
         .recv_timeout(TIMEOUT)
         .unwrap_or_else(|e| panic!("no event within {TIMEOUT:?}: {e}"))
 }
+
+// ---- hostile peers and process measurements (reliability suite) -------------
+
+impl Peer {
+    /// Closes the connection with a reset (RST) instead of a FIN:
+    /// `SO_LINGER` 0, then close. Whatever the server queued is lost.
+    pub fn reset(self) {
+        socket2::SockRef::from(&self.stream)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER 0");
+        drop(self);
+    }
+
+    /// Writes `bytes`, ignoring failure: for hostile peers the server may
+    /// already have cut off (EPIPE, ECONNRESET).
+    pub fn send_lossy(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
+    /// Reads until EOF or a reset, whichever comes; returns what arrived and
+    /// whether it ended in a clean EOF.
+    pub fn drain_until_closed(&mut self) -> (Vec<u8>, bool) {
+        let mut out = self.buf.split_off(self.pos);
+        self.buf.clear();
+        self.pos = 0;
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return (out, true),
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::TimedOut =>
+                {
+                    panic!("the server did not close the connection within {TIMEOUT:?}")
+                }
+                Err(_) => return (out, false),
+            }
+        }
+    }
+}
+
+/// A small deterministic PRNG (SplitMix64) so failures replay from the seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// Entries in `/proc/self/fd`: open file descriptors of this process.
+pub fn open_fds() -> usize {
+    proc_entries("/proc/self/fd")
+}
+
+/// Entries in `/proc/self/task`: threads of this process.
+pub fn thread_count() -> usize {
+    proc_entries("/proc/self/task")
+}
+
+fn proc_entries(dir: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {dir}: {e}"))
+        .count()
+}
+
+/// Resident set size of this process in KiB (`VmRSS` in `/proc/self/status`).
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/self/status")
+}
+
+/// Raises this process's soft `RLIMIT_NOFILE` to at least `want` (capped at
+/// the hard limit); returns the soft limit now in force.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    unsafe {
+        assert_eq!(
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim),
+            0,
+            "getrlimit"
+        );
+        if lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0, "setrlimit");
+        }
+    }
+    lim.rlim_cur
+}
+
+impl Peer {
+    /// Connects with a small receive buffer (`SO_RCVBUF` set before the
+    /// handshake), so a peer that stops reading fills up after a few KiB
+    /// instead of the megabytes loopback autotuning would allow.
+    pub fn connect_with_rcvbuf(addr: SocketAddr, bytes: usize) -> Peer {
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .expect("socket");
+        sock.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        sock.connect(&addr.into())
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        let stream: TcpStream = sock.into();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        Peer {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
