@@ -12,7 +12,7 @@ mod support;
 mod model;
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -412,11 +412,18 @@ fn stop_during_a_broadcast_storm_finishes_within_linger_plus_margin() {
         .bind(localhost())
         .framing(Framing::length_prefixed())
         .linger(LINGER)
+        .max_queue_bytes(64 << 20) // the non-readers stay, with full queues
         .start()
         .unwrap();
-    // 50 readers that drain, 50 that never read: the latter keep queues full.
+    // 50 readers that drain, 50 that never read (with small receive buffers,
+    // so their data waits in the server's queues and stop() must linger).
     let addr = server.local_addr();
-    let peers: Vec<Peer> = (0..100).map(|_| Peer::connect(addr)).collect();
+    let peers: Vec<Peer> = (0..100)
+        .map(|i| match i % 2 {
+            0 => Peer::connect(addr),
+            _ => Peer::connect_with_rcvbuf(addr, 4096),
+        })
+        .collect();
     wait_clients(&server, 100);
     let quit = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = peers
@@ -434,20 +441,22 @@ fn stop_during_a_broadcast_storm_finishes_within_linger_plus_margin() {
             })
         })
         .collect();
+    let sent = Arc::new(AtomicU64::new(0));
     let storm = {
         let server = server.clone();
-        let quit = quit.clone();
+        let (quit, sent) = (quit.clone(), sent.clone());
         std::thread::spawn(move || {
             let msg = vec![0xABu8; 16 * 1024];
-            let mut sent = 0u64;
             while !quit.load(Ordering::Acquire) && server.try_send_all(&msg).is_ok() {
-                sent += 1;
+                sent.fetch_add(1, Ordering::Release);
             }
-            sent
+            sent.load(Ordering::Acquire)
         })
     };
+    // 16 MiB per client: more than the kernel buffers of a non-reader hold,
+    // so the rest waits in the server's queues when stop() comes.
     wait_until("the storm is under way", || {
-        server.stats().bytes_out > 8 << 20
+        sent.load(Ordering::Acquire) >= 1024
     });
     let t0 = Instant::now();
     server.stop();
