@@ -681,7 +681,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Vec<u8>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::shared::deadline_after(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.next_event(left)? {

@@ -20,6 +20,7 @@ use crate::connection::{Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
+use crate::shared::deadline_after;
 
 pub(crate) const WAKER: Token = Token(0);
 const STREAM: Token = Token(1);
@@ -284,7 +285,7 @@ impl ClientLoop {
                 },
                 ClientCmd::Close => {
                     self.closing
-                        .get_or_insert(Instant::now() + self.core.config.linger);
+                        .get_or_insert(deadline_after(self.core.config.linger));
                 }
             }
         }
@@ -391,7 +392,7 @@ impl ClientLoop {
         let delay = policy.delay(attempt, self.random());
         self.link = Link::Waiting {
             attempt,
-            at: Instant::now() + delay,
+            at: deadline_after(delay),
         };
         self.dispatch
             .event(ClientEvent::Reconnecting { attempt, delay }, true);
@@ -417,7 +418,7 @@ impl ClientLoop {
                                 self.link = Link::Connecting {
                                     stream,
                                     attempt,
-                                    deadline: now + self.core.config.connect_timeout,
+                                    deadline: deadline_after(self.core.config.connect_timeout),
                                 }
                             }
                             Err(e) => {
@@ -522,7 +523,7 @@ impl ClientLoop {
         self.core.queued.store(0, Ordering::Release);
         self.unsent.clear();
         self.dispatch.event(ClientEvent::Closed, true);
-        let deadline = Instant::now() + self.core.config.linger;
+        let deadline = deadline_after(self.core.config.linger);
         while self.dispatch.blocked() && Instant::now() < deadline {
             self.dispatch.drain_backlog();
             if self.dispatch.blocked() {

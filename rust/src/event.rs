@@ -4,9 +4,12 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 /// Identifies one connection for the lifetime of its server; never reused.
 ///
@@ -205,6 +208,9 @@ impl Event {
 #[derive(Debug, Clone)]
 pub struct Events {
     pub(crate) rx: Receiver<Event>,
+    /// Events that did not fit in the queue when the server stopped; taken
+    /// after the queue is empty and closed.
+    pub(crate) leftovers: Arc<Mutex<VecDeque<Event>>>,
 }
 
 impl Events {
@@ -225,10 +231,19 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> crate::Result<Event> {
-        self.rx.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => crate::Error::Timeout,
-            RecvTimeoutError::Disconnected => crate::Error::NotRunning,
-        })
+        match self.rx.recv_timeout(timeout) {
+            Ok(e) => Ok(e),
+            Err(RecvTimeoutError::Timeout) => Err(crate::Error::Timeout),
+            Err(RecvTimeoutError::Disconnected) => self.leftover().ok_or(crate::Error::NotRunning),
+        }
+    }
+
+    /// The next event left over at stop, once the queue itself has ended.
+    fn leftover(&self) -> Option<Event> {
+        self.leftovers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
     }
 
     /// Takes the next event if one is waiting, without blocking.
@@ -241,7 +256,11 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_recv(&self) -> Option<Event> {
-        self.rx.try_recv().ok()
+        match self.rx.try_recv() {
+            Ok(e) => Some(e),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => self.leftover(),
+        }
     }
 
     /// Blocks until the next event; `None` once the server stopped and the queue is empty.
@@ -256,7 +275,7 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv(&self) -> Option<Event> {
-        self.rx.recv().ok()
+        self.rx.recv().ok().or_else(|| self.leftover())
     }
 
     /// Appends up to `max` events to `out`, waiting up to `timeout` for the
@@ -286,11 +305,18 @@ impl Events {
         if max == 0 {
             return Ok(0);
         }
-        let deadline = Instant::now() + timeout;
-        let first = match self.rx.recv_deadline(deadline) {
+        let first = match self.rx.recv_timeout(timeout) {
             Ok(e) => e,
             Err(RecvTimeoutError::Timeout) => return Ok(0),
-            Err(RecvTimeoutError::Disconnected) => return Err(crate::Error::NotRunning),
+            Err(RecvTimeoutError::Disconnected) => {
+                let mut left = self.leftovers.lock().unwrap_or_else(|p| p.into_inner());
+                if left.is_empty() {
+                    return Err(crate::Error::NotRunning);
+                }
+                let n = max.min(left.len());
+                out.extend(left.drain(..n));
+                return Ok(n);
+            }
         };
         out.push(first);
         let mut n = 1;
@@ -345,6 +371,11 @@ impl Events {
     /// ```
     pub fn len(&self) -> usize {
         self.rx.len()
+            + self
+                .leftovers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len()
     }
 
     /// Whether no event is waiting right now.
@@ -357,7 +388,7 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.len() == 0
     }
 }
 

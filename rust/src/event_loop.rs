@@ -24,7 +24,9 @@ use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Decoder;
 use crate::registry::FastMap;
 use crate::server::ServerHandle;
-use crate::shared::{self, Command, Config, Core, LoopRemote, Overflow};
+use crate::shared::{
+    self, deadline_after, Command, Config, Core, LoopRemote, Overflow, MAX_PENDING_BYTES,
+};
 use crate::stats::LoopCounters;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -209,8 +211,11 @@ struct EventLoop {
     /// Connections with input left unread (read budget used up, or pull
     /// queue full), to read again without waiting for a new edge.
     to_read: Vec<usize>,
-    /// Scratch for commands queued by callbacks on this thread.
-    local: Vec<Command>,
+    /// Commands to apply, oldest first: those other threads posted (taken
+    /// from the channel) and those callbacks on this thread queued.
+    work: VecDeque<Command>,
+    /// Set while `pump` runs, so a nested call leaves the work to it.
+    pumping: bool,
     next_target: usize,
     /// When accept failed for lack of resources (EMFILE), retry after this.
     accept_retry: Option<Instant>,
@@ -259,7 +264,8 @@ impl EventLoop {
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),
             to_read: Vec::new(),
-            local: Vec::new(),
+            work: VecDeque::new(),
+            pumping: false,
             next_target: 0,
             accept_retry: None,
             draining: Vec::new(),
@@ -298,7 +304,7 @@ impl EventLoop {
                             let drain = ev.is_read_closed() || ev.is_error();
                             self.read(t, drain);
                         }
-                        self.apply_local();
+                        self.pump();
                         // Write replies now rather than after the whole batch of
                         // events: lower latency, and the frames queued by one
                         // read still leave in one writev per connection.
@@ -306,13 +312,13 @@ impl EventLoop {
                     }
                 }
             }
-            self.apply_commands();
             if let Some(at) = self.accept_retry {
                 if Instant::now() >= at {
                     self.accept_retry = None;
                     self.accept_all();
                 }
             }
+            self.pump();
             self.dispatch.drain_backlog();
             self.read_again();
             self.flush_scheduled();
@@ -330,15 +336,27 @@ impl EventLoop {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.to_read.is_empty() && !self.dispatch.blocked() {
+        let paused = self.read_paused();
+        if !self.to_read.is_empty() && !paused {
             return Some(Duration::ZERO);
         }
         let mut t: Option<Duration> = None;
         let mut consider = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
-        if self.dispatch.blocked() || self.accept_retry.is_some() {
+        if paused || self.accept_retry.is_some() {
             consider(BACKOFF);
         }
         let now = Instant::now();
+        // Connections closing after their flush must close by their deadline
+        // even if nothing else happens on this loop.
+        for &d in &self.draining {
+            if let Some(Connection {
+                closing: Some((_, deadline)),
+                ..
+            }) = self.conns.get(d).and_then(|c| c.as_ref())
+            {
+                consider(deadline.saturating_duration_since(now));
+            }
+        }
         if let Some(at) = self.next_timer_check {
             consider(at.saturating_duration_since(now));
         }
@@ -390,7 +408,16 @@ impl EventLoop {
                 "tcphub: refusing {addr}: {} clients connected",
                 core.config.max_clients
             );
-            drop(stream); // the peer sees EOF at once
+            // The peer sees EOF at once: discard anything it already sent so
+            // closing does not turn into a reset.
+            let mut stream = stream;
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            for _ in 0..4 {
+                match std::io::Read::read(&mut stream, &mut self.rbuf) {
+                    Ok(n) if n > 0 => continue,
+                    _ => break,
+                }
+            }
             return;
         }
         core.active.fetch_add(1, Ordering::AcqRel);
@@ -455,7 +482,7 @@ impl EventLoop {
         let core = self.core.clone();
         let counters = &core.counters[self.idx];
         for _ in 0..READ_BUDGET {
-            if self.dispatch.blocked() {
+            if self.read_paused() {
                 self.schedule_read(t);
                 return;
             }
@@ -481,6 +508,7 @@ impl EventLoop {
                     if res.is_err() {
                         LoopCounters::add(&counters.frame_too_large, 1);
                         log::info!("tcphub: client {client} sent a frame over the limit");
+                        self.pump(); // replies to the frames before it still go out
                         self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                         return;
                     }
@@ -506,6 +534,7 @@ impl EventLoop {
                         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
                     };
                     // Replies the callbacks just queued still go out (half-close).
+                    self.pump();
                     self.close_after_flush(t, reason);
                     return;
                 }
@@ -528,7 +557,7 @@ impl EventLoop {
     }
 
     fn read_again(&mut self) {
-        if self.to_read.is_empty() || self.dispatch.blocked() {
+        if self.to_read.is_empty() || self.read_paused() {
             return;
         }
         let list = std::mem::take(&mut self.to_read);
@@ -536,47 +565,51 @@ impl EventLoop {
             if let Some(c) = self.conn_mut(t) {
                 c.read_scheduled = false;
                 self.read(t, true);
-                self.apply_local();
+                self.pump();
             }
         }
+    }
+
+    /// Whether reading must wait: the pull queue is full, or another loop of
+    /// this server is more than `MAX_PENDING_BYTES` of messages behind (what
+    /// we read would only pile up in its channel). TCP then pushes back on
+    /// the senders; memory stays bounded.
+    fn read_paused(&self) -> bool {
+        self.dispatch.blocked()
+            || self.core.loops.iter().enumerate().any(|(i, l)| {
+                i != self.idx && l.pending.load(Ordering::Relaxed) > MAX_PENDING_BYTES
+            })
     }
 
     // ---- commands and writing ---------------------------------------------
 
-    fn apply_commands(&mut self) {
-        self.core.loops[self.idx]
-            .notified
-            .store(false, Ordering::Release);
+    /// Applies queued commands in order: first what other threads posted
+    /// (the channel), then what callbacks on this thread queued; commands
+    /// queued by callbacks while this runs join the end of the same queue.
+    /// A nested call (from a callback's effects) leaves the work to the
+    /// running one, so commands are never applied out of order.
+    fn pump(&mut self) {
+        if self.pumping {
+            return;
+        }
+        self.pumping = true;
+        let remote = &self.core.loops[self.idx];
+        remote.notified.store(false, Ordering::Release);
         while let Ok(cmd) = self.rx.try_recv() {
             let len = cmd.payload_len();
             if len > 0 {
-                self.core.loops[self.idx]
-                    .pending
-                    .fetch_sub(len, Ordering::AcqRel);
+                remote.pending.fetch_sub(len, Ordering::AcqRel);
             }
-            self.apply(cmd);
-            self.apply_local();
+            self.work.push_back(cmd);
         }
-        self.apply_local();
-    }
-
-    /// Applies the commands callbacks on this thread queued for this loop
-    /// (which may queue more).
-    fn apply_local(&mut self) {
         loop {
-            shared::take_local(&mut self.local);
-            if self.local.is_empty() {
-                return;
-            }
-            let mut cmds = std::mem::take(&mut self.local);
-            for cmd in cmds.drain(..) {
-                self.apply(cmd);
-            }
-            // keep the allocation for next time
-            if self.local.is_empty() {
-                self.local = cmds;
-            }
+            shared::take_local_into(&mut self.work);
+            let Some(cmd) = self.work.pop_front() else {
+                break;
+            };
+            self.apply(cmd);
         }
+        self.pumping = false;
     }
 
     fn apply(&mut self, cmd: Command) {
@@ -658,7 +691,7 @@ impl EventLoop {
                     self.flush(t);
                 }
             }
-            self.apply_local();
+            self.pump();
         }
     }
 
@@ -685,12 +718,11 @@ impl EventLoop {
 
     // ---- closing -----------------------------------------------------------
 
-    /// Ends connection `t` once what is queued for it — including replies the
-    /// callbacks just queued — is written, or the linger time has passed.
-    /// It is not read any more meanwhile.
+    /// Ends connection `t` once what is queued for it is written, or the
+    /// linger time has passed; it is not read any more meanwhile. Callers
+    /// `pump()` first when callbacks may just have queued replies for it.
     fn close_after_flush(&mut self, t: usize, reason: DisconnectReason) {
-        self.apply_local();
-        let deadline = Instant::now() + self.core.config.linger;
+        let deadline = deadline_after(self.core.config.linger);
         let Some(conn) = self.conn_mut(t) else {
             return;
         };
@@ -720,7 +752,7 @@ impl EventLoop {
             match due {
                 Some(reason) => {
                     self.close(t, reason);
-                    self.apply_local();
+                    self.pump();
                 }
                 None => self.draining.push(t),
             }
@@ -795,7 +827,7 @@ impl EventLoop {
                 };
                 LoopCounters::add(counter, 1);
                 self.close_after_flush(t, why);
-                self.apply_local();
+                self.pump();
             }
         }
     }
@@ -804,7 +836,7 @@ impl EventLoop {
         if self.stopping.is_some() {
             return;
         }
-        self.stopping = Some(Instant::now() + self.core.config.linger);
+        self.stopping = Some(deadline_after(self.core.config.linger));
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
@@ -825,19 +857,22 @@ impl EventLoop {
                     .as_ref()
                     .map_or(DisconnectReason::ServerStopped, |(r, _)| r.clone());
                 self.close(t, reason);
-                self.apply_local();
             }
         }
         // Anything callbacks queued during the last disconnects is moot now.
-        shared::take_local(&mut self.local);
-        self.local.clear();
-        // Pull mode: hand over what is left, waiting up to the linger time for room.
-        let deadline = Instant::now() + self.core.config.linger;
-        while self.dispatch.blocked() && Instant::now() < deadline {
-            self.dispatch.drain_backlog();
-            if self.dispatch.blocked() {
-                std::thread::sleep(BACKOFF);
-            }
+        shared::clear_local();
+        self.work.clear();
+        // Pull mode: what does not fit in the queue now is handed over as
+        // leftovers, which the receiver yields after the queue (no waiting:
+        // the consumer may be the very thread that called stop()).
+        self.dispatch.drain_backlog();
+        if self.dispatch.blocked() {
+            let mut left = self
+                .core
+                .leftovers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            left.extend(self.dispatch.backlog.drain(..));
         }
         log::debug!("tcphub: event loop {} finished", self.idx);
     }

@@ -396,6 +396,7 @@ impl TcpServer {
             active: AtomicUsize::new(0),
             callbacks,
             events_rx,
+            leftovers: Arc::default(),
             threads: Mutex::new(Vec::new()),
             user_token: OnceLock::new(),
         });
@@ -534,9 +535,12 @@ impl ServerHandle {
         self.core.running.load(Ordering::Acquire)
     }
 
-    /// Queues `msg` for every connected client; returns how many clients it
-    /// was queued for (0 when stopped or when `msg` is too large for the
-    /// framing — see [`try_send_all`](ServerHandle::try_send_all) for the error).
+    /// Queues `msg` for every connected client; returns the number of clients
+    /// connected at the call (0 when stopped or when `msg` is too large for
+    /// the framing — see [`try_send_all`](ServerHandle::try_send_all) for the
+    /// error). A client already being disconnected, or one whose queue is full
+    /// under [`Overflow::DropMessage`](crate::Overflow::DropMessage), is
+    /// counted but does not get it.
     ///
     /// The message is framed once and the buffer is shared by all recipients.
     /// Clients that connect after the call do not receive it.
@@ -645,7 +649,7 @@ impl ServerHandle {
 
     /// Disconnects client `id`; its disconnect event carries
     /// [`DisconnectReason::Kicked`]. Data already queued for it is written
-    /// first if the socket takes it at once.
+    /// first (for up to the linger time); nothing queued after this call is.
     ///
     /// # Errors
     ///
@@ -734,6 +738,7 @@ impl ServerHandle {
     pub fn events(&self) -> Events {
         Events {
             rx: self.core.events_rx.clone(),
+            leftovers: self.core.leftovers.clone(),
         }
     }
 

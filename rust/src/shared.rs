@@ -3,11 +3,12 @@
 //! lets a callback's sends to its own loop skip the channel and the wakeup.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
@@ -149,6 +150,10 @@ pub(crate) struct Core {
     pub callbacks: Callbacks,
     /// Pull-mode queue; loops hold the senders, so it ends when they exit.
     pub events_rx: Receiver<Event>,
+    /// Pull-mode events that did not fit in the queue when the loops
+    /// finished (e.g. the consumer itself called `stop()`): yielded by
+    /// `Events` after the queue, so no `Disconnected` is ever lost.
+    pub leftovers: Arc<Mutex<VecDeque<Event>>>,
     /// Loop threads, joined by the first `stop()` not running on one of them.
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     /// The user-facing stop-on-drop token, for handles cloned inside callbacks.
@@ -196,13 +201,31 @@ pub(crate) fn leave_loop() {
     LOCAL.with(|l| l.borrow_mut().take());
 }
 
-/// Moves the commands queued locally by callbacks into `out`.
-pub(crate) fn take_local(out: &mut Vec<Command>) {
+/// Appends the commands queued locally by callbacks to `out`, in order.
+pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
     LOCAL.with(|l| {
         if let Some(ll) = l.borrow_mut().as_mut() {
-            std::mem::swap(out, &mut ll.cmds);
+            out.extend(ll.cmds.drain(..));
         }
     });
+}
+
+/// Drops whatever callbacks on this thread queued (used when a loop ends).
+pub(crate) fn clear_local() {
+    LOCAL.with(|l| {
+        if let Some(ll) = l.borrow_mut().as_mut() {
+            ll.cmds.clear();
+        }
+    });
+}
+
+/// `Instant::now() + d`, saturating far in the future instead of panicking
+/// on overflow (callers may pass `Duration::MAX` to mean "forever").
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 impl Core {
@@ -218,20 +241,20 @@ impl Core {
     /// Delivers a command to loop `idx`: directly when called from that loop's
     /// own thread (inside a callback), otherwise through its channel + waker.
     ///
-    /// A thread that is not one of this server's loops waits while the loop
-    /// is more than [`MAX_PENDING_BYTES`] behind (backpressure). Loop threads
-    /// never wait on each other, so two loops cannot deadlock.
+    /// A thread that is not a tcphub event loop (of any server) waits while
+    /// the loop is more than [`MAX_PENDING_BYTES`] behind (backpressure).
+    /// Event-loop threads never wait here — not for their own server's loops
+    /// nor for another server's — so loops cannot deadlock each other; a loop
+    /// that posts to a loop of its own server that is behind pauses reading
+    /// its sockets instead (`EventLoop::read_paused`).
     pub fn post(&self, idx: usize, cmd: Command) {
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
-            Some(ll) if std::ptr::eq(ll.core, self) => {
-                if ll.idx == idx {
-                    ll.cmds.push(cmd);
-                    None
-                } else {
-                    Some((cmd, true))
-                }
+            Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
+                ll.cmds.push(cmd);
+                None
             }
-            _ => Some((cmd, false)),
+            Some(_) => Some((cmd, true)),
+            None => Some((cmd, false)),
         }) {
             None => return,
             Some(c) => c,

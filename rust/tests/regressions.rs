@@ -1,0 +1,234 @@
+//! Regression tests for defects found in review: command ordering, closing
+//! connections on an otherwise idle loop, refused clients seeing EOF,
+//! `Duration::MAX` arguments, and pull-mode stop with a full queue.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::*;
+use tcphub::{Event, Framing, TcpClient, TcpServer};
+
+/// A message an application thread queued is written before a reply a
+/// callback queued later for the same client.
+#[test]
+fn app_send_is_not_overtaken_by_a_later_callback_reply() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::lines())
+        .on_message(|srv, c, _m| {
+            let _ = srv.send(c.id, b"2");
+        })
+        .start()
+        .unwrap();
+    let mut s = TcpStream::connect(server.local_addr()).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    wait_clients(&server, 1);
+    let id = server.clients()[0].id;
+    for round in 0..1000 {
+        server.send(id, b"1").unwrap(); // queued (returned) before the ping is even sent
+        s.write_all(b"ping\n").unwrap();
+        let (mut a, mut b) = (String::new(), String::new());
+        r.read_line(&mut a).unwrap();
+        r.read_line(&mut b).unwrap();
+        assert_eq!((a.as_str(), b.as_str()), ("1\n", "2\n"), "round {round}");
+    }
+}
+
+/// Commands a callback queues are applied in the order queued, even when
+/// applying one of them (a kick) runs more callbacks that queue more.
+#[test]
+fn commands_queued_by_callbacks_keep_their_order() {
+    let ids: Arc<Mutex<(u64, u64, u64)>> = Arc::new(Mutex::new((0, 0, 0)));
+    let (ids2, ids3) = (ids.clone(), ids.clone());
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::lines())
+        .on_message(move |srv, _c, m| {
+            if m == b"go" {
+                let (a, c, b) = *ids2.lock().unwrap();
+                srv.disconnect(a).unwrap();
+                srv.disconnect(c).unwrap();
+                srv.send(b, b"m1").unwrap();
+            }
+        })
+        .on_disconnect(move |srv, c, _why| {
+            let (_a, _c, b) = *ids3.lock().unwrap();
+            let _ = srv.send(b, format!("left {}", c.id).as_bytes());
+        })
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let pa = Peer::connect(addr);
+    let pc = Peer::connect(addr);
+    let mut pb = Peer::connect(addr);
+    let mut px = Peer::connect(addr);
+    wait_clients(&server, 4);
+    let (a, c, b) = (pa.id_on(&server), pc.id_on(&server), pb.id_on(&server));
+    *ids.lock().unwrap() = (a, c, b);
+    px.send_line("go");
+    let got: Vec<String> = (0..3).map(|_| pb.read_line()).collect();
+    assert_eq!(
+        got,
+        vec!["m1".to_string(), format!("left {a}"), format!("left {c}")]
+    );
+}
+
+/// A kicked client that does not read is closed when the linger time is up,
+/// although nothing else happens on its loop.
+#[test]
+fn kicked_non_reader_closes_at_linger_on_an_idle_loop() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .linger(Duration::from_millis(200))
+        .max_queue_bytes(256 << 20)
+        .start()
+        .unwrap();
+    let ev = server.events();
+    let _s = TcpStream::connect(server.local_addr()).unwrap(); // never reads
+    let id = match next_event(&ev) {
+        Event::Connected(c) => c.id,
+        e => panic!("{e:?}"),
+    };
+    server.send(id, &vec![b'x'; 64 << 20]).unwrap();
+    server.disconnect(id).unwrap();
+    match ev.recv_timeout(Duration::from_secs(20)) {
+        Ok(Event::Disconnected(c, why)) => {
+            assert_eq!(c.id, id);
+            assert_eq!(why, tcphub::DisconnectReason::Kicked);
+        }
+        other => panic!("expected the kick to complete, got {other:?}"),
+    }
+    assert_eq!(server.client_count(), 0);
+}
+
+/// A peer that half-closes without reading a large reply is closed at the
+/// linger time, not kept forever.
+#[test]
+fn half_closed_peer_with_unread_reply_closes_at_linger() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .linger(Duration::from_millis(200))
+        .max_queue_bytes(256 << 20)
+        .on_message(|srv, c, _m| {
+            let _ = srv.send(c.id, &vec![b'y'; 64 << 20]);
+        })
+        .start()
+        .unwrap();
+    let mut p = Peer::connect(server.local_addr());
+    wait_clients(&server, 1);
+    p.send(b"give me a lot");
+    wait_until("the reply to be queued", || server.stats().msgs_out >= 1);
+    p.shutdown_write(); // EOF; never reads the reply
+    wait_until("the client to be closed", || server.client_count() == 0);
+}
+
+/// A client refused for `max_clients` that already sent data sees EOF, not a reset.
+#[test]
+fn refused_client_that_already_sent_sees_eof() {
+    let server = TcpServer::new(0, 1)
+        .bind(localhost())
+        .on_message(|_, _, _| {})
+        .start()
+        .unwrap();
+    let _first = Peer::connect(server.local_addr());
+    wait_clients(&server, 1);
+    for _ in 0..50 {
+        let mut s = TcpStream::connect(server.local_addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = s.write_all(b"hello\n");
+        let mut buf = [0u8; 16];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            other => panic!("expected EOF, got {other:?}"),
+        }
+    }
+    assert_eq!(server.stats().rejected, 50);
+}
+
+/// `Duration::MAX` means "no deadline", never a panic.
+#[test]
+fn duration_max_is_accepted_everywhere() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .linger(Duration::MAX)
+        .start()
+        .unwrap();
+    let ev = server.events();
+    let s = TcpStream::connect(server.local_addr()).unwrap();
+    assert!(matches!(next_event(&ev), Event::Connected(_)));
+    drop(s); // EOF: the close deadline is now + linger
+    assert!(matches!(next_event(&ev), Event::Disconnected(..)));
+    let _s2 = TcpStream::connect(server.local_addr()).unwrap();
+    let mut v = Vec::new();
+    assert_eq!(ev.recv_batch(&mut v, 16, Duration::MAX).unwrap(), 1);
+    assert!(matches!(v[0], Event::Connected(_)));
+
+    let echo = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(|s, c, m| {
+            let _ = s.send(c.id, m);
+        })
+        .start()
+        .unwrap();
+    let client = TcpClient::builder(echo.local_addr())
+        .framing(Framing::lines())
+        .linger(Duration::MAX)
+        .connect()
+        .unwrap();
+    client.send(b"x").unwrap();
+    assert_eq!(client.recv_timeout(Duration::MAX).unwrap(), b"x");
+}
+
+/// Pull mode: stopping with a full event queue, from the consuming thread,
+/// neither stalls for the linger time nor loses any `Disconnected`.
+#[test]
+fn pull_stop_with_a_full_queue_keeps_every_disconnect() {
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .threads(1)
+        .event_capacity(4)
+        .linger(Duration::from_secs(30))
+        .start()
+        .unwrap();
+    let mut socks = Vec::new();
+    for _ in 0..10 {
+        socks.push(TcpStream::connect(server.local_addr()).unwrap());
+    }
+    wait_clients(&server, 10);
+    let ev = server.events();
+    let t = std::time::Instant::now();
+    server.stop();
+    // Generous bound: it used to wait the whole linger (30 s here).
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    let all: Vec<Event> = ev.collect();
+    let connected = all
+        .iter()
+        .filter(|e| matches!(e, Event::Connected(_)))
+        .count();
+    let disconnected = all
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Disconnected(_, tcphub::DisconnectReason::ServerStopped)
+            )
+        })
+        .count();
+    assert_eq!((connected, disconnected), (10, 10), "{all:?}");
+}
