@@ -155,6 +155,12 @@
 #define TCPHUB_REASON_CLOSED_LOCALLY 8
 
 /**
+ * Disconnect reason: a started frame was not completed within the frame
+ * timeout (`tcphub_server_set_frame_timeout`).
+ */
+#define TCPHUB_REASON_FRAME_TIMEOUT 9
+
+/**
  * `tcphub_event.kind`: nothing (a zeroed or released event).
  */
 #define TCPHUB_EVENT_NONE 0
@@ -585,6 +591,20 @@ int tcphub_server_send_to(struct tcphub_server *s, const char *ip, uint16_t port
 int tcphub_server_set_bind_ip(struct tcphub_server *s, const char *ip);
 
 /**
+ * A frame that has started must be complete within `timeout_ms`
+ * milliseconds, else the client is cut with `TCPHUB_REASON_FRAME_TIMEOUT`
+ * (defends against clients that drip a frame byte by byte; 0, the default,
+ * turns it off). Takes effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_frame_timeout(struct tcphub_server *s, uint64_t timeout_ms);
+
+/**
  * Sets how messages are delimited: `TCPHUB_FRAMING_RAW` (default),
  * `TCPHUB_FRAMING_LINES` or `TCPHUB_FRAMING_LENGTH_PREFIXED`, with the
  * largest accepted message in bytes (`max_len` 0: the framing's default;
@@ -598,6 +618,32 @@ int tcphub_server_set_bind_ip(struct tcphub_server *s, const char *ip);
  * `s` is NULL or a live server.
  */
 int tcphub_server_set_framing(struct tcphub_server *s, tcphub_framing framing, size_t max_len);
+
+/**
+ * Disconnects clients that send nothing for `timeout_ms` milliseconds with
+ * `TCPHUB_REASON_IDLE_TIMEOUT` (0, the default, turns it off). Takes effect
+ * at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms);
+
+/**
+ * Bounds the bytes waiting to be written to each client (0: the default,
+ * 4 MiB). A client whose queue would grow past it is disconnected with
+ * `TCPHUB_REASON_SLOW_CONSUMER`. Takes effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_max_queue_bytes(struct tcphub_server *s, size_t bytes);
 
 /**
  * Sets the number of event-loop threads (default: one per core). Zero is

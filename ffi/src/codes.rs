@@ -58,6 +58,9 @@ pub const TCPHUB_REASON_KICKED: c_int = 6;
 pub const TCPHUB_REASON_SERVER_STOPPED: c_int = 7;
 /// Disconnect reason: this side closed the connection (client API).
 pub const TCPHUB_REASON_CLOSED_LOCALLY: c_int = 8;
+/// Disconnect reason: a started frame was not completed within the frame
+/// timeout (`tcphub_server_set_frame_timeout`).
+pub const TCPHUB_REASON_FRAME_TIMEOUT: c_int = 9;
 
 /// A value of `TCPHUB_FRAMING_*`. An `int` rather than an `enum` so that an
 /// unknown value is reported as `TCPHUB_ERR_INVALID_ARG`.
@@ -196,6 +199,7 @@ mod tests {
                 DisconnectReason::ClosedLocally,
                 TCPHUB_REASON_CLOSED_LOCALLY,
             ),
+            (DisconnectReason::FrameTimeout, TCPHUB_REASON_FRAME_TIMEOUT),
         ];
         for (reason, code) in pairs {
             assert_eq!(reason.code(), code, "{reason:?}");

@@ -56,6 +56,11 @@ struct State {
     ip: Option<IpAddr>,
     framing: Framing,
     threads: Option<usize>,
+    /// Idle and frame timeouts in milliseconds (0 = off).
+    idle_timeout_ms: u64,
+    frame_timeout_ms: u64,
+    /// Per-client outbound queue bound in bytes (0 = the core's default).
+    max_queue_bytes: usize,
     on_connect: Option<(ConnectFn, UserPtr)>,
     on_message: Option<(MessageFn, UserPtr)>,
     on_disconnect: Option<(DisconnectFn, UserPtr)>,
@@ -96,6 +101,15 @@ impl State {
         let mut b = TcpServer::new(self.port, self.max_clients).framing(self.framing);
         if let Some(ip) = self.ip {
             b = b.bind(ip);
+        }
+        if self.idle_timeout_ms > 0 {
+            b = b.idle_timeout(std::time::Duration::from_millis(self.idle_timeout_ms));
+        }
+        if self.frame_timeout_ms > 0 {
+            b = b.frame_timeout(std::time::Duration::from_millis(self.frame_timeout_ms));
+        }
+        if self.max_queue_bytes > 0 {
+            b = b.max_queue_bytes(self.max_queue_bytes);
         }
         if let Some(n) = self.threads {
             b = b.threads(n);
@@ -191,6 +205,9 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
                 ip: None,
                 framing: Framing::Raw,
                 threads: None,
+                idle_timeout_ms: 0,
+                frame_timeout_ms: 0,
+                max_queue_bytes: 0,
                 on_connect: None,
                 on_message: None,
                 on_disconnect: None,
@@ -254,6 +271,79 @@ pub unsafe extern "C" fn tcphub_server_set_framing(
         let mut st = srv.lock();
         st.configurable()?;
         st.framing = framing;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Disconnects clients that send nothing for `timeout_ms` milliseconds with
+/// `TCPHUB_REASON_IDLE_TIMEOUT` (0, the default, turns it off). Takes effect
+/// at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_idle_timeout(
+    s: *mut tcphub_server,
+    timeout_ms: u64,
+) -> c_int {
+    boundary("tcphub_server_set_idle_timeout", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.idle_timeout_ms = timeout_ms;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// A frame that has started must be complete within `timeout_ms`
+/// milliseconds, else the client is cut with `TCPHUB_REASON_FRAME_TIMEOUT`
+/// (defends against clients that drip a frame byte by byte; 0, the default,
+/// turns it off). Takes effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_frame_timeout(
+    s: *mut tcphub_server,
+    timeout_ms: u64,
+) -> c_int {
+    boundary("tcphub_server_set_frame_timeout", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.frame_timeout_ms = timeout_ms;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Bounds the bytes waiting to be written to each client (0: the default,
+/// 4 MiB). A client whose queue would grow past it is disconnected with
+/// `TCPHUB_REASON_SLOW_CONSUMER`. Takes effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_max_queue_bytes(
+    s: *mut tcphub_server,
+    bytes: usize,
+) -> c_int {
+    boundary("tcphub_server_set_max_queue_bytes", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let mut st = srv.lock();
+        st.configurable()?;
+        st.max_queue_bytes = bytes;
         Ok(TCPHUB_OK)
     })
 }

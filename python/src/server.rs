@@ -133,6 +133,7 @@ struct Settings {
     max_queue_bytes: usize,
     overflow: Overflow,
     idle_timeout: Option<Duration>,
+    frame_timeout: Option<Duration>,
     keepalive: Option<Duration>,
     nodelay: bool,
     backlog: i32,
@@ -156,6 +157,9 @@ impl Settings {
         }
         if let Some(t) = self.idle_timeout {
             b = b.idle_timeout(t);
+        }
+        if let Some(t) = self.frame_timeout {
+            b = b.frame_timeout(t);
         }
         if let Some(t) = self.keepalive {
             b = b.keepalive(t);
@@ -298,7 +302,9 @@ impl PyTcpServer {
     /// ``"lines"`` (newline-terminated) or ``"length"`` (4-byte big-endian
     /// length prefix). ``bind``: local IP address (``"::"`` for IPv6 and IPv4).
     /// ``max_len``: longest accepted message for lines/length framing.
-    /// Durations are in seconds. ``overflow``: ``"disconnect"`` a client whose
+    /// Durations are in seconds; ``frame_timeout`` cuts a client that takes
+    /// longer than that to complete a started frame (slowloris defence).
+    /// ``overflow``: ``"disconnect"`` a client whose
     /// outbound queue (``max_queue_bytes``) is full, or ``"drop"`` the message.
     ///
     /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
@@ -314,6 +320,7 @@ impl PyTcpServer {
         max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
         overflow = "disconnect",
         idle_timeout = None,
+        frame_timeout = None,
         keepalive = None,
         nodelay = true,
         backlog = tcphub::DEFAULT_BACKLOG,
@@ -332,6 +339,7 @@ impl PyTcpServer {
         max_queue_bytes: usize,
         overflow: &str,
         idle_timeout: Option<f64>,
+        frame_timeout: Option<f64>,
         keepalive: Option<f64>,
         nodelay: bool,
         backlog: i32,
@@ -362,6 +370,9 @@ impl PyTcpServer {
                 overflow,
                 idle_timeout: idle_timeout
                     .map(|s| duration(py, s, "idle_timeout"))
+                    .transpose()?,
+                frame_timeout: frame_timeout
+                    .map(|s| duration(py, s, "frame_timeout"))
                     .transpose()?,
                 keepalive: keepalive
                     .map(|s| duration(py, s, "keepalive"))

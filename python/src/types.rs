@@ -176,6 +176,8 @@ pub(crate) struct PyStats {
     frame_too_large: u64,
     /// Clients disconnected for idling.
     idle_timeouts: u64,
+    /// Clients disconnected for not completing a frame in time (``frame_timeout``).
+    frame_timeouts: u64,
 }
 
 impl From<Stats> for PyStats {
@@ -193,12 +195,13 @@ impl From<Stats> for PyStats {
             slow_consumers: s.slow_consumers,
             frame_too_large: s.frame_too_large,
             idle_timeouts: s.idle_timeouts,
+            frame_timeouts: s.frame_timeouts,
         }
     }
 }
 
 impl PyStats {
-    fn fields(&self) -> [(&'static str, u64); 12] {
+    fn fields(&self) -> [(&'static str, u64); 13] {
         [
             ("clients", self.clients),
             ("accepted", self.accepted),
@@ -212,6 +215,7 @@ impl PyStats {
             ("slow_consumers", self.slow_consumers),
             ("frame_too_large", self.frame_too_large),
             ("idle_timeouts", self.idle_timeouts),
+            ("frame_timeouts", self.frame_timeouts),
         ]
     }
 }

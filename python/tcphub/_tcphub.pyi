@@ -139,6 +139,8 @@ class Stats:
     def frame_too_large(self) -> int: ...
     @property
     def idle_timeouts(self) -> int: ...
+    @property
+    def frame_timeouts(self) -> int: ...
     def as_dict(self) -> Dict[str, int]: ...
 
 @final
@@ -166,6 +168,7 @@ class TcpServer:
         max_queue_bytes: int = ...,
         overflow: Literal["disconnect", "drop"] = "disconnect",
         idle_timeout: Optional[float] = None,
+        frame_timeout: Optional[float] = None,
         keepalive: Optional[float] = None,
         nodelay: bool = True,
         backlog: int = ...,

@@ -1,0 +1,85 @@
+/* Server limits set from C: an idle client is cut with IDLE_TIMEOUT, a
+ * client that starts a frame and never finishes it with FRAME_TIMEOUT, and
+ * a non-reading client beyond max_queue_bytes with SLOW_CONSUMER. */
+#include "test_util.h"
+
+static void expect_disconnect(tcphub_server *s, uint64_t id, int reason) {
+    tcphub_event ev;
+    for (;;) {
+        CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
+        int kind = ev.kind;
+        uint64_t got = ev.client_id;
+        int why = ev.reason;
+        tcphub_event_release(&ev);
+        if (kind == TCPHUB_EVENT_DISCONNECTED && got == id) {
+            CHECK(why == reason);
+            return;
+        }
+    }
+}
+
+static uint64_t expect_connect(tcphub_server *s) {
+    tcphub_event ev;
+    CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
+    CHECK(ev.kind == TCPHUB_EVENT_CONNECTED);
+    uint64_t id = ev.client_id;
+    tcphub_event_release(&ev);
+    return id;
+}
+
+int main(void) {
+    CHECK_RC(tcphub_server_set_idle_timeout(NULL, 1), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_server_set_frame_timeout(NULL, 1), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_server_set_max_queue_bytes(NULL, 1), TCPHUB_ERR_NULL);
+
+    tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_idle_timeout(s, 300));
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_RC(tcphub_server_set_idle_timeout(s, 1), TCPHUB_ERR_ALREADY_RUNNING);
+    int fd = connect_to(tcphub_server_port(s));
+    uint64_t id = expect_connect(s);
+    expect_disconnect(s, id, TCPHUB_REASON_IDLE_TIMEOUT);
+    close(fd);
+    CHECK_OK(tcphub_server_stop(s));
+    tcphub_server_free(s);
+    TEST_PASS("idle client cut with TCPHUB_REASON_IDLE_TIMEOUT");
+
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_frame_timeout(s, 300));
+    CHECK_OK(tcphub_server_start(s));
+    fd = connect_to(tcphub_server_port(s));
+    id = expect_connect(s);
+    write_str(fd, "a line that never ends");
+    expect_disconnect(s, id, TCPHUB_REASON_FRAME_TIMEOUT);
+    close(fd);
+    tcphub_server_free(s);
+    TEST_PASS("unfinished frame cut with TCPHUB_REASON_FRAME_TIMEOUT");
+
+    s = new_local_server(TCPHUB_FRAMING_RAW);
+    CHECK_OK(tcphub_server_set_max_queue_bytes(s, 64 * 1024));
+    CHECK_OK(tcphub_server_start(s));
+    fd = connect_to(tcphub_server_port(s)); /* never reads */
+    id = expect_connect(s);
+    static uint8_t chunk[16 * 1024];
+    memset(chunk, 'z', sizeof chunk);
+    int64_t deadline = now_ms() + WAIT_MS;
+    int rc = TCPHUB_OK;
+    while (rc == TCPHUB_OK && now_ms() < deadline) {
+        rc = tcphub_server_send(s, id, chunk, sizeof chunk);
+        tcphub_event ev;
+        if (tcphub_server_next_event(s, &ev, 0) == TCPHUB_OK) {
+            int kind = ev.kind, why = ev.reason;
+            uint64_t got = ev.client_id;
+            tcphub_event_release(&ev);
+            if (kind == TCPHUB_EVENT_DISCONNECTED && got == id) {
+                CHECK(why == TCPHUB_REASON_SLOW_CONSUMER);
+                break;
+            }
+        }
+    }
+    CHECK(now_ms() < deadline);
+    close(fd);
+    tcphub_server_free(s);
+    TEST_PASS("non-reader beyond max_queue_bytes cut with TCPHUB_REASON_SLOW_CONSUMER");
+    return 0;
+}
