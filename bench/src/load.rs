@@ -406,10 +406,20 @@ pub fn capacity(addr: SocketAddr, conns: usize, server_pid: u32) -> Result<Capac
             let mine = conns / threads + usize::from(k < conns % threads);
             std::thread::spawn(move || -> Result<Vec<TcpStream>, String> {
                 let mut v = Vec::with_capacity(mine);
-                for _ in 0..mine {
-                    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(20))
+                for i in 0..mine {
+                    // Spread the clients over 127.0.0.2..=127.0.0.201 so the
+                    // local port space (and TIME_WAIT left by earlier runs)
+                    // never limits the connect rate being measured.
+                    let host = 2 + ((i * threads + k) % 200) as u8;
+                    let src = SocketAddr::from(([127, 0, 0, host], 0));
+                    let sock =
+                        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                            .map_err(|e| format!("socket: {e}"))?;
+                    sock.bind(&src.into())
+                        .map_err(|e| format!("bind {src}: {e}"))?;
+                    sock.connect_timeout(&addr.into(), Duration::from_secs(20))
                         .map_err(|e| format!("connect: {e}"))?;
-                    v.push(s);
+                    v.push(TcpStream::from(sock));
                 }
                 for s in v.iter_mut() {
                     s.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;

@@ -35,7 +35,7 @@ struct Cli {
 enum Cmd {
     /// Run every scenario against several servers, alternating, and write the report.
     Compare {
-        /// Comma-separated servers: tcphub, tokio, asyncio, ncat-broker,
+        /// Comma-separated servers: tcphub, tcphub-1-loop, tokio, asyncio, ncat-broker,
         /// tcphub-python-callback, tcphub-python-poll, tcphub-c.
         #[arg(long, default_value = "tcphub,tokio,asyncio,ncat-broker")]
         servers: String,
@@ -321,7 +321,7 @@ fn compare(
         }
         for &k in order
             .iter()
-            .filter(|k| matches!(k, Kind::Tcphub | Kind::Tokio))
+            .filter(|k| matches!(k, Kind::Tcphub | Kind::Tcphub1 | Kind::Tokio))
         {
             eprint!("round {}/{rounds} capacity {} ... ", round + 1, k.name());
             match Server::start(k, "echo", &env).and_then(|mut s| {
@@ -447,7 +447,7 @@ fn render(
     );
     for &k in kinds
         .iter()
-        .filter(|k| matches!(k, Kind::Tcphub | Kind::Tokio))
+        .filter(|k| matches!(k, Kind::Tcphub | Kind::Tcphub1 | Kind::Tokio))
     {
         let _ = writeln!(
             s,

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 /// A server implementation the benchmark knows how to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// `tcphub serve` (the CLI on the Rust engine).
+    /// `tcphub serve` (the CLI on the Rust engine), one event loop per core.
     Tcphub,
+    /// `tcphub serve --threads 1`: one event loop.
+    Tcphub1,
     /// The tuned tokio baseline (`tokio-hub`).
     Tokio,
     /// A plain asyncio server in Python (`bench/asyncio_hub.py`).
@@ -29,6 +31,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Tcphub => "tcphub",
+            Kind::Tcphub1 => "tcphub-1-loop",
             Kind::Tokio => "tokio",
             Kind::Asyncio => "asyncio",
             Kind::Ncat => "ncat-broker",
@@ -42,6 +45,7 @@ impl Kind {
     pub fn parse(s: &str) -> Result<Kind, String> {
         [
             Kind::Tcphub,
+            Kind::Tcphub1,
             Kind::Tokio,
             Kind::Asyncio,
             Kind::Ncat,
@@ -61,13 +65,16 @@ impl Kind {
 
     /// Whether it has an echo mode.
     pub fn echoes(self) -> bool {
-        matches!(self, Kind::Tcphub | Kind::Tokio | Kind::Asyncio)
+        matches!(
+            self,
+            Kind::Tcphub | Kind::Tcphub1 | Kind::Tokio | Kind::Asyncio
+        )
     }
 
     /// Slow servers get smaller runs (rates are per second either way).
     pub fn scale(self) -> f64 {
         match self {
-            Kind::Tcphub | Kind::Tokio | Kind::C => 1.0,
+            Kind::Tcphub | Kind::Tcphub1 | Kind::Tokio | Kind::C => 1.0,
             _ => 0.1,
         }
     }
@@ -115,6 +122,21 @@ impl Server {
                     "--mode",
                     mode,
                 ]);
+                c.env("RUST_LOG", "warn");
+                c
+            }
+            Kind::Tcphub1 => {
+                let mut c = Command::new(exe("tcphub"));
+                c.args([
+                    "serve",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &p,
+                    "--max",
+                    "20000",
+                ]);
+                c.args(["--framing", "len", "--mode", mode, "--threads", "1"]);
                 c.env("RUST_LOG", "warn");
                 c
             }
