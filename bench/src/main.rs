@@ -95,6 +95,9 @@ enum Cmd {
 }
 
 const WINDOW: u64 = 20_000;
+/// Everything after this line of BENCHMARKS.md is hand-written and kept
+/// when the measured part is regenerated.
+const ANALYSIS_MARKER: &str = "<!-- analysis: kept across runs -->";
 
 fn main() {
     let cli = Cli::parse();
@@ -347,6 +350,14 @@ fn compare(
     let md = render(
         &res, &kinds, fan_ns, rounds, quick, cap_conns, &failures, note,
     );
+    // Keep the hand-written analysis that follows the marker in the old report.
+    let mut md = md;
+    if let Ok(old) = std::fs::read_to_string(out) {
+        if let Some(at) = old.find(ANALYSIS_MARKER) {
+            md.push('\n');
+            md.push_str(&old[at..]);
+        }
+    }
     std::fs::write(out, &md).map_err(|e| format!("write {}: {e}", out.display()))?;
     let series: Vec<report::Series> = kinds
         .iter()
