@@ -84,7 +84,8 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
     let px = |x: f64| ml + (x.log10() - xmin) / (xmax - xmin).max(1e-9) * (w - ml - mr);
     let py = |y: f64| h - mb - y / ymax * (h - mt - mb);
     let colors = [
-        "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+        "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+        "#17becf",
     ];
     let mut s = String::new();
     let _ = writeln!(
