@@ -451,7 +451,7 @@ fn render(
             ratio(m, res.med("echo", base, 0))
         );
     }
-    let _ = writeln!(s, "\n## Capacity\n\n{cap_conns} connections opened from 4 threads, each proven served by one echo round trip, then held idle; RSS growth of the server process per connection.\n");
+    let _ = writeln!(s, "\n## Capacity\n\n{cap_conns} connections opened from 32 threads, each thread connecting and proving its connection served by one echo round trip before the next (so the listen backlog never overflows); then all held idle; RSS growth of the server process per connection.\n");
     let _ = writeln!(
         s,
         "| server | RSS per connection | connections/s |\n|---|---:|---:|"
