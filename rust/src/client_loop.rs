@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -20,6 +20,7 @@ use crate::connection::{Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
+use crate::outbox::Outbox;
 use crate::shared::deadline_after;
 
 pub(crate) const WAKER: Token = Token(0);
@@ -57,8 +58,7 @@ enum Link {
 /// reading while the queue is full).
 struct Dispatch {
     handle: TcpClient,
-    tx: Option<Sender<ClientEvent>>,
-    backlog: VecDeque<ClientEvent>,
+    outbox: Outbox<ClientEvent>,
 }
 
 impl Dispatch {
@@ -67,7 +67,7 @@ impl Dispatch {
     }
 
     fn blocked(&self) -> bool {
-        !self.backlog.is_empty()
+        self.outbox.blocked()
     }
 
     fn guarded(&self, what: &str, f: impl FnOnce()) {
@@ -81,7 +81,7 @@ impl Dispatch {
         if let Some(cb) = &cbs.on_message {
             self.guarded("on_message", || cb(&self.handle, msg));
         }
-        if cbs.on_event.is_some() || self.tx.is_some() {
+        if cbs.on_event.is_some() || self.outbox.is_active() {
             self.event(ClientEvent::Message(msg.to_vec()), false);
         }
     }
@@ -96,32 +96,11 @@ impl Dispatch {
         if let Some(cb) = &cbs.on_event {
             self.guarded("on_event", || cb(&self.handle, &ev));
         }
-        let Some(tx) = &self.tx else { return };
-        if !self.backlog.is_empty() {
-            self.backlog.push_back(ev);
-            return;
-        }
-        match tx.try_send(ev) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(ev)) => self.backlog.push_back(ev),
-        }
+        self.outbox.push(ev);
     }
 
     fn drain_backlog(&mut self) {
-        let Some(tx) = &self.tx else { return };
-        while let Some(ev) = self.backlog.pop_front() {
-            match tx.try_send(ev) {
-                Ok(()) => {}
-                Err(TrySendError::Full(ev)) => {
-                    self.backlog.push_front(ev);
-                    return;
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.backlog.clear();
-                    return;
-                }
-            }
-        }
+        self.outbox.drain();
     }
 }
 
@@ -179,8 +158,7 @@ pub(crate) fn spawn(
         unsent: VecDeque::new(),
         dispatch: Dispatch {
             handle,
-            tx,
-            backlog: VecDeque::new(),
+            outbox: Outbox::new(tx),
         },
         rbuf: vec![0; READ_BUF].into_boxed_slice(),
         read_pending: false,

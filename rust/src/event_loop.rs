@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events as MioEvents, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
@@ -22,6 +22,7 @@ use crate::connection::{Connection, Queued, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Decoder;
+use crate::outbox::Outbox;
 use crate::registry::FastMap;
 use crate::server::ServerHandle;
 use crate::shared::{
@@ -113,14 +114,10 @@ pub(crate) fn spawn(
 }
 
 /// Delivers events to the application: callbacks, or the bounded pull queue
-/// with a local backlog that pauses reading while the queue is full.
+/// (through an [`Outbox`] that pauses reading while the queue is full).
 struct Dispatch {
     handle: ServerHandle,
-    events_tx: Option<Sender<Event>>,
-    /// Events that did not fit in the pull queue, in order; while non-empty
-    /// the loop reads nothing, so it holds at most one read's worth of frames
-    /// plus connects/disconnects.
-    backlog: VecDeque<Event>,
+    outbox: Outbox<Event>,
 }
 
 impl Dispatch {
@@ -129,38 +126,16 @@ impl Dispatch {
     }
 
     fn blocked(&self) -> bool {
-        !self.backlog.is_empty()
+        self.outbox.blocked()
     }
 
     fn push(&mut self, ev: Event) {
-        let Some(tx) = &self.events_tx else { return };
-        if !self.backlog.is_empty() {
-            self.backlog.push_back(ev);
-            return;
-        }
-        match tx.try_send(ev) {
-            Ok(()) => {}
-            Err(TrySendError::Full(ev)) => self.backlog.push_back(ev),
-            Err(TrySendError::Disconnected(_)) => {}
-        }
+        self.outbox.push(ev);
     }
 
     /// Moves backlog into the queue as room allows.
     fn drain_backlog(&mut self) {
-        let Some(tx) = &self.events_tx else { return };
-        while let Some(ev) = self.backlog.pop_front() {
-            match tx.try_send(ev) {
-                Ok(()) => {}
-                Err(TrySendError::Full(ev)) => {
-                    self.backlog.push_front(ev);
-                    return;
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.backlog.clear();
-                    return;
-                }
-            }
-        }
+        self.outbox.drain();
     }
 
     fn guarded(&self, counters: &LoopCounters, what: &str, f: impl FnOnce()) {
@@ -258,8 +233,7 @@ impl EventLoop {
             by_id: FastMap::default(),
             dispatch: Dispatch {
                 handle,
-                events_tx,
-                backlog: VecDeque::new(),
+                outbox: Outbox::new(events_tx),
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),
@@ -872,7 +846,7 @@ impl EventLoop {
                 .leftovers
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            left.extend(self.dispatch.backlog.drain(..));
+            left.extend(self.dispatch.outbox.take_backlog());
         }
         log::debug!("tcphub: event loop {} finished", self.idx);
     }

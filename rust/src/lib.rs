@@ -45,6 +45,7 @@
 //! - [`framing`](Framing) (`framing.rs`) — [`Framing`], its encoder and the
 //!   incremental [`Decoder`].
 //! - `event.rs` — [`Client`], [`Event`], [`DisconnectReason`], [`Events`].
+//! - `outbox.rs` — the never-blocking sending side of the pull queue.
 //! - `shared.rs` — state shared by handles and loops, the commands handles
 //!   send to loops, the [`Overflow`] policy.
 //! - `registry.rs` — the directory of connected clients (id, address, loop).
@@ -64,6 +65,7 @@ mod error;
 mod event;
 mod event_loop;
 mod framing;
+mod outbox;
 mod registry;
 mod server;
 mod shared;
