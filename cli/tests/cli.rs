@@ -65,14 +65,19 @@ impl Hub {
             .status()
             .expect("run kill");
         assert!(status.success());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                return st;
-            }
-            assert!(Instant::now() < deadline, "hub did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(10));
+        wait_exit(&mut self.child, "hub did not exit after SIGTERM")
+    }
+}
+
+/// Waits (bounded) for `child` to exit; panics with `what` if it does not.
+fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            return st;
         }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -314,18 +319,8 @@ fn connect_relays_stdin_and_prints_messages() {
     out.read_line(&mut l).unwrap();
     assert_eq!(l, "two\n");
     drop(stdin); // EOF: the client closes and exits
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            assert!(st.success(), "{st:?}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "connect did not exit on stdin EOF"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let st = wait_exit(&mut child, "connect did not exit on stdin EOF");
+    assert!(st.success(), "{st:?}");
 }
 
 #[test]
@@ -340,18 +335,8 @@ fn connect_exits_when_the_server_closes() {
         .expect("spawn tcphub connect");
     wait_line(&hub.log, |l| l.contains("connected"));
     assert!(hub.terminate().success());
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            assert!(st.success(), "{st:?}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "connect did not exit when the server closed"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let st = wait_exit(&mut child, "connect did not exit when the server closed");
+    assert!(st.success(), "{st:?}");
 }
 
 /// A real `ncat` client chats through the hub. Skips loudly when ncat is
