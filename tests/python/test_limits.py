@@ -37,3 +37,36 @@ def test_idle_timeout_cuts_a_silent_client(make_server: Callable[..., tcphub.Tcp
         kinds = [next(events).kind, next(events).kind]
     assert kinds == ["connect", "disconnect"]
     assert server.stats().idle_timeouts == 1
+
+
+def test_a_blocking_callback_does_not_stall_io(make_server: Callable[..., tcphub.TcpServer]) -> None:
+    """While a Python callback blocks, the I/O threads keep accepting and
+    sending; the messages that arrived meanwhile are handled, in order,
+    once it returns."""
+    import threading
+
+    server = make_server(framing="lines")
+    release = threading.Event()
+    seen: List[bytes] = []
+
+    @server.on_message
+    def got(client: tcphub.Client, data: bytes) -> None:
+        seen.append(data)
+        if data == b"block":
+            release.wait(WAIT)
+
+    server.start()
+    a = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    a.sendall(b"block\n")
+    wait_until(lambda: seen == [b"block"], what="the callback to block")
+    # The callback is blocked: connections are still accepted and served.
+    b = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    wait_until(lambda: server.client_count == 2, what="the second client")
+    assert server.send_all(b"still here") == 2
+    for sock in (a, b):
+        assert sock.makefile("rb").readline() == b"still here\n"
+    b.sendall(b"one\ntwo\n")
+    release.set()
+    wait_until(lambda: seen == [b"block", b"one", b"two"], what="the queued messages")
+    a.close()
+    b.close()
