@@ -81,3 +81,8 @@ pub use server::{
 };
 pub use shared::Overflow;
 pub use stats::Stats;
+
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
