@@ -109,35 +109,14 @@ impl Server {
         let mut cmd = match kind {
             Kind::Tcphub => {
                 let mut c = Command::new(exe("tcphub"));
-                c.args([
-                    "serve",
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &p,
-                    "--max",
-                    "20000",
-                    "--framing",
-                    "len",
-                    "--mode",
-                    mode,
-                ]);
-                c.env("RUST_LOG", "warn");
+                c.args(serve_args(&p, mode)).env("RUST_LOG", "warn");
                 c
             }
             Kind::Tcphub1 => {
                 let mut c = Command::new(exe("tcphub"));
-                c.args([
-                    "serve",
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &p,
-                    "--max",
-                    "20000",
-                ]);
-                c.args(["--framing", "len", "--mode", mode, "--threads", "1"]);
-                c.env("RUST_LOG", "warn");
+                c.args(serve_args(&p, mode))
+                    .args(["--threads", "1"])
+                    .env("RUST_LOG", "warn");
                 c
             }
             Kind::Tokio => {
@@ -165,21 +144,7 @@ impl Server {
             }
             Kind::PyCallback => {
                 let mut c = Command::new(&env.python);
-                c.args([
-                    "-m",
-                    "tcphub",
-                    "serve",
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &p,
-                    "--max",
-                    "20000",
-                    "--framing",
-                    "len",
-                    "--mode",
-                    mode,
-                ]);
+                c.args(["-m", "tcphub"]).args(serve_args(&p, mode));
                 c
             }
             Kind::PyPoll => {
@@ -252,6 +217,23 @@ impl Drop for Server {
             self.stop();
         }
     }
+}
+
+/// `serve` arguments shared by the tcphub CLI and `python -m tcphub`.
+fn serve_args<'a>(port: &'a str, mode: &'a str) -> [&'a str; 11] {
+    [
+        "serve",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--max",
+        "20000",
+        "--framing",
+        "len",
+        "--mode",
+        mode,
+    ]
 }
 
 fn free_port() -> Result<u16, String> {

@@ -191,23 +191,24 @@ impl Connection {
                 n = 0;
             }
         }
-        // Drop fully written zero-length frames (Raw framing of an empty message).
-        while self.out.front().is_some_and(|b| b.len() == self.out_off) {
-            self.out.pop_front();
-            self.out_off = 0;
-        }
     }
 
-    /// Closes politely: discard what the peer sent that nobody will read (so
-    /// the kernel sends FIN after our queued data, not RST), then shut down.
+    /// Closes politely (see [`close_politely`]).
     pub fn close_gracefully(mut self, scratch: &mut [u8]) {
-        let mut budget = 8;
-        while budget > 0 {
-            match self.stream.read(scratch) {
-                Ok(n) if n > 0 => budget -= 1,
-                _ => break,
-            }
+        close_politely(&mut self.stream, scratch);
+    }
+}
+
+/// Ends a connection so the peer sees EOF, not a reset: shut down our side
+/// (FIN goes after anything already queued in the kernel), then discard what
+/// the peer sent that nobody will read — closing a socket with unread input
+/// makes the kernel send RST instead. The caller drops the stream.
+pub(crate) fn close_politely(stream: &mut TcpStream, scratch: &mut [u8]) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    for _ in 0..8 {
+        match stream.read(scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
         }
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
     }
 }

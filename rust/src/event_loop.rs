@@ -18,7 +18,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events as MioEvents, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
-use crate::connection::{Connection, Queued, ReadOutcome};
+use crate::connection::{close_politely, Connection, Queued, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Decoder;
@@ -382,16 +382,8 @@ impl EventLoop {
                 "tcphub: refusing {addr}: {} clients connected",
                 core.config.max_clients
             );
-            // The peer sees EOF at once: discard anything it already sent so
-            // closing does not turn into a reset.
             let mut stream = stream;
-            let _ = stream.shutdown(std::net::Shutdown::Write);
-            for _ in 0..4 {
-                match std::io::Read::read(&mut stream, &mut self.rbuf) {
-                    Ok(n) if n > 0 => continue,
-                    _ => break,
-                }
-            }
+            close_politely(&mut stream, &mut self.rbuf); // the peer sees EOF at once
             return;
         }
         core.active.fetch_add(1, Ordering::AcqRel);
@@ -482,7 +474,6 @@ impl EventLoop {
                     if res.is_err() {
                         LoopCounters::add(&counters.frame_too_large, 1);
                         log::info!("tcphub: client {client} sent a frame over the limit");
-                        self.pump(); // replies to the frames before it still go out
                         self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                         return;
                     }
@@ -508,7 +499,6 @@ impl EventLoop {
                         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
                     };
                     // Replies the callbacks just queued still go out (half-close).
-                    self.pump();
                     self.close_after_flush(t, reason);
                     return;
                 }
@@ -692,10 +682,11 @@ impl EventLoop {
 
     // ---- closing -----------------------------------------------------------
 
-    /// Ends connection `t` once what is queued for it is written, or the
-    /// linger time has passed; it is not read any more meanwhile. Callers
-    /// `pump()` first when callbacks may just have queued replies for it.
+    /// Ends connection `t` once what is queued for it — replies callbacks
+    /// just queued included, so it pumps first — is written, or the linger
+    /// time has passed; it is not read any more meanwhile.
     fn close_after_flush(&mut self, t: usize, reason: DisconnectReason) {
+        self.pump(); // a no-op when called from inside pump (FIFO order holds there)
         let deadline = deadline_after(self.core.config.linger);
         let Some(conn) = self.conn_mut(t) else {
             return;

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use support::{localhost, wait_clients, wait_until, Disconnects, Peer, TIMEOUT};
+use support::{
+    localhost, paced_broadcast, wait_clients, wait_until, Disconnects, Peer, Storm, TIMEOUT,
+};
 use tcphub::{DisconnectReason, Framing, Overflow, ServerHandle, TcpServer};
 
 #[test]
@@ -109,35 +111,15 @@ fn spawn_reader(mut peer: Peer, progress: Arc<AtomicU64>) -> JoinHandle<(u64, Pe
     })
 }
 
-/// Broadcasts numbered messages from this thread, paced by the readers,
-/// until `acted()` says the overflow policy kicked in, then [`AFTER`] more,
-/// then "end". Returns how many numbered messages were sent.
-fn storm(
-    server: &ServerHandle,
-    progress: &[Arc<AtomicU64>],
-    mut acted: impl FnMut() -> bool,
-) -> u64 {
-    let mut seq = 0u64;
-    let mut last = None;
-    while last != Some(seq) {
-        wait_until("readers keep up with the broadcast", || {
-            progress
-                .iter()
-                .all(|p| p.load(Ordering::Acquire) + WINDOW > seq)
-        });
-        server.send_all(&numbered(seq));
-        seq += 1;
-        if last.is_none() && acted() {
-            last = Some(seq + AFTER);
-        }
-        assert!(
-            seq < MAX_MESSAGES,
-            "the overflow policy never acted: {:?}",
-            server.stats()
-        );
-    }
-    server.send_all(b"end");
-    seq
+/// A paced storm of [`numbered`] messages (see `support::paced_broadcast`).
+fn storm(server: &ServerHandle, progress: &[Arc<AtomicU64>], acted: impl FnMut() -> bool) -> u64 {
+    let pace = Storm {
+        progress,
+        window: WINDOW,
+        after: AFTER,
+        max: MAX_MESSAGES,
+    };
+    paced_broadcast(server, pace, numbered, acted)
 }
 
 /// Reader threads; each returns its message count and its open connection.

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{localhost, raise_fd_limit, rss_kib, wait_clients, wait_until, Disconnects, Peer};
+use support::{
+    localhost, paced_broadcast, raise_fd_limit, rss_kib, wait_clients, Disconnects, Peer, Storm,
+};
 use tcphub::{DisconnectReason, Framing, TcpServer, DEFAULT_MAX_QUEUE_BYTES};
 
 const READERS: usize = 100;
@@ -86,26 +88,13 @@ fn non_reader_in_a_broadcast_storm_is_cut_alone_and_memory_stays_bounded() {
             peak.max(rss_kib())
         })
     };
-    let mut seq = 0u64;
-    let mut last = None;
-    while last != Some(seq) {
-        wait_until("readers keep up with the storm", || {
-            progress
-                .iter()
-                .all(|p| p.load(Ordering::Acquire) + WINDOW > seq)
-        });
-        server.send_all(&message(seq));
-        seq += 1;
-        if last.is_none() && gone.reason_of(idle_id).is_some() {
-            last = Some(seq + AFTER);
-        }
-        assert!(
-            seq < 1_000_000,
-            "the non-reader was never cut: {:?}",
-            server.stats()
-        );
-    }
-    server.send_all(b"end");
+    let pace = Storm {
+        progress: &progress,
+        window: WINDOW,
+        after: AFTER,
+        max: 1_000_000,
+    };
+    let seq = paced_broadcast(&server, pace, message, || gone.reason_of(idle_id).is_some());
     let mut _still_open = Vec::new();
     for (i, t) in threads.into_iter().enumerate() {
         let (got, peer) = t.join().unwrap();

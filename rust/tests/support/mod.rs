@@ -494,3 +494,49 @@ impl Peer {
         }
     }
 }
+
+/// How a paced broadcast storm runs (see [`paced_broadcast`]).
+pub struct Storm<'a> {
+    /// Each reader's count of messages received so far.
+    pub progress: &'a [Arc<std::sync::atomic::AtomicU64>],
+    /// Stay at most this many messages ahead of the slowest reader.
+    pub window: u64,
+    /// Messages sent after `acted()` first returns true.
+    pub after: u64,
+    /// Safety net: fail if the policy has not acted by this many messages.
+    pub max: u64,
+}
+
+/// Broadcasts `message(seq)` for seq = 0, 1, … from this thread, paced by
+/// the readers, until `acted()` says the overflow policy kicked in, then
+/// `storm.after` more, then "end". Returns how many numbered messages were sent.
+pub fn paced_broadcast(
+    server: &ServerHandle,
+    storm: Storm<'_>,
+    message: impl Fn(u64) -> Vec<u8>,
+    mut acted: impl FnMut() -> bool,
+) -> u64 {
+    use std::sync::atomic::Ordering;
+    let mut seq = 0u64;
+    let mut last = None;
+    while last != Some(seq) {
+        wait_until("readers keep up with the broadcast", || {
+            storm
+                .progress
+                .iter()
+                .all(|p| p.load(Ordering::Acquire) + storm.window > seq)
+        });
+        server.send_all(&message(seq));
+        seq += 1;
+        if last.is_none() && acted() {
+            last = Some(seq + storm.after);
+        }
+        assert!(
+            seq < storm.max,
+            "the overflow policy never acted: {:?}",
+            server.stats()
+        );
+    }
+    server.send_all(b"end");
+    seq
+}
