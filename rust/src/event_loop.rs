@@ -18,6 +18,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events as MioEvents, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
+use crate::broadcast::{self, Batch, BATCH_MAX};
 use crate::connection::{close_politely, Connection, Queued, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, ClientId, DisconnectReason, Event};
@@ -191,6 +192,8 @@ struct EventLoop {
     work: VecDeque<Command>,
     /// Set while `pump` runs, so a nested call leaves the work to it.
     pumping: bool,
+    /// Reusable list of the frames of a broadcast batch.
+    parts: Vec<Arc<[u8]>>,
     next_target: usize,
     /// When accept failed for lack of resources (EMFILE), retry after this.
     accept_retry: Option<Instant>,
@@ -240,6 +243,7 @@ impl EventLoop {
             to_read: Vec::new(),
             work: VecDeque::new(),
             pumping: false,
+            parts: Vec::new(),
             next_target: 0,
             accept_retry: None,
             draining: Vec::new(),
@@ -585,11 +589,12 @@ impl EventLoop {
                 }
             }
             Command::Broadcast(frame, bound) => {
-                for t in 0..self.conns.len() {
-                    if matches!(&self.conns[t], Some(c) if c.client.id < bound) {
-                        self.enqueue(t, frame.clone());
-                    }
-                }
+                let cap = BATCH_MAX.min(self.core.config.max_queue_bytes / 2);
+                let parts = std::mem::take(&mut self.parts);
+                let batch = broadcast::coalesce(frame, bound, &mut self.work, cap, parts);
+                self.broadcast(&batch, bound);
+                self.parts = batch.parts;
+                self.parts.clear();
             }
             Command::Kick(id) => {
                 if let Some(&t) = self.by_id.get(&id) {
@@ -600,14 +605,45 @@ impl EventLoop {
         }
     }
 
+    /// Queues `batch` for every client of this loop with an id below `bound`.
+    fn broadcast(&mut self, batch: &Batch, bound: ClientId) {
+        let msgs = batch.messages();
+        for t in 0..self.conns.len() {
+            if !matches!(&self.conns[t], Some(c) if c.client.id < bound) {
+                continue;
+            }
+            if !self.try_enqueue(t, batch.joined.clone(), msgs) {
+                if batch.parts.is_empty() {
+                    self.overflowed(t, msgs);
+                } else {
+                    // Not all at once: offer them one by one, as sent.
+                    for part in &batch.parts {
+                        self.enqueue(t, part.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues one message for connection `t`, applying the overflow policy
+    /// when it does not fit.
     fn enqueue(&mut self, t: usize, frame: Arc<[u8]>) {
+        if !self.try_enqueue(t, frame, 1) {
+            self.overflowed(t, 1);
+        }
+    }
+
+    /// Queues `frame` (holding `msgs` messages) for connection `t`, writing
+    /// to the socket first if that makes room. False when it does not fit;
+    /// a connection that is gone or closing takes nothing (and says true).
+    fn try_enqueue(&mut self, t: usize, frame: Arc<[u8]>, msgs: u64) -> bool {
         let limit = self.core.config.max_queue_bytes;
         let counters = &self.core.counters[self.idx];
         let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
-            return;
+            return true;
         };
         if conn.closing.is_some() {
-            return; // on its way out: only what was queued before goes
+            return true; // on its way out: only what was queued before goes
         }
         let mut queued = conn.enqueue(frame, limit);
         if let Queued::Full(frame) = queued {
@@ -622,27 +658,38 @@ impl EventLoop {
                     }
                     Err(reason) => {
                         self.close(t, reason);
-                        return;
+                        return true;
                     }
                 }
             }
         }
-        let (client, bytes) = (conn.client, conn.queued_bytes());
         match queued {
             Queued::Yes { needs_flush } => {
-                LoopCounters::add(&counters.msgs_out, 1);
+                LoopCounters::add(&counters.msgs_out, msgs);
                 if needs_flush {
                     self.to_flush.push(t);
                 }
+                true
             }
-            Queued::Full(_) => match self.core.config.overflow {
-                Overflow::DropMessage => LoopCounters::add(&counters.dropped, 1),
-                Overflow::Disconnect => {
-                    LoopCounters::add(&counters.slow_consumers, 1);
-                    log::info!("tcphub: client {client} is not reading; {bytes} bytes queued");
-                    self.close(t, DisconnectReason::SlowConsumer);
-                }
-            },
+            Queued::Full(_) => false,
+        }
+    }
+
+    /// Applies the overflow policy to `msgs` messages that did not fit
+    /// into connection `t`'s queue.
+    fn overflowed(&mut self, t: usize, msgs: u64) {
+        let counters = &self.core.counters[self.idx];
+        let Some(conn) = self.conns.get(t).and_then(|c| c.as_ref()) else {
+            return;
+        };
+        let (client, bytes) = (conn.client, conn.queued_bytes());
+        match self.core.config.overflow {
+            Overflow::DropMessage => LoopCounters::add(&counters.dropped, msgs),
+            Overflow::Disconnect => {
+                LoopCounters::add(&counters.slow_consumers, 1);
+                log::info!("tcphub: client {client} is not reading; {bytes} bytes queued");
+                self.close(t, DisconnectReason::SlowConsumer);
+            }
         }
     }
 

@@ -122,8 +122,10 @@ impl Framing {
         }
         Ok(match self {
             Framing::Raw => Arc::from(msg),
-            Framing::Lines { .. } => concat(&[msg, b"\n"]),
-            Framing::LengthPrefixed { .. } => concat(&[&(msg.len() as u32).to_be_bytes(), msg]),
+            Framing::Lines { .. } => concat(&[msg, b"\n".as_slice()]),
+            Framing::LengthPrefixed { .. } => {
+                concat(&[(msg.len() as u32).to_be_bytes().as_slice(), msg])
+            }
         })
     }
 
@@ -140,12 +142,13 @@ impl Framing {
 
 /// The parts joined into one shared buffer: one allocation, one copy (going
 /// through a `Vec` would allocate and copy twice; this is on the send path).
-fn concat(parts: &[&[u8]]) -> Arc<[u8]> {
-    let len = parts.iter().map(|p| p.len()).sum();
+pub(crate) fn concat<P: AsRef<[u8]>>(parts: &[P]) -> Arc<[u8]> {
+    let len = parts.iter().map(|p| p.as_ref().len()).sum();
     let mut arc = Arc::<[u8]>::new_uninit_slice(len);
     let buf = Arc::get_mut(&mut arc).expect("a fresh Arc has no other owner");
     let mut at = 0;
     for part in parts {
+        let part = part.as_ref();
         let dst = &mut buf[at..at + part.len()];
         // SAFETY: `dst` and `part` have the same length, `u8` and
         // `MaybeUninit<u8>` have the same layout, and the buffers are distinct.

@@ -58,6 +58,7 @@
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod broadcast;
 mod client;
 mod client_loop;
 mod connection;

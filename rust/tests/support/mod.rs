@@ -151,6 +151,16 @@ impl Peer {
         self.send(&lp_frame(msg));
     }
 
+    /// A second handle on the same connection with its own read buffer
+    /// (one thread reads while another writes).
+    pub fn try_clone_peer(&self) -> Peer {
+        Peer {
+            stream: self.stream.try_clone().expect("clone the stream"),
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
     /// Closes the sending side (half-close); reading still works.
     pub fn shutdown_write(&self) {
         self.stream.shutdown(Shutdown::Write).unwrap();
