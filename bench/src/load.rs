@@ -395,55 +395,108 @@ pub fn rss_of(pid: u32) -> Result<u64, String> {
     Ok(kb * 1024)
 }
 
-/// Opens `conns` connections from 32 threads, each thread connecting and
-/// proving its connection served (one echo round trip) before the next, so
-/// at most 32 connections wait in the listen backlog: the rate measured is the
-/// server's accept-and-serve rate, not the kernel's SYN-drop behaviour under
-/// an overflowing backlog. Then reads the server's RSS growth while all are idle.
+/// Connections a capacity run keeps in progress at once (connecting or
+/// waiting for their echo): the listen backlog never holds more than this.
+const CONNECT_WINDOW: usize = 64;
+
+/// Where a connection of a capacity run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// Connect issued; the frame is not written yet.
+    Connecting,
+    /// Frame written; this many bytes of the echo have arrived.
+    Echoing(usize),
+    /// Served; held idle.
+    Open,
+}
+
+/// Opens `conns` connections, each proven served by one echo round trip,
+/// with at most [`CONNECT_WINDOW`] in progress at a time, so the listen
+/// backlog never overflows: the rate measured is the server's
+/// accept-and-serve rate, not the kernel's SYN-drop behaviour. One thread
+/// drives them all with non-blocking sockets and epoll, so the generator
+/// spends its CPU on the connections rather than on thread switches (it
+/// shares the machine with the server). Then reads the server's RSS growth
+/// while all are idle.
 pub fn capacity(addr: SocketAddr, conns: usize, server_pid: u32) -> Result<Capacity, String> {
     let before = rss_of(server_pid)?;
-    let threads = 32;
+    let mut poll = Poll::new().map_err(err("poll"))?;
+    let mut events = Events::with_capacity(1024);
+    let mut socks: Vec<mio::net::TcpStream> = Vec::with_capacity(conns);
+    let mut state: Vec<Opening> = Vec::with_capacity(conns);
+    let hello = frame(1, 0);
+    let mut back = [0u8; FRAME];
+    let (mut open, mut in_progress) = (0usize, 0usize);
+    let deadline = Instant::now() + WAIT;
     let t0 = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|k| {
-            let mine = conns / threads + usize::from(k < conns % threads);
-            std::thread::spawn(move || -> Result<Vec<TcpStream>, String> {
-                let mut v = Vec::with_capacity(mine);
-                let mut back = [0u8; FRAME];
-                for i in 0..mine {
-                    // Spread the clients over 127.0.0.2..=127.0.0.201 so the
-                    // local port space (and TIME_WAIT left by earlier runs)
-                    // never limits the connect rate being measured.
-                    let host = 2 + ((i * threads + k) % 200) as u8;
-                    let src = SocketAddr::from(([127, 0, 0, host], 0));
-                    let sock =
-                        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-                            .map_err(|e| format!("socket: {e}"))?;
-                    sock.bind(&src.into())
-                        .map_err(|e| format!("bind {src}: {e}"))?;
-                    sock.connect_timeout(&addr.into(), Duration::from_secs(20))
-                        .map_err(|e| format!("connect: {e}"))?;
-                    let mut s = TcpStream::from(sock);
-                    s.set_nodelay(true).map_err(|e| e.to_string())?;
-                    s.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
-                    s.write_all(&frame(1, 0))
-                        .map_err(|e| format!("write: {e}"))?;
-                    s.read_exact(&mut back).map_err(|e| format!("echo: {e}"))?;
-                    v.push(s);
+    while open < conns {
+        while in_progress < CONNECT_WINDOW && socks.len() < conns {
+            let i = socks.len();
+            // Spread the clients over 127.0.0.2..=127.0.0.201 so the local
+            // port space (and TIME_WAIT left by earlier runs) never limits
+            // the connect rate being measured.
+            let src = SocketAddr::from(([127, 0, 0, 2 + (i % 200) as u8], 0));
+            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .map_err(err("socket"))?;
+            sock.set_nonblocking(true).map_err(err("nonblocking"))?;
+            sock.bind(&src.into()).map_err(err("bind"))?;
+            match sock.connect(&addr.into()) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+                Err(e) => return Err(format!("connect: {e}")),
+            }
+            sock.set_tcp_nodelay(true).map_err(err("nodelay"))?;
+            let mut s = mio::net::TcpStream::from_std(sock.into());
+            poll.registry()
+                .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)
+                .map_err(err("register"))?;
+            socks.push(s);
+            state.push(Opening::Connecting);
+            in_progress += 1;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "timed out with {open} of {conns} connections served"
+            ));
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(100)))
+            .map_err(err("poll"))?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let s = &mut socks[i];
+            if state[i] == Opening::Connecting && ev.is_writable() {
+                if let Some(e) = s.take_error().map_err(err("connect"))? {
+                    return Err(format!("connect: {e}"));
                 }
-                Ok(v)
-            })
-        })
-        .collect();
-    let mut all = Vec::with_capacity(conns);
-    for h in handles {
-        all.extend(h.join().map_err(|_| "connector panicked".to_string())??);
+                match s.write(&hello) {
+                    Ok(n) if n == FRAME => state[i] = Opening::Echoing(0),
+                    Ok(n) => return Err(format!("short write of {n} bytes")),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
+                    Err(e) => return Err(format!("write: {e}")),
+                }
+            }
+            while let Opening::Echoing(got) = state[i] {
+                match s.read(&mut back[got..]) {
+                    Ok(0) => return Err("the server closed a connection".into()),
+                    Ok(n) if got + n == FRAME => {
+                        state[i] = Opening::Open;
+                        open += 1;
+                        in_progress -= 1;
+                    }
+                    Ok(n) => state[i] = Opening::Echoing(got + n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(format!("echo: {e}")),
+                }
+            }
+        }
     }
     let secs = t0.elapsed().as_secs_f64();
     // Let the server settle, then read its memory with everyone connected.
     std::thread::sleep(Duration::from_millis(300));
     let after = rss_of(server_pid)?;
-    drop(all);
+    drop(socks);
     Ok(Capacity {
         accept_per_sec: conns as f64 / secs,
         rss_per_conn: after.saturating_sub(before) as f64 / conns as f64,

@@ -451,7 +451,7 @@ fn render(
             ratio(m, res.med("echo", base, 0))
         );
     }
-    let _ = writeln!(s, "\n## Capacity\n\n{cap_conns} connections opened from 32 threads, each thread connecting and proving its connection served by one echo round trip before the next (so the listen backlog never overflows); then all held idle; RSS growth of the server process per connection.\n");
+    let _ = writeln!(s, "\n## Capacity\n\n{cap_conns} connections opened by one non-blocking generator thread, at most 64 in progress at a time, each proven served by one echo round trip (so the listen backlog never overflows); then all held idle; RSS growth of the server process per connection. The rate is connections opened and served per second; the generator's own `connect` calls (the kernel runs both ends of the loopback handshake in them) take about half of the two cores.\n");
     let _ = writeln!(
         s,
         "| server | RSS per connection | connections/s |\n|---|---:|---:|"
