@@ -39,7 +39,9 @@
 //! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder and the
 //!   [`ServerHandle`]; `start()` binds and spawns the loops.
 //! - `event_loop.rs` — the I/O threads: epoll via mio, accept, read,
-//!   dispatch to callbacks or the pull queue, apply commands, flush.
+//!   dispatch to callbacks or the pull queue, timers, closing;
+//!   `event_loop/output.rs` — applying commands, queue bounds, flushing.
+//! - `broadcast.rs` — joins back-to-back `send_all` frames into one buffer.
 //! - `connection.rs` — one connection: socket, decoder, bounded outbound
 //!   queue written with `writev`.
 //! - [`framing`](Framing) (`framing.rs`) — [`Framing`], its encoder and the

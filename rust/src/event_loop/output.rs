@@ -1,0 +1,191 @@
+//! The output half of an [`EventLoop`]: applying the commands handles and
+//! callbacks queued (in FIFO order), coalescing broadcasts, the per-client
+//! queue bound and overflow policy, and flushing queues to the sockets.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::EventLoop;
+use crate::broadcast::{self, Batch, BATCH_MAX};
+use crate::connection::Queued;
+use crate::event::{ClientId, DisconnectReason};
+use crate::shared::{self, Command, Overflow};
+use crate::stats::LoopCounters;
+
+impl EventLoop {
+    /// Applies queued commands in order: first what other threads posted
+    /// (the channel), then what callbacks on this thread queued; commands
+    /// queued by callbacks while this runs join the end of the same queue.
+    /// A nested call (from a callback's effects) leaves the work to the
+    /// running one, so commands are never applied out of order.
+    pub(super) fn pump(&mut self) {
+        if self.pumping {
+            return;
+        }
+        self.pumping = true;
+        let remote = &self.core.loops[self.idx];
+        remote.notified.store(false, Ordering::Release);
+        while let Ok(cmd) = self.rx.try_recv() {
+            let len = cmd.payload_len();
+            if len > 0 {
+                remote.pending.fetch_sub(len, Ordering::AcqRel);
+            }
+            self.work.push_back(cmd);
+        }
+        loop {
+            shared::take_local_into(&mut self.work);
+            let Some(cmd) = self.work.pop_front() else {
+                break;
+            };
+            self.apply(cmd);
+        }
+        self.pumping = false;
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Adopt(stream, client) => self.adopt(stream, client),
+            Command::Send(id, frame) => {
+                if let Some(&t) = self.by_id.get(&id) {
+                    self.enqueue(t, frame);
+                }
+            }
+            Command::Broadcast(frame, bound) => {
+                let cap = BATCH_MAX.min(self.core.config.max_queue_bytes / 2);
+                let parts = std::mem::take(&mut self.parts);
+                let batch = broadcast::coalesce(frame, bound, &mut self.work, cap, parts);
+                self.broadcast(&batch, bound);
+                self.parts = batch.parts;
+                self.parts.clear();
+            }
+            Command::Kick(id) => {
+                if let Some(&t) = self.by_id.get(&id) {
+                    self.close_after_flush(t, DisconnectReason::Kicked);
+                }
+            }
+            Command::Shutdown => self.begin_shutdown(),
+        }
+    }
+
+    /// Queues `batch` for every client of this loop with an id below `bound`.
+    fn broadcast(&mut self, batch: &Batch, bound: ClientId) {
+        let msgs = batch.messages();
+        for t in 0..self.conns.len() {
+            if !matches!(&self.conns[t], Some(c) if c.client.id < bound) {
+                continue;
+            }
+            if !self.try_enqueue(t, batch.joined.clone(), msgs) {
+                if batch.parts.is_empty() {
+                    self.overflowed(t, msgs);
+                } else {
+                    // Not all at once: offer them one by one, as sent.
+                    for part in &batch.parts {
+                        self.enqueue(t, part.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues one message for connection `t`, applying the overflow policy
+    /// when it does not fit.
+    fn enqueue(&mut self, t: usize, frame: Arc<[u8]>) {
+        if !self.try_enqueue(t, frame, 1) {
+            self.overflowed(t, 1);
+        }
+    }
+
+    /// Queues `frame` (holding `msgs` messages) for connection `t`, writing
+    /// to the socket first if that makes room. False when it does not fit;
+    /// a connection that is gone or closing takes nothing (and says true).
+    fn try_enqueue(&mut self, t: usize, frame: Arc<[u8]>, msgs: u64) -> bool {
+        let limit = self.core.config.max_queue_bytes;
+        let counters = &self.core.counters[self.idx];
+        let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
+            return true;
+        };
+        if conn.closing.is_some() {
+            return true; // on its way out: only what was queued before goes
+        }
+        let mut queued = conn.enqueue(frame, limit);
+        if let Queued::Full(frame) = queued {
+            // Full only by this turn's backlog? Write to the socket, then retry.
+            if !conn.writable {
+                queued = Queued::Full(frame);
+            } else {
+                match conn.flush() {
+                    Ok(n) => {
+                        LoopCounters::add(&counters.bytes_out, n as u64);
+                        queued = conn.enqueue(frame, limit);
+                    }
+                    Err(reason) => {
+                        self.close(t, reason);
+                        return true;
+                    }
+                }
+            }
+        }
+        match queued {
+            Queued::Yes { needs_flush } => {
+                LoopCounters::add(&counters.msgs_out, msgs);
+                if needs_flush {
+                    self.to_flush.push(t);
+                }
+                true
+            }
+            Queued::Full(_) => false,
+        }
+    }
+
+    /// Applies the overflow policy to `msgs` messages that did not fit
+    /// into connection `t`'s queue.
+    fn overflowed(&mut self, t: usize, msgs: u64) {
+        let counters = &self.core.counters[self.idx];
+        let Some(conn) = self.conns.get(t).and_then(|c| c.as_ref()) else {
+            return;
+        };
+        let (client, bytes) = (conn.client, conn.queued_bytes());
+        match self.core.config.overflow {
+            Overflow::DropMessage => LoopCounters::add(&counters.dropped, msgs),
+            Overflow::Disconnect => {
+                LoopCounters::add(&counters.slow_consumers, 1);
+                log::info!("tcphub: client {client} is not reading; {bytes} bytes queued");
+                self.close(t, DisconnectReason::SlowConsumer);
+            }
+        }
+    }
+
+    pub(super) fn flush_scheduled(&mut self) {
+        while !self.to_flush.is_empty() {
+            let list = std::mem::take(&mut self.to_flush);
+            for t in list {
+                if let Some(c) = self.conn_mut(t) {
+                    c.flush_scheduled = false;
+                    self.flush(t);
+                }
+            }
+            self.pump();
+        }
+    }
+
+    pub(super) fn flush(&mut self, t: usize) {
+        let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        match conn.flush() {
+            Ok(n) => {
+                LoopCounters::add(&self.core.counters[self.idx].bytes_out, n as u64);
+                if conn.queued_bytes() == 0 {
+                    if let Some((reason, _)) = conn.closing.clone() {
+                        self.close(t, reason);
+                    }
+                }
+            }
+            // A connection already closing keeps the reason it is closing for.
+            Err(reason) => {
+                let reason = conn.closing.take().map_or(reason, |(r, _)| r);
+                self.close(t, reason);
+            }
+        }
+    }
+}
