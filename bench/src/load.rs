@@ -44,8 +44,9 @@ fn connect(addr: SocketAddr) -> io::Result<mio::net::TcpStream> {
     Ok(mio::net::TcpStream::from_std(s))
 }
 
-/// Splits `buf` into whole frames, calling `f` with each payload; keeps the rest.
-fn frames(buf: &mut Vec<u8>, mut f: impl FnMut(&[u8]) -> Result<(), String>) -> Result<(), String> {
+/// Calls `f` with the payload of every whole frame at the start of `buf`;
+/// returns how many bytes those frames took.
+fn frames_in(buf: &[u8], f: &mut impl FnMut(&[u8]) -> Result<(), String>) -> Result<usize, String> {
     let mut at = 0;
     while buf.len() - at >= 4 {
         let len = u32::from_be_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
@@ -58,23 +59,39 @@ fn frames(buf: &mut Vec<u8>, mut f: impl FnMut(&[u8]) -> Result<(), String>) -> 
         f(&buf[at + 4..at + 4 + len])?;
         at += 4 + len;
     }
-    buf.drain(..at);
-    Ok(())
+    Ok(at)
 }
 
-/// Reads everything available; `Ok(false)` on EOF.
-fn read_all(
+/// Reads what is available and hands every whole frame's payload to `f`.
+/// Frames are parsed straight from the read buffer; only a frame cut by the
+/// end of a read waits in `pending`. Stops at a short read (the socket is
+/// drained; with edge-triggered polling new data brings a new edge), so the
+/// generator spends no `read` on `EAGAIN`. `Ok(false)` on EOF.
+fn read_frames(
     s: &mut mio::net::TcpStream,
-    into: &mut Vec<u8>,
+    pending: &mut Vec<u8>,
     scratch: &mut [u8],
-) -> io::Result<bool> {
+    mut f: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<bool, String> {
     loop {
-        match s.read(scratch) {
+        let n = match s.read(scratch) {
             Ok(0) => return Ok(false),
-            Ok(n) => into.extend_from_slice(&scratch[..n]),
+            Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("read: {e}")),
+        };
+        let data = &scratch[..n];
+        if pending.is_empty() {
+            let used = frames_in(data, &mut f)?;
+            pending.extend_from_slice(&data[used..]);
+        } else {
+            pending.extend_from_slice(data);
+            let used = frames_in(pending, &mut f)?;
+            pending.drain(..used);
+        }
+        if n < scratch.len() {
+            return Ok(true);
         }
     }
 }
@@ -198,10 +215,8 @@ pub fn fanout(
                 .map_err(err("poll"))?;
             for ev in events.iter() {
                 let i = ev.token().0;
-                let open =
-                    read_all(&mut conns[i], &mut bufs[i], &mut scratch).map_err(err("read"))?;
                 let (g, s) = (&mut got[i], &mut seen_sync[i]);
-                frames(&mut bufs[i], |p| {
+                let open = read_frames(&mut conns[i], &mut bufs[i], &mut scratch, |p| {
                     let seq = field(p, 0);
                     if seq == SYNC {
                         if !*s {
@@ -317,7 +332,6 @@ pub fn echo(
     let measure_from = t0 + warmup;
     let end = measure_from + duration;
     let mut count = 0u64;
-    let mut in_flight = vec![inflight; clients];
     for i in 0..clients {
         flush(&mut conns[i], &mut out[i]).map_err(err("write"))?;
     }
@@ -327,19 +341,17 @@ pub fn echo(
         for ev in events.iter() {
             let i = ev.token().0;
             if ev.is_readable() {
-                let open =
-                    read_all(&mut conns[i], &mut inbuf[i], &mut scratch).map_err(err("read"))?;
-                let t = Instant::now();
-                let ns = now_ns();
-                let (o, h, c, f) = (&mut out[i], &mut hist, &mut count, &mut in_flight[i]);
-                frames(&mut inbuf[i], |p| {
+                let (o, h, c) = (&mut out[i], &mut hist, &mut count);
+                let mut arrived: Option<(Instant, u64)> = None;
+                let open = read_frames(&mut conns[i], &mut inbuf[i], &mut scratch, |p| {
+                    // Taken once per read, after it returned.
+                    let (t, ns) = *arrived.get_or_insert_with(|| (Instant::now(), now_ns()));
                     let sent = field(p, 8);
                     if t >= measure_from {
                         *c += 1;
                         h.saturating_record(((ns.saturating_sub(sent)) / 1000).max(1));
                     }
                     o.extend(frame(field(p, 0), ns));
-                    let _ = f;
                     Ok(())
                 })?;
                 if !open {
