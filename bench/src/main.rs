@@ -262,7 +262,8 @@ fn compare(
         .map(|s| Kind::parse(s.trim()))
         .collect::<Result<_, _>>()?;
     let fan_ns: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1000] };
-    let deliveries = if quick { 1_000_000.0 } else { 6_000_000.0 };
+    // Enough that the fastest servers run for about a second per fan-out.
+    let deliveries = if quick { 2_000_000.0 } else { 20_000_000.0 };
     let echo_secs = if quick { 1.0 } else { 4.0 };
     let cap_conns = if quick { 2_000 } else { 10_000 };
     let mut res = Results::default();

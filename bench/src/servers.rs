@@ -74,8 +74,8 @@ impl Kind {
     /// Slow servers get smaller runs (rates are per second either way).
     pub fn scale(self) -> f64 {
         match self {
-            Kind::Tcphub | Kind::Tcphub1 | Kind::Tokio | Kind::C => 1.0,
-            _ => 0.1,
+            Kind::Asyncio => 0.1,
+            _ => 1.0,
         }
     }
 }
