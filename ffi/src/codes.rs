@@ -135,7 +135,7 @@ pub extern "C" fn tcphub_version() -> *const c_char {
 mod tests {
     use super::*;
     use std::io;
-    use tcphub_core::{DisconnectReason, Error};
+    use tcphub_core::{ClientRef, DisconnectReason, Error};
 
     #[test]
     fn error_codes_are_the_negated_core_codes() {
@@ -145,8 +145,14 @@ mod tests {
             (Error::InvalidConfig("x".into()), TCPHUB_ERR_INVALID_ARG),
             (Error::Bind { addr, source: io() }, TCPHUB_ERR_BIND),
             (Error::Connect { addr, source: io() }, TCPHUB_ERR_CONNECT),
-            (Error::NoSuchClient(1), TCPHUB_ERR_NO_SUCH_CLIENT),
-            (Error::NoSuchAddr(addr), TCPHUB_ERR_NO_SUCH_CLIENT),
+            (
+                Error::NoSuchClient(ClientRef::Id(1)),
+                TCPHUB_ERR_NO_SUCH_CLIENT,
+            ),
+            (
+                Error::NoSuchClient(ClientRef::Addr(addr)),
+                TCPHUB_ERR_NO_SUCH_CLIENT,
+            ),
             (Error::NotRunning, TCPHUB_ERR_NOT_RUNNING),
             (
                 Error::FrameTooLarge { len: 2, max: 1 },

@@ -12,8 +12,8 @@
 //! ├── InvalidConfig(TcpHubError, ValueError)      Error::InvalidConfig
 //! ├── BindError(TcpHubError, OSError)             Error::Bind       (errno)
 //! ├── ConnectError(TcpHubError, ConnectionError)  Error::Connect    (errno)
-//! ├── NoSuchClient(TcpHubError, LookupError)      Error::NoSuchClient
-//! │   └── NoSuchAddr                              Error::NoSuchAddr
+//! ├── NoSuchClient(TcpHubError, LookupError)      Error::NoSuchClient(ClientRef::Id)
+//! │   └── NoSuchAddr                              Error::NoSuchClient(ClientRef::Addr)
 //! ├── NotRunning(TcpHubError)                     Error::NotRunning
 //! ├── FrameTooLarge(TcpHubError, ValueError)      Error::FrameTooLarge
 //! ├── QueueFull(TcpHubError)                      Error::QueueFull
@@ -27,7 +27,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use tcphub::Error;
+use tcphub::{ClientRef, Error};
 
 /// The classes, created once when the module is first imported.
 struct Classes {
@@ -228,13 +228,13 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                 os_args(Some(source))?,
                 &[("address", addr_tuple(py, addr)?)],
             ),
-            Error::NoSuchClient(id) => make(
+            Error::NoSuchClient(ClientRef::Id(id)) => make(
                 py,
                 &c.no_such_client,
                 plain()?,
                 &[("client_id", id.into_pyobject(py)?.into_any())],
             ),
-            Error::NoSuchAddr(addr) => make(
+            Error::NoSuchClient(ClientRef::Addr(addr)) => make(
                 py,
                 &c.no_such_addr,
                 plain()?,

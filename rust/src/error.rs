@@ -50,12 +50,11 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// No connected client has this id (it never existed or has disconnected).
-    #[error("no such client: id {0}")]
-    NoSuchClient(ClientId),
-    /// No connected client has this remote address.
-    #[error("no client connected from {0}")]
-    NoSuchAddr(SocketAddr),
+    /// No connected client has this id or this remote address (it never
+    /// existed or has disconnected). Returned by `send`, `disconnect` (by id)
+    /// and `send_to` (by address).
+    #[error("no client {0} is connected")]
+    NoSuchClient(ClientRef),
     /// The server (or client) is not running: it was never started, or it was stopped.
     #[error("not running")]
     NotRunning,
@@ -101,7 +100,7 @@ impl Error {
     /// | 2 | [`Error::InvalidConfig`] |
     /// | 3 | [`Error::Bind`] |
     /// | 4 | [`Error::Connect`] |
-    /// | 5 | [`Error::NoSuchClient`] / [`Error::NoSuchAddr`] |
+    /// | 5 | [`Error::NoSuchClient`] |
     /// | 6 | [`Error::NotRunning`] |
     /// | 7 | [`Error::FrameTooLarge`] |
     /// | 8 | [`Error::QueueFull`] |
@@ -118,7 +117,7 @@ impl Error {
             Error::InvalidConfig(_) => 2,
             Error::Bind { .. } => 3,
             Error::Connect { .. } => 4,
-            Error::NoSuchClient(_) | Error::NoSuchAddr(_) => 5,
+            Error::NoSuchClient(_) => 5,
             Error::NotRunning => 6,
             Error::FrameTooLarge { .. } => 7,
             Error::QueueFull { .. } => 8,
@@ -140,6 +139,37 @@ impl Error {
             | Error::Connect { source, .. }
             | Error::Io { source, .. } => Some(source),
             _ => None,
+        }
+    }
+}
+
+/// How a call named the client it did not find (see [`Error::NoSuchClient`]).
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::{ClientRef, Error, TcpServer};
+/// let s = TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+/// assert!(matches!(s.send(42, b"hi"), Err(Error::NoSuchClient(ClientRef::Id(42)))));
+/// let nobody: std::net::SocketAddr = "127.0.0.1:9".parse()?;
+/// let err = s.send_to(nobody.ip(), nobody.port(), b"hi").unwrap_err();
+/// assert!(matches!(err, Error::NoSuchClient(ClientRef::Addr(a)) if a == nobody));
+/// assert_eq!(err.to_string(), "no client at 127.0.0.1:9 is connected");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientRef {
+    /// By id (`send`, `disconnect`).
+    Id(ClientId),
+    /// By remote address (`send_to`).
+    Addr(SocketAddr),
+}
+
+impl std::fmt::Display for ClientRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientRef::Id(id) => write!(f, "with id {id}"),
+            ClientRef::Addr(addr) => write!(f, "at {addr}"),
         }
     }
 }

@@ -75,7 +75,7 @@ mod shared;
 mod stats;
 
 pub use client::{ClientBuilder, ClientEvent, Reconnect, TcpClient, DEFAULT_CONNECT_TIMEOUT};
-pub use error::{Error, Result};
+pub use error::{ClientRef, Error, Result};
 pub use event::{Client, ClientId, DisconnectReason, Event, Events};
 pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
 pub use server::{

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{ClientRef, Error, Result};
 use crate::event::{Client, ClientId, DisconnectReason, Events};
 use crate::event_loop;
 use crate::framing::Framing;
@@ -596,7 +596,7 @@ impl ServerHandle {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchAddr`] when no client is connected from there,
+    /// [`Error::NoSuchClient`] when no client is connected from there,
     /// [`Error::NotRunning`], [`Error::FrameTooLarge`].
     ///
     /// # Examples
@@ -604,7 +604,7 @@ impl ServerHandle {
     /// ```
     /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
     /// let r = s.send_to("127.0.0.1".parse()?, 1, b"hi");
-    /// assert!(matches!(r, Err(tcphub::Error::NoSuchAddr(_))));
+    /// assert!(matches!(r, Err(tcphub::Error::NoSuchClient(_))));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send_to(&self, ip: IpAddr, port: u16, msg: &[u8]) -> Result<()> {
@@ -614,7 +614,7 @@ impl ServerHandle {
             .core
             .registry
             .by_addr(&addr)
-            .ok_or(Error::NoSuchAddr(addr))?;
+            .ok_or(Error::NoSuchClient(ClientRef::Addr(addr)))?;
         let frame = self.core.config.framing.encode(msg)?;
         self.core.post(idx, Command::Send(id, frame));
         Ok(())
@@ -632,7 +632,10 @@ impl ServerHandle {
     ///
     /// ```
     /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
-    /// assert!(matches!(s.send(42, b"hi"), Err(tcphub::Error::NoSuchClient(42))));
+    /// assert!(matches!(
+    ///     s.send(42, b"hi"),
+    ///     Err(tcphub::Error::NoSuchClient(tcphub::ClientRef::Id(42)))
+    /// ));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
@@ -641,7 +644,7 @@ impl ServerHandle {
             .core
             .registry
             .loop_of(id)
-            .ok_or(Error::NoSuchClient(id))?;
+            .ok_or(Error::NoSuchClient(ClientRef::Id(id)))?;
         let frame = self.core.config.framing.encode(msg)?;
         self.core.post(idx, Command::Send(id, frame));
         Ok(())
@@ -668,7 +671,7 @@ impl ServerHandle {
             .core
             .registry
             .loop_of(id)
-            .ok_or(Error::NoSuchClient(id))?;
+            .ok_or(Error::NoSuchClient(ClientRef::Id(id)))?;
         self.core.post(idx, Command::Kick(id));
         Ok(())
     }

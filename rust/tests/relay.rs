@@ -5,7 +5,7 @@ mod support;
 use std::net::SocketAddr;
 
 use support::{localhost, relay_server, wait_clients, wait_until, Disconnects, Peer};
-use tcphub::{Error, Framing, TcpServer};
+use tcphub::{ClientRef, Error, Framing, TcpServer};
 
 /// Connects `n` clients and waits until the server has registered all of them
 /// (a `send_all` only reaches clients registered when it is called).
@@ -145,16 +145,16 @@ fn unknown_address_and_unknown_id_are_errors() {
     // An address nobody connected from (the server's own listening address).
     let nobody: SocketAddr = server.local_addr();
     match server.send_to(nobody.ip(), nobody.port(), b"x") {
-        Err(Error::NoSuchAddr(a)) => assert_eq!(a, nobody),
+        Err(Error::NoSuchClient(ClientRef::Addr(a))) => assert_eq!(a, nobody),
         other => panic!("send_to an unknown address: {other:?}"),
     }
     // Same port as a real client but another ip.
     match server.send_to("127.0.0.2".parse().unwrap(), stay_addr.port(), b"x") {
-        Err(Error::NoSuchAddr(_)) => {}
+        Err(Error::NoSuchClient(ClientRef::Addr(_))) => {}
         other => panic!("send_to a wrong ip: {other:?}"),
     }
     match server.send(999_999, b"x") {
-        Err(Error::NoSuchClient(999_999)) => {}
+        Err(Error::NoSuchClient(ClientRef::Id(999_999))) => {}
         other => panic!("send to an unknown id: {other:?}"),
     }
 
@@ -164,15 +164,15 @@ fn unknown_address_and_unknown_id_are_errors() {
     drop(leave);
     gone.wait_for(leave_id);
     match server.send_to(leave_addr.ip(), leave_addr.port(), b"x") {
-        Err(Error::NoSuchAddr(a)) => assert_eq!(a, leave_addr),
+        Err(Error::NoSuchClient(ClientRef::Addr(a))) => assert_eq!(a, leave_addr),
         other => panic!("send_to a departed client: {other:?}"),
     }
     match server.send(leave_id, b"x") {
-        Err(Error::NoSuchClient(id)) => assert_eq!(id, leave_id),
+        Err(Error::NoSuchClient(ClientRef::Id(id))) => assert_eq!(id, leave_id),
         other => panic!("send to a departed client: {other:?}"),
     }
     match server.disconnect(leave_id) {
-        Err(Error::NoSuchClient(id)) => assert_eq!(id, leave_id),
+        Err(Error::NoSuchClient(ClientRef::Id(id))) => assert_eq!(id, leave_id),
         other => panic!("disconnect a departed client: {other:?}"),
     }
 
