@@ -12,6 +12,8 @@ pub enum Kind {
     Tcphub,
     /// `tcphub serve --threads 1`: one event loop.
     Tcphub1,
+    /// `tcphub serve --busy-poll-us 50`: loops poll 50 µs before sleeping.
+    TcphubSpin,
     /// The tuned tokio baseline (`tokio-hub`).
     Tokio,
     /// A plain asyncio server in Python (`bench/asyncio_hub.py`).
@@ -32,6 +34,7 @@ impl Kind {
         match self {
             Kind::Tcphub => "tcphub",
             Kind::Tcphub1 => "tcphub-1-loop",
+            Kind::TcphubSpin => "tcphub-busy-poll",
             Kind::Tokio => "tokio",
             Kind::Asyncio => "asyncio",
             Kind::Ncat => "ncat-broker",
@@ -46,6 +49,7 @@ impl Kind {
         [
             Kind::Tcphub,
             Kind::Tcphub1,
+            Kind::TcphubSpin,
             Kind::Tokio,
             Kind::Asyncio,
             Kind::Ncat,
@@ -67,7 +71,7 @@ impl Kind {
     pub fn echoes(self) -> bool {
         matches!(
             self,
-            Kind::Tcphub | Kind::Tcphub1 | Kind::Tokio | Kind::Asyncio
+            Kind::Tcphub | Kind::Tcphub1 | Kind::TcphubSpin | Kind::Tokio | Kind::Asyncio
         )
     }
 
@@ -116,6 +120,13 @@ impl Server {
                 let mut c = Command::new(exe("tcphub"));
                 c.args(serve_args(&p, mode))
                     .args(["--threads", "1"])
+                    .env("RUST_LOG", "warn");
+                c
+            }
+            Kind::TcphubSpin => {
+                let mut c = Command::new(exe("tcphub"));
+                c.args(serve_args(&p, mode))
+                    .args(["--busy-poll-us", "50"])
                     .env("RUST_LOG", "warn");
                 c
             }

@@ -259,7 +259,7 @@ impl EventLoop {
         let mut events = MioEvents::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            if let Err(e) = self.wait(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("tcphub: poll failed on loop {}: {e}", self.idx);
                     self.core.stop();
@@ -309,6 +309,31 @@ impl EventLoop {
                     return;
                 }
             }
+        }
+    }
+
+    /// Waits for events for up to `timeout` (`None`: until there are some).
+    /// With `busy_poll` set, first polls without sleeping — yielding the CPU
+    /// between polls — for up to that long.
+    fn wait(&mut self, events: &mut MioEvents, timeout: Option<Duration>) -> io::Result<()> {
+        let spin = self.core.config.busy_poll;
+        if spin.is_zero() || timeout == Some(Duration::ZERO) {
+            return self.poll.poll(events, timeout);
+        }
+        let spin = timeout.map_or(spin, |t| t.min(spin));
+        let start = Instant::now();
+        loop {
+            self.poll.poll(events, Some(Duration::ZERO))?;
+            if !events.is_empty() {
+                return Ok(());
+            }
+            let spun = start.elapsed();
+            if spun >= spin {
+                return self
+                    .poll
+                    .poll(events, timeout.map(|t| t.saturating_sub(spun)));
+            }
+            std::thread::yield_now();
         }
     }
 

@@ -56,6 +56,8 @@ pub(crate) struct Config {
     pub backlog: i32,
     pub linger: Duration,
     pub event_capacity: usize,
+    /// How long an idle loop keeps polling before it sleeps (zero: off).
+    pub busy_poll: Duration,
 }
 
 pub(crate) type ConnectFn = dyn Fn(&ServerHandle, &Client) + Send + Sync;
