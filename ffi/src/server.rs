@@ -1,6 +1,7 @@
 //! `tcphub_server`: a [`TcpServer`] builder and, once started, its
 //! [`ServerHandle`], behind one opaque pointer.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -116,8 +117,8 @@ impl State {
         }
         if let Some((f, ud)) = self.on_connect {
             let keep = keep.clone();
-            b = b.on_connect(move |_srv, client| {
-                let _alive = &keep;
+            b = b.on_connect(move |srv, client| {
+                let _in = InCallback::enter(&keep, srv);
                 callback("on_connect", || {
                     let ip = CString::new(client.addr.ip().to_string())
                         .expect("an IP address has no NUL byte");
@@ -129,8 +130,8 @@ impl State {
         }
         if let Some((f, ud)) = self.on_message {
             let keep = keep.clone();
-            b = b.on_message(move |_srv, client, msg| {
-                let _alive = &keep;
+            b = b.on_message(move |srv, client, msg| {
+                let _in = InCallback::enter(&keep, srv);
                 // SAFETY: as above; `msg` outlives the call.
                 callback("on_message", || unsafe {
                     f(ud.get(), client.id, msg.as_ptr(), msg.len())
@@ -139,8 +140,8 @@ impl State {
         }
         if let Some((f, ud)) = self.on_disconnect {
             let keep = keep.clone();
-            b = b.on_disconnect(move |_srv, client, why| {
-                let _alive = &keep;
+            b = b.on_disconnect(move |srv, client, why| {
+                let _in = InCallback::enter(&keep, srv);
                 // SAFETY: as above.
                 callback("on_disconnect", || unsafe {
                     f(ud.get(), client.id, why.code())
@@ -151,7 +152,53 @@ impl State {
     }
 }
 
+thread_local! {
+    /// The server whose callback runs on this thread right now, and the core
+    /// handle the engine passed to that callback (null when none runs).
+    static IN_CALLBACK: Cell<(*const tcphub_server, *const ServerHandle)> =
+        const { Cell::new((std::ptr::null(), std::ptr::null())) };
+}
+
+/// Marks a callback of server `s` as running on this thread until dropped
+/// (restoring the outer mark, for a callback of another server nested in it).
+struct InCallback {
+    outer: (*const tcphub_server, *const ServerHandle),
+}
+
+impl InCallback {
+    fn enter(s: &Arc<tcphub_server>, handle: &ServerHandle) -> InCallback {
+        let now = (Arc::as_ptr(s), handle as *const ServerHandle);
+        InCallback {
+            outer: IN_CALLBACK.with(|c| c.replace(now)),
+        }
+    }
+}
+
+impl Drop for InCallback {
+    fn drop(&mut self) {
+        IN_CALLBACK.with(|c| c.set(self.outer));
+    }
+}
+
 impl tcphub_server {
+    /// Runs `f` with the core handle. Inside one of this server's callbacks
+    /// that is the handle the engine passed in, used as is; elsewhere a
+    /// clone taken under the lock. Sends from callbacks (a relay's hot path)
+    /// thus take no lock and touch no reference count.
+    pub(crate) fn with_handle<R>(
+        &self,
+        f: impl FnOnce(&ServerHandle) -> Result<R, Fail>,
+    ) -> Result<R, Fail> {
+        let (srv, handle) = IN_CALLBACK.with(Cell::get);
+        if std::ptr::eq(srv, self) && !handle.is_null() {
+            // SAFETY: set by `InCallback::enter` from a reference that lives
+            // for the whole callback, which is still running on this thread
+            // (the mark is removed when the callback returns).
+            return f(unsafe { &*handle });
+        }
+        f(&self.handle()?)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -518,7 +565,7 @@ pub unsafe extern "C" fn tcphub_server_port(s: *const tcphub_server) -> u16 {
     boundary("tcphub_server_port", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        Ok(srv.handle()?.local_addr().port())
+        srv.with_handle(|h| Ok(h.local_addr().port()))
     })
 }
 
@@ -546,7 +593,7 @@ pub unsafe extern "C" fn tcphub_server_client_count(s: *const tcphub_server) -> 
     boundary("tcphub_server_client_count", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        Ok(srv.handle()?.client_count())
+        srv.with_handle(|h| Ok(h.client_count()))
     })
 }
 
@@ -570,7 +617,7 @@ pub unsafe extern "C" fn tcphub_server_send_all(
     boundary("tcphub_server_send_all", || {
         // SAFETY: the caller's promise.
         let (srv, msg) = unsafe { (server(s)?, boundary::bytes(data, len)?) };
-        let n = srv.handle()?.try_send_all(msg)?;
+        let n = srv.with_handle(|h| Ok(h.try_send_all(msg)?))?;
         if !queued_out.is_null() {
             // SAFETY: non-NULL and writable by the caller's promise.
             unsafe { queued_out.write(n) };
@@ -610,7 +657,7 @@ pub unsafe extern "C" fn tcphub_server_send_to(
         let ip: IpAddr = text
             .parse()
             .map_err(|_| Fail::invalid(format!("not an IP address: {text:?}")))?;
-        srv.handle()?.send_to(ip, port, msg)?;
+        srv.with_handle(|h| Ok(h.send_to(ip, port, msg)?))?;
         Ok(TCPHUB_OK)
     })
 }
@@ -634,7 +681,7 @@ pub unsafe extern "C" fn tcphub_server_send(
     boundary("tcphub_server_send", || {
         // SAFETY: the caller's promise.
         let (srv, msg) = unsafe { (server(s)?, boundary::bytes(data, len)?) };
-        srv.handle()?.send(client_id, msg)?;
+        srv.with_handle(|h| Ok(h.send(client_id, msg)?))?;
         Ok(TCPHUB_OK)
     })
 }
@@ -652,7 +699,7 @@ pub unsafe extern "C" fn tcphub_server_disconnect(s: *mut tcphub_server, client_
     boundary("tcphub_server_disconnect", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        srv.handle()?.disconnect(client_id)?;
+        srv.with_handle(|h| Ok(h.disconnect(client_id)?))?;
         Ok(TCPHUB_OK)
     })
 }
