@@ -591,6 +591,21 @@ int tcphub_server_send_to(struct tcphub_server *s, const char *ip, uint16_t port
 int tcphub_server_set_bind_ip(struct tcphub_server *s, const char *ip);
 
 /**
+ * Lets an event loop that has run out of work keep polling for up to
+ * `micros` microseconds, yielding its CPU between polls, before it sleeps
+ * (0, the default, turns it off). Fewer sleep/wake cycles under steady
+ * load, at the price of CPU after each burst of activity. Takes effect at
+ * the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_busy_poll(struct tcphub_server *s, uint64_t micros);
+
+/**
  * A frame that has started must be complete within `timeout_ms`
  * milliseconds, else the client is cut with `TCPHUB_REASON_FRAME_TIMEOUT`
  * (defends against clients that drip a frame byte by byte; 0, the default,

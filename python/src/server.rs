@@ -139,6 +139,7 @@ struct Settings {
     backlog: i32,
     linger: Duration,
     event_capacity: usize,
+    busy_poll: Duration,
 }
 
 impl Settings {
@@ -151,7 +152,8 @@ impl Settings {
             .nodelay(self.nodelay)
             .backlog(self.backlog)
             .linger(self.linger)
-            .event_capacity(self.event_capacity);
+            .event_capacity(self.event_capacity)
+            .busy_poll(self.busy_poll);
         if let Some(t) = self.threads {
             b = b.threads(t);
         }
@@ -306,6 +308,9 @@ impl PyTcpServer {
     /// longer than that to complete a started frame (slowloris defence).
     /// ``overflow``: ``"disconnect"`` a client whose
     /// outbound queue (``max_queue_bytes``) is full, or ``"drop"`` the message.
+    /// ``busy_poll``: seconds an idle I/O thread keeps polling (yielding the
+    /// CPU) before it sleeps — fewer wakeups under steady load, CPU spent
+    /// after each burst; 0 (the default) turns it off.
     ///
     /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
     #[new]
@@ -326,6 +331,7 @@ impl PyTcpServer {
         backlog = tcphub::DEFAULT_BACKLOG,
         linger = 2.0,
         event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
+        busy_poll = 0.0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -345,6 +351,7 @@ impl PyTcpServer {
         backlog: i32,
         linger: f64,
         event_capacity: usize,
+        busy_poll: f64,
     ) -> PyResult<PyTcpServer> {
         let bind: IpAddr = bind
             .parse()
@@ -381,6 +388,7 @@ impl PyTcpServer {
                 backlog,
                 linger: duration(py, linger, "linger")?,
                 event_capacity,
+                busy_poll: duration(py, busy_poll, "busy_poll")?,
             },
             callbacks: Mutex::new(Callbacks::default()),
             starting: AtomicBool::new(false),

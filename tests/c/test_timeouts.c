@@ -1,6 +1,7 @@
-/* Server limits set from C: an idle client is cut with IDLE_TIMEOUT, a
- * client that starts a frame and never finishes it with FRAME_TIMEOUT, and
- * a non-reading client beyond max_queue_bytes with SLOW_CONSUMER. */
+/* Server limits and loop settings set from C: an idle client is cut with
+ * IDLE_TIMEOUT, a client that starts a frame and never finishes it with
+ * FRAME_TIMEOUT, a non-reading client beyond max_queue_bytes with
+ * SLOW_CONSUMER; a busy-polling server serves as usual. */
 #include "test_util.h"
 
 static void expect_disconnect(tcphub_server *s, uint64_t id, int reason) {
@@ -31,6 +32,26 @@ int main(void) {
     CHECK_RC(tcphub_server_set_idle_timeout(NULL, 1), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_frame_timeout(NULL, 1), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_max_queue_bytes(NULL, 1), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_server_set_busy_poll(NULL, 1), TCPHUB_ERR_NULL);
+
+    tcphub_server *bp = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_busy_poll(bp, 200));
+    CHECK_OK(tcphub_server_start(bp));
+    CHECK_RC(tcphub_server_set_busy_poll(bp, 0), TCPHUB_ERR_ALREADY_RUNNING);
+    int bfd = connect_to(tcphub_server_port(bp));
+    uint64_t bid = expect_connect(bp);
+    for (int i = 0; i < 20; i++) {
+        tcphub_event ev;
+        write_str(bfd, "ping\n");
+        CHECK_OK(tcphub_server_next_event(bp, &ev, WAIT_MS));
+        CHECK(ev.kind == TCPHUB_EVENT_MESSAGE && ev.client_id == bid && ev.len == 4);
+        tcphub_event_release(&ev);
+        CHECK_OK(tcphub_server_send(bp, bid, (const uint8_t *)"pong", 4));
+        EXPECT_LINE(bfd, "pong");
+    }
+    close(bfd);
+    tcphub_server_free(bp);
+    TEST_PASS("a busy-polling server (200 us) serves round trips");
 
     tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
     CHECK_OK(tcphub_server_set_idle_timeout(s, 300));

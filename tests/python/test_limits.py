@@ -1,4 +1,5 @@
-"""Server limits from Python: frame_timeout (slowloris defence), idle_timeout."""
+"""Server limits and loop settings from Python: frame_timeout (slowloris
+defence), idle_timeout, busy_poll."""
 
 from __future__ import annotations
 
@@ -70,3 +71,27 @@ def test_a_blocking_callback_does_not_stall_io(make_server: Callable[..., tcphub
     wait_until(lambda: seen == [b"block", b"one", b"two"], what="the queued messages")
     a.close()
     b.close()
+
+
+def test_busy_polling_server_serves_round_trips(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    server = make_server(framing="lines", busy_poll=0.0002)
+
+    @server.on_message
+    def echo(client: tcphub.Client, data: bytes) -> None:
+        server.send(client.id, data)
+
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as sock:
+        reader = sock.makefile("rb")
+        for i in range(50):
+            sock.sendall(b"ping %d\n" % i)
+            assert reader.readline() == b"ping %d\n" % i
+
+
+def test_busy_poll_must_not_be_negative(make_server: Callable[..., tcphub.TcpServer]) -> None:
+    import pytest
+
+    with pytest.raises(tcphub.InvalidConfig):
+        make_server(busy_poll=-1.0)
