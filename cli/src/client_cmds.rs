@@ -1,6 +1,7 @@
 //! `tcphub connect` and `tcphub send`: the tutorial's client side.
 
 use std::io::{BufRead, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use clap::Args;
@@ -31,11 +32,16 @@ pub(crate) struct SendArgs {
     framing: FramingArg,
 }
 
-fn open(addr: &str, framing: Framing) -> tcphub::Result<TcpClient> {
-    TcpClient::builder(addr)
+/// Resolves `addr` here (so a failure names what was typed) and connects.
+fn open(addr: &str, framing: Framing) -> Result<TcpClient, Box<dyn std::error::Error>> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+        .collect();
+    Ok(TcpClient::builder(&addrs[..])
         .framing(framing)
         .connect_timeout(Duration::from_secs(10))
-        .connect()
+        .connect()?)
 }
 
 fn print_message(out: &mut impl Write, msg: &[u8], framing: Framing) -> std::io::Result<()> {

@@ -300,6 +300,21 @@ fn send_to_a_closed_port_names_the_address() {
 }
 
 #[test]
+fn an_address_that_does_not_resolve_is_named() {
+    // A port out of range fails to resolve without asking any name server.
+    let out = bin()
+        .args(["send", "127.0.0.1:99999", "x"])
+        .output()
+        .expect("run tcphub send");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tcphub: cannot resolve 127.0.0.1:99999: "),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn connect_relays_stdin_and_prints_messages() {
     let hub = Hub::start(&["--mode", "echo"]);
     let mut child = bin()
