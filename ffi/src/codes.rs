@@ -145,6 +145,7 @@ mod tests {
             (Error::InvalidConfig("x".into()), TCPHUB_ERR_INVALID_ARG),
             (Error::Bind { addr, source: io() }, TCPHUB_ERR_BIND),
             (Error::Connect { addr, source: io() }, TCPHUB_ERR_CONNECT),
+            (Error::Resolve { source: io() }, TCPHUB_ERR_CONNECT),
             (
                 Error::NoSuchClient(ClientRef::Id(1)),
                 TCPHUB_ERR_NO_SUCH_CLIENT,

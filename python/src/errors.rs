@@ -11,7 +11,7 @@
 //! TcpHubError(Exception)
 //! ├── InvalidConfig(TcpHubError, ValueError)      Error::InvalidConfig
 //! ├── BindError(TcpHubError, OSError)             Error::Bind       (errno)
-//! ├── ConnectError(TcpHubError, ConnectionError)  Error::Connect    (errno)
+//! ├── ConnectError(TcpHubError, ConnectionError)  Error::Connect    (errno), Error::Resolve
 //! ├── NoSuchClient(TcpHubError, LookupError)      Error::NoSuchClient(ClientRef::Id)
 //! │   └── NoSuchAddr                              Error::NoSuchClient(ClientRef::Addr)
 //! ├── NotRunning(TcpHubError)                     Error::NotRunning
@@ -227,6 +227,12 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                 &c.connect,
                 os_args(Some(source))?,
                 &[("address", addr_tuple(py, addr)?)],
+            ),
+            Error::Resolve { source } => make(
+                py,
+                &c.connect,
+                os_args(Some(source))?,
+                &[("address", py.None().into_bound(py))],
             ),
             Error::NoSuchClient(ClientRef::Id(id)) => make(
                 py,

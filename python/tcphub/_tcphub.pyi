@@ -47,9 +47,10 @@ class BindError(TcpHubError, OSError):
     address: Tuple[str, int]
 
 class ConnectError(TcpHubError, ConnectionError):
-    """An outgoing connection could not be established."""
+    """An outgoing connection could not be established (``address`` is None
+    when the address given did not resolve)."""
 
-    address: Tuple[str, int]
+    address: Optional[Tuple[str, int]]
 
 class NoSuchClient(TcpHubError, LookupError):
     """No connected client has this id."""

@@ -172,7 +172,7 @@ pub(crate) struct ClientConfig {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ClientBuilder {
-    target: std::result::Result<Vec<SocketAddr>, (String, std::io::Error)>,
+    target: std::result::Result<Vec<SocketAddr>, std::io::Error>,
     config: ClientConfig,
     callbacks: ClientCallbacks,
 }
@@ -325,8 +325,9 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Connect`] naming the address (connection refused, timed out,
-    /// unresolvable name), [`Error::InvalidConfig`], [`Error::Io`].
+    /// [`Error::Connect`] naming the address (connection refused, timed out),
+    /// [`Error::Resolve`] for a name that does not resolve,
+    /// [`Error::InvalidConfig`], [`Error::Io`].
     ///
     /// # Examples
     ///
@@ -348,10 +349,7 @@ impl ClientBuilder {
                 "max_queue_bytes and event_capacity must be at least 1".into(),
             ));
         }
-        let addrs = target.map_err(|(name, source)| Error::Connect {
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-            source: std::io::Error::new(source.kind(), format!("{name}: {source}")),
-        })?;
+        let addrs = target.map_err(|source| Error::Resolve { source })?;
         let mut last = None;
         let mut stream = None;
         for addr in &addrs {
@@ -369,11 +367,10 @@ impl ClientBuilder {
             }
         }
         let Some(stream) = stream else {
-            return Err(last.unwrap_or_else(|| Error::Connect {
-                addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            return Err(last.unwrap_or_else(|| Error::Resolve {
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
-                    "no address to connect to",
+                    "it resolved to no address",
                 ),
             }));
         };
@@ -601,7 +598,7 @@ impl TcpClient {
     pub fn builder<A: ToSocketAddrs>(addr: A) -> ClientBuilder {
         let target = match addr.to_socket_addrs() {
             Ok(it) => Ok(it.collect()),
-            Err(e) => Err(("address".to_string(), e)),
+            Err(e) => Err(e),
         };
         ClientBuilder {
             target,

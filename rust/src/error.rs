@@ -50,6 +50,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The address given to a client did not resolve to any socket address
+    /// (unknown host name, malformed address). Reported like [`Error::Connect`]
+    /// by the C and Python bindings.
+    #[error("cannot resolve the server address: {}", describe_io(source))]
+    Resolve {
+        /// What the resolver said.
+        #[source]
+        source: io::Error,
+    },
     /// No connected client has this id or this remote address (it never
     /// existed or has disconnected). Returned by `send`, `disconnect` (by id)
     /// and `send_to` (by address).
@@ -99,7 +108,7 @@ impl Error {
     /// | 1 | reserved (NULL argument, C only) |
     /// | 2 | [`Error::InvalidConfig`] |
     /// | 3 | [`Error::Bind`] |
-    /// | 4 | [`Error::Connect`] |
+    /// | 4 | [`Error::Connect`] / [`Error::Resolve`] |
     /// | 5 | [`Error::NoSuchClient`] |
     /// | 6 | [`Error::NotRunning`] |
     /// | 7 | [`Error::FrameTooLarge`] |
@@ -116,7 +125,7 @@ impl Error {
         match self {
             Error::InvalidConfig(_) => 2,
             Error::Bind { .. } => 3,
-            Error::Connect { .. } => 4,
+            Error::Connect { .. } | Error::Resolve { .. } => 4,
             Error::NoSuchClient(_) => 5,
             Error::NotRunning => 6,
             Error::FrameTooLarge { .. } => 7,
@@ -137,6 +146,7 @@ impl Error {
         match self {
             Error::Bind { source, .. }
             | Error::Connect { source, .. }
+            | Error::Resolve { source }
             | Error::Io { source, .. } => Some(source),
             _ => None,
         }

@@ -81,6 +81,28 @@ fn refused_connection_names_the_address() {
 }
 
 #[test]
+fn an_address_that_does_not_resolve_is_a_resolve_error() {
+    // Fails in the resolver without asking any name server.
+    match TcpClient::connect("127.0.0.1:99999") {
+        Err(e @ Error::Resolve { .. }) => {
+            assert_eq!(e.code(), 4, "reported like a connect failure");
+            let text = e.to_string();
+            assert!(
+                text.starts_with("cannot resolve the server address: "),
+                "{text}"
+            );
+            assert!(!text.contains("0.0.0.0"), "{text}");
+        }
+        other => panic!("expected a resolve error, got {other:?}"),
+    }
+    let none: &[SocketAddr] = &[];
+    assert!(matches!(
+        TcpClient::connect(none),
+        Err(Error::Resolve { .. })
+    ));
+}
+
+#[test]
 fn send_never_blocks_and_reports_a_full_queue() {
     // A peer that accepts and never reads.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
