@@ -3,6 +3,7 @@
 //! pull, optionally reconnecting with backoff. Its I/O runs on one
 //! background thread (see `client_loop.rs`).
 
+use std::collections::VecDeque;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -404,6 +405,7 @@ impl ClientBuilder {
             connected: AtomicBool::new(true),
             addrs: Mutex::new((local, peer)),
             events_rx: ev_rx,
+            leftovers: Mutex::new(VecDeque::new()),
             closed_seen: AtomicBool::new(false),
             thread: Mutex::new(None),
             thread_id: OnceLock::new(),
@@ -450,6 +452,11 @@ pub(crate) struct ClientCore {
     /// (local, peer) of the current or last connection.
     pub addrs: Mutex<(SocketAddr, SocketAddr)>,
     pub events_rx: Receiver<ClientEvent>,
+    /// Pull-mode events that did not fit in the queue when the I/O thread
+    /// ended (e.g. the consumer itself called `close()` without reading):
+    /// yielded after the queue, so the final `Disconnected` and `Closed`
+    /// are never lost and `close()` never waits for the consumer.
+    pub leftovers: Mutex<VecDeque<ClientEvent>>,
     /// A pull consumer has taken `Closed`: later waits end at once.
     closed_seen: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -731,15 +738,22 @@ impl TcpClient {
         if self.core.closed_seen.load(Ordering::Acquire) {
             return Err(Error::NotRunning);
         }
-        match self.core.events_rx.recv_timeout(timeout) {
-            Ok(ClientEvent::Closed) => {
-                self.core.closed_seen.store(true, Ordering::Release);
-                Ok(ClientEvent::Closed)
-            }
-            Ok(ev) => Ok(ev),
-            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout),
-            Err(RecvTimeoutError::Disconnected) => Err(Error::NotRunning),
+        let ev = match self.core.events_rx.recv_timeout(timeout) {
+            Ok(ev) => ev,
+            Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),
+            // The I/O thread has ended: what did not fit comes last.
+            Err(RecvTimeoutError::Disconnected) => self
+                .core
+                .leftovers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front()
+                .ok_or(Error::NotRunning)?,
+        };
+        if ev == ClientEvent::Closed {
+            self.core.closed_seen.store(true, Ordering::Release);
         }
+        Ok(ev)
     }
 
     /// Local address of the current (or last) connection.

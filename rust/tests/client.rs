@@ -300,3 +300,64 @@ fn close_flushes_queued_messages() {
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), i.to_be_bytes());
     }
 }
+
+#[test]
+fn close_from_a_consumer_that_stopped_reading_returns_without_waiting_for_it() {
+    // Pull mode with a tiny queue and a long linger: the consumer takes one
+    // message, stops, and closes. The I/O thread must not wait (up to the
+    // linger) for the consumer to make room for the final events; they are
+    // handed over and still come, in order, after the queued messages.
+    let server = TcpServer::new(0, 10)
+        .bind("127.0.0.1".parse().unwrap())
+        .framing(Framing::LengthPrefixed { max_len: 1024 })
+        .start()
+        .expect("start");
+    let events = server.events();
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::LengthPrefixed { max_len: 1024 })
+        .event_capacity(2)
+        .linger(Duration::from_secs(120))
+        .connect()
+        .expect("connect");
+    let id = loop {
+        if let Ok(tcphub::Event::Connected(c)) = events.recv_timeout(WAIT) {
+            break c.id;
+        }
+    };
+    for i in 0..200u32 {
+        server.send(id, &i.to_be_bytes()).expect("send");
+    }
+    // The first message proves the client's I/O thread has read; the rest
+    // of that read waits in its backlog behind the full queue.
+    assert_eq!(
+        client.next_event(WAIT).expect("first message"),
+        ClientEvent::Message(0u32.to_be_bytes().to_vec())
+    );
+    let start = Instant::now();
+    client.close();
+    assert!(
+        start.elapsed() < WAIT,
+        "close() waited {:?} for the consumer",
+        start.elapsed()
+    );
+    let mut next = 1u32;
+    loop {
+        match client.next_event(WAIT).expect("event") {
+            ClientEvent::Message(m) => {
+                assert_eq!(m, next.to_be_bytes().to_vec(), "messages stay in order");
+                next += 1;
+            }
+            ClientEvent::Disconnected(why) => {
+                assert_eq!(why, DisconnectReason::ClosedLocally);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        client.next_event(WAIT).expect("closed"),
+        ClientEvent::Closed
+    );
+    assert!(matches!(client.next_event(WAIT), Err(Error::NotRunning)));
+    server.stop();
+}
