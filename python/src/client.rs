@@ -8,7 +8,7 @@ use pyo3::types::{PyBytes, PyType};
 use tcphub::{Error, Reconnect, TcpClient};
 
 use crate::errors::IntoPy;
-use crate::{duration, framing_from_str, framing_name, SIGNAL_SLICE};
+use crate::{duration, framing_from_str, framing_name, next_slice};
 
 /// A connection to a tcphub (or any compatible) server.
 ///
@@ -103,12 +103,7 @@ impl PyTcpClient {
             .map(|t| duration(py, t, "timeout").map(|d| Instant::now() + d))
             .transpose()?;
         loop {
-            let slice = match deadline {
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .min(SIGNAL_SLICE),
-                None => SIGNAL_SLICE,
-            };
+            let slice = next_slice(deadline);
             match py.detach(|| self.client.recv_timeout(slice)) {
                 Ok(msg) => return Ok(Some(PyBytes::new(py, &msg))),
                 Err(Error::Timeout) => {}

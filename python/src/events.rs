@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use tcphub::{Error, Event, Events};
 
 use crate::errors::IntoPy;
+use crate::next_slice;
 use crate::types::PyEvent;
-use crate::SIGNAL_SLICE;
 
 /// What one bounded wait produced.
 enum Waited {
@@ -31,12 +31,7 @@ fn wait_batch(
 ) -> PyResult<Waited> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
-        let slice = match deadline {
-            Some(d) => d
-                .saturating_duration_since(Instant::now())
-                .min(SIGNAL_SLICE),
-            None => SIGNAL_SLICE,
-        };
+        let slice = next_slice(deadline);
         let mut got = Vec::new();
         match py.detach(|| events.recv_batch(&mut got, max, slice)) {
             Ok(0) => {}

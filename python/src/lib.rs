@@ -17,7 +17,7 @@
 //! The pure-Python side (`python/tcphub/`) adds `aevents()` for asyncio, the
 //! interpreter-exit cleanup, and `python -m tcphub serve`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
@@ -30,6 +30,15 @@ mod types;
 /// Longest a blocking wait stays detached before checking for signals, so
 /// Ctrl-C interrupts it promptly.
 pub(crate) const SIGNAL_SLICE: Duration = Duration::from_millis(100);
+
+/// How long the next detached wait may last: until `deadline` (`None`: no
+/// deadline), but at most [`SIGNAL_SLICE`]. Zero once the deadline passed.
+pub(crate) fn next_slice(deadline: Option<Instant>) -> Duration {
+    deadline.map_or(SIGNAL_SLICE, |d| {
+        d.saturating_duration_since(Instant::now())
+            .min(SIGNAL_SLICE)
+    })
+}
 
 /// Parses a framing name (`"raw"`, `"lines"`, `"length"`/`"len"`) with an
 /// optional `max_len`.

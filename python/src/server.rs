@@ -37,7 +37,7 @@ use tcphub::{Error, Event, Events, Overflow, ServerHandle, TcpServer};
 
 use crate::errors::{invalid_config, IntoPy};
 use crate::types::{PyClient, PyEvent, PyStats};
-use crate::{duration, framing_from_str, framing_name, SIGNAL_SLICE};
+use crate::{duration, framing_from_str, framing_name, next_slice};
 
 /// How many events the dispatcher takes per attach.
 const DISPATCH_BATCH: usize = 256;
@@ -526,16 +526,10 @@ impl PyTcpServer {
             if !r.handle.is_running() {
                 return Ok(true);
             }
-            let slice = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(false);
-                    }
-                    left.min(SIGNAL_SLICE)
-                }
-                None => SIGNAL_SLICE,
-            };
+            let slice = next_slice(deadline);
+            if slice.is_zero() {
+                return Ok(false); // the deadline passed
+            }
             py.detach(|| {
                 let until = Instant::now() + slice;
                 while r.handle.is_running() && Instant::now() < until {

@@ -603,12 +603,8 @@ impl TcpClient {
     /// let b = tcphub::TcpClient::builder("localhost:8001");
     /// ```
     pub fn builder<A: ToSocketAddrs>(addr: A) -> ClientBuilder {
-        let target = match addr.to_socket_addrs() {
-            Ok(it) => Ok(it.collect()),
-            Err(e) => Err(e),
-        };
         ClientBuilder {
-            target,
+            target: addr.to_socket_addrs().map(Iterator::collect),
             config: ClientConfig {
                 framing: Framing::Raw,
                 connect_timeout: DEFAULT_CONNECT_TIMEOUT,

@@ -501,17 +501,9 @@ impl ClientLoop {
         self.core.queued.store(0, Ordering::Release);
         self.unsent.clear();
         self.dispatch.event(ClientEvent::Closed, true);
-        // What does not fit in the pull queue now is handed over, not waited
-        // for: the consumer may be the very thread joining us in `close()`.
-        self.dispatch.drain_backlog();
-        if self.dispatch.blocked() {
-            let mut left = self
-                .core
-                .leftovers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            left.extend(self.dispatch.outbox.take_backlog());
-        }
+        // What does not fit in the pull queue now is handed over (the
+        // consumer may be the very thread joining us in `close()`).
+        self.dispatch.outbox.hand_over(&self.core.leftovers);
     }
 
     /// xorshift64*: jitter only, no need for a real RNG.

@@ -720,18 +720,9 @@ impl EventLoop {
         // Anything callbacks queued during the last disconnects is moot now.
         shared::clear_local();
         self.work.clear();
-        // Pull mode: what does not fit in the queue now is handed over as
-        // leftovers, which the receiver yields after the queue (no waiting:
-        // the consumer may be the very thread that called stop()).
-        self.dispatch.drain_backlog();
-        if self.dispatch.blocked() {
-            let mut left = self
-                .core
-                .leftovers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            left.extend(self.dispatch.outbox.take_backlog());
-        }
+        // Pull mode: what does not fit in the queue now is handed over (the
+        // consumer may be the very thread that called stop()).
+        self.dispatch.outbox.hand_over(&self.core.leftovers);
         log::debug!("tcphub: event loop {} finished", self.idx);
     }
 }

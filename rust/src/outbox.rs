@@ -4,6 +4,7 @@
 //! empty (so the backlog holds at most one read's worth of events).
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 
 use crossbeam_channel::{Sender, TrySendError};
 
@@ -66,8 +67,17 @@ impl<T> Outbox<T> {
         }
     }
 
-    /// Takes whatever still waits (at shutdown).
-    pub fn take_backlog(&mut self) -> VecDeque<T> {
-        std::mem::take(&mut self.backlog)
+    /// At the end of the I/O thread: moves what fits into the queue and
+    /// hands the rest to `leftovers`, which the receiving side yields after
+    /// the queue. Never waits: the consumer may be the very thread that is
+    /// joining this one.
+    pub fn hand_over(&mut self, leftovers: &Mutex<VecDeque<T>>) {
+        self.drain();
+        if !self.backlog.is_empty() {
+            leftovers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(self.backlog.drain(..));
+        }
     }
 }
