@@ -408,8 +408,16 @@ pub fn rss_of(pid: u32) -> Result<u64, String> {
 }
 
 /// Connections a capacity run keeps in progress at once (connecting or
-/// waiting for their echo): the listen backlog never holds more than this.
-const CONNECT_WINDOW: usize = 64;
+/// waiting for their echo), over all generator threads: at most half the
+/// kernel's accept-queue cap (`net.core.somaxconn`) and at most 1024, so the
+/// listen backlog of a server asking for 4096 never overflows.
+fn connect_window() -> usize {
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(128);
+    (somaxconn / 2).clamp(16, 1024)
+}
 
 /// Where a connection of a capacity run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,15 +431,62 @@ enum Opening {
 }
 
 /// Opens `conns` connections, each proven served by one echo round trip,
-/// with at most [`CONNECT_WINDOW`] in progress at a time, so the listen
+/// with at most [`connect_window`] in progress at a time, so the listen
 /// backlog never overflows: the rate measured is the server's
-/// accept-and-serve rate, not the kernel's SYN-drop behaviour. One thread
-/// drives them all with non-blocking sockets and epoll, so the generator
-/// spends its CPU on the connections rather than on thread switches (it
-/// shares the machine with the server). Then reads the server's RSS growth
-/// while all are idle.
-pub fn capacity(addr: SocketAddr, conns: usize, server_pid: u32) -> Result<Capacity, String> {
+/// accept-and-serve rate, not the kernel's SYN-drop behaviour. `threads`
+/// threads share the work, each driving its part with non-blocking sockets
+/// and epoll (one thread's `connect` calls, which run both ends of the
+/// loopback handshake, cap the rate near 30k/s). Then reads the server's RSS
+/// growth while all are idle.
+pub fn capacity(
+    addr: SocketAddr,
+    conns: usize,
+    threads: usize,
+    server_pid: u32,
+) -> Result<Capacity, String> {
     let before = rss_of(server_pid)?;
+    let threads = threads.clamp(1, conns.max(1));
+    let window = (connect_window() / threads).max(1);
+    let t0 = Instant::now();
+    let opened: Vec<Result<Vec<mio::net::TcpStream>, String>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let n = conns / threads + usize::from(t < conns % threads);
+                s.spawn(move || open_served(addr, n, t, window))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err("generator thread panicked".into()))
+            })
+            .collect()
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    let mut socks = Vec::with_capacity(conns);
+    for part in opened {
+        socks.push(part?);
+    }
+    // Let the server settle, then read its memory with everyone connected.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = rss_of(server_pid)?;
+    drop(socks);
+    Ok(Capacity {
+        accept_per_sec: conns as f64 / secs,
+        rss_per_conn: after.saturating_sub(before) as f64 / conns as f64,
+    })
+}
+
+/// One capacity generator thread: opens `conns` connections from source
+/// addresses picked by `part`, at most `window` in progress, each proven
+/// served by one echo round trip; returns them open.
+fn open_served(
+    addr: SocketAddr,
+    conns: usize,
+    part: usize,
+    window: usize,
+) -> Result<Vec<mio::net::TcpStream>, String> {
     let mut poll = Poll::new().map_err(err("poll"))?;
     let mut events = Events::with_capacity(1024);
     let mut socks: Vec<mio::net::TcpStream> = Vec::with_capacity(conns);
@@ -440,14 +495,13 @@ pub fn capacity(addr: SocketAddr, conns: usize, server_pid: u32) -> Result<Capac
     let mut back = [0u8; FRAME];
     let (mut open, mut in_progress) = (0usize, 0usize);
     let deadline = Instant::now() + WAIT;
-    let t0 = Instant::now();
     while open < conns {
-        while in_progress < CONNECT_WINDOW && socks.len() < conns {
+        while in_progress < window && socks.len() < conns {
             let i = socks.len();
             // Spread the clients over 127.0.0.2..=127.0.0.201 so the local
             // port space (and TIME_WAIT left by earlier runs) never limits
             // the connect rate being measured.
-            let src = SocketAddr::from(([127, 0, 0, 2 + (i % 200) as u8], 0));
+            let src = SocketAddr::from(([127, 0, 0, 2 + ((i + part * 7) % 200) as u8], 0));
             let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
                 .map_err(err("socket"))?;
             sock.set_nonblocking(true).map_err(err("nonblocking"))?;
@@ -504,15 +558,7 @@ pub fn capacity(addr: SocketAddr, conns: usize, server_pid: u32) -> Result<Capac
             }
         }
     }
-    let secs = t0.elapsed().as_secs_f64();
-    // Let the server settle, then read its memory with everyone connected.
-    std::thread::sleep(Duration::from_millis(300));
-    let after = rss_of(server_pid)?;
-    drop(socks);
-    Ok(Capacity {
-        accept_per_sec: conns as f64 / secs,
-        rss_per_conn: after.saturating_sub(before) as f64 / conns as f64,
-    })
+    Ok(socks)
 }
 
 /// Raises this process's open-file soft limit to the hard limit.
