@@ -15,7 +15,8 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::client::{ClientCore, ClientEvent, TcpClient};
+use crate::client::{ClientCore, TcpClient};
+use crate::client_builder::ClientEvent;
 use crate::connection::{Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};

@@ -22,9 +22,9 @@ use crate::connection::{close_politely, Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Decoder;
+use crate::handle::ServerHandle;
 use crate::outbox::Outbox;
 use crate::registry::FastMap;
-use crate::server::ServerHandle;
 use crate::shared::{self, deadline_after, Command, Config, Core, LoopRemote, MAX_PENDING_BYTES};
 use crate::stats::LoopCounters;
 

@@ -62,25 +62,28 @@
 
 mod broadcast;
 mod client;
+mod client_builder;
 mod client_loop;
 mod connection;
 mod error;
 mod event;
 mod event_loop;
 mod framing;
+mod handle;
 mod outbox;
 mod registry;
 mod server;
 mod shared;
 mod stats;
 
-pub use client::{ClientBuilder, ClientEvent, Reconnect, TcpClient, DEFAULT_CONNECT_TIMEOUT};
+pub use client::TcpClient;
+pub use client_builder::{ClientBuilder, ClientEvent, Reconnect, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientRef, Error, Result};
 pub use event::{Client, ClientId, DisconnectReason, Event, Events};
 pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
+pub use handle::ServerHandle;
 pub use server::{
-    ServerHandle, TcpServer, DEFAULT_BACKLOG, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER,
-    DEFAULT_MAX_QUEUE_BYTES,
+    TcpServer, DEFAULT_BACKLOG, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_QUEUE_BYTES,
 };
 pub use shared::Overflow;
 pub use stats::Stats;

@@ -15,8 +15,8 @@ use mio::Waker;
 
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Framing;
+use crate::handle::ServerHandle;
 use crate::registry::Registry;
-use crate::server::ServerHandle;
 use crate::stats::LoopCounters;
 
 /// What happens when a message does not fit in a client's outbound queue.

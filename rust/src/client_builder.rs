@@ -1,0 +1,433 @@
+//! Configuring a client: [`ClientBuilder`] (framing, timeouts, queue
+//! bounds, reconnection, callbacks) and [`ClientBuilder::connect`], which
+//! opens the connection and starts the client's I/O thread; the types the
+//! builder takes ([`Reconnect`], [`ClientEvent`]).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use mio::Waker;
+
+use crate::client::{ClientCore, ClientGuard, TcpClient};
+use crate::client_loop;
+use crate::error::{Error, Result};
+use crate::event::DisconnectReason;
+use crate::framing::Framing;
+
+/// Default time allowed for one connection attempt: 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Automatic reconnection: exponential backoff, capped, with jitter.
+///
+/// After the connection drops, attempt *n* waits a random time between half
+/// and all of `min(initial × 2ⁿ⁻¹, max)`, so a crowd of clients cut off at
+/// once does not come back in lockstep. While reconnecting, `send` keeps
+/// accepting messages into the same bounded queue (and fails with
+/// [`Error::QueueFull`] when it is full); they are written once a connection
+/// is up again. Messages already handed to the old socket may be lost with it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let policy = tcphub::Reconnect {
+///     initial: Duration::from_millis(50),
+///     max: Duration::from_secs(5),
+///     max_attempts: Some(20),
+/// };
+/// assert_eq!(tcphub::Reconnect::default().max_attempts, None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconnect {
+    /// Delay cap for the first attempt.
+    pub initial: Duration,
+    /// Largest delay between attempts.
+    pub max: Duration,
+    /// Give up after this many failed attempts in a row (`None`: never).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for Reconnect {
+    fn default() -> Reconnect {
+        Reconnect {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+            max_attempts: None,
+        }
+    }
+}
+
+impl Reconnect {
+    /// The wait before attempt `attempt` (1-based), jittered by `rand01` in `[0, 1)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let r = tcphub::Reconnect { initial: Duration::from_millis(100), max: Duration::from_secs(1), max_attempts: None };
+    /// assert_eq!(r.delay(1, 0.999_999).as_millis(), 99);
+    /// assert_eq!(r.delay(3, 0.0), Duration::from_millis(200));
+    /// assert_eq!(r.delay(30, 0.0), Duration::from_millis(500));
+    /// ```
+    pub fn delay(&self, attempt: u32, rand01: f64) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        let cap = self
+            .initial
+            .checked_mul(1u32 << exp)
+            .unwrap_or(self.max)
+            .min(self.max);
+        cap.mul_f64(0.5 + 0.5 * rand01.clamp(0.0, 1.0))
+    }
+}
+
+/// What happened on a client connection, in pull mode.
+///
+/// # Examples
+///
+/// ```
+/// let ev = tcphub::ClientEvent::Message(b"hi".to_vec());
+/// assert!(matches!(ev, tcphub::ClientEvent::Message(m) if m == b"hi"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// One message from the server.
+    Message(Vec<u8>),
+    /// The connection ended. With reconnect on, `Reconnecting` follows.
+    Disconnected(DisconnectReason),
+    /// A reconnect attempt is scheduled after `delay`.
+    Reconnecting {
+        /// 1 for the first attempt after a drop.
+        attempt: u32,
+        /// Wait before this attempt.
+        delay: Duration,
+    },
+    /// A reconnect attempt succeeded.
+    Reconnected {
+        /// The attempt that succeeded.
+        attempt: u32,
+        /// The new local address.
+        local_addr: SocketAddr,
+    },
+    /// The client is closed for good; no more events follow.
+    Closed,
+}
+
+pub(crate) type MsgFn = dyn Fn(&TcpClient, &[u8]) + Send + Sync;
+pub(crate) type DiscFn = dyn Fn(&TcpClient, &DisconnectReason) + Send + Sync;
+pub(crate) type EventFn = dyn Fn(&TcpClient, &ClientEvent) + Send + Sync;
+
+#[derive(Default)]
+pub(crate) struct ClientCallbacks {
+    pub on_message: Option<Box<MsgFn>>,
+    pub on_disconnect: Option<Box<DiscFn>>,
+    pub on_event: Option<Box<EventFn>>,
+}
+
+impl ClientCallbacks {
+    pub fn any(&self) -> bool {
+        self.on_message.is_some() || self.on_disconnect.is_some() || self.on_event.is_some()
+    }
+}
+
+impl std::fmt::Debug for ClientCallbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCallbacks")
+            .field("on_message", &self.on_message.is_some())
+            .field("on_disconnect", &self.on_disconnect.is_some())
+            .field("on_event", &self.on_event.is_some())
+            .finish()
+    }
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientConfig {
+    pub framing: Framing,
+    pub connect_timeout: Duration,
+    pub reconnect: Option<Reconnect>,
+    pub max_queue_bytes: usize,
+    pub nodelay: bool,
+    pub event_capacity: usize,
+    pub linger: Duration,
+}
+
+/// Builder for a [`TcpClient`] with options and callbacks.
+///
+/// # Examples
+///
+/// ```
+/// use tcphub::{Framing, TcpClient, TcpServer};
+/// let server = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).framing(Framing::lines()).start()?;
+/// let client = TcpClient::builder(server.local_addr())
+///     .framing(Framing::lines())
+///     .connect_timeout(std::time::Duration::from_secs(2))
+///     .on_message(|_c, msg| println!("got {msg:?}"))
+///     .connect()?;
+/// client.send(b"hello")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ClientBuilder {
+    pub(crate) target: std::result::Result<Vec<SocketAddr>, std::io::Error>,
+    pub(crate) config: ClientConfig,
+    pub(crate) callbacks: ClientCallbacks,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .field("callbacks", &self.callbacks)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// Same framing options as the server (default [`Framing::Raw`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").framing(tcphub::Framing::length_prefixed());
+    /// ```
+    pub fn framing(mut self, framing: Framing) -> ClientBuilder {
+        self.config.framing = framing;
+        self
+    }
+
+    /// Time allowed for each connection attempt (default 10 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").connect_timeout(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Reconnect automatically after the connection drops (default: off).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").reconnect(tcphub::Reconnect::default());
+    /// ```
+    pub fn reconnect(mut self, policy: Reconnect) -> ClientBuilder {
+        self.config.reconnect = Some(policy);
+        self
+    }
+
+    /// Bound on bytes accepted by `send` but not yet written (default 4 MiB).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").max_queue_bytes(64 * 1024);
+    /// ```
+    pub fn max_queue_bytes(mut self, bytes: usize) -> ClientBuilder {
+        self.config.max_queue_bytes = bytes;
+        self
+    }
+
+    /// `TCP_NODELAY` (default `true`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").nodelay(false);
+    /// ```
+    pub fn nodelay(mut self, on: bool) -> ClientBuilder {
+        self.config.nodelay = on;
+        self
+    }
+
+    /// How long `close()` keeps flushing queued messages (default 2 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").linger(std::time::Duration::ZERO);
+    /// ```
+    pub fn linger(mut self, linger: Duration) -> ClientBuilder {
+        self.config.linger = linger;
+        self
+    }
+
+    /// Capacity of the pull-mode event queue (default 65,536). While it is
+    /// full the client stops reading from the socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").event_capacity(128);
+    /// ```
+    pub fn event_capacity(mut self, events: usize) -> ClientBuilder {
+        self.config.event_capacity = events;
+        self
+    }
+
+    /// Called for each message, on the client's I/O thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").on_message(|client, msg| {
+    ///     let _ = client.send(msg); // echo back
+    /// });
+    /// ```
+    pub fn on_message<F>(mut self, f: F) -> ClientBuilder
+    where
+        F: Fn(&TcpClient, &[u8]) + Send + Sync + 'static,
+    {
+        self.callbacks.on_message = Some(Box::new(f));
+        self
+    }
+
+    /// Called each time the connection ends, on the client's I/O thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").on_disconnect(|_c, why| eprintln!("lost: {why}"));
+    /// ```
+    pub fn on_disconnect<F>(mut self, f: F) -> ClientBuilder
+    where
+        F: Fn(&TcpClient, &DisconnectReason) + Send + Sync + 'static,
+    {
+        self.callbacks.on_disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Called for every [`ClientEvent`] (messages, drops, reconnects, close),
+    /// after the specific callbacks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").on_event(|_c, ev| eprintln!("{ev:?}"));
+    /// ```
+    pub fn on_event<F>(mut self, f: F) -> ClientBuilder
+    where
+        F: Fn(&TcpClient, &ClientEvent) + Send + Sync + 'static,
+    {
+        self.callbacks.on_event = Some(Box::new(f));
+        self
+    }
+
+    /// Connects (blocking, up to the connect timeout per address) and starts
+    /// the I/O thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] naming the address (connection refused, timed out),
+    /// [`Error::Resolve`] for a name that does not resolve,
+    /// [`Error::InvalidConfig`], [`Error::Io`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(); // now closed
+    /// let err = tcphub::TcpClient::builder(("127.0.0.1", port)).connect().unwrap_err();
+    /// assert!(err.to_string().contains("connection refused"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect(self) -> Result<TcpClient> {
+        let ClientBuilder {
+            target,
+            config,
+            callbacks,
+        } = self;
+        config.framing.validate()?;
+        if config.max_queue_bytes == 0 || config.event_capacity == 0 {
+            return Err(Error::InvalidConfig(
+                "max_queue_bytes and event_capacity must be at least 1".into(),
+            ));
+        }
+        let addrs = target.map_err(|source| Error::Resolve { source })?;
+        let mut last = None;
+        let mut stream = None;
+        for addr in &addrs {
+            match std::net::TcpStream::connect_timeout(addr, config.connect_timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(source) => {
+                    last = Some(Error::Connect {
+                        addr: *addr,
+                        source,
+                    })
+                }
+            }
+        }
+        let Some(stream) = stream else {
+            return Err(last.unwrap_or_else(|| Error::Resolve {
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "it resolved to no address",
+                ),
+            }));
+        };
+        let io_err = |context| move |source| Error::Io { context, source };
+        let peer = stream
+            .peer_addr()
+            .map_err(io_err("reading the peer address"))?;
+        let local = stream
+            .local_addr()
+            .map_err(io_err("reading the local address"))?;
+        stream
+            .set_nodelay(config.nodelay)
+            .map_err(io_err("setting TCP_NODELAY"))?;
+        stream
+            .set_nonblocking(true)
+            .map_err(io_err("setting non-blocking mode"))?;
+        let poll = mio::Poll::new().map_err(io_err("creating a poller"))?;
+        let waker =
+            Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (ev_tx, ev_rx) = crossbeam_channel::bounded(config.event_capacity);
+        let pull = !callbacks.any();
+        let core = Arc::new(ClientCore {
+            config,
+            callbacks,
+            tx,
+            waker,
+            notified: AtomicBool::new(false),
+            queued: AtomicUsize::new(0),
+            open: AtomicBool::new(true),
+            connected: AtomicBool::new(true),
+            addrs: Mutex::new((local, peer)),
+            events_rx: ev_rx,
+            leftovers: Mutex::new(VecDeque::new()),
+            closed_seen: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            thread_id: OnceLock::new(),
+            user_token: OnceLock::new(),
+        });
+        let guard = Arc::new(ClientGuard { core: core.clone() });
+        let _ = core.user_token.set(Arc::downgrade(&guard));
+        let internal = TcpClient {
+            core: core.clone(),
+            guard: None,
+        };
+        let handle = client_loop::spawn(
+            internal,
+            poll,
+            rx,
+            mio::net::TcpStream::from_std(stream),
+            peer,
+            if pull { Some(ev_tx) } else { None },
+        )?;
+        let _ = core.thread_id.set(handle.thread().id());
+        *core.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        Ok(TcpClient {
+            core,
+            guard: Some(guard),
+        })
+    }
+}

@@ -1,0 +1,376 @@
+//! [`ServerHandle`]: the running server, shared by the application, the
+//! callbacks and the bindings. Every call turns into a [`Command`] posted to
+//! the event loop that owns the client(s) (see `shared.rs`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{ClientRef, Error, Result};
+use crate::event::{Client, ClientId, Events};
+use crate::framing::Framing;
+use crate::shared::{Command, Core, StopGuard};
+use crate::stats::{self, Stats};
+
+/// A running server. Cheap to clone, `Send + Sync`; every method may be
+/// called from any thread, including from inside a callback.
+///
+/// Dropping the last handle the application holds stops the server.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use tcphub::{Framing, TcpServer};
+///
+/// let server = TcpServer::new(0, 10)
+///     .bind("127.0.0.1".parse()?)
+///     .framing(Framing::lines())
+///     .on_message(|srv, _c, msg| { srv.send_all(msg); })
+///     .start()?;
+/// let mut a = std::net::TcpStream::connect(server.local_addr())?;
+/// a.write_all(b"hello\n")?;
+/// let mut line = String::new();
+/// BufReader::new(a).read_line(&mut line)?;
+/// assert_eq!(line, "hello\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ServerHandle {
+    pub(crate) core: Arc<Core>,
+    /// Present on handles the application owns: the last one dropped stops
+    /// the server. The loops' own handle has none, so it never keeps the
+    /// server alive by itself.
+    pub(crate) guard: Option<Arc<StopGuard>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.core.local_addr)
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
+impl Clone for ServerHandle {
+    fn clone(&self) -> ServerHandle {
+        let guard = match &self.guard {
+            Some(g) => Some(g.clone()),
+            None => self.core.user_token.get().and_then(|w| w.upgrade()),
+        };
+        ServerHandle {
+            core: self.core.clone(),
+            guard,
+        }
+    }
+}
+
+impl ServerHandle {
+    /// The address actually bound (port 0 resolved).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.local_addr().ip().to_string(), "127.0.0.1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.core.local_addr
+    }
+
+    /// The framing the server uses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.framing(), tcphub::Framing::Raw);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn framing(&self) -> Framing {
+        self.core.config.framing
+    }
+
+    /// Whether the server is running (started and not stopped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(s.is_running());
+    /// s.stop();
+    /// assert!(!s.is_running());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_running(&self) -> bool {
+        self.core.running.load(Ordering::Acquire)
+    }
+
+    /// Queues `msg` for every connected client; returns the number of clients
+    /// connected at the call (0 when stopped or when `msg` is too large for
+    /// the framing — see [`try_send_all`](ServerHandle::try_send_all) for the
+    /// error). A client already being disconnected, or one whose queue is full
+    /// under [`Overflow::DropMessage`](crate::Overflow::DropMessage), is
+    /// counted but does not get it.
+    ///
+    /// The message is framed once and the buffer is shared by all recipients.
+    /// Clients that connect after the call do not receive it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.send_all(b"nobody is here"), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_all(&self, msg: &[u8]) -> usize {
+        match self.try_send_all(msg) {
+            Ok(n) => n,
+            Err(e) => {
+                log::warn!("tcphub: send_all: {e}");
+                0
+            }
+        }
+    }
+
+    /// Like [`send_all`](ServerHandle::send_all), but says why nothing was sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
+    /// `msg` exceeds the framing's `max_len`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// s.stop();
+    /// assert!(matches!(s.try_send_all(b"x"), Err(tcphub::Error::NotRunning)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_send_all(&self, msg: &[u8]) -> Result<usize> {
+        self.check_running()?;
+        let frame = self.core.config.framing.encode(msg)?;
+        let bound = self.core.next_id.load(Ordering::Acquire);
+        let n = self.core.registry.len();
+        for idx in 0..self.core.loops.len() {
+            self.core
+                .post(idx, Command::Broadcast(frame.clone(), bound));
+        }
+        Ok(n)
+    }
+
+    /// Queues `msg` for the client whose remote endpoint is `ip:port`.
+    ///
+    /// IPv4 clients of a dual-stack (`::`) server are matched by their plain
+    /// IPv4 address.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchClient`] when no client is connected from there,
+    /// [`Error::NotRunning`], [`Error::FrameTooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let r = s.send_to("127.0.0.1".parse()?, 1, b"hi");
+    /// assert!(matches!(r, Err(tcphub::Error::NoSuchClient(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_to(&self, ip: IpAddr, port: u16, msg: &[u8]) -> Result<()> {
+        self.check_running()?;
+        let addr = SocketAddr::new(ip.to_canonical(), port);
+        let (id, idx) = self
+            .core
+            .registry
+            .by_addr(&addr)
+            .ok_or(Error::NoSuchClient(ClientRef::Addr(addr)))?;
+        let frame = self.core.config.framing.encode(msg)?;
+        self.core.post(idx, Command::Send(id, frame));
+        Ok(())
+    }
+
+    /// Queues `msg` for client `id`. Messages to one client are written in the
+    /// order queued.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchClient`] when `id` is not connected, [`Error::NotRunning`],
+    /// [`Error::FrameTooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(matches!(
+    ///     s.send(42, b"hi"),
+    ///     Err(tcphub::Error::NoSuchClient(tcphub::ClientRef::Id(42)))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
+        self.check_running()?;
+        let idx = self
+            .core
+            .registry
+            .loop_of(id)
+            .ok_or(Error::NoSuchClient(ClientRef::Id(id)))?;
+        let frame = self.core.config.framing.encode(msg)?;
+        self.core.post(idx, Command::Send(id, frame));
+        Ok(())
+    }
+
+    /// Disconnects client `id`; its disconnect event carries
+    /// [`DisconnectReason::Kicked`](crate::DisconnectReason::Kicked). Data already queued for it is written
+    /// first (for up to the linger time); nothing queued after this call is.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchClient`], [`Error::NotRunning`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(s.disconnect(1).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn disconnect(&self, id: ClientId) -> Result<()> {
+        self.check_running()?;
+        let idx = self
+            .core
+            .registry
+            .loop_of(id)
+            .ok_or(Error::NoSuchClient(ClientRef::Id(id)))?;
+        self.core.post(idx, Command::Kick(id));
+        Ok(())
+    }
+
+    /// The connected clients, by id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(s.clients().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clients(&self) -> Vec<Client> {
+        self.core.registry.all()
+    }
+
+    /// The connected client with this id, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(s.client(1).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client(&self, id: ClientId) -> Option<Client> {
+        self.core.registry.get(id)
+    }
+
+    /// Number of connected clients.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.client_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client_count(&self) -> usize {
+        self.core.registry.len()
+    }
+
+    /// The server's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.stats().msgs_in, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        stats::sum(&self.core.counters, self.core.registry.len() as u64)
+    }
+
+    /// The pull-mode event receiver (see [`Events`]). In callback mode (any
+    /// callback set) no events are queued: the receiver is already ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let events = s.events();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn events(&self) -> Events {
+        Events {
+            rx: self.core.events_rx.clone(),
+            leftovers: self.core.leftovers.clone(),
+        }
+    }
+
+    /// Stops gracefully: stop accepting, flush queued messages (up to the
+    /// linger time), report every remaining client as
+    /// [`DisconnectReason::ServerStopped`](crate::DisconnectReason::ServerStopped), join the I/O threads and release
+    /// the port. Idempotent. Called from inside a callback it starts the stop
+    /// and returns at once (a thread cannot join itself).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let addr = s.local_addr();
+    /// s.stop();
+    /// s.stop();
+    /// // the port is free again
+    /// let again = tcphub::TcpServer::new(addr.port(), 1).bind(addr.ip()).start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop(&self) {
+        self.core.stop();
+    }
+
+    /// Blocks until the server has stopped (by `stop()` on another thread or
+    /// inside a callback).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let s2 = s.clone();
+    /// std::thread::spawn(move || s2.stop());
+    /// s.wait();
+    /// assert!(!s.is_running());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait(&self) {
+        while self.is_running() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if !self.core.on_loop_thread() {
+            self.core.stop();
+        }
+    }
+
+    /// The shared state, for the event loops.
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    fn check_running(&self) -> Result<()> {
+        if self.is_running() {
+            Ok(())
+        } else {
+            Err(Error::NotRunning)
+        }
+    }
+}
