@@ -212,20 +212,16 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
-        self.check_running()?;
-        let idx = self
-            .core
-            .registry
-            .loop_of(id)
-            .ok_or(Error::NoSuchClient(ClientRef::Id(id)))?;
+        let idx = self.owner(id)?;
         let frame = self.core.config.framing.encode(msg)?;
         self.core.post(idx, Command::Send(id, frame));
         Ok(())
     }
 
     /// Disconnects client `id`; its disconnect event carries
-    /// [`DisconnectReason::Kicked`](crate::DisconnectReason::Kicked). Data already queued for it is written
-    /// first (for up to the linger time); nothing queued after this call is.
+    /// [`DisconnectReason::Kicked`](crate::DisconnectReason::Kicked). Data
+    /// already queued for it is written first (for up to the linger time);
+    /// nothing queued after this call is.
     ///
     /// # Errors
     ///
@@ -239,12 +235,7 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn disconnect(&self, id: ClientId) -> Result<()> {
-        self.check_running()?;
-        let idx = self
-            .core
-            .registry
-            .loop_of(id)
-            .ok_or(Error::NoSuchClient(ClientRef::Id(id)))?;
+        let idx = self.owner(id)?;
         self.core.post(idx, Command::Kick(id));
         Ok(())
     }
@@ -320,8 +311,8 @@ impl ServerHandle {
 
     /// Stops gracefully: stop accepting, flush queued messages (up to the
     /// linger time), report every remaining client as
-    /// [`DisconnectReason::ServerStopped`](crate::DisconnectReason::ServerStopped), join the I/O threads and release
-    /// the port. Idempotent. Called from inside a callback it starts the stop
+    /// [`DisconnectReason::ServerStopped`](crate::DisconnectReason::ServerStopped),
+    /// join the I/O threads and release the port. Idempotent. Called from inside a callback it starts the stop
     /// and returns at once (a thread cannot join itself).
     ///
     /// # Examples
@@ -364,6 +355,15 @@ impl ServerHandle {
     /// The shared state, for the event loops.
     pub(crate) fn core(&self) -> &Arc<Core> {
         &self.core
+    }
+
+    /// The loop owning client `id` of this running server.
+    fn owner(&self, id: ClientId) -> Result<usize> {
+        self.check_running()?;
+        self.core
+            .registry
+            .loop_of(id)
+            .ok_or(Error::NoSuchClient(ClientRef::Id(id)))
     }
 
     fn check_running(&self) -> Result<()> {
