@@ -2,8 +2,8 @@
 //! (epoll): it owns a share of the connections, reads and decodes their
 //! frames, hands them to the callbacks or the pull queue, applies the
 //! commands handles send it, and flushes outbound queues with `writev`.
-//! Loop 0 also owns the listening socket and deals accepted connections out
-//! round-robin.
+//! Loop 0 also owns the listening socket and deals each accepted connection
+//! to the loop owning the fewest clients (in turn among equals).
 
 use std::collections::VecDeque;
 use std::io;
@@ -80,6 +80,7 @@ impl LoopParts {
                 waker,
                 notified: std::sync::atomic::AtomicBool::new(false),
                 pending: std::sync::atomic::AtomicUsize::new(0),
+                clients: std::sync::atomic::AtomicUsize::new(0),
             },
         ))
     }
@@ -428,8 +429,7 @@ impl EventLoop {
         }
         LoopCounters::add(&self.counters().accepted, 1);
         let client = Client { id, addr };
-        let target = self.next_target % core.loops.len();
-        self.next_target = self.next_target.wrapping_add(1);
+        let target = self.pick_loop();
         if target == self.idx {
             self.adopt(stream, client);
         } else {
@@ -437,9 +437,37 @@ impl EventLoop {
         }
     }
 
+    /// The loop a new client goes to: the one owning the fewest clients;
+    /// among equals, the next in turn (so an even spread stays round-robin).
+    /// Counts the client against it.
+    fn pick_loop(&mut self) -> usize {
+        let loops = &self.core.loops;
+        let start = self.next_target % loops.len();
+        self.next_target = self.next_target.wrapping_add(1);
+        let mut best = (start, usize::MAX);
+        for k in 0..loops.len() {
+            let i = (start + k) % loops.len();
+            let n = loops[i].clients.load(Ordering::Relaxed);
+            if n < best.1 {
+                best = (i, n);
+            }
+        }
+        loops[best.0].clients.fetch_add(1, Ordering::Relaxed);
+        best.0
+    }
+
+    /// Forgets one client of this loop (closed, or handed over and never
+    /// adopted): it no longer counts against `max_clients` or this loop.
+    fn release(&self) {
+        self.core.active.fetch_sub(1, Ordering::AcqRel);
+        self.core.loops[self.idx]
+            .clients
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+
     fn adopt(&mut self, mut stream: TcpStream, client: Client) {
         if self.stopping.is_some() {
-            self.core.active.fetch_sub(1, Ordering::AcqRel);
+            self.release();
             return;
         }
         let slot = self.free.pop().unwrap_or_else(|| {
@@ -453,7 +481,7 @@ impl EventLoop {
         ) {
             log::warn!("tcphub: cannot register {}: {e}", client.addr);
             self.free.push(slot);
-            self.core.active.fetch_sub(1, Ordering::AcqRel);
+            self.release();
             return;
         }
         let decoder = Decoder::new(self.core.config.framing);
@@ -626,7 +654,7 @@ impl EventLoop {
         let client = conn.client;
         self.by_id.remove(&client.id);
         self.core.registry.remove(&client);
-        self.core.active.fetch_sub(1, Ordering::AcqRel);
+        self.release();
         match reason {
             DisconnectReason::Reset | DisconnectReason::Io(_) => drop(conn),
             _ => conn.close_gracefully(&mut self.rbuf),
@@ -705,7 +733,7 @@ impl EventLoop {
         // Connections handed to us but not yet adopted: just release them.
         while let Ok(cmd) = self.rx.try_recv() {
             if let Command::Adopt(..) = cmd {
-                self.core.active.fetch_sub(1, Ordering::AcqRel);
+                self.release();
             }
         }
         for t in 0..self.conns.len() {

@@ -127,9 +127,9 @@ impl TcpServer {
     /// Number of event-loop threads (default: one per core; at least 1, or
     /// [`start`](TcpServer::start) fails with [`Error::InvalidConfig`]).
     ///
-    /// Each loop owns the clients it is given for their whole life (they are
-    /// dealt out in turn as they connect), so more loops spread more clients
-    /// over more cores. When the cores are shared with other busy threads —
+    /// Each loop owns the clients it is given for their whole life (each new
+    /// client goes to the loop owning the fewest, in turn among equals), so
+    /// more loops spread more clients over more cores. When the cores are shared with other busy threads —
     /// the application's own workers, or a load generator in a benchmark —
     /// fewer loops than cores can be faster and have a shorter tail: on the
     /// 2-core benchmark machine, with the generator on the same cores, one

@@ -116,6 +116,9 @@ pub(crate) struct LoopRemote {
     /// loop: bounds the channel, so a thread that sends faster than the
     /// loops can write waits instead of growing memory without limit.
     pub pending: AtomicUsize,
+    /// Clients this loop owns or is being handed (counted when loop 0
+    /// admits them): new connections go to the loop with the fewest.
+    pub clients: AtomicUsize,
 }
 
 /// How far (in message bytes) a loop's command channel may run ahead of the
