@@ -41,6 +41,11 @@ section "rust: tests (unit, integration, doc, CLI end-to-end)"
 # ncat was installed above: its interop test must run, not skip.
 TCPHUB_REQUIRE_NCAT=1 cargo test --workspace --locked
 
+section "rust: decoder fuzzing (stable harness, fixed seed, 20 s)"
+# The cargo-fuzz targets' functions fed generated and mutated inputs for a
+# bounded time; scripts/fuzz.sh runs longer, under libFuzzer with nightly.
+(cd fuzz && cargo run --release --locked --quiet --bin fuzz_stable -- 20 --seed 1)
+
 section "benchmark smoke (correctness only, seconds)"
 cargo build --locked -p tcphub-cli -p tcphub-bench
 target/debug/tcphub-bench smoke
