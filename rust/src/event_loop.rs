@@ -302,6 +302,11 @@ impl EventLoop {
             self.flush_scheduled();
             self.check_timers();
             self.check_draining();
+            // The disconnect callbacks of clients those two closed may have
+            // queued output for others: write it now, not at the next wakeup
+            // (which may never come on a quiet loop).
+            self.pump();
+            self.flush_scheduled();
             if let Some(deadline) = self.stopping {
                 if self.conns.iter().flatten().all(|c| c.queued_bytes() == 0)
                     || Instant::now() >= deadline
@@ -607,12 +612,18 @@ impl EventLoop {
     /// just queued included, so it pumps first — is written, or the linger
     /// time has passed; it is not read any more meanwhile.
     fn close_after_flush(&mut self, t: usize, reason: DisconnectReason) {
-        self.pump(); // a no-op when called from inside pump (FIFO order holds there)
+        let Some(id) = self.conn_mut(t).map(|c| c.client.id) else {
+            return;
+        };
+        // A no-op when called from inside pump (FIFO order holds there). The
+        // commands it applies may close this client, and an `Adopt` among
+        // them may then reuse the slot: only the same client is closed below.
+        self.pump();
         let deadline = deadline_after(self.core.config.linger);
         let Some(conn) = self.conn_mut(t) else {
             return;
         };
-        if conn.closing.is_some() {
+        if conn.client.id != id || conn.closing.is_some() {
             return;
         }
         conn.closing = Some((reason, deadline));
@@ -695,17 +706,22 @@ impl EventLoop {
                 None
             }
         };
-        let due: Vec<(usize, DisconnectReason)> = self
+        let due: Vec<(usize, ClientId, DisconnectReason)> = self
             .conns
             .iter()
             .enumerate()
             .filter_map(|(t, c)| match c {
-                Some(c) if c.closing.is_none() => expired(c).map(|why| (t, why)),
+                Some(c) if c.closing.is_none() => expired(c).map(|why| (t, c.client.id, why)),
                 _ => None,
             })
             .collect();
-        for (t, why) in due {
-            if self.conn_mut(t).is_some_and(|c| c.closing.is_none()) {
+        for (t, id, why) in due {
+            // Closing one may run commands that close another and hand its
+            // slot to a new client: act only on the client found expired.
+            if self
+                .conn_mut(t)
+                .is_some_and(|c| c.client.id == id && c.closing.is_none())
+            {
                 let counters = self.counters();
                 let counter = match why {
                     DisconnectReason::IdleTimeout => &counters.idle_timeouts,

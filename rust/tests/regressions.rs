@@ -1,6 +1,8 @@
 //! Regression tests for defects found in review: command ordering, closing
 //! connections on an otherwise idle loop, refused clients seeing EOF,
-//! `Duration::MAX` arguments, and pull-mode stop with a full queue.
+//! `Duration::MAX` arguments, pull-mode stop with a full queue, output of a
+//! close callback on a quiet loop, and closes that must not land on the
+//! client adopted into a freed slot.
 
 mod support;
 
@@ -231,4 +233,90 @@ fn pull_stop_with_a_full_queue_keeps_every_disconnect() {
         })
         .count();
     assert_eq!((connected, disconnected), (10, 10), "{all:?}");
+}
+
+/// What a disconnect callback sends when a client is closed at its linger
+/// deadline reaches the others at once, even on a loop with nothing else to
+/// do (no idle or frame timeout to wake it).
+#[test]
+fn output_of_a_linger_close_callback_is_written_on_a_quiet_loop() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::Lines { max_len: 2 << 20 })
+        .linger(Duration::from_millis(200))
+        .max_queue_bytes(64 << 20)
+        .on_disconnect(|srv, _c, _why| {
+            srv.send_all(b"left");
+        })
+        .start()
+        .unwrap();
+    let slow = Peer::connect(server.local_addr()); // never reads
+    let slow_id = slow.id_on(&server);
+    let mut other = Peer::connect(server.local_addr());
+    other.id_on(&server);
+    // More than the socket buffers hold, so the kick has to wait out the
+    // linger time; then the disconnect callback sends to `other`.
+    let mb = vec![b'x'; 1 << 20];
+    for _ in 0..32 {
+        server.send(slow_id, &mb[..mb.len() - 1]).unwrap();
+    }
+    server.disconnect(slow_id).unwrap();
+    assert_eq!(other.read_line(), "left");
+    drop(slow);
+}
+
+/// A client closing (here: EOF) while its loop holds a kick for it and a new
+/// client for the same loop: the kick frees its slot, the new client takes
+/// it, and the new client must not be closed in its place.
+#[test]
+fn a_close_never_lands_on_the_client_adopted_into_the_same_slot() {
+    // Callbacks on "hold" / "block" signal that they run, then wait for a
+    // release each.
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let (entered_tx, gate) = (Mutex::new(entered_tx), Mutex::new(gate));
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(2)
+        .framing(Framing::lines())
+        .on_message(move |srv, c, m| {
+            if m == b"hold" || m == b"block" {
+                entered_tx.lock().unwrap().send(()).unwrap();
+                let _ = gate.lock().unwrap().recv_timeout(TIMEOUT);
+            } else {
+                let _ = srv.send(c.id, m);
+            }
+        })
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    // Dealt to the loop with the fewest: 0, 1, 0, 1, 0.
+    let mut peers: Vec<Peer> = (0..5).map(|_| Peer::connect(addr)).collect();
+    let ids: Vec<_> = peers.iter().map(|p| p.id_on(&server)).collect();
+    // Loop 1 is held in a callback while client 2's line and EOF arrive, so
+    // it later reads both in one go.
+    peers[3].send_line("hold");
+    entered
+        .recv_timeout(TIMEOUT)
+        .expect("the hold callback runs");
+    peers[1].send_line("block");
+    peers[1].shutdown_write();
+    release.send(()).unwrap();
+    entered
+        .recv_timeout(TIMEOUT)
+        .expect("the block callback runs");
+    // While loop 1 is in the block callback: a kick for client 2 and a new
+    // client (loop 1 has the fewest) wait in its channel.
+    server.disconnect(ids[1]).unwrap();
+    let mut newcomer = Peer::connect(addr);
+    wait_until("the sixth client accepted", || server.stats().accepted == 6);
+    // Loop 0 posts the Adopt right after counting the accept.
+    std::thread::sleep(Duration::from_millis(100));
+    release.send(()).unwrap();
+    // The newcomer is served, not closed in client 2's place.
+    newcomer.send_line("ping");
+    assert_eq!(newcomer.read_line(), "ping");
+    wait_until("client 2 is gone", || server.client(ids[1]).is_none());
+    drop(peers);
 }
