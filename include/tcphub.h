@@ -537,7 +537,8 @@ uint16_t tcphub_server_port(const struct tcphub_server *s);
 
 /**
  * Queues a message for client `client_id`. Messages to one client are
- * written in the order queued. Never blocks.
+ * written in the order queued. Waits only as `tcphub_server_send_all`
+ * does (an application thread, a loop more than 64 MiB behind).
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`,
  * `TCPHUB_ERR_FRAME_TOO_LARGE`.
@@ -550,8 +551,13 @@ int tcphub_server_send(struct tcphub_server *s, uint64_t client_id, const uint8_
 
 /**
  * Queues `len` bytes at `data` (framed once) for every connected client.
- * Never blocks. If `queued_out` is not NULL it receives the number of
- * clients the message was queued for. `data` may be NULL when `len` is 0.
+ * If `queued_out` is not NULL it receives the number of clients the
+ * message was queued for. `data` may be NULL when `len` is 0.
+ *
+ * Does not wait for the network. Called from an application thread it
+ * waits only while the event loop is more than 64 MiB of messages behind
+ * (backpressure, e.g. while a slow callback holds that loop up); called
+ * from inside a callback it never waits.
  *
  * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
  *
@@ -564,7 +570,8 @@ int tcphub_server_send_all(struct tcphub_server *s, const uint8_t *data, size_t 
 
 /**
  * Queues a message for the client whose remote address is `ip`:`port`
- * (as reported to `on_connect`). Never blocks.
+ * (as reported to `on_connect`). Waits only as `tcphub_server_send_all`
+ * does (an application thread, a loop more than 64 MiB behind).
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when no client is connected from
  * there, `TCPHUB_ERR_INVALID_ARG` when `ip` is not an IP address,
@@ -685,11 +692,14 @@ int tcphub_server_set_userdata_free(struct tcphub_server *s, tcphub_userdata_fre
 
 /**
  * Binds, listens and starts the event-loop threads. A stopped server may
- * be started again (with the same settings, on a new socket).
+ * be started again (with the same settings, on a new socket) — but not
+ * from inside one of its own callbacks, where its previous run is still
+ * ending on the calling thread.
  *
  * Returns `TCPHUB_ERR_BIND` when the address cannot be bound (in use,
  * permission denied), `TCPHUB_ERR_INVALID_ARG` for an invalid setting,
- * `TCPHUB_ERR_ALREADY_RUNNING`, `TCPHUB_ERR_IO`.
+ * `TCPHUB_ERR_ALREADY_RUNNING` (running, or called from inside one of this
+ * server's callbacks), `TCPHUB_ERR_IO`.
  *
  * # Safety
  *
@@ -701,9 +711,10 @@ int tcphub_server_start(struct tcphub_server *s);
  * Stops gracefully: stop accepting, flush queued messages (up to 2 s),
  * report every remaining client as `TCPHUB_REASON_SERVER_STOPPED`, join the
  * event-loop threads and release the port. Idempotent; stopping a server
- * that was never started is not an error. From inside a callback it starts
- * the stop and returns at once (a thread cannot join itself); the next
- * stop or free from another thread waits for the loops.
+ * that was never started is not an error. From inside a callback — of this
+ * server or of any other — it starts the stop and returns at once (a thread
+ * cannot join itself, and two servers stopping each other would deadlock);
+ * the next stop or free from another thread waits for the loops.
  *
  * # Safety
  *

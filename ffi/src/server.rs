@@ -538,11 +538,14 @@ pub unsafe extern "C" fn tcphub_server_set_userdata_free(
 }
 
 /// Binds, listens and starts the event-loop threads. A stopped server may
-/// be started again (with the same settings, on a new socket).
+/// be started again (with the same settings, on a new socket) — but not
+/// from inside one of its own callbacks, where its previous run is still
+/// ending on the calling thread.
 ///
 /// Returns `TCPHUB_ERR_BIND` when the address cannot be bound (in use,
 /// permission denied), `TCPHUB_ERR_INVALID_ARG` for an invalid setting,
-/// `TCPHUB_ERR_ALREADY_RUNNING`, `TCPHUB_ERR_IO`.
+/// `TCPHUB_ERR_ALREADY_RUNNING` (running, or called from inside one of this
+/// server's callbacks), `TCPHUB_ERR_IO`.
 ///
 /// # Safety
 ///
@@ -552,6 +555,15 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
     boundary("tcphub_server_start", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
+        if std::ptr::eq(IN_CALLBACK.with(Cell::get).0, srv) {
+            // Its loops (this thread among them) are still running: the old
+            // run could not be waited for, and this callback would go on
+            // with the old run's handle.
+            return Err(Fail::new(
+                TCPHUB_ERR_ALREADY_RUNNING,
+                "cannot start a server from inside one of its own callbacks",
+            ));
+        }
         // Retire a previous, stopped run: joining its loops happens
         // without the lock, since their last callbacks may need it.
         let old = {
@@ -625,8 +637,13 @@ pub unsafe extern "C" fn tcphub_server_client_count(s: *const tcphub_server) -> 
 }
 
 /// Queues `len` bytes at `data` (framed once) for every connected client.
-/// Never blocks. If `queued_out` is not NULL it receives the number of
-/// clients the message was queued for. `data` may be NULL when `len` is 0.
+/// If `queued_out` is not NULL it receives the number of clients the
+/// message was queued for. `data` may be NULL when `len` is 0.
+///
+/// Does not wait for the network. Called from an application thread it
+/// waits only while the event loop is more than 64 MiB of messages behind
+/// (backpressure, e.g. while a slow callback holds that loop up); called
+/// from inside a callback it never waits.
 ///
 /// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
 ///
@@ -654,7 +671,8 @@ pub unsafe extern "C" fn tcphub_server_send_all(
 }
 
 /// Queues a message for the client whose remote address is `ip`:`port`
-/// (as reported to `on_connect`). Never blocks.
+/// (as reported to `on_connect`). Waits only as `tcphub_server_send_all`
+/// does (an application thread, a loop more than 64 MiB behind).
 ///
 /// Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when no client is connected from
 /// there, `TCPHUB_ERR_INVALID_ARG` when `ip` is not an IP address,
@@ -690,7 +708,8 @@ pub unsafe extern "C" fn tcphub_server_send_to(
 }
 
 /// Queues a message for client `client_id`. Messages to one client are
-/// written in the order queued. Never blocks.
+/// written in the order queued. Waits only as `tcphub_server_send_all`
+/// does (an application thread, a loop more than 64 MiB behind).
 ///
 /// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`,
 /// `TCPHUB_ERR_FRAME_TOO_LARGE`.
@@ -734,9 +753,10 @@ pub unsafe extern "C" fn tcphub_server_disconnect(s: *mut tcphub_server, client_
 /// Stops gracefully: stop accepting, flush queued messages (up to 2 s),
 /// report every remaining client as `TCPHUB_REASON_SERVER_STOPPED`, join the
 /// event-loop threads and release the port. Idempotent; stopping a server
-/// that was never started is not an error. From inside a callback it starts
-/// the stop and returns at once (a thread cannot join itself); the next
-/// stop or free from another thread waits for the loops.
+/// that was never started is not an error. From inside a callback — of this
+/// server or of any other — it starts the stop and returns at once (a thread
+/// cannot join itself, and two servers stopping each other would deadlock);
+/// the next stop or free from another thread waits for the loops.
 ///
 /// # Safety
 ///

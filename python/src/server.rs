@@ -13,18 +13,25 @@
 //!   `aevents()`. Blocking waits are detached and cut into short slices so
 //!   Ctrl-C (`check_signals`) is seen promptly in the main thread.
 //! - `stop()` detaches for the whole stop: the core joins its I/O threads,
-//!   then we join the dispatcher (which may need the GIL to run the last
-//!   `on_disconnect` callbacks). Called on the dispatcher itself (inside a
-//!   callback), it stops the core and returns; the dispatcher then drains the
-//!   remaining events and ends by itself.
+//!   then we wait for the dispatcher (which may need the GIL to run the last
+//!   `on_disconnect` callbacks), in slices so Ctrl-C interrupts the wait;
+//!   concurrent `stop()` calls all wait for it. Called on a dispatcher thread
+//!   — inside a callback of this server or of any other — it only starts the
+//!   stop and returns: the dispatcher drains the remaining events and ends by
+//!   itself, and two servers stopping each other cannot deadlock.
+//! - Dropping a running server stops it with the GIL released. The
+//!   callbacks are visible to Python's garbage collector, so a server whose
+//!   callbacks refer back to it is collected once it is stopped and
+//!   unreferenced.
 //! - The only Rust locks here guard plain data; they are taken with
 //!   `lock_py_attached` (or while detached) and never held across a call into
 //!   Python.
 
+use std::cell::Cell;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::thread::{JoinHandle, ThreadId};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -33,11 +40,17 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyType;
+use pyo3::{PyTraverseError, PyVisit};
 use tcphub::{Error, Event, Events, Overflow, ServerHandle, TcpServer};
 
 use crate::errors::{invalid_config, IntoPy};
 use crate::types::{PyClient, PyEvent, PyStats};
-use crate::{duration, framing_from_str, framing_name, next_slice};
+use crate::{duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
+
+thread_local! {
+    /// Set on every server's dispatcher thread (where callbacks run).
+    static ON_DISPATCHER: Cell<bool> = const { Cell::new(false) };
+}
 
 /// How many events the dispatcher takes per attach.
 const DISPATCH_BATCH: usize = 256;
@@ -107,9 +120,39 @@ impl Callbacks {
 
 /// The dispatcher thread and the way to wait for it with a bound.
 struct Dispatcher {
-    thread: JoinHandle<()>,
-    /// Disconnects (its sender is dropped) when the dispatcher finishes.
+    /// Taken by the first waiter that sees the dispatcher finished.
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Disconnects (its sender is dropped) when the dispatcher finishes;
+    /// every `stop()` waits on its own clone.
     done: Receiver<()>,
+}
+
+impl Dispatcher {
+    /// Waits up to `limit` (`None`: for good) for the dispatcher to finish,
+    /// then joins it; returns whether it finished.
+    fn wait(&self, limit: Option<Duration>) -> bool {
+        let finished = match limit {
+            None => {
+                let _ = self.done.recv();
+                true
+            }
+            Some(t) => !matches!(self.done.recv_timeout(t), Err(RecvTimeoutError::Timeout)),
+        };
+        if finished {
+            let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(t) = t {
+                let _ = t.join();
+            }
+        }
+        finished
+    }
+
+    fn finished(&self) -> bool {
+        matches!(
+            self.done.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected)
+        )
+    }
 }
 
 /// What exists once `start()` succeeded.
@@ -117,9 +160,7 @@ struct Running {
     handle: ServerHandle,
     /// Callbacks were set: the dispatcher owns the event queue.
     callback_mode: bool,
-    dispatcher_id: Option<ThreadId>,
-    /// Taken by the first `stop()` that joins it.
-    dispatcher: Mutex<Option<Dispatcher>>,
+    dispatcher: Option<Dispatcher>,
 }
 
 /// Server settings as given to the constructor.
@@ -238,38 +279,42 @@ impl PyTcpServer {
         Ok(func)
     }
 
-    /// Stops the core and, unless on the dispatcher, joins the dispatcher
-    /// (waiting at most `limit`). Must be called detached.
-    fn stop_detached(&self, limit: Option<Duration>) {
-        let Some(r) = self.running.get() else { return };
-        r.handle.stop();
-        if r.dispatcher_id == Some(std::thread::current().id()) {
-            return; // inside a callback: the dispatcher drains and ends by itself
-        }
-        let d = r
-            .dispatcher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let Some(d) = d else { return };
-        let finished = match limit {
-            None => {
-                let _ = d.done.recv();
-                true
-            }
-            Some(t) => !matches!(d.done.recv_timeout(t), Err(RecvTimeoutError::Timeout)),
+    /// Stops the core and waits up to `limit` for the dispatcher; returns
+    /// whether it has finished. Must be called detached. On a dispatcher
+    /// thread (inside any server's callback) it only starts the stop.
+    fn stop_detached(&self, limit: Option<Duration>) -> bool {
+        let Some(r) = self.running.get() else {
+            return true;
         };
-        if finished {
-            let _ = d.thread.join();
-        } else {
-            // Still running a callback that does not return: leave it (and its
-            // JoinHandle) rather than hang; put it back for a later stop().
-            *r.dispatcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+        if ON_DISPATCHER.with(Cell::get) {
+            r.handle.begin_stop();
+            return r.dispatcher.as_ref().is_none_or(Dispatcher::finished);
         }
+        r.handle.stop();
+        r.dispatcher.as_ref().is_none_or(|d| d.wait(limit))
+    }
+}
+
+impl Drop for PyTcpServer {
+    /// A running server dropped without `stop()` stops here: its I/O threads
+    /// are joined (up to `linger`) with the GIL released, so other Python
+    /// threads keep running meanwhile.
+    fn drop(&mut self) {
+        let Some(r) = self.running.take() else {
+            return;
+        };
+        let finish = move || {
+            r.handle.stop();
+            drop(r);
+        };
+        // A closure that cannot run (interpreter finalizing) drops `r`
+        // itself, which stops the server the same way.
+        let _ = Python::try_attach(|py| py.detach(finish));
     }
 }
 
 fn dispatch_loop(events: Events, callbacks: Callbacks, _done: crossbeam_channel::Sender<()>) {
+    ON_DISPATCHER.with(|d| d.set(true));
     let mut batch = Vec::with_capacity(DISPATCH_BATCH);
     loop {
         batch.clear();
@@ -443,23 +488,17 @@ impl PyTcpServer {
             }
         };
         let callback_mode = callbacks.any_event();
-        let (dispatcher, dispatcher_id) = if callback_mode {
+        let dispatcher = if callback_mode {
             let events = handle.events();
             let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
             let spawned = std::thread::Builder::new()
                 .name("tcphub-dispatch".into())
                 .spawn(move || dispatch_loop(events, callbacks, done_tx));
             match spawned {
-                Ok(t) => {
-                    let id = t.thread().id();
-                    (
-                        Some(Dispatcher {
-                            thread: t,
-                            done: done_rx,
-                        }),
-                        Some(id),
-                    )
-                }
+                Ok(t) => Some(Dispatcher {
+                    thread: Mutex::new(Some(t)),
+                    done: done_rx,
+                }),
                 Err(e) => {
                     py.detach(|| handle.stop());
                     this.starting.store(false, Ordering::Release);
@@ -472,13 +511,12 @@ impl PyTcpServer {
             }
         } else {
             drop(callbacks);
-            (None, None)
+            None
         };
         let _ = this.running.set(Running {
             handle,
             callback_mode,
-            dispatcher_id,
-            dispatcher: Mutex::new(dispatcher),
+            dispatcher,
         });
         // Stopped at interpreter exit if the application does not.
         py.import("tcphub._runtime")?
@@ -489,10 +527,18 @@ impl PyTcpServer {
     /// Stops gracefully: stop accepting, flush queued messages (up to
     /// ``linger`` seconds), report every client as disconnected with reason
     /// ``"server stopped"``, wait for the last callbacks and release the port.
-    /// Idempotent. Inside a callback it stops the server and returns; the
-    /// remaining callbacks run after the current one returns.
-    fn stop(&self, py: Python<'_>) {
-        py.detach(|| self.stop_detached(None));
+    /// Idempotent; concurrent calls all wait. Ctrl-C interrupts the wait for
+    /// the last callbacks (the server is stopping by then). Inside a callback
+    /// — of this server or of any other — it starts the stop and returns;
+    /// the remaining callbacks run after the current one returns.
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        while !py.detach(|| self.stop_detached(Some(SIGNAL_SLICE))) {
+            if ON_DISPATCHER.with(Cell::get) {
+                return Ok(()); // the dispatcher ends by itself
+            }
+            py.check_signals()?;
+        }
+        Ok(())
     }
 
     /// Like ``stop()``, but waits at most ``timeout`` seconds for a callback
@@ -501,16 +547,7 @@ impl PyTcpServer {
     #[pyo3(signature = (timeout))]
     fn _stop_with_timeout(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let t = duration(py, timeout, "timeout")?;
-        py.detach(|| self.stop_detached(Some(t)));
-        let r = self.running.get();
-        Ok(match r {
-            None => true,
-            Some(r) => r
-                .dispatcher
-                .lock_py_attached(py)
-                .map(|d| d.is_none())
-                .unwrap_or(true),
-        })
+        Ok(py.detach(|| self.stop_detached(Some(t))))
     }
 
     /// Blocks until the server has stopped (by ``stop()`` from another
@@ -726,9 +763,38 @@ impl PyTcpServer {
         _exc_type: Option<Bound<'_, PyType>>,
         _exc: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) -> bool {
-        self.stop(py);
-        false
+    ) -> PyResult<bool> {
+        self.stop(py)?;
+        Ok(false)
+    }
+
+    /// Lets Python's garbage collector see the callbacks, so a server whose
+    /// callbacks refer back to it (`def relay(c, d): s.send_all(d)`) is
+    /// collected once stopped and unreferenced. While running, the
+    /// dispatcher's own references keep such a server alive.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Never wait in the collector: callbacks being set right now are
+        // skipped this time.
+        if let Ok(cbs) = self.callbacks.try_lock() {
+            let all = [
+                &cbs.on_connect,
+                &cbs.on_message,
+                &cbs.on_disconnect,
+                &cbs.on_error,
+            ];
+            for f in all.into_iter().flatten() {
+                visit.call(f)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let taken = self
+            .callbacks
+            .try_lock()
+            .map(|mut c| std::mem::take(&mut *c));
+        drop(taken); // the references go here, with the GIL held
     }
 
     fn __repr__(&self) -> String {

@@ -118,6 +118,12 @@ impl ServerHandle {
     /// The message is framed once and the buffer is shared by all recipients.
     /// Clients that connect after the call do not receive it.
     ///
+    /// It does not wait for the network. Called from an application thread
+    /// it waits only while an event loop is more than 64 MiB of messages
+    /// behind (backpressure, e.g. while a slow callback holds that loop up);
+    /// called from inside a callback it never waits. The same holds for
+    /// [`send`](ServerHandle::send) and [`send_to`](ServerHandle::send_to).
+    ///
     /// # Examples
     ///
     /// ```
@@ -312,8 +318,12 @@ impl ServerHandle {
     /// Stops gracefully: stop accepting, flush queued messages (up to the
     /// linger time), report every remaining client as
     /// [`DisconnectReason::ServerStopped`](crate::DisconnectReason::ServerStopped),
-    /// join the I/O threads and release the port. Idempotent. Called from inside a callback it starts the stop
-    /// and returns at once (a thread cannot join itself).
+    /// join the I/O threads and release the port. Idempotent. Called from
+    /// inside a callback — of this server or of any other — it starts the
+    /// stop and returns at once (a thread cannot join itself, and a loop
+    /// waiting for another server's loops could deadlock with them); a later
+    /// `stop()` or [`wait`](ServerHandle::wait) from another thread, or
+    /// dropping the last handle, waits for the loops.
     ///
     /// # Examples
     ///
@@ -328,6 +338,25 @@ impl ServerHandle {
     /// ```
     pub fn stop(&self) {
         self.core.stop();
+    }
+
+    /// Starts a graceful stop, like [`stop`](ServerHandle::stop), and returns
+    /// at once without waiting for the event loops (a later `stop()`,
+    /// [`wait`](ServerHandle::wait) or dropping the last handle waits for
+    /// them). For threads that must not block: a binding's callback thread,
+    /// a signal-handling thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// s.begin_stop();
+    /// assert!(!s.is_running());
+    /// s.stop(); // waits for the loops
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn begin_stop(&self) {
+        self.core.begin_stop();
     }
 
     /// Blocks until the server has stopped (by `stop()` on another thread or

@@ -201,6 +201,11 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize) {
     });
 }
 
+/// Whether this thread is an event loop of any tcphub server.
+pub(crate) fn on_any_loop_thread() -> bool {
+    LOCAL.with(|l| l.borrow().is_some())
+}
+
 /// Clears the mark when the loop thread ends.
 pub(crate) fn leave_loop() {
     LOCAL.with(|l| l.borrow_mut().take());
@@ -297,16 +302,24 @@ impl Core {
         }
     }
 
-    /// Starts a graceful stop (idempotent) and, unless called on a loop
-    /// thread, waits for the loops to finish.
-    pub fn stop(&self) {
+    /// Starts a graceful stop (idempotent) without waiting.
+    pub fn begin_stop(&self) {
         if self.running.swap(false, Ordering::AcqRel) {
             log::debug!("tcphub: stopping server on {}", self.local_addr);
             for idx in 0..self.loops.len() {
                 self.post(idx, Command::Shutdown);
             }
         }
-        if self.on_loop_thread() {
+    }
+
+    /// Starts a graceful stop (idempotent) and, unless called on an event
+    /// loop thread (of this server or any other), waits for the loops to
+    /// finish. A loop never waits for another server's loops: two servers
+    /// stopping each other from their callbacks would deadlock, and one
+    /// alone would stall its own clients for the other's linger time.
+    pub fn stop(&self) {
+        self.begin_stop();
+        if on_any_loop_thread() {
             return;
         }
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());

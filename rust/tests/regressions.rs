@@ -320,3 +320,50 @@ fn a_close_never_lands_on_the_client_adopted_into_the_same_slot() {
     wait_until("client 2 is gone", || server.client(ids[1]).is_none());
     drop(peers);
 }
+
+/// Two servers whose callbacks stop each other at the same time: each stop
+/// starts the other's shutdown and returns; neither loop waits for the
+/// other's (that would deadlock).
+#[test]
+fn servers_stopping_each_other_from_callbacks_do_not_deadlock() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Barrier, OnceLock};
+    let both_in = Arc::new(Barrier::new(2));
+    let returned = Arc::new(AtomicUsize::new(0));
+    let other_of_a: Arc<OnceLock<tcphub::ServerHandle>> = Arc::default();
+    let other_of_b: Arc<OnceLock<tcphub::ServerHandle>> = Arc::default();
+    let make = |other: Arc<OnceLock<tcphub::ServerHandle>>| {
+        let (both_in, returned) = (both_in.clone(), returned.clone());
+        TcpServer::new(0, 10)
+            .bind(localhost())
+            .threads(1)
+            .framing(Framing::lines())
+            .on_message(move |_, _, _| {
+                both_in.wait();
+                other.get().expect("set before any message").stop();
+                returned.fetch_add(1, Ordering::SeqCst);
+            })
+            .start()
+            .unwrap()
+    };
+    let a = make(other_of_a.clone());
+    let b = make(other_of_b.clone());
+    let _ = other_of_a.set(b.clone());
+    let _ = other_of_b.set(a.clone());
+    let mut pa = Peer::connect(a.local_addr());
+    let mut pb = Peer::connect(b.local_addr());
+    pa.send_line("stop b");
+    pb.send_line("stop a");
+    if !try_wait_until(TIMEOUT, || returned.load(Ordering::SeqCst) == 2) {
+        // Deadlocked: dropping the handles would join the stuck loops.
+        std::mem::forget((a, b, other_of_a, other_of_b));
+        panic!("the stop() calls did not return: deadlock");
+    }
+    wait_until("both servers stopped", || {
+        !a.is_running() && !b.is_running()
+    });
+    // The loops' own handles break the cycle when the loops end; these
+    // joins return once both have wound down.
+    a.stop();
+    b.stop();
+}

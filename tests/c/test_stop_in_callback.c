@@ -1,13 +1,18 @@
 /* tcphub_server_stop from inside a callback: it starts the stop and
  * returns; queued messages are still flushed; every client is reported
  * once; free from the main thread then waits for the loops. The stopped
- * server can be started again. */
+ * server can be started again (from outside its callbacks: inside one,
+ * start is refused). Two servers stopping each other from their callbacks
+ * at the same time do not deadlock. */
+#include <stdatomic.h>
+
 #include "test_util.h"
 
 struct ctx {
     tcphub_server *server;
     pthread_mutex_t lock;
     int stop_rc;
+    int restart_rc;
     int stopped_seen;
     int disconnects;
     int stopped_reasons;
@@ -19,8 +24,11 @@ static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
     if (len == 4 && memcmp(data, "stop", 4) == 0) {
         CHECK_OK(tcphub_server_send_all(c->server, (const uint8_t *)"bye", 3, NULL));
         int rc = tcphub_server_stop(c->server);
+        /* Its loops, this thread among them, are still ending. */
+        int restart = tcphub_server_start(c->server);
         pthread_mutex_lock(&c->lock);
         c->stop_rc = rc;
+        c->restart_rc = restart;
         c->stopped_seen = !tcphub_server_is_running(c->server);
         pthread_mutex_unlock(&c->lock);
         /* Calls after the stop, still inside the callback, fail cleanly. */
@@ -45,6 +53,41 @@ static int disconnects(struct ctx *c) {
     return n;
 }
 
+/* Two servers; each one's callback waits until both are inside, then stops
+ * the other. */
+static atomic_int cross_entered, cross_returned;
+
+static void cross_stop(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    (void)id, (void)data, (void)len;
+    atomic_fetch_add(&cross_entered, 1);
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (atomic_load(&cross_entered) < 2 && now_ms() < deadline) nap_ms(1);
+    CHECK_OK(tcphub_server_stop(ud));
+    atomic_fetch_add(&cross_returned, 1);
+}
+
+static void servers_stopping_each_other(void) {
+    tcphub_server *a = new_local_server(TCPHUB_FRAMING_LINES);
+    tcphub_server *b = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_on_message(a, cross_stop, b));
+    CHECK_OK(tcphub_server_on_message(b, cross_stop, a));
+    CHECK_OK(tcphub_server_start(a));
+    CHECK_OK(tcphub_server_start(b));
+    int fa = connect_to(tcphub_server_port(a));
+    int fb = connect_to(tcphub_server_port(b));
+    write_str(fa, "stop b\n");
+    write_str(fb, "stop a\n");
+    WAIT_UNTIL(atomic_load(&cross_returned) == 2);
+    WAIT_UNTIL(!tcphub_server_is_running(a) && !tcphub_server_is_running(b));
+    expect_eof(fa);
+    expect_eof(fb);
+    close(fa);
+    close(fb);
+    tcphub_server_free(a);
+    tcphub_server_free(b);
+    TEST_PASS("two servers stopping each other from callbacks: no deadlock");
+}
+
 int main(void) {
     static struct ctx c;
     pthread_mutex_init(&c.lock, NULL);
@@ -67,6 +110,7 @@ int main(void) {
     WAIT_UNTIL(disconnects(&c) == 2);
     pthread_mutex_lock(&c.lock);
     CHECK(c.stop_rc == TCPHUB_OK);
+    CHECK(c.restart_rc == TCPHUB_ERR_ALREADY_RUNNING);
     CHECK(c.stopped_seen);
     CHECK(c.stopped_reasons == 2);
     pthread_mutex_unlock(&c.lock);
@@ -87,5 +131,7 @@ int main(void) {
     tcphub_server_free(s);
     pthread_mutex_destroy(&c.lock);
     TEST_PASS("free after an in-callback stop");
+
+    servers_stopping_each_other();
     return 0;
 }

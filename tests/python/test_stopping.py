@@ -1,0 +1,124 @@
+"""Stopping and releasing servers: from callbacks of other servers,
+concurrently, by dropping the last reference, and through the garbage
+collector when callbacks refer back to their server."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import weakref
+from typing import List
+
+import tcphub
+from conftest import WAIT, connect, wait_until
+
+
+def test_servers_stopping_each_other_from_callbacks_do_not_deadlock(make_server):
+    a = make_server(framing="lines")
+    b = make_server(framing="lines")
+    both_in = threading.Barrier(2, timeout=WAIT)
+    returned: List[str] = []
+
+    def stopper(name: str, other: tcphub.TcpServer):
+        def on_message(client, data):
+            both_in.wait()
+            other.stop()  # starts the other's stop and returns
+            returned.append(name)
+
+        return on_message
+
+    a.on_message(stopper("a", b))
+    b.on_message(stopper("b", a))
+    a.start()
+    b.start()
+    ca, cb = connect(a), connect(b)
+    ca.sendall(b"stop b\n")
+    cb.sendall(b"stop a\n")
+    wait_until(lambda: len(returned) == 2, what="both stop() calls to return")
+    assert a.wait(timeout=WAIT) and b.wait(timeout=WAIT)
+    a.stop()
+    b.stop()
+    ca.close()
+    cb.close()
+
+
+def test_concurrent_stops_all_wait_for_the_last_callbacks(make_server):
+    server = make_server(framing="lines")
+    release = threading.Event()
+    finished: List[str] = []
+
+    @server.on_disconnect
+    def on_disconnect(client, reason):
+        release.wait(WAIT)
+        finished.append(reason)
+
+    server.start()
+    c = connect(server)
+    wait_until(lambda: server.client_count == 1)
+    seen_done: List[bool] = []
+
+    def stop_and_look():
+        server.stop()
+        seen_done.append(finished == ["server stopped"])
+
+    threads = [threading.Thread(target=stop_and_look) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # both stop() calls are waiting (nothing returns early)
+    assert seen_done == []
+    release.set()
+    for t in threads:
+        t.join(WAIT)
+    assert seen_done == [True, True]
+    c.close()
+
+
+def test_dropping_a_running_server_does_not_hold_the_gil_for_linger():
+    server = tcphub.TcpServer(
+        0, 10, bind="127.0.0.1", framing="lines", linger=2.0, max_queue_bytes=64 << 20
+    )
+    server.start()
+    slow = connect(server)  # never reads: the stop waits out the linger
+    wait_until(lambda: server.client_count == 1)
+    client_id = server.clients()[0].id
+    for _ in range(400):  # 24 MB: more than the socket buffers take
+        server.send(client_id, b"x" * 60000)
+    ticks: List[float] = []
+    stop_ticking = threading.Event()
+
+    def ticker():
+        while not stop_ticking.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.01)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    started = time.monotonic()
+    del server  # the last reference: stops, waiting up to linger (2 s)
+    ended = time.monotonic()
+    stop_ticking.set()
+    t.join(WAIT)
+    slow.close()
+    # Python kept running meanwhile: the ticker was never stalled for long.
+    points = [started] + [x for x in ticks if started <= x <= ended] + [ended]
+    assert ended - started > 0.5, "the stop did wait for the linger time"
+    gap = max(b - a for a, b in zip(points, points[1:]))
+    assert gap < 1.0, f"Python stalled for {gap:.2f} s while the server stopped"
+
+
+def test_a_stopped_server_whose_callback_refers_to_it_is_collected():
+    def make() -> "weakref.ref[tcphub.TcpServer]":
+        s = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="lines")
+
+        @s.on_message
+        def relay(client, data):
+            s.send_all(data)
+
+        s.start()
+        s.stop()
+        return weakref.ref(s)
+
+    refs = [make() for _ in range(5)]
+    gc.collect()
+    assert [r() for r in refs] == [None] * 5
