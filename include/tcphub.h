@@ -480,8 +480,9 @@ struct tcphub_server *tcphub_server_new(uint16_t port, size_t max_clients);
  * Events still queued when the server stops can be taken after the stop.
  *
  * Returns `TCPHUB_OK` with an event, `TCPHUB_ERR_TIMEOUT` when none came in
- * time, `TCPHUB_ERR_NOT_RUNNING` when the server was never started, or has
- * stopped and every event was taken. On failure `*event_out` is zeroed.
+ * time, `TCPHUB_ERR_NOT_RUNNING` when the server was never started, runs
+ * in callback mode (its events go to the callbacks), or has stopped and
+ * every event was taken. On failure `*event_out` is zeroed.
  *
  * # Safety
  *
@@ -527,7 +528,8 @@ int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void
 
 /**
  * The port the server listens on (the real one when created with port 0),
- * or 0 if it was never started or `s` is NULL.
+ * or 0 if it was never started or `s` is NULL. After a stop it is still the
+ * port of the last run (no longer listening).
  *
  * # Safety
  *

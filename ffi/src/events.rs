@@ -71,8 +71,9 @@ fn fill(ev: &mut tcphub_event, event: Event) {
 /// Events still queued when the server stops can be taken after the stop.
 ///
 /// Returns `TCPHUB_OK` with an event, `TCPHUB_ERR_TIMEOUT` when none came in
-/// time, `TCPHUB_ERR_NOT_RUNNING` when the server was never started, or has
-/// stopped and every event was taken. On failure `*event_out` is zeroed.
+/// time, `TCPHUB_ERR_NOT_RUNNING` when the server was never started, runs
+/// in callback mode (its events go to the callbacks), or has stopped and
+/// every event was taken. On failure `*event_out` is zeroed.
 ///
 /// # Safety
 ///

@@ -594,7 +594,8 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
 }
 
 /// The port the server listens on (the real one when created with port 0),
-/// or 0 if it was never started or `s` is NULL.
+/// or 0 if it was never started or `s` is NULL. After a stop it is still the
+/// port of the last run (no longer listening).
 ///
 /// # Safety
 ///

@@ -5,9 +5,11 @@
 //! raises `KeyboardInterrupt` promptly.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
 use tcphub::{Error, Event, Events};
 
 use crate::errors::IntoPy;
@@ -69,11 +71,18 @@ pub(crate) fn poll(
 /// iteration ends when the server has stopped and every event was taken, or,
 /// with a ``timeout``, when no event arrived for that many seconds. Events
 /// are fetched in batches internally, so iterating a busy server is cheap.
-#[pyclass(name = "EventIterator", module = "tcphub")]
+/// One iterator may be shared by several threads: they take turns, and each
+/// event goes to exactly one of them.
+#[pyclass(name = "EventIterator", module = "tcphub", frozen)]
 pub(crate) struct EventIterator {
     events: Events,
     timeout: Option<Duration>,
     max_batch: usize,
+    /// Held by the thread taking the next event (waits included).
+    state: Mutex<IterState>,
+}
+
+struct IterState {
     /// Events already taken from the queue and not yet handed out.
     buffer: VecDeque<Event>,
     finished: bool,
@@ -85,8 +94,10 @@ impl EventIterator {
             events,
             timeout,
             max_batch,
-            buffer: VecDeque::new(),
-            finished: false,
+            state: Mutex::new(IterState {
+                buffer: VecDeque::new(),
+                finished: false,
+            }),
         }
     }
 }
@@ -97,21 +108,27 @@ impl EventIterator {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
-        if let Some(ev) = self.buffer.pop_front() {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
+        // Detached while waiting for the lock: the holder may be waiting
+        // for events and needs the GIL between its slices.
+        let mut st = self
+            .state
+            .lock_py_attached(py)
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(ev) = st.buffer.pop_front() {
             return Ok(Some(PyEvent::new(py, ev)));
         }
-        if self.finished {
+        if st.finished {
             return Ok(None);
         }
         match wait_batch(py, &self.events, self.max_batch, self.timeout)? {
             Waited::Got(evs) => {
-                self.buffer.extend(evs);
-                Ok(self.buffer.pop_front().map(|ev| PyEvent::new(py, ev)))
+                st.buffer.extend(evs);
+                Ok(st.buffer.pop_front().map(|ev| PyEvent::new(py, ev)))
             }
             Waited::TimedOut => Ok(None),
             Waited::Stopped => {
-                self.finished = true;
+                st.finished = true;
                 Ok(None)
             }
         }

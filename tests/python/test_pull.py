@@ -115,3 +115,38 @@ def test_aevents_cancellation_loses_no_event(make_server):
 
     ev = asyncio.run(main())
     assert ev is not None and ev.kind == "connect"
+
+
+def test_one_events_iterator_shared_by_two_threads(make_server):
+    import threading
+
+    server = make_server(framing="lines").start()
+    it = server.events(timeout=1.0, max_batch=1)
+    taken = [[], []]
+    errors = []
+
+    def consume(mine):
+        try:
+            for event in it:
+                mine.append(event)
+        except Exception as e:  # e.g. RuntimeError('Already mutably borrowed')
+            errors.append(e)
+
+    threads = [threading.Thread(target=consume, args=(taken[i],)) for i in range(2)]
+    for t in threads:
+        t.start()
+    socks = [connect(server) for _ in range(20)]
+    for s in socks:
+        s.sendall(b"hi\n")
+    wait_until(lambda: sum(map(len, taken)) >= 40, what="40 events taken")
+    assert errors == []
+    for s in socks:
+        s.close()
+    for t in threads:
+        t.join(WAIT)
+    assert errors == []
+    # Every event went to exactly one of the threads: 20 connects, 20
+    # messages, 20 disconnects.
+    kinds = [e.kind for e in taken[0] + taken[1]]
+    assert kinds.count("connect") == 20 and kinds.count("message") == 20
+    assert kinds.count("disconnect") == 20
