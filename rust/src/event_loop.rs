@@ -79,7 +79,7 @@ impl LoopParts {
                 tx,
                 waker,
                 notified: std::sync::atomic::AtomicBool::new(false),
-                pending: std::sync::atomic::AtomicUsize::new(0),
+                pending: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
                 clients: std::sync::atomic::AtomicUsize::new(0),
             },
         ))
@@ -604,6 +604,7 @@ impl EventLoop {
             || self.core.loops.iter().enumerate().any(|(i, l)| {
                 i != self.idx && l.pending.load(Ordering::Relaxed) > MAX_PENDING_BYTES
             })
+            || shared::foreign_backlog()
     }
 
     // ---- closing -----------------------------------------------------------
@@ -752,6 +753,11 @@ impl EventLoop {
                 self.release();
             }
         }
+        // Nothing waits in the channel any more: loops of other servers that
+        // bridge to this one must not stay paused on a stale count.
+        self.core.loops[self.idx]
+            .pending
+            .store(0, Ordering::Release);
         for t in 0..self.conns.len() {
             if let Some(c) = &self.conns[t] {
                 let reason = c

@@ -114,8 +114,11 @@ pub(crate) struct LoopRemote {
     pub notified: AtomicBool,
     /// Message bytes posted through the channel and not yet taken by the
     /// loop: bounds the channel, so a thread that sends faster than the
-    /// loops can write waits instead of growing memory without limit.
-    pub pending: AtomicUsize,
+    /// loops can write waits instead of growing memory without limit. Shared
+    /// with the loops of other servers that post here from their callbacks
+    /// (they stop reading while it is over the bound); zeroed when the loop
+    /// ends.
+    pub pending: Arc<AtomicUsize>,
     /// Clients this loop owns or is being handed (counted when loop 0
     /// admits them): new connections go to the loop with the fewest.
     pub clients: AtomicUsize,
@@ -184,6 +187,41 @@ struct LocalLoop {
     /// Commands a callback sent to this same loop; drained by the loop right
     /// after the callback returns.
     cmds: Vec<Command>,
+    /// Backlog counters of other servers' loops this loop's callbacks have
+    /// posted messages to (most recent last, at most [`MAX_FOREIGN`]).
+    foreign: Vec<Arc<AtomicUsize>>,
+}
+
+/// How many other servers' loops a loop keeps watching for backpressure.
+const MAX_FOREIGN: usize = 16;
+
+/// Whether a loop of another server that this thread's callbacks post to is
+/// more than [`MAX_PENDING_BYTES`] behind: the loop on this thread should
+/// stop reading until it catches up (a loop thread never waits for one).
+pub(crate) fn foreign_backlog() -> bool {
+    LOCAL.with(|l| {
+        l.borrow().as_ref().is_some_and(|ll| {
+            ll.foreign
+                .iter()
+                .any(|p| p.load(Ordering::Relaxed) > MAX_PENDING_BYTES)
+        })
+    })
+}
+
+impl LocalLoop {
+    /// Remembers another server's loop backlog counter (see `foreign`).
+    fn watch(&mut self, pending: &Arc<AtomicUsize>) {
+        if let Some(last) = self.foreign.last() {
+            if Arc::ptr_eq(last, pending) {
+                return; // the common case: the same bridge target again
+            }
+        }
+        self.foreign.retain(|p| !Arc::ptr_eq(p, pending));
+        if self.foreign.len() == MAX_FOREIGN {
+            self.foreign.remove(0);
+        }
+        self.foreign.push(pending.clone());
+    }
 }
 
 thread_local! {
@@ -197,6 +235,7 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize) {
             core: Arc::as_ptr(core),
             idx,
             cmds: Vec::new(),
+            foreign: Vec::new(),
         })
     });
 }
@@ -263,7 +302,12 @@ impl Core {
                 ll.cmds.push(cmd);
                 None
             }
-            Some(_) => Some((cmd, true)),
+            Some(ll) => {
+                if !std::ptr::eq(ll.core, self) && cmd.payload_len() > 0 {
+                    ll.watch(&self.loops[idx].pending);
+                }
+                Some((cmd, true))
+            }
             None => Some((cmd, false)),
         }) {
             None => return,
@@ -278,6 +322,7 @@ impl Core {
             remote.pending.fetch_add(len, Ordering::AcqRel);
         }
         if remote.tx.send(cmd).is_err() {
+            remote.pending.fetch_sub(len, Ordering::AcqRel);
             return; // loop already gone: the server has stopped
         }
         if !remote.notified.swap(true, Ordering::AcqRel) {

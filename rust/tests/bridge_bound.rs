@@ -1,0 +1,88 @@
+//! Memory stays bounded when the callbacks of one server relay into another
+//! server whose loop is busy (a bridge between two ports): the relaying loop
+//! stops reading instead of piling messages into the other server's
+//! channel. Its own process, to read RSS.
+
+mod support;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use support::*;
+use tcphub::{Framing, ServerHandle, TcpServer};
+
+fn rss_mib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let l = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+}
+
+#[test]
+fn bridging_into_a_busy_server_does_not_grow_memory() {
+    // B: its loop is held in a callback until the end of the test.
+    let (asleep_tx, asleep) = mpsc::channel();
+    let (release, gate) = mpsc::channel::<()>();
+    let (asleep_tx, gate) = (Mutex::new(asleep_tx), Mutex::new(gate));
+    let b = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::lines())
+        .on_message(move |_, _, m| {
+            if m == b"sleep" {
+                let _ = asleep_tx.lock().unwrap().send(());
+                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            }
+        })
+        .start()
+        .unwrap();
+    // A: relays every message to B's clients.
+    let target: Arc<OnceLock<ServerHandle>> = Arc::default();
+    let bridge = target.clone();
+    let a = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::lines())
+        .on_message(move |_, _, m| {
+            bridge.get().expect("set before any message").send_all(m);
+        })
+        .start()
+        .unwrap();
+    let _ = target.set(b.clone());
+
+    let mut s = TcpStream::connect(b.local_addr()).unwrap();
+    wait_clients(&b, 1);
+    s.write_all(b"sleep\n").unwrap();
+    asleep
+        .recv_timeout(Duration::from_secs(20))
+        .expect("B's loop enters its slow callback");
+    let mut p = TcpStream::connect(a.local_addr()).unwrap();
+    wait_clients(&a, 1);
+    p.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+    let before = rss_mib();
+    let mut line = vec![b'x'; 60_000];
+    line.push(b'\n');
+    let t = Instant::now();
+    let mut sent = 0usize;
+    // Without backpressure all of this piles up in B's channel; with it, A's
+    // loop stops reading, the socket buffers fill and a write times out.
+    while sent < 600 << 20 && t.elapsed() < Duration::from_secs(20) {
+        if p.write_all(&line).is_err() {
+            break;
+        }
+        sent += line.len();
+    }
+    let after = rss_mib();
+    release.send(()).unwrap();
+    drop((p, s));
+    a.stop();
+    b.stop();
+    // B's channel may hold 64 MiB of messages; allow that plus slack.
+    assert!(
+        after.saturating_sub(before) < 160,
+        "RSS grew {} MiB ({before} -> {after}) while {} MiB were sent",
+        after.saturating_sub(before),
+        sent >> 20
+    );
+}
