@@ -602,9 +602,9 @@ int tcphub_server_set_bind_ip(struct tcphub_server *s, const char *ip);
 /**
  * Lets an event loop that has run out of work keep polling for up to
  * `micros` microseconds, yielding its CPU between polls, before it sleeps
- * (0, the default, turns it off). Fewer sleep/wake cycles under steady
- * load, at the price of CPU after each burst of activity. Takes effect at
- * the next `tcphub_server_start`.
+ * (default 5; 0 turns it off). Fewer sleep/wake cycles under steady load,
+ * at the price of at most that much CPU per wakeup that finds nothing more
+ * to do. Takes effect at the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *

@@ -35,7 +35,7 @@ struct Cli {
 enum Cmd {
     /// Run every scenario against several servers, alternating, and write the report.
     Compare {
-        /// Comma-separated servers: tcphub, tcphub-1-loop, tcphub-busy-poll, tokio, asyncio, ncat-broker,
+        /// Comma-separated servers: tcphub, tcphub-1-loop, tcphub-no-busy-poll, tokio, asyncio, ncat-broker,
         /// tcphub-python-callback, tcphub-python-poll, tcphub-c.
         #[arg(long, default_value = "tcphub,tokio,asyncio,ncat-broker")]
         servers: String,

@@ -12,7 +12,8 @@ pub enum Kind {
     Tcphub,
     /// `tcphub serve --threads 1`: one event loop.
     Tcphub1,
-    /// `tcphub serve --busy-poll-us 50`: loops poll 50 µs before sleeping.
+    /// `tcphub serve --busy-poll-us 0`: loops sleep as soon as they run out
+    /// of work (the default polls 5 µs first).
     TcphubSpin,
     /// The tuned tokio baseline (`tokio-hub`).
     Tokio,
@@ -34,7 +35,7 @@ impl Kind {
         match self {
             Kind::Tcphub => "tcphub",
             Kind::Tcphub1 => "tcphub-1-loop",
-            Kind::TcphubSpin => "tcphub-busy-poll",
+            Kind::TcphubSpin => "tcphub-no-busy-poll",
             Kind::Tokio => "tokio",
             Kind::Asyncio => "asyncio",
             Kind::Ncat => "ncat-broker",
@@ -126,7 +127,7 @@ impl Server {
             Kind::TcphubSpin => {
                 let mut c = Command::new(exe("tcphub"));
                 c.args(serve_args(&p, mode))
-                    .args(["--busy-poll-us", "50"])
+                    .args(["--busy-poll-us", "0"])
                     .env("RUST_LOG", "warn");
                 c
             }

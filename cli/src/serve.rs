@@ -50,9 +50,10 @@ pub(crate) struct ServeArgs {
     /// Event-loop threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Let idle event loops keep polling this many microseconds before they
-    /// sleep (fewer wakeups under steady load, CPU spent when idle).
-    #[arg(long, value_name = "MICROS", default_value_t = 0)]
+    /// Let event loops that ran out of work keep polling this many
+    /// microseconds before they sleep (fewer wakeups under steady load; 0:
+    /// sleep at once).
+    #[arg(long, value_name = "MICROS", default_value_t = tcphub::DEFAULT_BUSY_POLL.as_micros() as u64)]
     busy_poll_us: u64,
 }
 

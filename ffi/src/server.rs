@@ -257,7 +257,7 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
                 threads: None,
                 idle_timeout_ms: 0,
                 frame_timeout_ms: 0,
-                busy_poll_us: 0,
+                busy_poll_us: tcphub_core::DEFAULT_BUSY_POLL.as_micros() as u64,
                 max_queue_bytes: 0,
                 on_connect: None,
                 on_message: None,
@@ -377,9 +377,9 @@ pub unsafe extern "C" fn tcphub_server_set_frame_timeout(
 
 /// Lets an event loop that has run out of work keep polling for up to
 /// `micros` microseconds, yielding its CPU between polls, before it sleeps
-/// (0, the default, turns it off). Fewer sleep/wake cycles under steady
-/// load, at the price of CPU after each burst of activity. Takes effect at
-/// the next `tcphub_server_start`.
+/// (default 5; 0 turns it off). Fewer sleep/wake cycles under steady load,
+/// at the price of at most that much CPU per wakeup that finds nothing more
+/// to do. Takes effect at the next `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
 ///

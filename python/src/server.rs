@@ -353,9 +353,9 @@ impl PyTcpServer {
     /// longer than that to complete a started frame (slowloris defence).
     /// ``overflow``: ``"disconnect"`` a client whose
     /// outbound queue (``max_queue_bytes``) is full, or ``"drop"`` the message.
-    /// ``busy_poll``: seconds an idle I/O thread keeps polling (yielding the
-    /// CPU) before it sleeps — fewer wakeups under steady load, CPU spent
-    /// after each burst; 0 (the default) turns it off.
+    /// ``busy_poll``: seconds an I/O thread that ran out of work keeps polling
+    /// (yielding the CPU) before it sleeps — fewer wakeups under steady load,
+    /// at most that much CPU per wakeup; default 5e-6, 0 turns it off.
     ///
     /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
     #[new]
@@ -376,7 +376,7 @@ impl PyTcpServer {
         backlog = tcphub::DEFAULT_BACKLOG,
         linger = 2.0,
         event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
-        busy_poll = 0.0,
+        busy_poll = 5e-6,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(

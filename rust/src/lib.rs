@@ -83,7 +83,8 @@ pub use event::{Client, ClientId, DisconnectReason, Event, Events};
 pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
 pub use handle::ServerHandle;
 pub use server::{
-    TcpServer, DEFAULT_BACKLOG, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_QUEUE_BYTES,
+    TcpServer, DEFAULT_BACKLOG, DEFAULT_BUSY_POLL, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER,
+    DEFAULT_MAX_QUEUE_BYTES,
 };
 pub use shared::Overflow;
 pub use stats::Stats;
