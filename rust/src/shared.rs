@@ -321,9 +321,16 @@ impl Core {
             }
             remote.pending.fetch_add(len, Ordering::AcqRel);
         }
-        if remote.tx.send(cmd).is_err() {
+        if let Err(crossbeam_channel::SendError(cmd)) = remote.tx.send(cmd) {
+            // The loop is gone: the server has stopped.
             remote.pending.fetch_sub(len, Ordering::AcqRel);
-            return; // loop already gone: the server has stopped
+            if let Command::Adopt(..) = cmd {
+                // Dealt to it by loop 0 before loop 0 saw the stop: it no
+                // longer counts (the stream closes as `cmd` drops).
+                self.active.fetch_sub(1, Ordering::AcqRel);
+                remote.clients.fetch_sub(1, Ordering::Relaxed);
+            }
+            return;
         }
         if !remote.notified.swap(true, Ordering::AcqRel) {
             if let Err(e) = remote.waker.wake() {
