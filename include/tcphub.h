@@ -658,7 +658,8 @@ int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms)
 
 /**
  * Bounds the bytes waiting to be written to each client (0: the default,
- * 4 MiB). A client whose queue would grow past it is disconnected with
+ * 4 MiB); each queued message also counts 48 bytes of bookkeeping. A client
+ * whose queue would grow past it is disconnected with
  * `TCPHUB_REASON_SLOW_CONSUMER`. Takes effect at the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.

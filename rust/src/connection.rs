@@ -37,6 +37,12 @@ pub(crate) enum Queued {
     Full(Arc<[u8]>),
 }
 
+/// Memory a queued frame takes beyond its bytes (queue slot, shared
+/// allocation header, allocator overhead), counted against the queue and
+/// channel bounds so that many tiny frames cannot exceed them several times
+/// over.
+pub(crate) const ENTRY_OVERHEAD: usize = 48;
+
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub stream: TcpStream,
@@ -95,7 +101,11 @@ impl Connection {
         if buf.is_empty() {
             return Queued::Yes { needs_flush: false };
         }
-        if self.out_bytes > 0 && self.out_bytes + buf.len() > limit {
+        // Against the limit, each queued frame also counts the memory it
+        // takes beyond its bytes, so a queue of tiny frames is bounded too.
+        let cost = (self.out_bytes + buf.len())
+            .saturating_add((self.out.len() + 1).saturating_mul(ENTRY_OVERHEAD));
+        if self.out_bytes > 0 && cost > limit {
             return Queued::Full(buf);
         }
         self.out_bytes += buf.len();
@@ -210,5 +220,47 @@ pub(crate) fn close_politely(stream: &mut TcpStream, scratch: &mut [u8]) {
             Ok(n) if n > 0 => {}
             _ => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framing::Framing;
+
+    fn connection() -> (Connection, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, addr) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        let client = Client { id: 1, addr };
+        let decoder = Decoder::new(Framing::lines());
+        let c = Connection::new(TcpStream::from_std(s), client, decoder, Instant::now());
+        (c, peer)
+    }
+
+    fn fill(c: &mut Connection, frame: &[u8], limit: usize) -> usize {
+        let mut n = 0;
+        while let Queued::Yes { .. } = c.enqueue(Arc::from(frame), limit) {
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn the_queue_bound_counts_each_frame_s_overhead() {
+        let (mut c, _peer) = connection();
+        // 1-byte frames: 4096 / (1 + 48) of them, not 4096.
+        assert_eq!(fill(&mut c, b"x", 4096), 4096 / (1 + ENTRY_OVERHEAD));
+        let (mut c, _peer) = connection();
+        // Large frames are hardly affected: 16 of 1000 bytes fit in 17,000.
+        assert_eq!(fill(&mut c, &[b'y'; 1000], 17_000), 16);
+    }
+
+    #[test]
+    fn one_frame_over_the_bound_still_goes_into_an_empty_queue() {
+        let (mut c, _peer) = connection();
+        assert_eq!(fill(&mut c, &[b'z'; 10_000], 4096), 1);
+        assert_eq!(c.queued_bytes(), 10_000);
     }
 }

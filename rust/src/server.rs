@@ -154,6 +154,9 @@ impl TcpServer {
 
     /// Bound on bytes waiting to be written to one client (default 4 MiB).
     /// What happens beyond it is set by [`overflow`](TcpServer::overflow).
+    /// Each queued message also counts 48 bytes for the memory it takes
+    /// beyond its bytes, so the bound holds for tiny messages too. A single
+    /// message larger than the bound is still queued when the queue is empty.
     ///
     /// # Examples
     ///

@@ -129,10 +129,13 @@ pub(crate) struct LoopRemote {
 pub(crate) const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
 impl Command {
-    /// Message bytes this command carries (counted against `MAX_PENDING_BYTES`).
+    /// Message bytes this command carries plus the memory it takes beyond
+    /// them (counted against `MAX_PENDING_BYTES`).
     pub fn payload_len(&self) -> usize {
         match self {
-            Command::Send(_, f) | Command::Broadcast(f, _) => f.len(),
+            Command::Send(_, f) | Command::Broadcast(f, _) => {
+                f.len() + crate::connection::ENTRY_OVERHEAD
+            }
             _ => 0,
         }
     }
