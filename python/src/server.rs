@@ -233,6 +233,9 @@ pub(crate) struct PyTcpServer {
     callbacks: Mutex<Callbacks>,
     /// Set while a `start()` is under way or done, so two threads cannot both start.
     starting: AtomicBool,
+    /// A `stop()` came while a `start()` was under way: that start stops
+    /// the server it just started.
+    stop_requested: AtomicBool,
     running: OnceLock<Running>,
 }
 
@@ -437,6 +440,7 @@ impl PyTcpServer {
             },
             callbacks: Mutex::new(Callbacks::default()),
             starting: AtomicBool::new(false),
+            stop_requested: AtomicBool::new(false),
             running: OnceLock::new(),
         })
     }
@@ -483,6 +487,7 @@ impl PyTcpServer {
         let handle = match py.detach(move || builder.start()).py_err(py) {
             Ok(h) => h,
             Err(e) => {
+                this.stop_requested.store(false, Ordering::SeqCst);
                 this.starting.store(false, Ordering::Release);
                 return Err(e);
             }
@@ -501,6 +506,7 @@ impl PyTcpServer {
                 }),
                 Err(e) => {
                     py.detach(|| handle.stop());
+                    this.stop_requested.store(false, Ordering::SeqCst);
                     this.starting.store(false, Ordering::Release);
                     return Err(Error::Io {
                         context: "starting the callback thread",
@@ -518,6 +524,13 @@ impl PyTcpServer {
             callback_mode,
             dispatcher,
         });
+        // A stop() on another thread either finds the server just set, or
+        // left this flag for us to find: each side writes, fences, then
+        // reads the other's, so at least one of them sees the other.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if this.stop_requested.load(Ordering::SeqCst) {
+            py.detach(|| this.stop_detached(None));
+        }
         // Stopped at interpreter exit if the application does not.
         py.import("tcphub._runtime")?
             .call_method1("_track", (slf,))?;
@@ -532,6 +545,10 @@ impl PyTcpServer {
     /// — of this server or of any other — it starts the stop and returns;
     /// the remaining callbacks run after the current one returns.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        if self.starting.load(Ordering::SeqCst) {
+            self.stop_requested.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst); // see start()
+        }
         while !py.detach(|| self.stop_detached(Some(SIGNAL_SLICE))) {
             if ON_DISPATCHER.with(Cell::get) {
                 return Ok(()); // the dispatcher ends by itself
