@@ -261,11 +261,6 @@ impl PyTcpServer {
         which: fn(&mut Callbacks) -> &mut Option<Py<PyAny>>,
         func: Py<PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        if self.starting.load(Ordering::Acquire) {
-            return Err(PyRuntimeError::new_err(
-                "callbacks must be set before start()",
-            ));
-        }
         if !func.bind(py).is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err(
                 "the callback must be callable",
@@ -276,6 +271,13 @@ impl PyTcpServer {
                 .callbacks
                 .lock_py_attached(py)
                 .unwrap_or_else(|p| p.into_inner());
+            // Checked under the lock start() copies the callbacks under, so
+            // a callback is either in that copy or refused, never ignored.
+            if self.starting.load(Ordering::Acquire) {
+                return Err(PyRuntimeError::new_err(
+                    "callbacks must be set before start()",
+                ));
+            }
             which(&mut cbs).replace(func.clone_ref(py))
         };
         drop(old); // outside the lock: dropping may run Python code
