@@ -68,7 +68,10 @@ impl ClientCore {
         if self.open.swap(false, Ordering::AcqRel) {
             self.post(ClientCmd::Close);
         }
-        if self.on_io_thread() {
+        // Not on its own I/O thread (it cannot join itself), nor on any other
+        // tcphub I/O thread (two closing each other would deadlock): a later
+        // close or drop elsewhere joins it.
+        if self.on_io_thread() || crate::shared::on_any_io_thread() {
             return;
         }
         let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -413,7 +416,8 @@ impl TcpClient {
 
     /// Closes gracefully: flush what is queued (up to the linger time), shut
     /// the connection down and stop the I/O thread. Idempotent; callable from
-    /// a callback (then it returns without waiting).
+    /// a callback — of this client, another client or a server — and then it
+    /// returns without waiting (a later `close()` or drop elsewhere waits).
     ///
     /// # Examples
     ///

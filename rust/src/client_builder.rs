@@ -24,7 +24,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// After the connection drops, attempt *n* waits a random time between half
 /// and all of `min(initial × 2ⁿ⁻¹, max)`, so a crowd of clients cut off at
-/// once does not come back in lockstep. While reconnecting, `send` keeps
+/// once does not come back in lockstep. A connection that drops within a
+/// second of being made counts as a failed attempt: the count goes on (and
+/// `max_attempts` applies) instead of starting again at 1, so a server that
+/// accepts and closes at once is not hammered. While reconnecting, `send` keeps
 /// accepting messages into the same bounded queue (and fails with
 /// [`Error::QueueFull`] when it is full); they are written once a connection
 /// is up again. Messages already handed to the old socket may be lost with it.

@@ -120,7 +120,15 @@ struct ClientLoop {
     /// Set by `close()`: flush until this deadline, then finish.
     closing: Option<Instant>,
     rng: u64,
+    /// When the current connection came up, and by which reconnect attempt
+    /// (0: the first connection).
+    up_since: (Instant, u32),
 }
+
+/// A connection lost sooner than this after it was made counts as a failed
+/// reconnect attempt (backoff keeps growing, `max_attempts` applies), so a
+/// server that accepts and closes at once is not hammered.
+const STABLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Starts the client's I/O thread with an established connection.
 pub(crate) fn spawn(
@@ -165,10 +173,14 @@ pub(crate) fn spawn(
         read_pending: false,
         closing: None,
         rng: seed | 1,
+        up_since: (Instant::now(), 0),
     };
     std::thread::Builder::new()
         .name("tcphub-client".into())
-        .spawn(move || lp.run())
+        .spawn(move || {
+            crate::shared::mark_io_thread();
+            lp.run()
+        })
         .map_err(|source| Error::Io {
             context: "spawning the client thread",
             source,
@@ -260,6 +272,8 @@ impl ClientLoop {
                         conn.enqueue(frame, usize::MAX);
                     }
                     Link::Down => {}
+                    // An empty frame (Raw framing) has nothing to write.
+                    _ if frame.is_empty() => {}
                     _ => self.unsent.push_back(frame),
                 },
                 ClientCmd::Close => {
@@ -326,7 +340,11 @@ impl ClientLoop {
             Ok(n) => {
                 self.core.queued.fetch_sub(n, Ordering::AcqRel);
             }
-            Err(reason) => self.lost(reason),
+            Err((n, reason)) => {
+                // What was written before the failure has left the queue.
+                self.core.queued.fetch_sub(n, Ordering::AcqRel);
+                self.lost(reason);
+            }
         }
     }
 
@@ -348,8 +366,14 @@ impl ClientLoop {
         self.core.connected.store(false, Ordering::Release);
         log::debug!("tcphub: connection to {} lost: {reason}", self.peer);
         self.dispatch.event(ClientEvent::Disconnected(reason), true);
+        let (since, attempt) = self.up_since;
+        let next = if since.elapsed() < STABLE_AFTER {
+            attempt + 1
+        } else {
+            1
+        };
         match (self.core.config.reconnect, self.closing) {
-            (Some(_), None) => self.schedule(1),
+            (Some(_), None) => self.schedule(next),
             _ => self.link = Link::Down,
         }
     }
@@ -472,6 +496,7 @@ impl ClientLoop {
         );
         conn.restore_unsent(std::mem::take(&mut self.unsent));
         self.link = Link::Up(Box::new(conn));
+        self.up_since = (Instant::now(), attempt);
         self.read_pending = true;
         *self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()) = (local, self.peer);
         self.core.connected.store(true, Ordering::Release);

@@ -129,8 +129,9 @@ impl Connection {
 
     /// Puts frames carried over from an earlier connection in front of the queue.
     pub fn restore_unsent(&mut self, frames: VecDeque<Arc<[u8]>>) {
-        self.out_bytes += frames.iter().map(|f| f.len()).sum::<usize>();
         let mut frames = frames;
+        frames.retain(|f| !f.is_empty()); // as `enqueue` does: nothing to write
+        self.out_bytes += frames.iter().map(|f| f.len()).sum::<usize>();
         frames.append(&mut self.out);
         self.out = frames;
     }
@@ -153,8 +154,9 @@ impl Connection {
     ///
     /// # Errors
     ///
-    /// The reason to disconnect when the socket failed.
-    pub fn flush(&mut self) -> Result<usize, DisconnectReason> {
+    /// The bytes written before the socket failed (they have left the
+    /// queue) and the reason to disconnect.
+    pub fn flush(&mut self) -> Result<usize, (usize, DisconnectReason)> {
         let mut written = 0;
         while !self.out.is_empty() {
             let n = {
@@ -169,14 +171,14 @@ impl Connection {
                     cnt += 1;
                 }
                 match self.stream.write_vectored(&iov[..cnt]) {
-                    Ok(0) => return Err(DisconnectReason::Io(io::ErrorKind::WriteZero)),
+                    Ok(0) => return Err((written, DisconnectReason::Io(io::ErrorKind::WriteZero))),
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.writable = false;
                         break;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(DisconnectReason::from_io(&e)),
+                    Err(e) => return Err((written, DisconnectReason::from_io(&e))),
                 }
             };
             written += n;

@@ -233,6 +233,7 @@ thread_local! {
 
 /// Marks this thread as loop `idx` of `core` (called once by the loop thread).
 pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize) {
+    mark_io_thread();
     LOCAL.with(|l| {
         *l.borrow_mut() = Some(LocalLoop {
             core: Arc::as_ptr(core),
@@ -243,9 +244,23 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize) {
     });
 }
 
-/// Whether this thread is an event loop of any tcphub server.
-pub(crate) fn on_any_loop_thread() -> bool {
-    LOCAL.with(|l| l.borrow().is_some())
+thread_local! {
+    /// Set on every tcphub I/O thread: server event loops and client I/O
+    /// threads.
+    static IO_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as a tcphub I/O thread (for its whole life).
+pub(crate) fn mark_io_thread() {
+    IO_THREAD.with(|t| t.set(true));
+}
+
+/// Whether this thread is a tcphub I/O thread — an event loop of any
+/// server or the I/O thread of any client. Such a thread never waits for
+/// another one to end (`stop()`, `close()`): two of them doing so to each
+/// other from their callbacks would deadlock.
+pub(crate) fn on_any_io_thread() -> bool {
+    IO_THREAD.with(std::cell::Cell::get)
 }
 
 /// Clears the mark when the loop thread ends.
@@ -367,14 +382,14 @@ impl Core {
         }
     }
 
-    /// Starts a graceful stop (idempotent) and, unless called on an event
-    /// loop thread (of this server or any other), waits for the loops to
-    /// finish. A loop never waits for another server's loops: two servers
-    /// stopping each other from their callbacks would deadlock, and one
-    /// alone would stall its own clients for the other's linger time.
+    /// Starts a graceful stop (idempotent) and, unless called on a tcphub
+    /// I/O thread (an event loop of any server, a client's I/O thread), waits
+    /// for the loops to finish. An I/O thread never waits for another one:
+    /// two of them stopping or closing each other from their callbacks would
+    /// deadlock, and one alone would stall its own peers for a linger time.
     pub fn stop(&self) {
         self.begin_stop();
-        if on_any_loop_thread() {
+        if on_any_io_thread() {
             return;
         }
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());

@@ -118,7 +118,8 @@ impl EventLoop {
                         LoopCounters::add(&counters.bytes_out, n as u64);
                         queued = conn.enqueue(frame, limit);
                     }
-                    Err(reason) => {
+                    Err((n, reason)) => {
+                        LoopCounters::add(&counters.bytes_out, n as u64);
                         self.close(t, reason);
                         return true;
                     }
@@ -182,7 +183,8 @@ impl EventLoop {
                 }
             }
             // A connection already closing keeps the reason it is closing for.
-            Err(reason) => {
+            Err((n, reason)) => {
+                LoopCounters::add(&self.core.counters[self.idx].bytes_out, n as u64);
                 let reason = conn.closing.take().map_or(reason, |(r, _)| r);
                 self.close(t, reason);
             }

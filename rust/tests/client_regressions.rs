@@ -1,0 +1,172 @@
+//! Client defects found in review: the send-queue count after a failed
+//! write, empty frames carried over a reconnect, backoff against a server
+//! that accepts and closes at once, and a client and a server closing each
+//! other from their callbacks.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use support::*;
+use tcphub::{ClientEvent, Framing, Reconnect, ServerHandle, TcpClient, TcpServer};
+
+fn quick(max_attempts: Option<u32>) -> Reconnect {
+    Reconnect {
+        initial: Duration::from_millis(100),
+        max: Duration::from_millis(300),
+        max_attempts,
+    }
+}
+
+/// Empty Raw messages sent while reconnecting used to wait in the carry-over
+/// queue and make every new connection fail (a zero-length write).
+#[test]
+fn empty_messages_sent_while_reconnecting_do_not_wedge_the_queue() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(l.local_addr().unwrap()) // Raw framing
+        .reconnect(quick(None))
+        .connect()
+        .unwrap();
+    let (first, _) = l.accept().unwrap();
+    drop(first);
+    wait_until("the client reconnecting", || {
+        matches!(
+            client.next_event(Duration::from_millis(50)),
+            Ok(ClientEvent::Reconnecting { .. })
+        )
+    });
+    for _ in 0..64 {
+        client.send(b"").unwrap();
+    }
+    client.send(b"hello").unwrap();
+    let (mut second, _) = l.accept().unwrap();
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = [0u8; 5];
+    second.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello");
+    client.close();
+}
+
+/// A flush that wrote some frames and then failed used to keep their bytes
+/// counted as queued for good (so `send` could end up refused forever).
+#[test]
+fn bytes_written_before_a_failed_write_leave_the_queue_count() {
+    for _ in 0..5 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpClient::builder(l.local_addr().unwrap())
+            .framing(Framing::lines())
+            .event_capacity(1)
+            .reconnect(quick(None))
+            .connect()
+            .unwrap();
+        let (mut first, _) = l.accept().unwrap();
+        // Fill the pull queue (capacity 1) so the client stops reading, and
+        // close: it learns of the close only when a write fails.
+        first.write_all(b"a\nb\nc\n").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        drop(first);
+        std::thread::sleep(Duration::from_millis(100));
+        let msg = vec![b'x'; 1000];
+        for _ in 0..400 {
+            let _ = client.send(&msg);
+        }
+        // Take the events (this also lets the client read again) until it
+        // is connected anew, and read everything it writes there.
+        let (mut second, _) = l.accept().unwrap();
+        second
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        wait_until("every queued byte written", || {
+            while client.next_event(Duration::ZERO).is_ok() {}
+            while let Ok(n) = second.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+            client.queued_bytes() == 0
+        });
+        client.close();
+    }
+}
+
+/// Against a server that accepts and closes at once (full), each such
+/// connection counts as a failed attempt: the backoff grows and
+/// `max_attempts` ends it, instead of reconnecting at attempt 1 forever.
+#[test]
+fn a_server_that_closes_at_once_counts_as_failed_attempts() {
+    let server = TcpServer::new(0, 1)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .start()
+        .unwrap();
+    let occupant = Peer::connect(server.local_addr());
+    wait_clients(&server, 1);
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::lines())
+        .reconnect(quick(Some(3)))
+        .connect()
+        .unwrap();
+    let mut highest = 0;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "still reconnecting: attempt {highest}"
+        );
+        match client.next_event(Duration::from_millis(50)) {
+            Ok(ClientEvent::Reconnecting { attempt, .. }) => highest = highest.max(attempt),
+            Ok(ClientEvent::Closed) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(highest, 3, "attempts did not count up");
+    drop(occupant);
+    server.stop();
+}
+
+/// A server callback closes a client while that client's callback stops the
+/// server: neither I/O thread waits for the other.
+#[test]
+fn a_client_and_a_server_closing_each_other_from_callbacks_do_not_deadlock() {
+    let client_slot: Arc<OnceLock<TcpClient>> = Arc::default();
+    let server_slot: Arc<OnceLock<ServerHandle>> = Arc::default();
+    let cs = client_slot.clone();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_disconnect(move |_, _, _| {
+            if let Some(c) = cs.get() {
+                c.close();
+            }
+        })
+        .start()
+        .unwrap();
+    let _ = server_slot.set(server.clone());
+    let ss = server_slot.clone();
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::lines())
+        .on_disconnect(move |_, _| {
+            if let Some(s) = ss.get() {
+                s.stop();
+            }
+        })
+        .connect()
+        .unwrap();
+    let _ = client_slot.set(client.clone());
+    wait_clients(&server, 1);
+    let id = server.clients()[0].id;
+    server.disconnect(id).unwrap();
+    let stopper = {
+        let server = server.clone();
+        std::thread::spawn(move || server.stop())
+    };
+    if !try_wait_until(TIMEOUT, || stopper.is_finished() && !client.is_open()) {
+        // Deadlocked: dropping the handles would join the stuck threads.
+        std::mem::forget((client, server, client_slot, server_slot, stopper));
+        panic!("the server's stop() is still blocked: deadlock");
+    }
+}
