@@ -2,7 +2,9 @@
 
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use tcphub::{ClientEvent, DisconnectReason, Framing, TcpClient};
@@ -16,6 +18,10 @@ pub(crate) struct ConnectArgs {
     /// Message framing (must match the server's).
     #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
     framing: FramingArg,
+    /// After stdin ends and everything is sent, keep printing messages until
+    /// none has come for SECS seconds (or the server closes), then close.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    quiet_after_eof: f64,
 }
 
 #[derive(Debug, Args)]
@@ -52,8 +58,21 @@ fn print_message(out: &mut impl Write, msg: &[u8], framing: Framing) -> std::io:
     out.flush()
 }
 
+/// Where the stdin thread of `connect` is.
+const READING: u8 = 0;
+/// stdin ended and every line was handed to the client.
+const STDIN_DONE: u8 = 1;
+/// A line could not be sent (the connection is gone): exit non-zero.
+const SEND_FAILED: u8 = 2;
+
 pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
+    let quiet = Duration::try_from_secs_f64(args.quiet_after_eof).map_err(|_| {
+        format!(
+            "--quiet-after-eof must be a number of seconds, got {}",
+            args.quiet_after_eof
+        )
+    })?;
     let client = open(&args.addr, framing)?;
     log::info!(
         "connected to {} from {}",
@@ -61,6 +80,8 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         client.local_addr()
     );
     let sender = client.clone();
+    let state = Arc::new(AtomicU8::new(READING));
+    let stdin_state = state.clone();
     // stdin is read on its own thread; the main thread prints what arrives.
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
@@ -72,27 +93,55 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
             if framing == Framing::Raw {
                 line.push(b'\n');
             }
-            if let Err(e) = sender.send(&line) {
-                eprintln!("tcphub: send failed: {e}");
-                break;
+            // send() never blocks: when the queue is full, wait for room
+            // (backpressure on stdin) instead of dropping input.
+            loop {
+                match sender.send(&line) {
+                    Ok(()) => break,
+                    Err(tcphub::Error::QueueFull { .. }) if sender.is_open() => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(e) => {
+                        eprintln!("tcphub: send failed: {e}");
+                        stdin_state.store(SEND_FAILED, Ordering::Release);
+                        sender.close();
+                        return;
+                    }
+                }
             }
         }
-        sender.close();
+        stdin_state.store(STDIN_DONE, Ordering::Release);
     });
     let mut out = std::io::stdout().lock();
+    let mut last_message = Instant::now();
     loop {
-        match client.next_event(Duration::from_secs(3600)) {
-            Ok(ClientEvent::Message(m)) => print_message(&mut out, &m, framing)?,
+        let done = state.load(Ordering::Acquire) == STDIN_DONE;
+        if done && client.queued_bytes() == 0 && last_message.elapsed() >= quiet {
+            client.close(); // flushed; the server has been quiet long enough
+        }
+        match client.next_event(Duration::from_millis(50)) {
+            Ok(ClientEvent::Message(m)) => {
+                last_message = Instant::now();
+                print_message(&mut out, &m, framing)?;
+            }
             Ok(ClientEvent::Disconnected(why)) => {
                 if why != DisconnectReason::ClosedLocally {
                     log::info!("disconnected: {why}");
                 }
             }
-            Ok(ClientEvent::Closed) | Err(tcphub::Error::NotRunning) => return Ok(()),
-            Ok(_) | Err(tcphub::Error::Timeout) => {}
+            Ok(ClientEvent::Closed) | Err(tcphub::Error::NotRunning) => break,
+            Ok(_) | Err(tcphub::Error::Timeout) => {
+                if done && client.queued_bytes() > 0 {
+                    last_message = Instant::now(); // the quiet time starts once all is sent
+                }
+            }
             Err(e) => return Err(e.into()),
         }
     }
+    if state.load(Ordering::Acquire) == SEND_FAILED {
+        return Err("not everything read from stdin could be sent".into());
+    }
+    Ok(())
 }
 
 pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {

@@ -414,3 +414,51 @@ fn ncat_interop() {
     let _ = nc.wait();
     watcher.expect(&format!("client {nc_addr} disconnected (closed by peer)"));
 }
+
+#[test]
+fn connect_with_piped_stdin_sends_everything_and_prints_every_reply() {
+    let hub = Hub::start(&["--mode", "echo"]);
+    // 200,000 lines (~5 MB): far more than the client's send queue holds at
+    // once, so stdin has to wait for room rather than give up; then, after
+    // stdin ends, the replies still on their way are printed.
+    let lines = 200_000;
+    let mut input = Vec::new();
+    for i in 0..lines {
+        input.extend_from_slice(format!("line {i:06} of the piped input\n").as_bytes());
+    }
+    let mut child = bin()
+        .args(["connect", &format!("127.0.0.1:{}", hub.port)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub connect");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(&input).unwrap(); // dropped at the end: EOF
+    });
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    writer.join().unwrap();
+    let st = wait_exit(&mut child, "connect did not exit after stdin ended");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(st.success(), "{st:?}: {err}");
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got.len(), lines, "stderr: {err}");
+    assert_eq!(got[0], "line 000000 of the piped input");
+    assert_eq!(
+        got[lines - 1],
+        format!("line {:06} of the piped input", lines - 1)
+    );
+}
