@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::thread::{JoinHandle, ThreadId};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -48,16 +48,11 @@ pub(crate) struct ClientCore {
     pub closed_seen: AtomicBool,
     /// The I/O thread, joined by `close()`.
     pub thread: Mutex<Option<JoinHandle<()>>>,
-    pub thread_id: OnceLock<ThreadId>,
     /// Lets the I/O thread's own handle hand out owning clones.
     pub user_token: OnceLock<Weak<ClientGuard>>,
 }
 
 impl ClientCore {
-    fn on_io_thread(&self) -> bool {
-        self.thread_id.get() == Some(&std::thread::current().id())
-    }
-
     pub fn post(&self, cmd: ClientCmd) {
         if self.tx.send(cmd).is_ok() && !self.notified.swap(true, Ordering::AcqRel) {
             let _ = self.waker.wake();
@@ -68,10 +63,10 @@ impl ClientCore {
         if self.open.swap(false, Ordering::AcqRel) {
             self.post(ClientCmd::Close);
         }
-        // Not on its own I/O thread (it cannot join itself), nor on any other
-        // tcphub I/O thread (two closing each other would deadlock): a later
-        // close or drop elsewhere joins it.
-        if self.on_io_thread() || crate::shared::on_any_io_thread() {
+        // Not on a tcphub I/O thread — its own (it cannot join itself) or any
+        // other (two closing each other would deadlock): a later close or
+        // drop elsewhere joins it.
+        if crate::shared::on_any_io_thread() {
             return;
         }
         let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -233,6 +228,9 @@ impl TcpClient {
             return Err(Error::NotRunning);
         }
         let frame = self.core.config.framing.encode(msg)?;
+        if frame.is_empty() {
+            return Ok(()); // an empty Raw message: nothing to write
+        }
         let limit = self.core.config.max_queue_bytes;
         let len = frame.len();
         let mut cur = self.core.queued.load(Ordering::Acquire);

@@ -409,7 +409,6 @@ impl ClientBuilder {
             leftovers: Mutex::new(VecDeque::new()),
             closed_seen: AtomicBool::new(false),
             thread: Mutex::new(None),
-            thread_id: OnceLock::new(),
             user_token: OnceLock::new(),
         });
         let guard = Arc::new(ClientGuard { core: core.clone() });
@@ -426,7 +425,6 @@ impl ClientBuilder {
             peer,
             if pull { Some(ev_tx) } else { None },
         )?;
-        let _ = core.thread_id.set(handle.thread().id());
         *core.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         Ok(TcpClient {
             core,

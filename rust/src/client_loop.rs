@@ -272,8 +272,6 @@ impl ClientLoop {
                         conn.enqueue(frame, usize::MAX);
                     }
                     Link::Down => {}
-                    // An empty frame (Raw framing) has nothing to write.
-                    _ if frame.is_empty() => {}
                     _ => self.unsent.push_back(frame),
                 },
                 ClientCmd::Close => {

@@ -129,9 +129,8 @@ impl Connection {
 
     /// Puts frames carried over from an earlier connection in front of the queue.
     pub fn restore_unsent(&mut self, frames: VecDeque<Arc<[u8]>>) {
-        let mut frames = frames;
-        frames.retain(|f| !f.is_empty()); // as `enqueue` does: nothing to write
         self.out_bytes += frames.iter().map(|f| f.len()).sum::<usize>();
+        let mut frames = frames;
         frames.append(&mut self.out);
         self.out = frames;
     }

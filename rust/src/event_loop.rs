@@ -461,18 +461,9 @@ impl EventLoop {
         best.0
     }
 
-    /// Forgets one client of this loop (closed, or handed over and never
-    /// adopted): it no longer counts against `max_clients` or this loop.
-    fn release(&self) {
-        self.core.active.fetch_sub(1, Ordering::AcqRel);
-        self.core.loops[self.idx]
-            .clients
-            .fetch_sub(1, Ordering::Relaxed);
-    }
-
     fn adopt(&mut self, mut stream: TcpStream, client: Client) {
         if self.stopping.is_some() {
-            self.release();
+            self.core.release_client(self.idx);
             return;
         }
         let slot = self.free.pop().unwrap_or_else(|| {
@@ -486,7 +477,7 @@ impl EventLoop {
         ) {
             log::warn!("tcphub: cannot register {}: {e}", client.addr);
             self.free.push(slot);
-            self.release();
+            self.core.release_client(self.idx);
             return;
         }
         let decoder = Decoder::new(self.core.config.framing);
@@ -666,7 +657,7 @@ impl EventLoop {
         let client = conn.client;
         self.by_id.remove(&client.id);
         self.core.registry.remove(&client);
-        self.release();
+        self.core.release_client(self.idx);
         match reason {
             DisconnectReason::Reset | DisconnectReason::Io(_) => drop(conn),
             _ => conn.close_gracefully(&mut self.rbuf),
@@ -750,7 +741,7 @@ impl EventLoop {
         // Connections handed to us but not yet adopted: just release them.
         while let Ok(cmd) = self.rx.try_recv() {
             if let Command::Adopt(..) = cmd {
-                self.release();
+                self.core.release_client(self.idx);
             }
         }
         // Nothing waits in the channel any more: loops of other servers that

@@ -376,9 +376,7 @@ impl ServerHandle {
         while self.is_running() {
             std::thread::sleep(Duration::from_millis(20));
         }
-        if !self.core.on_loop_thread() {
-            self.core.stop();
-        }
+        self.core.stop(); // joins the loops, unless on a tcphub I/O thread
     }
 
     /// The shared state, for the event loops.

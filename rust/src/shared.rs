@@ -296,13 +296,11 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
 }
 
 impl Core {
-    /// Whether the current thread is one of this server's loops.
-    pub fn on_loop_thread(&self) -> bool {
-        LOCAL.with(|l| {
-            l.borrow()
-                .as_ref()
-                .is_some_and(|ll| std::ptr::eq(ll.core, self))
-        })
+    /// Forgets one client of loop `idx` (closed, or dealt to it and never
+    /// adopted): it no longer counts against `max_clients` or that loop.
+    pub fn release_client(&self, idx: usize) {
+        self.active.fetch_sub(1, Ordering::AcqRel);
+        self.loops[idx].clients.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Delivers a command to loop `idx`: directly when called from that loop's
@@ -315,13 +313,14 @@ impl Core {
     /// that posts to a loop of its own server that is behind pauses reading
     /// its sockets instead (`EventLoop::read_paused`).
     pub fn post(&self, idx: usize, cmd: Command) {
+        let len = cmd.payload_len();
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
                 ll.cmds.push(cmd);
                 None
             }
             Some(ll) => {
-                if !std::ptr::eq(ll.core, self) && cmd.payload_len() > 0 {
+                if !std::ptr::eq(ll.core, self) && len > 0 {
                     ll.watch(&self.loops[idx].pending);
                 }
                 Some((cmd, true))
@@ -332,7 +331,6 @@ impl Core {
             Some(c) => c,
         };
         let remote = &self.loops[idx];
-        let len = cmd.payload_len();
         if len > 0 {
             if !on_loop {
                 self.wait_for_room(remote);
@@ -343,10 +341,9 @@ impl Core {
             // The loop is gone: the server has stopped.
             remote.pending.fetch_sub(len, Ordering::AcqRel);
             if let Command::Adopt(..) = cmd {
-                // Dealt to it by loop 0 before loop 0 saw the stop: it no
-                // longer counts (the stream closes as `cmd` drops).
-                self.active.fetch_sub(1, Ordering::AcqRel);
-                remote.clients.fetch_sub(1, Ordering::Relaxed);
+                // Dealt to it by loop 0 before loop 0 saw the stop (the
+                // stream closes as `cmd` drops).
+                self.release_client(idx);
             }
             return;
         }

@@ -14,9 +14,7 @@ use support::*;
 use tcphub::{Framing, TcpServer};
 
 fn rss_mib() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    let l = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    rss_kib() / 1024
 }
 
 #[test]
