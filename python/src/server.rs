@@ -819,6 +819,7 @@ impl PyTcpServer {
     fn __repr__(&self) -> String {
         let (ip, port) = self.address();
         let state = match self.running.get() {
+            None if self.starting.load(Ordering::Acquire) => "starting".to_string(),
             None => "not started".to_string(),
             Some(r) if r.handle.is_running() => {
                 format!("running, {} clients", r.handle.client_count())
