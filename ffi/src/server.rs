@@ -379,7 +379,10 @@ pub unsafe extern "C" fn tcphub_server_set_frame_timeout(
 /// `micros` microseconds, yielding its CPU between polls, before it sleeps
 /// (default 5; 0 turns it off). Fewer sleep/wake cycles under steady load,
 /// at the price of at most that much CPU per wakeup that finds nothing more
-/// to do. Takes effect at the next `tcphub_server_start`.
+/// to do. While on, a loop that keeps finding work also yields its CPU
+/// after a turn at most every 200 µs, so threads waiting for its core are
+/// not held off until the scheduler tick. Takes effect at the next
+/// `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
 ///

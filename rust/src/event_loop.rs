@@ -38,6 +38,10 @@ const READ_BUF: usize = 64 * 1024;
 const READ_BUDGET: usize = 8;
 /// Retry delay while the pull queue is full or accept hit a resource limit.
 const BACKOFF: Duration = Duration::from_millis(2);
+/// How often a busy-polling loop that keeps finding work gives up its CPU
+/// (see `maybe_yield`): 0–500 µs cut the echo benchmark's p99 alike, 1–3 ms
+/// less reliably; 200 µs keeps it to ≤ 5,000 `sched_yield` calls per second.
+const YIELD_EVERY: Duration = Duration::from_micros(200);
 
 /// Creates the listening socket: `SO_REUSEADDR` (so a restart can bind at
 /// once), dual stack for `::`, non-blocking, large backlog.
@@ -203,6 +207,8 @@ struct EventLoop {
     stopping: Option<Instant>,
     /// Next scan for clients past the idle or frame timeout (`None`: neither is set).
     next_timer_check: Option<Instant>,
+    /// When the loop last gave up its CPU after a turn (`maybe_yield`).
+    last_yield: Instant,
 }
 
 impl EventLoop {
@@ -249,6 +255,7 @@ impl EventLoop {
             draining: Vec::new(),
             stopping: None,
             next_timer_check,
+            last_yield: Instant::now(),
         })
     }
 
@@ -307,6 +314,7 @@ impl EventLoop {
             // (which may never come on a quiet loop).
             self.pump();
             self.flush_scheduled();
+            self.maybe_yield(!events.is_empty());
             if let Some(deadline) = self.stopping {
                 if self.conns.iter().flatten().all(|c| c.queued_bytes() == 0)
                     || Instant::now() >= deadline
@@ -315,6 +323,22 @@ impl EventLoop {
                     return;
                 }
             }
+        }
+    }
+
+    /// After a turn that did work, gives up the CPU if the last such yield
+    /// is [`YIELD_EVERY`] old — only when busy polling is on. A busy-polling
+    /// loop looks to the scheduler like a thread that never sleeps, and a
+    /// thread waiting for this core (another loop, the application, a client
+    /// on the same machine) would otherwise wait for the scheduler's tick
+    /// (4 ms here): echo p99 4.4 ms → 2.1 ms on the benchmark machine.
+    fn maybe_yield(&mut self, worked: bool) {
+        if worked
+            && !self.core.config.busy_poll.is_zero()
+            && self.last_yield.elapsed() >= YIELD_EVERY
+        {
+            std::thread::yield_now();
+            self.last_yield = Instant::now();
         }
     }
 
