@@ -17,6 +17,7 @@ use crate::client_builder::{
     ClientBuilder, ClientCallbacks, ClientConfig, ClientEvent, DEFAULT_CONNECT_TIMEOUT,
 };
 use crate::client_loop::ClientCmd;
+use crate::connection::ENTRY_OVERHEAD;
 use crate::error::{Error, Result};
 use crate::framing::Framing;
 use crate::server::{DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_QUEUE_BYTES};
@@ -32,6 +33,10 @@ pub(crate) struct ClientCore {
     pub notified: AtomicBool,
     /// Bytes accepted by `send` and not yet written: the queue bound.
     pub queued: AtomicUsize,
+    /// Messages behind `queued`: against the bound each also counts
+    /// `ENTRY_OVERHEAD`, the memory it takes beyond its bytes, so a queue of
+    /// one-byte messages is bounded too (as on the server).
+    pub queued_frames: AtomicUsize,
     /// False once closed (by `close()`, or for good after a drop).
     pub open: AtomicBool,
     /// Whether a connection is up right now.
@@ -233,9 +238,11 @@ impl TcpClient {
         }
         let limit = self.core.config.max_queue_bytes;
         let len = frame.len();
+        let overhead =
+            (self.core.queued_frames.load(Ordering::Acquire) + 1).saturating_mul(ENTRY_OVERHEAD);
         let mut cur = self.core.queued.load(Ordering::Acquire);
         loop {
-            if cur > 0 && cur + len > limit {
+            if cur > 0 && (cur + len).saturating_add(overhead) > limit {
                 return Err(Error::QueueFull { queued: cur, limit });
             }
             match self.core.queued.compare_exchange_weak(
@@ -248,6 +255,7 @@ impl TcpClient {
                 Err(now) => cur = now,
             }
         }
+        self.core.queued_frames.fetch_add(1, Ordering::AcqRel);
         self.core.post(ClientCmd::Send(frame));
         Ok(())
     }
@@ -399,6 +407,10 @@ impl TcpClient {
     }
 
     /// Bytes accepted by `send` and not yet written to the socket.
+    ///
+    /// Against [`ClientBuilder::max_queue_bytes`](crate::ClientBuilder::max_queue_bytes)
+    /// each queued message also counts 48 bytes of bookkeeping, so the
+    /// bound holds for tiny messages too.
     ///
     /// # Examples
     ///

@@ -226,6 +226,8 @@ impl ClientBuilder {
     }
 
     /// Bound on bytes accepted by `send` but not yet written (default 4 MiB).
+    /// Each queued message also counts 48 bytes for the memory it takes
+    /// beyond its bytes, so tiny messages are bounded too.
     ///
     /// # Examples
     ///
@@ -402,6 +404,7 @@ impl ClientBuilder {
             waker,
             notified: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
+            queued_frames: AtomicUsize::new(0),
             open: AtomicBool::new(true),
             connected: AtomicBool::new(true),
             addrs: Mutex::new((local, peer)),

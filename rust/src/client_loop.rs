@@ -334,15 +334,18 @@ impl ClientLoop {
         if !conn.writable || conn.queued_bytes() == 0 {
             return;
         }
-        match conn.flush() {
-            Ok(n) => {
-                self.core.queued.fetch_sub(n, Ordering::AcqRel);
-            }
-            Err((n, reason)) => {
-                // What was written before the failure has left the queue.
-                self.core.queued.fetch_sub(n, Ordering::AcqRel);
-                self.lost(reason);
-            }
+        let frames_before = conn.queued_frames();
+        let res = conn.flush();
+        // What was written (even before a failure) has left the queue.
+        let n = match res {
+            Ok(n) | Err((n, _)) => n,
+        };
+        self.core.queued.fetch_sub(n, Ordering::AcqRel);
+        self.core
+            .queued_frames
+            .fetch_sub(frames_before - conn.queued_frames(), Ordering::AcqRel);
+        if let Err((_, reason)) = res {
+            self.lost(reason);
         }
     }
 
@@ -523,6 +526,7 @@ impl ClientLoop {
         }
         self.core.open.store(false, Ordering::Release);
         self.core.queued.store(0, Ordering::Release);
+        self.core.queued_frames.store(0, Ordering::Release);
         self.unsent.clear();
         self.dispatch.event(ClientEvent::Closed, true);
         // What does not fit in the pull queue now is handed over (the

@@ -94,6 +94,11 @@ impl Connection {
         self.out_bytes
     }
 
+    /// Frames in the queue (a partly written one included).
+    pub fn queued_frames(&self) -> usize {
+        self.out.len()
+    }
+
     /// Adds a framed buffer unless that would take the queue past `limit`
     /// (one message is always accepted into an empty queue, so a message
     /// larger than the limit can still be delivered to a reader that keeps up).

@@ -170,3 +170,40 @@ fn a_client_and_a_server_closing_each_other_from_callbacks_do_not_deadlock() {
         panic!("the server's stop() is still blocked: deadlock");
     }
 }
+
+/// The send queue bound counted bytes only: with one-byte messages a 4 KiB
+/// bound let 4096 messages (and their allocations, ~50× the bytes) queue.
+/// Each message now also counts 48 bytes, as on the server.
+#[test]
+fn tiny_messages_are_bounded_by_their_bookkeeping_too() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(l.local_addr().unwrap()) // Raw framing
+        .reconnect(Reconnect {
+            initial: Duration::from_secs(60), // nothing is flushed meanwhile
+            max: Duration::from_secs(60),
+            max_attempts: None,
+        })
+        .max_queue_bytes(4096)
+        .connect()
+        .unwrap();
+    let (first, _) = l.accept().unwrap();
+    drop(first);
+    wait_until("the client waiting to reconnect", || {
+        matches!(
+            client.next_event(Duration::from_millis(50)),
+            Ok(ClientEvent::Reconnecting { .. })
+        )
+    });
+    let mut accepted = 0;
+    while client.send(b"x").is_ok() {
+        accepted += 1;
+        assert!(accepted <= 4096, "the queue never filled");
+    }
+    assert_eq!(accepted, 4096 / (1 + 48), "one-byte messages accepted");
+    assert_eq!(client.queued_bytes(), accepted);
+    assert!(matches!(
+        client.send(b"x"),
+        Err(tcphub::Error::QueueFull { .. })
+    ));
+    client.close();
+}
