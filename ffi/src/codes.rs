@@ -145,7 +145,13 @@ mod tests {
             (Error::InvalidConfig("x".into()), TCPHUB_ERR_INVALID_ARG),
             (Error::Bind { addr, source: io() }, TCPHUB_ERR_BIND),
             (Error::Connect { addr, source: io() }, TCPHUB_ERR_CONNECT),
-            (Error::Resolve { source: io() }, TCPHUB_ERR_CONNECT),
+            (
+                Error::Resolve {
+                    target: "nowhere:1".into(),
+                    source: io(),
+                },
+                TCPHUB_ERR_CONNECT,
+            ),
             (
                 Error::NoSuchClient(ClientRef::Id(1)),
                 TCPHUB_ERR_NO_SUCH_CLIENT,

@@ -228,7 +228,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                 os_args(Some(source))?,
                 &[("address", addr_tuple(py, addr)?)],
             ),
-            Error::Resolve { source } => make(
+            Error::Resolve { source, .. } => make(
                 py,
                 &c.connect,
                 os_args(Some(source))?,

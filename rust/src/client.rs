@@ -165,7 +165,7 @@ impl TcpClient {
     /// assert_eq!(client.peer_addr(), server.local_addr());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn connect<A: ToSocketAddrs>(addr: A) -> Result<TcpClient> {
+    pub fn connect<A: ToSocketAddrs + std::fmt::Debug>(addr: A) -> Result<TcpClient> {
         TcpClient::builder(addr).connect()
     }
 
@@ -182,7 +182,10 @@ impl TcpClient {
     /// let c = tcphub::TcpClient::connect_timeout(server.local_addr(), std::time::Duration::from_secs(5))?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn connect_timeout<A: ToSocketAddrs>(addr: A, timeout: Duration) -> Result<TcpClient> {
+    pub fn connect_timeout<A: ToSocketAddrs + std::fmt::Debug>(
+        addr: A,
+        timeout: Duration,
+    ) -> Result<TcpClient> {
         TcpClient::builder(addr).connect_timeout(timeout).connect()
     }
 
@@ -194,9 +197,12 @@ impl TcpClient {
     /// ```
     /// let b = tcphub::TcpClient::builder("localhost:8001");
     /// ```
-    pub fn builder<A: ToSocketAddrs>(addr: A) -> ClientBuilder {
+    pub fn builder<A: ToSocketAddrs + std::fmt::Debug>(addr: A) -> ClientBuilder {
         ClientBuilder {
-            target: addr.to_socket_addrs().map(Iterator::collect),
+            target: addr
+                .to_socket_addrs()
+                .map(Iterator::collect)
+                .map_err(|e| (describe_target(&addr), e)),
             config: ClientConfig {
                 framing: Framing::Raw,
                 connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -447,5 +453,47 @@ impl TcpClient {
 
     pub(crate) fn core(&self) -> &Arc<ClientCore> {
         &self.core
+    }
+}
+
+/// How the caller named the server, for [`Error::Resolve`]: `"host:port"`
+/// strings and `("host", port)` pairs as `host:port`, anything else as its
+/// `Debug` form.
+fn describe_target(addr: &impl std::fmt::Debug) -> String {
+    let text = format!("{addr:?}");
+    let unquote = |s: &str| {
+        s.strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .map(str::to_owned)
+    };
+    if let Some(s) = unquote(&text) {
+        return s;
+    }
+    if let Some((host, port)) = text
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .and_then(|t| t.rsplit_once(", "))
+    {
+        if let (Some(host), true) = (unquote(host), port.parse::<u16>().is_ok()) {
+            return format!("{host}:{port}");
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_target;
+
+    #[test]
+    fn targets_are_named_as_typed() {
+        assert_eq!(describe_target(&"nowhere.invalid:80"), "nowhere.invalid:80");
+        assert_eq!(describe_target(&String::from("a:1")), "a:1");
+        assert_eq!(
+            describe_target(&("nowhere.invalid", 80u16)),
+            "nowhere.invalid:80"
+        );
+        let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
+        assert_eq!(describe_target(&ip), "127.0.0.1:5");
     }
 }

@@ -174,7 +174,9 @@ pub(crate) struct ClientConfig {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ClientBuilder {
-    pub(crate) target: std::result::Result<Vec<SocketAddr>, std::io::Error>,
+    /// The resolved addresses, or how the caller named the server and what
+    /// the resolver said (reported by `connect`).
+    pub(crate) target: std::result::Result<Vec<SocketAddr>, (String, std::io::Error)>,
     pub(crate) config: ClientConfig,
     pub(crate) callbacks: ClientCallbacks,
 }
@@ -353,7 +355,7 @@ impl ClientBuilder {
                 "max_queue_bytes and event_capacity must be at least 1".into(),
             ));
         }
-        let addrs = target.map_err(|source| Error::Resolve { source })?;
+        let addrs = target.map_err(|(target, source)| Error::Resolve { target, source })?;
         let mut last = None;
         let mut stream = None;
         for addr in &addrs {
@@ -372,6 +374,7 @@ impl ClientBuilder {
         }
         let Some(stream) = stream else {
             return Err(last.unwrap_or_else(|| Error::Resolve {
+                target: "(an empty address list)".into(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     "it resolved to no address",

@@ -53,8 +53,10 @@ pub enum Error {
     /// The address given to a client did not resolve to any socket address
     /// (unknown host name, malformed address). Reported like [`Error::Connect`]
     /// by the C and Python bindings.
-    #[error("cannot resolve the server address: {}", describe_io(source))]
+    #[error("cannot resolve the server address {target}: {}", describe_io(source))]
     Resolve {
+        /// The address as the caller gave it (e.g. `localhost:8001`).
+        target: String,
         /// What the resolver said.
         #[source]
         source: io::Error,
@@ -146,7 +148,7 @@ impl Error {
         match self {
             Error::Bind { source, .. }
             | Error::Connect { source, .. }
-            | Error::Resolve { source }
+            | Error::Resolve { source, .. }
             | Error::Io { source, .. } => Some(source),
             _ => None,
         }

@@ -88,7 +88,7 @@ fn an_address_that_does_not_resolve_is_a_resolve_error() {
             assert_eq!(e.code(), 4, "reported like a connect failure");
             let text = e.to_string();
             assert!(
-                text.starts_with("cannot resolve the server address: "),
+                text.starts_with("cannot resolve the server address 127.0.0.1:99999: "),
                 "{text}"
             );
             assert!(!text.contains("0.0.0.0"), "{text}");
