@@ -389,6 +389,21 @@ int tcphub_client_recv(struct tcphub_client *c, struct tcphub_message *msg_out, 
 int tcphub_client_send(struct tcphub_client *c, const uint8_t *data, size_t len);
 
 /**
+ * Finishes sending (a TCP half-close): what is queued is written, then the
+ * sending side is shut so the server reads end-of-stream. Messages keep
+ * arriving until the server closes its side, which ends the client for good
+ * (no reconnect). Later `tcphub_client_send` calls return
+ * `TCPHUB_ERR_NOT_RUNNING`. Idempotent.
+ *
+ * Returns `TCPHUB_ERR_NOT_RUNNING` once the client is closed.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client.
+ */
+int tcphub_client_shutdown_write(struct tcphub_client *c);
+
+/**
  * Frees the message data an event owns and zeroes the event. NULL and
  * already released (or zeroed) events are fine.
  *

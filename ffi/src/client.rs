@@ -194,6 +194,26 @@ pub unsafe extern "C" fn tcphub_client_is_connected(c: *const tcphub_client) -> 
     })
 }
 
+/// Finishes sending (a TCP half-close): what is queued is written, then the
+/// sending side is shut so the server reads end-of-stream. Messages keep
+/// arriving until the server closes its side, which ends the client for good
+/// (no reconnect). Later `tcphub_client_send` calls return
+/// `TCPHUB_ERR_NOT_RUNNING`. Idempotent.
+///
+/// Returns `TCPHUB_ERR_NOT_RUNNING` once the client is closed.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_shutdown_write(c: *mut tcphub_client) -> c_int {
+    boundary("tcphub_client_shutdown_write", || {
+        // SAFETY: the caller's promise.
+        unsafe { client(c)? }.shutdown_write()?;
+        Ok(TCPHUB_OK)
+    })
+}
+
 /// Closes gracefully: writes what is queued (up to 2 s), shuts the
 /// connection down and stops the I/O thread. Idempotent. Messages received
 /// before the close can still be taken with `tcphub_client_recv`.

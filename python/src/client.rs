@@ -117,6 +117,15 @@ impl PyTcpClient {
         }
     }
 
+    /// Finishes sending (a TCP half-close): what is queued is written, then
+    /// the sending side is shut so the server reads end-of-stream. Messages
+    /// keep arriving until the server closes its side, which ends the client
+    /// for good (no reconnect); later ``send`` calls raise ``NotRunning``.
+    /// Idempotent. Raises ``NotRunning`` once closed.
+    fn shutdown_write(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.client.shutdown_write()).py_err(py)
+    }
+
     /// Closes gracefully: flush what is queued (up to ``linger`` seconds),
     /// shut the connection down and stop the I/O thread. Idempotent.
     fn close(&self, py: Python<'_>) {

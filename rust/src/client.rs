@@ -39,6 +39,9 @@ pub(crate) struct ClientCore {
     pub queued_frames: AtomicUsize,
     /// False once closed (by `close()`, or for good after a drop).
     pub open: AtomicBool,
+    /// Set by `shutdown_write()`: `send` refuses from then on, and the I/O
+    /// thread shuts the sending side once the queue is written.
+    pub write_shut: AtomicBool,
     /// Whether a connection is up right now.
     pub connected: AtomicBool,
     /// (local, peer) of the current or last connection.
@@ -221,7 +224,8 @@ impl TcpClient {
     /// # Errors
     ///
     /// [`Error::NotRunning`] once closed (or dropped for good without
-    /// reconnect), [`Error::QueueFull`] when the bounded queue has no room,
+    /// reconnect) or after [`shutdown_write`](TcpClient::shutdown_write),
+    /// [`Error::QueueFull`] when the bounded queue has no room,
     /// [`Error::FrameTooLarge`] when `msg` exceeds the framing's limit.
     ///
     /// # Examples
@@ -235,7 +239,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, msg: &[u8]) -> Result<()> {
-        if !self.is_open() {
+        if !self.is_open() || self.core.write_shut.load(Ordering::Acquire) {
             return Err(Error::NotRunning);
         }
         let frame = self.core.config.framing.encode(msg)?;
@@ -449,6 +453,63 @@ impl TcpClient {
     /// ```
     pub fn close(&self) {
         self.core.close();
+    }
+
+    /// Finishes sending (a TCP half-close): what is queued is written, then
+    /// the connection's sending side is shut, so the server reads
+    /// end-of-stream. Messages keep arriving until the server closes its
+    /// side; that ends the client for good — no reconnect — with
+    /// `Disconnected(ClosedByPeer)` and `Closed`. Later [`send`](TcpClient::send)s
+    /// fail with [`Error::NotRunning`]. While the client is reconnecting the
+    /// shutdown waits for the next connection and its flush. Idempotent;
+    /// callable from callbacks.
+    ///
+    /// A tcphub server answers end-of-stream by writing what is queued for
+    /// the client and closing. Replies made by Rust or C callbacks (they run
+    /// on the loop thread, before the end-of-stream is handled) go out, as
+    /// below; replies from Python callbacks or pull-mode consumers, which
+    /// handle messages later on their own thread, can come after the close
+    /// and are lost. Servers that read to end-of-stream and then answer (as
+    /// with `shutdown(Write)` on a plain socket) get everything.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRunning`] once the client is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tcphub::{Framing, TcpClient, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .on_message(|srv, client, msg| {
+    ///         let _ = srv.send(client.id, msg); // echo
+    ///     })
+    ///     .start()?;
+    /// let client = TcpClient::builder(server.local_addr())
+    ///     .framing(Framing::lines())
+    ///     .connect()?;
+    /// client.send(b"last request")?;
+    /// client.shutdown_write()?;
+    /// assert_eq!(client.recv_timeout(Duration::from_secs(10))?, b"last request");
+    /// // The server closed after replying: nothing more comes.
+    /// assert!(matches!(
+    ///     client.recv_timeout(Duration::from_secs(10)),
+    ///     Err(tcphub::Error::NotRunning)
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown_write(&self) -> Result<()> {
+        if !self.is_open() {
+            return Err(Error::NotRunning);
+        }
+        if !self.core.write_shut.swap(true, Ordering::AcqRel) {
+            self.core.post(ClientCmd::ShutdownWrite);
+        }
+        Ok(())
     }
 
     pub(crate) fn core(&self) -> &Arc<ClientCore> {

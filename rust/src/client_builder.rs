@@ -408,6 +408,7 @@ impl ClientBuilder {
             notified: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
             queued_frames: AtomicUsize::new(0),
+            write_shut: AtomicBool::new(false),
             open: AtomicBool::new(true),
             connected: AtomicBool::new(true),
             addrs: Mutex::new((local, peer)),

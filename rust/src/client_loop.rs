@@ -37,6 +37,18 @@ pub(crate) enum ClientCmd {
     Send(Arc<[u8]>),
     /// Flush and close.
     Close,
+    /// Flush, then shut the sending side (`TcpClient::shutdown_write`).
+    ShutdownWrite,
+}
+
+/// Where `TcpClient::shutdown_write` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteSide {
+    Open,
+    /// Asked for: shut once a connection is up and its queue is written.
+    ShutPending,
+    /// Shut: the server's end-of-stream ends the client, no reconnect.
+    Shut,
 }
 
 /// Where the connection is in its life.
@@ -119,6 +131,7 @@ struct ClientLoop {
     read_pending: bool,
     /// Set by `close()`: flush until this deadline, then finish.
     closing: Option<Instant>,
+    write_side: WriteSide,
     rng: u64,
     /// When the current connection came up, and by which reconnect attempt
     /// (0: the first connection).
@@ -172,6 +185,7 @@ pub(crate) fn spawn(
         rbuf: vec![0; READ_BUF].into_boxed_slice(),
         read_pending: false,
         closing: None,
+        write_side: WriteSide::Open,
         rng: seed | 1,
         up_since: (Instant::now(), 0),
     };
@@ -220,6 +234,7 @@ impl ClientLoop {
                 self.read();
             }
             self.flush();
+            self.shut_write_when_flushed();
             self.timers();
             self.dispatch.drain_backlog();
             if let Some(deadline) = self.closing {
@@ -277,6 +292,11 @@ impl ClientLoop {
                 ClientCmd::Close => {
                     self.closing
                         .get_or_insert(deadline_after(self.core.config.linger));
+                }
+                ClientCmd::ShutdownWrite => {
+                    if self.write_side == WriteSide::Open {
+                        self.write_side = WriteSide::ShutPending;
+                    }
                 }
             }
         }
@@ -349,6 +369,23 @@ impl ClientLoop {
         }
     }
 
+    /// Shuts the sending side once asked to and everything queued is written.
+    fn shut_write_when_flushed(&mut self) {
+        if self.write_side != WriteSide::ShutPending {
+            return;
+        }
+        let Link::Up(conn) = &mut self.link else {
+            return;
+        };
+        if conn.queued_bytes() > 0 {
+            return;
+        }
+        match conn.stream.shutdown(std::net::Shutdown::Write) {
+            Ok(()) => self.write_side = WriteSide::Shut,
+            Err(e) => self.lost(DisconnectReason::from_io(&e)),
+        }
+    }
+
     /// The connection ended: report it, keep its unsent frames, and either
     /// schedule a reconnect or go down for good.
     fn lost(&mut self, reason: DisconnectReason) {
@@ -373,8 +410,9 @@ impl ClientLoop {
         } else {
             1
         };
-        match (self.core.config.reconnect, self.closing) {
-            (Some(_), None) => self.schedule(next),
+        match (self.core.config.reconnect, self.closing, self.write_side) {
+            // After our half-close the server's close is the end, not a fault.
+            (Some(_), None, WriteSide::Open | WriteSide::ShutPending) => self.schedule(next),
             _ => self.link = Link::Down,
         }
     }

@@ -13,6 +13,16 @@ use std::time::{Duration, Instant};
 use support::*;
 use tcphub::{ClientEvent, Framing, Reconnect, ServerHandle, TcpClient, TcpServer};
 
+/// Waits (pull mode) until the client reports it is reconnecting.
+fn wait_reconnecting(client: &TcpClient) {
+    wait_until("the client reconnecting", || {
+        matches!(
+            client.next_event(Duration::from_millis(50)),
+            Ok(ClientEvent::Reconnecting { .. })
+        )
+    });
+}
+
 fn quick(max_attempts: Option<u32>) -> Reconnect {
     Reconnect {
         initial: Duration::from_millis(100),
@@ -32,12 +42,7 @@ fn empty_messages_sent_while_reconnecting_do_not_wedge_the_queue() {
         .unwrap();
     let (first, _) = l.accept().unwrap();
     drop(first);
-    wait_until("the client reconnecting", || {
-        matches!(
-            client.next_event(Duration::from_millis(50)),
-            Ok(ClientEvent::Reconnecting { .. })
-        )
-    });
+    wait_reconnecting(&client);
     for _ in 0..64 {
         client.send(b"").unwrap();
     }
@@ -188,12 +193,7 @@ fn tiny_messages_are_bounded_by_their_bookkeeping_too() {
         .unwrap();
     let (first, _) = l.accept().unwrap();
     drop(first);
-    wait_until("the client waiting to reconnect", || {
-        matches!(
-            client.next_event(Duration::from_millis(50)),
-            Ok(ClientEvent::Reconnecting { .. })
-        )
-    });
+    wait_reconnecting(&client);
     let mut accepted = 0;
     while client.send(b"x").is_ok() {
         accepted += 1;
@@ -205,5 +205,68 @@ fn tiny_messages_are_bounded_by_their_bookkeeping_too() {
         client.send(b"x"),
         Err(tcphub::Error::QueueFull { .. })
     ));
+    client.close();
+}
+
+/// A listener and a Lines client of it that reconnects quickly.
+fn reconnecting_lines_client() -> (TcpListener, TcpClient) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(l.local_addr().unwrap())
+        .framing(Framing::lines())
+        .reconnect(quick(None))
+        .connect()
+        .unwrap();
+    (l, client)
+}
+
+/// `shutdown_write` writes the queue, then a FIN; the server's reply and
+/// close end the client for good even with reconnect on.
+#[test]
+fn shutdown_write_flushes_then_half_closes_and_the_server_close_is_the_end() {
+    let (l, client) = reconnecting_lines_client();
+    let (mut peer, _) = l.accept().unwrap();
+    peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+    for i in 0..1000 {
+        client.send(format!("line {i}").as_bytes()).unwrap();
+    }
+    client.shutdown_write().unwrap();
+    client.shutdown_write().unwrap(); // idempotent
+    assert!(matches!(
+        client.send(b"late"),
+        Err(tcphub::Error::NotRunning)
+    ));
+    let mut got = String::new();
+    peer.read_to_string(&mut got).unwrap(); // ends at the client's FIN
+    let want: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(got, want);
+    assert!(client.is_open(), "still receiving");
+    peer.write_all(b"bye\n").unwrap();
+    drop(peer);
+    assert_eq!(client.recv_timeout(TIMEOUT).unwrap(), b"bye");
+    assert!(matches!(
+        client.recv_timeout(TIMEOUT),
+        Err(tcphub::Error::NotRunning)
+    ));
+    assert!(!client.is_open(), "closed for good: no reconnect");
+    client.close();
+}
+
+/// Asked for while reconnecting, the half-close waits for the next
+/// connection and goes after the carried-over queue.
+#[test]
+fn shutdown_write_while_reconnecting_goes_after_the_carried_queue() {
+    let (l, client) = reconnecting_lines_client();
+    let (first, _) = l.accept().unwrap();
+    drop(first);
+    wait_reconnecting(&client);
+    client.send(b"carried").unwrap();
+    client.shutdown_write().unwrap();
+    let (mut second, _) = l.accept().unwrap();
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = String::new();
+    second.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "carried\n");
+    drop(second);
+    wait_until("the client closed for good", || !client.is_open());
     client.close();
 }

@@ -77,6 +77,31 @@ int main(void) {
     CHECK(!tcphub_client_is_connected(NULL));
     TEST_PASS("connection refused, bad framing and NULL arguments are codes");
 
+    /* Half-close: every reply to what was sent before it still arrives,
+     * then the server closes and the stream ends. */
+    tcphub_client *half = NULL;
+    CHECK_OK(tcphub_client_connect("127.0.0.1", port, TCPHUB_FRAMING_LENGTH_PREFIXED, 0, &half));
+    for (int i = 0; i < 20; i++) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "last %d", i);
+        CHECK_OK(tcphub_client_send(half, (const uint8_t *)buf, (size_t)n));
+    }
+    CHECK_OK(tcphub_client_shutdown_write(half));
+    CHECK_OK(tcphub_client_shutdown_write(half));
+    CHECK_RC(tcphub_client_send(half, (const uint8_t *)"x", 1), TCPHUB_ERR_NOT_RUNNING);
+    for (int i = 0; i < 20; i++) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "last %d", i);
+        CHECK_OK(tcphub_client_recv(half, &m, WAIT_MS));
+        CHECK(m.len == (size_t)n && memcmp(m.data, buf, (size_t)n) == 0);
+        tcphub_message_release(&m);
+    }
+    CHECK_RC(tcphub_client_recv(half, &m, WAIT_MS), TCPHUB_ERR_NOT_RUNNING);
+    CHECK_RC(tcphub_client_shutdown_write(half), TCPHUB_ERR_NOT_RUNNING);
+    CHECK_RC(tcphub_client_shutdown_write(NULL), TCPHUB_ERR_NULL);
+    tcphub_client_free(half);
+    TEST_PASS("shutdown_write: all replies, then the end of the stream");
+
     /* Messages larger than the framing's limit are refused at send. */
     tcphub_client *small = NULL;
     CHECK_OK(tcphub_client_connect("127.0.0.1", port, TCPHUB_FRAMING_LINES, 4, &small));

@@ -81,3 +81,41 @@ def test_server_sees_client_disconnect(make_server):
     assert events[1].data == b"bye"
     assert events[2].reason == "closed by peer"
     wait_until(lambda: server.client_count == 0)
+
+
+
+def test_shutdown_write_sends_everything_then_end_of_stream():
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = []
+
+    def serve():
+        # Reads to end-of-stream, then answers and closes: a server that
+        # needs the client's half-close to know the request is complete.
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+            received.append(data)
+            conn.sendall(b"got %d lines\n" % data.count(b"\n"))
+
+    t = threading.Thread(target=serve)
+    t.start()
+    client = tcphub.TcpClient("127.0.0.1", listener.getsockname()[1], framing="lines")
+    for i in range(100):
+        client.send(b"r%d" % i)
+    client.shutdown_write()
+    client.shutdown_write()  # idempotent
+    with pytest.raises(tcphub.NotRunning):
+        client.send(b"after the half-close")
+    # The reply comes after the server saw the end; its close ends the client.
+    assert list(client) == [b"got 100 lines"]
+    t.join(WAIT)
+    listener.close()
+    assert received == [b"".join(b"r%d\n" % i for i in range(100))]
+    assert not client.is_open
+    with pytest.raises(tcphub.NotRunning):
+        client.shutdown_write()
+    client.close()
