@@ -198,9 +198,8 @@ pub unsafe extern "C" fn tcphub_client_is_connected(c: *const tcphub_client) -> 
 /// sending side is shut so the server reads end-of-stream. Messages keep
 /// arriving until the server closes its side, which ends the client for good
 /// (no reconnect). Later `tcphub_client_send` calls return
-/// `TCPHUB_ERR_NOT_RUNNING`. Idempotent. A tcphub server closes on
-/// end-of-stream once what is queued is written: replies its callbacks make
-/// go out; replies from a pull-mode consumer (or Python) may miss the close.
+/// `TCPHUB_ERR_NOT_RUNNING`. Idempotent. A tcphub server answers it with
+/// the replies to the messages before it, then closes.
 ///
 /// Returns `TCPHUB_ERR_NOT_RUNNING` once the client is closed.
 ///

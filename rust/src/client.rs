@@ -464,13 +464,11 @@ impl TcpClient {
     /// shutdown waits for the next connection and its flush. Idempotent;
     /// callable from callbacks.
     ///
-    /// A tcphub server answers end-of-stream by writing what is queued for
-    /// the client and closing. Replies made by Rust or C callbacks (they run
-    /// on the loop thread, before the end-of-stream is handled) go out, as
-    /// below; replies from Python callbacks or pull-mode consumers, which
-    /// handle messages later on their own thread, can come after the close
-    /// and are lost. Servers that read to end-of-stream and then answer (as
-    /// with `shutdown(Write)` on a plain socket) get everything.
+    /// A tcphub server answers end-of-stream by writing the replies to the
+    /// messages before it and then closing: replies its callbacks queue, and
+    /// in pull mode (Python callbacks too) replies made until the
+    /// application asks for its next event or the server's linger time
+    /// (2 s by default) passes.
     ///
     /// # Errors
     ///

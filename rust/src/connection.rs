@@ -70,6 +70,11 @@ pub(crate) struct Connection {
     /// EOF, kick, oversize frame, idle): the reason to report and the
     /// deadline after which it closes anyway. No more reading meanwhile.
     pub closing: Option<(DisconnectReason, Instant)>,
+    /// Pull mode: the peer finished sending (end-of-stream) and its
+    /// `Disconnected` is reported, but the connection stays open for the
+    /// replies the application makes to its last messages, until released
+    /// or this deadline. No more reading meanwhile.
+    pub held: Option<(DisconnectReason, Instant)>,
 }
 
 impl Connection {
@@ -87,6 +92,7 @@ impl Connection {
             last_active: now,
             frame_started: None,
             closing: None,
+            held: None,
         }
     }
 

@@ -7,9 +7,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+
+use crate::shared::{Command, Core};
 
 /// Identifies one connection for the lifetime of its server; never reused.
 ///
@@ -166,6 +169,13 @@ pub enum Event {
     /// A client sent a message (one frame).
     Message(Client, Vec<u8>),
     /// A client left; no more events follow for it.
+    ///
+    /// In pull mode, when the client only finished sending
+    /// ([`DisconnectReason::ClosedByPeer`], or an unfinished last frame),
+    /// its connection stays open for replies to its last messages until
+    /// your next call for events (or the server's linger time, 2 s by
+    /// default): `send` and `send_to` still reach it while you handle what
+    /// you took, though it is no longer listed, counted or sent broadcasts.
     Disconnected(Client, DisconnectReason),
 }
 
@@ -211,6 +221,69 @@ pub struct Events {
     /// Events that did not fit in the queue when the server stopped; taken
     /// after the queue is empty and closed.
     pub(crate) leftovers: Arc<Mutex<VecDeque<Event>>>,
+    /// Clients whose end this receiver (or a clone) handed out and whose
+    /// connections may be held open for replies: released at the next call.
+    pub(crate) releases: Arc<Releases>,
+}
+
+/// Clients whose `Disconnected` a consumer has taken while the loop may be
+/// holding their connection open for replies (`event_loop::held`). The
+/// consumer's next call for events (or dropping the last receiver) means it
+/// has dealt with them: each is posted to its loop as `Command::Release`.
+#[derive(Debug)]
+pub(crate) struct Releases {
+    core: Weak<Core>,
+    taken: Mutex<Vec<ClientId>>,
+    /// `taken` is not empty (saves the lock on every call).
+    any: AtomicBool,
+}
+
+impl Releases {
+    pub(crate) fn new(core: &Arc<Core>) -> Releases {
+        Releases {
+            core: Arc::downgrade(core),
+            taken: Mutex::new(Vec::new()),
+            any: AtomicBool::new(false),
+        }
+    }
+
+    /// Notes a taken event that may end a held connection.
+    fn note(&self, ev: &Event) {
+        if let Event::Disconnected(c, why) = ev {
+            if matches!(
+                why,
+                DisconnectReason::ClosedByPeer | DisconnectReason::Io(io::ErrorKind::UnexpectedEof)
+            ) {
+                self.taken
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(c.id);
+                self.any.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Releases every client noted so far.
+    fn post_all(&self) {
+        if !self.any.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let ids = std::mem::take(&mut *self.taken.lock().unwrap_or_else(|p| p.into_inner()));
+        let Some(core) = self.core.upgrade() else {
+            return;
+        };
+        for id in ids {
+            if let Some(idx) = core.registry.loop_of(id) {
+                core.post(idx, Command::Release(id));
+            }
+        }
+    }
+}
+
+impl Drop for Releases {
+    fn drop(&mut self) {
+        self.post_all();
+    }
 }
 
 impl Events {
@@ -231,11 +304,18 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> crate::Result<Event> {
+        self.releases.post_all();
         match self.rx.recv_timeout(timeout) {
-            Ok(e) => Ok(e),
+            Ok(e) => Ok(self.noted(e)),
             Err(RecvTimeoutError::Timeout) => Err(crate::Error::Timeout),
             Err(RecvTimeoutError::Disconnected) => self.leftover().ok_or(crate::Error::NotRunning),
         }
+    }
+
+    /// Hands `e` out, noting it if it may end a held connection.
+    fn noted(&self, e: Event) -> Event {
+        self.releases.note(&e);
+        e
     }
 
     /// The next event left over at stop, once the queue itself has ended.
@@ -256,8 +336,9 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_recv(&self) -> Option<Event> {
+        self.releases.post_all();
         match self.rx.try_recv() {
-            Ok(e) => Some(e),
+            Ok(e) => Some(self.noted(e)),
             Err(TryRecvError::Empty) => None,
             Err(TryRecvError::Disconnected) => self.leftover(),
         }
@@ -275,7 +356,11 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv(&self) -> Option<Event> {
-        self.rx.recv().ok().or_else(|| self.leftover())
+        self.releases.post_all();
+        match self.rx.recv() {
+            Ok(e) => Some(self.noted(e)),
+            Err(_) => self.leftover(),
+        }
     }
 
     /// Appends up to `max` events to `out`, waiting up to `timeout` for the
@@ -302,6 +387,7 @@ impl Events {
         max: usize,
         timeout: Duration,
     ) -> crate::Result<usize> {
+        self.releases.post_all();
         if max == 0 {
             return Ok(0);
         }
@@ -318,12 +404,12 @@ impl Events {
                 return Ok(n);
             }
         };
-        out.push(first);
+        out.push(self.noted(first));
         let mut n = 1;
         while n < max {
             match self.rx.try_recv() {
                 Ok(e) => {
-                    out.push(e);
+                    out.push(self.noted(e));
                     n += 1;
                 }
                 Err(_) => break,

@@ -28,6 +28,7 @@ use crate::registry::FastMap;
 use crate::shared::{self, deadline_after, Command, Config, Core, LoopRemote, MAX_PENDING_BYTES};
 use crate::stats::LoopCounters;
 
+mod held;
 mod output;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -203,6 +204,9 @@ struct EventLoop {
     accept_retry: Option<Instant>,
     /// Connections closing once their queue is written (see `close_after_flush`).
     draining: Vec<usize>,
+    /// Connections held open after their peer finished (see `hold`): slot
+    /// and client id (the slot may have been reused since).
+    held: Vec<(usize, ClientId)>,
     /// Set when shutdown began: the deadline for flushing.
     stopping: Option<Instant>,
     /// Next scan for clients past the idle or frame timeout (`None`: neither is set).
@@ -253,6 +257,7 @@ impl EventLoop {
             next_target: 0,
             accept_retry: None,
             draining: Vec::new(),
+            held: Vec::new(),
             stopping: None,
             next_timer_check,
             last_yield: Instant::now(),
@@ -308,6 +313,7 @@ impl EventLoop {
             self.read_again();
             self.flush_scheduled();
             self.check_timers();
+            self.check_held();
             self.check_draining();
             // The disconnect callbacks of clients those two closed may have
             // queued output for others: write it now, not at the next wakeup
@@ -390,6 +396,9 @@ impl EventLoop {
             }
         }
         if let Some(at) = self.next_timer_check {
+            consider(at.saturating_duration_since(now));
+        }
+        if let Some(at) = self.next_hold_deadline() {
             consider(at.saturating_duration_since(now));
         }
         if let Some(deadline) = self.stopping {
@@ -531,7 +540,7 @@ impl EventLoop {
             let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
                 return;
             };
-            if conn.closing.is_some() {
+            if conn.closing.is_some() || conn.held.is_some() {
                 return;
             }
             match conn.read_into(&mut self.rbuf) {
@@ -574,8 +583,13 @@ impl EventLoop {
                         }
                         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
                     };
-                    // Replies the callbacks just queued still go out (half-close).
-                    self.close_after_flush(t, reason);
+                    if self.core.callbacks.any() {
+                        // Replies the callbacks just queued still go out (half-close).
+                        self.close_after_flush(t, reason);
+                    } else {
+                        // The application has yet to see the last messages.
+                        self.hold(t, reason);
+                    }
                     return;
                 }
                 ReadOutcome::Failed(reason) => {
@@ -679,6 +693,8 @@ impl EventLoop {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.free.push(t);
         let client = conn.client;
+        // A held connection's end was reported when it was held.
+        let reported = conn.held.is_some();
         self.by_id.remove(&client.id);
         self.core.registry.remove(&client);
         self.core.release_client(self.idx);
@@ -689,7 +705,9 @@ impl EventLoop {
         let counters = &self.core.counters[self.idx];
         LoopCounters::add(&counters.disconnected, 1);
         log::debug!("tcphub: client {client} disconnected: {reason}");
-        self.dispatch.disconnected(counters, &client, &reason);
+        if !reported {
+            self.dispatch.disconnected(counters, &client, &reason);
+        }
     }
 
     /// Disconnects clients past the idle timeout (nothing received) or the

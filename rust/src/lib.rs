@@ -40,7 +40,9 @@
 //!   [`ServerHandle`]; `start()` binds and spawns the loops.
 //! - `event_loop.rs` — the I/O threads: epoll via mio, accept, read,
 //!   dispatch to callbacks or the pull queue, timers, closing;
-//!   `event_loop/output.rs` — applying commands, queue bounds, flushing.
+//!   `event_loop/output.rs` — applying commands, queue bounds, flushing;
+//!   `event_loop/held.rs` — pull mode: holding a half-closed peer open for
+//!   the replies to its last messages.
 //! - `broadcast.rs` — joins back-to-back `send_all` frames into one buffer.
 //! - `connection.rs` — one connection: socket, decoder, bounded outbound
 //!   queue written with `writev`.

@@ -67,7 +67,10 @@ fn addr_shard(addr: &SocketAddr) -> usize {
 }
 
 /// One shard of the id map: id -> (address, owning loop).
-type IdShard = RwLock<FastMap<ClientId, (SocketAddr, usize)>>;
+/// Per id: address, owning loop, and whether the client is hidden (its
+/// `Disconnected` reported while its connection is held open for replies:
+/// still reachable by `send`/`send_to`, no longer listed or counted).
+type IdShard = RwLock<FastMap<ClientId, (SocketAddr, usize, bool)>>;
 
 /// Client directory; an entry exists exactly while the owning loop holds the
 /// connection, so `send` after `on_disconnect` reports `NoSuchClient`.
@@ -106,7 +109,7 @@ impl Registry {
 
     pub fn insert(&self, client: Client, loop_idx: usize) {
         if write(self.id_shard(client.id))
-            .insert(client.id, (client.addr, loop_idx))
+            .insert(client.id, (client.addr, loop_idx, false))
             .is_none()
         {
             self.count.fetch_add(1, Ordering::AcqRel);
@@ -115,7 +118,7 @@ impl Registry {
     }
 
     pub fn remove(&self, client: &Client) {
-        if write(self.id_shard(client.id)).remove(&client.id).is_some() {
+        if let Some((_, _, false)) = write(self.id_shard(client.id)).remove(&client.id) {
             self.count.fetch_sub(1, Ordering::AcqRel);
         }
         let mut g = write(&self.by_addr[addr_shard(&client.addr)]);
@@ -125,8 +128,18 @@ impl Registry {
     }
 
     /// The loop owning `id`.
+    /// Stops listing and counting client `id`, which stays reachable.
+    pub fn hide(&self, id: ClientId) {
+        if let Some(entry) = write(self.id_shard(id)).get_mut(&id) {
+            if !entry.2 {
+                entry.2 = true;
+                self.count.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
     pub fn loop_of(&self, id: ClientId) -> Option<usize> {
-        read(self.id_shard(id)).get(&id).map(|&(_, l)| l)
+        read(self.id_shard(id)).get(&id).map(|&(_, l, _)| l)
     }
 
     /// The client connected from `addr` and its loop.
@@ -138,7 +151,8 @@ impl Registry {
     pub fn get(&self, id: ClientId) -> Option<Client> {
         read(self.id_shard(id))
             .get(&id)
-            .map(|&(addr, _)| Client { id, addr })
+            .filter(|e| !e.2)
+            .map(|&(addr, _, _)| Client { id, addr })
     }
 
     pub fn len(&self) -> usize {
@@ -151,7 +165,8 @@ impl Registry {
             v.extend(
                 read(shard)
                     .iter()
-                    .map(|(&id, &(addr, _))| Client { id, addr }),
+                    .filter(|(_, e)| !e.2)
+                    .map(|(&id, &(addr, _, _))| Client { id, addr }),
             );
         }
         v.sort_unstable_by_key(|c| c.id);

@@ -100,6 +100,10 @@ pub(crate) enum Command {
     Broadcast(Arc<[u8]>, ClientId),
     /// Disconnect a client with `Kicked`.
     Kick(ClientId),
+    /// Pull mode: the application has dealt with everything up to this
+    /// client's `Disconnected`; a connection held open after the peer
+    /// finished sending may close now (see `EventLoop::hold`).
+    Release(ClientId),
     /// Begin graceful shutdown.
     Shutdown,
 }

@@ -119,3 +119,15 @@ def test_shutdown_write_sends_everything_then_end_of_stream():
     with pytest.raises(tcphub.NotRunning):
         client.shutdown_write()
     client.close()
+
+
+def test_shutdown_write_collects_every_reply_from_a_python_server(echo_server):
+    # The server's callbacks run on its dispatcher thread, after the
+    # end-of-stream was read: the connection is held open for their replies.
+    client = tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines")
+    for i in range(100):
+        client.send(b"r%d" % i)
+    client.shutdown_write()
+    assert list(client) == [b"r%d" % i for i in range(100)]
+    assert not client.is_open
+    client.close()

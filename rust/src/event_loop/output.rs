@@ -63,6 +63,7 @@ impl EventLoop {
                     self.close_after_flush(t, DisconnectReason::Kicked);
                 }
             }
+            Command::Release(id) => self.release(id),
             Command::Shutdown => self.begin_shutdown(),
         }
     }
@@ -71,7 +72,8 @@ impl EventLoop {
     fn broadcast(&mut self, batch: &Batch, bound: ClientId) {
         let msgs = batch.messages();
         for t in 0..self.conns.len() {
-            if !matches!(&self.conns[t], Some(c) if c.client.id < bound) {
+            // (A held connection's client is reported gone: direct sends only.)
+            if !matches!(&self.conns[t], Some(c) if c.client.id < bound && c.held.is_none()) {
                 continue;
             }
             if !self.try_enqueue(t, batch.joined.clone(), msgs) {

@@ -1,0 +1,162 @@
+//! A peer that finishes sending (a TCP half-close: `shutdown(SHUT_WR)` after
+//! its request, as `nc -N` does) still gets the replies to its last
+//! messages. With callbacks they are queued before the end-of-stream is
+//! handled; in pull mode the connection is held open until the application
+//! asks for its next event, or for the linger time.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{localhost, next_event, wait_until, Peer, TIMEOUT};
+use tcphub::{DisconnectReason, Event, Framing, ServerHandle, TcpClient, TcpServer};
+
+fn pull_server(linger: Duration) -> ServerHandle {
+    TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .linger(linger)
+        .start()
+        .unwrap()
+}
+
+/// Replies `"re: <msg>"` to every message; returns when `n` clients have
+/// ended and the next call for events has been made.
+fn answer_until_ended(server: &ServerHandle, n: usize) -> Vec<Event> {
+    let events = server.events();
+    let mut ends = Vec::new();
+    while ends.len() < n {
+        match next_event(&events) {
+            Event::Message(c, m) => {
+                let mut reply = b"re: ".to_vec();
+                reply.extend_from_slice(&m);
+                server
+                    .send(c.id, &reply)
+                    .expect("the client is still there");
+            }
+            ev @ Event::Disconnected(..) => ends.push(ev),
+            Event::Connected(_) => {}
+        }
+    }
+    let _ = events.try_recv(); // "dealt with everything taken": releases
+    ends
+}
+
+#[test]
+fn pull_mode_replies_reach_a_peer_that_half_closed() {
+    let server = pull_server(Duration::from_secs(30));
+    let mut peer = Peer::connect(server.local_addr());
+    for i in 0..100 {
+        peer.send_line(&format!("request {i}"));
+    }
+    peer.shutdown_write();
+    let ends = answer_until_ended(&server, 1);
+    assert!(
+        matches!(
+            &ends[..],
+            [Event::Disconnected(_, DisconnectReason::ClosedByPeer)]
+        ),
+        "{ends:?}"
+    );
+    let got = String::from_utf8(peer.read_to_eof()).unwrap();
+    let want: String = (0..100).map(|i| format!("re: request {i}\n")).collect();
+    assert_eq!(got, want, "every reply, then end-of-stream");
+    wait_until("the client closed and counted once", || {
+        server.clients().is_empty() && server.stats().disconnected == 1
+    });
+}
+
+#[test]
+fn a_held_connection_closes_at_the_linger_time_if_the_application_stops_asking() {
+    let server = pull_server(Duration::from_millis(300));
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send_line("bye");
+    peer.shutdown_write();
+    let started = Instant::now();
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    assert!(matches!(next_event(&events), Event::Message(..)));
+    assert!(matches!(
+        next_event(&events),
+        Event::Disconnected(_, DisconnectReason::ClosedByPeer)
+    ));
+    // No further call for events: the linger time ends the wait.
+    peer.expect_eof();
+    assert!(started.elapsed() < TIMEOUT);
+    wait_until("the client gone", || server.clients().is_empty());
+}
+
+#[test]
+fn a_held_client_is_reported_once_even_when_the_server_stops() {
+    let server = pull_server(Duration::from_secs(30));
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.shutdown_write();
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    let client = match next_event(&events) {
+        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => c,
+        other => panic!("{other:?}"),
+    };
+    // Reported gone: not listed, counted or broadcast to; `send` and
+    // `send_to` still reach it while held.
+    assert_eq!(server.client_count(), 0);
+    assert!(server.clients().is_empty());
+    assert_eq!(server.client(client.id), None);
+    assert_eq!(server.send_all(b"everyone"), 0); // (it would arrive first)
+    server.send(client.id, b"direct").unwrap();
+    server
+        .send_to(client.addr.ip(), client.addr.port(), b"by address")
+        .unwrap();
+    assert_eq!(peer.read_line(), "direct");
+    assert_eq!(peer.read_line(), "by address");
+    server.stop();
+    assert_eq!(events.count(), 0, "no second Disconnected");
+    peer.expect_eof();
+    assert_eq!(server.stats().disconnected, 1);
+}
+
+#[test]
+fn callback_replies_reach_a_peer_that_half_closed() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(|srv, c, m| {
+            let _ = srv.send(c.id, m);
+        })
+        .start()
+        .unwrap();
+    let mut peer = Peer::connect(server.local_addr());
+    for i in 0..100 {
+        peer.send_line(&format!("m{i}"));
+    }
+    peer.shutdown_write();
+    let got = String::from_utf8(peer.read_to_eof()).unwrap();
+    let want: String = (0..100).map(|i| format!("m{i}\n")).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_tcphub_client_half_close_gets_every_pull_mode_reply() {
+    let server = pull_server(Duration::from_secs(30));
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::lines())
+        .connect()
+        .unwrap();
+    for i in 0..50 {
+        client.send(format!("q{i}").as_bytes()).unwrap();
+    }
+    client.shutdown_write().unwrap();
+    let app = std::thread::scope(|s| {
+        let app = s.spawn(|| answer_until_ended(&server, 1));
+        for i in 0..50 {
+            let want = format!("re: q{i}");
+            assert_eq!(client.recv_timeout(TIMEOUT).unwrap(), want.as_bytes());
+        }
+        app.join().unwrap()
+    });
+    assert_eq!(app.len(), 1);
+    assert!(matches!(
+        client.recv_timeout(TIMEOUT),
+        Err(tcphub::Error::NotRunning)
+    ));
+}
