@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,10 @@ pub(crate) struct ClientCore {
     /// Set by `shutdown_write()`: `send` refuses from then on, and the I/O
     /// thread shuts the sending side once the queue is written.
     pub write_shut: AtomicBool,
+    /// Makes `send`'s check of `write_shut` and its post one step against
+    /// `shutdown_write` (read side: senders; write side: the shutdown), so
+    /// every message `send` accepted is posted before `ShutdownWrite`.
+    pub send_gate: RwLock<()>,
     /// Whether a connection is up right now.
     pub connected: AtomicBool,
     /// (local, peer) of the current or last connection.
@@ -239,6 +243,11 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, msg: &[u8]) -> Result<()> {
+        let _gate = self
+            .core
+            .send_gate
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
         if !self.is_open() || self.core.write_shut.load(Ordering::Acquire) {
             return Err(Error::NotRunning);
         }
@@ -388,7 +397,9 @@ impl TcpClient {
         self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()).1
     }
 
-    /// Whether `send` is accepted: not closed, and not given up after a drop.
+    /// Whether the client is open: not closed and not ended for good (after
+    /// [`shutdown_write`](TcpClient::shutdown_write) it stays open to
+    /// receive while `send` is refused).
     ///
     /// # Examples
     ///
@@ -504,6 +515,11 @@ impl TcpClient {
         if !self.is_open() {
             return Err(Error::NotRunning);
         }
+        let _gate = self
+            .core
+            .send_gate
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         if !self.core.write_shut.swap(true, Ordering::AcqRel) {
             self.core.post(ClientCmd::ShutdownWrite);
         }

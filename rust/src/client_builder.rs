@@ -409,6 +409,7 @@ impl ClientBuilder {
             queued: AtomicUsize::new(0),
             queued_frames: AtomicUsize::new(0),
             write_shut: AtomicBool::new(false),
+            send_gate: std::sync::RwLock::new(()),
             open: AtomicBool::new(true),
             connected: AtomicBool::new(true),
             addrs: Mutex::new((local, peer)),

@@ -282,6 +282,13 @@ impl ClientLoop {
         self.core.notified.store(false, Ordering::Release);
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
+                ClientCmd::Send(frame) if self.write_side == WriteSide::Shut => {
+                    // Cannot happen (`send_gate` orders sends before the
+                    // shutdown); if it did, the frame is not counted forever.
+                    log::warn!("tcphub: a message sent after shutdown_write was dropped");
+                    self.core.queued.fetch_sub(frame.len(), Ordering::AcqRel);
+                    self.core.queued_frames.fetch_sub(1, Ordering::AcqRel);
+                }
                 ClientCmd::Send(frame) => match &mut self.link {
                     Link::Up(conn) => {
                         conn.enqueue(frame, usize::MAX);
@@ -380,9 +387,12 @@ impl ClientLoop {
         if conn.queued_bytes() > 0 {
             return;
         }
-        match conn.stream.shutdown(std::net::Shutdown::Write) {
-            Ok(()) => self.write_side = WriteSide::Shut,
-            Err(e) => self.lost(DisconnectReason::from_io(&e)),
+        let res = conn.stream.shutdown(std::net::Shutdown::Write);
+        // Everything was written; a failure means the connection is gone,
+        // and there is nothing left to reconnect for.
+        self.write_side = WriteSide::Shut;
+        if let Err(e) = res {
+            self.lost(DisconnectReason::from_io(&e));
         }
     }
 

@@ -3,7 +3,7 @@
 //! queue of shared, already-framed buffers that `flush` writes with `writev`.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -180,7 +180,12 @@ impl Connection {
                     };
                     cnt += 1;
                 }
-                match self.stream.write_vectored(&iov[..cnt]) {
+                // sendmsg with MSG_NOSIGNAL, not writev: a write to a peer
+                // that reset must fail with EPIPE, not raise SIGPIPE, which
+                // kills a C program that links us and keeps the default.
+                match socket2::SockRef::from(&self.stream)
+                    .send_vectored_with_flags(&iov[..cnt], libc::MSG_NOSIGNAL)
+                {
                     Ok(0) => return Err((written, DisconnectReason::Io(io::ErrorKind::WriteZero))),
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -267,6 +272,48 @@ mod tests {
         let (mut c, _peer) = connection();
         // Large frames are hardly affected: 16 of 1000 bytes fit in 17,000.
         assert_eq!(fill(&mut c, &[b'y'; 1000], 17_000), 16);
+    }
+
+    /// A C program linking tcphub keeps SIGPIPE's default action (death):
+    /// writing to a connection whose sending side is gone must not raise it.
+    #[test]
+    fn a_write_to_a_dead_connection_fails_without_sigpipe() {
+        // SAFETY: signal-mask calls on local sets, for this thread only.
+        // Blocked, SIGPIPE stays pending (even though the test harness
+        // ignores it), so sigpending shows whether a write raised it.
+        let pending = || unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut set);
+            libc::sigismember(&set, libc::SIGPIPE) == 1
+        };
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGPIPE);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        let (mut c, _peer) = connection();
+        c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(matches!(
+            c.enqueue(Arc::from(&b"late\n"[..]), 4096),
+            Queued::Yes { .. }
+        ));
+        assert!(c.flush().is_err(), "EPIPE");
+        let raised = pending();
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGPIPE);
+            if raised {
+                let zero = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
+            }
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+        assert!(!raised, "the write raised SIGPIPE");
     }
 
     #[test]

@@ -279,6 +279,8 @@ impl EventLoop {
                     self.stopping.get_or_insert_with(Instant::now);
                 }
             }
+            // Work this turn: events, or input left over from the last one.
+            let worked = !events.is_empty() || !self.to_read.is_empty();
             for ev in events.iter() {
                 match ev.token() {
                     WAKER => {}
@@ -320,7 +322,7 @@ impl EventLoop {
             // (which may never come on a quiet loop).
             self.pump();
             self.flush_scheduled();
-            self.maybe_yield(!events.is_empty());
+            self.maybe_yield(worked);
             if let Some(deadline) = self.stopping {
                 if self.conns.iter().flatten().all(|c| c.queued_bytes() == 0)
                     || Instant::now() >= deadline

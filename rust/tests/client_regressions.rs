@@ -270,3 +270,40 @@ fn shutdown_write_while_reconnecting_goes_after_the_carried_queue() {
     wait_until("the client closed for good", || !client.is_open());
     client.close();
 }
+
+/// `send` racing `shutdown_write` on another thread: a message `send`
+/// accepted could be posted after the shutdown, written to the shut socket
+/// (EPIPE) and lost with the connection (3–9 of 300 rounds failed).
+#[test]
+fn every_message_accepted_before_a_concurrent_shutdown_write_is_delivered() {
+    for round in 0..100 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpClient::builder(l.local_addr().unwrap())
+            .framing(Framing::lines())
+            .connect()
+            .unwrap();
+        let (mut peer, _) = l.accept().unwrap();
+        peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let sender = {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                let mut accepted = 0u64;
+                while client.send(b"m").is_ok() {
+                    accepted += 1;
+                }
+                accepted
+            })
+        };
+        while client.queued_bytes() == 0 && !sender.is_finished() {
+            std::thread::yield_now();
+        }
+        client.shutdown_write().unwrap();
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).unwrap();
+        let accepted = sender.join().unwrap();
+        let lines = got.iter().filter(|&&b| b == b'\n').count() as u64;
+        assert_eq!(lines, accepted, "round {round}: accepted vs delivered");
+        drop(peer);
+        client.close();
+    }
+}
