@@ -29,6 +29,7 @@ use crate::shared::{self, deadline_after, Command, Config, Core, LoopRemote, MAX
 use crate::stats::LoopCounters;
 
 mod held;
+mod idle;
 mod output;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -39,10 +40,6 @@ const READ_BUF: usize = 64 * 1024;
 const READ_BUDGET: usize = 8;
 /// Retry delay while the pull queue is full or accept hit a resource limit.
 const BACKOFF: Duration = Duration::from_millis(2);
-/// How often a busy-polling loop that keeps finding work gives up its CPU
-/// (see `maybe_yield`): 0–500 µs cut the echo benchmark's p99 alike, 1–3 ms
-/// less reliably; 200 µs keeps it to ≤ 5,000 `sched_yield` calls per second.
-const YIELD_EVERY: Duration = Duration::from_micros(200);
 
 /// Creates the listening socket: `SO_REUSEADDR` (so a restart can bind at
 /// once), dual stack for `::`, non-blocking, large backlog.
@@ -331,47 +328,6 @@ impl EventLoop {
                     return;
                 }
             }
-        }
-    }
-
-    /// After a turn that did work, gives up the CPU if the last such yield
-    /// is [`YIELD_EVERY`] old — only when busy polling is on. A busy-polling
-    /// loop looks to the scheduler like a thread that never sleeps, and a
-    /// thread waiting for this core (another loop, the application, a client
-    /// on the same machine) would otherwise wait for the scheduler's tick
-    /// (4 ms here): echo p99 4.4 ms → 2.1 ms on the benchmark machine.
-    fn maybe_yield(&mut self, worked: bool) {
-        if worked
-            && !self.core.config.busy_poll.is_zero()
-            && self.last_yield.elapsed() >= YIELD_EVERY
-        {
-            std::thread::yield_now();
-            self.last_yield = Instant::now();
-        }
-    }
-
-    /// Waits for events for up to `timeout` (`None`: until there are some).
-    /// With `busy_poll` set, first polls without sleeping — yielding the CPU
-    /// between polls — for up to that long.
-    fn wait(&mut self, events: &mut MioEvents, timeout: Option<Duration>) -> io::Result<()> {
-        let spin = self.core.config.busy_poll;
-        if spin.is_zero() || timeout == Some(Duration::ZERO) {
-            return self.poll.poll(events, timeout);
-        }
-        let spin = timeout.map_or(spin, |t| t.min(spin));
-        let start = Instant::now();
-        loop {
-            self.poll.poll(events, Some(Duration::ZERO))?;
-            if !events.is_empty() {
-                return Ok(());
-            }
-            let spun = start.elapsed();
-            if spun >= spin {
-                return self
-                    .poll
-                    .poll(events, timeout.map(|t| t.saturating_sub(spun)));
-            }
-            std::thread::yield_now();
         }
     }
 

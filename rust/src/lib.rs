@@ -42,7 +42,8 @@
 //!   dispatch to callbacks or the pull queue, timers, closing;
 //!   `event_loop/output.rs` — applying commands, queue bounds, flushing;
 //!   `event_loop/held.rs` — pull mode: holding a half-closed peer open for
-//!   the replies to its last messages.
+//!   the replies to its last messages; `event_loop/idle.rs` — waiting
+//!   (busy polling, yielding the CPU).
 //! - `broadcast.rs` — joins back-to-back `send_all` frames into one buffer.
 //! - `connection.rs` — one connection: socket, decoder, bounded outbound
 //!   queue written with `writev`.
