@@ -18,8 +18,9 @@ pub(crate) struct ConnectArgs {
     /// Message framing (must match the server's).
     #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
     framing: FramingArg,
-    /// After stdin ends and everything is sent, keep printing messages until
-    /// none has come for SECS seconds (or the server closes), then close.
+    /// After stdin ends, everything is sent and the sending side is shut
+    /// (half-close), keep printing messages until the server closes, or
+    /// none has come for SECS seconds, then close.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     quiet_after_eof: f64,
 }
@@ -110,6 +111,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                 }
             }
         }
+        // Half-close: the server sees end-of-stream after the last line and
+        // (a tcphub server does) answers it, then closes — which ends us.
+        let _ = sender.shutdown_write();
         stdin_state.store(STDIN_DONE, Ordering::Release);
     });
     let mut out = std::io::stdout().lock();
