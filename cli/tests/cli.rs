@@ -462,3 +462,49 @@ fn connect_with_piped_stdin_sends_everything_and_prints_every_reply() {
         format!("line {:06} of the piped input", lines - 1)
     );
 }
+
+#[test]
+fn connect_half_closes_at_the_end_of_stdin() {
+    // A server that answers only once the request is complete: it reads to
+    // end-of-stream, then replies and closes. Without the half-close it
+    // would wait forever and `connect` would give up after its quiet time
+    // (here an hour) — the test's wait_exit would fail.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut req = String::new();
+        s.read_to_string(&mut req).unwrap();
+        let n = req.lines().count();
+        s.write_all(format!("got {n} lines\n").as_bytes()).unwrap();
+    });
+    let mut child = bin()
+        .args([
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--quiet-after-eof",
+            "3600",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tcphub connect");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\nthree\n")
+        .unwrap(); // dropped: EOF
+    let st = wait_exit(&mut child, "connect did not exit after the server answered");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    server.join().unwrap();
+    assert!(st.success(), "{st:?}");
+    assert_eq!(out, "got 3 lines\n");
+}
