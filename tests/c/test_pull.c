@@ -47,6 +47,29 @@ int main(void) {
     tcphub_event_release(&ev);
     TEST_PASS("DISCONNECTED with reason CLOSED_BY_PEER");
 
+    /* A client that half-closes after its requests still gets the replies:
+     * the connection is held until the next call for events. */
+    fd = connect_to(tcphub_server_port(s));
+    write_str(fd, "q1\nq2\n");
+    CHECK(shutdown(fd, SHUT_WR) == 0);
+    int replies = 0, ended = 0;
+    while (!ended) {
+        CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
+        if (ev.kind == TCPHUB_EVENT_MESSAGE) {
+            CHECK_OK(tcphub_server_send(s, ev.client_id, ev.data, ev.len));
+            replies++;
+        }
+        ended = ev.kind == TCPHUB_EVENT_DISCONNECTED;
+        if (ended) CHECK(ev.reason == TCPHUB_REASON_CLOSED_BY_PEER);
+        tcphub_event_release(&ev);
+    }
+    CHECK(replies == 2);
+    EXPECT_LINE(fd, "q1");
+    EXPECT_LINE(fd, "q2");
+    expect_eof(fd);
+    close(fd);
+    TEST_PASS("half-closed client: replies to its last messages, then EOF");
+
     /* Events queued before a stop can still be taken after it. */
     fd = connect_to(tcphub_server_port(s));
     write_str(fd, "last words\n");
