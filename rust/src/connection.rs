@@ -73,7 +73,9 @@ pub(crate) struct Connection {
     /// Pull mode: the peer finished sending (end-of-stream) and its
     /// `Disconnected` is reported, but the connection stays open for the
     /// replies the application makes to its last messages, until released
-    /// or this deadline. No more reading meanwhile.
+    /// or the deadline (the linger time after the end-of-stream, renewed
+    /// when the application takes the event). No more reading, no idle or
+    /// frame timeout meanwhile.
     pub held: Option<(DisconnectReason, Instant)>,
 }
 

@@ -172,10 +172,14 @@ pub enum Event {
     ///
     /// In pull mode, when the client only finished sending
     /// ([`DisconnectReason::ClosedByPeer`], or an unfinished last frame),
-    /// its connection stays open for replies to its last messages until
-    /// your next call for events (or the server's linger time, 2 s by
-    /// default): `send` and `send_to` still reach it while you handle what
-    /// you took, though it is no longer listed, counted or sent broadcasts.
+    /// its connection stays open for replies to its last messages: until
+    /// your next call for events on this server (from any receiver or
+    /// thread), or the linger time (2 s by default) after you took this
+    /// event — or after the client's end, if you take it later than that
+    /// (raise [`linger`](crate::TcpServer::linger) for a consumer that runs
+    /// further behind). Meanwhile `send` and `send_to` still reach it,
+    /// though it is no longer listed, counted or sent broadcasts (it still
+    /// counts toward `max_clients`, as its socket is open).
     Disconnected(Client, DisconnectReason),
 }
 
@@ -221,39 +225,35 @@ pub struct Events {
     /// Events that did not fit in the queue when the server stopped; taken
     /// after the queue is empty and closed.
     pub(crate) leftovers: Arc<Mutex<VecDeque<Event>>>,
-    /// Clients whose end this receiver (or a clone) handed out and whose
-    /// connections may be held open for replies: released at the next call.
-    pub(crate) releases: Arc<Releases>,
+    /// The server (weak: a receiver kept after the server is gone must not
+    /// keep its sockets): for releasing held connections (`Releases`).
+    pub(crate) core: Weak<Core>,
 }
 
-/// Clients whose `Disconnected` a consumer has taken while the loop may be
-/// holding their connection open for replies (`event_loop::held`). The
-/// consumer's next call for events (or dropping the last receiver) means it
-/// has dealt with them: each is posted to its loop as `Command::Release`.
-#[derive(Debug)]
+/// Ends of half-closed clients (`Disconnected(ClosedByPeer)` or an
+/// unfinished last frame) that the application has taken while their loop
+/// holds the connection open for replies (`event_loop::held`). Taking one
+/// posts `Command::Taken` (its linger clock starts); the application's next
+/// call for events, on any receiver of the server, means it has dealt with
+/// them: each is posted to its loop as `Command::Release`.
+#[derive(Debug, Default)]
 pub(crate) struct Releases {
-    core: Weak<Core>,
     taken: Mutex<Vec<ClientId>>,
     /// `taken` is not empty (saves the lock on every call).
     any: AtomicBool,
 }
 
 impl Releases {
-    pub(crate) fn new(core: &Arc<Core>) -> Releases {
-        Releases {
-            core: Arc::downgrade(core),
-            taken: Mutex::new(Vec::new()),
-            any: AtomicBool::new(false),
-        }
-    }
-
     /// Notes a taken event that may end a held connection.
-    fn note(&self, ev: &Event) {
+    fn note(&self, core: &Core, ev: &Event) {
         if let Event::Disconnected(c, why) = ev {
             if matches!(
                 why,
                 DisconnectReason::ClosedByPeer | DisconnectReason::Io(io::ErrorKind::UnexpectedEof)
             ) {
+                if let Some(idx) = core.registry.loop_of(c.id) {
+                    core.post(idx, Command::Taken(c.id));
+                }
                 self.taken
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -264,25 +264,16 @@ impl Releases {
     }
 
     /// Releases every client noted so far.
-    fn post_all(&self) {
+    fn post_all(&self, core: &Core) {
         if !self.any.swap(false, Ordering::AcqRel) {
             return;
         }
         let ids = std::mem::take(&mut *self.taken.lock().unwrap_or_else(|p| p.into_inner()));
-        let Some(core) = self.core.upgrade() else {
-            return;
-        };
         for id in ids {
             if let Some(idx) = core.registry.loop_of(id) {
                 core.post(idx, Command::Release(id));
             }
         }
-    }
-}
-
-impl Drop for Releases {
-    fn drop(&mut self) {
-        self.post_all();
     }
 }
 
@@ -304,7 +295,7 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> crate::Result<Event> {
-        self.releases.post_all();
+        self.settle();
         match self.rx.recv_timeout(timeout) {
             Ok(e) => Ok(self.noted(e)),
             Err(RecvTimeoutError::Timeout) => Err(crate::Error::Timeout),
@@ -314,8 +305,20 @@ impl Events {
 
     /// Hands `e` out, noting it if it may end a held connection.
     fn noted(&self, e: Event) -> Event {
-        self.releases.note(&e);
+        if matches!(e, Event::Disconnected(..)) {
+            if let Some(core) = self.core.upgrade() {
+                core.releases.note(&core, &e);
+            }
+        }
         e
+    }
+
+    /// A call for events: the application has dealt with what it took
+    /// before, so held connections whose end it took may close.
+    fn settle(&self) {
+        if let Some(core) = self.core.upgrade() {
+            core.releases.post_all(&core);
+        }
     }
 
     /// The next event left over at stop, once the queue itself has ended.
@@ -336,7 +339,7 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_recv(&self) -> Option<Event> {
-        self.releases.post_all();
+        self.settle();
         match self.rx.try_recv() {
             Ok(e) => Some(self.noted(e)),
             Err(TryRecvError::Empty) => None,
@@ -356,7 +359,7 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv(&self) -> Option<Event> {
-        self.releases.post_all();
+        self.settle();
         match self.rx.recv() {
             Ok(e) => Some(self.noted(e)),
             Err(_) => self.leftover(),
@@ -387,7 +390,7 @@ impl Events {
         max: usize,
         timeout: Duration,
     ) -> crate::Result<usize> {
-        self.releases.post_all();
+        self.settle();
         if max == 0 {
             return Ok(0);
         }

@@ -661,9 +661,9 @@ impl EventLoop {
             _ => conn.close_gracefully(&mut self.rbuf),
         }
         let counters = &self.core.counters[self.idx];
-        LoopCounters::add(&counters.disconnected, 1);
         log::debug!("tcphub: client {client} disconnected: {reason}");
         if !reported {
+            LoopCounters::add(&counters.disconnected, 1);
             self.dispatch.disconnected(counters, &client, &reason);
         }
     }
@@ -703,7 +703,10 @@ impl EventLoop {
             .iter()
             .enumerate()
             .filter_map(|(t, c)| match c {
-                Some(c) if c.closing.is_none() => expired(c).map(|why| (t, c.client.id, why)),
+                // (A held connection's peer is done: no timeouts apply.)
+                Some(c) if c.closing.is_none() && c.held.is_none() => {
+                    expired(c).map(|why| (t, c.client.id, why))
+                }
                 _ => None,
             })
             .collect();

@@ -312,7 +312,7 @@ impl ServerHandle {
         Events {
             rx: self.core.events_rx.clone(),
             leftovers: self.core.leftovers.clone(),
-            releases: Arc::new(crate::event::Releases::new(&self.core)),
+            core: Arc::downgrade(&self.core),
         }
     }
 

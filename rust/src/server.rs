@@ -450,6 +450,7 @@ impl TcpServer {
             callbacks,
             events_rx,
             leftovers: Arc::default(),
+            releases: crate::event::Releases::default(),
             threads: Mutex::new(Vec::new()),
             user_token: OnceLock::new(),
         });

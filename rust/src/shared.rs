@@ -100,6 +100,9 @@ pub(crate) enum Command {
     Broadcast(Arc<[u8]>, ClientId),
     /// Disconnect a client with `Kicked`.
     Kick(ClientId),
+    /// Pull mode: the application has taken this held client's
+    /// `Disconnected`; the linger time for its replies starts now.
+    Taken(ClientId),
     /// Pull mode: the application has dealt with everything up to this
     /// client's `Disconnected`; a connection held open after the peer
     /// finished sending may close now (see `EventLoop::hold`).
@@ -169,6 +172,10 @@ pub(crate) struct Core {
     /// finished (e.g. the consumer itself called `stop()`): yielded by
     /// `Events` after the queue, so no `Disconnected` is ever lost.
     pub leftovers: Arc<Mutex<VecDeque<Event>>>,
+    /// Pull mode: ends of half-closed clients handed to the application,
+    /// released at its next call for events (see `event_loop::held`). One
+    /// per server: `events()` may be called afresh for every take.
+    pub releases: crate::event::Releases,
     /// Loop threads, joined by the first `stop()` not running on one of them.
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     /// The user-facing stop-on-drop token, for handles cloned inside callbacks.

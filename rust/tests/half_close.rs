@@ -160,3 +160,117 @@ fn a_tcphub_client_half_close_gets_every_pull_mode_reply() {
         Err(tcphub::Error::NotRunning)
     ));
 }
+
+/// Python's `poll()` and C's `tcphub_server_next_event` ask `events()`
+/// afresh for every call: the hold lasts until the next call all the same.
+#[test]
+fn a_fresh_receiver_per_call_still_holds_until_the_next_call() {
+    let server = pull_server(Duration::from_secs(30));
+    let mut peer = Peer::connect(server.local_addr());
+    let all: String = (0..100).map(|i| format!("request {i}\n")).collect();
+    peer.send(all.as_bytes());
+    peer.shutdown_write();
+    let mut n = 0;
+    let mut ended = None;
+    while ended.is_none() {
+        let mut batch = Vec::new();
+        server
+            .events()
+            .recv_batch(&mut batch, 256, TIMEOUT)
+            .unwrap();
+        for ev in batch {
+            match ev {
+                Event::Message(c, m) => {
+                    let mut reply = b"re: ".to_vec();
+                    reply.extend_from_slice(&m);
+                    server.send(c.id, &reply).expect("held for the reply");
+                    n += 1;
+                }
+                Event::Disconnected(c, _) => ended = Some(c),
+                Event::Connected(_) => {}
+            }
+        }
+    }
+    // Answering after the end (one event per call, as in C) works too.
+    let c = ended.unwrap();
+    server.send(c.id, b"that was all").unwrap();
+    assert!(server.events().try_recv().is_none()); // the next call releases
+    let got = String::from_utf8(peer.read_to_eof()).unwrap();
+    let want: String = (0..100)
+        .map(|i| format!("re: request {i}\n"))
+        .chain(["that was all\n".to_string()])
+        .collect();
+    assert_eq!((n, got), (100, want));
+}
+
+/// A held peer is done: the idle and frame timeouts no longer apply (they
+/// cut the hold short and counted a timeout for a client already gone).
+#[test]
+fn idle_and_frame_timeouts_do_not_cut_a_held_connection() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .linger(Duration::from_secs(30))
+        .idle_timeout(Duration::from_millis(200))
+        .frame_timeout(Duration::from_millis(200))
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send(b"req\nunfinished");
+    peer.shutdown_write();
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    let (c, m) = match next_event(&events) {
+        Event::Message(c, m) => (c, m),
+        other => panic!("{other:?}"),
+    };
+    // Lines framing hands the unfinished last line over at the end.
+    assert!(matches!(next_event(&events), Event::Message(_, m) if m == b"unfinished"));
+    assert!(matches!(
+        next_event(&events),
+        Event::Disconnected(_, DisconnectReason::ClosedByPeer)
+    ));
+    // Work on the request well past both timeouts (the timer scans every
+    // 50 ms) without asking for events, which keeps the hold.
+    std::thread::sleep(Duration::from_millis(700));
+    server.send(c.id, &m).expect("still held");
+    let _ = events.try_recv(); // release
+    assert_eq!(peer.read_to_eof(), b"req\n");
+    let st = server.stats();
+    assert_eq!((st.idle_timeouts, st.frame_timeouts), (0, 0), "{st:?}");
+}
+
+/// The end is counted when it is reported, so `accepted − disconnected`
+/// matches the client count during the hold too.
+#[test]
+fn a_held_client_is_counted_as_disconnected_when_reported() {
+    let server = pull_server(Duration::from_secs(30));
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.shutdown_write();
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    assert!(matches!(next_event(&events), Event::Disconnected(..)));
+    let st = server.stats();
+    assert_eq!(
+        (st.accepted, st.disconnected, st.clients),
+        (1, 1, 0),
+        "{st:?}"
+    );
+    let _ = events.try_recv();
+    peer.expect_eof();
+    wait_until("the connection closed", || server.clients().is_empty());
+    assert_eq!(server.stats().disconnected, 1);
+}
+
+/// An application that never takes its events does not keep half-closed
+/// (or fully closed) clients' sockets: the linger time after the end frees
+/// them.
+#[test]
+fn clients_of_an_application_that_never_takes_events_are_freed() {
+    let server = pull_server(Duration::from_millis(200));
+    let mut peer = Peer::connect(server.local_addr());
+    peer.shutdown_write();
+    let started = Instant::now();
+    peer.expect_eof();
+    assert!(started.elapsed() < TIMEOUT);
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -57,6 +58,28 @@ def test_poll_takes_batches(make_server):
     assert [e.kind for e in server.poll(10)] == ["disconnect"]
     with pytest.raises(tcphub.NotRunning):
         server.poll(10, timeout=1.0)
+
+
+def test_poll_replies_reach_a_client_that_half_closed(make_server):
+    # The client sends its requests and shuts down its sending side; the
+    # connection is held for the replies until the next poll().
+    server = make_server(framing="lines").start()
+    s = connect(server)
+    s.sendall(b"".join(b"q%d\n" % i for i in range(50)))
+    s.shutdown(socket.SHUT_WR)
+    ended = False
+    while not ended:
+        for e in server.poll(timeout=WAIT):
+            if e.kind == "message":
+                server.send(e.client.id, b"re: " + e.data)
+            ended = ended or e.kind == "disconnect"
+    server.poll()  # dealt with: releases the connection
+    s.settimeout(WAIT)
+    got = b""
+    while chunk := s.recv(65536):
+        got += chunk
+    assert got == b"".join(b"re: q%d\n" % i for i in range(50))
+    s.close()
 
 
 def test_aevents_with_a_real_event_loop(make_server):

@@ -1,17 +1,23 @@
 //! Pull mode's answer to a peer that finishes sending (end-of-stream, e.g.
 //! `shutdown(SHUT_WR)` after a request): its `Disconnected` is reported at
 //! once, in order after its last messages, but the connection stays open so
-//! the replies the application makes to those messages still reach it. The
-//! application's next call for events releases it (`Events` posts
-//! [`Command::Release`](crate::shared::Command::Release)); the linger time
-//! after the end-of-stream bounds the wait. With callbacks there is nothing
-//! to wait for: they ran before the end-of-stream was handled.
+//! the replies the application makes to those messages still reach it. When
+//! the application takes that event (`Command::Taken`) the linger time
+//! starts again; its next call for events releases the connection at once
+//! (`Command::Release`, both posted by `Events` through `Releases`). The
+//! first linger time, from the end-of-stream, frees the connections of an
+//! application that never takes its events (a peer that closed fully is
+//! held the same way: TCP cannot tell the two apart until we write). With
+//! callbacks there is nothing to wait for: they ran before the end-of-stream
+//! was handled.
 
 use std::time::Instant;
 
 use super::EventLoop;
+use crate::connection::Connection;
 use crate::event::{ClientId, DisconnectReason};
 use crate::shared::deadline_after;
+use crate::stats::LoopCounters;
 
 impl EventLoop {
     /// Holds connection `t`, whose peer finished sending, open for replies
@@ -31,7 +37,25 @@ impl EventLoop {
         self.core.registry.hide(client.id);
         log::debug!("tcphub: client {client} finished sending: {reason}; held for replies");
         let counters = &self.core.counters[self.idx];
+        // Counted now, with the report (`close` will not count it again).
+        LoopCounters::add(&counters.disconnected, 1);
         self.dispatch.disconnected(counters, &client, &reason);
+    }
+
+    /// The application took client `id`'s `Disconnected`: it gets the
+    /// linger time from now for its replies.
+    pub(super) fn taken(&mut self, id: ClientId) {
+        let later = deadline_after(self.core.config.linger);
+        let Some(&t) = self.by_id.get(&id) else {
+            return;
+        };
+        if let Some(Some(Connection {
+            held: Some((_, deadline)),
+            ..
+        })) = self.conns.get_mut(t)
+        {
+            *deadline = (*deadline).max(later);
+        }
     }
 
     /// The application is past client `id`'s `Disconnected`: close it once

@@ -64,6 +64,7 @@ impl EventLoop {
                 }
             }
             Command::Release(id) => self.release(id),
+            Command::Taken(id) => self.taken(id),
             Command::Shutdown => self.begin_shutdown(),
         }
     }
