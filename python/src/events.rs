@@ -56,6 +56,8 @@ pub(crate) fn poll(
     timeout: Duration,
 ) -> PyResult<Vec<PyEvent>> {
     if max == 0 {
+        // Still a call for events: releases clients held for replies.
+        let _ = events.recv_batch(&mut Vec::new(), 0, Duration::ZERO);
         return Ok(Vec::new());
     }
     match wait_batch(py, events, max, Some(timeout))? {
@@ -72,7 +74,9 @@ pub(crate) fn poll(
 /// with a ``timeout``, when no event arrived for that many seconds. Events
 /// are fetched in batches internally, so iterating a busy server is cheap.
 /// One iterator may be shared by several threads: they take turns, and each
-/// event goes to exactly one of them.
+/// event goes to exactly one of them. (A client that finished sending is
+/// held open for replies until the next event is asked for — by any
+/// thread: with several, reply before asking for more.)
 #[pyclass(name = "EventIterator", module = "tcphub", frozen)]
 pub(crate) struct EventIterator {
     events: Events,

@@ -358,6 +358,9 @@ impl PyTcpServer {
     /// longer than that to complete a started frame (slowloris defence).
     /// ``overflow``: ``"disconnect"`` a client whose
     /// outbound queue (``max_queue_bytes``) is full, or ``"drop"`` the message.
+    /// ``linger``: seconds ``stop()`` keeps flushing, and how long a client
+    /// that finished sending is held open for replies after its disconnect
+    /// event was taken (pull mode, callbacks included).
     /// ``busy_poll``: seconds an I/O thread that ran out of work keeps polling
     /// (yielding the CPU) before it sleeps — fewer wakeups under steady load,
     /// at most that much CPU per wakeup; default 5e-6, 0 turns it off.

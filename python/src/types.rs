@@ -71,9 +71,10 @@ impl PyClient {
 /// the message for ``"message"`` events and ``reason`` the disconnect reason
 /// for ``"disconnect"`` events (``None`` otherwise). Events of one client
 /// arrive in order: connect, its messages, then exactly one disconnect.
-/// When a client only finished sending (reason ``"closed by peer"``), its
-/// connection stays open for replies to its last messages until the next
-/// event is asked for (or ``linger`` passes): ``send`` still reaches it.
+/// When a client only finished sending (reason ``"closed by peer"``, or
+/// ``"closed in the middle of a frame"``), its connection stays open for
+/// replies to its last messages until the next event is asked for, by any
+/// thread (or ``linger`` passes): ``send`` still reaches it.
 #[pyclass(name = "Event", module = "tcphub", frozen)]
 #[derive(Debug)]
 pub(crate) struct PyEvent {

@@ -179,7 +179,10 @@ pub enum Event {
     /// (raise [`linger`](crate::TcpServer::linger) for a consumer that runs
     /// further behind). Meanwhile `send` and `send_to` still reach it,
     /// though it is no longer listed, counted or sent broadcasts (it still
-    /// counts toward `max_clients`, as its socket is open).
+    /// counts toward `max_clients`, as its socket is open). With several
+    /// consumer threads, another thread's next call ends the hold while one
+    /// may still be answering: reply before asking for more, or consume from
+    /// one thread. A `linger` of zero turns the hold off.
     Disconnected(Client, DisconnectReason),
 }
 
@@ -444,6 +447,7 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait_ready(&self, timeout: Duration) -> bool {
+        self.settle(); // asking for more: done with what was taken
         let mut sel = crossbeam_channel::Select::new();
         sel.recv(&self.rx);
         sel.ready_timeout(timeout).is_ok()

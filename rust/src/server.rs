@@ -272,7 +272,10 @@ impl TcpServer {
         self
     }
 
-    /// How long `stop()` keeps flushing queued messages before closing (default 2 s).
+    /// How long `stop()` keeps flushing queued messages before closing
+    /// (default 2 s). In pull mode it is also how long a client that
+    /// finished sending is held open for your replies after you took its
+    /// `Disconnected` (see [`Event::Disconnected`](crate::Event::Disconnected)).
     ///
     /// # Examples
     ///

@@ -274,3 +274,22 @@ fn clients_of_an_application_that_never_takes_events_are_freed() {
     peer.expect_eof();
     assert!(started.elapsed() < TIMEOUT);
 }
+
+/// `wait_ready` is a call for events too (a select-style consumer takes
+/// with `try_recv`, then waits there): it ends the hold.
+#[test]
+fn wait_ready_releases_held_clients() {
+    let server = pull_server(Duration::from_secs(30));
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.shutdown_write();
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    assert!(matches!(next_event(&events), Event::Disconnected(..)));
+    let started = Instant::now();
+    assert!(!events.wait_ready(Duration::from_millis(10)));
+    peer.expect_eof();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "not the 30 s linger"
+    );
+}
