@@ -73,10 +73,10 @@ pub(crate) struct Connection {
     /// Pull mode: the peer finished sending (end-of-stream) and its
     /// `Disconnected` is reported, but the connection stays open for the
     /// replies the application makes to its last messages, until released
-    /// or the deadline (the linger time after the end-of-stream, renewed
-    /// when the application takes the event). No more reading, no idle or
-    /// frame timeout meanwhile.
-    pub held: Option<(DisconnectReason, Instant)>,
+    /// or its deadline (kept by the loop: `EventLoop::held`). No more
+    /// reading, no idle or frame timeout meanwhile. (A flag here, so a
+    /// connection costs no more memory than before.)
+    pub held: bool,
 }
 
 impl Connection {
@@ -94,7 +94,7 @@ impl Connection {
             last_active: now,
             frame_started: None,
             closing: None,
-            held: None,
+            held: false,
         }
     }
 

@@ -201,9 +201,9 @@ struct EventLoop {
     accept_retry: Option<Instant>,
     /// Connections closing once their queue is written (see `close_after_flush`).
     draining: Vec<usize>,
-    /// Connections held open after their peer finished (see `hold`): slot
-    /// and client id (the slot may have been reused since).
-    held: Vec<(usize, ClientId)>,
+    /// Connections held open after their peer finished (see `hold`), by
+    /// client: slot and deadline.
+    held: FastMap<ClientId, (usize, Instant)>,
     /// Set when shutdown began: the deadline for flushing.
     stopping: Option<Instant>,
     /// Next scan for clients past the idle or frame timeout (`None`: neither is set).
@@ -254,7 +254,7 @@ impl EventLoop {
             next_target: 0,
             accept_retry: None,
             draining: Vec::new(),
-            held: Vec::new(),
+            held: FastMap::default(),
             stopping: None,
             next_timer_check,
             last_yield: Instant::now(),
@@ -498,7 +498,7 @@ impl EventLoop {
             let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
                 return;
             };
-            if conn.closing.is_some() || conn.held.is_some() {
+            if conn.closing.is_some() || conn.held {
                 return;
             }
             match conn.read_into(&mut self.rbuf) {
@@ -652,7 +652,10 @@ impl EventLoop {
         self.free.push(t);
         let client = conn.client;
         // A held connection's end was reported when it was held.
-        let reported = conn.held.is_some();
+        let reported = conn.held;
+        if reported {
+            self.held.remove(&client.id);
+        }
         self.by_id.remove(&client.id);
         self.core.registry.remove(&client);
         self.core.release_client(self.idx);
@@ -704,7 +707,7 @@ impl EventLoop {
             .enumerate()
             .filter_map(|(t, c)| match c {
                 // (A held connection's peer is done: no timeouts apply.)
-                Some(c) if c.closing.is_none() && c.held.is_none() => {
+                Some(c) if c.closing.is_none() && !c.held => {
                     expired(c).map(|why| (t, c.client.id, why))
                 }
                 _ => None,

@@ -14,7 +14,6 @@
 use std::time::Instant;
 
 use super::EventLoop;
-use crate::connection::Connection;
 use crate::event::{ClientId, DisconnectReason};
 use crate::shared::deadline_after;
 use crate::stats::LoopCounters;
@@ -27,12 +26,12 @@ impl EventLoop {
         let Some(conn) = self.conn_mut(t) else {
             return;
         };
-        if conn.closing.is_some() || conn.held.is_some() {
+        if conn.closing.is_some() || conn.held {
             return;
         }
+        conn.held = true;
         let client = conn.client;
-        conn.held = Some((reason.clone(), deadline));
-        self.held.push((t, client.id));
+        self.held.insert(client.id, (t, deadline));
         // Gone as far as listing and counting go; `send` still reaches it.
         self.core.registry.hide(client.id);
         log::debug!("tcphub: client {client} finished sending: {reason}; held for replies");
@@ -46,14 +45,7 @@ impl EventLoop {
     /// linger time from now for its replies.
     pub(super) fn taken(&mut self, id: ClientId) {
         let later = deadline_after(self.core.config.linger);
-        let Some(&t) = self.by_id.get(&id) else {
-            return;
-        };
-        if let Some(Some(Connection {
-            held: Some((_, deadline)),
-            ..
-        })) = self.conns.get_mut(t)
-        {
+        if let Some((_, deadline)) = self.held.get_mut(&id) {
             *deadline = (*deadline).max(later);
         }
     }
@@ -61,55 +53,39 @@ impl EventLoop {
     /// The application is past client `id`'s `Disconnected`: close it once
     /// its queue is written.
     pub(super) fn release(&mut self, id: ClientId) {
-        let Some(&t) = self.by_id.get(&id) else {
+        let Some((t, _)) = self.held.remove(&id) else {
             return; // closed meanwhile (written out, failed, or the deadline)
         };
-        let reason = match self.conns.get(t).and_then(|c| c.as_ref()) {
-            Some(c) if c.closing.is_none() => match &c.held {
-                Some((reason, _)) => reason.clone(),
-                None => return,
-            },
-            _ => return,
-        };
-        self.close_after_flush(t, reason);
+        let ours = self
+            .conns
+            .get(t)
+            .and_then(|c| c.as_ref())
+            .is_some_and(|c| c.client.id == id && c.held && c.closing.is_none());
+        if ours {
+            // (The reason only decides how the socket is shut: politely.)
+            self.close_after_flush(t, DisconnectReason::ClosedByPeer);
+        }
     }
 
-    /// Releases held connections whose deadline has passed; forgets those
-    /// closed or released meanwhile.
+    /// Releases held connections whose deadline has passed.
     pub(super) fn check_held(&mut self) {
         if self.held.is_empty() {
             return;
         }
         let now = Instant::now();
-        let list = std::mem::take(&mut self.held);
-        for (t, id) in list {
-            let due = match self.conns.get(t).and_then(|c| c.as_ref()) {
-                Some(c) if c.client.id == id && c.closing.is_none() => match &c.held {
-                    Some((_, deadline)) => *deadline <= now,
-                    None => continue,
-                },
-                _ => continue,
-            };
-            if due {
-                self.release(id);
-            } else {
-                self.held.push((t, id));
-            }
+        let due: Vec<ClientId> = self
+            .held
+            .iter()
+            .filter(|(_, &(_, deadline))| deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in due {
+            self.release(id);
         }
     }
 
     /// The earliest deadline of a held connection.
     pub(super) fn next_hold_deadline(&self) -> Option<Instant> {
-        self.held
-            .iter()
-            .filter_map(
-                |&(t, id)| match self.conns.get(t).and_then(|c| c.as_ref()) {
-                    Some(c) if c.client.id == id && c.closing.is_none() => {
-                        c.held.as_ref().map(|h| h.1)
-                    }
-                    _ => None,
-                },
-            )
-            .min()
+        self.held.values().map(|&(_, deadline)| deadline).min()
     }
 }

@@ -74,7 +74,7 @@ impl EventLoop {
         let msgs = batch.messages();
         for t in 0..self.conns.len() {
             // (A held connection's client is reported gone: direct sends only.)
-            if !matches!(&self.conns[t], Some(c) if c.client.id < bound && c.held.is_none()) {
+            if !matches!(&self.conns[t], Some(c) if c.client.id < bound && !c.held) {
                 continue;
             }
             if !self.try_enqueue(t, batch.joined.clone(), msgs) {
