@@ -69,8 +69,10 @@ fn addr_shard(addr: &SocketAddr) -> usize {
 /// One shard of the id map: id -> (address, owning loop).
 /// Per id: address, owning loop, and whether the client is hidden (its
 /// `Disconnected` reported while its connection is held open for replies:
-/// still reachable by `send`/`send_to`, no longer listed or counted).
-type IdShard = RwLock<FastMap<ClientId, (SocketAddr, usize, bool)>>;
+/// still reachable by `send`/`send_to`, no longer listed or counted). The
+/// loop index is a `u32` so the flag fits in the entry's padding (40 bytes,
+/// as without it).
+type IdShard = RwLock<FastMap<ClientId, (SocketAddr, u32, bool)>>;
 
 /// Client directory; an entry exists exactly while the owning loop holds the
 /// connection, so `send` after `on_disconnect` reports `NoSuchClient`.
@@ -109,7 +111,7 @@ impl Registry {
 
     pub fn insert(&self, client: Client, loop_idx: usize) {
         if write(self.id_shard(client.id))
-            .insert(client.id, (client.addr, loop_idx, false))
+            .insert(client.id, (client.addr, loop_idx as u32, false))
             .is_none()
         {
             self.count.fetch_add(1, Ordering::AcqRel);
@@ -139,7 +141,9 @@ impl Registry {
     }
 
     pub fn loop_of(&self, id: ClientId) -> Option<usize> {
-        read(self.id_shard(id)).get(&id).map(|&(_, l, _)| l)
+        read(self.id_shard(id))
+            .get(&id)
+            .map(|&(_, l, _)| l as usize)
     }
 
     /// The client connected from `addr` and its loop.
