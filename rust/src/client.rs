@@ -447,8 +447,9 @@ impl TcpClient {
 
     /// Closes gracefully: flush what is queued (up to the linger time), shut
     /// the connection down and stop the I/O thread. While the client is
-    /// between connections (waiting to reconnect), there is nothing to flush
-    /// to: what is queued is dropped and it closes at once. Idempotent; callable from
+    /// between connections (waiting to reconnect) with messages queued, it
+    /// connects at once, without waiting out the backoff, and flushes them
+    /// within the linger time; if that fails they are dropped. Idempotent; callable from
     /// a callback — of this client, another client or a server — and then it
     /// returns without waiting (a later `close()` or drop elsewhere waits).
     ///

@@ -240,7 +240,10 @@ impl ClientLoop {
             if let Some(deadline) = self.closing {
                 let flushed = match &self.link {
                     Link::Up(c) => c.queued_bytes() == 0,
-                    _ => true,
+                    // Between connections: a connection is being made for
+                    // what is queued (see `timers`), within the deadline.
+                    Link::Waiting { .. } | Link::Connecting { .. } => self.unsent.is_empty(),
+                    Link::Down => true,
                 };
                 if flushed || Instant::now() >= deadline {
                     self.finish(true);
@@ -453,9 +456,11 @@ impl ClientLoop {
     fn timers(&mut self) {
         let now = Instant::now();
         match &self.link {
-            Link::Waiting { attempt, at } if *at <= now => {
+            // Closing with messages queued: connect now rather than after
+            // the backoff, so they can still go out within the linger time.
+            Link::Waiting { attempt, at } if *at <= now || self.closing.is_some() => {
                 let attempt = *attempt;
-                if self.closing.is_some() {
+                if self.closing.is_some() && self.unsent.is_empty() {
                     self.link = Link::Down;
                     return;
                 }
@@ -475,13 +480,13 @@ impl ClientLoop {
                             }
                             Err(e) => {
                                 log::debug!("tcphub: reconnect attempt {attempt}: {e}");
-                                self.schedule(attempt + 1);
+                                self.abandon_attempt(attempt);
                             }
                         }
                     }
                     Err(e) => {
                         log::debug!("tcphub: reconnect attempt {attempt}: {e}");
-                        self.schedule(attempt + 1);
+                        self.abandon_attempt(attempt);
                     }
                 }
             }
@@ -496,6 +501,7 @@ impl ClientLoop {
         }
     }
 
+    /// A reconnect attempt failed: schedule the next, or end when closing.
     fn abandon_attempt(&mut self, attempt: u32) {
         if let Link::Connecting { mut stream, .. } = std::mem::replace(&mut self.link, Link::Down) {
             let _ = self.poll.registry().deregister(&mut stream);

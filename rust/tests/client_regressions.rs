@@ -307,3 +307,63 @@ fn every_message_accepted_before_a_concurrent_shutdown_write_is_delivered() {
         client.close();
     }
 }
+
+/// `close()` while waiting to reconnect dropped what was queued at once;
+/// now it connects without waiting out the backoff and flushes.
+#[test]
+fn close_while_waiting_to_reconnect_still_delivers_the_queue() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(l.local_addr().unwrap())
+        .framing(Framing::lines())
+        .reconnect(Reconnect {
+            initial: Duration::from_secs(60), // far beyond the test
+            max: Duration::from_secs(60),
+            max_attempts: None,
+        })
+        .linger(Duration::from_secs(10))
+        .connect()
+        .unwrap();
+    let (first, _) = l.accept().unwrap();
+    drop(first);
+    wait_reconnecting(&client);
+    client.send(b"last words").unwrap();
+    let closer = {
+        let client = client.clone();
+        std::thread::spawn(move || client.close())
+    };
+    l.set_nonblocking(true).unwrap();
+    let mut second = None;
+    wait_until("the closing client connecting to flush", || {
+        second = l.accept().ok().map(|(s, _)| s);
+        second.is_some()
+    });
+    let mut second = second.unwrap();
+    second.set_nonblocking(false).unwrap();
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = String::new();
+    second.read_to_string(&mut got).unwrap(); // then the FIN of the close
+    assert_eq!(got, "last words\n");
+    closer.join().unwrap();
+    assert!(!client.is_open());
+}
+
+/// With nothing queued, `close()` while waiting to reconnect does not dial.
+#[test]
+fn close_while_waiting_to_reconnect_with_nothing_queued_ends_at_once() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(l.local_addr().unwrap())
+        .reconnect(Reconnect {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+            max_attempts: None,
+        })
+        .connect()
+        .unwrap();
+    let (first, _) = l.accept().unwrap();
+    drop(first);
+    wait_reconnecting(&client);
+    client.close();
+    assert!(!client.is_open());
+    l.set_nonblocking(true).unwrap();
+    assert!(l.accept().is_err(), "no connection was made");
+}
