@@ -280,20 +280,17 @@ mod tests {
     /// writing to a connection whose sending side is gone must not raise it.
     #[test]
     fn a_write_to_a_dead_connection_fails_without_sigpipe() {
-        // SAFETY: signal-mask calls on local sets, for this thread only.
-        // Blocked, SIGPIPE stays pending (even though the test harness
-        // ignores it), so sigpending shows whether a write raised it.
-        let pending = || unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigpending(&mut set);
-            libc::sigismember(&set, libc::SIGPIPE) == 1
-        };
-        unsafe {
+        // SAFETY (all blocks): signal-set and signal-mask calls on a local
+        // set, for this thread only. Blocked, SIGPIPE stays pending (even
+        // though the test harness ignores it), so sigpending shows whether a
+        // write raised it.
+        let sigpipe = unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
             libc::sigaddset(&mut set, libc::SIGPIPE);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        }
+            set
+        };
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &sigpipe, std::ptr::null_mut()) };
         let (mut c, _peer) = connection();
         c.stream.shutdown(std::net::Shutdown::Write).unwrap();
         assert!(matches!(
@@ -301,19 +298,20 @@ mod tests {
             Queued::Yes { .. }
         ));
         assert!(c.flush().is_err(), "EPIPE");
-        let raised = pending();
+        let raised = unsafe {
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut pending);
+            libc::sigismember(&pending, libc::SIGPIPE) == 1
+        };
         unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGPIPE);
             if raised {
                 let zero = libc::timespec {
                     tv_sec: 0,
                     tv_nsec: 0,
                 };
-                libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
+                libc::sigtimedwait(&sigpipe, std::ptr::null_mut(), &zero);
             }
-            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &sigpipe, std::ptr::null_mut());
         }
         assert!(!raised, "the write raised SIGPIPE");
     }

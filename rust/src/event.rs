@@ -231,6 +231,9 @@ pub struct Events {
     /// The server (weak: a receiver kept after the server is gone must not
     /// keep its sockets): for releasing held connections (`Releases`).
     pub(crate) core: Weak<Core>,
+    /// The server's `Releases`, checked without reaching the server on
+    /// every call.
+    pub(crate) releases: Arc<Releases>,
 }
 
 /// Ends of half-closed clients (`Disconnected(ClosedByPeer)` or an
@@ -310,7 +313,7 @@ impl Events {
     fn noted(&self, e: Event) -> Event {
         if matches!(e, Event::Disconnected(..)) {
             if let Some(core) = self.core.upgrade() {
-                core.releases.note(&core, &e);
+                self.releases.note(&core, &e);
             }
         }
         e
@@ -319,8 +322,12 @@ impl Events {
     /// A call for events: the application has dealt with what it took
     /// before, so held connections whose end it took may close.
     fn settle(&self) {
+        // One atomic load on every call; the server only when there is work.
+        if !self.releases.any.load(Ordering::Acquire) {
+            return;
+        }
         if let Some(core) = self.core.upgrade() {
-            core.releases.post_all(&core);
+            self.releases.post_all(&core);
         }
     }
 

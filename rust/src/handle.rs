@@ -313,6 +313,7 @@ impl ServerHandle {
             rx: self.core.events_rx.clone(),
             leftovers: self.core.leftovers.clone(),
             core: Arc::downgrade(&self.core),
+            releases: self.core.releases.clone(),
         }
     }
 

@@ -129,7 +129,6 @@ impl Registry {
         }
     }
 
-    /// The loop owning `id`.
     /// Stops listing and counting client `id`, which stays reachable.
     pub fn hide(&self, id: ClientId) {
         if let Some(entry) = write(self.id_shard(id)).get_mut(&id) {
@@ -140,6 +139,7 @@ impl Registry {
         }
     }
 
+    /// The loop owning `id`.
     pub fn loop_of(&self, id: ClientId) -> Option<usize> {
         read(self.id_shard(id))
             .get(&id)

@@ -453,7 +453,7 @@ impl TcpServer {
             callbacks,
             events_rx,
             leftovers: Arc::default(),
-            releases: crate::event::Releases::default(),
+            releases: Arc::default(),
             threads: Mutex::new(Vec::new()),
             user_token: OnceLock::new(),
         });

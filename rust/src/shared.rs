@@ -175,7 +175,7 @@ pub(crate) struct Core {
     /// Pull mode: ends of half-closed clients handed to the application,
     /// released at its next call for events (see `event_loop::held`). One
     /// per server: `events()` may be called afresh for every take.
-    pub releases: crate::event::Releases,
+    pub releases: Arc<crate::event::Releases>,
     /// Loop threads, joined by the first `stop()` not running on one of them.
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     /// The user-facing stop-on-drop token, for handles cloned inside callbacks.

@@ -13,6 +13,14 @@ use std::time::{Duration, Instant};
 use support::*;
 use tcphub::{ClientEvent, Framing, Reconnect, ServerHandle, TcpClient, TcpServer};
 
+/// Accepts the client's connection and closes it at once, then waits until
+/// the client reports it is reconnecting.
+fn drop_first_connection(l: &TcpListener, client: &TcpClient) {
+    let (first, _) = l.accept().unwrap();
+    drop(first);
+    wait_reconnecting(client);
+}
+
 /// Waits (pull mode) until the client reports it is reconnecting.
 fn wait_reconnecting(client: &TcpClient) {
     wait_until("the client reconnecting", || {
@@ -21,6 +29,16 @@ fn wait_reconnecting(client: &TcpClient) {
             Ok(ClientEvent::Reconnecting { .. })
         )
     });
+}
+
+/// A reconnect policy whose first retry is far beyond any test: the client
+/// stays waiting, nothing is flushed meanwhile.
+fn not_soon() -> Reconnect {
+    Reconnect {
+        initial: Duration::from_secs(60),
+        max: Duration::from_secs(60),
+        max_attempts: None,
+    }
 }
 
 fn quick(max_attempts: Option<u32>) -> Reconnect {
@@ -40,9 +58,7 @@ fn empty_messages_sent_while_reconnecting_do_not_wedge_the_queue() {
         .reconnect(quick(None))
         .connect()
         .unwrap();
-    let (first, _) = l.accept().unwrap();
-    drop(first);
-    wait_reconnecting(&client);
+    drop_first_connection(&l, &client);
     for _ in 0..64 {
         client.send(b"").unwrap();
     }
@@ -183,17 +199,11 @@ fn a_client_and_a_server_closing_each_other_from_callbacks_do_not_deadlock() {
 fn tiny_messages_are_bounded_by_their_bookkeeping_too() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpClient::builder(l.local_addr().unwrap()) // Raw framing
-        .reconnect(Reconnect {
-            initial: Duration::from_secs(60), // nothing is flushed meanwhile
-            max: Duration::from_secs(60),
-            max_attempts: None,
-        })
+        .reconnect(not_soon())
         .max_queue_bytes(4096)
         .connect()
         .unwrap();
-    let (first, _) = l.accept().unwrap();
-    drop(first);
-    wait_reconnecting(&client);
+    drop_first_connection(&l, &client);
     let mut accepted = 0;
     while client.send(b"x").is_ok() {
         accepted += 1;
@@ -256,9 +266,7 @@ fn shutdown_write_flushes_then_half_closes_and_the_server_close_is_the_end() {
 #[test]
 fn shutdown_write_while_reconnecting_goes_after_the_carried_queue() {
     let (l, client) = reconnecting_lines_client();
-    let (first, _) = l.accept().unwrap();
-    drop(first);
-    wait_reconnecting(&client);
+    drop_first_connection(&l, &client);
     client.send(b"carried").unwrap();
     client.shutdown_write().unwrap();
     let (mut second, _) = l.accept().unwrap();
@@ -315,17 +323,11 @@ fn close_while_waiting_to_reconnect_still_delivers_the_queue() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpClient::builder(l.local_addr().unwrap())
         .framing(Framing::lines())
-        .reconnect(Reconnect {
-            initial: Duration::from_secs(60), // far beyond the test
-            max: Duration::from_secs(60),
-            max_attempts: None,
-        })
+        .reconnect(not_soon())
         .linger(Duration::from_secs(10))
         .connect()
         .unwrap();
-    let (first, _) = l.accept().unwrap();
-    drop(first);
-    wait_reconnecting(&client);
+    drop_first_connection(&l, &client);
     client.send(b"last words").unwrap();
     let closer = {
         let client = client.clone();
@@ -352,16 +354,10 @@ fn close_while_waiting_to_reconnect_still_delivers_the_queue() {
 fn close_while_waiting_to_reconnect_with_nothing_queued_ends_at_once() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpClient::builder(l.local_addr().unwrap())
-        .reconnect(Reconnect {
-            initial: Duration::from_secs(60),
-            max: Duration::from_secs(60),
-            max_attempts: None,
-        })
+        .reconnect(not_soon())
         .connect()
         .unwrap();
-    let (first, _) = l.accept().unwrap();
-    drop(first);
-    wait_reconnecting(&client);
+    drop_first_connection(&l, &client);
     client.close();
     assert!(!client.is_open());
     l.set_nonblocking(true).unwrap();
