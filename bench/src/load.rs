@@ -412,11 +412,15 @@ pub fn rss_of(pid: u32) -> Result<u64, String> {
 /// kernel's accept-queue cap (`net.core.somaxconn`) and at most 1024, so the
 /// listen backlog of a server asking for 4096 never overflows.
 fn connect_window() -> usize {
-    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+    (somaxconn() / 2).clamp(16, 1024)
+}
+
+/// The kernel's cap on a listen backlog.
+fn somaxconn() -> usize {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
-        .unwrap_or(128);
-    (somaxconn / 2).clamp(16, 1024)
+        .unwrap_or(128)
 }
 
 /// Where a connection of a capacity run is.
@@ -559,6 +563,109 @@ fn open_served(
         }
     }
     Ok(socks)
+}
+
+/// Sends `sig` to process `pid`.
+fn signal(pid: u32, sig: libc::c_int) -> Result<(), String> {
+    // SAFETY: kill(2) on a pid we were given; no memory is involved.
+    if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "kill({pid}, {sig}): {}",
+            io::Error::last_os_error()
+        ))
+    }
+}
+
+/// Resumes a stopped server when dropped, whatever happened meanwhile.
+struct Resume(u32);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = signal(self.0, libc::SIGCONT);
+    }
+}
+
+/// Connections an accept burst puts in the listen backlog at once: half the
+/// kernel's accept-queue cap (`net.core.somaxconn`), at most 2048, so the
+/// backlog of a server asking for 4096 holds them all.
+fn burst_batch() -> usize {
+    (somaxconn() / 2).clamp(16, 2048)
+}
+
+/// The server's own accept rate, with the generator out of the way: the
+/// server process is stopped (`SIGSTOP`) while [`burst_batch`] connections complete their handshakes into its listen
+/// backlog and each writes one frame; then it is resumed (`SIGCONT`) and the
+/// time until every echo is back is measured. Repeated in batches until
+/// `conns` connections are open (all held until the end). Returns
+/// connections accepted and served per second of draining.
+pub fn accept_burst(addr: SocketAddr, conns: usize, server_pid: u32) -> Result<f64, String> {
+    let batch = burst_batch();
+    let hello = frame(1, 0);
+    let mut socks: Vec<mio::net::TcpStream> = Vec::with_capacity(conns);
+    let mut draining = Duration::ZERO;
+    let mut back = [0u8; FRAME];
+    let mut poll = Poll::new().map_err(err("poll"))?;
+    let mut events = Events::with_capacity(1024);
+    while socks.len() < conns {
+        let first = socks.len();
+        let n = batch.min(conns - first);
+        signal(server_pid, libc::SIGSTOP)?;
+        let resume = Resume(server_pid);
+        for i in first..first + n {
+            // Source addresses spread as in `open_served`.
+            let src = SocketAddr::from(([127, 0, 0, 2 + (i % 200) as u8], 0));
+            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .map_err(err("socket"))?;
+            sock.bind(&src.into()).map_err(err("bind"))?;
+            // The kernel completes the handshake; the stopped server has not
+            // accepted yet.
+            sock.connect_timeout(&addr.into(), Duration::from_secs(10))
+                .map_err(err("connect"))?;
+            sock.set_tcp_nodelay(true).map_err(err("nodelay"))?;
+            let mut s = std::net::TcpStream::from(sock);
+            s.write_all(&hello).map_err(err("write"))?;
+            s.set_nonblocking(true).map_err(err("nonblocking"))?;
+            let mut s = mio::net::TcpStream::from_std(s);
+            poll.registry()
+                .register(&mut s, Token(i), Interest::READABLE)
+                .map_err(err("register"))?;
+            socks.push(s);
+        }
+        let mut got = vec![0usize; n];
+        let mut left = n;
+        let t0 = Instant::now();
+        drop(resume);
+        let deadline = t0 + WAIT;
+        while left > 0 {
+            if Instant::now() > deadline {
+                return Err(format!("timed out with {} of {n} echoes back", n - left));
+            }
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .map_err(err("poll"))?;
+            for ev in events.iter() {
+                let i = ev.token().0;
+                let k = i - first;
+                while got[k] < FRAME {
+                    match socks[i].read(&mut back[got[k]..]) {
+                        Ok(0) => return Err("the server closed a connection".into()),
+                        Ok(m) => {
+                            got[k] += m;
+                            if got[k] == FRAME {
+                                left -= 1;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(format!("echo: {e}")),
+                    }
+                }
+            }
+        }
+        draining += t0.elapsed();
+    }
+    Ok(conns as f64 / draining.as_secs_f64())
 }
 
 /// Raises this process's open-file soft limit to the hard limit.

@@ -43,6 +43,10 @@ const BACKOFF: Duration = Duration::from_millis(2);
 
 /// Creates the listening socket: `SO_REUSEADDR` (so a restart can bind at
 /// once), dual stack for `::`, non-blocking, large backlog.
+/// Whether an accepted socket inherits `TCP_NODELAY` from its listener
+/// (Linux copies the listener's options into the connection).
+const NODELAY_INHERITED: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
     let addr = config.addr;
     let bind_err = |source: io::Error| Error::Bind { addr, source };
@@ -54,6 +58,10 @@ pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
         let _ = socket.set_only_v6(false);
     }
     socket.set_nonblocking(true).map_err(bind_err)?;
+    if config.nodelay && NODELAY_INHERITED {
+        // Accepted sockets inherit it: one setsockopt per server, not per client.
+        socket.set_tcp_nodelay(true).map_err(bind_err)?;
+    }
     socket.bind(&addr.into()).map_err(bind_err)?;
     socket.listen(config.backlog).map_err(bind_err)?;
     Ok(TcpListener::from_std(socket.into()))
@@ -414,7 +422,7 @@ impl EventLoop {
         core.active.fetch_add(1, Ordering::AcqRel);
         let addr = std::net::SocketAddr::new(addr.ip().to_canonical(), addr.port());
         let id = core.next_id.fetch_add(1, Ordering::AcqRel);
-        if core.config.nodelay {
+        if core.config.nodelay && !NODELAY_INHERITED {
             let _ = stream.set_nodelay(true);
         }
         if let Some(idle) = core.config.keepalive {

@@ -496,3 +496,35 @@ impl TcpServer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine sets `TCP_NODELAY` once, on the listener, and relies on
+    /// accepted sockets inheriting it; this checks the inheritance both ways.
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn accepted_sockets_inherit_nodelay() {
+        for on in [true, false] {
+            let server = TcpServer::new(0, 1)
+                .bind(IpAddr::from([127, 0, 0, 1]))
+                .nodelay(on);
+            let listener = crate::event_loop::listen(&server.config).expect("listen");
+            let _peer = std::net::TcpStream::connect(listener.local_addr().expect("addr"))
+                .expect("connect");
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let stream = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        assert!(std::time::Instant::now() < deadline, "nothing to accept");
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            };
+            assert_eq!(stream.nodelay().expect("nodelay"), on, "nodelay({on})");
+        }
+    }
+}
