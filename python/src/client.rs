@@ -8,7 +8,7 @@ use pyo3::types::{PyBytes, PyType};
 use tcphub::{Error, Reconnect, TcpClient};
 
 use crate::errors::IntoPy;
-use crate::{duration, framing_from_str, framing_name, next_slice};
+use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice};
 
 /// A connection to a tcphub (or any compatible) server.
 ///
@@ -100,8 +100,9 @@ impl PyTcpClient {
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let deadline = timeout
-            .map(|t| duration(py, t, "timeout").map(|d| Instant::now() + d))
-            .transpose()?;
+            .map(|t| duration(py, t, "timeout"))
+            .transpose()?
+            .and_then(deadline_after);
         loop {
             let slice = next_slice(deadline);
             match py.detach(|| self.client.recv_timeout(slice)) {

@@ -13,8 +13,8 @@ use pyo3::sync::MutexExt;
 use tcphub::{Error, Event, Events};
 
 use crate::errors::IntoPy;
-use crate::next_slice;
 use crate::types::PyEvent;
+use crate::{deadline_after, next_slice};
 
 /// What one bounded wait produced.
 enum Waited {
@@ -31,7 +31,7 @@ fn wait_batch(
     max: usize,
     timeout: Option<Duration>,
 ) -> PyResult<Waited> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(deadline_after);
     loop {
         let slice = next_slice(deadline);
         let mut got = Vec::new();

@@ -40,6 +40,12 @@ pub(crate) fn next_slice(deadline: Option<Instant>) -> Duration {
     })
 }
 
+/// The deadline `d` from now; `None` (no deadline) when that is beyond what
+/// `Instant` can hold, as a "forever" timeout like `sys.maxsize` seconds is.
+pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
+}
+
 /// Parses a framing name (`"raw"`, `"lines"`, `"length"`/`"len"`) with an
 /// optional `max_len`.
 pub(crate) fn framing_from_str(

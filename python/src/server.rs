@@ -45,7 +45,7 @@ use tcphub::{Error, Event, Events, Overflow, ServerHandle, TcpServer};
 
 use crate::errors::{invalid_config, IntoPy};
 use crate::types::{PyClient, PyEvent, PyStats};
-use crate::{duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
+use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
 
 thread_local! {
     /// Set on every server's dispatcher thread (where callbacks run).
@@ -579,8 +579,9 @@ impl PyTcpServer {
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let r = self.started().py_err(py)?;
         let deadline = timeout
-            .map(|t| duration(py, t, "timeout").map(|d| Instant::now() + d))
-            .transpose()?;
+            .map(|t| duration(py, t, "timeout"))
+            .transpose()?
+            .and_then(deadline_after);
         loop {
             if !r.handle.is_running() {
                 return Ok(true);

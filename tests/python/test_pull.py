@@ -173,3 +173,25 @@ def test_one_events_iterator_shared_by_two_threads(make_server):
     kinds = [e.kind for e in taken[0] + taken[1]]
     assert kinds.count("connect") == 20 and kinds.count("message") == 20
     assert kinds.count("disconnect") == 20
+
+
+def test_a_huge_timeout_waits_instead_of_panicking(make_server):
+    # sys.maxsize seconds ("forever") must not overflow the deadline: a
+    # pyo3 PanicException is a BaseException that `except Exception` misses.
+    import sys
+    import threading
+
+    server = make_server(framing="lines").start()
+    forever = float(sys.maxsize)
+    s = connect(server)
+    assert server.poll(1, timeout=forever)[0].kind == "connect"
+    s.sendall(b"hi\n")
+    assert next(iter(server.events(timeout=forever))).data == b"hi"
+    client = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
+    assert server.poll(1, timeout=forever)[0].kind == "connect"
+    server.send(server.clients()[-1].id, b"back")
+    assert client.recv(timeout=forever) == b"back"
+    threading.Timer(0.2, server.stop).start()
+    assert server.wait(timeout=forever) is True
+    client.close()
+    s.close()
