@@ -26,6 +26,17 @@ pub(crate) struct PyTcpClient {
     framing: tcphub::Framing,
 }
 
+impl Drop for PyTcpClient {
+    /// A client dropped without `close()` closes here: its I/O thread flushes
+    /// (up to `linger`) and is joined with the GIL released, so other Python
+    /// threads keep running meanwhile.
+    fn drop(&mut self) {
+        // A closure that cannot run (interpreter finalizing) leaves the
+        // close to the inner client's own drop.
+        let _ = Python::try_attach(|py| py.detach(|| self.client.close()));
+    }
+}
+
 #[pymethods]
 impl PyTcpClient {
     /// Connects to ``host:port`` (a name or an IP address).

@@ -131,3 +131,39 @@ def test_shutdown_write_collects_every_reply_from_a_python_server(echo_server):
     assert list(client) == [b"r%d" % i for i in range(100)]
     assert not client.is_open
     client.close()
+
+
+def test_dropping_a_client_does_not_hold_the_gil_while_it_flushes():
+    import threading
+    import time
+
+    # A peer that accepts (in the kernel) but never reads: the client's
+    # queue cannot drain, so dropping it flushes for the whole linger time.
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    client = tcphub.TcpClient(
+        "127.0.0.1", lst.getsockname()[1], framing="lines", linger=1.5, max_queue_bytes=64 << 20
+    )
+    for _ in range(400):  # 24 MB: more than the socket buffers take
+        client.send(b"x" * 60000)
+    ticks = []
+    stop_ticking = threading.Event()
+
+    def ticker():
+        while not stop_ticking.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.01)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    started = time.monotonic()
+    del client  # the last reference: closes, flushing up to linger
+    ended = time.monotonic()
+    stop_ticking.set()
+    t.join(WAIT)
+    lst.close()
+    points = [started] + [x for x in ticks if started <= x <= ended] + [ended]
+    assert ended - started > 0.5, "the close did wait for the linger time"
+    gap = max(b - a for a, b in zip(points, points[1:]))
+    assert gap < 1.0, f"Python stalled for {gap:.2f} s while the client closed"
