@@ -5,16 +5,15 @@
 //! raises `KeyboardInterrupt` promptly.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::sync::MutexExt;
 use tcphub::{Error, Event, Events};
 
 use crate::errors::IntoPy;
 use crate::types::PyEvent;
-use crate::{deadline_after, next_slice};
+use crate::{deadline_after, next_slice, SIGNAL_SLICE};
 
 /// What one bounded wait produced.
 enum Waited {
@@ -82,8 +81,23 @@ pub(crate) struct EventIterator {
     events: Events,
     timeout: Option<Duration>,
     max_batch: usize,
-    /// Held by the thread taking the next event (waits included).
+    /// Whether a thread is taking the next event (its waits included). The
+    /// others wait for `turn` detached and in slices, so Ctrl-C reaches a
+    /// main thread waiting for its turn too.
+    busy: Mutex<bool>,
+    turn: Condvar,
+    /// Only touched by the thread whose turn it is.
     state: Mutex<IterState>,
+}
+
+/// A thread's turn to take the next event; ends on drop.
+struct Turn<'a>(&'a EventIterator);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.0.turn.notify_one();
+    }
 }
 
 struct IterState {
@@ -98,10 +112,32 @@ impl EventIterator {
             events,
             timeout,
             max_batch,
+            busy: Mutex::new(false),
+            turn: Condvar::new(),
             state: Mutex::new(IterState {
                 buffer: VecDeque::new(),
                 finished: false,
             }),
+        }
+    }
+
+    /// Waits for this thread's turn, detached and checking for signals
+    /// between slices: the thread whose turn it is may wait for events for
+    /// good and needs the GIL between its own slices.
+    fn take_turn(&self, py: Python<'_>) -> PyResult<Turn<'_>> {
+        loop {
+            let got = py.detach(|| {
+                let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+                let (mut busy, _) = self
+                    .turn
+                    .wait_timeout_while(busy, SIGNAL_SLICE, |b| *b)
+                    .unwrap_or_else(|p| p.into_inner());
+                !std::mem::replace(&mut *busy, true)
+            });
+            if got {
+                return Ok(Turn(self));
+            }
+            py.check_signals()?;
         }
     }
 }
@@ -113,12 +149,8 @@ impl EventIterator {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
-        // Detached while waiting for the lock: the holder may be waiting
-        // for events and needs the GIL between its slices.
-        let mut st = self
-            .state
-            .lock_py_attached(py)
-            .unwrap_or_else(|p| p.into_inner());
+        let _turn = self.take_turn(py)?;
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(ev) = st.buffer.pop_front() {
             return Ok(Some(PyEvent::new(py, ev)));
         }

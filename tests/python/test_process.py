@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,37 @@ def test_stop_under_load_from_main_and_from_a_callback():
     out, err = _finish(proc)
     assert proc.returncode == 0, err
     assert out.count("ok") == 5, (out, err)
+
+
+def test_sigint_ends_a_wait_for_a_shared_events_iterator():
+    # Two threads share one iterator; the main thread waits for its turn
+    # while the other waits for an event. Ctrl-C must end the main wait.
+    proc = _spawn(
+        """
+        import threading, time
+        import tcphub
+        server = tcphub.TcpServer(0, 10, bind="127.0.0.1").start()
+        it = server.events()
+        worker = threading.Thread(target=lambda: [None for _ in it])
+        worker.start()
+        time.sleep(0.2)                        # the worker holds the turn
+        failsafe = threading.Timer(10, server.stop)  # unblocks a broken build
+        failsafe.start()
+        started = time.monotonic()
+        try:
+            print("ready", flush=True)
+            next(it)
+            print("returned", flush=True)
+        except KeyboardInterrupt:
+            print(f"interrupted after {time.monotonic() - started:.1f} s", flush=True)
+        failsafe.cancel()
+        server.stop()
+        worker.join()
+        """
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.3)  # the main thread is waiting for its turn by then
+    proc.send_signal(signal.SIGINT)
+    out, err = _finish(proc)
+    assert re.fullmatch(r"interrupted after [01]\.\d s", out.strip()), (out, err)
