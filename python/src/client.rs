@@ -2,13 +2,15 @@
 
 use std::time::Instant;
 
+use crossbeam_channel::RecvTimeoutError;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyType};
 use tcphub::{Error, Reconnect, TcpClient};
 
 use crate::errors::IntoPy;
-use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice};
+use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
 
 /// A connection to a tcphub (or any compatible) server.
 ///
@@ -45,6 +47,7 @@ impl PyTcpClient {
     /// ``connect_timeout`` and ``linger`` (how long ``close()`` keeps flushing)
     /// are in seconds. ``reconnect``: re-establish dropped connections, waiting
     /// between ``reconnect_initial`` and ``reconnect_max`` seconds.
+    /// Ctrl-C interrupts the wait for the connection.
     #[new]
     #[pyo3(signature = (
         host,
@@ -89,8 +92,32 @@ impl PyTcpClient {
                 max_attempts: None,
             });
         }
-        let client = py.detach(move || builder.connect()).py_err(py)?;
-        Ok(PyTcpClient { client, framing })
+        // Connect on a helper thread and wait in slices, so Ctrl-C ends the
+        // wait (up to connect_timeout); a connection made after that is
+        // dropped, which closes it.
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        std::thread::Builder::new()
+            .name("tcphub-connect".into())
+            .spawn(move || {
+                let _ = tx.send(builder.connect());
+            })
+            .map_err(|source| Error::Io {
+                context: "starting the connect thread",
+                source,
+            })
+            .py_err(py)?;
+        loop {
+            match py.detach(|| rx.recv_timeout(SIGNAL_SLICE)) {
+                Ok(connected) => {
+                    let client = connected.py_err(py)?;
+                    return Ok(PyTcpClient { client, framing });
+                }
+                Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err("the connect thread panicked"))
+                }
+            }
+        }
     }
 
     /// Queues ``data`` (framed) for sending; never blocks.

@@ -262,3 +262,42 @@ def test_sigint_ends_a_wait_for_a_shared_events_iterator():
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc)
     assert re.fullmatch(r"interrupted after [01]\.\d s", out.strip()), (out, err)
+
+
+def test_sigint_ends_a_blocking_client_connect():
+    # A listener whose accept backlog is full: the kernel drops our SYNs,
+    # so the connect waits for connect_timeout unless Ctrl-C ends it.
+    proc = _spawn(
+        """
+        import socket, time
+        import tcphub
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(0)
+        fill = []
+        for _ in range(4):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(lst.getsockname())
+            except BlockingIOError:
+                pass
+            fill.append(s)
+        time.sleep(0.2)
+        started = time.monotonic()
+        try:
+            print("ready", flush=True)
+            tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], connect_timeout=10)
+            print("connected", flush=True)
+        except KeyboardInterrupt:
+            print(f"interrupted after {time.monotonic() - started:.1f} s", flush=True)
+        except tcphub.ConnectError as e:
+            print(f"{e} after {time.monotonic() - started:.1f} s", flush=True)
+        """
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.3)  # the connect is under way by then
+    proc.send_signal(signal.SIGINT)
+    out, err = _finish(proc)
+    assert re.fullmatch(r"interrupted after [01]\.\d s", out.strip()), (out, err)
