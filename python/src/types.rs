@@ -133,7 +133,8 @@ impl PyEvent {
     /// Why the client left, for ``"disconnect"`` events, else ``None``: one of
     /// ``"closed by peer"``, ``"connection reset"``, ``"closed in the middle of a
     /// frame"``, ``"i/o error: ..."``, ``"frame too large"``, ``"slow consumer"``,
-    /// ``"idle timeout"``, ``"kicked"``, ``"server stopped"``.
+    /// ``"idle timeout"``, ``"frame not finished in time"`` (``frame_timeout``),
+    /// ``"kicked"``, ``"server stopped"``.
     #[getter]
     fn reason(&self) -> Option<String> {
         self.reason.as_ref().map(|r| r.to_string())

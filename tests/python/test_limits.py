@@ -27,6 +27,7 @@ def test_frame_timeout_cuts_an_unfinished_frame(
         wait_until(lambda: len(reasons) == 1, what="the frame timeout")
         assert sock.recv(16) == b""  # the server closed the connection
     assert reasons == ["frame not finished in time"]
+    assert f'``"{reasons[0]}"``' in (tcphub.Event.reason.__doc__ or ""), "documented reason"
     assert server.stats().frame_timeouts == 1
     assert server.stats().as_dict()["frame_timeouts"] == 1
 
