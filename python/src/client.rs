@@ -79,9 +79,16 @@ impl PyTcpClient {
         linger: f64,
     ) -> PyResult<PyTcpClient> {
         let framing = framing_from_str(py, framing, max_len)?;
+        let connect_timeout = duration(py, connect_timeout, "connect_timeout")?;
+        if connect_timeout.is_zero() {
+            return Err(crate::errors::invalid_config(
+                py,
+                "connect_timeout must be more than 0 seconds".into(),
+            ));
+        }
         let mut builder = TcpClient::builder((host.as_str(), port))
             .framing(framing)
-            .connect_timeout(duration(py, connect_timeout, "connect_timeout")?)
+            .connect_timeout(connect_timeout)
             .max_queue_bytes(max_queue_bytes)
             .nodelay(nodelay)
             .linger(duration(py, linger, "linger")?);

@@ -167,3 +167,12 @@ def test_dropping_a_client_does_not_hold_the_gil_while_it_flushes():
     assert ended - started > 0.5, "the close did wait for the linger time"
     gap = max(b - a for a, b in zip(points, points[1:]))
     assert gap < 1.0, f"Python stalled for {gap:.2f} s while the client closed"
+
+
+def test_a_zero_connect_timeout_is_invalid_config(echo_server):
+    # Not a ConnectError ("cannot set a 0 duration timeout", no errno): the
+    # connection was never tried, the value is out of range.
+    with pytest.raises(tcphub.InvalidConfig, match="connect_timeout"):
+        tcphub.TcpClient("127.0.0.1", echo_server.port, connect_timeout=0)
+    with pytest.raises(tcphub.InvalidConfig, match="connect_timeout"):
+        tcphub.TcpClient("127.0.0.1", echo_server.port, connect_timeout=1e-12)
