@@ -118,8 +118,15 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     });
     let mut out = std::io::stdout().lock();
     let mut last_message = Instant::now();
+    let mut saw_eof = false;
     loop {
         let done = state.load(Ordering::Acquire) == STDIN_DONE;
+        if done && !saw_eof {
+            // The quiet time counts from the end of input, not from a
+            // message that came before it.
+            saw_eof = true;
+            last_message = Instant::now();
+        }
         if done && client.queued_bytes() == 0 && last_message.elapsed() >= quiet {
             client.close(); // flushed; the server has been quiet long enough
         }

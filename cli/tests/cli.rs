@@ -508,3 +508,51 @@ fn connect_half_closes_at_the_end_of_stdin() {
     assert!(st.success(), "{st:?}");
     assert_eq!(out, "got 3 lines\n");
 }
+
+#[test]
+fn connect_waits_the_quiet_time_after_the_end_of_stdin_not_after_the_last_message() {
+    // A server that answers each line 300 ms late and keeps the connection
+    // open. The last line comes after a pause longer than the quiet time:
+    // its answer arrives 300 ms after stdin ends and must still be printed
+    // (the quiet time counts from the end of input, not from the answer
+    // before the pause).
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut w = s.try_clone().unwrap();
+        for line in BufReader::new(s).lines() {
+            let Ok(line) = line else { break };
+            std::thread::sleep(Duration::from_millis(300));
+            w.write_all(format!("re: {line}\n").as_bytes()).unwrap();
+        }
+        std::thread::sleep(Duration::from_secs(3)); // quiet, not closed
+    });
+    let mut child = bin()
+        .args([
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--quiet-after-eof",
+            "1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tcphub connect");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"one\n").unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut l = String::new();
+    out.read_line(&mut l).unwrap();
+    assert_eq!(l, "re: one\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    stdin.write_all(b"two\n").unwrap();
+    drop(stdin); // EOF
+    let st = wait_exit(&mut child, "connect did not exit after stdin ended");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    server.join().unwrap();
+    assert!(st.success(), "{st:?}");
+    assert_eq!(rest, "re: two\n");
+}
