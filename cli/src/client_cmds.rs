@@ -157,11 +157,17 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
 
 pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
+    // Checked before anything is sent: a usage error must not send.
+    let wait = args
+        .wait_reply
+        .map(|secs| {
+            Duration::try_from_secs_f64(secs)
+                .map_err(|_| format!("--wait-reply must be a number of seconds, got {secs}"))
+        })
+        .transpose()?;
     let client = open(&args.addr, framing)?;
     client.send(args.message.as_bytes())?;
-    if let Some(secs) = args.wait_reply {
-        let wait = Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("--wait-reply must be a number of seconds, got {secs}"))?;
+    if let (Some(wait), Some(secs)) = (wait, args.wait_reply) {
         match client.recv_timeout(wait) {
             Ok(reply) => print_message(&mut std::io::stdout().lock(), &reply, framing)?,
             Err(tcphub::Error::Timeout) => log::info!("no reply within {secs} s"),

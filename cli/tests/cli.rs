@@ -556,3 +556,25 @@ fn connect_waits_the_quiet_time_after_the_end_of_stdin_not_after_the_last_messag
     assert!(st.success(), "{st:?}");
     assert_eq!(rest, "re: two\n");
 }
+
+#[test]
+fn send_with_a_bad_wait_reply_fails_before_sending_anything() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let out = bin()
+        .args(["send", &format!("127.0.0.1:{port}"), "hello", "--wait-reply=-1"])
+        .output()
+        .expect("run tcphub send");
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--wait-reply must be"), "{stderr}");
+    // A usage error: the message must not have gone out.
+    l.set_nonblocking(true).unwrap();
+    if let Ok((mut s, _)) = l.accept() {
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        assert_eq!(got, "", "sent although the command failed");
+    }
+}
