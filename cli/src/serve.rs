@@ -78,7 +78,16 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             .on_message(|srv, c, msg| {
                 let mut line = format!("{}: ", c.addr).into_bytes();
                 line.extend_from_slice(msg);
-                srv.send_all(&line);
+                // The address prefix can take a line within the limit over
+                // it: tell the sender instead of dropping it silently.
+                if let Err(tcphub::Error::FrameTooLarge { len, max }) = srv.try_send_all(&line) {
+                    log::warn!("client {}: message not relayed: too long", c.addr);
+                    let notice = format!(
+                        "message not relayed: {len} bytes with the address prefix, \
+                         over the frame limit of {max}"
+                    );
+                    let _ = srv.send(c.id, notice.as_bytes());
+                }
             })
             .on_disconnect(|srv, c, why| {
                 log::info!("client {} disconnected ({why})", c.addr);

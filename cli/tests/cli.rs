@@ -562,7 +562,12 @@ fn send_with_a_bad_wait_reply_fails_before_sending_anything() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let out = bin()
-        .args(["send", &format!("127.0.0.1:{port}"), "hello", "--wait-reply=-1"])
+        .args([
+            "send",
+            &format!("127.0.0.1:{port}"),
+            "hello",
+            "--wait-reply=-1",
+        ])
         .output()
         .expect("run tcphub send");
     assert!(!out.status.success(), "{out:?}");
@@ -577,4 +582,24 @@ fn send_with_a_bad_wait_reply_fails_before_sending_anything() {
         let _ = s.read_to_string(&mut got);
         assert_eq!(got, "", "sent although the command failed");
     }
+}
+
+#[test]
+fn chat_tells_the_sender_when_a_line_is_too_long_to_relay() {
+    // A line within the 64 KiB limit, but too long once the hub prefixes
+    // the sender's address: it cannot be relayed, and it must not vanish
+    // without a word — the sender is told.
+    let hub = Hub::start(&[]);
+    let mut a = hub.connect();
+    a.expect(&format!("client {} connected", a.addr()));
+    let long = "x".repeat(64 * 1024 - 4);
+    a.send(&long);
+    a.send("short");
+    let notice = a.line();
+    assert!(
+        notice.contains("not relayed") && notice.contains("frame limit"),
+        "{:.80}",
+        notice
+    );
+    a.expect(&format!("{}: short", a.addr()));
 }
