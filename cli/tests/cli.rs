@@ -603,3 +603,22 @@ fn chat_tells_the_sender_when_a_line_is_too_long_to_relay() {
     );
     a.expect(&format!("{}: short", a.addr()));
 }
+
+#[test]
+fn chat_stop_logs_no_warning_per_client() {
+    // Stopping a chat hub reports each client as disconnected; announcing
+    // that to a stopped server is a no-op, not a warning per client.
+    let mut hub = Hub::start(&[]);
+    let mut a = hub.connect();
+    a.expect(&format!("client {} connected", a.addr()));
+    let mut b = hub.connect();
+    b.expect(&format!("client {} connected", b.addr()));
+    a.expect(&format!("client {} connected", b.addr()));
+    assert!(hub.terminate().success());
+    let log: Vec<String> = hub.log.iter().collect(); // to stderr's end
+    assert!(log.iter().any(|l| l.contains("stopped:")), "{log:?}");
+    let warnings: Vec<&String> = log.iter().filter(|l| l.contains("WARN")).collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(a.until_eof(), "");
+    assert_eq!(b.until_eof(), "");
+}

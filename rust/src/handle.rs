@@ -134,6 +134,9 @@ impl ServerHandle {
     pub fn send_all(&self, msg: &[u8]) -> usize {
         match self.try_send_all(msg) {
             Ok(n) => n,
+            // Documented, and normal while stopping (e.g. an on_disconnect
+            // announcing a leave during stop()): no warning.
+            Err(Error::NotRunning) => 0,
             Err(e) => {
                 log::warn!("tcphub: send_all: {e}");
                 0
