@@ -69,11 +69,17 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.idle_timeout(seconds(secs, "--idle-timeout")?);
     }
     let stats_every = args.stats.map(|s| seconds(s, "--stats")).transpose()?;
+    // The hub's own notices are lines; raw framing adds no line end itself.
+    let end = if args.framing == FramingArg::Raw {
+        "\n"
+    } else {
+        ""
+    };
     builder = match args.mode {
         Mode::Chat => builder
-            .on_connect(|srv, c| {
+            .on_connect(move |srv, c| {
                 log::info!("client {} connected", c.addr);
-                srv.send_all(format!("client {} connected", c.addr).as_bytes());
+                srv.send_all(format!("client {} connected{end}", c.addr).as_bytes());
             })
             .on_message(|srv, c, msg| {
                 let mut line = format!("{}: ", c.addr).into_bytes();
@@ -89,9 +95,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                     let _ = srv.send(c.id, notice.as_bytes());
                 }
             })
-            .on_disconnect(|srv, c, why| {
+            .on_disconnect(move |srv, c, why| {
                 log::info!("client {} disconnected ({why})", c.addr);
-                srv.send_all(format!("client {} disconnected ({why})", c.addr).as_bytes());
+                srv.send_all(format!("client {} disconnected ({why}){end}", c.addr).as_bytes());
             }),
         Mode::Relay => builder
             .on_connect(|_, c| log::info!("client {} connected", c.addr))

@@ -622,3 +622,17 @@ fn chat_stop_logs_no_warning_per_client() {
     assert_eq!(a.until_eof(), "");
     assert_eq!(b.until_eof(), "");
 }
+
+#[test]
+fn chat_with_raw_framing_ends_each_notice_with_a_newline() {
+    // Raw framing writes bytes as they are: the hub's own notices must
+    // carry their line end, or they run into each other and into messages.
+    let hub = Hub::start(&["--framing", "raw"]);
+    let mut a = hub.connect();
+    let mut b = hub.connect();
+    wait_line(&hub.log, |l| l.contains(&b.addr()));
+    b.send("hi");
+    a.expect(&format!("client {} connected", a.addr()));
+    a.expect(&format!("client {} connected", b.addr()));
+    a.expect(&format!("{}: hi", b.addr()));
+}
