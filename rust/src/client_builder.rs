@@ -82,7 +82,13 @@ impl Reconnect {
             .checked_mul(1u32 << exp)
             .unwrap_or(self.max)
             .min(self.max);
-        cap.mul_f64(0.5 + 0.5 * rand01.clamp(0.0, 1.0))
+        // (A NaN jitter counts as 0; a product past `Duration::MAX` is the cap.)
+        let jitter = if rand01.is_nan() {
+            0.0
+        } else {
+            rand01.clamp(0.0, 1.0)
+        };
+        Duration::try_from_secs_f64(cap.as_secs_f64() * (0.5 + 0.5 * jitter)).unwrap_or(cap)
     }
 }
 

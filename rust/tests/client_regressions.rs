@@ -363,3 +363,18 @@ fn close_while_waiting_to_reconnect_with_nothing_queued_ends_at_once() {
     l.set_nonblocking(true).unwrap();
     assert!(l.accept().is_err(), "no connection was made");
 }
+
+#[test]
+fn reconnect_delay_never_panics_on_odd_inputs() {
+    // `delay` is public: a NaN jitter, or a jitter of 1 with no practical
+    // cap, panicked in `Duration::mul_f64` instead of giving a delay.
+    let forever = Reconnect {
+        initial: Duration::from_secs(1),
+        max: Duration::MAX,
+        max_attempts: None,
+    };
+    assert!(forever.delay(64, 1.0) >= forever.delay(64, 0.0));
+    let r = Reconnect::default();
+    assert!(r.delay(1, f64::NAN) <= r.initial);
+    assert!(forever.delay(64, f64::NAN) >= Duration::from_secs(1));
+}
