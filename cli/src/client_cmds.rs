@@ -166,7 +166,13 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         })
         .transpose()?;
     let client = open(&args.addr, framing)?;
-    client.send(args.message.as_bytes())?;
+    match client.send(args.message.as_bytes()) {
+        // The client ends when the server closes (a full hub refuses that way).
+        Err(tcphub::Error::NotRunning) => {
+            return Err("the server closed the connection before the message was sent".into())
+        }
+        r => r?,
+    }
     if let (Some(wait), Some(secs)) = (wait, args.wait_reply) {
         match client.recv_timeout(wait) {
             Ok(reply) => print_message(&mut std::io::stdout().lock(), &reply, framing)?,
