@@ -34,7 +34,9 @@ pub enum Framing {
     #[default]
     Raw,
     /// Newline-delimited: a message ends at `\n`, a trailing `\r` is stripped;
-    /// sending appends `\n`. A line longer than `max_len` bytes (excluding the
+    /// sending appends `\n` and sends the message as it is, so one holding a
+    /// `\n` arrives as several lines (and one ending in `\r` loses it): use
+    /// `LengthPrefixed` for binary or multi-line messages. A line longer than `max_len` bytes (excluding the
     /// terminator) disconnects the sender with `FrameTooLarge`.
     Lines {
         /// Longest accepted line, in bytes.
