@@ -694,8 +694,9 @@ int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms)
 int tcphub_server_set_max_queue_bytes(struct tcphub_server *s, size_t bytes);
 
 /**
- * Sets the number of event-loop threads (default: one per core). Zero is
- * reported by `tcphub_server_start` as `TCPHUB_ERR_INVALID_ARG`.
+ * Sets the number of event-loop threads (default: one per core). Zero and
+ * more than 4096 are reported by `tcphub_server_start` as
+ * `TCPHUB_ERR_INVALID_ARG`.
  *
  * # Safety
  *

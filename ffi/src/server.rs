@@ -426,8 +426,9 @@ pub unsafe extern "C" fn tcphub_server_set_max_queue_bytes(
     })
 }
 
-/// Sets the number of event-loop threads (default: one per core). Zero is
-/// reported by `tcphub_server_start` as `TCPHUB_ERR_INVALID_ARG`.
+/// Sets the number of event-loop threads (default: one per core). Zero and
+/// more than 4096 are reported by `tcphub_server_start` as
+/// `TCPHUB_ERR_INVALID_ARG`.
 ///
 /// # Safety
 ///

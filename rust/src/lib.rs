@@ -87,7 +87,7 @@ pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_L
 pub use handle::ServerHandle;
 pub use server::{
     TcpServer, DEFAULT_BACKLOG, DEFAULT_BUSY_POLL, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER,
-    DEFAULT_MAX_QUEUE_BYTES,
+    DEFAULT_MAX_QUEUE_BYTES, MAX_THREADS,
 };
 pub use shared::Overflow;
 pub use stats::Stats;

@@ -28,6 +28,10 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 65_536;
 /// sleeps: 5 µs, about what one sleep and wakeup cost (see
 /// [`TcpServer::busy_poll`]).
 pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(5);
+/// Most event-loop threads a server may have ([`TcpServer::threads`]): far
+/// beyond any core count, and small enough that the per-loop bookkeeping
+/// sized by it at `start()` can always be allocated.
+pub const MAX_THREADS: usize = 4096;
 
 /// Builder for a server: port, client limit, framing, callbacks, options.
 ///
@@ -128,8 +132,9 @@ impl TcpServer {
         self
     }
 
-    /// Number of event-loop threads (default: one per core; at least 1, or
-    /// [`start`](TcpServer::start) fails with [`Error::InvalidConfig`]).
+    /// Number of event-loop threads (default: one per core; from 1 to
+    /// [`MAX_THREADS`], or [`start`](TcpServer::start) fails with
+    /// [`Error::InvalidConfig`]).
     ///
     /// Each loop owns the clients it is given for their whole life (each new
     /// client goes to the loop owning the fewest, in turn among equals), so
@@ -398,7 +403,8 @@ impl TcpServer {
     /// # Errors
     ///
     /// [`Error::Bind`] when the address cannot be bound (in use, permission
-    /// denied), [`Error::InvalidConfig`] for zero threads, zero `max_len` or a
+    /// denied), [`Error::InvalidConfig`] for zero threads or more than
+    /// [`MAX_THREADS`], zero `max_len` or a
     /// zero queue bound, [`Error::Io`] when the OS refuses a thread or poller.
     ///
     /// # Examples
@@ -412,6 +418,14 @@ impl TcpServer {
         let TcpServer { config, callbacks } = self;
         if config.threads == 0 {
             return Err(Error::InvalidConfig("threads must be at least 1".into()));
+        }
+        if config.threads > MAX_THREADS {
+            // Checked before anything is sized by it: a count from C such
+            // as `(size_t)-1` must be an error, not an abort on allocation.
+            return Err(Error::InvalidConfig(format!(
+                "threads must be at most {MAX_THREADS}, not {}",
+                config.threads
+            )));
         }
         if config.max_queue_bytes == 0 {
             return Err(Error::InvalidConfig(
