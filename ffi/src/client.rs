@@ -115,18 +115,19 @@ pub unsafe extern "C" fn tcphub_client_recv(
     timeout_ms: c_int,
 ) -> c_int {
     boundary("tcphub_client_recv", || {
-        // SAFETY: the caller's promise.
-        let client = unsafe { client(c)? };
         if msg_out.is_null() {
             return Err(Fail::new(TCPHUB_ERR_NULL, "msg_out is NULL"));
         }
-        // SAFETY: non-NULL and writable.
+        // SAFETY: non-NULL and writable. Zeroed before any other check: on
+        // every failure it is released safely.
         unsafe {
             msg_out.write(tcphub_message {
                 data: std::ptr::null_mut(),
                 len: 0,
             })
         };
+        // SAFETY: the caller's promise.
+        let client = unsafe { client(c)? };
         let msg = match boundary::timeout(timeout_ms) {
             Some(t) => client.recv_timeout(t)?,
             None => client.recv().ok_or(tcphub_core::Error::NotRunning)?,

@@ -89,16 +89,18 @@ pub unsafe extern "C" fn tcphub_server_next_event(
     timeout_ms: c_int,
 ) -> c_int {
     boundary("tcphub_server_next_event", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
         if event_out.is_null() {
             return Err(Fail::new(TCPHUB_ERR_NULL, "event_out is NULL"));
         }
         // SAFETY: non-NULL and writable; a zeroed `tcphub_event` is valid.
+        // Zeroed before any other check: on every failure it is released
+        // safely.
         let ev = unsafe {
             event_out.write(std::mem::zeroed());
             &mut *event_out
         };
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
         let events = srv.handle()?.events();
         let event = match boundary::timeout(timeout_ms) {
             Some(t) => events.recv_timeout(t)?,
