@@ -163,12 +163,19 @@ pub(crate) unsafe fn non_null<'a, T>(p: *const T, arg: &str) -> Result<&'a T, Fa
     unsafe { p.as_ref() }.ok_or_else(|| Fail::new(TCPHUB_ERR_NULL, format!("{arg} is NULL")))
 }
 
-/// The `len` bytes at `data`; NULL is accepted only with `len` 0.
+/// The `len` bytes at `data`; NULL is accepted only with `len` 0, and no
+/// object is larger than `isize::MAX` bytes (a larger `len` is a negative
+/// length converted to `size_t`, e.g. a failed `read()`'s -1).
 ///
 /// # Safety
 ///
 /// `data` is NULL or points to `len` readable bytes that outlive the result.
 pub(crate) unsafe fn bytes<'a>(data: *const u8, len: usize) -> Result<&'a [u8], Fail> {
+    if len > isize::MAX as usize {
+        return Err(Fail::invalid(format!(
+            "len {len} is larger than any object"
+        )));
+    }
     if data.is_null() {
         return if len == 0 {
             Ok(&[])
