@@ -192,14 +192,22 @@ impl tcphub_server {
         &self,
         f: impl FnOnce(&ServerHandle) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
+        self.with_started(f).unwrap_or_else(|| Err(never_started()))
+    }
+
+    /// As [`with_handle`](Self::with_handle), but `None` when the server was
+    /// never started: for queries whose documented answer is then 0, which
+    /// is no failure and so must not replace `tcphub_last_error()`.
+    pub(crate) fn with_started<R>(&self, f: impl FnOnce(&ServerHandle) -> R) -> Option<R> {
         let (srv, handle) = IN_CALLBACK.with(Cell::get);
         if std::ptr::eq(srv, self) && !handle.is_null() {
             // SAFETY: set by `InCallback::enter` from a reference that lives
             // for the whole callback, which is still running on this thread
             // (the mark is removed when the callback returns).
-            return f(unsafe { &*handle });
+            return Some(f(unsafe { &*handle }));
         }
-        f(&self.handle()?)
+        let handle = self.lock().handle.clone()?;
+        Some(f(&handle))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -208,11 +216,12 @@ impl tcphub_server {
 
     /// A clone of the core handle, taken without holding the lock afterwards.
     pub(crate) fn handle(&self) -> Result<ServerHandle, Fail> {
-        self.lock()
-            .handle
-            .clone()
-            .ok_or_else(|| Fail::new(TCPHUB_ERR_NOT_RUNNING, "the server was never started"))
+        self.lock().handle.clone().ok_or_else(never_started)
     }
+}
+
+fn never_started() -> Fail {
+    Fail::new(TCPHUB_ERR_NOT_RUNNING, "the server was never started")
 }
 
 impl Drop for tcphub_server {
@@ -610,7 +619,7 @@ pub unsafe extern "C" fn tcphub_server_port(s: *const tcphub_server) -> u16 {
     boundary("tcphub_server_port", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        srv.with_handle(|h| Ok(h.local_addr().port()))
+        Ok(srv.with_started(|h| h.local_addr().port()).unwrap_or(0))
     })
 }
 
@@ -638,7 +647,7 @@ pub unsafe extern "C" fn tcphub_server_client_count(s: *const tcphub_server) -> 
     boundary("tcphub_server_client_count", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        srv.with_handle(|h| Ok(h.client_count()))
+        Ok(srv.with_started(|h| h.client_count()).unwrap_or(0))
     })
 }
 
