@@ -164,6 +164,12 @@ chat_smoke() {
         return 1
     fi
     exec 3<>"/dev/tcp/127.0.0.1/$port" 4<>"/dev/tcp/127.0.0.1/$port"
+    # A connect returns before the server has accepted the connection: a
+    # line client 3 sent now could be relayed before client 4 is in the
+    # room. Any join notice client 4 reads says it is in.
+    while IFS= read -r -t 20 line <&4; do
+        case "$line" in *" connected") break ;; esac
+    done
     printf 'hello, room\n' >&3
     # Client 4 sees join notices, then client 3's line, within 20 s.
     while IFS= read -r -t 20 line <&4; do
