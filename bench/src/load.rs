@@ -578,6 +578,31 @@ fn signal(pid: u32, sig: libc::c_int) -> Result<(), String> {
     }
 }
 
+/// Waits (up to a second) until every thread of process `pid` is stopped:
+/// `SIGSTOP` takes effect when each thread next enters the kernel.
+fn wait_stopped(pid: u32) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map_err(|e| format!("read /proc/{pid}/task: {e}"))?;
+        let all_stopped = tasks.flatten().all(|t| {
+            std::fs::read_to_string(t.path().join("stat")).is_ok_and(|st| {
+                // The state follows the parenthesised command name.
+                st.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    .is_some_and(|state| state == "T" || state == "t")
+            })
+        });
+        if all_stopped {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("process {pid} did not stop"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Resumes a stopped server when dropped, whatever happened meanwhile.
 struct Resume(u32);
 
@@ -613,6 +638,7 @@ pub fn accept_burst(addr: SocketAddr, conns: usize, server_pid: u32) -> Result<f
         let n = batch.min(conns - first);
         signal(server_pid, libc::SIGSTOP)?;
         let resume = Resume(server_pid);
+        wait_stopped(server_pid)?;
         for i in first..first + n {
             // Source addresses spread as in `open_served`.
             let src = SocketAddr::from(([127, 0, 0, 2 + (i % 200) as u8], 0));
