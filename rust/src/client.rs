@@ -81,8 +81,10 @@ impl ClientCore {
         if crate::shared::on_any_io_thread() {
             return;
         }
-        let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(t) = t {
+        // Joined with the lock held (as the server's `stop`), so a close
+        // racing this one waits for the end too instead of finding no thread.
+        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = thread.take() {
             if t.join().is_err() {
                 log::error!("tcphub: the client I/O thread panicked");
             }
