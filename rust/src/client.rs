@@ -44,7 +44,9 @@ pub(crate) struct ClientCore {
     pub write_shut: AtomicBool,
     /// Makes `send`'s check of `write_shut` and its post one step against
     /// `shutdown_write` (read side: senders; write side: the shutdown), so
-    /// every message `send` accepted is posted before `ShutdownWrite`.
+    /// every message `send` accepted is posted before `ShutdownWrite`; and
+    /// its check of `open` and its count one step against the I/O thread's
+    /// end, which resets the count.
     pub send_gate: RwLock<()>,
     /// Whether a connection is up right now.
     pub connected: AtomicBool,

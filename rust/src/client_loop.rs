@@ -578,14 +578,26 @@ impl ClientLoop {
                 );
             }
         }
-        self.core.open.store(false, Ordering::Release);
-        self.core.queued.store(0, Ordering::Release);
-        self.core.queued_frames.store(0, Ordering::Release);
+        self.end_sends();
         self.unsent.clear();
         self.dispatch.event(ClientEvent::Closed, true);
         // What does not fit in the pull queue now is handed over (the
         // consumer may be the very thread joining us in `close()`).
         self.dispatch.outbox.hand_over(&self.core.leftovers);
+    }
+
+    /// Ends `send` for good and forgets what was queued. Under the write
+    /// side of `send_gate`, so no `send` is between its check of `open` and
+    /// its count: none counts a message after the reset.
+    fn end_sends(&self) {
+        let _gate = self
+            .core
+            .send_gate
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        self.core.open.store(false, Ordering::Release);
+        self.core.queued.store(0, Ordering::Release);
+        self.core.queued_frames.store(0, Ordering::Release);
     }
 
     /// xorshift64*: jitter only, no need for a real RNG.

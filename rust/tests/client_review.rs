@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::*;
-use tcphub::{ClientEvent, TcpClient};
+use tcphub::{ClientEvent, Framing, TcpClient};
 
 /// Two threads closing at once: the one that did not get to join the I/O
 /// thread returned at once, while the other was still flushing — its
@@ -48,6 +48,45 @@ fn every_concurrent_close_waits_for_the_client_to_end() {
         assert!(
             here && there,
             "close() returned before Closed (here {here}, there {there})"
+        );
+    }
+}
+
+/// A `send` racing the end of the client (the server closed, no
+/// reconnect; or `close()`) could count its message after the I/O thread
+/// had reset the count for good: `queued_bytes()` stayed above 0 forever
+/// on a closed client (about 40% of rounds).
+#[test]
+fn the_queue_count_is_zero_once_the_client_has_ended() {
+    for round in 0..60 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpClient::builder(l.local_addr().unwrap())
+            .framing(Framing::lines())
+            .connect()
+            .unwrap();
+        let (peer, _) = l.accept().unwrap();
+        let senders: Vec<_> = (0..2)
+            .map(|_| {
+                let client = client.clone();
+                std::thread::spawn(move || while client.send(b"m").is_ok() || client.is_open() {})
+            })
+            .collect();
+        while client.queued_bytes() == 0 {
+            std::thread::yield_now();
+        }
+        if round % 3 == 0 {
+            client.close();
+        }
+        drop(peer);
+        for s in senders {
+            s.join().unwrap();
+        }
+        client.close();
+        assert!(!client.is_open());
+        assert_eq!(
+            client.queued_bytes(),
+            0,
+            "round {round}: bytes counted after the end"
         );
     }
 }
