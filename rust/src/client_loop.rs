@@ -416,17 +416,26 @@ impl ClientLoop {
         drop(conn);
         self.core.connected.store(false, Ordering::Release);
         log::debug!("tcphub: connection to {} lost: {reason}", self.peer);
-        self.dispatch.event(ClientEvent::Disconnected(reason), true);
         let (since, attempt) = self.up_since;
         let next = if since.elapsed() < STABLE_AFTER {
             attempt + 1
         } else {
             1
         };
-        match (self.core.config.reconnect, self.closing, self.write_side) {
-            // After our half-close the server's close is the end, not a fault.
-            (Some(_), None, WriteSide::Open | WriteSide::ShutPending) => self.schedule(next),
-            _ => self.link = Link::Down,
+        // After our half-close the server's close is the end, not a fault.
+        let policy = match (self.core.config.reconnect, self.closing, self.write_side) {
+            (Some(p), None, WriteSide::Open | WriteSide::ShutPending) => Some(p),
+            _ => None,
+        };
+        if policy.is_none_or(|p| p.max_attempts.is_some_and(|m| next > m)) {
+            // The end: `send` (in `on_disconnect` too) refuses from now on
+            // rather than accept what can never be written.
+            self.end_sends();
+        }
+        self.dispatch.event(ClientEvent::Disconnected(reason), true);
+        match policy {
+            Some(_) => self.schedule(next), // gives up past `max_attempts`
+            None => self.link = Link::Down,
         }
     }
 

@@ -6,7 +6,7 @@ mod support;
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::*;
@@ -89,4 +89,30 @@ fn the_queue_count_is_zero_once_the_client_has_ended() {
             "round {round}: bytes counted after the end"
         );
     }
+}
+
+/// In `on_disconnect` for a drop that ends the client (no reconnect), the
+/// client still said it was open and `send` returned `Ok` for a message
+/// that was then thrown away, though `send` is documented to fail with
+/// `NotRunning` once the client is dropped for good without reconnect.
+#[test]
+fn send_in_the_final_on_disconnect_is_refused() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let seen: Arc<Mutex<Option<(bool, bool)>>> = Arc::default();
+    let s = seen.clone();
+    let client = TcpClient::builder(l.local_addr().unwrap())
+        .framing(Framing::lines())
+        .on_disconnect(move |c, _| {
+            let refused = matches!(c.send(b"into the void"), Err(tcphub::Error::NotRunning));
+            *s.lock().unwrap() = Some((c.is_open(), refused));
+        })
+        .connect()
+        .unwrap();
+    let (peer, _) = l.accept().unwrap();
+    drop(peer);
+    wait_until("on_disconnect called", || seen.lock().unwrap().is_some());
+    let (open, refused) = seen.lock().unwrap().unwrap();
+    assert!(!open, "is_open() in the final on_disconnect");
+    assert!(refused, "send accepted a message that can never be sent");
+    client.close();
 }
