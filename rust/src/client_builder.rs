@@ -27,7 +27,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// once does not come back in lockstep. A connection that drops within a
 /// second of being made counts as a failed attempt: the count goes on (and
 /// `max_attempts` applies) instead of starting again at 1, so a server that
-/// accepts and closes at once is not hammered. While reconnecting, `send` keeps
+/// accepts and closes at once is not hammered. Each attempt dials the address
+/// that worked last, then the other addresses the server's name resolved to
+/// (when the client was built), in turn, each within the connect timeout.
+/// While reconnecting, `send` keeps
 /// accepting messages into the same bounded queue (and fails with
 /// [`Error::QueueFull`] when it is full); they are written once a connection
 /// is up again. Messages already handed to the old socket may be lost with it.
@@ -437,6 +440,7 @@ impl ClientBuilder {
             rx,
             mio::net::TcpStream::from_std(stream),
             peer,
+            addrs,
             if pull { Some(ev_tx) } else { None },
         )?;
         *core.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);

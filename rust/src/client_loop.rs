@@ -58,6 +58,8 @@ enum Link {
     Connecting {
         stream: TcpStream,
         attempt: u32,
+        /// Which address of the attempt this is (see `ClientLoop::target`).
+        tried: usize,
         deadline: Instant,
     },
     Waiting {
@@ -121,7 +123,10 @@ struct ClientLoop {
     core: Arc<ClientCore>,
     poll: Poll,
     rx: Receiver<ClientCmd>,
+    /// The address of the current (or last) connection.
     peer: SocketAddr,
+    /// Every address the server's name resolved to, in resolution order.
+    targets: Vec<SocketAddr>,
     link: Link,
     /// Frames waiting while no connection is up.
     unsent: VecDeque<Arc<[u8]>>,
@@ -150,6 +155,7 @@ pub(crate) fn spawn(
     rx: Receiver<ClientCmd>,
     mut stream: TcpStream,
     peer: SocketAddr,
+    targets: Vec<SocketAddr>,
     tx: Option<Sender<ClientEvent>>,
 ) -> Result<JoinHandle<()>> {
     poll.registry()
@@ -176,6 +182,7 @@ pub(crate) fn spawn(
         poll,
         rx,
         peer,
+        targets,
         link: Link::Up(Box::new(conn)),
         unsent: VecDeque::new(),
         dispatch: Dispatch {
@@ -473,48 +480,68 @@ impl ClientLoop {
                     self.link = Link::Down;
                     return;
                 }
-                match TcpStream::connect(self.peer) {
-                    Ok(mut stream) => {
-                        match self.poll.registry().register(
-                            &mut stream,
-                            STREAM,
-                            Interest::READABLE | Interest::WRITABLE,
-                        ) {
-                            Ok(()) => {
-                                self.link = Link::Connecting {
-                                    stream,
-                                    attempt,
-                                    deadline: deadline_after(self.core.config.connect_timeout),
-                                }
-                            }
-                            Err(e) => {
-                                log::debug!("tcphub: reconnect attempt {attempt}: {e}");
-                                self.abandon_attempt(attempt);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        log::debug!("tcphub: reconnect attempt {attempt}: {e}");
-                        self.abandon_attempt(attempt);
-                    }
-                }
+                self.dial(attempt, 0);
             }
             Link::Connecting {
-                attempt, deadline, ..
+                attempt,
+                tried,
+                deadline,
+                ..
             } if *deadline <= now => {
-                let attempt = *attempt;
+                let (attempt, tried) = (*attempt, *tried);
                 log::debug!("tcphub: reconnect attempt {attempt} timed out");
-                self.abandon_attempt(attempt);
+                self.abandon_address(attempt, tried);
             }
             _ => {}
         }
     }
 
-    /// A reconnect attempt failed: schedule the next, or end when closing.
-    fn abandon_attempt(&mut self, attempt: u32) {
+    /// The `k`-th address to dial in a reconnect attempt: the one that
+    /// worked last, then the others in resolution order (as the first
+    /// connection tried them), so a name with several addresses fails over.
+    fn target(&self, k: usize) -> Option<SocketAddr> {
+        let others = self.targets.iter().copied().filter(|a| *a != self.peer);
+        std::iter::once(self.peer).chain(others).nth(k)
+    }
+
+    /// Starts connecting to the `k`-th address of `attempt`, or the next
+    /// one that can be dialled; with none left, the attempt failed.
+    fn dial(&mut self, attempt: u32, mut k: usize) {
+        while let Some(addr) = self.target(k) {
+            let res = TcpStream::connect(addr).and_then(|mut stream| {
+                self.poll
+                    .registry()
+                    .register(&mut stream, STREAM, Interest::READABLE | Interest::WRITABLE)
+                    .map(|()| stream)
+            });
+            match res {
+                Ok(stream) => {
+                    self.link = Link::Connecting {
+                        stream,
+                        attempt,
+                        tried: k,
+                        deadline: deadline_after(self.core.config.connect_timeout),
+                    };
+                    return;
+                }
+                Err(e) => log::debug!("tcphub: reconnect attempt {attempt} to {addr}: {e}"),
+            }
+            k += 1;
+        }
+        self.abandon_attempt(attempt);
+    }
+
+    /// Connecting to the `tried`-th address failed: dial the next one.
+    fn abandon_address(&mut self, attempt: u32, tried: usize) {
         if let Link::Connecting { mut stream, .. } = std::mem::replace(&mut self.link, Link::Down) {
             let _ = self.poll.registry().deregister(&mut stream);
         }
+        self.dial(attempt, tried + 1);
+    }
+
+    /// Every address of a reconnect attempt failed: schedule the next
+    /// attempt, or end when closing.
+    fn abandon_attempt(&mut self, attempt: u32) {
         if self.closing.is_some() {
             self.link = Link::Down;
         } else {
@@ -525,12 +552,15 @@ impl ClientLoop {
     /// A readiness event on a connecting socket: done, failed, or not yet.
     fn finish_connect(&mut self) {
         let Link::Connecting {
-            stream, attempt, ..
+            stream,
+            attempt,
+            tried,
+            ..
         } = &self.link
         else {
             return;
         };
-        let attempt = *attempt;
+        let (attempt, tried) = (*attempt, *tried);
         let failed = match stream.take_error() {
             Ok(Some(e)) | Err(e) => Some(e),
             Ok(None) => match stream.peer_addr() {
@@ -539,14 +569,16 @@ impl ClientLoop {
                 Err(e) => Some(e),
             },
         };
+        let addr = self.target(tried).unwrap_or(self.peer);
         if let Some(e) = failed {
-            log::debug!("tcphub: reconnect attempt {attempt} to {}: {e}", self.peer);
-            self.abandon_attempt(attempt);
+            log::debug!("tcphub: reconnect attempt {attempt} to {addr}: {e}");
+            self.abandon_address(attempt, tried);
             return;
         }
         let Link::Connecting { stream, .. } = std::mem::replace(&mut self.link, Link::Down) else {
             return;
         };
+        self.peer = addr;
         let _ = stream.set_nodelay(self.core.config.nodelay);
         let local = stream.local_addr().unwrap_or(self.peer);
         let mut conn = Connection::new(

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -114,5 +114,44 @@ fn send_in_the_final_on_disconnect_is_refused() {
     let (open, refused) = seen.lock().unwrap().unwrap();
     assert!(!open, "is_open() in the final on_disconnect");
     assert!(refused, "send accepted a message that can never be sent");
+    client.close();
+}
+
+/// A name resolving to several addresses (`localhost` as ::1 and
+/// 127.0.0.1, a service with several A records): the first connection
+/// tries each, but reconnecting dialled only the one that had worked, for
+/// ever, while another address was accepting.
+#[test]
+fn reconnect_tries_every_resolved_address() {
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addrs: Vec<SocketAddr> = vec![first.local_addr().unwrap(), second.local_addr().unwrap()];
+    let client = TcpClient::builder(&addrs[..])
+        .framing(Framing::lines())
+        .reconnect(tcphub::Reconnect {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+            max_attempts: None,
+        })
+        .connect()
+        .unwrap();
+    let (conn, _) = first.accept().unwrap();
+    drop(first); // that server is gone for good
+    drop(conn);
+    client.send(b"still here").unwrap();
+    second.set_nonblocking(true).unwrap();
+    let mut got = None;
+    wait_until("a reconnect to the second address", || {
+        got = second.accept().ok().map(|(s, _)| s);
+        got.is_some()
+    });
+    let mut peer = got.unwrap();
+    peer.set_nonblocking(false).unwrap();
+    peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut line = [0u8; 11];
+    std::io::Read::read_exact(&mut peer, &mut line).unwrap();
+    assert_eq!(&line, b"still here\n");
+    wait_until("connected", || client.is_connected());
+    assert_eq!(client.peer_addr(), addrs[1]);
     client.close();
 }
