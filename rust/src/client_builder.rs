@@ -212,7 +212,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Time allowed for each connection attempt (default 10 s).
+    /// Time allowed for each connection attempt (default 10 s); zero is
+    /// refused by [`connect`](ClientBuilder::connect) as [`Error::InvalidConfig`].
     ///
     /// # Examples
     ///
@@ -362,6 +363,13 @@ impl ClientBuilder {
         if config.max_queue_bytes == 0 || config.event_capacity == 0 {
             return Err(Error::InvalidConfig(
                 "max_queue_bytes and event_capacity must be at least 1".into(),
+            ));
+        }
+        if config.connect_timeout.is_zero() {
+            // No attempt can succeed in no time (std refuses a zero timeout,
+            // and every reconnect would time out at once).
+            return Err(Error::InvalidConfig(
+                "connect_timeout must be more than zero".into(),
             ));
         }
         let addrs = target.map_err(|(target, source)| Error::Resolve { target, source })?;

@@ -1,6 +1,7 @@
 //! Client defects found in a second review: a concurrent `close()` that
 //! did not wait, the send-queue count and `send` after the client ended by
-//! itself, and reconnecting to only one of the resolved addresses.
+//! itself, reconnecting to only one of the resolved addresses, and a zero
+//! connect timeout reported as a failure to connect.
 
 mod support;
 
@@ -154,4 +155,18 @@ fn reconnect_tries_every_resolved_address() {
     wait_until("connected", || client.is_connected());
     assert_eq!(client.peer_addr(), addrs[1]);
     client.close();
+}
+
+/// A zero connect timeout was taken, and every connection "failed" with
+/// `Error::Connect` naming the server (std: "cannot set a 0 duration
+/// timeout"), as if the server were at fault. It is a configuration error
+/// (the Python binding already refused it itself).
+#[test]
+fn a_zero_connect_timeout_is_a_configuration_error() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = TcpClient::builder(l.local_addr().unwrap())
+        .connect_timeout(Duration::ZERO)
+        .connect()
+        .unwrap_err();
+    assert!(matches!(err, tcphub::Error::InvalidConfig(_)), "{err:?}");
 }
