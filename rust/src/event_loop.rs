@@ -41,12 +41,13 @@ const READ_BUDGET: usize = 8;
 /// Retry delay while the pull queue is full or accept hit a resource limit.
 const BACKOFF: Duration = Duration::from_millis(2);
 
-/// Creates the listening socket: `SO_REUSEADDR` (so a restart can bind at
-/// once), dual stack for `::`, non-blocking, large backlog.
 /// Whether an accepted socket inherits `TCP_NODELAY` from its listener
 /// (Linux copies the listener's options into the connection).
 const NODELAY_INHERITED: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
+/// Creates the listening socket: `SO_REUSEADDR` (so a restart can bind at
+/// once), dual stack for `::`, non-blocking, large backlog, `TCP_NODELAY`
+/// for the accepted sockets to inherit (when asked for).
 pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
     let addr = config.addr;
     let bind_err = |source: io::Error| Error::Bind { addr, source };

@@ -36,8 +36,9 @@ pub enum Framing {
     /// Newline-delimited: a message ends at `\n`, a trailing `\r` is stripped;
     /// sending appends `\n` and sends the message as it is, so one holding a
     /// `\n` arrives as several lines (and one ending in `\r` loses it): use
-    /// `LengthPrefixed` for binary or multi-line messages. A line longer than `max_len` bytes (excluding the
-    /// terminator) disconnects the sender with `FrameTooLarge`.
+    /// `LengthPrefixed` for binary or multi-line messages. A line longer than
+    /// `max_len` bytes (excluding the terminator) disconnects the sender with
+    /// `FrameTooLarge`.
     Lines {
         /// Longest accepted line, in bytes.
         max_len: usize,
