@@ -430,8 +430,15 @@ impl ClientLoop {
             1
         };
         // After our half-close the server's close is the end, not a fault.
+        // While closing, redial only to flush what is still queued (within
+        // the linger time, as `close()` while waiting to reconnect does).
         let policy = match (self.core.config.reconnect, self.closing, self.write_side) {
             (Some(p), None, WriteSide::Open | WriteSide::ShutPending) => Some(p),
+            (Some(p), Some(_), WriteSide::Open | WriteSide::ShutPending)
+                if !self.unsent.is_empty() =>
+            {
+                Some(p)
+            }
             _ => None,
         };
         if policy.is_none_or(|p| p.max_attempts.is_some_and(|m| next > m)) {

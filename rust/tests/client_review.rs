@@ -170,3 +170,53 @@ fn a_zero_connect_timeout_is_a_configuration_error() {
         .unwrap_err();
     assert!(matches!(err, tcphub::Error::InvalidConfig(_)), "{err:?}");
 }
+
+/// The connection dropping during `close()`'s linger lost what was still
+/// queued, although `close()` while waiting to reconnect connects at once
+/// to flush it. Now a client with a reconnect policy redials within the
+/// linger time in both cases.
+#[test]
+fn a_connection_lost_while_closing_is_redialled_to_flush_the_queue() {
+    use std::io::Read;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(l.local_addr().unwrap())
+        .framing(Framing::lines())
+        .reconnect(tcphub::Reconnect {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+            max_attempts: None,
+        })
+        .max_queue_bytes(64 << 20)
+        .linger(Duration::from_secs(20))
+        .connect()
+        .unwrap();
+    let (first, _) = l.accept().unwrap(); // never reads: the queue stays
+    let filler = vec![b'x'; 60_000];
+    for _ in 0..300 {
+        client.send(&filler).unwrap(); // 18 MB: more than the socket buffers
+    }
+    client.send(b"last words").unwrap();
+    let closer = {
+        let client = client.clone();
+        std::thread::spawn(move || client.close())
+    };
+    wait_until("close() started", || !client.is_open());
+    drop(first); // unread data: the client sees a reset while closing
+    l.set_nonblocking(true).unwrap();
+    let mut second = None;
+    wait_until("the closing client connecting again to flush", || {
+        second = l.accept().ok().map(|(s, _)| s);
+        second.is_some()
+    });
+    let mut second = second.unwrap();
+    second.set_nonblocking(false).unwrap();
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = Vec::new();
+    second.read_to_end(&mut got).unwrap(); // then the FIN of the close
+    assert!(
+        got.ends_with(b"\nlast words\n"),
+        "the queue's end was delivered"
+    );
+    closer.join().unwrap();
+    assert!(!client.is_open());
+}
