@@ -1,6 +1,6 @@
 //! Client defects found in a second review: a concurrent `close()` that
 //! did not wait, the send-queue count and `send` after the client ended by
-//! itself, reconnecting to only one of the resolved addresses, and a zero
+//! itself, reconnecting to only one of the resolved addresses, a zero
 //! connect timeout reported as a failure to connect, and a queue dropped when
 //! the connection was lost while closing.
 
