@@ -239,7 +239,9 @@ impl ClientBuilder {
 
     /// Bound on bytes accepted by `send` but not yet written (default 4 MiB).
     /// Each queued message also counts 48 bytes for the memory it takes
-    /// beyond its bytes, so tiny messages are bounded too.
+    /// beyond its bytes, so tiny messages are bounded too. As on the server,
+    /// one message larger than the bound is still accepted when the queue is
+    /// empty (so any message can be sent).
     ///
     /// # Examples
     ///
