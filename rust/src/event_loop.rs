@@ -432,7 +432,6 @@ impl EventLoop {
                 .with_interval((idle / 3).max(Duration::from_secs(1)));
             let _ = SockRef::from(&stream).set_tcp_keepalive(&ka);
         }
-        LoopCounters::add(&self.counters().accepted, 1);
         let client = Client { id, addr };
         let target = self.pick_loop();
         if target == self.idx {
@@ -480,6 +479,9 @@ impl EventLoop {
             self.core.release_client(self.idx);
             return;
         }
+        // Counted here, not at accept: a client dealt to a loop that is
+        // stopping is dropped unreported, so it must not count either.
+        LoopCounters::add(&self.counters().accepted, 1);
         let decoder = Decoder::new(self.core.config.framing);
         self.conns[slot] = Some(Connection::new(stream, client, decoder, Instant::now()));
         self.by_id.insert(client.id, slot);
