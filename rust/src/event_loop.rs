@@ -695,9 +695,10 @@ impl EventLoop {
         let config = &self.core.config;
         let (idle, frame) = (config.idle_timeout, config.frame_timeout);
         self.next_timer_check = timer_tick(config).map(|t| now + t);
-        if self.dispatch.blocked() {
-            // The pull queue is full, so we are not reading anyone: a client
-            // waiting on us is not idle or slow. Look again next tick.
+        if self.read_paused() {
+            // We are not reading anyone (the pull queue is full, or a loop
+            // we post to is far behind): a client waiting on us is not idle
+            // or slow. Look again next tick.
             return;
         }
         let expired = |c: &Connection| {
