@@ -109,7 +109,7 @@ pub(crate) fn spawn(
         .name(format!("tcphub-io-{idx}"))
         .spawn(move || {
             let core = handle.core().clone();
-            shared::enter_loop(&core, idx);
+            shared::enter_loop(&core, idx, parts.rx.clone());
             match EventLoop::new(idx, parts, handle, listener, events_tx) {
                 Ok(mut lp) => lp.run(),
                 Err(e) => {
@@ -756,17 +756,6 @@ impl EventLoop {
     }
 
     fn finish_shutdown(&mut self) {
-        // Connections handed to us but not yet adopted: just release them.
-        while let Ok(cmd) = self.rx.try_recv() {
-            if let Command::Adopt(..) = cmd {
-                self.core.release_client(self.idx);
-            }
-        }
-        // Nothing waits in the channel any more: loops of other servers that
-        // bridge to this one must not stay paused on a stale count.
-        self.core.loops[self.idx]
-            .pending
-            .store(0, Ordering::Release);
         for t in 0..self.conns.len() {
             if let Some(c) = &self.conns[t] {
                 let reason = c
@@ -776,9 +765,20 @@ impl EventLoop {
                 self.close(t, reason);
             }
         }
-        // Anything callbacks queued during the last disconnects is moot now.
-        shared::clear_local();
-        self.work.clear();
+        // What is still queued (callbacks' last commands included) is moot
+        // now; connections handed to us but not yet adopted are released.
+        shared::take_local_into(&mut self.work);
+        self.work.extend(self.rx.try_iter());
+        for cmd in self.work.drain(..) {
+            if let Command::Adopt(..) = cmd {
+                self.core.release_client(self.idx);
+            }
+        }
+        // Nothing waits in the channel any more: loops of other servers that
+        // bridge to this one must not stay paused on a stale count.
+        self.core.loops[self.idx]
+            .pending
+            .store(0, Ordering::Release);
         // Pull mode: what does not fit in the queue now is handed over (the
         // consumer may be the very thread that called stop()).
         self.dispatch.outbox.hand_over(&self.core.leftovers);

@@ -201,6 +201,9 @@ struct LocalLoop {
     /// Commands a callback sent to this same loop; drained by the loop right
     /// after the callback returns.
     cmds: Vec<Command>,
+    /// The loop's channel: what other threads posted there before a
+    /// callback's command is moved in front of it (see `Core::post`).
+    rx: Receiver<Command>,
     /// Backlog counters of other servers' loops this loop's callbacks have
     /// posted messages to (most recent last, at most [`MAX_FOREIGN`]).
     foreign: Vec<Arc<AtomicUsize>>,
@@ -223,6 +226,20 @@ pub(crate) fn foreign_backlog() -> bool {
 }
 
 impl LocalLoop {
+    /// Moves what other threads have posted to this loop's channel into
+    /// `cmds`, ahead of whatever a callback queues next: a command posted
+    /// from another thread before the callback's (e.g. after a callback's
+    /// reply, by a worker it told) must not be applied after it.
+    fn catch_up(&mut self, pending: &AtomicUsize) {
+        while let Ok(cmd) = self.rx.try_recv() {
+            let len = cmd.payload_len();
+            if len > 0 {
+                pending.fetch_sub(len, Ordering::AcqRel);
+            }
+            self.cmds.push(cmd);
+        }
+    }
+
     /// Remembers another server's loop backlog counter (see `foreign`).
     fn watch(&mut self, pending: &Arc<AtomicUsize>) {
         if let Some(last) = self.foreign.last() {
@@ -243,13 +260,14 @@ thread_local! {
 }
 
 /// Marks this thread as loop `idx` of `core` (called once by the loop thread).
-pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize) {
+pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) {
     mark_io_thread();
     LOCAL.with(|l| {
         *l.borrow_mut() = Some(LocalLoop {
             core: Arc::as_ptr(core),
             idx,
             cmds: Vec::new(),
+            rx,
             foreign: Vec::new(),
         })
     });
@@ -288,14 +306,6 @@ pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
     });
 }
 
-/// Drops whatever callbacks on this thread queued (used when a loop ends).
-pub(crate) fn clear_local() {
-    LOCAL.with(|l| {
-        if let Some(ll) = l.borrow_mut().as_mut() {
-            ll.cmds.clear();
-        }
-    });
-}
 
 /// `Instant::now() + d`, saturating far in the future instead of panicking
 /// on overflow (callers may pass `Duration::MAX` to mean "forever").
@@ -327,6 +337,7 @@ impl Core {
         let len = cmd.payload_len();
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
+                ll.catch_up(&self.loops[idx].pending);
                 ll.cmds.push(cmd);
                 None
             }

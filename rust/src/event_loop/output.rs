@@ -13,9 +13,11 @@ use crate::shared::{self, Command, Overflow};
 use crate::stats::LoopCounters;
 
 impl EventLoop {
-    /// Applies queued commands in order: first what other threads posted
-    /// (the channel), then what callbacks on this thread queued; commands
-    /// queued by callbacks while this runs join the end of the same queue.
+    /// Applies queued commands in order: first what callbacks on this thread
+    /// queued (with, ahead of each, what other threads had posted to the
+    /// channel by then: `shared::LocalLoop::catch_up`), then the rest of the
+    /// channel; commands queued by callbacks while this runs join the end of
+    /// the same queue.
     /// A nested call (from a callback's effects) leaves the work to the
     /// running one, so commands are never applied out of order.
     pub(super) fn pump(&mut self) {
@@ -25,6 +27,8 @@ impl EventLoop {
         self.pumping = true;
         let remote = &self.core.loops[self.idx];
         remote.notified.store(false, Ordering::Release);
+        // Older than anything still in the channel (see `catch_up`).
+        shared::take_local_into(&mut self.work);
         while let Ok(cmd) = self.rx.try_recv() {
             let len = cmd.payload_len();
             if len > 0 {
