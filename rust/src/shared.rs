@@ -230,11 +230,17 @@ impl LocalLoop {
     /// `cmds`, ahead of whatever a callback queues next: a command posted
     /// from another thread before the callback's (e.g. after a callback's
     /// reply, by a worker it told) must not be applied after it.
-    fn catch_up(&mut self, pending: &AtomicUsize) {
+    /// Skipped while `remote.notified` is clear: a post that happened
+    /// before (its sender sets the flag after pushing) would have set it,
+    /// and only the loop's `pump` clears it, before draining the channel.
+    fn catch_up(&mut self, remote: &LoopRemote) {
+        if !remote.notified.load(Ordering::Acquire) {
+            return;
+        }
         while let Ok(cmd) = self.rx.try_recv() {
             let len = cmd.payload_len();
             if len > 0 {
-                pending.fetch_sub(len, Ordering::AcqRel);
+                remote.pending.fetch_sub(len, Ordering::AcqRel);
             }
             self.cmds.push(cmd);
         }
@@ -306,7 +312,6 @@ pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
     });
 }
 
-
 /// `Instant::now() + d`, saturating far in the future instead of panicking
 /// on overflow (callers may pass `Duration::MAX` to mean "forever").
 pub(crate) fn deadline_after(d: Duration) -> Instant {
@@ -337,7 +342,7 @@ impl Core {
         let len = cmd.payload_len();
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
-                ll.catch_up(&self.loops[idx].pending);
+                ll.catch_up(&self.loops[idx]);
                 ll.cmds.push(cmd);
                 None
             }

@@ -53,9 +53,15 @@ fn every_accepted_client_is_reported_and_counted_when_stop_races_admission() {
     }
     server.wait();
     let s = server.stats();
-    let (c, d) = (connects.load(Ordering::SeqCst), disconnects.load(Ordering::SeqCst));
+    let (c, d) = (
+        connects.load(Ordering::SeqCst),
+        disconnects.load(Ordering::SeqCst),
+    );
     assert_eq!(c, d, "every on_connect has its on_disconnect");
-    assert_eq!(s.accepted, c, "accepted counts the clients reported connected: {s:?}");
+    assert_eq!(
+        s.accepted, c,
+        "accepted counts the clients reported connected: {s:?}"
+    );
     assert_eq!(s.disconnected, d, "disconnected counts the reports: {s:?}");
     assert_eq!(s.clients, 0);
 }
