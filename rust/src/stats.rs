@@ -27,7 +27,7 @@ pub struct Stats {
     pub disconnected: u64,
     /// Messages (frames) received from clients.
     pub msgs_in: u64,
-    /// Payload bytes received from clients.
+    /// Bytes read from client sockets (framing included).
     pub bytes_in: u64,
     /// Messages queued for delivery, counted once per recipient.
     pub msgs_out: u64,
