@@ -167,7 +167,7 @@ pub(crate) struct PyStats {
     disconnected: u64,
     /// Messages (frames) received from clients.
     msgs_in: u64,
-    /// Payload bytes received from clients.
+    /// Bytes read from client sockets (framing included).
     bytes_in: u64,
     /// Messages queued for delivery, counted once per recipient.
     msgs_out: u64,
