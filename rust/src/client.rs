@@ -453,9 +453,10 @@ impl TcpClient {
     /// the connection down and stop the I/O thread. With a reconnect policy,
     /// a client between connections (waiting to reconnect) with messages
     /// queued, or whose connection drops while it flushes, connects at once,
-    /// without waiting out the backoff, and flushes them within the linger
-    /// time (what the lost connection had already taken may be lost with
-    /// it); if that fails they are dropped. Idempotent; callable from
+    /// without waiting out the backoff (further attempts after that one do
+    /// wait it out), and flushes them within the linger time (what the lost
+    /// connection had already taken may be lost with it); if that fails they
+    /// are dropped. Idempotent; callable from
     /// a callback — of this client, another client or a server — and then it
     /// returns without waiting (a later `close()` or drop elsewhere waits).
     ///

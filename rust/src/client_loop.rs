@@ -141,6 +141,10 @@ struct ClientLoop {
     /// When the current connection came up, and by which reconnect attempt
     /// (0: the first connection).
     up_since: (Instant, u32),
+    /// Whether, since `close()`, a reconnect was dialled without waiting
+    /// out its backoff: only the first is, so a server that accepts and
+    /// drops every connection is not hammered for the linger time.
+    dialled_on_close: bool,
 }
 
 /// A connection lost sooner than this after it was made counts as a failed
@@ -195,6 +199,7 @@ pub(crate) fn spawn(
         write_side: WriteSide::Open,
         rng: seed | 1,
         up_since: (Instant::now(), 0),
+        dialled_on_close: false,
     };
     std::thread::Builder::new()
         .name("tcphub-client".into())
@@ -480,12 +485,18 @@ impl ClientLoop {
         let now = Instant::now();
         match &self.link {
             // Closing with messages queued: connect now rather than after
-            // the backoff, so they can still go out within the linger time.
-            Link::Waiting { attempt, at } if *at <= now || self.closing.is_some() => {
+            // the backoff (once; later attempts wait it out), so they can
+            // still go out within the linger time.
+            Link::Waiting { attempt, at }
+                if *at <= now || (self.closing.is_some() && !self.dialled_on_close) =>
+            {
                 let attempt = *attempt;
-                if self.closing.is_some() && self.unsent.is_empty() {
-                    self.link = Link::Down;
-                    return;
+                if self.closing.is_some() {
+                    if self.unsent.is_empty() {
+                        self.link = Link::Down;
+                        return;
+                    }
+                    self.dialled_on_close = true;
                 }
                 self.dial(attempt, 0);
             }
