@@ -526,14 +526,14 @@ fn connect_waits_the_quiet_time_after_the_end_of_stdin_not_after_the_last_messag
             std::thread::sleep(Duration::from_millis(300));
             w.write_all(format!("re: {line}\n").as_bytes()).unwrap();
         }
-        std::thread::sleep(Duration::from_secs(3)); // quiet, not closed
+        std::thread::sleep(Duration::from_secs(6)); // quiet, not closed
     });
     let mut child = bin()
         .args([
             "connect",
             &format!("127.0.0.1:{port}"),
             "--quiet-after-eof",
-            "1",
+            "3",
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -546,7 +546,8 @@ fn connect_waits_the_quiet_time_after_the_end_of_stdin_not_after_the_last_messag
     let mut l = String::new();
     out.read_line(&mut l).unwrap();
     assert_eq!(l, "re: one\n");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Longer than the quiet time; the 300 ms reply then has 2.7 s to spare.
+    std::thread::sleep(Duration::from_millis(3500));
     stdin.write_all(b"two\n").unwrap();
     drop(stdin); // EOF
     let st = wait_exit(&mut child, "connect did not exit after stdin ended");
