@@ -69,6 +69,19 @@ impl Hub {
     }
 }
 
+/// `tcphub connect ADDR EXTRA...` with stdin and stdout piped.
+fn spawn_connect(addr: &str, extra: &[&str], stderr: Stdio) -> Child {
+    bin()
+        .arg("connect")
+        .arg(addr)
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn tcphub connect")
+}
+
 /// Waits (bounded) for `child` to exit; panics with `what` if it does not.
 fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + WAIT;
@@ -317,13 +330,7 @@ fn an_address_that_does_not_resolve_is_named() {
 #[test]
 fn connect_relays_stdin_and_prints_messages() {
     let hub = Hub::start(&["--mode", "echo"]);
-    let mut child = bin()
-        .args(["connect", &format!("127.0.0.1:{}", hub.port)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tcphub connect");
+    let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"one\ntwo\n").unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -341,13 +348,7 @@ fn connect_relays_stdin_and_prints_messages() {
 #[test]
 fn connect_exits_when_the_server_closes() {
     let mut hub = Hub::start(&["--mode", "echo"]);
-    let mut child = bin()
-        .args(["connect", &format!("127.0.0.1:{}", hub.port)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tcphub connect");
+    let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::null());
     wait_line(&hub.log, |l| l.contains("connected"));
     assert!(hub.terminate().success());
     let st = wait_exit(&mut child, "connect did not exit when the server closed");
@@ -426,13 +427,7 @@ fn connect_with_piped_stdin_sends_everything_and_prints_every_reply() {
     for i in 0..lines {
         input.extend_from_slice(format!("line {i:06} of the piped input\n").as_bytes());
     }
-    let mut child = bin()
-        .args(["connect", &format!("127.0.0.1:{}", hub.port)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tcphub connect");
+    let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         stdin.write_all(&input).unwrap(); // dropped at the end: EOF
@@ -478,18 +473,11 @@ fn connect_half_closes_at_the_end_of_stdin() {
         let n = req.lines().count();
         s.write_all(format!("got {n} lines\n").as_bytes()).unwrap();
     });
-    let mut child = bin()
-        .args([
-            "connect",
-            &format!("127.0.0.1:{port}"),
-            "--quiet-after-eof",
-            "3600",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tcphub connect");
+    let mut child = spawn_connect(
+        &format!("127.0.0.1:{port}"),
+        &["--quiet-after-eof", "3600"],
+        Stdio::null(),
+    );
     child
         .stdin
         .take()
@@ -528,18 +516,11 @@ fn connect_waits_the_quiet_time_after_the_end_of_stdin_not_after_the_last_messag
         }
         std::thread::sleep(Duration::from_secs(6)); // quiet, not closed
     });
-    let mut child = bin()
-        .args([
-            "connect",
-            &format!("127.0.0.1:{port}"),
-            "--quiet-after-eof",
-            "3",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tcphub connect");
+    let mut child = spawn_connect(
+        &format!("127.0.0.1:{port}"),
+        &["--quiet-after-eof", "3"],
+        Stdio::null(),
+    );
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"one\n").unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
