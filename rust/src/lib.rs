@@ -46,7 +46,7 @@
 //!   (busy polling, yielding the CPU).
 //! - `broadcast.rs` — joins back-to-back `send_all` frames into one buffer.
 //! - `connection.rs` — one connection: socket, decoder, bounded outbound
-//!   queue written with `writev`.
+//!   queue written with a gathering `sendmsg` (`MSG_NOSIGNAL`).
 //! - [`framing`](Framing) (`framing.rs`) — [`Framing`], its encoder and the
 //!   incremental [`Decoder`].
 //! - `event.rs` — [`Client`], [`Event`], [`DisconnectReason`], [`Events`].
