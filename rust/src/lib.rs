@@ -38,8 +38,10 @@
 //!
 //! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder and the
 //!   [`ServerHandle`]; `start()` binds and spawns the loops.
-//! - `event_loop.rs` — the I/O threads: epoll via mio, accept, read,
-//!   dispatch to callbacks or the pull queue, timers, closing;
+//! - `event_loop.rs` — the I/O threads: epoll via mio, read, dispatch to
+//!   callbacks or the pull queue, timers, closing;
+//!   `event_loop/accept.rs` — the listening socket (loop 0): accepting and
+//!   dealing each connection to the loop owning the fewest clients;
 //!   `event_loop/output.rs` — applying commands, queue bounds, flushing;
 //!   `event_loop/held.rs` — pull mode: holding a half-closed peer open for
 //!   the replies to its last messages; `event_loop/idle.rs` — waiting
