@@ -1,6 +1,6 @@
 """``python -m tcphub serve``: the chat/relay/echo hub of the ``tcphub`` command.
 
-Same flags as ``tcphub serve`` (the Rust CLI)::
+The flags of ``tcphub serve`` (the Rust CLI), except ``--busy-poll-us``::
 
     python -m tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100]
         [--framing lines|len|raw] [--mode chat|relay|echo]
