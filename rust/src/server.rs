@@ -141,9 +141,12 @@ impl TcpServer {
     /// more loops spread more clients over more cores. When the cores are shared with other busy threads —
     /// the application's own workers, or a load generator in a benchmark —
     /// fewer loops than cores can be faster and have a shorter tail: on the
-    /// 2-core benchmark machine, with the generator on the same cores, one
-    /// loop beat two in echo (1.10 M vs 0.82 M msgs/s, p99 1.0 ms vs 4.6 ms)
-    /// and in fan-out to 1000 clients (39 M vs 26 M deliveries/s); see
+    /// 2-core benchmark machine, with the generator on the same cores and
+    /// busy polling off, one loop beat two in echo (1.10 M vs 0.82 M msgs/s,
+    /// p99 1.0 ms vs 4.6 ms) and in fan-out to 1000 clients (39 M vs 26 M
+    /// deliveries/s). With the default [`busy_poll`](TcpServer::busy_poll)
+    /// they are level in echo throughput (one loop keeps the shorter tail)
+    /// and two loops lead in fan-out to 100 and 1000 clients; see
     /// BENCHMARKS.md.
     ///
     /// # Examples
