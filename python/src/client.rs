@@ -192,7 +192,9 @@ impl PyTcpClient {
         (a.ip().to_string(), a.port())
     }
 
-    /// Whether ``send`` is accepted: not closed, and not given up after a drop.
+    /// Whether the client is open: not closed, and not given up after a drop
+    /// (after ``shutdown_write()`` it stays open to receive while ``send``
+    /// raises ``NotRunning``).
     #[getter]
     fn is_open(&self) -> bool {
         self.client.is_open()
