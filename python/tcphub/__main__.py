@@ -1,14 +1,18 @@
 """``python -m tcphub serve``: the chat/relay/echo hub of the ``tcphub`` command.
 
-The flags of ``tcphub serve`` (the Rust CLI), except ``--busy-poll-us``::
+The flags of ``tcphub serve`` (the Rust CLI)::
 
     python -m tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100]
         [--framing lines|len|raw] [--mode chat|relay|echo]
-        [--idle-timeout SECS] [--stats SECS] [--threads N] [-v]
+        [--idle-timeout SECS] [--stats SECS] [--threads N]
+        [--busy-poll-us MICROS] [-v]
 
 - ``chat`` (default): joins and leaves are announced to everyone
-  (``client <ip:port> connected`` / ``client <ip:port> disconnected (<why>)``)
-  and each message is relayed to all as ``<ip:port>: <text>``.
+  (``client <ip:port> connected`` / ``client <ip:port> disconnected (<why>)``,
+  each ending with a newline under ``raw`` framing) and each message is
+  relayed to all as ``<ip:port>: <text>``; one that the prefix takes over
+  the frame limit goes to no one, and its sender gets
+  ``message not relayed: ...``.
 - ``relay``: every frame goes verbatim to every client, sender included.
 - ``echo``: every frame goes back to its sender.
 
@@ -25,7 +29,16 @@ import sys
 import threading
 from typing import List, Optional
 
-from . import BindError, Client, NoSuchClient, NotRunning, Stats, TcpHubError, TcpServer
+from . import (
+    BindError,
+    Client,
+    FrameTooLarge,
+    NoSuchClient,
+    NotRunning,
+    Stats,
+    TcpHubError,
+    TcpServer,
+)
 
 log = logging.getLogger("tcphub")
 
@@ -37,6 +50,16 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _micros(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of microseconds: {text!r}") from None
+    if not 0 <= value < 1e12:
+        raise argparse.ArgumentTypeError(f"must be 0 or more microseconds, got {text}")
     return value
 
 
@@ -54,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stats", type=_positive_seconds, metavar="SECS",
                        help="print a one-line summary to stderr every SECS seconds")
     serve.add_argument("--threads", type=int, help="event-loop threads (default: one per core)")
+    serve.add_argument("--busy-poll-us", type=_micros, default=5.0, metavar="MICROS",
+                       help="how long an idle event loop keeps polling before it sleeps")
     serve.add_argument("-v", "--verbose", action="count", default=0)
     return parser
 
@@ -67,18 +92,34 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         bind=args.bind,
         idle_timeout=args.idle_timeout,
         threads=args.threads,
+        busy_poll=args.busy_poll_us / 1e6,
     )
+    # The hub's own notices are lines; raw framing adds no line end itself.
+    end = "\n" if args.framing == "raw" else ""
 
     @server.on_connect
     def joined(client: Client) -> None:
         log.info("client %s connected", client)
         if args.mode == "chat":
-            server.send_all(f"client {client} connected".encode())
+            server.send_all(f"client {client} connected{end}".encode())
 
     @server.on_message
     def message(client: Client, data: bytes) -> None:
         if args.mode == "chat":
-            server.send_all(f"{client}: ".encode() + data)
+            try:
+                server.send_all(f"{client}: ".encode() + data)
+            except FrameTooLarge as e:
+                # The address prefix took a line within the limit over it:
+                # tell the sender instead of dropping it silently.
+                log.warning("client %s: message not relayed: too long", client)
+                notice = (
+                    f"message not relayed: {e.length} bytes with the address prefix, "
+                    f"over the frame limit of {e.limit}"
+                )
+                try:
+                    server.send(client.id, notice.encode())
+                except (NoSuchClient, NotRunning):
+                    pass
         elif args.mode == "relay":
             server.send_all(data)
         else:
@@ -91,7 +132,7 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     def left(client: Client, reason: str) -> None:
         log.info("client %s disconnected (%s)", client, reason)
         if args.mode == "chat":
-            server.send_all(f"client {client} disconnected ({reason})".encode())
+            server.send_all(f"client {client} disconnected ({reason}){end}".encode())
 
     return server
 

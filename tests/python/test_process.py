@@ -1,5 +1,6 @@
 """Whole-process behaviour: Ctrl-C during a blocking wait, exit with a
-running server, and ``python -m tcphub serve``. Each runs a child Python."""
+running server, and ``python -m tcphub serve`` (in a child Python, or its
+hub built in-process)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import tcphub
 from conftest import WAIT, LineReader
 
 
@@ -301,3 +303,49 @@ def test_sigint_ends_a_blocking_client_connect():
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc)
     assert re.fullmatch(r"interrupted after [01]\.\d s", out.strip()), (out, err)
+
+
+def _hub(*flags: str) -> tcphub.TcpServer:
+    from tcphub.__main__ import build_parser, make_hub
+
+    args = build_parser().parse_args(["serve", "--bind", "127.0.0.1", "--port", "0", *flags])
+    server = make_hub(args)
+    server.start()
+    return server
+
+
+def test_python_dash_m_chat_tells_the_sender_when_a_line_is_too_long_to_relay():
+    # 65,530 bytes fit the 64 KiB line limit; with the "<ip:port>: " prefix
+    # they do not: the hub refused it silently (an exception in its callback).
+    server = _hub("--busy-poll-us", "0")
+    try:
+        s = socket.create_connection(server.address, timeout=WAIT)
+        r = LineReader(s)
+        me = "%s:%d" % s.getsockname()
+        assert r.line() == f"client {me} connected".encode()
+        s.sendall(b"x" * 65530 + b"\n")
+        notice = r.line()
+        assert notice.startswith(b"message not relayed: "), notice[:80]
+        assert b"over the frame limit of 65536" in notice
+        s.sendall(b"short\n")
+        assert r.line() == f"{me}: short".encode()
+        s.close()
+    finally:
+        server.stop()
+
+
+def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
+    server = _hub("--framing", "raw")
+    try:
+        a = socket.create_connection(server.address, timeout=WAIT)
+        a_addr = "%s:%d" % a.getsockname()
+        want = f"client {a_addr} connected\n".encode()
+        got = b""
+        while len(got) < len(want):
+            chunk = a.recv(4096)
+            assert chunk, got
+            got += chunk
+        assert got == want
+        a.close()
+    finally:
+        server.stop()
