@@ -460,3 +460,10 @@ impl ClientBuilder {
         })
     }
 }
+
+/// The client's event queue is bounded by its capacity only.
+impl crate::outbox::Weigh for ClientEvent {
+    fn weight(&self) -> usize {
+        0
+    }
+}

@@ -234,6 +234,18 @@ pub struct Events {
     /// The server's `Releases`, checked without reaching the server on
     /// every call.
     pub(crate) releases: Arc<Releases>,
+    /// Message bytes in the queue (`Core::event_bytes`): what is handed out
+    /// is subtracted, making room for the loops.
+    pub(crate) bytes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl crate::outbox::Weigh for Event {
+    fn weight(&self) -> usize {
+        match self {
+            Event::Message(_, data) => data.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// Ends of half-closed clients (`Disconnected(ClosedByPeer)` or an
@@ -311,6 +323,10 @@ impl Events {
 
     /// Hands `e` out, noting it if it may end a held connection.
     fn noted(&self, e: Event) -> Event {
+        let w = crate::outbox::Weigh::weight(&e);
+        if w > 0 {
+            self.bytes.fetch_sub(w, Ordering::AcqRel);
+        }
         if matches!(e, Event::Disconnected(..)) {
             if let Some(core) = self.core.upgrade() {
                 self.releases.note(&core, &e);

@@ -216,6 +216,7 @@ impl EventLoop {
                 })?;
         }
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
+        let event_bytes = core.event_bytes.clone();
         Ok(EventLoop {
             idx,
             core,
@@ -227,7 +228,7 @@ impl EventLoop {
             by_id: FastMap::default(),
             dispatch: Dispatch {
                 handle,
-                outbox: Outbox::new(events_tx),
+                outbox: Outbox::with_byte_bound(events_tx, event_bytes, shared::EVENT_QUEUE_BYTES),
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),

@@ -1,12 +1,20 @@
 //! The sending side of a bounded pull-mode event queue, for an I/O thread
 //! that must never block: what does not fit waits in a local backlog, in
 //! order, and the thread stops reading its sockets while the backlog is not
-//! empty (so the backlog holds at most one read's worth of events).
+//! empty (so the backlog holds at most one read's worth of events). The
+//! queue is bounded by its capacity in events and, optionally, by the bytes
+//! its items hold ([`Weigh`]; the receiving side subtracts what it takes).
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Sender, TrySendError};
+
+/// Bytes an item holds, for the queue's byte bound.
+pub(crate) trait Weigh {
+    fn weight(&self) -> usize;
+}
 
 /// A bounded channel's sender plus the backlog in front of it.
 #[derive(Debug)]
@@ -15,13 +23,65 @@ pub(crate) struct Outbox<T> {
     tx: Option<Sender<T>>,
     /// Items that did not fit, oldest first.
     backlog: VecDeque<T>,
+    /// Bytes in the queue (shared by every sender and the receivers) and
+    /// their bound: an item that would take them past it waits, unless the
+    /// queue holds no bytes (so any one item fits).
+    bytes: Option<(Arc<AtomicUsize>, usize)>,
 }
 
-impl<T> Outbox<T> {
+impl<T: Weigh> Outbox<T> {
     pub fn new(tx: Option<Sender<T>>) -> Outbox<T> {
         Outbox {
             tx,
             backlog: VecDeque::new(),
+            bytes: None,
+        }
+    }
+
+    /// Also bounded by bytes: `queued` counts them, up to `limit`.
+    pub fn with_byte_bound(
+        tx: Option<Sender<T>>,
+        queued: Arc<AtomicUsize>,
+        limit: usize,
+    ) -> Outbox<T> {
+        Outbox {
+            bytes: Some((queued, limit)),
+            ..Outbox::new(tx)
+        }
+    }
+
+    /// Sends `item` if the queue has room for it (count and bytes).
+    fn try_put(
+        tx: &Sender<T>,
+        bytes: &Option<(Arc<AtomicUsize>, usize)>,
+        item: T,
+    ) -> Result<(), T> {
+        let w = item.weight();
+        let counted = match bytes {
+            Some((queued, limit)) if w > 0 => {
+                let before = queued.fetch_add(w, Ordering::AcqRel);
+                if before > 0 && before + w > *limit {
+                    queued.fetch_sub(w, Ordering::AcqRel);
+                    return Err(item);
+                }
+                Some(queued)
+            }
+            _ => None,
+        };
+        match tx.try_send(item) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => {
+                if let Some(q) = counted {
+                    q.fetch_sub(w, Ordering::AcqRel);
+                }
+                Ok(()) // nobody will take it: dropped
+            }
+            Err(TrySendError::Full(item)) => {
+                if let Some(q) = counted {
+                    q.fetch_sub(w, Ordering::AcqRel);
+                }
+                Err(item)
+            }
         }
     }
 
@@ -43,9 +103,8 @@ impl<T> Outbox<T> {
             self.backlog.push_back(item);
             return;
         }
-        match tx.try_send(item) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(item)) => self.backlog.push_back(item),
+        if let Err(item) = Self::try_put(tx, &self.bytes, item) {
+            self.backlog.push_back(item);
         }
     }
 
@@ -53,16 +112,10 @@ impl<T> Outbox<T> {
     pub fn drain(&mut self) {
         let Some(tx) = &self.tx else { return };
         while let Some(item) = self.backlog.pop_front() {
-            match tx.try_send(item) {
-                Ok(()) => {}
-                Err(TrySendError::Full(item)) => {
-                    self.backlog.push_front(item);
-                    return;
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.backlog.clear();
-                    return;
-                }
+            // (With every receiver gone, `try_put` drops each item.)
+            if let Err(item) = Self::try_put(tx, &self.bytes, item) {
+                self.backlog.push_front(item);
+                return;
             }
         }
     }

@@ -296,7 +296,9 @@ impl TcpServer {
     }
 
     /// Capacity of the pull-mode event queue (default 65,536 events). While
-    /// it is full the server stops reading from clients.
+    /// it is full — or its messages hold [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES)
+    /// (64 MiB), so large messages cannot fill memory — the server stops
+    /// reading from clients.
     ///
     /// # Examples
     ///
@@ -471,6 +473,7 @@ impl TcpServer {
             events_rx,
             leftovers: Arc::default(),
             releases: Arc::default(),
+            event_bytes: Arc::default(),
             threads: Mutex::new(Vec::new()),
             user_token: OnceLock::new(),
         });

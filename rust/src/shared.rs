@@ -135,6 +135,10 @@ pub(crate) struct LoopRemote {
 /// loop before non-I/O threads posting to it wait.
 pub(crate) const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
+/// Most message bytes the pull-mode event queue holds (besides its
+/// capacity in events); a single larger message still fits an empty queue.
+pub const EVENT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+
 impl Command {
     /// Message bytes this command carries plus the memory it takes beyond
     /// them (counted against `MAX_PENDING_BYTES`).
@@ -176,6 +180,10 @@ pub(crate) struct Core {
     /// released at its next call for events (see `event_loop::held`). One
     /// per server: `events()` may be called afresh for every take.
     pub releases: Arc<crate::event::Releases>,
+    /// Message bytes in the pull-mode queue (bounded by
+    /// [`EVENT_QUEUE_BYTES`]): added by the loops' `Outbox`es, subtracted by
+    /// `Events` as it hands messages out.
+    pub event_bytes: Arc<AtomicUsize>,
     /// Loop threads, joined by the first `stop()` not running on one of them.
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     /// The user-facing stop-on-drop token, for handles cloned inside callbacks.

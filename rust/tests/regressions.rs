@@ -310,8 +310,11 @@ fn a_close_never_lands_on_the_client_adopted_into_the_same_slot() {
     // client (loop 1 has the fewest) wait in its channel.
     server.disconnect(ids[1]).unwrap();
     let mut newcomer = Peer::connect(addr);
-    wait_until("the sixth client accepted", || server.stats().accepted == 6);
-    // Loop 0 posts the Adopt right after counting the accept.
+    // (`Stats::accepted` counts at adoption, which loop 1 cannot do yet.)
+    wait_until("loop 0 accepted the sixth client", || {
+        accept_queue_len(addr.port()) == Some(0)
+    });
+    // Loop 0 posts the Adopt right after its accept.
     std::thread::sleep(Duration::from_millis(100));
     release.send(()).unwrap();
     // The newcomer is served, not closed in client 2's place.
@@ -319,6 +322,20 @@ fn a_close_never_lands_on_the_client_adopted_into_the_same_slot() {
     assert_eq!(newcomer.read_line(), "ping");
     wait_until("client 2 is gone", || server.client(ids[1]).is_none());
     drop(peers);
+}
+
+/// Connections waiting in the accept queue of the IPv4 listener on `port`
+/// (`/proc/net/tcp`: a listening socket's `rx_queue`).
+fn accept_queue_len(port: u16) -> Option<usize> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+        if local_port != port || *f.get(3)? != "0A" {
+            return None; // not our port, or not LISTEN
+        }
+        usize::from_str_radix(f.get(4)?.split(':').nth(1)?, 16).ok()
+    })
 }
 
 /// Two servers whose callbacks stop each other at the same time: each stop
