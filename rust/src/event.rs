@@ -236,7 +236,7 @@ pub struct Events {
     pub(crate) releases: Arc<Releases>,
     /// Message bytes in the queue (`Core::event_bytes`): what is handed out
     /// is subtracted, making room for the loops.
-    pub(crate) bytes: Arc<std::sync::atomic::AtomicUsize>,
+    pub(crate) bytes: Arc<crate::outbox::QueuedBytes>,
 }
 
 impl crate::outbox::Weigh for Event {
@@ -323,10 +323,13 @@ impl Events {
 
     /// Hands `e` out, noting it if it may end a held connection.
     fn noted(&self, e: Event) -> Event {
-        let w = crate::outbox::Weigh::weight(&e);
-        if w > 0 {
-            self.bytes.fetch_sub(w, Ordering::AcqRel);
-        }
+        self.bytes.sub(crate::outbox::Weigh::weight(&e));
+        self.noted_unweighed(e)
+    }
+
+    /// [`noted`](Self::noted) without giving its bytes back (a batch gives
+    /// them back at once).
+    fn noted_unweighed(&self, e: Event) -> Event {
         if matches!(e, Event::Disconnected(..)) {
             if let Some(core) = self.core.upgrade() {
                 self.releases.note(&core, &e);
@@ -433,17 +436,20 @@ impl Events {
                 return Ok(n);
             }
         };
-        out.push(self.noted(first));
+        let mut bytes = crate::outbox::Weigh::weight(&first);
+        out.push(self.noted_unweighed(first));
         let mut n = 1;
         while n < max {
             match self.rx.try_recv() {
                 Ok(e) => {
-                    out.push(self.noted(e));
+                    bytes += crate::outbox::Weigh::weight(&e);
+                    out.push(self.noted_unweighed(e));
                     n += 1;
                 }
                 Err(_) => break,
             }
         }
+        self.bytes.sub(bytes); // one write to the shared counter per batch
         Ok(n)
     }
 

@@ -11,6 +11,21 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Sender, TrySendError};
 
+/// The bytes in a queue, on a cache line of its own: the loops add to it
+/// and the consumer subtracts from it for every message.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct QueuedBytes(AtomicUsize);
+
+impl QueuedBytes {
+    /// Gives back `n` bytes taken out of the queue.
+    pub fn sub(&self, n: usize) {
+        if n > 0 {
+            self.0.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+}
+
 /// Bytes an item holds, for the queue's byte bound.
 pub(crate) trait Weigh {
     fn weight(&self) -> usize;
@@ -26,7 +41,7 @@ pub(crate) struct Outbox<T> {
     /// Bytes in the queue (shared by every sender and the receivers) and
     /// their bound: an item that would take them past it waits, unless the
     /// queue holds no bytes (so any one item fits).
-    bytes: Option<(Arc<AtomicUsize>, usize)>,
+    bytes: Option<(Arc<QueuedBytes>, usize)>,
 }
 
 impl<T: Weigh> Outbox<T> {
@@ -41,7 +56,7 @@ impl<T: Weigh> Outbox<T> {
     /// Also bounded by bytes: `queued` counts them, up to `limit`.
     pub fn with_byte_bound(
         tx: Option<Sender<T>>,
-        queued: Arc<AtomicUsize>,
+        queued: Arc<QueuedBytes>,
         limit: usize,
     ) -> Outbox<T> {
         Outbox {
@@ -53,15 +68,15 @@ impl<T: Weigh> Outbox<T> {
     /// Sends `item` if the queue has room for it (count and bytes).
     fn try_put(
         tx: &Sender<T>,
-        bytes: &Option<(Arc<AtomicUsize>, usize)>,
+        bytes: &Option<(Arc<QueuedBytes>, usize)>,
         item: T,
     ) -> Result<(), T> {
         let w = item.weight();
         let counted = match bytes {
             Some((queued, limit)) if w > 0 => {
-                let before = queued.fetch_add(w, Ordering::AcqRel);
+                let before = queued.0.fetch_add(w, Ordering::AcqRel);
                 if before > 0 && before + w > *limit {
-                    queued.fetch_sub(w, Ordering::AcqRel);
+                    queued.sub(w);
                     return Err(item);
                 }
                 Some(queued)
@@ -72,13 +87,13 @@ impl<T: Weigh> Outbox<T> {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(_)) => {
                 if let Some(q) = counted {
-                    q.fetch_sub(w, Ordering::AcqRel);
+                    q.sub(w);
                 }
                 Ok(()) // nobody will take it: dropped
             }
             Err(TrySendError::Full(item)) => {
                 if let Some(q) = counted {
-                    q.fetch_sub(w, Ordering::AcqRel);
+                    q.sub(w);
                 }
                 Err(item)
             }

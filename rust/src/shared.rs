@@ -183,7 +183,7 @@ pub(crate) struct Core {
     /// Message bytes in the pull-mode queue (bounded by
     /// [`EVENT_QUEUE_BYTES`]): added by the loops' `Outbox`es, subtracted by
     /// `Events` as it hands messages out.
-    pub event_bytes: Arc<AtomicUsize>,
+    pub event_bytes: Arc<crate::outbox::QueuedBytes>,
     /// Loop threads, joined by the first `stop()` not running on one of them.
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     /// The user-facing stop-on-drop token, for handles cloned inside callbacks.
