@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import weakref
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Deque
 
 if TYPE_CHECKING:
     from ._tcphub import Event, TcpServer
 
 _servers: "weakref.WeakSet[TcpServer]" = weakref.WeakSet()
+
+#: Events ``aevents()`` took from a server and has not handed out yet. Kept
+#: per server, not in the generator, so an iteration left mid-batch (break,
+#: return, cancellation) leaves them to the next ``aevents()``.
+_pending: "weakref.WeakKeyDictionary[TcpServer, Deque[Event]]" = weakref.WeakKeyDictionary()
 
 #: Seconds ``_stop_all`` waits for a callback that does not return.
 EXIT_TIMEOUT = 5.0
@@ -39,14 +45,18 @@ async def _aevents(server: "TcpServer", max_batch: int) -> AsyncIterator["Event"
     from ._tcphub import NotRunning
 
     loop = asyncio.get_running_loop()
+    pending = _pending.setdefault(server, collections.deque())
     while True:
+        if pending:
+            # Taken off the shared queue only as it is handed out.
+            yield pending.popleft()
+            continue
         try:
             batch = server.poll(max_batch, 0.0)
         except NotRunning:
             return
         if batch:
-            for event in batch:
-                yield event
+            pending.extend(batch)
             continue
         # Wait on a helper thread without taking anything: if this task is
         # cancelled meanwhile, no event is lost.

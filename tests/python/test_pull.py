@@ -140,6 +140,30 @@ def test_aevents_cancellation_loses_no_event(make_server):
     assert ev is not None and ev.kind == "connect"
 
 
+def test_aevents_leaving_mid_batch_loses_no_event(make_server):
+    server = make_server(framing="lines").start()
+    s = connect(server)
+    s.sendall(b"a\nb\nc\n")
+    wait_until(lambda: server.stats().msgs_in == 3, what="three messages in")
+
+    async def first_event():
+        async for event in server.aevents():
+            return event  # leaves the iteration with the rest of a batch taken
+        return None
+
+    async def main():
+        return [await asyncio.wait_for(first_event(), WAIT) for _ in range(4)]
+
+    seen = asyncio.run(main())
+    s.close()
+    assert [(e.kind, e.data) for e in seen] == [
+        ("connect", None),
+        ("message", b"a"),
+        ("message", b"b"),
+        ("message", b"c"),
+    ]
+
+
 def test_one_events_iterator_shared_by_two_threads(make_server):
     import threading
 
