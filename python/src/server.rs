@@ -752,9 +752,10 @@ impl PyTcpServer {
 
     /// The pull-mode events as an async iterator for asyncio:
     /// ``async for event in server.aevents(): ...``. Ends when the server has
-    /// stopped and every event was taken. Waiting happens on a helper thread;
-    /// leaving the loop (``break``, cancelling the consuming task) loses no
-    /// event: those already taken in a batch go to the next ``aevents()``.
+    /// stopped and every event was taken. Waiting happens on a helper thread
+    /// of its own (not the loop's default executor); leaving the loop
+    /// (``break``, cancelling the consuming task) loses no event: those
+    /// already taken in a batch go to the next ``aevents()``.
     #[pyo3(signature = (*, max_batch = 256))]
     fn aevents<'py>(slf: &Bound<'py, Self>, max_batch: usize) -> PyResult<Bound<'py, PyAny>> {
         slf.get().pull_events(slf.py())?;

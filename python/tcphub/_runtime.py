@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import collections
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, AsyncIterator, Deque
 
 if TYPE_CHECKING:
@@ -46,18 +47,25 @@ async def _aevents(server: "TcpServer", max_batch: int) -> AsyncIterator["Event"
 
     loop = asyncio.get_running_loop()
     pending = _pending.setdefault(server, collections.deque())
-    while True:
-        if pending:
-            # Taken off the shared queue only as it is handed out.
-            yield pending.popleft()
-            continue
-        try:
-            batch = server.poll(max_batch, 0.0)
-        except NotRunning:
-            return
-        if batch:
-            pending.extend(batch)
-            continue
-        # Wait on a helper thread without taking anything: if this task is
-        # cancelled meanwhile, no event is lost.
-        await loop.run_in_executor(None, server._wait_ready, _AEVENTS_WAIT)
+    # A helper thread of its own (started at the first wait): waits on the
+    # loop's default executor would hold its few workers, delaying every
+    # other use of it (getaddrinfo, to_thread) and the other consumers.
+    waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcphub-aevents")
+    try:
+        while True:
+            if pending:
+                # Taken off the shared queue only as it is handed out.
+                yield pending.popleft()
+                continue
+            try:
+                batch = server.poll(max_batch, 0.0)
+            except NotRunning:
+                return
+            if batch:
+                pending.extend(batch)
+                continue
+            # Wait on the helper thread without taking anything: if this task
+            # is cancelled meanwhile, no event is lost.
+            await loop.run_in_executor(waiter, server._wait_ready, _AEVENTS_WAIT)
+    finally:
+        waiter.shutdown(wait=False)

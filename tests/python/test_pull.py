@@ -164,6 +164,37 @@ def test_aevents_leaving_mid_batch_loses_no_event(make_server):
     ]
 
 
+def test_aevents_leaves_the_default_executor_free(make_server):
+    import concurrent.futures
+    import time
+
+    servers = [make_server().start() for _ in range(8)]
+
+    async def consume(server):
+        async for _ in server.aevents():
+            pass
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=2))
+        tasks = [asyncio.create_task(consume(s)) for s in servers]
+        await asyncio.sleep(0.3)  # every consumer waits for events now
+        delays = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            await loop.run_in_executor(None, time.monotonic)  # as getaddrinfo does
+            delays.append(time.monotonic() - t0)
+        for s in servers:
+            s.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), WAIT)
+        return delays
+
+    delays = asyncio.run(main())
+    # Idle consumers must not hold the executor's workers: with them queued
+    # there, each call waited for several of their 0.25 s waits.
+    assert min(delays) < 0.2, delays
+
+
 def test_one_events_iterator_shared_by_two_threads(make_server):
     import threading
 
