@@ -23,11 +23,12 @@ one line on stderr and exit code 1.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
 import threading
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from . import (
     BindError,
@@ -53,6 +54,26 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+
+
+def _int_in(low: int, high: int) -> "Callable[[str], int]":
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text}")
+        return value
+
+    return parse
+
+
 def _micros(text: str) -> float:
     try:
         value = float(text)
@@ -68,9 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tcphub", description="tcphub from Python.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run a chat/relay/echo hub")
-    serve.add_argument("--bind", default="0.0.0.0", help='local address ("::" for IPv6 + IPv4)')
-    serve.add_argument("--port", type=int, default=8001, help="port (0 picks a free one)")
-    serve.add_argument("--max", type=int, default=100, help="most clients connected at once")
+    # Out-of-range values are usage errors (exit code 2), as in the Rust CLI.
+    serve.add_argument("--bind", type=_ip, default="0.0.0.0",
+                       help='local address ("::" for IPv6 + IPv4)')
+    serve.add_argument("--port", type=_int_in(0, 65535), default=8001,
+                       help="port (0 picks a free one)")
+    serve.add_argument("--max", type=_int_in(0, sys.maxsize), default=100,
+                       help="most clients connected at once")
     serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines")
     serve.add_argument("--mode", choices=["chat", "relay", "echo"], default="chat")
     serve.add_argument("--idle-timeout", type=_positive_seconds, metavar="SECS")

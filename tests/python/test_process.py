@@ -349,3 +349,17 @@ def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
         a.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--bind", "nonsense"], ["--port", "70000"], ["--port", "-1"], ["--max", "-1"]],
+)
+def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
+    # As `tcphub serve` (clap) does: a usage error and exit code 2, no traceback.
+    from tcphub.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", *flags])
+    assert exit_info.value.code == 2
+    assert f"argument {flags[0]}: " in capsys.readouterr().err
