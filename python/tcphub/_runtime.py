@@ -53,9 +53,14 @@ async def _aevents(server: "TcpServer", max_batch: int) -> AsyncIterator["Event"
     waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcphub-aevents")
     try:
         while True:
-            if pending:
-                # Taken off the shared queue only as it is handed out.
-                yield pending.popleft()
+            try:
+                # Taken off the shared queue only as it is handed out (and
+                # without checking first: a loop on another thread may share it).
+                event = pending.popleft()
+            except IndexError:
+                pass
+            else:
+                yield event
                 continue
             try:
                 batch = server.poll(max_batch, 0.0)
