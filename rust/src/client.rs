@@ -53,6 +53,9 @@ pub(crate) struct ClientCore {
     /// (local, peer) of the current or last connection.
     pub addrs: Mutex<(SocketAddr, SocketAddr)>,
     pub events_rx: Receiver<ClientEvent>,
+    /// Message bytes in `events_rx` (bounded by
+    /// [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES), as on the server).
+    pub event_bytes: Arc<crate::outbox::QueuedBytes>,
     /// Pull-mode events that did not fit in the queue when the I/O thread
     /// ended (e.g. the consumer itself called `close()` without reading):
     /// yielded after the queue, so the final `Disconnected` and `Closed`
@@ -356,7 +359,10 @@ impl TcpClient {
             return Err(Error::NotRunning);
         }
         let ev = match self.core.events_rx.recv_timeout(timeout) {
-            Ok(ev) => ev,
+            Ok(ev) => {
+                self.core.event_bytes.sub(crate::outbox::Weigh::weight(&ev));
+                ev
+            }
             Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),
             // The I/O thread has ended: what did not fit comes last.
             Err(RecvTimeoutError::Disconnected) => self

@@ -278,7 +278,8 @@ impl ClientBuilder {
     }
 
     /// Capacity of the pull-mode event queue (default 65,536). While it is
-    /// full the client stops reading from the socket.
+    /// full — or its messages hold [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES)
+    /// (64 MiB) — the client stops reading from the socket.
     ///
     /// # Examples
     ///
@@ -433,6 +434,7 @@ impl ClientBuilder {
             connected: AtomicBool::new(true),
             addrs: Mutex::new((local, peer)),
             events_rx: ev_rx,
+            event_bytes: Arc::default(),
             leftovers: Mutex::new(VecDeque::new()),
             closed_seen: AtomicBool::new(false),
             thread: Mutex::new(None),
@@ -461,9 +463,11 @@ impl ClientBuilder {
     }
 }
 
-/// The client's event queue is bounded by its capacity only.
 impl crate::outbox::Weigh for ClientEvent {
     fn weight(&self) -> usize {
-        0
+        match self {
+            ClientEvent::Message(m) => m.len(),
+            _ => 0,
+        }
     }
 }

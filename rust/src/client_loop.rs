@@ -169,6 +169,7 @@ pub(crate) fn spawn(
             source,
         })?;
     let core = handle.core().clone();
+    let event_bytes = core.event_bytes.clone();
     let framing = core.config.framing;
     let conn = Connection::new(
         stream,
@@ -191,7 +192,7 @@ pub(crate) fn spawn(
         unsent: VecDeque::new(),
         dispatch: Dispatch {
             handle,
-            outbox: Outbox::new(tx),
+            outbox: Outbox::with_byte_bound(tx, event_bytes, crate::shared::EVENT_QUEUE_BYTES),
         },
         rbuf: vec![0; READ_BUF].into_boxed_slice(),
         read_pending: false,

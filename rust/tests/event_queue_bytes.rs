@@ -65,3 +65,42 @@ fn a_slow_consumer_holds_at_most_the_byte_bound_of_large_messages() {
     drop(sock);
     server.stop();
 }
+
+/// The client's pull queue has the same byte bound.
+#[test]
+fn a_slow_client_consumer_holds_at_most_the_byte_bound_of_large_messages() {
+    const MB: usize = 1 << 20;
+    const FRAMES: usize = 200;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = tcphub::TcpClient::builder(l.local_addr().unwrap())
+        .framing(Framing::LengthPrefixed { max_len: 2 * MB })
+        .connect()
+        .unwrap();
+    let (mut peer, _) = l.accept().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut frame = (MB as u32).to_be_bytes().to_vec();
+        frame.extend(std::iter::repeat_n(7u8, MB));
+        for _ in 0..FRAMES {
+            peer.write_all(&frame).unwrap();
+        }
+        peer
+    });
+    let watch = std::time::Instant::now();
+    while watch.elapsed() < std::time::Duration::from_secs(3) && !writer.is_finished() {
+        std::thread::yield_now();
+    }
+    assert!(
+        !writer.is_finished(),
+        "the client took all {FRAMES} MiB while nobody read its events (bound: {} MiB)",
+        EVENT_QUEUE_BYTES / MB
+    );
+    let mut got = 0;
+    while got < FRAMES {
+        let m = client.recv_timeout(TIMEOUT).expect("all messages arrive");
+        assert_eq!(m.len(), MB);
+        got += 1;
+    }
+    let peer = writer.join().unwrap();
+    drop(peer);
+    client.close();
+}
