@@ -192,7 +192,7 @@ pub(crate) fn spawn(
         unsent: VecDeque::new(),
         dispatch: Dispatch {
             handle,
-            outbox: Outbox::with_byte_bound(tx, event_bytes, crate::shared::EVENT_QUEUE_BYTES),
+            outbox: Outbox::new(tx, event_bytes),
         },
         rbuf: vec![0; READ_BUF].into_boxed_slice(),
         read_pending: false,

@@ -228,7 +228,7 @@ impl EventLoop {
             by_id: FastMap::default(),
             dispatch: Dispatch {
                 handle,
-                outbox: Outbox::with_byte_bound(events_tx, event_bytes, shared::EVENT_QUEUE_BYTES),
+                outbox: Outbox::new(events_tx, event_bytes),
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),

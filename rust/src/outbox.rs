@@ -2,14 +2,16 @@
 //! that must never block: what does not fit waits in a local backlog, in
 //! order, and the thread stops reading its sockets while the backlog is not
 //! empty (so the backlog holds at most one read's worth of events). The
-//! queue is bounded by its capacity in events and, optionally, by the bytes
-//! its items hold ([`Weigh`]; the receiving side subtracts what it takes).
+//! queue is bounded by its capacity in events and by the bytes its items
+//! hold ([`Weigh`]; the receiving side subtracts what it takes).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Sender, TrySendError};
+
+use crate::shared::EVENT_QUEUE_BYTES;
 
 /// The bytes in a queue, on a cache line of its own: the loops add to it
 /// and the consumer subtracts from it for every message.
@@ -18,6 +20,20 @@ use crossbeam_channel::{Sender, TrySendError};
 pub(crate) struct QueuedBytes(AtomicUsize);
 
 impl QueuedBytes {
+    /// Counts `n` more bytes, unless that takes a queue holding some past
+    /// [`EVENT_QUEUE_BYTES`] (so any one item fits an empty queue).
+    fn reserve(&self, n: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
+        let before = self.0.fetch_add(n, Ordering::AcqRel);
+        if before > 0 && before + n > EVENT_QUEUE_BYTES {
+            self.sub(n);
+            return false;
+        }
+        true
+    }
+
     /// Gives back `n` bytes taken out of the queue.
     pub fn sub(&self, n: usize) {
         if n > 0 {
@@ -38,63 +54,33 @@ pub(crate) struct Outbox<T> {
     tx: Option<Sender<T>>,
     /// Items that did not fit, oldest first.
     backlog: VecDeque<T>,
-    /// Bytes in the queue (shared by every sender and the receivers) and
-    /// their bound: an item that would take them past it waits, unless the
-    /// queue holds no bytes (so any one item fits).
-    bytes: Option<(Arc<QueuedBytes>, usize)>,
+    /// Bytes in the queue, shared by every sender and the receivers.
+    bytes: Arc<QueuedBytes>,
 }
 
 impl<T: Weigh> Outbox<T> {
-    pub fn new(tx: Option<Sender<T>>) -> Outbox<T> {
+    pub fn new(tx: Option<Sender<T>>, bytes: Arc<QueuedBytes>) -> Outbox<T> {
         Outbox {
             tx,
             backlog: VecDeque::new(),
-            bytes: None,
-        }
-    }
-
-    /// Also bounded by bytes: `queued` counts them, up to `limit`.
-    pub fn with_byte_bound(
-        tx: Option<Sender<T>>,
-        queued: Arc<QueuedBytes>,
-        limit: usize,
-    ) -> Outbox<T> {
-        Outbox {
-            bytes: Some((queued, limit)),
-            ..Outbox::new(tx)
+            bytes,
         }
     }
 
     /// Sends `item` if the queue has room for it (count and bytes).
-    fn try_put(
-        tx: &Sender<T>,
-        bytes: &Option<(Arc<QueuedBytes>, usize)>,
-        item: T,
-    ) -> Result<(), T> {
+    fn try_put(tx: &Sender<T>, bytes: &QueuedBytes, item: T) -> Result<(), T> {
         let w = item.weight();
-        let counted = match bytes {
-            Some((queued, limit)) if w > 0 => {
-                let before = queued.0.fetch_add(w, Ordering::AcqRel);
-                if before > 0 && before + w > *limit {
-                    queued.sub(w);
-                    return Err(item);
-                }
-                Some(queued)
-            }
-            _ => None,
-        };
+        if !bytes.reserve(w) {
+            return Err(item);
+        }
         match tx.try_send(item) {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(_)) => {
-                if let Some(q) = counted {
-                    q.sub(w);
-                }
+                bytes.sub(w);
                 Ok(()) // nobody will take it: dropped
             }
             Err(TrySendError::Full(item)) => {
-                if let Some(q) = counted {
-                    q.sub(w);
-                }
+                bytes.sub(w);
                 Err(item)
             }
         }

@@ -139,6 +139,20 @@ pub(crate) const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 /// capacity in events); a single larger message still fits an empty queue.
 pub const EVENT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
+impl LoopRemote {
+    /// Moves what `rx` (this loop's channel) holds into `out`, in order,
+    /// taking it off the loop's backlog count.
+    pub fn drain_into(&self, rx: &Receiver<Command>, out: &mut impl Extend<Command>) {
+        while let Ok(cmd) = rx.try_recv() {
+            let len = cmd.payload_len();
+            if len > 0 {
+                self.pending.fetch_sub(len, Ordering::AcqRel);
+            }
+            out.extend(Some(cmd));
+        }
+    }
+}
+
 impl Command {
     /// Message bytes this command carries plus the memory it takes beyond
     /// them (counted against `MAX_PENDING_BYTES`).
@@ -242,15 +256,8 @@ impl LocalLoop {
     /// before (its sender sets the flag after pushing) would have set it,
     /// and only the loop's `pump` clears it, before draining the channel.
     fn catch_up(&mut self, remote: &LoopRemote) {
-        if !remote.notified.load(Ordering::Acquire) {
-            return;
-        }
-        while let Ok(cmd) = self.rx.try_recv() {
-            let len = cmd.payload_len();
-            if len > 0 {
-                remote.pending.fetch_sub(len, Ordering::AcqRel);
-            }
-            self.cmds.push(cmd);
+        if remote.notified.load(Ordering::Acquire) {
+            remote.drain_into(&self.rx, &mut self.cmds);
         }
     }
 

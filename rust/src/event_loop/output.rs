@@ -29,13 +29,7 @@ impl EventLoop {
         remote.notified.store(false, Ordering::Release);
         // Older than anything still in the channel (see `catch_up`).
         shared::take_local_into(&mut self.work);
-        while let Ok(cmd) = self.rx.try_recv() {
-            let len = cmd.payload_len();
-            if len > 0 {
-                remote.pending.fetch_sub(len, Ordering::AcqRel);
-            }
-            self.work.push_back(cmd);
-        }
+        remote.drain_into(&self.rx, &mut self.work);
         loop {
             shared::take_local_into(&mut self.work);
             let Some(cmd) = self.work.pop_front() else {
