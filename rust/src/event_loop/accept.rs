@@ -5,7 +5,10 @@
 //! Tried and measured slower: the listener in every loop's epoll set (with
 //! `EPOLLEXCLUSIVE`), each loop keeping what it accepts while it owns about
 //! as many clients as the fewest (accept burst 46.0–55.9 k against
-//! 52.9–57.8 k conns/s in 4 alternating rounds; see BENCHMARKS.md).
+//! 52.9–57.8 k conns/s in 4 alternating rounds; see BENCHMARKS.md). Also
+//! tried: one `SO_REUSEPORT` listener per loop, each keeping its own
+//! accepts — at most +9 % on the burst, inside the noise, no gain in the
+//! capacity run, and it spreads clients by address hash instead of load.
 
 use std::io;
 use std::sync::atomic::Ordering;
