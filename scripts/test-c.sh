@@ -56,6 +56,7 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v g++ >/dev/null || missing+=(g++)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v readelf >/dev/null || missing+=(binutils)
 if ((${#missing[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -127,8 +128,9 @@ section "example: examples/c/chat_server.c"
 step "build chat_server against the build tree" \
     gcc "${CFLAGS[@]}" examples/c/chat_server.c -o "$BUILD/chat_server" "${LINK[@]}"
 
-# The README's path: install (staged, debug build to reuse the one above),
-# then compile with pkg-config.
+# The README's path: install (staged, a debug build, in its own target
+# directory because the installed library gets a SONAME), then compile
+# with pkg-config.
 PREFIX="$BUILD/prefix"
 step "scripts/install-c.sh (PREFIX=$PREFIX)" \
     env PREFIX="$PREFIX" PROFILE=debug scripts/install-c.sh
@@ -144,6 +146,22 @@ step "build chat_server with pkg-config --static (libtcphub.a)" \
     $(pkg-config --cflags tcphub) "$PREFIX/lib/libtcphub.a" \
     $(pkg-config --static --libs-only-l tcphub | sed 's/-ltcphub//')
 unset PKG_CONFIG_PATH
+# The installed library is versioned: the program records the SONAME, not
+# the unversioned dev link, and still loads through it.
+soname_of() { readelf -d "$1" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p'; }
+needs_soname() {
+    local soname
+    soname=$(soname_of "$PREFIX/lib/libtcphub.so")
+    show "installed SONAME: ${soname:-none}"
+    [ -n "$soname" ] && [ "$soname" != libtcphub.so ] &&
+        [ -e "$PREFIX/lib/$soname" ] &&
+        readelf -d "$BUILD/chat_server_pc" | grep -q "Shared library: \[$soname\]" &&
+        [ -z "$(soname_of "$LIBDIR/libtcphub.so")" ] &&
+        ldd "$BUILD/chat_server_pc" | grep -q "$soname => $PREFIX/lib/$soname"
+}
+show "the installed libtcphub.so has a SONAME, the program needs it, the build tree's has none"
+needs_soname
+record $? "installed library is versioned (SONAME) and the program loads it"
 
 # Smoke test of the static binary: two bash /dev/tcp clients on loopback.
 chat_smoke() {
