@@ -4,7 +4,7 @@
 //!
 //! A relay reads a burst of messages from one sender and calls `send_all`
 //! for each. Queued one by one, every message costs one queue entry per
-//! client and every client's `writev` gathers many small buffers. Joined,
+//! client and every client's gathering `sendmsg` takes many small buffers. Joined,
 //! the burst costs one entry per client and goes out as one contiguous
 //! write. Recipients, bytes and order are exactly those of the single
 //! sends; a client whose queue cannot take the whole batch is offered its

@@ -1,6 +1,6 @@
 //! One client connection as its event loop sees it: the socket, the
 //! decoder holding any partial incoming frame, and the bounded outbound
-//! queue of shared, already-framed buffers that `flush` writes with `writev`.
+//! queue of shared, already-framed buffers that `flush` writes with one gathering `sendmsg` (`MSG_NOSIGNAL`).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read};
@@ -12,7 +12,7 @@ use mio::net::TcpStream;
 use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
 
-/// Most buffers handed to one `writev` call.
+/// Most buffers handed to one `sendmsg` call.
 const MAX_IOV: usize = 64;
 
 /// What a read attempt found.
@@ -162,7 +162,7 @@ impl Connection {
     }
 
     /// Writes as much of the queue as the socket takes, coalescing up to
-    /// [`MAX_IOV`] buffers per `writev`. Returns bytes written.
+    /// [`MAX_IOV`] buffers per `sendmsg`. Returns bytes written.
     ///
     /// # Errors
     ///

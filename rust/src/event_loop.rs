@@ -1,7 +1,7 @@
 //! The I/O threads. Each runs one [`EventLoop`] over its own `mio::Poll`
 //! (epoll): it owns a share of the connections, reads and decodes their
 //! frames, hands them to the callbacks or the pull queue, applies the
-//! commands handles send it, and flushes outbound queues with `writev`.
+//! commands handles send it, and flushes outbound queues with gathering `sendmsg` calls.
 //! Loop 0 also owns the listening socket and deals each accepted connection
 //! to the loop owning the fewest clients (in turn among equals).
 
@@ -281,7 +281,7 @@ impl EventLoop {
                         self.pump();
                         // Write replies now rather than after the whole batch of
                         // events: lower latency, and the frames queued by one
-                        // read still leave in one writev per connection.
+                        // read still leave in one sendmsg per connection.
                         self.flush_scheduled();
                     }
                 }
