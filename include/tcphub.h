@@ -591,6 +591,23 @@ int tcphub_server_send(struct tcphub_server *s, uint64_t client_id, const uint8_
 int tcphub_server_send_all(struct tcphub_server *s, const uint8_t *data, size_t len, size_t *queued_out);
 
 /**
+ * Queues `len` bytes at `data` (framed once) for every connected client
+ * except client `except_id` — typically everyone but the sender of the
+ * message being relayed. An `except_id` that is not connected excludes
+ * nobody. If `queued_out` is not NULL it receives the number of clients
+ * the message was queued for. Otherwise exactly as
+ * `tcphub_server_send_all` (waiting included).
+ *
+ * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `data` is NULL or `len` readable bytes;
+ * `queued_out` is NULL or writable.
+ */
+int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, const uint8_t *data, size_t len, size_t *queued_out);
+
+/**
  * Queues a message for the client whose remote address is `ip`:`port`
  * (as reported to `on_connect`). Waits only as `tcphub_server_send_all`
  * does (an application thread, a loop more than 64 MiB behind).

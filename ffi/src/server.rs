@@ -685,6 +685,39 @@ pub unsafe extern "C" fn tcphub_server_send_all(
     })
 }
 
+/// Queues `len` bytes at `data` (framed once) for every connected client
+/// except client `except_id` — typically everyone but the sender of the
+/// message being relayed. An `except_id` that is not connected excludes
+/// nobody. If `queued_out` is not NULL it receives the number of clients
+/// the message was queued for. Otherwise exactly as
+/// `tcphub_server_send_all` (waiting included).
+///
+/// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `data` is NULL or `len` readable bytes;
+/// `queued_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_send_all_except(
+    s: *mut tcphub_server,
+    except_id: u64,
+    data: *const u8,
+    len: usize,
+    queued_out: *mut usize,
+) -> c_int {
+    boundary("tcphub_server_send_all_except", || {
+        // SAFETY: the caller's promise.
+        let (srv, msg) = unsafe { (server(s)?, boundary::bytes(data, len)?) };
+        let n = srv.with_handle(|h| Ok(h.try_send_all_except(except_id, msg)?))?;
+        if !queued_out.is_null() {
+            // SAFETY: non-NULL and writable by the caller's promise.
+            unsafe { queued_out.write(n) };
+        }
+        Ok(TCPHUB_OK)
+    })
+}
+
 /// Queues a message for the client whose remote address is `ip`:`port`
 /// (as reported to `on_connect`). Waits only as `tcphub_server_send_all`
 /// does (an application thread, a loop more than 64 MiB behind).

@@ -600,14 +600,26 @@ impl PyTcpServer {
         }
     }
 
-    /// Queues ``data`` for every connected client; returns how many clients
-    /// it was queued for (0 when the server is not running). Raises
+    /// Queues ``data`` for every connected client, or every one but client
+    /// ``exclude`` (an id, e.g. the sender of a message being relayed; one
+    /// not connected excludes nobody); returns how many clients it was
+    /// queued for (0 when the server is not running). Raises
     /// ``FrameTooLarge`` when ``data`` exceeds the framing's ``max_len``.
-    fn send_all(&self, py: Python<'_>, data: PyBackedBytes) -> PyResult<usize> {
+    #[pyo3(signature = (data, *, exclude = None))]
+    fn send_all(
+        &self,
+        py: Python<'_>,
+        data: PyBackedBytes,
+        exclude: Option<u64>,
+    ) -> PyResult<usize> {
         let Some(r) = self.running.get() else {
             return Ok(0);
         };
-        match py.detach(|| r.handle.try_send_all(&data)) {
+        let sent = py.detach(|| match exclude {
+            Some(id) => r.handle.try_send_all_except(id, &data),
+            None => r.handle.try_send_all(&data),
+        });
+        match sent {
             Ok(n) => Ok(n),
             Err(Error::NotRunning) => Ok(0),
             Err(e) => Err(e).py_err(py),

@@ -14,9 +14,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::event::ClientId;
 use crate::framing::concat;
-use crate::shared::Command;
+use crate::shared::{Audience, Command};
 
 /// Largest batch built (bytes); also capped at half the queue bound so a
 /// batch normally fits into a queue that already holds something.
@@ -39,20 +38,20 @@ impl Batch {
     }
 }
 
-/// Builds a batch from `first` (a broadcast to clients below `bound`) and
-/// the broadcasts to the same clients directly behind it in `work`, up to
+/// Builds a batch from `first` (a broadcast to `audience`) and the
+/// broadcasts to the same audience directly behind it in `work`, up to
 /// `cap` bytes; those are removed from `work`. `parts` is a reusable,
 /// empty vector.
 pub(crate) fn coalesce(
     first: Arc<[u8]>,
-    bound: ClientId,
+    audience: Audience,
     work: &mut VecDeque<Command>,
     cap: usize,
     mut parts: Vec<Arc<[u8]>>,
 ) -> Batch {
     debug_assert!(parts.is_empty());
     let mut total = first.len();
-    let joins = |cmd: Option<&Command>, total: usize| matches!(cmd, Some(Command::Broadcast(f, b)) if *b == bound && total + f.len() <= cap);
+    let joins = |cmd: Option<&Command>, total: usize| matches!(cmd, Some(Command::Broadcast(f, a)) if *a == audience && total + f.len() <= cap);
     if !joins(work.front(), total) {
         return Batch {
             joined: first,
@@ -80,22 +79,27 @@ mod tests {
         Arc::from(b)
     }
 
+    fn below(below: u64) -> Audience {
+        Audience { below, except: 0 }
+    }
+
     #[test]
     fn joins_a_run_with_the_same_bound_and_stops_at_anything_else() {
         let mut work = VecDeque::from(vec![
-            Command::Broadcast(frame(b"bb"), 7),
-            Command::Broadcast(frame(b"ccc"), 7),
-            Command::Broadcast(frame(b"dd"), 8), // a client joined in between
-            Command::Broadcast(frame(b"ee"), 8),
+            Command::Broadcast(frame(b"bb"), below(7)),
+            Command::Broadcast(frame(b"ccc"), below(7)),
+            Command::Broadcast(frame(b"dd"), below(8)), // a client joined in between
+            Command::Broadcast(frame(b"ee"), below(8)),
         ]);
-        let b = coalesce(frame(b"a"), 7, &mut work, BATCH_MAX, Vec::new());
+        let b = coalesce(frame(b"a"), below(7), &mut work, BATCH_MAX, Vec::new());
         assert_eq!(&b.joined[..], b"abbccc");
         assert_eq!(b.messages(), 3);
         assert_eq!(work.len(), 2);
-        let Some(Command::Broadcast(f, 8)) = work.pop_front() else {
+        let Some(Command::Broadcast(f, a)) = work.pop_front() else {
             panic!("the next run must stay queued");
         };
-        let b = coalesce(f, 8, &mut work, BATCH_MAX, Vec::new());
+        assert_eq!(a, below(8));
+        let b = coalesce(f, a, &mut work, BATCH_MAX, Vec::new());
         assert_eq!(&b.joined[..], b"ddee");
         assert!(work.is_empty());
     }
@@ -103,8 +107,11 @@ mod tests {
     #[test]
     fn a_single_frame_is_not_copied() {
         let f = frame(b"only");
-        let mut work = VecDeque::from(vec![Command::Kick(3), Command::Broadcast(frame(b"x"), 1)]);
-        let b = coalesce(f.clone(), 1, &mut work, BATCH_MAX, Vec::new());
+        let mut work = VecDeque::from(vec![
+            Command::Kick(3),
+            Command::Broadcast(frame(b"x"), below(1)),
+        ]);
+        let b = coalesce(f.clone(), below(1), &mut work, BATCH_MAX, Vec::new());
         assert!(Arc::ptr_eq(&b.joined, &f));
         assert_eq!(b.messages(), 1);
         assert_eq!(work.len(), 2);
@@ -113,11 +120,26 @@ mod tests {
     #[test]
     fn respects_the_byte_cap() {
         let mut work: VecDeque<Command> = (0..10)
-            .map(|_| Command::Broadcast(frame(&[1; 10]), 1))
+            .map(|_| Command::Broadcast(frame(&[1; 10]), below(1)))
             .collect();
-        let b = coalesce(frame(&[1; 10]), 1, &mut work, 35, Vec::new());
+        let b = coalesce(frame(&[1; 10]), below(1), &mut work, 35, Vec::new());
         assert_eq!(b.joined.len(), 30);
         assert_eq!(b.messages(), 3);
         assert_eq!(work.len(), 8);
+    }
+
+    #[test]
+    fn a_different_exception_ends_the_run() {
+        // A relay's `send_all_except(sender, ..)`: one sender's run joins,
+        // the next sender's messages go to a different audience.
+        let from = |except| Audience { below: 9, except };
+        let mut work = VecDeque::from(vec![
+            Command::Broadcast(frame(b"b"), from(3)),
+            Command::Broadcast(frame(b"c"), from(4)),
+        ]);
+        let b = coalesce(frame(b"a"), from(3), &mut work, BATCH_MAX, Vec::new());
+        assert_eq!(&b.joined[..], b"ab");
+        assert_eq!(work.len(), 1);
+        assert!(from(4).has(3) && !from(4).has(4) && !from(4).has(9));
     }
 }

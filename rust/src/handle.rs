@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::error::{ClientRef, Error, Result};
 use crate::event::{Client, ClientId, Events};
 use crate::framing::Framing;
-use crate::shared::{Command, Core, StopGuard};
+use crate::shared::{Audience, Command, Core, StopGuard};
 use crate::stats::{self, Stats};
 
 /// A running server. Cheap to clone, `Send + Sync`; every method may be
@@ -160,13 +160,79 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_send_all(&self, msg: &[u8]) -> Result<usize> {
+        self.broadcast(0, msg)
+    }
+
+    /// Queues `msg` for every connected client except client `except` —
+    /// typically a chat's "everyone but the sender" — and returns how many
+    /// clients that was at the call (0 when stopped or when `msg` is too
+    /// large; see [`try_send_all_except`](ServerHandle::try_send_all_except)
+    /// for the error). Otherwise exactly like
+    /// [`send_all`](ServerHandle::send_all): one shared buffer, the clients
+    /// connected at the call, the same waiting rules. An `except` that is
+    /// not connected excludes nobody.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcphub::TcpServer;
+    ///
+    /// let server = TcpServer::new(0, 10)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .on_message(|srv, from, msg| {
+    ///         srv.send_all_except(from.id, msg); // relay to the others
+    ///     })
+    ///     .start()?;
+    /// assert_eq!(server.send_all_except(1, b"nobody is here"), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_all_except(&self, except: ClientId, msg: &[u8]) -> usize {
+        match self.try_send_all_except(except, msg) {
+            Ok(n) => n,
+            Err(Error::NotRunning) => 0, // as in send_all
+            Err(e) => {
+                log::warn!("tcphub: send_all_except: {e}");
+                0
+            }
+        }
+    }
+
+    /// Like [`send_all_except`](ServerHandle::send_all_except), but says why
+    /// nothing was sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
+    /// `msg` exceeds the framing's `max_len`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert_eq!(s.try_send_all_except(7, b"x")?, 0);
+    /// s.stop();
+    /// assert!(matches!(s.try_send_all_except(7, b"x"), Err(tcphub::Error::NotRunning)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_send_all_except(&self, except: ClientId, msg: &[u8]) -> Result<usize> {
+        self.broadcast(except, msg)
+    }
+
+    /// Frames `msg` once and posts it to every loop for the clients
+    /// connected now but `except` (0, never a client's id: nobody); returns
+    /// how many that is.
+    fn broadcast(&self, except: ClientId, msg: &[u8]) -> Result<usize> {
         self.check_running()?;
         let frame = self.core.config.framing.encode(msg)?;
-        let bound = self.core.next_id.load(Ordering::Acquire);
-        let n = self.core.registry.len();
+        let below = self.core.next_id.load(Ordering::Acquire);
+        let mut n = self.core.registry.len();
+        if except != 0 && self.core.registry.get(except).is_some() {
+            n = n.saturating_sub(1);
+        }
+        let audience = Audience { below, except };
         for idx in 0..self.core.loops.len() {
             self.core
-                .post(idx, Command::Broadcast(frame.clone(), bound));
+                .post(idx, Command::Broadcast(frame.clone(), audience));
         }
         Ok(n)
     }

@@ -95,9 +95,10 @@ pub(crate) enum Command {
     Adopt(mio::net::TcpStream, Client),
     /// Queue a framed message for one client.
     Send(ClientId, Arc<[u8]>),
-    /// Queue a framed message for every client with an id below the bound
-    /// (the clients that were connected when `send_all` was called).
-    Broadcast(Arc<[u8]>, ClientId),
+    /// Queue a framed message for every client of the audience (the
+    /// clients that were connected when `send_all` was called, perhaps
+    /// but one).
+    Broadcast(Arc<[u8]>, Audience),
     /// Disconnect a client with `Kicked`.
     Kick(ClientId),
     /// Pull mode: the application has taken this held client's
@@ -109,6 +110,22 @@ pub(crate) enum Command {
     Release(ClientId),
     /// Begin graceful shutdown.
     Shutdown,
+}
+
+/// Who a broadcast goes to: the clients with an id below `below` (those
+/// connected when `send_all` was called: ids only grow) except `except`
+/// (0, which no client has, for nobody).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Audience {
+    pub below: ClientId,
+    pub except: ClientId,
+}
+
+impl Audience {
+    /// Whether client `id` is in the audience.
+    pub fn has(&self, id: ClientId) -> bool {
+        id < self.below && id != self.except
+    }
 }
 
 /// A handle's way into one loop.

@@ -85,6 +85,64 @@ fn raw_relay_reaches_all_three_clients() {
 }
 
 #[test]
+fn send_all_except_reaches_everyone_but_the_sender() {
+    // Two loops, so the sender shares its loop with one listener and not
+    // with the others; bursts from every client interleave, so runs of
+    // broadcasts for different audiences meet in the loops' queues.
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .threads(2)
+        .on_message(|srv, from, msg| {
+            srv.send_all_except(from.id, msg);
+        })
+        .start()
+        .expect("start");
+    let mut peers = connect_all(&server, 4);
+    const N: usize = 50;
+    for (s, p) in peers.iter_mut().enumerate() {
+        let burst: String = (0..N).map(|i| format!("{s} {i}\n")).collect();
+        p.send(burst.as_bytes());
+    }
+    for (me, p) in peers.iter_mut().enumerate() {
+        let mut next = [0usize; 4];
+        for _ in 0..3 * N {
+            let line = p.read_line();
+            let (s, i) = line.split_once(' ').expect("'speaker index'");
+            let (s, i): (usize, usize) = (s.parse().unwrap(), i.parse().unwrap());
+            assert_ne!(s, me, "client {me} got its own message {line:?}");
+            assert_eq!(i, next[s], "client {me}: from {s} out of order");
+            next[s] += 1;
+        }
+    }
+    // Every message was queued for exactly the three others.
+    wait_until("600 messages queued", || {
+        server.stats().msgs_out >= 4 * N as u64 * 3
+    });
+    assert_eq!(server.stats().msgs_out, 4 * N as u64 * 3);
+
+    // The count is the clients it went to; an id nobody has excludes nobody.
+    let first = peers[0].id_on(&server);
+    assert_eq!(server.send_all_except(first, b"not for 0"), 3);
+    assert_eq!(server.send_all_except(u64::MAX, b"for all"), 4);
+    for (i, p) in peers.iter_mut().enumerate() {
+        if i != 0 {
+            assert_eq!(p.read_line(), "not for 0");
+        }
+        assert_eq!(p.read_line(), "for all", "client {i}");
+    }
+    assert!(matches!(
+        server.try_send_all_except(first, &vec![b'x'; 100_000]),
+        Err(Error::FrameTooLarge { .. })
+    ));
+    server.stop();
+    assert!(matches!(
+        server.try_send_all_except(first, b"late"),
+        Err(Error::NotRunning)
+    ));
+}
+
+#[test]
 fn send_to_reaches_only_the_addressed_client() {
     let server = TcpServer::new(0, 100)
         .bind(localhost())

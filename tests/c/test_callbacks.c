@@ -127,6 +127,16 @@ int main(void) {
     for (int i = 0; i < N; i++) EXPECT_LINE(fd[i], "broadcast");
     TEST_PASS("send_all reaches all three clients");
 
+    /* Everyone but client 0; the following broadcast shows client 0 got
+     * nothing in between. An id nobody has excludes nobody. */
+    CHECK_OK(tcphub_server_send_all_except(s, h.ids[0], (const uint8_t *)"not 0", 5, &queued));
+    CHECK(queued == N - 1);
+    CHECK_OK(tcphub_server_send_all_except(s, UINT64_MAX, (const uint8_t *)"all", 3, &queued));
+    CHECK(queued == N);
+    for (int i = 1; i < N; i++) EXPECT_LINE(fd[i], "not 0");
+    for (int i = 0; i < N; i++) EXPECT_LINE(fd[i], "all");
+    TEST_PASS("send_all_except reaches all but the one client");
+
     /* send_to the middle client by its ip:port; a following broadcast shows
      * the others got nothing in between. */
     CHECK_OK(tcphub_server_send_to(s, "127.0.0.1", h.ports[1], (const uint8_t *)"just you", 8));

@@ -26,6 +26,7 @@ int main(void) {
     CHECK_RC(tcphub_server_set_userdata_free(NULL, NULL), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_start(NULL), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_send_all(NULL, x, 1, NULL), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_server_send_all_except(NULL, 1, x, 1, NULL), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_send_to(NULL, "127.0.0.1", 1, x, 1), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_send(NULL, 1, x, 1), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_disconnect(NULL, 1), TCPHUB_ERR_NULL);
@@ -108,6 +109,8 @@ int main(void) {
     CHECK_OK(tcphub_server_send_all(s, NULL, 0, &queued)); /* empty message, nobody there */
     CHECK(queued == 0);
     CHECK_RC(tcphub_server_send_all(s, (const uint8_t *)"too long", 8, NULL), TCPHUB_ERR_FRAME_TOO_LARGE);
+    CHECK_RC(tcphub_server_send_all_except(s, 1, (const uint8_t *)"too long", 8, NULL),
+             TCPHUB_ERR_FRAME_TOO_LARGE);
     TEST_PASS("bad ip text, NULL data, frame too large");
 
     /* A failed call leaves last_error; a successful one leaves it unchanged. */
@@ -120,6 +123,7 @@ int main(void) {
     CHECK_OK(tcphub_server_stop(s));
     CHECK_RC(tcphub_server_send(s, 1, x, 1), TCPHUB_ERR_NOT_RUNNING);
     CHECK_RC(tcphub_server_send_all(s, x, 1, NULL), TCPHUB_ERR_NOT_RUNNING);
+    CHECK_RC(tcphub_server_send_all_except(s, 1, x, 1, NULL), TCPHUB_ERR_NOT_RUNNING);
     tcphub_server_free(s);
     TEST_PASS("calls after stop: NOT_RUNNING");
     return 0;

@@ -47,6 +47,34 @@ def test_three_clients_and_a_broadcast(make_server):
         s.close()
 
 
+def test_send_all_exclude_skips_the_sender(make_server):
+    server = make_server(framing="lines")
+
+    @server.on_message
+    def on_message(client, data):
+        server.send_all(data, exclude=client.id)
+
+    server.start()
+    socks = [connect(server) for _ in range(3)]
+    wait_until(lambda: server.client_count == 3, what="3 clients")
+    readers = [LineReader(s) for s in socks]
+    socks[0].sendall(b"from 0\n")
+    for r in readers[1:]:
+        assert r.line() == b"from 0"
+    # A broadcast to all after it: client 0's next line shows it got nothing.
+    me = next(c for c in server.clients() if c.address == socks[0].getsockname())
+    assert server.send_all(b"not 0", exclude=me.id) == 2
+    assert server.send_all(b"all", exclude=10**9) == 3  # nobody has that id
+    for r in readers[1:]:
+        assert r.line() == b"not 0"
+    for r in readers:
+        assert r.line() == b"all"
+    with pytest.raises(TypeError):
+        server.send_all(b"x", me.id)  # keyword only: not mistaken for data
+    for s in socks:
+        s.close()
+
+
 def test_send_to_reaches_only_that_client(make_server):
     server = make_server(framing="lines").start()
     a, b = connect(server), connect(server)

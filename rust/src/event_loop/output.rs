@@ -8,8 +8,8 @@ use std::sync::Arc;
 use super::EventLoop;
 use crate::broadcast::{self, Batch, BATCH_MAX};
 use crate::connection::Queued;
-use crate::event::{ClientId, DisconnectReason};
-use crate::shared::{self, Command, Overflow};
+use crate::event::DisconnectReason;
+use crate::shared::{self, Audience, Command, Overflow};
 use crate::stats::LoopCounters;
 
 impl EventLoop {
@@ -48,11 +48,11 @@ impl EventLoop {
                     self.enqueue(t, frame);
                 }
             }
-            Command::Broadcast(frame, bound) => {
+            Command::Broadcast(frame, audience) => {
                 let cap = BATCH_MAX.min(self.core.config.max_queue_bytes / 2);
                 let parts = std::mem::take(&mut self.parts);
-                let batch = broadcast::coalesce(frame, bound, &mut self.work, cap, parts);
-                self.broadcast(&batch, bound);
+                let batch = broadcast::coalesce(frame, audience, &mut self.work, cap, parts);
+                self.broadcast(&batch, audience);
                 self.parts = batch.parts;
                 self.parts.clear();
             }
@@ -67,12 +67,12 @@ impl EventLoop {
         }
     }
 
-    /// Queues `batch` for every client of this loop with an id below `bound`.
-    fn broadcast(&mut self, batch: &Batch, bound: ClientId) {
+    /// Queues `batch` for every client of this loop in `audience`.
+    fn broadcast(&mut self, batch: &Batch, audience: Audience) {
         let msgs = batch.messages();
         for t in 0..self.conns.len() {
             // (A held connection's client is reported gone: direct sends only.)
-            if !matches!(&self.conns[t], Some(c) if c.client.id < bound && !c.held) {
+            if !matches!(&self.conns[t], Some(c) if audience.has(c.client.id) && !c.held) {
                 continue;
             }
             if !self.try_enqueue(t, batch.joined.clone(), msgs) {
