@@ -161,6 +161,18 @@
 #define TCPHUB_REASON_FRAME_TIMEOUT 9
 
 /**
+ * `tcphub_server_set_overflow`: disconnect a client whose queue is full,
+ * with `TCPHUB_REASON_SLOW_CONSUMER` (the default).
+ */
+#define TCPHUB_OVERFLOW_DISCONNECT 0
+
+/**
+ * `tcphub_server_set_overflow`: drop the message that does not fit, for
+ * that client only, and count it in `tcphub_stats.dropped`.
+ */
+#define TCPHUB_OVERFLOW_DROP_MESSAGE 1
+
+/**
  * `tcphub_event.kind`: nothing (a zeroed or released event).
  */
 #define TCPHUB_EVENT_NONE 0
@@ -283,6 +295,72 @@ typedef void (*tcphub_message_cb)(void *userdata, uint64_t client_id, const uint
  * Releases a userdata pointer given to `tcphub_server_on_*`.
  */
 typedef void (*tcphub_userdata_free_cb)(void *userdata);
+
+/**
+ * A snapshot of a server's counters since it started (all 0 before).
+ * Fields may be added at the end in a later version, with a new SONAME.
+ */
+typedef struct tcphub_stats {
+  /**
+   * Clients connected now.
+   */
+  uint64_t clients;
+  /**
+   * Connections accepted and admitted.
+   */
+  uint64_t accepted;
+  /**
+   * Connections refused because `max_clients` were connected (accepted,
+   * then closed at once).
+   */
+  uint64_t rejected;
+  /**
+   * Connections that have ended, for any reason.
+   */
+  uint64_t disconnected;
+  /**
+   * Messages (frames) received from clients.
+   */
+  uint64_t msgs_in;
+  /**
+   * Bytes read from client sockets (framing included).
+   */
+  uint64_t bytes_in;
+  /**
+   * Messages queued for delivery, counted once per recipient.
+   */
+  uint64_t msgs_out;
+  /**
+   * Bytes written to client sockets (framing included).
+   */
+  uint64_t bytes_out;
+  /**
+   * Messages dropped for a client whose queue was full
+   * (`TCPHUB_OVERFLOW_DROP_MESSAGE`).
+   */
+  uint64_t dropped;
+  /**
+   * Clients disconnected as slow consumers.
+   */
+  uint64_t slow_consumers;
+  /**
+   * Clients disconnected for sending an oversize frame.
+   */
+  uint64_t frame_too_large;
+  /**
+   * Clients disconnected for idling.
+   */
+  uint64_t idle_timeouts;
+  /**
+   * Clients disconnected for not finishing a frame in time.
+   */
+  uint64_t frame_timeouts;
+  /**
+   * Callbacks that panicked (caught and logged; from C, a Rust-side
+   * failure around a callback).
+   */
+  uint64_t callback_panics;
+} tcphub_stats;
 
 /**
  * No framing: each read's bytes are one message; sends write bytes as-is.
@@ -624,6 +702,20 @@ int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, c
 int tcphub_server_send_to(struct tcphub_server *s, const char *ip, uint16_t port, const uint8_t *data, size_t len);
 
 /**
+ * The listen backlog: connections the kernel completes and queues while
+ * the server is busy (default 4096; the kernel caps it at
+ * `net.core.somaxconn`). Takes effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_INVALID_ARG` when `backlog` is below 1,
+ * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_backlog(struct tcphub_server *s, int backlog);
+
+/**
  * Sets the local IP address to listen on, as text: "127.0.0.1", "::1",
  * "0.0.0.0" (the default), or "::" (IPv6 and IPv4).
  *
@@ -653,6 +745,21 @@ int tcphub_server_set_bind_ip(struct tcphub_server *s, const char *ip);
  * `s` is NULL or a live server.
  */
 int tcphub_server_set_busy_poll(struct tcphub_server *s, uint64_t micros);
+
+/**
+ * Pull mode (no callbacks set): how many events wait for
+ * `tcphub_server_next_event` at most (0: the default, 65536). While the
+ * queue is full, or its messages hold 64 MiB, the server stops reading
+ * from clients until events are taken (TCP backpressure, bounded memory).
+ * Takes effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_event_capacity(struct tcphub_server *s, size_t events);
 
 /**
  * A frame that has started must be complete within `timeout_ms`
@@ -697,6 +804,36 @@ int tcphub_server_set_framing(struct tcphub_server *s, tcphub_framing framing, s
 int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms);
 
 /**
+ * Enables TCP keepalive probes on client connections after `idle_ms`
+ * milliseconds without traffic (0, the default, leaves them off), so
+ * peers that vanish without closing are eventually disconnected. Takes
+ * effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_keepalive(struct tcphub_server *s, uint64_t idle_ms);
+
+/**
+ * How long `tcphub_server_stop` (and `tcphub_server_free`) keep writing
+ * queued messages before closing the connections, in milliseconds
+ * (default 2000; 0 closes at once). In pull mode it is also how long a
+ * client that finished sending is held open for replies after its
+ * `TCPHUB_EVENT_DISCONNECTED` was taken. Takes effect at the next
+ * `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_linger(struct tcphub_server *s, uint64_t linger_ms);
+
+/**
  * Bounds the bytes waiting to be written to each client (0: the default,
  * 4 MiB); each queued message also counts 48 bytes of bookkeeping. A client
  * whose queue would grow past it is disconnected with
@@ -709,6 +846,36 @@ int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms)
  * `s` is NULL or a live server.
  */
 int tcphub_server_set_max_queue_bytes(struct tcphub_server *s, size_t bytes);
+
+/**
+ * Sets `TCP_NODELAY` on client connections (default true: small messages
+ * go out at once instead of waiting to be coalesced). Takes effect at the
+ * next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_nodelay(struct tcphub_server *s, bool on);
+
+/**
+ * What happens when a message does not fit a client's queue (see
+ * `tcphub_server_set_max_queue_bytes`): `TCPHUB_OVERFLOW_DISCONNECT` (the
+ * default) disconnects the client with `TCPHUB_REASON_SLOW_CONSUMER`;
+ * `TCPHUB_OVERFLOW_DROP_MESSAGE` drops that message for that client and
+ * counts it in `tcphub_stats.dropped`. Takes effect at the next
+ * `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_INVALID_ARG` for another value,
+ * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_overflow(struct tcphub_server *s, int policy);
 
 /**
  * Sets the number of event-loop threads (default: one per core). Zero and
@@ -750,6 +917,20 @@ int tcphub_server_set_userdata_free(struct tcphub_server *s, tcphub_userdata_fre
  * `s` is NULL or a live server.
  */
 int tcphub_server_start(struct tcphub_server *s);
+
+/**
+ * Fills `*stats_out` with the server's counters: while it runs, and after
+ * it stopped (the final counts, until `tcphub_server_free`); all 0 for a
+ * server never started. Callable from any thread, callbacks included.
+ *
+ * Returns `TCPHUB_ERR_NULL` when `s` or `stats_out` is NULL (`*stats_out`
+ * is zeroed when it can be).
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `stats_out` is NULL or writable.
+ */
+int tcphub_server_stats(const struct tcphub_server *s, struct tcphub_stats *stats_out);
 
 /**
  * Stops gracefully: stop accepting, flush queued messages (up to 2 s),

@@ -73,6 +73,13 @@ pub const TCPHUB_FRAMING_LINES: tcphub_framing = 1;
 /// A 4-byte big-endian length, then the payload. `max_len` 0 means 8 MiB.
 pub const TCPHUB_FRAMING_LENGTH_PREFIXED: tcphub_framing = 2;
 
+/// `tcphub_server_set_overflow`: disconnect a client whose queue is full,
+/// with `TCPHUB_REASON_SLOW_CONSUMER` (the default).
+pub const TCPHUB_OVERFLOW_DISCONNECT: c_int = 0;
+/// `tcphub_server_set_overflow`: drop the message that does not fit, for
+/// that client only, and count it in `tcphub_stats.dropped`.
+pub const TCPHUB_OVERFLOW_DROP_MESSAGE: c_int = 1;
+
 /// `tcphub_event.kind`: nothing (a zeroed or released event).
 pub const TCPHUB_EVENT_NONE: c_int = 0;
 /// `tcphub_event.kind`: a client connected.

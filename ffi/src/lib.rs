@@ -19,6 +19,9 @@
 //! - `codes.rs` — `TCPHUB_OK`, `TCPHUB_ERR_*`, `TCPHUB_REASON_*`,
 //!   `TCPHUB_FRAMING_*`, `TCPHUB_EVENT_*`, `tcphub_strerror`, `tcphub_last_error`.
 //! - `server.rs` — `tcphub_server`: configuration, callbacks, start/stop, sends.
+//! - `tuning.rs` — the less common settings: overflow policy, linger,
+//!   keepalive, `TCP_NODELAY`, backlog, pull-queue capacity.
+//! - `stats.rs` — `tcphub_stats`, `tcphub_server_stats`.
 //! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.
 //! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout.
 
@@ -31,8 +34,12 @@ pub mod client;
 pub mod codes;
 pub mod events;
 pub mod server;
+pub mod stats;
+pub mod tuning;
 
 pub use client::*;
 pub use codes::*;
 pub use events::*;
 pub use server::*;
+pub use stats::*;
+pub use tuning::*;

@@ -10,6 +10,7 @@ use tcphub_core::{Framing, ServerHandle, TcpServer};
 
 use crate::boundary::{self, boundary, callback, non_null, Fail, UserPtr};
 use crate::codes::*;
+use crate::tuning::Tuning;
 
 /// Called when a client connects: its id, and its remote IP address (text,
 /// e.g. "127.0.0.1" or "::1") and port. `ip` is valid only during the call.
@@ -64,6 +65,8 @@ struct State {
     busy_poll_us: u64,
     /// Per-client outbound queue bound in bytes (0 = the core's default).
     max_queue_bytes: usize,
+    /// The settings set in `tuning.rs`.
+    tuning: Tuning,
     on_connect: Option<(ConnectFn, UserPtr)>,
     on_message: Option<(MessageFn, UserPtr)>,
     on_disconnect: Option<(DisconnectFn, UserPtr)>,
@@ -115,6 +118,7 @@ impl State {
             b = b.max_queue_bytes(self.max_queue_bytes);
         }
         b = b.busy_poll(std::time::Duration::from_micros(self.busy_poll_us));
+        b = self.tuning.apply(b);
         if let Some(n) = self.threads {
             b = b.threads(n);
         }
@@ -214,6 +218,17 @@ impl tcphub_server {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `set` on the `tuning.rs` settings of this server unless it is
+    /// running.
+    pub(crate) fn configure(
+        &self,
+        set: impl FnOnce(&mut Tuning) -> Result<(), Fail>,
+    ) -> Result<(), Fail> {
+        let mut st = self.lock();
+        st.configurable()?;
+        set(&mut st.tuning)
+    }
+
     /// A clone of the core handle, taken without holding the lock afterwards.
     pub(crate) fn handle(&self) -> Result<ServerHandle, Fail> {
         self.lock().handle.clone().ok_or_else(never_started)
@@ -268,6 +283,7 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
                 frame_timeout_ms: 0,
                 busy_poll_us: tcphub_core::DEFAULT_BUSY_POLL.as_micros() as u64,
                 max_queue_bytes: 0,
+                tuning: Tuning::default(),
                 on_connect: None,
                 on_message: None,
                 on_disconnect: None,

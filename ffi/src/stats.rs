@@ -1,0 +1,100 @@
+//! `tcphub_stats`: a server's counters.
+
+use std::ffi::c_int;
+
+use tcphub_core::Stats;
+
+use crate::boundary::{boundary, Fail};
+use crate::codes::*;
+use crate::server::{server, tcphub_server};
+
+/// A snapshot of a server's counters since it started (all 0 before).
+/// Fields may be added at the end in a later version, with a new SONAME.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct tcphub_stats {
+    /// Clients connected now.
+    pub clients: u64,
+    /// Connections accepted and admitted.
+    pub accepted: u64,
+    /// Connections refused because `max_clients` were connected (accepted,
+    /// then closed at once).
+    pub rejected: u64,
+    /// Connections that have ended, for any reason.
+    pub disconnected: u64,
+    /// Messages (frames) received from clients.
+    pub msgs_in: u64,
+    /// Bytes read from client sockets (framing included).
+    pub bytes_in: u64,
+    /// Messages queued for delivery, counted once per recipient.
+    pub msgs_out: u64,
+    /// Bytes written to client sockets (framing included).
+    pub bytes_out: u64,
+    /// Messages dropped for a client whose queue was full
+    /// (`TCPHUB_OVERFLOW_DROP_MESSAGE`).
+    pub dropped: u64,
+    /// Clients disconnected as slow consumers.
+    pub slow_consumers: u64,
+    /// Clients disconnected for sending an oversize frame.
+    pub frame_too_large: u64,
+    /// Clients disconnected for idling.
+    pub idle_timeouts: u64,
+    /// Clients disconnected for not finishing a frame in time.
+    pub frame_timeouts: u64,
+    /// Callbacks that panicked (caught and logged; from C, a Rust-side
+    /// failure around a callback).
+    pub callback_panics: u64,
+}
+
+impl From<Stats> for tcphub_stats {
+    fn from(s: Stats) -> tcphub_stats {
+        tcphub_stats {
+            clients: s.clients,
+            accepted: s.accepted,
+            rejected: s.rejected,
+            disconnected: s.disconnected,
+            msgs_in: s.msgs_in,
+            bytes_in: s.bytes_in,
+            msgs_out: s.msgs_out,
+            bytes_out: s.bytes_out,
+            dropped: s.dropped,
+            slow_consumers: s.slow_consumers,
+            frame_too_large: s.frame_too_large,
+            idle_timeouts: s.idle_timeouts,
+            frame_timeouts: s.frame_timeouts,
+            callback_panics: s.callback_panics,
+        }
+    }
+}
+
+/// Fills `*stats_out` with the server's counters: while it runs, and after
+/// it stopped (the final counts, until `tcphub_server_free`); all 0 for a
+/// server never started. Callable from any thread, callbacks included.
+///
+/// Returns `TCPHUB_ERR_NULL` when `s` or `stats_out` is NULL (`*stats_out`
+/// is zeroed when it can be).
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `stats_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_stats(
+    s: *const tcphub_server,
+    stats_out: *mut tcphub_stats,
+) -> c_int {
+    boundary("tcphub_server_stats", || {
+        if stats_out.is_null() {
+            return Err(Fail::new(TCPHUB_ERR_NULL, "stats_out is NULL"));
+        }
+        // SAFETY: non-NULL and writable by the caller's promise; zeroed
+        // first so that it is defined on every failure.
+        unsafe { stats_out.write(tcphub_stats::default()) };
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        if let Some(stats) = srv.with_started(|h| h.stats()) {
+            // SAFETY: as above.
+            unsafe { stats_out.write(stats.into()) };
+        }
+        Ok(TCPHUB_OK)
+    })
+}

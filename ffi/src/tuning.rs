@@ -1,0 +1,217 @@
+//! The less common server settings: overflow policy, linger, keepalive,
+//! `TCP_NODELAY`, listen backlog and the pull-mode queue capacity. Each
+//! setter stores its value; `tcphub_server_start` hands them to the core's
+//! builder (see [`Tuning::apply`]).
+
+use std::ffi::c_int;
+use std::time::Duration;
+
+use tcphub_core::{Overflow, TcpServer};
+
+use crate::boundary::{boundary, Fail};
+use crate::codes::*;
+use crate::server::{server, tcphub_server};
+
+/// The settings of this module; `None` / 0 keep the core's defaults.
+#[derive(Debug, Default)]
+pub(crate) struct Tuning {
+    overflow: Option<Overflow>,
+    linger_ms: Option<u64>,
+    /// Keepalive idle time in milliseconds (0 = off, the default).
+    keepalive_ms: u64,
+    nodelay: Option<bool>,
+    backlog: Option<i32>,
+    event_capacity: Option<usize>,
+}
+
+impl Tuning {
+    /// `b` with these settings.
+    pub(crate) fn apply(&self, mut b: TcpServer) -> TcpServer {
+        if let Some(p) = self.overflow {
+            b = b.overflow(p);
+        }
+        if let Some(ms) = self.linger_ms {
+            b = b.linger(Duration::from_millis(ms));
+        }
+        if self.keepalive_ms > 0 {
+            b = b.keepalive(Duration::from_millis(self.keepalive_ms));
+        }
+        if let Some(on) = self.nodelay {
+            b = b.nodelay(on);
+        }
+        if let Some(n) = self.backlog {
+            b = b.backlog(n);
+        }
+        if let Some(n) = self.event_capacity {
+            b = b.event_capacity(n);
+        }
+        b
+    }
+}
+
+/// Runs `set` on the settings of the stopped server `s` (the shared part of
+/// every setter here).
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+unsafe fn tune(
+    name: &'static str,
+    s: *mut tcphub_server,
+    set: impl FnOnce(&mut Tuning) -> Result<(), Fail>,
+) -> c_int {
+    boundary(name, || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        srv.configure(|t| set(t))?;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// What happens when a message does not fit a client's queue (see
+/// `tcphub_server_set_max_queue_bytes`): `TCPHUB_OVERFLOW_DISCONNECT` (the
+/// default) disconnects the client with `TCPHUB_REASON_SLOW_CONSUMER`;
+/// `TCPHUB_OVERFLOW_DROP_MESSAGE` drops that message for that client and
+/// counts it in `tcphub_stats.dropped`. Takes effect at the next
+/// `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_INVALID_ARG` for another value,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_overflow(s: *mut tcphub_server, policy: c_int) -> c_int {
+    let policy = match policy {
+        TCPHUB_OVERFLOW_DISCONNECT => Ok(Overflow::Disconnect),
+        TCPHUB_OVERFLOW_DROP_MESSAGE => Ok(Overflow::DropMessage),
+        other => Err(Fail::new(
+            TCPHUB_ERR_INVALID_ARG,
+            format!("unknown overflow policy {other}"),
+        )),
+    };
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_overflow", s, |t| {
+            t.overflow = Some(policy?);
+            Ok(())
+        })
+    }
+}
+
+/// How long `tcphub_server_stop` (and `tcphub_server_free`) keep writing
+/// queued messages before closing the connections, in milliseconds
+/// (default 2000; 0 closes at once). In pull mode it is also how long a
+/// client that finished sending is held open for replies after its
+/// `TCPHUB_EVENT_DISCONNECTED` was taken. Takes effect at the next
+/// `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_linger(s: *mut tcphub_server, linger_ms: u64) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_linger", s, |t| {
+            t.linger_ms = Some(linger_ms);
+            Ok(())
+        })
+    }
+}
+
+/// Enables TCP keepalive probes on client connections after `idle_ms`
+/// milliseconds without traffic (0, the default, leaves them off), so
+/// peers that vanish without closing are eventually disconnected. Takes
+/// effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_keepalive(s: *mut tcphub_server, idle_ms: u64) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_keepalive", s, |t| {
+            t.keepalive_ms = idle_ms;
+            Ok(())
+        })
+    }
+}
+
+/// Sets `TCP_NODELAY` on client connections (default true: small messages
+/// go out at once instead of waiting to be coalesced). Takes effect at the
+/// next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_nodelay(s: *mut tcphub_server, on: bool) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_nodelay", s, |t| {
+            t.nodelay = Some(on);
+            Ok(())
+        })
+    }
+}
+
+/// The listen backlog: connections the kernel completes and queues while
+/// the server is busy (default 4096; the kernel caps it at
+/// `net.core.somaxconn`). Takes effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_INVALID_ARG` when `backlog` is below 1,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_backlog(s: *mut tcphub_server, backlog: c_int) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_backlog", s, |t| {
+            if backlog < 1 {
+                return Err(Fail::new(
+                    TCPHUB_ERR_INVALID_ARG,
+                    format!("backlog must be at least 1, not {backlog}"),
+                ));
+            }
+            t.backlog = Some(backlog);
+            Ok(())
+        })
+    }
+}
+
+/// Pull mode (no callbacks set): how many events wait for
+/// `tcphub_server_next_event` at most (0: the default, 65536). While the
+/// queue is full, or its messages hold 64 MiB, the server stops reading
+/// from clients until events are taken (TCP backpressure, bounded memory).
+/// Takes effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_event_capacity(
+    s: *mut tcphub_server,
+    events: usize,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_event_capacity", s, |t| {
+            t.event_capacity = (events > 0).then_some(events);
+            Ok(())
+        })
+    }
+}
