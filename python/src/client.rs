@@ -46,7 +46,8 @@ impl PyTcpClient {
     /// ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's.
     /// ``connect_timeout`` and ``linger`` (how long ``close()`` keeps flushing)
     /// are in seconds. ``reconnect``: re-establish dropped connections, waiting
-    /// between ``reconnect_initial`` and ``reconnect_max`` seconds.
+    /// between ``reconnect_initial`` and ``reconnect_max`` seconds (both more
+    /// than zero, else ``InvalidConfig``).
     /// Ctrl-C interrupts the wait for the connection.
     #[new]
     #[pyo3(signature = (

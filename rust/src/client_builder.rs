@@ -226,6 +226,10 @@ impl ClientBuilder {
     }
 
     /// Reconnect automatically after the connection drops (default: off).
+    /// Both delays of `policy` must be more than zero
+    /// ([`connect`](ClientBuilder::connect) refuses them as
+    /// [`Error::InvalidConfig`]): zero would redial a server that is down in
+    /// a busy loop.
     ///
     /// # Examples
     ///
@@ -366,6 +370,17 @@ impl ClientBuilder {
         if config.max_queue_bytes == 0 || config.event_capacity == 0 {
             return Err(Error::InvalidConfig(
                 "max_queue_bytes and event_capacity must be at least 1".into(),
+            ));
+        }
+        if config
+            .reconnect
+            .is_some_and(|r| r.initial.is_zero() || r.max.is_zero())
+        {
+            // Every delay would be zero: a server that is down would be
+            // redialled in a busy loop (~30,000 attempts a second on
+            // loopback), each one an event in the pull queue.
+            return Err(Error::InvalidConfig(
+                "reconnect delays (initial and max) must be more than zero".into(),
             ));
         }
         if config.connect_timeout.is_zero() {

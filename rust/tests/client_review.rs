@@ -172,6 +172,29 @@ fn a_zero_connect_timeout_is_a_configuration_error() {
     assert!(matches!(err, tcphub::Error::InvalidConfig(_)), "{err:?}");
 }
 
+/// Zero reconnect delays were taken, and a client whose server went down
+/// redialled in a busy loop: ~30,000 attempts (and `Reconnecting` events) a
+/// second on loopback. They are a configuration error now.
+#[test]
+fn zero_reconnect_delays_are_a_configuration_error() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ms = Duration::from_millis;
+    for (initial, max) in [(ms(0), ms(0)), (ms(0), ms(100)), (ms(100), ms(0))] {
+        let err = TcpClient::builder(l.local_addr().unwrap())
+            .reconnect(tcphub::Reconnect {
+                initial,
+                max,
+                max_attempts: None,
+            })
+            .connect()
+            .unwrap_err();
+        assert!(
+            matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("reconnect")),
+            "{initial:?}/{max:?}: {err:?}"
+        );
+    }
+}
+
 /// The connection dropping during `close()`'s linger lost what was still
 /// queued, although `close()` while waiting to reconnect connects at once
 /// to flush it. Now a client with a reconnect policy redials within the

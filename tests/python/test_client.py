@@ -176,3 +176,18 @@ def test_a_zero_connect_timeout_is_invalid_config(echo_server):
         tcphub.TcpClient("127.0.0.1", echo_server.port, connect_timeout=0)
     with pytest.raises(tcphub.InvalidConfig, match="connect_timeout"):
         tcphub.TcpClient("127.0.0.1", echo_server.port, connect_timeout=1e-12)
+
+
+def test_zero_reconnect_delays_are_invalid_config(echo_server):
+    # Zero would redial a server that is down in a busy loop.
+    for initial, most in [(0, 0), (0, 1.0), (0.1, 0)]:
+        with pytest.raises(tcphub.InvalidConfig, match="reconnect"):
+            tcphub.TcpClient(
+                "127.0.0.1",
+                echo_server.port,
+                reconnect=True,
+                reconnect_initial=initial,
+                reconnect_max=most,
+            )
+    # Without reconnect the delays are not used, so not checked.
+    tcphub.TcpClient("127.0.0.1", echo_server.port, reconnect_initial=0).close()
