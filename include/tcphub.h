@@ -222,6 +222,71 @@ typedef struct tcphub_server tcphub_server;
 typedef int tcphub_framing;
 
 /**
+ * Settings for `tcphub_client_connect_with`. Fill one with
+ * `tcphub_client_options_init` (the defaults), then change what you need.
+ */
+typedef struct tcphub_client_options {
+  /**
+   * `sizeof(tcphub_client_options)`, set by `tcphub_client_options_init`:
+   * a later version may add fields at the end and still take the options
+   * of a program built against this one.
+   */
+  size_t size;
+  /**
+   * `TCPHUB_FRAMING_*`, as the server's (default `TCPHUB_FRAMING_RAW`).
+   */
+  tcphub_framing framing;
+  /**
+   * Largest frame (0, the default: the framing's own default).
+   */
+  size_t max_len;
+  /**
+   * Time allowed for each connection attempt, in milliseconds (default
+   * 10000; must be more than 0).
+   */
+  uint64_t connect_timeout_ms;
+  /**
+   * Reconnect automatically after the connection drops (default false).
+   * Messages sent while it is down wait in the queue.
+   */
+  bool reconnect;
+  /**
+   * Reconnect backoff: the first delay's cap, doubling per failed attempt
+   * up to `reconnect_max_ms`, each delay jittered below its cap (defaults
+   * 100 and 30000; both must be more than 0).
+   */
+  uint64_t reconnect_initial_ms;
+  /**
+   * See `reconnect_initial_ms`.
+   */
+  uint64_t reconnect_max_ms;
+  /**
+   * Give up after this many failed attempts in a row (0, the default:
+   * never).
+   */
+  uint32_t reconnect_max_attempts;
+  /**
+   * Bound on bytes accepted by `tcphub_client_send` and not yet written
+   * (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`.
+   */
+  size_t max_queue_bytes;
+  /**
+   * How long `tcphub_client_close` / `_free` keep writing what is queued,
+   * in milliseconds (default 2000).
+   */
+  uint64_t linger_ms;
+  /**
+   * `TCP_NODELAY` (default true).
+   */
+  bool nodelay;
+  /**
+   * How many received messages wait for `tcphub_client_recv` at most
+   * (default 65536); while full, the client stops reading the socket.
+   */
+  size_t event_capacity;
+} tcphub_client_options;
+
+/**
  * A message received by `tcphub_client_recv`. Owned by the caller until
  * `tcphub_message_release`. A zeroed struct is a valid empty message.
  */
@@ -383,7 +448,8 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Closes gracefully: writes what is queued (up to 2 s), shuts the
+ * Closes gracefully: writes what is queued (for up to the linger time, 2 s
+ * unless set with `tcphub_client_connect_with`), shuts the
  * connection down and stops the I/O thread. Idempotent. Messages received
  * before the close can still be taken with `tcphub_client_recv`.
  *
@@ -398,6 +464,8 @@ int tcphub_client_close(struct tcphub_client *c);
  * blocks up to 10 s per resolved address) using the given framing
  * (`max_len` 0: the framing's default) and stores the new client in
  * `*client_out`. Messages from the server are taken with `tcphub_client_recv`.
+ * The other settings are the defaults of `tcphub_client_options_init`;
+ * `tcphub_client_connect_with` takes them all (reconnect included).
  *
  * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
  * `TCPHUB_ERR_INVALID_ARG` (unknown framing), `TCPHUB_ERR_IO`. On failure
@@ -408,6 +476,28 @@ int tcphub_client_close(struct tcphub_client *c);
  * `host` is NULL or a NUL-terminated string; `client_out` is NULL or writable.
  */
 int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framing, size_t max_len, struct tcphub_client **client_out);
+
+/**
+ * Connects to `host`:`port` as `tcphub_client_connect` does, with the
+ * settings in `*options` (made by `tcphub_client_options_init`), and stores
+ * the new client in `*client_out`. The first connection must succeed;
+ * with `reconnect` set, later drops are redialled with backoff while
+ * `tcphub_client_is_connected` is false, and `tcphub_client_recv` keeps
+ * returning messages across them.
+ *
+ * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
+ * `TCPHUB_ERR_INVALID_ARG` (`options->size` smaller than this version's
+ * struct, an unknown framing, a zero `connect_timeout_ms`, zero reconnect
+ * delays with `reconnect` set, a zero `max_queue_bytes` or
+ * `event_capacity`), `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`. On failure
+ * `*client_out` is set to NULL.
+ *
+ * # Safety
+ *
+ * `host` is NULL or a NUL-terminated string; `options` is NULL or
+ * readable; `client_out` is NULL or writable.
+ */
+int tcphub_client_connect_with(const char *host, uint16_t port, const struct tcphub_client_options *options, struct tcphub_client **client_out);
 
 /**
  * Closes (as `tcphub_client_close`) and releases `c`. NULL is a no-op.
@@ -437,6 +527,15 @@ bool tcphub_client_is_connected(const struct tcphub_client *c);
  * `c` is NULL or a live client.
  */
 uint16_t tcphub_client_local_port(const struct tcphub_client *c);
+
+/**
+ * Fills `*options` with the defaults (see each field). NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `options` is NULL or writable.
+ */
+void tcphub_client_options_init(struct tcphub_client_options *options);
 
 /**
  * Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just

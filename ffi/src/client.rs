@@ -27,6 +27,13 @@ pub struct tcphub_message {
     pub len: usize,
 }
 
+impl tcphub_client {
+    /// `client` as a pointer for C, released by `tcphub_client_free`.
+    pub(crate) fn boxed(client: TcpClient) -> *mut tcphub_client {
+        Box::into_raw(Box::new(tcphub_client { client }))
+    }
+}
+
 /// # Safety
 ///
 /// `c` is NULL or a live client.
@@ -39,6 +46,8 @@ unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient, Fail> {
 /// blocks up to 10 s per resolved address) using the given framing
 /// (`max_len` 0: the framing's default) and stores the new client in
 /// `*client_out`. Messages from the server are taken with `tcphub_client_recv`.
+/// The other settings are the defaults of `tcphub_client_options_init`;
+/// `tcphub_client_connect_with` takes them all (reconnect included).
 ///
 /// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
 /// `TCPHUB_ERR_INVALID_ARG` (unknown framing), `TCPHUB_ERR_IO`. On failure
@@ -67,9 +76,8 @@ pub unsafe extern "C" fn tcphub_client_connect(
         let client = TcpClient::builder((host, port))
             .framing(framing)
             .connect()?;
-        let boxed = Box::into_raw(Box::new(tcphub_client { client }));
         // SAFETY: as above.
-        unsafe { client_out.write(boxed) };
+        unsafe { client_out.write(tcphub_client::boxed(client)) };
         Ok(TCPHUB_OK)
     })
 }
@@ -216,7 +224,8 @@ pub unsafe extern "C" fn tcphub_client_shutdown_write(c: *mut tcphub_client) -> 
     })
 }
 
-/// Closes gracefully: writes what is queued (up to 2 s), shuts the
+/// Closes gracefully: writes what is queued (for up to the linger time, 2 s
+/// unless set with `tcphub_client_connect_with`), shuts the
 /// connection down and stops the I/O thread. Idempotent. Messages received
 /// before the close can still be taken with `tcphub_client_recv`.
 ///

@@ -24,6 +24,8 @@
 //! - `stats.rs` — `tcphub_stats`, `tcphub_server_stats`.
 //! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.
 //! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout.
+//! - `client_options.rs` — `tcphub_client_options`,
+//!   `tcphub_client_connect_with`: every client setting, reconnect included.
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 // The C names are the API: `tcphub_server`, `tcphub_event`, ...
@@ -31,6 +33,7 @@
 
 mod boundary;
 pub mod client;
+pub mod client_options;
 pub mod codes;
 pub mod events;
 pub mod server;
@@ -38,6 +41,7 @@ pub mod stats;
 pub mod tuning;
 
 pub use client::*;
+pub use client_options::*;
 pub use codes::*;
 pub use events::*;
 pub use server::*;

@@ -1,0 +1,165 @@
+//! `tcphub_client_options` and `tcphub_client_connect_with`: a client with
+//! every setting of the core's `ClientBuilder` (reconnect, timeouts, queue
+//! bound, linger, `TCP_NODELAY`, pull-queue capacity).
+
+use std::ffi::{c_char, c_int};
+use std::time::Duration;
+
+use tcphub_core::{
+    Reconnect, TcpClient, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER,
+    DEFAULT_MAX_QUEUE_BYTES,
+};
+
+use crate::boundary::{self, boundary, Fail};
+use crate::client::tcphub_client;
+use crate::codes::*;
+
+/// Settings for `tcphub_client_connect_with`. Fill one with
+/// `tcphub_client_options_init` (the defaults), then change what you need.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct tcphub_client_options {
+    /// `sizeof(tcphub_client_options)`, set by `tcphub_client_options_init`:
+    /// a later version may add fields at the end and still take the options
+    /// of a program built against this one.
+    pub size: usize,
+    /// `TCPHUB_FRAMING_*`, as the server's (default `TCPHUB_FRAMING_RAW`).
+    pub framing: tcphub_framing,
+    /// Largest frame (0, the default: the framing's own default).
+    pub max_len: usize,
+    /// Time allowed for each connection attempt, in milliseconds (default
+    /// 10000; must be more than 0).
+    pub connect_timeout_ms: u64,
+    /// Reconnect automatically after the connection drops (default false).
+    /// Messages sent while it is down wait in the queue.
+    pub reconnect: bool,
+    /// Reconnect backoff: the first delay's cap, doubling per failed attempt
+    /// up to `reconnect_max_ms`, each delay jittered below its cap (defaults
+    /// 100 and 30000; both must be more than 0).
+    pub reconnect_initial_ms: u64,
+    /// See `reconnect_initial_ms`.
+    pub reconnect_max_ms: u64,
+    /// Give up after this many failed attempts in a row (0, the default:
+    /// never).
+    pub reconnect_max_attempts: u32,
+    /// Bound on bytes accepted by `tcphub_client_send` and not yet written
+    /// (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`.
+    pub max_queue_bytes: usize,
+    /// How long `tcphub_client_close` / `_free` keep writing what is queued,
+    /// in milliseconds (default 2000).
+    pub linger_ms: u64,
+    /// `TCP_NODELAY` (default true).
+    pub nodelay: bool,
+    /// How many received messages wait for `tcphub_client_recv` at most
+    /// (default 65536); while full, the client stops reading the socket.
+    pub event_capacity: usize,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Default for tcphub_client_options {
+    fn default() -> tcphub_client_options {
+        let r = Reconnect::default();
+        tcphub_client_options {
+            size: std::mem::size_of::<tcphub_client_options>(),
+            framing: TCPHUB_FRAMING_RAW,
+            max_len: 0,
+            connect_timeout_ms: millis(DEFAULT_CONNECT_TIMEOUT),
+            reconnect: false,
+            reconnect_initial_ms: millis(r.initial),
+            reconnect_max_ms: millis(r.max),
+            reconnect_max_attempts: 0,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            linger_ms: millis(DEFAULT_LINGER),
+            nodelay: true,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
+        }
+    }
+}
+
+/// Fills `*options` with the defaults (see each field). NULL is a no-op.
+///
+/// # Safety
+///
+/// `options` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_options) {
+    boundary("tcphub_client_options_init", || {
+        if !options.is_null() {
+            // SAFETY: non-NULL and writable by the caller's promise.
+            unsafe { options.write(tcphub_client_options::default()) };
+        }
+        Ok(())
+    })
+}
+
+/// Connects to `host`:`port` as `tcphub_client_connect` does, with the
+/// settings in `*options` (made by `tcphub_client_options_init`), and stores
+/// the new client in `*client_out`. The first connection must succeed;
+/// with `reconnect` set, later drops are redialled with backoff while
+/// `tcphub_client_is_connected` is false, and `tcphub_client_recv` keeps
+/// returning messages across them.
+///
+/// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
+/// `TCPHUB_ERR_INVALID_ARG` (`options->size` smaller than this version's
+/// struct, an unknown framing, a zero `connect_timeout_ms`, zero reconnect
+/// delays with `reconnect` set, a zero `max_queue_bytes` or
+/// `event_capacity`), `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`. On failure
+/// `*client_out` is set to NULL.
+///
+/// # Safety
+///
+/// `host` is NULL or a NUL-terminated string; `options` is NULL or
+/// readable; `client_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_connect_with(
+    host: *const c_char,
+    port: u16,
+    options: *const tcphub_client_options,
+    client_out: *mut *mut tcphub_client,
+) -> c_int {
+    boundary("tcphub_client_connect_with", || {
+        if client_out.is_null() {
+            return Err(Fail::new(TCPHUB_ERR_NULL, "client_out is NULL"));
+        }
+        // SAFETY: non-NULL and writable by the caller's promise.
+        unsafe { client_out.write(std::ptr::null_mut()) };
+        // SAFETY: the caller's promise.
+        let host = unsafe { boundary::c_str(host, "host")? };
+        if options.is_null() {
+            return Err(Fail::new(TCPHUB_ERR_NULL, "options is NULL"));
+        }
+        // SAFETY: non-NULL; `size` is the first field, readable in any
+        // version of the struct.
+        let size = unsafe { options.cast::<usize>().read() };
+        let want = std::mem::size_of::<tcphub_client_options>();
+        if size < want {
+            return Err(Fail::invalid(format!(
+                "options->size is {size}, this version needs {want}: \
+                 fill the options with tcphub_client_options_init"
+            )));
+        }
+        // SAFETY: readable, and at least this version's size.
+        let o = unsafe { options.read() };
+        let mut b = TcpClient::builder((host, port))
+            .framing(boundary::framing(o.framing, o.max_len)?)
+            .connect_timeout(Duration::from_millis(o.connect_timeout_ms))
+            .max_queue_bytes(o.max_queue_bytes)
+            .linger(Duration::from_millis(o.linger_ms))
+            .nodelay(o.nodelay)
+            .event_capacity(o.event_capacity);
+        if o.reconnect {
+            b = b.reconnect(Reconnect {
+                initial: Duration::from_millis(o.reconnect_initial_ms),
+                max: Duration::from_millis(o.reconnect_max_ms),
+                max_attempts: (o.reconnect_max_attempts > 0).then_some(o.reconnect_max_attempts),
+            });
+        }
+        let client = tcphub_client::boxed(b.connect()?);
+        // SAFETY: as above.
+        unsafe { client_out.write(client) };
+        Ok(TCPHUB_OK)
+    })
+}
