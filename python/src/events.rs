@@ -1,11 +1,17 @@
-//! Pull-mode consumption: the blocking [`EventIterator`] and [`poll`].
+//! Pull-mode consumption: the blocking [`EventIterator`], [`poll`] and
+//! [`next_ready`] (for `aevents()`).
 //!
 //! Waits are detached from the interpreter and cut into slices of
 //! [`SIGNAL_SLICE`](crate::SIGNAL_SLICE) so a Ctrl-C in the main thread
 //! raises `KeyboardInterrupt` promptly.
+//!
+//! Events are taken from the core's queue in batches; those of a batch not
+//! handed out yet wait in the server's [`Pull::pending`], shared by every
+//! consumer of the server, so an iteration left mid-batch (`break`, a
+//! dropped iterator, a cancelled `aevents()`) leaves them to the next one.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -47,22 +53,83 @@ fn wait_batch(
     }
 }
 
+/// A server's pull-mode events: the core's receiver, and the events taken
+/// from it in a batch and not handed out yet (shared by every consumer).
+///
+/// Taking from `pending` is not a call for events in the core's sense (it
+/// does not release clients held for replies): those events were taken
+/// from the queue, and noted, with their batch.
+pub(crate) struct Pull {
+    pub(crate) events: Events,
+    pub(crate) pending: Arc<Mutex<VecDeque<Event>>>,
+}
+
+impl Pull {
+    fn pending(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next pending event, if any.
+    fn pop(&self) -> Option<Event> {
+        self.pending().pop_front()
+    }
+
+    /// Keeps the rest of a batch for the next consumer.
+    fn keep(&self, rest: impl Iterator<Item = Event>) {
+        self.pending().extend(rest);
+    }
+
+    /// The first event of a batch just taken; the rest is kept.
+    fn first_of(&self, batch: Vec<Event>) -> Option<Event> {
+        let mut batch = batch.into_iter();
+        let first = batch.next();
+        self.keep(batch);
+        first
+    }
+}
+
 /// `server.poll()`: up to `max` events, waiting up to `timeout` for the first.
 pub(crate) fn poll(
     py: Python<'_>,
-    events: &Events,
+    pull: &Pull,
     max: usize,
     timeout: Duration,
 ) -> PyResult<Vec<PyEvent>> {
     if max == 0 {
         // Still a call for events: releases clients held for replies.
-        let _ = events.recv_batch(&mut Vec::new(), 0, Duration::ZERO);
+        let _ = pull.events.recv_batch(&mut Vec::new(), 0, Duration::ZERO);
         return Ok(Vec::new());
     }
-    match wait_batch(py, events, max, Some(timeout))? {
+    let kept: Vec<Event> = {
+        let mut pending = pull.pending();
+        let n = max.min(pending.len());
+        pending.drain(..n).collect()
+    };
+    if !kept.is_empty() {
+        return Ok(kept.into_iter().map(|e| PyEvent::new(py, e)).collect());
+    }
+    match wait_batch(py, &pull.events, max, Some(timeout))? {
         Waited::Got(evs) => Ok(evs.into_iter().map(|e| PyEvent::new(py, e)).collect()),
         Waited::TimedOut => Ok(Vec::new()),
         Waited::Stopped => Err(Error::NotRunning).py_err(py),
+    }
+}
+
+/// The next event if one can be taken without waiting (`aevents()`); the
+/// rest of a batch taken for it is kept. `NotRunning` once the server has
+/// stopped and every event was taken.
+pub(crate) fn next_ready(
+    py: Python<'_>,
+    pull: &Pull,
+    max_batch: usize,
+) -> PyResult<Option<PyEvent>> {
+    if let Some(ev) = pull.pop() {
+        return Ok(Some(PyEvent::new(py, ev)));
+    }
+    let mut got = Vec::new();
+    match pull.events.recv_batch(&mut got, max_batch, Duration::ZERO) {
+        Ok(_) => Ok(pull.first_of(got).map(|e| PyEvent::new(py, e))),
+        Err(e) => Err(e).py_err(py),
     }
 }
 
@@ -71,14 +138,16 @@ pub(crate) fn poll(
 /// Each step blocks (without holding the GIL) until the next event. The
 /// iteration ends when the server has stopped and every event was taken, or,
 /// with a ``timeout``, when no event arrived for that many seconds. Events
-/// are fetched in batches internally, so iterating a busy server is cheap.
+/// are fetched in batches internally, so iterating a busy server is cheap;
+/// leaving the iteration (``break``) loses none of them: those already
+/// fetched go to the next ``events()``, ``poll()`` or ``aevents()``.
 /// One iterator may be shared by several threads: they take turns, and each
 /// event goes to exactly one of them. (A client that finished sending is
 /// held open for replies until the next event is asked for — by any
 /// thread: with several, reply before asking for more.)
 #[pyclass(name = "EventIterator", module = "tcphub", frozen)]
 pub(crate) struct EventIterator {
-    events: Events,
+    pull: Pull,
     timeout: Option<Duration>,
     max_batch: usize,
     /// Whether a thread is taking the next event (its waits included). The
@@ -86,8 +155,9 @@ pub(crate) struct EventIterator {
     /// main thread waiting for its turn too.
     busy: Mutex<bool>,
     turn: Condvar,
-    /// Only touched by the thread whose turn it is.
-    state: Mutex<IterState>,
+    /// The queue ended (server stopped, every event taken). Only touched
+    /// by the thread whose turn it is.
+    finished: Mutex<bool>,
 }
 
 /// A thread's turn to take the next event; ends on drop.
@@ -100,24 +170,15 @@ impl Drop for Turn<'_> {
     }
 }
 
-struct IterState {
-    /// Events already taken from the queue and not yet handed out.
-    buffer: VecDeque<Event>,
-    finished: bool,
-}
-
 impl EventIterator {
-    pub(crate) fn new(events: Events, timeout: Option<Duration>, max_batch: usize) -> Self {
+    pub(crate) fn new(pull: Pull, timeout: Option<Duration>, max_batch: usize) -> Self {
         EventIterator {
-            events,
+            pull,
             timeout,
             max_batch,
             busy: Mutex::new(false),
             turn: Condvar::new(),
-            state: Mutex::new(IterState {
-                buffer: VecDeque::new(),
-                finished: false,
-            }),
+            finished: Mutex::new(false),
         }
     }
 
@@ -150,21 +211,18 @@ impl EventIterator {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
         let _turn = self.take_turn(py)?;
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(ev) = st.buffer.pop_front() {
+        if let Some(ev) = self.pull.pop() {
             return Ok(Some(PyEvent::new(py, ev)));
         }
-        if st.finished {
+        let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        if *finished {
             return Ok(None);
         }
-        match wait_batch(py, &self.events, self.max_batch, self.timeout)? {
-            Waited::Got(evs) => {
-                st.buffer.extend(evs);
-                Ok(st.buffer.pop_front().map(|ev| PyEvent::new(py, ev)))
-            }
+        match wait_batch(py, &self.pull.events, self.max_batch, self.timeout)? {
+            Waited::Got(evs) => Ok(self.pull.first_of(evs).map(|ev| PyEvent::new(py, ev))),
             Waited::TimedOut => Ok(None),
             Waited::Stopped => {
-                st.finished = true;
+                *finished = true;
                 Ok(None)
             }
         }

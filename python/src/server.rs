@@ -28,9 +28,10 @@
 //!   Python.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use tcphub::{Error, Event, Events, Overflow, ServerHandle, TcpServer};
 
 use crate::errors::{invalid_config, IntoPy};
+use crate::events::Pull;
 use crate::types::{PyClient, PyEvent, PyStats};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
 
@@ -237,6 +239,9 @@ pub(crate) struct PyTcpServer {
     /// the server it just started.
     stop_requested: AtomicBool,
     running: OnceLock<Running>,
+    /// Pull mode: events taken from the queue in a batch and not handed out
+    /// yet, for whichever consumer asks next (see `events::Pull`).
+    pending: Arc<Mutex<VecDeque<Event>>>,
 }
 
 impl PyTcpServer {
@@ -244,15 +249,18 @@ impl PyTcpServer {
         self.running.get().ok_or(Error::NotRunning)
     }
 
-    /// The pull-mode receiver, refusing callback mode (the dispatcher owns it).
-    fn pull_events(&self, py: Python<'_>) -> PyResult<Events> {
+    /// The pull-mode events, refusing callback mode (the dispatcher owns them).
+    fn pull_events(&self, py: Python<'_>) -> PyResult<Pull> {
         let r = self.started().py_err(py)?;
         if r.callback_mode {
             return Err(PyRuntimeError::new_err(
                 "this server has callbacks: its events go to them, not to events()/poll()",
             ));
         }
-        Ok(r.handle.events())
+        Ok(Pull {
+            events: r.handle.events(),
+            pending: self.pending.clone(),
+        })
     }
 
     fn set_callback(
@@ -447,6 +455,7 @@ impl PyTcpServer {
             starting: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
             running: OnceLock::new(),
+            pending: Arc::default(),
         })
     }
 
@@ -757,9 +766,9 @@ impl PyTcpServer {
     /// (or before ``start()``), ``RuntimeError`` when the server has callbacks.
     #[pyo3(signature = (max_events = 256, timeout = 0.0))]
     fn poll(&self, py: Python<'_>, max_events: usize, timeout: f64) -> PyResult<Vec<PyEvent>> {
-        let events = self.pull_events(py)?;
+        let pull = self.pull_events(py)?;
         let timeout = duration(py, timeout, "timeout")?;
-        crate::events::poll(py, &events, max_events, timeout)
+        crate::events::poll(py, &pull, max_events, timeout)
     }
 
     /// The pull-mode events as an async iterator for asyncio:
@@ -767,7 +776,8 @@ impl PyTcpServer {
     /// stopped and every event was taken. Waiting happens on a helper thread
     /// of its own (not the loop's default executor); leaving the loop
     /// (``break``, cancelling the consuming task) loses no event: those
-    /// already taken in a batch go to the next ``aevents()``.
+    /// already taken in a batch go to the next ``aevents()``, ``events()``
+    /// or ``poll()``.
     #[pyo3(signature = (*, max_batch = 256))]
     fn aevents<'py>(slf: &Bound<'py, Self>, max_batch: usize) -> PyResult<Bound<'py, PyAny>> {
         slf.get().pull_events(slf.py())?;
@@ -779,9 +789,25 @@ impl PyTcpServer {
     /// Waits up to ``timeout`` seconds until an event can be taken (or the
     /// server stopped), without taking it. Used by ``aevents()``.
     fn _wait_ready(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let events = self.pull_events(py)?;
+        let pull = self.pull_events(py)?;
+        if !pull
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
+            return Ok(true);
+        }
         let timeout = duration(py, timeout, "timeout")?;
-        Ok(py.detach(|| events.wait_ready(timeout)))
+        Ok(py.detach(|| pull.events.wait_ready(timeout)))
+    }
+
+    /// The next event if one can be taken without waiting, else ``None``;
+    /// raises ``NotRunning`` once the server has stopped and every event was
+    /// taken. Used by ``aevents()``.
+    fn _next_ready(&self, py: Python<'_>, max_batch: usize) -> PyResult<Option<PyEvent>> {
+        let pull = self.pull_events(py)?;
+        crate::events::next_ready(py, &pull, max_batch.max(1))
     }
 
     /// Starts the server (unless started) and returns it.

@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import collections
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, AsyncIterator, Deque
+from typing import TYPE_CHECKING, AsyncIterator
 
 if TYPE_CHECKING:
     from ._tcphub import Event, TcpServer
 
 _servers: "weakref.WeakSet[TcpServer]" = weakref.WeakSet()
-
-#: Events ``aevents()`` took from a server and has not handed out yet. Kept
-#: per server, not in the generator, so an iteration left mid-batch (break,
-#: return, cancellation) leaves them to the next ``aevents()``.
-_pending: "weakref.WeakKeyDictionary[TcpServer, Deque[Event]]" = weakref.WeakKeyDictionary()
 
 #: Seconds ``_stop_all`` waits for a callback that does not return.
 EXIT_TIMEOUT = 5.0
@@ -46,28 +40,21 @@ async def _aevents(server: "TcpServer", max_batch: int) -> AsyncIterator["Event"
     from ._tcphub import NotRunning
 
     loop = asyncio.get_running_loop()
-    pending = _pending.setdefault(server, collections.deque())
     # A helper thread of its own (started at the first wait): waits on the
     # loop's default executor would hold its few workers, delaying every
     # other use of it (getaddrinfo, to_thread) and the other consumers.
     waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcphub-aevents")
     try:
         while True:
+            # One event at a time, without waiting: the rest of a batch taken
+            # for it stays with the server (for the next aevents(), events()
+            # or poll()) if this iteration is left.
             try:
-                # Taken off the shared queue only as it is handed out (and
-                # without checking first: a loop on another thread may share it).
-                event = pending.popleft()
-            except IndexError:
-                pass
-            else:
-                yield event
-                continue
-            try:
-                batch = server.poll(max_batch, 0.0)
+                event = server._next_ready(max_batch)
             except NotRunning:
                 return
-            if batch:
-                pending.extend(batch)
+            if event is not None:
+                yield event
                 continue
             # Wait on the helper thread without taking anything: if this task
             # is cancelled meanwhile, no event is lost.

@@ -250,3 +250,34 @@ def test_a_huge_timeout_waits_instead_of_panicking(make_server):
     assert server.wait(timeout=forever) is True
     client.close()
     s.close()
+
+
+def test_leaving_an_events_loop_mid_batch_loses_no_event(make_server):
+    # `for e in server.events(): ... break` must not drop the rest of the
+    # batch the iterator took from the queue: the next consumer of the
+    # server (events(), aevents(), poll()) gets it.
+    server = make_server(framing="lines").start()
+    s = connect(server)
+    s.sendall(b"".join(b"m%d\n" % i for i in range(50)))
+    wait_until(lambda: server.stats().msgs_in == 50, what="50 messages in")
+    seen = []
+    for event in server.events(timeout=WAIT):
+        seen.append(event)
+        break  # leaves with the rest of the batch taken
+    it = server.events(timeout=WAIT)
+    seen.append(next(it))
+    del it  # dropped mid-batch as well
+
+    async def one_async():
+        async for event in server.aevents():
+            return event
+        return None
+
+    seen.append(asyncio.run(asyncio.wait_for(one_async(), WAIT)))
+    while len(seen) < 51:
+        batch = server.poll(256, timeout=WAIT)
+        assert batch, f"events lost: have {len(seen)} of 51"
+        seen.extend(batch)
+    assert seen[0].kind == "connect"
+    assert [e.data for e in seen[1:]] == [b"m%d" % i for i in range(50)]
+    s.close()
