@@ -582,8 +582,10 @@ impl PyTcpServer {
     }
 
     /// Blocks until the server has stopped (by ``stop()`` from another
-    /// thread or a callback), or ``timeout`` seconds passed; returns whether
-    /// it stopped. Ctrl-C interrupts the wait.
+    /// thread or a callback) and its last callbacks (the ``"server
+    /// stopped"`` disconnects) have run, or ``timeout`` seconds passed;
+    /// returns whether it stopped. Ctrl-C interrupts the wait. Inside a
+    /// callback it does not wait for the callbacks (they run after it).
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let r = self.started().py_err(py)?;
@@ -593,7 +595,22 @@ impl PyTcpServer {
             .and_then(deadline_after);
         loop {
             if !r.handle.is_running() {
-                return Ok(true);
+                let Some(d) = &r.dispatcher else {
+                    return Ok(true);
+                };
+                if ON_DISPATCHER.with(Cell::get) {
+                    return Ok(true); // the dispatcher cannot wait for itself
+                }
+                // Stopped: now the dispatcher, which runs the last callbacks.
+                let slice = next_slice(deadline);
+                if py.detach(|| d.wait(Some(slice))) {
+                    return Ok(true);
+                }
+                if slice.is_zero() {
+                    return Ok(false); // the deadline passed
+                }
+                py.check_signals()?;
+                continue;
             }
             let slice = next_slice(deadline);
             if slice.is_zero() {

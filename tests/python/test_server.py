@@ -306,3 +306,30 @@ def test_two_hundred_clients_lose_nothing(make_server):
     assert server.stats().msgs_in == n_clients * n_msgs
     for s in socks:
         s.close()
+
+
+def test_wait_returns_after_the_last_callbacks_have_run(make_server):
+    # `server.wait()` then reading what the callbacks recorded is the usual
+    # main program: the "server stopped" disconnects must be in by then.
+    import time
+
+    server = make_server(framing="lines")
+    reasons: List[str] = []
+
+    @server.on_message
+    def on_message(client, data):
+        server.stop()
+
+    @server.on_disconnect
+    def on_disconnect(client, reason):
+        time.sleep(0.2)  # a callback that takes a moment (logging, a database)
+        reasons.append(reason)
+
+    server.start()
+    a, b = connect(server), connect(server)
+    wait_until(lambda: server.client_count == 2)
+    a.sendall(b"stop\n")
+    assert server.wait(timeout=WAIT) is True
+    assert reasons == ["server stopped", "server stopped"]
+    a.close()
+    b.close()
