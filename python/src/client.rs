@@ -48,7 +48,8 @@ impl PyTcpClient {
     /// are in seconds. ``reconnect``: re-establish dropped connections, waiting
     /// between ``reconnect_initial`` and ``reconnect_max`` seconds (both more
     /// than zero, else ``InvalidConfig``).
-    /// Ctrl-C interrupts the wait for the connection.
+    /// The name lookup and the connect run with the GIL released; Ctrl-C
+    /// interrupts the wait for them.
     #[new]
     #[pyo3(signature = (
         host,
@@ -87,26 +88,34 @@ impl PyTcpClient {
                 "connect_timeout must be more than 0 seconds".into(),
             ));
         }
-        let mut builder = TcpClient::builder((host.as_str(), port))
-            .framing(framing)
-            .connect_timeout(connect_timeout)
-            .max_queue_bytes(max_queue_bytes)
-            .nodelay(nodelay)
-            .linger(duration(py, linger, "linger")?);
-        if reconnect {
-            builder = builder.reconnect(Reconnect {
+        let linger = duration(py, linger, "linger")?;
+        let reconnect = if reconnect {
+            Some(Reconnect {
                 initial: duration(py, reconnect_initial, "reconnect_initial")?,
                 max: duration(py, reconnect_max, "reconnect_max")?,
                 max_attempts: None,
-            });
-        }
-        // Connect on a helper thread and wait in slices, so Ctrl-C ends the
-        // wait (up to connect_timeout); a connection made after that is
+            })
+        } else {
+            None
+        };
+        // Resolve the name and connect on a helper thread and wait in
+        // slices, so neither a slow name lookup nor the connect holds the
+        // GIL and Ctrl-C ends the wait; a connection made after that is
         // dropped, which closes it.
         let (tx, rx) = crossbeam_channel::bounded(1);
         std::thread::Builder::new()
             .name("tcphub-connect".into())
             .spawn(move || {
+                // `builder` resolves `host` (getaddrinfo).
+                let mut builder = TcpClient::builder((host.as_str(), port))
+                    .framing(framing)
+                    .connect_timeout(connect_timeout)
+                    .max_queue_bytes(max_queue_bytes)
+                    .nodelay(nodelay)
+                    .linger(linger);
+                if let Some(policy) = reconnect {
+                    builder = builder.reconnect(policy);
+                }
                 let _ = tx.send(builder.connect());
             })
             .map_err(|source| Error::Io {

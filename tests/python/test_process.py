@@ -363,3 +363,80 @@ def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
         main(["serve", *flags])
     assert exit_info.value.code == 2
     assert f"argument {flags[0]}: " in capsys.readouterr().err
+
+
+_SLOW_RESOLVER = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netdb.h>
+#include <string.h>
+#include <unistd.h>
+
+/* getaddrinfo as with an unreachable DNS server, for one test name only. */
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res) {
+    if (node && strcmp(node, "slow.tcphub.invalid") == 0) {
+        sleep(3);
+        return EAI_NONAME;
+    }
+    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
+        (int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **))
+            dlsym(RTLD_NEXT, "getaddrinfo");
+    return real(node, service, hints, res);
+}
+"""
+
+
+def test_a_slow_name_lookup_holds_neither_the_gil_nor_ctrl_c(tmp_path):
+    import shutil
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("needs a C compiler for the slow-resolver shim")
+    src = tmp_path / "slow_resolver.c"
+    src.write_text(_SLOW_RESOLVER)
+    lib = tmp_path / "slow_resolver.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"], check=True)
+    code = textwrap.dedent(
+        """
+        import threading, time
+        import tcphub
+        ticks = []
+        def tick():
+            for _ in range(10):
+                time.sleep(0.05)
+                ticks.append(time.monotonic())
+        t = threading.Thread(target=tick)
+        print("ready", flush=True)
+        started = time.monotonic()
+        t.start()
+        try:
+            tcphub.TcpClient("slow.tcphub.invalid", 8001)
+            print("connected", flush=True)
+        except KeyboardInterrupt:
+            print(f"interrupted after {time.monotonic() - started:.1f} s", flush=True)
+        except tcphub.ConnectError:
+            print(f"not resolved after {time.monotonic() - started:.1f} s", flush=True)
+        t.join()
+        # The other thread ran while the name was being looked up.
+        print("ticked during the lookup:", bool(ticks) and ticks[0] < started + 1.0, flush=True)
+        """
+    )
+    import os
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LD_PRELOAD": str(lib)},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # the lookup is under way by then (it lasts 3 s)
+    proc.send_signal(signal.SIGINT)
+    out, err = _finish(proc)
+    lines = out.strip().splitlines()
+    assert len(lines) == 2, (out, err)
+    assert re.fullmatch(r"interrupted after [01]\.\d s", lines[0]), (out, err)
+    assert lines[1] == "ticked during the lookup: True", (out, err)
