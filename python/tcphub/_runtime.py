@@ -12,7 +12,7 @@ import asyncio
 import atexit
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncGenerator
 
 if TYPE_CHECKING:
     from ._tcphub import Event, TcpServer
@@ -36,7 +36,7 @@ def _stop_all() -> None:
         server._stop_with_timeout(EXIT_TIMEOUT)
 
 
-async def _aevents(server: "TcpServer", max_batch: int) -> AsyncIterator["Event"]:
+async def _aevents(server: "TcpServer", max_batch: int) -> AsyncGenerator["Event", None]:
     from ._tcphub import NotRunning
 
     loop = asyncio.get_running_loop()

@@ -56,3 +56,45 @@ def test_value_classes():
     assert repr(server.stats()).startswith("Stats(clients=0")
     assert server.clients() == [] and server.client(1) is None
     assert server.port == 0 and server.max_clients == 5 and server.framing == "raw"
+
+
+def test_the_stub_types_aevents_as_the_async_generator_it_is(tmp_path):
+    # aclose() / contextlib.aclosing() end an aevents() iteration at once
+    # (its helper thread included); the stub must allow them.
+    import subprocess
+    import sys
+
+    import pytest
+
+    pytest.importorskip("mypy")
+    server = tcphub.TcpServer(0, bind="127.0.0.1").start()
+    try:
+        assert inspect.isasyncgen(server.aevents())
+    finally:
+        server.stop()
+    snippet = tmp_path / "uses_aclose.py"
+    code = (
+        "import contextlib\n"
+        "import tcphub\n"
+        "\n"
+        "async def consume(server: tcphub.TcpServer) -> None:\n"
+        "    events = server.aevents()\n"
+        "    first: tcphub.Event = await events.__anext__()\n"
+        "    await events.aclose()\n"
+        "    print(first)\n"
+    )
+    if sys.version_info >= (3, 10):  # contextlib.aclosing
+        code += (
+            "    async with contextlib.aclosing(server.aevents()) as more:\n"
+            "        async for event in more:\n"
+            "            print(event)\n"
+        )
+    snippet.write_text(code)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(snippet)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
