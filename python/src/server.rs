@@ -485,12 +485,18 @@ impl PyTcpServer {
     ///
     /// Raises ``BindError`` (an ``OSError`` with ``errno``, e.g. ``EADDRINUSE``)
     /// when the address cannot be bound, ``InvalidConfig`` for bad settings,
-    /// ``RuntimeError`` when already started.
+    /// ``RuntimeError`` when already started (a stopped server cannot be
+    /// restarted: create a new one).
     fn start<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         let py = slf.py();
         let this = slf.get();
         if this.starting.swap(true, Ordering::AcqRel) {
-            return Err(PyRuntimeError::new_err("the server was already started"));
+            return Err(match this.running.get() {
+                Some(r) if !r.handle.is_running() => PyRuntimeError::new_err(
+                    "the server was stopped and cannot be restarted: create a new TcpServer",
+                ),
+                _ => PyRuntimeError::new_err("the server was already started"),
+            });
         }
         let callbacks = this
             .callbacks
@@ -827,9 +833,15 @@ impl PyTcpServer {
         crate::events::next_ready(py, &pull, max_batch.max(1))
     }
 
-    /// Starts the server (unless started) and returns it.
+    /// Starts the server (unless it is running) and returns it. Raises
+    /// ``RuntimeError`` for a server that was stopped (it cannot be restarted).
     fn __enter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
-        if slf.get().running.get().is_some() {
+        if slf
+            .get()
+            .running
+            .get()
+            .is_some_and(|r| r.handle.is_running())
+        {
             return Ok(slf.clone());
         }
         Self::start(slf)

@@ -333,3 +333,21 @@ def test_wait_returns_after_the_last_callbacks_have_run(make_server):
     assert reasons == ["server stopped", "server stopped"]
     a.close()
     b.close()
+
+
+def test_entering_a_stopped_server_again_raises(make_server):
+    # A `with server:` block on a server that was stopped would otherwise
+    # run against a dead server (wait() returns at once, nothing is served).
+    server = make_server()
+    with server:
+        assert server.running
+    with pytest.raises(RuntimeError, match="cannot be restarted"):
+        with server:
+            pytest.fail("entered a stopped server")
+    with pytest.raises(RuntimeError, match="cannot be restarted"):
+        server.start()
+    # Entering a running server is fine (it was started by hand).
+    other = make_server().start()
+    with other:
+        assert other.running
+    assert not other.running
