@@ -53,9 +53,10 @@ pub(crate) struct ClientCore {
     /// (local, peer) of the current or last connection.
     pub addrs: Mutex<(SocketAddr, SocketAddr)>,
     pub events_rx: Receiver<ClientEvent>,
-    /// Message bytes in `events_rx` (bounded by
-    /// [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES), as on the server).
-    pub event_bytes: Arc<crate::outbox::QueuedBytes>,
+    /// Events and message bytes in `events_rx` (bounded by
+    /// `event_capacity` and [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES),
+    /// as on the server).
+    pub event_load: Arc<crate::outbox::QueueLoad>,
     /// Pull-mode events that did not fit in the queue when the I/O thread
     /// ended (e.g. the consumer itself called `close()` without reading):
     /// yielded after the queue, so the final `Disconnected` and `Closed`
@@ -360,7 +361,9 @@ impl TcpClient {
         }
         let ev = match self.core.events_rx.recv_timeout(timeout) {
             Ok(ev) => {
-                self.core.event_bytes.sub(crate::outbox::Weigh::weight(&ev));
+                self.core
+                    .event_load
+                    .sub(1, crate::outbox::Weigh::weight(&ev));
                 ev
             }
             Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),

@@ -433,7 +433,9 @@ impl ClientBuilder {
         let waker =
             Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        let (ev_tx, ev_rx) = crossbeam_channel::bounded(config.event_capacity);
+        // Bounded by `event_load` (count and bytes), not by preallocation.
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let event_load = Arc::new(crate::outbox::QueueLoad::new(config.event_capacity));
         let pull = !callbacks.any();
         let core = Arc::new(ClientCore {
             config,
@@ -449,7 +451,7 @@ impl ClientBuilder {
             connected: AtomicBool::new(true),
             addrs: Mutex::new((local, peer)),
             events_rx: ev_rx,
-            event_bytes: Arc::default(),
+            event_load,
             leftovers: Mutex::new(VecDeque::new()),
             closed_seen: AtomicBool::new(false),
             thread: Mutex::new(None),

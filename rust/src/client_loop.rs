@@ -169,7 +169,7 @@ pub(crate) fn spawn(
             source,
         })?;
     let core = handle.core().clone();
-    let event_bytes = core.event_bytes.clone();
+    let event_load = core.event_load.clone();
     let framing = core.config.framing;
     let conn = Connection::new(
         stream,
@@ -192,7 +192,7 @@ pub(crate) fn spawn(
         unsent: VecDeque::new(),
         dispatch: Dispatch {
             handle,
-            outbox: Outbox::new(tx, event_bytes),
+            outbox: Outbox::new(tx, event_load),
         },
         rbuf: vec![0; READ_BUF].into_boxed_slice(),
         read_pending: false,

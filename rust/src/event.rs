@@ -234,9 +234,9 @@ pub struct Events {
     /// The server's `Releases`, checked without reaching the server on
     /// every call.
     pub(crate) releases: Arc<Releases>,
-    /// Message bytes in the queue (`Core::event_bytes`): what is handed out
-    /// is subtracted, making room for the loops.
-    pub(crate) bytes: Arc<crate::outbox::QueuedBytes>,
+    /// Events and message bytes in the queue (`Core::event_load`): what is
+    /// handed out is subtracted, making room for the loops.
+    pub(crate) load: Arc<crate::outbox::QueueLoad>,
 }
 
 impl crate::outbox::Weigh for Event {
@@ -323,12 +323,12 @@ impl Events {
 
     /// Hands `e` out, noting it if it may end a held connection.
     fn noted(&self, e: Event) -> Event {
-        self.bytes.sub(crate::outbox::Weigh::weight(&e));
+        self.load.sub(1, crate::outbox::Weigh::weight(&e));
         self.noted_unweighed(e)
     }
 
-    /// [`noted`](Self::noted) without giving its bytes back (a batch gives
-    /// them back at once).
+    /// [`noted`](Self::noted) without giving its room back (a batch gives
+    /// it back at once).
     fn noted_unweighed(&self, e: Event) -> Event {
         if matches!(e, Event::Disconnected(..)) {
             if let Some(core) = self.core.upgrade() {
@@ -449,7 +449,7 @@ impl Events {
                 Err(_) => break,
             }
         }
-        self.bytes.sub(bytes); // one write to the shared counter per batch
+        self.load.sub(n, bytes); // one write to the shared counters per batch
         Ok(n)
     }
 

@@ -216,7 +216,7 @@ impl EventLoop {
                 })?;
         }
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
-        let event_bytes = core.event_bytes.clone();
+        let event_load = core.event_load.clone();
         Ok(EventLoop {
             idx,
             core,
@@ -228,7 +228,7 @@ impl EventLoop {
             by_id: FastMap::default(),
             dispatch: Dispatch {
                 handle,
-                outbox: Outbox::new(events_tx, event_bytes),
+                outbox: Outbox::new(events_tx, event_load),
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),

@@ -383,7 +383,7 @@ impl ServerHandle {
             leftovers: self.core.leftovers.clone(),
             core: Arc::downgrade(&self.core),
             releases: self.core.releases.clone(),
-            bytes: self.core.event_bytes.clone(),
+            load: self.core.event_load.clone(),
         }
     }
 

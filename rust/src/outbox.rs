@@ -3,41 +3,67 @@
 //! order, and the thread stops reading its sockets while the backlog is not
 //! empty (so the backlog holds at most one read's worth of events). The
 //! queue is bounded by its capacity in events and by the bytes its items
-//! hold ([`Weigh`]; the receiving side subtracts what it takes).
+//! hold ([`Weigh`]; the receiving side gives back what it takes). Both
+//! bounds are counted here ([`QueueLoad`]) over an unbounded channel, which
+//! takes memory as events arrive: a bounded channel would allocate (and
+//! touch) room for its whole capacity at once — megabytes per server and
+//! per client by default, used or not.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 
 use crate::shared::EVENT_QUEUE_BYTES;
 
-/// The bytes in a queue, on a cache line of its own: the loops add to it
-/// and the consumer subtracts from it for every message.
-#[derive(Debug, Default)]
+/// The events and bytes in a queue, on a cache line of their own: the loops
+/// add to them and the consumer subtracts from them for every event.
+#[derive(Debug)]
 #[repr(align(128))]
-pub(crate) struct QueuedBytes(AtomicUsize);
+pub(crate) struct QueueLoad {
+    events: AtomicUsize,
+    bytes: AtomicUsize,
+    /// Most events the queue holds (`event_capacity`).
+    capacity: usize,
+}
 
-impl QueuedBytes {
-    /// Counts `n` more bytes, unless that takes a queue holding some past
-    /// [`EVENT_QUEUE_BYTES`] (so any one item fits an empty queue).
-    fn reserve(&self, n: usize) -> bool {
-        if n == 0 {
-            return true;
+impl QueueLoad {
+    /// An empty queue's count, for at most `capacity` events.
+    pub fn new(capacity: usize) -> QueueLoad {
+        QueueLoad {
+            events: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            capacity,
         }
-        let before = self.0.fetch_add(n, Ordering::AcqRel);
-        if before > 0 && before + n > EVENT_QUEUE_BYTES {
-            self.sub(n);
+    }
+
+    /// Counts one more event of `n` bytes, unless the queue is full: it
+    /// holds `capacity` events, or that would take a queue holding some
+    /// bytes past [`EVENT_QUEUE_BYTES`] (so any one item fits an empty
+    /// queue).
+    fn reserve(&self, n: usize) -> bool {
+        if self.events.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.events.fetch_sub(1, Ordering::AcqRel);
             return false;
+        }
+        if n > 0 {
+            let before = self.bytes.fetch_add(n, Ordering::AcqRel);
+            if before > 0 && before + n > EVENT_QUEUE_BYTES {
+                self.sub(1, n);
+                return false;
+            }
         }
         true
     }
 
-    /// Gives back `n` bytes taken out of the queue.
-    pub fn sub(&self, n: usize) {
-        if n > 0 {
-            self.0.fetch_sub(n, Ordering::AcqRel);
+    /// Gives back `events` events holding `bytes` bytes taken out of the queue.
+    pub fn sub(&self, events: usize, bytes: usize) {
+        if events > 0 {
+            self.events.fetch_sub(events, Ordering::AcqRel);
+        }
+        if bytes > 0 {
+            self.bytes.fetch_sub(bytes, Ordering::AcqRel);
         }
     }
 }
@@ -47,43 +73,37 @@ pub(crate) trait Weigh {
     fn weight(&self) -> usize;
 }
 
-/// A bounded channel's sender plus the backlog in front of it.
+/// A queue's sender plus the backlog in front of it.
 #[derive(Debug)]
 pub(crate) struct Outbox<T> {
     /// `None` in callback mode: nothing is queued.
     tx: Option<Sender<T>>,
     /// Items that did not fit, oldest first.
     backlog: VecDeque<T>,
-    /// Bytes in the queue, shared by every sender and the receivers.
-    bytes: Arc<QueuedBytes>,
+    /// Events and bytes in the queue, shared by every sender and the
+    /// receivers: the queue's bounds.
+    load: Arc<QueueLoad>,
 }
 
 impl<T: Weigh> Outbox<T> {
-    pub fn new(tx: Option<Sender<T>>, bytes: Arc<QueuedBytes>) -> Outbox<T> {
+    pub fn new(tx: Option<Sender<T>>, load: Arc<QueueLoad>) -> Outbox<T> {
         Outbox {
             tx,
             backlog: VecDeque::new(),
-            bytes,
+            load,
         }
     }
 
     /// Sends `item` if the queue has room for it (count and bytes).
-    fn try_put(tx: &Sender<T>, bytes: &QueuedBytes, item: T) -> Result<(), T> {
+    fn try_put(tx: &Sender<T>, load: &QueueLoad, item: T) -> Result<(), T> {
         let w = item.weight();
-        if !bytes.reserve(w) {
+        if !load.reserve(w) {
             return Err(item);
         }
-        match tx.try_send(item) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Disconnected(_)) => {
-                bytes.sub(w);
-                Ok(()) // nobody will take it: dropped
-            }
-            Err(TrySendError::Full(item)) => {
-                bytes.sub(w);
-                Err(item)
-            }
+        if tx.send(item).is_err() {
+            load.sub(1, w); // nobody will take it: dropped
         }
+        Ok(())
     }
 
     /// Whether there is a queue at all (pull mode).
@@ -104,7 +124,7 @@ impl<T: Weigh> Outbox<T> {
             self.backlog.push_back(item);
             return;
         }
-        if let Err(item) = Self::try_put(tx, &self.bytes, item) {
+        if let Err(item) = Self::try_put(tx, &self.load, item) {
             self.backlog.push_back(item);
         }
     }
@@ -114,7 +134,7 @@ impl<T: Weigh> Outbox<T> {
         let Some(tx) = &self.tx else { return };
         while let Some(item) = self.backlog.pop_front() {
             // (With every receiver gone, `try_put` drops each item.)
-            if let Err(item) = Self::try_put(tx, &self.bytes, item) {
+            if let Err(item) = Self::try_put(tx, &self.load, item) {
                 self.backlog.push_front(item);
                 return;
             }

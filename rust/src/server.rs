@@ -12,6 +12,7 @@ use crate::event::{Client, DisconnectReason};
 use crate::event_loop;
 use crate::framing::Framing;
 use crate::handle::ServerHandle;
+use crate::outbox::QueueLoad;
 use crate::registry::Registry;
 use crate::shared::{Callbacks, Config, Core, Overflow, StopGuard};
 use crate::stats::LoopCounters;
@@ -448,7 +449,9 @@ impl TcpServer {
             context: "reading the bound address",
             source,
         })?;
-        let (events_tx, events_rx) = crossbeam_channel::bounded(config.event_capacity);
+        // Bounded by `event_load` (count and bytes), not by preallocation.
+        let (events_tx, events_rx) = crossbeam_channel::unbounded();
+        let event_load = Arc::new(QueueLoad::new(config.event_capacity));
         let pull_mode = !callbacks.any();
         let mut parts = Vec::with_capacity(config.threads);
         let mut remotes = Vec::with_capacity(config.threads);
@@ -473,7 +476,7 @@ impl TcpServer {
             events_rx,
             leftovers: Arc::default(),
             releases: Arc::default(),
-            event_bytes: Arc::default(),
+            event_load,
             threads: Mutex::new(Vec::new()),
             user_token: OnceLock::new(),
         });

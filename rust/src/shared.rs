@@ -211,10 +211,10 @@ pub(crate) struct Core {
     /// released at its next call for events (see `event_loop::held`). One
     /// per server: `events()` may be called afresh for every take.
     pub releases: Arc<crate::event::Releases>,
-    /// Message bytes in the pull-mode queue (bounded by
-    /// [`EVENT_QUEUE_BYTES`]): added by the loops' `Outbox`es, subtracted by
-    /// `Events` as it hands messages out.
-    pub event_bytes: Arc<crate::outbox::QueuedBytes>,
+    /// Events and message bytes in the pull-mode queue (bounded by
+    /// `event_capacity` and [`EVENT_QUEUE_BYTES`]): added by the loops'
+    /// `Outbox`es, subtracted by `Events` as it hands events out.
+    pub event_load: Arc<crate::outbox::QueueLoad>,
     /// Loop threads, joined by the first `stop()` not running on one of them.
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     /// The user-facing stop-on-drop token, for handles cloned inside callbacks.
