@@ -680,7 +680,9 @@ impl PyTcpServer {
     }
 
     /// Disconnects client ``client_id`` (its disconnect reason is
-    /// ``"kicked"``). Raises ``NoSuchClient``, ``NotRunning``.
+    /// ``"kicked"``); from that client's own ``on_message``, the rest of
+    /// what it sent in the same read is dropped. Raises ``NoSuchClient``,
+    /// ``NotRunning``.
     fn disconnect(&self, py: Python<'_>, client_id: u64) -> PyResult<()> {
         self.started()
             .py_err(py)?

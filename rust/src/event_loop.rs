@@ -420,11 +420,18 @@ impl EventLoop {
                     let client = conn.client;
                     let dispatch = &mut self.dispatch;
                     let mut frames = 0u64;
+                    let mut kicked = false;
                     let res = conn.decoder.decode(&self.rbuf[..n], |msg| {
                         frames += 1;
-                        dispatch.message(counters, &client, msg);
+                        if !kicked {
+                            dispatch.message(counters, &client, msg);
+                            kicked = shared::kicked_here(client.id);
+                        }
                     });
                     LoopCounters::add(&counters.msgs_in, frames);
+                    if kicked {
+                        return; // the kick, applied next, closes it; drop the rest
+                    }
                     if res.is_err() {
                         LoopCounters::add(&counters.frame_too_large, 1);
                         log::info!("tcphub: client {client} sent a frame over the limit");

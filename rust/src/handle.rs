@@ -296,7 +296,10 @@ impl ServerHandle {
     /// Disconnects client `id`; its disconnect event carries
     /// [`DisconnectReason::Kicked`](crate::DisconnectReason::Kicked). Data
     /// already queued for it is written first (for up to the linger time);
-    /// nothing queued after this call is.
+    /// nothing queued after this call is. Called from a callback of the
+    /// client's own event loop (e.g. its `on_message`, on `/quit`), it also
+    /// stops its messages at once: what else it sent in the same read is
+    /// dropped, not handed to `on_message`.
     ///
     /// # Errors
     ///

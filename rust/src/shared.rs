@@ -240,6 +240,10 @@ struct LocalLoop {
     /// Commands a callback sent to this same loop; drained by the loop right
     /// after the callback returns.
     cmds: Vec<Command>,
+    /// Clients a `Kick` among `cmds` is for: the loop stops handing their
+    /// messages to `on_message` at once, not only once the kick is applied
+    /// (see `kicked_here`).
+    kicked: Vec<ClientId>,
     /// The loop's channel: what other threads posted there before a
     /// callback's command is moved in front of it (see `Core::post`).
     rx: Receiver<Command>,
@@ -305,6 +309,7 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) {
             core: Arc::as_ptr(core),
             idx,
             cmds: Vec::new(),
+            kicked: Vec::new(),
             rx,
             foreign: Vec::new(),
         })
@@ -340,8 +345,21 @@ pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
     LOCAL.with(|l| {
         if let Some(ll) = l.borrow_mut().as_mut() {
             out.extend(ll.cmds.drain(..));
+            ll.kicked.clear();
         }
     });
+}
+
+/// Whether a callback on this loop thread has just disconnected client `id`
+/// (its `Kick` is still among the callbacks' commands): the rest of what
+/// the client sent in the same read must not reach `on_message` — a chat
+/// that kicks on `/quit` would otherwise relay the lines behind it.
+pub(crate) fn kicked_here(id: ClientId) -> bool {
+    LOCAL.with(|l| {
+        l.borrow()
+            .as_ref()
+            .is_some_and(|ll| !ll.kicked.is_empty() && ll.kicked.contains(&id))
+    })
 }
 
 /// `Instant::now() + d`, saturating far in the future instead of panicking
@@ -375,6 +393,9 @@ impl Core {
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
                 ll.catch_up(&self.loops[idx]);
+                if let Command::Kick(id) = cmd {
+                    ll.kicked.push(id);
+                }
                 ll.cmds.push(cmd);
                 None
             }

@@ -142,6 +142,40 @@ fn send_all_except_reaches_everyone_but_the_sender() {
     ));
 }
 
+/// A chat that kicks on `/quit` relayed the lines the client had sent
+/// behind it in the same write: the rest of that read still went to
+/// `on_message` (up to 8 × 64 KiB) before the kick was applied.
+#[test]
+fn a_client_kicked_by_its_own_on_message_gets_no_more_messages_through() {
+    let gone = Disconnects::new();
+    let record = gone.clone();
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .threads(1)
+        .on_message(|srv, from, msg| {
+            if msg == b"/quit" {
+                srv.disconnect(from.id).expect("kick");
+            } else {
+                srv.send_all(msg);
+            }
+        })
+        .on_disconnect(move |_s, c, why| record.record(c, why))
+        .start()
+        .expect("start");
+    let mut peers = connect_all(&server, 2);
+    let quitter = peers[0].id_on(&server);
+    peers[0].send(b"before\n/quit\nspam after quit\nmore spam\n");
+    assert_eq!(gone.wait_for(quitter), tcphub::DisconnectReason::Kicked);
+    // The other client's next lines: "before", then its own marker — no spam.
+    peers[1].send_line("marker");
+    assert_eq!(peers[1].read_line(), "before");
+    assert_eq!(peers[1].read_line(), "marker");
+    assert_eq!(peers[0].read_line(), "before");
+    peers[0].expect_eof();
+    server.stop();
+}
+
 #[test]
 fn send_to_reaches_only_the_addressed_client() {
     let server = TcpServer::new(0, 100)
