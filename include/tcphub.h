@@ -751,7 +751,8 @@ int tcphub_server_send(struct tcphub_server *s, uint64_t client_id, const uint8_
 /**
  * Queues `len` bytes at `data` (framed once) for every connected client.
  * If `queued_out` is not NULL it receives the number of clients the
- * message was queued for. `data` may be NULL when `len` is 0.
+ * message was queued for (0 when the call fails). `data` may be NULL when
+ * `len` is 0.
  *
  * Does not wait for the network. Called from an application thread it
  * waits only while the event loop is more than 64 MiB of messages behind

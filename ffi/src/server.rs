@@ -669,7 +669,8 @@ pub unsafe extern "C" fn tcphub_server_client_count(s: *const tcphub_server) -> 
 
 /// Queues `len` bytes at `data` (framed once) for every connected client.
 /// If `queued_out` is not NULL it receives the number of clients the
-/// message was queued for. `data` may be NULL when `len` is 0.
+/// message was queued for (0 when the call fails). `data` may be NULL when
+/// `len` is 0.
 ///
 /// Does not wait for the network. Called from an application thread it
 /// waits only while the event loop is more than 64 MiB of messages behind
@@ -690,6 +691,11 @@ pub unsafe extern "C" fn tcphub_server_send_all(
     queued_out: *mut usize,
 ) -> c_int {
     boundary("tcphub_server_send_all", || {
+        if !queued_out.is_null() {
+            // SAFETY: non-NULL and writable by the caller's promise. Zeroed
+            // before any check: a failed call queued the message for nobody.
+            unsafe { queued_out.write(0) };
+        }
         // SAFETY: the caller's promise.
         let (srv, msg) = unsafe { (server(s)?, boundary::bytes(data, len)?) };
         let n = srv.with_handle(|h| Ok(h.try_send_all(msg)?))?;
