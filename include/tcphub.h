@@ -621,7 +621,10 @@ size_t tcphub_server_client_count(const struct tcphub_server *s);
 
 /**
  * Disconnects client `client_id`; its disconnect is reported with
- * `TCPHUB_REASON_KICKED`.
+ * `TCPHUB_REASON_KICKED`. What was queued for it before this call is
+ * still written (for up to 2 s); what is queued after it is not, even
+ * though `tcphub_server_send` may still return `TCPHUB_OK` until the
+ * disconnect has taken effect.
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
  *
@@ -980,7 +983,9 @@ int tcphub_server_set_overflow(struct tcphub_server *s, int policy);
 /**
  * Sets the number of event-loop threads (default: one per core). Zero and
  * more than 4096 are reported by `tcphub_server_start` as
- * `TCPHUB_ERR_INVALID_ARG`.
+ * `TCPHUB_ERR_INVALID_ARG`. Takes effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *
  * # Safety
  *

@@ -149,7 +149,9 @@ int main(void) {
     EXPECT_LINE(fd[2], "by id");
     TEST_PASS("send by client id");
 
+    CHECK_OK(tcphub_server_send(s, h.ids[0], (const uint8_t *)"before kick", 11));
     CHECK_OK(tcphub_server_disconnect(s, h.ids[0]));
+    EXPECT_LINE(fd[0], "before kick"); /* queued before the kick: still written */
     expect_eof(fd[0]);
     WAIT_UNTIL(locked_int(&h, &h.reasons[0]) == TCPHUB_REASON_KICKED);
     CHECK_RC(tcphub_server_send(s, h.ids[0], (const uint8_t *)"x", 1), TCPHUB_ERR_NO_SUCH_CLIENT);

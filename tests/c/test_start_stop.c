@@ -23,6 +23,7 @@ int main(void) {
     CHECK(port != 0);
     CHECK_RC(tcphub_server_start(s), TCPHUB_ERR_ALREADY_RUNNING);
     CHECK_RC(tcphub_server_set_framing(s, TCPHUB_FRAMING_RAW, 0), TCPHUB_ERR_ALREADY_RUNNING);
+    CHECK_RC(tcphub_server_set_threads(s, 1), TCPHUB_ERR_ALREADY_RUNNING);
     TEST_PASS("start binds an ephemeral port; second start refused");
 
     int fd = connect_to(port);
