@@ -1010,7 +1010,9 @@ int tcphub_server_set_userdata_free(struct tcphub_server *s, tcphub_userdata_fre
  * Binds, listens and starts the event-loop threads. A stopped server may
  * be started again (with the same settings, on a new socket) — but not
  * from inside one of its own callbacks, where its previous run is still
- * ending on the calling thread.
+ * ending on the calling thread. When a restart fails, the server stays the
+ * stopped previous run: `tcphub_server_port` and the events queued at its
+ * stop are still there.
  *
  * Returns `TCPHUB_ERR_BIND` when the address cannot be bound (in use,
  * permission denied), `TCPHUB_ERR_INVALID_ARG` for an invalid setting,

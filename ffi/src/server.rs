@@ -572,7 +572,9 @@ pub unsafe extern "C" fn tcphub_server_set_userdata_free(
 /// Binds, listens and starts the event-loop threads. A stopped server may
 /// be started again (with the same settings, on a new socket) — but not
 /// from inside one of its own callbacks, where its previous run is still
-/// ending on the calling thread.
+/// ending on the calling thread. When a restart fails, the server stays the
+/// stopped previous run: `tcphub_server_port` and the events queued at its
+/// stop are still there.
 ///
 /// Returns `TCPHUB_ERR_BIND` when the address cannot be bound (in use,
 /// permission denied), `TCPHUB_ERR_INVALID_ARG` for an invalid setting,
@@ -597,13 +599,15 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
             ));
         }
         // Retire a previous, stopped run: joining its loops happens
-        // without the lock, since their last callbacks may need it.
-        let old = {
+        // without the lock, since their last callbacks may need it. It is
+        // kept until the new run has started: if that fails, the server is
+        // still the stopped previous run (its port, its queued events).
+        let mut old = {
             let mut st = srv.lock();
             st.configurable()?;
             st.handle.take()
         };
-        if let Some(old) = old {
+        if let Some(old) = &old {
             old.stop();
         }
         // SAFETY: `s` came from `Arc::into_raw` in `tcphub_server_new` and
@@ -619,9 +623,18 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
                 "started concurrently by another thread",
             ));
         }
-        let handle = st.builder(&keep).start()?;
-        st.handle = Some(handle);
-        Ok(TCPHUB_OK)
+        // (On return `st` is released before `old` is dropped: locals drop
+        // in reverse order.)
+        match st.builder(&keep).start() {
+            Ok(handle) => {
+                st.handle = Some(handle);
+                Ok(TCPHUB_OK)
+            }
+            Err(e) => {
+                st.handle = old.take();
+                Err(e.into())
+            }
+        }
     })
 }
 
