@@ -726,7 +726,7 @@ pub unsafe extern "C" fn tcphub_server_send_all(
 /// except client `except_id` — typically everyone but the sender of the
 /// message being relayed. An `except_id` that is not connected excludes
 /// nobody. If `queued_out` is not NULL it receives the number of clients
-/// the message was queued for. Otherwise exactly as
+/// the message was queued for (0 when the call fails). Otherwise exactly as
 /// `tcphub_server_send_all` (waiting included).
 ///
 /// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
@@ -744,6 +744,11 @@ pub unsafe extern "C" fn tcphub_server_send_all_except(
     queued_out: *mut usize,
 ) -> c_int {
     boundary("tcphub_server_send_all_except", || {
+        if !queued_out.is_null() {
+            // SAFETY: non-NULL and writable by the caller's promise; zeroed
+            // first, as in `tcphub_server_send_all`.
+            unsafe { queued_out.write(0) };
+        }
         // SAFETY: the caller's promise.
         let (srv, msg) = unsafe { (server(s)?, boundary::bytes(data, len)?) };
         let n = srv.with_handle(|h| Ok(h.try_send_all_except(except_id, msg)?))?;

@@ -24,6 +24,9 @@ int main(void) {
     size_t queued = 12345;
     CHECK_RC(tcphub_server_send_all(NULL, x, 1, &queued), TCPHUB_ERR_NULL);
     CHECK(queued == 0);
+    queued = 12345;
+    CHECK_RC(tcphub_server_send_all_except(NULL, 1, x, 1, &queued), TCPHUB_ERR_NULL);
+    CHECK(queued == 0);
     tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
     queued = 12345;
     CHECK_RC(tcphub_server_send_all(s, x, 1, &queued), TCPHUB_ERR_NOT_RUNNING);
@@ -37,6 +40,10 @@ int main(void) {
              TCPHUB_ERR_FRAME_TOO_LARGE);
     CHECK(queued == 0);
     queued = 12345;
+    CHECK_RC(tcphub_server_send_all_except(s, 1, (const uint8_t *)"too long", 8, &queued),
+             TCPHUB_ERR_FRAME_TOO_LARGE);
+    CHECK(queued == 0);
+    queued = 12345;
     CHECK_RC(tcphub_server_send_all(s, x, SIZE_MAX, &queued), TCPHUB_ERR_INVALID_ARG);
     CHECK(queued == 0);
     CHECK_OK(tcphub_server_send_all(s, x, 1, &queued));
@@ -47,6 +54,6 @@ int main(void) {
     CHECK(queued == 0);
     close(fd);
     tcphub_server_free(s);
-    TEST_PASS("a failing send_all stores 0 in queued_out");
+    TEST_PASS("a failing send_all or send_all_except stores 0 in queued_out");
     return 0;
 }
