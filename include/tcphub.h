@@ -22,6 +22,10 @@
  *   - Any tcphub function may be called from inside a callback, including
  *     tcphub_server_stop (it then starts the stop and returns at once).
  *     Prefer calling tcphub_server_free from outside callbacks.
+ *   - tcphub_server_stop and tcphub_server_free called from outside the
+ *     callbacks wait for the event-loop threads, which still run callbacks
+ *     meanwhile (on_disconnect with TCPHUB_REASON_SERVER_STOPPED for every
+ *     client): do not call them while holding a lock those callbacks take.
  *   - A handle (tcphub_server *, tcphub_client *) may be used from several
  *     threads at once, except that *_free must be called exactly once, when
  *     no other thread uses the handle any more.
