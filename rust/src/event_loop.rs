@@ -421,11 +421,12 @@ impl EventLoop {
                     let dispatch = &mut self.dispatch;
                     let mut frames = 0u64;
                     let mut kicked = false;
+                    let kicks = shared::kicks();
                     let res = conn.decoder.decode(&self.rbuf[..n], |msg| {
                         frames += 1;
                         if !kicked {
                             dispatch.message(counters, &client, msg);
-                            kicked = shared::kicked_here(client.id);
+                            kicked = shared::kicks() != kicks && shared::kicked_here(client.id);
                         }
                     });
                     LoopCounters::add(&counters.msgs_in, frames);

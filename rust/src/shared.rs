@@ -350,6 +350,20 @@ pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
     });
 }
 
+thread_local! {
+    /// Kicks callbacks on this thread have posted to its own loop: the read
+    /// path compares it per frame (a plain thread-local load, where
+    /// [`kicked_here`] borrows `LOCAL`) and asks `kicked_here` only when it
+    /// moved.
+    static KICKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// See [`KICKS`].
+#[inline]
+pub(crate) fn kicks() -> u64 {
+    KICKS.with(std::cell::Cell::get)
+}
+
 /// Whether a callback on this loop thread has just disconnected client `id`
 /// (its `Kick` is still among the callbacks' commands): the rest of what
 /// the client sent in the same read must not reach `on_message` — a chat
@@ -395,6 +409,7 @@ impl Core {
                 ll.catch_up(&self.loops[idx]);
                 if let Command::Kick(id) = cmd {
                     ll.kicked.push(id);
+                    KICKS.with(|k| k.set(k.get().wrapping_add(1)));
                 }
                 ll.cmds.push(cmd);
                 None
