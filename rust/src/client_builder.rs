@@ -314,6 +314,12 @@ impl ClientBuilder {
 
     /// Called each time the connection ends, on the client's I/O thread.
     ///
+    /// Any callback puts the client in callback mode: nothing is queued for
+    /// [`recv`](TcpClient::recv) / [`next_event`](TcpClient::next_event). So
+    /// with `on_disconnect` alone, messages from the server go nowhere; set
+    /// [`on_message`](ClientBuilder::on_message) (or
+    /// [`on_event`](ClientBuilder::on_event)) too if you want them.
+    ///
     /// # Examples
     ///
     /// ```

@@ -121,7 +121,9 @@ impl ServerHandle {
     /// It does not wait for the network. Called from an application thread
     /// it waits only while an event loop is more than 64 MiB of messages
     /// behind (backpressure, e.g. while a slow callback holds that loop up);
-    /// called from inside a callback it never waits. The same holds for
+    /// called from inside a server callback (of this server or another) it
+    /// never waits. (A [`TcpClient`](crate::TcpClient)'s callback is an
+    /// application thread here: it may wait, which delays that client.) The same holds for
     /// [`send`](ServerHandle::send) and [`send_to`](ServerHandle::send_to).
     ///
     /// # Examples
