@@ -75,7 +75,8 @@ impl std::fmt::Debug for TcpServer {
 
 impl TcpServer {
     /// A server for `port` (0 picks a free one) admitting at most `max_clients`
-    /// at once, bound to `0.0.0.0` with [`Framing::Raw`] until told otherwise.
+    /// (at least 1) at once, bound to `0.0.0.0` with [`Framing::Raw`] until
+    /// told otherwise.
     ///
     /// # Examples
     ///
@@ -409,9 +410,9 @@ impl TcpServer {
     /// # Errors
     ///
     /// [`Error::Bind`] when the address cannot be bound (in use, permission
-    /// denied), [`Error::InvalidConfig`] for zero threads or more than
-    /// [`MAX_THREADS`], zero `max_len` or a
-    /// zero queue bound, [`Error::Io`] when the OS refuses a thread or poller.
+    /// denied), [`Error::InvalidConfig`] for zero `max_clients`, zero threads
+    /// or more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
+    /// event capacity, [`Error::Io`] when the OS refuses a thread or poller.
     ///
     /// # Examples
     ///
@@ -422,6 +423,12 @@ impl TcpServer {
     /// ```
     pub fn start(self) -> Result<ServerHandle> {
         let TcpServer { config, callbacks } = self;
+        if config.max_clients == 0 {
+            // It would accept every connection only to close it at once.
+            return Err(Error::InvalidConfig(
+                "max_clients must be at least 1".into(),
+            ));
+        }
         if config.threads == 0 {
             return Err(Error::InvalidConfig("threads must be at least 1".into()));
         }

@@ -11,6 +11,17 @@ use support::{
 };
 use tcphub::{DisconnectReason, Framing, Overflow, ServerHandle, TcpServer};
 
+/// `max_clients` 0 started a server that accepted every connection only to
+/// close it at once (`TcpServer(0, 0)` from Python did the same).
+#[test]
+fn zero_max_clients_is_a_configuration_error() {
+    let err = TcpServer::new(0, 0).bind(localhost()).start().unwrap_err();
+    assert!(
+        matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("max_clients")),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn client_over_max_is_refused_and_a_freed_slot_is_reused() {
     let gone = Disconnects::new();

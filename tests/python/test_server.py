@@ -351,3 +351,9 @@ def test_entering_a_stopped_server_again_raises(make_server):
     with other:
         assert other.running
     assert not other.running
+
+
+def test_zero_max_clients_is_invalid_config():
+    server = tcphub.TcpServer(0, 0, bind="127.0.0.1")
+    with pytest.raises(tcphub.InvalidConfig, match="max_clients"):
+        server.start()
