@@ -344,6 +344,25 @@ typedef struct tcphub_event {
 } tcphub_event;
 
 /**
+ * A connected client: its id and remote address.
+ */
+typedef struct tcphub_client_info {
+  /**
+   * The id callbacks and events carry.
+   */
+  uint64_t client_id;
+  /**
+   * The client's remote IP address as NUL-terminated text (an IPv4
+   * client of a dual-stack server as plain IPv4).
+   */
+  char ip[TCPHUB_IP_LEN];
+  /**
+   * The client's remote port.
+   */
+  uint16_t port;
+} tcphub_client_info;
+
+/**
  * Called when a client connects: its id, and its remote IP address (text,
  * e.g. "127.0.0.1" or "::1") and port. `ip` is valid only during the call.
  */
@@ -622,6 +641,37 @@ void tcphub_message_release(struct tcphub_message *msg);
  * `s` is NULL or a live server.
  */
 size_t tcphub_server_client_count(const struct tcphub_server *s);
+
+/**
+ * Writes client `client_id`'s address to `*info_out`.
+ *
+ * Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when it is not connected (also on a
+ * stopped server), `TCPHUB_ERR_NOT_RUNNING` for a server never started,
+ * `TCPHUB_ERR_NULL`. On failure `*info_out` is zeroed.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `info_out` is NULL or writable.
+ */
+int tcphub_server_client_info(const struct tcphub_server *s, uint64_t client_id, struct tcphub_client_info *info_out);
+
+/**
+ * Lists the connected clients: writes up to `capacity` of them to
+ * `clients_out` (in no particular order) and their total number to
+ * `*count_out` — more than `capacity` means the list was cut short; call
+ * again with more room. `clients_out` may be NULL when `capacity` is 0
+ * (just count). A stopped or never started server has none. Clients come
+ * and go meanwhile: the list is one moment's.
+ *
+ * Returns `TCPHUB_ERR_NULL` for a NULL `s` or `count_out`, or a NULL
+ * `clients_out` with `capacity` above 0 (`*count_out` is then 0).
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `clients_out` is NULL or has room for
+ * `capacity` entries; `count_out` is NULL or writable.
+ */
+int tcphub_server_clients(const struct tcphub_server *s, struct tcphub_client_info *clients_out, size_t capacity, size_t *count_out);
 
 /**
  * Disconnects client `client_id`; its disconnect is reported with

@@ -34,13 +34,19 @@ pub struct tcphub_event {
     pub reason: c_int,
 }
 
-fn write_addr(ev: &mut tcphub_event, addr: SocketAddr) {
+/// `addr`'s IP as NUL-terminated text in a `TCPHUB_IP_LEN` array.
+pub(crate) fn ip_text(addr: SocketAddr) -> [c_char; TCPHUB_IP_LEN] {
     let text = addr.ip().to_string();
-    ev.ip = [0; TCPHUB_IP_LEN];
+    let mut ip = [0; TCPHUB_IP_LEN];
     // Any IP text is shorter than INET6_ADDRSTRLEN; the last byte stays NUL.
-    for (dst, src) in ev.ip.iter_mut().zip(text.bytes().take(TCPHUB_IP_LEN - 1)) {
+    for (dst, src) in ip.iter_mut().zip(text.bytes().take(TCPHUB_IP_LEN - 1)) {
         *dst = src as c_char;
     }
+    ip
+}
+
+fn write_addr(ev: &mut tcphub_event, addr: SocketAddr) {
+    ev.ip = ip_text(addr);
     ev.port = addr.port();
 }
 

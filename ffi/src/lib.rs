@@ -22,6 +22,8 @@
 //! - `tuning.rs` — the less common settings: overflow policy, linger,
 //!   keepalive, `TCP_NODELAY`, backlog, pull-queue capacity.
 //! - `stats.rs` — `tcphub_stats`, `tcphub_server_stats`.
+//! - `clients.rs` — `tcphub_client_info`: `tcphub_server_clients`,
+//!   `tcphub_server_client_info`.
 //! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.
 //! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout.
 //! - `client_options.rs` — `tcphub_client_options`,
@@ -34,6 +36,7 @@
 mod boundary;
 pub mod client;
 pub mod client_options;
+pub mod clients;
 pub mod codes;
 pub mod events;
 pub mod server;
@@ -42,6 +45,7 @@ pub mod tuning;
 
 pub use client::*;
 pub use client_options::*;
+pub use clients::*;
 pub use codes::*;
 pub use events::*;
 pub use server::*;
