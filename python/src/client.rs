@@ -183,9 +183,14 @@ impl PyTcpClient {
     }
 
     /// Closes gracefully: flush what is queued (up to ``linger`` seconds),
-    /// shut the connection down and stop the I/O thread. Idempotent.
-    fn close(&self, py: Python<'_>) {
-        py.detach(|| self.client.close());
+    /// shut the connection down and stop the I/O thread. Idempotent. Ctrl-C
+    /// interrupts the wait for the flush (the client is closing by then; a
+    /// later ``close()`` waits for the rest).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        while !py.detach(|| self.client.close_timeout(SIGNAL_SLICE)) {
+            py.check_signals()?;
+        }
+        Ok(())
     }
 
     /// ``(ip, port)`` of this end of the current (or last) connection.
@@ -249,9 +254,9 @@ impl PyTcpClient {
         _exc_type: Option<Bound<'_, PyType>>,
         _exc: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) -> bool {
-        self.close(py);
-        false
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     fn __repr__(&self) -> String {

@@ -303,7 +303,11 @@ impl PyTcpServer {
             r.handle.begin_stop();
             return r.dispatcher.as_ref().is_none_or(Dispatcher::finished);
         }
-        r.handle.stop();
+        // The loops' flush may take up to `linger`: wait for it in slices
+        // too, so that Ctrl-C gets through between them.
+        if !r.handle.stop_timeout(limit.unwrap_or(Duration::MAX)) {
+            return false;
+        }
         r.dispatcher.as_ref().is_none_or(|d| d.wait(limit))
     }
 }
@@ -561,7 +565,8 @@ impl PyTcpServer {
     /// ``linger`` seconds), report every client as disconnected with reason
     /// ``"server stopped"``, wait for the last callbacks and release the port.
     /// Idempotent; concurrent calls all wait. Ctrl-C interrupts the wait for
-    /// the last callbacks (the server is stopping by then). Inside a callback
+    /// the flush and the last callbacks (the server is stopping by then; a
+    /// later ``stop()`` waits for the rest). Inside a callback
     /// — of this server or of any other — it starts the stop and returns;
     /// the remaining callbacks run after the current one returns.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {

@@ -96,6 +96,29 @@ impl ClientCore {
             }
         }
     }
+
+    /// As [`close`](ClientCore::close), but waits at most `limit` for the
+    /// I/O thread; whether it has ended (false at once on an I/O thread).
+    fn close_within(&self, limit: std::time::Duration) -> bool {
+        if self.open.swap(false, Ordering::AcqRel) {
+            self.post(ClientCmd::Close);
+        }
+        if crate::shared::on_any_io_thread() {
+            return false;
+        }
+        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
+        let ended = crate::shared::wait_finished(limit, || {
+            thread.as_ref().is_none_or(JoinHandle::is_finished)
+        });
+        if ended {
+            if let Some(t) = thread.take() {
+                if t.join().is_err() {
+                    log::error!("tcphub: the client I/O thread panicked");
+                }
+            }
+        }
+        ended
+    }
 }
 
 #[derive(Debug)]
@@ -481,6 +504,28 @@ impl TcpClient {
     /// ```
     pub fn close(&self) {
         self.core.close();
+    }
+
+    /// Closes like [`close`](TcpClient::close), but waits at most `timeout`
+    /// for the flush and the I/O thread to end; returns whether they did.
+    /// If not, the close goes on (within the linger time): a later
+    /// `close()`, `close_timeout` or dropping the last handle finishes
+    /// waiting for it. For a caller that must stay responsive, e.g. a
+    /// binding checking for Ctrl-C between short waits. From a callback it
+    /// returns `false` at once, as `close()` returns there without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// while !client.close_timeout(Duration::from_millis(50)) {}
+    /// assert!(!client.is_open());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_timeout(&self, timeout: std::time::Duration) -> bool {
+        self.core.close_within(timeout)
     }
 
     /// Finishes sending (a TCP half-close): what is queued is written, then

@@ -417,6 +417,31 @@ impl ServerHandle {
         self.core.stop();
     }
 
+    /// Starts a graceful stop, like [`stop`](ServerHandle::stop), and waits
+    /// at most `timeout` for it to finish (queues flushed or the linger time
+    /// over, every `on_disconnect` run, the loops ended); returns whether it
+    /// did. If not, the stop goes on: a later `stop()`,
+    /// [`wait`](ServerHandle::wait), `stop_timeout` or dropping the last
+    /// handle finishes waiting for it. For a caller that must stay
+    /// responsive (a binding checking for Ctrl-C between short waits, a
+    /// service manager's deadline). On a tcphub I/O thread it returns
+    /// `false` at once, as `stop()` returns there without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// while !s.stop_timeout(Duration::from_millis(50)) {
+    ///     // e.g. check for a signal, then wait again
+    /// }
+    /// assert!(!s.is_running());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop_timeout(&self, timeout: Duration) -> bool {
+        self.core.stop_within(timeout)
+    }
+
     /// Starts a graceful stop, like [`stop`](ServerHandle::stop), and returns
     /// at once without waiting for the event loops (a later `stop()`,
     /// [`wait`](ServerHandle::wait) or dropping the last handle waits for

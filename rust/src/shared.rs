@@ -376,6 +376,25 @@ pub(crate) fn kicked_here(id: ClientId) -> bool {
     })
 }
 
+/// Polls `done` (every few milliseconds) until it holds or `limit` has
+/// passed; whether it held. For the rare waits with a deadline on threads
+/// ending (`stop_within`, `close_within`), where `join` has none.
+pub(crate) fn wait_finished(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = deadline_after(limit);
+    let mut nap = Duration::from_micros(100);
+    loop {
+        if done() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep(nap.min(deadline - now));
+        nap = (nap * 2).min(Duration::from_millis(5));
+    }
+}
+
 /// `Instant::now() + d`, saturating far in the future instead of panicking
 /// on overflow (callers may pass `Duration::MAX` to mean "forever").
 pub(crate) fn deadline_after(d: Duration) -> Instant {
@@ -490,5 +509,24 @@ impl Core {
                 log::error!("tcphub: an event loop thread panicked");
             }
         }
+    }
+
+    /// As [`stop`](Core::stop), but waits at most `limit` for the loops;
+    /// whether they have finished (false at once on a tcphub I/O thread).
+    pub fn stop_within(&self, limit: Duration) -> bool {
+        self.begin_stop();
+        if on_any_io_thread() {
+            return false;
+        }
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        if !wait_finished(limit, || threads.iter().all(JoinHandle::is_finished)) {
+            return false;
+        }
+        for t in threads.drain(..) {
+            if t.join().is_err() {
+                log::error!("tcphub: an event loop thread panicked");
+            }
+        }
+        true
     }
 }

@@ -190,3 +190,48 @@ fn second_server_on_a_busy_port_is_a_bind_error() {
     assert_eq!(c.read_line(), "still mine");
     first.stop();
 }
+
+/// `stop_timeout` and `close_timeout` wait at most their timeout (so a
+/// binding can check for Ctrl-C between short waits) and finish the stop
+/// or close on a later call, once it can end.
+#[test]
+fn stop_timeout_and_close_timeout_wait_at_most_their_timeout() {
+    use std::time::Duration;
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .linger(Duration::from_secs(120))
+        .max_queue_bytes(64 << 20)
+        .start()
+        .expect("start");
+    // A client that does not read: 16 MiB for it cannot be flushed, so the
+    // stop lingers.
+    let peer = Peer::connect(server.local_addr());
+    wait_clients(&server, 1);
+    let big = vec![b'x'; 1 << 20];
+    for _ in 0..16 {
+        server.send_all(&big);
+    }
+    assert!(!server.stop_timeout(Duration::from_millis(50)));
+    assert!(!server.is_running());
+    assert!(!server.stop_timeout(Duration::ZERO));
+    drop(peer); // the flush fails at once now: the stop can end
+    assert!(server.stop_timeout(Duration::from_secs(60)));
+    assert!(server.stop_timeout(Duration::ZERO)); // and stays ended
+
+    // The client side: a server that accepts and never reads.
+    let listener = std::net::TcpListener::bind((localhost(), 0)).expect("bind");
+    let client = tcphub::TcpClient::builder(listener.local_addr().unwrap())
+        .linger(Duration::from_secs(120))
+        .max_queue_bytes(64 << 20)
+        .connect()
+        .expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    for _ in 0..32 {
+        client.send(&big).expect("queued");
+    }
+    assert!(!client.close_timeout(Duration::from_millis(50)));
+    assert!(!client.is_open());
+    drop(accepted);
+    assert!(client.close_timeout(Duration::from_secs(60)));
+    assert!(client.close_timeout(Duration::ZERO));
+}

@@ -440,3 +440,62 @@ def test_a_slow_name_lookup_holds_neither_the_gil_nor_ctrl_c(tmp_path):
     assert len(lines) == 2, (out, err)
     assert re.fullmatch(r"interrupted after [01]\.\d s", lines[0]), (out, err)
     assert lines[1] == "ticked during the lookup: True", (out, err)
+
+
+def test_sigint_ends_the_flush_wait_of_stop_and_close():
+    # A peer that never reads: the stop's (or close's) flush can only end at
+    # the 600 s linger. Ctrl-C must get through; a later call finishes the
+    # job once the peer has gone.
+    proc = _spawn(
+        """
+        import socket, time
+        import tcphub
+        server = tcphub.TcpServer(0, 10, bind="127.0.0.1", linger=600.0,
+                                  max_queue_bytes=64 << 20).start()
+        peer = socket.create_connection(("127.0.0.1", server.port))
+        while server.client_count < 1:
+            time.sleep(0.01)
+        for _ in range(16):
+            server.send_all(b"x" * (1 << 20))
+        try:
+            print("ready", flush=True)
+            server.stop()
+            print("stop returned", flush=True)
+        except KeyboardInterrupt:
+            print("stop interrupted", flush=True)
+        peer.close()
+        server.stop()
+        print("stopped", flush=True)
+
+        lst = socket.create_server(("127.0.0.1", 0))
+        client = tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], linger=600.0,
+                                  max_queue_bytes=64 << 20)
+        conn, _ = lst.accept()
+        for _ in range(32):
+            client.send(b"y" * (1 << 20))
+        try:
+            print("ready", flush=True)
+            client.close()
+            print("close returned", flush=True)
+        except KeyboardInterrupt:
+            print("close interrupted", flush=True)
+        conn.close()
+        client.close()
+        print("closed", flush=True)
+        """
+    )
+    assert proc.stdout is not None
+    # A child stuck in the wait is killed, so the reads below end (with "").
+    import threading
+
+    killer = threading.Timer(WAIT, proc.kill)
+    killer.start()
+    for what in ("stop", "close"):
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.2)  # let it get into the wait (a signal before is caught too)
+        proc.send_signal(signal.SIGINT)
+        assert proc.stdout.readline().strip() == f"{what} interrupted"
+        assert proc.stdout.readline().strip() == ("stopped" if what == "stop" else "closed")
+    out, err = _finish(proc)
+    killer.cancel()
+    assert proc.returncode == 0, err
