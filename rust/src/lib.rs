@@ -36,8 +36,9 @@
 //!
 //! The data path, in the order a message travels:
 //!
-//! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder and the
-//!   [`ServerHandle`]; `start()` binds and spawns the loops.
+//! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder;
+//!   `start()` binds and spawns the loops. `handle.rs` — the
+//!   [`ServerHandle`] it returns.
 //! - `event_loop.rs` — the I/O threads: epoll via mio, read, dispatch to
 //!   callbacks or the pull queue, timers, closing;
 //!   `event_loop/accept.rs` — the listening socket (loop 0): accepting and
@@ -57,8 +58,9 @@
 //!   send to loops, the [`Overflow`] policy.
 //! - `registry.rs` — the directory of connected clients (id, address, loop).
 //! - `stats.rs` — per-loop counters and the [`Stats`] snapshot.
-//! - `client.rs` / `client_loop.rs` — [`TcpClient`]: the client side, its
-//!   bounded send queue, pull events and reconnect with backoff.
+//! - `client.rs` / `client_builder.rs` / `client_loop.rs` — [`TcpClient`]:
+//!   the client side, its [`ClientBuilder`], bounded send queue, pull events
+//!   and [`Reconnect`] with backoff.
 //! - `error.rs` — [`Error`] and [`Result`].
 //!
 //! See `ARCHITECTURE.md` in the repository for the threads and channels.
