@@ -3,9 +3,10 @@
 //!
 //! ```text
 //! tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100] [--framing lines|len|raw]
-//!              [--mode chat|relay|echo] [--idle-timeout SECS] [--stats SECS]
-//! tcphub connect HOST:PORT [--framing lines|len|raw]
-//! tcphub send HOST:PORT MESSAGE [--wait-reply SECS]
+//!              [--mode chat|relay|echo] [--idle-timeout SECS] [--stats SECS] [--threads N]
+//!              [--busy-poll-us MICROS]
+//! tcphub connect HOST:PORT [--framing lines|len|raw] [--quiet-after-eof SECS]
+//! tcphub send HOST:PORT MESSAGE [--framing lines|len|raw] [--wait-reply SECS]
 //! ```
 
 mod client_cmds;
