@@ -48,7 +48,7 @@ section "rust: decoder fuzzing (stable harness, fixed seed, 20 s)"
 
 section "benchmark smoke (correctness only, seconds)"
 cargo build --locked -p tcphub-cli -p tcphub-bench
-target/debug/tcphub-bench smoke
+"${CARGO_TARGET_DIR:-target}/debug/tcphub-bench" smoke
 
 section "rust: docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
