@@ -22,11 +22,15 @@ if ! command -v ncat >/dev/null; then
 fi
 
 cargo build --release --locked -p tcphub-cli -p tcphub-bench -p tcphub-ffi
+# Where cargo put them (CARGO_TARGET_DIR may point outside the repository).
+RELEASE=${CARGO_TARGET_DIR:-target}/release
+case "$RELEASE" in /*) ;; *) RELEASE="$ROOT/$RELEASE" ;; esac
 
-# The C relay, linked against the release library.
+# The C relay, linked against the release library (tcphub-bench looks for
+# it in the repository's target/bench-c).
 mkdir -p target/bench-c
 cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o target/bench-c/relay_server \
-    examples/c/relay_server.c -Ltarget/release -ltcphub -Wl,-rpath,"$ROOT/target/release" -lpthread
+    examples/c/relay_server.c -L"$RELEASE" -ltcphub -Wl,-rpath,"$RELEASE" -lpthread
 
 # Python with tcphub installed (same venv as the test script).
 VENV=${TCPHUB_VENV:-$ROOT/.venv}
@@ -37,4 +41,4 @@ fi
 "$VENV/bin/python" -m pip install -q "$ROOT"
 
 servers=tcphub,tcphub-1-loop,tcphub-no-busy-poll,tokio,asyncio,ncat-broker,tcphub-c,tcphub-python-callback,tcphub-python-poll
-exec target/release/tcphub-bench compare --servers "$servers" --python "$VENV/bin/python" "$@"
+exec "$RELEASE/tcphub-bench" compare --servers "$servers" --python "$VENV/bin/python" "$@"

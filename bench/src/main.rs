@@ -187,10 +187,11 @@ fn main() {
 fn env(python: String) -> Result<Env, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin_dir = exe.parent().ok_or("no exe dir")?.to_path_buf();
+    // The repository this binary was built from (bench/..): found wherever
+    // the binary lives, even with CARGO_TARGET_DIR outside the repository.
     let root = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(|d| PathBuf::from(d).join(".."))
-        .or_else(|| bin_dir.ancestors().nth(2).map(|p| p.to_path_buf()))
-        .ok_or("cannot find the repository root")?;
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
     Ok(Env {
         bin_dir,
         root,
