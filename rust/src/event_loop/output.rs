@@ -12,6 +12,9 @@ use crate::event::DisconnectReason;
 use crate::shared::{self, Audience, Command, Overflow};
 use crate::stats::LoopCounters;
 
+/// Room for commands the work queue keeps between turns (48 bytes each).
+const WORK_KEEP: usize = 4096;
+
 impl EventLoop {
     /// Applies queued commands in order: first what callbacks on this thread
     /// queued (with, ahead of each, what other threads had posted to the
@@ -36,6 +39,12 @@ impl EventLoop {
                 break;
             };
             self.apply(cmd);
+        }
+        // A burst (a thread posting far ahead of this loop: up to
+        // `MAX_PENDING_BYTES` of tiny messages, over a million commands)
+        // would otherwise keep its room, 48 bytes a command, for good.
+        if self.work.capacity() > WORK_KEEP {
+            self.work.shrink_to(WORK_KEEP);
         }
         self.pumping = false;
     }

@@ -1,0 +1,101 @@
+//! A loop's command queue gives back the room a burst took. An
+//! application thread that runs ahead of a loop (here: one held up by a
+//! slow callback) fills its channel with up to 64 MiB of messages; the loop
+//! moves all of it into its work queue at once, which then kept room for
+//! every one of those commands (48 bytes each) for the rest of the
+//! server's life: about 48 MiB after a burst of 600,000 one-byte sends.
+//!
+//! Alone in its own file (so its own process): it counts the heap bytes
+//! live in the whole process with a counting global allocator.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Read;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Duration;
+
+use support::*;
+use tcphub::{Framing, TcpServer};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live_mib() -> f64 {
+    LIVE.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0)
+}
+
+#[test]
+fn a_burst_of_commands_does_not_pin_the_loop_s_work_queue() {
+    const SENDS: usize = 600_000;
+    let server = TcpServer::new(0, 4)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::lines())
+        .on_message(|_, _, msg| {
+            if msg == b"block" {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+        .start()
+        .unwrap();
+    let mut peer = Peer::connect(server.local_addr());
+    let id = peer.id_on(&server);
+    let mut sink = peer.try_clone_peer();
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0;
+        while total < 2 * SENDS {
+            match sink.stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        total
+    });
+    let before = live_mib();
+    // The loop sleeps in the callback while the sends pile up in its channel.
+    peer.send_line("block");
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..SENDS {
+        server.send(id, b"x").unwrap();
+    }
+    assert_eq!(reader.join().unwrap(), 2 * SENDS, "every line arrived");
+    wait_until("the loop to count them", || {
+        server.stats().msgs_out == SENDS as u64
+    });
+    let after = live_mib();
+    assert!(
+        after - before < 8.0,
+        "{:.1} MiB live after the burst, {before:.1} MiB before",
+        after
+    );
+}
