@@ -26,7 +26,12 @@ use crate::shared::deadline_after;
 
 pub(crate) const WAKER: Token = Token(0);
 const STREAM: Token = Token(1);
+/// Largest read buffer; a client starts with [`READ_BUF_MIN`] and grows it
+/// (fourfold) only when a read fills it, so one that gets small messages
+/// does not hold 64 KiB for its whole life (the server's loops share one
+/// buffer among all their connections; a client has its own).
 const READ_BUF: usize = 64 * 1024;
+const READ_BUF_MIN: usize = 4 * 1024;
 const READ_BUDGET: usize = 16;
 const BACKOFF: Duration = Duration::from_millis(2);
 
@@ -131,6 +136,7 @@ struct ClientLoop {
     /// Frames waiting while no connection is up.
     unsent: VecDeque<Arc<[u8]>>,
     dispatch: Dispatch,
+    /// Read buffer: [`READ_BUF_MIN`] bytes, grown up to [`READ_BUF`] by full reads.
     rbuf: Box<[u8]>,
     /// Input may be left unread (budget used up or pull queue full).
     read_pending: bool,
@@ -194,7 +200,7 @@ pub(crate) fn spawn(
             handle,
             outbox: Outbox::new(tx, event_load),
         },
-        rbuf: vec![0; READ_BUF].into_boxed_slice(),
+        rbuf: vec![0; READ_BUF_MIN].into_boxed_slice(),
         read_pending: false,
         closing: None,
         write_side: WriteSide::Open,
@@ -346,6 +352,10 @@ impl ClientLoop {
                         log::warn!("tcphub: server {} sent a frame over the limit", self.peer);
                         self.lost(DisconnectReason::FrameTooLarge);
                         return;
+                    }
+                    if n == self.rbuf.len() && n < READ_BUF {
+                        // More may be waiting: read bigger chunks from now on.
+                        self.rbuf = vec![0; (n * 4).min(READ_BUF)].into_boxed_slice();
                     }
                 }
                 ReadOutcome::WouldBlock => return,
