@@ -295,7 +295,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Called for each message, on the client's I/O thread.
+    /// Called for each message, on the client's I/O thread. Use the
+    /// `TcpClient` it is given: a handle captured by the closure itself keeps
+    /// the client alive (dropping your handles then no longer closes it).
     ///
     /// # Examples
     ///

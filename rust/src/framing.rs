@@ -3,8 +3,10 @@
 //!
 //! The decoder follows the classic shape: look for a complete frame in what
 //! has arrived, hand it out, advance; only a *partial* frame is ever copied
-//! into per-connection memory, so a connection that is idle between messages
-//! holds no buffer at all.
+//! into per-connection memory, so a connection that has only ever received
+//! whole frames in whole reads holds no buffer at all; one that had a frame
+//! split across reads keeps at most 4 KiB of that buffer's room (a larger
+//! one is shrunk back once the frame is out).
 
 use std::sync::Arc;
 

@@ -349,7 +349,10 @@ impl TcpServer {
     /// Callbacks run on the I/O thread that owns the client: keep them short
     /// (a slow callback delays the other clients of the same loop, not those
     /// of other loops). Any `ServerHandle` method may be called inside,
-    /// `stop()` included. A panic is caught, logged and counted.
+    /// `stop()` included — use the handle each callback is given: a
+    /// `ServerHandle` captured by the closure itself keeps the server alive
+    /// (dropping your handles then no longer stops it). A panic is caught,
+    /// logged and counted.
     ///
     /// # Examples
     ///

@@ -346,6 +346,10 @@ pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
         if let Some(ll) = l.borrow_mut().as_mut() {
             out.extend(ll.cmds.drain(..));
             ll.kicked.clear();
+            // A callback that posted a burst keeps no room for it for good.
+            if ll.cmds.capacity() > LOCAL_KEEP {
+                ll.cmds.shrink_to(LOCAL_KEEP);
+            }
         }
     });
 }
@@ -363,6 +367,9 @@ thread_local! {
 pub(crate) fn kicks() -> u64 {
     KICKS.with(std::cell::Cell::get)
 }
+
+/// Room for commands a loop's callback list keeps between turns.
+const LOCAL_KEEP: usize = 4096;
 
 /// Whether a callback on this loop thread has just disconnected client `id`
 /// (its `Kick` is still among the callbacks' commands): the rest of what
