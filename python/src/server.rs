@@ -27,7 +27,7 @@
 //!   `lock_py_attached` (or while detached) and never held across a call into
 //!   Python.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +52,30 @@ use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice
 thread_local! {
     /// Set on every server's dispatcher thread (where callbacks run).
     static ON_DISPATCHER: Cell<bool> = const { Cell::new(false) };
+    /// On a dispatcher thread: the clients its callbacks disconnected whose
+    /// `Disconnected` has not come yet. Their messages still in the queue
+    /// (read before the kick took effect) are not handed to `on_message`,
+    /// as the core does for a kick from a callback (see `disconnect`).
+    static KICKED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether the dispatcher must skip `ev`: a message of a client its
+/// callbacks have kicked. A `Disconnected` ends that.
+fn after_kick(ev: &Event) -> bool {
+    KICKED.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.is_empty() {
+            return false;
+        }
+        match ev {
+            Event::Message(c, _) => k.contains(&c.id),
+            Event::Disconnected(c, _) => {
+                k.retain(|&id| id != c.id);
+                false
+            }
+            Event::Connected(_) => false,
+        }
+    })
 }
 
 /// How many events the dispatcher takes per attach.
@@ -124,6 +148,8 @@ impl Callbacks {
 struct Dispatcher {
     /// Taken by the first waiter that sees the dispatcher finished.
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The dispatcher thread (where this server's callbacks run).
+    thread_id: std::thread::ThreadId,
     /// Disconnects (its sender is dropped) when the dispatcher finishes;
     /// every `stop()` waits on its own clone.
     done: Receiver<()>,
@@ -341,7 +367,9 @@ fn dispatch_loop(events: Events, callbacks: Callbacks, _done: crossbeam_channel:
             Ok(_) => {
                 let delivered = Python::try_attach(|py| {
                     for ev in batch.drain(..) {
-                        callbacks.deliver(py, ev);
+                        if !after_kick(&ev) {
+                            callbacks.deliver(py, ev);
+                        }
                     }
                 });
                 if delivered.is_none() {
@@ -525,6 +553,7 @@ impl PyTcpServer {
                 .spawn(move || dispatch_loop(events, callbacks, done_tx));
             match spawned {
                 Ok(t) => Some(Dispatcher {
+                    thread_id: t.thread().id(),
                     thread: Mutex::new(Some(t)),
                     done: done_rx,
                 }),
@@ -685,15 +714,20 @@ impl PyTcpServer {
     }
 
     /// Disconnects client ``client_id`` (its disconnect reason is
-    /// ``"kicked"``); from that client's own ``on_message``, the rest of
-    /// what it sent in the same read is dropped. Raises ``NoSuchClient``,
+    /// ``"kicked"``); called from a callback of this server (e.g. that
+    /// client's own ``on_message``), the rest of what the client sent is
+    /// dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
     /// ``NotRunning``.
     fn disconnect(&self, py: Python<'_>, client_id: u64) -> PyResult<()> {
-        self.started()
-            .py_err(py)?
-            .handle
-            .disconnect(client_id)
-            .py_err(py)
+        let r = self.started().py_err(py)?;
+        r.handle.disconnect(client_id).py_err(py)?;
+        // From this server's callbacks: the dispatcher skips the client's
+        // messages still queued (read before the kick took effect).
+        let here = std::thread::current().id();
+        if r.dispatcher.as_ref().is_some_and(|d| d.thread_id == here) {
+            KICKED.with(|k| k.borrow_mut().push(client_id));
+        }
+        Ok(())
     }
 
     /// The connected clients, by id.

@@ -357,3 +357,37 @@ def test_zero_max_clients_is_invalid_config():
     server = tcphub.TcpServer(0, 0, bind="127.0.0.1")
     with pytest.raises(tcphub.InvalidConfig, match="max_clients"):
         server.start()
+
+
+def test_a_client_kicked_by_its_own_on_message_gets_no_more_messages_through(make_server):
+    # As the docstring of disconnect() says (and as in Rust and C): once a
+    # callback kicks the client whose message it handles, the rest of what
+    # that client sent (here: in the same write) is not handed to on_message.
+    server = make_server(framing="lines", threads=1)
+    seen: List[bytes] = []
+    gone: List[str] = []
+
+    @server.on_message
+    def on_message(client, data):
+        seen.append(data)
+        if data == b"/quit":
+            server.disconnect(client.id)
+        else:
+            server.send_all(data)
+
+    @server.on_disconnect
+    def on_disconnect(client, reason):
+        gone.append(reason)
+
+    server.start()
+    quitter, other = connect(server), connect(server)
+    wait_until(lambda: server.client_count == 2, what="2 clients")
+    quitter.sendall(b"before\n/quit\n" + b"".join(b"spam %d\n" % i for i in range(100)))
+    wait_until(lambda: gone == ["kicked"], what="the kick")
+    other.sendall(b"marker\n")
+    reader = LineReader(other)
+    assert reader.line() == b"before"
+    assert reader.line() == b"marker"
+    assert seen == [b"before", b"/quit", b"marker"]
+    quitter.close()
+    other.close()
