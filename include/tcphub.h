@@ -676,7 +676,8 @@ int tcphub_server_clients(const struct tcphub_server *s, struct tcphub_client_in
 /**
  * Disconnects client `client_id`; its disconnect is reported with
  * `TCPHUB_REASON_KICKED`. What was queued for it before this call is
- * still written (for up to 2 s); what is queued after it is not, even
+ * still written (for up to the linger time, 2 s unless set with
+ * `tcphub_server_set_linger`); what is queued after it is not, even
  * though `tcphub_server_send` may still return `TCPHUB_OK` until the
  * disconnect has taken effect.
  *
@@ -729,7 +730,8 @@ struct tcphub_server *tcphub_server_new(uint16_t port, size_t max_clients);
  * DISCONNECTED. Several threads may wait at once; each event goes to one.
  * A client that finished sending (`TCPHUB_REASON_CLOSED_BY_PEER`) is held
  * open after its DISCONNECTED so `tcphub_server_send` still reaches it,
- * until the next call of this function (by any thread) or 2 s: reply to a
+ * until the next call of this function (by any thread) or the linger time
+ * (2 s unless set with `tcphub_server_set_linger`): reply to a
  * client's messages before asking for the next event.
  * Events still queued when the server stops can be taken after the stop.
  *
@@ -1094,7 +1096,8 @@ int tcphub_server_start(struct tcphub_server *s);
 int tcphub_server_stats(const struct tcphub_server *s, struct tcphub_stats *stats_out);
 
 /**
- * Stops gracefully: stop accepting, flush queued messages (up to 2 s),
+ * Stops gracefully: stop accepting, flush queued messages (up to the
+ * linger time, 2 s unless set with `tcphub_server_set_linger`),
  * report every remaining client as `TCPHUB_REASON_SERVER_STOPPED`, join the
  * event-loop threads and release the port. Idempotent; stopping a server
  * that was never started is not an error. From inside a callback — of this

@@ -76,7 +76,8 @@ fn fill(ev: &mut tcphub_event, event: Event) {
 /// DISCONNECTED. Several threads may wait at once; each event goes to one.
 /// A client that finished sending (`TCPHUB_REASON_CLOSED_BY_PEER`) is held
 /// open after its DISCONNECTED so `tcphub_server_send` still reaches it,
-/// until the next call of this function (by any thread) or 2 s: reply to a
+/// until the next call of this function (by any thread) or the linger time
+/// (2 s unless set with `tcphub_server_set_linger`): reply to a
 /// client's messages before asking for the next event.
 /// Events still queued when the server stops can be taken after the stop.
 ///

@@ -824,7 +824,8 @@ pub unsafe extern "C" fn tcphub_server_send(
 
 /// Disconnects client `client_id`; its disconnect is reported with
 /// `TCPHUB_REASON_KICKED`. What was queued for it before this call is
-/// still written (for up to 2 s); what is queued after it is not, even
+/// still written (for up to the linger time, 2 s unless set with
+/// `tcphub_server_set_linger`); what is queued after it is not, even
 /// though `tcphub_server_send` may still return `TCPHUB_OK` until the
 /// disconnect has taken effect.
 ///
@@ -843,7 +844,8 @@ pub unsafe extern "C" fn tcphub_server_disconnect(s: *mut tcphub_server, client_
     })
 }
 
-/// Stops gracefully: stop accepting, flush queued messages (up to 2 s),
+/// Stops gracefully: stop accepting, flush queued messages (up to the
+/// linger time, 2 s unless set with `tcphub_server_set_linger`),
 /// report every remaining client as `TCPHUB_REASON_SERVER_STOPPED`, join the
 /// event-loop threads and release the port. Idempotent; stopping a server
 /// that was never started is not an error. From inside a callback — of this
