@@ -246,7 +246,8 @@ impl TcpServer {
     }
 
     /// Enables TCP keepalive probes after `idle` without traffic (default: off),
-    /// so peers that vanish without FIN are eventually detected.
+    /// so peers that vanish without FIN are eventually detected. The kernel
+    /// counts whole seconds: `idle` is rounded up to them (at least 1 s).
     ///
     /// # Examples
     ///
