@@ -69,22 +69,51 @@ impl Pull {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next pending event, if any.
-    fn pop(&self) -> Option<Event> {
-        self.pending().pop_front()
+    /// The next event if one can be taken without waiting: a pending one,
+    /// or the first of a batch of up to `max_batch` taken from the queue,
+    /// the rest kept. The batch is taken and kept under the `pending` lock,
+    /// so that remainders join `pending` in the queue's order even when
+    /// several consumers take batches at once (one client's events stay in
+    /// order for whoever takes them next). `NotRunning` once the server has
+    /// stopped and every event was taken.
+    fn try_take(&self, max_batch: usize) -> tcphub::Result<Option<Event>> {
+        let mut pending = self.pending();
+        if let Some(ev) = pending.pop_front() {
+            return Ok(Some(ev));
+        }
+        let mut got = Vec::new();
+        self.events
+            .recv_batch(&mut got, max_batch.max(1), Duration::ZERO)?;
+        let mut got = got.into_iter();
+        let first = got.next();
+        pending.extend(got);
+        Ok(first)
     }
 
-    /// Keeps the rest of a batch for the next consumer.
-    fn keep(&self, rest: impl Iterator<Item = Event>) {
-        self.pending().extend(rest);
-    }
-
-    /// The first event of a batch just taken; the rest is kept.
-    fn first_of(&self, batch: Vec<Event>) -> Option<Event> {
-        let mut batch = batch.into_iter();
-        let first = batch.next();
-        self.keep(batch);
-        first
+    /// [`try_take`](Self::try_take), waiting (detached, in slices that let
+    /// Ctrl-C through) up to `timeout` (`None`: for good) while there is
+    /// nothing to take.
+    fn take(
+        &self,
+        py: Python<'_>,
+        max_batch: usize,
+        timeout: Option<Duration>,
+    ) -> PyResult<Waited> {
+        let deadline = timeout.and_then(deadline_after);
+        loop {
+            match self.try_take(max_batch) {
+                Ok(Some(ev)) => return Ok(Waited::Got(vec![ev])),
+                Ok(None) => {}
+                Err(Error::NotRunning) => return Ok(Waited::Stopped),
+                Err(e) => return Err(e).py_err(py),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Waited::TimedOut);
+            }
+            let slice = next_slice(deadline);
+            py.detach(|| self.events.wait_ready(slice));
+            py.check_signals()?;
+        }
     }
 }
 
@@ -123,12 +152,8 @@ pub(crate) fn next_ready(
     pull: &Pull,
     max_batch: usize,
 ) -> PyResult<Option<PyEvent>> {
-    if let Some(ev) = pull.pop() {
-        return Ok(Some(PyEvent::new(py, ev)));
-    }
-    let mut got = Vec::new();
-    match pull.events.recv_batch(&mut got, max_batch, Duration::ZERO) {
-        Ok(_) => Ok(pull.first_of(got).map(|e| PyEvent::new(py, e))),
+    match pull.try_take(max_batch) {
+        Ok(ev) => Ok(ev.map(|e| PyEvent::new(py, e))),
         Err(e) => Err(e).py_err(py),
     }
 }
@@ -211,15 +236,15 @@ impl EventIterator {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
         let _turn = self.take_turn(py)?;
-        if let Some(ev) = self.pull.pop() {
+        if let Some(ev) = self.pull.pending().pop_front() {
             return Ok(Some(PyEvent::new(py, ev)));
         }
         let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
         if *finished {
             return Ok(None);
         }
-        match wait_batch(py, &self.pull.events, self.max_batch, self.timeout)? {
-            Waited::Got(evs) => Ok(self.pull.first_of(evs).map(|ev| PyEvent::new(py, ev))),
+        match self.pull.take(py, self.max_batch, self.timeout)? {
+            Waited::Got(evs) => Ok(evs.into_iter().next().map(|ev| PyEvent::new(py, ev))),
             Waited::TimedOut => Ok(None),
             Waited::Stopped => {
                 *finished = true;
