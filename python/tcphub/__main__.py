@@ -122,17 +122,28 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     # The hub's own notices are lines; raw framing adds no line end itself.
     end = "\n" if args.framing == "raw" else ""
 
+    def to_all(client: Client, data: bytes) -> None:
+        # Callbacks run behind the I/O threads: a client that half-closed
+        # (`printf 'hi\n' | ncat`) is no longer sent broadcasts by then, but
+        # is held open for replies, as `tcphub serve` (whose callbacks run
+        # before the end is read) answers it: send it its copy directly.
+        server.send_all(data, exclude=client.id)
+        try:
+            server.send(client.id, data)
+        except (NoSuchClient, NotRunning):
+            pass  # it left (or we are stopping) meanwhile
+
     @server.on_connect
     def joined(client: Client) -> None:
         log.info("client %s connected", client)
         if args.mode == "chat":
-            server.send_all(f"client {client} connected{end}".encode())
+            to_all(client, f"client {client} connected{end}".encode())
 
     @server.on_message
     def message(client: Client, data: bytes) -> None:
         if args.mode == "chat":
             try:
-                server.send_all(f"{client}: ".encode() + data)
+                to_all(client, f"{client}: ".encode() + data)
             except FrameTooLarge as e:
                 # The address prefix took a line within the limit over it:
                 # tell the sender instead of dropping it silently.
@@ -146,7 +157,7 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
                 except (NoSuchClient, NotRunning):
                     pass
         elif args.mode == "relay":
-            server.send_all(data)
+            to_all(client, data)
         else:
             try:
                 server.send(client.id, data)

@@ -499,3 +499,29 @@ def test_sigint_ends_the_flush_wait_of_stop_and_close():
     out, err = _finish(proc)
     killer.cancel()
     assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize("mode", ["chat", "relay"])
+def test_python_dash_m_answers_a_client_that_half_closes_like_the_cli(mode):
+    # `printf 'hi\n' | ncat HOST PORT` (or a piped `tcphub connect`) sends,
+    # then half-closes: `tcphub serve` answers it (join notice, its own line
+    # relayed) before closing; the Python hub sent it nothing, as its
+    # broadcasts no longer reach a client whose end was already read.
+    server = _hub("--mode", mode)
+    try:
+        for _ in range(3):
+            s = socket.create_connection(server.address, timeout=WAIT)
+            me = "%s:%d" % s.getsockname()
+            s.sendall(b"hi\n")
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            s.close()
+            want = f"client {me} connected\n{me}: hi\n" if mode == "chat" else "hi\n"
+            assert got == want.encode()
+    finally:
+        server.stop()
