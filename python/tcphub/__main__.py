@@ -198,8 +198,11 @@ def _report(server: TcpServer, every: float, done: threading.Event) -> None:
 def serve(args: argparse.Namespace) -> int:
     """Runs the hub until SIGINT/SIGTERM; returns the exit code."""
     server = make_hub(args)
-    # SIGTERM ends the wait like Ctrl-C does.
+    # SIGTERM ends the wait like Ctrl-C does. SIGINT too, set here: Python
+    # leaves it ignored when it started so (a background job of a script),
+    # while `tcphub serve` stops on it whatever it inherited.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.start()
     except BindError as e:

@@ -525,3 +525,27 @@ def test_python_dash_m_answers_a_client_that_half_closes_like_the_cli(mode):
             assert got == want.encode()
     finally:
         server.stop()
+
+
+def test_python_dash_m_serve_stops_on_sigint_even_when_started_with_it_ignored():
+    # A shell starts background jobs (`python -m tcphub serve &` in a
+    # script) with SIGINT ignored; `tcphub serve` still stops on it, and so
+    # must this one (Python installs no SIGINT handler when it is ignored).
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tcphub", "serve", "--bind", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert proc.stderr is not None
+    assert "listening on" in proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail("python -m tcphub serve ignored SIGINT")
+    assert proc.returncode == 0
+    assert "stopped:" in proc.stderr.read()
