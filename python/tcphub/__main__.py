@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--idle-timeout", type=_positive_seconds, metavar="SECS")
     serve.add_argument("--stats", type=_positive_seconds, metavar="SECS",
                        help="print a one-line summary to stderr every SECS seconds")
-    serve.add_argument("--threads", type=int, help="event-loop threads (default: one per core)")
+    serve.add_argument("--threads", type=_int_in(0, sys.maxsize), help="event-loop threads (default: one per core)")
     serve.add_argument("--busy-poll-us", type=_micros, default=5.0, metavar="MICROS",
                        help="how long an idle event loop keeps polling before it sleeps")
     serve.add_argument("-v", "--verbose", action="count", default=0)

@@ -353,7 +353,14 @@ def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
 
 @pytest.mark.parametrize(
     "flags",
-    [["--bind", "nonsense"], ["--port", "70000"], ["--port", "-1"], ["--max", "-1"]],
+    [
+        ["--bind", "nonsense"],
+        ["--port", "70000"],
+        ["--port", "-1"],
+        ["--max", "-1"],
+        ["--threads", "-1"],
+        ["--threads", "x"],
+    ],
 )
 def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
     # As `tcphub serve` (clap) does: a usage error and exit code 2, no traceback.
