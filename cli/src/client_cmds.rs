@@ -59,6 +59,12 @@ fn print_message(out: &mut impl Write, msg: &[u8], framing: Framing) -> std::io:
     out.flush()
 }
 
+/// Whether `e` (from printing) means stdout's reader has gone (`| head -1`):
+/// nothing more is wanted, which is no failure.
+fn reader_gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
 /// Where the stdin thread of `connect` is.
 const READING: u8 = 0;
 /// stdin ended and every line was handed to the client.
@@ -133,7 +139,13 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         match client.next_event(Duration::from_millis(50)) {
             Ok(ClientEvent::Message(m)) => {
                 last_message = Instant::now();
-                print_message(&mut out, &m, framing)?;
+                if let Err(e) = print_message(&mut out, &m, framing) {
+                    if reader_gone(&e) {
+                        client.close();
+                        return Ok(());
+                    }
+                    return Err(e.into());
+                }
             }
             Ok(ClientEvent::Disconnected(why)) => {
                 if why != DisconnectReason::ClosedLocally {
@@ -175,7 +187,10 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let (Some(wait), Some(secs)) = (wait, args.wait_reply) {
         match client.recv_timeout(wait) {
-            Ok(reply) => print_message(&mut std::io::stdout().lock(), &reply, framing)?,
+            Ok(reply) => match print_message(&mut std::io::stdout().lock(), &reply, framing) {
+                Err(e) if !reader_gone(&e) => return Err(e.into()),
+                _ => {}
+            },
             Err(tcphub::Error::Timeout) => log::info!("no reply within {secs} s"),
             Err(tcphub::Error::NotRunning) => log::info!("the server closed the connection"),
             Err(e) => return Err(e.into()),

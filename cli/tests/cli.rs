@@ -618,3 +618,61 @@ fn chat_with_raw_framing_ends_each_notice_with_a_newline() {
     a.expect(&format!("client {} connected", b.addr()));
     a.expect(&format!("{}: hi", b.addr()));
 }
+
+#[test]
+fn connect_stops_quietly_when_its_stdout_is_closed() {
+    // `tcphub connect ... | head -1`: once the reader is gone, connect ends
+    // without an error message ("Broken pipe (os error 32)") or failure.
+    let hub = Hub::start(&["--mode", "echo"]);
+    let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::piped());
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // ~2 MB of replies: more than a pipe holds, so printing must fail.
+        for i in 0..100_000 {
+            if writeln!(stdin, "line {i:06} of the piped input").is_err() {
+                break; // connect has gone
+            }
+        }
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, "line 000000 of the piped input\n");
+    drop(out); // as `head -1` exits
+    let st = wait_exit(&mut child, "connect did not exit when its stdout closed");
+    writer.join().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(st.success(), "{st:?}: {err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+}
+
+#[test]
+fn send_with_its_stdout_closed_reports_no_error() {
+    // `tcphub send ... --wait-reply 5 | true`: the reader left first.
+    let hub = Hub::start(&["--mode", "echo"]);
+    let mut child = bin()
+        .args(["send", &format!("127.0.0.1:{}", hub.port), "hi"])
+        .args(["--wait-reply", "5"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub send");
+    drop(child.stdout.take());
+    let st = wait_exit(&mut child, "send did not exit");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(st.success(), "{st:?}: {err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+}
