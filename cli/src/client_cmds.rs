@@ -21,8 +21,8 @@ pub(crate) struct ConnectArgs {
     /// After stdin ends, everything is sent and the sending side is shut
     /// (half-close), keep printing messages until the server closes, or
     /// none has come for SECS seconds, then close.
-    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
-    quiet_after_eof: f64,
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = crate::secs, allow_hyphen_values = true)]
+    quiet_after_eof: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -32,8 +32,8 @@ pub(crate) struct SendArgs {
     /// The message to send.
     message: String,
     /// Wait up to SECS seconds for a reply and print it.
-    #[arg(long, value_name = "SECS")]
-    wait_reply: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = crate::secs, allow_hyphen_values = true)]
+    wait_reply: Option<Duration>,
     /// Message framing (must match the server's).
     #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
     framing: FramingArg,
@@ -74,12 +74,7 @@ const SEND_FAILED: u8 = 2;
 
 pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
-    let quiet = Duration::try_from_secs_f64(args.quiet_after_eof).map_err(|_| {
-        format!(
-            "--quiet-after-eof must be a number of seconds, got {}",
-            args.quiet_after_eof
-        )
-    })?;
+    let quiet = args.quiet_after_eof;
     let client = open(&args.addr, framing)?;
     log::info!(
         "connected to {} from {}",
@@ -169,14 +164,8 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
 
 pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
-    // Checked before anything is sent: a usage error must not send.
-    let wait = args
-        .wait_reply
-        .map(|secs| {
-            Duration::try_from_secs_f64(secs)
-                .map_err(|_| format!("--wait-reply must be a number of seconds, got {secs}"))
-        })
-        .transpose()?;
+    // A bad --wait-reply is a usage error (clap): nothing is sent.
+    let wait = args.wait_reply;
     let client = open(&args.addr, framing)?;
     match client.send(args.message.as_bytes()) {
         // The client ends when the server closes (a full hub refuses that way).
@@ -185,7 +174,8 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         r => r?,
     }
-    if let (Some(wait), Some(secs)) = (wait, args.wait_reply) {
+    if let Some(wait) = wait {
+        let secs = wait.as_secs_f64();
         match client.recv_timeout(wait) {
             Ok(reply) => match print_message(&mut std::io::stdout().lock(), &reply, framing) {
                 Err(e) if !reader_gone(&e) => return Err(e.into()),

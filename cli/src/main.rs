@@ -58,6 +58,23 @@ impl FramingArg {
     }
 }
 
+/// Value parser for `SECS` flags: seconds, 0 or more (a bad value is a
+/// usage error, exit code 2, before anything runs).
+pub(crate) fn secs(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| "must be a number of seconds, 0 or more".to_string())
+}
+
+/// [`secs`], above zero.
+pub(crate) fn positive_secs(text: &str) -> Result<std::time::Duration, String> {
+    secs(text)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| "must be a positive number of seconds".to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.verbose {

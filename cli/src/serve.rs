@@ -42,11 +42,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_enum, default_value_t = Mode::Chat)]
     mode: Mode,
     /// Disconnect clients silent for this many seconds.
-    #[arg(long, value_name = "SECS")]
-    idle_timeout: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
+    idle_timeout: Option<Duration>,
     /// Print a one-line summary to stderr every SECS seconds.
-    #[arg(long, value_name = "SECS")]
-    stats: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
+    stats: Option<Duration>,
     /// Event-loop threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -65,10 +65,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.threads(t);
     }
     builder = builder.busy_poll(std::time::Duration::from_micros(args.busy_poll_us));
-    if let Some(secs) = args.idle_timeout {
-        builder = builder.idle_timeout(seconds(secs, "--idle-timeout")?);
+    if let Some(idle) = args.idle_timeout {
+        builder = builder.idle_timeout(idle);
     }
-    let stats_every = args.stats.map(|s| seconds(s, "--stats")).transpose()?;
+    let stats_every = args.stats;
     // The hub's own notices are lines; raw framing adds no line end itself.
     let end = if args.framing == FramingArg::Raw {
         "\n"
@@ -141,13 +141,6 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         s.msgs_out
     );
     Ok(())
-}
-
-fn seconds(s: f64, flag: &str) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(s)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{flag} must be a positive number of seconds, got {s}"))
 }
 
 /// Prints one summary line every `every` until `done` is dropped.

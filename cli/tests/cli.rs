@@ -554,7 +554,11 @@ fn send_with_a_bad_wait_reply_fails_before_sending_anything() {
         .expect("run tcphub send");
     assert!(!out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--wait-reply must be"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("'--wait-reply <SECS>': must be"),
+        "{stderr}"
+    );
     // A usage error: the message must not have gone out.
     l.set_nonblocking(true).unwrap();
     if let Ok((mut s, _)) = l.accept() {
@@ -675,4 +679,28 @@ fn send_with_its_stdout_closed_reports_no_error() {
         .unwrap();
     assert!(st.success(), "{st:?}: {err}");
     assert!(!err.contains("Broken pipe"), "{err}");
+}
+
+#[test]
+fn bad_seconds_are_usage_errors() {
+    // Like every other bad value (and as `python -m tcphub serve` does):
+    // exit code 2, the flag and the value named, before anything runs.
+    for args in [
+        &["serve", "--port", "0", "--idle-timeout", "0"][..],
+        &["serve", "--port", "0", "--idle-timeout", "-1"],
+        &["serve", "--port", "0", "--stats", "nan"],
+        &["serve", "--port", "0", "--stats", "1e300"],
+        &["connect", "127.0.0.1:9", "--quiet-after-eof", "-1"],
+        &["send", "127.0.0.1:9", "hi", "--wait-reply", "inf"],
+    ] {
+        let out = bin().args(args).output().expect("run tcphub");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let flag = args[args.len() - 2];
+        let value = args[args.len() - 1];
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '{flag} <SECS>'")),
+            "{args:?}: {stderr}"
+        );
+    }
 }
