@@ -212,6 +212,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"tcphub: {e}", file=sys.stderr)
         return 1
     host, port = server.address
+    if ":" in host:
+        host = f"[{host}]"  # IPv6, written as tcphub serve (and `connect`) do
     log.info("listening on %s:%d (%s mode, %s framing, max %d clients)",
              host, port, args.mode, args.framing, args.max)
     done = threading.Event()

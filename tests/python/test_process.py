@@ -556,3 +556,22 @@ def test_python_dash_m_serve_stops_on_sigint_even_when_started_with_it_ignored()
         pytest.fail("python -m tcphub serve ignored SIGINT")
     assert proc.returncode == 0
     assert "stopped:" in proc.stderr.read()
+
+
+def test_python_dash_m_serve_names_an_ipv6_address_in_brackets():
+    # As `tcphub serve` does ("listening on [::1]:PORT"): a bare "::1:PORT"
+    # cannot be told from an address, nor pasted into `tcphub connect`.
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    proc = _spawn("", "-m", "tcphub", "serve", "--bind", "::1", "--port", "0")
+    assert proc.stderr is not None
+    try:
+        line = proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = _finish(proc)
+    assert re.search(r"listening on \[::1\]:\d+ \(chat mode", line), line
+    assert proc.returncode == 0, err
