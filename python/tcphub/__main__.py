@@ -198,34 +198,41 @@ def _report(server: TcpServer, every: float, done: threading.Event) -> None:
 def serve(args: argparse.Namespace) -> int:
     """Runs the hub until SIGINT/SIGTERM; returns the exit code."""
     server = make_hub(args)
-    # SIGTERM ends the wait like Ctrl-C does. SIGINT too, set here: Python
-    # leaves it ignored when it started so (a background job of a script),
-    # while `tcphub serve` stops on it whatever it inherited.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        server.start()
-    except BindError as e:
-        print(f"tcphub: {e.strerror or e}", file=sys.stderr)
-        return 1
-    except TcpHubError as e:
-        print(f"tcphub: {e}", file=sys.stderr)
-        return 1
-    host, port = server.address
-    if ":" in host:
-        host = f"[{host}]"  # IPv6, written as tcphub serve (and `connect`) do
-    log.info("listening on %s:%d (%s mode, %s framing, max %d clients)",
-             host, port, args.mode, args.framing, args.max)
     done = threading.Event()
     reporter: Optional[threading.Thread] = None
-    if args.stats:
-        reporter = threading.Thread(target=_report, args=(server, args.stats, done), daemon=True)
-        reporter.start()
+    # One try from here on: a signal that comes at any point (right after
+    # the "listening on" line too) stops the hub gracefully, never a traceback.
     try:
+        # SIGTERM ends the wait like Ctrl-C does. SIGINT too, set here: Python
+        # leaves it ignored when it started so (a background job of a script),
+        # while `tcphub serve` stops on it whatever it inherited.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            server.start()
+        except BindError as e:
+            print(f"tcphub: {e.strerror or e}", file=sys.stderr)
+            return 1
+        except TcpHubError as e:
+            print(f"tcphub: {e}", file=sys.stderr)
+            return 1
+        host, port = server.address
+        if ":" in host:
+            host = f"[{host}]"  # IPv6, written as tcphub serve (and `connect`) do
+        log.info("listening on %s:%d (%s mode, %s framing, max %d clients)",
+                 host, port, args.mode, args.framing, args.max)
+        if args.stats:
+            reporter = threading.Thread(
+                target=_report, args=(server, args.stats, done), daemon=True
+            )
+            reporter.start()
         server.wait()
     except KeyboardInterrupt:
         log.info("signal: stopping")
     finally:
+        # Further signals while stopping are let pass, as in `tcphub serve`.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.stop()
         done.set()
         if reporter is not None:

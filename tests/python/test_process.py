@@ -575,3 +575,19 @@ def test_python_dash_m_serve_names_an_ipv6_address_in_brackets():
         out, err = _finish(proc)
     assert re.search(r"listening on \[::1\]:\d+ \(chat mode", line), line
     assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_python_dash_m_serve_stops_cleanly_on_a_signal_right_after_listening(sig):
+    # `tcphub serve` never misses a signal that comes right after its
+    # "listening on" line; this one raised KeyboardInterrupt outside its
+    # try: a traceback, exit status -SIGINT, and no graceful stop.
+    for _ in range(8):
+        proc = _spawn("", "-m", "tcphub", "serve", "--bind", "127.0.0.1", "--port", "0")
+        assert proc.stderr is not None
+        assert "listening on" in proc.stderr.readline()
+        proc.send_signal(sig)
+        out, err = _finish(proc)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err, err
+        assert "stopped:" in err, err
