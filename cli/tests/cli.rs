@@ -704,3 +704,38 @@ fn bad_seconds_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn readme_usage_names_every_flag_of_each_command() {
+    // The README's usage block is what people copy: every flag `--help`
+    // lists must be in its line(s) for that command.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("read README.md");
+    let block = readme
+        .split("The command:\n\n```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("usage block in README.md");
+    for cmd in ["serve", "connect", "send"] {
+        // A command's usage runs from its "tcphub CMD" line to the next one.
+        let usage: String = block
+            .split("tcphub ")
+            .filter(|part| part.starts_with(cmd))
+            .collect();
+        let help = bin().args([cmd, "--help"]).output().expect("run --help");
+        let help = String::from_utf8_lossy(&help.stdout);
+        for flag in help
+            .split_whitespace()
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches(|c: char| !c.is_alphanumeric()))
+        {
+            if ["--help", "--verbose"].contains(&flag) {
+                continue;
+            }
+            assert!(
+                usage.contains(&format!("[{flag} ")),
+                "README usage of `tcphub {cmd}` lacks {flag}:\n{usage}"
+            );
+        }
+    }
+}
