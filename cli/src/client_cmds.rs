@@ -120,6 +120,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     let mut out = std::io::stdout().lock();
     let mut last_message = Instant::now();
     let mut saw_eof = false;
+    // Why the connection ended, when that was an error (reset, a frame over
+    // the limit, ...) rather than a close by either side.
+    let mut lost = None;
     loop {
         let done = state.load(Ordering::Acquire) == STDIN_DONE;
         if done && !saw_eof {
@@ -142,11 +145,11 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                     return Err(e.into());
                 }
             }
-            Ok(ClientEvent::Disconnected(why)) => {
-                if why != DisconnectReason::ClosedLocally {
-                    log::info!("disconnected: {why}");
-                }
-            }
+            Ok(ClientEvent::Disconnected(why)) => match why {
+                DisconnectReason::ClosedLocally => {}
+                DisconnectReason::ClosedByPeer => log::info!("disconnected: {why}"),
+                _ => lost = Some(why),
+            },
             Ok(ClientEvent::Closed) | Err(tcphub::Error::NotRunning) => break,
             Ok(_) | Err(tcphub::Error::Timeout) => {
                 if done && client.queued_bytes() > 0 {
@@ -155,6 +158,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
             }
             Err(e) => return Err(e.into()),
         }
+    }
+    if let Some(why) = lost {
+        return Err(format!("connection lost: {why}").into());
     }
     if state.load(Ordering::Acquire) == SEND_FAILED {
         return Err("not everything read from stdin could be sent".into());

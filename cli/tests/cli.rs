@@ -739,3 +739,33 @@ fn readme_usage_names_every_flag_of_each_command() {
         }
     }
 }
+
+#[test]
+fn connect_fails_when_the_connection_is_lost_to_an_error() {
+    // A server line over the 64 KiB limit cuts the connection: what it
+    // sent is lost, so `connect` must not exit 0 as for a normal close.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let _ = s.write_all(&vec![b'q'; 100_000]);
+        std::thread::sleep(Duration::from_secs(3)); // no close of its own
+    });
+    let mut child = spawn_connect(&format!("127.0.0.1:{port}"), &[], Stdio::piped());
+    let stdin = child.stdin.take().unwrap(); // held open: no end of input
+    let st = wait_exit(&mut child, "connect did not exit when its connection broke");
+    drop(stdin);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains("tcphub: connection lost: frame too large"),
+        "{err}"
+    );
+    server.join().unwrap();
+}
