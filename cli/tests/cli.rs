@@ -133,9 +133,12 @@ impl Line {
         self.writer.local_addr().expect("local addr").to_string()
     }
 
+    /// Sends `text` and its line end in one write: under raw framing two
+    /// writes can arrive as two messages ("<addr>: hi", "<addr>: \n").
     fn send(&mut self, text: &str) {
-        self.writer.write_all(text.as_bytes()).expect("write");
-        self.writer.write_all(b"\n").expect("write");
+        self.writer
+            .write_all(format!("{text}\n").as_bytes())
+            .expect("write");
     }
 
     fn line(&mut self) -> String {
