@@ -729,7 +729,8 @@ struct tcphub_server *tcphub_server_new(uint16_t port, size_t max_clients);
  * Events of one client come in order: CONNECTED, its MESSAGEs, then one
  * DISCONNECTED. Several threads may wait at once; each event goes to one.
  * A client that finished sending (`TCPHUB_REASON_CLOSED_BY_PEER`) is held
- * open after its DISCONNECTED so `tcphub_server_send` still reaches it,
+ * open after its DISCONNECTED so `tcphub_server_send` (and `_send_all`)
+ * still reach it,
  * until the next call of this function (by any thread) or the linger time
  * (2 s unless set with `tcphub_server_set_linger`): reply to a
  * client's messages before asking for the next event.

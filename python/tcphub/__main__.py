@@ -123,15 +123,10 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     end = "\n" if args.framing == "raw" else ""
 
     def to_all(client: Client, data: bytes) -> None:
-        # Callbacks run behind the I/O threads: a client that half-closed
-        # (`printf 'hi\n' | ncat`) is no longer sent broadcasts by then, but
-        # is held open for replies, as `tcphub serve` (whose callbacks run
-        # before the end is read) answers it: send it its copy directly.
-        server.send_all(data, exclude=client.id)
-        try:
-            server.send(client.id, data)
-        except (NoSuchClient, NotRunning):
-            pass  # it left (or we are stopping) meanwhile
+        # A client that half-closed (`printf 'hi\n' | ncat`) is held open
+        # for replies until the next events are taken, broadcasts included,
+        # so its last lines come back to it too, as from `tcphub serve`.
+        server.send_all(data)
 
     @server.on_connect
     def joined(client: Client) -> None:
@@ -168,7 +163,10 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     def left(client: Client, reason: str) -> None:
         log.info("client %s disconnected (%s)", client, reason)
         if args.mode == "chat":
-            server.send_all(f"client {client} disconnected ({reason}){end}".encode())
+            # (A client that half-closed is still held open for replies
+            # now: it must not get its own leave notice.)
+            notice = f"client {client} disconnected ({reason}){end}".encode()
+            server.send_all(notice, exclude=client.id)
 
     return server
 

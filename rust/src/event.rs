@@ -177,9 +177,10 @@ pub enum Event {
     /// thread), or the linger time (2 s by default) after you took this
     /// event — or after the client's end, if you take it later than that
     /// (raise [`linger`](crate::TcpServer::linger) for a consumer that runs
-    /// further behind). Meanwhile `send` and `send_to` still reach it,
-    /// though it is no longer listed, counted or sent broadcasts (it still
-    /// counts toward `max_clients`, as its socket is open). With several
+    /// further behind). Meanwhile `send`, `send_to` and broadcasts still
+    /// reach it, though it is no longer listed or counted (it still counts
+    /// toward `max_clients`, as its socket is open; leave it out of a
+    /// notice about its leaving with `send_all_except`). With several
     /// consumer threads, another thread's next call ends the hold while one
     /// may still be answering: reply before asking for more, or consume from
     /// one thread. A `linger` of zero turns the hold off.

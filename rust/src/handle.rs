@@ -113,7 +113,13 @@ impl ServerHandle {
     /// the framing — see [`try_send_all`](ServerHandle::try_send_all) for the
     /// error). A client already being disconnected, or one whose queue is full
     /// under [`Overflow::DropMessage`](crate::Overflow::DropMessage), is
-    /// counted but does not get it.
+    /// counted but does not get it. In pull mode a client held open for
+    /// replies after it finished sending (see
+    /// [`Event::Disconnected`](crate::Event::Disconnected)) gets it but is
+    /// not counted: it was reported gone. It is held until your next call
+    /// for events, so a notice you broadcast on its `Disconnected` reaches
+    /// it too; leave it out with
+    /// [`send_all_except`](ServerHandle::send_all_except).
     ///
     /// The message is framed once and the buffer is shared by all recipients.
     /// Clients that connect after the call do not receive it.

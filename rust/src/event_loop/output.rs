@@ -80,8 +80,12 @@ impl EventLoop {
     fn broadcast(&mut self, batch: &Batch, audience: Audience) {
         let msgs = batch.messages();
         for t in 0..self.conns.len() {
-            // (A held connection's client is reported gone: direct sends only.)
-            if !matches!(&self.conns[t], Some(c) if audience.has(c.client.id) && !c.held) {
+            // A held connection (pull mode: its peer finished sending) gets
+            // broadcasts too while held: the application may still be
+            // answering its last messages, which it handles before asking
+            // for the next event (which releases it) — a relay's or a
+            // chat's `send_all` of them included.
+            if !matches!(&self.conns[t], Some(c) if audience.has(c.client.id)) {
                 continue;
             }
             if !self.try_enqueue(t, batch.joined.clone(), msgs) {
