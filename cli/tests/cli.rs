@@ -83,6 +83,18 @@ fn spawn_connect(addr: &str, extra: &[&str], stderr: Stdio) -> Child {
 }
 
 /// Waits (bounded) for `child` to exit; panics with `what` if it does not.
+/// Everything `child` wrote to its (piped) stderr; call once it has exited.
+fn stderr_of(child: &mut Child) -> String {
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr piped")
+        .read_to_string(&mut err)
+        .expect("read stderr");
+    err
+}
+
 fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -444,13 +456,7 @@ fn connect_with_piped_stdin_sends_everything_and_prints_every_reply() {
         .unwrap();
     writer.join().unwrap();
     let st = wait_exit(&mut child, "connect did not exit after stdin ended");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     assert!(st.success(), "{st:?}: {err}");
     let got: Vec<&str> = out.lines().collect();
     assert_eq!(got.len(), lines, "stderr: {err}");
@@ -648,13 +654,7 @@ fn connect_stops_quietly_when_its_stdout_is_closed() {
     drop(out); // as `head -1` exits
     let st = wait_exit(&mut child, "connect did not exit when its stdout closed");
     writer.join().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     assert!(st.success(), "{st:?}: {err}");
     assert!(!err.contains("Broken pipe"), "{err}");
 }
@@ -673,13 +673,7 @@ fn send_with_its_stdout_closed_reports_no_error() {
         .expect("spawn tcphub send");
     drop(child.stdout.take());
     let st = wait_exit(&mut child, "send did not exit");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     assert!(st.success(), "{st:?}: {err}");
     assert!(!err.contains("Broken pipe"), "{err}");
 }
@@ -758,13 +752,7 @@ fn connect_fails_when_the_connection_is_lost_to_an_error() {
     let stdin = child.stdin.take().unwrap(); // held open: no end of input
     let st = wait_exit(&mut child, "connect did not exit when its connection broke");
     drop(stdin);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     assert_eq!(st.code(), Some(1), "{err}");
     assert!(
         err.contains("tcphub: connection lost: frame too large"),
