@@ -106,18 +106,25 @@ impl ClientCore {
         if crate::shared::on_any_io_thread() {
             return false;
         }
-        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
-        let ended = crate::shared::wait_finished(limit, || {
-            thread.as_ref().is_none_or(JoinHandle::is_finished)
-        });
-        if ended {
+        // Not blocking on the lock: a `close()` elsewhere holds it while it
+        // joins (for up to the linger time); the thread is gone once it
+        // lets go.
+        crate::shared::wait_finished(limit, || {
+            let mut thread = match self.thread.try_lock() {
+                Ok(t) => t,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return false,
+            };
+            if !thread.as_ref().is_none_or(JoinHandle::is_finished) {
+                return false;
+            }
             if let Some(t) = thread.take() {
                 if t.join().is_err() {
                     log::error!("tcphub: the client I/O thread panicked");
                 }
             }
-        }
-        ended
+            true
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -525,15 +525,24 @@ impl Core {
         if on_any_io_thread() {
             return false;
         }
-        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-        if !wait_finished(limit, || threads.iter().all(JoinHandle::is_finished)) {
-            return false;
-        }
-        for t in threads.drain(..) {
-            if t.join().is_err() {
-                log::error!("tcphub: an event loop thread panicked");
+        // Not blocking on the lock: a `stop()` elsewhere holds it while it
+        // joins (for up to the linger time); its threads are gone once it
+        // lets go.
+        wait_finished(limit, || {
+            let mut threads = match self.threads.try_lock() {
+                Ok(t) => t,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => return false,
+            };
+            if !threads.iter().all(JoinHandle::is_finished) {
+                return false;
             }
-        }
-        true
+            for t in threads.drain(..) {
+                if t.join().is_err() {
+                    log::error!("tcphub: an event loop thread panicked");
+                }
+            }
+            true
+        })
     }
 }

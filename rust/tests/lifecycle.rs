@@ -235,3 +235,73 @@ fn stop_timeout_and_close_timeout_wait_at_most_their_timeout() {
     assert!(client.close_timeout(Duration::from_secs(60)));
     assert!(client.close_timeout(Duration::ZERO));
 }
+
+/// `stop_timeout` and `close_timeout` keep to their timeout while another
+/// thread waits in `stop()` / `close()` (or drops the last handle) for a
+/// lingering flush: they used to wait for that thread's lock, i.e. for the
+/// whole flush.
+#[test]
+fn stop_timeout_and_close_timeout_keep_their_timeout_beside_a_waiting_stop() {
+    use std::time::{Duration, Instant};
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .linger(Duration::from_secs(3))
+        .max_queue_bytes(64 << 20)
+        .start()
+        .expect("start");
+    let peer = Peer::connect(server.local_addr());
+    wait_clients(&server, 1);
+    let big = vec![b'x'; 1 << 20];
+    for _ in 0..16 {
+        server.send_all(&big);
+    }
+    let stopper = {
+        let s = server.clone();
+        std::thread::spawn(move || s.stop())
+    };
+    while server.is_running() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100)); // `stop()` is joining now
+    let t0 = Instant::now();
+    let ended = server.stop_timeout(Duration::from_millis(100));
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "stop_timeout(100 ms) took {took:?}"
+    );
+    assert!(!ended);
+    stopper.join().unwrap();
+    assert!(server.stop_timeout(Duration::ZERO));
+    drop(peer);
+
+    let listener = std::net::TcpListener::bind((localhost(), 0)).expect("bind");
+    let client = tcphub::TcpClient::builder(listener.local_addr().unwrap())
+        .linger(Duration::from_secs(3))
+        .max_queue_bytes(64 << 20)
+        .connect()
+        .expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    for _ in 0..32 {
+        client.send(&big).expect("queued");
+    }
+    let closer = {
+        let c = client.clone();
+        std::thread::spawn(move || c.close())
+    };
+    while client.is_open() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100)); // `close()` is joining now
+    let t0 = Instant::now();
+    let ended = client.close_timeout(Duration::from_millis(100));
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "close_timeout(100 ms) took {took:?}"
+    );
+    assert!(!ended);
+    closer.join().unwrap();
+    assert!(client.close_timeout(Duration::ZERO));
+    drop(accepted);
+}
