@@ -812,7 +812,10 @@ int tcphub_server_send(struct tcphub_server *s, uint64_t client_id, const uint8_
  * Queues `len` bytes at `data` (framed once) for every connected client.
  * If `queued_out` is not NULL it receives the number of clients the
  * message was queued for (0 when the call fails). `data` may be NULL when
- * `len` is 0.
+ * `len` is 0. In pull mode a client held open for replies after its
+ * DISCONNECTED (see `tcphub_server_next_event`) gets it too but is not
+ * counted — a notice about its own leaving included: leave it out with
+ * `tcphub_server_send_all_except`.
  *
  * Does not wait for the network. Called from an application thread it
  * waits only while the event loop is more than 64 MiB of messages behind

@@ -669,8 +669,11 @@ impl PyTcpServer {
     /// Queues ``data`` for every connected client, or every one but client
     /// ``exclude`` (an id, e.g. the sender of a message being relayed; one
     /// not connected excludes nobody); returns how many clients it was
-    /// queued for (0 when the server is not running). Raises
-    /// ``FrameTooLarge`` when ``data`` exceeds the framing's ``max_len``.
+    /// queued for (0 when the server is not running). A client that
+    /// finished sending and is held open for replies (see ``Event``) gets
+    /// it too but is not counted, its own leave notice included: pass
+    /// ``exclude=client.id`` for that. Raises ``FrameTooLarge`` when
+    /// ``data`` exceeds the framing's ``max_len``.
     #[pyo3(signature = (data, *, exclude = None))]
     fn send_all(
         &self,

@@ -74,7 +74,10 @@ impl PyClient {
 /// When a client only finished sending (reason ``"closed by peer"``, or
 /// ``"closed in the middle of a frame"``), its connection stays open for
 /// replies to its last messages until the next event is asked for, by any
-/// thread (or ``linger`` passes): ``send`` still reaches it.
+/// thread (or ``linger`` passes): ``send`` and ``send_all`` still reach it
+/// (``send_all`` does not count it). So does a notice about its leaving sent
+/// on this event (in ``on_disconnect`` too): leave it out with
+/// ``send_all(data, exclude=client.id)``.
 #[pyclass(name = "Event", module = "tcphub", frozen)]
 #[derive(Debug)]
 pub(crate) struct PyEvent {
