@@ -67,6 +67,15 @@ pub(crate) fn secs(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| "must be a number of seconds, 0 or more".to_string())
 }
 
+/// Value parser for counts that must be 1 or more (`--max`, `--threads`):
+/// 0 is a usage error, exit code 2, not a failed start.
+pub(crate) fn at_least_one(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| "must be a whole number, 1 or more".to_string())
+}
+
 /// [`secs`], above zero.
 pub(crate) fn positive_secs(text: &str) -> Result<std::time::Duration, String> {
     secs(text)

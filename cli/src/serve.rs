@@ -33,7 +33,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 8001)]
     port: u16,
     /// Most clients connected at once; more are accepted and closed.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::at_least_one)]
     max: usize,
     /// Message framing.
     #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
@@ -48,7 +48,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
     stats: Option<Duration>,
     /// Event-loop threads (default: one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::at_least_one)]
     threads: Option<usize>,
     /// Let event loops that ran out of work keep polling this many
     /// microseconds before they sleep (fewer wakeups under steady load; 0:

@@ -760,3 +760,23 @@ fn connect_fails_when_the_connection_is_lost_to_an_error() {
     );
     server.join().unwrap();
 }
+
+#[test]
+fn zero_max_or_threads_is_a_usage_error() {
+    // The server refuses max_clients 0 and threads 0 at start: a bad value
+    // like any other, exit code 2 before anything runs (was a start error,
+    // exit code 1).
+    for args in [
+        &["serve", "--port", "0", "--max", "0"][..],
+        &["serve", "--port", "0", "--threads", "0"],
+    ] {
+        let out = bin().args(args).output().expect("run tcphub");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let flag = args[args.len() - 2];
+        assert!(
+            stderr.contains(&format!("invalid value '0' for '{flag}")),
+            "{args:?}: {stderr}"
+        );
+    }
+}

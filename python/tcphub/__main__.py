@@ -94,14 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help='local address ("::" for IPv6 + IPv4)')
     serve.add_argument("--port", type=_int_in(0, 65535), default=8001,
                        help="port (0 picks a free one)")
-    serve.add_argument("--max", type=_int_in(0, sys.maxsize), default=100,
+    serve.add_argument("--max", type=_int_in(1, sys.maxsize), default=100,
                        help="most clients connected at once")
     serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines")
     serve.add_argument("--mode", choices=["chat", "relay", "echo"], default="chat")
     serve.add_argument("--idle-timeout", type=_positive_seconds, metavar="SECS")
     serve.add_argument("--stats", type=_positive_seconds, metavar="SECS",
                        help="print a one-line summary to stderr every SECS seconds")
-    serve.add_argument("--threads", type=_int_in(0, sys.maxsize), help="event-loop threads (default: one per core)")
+    serve.add_argument("--threads", type=_int_in(1, sys.maxsize), help="event-loop threads (default: one per core)")
     serve.add_argument("--busy-poll-us", type=_micros, default=5.0, metavar="MICROS",
                        help="how long an idle event loop keeps polling before it sleeps")
     serve.add_argument("-v", "--verbose", action="count", default=0)

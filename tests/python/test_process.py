@@ -360,6 +360,8 @@ def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
         ["--max", "-1"],
         ["--threads", "-1"],
         ["--threads", "x"],
+        ["--max", "0"],
+        ["--threads", "0"],
     ],
 )
 def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
