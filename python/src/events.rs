@@ -236,7 +236,8 @@ impl EventIterator {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
         let _turn = self.take_turn(py)?;
-        if let Some(ev) = self.pull.pending().pop_front() {
+        let kept = self.pull.pending().pop_front(); // (the lock ends here)
+        if let Some(ev) = kept {
             return Ok(Some(PyEvent::new(py, ev)));
         }
         let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());

@@ -322,6 +322,12 @@ impl PyTcpServer {
     /// whether it has finished. Must be called detached. On a dispatcher
     /// thread (inside any server's callback) it only starts the stop.
     fn stop_detached(&self, limit: Option<Duration>) -> bool {
+        self.stop_detached_with(limit, limit)
+    }
+
+    /// [`stop_detached`](Self::stop_detached) with separate limits for the
+    /// loops' flush and for the dispatcher.
+    fn stop_detached_with(&self, flush: Option<Duration>, limit: Option<Duration>) -> bool {
         let Some(r) = self.running.get() else {
             return true;
         };
@@ -331,7 +337,7 @@ impl PyTcpServer {
         }
         // The loops' flush may take up to `linger`: wait for it in slices
         // too, so that Ctrl-C gets through between them.
-        if !r.handle.stop_timeout(limit.unwrap_or(Duration::MAX)) {
+        if !r.handle.stop_timeout(flush.unwrap_or(Duration::MAX)) {
             return false;
         }
         r.dispatcher.as_ref().is_none_or(|d| d.wait(limit))
@@ -618,7 +624,9 @@ impl PyTcpServer {
     #[pyo3(signature = (timeout))]
     fn _stop_with_timeout(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let t = duration(py, timeout, "timeout")?;
-        Ok(py.detach(|| self.stop_detached(Some(t))))
+        // The flush is bounded by `linger` already (as before exit); the
+        // timeout is for a callback that does not return.
+        Ok(py.detach(|| self.stop_detached_with(None, Some(t))))
     }
 
     /// Blocks until the server has stopped (by ``stop()`` from another
