@@ -44,9 +44,9 @@ pub(crate) struct ClientCore {
     pub write_shut: AtomicBool,
     /// Makes `send`'s check of `write_shut` and its post one step against
     /// `shutdown_write` (read side: senders; write side: the shutdown), so
-    /// every message `send` accepted is posted before `ShutdownWrite`; and
-    /// its check of `open` and its count one step against the I/O thread's
-    /// end, which resets the count.
+    /// every message `send` accepted is posted before `ShutdownWrite` (and,
+    /// against `close`, before `Close`); and its check of `open` and its
+    /// count one step against the I/O thread's end, which resets the count.
     pub send_gate: RwLock<()>,
     /// Whether a connection is up right now.
     pub connected: AtomicBool,
@@ -78,9 +78,7 @@ impl ClientCore {
     }
 
     fn close(&self) {
-        if self.open.swap(false, Ordering::AcqRel) {
-            self.post(ClientCmd::Close);
-        }
+        self.begin_close();
         // Not on a tcphub I/O thread — its own (it cannot join itself) or any
         // other (two closing each other would deadlock): a later close or
         // drop elsewhere joins it.
@@ -99,10 +97,19 @@ impl ClientCore {
 
     /// As [`close`](ClientCore::close), but waits at most `limit` for the
     /// I/O thread; whether it has ended (false at once on an I/O thread).
-    fn close_within(&self, limit: std::time::Duration) -> bool {
+    /// Marks the client closed and tells its I/O thread (once). Under the
+    /// send gate, as `shutdown_write`: a `send` that found the client open
+    /// has posted its message before the `Close`, so the close flushes it
+    /// rather than end the connection with it still in the channel.
+    fn begin_close(&self) {
+        let _gate = self.send_gate.write().unwrap_or_else(|p| p.into_inner());
         if self.open.swap(false, Ordering::AcqRel) {
             self.post(ClientCmd::Close);
         }
+    }
+
+    fn close_within(&self, limit: std::time::Duration) -> bool {
+        self.begin_close();
         if crate::shared::on_any_io_thread() {
             return false;
         }
