@@ -306,7 +306,10 @@ impl EventLoop {
             self.flush_scheduled();
             self.maybe_yield(worked);
             if let Some(deadline) = self.stopping {
-                if self.conns.iter().flatten().all(|c| c.queued_bytes() == 0)
+                // A message a handle counted in `pending` before it saw the
+                // stop is on its way: wait for it (`Core::post_message`).
+                let posting = self.core.loops[self.idx].pending.load(Ordering::SeqCst) > 0;
+                if (!posting && self.conns.iter().flatten().all(|c| c.queued_bytes() == 0))
                     || Instant::now() >= deadline
                 {
                     self.finish_shutdown();

@@ -240,7 +240,7 @@ impl ServerHandle {
         let audience = Audience { below, except };
         for idx in 0..self.core.loops.len() {
             self.core
-                .post(idx, Command::Broadcast(frame.clone(), audience));
+                .post_message(idx, Command::Broadcast(frame.clone(), audience))?;
         }
         Ok(n)
     }
@@ -272,8 +272,7 @@ impl ServerHandle {
             .by_addr(&addr)
             .ok_or(Error::NoSuchClient(ClientRef::Addr(addr)))?;
         let frame = self.core.config.framing.encode(msg)?;
-        self.core.post(idx, Command::Send(id, frame));
-        Ok(())
+        self.core.post_message(idx, Command::Send(id, frame))
     }
 
     /// Queues `msg` for client `id`. Messages to one client are written in the
@@ -297,8 +296,7 @@ impl ServerHandle {
     pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
         let idx = self.owner(id)?;
         let frame = self.core.config.framing.encode(msg)?;
-        self.core.post(idx, Command::Send(id, frame));
-        Ok(())
+        self.core.post_message(idx, Command::Send(id, frame))
     }
 
     /// Disconnects client `id`; its disconnect event carries

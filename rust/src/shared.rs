@@ -383,6 +383,17 @@ pub(crate) fn kicked_here(id: ClientId) -> bool {
     })
 }
 
+/// Takes `len` off a loop's backlog count `pending` for a message that did
+/// not reach the loop, never below zero: a finished loop zeroes the count,
+/// which may already have left this message out.
+fn give_back(pending: &AtomicUsize, len: usize) {
+    if len > 0 {
+        let _ = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+            Some(p.saturating_sub(len))
+        });
+    }
+}
+
 /// Polls `done` (every few milliseconds) until it holds or `limit` has
 /// passed; whether it held. For the rare waits with a deadline on threads
 /// ending (`stop_within`, `close_within`), where `join` has none.
@@ -429,6 +440,19 @@ impl Core {
     /// that posts to a loop of its own server that is behind pauses reading
     /// its sockets instead (`EventLoop::read_paused`).
     pub fn post(&self, idx: usize, cmd: Command) {
+        // Only a message can be refused, and only a message is not posted.
+        let _ = self.post_message(idx, cmd);
+    }
+
+    /// [`post`](Core::post) for a message (`Send`, `Broadcast`) from a
+    /// handle that found the server running: `Err(NotRunning)`, the message
+    /// not posted, when the server has begun stopping meanwhile. The check
+    /// comes after the message is counted in the loop's `pending`, and a
+    /// stopping loop ends only once `pending` is zero (`EventLoop::run`):
+    /// either the loop sees the count and takes the message before it ends,
+    /// or this sees the stop — a message accepted here is never left in the
+    /// channel of a loop that has finished.
+    pub fn post_message(&self, idx: usize, cmd: Command) -> crate::error::Result<()> {
         let len = cmd.payload_len();
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
@@ -448,7 +472,7 @@ impl Core {
             }
             None => Some((cmd, false)),
         }) {
-            None => return,
+            None => return Ok(()),
             Some(c) => c,
         };
         let remote = &self.loops[idx];
@@ -456,23 +480,33 @@ impl Core {
             if !on_loop {
                 self.wait_for_room(remote);
             }
-            remote.pending.fetch_add(len, Ordering::AcqRel);
+            // Counted, then checked (see above; SeqCst, as the loop's check).
+            remote.pending.fetch_add(len, Ordering::SeqCst);
+            if !self.running.load(Ordering::SeqCst) {
+                give_back(&remote.pending, len);
+                // The loop may be waiting for the count to reach zero.
+                if !remote.notified.swap(true, Ordering::AcqRel) {
+                    let _ = remote.waker.wake();
+                }
+                return Err(crate::error::Error::NotRunning);
+            }
         }
         if let Err(crossbeam_channel::SendError(cmd)) = remote.tx.send(cmd) {
             // The loop is gone: the server has stopped.
-            remote.pending.fetch_sub(len, Ordering::AcqRel);
+            give_back(&remote.pending, len);
             if let Command::Adopt(..) = cmd {
                 // Dealt to it by loop 0 before loop 0 saw the stop (the
                 // stream closes as `cmd` drops).
                 self.release_client(idx);
             }
-            return;
+            return Err(crate::error::Error::NotRunning);
         }
         if !remote.notified.swap(true, Ordering::AcqRel) {
             if let Err(e) = remote.waker.wake() {
                 log::error!("tcphub: cannot wake event loop {idx}: {e}");
             }
         }
+        Ok(())
     }
 
     /// Waits (briefly sleeping) while loop `remote` is too far behind,
@@ -492,7 +526,8 @@ impl Core {
 
     /// Starts a graceful stop (idempotent) without waiting.
     pub fn begin_stop(&self) {
-        if self.running.swap(false, Ordering::AcqRel) {
+        // SeqCst: ordered with `post_message`'s count and check.
+        if self.running.swap(false, Ordering::SeqCst) {
             log::debug!("tcphub: stopping server on {}", self.local_addr);
             for idx in 0..self.loops.len() {
                 self.post(idx, Command::Shutdown);
