@@ -266,7 +266,13 @@ impl EventLoop {
             for ev in events.iter() {
                 match ev.token() {
                     WAKER => {}
-                    LISTENER => self.accept_all(),
+                    LISTENER => {
+                        self.accept_all();
+                        // An `on_connect` may have kicked a client whose
+                        // input is next in this batch: the kick stops its
+                        // messages at once (as from any callback of ours).
+                        self.pump();
+                    }
                     Token(t) => {
                         if ev.is_writable() {
                             if let Some(c) = self.conn_mut(t) {
