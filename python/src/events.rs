@@ -21,9 +21,10 @@ use crate::errors::IntoPy;
 use crate::types::PyEvent;
 use crate::{deadline_after, next_slice, SIGNAL_SLICE};
 
-/// What one bounded wait produced.
-enum Waited {
-    Got(Vec<Event>),
+/// What one bounded wait produced: a batch (`wait_batch`) or one event
+/// (`Pull::take`).
+enum Waited<T> {
+    Got(T),
     TimedOut,
     Stopped,
 }
@@ -35,7 +36,7 @@ fn wait_batch(
     events: &Events,
     max: usize,
     timeout: Option<Duration>,
-) -> PyResult<Waited> {
+) -> PyResult<Waited<Vec<Event>>> {
     let deadline = timeout.and_then(deadline_after);
     loop {
         let slice = next_slice(deadline);
@@ -98,11 +99,11 @@ impl Pull {
         py: Python<'_>,
         max_batch: usize,
         timeout: Option<Duration>,
-    ) -> PyResult<Waited> {
+    ) -> PyResult<Waited<Event>> {
         let deadline = timeout.and_then(deadline_after);
         loop {
             match self.try_take(max_batch) {
-                Ok(Some(ev)) => return Ok(Waited::Got(vec![ev])),
+                Ok(Some(ev)) => return Ok(Waited::Got(ev)),
                 Ok(None) => {}
                 Err(Error::NotRunning) => return Ok(Waited::Stopped),
                 Err(e) => return Err(e).py_err(py),
@@ -180,9 +181,6 @@ pub(crate) struct EventIterator {
     /// main thread waiting for its turn too.
     busy: Mutex<bool>,
     turn: Condvar,
-    /// The queue ended (server stopped, every event taken). Only touched
-    /// by the thread whose turn it is.
-    finished: Mutex<bool>,
 }
 
 /// A thread's turn to take the next event; ends on drop.
@@ -203,7 +201,6 @@ impl EventIterator {
             max_batch,
             busy: Mutex::new(false),
             turn: Condvar::new(),
-            finished: Mutex::new(false),
         }
     }
 
@@ -236,21 +233,11 @@ impl EventIterator {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
         let _turn = self.take_turn(py)?;
-        let kept = self.pull.pending().pop_front(); // (the lock ends here)
-        if let Some(ev) = kept {
-            return Ok(Some(PyEvent::new(py, ev)));
-        }
-        let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
-        if *finished {
-            return Ok(None);
-        }
+        // (Pending events first; once the server has stopped and every
+        // event was taken, `take` says so at once, without waiting.)
         match self.pull.take(py, self.max_batch, self.timeout)? {
-            Waited::Got(evs) => Ok(evs.into_iter().next().map(|ev| PyEvent::new(py, ev))),
-            Waited::TimedOut => Ok(None),
-            Waited::Stopped => {
-                *finished = true;
-                Ok(None)
-            }
+            Waited::Got(ev) => Ok(Some(PyEvent::new(py, ev))),
+            Waited::TimedOut | Waited::Stopped => Ok(None),
         }
     }
 }

@@ -122,23 +122,21 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     # The hub's own notices are lines; raw framing adds no line end itself.
     end = "\n" if args.framing == "raw" else ""
 
-    def to_all(client: Client, data: bytes) -> None:
-        # A client that half-closed (`printf 'hi\n' | ncat`) is held open
-        # for replies until the next events are taken, broadcasts included,
-        # so its last lines come back to it too, as from `tcphub serve`.
-        server.send_all(data)
+    # (A client that half-closed, `printf 'hi\n' | ncat`, is held open for
+    # replies until the next events are taken, broadcasts included, so
+    # send_all brings its last lines back to it too, as `tcphub serve` does.)
 
     @server.on_connect
     def joined(client: Client) -> None:
         log.info("client %s connected", client)
         if args.mode == "chat":
-            to_all(client, f"client {client} connected{end}".encode())
+            server.send_all(f"client {client} connected{end}".encode())
 
     @server.on_message
     def message(client: Client, data: bytes) -> None:
         if args.mode == "chat":
             try:
-                to_all(client, f"{client}: ".encode() + data)
+                server.send_all(f"{client}: ".encode() + data)
             except FrameTooLarge as e:
                 # The address prefix took a line within the limit over it:
                 # tell the sender instead of dropping it silently.
@@ -152,7 +150,7 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
                 except (NoSuchClient, NotRunning):
                     pass
         elif args.mode == "relay":
-            to_all(client, data)
+            server.send_all(data)
         else:
             try:
                 server.send(client.id, data)

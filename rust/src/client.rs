@@ -85,18 +85,9 @@ impl ClientCore {
         if crate::shared::on_any_io_thread() {
             return;
         }
-        // Joined with the lock held (as the server's `stop`), so a close
-        // racing this one waits for the end too instead of finding no thread.
-        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(t) = thread.take() {
-            if t.join().is_err() {
-                log::error!("tcphub: the client I/O thread panicked");
-            }
-        }
+        crate::shared::join_all(&self.thread, "the client I/O thread");
     }
 
-    /// As [`close`](ClientCore::close), but waits at most `limit` for the
-    /// I/O thread; whether it has ended (false at once on an I/O thread).
     /// Marks the client closed and tells its I/O thread (once). Under the
     /// send gate, as `shutdown_write`: a `send` that found the client open
     /// has posted its message before the `Close`, so the close flushes it
@@ -108,29 +99,15 @@ impl ClientCore {
         }
     }
 
+    /// As [`close`](ClientCore::close), but waits at most `limit` for the
+    /// I/O thread; whether it has ended (false at once on an I/O thread).
     fn close_within(&self, limit: std::time::Duration) -> bool {
         self.begin_close();
         if crate::shared::on_any_io_thread() {
             return false;
         }
-        // Not blocking on the lock: a `close()` elsewhere holds it while it
-        // joins (for up to the linger time); the thread is gone once it
-        // lets go.
         crate::shared::wait_finished(limit, || {
-            let mut thread = match self.thread.try_lock() {
-                Ok(t) => t,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return false,
-            };
-            if !thread.as_ref().is_none_or(JoinHandle::is_finished) {
-                return false;
-            }
-            if let Some(t) = thread.take() {
-                if t.join().is_err() {
-                    log::error!("tcphub: the client I/O thread panicked");
-                }
-            }
-            true
+            crate::shared::join_if_finished(&self.thread, "the client I/O thread")
         })
     }
 }

@@ -140,16 +140,7 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send_all(&self, msg: &[u8]) -> usize {
-        match self.try_send_all(msg) {
-            Ok(n) => n,
-            // Documented, and normal while stopping (e.g. an on_disconnect
-            // announcing a leave during stop()): no warning.
-            Err(Error::NotRunning) => 0,
-            Err(e) => {
-                log::warn!("tcphub: send_all: {e}");
-                0
-            }
-        }
+        count_or_warn("send_all", self.try_send_all(msg))
     }
 
     /// Like [`send_all`](ServerHandle::send_all), but says why nothing was sent.
@@ -195,14 +186,7 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send_all_except(&self, except: ClientId, msg: &[u8]) -> usize {
-        match self.try_send_all_except(except, msg) {
-            Ok(n) => n,
-            Err(Error::NotRunning) => 0, // as in send_all
-            Err(e) => {
-                log::warn!("tcphub: send_all_except: {e}");
-                0
-            }
-        }
+        count_or_warn("send_all_except", self.try_send_all_except(except, msg))
     }
 
     /// Like [`send_all_except`](ServerHandle::send_all_except), but says why
@@ -504,6 +488,20 @@ impl ServerHandle {
             Ok(())
         } else {
             Err(Error::NotRunning)
+        }
+    }
+}
+
+/// `send_all`'s answer from `try_send_all`'s: the count, or 0 — with a
+/// warning, except for `NotRunning`, which is documented and normal while
+/// stopping (e.g. an `on_disconnect` announcing a leave during `stop()`).
+fn count_or_warn(what: &str, sent: Result<usize>) -> usize {
+    match sent {
+        Ok(n) => n,
+        Err(Error::NotRunning) => 0,
+        Err(e) => {
+            log::warn!("tcphub: {what}: {e}");
+            0
         }
     }
 }

@@ -394,6 +394,45 @@ fn give_back(pending: &AtomicUsize, len: usize) {
     }
 }
 
+/// Joins the threads in `slot` (a `Vec` or an `Option` of handles),
+/// holding its lock meanwhile, so that a caller racing this one waits for
+/// the end too instead of finding no thread.
+pub(crate) fn join_all<C>(slot: &Mutex<C>, what: &str)
+where
+    C: Default + IntoIterator<Item = JoinHandle<()>>,
+{
+    let mut threads = slot.lock().unwrap_or_else(|p| p.into_inner());
+    join_each(std::mem::take(&mut *threads), what);
+}
+
+/// Joins the threads in `slot` if every one has finished; whether none is
+/// left. Does not wait for the lock: whoever holds it (`join_all`, for up
+/// to a linger time) is joining them, and they are gone once it lets go.
+pub(crate) fn join_if_finished<C>(slot: &Mutex<C>, what: &str) -> bool
+where
+    C: Default + IntoIterator<Item = JoinHandle<()>>,
+    for<'a> &'a C: IntoIterator<Item = &'a JoinHandle<()>>,
+{
+    let mut threads = match slot.try_lock() {
+        Ok(t) => t,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return false,
+    };
+    if !(&*threads).into_iter().all(JoinHandle::is_finished) {
+        return false;
+    }
+    join_each(std::mem::take(&mut *threads), what);
+    true
+}
+
+fn join_each(threads: impl IntoIterator<Item = JoinHandle<()>>, what: &str) {
+    for t in threads {
+        if t.join().is_err() {
+            log::error!("tcphub: {what} panicked");
+        }
+    }
+}
+
 /// Polls `done` (every few milliseconds) until it holds or `limit` has
 /// passed; whether it held. For the rare waits with a deadline on threads
 /// ending (`stop_within`, `close_within`), where `join` has none.
@@ -545,12 +584,7 @@ impl Core {
         if on_any_io_thread() {
             return;
         }
-        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-        for t in threads.drain(..) {
-            if t.join().is_err() {
-                log::error!("tcphub: an event loop thread panicked");
-            }
-        }
+        join_all(&self.threads, "an event loop thread");
     }
 
     /// As [`stop`](Core::stop), but waits at most `limit` for the loops;
@@ -560,24 +594,8 @@ impl Core {
         if on_any_io_thread() {
             return false;
         }
-        // Not blocking on the lock: a `stop()` elsewhere holds it while it
-        // joins (for up to the linger time); its threads are gone once it
-        // lets go.
         wait_finished(limit, || {
-            let mut threads = match self.threads.try_lock() {
-                Ok(t) => t,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => return false,
-            };
-            if !threads.iter().all(JoinHandle::is_finished) {
-                return false;
-            }
-            for t in threads.drain(..) {
-                if t.join().is_err() {
-                    log::error!("tcphub: an event loop thread panicked");
-                }
-            }
-            true
+            join_if_finished(&self.threads, "an event loop thread")
         })
     }
 }
