@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyType};
 use tcphub::{Error, Reconnect, TcpClient};
 
 use crate::errors::IntoPy;
+use crate::types::Port;
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
 
 /// A connection to a tcphub (or any compatible) server.
@@ -69,7 +70,7 @@ impl PyTcpClient {
     fn new(
         py: Python<'_>,
         host: String,
-        port: u16,
+        port: Port,
         framing: &str,
         max_len: Option<usize>,
         connect_timeout: f64,
@@ -107,7 +108,7 @@ impl PyTcpClient {
             .name("tcphub-connect".into())
             .spawn(move || {
                 // `builder` resolves `host` (getaddrinfo).
-                let mut builder = TcpClient::builder((host.as_str(), port))
+                let mut builder = TcpClient::builder((host.as_str(), port.0))
                     .framing(framing)
                     .connect_timeout(connect_timeout)
                     .max_queue_bytes(max_queue_bytes)

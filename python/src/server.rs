@@ -46,7 +46,7 @@ use tcphub::{Error, Event, Events, Overflow, ServerHandle, TcpServer};
 
 use crate::errors::{invalid_config, IntoPy};
 use crate::events::Pull;
-use crate::types::{PyClient, PyEvent, PyStats};
+use crate::types::{Port, PyClient, PyEvent, PyStats};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
 
 thread_local! {
@@ -414,7 +414,7 @@ impl PyTcpServer {
     /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
     #[new]
     #[pyo3(signature = (
-        port = 0,
+        port = Port(0),
         max_clients = 1024,
         *,
         framing = "raw",
@@ -435,7 +435,7 @@ impl PyTcpServer {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        port: u16,
+        port: Port,
         max_clients: usize,
         framing: &str,
         bind: &str,
@@ -467,7 +467,7 @@ impl PyTcpServer {
         };
         Ok(PyTcpServer {
             settings: Settings {
-                port,
+                port: port.0,
                 max_clients,
                 bind,
                 framing: framing_from_str(py, framing, max_len)?,
@@ -707,12 +707,12 @@ impl PyTcpServer {
     ///
     /// Raises ``NoSuchAddr`` when no client is connected from there,
     /// ``NotRunning``, ``FrameTooLarge``; ``ValueError`` for a malformed ``ip``.
-    fn send_to(&self, py: Python<'_>, ip: &str, port: u16, data: PyBackedBytes) -> PyResult<()> {
+    fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: PyBackedBytes) -> PyResult<()> {
         let ip: IpAddr = ip
             .parse()
             .map_err(|_| PyValueError::new_err(format!("not an IP address: {ip:?}")))?;
         let r = self.started().py_err(py)?;
-        py.detach(|| r.handle.send_to(ip, port, &data)).py_err(py)
+        py.detach(|| r.handle.send_to(ip, port.0, &data)).py_err(py)
     }
 
     /// Queues ``data`` for client ``client_id``.

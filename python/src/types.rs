@@ -244,3 +244,27 @@ impl PyStats {
         format!("Stats({})", body.join(", "))
     }
 }
+
+/// A TCP port argument. Any int outside 0–65535 raises ``OverflowError``
+/// saying so, as Python's own ``socket`` does ("port must be 0-65535"),
+/// instead of pyo3's bare "out of range integral type conversion".
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Port(pub(crate) u16);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Port {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Port> {
+        let out_of_range = || {
+            let shown = obj.repr().map(|r| r.to_string()).unwrap_or_default();
+            pyo3::exceptions::PyOverflowError::new_err(format!("port must be 0-65535, got {shown}"))
+        };
+        match obj.extract::<i64>() {
+            Ok(n) => u16::try_from(n).map(Port).map_err(|_| out_of_range()),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => {
+                Err(out_of_range())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -152,8 +152,17 @@ def test_invalid_configuration():
         tcphub.TcpServer(0, 10, linger=-1.0)
     with pytest.raises(tcphub.InvalidConfig):
         tcphub.TcpServer(0, 10, bind="127.0.0.1", threads=0).start()
-    with pytest.raises(OverflowError):
-        tcphub.TcpServer(70000, 10)
+    # As Python's own socket module: OverflowError naming the range.
+    for port in (70000, -1, 2**70):
+        with pytest.raises(OverflowError, match="port must be 0-65535"):
+            tcphub.TcpServer(port, 10)
+    with pytest.raises(OverflowError, match="port must be 0-65535, got 65536"):
+        tcphub.TcpClient("127.0.0.1", 65536)
+    with pytest.raises(TypeError):
+        tcphub.TcpServer("80", 10)  # type: ignore[arg-type]
+    with tcphub.TcpServer(0, 10, bind="127.0.0.1") as server:
+        with pytest.raises(OverflowError, match="got 99999"):
+            server.send_to("127.0.0.1", 99999, b"x")
 
 
 def test_context_manager_starts_and_stops():
