@@ -93,7 +93,7 @@ pub use server::{
     TcpServer, DEFAULT_BACKLOG, DEFAULT_BUSY_POLL, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER,
     DEFAULT_MAX_QUEUE_BYTES, MAX_THREADS,
 };
-pub use shared::{Overflow, EVENT_QUEUE_BYTES};
+pub use shared::{Overflow, EVENT_QUEUE_BYTES, MAX_FULL_MESSAGE};
 pub use stats::Stats;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.

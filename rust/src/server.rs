@@ -14,7 +14,7 @@ use crate::framing::Framing;
 use crate::handle::ServerHandle;
 use crate::outbox::QueueLoad;
 use crate::registry::Registry;
-use crate::shared::{Callbacks, Config, Core, Overflow, StopGuard};
+use crate::shared::{Callbacks, Config, Core, Overflow, StopGuard, MAX_FULL_MESSAGE};
 use crate::stats::LoopCounters;
 
 /// Default bound on each client's outbound queue: 4 MiB.
@@ -103,6 +103,8 @@ impl TcpServer {
                 linger: DEFAULT_LINGER,
                 event_capacity: DEFAULT_EVENT_CAPACITY,
                 busy_poll: DEFAULT_BUSY_POLL,
+                full_message: None,
+                full_frame: None,
             },
             callbacks: Callbacks::default(),
         }
@@ -345,6 +347,46 @@ impl TcpServer {
         self
     }
 
+    /// A message sent to each connection refused because `max_clients`
+    /// clients are connected, framed like every other message, just before
+    /// the server closes it — as Redis answers "max number of clients
+    /// reached" — so the peer learns why instead of seeing a bare
+    /// end-of-stream. Default: none. Keep it short: it is written once,
+    /// without waiting, so its frame may be at most
+    /// [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) (4096) bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`start`](TcpServer::start) fails with [`Error::InvalidConfig`] when
+    /// the framed message is longer than that or over the framing's
+    /// `max_len`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use tcphub::{Framing, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 1)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .full_message("server full, try later")
+    ///     .start()?;
+    /// let first = tcphub::TcpClient::connect(server.local_addr())?;
+    /// while server.client_count() < 1 {
+    ///     std::thread::yield_now();
+    /// }
+    /// let mut second = std::net::TcpStream::connect(server.local_addr())?;
+    /// let mut notice = String::new();
+    /// second.read_to_string(&mut notice)?; // the notice, then end-of-stream
+    /// assert_eq!(notice, "server full, try later\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn full_message(mut self, msg: impl AsRef<[u8]>) -> TcpServer {
+        self.config.full_message = Some(Arc::from(msg.as_ref()));
+        self
+    }
+
     /// Called when a client connects, on the event-loop thread that owns it.
     ///
     /// Callbacks run on the I/O thread that owns the client: keep them short
@@ -426,7 +468,10 @@ impl TcpServer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(self) -> Result<ServerHandle> {
-        let TcpServer { config, callbacks } = self;
+        let TcpServer {
+            mut config,
+            callbacks,
+        } = self;
         if config.max_clients == 0 {
             // It would accept every connection only to close it at once.
             return Err(Error::InvalidConfig(
@@ -455,6 +500,22 @@ impl TcpServer {
             ));
         }
         config.framing.validate()?;
+        config.full_frame = match &config.full_message {
+            None => None,
+            Some(msg) => {
+                let frame = config
+                    .framing
+                    .encode(msg)
+                    .map_err(|e| Error::InvalidConfig(format!("full_message: {e}")))?;
+                if frame.len() > MAX_FULL_MESSAGE {
+                    return Err(Error::InvalidConfig(format!(
+                        "full_message: {} bytes framed, at most {MAX_FULL_MESSAGE}",
+                        frame.len()
+                    )));
+                }
+                Some(frame)
+            }
+        };
         let listener = event_loop::listen(&config)?;
         let local_addr = listener.local_addr().map_err(|source| Error::Io {
             context: "reading the bound address",

@@ -58,7 +58,17 @@ pub(crate) struct Config {
     pub event_capacity: usize,
     /// How long an idle loop keeps polling before it sleeps (zero: off).
     pub busy_poll: Duration,
+    /// The application's notice for connections refused at `max_clients`,
+    /// as given (framed at `start()`, when the framing is final).
+    pub full_message: Option<Arc<[u8]>>,
+    /// That notice framed, written to each refused connection before it is
+    /// closed, so the peer learns why instead of seeing a bare EOF.
+    pub full_frame: Option<Arc<[u8]>>,
 }
+
+/// Longest framed [`full_message`](crate::TcpServer::full_message): it is
+/// written once, without waiting, into a new connection's send buffer.
+pub const MAX_FULL_MESSAGE: usize = 4096;
 
 pub(crate) type ConnectFn = dyn Fn(&ServerHandle, &Client) + Send + Sync;
 pub(crate) type MessageFn = dyn Fn(&ServerHandle, &Client, &[u8]) + Send + Sync;

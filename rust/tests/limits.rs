@@ -71,6 +71,64 @@ fn client_over_max_is_refused_and_a_freed_slot_is_reused() {
     server.stop();
 }
 
+/// A refused connection gets the server's `full_message`, framed, then
+/// end-of-stream — also one that sent first; admitted clients never see it.
+#[test]
+fn refused_connection_gets_the_full_message() {
+    for framing in [Framing::lines(), Framing::length_prefixed()] {
+        let server = TcpServer::new(0, 1)
+            .bind(localhost())
+            .framing(framing.clone())
+            .full_message("server full: 1 client")
+            .on_message(|srv, c, msg| {
+                let _ = srv.send(c.id, msg);
+            })
+            .start()
+            .unwrap();
+        let mut first = Peer::connect(server.local_addr());
+        wait_clients(&server, 1);
+        for sent_first in [false, true] {
+            let mut refused = Peer::connect(server.local_addr());
+            if sent_first {
+                refused.send(&framing.encode(b"let me in").unwrap());
+            }
+            let got = refused.read_to_eof();
+            assert_eq!(got, &framing.encode(b"server full: 1 client").unwrap()[..]);
+        }
+        assert_eq!(server.stats().rejected, 2);
+        first.send(&framing.encode(b"still here").unwrap());
+        let echo = first.read_exact(framing.encode(b"still here").unwrap().len());
+        assert_eq!(echo, &framing.encode(b"still here").unwrap()[..]);
+        server.stop();
+    }
+}
+
+/// A `full_message` that cannot be sent as one frame is refused at start.
+#[test]
+fn full_message_too_long_is_a_configuration_error() {
+    let long = vec![b'x'; tcphub::MAX_FULL_MESSAGE];
+    let err = TcpServer::new(0, 1)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .full_message(&long)
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("full_message")),
+        "{err:?}"
+    );
+    let err = TcpServer::new(0, 1)
+        .bind(localhost())
+        .framing(Framing::Lines { max_len: 8 })
+        .full_message("longer than eight")
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("full_message") && m.contains("frame limit")),
+        "{err:?}"
+    );
+}
+
 // ---- slow consumers ---------------------------------------------------------
 
 /// Each broadcast line is this long, newline included.

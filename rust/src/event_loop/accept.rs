@@ -10,7 +10,7 @@
 //! accepts — at most +9 % on the burst, inside the noise, no gain in the
 //! capacity run, and it spreads clients by address hash instead of load.
 
-use std::io;
+use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,11 @@ impl EventLoop {
                 core.config.max_clients
             );
             let mut stream = stream;
+            if let Some(notice) = &core.config.full_frame {
+                // A new connection's send buffer holds it (it is at most
+                // MAX_FULL_MESSAGE bytes); if not, the peer gets less.
+                let _ = stream.write(notice);
+            }
             close_politely(&mut stream, &mut self.rbuf); // the peer sees EOF at once
             return;
         }
