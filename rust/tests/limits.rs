@@ -78,7 +78,7 @@ fn refused_connection_gets_the_full_message() {
     for framing in [Framing::lines(), Framing::length_prefixed()] {
         let server = TcpServer::new(0, 1)
             .bind(localhost())
-            .framing(framing.clone())
+            .framing(framing)
             .full_message("server full: 1 client")
             .on_message(|srv, c, msg| {
                 let _ = srv.send(c.id, msg);
