@@ -954,6 +954,25 @@ int tcphub_server_set_frame_timeout(struct tcphub_server *s, uint64_t timeout_ms
 int tcphub_server_set_framing(struct tcphub_server *s, tcphub_framing framing, size_t max_len);
 
 /**
+ * A message (`len` bytes at `msg`) sent to each connection refused because
+ * `max_clients` clients are connected, framed like every other message,
+ * just before the server closes it — so the peer learns why instead of
+ * seeing a bare end-of-stream. `msg` NULL (with `len` 0) removes it; none
+ * is the default. The bytes are copied. It is written once without
+ * waiting, so `tcphub_server_start` fails with `TCPHUB_ERR_INVALID_ARG`
+ * when its frame is longer than 4096 bytes or the message is over the
+ * framing's `max_len`. Takes effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+ * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+ */
+int tcphub_server_set_full_message(struct tcphub_server *s, const uint8_t *msg, size_t len);
+
+/**
  * Disconnects clients that send nothing for `timeout_ms` milliseconds with
  * `TCPHUB_REASON_IDLE_TIMEOUT` (0, the default, turns it off). Takes effect
  * at the next `tcphub_server_start`.

@@ -1,5 +1,6 @@
 //! The less common server settings: overflow policy, linger, keepalive,
-//! `TCP_NODELAY`, listen backlog and the pull-mode queue capacity. Each
+//! `TCP_NODELAY`, listen backlog, the pull-mode queue capacity and the
+//! notice for refused connections. Each
 //! setter stores its value; `tcphub_server_start` hands them to the core's
 //! builder (see [`Tuning::apply`]).
 
@@ -22,6 +23,8 @@ pub(crate) struct Tuning {
     nodelay: Option<bool>,
     backlog: Option<i32>,
     event_capacity: Option<usize>,
+    /// The notice for connections refused at `max_clients`.
+    full_message: Option<Vec<u8>>,
 }
 
 impl Tuning {
@@ -44,6 +47,9 @@ impl Tuning {
         }
         if let Some(n) = self.event_capacity {
             b = b.event_capacity(n);
+        }
+        if let Some(msg) = &self.full_message {
+            b = b.full_message(msg);
         }
         b
     }
@@ -212,6 +218,41 @@ pub unsafe extern "C" fn tcphub_server_set_event_capacity(
     unsafe {
         tune("tcphub_server_set_event_capacity", s, |t| {
             t.event_capacity = (events > 0).then_some(events);
+            Ok(())
+        })
+    }
+}
+
+/// A message (`len` bytes at `msg`) sent to each connection refused because
+/// `max_clients` clients are connected, framed like every other message,
+/// just before the server closes it — so the peer learns why instead of
+/// seeing a bare end-of-stream. `msg` NULL (with `len` 0) removes it; none
+/// is the default. The bytes are copied. It is written once without
+/// waiting, so `tcphub_server_start` fails with `TCPHUB_ERR_INVALID_ARG`
+/// when its frame is longer than 4096 bytes or the message is over the
+/// framing's `max_len`. Takes effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_full_message(
+    s: *mut tcphub_server,
+    msg: *const u8,
+    len: usize,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_full_message", s, |t| {
+            t.full_message = if msg.is_null() && len == 0 {
+                None
+            } else {
+                // SAFETY: the caller's promise.
+                Some(crate::boundary::bytes(msg, len)?.to_vec())
+            };
             Ok(())
         })
     }

@@ -1,5 +1,6 @@
 /* The less common settings (overflow policy, linger, keepalive, nodelay,
- * backlog, event capacity) and tcphub_server_stats. */
+ * backlog, event capacity, the notice for refused connections) and
+ * tcphub_server_stats. */
 #include "test_util.h"
 
 #define MSGS 1000
@@ -56,6 +57,8 @@ int main(void) {
     CHECK_RC(tcphub_server_set_nodelay(NULL, true), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_backlog(NULL, 16), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_event_capacity(NULL, 16), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_server_set_full_message(NULL, NULL, 0), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_server_set_full_message(s, NULL, 3), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_overflow(s, 2), TCPHUB_ERR_INVALID_ARG);
     CHECK(strstr(tcphub_last_error(), "overflow") != NULL);
     CHECK_RC(tcphub_server_set_overflow(s, -1), TCPHUB_ERR_INVALID_ARG);
@@ -75,6 +78,7 @@ int main(void) {
     CHECK_RC(tcphub_server_set_nodelay(s, true), TCPHUB_ERR_ALREADY_RUNNING);
     CHECK_RC(tcphub_server_set_backlog(s, 16), TCPHUB_ERR_ALREADY_RUNNING);
     CHECK_RC(tcphub_server_set_event_capacity(s, 16), TCPHUB_ERR_ALREADY_RUNNING);
+    CHECK_RC(tcphub_server_set_full_message(s, (const uint8_t *)"x", 1), TCPHUB_ERR_ALREADY_RUNNING);
     TEST_PASS("setters refuse a running server");
 
     /* Pull mode with a 4-event queue: 100 lines all arrive, in order (the
@@ -129,5 +133,39 @@ int main(void) {
     close(fd);
     tcphub_server_free(s);
     TEST_PASS("TCPHUB_OVERFLOW_DROP_MESSAGE drops and counts, the client stays");
+
+    /* A connection refused at max_clients reads the notice, then EOF. */
+    s = tcphub_server_new(0, 1);
+    CHECK(s != NULL);
+    CHECK_OK(tcphub_server_set_bind_ip(s, "127.0.0.1"));
+    CHECK_OK(tcphub_server_set_framing(s, TCPHUB_FRAMING_LINES, 0));
+    static const char full[] = "server full";
+    CHECK_OK(tcphub_server_set_full_message(s, (const uint8_t *)full, strlen(full)));
+    CHECK_OK(tcphub_server_start(s));
+    fd = connect_to(tcphub_server_port(s));
+    WAIT_UNTIL(tcphub_server_client_count(s) == 1);
+    int refused = connect_to(tcphub_server_port(s));
+    char line[64];
+    read_line(refused, line, sizeof line);
+    CHECK(strcmp(line, full) == 0);
+    char c;
+    CHECK(read_byte(refused, &c, now_ms() + WAIT_MS) == 0); /* then EOF */
+    CHECK(stats_of(s).rejected == 1);
+    close(refused);
+    close(fd);
+    tcphub_server_free(s);
+    TEST_PASS("a refused connection gets the full message, then EOF");
+
+    /* Over the 4096-byte limit: the start fails and says why. */
+    s = new_local_server(TCPHUB_FRAMING_RAW);
+    static uint8_t big[5000];
+    memset(big, 'x', sizeof big);
+    CHECK_OK(tcphub_server_set_full_message(s, big, sizeof big));
+    CHECK_RC(tcphub_server_start(s), TCPHUB_ERR_INVALID_ARG);
+    CHECK(strstr(tcphub_last_error(), "full_message") != NULL);
+    CHECK_OK(tcphub_server_set_full_message(s, NULL, 0)); /* removed: starts */
+    CHECK_OK(tcphub_server_start(s));
+    tcphub_server_free(s);
+    TEST_PASS("a full message over 4096 bytes fails the start; NULL removes it");
     return 0;
 }
