@@ -209,6 +209,7 @@ struct Settings {
     linger: Duration,
     event_capacity: usize,
     busy_poll: Duration,
+    full_message: Option<Vec<u8>>,
 }
 
 impl Settings {
@@ -234,6 +235,9 @@ impl Settings {
         }
         if let Some(t) = self.keepalive {
             b = b.keepalive(t);
+        }
+        if let Some(msg) = &self.full_message {
+            b = b.full_message(msg);
         }
         b
     }
@@ -410,6 +414,10 @@ impl PyTcpServer {
     /// ``busy_poll``: seconds an I/O thread that ran out of work keeps polling
     /// (yielding the CPU) before it sleeps — fewer wakeups under steady load,
     /// at most that much CPU per wakeup; default 5e-6, 0 turns it off.
+    /// ``full_message``: bytes sent (framed) to each connection refused
+    /// because ``max_clients`` are connected, just before it is closed, so
+    /// the peer learns why; at most 4096 bytes framed (``start()`` raises
+    /// ``InvalidConfig`` otherwise).
     ///
     /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
     #[new]
@@ -431,6 +439,7 @@ impl PyTcpServer {
         linger = 2.0,
         event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
         busy_poll = 5e-6,
+        full_message = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -451,6 +460,7 @@ impl PyTcpServer {
         linger: f64,
         event_capacity: usize,
         busy_poll: f64,
+        full_message: Option<PyBackedBytes>,
     ) -> PyResult<PyTcpServer> {
         let bind: IpAddr = bind
             .parse()
@@ -488,6 +498,7 @@ impl PyTcpServer {
                 linger: duration(py, linger, "linger")?,
                 event_capacity,
                 busy_poll: duration(py, busy_poll, "busy_poll")?,
+                full_message: full_message.map(|m| m.to_vec()),
             },
             callbacks: Mutex::new(Callbacks::default()),
             starting: AtomicBool::new(false),

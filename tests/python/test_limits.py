@@ -1,10 +1,12 @@
 """Server limits and loop settings from Python: frame_timeout (slowloris
-defence), idle_timeout, busy_poll."""
+defence), idle_timeout, busy_poll, the full_message of refused connections."""
 
 from __future__ import annotations
 
 import socket
 from typing import Callable, List
+
+import pytest
 
 import tcphub
 
@@ -96,3 +98,26 @@ def test_busy_poll_must_not_be_negative(make_server: Callable[..., tcphub.TcpSer
 
     with pytest.raises(tcphub.InvalidConfig):
         make_server(busy_poll=-1.0)
+
+
+def test_refused_connection_gets_the_full_message(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    server = make_server(max_clients=1, framing="lines", full_message=b"server full")
+    events = server.start().events(timeout=WAIT)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT):
+        assert next(events).kind == "connect"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as refused:
+            got = b""
+            while chunk := refused.recv(64):
+                got += chunk
+        assert got == b"server full\n"  # the notice, then end-of-stream
+        assert server.stats().rejected == 1
+
+
+def test_full_message_over_the_limit_fails_the_start(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    server = make_server(full_message=bytearray(5000))
+    with pytest.raises(tcphub.InvalidConfig, match="full_message"):
+        server.start()
