@@ -1,5 +1,6 @@
 //! `tcphub serve`: the hub. Chat mode is the socket tutorial's behaviour
-//! (join/leave notices, messages relayed with the sender's address); relay
+//! (join/leave notices, messages relayed with the sender's address, a
+//! "server full" notice to connections over `--max`); relay
 //! sends every frame verbatim to everyone; echo sends it back to its sender.
 
 use std::net::IpAddr;
@@ -77,6 +78,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     builder = match args.mode {
         Mode::Chat => builder
+            .full_message(format!("server full ({} connected){end}", args.max))
             .on_connect(move |srv, c| {
                 log::info!("client {} connected", c.addr);
                 srv.send_all(format!("client {} connected{end}", c.addr).as_bytes());

@@ -289,6 +289,31 @@ fn sigterm_stops_gracefully_and_clients_see_eof() {
     assert_eq!(b.until_eof(), "");
 }
 
+/// A chat hub tells a connection over `--max` why it closes it, and
+/// `tcphub send --wait-reply` shows that notice.
+#[test]
+fn full_chat_hub_says_so() {
+    let hub = Hub::start(&["--max", "1"]);
+    let mut a = hub.connect();
+    a.expect(&format!("client {} connected", a.addr()));
+    let mut refused = hub.connect();
+    assert_eq!(refused.until_eof(), "server full (1 connected)\n");
+    let out = bin()
+        .args([
+            "send",
+            &format!("127.0.0.1:{}", hub.port),
+            "let me in",
+            "--wait-reply",
+            "10",
+        ])
+        .output()
+        .expect("run tcphub send");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "server full (1 connected)\n"
+    );
+}
+
 #[test]
 fn send_prints_the_reply() {
     let hub = Hub::start(&["--mode", "echo"]);

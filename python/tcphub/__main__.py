@@ -12,7 +12,8 @@ The flags of ``tcphub serve`` (the Rust CLI)::
   each ending with a newline under ``raw`` framing) and each message is
   relayed to all as ``<ip:port>: <text>``; one that the prefix takes over
   the frame limit goes to no one, and its sender gets
-  ``message not relayed: ...``.
+  ``message not relayed: ...``; a connection over ``--max`` gets
+  ``server full (<max> connected)`` before it is closed.
 - ``relay``: every frame goes verbatim to every client, sender included.
 - ``echo``: every frame goes back to its sender.
 
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_hub(args: argparse.Namespace) -> TcpServer:
     """A configured (not started) server for ``args``."""
+    # The hub's own notices are lines; raw framing adds no line end itself.
+    end = "\n" if args.framing == "raw" else ""
+    full = f"server full ({args.max} connected){end}".encode() if args.mode == "chat" else None
     server = TcpServer(
         args.port,
         args.max,
@@ -118,9 +122,8 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         idle_timeout=args.idle_timeout,
         threads=args.threads,
         busy_poll=args.busy_poll_us / 1e6,
+        full_message=full,
     )
-    # The hub's own notices are lines; raw framing adds no line end itself.
-    end = "\n" if args.framing == "raw" else ""
 
     # (A client that half-closed, `printf 'hi\n' | ncat`, is held open for
     # replies until the next events are taken, broadcasts included, so

@@ -334,6 +334,22 @@ def test_python_dash_m_chat_tells_the_sender_when_a_line_is_too_long_to_relay():
         server.stop()
 
 
+def test_python_dash_m_chat_tells_a_connection_over_max_that_it_is_full_like_the_cli():
+    server = _hub("--max", "1")
+    try:
+        a = socket.create_connection(server.address, timeout=WAIT)
+        me = "%s:%d" % a.getsockname()
+        assert LineReader(a).line() == f"client {me} connected".encode()
+        with socket.create_connection(server.address, timeout=WAIT) as refused:
+            got = b""
+            while chunk := refused.recv(64):
+                got += chunk
+        assert got == b"server full (1 connected)\n"
+        a.close()
+    finally:
+        server.stop()
+
+
 def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
     server = _hub("--framing", "raw")
     try:
