@@ -1,0 +1,80 @@
+//! A chat client for the hub (`tcphub serve`, or the `chat_server` example):
+//! lines typed on stdin go to the hub, lines from the hub are printed. It
+//! reconnects (with backoff) when the connection drops.
+//!
+//! ```text
+//! cargo run --release --example chat_server -- 8001             # one terminal
+//! cargo run --release --example chat_client -- 127.0.0.1:8001   # two or more others
+//! ```
+//!
+//! End the input (Ctrl-D) to leave: the client half-closes, prints what the
+//! hub still sends, and exits when the hub closes the connection.
+
+use std::io::{BufRead, Write};
+use std::time::Duration;
+
+use tcphub::{ClientEvent, Framing, Reconnect, TcpClient};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8001".to_string());
+    let client = TcpClient::builder(addr.as_str())
+        .framing(Framing::lines())
+        .reconnect(Reconnect {
+            max_attempts: Some(10),
+            ..Reconnect::default()
+        })
+        .connect()?;
+    eprintln!(
+        "connected to {} from {}",
+        client.peer_addr(),
+        client.local_addr()
+    );
+
+    // Standard input on a thread of its own (a clone of the handle); the
+    // main thread prints what arrives.
+    let sender = client.clone();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            loop {
+                match sender.send(line.as_bytes()) {
+                    Ok(()) => break,
+                    // send() never blocks: while the hub does not read, the
+                    // bounded queue fills up; wait for room.
+                    Err(tcphub::Error::QueueFull { .. }) => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(e) => {
+                        eprintln!("not sent: {e}");
+                        return;
+                    }
+                }
+            }
+        }
+        // Done typing: the hub answers our last lines, then closes.
+        let _ = sender.shutdown_write();
+    });
+
+    let mut out = std::io::stdout().lock();
+    loop {
+        match client.next_event(Duration::from_secs(60)) {
+            Ok(ClientEvent::Message(line)) => {
+                out.write_all(&line)?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+            }
+            Ok(ClientEvent::Disconnected(why)) => eprintln!("disconnected: {why}"),
+            Ok(ClientEvent::Reconnecting { attempt, delay }) => {
+                eprintln!("reconnecting in {delay:.1?} (attempt {attempt})")
+            }
+            Ok(ClientEvent::Reconnected { local_addr, .. }) => {
+                eprintln!("reconnected from {local_addr}")
+            }
+            Ok(ClientEvent::Closed) | Err(tcphub::Error::NotRunning) => return Ok(()),
+            Ok(_) | Err(tcphub::Error::Timeout) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

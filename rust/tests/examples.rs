@@ -1,0 +1,146 @@
+//! The examples run: `chat_server` relays what two `chat_client`s type.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The built example `name` (`cargo test` builds the examples; a test run
+/// that did not, e.g. `--test examples` alone, builds them here).
+fn example(name: &str) -> PathBuf {
+    let dir = std::env::current_exe()
+        .expect("test binary path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile directory")
+        .join("examples");
+    let path = dir.join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "tcphub", "--example", name])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build --example {name}");
+    }
+    path
+}
+
+/// Lines a child writes to one of its pipes, read on a thread of their own.
+struct Lines(std::sync::mpsc::Receiver<String>);
+
+impl Lines {
+    fn of(pipe: impl std::io::Read + Send + 'static) -> Lines {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines(rx)
+    }
+
+    /// The next line, waiting at most 20 s.
+    fn next(&self, what: &str) -> String {
+        self.0
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no line ({what}): {e}"))
+    }
+
+    /// Skips lines until one satisfies `want`; returns it.
+    fn until(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) if want(&line) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line {what}: {e}"),
+            }
+        }
+    }
+}
+
+/// A child killed when the test ends, however it ends.
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `chat_client` connected to `port`: its stdin, stdout lines
+/// and its own address (from its "connected to … from …" line).
+fn client(port: u16) -> (Kill, Lines, String) {
+    let mut child = Command::new(example("chat_client"))
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chat_client");
+    let out = Lines::of(child.stdout.take().unwrap());
+    let err = Lines::of(child.stderr.take().unwrap());
+    let hello = err.next("chat_client's connected line");
+    let me = hello
+        .rsplit(" from ")
+        .next()
+        .filter(|_| hello.starts_with("connected to "))
+        .unwrap_or_else(|| panic!("unexpected first line {hello:?}"))
+        .to_string();
+    (Kill(child), out, me)
+}
+
+#[test]
+fn chat_clients_talk_through_the_chat_server() {
+    let mut server = Command::new(example("chat_server"))
+        .arg("0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chat_server");
+    let log = Lines::of(server.stderr.take().unwrap());
+    let server = Kill(server);
+    let listening = log.next("the server's listening line");
+    let port: u16 = listening
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {listening:?}"));
+
+    let (_a, a_out, a_addr) = client(port);
+    assert_eq!(a_out.next("a's join"), format!("client {a_addr} connected"));
+    let (mut b, b_out, b_addr) = client(port);
+    assert_eq!(b_out.next("b's join"), format!("client {b_addr} connected"));
+    a_out.until("b's join at a", |l| {
+        l == format!("client {b_addr} connected")
+    });
+
+    let mut stdin = b.0.stdin.take().unwrap();
+    stdin.write_all(b"hello from b\n").unwrap();
+    let relayed = format!("{b_addr}: hello from b");
+    assert_eq!(
+        a_out.until("the relayed line at a", |l| l == relayed),
+        relayed
+    );
+    b_out.until("the relayed line at b", |l| l == relayed);
+
+    // End of b's input: it half-closes, the hub closes it, b exits 0.
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = b.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "chat_client did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "chat_client exit status {status:?}");
+    let left = format!("client {b_addr} disconnected (closed by peer)");
+    a_out.until("b's leave notice at a", |l| l == left);
+    drop(server);
+}
