@@ -173,6 +173,41 @@ def test_example_chat_server_runs():
     assert proc.returncode == 0, err
 
 
+CLIENT_EXAMPLE = EXAMPLE.with_name("chat_client.py")
+
+
+def test_example_chat_client_talks_and_leaves_at_end_of_input():
+    server = _hub()  # the chat hub of python -m tcphub, on 127.0.0.1
+    watcher = socket.create_connection(server.address, timeout=WAIT)
+    seen = LineReader(watcher)
+    seen.line()  # its own join notice
+    proc = subprocess.Popen(
+        [sys.executable, str(CLIENT_EXAMPLE), *map(str, server.address)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        m = re.fullmatch(r"connected from (\S+)\n", proc.stderr.readline())
+        assert m
+        me = m.group(1)
+        assert seen.line() == f"client {me} connected".encode()
+        proc.stdin.write("hello from the example\n")
+        proc.stdin.flush()
+        assert seen.line() == f"{me}: hello from the example".encode()
+        out, err = _finish(proc)  # closes stdin: end of input, it half-closes
+        assert proc.returncode == 0, err
+        assert f"{me}: hello from the example\n" in out
+        assert seen.line() == f"client {me} disconnected (closed by peer)".encode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        watcher.close()
+        server.stop()
+
+
 def test_stop_under_load_from_main_and_from_a_callback():
     """Relay traffic from 20 clients while stop() comes from the main thread
     and from inside a callback at once; the process must finish (no deadlock)."""
