@@ -124,9 +124,11 @@ for name in "${tests[@]}"; do
         --suppressions="$ROOT/tests/c/valgrind.supp" "$BUILD/plain/$name"
 done
 
-section "example: examples/c/chat_server.c"
+section "examples: examples/c/chat_server.c, examples/c/chat_client.c"
 step "build chat_server against the build tree" \
     gcc "${CFLAGS[@]}" examples/c/chat_server.c -o "$BUILD/chat_server" "${LINK[@]}"
+step "build chat_client against the build tree (sanitizers)" \
+    gcc "${CFLAGS[@]}" "${SAN[@]}" examples/c/chat_client.c -o "$BUILD/chat_client" "${LINK[@]}"
 
 # The README's path: install (staged, a debug build, in its own target
 # directory because the installed library gets a SONAME), then compile
@@ -203,6 +205,37 @@ chat_smoke() {
 show "chat_server smoke test: two clients on 127.0.0.1, one line relayed, SIGTERM"
 chat_smoke "$BUILD/chat_server_static"
 record $? "chat_server relays a line and exits cleanly on SIGTERM"
+
+# chat_client against chat_server: its line comes back relayed; at the end
+# of its input it half-closes, the server closes, and it exits 0.
+client_smoke() {
+    local out="$BUILD/chat2.out" got="$BUILD/client.out" pid port="" i rc
+    "$BUILD/chat_server" 0 >"$out" 2>&1 &
+    pid=$!
+    for ((i = 0; i < 2000; i++)); do # up to 20 s for the "listening" line
+        port=$(sed -n 's/^chat server listening on port \([0-9]*\)$/\1/p' "$out")
+        [ -n "$port" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.01
+    done
+    if [ -z "$port" ]; then
+        echo "chat_server did not start:"
+        cat "$out"
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        return 1
+    fi
+    printf 'hello from C\n' | timeout 60 "$BUILD/chat_client" 127.0.0.1 "$port" >"$got"
+    rc=$?
+    kill -TERM "$pid"
+    wait "$pid"
+    echo "chat_client exited with $rc; printed:"
+    cat "$got"
+    [ "$rc" -eq 0 ] && grep -q ": hello from C$" "$got"
+}
+show "chat_client smoke test: a line to chat_server on 127.0.0.1 comes back, exit 0 at end of input"
+client_smoke
+record $? "chat_client sends, prints the relay and leaves cleanly"
 
 section "summary"
 if ((failed)); then

@@ -1,0 +1,100 @@
+/* A chat client for the hub, in C on libtcphub.
+ *
+ *   cc -std=c11 -o chat_client examples/c/chat_client.c $(pkg-config --cflags --libs tcphub)
+ *   ./chat_server 8001                  # one terminal (examples/c/chat_server.c)
+ *   ./chat_client 127.0.0.1 8001        # two or more others
+ *
+ * Lines typed on stdin go to the hub; lines from the hub are printed. A
+ * dropped connection is redialled with backoff. End the input (Ctrl-D) to
+ * leave: the client half-closes, prints what the hub still sends and exits
+ * when the hub closes the connection.
+ *
+ * One thread does both: it waits up to 50 ms for a message, then looks at
+ * stdin without waiting. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tcphub.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_LEN 4096
+
+/* Sends one line; waits while the bounded queue is full (the hub is not
+ * reading). Returns TCPHUB_OK or the error. */
+static int send_line(tcphub_client *c, const char *line, size_t len) {
+    int rc;
+    while ((rc = tcphub_client_send(c, (const uint8_t *)line, len)) == TCPHUB_ERR_QUEUE_FULL) {
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    const char *host = argc > 1 ? argv[1] : "127.0.0.1";
+    uint16_t port = (uint16_t)(argc > 2 ? atoi(argv[2]) : 8001);
+
+    tcphub_client_options opts;
+    tcphub_client_options_init(&opts);
+    opts.framing = TCPHUB_FRAMING_LINES;
+    opts.reconnect = true;
+    opts.reconnect_max_attempts = 10;
+    tcphub_client *c = NULL;
+    if (tcphub_client_connect_with(host, port, &opts, &c) != TCPHUB_OK) {
+        fprintf(stderr, "chat_client: %s\n", tcphub_last_error());
+        return 1;
+    }
+    fprintf(stderr, "connected from port %u\n", (unsigned)tcphub_client_local_port(c));
+
+    char typed[LINE_MAX_LEN];
+    size_t have = 0;
+    int input_open = 1, status = 0;
+    for (;;) {
+        /* What the hub sent: until the connection is gone for good (the hub
+         * closed it after our half-close, or reconnecting gave up). */
+        tcphub_message msg;
+        int rc = tcphub_client_recv(c, &msg, 50);
+        if (rc == TCPHUB_OK) {
+            printf("%.*s\n", (int)msg.len, msg.data ? (const char *)msg.data : "");
+            fflush(stdout);
+            tcphub_message_release(&msg);
+            continue;
+        }
+        if (rc == TCPHUB_ERR_NOT_RUNNING) break;
+        if (rc != TCPHUB_ERR_TIMEOUT) {
+            fprintf(stderr, "chat_client: %s\n", tcphub_last_error());
+            status = 1;
+            break;
+        }
+        /* What was typed, without waiting. */
+        struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+        if (!input_open || poll(&p, 1, 0) <= 0) continue;
+        ssize_t n = read(STDIN_FILENO, typed + have, sizeof typed - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { /* end of input (or an error): send what is left, half-close */
+            if (have > 0) send_line(c, typed, have);
+            tcphub_client_shutdown_write(c);
+            input_open = 0;
+            continue;
+        }
+        have += (size_t)n;
+        char *start = typed, *nl;
+        while ((nl = memchr(start, '\n', have - (size_t)(start - typed))) != NULL) {
+            if (send_line(c, start, (size_t)(nl - start)) != TCPHUB_OK) {
+                fprintf(stderr, "not sent: %s\n", tcphub_last_error());
+            }
+            start = nl + 1;
+        }
+        have -= (size_t)(start - typed);
+        memmove(typed, start, have);
+        if (have == sizeof typed) { /* a line longer than the buffer: send it as is */
+            send_line(c, typed, have);
+            have = 0;
+        }
+    }
+    tcphub_client_free(c);
+    return status;
+}
