@@ -165,25 +165,32 @@ show "the installed libtcphub.so has a SONAME, the program needs it, the build t
 needs_soname
 record $? "installed library is versioned (SONAME) and the program loads it"
 
-# Smoke test of the static binary: two bash /dev/tcp clients on loopback.
-chat_smoke() {
-    local bin=$1 out="$BUILD/chat.out" pid port="" line i got=""
-    "$bin" 0 >"$out" 2>&1 &
-    pid=$!
+# Starts chat server binary $1 on a free port, logging to $2; sets
+# chat_pid and chat_port. Fails (and stops it) if it does not say where it
+# listens within 20 s.
+start_chat_server() {
+    local i
+    "$1" 0 >"$2" 2>&1 &
+    chat_pid=$!
+    chat_port=""
     for ((i = 0; i < 2000; i++)); do # up to 20 s for the "listening" line
-        port=$(sed -n 's/^chat server listening on port \([0-9]*\)$/\1/p' "$out")
-        [ -n "$port" ] && break
-        kill -0 "$pid" 2>/dev/null || break
+        chat_port=$(sed -n 's/^chat server listening on port \([0-9]*\)$/\1/p' "$2")
+        [ -n "$chat_port" ] && return 0
+        kill -0 "$chat_pid" 2>/dev/null || break
         sleep 0.01
     done
-    if [ -z "$port" ]; then
-        echo "chat_server did not start:"
-        cat "$out"
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        return 1
-    fi
-    exec 3<>"/dev/tcp/127.0.0.1/$port" 4<>"/dev/tcp/127.0.0.1/$port"
+    echo "chat_server did not start:"
+    cat "$2"
+    kill "$chat_pid" 2>/dev/null
+    wait "$chat_pid" 2>/dev/null
+    return 1
+}
+
+# Smoke test of the static binary: two bash /dev/tcp clients on loopback.
+chat_smoke() {
+    local line got=""
+    start_chat_server "$1" "$BUILD/chat.out" || return 1
+    exec 3<>"/dev/tcp/127.0.0.1/$chat_port" 4<>"/dev/tcp/127.0.0.1/$chat_port"
     # A connect returns before the server has accepted the connection: a
     # line client 3 sent now could be relayed before client 4 is in the
     # room. Any join notice client 4 reads says it is in.
@@ -196,8 +203,8 @@ chat_smoke() {
         case "$line" in *": hello, room") got=$line && break ;; esac
     done
     exec 3>&- 4>&-
-    kill -TERM "$pid"
-    wait "$pid"
+    kill -TERM "$chat_pid"
+    wait "$chat_pid"
     local rc=$?
     echo "relayed: ${got:-nothing}; chat_server exited with $rc"
     [ -n "$got" ] && [ "$rc" -eq 0 ]
@@ -209,26 +216,12 @@ record $? "chat_server relays a line and exits cleanly on SIGTERM"
 # chat_client against chat_server: its line comes back relayed; at the end
 # of its input it half-closes, the server closes, and it exits 0.
 client_smoke() {
-    local out="$BUILD/chat2.out" got="$BUILD/client.out" pid port="" i rc
-    "$BUILD/chat_server" 0 >"$out" 2>&1 &
-    pid=$!
-    for ((i = 0; i < 2000; i++)); do # up to 20 s for the "listening" line
-        port=$(sed -n 's/^chat server listening on port \([0-9]*\)$/\1/p' "$out")
-        [ -n "$port" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.01
-    done
-    if [ -z "$port" ]; then
-        echo "chat_server did not start:"
-        cat "$out"
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        return 1
-    fi
-    printf 'hello from C\n' | timeout 60 "$BUILD/chat_client" 127.0.0.1 "$port" >"$got"
+    local got="$BUILD/client.out" rc
+    start_chat_server "$BUILD/chat_server" "$BUILD/chat2.out" || return 1
+    printf 'hello from C\n' | timeout 60 "$BUILD/chat_client" 127.0.0.1 "$chat_port" >"$got"
     rc=$?
-    kill -TERM "$pid"
-    wait "$pid"
+    kill -TERM "$chat_pid"
+    wait "$chat_pid"
     echo "chat_client exited with $rc; printed:"
     cat "$got"
     [ "$rc" -eq 0 ] && grep -q ": hello from C$" "$got"
