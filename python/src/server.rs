@@ -36,7 +36,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::MutexExt;
@@ -717,11 +717,12 @@ impl PyTcpServer {
     /// Queues ``data`` for the client whose remote address is ``ip:port``.
     ///
     /// Raises ``NoSuchAddr`` when no client is connected from there,
-    /// ``NotRunning``, ``FrameTooLarge``; ``ValueError`` for a malformed ``ip``.
+    /// ``NotRunning``, ``FrameTooLarge``; ``InvalidConfig`` (a ``ValueError``)
+    /// for a malformed ``ip``.
     fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: PyBackedBytes) -> PyResult<()> {
         let ip: IpAddr = ip
             .parse()
-            .map_err(|_| PyValueError::new_err(format!("not an IP address: {ip:?}")))?;
+            .map_err(|_| invalid_config(py, format!("not an IP address: {ip:?}")))?;
         let r = self.started().py_err(py)?;
         py.detach(|| r.handle.send_to(ip, port.0, &data)).py_err(py)
     }

@@ -94,6 +94,17 @@ def test_send_to_reaches_only_that_client(make_server):
         server.send_to("not-an-ip", 1, b"x")
 
 
+def test_send_to_a_malformed_ip_raises_a_tcphub_error(make_server):
+    # C reports a malformed ip as TCPHUB_ERR_INVALID_ARG, the code of
+    # Error::InvalidConfig; Python raised a bare ValueError that an
+    # ``except tcphub.TcpHubError`` did not catch.
+    server = make_server().start()
+    with pytest.raises(tcphub.InvalidConfig) as exc:
+        server.send_to("not-an-ip", 1, b"x")
+    assert isinstance(exc.value, tcphub.TcpHubError) and isinstance(exc.value, ValueError)
+    assert "not-an-ip" in str(exc.value)
+
+
 def test_send_and_disconnect_by_id(make_server):
     server = make_server(framing="lines").start()
     s = connect(server)
