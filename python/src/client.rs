@@ -48,7 +48,11 @@ impl PyTcpClient {
     /// ``connect_timeout`` and ``linger`` (how long ``close()`` keeps flushing)
     /// are in seconds. ``reconnect``: re-establish dropped connections, waiting
     /// between ``reconnect_initial`` and ``reconnect_max`` seconds (both more
-    /// than zero, else ``InvalidConfig``).
+    /// than zero, else ``InvalidConfig``), giving up after
+    /// ``reconnect_max_attempts`` failed attempts in a row (``None``: never).
+    /// ``max_queue_bytes`` bounds what ``send()`` has queued (past it,
+    /// ``QueueFull``); ``event_capacity`` bounds the received messages
+    /// waiting for ``recv()`` (while full, the client stops reading).
     /// The name lookup and the connect run with the GIL released; Ctrl-C
     /// interrupts the wait for them.
     #[new]
@@ -62,9 +66,11 @@ impl PyTcpClient {
         reconnect = false,
         reconnect_initial = 0.1,
         reconnect_max = 30.0,
+        reconnect_max_attempts = None,
         max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
         nodelay = true,
         linger = 2.0,
+        event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -77,9 +83,11 @@ impl PyTcpClient {
         reconnect: bool,
         reconnect_initial: f64,
         reconnect_max: f64,
+        reconnect_max_attempts: Option<u32>,
         max_queue_bytes: usize,
         nodelay: bool,
         linger: f64,
+        event_capacity: usize,
     ) -> PyResult<PyTcpClient> {
         let framing = framing_from_str(py, framing, max_len)?;
         let connect_timeout = duration(py, connect_timeout, "connect_timeout")?;
@@ -94,7 +102,7 @@ impl PyTcpClient {
             Some(Reconnect {
                 initial: duration(py, reconnect_initial, "reconnect_initial")?,
                 max: duration(py, reconnect_max, "reconnect_max")?,
-                max_attempts: None,
+                max_attempts: reconnect_max_attempts,
             })
         } else {
             None
@@ -113,7 +121,8 @@ impl PyTcpClient {
                     .connect_timeout(connect_timeout)
                     .max_queue_bytes(max_queue_bytes)
                     .nodelay(nodelay)
-                    .linger(linger);
+                    .linger(linger)
+                    .event_capacity(event_capacity);
                 if let Some(policy) = reconnect {
                     builder = builder.reconnect(policy);
                 }

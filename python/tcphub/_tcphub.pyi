@@ -235,9 +235,11 @@ class TcpClient:
         reconnect: bool = False,
         reconnect_initial: float = 0.1,
         reconnect_max: float = 30.0,
+        reconnect_max_attempts: Optional[int] = None,
         max_queue_bytes: int = ...,
         nodelay: bool = True,
         linger: float = 2.0,
+        event_capacity: int = ...,
     ) -> "TcpClient": ...
     def send(self, data: _Data) -> None: ...
     def recv(self, timeout: Optional[float] = None) -> Optional[bytes]: ...

@@ -191,3 +191,37 @@ def test_zero_reconnect_delays_are_invalid_config(echo_server):
             )
     # Without reconnect the delays are not used, so not checked.
     tcphub.TcpClient("127.0.0.1", echo_server.port, reconnect_initial=0).close()
+
+
+def test_reconnect_gives_up_after_max_attempts(make_server):
+    # The core's Reconnect::max_attempts and ClientBuilder::event_capacity
+    # (C: reconnect_max_attempts and event_capacity in tcphub_client_options)
+    # had no Python keyword: a Python client could only redial for ever.
+    server = make_server(framing="lines").start()
+    client = tcphub.TcpClient(
+        "127.0.0.1",
+        server.port,
+        framing="lines",
+        reconnect=True,
+        reconnect_initial=0.01,
+        reconnect_max=0.02,
+        reconnect_max_attempts=2,
+    )
+    wait_until(lambda: server.client_count == 1, what="the client to connect")
+    server.stop()  # nothing listens any more: both redials are refused
+    assert client.recv(timeout=WAIT) is None  # gave up: closed for good
+    assert not client.is_open
+    client.close()
+
+
+def test_event_capacity_reaches_the_core(echo_server):
+    with pytest.raises(tcphub.InvalidConfig, match="event_capacity"):
+        tcphub.TcpClient("127.0.0.1", echo_server.port, event_capacity=0)
+    # A queue of one message still delivers a burst (the client stops
+    # reading while it is full, then goes on).
+    with tcphub.TcpClient(
+        "127.0.0.1", echo_server.port, framing="lines", event_capacity=1
+    ) as client:
+        for i in range(20):
+            client.send(b"m%d" % i)
+        assert [client.recv(timeout=WAIT) for _ in range(20)] == [b"m%d" % i for i in range(20)]
