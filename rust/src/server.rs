@@ -273,7 +273,10 @@ impl TcpServer {
         self
     }
 
-    /// Listen backlog (default 4096; the kernel caps it at `somaxconn`).
+    /// Listen backlog (default 4096; the kernel caps it at `somaxconn`). It
+    /// must be at least 1, or [`start`](TcpServer::start) fails with
+    /// [`Error::InvalidConfig`] (Linux would take a negative value as
+    /// `somaxconn`, the opposite of what was asked for).
     ///
     /// # Examples
     ///
@@ -458,7 +461,7 @@ impl TcpServer {
     /// [`Error::Bind`] when the address cannot be bound (in use, permission
     /// denied), [`Error::InvalidConfig`] for zero `max_clients`, zero threads
     /// or more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
-    /// event capacity, [`Error::Io`] when the OS refuses a thread or poller.
+    /// event capacity, a backlog below 1, [`Error::Io`] when the OS refuses a thread or poller.
     ///
     /// # Examples
     ///
@@ -498,6 +501,12 @@ impl TcpServer {
             return Err(Error::InvalidConfig(
                 "event_capacity must be at least 1".into(),
             ));
+        }
+        if config.backlog < 1 {
+            return Err(Error::InvalidConfig(format!(
+                "backlog must be at least 1, not {}",
+                config.backlog
+            )));
         }
         config.framing.validate()?;
         config.full_frame = match &config.full_message {

@@ -22,6 +22,27 @@ fn zero_max_clients_is_a_configuration_error() {
     );
 }
 
+/// A backlog below 1 was handed to `listen()`: Linux took a negative one as
+/// `somaxconn` and 0 as a queue of one, while the C binding refused both
+/// (`tcphub_server_set_backlog`: `TCPHUB_ERR_INVALID_ARG`) and Python's
+/// `TcpServer(backlog=-5)` started.
+#[test]
+fn a_backlog_below_one_is_a_configuration_error() {
+    for backlog in [0, -5, i32::MIN] {
+        let err = TcpServer::new(0, 1)
+            .bind(localhost())
+            .backlog(backlog)
+            .start()
+            .unwrap_err();
+        assert!(
+            matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("backlog")),
+            "backlog {backlog}: {err:?}"
+        );
+    }
+    let ok = TcpServer::new(0, 1).bind(localhost()).backlog(1).start();
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
 #[test]
 fn client_over_max_is_refused_and_a_freed_slot_is_reused() {
     let gone = Disconnects::new();

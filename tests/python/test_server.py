@@ -163,6 +163,9 @@ def test_invalid_configuration():
         tcphub.TcpServer(0, 10, linger=-1.0)
     with pytest.raises(tcphub.InvalidConfig):
         tcphub.TcpServer(0, 10, bind="127.0.0.1", threads=0).start()
+    for backlog in (0, -5):  # as C's tcphub_server_set_backlog refuses them
+        with pytest.raises(tcphub.InvalidConfig, match="backlog"):
+            tcphub.TcpServer(0, 10, bind="127.0.0.1", backlog=backlog).start()
     # As Python's own socket module: OverflowError naming the range.
     for port in (70000, -1, 2**70):
         with pytest.raises(OverflowError, match="port must be 0-65535"):
