@@ -404,8 +404,10 @@ impl PyTcpServer {
     /// ``"lines"`` (newline-terminated) or ``"length"`` (4-byte big-endian
     /// length prefix). ``bind``: local IP address (``"::"`` for IPv6 and IPv4).
     /// ``max_len``: longest accepted message for lines/length framing.
-    /// Durations are in seconds; ``frame_timeout`` cuts a client that takes
-    /// longer than that to complete a started frame (slowloris defence).
+    /// Durations are in seconds; ``idle_timeout`` cuts a client that sends
+    /// nothing for that long, ``frame_timeout`` one that takes longer than
+    /// that to complete a started frame (slowloris defence); ``None`` (the
+    /// default) turns either off, and 0 is ``InvalidConfig``.
     /// ``overflow``: ``"disconnect"`` a client whose
     /// outbound queue (``max_queue_bytes``) is full, or ``"drop"`` the message.
     /// ``linger``: seconds ``stop()`` keeps flushing, and how long a client

@@ -193,7 +193,9 @@ impl TcpServer {
     }
 
     /// Disconnects clients that send nothing for `timeout` with
-    /// [`DisconnectReason::IdleTimeout`] (default: never).
+    /// [`DisconnectReason::IdleTimeout`] (default: never). A zero `timeout`
+    /// is refused by [`start`](TcpServer::start) as [`Error::InvalidConfig`]:
+    /// it would cut every client at once.
     ///
     /// Every received byte restarts the clock, so a client that drips a frame
     /// one byte at a time never idles out; [`frame_timeout`](TcpServer::frame_timeout)
@@ -211,7 +213,8 @@ impl TcpServer {
 
     /// Disconnects clients that take longer than `timeout` to finish a frame
     /// they have started, with [`DisconnectReason::FrameTimeout`] (default:
-    /// never).
+    /// never). A zero `timeout` is refused by [`start`](TcpServer::start) as
+    /// [`Error::InvalidConfig`]: it would cut any frame split over two reads.
     ///
     /// The clock starts when the first byte of a frame arrives and stops when
     /// its last byte does; a client idle *between* frames is not affected (see
@@ -461,7 +464,8 @@ impl TcpServer {
     /// [`Error::Bind`] when the address cannot be bound (in use, permission
     /// denied), [`Error::InvalidConfig`] for zero `max_clients`, zero threads
     /// or more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
-    /// event capacity, a backlog below 1, [`Error::Io`] when the OS refuses a thread or poller.
+    /// event capacity, a backlog below 1, a zero idle or frame timeout,
+    /// [`Error::Io`] when the OS refuses a thread or poller.
     ///
     /// # Examples
     ///
@@ -501,6 +505,18 @@ impl TcpServer {
             return Err(Error::InvalidConfig(
                 "event_capacity must be at least 1".into(),
             ));
+        }
+        for (name, t) in [
+            ("idle_timeout", config.idle_timeout),
+            ("frame_timeout", config.frame_timeout),
+        ] {
+            if t.is_some_and(|t| t.is_zero()) {
+                // Not "off" (that is not calling the setter): every client
+                // (every split frame) would be cut at the first check.
+                return Err(Error::InvalidConfig(format!(
+                    "{name} must be more than zero"
+                )));
+            }
         }
         if config.backlog < 1 {
             return Err(Error::InvalidConfig(format!(

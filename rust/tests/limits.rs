@@ -43,6 +43,34 @@ fn a_backlog_below_one_is_a_configuration_error() {
     assert!(ok.is_ok(), "{ok:?}");
 }
 
+/// A zero idle timeout cut every client at the first timer tick (10 ms
+/// after it connected), a zero frame timeout every client whose frame
+/// spans two reads; C's `tcphub_server_set_idle_timeout(s, 0)` means "off",
+/// so the same 0 from Python (`idle_timeout=0`) did the opposite.
+#[test]
+fn zero_idle_and_frame_timeouts_are_configuration_errors() {
+    let zero = std::time::Duration::ZERO;
+    let idle = TcpServer::new(0, 1).bind(localhost()).idle_timeout(zero);
+    let err = idle.start().unwrap_err();
+    assert!(
+        matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("idle_timeout")),
+        "{err:?}"
+    );
+    let frame = TcpServer::new(0, 1).bind(localhost()).frame_timeout(zero);
+    let err = frame.start().unwrap_err();
+    assert!(
+        matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("frame_timeout")),
+        "{err:?}"
+    );
+    let tiny = std::time::Duration::from_nanos(1);
+    let ok = TcpServer::new(0, 1)
+        .bind(localhost())
+        .idle_timeout(tiny)
+        .frame_timeout(tiny)
+        .start();
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
 #[test]
 fn client_over_max_is_refused_and_a_freed_slot_is_reused() {
     let gone = Disconnects::new();

@@ -121,3 +121,12 @@ def test_full_message_over_the_limit_fails_the_start(
     server = make_server(full_message=bytearray(5000))
     with pytest.raises(tcphub.InvalidConfig, match="full_message"):
         server.start()
+
+
+def test_zero_idle_and_frame_timeouts_are_invalid_config(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    # 0 cut every client at once (C's 0 means "off"; None is off here).
+    for kw in ({"idle_timeout": 0}, {"frame_timeout": 0.0}):
+        with pytest.raises(tcphub.InvalidConfig, match=next(iter(kw))):
+            make_server(framing="lines", **kw).start()
