@@ -634,7 +634,9 @@ const char *tcphub_last_error(void);
 void tcphub_message_release(struct tcphub_message *msg);
 
 /**
- * Number of clients connected right now (0 for NULL or a stopped server).
+ * Number of clients connected right now: 0 for NULL, a server never
+ * started or one whose stop has finished (while a stop flushes, the
+ * clients it still writes to count, as `tcphub_server_clients` lists them).
  *
  * # Safety
  *
@@ -645,8 +647,9 @@ size_t tcphub_server_client_count(const struct tcphub_server *s);
 /**
  * Writes client `client_id`'s address to `*info_out`.
  *
- * Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when it is not connected (also on a
- * stopped server), `TCPHUB_ERR_NOT_RUNNING` for a server never started,
+ * Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when it is not connected (also once
+ * a stop has finished; while a stop flushes, a client still written to is
+ * found), `TCPHUB_ERR_NOT_RUNNING` for a server never started,
  * `TCPHUB_ERR_NULL`. On failure `*info_out` is zeroed.
  *
  * # Safety
@@ -660,8 +663,10 @@ int tcphub_server_client_info(const struct tcphub_server *s, uint64_t client_id,
  * `clients_out` (in no particular order) and their total number to
  * `*count_out` — more than `capacity` means the list was cut short; call
  * again with more room. `clients_out` may be NULL when `capacity` is 0
- * (just count). A stopped or never started server has none. Clients come
- * and go meanwhile: the list is one moment's.
+ * (just count). A server never started, or whose stop has finished, has
+ * none; while a stop flushes, the clients it still writes to are listed
+ * (as `tcphub_server_client_count` counts them). Clients come and go
+ * meanwhile: the list is one moment's.
  *
  * Returns `TCPHUB_ERR_NULL` for a NULL `s` or `count_out`, or a NULL
  * `clients_out` with `capacity` above 0 (`*count_out` is then 0).

@@ -37,8 +37,10 @@ impl From<Client> for tcphub_client_info {
 /// `clients_out` (in no particular order) and their total number to
 /// `*count_out` — more than `capacity` means the list was cut short; call
 /// again with more room. `clients_out` may be NULL when `capacity` is 0
-/// (just count). A stopped or never started server has none. Clients come
-/// and go meanwhile: the list is one moment's.
+/// (just count). A server never started, or whose stop has finished, has
+/// none; while a stop flushes, the clients it still writes to are listed
+/// (as `tcphub_server_client_count` counts them). Clients come and go
+/// meanwhile: the list is one moment's.
 ///
 /// Returns `TCPHUB_ERR_NULL` for a NULL `s` or `count_out`, or a NULL
 /// `clients_out` with `capacity` above 0 (`*count_out` is then 0).
@@ -66,15 +68,7 @@ pub unsafe extern "C" fn tcphub_server_clients(
         }
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        let all = srv
-            .with_started(|h| {
-                if h.is_running() {
-                    h.clients()
-                } else {
-                    Vec::new()
-                }
-            })
-            .unwrap_or_default();
+        let all = srv.with_started(|h| h.clients()).unwrap_or_default();
         for (i, c) in all.iter().take(capacity).enumerate() {
             // SAFETY: `i < capacity`, and `clients_out` has room for
             // `capacity` entries by the caller's promise.
@@ -88,8 +82,9 @@ pub unsafe extern "C" fn tcphub_server_clients(
 
 /// Writes client `client_id`'s address to `*info_out`.
 ///
-/// Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when it is not connected (also on a
-/// stopped server), `TCPHUB_ERR_NOT_RUNNING` for a server never started,
+/// Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when it is not connected (also once
+/// a stop has finished; while a stop flushes, a client still written to is
+/// found), `TCPHUB_ERR_NOT_RUNNING` for a server never started,
 /// `TCPHUB_ERR_NULL`. On failure `*info_out` is zeroed.
 ///
 /// # Safety
@@ -111,7 +106,6 @@ pub unsafe extern "C" fn tcphub_server_client_info(
         let srv = unsafe { server(s)? };
         let client = srv.with_handle(|h| {
             h.client(client_id)
-                .filter(|_| h.is_running())
                 .ok_or_else(|| Error::NoSuchClient(ClientRef::Id(client_id)).into())
         })?;
         // SAFETY: as above.

@@ -668,7 +668,9 @@ pub unsafe extern "C" fn tcphub_server_is_running(s: *const tcphub_server) -> bo
     })
 }
 
-/// Number of clients connected right now (0 for NULL or a stopped server).
+/// Number of clients connected right now: 0 for NULL, a server never
+/// started or one whose stop has finished (while a stop flushes, the
+/// clients it still writes to count, as `tcphub_server_clients` lists them).
 ///
 /// # Safety
 ///
