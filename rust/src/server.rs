@@ -254,6 +254,11 @@ impl TcpServer {
     /// so peers that vanish without FIN are eventually detected. The kernel
     /// counts whole seconds: `idle` is rounded up to them (at least 1 s).
     ///
+    /// # Errors
+    ///
+    /// [`start`](TcpServer::start) fails with [`Error::InvalidConfig`] for
+    /// a zero `idle` (leave keepalive off by not calling this).
+    ///
     /// # Examples
     ///
     /// ```
@@ -509,10 +514,12 @@ impl TcpServer {
         for (name, t) in [
             ("idle_timeout", config.idle_timeout),
             ("frame_timeout", config.frame_timeout),
+            ("keepalive", config.keepalive),
         ] {
             if t.is_some_and(|t| t.is_zero()) {
                 // Not "off" (that is not calling the setter): every client
-                // (every split frame) would be cut at the first check.
+                // (every split frame) would be cut at the first check, and
+                // keepalive would probe every second (C's 0 means off).
                 return Err(Error::InvalidConfig(format!(
                     "{name} must be more than zero"
                 )));

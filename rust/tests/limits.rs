@@ -48,7 +48,7 @@ fn a_backlog_below_one_is_a_configuration_error() {
 /// spans two reads; C's `tcphub_server_set_idle_timeout(s, 0)` means "off",
 /// so the same 0 from Python (`idle_timeout=0`) did the opposite.
 #[test]
-fn zero_idle_and_frame_timeouts_are_configuration_errors() {
+fn zero_idle_frame_and_keepalive_times_are_configuration_errors() {
     let zero = std::time::Duration::ZERO;
     let idle = TcpServer::new(0, 1).bind(localhost()).idle_timeout(zero);
     let err = idle.start().unwrap_err();
@@ -62,11 +62,20 @@ fn zero_idle_and_frame_timeouts_are_configuration_errors() {
         matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("frame_timeout")),
         "{err:?}"
     );
+    // A zero keepalive meant probes every second (rounded up), where C's 0
+    // and Python's None mean off.
+    let keepalive = TcpServer::new(0, 1).bind(localhost()).keepalive(zero);
+    let err = keepalive.start().unwrap_err();
+    assert!(
+        matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("keepalive")),
+        "{err:?}"
+    );
     let tiny = std::time::Duration::from_nanos(1);
     let ok = TcpServer::new(0, 1)
         .bind(localhost())
         .idle_timeout(tiny)
         .frame_timeout(tiny)
+        .keepalive(tiny)
         .start();
     assert!(ok.is_ok(), "{ok:?}");
 }

@@ -123,10 +123,10 @@ def test_full_message_over_the_limit_fails_the_start(
         server.start()
 
 
-def test_zero_idle_and_frame_timeouts_are_invalid_config(
+def test_zero_idle_frame_and_keepalive_times_are_invalid_config(
     make_server: Callable[..., tcphub.TcpServer],
 ) -> None:
     # 0 cut every client at once (C's 0 means "off"; None is off here).
-    for kw in ({"idle_timeout": 0}, {"frame_timeout": 0.0}):
+    for kw in ({"idle_timeout": 0}, {"frame_timeout": 0.0}, {"keepalive": 0}):
         with pytest.raises(tcphub.InvalidConfig, match=next(iter(kw))):
             make_server(framing="lines", **kw).start()
