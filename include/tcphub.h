@@ -815,8 +815,9 @@ int tcphub_server_send(struct tcphub_server *s, uint64_t client_id, const uint8_
 
 /**
  * Queues `len` bytes at `data` (framed once) for every connected client.
- * If `queued_out` is not NULL it receives the number of clients the
- * message was queued for (0 when the call fails). `data` may be NULL when
+ * If `queued_out` is not NULL it receives the number of clients connected
+ * at the call, each of which gets the message unless it leaves first or
+ * its queue overflows (0 when the call fails). `data` may be NULL when
  * `len` is 0. In pull mode a client held open for replies after its
  * DISCONNECTED (see `tcphub_server_next_event`) gets it too but is not
  * counted — a notice about its own leaving included: leave it out with
@@ -1025,7 +1026,9 @@ int tcphub_server_set_linger(struct tcphub_server *s, uint64_t linger_ms);
  * Bounds the bytes waiting to be written to each client (0: the default,
  * 4 MiB); each queued message also counts 48 bytes of bookkeeping. A client
  * whose queue would grow past it is disconnected with
- * `TCPHUB_REASON_SLOW_CONSUMER`. Takes effect at the next `tcphub_server_start`.
+ * `TCPHUB_REASON_SLOW_CONSUMER` — or, under `TCPHUB_OVERFLOW_DROP_MESSAGE`
+ * (`tcphub_server_set_overflow`), keeps its connection and loses that
+ * message. Takes effect at the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *
