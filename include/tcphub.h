@@ -634,6 +634,19 @@ const char *tcphub_last_error(void);
 void tcphub_message_release(struct tcphub_message *msg);
 
 /**
+ * Starts a graceful stop and returns at once, without waiting for the
+ * event-loop threads (a later `tcphub_server_stop`, `_wait` or `_free`
+ * waits for them). For threads that must not block, such as a
+ * signal-handling thread. Idempotent; a server never started is not an
+ * error.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_begin_stop(struct tcphub_server *s);
+
+/**
  * Number of clients connected right now: 0 for NULL, a server never
  * started or one whose stop has finished (while a stop flushes, the
  * clients it still writes to count, as `tcphub_server_clients` lists them).
@@ -1142,6 +1155,42 @@ int tcphub_server_stats(const struct tcphub_server *s, struct tcphub_stats *stat
  * `s` is NULL or a live server.
  */
 int tcphub_server_stop(struct tcphub_server *s);
+
+/**
+ * Stops gracefully like `tcphub_server_stop`, but waits at most
+ * `timeout_ms` milliseconds for the flush, the last callbacks and the
+ * event-loop threads. If they have not finished by then the stop goes on:
+ * a later `tcphub_server_stop`, `_stop_timeout`, `_wait` or `_free`
+ * finishes waiting. For a caller that must stay responsive (checking for
+ * a signal between short waits, a service manager's deadline). From inside
+ * a callback it starts the stop and returns `TCPHUB_ERR_TIMEOUT` at once,
+ * as `tcphub_server_stop` does not wait there.
+ *
+ * Returns `TCPHUB_OK` once stopped (also for a server never started),
+ * `TCPHUB_ERR_TIMEOUT` while the stop is still under way.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_stop_timeout(struct tcphub_server *s, uint64_t timeout_ms);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (negative: without limit) until
+ * the server has stopped — by `tcphub_server_stop` or `_begin_stop` from
+ * a callback or another thread — and its event-loop threads have ended.
+ * The way for a main thread to run a server that a callback (a "shutdown"
+ * command) ends.
+ *
+ * Returns `TCPHUB_OK` once stopped, `TCPHUB_ERR_TIMEOUT` when it still
+ * runs (or is still stopping) at the deadline, `TCPHUB_ERR_NOT_RUNNING`
+ * for a server never started.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_wait(struct tcphub_server *s, int timeout_ms);
 
 /**
  * A static, human-readable description of `code` (a `TCPHUB_OK` or

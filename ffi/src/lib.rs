@@ -20,8 +20,10 @@
 //!   `TCPHUB_FRAMING_*`, `TCPHUB_EVENT_*`, `tcphub_strerror`, `tcphub_last_error`.
 //! - `server.rs` — `tcphub_server`: configuration, callbacks, start/stop, sends.
 //! - `tuning.rs` — the less common settings: overflow policy, linger,
-//!   keepalive, `TCP_NODELAY`, backlog, pull-queue capacity.
+//!   keepalive, `TCP_NODELAY`, backlog, pull-queue capacity, the notice
+//!   for refused connections.
 //! - `stats.rs` — `tcphub_stats`, `tcphub_server_stats`.
+//! - `stopping.rs` — `tcphub_server_stop_timeout`, `_begin_stop`, `_wait`.
 //! - `clients.rs` — `tcphub_client_info`: `tcphub_server_clients`,
 //!   `tcphub_server_client_info`.
 //! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.
@@ -41,6 +43,7 @@ pub mod codes;
 pub mod events;
 pub mod server;
 pub mod stats;
+pub mod stopping;
 pub mod tuning;
 
 pub use client::*;
@@ -50,4 +53,5 @@ pub use codes::*;
 pub use events::*;
 pub use server::*;
 pub use stats::*;
+pub use stopping::*;
 pub use tuning::*;

@@ -214,6 +214,11 @@ impl tcphub_server {
         Some(f(&handle))
     }
 
+    /// The handle of the last `start`, if any (running or stopped).
+    pub(crate) fn last_handle(&self) -> Option<ServerHandle> {
+        self.lock().handle.clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -869,8 +874,7 @@ pub unsafe extern "C" fn tcphub_server_stop(s: *mut tcphub_server) -> c_int {
     boundary("tcphub_server_stop", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        let handle = srv.lock().handle.clone();
-        if let Some(h) = handle {
+        if let Some(h) = srv.last_handle() {
             h.stop();
         }
         Ok(TCPHUB_OK)
