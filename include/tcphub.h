@@ -523,6 +523,24 @@ int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framin
 int tcphub_client_connect_with(const char *host, uint16_t port, const struct tcphub_client_options *options, struct tcphub_client **client_out);
 
 /**
+ * Why the client's most recent connection ended: stores its
+ * `TCPHUB_REASON_*` in `*reason_out`, or -1 while no connection has ended.
+ * Once `tcphub_client_recv` returns `TCPHUB_ERR_NOT_RUNNING` it tells a
+ * clean close (`TCPHUB_REASON_CLOSED_BY_PEER`, `TCPHUB_REASON_CLOSED_LOCALLY`)
+ * from a fault: `TCPHUB_REASON_RESET`, `TCPHUB_REASON_FRAME_TOO_LARGE` (the
+ * server sent a frame over `max_len`), `TCPHUB_REASON_IO` (e.g. closed in
+ * the middle of a frame). With reconnect on, it keeps the last reason after
+ * a reconnect.
+ *
+ * Returns `TCPHUB_ERR_NULL` for a NULL argument.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client; `reason_out` is NULL or writable.
+ */
+int tcphub_client_disconnect_reason(const struct tcphub_client *c, int *reason_out);
+
+/**
  * Closes (as `tcphub_client_close`) and releases `c`. NULL is a no-op.
  * Call it exactly once, when no other thread uses `c`.
  *

@@ -203,6 +203,38 @@ pub unsafe extern "C" fn tcphub_client_is_connected(c: *const tcphub_client) -> 
     })
 }
 
+/// Why the client's most recent connection ended: stores its
+/// `TCPHUB_REASON_*` in `*reason_out`, or -1 while no connection has ended.
+/// Once `tcphub_client_recv` returns `TCPHUB_ERR_NOT_RUNNING` it tells a
+/// clean close (`TCPHUB_REASON_CLOSED_BY_PEER`, `TCPHUB_REASON_CLOSED_LOCALLY`)
+/// from a fault: `TCPHUB_REASON_RESET`, `TCPHUB_REASON_FRAME_TOO_LARGE` (the
+/// server sent a frame over `max_len`), `TCPHUB_REASON_IO` (e.g. closed in
+/// the middle of a frame). With reconnect on, it keeps the last reason after
+/// a reconnect.
+///
+/// Returns `TCPHUB_ERR_NULL` for a NULL argument.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client; `reason_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_disconnect_reason(
+    c: *const tcphub_client,
+    reason_out: *mut c_int,
+) -> c_int {
+    boundary("tcphub_client_disconnect_reason", || {
+        if reason_out.is_null() {
+            return Err(Fail::new(TCPHUB_ERR_NULL, "reason_out is NULL"));
+        }
+        // SAFETY: the caller's promise.
+        let client = unsafe { client(c)? };
+        let reason = client.disconnect_reason().map_or(-1, |r| r.code());
+        // SAFETY: non-NULL and writable by the caller's promise.
+        unsafe { reason_out.write(reason) };
+        Ok(TCPHUB_OK)
+    })
+}
+
 /// Finishes sending (a TCP half-close): what is queued is written, then the
 /// sending side is shut so the server reads end-of-stream. Messages keep
 /// arriving until the server closes its side, which ends the client for good

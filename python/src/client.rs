@@ -217,6 +217,16 @@ impl PyTcpClient {
         (a.ip().to_string(), a.port())
     }
 
+    /// Why the most recent connection ended, as the server's disconnect
+    /// events say it (``"closed by peer"``, ``"closed locally"``,
+    /// ``"connection reset"``, ``"frame too large"``, ``"closed in the
+    /// middle of a frame"``, ...); ``None`` while none has. Once ``recv()``
+    /// returns ``None`` it tells a clean close from a fault.
+    #[getter]
+    fn disconnect_reason(&self) -> Option<String> {
+        self.client.disconnect_reason().map(|r| r.to_string())
+    }
+
     /// Whether the client is open: not closed, and not given up after a drop
     /// (after ``shutdown_write()`` it stays open to receive while ``send``
     /// raises ``NotRunning``).

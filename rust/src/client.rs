@@ -19,6 +19,7 @@ use crate::client_builder::{
 use crate::client_loop::ClientCmd;
 use crate::connection::ENTRY_OVERHEAD;
 use crate::error::{Error, Result};
+use crate::event::DisconnectReason;
 use crate::framing::Framing;
 use crate::server::{DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_QUEUE_BYTES};
 
@@ -52,6 +53,11 @@ pub(crate) struct ClientCore {
     pub connected: AtomicBool,
     /// (local, peer) of the current or last connection.
     pub addrs: Mutex<(SocketAddr, SocketAddr)>,
+    /// Why the last connection ended (set by the I/O thread before it
+    /// reports the drop): the bindings' `recv` only says "no more messages",
+    /// and this is how their users learn whether that was a clean close or
+    /// a fault (a reset, a frame over the limit).
+    pub last_disconnect: Mutex<Option<DisconnectReason>>,
     pub events_rx: Receiver<ClientEvent>,
     /// Events and message bytes in `events_rx` (bounded by
     /// `event_capacity` and [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES),
@@ -422,6 +428,34 @@ impl TcpClient {
     /// ```
     pub fn peer_addr(&self) -> SocketAddr {
         self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Why the most recent connection ended, `None` while none has: a clean
+    /// close by the server ([`DisconnectReason::ClosedByPeer`]), by this side
+    /// ([`DisconnectReason::ClosedLocally`]) or a fault (a reset, a frame
+    /// over the framing's limit, a connection closed in the middle of a
+    /// frame). Set before the drop is reported, so once
+    /// [`recv`](TcpClient::recv) returns `None` it says why. It keeps the
+    /// last reason after a reconnect.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcphub::{DisconnectReason, TcpClient, TcpServer};
+    /// let server = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = TcpClient::connect(server.local_addr())?;
+    /// assert_eq!(client.disconnect_reason(), None);
+    /// server.stop(); // the client sees EOF
+    /// assert_eq!(client.recv(), None);
+    /// assert_eq!(client.disconnect_reason(), Some(DisconnectReason::ClosedByPeer));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
+        self.core
+            .last_disconnect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Whether the client is open: not closed and not ended for good (after

@@ -458,6 +458,7 @@ impl ClientBuilder {
             open: AtomicBool::new(true),
             connected: AtomicBool::new(true),
             addrs: Mutex::new((local, peer)),
+            last_disconnect: Mutex::new(None),
             events_rx: ev_rx,
             event_load,
             leftovers: Mutex::new(VecDeque::new()),

@@ -107,6 +107,13 @@ impl Dispatch {
     }
 
     fn event(&mut self, ev: ClientEvent, specific: bool) {
+        if let ClientEvent::Disconnected(why) = &ev {
+            *self
+                .core()
+                .last_disconnect
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+        }
         let cbs = &self.core().callbacks;
         if specific {
             if let (Some(cb), ClientEvent::Disconnected(why)) = (&cbs.on_disconnect, &ev) {

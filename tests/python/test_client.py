@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import struct
 
 import pytest
 
@@ -225,3 +226,61 @@ def test_event_capacity_reaches_the_core(echo_server):
         for i in range(20):
             client.send(b"m%d" % i)
         assert [client.recv(timeout=WAIT) for _ in range(20)] == [b"m%d" % i for i in range(20)]
+
+
+def _raw_server_and_client(**kwargs):
+    """A plain listening socket playing a (hostile) server, a client on it,
+    and the server's end of the connection."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = tcphub.TcpClient("127.0.0.1", listener.getsockname()[1], **kwargs)
+    conn, _ = listener.accept()
+    listener.close()
+    return client, conn
+
+
+def _drain(client):
+    got = []
+    while (msg := client.recv(timeout=WAIT)) is not None:
+        got.append(msg)
+    return got
+
+
+def test_disconnect_reason_tells_a_hostile_server_from_a_clean_close():
+    # recv() returning None alone cannot say whether the server closed
+    # cleanly or broke the protocol.
+    client, conn = _raw_server_and_client(framing="length", max_len=100)
+    assert client.disconnect_reason is None
+    conn.sendall(b"\x00\x00\x00\x02ok" + (101).to_bytes(4, "big"))  # one over max_len
+    assert _drain(client) == [b"ok"]
+    assert client.disconnect_reason == "frame too large"
+    client.close()
+    conn.close()
+
+    client, conn = _raw_server_and_client(framing="lines")
+    conn.sendall(b"one\ntw")
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()  # RST
+    _drain(client)
+    assert client.disconnect_reason == "connection reset"
+    client.close()
+
+    client, conn = _raw_server_and_client(framing="length")
+    conn.sendall(b"\x00\x00\x00\x05ok")
+    conn.close()  # FIN in the middle of a frame
+    assert _drain(client) == []
+    assert client.disconnect_reason == "closed in the middle of a frame"
+    client.close()
+
+    client, conn = _raw_server_and_client(framing="lines")
+    conn.sendall(b"bye\n")
+    conn.close()
+    assert _drain(client) == [b"bye"]
+    assert client.disconnect_reason == "closed by peer"
+    client.close()
+
+    client, conn = _raw_server_and_client(framing="lines")
+    client.close()
+    assert client.disconnect_reason == "closed locally"
+    conn.close()

@@ -1,0 +1,132 @@
+//! The client against hostile and broken servers (a raw `TcpListener`
+//! playing the server): frames over the limit, garbage length headers,
+//! resets, connections closed at once or in the middle of a frame. Each
+//! ends the client cleanly, and [`TcpClient::disconnect_reason`] says why —
+//! which is all the C and Python bindings' `recv` users have to tell a fault
+//! from a clean close.
+
+mod support;
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use support::TIMEOUT;
+use tcphub::{DisconnectReason, Error, Framing, TcpClient};
+
+/// A raw "server" and a client connected to it (pull mode, no reconnect).
+fn pair(framing: Framing) -> (TcpStream, TcpClient) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(framing)
+        .connect()
+        .expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    (server, client)
+}
+
+/// Every message until the client ends (bounded wait), then why it ended.
+fn messages_and_reason(client: &TcpClient) -> (Vec<Vec<u8>>, Option<DisconnectReason>) {
+    let mut got = Vec::new();
+    loop {
+        match client.recv_timeout(TIMEOUT) {
+            Ok(m) => got.push(m),
+            Err(Error::NotRunning) => return (got, client.disconnect_reason()),
+            Err(e) => panic!("the client did not end within {TIMEOUT:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_frame_over_the_limit_ends_the_client_with_frame_too_large() {
+    let (mut server, client) = pair(Framing::LengthPrefixed { max_len: 100 });
+    assert_eq!(client.disconnect_reason(), None);
+    server.write_all(&support::lp_frame(b"fine")).unwrap();
+    server.write_all(&101u32.to_be_bytes()).unwrap(); // one over max_len
+    let (got, why) = messages_and_reason(&client);
+    assert_eq!(got, vec![b"fine".to_vec()]);
+    assert_eq!(why, Some(DisconnectReason::FrameTooLarge));
+}
+
+#[test]
+fn a_garbage_length_header_ends_the_client_with_frame_too_large() {
+    let (mut server, client) = pair(Framing::length_prefixed());
+    server
+        .write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
+        .unwrap();
+    let (got, why) = messages_and_reason(&client);
+    assert!(got.is_empty());
+    assert_eq!(why, Some(DisconnectReason::FrameTooLarge));
+}
+
+#[test]
+fn a_line_longer_than_max_len_ends_the_client_with_frame_too_large() {
+    let (mut server, client) = pair(Framing::Lines { max_len: 64 });
+    server.write_all(&[b'x'; 4096]).unwrap();
+    assert_eq!(
+        messages_and_reason(&client).1,
+        Some(DisconnectReason::FrameTooLarge)
+    );
+}
+
+#[test]
+fn a_reset_is_reported_as_a_reset() {
+    let (mut server, client) = pair(Framing::lines());
+    server.write_all(b"one\ntw").unwrap();
+    socket2::SockRef::from(&server)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(server); // RST
+    assert_eq!(
+        messages_and_reason(&client).1,
+        Some(DisconnectReason::Reset)
+    );
+}
+
+#[test]
+fn a_close_in_the_middle_of_a_frame_is_not_a_clean_close() {
+    let (mut server, client) = pair(Framing::length_prefixed());
+    let frame = support::lp_frame(&[7; 300]);
+    server.write_all(&frame[..150]).unwrap();
+    drop(server);
+    let (got, why) = messages_and_reason(&client);
+    assert!(got.is_empty());
+    assert_eq!(
+        why,
+        Some(DisconnectReason::Io(std::io::ErrorKind::UnexpectedEof))
+    );
+}
+
+#[test]
+fn a_frame_dripped_byte_by_byte_arrives_whole_then_the_close_is_clean() {
+    let (mut server, client) = pair(Framing::length_prefixed());
+    server.set_nodelay(true).unwrap();
+    for b in support::lp_frame(&[9; 300]) {
+        server.write_all(&[b]).unwrap();
+    }
+    drop(server);
+    let (got, why) = messages_and_reason(&client);
+    assert_eq!(got, vec![vec![9; 300]]);
+    assert_eq!(why, Some(DisconnectReason::ClosedByPeer));
+}
+
+#[test]
+fn a_server_that_accepts_and_closes_at_once_is_closed_by_peer() {
+    let (server, client) = pair(Framing::lines());
+    drop(server);
+    assert_eq!(
+        messages_and_reason(&client),
+        (vec![], Some(DisconnectReason::ClosedByPeer))
+    );
+    assert!(matches!(client.send(b"late"), Err(Error::NotRunning)));
+}
+
+#[test]
+fn closing_ourselves_is_closed_locally() {
+    let (_server, client) = pair(Framing::lines());
+    client.close();
+    assert_eq!(
+        messages_and_reason(&client).1,
+        Some(DisconnectReason::ClosedLocally)
+    );
+}
