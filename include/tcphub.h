@@ -887,7 +887,10 @@ int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, c
 
 /**
  * Queues a message for the client whose remote address is `ip`:`port`
- * (as reported to `on_connect`). Waits only as `tcphub_server_send_all`
+ * (as reported to `on_connect`). `ip` may also be written in brackets
+ * ("[::1]") or with an IPv6 zone ("fe80::1%eth0", ignored), and an IPv4
+ * client may be named by its IPv4-mapped address ("::ffff:127.0.0.1").
+ * Waits only as `tcphub_server_send_all`
  * does (an application thread, a loop more than 64 MiB behind).
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when no client is connected from

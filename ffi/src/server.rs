@@ -774,7 +774,10 @@ pub unsafe extern "C" fn tcphub_server_send_all_except(
 }
 
 /// Queues a message for the client whose remote address is `ip`:`port`
-/// (as reported to `on_connect`). Waits only as `tcphub_server_send_all`
+/// (as reported to `on_connect`). `ip` may also be written in brackets
+/// ("[::1]") or with an IPv6 zone ("fe80::1%eth0", ignored), and an IPv4
+/// client may be named by its IPv4-mapped address ("::ffff:127.0.0.1").
+/// Waits only as `tcphub_server_send_all`
 /// does (an application thread, a loop more than 64 MiB behind).
 ///
 /// Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when no client is connected from
@@ -802,9 +805,8 @@ pub unsafe extern "C" fn tcphub_server_send_to(
                 boundary::bytes(data, len)?,
             )
         };
-        let ip: IpAddr = text
-            .parse()
-            .map_err(|_| Fail::invalid(format!("not an IP address: {text:?}")))?;
+        let ip = tcphub_core::parse_ip(text)
+            .ok_or_else(|| Fail::invalid(format!("not an IP address: {text:?}")))?;
         srv.with_handle(|h| Ok(h.send_to(ip, port, msg)?))?;
         Ok(TCPHUB_OK)
     })

@@ -717,14 +717,16 @@ impl PyTcpServer {
     }
 
     /// Queues ``data`` for the client whose remote address is ``ip:port``.
+    /// ``ip`` as ``Client.ip`` gives it, or in brackets (``"[::1]"``, as in
+    /// ``str(client)``), with an IPv6 zone (``"fe80::1%eth0"``, ignored), or
+    /// an IPv4 client's IPv4-mapped address (``"::ffff:127.0.0.1"``).
     ///
     /// Raises ``NoSuchAddr`` when no client is connected from there,
     /// ``NotRunning``, ``FrameTooLarge``; ``InvalidConfig`` (a ``ValueError``)
     /// for a malformed ``ip``.
     fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: PyBackedBytes) -> PyResult<()> {
-        let ip: IpAddr = ip
-            .parse()
-            .map_err(|_| invalid_config(py, format!("not an IP address: {ip:?}")))?;
+        let ip = tcphub::parse_ip(ip)
+            .ok_or_else(|| invalid_config(py, format!("not an IP address: {ip:?}")))?;
         let r = self.started().py_err(py)?;
         py.detach(|| r.handle.send_to(ip, port.0, &data)).py_err(py)
     }

@@ -414,3 +414,32 @@ def test_a_client_kicked_by_its_own_on_message_gets_no_more_messages_through(mak
     assert seen == [b"before", b"/quit", b"marker"]
     quitter.close()
     other.close()
+
+
+def test_send_to_takes_every_spelling_of_a_client_address(make_server):
+    # Client.ip and str(client) ("[::1]:PORT") both name the client, and so
+    # do an IPv6 zone and an IPv4 client's IPv4-mapped address.
+    try:
+        server = make_server(framing="lines", bind="::").start()
+        v6 = socket.create_connection(("::1", server.port), timeout=WAIT)
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    v4 = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    wait_until(lambda: server.client_count == 2, what="2 clients")
+    by_port = {c.port: c for c in server.clients()}
+    c4, c6 = by_port[v4.getsockname()[1]], by_port[v6.getsockname()[1]]
+    assert (c4.ip, c6.ip) == ("127.0.0.1", "::1")
+    spellings = [
+        (c4, v4, [c4.ip, "::ffff:127.0.0.1", "[::ffff:127.0.0.1]", str(c4).rsplit(":", 1)[0]]),
+        (c6, v6, [c6.ip, "[::1]", "::1%1", "[::1%lo]", str(c6).rsplit(":", 1)[0]]),
+    ]
+    for client, sock, forms in spellings:
+        reader = LineReader(sock)
+        for ip in forms:
+            server.send_to(ip, client.port, b"to " + ip.encode())
+            assert reader.line() == b"to " + ip.encode()
+    for bad in ["[127.0.0.1]", "[::1]:80", "localhost", "::1%"]:
+        with pytest.raises(ValueError):
+            server.send_to(bad, c6.port, b"x")
+    v4.close()
+    v6.close()

@@ -1,0 +1,91 @@
+//! IP addresses as people write them: [`parse_ip`], which the C and Python
+//! bindings use for `send_to`, so every spelling of a client's address that
+//! tcphub itself prints (`[::1]:8001` in the chat hub, `str(client)` in
+//! Python) or that the system hands out (`fe80::1%eth0`) finds the client.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+/// Parses an IP address written as `127.0.0.1`, `::1` or
+/// `::ffff:127.0.0.1`, an IPv6 address in brackets (`[::1]`, as it appears
+/// in `[::1]:8001`), or an IPv6 address with a zone (`fe80::1%2`,
+/// `[fe80::1%eth0]`). `None` for anything else (a name, a port, a bracketed
+/// IPv4 address, an empty zone).
+///
+/// The zone is dropped: clients are reported and found by address and
+/// port alone ([`ServerHandle::send_to`](crate::ServerHandle::send_to)
+/// ignores a zone, and an IPv4-mapped address finds the IPv4 client).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::IpAddr;
+/// let v6: IpAddr = "::1".parse()?;
+/// assert_eq!(tcphub::parse_ip("[::1]"), Some(v6));
+/// assert_eq!(tcphub::parse_ip("::1%1"), Some(v6));
+/// assert_eq!(tcphub::parse_ip("127.0.0.1"), Some("127.0.0.1".parse()?));
+/// assert_eq!(tcphub::parse_ip("localhost"), None);
+/// assert_eq!(tcphub::parse_ip("[::1]:8001"), None);
+/// # Ok::<(), std::net::AddrParseError>(())
+/// ```
+pub fn parse_ip(text: &str) -> Option<IpAddr> {
+    let (inner, bracketed) = match text.strip_prefix('[') {
+        Some(rest) => (rest.strip_suffix(']')?, true),
+        None => (text, false),
+    };
+    let (addr, zone) = match inner.split_once('%') {
+        Some((addr, zone)) => (addr, Some(zone)),
+        None => (inner, None),
+    };
+    if let Some(zone) = zone {
+        let valid = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if zone.is_empty() || !zone.chars().all(valid) {
+            return None;
+        }
+    }
+    if bracketed || zone.is_some() {
+        // Brackets and zones belong to IPv6 only.
+        return addr.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    addr.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ip;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn every_spelling_of_an_address_parses_and_nothing_else_does() {
+        for (text, want) in [
+            ("127.0.0.1", "127.0.0.1"),
+            ("::1", "::1"),
+            ("[::1]", "::1"),
+            ("::ffff:127.0.0.1", "::ffff:127.0.0.1"),
+            ("[::ffff:127.0.0.1]", "::ffff:127.0.0.1"),
+            ("fe80::1%2", "fe80::1"),
+            ("fe80::1%eth0", "fe80::1"),
+            ("[fe80::1%enp0s3.100]", "fe80::1"),
+        ] {
+            assert_eq!(parse_ip(text), Some(ip(want)), "{text}");
+        }
+        for bad in [
+            "",
+            "localhost",
+            "[127.0.0.1]",
+            "127.0.0.1%1",
+            "[::1",
+            "::1]",
+            "[::1]:80",
+            "::1%",
+            "::1%a b",
+            "127.0.0.300",
+            " ::1",
+        ] {
+            assert_eq!(parse_ip(bad), None, "{bad:?}");
+        }
+    }
+}
