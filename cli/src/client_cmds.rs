@@ -39,12 +39,28 @@ pub(crate) struct SendArgs {
     framing: FramingArg,
 }
 
+/// How a server address is written, for error messages.
+const HOST_PORT: &str = "expected HOST:PORT, e.g. 127.0.0.1:8001, [::1]:8001 or localhost:8001";
+
+/// Resolves `addr` as typed: `IP:PORT`, `[IPv6]:PORT` or `NAME:PORT`. A
+/// failure names what was typed, and an address without a port says so
+/// rather than blame the resolver.
+fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
+    let resolved = match addr.to_socket_addrs() {
+        Ok(addrs) => return Ok(addrs.collect()),
+        Err(e) => e,
+    };
+    // An address alone ("::1", "127.0.0.1", "localhost"): std splits "::1"
+    // at its last colon and looks up ":" as a host name.
+    if tcphub::parse_ip(addr).is_some() || !addr.contains(':') {
+        return Err(format!("{addr}: no port ({HOST_PORT})"));
+    }
+    Err(format!("cannot resolve {addr}: {resolved}"))
+}
+
 /// Resolves `addr` here (so a failure names what was typed) and connects.
 fn open(addr: &str, framing: Framing) -> Result<TcpClient, Box<dyn std::error::Error>> {
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
-        .collect();
+    let addrs = resolve(addr)?;
     Ok(TcpClient::builder(&addrs[..])
         .framing(framing)
         .connect_timeout(Duration::from_secs(10))

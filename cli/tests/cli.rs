@@ -368,6 +368,27 @@ fn an_address_that_does_not_resolve_is_named() {
 }
 
 #[test]
+fn an_address_without_a_port_says_so() {
+    // Before: "cannot resolve ::1: failed to lookup address information"
+    // (std split "::1" at its last colon and looked up ":"), and "invalid
+    // socket address" for the others.
+    for addr in ["::1", "[::1]", "127.0.0.1", "localhost"] {
+        let out = bin()
+            .args(["send", addr, "x"])
+            .output()
+            .expect("run tcphub send");
+        assert_eq!(out.status.code(), Some(1), "{addr}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "tcphub: {addr}: no port (expected HOST:PORT, e.g. "
+            )),
+            "{addr}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn connect_relays_stdin_and_prints_messages() {
     let hub = Hub::start(&["--mode", "echo"]);
     let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::null());
