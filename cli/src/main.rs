@@ -76,6 +76,20 @@ pub(crate) fn at_least_one(text: &str) -> Result<usize, String> {
         .ok_or_else(|| "must be a whole number, 1 or more".to_string())
 }
 
+/// Value parser for `--bind`: an IP address, IPv6 also in brackets
+/// (`[::1]`, as `listening on [::1]:8001` prints it). A name or a zone is a
+/// usage error that says what is taken (a zone cannot be bound to: the
+/// server takes an address alone).
+pub(crate) fn bind_ip(text: &str) -> Result<std::net::IpAddr, String> {
+    tcphub::parse_ip(text)
+        .filter(|_| !text.contains('%'))
+        .ok_or_else(|| {
+            "must be an IP address, e.g. 0.0.0.0, 127.0.0.1, :: or [::1] \
+             (not a host name, no %zone)"
+                .to_string()
+        })
+}
+
 /// [`secs`], above zero.
 pub(crate) fn positive_secs(text: &str) -> Result<std::time::Duration, String> {
     secs(text)

@@ -27,8 +27,8 @@ pub(crate) enum Mode {
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Local address to listen on ("::" for IPv6 + IPv4).
-    #[arg(long, default_value = "0.0.0.0")]
+    /// Local address to listen on ("::" for IPv6 + IPv4; "[::1]" is taken too).
+    #[arg(long, default_value = "0.0.0.0", value_parser = crate::bind_ip)]
     bind: IpAddr,
     /// Port to listen on (0 picks a free one and prints it).
     #[arg(long, default_value_t = 8001)]

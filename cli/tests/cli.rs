@@ -21,9 +21,14 @@ struct Hub {
 
 impl Hub {
     fn start(args: &[&str]) -> Hub {
+        Hub::start_on("127.0.0.1", args)
+    }
+
+    /// A hub listening on `bind`, port 0.
+    fn start_on(bind: &str, args: &[&str]) -> Hub {
         let mut child = bin()
             .arg("serve")
-            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(["--bind", bind, "--port", "0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -273,6 +278,39 @@ fn bind_conflict_is_one_clear_line_and_nonzero_exit() {
         "stderr was {stderr:?}, wanted the line {want:?}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bind_takes_an_ipv6_address_in_brackets_as_the_hub_prints_it() {
+    // Before: "invalid value '[::1]' for '--bind <BIND>': invalid IP
+    // address syntax", though the hub prints "listening on [::1]:PORT".
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        eprintln!("skipped: cannot listen on [::1] ({e})");
+        return;
+    }
+    let hub = Hub::start_on("[::1]", &["--mode", "echo"]);
+    let out = bin()
+        .args([
+            "send",
+            &format!("[::1]:{}", hub.port),
+            "ping",
+            "--wait-reply",
+            "10",
+        ])
+        .output()
+        .expect("run tcphub send");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ping\n");
+    // A name or a zone is a usage error that says what is taken.
+    for bad in ["localhost", "::1%1", "[127.0.0.1]"] {
+        let out = bin()
+            .args(["serve", "--bind", bad, "--port", "0"])
+            .output()
+            .expect("run tcphub serve");
+        assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("must be an IP address"), "{bad}: {stderr}");
+    }
 }
 
 #[test]

@@ -56,10 +56,18 @@ def _positive_seconds(text: str) -> float:
 
 
 def _ip(text: str) -> str:
+    # IPv6 also in brackets, as "listening on [::1]:PORT" prints it; no
+    # %zone (the server binds an address alone), as in `tcphub serve`.
+    bracketed = text.startswith("[") and text.endswith("]")
     try:
-        return str(ipaddress.ip_address(text))
+        ip = ipaddress.ip_address(text[1:-1] if bracketed else text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+        ip = None
+    if ip is None or "%" in text or (bracketed and ip.version != 6):
+        raise argparse.ArgumentTypeError(
+            f"not an IP address: {text!r} (e.g. 0.0.0.0, 127.0.0.1, :: or [::1])"
+        )
+    return str(ip)
 
 
 def _int_in(low: int, high: int) -> "Callable[[str], int]":
