@@ -432,7 +432,8 @@ impl TcpClient {
 
     /// Why the most recent connection ended, `None` while none has: a clean
     /// close by the server ([`DisconnectReason::ClosedByPeer`]), by this side
-    /// ([`DisconnectReason::ClosedLocally`]) or a fault (a reset, a frame
+    /// ([`DisconnectReason::ClosedLocally`]; `Io(TimedOut)` when `close()`
+    /// ran out of linger time with messages unsent) or a fault (a reset, a frame
     /// over the framing's limit, a connection closed in the middle of a
     /// frame). Set before the drop is reported, so once
     /// [`recv`](TcpClient::recv) returns `None` it says why. It keeps the
@@ -513,7 +514,10 @@ impl TcpClient {
     /// without waiting out the backoff (further attempts after that one do
     /// wait it out), and flushes them within the linger time (what the lost
     /// connection had already taken may be lost with it); if that fails they
-    /// are dropped. Idempotent; callable from
+    /// are dropped. Messages still queued when the linger time runs out are
+    /// dropped too, and the connection's end is then reported as
+    /// `Disconnected(Io(TimedOut))` rather than `ClosedLocally` (see
+    /// [`disconnect_reason`](TcpClient::disconnect_reason)). Idempotent; callable from
     /// a callback — of this client, another client or a server — and then it
     /// returns without waiting (a later `close()` or drop elsewhere waits).
     ///

@@ -272,12 +272,18 @@ impl ClientLoop {
                     Link::Down => true,
                 };
                 if flushed || Instant::now() >= deadline {
-                    self.finish(true);
+                    // Out of linger time with messages still queued: they
+                    // are dropped, which is no clean local close.
+                    self.finish(Some(if flushed {
+                        DisconnectReason::ClosedLocally
+                    } else {
+                        DisconnectReason::Io(io::ErrorKind::TimedOut)
+                    }));
                     return;
                 }
             }
             if matches!(self.link, Link::Down) {
-                self.finish(false);
+                self.finish(None);
                 return;
             }
         }
@@ -642,17 +648,15 @@ impl ClientLoop {
         );
     }
 
-    /// Ends the client: close the socket if up, report, release everything.
-    fn finish(&mut self, by_us: bool) {
+    /// Ends the client: close the socket if up, report (`closed`: why, when
+    /// this side closes it), release everything.
+    fn finish(&mut self, closed: Option<DisconnectReason>) {
         if let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
             conn.close_gracefully(&mut self.rbuf);
             self.core.connected.store(false, Ordering::Release);
-            if by_us {
-                self.dispatch.event(
-                    ClientEvent::Disconnected(DisconnectReason::ClosedLocally),
-                    true,
-                );
+            if let Some(why) = closed {
+                self.dispatch.event(ClientEvent::Disconnected(why), true);
             }
         }
         self.end_sends();

@@ -130,3 +130,35 @@ fn closing_ourselves_is_closed_locally() {
         Some(DisconnectReason::ClosedLocally)
     );
 }
+
+#[test]
+fn a_close_whose_linger_runs_out_with_messages_queued_is_no_clean_close() {
+    // The server never reads: the kernel buffers fill, then the client's
+    // queue. `close()` flushes for the linger time, then drops the rest;
+    // before, that was reported as ClosedLocally, like a close that wrote
+    // everything.
+    let (_server, client) = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpClient::builder(listener.local_addr().unwrap())
+            .framing(Framing::length_prefixed())
+            .max_queue_bytes(32 << 20)
+            .linger(Duration::from_millis(200))
+            .connect()
+            .expect("connect");
+        (listener.accept().expect("accept").0, client)
+    };
+    let msg = vec![b'x'; 60_000];
+    let refused = loop {
+        match client.send(&msg) {
+            Ok(()) => {}
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(refused, Error::QueueFull { .. }), "{refused}");
+    // The queue is full and nobody reads: this close cannot flush it.
+    client.close();
+    assert_eq!(
+        messages_and_reason(&client).1,
+        Some(DisconnectReason::Io(std::io::ErrorKind::TimedOut))
+    );
+}
