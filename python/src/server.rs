@@ -424,7 +424,7 @@ impl PyTcpServer {
     /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
     #[new]
     #[pyo3(signature = (
-        port = Port(0),
+        port = 0,
         max_clients = 1024,
         *,
         framing = "raw",
@@ -446,7 +446,7 @@ impl PyTcpServer {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        port: Port,
+        port: i64,
         max_clients: usize,
         framing: &str,
         bind: &str,
@@ -479,7 +479,7 @@ impl PyTcpServer {
         };
         Ok(PyTcpServer {
             settings: Settings {
-                port: port.0,
+                port: Port::new(port)?.0,
                 max_clients,
                 bind,
                 framing: framing_from_str(py, framing, max_len)?,

@@ -251,18 +251,28 @@ impl PyStats {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Port(pub(crate) u16);
 
+impl Port {
+    /// `n` as a port, or the `OverflowError` above.
+    pub(crate) fn new(n: i64) -> PyResult<Port> {
+        u16::try_from(n)
+            .map(Port)
+            .map_err(|_| out_of_range(&n.to_string()))
+    }
+}
+
+fn out_of_range(shown: &str) -> PyErr {
+    pyo3::exceptions::PyOverflowError::new_err(format!("port must be 0-65535, got {shown}"))
+}
+
 impl<'a, 'py> FromPyObject<'a, 'py> for Port {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Port> {
-        let out_of_range = || {
-            let shown = obj.repr().map(|r| r.to_string()).unwrap_or_default();
-            pyo3::exceptions::PyOverflowError::new_err(format!("port must be 0-65535, got {shown}"))
-        };
         match obj.extract::<i64>() {
-            Ok(n) => u16::try_from(n).map(Port).map_err(|_| out_of_range()),
+            Ok(n) => Port::new(n),
             Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => {
-                Err(out_of_range())
+                let shown = obj.repr().map(|r| r.to_string()).unwrap_or_default();
+                Err(out_of_range(&shown))
             }
             Err(e) => Err(e),
         }
