@@ -7,8 +7,10 @@
 //!
 //! # Layout
 //!
-//! - `server.rs` — `TcpServer`: the core server in pull mode, the dispatcher
-//!   thread that runs Python callbacks, start/stop and the GIL rules.
+//! - `server.rs` — `TcpServer`: the core server in pull mode, start/stop
+//!   and the GIL rules.
+//! - `dispatch.rs` — the dispatcher thread that runs the Python callbacks
+//!   (and skips a kicked client's queued messages).
 //! - `events.rs` — pull consumption: `EventIterator` and `poll`.
 //! - `client.rs` — `TcpClient`.
 //! - `types.rs` — value classes: `Client`, `Event`, `Stats`.
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 
 mod client;
+mod dispatch;
 mod errors;
 mod events;
 mod server;

@@ -27,161 +27,25 @@
 //!   `lock_py_attached` (or while detached) and never held across a call into
 //!   Python.
 
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyType;
 use pyo3::{PyTraverseError, PyVisit};
-use tcphub::{Error, Event, Events, Overflow, ServerHandle, TcpServer};
+use tcphub::{Error, Event, Overflow, ServerHandle, TcpServer};
 
+use crate::dispatch::{note_kick, on_dispatcher, Callbacks, Dispatcher};
 use crate::errors::{invalid_config, IntoPy};
 use crate::events::Pull;
 use crate::types::{Port, PyClient, PyEvent, PyStats};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
-
-thread_local! {
-    /// Set on every server's dispatcher thread (where callbacks run).
-    static ON_DISPATCHER: Cell<bool> = const { Cell::new(false) };
-    /// On a dispatcher thread: the clients its callbacks disconnected whose
-    /// `Disconnected` has not come yet. Their messages still in the queue
-    /// (read before the kick took effect) are not handed to `on_message`,
-    /// as the core does for a kick from a callback (see `disconnect`).
-    static KICKED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Whether the dispatcher must skip `ev`: a message of a client its
-/// callbacks have kicked. A `Disconnected` ends that.
-fn after_kick(ev: &Event) -> bool {
-    KICKED.with(|k| {
-        let mut k = k.borrow_mut();
-        if k.is_empty() {
-            return false;
-        }
-        match ev {
-            Event::Message(c, _) => k.contains(&c.id),
-            Event::Disconnected(c, _) => {
-                k.retain(|&id| id != c.id);
-                false
-            }
-            Event::Connected(_) => false,
-        }
-    })
-}
-
-/// How many events the dispatcher takes per attach.
-const DISPATCH_BATCH: usize = 256;
-
-/// The Python callbacks. Set before `start()`, then moved (as new
-/// references) to the dispatcher thread.
-#[derive(Default)]
-struct Callbacks {
-    on_connect: Option<Py<PyAny>>,
-    on_message: Option<Py<PyAny>>,
-    on_disconnect: Option<Py<PyAny>>,
-    on_error: Option<Py<PyAny>>,
-}
-
-impl Callbacks {
-    fn any_event(&self) -> bool {
-        self.on_connect.is_some() || self.on_message.is_some() || self.on_disconnect.is_some()
-    }
-
-    fn clone_ref(&self, py: Python<'_>) -> Callbacks {
-        let c = |o: &Option<Py<PyAny>>| o.as_ref().map(|f| f.clone_ref(py));
-        Callbacks {
-            on_connect: c(&self.on_connect),
-            on_message: c(&self.on_message),
-            on_disconnect: c(&self.on_disconnect),
-            on_error: c(&self.on_error),
-        }
-    }
-
-    /// Calls the callback for one event; an exception goes to `on_error`,
-    /// or to `sys.unraisablehook` (also when `on_error` itself raises).
-    fn deliver(&self, py: Python<'_>, ev: Event) {
-        let (cb, result) = match &ev {
-            Event::Connected(c) => match &self.on_connect {
-                Some(cb) => (cb, cb.call1(py, (PyClient::from(*c),))),
-                None => return,
-            },
-            Event::Message(c, data) => match &self.on_message {
-                Some(cb) => (
-                    cb,
-                    cb.call1(
-                        py,
-                        (PyClient::from(*c), pyo3::types::PyBytes::new(py, data)),
-                    ),
-                ),
-                None => return,
-            },
-            Event::Disconnected(c, why) => match &self.on_disconnect {
-                Some(cb) => (cb, cb.call1(py, (PyClient::from(*c), why.to_string()))),
-                None => return,
-            },
-        };
-        let Err(err) = result else { return };
-        if let Some(on_error) = &self.on_error {
-            let exc = err.value(py).clone();
-            match on_error.call1(py, (exc, PyEvent::new(py, ev))) {
-                Ok(_) => return,
-                Err(e2) => {
-                    e2.write_unraisable(py, Some(on_error.bind(py)));
-                    return;
-                }
-            }
-        }
-        err.write_unraisable(py, Some(cb.bind(py)));
-    }
-}
-
-/// The dispatcher thread and the way to wait for it with a bound.
-struct Dispatcher {
-    /// Taken by the first waiter that sees the dispatcher finished.
-    thread: Mutex<Option<JoinHandle<()>>>,
-    /// The dispatcher thread (where this server's callbacks run).
-    thread_id: std::thread::ThreadId,
-    /// Disconnects (its sender is dropped) when the dispatcher finishes;
-    /// every `stop()` waits on its own clone.
-    done: Receiver<()>,
-}
-
-impl Dispatcher {
-    /// Waits up to `limit` (`None`: for good) for the dispatcher to finish,
-    /// then joins it; returns whether it finished.
-    fn wait(&self, limit: Option<Duration>) -> bool {
-        let finished = match limit {
-            None => {
-                let _ = self.done.recv();
-                true
-            }
-            Some(t) => !matches!(self.done.recv_timeout(t), Err(RecvTimeoutError::Timeout)),
-        };
-        if finished {
-            let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some(t) = t {
-                let _ = t.join();
-            }
-        }
-        finished
-    }
-
-    fn finished(&self) -> bool {
-        matches!(
-            self.done.try_recv(),
-            Err(crossbeam_channel::TryRecvError::Disconnected)
-        )
-    }
-}
 
 /// What exists once `start()` succeeded.
 struct Running {
@@ -335,7 +199,7 @@ impl PyTcpServer {
         let Some(r) = self.running.get() else {
             return true;
         };
-        if ON_DISPATCHER.with(Cell::get) {
+        if on_dispatcher() {
             r.handle.begin_stop();
             return r.dispatcher.as_ref().is_none_or(Dispatcher::finished);
         }
@@ -364,34 +228,6 @@ impl Drop for PyTcpServer {
         // itself, which stops the server the same way.
         let _ = Python::try_attach(|py| py.detach(finish));
     }
-}
-
-fn dispatch_loop(events: Events, callbacks: Callbacks, _done: crossbeam_channel::Sender<()>) {
-    ON_DISPATCHER.with(|d| d.set(true));
-    let mut batch = Vec::with_capacity(DISPATCH_BATCH);
-    loop {
-        batch.clear();
-        // Not attached here: the wait holds no GIL.
-        match events.recv_batch(&mut batch, DISPATCH_BATCH, Duration::from_secs(1)) {
-            Ok(0) => continue,
-            Ok(_) => {
-                let delivered = Python::try_attach(|py| {
-                    for ev in batch.drain(..) {
-                        if !after_kick(&ev) {
-                            callbacks.deliver(py, ev);
-                        }
-                    }
-                });
-                if delivered.is_none() {
-                    break; // the interpreter is shutting down
-                }
-            }
-            Err(_) => break, // stopped and drained
-        }
-    }
-    // Release the callbacks' references with the GIL held, if still possible.
-    let _ = Python::try_attach(move |_py| drop(callbacks));
-    // `_done` drops here: stop() sees the dispatcher has finished.
 }
 
 #[pymethods]
@@ -565,17 +401,8 @@ impl PyTcpServer {
         };
         let callback_mode = callbacks.any_event();
         let dispatcher = if callback_mode {
-            let events = handle.events();
-            let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
-            let spawned = std::thread::Builder::new()
-                .name("tcphub-dispatch".into())
-                .spawn(move || dispatch_loop(events, callbacks, done_tx));
-            match spawned {
-                Ok(t) => Some(Dispatcher {
-                    thread_id: t.thread().id(),
-                    thread: Mutex::new(Some(t)),
-                    done: done_rx,
-                }),
+            match Dispatcher::spawn(handle.events(), callbacks) {
+                Ok(d) => Some(d),
                 Err(e) => {
                     py.detach(|| handle.stop());
                     this.stop_requested.store(false, Ordering::SeqCst);
@@ -623,7 +450,7 @@ impl PyTcpServer {
             std::sync::atomic::fence(Ordering::SeqCst); // see start()
         }
         while !py.detach(|| self.stop_detached(Some(SIGNAL_SLICE))) {
-            if ON_DISPATCHER.with(Cell::get) {
+            if on_dispatcher() {
                 return Ok(()); // the dispatcher ends by itself
             }
             py.check_signals()?;
@@ -659,7 +486,7 @@ impl PyTcpServer {
                 let Some(d) = &r.dispatcher else {
                     return Ok(true);
                 };
-                if ON_DISPATCHER.with(Cell::get) {
+                if on_dispatcher() {
                     return Ok(true); // the dispatcher cannot wait for itself
                 }
                 // Stopped: now the dispatcher, which runs the last callbacks.
@@ -752,7 +579,7 @@ impl PyTcpServer {
         // messages still queued (read before the kick took effect).
         let here = std::thread::current().id();
         if r.dispatcher.as_ref().is_some_and(|d| d.thread_id == here) {
-            KICKED.with(|k| k.borrow_mut().push(client_id));
+            note_kick(client_id);
         }
         Ok(())
     }

@@ -1,0 +1,204 @@
+//! The dispatcher thread of a `tcphub.TcpServer` with Python callbacks: it
+//! takes the core's pull-mode events in batches, detached from the
+//! interpreter, and attaches once per batch to call the callbacks in order
+//! (see `server.rs` for the threads and the GIL as a whole).
+
+use std::cell::{Cell, RefCell};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use pyo3::prelude::*;
+use tcphub::{Event, Events};
+
+use crate::types::{PyClient, PyEvent};
+
+thread_local! {
+    /// Set on every server's dispatcher thread (where callbacks run).
+    static ON_DISPATCHER: Cell<bool> = const { Cell::new(false) };
+    /// On a dispatcher thread: the clients its callbacks disconnected whose
+    /// `Disconnected` has not come yet. Their messages still in the queue
+    /// (read before the kick took effect) are not handed to `on_message`,
+    /// as the core does for a kick from a callback (see `disconnect`).
+    static KICKED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether the dispatcher must skip `ev`: a message of a client its
+/// callbacks have kicked. A `Disconnected` ends that.
+fn after_kick(ev: &Event) -> bool {
+    KICKED.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.is_empty() {
+            return false;
+        }
+        match ev {
+            Event::Message(c, _) => k.contains(&c.id),
+            Event::Disconnected(c, _) => {
+                k.retain(|&id| id != c.id);
+                false
+            }
+            Event::Connected(_) => false,
+        }
+    })
+}
+
+/// How many events the dispatcher takes per attach.
+const DISPATCH_BATCH: usize = 256;
+
+/// The Python callbacks. Set before `start()`, then moved (as new
+/// references) to the dispatcher thread.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub(crate) on_connect: Option<Py<PyAny>>,
+    pub(crate) on_message: Option<Py<PyAny>>,
+    pub(crate) on_disconnect: Option<Py<PyAny>>,
+    pub(crate) on_error: Option<Py<PyAny>>,
+}
+
+impl Callbacks {
+    pub(crate) fn any_event(&self) -> bool {
+        self.on_connect.is_some() || self.on_message.is_some() || self.on_disconnect.is_some()
+    }
+
+    pub(crate) fn clone_ref(&self, py: Python<'_>) -> Callbacks {
+        let c = |o: &Option<Py<PyAny>>| o.as_ref().map(|f| f.clone_ref(py));
+        Callbacks {
+            on_connect: c(&self.on_connect),
+            on_message: c(&self.on_message),
+            on_disconnect: c(&self.on_disconnect),
+            on_error: c(&self.on_error),
+        }
+    }
+
+    /// Calls the callback for one event; an exception goes to `on_error`,
+    /// or to `sys.unraisablehook` (also when `on_error` itself raises).
+    fn deliver(&self, py: Python<'_>, ev: Event) {
+        let (cb, result) = match &ev {
+            Event::Connected(c) => match &self.on_connect {
+                Some(cb) => (cb, cb.call1(py, (PyClient::from(*c),))),
+                None => return,
+            },
+            Event::Message(c, data) => match &self.on_message {
+                Some(cb) => (
+                    cb,
+                    cb.call1(
+                        py,
+                        (PyClient::from(*c), pyo3::types::PyBytes::new(py, data)),
+                    ),
+                ),
+                None => return,
+            },
+            Event::Disconnected(c, why) => match &self.on_disconnect {
+                Some(cb) => (cb, cb.call1(py, (PyClient::from(*c), why.to_string()))),
+                None => return,
+            },
+        };
+        let Err(err) = result else { return };
+        if let Some(on_error) = &self.on_error {
+            let exc = err.value(py).clone();
+            match on_error.call1(py, (exc, PyEvent::new(py, ev))) {
+                Ok(_) => return,
+                Err(e2) => {
+                    e2.write_unraisable(py, Some(on_error.bind(py)));
+                    return;
+                }
+            }
+        }
+        err.write_unraisable(py, Some(cb.bind(py)));
+    }
+}
+
+/// The dispatcher thread and the way to wait for it with a bound.
+pub(crate) struct Dispatcher {
+    /// Taken by the first waiter that sees the dispatcher finished.
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// The dispatcher thread (where this server's callbacks run).
+    pub(crate) thread_id: std::thread::ThreadId,
+    /// Disconnects (its sender is dropped) when the dispatcher finishes;
+    /// every `stop()` waits on its own clone.
+    done: Receiver<()>,
+}
+
+impl Dispatcher {
+    /// Waits up to `limit` (`None`: for good) for the dispatcher to finish,
+    /// then joins it; returns whether it finished.
+    pub(crate) fn wait(&self, limit: Option<Duration>) -> bool {
+        let finished = match limit {
+            None => {
+                let _ = self.done.recv();
+                true
+            }
+            Some(t) => !matches!(self.done.recv_timeout(t), Err(RecvTimeoutError::Timeout)),
+        };
+        if finished {
+            let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(t) = t {
+                let _ = t.join();
+            }
+        }
+        finished
+    }
+
+    pub(crate) fn finished(&self) -> bool {
+        matches!(
+            self.done.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected)
+        )
+    }
+}
+
+/// Whether this thread is a dispatcher thread (of any server): a callback
+/// is running, so waiting for a dispatcher here could deadlock.
+pub(crate) fn on_dispatcher() -> bool {
+    ON_DISPATCHER.with(Cell::get)
+}
+
+/// A callback of this thread's server disconnected `client_id`: skip its
+/// messages still queued until its `Disconnected` (see `after_kick`).
+pub(crate) fn note_kick(client_id: u64) {
+    KICKED.with(|k| k.borrow_mut().push(client_id));
+}
+
+impl Dispatcher {
+    /// Starts the dispatcher thread for `events`, calling `callbacks`.
+    pub(crate) fn spawn(events: Events, callbacks: Callbacks) -> std::io::Result<Dispatcher> {
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+        let t = std::thread::Builder::new()
+            .name("tcphub-dispatch".into())
+            .spawn(move || dispatch_loop(events, callbacks, done_tx))?;
+        Ok(Dispatcher {
+            thread_id: t.thread().id(),
+            thread: Mutex::new(Some(t)),
+            done: done_rx,
+        })
+    }
+}
+
+fn dispatch_loop(events: Events, callbacks: Callbacks, _done: crossbeam_channel::Sender<()>) {
+    ON_DISPATCHER.with(|d| d.set(true));
+    let mut batch = Vec::with_capacity(DISPATCH_BATCH);
+    loop {
+        batch.clear();
+        // Not attached here: the wait holds no GIL.
+        match events.recv_batch(&mut batch, DISPATCH_BATCH, Duration::from_secs(1)) {
+            Ok(0) => continue,
+            Ok(_) => {
+                let delivered = Python::try_attach(|py| {
+                    for ev in batch.drain(..) {
+                        if !after_kick(&ev) {
+                            callbacks.deliver(py, ev);
+                        }
+                    }
+                });
+                if delivered.is_none() {
+                    break; // the interpreter is shutting down
+                }
+            }
+            Err(_) => break, // stopped and drained
+        }
+    }
+    // Release the callbacks' references with the GIL held, if still possible.
+    let _ = Python::try_attach(move |_py| drop(callbacks));
+    // `_done` drops here: stop() sees the dispatcher has finished.
+}
