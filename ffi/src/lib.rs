@@ -18,7 +18,9 @@
 //!   arguments and core errors into codes, records `tcphub_last_error()`.
 //! - `codes.rs` — `TCPHUB_OK`, `TCPHUB_ERR_*`, `TCPHUB_REASON_*`,
 //!   `TCPHUB_FRAMING_*`, `TCPHUB_EVENT_*`, `tcphub_strerror`, `tcphub_last_error`.
-//! - `server.rs` — `tcphub_server`: configuration, callbacks, start/stop, sends.
+//! - `server.rs` — `tcphub_server`: configuration, callbacks, start/stop.
+//! - `sends.rs` — `tcphub_server_send_all`, `_send_all_except`, `_send_to`,
+//!   `_send`, `_disconnect`.
 //! - `tuning.rs` — the less common settings: overflow policy, linger,
 //!   keepalive, `TCP_NODELAY`, backlog, pull-queue capacity, the notice
 //!   for refused connections.
@@ -41,6 +43,7 @@ pub mod client_options;
 pub mod clients;
 pub mod codes;
 pub mod events;
+pub mod sends;
 pub mod server;
 pub mod stats;
 pub mod stopping;
@@ -51,6 +54,7 @@ pub use client_options::*;
 pub use clients::*;
 pub use codes::*;
 pub use events::*;
+pub use sends::*;
 pub use server::*;
 pub use stats::*;
 pub use stopping::*;
