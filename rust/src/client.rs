@@ -431,7 +431,10 @@ impl TcpClient {
     }
 
     /// Why the most recent connection ended, `None` while none has: a clean
-    /// close by the server ([`DisconnectReason::ClosedByPeer`]), by this side
+    /// close by the server ([`DisconnectReason::ClosedByPeer`]; when it
+    /// ends its side with messages still queued here and reconnecting is
+    /// off, those are written first, within the linger time — the server
+    /// may still be reading — and `Io(TimedOut)` if they could not be), by this side
     /// ([`DisconnectReason::ClosedLocally`]; `Io(TimedOut)` when `close()`
     /// ran out of linger time with messages unsent) or a fault (a reset, a frame
     /// over the framing's limit, a connection closed in the middle of a

@@ -149,6 +149,11 @@ struct ClientLoop {
     read_pending: bool,
     /// Set by `close()`: flush until this deadline, then finish.
     closing: Option<Instant>,
+    /// The server ended its sending side while messages were still queued
+    /// for it (no reconnect): reading stops, the queue is flushed until the
+    /// deadline — the server may still be reading, as a tcphub server does
+    /// after a client's EOF — and then the connection ends for this reason.
+    peer_done: Option<(DisconnectReason, Instant)>,
     write_side: WriteSide,
     rng: u64,
     /// When the current connection came up, and by which reconnect attempt
@@ -210,6 +215,7 @@ pub(crate) fn spawn(
         rbuf: vec![0; READ_BUF_MIN].into_boxed_slice(),
         read_pending: false,
         closing: None,
+        peer_done: None,
         write_side: WriteSide::Open,
         rng: seed | 1,
         up_since: (Instant::now(), 0),
@@ -260,6 +266,7 @@ impl ClientLoop {
                 self.read();
             }
             self.flush();
+            self.end_after_peer_done();
             self.shut_write_when_flushed();
             self.timers();
             self.dispatch.drain_backlog();
@@ -304,6 +311,9 @@ impl ClientLoop {
             Link::Connecting { deadline, .. } => consider(deadline.saturating_duration_since(now)),
             _ => {}
         }
+        if let Some((_, d)) = &self.peer_done {
+            consider(d.saturating_duration_since(now));
+        }
         if let Some(d) = self.closing {
             consider(
                 d.saturating_duration_since(now)
@@ -346,6 +356,9 @@ impl ClientLoop {
 
     fn read(&mut self) {
         self.read_pending = false;
+        if self.peer_done.is_some() {
+            return; // the server sends nothing more
+        }
         for _ in 0..READ_BUDGET {
             if self.dispatch.blocked() {
                 self.read_pending = true;
@@ -381,6 +394,13 @@ impl ClientLoop {
                         }
                         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
                     };
+                    if conn.queued_bytes() > 0 && self.core.config.reconnect.is_none() {
+                        // The server may still read (a half-close): what
+                        // `send` accepted goes out first (see `peer_done`).
+                        let deadline = deadline_after(self.core.config.linger);
+                        self.peer_done = Some((reason, deadline));
+                        return;
+                    }
                     self.lost(reason);
                     return;
                 }
@@ -413,6 +433,29 @@ impl ClientLoop {
         if let Err((_, reason)) = res {
             self.lost(reason);
         }
+    }
+
+    /// After the server's end-of-stream (see `peer_done`): ends the
+    /// connection once the queue is written, or at the deadline — then the
+    /// rest is dropped, which is no clean close.
+    fn end_after_peer_done(&mut self) {
+        let Some((reason, deadline)) = &self.peer_done else {
+            return;
+        };
+        let reason = match &self.link {
+            Link::Up(conn) if conn.queued_bytes() == 0 => reason.clone(),
+            Link::Up(_) if Instant::now() >= *deadline => {
+                DisconnectReason::Io(io::ErrorKind::TimedOut)
+            }
+            Link::Up(_) => return,
+            _ => {
+                // Already ended (a failed write): that reported it.
+                self.peer_done = None;
+                return;
+            }
+        };
+        self.peer_done = None;
+        self.lost(reason);
     }
 
     /// Shuts the sending side once asked to and everything queued is written.

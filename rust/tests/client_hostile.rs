@@ -162,3 +162,43 @@ fn a_close_whose_linger_runs_out_with_messages_queued_is_no_clean_close() {
         Some(DisconnectReason::Io(std::io::ErrorKind::TimedOut))
     );
 }
+
+/// A server that half-closes (done sending, still reading) gets every
+/// message the client queued before its end-of-stream: the client stops
+/// reading, flushes within the linger time, then ends with `ClosedByPeer`.
+/// The queued messages used to be dropped at the EOF.
+#[test]
+fn a_server_half_close_still_gets_what_was_queued() {
+    use std::io::Read;
+    let (mut server, client) = pair(Framing::length_prefixed());
+    // The server does not read yet: fill the socket buffers and queue more.
+    let msg = vec![b'q'; 64 * 1024];
+    let mut sent = 0usize;
+    let mut queued_some = false;
+    for _ in 0..1000 {
+        match client.send(&msg) {
+            Ok(()) => sent += 1,
+            Err(Error::QueueFull { .. }) => break,
+            Err(e) => panic!("send: {e}"),
+        }
+        queued_some = client.queued_bytes() > 0;
+    }
+    assert!(queued_some, "the client's queue never held anything");
+    support::wait_until("the client's queue to stay non-empty", || {
+        client.queued_bytes() > 0
+    });
+    server.shutdown(std::net::Shutdown::Write).unwrap(); // EOF to the client
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    server.set_read_timeout(Some(TIMEOUT)).unwrap();
+    loop {
+        match server.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => panic!("server read after {got} bytes: {e}"),
+        }
+    }
+    assert_eq!(got, sent * (4 + msg.len()), "bytes the server received");
+    let (_, why) = messages_and_reason(&client);
+    assert_eq!(why, Some(DisconnectReason::ClosedByPeer));
+}
