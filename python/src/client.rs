@@ -42,7 +42,8 @@ impl Drop for PyTcpClient {
 
 #[pymethods]
 impl PyTcpClient {
-    /// Connects to ``host:port`` (a name or an IP address).
+    /// Connects to ``host:port`` (a name or an IP address; an IPv6 address
+    /// also in brackets, ``"[::1]"``, as tcphub prints addresses).
     ///
     /// ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's.
     /// ``connect_timeout`` and ``linger`` (how long ``close()`` keeps flushing)
@@ -115,8 +116,13 @@ impl PyTcpClient {
         std::thread::Builder::new()
             .name("tcphub-connect".into())
             .spawn(move || {
-                // `builder` resolves `host` (getaddrinfo).
-                let mut builder = TcpClient::builder((host.as_str(), port.0))
+                // `builder` resolves `host` (getaddrinfo). An IPv6 address
+                // may come in brackets, as tcphub prints it ("[::1]:8001").
+                let host = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(&host);
+                let mut builder = TcpClient::builder((host, port.0))
                     .framing(framing)
                     .connect_timeout(connect_timeout)
                     .max_queue_bytes(max_queue_bytes)

@@ -284,3 +284,17 @@ def test_disconnect_reason_tells_a_hostile_server_from_a_clean_close():
     client.close()
     assert client.disconnect_reason == "closed locally"
     conn.close()
+
+
+def test_an_ipv6_host_may_come_in_brackets():
+    # tcphub prints IPv6 addresses as "[::1]:PORT"; TcpClient("[::1]", port)
+    # failed with "cannot resolve the server address [::1]:PORT".
+    try:
+        server = tcphub.TcpServer(0, 10, bind="::1", framing="lines").start()
+    except tcphub.BindError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        with tcphub.TcpClient("[::1]", server.port, framing="lines") as client:
+            assert client.peer_address == ("::1", server.port)
+    finally:
+        server.stop()
