@@ -485,6 +485,26 @@ extern "C" {
 int tcphub_client_close(struct tcphub_client *c);
 
 /**
+ * Closes like `tcphub_client_close`, but waits at most `timeout_ms`
+ * milliseconds for the flush and the I/O thread. If they have not finished
+ * by then the close goes on (within the linger time): a later
+ * `tcphub_client_close`, `_close_timeout` or `_free` finishes waiting. For
+ * a caller that must stay responsive (checking for a signal between short
+ * waits). Any thread; from inside a tcphub callback it starts the close and
+ * returns `TCPHUB_ERR_TIMEOUT` at once, as `tcphub_client_close` does not
+ * wait there.
+ *
+ * Returns `TCPHUB_OK` once closed (also for a client already closed, or
+ * whose server went away), `TCPHUB_ERR_TIMEOUT` while the close is still
+ * under way.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client.
+ */
+int tcphub_client_close_timeout(struct tcphub_client *c, uint64_t timeout_ms);
+
+/**
  * Connects to `host`:`port` (an IP address or a name such as "localhost";
  * blocks up to 10 s per resolved address) using the given framing
  * (`max_len` 0: the framing's default) and stores the new client in

@@ -1,6 +1,7 @@
 //! `tcphub_client`: the core's [`TcpClient`] in pull mode.
 
 use std::ffi::{c_char, c_int};
+use std::time::Duration;
 
 use tcphub_core::TcpClient;
 
@@ -272,6 +273,40 @@ pub unsafe extern "C" fn tcphub_client_close(c: *mut tcphub_client) -> c_int {
         // SAFETY: the caller's promise.
         unsafe { client(c)? }.close();
         Ok(TCPHUB_OK)
+    })
+}
+
+/// Closes like `tcphub_client_close`, but waits at most `timeout_ms`
+/// milliseconds for the flush and the I/O thread. If they have not finished
+/// by then the close goes on (within the linger time): a later
+/// `tcphub_client_close`, `_close_timeout` or `_free` finishes waiting. For
+/// a caller that must stay responsive (checking for a signal between short
+/// waits). Any thread; from inside a tcphub callback it starts the close and
+/// returns `TCPHUB_ERR_TIMEOUT` at once, as `tcphub_client_close` does not
+/// wait there.
+///
+/// Returns `TCPHUB_OK` once closed (also for a client already closed, or
+/// whose server went away), `TCPHUB_ERR_TIMEOUT` while the close is still
+/// under way.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_close_timeout(
+    c: *mut tcphub_client,
+    timeout_ms: u64,
+) -> c_int {
+    boundary("tcphub_client_close_timeout", || {
+        // SAFETY: the caller's promise.
+        if unsafe { client(c)? }.close_timeout(Duration::from_millis(timeout_ms)) {
+            Ok(TCPHUB_OK)
+        } else {
+            Err(Fail::new(
+                TCPHUB_ERR_TIMEOUT,
+                "the client is still closing (writing what is queued)",
+            ))
+        }
     })
 }
 

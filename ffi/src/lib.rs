@@ -29,7 +29,8 @@
 //! - `clients.rs` — `tcphub_client_info`: `tcphub_server_clients`,
 //!   `tcphub_server_client_info`.
 //! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.
-//! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout.
+//! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout,
+//!   close (also with a deadline).
 //! - `client_options.rs` — `tcphub_client_options`,
 //!   `tcphub_client_connect_with`: every client setting, reconnect included.
 

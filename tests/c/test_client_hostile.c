@@ -4,20 +4,6 @@
  * tcphub_client_disconnect_reason tells which it was. */
 #include "test_util.h"
 
-/* A listening socket on 127.0.0.1 on a port the system picks. */
-static int listen_local(uint16_t *port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
-    CHECK(listen(fd, 4) == 0);
-    *port = local_port(fd);
-    return fd;
-}
-
 /* Connects a length-prefixed client (max_len 100) to a fresh raw server;
  * returns the server's end of the connection. */
 static int raw_pair(tcphub_client **c) {

@@ -179,6 +179,21 @@ static inline uint16_t closed_port(void) {
     return port;
 }
 
+/* A listening socket on 127.0.0.1 on a port the system picks: a plain
+ * server that does only what the test tells it to. */
+static inline int listen_local(uint16_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    CHECK(listen(fd, 4) == 0);
+    *port = local_port(fd);
+    return fd;
+}
+
 /* A server (not yet started) for 127.0.0.1 on a port the system picks. */
 static inline tcphub_server *new_local_server(tcphub_framing framing) {
     tcphub_server *s = tcphub_server_new(0, 64);

@@ -1,0 +1,95 @@
+/* The client's outbound queue against a server that does not read (a plain
+ * listening socket with a small receive buffer): tcphub_client_close_timeout
+ * returns TIMEOUT while the flush cannot finish, and OK once the server
+ * reads everything. */
+#include "test_util.h"
+
+#define CHUNK (1 << 20)
+/* 16 MiB: more than the kernel buffers between the two can hold (the
+ * server's receive buffer is 4 KiB, the client's send buffer at most
+ * net.ipv4.tcp_wmem's maximum, 4 MiB by default), so the flush cannot
+ * finish before the server reads. */
+#define CHUNKS 16
+
+/* The server's side: reads until EOF, counting bytes. */
+struct drain {
+    int fd;
+    size_t bytes;
+};
+
+static void *drain_thread(void *arg) {
+    struct drain *d = arg;
+    static uint8_t buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(d->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        CHECK(n >= 0);
+        if (n == 0) return NULL;
+        d->bytes += (size_t)n;
+    }
+}
+
+/* A raw client with a 64 MiB queue and a linger time far beyond any wait
+ * here, connected to a fresh server that does not read; returns the
+ * server's end of the connection. */
+static int stalled_pair(tcphub_client **c) {
+    uint16_t port;
+    int l = listen_local(&port);
+    int small = 4096; /* accepted sockets inherit it */
+    CHECK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+    tcphub_client_options o;
+    tcphub_client_options_init(&o);
+    o.max_queue_bytes = 64u << 20;
+    o.linger_ms = 600000;
+    CHECK_OK(tcphub_client_connect_with("127.0.0.1", port, &o, c));
+    int fd = accept(l, NULL, NULL);
+    CHECK(fd >= 0);
+    close(l);
+    return fd;
+}
+
+int main(void) {
+    CHECK_RC(tcphub_client_close_timeout(NULL, 10), TCPHUB_ERR_NULL);
+    TEST_PASS("NULL client");
+
+    tcphub_client *c = NULL;
+    int fd = stalled_pair(&c);
+    uint8_t *chunk = calloc(CHUNK, 1);
+    CHECK(chunk != NULL);
+    for (int i = 0; i < CHUNKS; i++) CHECK_OK(tcphub_client_send(c, chunk, CHUNK));
+
+    CHECK_RC(tcphub_client_close_timeout(c, 50), TCPHUB_ERR_TIMEOUT);
+    CHECK(strstr(tcphub_last_error(), "tcphub_client_close_timeout") != NULL);
+    CHECK(strstr(tcphub_last_error(), "still closing") != NULL);
+    CHECK_RC(tcphub_client_send(c, chunk, 1), TCPHUB_ERR_NOT_RUNNING);
+    CHECK_RC(tcphub_client_close_timeout(c, 0), TCPHUB_ERR_TIMEOUT);
+    TEST_PASS("close_timeout: TIMEOUT while the server does not read");
+
+    struct drain d = {fd, 0};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, drain_thread, &d) == 0);
+    CHECK_OK(tcphub_client_close_timeout(c, WAIT_MS));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(d.bytes == (size_t)CHUNKS * CHUNK); /* raw framing: the bytes as sent */
+    int reason = -1;
+    CHECK_OK(tcphub_client_disconnect_reason(c, &reason));
+    CHECK(reason == TCPHUB_REASON_CLOSED_LOCALLY);
+    CHECK_OK(tcphub_client_close_timeout(c, 0)); /* closed stays closed */
+    CHECK_OK(tcphub_client_close(c));
+    tcphub_client_free(c);
+    close(fd);
+    TEST_PASS("close_timeout: OK once the server has read everything");
+
+    /* A client whose server went away: nothing to wait for. */
+    tcphub_client *gone = NULL;
+    fd = stalled_pair(&gone);
+    close(fd);
+    tcphub_message m = {0};
+    CHECK_RC(tcphub_client_recv(gone, &m, WAIT_MS), TCPHUB_ERR_NOT_RUNNING);
+    CHECK_OK(tcphub_client_close_timeout(gone, WAIT_MS));
+    tcphub_client_free(gone);
+    TEST_PASS("close_timeout: OK at once after the server closed");
+
+    free(chunk);
+    return 0;
+}
