@@ -582,6 +582,20 @@ void tcphub_client_free(struct tcphub_client *c);
 bool tcphub_client_is_connected(const struct tcphub_client *c);
 
 /**
+ * Whether the client is open: not closed (`tcphub_client_close`,
+ * `_close_timeout`) and not ended for good (the server closed and
+ * reconnect is off, or reconnect gave up). Unlike
+ * `tcphub_client_is_connected` it stays true while reconnecting, and after
+ * `tcphub_client_shutdown_write` until the server closes. False for NULL.
+ * Any thread.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client.
+ */
+bool tcphub_client_is_open(const struct tcphub_client *c);
+
+/**
  * The local port of the client's connection (what the server sees as the
  * client's port), or 0 for NULL.
  *
@@ -599,6 +613,19 @@ uint16_t tcphub_client_local_port(const struct tcphub_client *c);
  * `options` is NULL or writable.
  */
 void tcphub_client_options_init(struct tcphub_client_options *options);
+
+/**
+ * Bytes accepted by `tcphub_client_send` and not yet written to the
+ * socket (the message bytes with their framing), or 0 for NULL. Against
+ * `max_queue_bytes` each queued message also counts 48 bytes of
+ * bookkeeping. 0 again once the client has ended (what was still queued is
+ * dropped then). Any thread.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client.
+ */
+size_t tcphub_client_queued_bytes(const struct tcphub_client *c);
 
 /**
  * Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just

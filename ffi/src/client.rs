@@ -204,6 +204,41 @@ pub unsafe extern "C" fn tcphub_client_is_connected(c: *const tcphub_client) -> 
     })
 }
 
+/// Whether the client is open: not closed (`tcphub_client_close`,
+/// `_close_timeout`) and not ended for good (the server closed and
+/// reconnect is off, or reconnect gave up). Unlike
+/// `tcphub_client_is_connected` it stays true while reconnecting, and after
+/// `tcphub_client_shutdown_write` until the server closes. False for NULL.
+/// Any thread.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_is_open(c: *const tcphub_client) -> bool {
+    boundary("tcphub_client_is_open", || {
+        // SAFETY: the caller's promise.
+        Ok(unsafe { client(c)? }.is_open())
+    })
+}
+
+/// Bytes accepted by `tcphub_client_send` and not yet written to the
+/// socket (the message bytes with their framing), or 0 for NULL. Against
+/// `max_queue_bytes` each queued message also counts 48 bytes of
+/// bookkeeping. 0 again once the client has ended (what was still queued is
+/// dropped then). Any thread.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_queued_bytes(c: *const tcphub_client) -> usize {
+    boundary("tcphub_client_queued_bytes", || {
+        // SAFETY: the caller's promise.
+        Ok(unsafe { client(c)? }.queued_bytes())
+    })
+}
+
 /// Why the client's most recent connection ended: stores its
 /// `TCPHUB_REASON_*` in `*reason_out`, or -1 while no connection has ended.
 /// Once `tcphub_client_recv` returns `TCPHUB_ERR_NOT_RUNNING` it tells a

@@ -1,7 +1,8 @@
 /* The client's outbound queue against a server that does not read (a plain
- * listening socket with a small receive buffer): tcphub_client_close_timeout
- * returns TIMEOUT while the flush cannot finish, and OK once the server
- * reads everything. */
+ * listening socket with a small receive buffer): tcphub_client_queued_bytes
+ * grows, tcphub_client_close_timeout returns TIMEOUT while the flush cannot
+ * finish and OK once the server reads everything; tcphub_client_is_open
+ * before and after. */
 #include "test_util.h"
 
 #define CHUNK (1 << 20)
@@ -50,19 +51,33 @@ static int stalled_pair(tcphub_client **c) {
 
 int main(void) {
     CHECK_RC(tcphub_client_close_timeout(NULL, 10), TCPHUB_ERR_NULL);
+    CHECK(!tcphub_client_is_open(NULL));
+    CHECK(tcphub_client_queued_bytes(NULL) == 0);
     TEST_PASS("NULL client");
 
     tcphub_client *c = NULL;
     int fd = stalled_pair(&c);
     uint8_t *chunk = calloc(CHUNK, 1);
     CHECK(chunk != NULL);
-    for (int i = 0; i < CHUNKS; i++) CHECK_OK(tcphub_client_send(c, chunk, CHUNK));
+    CHECK(tcphub_client_is_open(c));
+    CHECK(tcphub_client_queued_bytes(c) == 0);
+    for (int i = 0; i < CHUNKS / 2; i++) CHECK_OK(tcphub_client_send(c, chunk, CHUNK));
+    size_t q1 = tcphub_client_queued_bytes(c);
+    CHECK(q1 > 0 && q1 <= (size_t)CHUNKS / 2 * CHUNK);
+    for (int i = 0; i < CHUNKS / 2; i++) CHECK_OK(tcphub_client_send(c, chunk, CHUNK));
+    /* Less than half of it fits in the kernel's buffers: what the second
+     * half added cannot all have been written meanwhile. */
+    size_t q2 = tcphub_client_queued_bytes(c);
+    CHECK(q2 > q1 && q2 <= (size_t)CHUNKS * CHUNK);
+    TEST_PASS("queued_bytes grows while the server does not read");
 
     CHECK_RC(tcphub_client_close_timeout(c, 50), TCPHUB_ERR_TIMEOUT);
     CHECK(strstr(tcphub_last_error(), "tcphub_client_close_timeout") != NULL);
     CHECK(strstr(tcphub_last_error(), "still closing") != NULL);
     CHECK_RC(tcphub_client_send(c, chunk, 1), TCPHUB_ERR_NOT_RUNNING);
     CHECK_RC(tcphub_client_close_timeout(c, 0), TCPHUB_ERR_TIMEOUT);
+    CHECK(!tcphub_client_is_open(c)); /* closing */
+    CHECK(tcphub_client_queued_bytes(c) > 0); /* and still flushing */
     TEST_PASS("close_timeout: TIMEOUT while the server does not read");
 
     struct drain d = {fd, 0};
@@ -74,21 +89,27 @@ int main(void) {
     int reason = -1;
     CHECK_OK(tcphub_client_disconnect_reason(c, &reason));
     CHECK(reason == TCPHUB_REASON_CLOSED_LOCALLY);
+    CHECK(!tcphub_client_is_open(c));
+    CHECK(tcphub_client_queued_bytes(c) == 0);
     CHECK_OK(tcphub_client_close_timeout(c, 0)); /* closed stays closed */
     CHECK_OK(tcphub_client_close(c));
     tcphub_client_free(c);
     close(fd);
     TEST_PASS("close_timeout: OK once the server has read everything");
 
-    /* A client whose server went away: nothing to wait for. */
+    /* A client that half-closed stays open until its server closes; then
+     * it has ended, and close_timeout has nothing to wait for. */
     tcphub_client *gone = NULL;
     fd = stalled_pair(&gone);
+    CHECK_OK(tcphub_client_shutdown_write(gone));
+    CHECK(tcphub_client_is_open(gone));
     close(fd);
     tcphub_message m = {0};
     CHECK_RC(tcphub_client_recv(gone, &m, WAIT_MS), TCPHUB_ERR_NOT_RUNNING);
+    WAIT_UNTIL(!tcphub_client_is_open(gone));
     CHECK_OK(tcphub_client_close_timeout(gone, WAIT_MS));
     tcphub_client_free(gone);
-    TEST_PASS("close_timeout: OK at once after the server closed");
+    TEST_PASS("is_open after shutdown_write until the server closes; close_timeout OK then");
 
     free(chunk);
     return 0;
