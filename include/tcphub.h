@@ -596,6 +596,23 @@ bool tcphub_client_is_connected(const struct tcphub_client *c);
 bool tcphub_client_is_open(const struct tcphub_client *c);
 
 /**
+ * The client's own address on its connection (what the server sees as
+ * the client's ip and port): writes the IP as NUL-terminated text to
+ * `ip_out` and the port (as `tcphub_client_local_port`) to `*port_out`.
+ * That of the current connection, or of the last one once it has ended.
+ * Any thread.
+ *
+ * Returns `TCPHUB_ERR_NULL` for a NULL argument. On failure `ip_out` is
+ * the empty string and `*port_out` 0.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client; `ip_out` is NULL or has room for
+ * `TCPHUB_IP_LEN` chars; `port_out` is NULL or writable.
+ */
+int tcphub_client_local_addr(const struct tcphub_client *c, char *ip_out, uint16_t *port_out);
+
+/**
  * The local port of the client's connection (what the server sees as the
  * client's port), or 0 for NULL.
  *
@@ -613,6 +630,23 @@ uint16_t tcphub_client_local_port(const struct tcphub_client *c);
  * `options` is NULL or writable.
  */
 void tcphub_client_options_init(struct tcphub_client_options *options);
+
+/**
+ * The server's address: writes its IP as NUL-terminated text (e.g.
+ * "127.0.0.1" or "::1", as `tcphub_client_info.ip`) to `ip_out` and its
+ * port to `*port_out`. That of the current connection, or of the last
+ * one once it has ended (with reconnect on, a host name may resolve to
+ * another address next time). Any thread.
+ *
+ * Returns `TCPHUB_ERR_NULL` for a NULL argument. On failure `ip_out` is
+ * the empty string and `*port_out` 0.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client; `ip_out` is NULL or has room for
+ * `TCPHUB_IP_LEN` chars; `port_out` is NULL or writable.
+ */
+int tcphub_client_peer_addr(const struct tcphub_client *c, char *ip_out, uint16_t *port_out);
 
 /**
  * Bytes accepted by `tcphub_client_send` and not yet written to the

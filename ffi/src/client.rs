@@ -1,12 +1,14 @@
 //! `tcphub_client`: the core's [`TcpClient`] in pull mode.
 
 use std::ffi::{c_char, c_int};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tcphub_core::TcpClient;
 
 use crate::boundary::{self, boundary, non_null, Fail};
 use crate::codes::*;
+use crate::events::ip_text;
 
 /// A connection to a server (tcphub or any other speaking the same framing).
 /// Create with `tcphub_client_connect`, release with `tcphub_client_free`.
@@ -188,6 +190,94 @@ pub unsafe extern "C" fn tcphub_client_local_port(c: *const tcphub_client) -> u1
     boundary("tcphub_client_local_port", || {
         // SAFETY: the caller's promise.
         Ok(unsafe { client(c)? }.local_addr().port())
+    })
+}
+
+/// Writes the address `addr` gives to `ip_out` as NUL-terminated text and
+/// its port to `*port_out`. Both are zeroed first, so they are defined on
+/// every failure (of `addr` too).
+///
+/// # Safety
+///
+/// `ip_out` is NULL or has room for `TCPHUB_IP_LEN` chars; `port_out` is
+/// NULL or writable.
+unsafe fn write_addr(
+    ip_out: *mut c_char,
+    port_out: *mut u16,
+    addr: impl FnOnce() -> Result<SocketAddr, Fail>,
+) -> Result<c_int, Fail> {
+    let ip_out = ip_out.cast::<[c_char; TCPHUB_IP_LEN]>();
+    if !ip_out.is_null() {
+        // SAFETY: non-NULL with room for `TCPHUB_IP_LEN` chars (an array
+        // of them is byte-aligned) by the caller's promise.
+        unsafe { ip_out.write([0; TCPHUB_IP_LEN]) };
+    }
+    if !port_out.is_null() {
+        // SAFETY: non-NULL and writable by the caller's promise.
+        unsafe { port_out.write(0) };
+    }
+    if ip_out.is_null() {
+        return Err(Fail::new(TCPHUB_ERR_NULL, "ip_out is NULL"));
+    }
+    if port_out.is_null() {
+        return Err(Fail::new(TCPHUB_ERR_NULL, "port_out is NULL"));
+    }
+    let addr = addr()?;
+    // SAFETY: as above.
+    unsafe {
+        ip_out.write(ip_text(addr));
+        port_out.write(addr.port());
+    }
+    Ok(TCPHUB_OK)
+}
+
+/// The server's address: writes its IP as NUL-terminated text (e.g.
+/// "127.0.0.1" or "::1", as `tcphub_client_info.ip`) to `ip_out` and its
+/// port to `*port_out`. That of the current connection, or of the last
+/// one once it has ended (with reconnect on, a host name may resolve to
+/// another address next time). Any thread.
+///
+/// Returns `TCPHUB_ERR_NULL` for a NULL argument. On failure `ip_out` is
+/// the empty string and `*port_out` 0.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client; `ip_out` is NULL or has room for
+/// `TCPHUB_IP_LEN` chars; `port_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_peer_addr(
+    c: *const tcphub_client,
+    ip_out: *mut c_char,
+    port_out: *mut u16,
+) -> c_int {
+    boundary("tcphub_client_peer_addr", || {
+        // SAFETY: the caller's promise.
+        unsafe { write_addr(ip_out, port_out, || Ok(client(c)?.peer_addr())) }
+    })
+}
+
+/// The client's own address on its connection (what the server sees as
+/// the client's ip and port): writes the IP as NUL-terminated text to
+/// `ip_out` and the port (as `tcphub_client_local_port`) to `*port_out`.
+/// That of the current connection, or of the last one once it has ended.
+/// Any thread.
+///
+/// Returns `TCPHUB_ERR_NULL` for a NULL argument. On failure `ip_out` is
+/// the empty string and `*port_out` 0.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client; `ip_out` is NULL or has room for
+/// `TCPHUB_IP_LEN` chars; `port_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_local_addr(
+    c: *const tcphub_client,
+    ip_out: *mut c_char,
+    port_out: *mut u16,
+) -> c_int {
+    boundary("tcphub_client_local_addr", || {
+        // SAFETY: the caller's promise.
+        unsafe { write_addr(ip_out, port_out, || Ok(client(c)?.local_addr())) }
     })
 }
 

@@ -30,7 +30,8 @@
 //!   `tcphub_server_client_info`.
 //! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.
 //! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout,
-//!   close (also with a deadline), whether it is open, what it has queued.
+//!   close (also with a deadline), whether it is open, what it has queued,
+//!   the addresses of its connection.
 //! - `client_options.rs` — `tcphub_client_options`,
 //!   `tcphub_client_connect_with`: every client setting, reconnect included.
 

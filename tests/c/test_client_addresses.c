@@ -1,0 +1,87 @@
+/* tcphub_client_peer_addr and tcphub_client_local_addr: the server's
+ * address as the client reports it is the one it listens on, and the
+ * client's own address is the one the server lists for it — over IPv4 and,
+ * where there is an IPv6 loopback, over IPv6. */
+#include "test_util.h"
+
+/* Connects a client to `ip` (a server bound there, listening on `port`)
+ * and checks both addresses against what the server sees. */
+static void check_addresses(tcphub_server *s, const char *ip, uint16_t port) {
+    tcphub_client *c = NULL;
+    CHECK_OK(tcphub_client_connect(ip, port, TCPHUB_FRAMING_LINES, 0, &c));
+
+    char peer[TCPHUB_IP_LEN];
+    memset(peer, 'x', sizeof peer); /* must come back NUL-terminated */
+    uint16_t peer_port = 0;
+    CHECK_OK(tcphub_client_peer_addr(c, peer, &peer_port));
+    CHECK(strcmp(peer, ip) == 0);
+    CHECK(peer_port == port);
+
+    char local[TCPHUB_IP_LEN];
+    memset(local, 'x', sizeof local);
+    uint16_t lport = 0;
+    CHECK_OK(tcphub_client_local_addr(c, local, &lport));
+    CHECK(strcmp(local, ip) == 0); /* loopback to loopback */
+    CHECK(lport != 0 && lport == tcphub_client_local_port(c));
+    tcphub_client_info info;
+    size_t n = 0;
+    WAIT_UNTIL(tcphub_server_clients(s, &info, 1, &n) == TCPHUB_OK && n == 1);
+    CHECK(strcmp(info.ip, local) == 0);
+    CHECK(info.port == lport);
+
+    /* After the close: still the last connection's. */
+    CHECK_OK(tcphub_client_close(c));
+    CHECK_OK(tcphub_client_peer_addr(c, peer, &peer_port));
+    CHECK(strcmp(peer, ip) == 0 && peer_port == port);
+    CHECK_OK(tcphub_client_local_addr(c, local, &lport));
+    CHECK(strcmp(local, ip) == 0 && lport == info.port);
+    tcphub_client_free(c);
+    WAIT_UNTIL(tcphub_server_client_count(s) == 0);
+}
+
+int main(void) {
+    char ip[TCPHUB_IP_LEN];
+    uint16_t port = 1234;
+    memset(ip, 'x', sizeof ip);
+    CHECK_RC(tcphub_client_peer_addr(NULL, ip, &port), TCPHUB_ERR_NULL);
+    CHECK(ip[0] == '\0' && ip[TCPHUB_IP_LEN - 1] == '\0' && port == 0);
+    memset(ip, 'x', sizeof ip);
+    port = 1234;
+    CHECK_RC(tcphub_client_local_addr(NULL, ip, &port), TCPHUB_ERR_NULL);
+    CHECK(ip[0] == '\0' && port == 0);
+    CHECK(strstr(tcphub_last_error(), "tcphub_client_local_addr") != NULL);
+
+    tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_start(s));
+    uint16_t sport = tcphub_server_port(s);
+    tcphub_client *c = NULL;
+    CHECK_OK(tcphub_client_connect("127.0.0.1", sport, TCPHUB_FRAMING_LINES, 0, &c));
+    port = 1234;
+    CHECK_RC(tcphub_client_peer_addr(c, NULL, &port), TCPHUB_ERR_NULL);
+    CHECK(port == 0);
+    memset(ip, 'x', sizeof ip);
+    CHECK_RC(tcphub_client_local_addr(c, ip, NULL), TCPHUB_ERR_NULL);
+    CHECK(ip[0] == '\0');
+    CHECK(strstr(tcphub_last_error(), "port_out is NULL") != NULL);
+    tcphub_client_free(c);
+    WAIT_UNTIL(tcphub_server_client_count(s) == 0);
+    TEST_PASS("NULL arguments are codes; the outputs are zeroed");
+
+    check_addresses(s, "127.0.0.1", sport);
+    tcphub_server_free(s);
+    TEST_PASS("IPv4: the peer is the server's 127.0.0.1:port, local is what it lists");
+
+    s = tcphub_server_new(0, 8);
+    CHECK(s != NULL);
+    CHECK_OK(tcphub_server_set_bind_ip(s, "::1"));
+    CHECK_OK(tcphub_server_set_framing(s, TCPHUB_FRAMING_LINES, 0));
+    if (tcphub_server_start(s) != TCPHUB_OK) {
+        printf("ok - SKIPPED: no IPv6 loopback (%s)\n", tcphub_last_error());
+        tcphub_server_free(s);
+        return 0;
+    }
+    check_addresses(s, "::1", tcphub_server_port(s));
+    tcphub_server_free(s);
+    TEST_PASS("IPv6: the peer is the server's [::1]:port, local is what it lists");
+    return 0;
+}
