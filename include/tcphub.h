@@ -475,8 +475,10 @@ extern "C" {
  * unless set with `tcphub_client_connect_with`), shuts the
  * connection down and stops the I/O thread. What is still queued when the
  * linger time runs out is dropped; `tcphub_client_disconnect_reason` then
- * says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`. Idempotent. Messages received
- * before the close can still be taken with `tcphub_client_recv`.
+ * says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`.
+ * Blocks until then; `tcphub_client_close_timeout` bounds the wait.
+ * Idempotent. Messages received before the close can still be taken with
+ * `tcphub_client_recv`.
  *
  * # Safety
  *
