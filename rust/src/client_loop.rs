@@ -394,9 +394,13 @@ impl ClientLoop {
                         }
                         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
                     };
-                    if conn.queued_bytes() > 0 && self.core.config.reconnect.is_none() {
+                    if self.core.queued.load(Ordering::Acquire) > 0
+                        && self.core.config.reconnect.is_none()
+                    {
                         // The server may still read (a half-close): what
-                        // `send` accepted goes out first (see `peer_done`).
+                        // `send` accepted goes out first (see `peer_done`),
+                        // counting what is still in the command channel (a
+                        // reply `on_message` just sent to this very read).
                         let deadline = deadline_after(self.core.config.linger);
                         self.peer_done = Some((reason, deadline));
                         return;
@@ -442,8 +446,12 @@ impl ClientLoop {
         let Some((reason, deadline)) = &self.peer_done else {
             return;
         };
+        // What `send` accepted and is not written yet, in the connection's
+        // queue or still in the command channel (`apply_commands` moves it
+        // in next turn).
+        let unsent = self.core.queued.load(Ordering::Acquire);
         let reason = match &self.link {
-            Link::Up(conn) if conn.queued_bytes() == 0 => reason.clone(),
+            Link::Up(_) if unsent == 0 => reason.clone(),
             Link::Up(_) if Instant::now() >= *deadline => {
                 DisconnectReason::Io(io::ErrorKind::TimedOut)
             }

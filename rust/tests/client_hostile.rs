@@ -202,3 +202,47 @@ fn a_server_half_close_still_gets_what_was_queued() {
     let (_, why) = messages_and_reason(&client);
     assert_eq!(why, Some(DisconnectReason::ClosedByPeer));
 }
+
+/// A reply that `send` accepted in `on_message` for the server's last
+/// message — the natural answer to a server that sends a request and
+/// half-closes — reaches the server: it is queued (in the I/O thread's
+/// command channel) when the end-of-stream that came with that message is
+/// read. It used to be dropped, because only the connection's own queue was
+/// looked at, which the reply had not reached yet.
+#[test]
+fn a_reply_sent_from_on_message_to_a_half_closing_server_gets_there() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (shut_tx, shut_rx) = mpsc::channel::<()>();
+    let shut_rx = Mutex::new(shut_rx);
+    let (why_tx, why_rx) = mpsc::channel();
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::lines())
+        .on_message(move |c, msg| {
+            assert_eq!(msg, b"request");
+            c.send(b"reply").expect("send from on_message");
+            // Hold the read until the server's end-of-stream is in, so it
+            // is read in the same turn as the request (bounded wait).
+            let _ = shut_rx.lock().unwrap().recv_timeout(TIMEOUT);
+        })
+        .on_disconnect(move |_, why| {
+            let _ = why_tx.send(why.clone());
+        })
+        .connect()
+        .expect("connect");
+    let (mut server, _) = listener.accept().expect("accept");
+    server.write_all(b"request\n").unwrap();
+    server.shutdown(std::net::Shutdown::Write).unwrap(); // done sending, still reading
+    shut_tx.send(()).unwrap();
+    server.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = String::new();
+    BufReader::new(&server).read_line(&mut got).unwrap();
+    assert_eq!(got, "reply\n", "what the half-closed server read");
+    assert_eq!(
+        why_rx.recv_timeout(TIMEOUT).unwrap(),
+        DisconnectReason::ClosedByPeer
+    );
+    client.close();
+}
