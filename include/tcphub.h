@@ -276,7 +276,8 @@ typedef struct tcphub_client_options {
   size_t max_queue_bytes;
   /**
    * How long `tcphub_client_close` / `_free` keep writing what is queued,
-   * in milliseconds (default 2000).
+   * in milliseconds (default 2000); also how long, without reconnect, it
+   * is still written after the server ended its sending side.
    */
   uint64_t linger_ms;
   /**

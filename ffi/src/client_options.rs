@@ -46,7 +46,8 @@ pub struct tcphub_client_options {
     /// (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`.
     pub max_queue_bytes: usize,
     /// How long `tcphub_client_close` / `_free` keep writing what is queued,
-    /// in milliseconds (default 2000).
+    /// in milliseconds (default 2000); also how long, without reconnect, it
+    /// is still written after the server ended its sending side.
     pub linger_ms: u64,
     /// `TCP_NODELAY` (default true).
     pub nodelay: bool,

@@ -46,8 +46,9 @@ impl PyTcpClient {
     /// also in brackets, ``"[::1]"``, as tcphub prints addresses).
     ///
     /// ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's.
-    /// ``connect_timeout`` and ``linger`` (how long ``close()`` keeps flushing)
-    /// are in seconds. ``reconnect``: re-establish dropped connections, waiting
+    /// ``connect_timeout`` and ``linger`` (how long ``close()`` keeps flushing,
+    /// and, without ``reconnect``, how long what is queued is still written
+    /// after the server ended its sending side) are in seconds. ``reconnect``: re-establish dropped connections, waiting
     /// between ``reconnect_initial`` and ``reconnect_max`` seconds (both more
     /// than zero, else ``InvalidConfig``), giving up after
     /// ``reconnect_max_attempts`` failed attempts in a row (``None``: never).

@@ -269,7 +269,10 @@ impl ClientBuilder {
         self
     }
 
-    /// How long `close()` keeps flushing queued messages (default 2 s).
+    /// How long `close()` keeps flushing queued messages (default 2 s); also
+    /// how long, without reconnect, they are still written after the server
+    /// ended its sending side (see
+    /// [`TcpClient::disconnect_reason`](crate::TcpClient::disconnect_reason)).
     ///
     /// # Examples
     ///
