@@ -557,7 +557,8 @@ int tcphub_client_connect_with(const char *host, uint16_t port, const struct tcp
  * the middle of a frame). With reconnect on, it keeps the last reason after
  * a reconnect.
  *
- * Returns `TCPHUB_ERR_NULL` for a NULL argument.
+ * Returns `TCPHUB_ERR_NULL` for a NULL argument (`*reason_out`, if it can
+ * be written, is then -1).
  *
  * # Safety
  *

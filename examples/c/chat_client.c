@@ -63,7 +63,14 @@ int main(int argc, char **argv) {
             tcphub_message_release(&msg);
             continue;
         }
-        if (rc == TCPHUB_ERR_NOT_RUNNING) break;
+        if (rc == TCPHUB_ERR_NOT_RUNNING) {
+            /* The end we asked for (input ended), or reconnecting gave up. */
+            if (input_open) {
+                fprintf(stderr, "chat_client: the connection to the hub is lost\n");
+                status = 1;
+            }
+            break;
+        }
         if (rc != TCPHUB_ERR_TIMEOUT) {
             fprintf(stderr, "chat_client: %s\n", tcphub_last_error());
             status = 1;

@@ -18,7 +18,7 @@ import time
 import tcphub
 
 
-def type_lines(client: tcphub.TcpClient) -> None:
+def type_lines(client: tcphub.TcpClient, done: threading.Event) -> None:
     """Sends stdin's lines, then finishes sending (a half-close)."""
     for line in sys.stdin:
         data = line.rstrip("\n").encode()
@@ -30,28 +30,36 @@ def type_lines(client: tcphub.TcpClient) -> None:
                 time.sleep(0.01)
             except tcphub.NotRunning:  # closed meanwhile
                 return
+    done.set()
     try:
         client.shutdown_write()
     except tcphub.NotRunning:
         pass
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("host", nargs="?", default="127.0.0.1")
     parser.add_argument("port", nargs="?", type=int, default=8001)
     args = parser.parse_args()
 
-    with tcphub.TcpClient(args.host, args.port, framing="lines", reconnect=True) as client:
+    with tcphub.TcpClient(
+        args.host, args.port, framing="lines", reconnect=True, reconnect_max_attempts=10
+    ) as client:
         host, port = client.local_address
         print(f"connected from {host}:{port}", file=sys.stderr, flush=True)
-        threading.Thread(target=type_lines, args=(client,), daemon=True).start()
+        input_done = threading.Event()
+        threading.Thread(target=type_lines, args=(client, input_done), daemon=True).start()
         try:
             for message in client:  # until the hub closes the connection
                 print(message.decode(errors="replace"), flush=True)
         except KeyboardInterrupt:
-            pass
+            return 0
+        if not input_done.is_set():  # reconnecting gave up
+            print("chat_client: the connection to the hub is lost", file=sys.stderr)
+            return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -338,7 +338,8 @@ pub unsafe extern "C" fn tcphub_client_queued_bytes(c: *const tcphub_client) -> 
 /// the middle of a frame). With reconnect on, it keeps the last reason after
 /// a reconnect.
 ///
-/// Returns `TCPHUB_ERR_NULL` for a NULL argument.
+/// Returns `TCPHUB_ERR_NULL` for a NULL argument (`*reason_out`, if it can
+/// be written, is then -1).
 ///
 /// # Safety
 ///
@@ -352,6 +353,9 @@ pub unsafe extern "C" fn tcphub_client_disconnect_reason(
         if reason_out.is_null() {
             return Err(Fail::new(TCPHUB_ERR_NULL, "reason_out is NULL"));
         }
+        // SAFETY: non-NULL and writable by the caller's promise. Set before
+        // any check, as the other out-parameters are on failure.
+        unsafe { reason_out.write(-1) };
         // SAFETY: the caller's promise.
         let client = unsafe { client(c)? };
         let reason = client.disconnect_reason().map_or(-1, |r| r.code());

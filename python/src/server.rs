@@ -282,7 +282,7 @@ impl PyTcpServer {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        port: i64,
+        #[pyo3(from_py_with = crate::types::port_arg)] port: u16,
         max_clients: usize,
         framing: &str,
         bind: &str,
@@ -315,7 +315,7 @@ impl PyTcpServer {
         };
         Ok(PyTcpServer {
             settings: Settings {
-                port: Port::new(port)?.0,
+                port,
                 max_clients,
                 bind,
                 framing: framing_from_str(py, framing, max_len)?,

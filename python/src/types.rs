@@ -264,6 +264,12 @@ fn out_of_range(shown: &str) -> PyErr {
     pyo3::exceptions::PyOverflowError::new_err(format!("port must be 0-65535, got {shown}"))
 }
 
+/// For a `#[pyo3(from_py_with = ...)]` port argument that needs a literal
+/// default (so the runtime signature shows it): the same checks as `Port`.
+pub(crate) fn port_arg(obj: &Bound<'_, PyAny>) -> PyResult<u16> {
+    Ok(obj.extract::<Port>()?.0)
+}
+
 impl<'a, 'py> FromPyObject<'a, 'py> for Port {
     type Error = PyErr;
 

@@ -11,6 +11,8 @@
 //! hub still sends, and exits when the hub closes the connection.
 
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tcphub::{ClientEvent, Framing, Reconnect, TcpClient};
@@ -35,6 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Standard input on a thread of its own (a clone of the handle); the
     // main thread prints what arrives.
     let sender = client.clone();
+    let input_done = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&input_done);
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
@@ -54,6 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         // Done typing: the hub answers our last lines, then closes.
+        done.store(true, Ordering::Release);
         let _ = sender.shutdown_write();
     });
 
@@ -72,7 +77,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(ClientEvent::Reconnected { local_addr, .. }) => {
                 eprintln!("reconnected from {local_addr}")
             }
-            Ok(ClientEvent::Closed) | Err(tcphub::Error::NotRunning) => return Ok(()),
+            Ok(ClientEvent::Closed) | Err(tcphub::Error::NotRunning) => {
+                // The end we asked for, or reconnecting gave up.
+                if input_done.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                return Err("the connection to the hub is lost".into());
+            }
             Ok(_) | Err(tcphub::Error::Timeout) => {}
             Err(e) => return Err(e.into()),
         }

@@ -8,19 +8,21 @@ use std::time::{Duration, Instant};
 /// The built example `name` (`cargo test` builds the examples; a test run
 /// that did not, e.g. `--test examples` alone, builds them here).
 fn example(name: &str) -> PathBuf {
-    let dir = std::env::current_exe()
+    let profile_dir = std::env::current_exe()
         .expect("test binary path")
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target profile directory")
-        .join("examples");
-    let path = dir.join(name);
+        .to_path_buf();
+    let path = profile_dir.join("examples").join(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "tcphub", "--example", name])
-            .status()
-            .expect("run cargo build");
+        let mut build = Command::new(cargo);
+        build.args(["build", "-p", "tcphub", "--example", name]);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
         assert!(status.success(), "cargo build --example {name}");
     }
     path

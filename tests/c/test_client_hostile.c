@@ -88,8 +88,9 @@ int main(void) {
     CHECK_OK(tcphub_client_close(c));
     drain(c);
     CHECK(reason_of(c) == TCPHUB_REASON_CLOSED_LOCALLY);
-    int reason;
+    int reason = 1234;
     CHECK_RC(tcphub_client_disconnect_reason(NULL, &reason), TCPHUB_ERR_NULL);
+    CHECK(reason == -1); /* set on failure, as other out-parameters */
     CHECK_RC(tcphub_client_disconnect_reason(c, NULL), TCPHUB_ERR_NULL);
     tcphub_client_free(c);
     close(fd);

@@ -167,11 +167,9 @@ def test_invalid_configuration():
         with pytest.raises(tcphub.InvalidConfig, match="backlog"):
             tcphub.TcpServer(0, 10, bind="127.0.0.1", backlog=backlog).start()
     # As Python's own socket module: OverflowError naming the range.
-    for port in (70000, -1):
+    for port in (70000, -1, 2**70):
         with pytest.raises(OverflowError, match="port must be 0-65535"):
             tcphub.TcpServer(port, 10)
-    with pytest.raises(OverflowError, match="port"):
-        tcphub.TcpServer(2**70, 10)
     with pytest.raises(OverflowError, match="port must be 0-65535, got 65536"):
         tcphub.TcpClient("127.0.0.1", 65536)
     with pytest.raises(TypeError):
