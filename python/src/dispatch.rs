@@ -4,7 +4,8 @@
 //! (see `server.rs` for the threads and the GIL as a whole).
 
 use std::cell::{Cell, RefCell};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -73,11 +74,12 @@ impl Callbacks {
 
     /// Calls the callback for one event; an exception goes to `on_error`,
     /// or to `sys.unraisablehook` (also when `on_error` itself raises).
-    fn deliver(&self, py: Python<'_>, ev: Event) {
+    /// Calls the callback for `ev`; whether it raised.
+    fn deliver(&self, py: Python<'_>, ev: Event) -> bool {
         let (cb, result) = match &ev {
             Event::Connected(c) => match &self.on_connect {
                 Some(cb) => (cb, cb.call1(py, (PyClient::from(*c),))),
-                None => return,
+                None => return false,
             },
             Event::Message(c, data) => match &self.on_message {
                 Some(cb) => (
@@ -87,25 +89,23 @@ impl Callbacks {
                         (PyClient::from(*c), pyo3::types::PyBytes::new(py, data)),
                     ),
                 ),
-                None => return,
+                None => return false,
             },
             Event::Disconnected(c, why) => match &self.on_disconnect {
                 Some(cb) => (cb, cb.call1(py, (PyClient::from(*c), why.to_string()))),
-                None => return,
+                None => return false,
             },
         };
-        let Err(err) = result else { return };
+        let Err(err) = result else { return false };
         if let Some(on_error) = &self.on_error {
             let exc = err.value(py).clone();
-            match on_error.call1(py, (exc, PyEvent::new(py, ev))) {
-                Ok(_) => return,
-                Err(e2) => {
-                    e2.write_unraisable(py, Some(on_error.bind(py)));
-                    return;
-                }
+            if let Err(e2) = on_error.call1(py, (exc, PyEvent::new(py, ev))) {
+                e2.write_unraisable(py, Some(on_error.bind(py)));
             }
+            return true;
         }
         err.write_unraisable(py, Some(cb.bind(py)));
+        true
     }
 }
 
@@ -118,6 +118,9 @@ pub(crate) struct Dispatcher {
     /// Disconnects (its sender is dropped) when the dispatcher finishes;
     /// every `stop()` waits on its own clone.
     done: Receiver<()>,
+    /// Exceptions the callbacks raised (`Stats.callback_errors`): counted
+    /// by the dispatcher thread, read by `stats()` on any thread.
+    errors: Arc<AtomicU64>,
 }
 
 impl Dispatcher {
@@ -164,18 +167,31 @@ impl Dispatcher {
     /// Starts the dispatcher thread for `events`, calling `callbacks`.
     pub(crate) fn spawn(events: Events, callbacks: Callbacks) -> std::io::Result<Dispatcher> {
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+        let errors = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&errors);
         let t = std::thread::Builder::new()
             .name("tcphub-dispatch".into())
-            .spawn(move || dispatch_loop(events, callbacks, done_tx))?;
+            .spawn(move || dispatch_loop(events, callbacks, &counter, done_tx))?;
         Ok(Dispatcher {
             thread_id: t.thread().id(),
             thread: Mutex::new(Some(t)),
             done: done_rx,
+            errors,
         })
+    }
+
+    /// How many exceptions the callbacks have raised.
+    pub(crate) fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
     }
 }
 
-fn dispatch_loop(events: Events, callbacks: Callbacks, _done: crossbeam_channel::Sender<()>) {
+fn dispatch_loop(
+    events: Events,
+    callbacks: Callbacks,
+    errors: &AtomicU64,
+    _done: crossbeam_channel::Sender<()>,
+) {
     ON_DISPATCHER.with(|d| d.set(true));
     let mut batch = Vec::with_capacity(DISPATCH_BATCH);
     loop {
@@ -186,8 +202,8 @@ fn dispatch_loop(events: Events, callbacks: Callbacks, _done: crossbeam_channel:
             Ok(_) => {
                 let delivered = Python::try_attach(|py| {
                     for ev in batch.drain(..) {
-                        if !after_kick(&ev) {
-                            callbacks.deliver(py, ev);
+                        if !after_kick(&ev) && callbacks.deliver(py, ev) {
+                            errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 });

@@ -610,7 +610,8 @@ impl PyTcpServer {
     /// The server's counters.
     fn stats(&self) -> PyStats {
         match self.running.get() {
-            Some(r) => r.handle.stats().into(),
+            Some(r) => PyStats::from(r.handle.stats())
+                .with_callback_errors(r.dispatcher.as_ref().map_or(0, Dispatcher::errors)),
             None => tcphub::Stats::default().into(),
         }
     }

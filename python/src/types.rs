@@ -186,6 +186,9 @@ pub(crate) struct PyStats {
     idle_timeouts: u64,
     /// Clients disconnected for not completing a frame in time (``frame_timeout``).
     frame_timeouts: u64,
+    /// Exceptions raised by the callbacks (each went to ``on_error``, or to
+    /// ``sys.unraisablehook``); the server keeps running after each.
+    callback_errors: u64,
 }
 
 impl From<Stats> for PyStats {
@@ -204,12 +207,20 @@ impl From<Stats> for PyStats {
             frame_too_large: s.frame_too_large,
             idle_timeouts: s.idle_timeouts,
             frame_timeouts: s.frame_timeouts,
+            callback_errors: 0,
         }
     }
 }
 
 impl PyStats {
-    fn fields(&self) -> [(&'static str, u64); 13] {
+    /// With the count of exceptions the Python callbacks raised (the core
+    /// never sees them: they run on the binding's dispatcher thread).
+    pub(crate) fn with_callback_errors(mut self, n: u64) -> PyStats {
+        self.callback_errors = n;
+        self
+    }
+
+    fn fields(&self) -> [(&'static str, u64); 14] {
         [
             ("clients", self.clients),
             ("accepted", self.accepted),
@@ -224,6 +235,7 @@ impl PyStats {
             ("frame_too_large", self.frame_too_large),
             ("idle_timeouts", self.idle_timeouts),
             ("frame_timeouts", self.frame_timeouts),
+            ("callback_errors", self.callback_errors),
         ]
     }
 }

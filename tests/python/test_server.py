@@ -268,6 +268,26 @@ def test_on_error_receives_callback_exceptions(make_server):
     exc, event = errors[0]
     assert isinstance(exc, KeyError)
     assert event.kind == "connect" and event.client.address == s.getsockname()
+    # Counted, as the core counts panicking Rust callbacks; also without
+    # on_error (the exception then goes to sys.unraisablehook).
+    wait_until(lambda: server.stats().callback_errors == 1)
+    assert server.stats().as_dict()["callback_errors"] == 1
+
+
+def test_callback_errors_counts_exceptions_without_on_error(make_server, unraisable):
+    server = make_server(framing="lines")
+
+    @server.on_message
+    def on_message(client, data):
+        if data == b"boom":
+            raise RuntimeError("boom")
+
+    assert server.stats().callback_errors == 0
+    server.start()
+    s = connect(server)
+    s.sendall(b"fine\nboom\nboom\nfine\n")
+    wait_until(lambda: server.stats().callback_errors == 2)
+    assert "callback_errors=2" in repr(server.stats())
 
 
 def test_stop_from_inside_a_callback(make_server):
