@@ -289,18 +289,7 @@ fn bind_takes_an_ipv6_address_in_brackets_as_the_hub_prints_it() {
         return;
     }
     let hub = Hub::start_on("[::1]", &["--mode", "echo"]);
-    let out = bin()
-        .args([
-            "send",
-            &format!("[::1]:{}", hub.port),
-            "ping",
-            "--wait-reply",
-            "10",
-        ])
-        .output()
-        .expect("run tcphub send");
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "ping\n");
+    assert_send_ping_echoes(&format!("[::1]:{}", hub.port));
     // A name or a zone is a usage error that says what is taken.
     for bad in ["localhost", "::1%1", "[127.0.0.1]"] {
         let out = bin()
@@ -352,21 +341,20 @@ fn full_chat_hub_says_so() {
     );
 }
 
-#[test]
-fn send_prints_the_reply() {
-    let hub = Hub::start(&["--mode", "echo"]);
+/// `tcphub send ADDR ping --wait-reply 10` against an echo hub prints "ping".
+fn assert_send_ping_echoes(addr: &str) {
     let out = bin()
-        .args([
-            "send",
-            &format!("127.0.0.1:{}", hub.port),
-            "ping",
-            "--wait-reply",
-            "10",
-        ])
+        .args(["send", addr, "ping", "--wait-reply", "10"])
         .output()
         .expect("run tcphub send");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ping\n");
+}
+
+#[test]
+fn send_prints_the_reply() {
+    let hub = Hub::start(&["--mode", "echo"]);
+    assert_send_ping_echoes(&format!("127.0.0.1:{}", hub.port));
 }
 
 #[test]

@@ -165,8 +165,8 @@ static inline void expect_eof(int fd) {
     }
 }
 
-/* A port on 127.0.0.1 that nothing listens on (bound, then released). */
-static inline uint16_t closed_port(void) {
+/* A TCP socket bound to 127.0.0.1 on a port the system picks. */
+static inline int bound_local(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(fd >= 0);
     struct sockaddr_in addr;
@@ -174,6 +174,12 @@ static inline uint16_t closed_port(void) {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    return fd;
+}
+
+/* A port on 127.0.0.1 that nothing listens on (bound, then released). */
+static inline uint16_t closed_port(void) {
+    int fd = bound_local();
     uint16_t port = local_port(fd);
     close(fd);
     return port;
@@ -182,13 +188,7 @@ static inline uint16_t closed_port(void) {
 /* A listening socket on 127.0.0.1 on a port the system picks: a plain
  * server that does only what the test tells it to. */
 static inline int listen_local(uint16_t *port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    int fd = bound_local();
     CHECK(listen(fd, 4) == 0);
     *port = local_port(fd);
     return fd;

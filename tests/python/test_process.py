@@ -611,23 +611,33 @@ def test_python_dash_m_serve_stops_on_sigint_even_when_started_with_it_ignored()
     assert "stopped:" in proc.stderr.read()
 
 
-def test_python_dash_m_serve_names_an_ipv6_address_in_brackets():
+@pytest.mark.parametrize("bind", ["::1", "[::1]"])
+def test_python_dash_m_serve_names_an_ipv6_address_in_brackets(bind):
     # As `tcphub serve` does ("listening on [::1]:PORT"): a bare "::1:PORT"
-    # cannot be told from an address, nor pasted into `tcphub connect`.
+    # cannot be told from an address, nor pasted into `tcphub connect`. And
+    # it takes the address back as it prints it, brackets included.
     try:
         with socket.socket(socket.AF_INET6) as s:
             s.bind(("::1", 0))
     except OSError:
         pytest.skip("no IPv6 loopback")
-    proc = _spawn("", "-m", "tcphub", "serve", "--bind", "::1", "--port", "0")
+    proc = _spawn("", "-m", "tcphub", "serve", "--bind", bind, "--port", "0")
     assert proc.stderr is not None
     try:
         line = proc.stderr.readline()
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = _finish(proc)
-    assert re.search(r"listening on \[::1\]:\d+ \(chat mode", line), line
+    assert re.search(r"listening on \[::1\]:\d+ \(chat mode", line), line + err
     assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize("bad", ["localhost", "[127.0.0.1]", "::1%1"])
+def test_python_dash_m_serve_refuses_a_bind_that_is_no_ip_address(bad):
+    proc = _spawn("", "-m", "tcphub", "serve", "--bind", bad, "--port", "0")
+    out, err = _finish(proc)
+    assert proc.returncode == 2, (bad, err)
+    assert "not an IP address" in err, err
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -644,26 +654,3 @@ def test_python_dash_m_serve_stops_cleanly_on_a_signal_right_after_listening(sig
         assert proc.returncode == 0, err
         assert "Traceback" not in err, err
         assert "stopped:" in err, err
-
-
-def test_python_dash_m_serve_takes_an_ipv6_bind_address_in_brackets():
-    # As it prints it ("listening on [::1]:PORT"), and as `tcphub serve` takes it.
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        pytest.skip("no IPv6 loopback")
-    proc = _spawn("", "-m", "tcphub", "serve", "--bind", "[::1]", "--port", "0")
-    assert proc.stderr is not None
-    try:
-        line = proc.stderr.readline()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = _finish(proc)
-    assert re.search(r"listening on \[::1\]:\d+ \(chat mode", line), line + err
-    assert proc.returncode == 0, err
-    for bad in ["localhost", "[127.0.0.1]", "::1%1"]:
-        proc = _spawn("", "-m", "tcphub", "serve", "--bind", bad, "--port", "0")
-        out, err = _finish(proc)
-        assert proc.returncode == 2, (bad, err)
-        assert "not an IP address" in err, err
