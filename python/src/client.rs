@@ -190,6 +190,36 @@ impl PyTcpClient {
         }
     }
 
+    /// The next message, for asyncio: ``await client.arecv()``. ``None``
+    /// once the connection is closed for good; raises ``Timeout`` when none
+    /// came within ``timeout`` seconds (``None``: no limit). The wait runs on
+    /// a helper thread and takes nothing, so cancelling the awaiting task
+    /// (``asyncio.wait_for``, a task group) loses no message.
+    #[pyo3(signature = (timeout = None))]
+    fn arecv<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(t) = timeout {
+            duration(slf.py(), t, "timeout")?;
+        }
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_arecv", (slf, timeout))
+    }
+
+    /// ``async for message in client``: the messages until the connection
+    /// is closed for good, for asyncio (waiting as ``arecv()`` does).
+    fn __aiter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_aiter_client", (slf,))
+    }
+
+    /// Waits up to ``timeout`` seconds until a message (or the end) can be
+    /// taken, without taking it. Used by ``arecv()`` and ``async for``.
+    fn _wait_ready(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let t = duration(py, timeout.max(0.0), "timeout")?;
+        Ok(py.detach(|| self.client.wait_ready(t)))
+    }
+
     /// Finishes sending (a TCP half-close): what is queued is written, then
     /// the sending side is shut so the server reads end-of-stream. Messages
     /// keep arriving until the server closes its side, which ends the client

@@ -3,7 +3,8 @@
 - Servers are tracked from ``start()`` so those still running at interpreter
   exit are stopped (atexit), with a bound on how long a stuck callback can
   delay the exit.
-- ``_aevents`` implements ``TcpServer.aevents()``.
+- ``_aevents`` implements ``TcpServer.aevents()``; ``_arecv`` and
+  ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import asyncio
 import atexit
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, AsyncGenerator
+from typing import TYPE_CHECKING, AsyncGenerator, Optional
 
 if TYPE_CHECKING:
-    from ._tcphub import Event, TcpServer
+    from ._tcphub import Event, TcpClient, TcpServer
 
 _servers: "weakref.WeakSet[TcpServer]" = weakref.WeakSet()
 
@@ -61,3 +62,47 @@ async def _aevents(server: "TcpServer", max_batch: int) -> AsyncGenerator["Event
             await loop.run_in_executor(waiter, server._wait_ready, _AEVENTS_WAIT)
     finally:
         waiter.shutdown(wait=False)
+
+
+async def _next_message(
+    client: "TcpClient", waiter: "list[ThreadPoolExecutor]", deadline: Optional[float]
+) -> Optional[bytes]:
+    """The next message (``None`` at the end), waiting on a helper thread
+    (made at the first wait, kept in ``waiter``) that takes nothing."""
+    from ._tcphub import Timeout
+
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            return client.recv(timeout=0)  # takes it here, on the loop's thread
+        except Timeout:
+            pass
+        left = _AEVENTS_WAIT
+        if deadline is not None:
+            left = min(left, deadline - loop.time())
+            if left <= 0:
+                raise Timeout("no message in time")
+        if not waiter:
+            waiter.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcphub-arecv"))
+        await loop.run_in_executor(waiter[0], client._wait_ready, left)
+
+
+async def _arecv(client: "TcpClient", timeout: Optional[float]) -> Optional[bytes]:
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    waiter: "list[ThreadPoolExecutor]" = []
+    try:
+        return await _next_message(client, waiter, deadline)
+    finally:
+        for w in waiter:
+            w.shutdown(wait=False)
+
+
+async def _aiter_client(client: "TcpClient") -> AsyncGenerator[bytes, None]:
+    waiter: "list[ThreadPoolExecutor]" = []
+    try:
+        while (message := await _next_message(client, waiter, None)) is not None:
+            yield message
+    finally:
+        for w in waiter:
+            w.shutdown(wait=False)

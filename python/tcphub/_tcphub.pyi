@@ -1,7 +1,22 @@
 """Type stubs for the native module ``tcphub._tcphub`` (checked by mypy stubtest)."""
 
 from types import TracebackType
-from typing import AsyncGenerator, Callable, Dict, Iterator, List, Literal, Optional, Tuple, Type, TypeVar, final
+from typing import (
+    Any,
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    final,
+)
 
 __all__ = [
     "__version__",
@@ -245,6 +260,9 @@ class TcpClient:
     ) -> "TcpClient": ...
     def send(self, data: _Data) -> None: ...
     def recv(self, timeout: Optional[float] = None) -> Optional[bytes]: ...
+    def arecv(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, Optional[bytes]]: ...
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    def _wait_ready(self, timeout: float) -> bool: ...
     def shutdown_write(self) -> None: ...
     def close(self) -> None: ...
     @property

@@ -357,6 +357,37 @@ impl TcpClient {
         }
     }
 
+    /// Waits up to `timeout` until an event can be taken or the client has
+    /// ended, without taking anything (pull mode). Returns `true` when a
+    /// following [`next_event`](TcpClient::next_event) or
+    /// [`recv_timeout`](TcpClient::recv_timeout) with a zero timeout will not
+    /// wait for the network (another thread may still take the event first),
+    /// `false` on timeout.
+    ///
+    /// For a consumer that must not lose a message to cancellation — an
+    /// asyncio task waiting on a helper thread takes the message on its own
+    /// thread afterwards, so a cancelled wait takes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// assert!(!client.wait_ready(Duration::from_millis(1)));
+    /// server.stop(); // the client sees EOF: an event to take
+    /// assert!(client.wait_ready(Duration::from_secs(10)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        if self.core.closed_seen.load(Ordering::Acquire) {
+            return true; // next_event answers NotRunning at once
+        }
+        let mut sel = crossbeam_channel::Select::new();
+        sel.recv(&self.core.events_rx);
+        sel.ready_timeout(timeout).is_ok()
+    }
+
     /// Waits up to `timeout` for the next [`ClientEvent`] (pull mode).
     ///
     /// # Errors

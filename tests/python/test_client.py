@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import struct
@@ -298,3 +299,48 @@ def test_an_ipv6_host_may_come_in_brackets():
             assert client.peer_address == ("::1", server.port)
     finally:
         server.stop()
+
+
+def test_arecv_and_async_for(echo_server):
+    async def main():
+        with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines") as client:
+            client.send(b"one")
+            assert await client.arecv(timeout=WAIT) == b"one"
+            with pytest.raises(tcphub.Timeout):
+                await client.arecv(timeout=0.05)
+            # A cancelled wait takes nothing: the next message still arrives.
+            waiting = asyncio.ensure_future(client.arecv())
+            await asyncio.sleep(0.05)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            client.send(b"two")
+            assert await asyncio.wait_for(client.arecv(), WAIT) == b"two"
+            client.send(b"three")
+            client.send(b"four")
+            client.shutdown_write()  # the server answers, then closes
+            assert [m async for m in client] == [b"three", b"four"]
+            assert await client.arecv(timeout=WAIT) is None  # closed for good
+
+    asyncio.run(main())
+
+
+def test_async_for_lets_other_tasks_run(echo_server):
+    # The waits happen off the event loop: a ticker keeps ticking meanwhile.
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        t = asyncio.ensure_future(ticker())
+        with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines") as client:
+            with pytest.raises(tcphub.Timeout):
+                await client.arecv(timeout=0.3)
+        t.cancel()
+        assert ticks >= 2  # 0 if the waits blocked the event loop
+
+    asyncio.run(main())
