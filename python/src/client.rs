@@ -10,7 +10,7 @@ use pyo3::types::{PyBytes, PyType};
 use tcphub::{Error, Reconnect, TcpClient};
 
 use crate::errors::IntoPy;
-use crate::types::Port;
+use crate::types::{Port, PyClientEvent};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
 
 /// A connection to a tcphub (or any compatible) server.
@@ -171,23 +171,22 @@ impl PyTcpClient {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let deadline = timeout
-            .map(|t| duration(py, t, "timeout"))
-            .transpose()?
-            .and_then(deadline_after);
-        loop {
-            let slice = next_slice(deadline);
-            match py.detach(|| self.client.recv_timeout(slice)) {
-                Ok(msg) => return Ok(Some(PyBytes::new(py, &msg))),
-                Err(Error::Timeout) => {}
-                Err(Error::NotRunning) => return Ok(None),
-                Err(e) => return Err(e).py_err(py),
-            }
-            py.check_signals()?;
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::Timeout).py_err(py);
-            }
-        }
+        let msg = wait_in_slices(py, timeout, |t| self.client.recv_timeout(t))?;
+        Ok(msg.map(|m| PyBytes::new(py, &m)))
+    }
+
+    /// The next event on the connection — a message, a drop, a reconnect
+    /// attempt or its success, the final close (see ``ClientEvent``) —
+    /// waiting up to ``timeout`` seconds (``None``: no limit). ``None`` once
+    /// the ``"closed"`` event was taken. Raises ``Timeout`` (a
+    /// ``TimeoutError``) when nothing came in time. It shares the queue
+    /// with ``recv()``, which skips all but messages: with ``reconnect=True``
+    /// a ``"reconnected"`` event is where to log in or subscribe again.
+    /// Ctrl-C interrupts the wait.
+    #[pyo3(signature = (timeout = None))]
+    fn next_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyClientEvent>> {
+        let ev = wait_in_slices(py, timeout, |t| self.client.next_event(t))?;
+        Ok(ev.map(|e| PyClientEvent::new(py, e)))
     }
 
     /// The next message, for asyncio: ``await client.arecv()``. ``None``
@@ -330,5 +329,33 @@ impl PyTcpClient {
                 "closed"
             }
         )
+    }
+}
+
+/// Runs `take` (a wait of the client's pull queue) detached, in slices up to
+/// `timeout` seconds (`None`: no limit), so Ctrl-C is seen between them:
+/// what it took, `None` once the client has ended (`NotRunning`), or
+/// `Timeout` when nothing came in time.
+fn wait_in_slices<T: Send>(
+    py: Python<'_>,
+    timeout: Option<f64>,
+    take: impl Fn(std::time::Duration) -> Result<T, Error> + Sync,
+) -> PyResult<Option<T>> {
+    let deadline = timeout
+        .map(|t| duration(py, t, "timeout"))
+        .transpose()?
+        .and_then(deadline_after);
+    loop {
+        let slice = next_slice(deadline);
+        match py.detach(|| take(slice)) {
+            Ok(v) => return Ok(Some(v)),
+            Err(Error::Timeout) => {}
+            Err(Error::NotRunning) => return Ok(None),
+            Err(e) => return Err(e).py_err(py),
+        }
+        py.check_signals()?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Error::Timeout).py_err(py);
+        }
     }
 }

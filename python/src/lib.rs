@@ -111,6 +111,7 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::PyTcpClient>()?;
     m.add_class::<types::PyClient>()?;
     m.add_class::<types::PyEvent>()?;
+    m.add_class::<types::PyClientEvent>()?;
     m.add_class::<types::PyStats>()?;
     m.add_class::<events::EventIterator>()?;
     errors::register(m)?;

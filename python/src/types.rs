@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use tcphub::{Client, DisconnectReason, Event, Stats};
+use tcphub::{Client, ClientEvent, DisconnectReason, Event, Stats};
 
 /// A connected client: its id and remote address.
 #[pyclass(name = "Client", module = "tcphub", frozen, eq, hash)]
@@ -153,6 +153,98 @@ impl PyEvent {
             (_, Some(r)) => format!("Event(kind='disconnect', client={client}, reason='{r}')"),
             _ => format!("Event(kind='{}', client={client})", self.kind),
         })
+    }
+}
+
+/// One thing that happened on a client's connection, from
+/// ``client.next_event()``.
+///
+/// ``kind`` is ``"message"`` (``data`` holds it), ``"disconnect"`` (the
+/// connection ended; ``reason`` says why), ``"reconnecting"`` (attempt
+/// ``attempt`` comes after ``delay`` seconds), ``"reconnected"`` (attempt
+/// ``attempt`` succeeded from ``local_address`` — the place to log in or
+/// subscribe again) or ``"closed"`` (the client is closed for good; the
+/// last event). Fields that do not apply are ``None``.
+#[pyclass(name = "ClientEvent", module = "tcphub", frozen, get_all)]
+#[derive(Debug)]
+pub(crate) struct PyClientEvent {
+    /// ``"message"``, ``"disconnect"``, ``"reconnecting"``, ``"reconnected"``
+    /// or ``"closed"``.
+    kind: &'static str,
+    /// The message, for ``"message"``.
+    data: Option<Py<PyBytes>>,
+    /// Why the connection ended, for ``"disconnect"`` (as ``disconnect_reason``).
+    reason: Option<String>,
+    /// The reconnect attempt (1 for the first after a drop), for
+    /// ``"reconnecting"`` and ``"reconnected"``.
+    attempt: Option<u32>,
+    /// Seconds until that attempt, for ``"reconnecting"``.
+    delay: Option<f64>,
+    /// ``(ip, port)`` of this end of the new connection, for ``"reconnected"``.
+    local_address: Option<(String, u16)>,
+}
+
+impl PyClientEvent {
+    /// Converts a core client event (copies a message's bytes once).
+    pub(crate) fn new(py: Python<'_>, ev: ClientEvent) -> PyClientEvent {
+        let mut out = PyClientEvent {
+            kind: "closed",
+            data: None,
+            reason: None,
+            attempt: None,
+            delay: None,
+            local_address: None,
+        };
+        match ev {
+            ClientEvent::Message(m) => {
+                out.kind = "message";
+                out.data = Some(PyBytes::new(py, &m).unbind());
+            }
+            ClientEvent::Disconnected(why) => {
+                out.kind = "disconnect";
+                out.reason = Some(why.to_string());
+            }
+            ClientEvent::Reconnecting { attempt, delay } => {
+                out.kind = "reconnecting";
+                out.attempt = Some(attempt);
+                out.delay = Some(delay.as_secs_f64());
+            }
+            ClientEvent::Reconnected {
+                attempt,
+                local_addr,
+            } => {
+                out.kind = "reconnected";
+                out.attempt = Some(attempt);
+                out.local_address = Some((local_addr.ip().to_string(), local_addr.port()));
+            }
+            // `Closed`, and any kind a later core adds (`non_exhaustive`):
+            // the binding reports it as the end rather than fail.
+            _ => {}
+        }
+        out
+    }
+}
+
+#[pymethods]
+impl PyClientEvent {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let mut parts = vec![format!("kind='{}'", self.kind)];
+        if let Some(d) = &self.data {
+            parts.push(format!("data={}", d.bind(py).repr()?));
+        }
+        if let Some(r) = &self.reason {
+            parts.push(format!("reason='{r}'"));
+        }
+        if let Some(a) = self.attempt {
+            parts.push(format!("attempt={a}"));
+        }
+        if let Some(d) = self.delay {
+            parts.push(format!("delay={d:.3}"));
+        }
+        if let Some((ip, port)) = &self.local_address {
+            parts.push(format!("local_address=('{ip}', {port})"));
+        }
+        Ok(format!("ClientEvent({})", parts.join(", ")))
     }
 }
 

@@ -344,3 +344,43 @@ def test_async_for_lets_other_tasks_run(echo_server):
         assert ticks >= 2  # 0 if the waits blocked the event loop
 
     asyncio.run(main())
+
+
+def test_next_event_reports_drops_and_reconnects(echo_server):
+    # recv() skips everything but messages: a reconnecting client could not
+    # tell it had to log in again. next_event() shows the reconnect.
+    client = tcphub.TcpClient(
+        "127.0.0.1",
+        echo_server.port,
+        framing="lines",
+        reconnect=True,
+        reconnect_initial=0.01,
+        reconnect_max=0.05,
+    )
+    with pytest.raises(tcphub.Timeout):
+        client.next_event(timeout=0.01)
+    client.send(b"hi")
+    ev = client.next_event(timeout=WAIT)
+    assert ev is not None and ev.kind == "message" and ev.data == b"hi"
+    assert ev.reason is None and ev.attempt is None
+    wait_until(lambda: echo_server.client_count == 1)
+    echo_server.disconnect(echo_server.clients()[0].id)
+    kinds = []
+    while True:
+        ev = client.next_event(timeout=WAIT)
+        assert ev is not None
+        kinds.append(ev.kind)
+        if ev.kind == "disconnect":
+            assert ev.reason == "closed by peer"
+        if ev.kind == "reconnecting":
+            assert ev.attempt == 1 and 0 < ev.delay <= 0.05
+        if ev.kind == "reconnected":
+            assert ev.local_address == client.local_address
+            break
+    assert kinds == ["disconnect", "reconnecting", "reconnected"], kinds
+    client.send(b"logged in again")  # e.g. a login after each reconnect
+    assert client.recv(timeout=WAIT) == b"logged in again"
+    client.close()
+    assert [client.next_event(timeout=WAIT).kind for _ in range(2)] == ["disconnect", "closed"]
+    assert client.next_event(timeout=WAIT) is None
+    assert "kind='closed'" not in repr(ev) and "reconnected" in repr(ev)
