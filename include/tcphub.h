@@ -197,6 +197,38 @@
 #define TCPHUB_EVENT_DISCONNECTED 3
 
 /**
+ * `tcphub_client_event.kind`: nothing (a zeroed or released event).
+ */
+#define TCPHUB_CLIENT_EVENT_NONE 0
+
+/**
+ * `tcphub_client_event.kind`: a message from the server (`message`).
+ */
+#define TCPHUB_CLIENT_EVENT_MESSAGE 1
+
+/**
+ * `tcphub_client_event.kind`: the connection ended (`reason`).
+ */
+#define TCPHUB_CLIENT_EVENT_DISCONNECTED 2
+
+/**
+ * `tcphub_client_event.kind`: a reconnect attempt (`attempt`) comes after
+ * `delay_ms`.
+ */
+#define TCPHUB_CLIENT_EVENT_RECONNECTING 3
+
+/**
+ * `tcphub_client_event.kind`: reconnect attempt `attempt` succeeded, from
+ * `local_ip`:`local_port` — the place to log in or subscribe again.
+ */
+#define TCPHUB_CLIENT_EVENT_RECONNECTED 4
+
+/**
+ * `tcphub_client_event.kind`: the client is closed for good; the last event.
+ */
+#define TCPHUB_CLIENT_EVENT_CLOSED 5
+
+/**
  * Size of `tcphub_event.ip`: room for any IPv6 text and its NUL (INET6_ADDRSTRLEN).
  */
 #define TCPHUB_IP_LEN 46
@@ -305,6 +337,47 @@ typedef struct tcphub_message {
    */
   size_t len;
 } tcphub_message;
+
+/**
+ * One thing that happened on a client's connection, filled in by
+ * `tcphub_client_next_event`. Release it with `tcphub_client_event_release`
+ * (which frees `message`) before reusing or discarding it. A zeroed struct
+ * is a valid empty event.
+ */
+typedef struct tcphub_client_event {
+  /**
+   * `TCPHUB_CLIENT_EVENT_MESSAGE`, `_DISCONNECTED`, `_RECONNECTING`,
+   * `_RECONNECTED` or `_CLOSED`.
+   */
+  int kind;
+  /**
+   * For `TCPHUB_CLIENT_EVENT_MESSAGE`: the message, owned by the event
+   * until `tcphub_client_event_release`; empty for other kinds.
+   */
+  struct tcphub_message message;
+  /**
+   * For `TCPHUB_CLIENT_EVENT_DISCONNECTED`: a `TCPHUB_REASON_*`; else 0.
+   */
+  int reason;
+  /**
+   * For `_RECONNECTING` and `_RECONNECTED`: the attempt, 1 for the first
+   * after a drop; else 0.
+   */
+  uint32_t attempt;
+  /**
+   * For `_RECONNECTING`: milliseconds until the attempt; else 0.
+   */
+  uint64_t delay_ms;
+  /**
+   * For `_RECONNECTED`: this end's new IP address as NUL-terminated text;
+   * else empty.
+   */
+  char local_ip[TCPHUB_IP_LEN];
+  /**
+   * For `_RECONNECTED`: this end's new port; else 0.
+   */
+  uint16_t local_port;
+} tcphub_client_event;
 
 /**
  * One thing that happened on a server in pull mode, filled in by
@@ -567,6 +640,17 @@ int tcphub_client_connect_with(const char *host, uint16_t port, const struct tcp
 int tcphub_client_disconnect_reason(const struct tcphub_client *c, int *reason_out);
 
 /**
+ * Frees the message an event owns and zeroes the event. NULL and already
+ * released (or zeroed) events are fine.
+ *
+ * # Safety
+ *
+ * `event` is NULL or points to an event that is zeroed or was filled in by
+ * `tcphub_client_next_event`.
+ */
+void tcphub_client_event_release(struct tcphub_client_event *event);
+
+/**
  * Closes (as `tcphub_client_close`) and releases `c`. NULL is a no-op.
  * Call it exactly once, when no other thread uses `c`.
  *
@@ -625,6 +709,25 @@ int tcphub_client_local_addr(const struct tcphub_client *c, char *ip_out, uint16
  * `c` is NULL or a live client.
  */
 uint16_t tcphub_client_local_port(const struct tcphub_client *c);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just
+ * look) for the client's next event and writes it to `*event_out`,
+ * overwriting it without releasing it. It shares the queue with
+ * `tcphub_client_recv`, which skips all but messages: with reconnect on, a
+ * `TCPHUB_CLIENT_EVENT_RECONNECTED` is where to log in or subscribe again.
+ * The events come in order: messages, then DISCONNECTED (with reconnect:
+ * RECONNECTING, RECONNECTED or another RECONNECTING, …), and CLOSED last.
+ *
+ * Returns `TCPHUB_OK` with an event, `TCPHUB_ERR_TIMEOUT` when none came in
+ * time, `TCPHUB_ERR_NOT_RUNNING` once CLOSED was taken. On failure
+ * `*event_out` is zeroed.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client; `event_out` is NULL or writable.
+ */
+int tcphub_client_next_event(struct tcphub_client *c, struct tcphub_client_event *event_out, int timeout_ms);
 
 /**
  * Fills `*options` with the defaults (see each field). NULL is a no-op.

@@ -40,7 +40,7 @@ impl tcphub_client {
 /// # Safety
 ///
 /// `c` is NULL or a live client.
-unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient, Fail> {
+pub(crate) unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient, Fail> {
     // SAFETY: forwarded caller promise.
     Ok(&unsafe { non_null(c, "client")? }.client)
 }

@@ -89,6 +89,21 @@ pub const TCPHUB_EVENT_MESSAGE: c_int = 2;
 /// `tcphub_event.kind`: a client left (`reason`); no more events for its id.
 pub const TCPHUB_EVENT_DISCONNECTED: c_int = 3;
 
+/// `tcphub_client_event.kind`: nothing (a zeroed or released event).
+pub const TCPHUB_CLIENT_EVENT_NONE: c_int = 0;
+/// `tcphub_client_event.kind`: a message from the server (`message`).
+pub const TCPHUB_CLIENT_EVENT_MESSAGE: c_int = 1;
+/// `tcphub_client_event.kind`: the connection ended (`reason`).
+pub const TCPHUB_CLIENT_EVENT_DISCONNECTED: c_int = 2;
+/// `tcphub_client_event.kind`: a reconnect attempt (`attempt`) comes after
+/// `delay_ms`.
+pub const TCPHUB_CLIENT_EVENT_RECONNECTING: c_int = 3;
+/// `tcphub_client_event.kind`: reconnect attempt `attempt` succeeded, from
+/// `local_ip`:`local_port` — the place to log in or subscribe again.
+pub const TCPHUB_CLIENT_EVENT_RECONNECTED: c_int = 4;
+/// `tcphub_client_event.kind`: the client is closed for good; the last event.
+pub const TCPHUB_CLIENT_EVENT_CLOSED: c_int = 5;
+
 /// Size of `tcphub_event.ip`: room for any IPv6 text and its NUL (INET6_ADDRSTRLEN).
 pub const TCPHUB_IP_LEN: usize = 46;
 

@@ -32,6 +32,8 @@
 //! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout,
 //!   close (also with a deadline), whether it is open, what it has queued,
 //!   the addresses of its connection.
+//! - `client_events.rs` — `tcphub_client_event`, `tcphub_client_next_event`:
+//!   messages, drops, reconnects and the final close.
 //! - `client_options.rs` — `tcphub_client_options`,
 //!   `tcphub_client_connect_with`: every client setting, reconnect included.
 
@@ -41,6 +43,7 @@
 
 mod boundary;
 pub mod client;
+pub mod client_events;
 pub mod client_options;
 pub mod clients;
 pub mod codes;
@@ -52,6 +55,7 @@ pub mod stopping;
 pub mod tuning;
 
 pub use client::*;
+pub use client_events::*;
 pub use client_options::*;
 pub use clients::*;
 pub use codes::*;
