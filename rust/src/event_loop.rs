@@ -40,7 +40,7 @@ const WAKER: Token = Token(usize::MAX);
 const READ_BUF: usize = 64 * 1024;
 /// Reads per connection per turn before others get theirs (fairness).
 const READ_BUDGET: usize = 8;
-/// Retry delay while the pull queue is full or accept hit a resource limit.
+/// Retry delay while the pull queue is full.
 const BACKOFF: Duration = Duration::from_millis(2);
 
 /// A loop's poller and command receiver, created before the thread starts.
@@ -332,10 +332,15 @@ impl EventLoop {
         }
         let mut t: Option<Duration> = None;
         let mut consider = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
-        if paused || self.accept_retry.is_some() {
+        if paused {
             consider(BACKOFF);
         }
         let now = Instant::now();
+        if let Some(at) = self.accept_retry {
+            // Not `BACKOFF`: out of descriptors, a 2 ms wakeup only finds
+            // the retry not due yet (~500 wakeups a second).
+            consider(at.saturating_duration_since(now));
+        }
         // Connections closing after their flush must close by their deadline
         // even if nothing else happens on this loop.
         for &d in &self.draining {

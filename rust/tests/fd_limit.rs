@@ -1,0 +1,206 @@
+//! A process out of file descriptors: the server's `accept` fails with
+//! `EMFILE` while connections wait in the backlog, a client cannot dial.
+//!
+//! Alone in its own file (so its own process): it lowers this process's
+//! `RLIMIT_NOFILE` soft limit to 0 — no new descriptor at all, the ones open
+//! keep working — which would break any test running beside it. The
+//! tests here take turns (`ONE_AT_A_TIME`). Its own logger counts the
+//! engine's log lines.
+
+mod support;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use support::*;
+use tcphub::Framing;
+
+/// The two tests change a process-wide limit: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every log line the engine writes, with when.
+struct Recorder(Mutex<Vec<(Instant, log::Level, String)>>);
+
+static LOG: Recorder = Recorder(Mutex::new(Vec::new()));
+
+impl log::Log for Recorder {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let line = record.args().to_string();
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push((
+            Instant::now(),
+            record.level(),
+            line,
+        ));
+    }
+    fn flush(&self) {}
+}
+
+fn install_logger() {
+    // Both tests call it; the second call finds it set.
+    if log::set_logger(&LOG).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+}
+
+/// Log lines at `Warn` or above containing `needle`, written at or after `since`.
+fn warnings(needle: &str, since: Instant) -> Vec<String> {
+    LOG.0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|(at, level, line)| {
+            *at >= since && *level <= log::Level::Warn && line.contains(needle)
+        })
+        .map(|(_, _, line)| line.clone())
+        .collect()
+}
+
+/// Sets the soft `RLIMIT_NOFILE` of this process; gives the previous one
+/// back when dropped (a failed assertion included).
+struct FdLimit(libc::rlimit);
+
+impl FdLimit {
+    fn set(soft: u64) -> FdLimit {
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read/write the structs we pass.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut old), 0);
+            let new = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: old.rlim_max,
+            };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &new), 0);
+        }
+        FdLimit(old)
+    }
+}
+
+impl Drop for FdLimit {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_NOFILE, &self.0);
+        }
+    }
+}
+
+/// CPU time (user + system) and context switches (voluntary + not) of the
+/// whole process so far. `getrusage` needs no descriptor, so it works
+/// with none left.
+fn usage() -> (Duration, i64) {
+    // SAFETY: getrusage fills the struct we pass.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut ru), 0);
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        ru.ru_nvcsw + ru.ru_nivcsw,
+    )
+}
+
+/// A socket created now (taking its descriptor) and connected later.
+fn unconnected() -> socket2::Socket {
+    socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket")
+}
+
+/// Connects a socket made by [`unconnected`]: the kernel completes the
+/// handshake into the listener's backlog whether or not the server accepts.
+fn connect(sock: socket2::Socket, addr: SocketAddr) -> TcpStream {
+    sock.connect(&addr.into())
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let stream: TcpStream = sock.into();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream
+}
+
+fn read_line(stream: &mut TcpStream) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut line)
+        .expect("read a line");
+    line
+}
+
+#[test]
+fn accept_out_of_fds_waits_quietly_and_serves_the_backlog_once_fds_free_up() {
+    const ADMITTED: usize = 4;
+    const PENDING: usize = 8;
+    /// How long the server stays out of descriptors for the measurement.
+    const WINDOW: Duration = Duration::from_secs(2);
+    let _turn = one_at_a_time();
+    install_logger();
+    let server = echo_server(Framing::lines());
+    let addr = server.local_addr();
+    let mut admitted: Vec<Peer> = (0..ADMITTED).map(|_| Peer::connect(addr)).collect();
+    wait_clients(&server, ADMITTED);
+    for (i, p) in admitted.iter_mut().enumerate() {
+        p.send_line(&format!("before {i}"));
+        assert_eq!(p.read_line(), format!("before {i}"));
+    }
+    let socks: Vec<_> = (0..PENDING).map(|_| unconnected()).collect();
+
+    let limit = FdLimit::set(0);
+    let since = Instant::now();
+    let mut pending: Vec<TcpStream> = socks.into_iter().map(|s| connect(s, addr)).collect();
+    for (i, s) in pending.iter_mut().enumerate() {
+        s.write_all(format!("pending {i}\n").as_bytes()).unwrap();
+    }
+    wait_until("the accept failure logged", || {
+        !warnings("accept", since).is_empty()
+    });
+
+    // Out of descriptors for WINDOW: admitted clients are still served.
+    let (cpu0, switches0) = usage();
+    let window = Instant::now();
+    for round in 0..3 {
+        for (i, p) in admitted.iter_mut().enumerate() {
+            p.send_line(&format!("meanwhile {round} {i}"));
+            assert_eq!(p.read_line(), format!("meanwhile {round} {i}"));
+        }
+    }
+    std::thread::sleep(WINDOW.saturating_sub(window.elapsed()));
+    let (cpu1, switches1) = usage();
+    let elapsed = window.elapsed();
+    assert_eq!(
+        server.client_count(),
+        ADMITTED,
+        "nothing accepted without fds"
+    );
+    let (cpu, switches) = (cpu1 - cpu0, switches1 - switches0);
+    eprintln!(
+        "out of fds for {elapsed:?}: {cpu:?} CPU, {switches} context switches, \
+         {} accept warnings in all",
+        warnings("accept", since).len()
+    );
+    // A loop spinning on accept would burn the whole window.
+    assert!(cpu < elapsed / 4, "{cpu:?} of CPU in {elapsed:?}");
+    // Retrying every 50 ms: about 40 wakeups, and a dozen for the echoes.
+    assert!(
+        switches < 400,
+        "{switches} context switches in {elapsed:?}: the loop wakes far more often than it retries"
+    );
+
+    // Descriptors free again: the backlog is served, in order of arrival.
+    drop(limit);
+    for (i, s) in pending.iter_mut().enumerate() {
+        assert_eq!(read_line(s), format!("pending {i}\n"));
+    }
+    wait_clients(&server, ADMITTED + PENDING);
+    server.stop();
+}
