@@ -183,6 +183,9 @@ struct EventLoop {
     next_target: usize,
     /// When accept failed for lack of resources (EMFILE), retry after this.
     accept_retry: Option<Instant>,
+    /// Since when accept keeps failing that way: it is logged once (and
+    /// again every [`accept::REPEAT_LOG`]), not at every retry.
+    accept_failing: Option<accept::Failing>,
     /// Connections closing once their queue is written (see `close_after_flush`).
     draining: Vec<usize>,
     /// Connections held open after their peer finished (see `hold`), by
@@ -238,6 +241,7 @@ impl EventLoop {
             parts: Vec::new(),
             next_target: 0,
             accept_retry: None,
+            accept_failing: None,
             draining: Vec::new(),
             held: FastMap::default(),
             stopping: None,

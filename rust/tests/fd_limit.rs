@@ -51,17 +51,19 @@ fn install_logger() {
     }
 }
 
-/// Log lines at `Warn` or above containing `needle`, written at or after `since`.
-fn warnings(needle: &str, since: Instant) -> Vec<String> {
+/// Log lines at `level` or above containing `needle`, written at or after `since`.
+fn logged(level: log::Level, needle: &str, since: Instant) -> Vec<String> {
     LOG.0
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .filter(|(at, level, line)| {
-            *at >= since && *level <= log::Level::Warn && line.contains(needle)
-        })
+        .filter(|(at, l, line)| *at >= since && *l <= level && line.contains(needle))
         .map(|(_, _, line)| line.clone())
         .collect()
+}
+
+fn warnings(needle: &str, since: Instant) -> Vec<String> {
+    logged(log::Level::Warn, needle, since)
 }
 
 /// Sets the soft `RLIMIT_NOFILE` of this process; gives the previous one
@@ -190,6 +192,11 @@ fn accept_out_of_fds_waits_quietly_and_serves_the_backlog_once_fds_free_up() {
     );
     // A loop spinning on accept would burn the whole window.
     assert!(cpu < elapsed / 4, "{cpu:?} of CPU in {elapsed:?}");
+    // One warning when it began, not one per retry (20 a second) or per
+    // connection arriving meanwhile.
+    let warned = warnings("accept", since);
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert!(warned[0].contains("open files"), "{warned:?}");
     // Retrying every 50 ms: about 40 wakeups, and a dozen for the echoes.
     assert!(
         switches < 400,
@@ -202,5 +209,7 @@ fn accept_out_of_fds_waits_quietly_and_serves_the_backlog_once_fds_free_up() {
         assert_eq!(read_line(s), format!("pending {i}\n"));
     }
     wait_clients(&server, ADMITTED + PENDING);
+    let back = logged(log::Level::Info, "accepting again", since);
+    assert_eq!(back.len(), 1, "{back:#?}");
     server.stop();
 }

@@ -24,6 +24,23 @@ use crate::event::Client;
 use crate::shared::{Command, Config};
 use crate::stats::LoopCounters;
 
+/// How long after an accept failure for lack of resources (`EMFILE`) it is
+/// tried again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
+/// How often a run of accept failures is logged again.
+pub(super) const REPEAT_LOG: Duration = Duration::from_secs(10);
+
+/// A run of accept failures for lack of resources.
+#[derive(Debug)]
+pub(super) struct Failing {
+    since: Instant,
+    /// Attempts that failed so far.
+    failures: u64,
+    /// When this run was last logged.
+    logged: Instant,
+}
+
 /// Whether an accepted socket inherits `TCP_NODELAY` from its listener
 /// (Linux copies the listener's options into the connection).
 const NODELAY_INHERITED: bool = cfg!(any(target_os = "linux", target_os = "android"));
@@ -61,18 +78,67 @@ impl EventLoop {
                 return;
             };
             match listener.accept() {
-                Ok((stream, addr)) => self.admit(stream, addr),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Ok((stream, addr)) => {
+                    self.accepting_again();
+                    self.admit(stream, addr);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accepting_again();
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_transient_accept_error(&e) => continue,
                 Err(e) => {
                     // EMFILE/ENFILE/ENOBUFS: pending connections stay queued;
                     // with edge-triggered polling we must come back ourselves.
-                    log::warn!("tcphub: accept failed: {e}; retrying shortly");
-                    self.accept_retry = Some(Instant::now() + Duration::from_millis(50));
+                    self.accept_failed(&e);
+                    self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
                     return;
                 }
             }
+        }
+    }
+
+    /// Logs an accept failure: the first of a run, then at most once per
+    /// [`REPEAT_LOG`] — not at every retry (20 a second) or every
+    /// connection that arrives meanwhile.
+    fn accept_failed(&mut self, e: &io::Error) {
+        let now = Instant::now();
+        match &mut self.accept_failing {
+            None => {
+                log::warn!(
+                    "tcphub: accept failed: {e}; new connections wait in the backlog, \
+                     retrying every {} ms",
+                    ACCEPT_RETRY.as_millis()
+                );
+                self.accept_failing = Some(Failing {
+                    since: now,
+                    failures: 1,
+                    logged: now,
+                });
+            }
+            Some(f) => {
+                f.failures += 1;
+                if now.duration_since(f.logged) >= REPEAT_LOG {
+                    f.logged = now;
+                    log::warn!(
+                        "tcphub: accept still failing after {:.0?} ({} attempts): {e}",
+                        now.duration_since(f.since),
+                        f.failures
+                    );
+                }
+            }
+        }
+    }
+
+    /// Ends a run of accept failures, if one was going on.
+    fn accepting_again(&mut self) {
+        if let Some(f) = self.accept_failing.take() {
+            log::info!(
+                "tcphub: accepting again after {:.0?} ({} failed attempts)",
+                f.since.elapsed(),
+                f.failures
+            );
         }
     }
 
