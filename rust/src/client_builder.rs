@@ -494,9 +494,10 @@ impl ClientBuilder {
 
 impl crate::outbox::Weigh for ClientEvent {
     fn weight(&self) -> usize {
+        let cost = crate::outbox::slot_cost::<ClientEvent>();
         match self {
-            ClientEvent::Message(m) => m.len(),
-            _ => 0,
+            ClientEvent::Message(m) => cost + m.len(),
+            _ => cost,
         }
     }
 }

@@ -242,9 +242,10 @@ pub struct Events {
 
 impl crate::outbox::Weigh for Event {
     fn weight(&self) -> usize {
+        let cost = crate::outbox::slot_cost::<Event>();
         match self {
-            Event::Message(_, data) => data.len(),
-            _ => 0,
+            Event::Message(_, data) => cost + data.len(),
+            _ => cost,
         }
     }
 }

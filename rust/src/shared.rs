@@ -163,7 +163,9 @@ pub(crate) struct LoopRemote {
 pub(crate) const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
 /// Most message bytes the pull-mode event queue holds (besides its
-/// capacity in events); a single larger message still fits an empty queue.
+/// capacity in events), each event counting the memory it takes besides its
+/// message's bytes too (about 100 bytes), so many tiny messages are bounded
+/// as well; a single larger message still fits an empty queue.
 pub const EVENT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 impl LoopRemote {

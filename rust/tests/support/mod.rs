@@ -550,3 +550,28 @@ pub fn paced_broadcast(
     server.send_all(b"end");
     seq
 }
+
+/// Writes up to `lines` one-byte lines (`x\n`) to `stream`, in chunks of
+/// 32 Ki lines, until the reader stops reading for `stalled` (its queue is
+/// full); returns the lines written.
+pub fn flood_one_byte_lines(mut stream: TcpStream, lines: usize, stalled: Duration) -> usize {
+    const CHUNK: usize = 32 * 1024;
+    let chunk = b"x\n".repeat(CHUNK);
+    stream.set_write_timeout(Some(stalled)).unwrap();
+    let mut sent = 0;
+    while sent < lines {
+        match stream.write_all(&chunk) {
+            Ok(()) => sent += CHUNK,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    sent
+}

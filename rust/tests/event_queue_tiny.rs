@@ -1,0 +1,57 @@
+//! The server's pull-mode event queue stays bounded in memory with many
+//! tiny messages and a large `event_capacity`: only the byte bound
+//! ([`EVENT_QUEUE_BYTES`]) is left then, and a message of one byte takes
+//! about a hundred in the queue (the event, its slot, its allocation).
+//! `client_event_queue_tiny` is the same for a client.
+//!
+//! Alone in its own file (so its own process): it reads the process's RSS.
+
+mod support;
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use support::*;
+use tcphub::{Event, Framing, TcpServer, EVENT_QUEUE_BYTES};
+
+/// One-byte lines written at most.
+const MESSAGES: usize = 4 << 20;
+
+#[test]
+fn a_server_s_event_queue_of_tiny_messages_is_bounded_in_memory() {
+    // The byte bound plus as much again for everything else. Counting only
+    // each message's byte, 4 Mi messages took ~270-450 MiB.
+    let bound_mib = (2 * EVENT_QUEUE_BYTES as u64) >> 20;
+    let server = TcpServer::new(0, 4)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::lines())
+        .event_capacity(usize::MAX)
+        .start()
+        .unwrap();
+    let events = server.events();
+    let before = rss_kib();
+    let stream = TcpStream::connect(server.local_addr()).unwrap();
+    let sent = flood_one_byte_lines(
+        stream.try_clone().unwrap(),
+        MESSAGES,
+        Duration::from_secs(1),
+    );
+    let grown = rss_kib().saturating_sub(before) >> 10;
+    eprintln!("server: {sent} one-byte lines written before it stopped reading; RSS +{grown} MiB");
+    assert!(
+        grown < bound_mib,
+        "RSS grew {grown} MiB (bound {bound_mib})"
+    );
+    assert!(sent < MESSAGES, "the server never stopped reading");
+    // The queue holds what was read, in order.
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    for _ in 0..1000 {
+        match next_event(&events) {
+            Event::Message(_, m) => assert_eq!(m, b"x"),
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+    drop(stream);
+    server.stop();
+}
