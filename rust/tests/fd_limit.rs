@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use support::*;
-use tcphub::Framing;
+use tcphub::{ClientEvent, Error, Framing, Reconnect, TcpClient};
 
 /// The two tests change a process-wide limit: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -211,5 +211,58 @@ fn accept_out_of_fds_waits_quietly_and_serves_the_backlog_once_fds_free_up() {
     wait_clients(&server, ADMITTED + PENDING);
     let back = logged(log::Level::Info, "accepting again", since);
     assert_eq!(back.len(), 1, "{back:#?}");
+    server.stop();
+}
+
+#[test]
+fn a_client_out_of_fds_gets_an_error_and_reconnects_once_fds_free_up() {
+    let _turn = one_at_a_time();
+    install_logger();
+    let server = echo_server(Framing::lines());
+    let addr = server.local_addr();
+    let client = TcpClient::builder(addr)
+        .framing(Framing::lines())
+        .reconnect(Reconnect {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+            max_attempts: None,
+        })
+        .connect()
+        .unwrap();
+    wait_clients(&server, 1);
+    let id = server.clients()[0].id;
+
+    let limit = FdLimit::set(0);
+    // A new client: a clear error, no panic.
+    let err = TcpClient::builder(addr)
+        .framing(Framing::lines())
+        .connect()
+        .expect_err("no descriptor for a socket");
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains("open files"), "{err}");
+
+    // A connected client whose connection drops keeps trying, with backoff.
+    server.disconnect(id).unwrap();
+    let mut attempts = 0;
+    while attempts < 4 {
+        match client.next_event(TIMEOUT).expect("an event") {
+            ClientEvent::Reconnecting { attempt, .. } => attempts = attempt,
+            ClientEvent::Disconnected(_) => {}
+            other => panic!("unexpected while out of fds: {other:?}"),
+        }
+    }
+    assert!(!client.is_connected());
+
+    drop(limit);
+    loop {
+        match client.next_event(TIMEOUT).expect("an event") {
+            ClientEvent::Reconnected { .. } => break,
+            ClientEvent::Reconnecting { .. } => {}
+            other => panic!("unexpected while reconnecting: {other:?}"),
+        }
+    }
+    client.send(b"back").unwrap();
+    assert_eq!(client.recv_timeout(TIMEOUT).unwrap(), b"back");
+    client.close();
     server.stop();
 }

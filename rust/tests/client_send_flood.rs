@@ -1,0 +1,43 @@
+//! A client whose send loop ignores `QueueFull`, to a server that does not
+//! read: its memory stays bounded by `max_queue_bytes`.
+//!
+//! Alone in its own file (so its own process): it reads the process's RSS.
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener};
+
+use support::*;
+use tcphub::{Error, Framing, TcpClient};
+
+#[test]
+fn a_send_loop_ignoring_queue_full_keeps_memory_bounded() {
+    const SENDS: usize = 3_000_000;
+    // Accepted by the kernel, never read.
+    let listener = TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::lines())
+        .connect()
+        .unwrap();
+    let before = rss_kib();
+    let (mut peak, mut full) = (before, 0usize);
+    for i in 0..SENDS {
+        match client.send(b"x") {
+            Ok(()) => {}
+            Err(Error::QueueFull { .. }) => full += 1,
+            Err(e) => panic!("send: {e}"),
+        }
+        if i % 100_000 == 0 {
+            peak = peak.max(rss_kib());
+        }
+    }
+    peak = peak.max(rss_kib());
+    let grown = (peak - before) >> 10;
+    eprintln!(
+        "client send flood: {SENDS} sends, {full} refused (QueueFull); peak RSS +{grown} MiB"
+    );
+    assert!(full > 0, "the queue never filled");
+    assert!(grown < 64, "RSS grew {grown} MiB");
+    assert!(client.queued_bytes() <= tcphub::DEFAULT_MAX_QUEUE_BYTES);
+    client.close_timeout(std::time::Duration::ZERO);
+}

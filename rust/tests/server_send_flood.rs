@@ -1,0 +1,49 @@
+//! An application thread sending far faster than its client reads: the
+//! server's memory stays bounded by the loop's channel backpressure (64 MiB
+//! of messages, each counting its bookkeeping) and the client's
+//! `max_queue_bytes`, with the messages that do not fit dropped.
+//!
+//! Alone in its own file (so its own process): it reads the process's RSS.
+
+mod support;
+
+use std::time::Instant;
+
+use support::*;
+use tcphub::{Framing, Overflow, TcpServer};
+
+#[test]
+fn sending_far_faster_than_a_client_reads_keeps_memory_bounded() {
+    const SENDS: usize = 3_000_000; // one byte each: 150 MiB with bookkeeping
+    let server = TcpServer::new(0, 4)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::lines())
+        .overflow(Overflow::DropMessage)
+        .on_message(|_, _, _| {})
+        .start()
+        .unwrap();
+    let peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
+    wait_clients(&server, 1);
+    let id = peer.id_on(&server);
+    let before = rss_kib();
+    let (mut peak, t) = (before, Instant::now());
+    for i in 0..SENDS {
+        server.send(id, b"x").unwrap();
+        if i % 100_000 == 0 {
+            peak = peak.max(rss_kib());
+        }
+    }
+    peak = peak.max(rss_kib());
+    let grown = (peak - before) >> 10;
+    let stats = server.stats();
+    eprintln!(
+        "server send flood: {SENDS} sends in {:?}, {} dropped; peak RSS +{grown} MiB",
+        t.elapsed(),
+        stats.dropped
+    );
+    // 64 MiB of channel, 4 MiB of queue, as much again for the rest.
+    assert!(grown < 160, "RSS grew {grown} MiB");
+    assert!(stats.dropped > 0, "the client's queue never filled");
+    server.stop();
+}

@@ -1,0 +1,180 @@
+//! `TcpServer::start` and `TcpClient::connect` when a thread cannot be
+//! spawned: an error, no panic, and nothing left behind — the loops that did
+//! start are stopped and joined, every socket is closed.
+//!
+//! A thread cannot be spawned when its stack cannot be mapped: the tests
+//! lower this process's `RLIMIT_AS` to a little over what it maps now
+//! (`RLIMIT_NPROC` would be simpler, but root is exempt from it). Alone in
+//! its own file (so its own process): no other test may run while the limit
+//! is low, and the two here take turns (`ONE_AT_A_TIME`).
+
+mod support;
+
+use std::sync::{Mutex, MutexGuard};
+
+use support::*;
+use tcphub::{Error, Framing, TcpClient, TcpServer};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+const MIB: u64 = 1 << 20;
+
+/// Virtual memory of this process (`VmSize`), in bytes.
+fn vm_size() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmSize in /proc/self/status");
+    kib * 1024
+}
+
+/// Limits this process's address space to what it maps now plus `room`;
+/// gives the previous limit back when dropped (a failed assertion included).
+struct AddressSpace(libc::rlimit);
+
+impl AddressSpace {
+    fn limit_to_current_plus(room: u64) -> AddressSpace {
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let soft = vm_size() + room;
+        // SAFETY: getrlimit/setrlimit only read/write the structs we pass.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut old), 0);
+            let new = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: old.rlim_max,
+            };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &new), 0);
+        }
+        AddressSpace(old)
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_AS, &self.0);
+        }
+    }
+}
+
+/// Threads that take every stack glibc keeps cached from threads that have
+/// ended (up to 40 MiB), so a new thread must map a fresh one; they end
+/// when this is dropped.
+struct StackCacheEmptied(
+    Vec<std::thread::JoinHandle<()>>,
+    Vec<std::sync::mpsc::Sender<()>>,
+);
+
+impl StackCacheEmptied {
+    fn new() -> StackCacheEmptied {
+        let (mut threads, mut releases) = (Vec::new(), Vec::new());
+        for _ in 0..32 {
+            let (release, wait) = std::sync::mpsc::channel::<()>();
+            threads.push(std::thread::spawn(move || {
+                let _ = wait.recv();
+            }));
+            releases.push(release);
+        }
+        StackCacheEmptied(threads, releases)
+    }
+}
+
+impl Drop for StackCacheEmptied {
+    fn drop(&mut self) {
+        self.1.clear();
+        for t in self.0.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Whether the failure is the one we caused: a thread that could not start.
+fn is_spawn_failure(e: &Error) -> bool {
+    matches!(e, Error::Io { context, .. } if context.contains("spawning"))
+}
+
+#[test]
+fn start_without_room_for_every_loop_thread_fails_and_stops_the_loops_it_started() {
+    let _turn = one_at_a_time();
+    // One start and stop first, for what the process creates once.
+    TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .start()
+        .unwrap()
+        .stop();
+    let _cache = StackCacheEmptied::new();
+    let (fds0, threads0) = (open_fds(), thread_count());
+
+    // Room for about one 2 MiB thread stack (and the heap that loop needs),
+    // not for sixteen.
+    let limit = AddressSpace::limit_to_current_plus(3 * MIB);
+    let started = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(16)
+        .framing(Framing::lines())
+        .start();
+    drop(limit);
+    let err = started.expect_err("16 loop threads in 3 MiB of address space");
+    assert!(is_spawn_failure(&err), "{err:?}");
+    assert!(
+        err.to_string().contains("spawning an event loop thread"),
+        "{err}"
+    );
+
+    // The loops that did start were stopped and joined; the listener and
+    // every poller are closed.
+    assert_eq!(thread_count(), threads0, "threads left running");
+    assert_eq!(open_fds(), fds0, "descriptors left open");
+
+    // And the process can start a server afterwards.
+    let server = echo_server(Framing::lines());
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send_line("after");
+    assert_eq!(peer.read_line(), "after");
+    server.stop();
+}
+
+#[test]
+fn connect_without_room_for_the_client_thread_fails_and_closes_the_connection() {
+    let _turn = one_at_a_time();
+    let server = echo_server(Framing::lines());
+    let first = TcpClient::builder(server.local_addr())
+        .framing(Framing::lines())
+        .connect()
+        .unwrap();
+    first.close();
+    wait_clients(&server, 0);
+    let _cache = StackCacheEmptied::new();
+    let (fds0, threads0) = (open_fds(), thread_count());
+
+    let limit = AddressSpace::limit_to_current_plus(MIB);
+    let connected = TcpClient::builder(server.local_addr())
+        .framing(Framing::lines())
+        .connect();
+    drop(limit);
+    let err = connected.expect_err("a client thread in 1 MiB of address space");
+    assert!(is_spawn_failure(&err), "{err:?}");
+    assert!(
+        err.to_string().contains("spawning the client thread"),
+        "{err}"
+    );
+
+    assert_eq!(thread_count(), threads0, "threads left running");
+    // The connection it made is closed: the server sees it leave (and
+    // closes its end just after, hence the bounded wait).
+    wait_clients(&server, 0);
+    let settled = try_wait_until(TIMEOUT, || open_fds() == fds0);
+    assert!(settled, "{} descriptors open, was {fds0}", open_fds());
+    server.stop();
+}
