@@ -364,7 +364,12 @@ impl TcpServer {
     /// reached" — so the peer learns why instead of seeing a bare
     /// end-of-stream. Default: none. Keep it short: it is written once,
     /// without waiting, so its frame may be at most
-    /// [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) (4096) bytes.
+    /// [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) (4096) bytes. The
+    /// refusal does not wait for the peer either: data the peer sends after
+    /// the close (say, a message written the instant it connected that
+    /// arrives a moment late) is answered by the kernel with a reset, which
+    /// can discard the notice before the peer reads it — as with any server
+    /// that writes an error and closes (Redis included).
     ///
     /// # Errors
     ///
