@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, AsyncGenerator, Optional
 
 if TYPE_CHECKING:
@@ -64,11 +65,50 @@ async def _aevents(server: "TcpServer", max_batch: int) -> AsyncGenerator["Event
         waiter.shutdown(wait=False)
 
 
-async def _next_message(
-    client: "TcpClient", waiter: "list[ThreadPoolExecutor]", deadline: Optional[float]
-) -> Optional[bytes]:
-    """The next message (``None`` at the end), waiting on a helper thread
-    (made at the first wait, kept in ``waiter``) that takes nothing."""
+#: The wait in flight for each client (by ``id``; the waiting thread holds
+#: the client, so the id is not reused meanwhile): see ``_client_wait``.
+_client_waits: "dict[int, Future[bool]]" = {}
+_client_waits_lock = threading.Lock()
+
+
+def _client_wait(client: "TcpClient") -> "Future[bool]":
+    """The client's helper-thread wait in flight, or a new one.
+
+    Every ``arecv()`` and ``async for`` of a client shares it: a cancelled
+    wait (``asyncio.wait_for`` around ``arecv()``, a poll loop) leaves its
+    thread to the next one instead of one thread per call that lingers until
+    its wait ends."""
+    with _client_waits_lock:
+        fut = _client_waits.get(id(client))
+        if fut is None:
+            fut = Future()
+            fut.set_running_or_notify_cancel()  # no waiter can cancel it for the others
+            # Not a daemon: it ends within one wait, and interpreter exit
+            # joins it rather than stopping it inside the native wait.
+            threading.Thread(
+                target=_client_wait_thread, args=(client, fut), name="tcphub-arecv"
+            ).start()  # (raises, recording nothing, when no thread can start)
+            _client_waits[id(client)] = fut
+        return fut
+
+
+def _client_wait_thread(client: "TcpClient", fut: "Future[bool]") -> None:
+    try:
+        ready = client._wait_ready(_AEVENTS_WAIT)
+    except BaseException as e:  # handed to the waiters
+        with _client_waits_lock:
+            del _client_waits[id(client)]
+        fut.set_exception(e)
+        return
+    with _client_waits_lock:
+        # Before the waiters wake: one that must wait again starts a new wait.
+        del _client_waits[id(client)]
+    fut.set_result(ready)
+
+
+async def _next_message(client: "TcpClient", deadline: Optional[float]) -> Optional[bytes]:
+    """The next message (``None`` at the end), waiting on the client's
+    helper thread (``_client_wait``), which takes nothing."""
     from ._tcphub import Timeout
 
     loop = asyncio.get_running_loop()
@@ -77,32 +117,27 @@ async def _next_message(
             return client.recv(timeout=0)  # takes it here, on the loop's thread
         except Timeout:
             pass
-        left = _AEVENTS_WAIT
+        left = None
         if deadline is not None:
-            left = min(left, deadline - loop.time())
+            left = deadline - loop.time()
             if left <= 0:
                 raise Timeout("no message in time")
-        if not waiter:
-            waiter.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcphub-arecv"))
-        await loop.run_in_executor(waiter[0], client._wait_ready, left)
+        waiting = asyncio.wrap_future(_client_wait(client))
+        try:
+            # Up to the deadline: the shared wait may have begun earlier.
+            await asyncio.wait([waiting], timeout=left)
+            if waiting.done():
+                waiting.result()
+        finally:
+            waiting.cancel()  # only this loop's view of the shared wait
 
 
 async def _arecv(client: "TcpClient", timeout: Optional[float]) -> Optional[bytes]:
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
-    waiter: "list[ThreadPoolExecutor]" = []
-    try:
-        return await _next_message(client, waiter, deadline)
-    finally:
-        for w in waiter:
-            w.shutdown(wait=False)
+    return await _next_message(client, deadline)
 
 
 async def _aiter_client(client: "TcpClient") -> AsyncGenerator[bytes, None]:
-    waiter: "list[ThreadPoolExecutor]" = []
-    try:
-        while (message := await _next_message(client, waiter, None)) is not None:
-            yield message
-    finally:
-        for w in waiter:
-            w.shutdown(wait=False)
+    while (message := await _next_message(client, None)) is not None:
+        yield message

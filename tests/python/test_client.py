@@ -6,6 +6,7 @@ import asyncio
 import errno
 import socket
 import struct
+import threading
 
 import pytest
 
@@ -384,3 +385,27 @@ def test_next_event_reports_drops_and_reconnects(echo_server):
     assert [client.next_event(timeout=WAIT).kind for _ in range(2)] == ["disconnect", "closed"]
     assert client.next_event(timeout=WAIT) is None
     assert "kind='closed'" not in repr(ev) and "reconnected" in repr(ev)
+
+
+def test_cancelled_arecv_waits_share_one_helper_thread(echo_server):
+    # A poll loop (`wait_for(arecv(), short)`) cancels a wait each turn. Each
+    # cancelled wait kept its own helper thread until the wait ended (up to
+    # 0.25 s): ~170 threads for one client. It shares the one in flight now.
+    async def main():
+        with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines") as client:
+            base = threading.active_count()
+            peak = 0
+            for _ in range(200):
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(client.arecv(), 0.001)
+                peak = max(peak, threading.active_count() - base)
+            assert peak <= 3, peak
+            # A timeout shorter than the wait in flight is still kept...
+            with pytest.raises(tcphub.Timeout):
+                await client.arecv(timeout=0.01)
+            # ...and no message was lost to the cancellations.
+            client.send(b"after")
+            assert await client.arecv(timeout=WAIT) == b"after"
+
+    asyncio.run(main())
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith("tcphub-arecv")])
