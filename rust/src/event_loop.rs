@@ -77,21 +77,28 @@ pub(crate) fn spawn(
     idx: usize,
     parts: LoopParts,
     handle: ServerHandle,
-    listener: Option<TcpListener>,
+    mut listener: Option<TcpListener>,
     events_tx: Option<Sender<Event>>,
 ) -> Result<JoinHandle<()>> {
+    // Registered here, before the thread: a failure (out of memory, past
+    // `fs.epoll.max_user_watches`) is `start()`'s error, not a server that
+    // stops itself after `start()` returned Ok.
+    if let Some(l) = listener.as_mut() {
+        parts
+            .poll
+            .registry()
+            .register(l, LISTENER, Interest::READABLE)
+            .map_err(|source| Error::Io {
+                context: "registering the listener",
+                source,
+            })?;
+    }
     std::thread::Builder::new()
         .name(format!("tcphub-io-{idx}"))
         .spawn(move || {
             let core = handle.core().clone();
             shared::enter_loop(&core, idx, parts.rx.clone());
-            match EventLoop::new(idx, parts, handle, listener, events_tx) {
-                Ok(mut lp) => lp.run(),
-                Err(e) => {
-                    log::error!("tcphub: event loop {idx} could not start: {e}");
-                    core.stop();
-                }
-            }
+            EventLoop::new(idx, parts, handle, listener, events_tx).run();
             shared::leave_loop();
         })
         .map_err(|source| Error::Io {
@@ -204,23 +211,13 @@ impl EventLoop {
         idx: usize,
         parts: LoopParts,
         handle: ServerHandle,
-        mut listener: Option<TcpListener>,
+        listener: Option<TcpListener>,
         events_tx: Option<Sender<Event>>,
-    ) -> Result<EventLoop> {
+    ) -> EventLoop {
         let core = handle.core().clone();
-        if let Some(l) = listener.as_mut() {
-            parts
-                .poll
-                .registry()
-                .register(l, LISTENER, Interest::READABLE)
-                .map_err(|source| Error::Io {
-                    context: "registering the listener",
-                    source,
-                })?;
-        }
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
         let event_load = core.event_load.clone();
-        Ok(EventLoop {
+        EventLoop {
             idx,
             core,
             poll: parts.poll,
@@ -247,7 +244,7 @@ impl EventLoop {
             stopping: None,
             next_timer_check,
             last_yield: Instant::now(),
-        })
+        }
     }
 
     fn counters(&self) -> &LoopCounters {
