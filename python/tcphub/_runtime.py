@@ -13,7 +13,7 @@ import asyncio
 import atexit
 import threading
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, AsyncGenerator, Optional
 
 if TYPE_CHECKING:
@@ -41,74 +41,81 @@ def _stop_all() -> None:
 async def _aevents(server: "TcpServer", max_batch: int) -> AsyncGenerator["Event", None]:
     from ._tcphub import NotRunning
 
-    loop = asyncio.get_running_loop()
-    # A helper thread of its own (started at the first wait): waits on the
-    # loop's default executor would hold its few workers, delaying every
-    # other use of it (getaddrinfo, to_thread) and the other consumers.
-    waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcphub-aevents")
-    try:
-        while True:
-            # One event at a time, without waiting: the rest of a batch taken
-            # for it stays with the server (for the next aevents(), events()
-            # or poll()) if this iteration is left.
-            try:
-                event = server._next_ready(max_batch)
-            except NotRunning:
-                return
-            if event is not None:
-                yield event
-                continue
-            # Wait on the helper thread without taking anything: if this task
-            # is cancelled meanwhile, no event is lost.
-            await loop.run_in_executor(waiter, server._wait_ready, _AEVENTS_WAIT)
-    finally:
-        waiter.shutdown(wait=False)
+    while True:
+        # One event at a time, without waiting: the rest of a batch taken
+        # for it stays with the server (for the next aevents(), events()
+        # or poll()) if this iteration is left.
+        try:
+            event = server._next_ready(max_batch)
+        except NotRunning:
+            return
+        if event is not None:
+            yield event
+            continue
+        # Wait on the server's helper thread (not the loop's default
+        # executor, whose few workers would be held), which takes nothing:
+        # if this task is cancelled meanwhile, no event is lost.
+        await _await_shared(_shared_wait(server, "tcphub-aevents"), None)
 
 
-#: The wait in flight for each client (by ``id``; the waiting thread holds
-#: the client, so the id is not reused meanwhile): see ``_client_wait``.
-_client_waits: "dict[int, Future[bool]]" = {}
-_client_waits_lock = threading.Lock()
+#: The wait in flight for each server or client (by ``id``; the waiting
+#: thread holds the object, so the id is not reused meanwhile): see
+#: ``_shared_wait``.
+_shared_waits: "dict[int, Future[bool]]" = {}
+_shared_waits_lock = threading.Lock()
 
 
-def _client_wait(client: "TcpClient") -> "Future[bool]":
-    """The client's helper-thread wait in flight, or a new one.
+def _shared_wait(owner: "TcpServer | TcpClient", name: str) -> "Future[bool]":
+    """The helper-thread wait (``owner._wait_ready``) in flight for
+    ``owner``, or a new one on a thread called ``name``.
 
-    Every ``arecv()`` and ``async for`` of a client shares it: a cancelled
-    wait (``asyncio.wait_for`` around ``arecv()``, a poll loop) leaves its
-    thread to the next one instead of one thread per call that lingers until
-    its wait ends."""
-    with _client_waits_lock:
-        fut = _client_waits.get(id(client))
+    Every ``aevents()`` of a server, and every ``arecv()`` and ``async for``
+    of a client, shares it: a cancelled wait (``asyncio.wait_for`` around
+    it, a poll loop) leaves its thread to the next one instead of one thread
+    per call that lingers until its wait ends."""
+    with _shared_waits_lock:
+        fut = _shared_waits.get(id(owner))
         if fut is None:
             fut = Future()
             fut.set_running_or_notify_cancel()  # no waiter can cancel it for the others
             # Not a daemon: it ends within one wait, and interpreter exit
             # joins it rather than stopping it inside the native wait.
-            threading.Thread(
-                target=_client_wait_thread, args=(client, fut), name="tcphub-arecv"
-            ).start()  # (raises, recording nothing, when no thread can start)
-            _client_waits[id(client)] = fut
+            threading.Thread(target=_shared_wait_thread, args=(owner, fut), name=name).start()
+            # (start() raises, recording nothing, when no thread can start)
+            _shared_waits[id(owner)] = fut
         return fut
 
 
-def _client_wait_thread(client: "TcpClient", fut: "Future[bool]") -> None:
+def _shared_wait_thread(owner: "TcpServer | TcpClient", fut: "Future[bool]") -> None:
     try:
-        ready = client._wait_ready(_AEVENTS_WAIT)
+        ready = owner._wait_ready(_AEVENTS_WAIT)
     except BaseException as e:  # handed to the waiters
-        with _client_waits_lock:
-            del _client_waits[id(client)]
+        with _shared_waits_lock:
+            del _shared_waits[id(owner)]
         fut.set_exception(e)
         return
-    with _client_waits_lock:
+    with _shared_waits_lock:
         # Before the waiters wake: one that must wait again starts a new wait.
-        del _client_waits[id(client)]
+        del _shared_waits[id(owner)]
     fut.set_result(ready)
+
+
+async def _await_shared(shared: "Future[bool]", timeout: Optional[float]) -> None:
+    """Waits for the shared wait, up to ``timeout`` seconds (``None``: until
+    it ends); cancelling the caller cancels only its own view of it."""
+    waiting = asyncio.wrap_future(shared)
+    try:
+        # Up to the deadline: the shared wait may have begun earlier.
+        await asyncio.wait([waiting], timeout=timeout)
+        if waiting.done():
+            waiting.result()
+    finally:
+        waiting.cancel()
 
 
 async def _next_message(client: "TcpClient", deadline: Optional[float]) -> Optional[bytes]:
     """The next message (``None`` at the end), waiting on the client's
-    helper thread (``_client_wait``), which takes nothing."""
+    helper thread (``_shared_wait``), which takes nothing."""
     from ._tcphub import Timeout
 
     loop = asyncio.get_running_loop()
@@ -122,14 +129,7 @@ async def _next_message(client: "TcpClient", deadline: Optional[float]) -> Optio
             left = deadline - loop.time()
             if left <= 0:
                 raise Timeout("no message in time")
-        waiting = asyncio.wrap_future(_client_wait(client))
-        try:
-            # Up to the deadline: the shared wait may have begun earlier.
-            await asyncio.wait([waiting], timeout=left)
-            if waiting.done():
-                waiting.result()
-        finally:
-            waiting.cancel()  # only this loop's view of the shared wait
+        await _await_shared(_shared_wait(client, "tcphub-arecv"), left)
 
 
 async def _arecv(client: "TcpClient", timeout: Optional[float]) -> Optional[bytes]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 
 import pytest
 
@@ -138,6 +139,37 @@ def test_aevents_cancellation_loses_no_event(make_server):
 
     ev = asyncio.run(main())
     assert ev is not None and ev.kind == "connect"
+
+
+def test_cancelled_aevents_waits_share_one_helper_thread(make_server):
+    # A poll loop (`wait_for(<next of a new aevents()>, short)`) cancels a
+    # wait each turn; each generator had a helper thread of its own, alive
+    # until its wait ended (up to 0.25 s): they piled up. As TcpClient's
+    # arecv(), the waits of a server now share the one in flight.
+    server = make_server(framing="lines").start()
+
+    async def first_event():
+        async for event in server.aevents():
+            return event
+        return None
+
+    async def main():
+        base = threading.active_count()
+        peak = 0
+        for _ in range(200):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(first_event(), 0.001)
+            peak = max(peak, threading.active_count() - base)
+        assert peak <= 3, peak
+        s = connect(server)  # no event was lost to the cancellations
+        ev = await asyncio.wait_for(first_event(), WAIT)
+        s.close()
+        return ev
+
+    ev = asyncio.run(main())
+    assert ev is not None and ev.kind == "connect"
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith("tcphub-")
+                            and "aevents" in t.name])
 
 
 def test_aevents_leaving_mid_batch_loses_no_event(make_server):
