@@ -3,19 +3,11 @@
 //! callback or another thread stops.
 
 use std::ffi::c_int;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::boundary::{boundary, Fail};
+use crate::boundary::{self, boundary, Fail};
 use crate::codes::*;
 use crate::server::{server, tcphub_server};
-
-/// How often `tcphub_server_wait` looks whether the server still runs.
-const WAIT_POLL: Duration = Duration::from_millis(20);
-
-/// `timeout_ms` as C callers give it: negative means no limit.
-fn limit(timeout_ms: c_int) -> Option<Duration> {
-    u64::try_from(timeout_ms).ok().map(Duration::from_millis)
-}
 
 fn still_stopping() -> Fail {
     Fail::new(
@@ -99,25 +91,11 @@ pub unsafe extern "C" fn tcphub_server_wait(s: *mut tcphub_server, timeout_ms: c
                 "the server was never started",
             ));
         };
-        let deadline = limit(timeout_ms).and_then(|t| Instant::now().checked_add(t));
-        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        while h.is_running() {
-            match left() {
-                Some(l) if l.is_zero() => {
-                    return Err(Fail::new(TCPHUB_ERR_TIMEOUT, "the server still runs"))
-                }
-                Some(l) => std::thread::sleep(l.min(WAIT_POLL)),
-                None => std::thread::sleep(WAIT_POLL),
-            }
-        }
-        // Stopped: now wait for the loops (the flush, the last callbacks).
-        match left() {
-            None => {
-                h.stop();
-                Ok(TCPHUB_OK)
-            }
-            Some(l) if h.stop_timeout(l) => Ok(TCPHUB_OK),
-            Some(_) => Err(still_stopping()),
+        let limit = boundary::timeout(timeout_ms).unwrap_or(Duration::MAX);
+        match h.wait_timeout(limit) {
+            true => Ok(TCPHUB_OK),
+            false if h.is_running() => Err(Fail::new(TCPHUB_ERR_TIMEOUT, "the server still runs")),
+            false => Err(still_stopping()),
         }
     })
 }

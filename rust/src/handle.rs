@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{ClientRef, Error, Result};
 use crate::event::{Client, ClientId, Events};
@@ -463,10 +463,41 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(&self) {
+        self.wait_timeout(Duration::MAX);
+    }
+
+    /// Like [`wait`](ServerHandle::wait), but for at most `timeout`: returns
+    /// whether the server has stopped and its loops have ended by then
+    /// (`Duration::MAX`: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(!s.wait_timeout(Duration::from_millis(10))); // still running
+    /// s.begin_stop();
+    /// assert!(s.wait_timeout(Duration::from_secs(10)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        /// How often the wait looks whether the server still runs (it may
+        /// last the server's whole life: no need to look more often).
+        const POLL: Duration = Duration::from_millis(20);
+        let deadline = crate::shared::deadline_after(timeout);
         while self.is_running() {
-            std::thread::sleep(Duration::from_millis(20));
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            std::thread::sleep(left.min(POLL));
         }
-        self.core.stop(); // joins the loops, unless on a tcphub I/O thread
+        // Stopped: now the loops (the flush, the last callbacks).
+        if timeout == Duration::MAX {
+            self.core.stop(); // joins the loops, unless on a tcphub I/O thread
+            return true;
+        }
+        self.stop_timeout(deadline.saturating_duration_since(Instant::now()))
     }
 
     /// The shared state, for the event loops.
