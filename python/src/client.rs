@@ -1,7 +1,5 @@
 //! `tcphub.TcpClient`: the core client in pull mode.
 
-use std::time::Instant;
-
 use crossbeam_channel::RecvTimeoutError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -11,7 +9,9 @@ use tcphub::{Error, Reconnect, TcpClient};
 
 use crate::errors::IntoPy;
 use crate::types::{Port, PyClientEvent};
-use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
+use crate::{
+    deadline_after, duration, framing_from_str, framing_name, wait_sliced, Waited, SIGNAL_SLICE,
+};
 
 /// A connection to a tcphub (or any compatible) server.
 ///
@@ -332,10 +332,10 @@ impl PyTcpClient {
     }
 }
 
-/// Runs `take` (a wait of the client's pull queue) detached, in slices up to
-/// `timeout` seconds (`None`: no limit), so Ctrl-C is seen between them:
-/// what it took, `None` once the client has ended (`NotRunning`), or
-/// `Timeout` when nothing came in time.
+/// `take` (a wait of the client's pull queue, `Timeout` when nothing came)
+/// in slices up to `timeout` seconds (`None`: no limit), so Ctrl-C is seen
+/// between them: what it took, `None` once the client has ended
+/// (`NotRunning`), or `Timeout` when nothing came in time.
 fn wait_in_slices<T: Send>(
     py: Python<'_>,
     timeout: Option<f64>,
@@ -345,17 +345,13 @@ fn wait_in_slices<T: Send>(
         .map(|t| duration(py, t, "timeout"))
         .transpose()?
         .and_then(deadline_after);
-    loop {
-        let slice = next_slice(deadline);
-        match py.detach(|| take(slice)) {
-            Ok(v) => return Ok(Some(v)),
-            Err(Error::Timeout) => {}
-            Err(Error::NotRunning) => return Ok(None),
-            Err(e) => return Err(e).py_err(py),
-        }
-        py.check_signals()?;
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Error::Timeout).py_err(py);
-        }
+    let waited = wait_sliced(py, deadline, |slice| match take(slice) {
+        Err(Error::Timeout) => Ok(None),
+        r => r.map(Some),
+    })?;
+    match waited {
+        Waited::Got(v) => Ok(Some(v)),
+        Waited::Stopped => Ok(None),
+        Waited::TimedOut => Err(Error::Timeout).py_err(py),
     }
 }

@@ -19,15 +19,7 @@ use tcphub::{Error, Event, Events};
 
 use crate::errors::IntoPy;
 use crate::types::PyEvent;
-use crate::{deadline_after, next_slice, SIGNAL_SLICE};
-
-/// What one bounded wait produced: a batch (`wait_batch`) or one event
-/// (`Pull::take`).
-enum Waited<T> {
-    Got(T),
-    TimedOut,
-    Stopped,
-}
+use crate::{deadline_after, next_slice, wait_sliced, Waited, SIGNAL_SLICE};
 
 /// Waits up to `timeout` (forever with `None`) for at least one event and
 /// takes up to `max` of them, checking for signals between slices.
@@ -37,21 +29,11 @@ fn wait_batch(
     max: usize,
     timeout: Option<Duration>,
 ) -> PyResult<Waited<Vec<Event>>> {
-    let deadline = timeout.and_then(deadline_after);
-    loop {
-        let slice = next_slice(deadline);
+    wait_sliced(py, timeout.and_then(deadline_after), |slice| {
         let mut got = Vec::new();
-        match py.detach(|| events.recv_batch(&mut got, max, slice)) {
-            Ok(0) => {}
-            Ok(_) => return Ok(Waited::Got(got)),
-            Err(Error::NotRunning) => return Ok(Waited::Stopped),
-            Err(e) => return Err(e).py_err(py),
-        }
-        py.check_signals()?;
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(Waited::TimedOut);
-        }
-    }
+        let n = events.recv_batch(&mut got, max, slice)?;
+        Ok((n > 0).then_some(got))
+    })
 }
 
 /// A server's pull-mode events: the core's receiver, and the events taken

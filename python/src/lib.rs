@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
+use crate::errors::IntoPy;
+
 mod client;
 mod dispatch;
 mod errors;
@@ -41,6 +43,37 @@ pub(crate) fn next_slice(deadline: Option<Instant>) -> Duration {
         d.saturating_duration_since(Instant::now())
             .min(SIGNAL_SLICE)
     })
+}
+
+/// What one bounded wait produced (see [`wait_sliced`]).
+pub(crate) enum Waited<T> {
+    Got(T),
+    TimedOut,
+    Stopped,
+}
+
+/// Runs `attempt` — one wait of at most the slice it is given, `Ok(None)`
+/// when nothing came in it — detached from the interpreter, in slices up
+/// to `deadline` (`None`: no limit), checking for Ctrl-C between them.
+/// `NotRunning` from it means the source has ended.
+pub(crate) fn wait_sliced<T: Send>(
+    py: Python<'_>,
+    deadline: Option<Instant>,
+    attempt: impl Fn(Duration) -> tcphub::Result<Option<T>> + Sync,
+) -> PyResult<Waited<T>> {
+    loop {
+        let slice = next_slice(deadline);
+        match py.detach(|| attempt(slice)) {
+            Ok(Some(v)) => return Ok(Waited::Got(v)),
+            Ok(None) => {}
+            Err(tcphub::Error::NotRunning) => return Ok(Waited::Stopped),
+            Err(e) => return Err(e).py_err(py),
+        }
+        py.check_signals()?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Waited::TimedOut);
+        }
+    }
 }
 
 /// The deadline `d` from now; `None` (no deadline) when that is beyond what
