@@ -493,11 +493,10 @@ impl ClientBuilder {
 }
 
 impl crate::outbox::Weigh for ClientEvent {
-    fn weight(&self) -> usize {
-        let cost = crate::outbox::slot_cost::<ClientEvent>();
+    fn message_len(&self) -> usize {
         match self {
-            ClientEvent::Message(m) => cost + m.len(),
-            _ => cost,
+            ClientEvent::Message(m) => m.len(),
+            _ => 0,
         }
     }
 }

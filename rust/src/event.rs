@@ -241,11 +241,10 @@ pub struct Events {
 }
 
 impl crate::outbox::Weigh for Event {
-    fn weight(&self) -> usize {
-        let cost = crate::outbox::slot_cost::<Event>();
+    fn message_len(&self) -> usize {
         match self {
-            Event::Message(_, data) => cost + data.len(),
-            _ => cost,
+            Event::Message(_, data) => data.len(),
+            _ => 0,
         }
     }
 }

@@ -70,8 +70,13 @@ impl QueueLoad {
 
 /// Bytes an item holds, for the queue's byte bound: its message's bytes
 /// plus [`slot_cost`] (so many tiny messages are bounded too).
-pub(crate) trait Weigh {
-    fn weight(&self) -> usize;
+pub(crate) trait Weigh: Sized {
+    /// Bytes of the message the item carries (0 for other kinds).
+    fn message_len(&self) -> usize;
+
+    fn weight(&self) -> usize {
+        slot_cost::<Self>() + self.message_len()
+    }
 }
 
 /// Memory an item of type `T` takes in a queue besides its message's bytes:
