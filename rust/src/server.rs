@@ -530,6 +530,13 @@ impl TcpServer {
                 )));
             }
         }
+        // The kernel counts keepalive in whole seconds and refuses 0 (which
+        // would leave its default, two hours): rounded up here, once, not
+        // at every accept.
+        config.keepalive = config.keepalive.map(|idle| {
+            Duration::from_secs(idle.as_secs() + u64::from(idle.subsec_nanos() > 0))
+                .max(Duration::from_secs(1))
+        });
         if config.backlog < 1 {
             return Err(Error::InvalidConfig(format!(
                 "backlog must be at least 1, not {}",

@@ -166,10 +166,7 @@ impl EventLoop {
             let _ = stream.set_nodelay(true);
         }
         if let Some(idle) = core.config.keepalive {
-            // The kernel counts in whole seconds and refuses 0 (which would
-            // leave its default, two hours): round up.
-            let idle = Duration::from_secs(idle.as_secs() + u64::from(idle.subsec_nanos() > 0))
-                .max(Duration::from_secs(1));
+            // (Whole seconds, at least 1: rounded up once by `start()`.)
             let ka = TcpKeepalive::new()
                 .with_time(idle)
                 .with_interval((idle / 3).max(Duration::from_secs(1)));
