@@ -184,15 +184,31 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     Ok(())
 }
 
+/// The messages `client` received before its connection ended (a refusal's
+/// notice, say), as text on one line.
+fn said_before_closing(client: &TcpClient) -> String {
+    let mut said = Vec::new();
+    while let Ok(msg) = client.recv_timeout(Duration::ZERO) {
+        said.push(String::from_utf8_lossy(&msg).trim_end().to_owned());
+    }
+    said.join(" / ")
+}
+
 pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
     // A bad --wait-reply is a usage error (clap): nothing is sent.
     let wait = args.wait_reply;
     let client = open(&args.addr, framing)?;
     match client.send(args.message.as_bytes()) {
-        // The client ends when the server closes (a full hub refuses that way).
+        // The client ends when the server closes (a full hub refuses that
+        // way): say what the server said before it closed, if anything.
         Err(tcphub::Error::NotRunning) => {
-            return Err("the server closed the connection before the message was sent".into())
+            let said = said_before_closing(&client);
+            let mut err = "the server closed the connection before the message was sent".to_owned();
+            if !said.is_empty() {
+                err.push_str(&format!(" (it said: {said})"));
+            }
+            return Err(err.into());
         }
         r => r?,
     }

@@ -340,6 +340,45 @@ fn full_chat_hub_says_so() {
     );
 }
 
+/// `tcphub send` to a full hub: the refusal's notice comes out either way
+/// the race goes — as the reply (the message was written before the close
+/// arrived), or in the error when the close came first and the send failed.
+#[test]
+fn send_to_a_full_hub_tells_what_the_server_said() {
+    let hub = Hub::start(&["--max", "1"]);
+    let mut a = hub.connect();
+    a.expect(&format!("client {} connected", a.addr()));
+    let (mut replied, mut refused) = (0, 0);
+    for _ in 0..20 {
+        let out = bin()
+            .args([
+                "send",
+                &format!("127.0.0.1:{}", hub.port),
+                "hi",
+                "--wait-reply",
+                "10",
+            ])
+            .output()
+            .expect("run tcphub send");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "server full (1 connected)\n",
+                "{out:?}"
+            );
+            replied += 1;
+        } else {
+            assert!(
+                stderr.contains("before the message was sent (it said: server full (1 connected))"),
+                "{out:?}"
+            );
+            refused += 1;
+        }
+    }
+    eprintln!("{replied} replies, {refused} failed sends");
+}
+
 /// `tcphub send ADDR ping --wait-reply 10` against an echo hub prints "ping".
 fn assert_send_ping_echoes(addr: &str) {
     let out = bin()
