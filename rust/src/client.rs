@@ -29,7 +29,7 @@ pub(crate) struct ClientCore {
     pub config: ClientConfig,
     pub callbacks: ClientCallbacks,
     pub tx: Sender<ClientCmd>,
-    pub waker: Waker,
+    pub waker: Arc<Waker>,
     /// Only the first command after a drain pays for the wakeup.
     pub notified: AtomicBool,
     /// Bytes accepted by `send` and not yet written: the queue bound.

@@ -441,12 +441,16 @@ impl ClientBuilder {
             .set_nonblocking(true)
             .map_err(io_err("setting non-blocking mode"))?;
         let poll = mio::Poll::new().map_err(io_err("creating a poller"))?;
-        let waker =
-            Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?;
+        let waker = Arc::new(
+            Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?,
+        );
         let (tx, rx) = crossbeam_channel::unbounded();
         // Bounded by `event_load` (count and bytes), not by preallocation.
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-        let event_load = Arc::new(crate::outbox::QueueLoad::new(config.event_capacity));
+        let event_load = Arc::new(crate::outbox::QueueLoad::new(
+            config.event_capacity,
+            vec![waker.clone()],
+        ));
         let pull = !callbacks.any();
         let core = Arc::new(ClientCore {
             config,

@@ -33,7 +33,6 @@ const STREAM: Token = Token(1);
 const READ_BUF: usize = 64 * 1024;
 const READ_BUF_MIN: usize = 4 * 1024;
 const READ_BUDGET: usize = 16;
-const BACKOFF: Duration = Duration::from_millis(2);
 
 /// A request from a client handle to its I/O thread.
 #[derive(Debug)]
@@ -303,9 +302,8 @@ impl ClientLoop {
         if self.read_pending && !self.dispatch.blocked() {
             consider(Duration::ZERO);
         }
-        if self.dispatch.blocked() {
-            consider(BACKOFF);
-        }
+        // (Blocked on a full event queue: the receiving side wakes us when
+        // it has made room, see `QueueLoad::stall`.)
         match &self.link {
             Link::Waiting { at, .. } => consider(at.saturating_duration_since(now)),
             Link::Connecting { deadline, .. } => consider(deadline.saturating_duration_since(now)),

@@ -40,7 +40,8 @@ const WAKER: Token = Token(usize::MAX);
 const READ_BUF: usize = 64 * 1024;
 /// Reads per connection per turn before others get theirs (fairness).
 const READ_BUDGET: usize = 8;
-/// Retry delay while the pull queue is full.
+/// Retry delay while another loop is too far behind (see `others_behind`).
+/// (A full pull queue needs none: its receiving side wakes the loop.)
 const BACKOFF: Duration = Duration::from_millis(2);
 
 /// A loop's poller and command receiver, created before the thread starts.
@@ -57,7 +58,7 @@ impl LoopParts {
             source,
         };
         let poll = Poll::new().map_err(io_err)?;
-        let waker = Waker::new(poll.registry(), WAKER).map_err(io_err)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err)?);
         let (tx, rx) = crossbeam_channel::unbounded();
         Ok((
             LoopParts { poll, rx },
@@ -333,7 +334,7 @@ impl EventLoop {
         }
         let mut t: Option<Duration> = None;
         let mut consider = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
-        if paused {
+        if paused && self.others_behind() {
             consider(BACKOFF);
         }
         let now = Instant::now();
@@ -521,10 +522,17 @@ impl EventLoop {
     /// we read would only pile up in its channel). TCP then pushes back on
     /// the senders; memory stays bounded.
     fn read_paused(&self) -> bool {
-        self.dispatch.blocked()
-            || self.core.loops.iter().enumerate().any(|(i, l)| {
-                i != self.idx && l.pending.load(Ordering::Relaxed) > MAX_PENDING_BYTES
-            })
+        self.dispatch.blocked() || self.others_behind()
+    }
+
+    /// Whether another loop (or a foreign thread's backlog) has too much of
+    /// our messages to apply yet; polled every `BACKOFF` while it lasts.
+    fn others_behind(&self) -> bool {
+        self.core
+            .loops
+            .iter()
+            .enumerate()
+            .any(|(i, l)| i != self.idx && l.pending.load(Ordering::Relaxed) > MAX_PENDING_BYTES)
             || shared::foreign_backlog()
     }
 

@@ -1,7 +1,8 @@
 //! The sending side of a bounded pull-mode event queue, for an I/O thread
 //! that must never block: what does not fit waits in a local backlog, in
 //! order, and the thread stops reading its sockets while the backlog is not
-//! empty (so the backlog holds at most one read's worth of events). The
+//! empty (so the backlog holds at most one read's worth of events), asleep
+//! until the receiving side has emptied half the queue and wakes it. The
 //! queue is bounded by its capacity in events and by the bytes its items
 //! hold ([`Weigh`]; the receiving side gives back what it takes). Both
 //! bounds are counted here ([`QueueLoad`]) over an unbounded channel, which
@@ -10,31 +11,51 @@
 //! per client by default, used or not.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Sender;
+use mio::Waker;
 
 use crate::shared::EVENT_QUEUE_BYTES;
 
 /// The events and bytes in a queue, on a cache line of their own: the loops
 /// add to them and the consumer subtracts from them for every event.
-#[derive(Debug)]
 #[repr(align(128))]
 pub(crate) struct QueueLoad {
     events: AtomicUsize,
     bytes: AtomicUsize,
     /// Most events the queue holds (`event_capacity`).
     capacity: usize,
+    /// Set by a sender that found no room and stopped reading its sockets:
+    /// the receiving side wakes the senders once the queue is half empty,
+    /// so a stalled I/O thread sleeps instead of polling for room.
+    stalled: AtomicBool,
+    /// The senders' I/O threads, to wake when `stalled` clears.
+    wakers: Vec<Arc<Waker>>,
+}
+
+impl std::fmt::Debug for QueueLoad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueLoad")
+            .field("events", &self.events)
+            .field("bytes", &self.bytes)
+            .field("capacity", &self.capacity)
+            .field("stalled", &self.stalled)
+            .finish_non_exhaustive()
+    }
 }
 
 impl QueueLoad {
-    /// An empty queue's count, for at most `capacity` events.
-    pub fn new(capacity: usize) -> QueueLoad {
+    /// An empty queue's count, for at most `capacity` events, filled by the
+    /// I/O threads `wakers` wake.
+    pub fn new(capacity: usize, wakers: Vec<Arc<Waker>>) -> QueueLoad {
         QueueLoad {
             events: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
             capacity,
+            stalled: AtomicBool::new(false),
+            wakers,
         }
     }
 
@@ -43,28 +64,51 @@ impl QueueLoad {
     /// bytes past [`EVENT_QUEUE_BYTES`] (so any one item fits an empty
     /// queue).
     fn reserve(&self, n: usize) -> bool {
-        if self.events.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.events.fetch_sub(1, Ordering::AcqRel);
+        // SeqCst here and in `stall`/`sub`: a sender that sets `stalled`
+        // and then finds no room, and a receiver that makes room and then
+        // finds `stalled` clear, cannot both happen (no lost wakeup).
+        if self.events.fetch_add(1, Ordering::SeqCst) >= self.capacity {
+            self.events.fetch_sub(1, Ordering::SeqCst);
             return false;
         }
         if n > 0 {
-            let before = self.bytes.fetch_add(n, Ordering::AcqRel);
+            let before = self.bytes.fetch_add(n, Ordering::SeqCst);
             if before > 0 && before + n > EVENT_QUEUE_BYTES {
-                self.sub(1, n);
+                self.give_back(1, n);
                 return false;
             }
         }
         true
     }
 
-    /// Gives back `events` events holding `bytes` bytes taken out of the queue.
-    pub fn sub(&self, events: usize, bytes: usize) {
+    fn give_back(&self, events: usize, bytes: usize) {
         if events > 0 {
-            self.events.fetch_sub(events, Ordering::AcqRel);
+            self.events.fetch_sub(events, Ordering::SeqCst);
         }
         if bytes > 0 {
-            self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.bytes.fetch_sub(bytes, Ordering::SeqCst);
         }
+    }
+
+    /// Gives back `events` events holding `bytes` bytes taken out of the
+    /// queue, and wakes stalled senders once it is half empty.
+    pub fn sub(&self, events: usize, bytes: usize) {
+        self.give_back(events, bytes);
+        if self.stalled.load(Ordering::SeqCst)
+            && self.events.load(Ordering::SeqCst) <= self.capacity / 2
+            && self.bytes.load(Ordering::SeqCst) <= EVENT_QUEUE_BYTES / 2
+            && self.stalled.swap(false, Ordering::SeqCst)
+        {
+            for w in &self.wakers {
+                let _ = w.wake();
+            }
+        }
+    }
+
+    /// Marks a sender as waiting for room (see `stalled`); it must try once
+    /// more afterwards, in case the room came just before.
+    fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
     }
 }
 
@@ -116,7 +160,7 @@ impl<T: Weigh> Outbox<T> {
             return Err(item);
         }
         if tx.send(item).is_err() {
-            load.sub(1, w); // nobody will take it: dropped
+            load.give_back(1, w); // nobody will take it: dropped
         }
         Ok(())
     }
@@ -141,19 +185,31 @@ impl<T: Weigh> Outbox<T> {
         }
         if let Err(item) = Self::try_put(tx, &self.load, item) {
             self.backlog.push_back(item);
+            self.load.stall();
+            self.move_what_fits();
         }
     }
 
-    /// Moves waiting items into the queue as room allows.
+    /// Moves waiting items into the queue as room allows. While some are
+    /// left, the receiving side wakes this thread when room comes.
     pub fn drain(&mut self) {
-        let Some(tx) = &self.tx else { return };
+        if !self.move_what_fits() {
+            self.load.stall();
+            self.move_what_fits();
+        }
+    }
+
+    /// Moves waiting items into the queue as room allows; whether none is left.
+    fn move_what_fits(&mut self) -> bool {
+        let Some(tx) = &self.tx else { return true };
         while let Some(item) = self.backlog.pop_front() {
             // (With every receiver gone, `try_put` drops each item.)
             if let Err(item) = Self::try_put(tx, &self.load, item) {
                 self.backlog.push_front(item);
-                return;
+                return false;
             }
         }
+        true
     }
 
     /// At the end of the I/O thread: moves what fits into the queue and

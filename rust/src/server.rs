@@ -567,7 +567,6 @@ impl TcpServer {
         })?;
         // Bounded by `event_load` (count and bytes), not by preallocation.
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
-        let event_load = Arc::new(QueueLoad::new(config.event_capacity));
         let pull_mode = !callbacks.any();
         let mut parts = Vec::with_capacity(config.threads);
         let mut remotes = Vec::with_capacity(config.threads);
@@ -576,6 +575,8 @@ impl TcpServer {
             parts.push(part);
             remotes.push(remote);
         }
+        let wakers = remotes.iter().map(|r| r.waker.clone()).collect();
+        let event_load = Arc::new(QueueLoad::new(config.event_capacity, wakers));
         let counters: Box<[LoopCounters]> = (0..config.threads)
             .map(|_| LoopCounters::default())
             .collect();

@@ -142,7 +142,7 @@ impl Audience {
 #[derive(Debug)]
 pub(crate) struct LoopRemote {
     pub tx: Sender<Command>,
-    pub waker: Waker,
+    pub waker: Arc<Waker>,
     /// Set by producers, cleared by the loop before it drains the channel:
     /// only the first command after a drain pays for the `eventfd` write.
     pub notified: AtomicBool,
