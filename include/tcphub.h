@@ -588,7 +588,8 @@ int tcphub_client_close_timeout(struct tcphub_client *c, uint64_t timeout_ms);
  * The other settings are the defaults of `tcphub_client_options_init`;
  * `tcphub_client_connect_with` takes them all (reconnect included).
  *
- * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
+ * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
+ * `tcphub_last_error()` names every address tried, each with its error),
  * `TCPHUB_ERR_INVALID_ARG` (unknown framing), `TCPHUB_ERR_IO`. On failure
  * `*client_out` is set to NULL.
  *
@@ -606,7 +607,8 @@ int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framin
  * `tcphub_client_is_connected` is false, and `tcphub_client_recv` keeps
  * returning messages across them.
  *
- * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
+ * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
+ * `tcphub_last_error()` names every address tried, each with its error),
  * `TCPHUB_ERR_INVALID_ARG` (`options->size` smaller than this version's
  * struct, an unknown framing, a zero `connect_timeout_ms`, zero reconnect
  * delays with `reconnect` set, a zero `max_queue_bytes` or

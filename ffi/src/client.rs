@@ -52,7 +52,8 @@ pub(crate) unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient
 /// The other settings are the defaults of `tcphub_client_options_init`;
 /// `tcphub_client_connect_with` takes them all (reconnect included).
 ///
-/// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
+/// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
+/// `tcphub_last_error()` names every address tried, each with its error),
 /// `TCPHUB_ERR_INVALID_ARG` (unknown framing), `TCPHUB_ERR_IO`. On failure
 /// `*client_out` is set to NULL.
 ///

@@ -103,7 +103,8 @@ pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_
 /// `tcphub_client_is_connected` is false, and `tcphub_client_recv` keeps
 /// returning messages across them.
 ///
-/// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable),
+/// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
+/// `tcphub_last_error()` names every address tried, each with its error),
 /// `TCPHUB_ERR_INVALID_ARG` (`options->size` smaller than this version's
 /// struct, an unknown framing, a zero `connect_timeout_ms`, zero reconnect
 /// delays with `reconnect` set, a zero `max_queue_bytes` or

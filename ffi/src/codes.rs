@@ -166,7 +166,14 @@ mod tests {
         let pairs = [
             (Error::InvalidConfig("x".into()), TCPHUB_ERR_INVALID_ARG),
             (Error::Bind { addr, source: io() }, TCPHUB_ERR_BIND),
-            (Error::Connect { addr, source: io() }, TCPHUB_ERR_CONNECT),
+            (
+                Error::Connect {
+                    addr,
+                    source: io(),
+                    others: Vec::new(),
+                },
+                TCPHUB_ERR_CONNECT,
+            ),
             (
                 Error::Resolve {
                     target: "nowhere:1".into(),

@@ -108,7 +108,9 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
                 &[b, &py.get_type::<PyConnectionError>()],
                 "An outgoing connection could not be established (refused, timed out).\n\n\
                  A ``ConnectionError`` with ``errno`` set where the OS gave one; attribute \
-                 ``address`` holds the ``(ip, port)`` that was dialled.",
+                 ``address`` holds the ``(ip, port)`` that was dialled (the first one, \
+                 whose ``errno`` this is, when a name resolved to several: the message \
+                 names each address tried with its error).",
             )?,
             no_such_client,
             no_such_addr,
@@ -222,7 +224,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                 os_args(Some(source))?,
                 &[("address", addr_tuple(py, addr)?)],
             ),
-            Error::Connect { addr, source } => make(
+            Error::Connect { addr, source, .. } => make(
                 py,
                 &c.connect,
                 os_args(Some(source))?,

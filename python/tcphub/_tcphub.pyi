@@ -64,7 +64,8 @@ class BindError(TcpHubError, OSError):
 
 class ConnectError(TcpHubError, ConnectionError):
     """An outgoing connection could not be established (``address`` is None
-    when the address given did not resolve)."""
+    when the address given did not resolve; of several addresses, it is the
+    first tried, and the message names each one with its error)."""
 
     address: Optional[Tuple[str, int]]
 

@@ -359,7 +359,9 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Connect`] naming the address (connection refused, timed out),
+    /// [`Error::Connect`] naming the address (connection refused, timed out)
+    /// — every address with its error when the name resolved to several
+    /// and none connected —
     /// [`Error::Resolve`] for a name that does not resolve,
     /// [`Error::InvalidConfig`], [`Error::Io`].
     ///
@@ -369,6 +371,15 @@ impl ClientBuilder {
     /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(); // now closed
     /// let err = tcphub::TcpClient::builder(("127.0.0.1", port)).connect().unwrap_err();
     /// assert!(err.to_string().contains("connection refused"), "{err}");
+    ///
+    /// // Several addresses (as a name may resolve to): each is named.
+    /// let other = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?; // closed too
+    /// let first = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    /// let err = tcphub::TcpClient::builder(&[first, other][..]).connect().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     format!("cannot connect to {first}: connection refused; {other}: connection refused")
+    /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn connect(self) -> Result<TcpClient> {
@@ -402,7 +413,9 @@ impl ClientBuilder {
             ));
         }
         let addrs = target.map_err(|(target, source)| Error::Resolve { target, source })?;
-        let mut last = None;
+        // Every address in turn; if none connects, the error names each
+        // with its own failure (the first one leading, see `Error::Connect`).
+        let mut failed = Vec::new();
         let mut stream = None;
         for addr in &addrs {
             match std::net::TcpStream::connect_timeout(addr, config.connect_timeout) {
@@ -410,22 +423,25 @@ impl ClientBuilder {
                     stream = Some(s);
                     break;
                 }
-                Err(source) => {
-                    last = Some(Error::Connect {
-                        addr: *addr,
-                        source,
-                    })
-                }
+                Err(source) => failed.push((*addr, source)),
             }
         }
         let Some(stream) = stream else {
-            return Err(last.unwrap_or_else(|| Error::Resolve {
-                target: "(an empty address list)".into(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "it resolved to no address",
-                ),
-            }));
+            let mut failed = failed.into_iter();
+            return Err(match failed.next() {
+                Some((addr, source)) => Error::Connect {
+                    addr,
+                    source,
+                    others: failed.collect(),
+                },
+                None => Error::Resolve {
+                    target: "(an empty address list)".into(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "it resolved to no address",
+                    ),
+                },
+            });
         };
         let io_err = |context| move |source| Error::Io { context, source };
         let peer = stream

@@ -42,13 +42,28 @@ pub enum Error {
         source: io::Error,
     },
     /// An outgoing connection could not be established.
-    #[error("cannot connect to {addr}: {}", describe_io(source))]
+    ///
+    /// When the server's name resolved to several addresses and every one
+    /// failed, `addr` and `source` are the *first* address tried (the one
+    /// the resolver prefers, e.g. `::1` for `localhost`) and `others` the
+    /// rest, in the order they were tried; the message names them all:
+    /// `cannot connect to [::1]:5: connection refused; 127.0.0.1:5:
+    /// connection refused`.
+    #[error(
+        "cannot connect to {addr}: {}{}",
+        describe_io(source),
+        describe_others(others)
+    )]
     Connect {
-        /// The address that was dialled.
+        /// The address that was dialled (the first one, when several were).
         addr: SocketAddr,
-        /// What the operating system said (connection refused, timed out, ...).
+        /// What the operating system said about `addr` (connection
+        /// refused, timed out, ...).
         #[source]
         source: io::Error,
+        /// The other addresses dialled after `addr`, each with its error;
+        /// empty when the name resolved to one address.
+        others: Vec<(SocketAddr, io::Error)>,
     },
     /// The address given to a client did not resolve to any socket address
     /// (unknown host name, malformed address). Reported like [`Error::Connect`]
@@ -199,6 +214,15 @@ fn describe_io(e: &io::Error) -> String {
         _ => return e.to_string(),
     };
     short.to_string()
+}
+
+/// The rest of a failed connect's addresses, each with its error, for the
+/// message: `"; 127.0.0.1:5: connection refused"` per address.
+fn describe_others(others: &[(SocketAddr, io::Error)]) -> String {
+    others
+        .iter()
+        .map(|(addr, e)| format!("; {addr}: {}", describe_io(e)))
+        .collect()
 }
 
 /// `std::result::Result` with [`Error`] as the error type.

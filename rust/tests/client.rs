@@ -80,6 +80,45 @@ fn refused_connection_names_the_address() {
     }
 }
 
+/// A closed port on `ip`: a listener's port, the listener dropped. `None`
+/// when the address cannot be bound (no IPv6 on this machine).
+fn closed_port(ip: &str) -> Option<SocketAddr> {
+    let addr = TcpListener::bind((ip, 0)).ok()?.local_addr().ok()?;
+    Some(addr)
+}
+
+/// A name that resolves to several addresses (`localhost` → `::1` and
+/// `127.0.0.1`) and none accepts: the error names every address tried,
+/// each with its own error, and keeps the first one's `io::Error`.
+#[test]
+fn refused_connection_names_every_address_tried() {
+    let v4 = closed_port("127.0.0.1").expect("an IPv4 loopback port");
+    // Without IPv6 the list is two closed IPv4 ports: still several
+    // addresses, each refused.
+    let first = closed_port("::1").unwrap_or_else(|| {
+        eprintln!("no IPv6 loopback here: two IPv4 addresses instead");
+        closed_port("127.0.0.1").expect("another IPv4 loopback port")
+    });
+    let addrs = [first, v4];
+    let err = TcpClient::builder(&addrs[..])
+        .connect_timeout(WAIT)
+        .connect()
+        .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        format!("cannot connect to {first}: connection refused; {v4}: connection refused"),
+    );
+    assert!(
+        matches!(&err, Error::Connect { addr, .. } if *addr == first),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.io_error().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::ConnectionRefused)
+    );
+}
+
 #[test]
 fn an_address_that_does_not_resolve_is_a_resolve_error() {
     // Fails in the resolver without asking any name server.

@@ -2,6 +2,8 @@
  * on_message: connect, send, recv with timeout, errors, close, free. */
 #include "test_util.h"
 
+#include <netdb.h>
+
 static void echo(void *ud, uint64_t id, const uint8_t *data, size_t len) {
     tcphub_server *s = ud;
     /* Calling back into tcphub from a callback is allowed. */
@@ -76,6 +78,42 @@ int main(void) {
     CHECK(tcphub_client_local_port(NULL) == 0);
     CHECK(!tcphub_client_is_connected(NULL));
     TEST_PASS("connection refused, bad framing and NULL arguments are codes");
+
+    /* A name with several addresses ("localhost": ::1 and 127.0.0.1 where
+     * both are configured) none of which accepts: tcphub_last_error() names
+     * every address tried, each with its error. */
+    uint16_t shut = closed_port();
+    CHECK_RC(tcphub_client_connect("localhost", shut, TCPHUB_FRAMING_RAW, 0, &bad),
+             TCPHUB_ERR_CONNECT);
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s", tcphub_last_error());
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)shut);
+    struct addrinfo hints, *found = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    CHECK(getaddrinfo("localhost", service, &hints, &found) == 0);
+    int named = 0;
+    for (struct addrinfo *ai = found; ai != NULL; ai = ai->ai_next) {
+        char ip[INET6_ADDRSTRLEN], want[INET6_ADDRSTRLEN + 40];
+        if (ai->ai_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)ai->ai_addr;
+            CHECK(inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip) != NULL);
+            snprintf(want, sizeof want, "[%s]:%u: connection refused", ip, (unsigned)shut);
+        } else {
+            struct sockaddr_in *a = (struct sockaddr_in *)ai->ai_addr;
+            CHECK(inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip) != NULL);
+            snprintf(want, sizeof want, "%s:%u: connection refused", ip, (unsigned)shut);
+        }
+        if (strstr(detail, want) == NULL) {
+            fprintf(stderr, "missing \"%s\" in: %s\n", want, detail);
+        }
+        CHECK(strstr(detail, want) != NULL);
+        named++;
+    }
+    freeaddrinfo(found);
+    printf("# localhost has %d address(es): %s\n", named, detail);
+    TEST_PASS("a refused name's error names every address it resolved to");
 
     /* Half-close: every reply to what was sent before it still arrives,
      * then the server closes and the stream ends. */

@@ -74,6 +74,24 @@ def test_frame_too_large_and_connect_refused(echo_server):
     assert exc.value.address == ("127.0.0.1", port)
 
 
+def test_connect_error_names_every_address_of_a_name():
+    # "localhost" may resolve to several addresses (::1 and 127.0.0.1);
+    # when none accepts, the message names each one with its error.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(tcphub.ConnectError) as exc:
+        tcphub.TcpClient("localhost", port, connect_timeout=5.0)
+    found = socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)
+    assert found
+    for family, _, _, _, sockaddr in found:
+        ip = f"[{sockaddr[0]}]" if family == socket.AF_INET6 else sockaddr[0]
+        assert f"{ip}:{port}: connection refused" in str(exc.value)
+    first = found[0][4]
+    assert exc.value.address == (first[0], port)
+    assert exc.value.errno == errno.ECONNREFUSED
+
+
 def test_server_sees_client_disconnect(make_server):
     server = make_server(framing="lines").start()
     client = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
