@@ -233,7 +233,8 @@ unsafe fn write_addr(
 }
 
 /// The server's address: writes its IP as NUL-terminated text (e.g.
-/// "127.0.0.1" or "::1", as `tcphub_client_info.ip`) to `ip_out` and its
+/// "127.0.0.1" or "::1", as `tcphub_client_info.ip`; a server dialled as
+/// "::ffff:127.0.0.1" is "127.0.0.1") to `ip_out` and its
 /// port to `*port_out`. That of the current connection, or of the last
 /// one once it has ended (with reconnect on, a host name may resolve to
 /// another address next time). Any thread.

@@ -3,7 +3,16 @@
 //! tcphub itself prints (`[::1]:8001` in the chat hub, `str(client)` in
 //! Python) or that the system hands out (`fe80::1%eth0`) finds the client.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+/// `addr` as tcphub reports addresses: an IPv4-mapped IPv6 address
+/// (`[::ffff:127.0.0.1]:80`, what a dual-stack socket sees of an IPv4
+/// peer) as the IPv4 address it stands for (`127.0.0.1:80`). The server
+/// reports its clients this way, and a client its own and its server's
+/// address, so both ends of one connection name it alike.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
 
 /// Parses an IP address written as `127.0.0.1`, `::1` or
 /// `::ffff:127.0.0.1`, an IPv6 address in brackets (`[::1]`, as it appears

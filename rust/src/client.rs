@@ -433,7 +433,9 @@ impl TcpClient {
         Ok(ev)
     }
 
-    /// Local address of the current (or last) connection.
+    /// Local address of the current (or last) connection, as the server
+    /// lists this client: an IPv4-mapped IPv6 address (a connection to
+    /// `[::ffff:127.0.0.1]:PORT`) is given as the IPv4 address.
     ///
     /// # Examples
     ///
@@ -447,7 +449,8 @@ impl TcpClient {
         self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()).0
     }
 
-    /// The server's address.
+    /// The server's address (of the current or last connection). An
+    /// IPv4-mapped IPv6 address is given as the IPv4 address it stands for.
     ///
     /// # Examples
     ///
@@ -455,6 +458,13 @@ impl TcpClient {
     /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
     /// let client = tcphub::TcpClient::connect(server.local_addr())?;
     /// assert_eq!(client.peer_addr(), server.local_addr());
+    ///
+    /// // Dialled as an IPv4-mapped address (where the system has IPv6):
+    /// let port = server.local_addr().port();
+    /// if let Ok(c) = tcphub::TcpClient::connect(format!("[::ffff:127.0.0.1]:{port}")) {
+    ///     assert_eq!(c.peer_addr(), server.local_addr());
+    ///     assert!(c.local_addr().is_ipv4());
+    /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn peer_addr(&self) -> SocketAddr {

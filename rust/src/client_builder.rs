@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use mio::Waker;
 
+use crate::addr::canonical;
 use crate::client::{ClientCore, ClientGuard, TcpClient};
 use crate::client_loop;
 use crate::error::{Error, Result};
@@ -121,7 +122,8 @@ pub enum ClientEvent {
     Reconnected {
         /// The attempt that succeeded.
         attempt: u32,
-        /// The new local address.
+        /// The new local address (IPv4-mapped IPv6 given as IPv4, as
+        /// [`TcpClient::local_addr`] gives it).
         local_addr: SocketAddr,
     },
     /// The client is closed for good; no more events follow.
@@ -444,6 +446,8 @@ impl ClientBuilder {
             });
         };
         let io_err = |context| move |source| Error::Io { context, source };
+        // `peer` is the address dialled (redials look for it among `addrs`);
+        // what the client reports is canonical, as the server reports it.
         let peer = stream
             .peer_addr()
             .map_err(io_err("reading the peer address"))?;
@@ -480,7 +484,7 @@ impl ClientBuilder {
             send_gate: std::sync::RwLock::new(()),
             open: AtomicBool::new(true),
             connected: AtomicBool::new(true),
-            addrs: Mutex::new((local, peer)),
+            addrs: Mutex::new((canonical(local), canonical(peer))),
             last_disconnect: Mutex::new(None),
             events_rx: ev_rx,
             event_load,

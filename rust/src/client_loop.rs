@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::addr::canonical;
 use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
 use crate::connection::{Connection, ReadOutcome};
@@ -671,7 +672,8 @@ impl ClientLoop {
         };
         self.peer = addr;
         let _ = stream.set_nodelay(self.core.config.nodelay);
-        let local = stream.local_addr().unwrap_or(self.peer);
+        // Reported canonical, as the server reports this connection.
+        let local = canonical(stream.local_addr().unwrap_or(self.peer));
         let mut conn = Connection::new(
             stream,
             Client {
@@ -685,7 +687,7 @@ impl ClientLoop {
         self.link = Link::Up(Box::new(conn));
         self.up_since = (Instant::now(), attempt);
         self.read_pending = true;
-        *self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()) = (local, self.peer);
+        *self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()) = (local, canonical(self.peer));
         self.core.connected.store(true, Ordering::Release);
         log::info!("tcphub: reconnected to {} (attempt {attempt})", self.peer);
         self.dispatch.event(

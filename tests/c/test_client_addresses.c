@@ -4,11 +4,12 @@
  * where there is an IPv6 loopback, over IPv6. */
 #include "test_util.h"
 
-/* Connects a client to `ip` (a server bound there, listening on `port`)
- * and checks both addresses against what the server sees. */
-static void check_addresses(tcphub_server *s, const char *ip, uint16_t port) {
+/* Connects a client to `dial` (a server listening on `ip`, `port`) and
+ * checks both addresses against what the server sees: `ip` for both, as
+ * the server canonicalises (an IPv4-mapped `dial` is reported as IPv4). */
+static void check_dialled(tcphub_server *s, const char *dial, const char *ip, uint16_t port) {
     tcphub_client *c = NULL;
-    CHECK_OK(tcphub_client_connect(ip, port, TCPHUB_FRAMING_LINES, 0, &c));
+    CHECK_OK(tcphub_client_connect(dial, port, TCPHUB_FRAMING_LINES, 0, &c));
 
     char peer[TCPHUB_IP_LEN];
     memset(peer, 'x', sizeof peer); /* must come back NUL-terminated */
@@ -37,6 +38,11 @@ static void check_addresses(tcphub_server *s, const char *ip, uint16_t port) {
     CHECK(strcmp(local, ip) == 0 && lport == info.port);
     tcphub_client_free(c);
     WAIT_UNTIL(tcphub_server_client_count(s) == 0);
+}
+
+/* Connects a client to `ip` (a server bound there) and checks its addresses. */
+static void check_addresses(tcphub_server *s, const char *ip, uint16_t port) {
+    check_dialled(s, ip, ip, port);
 }
 
 int main(void) {
@@ -68,8 +74,21 @@ int main(void) {
     TEST_PASS("NULL arguments are codes; the outputs are zeroed");
 
     check_addresses(s, "127.0.0.1", sport);
-    tcphub_server_free(s);
     TEST_PASS("IPv4: the peer is the server's 127.0.0.1:port, local is what it lists");
+
+    /* Dialled as ::ffff:127.0.0.1: both addresses come back as 127.0.0.1,
+     * as the server lists the client. */
+    tcphub_client *mapped = NULL;
+    if (tcphub_client_connect("::ffff:127.0.0.1", sport, TCPHUB_FRAMING_LINES, 0, &mapped) ==
+        TCPHUB_OK) {
+        tcphub_client_free(mapped);
+        WAIT_UNTIL(tcphub_server_client_count(s) == 0);
+        check_dialled(s, "::ffff:127.0.0.1", "127.0.0.1", sport);
+        TEST_PASS("IPv4-mapped: a client dialling ::ffff:127.0.0.1 reports 127.0.0.1");
+    } else {
+        printf("ok - SKIPPED: cannot dial ::ffff:127.0.0.1 (%s)\n", tcphub_last_error());
+    }
+    tcphub_server_free(s);
 
     s = tcphub_server_new(0, 8);
     CHECK(s != NULL);

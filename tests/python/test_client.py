@@ -320,6 +320,38 @@ def test_an_ipv6_host_may_come_in_brackets():
         server.stop()
 
 
+def test_an_ipv4_mapped_address_is_reported_as_ipv4(echo_server):
+    # The server lists the client as 127.0.0.1; the client said
+    # ::ffff:127.0.0.1 for both ends of the same connection.
+    try:
+        client = tcphub.TcpClient(
+            "::ffff:127.0.0.1",
+            echo_server.port,
+            framing="lines",
+            reconnect=True,
+            reconnect_initial=0.01,
+            reconnect_max=0.05,
+        )
+    except tcphub.ConnectError as e:
+        pytest.skip(f"cannot dial an IPv4-mapped address here: {e}")
+    with client:
+        assert client.peer_address == ("127.0.0.1", echo_server.port)
+        wait_until(lambda: echo_server.client_count == 1)
+        (seen,) = echo_server.clients()
+        assert client.local_address == seen.address
+        assert seen.address[0] == "127.0.0.1"
+        echo_server.disconnect(seen.id)
+        while True:
+            ev = client.next_event(timeout=WAIT)
+            assert ev is not None
+            if ev.kind == "reconnected":
+                break
+        wait_until(lambda: echo_server.client_count == 1)
+        (again,) = echo_server.clients()
+        assert ev.local_address == client.local_address == again.address
+        assert client.peer_address == ("127.0.0.1", echo_server.port)
+
+
 def test_arecv_and_async_for(echo_server):
     async def main():
         with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines") as client:

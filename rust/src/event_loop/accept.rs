@@ -160,7 +160,7 @@ impl EventLoop {
             return;
         }
         core.active.fetch_add(1, Ordering::AcqRel);
-        let addr = std::net::SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        let addr = crate::addr::canonical(addr);
         let id = core.next_id.fetch_add(1, Ordering::AcqRel);
         if core.config.nodelay && !NODELAY_INHERITED {
             let _ = stream.set_nodelay(true);
