@@ -134,8 +134,11 @@ fn start_without_room_for_every_loop_thread_fails_and_stops_the_loops_it_started
 
     // The loops that did start were stopped and joined; the listener and
     // every poller are closed.
-    assert_eq!(thread_count(), threads0, "threads left running");
-    assert_eq!(open_fds(), fds0, "descriptors left open");
+    // (At most: a descriptor of an earlier test's client may have been
+    // closed since `fds0` was taken; a leak only adds.)
+    assert!(thread_count() <= threads0, "threads left running");
+    let settled = try_wait_until(TIMEOUT, || open_fds() <= fds0);
+    assert!(settled, "{} descriptors open, was {fds0}", open_fds());
 
     // And the process can start a server afterwards.
     let server = echo_server(Framing::lines());
@@ -174,7 +177,7 @@ fn connect_without_room_for_the_client_thread_fails_and_closes_the_connection() 
     // The connection it made is closed: the server sees it leave (and
     // closes its end just after, hence the bounded wait).
     wait_clients(&server, 0);
-    let settled = try_wait_until(TIMEOUT, || open_fds() == fds0);
+    let settled = try_wait_until(TIMEOUT, || open_fds() <= fds0);
     assert!(settled, "{} descriptors open, was {fds0}", open_fds());
     server.stop();
 }
