@@ -522,6 +522,13 @@ typedef struct tcphub_stats {
    * failure around a callback).
    */
   uint64_t callback_panics;
+  /**
+   * Messages for one client that were not queued because the client had
+   * left, or was leaving, by the time its event loop got to them: a
+   * `tcphub_server_send` or `_send_to` that returned `TCPHUB_OK` while
+   * the client was disconnecting. Broadcasts are not counted here.
+   */
+  uint64_t undelivered;
 } tcphub_stats;
 
 /**

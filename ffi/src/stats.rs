@@ -44,6 +44,11 @@ pub struct tcphub_stats {
     /// Callbacks that panicked (caught and logged; from C, a Rust-side
     /// failure around a callback).
     pub callback_panics: u64,
+    /// Messages for one client that were not queued because the client had
+    /// left, or was leaving, by the time its event loop got to them: a
+    /// `tcphub_server_send` or `_send_to` that returned `TCPHUB_OK` while
+    /// the client was disconnecting. Broadcasts are not counted here.
+    pub undelivered: u64,
 }
 
 impl From<Stats> for tcphub_stats {
@@ -63,6 +68,7 @@ impl From<Stats> for tcphub_stats {
             idle_timeouts: s.idle_timeouts,
             frame_timeouts: s.frame_timeouts,
             callback_panics: s.callback_panics,
+            undelivered: s.undelivered,
         }
     }
 }

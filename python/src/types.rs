@@ -270,6 +270,11 @@ pub(crate) struct PyStats {
     bytes_out: u64,
     /// Messages dropped for a client whose queue was full (``overflow="drop"``).
     dropped: u64,
+    /// Messages for one client that were not queued because the client had
+    /// left, or was leaving, by the time the server got to them: a ``send``
+    /// or ``send_to`` that returned while the client was disconnecting.
+    /// Broadcasts are not counted here.
+    undelivered: u64,
     /// Clients disconnected as slow consumers.
     slow_consumers: u64,
     /// Clients disconnected for sending an oversize frame.
@@ -295,6 +300,7 @@ impl From<Stats> for PyStats {
             msgs_out: s.msgs_out,
             bytes_out: s.bytes_out,
             dropped: s.dropped,
+            undelivered: s.undelivered,
             slow_consumers: s.slow_consumers,
             frame_too_large: s.frame_too_large,
             idle_timeouts: s.idle_timeouts,
@@ -312,7 +318,7 @@ impl PyStats {
         self
     }
 
-    fn fields(&self) -> [(&'static str, u64); 14] {
+    fn fields(&self) -> [(&'static str, u64); 15] {
         [
             ("clients", self.clients),
             ("accepted", self.accepted),
@@ -323,6 +329,7 @@ impl PyStats {
             ("msgs_out", self.msgs_out),
             ("bytes_out", self.bytes_out),
             ("dropped", self.dropped),
+            ("undelivered", self.undelivered),
             ("slow_consumers", self.slow_consumers),
             ("frame_too_large", self.frame_too_large),
             ("idle_timeouts", self.idle_timeouts),

@@ -35,6 +35,14 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Messages dropped for a client whose queue was full (drop policy).
     pub dropped: u64,
+    /// Messages for one client that were not queued because the client had
+    /// left, or was leaving, by the time its event loop got to them: a
+    /// [`send`](crate::ServerHandle::send) or
+    /// [`send_to`](crate::ServerHandle::send_to) that returned `Ok` while
+    /// the client was disconnecting (a kick, its peer closing, a timeout).
+    /// Broadcasts are not counted here: their count is a snapshot (see
+    /// [`send_all`](crate::ServerHandle::send_all)).
+    pub undelivered: u64,
     /// Clients disconnected as slow consumers.
     pub slow_consumers: u64,
     /// Clients disconnected for sending an oversize frame.
@@ -59,6 +67,7 @@ pub(crate) struct LoopCounters {
     pub msgs_out: AtomicU64,
     pub bytes_out: AtomicU64,
     pub dropped: AtomicU64,
+    pub undelivered: AtomicU64,
     pub slow_consumers: AtomicU64,
     pub frame_too_large: AtomicU64,
     pub idle_timeouts: AtomicU64,
@@ -89,6 +98,7 @@ pub(crate) fn sum(loops: &[LoopCounters], clients: u64) -> Stats {
         s.msgs_out += l.msgs_out.load(Relaxed);
         s.bytes_out += l.bytes_out.load(Relaxed);
         s.dropped += l.dropped.load(Relaxed);
+        s.undelivered += l.undelivered.load(Relaxed);
         s.slow_consumers += l.slow_consumers.load(Relaxed);
         s.frame_too_large += l.frame_too_large.load(Relaxed);
         s.idle_timeouts += l.idle_timeouts.load(Relaxed);

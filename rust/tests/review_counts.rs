@@ -5,8 +5,8 @@ mod support;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use support::{localhost, wait_until, Peer};
-use tcphub::TcpServer;
+use support::{localhost, wait_until, Disconnects, Peer};
+use tcphub::{DisconnectReason, Framing, TcpServer};
 
 /// `stop()` inside `on_connect` while more connections wait in the backlog:
 /// loop 0 keeps admitting them and deals some to the other loop, which has
@@ -64,4 +64,36 @@ fn every_accepted_client_is_reported_and_counted_when_stop_races_admission() {
     );
     assert_eq!(s.disconnected, d, "disconnected counts the reports: {s:?}");
     assert_eq!(s.clients, 0);
+}
+
+/// A `send` that returned `Ok` for a client that is gone by the time its
+/// loop gets to it (here: kicked just before, by the same callback, so the
+/// kick is applied first) is counted in `Stats::undelivered`, not lost
+/// without a trace.
+#[test]
+fn a_send_racing_its_clients_end_is_counted_as_undelivered() {
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(|srv, c, _msg| {
+            srv.disconnect(c.id).expect("still connected");
+            srv.send(c.id, b"too late").expect("still registered");
+        })
+        .on_disconnect({
+            let gone = gone.clone();
+            move |_srv, c, why| gone.record(c, why)
+        })
+        .start()
+        .expect("start");
+    let mut peer = Peer::connect(server.local_addr());
+    let id = peer.id_on(&server);
+    peer.send_line("hello");
+    assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
+    peer.expect_eof(); // nothing written after the kick
+                       // (The send is applied just after the kick's `on_disconnect`.)
+    wait_until("the late send counted", || server.stats().undelivered > 0);
+    let s = server.stats();
+    assert_eq!(s.undelivered, 1, "{s:?}");
+    assert_eq!((s.msgs_out, s.dropped), (0, 0), "{s:?}");
 }

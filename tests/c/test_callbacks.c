@@ -151,11 +151,22 @@ int main(void) {
 
     CHECK_OK(tcphub_server_send(s, h.ids[0], (const uint8_t *)"before kick", 11));
     CHECK_OK(tcphub_server_disconnect(s, h.ids[0]));
+    /* Right after the kick: OK while the loop has not applied it yet (then
+     * never written, and counted as undelivered), else NO_SUCH_CLIENT. */
+    int late = tcphub_server_send(s, h.ids[0], (const uint8_t *)"after kick", 10);
+    CHECK(late == TCPHUB_OK || late == TCPHUB_ERR_NO_SUCH_CLIENT);
     EXPECT_LINE(fd[0], "before kick"); /* queued before the kick: still written */
     expect_eof(fd[0]);
     WAIT_UNTIL(locked_int(&h, &h.reasons[0]) == TCPHUB_REASON_KICKED);
     CHECK_RC(tcphub_server_send(s, h.ids[0], (const uint8_t *)"x", 1), TCPHUB_ERR_NO_SUCH_CLIENT);
-    TEST_PASS("disconnect kicks the client (reason KICKED)");
+    tcphub_stats st;
+    if (late == TCPHUB_OK) {
+        WAIT_UNTIL(tcphub_server_stats(s, &st) == TCPHUB_OK && st.undelivered == 1);
+    } else {
+        CHECK_OK(tcphub_server_stats(s, &st));
+        CHECK(st.undelivered == 0);
+    }
+    TEST_PASS("disconnect kicks the client (reason KICKED); a send after it is undelivered");
 
     close(fd[1]);
     WAIT_UNTIL(locked_int(&h, &h.reasons[1]) == TCPHUB_REASON_CLOSED_BY_PEER);

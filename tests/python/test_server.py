@@ -436,6 +436,26 @@ def test_a_client_kicked_by_its_own_on_message_gets_no_more_messages_through(mak
     other.close()
 
 
+def test_a_send_racing_a_kick_is_counted_as_undelivered(make_server):
+    # A send that returned for a client whose kick its loop applies first is
+    # never written: Stats.undelivered counts it (as in Rust and C).
+    server = make_server(framing="lines")
+    server.start()
+    sock = connect(server)
+    wait_until(lambda: server.client_count == 1, what="the client")
+    (client,) = server.clients()
+    server.disconnect(client.id)
+    try:
+        server.send(client.id, b"too late")
+        late = 1
+    except tcphub.NoSuchClient:
+        late = 0  # the kick was applied before the send looked it up
+    wait_until(lambda: server.stats().undelivered == late, what="the count")
+    assert server.stats().as_dict()["undelivered"] == late
+    assert sock.recv(100) == b""  # kicked: EOF, nothing after it
+    sock.close()
+
+
 def test_send_to_takes_every_spelling_of_a_client_address(make_server):
     # Client.ip and str(client) ("[::1]:PORT") both name the client, and so
     # do an IPv6 zone and an IPv4 client's IPv4-mapped address.

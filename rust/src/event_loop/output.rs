@@ -15,6 +15,18 @@ use crate::stats::LoopCounters;
 /// Room for commands the work queue keeps between turns (48 bytes each).
 const WORK_KEEP: usize = 4096;
 
+/// What became of a message offered to a connection's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    /// Queued (and counted in `msgs_out`).
+    Queued,
+    /// It did not fit: the overflow policy applies.
+    Full,
+    /// The client is gone or on its way out (closing, or its socket failed
+    /// just now): nothing more is queued for it.
+    Gone,
+}
+
 impl EventLoop {
     /// Applies queued commands in order: first what callbacks on this thread
     /// queued (with, ahead of each, what other threads had posted to the
@@ -53,8 +65,13 @@ impl EventLoop {
         match cmd {
             Command::Adopt(stream, client) => self.adopt(stream, client),
             Command::Send(id, frame) => {
-                if let Some(&t) = self.by_id.get(&id) {
-                    self.enqueue(t, frame);
+                let offer = match self.by_id.get(&id) {
+                    Some(&t) => self.enqueue(t, frame),
+                    None => Offer::Gone, // closed since the send looked it up
+                };
+                if offer == Offer::Gone {
+                    // (Rare: only a send racing its client's end pays for it.)
+                    LoopCounters::add(&self.counters().undelivered, 1);
                 }
             }
             Command::Broadcast(frame, audience) => {
@@ -88,7 +105,7 @@ impl EventLoop {
             if !matches!(&self.conns[t], Some(c) if audience.has(c.client.id)) {
                 continue;
             }
-            if !self.try_enqueue(t, batch.joined.clone(), msgs) {
+            if self.try_enqueue(t, batch.joined.clone(), msgs) == Offer::Full {
                 if batch.parts.is_empty() {
                     self.overflowed(t, msgs);
                 } else {
@@ -103,23 +120,25 @@ impl EventLoop {
 
     /// Queues one message for connection `t`, applying the overflow policy
     /// when it does not fit.
-    fn enqueue(&mut self, t: usize, frame: Arc<[u8]>) {
-        if !self.try_enqueue(t, frame, 1) {
+    fn enqueue(&mut self, t: usize, frame: Arc<[u8]>) -> Offer {
+        let offer = self.try_enqueue(t, frame, 1);
+        if offer == Offer::Full {
             self.overflowed(t, 1);
         }
+        offer
     }
 
     /// Queues `frame` (holding `msgs` messages) for connection `t`, writing
-    /// to the socket first if that makes room. False when it does not fit;
-    /// a connection that is gone or closing takes nothing (and says true).
-    fn try_enqueue(&mut self, t: usize, frame: Arc<[u8]>, msgs: u64) -> bool {
+    /// to the socket first if that makes room. A connection that is gone or
+    /// closing takes nothing.
+    fn try_enqueue(&mut self, t: usize, frame: Arc<[u8]>, msgs: u64) -> Offer {
         let limit = self.core.config.max_queue_bytes;
         let counters = &self.core.counters[self.idx];
         let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
-            return true;
+            return Offer::Gone;
         };
         if conn.closing.is_some() {
-            return true; // on its way out: only what was queued before goes
+            return Offer::Gone; // on its way out: only what was queued before goes
         }
         let mut queued = conn.enqueue(frame, limit);
         if let Queued::Full(frame) = queued {
@@ -135,7 +154,7 @@ impl EventLoop {
                     Err((n, reason)) => {
                         LoopCounters::add(&counters.bytes_out, n as u64);
                         self.close(t, reason);
-                        return true;
+                        return Offer::Gone;
                     }
                 }
             }
@@ -146,9 +165,9 @@ impl EventLoop {
                 if needs_flush {
                     self.to_flush.push(t);
                 }
-                true
+                Offer::Queued
             }
-            Queued::Full(_) => false,
+            Queued::Full(_) => Offer::Full,
         }
     }
 
