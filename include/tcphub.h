@@ -502,7 +502,10 @@ typedef struct tcphub_stats {
    */
   uint64_t dropped;
   /**
-   * Clients disconnected as slow consumers.
+   * Clients disconnected as slow consumers (reported with
+   * `TCPHUB_REASON_SLOW_CONSUMER`). A client held open for replies after
+   * its DISCONNECTED (pull mode) whose queue overflows is closed but not
+   * counted here: it had already left (see `undelivered`).
    */
   uint64_t slow_consumers;
   /**
@@ -526,7 +529,9 @@ typedef struct tcphub_stats {
    * Messages for one client that were not queued because the client had
    * left, or was leaving, by the time its event loop got to them: a
    * `tcphub_server_send` or `_send_to` that returned `TCPHUB_OK` while
-   * the client was disconnecting. Broadcasts are not counted here.
+   * the client was disconnecting; and, in pull mode, messages (broadcasts
+   * too) that did not fit the queue of a client held open for replies
+   * after its DISCONNECTED. Broadcasts are otherwise not counted here.
    */
   uint64_t undelivered;
 } tcphub_stats;

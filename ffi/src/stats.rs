@@ -33,7 +33,10 @@ pub struct tcphub_stats {
     /// Messages dropped for a client whose queue was full
     /// (`TCPHUB_OVERFLOW_DROP_MESSAGE`).
     pub dropped: u64,
-    /// Clients disconnected as slow consumers.
+    /// Clients disconnected as slow consumers (reported with
+    /// `TCPHUB_REASON_SLOW_CONSUMER`). A client held open for replies after
+    /// its DISCONNECTED (pull mode) whose queue overflows is closed but not
+    /// counted here: it had already left (see `undelivered`).
     pub slow_consumers: u64,
     /// Clients disconnected for sending an oversize frame.
     pub frame_too_large: u64,
@@ -47,7 +50,9 @@ pub struct tcphub_stats {
     /// Messages for one client that were not queued because the client had
     /// left, or was leaving, by the time its event loop got to them: a
     /// `tcphub_server_send` or `_send_to` that returned `TCPHUB_OK` while
-    /// the client was disconnecting. Broadcasts are not counted here.
+    /// the client was disconnecting; and, in pull mode, messages (broadcasts
+    /// too) that did not fit the queue of a client held open for replies
+    /// after its DISCONNECTED. Broadcasts are otherwise not counted here.
     pub undelivered: u64,
 }
 

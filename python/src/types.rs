@@ -272,10 +272,14 @@ pub(crate) struct PyStats {
     dropped: u64,
     /// Messages for one client that were not queued because the client had
     /// left, or was leaving, by the time the server got to them: a ``send``
-    /// or ``send_to`` that returned while the client was disconnecting.
-    /// Broadcasts are not counted here.
+    /// or ``send_to`` that returned while the client was disconnecting; and
+    /// messages (broadcasts too) that did not fit the queue of a client held
+    /// open for replies after its disconnect event. Broadcasts are otherwise
+    /// not counted here.
     undelivered: u64,
-    /// Clients disconnected as slow consumers.
+    /// Clients disconnected as slow consumers (reason ``"slow consumer"``).
+    /// A client held open for replies after its disconnect event whose queue
+    /// overflows is closed but not counted here: it had already left.
     slow_consumers: u64,
     /// Clients disconnected for sending an oversize frame.
     frame_too_large: u64,

@@ -39,11 +39,19 @@ pub struct Stats {
     /// left, or was leaving, by the time its event loop got to them: a
     /// [`send`](crate::ServerHandle::send) or
     /// [`send_to`](crate::ServerHandle::send_to) that returned `Ok` while
-    /// the client was disconnecting (a kick, its peer closing, a timeout).
-    /// Broadcasts are not counted here: their count is a snapshot (see
-    /// [`send_all`](crate::ServerHandle::send_all)).
+    /// the client was disconnecting (a kick, its peer closing, a timeout);
+    /// and, in pull mode, messages (broadcasts too) that did not fit the
+    /// queue of a client held open for replies after its
+    /// [`Disconnected`](crate::Event::Disconnected) (under
+    /// [`Overflow::Disconnect`](crate::Overflow::Disconnect) that ends the
+    /// hold). A broadcast is otherwise not counted here: its count is a
+    /// snapshot (see [`send_all`](crate::ServerHandle::send_all)).
     pub undelivered: u64,
-    /// Clients disconnected as slow consumers.
+    /// Clients disconnected as slow consumers (each also reported with
+    /// [`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer)).
+    /// A client held open for replies after its `Disconnected` (pull mode)
+    /// whose queue overflows is closed but not counted here: it had already
+    /// left, and was counted with the reason it was reported with.
     pub slow_consumers: u64,
     /// Clients disconnected for sending an oversize frame.
     pub frame_too_large: u64,

@@ -287,3 +287,38 @@ fn wait_ready_releases_held_clients() {
     assert!(!events.wait_ready(Duration::from_millis(10)));
     peer.expect_eof(); // within the 20 s read timeout: not the 30 s linger
 }
+
+/// A held client (pull mode) that does not read its replies: when its
+/// queue overflows the hold ends, but it is not counted as a slow consumer
+/// — it was reported gone (`ClosedByPeer`) and counted then; what did not
+/// fit counts as undelivered.
+#[test]
+fn a_held_client_whose_queue_overflows_is_not_counted_as_a_slow_consumer() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .linger(Duration::from_secs(30))
+        .max_queue_bytes(64 * 1024)
+        .start()
+        .unwrap();
+    let events = server.events();
+    let peer = Peer::connect(server.local_addr());
+    peer.shutdown_write();
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    let client = match next_event(&events) {
+        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => c,
+        other => panic!("{other:?}"),
+    };
+    // The peer never reads: replies fill the socket buffers, then its queue.
+    let reply = vec![b'x'; 16 * 1024];
+    let started = Instant::now();
+    while server.send(client.id, &reply).is_ok() {
+        assert!(started.elapsed() < TIMEOUT, "the held client was never cut");
+    }
+    wait_until("the overflow counted", || server.stats().undelivered > 0);
+    let s = server.stats();
+    assert_eq!(s.slow_consumers, 0, "{s:?}");
+    assert_eq!(s.disconnected, 1, "counted once, when held: {s:?}");
+    assert!(events.try_recv().is_none(), "no second Disconnected");
+    drop(peer);
+}

@@ -181,6 +181,17 @@ impl EventLoop {
         let (client, bytes) = (conn.client, conn.queued_bytes());
         match self.core.config.overflow {
             Overflow::DropMessage => LoopCounters::add(&counters.dropped, msgs),
+            Overflow::Disconnect if conn.held => {
+                // Pull mode, its peer finished sending: its `Disconnected`
+                // was reported (and counted) when it was held, so it is not
+                // cut as a slow consumer now; what did not fit of the
+                // replies is undelivered, and the hold ends.
+                LoopCounters::add(&counters.undelivered, msgs);
+                log::debug!(
+                    "tcphub: client {client} held for replies is not reading; {bytes} bytes queued"
+                );
+                self.close(t, DisconnectReason::SlowConsumer);
+            }
             Overflow::Disconnect => {
                 LoopCounters::add(&counters.slow_consumers, 1);
                 log::info!("tcphub: client {client} is not reading; {bytes} bytes queued");
