@@ -388,7 +388,10 @@ impl ServerHandle {
     /// stop and returns at once (a thread cannot join itself, and a loop
     /// waiting for another server's loops could deadlock with them); a later
     /// `stop()` or [`wait`](ServerHandle::wait) from another thread, or
-    /// dropping the last handle, waits for the loops.
+    /// dropping the last handle, waits for the loops. The same holds for
+    /// any handle, also one a callback passed to another thread while
+    /// `start()` was still spawning the loops: its `stop()` waits for
+    /// `start()` to have spawned them all, then joins them.
     ///
     /// # Examples
     ///

@@ -600,7 +600,11 @@ impl TcpServer {
         let guard = Arc::new(StopGuard { core: core.clone() });
         let _ = core.user_token.set(Arc::downgrade(&guard));
         let mut listener = Some(listener);
-        let mut handles = Vec::new();
+        // Held while the loops are spawned: a handle that a callback passes
+        // out meanwhile (loop 0 may already be serving) can call `stop()`,
+        // which must then wait here and join every loop, not find the list
+        // still empty and return with the loops running.
+        let mut handles = core.threads.lock().unwrap_or_else(|p| p.into_inner());
         for (idx, part) in parts.into_iter().enumerate() {
             let internal = ServerHandle {
                 core: core.clone(),
@@ -615,20 +619,14 @@ impl TcpServer {
             match event_loop::spawn(idx, part, internal, l, tx) {
                 Ok(h) => handles.push(h),
                 Err(e) => {
-                    core.threads
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .extend(handles);
+                    drop(handles); // (`stop` joins them, taking the lock)
                     core.stop();
                     return Err(e);
                 }
             }
         }
+        drop(handles);
         drop(events_tx);
-        core.threads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(handles);
         log::debug!("tcphub: listening on {local_addr}");
         Ok(ServerHandle {
             core,

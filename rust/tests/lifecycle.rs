@@ -305,3 +305,76 @@ fn stop_timeout_and_close_timeout_keep_their_timeout_beside_a_waiting_stop() {
     assert!(client.close_timeout(Duration::ZERO));
     drop(accepted);
 }
+
+/// A handle passed out by a callback while `start()` is still spawning the
+/// other loops (loop 0 already serves) stops the server as documented
+/// when another thread calls `stop()`: the loops are joined, so every
+/// `on_disconnect` has run when it returns. It used to find no thread to
+/// join yet and return at once, the loops still running. (Whether the stop
+/// lands during `start()` depends on timing: three rounds.)
+#[test]
+fn stop_through_a_handle_passed_out_during_start_joins_the_loops() {
+    for round in 0..3 {
+        assert!(
+            stop_during_start(),
+            "round {round}: stop() returned before the loops had finished"
+        );
+    }
+}
+
+/// One round of the test above: whether the client's `on_disconnect` had
+/// run by the time `stop()` returned.
+fn stop_during_start() -> bool {
+    const LOOPS: usize = 64; // spawning them keeps `start()` busy a while
+    let port = {
+        let probe = std::net::TcpListener::bind((localhost(), 0)).unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let addr = std::net::SocketAddr::new(localhost(), port);
+    let reported = Arc::new(AtomicBool::new(false));
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let handle_tx = std::sync::Mutex::new(handle_tx);
+    // Connects as soon as the port listens, i.e. while `start()` spawns.
+    let dialer = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + support::TIMEOUT;
+        loop {
+            match TcpStream::connect(addr) {
+                Ok(s) => return s,
+                Err(e) => {
+                    assert!(std::time::Instant::now() < deadline, "connect: {e}");
+                    std::thread::yield_now();
+                }
+            }
+        }
+    });
+    // Stops through the handle the callback passed out.
+    let stopper = std::thread::spawn({
+        let reported = reported.clone();
+        move || {
+            let handle: tcphub::ServerHandle = handle_rx
+                .recv_timeout(support::TIMEOUT)
+                .expect("on_connect passes a handle out");
+            handle.stop();
+            reported.load(Ordering::SeqCst)
+        }
+    });
+    let server = TcpServer::new(port, 10)
+        .bind(localhost())
+        .threads(LOOPS)
+        .on_connect(move |srv, _c| {
+            let _ = handle_tx.lock().unwrap().send(srv.clone());
+        })
+        .on_disconnect({
+            let reported = reported.clone();
+            move |_srv, _c, why| {
+                assert_eq!(*why, DisconnectReason::ServerStopped);
+                reported.store(true, Ordering::SeqCst);
+            }
+        })
+        .start()
+        .expect("start");
+    let _peer = dialer.join().expect("dialer");
+    let joined = stopper.join().expect("stopper");
+    server.stop();
+    joined
+}
