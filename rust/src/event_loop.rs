@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events as MioEvents, Interest, Poll, Token, Waker};
 
 use crate::connection::{Connection, ReadOutcome};
@@ -32,7 +32,7 @@ mod held;
 mod idle;
 mod output;
 
-pub(crate) use accept::listen;
+pub(crate) use accept::{listen, Dealt};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
@@ -376,25 +376,26 @@ impl EventLoop {
 
     // ---- accepting: see `accept.rs` ------------------------------------
 
-    fn adopt(&mut self, mut stream: TcpStream, client: Client) {
+    fn adopt(&mut self, mut dealt: Dealt) {
         if self.stopping.is_some() {
-            self.core.release_client(self.idx);
-            return;
+            return; // dropped unadopted: `Dealt` gives its count back
         }
+        let client = dealt.client;
         let slot = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
             self.conns.len() - 1
         });
         if let Err(e) = self.poll.registry().register(
-            &mut stream,
+            dealt.stream_mut(),
             Token(slot),
             Interest::READABLE | Interest::WRITABLE,
         ) {
             log::warn!("tcphub: cannot register {}: {e}", client.addr);
             self.free.push(slot);
-            self.core.release_client(self.idx);
-            return;
+            return; // as above
         }
+        // Ours now: `close` gives the count back.
+        let stream = dealt.adopt();
         // Counted here, not at accept: a client dealt to a loop that is
         // stopping is dropped unreported, so it must not count either.
         LoopCounters::add(&self.counters().accepted, 1);
@@ -697,14 +698,12 @@ impl EventLoop {
             }
         }
         // What is still queued (callbacks' last commands included) is moot
-        // now; connections handed to us but not yet adopted are released.
+        // now; connections handed to us but not yet adopted give their count
+        // back as they drop (`Dealt`; so do any that still arrive before
+        // the channel goes with this thread).
         shared::take_local_into(&mut self.work);
         self.work.extend(self.rx.try_iter());
-        for cmd in self.work.drain(..) {
-            if let Command::Adopt(..) = cmd {
-                self.core.release_client(self.idx);
-            }
-        }
+        self.work.clear();
         // Nothing waits in the channel any more: loops of other servers that
         // bridge to this one must not stay paused on a stale count.
         self.core.loops[self.idx]

@@ -102,7 +102,7 @@ impl std::fmt::Debug for Callbacks {
 #[derive(Debug)]
 pub(crate) enum Command {
     /// Take over a freshly accepted connection.
-    Adopt(mio::net::TcpStream, Client),
+    Adopt(crate::event_loop::Dealt),
     /// Queue a framed message for one client.
     Send(ClientId, Arc<[u8]>),
     /// Queue a framed message for every client of the audience (the
@@ -542,14 +542,11 @@ impl Core {
                 return Err(crate::error::Error::NotRunning);
             }
         }
-        if let Err(crossbeam_channel::SendError(cmd)) = remote.tx.send(cmd) {
-            // The loop is gone: the server has stopped.
+        if remote.tx.send(cmd).is_err() {
+            // The loop is gone: the server has stopped. (An `Adopt`, dealt
+            // by loop 0 before it saw the stop, gives its count back as it
+            // drops: `Dealt`.)
             give_back(&remote.pending, len);
-            if let Command::Adopt(..) = cmd {
-                // Dealt to it by loop 0 before loop 0 saw the stop (the
-                // stream closes as `cmd` drops).
-                self.release_client(idx);
-            }
             return Err(crate::error::Error::NotRunning);
         }
         if !remote.notified.swap(true, Ordering::AcqRel) {

@@ -12,6 +12,7 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
@@ -21,7 +22,7 @@ use super::EventLoop;
 use crate::connection::close_politely;
 use crate::error::{Error, Result};
 use crate::event::Client;
-use crate::shared::{Command, Config};
+use crate::shared::{Command, Config, Core};
 use crate::stats::LoopCounters;
 
 /// How long after an accept failure for lack of resources (`EMFILE`) it is
@@ -39,6 +40,62 @@ pub(super) struct Failing {
     failures: u64,
     /// When this run was last logged.
     logged: Instant,
+}
+
+/// A connection loop 0 has admitted and dealt to loop `idx`, on its way to
+/// that loop (directly, or as `Command::Adopt` through its channel). It
+/// counts against `max_clients` (`Core::active`) and that loop
+/// (`LoopRemote::clients`) from `admit` on; once the loop adopts it, the
+/// loop's `close` gives the count back. Dropped before that — anywhere: a
+/// loop that is stopping refuses it, a post to a finished loop fails, or it
+/// is still in the channel of a loop that has just finished (the channel
+/// drops what it holds with its last receiver) — it gives the count back
+/// itself, so the counters cannot drift whichever way it goes.
+#[derive(Debug)]
+pub(crate) struct Dealt {
+    /// `None` once adopted.
+    stream: Option<TcpStream>,
+    pub client: Client,
+    /// Weak: a connection left in a channel must not keep the server alive.
+    core: Weak<Core>,
+    idx: usize,
+}
+
+impl Dealt {
+    /// `stream`, counted against `max_clients` and loop `idx` by the caller.
+    pub(crate) fn new(core: &Arc<Core>, idx: usize, stream: TcpStream, client: Client) -> Dealt {
+        Dealt {
+            stream: Some(stream),
+            client,
+            core: Arc::downgrade(core),
+            idx,
+        }
+    }
+
+    /// The socket, e.g. to register it before adopting it.
+    pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
+        self.stream
+            .as_mut()
+            .expect("a dealt connection is adopted only once, by value")
+    }
+
+    /// Hands the socket over to its loop, which now owns the count.
+    pub(crate) fn adopt(mut self) -> TcpStream {
+        self.stream
+            .take()
+            .expect("a dealt connection is adopted only once, by value")
+    }
+}
+
+impl Drop for Dealt {
+    fn drop(&mut self) {
+        if self.stream.is_some() {
+            // Never adopted (the socket closes with it; the peer sees EOF).
+            if let Some(core) = self.core.upgrade() {
+                core.release_client(self.idx);
+            }
+        }
+    }
 }
 
 /// Whether an accepted socket inherits `TCP_NODELAY` from its listener
@@ -174,10 +231,11 @@ impl EventLoop {
         }
         let client = Client { id, addr };
         let target = self.pick_loop();
+        let dealt = Dealt::new(&self.core, target, stream, client);
         if target == self.idx {
-            self.adopt(stream, client);
+            self.adopt(dealt);
         } else {
-            self.core.post(target, Command::Adopt(stream, client));
+            self.core.post(target, Command::Adopt(dealt));
         }
     }
 
@@ -207,4 +265,56 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TcpServer;
+
+    /// A connected socket pair on loopback (the server's side as mio's).
+    fn socket_pair() -> (TcpStream, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let peer = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        let (ours, _) = l.accept().expect("accept");
+        (TcpStream::from_std(ours), peer)
+    }
+
+    /// A connection dealt to loop 1 that is still in loop 1's channel when
+    /// the channel's last receiver goes (the loop has finished: it drained
+    /// its channel, then a late `Adopt` from loop 0 arrived) gives back its
+    /// count against `max_clients` and the loop, and its peer sees EOF.
+    #[test]
+    fn a_dealt_connection_left_in_a_finished_loops_channel_gives_its_count_back() {
+        let server = TcpServer::new(0, 4)
+            .bind("127.0.0.1".parse().expect("ip"))
+            .threads(2)
+            .start()
+            .expect("start");
+        let core = server.core().clone();
+        server.stop(); // no loop touches the counts any more
+        assert_eq!(core.active.load(Ordering::SeqCst), 0);
+        let (stream, mut peer) = socket_pair();
+        let client = Client {
+            id: 1,
+            addr: peer.local_addr().expect("addr"),
+        };
+        // What `admit` and `pick_loop` count when dealing it to loop 1.
+        core.active.fetch_add(1, Ordering::SeqCst);
+        core.loops[1].clients.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        tx.send(Command::Adopt(Dealt::new(&core, 1, stream, client)))
+            .expect("queued");
+        drop(rx); // the loop's last receiver: what the channel holds is dropped
+        assert_eq!(core.active.load(Ordering::SeqCst), 0, "max_clients count");
+        assert_eq!(
+            core.loops[1].clients.load(Ordering::SeqCst),
+            0,
+            "loop count"
+        );
+        peer.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = [0u8; 1];
+        assert_eq!(std::io::Read::read(&mut peer, &mut buf).expect("EOF"), 0);
+    }
 }

@@ -63,7 +63,7 @@ impl EventLoop {
 
     fn apply(&mut self, cmd: Command) {
         match cmd {
-            Command::Adopt(stream, client) => self.adopt(stream, client),
+            Command::Adopt(dealt) => self.adopt(dealt),
             Command::Send(id, frame) => {
                 let offer = match self.by_id.get(&id) {
                     Some(&t) => self.enqueue(t, frame),
