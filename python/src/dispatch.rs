@@ -4,6 +4,7 @@
 //! (see `server.rs` for the threads and the GIL as a whole).
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use pyo3::prelude::*;
-use tcphub::{Event, Events};
+use tcphub::{Event, Events, ServerHandle};
 
 use crate::types::{PyClient, PyEvent};
 
@@ -22,26 +23,36 @@ thread_local! {
     /// `Disconnected` has not come yet. Their messages still in the queue
     /// (read before the kick took effect) are not handed to `on_message`,
     /// as the core does for a kick from a callback (see `disconnect`).
+    /// Only clients whose `Disconnected` is still to come are noted
+    /// (`note_kick`), and that event removes them: at most one entry per
+    /// client connected, never one left behind.
     static KICKED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// On a dispatcher thread: the clients whose `Connected` it has handed
+    /// out and whose `Disconnected` it has not (at most the clients
+    /// connected, plus a stop's leftovers). A client held open for replies
+    /// after its `Disconnected` (see `Event`) can still be kicked, but no
+    /// event of it is left to skip: this tells `note_kick` so.
+    static LIVE: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
 }
 
 /// Whether the dispatcher must skip `ev`: a message of a client its
-/// callbacks have kicked. A `Disconnected` ends that.
+/// callbacks have kicked. A `Disconnected` ends that. Also keeps `LIVE`.
 fn after_kick(ev: &Event) -> bool {
-    KICKED.with(|k| {
-        let mut k = k.borrow_mut();
-        if k.is_empty() {
-            return false;
+    match ev {
+        Event::Message(c, _) => KICKED.with(|k| {
+            let k = k.borrow();
+            !k.is_empty() && k.contains(&c.id)
+        }),
+        Event::Connected(c) => {
+            LIVE.with(|l| l.borrow_mut().insert(c.id));
+            false
         }
-        match ev {
-            Event::Message(c, _) => k.contains(&c.id),
-            Event::Disconnected(c, _) => {
-                k.retain(|&id| id != c.id);
-                false
-            }
-            Event::Connected(_) => false,
+        Event::Disconnected(c, _) => {
+            LIVE.with(|l| l.borrow_mut().remove(&c.id));
+            KICKED.with(|k| k.borrow_mut().retain(|&id| id != c.id));
+            false
         }
-    })
+    }
 }
 
 /// How many events the dispatcher takes per attach.
@@ -157,10 +168,48 @@ pub(crate) fn on_dispatcher() -> bool {
     ON_DISPATCHER.with(Cell::get)
 }
 
+/// `handle.disconnect(client_id)`; from a callback of this server (on its
+/// `dispatcher`'s thread), its messages still queued (read before the kick
+/// took effect) are skipped too.
+pub(crate) fn kick(
+    handle: &ServerHandle,
+    dispatcher: Option<&Dispatcher>,
+    client_id: u64,
+) -> tcphub::Result<()> {
+    let here = std::thread::current().id();
+    let ours = dispatcher.is_some_and(|d| d.thread_id == here);
+    // Listed before the kick: its `Disconnected` is still to come.
+    let listed = ours && handle.client(client_id).is_some();
+    handle.disconnect(client_id)?;
+    if ours {
+        note_kick(client_id, listed);
+    }
+    Ok(())
+}
+
 /// A callback of this thread's server disconnected `client_id`: skip its
-/// messages still queued until its `Disconnected` (see `after_kick`).
-pub(crate) fn note_kick(client_id: u64) {
-    KICKED.with(|k| k.borrow_mut().push(client_id));
+/// messages still queued until its `Disconnected` (see `after_kick`), if
+/// that is still to come: the client was `listed` (by the server, just
+/// before the kick: its `Disconnected` was not even queued then), or this
+/// dispatcher has handed out its `Connected` but not its `Disconnected`.
+/// Kicking a client held open for replies after its `Disconnected` was
+/// handed out notes nothing (it used to stay noted for good).
+fn note_kick(client_id: u64, listed: bool) {
+    if !listed && !LIVE.with(|l| l.borrow().contains(&client_id)) {
+        return;
+    }
+    KICKED.with(|k| {
+        let mut k = k.borrow_mut();
+        if !k.contains(&client_id) {
+            k.push(client_id);
+        }
+    });
+}
+
+/// How many clients this thread's dispatcher skips the messages of (0 on
+/// any other thread); for the tests.
+pub(crate) fn kicks_pending() -> usize {
+    KICKED.with(|k| k.borrow().len())
 }
 
 impl Dispatcher {

@@ -41,7 +41,7 @@ use pyo3::types::PyType;
 use pyo3::{PyTraverseError, PyVisit};
 use tcphub::{Error, Event, Overflow, ServerHandle, TcpServer};
 
-use crate::dispatch::{note_kick, on_dispatcher, Callbacks, Dispatcher};
+use crate::dispatch::{kick, kicks_pending, on_dispatcher, Callbacks, Dispatcher};
 use crate::errors::{invalid_config, IntoPy};
 use crate::events::Pull;
 use crate::types::{Port, PyClient, PyEvent, PyStats};
@@ -574,14 +574,14 @@ impl PyTcpServer {
     /// ``NotRunning``.
     fn disconnect(&self, py: Python<'_>, client_id: u64) -> PyResult<()> {
         let r = self.started().py_err(py)?;
-        r.handle.disconnect(client_id).py_err(py)?;
-        // From this server's callbacks: the dispatcher skips the client's
-        // messages still queued (read before the kick took effect).
-        let here = std::thread::current().id();
-        if r.dispatcher.as_ref().is_some_and(|d| d.thread_id == here) {
-            note_kick(client_id);
-        }
-        Ok(())
+        kick(&r.handle, r.dispatcher.as_ref(), client_id).py_err(py)
+    }
+
+    /// Internal, for the tests: called from a callback, how many clients
+    /// its kicks left the callback thread skipping the messages of (until
+    /// their disconnect event); 0 on any other thread.
+    fn _kicks_pending(&self) -> usize {
+        kicks_pending()
     }
 
     /// The connected clients, by id.

@@ -436,6 +436,60 @@ def test_a_client_kicked_by_its_own_on_message_gets_no_more_messages_through(mak
     other.close()
 
 
+def test_kicking_a_held_client_after_its_disconnect_leaves_nothing_behind(make_server):
+    # A client that half-closes is held open for replies after its
+    # disconnect event, so on_disconnect can still kick it. No event of it
+    # is left to skip then: the dispatcher must not keep its id (it used
+    # to keep one per such client, for good, and scan them per message).
+    server = make_server(framing="lines")
+    pending: List[int] = []
+
+    @server.on_disconnect
+    def on_disconnect(client, reason):
+        try:
+            server.disconnect(client.id)  # held: still reachable
+        except tcphub.NoSuchClient:
+            pass  # (the hold already ended: nothing to note either way)
+        pending.append(server._kicks_pending())
+
+    server.start()
+    for i in range(5):
+        sock = connect(server)
+        sock.sendall(b"bye\n")
+        sock.shutdown(socket.SHUT_WR)
+        wait_until(lambda: len(pending) == i + 1, what="the disconnect")
+        assert sock.recv(100) == b""  # then closed
+        sock.close()
+    assert pending == [0] * 5
+
+
+def test_a_half_closed_client_kicked_by_its_own_on_message_gets_no_more_through(make_server):
+    # As above, for a client that also half-closed (held, no longer listed
+    # when it is kicked): the rest of what it sent is still skipped.
+    server = make_server(framing="lines", threads=1)
+    seen: List[bytes] = []
+    gone: List[str] = []
+
+    @server.on_message
+    def on_message(client, data):
+        seen.append(data)
+        if data == b"/quit":
+            server.disconnect(client.id)
+
+    @server.on_disconnect
+    def on_disconnect(client, reason):
+        gone.append(reason)
+        seen.append(b"kicks pending: %d" % server._kicks_pending())
+
+    server.start()
+    quitter = connect(server)
+    quitter.sendall(b"before\n/quit\n" + b"".join(b"spam %d\n" % i for i in range(100)))
+    quitter.shutdown(socket.SHUT_WR)
+    wait_until(lambda: len(gone) == 1, what="the disconnect")
+    assert seen == [b"before", b"/quit", b"kicks pending: 0"]
+    quitter.close()
+
+
 def test_a_send_racing_a_kick_is_counted_as_undelivered(make_server):
     # A send that returned for a client whose kick its loop applies first is
     # never written: Stats.undelivered counts it (as in Rust and C).
