@@ -67,16 +67,31 @@ impl QueueLoad {
         // SeqCst here and in `stall`/`sub`: a sender that sets `stalled`
         // and then finds no room, and a receiver that makes room and then
         // finds `stalled` clear, cannot both happen (no lost wakeup).
-        if self.events.fetch_add(1, Ordering::SeqCst) >= self.capacity {
-            self.events.fetch_sub(1, Ordering::SeqCst);
+        // A try that finds no room leaves both counts as they were: had it
+        // counted itself for a moment, a receiver taking the last events
+        // meanwhile would see a queue fuller than it is and wake nobody.
+        let bytes_fit = |b: usize| (b == 0 || b + n <= EVENT_QUEUE_BYTES).then_some(b + n);
+        if n > 0
+            && self
+                .bytes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, bytes_fit)
+                .is_err()
+        {
             return false;
         }
-        if n > 0 {
-            let before = self.bytes.fetch_add(n, Ordering::SeqCst);
-            if before > 0 && before + n > EVENT_QUEUE_BYTES {
-                self.give_back(1, n);
-                return false;
-            }
+        let capacity = self.capacity;
+        let one_more = |e: usize| (e < capacity).then_some(e + 1);
+        if self
+            .events
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, one_more)
+            .is_err()
+        {
+            // The bytes counted this one for a moment: give them back as a
+            // receiver does, waking the stalled senders if one missed that
+            // there was room (the count was full then, so there is room
+            // now only if receivers took events meanwhile).
+            self.sub(0, n);
+            return false;
         }
         true
     }
@@ -224,5 +239,91 @@ impl<T: Weigh> Outbox<T> {
                 .unwrap_or_else(|p| p.into_inner())
                 .extend(self.backlog.drain(..));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// An event said to carry a message of this many bytes.
+    #[derive(Debug)]
+    struct Item(usize);
+
+    impl Weigh for Item {
+        fn message_len(&self) -> usize {
+            self.0
+        }
+    }
+
+    /// A sender whose last try for room fails just as the consumer takes
+    /// the last event must still be woken: its failed try counted itself
+    /// in the queue for a moment, and the consumer, seeing that count, must
+    /// not be the only one to decide whether there is room.
+    #[test]
+    fn a_stalled_sender_is_woken_even_when_its_failed_try_overlaps_the_last_take() {
+        const ITEMS: usize = 100_000;
+        let mut poll = mio::Poll::new().expect("poll");
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
+        let load = Arc::new(QueueLoad::new(1, vec![waker]));
+        let (tx, rx) = crossbeam_channel::unbounded::<Item>();
+        let consumer = {
+            let load = load.clone();
+            std::thread::spawn(move || {
+                for i in 0..ITEMS {
+                    let item = rx
+                        .recv_timeout(Duration::from_secs(10))
+                        .unwrap_or_else(|_| panic!("item {i} never came: the sender sleeps"));
+                    load.sub(1, item.weight());
+                }
+            })
+        };
+        let mut outbox = Outbox::new(Some(tx), load);
+        let mut events = mio::Events::with_capacity(8);
+        for _ in 0..ITEMS {
+            outbox.push(Item(0));
+            while outbox.blocked() {
+                poll.poll(&mut events, Some(Duration::from_secs(10)))
+                    .expect("poll");
+                assert!(
+                    !events.is_empty() || !outbox.blocked(),
+                    "a stalled sender was never woken"
+                );
+                outbox.drain();
+            }
+        }
+        consumer.join().expect("consumer");
+    }
+
+    /// A message too big for what the queue holds (a large `max_len`) is
+    /// waited for asleep: its failed tries wake no one, the sender
+    /// included, until the application takes something.
+    #[test]
+    fn a_sender_waiting_for_room_for_a_big_message_sleeps() {
+        const MIB: usize = 1024 * 1024;
+        let mut poll = mio::Poll::new().expect("poll");
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
+        let load = Arc::new(QueueLoad::new(16, vec![waker]));
+        let (tx, rx) = crossbeam_channel::unbounded::<Item>();
+        let mut outbox = Outbox::new(Some(tx), load.clone());
+        outbox.push(Item(10 * MIB));
+        outbox.push(Item(60 * MIB)); // 70 MiB would not fit: waits
+        assert!(outbox.blocked());
+        let mut events = mio::Events::with_capacity(8);
+        for _ in 0..3 {
+            outbox.drain();
+            poll.poll(&mut events, Some(Duration::from_millis(50)))
+                .expect("poll");
+            assert!(events.is_empty(), "woken though nothing was taken");
+        }
+        let first = rx.try_recv().expect("the first message");
+        load.sub(1, first.weight());
+        poll.poll(&mut events, Some(Duration::from_secs(10)))
+            .expect("poll");
+        assert!(!events.is_empty(), "not woken once the queue was empty");
+        outbox.drain();
+        assert!(!outbox.blocked());
+        assert_eq!(rx.try_recv().expect("the big message").0, 60 * MIB);
     }
 }
