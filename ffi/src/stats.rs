@@ -50,7 +50,8 @@ pub struct tcphub_stats {
     /// Messages for one client that were not queued because the client had
     /// left, or was leaving, by the time its event loop got to them: a
     /// `tcphub_server_send` or `_send_to` that returned `TCPHUB_OK` while
-    /// the client was disconnecting; and, in pull mode, messages (broadcasts
+    /// the client was disconnecting or the server stopping ran out of
+    /// linger time before it got to them; and, in pull mode, messages (broadcasts
     /// too) that did not fit the queue of a client held open for replies
     /// after its DISCONNECTED. Broadcasts are otherwise not counted here.
     pub undelivered: u64,

@@ -703,6 +703,14 @@ impl EventLoop {
         // the channel goes with this thread).
         shared::take_local_into(&mut self.work);
         self.work.extend(self.rx.try_iter());
+        // Sends that returned `Ok` and never got out (the linger time ran
+        // out first) are counted like a send to a client that left.
+        let unsent = self
+            .work
+            .iter()
+            .filter(|c| matches!(c, Command::Send(..)))
+            .count();
+        LoopCounters::add(&self.counters().undelivered, unsent as u64);
         self.work.clear();
         // Nothing waits in the channel any more: loops of other servers that
         // bridge to this one must not stay paused on a stale count.

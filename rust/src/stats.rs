@@ -39,7 +39,8 @@ pub struct Stats {
     /// left, or was leaving, by the time its event loop got to them: a
     /// [`send`](crate::ServerHandle::send) or
     /// [`send_to`](crate::ServerHandle::send_to) that returned `Ok` while
-    /// the client was disconnecting (a kick, its peer closing, a timeout);
+    /// the client was disconnecting (a kick, its peer closing, a timeout) or
+    /// the server stopping ran out of linger time before it got to them;
     /// and, in pull mode, messages (broadcasts too) that did not fit the
     /// queue of a client held open for replies after its
     /// [`Disconnected`](crate::Event::Disconnected) (under
