@@ -23,6 +23,29 @@ use crate::{
 /// dropped connection is re-established with capped, jittered exponential
 /// backoff while ``send()`` keeps queueing. Use it as a context manager or
 /// call ``close()``; iterating yields messages until the connection closes.
+///
+/// Constructor parameters (durations are in seconds):
+///
+/// - ``host``, ``port``: the server — a name or an IP address (an IPv6
+///   address also in brackets, ``"[::1]"``, as tcphub prints addresses).
+///   The name lookup and the connect run with the GIL released; Ctrl-C
+///   interrupts the wait for them.
+/// - ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's;
+///   ``max_len``: longest message for lines/length framing, both ways
+///   (default ``DEFAULT_MAX_LINE`` / ``DEFAULT_MAX_FRAME``).
+/// - ``connect_timeout``: time allowed for each connection attempt.
+/// - ``reconnect``: re-establish dropped connections, waiting between
+///   ``reconnect_initial`` and ``reconnect_max`` seconds (both more than
+///   zero, else ``InvalidConfig``), giving up after
+///   ``reconnect_max_attempts`` failed attempts in a row (``None``: never).
+/// - ``max_queue_bytes`` bounds what ``send()`` has queued (default
+///   ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB; past it, ``QueueFull``).
+/// - ``nodelay``: ``TCP_NODELAY`` on the socket.
+/// - ``linger``: how long ``close()`` keeps flushing, and, without
+///   ``reconnect``, how long what is queued is still written after the
+///   server ended its sending side.
+/// - ``event_capacity`` bounds the received messages waiting for
+///   ``recv()`` (default 65,536; while full, the client stops reading).
 #[pyclass(name = "TcpClient", module = "tcphub", frozen)]
 pub(crate) struct PyTcpClient {
     client: TcpClient,
@@ -42,21 +65,8 @@ impl Drop for PyTcpClient {
 
 #[pymethods]
 impl PyTcpClient {
-    /// Connects to ``host:port`` (a name or an IP address; an IPv6 address
-    /// also in brackets, ``"[::1]"``, as tcphub prints addresses).
-    ///
-    /// ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's.
-    /// ``connect_timeout`` and ``linger`` (how long ``close()`` keeps flushing,
-    /// and, without ``reconnect``, how long what is queued is still written
-    /// after the server ended its sending side) are in seconds. ``reconnect``: re-establish dropped connections, waiting
-    /// between ``reconnect_initial`` and ``reconnect_max`` seconds (both more
-    /// than zero, else ``InvalidConfig``), giving up after
-    /// ``reconnect_max_attempts`` failed attempts in a row (``None``: never).
-    /// ``max_queue_bytes`` bounds what ``send()`` has queued (past it,
-    /// ``QueueFull``); ``event_capacity`` bounds the received messages
-    /// waiting for ``recv()`` (while full, the client stops reading).
-    /// The name lookup and the connect run with the GIL released; Ctrl-C
-    /// interrupts the wait for them.
+    // The parameters are documented on the class: Python shows only the
+    // class docstring for the constructor.
     #[new]
     #[pyo3(signature = (
         host,

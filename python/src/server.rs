@@ -123,6 +123,45 @@ impl Settings {
 ///
 /// Every method is thread-safe and may be called from inside a callback,
 /// ``stop()`` included. Servers still running at interpreter exit are stopped.
+///
+/// Constructor parameters (nothing is bound until ``start()``; durations
+/// are in seconds):
+///
+/// - ``port``: TCP port, 0 for any free one. ``max_clients``: most clients
+///   connected at once (more are accepted and closed).
+/// - ``framing``: how messages are delimited — ``"raw"`` (each read is a
+///   message), ``"lines"`` (newline-terminated; a message holding a newline
+///   arrives as several) or ``"length"`` (4-byte big-endian length prefix).
+///   ``max_len``: longest accepted message for lines/length framing
+///   (default ``DEFAULT_MAX_LINE`` / ``DEFAULT_MAX_FRAME``).
+/// - ``bind``: local IP address (``"::"`` for IPv6 and IPv4).
+/// - ``threads``: event-loop threads (``None``: one per core).
+/// - ``max_queue_bytes``: bound of each client's outbound queue (default
+///   ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB); ``overflow``: ``"disconnect"`` a
+///   client whose queue is full (reason ``"slow consumer"``), or ``"drop"``
+///   the message.
+/// - ``idle_timeout`` cuts a client that sends nothing for that long,
+///   ``frame_timeout`` one that takes longer than that to complete a
+///   started frame (slowloris defence); ``None`` (the default) turns either
+///   off, and 0 is ``InvalidConfig``. ``keepalive``: TCP keepalive probes
+///   after that long without traffic (``None``: off).
+/// - ``nodelay``: ``TCP_NODELAY`` on accepted sockets. ``backlog``: listen
+///   backlog (default 4096).
+/// - ``linger``: how long ``stop()`` keeps flushing, and how long a client
+///   that finished sending is held open for replies after its disconnect
+///   event was taken (pull mode, callbacks included).
+/// - ``event_capacity``: events waiting to be taken (default 65,536); while
+///   full, the server stops reading from clients.
+/// - ``busy_poll``: how long an I/O thread that ran out of work keeps
+///   polling (yielding the CPU) before it sleeps — fewer wakeups under
+///   steady load, at most that much CPU per wakeup; default 5e-6, 0 turns
+///   it off.
+/// - ``full_message``: bytes sent (framed) to each connection refused
+///   because ``max_clients`` are connected, just before it is closed, so
+///   the peer learns why; at most 4096 bytes framed (``start()`` raises
+///   ``InvalidConfig`` otherwise).
+///
+/// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
 #[pyclass(name = "TcpServer", module = "tcphub", frozen, weakref)]
 pub(crate) struct PyTcpServer {
     settings: Settings,
@@ -232,32 +271,8 @@ impl Drop for PyTcpServer {
 
 #[pymethods]
 impl PyTcpServer {
-    /// Configures a server; nothing is bound until ``start()``.
-    ///
-    /// ``port``: TCP port, 0 for any free one. ``max_clients``: most clients
-    /// connected at once (more are accepted and closed). ``framing``: how
-    /// messages are delimited — ``"raw"`` (each read is a message),
-    /// ``"lines"`` (newline-terminated) or ``"length"`` (4-byte big-endian
-    /// length prefix). ``bind``: local IP address (``"::"`` for IPv6 and IPv4).
-    /// ``max_len``: longest accepted message for lines/length framing.
-    /// Durations are in seconds; ``idle_timeout`` cuts a client that sends
-    /// nothing for that long, ``frame_timeout`` one that takes longer than
-    /// that to complete a started frame (slowloris defence); ``None`` (the
-    /// default) turns either off, and 0 is ``InvalidConfig``.
-    /// ``overflow``: ``"disconnect"`` a client whose
-    /// outbound queue (``max_queue_bytes``) is full, or ``"drop"`` the message.
-    /// ``linger``: seconds ``stop()`` keeps flushing, and how long a client
-    /// that finished sending is held open for replies after its disconnect
-    /// event was taken (pull mode, callbacks included).
-    /// ``busy_poll``: seconds an I/O thread that ran out of work keeps polling
-    /// (yielding the CPU) before it sleeps — fewer wakeups under steady load,
-    /// at most that much CPU per wakeup; default 5e-6, 0 turns it off.
-    /// ``full_message``: bytes sent (framed) to each connection refused
-    /// because ``max_clients`` are connected, just before it is closed, so
-    /// the peer learns why; at most 4096 bytes framed (``start()`` raises
-    /// ``InvalidConfig`` otherwise).
-    ///
-    /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
+    // The parameters are documented on the class: Python shows only the
+    // class docstring for the constructor.
     #[new]
     #[pyo3(signature = (
         port = 0,

@@ -26,6 +26,16 @@ def test_every_public_class_and_method_has_a_docstring():
     assert (tcphub.__doc__ or "").strip()
 
 
+def test_the_constructor_parameters_are_documented_where_help_shows_them():
+    # pyo3 drops the docstring of ``#[new]``: help(TcpServer) showed no word
+    # about max_queue_bytes, linger or reconnect_max_attempts.
+    for cls in (tcphub.TcpServer, tcphub.TcpClient):
+        params = [p for p in inspect.signature(cls).parameters if p not in ("self", "cls")]
+        doc = cls.__doc__ or ""
+        undocumented = [p for p in params if f"``{p}``" not in doc]
+        assert undocumented == [], cls.__name__
+
+
 def test_each_error_maps_to_its_own_class_under_tcphuberror():
     classes = [
         tcphub.InvalidConfig,
