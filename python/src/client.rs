@@ -38,6 +38,12 @@ use crate::{
 ///   ``reconnect_initial`` and ``reconnect_max`` seconds (both more than
 ///   zero, else ``InvalidConfig``), giving up after
 ///   ``reconnect_max_attempts`` failed attempts in a row (``None``: never).
+///   Attempt *n* waits between half and all of
+///   ``min(reconnect_initial * 2**(n-1), reconnect_max)``. A connection
+///   that drops less than a second after it was made counts as a failed
+///   attempt: the count (and the backoff) goes on instead of starting
+///   again at 1, so a server that accepts and closes at once is not
+///   hammered — and ``reconnect_max_attempts`` applies across such drops.
 /// - ``max_queue_bytes`` bounds what ``send()`` has queued (default
 ///   ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB; past it, ``QueueFull``).
 /// - ``nodelay``: ``TCP_NODELAY`` on the socket.

@@ -175,8 +175,10 @@ pub(crate) struct PyClientEvent {
     data: Option<Py<PyBytes>>,
     /// Why the connection ended, for ``"disconnect"`` (as ``disconnect_reason``).
     reason: Option<String>,
-    /// The reconnect attempt (1 for the first after a drop), for
-    /// ``"reconnecting"`` and ``"reconnected"``.
+    /// The reconnect attempt, for ``"reconnecting"`` and ``"reconnected"``:
+    /// 1 for the first after a drop, unless the connection that dropped
+    /// lasted under a second — then the count goes on from the attempt
+    /// that made it (see ``TcpClient``'s ``reconnect``).
     attempt: Option<u32>,
     /// Seconds until that attempt, for ``"reconnecting"``.
     delay: Option<f64>,
