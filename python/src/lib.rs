@@ -126,10 +126,17 @@ pub(crate) fn framing_name(f: tcphub::Framing) -> &'static str {
 /// Seconds (a float) to a `Duration`, refusing negative, NaN and huge values.
 pub(crate) fn duration(py: Python<'_>, secs: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(secs).map_err(|_| {
-        errors::invalid_config(
-            py,
-            format!("{what} must be a non-negative number of seconds, not {secs}"),
-        )
+        let msg = if secs >= 0.0 {
+            // Infinity or past `Duration`'s range: "not a non-negative
+            // number" would be false, and `{secs}` prints 1e300 in full.
+            format!(
+                "{what} must be a finite number of seconds up to {:e}, not {secs:e}",
+                Duration::MAX.as_secs_f64()
+            )
+        } else {
+            format!("{what} must be a non-negative number of seconds, not {secs}")
+        };
+        errors::invalid_config(py, msg)
     })
 }
 

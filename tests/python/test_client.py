@@ -199,6 +199,20 @@ def test_a_zero_connect_timeout_is_invalid_config(echo_server):
         tcphub.TcpClient("127.0.0.1", echo_server.port, connect_timeout=1e-12)
 
 
+def test_an_infinite_or_huge_timeout_is_refused_with_a_message_that_says_why(echo_server):
+    # It said "timeout must be a non-negative number of seconds, not inf",
+    # and printed 1e300 as 301 digits.
+    with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines") as client:
+        for t in (float("inf"), 1e300):
+            with pytest.raises(tcphub.InvalidConfig, match="finite") as info:
+                client.recv(timeout=t)
+            assert len(str(info.value)) < 200
+        with pytest.raises(tcphub.InvalidConfig, match="non-negative.*-1"):
+            client.recv(timeout=-1)
+    with pytest.raises(tcphub.InvalidConfig, match="finite.*inf"):
+        echo_server.wait(timeout=float("inf"))
+
+
 def test_zero_reconnect_delays_are_invalid_config(echo_server):
     # Zero would redial a server that is down in a busy loop.
     for initial, most in [(0, 0), (0, 1.0), (0.1, 0)]:
