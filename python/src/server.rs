@@ -489,6 +489,8 @@ impl PyTcpServer {
     /// stopped"`` disconnects) have run, or ``timeout`` seconds passed;
     /// returns whether it stopped. Ctrl-C interrupts the wait. Inside a
     /// callback it does not wait for the callbacks (they run after it).
+    /// Raises ``NotRunning`` before ``start()`` (there is nothing to wait
+    /// for: without it, ``wait()`` would block for good).
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let r = self.started().py_err(py)?;
