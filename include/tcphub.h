@@ -213,7 +213,9 @@
 
 /**
  * `tcphub_client_event.kind`: a reconnect attempt (`attempt`) comes after
- * `delay_ms`.
+ * `delay_ms`. `attempt` is 1 for the first after a drop, unless the
+ * connection that dropped lasted under a second: then the count goes on
+ * (see `reconnect_max_attempts`).
  */
 #define TCPHUB_CLIENT_EVENT_RECONNECTING 3
 
@@ -298,7 +300,10 @@ typedef struct tcphub_client_options {
   uint64_t reconnect_max_ms;
   /**
    * Give up after this many failed attempts in a row (0, the default:
-   * never).
+   * never). A connection that drops less than a second after it was made
+   * counts as a failed attempt: the count and the backoff go on instead
+   * of starting again at 1 (a server that accepts and closes at once is
+   * not hammered), so this bound applies across such drops.
    */
   uint32_t reconnect_max_attempts;
   /**

@@ -40,7 +40,10 @@ pub struct tcphub_client_options {
     /// See `reconnect_initial_ms`.
     pub reconnect_max_ms: u64,
     /// Give up after this many failed attempts in a row (0, the default:
-    /// never).
+    /// never). A connection that drops less than a second after it was made
+    /// counts as a failed attempt: the count and the backoff go on instead
+    /// of starting again at 1 (a server that accepts and closes at once is
+    /// not hammered), so this bound applies across such drops.
     pub reconnect_max_attempts: u32,
     /// Bound on bytes accepted by `tcphub_client_send` and not yet written
     /// (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`.
