@@ -71,7 +71,9 @@ pub unsafe extern "C" fn tcphub_server_begin_stop(s: *mut tcphub_server) -> c_in
 /// the server has stopped — by `tcphub_server_stop` or `_begin_stop` from
 /// a callback or another thread — and its event-loop threads have ended.
 /// The way for a main thread to run a server that a callback (a "shutdown"
-/// command) ends.
+/// command) ends. Inside one of the server's callbacks the loops cannot
+/// end while it runs: once the server has stopped it returns
+/// `TCPHUB_ERR_TIMEOUT` at once, whatever `timeout_ms`.
 ///
 /// Returns `TCPHUB_OK` once stopped, `TCPHUB_ERR_TIMEOUT` when it still
 /// runs (or is still stopping) at the deadline, `TCPHUB_ERR_NOT_RUNNING`

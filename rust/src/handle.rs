@@ -471,7 +471,10 @@ impl ServerHandle {
 
     /// Like [`wait`](ServerHandle::wait), but for at most `timeout`: returns
     /// whether the server has stopped and its loops have ended by then
-    /// (`Duration::MAX`: no limit).
+    /// (`Duration::MAX`: no limit). On a tcphub I/O thread (inside a
+    /// callback) the loops cannot end meanwhile: once the server has
+    /// stopped it returns `false` at once, as
+    /// [`stop_timeout`](ServerHandle::stop_timeout) does there.
     ///
     /// # Examples
     ///
@@ -495,9 +498,11 @@ impl ServerHandle {
             }
             std::thread::sleep(left.min(POLL));
         }
-        // Stopped: now the loops (the flush, the last callbacks).
-        if timeout == Duration::MAX {
-            self.core.stop(); // joins the loops, unless on a tcphub I/O thread
+        // Stopped: now the loops (the flush, the last callbacks). On a
+        // tcphub I/O thread they cannot be waited for (this callback is one
+        // of them): not finished, as `stop_timeout` answers there.
+        if timeout == Duration::MAX && !crate::shared::on_any_io_thread() {
+            self.core.stop(); // joins the loops
             return true;
         }
         self.stop_timeout(deadline.saturating_duration_since(Instant::now()))
