@@ -109,7 +109,7 @@ pub unsafe extern "C" fn tcphub_server_next_event(
         };
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        let events = srv.handle()?.events();
+        let events = srv.pull_handle()?.events();
         let event = match boundary::timeout(timeout_ms) {
             Some(t) => events.recv_timeout(t)?,
             None => events.recv().ok_or(tcphub_core::Error::NotRunning)?,

@@ -77,6 +77,10 @@ struct State {
     /// The running (or stopped, not yet released) server. Kept after a stop
     /// so that a later stop or free from outside the loops can join them.
     handle: Option<ServerHandle>,
+    /// Whether `handle`'s run has callbacks: `tcphub_server_next_event`
+    /// then says its events went to them, rather than "not running". The
+    /// `on_*` fields may change after a stop; this stays the run's.
+    callback_mode: bool,
 }
 
 impl State {
@@ -234,9 +238,20 @@ impl tcphub_server {
         set(&mut st.tuning)
     }
 
-    /// A clone of the core handle, taken without holding the lock afterwards.
-    pub(crate) fn handle(&self) -> Result<ServerHandle, Fail> {
-        self.lock().handle.clone().ok_or_else(never_started)
+    /// A clone of the core handle of a run in pull mode, taken without
+    /// holding the lock afterwards, for `tcphub_server_next_event`: a run
+    /// with callbacks has no events to take, which "not running" alone
+    /// would misname.
+    pub(crate) fn pull_handle(&self) -> Result<ServerHandle, Fail> {
+        let st = self.lock();
+        let handle = st.handle.clone().ok_or_else(never_started)?;
+        if st.callback_mode {
+            return Err(Fail::new(
+                TCPHUB_ERR_NOT_RUNNING,
+                "the server has callbacks: its events go to them, not to tcphub_server_next_event",
+            ));
+        }
+        Ok(handle)
     }
 }
 
@@ -295,6 +310,7 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
                 userdata_free: None,
                 userdata: Vec::new(),
                 handle: None,
+                callback_mode: false,
             }),
         };
         Ok(Arc::into_raw(Arc::new(server)).cast_mut())
@@ -635,6 +651,9 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
         match st.builder(&keep).start() {
             Ok(handle) => {
                 st.handle = Some(handle);
+                st.callback_mode = st.on_connect.is_some()
+                    || st.on_message.is_some()
+                    || st.on_disconnect.is_some();
                 Ok(TCPHUB_OK)
             }
             Err(e) => {

@@ -2,6 +2,13 @@
  * DISCONNECTED events through tcphub_server_next_event. */
 #include "test_util.h"
 
+static void ignore_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    (void)ud;
+    (void)id;
+    (void)data;
+    (void)len;
+}
+
 int main(void) {
     tcphub_event ev;
     tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
@@ -87,5 +94,22 @@ int main(void) {
     close(fd);
     tcphub_server_free(s);
     TEST_PASS("after stop: remaining events, then NOT_RUNNING");
+
+    /* A running server with callbacks has no events to pull: NOT_RUNNING,
+     * and the detail says why rather than "not running". Once the
+     * callbacks are removed, its next run is in pull mode. */
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_on_message(s, ignore_message, NULL));
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_RC(tcphub_server_next_event(s, &ev, 0), TCPHUB_ERR_NOT_RUNNING);
+    CHECK(strstr(tcphub_last_error(), "callback") != NULL);
+    CHECK_RC(tcphub_server_next_event(s, &ev, -1), TCPHUB_ERR_NOT_RUNNING);
+    CHECK(strstr(tcphub_last_error(), "callback") != NULL);
+    CHECK_OK(tcphub_server_stop(s));
+    CHECK_OK(tcphub_server_on_message(s, NULL, NULL));
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_RC(tcphub_server_next_event(s, &ev, 0), TCPHUB_ERR_TIMEOUT);
+    tcphub_server_free(s);
+    TEST_PASS("callback mode: NOT_RUNNING that names the callbacks; pull mode after removing them");
     return 0;
 }
