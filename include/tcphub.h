@@ -33,6 +33,14 @@
  *     threads; it must be safe to use from there. The optional destructor
  *     (tcphub_server_set_userdata_free) runs after the last callback.
  *   - Callbacks must return normally: no longjmp, no C++ exception.
+ *   - No tcphub function is async-signal-safe (they lock and allocate):
+ *     never call one from a signal handler, not even
+ *     tcphub_server_begin_stop. To stop on SIGINT/SIGTERM, block them with
+ *     pthread_sigmask before tcphub_server_start (its threads inherit the
+ *     mask) and have a thread that sigwait()s for them call
+ *     tcphub_server_begin_stop (or _stop; examples/c/chat_server.c), or set
+ *     a volatile sig_atomic_t flag in the handler and check it between
+ *     short waits (tcphub_server_next_event, _wait, _stop_timeout).
  */
 
 #ifndef TCPHUB_H
@@ -865,9 +873,10 @@ void tcphub_message_release(struct tcphub_message *msg);
 /**
  * Starts a graceful stop and returns at once, without waiting for the
  * event-loop threads (a later `tcphub_server_stop`, `_wait` or `_free`
- * waits for them). For threads that must not block, such as a
- * signal-handling thread. Idempotent; a server never started is not an
- * error.
+ * waits for them). For threads that must not block, such as a thread
+ * that `sigwait()`s for SIGINT — but not a signal handler: like every
+ * tcphub function it is not async-signal-safe (see the threading rules at
+ * the top). Idempotent; a server never started is not an error.
  *
  * # Safety
  *

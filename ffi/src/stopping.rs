@@ -48,9 +48,10 @@ pub unsafe extern "C" fn tcphub_server_stop_timeout(
 
 /// Starts a graceful stop and returns at once, without waiting for the
 /// event-loop threads (a later `tcphub_server_stop`, `_wait` or `_free`
-/// waits for them). For threads that must not block, such as a
-/// signal-handling thread. Idempotent; a server never started is not an
-/// error.
+/// waits for them). For threads that must not block, such as a thread
+/// that `sigwait()`s for SIGINT — but not a signal handler: like every
+/// tcphub function it is not async-signal-safe (see the threading rules at
+/// the top). Idempotent; a server never started is not an error.
 ///
 /// # Safety
 ///
