@@ -171,6 +171,21 @@ pub(crate) unsafe fn non_null<'a, T>(p: *const T, arg: &str) -> Result<&'a T, Fa
 ///
 /// `data` is NULL or points to `len` readable bytes that outlive the result.
 pub(crate) unsafe fn bytes<'a>(data: *const u8, len: usize) -> Result<&'a [u8], Fail> {
+    // SAFETY: the caller's promise.
+    unsafe { named_bytes("data", data, len) }
+}
+
+/// As [`bytes`], for a parameter not called `data`: `name` is how the
+/// header calls it, for `tcphub_last_error()`.
+///
+/// # Safety
+///
+/// As for [`bytes`].
+pub(crate) unsafe fn named_bytes<'a>(
+    name: &str,
+    data: *const u8,
+    len: usize,
+) -> Result<&'a [u8], Fail> {
     if len > isize::MAX as usize {
         return Err(Fail::invalid(format!(
             "len {len} is larger than any object"
@@ -182,7 +197,7 @@ pub(crate) unsafe fn bytes<'a>(data: *const u8, len: usize) -> Result<&'a [u8], 
         } else {
             Err(Fail::new(
                 TCPHUB_ERR_NULL,
-                format!("data is NULL but len is {len}"),
+                format!("{name} is NULL but len is {len}"),
             ))
         };
     }

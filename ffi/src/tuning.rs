@@ -252,7 +252,7 @@ pub unsafe extern "C" fn tcphub_server_set_full_message(
                 None
             } else {
                 // SAFETY: the caller's promise.
-                Some(crate::boundary::bytes(msg, len)?.to_vec())
+                Some(crate::boundary::named_bytes("msg", msg, len)?.to_vec())
             };
             Ok(())
         })

@@ -59,6 +59,7 @@ int main(void) {
     CHECK_RC(tcphub_server_set_event_capacity(NULL, 16), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_full_message(NULL, NULL, 0), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_full_message(s, NULL, 3), TCPHUB_ERR_NULL);
+    CHECK(strstr(tcphub_last_error(), "msg is NULL but len is 3") != NULL);
     CHECK_RC(tcphub_server_set_overflow(s, 2), TCPHUB_ERR_INVALID_ARG);
     CHECK(strstr(tcphub_last_error(), "overflow") != NULL);
     CHECK_RC(tcphub_server_set_overflow(s, -1), TCPHUB_ERR_INVALID_ARG);
