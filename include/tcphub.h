@@ -576,8 +576,10 @@ extern "C" {
  * connection down and stops the I/O thread. What is still queued when the
  * linger time runs out is dropped; `tcphub_client_disconnect_reason` then
  * says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`.
- * Blocks until then; `tcphub_client_close_timeout` bounds the wait.
- * Idempotent. Messages received before the close can still be taken with
+ * Blocks until then; `tcphub_client_close_timeout` bounds the wait. From
+ * inside any tcphub callback (this client's, another's, a server's) it starts the
+ * close and returns `TCPHUB_OK` at once without waiting: the thread it
+ * would wait for may be the one running the callback. Idempotent. Messages received before the close can still be taken with
  * `tcphub_client_recv`.
  *
  * # Safety
@@ -1424,7 +1426,9 @@ int tcphub_server_stop_timeout(struct tcphub_server *s, uint64_t timeout_ms);
  * The way for a main thread to run a server that a callback (a "shutdown"
  * command) ends. Inside one of the server's callbacks the loops cannot
  * end while it runs: once the server has stopped it returns
- * `TCPHUB_ERR_TIMEOUT` at once, whatever `timeout_ms`.
+ * `TCPHUB_ERR_TIMEOUT` at once, whatever `timeout_ms`; while the server
+ * runs it waits like anywhere else — holding up that loop's clients, and
+ * with a negative `timeout_ms` until another thread stops the server.
  *
  * Returns `TCPHUB_OK` once stopped, `TCPHUB_ERR_TIMEOUT` when it still
  * runs (or is still stopping) at the deadline, `TCPHUB_ERR_NOT_RUNNING`

@@ -74,7 +74,9 @@ pub unsafe extern "C" fn tcphub_server_begin_stop(s: *mut tcphub_server) -> c_in
 /// The way for a main thread to run a server that a callback (a "shutdown"
 /// command) ends. Inside one of the server's callbacks the loops cannot
 /// end while it runs: once the server has stopped it returns
-/// `TCPHUB_ERR_TIMEOUT` at once, whatever `timeout_ms`.
+/// `TCPHUB_ERR_TIMEOUT` at once, whatever `timeout_ms`; while the server
+/// runs it waits like anywhere else — holding up that loop's clients, and
+/// with a negative `timeout_ms` until another thread stops the server.
 ///
 /// Returns `TCPHUB_OK` once stopped, `TCPHUB_ERR_TIMEOUT` when it still
 /// runs (or is still stopping) at the deadline, `TCPHUB_ERR_NOT_RUNNING`
