@@ -577,9 +577,10 @@ extern "C" {
  * linger time runs out is dropped; `tcphub_client_disconnect_reason` then
  * says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`.
  * Blocks until then; `tcphub_client_close_timeout` bounds the wait. From
- * inside any tcphub callback (this client's, another's, a server's) it starts the
- * close and returns `TCPHUB_OK` at once without waiting: the thread it
- * would wait for may be the one running the callback. Idempotent. Messages received before the close can still be taken with
+ * inside any tcphub callback (this client's, another's, a server's) it
+ * starts the close and returns `TCPHUB_OK` at once without waiting: the
+ * thread it would wait for may be the one running the callback.
+ * Idempotent. Messages received before the close can still be taken with
  * `tcphub_client_recv`.
  *
  * # Safety
