@@ -333,6 +333,34 @@ impl PyTcpClient {
         Ok(false)
     }
 
+    /// ``close()`` for asyncio: ``await client.aclose()`` closes the client
+    /// on a helper thread, so the event loop keeps running while what is
+    /// queued is flushed (up to ``linger`` seconds). Cancelling the awaiting
+    /// task does not cancel the close.
+    fn aclose<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_in_thread", (slf.getattr("close")?, "tcphub-aclose"))
+    }
+
+    /// ``async with TcpClient(...) as client:`` returns the client itself.
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_ready", (slf,))
+    }
+
+    /// Closes the client as ``aclose()`` does, without blocking the event loop.
+    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
+    fn __aexit__<'py>(
+        slf: &Bound<'py, Self>,
+        _exc_type: Option<Bound<'py, PyType>>,
+        _exc: Option<Bound<'py, PyAny>>,
+        _tb: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::aclose(slf)
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<TcpClient {} -> {} {} ({})>",

@@ -773,6 +773,36 @@ impl PyTcpServer {
         Ok(false)
     }
 
+    /// ``stop()`` for asyncio: ``await server.astop()`` stops the server on
+    /// a helper thread, so the event loop keeps running while queued
+    /// messages are flushed (up to ``linger`` seconds) and the last callbacks
+    /// run. Cancelling the awaiting task does not cancel the stop.
+    fn astop<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_in_thread", (slf.getattr("stop")?, "tcphub-astop"))
+    }
+
+    /// ``async with TcpServer(...) as server:`` starts the server (unless it
+    /// is running) and returns it, as ``with`` does.
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let server = Self::__enter__(slf)?;
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_ready", (server,))
+    }
+
+    /// Stops the server as ``astop()`` does, without blocking the event loop.
+    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
+    fn __aexit__<'py>(
+        slf: &Bound<'py, Self>,
+        _exc_type: Option<Bound<'py, PyType>>,
+        _exc: Option<Bound<'py, PyAny>>,
+        _tb: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::astop(slf)
+    }
+
     /// Lets Python's garbage collector see the callbacks, so a server whose
     /// callbacks refer back to it (`def relay(c, d): s.send_all(d)`) is
     /// collected once stopped and unreferenced. While running, the

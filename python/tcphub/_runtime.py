@@ -4,7 +4,8 @@
   exit are stopped (atexit), with a bound on how long a stuck callback can
   delay the exit.
 - ``_aevents`` implements ``TcpServer.aevents()``; ``_arecv`` and
-  ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``.
+  ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``;
+  ``_in_thread`` implements ``astop()``, ``aclose()`` and ``async with``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import atexit
 import threading
 import weakref
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, AsyncGenerator, Optional
+from typing import TYPE_CHECKING, AsyncGenerator, Callable, Optional, TypeVar
 
 if TYPE_CHECKING:
     from ._tcphub import Event, TcpClient, TcpServer
@@ -111,6 +112,47 @@ async def _await_shared(shared: "Future[bool]", timeout: Optional[float]) -> Non
             waiting.result()
     finally:
         waiting.cancel()
+
+
+_T = TypeVar("_T")
+
+
+async def _ready(value: _T) -> _T:
+    """``value``, awaitable (``__aenter__``)."""
+    return value
+
+
+async def _in_thread(fn: Callable[[], None], name: str) -> None:
+    """Runs ``fn`` (a blocking ``stop()`` or ``close()``) on a thread of its
+    own and waits for it without blocking the event loop. Cancelling the
+    waiting task leaves ``fn`` to finish; its exception, if any, is raised
+    here."""
+    loop = asyncio.get_running_loop()
+    done: "asyncio.Future[None]" = loop.create_future()
+
+    def settle(error: Optional[BaseException]) -> None:
+        if done.cancelled():
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: Optional[BaseException] = None
+        try:
+            fn()
+        except BaseException as e:  # handed to the awaiting task
+            error = e
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:
+            pass  # the event loop has closed: nobody is waiting
+
+    # Not the loop's default executor: a stop may wait up to `linger`, and
+    # its few workers are the application's.
+    threading.Thread(target=run, name=name).start()
+    await done
 
 
 async def _next_message(client: "TcpClient", deadline: Optional[float]) -> Optional[bytes]:

@@ -258,6 +258,14 @@ class TcpServer:
         _exc: Optional[BaseException] = None,
         _tb: Optional[TracebackType] = None,
     ) -> bool: ...
+    def astop(self) -> Coroutine[Any, Any, None]: ...
+    def __aenter__(self: _S) -> Coroutine[Any, Any, _S]: ...
+    def __aexit__(
+        self,
+        _exc_type: Optional[Type[BaseException]] = None,
+        _exc: Optional[BaseException] = None,
+        _tb: Optional[TracebackType] = None,
+    ) -> Coroutine[Any, Any, None]: ...
 
 @final
 class TcpClient:
@@ -311,3 +319,11 @@ class TcpClient:
         _exc: Optional[BaseException] = None,
         _tb: Optional[TracebackType] = None,
     ) -> bool: ...
+    def aclose(self) -> Coroutine[Any, Any, None]: ...
+    def __aenter__(self) -> Coroutine[Any, Any, "TcpClient"]: ...
+    def __aexit__(
+        self,
+        _exc_type: Optional[Type[BaseException]] = None,
+        _exc: Optional[BaseException] = None,
+        _tb: Optional[TracebackType] = None,
+    ) -> Coroutine[Any, Any, None]: ...

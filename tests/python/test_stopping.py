@@ -5,6 +5,7 @@ collector when callbacks refer back to their server."""
 from __future__ import annotations
 
 import gc
+import socket
 import threading
 import time
 import weakref
@@ -141,3 +142,54 @@ def test_stop_racing_start_on_another_thread_always_wins():
         t.join(WAIT)
         assert not s.running, "a stop() during start() was lost"
     assert overlapped > 0, "no stop() was issued while a start() was under way"
+
+
+def test_async_with_and_astop_aclose_leave_the_event_loop_running(make_server):
+    # A stop that waits for a slow last callback, and a close that waits
+    # out its linger on a peer that never reads: awaited, the event loop
+    # keeps running meanwhile; `async with` does both on the way out.
+    import asyncio
+
+    leaving = threading.Event()
+
+    async def main() -> None:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        t = asyncio.ensure_future(ticker())
+        server = make_server(framing="lines")
+
+        @server.on_disconnect
+        def slow(client, reason):
+            time.sleep(0.3)  # the last callback: stop() waits for it
+            leaving.set()
+
+        async with server as s:
+            assert s is server and server.running
+            peer = connect(server)
+            wait_until(lambda: server.client_count == 1)
+            before = ticks
+            await server.astop()
+            assert leaving.is_set() and not server.running
+            assert ticks - before >= 5, ticks - before  # 0 if stop() blocked the loop
+            peer.close()
+
+        silent = socket.create_server(("127.0.0.1", 0))  # accepts, never reads
+        async with tcphub.TcpClient(
+            "127.0.0.1", silent.getsockname()[1], linger=0.3, max_queue_bytes=64 << 20
+        ) as client:
+            while client.queued_bytes < 16 << 20:
+                client.send(b"x" * (1 << 20))
+            before = ticks
+        assert not client.is_open
+        assert client.disconnect_reason == "i/o error: timed out"  # linger ran out
+        assert ticks - before >= 5, ticks - before  # 0 if close() blocked the loop
+        silent.close()
+        t.cancel()
+
+    asyncio.run(main())
