@@ -124,3 +124,61 @@ fn a_client_stalled_on_a_full_queue_sleeps_and_then_delivers_everything() {
     }
     drop(writer.join().expect("writer"));
 }
+
+/// Many senders on two loops filling a tiny queue that a consumer empties
+/// in uneven batches: every stall ends with a wakeup (a lost one hangs
+/// here until the bounded wait fails), and each client's lines arrive in
+/// order.
+#[test]
+fn two_loops_and_a_tiny_queue_never_miss_a_wakeup() {
+    const CLIENTS: usize = 40;
+    const PER_CLIENT: usize = 2_000;
+    for capacity in [1, 2, 3, 7] {
+        let server = TcpServer::new(0, 100)
+            .bind(localhost())
+            .framing(Framing::lines())
+            .threads(2)
+            .event_capacity(capacity)
+            .start()
+            .expect("start");
+        let events = server.events();
+        let writers: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let mut peer = TcpStream::connect(server.local_addr()).expect("connect");
+                std::thread::spawn(move || {
+                    let all: String = (0..PER_CLIENT).map(|i| line(i) + "\n").collect();
+                    peer.write_all(all.as_bytes()).expect("write lines");
+                    peer
+                })
+            })
+            .collect();
+        let mut next: std::collections::HashMap<tcphub::ClientId, usize> = Default::default();
+        let mut got = 0;
+        let mut batch = Vec::new();
+        let mut turn = 0usize;
+        while got < CLIENTS * PER_CLIENT {
+            turn += 1;
+            batch.clear();
+            let max = 1 + turn % 5;
+            let n = events
+                .recv_batch(&mut batch, max, TIMEOUT)
+                .unwrap_or_else(|e| panic!("capacity {capacity}: {e} after {got} lines"));
+            assert!(
+                n > 0,
+                "capacity {capacity}: no event for {TIMEOUT:?} after {got} lines (a lost wakeup)"
+            );
+            for ev in batch.drain(..) {
+                if let Event::Message(c, m) = ev {
+                    let n = next.entry(c.id).or_default();
+                    assert_eq!(String::from_utf8_lossy(&m), line(*n), "client {c}");
+                    *n += 1;
+                    got += 1;
+                }
+            }
+        }
+        for w in writers {
+            drop(w.join().expect("writer"));
+        }
+        server.stop();
+    }
+}
