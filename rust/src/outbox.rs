@@ -21,6 +21,7 @@ use crate::shared::EVENT_QUEUE_BYTES;
 
 /// The events and bytes in a queue, on a cache line of their own: the loops
 /// add to them and the consumer subtracts from them for every event.
+#[derive(Debug)]
 #[repr(align(128))]
 pub(crate) struct QueueLoad {
     events: AtomicUsize,
@@ -33,17 +34,6 @@ pub(crate) struct QueueLoad {
     stalled: AtomicBool,
     /// The senders' I/O threads, to wake when `stalled` clears.
     wakers: Vec<Arc<Waker>>,
-}
-
-impl std::fmt::Debug for QueueLoad {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueueLoad")
-            .field("events", &self.events)
-            .field("bytes", &self.bytes)
-            .field("capacity", &self.capacity)
-            .field("stalled", &self.stalled)
-            .finish_non_exhaustive()
-    }
 }
 
 impl QueueLoad {
