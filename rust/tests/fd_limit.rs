@@ -66,38 +66,6 @@ fn warnings(needle: &str, since: Instant) -> Vec<String> {
     logged(log::Level::Warn, needle, since)
 }
 
-/// Sets the soft `RLIMIT_NOFILE` of this process; gives the previous one
-/// back when dropped (a failed assertion included).
-struct FdLimit(libc::rlimit);
-
-impl FdLimit {
-    fn set(soft: u64) -> FdLimit {
-        let mut old = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit/setrlimit only read/write the structs we pass.
-        unsafe {
-            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut old), 0);
-            let new = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: old.rlim_max,
-            };
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &new), 0);
-        }
-        FdLimit(old)
-    }
-}
-
-impl Drop for FdLimit {
-    fn drop(&mut self) {
-        // SAFETY: as above.
-        unsafe {
-            libc::setrlimit(libc::RLIMIT_NOFILE, &self.0);
-        }
-    }
-}
-
 /// CPU time (user + system) and context switches (voluntary + not) of the
 /// whole process so far. `getrusage` needs no descriptor, so it works
 /// with none left.
@@ -157,7 +125,7 @@ fn accept_out_of_fds_waits_quietly_and_serves_the_backlog_once_fds_free_up() {
     }
     let socks: Vec<_> = (0..PENDING).map(|_| unconnected()).collect();
 
-    let limit = FdLimit::set(0);
+    let limit = SoftLimit::set(libc::RLIMIT_NOFILE, 0);
     let since = Instant::now();
     let mut pending: Vec<TcpStream> = socks.into_iter().map(|s| connect(s, addr)).collect();
     for (i, s) in pending.iter_mut().enumerate() {
@@ -232,7 +200,7 @@ fn a_client_out_of_fds_gets_an_error_and_reconnects_once_fds_free_up() {
     wait_clients(&server, 1);
     let id = server.clients()[0].id;
 
-    let limit = FdLimit::set(0);
+    let limit = SoftLimit::set(libc::RLIMIT_NOFILE, 0);
     // A new client: a clear error, no panic.
     let err = TcpClient::builder(addr)
         .framing(Framing::lines())

@@ -34,37 +34,9 @@ fn vm_size() -> u64 {
     kib * 1024
 }
 
-/// Limits this process's address space to what it maps now plus `room`;
-/// gives the previous limit back when dropped (a failed assertion included).
-struct AddressSpace(libc::rlimit);
-
-impl AddressSpace {
-    fn limit_to_current_plus(room: u64) -> AddressSpace {
-        let mut old = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        let soft = vm_size() + room;
-        // SAFETY: getrlimit/setrlimit only read/write the structs we pass.
-        unsafe {
-            assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut old), 0);
-            let new = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: old.rlim_max,
-            };
-            assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &new), 0);
-        }
-        AddressSpace(old)
-    }
-}
-
-impl Drop for AddressSpace {
-    fn drop(&mut self) {
-        // SAFETY: as above.
-        unsafe {
-            libc::setrlimit(libc::RLIMIT_AS, &self.0);
-        }
-    }
+/// Limits this process's address space to what it maps now plus `room`.
+fn limit_address_space_to_current_plus(room: u64) -> SoftLimit {
+    SoftLimit::set(libc::RLIMIT_AS, vm_size() + room)
 }
 
 /// Threads that take every stack glibc keeps cached from threads that have
@@ -118,7 +90,7 @@ fn start_without_room_for_every_loop_thread_fails_and_stops_the_loops_it_started
 
     // Room for about one 2 MiB thread stack (and the heap that loop needs),
     // not for sixteen.
-    let limit = AddressSpace::limit_to_current_plus(3 * MIB);
+    let limit = limit_address_space_to_current_plus(3 * MIB);
     let started = TcpServer::new(0, 10)
         .bind(localhost())
         .threads(16)
@@ -161,7 +133,7 @@ fn connect_without_room_for_the_client_thread_fails_and_closes_the_connection() 
     let _cache = StackCacheEmptied::new();
     let (fds0, threads0) = (open_fds(), thread_count());
 
-    let limit = AddressSpace::limit_to_current_plus(MIB);
+    let limit = limit_address_space_to_current_plus(MIB);
     let connected = TcpClient::builder(server.local_addr())
         .framing(Framing::lines())
         .connect();

@@ -575,3 +575,40 @@ pub fn flood_one_byte_lines(mut stream: TcpStream, lines: usize, stalled: Durati
     }
     sent
 }
+
+/// A soft resource limit of this process (`RLIMIT_NOFILE`, `RLIMIT_AS`, …)
+/// set for a test; the previous limit comes back when dropped (a failed
+/// assertion included).
+pub struct SoftLimit {
+    resource: libc::__rlimit_resource_t,
+    old: libc::rlimit,
+}
+
+impl SoftLimit {
+    /// Sets `resource`'s soft limit to `soft`, keeping the hard limit.
+    pub fn set(resource: libc::__rlimit_resource_t, soft: u64) -> SoftLimit {
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read/write the structs we pass.
+        unsafe {
+            assert_eq!(libc::getrlimit(resource, &mut old), 0);
+            let new = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: old.rlim_max,
+            };
+            assert_eq!(libc::setrlimit(resource, &new), 0);
+        }
+        SoftLimit { resource, old }
+    }
+}
+
+impl Drop for SoftLimit {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe {
+            libc::setrlimit(self.resource, &self.old);
+        }
+    }
+}
