@@ -216,8 +216,13 @@ impl ServerHandle {
     fn broadcast(&self, except: ClientId, msg: &[u8]) -> Result<usize> {
         self.check_running()?;
         let frame = self.core.config.framing.encode(msg)?;
-        let below = self.core.next_id.load(Ordering::Acquire);
+        // The count first, then the id bound: every client the count saw was
+        // registered by its loop (so that loop takes this message after
+        // adopting it) and got its id before that, so it is below `below`
+        // and receives the message. The other order could count a client
+        // admitted between the two reads, whose id is not below the bound.
         let mut n = self.core.registry.len();
+        let below = self.core.next_id.load(Ordering::Acquire);
         if except != 0 && self.core.registry.get(except).is_some() {
             n = n.saturating_sub(1);
         }
