@@ -9,6 +9,11 @@
  *   (bad IP text, unknown framing value) return an error code; they never
  *   crash. No Rust panic ever crosses into C: one is reported as
  *   TCPHUB_ERR_PANIC.
+ *   A setter (tcphub_server_set_*, tcphub_server_on_*) checks a NULL server
+ *   first (TCPHUB_ERR_NULL), then whether the server runs
+ *   (TCPHUB_ERR_ALREADY_RUNNING, whatever the argument), then its argument
+ *   (a NULL pointer, an unknown or out-of-range value). The exception is
+ *   tcphub_server_set_userdata_free, which may be called at any time.
  *
  * Threads
  *   - A started server runs its own event-loop threads (one per core by
@@ -1344,7 +1349,9 @@ int tcphub_server_set_threads(struct tcphub_server *s, size_t threads);
  * non-NULL userdata ever passed to `tcphub_server_on_*`, after the last
  * callback has returned — when the server object is released (by
  * `tcphub_server_free`, or by the last event-loop thread if the server was
- * freed from inside a callback). NULL removes it.
+ * freed from inside a callback). NULL removes it. Unlike the other
+ * setters it may also be called while the server runs: the destructor is
+ * used only when the object is released.
  *
  * # Safety
  *

@@ -228,7 +228,8 @@ impl tcphub_server {
     }
 
     /// Runs `set` on the `tuning.rs` settings of this server unless it is
-    /// running.
+    /// running: the running state is checked first, the argument (in `set`)
+    /// after it, as in [`setter`].
     pub(crate) fn configure(
         &self,
         set: impl FnOnce(&mut Tuning) -> Result<(), Fail>,
@@ -281,6 +282,30 @@ pub(crate) unsafe fn server<'a>(s: *const tcphub_server) -> Result<&'a tcphub_se
     unsafe { non_null(s, "server") }
 }
 
+/// The body of a setter named `name`: checks, in this order, that `s` is
+/// not NULL, that the server is not running, and then (in `set`) the
+/// argument, which `set` stores. The state comes before the argument, so a
+/// running server is reported as such (`TCPHUB_ERR_ALREADY_RUNNING`)
+/// whatever the argument — the same answer as for a good one.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+unsafe fn setter(
+    name: &'static str,
+    s: *mut tcphub_server,
+    set: impl FnOnce(&mut State) -> Result<(), Fail>,
+) -> c_int {
+    boundary(name, || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        let mut st = srv.lock();
+        st.configurable()?;
+        set(&mut st)?;
+        Ok(TCPHUB_OK)
+    })
+}
+
 /// Creates a server for `port` (0: the system picks a free one, see
 /// `tcphub_server_port`) admitting at most `max_clients` clients at once.
 /// It listens on 0.0.0.0 with `TCPHUB_FRAMING_RAW` and one event-loop thread
@@ -331,17 +356,18 @@ pub unsafe extern "C" fn tcphub_server_set_bind_ip(
     s: *mut tcphub_server,
     ip: *const c_char,
 ) -> c_int {
-    boundary("tcphub_server_set_bind_ip", || {
-        // SAFETY: the caller's promise.
-        let (srv, text) = unsafe { (server(s)?, boundary::c_str(ip, "ip")?) };
-        let ip: IpAddr = text
-            .parse()
-            .map_err(|_| Fail::invalid(format!("not an IP address: {text:?}")))?;
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.ip = Some(ip);
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_set_bind_ip", s, |st| {
+            // SAFETY: the caller's promise.
+            let text = boundary::c_str(ip, "ip")?;
+            let ip: IpAddr = text
+                .parse()
+                .map_err(|_| Fail::invalid(format!("not an IP address: {text:?}")))?;
+            st.ip = Some(ip);
+            Ok(())
+        })
+    }
 }
 
 /// Sets how messages are delimited: `TCPHUB_FRAMING_RAW` (default),
@@ -361,15 +387,13 @@ pub unsafe extern "C" fn tcphub_server_set_framing(
     framing: tcphub_framing,
     max_len: usize,
 ) -> c_int {
-    boundary("tcphub_server_set_framing", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let framing = boundary::framing(framing, max_len)?;
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.framing = framing;
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_set_framing", s, |st| {
+            st.framing = boundary::framing(framing, max_len)?;
+            Ok(())
+        })
+    }
 }
 
 /// Disconnects clients that send nothing for `timeout_ms` milliseconds with
@@ -386,14 +410,13 @@ pub unsafe extern "C" fn tcphub_server_set_idle_timeout(
     s: *mut tcphub_server,
     timeout_ms: u64,
 ) -> c_int {
-    boundary("tcphub_server_set_idle_timeout", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.idle_timeout_ms = timeout_ms;
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_set_idle_timeout", s, |st| {
+            st.idle_timeout_ms = timeout_ms;
+            Ok(())
+        })
+    }
 }
 
 /// A frame that has started must be complete within `timeout_ms`
@@ -411,14 +434,13 @@ pub unsafe extern "C" fn tcphub_server_set_frame_timeout(
     s: *mut tcphub_server,
     timeout_ms: u64,
 ) -> c_int {
-    boundary("tcphub_server_set_frame_timeout", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.frame_timeout_ms = timeout_ms;
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_set_frame_timeout", s, |st| {
+            st.frame_timeout_ms = timeout_ms;
+            Ok(())
+        })
+    }
 }
 
 /// Lets an event loop that has run out of work keep polling for up to
@@ -437,14 +459,13 @@ pub unsafe extern "C" fn tcphub_server_set_frame_timeout(
 /// `s` is NULL or a live server.
 #[no_mangle]
 pub unsafe extern "C" fn tcphub_server_set_busy_poll(s: *mut tcphub_server, micros: u64) -> c_int {
-    boundary("tcphub_server_set_busy_poll", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.busy_poll_us = micros;
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_set_busy_poll", s, |st| {
+            st.busy_poll_us = micros;
+            Ok(())
+        })
+    }
 }
 
 /// Bounds the bytes waiting to be written to each client (0: the default,
@@ -464,14 +485,13 @@ pub unsafe extern "C" fn tcphub_server_set_max_queue_bytes(
     s: *mut tcphub_server,
     bytes: usize,
 ) -> c_int {
-    boundary("tcphub_server_set_max_queue_bytes", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.max_queue_bytes = bytes;
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_set_max_queue_bytes", s, |st| {
+            st.max_queue_bytes = bytes;
+            Ok(())
+        })
+    }
 }
 
 /// Sets the number of event-loop threads (default: one per core). Zero and
@@ -485,14 +505,13 @@ pub unsafe extern "C" fn tcphub_server_set_max_queue_bytes(
 /// `s` is NULL or a live server.
 #[no_mangle]
 pub unsafe extern "C" fn tcphub_server_set_threads(s: *mut tcphub_server, threads: usize) -> c_int {
-    boundary("tcphub_server_set_threads", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.threads = Some(threads);
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_set_threads", s, |st| {
+            st.threads = Some(threads);
+            Ok(())
+        })
+    }
 }
 
 /// Sets the callback for new clients (NULL `cb` removes it). With no
@@ -511,15 +530,14 @@ pub unsafe extern "C" fn tcphub_server_on_connect(
     cb: tcphub_connect_cb,
     userdata: *mut c_void,
 ) -> c_int {
-    boundary("tcphub_server_on_connect", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.remember(UserPtr(userdata));
-        st.on_connect = cb.map(|f| (f, UserPtr(userdata)));
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_on_connect", s, |st| {
+            st.remember(UserPtr(userdata));
+            st.on_connect = cb.map(|f| (f, UserPtr(userdata)));
+            Ok(())
+        })
+    }
 }
 
 /// Sets the callback for messages (NULL `cb` removes it). See
@@ -534,15 +552,14 @@ pub unsafe extern "C" fn tcphub_server_on_message(
     cb: tcphub_message_cb,
     userdata: *mut c_void,
 ) -> c_int {
-    boundary("tcphub_server_on_message", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.remember(UserPtr(userdata));
-        st.on_message = cb.map(|f| (f, UserPtr(userdata)));
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_on_message", s, |st| {
+            st.remember(UserPtr(userdata));
+            st.on_message = cb.map(|f| (f, UserPtr(userdata)));
+            Ok(())
+        })
+    }
 }
 
 /// Sets the callback for departures (NULL `cb` removes it). See
@@ -559,22 +576,23 @@ pub unsafe extern "C" fn tcphub_server_on_disconnect(
     cb: tcphub_disconnect_cb,
     userdata: *mut c_void,
 ) -> c_int {
-    boundary("tcphub_server_on_disconnect", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
-        st.configurable()?;
-        st.remember(UserPtr(userdata));
-        st.on_disconnect = cb.map(|f| (f, UserPtr(userdata)));
-        Ok(TCPHUB_OK)
-    })
+    // SAFETY: the caller's promise.
+    unsafe {
+        setter("tcphub_server_on_disconnect", s, |st| {
+            st.remember(UserPtr(userdata));
+            st.on_disconnect = cb.map(|f| (f, UserPtr(userdata)));
+            Ok(())
+        })
+    }
 }
 
 /// Sets a destructor for userdata: it is called once for each distinct
 /// non-NULL userdata ever passed to `tcphub_server_on_*`, after the last
 /// callback has returned — when the server object is released (by
 /// `tcphub_server_free`, or by the last event-loop thread if the server was
-/// freed from inside a callback). NULL removes it.
+/// freed from inside a callback). NULL removes it. Unlike the other
+/// setters it may also be called while the server runs: the destructor is
+/// used only when the object is released.
 ///
 /// # Safety
 ///
