@@ -321,7 +321,12 @@ typedef struct tcphub_client_options {
   uint32_t reconnect_max_attempts;
   /**
    * Bound on bytes accepted by `tcphub_client_send` and not yet written
-   * (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`.
+   * (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`. It
+   * must be more than 0 (unlike `tcphub_server_set_max_queue_bytes`, 0 is
+   * no default here). There is no "no limit" value, but `SIZE_MAX` (like
+   * any bound beyond the memory) in effect removes the bound: sends then
+   * never return `TCPHUB_ERR_QUEUE_FULL`, and what waits for a slow (or,
+   * with `reconnect`, absent) server stays in memory.
    */
   size_t max_queue_bytes;
   /**
@@ -336,7 +341,10 @@ typedef struct tcphub_client_options {
   bool nodelay;
   /**
    * How many received messages wait for `tcphub_client_recv` at most
-   * (default 65536); while full, the client stops reading the socket.
+   * (default 65536); while full, or while its messages hold 64 MiB, the
+   * client stops reading the socket. It must be more than 0; `SIZE_MAX`
+   * in effect removes the bound on the number of messages, and the 64 MiB
+   * bound still holds.
    */
   size_t event_capacity;
 } tcphub_client_options;
@@ -1182,7 +1190,10 @@ int tcphub_server_set_busy_poll(struct tcphub_server *s, uint64_t micros);
  * `tcphub_server_next_event` at most (0: the default, 65536). While the
  * queue is full, or its messages hold 64 MiB, the server stops reading
  * from clients until events are taken (TCP backpressure, bounded memory).
- * Takes effect at the next `tcphub_server_start`.
+ * Any other value is the bound as given, as for the Rust core's
+ * `TcpServer::event_capacity`: `SIZE_MAX` in effect removes the bound on
+ * the number of events, and the 64 MiB bound still holds. Takes effect at
+ * the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *
@@ -1291,7 +1302,11 @@ int tcphub_server_set_linger(struct tcphub_server *s, uint64_t linger_ms);
  * whose queue would grow past it is disconnected with
  * `TCPHUB_REASON_SLOW_CONSUMER` — or, under `TCPHUB_OVERFLOW_DROP_MESSAGE`
  * (`tcphub_server_set_overflow`), keeps its connection and loses that
- * message. Takes effect at the next `tcphub_server_start`.
+ * message. Any other value is the bound as given, as for the Rust core's
+ * `TcpServer::max_queue_bytes`; there is no "no limit" value, but
+ * `SIZE_MAX` (like any bound beyond the memory) in effect removes the
+ * bound: a client that does not read then keeps in memory everything sent
+ * to it. Takes effect at the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *

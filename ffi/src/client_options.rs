@@ -46,7 +46,12 @@ pub struct tcphub_client_options {
     /// not hammered), so this bound applies across such drops.
     pub reconnect_max_attempts: u32,
     /// Bound on bytes accepted by `tcphub_client_send` and not yet written
-    /// (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`.
+    /// (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`. It
+    /// must be more than 0 (unlike `tcphub_server_set_max_queue_bytes`, 0 is
+    /// no default here). There is no "no limit" value, but `SIZE_MAX` (like
+    /// any bound beyond the memory) in effect removes the bound: sends then
+    /// never return `TCPHUB_ERR_QUEUE_FULL`, and what waits for a slow (or,
+    /// with `reconnect`, absent) server stays in memory.
     pub max_queue_bytes: usize,
     /// How long `tcphub_client_close` / `_free` keep writing what is queued,
     /// in milliseconds (default 2000); also how long, without reconnect, it
@@ -55,7 +60,10 @@ pub struct tcphub_client_options {
     /// `TCP_NODELAY` (default true).
     pub nodelay: bool,
     /// How many received messages wait for `tcphub_client_recv` at most
-    /// (default 65536); while full, the client stops reading the socket.
+    /// (default 65536); while full, or while its messages hold 64 MiB, the
+    /// client stops reading the socket. It must be more than 0; `SIZE_MAX`
+    /// in effect removes the bound on the number of messages, and the 64 MiB
+    /// bound still holds.
     pub event_capacity: usize,
 }
 

@@ -473,7 +473,11 @@ pub unsafe extern "C" fn tcphub_server_set_busy_poll(s: *mut tcphub_server, micr
 /// whose queue would grow past it is disconnected with
 /// `TCPHUB_REASON_SLOW_CONSUMER` — or, under `TCPHUB_OVERFLOW_DROP_MESSAGE`
 /// (`tcphub_server_set_overflow`), keeps its connection and loses that
-/// message. Takes effect at the next `tcphub_server_start`.
+/// message. Any other value is the bound as given, as for the Rust core's
+/// `TcpServer::max_queue_bytes`; there is no "no limit" value, but
+/// `SIZE_MAX` (like any bound beyond the memory) in effect removes the
+/// bound: a client that does not read then keeps in memory everything sent
+/// to it. Takes effect at the next `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
 ///

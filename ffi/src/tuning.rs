@@ -202,7 +202,10 @@ pub unsafe extern "C" fn tcphub_server_set_backlog(s: *mut tcphub_server, backlo
 /// `tcphub_server_next_event` at most (0: the default, 65536). While the
 /// queue is full, or its messages hold 64 MiB, the server stops reading
 /// from clients until events are taken (TCP backpressure, bounded memory).
-/// Takes effect at the next `tcphub_server_start`.
+/// Any other value is the bound as given, as for the Rust core's
+/// `TcpServer::event_capacity`: `SIZE_MAX` in effect removes the bound on
+/// the number of events, and the 64 MiB bound still holds. Takes effect at
+/// the next `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
 ///

@@ -247,7 +247,12 @@ impl ClientBuilder {
     /// Each queued message also counts 48 bytes for the memory it takes
     /// beyond its bytes, so tiny messages are bounded too. As on the server,
     /// one message larger than the bound is still accepted when the queue is
-    /// empty (so any message can be sent).
+    /// empty (so any message can be sent). Zero is refused by
+    /// [`connect`](ClientBuilder::connect) as [`Error::InvalidConfig`]. There
+    /// is no unbounded setting, but `usize::MAX` (like any bound beyond the
+    /// memory) in effect removes the bound: `send` then never fails with
+    /// [`Error::QueueFull`], and what waits for a slow (or, while
+    /// reconnecting, absent) server stays in memory.
     ///
     /// # Examples
     ///
@@ -288,7 +293,10 @@ impl ClientBuilder {
 
     /// Capacity of the pull-mode event queue (default 65,536). While it is
     /// full — or its messages hold [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES)
-    /// (64 MiB) — the client stops reading from the socket.
+    /// (64 MiB) — the client stops reading from the socket. Zero is refused
+    /// by [`connect`](ClientBuilder::connect) as [`Error::InvalidConfig`];
+    /// `usize::MAX` in effect removes the bound on the number of messages,
+    /// and the byte bound still holds.
     ///
     /// # Examples
     ///

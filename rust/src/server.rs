@@ -169,6 +169,11 @@ impl TcpServer {
     /// Each queued message also counts 48 bytes for the memory it takes
     /// beyond its bytes, so the bound holds for tiny messages too. A single
     /// message larger than the bound is still queued when the queue is empty.
+    /// Zero is refused by [`start`](TcpServer::start) as
+    /// [`Error::InvalidConfig`]; any other value is taken as the bound. There
+    /// is no unbounded setting, but `usize::MAX` (like any bound beyond the
+    /// memory) in effect removes the bound: a client that does not read then
+    /// keeps in memory everything sent to it.
     ///
     /// # Examples
     ///
@@ -314,7 +319,9 @@ impl TcpServer {
     /// Capacity of the pull-mode event queue (default 65,536 events). While
     /// it is full — or its messages hold [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES)
     /// (64 MiB), so large messages cannot fill memory — the server stops
-    /// reading from clients.
+    /// reading from clients. Zero is refused by [`start`](TcpServer::start)
+    /// as [`Error::InvalidConfig`]; `usize::MAX` in effect removes the bound
+    /// on the number of events, and the byte bound still holds.
     ///
     /// # Examples
     ///
