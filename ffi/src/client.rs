@@ -54,8 +54,9 @@ pub(crate) unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient
 ///
 /// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
 /// `tcphub_last_error()` names every address tried, each with its error),
-/// `TCPHUB_ERR_INVALID_ARG` (unknown framing), `TCPHUB_ERR_IO`. On failure
-/// `*client_out` is set to NULL.
+/// `TCPHUB_ERR_INVALID_ARG` (an empty `host`, `port` 0, an unknown
+/// framing), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
+/// `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
 ///
 /// # Safety
 ///

@@ -116,11 +116,11 @@ pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_
 ///
 /// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
 /// `tcphub_last_error()` names every address tried, each with its error),
-/// `TCPHUB_ERR_INVALID_ARG` (`options->size` smaller than this version's
-/// struct, an unknown framing, a zero `connect_timeout_ms`, zero reconnect
-/// delays with `reconnect` set, a zero `max_queue_bytes` or
-/// `event_capacity`), `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`. On failure
-/// `*client_out` is set to NULL.
+/// `TCPHUB_ERR_INVALID_ARG` (an empty `host`, `port` 0, `options->size`
+/// smaller than this version's struct, an unknown framing, a zero
+/// `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a zero
+/// `max_queue_bytes` or `event_capacity`), `TCPHUB_ERR_NULL`,
+/// `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
 ///
 /// # Safety
 ///

@@ -225,7 +225,8 @@ impl TcpClient {
     }
 
     /// A builder for options and callbacks. Name resolution happens here;
-    /// a failure is reported by [`ClientBuilder::connect`].
+    /// a failure is reported by [`ClientBuilder::connect`], as is an empty
+    /// host (`("", port)`, `":port"`), which is not looked up.
     ///
     /// # Examples
     ///
@@ -234,10 +235,20 @@ impl TcpClient {
     /// ```
     pub fn builder<A: ToSocketAddrs + std::fmt::Debug>(addr: A) -> ClientBuilder {
         ClientBuilder {
-            target: addr
-                .to_socket_addrs()
-                .map(Iterator::collect)
-                .map_err(|e| (describe_target(&addr), e)),
+            target: if empty_host(&addr) {
+                // The resolver would look the empty name up and say it
+                // cannot resolve ":port", which hides the mistake.
+                Err(Error::InvalidConfig(
+                    "the host is empty: give the server's name or IP address".into(),
+                ))
+            } else {
+                addr.to_socket_addrs()
+                    .map(Iterator::collect)
+                    .map_err(|source| Error::Resolve {
+                        target: describe_target(&addr),
+                        source,
+                    })
+            },
             config: ClientConfig {
                 framing: Framing::Raw,
                 connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -671,11 +682,6 @@ impl TcpClient {
 /// `Debug` form.
 fn describe_target(addr: &impl std::fmt::Debug) -> String {
     let text = format!("{addr:?}");
-    let unquote = |s: &str| {
-        s.strip_prefix('"')
-            .and_then(|s| s.strip_suffix('"'))
-            .map(str::to_owned)
-    };
     if let Some(s) = unquote(&text) {
         return s;
     }
@@ -689,6 +695,25 @@ fn describe_target(addr: &impl std::fmt::Debug) -> String {
         }
     }
     text
+}
+
+/// The text inside the quotes of a string's `Debug` form.
+fn unquote(s: &str) -> Option<String> {
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .map(str::to_owned)
+}
+
+/// Whether `addr` names the server with an empty host: `("", port)` (a
+/// `&str` or `String` host), `":port"` or `""`. Read from its `Debug` form,
+/// as [`describe_target`] does; an address such as `"::1"` or `("::1", 80)`
+/// is not empty.
+fn empty_host(addr: &impl std::fmt::Debug) -> bool {
+    let text = format!("{addr:?}");
+    if text.starts_with("(\"\", ") {
+        return true;
+    }
+    unquote(&text).is_some_and(|s| s.is_empty() || s.starts_with(':') && !s[1..].contains(':'))
 }
 
 #[cfg(test)]
@@ -705,5 +730,26 @@ mod tests {
         );
         let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
         assert_eq!(describe_target(&ip), "127.0.0.1:5");
+    }
+
+    #[test]
+    fn empty_hosts_are_told_from_addresses() {
+        use super::empty_host;
+        assert!(empty_host(&("", 80u16)));
+        assert!(empty_host(&(String::new(), 80u16)));
+        assert!(empty_host(&":80"));
+        assert!(empty_host(&""));
+        assert!(empty_host(&":"));
+        for named in ["::1", "[::1]:80", "a:1", "localhost:0"] {
+            assert!(!empty_host(&named), "{named}");
+        }
+        assert!(!empty_host(&("::1", 80u16)));
+        assert!(!empty_host(&(" ", 80u16)));
+        let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
+        assert!(!empty_host(&ip));
+        assert!(!empty_host(&(
+            "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+            5u16
+        )));
     }
 }

@@ -185,9 +185,9 @@ pub(crate) struct ClientConfig {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ClientBuilder {
-    /// The resolved addresses, or how the caller named the server and what
-    /// the resolver said (reported by `connect`).
-    pub(crate) target: std::result::Result<Vec<SocketAddr>, (String, std::io::Error)>,
+    /// The resolved addresses, or why there are none (reported by
+    /// `connect`): what the resolver said about the name, or an empty host.
+    pub(crate) target: Result<Vec<SocketAddr>>,
     pub(crate) config: ClientConfig,
     pub(crate) callbacks: ClientCallbacks,
 }
@@ -373,7 +373,8 @@ impl ClientBuilder {
     /// — every address with its error when the name resolved to several
     /// and none connected —
     /// [`Error::Resolve`] for a name that does not resolve,
-    /// [`Error::InvalidConfig`], [`Error::Io`].
+    /// [`Error::InvalidConfig`] (also for an empty host and for port 0),
+    /// [`Error::Io`].
     ///
     /// # Examples
     ///
@@ -422,7 +423,14 @@ impl ClientBuilder {
                 "connect_timeout must be more than zero".into(),
             ));
         }
-        let addrs = target.map_err(|(target, source)| Error::Resolve { target, source })?;
+        let addrs = target?;
+        if let Some(addr) = addrs.iter().find(|a| a.port() == 0) {
+            // The kernel would refuse it ("connection refused" on Linux),
+            // which reads as if the server were down.
+            return Err(Error::InvalidConfig(format!(
+                "cannot connect to {addr}: port 0 is no server's port"
+            )));
+        }
         // Every address in turn; if none connects, the error names each
         // with its own failure (the first one leading, see `Error::Connect`).
         let mut failed = Vec::new();

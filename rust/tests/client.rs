@@ -141,6 +141,43 @@ fn an_address_that_does_not_resolve_is_a_resolve_error() {
     ));
 }
 
+/// An empty host (C's `tcphub_client_connect("", ...)`, Python's
+/// `TcpClient("", port)`) was looked up as a name and reported as "cannot
+/// resolve the server address :1: ... Name or service not known", a
+/// connect error; it is an invalid argument that says what is wrong. Port
+/// 0 said "connection refused", as if the server were down.
+#[test]
+fn an_empty_host_or_port_zero_is_a_configuration_error() {
+    let says = |err: &Error, what: &str| {
+        matches!(err, Error::InvalidConfig(m) if m.contains(what)) && err.code() == 2
+    };
+    let empty: [Result<TcpClient, Error>; 4] = [
+        TcpClient::connect(("", 1)),
+        TcpClient::connect((String::new(), 8001)),
+        TcpClient::connect(":8001"),
+        TcpClient::connect(("", 0)),
+    ];
+    for result in empty {
+        let err = result.unwrap_err();
+        assert!(says(&err, "the host is empty"), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: the host is empty: give the server's name or IP address"
+        );
+    }
+    for zero in [
+        TcpClient::connect(("127.0.0.1", 0)),
+        TcpClient::connect(SocketAddr::from(([127, 0, 0, 1], 0))),
+    ] {
+        let err = zero.unwrap_err();
+        assert!(says(&err, "port 0"), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: cannot connect to 127.0.0.1:0: port 0 is no server's port"
+        );
+    }
+}
+
 #[test]
 fn send_never_blocks_and_reports_a_full_queue() {
     // A peer that accepts and never reads.
