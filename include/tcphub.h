@@ -1131,8 +1131,10 @@ int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, c
  * does (an application thread, a loop more than 64 MiB behind).
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when no client is connected from
- * there, `TCPHUB_ERR_INVALID_ARG` when `ip` is not an IP address,
- * `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+ * there, `TCPHUB_ERR_INVALID_ARG` when `ip` is not an IP address (a host
+ * name included: it is not resolved, since clients are found by the
+ * address they connected from), `TCPHUB_ERR_NOT_RUNNING`,
+ * `TCPHUB_ERR_FRAME_TOO_LARGE`.
  *
  * # Safety
  *

@@ -296,3 +296,12 @@ impl<T> IntoPy<T> for Result<T, Error> {
 pub(crate) fn invalid_config(py: Python<'_>, msg: String) -> PyErr {
     to_pyerr(py, Error::InvalidConfig(msg))
 }
+
+/// The `InvalidConfig` class (the class of `Error::InvalidConfig`, C's
+/// `TCPHUB_ERR_INVALID_ARG`) for a bad argument to a call rather than a bad
+/// setting: the message as given, without "invalid configuration: ".
+pub(crate) fn invalid_argument(py: Python<'_>, msg: String) -> PyErr {
+    classes(py)
+        .and_then(|c| make(py, &c.invalid_config, PyTuple::new(py, [msg])?, &[]))
+        .unwrap_or_else(|e| e)
+}

@@ -42,7 +42,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use tcphub::{Error, Event, Overflow, ServerHandle, TcpServer};
 
 use crate::dispatch::{kick, kicks_pending, on_dispatcher, Callbacks, Dispatcher};
-use crate::errors::{invalid_config, IntoPy};
+use crate::errors::{invalid_argument, invalid_config, IntoPy};
 use crate::events::Pull;
 use crate::types::{Port, PyClient, PyEvent, PyStats};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
@@ -567,10 +567,10 @@ impl PyTcpServer {
     ///
     /// Raises ``NoSuchAddr`` when no client is connected from there,
     /// ``NotRunning``, ``FrameTooLarge``; ``InvalidConfig`` (a ``ValueError``)
-    /// for a malformed ``ip``.
+    /// for an ``ip`` that is no IP address — a host name included: it is not
+    /// resolved, since clients are found by the address they connected from.
     fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: PyBackedBytes) -> PyResult<()> {
-        let ip = tcphub::parse_ip(ip)
-            .ok_or_else(|| invalid_config(py, format!("not an IP address: {ip:?}")))?;
+        let ip = tcphub::parse_ip(ip).ok_or_else(|| invalid_argument(py, not_an_ip(ip)))?;
         let r = self.started().py_err(py)?;
         py.detach(|| r.handle.send_to(ip, port.0, &data)).py_err(py)
     }
@@ -851,5 +851,22 @@ impl PyTcpServer {
             "<TcpServer {host}:{port} {} ({state})>",
             framing_name(self.settings.framing)
         )
+    }
+}
+
+/// Why `send_to` refused `text` (which `tcphub::parse_ip` did not take):
+/// it finds a connected client by the IP address it connected from, so a
+/// host name is said to be one, not resolved. (C's `tcphub_server_send_to`
+/// words it alike.)
+fn not_an_ip(text: &str) -> String {
+    const WANT: &str = "send_to wants the client's IP address (e.g. '127.0.0.1' or '::1')";
+    let host_name = text.chars().any(|c| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if host_name {
+        format!("{WANT}, got the host name '{text}' (host names are not resolved)")
+    } else {
+        format!("{WANT}, got '{text}', which is not an IP address")
     }
 }

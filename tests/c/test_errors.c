@@ -102,6 +102,13 @@ int main(void) {
     TEST_PASS("unknown client id or ip:port: NO_SUCH_CLIENT");
 
     CHECK_RC(tcphub_server_send_to(s, "127.0.0.300", 1, x, 1), TCPHUB_ERR_INVALID_ARG);
+    CHECK(strstr(tcphub_last_error(), "the client's IP address (e.g. '127.0.0.1' or '::1'), "
+                                      "got '127.0.0.300', which is not an IP address") != NULL);
+    /* send_to finds a client by the address it connected from: a host name
+     * is not resolved, and the message says that is what it got. */
+    CHECK_RC(tcphub_server_send_to(s, "localhost", 1, x, 1), TCPHUB_ERR_INVALID_ARG);
+    CHECK(strstr(tcphub_last_error(), "got the host name 'localhost' (host names are not resolved)") !=
+          NULL);
     CHECK_RC(tcphub_server_send_to(s, NULL, 1, x, 1), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_send(s, 1, NULL, 5), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_send_all(s, NULL, 3, NULL), TCPHUB_ERR_NULL);

@@ -105,6 +105,29 @@ def test_send_to_a_malformed_ip_raises_a_tcphub_error(make_server):
     assert "not-an-ip" in str(exc.value)
 
 
+@pytest.mark.parametrize("host", ["localhost", "example.com", "my-host"])
+def test_send_to_a_host_name_says_it_wants_the_clients_ip_address(make_server, host):
+    # send_to picks a connected client by its remote IP address and port and
+    # resolves no name; the message said "invalid configuration: not an IP
+    # address: ..." (no configuration was involved).
+    server = make_server().start()
+    with pytest.raises(tcphub.InvalidConfig) as exc:
+        server.send_to(host, 1, b"x")
+    msg = str(exc.value)
+    assert isinstance(exc.value, ValueError)
+    assert "configuration" not in msg, msg
+    assert "the client's IP address (e.g. '127.0.0.1' or '::1')" in msg, msg
+    assert f"got the host name '{host}'" in msg, msg
+    assert "not resolved" in msg, msg
+    # Malformed text that is no host name either is not called one.
+    for bad in ["127.0.0.300", "[::1]:80"]:
+        with pytest.raises(tcphub.InvalidConfig) as exc:
+            server.send_to(bad, 1, b"x")
+        msg = str(exc.value)
+        assert "configuration" not in msg and "host name" not in msg, msg
+        assert f"the client's IP address (e.g. '127.0.0.1' or '::1'), got '{bad}'" in msg, msg
+
+
 def test_send_and_disconnect_by_id(make_server):
     server = make_server(framing="lines").start()
     s = connect(server)
