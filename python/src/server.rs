@@ -158,10 +158,12 @@ impl Settings {
 ///   it off.
 /// - ``full_message``: bytes sent (framed) to each connection refused
 ///   because ``max_clients`` are connected, just before it is closed, so
-///   the peer learns why; at most 4096 bytes framed (``start()`` raises
-///   ``InvalidConfig`` otherwise).
+///   the peer learns why; at most 4096 bytes framed.
 ///
-/// Raises ``InvalidConfig`` (a ``ValueError``) for bad values.
+/// Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
+/// ``start()`` would refuse (zero ``max_clients``, ``threads``,
+/// ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
+/// below 1, a zero timeout, a ``full_message`` too long) is refused here.
 #[pyclass(name = "TcpServer", module = "tcphub", frozen, weakref)]
 pub(crate) struct PyTcpServer {
     settings: Settings,
@@ -328,31 +330,35 @@ impl PyTcpServer {
                 ))
             }
         };
+        let settings = Settings {
+            port,
+            max_clients,
+            bind,
+            framing: framing_from_str(py, framing, max_len)?,
+            threads,
+            max_queue_bytes,
+            overflow,
+            idle_timeout: idle_timeout
+                .map(|s| duration(py, s, "idle_timeout"))
+                .transpose()?,
+            frame_timeout: frame_timeout
+                .map(|s| duration(py, s, "frame_timeout"))
+                .transpose()?,
+            keepalive: keepalive
+                .map(|s| duration(py, s, "keepalive"))
+                .transpose()?,
+            nodelay,
+            backlog,
+            linger: duration(py, linger, "linger")?,
+            event_capacity,
+            busy_poll: duration(py, busy_poll, "busy_poll")?,
+            full_message: full_message.map(|m| m.to_vec()),
+        };
+        // Everything `start()` would refuse is refused here, where the
+        // mistake is made (same class and message).
+        settings.builder().validate().py_err(py)?;
         Ok(PyTcpServer {
-            settings: Settings {
-                port,
-                max_clients,
-                bind,
-                framing: framing_from_str(py, framing, max_len)?,
-                threads,
-                max_queue_bytes,
-                overflow,
-                idle_timeout: idle_timeout
-                    .map(|s| duration(py, s, "idle_timeout"))
-                    .transpose()?,
-                frame_timeout: frame_timeout
-                    .map(|s| duration(py, s, "frame_timeout"))
-                    .transpose()?,
-                keepalive: keepalive
-                    .map(|s| duration(py, s, "keepalive"))
-                    .transpose()?,
-                nodelay,
-                backlog,
-                linger: duration(py, linger, "linger")?,
-                event_capacity,
-                busy_poll: duration(py, busy_poll, "busy_poll")?,
-                full_message: full_message.map(|m| m.to_vec()),
-            },
+            settings,
             callbacks: Mutex::new(Callbacks::default()),
             starting: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
@@ -386,8 +392,8 @@ impl PyTcpServer {
     /// Binds, listens and starts serving; returns the server itself.
     ///
     /// Raises ``BindError`` (an ``OSError`` with ``errno``, e.g. ``EADDRINUSE``)
-    /// when the address cannot be bound, ``InvalidConfig`` for bad settings,
-    /// ``RuntimeError`` when already started (a stopped server cannot be
+    /// when the address cannot be bound (bad settings were refused by the
+    /// constructor), ``RuntimeError`` when already started (a stopped server cannot be
     /// restarted: create a new one).
     fn start<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         let py = slf.py();

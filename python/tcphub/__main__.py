@@ -204,7 +204,11 @@ def _report(server: TcpServer, every: float, done: threading.Event) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Runs the hub until SIGINT/SIGTERM; returns the exit code."""
-    server = make_hub(args)
+    try:
+        server = make_hub(args)
+    except TcpHubError as e:  # a value the constructor refuses (--threads 5000)
+        print(f"tcphub: {e}", file=sys.stderr)
+        return 1
     done = threading.Event()
     reporter: Optional[threading.Thread] = None
     # One try from here on: a signal that comes at any point (right after

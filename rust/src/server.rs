@@ -471,6 +471,32 @@ impl TcpServer {
         self
     }
 
+    /// Checks the settings as [`start`](TcpServer::start) does, without
+    /// binding or spawning anything: for a caller (such as a binding's
+    /// constructor) that wants a mistake refused where it was made rather
+    /// than where the server is started. `start` checks them again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] for zero `max_clients`, zero threads or
+    /// more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
+    /// event capacity, a backlog below 1, a zero idle or frame timeout or
+    /// keepalive, a [`full_message`](TcpServer::full_message) that is too
+    /// long framed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcphub::{Error, TcpServer};
+    /// assert!(TcpServer::new(0, 10).validate().is_ok());
+    /// let err = TcpServer::new(0, 0).validate().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidConfig(_)));
+    /// assert_eq!(err.to_string(), "invalid configuration: max_clients must be at least 1");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        check(&self.config).map(drop)
+    }
+
     /// Binds, listens and spawns the event-loop threads.
     ///
     /// With no callbacks set, the server runs in pull mode: everything is
@@ -496,47 +522,7 @@ impl TcpServer {
             mut config,
             callbacks,
         } = self;
-        if config.max_clients == 0 {
-            // It would accept every connection only to close it at once.
-            return Err(Error::InvalidConfig(
-                "max_clients must be at least 1".into(),
-            ));
-        }
-        if config.threads == 0 {
-            return Err(Error::InvalidConfig("threads must be at least 1".into()));
-        }
-        if config.threads > MAX_THREADS {
-            // Checked before anything is sized by it: a count from C such
-            // as `(size_t)-1` must be an error, not an abort on allocation.
-            return Err(Error::InvalidConfig(format!(
-                "threads must be at most {MAX_THREADS}, not {}",
-                config.threads
-            )));
-        }
-        if config.max_queue_bytes == 0 {
-            return Err(Error::InvalidConfig(
-                "max_queue_bytes must be at least 1".into(),
-            ));
-        }
-        if config.event_capacity == 0 {
-            return Err(Error::InvalidConfig(
-                "event_capacity must be at least 1".into(),
-            ));
-        }
-        for (name, t) in [
-            ("idle_timeout", config.idle_timeout),
-            ("frame_timeout", config.frame_timeout),
-            ("keepalive", config.keepalive),
-        ] {
-            if t.is_some_and(|t| t.is_zero()) {
-                // Not "off" (that is not calling the setter): every client
-                // (every split frame) would be cut at the first check, and
-                // keepalive would probe every second (C's 0 means off).
-                return Err(Error::InvalidConfig(format!(
-                    "{name} must be more than zero"
-                )));
-            }
-        }
+        config.full_frame = check(&config)?;
         // The kernel counts keepalive in whole seconds and refuses 0 (which
         // would leave its default, two hours): rounded up here, once, not
         // at every accept.
@@ -544,29 +530,6 @@ impl TcpServer {
             Duration::from_secs(idle.as_secs() + u64::from(idle.subsec_nanos() > 0))
                 .max(Duration::from_secs(1))
         });
-        if config.backlog < 1 {
-            return Err(Error::InvalidConfig(format!(
-                "backlog must be at least 1, not {}",
-                config.backlog
-            )));
-        }
-        config.framing.validate()?;
-        config.full_frame = match &config.full_message {
-            None => None,
-            Some(msg) => {
-                let frame = config
-                    .framing
-                    .encode(msg)
-                    .map_err(|e| Error::InvalidConfig(format!("full_message: {e}")))?;
-                if frame.len() > MAX_FULL_MESSAGE {
-                    return Err(Error::InvalidConfig(format!(
-                        "full_message: {} bytes framed, at most {MAX_FULL_MESSAGE}",
-                        frame.len()
-                    )));
-                }
-                Some(frame)
-            }
-        };
         let listener = event_loop::listen(&config)?;
         let local_addr = listener.local_addr().map_err(|source| Error::Io {
             context: "reading the bound address",
@@ -640,6 +603,76 @@ impl TcpServer {
             guard: Some(guard),
         })
     }
+}
+
+/// The checks of [`TcpServer::validate`] and [`TcpServer::start`]; the
+/// framed [`full_message`](TcpServer::full_message), if one is set.
+fn check(config: &Config) -> Result<Option<Arc<[u8]>>> {
+    if config.max_clients == 0 {
+        // It would accept every connection only to close it at once.
+        return Err(Error::InvalidConfig(
+            "max_clients must be at least 1".into(),
+        ));
+    }
+    if config.threads == 0 {
+        return Err(Error::InvalidConfig("threads must be at least 1".into()));
+    }
+    if config.threads > MAX_THREADS {
+        // Checked before anything is sized by it: a count from C such
+        // as `(size_t)-1` must be an error, not an abort on allocation.
+        return Err(Error::InvalidConfig(format!(
+            "threads must be at most {MAX_THREADS}, not {}",
+            config.threads
+        )));
+    }
+    if config.max_queue_bytes == 0 {
+        return Err(Error::InvalidConfig(
+            "max_queue_bytes must be at least 1".into(),
+        ));
+    }
+    if config.event_capacity == 0 {
+        return Err(Error::InvalidConfig(
+            "event_capacity must be at least 1".into(),
+        ));
+    }
+    for (name, t) in [
+        ("idle_timeout", config.idle_timeout),
+        ("frame_timeout", config.frame_timeout),
+        ("keepalive", config.keepalive),
+    ] {
+        if t.is_some_and(|t| t.is_zero()) {
+            // Not "off" (that is not calling the setter): every client
+            // (every split frame) would be cut at the first check, and
+            // keepalive would probe every second (C's 0 means off).
+            return Err(Error::InvalidConfig(format!(
+                "{name} must be more than zero"
+            )));
+        }
+    }
+    if config.backlog < 1 {
+        return Err(Error::InvalidConfig(format!(
+            "backlog must be at least 1, not {}",
+            config.backlog
+        )));
+    }
+    config.framing.validate()?;
+    let full_frame = match &config.full_message {
+        None => None,
+        Some(msg) => {
+            let frame = config
+                .framing
+                .encode(msg)
+                .map_err(|e| Error::InvalidConfig(format!("full_message: {e}")))?;
+            if frame.len() > MAX_FULL_MESSAGE {
+                return Err(Error::InvalidConfig(format!(
+                    "full_message: {} bytes framed, at most {MAX_FULL_MESSAGE}",
+                    frame.len()
+                )));
+            }
+            Some(frame)
+        }
+    };
+    Ok(full_frame)
 }
 
 #[cfg(test)]

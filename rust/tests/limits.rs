@@ -22,6 +22,54 @@ fn zero_max_clients_is_a_configuration_error() {
     );
 }
 
+/// `validate` refuses what `start` refuses, with the same error, without
+/// binding: the Python constructor uses it, so that `TcpServer(0, 0)` fails
+/// where it is written rather than at `start()`.
+#[test]
+fn validate_refuses_what_start_refuses() {
+    use std::time::Duration;
+    type Make = fn() -> TcpServer;
+    let bad: Vec<(&str, Make)> = vec![
+        ("max_clients", || TcpServer::new(0, 0)),
+        ("threads", || TcpServer::new(0, 1).threads(0)),
+        ("threads", || {
+            TcpServer::new(0, 1).threads(tcphub::MAX_THREADS + 1)
+        }),
+        ("max_queue_bytes", || {
+            TcpServer::new(0, 1).max_queue_bytes(0)
+        }),
+        ("event_capacity", || TcpServer::new(0, 1).event_capacity(0)),
+        ("backlog", || TcpServer::new(0, 1).backlog(0)),
+        ("idle_timeout", || {
+            TcpServer::new(0, 1).idle_timeout(Duration::ZERO)
+        }),
+        ("frame_timeout", || {
+            TcpServer::new(0, 1).frame_timeout(Duration::ZERO)
+        }),
+        ("keepalive", || {
+            TcpServer::new(0, 1).keepalive(Duration::ZERO)
+        }),
+        ("max_len", || {
+            TcpServer::new(0, 1).framing(Framing::Lines { max_len: 0 })
+        }),
+        ("full_message", || {
+            TcpServer::new(0, 1).full_message([0; tcphub::MAX_FULL_MESSAGE + 1])
+        }),
+    ];
+    for (what, make) in bad {
+        let refused = make().bind(localhost()).validate().unwrap_err();
+        let at_start = make().bind(localhost()).start().unwrap_err();
+        assert!(
+            matches!(&refused, tcphub::Error::InvalidConfig(m) if m.contains(what)),
+            "{what}: {refused:?}"
+        );
+        assert_eq!(refused.to_string(), at_start.to_string(), "{what}");
+    }
+    let good = TcpServer::new(0, 1).bind(localhost()).full_message(b"busy");
+    assert!(good.validate().is_ok());
+    good.start().unwrap().stop();
+}
+
 /// A backlog below 1 was handed to `listen()`: Linux took a negative one as
 /// `somaxconn` and 0 as a queue of one, while the C binding refused both
 /// (`tcphub_server_set_backlog`: `TCPHUB_ERR_INVALID_ARG`) and Python's

@@ -115,12 +115,11 @@ def test_refused_connection_gets_the_full_message(
         assert server.stats().rejected == 1
 
 
-def test_full_message_over_the_limit_fails_the_start(
+def test_full_message_over_the_limit_is_refused(
     make_server: Callable[..., tcphub.TcpServer],
 ) -> None:
-    server = make_server(full_message=bytearray(5000))
     with pytest.raises(tcphub.InvalidConfig, match="full_message"):
-        server.start()
+        make_server(full_message=bytearray(5000))
 
 
 def test_zero_idle_frame_and_keepalive_times_are_invalid_config(

@@ -425,6 +425,18 @@ def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
     assert f"argument {flags[0]}: " in capsys.readouterr().err
 
 
+def test_python_dash_m_serve_reports_a_value_the_server_refuses(capsys):
+    # Past the argument checks, the TcpServer constructor refuses more
+    # threads than the core allows: a one-line error and exit code 1 (as a
+    # refusal by start() was), no traceback.
+    from tcphub.__main__ import main
+
+    assert main(["serve", "--bind", "127.0.0.1", "--port", "0", "--threads", "100000"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tcphub: invalid configuration: threads must be at most"), err
+    assert "Traceback" not in err
+
+
 _SLOW_RESOLVER = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -420,9 +420,36 @@ def test_entering_a_stopped_server_again_raises(make_server):
 
 
 def test_zero_max_clients_is_invalid_config():
-    server = tcphub.TcpServer(0, 0, bind="127.0.0.1")
     with pytest.raises(tcphub.InvalidConfig, match="max_clients"):
-        server.start()
+        tcphub.TcpServer(0, 0, bind="127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        ({"max_clients": 0}, "max_clients must be at least 1"),
+        ({"threads": 0}, "threads must be at least 1"),
+        ({"threads": 10**6}, "threads must be at most"),
+        ({"max_queue_bytes": 0}, "max_queue_bytes must be at least 1"),
+        ({"event_capacity": 0}, "event_capacity must be at least 1"),
+        ({"backlog": 0}, "backlog must be at least 1"),
+        ({"idle_timeout": 0}, "idle_timeout must be more than zero"),
+        ({"frame_timeout": 0.0}, "frame_timeout must be more than zero"),
+        ({"keepalive": 0}, "keepalive must be more than zero"),
+        ({"framing": "lines", "max_len": 0}, "max_len must be at least 1"),
+        ({"full_message": bytes(5000)}, "full_message"),
+        ({"framing": "lines", "max_len": 4, "full_message": b"too long"}, "full_message"),
+    ],
+)
+def test_the_constructor_refuses_what_start_would(kw, words):
+    # These were refused only by start(), while other bad arguments (an
+    # unknown framing, a negative linger) were refused by the constructor:
+    # a server built in one place and started in another failed far from
+    # the mistake. Every setting is now checked by the constructor, with
+    # start()'s class and message.
+    with pytest.raises(tcphub.InvalidConfig, match=words) as exc:
+        tcphub.TcpServer(**{"port": 0, "max_clients": 10, "bind": "127.0.0.1", **kw})
+    assert str(exc.value).startswith("invalid configuration: "), exc.value
 
 
 def test_a_client_kicked_by_its_own_on_message_gets_no_more_messages_through(make_server):
