@@ -11,6 +11,7 @@
 //! dropped iterator, a cancelled `aevents()`) leaves them to the next one.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -153,6 +154,11 @@ pub(crate) fn next_ready(
 /// event goes to exactly one of them. (A client that finished sending is
 /// held open for replies until the next event is asked for — by any
 /// thread: with several, reply before asking for more.)
+///
+/// Once the iteration has ended (the server stopped, or the ``timeout``
+/// passed without an event) the iterator stays exhausted, as Python's
+/// iterator protocol asks: events that come later are left for the next
+/// ``events()``, ``poll()`` or ``aevents()``.
 #[pyclass(name = "EventIterator", module = "tcphub", frozen)]
 pub(crate) struct EventIterator {
     pull: Pull,
@@ -163,6 +169,11 @@ pub(crate) struct EventIterator {
     /// main thread waiting for its turn too.
     busy: Mutex<bool>,
     turn: Condvar,
+    /// Set when a step ended the iteration (a timeout, the server stopped):
+    /// every later step ends it too, rather than yield events that came
+    /// after the end (an iterator that raised `StopIteration` keeps
+    /// raising it).
+    exhausted: AtomicBool,
 }
 
 /// A thread's turn to take the next event; ends on drop.
@@ -183,6 +194,7 @@ impl EventIterator {
             max_batch,
             busy: Mutex::new(false),
             turn: Condvar::new(),
+            exhausted: AtomicBool::new(false),
         }
     }
 
@@ -214,12 +226,23 @@ impl EventIterator {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyEvent>> {
+        if self.exhausted.load(Ordering::Acquire) {
+            return Ok(None);
+        }
         let _turn = self.take_turn(py)?;
+        // (Another thread may have ended the iteration while this one
+        // waited for its turn.)
+        if self.exhausted.load(Ordering::Acquire) {
+            return Ok(None);
+        }
         // (Pending events first; once the server has stopped and every
         // event was taken, `take` says so at once, without waiting.)
         match self.pull.take(py, self.max_batch, self.timeout)? {
             Waited::Got(ev) => Ok(Some(PyEvent::new(py, ev))),
-            Waited::TimedOut | Waited::Stopped => Ok(None),
+            Waited::TimedOut | Waited::Stopped => {
+                self.exhausted.store(true, Ordering::Release);
+                Ok(None)
+            }
         }
     }
 }

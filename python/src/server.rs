@@ -682,7 +682,9 @@ impl PyTcpServer {
     ///
     /// With ``timeout=None`` the iteration ends when the server has stopped and
     /// every event was taken; with a timeout it also ends when no event
-    /// arrives for ``timeout`` seconds. Ctrl-C interrupts the wait.
+    /// arrives for ``timeout`` seconds. An iterator that has ended stays
+    /// exhausted (later events go to the next ``events()``, ``poll()`` or
+    /// ``aevents()``). Ctrl-C interrupts the wait.
     /// Raises ``NotRunning`` before ``start()`` and ``RuntimeError`` when the
     /// server has callbacks.
     #[pyo3(signature = (timeout = None, *, max_batch = 256))]

@@ -57,6 +57,9 @@ def test_iteration_ends_when_the_server_stops(echo_server):
         if len(got) == 3:
             echo_server.stop()
     assert got == [b"m0", b"m1", b"m2"]
+    # Ended for good: the iterator stays exhausted (as the server's events()
+    # iterator does).
+    assert next(client, None) is None and list(client) == []
     client.close()
 
 

@@ -33,6 +33,28 @@ def test_events_iterator_with_timeout(make_server):
     assert list(server.events(timeout=0.1)) == []
 
 
+def test_an_events_iterator_that_timed_out_stays_exhausted(make_server):
+    # Python's iterator protocol: once __next__ has raised StopIteration it
+    # must keep raising it. A timed-out events() iterator yielded again when
+    # an event came later (a `for` loop resumed on it saw the "end" undone).
+    server = make_server(framing="lines").start()
+    events = server.events(timeout=0.05)
+    assert list(events) == []  # timed out: exhausted
+    s = connect(server)
+    s.sendall(b"late\n")
+    wait_until(lambda: server.client_count == 1, what="the client to connect")
+    assert next(events, None) is None
+    assert list(events) == []
+    # Nothing is lost: a new iterator gets what came.
+    fresh = server.events(timeout=WAIT)
+    assert [next(fresh).kind, next(fresh).data] == ["connect", b"late"]
+    s.close()
+    # The same for an iterator that ended because the server stopped.
+    server.stop()
+    assert list(fresh)[-1].kind == "disconnect"
+    assert next(fresh, None) is None
+
+
 def test_events_iterator_ends_when_server_stops(make_server):
     server = make_server(framing="lines").start()
     s = connect(server)
