@@ -178,6 +178,13 @@
 #define TCPHUB_REASON_FRAME_TIMEOUT 9
 
 /**
+ * Disconnect reason (`tcphub_client_disconnect_reason` only): the client's
+ * reconnecting gave up after `reconnect_max_attempts` failed attempts, and
+ * it is closed for good.
+ */
+#define TCPHUB_REASON_RECONNECT_GAVE_UP 10
+
+/**
  * `tcphub_server_set_overflow`: disconnect a client whose queue is full,
  * with `TCPHUB_REASON_SLOW_CONSUMER` (the default).
  */
@@ -673,7 +680,9 @@ int tcphub_client_connect_with(const char *host, uint16_t port, const struct tcp
  * from a fault: `TCPHUB_REASON_RESET`, `TCPHUB_REASON_FRAME_TOO_LARGE` (the
  * server sent a frame over `max_len`), `TCPHUB_REASON_IO` (e.g. closed in
  * the middle of a frame). With reconnect on, it keeps the last reason after
- * a reconnect.
+ * a reconnect; once reconnecting gave up (`reconnect_max_attempts` failed
+ * attempts) it is `TCPHUB_REASON_RECONNECT_GAVE_UP`, the final reason,
+ * rather than the drop before the attempts.
  *
  * Returns `TCPHUB_ERR_NULL` for a NULL argument (`*reason_out`, if it can
  * be written, is then -1).

@@ -339,7 +339,9 @@ pub unsafe extern "C" fn tcphub_client_queued_bytes(c: *const tcphub_client) -> 
 /// from a fault: `TCPHUB_REASON_RESET`, `TCPHUB_REASON_FRAME_TOO_LARGE` (the
 /// server sent a frame over `max_len`), `TCPHUB_REASON_IO` (e.g. closed in
 /// the middle of a frame). With reconnect on, it keeps the last reason after
-/// a reconnect.
+/// a reconnect; once reconnecting gave up (`reconnect_max_attempts` failed
+/// attempts) it is `TCPHUB_REASON_RECONNECT_GAVE_UP`, the final reason,
+/// rather than the drop before the attempts.
 ///
 /// Returns `TCPHUB_ERR_NULL` for a NULL argument (`*reason_out`, if it can
 /// be written, is then -1).

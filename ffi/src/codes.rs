@@ -61,6 +61,10 @@ pub const TCPHUB_REASON_CLOSED_LOCALLY: c_int = 8;
 /// Disconnect reason: a started frame was not completed within the frame
 /// timeout (`tcphub_server_set_frame_timeout`).
 pub const TCPHUB_REASON_FRAME_TIMEOUT: c_int = 9;
+/// Disconnect reason (`tcphub_client_disconnect_reason` only): the client's
+/// reconnecting gave up after `reconnect_max_attempts` failed attempts, and
+/// it is closed for good.
+pub const TCPHUB_REASON_RECONNECT_GAVE_UP: c_int = 10;
 
 /// A value of `TCPHUB_FRAMING_*`. An `int` rather than an `enum` so that an
 /// unknown value is reported as `TCPHUB_ERR_INVALID_ARG`.
@@ -244,6 +248,10 @@ mod tests {
                 TCPHUB_REASON_CLOSED_LOCALLY,
             ),
             (DisconnectReason::FrameTimeout, TCPHUB_REASON_FRAME_TIMEOUT),
+            (
+                DisconnectReason::ReconnectGaveUp { attempts: 3 },
+                TCPHUB_REASON_RECONNECT_GAVE_UP,
+            ),
         ];
         for (reason, code) in pairs {
             assert_eq!(reason.code(), code, "{reason:?}");

@@ -275,7 +275,11 @@ impl PyTcpClient {
     /// events say it (``"closed by peer"``, ``"closed locally"``,
     /// ``"connection reset"``, ``"frame too large"``, ``"closed in the
     /// middle of a frame"``, ...); ``None`` while none has. Once ``recv()``
-    /// returns ``None`` it tells a clean close from a fault.
+    /// returns ``None`` it tells a clean close from a fault. With
+    /// ``reconnect=True`` it keeps the last drop's reason while
+    /// reconnecting; once reconnecting gave up (after
+    /// ``reconnect_max_attempts`` failed attempts) it is the final reason,
+    /// ``"gave up reconnecting after N attempts"``.
     #[getter]
     fn disconnect_reason(&self) -> Option<String> {
         self.client.disconnect_reason().map(|r| r.to_string())

@@ -492,7 +492,10 @@ impl TcpClient {
     /// over the framing's limit, a connection closed in the middle of a
     /// frame). Set before the drop is reported, so once
     /// [`recv`](TcpClient::recv) returns `None` it says why. It keeps the
-    /// last reason after a reconnect.
+    /// last reason after a reconnect; when reconnecting gives up (after
+    /// [`Reconnect::max_attempts`](crate::Reconnect::max_attempts) failed
+    /// attempts) it is [`DisconnectReason::ReconnectGaveUp`], the final
+    /// reason, rather than the drop before the attempts.
     ///
     /// # Examples
     ///

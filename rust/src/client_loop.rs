@@ -538,11 +538,21 @@ impl ClientLoop {
             return;
         };
         if policy.max_attempts.is_some_and(|m| attempt > m) {
+            let attempts = attempt - 1;
             log::warn!(
-                "tcphub: giving up on {} after {} attempts",
-                self.peer,
-                attempt - 1
+                "tcphub: giving up on {} after {attempts} attempts",
+                self.peer
             );
+            if attempts > 0 {
+                // The final reason, set before `Closed` is reported: the
+                // drop's reason (already reported) is not why it ended.
+                *self
+                    .core
+                    .last_disconnect
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) =
+                    Some(DisconnectReason::ReconnectGaveUp { attempts });
+            }
             self.link = Link::Down;
             return;
         }

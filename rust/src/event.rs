@@ -80,13 +80,24 @@ pub enum DisconnectReason {
     /// frame timeout (a "slowloris" client, see
     /// [`TcpServer::frame_timeout`](crate::TcpServer::frame_timeout)).
     FrameTimeout,
+    /// A client's reconnecting gave up: `attempts` attempts in a row failed
+    /// (its [`Reconnect::max_attempts`](crate::Reconnect::max_attempts)),
+    /// and the client is closed for good. Only
+    /// [`TcpClient::disconnect_reason`](crate::TcpClient::disconnect_reason)
+    /// gives it, as the final reason; the `Disconnected` event before the
+    /// attempts says why the connection dropped.
+    ReconnectGaveUp {
+        /// The failed attempts (the configured maximum).
+        attempts: u32,
+    },
 }
 
 impl DisconnectReason {
     /// A stable integer for the bindings (C `TCPHUB_REASON_*` constants).
     ///
     /// 0 ClosedByPeer, 1 Reset, 2 Io, 3 FrameTooLarge, 4 SlowConsumer,
-    /// 5 IdleTimeout, 6 Kicked, 7 ServerStopped, 8 ClosedLocally, 9 FrameTimeout.
+    /// 5 IdleTimeout, 6 Kicked, 7 ServerStopped, 8 ClosedLocally, 9 FrameTimeout,
+    /// 10 ReconnectGaveUp.
     ///
     /// # Examples
     ///
@@ -105,6 +116,7 @@ impl DisconnectReason {
             DisconnectReason::ServerStopped => 7,
             DisconnectReason::ClosedLocally => 8,
             DisconnectReason::FrameTimeout => 9,
+            DisconnectReason::ReconnectGaveUp { .. } => 10,
         }
     }
 
@@ -135,6 +147,12 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::ServerStopped => f.write_str("server stopped"),
             DisconnectReason::ClosedLocally => f.write_str("closed locally"),
             DisconnectReason::FrameTimeout => f.write_str("frame not finished in time"),
+            DisconnectReason::ReconnectGaveUp { attempts: 1 } => {
+                f.write_str("gave up reconnecting after 1 attempt")
+            }
+            DisconnectReason::ReconnectGaveUp { attempts } => {
+                write!(f, "gave up reconnecting after {attempts} attempts")
+            }
         }
     }
 }

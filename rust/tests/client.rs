@@ -353,6 +353,12 @@ fn gives_up_after_max_attempts() {
     }
     assert_eq!(attempts, 3);
     assert!(matches!(client.send(b"x"), Err(Error::NotRunning)));
+    // Closed for good: the final reason is that reconnecting gave up (it
+    // kept the drop's "closed by peer", as if the client had ended there).
+    let why = client.disconnect_reason().expect("a reason");
+    assert_eq!(why, DisconnectReason::ReconnectGaveUp { attempts: 3 });
+    assert_eq!(why.to_string(), "gave up reconnecting after 3 attempts");
+    assert_eq!(why.code(), 10);
 }
 
 #[test]

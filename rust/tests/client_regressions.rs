@@ -145,6 +145,12 @@ fn a_server_that_closes_at_once_counts_as_failed_attempts() {
         }
     }
     assert_eq!(highest, 3, "attempts did not count up");
+    // The last attempt connected and was closed at once: giving up is the
+    // final reason, not that close.
+    assert_eq!(
+        client.disconnect_reason(),
+        Some(tcphub::DisconnectReason::ReconnectGaveUp { attempts: 3 })
+    );
     drop(occupant);
     server.stop();
 }

@@ -75,7 +75,32 @@ int main(void) {
     CHECK(ev.kind == TCPHUB_CLIENT_EVENT_CLOSED);
     CHECK_RC(tcphub_client_next_event(c, &ev, WAIT_MS), TCPHUB_ERR_NOT_RUNNING);
     tcphub_client_free(c);
-    tcphub_server_free(s);
     TEST_PASS("close: DISCONNECTED (closed locally), CLOSED, then NOT_RUNNING");
+
+    /* Reconnecting gives up after reconnect_max_attempts: the drop is
+     * DISCONNECTED (closed by peer), the attempts fail, CLOSED comes last,
+     * and the final reason is that reconnecting gave up, not the drop. */
+    o.reconnect_max_attempts = 2;
+    c = NULL;
+    CHECK_OK(tcphub_client_connect_with("127.0.0.1", tcphub_server_port(s), &o, &c));
+    int reason = 42;
+    CHECK_OK(tcphub_client_disconnect_reason(c, &reason));
+    CHECK(reason == -1);
+    CHECK_OK(tcphub_server_stop(s)); /* nothing listens any more */
+    ev = next(c);
+    CHECK(ev.kind == TCPHUB_CLIENT_EVENT_DISCONNECTED);
+    CHECK(ev.reason == TCPHUB_REASON_CLOSED_BY_PEER);
+    unsigned attempts = 0;
+    for (ev = next(c); ev.kind == TCPHUB_CLIENT_EVENT_RECONNECTING; ev = next(c)) {
+        CHECK(ev.attempt == ++attempts);
+    }
+    CHECK(attempts == 2);
+    CHECK(ev.kind == TCPHUB_CLIENT_EVENT_CLOSED);
+    CHECK(!tcphub_client_is_open(c));
+    CHECK_OK(tcphub_client_disconnect_reason(c, &reason));
+    CHECK(reason == TCPHUB_REASON_RECONNECT_GAVE_UP);
+    tcphub_client_free(c);
+    tcphub_server_free(s);
+    TEST_PASS("reconnect gives up: CLOSED, disconnect_reason RECONNECT_GAVE_UP");
     return 0;
 }

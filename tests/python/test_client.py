@@ -249,7 +249,11 @@ def test_reconnect_gives_up_after_max_attempts(make_server):
     server.stop()  # nothing listens any more: both redials are refused
     assert client.recv(timeout=WAIT) is None  # gave up: closed for good
     assert not client.is_open
+    # The final reason is that reconnecting gave up, not the drop before
+    # the attempts ("closed by peer"), which it kept.
+    assert client.disconnect_reason == "gave up reconnecting after 2 attempts"
     client.close()
+    assert client.disconnect_reason == "gave up reconnecting after 2 attempts"
 
 
 def test_event_capacity_reaches_the_core(echo_server):
