@@ -124,7 +124,7 @@ pub unsafe extern "C" fn tcphub_server_send_to(
                 boundary::bytes(data, len)?,
             )
         };
-        let ip = tcphub_core::parse_ip(text).ok_or_else(|| Fail::invalid(not_an_ip(text)))?;
+        let ip = tcphub_core::parse_client_ip(text).map_err(Fail::invalid)?;
         srv.with_handle(|h| Ok(h.send_to(ip, port, msg)?))?;
         Ok(TCPHUB_OK)
     })
@@ -175,21 +175,4 @@ pub unsafe extern "C" fn tcphub_server_disconnect(s: *mut tcphub_server, client_
         srv.with_handle(|h| Ok(h.disconnect(client_id)?))?;
         Ok(TCPHUB_OK)
     })
-}
-
-/// Why `tcphub_server_send_to` refused `text` (which `parse_ip` did not
-/// take): it finds a connected client by the IP address it connected from,
-/// so a host name is said to be one, not resolved. (Python's
-/// `TcpServer.send_to` words it alike.)
-fn not_an_ip(text: &str) -> String {
-    const WANT: &str = "send_to wants the client's IP address (e.g. '127.0.0.1' or '::1')";
-    let host_name = text.chars().any(|c| c.is_ascii_alphabetic())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if host_name {
-        format!("{WANT}, got the host name '{text}' (host names are not resolved)")
-    } else {
-        format!("{WANT}, got '{text}', which is not an IP address")
-    }
 }

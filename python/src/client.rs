@@ -29,7 +29,8 @@ use crate::{
 /// - ``host``, ``port``: the server — a name or an IP address (an IPv6
 ///   address also in brackets, ``"[::1]"``, as tcphub prints addresses).
 ///   The name lookup and the connect run with the GIL released; Ctrl-C
-///   interrupts the wait for them.
+///   interrupts the wait for them. An empty host or port 0 raises
+///   ``InvalidConfig`` (a ``ValueError``), not ``ConnectError``.
 /// - ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's;
 ///   ``max_len``: longest message for lines/length framing, both ways
 ///   (default ``DEFAULT_MAX_LINE`` / ``DEFAULT_MAX_FRAME``).

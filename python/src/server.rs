@@ -576,7 +576,7 @@ impl PyTcpServer {
     /// for an ``ip`` that is no IP address — a host name included: it is not
     /// resolved, since clients are found by the address they connected from.
     fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: PyBackedBytes) -> PyResult<()> {
-        let ip = tcphub::parse_ip(ip).ok_or_else(|| invalid_argument(py, not_an_ip(ip)))?;
+        let ip = tcphub::parse_client_ip(ip).map_err(|why| invalid_argument(py, why))?;
         let r = self.started().py_err(py)?;
         py.detach(|| r.handle.send_to(ip, port.0, &data)).py_err(py)
     }
@@ -859,22 +859,5 @@ impl PyTcpServer {
             "<TcpServer {host}:{port} {} ({state})>",
             framing_name(self.settings.framing)
         )
-    }
-}
-
-/// Why `send_to` refused `text` (which `tcphub::parse_ip` did not take):
-/// it finds a connected client by the IP address it connected from, so a
-/// host name is said to be one, not resolved. (C's `tcphub_server_send_to`
-/// words it alike.)
-fn not_an_ip(text: &str) -> String {
-    const WANT: &str = "send_to wants the client's IP address (e.g. '127.0.0.1' or '::1')";
-    let host_name = text.chars().any(|c| c.is_ascii_alphabetic())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if host_name {
-        format!("{WANT}, got the host name '{text}' (host names are not resolved)")
-    } else {
-        format!("{WANT}, got '{text}', which is not an IP address")
     }
 }

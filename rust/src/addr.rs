@@ -58,6 +58,36 @@ pub fn parse_ip(text: &str) -> Option<IpAddr> {
     addr.parse().ok()
 }
 
+/// [`parse_ip`] for an address that picks a connected client (the C and
+/// Python bindings' `send_to`), with the reason when `text` is not one, in
+/// words for the caller: a host name is said to be one, since clients are
+/// found by the address they connected from and no name is resolved.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::parse_client_ip("::1"), Ok("::1".parse().unwrap()));
+/// let why = tcphub::parse_client_ip("localhost").unwrap_err();
+/// assert!(why.contains("got the host name 'localhost'"), "{why}");
+/// let why = tcphub::parse_client_ip("127.0.0.300").unwrap_err();
+/// assert!(why.contains("which is not an IP address"), "{why}");
+/// ```
+pub fn parse_client_ip(text: &str) -> Result<IpAddr, String> {
+    const WANT: &str = "send_to wants the client's IP address (e.g. '127.0.0.1' or '::1')";
+    if let Some(ip) = parse_ip(text) {
+        return Ok(ip);
+    }
+    let host_name = text.chars().any(|c| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    Err(if host_name {
+        format!("{WANT}, got the host name '{text}' (host names are not resolved)")
+    } else {
+        format!("{WANT}, got '{text}', which is not an IP address")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_ip;
