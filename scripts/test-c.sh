@@ -149,7 +149,9 @@ step "build chat_server with pkg-config --static (libtcphub.a)" \
     $(pkg-config --static --libs-only-l tcphub | sed 's/-ltcphub//')
 unset PKG_CONFIG_PATH
 # The installed library is versioned: the program records the SONAME, not
-# the unversioned dev link, and still loads through it.
+# the unversioned dev link, and still loads through it. (No `grep -q` after
+# a pipe here: it exits at its match, and under pipefail the writer's
+# SIGPIPE — ld.so writes ldd's lines one by one — fails the check.)
 soname_of() { readelf -d "$1" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p'; }
 needs_soname() {
     local soname
@@ -157,9 +159,9 @@ needs_soname() {
     show "installed SONAME: ${soname:-none}"
     [ -n "$soname" ] && [ "$soname" != libtcphub.so ] &&
         [ -e "$PREFIX/lib/$soname" ] &&
-        readelf -d "$BUILD/chat_server_pc" | grep -q "Shared library: \[$soname\]" &&
+        readelf -d "$BUILD/chat_server_pc" | grep "Shared library: \[$soname\]" >/dev/null &&
         [ -z "$(soname_of "$LIBDIR/libtcphub.so")" ] &&
-        ldd "$BUILD/chat_server_pc" | grep -q "$soname => $PREFIX/lib/$soname"
+        ldd "$BUILD/chat_server_pc" | grep "$soname => $PREFIX/lib/$soname" >/dev/null
 }
 show "the installed libtcphub.so has a SONAME, the program needs it, the build tree's has none"
 needs_soname
