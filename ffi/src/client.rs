@@ -401,7 +401,9 @@ pub unsafe extern "C" fn tcphub_client_shutdown_write(c: *mut tcphub_client) -> 
 /// starts the close and returns `TCPHUB_OK` at once without waiting: the
 /// thread it would wait for may be the one running the callback.
 /// Idempotent. Messages received before the close can still be taken with
-/// `tcphub_client_recv`.
+/// `tcphub_client_recv`; what arrives after it is discarded (a close from
+/// the message callback also drops the rest of what was read with that
+/// message).
 ///
 /// # Safety
 ///

@@ -248,7 +248,9 @@ impl PyTcpClient {
     /// Closes gracefully: flush what is queued (up to ``linger`` seconds),
     /// shut the connection down and stop the I/O thread. What is still
     /// queued when ``linger`` runs out is dropped; ``disconnect_reason`` then
-    /// says ``"i/o error: timed out"`` instead of ``"closed locally"``. Idempotent. Ctrl-C
+    /// says ``"i/o error: timed out"`` instead of ``"closed locally"``.
+    /// Messages received before the call can still be taken; what arrives
+    /// after it is discarded. Idempotent. Ctrl-C
     /// interrupts the wait for the flush (the client is closing by then; a
     /// later ``close()`` waits for the rest).
     fn close(&self, py: Python<'_>) -> PyResult<()> {

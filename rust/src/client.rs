@@ -575,7 +575,10 @@ impl TcpClient {
     /// are dropped. Messages still queued when the linger time runs out are
     /// dropped too, and the connection's end is then reported as
     /// `Disconnected(Io(TimedOut))` rather than `ClosedLocally` (see
-    /// [`disconnect_reason`](TcpClient::disconnect_reason)). Idempotent; callable from
+    /// [`disconnect_reason`](TcpClient::disconnect_reason)). Messages are
+    /// delivered up to the call and not after it: what arrives meanwhile is
+    /// discarded, and a close from `on_message` also drops the rest of what
+    /// was read with that message. Idempotent; callable from
     /// a callback — of this client, another client or a server — and then it
     /// returns without waiting (a later `close()` or drop elsewhere waits).
     ///

@@ -97,6 +97,12 @@ impl Dispatch {
     }
 
     fn message(&mut self, msg: &[u8]) {
+        if !self.core().open.load(Ordering::Acquire) {
+            // Closed (by a callback of this very read, too): nothing more
+            // is delivered, as a server's callback that disconnects a
+            // client gets none of the rest of its input.
+            return;
+        }
         let cbs = &self.core().callbacks;
         if let Some(cb) = &cbs.on_message {
             self.guarded("on_message", || cb(&self.handle, msg));
@@ -359,6 +365,12 @@ impl ClientLoop {
             return; // the server sends nothing more
         }
         for _ in 0..READ_BUDGET {
+            if !self.core.open.load(Ordering::Acquire) {
+                // Closed (a callback of the last read, too): what the server
+                // sends now is not delivered (the close discards it), as a
+                // stopping server stops reading.
+                return;
+            }
             if self.dispatch.blocked() {
                 self.read_pending = true;
                 return;

@@ -244,3 +244,44 @@ fn a_connection_lost_while_closing_is_redialled_to_flush_the_queue() {
     closer.join().unwrap();
     assert!(!client.is_open());
 }
+
+/// `close()` from `on_message` (the answer it waited for has come): the
+/// rest of that read, and whatever the server sent during the close's
+/// flush, was still handed to `on_message` — 999 more calls here, on a
+/// client that said it was closed. A server's callback that disconnects a
+/// client gets none of the rest of its input; now a closed client neither.
+#[test]
+fn no_message_is_delivered_after_close_from_on_message() {
+    use std::io::Write;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let after_close = Arc::new(Mutex::new(Vec::new()));
+    let ended = Arc::new(AtomicBool::new(false));
+    let (seen, end) = (after_close.clone(), ended.clone());
+    let _client = TcpClient::builder(l.local_addr().unwrap())
+        .framing(Framing::lines())
+        .on_message(move |c, msg| {
+            if c.is_open() {
+                c.close();
+            } else {
+                seen.lock().unwrap().push(msg.to_vec());
+            }
+        })
+        .on_event(move |_, ev| {
+            if *ev == ClientEvent::Closed {
+                end.store(true, Ordering::SeqCst);
+            }
+        })
+        .connect()
+        .unwrap();
+    let (mut server, _) = l.accept().unwrap();
+    let lines: String = (0..1000).map(|i| format!("m{i}\n")).collect();
+    server.write_all(lines.as_bytes()).unwrap(); // one write: one read
+    wait_until("the client closed", || ended.load(Ordering::SeqCst));
+    let after_close = after_close.lock().unwrap();
+    assert!(
+        after_close.is_empty(),
+        "{} messages delivered after close(), the first {:?}",
+        after_close.len(),
+        String::from_utf8_lossy(&after_close[0])
+    );
+}
