@@ -92,10 +92,16 @@ pub enum Error {
         /// The configured limit.
         max: usize,
     },
-    /// A bounded outbound queue has no room for the message.
-    #[error("outbound queue full ({queued} bytes queued, limit {limit})")]
+    /// A bounded outbound queue has no room for the message. Against the
+    /// limit each queued message (the refused one too) also counts 48
+    /// bytes of bookkeeping, so a queue of tiny messages is full while its
+    /// bytes are far below the limit; the message says so.
+    #[error(
+        "outbound queue full ({queued} bytes queued, plus {} bytes of bookkeeping per message, limit {limit})",
+        crate::connection::ENTRY_OVERHEAD
+    )]
     QueueFull {
-        /// Bytes already waiting.
+        /// Bytes of messages already waiting (without their bookkeeping).
         queued: usize,
         /// The configured bound.
         limit: usize,

@@ -285,3 +285,53 @@ fn no_message_is_delivered_after_close_from_on_message() {
         String::from_utf8_lossy(&after_close[0])
     );
 }
+
+/// A queue of tiny messages is full long before its bytes reach the
+/// bound (each message also counts 48 bytes of bookkeeping), but the error
+/// said only "outbound queue full (2040 bytes queued, limit 100000)",
+/// which reads as a queue far from full. It now names what else counts.
+#[test]
+fn queue_full_says_what_counts_against_the_bound() {
+    use std::io::Read;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(l.local_addr().unwrap())
+        .max_queue_bytes(100_000)
+        .connect()
+        .unwrap();
+    let (mut server, _) = l.accept().unwrap();
+    // Fill the socket buffers (the server does not read)...
+    let chunk = vec![b'x'; 64 * 1024];
+    wait_until("the socket buffers full", || {
+        matches!(client.send(&chunk), Err(tcphub::Error::QueueFull { .. }))
+    });
+    // ...then take just enough for the queue to empty into them (short
+    // reads: the count drops just after the bytes are written).
+    server
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    wait_until("the client's queue written", || {
+        if let Ok(n) = server.read(&mut buf) {
+            assert!(n > 0, "the client went away");
+        }
+        client.queued_bytes() == 0
+    });
+    let err = loop {
+        if let Err(e) = client.send(b"x") {
+            break e;
+        }
+    };
+    let tcphub::Error::QueueFull { queued, limit } = err else {
+        panic!("expected QueueFull, got {err:?}");
+    };
+    assert!(
+        queued + 1 < limit,
+        "a queue of tiny messages ({queued} bytes)"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("{queued} bytes")) && text.contains("48 bytes"),
+        "the message explains a queue of {queued} bytes being full at {limit}: {text:?}"
+    );
+    client.close();
+}
