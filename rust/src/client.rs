@@ -325,7 +325,8 @@ impl TcpClient {
     /// # Errors
     ///
     /// [`Error::Timeout`] when nothing came in time; [`Error::NotRunning`]
-    /// once the client is closed for good and every message was taken.
+    /// once the client is closed for good and every message was taken,
+    /// and at once in callback mode (any callback set: nothing is queued).
     ///
     /// # Examples
     ///
@@ -347,7 +348,8 @@ impl TcpClient {
         }
     }
 
-    /// Blocks for the next message; `None` once closed for good.
+    /// Blocks for the next message; `None` once closed for good (at once
+    /// in callback mode, where nothing is queued).
     ///
     /// # Examples
     ///
@@ -403,7 +405,8 @@ impl TcpClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Timeout`]; [`Error::NotRunning`] after `Closed` was taken.
+    /// [`Error::Timeout`]; [`Error::NotRunning`] after `Closed` was taken,
+    /// and at once in callback mode (any callback set: nothing is queued).
     ///
     /// # Examples
     ///
