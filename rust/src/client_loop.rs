@@ -532,12 +532,19 @@ impl ClientLoop {
             }
             _ => None,
         };
-        if policy.is_none_or(|p| p.max_attempts.is_some_and(|m| next > m)) {
+        let last = policy.is_none_or(|p| p.max_attempts.is_some_and(|m| next > m));
+        if last {
             // The end: `send` (in `on_disconnect` too) refuses from now on
             // rather than accept what can never be written.
             self.end_sends();
         }
         self.dispatch.event(ClientEvent::Disconnected(reason), true);
+        // Closed by `on_disconnect` itself (its `Close` is still in the
+        // channel): redial only if something is queued, as when closing.
+        let policy = policy.filter(|_| {
+            last || self.core.open.load(Ordering::Acquire)
+                || self.core.queued.load(Ordering::Acquire) > 0
+        });
         match policy {
             Some(_) => self.schedule(next), // gives up past `max_attempts`
             None => self.link = Link::Down,

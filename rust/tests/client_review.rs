@@ -335,3 +335,36 @@ fn queue_full_says_what_counts_against_the_bound() {
     );
     client.close();
 }
+
+/// `close()` from `on_disconnect` with reconnect on and nothing queued:
+/// the client still reported `Reconnecting { attempt: 1, delay: .. }` —
+/// an attempt it never made — before `Closed`.
+#[test]
+fn close_from_on_disconnect_schedules_no_reconnect() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let _client = TcpClient::builder(l.local_addr().unwrap())
+        .reconnect(tcphub::Reconnect {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+            max_attempts: None,
+        })
+        .on_disconnect(|c, _| c.close())
+        .on_event(move |_, ev| seen.lock().unwrap().push(ev.clone()))
+        .connect()
+        .unwrap();
+    let (server, _) = l.accept().unwrap();
+    drop(server);
+    wait_until("the client closed", || {
+        events.lock().unwrap().contains(&ClientEvent::Closed)
+    });
+    let events = events.lock().unwrap();
+    assert!(
+        matches!(
+            events[..],
+            [ClientEvent::Disconnected(_), ClientEvent::Closed]
+        ),
+        "{events:?}"
+    );
+}
