@@ -35,6 +35,11 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// accepting messages into the same bounded queue (and fails with
 /// [`Error::QueueFull`] when it is full); they are written once a connection
 /// is up again. Messages already handed to the old socket may be lost with it.
+/// A message the old socket took only part of is written again whole on the
+/// new connection: with lines or length-prefixed framing the server dropped
+/// the unfinished frame with the old connection, so it gets the message
+/// once; with [`Framing::Raw`](crate::Framing::Raw), which has no frames,
+/// the server may see that message's start twice.
 ///
 /// # Examples
 ///
