@@ -87,6 +87,9 @@ const READING: u8 = 0;
 const STDIN_DONE: u8 = 1;
 /// A line could not be sent (the connection is gone): exit non-zero.
 const SEND_FAILED: u8 = 2;
+/// The main thread closed the connection on purpose (stdout's reader is
+/// gone): a send failing now is no error to report.
+const CLOSING: u8 = 3;
 
 pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
@@ -119,6 +122,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                     Err(tcphub::Error::QueueFull { .. }) if sender.is_open() => {
                         std::thread::sleep(Duration::from_millis(1));
                     }
+                    Err(_) if stdin_state.load(Ordering::Acquire) == CLOSING => return,
                     Err(e) => {
                         eprintln!("tcphub: send failed: {e}");
                         stdin_state.store(SEND_FAILED, Ordering::Release);
@@ -155,6 +159,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                 last_message = Instant::now();
                 if let Err(e) = print_message(&mut out, &m, framing) {
                     if reader_gone(&e) {
+                        state.store(CLOSING, Ordering::Release);
                         client.close();
                         return Ok(());
                     }
