@@ -225,7 +225,14 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
                 _ => {}
             },
             Err(tcphub::Error::Timeout) => log::info!("no reply within {secs} s"),
-            Err(tcphub::Error::NotRunning) => log::info!("the server closed the connection"),
+            // A close by the server is an answer; a fault (a reset, a frame
+            // over the limit) lost what came, as for `connect`.
+            Err(tcphub::Error::NotRunning) => match client.disconnect_reason() {
+                None | Some(DisconnectReason::ClosedByPeer | DisconnectReason::ClosedLocally) => {
+                    log::info!("the server closed the connection")
+                }
+                Some(why) => return Err(format!("connection lost: {why}").into()),
+            },
             Err(e) => return Err(e.into()),
         }
     }

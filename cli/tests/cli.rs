@@ -896,3 +896,34 @@ fn zero_max_or_threads_is_a_usage_error() {
         );
     }
 }
+
+#[test]
+fn send_fails_when_the_connection_is_lost_to_an_error_while_waiting() {
+    // As for `connect`: a reply line over the 64 KiB limit cuts the
+    // connection while `send --wait-reply` waits. It said "the server closed
+    // the connection" (it had not) and exited 0.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let _ = s.write_all(&vec![b'q'; 100_000]);
+        std::thread::sleep(Duration::from_secs(3)); // no close of its own
+    });
+    let mut child = bin()
+        .args(["send", &format!("127.0.0.1:{port}"), "hi"])
+        .args(["--wait-reply", "20"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub send");
+    let st = wait_exit(&mut child, "send did not exit when its connection broke");
+    let err = stderr_of(&mut child);
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains("tcphub: connection lost: frame too large"),
+        "{err}"
+    );
+    assert!(!err.contains("the server closed the connection"), "{err}");
+    server.join().unwrap();
+}
