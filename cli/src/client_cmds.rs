@@ -67,11 +67,16 @@ fn open(addr: &str, framing: Framing) -> Result<TcpClient, Box<dyn std::error::E
         .connect()?)
 }
 
-fn print_message(out: &mut impl Write, msg: &[u8], framing: Framing) -> std::io::Result<()> {
+fn write_message(out: &mut impl Write, msg: &[u8], framing: Framing) -> std::io::Result<()> {
     out.write_all(msg)?;
     if framing != Framing::Raw {
         out.write_all(b"\n")?;
     }
+    Ok(())
+}
+
+fn print_message(out: &mut impl Write, msg: &[u8], framing: Framing) -> std::io::Result<()> {
+    write_message(out, msg, framing)?;
     out.flush()
 }
 
@@ -137,7 +142,11 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         let _ = sender.shutdown_write();
         stdin_state.store(STDIN_DONE, Ordering::Release);
     });
-    let mut out = std::io::stdout().lock();
+    // Buffered, flushed whenever no message is waiting: a write per message
+    // (stdout is line-buffered) drained a busy connection too slowly, and
+    // the server cut it off as a slow consumer.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut unflushed = false;
     let mut last_message = Instant::now();
     let mut saw_eof = false;
     // Why the connection ended, when that was an error (reset, a frame over
@@ -154,18 +163,35 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         if done && client.queued_bytes() == 0 && last_message.elapsed() >= quiet {
             client.close(); // flushed; the server has been quiet long enough
         }
-        match client.next_event(Duration::from_millis(50)) {
+        let wait = if unflushed {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(50)
+        };
+        let event = client.next_event(wait);
+        let printed = match &event {
             Ok(ClientEvent::Message(m)) => {
                 last_message = Instant::now();
-                if let Err(e) = print_message(&mut out, &m, framing) {
-                    if reader_gone(&e) {
-                        state.store(CLOSING, Ordering::Release);
-                        client.close();
-                        return Ok(());
-                    }
-                    return Err(e.into());
-                }
+                unflushed = true;
+                write_message(&mut out, m, framing)
             }
+            // Nothing more waiting (or the connection ended): show what came.
+            _ if unflushed => {
+                unflushed = false;
+                out.flush()
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = printed {
+            if reader_gone(&e) {
+                state.store(CLOSING, Ordering::Release);
+                client.close();
+                return Ok(());
+            }
+            return Err(e.into());
+        }
+        match event {
+            Ok(ClientEvent::Message(_)) => {}
             Ok(ClientEvent::Disconnected(why)) => match why {
                 DisconnectReason::ClosedLocally => {}
                 DisconnectReason::ClosedByPeer => log::info!("disconnected: {why}"),

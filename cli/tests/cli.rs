@@ -927,3 +927,33 @@ fn send_fails_when_the_connection_is_lost_to_an_error_while_waiting() {
     assert!(!err.contains("the server closed the connection"), "{err}");
     server.join().unwrap();
 }
+
+#[test]
+fn connect_keeps_up_with_an_echo_of_its_piped_input() {
+    // `seq 1 2000000 | tcphub connect ... > out` through an echo hub: connect
+    // wrote (and flushed) stdout once per message, drained the connection
+    // slower than the hub answered, and was cut off as a slow consumer
+    // ("connection lost: connection reset", a fraction of the lines). Seen
+    // with release builds; this debug-build run guards the whole round trip.
+    const LINES: usize = 300_000;
+    let hub = Hub::start(&["--mode", "echo"]);
+    let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::piped());
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut input = std::io::BufWriter::new(&mut stdin);
+        for i in 0..LINES {
+            writeln!(input, "{i}").expect("write to connect");
+        }
+    });
+    let out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || BufReader::new(out).lines().count());
+    writer.join().unwrap();
+    let st = wait_exit(
+        &mut child,
+        "connect did not exit after its input was echoed",
+    );
+    let got = reader.join().unwrap();
+    let err = stderr_of(&mut child);
+    assert!(st.success(), "{st:?}: {err}");
+    assert_eq!(got, LINES, "{err}");
+}
