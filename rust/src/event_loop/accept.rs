@@ -165,7 +165,7 @@ impl EventLoop {
             None => {
                 log::warn!(
                     "tcphub: accept failed: {e}; new connections wait in the backlog, \
-                     retrying every {} ms",
+                     retrying every {} ms and as more arrive",
                     ACCEPT_RETRY.as_millis()
                 );
                 self.accept_failing = Some(Failing {

@@ -178,7 +178,19 @@ impl EventLoop {
         let Some(conn) = self.conns.get(t).and_then(|c| c.as_ref()) else {
             return;
         };
-        let (client, bytes) = (conn.client, conn.queued_bytes());
+        // What the queue holds against its limit: its bytes and each
+        // message's bookkeeping (`ENTRY_OVERHEAD`), so the figures add up.
+        // Only for the log lines (`DropMessage` overflows are frequent).
+        let client = conn.client;
+        let limit = self.core.config.max_queue_bytes;
+        let queued = || {
+            format!(
+                "{} bytes in {} messages queued (with {} bytes of bookkeeping each; limit {limit})",
+                conn.queued_bytes(),
+                conn.queued_frames(),
+                crate::connection::ENTRY_OVERHEAD,
+            )
+        };
         match self.core.config.overflow {
             Overflow::DropMessage => LoopCounters::add(&counters.dropped, msgs),
             Overflow::Disconnect if conn.held => {
@@ -188,13 +200,14 @@ impl EventLoop {
                 // replies is undelivered, and the hold ends.
                 LoopCounters::add(&counters.undelivered, msgs);
                 log::debug!(
-                    "tcphub: client {client} held for replies is not reading; {bytes} bytes queued"
+                    "tcphub: client {client} held for replies is not reading; {}",
+                    queued()
                 );
                 self.close(t, DisconnectReason::SlowConsumer);
             }
             Overflow::Disconnect => {
                 LoopCounters::add(&counters.slow_consumers, 1);
-                log::info!("tcphub: client {client} is not reading; {bytes} bytes queued");
+                log::info!("tcphub: client {client} is not reading; {}", queued());
                 self.close(t, DisconnectReason::SlowConsumer);
             }
         }
