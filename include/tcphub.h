@@ -1189,7 +1189,8 @@ int tcphub_server_set_bind_ip(struct tcphub_server *s, const char *ip);
  * to do. While on, a loop that keeps finding work also yields its CPU
  * after a turn at most every 200 µs, so threads waiting for its core are
  * not held off until the scheduler tick. Takes effect at the next
- * `tcphub_server_start`.
+ * `tcphub_server_start`, which fails with `TCPHUB_ERR_INVALID_ARG` for
+ * more than 1000000 (1 s).
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *

@@ -46,6 +46,12 @@ const HOST_PORT: &str = "expected HOST:PORT, e.g. 127.0.0.1:8001, [::1]:8001 or 
 /// failure names what was typed, and an address without a port says so
 /// rather than blame the resolver.
 fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
+    if addr.is_empty() {
+        return Err(format!("no server address given ({HOST_PORT})"));
+    }
+    if addr.starts_with(':') && tcphub::parse_ip(addr).is_none() && !addr.starts_with("::") {
+        return Err(format!("{addr}: no host ({HOST_PORT})"));
+    }
     let resolved = match addr.to_socket_addrs() {
         Ok(addrs) => return Ok(addrs.collect()),
         Err(e) => e,

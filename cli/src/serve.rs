@@ -53,8 +53,9 @@ pub(crate) struct ServeArgs {
     threads: Option<usize>,
     /// Let event loops that ran out of work keep polling this many
     /// microseconds before they sleep (fewer wakeups under steady load; 0:
-    /// sleep at once).
-    #[arg(long, value_name = "MICROS", default_value_t = tcphub::DEFAULT_BUSY_POLL.as_micros() as u64)]
+    /// sleep at once; at most 1000000, a second).
+    #[arg(long, value_name = "MICROS", default_value_t = tcphub::DEFAULT_BUSY_POLL.as_micros() as u64,
+          value_parser = clap::value_parser!(u64).range(0..=tcphub::MAX_BUSY_POLL.as_micros() as u64))]
     busy_poll_us: u64,
 }
 

@@ -453,6 +453,34 @@ fn an_address_without_a_port_says_so() {
 }
 
 #[test]
+fn an_address_without_a_host_says_so() {
+    // Before: "tcphub: : no port (…)" for an empty address, and a resolver
+    // error ("cannot resolve :8001: …") for a missing host.
+    for (addr, says) in [
+        (
+            "",
+            "tcphub: no server address given (expected HOST:PORT, e.g. ",
+        ),
+        (":8001", "tcphub: :8001: no host (expected HOST:PORT, e.g. "),
+    ] {
+        for cmd in ["send", "connect"] {
+            let mut args = vec![cmd, addr];
+            if cmd == "send" {
+                args.push("x");
+            }
+            let out = bin()
+                .args(&args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run tcphub");
+            assert_eq!(out.status.code(), Some(1), "{cmd} {addr:?}: {out:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.starts_with(says), "{cmd} {addr:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
 fn connect_relays_stdin_and_prints_messages() {
     let hub = Hub::start(&["--mode", "echo"]);
     let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::null());
@@ -792,6 +820,26 @@ fn send_with_its_stdout_closed_reports_no_error() {
     let err = stderr_of(&mut child);
     assert!(st.success(), "{st:?}: {err}");
     assert!(!err.contains("Broken pipe"), "{err}");
+}
+
+#[test]
+fn a_busy_poll_over_a_second_is_a_usage_error() {
+    // Before: `--busy-poll-us 18446744073709551615` was taken, and every
+    // loop spun for good after its first wakeup (a core each, no clients).
+    for value in ["1000001", "18446744073709551615"] {
+        let out = bin()
+            .args(["serve", "--port", "0", "--busy-poll-us", value])
+            .output()
+            .expect("run tcphub");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "invalid value '{value}' for '--busy-poll-us <MICROS>'"
+            )),
+            "{value}: {stderr}"
+        );
+    }
 }
 
 #[test]

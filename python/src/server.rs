@@ -155,7 +155,7 @@ impl Settings {
 /// - ``busy_poll``: how long an I/O thread that ran out of work keeps
 ///   polling (yielding the CPU) before it sleeps — fewer wakeups under
 ///   steady load, at most that much CPU per wakeup; default 5e-6, 0 turns
-///   it off.
+///   it off, at most 1 (``InvalidConfig`` beyond).
 /// - ``full_message``: bytes sent (framed) to each connection refused
 ///   because ``max_clients`` are connected, just before it is closed, so
 ///   the peer learns why; at most 4096 bytes framed.

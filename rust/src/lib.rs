@@ -95,7 +95,7 @@ pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_L
 pub use handle::ServerHandle;
 pub use server::{
     TcpServer, DEFAULT_BACKLOG, DEFAULT_BUSY_POLL, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER,
-    DEFAULT_MAX_QUEUE_BYTES, MAX_THREADS,
+    DEFAULT_MAX_QUEUE_BYTES, MAX_BUSY_POLL, MAX_THREADS,
 };
 pub use shared::{Overflow, EVENT_QUEUE_BYTES, MAX_FULL_MESSAGE};
 pub use stats::Stats;

@@ -29,6 +29,11 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 65_536;
 /// sleeps: 5 µs, about what one sleep and wakeup cost (see
 /// [`TcpServer::busy_poll`]).
 pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(5);
+/// Longest [`TcpServer::busy_poll`]: 1 s. A loop that spins this long
+/// after every wakeup is already a loop that never sleeps; a longer spin
+/// (a `u64::MAX` microseconds from a command line) is a mistake, refused
+/// by `start()` rather than left to keep a core busy for nothing.
+pub const MAX_BUSY_POLL: Duration = Duration::from_secs(1);
 /// Most event-loop threads a server may have ([`TcpServer::threads`]): far
 /// beyond any core count, and small enough that the per-loop bookkeeping
 /// sized by it at `start()` can always be allocated.
@@ -355,6 +360,9 @@ impl TcpServer {
     /// to 690 µs (the mean is fixed by the throughput: the distribution got
     /// narrower). With `spin` zero the loop never yields.
     ///
+    /// At most [`MAX_BUSY_POLL`] (1 s); [`start`](TcpServer::start) refuses
+    /// more.
+    ///
     /// # Examples
     ///
     /// ```
@@ -481,8 +489,8 @@ impl TcpServer {
     /// [`Error::InvalidConfig`] for zero `max_clients`, zero threads or
     /// more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
-    /// keepalive, a [`full_message`](TcpServer::full_message) that is too
-    /// long framed.
+    /// keepalive, a busy poll over [`MAX_BUSY_POLL`], a
+    /// [`full_message`](TcpServer::full_message) that is too long framed.
     ///
     /// # Examples
     ///
@@ -507,8 +515,8 @@ impl TcpServer {
     /// [`Error::Bind`] when the address cannot be bound (in use, permission
     /// denied), [`Error::InvalidConfig`] for zero `max_clients`, zero threads
     /// or more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
-    /// event capacity, a backlog below 1, a zero idle or frame timeout,
-    /// [`Error::Io`] when the OS refuses a thread or poller.
+    /// event capacity, a backlog below 1, a zero idle or frame timeout, a
+    /// busy poll over [`MAX_BUSY_POLL`], [`Error::Io`] when the OS refuses a thread or poller.
     ///
     /// # Examples
     ///
@@ -648,6 +656,12 @@ fn check(config: &Config) -> Result<Option<Arc<[u8]>>> {
                 "{name} must be more than zero"
             )));
         }
+    }
+    if config.busy_poll > MAX_BUSY_POLL {
+        return Err(Error::InvalidConfig(format!(
+            "busy_poll must be at most {MAX_BUSY_POLL:?}, not {:?}",
+            config.busy_poll
+        )));
     }
     if config.backlog < 1 {
         return Err(Error::InvalidConfig(format!(

@@ -40,6 +40,12 @@ fn validate_refuses_what_start_refuses() {
         }),
         ("event_capacity", || TcpServer::new(0, 1).event_capacity(0)),
         ("backlog", || TcpServer::new(0, 1).backlog(0)),
+        ("busy_poll", || {
+            TcpServer::new(0, 1).busy_poll(tcphub::MAX_BUSY_POLL + Duration::from_nanos(1))
+        }),
+        ("busy_poll", || {
+            TcpServer::new(0, 1).busy_poll(Duration::from_micros(u64::MAX))
+        }),
         ("idle_timeout", || {
             TcpServer::new(0, 1).idle_timeout(Duration::ZERO)
         }),

@@ -34,6 +34,16 @@ int main(void) {
     CHECK_RC(tcphub_server_set_max_queue_bytes(NULL, 1), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_busy_poll(NULL, 1), TCPHUB_ERR_NULL);
 
+    /* More than a second of busy polling is refused at start: a loop would
+     * spin for good after its first wakeup (UINT64_MAX was taken before). */
+    tcphub_server *spin = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_busy_poll(spin, UINT64_MAX));
+    CHECK_RC(tcphub_server_start(spin), TCPHUB_ERR_INVALID_ARG);
+    CHECK(strstr(tcphub_last_error(), "busy_poll must be at most 1s") != NULL);
+    CHECK_OK(tcphub_server_set_busy_poll(spin, 1000000));
+    CHECK_OK(tcphub_server_start(spin));
+    tcphub_server_free(spin);
+
     tcphub_server *bp = new_local_server(TCPHUB_FRAMING_LINES);
     CHECK_OK(tcphub_server_set_busy_poll(bp, 200));
     CHECK_OK(tcphub_server_start(bp));

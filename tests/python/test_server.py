@@ -436,6 +436,7 @@ def test_zero_max_clients_is_invalid_config():
         ({"idle_timeout": 0}, "idle_timeout must be more than zero"),
         ({"frame_timeout": 0.0}, "frame_timeout must be more than zero"),
         ({"keepalive": 0}, "keepalive must be more than zero"),
+        ({"busy_poll": 1.5}, "busy_poll must be at most 1s"),
         ({"framing": "lines", "max_len": 0}, "max_len must be at least 1"),
         ({"full_message": bytes(5000)}, "full_message"),
         ({"framing": "lines", "max_len": 4, "full_message": b"too long"}, "full_message"),
