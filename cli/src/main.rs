@@ -33,7 +33,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Interactive client: stdin lines go to the server, messages are printed.
     Connect(client_cmds::ConnectArgs),
-    /// Connect, send one message, print the reply (if any), close.
+    /// Connect, send one message (with --wait-reply: wait for a reply and print it), close.
     Send(client_cmds::SendArgs),
 }
 
