@@ -101,6 +101,8 @@ const SEND_FAILED: u8 = 2;
 /// The main thread closed the connection on purpose (stdout's reader is
 /// gone): a send failing now is no error to report.
 const CLOSING: u8 = 3;
+/// The connection ended before all of stdin was sent: exit non-zero.
+const CLOSED_EARLY: u8 = 4;
 
 pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
@@ -134,6 +136,13 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                         std::thread::sleep(Duration::from_millis(1));
                     }
                     Err(_) if stdin_state.load(Ordering::Acquire) == CLOSING => return,
+                    // The connection ended (the server closed it, or refused
+                    // us: its notice is printed by the main thread); the
+                    // main thread says so once, not as a failed "send".
+                    Err(tcphub::Error::NotRunning) => {
+                        stdin_state.store(CLOSED_EARLY, Ordering::Release);
+                        return;
+                    }
                     Err(e) => {
                         eprintln!("tcphub: send failed: {e}");
                         stdin_state.store(SEND_FAILED, Ordering::Release);
@@ -215,8 +224,12 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     if let Some(why) = lost {
         return Err(format!("connection lost: {why}").into());
     }
-    if state.load(Ordering::Acquire) == SEND_FAILED {
-        return Err("not everything read from stdin could be sent".into());
+    match state.load(Ordering::Acquire) {
+        SEND_FAILED => return Err("not everything read from stdin could be sent".into()),
+        CLOSED_EARLY => {
+            return Err("the connection closed before everything read from stdin was sent".into())
+        }
+        _ => {}
     }
     Ok(())
 }
