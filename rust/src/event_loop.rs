@@ -456,10 +456,13 @@ impl EventLoop {
                         self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                         return;
                     }
-                    // A frame left unfinished starts (or keeps) its clock.
-                    conn.frame_started = match conn.decoder.buffered() {
-                        0 => None,
-                        _ => Some(conn.frame_started.unwrap_or(now)),
+                    // A frame left unfinished starts (or keeps) its clock:
+                    // it keeps it only if it is the one the clock was
+                    // started for (no frame finished in this read).
+                    conn.frame_started = match (conn.decoder.buffered(), frames) {
+                        (0, _) => None,
+                        (_, 0) => Some(conn.frame_started.unwrap_or(now)),
+                        _ => Some(now),
                     };
                     if n < self.rbuf.len() && !drain {
                         return; // drained for now; a new edge comes with new data
