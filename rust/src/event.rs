@@ -321,7 +321,8 @@ impl Events {
     ///
     /// [`Error::Timeout`](crate::Error::Timeout) when nothing arrived in time;
     /// [`Error::NotRunning`](crate::Error::NotRunning) when the server has
-    /// stopped and all events were taken.
+    /// stopped and all events were taken, and at once in callback mode
+    /// (no events are queued there).
     ///
     /// # Examples
     ///
@@ -421,7 +422,7 @@ impl Events {
     /// # Errors
     ///
     /// [`Error::NotRunning`](crate::Error::NotRunning) when the server has
-    /// stopped and nothing is left. A timeout is not an error: it returns `Ok(0)`.
+    /// stopped and nothing is left, and at once in callback mode. A timeout is not an error: it returns `Ok(0)`.
     ///
     /// # Examples
     ///

@@ -296,6 +296,11 @@ impl ServerHandle {
     /// stops its messages at once: what else it sent in the same read is
     /// dropped, not handed to `on_message`.
     ///
+    /// In pull mode a client held open for replies after its
+    /// [`Event::Disconnected`](crate::Event::Disconnected) can still be
+    /// disconnected (it returns `Ok`): that ends the hold once what is
+    /// queued for it is written, and no second `Disconnected` follows.
+    ///
     /// # Errors
     ///
     /// [`Error::NoSuchClient`], [`Error::NotRunning`].

@@ -307,7 +307,10 @@ impl TcpServer {
     }
 
     /// How long `stop()` keeps flushing queued messages before closing
-    /// (default 2 s). In pull mode it is also how long a client that
+    /// (default 2 s); likewise how long a client on its way out — kicked by
+    /// [`disconnect`](ServerHandle::disconnect), past a timeout, over the
+    /// frame limit, or (callback mode) at its end-of-stream — gets for what
+    /// is queued for it. In pull mode it is also how long a client that
     /// finished sending is held open for your replies after you took its
     /// `Disconnected` (see [`Event::Disconnected`](crate::Event::Disconnected)).
     ///
@@ -515,8 +518,11 @@ impl TcpServer {
     /// [`Error::Bind`] when the address cannot be bound (in use, permission
     /// denied), [`Error::InvalidConfig`] for zero `max_clients`, zero threads
     /// or more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
-    /// event capacity, a backlog below 1, a zero idle or frame timeout, a
-    /// busy poll over [`MAX_BUSY_POLL`], [`Error::Io`] when the OS refuses a thread or poller.
+    /// event capacity, a backlog below 1, a zero idle or frame timeout or
+    /// keepalive, a busy poll over [`MAX_BUSY_POLL`], a
+    /// [`full_message`](TcpServer::full_message) that is too long framed
+    /// (the checks of [`validate`](TcpServer::validate)); [`Error::Io`]
+    /// when the OS refuses a thread or poller.
     ///
     /// # Examples
     ///

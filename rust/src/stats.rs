@@ -43,9 +43,10 @@ pub struct Stats {
     /// the server stopping ran out of linger time before it got to them;
     /// and, in pull mode, messages (broadcasts too) that did not fit the
     /// queue of a client held open for replies after its
-    /// [`Disconnected`](crate::Event::Disconnected) (under
-    /// [`Overflow::Disconnect`](crate::Overflow::Disconnect) that ends the
-    /// hold). A broadcast is otherwise not counted here: its count is a
+    /// [`Disconnected`](crate::Event::Disconnected) under
+    /// [`Overflow::Disconnect`](crate::Overflow::Disconnect) (which ends the
+    /// hold; under [`Overflow::DropMessage`](crate::Overflow::DropMessage)
+    /// they count in [`dropped`](Stats::dropped), like anyone's). A broadcast is otherwise not counted here: its count is a
     /// snapshot (see [`send_all`](crate::ServerHandle::send_all)).
     pub undelivered: u64,
     /// Clients disconnected as slow consumers (each also reported with
