@@ -319,11 +319,11 @@ impl ClientLoop {
         if let Some((_, d)) = &self.peer_done {
             consider(d.saturating_duration_since(now));
         }
+        // Closing: the flush goes on at the writable edge, a redial's
+        // progress is an event or its own deadline (above); otherwise
+        // nothing changes before the linger deadline.
         if let Some(d) = self.closing {
-            consider(
-                d.saturating_duration_since(now)
-                    .min(Duration::from_millis(50)),
-            );
+            consider(d.saturating_duration_since(now));
         }
         t
     }
