@@ -398,7 +398,9 @@ typedef struct tcphub_client_event {
    */
   uint32_t attempt;
   /**
-   * For `_RECONNECTING`: milliseconds until the attempt; else 0.
+   * For `_RECONNECTING`: milliseconds until the attempt (0 when a
+   * connection lost during `tcphub_client_close` is redialled at once to
+   * flush what is queued); else 0.
    */
   uint64_t delay_ms;
   /**

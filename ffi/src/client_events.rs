@@ -30,7 +30,9 @@ pub struct tcphub_client_event {
     /// For `_RECONNECTING` and `_RECONNECTED`: the attempt, 1 for the first
     /// after a drop; else 0.
     pub attempt: u32,
-    /// For `_RECONNECTING`: milliseconds until the attempt; else 0.
+    /// For `_RECONNECTING`: milliseconds until the attempt (0 when a
+    /// connection lost during `tcphub_client_close` is redialled at once to
+    /// flush what is queued); else 0.
     pub delay_ms: u64,
     /// For `_RECONNECTED`: this end's new IP address as NUL-terminated text;
     /// else empty.

@@ -180,7 +180,9 @@ pub(crate) struct PyClientEvent {
     /// lasted under a second — then the count goes on from the attempt
     /// that made it (see ``TcpClient``'s ``reconnect``).
     attempt: Option<u32>,
-    /// Seconds until that attempt, for ``"reconnecting"``.
+    /// Seconds until that attempt, for ``"reconnecting"`` (0 when a
+    /// connection lost during ``close()`` is redialled at once to flush
+    /// what is queued).
     delay: Option<f64>,
     /// ``(ip, port)`` of this end of the new connection, for ``"reconnected"``.
     local_address: Option<(String, u16)>,

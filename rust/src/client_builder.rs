@@ -120,7 +120,10 @@ pub enum ClientEvent {
     Reconnecting {
         /// 1 for the first attempt after a drop.
         attempt: u32,
-        /// Wait before this attempt.
+        /// Wait before this attempt: zero when a connection lost during
+        /// [`close`](TcpClient::close) is redialled at once to flush what is
+        /// queued. (A `close()` while already waiting dials at once too,
+        /// cutting short the delay reported before it.)
         delay: Duration,
     },
     /// A reconnect attempt succeeded.

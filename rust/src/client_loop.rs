@@ -575,7 +575,15 @@ impl ClientLoop {
             self.link = Link::Down;
             return;
         }
-        let delay = policy.delay(attempt, self.random());
+        // Closing (`close()` may still be in the channel: `on_disconnect`
+        // closed) with messages queued: the first redial is dialled at once
+        // (see `timers`), and the event says so.
+        let closing = self.closing.is_some() || !self.core.open.load(Ordering::Acquire);
+        let delay = if closing && !self.dialled_on_close {
+            Duration::ZERO
+        } else {
+            policy.delay(attempt, self.random())
+        };
         self.link = Link::Waiting {
             attempt,
             at: deadline_after(delay),

@@ -2,7 +2,8 @@
 //! did not wait, the send-queue count and `send` after the client ended by
 //! itself, reconnecting to only one of the resolved addresses, a zero
 //! connect timeout reported as a failure to connect, and a queue dropped when
-//! the connection was lost while closing.
+//! the connection was lost while closing; from a third: the redial to flush
+//! while closing reported with a backoff it did not wait.
 
 mod support;
 
@@ -367,4 +368,94 @@ fn close_from_on_disconnect_schedules_no_reconnect() {
         ),
         "{events:?}"
     );
+}
+
+/// Starts a client with a 60 s reconnect backoff whose queue the server
+/// (`l`'s first connection, returned) does not read; `on_disconnect` runs
+/// on each drop, and every event is recorded.
+fn stalled_reconnecting_client(
+    l: &TcpListener,
+    on_disconnect: impl Fn(&TcpClient) + Send + Sync + 'static,
+) -> (TcpClient, Arc<Mutex<Vec<ClientEvent>>>, std::net::TcpStream) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let client = TcpClient::builder(l.local_addr().unwrap())
+        .framing(Framing::lines())
+        .reconnect(tcphub::Reconnect {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+            max_attempts: None,
+        })
+        .max_queue_bytes(64 << 20)
+        .linger(Duration::from_secs(20))
+        .on_disconnect(move |c, _| on_disconnect(c))
+        .on_event(move |_, ev| seen.lock().unwrap().push(ev.clone()))
+        .connect()
+        .unwrap();
+    let (first, _) = l.accept().unwrap(); // never reads: the queue stays
+    let filler = vec![b'x'; 60_000];
+    for _ in 0..300 {
+        client.send(&filler).unwrap(); // 18 MB: more than the socket buffers
+    }
+    client.send(b"last words").unwrap();
+    (client, events, first)
+}
+
+/// Accepts the closing client's redial and reads what it flushes.
+fn accept_the_flush(l: &TcpListener) -> Vec<u8> {
+    use std::io::Read;
+    l.set_nonblocking(true).unwrap();
+    let mut second = None;
+    wait_until("the closing client connecting again to flush", || {
+        second = l.accept().ok().map(|(s, _)| s);
+        second.is_some()
+    });
+    let mut second = second.unwrap();
+    second.set_nonblocking(false).unwrap();
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = Vec::new();
+    second.read_to_end(&mut got).unwrap(); // then the FIN of the close
+    got
+}
+
+/// The reconnect reported when a connection drops during `close()` (or
+/// when `on_disconnect` closes with messages queued): the client dials at
+/// once to flush, but the event gave the backoff (here up to 60 s).
+fn assert_the_redial_is_reported_at_once(events: &[ClientEvent]) {
+    let delays: Vec<_> = events
+        .iter()
+        .filter_map(|ev| match ev {
+            ClientEvent::Reconnecting { delay, .. } => Some(*delay),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delays, [Duration::ZERO], "{events:?}");
+}
+
+#[test]
+fn a_redial_to_flush_while_closing_reports_no_delay() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (client, events, first) = stalled_reconnecting_client(&l, |_| {});
+    let closer = {
+        let client = client.clone();
+        std::thread::spawn(move || client.close())
+    };
+    wait_until("close() started", || !client.is_open());
+    drop(first); // unread data: the client sees a reset while closing
+    assert!(accept_the_flush(&l).ends_with(b"\nlast words\n"));
+    closer.join().unwrap();
+    assert_the_redial_is_reported_at_once(&events.lock().unwrap());
+}
+
+#[test]
+fn a_redial_to_flush_after_close_in_on_disconnect_reports_no_delay() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (client, events, first) = stalled_reconnecting_client(&l, |c| c.close());
+    drop(first);
+    assert!(accept_the_flush(&l).ends_with(b"\nlast words\n"));
+    wait_until("the client closed", || {
+        events.lock().unwrap().contains(&ClientEvent::Closed)
+    });
+    assert_the_redial_is_reported_at_once(&events.lock().unwrap());
+    client.close();
 }
