@@ -167,7 +167,9 @@
 #define TCPHUB_REASON_SERVER_STOPPED 7
 
 /**
- * Disconnect reason: this side closed the connection (client API).
+ * Disconnect reason: this side closed the connection (client API), and
+ * did so first: a server that ended its side before the close's flush was
+ * done gives `TCPHUB_REASON_CLOSED_BY_PEER`.
  */
 #define TCPHUB_REASON_CLOSED_LOCALLY 8
 
@@ -597,7 +599,9 @@ extern "C" {
  * unless set with `tcphub_client_connect_with`), shuts the
  * connection down and stops the I/O thread. What is still queued when the
  * linger time runs out is dropped; `tcphub_client_disconnect_reason` then
- * says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`.
+ * says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`; a
+ * server that ended its side before the flush was done (before the call,
+ * too) closed first: `TCPHUB_REASON_CLOSED_BY_PEER`.
  * Blocks until then; `tcphub_client_close_timeout` bounds the wait. From
  * inside any tcphub callback (this client's, another's, a server's) it
  * starts the close and returns `TCPHUB_OK` at once without waiting: the

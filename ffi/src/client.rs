@@ -395,7 +395,9 @@ pub unsafe extern "C" fn tcphub_client_shutdown_write(c: *mut tcphub_client) -> 
 /// unless set with `tcphub_client_connect_with`), shuts the
 /// connection down and stops the I/O thread. What is still queued when the
 /// linger time runs out is dropped; `tcphub_client_disconnect_reason` then
-/// says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`.
+/// says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`; a
+/// server that ended its side before the flush was done (before the call,
+/// too) closed first: `TCPHUB_REASON_CLOSED_BY_PEER`.
 /// Blocks until then; `tcphub_client_close_timeout` bounds the wait. From
 /// inside any tcphub callback (this client's, another's, a server's) it
 /// starts the close and returns `TCPHUB_OK` at once without waiting: the

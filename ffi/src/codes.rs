@@ -56,7 +56,9 @@ pub const TCPHUB_REASON_IDLE_TIMEOUT: c_int = 5;
 pub const TCPHUB_REASON_KICKED: c_int = 6;
 /// Disconnect reason: the server is stopping.
 pub const TCPHUB_REASON_SERVER_STOPPED: c_int = 7;
-/// Disconnect reason: this side closed the connection (client API).
+/// Disconnect reason: this side closed the connection (client API), and
+/// did so first: a server that ended its side before the close's flush was
+/// done gives `TCPHUB_REASON_CLOSED_BY_PEER`.
 pub const TCPHUB_REASON_CLOSED_LOCALLY: c_int = 8;
 /// Disconnect reason: a started frame was not completed within the frame
 /// timeout (`tcphub_server_set_frame_timeout`).

@@ -248,7 +248,9 @@ impl PyTcpClient {
     /// Closes gracefully: flush what is queued (up to ``linger`` seconds),
     /// shut the connection down and stop the I/O thread. What is still
     /// queued when ``linger`` runs out is dropped; ``disconnect_reason`` then
-    /// says ``"i/o error: timed out"`` instead of ``"closed locally"``.
+    /// says ``"i/o error: timed out"`` instead of ``"closed locally"``; a
+    /// server that ended its side before the flush was done (before the
+    /// call, too) closed first: ``"closed by peer"``.
     /// Messages received before the call can still be taken; what arrives
     /// after it is discarded. Idempotent. Ctrl-C
     /// interrupts the wait for the flush (the client is closing by then; a

@@ -490,7 +490,10 @@ impl TcpClient {
     /// ends its side with messages still queued here and reconnecting is
     /// off, those are written first, within the linger time — the server
     /// may still be reading — and `Io(TimedOut)` if they could not be), by this side
-    /// ([`DisconnectReason::ClosedLocally`]; `Io(TimedOut)` when `close()`
+    /// ([`DisconnectReason::ClosedLocally`]: `close()` ended the connection
+    /// before the server ended its side — a server whose end-of-stream
+    /// came first, even while `close()` was still writing the queue, gives
+    /// `ClosedByPeer` as above; `Io(TimedOut)` when `close()`
     /// ran out of linger time with messages unsent) or a fault (a reset, a frame
     /// over the framing's limit, a connection closed in the middle of a
     /// frame). Set before the drop is reported, so once
@@ -578,7 +581,10 @@ impl TcpClient {
     /// are dropped. Messages still queued when the linger time runs out are
     /// dropped too, and the connection's end is then reported as
     /// `Disconnected(Io(TimedOut))` rather than `ClosedLocally` (see
-    /// [`disconnect_reason`](TcpClient::disconnect_reason)). Messages are
+    /// [`disconnect_reason`](TcpClient::disconnect_reason)); when the
+    /// server ends its side before the flush is done (before the call,
+    /// too), the end is reported as `ClosedByPeer`: the server closed
+    /// first. Messages are
     /// delivered up to the call and not after it: what arrives meanwhile is
     /// discarded, and a close from `on_message` also drops the rest of what
     /// was read with that message. Idempotent; callable from

@@ -153,10 +153,14 @@ struct ClientLoop {
     rbuf: Box<[u8]>,
     /// Input may be left unread (budget used up or pull queue full).
     read_pending: bool,
+    /// Closing, the server sent a frame the decoder refused: what it sends
+    /// is not read any more (nothing is delivered after `close()`, and a
+    /// bad frame is no reason to give up the flush).
+    input_off: bool,
     /// Set by `close()`: flush until this deadline, then finish.
     closing: Option<Instant>,
     /// The server ended its sending side while messages were still queued
-    /// for it (no reconnect): reading stops, the queue is flushed until the
+    /// for it (no reconnect, or closing): reading stops, the queue is flushed until the
     /// deadline — the server may still be reading, as a tcphub server does
     /// after a client's EOF — and then the connection ends for this reason.
     peer_done: Option<(DisconnectReason, Instant)>,
@@ -220,6 +224,7 @@ pub(crate) fn spawn(
         },
         rbuf: vec![0; READ_BUF_MIN].into_boxed_slice(),
         read_pending: false,
+        input_off: false,
         closing: None,
         peer_done: None,
         write_side: WriteSide::Open,
@@ -268,7 +273,7 @@ impl ClientLoop {
                 }
             }
             self.apply_commands();
-            if self.read_pending && !self.dispatch.blocked() {
+            if self.read_pending && self.may_read() {
                 self.read();
             }
             self.flush();
@@ -306,7 +311,7 @@ impl ClientLoop {
         let now = Instant::now();
         let mut t: Option<Duration> = None;
         let mut consider = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
-        if self.read_pending && !self.dispatch.blocked() {
+        if self.read_pending && self.may_read() {
             consider(Duration::ZERO);
         }
         // (Blocked on a full event queue: the receiving side wakes us when
@@ -359,19 +364,24 @@ impl ClientLoop {
         }
     }
 
+    /// Whether reading may go on: not while the pull queue is full, unless
+    /// closed (nothing is queued then).
+    fn may_read(&self) -> bool {
+        !self.dispatch.blocked() || !self.core.open.load(Ordering::Acquire)
+    }
+
     fn read(&mut self) {
         self.read_pending = false;
-        if self.peer_done.is_some() {
-            return; // the server sends nothing more
+        if self.peer_done.is_some() || self.input_off {
+            return; // the server sends nothing more, or nothing is read
         }
         for _ in 0..READ_BUDGET {
-            if !self.core.open.load(Ordering::Acquire) {
-                // Closed (a callback of the last read, too): what the server
-                // sends now is not delivered (the close discards it), as a
-                // stopping server stops reading.
-                return;
-            }
-            if self.dispatch.blocked() {
+            // Closed (by a callback of the last read, too): what the server
+            // sends now is read but not delivered (`Dispatch::message`), so
+            // that its end-of-stream is seen if it comes before the close's
+            // flush is done: the server then closed first (`ClosedByPeer`,
+            // after the flush, as without the close — see `peer_done`).
+            if !self.may_read() {
                 self.read_pending = true;
                 return;
             }
@@ -387,6 +397,10 @@ impl ClientLoop {
                         .is_err()
                     {
                         log::warn!("tcphub: server {} sent a frame over the limit", self.peer);
+                        if !self.core.open.load(Ordering::Acquire) {
+                            self.input_off = true; // closing: flush on
+                            return;
+                        }
                         self.lost(DisconnectReason::FrameTooLarge);
                         return;
                     }
@@ -406,12 +420,15 @@ impl ClientLoop {
                         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
                     };
                     if self.core.queued.load(Ordering::Acquire) > 0
-                        && self.core.config.reconnect.is_none()
+                        && (self.core.config.reconnect.is_none()
+                            || !self.core.open.load(Ordering::Acquire))
                     {
                         // The server may still read (a half-close): what
                         // `send` accepted goes out first (see `peer_done`),
                         // counting what is still in the command channel (a
                         // reply `on_message` just sent to this very read).
+                        // Closing, on this connection too with reconnect on
+                        // (no reconnect follows a close's flush).
                         let deadline = deadline_after(self.core.config.linger);
                         self.peer_done = Some((reason, deadline));
                         return;

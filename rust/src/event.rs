@@ -74,7 +74,9 @@ pub enum DisconnectReason {
     Kicked,
     /// The server is stopping.
     ServerStopped,
-    /// This side closed the connection (`TcpClient::close`).
+    /// This side closed the connection (`TcpClient::close`), and did so
+    /// first: a peer that ended its side before the close's flush was done
+    /// gives [`ClosedByPeer`](DisconnectReason::ClosedByPeer).
     ClosedLocally,
     /// The client started a frame and did not finish it within the configured
     /// frame timeout (a "slowloris" client, see

@@ -459,3 +459,59 @@ fn a_redial_to_flush_after_close_in_on_disconnect_reports_no_delay() {
     assert_the_redial_is_reported_at_once(&events.lock().unwrap());
     client.close();
 }
+
+/// `close()` while the client is still writing its queue after the server
+/// had ended its side: the server's close came first, so that is the
+/// reason (as without the `close()`), not `ClosedLocally`. The client
+/// stopped reading at `close()`, so it never saw the end-of-stream waiting
+/// in its socket — here for sure, as its full pull queue had already made
+/// it stop reading.
+#[test]
+fn close_after_the_server_ended_its_side_reports_the_server_s_close() {
+    use std::io::{Read, Write};
+    use tcphub::DisconnectReason;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(l.local_addr().unwrap())
+        .framing(Framing::lines())
+        .event_capacity(1)
+        .max_queue_bytes(64 << 20)
+        .linger(Duration::from_secs(20))
+        .connect()
+        .unwrap();
+    let (mut server, _) = l.accept().unwrap(); // does not read yet
+    let filler = vec![b'x'; 60_000];
+    for _ in 0..300 {
+        client.send(&filler).unwrap(); // 18 MB: more than the socket buffers
+    }
+    client.send(b"last words").unwrap();
+    // Two messages for a queue of one, then the end of the server's side.
+    server.write_all(b"a\nb\n").unwrap();
+    server.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(
+        client.wait_ready(TIMEOUT),
+        "the client has read from the server"
+    );
+    assert!(!client.close_timeout(Duration::ZERO), "the close lingers");
+    server.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).unwrap();
+    assert!(got.ends_with(b"\nlast words\n"), "the queue was written");
+    assert!(client.close_timeout(TIMEOUT));
+    let mut events = Vec::new();
+    while let Ok(ev) = client.next_event(TIMEOUT) {
+        events.push(ev);
+    }
+    assert_eq!(
+        events,
+        [
+            ClientEvent::Message(b"a".to_vec()),
+            ClientEvent::Message(b"b".to_vec()),
+            ClientEvent::Disconnected(DisconnectReason::ClosedByPeer),
+            ClientEvent::Closed,
+        ]
+    );
+    assert_eq!(
+        client.disconnect_reason(),
+        Some(DisconnectReason::ClosedByPeer)
+    );
+}
