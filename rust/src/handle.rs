@@ -148,7 +148,10 @@ impl ServerHandle {
     /// # Errors
     ///
     /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
-    /// `msg` exceeds the framing's `max_len`.
+    /// `msg` exceeds the framing's `max_len`. A `stop()` from another thread
+    /// that begins while the message is being handed to the event loops
+    /// also gives `NotRunning`, though the clients of the loops it reached
+    /// first may still get it (a stop flushes what was queued).
     ///
     /// # Examples
     ///

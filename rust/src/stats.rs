@@ -25,7 +25,9 @@ pub struct Stats {
     pub rejected: u64,
     /// Connections that have ended, for any reason.
     pub disconnected: u64,
-    /// Messages (frames) received from clients.
+    /// Messages (frames) received from clients: decoded from what was read,
+    /// including the rest of a read that a callback cut short by kicking
+    /// its client (received, but not handed to `on_message`).
     pub msgs_in: u64,
     /// Bytes read from client sockets (framing included).
     pub bytes_in: u64,
