@@ -109,7 +109,9 @@ impl Callbacks {
         };
         let Err(err) = result else { return false };
         if let Some(on_error) = &self.on_error {
-            let exc = err.value(py).clone();
+            // With its traceback: before Python 3.12 a raised exception's
+            // traceback is kept beside it, not on it (`__traceback__`).
+            let exc = err.into_value(py);
             if let Err(e2) = on_error.call1(py, (exc, PyEvent::new(py, ev))) {
                 e2.write_unraisable(py, Some(on_error.bind(py)));
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+import traceback
 from typing import List, Tuple
 
 import pytest
@@ -295,6 +296,31 @@ def test_on_error_receives_callback_exceptions(make_server):
     # on_error (the exception then goes to sys.unraisablehook).
     wait_until(lambda: server.stats().callback_errors == 1)
     assert server.stats().as_dict()["callback_errors"] == 1
+
+
+def test_on_error_gets_the_exception_with_its_traceback(make_server):
+    # So that on_error can log where the callback failed
+    # (traceback.format_exception(exc), logging's exc_info=exc).
+    server = make_server(framing="lines")
+    got: List[BaseException] = []
+    seen = threading.Event()
+
+    @server.on_message
+    def on_message(client, data):
+        raise ValueError("bad message")
+
+    @server.on_error
+    def on_error(exc, event):
+        got.append(exc)
+        seen.set()
+
+    server.start()
+    s = connect(server)
+    s.sendall(b"x\n")
+    assert seen.wait(WAIT)
+    (exc,) = got
+    assert exc.__traceback__ is not None
+    assert "on_message" in "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def test_callback_errors_counts_exceptions_without_on_error(make_server, unraisable):
