@@ -112,13 +112,35 @@ impl Callbacks {
             // With its traceback: before Python 3.12 a raised exception's
             // traceback is kept beside it, not on it (`__traceback__`).
             let exc = err.into_value(py);
-            if let Err(e2) = on_error.call1(py, (exc, PyEvent::new(py, ev))) {
+            if let Err(e2) = on_error.call1(py, (exc.clone_ref(py), PyEvent::new(py, ev))) {
+                chain_to(py, &e2, exc);
                 e2.write_unraisable(py, Some(on_error.bind(py)));
             }
             return true;
         }
         err.write_unraisable(py, Some(cb.bind(py)));
         true
+    }
+}
+
+/// `on_error` raised `err` while handling `exc`: as Python does for an
+/// exception raised in an `except` block, `exc` becomes the `__context__`
+/// at the end of `err`'s chain (unless it is in that chain already, as when
+/// `on_error` re-raises it), so both are reported.
+fn chain_to(py: Python<'_>, err: &PyErr, exc: Py<pyo3::exceptions::PyBaseException>) {
+    let mut last = err.clone_ref(py);
+    // Bounded: a chain can be long, and a cycle in it must not hang us.
+    for _ in 0..100 {
+        if last.value(py).is(&exc) {
+            return;
+        }
+        match last.context(py) {
+            Some(next) => last = next,
+            None => {
+                last.set_context(py, Some(PyErr::from_value(exc.into_bound(py).into_any())));
+                return;
+            }
+        }
     }
 }
 

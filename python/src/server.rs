@@ -384,7 +384,8 @@ impl PyTcpServer {
     }
 
     /// Decorator: ``func(exc, event)`` is called when another callback raises
-    /// (instead of ``sys.unraisablehook``).
+    /// (instead of ``sys.unraisablehook``). What ``func`` itself raises goes
+    /// to ``sys.unraisablehook``, with ``exc`` as its ``__context__``.
     fn on_error(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.set_callback(py, |c| &mut c.on_error, func)
     }

@@ -323,6 +323,36 @@ def test_on_error_gets_the_exception_with_its_traceback(make_server):
     assert "on_message" in "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
+def test_an_on_error_that_raises_reports_the_callbacks_exception_too(make_server, unraisable):
+    # As in `except Exception as exc: on_error(exc)`: the new exception's
+    # __context__ is the one being handled ("During handling of the above
+    # exception, another exception occurred").
+    server = make_server(framing="lines")
+
+    @server.on_message
+    def on_message(client, data):
+        if data == b"reraise":
+            raise KeyError("re-raised as it is")
+        raise ValueError("the callback's")
+
+    @server.on_error
+    def on_error(exc, event):
+        if isinstance(exc, KeyError):
+            raise exc
+        raise RuntimeError("on_error's own")
+
+    server.start()
+    s = connect(server)
+    s.sendall(b"x\nreraise\n")
+    unraisable.wait(2)
+    first, second = unraisable.seen
+    assert first.object is on_error
+    assert isinstance(first.exc_value, RuntimeError)
+    assert isinstance(first.exc_value.__context__, ValueError)
+    assert isinstance(second.exc_value, KeyError)
+    assert second.exc_value.__context__ is None  # no cycle to itself
+
+
 def test_callback_errors_counts_exceptions_without_on_error(make_server, unraisable):
     server = make_server(framing="lines")
 
