@@ -111,7 +111,10 @@ async def _await_shared(shared: "Future[bool]", timeout: Optional[float]) -> Non
         if waiting.done():
             waiting.result()
     finally:
-        waiting.cancel()
+        # (Not on a closed loop, whose task is being collected: cancelling
+        # would schedule a callback there and raise.)
+        if not waiting.get_loop().is_closed():
+            waiting.cancel()
 
 
 _T = TypeVar("_T")

@@ -194,6 +194,32 @@ def test_cancelled_aevents_waits_share_one_helper_thread(make_server):
                             and "aevents" in t.name])
 
 
+def test_an_event_loop_closed_under_a_waiting_aevents_adds_no_error(make_server, unraisable):
+    # A loop closed with a task still waiting in aevents() (run_until_complete
+    # left by Ctrl-C, say): asyncio warns "Task was destroyed but it is
+    # pending!" when it is collected, as for any task. Closing the wait
+    # raised "RuntimeError: Event loop is closed" on top of that
+    # (sys.unraisablehook, from the helper's finally).
+    import gc
+
+    from tcphub import _runtime
+
+    server = make_server(framing="lines").start()
+
+    async def consume():
+        async for _ in server.aevents():
+            pass
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(consume())
+    loop.run_until_complete(asyncio.sleep(0.1))  # the task waits by then
+    loop.close()
+    wait_until(lambda: not _runtime._shared_waits, what="the helper's wait to end")
+    del task
+    gc.collect()
+    assert unraisable.seen == []
+
+
 def test_aevents_leaving_mid_batch_loses_no_event(make_server):
     server = make_server(framing="lines").start()
     s = connect(server)
