@@ -29,7 +29,10 @@ use crate::{
 /// - ``host``, ``port``: the server — a name or an IP address (an IPv6
 ///   address also in brackets, ``"[::1]"``, as tcphub prints addresses).
 ///   The name lookup and the connect run with the GIL released; Ctrl-C
-///   interrupts the wait for them. An empty host or port 0 raises
+///   interrupts the wait for them. They block the calling thread (up to
+///   ``connect_timeout`` per address): from asyncio, construct the client
+///   with ``await asyncio.to_thread(TcpClient, host, port, ...)``. An
+///   empty host or port 0 raises
 ///   ``InvalidConfig`` (a ``ValueError``), not ``ConnectError``.
 /// - ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's;
 ///   ``max_len``: longest message for lines/length framing, both ways

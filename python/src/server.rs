@@ -123,6 +123,9 @@ impl Settings {
 ///
 /// Every method is thread-safe and may be called from inside a callback,
 /// ``stop()`` included. Servers still running at interpreter exit are stopped.
+/// A running server is not stopped by ``del`` when its callbacks refer back
+/// to it (an application object holding both): the cycle keeps it serving
+/// until ``stop()`` or exit, so stop servers explicitly (``with`` does).
 ///
 /// Constructor parameters (nothing is bound until ``start()``; durations
 /// are in seconds):
