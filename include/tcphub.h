@@ -330,8 +330,10 @@ typedef struct tcphub_client_options {
   uint32_t reconnect_max_attempts;
   /**
    * Bound on bytes accepted by `tcphub_client_send` and not yet written
-   * (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`. It
-   * must be more than 0 (unlike `tcphub_server_set_max_queue_bytes`, 0 is
+   * (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`. One
+   * message larger than the bound is still accepted when nothing is
+   * queued (so any message can be sent); later sends return
+   * `TCPHUB_ERR_QUEUE_FULL` until it is written. It must be more than 0 (unlike `tcphub_server_set_max_queue_bytes`, 0 is
    * no default here). There is no "no limit" value, but `SIZE_MAX` (like
    * any bound beyond the memory) in effect removes the bound: sends then
    * never return `TCPHUB_ERR_QUEUE_FULL`, and what waits for a slow (or,
@@ -850,7 +852,8 @@ int tcphub_client_recv(struct tcphub_client *c, struct tcphub_message *msg_out, 
  * Frames and queues `len` bytes at `data` for the server. Never blocks.
  * `data` may be NULL when `len` is 0.
  *
- * Returns `TCPHUB_ERR_QUEUE_FULL`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+ * Returns `TCPHUB_ERR_QUEUE_FULL` (past `max_queue_bytes`, see
+ * `tcphub_client_options`), `TCPHUB_ERR_FRAME_TOO_LARGE`,
  * `TCPHUB_ERR_NOT_RUNNING` (closed, or the server went away).
  *
  * # Safety

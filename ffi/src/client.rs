@@ -90,7 +90,8 @@ pub unsafe extern "C" fn tcphub_client_connect(
 /// Frames and queues `len` bytes at `data` for the server. Never blocks.
 /// `data` may be NULL when `len` is 0.
 ///
-/// Returns `TCPHUB_ERR_QUEUE_FULL`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+/// Returns `TCPHUB_ERR_QUEUE_FULL` (past `max_queue_bytes`, see
+/// `tcphub_client_options`), `TCPHUB_ERR_FRAME_TOO_LARGE`,
 /// `TCPHUB_ERR_NOT_RUNNING` (closed, or the server went away).
 ///
 /// # Safety

@@ -46,8 +46,10 @@ pub struct tcphub_client_options {
     /// not hammered), so this bound applies across such drops.
     pub reconnect_max_attempts: u32,
     /// Bound on bytes accepted by `tcphub_client_send` and not yet written
-    /// (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`. It
-    /// must be more than 0 (unlike `tcphub_server_set_max_queue_bytes`, 0 is
+    /// (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`. One
+    /// message larger than the bound is still accepted when nothing is
+    /// queued (so any message can be sent); later sends return
+    /// `TCPHUB_ERR_QUEUE_FULL` until it is written. It must be more than 0 (unlike `tcphub_server_set_max_queue_bytes`, 0 is
     /// no default here). There is no "no limit" value, but `SIZE_MAX` (like
     /// any bound beyond the memory) in effect removes the bound: sends then
     /// never return `TCPHUB_ERR_QUEUE_FULL`, and what waits for a slow (or,

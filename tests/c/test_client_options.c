@@ -113,6 +113,26 @@ int main(void) {
     TEST_PASS("reconnect: queued while down (bounded), delivered in order after the restart");
 
     tcphub_client_free(c);
+
+    /* max_queue_bytes bounds what waits, but one message larger than the
+     * bound is accepted when nothing is queued (as the header says); the
+     * next one is refused until it is written. The server is down and the
+     * redial far off, so nothing is written meanwhile. */
+    tcphub_client_options q;
+    tcphub_client_options_init(&q);
+    q.reconnect = true;
+    q.reconnect_initial_ms = 60000;
+    q.reconnect_max_ms = 60000;
+    q.max_queue_bytes = 100;
+    q.linger_ms = 0;
+    CHECK_OK(tcphub_client_connect_with("127.0.0.1", port, &q, &c));
     tcphub_server_free(s);
+    WAIT_UNTIL(!tcphub_client_is_connected(c));
+    static const uint8_t big[1000];
+    CHECK_OK(tcphub_client_send(c, big, sizeof big));
+    CHECK(tcphub_client_queued_bytes(c) == sizeof big);
+    CHECK_RC(tcphub_client_send(c, big, 1), TCPHUB_ERR_QUEUE_FULL);
+    tcphub_client_free(c);
+    TEST_PASS("max_queue_bytes: one larger message is accepted into an empty queue");
     return 0;
 }
