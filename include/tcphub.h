@@ -605,13 +605,14 @@ extern "C" {
  * server that ended its side before the flush was done (before the call,
  * too) closed first: `TCPHUB_REASON_CLOSED_BY_PEER`.
  * Blocks until then; `tcphub_client_close_timeout` bounds the wait. From
- * inside any tcphub callback (this client's, another's, a server's) it
- * starts the close and returns `TCPHUB_OK` at once without waiting: the
- * thread it would wait for may be the one running the callback.
- * Idempotent. Messages received before the close can still be taken with
- * `tcphub_client_recv`; what arrives after it is discarded (a close from
- * the message callback also drops the rest of what was read with that
- * message).
+ * inside a tcphub callback (a server's: the C client has no callbacks of
+ * its own) it starts the close and returns `TCPHUB_OK` at once without
+ * waiting: the thread it would wait for may be the one running the
+ * callback. Idempotent. Messages received before the close can still be
+ * taken with `tcphub_client_recv`; what arrives after it is discarded.
+ * Threads waiting in `tcphub_client_recv` or `_next_event` meanwhile get
+ * those messages (and events), then `TCPHUB_ERR_NOT_RUNNING`: close first,
+ * then join them, then `tcphub_client_free`.
  *
  * # Safety
  *
@@ -716,7 +717,9 @@ void tcphub_client_event_release(struct tcphub_client_event *event);
 
 /**
  * Closes (as `tcphub_client_close`) and releases `c`. NULL is a no-op.
- * Call it exactly once, when no other thread uses `c`.
+ * Call it exactly once, when no other thread uses `c`: a thread waiting in
+ * `tcphub_client_recv` or `_next_event` would be left with a freed client.
+ * Call `tcphub_client_close` first, which makes such waits return.
  *
  * # Safety
  *

@@ -10,6 +10,24 @@ static void echo(void *ud, uint64_t id, const uint8_t *data, size_t len) {
     CHECK_OK(tcphub_server_send(s, id, data, len));
 }
 
+/* Waits without limit in tcphub_client_recv / _next_event; stores the
+ * code that ended the wait. */
+static int waiter_rc[2];
+static void *recv_waiter(void *arg) {
+    tcphub_message m;
+    waiter_rc[0] = tcphub_client_recv(arg, &m, -1);
+    return NULL;
+}
+static void *event_waiter(void *arg) {
+    tcphub_client_event ev;
+    int rc;
+    while ((rc = tcphub_client_next_event(arg, &ev, -1)) == TCPHUB_OK) {
+        tcphub_client_event_release(&ev);
+    }
+    waiter_rc[1] = rc;
+    return NULL;
+}
+
 int main(void) {
     tcphub_server *s = new_local_server(TCPHUB_FRAMING_LENGTH_PREFIXED);
     CHECK_OK(tcphub_server_on_message(s, echo, s));
@@ -146,6 +164,20 @@ int main(void) {
     CHECK_RC(tcphub_client_send(small, (const uint8_t *)"too long", 8), TCPHUB_ERR_FRAME_TOO_LARGE);
     tcphub_client_free(small);
     TEST_PASS("FRAME_TOO_LARGE on the client side");
+
+    /* Threads waiting without limit are woken by a close from another
+     * thread (NOT_RUNNING), so they can be joined before the free. */
+    tcphub_client *waited = NULL;
+    CHECK_OK(tcphub_client_connect("127.0.0.1", port, TCPHUB_FRAMING_LENGTH_PREFIXED, 0, &waited));
+    pthread_t waiters[2];
+    CHECK(pthread_create(&waiters[0], NULL, recv_waiter, waited) == 0);
+    CHECK(pthread_create(&waiters[1], NULL, event_waiter, waited) == 0);
+    CHECK_OK(tcphub_client_close(waited));
+    CHECK(pthread_join(waiters[0], NULL) == 0 && pthread_join(waiters[1], NULL) == 0);
+    CHECK_RC(waiter_rc[0], TCPHUB_ERR_NOT_RUNNING);
+    CHECK_RC(waiter_rc[1], TCPHUB_ERR_NOT_RUNNING);
+    tcphub_client_free(waited);
+    TEST_PASS("close wakes threads waiting in recv / next_event; then free");
 
     /* The server going away ends the client's stream. */
     CHECK_OK(tcphub_server_stop(s));
