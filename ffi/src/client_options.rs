@@ -19,9 +19,12 @@ use crate::codes::*;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct tcphub_client_options {
-    /// `sizeof(tcphub_client_options)`, set by `tcphub_client_options_init`:
-    /// a later version may add fields at the end and still take the options
-    /// of a program built against this one.
+    /// `sizeof(tcphub_client_options)`, set by `tcphub_client_options_init`,
+    /// so that `tcphub_client_connect_with` refuses options that were not
+    /// (a zeroed struct, say). It is no promise across versions: the layout
+    /// changes only with the library's ABI version, which is in its SONAME
+    /// (`libtcphub.so.0.1` for 0.1.x, see `scripts/install-c.sh`), so a
+    /// program built against one layout never loads a library with another.
     pub size: usize,
     /// `TCPHUB_FRAMING_*`, as the server's (default `TCPHUB_FRAMING_RAW`).
     pub framing: tcphub_framing,
