@@ -46,7 +46,8 @@ pub(crate) unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient
 }
 
 /// Connects to `host`:`port` (an IP address or a name such as "localhost";
-/// blocks up to 10 s per resolved address) using the given framing
+/// blocks for the name lookup, which has no time limit of its own, then up
+/// to 10 s per resolved address) using the given framing
 /// (`max_len` 0: the framing's default) and stores the new client in
 /// `*client_out`. Messages from the server are taken with `tcphub_client_recv`.
 /// The other settings are the defaults of `tcphub_client_options_init`;

@@ -373,7 +373,8 @@ impl ClientBuilder {
     }
 
     /// Connects (blocking, up to the connect timeout per address) and starts
-    /// the I/O thread.
+    /// the I/O thread. A name was looked up by [`TcpClient::builder`]
+    /// (blocking, with the system resolver's own time limit, not this one).
     ///
     /// # Errors
     ///
