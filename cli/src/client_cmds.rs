@@ -254,7 +254,14 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         // way): say what the server said before it closed, if anything.
         Err(tcphub::Error::NotRunning) => {
             let said = said_before_closing(&client);
-            let mut err = "the server closed the connection before the message was sent".to_owned();
+            let mut err = match client.disconnect_reason() {
+                // A fault here (a frame over the limit came first, say)
+                // ended it, not the server: say which, as `--wait-reply`.
+                Some(why @ (DisconnectReason::FrameTooLarge | DisconnectReason::Io(_))) => {
+                    format!("connection lost before the message was sent: {why}")
+                }
+                _ => "the server closed the connection before the message was sent".to_owned(),
+            };
             if !said.is_empty() {
                 err.push_str(&format!(" (it said: {said})"));
             }
