@@ -939,10 +939,9 @@ fn readme_usage_names_every_flag_of_each_command() {
     }
 }
 
-#[test]
-fn connect_fails_when_the_connection_is_lost_to_an_error() {
-    // A server line over the 64 KiB limit cuts the connection: what it
-    // sent is lost, so `connect` must not exit 0 as for a normal close.
+/// A server that answers its one connection with a 100 kB line (over the
+/// 64 KiB default limit) and keeps it open for 3 s: its port and thread.
+fn oversize_line_server() -> (u16, std::thread::JoinHandle<()>) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
@@ -950,6 +949,14 @@ fn connect_fails_when_the_connection_is_lost_to_an_error() {
         let _ = s.write_all(&vec![b'q'; 100_000]);
         std::thread::sleep(Duration::from_secs(3)); // no close of its own
     });
+    (port, server)
+}
+
+#[test]
+fn connect_fails_when_the_connection_is_lost_to_an_error() {
+    // A server line over the 64 KiB limit cuts the connection: what it
+    // sent is lost, so `connect` must not exit 0 as for a normal close.
+    let (port, server) = oversize_line_server();
     let mut child = spawn_connect(&format!("127.0.0.1:{port}"), &[], Stdio::piped());
     let stdin = child.stdin.take().unwrap(); // held open: no end of input
     let st = wait_exit(&mut child, "connect did not exit when its connection broke");
@@ -988,13 +995,7 @@ fn send_fails_when_the_connection_is_lost_to_an_error_while_waiting() {
     // As for `connect`: a reply line over the 64 KiB limit cuts the
     // connection while `send --wait-reply` waits. It said "the server closed
     // the connection" (it had not) and exited 0.
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        let _ = s.write_all(&vec![b'q'; 100_000]);
-        std::thread::sleep(Duration::from_secs(3)); // no close of its own
-    });
+    let (port, server) = oversize_line_server();
     let mut child = bin()
         .args(["send", &format!("127.0.0.1:{port}"), "hi"])
         .args(["--wait-reply", "20"])

@@ -202,7 +202,6 @@ fn zero_reconnect_delays_are_a_configuration_error() {
 /// linger time in both cases.
 #[test]
 fn a_connection_lost_while_closing_is_redialled_to_flush_the_queue() {
-    use std::io::Read;
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpClient::builder(l.local_addr().unwrap())
         .framing(Framing::lines())
@@ -227,17 +226,7 @@ fn a_connection_lost_while_closing_is_redialled_to_flush_the_queue() {
     };
     wait_until("close() started", || !client.is_open());
     drop(first); // unread data: the client sees a reset while closing
-    l.set_nonblocking(true).unwrap();
-    let mut second = None;
-    wait_until("the closing client connecting again to flush", || {
-        second = l.accept().ok().map(|(s, _)| s);
-        second.is_some()
-    });
-    let mut second = second.unwrap();
-    second.set_nonblocking(false).unwrap();
-    second.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut got = Vec::new();
-    second.read_to_end(&mut got).unwrap(); // then the FIN of the close
+    let got = accept_the_flush(&l);
     assert!(
         got.ends_with(b"\nlast words\n"),
         "the queue's end was delivered"
