@@ -196,14 +196,10 @@ fn zero_reconnect_delays_are_a_configuration_error() {
     }
 }
 
-/// The connection dropping during `close()`'s linger lost what was still
-/// queued, although `close()` while waiting to reconnect connects at once
-/// to flush it. Now a client with a reconnect policy redials within the
-/// linger time in both cases.
-#[test]
-fn a_connection_lost_while_closing_is_redialled_to_flush_the_queue() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpClient::builder(l.local_addr().unwrap())
+/// A lines client of `l` that redials only after 60 s (so a redial within
+/// the test is the close's own), with a 64 MiB queue and 20 s of linger.
+fn slow_redial_builder(l: &TcpListener) -> tcphub::ClientBuilder {
+    TcpClient::builder(l.local_addr().unwrap())
         .framing(Framing::lines())
         .reconnect(tcphub::Reconnect {
             initial: Duration::from_secs(60),
@@ -212,8 +208,16 @@ fn a_connection_lost_while_closing_is_redialled_to_flush_the_queue() {
         })
         .max_queue_bytes(64 << 20)
         .linger(Duration::from_secs(20))
-        .connect()
-        .unwrap();
+}
+
+/// The connection dropping during `close()`'s linger lost what was still
+/// queued, although `close()` while waiting to reconnect connects at once
+/// to flush it. Now a client with a reconnect policy redials within the
+/// linger time in both cases.
+#[test]
+fn a_connection_lost_while_closing_is_redialled_to_flush_the_queue() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = slow_redial_builder(&l).connect().unwrap();
     let (first, _) = l.accept().unwrap(); // never reads: the queue stays
     let filler = vec![b'x'; 60_000];
     for _ in 0..300 {
@@ -368,15 +372,7 @@ fn stalled_reconnecting_client(
 ) -> (TcpClient, Arc<Mutex<Vec<ClientEvent>>>, std::net::TcpStream) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
-    let client = TcpClient::builder(l.local_addr().unwrap())
-        .framing(Framing::lines())
-        .reconnect(tcphub::Reconnect {
-            initial: Duration::from_secs(60),
-            max: Duration::from_secs(60),
-            max_attempts: None,
-        })
-        .max_queue_bytes(64 << 20)
-        .linger(Duration::from_secs(20))
+    let client = slow_redial_builder(l)
         .on_disconnect(move |c, _| on_disconnect(c))
         .on_event(move |_, ev| seen.lock().unwrap().push(ev.clone()))
         .connect()
