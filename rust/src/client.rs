@@ -77,6 +77,22 @@ pub(crate) struct ClientCore {
 }
 
 impl ClientCore {
+    /// Records why the connection ended, for
+    /// [`TcpClient::disconnect_reason`] (the I/O thread, before it reports
+    /// the end).
+    pub fn set_disconnect_reason(&self, why: DisconnectReason) {
+        *self
+            .last_disconnect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    /// Whether `close()` was called (or the client ended for good): the I/O
+    /// thread delivers nothing more.
+    pub fn closed(&self) -> bool {
+        !self.open.load(Ordering::Acquire)
+    }
+
     pub fn post(&self, cmd: ClientCmd) {
         if self.tx.send(cmd).is_ok() && !self.notified.swap(true, Ordering::AcqRel) {
             let _ = self.waker.wake();

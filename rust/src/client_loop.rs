@@ -97,7 +97,7 @@ impl Dispatch {
     }
 
     fn message(&mut self, msg: &[u8]) {
-        if !self.core().open.load(Ordering::Acquire) {
+        if self.core().closed() {
             // Closed (by a callback of this very read, too): nothing more
             // is delivered, as a server's callback that disconnects a
             // client gets none of the rest of its input.
@@ -114,11 +114,7 @@ impl Dispatch {
 
     fn event(&mut self, ev: ClientEvent, specific: bool) {
         if let ClientEvent::Disconnected(why) = &ev {
-            *self
-                .core()
-                .last_disconnect
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+            self.core().set_disconnect_reason(why.clone());
         }
         let cbs = &self.core().callbacks;
         if specific {
@@ -367,7 +363,7 @@ impl ClientLoop {
     /// Whether reading may go on: not while the pull queue is full, unless
     /// closed (nothing is queued then).
     fn may_read(&self) -> bool {
-        !self.dispatch.blocked() || !self.core.open.load(Ordering::Acquire)
+        !self.dispatch.blocked() || self.core.closed()
     }
 
     fn read(&mut self) {
@@ -397,7 +393,7 @@ impl ClientLoop {
                         .is_err()
                     {
                         log::warn!("tcphub: server {} sent a frame over the limit", self.peer);
-                        if !self.core.open.load(Ordering::Acquire) {
+                        if self.core.closed() {
                             self.input_off = true; // closing: flush on
                             return;
                         }
@@ -420,8 +416,7 @@ impl ClientLoop {
                         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
                     };
                     if self.core.queued.load(Ordering::Acquire) > 0
-                        && (self.core.config.reconnect.is_none()
-                            || !self.core.open.load(Ordering::Acquire))
+                        && (self.core.config.reconnect.is_none() || self.core.closed())
                     {
                         // The server may still read (a half-close): what
                         // `send` accepted goes out first (see `peer_done`),
@@ -559,8 +554,7 @@ impl ClientLoop {
         // Closed by `on_disconnect` itself (its `Close` is still in the
         // channel): redial only if something is queued, as when closing.
         let policy = policy.filter(|_| {
-            last || self.core.open.load(Ordering::Acquire)
-                || self.core.queued.load(Ordering::Acquire) > 0
+            last || !self.core.closed() || self.core.queued.load(Ordering::Acquire) > 0
         });
         match policy {
             Some(_) => self.schedule(next), // gives up past `max_attempts`
@@ -582,12 +576,8 @@ impl ClientLoop {
             if attempts > 0 {
                 // The final reason, set before `Closed` is reported: the
                 // drop's reason (already reported) is not why it ended.
-                *self
-                    .core
-                    .last_disconnect
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) =
-                    Some(DisconnectReason::ReconnectGaveUp { attempts });
+                self.core
+                    .set_disconnect_reason(DisconnectReason::ReconnectGaveUp { attempts });
             }
             self.link = Link::Down;
             return;
@@ -595,7 +585,7 @@ impl ClientLoop {
         // Closing (`close()` may still be in the channel: `on_disconnect`
         // closed) with messages queued: the first redial is dialled at once
         // (see `timers`), and the event says so.
-        let closing = self.closing.is_some() || !self.core.open.load(Ordering::Acquire);
+        let closing = self.closing.is_some() || self.core.closed();
         let delay = if closing && !self.dialled_on_close {
             Duration::ZERO
         } else {
