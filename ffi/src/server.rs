@@ -227,18 +227,6 @@ impl tcphub_server {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `set` on the `tuning.rs` settings of this server unless it is
-    /// running: the running state is checked first, the argument (in `set`)
-    /// after it, as in [`setter`].
-    pub(crate) fn configure(
-        &self,
-        set: impl FnOnce(&mut Tuning) -> Result<(), Fail>,
-    ) -> Result<(), Fail> {
-        let mut st = self.lock();
-        st.configurable()?;
-        set(&mut st.tuning)
-    }
-
     /// A clone of the core handle of a run in pull mode, taken without
     /// holding the lock afterwards, for `tcphub_server_next_event`: a run
     /// with callbacks has no events to take, which "not running" alone
@@ -304,6 +292,20 @@ unsafe fn setter(
         set(&mut st)?;
         Ok(TCPHUB_OK)
     })
+}
+
+/// [`setter`] for the `tuning.rs` settings: `set` gets only those.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+pub(crate) unsafe fn tune(
+    name: &'static str,
+    s: *mut tcphub_server,
+    set: impl FnOnce(&mut Tuning) -> Result<(), Fail>,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe { setter(name, s, |st| set(&mut st.tuning)) }
 }
 
 /// Creates a server for `port` (0: the system picks a free one, see

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use tcphub_core::{Overflow, TcpServer};
 
-use crate::boundary::{boundary, Fail};
+use crate::boundary::Fail;
 use crate::codes::*;
-use crate::server::{server, tcphub_server};
+use crate::server::{tcphub_server, tune};
 
 /// The settings of this module; `None` / 0 keep the core's defaults.
 #[derive(Debug, Default)]
@@ -53,25 +53,6 @@ impl Tuning {
         }
         b
     }
-}
-
-/// Runs `set` on the settings of the stopped server `s` (the shared part of
-/// every setter here).
-///
-/// # Safety
-///
-/// `s` is NULL or a live server.
-unsafe fn tune(
-    name: &'static str,
-    s: *mut tcphub_server,
-    set: impl FnOnce(&mut Tuning) -> Result<(), Fail>,
-) -> c_int {
-    boundary(name, || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        srv.configure(|t| set(t))?;
-        Ok(TCPHUB_OK)
-    })
 }
 
 /// What happens when a message does not fit a client's queue (see
