@@ -49,7 +49,8 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
     if addr.is_empty() {
         return Err(format!("no server address given ({HOST_PORT})"));
     }
-    if addr.starts_with(':') && tcphub::parse_ip(addr).is_none() && !addr.starts_with("::") {
+    // (":8001"; not "::1", an IPv6 address, which has no port either.)
+    if addr.starts_with(':') && !addr.starts_with("::") {
         return Err(format!("{addr}: no host ({HOST_PORT})"));
     }
     let resolved = match addr.to_socket_addrs() {
