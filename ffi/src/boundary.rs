@@ -15,18 +15,25 @@ use tcphub_core::{Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
 use crate::codes::*;
 
 /// Why a call failed: the code to return and the detail for `tcphub_last_error()`.
+///
+/// Boxed, so that a `Result<T, Fail>` of a small `T` is two registers: the
+/// success path of every call (a relay's sends among them) moves no more.
 #[derive(Debug)]
-pub(crate) struct Fail {
+pub(crate) struct Fail(Box<FailInner>);
+
+#[derive(Debug)]
+struct FailInner {
     code: c_int,
     detail: String,
 }
 
 impl Fail {
+    #[cold]
     pub(crate) fn new(code: c_int, detail: impl Into<String>) -> Fail {
-        Fail {
+        Fail(Box::new(FailInner {
             code,
             detail: detail.into(),
-        }
+        }))
     }
 
     pub(crate) fn invalid(detail: impl Into<String>) -> Fail {
@@ -35,6 +42,7 @@ impl Fail {
 }
 
 impl From<tcphub_core::Error> for Fail {
+    #[cold]
     fn from(e: tcphub_core::Error) -> Fail {
         // The core's code table is the single source of the numbers.
         Fail::new(-e.code(), e.to_string())
@@ -128,8 +136,8 @@ pub(crate) fn boundary<T: FfiReturn>(
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
         Ok(Err(fail)) => {
-            set_last_error(func, &fail.detail);
-            T::failed(fail.code)
+            set_last_error(func, &fail.0.detail);
+            T::failed(fail.0.code)
         }
         Err(payload) => {
             set_last_error(func, &format!("internal panic: {}", panic_text(&*payload)));
