@@ -72,15 +72,18 @@ pub unsafe extern "C" fn tcphub_server_begin_stop(s: *mut tcphub_server) -> c_in
 /// the server has stopped — by `tcphub_server_stop` or `_begin_stop` from
 /// a callback or another thread — and its event-loop threads have ended.
 /// The way for a main thread to run a server that a callback (a "shutdown"
-/// command) ends. Inside one of the server's callbacks the loops cannot
-/// end while it runs: once the server has stopped it returns
-/// `TCPHUB_ERR_TIMEOUT` at once, whatever `timeout_ms`; while the server
-/// runs it waits like anywhere else — holding up that loop's clients, and
-/// with a negative `timeout_ms` until another thread stops the server.
+/// command) ends. Inside a callback — of this server or of any other — it
+/// never waits for event-loop threads (inside one of this server's, the
+/// loops cannot end while it runs; two servers' loops waiting for each
+/// other would deadlock): once the server has stopped it returns
+/// `TCPHUB_ERR_TIMEOUT` at once, whatever `timeout_ms`, even when the
+/// server's loops have already ended; while the server runs it waits like
+/// anywhere else — holding up the calling loop's clients, and with a
+/// negative `timeout_ms` until another thread stops the server.
 ///
-/// Returns `TCPHUB_OK` once stopped, `TCPHUB_ERR_TIMEOUT` when it still
-/// runs (or is still stopping) at the deadline, `TCPHUB_ERR_NOT_RUNNING`
-/// for a server never started.
+/// Returns `TCPHUB_OK` once stopped (never inside a callback),
+/// `TCPHUB_ERR_TIMEOUT` when it still runs (or is still stopping) at the
+/// deadline, `TCPHUB_ERR_NOT_RUNNING` for a server never started.
 ///
 /// # Safety
 ///
