@@ -546,8 +546,9 @@ typedef struct tcphub_stats {
   /**
    * Clients disconnected as slow consumers (reported with
    * `TCPHUB_REASON_SLOW_CONSUMER`). A client held open for replies after
-   * its DISCONNECTED (pull mode) whose queue overflows is closed but not
-   * counted here: it had already left (see `undelivered`).
+   * its DISCONNECTED (pull mode) whose queue overflows under
+   * `TCPHUB_OVERFLOW_DISCONNECT` is closed but not counted here: it had
+   * already left (see `undelivered`).
    */
   uint64_t slow_consumers;
   /**
@@ -574,7 +575,9 @@ typedef struct tcphub_stats {
    * the client was disconnecting or the server stopping ran out of
    * linger time before it got to them; and, in pull mode, messages (broadcasts
    * too) that did not fit the queue of a client held open for replies
-   * after its DISCONNECTED. Broadcasts are otherwise not counted here.
+   * after its DISCONNECTED under `TCPHUB_OVERFLOW_DISCONNECT` (which ends
+   * the hold; under `TCPHUB_OVERFLOW_DROP_MESSAGE` they count in
+   * `dropped`, like anyone's). Broadcasts are otherwise not counted here.
    */
   uint64_t undelivered;
 } tcphub_stats;

@@ -35,8 +35,9 @@ pub struct tcphub_stats {
     pub dropped: u64,
     /// Clients disconnected as slow consumers (reported with
     /// `TCPHUB_REASON_SLOW_CONSUMER`). A client held open for replies after
-    /// its DISCONNECTED (pull mode) whose queue overflows is closed but not
-    /// counted here: it had already left (see `undelivered`).
+    /// its DISCONNECTED (pull mode) whose queue overflows under
+    /// `TCPHUB_OVERFLOW_DISCONNECT` is closed but not counted here: it had
+    /// already left (see `undelivered`).
     pub slow_consumers: u64,
     /// Clients disconnected for sending an oversize frame.
     pub frame_too_large: u64,
@@ -53,7 +54,9 @@ pub struct tcphub_stats {
     /// the client was disconnecting or the server stopping ran out of
     /// linger time before it got to them; and, in pull mode, messages (broadcasts
     /// too) that did not fit the queue of a client held open for replies
-    /// after its DISCONNECTED. Broadcasts are otherwise not counted here.
+    /// after its DISCONNECTED under `TCPHUB_OVERFLOW_DISCONNECT` (which ends
+    /// the hold; under `TCPHUB_OVERFLOW_DROP_MESSAGE` they count in
+    /// `dropped`, like anyone's). Broadcasts are otherwise not counted here.
     pub undelivered: u64,
 }
 
