@@ -145,7 +145,7 @@ step "build chat_server with pkg-config (shared)" \
 # shellcheck disable=SC2046
 step "build chat_server with pkg-config --static (libtcphub.a)" \
     gcc -std=c11 -Wall -Wextra -Werror examples/c/chat_server.c -o "$BUILD/chat_server_static" \
-    $(pkg-config --cflags tcphub) "$PREFIX/lib/libtcphub.a" \
+    $(pkg-config --cflags tcphub) "$(pkg-config --variable=libdir tcphub)/libtcphub.a" \
     $(pkg-config --static --libs-only-l tcphub | sed 's/-ltcphub//')
 unset PKG_CONFIG_PATH
 # The installed library is versioned: the program records the SONAME, not
