@@ -564,8 +564,10 @@ typedef struct tcphub_stats {
    */
   uint64_t frame_timeouts;
   /**
-   * Callbacks that panicked (caught and logged; from C, a Rust-side
-   * failure around a callback).
+   * Rust callbacks that panicked (caught and logged): always 0 from C. A
+   * C callback cannot panic, and a failure of tcphub's own code around
+   * one is caught at the C boundary — printed on stderr and left in that
+   * thread's `tcphub_last_error()` — without being counted here.
    */
   uint64_t callback_panics;
   /**

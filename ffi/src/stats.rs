@@ -45,8 +45,10 @@ pub struct tcphub_stats {
     pub idle_timeouts: u64,
     /// Clients disconnected for not finishing a frame in time.
     pub frame_timeouts: u64,
-    /// Callbacks that panicked (caught and logged; from C, a Rust-side
-    /// failure around a callback).
+    /// Rust callbacks that panicked (caught and logged): always 0 from C. A
+    /// C callback cannot panic, and a failure of tcphub's own code around
+    /// one is caught at the C boundary — printed on stderr and left in that
+    /// thread's `tcphub_last_error()` — without being counted here.
     pub callback_panics: u64,
     /// Messages for one client that were not queued because the client had
     /// left, or was leaving, by the time its event loop got to them: a
