@@ -596,8 +596,9 @@ pub unsafe extern "C" fn tcphub_server_on_disconnect(
 }
 
 /// Sets a destructor for userdata: it is called once for each distinct
-/// non-NULL userdata ever passed to `tcphub_server_on_*`, after the last
-/// callback has returned — when the server object is released (by
+/// non-NULL userdata ever registered by a `tcphub_server_on_*` call that
+/// returned `TCPHUB_OK` (with a NULL callback too; the userdata of a call
+/// that failed stays the caller's), after the last callback has returned — when the server object is released (by
 /// `tcphub_server_free`, or by the last event-loop thread if the server was
 /// freed from inside a callback). NULL removes it. Unlike the other
 /// setters it may also be called while the server runs: the destructor is
