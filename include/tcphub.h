@@ -105,7 +105,10 @@
 #define TCPHUB_ERR_QUEUE_FULL -8
 
 /**
- * A timed wait ran out before anything arrived.
+ * A timed wait ran out before anything arrived or finished; also what the
+ * waiting calls (`tcphub_server_stop_timeout`, `_wait`,
+ * `tcphub_client_close_timeout`) return at once from
+ * inside a callback, where they do not wait (see each function).
  */
 #define TCPHUB_ERR_TIMEOUT -9
 
@@ -115,7 +118,8 @@
 #define TCPHUB_ERR_IO -10
 
 /**
- * `tcphub_server_start` or a setter was called while the server runs.
+ * `tcphub_server_start` or a setter was called while the server runs (or
+ * `tcphub_server_start` from inside one of the server's own callbacks).
  * (Codes from -100 on exist only in the C binding.)
  */
 #define TCPHUB_ERR_ALREADY_RUNNING -100
@@ -401,7 +405,8 @@ typedef struct tcphub_client_event {
   int reason;
   /**
    * For `_RECONNECTING` and `_RECONNECTED`: the attempt, 1 for the first
-   * after a drop; else 0.
+   * after a drop (the count goes on when the connection that dropped
+   * lasted under a second: see `TCPHUB_CLIENT_EVENT_RECONNECTING`); else 0.
    */
   uint32_t attempt;
   /**

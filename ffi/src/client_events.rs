@@ -28,7 +28,8 @@ pub struct tcphub_client_event {
     /// For `TCPHUB_CLIENT_EVENT_DISCONNECTED`: a `TCPHUB_REASON_*`; else 0.
     pub reason: c_int,
     /// For `_RECONNECTING` and `_RECONNECTED`: the attempt, 1 for the first
-    /// after a drop; else 0.
+    /// after a drop (the count goes on when the connection that dropped
+    /// lasted under a second: see `TCPHUB_CLIENT_EVENT_RECONNECTING`); else 0.
     pub attempt: u32,
     /// For `_RECONNECTING`: milliseconds until the attempt (0 when a
     /// connection lost during `tcphub_client_close` is redialled at once to

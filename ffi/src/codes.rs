@@ -29,11 +29,15 @@ pub const TCPHUB_ERR_NOT_RUNNING: c_int = -6;
 pub const TCPHUB_ERR_FRAME_TOO_LARGE: c_int = -7;
 /// The client's bounded send queue is full.
 pub const TCPHUB_ERR_QUEUE_FULL: c_int = -8;
-/// A timed wait ran out before anything arrived.
+/// A timed wait ran out before anything arrived or finished; also what the
+/// waiting calls (`tcphub_server_stop_timeout`, `_wait`,
+/// `tcphub_client_close_timeout`) return at once from
+/// inside a callback, where they do not wait (see each function).
 pub const TCPHUB_ERR_TIMEOUT: c_int = -9;
 /// Another operating-system failure; `tcphub_last_error()` says which.
 pub const TCPHUB_ERR_IO: c_int = -10;
-/// `tcphub_server_start` or a setter was called while the server runs.
+/// `tcphub_server_start` or a setter was called while the server runs (or
+/// `tcphub_server_start` from inside one of the server's own callbacks).
 /// (Codes from -100 on exist only in the C binding.)
 pub const TCPHUB_ERR_ALREADY_RUNNING: c_int = -100;
 /// A bug inside tcphub was caught at the boundary; the call did nothing
