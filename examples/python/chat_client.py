@@ -62,4 +62,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (tcphub.TcpHubError, OverflowError) as e:  # no hub at that address, a bad port, …
+        sys.exit(f"chat_client: {e}")

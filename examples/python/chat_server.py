@@ -10,6 +10,7 @@ gracefully (clients see the connection close).
 """
 
 import argparse
+import sys
 
 import tcphub
 
@@ -44,4 +45,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (tcphub.TcpHubError, OverflowError) as e:  # the port is in use or out of range, …
+        sys.exit(f"chat_server: {e}")

@@ -208,6 +208,39 @@ def test_example_chat_client_talks_and_leaves_at_end_of_input():
         server.stop()
 
 
+@pytest.mark.parametrize("what", ["port in use", "port out of range"])
+def test_example_chat_server_says_why_it_cannot_start_in_one_line(what):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1] if what == "port in use" else 70000
+        proc = _spawn("", str(EXAMPLE), "--port", str(port), "--bind", "127.0.0.1")
+        out, err = _finish(proc)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("chat_server: "), err
+    assert ("address in use" if what == "port in use" else "65535") in err
+
+
+@pytest.mark.parametrize("what", ["refused", "port out of range"])
+def test_example_chat_client_says_why_it_cannot_connect_in_one_line(what):
+    with socket.socket() as closed:  # bound, not listening: a connect is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, str(CLIENT_EXAMPLE), "127.0.0.1", str(port if what == "refused" else 70000)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = _finish(proc)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("chat_client: "), err
+    assert ("connection refused" if what == "refused" else "65535") in err
+
+
 def test_stop_under_load_from_main_and_from_a_callback():
     """Relay traffic from 20 clients while stop() comes from the main thread
     and from inside a callback at once; the process must finish (no deadlock)."""
