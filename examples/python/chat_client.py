@@ -28,6 +28,9 @@ def type_lines(client: tcphub.TcpClient, done: threading.Event) -> None:
                 break
             except tcphub.QueueFull:  # the hub is not reading: wait for room
                 time.sleep(0.01)
+            except tcphub.FrameTooLarge as e:  # over the line limit: skip it
+                print(f"not sent: {e}", file=sys.stderr, flush=True)
+                break
             except tcphub.NotRunning:  # closed meanwhile
                 return
     done.set()

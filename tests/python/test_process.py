@@ -208,6 +208,46 @@ def test_example_chat_client_talks_and_leaves_at_end_of_input():
         server.stop()
 
 
+def _chat_client_typing(typed: bytes) -> "tuple[bytes, str, list[bytes]]":
+    """Runs chat_client.py against a hub with ``typed`` as its whole input;
+    returns its stdout, its stderr and the lines a watcher got from it."""
+    server = _hub()
+    watcher = socket.create_connection(server.address, timeout=WAIT)
+    seen = LineReader(watcher)
+    seen.line()  # its own join notice
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, str(CLIENT_EXAMPLE), *map(str, server.address)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = proc.communicate(typed, timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"chat_client.py did not finish\nstdout: {out!r}\nstderr: {err!r}")
+        assert proc.returncode == 0, err
+        got = []
+        while not got or not got[-1].endswith(b" disconnected (closed by peer)"):
+            got.append(seen.line())
+        return out, err.decode(), got
+    finally:
+        watcher.close()
+        server.stop()
+
+
+def test_example_chat_client_skips_a_line_too_long_to_send():
+    # A line over the 64 KiB frame limit raised in the input thread: a
+    # traceback, and no more input was read nor the end of input acted on.
+    out, err, seen = _chat_client_typing(b"x" * 70000 + b"\nafter\n")
+    assert "Traceback" not in err, err
+    assert "not sent: message of 70000 bytes exceeds the frame limit" in err, err
+    assert seen[-2].endswith(b": after"), seen
+    assert b": after\n" in out
+
+
 @pytest.mark.parametrize("what", ["port in use", "port out of range"])
 def test_example_chat_server_says_why_it_cannot_start_in_one_line(what):
     with socket.socket() as busy:
