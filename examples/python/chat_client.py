@@ -19,9 +19,9 @@ import tcphub
 
 
 def type_lines(client: tcphub.TcpClient, done: threading.Event) -> None:
-    """Sends stdin's lines, then finishes sending (a half-close)."""
-    for line in sys.stdin:
-        data = line.rstrip("\n").encode()
+    """Sends stdin's lines (as bytes: any encoding), then finishes sending (a half-close)."""
+    for line in sys.stdin.buffer:
+        data = line.rstrip(b"\n")
         while True:
             try:
                 client.send(data)

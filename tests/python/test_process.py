@@ -248,6 +248,15 @@ def test_example_chat_client_skips_a_line_too_long_to_send():
     assert b": after\n" in out
 
 
+def test_example_chat_client_sends_bytes_that_are_not_utf8_as_typed():
+    # Text-mode stdin: a line that is not UTF-8 raised in the input thread
+    # (a traceback; later lines and the end of input were lost: a hang).
+    out, err, seen = _chat_client_typing(b"caf\xe9 \xff\nafter\n")
+    assert "Traceback" not in err, err
+    said = [line.split(b": ", 1)[1] for line in seen if b": " in line]
+    assert said == [b"caf\xe9 \xff", b"after"], seen
+
+
 @pytest.mark.parametrize("what", ["port in use", "port out of range"])
 def test_example_chat_server_says_why_it_cannot_start_in_one_line(what):
     with socket.socket() as busy:
