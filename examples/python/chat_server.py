@@ -29,7 +29,10 @@ def main() -> None:
 
     @server.on_message
     def relay(client: tcphub.Client, data: bytes) -> None:
-        server.send_all(f"{client}: ".encode() + data)
+        try:
+            server.send_all(f"{client}: ".encode() + data)
+        except tcphub.FrameTooLarge as e:  # the line fits the limit, with the prefix it does not
+            server.send(client.id, f"message not relayed: {e}".encode())
 
     @server.on_disconnect
     def left(client: tcphub.Client, reason: str) -> None:

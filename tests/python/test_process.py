@@ -173,6 +173,30 @@ def test_example_chat_server_runs():
     assert proc.returncode == 0, err
 
 
+def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay():
+    # 65,530 bytes fit the 64 KiB line limit; with the "<ip:port>: " prefix
+    # they do not: send_all raised in the callback (a traceback on stderr)
+    # and the sender was told nothing.
+    proc = _spawn("", str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1")
+    assert proc.stdout is not None
+    try:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m
+        a = socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=WAIT)
+        ra = LineReader(a)
+        me = "%s:%d" % a.getsockname()
+        assert ra.line() == f"client {me} connected".encode()
+        a.sendall(b"x" * 65530 + b"\n" + b"short\n")
+        notice = ra.line()
+        assert notice.startswith(b"message not relayed: "), notice[:80]
+        assert ra.line() == f"{me}: short".encode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+
+
 CLIENT_EXAMPLE = EXAMPLE.with_name("chat_client.py")
 
 
