@@ -5,27 +5,30 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The built example `name` (`cargo test` builds the examples; a test run
-/// that did not, e.g. `--test examples` alone, builds them here).
+/// The built example `name`, up to date: `cargo test --test examples`
+/// alone does not build the examples, and a plain `cargo test` may leave
+/// one from an older source (so it is always rebuilt here, once per run;
+/// cargo does nothing when it is fresh).
 fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let profile_dir = std::env::current_exe()
         .expect("test binary path")
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target profile directory")
         .to_path_buf();
-    let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
+    BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.args(["build", "-p", "tcphub", "--example", name]);
+        build.args(["build", "-p", "tcphub", "--examples", "--target-dir"]);
+        build.arg(profile_dir.parent().expect("target directory"));
         if profile_dir.ends_with("release") {
             build.arg("--release");
         }
         let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --example {name}");
-    }
-    path
+        assert!(status.success(), "cargo build --examples");
+    });
+    profile_dir.join("examples").join(name)
 }
 
 /// Lines a child writes to one of its pipes, read on a thread of their own.
