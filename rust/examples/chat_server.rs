@@ -8,14 +8,27 @@
 //! Every client is told when someone joins or leaves; every line a client
 //! sends goes to everyone, prefixed with the sender's address.
 
+use std::process::ExitCode;
+
 use tcphub::{Framing, TcpServer};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port = std::env::args()
-        .nth(1)
-        .map(|p| p.parse())
-        .transpose()?
-        .unwrap_or(8001);
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat_server: {e}"); // e.g. "cannot listen on 0.0.0.0:8001: address in use"
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = match std::env::args().nth(1) {
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("{p:?} is not a port (0-65535)"))?,
+        None => 8001,
+    };
     let server = TcpServer::new(port, 100)
         .framing(Framing::lines())
         .on_connect(|srv, c| {

@@ -149,3 +149,62 @@ fn chat_clients_talk_through_the_chat_server() {
     a_out.until("b's leave notice at a", |l| l == left);
     drop(server);
 }
+
+/// Runs example `name` with `args` and no input until it exits (at most
+/// 20 s): its exit code and the lines it wrote to stderr.
+fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, Vec<String>) {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the example");
+    let err = Lines::of(child.stderr.take().unwrap());
+    let mut child = Kill(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "{name} {args:?} did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.code(), err.0.iter().collect())
+}
+
+/// A newcomer's first mistakes — a port in use, a port that is not one, no
+/// hub at the address — get one line naming the problem and exit code 1,
+/// not a `Debug` dump of the error (`Error: Bind { addr: …, source: Os { … } }`).
+#[test]
+fn examples_say_why_they_cannot_start_in_one_line() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = busy.local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a loopback port")
+        .port();
+    let cases = [
+        (
+            "chat_server",
+            port.to_string(),
+            format!("chat_server: cannot listen on 0.0.0.0:{port}: address in use"),
+        ),
+        (
+            "chat_server",
+            "80000".to_string(),
+            "chat_server: \"80000\" is not a port (0-65535)".to_string(),
+        ),
+        (
+            "chat_client",
+            format!("127.0.0.1:{closed}"),
+            format!("chat_client: cannot connect to 127.0.0.1:{closed}: connection refused"),
+        ),
+    ];
+    for (name, arg, want) in cases {
+        let (code, err) = run_to_end(name, &[&arg]);
+        assert_eq!(err, [want], "{name} {arg}");
+        assert_eq!(code, Some(1), "{name} {arg}");
+    }
+    drop(busy);
+}
