@@ -61,6 +61,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     Err(tcphub::Error::QueueFull { .. }) => {
                         std::thread::sleep(Duration::from_millis(10))
                     }
+                    // Over the line limit: skip it.
+                    Err(e @ tcphub::Error::FrameTooLarge { .. }) => {
+                        eprintln!("not sent: {e}");
+                        break;
+                    }
                     Err(e) => {
                         eprintln!("not sent: {e}");
                         return;

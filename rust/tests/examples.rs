@@ -79,9 +79,10 @@ impl Drop for Kill {
     }
 }
 
-/// A running `chat_client` connected to `port`: its stdin, stdout lines
-/// and its own address (from its "connected to … from …" line).
-fn client(port: u16) -> (Kill, Lines, String) {
+/// A running `chat_client` connected to `port`: its stdin, stdout lines,
+/// the rest of its stderr lines and its own address (from its first
+/// stderr line, "connected to … from …").
+fn client(port: u16) -> (Kill, Lines, Lines, String) {
     let mut child = Command::new(example("chat_client"))
         .arg(format!("127.0.0.1:{port}"))
         .stdin(Stdio::piped())
@@ -98,11 +99,11 @@ fn client(port: u16) -> (Kill, Lines, String) {
         .filter(|_| hello.starts_with("connected to "))
         .unwrap_or_else(|| panic!("unexpected first line {hello:?}"))
         .to_string();
-    (Kill(child), out, me)
+    (Kill(child), out, err, me)
 }
 
-#[test]
-fn chat_clients_talk_through_the_chat_server() {
+/// A running `chat_server` on a free port, and the port.
+fn chat_server() -> (Kill, u16) {
     let mut server = Command::new(example("chat_server"))
         .arg("0")
         .stderr(Stdio::piped())
@@ -116,10 +117,27 @@ fn chat_clients_talk_through_the_chat_server() {
         .next()
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no port in {listening:?}"));
+    (server, port)
+}
 
-    let (_a, a_out, a_addr) = client(port);
+/// Waits (at most 20 s) for `child` to exit; its status.
+fn exit_of(child: &mut Kill, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what} did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn chat_clients_talk_through_the_chat_server() {
+    let (server, port) = chat_server();
+    let (_a, a_out, _, a_addr) = client(port);
     assert_eq!(a_out.next("a's join"), format!("client {a_addr} connected"));
-    let (mut b, b_out, b_addr) = client(port);
+    let (mut b, b_out, _, b_addr) = client(port);
     assert_eq!(b_out.next("b's join"), format!("client {b_addr} connected"));
     a_out.until("b's join at a", |l| {
         l == format!("client {b_addr} connected")
@@ -136,14 +154,7 @@ fn chat_clients_talk_through_the_chat_server() {
 
     // End of b's input: it half-closes, the hub closes it, b exits 0.
     drop(stdin);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = b.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "chat_client did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_of(&mut b, "chat_client");
     assert!(status.success(), "chat_client exit status {status:?}");
     let left = format!("client {b_addr} disconnected (closed by peer)");
     a_out.until("b's leave notice at a", |l| l == left);
@@ -161,15 +172,7 @@ fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, Vec<String>) {
         .spawn()
         .expect("start the example");
     let err = Lines::of(child.stderr.take().unwrap());
-    let mut child = Kill(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "{name} {args:?} did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_of(&mut Kill(child), name);
     (status.code(), err.0.iter().collect())
 }
 
@@ -207,4 +210,61 @@ fn examples_say_why_they_cannot_start_in_one_line() {
         assert_eq!(code, Some(1), "{name} {arg}");
     }
     drop(busy);
+}
+
+/// Runs a `chat_client` on a `chat_server` with `typed` as its whole input,
+/// to its end: what a watcher saw it say (each line after `<addr>: `) and
+/// what it wrote to stderr.
+fn chat_client_typing(typed: Vec<u8>) -> (Vec<Vec<u8>>, Vec<String>) {
+    let (_server, port) = chat_server();
+    let watcher = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    watcher
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut seen = BufReader::new(watcher);
+    let mut line = Vec::new();
+    let mut next_line = |what: &str| {
+        line.clear();
+        let n = seen.read_until(b'\n', &mut line).expect(what);
+        assert!(n > 0 && line.ends_with(b"\n"), "no line ({what})");
+        line[..line.len() - 1].to_vec()
+    };
+    next_line("the watcher's own join notice");
+
+    let (mut child, _out, err, me) = client(port);
+    let mut stdin = child.0.stdin.take().unwrap();
+    // On a thread: a client that stops reading its input must not block the test.
+    std::thread::spawn(move || stdin.write_all(&typed));
+    let status = exit_of(&mut child, "chat_client");
+    assert!(status.success(), "chat_client exit status {status:?}");
+    let (said, left) = (
+        format!("{me}: "),
+        format!("client {me} disconnected (closed by peer)"),
+    );
+    let mut lines = Vec::new();
+    loop {
+        let l = next_line("what the client said");
+        if l == left.as_bytes() {
+            return (lines, err.0.try_iter().collect());
+        }
+        if let Some(text) = l.strip_prefix(said.as_bytes()) {
+            lines.push(text.to_vec());
+        }
+    }
+}
+
+/// A line over the frame limit was the end of the client's input: its
+/// input thread gave up (`not sent: …`), never half-closed, and the client
+/// waited for the hub forever. It skips that line and goes on.
+#[test]
+fn chat_client_skips_a_line_too_long_to_send() {
+    let mut typed = vec![b'x'; 70_000];
+    typed.extend_from_slice(b"\nafter\n");
+    let (said, err) = chat_client_typing(typed);
+    assert_eq!(said, [b"after"], "stderr: {err:?}");
+    assert!(
+        err.iter()
+            .any(|l| l.starts_with("not sent: message of 70000 bytes")),
+        "{err:?}"
+    );
 }
