@@ -51,10 +51,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let input_done = Arc::new(AtomicBool::new(false));
     let done = Arc::clone(&input_done);
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
+        // Lines as bytes: any encoding goes through as typed.
+        for line in std::io::stdin().lock().split(b'\n') {
             let Ok(line) = line else { break };
             loop {
-                match sender.send(line.as_bytes()) {
+                match sender.send(&line) {
                     Ok(()) => break,
                     // send() never blocks: while the hub does not read, the
                     // bounded queue fills up; wait for room.

@@ -268,3 +268,11 @@ fn chat_client_skips_a_line_too_long_to_send() {
         "{err:?}"
     );
 }
+
+/// A line that was not UTF-8 ended the client's input (`lines()` gives an
+/// error for it): it and every later line were lost. Lines are bytes.
+#[test]
+fn chat_client_sends_bytes_that_are_not_utf8_as_typed() {
+    let (said, err) = chat_client_typing(b"caf\xe9 \xff\nafter\n".to_vec());
+    assert_eq!(said, [&b"caf\xe9 \xff"[..], b"after"], "stderr: {err:?}");
+}
