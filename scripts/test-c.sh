@@ -11,7 +11,8 @@
 # header as C and C++ (-Wpedantic) and run a C++ test; run the C tests under
 # the sanitizers, then under valgrind; build examples/c/chat_server.c both
 # against the build tree and through pkg-config after a staged install (the
-# static library), and run a two-client smoke test of it.
+# static library), and run a two-client smoke test of it; the same against
+# the build tree for examples/c/chat_client.c and relay_server.c.
 # Exit status is 0 only if every step passed; the last line is the summary.
 #
 # Environment: TCPHUB_CYCLES (start/stop cycles in test_cycles, default 100
@@ -124,11 +125,13 @@ for name in "${tests[@]}"; do
         --suppressions="$ROOT/tests/c/valgrind.supp" "$BUILD/plain/$name"
 done
 
-section "examples: examples/c/chat_server.c, examples/c/chat_client.c"
+section "examples: examples/c/chat_server.c, chat_client.c, relay_server.c"
 step "build chat_server against the build tree" \
     gcc "${CFLAGS[@]}" examples/c/chat_server.c -o "$BUILD/chat_server" "${LINK[@]}"
 step "build chat_client against the build tree (sanitizers)" \
     gcc "${CFLAGS[@]}" "${SAN[@]}" examples/c/chat_client.c -o "$BUILD/chat_client" "${LINK[@]}"
+step "build relay_server against the build tree (sanitizers)" \
+    gcc "${CFLAGS[@]}" "${SAN[@]}" examples/c/relay_server.c -o "$BUILD/relay_server" "${LINK[@]}"
 
 # The README's path: install (staged, a debug build, in its own target
 # directory because the installed library gets a SONAME), then compile
@@ -167,21 +170,21 @@ show "the installed libtcphub.so has a SONAME, the program needs it, the build t
 needs_soname
 record $? "installed library is versioned (SONAME) and the program loads it"
 
-# Starts chat server binary $1 on a free port, logging to $2; sets
-# chat_pid and chat_port. Fails (and stops it) if it does not say where it
-# listens within 20 s.
+# Starts chat (or relay) server binary $1 on a free port, logging to $2;
+# sets chat_pid and chat_port. Fails (and stops it) if it does not say
+# where it listens within 20 s.
 start_chat_server() {
     local i
     "$1" 0 >"$2" 2>&1 &
     chat_pid=$!
     chat_port=""
     for ((i = 0; i < 2000; i++)); do # up to 20 s for the "listening" line
-        chat_port=$(sed -n 's/^chat server listening on port \([0-9]*\)$/\1/p' "$2")
+        chat_port=$(sed -n 's/^\(chat\|relay\) server listening on port \([0-9]*\)$/\2/p' "$2")
         [ -n "$chat_port" ] && return 0
         kill -0 "$chat_pid" 2>/dev/null || break
         sleep 0.01
     done
-    echo "chat_server did not start:"
+    echo "$(basename "$1") did not start:"
     cat "$2"
     kill "$chat_pid" 2>/dev/null
     wait "$chat_pid" 2>/dev/null
@@ -231,6 +234,30 @@ client_smoke() {
 show "chat_client smoke test: a line to chat_server on 127.0.0.1 comes back, exit 0 at end of input"
 client_smoke
 record $? "chat_client sends, prints the relay and leaves cleanly"
+
+# relay_server: length-prefixed frames go to every client, the sender
+# included. Each client reads its own frame back first: then it is in the
+# room (bash keeps no NUL bytes, so frames are compared as hex).
+relay_smoke() {
+    local a b rc
+    start_chat_server "$BUILD/relay_server" "$BUILD/relay.out" || return 1
+    exec 3<>"/dev/tcp/127.0.0.1/$chat_port"
+    printf '\0\0\0\5hello' >&3
+    a=$(timeout 20 head -c 9 <&3 | od -An -tx1 | tr -d ' \n')
+    exec 4<>"/dev/tcp/127.0.0.1/$chat_port"
+    printf '\0\0\0\3bob' >&4
+    b=$(timeout 20 head -c 7 <&4 | od -An -tx1 | tr -d ' \n')
+    a=$a/$(timeout 20 head -c 7 <&3 | od -An -tx1 | tr -d ' \n')
+    exec 3>&- 4>&-
+    kill -TERM "$chat_pid"
+    wait "$chat_pid"
+    rc=$?
+    echo "client a read $a, client b read $b; relay_server exited with $rc"
+    [ "$a" = 0000000568656c6c6f/00000003626f62 ] && [ "$b" = 00000003626f62 ] && [ "$rc" -eq 0 ]
+}
+show "relay_server smoke test: two clients on 127.0.0.1, frames relayed to both, SIGTERM"
+relay_smoke
+record $? "relay_server relays frames to every client and exits cleanly on SIGTERM"
 
 section "summary"
 if ((failed)); then

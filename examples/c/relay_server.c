@@ -3,7 +3,7 @@
  * the Rust `tcphub serve --mode relay --framing len`).
  *
  *   cc -std=c11 -O2 -o relay_server examples/c/relay_server.c $(pkg-config --cflags --libs tcphub)
- *   ./relay_server 8001 */
+ *   ./relay_server 8001       # 0: a free port, the one it says it listens on */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +33,8 @@ int main(int argc, char **argv) {
         tcphub_server_free(s);
         return 1;
     }
+    printf("relay server listening on port %u\n", (unsigned)tcphub_server_port(s));
+    fflush(stdout);
     int sig;
     sigwait(&sigs, &sig);
     tcphub_server_free(s);
