@@ -259,6 +259,25 @@ show "relay_server smoke test: two clients on 127.0.0.1, frames relayed to both,
 relay_smoke
 record $? "relay_server relays frames to every client and exits cleanly on SIGTERM"
 
+# Arguments that are not a port (or one too many) get the usage line and
+# exit code 2 at once, from every example: no server on a port nobody asked
+# for (atoi("abc") is 0, atoi("70000") wraps to 4464).
+bad_args() {
+    local args out rc ok=0
+    for args in "chat_server abc" "chat_server 70000" "chat_server -1" "chat_server 0 extra" \
+        "relay_server 8001x" "chat_client 127.0.0.1 abc" "chat_client 127.0.0.1 70000"; do
+        # shellcheck disable=SC2086 # $args is the program and its arguments
+        out=$(set -- $args && timeout 10 "$BUILD/$1" "${@:2}" </dev/null 2>&1)
+        rc=$?
+        echo "$args: exit $rc: $out"
+        [ "$rc" -eq 2 ] && [[ $out == usage:* ]] || ok=1
+    done
+    return $ok
+}
+show "the examples refuse a bad port argument with their usage line"
+bad_args
+record $? "examples refuse bad arguments with a usage line and exit code 2"
+
 section "summary"
 if ((failed)); then
     printf 'failed: %s\n' "${failures[@]}"

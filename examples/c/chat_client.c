@@ -33,9 +33,20 @@ static int send_line(tcphub_client *c, const char *line, size_t len) {
     return rc;
 }
 
+/* A port number from the command line, or -1 when `s` is not one. */
+static long port_arg(const char *s) {
+    char *end;
+    long port = strtol(s, &end, 10);
+    return end != s && *end == '\0' && port >= 0 && port <= 65535 ? port : -1;
+}
+
 int main(int argc, char **argv) {
     const char *host = argc > 1 ? argv[1] : "127.0.0.1";
-    uint16_t port = (uint16_t)(argc > 2 ? atoi(argv[2]) : 8001);
+    long port = argc > 2 ? port_arg(argv[2]) : 8001;
+    if (argc > 3 || port < 0) {
+        fprintf(stderr, "usage: chat_client [HOST [PORT]]   (default 127.0.0.1 8001)\n");
+        return 2;
+    }
 
     tcphub_client_options opts;
     tcphub_client_options_init(&opts);
@@ -43,7 +54,7 @@ int main(int argc, char **argv) {
     opts.reconnect = true;
     opts.reconnect_max_attempts = 10;
     tcphub_client *c = NULL;
-    if (tcphub_client_connect_with(host, port, &opts, &c) != TCPHUB_OK) {
+    if (tcphub_client_connect_with(host, (uint16_t)port, &opts, &c) != TCPHUB_OK) {
         fprintf(stderr, "chat_client: %s\n", tcphub_last_error());
         return 1;
     }

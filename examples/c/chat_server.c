@@ -34,8 +34,19 @@ static void on_disconnect(void *ud, uint64_t id, int reason) {
     tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
 }
 
+/* A port number from the command line, or -1 when `s` is not one. */
+static long port_arg(const char *s) {
+    char *end;
+    long port = strtol(s, &end, 10);
+    return end != s && *end == '\0' && port >= 0 && port <= 65535 ? port : -1;
+}
+
 int main(int argc, char **argv) {
-    uint16_t port = (uint16_t)(argc > 1 ? atoi(argv[1]) : 8001);
+    long port = argc > 1 ? port_arg(argv[1]) : 8001;
+    if (argc > 2 || port < 0) {
+        fprintf(stderr, "usage: chat_server [PORT]   (0-65535, default 8001; 0: any free port)\n");
+        return 2;
+    }
     /* Block SIGINT/SIGTERM before tcphub starts its threads; wait for them below. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -43,7 +54,7 @@ int main(int argc, char **argv) {
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    tcphub_server *s = tcphub_server_new(port, 100);
+    tcphub_server *s = tcphub_server_new((uint16_t)port, 100);
     tcphub_server_set_framing(s, TCPHUB_FRAMING_LINES, 0);
     tcphub_server_on_connect(s, on_connect, s);
     tcphub_server_on_message(s, on_message, s);

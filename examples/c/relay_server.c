@@ -16,15 +16,26 @@ static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
     tcphub_server_send_all(ud, data, len, NULL);
 }
 
+/* A port number from the command line, or -1 when `s` is not one. */
+static long port_arg(const char *s) {
+    char *end;
+    long port = strtol(s, &end, 10);
+    return end != s && *end == '\0' && port >= 0 && port <= 65535 ? port : -1;
+}
+
 int main(int argc, char **argv) {
-    uint16_t port = (uint16_t)(argc > 1 ? atoi(argv[1]) : 8001);
+    long port = argc > 1 ? port_arg(argv[1]) : 8001;
+    if (argc > 2 || port < 0) {
+        fprintf(stderr, "usage: relay_server [PORT]   (0-65535, default 8001; 0: any free port)\n");
+        return 2;
+    }
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    tcphub_server *s = tcphub_server_new(port, 20000);
+    tcphub_server *s = tcphub_server_new((uint16_t)port, 20000);
     tcphub_server_set_bind_ip(s, "127.0.0.1");
     tcphub_server_set_framing(s, TCPHUB_FRAMING_LENGTH_PREFIXED, 0);
     tcphub_server_on_message(s, on_message, s);
