@@ -218,18 +218,20 @@ show "chat_server smoke test: two clients on 127.0.0.1, one line relayed, SIGTER
 chat_smoke "$BUILD/chat_server_static"
 record $? "chat_server relays a line and exits cleanly on SIGTERM"
 
-# chat_client against chat_server: its line comes back relayed; at the end
-# of its input it half-closes, the server closes, and it exits 0.
+# chat_client against chat_server: its lines come back relayed, a NUL byte
+# in one included (shown as @); at the end of its input it half-closes, the
+# server closes, and it exits 0.
 client_smoke() {
     local got="$BUILD/client.out" rc
     start_chat_server "$BUILD/chat_server" "$BUILD/chat2.out" || return 1
-    printf 'hello from C\n' | timeout 60 "$BUILD/chat_client" 127.0.0.1 "$chat_port" >"$got"
-    rc=$?
+    printf 'hello from C\nnul\0byte\n' | timeout 60 "$BUILD/chat_client" 127.0.0.1 "$chat_port" |
+        tr '\0' @ >"$got"
+    rc=${PIPESTATUS[1]}
     kill -TERM "$chat_pid"
     wait "$chat_pid"
     echo "chat_client exited with $rc; printed:"
     cat "$got"
-    [ "$rc" -eq 0 ] && grep -q ": hello from C$" "$got"
+    [ "$rc" -eq 0 ] && grep -q ": hello from C$" "$got" && grep -q ": nul@byte$" "$got"
 }
 show "chat_client smoke test: a line to chat_server on 127.0.0.1 comes back, exit 0 at end of input"
 client_smoke

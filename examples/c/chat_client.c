@@ -69,7 +69,8 @@ int main(int argc, char **argv) {
         tcphub_message msg;
         int rc = tcphub_client_recv(c, &msg, 50);
         if (rc == TCPHUB_OK) {
-            printf("%.*s\n", (int)msg.len, msg.data ? (const char *)msg.data : "");
+            if (msg.len > 0) fwrite(msg.data, 1, msg.len, stdout); /* bytes, NULs included */
+            putchar('\n');
             fflush(stdout);
             tcphub_message_release(&msg);
             continue;

@@ -4,7 +4,8 @@
  *   ./chat_server 8001        # then: ncat 127.0.0.1 8001  in two or more terminals
  *
  * Every client is told when someone joins or leaves; every line a client
- * sends goes to everyone, prefixed with the sender's id. Ctrl-C stops it. */
+ * sends goes to everyone, prefixed with the sender's id (its first 200
+ * bytes). Ctrl-C stops it. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
@@ -22,9 +23,10 @@ static void on_connect(void *ud, uint64_t id, const char *ip, uint16_t port) {
 
 static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
     char line[256];
-    int n = snprintf(line, sizeof line, "#%llu: %.*s", (unsigned long long)id,
-                     (int)(len < 200 ? len : 200), (const char *)data);
-    tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
+    int n = snprintf(line, sizeof line, "#%llu: ", (unsigned long long)id);
+    if (len > 200) len = 200; /* a long line is cut */
+    memcpy(line + n, data, len); /* bytes, not a C string: a NUL byte is data too */
+    tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n + len, NULL);
 }
 
 static void on_disconnect(void *ud, uint64_t id, int reason) {
