@@ -31,18 +31,19 @@ fn example(name: &str) -> PathBuf {
     profile_dir.join("examples").join(name)
 }
 
-/// Lines a child writes to one of its pipes, read on a thread of their own.
+/// Lines a child writes to one of its pipes, read on a thread of their own
+/// (as bytes, shown lossily: a child may print what is not UTF-8). The
+/// pipe is read to its end even when nobody takes the lines any more, so
+/// the child never writes into a closed pipe.
 struct Lines(std::sync::mpsc::Receiver<String>);
 
 impl Lines {
     fn of(pipe: impl std::io::Read + Send + 'static) -> Lines {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
+            for line in BufReader::new(pipe).split(b'\n') {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
             }
         });
         Lines(rx)
@@ -236,7 +237,11 @@ fn chat_client_typing(typed: Vec<u8>) -> (Vec<Vec<u8>>, Vec<String>) {
     // On a thread: a client that stops reading its input must not block the test.
     std::thread::spawn(move || stdin.write_all(&typed));
     let status = exit_of(&mut child, "chat_client");
-    assert!(status.success(), "chat_client exit status {status:?}");
+    assert!(
+        status.success(),
+        "chat_client exit status {status:?}, stderr {:?}",
+        err.0.try_iter().collect::<Vec<_>>()
+    );
     let (said, left) = (
         format!("{me}: "),
         format!("client {me} disconnected (closed by peer)"),
