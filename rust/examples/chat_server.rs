@@ -6,10 +6,14 @@
 //! ```
 //!
 //! Every client is told when someone joins or leaves; every line a client
-//! sends goes to everyone, prefixed with the sender's address.
+//! sends goes to everyone, prefixed with the sender's address. Ctrl-C (or
+//! SIGTERM) stops it gracefully: what is queued is flushed and every client
+//! sees its connection closed.
 
 use std::process::ExitCode;
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use tcphub::{Framing, TcpServer};
 
 fn main() -> ExitCode {
@@ -29,6 +33,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("{p:?} is not a port (0-65535)"))?,
         None => 8001,
     };
+    // Before starting, so that a signal right after the listening line is
+    // never missed.
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
     let server = TcpServer::new(port, 100)
         .framing(Framing::lines())
         .on_connect(|srv, c| {
@@ -44,6 +51,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         })
         .start()?;
     eprintln!("chat server listening on {}", server.local_addr());
-    server.wait();
+    if let Some(sig) = signals.forever().next() {
+        eprintln!("signal {sig}: stopping");
+    }
+    server.stop();
     Ok(())
 }

@@ -281,3 +281,19 @@ fn chat_client_sends_bytes_that_are_not_utf8_as_typed() {
     let (said, err) = chat_client_typing(b"caf\xe9 \xff\nafter\n".to_vec());
     assert_eq!(said, [&b"caf\xe9 \xff"[..], b"after"], "stderr: {err:?}");
 }
+
+#[test]
+fn chat_server_stops_gracefully_on_sigterm() {
+    let (mut server, port) = chat_server();
+    let (_a, a_out, a_err, a_addr) = client(port);
+    assert_eq!(a_out.next("a's join"), format!("client {a_addr} connected"));
+    // SAFETY: a plain kill(2) of our own child.
+    let rc = unsafe { libc::kill(server.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    let status = exit_of(&mut server, "chat_server");
+    assert_eq!(status.code(), Some(0), "chat_server exit status {status:?}");
+    // The hub closed the client's connection (a graceful stop), it did not
+    // vanish with the process.
+    let seen = a_err.until("a's disconnect line", |l| l.starts_with("disconnected: "));
+    assert_eq!(seen, "disconnected: closed by peer");
+}
