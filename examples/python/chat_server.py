@@ -5,12 +5,16 @@
     ncat 127.0.0.1 8001                             # in two or more other terminals
 
 Every client is told when someone joins or leaves; every line a client sends
-goes to everyone, prefixed with the sender's address. Ctrl-C stops the server
-gracefully (clients see the connection close).
+goes to everyone, prefixed with the sender's address. Ctrl-C or SIGTERM stops
+the server gracefully (clients see the connection close).
 """
 
 import argparse
+import contextlib
+import signal
 import sys
+from types import FrameType
+from typing import Optional
 
 import tcphub
 
@@ -32,12 +36,17 @@ def main() -> None:
         try:
             server.send_all(f"{client}: ".encode() + data)
         except tcphub.FrameTooLarge as e:  # the line fits the limit, with the prefix it does not
-            server.send(client.id, f"message not relayed: {e}".encode())
+            with contextlib.suppress(tcphub.NoSuchClient):  # the sender may have left meanwhile
+                server.send(client.id, f"message not relayed: {e}".encode())
 
     @server.on_disconnect
     def left(client: tcphub.Client, reason: str) -> None:
         server.send_all(f"client {client} disconnected ({reason})".encode())
 
+    def terminate(signum: int, frame: Optional[FrameType]) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops it as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, terminate)
     with server:  # starts here, stops on the way out (Ctrl-C included)
         host, port = server.address
         print(f"chat server listening on {host}:{port}", flush=True)

@@ -197,6 +197,29 @@ def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay()
     assert "Traceback" not in err, err
 
 
+def test_example_chat_server_stops_gracefully_on_sigterm():
+    # SIGTERM (what `kill` and service managers send) killed it outright
+    # (exit -15): only Ctrl-C was handled.
+    proc = _spawn("", str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1")
+    assert proc.stdout is not None
+    try:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m
+        a = socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=WAIT)
+        ra = LineReader(a)
+        assert ra.line().endswith(b"connected")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert "stopping" in out
+    # The hub closed the connection: end of stream after anything it sent.
+    a.settimeout(WAIT)
+    while chunk := a.recv(65536):
+        ra.buf += chunk
+    a.close()
+
+
 CLIENT_EXAMPLE = EXAMPLE.with_name("chat_client.py")
 
 
