@@ -925,6 +925,19 @@ const char *tcphub_last_error(void);
 void tcphub_message_release(struct tcphub_message *msg);
 
 /**
+ * A static, human-readable description of a disconnect reason (a
+ * `TCPHUB_REASON_*` value, as `on_disconnect`, `tcphub_event.reason` and
+ * `tcphub_client_disconnect_reason` give it), e.g. "closed by peer" — the
+ * words the Rust and Python APIs use; "unknown reason" for anything else.
+ * Never NULL; never free it.
+ *
+ * ```c
+ * printf("client %llu left (%s)\n", (unsigned long long)id, tcphub_reason_str(reason));
+ * ```
+ */
+const char *tcphub_reason_str(int reason);
+
+/**
  * Starts a graceful stop and returns at once, without waiting for the
  * event-loop threads (a later `tcphub_server_stop`, `_wait` or `_free`
  * waits for them). For threads that must not block, such as a thread

@@ -31,8 +31,8 @@ static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
 
 static void on_disconnect(void *ud, uint64_t id, int reason) {
     char line[128];
-    int n = snprintf(line, sizeof line, "client #%llu disconnected (reason %d)",
-                     (unsigned long long)id, reason);
+    int n = snprintf(line, sizeof line, "client #%llu disconnected (%s)",
+                     (unsigned long long)id, tcphub_reason_str(reason));
     tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
 }
 

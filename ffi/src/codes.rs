@@ -147,6 +147,38 @@ pub extern "C" fn tcphub_strerror(code: c_int) -> *const c_char {
     boundary("tcphub_strerror", || Ok(describe(code).as_ptr()))
 }
 
+/// The fixed description of a disconnect reason.
+fn describe_reason(reason: c_int) -> &'static CStr {
+    match reason {
+        TCPHUB_REASON_CLOSED_BY_PEER => c"closed by peer",
+        TCPHUB_REASON_RESET => c"connection reset",
+        TCPHUB_REASON_IO => c"i/o error",
+        TCPHUB_REASON_FRAME_TOO_LARGE => c"frame too large",
+        TCPHUB_REASON_SLOW_CONSUMER => c"slow consumer",
+        TCPHUB_REASON_IDLE_TIMEOUT => c"idle timeout",
+        TCPHUB_REASON_KICKED => c"kicked",
+        TCPHUB_REASON_SERVER_STOPPED => c"server stopped",
+        TCPHUB_REASON_CLOSED_LOCALLY => c"closed locally",
+        TCPHUB_REASON_FRAME_TIMEOUT => c"frame not finished in time",
+        TCPHUB_REASON_RECONNECT_GAVE_UP => c"gave up reconnecting",
+        _ => c"unknown reason",
+    }
+}
+
+/// A static, human-readable description of a disconnect reason (a
+/// `TCPHUB_REASON_*` value, as `on_disconnect`, `tcphub_event.reason` and
+/// `tcphub_client_disconnect_reason` give it), e.g. "closed by peer" — the
+/// words the Rust and Python APIs use; "unknown reason" for anything else.
+/// Never NULL; never free it.
+///
+/// ```c
+/// printf("client %llu left (%s)\n", (unsigned long long)id, tcphub_reason_str(reason));
+/// ```
+#[no_mangle]
+pub extern "C" fn tcphub_reason_str(reason: c_int) -> *const c_char {
+    boundary("tcphub_reason_str", || Ok(describe_reason(reason).as_ptr()))
+}
+
 /// Details of the last call on *this thread* that failed: which function and
 /// why (e.g. "tcphub_server_start: cannot listen on 127.0.0.1:8001: address
 /// in use"). Empty before any failure; successful calls leave it unchanged.
@@ -261,7 +293,20 @@ mod tests {
         ];
         for (reason, code) in pairs {
             assert_eq!(reason.code(), code, "{reason:?}");
+            // The same words as the core's Display, but for the details a
+            // code cannot carry (the I/O error kind, the attempts).
+            let text = describe_reason(code).to_str().unwrap();
+            let shown = reason.to_string();
+            match reason {
+                DisconnectReason::Io(_) => assert_eq!(text, "i/o error"),
+                DisconnectReason::ReconnectGaveUp { .. } => {
+                    assert!(shown.starts_with(text), "{shown:?} / {text:?}")
+                }
+                _ => assert_eq!(text, shown, "{reason:?}"),
+            }
         }
+        assert_eq!(describe_reason(-1).to_str().unwrap(), "unknown reason");
+        assert_eq!(describe_reason(11).to_str().unwrap(), "unknown reason");
     }
 
     #[test]

@@ -55,6 +55,25 @@ int main(void) {
     CHECK(strcmp(tcphub_strerror(12345), "unknown error code") == 0);
     TEST_PASS("strerror: distinct text for each distinct code");
 
+    /* reason_str: the Rust API's words, a distinct text per reason. */
+    const int reasons[] = {TCPHUB_REASON_CLOSED_BY_PEER, TCPHUB_REASON_RESET, TCPHUB_REASON_IO,
+                           TCPHUB_REASON_FRAME_TOO_LARGE, TCPHUB_REASON_SLOW_CONSUMER,
+                           TCPHUB_REASON_IDLE_TIMEOUT, TCPHUB_REASON_KICKED,
+                           TCPHUB_REASON_SERVER_STOPPED, TCPHUB_REASON_CLOSED_LOCALLY,
+                           TCPHUB_REASON_FRAME_TIMEOUT, TCPHUB_REASON_RECONNECT_GAVE_UP};
+    const size_t nreasons = sizeof reasons / sizeof reasons[0];
+    for (size_t i = 0; i < nreasons; i++) {
+        CHECK(strlen(tcphub_reason_str(reasons[i])) > 0);
+        CHECK(strcmp(tcphub_reason_str(reasons[i]), "unknown reason") != 0);
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(tcphub_reason_str(reasons[i]), tcphub_reason_str(reasons[j])) != 0);
+    }
+    CHECK(strcmp(tcphub_reason_str(TCPHUB_REASON_CLOSED_BY_PEER), "closed by peer") == 0);
+    CHECK(strcmp(tcphub_reason_str(TCPHUB_REASON_SLOW_CONSUMER), "slow consumer") == 0);
+    CHECK(strcmp(tcphub_reason_str(-1), "unknown reason") == 0);
+    CHECK(strcmp(tcphub_reason_str(12345), "unknown reason") == 0);
+    TEST_PASS("reason_str: distinct text for each reason");
+
     /* last_error is per thread: a fresh thread has none. */
     pthread_t t;
     CHECK(pthread_create(&t, NULL, read_last_error, NULL) == 0);
