@@ -11,21 +11,6 @@
 
 static uint8_t chunk[CHUNK];
 
-/* A connection to 127.0.0.1:port with a small receive buffer, so that the
- * server's writes stall soon while it does not read. */
-static int connect_small(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    int size = 4096;
-    CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) == 0);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
-    return fd;
-}
 
 /* Holds a client, overflows its queue under `policy`; returns the counters. */
 static tcphub_stats overflow_held(int policy) {
@@ -34,12 +19,10 @@ static tcphub_stats overflow_held(int policy) {
     CHECK_OK(tcphub_server_set_overflow(s, policy));
     CHECK_OK(tcphub_server_set_linger(s, 60000)); /* the hold outlasts the test */
     CHECK_OK(tcphub_server_start(s));
-    int fd = connect_small(tcphub_server_port(s));
+    /* A small receive buffer: the server's writes stall soon. */
+    int fd = connect_with_rcvbuf(tcphub_server_port(s), 4096);
+    uint64_t id = expect_connected(s);
     tcphub_event ev;
-    CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
-    CHECK(ev.kind == TCPHUB_EVENT_CONNECTED);
-    uint64_t id = ev.client_id;
-    tcphub_event_release(&ev);
     CHECK(shutdown(fd, SHUT_WR) == 0);
     CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
     CHECK(ev.kind == TCPHUB_EVENT_DISCONNECTED);

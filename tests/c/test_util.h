@@ -75,9 +75,14 @@ static inline void nap_ms(int ms) {
     } while (0)
 
 /* A blocking TCP connection to 127.0.0.1:port. */
-static inline int connect_to(uint16_t port) {
+/* A blocking loopback connection to `port` whose receive buffer is
+ * `rcvbuf` bytes (0: the system's default) — a small one makes the
+ * server's writes stall soon while the test does not read. */
+static inline int connect_with_rcvbuf(uint16_t port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(fd >= 0);
+    if (rcvbuf > 0)
+        CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0);
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
@@ -85,6 +90,19 @@ static inline int connect_to(uint16_t port) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     CHECK(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
     return fd;
+}
+
+static inline int connect_to(uint16_t port) { return connect_with_rcvbuf(port, 0); }
+
+/* The next event of pull-mode server `s` is the arrival of a client (the
+ * test has just connected one); returns its id. */
+static inline uint64_t expect_connected(tcphub_server *s) {
+    tcphub_event ev;
+    CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
+    CHECK(ev.kind == TCPHUB_EVENT_CONNECTED);
+    uint64_t id = ev.client_id;
+    tcphub_event_release(&ev);
+    return id;
 }
 
 /* The local port of a connected socket: what the server sees. */

@@ -155,14 +155,24 @@ def test_python_dash_m_serve_bind_conflict():
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python" / "chat_server.py"
 
 
-def test_example_chat_server_runs():
+def _example_server() -> "tuple[subprocess.Popen, int]":
+    """Starts the chat_server.py example on 127.0.0.1 and a free port; the
+    process and the port it says it listens on."""
     proc = _spawn("", str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1")
     assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+    if not m:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"no listening line: {line!r}{out!r}\nstderr: {err}")
+    return proc, int(m.group(1))
+
+
+def test_example_chat_server_runs():
+    proc, port = _example_server()
     try:
-        line = proc.stdout.readline()
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        assert m, line
-        a = socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=WAIT)
+        a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
         a.sendall(b"hello\n")
         assert ra.line().endswith(b"connected")
@@ -177,12 +187,9 @@ def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay()
     # 65,530 bytes fit the 64 KiB line limit; with the "<ip:port>: " prefix
     # they do not: send_all raised in the callback (a traceback on stderr)
     # and the sender was told nothing.
-    proc = _spawn("", str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1")
-    assert proc.stdout is not None
+    proc, port = _example_server()
     try:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stdout.readline())
-        assert m
-        a = socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=WAIT)
+        a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
         me = "%s:%d" % a.getsockname()
         assert ra.line() == f"client {me} connected".encode()
@@ -200,12 +207,9 @@ def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay()
 def test_example_chat_server_stops_gracefully_on_sigterm():
     # SIGTERM (what `kill` and service managers send) killed it outright
     # (exit -15): only Ctrl-C was handled.
-    proc = _spawn("", str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1")
-    assert proc.stdout is not None
+    proc, port = _example_server()
     try:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stdout.readline())
-        assert m
-        a = socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=WAIT)
+        a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
         assert ra.line().endswith(b"connected")
     finally:
