@@ -222,24 +222,59 @@ impl Connection {
         }
     }
 
-    /// Closes politely (see [`close_politely`]).
-    pub fn close_gracefully(mut self, scratch: &mut [u8]) {
-        close_politely(&mut self.stream, scratch);
+    /// Closes politely (see [`close_politely`]); what the peer is doing.
+    pub fn close_gracefully(&mut self, scratch: &mut [u8]) -> PeerInput {
+        close_politely(&mut self.stream, scratch)
     }
 }
 
 /// Ends a connection so the peer sees EOF, not a reset: shut down our side
 /// (FIN goes after anything already queued in the kernel), then discard what
 /// the peer sent that nobody will read — closing a socket with unread input
-/// makes the kernel send RST instead. The caller drops the stream.
-pub(crate) fn close_politely(stream: &mut TcpStream, scratch: &mut [u8]) {
+/// makes the kernel send RST instead. The caller drops the stream (or, while
+/// the peer is still sending, keeps it open a while: `event_loop/lingering.rs`).
+pub(crate) fn close_politely(stream: &mut TcpStream, scratch: &mut [u8]) -> PeerInput {
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    for _ in 0..8 {
+    discard_input(stream, scratch, 8)
+}
+
+/// What a connection's peer was found doing by [`discard_input`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PeerInput {
+    /// It ended its side (or the connection failed): nothing more comes.
+    Done,
+    /// Nothing was waiting.
+    Quiet,
+    /// It is still sending.
+    Sending,
+}
+
+/// Reads and discards up to `reads` buffers of input.
+pub(crate) fn discard_input(stream: &mut TcpStream, scratch: &mut [u8], reads: usize) -> PeerInput {
+    let mut found = PeerInput::Quiet;
+    for _ in 0..reads {
         match stream.read(scratch) {
-            Ok(n) if n > 0 => {}
-            _ => break,
+            Ok(0) => return PeerInput::Done,
+            Ok(_) => found = PeerInput::Sending,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return found,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return PeerInput::Done,
         }
     }
+    found
+}
+
+/// Whether data we wrote (on a socket whose sending side is shut down) is
+/// still in the kernel, not yet acknowledged by the peer: `SIOCOUTQ` counts
+/// it plus one for our FIN until that is acknowledged. Closing the socket
+/// while the peer still sends makes the kernel reset the connection and
+/// throw that data away.
+pub(crate) fn unacknowledged_data(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ on a TCP socket) writes one int to `queued`.
+    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    r != 0 || queued > 1
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ use crate::stats::LoopCounters;
 mod accept;
 mod held;
 mod idle;
+mod lingering;
 mod output;
 
 pub(crate) use accept::{listen, Dealt};
@@ -205,6 +206,12 @@ struct EventLoop {
     next_timer_check: Option<Instant>,
     /// When the loop last gave up its CPU after a turn (`maybe_yield`).
     last_yield: Instant,
+    /// Closed connections kept open while their peer still sends and our
+    /// last output is not acknowledged (`lingering.rs`), by token: the
+    /// socket and when it closes anyway.
+    lingering: FastMap<usize, (mio::net::TcpStream, Instant)>,
+    /// Token for the next lingering socket (offset from `LINGER_BASE`).
+    linger_seq: usize,
 }
 
 impl EventLoop {
@@ -245,6 +252,8 @@ impl EventLoop {
             stopping: None,
             next_timer_check,
             last_yield: Instant::now(),
+            lingering: FastMap::default(),
+            linger_seq: 0,
         }
     }
 
@@ -275,6 +284,7 @@ impl EventLoop {
                         // messages at once (as from any callback of ours).
                         self.pump();
                     }
+                    Token(t) if t >= lingering::LINGER_BASE => self.linger_event(t),
                     Token(t) => {
                         if ev.is_writable() {
                             if let Some(c) = self.conn_mut(t) {
@@ -307,6 +317,7 @@ impl EventLoop {
             self.check_timers();
             self.check_held();
             self.check_draining();
+            self.check_lingering();
             // The disconnect callbacks of clients those two closed may have
             // queued output for others: write it now, not at the next wakeup
             // (which may never come on a quiet loop).
@@ -321,6 +332,7 @@ impl EventLoop {
                     || Instant::now() >= deadline
                 {
                     self.finish_shutdown();
+                    self.linger_out(deadline);
                     return;
                 }
             }
@@ -358,6 +370,9 @@ impl EventLoop {
             consider(at.saturating_duration_since(now));
         }
         if let Some(at) = self.next_hold_deadline() {
+            consider(at.saturating_duration_since(now));
+        }
+        if let Some(at) = self.next_lingering_check() {
             consider(at.saturating_duration_since(now));
         }
         if let Some(deadline) = self.stopping {
@@ -607,7 +622,14 @@ impl EventLoop {
         self.core.release_client(self.idx);
         match reason {
             DisconnectReason::Reset | DisconnectReason::Io(_) => drop(conn),
-            _ => conn.close_gracefully(&mut self.rbuf),
+            // A slow consumer is not reading: no use waiting for it to.
+            DisconnectReason::SlowConsumer => {
+                conn.close_gracefully(&mut self.rbuf);
+            }
+            _ => {
+                let input = conn.close_gracefully(&mut self.rbuf);
+                self.linger(conn.stream, input);
+            }
         }
         let counters = &self.core.counters[self.idx];
         log::debug!("tcphub: client {client} disconnected: {reason}");

@@ -44,6 +44,8 @@
 //!   `event_loop/accept.rs` — the listening socket (loop 0): accepting and
 //!   dealing each connection to the loop owning the fewest clients;
 //!   `event_loop/output.rs` — applying commands, queue bounds, flushing;
+//!   `event_loop/lingering.rs` — keeping a closed socket open while its peer
+//!   still sends, so our last bytes are not lost to a reset;
 //!   `event_loop/held.rs` — pull mode: holding a half-closed peer open for
 //!   the replies to its last messages; `event_loop/idle.rs` — waiting
 //!   (busy polling, yielding the CPU).

@@ -474,3 +474,60 @@ fn pull_mode_slow_consumer_is_reported_once_and_a_reader_gets_everything() {
     );
     drop(stalled);
 }
+
+/// A client kicked while it keeps sending still gets what was queued for it
+/// before the kick: closing the socket while the peer's data arrives made
+/// the kernel reset the connection and throw away the part of the reply
+/// still in its send buffer (here all but 4 KiB of 200 KB).
+#[test]
+fn a_client_kicked_while_it_keeps_sending_gets_its_goodbye() {
+    use std::io::Write;
+    const LINE: usize = 50_000;
+    let gone = Disconnects::new();
+    let g = gone.clone();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .linger(TIMEOUT)
+        .on_message(|srv, c, msg| {
+            if msg == b"bye" {
+                for _ in 0..4 {
+                    srv.send(c.id, &vec![b'g'; LINE]).expect("goodbye");
+                }
+                srv.disconnect(c.id).expect("kick");
+            }
+        })
+        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .start()
+        .expect("start");
+    // A small receive buffer: most of the goodbye waits in the server's
+    // kernel until this peer reads.
+    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
+    let id = peer.id_on(&server);
+    let mut w = peer.stream.try_clone().expect("clone");
+    let flood = std::thread::spawn(move || {
+        let mut junk = b"junk ".repeat(13_000);
+        junk.push(b'\n');
+        let _ = w.write_all(b"bye\n");
+        for _ in 0..256 {
+            if w.write_all(&junk).is_err() {
+                break; // the server may end the connection once all is read
+            }
+        }
+    });
+    // Closed (the goodbye handed to the kernel) while the peer still sends.
+    assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
+    let (got, _) = peer.drain_until_closed();
+    let mut want = vec![b'g'; LINE];
+    want.push(b'\n');
+    let want = want.repeat(4);
+    assert!(
+        got == want,
+        "got {} bytes of the {}-byte goodbye",
+        got.len(),
+        want.len()
+    );
+    flood.join().expect("flood");
+    drop(peer);
+    server.stop();
+}

@@ -1,0 +1,121 @@
+//! Lingering close. A connection we end politely (`shutdown(SHUT_WR)`, so
+//! FIN follows our last bytes) may still have output in the kernel that the
+//! peer has not acknowledged. If the peer is still sending when we close the
+//! socket, the kernel answers its data with RST and throws that output away:
+//! a client kicked (or cut for an oversize frame, or at `stop()`) while it
+//! keeps writing would lose the replies "written first". So such a socket
+//! stays open, its input read and discarded, until the peer has everything
+//! (nothing unacknowledged), ends its side, fails, or the linger time runs
+//! out. It is no client any more: reported, unregistered, not counted. (A
+//! peer quiet at the close is waited for too: its next write may be just
+//! about to arrive.)
+
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+
+use super::EventLoop;
+use crate::connection::{discard_input, unacknowledged_data, PeerInput};
+use crate::shared::deadline_after;
+
+/// Tokens from here up (below the listener's and the waker's) are
+/// lingering sockets; connections use their slot number.
+pub(super) const LINGER_BASE: usize = 1 << (usize::BITS - 2);
+
+/// Reads per lingering socket per event (fairness, as `READ_BUDGET`).
+const DISCARD_READS: usize = 8;
+
+impl EventLoop {
+    /// Ends `stream` (shut down and drained by `close_politely`, which
+    /// found its peer doing `input`): dropped now unless the peer may still
+    /// send while our data is unacknowledged (see the module docs).
+    pub(super) fn linger(&mut self, mut stream: TcpStream, input: PeerInput) {
+        if input == PeerInput::Done || !unacknowledged_data(&stream) {
+            return;
+        }
+        let token = LINGER_BASE + self.linger_seq;
+        self.linger_seq = (self.linger_seq + 1) % (usize::MAX - 2 - LINGER_BASE);
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(token), Interest::READABLE)
+            .is_err()
+        {
+            return;
+        }
+        let deadline = deadline_after(self.core.config.linger);
+        self.lingering.insert(token, (stream, deadline));
+    }
+
+    /// The peer of lingering socket `token` sent something or ended.
+    pub(super) fn linger_event(&mut self, token: usize) {
+        let Some((stream, _)) = self.lingering.get_mut(&token) else {
+            return;
+        };
+        let input = discard_input(stream, &mut self.rbuf, DISCARD_READS);
+        if input == PeerInput::Done || !unacknowledged_data(stream) {
+            self.end_lingering(token);
+        }
+    }
+
+    fn end_lingering(&mut self, token: usize) {
+        if let Some((mut stream, _)) = self.lingering.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+    }
+
+    /// Closes lingering sockets whose time is up or whose output the peer
+    /// has acknowledged meanwhile.
+    pub(super) fn check_lingering(&mut self) {
+        if self.lingering.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let due: Vec<usize> = self
+            .lingering
+            .iter()
+            .filter(|(_, (s, deadline))| *deadline <= now || !unacknowledged_data(s))
+            .map(|(&t, _)| t)
+            .collect();
+        for t in due {
+            self.end_lingering(t);
+        }
+    }
+
+    /// The earliest deadline of a lingering socket. (A quiet peer is not
+    /// looked at before: it is woken for when it sends or ends its side, which a
+    /// peer that has read our FIN does.)
+    pub(super) fn next_lingering_check(&self) -> Option<Instant> {
+        self.lingering.values().map(|&(_, d)| d).min()
+    }
+
+    /// After the loop's last client is closed at `stop()`: lets lingering
+    /// sockets finish until `deadline` (the stop's linger time).
+    pub(super) fn linger_out(&mut self, deadline: Instant) {
+        let mut events = mio::Events::with_capacity(256);
+        while !self.lingering.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let wait = self
+                .next_lingering_check()
+                .map_or(deadline, |t| t.min(deadline))
+                .saturating_duration_since(now);
+            if self.poll.poll(&mut events, Some(wait)).is_err() {
+                break;
+            }
+            for ev in events.iter() {
+                let Token(t) = ev.token();
+                if (LINGER_BASE..usize::MAX - 1).contains(&t) {
+                    self.linger_event(t);
+                }
+            }
+            self.check_lingering();
+        }
+        for t in self.lingering.keys().copied().collect::<Vec<_>>() {
+            self.end_lingering(t);
+        }
+    }
+}
