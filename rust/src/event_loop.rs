@@ -212,6 +212,8 @@ struct EventLoop {
     lingering: FastMap<usize, (mio::net::TcpStream, Instant)>,
     /// Token for the next lingering socket (offset from `LINGER_BASE`).
     linger_seq: usize,
+    /// When `check_lingering` next asks the kernel about quiet peers.
+    linger_scan: Instant,
 }
 
 impl EventLoop {
@@ -254,6 +256,7 @@ impl EventLoop {
             last_yield: Instant::now(),
             lingering: FastMap::default(),
             linger_seq: 0,
+            linger_scan: Instant::now(),
         }
     }
 

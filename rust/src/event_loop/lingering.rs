@@ -10,7 +10,7 @@
 //! peer quiet at the close is waited for too: its next write may be just
 //! about to arrive.)
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
@@ -25,6 +25,11 @@ pub(super) const LINGER_BASE: usize = 1 << (usize::BITS - 2);
 
 /// Reads per lingering socket per event (fairness, as `READ_BUDGET`).
 const DISCARD_READS: usize = 8;
+
+/// How often the loop asks the kernel (one `ioctl` per lingering socket)
+/// whether a quiet peer has acknowledged everything. Events need no scan:
+/// a peer that sends or ends its side is looked at when it does.
+const ACK_SCAN: Duration = Duration::from_millis(50);
 
 impl EventLoop {
     /// Ends `stream` (shut down and drained by `close_politely`, which
@@ -65,17 +70,22 @@ impl EventLoop {
         }
     }
 
-    /// Closes lingering sockets whose time is up or whose output the peer
-    /// has acknowledged meanwhile.
+    /// Closes lingering sockets whose time is up or (at most every
+    /// [`ACK_SCAN`], not on every turn of a busy loop) whose output the
+    /// peer has acknowledged meanwhile.
     pub(super) fn check_lingering(&mut self) {
         if self.lingering.is_empty() {
             return;
         }
         let now = Instant::now();
+        let scan = now >= self.linger_scan;
+        if scan {
+            self.linger_scan = now + ACK_SCAN;
+        }
         let due: Vec<usize> = self
             .lingering
             .iter()
-            .filter(|(_, (s, deadline))| *deadline <= now || !unacknowledged_data(s))
+            .filter(|(_, (s, deadline))| *deadline <= now || (scan && !unacknowledged_data(s)))
             .map(|(&t, _)| t)
             .collect();
         for t in due {
@@ -102,6 +112,7 @@ impl EventLoop {
             let wait = self
                 .next_lingering_check()
                 .map_or(deadline, |t| t.min(deadline))
+                .min(now + ACK_SCAN)
                 .saturating_duration_since(now);
             if self.poll.poll(&mut events, Some(wait)).is_err() {
                 break;
