@@ -26,6 +26,12 @@ pub(super) const LINGER_BASE: usize = 1 << (usize::BITS - 2);
 /// Reads per lingering socket per event (fairness, as `READ_BUDGET`).
 const DISCARD_READS: usize = 8;
 
+/// Most sockets a loop keeps lingering; past it a closed connection is
+/// dropped at once, as before lingering existed. Lingering sockets hold
+/// descriptors outside `max_clients`: clients cut (for an oversize frame,
+/// say) as fast as they connect must not pile them up without bound.
+const MAX_LINGERING: usize = 1024;
+
 /// How often the loop asks the kernel (one `ioctl` per lingering socket)
 /// whether a quiet peer has acknowledged everything. Events need no scan:
 /// a peer that sends or ends its side is looked at when it does.
@@ -36,7 +42,10 @@ impl EventLoop {
     /// found its peer doing `input`): dropped now unless the peer may still
     /// send while our data is unacknowledged (see the module docs).
     pub(super) fn linger(&mut self, mut stream: TcpStream, input: PeerInput) {
-        if input == PeerInput::Done || !unacknowledged_data(&stream) {
+        if input == PeerInput::Done
+            || self.lingering.len() >= MAX_LINGERING
+            || !unacknowledged_data(&stream)
+        {
             return;
         }
         let token = LINGER_BASE + self.linger_seq;
