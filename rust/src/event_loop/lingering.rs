@@ -123,7 +123,12 @@ impl EventLoop {
                 .map_or(deadline, |t| t.min(deadline))
                 .min(now + ACK_SCAN)
                 .saturating_duration_since(now);
-            if self.poll.poll(&mut events, Some(wait)).is_err() {
+            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
+                // A signal (the application's Ctrl-C handler, a profiler)
+                // interrupts `epoll_wait`: no reason to give up on the peers.
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
                 break;
             }
             for ev in events.iter() {
