@@ -143,3 +143,24 @@ fn a_signal_during_the_stop_does_not_cut_lingering_sockets_short() {
     flooding.join().expect("flood");
     stopping.join().expect("stop");
 }
+
+/// A lingering socket whose peer has taken everything and keeps its side
+/// open is closed once the loop sees that (the acknowledgement scan), also
+/// on a loop with nothing else to do — not only at the end of the linger
+/// time, holding a descriptor (and one of the 1,024 places) till then.
+#[test]
+fn a_lingering_socket_closes_once_its_peer_has_everything_on_a_quiet_loop() {
+    let _serial = serial();
+    let gone = Disconnects::new();
+    let server = goodbye_server(localhost(), Duration::from_secs(600), true, &gone);
+    let before = open_fds();
+    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
+    let id = peer.id_on(&server);
+    peer.send(b"bye\n");
+    assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
+    // Read everything, EOF included, and keep the connection open.
+    assert!(peer.read_to_eof() == goodbye());
+    wait_until("the server closes its socket", || open_fds() == before + 1);
+    drop(peer);
+    server.stop();
+}

@@ -33,7 +33,8 @@ const DISCARD_READS: usize = 8;
 const MAX_LINGERING: usize = 1024;
 
 /// How often the loop asks the kernel (one `ioctl` per lingering socket)
-/// whether a quiet peer has acknowledged everything. Events need no scan:
+/// whether a quiet peer has acknowledged everything; a loop with sockets
+/// lingering wakes up for it (`next_lingering_check`). Events need no scan:
 /// a peer that sends or ends its side is looked at when it does.
 const ACK_SCAN: Duration = Duration::from_millis(50);
 
@@ -102,11 +103,15 @@ impl EventLoop {
         }
     }
 
-    /// The earliest deadline of a lingering socket. (A quiet peer is not
-    /// looked at before: it is woken for when it sends or ends its side, which a
-    /// peer that has read our FIN does.)
+    /// When `check_lingering` must run next while sockets linger: the
+    /// earliest deadline, or the next acknowledgement scan if sooner. A
+    /// peer that sends or ends its side wakes the loop by itself, but one
+    /// that has everything and keeps its side open sends nothing: without
+    /// the scan a quiet loop would keep its socket (a descriptor, and one of
+    /// the `MAX_LINGERING` places) for the whole linger time.
     pub(super) fn next_lingering_check(&self) -> Option<Instant> {
-        self.lingering.values().map(|&(_, d)| d).min()
+        let deadline = self.lingering.values().map(|&(_, d)| d).min()?;
+        Some(deadline.min(self.linger_scan))
     }
 
     /// After the loop's last client is closed at `stop()`: lets lingering
@@ -121,7 +126,6 @@ impl EventLoop {
             let wait = self
                 .next_lingering_check()
                 .map_or(deadline, |t| t.min(deadline))
-                .min(now + ACK_SCAN)
                 .saturating_duration_since(now);
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 // A signal (the application's Ctrl-C handler, a profiler)
