@@ -9,7 +9,7 @@
 mod support;
 
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -163,4 +163,132 @@ fn a_lingering_socket_closes_once_its_peer_has_everything_on_a_quiet_loop() {
     wait_until("the server closes its socket", || open_fds() == before + 1);
     drop(peer);
     server.stop();
+}
+
+/// Kicks a peer with a 4 KiB receive buffer right after its goodbye (the
+/// socket lingers: most of it is unacknowledged), then lets `end` finish
+/// it; the server's descriptors must come back to what they were before
+/// the peer connected, plus the peer's own if `end` keeps it.
+fn kick_and_count_fds(ip: IpAddr, linger: Duration, end: impl FnOnce(Peer) -> Option<Peer>) {
+    let _serial = serial();
+    let gone = Disconnects::new();
+    let server = goodbye_server(ip, linger, true, &gone);
+    let before = open_fds();
+    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
+    let id = peer.id_on(&server);
+    peer.send(b"bye\n");
+    assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
+    let kept = end(peer);
+    let want = before + usize::from(kept.is_some());
+    wait_until("the lingering socket closed", || open_fds() == want);
+    drop(kept);
+    server.stop();
+}
+
+/// A quiet peer that never reads: the linger time closes the socket.
+#[test]
+fn the_linger_time_closes_a_lingering_socket() {
+    kick_and_count_fds(localhost(), Duration::from_millis(500), Some);
+}
+
+/// A peer that keeps sending and never reads: the linger time closes it.
+#[test]
+fn the_linger_time_closes_a_lingering_socket_under_a_flood() {
+    kick_and_count_fds(localhost(), Duration::from_millis(500), |peer| {
+        let done = Arc::new(AtomicBool::new(false));
+        let flooding = flood(&peer, done.clone());
+        // The flood ends when the server closes (its writes fail).
+        flooding.join().expect("flood");
+        Some(peer)
+    });
+}
+
+#[test]
+fn a_peer_reset_closes_a_lingering_socket() {
+    kick_and_count_fds(localhost(), TIMEOUT * 30, |peer| {
+        peer.reset();
+        None
+    });
+}
+
+#[test]
+fn a_peer_ending_its_side_closes_a_lingering_socket() {
+    kick_and_count_fds(localhost(), TIMEOUT * 30, |peer| {
+        peer.shutdown_write();
+        Some(peer)
+    });
+}
+
+/// `stop()` (and a `stop_timeout` that runs out first, then `wait()`)
+/// closes lingering sockets, those from before the stop and those the stop
+/// made, within the stop's linger time; every client is reported once.
+#[test]
+fn a_stop_closes_lingering_sockets_also_after_a_stop_timeout_ran_out() {
+    let _serial = serial();
+    let before = open_fds();
+    let gone = Disconnects::new();
+    let server = goodbye_server(localhost(), Duration::from_secs(2), true, &gone);
+    // One kicked before the stop, flooding.
+    let mut kicked = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
+    let id = kicked.id_on(&server);
+    kicked.send(b"bye\n");
+    assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
+    let done = Arc::new(AtomicBool::new(false));
+    let flooding = flood(&kicked, done.clone());
+    // One closed by the stop, with unread output.
+    let mut stays = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
+    let stays_id = stays.id_on(&server);
+    let big = vec![b's'; LINE];
+    for _ in 0..4 {
+        server.send(stays_id, &big).expect("send");
+    }
+    wait_until("the output handed to the kernel", || {
+        server.stats().bytes_out >= 2 * goodbye().len() as u64
+    });
+    let _ = server.stop_timeout(Duration::from_millis(1));
+    server.wait();
+    let departed = gone.all();
+    assert_eq!(departed.len(), 2, "{departed:?}");
+    assert_eq!(
+        gone.reason_of(stays_id),
+        Some(DisconnectReason::ServerStopped)
+    );
+    flooding.join().expect("flood");
+    drop(kicked);
+    drop(server); // its waker
+    wait_until("every descriptor of the server closed", || {
+        open_fds() == before + 1
+    });
+    let _ = stays.drain_until_closed();
+}
+
+/// The goodbye to a client kicked while it keeps sending arrives whole
+/// over IPv6 too, and on a dual-stack listener to an IPv4 client.
+fn goodbye_while_flooding(listen: IpAddr, connect: IpAddr) {
+    let _serial = serial();
+    let gone = Disconnects::new();
+    let server = goodbye_server(listen, TIMEOUT, true, &gone);
+    let addr = SocketAddr::new(connect, server.local_addr().port());
+    let mut peer = Peer::connect_with_rcvbuf(addr, 4096);
+    let id = peer.id_on(&server);
+    peer.send(b"bye\n");
+    let done = Arc::new(AtomicBool::new(false));
+    let flooding = flood(&peer, done.clone());
+    assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
+    let (got, _) = peer.drain_until_closed();
+    done.store(true, Ordering::Relaxed);
+    assert!(got == goodbye(), "got {} bytes", got.len());
+    flooding.join().expect("flood");
+    server.stop();
+}
+
+#[test]
+fn the_goodbye_arrives_over_ipv6() {
+    let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    goodbye_while_flooding(v6, v6);
+}
+
+#[test]
+fn the_goodbye_arrives_to_an_ipv4_client_of_a_dual_stack_listener() {
+    goodbye_while_flooding(IpAddr::V6(Ipv6Addr::UNSPECIFIED), localhost());
 }
