@@ -214,6 +214,9 @@ struct EventLoop {
     linger_seq: usize,
     /// When `check_lingering` next asks the kernel about quiet peers.
     linger_scan: Instant,
+    /// When `check_lingering` has something to do next (the earliest
+    /// lingering deadline or `linger_scan`); meaningful while any linger.
+    linger_due: Instant,
 }
 
 impl EventLoop {
@@ -257,6 +260,7 @@ impl EventLoop {
             lingering: FastMap::default(),
             linger_seq: 0,
             linger_scan: Instant::now(),
+            linger_due: Instant::now(),
         }
     }
 

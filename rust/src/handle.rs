@@ -293,11 +293,14 @@ impl ServerHandle {
 
     /// Disconnects client `id`; its disconnect event carries
     /// [`DisconnectReason::Kicked`](crate::DisconnectReason::Kicked). Data
-    /// already queued for it is written first (for up to the linger time);
-    /// nothing queued after this call is. Called from a callback of the
-    /// client's own event loop (e.g. its `on_message`, on `/quit`), it also
-    /// stops its messages at once: what else it sent in the same read is
-    /// dropped, not handed to `on_message`.
+    /// already queued for it is written first (for up to the linger time),
+    /// and if the client keeps sending meanwhile its socket stays open for
+    /// up to another linger time until it has received that data (closing
+    /// under its writes would make the kernel reset the connection and drop
+    /// it); nothing queued after this call is written. Called from a
+    /// callback of the client's own event loop (e.g. its `on_message`, on
+    /// `/quit`), it also stops its messages at once: what else it sent in
+    /// the same read is dropped, not handed to `on_message`.
     ///
     /// In pull mode a client held open for replies after its
     /// [`Event::Disconnected`](crate::Event::Disconnected) can still be

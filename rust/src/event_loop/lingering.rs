@@ -26,10 +26,11 @@ pub(super) const LINGER_BASE: usize = 1 << (usize::BITS - 2);
 /// Reads per lingering socket per event (fairness, as `READ_BUDGET`).
 const DISCARD_READS: usize = 8;
 
-/// Most sockets a loop keeps lingering; past it a closed connection is
-/// dropped at once, as before lingering existed. Lingering sockets hold
-/// descriptors outside `max_clients`: clients cut (for an oversize frame,
-/// say) as fast as they connect must not pile them up without bound.
+/// Most sockets a loop keeps lingering (and never more than `max_clients`);
+/// past it a closed connection is dropped at once, as before lingering
+/// existed. Lingering sockets hold descriptors outside `max_clients`:
+/// clients cut (for an oversize frame, say) as fast as they connect must
+/// not pile them up without bound.
 const MAX_LINGERING: usize = 1024;
 
 /// How often the loop asks the kernel (one `ioctl` per lingering socket)
@@ -44,7 +45,7 @@ impl EventLoop {
     /// send while our data is unacknowledged (see the module docs).
     pub(super) fn linger(&mut self, mut stream: TcpStream, input: PeerInput) {
         if input == PeerInput::Done
-            || self.lingering.len() >= MAX_LINGERING
+            || self.lingering.len() >= MAX_LINGERING.min(self.core.config.max_clients)
             || !unacknowledged_data(&stream)
         {
             return;
@@ -60,6 +61,12 @@ impl EventLoop {
             return;
         }
         let deadline = deadline_after(self.core.config.linger);
+        if self.lingering.is_empty() {
+            self.linger_scan = Instant::now() + ACK_SCAN;
+            self.linger_due = deadline.min(self.linger_scan);
+        } else {
+            self.linger_due = self.linger_due.min(deadline);
+        }
         self.lingering.insert(token, (stream, deadline));
     }
 
@@ -88,6 +95,9 @@ impl EventLoop {
             return;
         }
         let now = Instant::now();
+        if now < self.linger_due {
+            return; // nothing due: a busy loop does not walk the list every turn
+        }
         let scan = now >= self.linger_scan;
         if scan {
             self.linger_scan = now + ACK_SCAN;
@@ -101,6 +111,8 @@ impl EventLoop {
         for t in due {
             self.end_lingering(t);
         }
+        let first = self.lingering.values().map(|&(_, d)| d).min();
+        self.linger_due = first.map_or(self.linger_scan, |d| d.min(self.linger_scan));
     }
 
     /// When `check_lingering` must run next while sockets linger: the
@@ -110,8 +122,7 @@ impl EventLoop {
     /// the scan a quiet loop would keep its socket (a descriptor, and one of
     /// the `MAX_LINGERING` places) for the whole linger time.
     pub(super) fn next_lingering_check(&self) -> Option<Instant> {
-        let deadline = self.lingering.values().map(|&(_, d)| d).min()?;
-        Some(deadline.min(self.linger_scan))
+        (!self.lingering.is_empty()).then_some(self.linger_due)
     }
 
     /// After the loop's last client is closed at `stop()`: lets lingering
