@@ -19,15 +19,6 @@ static void expect_disconnect(tcphub_server *s, uint64_t id, int reason) {
     }
 }
 
-static uint64_t expect_connect(tcphub_server *s) {
-    tcphub_event ev;
-    CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
-    CHECK(ev.kind == TCPHUB_EVENT_CONNECTED);
-    uint64_t id = ev.client_id;
-    tcphub_event_release(&ev);
-    return id;
-}
-
 int main(void) {
     CHECK_RC(tcphub_server_set_idle_timeout(NULL, 1), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_frame_timeout(NULL, 1), TCPHUB_ERR_NULL);
@@ -49,7 +40,7 @@ int main(void) {
     CHECK_OK(tcphub_server_start(bp));
     CHECK_RC(tcphub_server_set_busy_poll(bp, 0), TCPHUB_ERR_ALREADY_RUNNING);
     int bfd = connect_to(tcphub_server_port(bp));
-    uint64_t bid = expect_connect(bp);
+    uint64_t bid = expect_connected(bp);
     for (int i = 0; i < 20; i++) {
         tcphub_event ev;
         write_str(bfd, "ping\n");
@@ -68,7 +59,7 @@ int main(void) {
     CHECK_OK(tcphub_server_start(s));
     CHECK_RC(tcphub_server_set_idle_timeout(s, 1), TCPHUB_ERR_ALREADY_RUNNING);
     int fd = connect_to(tcphub_server_port(s));
-    uint64_t id = expect_connect(s);
+    uint64_t id = expect_connected(s);
     expect_disconnect(s, id, TCPHUB_REASON_IDLE_TIMEOUT);
     close(fd);
     CHECK_OK(tcphub_server_stop(s));
@@ -79,7 +70,7 @@ int main(void) {
     CHECK_OK(tcphub_server_set_frame_timeout(s, 300));
     CHECK_OK(tcphub_server_start(s));
     fd = connect_to(tcphub_server_port(s));
-    id = expect_connect(s);
+    id = expect_connected(s);
     write_str(fd, "a line that never ends");
     expect_disconnect(s, id, TCPHUB_REASON_FRAME_TIMEOUT);
     close(fd);
@@ -90,7 +81,7 @@ int main(void) {
     CHECK_OK(tcphub_server_set_max_queue_bytes(s, 64 * 1024));
     CHECK_OK(tcphub_server_start(s));
     fd = connect_to(tcphub_server_port(s)); /* never reads */
-    id = expect_connect(s);
+    id = expect_connected(s);
     static uint8_t chunk[16 * 1024];
     memset(chunk, 'z', sizeof chunk);
     int64_t deadline = now_ms() + WAIT_MS;
