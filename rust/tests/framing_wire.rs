@@ -11,14 +11,13 @@ use tcphub::{ClientId, DisconnectReason, Event, Framing, ServerHandle, TcpServer
 /// A relay that records disconnect reasons.
 fn recording_relay(framing: Framing) -> (ServerHandle, Disconnects) {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 100)
         .bind(localhost())
         .framing(framing)
         .on_message(|srv, _c, msg| {
             srv.send_all(msg);
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     (server, gone)

@@ -28,14 +28,13 @@ fn relay(
     tune: impl FnOnce(TcpServer) -> TcpServer,
 ) -> (ServerHandle, Disconnects) {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let builder = TcpServer::new(0, 100)
         .bind(localhost())
         .framing(framing)
         .on_message(|srv, _c, msg| {
             srv.send_all(msg);
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why));
+        .on_disconnect(gone.recorder());
     (tune(builder).start().unwrap(), gone)
 }
 
@@ -364,14 +363,13 @@ fn reset_in_the_middle_of_a_frame_is_reported_and_others_unaffected() {
 fn connect_flood_at_five_times_max_clients() {
     const MAX: usize = 40;
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, MAX)
         .bind(localhost())
         .framing(Framing::lines())
         .on_message(|srv, c, msg| {
             srv.send(c.id, msg).unwrap();
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let mut admitted: Vec<Peer> = (0..MAX)

@@ -14,7 +14,6 @@ use tcphub::{DisconnectReason, Error, Framing, TcpServer};
 #[test]
 fn stop_called_inside_on_message() {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let returned = Arc::new(AtomicBool::new(false));
     let r = returned.clone();
     let server = TcpServer::new(0, 10)
@@ -29,7 +28,7 @@ fn stop_called_inside_on_message() {
                 srv.send_all(msg);
             }
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let addr = server.local_addr();
@@ -80,13 +79,12 @@ fn stop_flushes_queued_messages_then_closes() {
     const BIG: usize = 1 << 20;
     const COUNT: usize = 16;
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::length_prefixed())
         .max_queue_bytes(64 << 20)
         .linger(support::TIMEOUT)
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let a = Peer::connect(server.local_addr());

@@ -137,14 +137,13 @@ fn zero_idle_frame_and_keepalive_times_are_configuration_errors() {
 #[test]
 fn client_over_max_is_refused_and_a_freed_slot_is_reused() {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 2)
         .bind(localhost())
         .framing(Framing::lines())
         .on_message(|srv, _c, msg| {
             srv.send_all(msg);
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let mut a = Peer::connect(server.local_addr());
@@ -317,14 +316,13 @@ struct Setup {
 
 fn setup(overflow: Overflow) -> Setup {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
         .max_queue_bytes(QUEUE)
         .overflow(overflow)
         .linger(TIMEOUT)
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let peers: Vec<Peer> = (0..3).map(|_| Peer::connect(server.local_addr())).collect();
@@ -481,12 +479,11 @@ fn readers_only(server: &ServerHandle) -> (Readers, Vec<Arc<AtomicU64>>) {
 fn readers_that_keep_up_survive_an_unpaced_broadcast_storm() {
     const BURST: u64 = 2000; // 2 MB per reader, 64 KiB queue bound
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
         .max_queue_bytes(QUEUE)
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let (readers, _progress) = readers_only(&server);
@@ -507,7 +504,6 @@ fn readers_that_keep_up_survive_an_unpaced_broadcast_storm() {
 fn readers_that_keep_up_survive_a_burst_queued_by_one_callback() {
     const BURST: u64 = 200; // 200 KiB in one callback, 64 KiB queue bound
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
@@ -520,7 +516,7 @@ fn readers_that_keep_up_survive_a_burst_queued_by_one_callback() {
                 srv.send_all(b"end");
             }
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let mut trigger = Peer::connect(server.local_addr());

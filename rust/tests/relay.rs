@@ -222,11 +222,10 @@ fn send_by_id_reaches_only_that_client() {
 #[test]
 fn unknown_address_and_unknown_id_are_errors() {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 100)
         .bind(localhost())
         .framing(Framing::lines())
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let mut stay = Peer::connect(server.local_addr());

@@ -37,7 +37,6 @@ fn goodbye() -> Vec<u8> {
 /// A server that answers "bye" with the goodbye and, if `kick`,
 /// disconnects the client right after.
 fn goodbye_server(ip: IpAddr, linger: Duration, kick: bool, gone: &Disconnects) -> ServerHandle {
-    let g = gone.clone();
     TcpServer::new(0, 10)
         .bind(ip)
         .framing(Framing::lines())
@@ -53,7 +52,7 @@ fn goodbye_server(ip: IpAddr, linger: Duration, kick: bool, gone: &Disconnects) 
                 }
             }
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .expect("start")
 }

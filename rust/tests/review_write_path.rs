@@ -20,13 +20,12 @@ fn messages_over_the_queue_bound_reach_a_reader_and_a_non_reader_is_cut() {
     const BIG: usize = 64 * 1024; // four times the bound
     const COUNT: u8 = 100;
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::length_prefixed())
         .threads(2)
         .max_queue_bytes(QUEUE)
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     let mut reader = Peer::connect(server.local_addr());
@@ -67,12 +66,11 @@ fn messages_over_the_queue_bound_reach_a_reader_and_a_non_reader_is_cut() {
 #[test]
 fn sends_to_a_kicked_client_reach_nobody_and_ids_are_not_reused() {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
         .threads(2)
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     let mut a = Peer::connect(server.local_addr());
@@ -130,12 +128,11 @@ fn sends_to_a_kicked_client_reach_nobody_and_ids_are_not_reused() {
 #[test]
 fn a_reset_while_output_waits_is_reported_and_others_unaffected() {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::length_prefixed())
         .max_queue_bytes(64 << 20)
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     let victim = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
@@ -167,7 +164,6 @@ fn a_reset_while_output_waits_is_reported_and_others_unaffected() {
 fn a_half_closed_peer_that_keeps_reading_gets_a_large_reply_whole() {
     const REPLY: usize = 4 << 20;
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::length_prefixed())
@@ -177,7 +173,7 @@ fn a_half_closed_peer_that_keeps_reading_gets_a_large_reply_whole() {
             let n: usize = std::str::from_utf8(msg).unwrap().parse().unwrap();
             srv.send(c.id, &vec![b'r'; n]).expect("reply");
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     let mut p = Peer::connect(server.local_addr());
@@ -262,14 +258,13 @@ fn send_side_framing_edges() {
 #[test]
 fn stop_with_a_non_reader_reports_each_client_once() {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::length_prefixed())
         .threads(2)
         .max_queue_bytes(64 << 20)
         .linger(Duration::from_millis(500))
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     let stalled = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
@@ -397,14 +392,13 @@ fn churn_with_sends_to_live_and_departed_ids_never_misdelivers() {
 #[test]
 fn a_kicked_non_reader_that_resets_is_closed_at_once() {
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::length_prefixed())
         .threads(1)
         .max_queue_bytes(64 << 20)
         .linger(Duration::from_secs(3600))
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     let victim = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
@@ -484,7 +478,6 @@ fn a_client_kicked_while_it_keeps_sending_gets_its_goodbye() {
     use std::io::Write;
     const LINE: usize = 50_000;
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
@@ -497,7 +490,7 @@ fn a_client_kicked_while_it_keeps_sending_gets_its_goodbye() {
                 srv.disconnect(c.id).expect("kick");
             }
         })
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     // A small receive buffer: most of the goodbye waits in the server's

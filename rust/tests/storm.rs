@@ -39,11 +39,10 @@ fn message(seq: u64) -> Vec<u8> {
 fn non_reader_in_a_broadcast_storm_is_cut_alone_and_memory_stays_bounded() {
     raise_fd_limit(1024);
     let gone = Disconnects::new();
-    let g = gone.clone();
     let server = TcpServer::new(0, 200)
         .bind(localhost())
         .framing(Framing::length_prefixed())
-        .on_disconnect(move |_s, c, why| g.record(c, why))
+        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let addr = server.local_addr();

@@ -299,6 +299,15 @@ impl Disconnects {
         Disconnects::default()
     }
 
+    /// An `on_disconnect` callback that records here:
+    /// `.on_disconnect(gone.recorder())`.
+    pub fn recorder(
+        &self,
+    ) -> impl Fn(&tcphub::ServerHandle, &Client, &DisconnectReason) + Send + Sync + 'static {
+        let me = self.clone();
+        move |_, client, why| me.record(client, why)
+    }
+
     /// Call from `on_disconnect`.
     pub fn record(&self, client: &Client, why: &DisconnectReason) {
         let (lock, cv) = &*self.inner;
