@@ -207,16 +207,8 @@ struct EventLoop {
     /// When the loop last gave up its CPU after a turn (`maybe_yield`).
     last_yield: Instant,
     /// Closed connections kept open while their peer still sends and our
-    /// last output is not acknowledged (`lingering.rs`), by token: the
-    /// socket and when it closes anyway.
-    lingering: FastMap<usize, (mio::net::TcpStream, Instant)>,
-    /// Token for the next lingering socket (offset from `LINGER_BASE`).
-    linger_seq: usize,
-    /// When `check_lingering` next asks the kernel about quiet peers.
-    linger_scan: Instant,
-    /// When `check_lingering` has something to do next (the earliest
-    /// lingering deadline or `linger_scan`); meaningful while any linger.
-    linger_due: Instant,
+    /// last output is not acknowledged (`lingering.rs`).
+    lingering: lingering::Lingering,
 }
 
 impl EventLoop {
@@ -257,10 +249,7 @@ impl EventLoop {
             stopping: None,
             next_timer_check,
             last_yield: Instant::now(),
-            lingering: FastMap::default(),
-            linger_seq: 0,
-            linger_scan: Instant::now(),
-            linger_due: Instant::now(),
+            lingering: lingering::Lingering::default(),
         }
     }
 
@@ -291,7 +280,7 @@ impl EventLoop {
                         // messages at once (as from any callback of ours).
                         self.pump();
                     }
-                    Token(t) if t >= lingering::LINGER_BASE => self.linger_event(t),
+                    Token(t) if lingering::is_lingering(t) => self.linger_event(t),
                     Token(t) => {
                         if ev.is_writable() {
                             if let Some(c) = self.conn_mut(t) {

@@ -17,6 +17,7 @@ use mio::{Interest, Token};
 
 use super::EventLoop;
 use crate::connection::{discard_input, unacknowledged_data, PeerInput};
+use crate::registry::FastMap;
 use crate::shared::deadline_after;
 
 /// Tokens from here up (below the listener's and the waker's) are
@@ -39,19 +40,51 @@ const MAX_LINGERING: usize = 1024;
 /// a peer that sends or ends its side is looked at when it does.
 const ACK_SCAN: Duration = Duration::from_millis(50);
 
+/// Whether event token `t` is a lingering socket's (not a connection's,
+/// the listener's or the waker's).
+pub(super) fn is_lingering(t: usize) -> bool {
+    (LINGER_BASE..usize::MAX - 1).contains(&t)
+}
+
+/// A loop's lingering sockets.
+#[derive(Debug)]
+pub(super) struct Lingering {
+    /// By token: the socket and when it closes anyway.
+    socks: FastMap<usize, (TcpStream, Instant)>,
+    /// Token for the next one (offset from `LINGER_BASE`).
+    seq: usize,
+    /// When `check_lingering` next asks the kernel about quiet peers.
+    scan: Instant,
+    /// When `check_lingering` has something to do next (the earliest
+    /// deadline or `scan`); meaningful while any linger.
+    due: Instant,
+}
+
+impl Default for Lingering {
+    fn default() -> Lingering {
+        let now = Instant::now();
+        Lingering {
+            socks: FastMap::default(),
+            seq: 0,
+            scan: now,
+            due: now,
+        }
+    }
+}
+
 impl EventLoop {
     /// Ends `stream` (shut down and drained by `close_politely`, which
     /// found its peer doing `input`): dropped now unless the peer may still
     /// send while our data is unacknowledged (see the module docs).
     pub(super) fn linger(&mut self, mut stream: TcpStream, input: PeerInput) {
         if input == PeerInput::Done
-            || self.lingering.len() >= MAX_LINGERING.min(self.core.config.max_clients)
+            || self.lingering.socks.len() >= MAX_LINGERING.min(self.core.config.max_clients)
             || !unacknowledged_data(&stream)
         {
             return;
         }
-        let token = LINGER_BASE + self.linger_seq;
-        self.linger_seq = (self.linger_seq + 1) % (usize::MAX - 2 - LINGER_BASE);
+        let token = LINGER_BASE + self.lingering.seq;
+        self.lingering.seq = (self.lingering.seq + 1) % (usize::MAX - 2 - LINGER_BASE);
         if self
             .poll
             .registry()
@@ -61,18 +94,18 @@ impl EventLoop {
             return;
         }
         let deadline = deadline_after(self.core.config.linger);
-        if self.lingering.is_empty() {
-            self.linger_scan = Instant::now() + ACK_SCAN;
-            self.linger_due = deadline.min(self.linger_scan);
+        if self.lingering.socks.is_empty() {
+            self.lingering.scan = Instant::now() + ACK_SCAN;
+            self.lingering.due = deadline.min(self.lingering.scan);
         } else {
-            self.linger_due = self.linger_due.min(deadline);
+            self.lingering.due = self.lingering.due.min(deadline);
         }
-        self.lingering.insert(token, (stream, deadline));
+        self.lingering.socks.insert(token, (stream, deadline));
     }
 
     /// The peer of lingering socket `token` sent something or ended.
     pub(super) fn linger_event(&mut self, token: usize) {
-        let Some((stream, _)) = self.lingering.get_mut(&token) else {
+        let Some((stream, _)) = self.lingering.socks.get_mut(&token) else {
             return;
         };
         let input = discard_input(stream, &mut self.rbuf, DISCARD_READS);
@@ -82,7 +115,7 @@ impl EventLoop {
     }
 
     fn end_lingering(&mut self, token: usize) {
-        if let Some((mut stream, _)) = self.lingering.remove(&token) {
+        if let Some((mut stream, _)) = self.lingering.socks.remove(&token) {
             let _ = self.poll.registry().deregister(&mut stream);
         }
     }
@@ -91,19 +124,20 @@ impl EventLoop {
     /// [`ACK_SCAN`], not on every turn of a busy loop) whose output the
     /// peer has acknowledged meanwhile.
     pub(super) fn check_lingering(&mut self) {
-        if self.lingering.is_empty() {
+        if self.lingering.socks.is_empty() {
             return;
         }
         let now = Instant::now();
-        if now < self.linger_due {
+        if now < self.lingering.due {
             return; // nothing due: a busy loop does not walk the list every turn
         }
-        let scan = now >= self.linger_scan;
+        let scan = now >= self.lingering.scan;
         if scan {
-            self.linger_scan = now + ACK_SCAN;
+            self.lingering.scan = now + ACK_SCAN;
         }
         let due: Vec<usize> = self
             .lingering
+            .socks
             .iter()
             .filter(|(_, (s, deadline))| *deadline <= now || (scan && !unacknowledged_data(s)))
             .map(|(&t, _)| t)
@@ -111,8 +145,8 @@ impl EventLoop {
         for t in due {
             self.end_lingering(t);
         }
-        let first = self.lingering.values().map(|&(_, d)| d).min();
-        self.linger_due = first.map_or(self.linger_scan, |d| d.min(self.linger_scan));
+        let first = self.lingering.socks.values().map(|&(_, d)| d).min();
+        self.lingering.due = first.map_or(self.lingering.scan, |d| d.min(self.lingering.scan));
     }
 
     /// When `check_lingering` must run next while sockets linger: the
@@ -122,14 +156,14 @@ impl EventLoop {
     /// the scan a quiet loop would keep its socket (a descriptor, and one of
     /// the `MAX_LINGERING` places) for the whole linger time.
     pub(super) fn next_lingering_check(&self) -> Option<Instant> {
-        (!self.lingering.is_empty()).then_some(self.linger_due)
+        (!self.lingering.socks.is_empty()).then_some(self.lingering.due)
     }
 
     /// After the loop's last client is closed at `stop()`: lets lingering
     /// sockets finish until `deadline` (the stop's linger time).
     pub(super) fn linger_out(&mut self, deadline: Instant) {
         let mut events = mio::Events::with_capacity(256);
-        while !self.lingering.is_empty() {
+        while !self.lingering.socks.is_empty() {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -148,13 +182,13 @@ impl EventLoop {
             }
             for ev in events.iter() {
                 let Token(t) = ev.token();
-                if (LINGER_BASE..usize::MAX - 1).contains(&t) {
+                if is_lingering(t) {
                     self.linger_event(t);
                 }
             }
             self.check_lingering();
         }
-        for t in self.lingering.keys().copied().collect::<Vec<_>>() {
+        for t in self.lingering.socks.keys().copied().collect::<Vec<_>>() {
             self.end_lingering(t);
         }
     }
