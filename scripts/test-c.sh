@@ -50,6 +50,24 @@ step() {
     "$@"
     record $? "$name"
 }
+# test_step NAME CMD...: as step, for a test program: its output is also kept,
+# and a failure's summary line quotes the test's own complaint (a CHECK that
+# failed, a wait that timed out), which a leak report after it would bury.
+test_step() {
+    local name=$1 log status
+    shift
+    log=$(mktemp)
+    show "$*"
+    "$@" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    if [ "$status" -ne 0 ]; then
+        local why
+        why=$(grep -m 2 -E 'CHECK failed|timed out waiting|tcphub_last_error:' "$log" | tr '\n' ' ')
+        [ -n "$why" ] && name="$name: $why"
+    fi
+    rm -f "$log"
+    record "$status" "$name"
+}
 
 section "system packages"
 missing=()
@@ -113,14 +131,14 @@ export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for name in "${tests[@]}"; do
     [ -x "$BUILD/asan/$name" ] || continue
-    step "$name (asan+ubsan)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-100}" timeout 600 "$BUILD/asan/$name"
+    test_step "$name (asan+ubsan)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-100}" timeout 600 "$BUILD/asan/$name"
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 section "run tests/c under valgrind"
 for name in "${tests[@]}"; do
     [ -x "$BUILD/plain/$name" ] || continue
-    step "$name (valgrind)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-20}" timeout 1200 \
+    test_step "$name (valgrind)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-20}" timeout 1200 \
         valgrind -q --error-exitcode=1 --leak-check=full \
         --suppressions="$ROOT/tests/c/valgrind.supp" "$BUILD/plain/$name"
 done
