@@ -30,6 +30,7 @@ mod dispatch;
 mod errors;
 mod events;
 mod server;
+mod settings;
 mod types;
 
 /// Longest a blocking wait stays detached before checking for signals, so

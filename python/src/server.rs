@@ -39,11 +39,12 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyType;
 use pyo3::{PyTraverseError, PyVisit};
-use tcphub::{Error, Event, Overflow, ServerHandle, TcpServer};
+use tcphub::{Error, Event, ServerHandle};
 
 use crate::dispatch::{kick, kicks_pending, on_dispatcher, Callbacks, Dispatcher};
 use crate::errors::{invalid_argument, invalid_config, IntoPy};
 use crate::events::Pull;
+use crate::settings::{overflow_from_str, Settings};
 use crate::types::{Port, PyClient, PyEvent, PyStats};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
 
@@ -53,58 +54,6 @@ struct Running {
     /// Callbacks were set: the dispatcher owns the event queue.
     callback_mode: bool,
     dispatcher: Option<Dispatcher>,
-}
-
-/// Server settings as given to the constructor.
-#[derive(Debug, Clone)]
-struct Settings {
-    port: u16,
-    max_clients: usize,
-    bind: IpAddr,
-    framing: tcphub::Framing,
-    threads: Option<usize>,
-    max_queue_bytes: usize,
-    overflow: Overflow,
-    idle_timeout: Option<Duration>,
-    frame_timeout: Option<Duration>,
-    keepalive: Option<Duration>,
-    nodelay: bool,
-    backlog: i32,
-    linger: Duration,
-    event_capacity: usize,
-    busy_poll: Duration,
-    full_message: Option<Vec<u8>>,
-}
-
-impl Settings {
-    fn builder(&self) -> TcpServer {
-        let mut b = TcpServer::new(self.port, self.max_clients)
-            .bind(self.bind)
-            .framing(self.framing)
-            .max_queue_bytes(self.max_queue_bytes)
-            .overflow(self.overflow)
-            .nodelay(self.nodelay)
-            .backlog(self.backlog)
-            .linger(self.linger)
-            .event_capacity(self.event_capacity)
-            .busy_poll(self.busy_poll);
-        if let Some(t) = self.threads {
-            b = b.threads(t);
-        }
-        if let Some(t) = self.idle_timeout {
-            b = b.idle_timeout(t);
-        }
-        if let Some(t) = self.frame_timeout {
-            b = b.frame_timeout(t);
-        }
-        if let Some(t) = self.keepalive {
-            b = b.keepalive(t);
-        }
-        if let Some(msg) = &self.full_message {
-            b = b.full_message(msg);
-        }
-        b
-    }
 }
 
 /// A multi-client TCP server.
@@ -323,16 +272,7 @@ impl PyTcpServer {
         let bind: IpAddr = bind
             .parse()
             .map_err(|_| invalid_config(py, format!("bind: not an IP address: {bind:?}")))?;
-        let overflow = match overflow {
-            "disconnect" => Overflow::Disconnect,
-            "drop" => Overflow::DropMessage,
-            other => {
-                return Err(invalid_config(
-                    py,
-                    format!("overflow must be \"disconnect\" or \"drop\", not {other:?}"),
-                ))
-            }
-        };
+        let overflow = overflow_from_str(py, overflow)?;
         let settings = Settings {
             port,
             max_clients,
