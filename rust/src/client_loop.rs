@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -18,6 +17,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::addr::canonical;
 use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
+use crate::client_dispatch::{end_of_input, Dispatch};
 use crate::connection::{Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};
@@ -72,65 +72,6 @@ enum Link {
         at: Instant,
     },
     Down,
-}
-
-/// Hands events to callbacks or the pull queue (with a backlog that pauses
-/// reading while the queue is full).
-struct Dispatch {
-    handle: TcpClient,
-    outbox: Outbox<ClientEvent>,
-}
-
-impl Dispatch {
-    fn core(&self) -> &ClientCore {
-        self.handle.core()
-    }
-
-    fn blocked(&self) -> bool {
-        self.outbox.blocked()
-    }
-
-    fn guarded(&self, what: &str, f: impl FnOnce()) {
-        if catch_unwind(AssertUnwindSafe(f)).is_err() {
-            log::error!("tcphub: the client {what} callback panicked; the client keeps running");
-        }
-    }
-
-    fn message(&mut self, msg: &[u8]) {
-        if self.core().closed() {
-            // Closed (by a callback of this very read, too): nothing more
-            // is delivered, as a server's callback that disconnects a
-            // client gets none of the rest of its input.
-            return;
-        }
-        let cbs = &self.core().callbacks;
-        if let Some(cb) = &cbs.on_message {
-            self.guarded("on_message", || cb(&self.handle, msg));
-        }
-        if cbs.on_event.is_some() || self.outbox.is_active() {
-            self.event(ClientEvent::Message(msg.to_vec()), false);
-        }
-    }
-
-    fn event(&mut self, ev: ClientEvent, specific: bool) {
-        if let ClientEvent::Disconnected(why) = &ev {
-            self.core().set_disconnect_reason(why.clone());
-        }
-        let cbs = &self.core().callbacks;
-        if specific {
-            if let (Some(cb), ClientEvent::Disconnected(why)) = (&cbs.on_disconnect, &ev) {
-                self.guarded("on_disconnect", || cb(&self.handle, why));
-            }
-        }
-        if let Some(cb) = &cbs.on_event {
-            self.guarded("on_event", || cb(&self.handle, &ev));
-        }
-        self.outbox.push(ev);
-    }
-
-    fn drain_backlog(&mut self) {
-        self.outbox.drain();
-    }
 }
 
 struct ClientLoop {
@@ -407,14 +348,7 @@ impl ClientLoop {
                 }
                 ReadOutcome::WouldBlock => return,
                 ReadOutcome::Eof => {
-                    let reason = match conn.decoder.finish() {
-                        Ok(None) => DisconnectReason::ClosedByPeer,
-                        Ok(Some(last)) => {
-                            self.dispatch.message(&last);
-                            DisconnectReason::ClosedByPeer
-                        }
-                        Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
-                    };
+                    let reason = end_of_input(conn, &mut self.dispatch);
                     if self.core.queued.load(Ordering::Acquire) > 0
                         && (self.core.config.reconnect.is_none() || self.core.closed())
                     {
@@ -458,6 +392,7 @@ impl ClientLoop {
             .queued_frames
             .fetch_sub(frames_before - conn.queued_frames(), Ordering::AcqRel);
         if let Err((_, reason)) = res {
+            self.salvage_input();
             self.lost(reason);
         }
     }
@@ -505,7 +440,43 @@ impl ClientLoop {
         // and there is nothing left to reconnect for.
         self.write_side = WriteSide::Shut;
         if let Err(e) = res {
-            self.lost(DisconnectReason::from_io(&e));
+            // Gone under us (a reset makes this "not connected"): how the
+            // input ended says why better.
+            let reason = self.salvage_input();
+            self.lost(reason.unwrap_or_else(|| DisconnectReason::from_io(&e)));
+        }
+    }
+
+    /// The connection was found gone by a write or the half-close: delivers
+    /// what the server sent before the end and is still unread — e.g. the
+    /// notice a full server writes before it closes, when our unread input
+    /// turned its close into a reset. Read even while the pull queue is
+    /// full (the rest waits in its backlog): a dead socket's input is
+    /// bounded by its receive buffer. Returns how the input ended, if it
+    /// did.
+    fn salvage_input(&mut self) -> Option<DisconnectReason> {
+        if self.peer_done.is_some() || self.input_off {
+            return None; // the server's end was read already, or input is off
+        }
+        let Link::Up(conn) = &mut self.link else {
+            return None;
+        };
+        loop {
+            match conn.read_into(&mut self.rbuf) {
+                ReadOutcome::Data(n) => {
+                    let dispatch = &mut self.dispatch;
+                    if conn
+                        .decoder
+                        .decode(&self.rbuf[..n], |m| dispatch.message(m))
+                        .is_err()
+                    {
+                        return Some(DisconnectReason::FrameTooLarge);
+                    }
+                }
+                ReadOutcome::WouldBlock => return None,
+                ReadOutcome::Eof => return Some(end_of_input(conn, &mut self.dispatch)),
+                ReadOutcome::Failed(reason) => return Some(reason),
+            }
         }
     }
 

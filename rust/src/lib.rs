@@ -75,6 +75,7 @@ mod addr;
 mod broadcast;
 mod client;
 mod client_builder;
+mod client_dispatch;
 mod client_loop;
 mod connection;
 mod error;

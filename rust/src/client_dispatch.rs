@@ -1,0 +1,85 @@
+//! The client's event delivery: messages and connection events to the
+//! callbacks and the pull queue (`Dispatch`), for the I/O thread in
+//! `client_loop`.
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::client::{ClientCore, TcpClient};
+use crate::client_builder::ClientEvent;
+use crate::connection::Connection;
+use crate::event::DisconnectReason;
+use crate::outbox::Outbox;
+
+/// Hands events to callbacks or the pull queue (with a backlog that pauses
+/// reading while the queue is full).
+pub(crate) struct Dispatch {
+    pub(crate) handle: TcpClient,
+    pub(crate) outbox: Outbox<ClientEvent>,
+}
+
+impl Dispatch {
+    fn core(&self) -> &ClientCore {
+        self.handle.core()
+    }
+
+    pub(crate) fn blocked(&self) -> bool {
+        self.outbox.blocked()
+    }
+
+    fn guarded(&self, what: &str, f: impl FnOnce()) {
+        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+            log::error!("tcphub: the client {what} callback panicked; the client keeps running");
+        }
+    }
+
+    pub(crate) fn message(&mut self, msg: &[u8]) {
+        if self.core().closed() {
+            // Closed (by a callback of this very read, too): nothing more
+            // is delivered, as a server's callback that disconnects a
+            // client gets none of the rest of its input.
+            return;
+        }
+        let cbs = &self.core().callbacks;
+        if let Some(cb) = &cbs.on_message {
+            self.guarded("on_message", || cb(&self.handle, msg));
+        }
+        if cbs.on_event.is_some() || self.outbox.is_active() {
+            self.event(ClientEvent::Message(msg.to_vec()), false);
+        }
+    }
+
+    pub(crate) fn event(&mut self, ev: ClientEvent, specific: bool) {
+        if let ClientEvent::Disconnected(why) = &ev {
+            self.core().set_disconnect_reason(why.clone());
+        }
+        let cbs = &self.core().callbacks;
+        if specific {
+            if let (Some(cb), ClientEvent::Disconnected(why)) = (&cbs.on_disconnect, &ev) {
+                self.guarded("on_disconnect", || cb(&self.handle, why));
+            }
+        }
+        if let Some(cb) = &cbs.on_event {
+            self.guarded("on_event", || cb(&self.handle, &ev));
+        }
+        self.outbox.push(ev);
+    }
+
+    pub(crate) fn drain_backlog(&mut self) {
+        self.outbox.drain();
+    }
+}
+
+/// The server ended its sending side: delivers a last message the
+/// framing completes at the end (raw, or a line without its newline) and
+/// says how the input ended — cleanly, or in the middle of a frame.
+pub(crate) fn end_of_input(conn: &mut Connection, dispatch: &mut Dispatch) -> DisconnectReason {
+    match conn.decoder.finish() {
+        Ok(None) => DisconnectReason::ClosedByPeer,
+        Ok(Some(last)) => {
+            dispatch.message(&last);
+            DisconnectReason::ClosedByPeer
+        }
+        Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
+    }
+}
