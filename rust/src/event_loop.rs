@@ -17,19 +17,20 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpListener;
 use mio::{Events as MioEvents, Interest, Poll, Token, Waker};
 
-use crate::connection::{Connection, ReadOutcome};
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Decoder;
 use crate::handle::ServerHandle;
 use crate::outbox::Outbox;
 use crate::registry::FastMap;
-use crate::shared::{self, deadline_after, Command, Config, Core, LoopRemote, MAX_PENDING_BYTES};
+use crate::shared::{self, deadline_after, Command, Config, Core, LoopRemote};
 use crate::stats::LoopCounters;
 
 mod accept;
 mod held;
 mod idle;
+mod input;
 mod lingering;
 mod output;
 
@@ -417,138 +418,6 @@ impl EventLoop {
         log::debug!("tcphub: client {client} connected");
         let counters = &self.core.counters[self.idx];
         self.dispatch.connected(counters, &client);
-    }
-
-    // ---- reading ---------------------------------------------------------
-
-    /// Reads and dispatches what connection `t` has. Stops at a short read
-    /// unless `drain` (the peer closed or errored: read to EOF).
-    fn read(&mut self, t: usize, drain: bool) {
-        if self.stopping.is_some() {
-            return;
-        }
-        let core = self.core.clone();
-        let counters = &core.counters[self.idx];
-        for _ in 0..READ_BUDGET {
-            if self.read_paused() {
-                self.schedule_read(t);
-                return;
-            }
-            let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
-                return;
-            };
-            if conn.closing.is_some() || conn.held {
-                return;
-            }
-            match conn.read_into(&mut self.rbuf) {
-                ReadOutcome::Data(n) => {
-                    let now = Instant::now();
-                    conn.last_active = now;
-                    LoopCounters::add(&counters.bytes_in, n as u64);
-                    let client = conn.client;
-                    let dispatch = &mut self.dispatch;
-                    let mut frames = 0u64;
-                    let mut kicked = false;
-                    let kicks = shared::kicks();
-                    let res = conn.decoder.decode(&self.rbuf[..n], |msg| {
-                        frames += 1;
-                        if !kicked {
-                            dispatch.message(counters, &client, msg);
-                            kicked = shared::kicks() != kicks && shared::kicked_here(client.id);
-                        }
-                    });
-                    LoopCounters::add(&counters.msgs_in, frames);
-                    if kicked {
-                        return; // the kick, applied next, closes it; drop the rest
-                    }
-                    if res.is_err() {
-                        LoopCounters::add(&counters.frame_too_large, 1);
-                        log::info!("tcphub: client {client} sent a frame over the limit");
-                        self.close_after_flush(t, DisconnectReason::FrameTooLarge);
-                        return;
-                    }
-                    // A frame left unfinished starts (or keeps) its clock:
-                    // it keeps it only if it is the one the clock was
-                    // started for (no frame finished in this read).
-                    conn.frame_started = match (conn.decoder.buffered(), frames) {
-                        (0, _) => None,
-                        (_, 0) => Some(conn.frame_started.unwrap_or(now)),
-                        _ => Some(now),
-                    };
-                    if n < self.rbuf.len() && !drain {
-                        return; // drained for now; a new edge comes with new data
-                    }
-                }
-                ReadOutcome::WouldBlock => return,
-                ReadOutcome::Eof => {
-                    let client = conn.client;
-                    let reason = match conn.decoder.finish() {
-                        Ok(None) => DisconnectReason::ClosedByPeer,
-                        Ok(Some(last)) => {
-                            LoopCounters::add(&counters.msgs_in, 1);
-                            self.dispatch.message(counters, &client, &last);
-                            DisconnectReason::ClosedByPeer
-                        }
-                        Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
-                    };
-                    if self.core.callbacks.any() {
-                        // Replies the callbacks just queued still go out (half-close).
-                        self.close_after_flush(t, reason);
-                    } else {
-                        // The application has yet to see the last messages.
-                        self.hold(t, reason);
-                    }
-                    return;
-                }
-                ReadOutcome::Failed(reason) => {
-                    self.close(t, reason);
-                    return;
-                }
-            }
-        }
-        self.schedule_read(t);
-    }
-
-    fn schedule_read(&mut self, t: usize) {
-        if let Some(c) = self.conn_mut(t) {
-            if !c.read_scheduled {
-                c.read_scheduled = true;
-                self.to_read.push(t);
-            }
-        }
-    }
-
-    fn read_again(&mut self) {
-        if self.to_read.is_empty() || self.read_paused() {
-            return;
-        }
-        let list = std::mem::take(&mut self.to_read);
-        for t in list {
-            if let Some(c) = self.conn_mut(t) {
-                c.read_scheduled = false;
-                self.read(t, true);
-                self.pump();
-            }
-        }
-    }
-
-    /// Whether reading must wait: the pull queue is full, or another loop of
-    /// this server is more than `MAX_PENDING_BYTES` of messages behind (what
-    /// we read would only pile up in its channel). TCP then pushes back on
-    /// the senders; memory stays bounded.
-    fn read_paused(&self) -> bool {
-        self.dispatch.blocked() || self.others_behind()
-    }
-
-    /// Whether another loop (or a foreign thread's backlog) has too much of
-    /// our messages to apply yet; polled every `BACKOFF` while it lasts.
-    fn others_behind(&self) -> bool {
-        self.core
-            .loops
-            .iter()
-            .enumerate()
-            .any(|(i, l)| i != self.idx && l.pending.load(Ordering::Relaxed) > MAX_PENDING_BYTES)
-            || shared::foreign_backlog()
     }
 
     // ---- closing -----------------------------------------------------------

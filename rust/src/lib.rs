@@ -39,8 +39,10 @@
 //! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder;
 //!   `start()` binds and spawns the loops. `handle.rs` — the
 //!   [`ServerHandle`] it returns.
-//! - `event_loop.rs` — the I/O threads: epoll via mio, read, dispatch to
+//! - `event_loop.rs` — the I/O threads: epoll via mio, dispatch to
 //!   callbacks or the pull queue, timers, closing;
+//!   `event_loop/input.rs` — reading and decoding (paused while the event
+//!   queue is full), and what a failed write still reads;
 //!   `event_loop/accept.rs` — the listening socket (loop 0): accepting and
 //!   dealing each connection to the loop owning the fewest clients;
 //!   `event_loop/output.rs` — applying commands, queue bounds, flushing;

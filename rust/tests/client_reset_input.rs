@@ -20,28 +20,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use support::*;
 use tcphub::{ClientEvent, DisconnectReason, Framing, TcpClient};
 
-/// The receive-queue length of the TCP socket bound to `local` (from
-/// `/proc/net/tcp` or `tcp6`): what has arrived and not been read.
-fn unread_bytes(local: SocketAddr) -> Option<u64> {
-    let file = if local.is_ipv4() {
-        "/proc/net/tcp"
-    } else {
-        "/proc/net/tcp6"
-    };
-    let table = std::fs::read_to_string(file).ok()?;
-    let port = format!(":{:04X}", local.port());
-    table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        // local_address rem_address st tx_queue:rx_queue ...
-        if cols.len() > 4 && cols[1].ends_with(&port) {
-            let rx = cols[4].split(':').nth(1)?;
-            u64::from_str_radix(rx, 16).ok()
-        } else {
-            None
-        }
-    })
-}
-
 /// A client with a one-event pull queue, connected to a raw listener; the
 /// server side has written two lines and the client has read them (one
 /// queued, one waiting for room: the client reads no more), then written
@@ -55,13 +33,14 @@ fn client_with_unread_input_and_a_reset(last: &[u8]) -> TcpClient {
         .unwrap();
     let (mut server, _) = listener.accept().unwrap();
     server.write_all(b"a\nb\n").unwrap();
-    let local = client.local_addr();
+    let (local, peer) = (client.local_addr(), client.peer_addr());
+    let unread = || socket_queues(local, peer).map(|(_, rx)| rx);
     wait_until("the client reading its first two lines", || {
-        unread_bytes(local) == Some(0)
+        unread() == Some(0)
     });
     server.write_all(last).unwrap();
     wait_until("the last line arriving unread", || {
-        unread_bytes(local) == Some(last.len() as u64)
+        unread() == Some(last.len() as u64)
     });
     reset(server);
     client

@@ -153,7 +153,7 @@ impl EventLoop {
                     }
                     Err((n, reason)) => {
                         LoopCounters::add(&counters.bytes_out, n as u64);
-                        self.close(t, reason);
+                        self.close_for_write_error(t, reason);
                         return Offer::Gone;
                     }
                 }
@@ -242,8 +242,10 @@ impl EventLoop {
             // A connection already closing keeps the reason it is closing for.
             Err((n, reason)) => {
                 LoopCounters::add(&self.core.counters[self.idx].bytes_out, n as u64);
-                let reason = conn.closing.take().map_or(reason, |(r, _)| r);
-                self.close(t, reason);
+                match conn.closing.take() {
+                    Some((closing, _)) => self.close(t, closing),
+                    None => self.close_for_write_error(t, reason),
+                }
             }
         }
     }

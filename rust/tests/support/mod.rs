@@ -621,3 +621,31 @@ impl Drop for SoftLimit {
         }
     }
 }
+
+/// The kernel's queues of the TCP socket whose local address is `local`
+/// and peer `peer` (from `/proc/net/tcp` or `tcp6`): bytes sent and not
+/// yet acknowledged, and bytes received and not yet read. `None` when no
+/// such socket is listed (closed, or reset).
+pub fn socket_queues(local: SocketAddr, peer: SocketAddr) -> Option<(u64, u64)> {
+    let file = if local.is_ipv4() {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/tcp6"
+    };
+    let table = std::fs::read_to_string(file).ok()?;
+    let port = |a: SocketAddr| format!(":{:04X}", a.port());
+    let (lport, pport) = (port(local), port(peer));
+    table.lines().skip(1).find_map(|line| {
+        // sl local_address rem_address st tx_queue:rx_queue ...
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() > 4 && cols[1].ends_with(&lport) && cols[2].ends_with(&pport) {
+            let (tx, rx) = cols[4].split_once(':')?;
+            Some((
+                u64::from_str_radix(tx, 16).ok()?,
+                u64::from_str_radix(rx, 16).ok()?,
+            ))
+        } else {
+            None
+        }
+    })
+}

@@ -1,0 +1,233 @@
+//! The input half of an [`EventLoop`]: reading sockets (within a budget,
+//! paused while the event queue is full or another loop is behind),
+//! decoding frames and handing the messages on, the end of a client's
+//! input, and what a write that finds the connection gone still reads.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::{Dispatch, EventLoop, READ_BUDGET};
+use crate::connection::{Connection, ReadOutcome};
+use crate::event::DisconnectReason;
+use crate::shared::{self, MAX_PENDING_BYTES};
+use crate::stats::LoopCounters;
+
+impl EventLoop {
+    /// Reads and dispatches what connection `t` has. Stops at a short read
+    /// unless `drain` (the peer closed or errored: read to EOF).
+    pub(super) fn read(&mut self, t: usize, drain: bool) {
+        if self.stopping.is_some() {
+            return;
+        }
+        let core = self.core.clone();
+        let counters = &core.counters[self.idx];
+        for _ in 0..READ_BUDGET {
+            if self.read_paused() {
+                self.schedule_read(t);
+                return;
+            }
+            let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
+                return;
+            };
+            if conn.closing.is_some() || conn.held {
+                return;
+            }
+            match conn.read_into(&mut self.rbuf) {
+                ReadOutcome::Data(n) => {
+                    match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters) {
+                        Input::Taken => {}
+                        // The kick, applied next, closes it; the rest is dropped.
+                        Input::Kicked => return,
+                        Input::TooLarge => {
+                            self.close_after_flush(t, DisconnectReason::FrameTooLarge);
+                            return;
+                        }
+                    }
+                    if n < self.rbuf.len() && !drain {
+                        return; // drained for now; a new edge comes with new data
+                    }
+                }
+                ReadOutcome::WouldBlock => return,
+                ReadOutcome::Eof => {
+                    let reason = end_of_input(conn, &mut self.dispatch, counters);
+                    if self.core.callbacks.any() {
+                        // Replies the callbacks just queued still go out (half-close).
+                        self.close_after_flush(t, reason);
+                    } else {
+                        // The application has yet to see the last messages.
+                        self.hold(t, reason);
+                    }
+                    return;
+                }
+                ReadOutcome::Failed(reason) => {
+                    self.close(t, reason);
+                    return;
+                }
+            }
+        }
+        self.schedule_read(t);
+    }
+
+    /// A write found connection `t` gone (a reset, a broken pipe) before
+    /// the loop read what the client sent before its end: that input is
+    /// read and delivered first — the client's last messages, as when the
+    /// read comes first —, then the connection is closed, for `reason`
+    /// unless the read finds a more telling one (its error, a frame over
+    /// the limit). Not while reading is paused (a full event queue) or the
+    /// server stops: then it is closed at once, as any connection whose
+    /// input is not being read.
+    pub(super) fn close_for_write_error(&mut self, t: usize, reason: DisconnectReason) {
+        let reason = self.salvage_input(t).unwrap_or(reason);
+        self.close(t, reason);
+    }
+
+    /// Reads connection `t` to its end for [`close_for_write_error`]
+    /// (bounded by what its socket holds: the peer is gone); how the
+    /// input ended, when that says more than the write's error.
+    fn salvage_input(&mut self, t: usize) -> Option<DisconnectReason> {
+        if self.stopping.is_some() {
+            return None;
+        }
+        let core = self.core.clone();
+        let counters = &core.counters[self.idx];
+        loop {
+            if self.read_paused() {
+                return None;
+            }
+            let conn = self.conns.get_mut(t).and_then(|c| c.as_mut())?;
+            if conn.closing.is_some() || conn.held {
+                return None;
+            }
+            match conn.read_into(&mut self.rbuf) {
+                ReadOutcome::Data(n) => {
+                    match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters) {
+                        Input::Taken => {}
+                        Input::Kicked => return Some(DisconnectReason::Kicked),
+                        Input::TooLarge => return Some(DisconnectReason::FrameTooLarge),
+                    }
+                }
+                ReadOutcome::WouldBlock => return None,
+                ReadOutcome::Eof => {
+                    end_of_input(conn, &mut self.dispatch, counters);
+                    return None;
+                }
+                ReadOutcome::Failed(reason) => return Some(reason),
+            }
+        }
+    }
+
+    pub(super) fn schedule_read(&mut self, t: usize) {
+        if let Some(c) = self.conn_mut(t) {
+            if !c.read_scheduled {
+                c.read_scheduled = true;
+                self.to_read.push(t);
+            }
+        }
+    }
+
+    pub(super) fn read_again(&mut self) {
+        if self.to_read.is_empty() || self.read_paused() {
+            return;
+        }
+        let list = std::mem::take(&mut self.to_read);
+        for t in list {
+            if let Some(c) = self.conn_mut(t) {
+                c.read_scheduled = false;
+                self.read(t, true);
+                self.pump();
+            }
+        }
+    }
+
+    /// Whether reading must wait: the pull queue is full, or another loop of
+    /// this server is more than `MAX_PENDING_BYTES` of messages behind (what
+    /// we read would only pile up in its channel). TCP then pushes back on
+    /// the senders; memory stays bounded.
+    pub(super) fn read_paused(&self) -> bool {
+        self.dispatch.blocked() || self.others_behind()
+    }
+
+    /// Whether another loop (or a foreign thread's backlog) has too much of
+    /// our messages to apply yet; polled every `BACKOFF` while it lasts.
+    pub(super) fn others_behind(&self) -> bool {
+        self.core
+            .loops
+            .iter()
+            .enumerate()
+            .any(|(i, l)| i != self.idx && l.pending.load(Ordering::Relaxed) > MAX_PENDING_BYTES)
+            || shared::foreign_backlog()
+    }
+}
+
+/// What the bytes of one read did (see [`take_input`]).
+enum Input {
+    Taken,
+    /// A callback kicked the client: the rest of the read was dropped.
+    Kicked,
+    /// A frame over the limit (counted and logged).
+    TooLarge,
+}
+
+/// Decodes `data`, just read from `conn`, and hands its messages to
+/// `dispatch`, counting them; stops delivering once a callback has kicked
+/// the client. Starts or keeps the clock of a frame left unfinished.
+#[inline]
+fn take_input(
+    conn: &mut Connection,
+    data: &[u8],
+    dispatch: &mut Dispatch,
+    counters: &LoopCounters,
+) -> Input {
+    let now = Instant::now();
+    conn.last_active = now;
+    LoopCounters::add(&counters.bytes_in, data.len() as u64);
+    let client = conn.client;
+    let mut frames = 0u64;
+    let mut kicked = false;
+    let kicks = shared::kicks();
+    let res = conn.decoder.decode(data, |msg| {
+        frames += 1;
+        if !kicked {
+            dispatch.message(counters, &client, msg);
+            kicked = shared::kicks() != kicks && shared::kicked_here(client.id);
+        }
+    });
+    LoopCounters::add(&counters.msgs_in, frames);
+    if kicked {
+        return Input::Kicked;
+    }
+    if res.is_err() {
+        LoopCounters::add(&counters.frame_too_large, 1);
+        log::info!("tcphub: client {client} sent a frame over the limit");
+        return Input::TooLarge;
+    }
+    // A frame left unfinished starts (or keeps) its clock: it keeps it only
+    // if it is the one the clock was started for (no frame finished in this
+    // read).
+    conn.frame_started = match (conn.decoder.buffered(), frames) {
+        (0, _) => None,
+        (_, 0) => Some(conn.frame_started.unwrap_or(now)),
+        _ => Some(now),
+    };
+    Input::Taken
+}
+
+/// The client ended its sending side: delivers a last message the framing
+/// completes at the end (raw, or a line without its newline) and says how
+/// the input ended — cleanly, or in the middle of a frame.
+fn end_of_input(
+    conn: &mut Connection,
+    dispatch: &mut Dispatch,
+    counters: &LoopCounters,
+) -> DisconnectReason {
+    match conn.decoder.finish() {
+        Ok(None) => DisconnectReason::ClosedByPeer,
+        Ok(Some(last)) => {
+            LoopCounters::add(&counters.msgs_in, 1);
+            dispatch.message(counters, &conn.client, &last);
+            DisconnectReason::ClosedByPeer
+        }
+        Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
+    }
+}

@@ -1,0 +1,92 @@
+//! A client that sent its last messages and reset the connection while
+//! the server had output waiting for it: the server's write finds the
+//! connection gone before its read has taken those messages. They are
+//! still delivered, then the disconnect (a chat client typing "bye" and
+//! quitting while the room talks to it).
+//!
+//! The order is made deterministic with one loop thread held inside a
+//! callback while the client's message and reset arrive: when it is
+//! released, the connection's readiness (readable, writable, error) comes
+//! in one event, and the write is tried first.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use support::*;
+use tcphub::{ClientId, DisconnectReason, Framing, TcpServer};
+
+/// Every message the server received, with its sender.
+type Received = Arc<Mutex<Vec<(ClientId, Vec<u8>)>>>;
+
+#[test]
+fn a_write_that_finds_a_client_reset_still_delivers_what_it_sent_before() {
+    let got: Received = Arc::default();
+    let entered = Arc::new(AtomicBool::new(false));
+    let (release, held) = mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let gone = Disconnects::new();
+    let server = {
+        let got = got.clone();
+        let entered = entered.clone();
+        TcpServer::new(0, 10)
+            .bind(localhost())
+            .framing(Framing::length_prefixed())
+            .threads(1)
+            .max_queue_bytes(64 << 20)
+            .on_message(move |_, c, msg| {
+                if msg == b"block" {
+                    entered.store(true, Ordering::Release);
+                    let _ = held.lock().unwrap().recv_timeout(TIMEOUT);
+                }
+                got.lock().unwrap().push((c.id, msg.to_vec()));
+            })
+            .on_disconnect(gone.recorder())
+            .start()
+            .expect("start")
+    };
+    let addr = server.local_addr();
+    let mut a = Peer::connect_with_rcvbuf(addr, 4096);
+    let mut b = Peer::connect(addr);
+    wait_clients(&server, 2);
+    let a_id = a.id_on(&server);
+    // More than any kernel send buffer: most of it waits in the server.
+    for _ in 0..16 {
+        server.send(a_id, &vec![b'x'; 1 << 20]).unwrap();
+    }
+    let a_addr = a.addr();
+    let queues = || socket_queues(addr, a_addr);
+    wait_until("the server writing to a", || {
+        queues().is_some_and(|(tx, _)| tx > 0)
+    });
+    b.send_frame(b"block");
+    wait_until("the loop held in the callback", || {
+        entered.load(Ordering::Acquire)
+    });
+    a.send_frame(b"bye");
+    wait_until("a's last message arriving at the server", || {
+        queues().is_some_and(|(_, rx)| rx == 7)
+    });
+    a.reset();
+    release.send(()).unwrap();
+    let why = gone.wait_for(a_id);
+    let from_a: Vec<Vec<u8>> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(id, _)| *id == a_id)
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(from_a, vec![b"bye".to_vec()], "{a_addr} left for {why}");
+    assert_eq!(why, DisconnectReason::Reset);
+    // b is unaffected.
+    b.send_frame(b"after");
+    wait_until("b's next message", || {
+        got.lock()
+            .unwrap()
+            .last()
+            .is_some_and(|(_, m)| m == b"after")
+    });
+    server.stop();
+}
