@@ -97,3 +97,30 @@ fn a_send_racing_its_clients_end_is_counted_as_undelivered() {
     assert_eq!(s.undelivered, 1, "{s:?}");
     assert_eq!((s.msgs_out, s.dropped), (0, 0), "{s:?}");
 }
+
+/// A message is counted in `msgs_in` by the time the application is handed
+/// it, as a client is in `accepted` before its `on_connect` and an end in
+/// `disconnected` before its `on_disconnect`. It was counted after the
+/// whole read had been dispatched: `on_message` saw its own message
+/// missing, and in pull mode a thread that took a `Message` event and read
+/// the stats could too (tests/c/test_tuning.c checked `msgs_in` right after
+/// taking its last message).
+#[test]
+fn a_message_is_counted_before_the_application_is_handed_it() {
+    let counted = Arc::new(Mutex::new(Vec::new()));
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message({
+            let counted = counted.clone();
+            move |srv, _c, _msg| counted.lock().unwrap().push(srv.stats().msgs_in)
+        })
+        .start()
+        .expect("start");
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send(b"one\ntwo\nthree\n");
+    wait_until("three messages handled", || {
+        counted.lock().unwrap().len() == 3
+    });
+    assert_eq!(*counted.lock().unwrap(), [1, 2, 3]);
+}

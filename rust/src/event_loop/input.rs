@@ -188,12 +188,15 @@ fn take_input(
     let kicks = shared::kicks();
     let res = conn.decoder.decode(data, |msg| {
         frames += 1;
+        // Counted before it is handed out: whoever is handed it (a
+        // callback, a thread taking events) and then reads the stats finds
+        // it counted.
+        LoopCounters::add(&counters.msgs_in, 1);
         if !kicked {
             dispatch.message(counters, &client, msg);
             kicked = shared::kicks() != kicks && shared::kicked_here(client.id);
         }
     });
-    LoopCounters::add(&counters.msgs_in, frames);
     if kicked {
         return Input::Kicked;
     }
