@@ -585,8 +585,8 @@ def test_a_half_closed_client_kicked_by_its_own_on_message_gets_no_more_through(
 
     @server.on_disconnect
     def on_disconnect(client, reason):
-        gone.append(reason)
         seen.append(b"kicks pending: %d" % server._kicks_pending())
+        gone.append(reason)  # last: the test waits for it, then reads `seen`
 
     server.start()
     quitter = connect(server)
