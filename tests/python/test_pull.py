@@ -18,7 +18,7 @@ def test_events_iterator_with_timeout(make_server):
     s.sendall(b"one\ntwo\n")
     s.close()
     seen = []
-    for event in server.events(timeout=2.0):
+    for event in server.events(timeout=WAIT):
         seen.append(event)
         if event.kind == "disconnect":
             break
@@ -279,7 +279,10 @@ def test_one_events_iterator_shared_by_two_threads(make_server):
     import threading
 
     server = make_server(framing="lines").start()
-    it = server.events(timeout=1.0, max_batch=1)
+    # No timeout: the threads end at the stop below, once every event is
+    # taken. (With one, a pause as long on a busy machine ended the shared
+    # iterator for both threads before the disconnects came.)
+    it = server.events(max_batch=1)
     taken = [[], []]
     errors = []
 
@@ -300,8 +303,11 @@ def test_one_events_iterator_shared_by_two_threads(make_server):
     assert errors == []
     for s in socks:
         s.close()
+    wait_until(lambda: sum(map(len, taken)) >= 60, what="the 20 disconnects taken")
+    server.stop()
     for t in threads:
         t.join(WAIT)
+        assert not t.is_alive()
     assert errors == []
     # Every event went to exactly one of the threads: 20 connects, 20
     # messages, 20 disconnects.
