@@ -83,3 +83,10 @@ pub(crate) fn end_of_input(conn: &mut Connection, dispatch: &mut Dispatch) -> Di
         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),
     }
 }
+
+/// Decodes `data`, just read from `conn`, and delivers its messages;
+/// false when the server sent a frame over the limit (nothing after it is
+/// delivered).
+pub(crate) fn take_input(conn: &mut Connection, data: &[u8], dispatch: &mut Dispatch) -> bool {
+    conn.decoder.decode(data, |m| dispatch.message(m)).is_ok()
+}

@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::addr::canonical;
 use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
-use crate::client_dispatch::{end_of_input, Dispatch};
+use crate::client_dispatch::{end_of_input, take_input, Dispatch};
 use crate::connection::{Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};
@@ -327,12 +327,7 @@ impl ClientLoop {
             };
             match conn.read_into(&mut self.rbuf) {
                 ReadOutcome::Data(n) => {
-                    let dispatch = &mut self.dispatch;
-                    if conn
-                        .decoder
-                        .decode(&self.rbuf[..n], |m| dispatch.message(m))
-                        .is_err()
-                    {
+                    if !take_input(conn, &self.rbuf[..n], &mut self.dispatch) {
                         log::warn!("tcphub: server {} sent a frame over the limit", self.peer);
                         if self.core.closed() {
                             self.input_off = true; // closing: flush on
@@ -464,12 +459,7 @@ impl ClientLoop {
         loop {
             match conn.read_into(&mut self.rbuf) {
                 ReadOutcome::Data(n) => {
-                    let dispatch = &mut self.dispatch;
-                    if conn
-                        .decoder
-                        .decode(&self.rbuf[..n], |m| dispatch.message(m))
-                        .is_err()
-                    {
+                    if !take_input(conn, &self.rbuf[..n], &mut self.dispatch) {
                         return Some(DisconnectReason::FrameTooLarge);
                     }
                 }
