@@ -165,39 +165,57 @@ def test_shutdown_write_collects_every_reply_from_a_python_server(echo_server):
 
 
 def test_dropping_a_client_does_not_hold_the_gil_while_it_flushes():
+    import sys
     import threading
-    import time
 
-    # A peer that accepts (in the kernel) but never reads: the client's
-    # queue cannot drain, so dropping it flushes for the whole linger time.
+    # A peer that accepts (in the kernel) and is read only once the client
+    # is being dropped: the close flushes 24 MB, so it can finish before
+    # its linger time (WAIT) runs out only if another Python thread reads
+    # the peer meanwhile, which needs the GIL again and again. With the GIL
+    # held for the close, the reader could run only once the linger had run
+    # out and the unsent messages were dropped: it would get less than sent.
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(1)
     client = tcphub.TcpClient(
-        "127.0.0.1", lst.getsockname()[1], framing="lines", linger=1.5, max_queue_bytes=64 << 20
+        "127.0.0.1", lst.getsockname()[1], framing="lines", linger=WAIT, max_queue_bytes=64 << 20
     )
     for _ in range(400):  # 24 MB: more than the socket buffers take
         client.send(b"x" * 60000)
-    ticks = []
-    stop_ticking = threading.Event()
+    sent = 400 * 60001  # each with its "\n"
+    go = threading.Event()
+    got = []
 
-    def ticker():
-        while not stop_ticking.is_set():
-            ticks.append(time.monotonic())
-            time.sleep(0.01)
+    def reader():
+        go.wait(WAIT)
+        n = 0
+        try:
+            conn, _ = lst.accept()
+            conn.settimeout(WAIT)
+            while chunk := conn.recv(1 << 20):
+                n += len(chunk)
+        except OSError as e:
+            got.append(f"{n} bytes, then {e!r}")
+            return
+        got.append(n)
 
-    t = threading.Thread(target=ticker)
+    lst.settimeout(WAIT)
+    t = threading.Thread(target=reader)
     t.start()
-    started = time.monotonic()
-    del client  # the last reference: closes, flushing up to linger
-    ended = time.monotonic()
-    stop_ticking.set()
+    # The reader must not start before the close does (it could drain the
+    # queue first): with no forced switches, the GIL passes from this
+    # thread only where it waits, and the first wait after go.set() is the
+    # close's (a close holding the GIL would not let it pass at all).
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(WAIT)
+    try:
+        go.set()
+        del client  # the last reference: closes, flushing for up to linger
+    finally:
+        sys.setswitchinterval(interval)
     t.join(WAIT)
     lst.close()
-    points = [started] + [x for x in ticks if started <= x <= ended] + [ended]
-    assert ended - started > 0.5, "the close did wait for the linger time"
-    gap = max(b - a for a, b in zip(points, points[1:]))
-    assert gap < 1.0, f"Python stalled for {gap:.2f} s while the client closed"
+    assert got == [sent], "the close did not let the reader run (Python stalled)"
 
 
 def test_a_zero_connect_timeout_is_invalid_config(echo_server):
