@@ -167,50 +167,66 @@ def test_stop_racing_start_on_another_thread_always_wins():
 
 def test_async_with_and_astop_aclose_leave_the_event_loop_running(make_server):
     # A stop that waits for a slow last callback, and a close that waits
-    # out its linger on a peer that never reads: awaited, the event loop
-    # keeps running meanwhile; `async with` does both on the way out.
+    # for a slow peer to read what it flushes: awaited, the event loop keeps
+    # running meanwhile; `async with` does both on the way out. Each wait
+    # ends only when a task on the loop acts (within WAIT): had the loop
+    # been blocked, the callback would give up waiting for the task, and
+    # the close would drop what the peer had not read when its linger (WAIT)
+    # ran out.
     import asyncio
 
-    leaving = threading.Event()
+    in_callback = threading.Event()
+    loop_ran = threading.Event()
+    waited: List[bool] = []
 
     async def main() -> None:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        t = asyncio.ensure_future(ticker())
+        loop = asyncio.get_running_loop()
         server = make_server(framing="lines")
 
         @server.on_disconnect
         def slow(client, reason):
-            time.sleep(0.3)  # the last callback: stop() waits for it
-            leaving.set()
+            in_callback.set()  # the last callback: stop() waits for it
+            waited.append(loop_ran.wait(WAIT))
+
+        async def answer() -> None:
+            while not in_callback.is_set():
+                await asyncio.sleep(0.005)
+            loop_ran.set()
 
         async with server as s:
             assert s is server and server.running
             peer = connect(server)
             wait_until(lambda: server.client_count == 1)
-            before = ticks
+            answering = asyncio.ensure_future(answer())
             await server.astop()
-            assert leaving.is_set() and not server.running
-            assert ticks - before >= 5, ticks - before  # 0 if stop() blocked the loop
+            assert waited == [True], "the loop did not run while astop() waited"
+            assert not server.running
+            await answering
             peer.close()
 
-        silent = socket.create_server(("127.0.0.1", 0))  # accepts, never reads
+        slow_peer = socket.create_server(("127.0.0.1", 0))  # read only by drain()
+        slow_peer.setblocking(False)
+
+        async def drain() -> int:
+            conn, _ = await loop.sock_accept(slow_peer)
+            with conn:
+                n = 0
+                while chunk := await loop.sock_recv(conn, 1 << 20):
+                    n += len(chunk)
+                return n
+
+        sent = 0
         async with tcphub.TcpClient(
-            "127.0.0.1", silent.getsockname()[1], linger=0.3, max_queue_bytes=64 << 20
+            "127.0.0.1", slow_peer.getsockname()[1], linger=WAIT, max_queue_bytes=64 << 20
         ) as client:
             while client.queued_bytes < 16 << 20:
                 client.send(b"x" * (1 << 20))
-            before = ticks
+                sent += 1 << 20
+            # First runs when the block's exit awaits the close.
+            draining = asyncio.ensure_future(drain())
         assert not client.is_open
-        assert client.disconnect_reason == "i/o error: timed out"  # linger ran out
-        assert ticks - before >= 5, ticks - before  # 0 if close() blocked the loop
-        silent.close()
-        t.cancel()
+        assert client.disconnect_reason == "closed locally"  # not "timed out"
+        assert await draining == sent, "the loop did not run while the close flushed"
+        slow_peer.close()
 
     asyncio.run(main())
