@@ -403,32 +403,55 @@ def test_stop_under_load_from_main_and_from_a_callback():
 def test_sigint_ends_a_wait_for_a_shared_events_iterator():
     # Two threads share one iterator; the main thread waits for its turn
     # while the other waits for an event. Ctrl-C must end the main wait.
+    # A thread is inside a call to the iterator when its top frame is the
+    # one function that makes the call and it has let the GIL go: with no
+    # forced GIL switches (a long switch interval), it lets it go there only
+    # in that call's waits.
     proc = _spawn(
         """
-        import threading, time
+        import sys, threading, time
         import tcphub
+        sys.setswitchinterval(60)
         server = tcphub.TcpServer(0, 10, bind="127.0.0.1").start()
         it = server.events()
-        worker = threading.Thread(target=lambda: [None for _ in it])
+
+        def work():
+            for _ in it:
+                pass
+
+        def take_a_turn():
+            return next(it)
+
+        def wait_until_in(thread, func):
+            code = func.__code__
+            while sys._current_frames().get(thread.ident).f_code is not code:
+                time.sleep(0.005)                # lets the GIL go
+
+        worker = threading.Thread(target=work)
         worker.start()
-        time.sleep(0.2)                        # the worker holds the turn
+        wait_until_in(worker, work)              # the worker holds the turn
+        main = threading.current_thread()
+        watcher = threading.Thread(
+            target=lambda: (wait_until_in(main, take_a_turn), print("waiting", flush=True)))
         failsafe = threading.Timer(10, server.stop)  # unblocks a broken build
         failsafe.start()
         started = time.monotonic()
         try:
             print("ready", flush=True)
-            next(it)
+            watcher.start()
+            take_a_turn()
             print("returned", flush=True)
         except KeyboardInterrupt:
             print(f"interrupted after {time.monotonic() - started:.1f} s", flush=True)
         failsafe.cancel()
         server.stop()
         worker.join()
+        watcher.join()
         """
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.3)  # the main thread is waiting for its turn by then
+    assert proc.stdout.readline().strip() == "waiting"  # for its turn
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc)
     assert re.fullmatch(r"interrupted after [01]\.\d s", out.strip()), (out, err)
@@ -436,11 +459,14 @@ def test_sigint_ends_a_wait_for_a_shared_events_iterator():
 
 def test_sigint_ends_a_blocking_client_connect():
     # A listener whose accept backlog is full: the kernel drops our SYNs,
-    # so the connect waits for connect_timeout unless Ctrl-C ends it.
+    # so the connect waits for connect_timeout unless Ctrl-C ends it. The
+    # connect is under way once the main thread's top frame is connect()
+    # and it has let the GIL go (no forced switches: only in its waits).
     proc = _spawn(
         """
-        import socket, time
+        import select, socket, sys, threading, time
         import tcphub
+        sys.setswitchinterval(60)
         lst = socket.socket()
         lst.bind(("127.0.0.1", 0))
         lst.listen(0)
@@ -453,21 +479,37 @@ def test_sigint_ends_a_blocking_client_connect():
             except BlockingIOError:
                 pass
             fill.append(s)
-        time.sleep(0.2)
+        # One of them connected: the accept queue is full.
+        _, connected, _ = select.select([], fill, [], 30)
+        assert any(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for s in connected)
+
+        def connect():
+            return tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], connect_timeout=10)
+
+        main = threading.current_thread()
+
+        def watch():
+            while sys._current_frames().get(main.ident).f_code is not connect.__code__:
+                time.sleep(0.005)
+            print("waiting", flush=True)
+
+        watcher = threading.Thread(target=watch)
         started = time.monotonic()
         try:
             print("ready", flush=True)
-            tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], connect_timeout=10)
+            watcher.start()
+            connect()
             print("connected", flush=True)
         except KeyboardInterrupt:
             print(f"interrupted after {time.monotonic() - started:.1f} s", flush=True)
         except tcphub.ConnectError as e:
             print(f"{e} after {time.monotonic() - started:.1f} s", flush=True)
+        watcher.join()
         """
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.3)  # the connect is under way by then
+    assert proc.stdout.readline().strip() == "waiting"  # in the connect
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc)
     assert re.fullmatch(r"interrupted after [01]\.\d s", out.strip()), (out, err)
@@ -581,6 +623,8 @@ _SLOW_RESOLVER = r"""
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                 struct addrinfo **res) {
     if (node && strcmp(node, "slow.tcphub.invalid") == 0) {
+        static const char msg[] = "looking up\n"; /* tells the test it is under way */
+        (void)!write(1, msg, sizeof msg - 1);
         sleep(3);
         return EAI_NONAME;
     }
@@ -638,7 +682,7 @@ def test_a_slow_name_lookup_holds_neither_the_gil_nor_ctrl_c(tmp_path):
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.5)  # the lookup is under way by then (it lasts 3 s)
+    assert proc.stdout.readline().strip() == "looking up"  # the shim says so
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc)
     lines = out.strip().splitlines()
@@ -650,11 +694,25 @@ def test_a_slow_name_lookup_holds_neither_the_gil_nor_ctrl_c(tmp_path):
 def test_sigint_ends_the_flush_wait_of_stop_and_close():
     # A peer that never reads: the stop's (or close's) flush can only end at
     # the 600 s linger. Ctrl-C must get through; a later call finishes the
-    # job once the peer has gone.
+    # job once the peer has gone. The call is waiting once the main
+    # thread's top frame is the function that makes it and it has let the
+    # GIL go (no forced switches: only in the call's waits).
     proc = _spawn(
         """
-        import socket, time
+        import socket, sys, threading, time
         import tcphub
+        sys.setswitchinterval(60)
+        main = threading.current_thread()
+
+        def announce_when_in(func):
+            def watch():
+                while sys._current_frames().get(main.ident).f_code is not func.__code__:
+                    time.sleep(0.005)
+                print("waiting", flush=True)
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            return watcher
+
         server = tcphub.TcpServer(0, 10, bind="127.0.0.1", linger=600.0,
                                   max_queue_bytes=64 << 20).start()
         peer = socket.create_connection(("127.0.0.1", server.port))
@@ -662,12 +720,17 @@ def test_sigint_ends_the_flush_wait_of_stop_and_close():
             time.sleep(0.01)
         for _ in range(16):
             server.send_all(b"x" * (1 << 20))
+        def stop():
+            server.stop()
+
         try:
             print("ready", flush=True)
-            server.stop()
+            watcher = announce_when_in(stop)
+            stop()
             print("stop returned", flush=True)
         except KeyboardInterrupt:
             print("stop interrupted", flush=True)
+        watcher.join()
         peer.close()
         server.stop()
         print("stopped", flush=True)
@@ -678,12 +741,17 @@ def test_sigint_ends_the_flush_wait_of_stop_and_close():
         conn, _ = lst.accept()
         for _ in range(32):
             client.send(b"y" * (1 << 20))
+        def close():
+            client.close()
+
         try:
             print("ready", flush=True)
-            client.close()
+            watcher = announce_when_in(close)
+            close()
             print("close returned", flush=True)
         except KeyboardInterrupt:
             print("close interrupted", flush=True)
+        watcher.join()
         conn.close()
         client.close()
         print("closed", flush=True)
@@ -697,7 +765,7 @@ def test_sigint_ends_the_flush_wait_of_stop_and_close():
     killer.start()
     for what in ("stop", "close"):
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.2)  # let it get into the wait (a signal before is caught too)
+        assert proc.stdout.readline().strip() == "waiting"  # in the flush wait
         proc.send_signal(signal.SIGINT)
         assert proc.stdout.readline().strip() == f"{what} interrupted"
         assert proc.stdout.readline().strip() == ("stopped" if what == "stop" else "closed")
