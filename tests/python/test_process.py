@@ -454,7 +454,10 @@ def test_sigint_ends_a_wait_for_a_shared_events_iterator():
     assert proc.stdout.readline().strip() == "waiting"  # for its turn
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc)
-    assert re.fullmatch(r"interrupted after [01]\.\d s", out.strip()), (out, err)
+    m = re.fullmatch(r"interrupted after (\d+\.\d) s", out.strip())
+    assert m, (out, err)
+    # Ctrl-C ended the wait, not the failsafe stop 10 s after it began.
+    assert float(m.group(1)) < 8, (out, err)
 
 
 def test_sigint_ends_a_blocking_client_connect():
@@ -512,7 +515,10 @@ def test_sigint_ends_a_blocking_client_connect():
     assert proc.stdout.readline().strip() == "waiting"  # in the connect
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc)
-    assert re.fullmatch(r"interrupted after [01]\.\d s", out.strip()), (out, err)
+    m = re.fullmatch(r"interrupted after (\d+\.\d) s", out.strip())
+    assert m, (out, err)
+    # Ctrl-C ended the connect, not its 10 s timeout.
+    assert float(m.group(1)) < 8, (out, err)
 
 
 def _hub(*flags: str) -> tcphub.TcpServer:
