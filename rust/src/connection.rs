@@ -77,6 +77,12 @@ pub(crate) struct Connection {
     /// reading, no idle or frame timeout meanwhile. (A flag here, so a
     /// connection costs no more memory than before.)
     pub held: bool,
+    /// A write found the connection reset while the loop's reading was
+    /// paused: nothing more is queued or written, and once reading resumes,
+    /// what the peer sent before the reset is read and delivered, then it
+    /// is closed as `Reset` (`EventLoop::close_for_write_error`). (A flag,
+    /// not the reason: it costs no memory.)
+    pub write_failed: bool,
 }
 
 impl Connection {
@@ -95,6 +101,7 @@ impl Connection {
             frame_started: None,
             closing: None,
             held: false,
+            write_failed: false,
         }
     }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use support::*;
-use tcphub::{ClientId, DisconnectReason, Framing, TcpServer};
+use tcphub::{ClientId, DisconnectReason, Event, Framing, TcpServer};
 
 /// Every message the server received, with its sender.
 type Received = Arc<Mutex<Vec<(ClientId, Vec<u8>)>>>;
@@ -88,5 +88,57 @@ fn a_write_that_finds_a_client_reset_still_delivers_what_it_sent_before() {
             .last()
             .is_some_and(|(_, m)| m == b"after")
     });
+    server.stop();
+}
+
+/// As above with the server's reading paused (pull mode, its event queue
+/// full): the write finds the reset while the client's last message is
+/// still unread; once the application takes its events, that message comes,
+/// then the disconnect.
+#[test]
+fn a_client_reset_while_reading_is_paused_still_delivers_what_it_sent_before() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::length_prefixed())
+        .threads(1)
+        .event_capacity(2)
+        .start()
+        .expect("start");
+    let events = server.events();
+    let addr = server.local_addr();
+    let mut a = Peer::connect(addr);
+    let a_id = match next_event(&events) {
+        Event::Connected(c) => c.id,
+        other => panic!("expected a's Connected, got {other:?}"),
+    };
+    let mut b = Peer::connect(addr);
+    let b_addr = b.addr();
+    // b's Connected and three messages: more than the queue holds, so the
+    // loop stops reading once it has read them.
+    let mut three = lp_frame(b"1");
+    three.extend(lp_frame(b"2"));
+    three.extend(lp_frame(b"3"));
+    b.send(&three);
+    wait_until("the server reading b's messages", || {
+        socket_queues(addr, b_addr).is_some_and(|(_, rx)| rx == 0)
+    });
+    let a_addr = a.addr();
+    a.send_frame(b"bye");
+    wait_until("a's last message arriving, unread", || {
+        socket_queues(addr, a_addr).is_some_and(|(_, rx)| rx == 7)
+    });
+    a.reset();
+    // The loop applies this send while paused: its write finds the reset.
+    server.send(a_id, b"hello").unwrap();
+    let mut from_a = Vec::new();
+    let why = loop {
+        match next_event(&events) {
+            Event::Message(c, m) if c.id == a_id => from_a.push(m),
+            Event::Disconnected(c, why) if c.id == a_id => break why,
+            _ => {}
+        }
+    };
+    assert_eq!(from_a, vec![b"bye".to_vec()], "a left for {why}");
+    assert_eq!(why, DisconnectReason::Reset);
     server.stop();
 }

@@ -48,6 +48,13 @@ impl EventLoop {
                         return; // drained for now; a new edge comes with new data
                     }
                 }
+                // A reset seen by a write while reading was paused: read
+                // to the end, then closed for the reset.
+                ReadOutcome::WouldBlock | ReadOutcome::Eof if conn.write_failed => {
+                    end_of_input(conn, &mut self.dispatch, counters);
+                    self.close(t, DisconnectReason::Reset);
+                    return;
+                }
                 ReadOutcome::WouldBlock => return,
                 ReadOutcome::Eof => {
                     let reason = end_of_input(conn, &mut self.dispatch, counters);
@@ -74,10 +81,23 @@ impl EventLoop {
     /// read and delivered first — the client's last messages, as when the
     /// read comes first —, then the connection is closed, for `reason`
     /// unless the read finds a more telling one (its error, a frame over
-    /// the limit). Not while reading is paused (a full event queue) or the
-    /// server stops: then it is closed at once, as any connection whose
-    /// input is not being read.
+    /// the limit). While reading is paused (a full event queue), a reset
+    /// connection waits for it to resume, writing nothing; while the server
+    /// stops, it is closed at once.
     pub(super) fn close_for_write_error(&mut self, t: usize, reason: DisconnectReason) {
+        if reason == DisconnectReason::Reset && self.stopping.is_none() && self.read_paused() {
+            // Reading is paused (the event queue is full): the input waits
+            // for it to resume (`read` ends the connection at its end), and
+            // nothing more is queued or written meanwhile.
+            if let Some(c) = self.conn_mut(t) {
+                if c.closing.is_none() && !c.held {
+                    c.write_failed = true;
+                    c.take_unsent();
+                    self.schedule_read(t);
+                    return;
+                }
+            }
+        }
         let reason = self.salvage_input(t).unwrap_or(reason);
         self.close(t, reason);
     }
