@@ -50,6 +50,19 @@ def connect(server: tcphub.TcpServer) -> socket.socket:
     return s
 
 
+def read_to_eof(sock: socket.socket) -> "int | str":
+    """Reads ``sock`` until the peer closes (each read bounded by WAIT):
+    how many bytes came, or, if it failed, what came and the error."""
+    n = 0
+    sock.settimeout(WAIT)
+    try:
+        while chunk := sock.recv(1 << 20):
+            n += len(chunk)
+    except OSError as e:
+        return f"{n} bytes, then {e!r}"
+    return n
+
+
 class LineReader:
     """Reads newline-framed messages from a stdlib socket, with a bound."""
 

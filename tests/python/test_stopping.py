@@ -12,7 +12,7 @@ import weakref
 from typing import List
 
 import tcphub
-from conftest import WAIT, connect, wait_until
+from conftest import WAIT, connect, read_to_eof, wait_until
 
 
 def test_servers_stopping_each_other_from_callbacks_do_not_deadlock(make_server):
@@ -110,15 +110,7 @@ def test_dropping_a_running_server_does_not_hold_the_gil_for_linger():
                 got.append("the listener was never closed")
                 return
             time.sleep(0.005)
-        n = 0
-        slow.settimeout(WAIT)
-        try:
-            while chunk := slow.recv(1 << 20):
-                n += len(chunk)
-        except OSError as e:
-            got.append(f"{n} bytes, then {e!r}")
-            return
-        got.append(n)
+        got.append(read_to_eof(slow))
 
     t = threading.Thread(target=reader)
     t.start()
