@@ -31,7 +31,9 @@ pub(crate) struct SendArgs {
     addr: String,
     /// The message to send.
     message: String,
-    /// Wait up to SECS seconds for a reply and print it.
+    /// Wait up to SECS seconds for a reply and print it (without it, the
+    /// command ends once the message is written: a refusal by a full hub
+    /// that comes later goes unseen).
     #[arg(long, value_name = "SECS", value_parser = crate::secs, allow_hyphen_values = true)]
     wait_reply: Option<Duration>,
     /// Message framing (must match the server's).
