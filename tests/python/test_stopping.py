@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -63,10 +64,18 @@ def test_concurrent_stops_all_wait_for_the_last_callbacks(make_server):
         server.stop()
         seen_done.append(finished == ["server stopped"])
 
+    stop_line = stop_and_look.__code__.co_firstlineno + 1
+
+    def in_stop(t: threading.Thread) -> bool:
+        frame = sys._current_frames().get(t.ident)
+        return frame is not None and frame.f_code is stop_and_look.__code__ and frame.f_lineno == stop_line
+
     threads = [threading.Thread(target=stop_and_look) for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(0.2)  # both stop() calls are waiting (nothing returns early)
+    # Both threads are at their stop() call (inside it: the callback holds
+    # the stop up), and neither has returned.
+    wait_until(lambda: all(in_stop(t) for t in threads), what="both threads in stop()")
     assert seen_done == []
     release.set()
     for t in threads:
