@@ -78,7 +78,8 @@ pub(crate) struct Connection {
     /// connection costs no more memory than before.)
     pub held: bool,
     /// A write found the connection reset while the loop's reading was
-    /// paused: nothing more is queued or written, and once reading resumes,
+    /// paused (or the input it then read filled the event queue): nothing
+    /// more is queued or written, and once reading resumes,
     /// what the peer sent before the reset is read and delivered, then it
     /// is closed as `Reset` (`EventLoop::close_for_write_error`). (A flag,
     /// not the reason: it costs no memory.)

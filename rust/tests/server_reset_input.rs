@@ -142,3 +142,148 @@ fn a_client_reset_while_reading_is_paused_still_delivers_what_it_sent_before() {
     assert_eq!(why, DisconnectReason::Reset);
     server.stop();
 }
+
+/// Holds the loop thread inside its log call for the frame-over-the-limit
+/// line of one chosen client (`Gate::arm`), until `Gate::open`: in pull mode
+/// no callback of ours runs on the loop, and the log call is where it can
+/// be held deterministically.
+struct Gate {
+    state: Mutex<GateState>,
+    turn: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Block on a line containing this.
+    needle: Option<String>,
+    entered: bool,
+    open: bool,
+}
+
+static GATE: Gate = Gate {
+    state: Mutex::new(GateState {
+        needle: None,
+        entered: false,
+        open: false,
+    }),
+    turn: std::sync::Condvar::new(),
+};
+
+impl log::Log for Gate {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = record.args().to_string();
+        let mut s = self.state.lock().unwrap();
+        if !s.needle.as_ref().is_some_and(|n| line.contains(n.as_str())) {
+            return;
+        }
+        s.entered = true;
+        self.turn.notify_all();
+        let (_s, _) = self
+            .turn
+            .wait_timeout_while(s, TIMEOUT, |s| !s.open)
+            .unwrap();
+    }
+
+    fn flush(&self) {}
+}
+
+impl Gate {
+    fn arm(&self, needle: String) {
+        if log::set_logger(&GATE).is_ok() {
+            log::set_max_level(log::LevelFilter::Info);
+        }
+        self.state.lock().unwrap().needle = Some(needle);
+    }
+
+    fn wait_entered(&self) {
+        let s = self.state.lock().unwrap();
+        let (s, _) = self
+            .turn
+            .wait_timeout_while(s, TIMEOUT, |s| !s.entered)
+            .unwrap();
+        assert!(
+            s.entered,
+            "the loop did not reach the gate within {TIMEOUT:?}"
+        );
+    }
+
+    fn open(&self) {
+        self.state.lock().unwrap().open = true;
+        self.turn.notify_all();
+    }
+}
+
+/// A pull-mode server whose reading is not paused when its write finds the
+/// reset, but whose event queue the client's last messages fill as they
+/// are read: the rest of them still comes once the application takes its
+/// events, then the disconnect. (Before the fix the read stopped at the
+/// first buffer that filled the queue and the connection was closed with
+/// the rest unread: 65 of 100 messages.)
+#[test]
+fn a_client_reset_whose_last_messages_fill_the_event_queue_still_delivers_them_all() {
+    const LINES: usize = 100;
+    const LINE: usize = 1000;
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::Lines { max_len: 1 << 20 })
+        .threads(1)
+        .event_capacity(8)
+        .max_queue_bytes(64 << 20)
+        .start()
+        .expect("start");
+    let events = server.events();
+    let addr = server.local_addr();
+    let a = Peer::connect_with_rcvbuf(addr, 4096);
+    let a_id = match next_event(&events) {
+        Event::Connected(c) => c.id,
+        other => panic!("expected a's Connected, got {other:?}"),
+    };
+    let mut c = Peer::connect(addr);
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    // Output waiting in the server for a, which does not read.
+    for _ in 0..16 {
+        server.send(a_id, &vec![b'x'; (1 << 20) - 1]).unwrap();
+    }
+    let a_addr = a.addr();
+    let queues = || socket_queues(addr, a_addr);
+    wait_until("the server writing to a", || {
+        queues().is_some_and(|(tx, _)| tx > 0)
+    });
+    // The loop is held (logging c's oversize frame) while a's last
+    // messages and its reset arrive: then the loop finds a readable,
+    // writable and reset at once, and writes first.
+    GATE.arm(format!("{} sent a frame over the limit", c.addr()));
+    c.send(&vec![b'y'; (1 << 20) + 2]);
+    GATE.wait_entered();
+    let mut line = vec![b'm'; LINE - 1];
+    line.push(b'\n');
+    let mut a = a;
+    a.send(&line.repeat(LINES));
+    let total = (LINES * LINE) as u64;
+    wait_until("a's last messages arriving at the server, unread", || {
+        queues().is_some_and(|(_, rx)| rx == total)
+    });
+    a.reset();
+    GATE.open();
+    // Not taking events before the loop has read more of a's messages
+    // than the queue holds (8 events): they fill it, it is not emptied as
+    // they come.
+    wait_until("the server reading a's last messages", || {
+        server.stats().msgs_in > 8
+    });
+    let mut from_a = 0;
+    let why = loop {
+        match next_event(&events) {
+            Event::Message(c, _) if c.id == a_id => from_a += 1,
+            Event::Disconnected(c, why) if c.id == a_id => break why,
+            _ => {}
+        }
+    };
+    assert_eq!(from_a, LINES, "a left for {why}");
+    assert_eq!(why, DisconnectReason::Reset);
+    server.stop();
+}

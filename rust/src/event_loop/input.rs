@@ -81,58 +81,67 @@ impl EventLoop {
     /// read and delivered first — the client's last messages, as when the
     /// read comes first —, then the connection is closed, for `reason`
     /// unless the read finds a more telling one (its error, a frame over
-    /// the limit). While reading is paused (a full event queue), a reset
-    /// connection waits for it to resume, writing nothing; while the server
-    /// stops, it is closed at once.
+    /// the limit). While reading is paused (a full event queue, filled by
+    /// those last messages too), a reset connection waits for it to
+    /// resume, writing nothing; while the server stops, it is closed at
+    /// once.
     pub(super) fn close_for_write_error(&mut self, t: usize, reason: DisconnectReason) {
-        if reason == DisconnectReason::Reset && self.stopping.is_none() && self.read_paused() {
-            // Reading is paused (the event queue is full): the input waits
-            // for it to resume (`read` ends the connection at its end), and
-            // nothing more is queued or written meanwhile.
-            if let Some(c) = self.conn_mut(t) {
-                if c.closing.is_none() && !c.held {
-                    c.write_failed = true;
-                    c.take_unsent();
-                    self.schedule_read(t);
-                    return;
+        let reason = match self.salvage_input(t) {
+            Salvage::Ended(why) => why.unwrap_or(reason),
+            Salvage::Paused if reason == DisconnectReason::Reset => {
+                // The rest of the input waits for reading to resume (`read`
+                // ends the connection at its end), and nothing more is
+                // queued or written meanwhile.
+                if let Some(c) = self.conn_mut(t) {
+                    if c.closing.is_none() && !c.held {
+                        c.write_failed = true;
+                        c.take_unsent();
+                        self.schedule_read(t);
+                        return;
+                    }
                 }
+                reason
             }
-        }
-        let reason = self.salvage_input(t).unwrap_or(reason);
+            Salvage::Paused => reason,
+        };
         self.close(t, reason);
     }
 
     /// Reads connection `t` to its end for [`close_for_write_error`]
-    /// (bounded by what its socket holds: the peer is gone); how the
-    /// input ended, when that says more than the write's error.
-    fn salvage_input(&mut self, t: usize) -> Option<DisconnectReason> {
+    /// (bounded by what its socket holds: the peer is gone), unless reading
+    /// is or becomes paused first.
+    fn salvage_input(&mut self, t: usize) -> Salvage {
         if self.stopping.is_some() {
-            return None;
+            return Salvage::Ended(None);
         }
         let core = self.core.clone();
         let counters = &core.counters[self.idx];
         loop {
             if self.read_paused() {
-                return None;
+                return Salvage::Paused;
             }
-            let conn = self.conns.get_mut(t).and_then(|c| c.as_mut())?;
+            let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
+                return Salvage::Ended(None);
+            };
             if conn.closing.is_some() || conn.held {
-                return None;
+                return Salvage::Ended(None);
             }
             match conn.read_into(&mut self.rbuf) {
                 ReadOutcome::Data(n) => {
                     match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters) {
                         Input::Taken => {}
-                        Input::Kicked => return Some(DisconnectReason::Kicked),
-                        Input::TooLarge => return Some(DisconnectReason::FrameTooLarge),
+                        Input::Kicked => return Salvage::Ended(Some(DisconnectReason::Kicked)),
+                        Input::TooLarge => {
+                            return Salvage::Ended(Some(DisconnectReason::FrameTooLarge))
+                        }
                     }
                 }
-                ReadOutcome::WouldBlock => return None,
+                ReadOutcome::WouldBlock => return Salvage::Ended(None),
                 ReadOutcome::Eof => {
                     end_of_input(conn, &mut self.dispatch, counters);
-                    return None;
+                    return Salvage::Ended(None);
                 }
-                ReadOutcome::Failed(reason) => return Some(reason),
+                ReadOutcome::Failed(reason) => return Salvage::Ended(Some(reason)),
             }
         }
     }
@@ -178,6 +187,15 @@ impl EventLoop {
             .any(|(i, l)| i != self.idx && l.pending.load(Ordering::Relaxed) > MAX_PENDING_BYTES)
             || shared::foreign_backlog()
     }
+}
+
+/// How far [`EventLoop::salvage_input`] read.
+enum Salvage {
+    /// To the end of the input (or the connection is gone or closing):
+    /// how it ended, when that says more than the write's error.
+    Ended(Option<DisconnectReason>),
+    /// Reading is paused (the event queue is full): the rest is unread.
+    Paused,
 }
 
 /// What the bytes of one read did (see [`take_input`]).
