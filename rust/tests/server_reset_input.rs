@@ -287,3 +287,71 @@ fn a_client_reset_whose_last_messages_fill_the_event_queue_still_delivers_them_a
     assert_eq!(why, DisconnectReason::Reset);
     server.stop();
 }
+
+/// A line the client had not finished when it reset is cut, not a
+/// message: as when the read comes first (the read then fails with the
+/// reset), it is not delivered, though the write, having taken the
+/// socket's error, leaves the read a plain end of input. (Before the fix
+/// "transfer 10" of "transfer 1000" was delivered as a message.)
+#[test]
+fn a_line_cut_by_a_reset_the_write_found_first_is_not_delivered() {
+    let got: Received = Arc::default();
+    let entered = Arc::new(AtomicBool::new(false));
+    let (release, held) = mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let gone = Disconnects::new();
+    let server = {
+        let got = got.clone();
+        let entered = entered.clone();
+        TcpServer::new(0, 10)
+            .bind(localhost())
+            .framing(Framing::Lines { max_len: 1 << 20 })
+            .threads(1)
+            .max_queue_bytes(64 << 20)
+            .on_message(move |_, c, msg| {
+                if msg == b"block" {
+                    entered.store(true, Ordering::Release);
+                    let _ = held.lock().unwrap().recv_timeout(TIMEOUT);
+                }
+                got.lock().unwrap().push((c.id, msg.to_vec()));
+            })
+            .on_disconnect(gone.recorder())
+            .start()
+            .expect("start")
+    };
+    let addr = server.local_addr();
+    let mut a = Peer::connect_with_rcvbuf(addr, 4096);
+    let mut b = Peer::connect(addr);
+    wait_clients(&server, 2);
+    let a_id = a.id_on(&server);
+    for _ in 0..16 {
+        server.send(a_id, &vec![b'x'; (1 << 20) - 1]).unwrap();
+    }
+    let a_addr = a.addr();
+    let queues = || socket_queues(addr, a_addr);
+    wait_until("the server writing to a", || {
+        queues().is_some_and(|(tx, _)| tx > 0)
+    });
+    b.send_line("block");
+    wait_until("the loop held in the callback", || {
+        entered.load(Ordering::Acquire)
+    });
+    let sent = b"bye\ntransfer 10";
+    a.send(sent);
+    wait_until("a's input arriving at the server", || {
+        queues().is_some_and(|(_, rx)| rx == sent.len() as u64)
+    });
+    a.reset();
+    release.send(()).unwrap();
+    let why = gone.wait_for(a_id);
+    let from_a: Vec<Vec<u8>> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(id, _)| *id == a_id)
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(from_a, vec![b"bye".to_vec()], "{a_addr} left for {why}");
+    assert_eq!(why, DisconnectReason::Reset);
+    server.stop();
+}

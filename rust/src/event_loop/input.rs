@@ -49,9 +49,9 @@ impl EventLoop {
                     }
                 }
                 // A reset seen by a write while reading was paused: read
-                // to the end, then closed for the reset.
+                // to the end, then closed for the reset (a frame it cut is
+                // not delivered: see `salvage_input`).
                 ReadOutcome::WouldBlock | ReadOutcome::Eof if conn.write_failed => {
-                    end_of_input(conn, &mut self.dispatch, counters);
                     self.close(t, DisconnectReason::Reset);
                     return;
                 }
@@ -136,11 +136,11 @@ impl EventLoop {
                         }
                     }
                 }
-                ReadOutcome::WouldBlock => return Salvage::Ended(None),
-                ReadOutcome::Eof => {
-                    end_of_input(conn, &mut self.dispatch, counters);
-                    return Salvage::Ended(None);
-                }
+                // The write took the socket's error (the reset), so the
+                // read finds a plain end of input: a frame the reset cut
+                // (a line without its newline) is not delivered, as when
+                // the read comes first and fails with the reset.
+                ReadOutcome::WouldBlock | ReadOutcome::Eof => return Salvage::Ended(None),
                 ReadOutcome::Failed(reason) => return Salvage::Ended(Some(reason)),
             }
         }
