@@ -387,7 +387,7 @@ impl ClientLoop {
             .queued_frames
             .fetch_sub(frames_before - conn.queued_frames(), Ordering::AcqRel);
         if let Err((_, reason)) = res {
-            self.salvage_input();
+            self.salvage_input(true);
             self.lost(reason);
         }
     }
@@ -437,7 +437,7 @@ impl ClientLoop {
         if let Err(e) = res {
             // Gone under us (a reset makes this "not connected"): how the
             // input ended says why better.
-            let reason = self.salvage_input();
+            let reason = self.salvage_input(false);
             self.lost(reason.unwrap_or_else(|| DisconnectReason::from_io(&e)));
         }
     }
@@ -448,8 +448,11 @@ impl ClientLoop {
     /// turned its close into a reset. Read even while the pull queue is
     /// full (the rest waits in its backlog): a dead socket's input is
     /// bounded by its receive buffer. Returns how the input ended, if it
-    /// did.
-    fn salvage_input(&mut self) -> Option<DisconnectReason> {
+    /// did. After a failed write (`after_write`), which took the socket's
+    /// error, the read finds a plain end of input even after a reset: a
+    /// frame unfinished there was cut, and is not delivered (as when the
+    /// read comes first and fails with the reset).
+    fn salvage_input(&mut self, after_write: bool) -> Option<DisconnectReason> {
         if self.peer_done.is_some() || self.input_off {
             return None; // the server's end was read already, or input is off
         }
@@ -464,6 +467,7 @@ impl ClientLoop {
                     }
                 }
                 ReadOutcome::WouldBlock => return None,
+                ReadOutcome::Eof if after_write => return None,
                 ReadOutcome::Eof => return Some(end_of_input(conn, &mut self.dispatch)),
                 ReadOutcome::Failed(reason) => return Some(reason),
             }

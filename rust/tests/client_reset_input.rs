@@ -95,3 +95,19 @@ fn a_write_that_finds_the_connection_reset_still_delivers_what_arrived() {
     );
     assert!(why.is_some(), "no disconnect reason");
 }
+
+/// A line the server had not finished when it reset is cut, not a
+/// message, also when the client's write finds the reset first (the write
+/// takes the socket's error; the read after it finds a plain end of
+/// input). Before the fix "server fu" was delivered.
+#[test]
+fn a_line_cut_by_a_reset_a_write_found_first_is_not_delivered() {
+    let client = client_with_unread_input_and_a_reset(b"server full\nserver fu");
+    client.send(b"one").unwrap();
+    let (msgs, why) = drain(&client);
+    assert_eq!(
+        msgs,
+        vec![b"a".to_vec(), b"b".to_vec(), b"server full".to_vec()]
+    );
+    assert_eq!(why, Some(DisconnectReason::Reset));
+}
