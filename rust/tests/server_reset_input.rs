@@ -15,80 +15,132 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use support::*;
-use tcphub::{ClientId, DisconnectReason, Event, Framing, TcpServer};
+use tcphub::{ClientId, DisconnectReason, Event, Framing, ServerHandle, TcpServer};
 
 /// Every message the server received, with its sender.
 type Received = Arc<Mutex<Vec<(ClientId, Vec<u8>)>>>;
 
+/// Queues 16 MiB for client `id` (at `peer`), which does not read: more
+/// than any kernel send buffer, so most of it waits in the server; returns
+/// once the server has written some.
+fn queue_for_non_reader(server: &ServerHandle, id: ClientId, peer: std::net::SocketAddr) {
+    for _ in 0..16 {
+        server.send(id, &vec![b'x'; (1 << 20) - 1]).unwrap();
+    }
+    wait_until("the server writing to the non-reader", || {
+        socket_queues(server.local_addr(), peer).is_some_and(|(tx, _)| tx > 0)
+    });
+}
+
+/// A one-loop server whose loop is held inside `b`'s `on_message` (for a
+/// message "block") while client `a`, a non-reader with 16 MiB queued for
+/// it, sends its last input and resets: when the loop is released, `a`'s
+/// readiness (readable, writable, error) comes in one event and the write
+/// is tried first.
+struct HeldLoop {
+    server: ServerHandle,
+    got: Received,
+    release: mpsc::Sender<()>,
+    gone: Disconnects,
+    a_id: ClientId,
+    a_addr: std::net::SocketAddr,
+    b: Peer,
+}
+
+impl HeldLoop {
+    /// Sets it up with `framing` (`block` is "block" framed for it), sends
+    /// `last` from `a` once the loop is held, resets `a` and releases the
+    /// loop.
+    fn run(framing: Framing, block: &[u8], last: &[u8]) -> HeldLoop {
+        let got: Received = Arc::default();
+        let entered = Arc::new(AtomicBool::new(false));
+        let (release, held) = mpsc::channel::<()>();
+        let held = Mutex::new(held);
+        let gone = Disconnects::new();
+        let server = {
+            let got = got.clone();
+            let entered = entered.clone();
+            TcpServer::new(0, 10)
+                .bind(localhost())
+                .framing(framing)
+                .threads(1)
+                .max_queue_bytes(64 << 20)
+                .on_message(move |_, c, msg| {
+                    if msg == b"block" {
+                        entered.store(true, Ordering::Release);
+                        let _ = held.lock().unwrap().recv_timeout(TIMEOUT);
+                    }
+                    got.lock().unwrap().push((c.id, msg.to_vec()));
+                })
+                .on_disconnect(gone.recorder())
+                .start()
+                .expect("start")
+        };
+        let addr = server.local_addr();
+        let mut a = Peer::connect_with_rcvbuf(addr, 4096);
+        let mut b = Peer::connect(addr);
+        wait_clients(&server, 2);
+        let a_id = a.id_on(&server);
+        let a_addr = a.addr();
+        let queues = || socket_queues(addr, a_addr);
+        queue_for_non_reader(&server, a_id, a_addr);
+        b.send(block);
+        wait_until("the loop held in the callback", || {
+            entered.load(Ordering::Acquire)
+        });
+        a.send(last);
+        wait_until("a's last input arriving at the server", || {
+            queues().is_some_and(|(_, rx)| rx == last.len() as u64)
+        });
+        a.reset();
+        release.send(()).unwrap();
+        HeldLoop {
+            server,
+            got,
+            release,
+            gone,
+            a_id,
+            a_addr,
+            b,
+        }
+    }
+
+    /// Waits for `a`'s end: the messages it got through, and the reason.
+    fn a_gone(&self) -> (Vec<Vec<u8>>, DisconnectReason) {
+        let why = self.gone.wait_for(self.a_id);
+        let from_a = self
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(id, _)| *id == self.a_id)
+            .map(|(_, m)| m.clone())
+            .collect();
+        (from_a, why)
+    }
+}
+
 #[test]
 fn a_write_that_finds_a_client_reset_still_delivers_what_it_sent_before() {
-    let got: Received = Arc::default();
-    let entered = Arc::new(AtomicBool::new(false));
-    let (release, held) = mpsc::channel::<()>();
-    let held = Mutex::new(held);
-    let gone = Disconnects::new();
-    let server = {
-        let got = got.clone();
-        let entered = entered.clone();
-        TcpServer::new(0, 10)
-            .bind(localhost())
-            .framing(Framing::length_prefixed())
-            .threads(1)
-            .max_queue_bytes(64 << 20)
-            .on_message(move |_, c, msg| {
-                if msg == b"block" {
-                    entered.store(true, Ordering::Release);
-                    let _ = held.lock().unwrap().recv_timeout(TIMEOUT);
-                }
-                got.lock().unwrap().push((c.id, msg.to_vec()));
-            })
-            .on_disconnect(gone.recorder())
-            .start()
-            .expect("start")
-    };
-    let addr = server.local_addr();
-    let mut a = Peer::connect_with_rcvbuf(addr, 4096);
-    let mut b = Peer::connect(addr);
-    wait_clients(&server, 2);
-    let a_id = a.id_on(&server);
-    // More than any kernel send buffer: most of it waits in the server.
-    for _ in 0..16 {
-        server.send(a_id, &vec![b'x'; 1 << 20]).unwrap();
-    }
-    let a_addr = a.addr();
-    let queues = || socket_queues(addr, a_addr);
-    wait_until("the server writing to a", || {
-        queues().is_some_and(|(tx, _)| tx > 0)
-    });
-    b.send_frame(b"block");
-    wait_until("the loop held in the callback", || {
-        entered.load(Ordering::Acquire)
-    });
-    a.send_frame(b"bye");
-    wait_until("a's last message arriving at the server", || {
-        queues().is_some_and(|(_, rx)| rx == 7)
-    });
-    a.reset();
-    release.send(()).unwrap();
-    let why = gone.wait_for(a_id);
-    let from_a: Vec<Vec<u8>> = got
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(id, _)| *id == a_id)
-        .map(|(_, m)| m.clone())
-        .collect();
-    assert_eq!(from_a, vec![b"bye".to_vec()], "{a_addr} left for {why}");
+    let mut h = HeldLoop::run(
+        Framing::length_prefixed(),
+        &lp_frame(b"block"),
+        &lp_frame(b"bye"),
+    );
+    let (from_a, why) = h.a_gone();
+    assert_eq!(from_a, vec![b"bye".to_vec()], "{} left for {why}", h.a_addr);
     assert_eq!(why, DisconnectReason::Reset);
     // b is unaffected.
-    b.send_frame(b"after");
+    h.b.send_frame(b"after");
     wait_until("b's next message", || {
-        got.lock()
+        h.got
+            .lock()
             .unwrap()
             .last()
             .is_some_and(|(_, m)| m == b"after")
     });
-    server.stop();
+    drop(h.release);
+    h.server.stop();
 }
 
 /// As above with the server's reading paused (pull mode, its event queue
@@ -244,15 +296,9 @@ fn a_client_reset_whose_last_messages_fill_the_event_queue_still_delivers_them_a
     };
     let mut c = Peer::connect(addr);
     assert!(matches!(next_event(&events), Event::Connected(_)));
-    // Output waiting in the server for a, which does not read.
-    for _ in 0..16 {
-        server.send(a_id, &vec![b'x'; (1 << 20) - 1]).unwrap();
-    }
     let a_addr = a.addr();
     let queues = || socket_queues(addr, a_addr);
-    wait_until("the server writing to a", || {
-        queues().is_some_and(|(tx, _)| tx > 0)
-    });
+    queue_for_non_reader(&server, a_id, a_addr);
     // The loop is held (logging c's oversize frame) while a's last
     // messages and its reset arrive: then the loop finds a readable,
     // writable and reset at once, and writes first.
@@ -295,63 +341,13 @@ fn a_client_reset_whose_last_messages_fill_the_event_queue_still_delivers_them_a
 /// "transfer 10" of "transfer 1000" was delivered as a message.)
 #[test]
 fn a_line_cut_by_a_reset_the_write_found_first_is_not_delivered() {
-    let got: Received = Arc::default();
-    let entered = Arc::new(AtomicBool::new(false));
-    let (release, held) = mpsc::channel::<()>();
-    let held = Mutex::new(held);
-    let gone = Disconnects::new();
-    let server = {
-        let got = got.clone();
-        let entered = entered.clone();
-        TcpServer::new(0, 10)
-            .bind(localhost())
-            .framing(Framing::Lines { max_len: 1 << 20 })
-            .threads(1)
-            .max_queue_bytes(64 << 20)
-            .on_message(move |_, c, msg| {
-                if msg == b"block" {
-                    entered.store(true, Ordering::Release);
-                    let _ = held.lock().unwrap().recv_timeout(TIMEOUT);
-                }
-                got.lock().unwrap().push((c.id, msg.to_vec()));
-            })
-            .on_disconnect(gone.recorder())
-            .start()
-            .expect("start")
-    };
-    let addr = server.local_addr();
-    let mut a = Peer::connect_with_rcvbuf(addr, 4096);
-    let mut b = Peer::connect(addr);
-    wait_clients(&server, 2);
-    let a_id = a.id_on(&server);
-    for _ in 0..16 {
-        server.send(a_id, &vec![b'x'; (1 << 20) - 1]).unwrap();
-    }
-    let a_addr = a.addr();
-    let queues = || socket_queues(addr, a_addr);
-    wait_until("the server writing to a", || {
-        queues().is_some_and(|(tx, _)| tx > 0)
-    });
-    b.send_line("block");
-    wait_until("the loop held in the callback", || {
-        entered.load(Ordering::Acquire)
-    });
-    let sent = b"bye\ntransfer 10";
-    a.send(sent);
-    wait_until("a's input arriving at the server", || {
-        queues().is_some_and(|(_, rx)| rx == sent.len() as u64)
-    });
-    a.reset();
-    release.send(()).unwrap();
-    let why = gone.wait_for(a_id);
-    let from_a: Vec<Vec<u8>> = got
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(id, _)| *id == a_id)
-        .map(|(_, m)| m.clone())
-        .collect();
-    assert_eq!(from_a, vec![b"bye".to_vec()], "{a_addr} left for {why}");
+    let h = HeldLoop::run(
+        Framing::Lines { max_len: 1 << 20 },
+        b"block\n",
+        b"bye\ntransfer 10",
+    );
+    let (from_a, why) = h.a_gone();
+    assert_eq!(from_a, vec![b"bye".to_vec()], "{} left for {why}", h.a_addr);
     assert_eq!(why, DisconnectReason::Reset);
-    server.stop();
+    h.server.stop();
 }
