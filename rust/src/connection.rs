@@ -77,13 +77,12 @@ pub(crate) struct Connection {
     /// reading, no idle or frame timeout meanwhile. (A flag here, so a
     /// connection costs no more memory than before.)
     pub held: bool,
-    /// A write found the connection reset while the loop's reading was
-    /// paused (or the input it then read filled the event queue): nothing
-    /// more is queued or written, and once reading resumes,
-    /// what the peer sent before the reset is read and delivered, then it
-    /// is closed as `Reset` (`EventLoop::close_for_write_error`). (A flag,
-    /// not the reason: it costs no memory.)
-    pub write_failed: bool,
+    /// A write found the connection gone, with this error: nothing more is
+    /// queued or written, and what the peer sent before the end is read
+    /// and delivered (now, or once paused reading resumes), then it is
+    /// closed for that error (`EventLoop::close_for_write_error`). (An
+    /// `ErrorKind`, one byte, not a `DisconnectReason`: it costs no memory.)
+    pub write_failed: Option<io::ErrorKind>,
 }
 
 impl Connection {
@@ -102,7 +101,7 @@ impl Connection {
             frame_started: None,
             closing: None,
             held: false,
-            write_failed: false,
+            write_failed: None,
         }
     }
 

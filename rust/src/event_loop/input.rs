@@ -48,11 +48,15 @@ impl EventLoop {
                         return; // drained for now; a new edge comes with new data
                     }
                 }
-                // A reset seen by a write while reading was paused: read
-                // to the end, then closed for the reset (a frame it cut is
-                // not delivered: see `salvage_input`).
-                ReadOutcome::WouldBlock | ReadOutcome::Eof if conn.write_failed => {
-                    self.close(t, DisconnectReason::Reset);
+                // A write found the connection gone: read to the end, then
+                // closed for the write's error. The write took the socket's
+                // error (the reset), so the read finds a plain end of input
+                // (or none): a frame the reset cut (a line without its
+                // newline) is not delivered, as when the read comes first
+                // and fails with the reset.
+                ReadOutcome::WouldBlock | ReadOutcome::Eof if conn.write_failed.is_some() => {
+                    let kind = conn.write_failed.unwrap_or(io::ErrorKind::ConnectionReset);
+                    self.close(t, DisconnectReason::from_io(&kind.into()));
                     return;
                 }
                 ReadOutcome::WouldBlock => return,
@@ -79,70 +83,27 @@ impl EventLoop {
     /// A write found connection `t` gone (a reset, a broken pipe) before
     /// the loop read what the client sent before its end: that input is
     /// read and delivered first — the client's last messages, as when the
-    /// read comes first —, then the connection is closed, for `reason`
+    /// read comes first —, then `read` closes the connection, for `reason`
     /// unless the read finds a more telling one (its error, a frame over
-    /// the limit). While reading is paused (a full event queue, filled by
-    /// those last messages too), a reset connection waits for it to
-    /// resume, writing nothing; while the server stops, it is closed at
-    /// once.
+    /// the limit). Nothing more is queued or written meanwhile. While
+    /// reading is paused (a full event queue, filled by those last messages
+    /// too), the rest waits for it to resume; a write error other than a
+    /// reset found while paused, or any while the server stops, closes the
+    /// connection at once.
     pub(super) fn close_for_write_error(&mut self, t: usize, reason: DisconnectReason) {
-        let reason = match self.salvage_input(t) {
-            Salvage::Ended(why) => why.unwrap_or(reason),
-            Salvage::Paused if reason == DisconnectReason::Reset => {
-                // The rest of the input waits for reading to resume (`read`
-                // ends the connection at its end), and nothing more is
-                // queued or written meanwhile.
-                if let Some(c) = self.conn_mut(t) {
-                    if c.closing.is_none() && !c.held {
-                        c.write_failed = true;
-                        c.take_unsent();
-                        self.schedule_read(t);
-                        return;
-                    }
-                }
-                reason
-            }
-            Salvage::Paused => reason,
+        let kind = match reason {
+            DisconnectReason::Io(k) => k,
+            _ => io::ErrorKind::ConnectionReset,
         };
-        self.close(t, reason);
-    }
-
-    /// Reads connection `t` to its end for [`close_for_write_error`]
-    /// (bounded by what its socket holds: the peer is gone), unless reading
-    /// is or becomes paused first.
-    fn salvage_input(&mut self, t: usize) -> Salvage {
-        if self.stopping.is_some() {
-            return Salvage::Ended(None);
-        }
-        let core = self.core.clone();
-        let counters = &core.counters[self.idx];
-        loop {
-            if self.read_paused() {
-                return Salvage::Paused;
+        let at_once = self.stopping.is_some()
+            || (kind != io::ErrorKind::ConnectionReset && self.read_paused());
+        match self.conn_mut(t) {
+            Some(c) if !at_once && c.closing.is_none() && !c.held => {
+                c.write_failed = Some(kind);
+                c.take_unsent();
+                self.read(t, true);
             }
-            let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
-                return Salvage::Ended(None);
-            };
-            if conn.closing.is_some() || conn.held {
-                return Salvage::Ended(None);
-            }
-            match conn.read_into(&mut self.rbuf) {
-                ReadOutcome::Data(n) => {
-                    match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters) {
-                        Input::Taken => {}
-                        Input::Kicked => return Salvage::Ended(Some(DisconnectReason::Kicked)),
-                        Input::TooLarge => {
-                            return Salvage::Ended(Some(DisconnectReason::FrameTooLarge))
-                        }
-                    }
-                }
-                // The write took the socket's error (the reset), so the
-                // read finds a plain end of input: a frame the reset cut
-                // (a line without its newline) is not delivered, as when
-                // the read comes first and fails with the reset.
-                ReadOutcome::WouldBlock | ReadOutcome::Eof => return Salvage::Ended(None),
-                ReadOutcome::Failed(reason) => return Salvage::Ended(Some(reason)),
-            }
+            _ => self.close(t, reason),
         }
     }
 
@@ -187,15 +148,6 @@ impl EventLoop {
             .any(|(i, l)| i != self.idx && l.pending.load(Ordering::Relaxed) > MAX_PENDING_BYTES)
             || shared::foreign_backlog()
     }
-}
-
-/// How far [`EventLoop::salvage_input`] read.
-enum Salvage {
-    /// To the end of the input (or the connection is gone or closing):
-    /// how it ended, when that says more than the write's error.
-    Ended(Option<DisconnectReason>),
-    /// Reading is paused (the event queue is full): the rest is unread.
-    Paused,
 }
 
 /// What the bytes of one read did (see [`take_input`]).

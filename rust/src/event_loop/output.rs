@@ -137,7 +137,7 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
             return Offer::Gone;
         };
-        if conn.closing.is_some() || conn.write_failed {
+        if conn.closing.is_some() || conn.write_failed.is_some() {
             return Offer::Gone; // on its way out: only what was queued before goes
         }
         let mut queued = conn.enqueue(frame, limit);
