@@ -310,7 +310,8 @@ impl TcpServer {
     /// (default 2 s); likewise how long a client on its way out — kicked by
     /// [`disconnect`](ServerHandle::disconnect), past a timeout, over the
     /// frame limit, or (callback mode) at its end-of-stream — gets for what
-    /// is queued for it. In pull mode it is also how long a client that
+    /// is queued for it, and a connection refused for `max_clients` for
+    /// the [`full_message`](TcpServer::full_message). In pull mode it is also how long a client that
     /// finished sending is held open for your replies after you took its
     /// `Disconnected` (see [`Event::Disconnected`](crate::Event::Disconnected)).
     ///

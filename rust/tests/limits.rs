@@ -531,3 +531,69 @@ fn readers_that_keep_up_survive_a_burst_queued_by_one_callback() {
     );
     server.stop();
 }
+
+/// A refused peer that keeps sending while the `full_message` is still on
+/// its way (its receive window is too small for all of it) gets the whole
+/// notice: the refused socket lingers, reading and discarding, until the
+/// peer has everything. Closed at once, the peer's next bytes met a closed
+/// socket, the kernel answered with a reset and threw the unsent rest of
+/// the notice away.
+#[test]
+fn a_refused_peer_still_sending_gets_the_whole_full_message() {
+    use socket2::{Domain, Socket, Type};
+    use std::io::{Read, Write};
+    use std::sync::atomic::AtomicBool;
+
+    let notice = vec![b'n'; tcphub::MAX_FULL_MESSAGE - 1];
+    let server = TcpServer::new(0, 1)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .full_message(&notice)
+        .on_message(|_, _, _| {})
+        .start()
+        .unwrap();
+    let _first = Peer::connect(server.local_addr());
+    wait_clients(&server, 1);
+
+    let sock = Socket::new(Domain::for_address(server.local_addr()), Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(1).unwrap(); // the kernel's least: ~2 KiB, under the notice
+    sock.connect(&server.local_addr().into()).unwrap();
+    let mut reader: std::net::TcpStream = sock.into();
+    reader.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut writer = reader.try_clone().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let line = b"let me in\n".repeat(100);
+            while !stop.load(Ordering::Relaxed) {
+                if writer.write_all(&line).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    // The refusal is done (notice written, our side shut) before we read.
+    wait_until("the refusal", || server.stats().rejected == 1);
+    std::thread::sleep(std::time::Duration::from_millis(100)); // junk arrives after it
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let end = loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break "end of stream".to_string(),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break e.to_string(),
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    let _ = reader.shutdown(std::net::Shutdown::Both);
+    flood.join().unwrap();
+    assert_eq!(
+        got.len(),
+        notice.len() + 1,
+        "got {} bytes, then {end}",
+        got.len()
+    );
+    assert_eq!(&got[..notice.len()], &notice[..]);
+    server.stop();
+}

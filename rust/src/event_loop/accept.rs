@@ -213,7 +213,11 @@ impl EventLoop {
                 // MAX_FULL_MESSAGE bytes); if not, the peer gets less.
                 let _ = stream.write(notice);
             }
-            close_politely(&mut stream, &mut self.rbuf); // the peer sees EOF at once
+            // The peer sees EOF after the notice. Lingering (as a kicked
+            // client's socket does) keeps a peer that is still sending from
+            // getting a reset that throws away the notice's unsent rest.
+            let input = close_politely(&mut stream, &mut self.rbuf);
+            self.linger(stream, input);
             return;
         }
         core.active.fetch_add(1, Ordering::AcqRel);

@@ -3,7 +3,8 @@
 //! peer has not acknowledged. If the peer is still sending when we close the
 //! socket, the kernel answers its data with RST and throws that output away:
 //! a client kicked (or cut for an oversize frame, or at `stop()`) while it
-//! keeps writing would lose the replies "written first". So such a socket
+//! keeps writing would lose the replies "written first", and a connection
+//! refused for `max_clients` the rest of the `full_message`. So such a socket
 //! stays open, its input read and discarded, until the peer has everything
 //! (nothing unacknowledged), ends its side, fails, or the linger time runs
 //! out. It is no client any more: reported, unregistered, not counted. (A
