@@ -56,6 +56,48 @@ enum WriteSide {
     Shut,
 }
 
+/// How the connection was found gone by our side (see `ClientLoop::gone`).
+#[derive(Debug)]
+struct Gone {
+    reason: DisconnectReason,
+    /// A write found it: it took the socket's error, so the read after it
+    /// finds a plain end of input even after a reset — a frame unfinished
+    /// there was cut and is not delivered (as when the read comes first and
+    /// fails with the reset), and the write's reason stands.
+    by_write: bool,
+}
+
+impl Gone {
+    /// One read of a connection found gone: delivers what it brought;
+    /// the reason the connection ends for once the input ended, or `None`
+    /// while more may be read.
+    fn input_end(
+        &self,
+        outcome: ReadOutcome,
+        conn: &mut Connection,
+        rbuf: &[u8],
+        dispatch: &mut Dispatch,
+    ) -> Option<DisconnectReason> {
+        match outcome {
+            ReadOutcome::Data(n) => {
+                if take_input(conn, &rbuf[..n], dispatch) {
+                    return None;
+                }
+                Some(if self.by_write {
+                    self.reason.clone()
+                } else {
+                    DisconnectReason::FrameTooLarge
+                })
+            }
+            ReadOutcome::WouldBlock => Some(self.reason.clone()),
+            ReadOutcome::Eof if self.by_write => Some(self.reason.clone()),
+            ReadOutcome::Eof => Some(end_of_input(conn, dispatch)),
+            ReadOutcome::Failed(_) if self.by_write => Some(self.reason.clone()),
+            ReadOutcome::Failed(reason) => Some(reason),
+        }
+    }
+}
+
 /// Where the connection is in its life.
 #[derive(Debug)]
 enum Link {
@@ -101,6 +143,12 @@ struct ClientLoop {
     /// deadline — the server may still be reading, as a tcphub server does
     /// after a client's EOF — and then the connection ends for this reason.
     peer_done: Option<(DisconnectReason, Instant)>,
+    /// The connection's write or half-close found it gone: nothing more is
+    /// written, and what the server sent before the end is read and
+    /// delivered (as the pull queue makes room, like any input), then the
+    /// connection ends — for this reason, or (after the half-close) for
+    /// how the input ended. See `read_to_end`.
+    gone: Option<Gone>,
     write_side: WriteSide,
     rng: u64,
     /// When the current connection came up, and by which reconnect attempt
@@ -164,6 +212,7 @@ pub(crate) fn spawn(
         input_off: false,
         closing: None,
         peer_done: None,
+        gone: None,
         write_side: WriteSide::Open,
         rng: seed | 1,
         up_since: (Instant::now(), 0),
@@ -325,7 +374,16 @@ impl ClientLoop {
             let Link::Up(conn) = &mut self.link else {
                 return;
             };
-            match conn.read_into(&mut self.rbuf) {
+            let outcome = conn.read_into(&mut self.rbuf);
+            if let Some(gone) = &self.gone {
+                if let Some(reason) = gone.input_end(outcome, conn, &self.rbuf, &mut self.dispatch)
+                {
+                    self.lost(reason);
+                    return;
+                }
+                continue;
+            }
+            match outcome {
                 ReadOutcome::Data(n) => {
                     if !take_input(conn, &self.rbuf[..n], &mut self.dispatch) {
                         log::warn!("tcphub: server {} sent a frame over the limit", self.peer);
@@ -373,7 +431,7 @@ impl ClientLoop {
         let Link::Up(conn) = &mut self.link else {
             return;
         };
-        if !conn.writable || conn.queued_bytes() == 0 {
+        if !conn.writable || conn.queued_bytes() == 0 || self.gone.is_some() {
             return;
         }
         let frames_before = conn.queued_frames();
@@ -387,8 +445,7 @@ impl ClientLoop {
             .queued_frames
             .fetch_sub(frames_before - conn.queued_frames(), Ordering::AcqRel);
         if let Err((_, reason)) = res {
-            self.salvage_input(true);
-            self.lost(reason);
+            self.found_gone(reason, true);
         }
     }
 
@@ -421,7 +478,7 @@ impl ClientLoop {
 
     /// Shuts the sending side once asked to and everything queued is written.
     fn shut_write_when_flushed(&mut self) {
-        if self.write_side != WriteSide::ShutPending {
+        if self.write_side != WriteSide::ShutPending || self.gone.is_some() {
             return;
         }
         let Link::Up(conn) = &mut self.link else {
@@ -437,40 +494,28 @@ impl ClientLoop {
         if let Err(e) = res {
             // Gone under us (a reset makes this "not connected"): how the
             // input ended says why better.
-            let reason = self.salvage_input(false);
-            self.lost(reason.unwrap_or_else(|| DisconnectReason::from_io(&e)));
+            self.found_gone(DisconnectReason::from_io(&e), false);
         }
     }
 
-    /// The connection was found gone by a write or the half-close: delivers
-    /// what the server sent before the end and is still unread — e.g. the
-    /// notice a full server writes before it closes, when our unread input
-    /// turned its close into a reset. Read even while the pull queue is
-    /// full (the rest waits in its backlog): a dead socket's input is
-    /// bounded by its receive buffer. Returns how the input ended, if it
-    /// did. After a failed write (`after_write`), which took the socket's
-    /// error, the read finds a plain end of input even after a reset: a
-    /// frame unfinished there was cut, and is not delivered (as when the
-    /// read comes first and fails with the reset).
-    fn salvage_input(&mut self, after_write: bool) -> Option<DisconnectReason> {
+    /// The connection was found gone by a write (`by_write`) or the
+    /// half-close: what the server sent before the end and is still unread
+    /// — e.g. the notice a full server writes before it closes, when our
+    /// unread input turned its close into a reset — is read and delivered
+    /// before the connection ends (`read`, with `Gone::input_end`). As any
+    /// input: while the pull queue is full it waits in the socket, so the
+    /// client's memory stays bounded by the queue plus one read, not by the
+    /// dead socket's receive buffer.
+    fn found_gone(&mut self, reason: DisconnectReason, by_write: bool) {
         if self.peer_done.is_some() || self.input_off {
-            return None; // the server's end was read already, or input is off
+            // The server's end was read already, or input is off.
+            self.lost(reason);
+            return;
         }
-        let Link::Up(conn) = &mut self.link else {
-            return None;
-        };
-        loop {
-            match conn.read_into(&mut self.rbuf) {
-                ReadOutcome::Data(n) => {
-                    if !take_input(conn, &self.rbuf[..n], &mut self.dispatch) {
-                        return Some(DisconnectReason::FrameTooLarge);
-                    }
-                }
-                ReadOutcome::WouldBlock => return None,
-                ReadOutcome::Eof if after_write => return None,
-                ReadOutcome::Eof => return Some(end_of_input(conn, &mut self.dispatch)),
-                ReadOutcome::Failed(reason) => return Some(reason),
-            }
+        self.gone = Some(Gone { reason, by_write });
+        self.read_pending = true;
+        if self.may_read() {
+            self.read();
         }
     }
 
@@ -480,6 +525,7 @@ impl ClientLoop {
         let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) else {
             return;
         };
+        self.gone = None;
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let (mut frames, written_of_first) = conn.take_unsent();
         // The partly written frame will be written again in full.

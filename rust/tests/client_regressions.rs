@@ -94,9 +94,18 @@ fn bytes_written_before_a_failed_write_leave_the_queue_count() {
         for _ in 0..400 {
             let _ = client.send(&msg);
         }
-        // Take the events (this also lets the client read again) until it
-        // is connected anew, and read everything it writes there.
-        let (mut second, _) = l.accept().unwrap();
+        // Take the events (this also lets the client read again: the
+        // dead connection's input is delivered before it reconnects) until
+        // it is connected anew, and read everything it writes there.
+        l.set_nonblocking(true).unwrap();
+        let mut accepted = None;
+        wait_until("the reconnection", || {
+            while client.next_event(Duration::ZERO).is_ok() {}
+            accepted = l.accept().ok();
+            accepted.is_some()
+        });
+        let (mut second, _) = accepted.unwrap();
+        second.set_nonblocking(false).unwrap();
         second
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
