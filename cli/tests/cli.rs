@@ -435,11 +435,17 @@ fn send_prints_the_reply() {
 
 #[test]
 fn send_to_a_closed_port_names_the_address() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Bound, not listening, held: refused, and no other test's server can
+    // take the port meanwhile.
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    held.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    let port = held.local_addr().unwrap().as_socket().unwrap().port();
     let out = bin()
         .args(["send", &format!("127.0.0.1:{port}"), "x"])
         .output()

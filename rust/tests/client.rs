@@ -62,10 +62,7 @@ fn echo_round_trip_in_every_framing() {
 
 #[test]
 fn refused_connection_names_the_address() {
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_held, addr) = refusing("127.0.0.1").expect("an IPv4 loopback port");
     match TcpClient::connect(addr) {
         Err(e @ Error::Connect { .. }) => {
             let text = e.to_string();
@@ -80,11 +77,21 @@ fn refused_connection_names_the_address() {
     }
 }
 
-/// A closed port on `ip`: a listener's port, the listener dropped. `None`
-/// when the address cannot be bound (no IPv6 on this machine).
-fn closed_port(ip: &str) -> Option<SocketAddr> {
-    let addr = TcpListener::bind((ip, 0)).ok()?.local_addr().ok()?;
-    Some(addr)
+/// A socket bound to `ip` on a port the system picks, not listening, and
+/// its address: a connection to it is refused while the socket is held,
+/// and no other socket (another test's server) can take the port meanwhile.
+/// `None` when the address cannot be bound (no IPv6 on this machine).
+fn refusing(ip: &str) -> Option<(socket2::Socket, SocketAddr)> {
+    let addr = SocketAddr::new(ip.parse().ok()?, 0);
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .ok()?;
+    sock.bind(&addr.into()).ok()?;
+    let bound = sock.local_addr().ok()?.as_socket()?;
+    Some((sock, bound))
 }
 
 /// A name that resolves to several addresses (`localhost` → `::1` and
@@ -92,12 +99,12 @@ fn closed_port(ip: &str) -> Option<SocketAddr> {
 /// each with its own error, and keeps the first one's `io::Error`.
 #[test]
 fn refused_connection_names_every_address_tried() {
-    let v4 = closed_port("127.0.0.1").expect("an IPv4 loopback port");
-    // Without IPv6 the list is two closed IPv4 ports: still several
+    let (_held_v4, v4) = refusing("127.0.0.1").expect("an IPv4 loopback port");
+    // Without IPv6 the list is two refusing IPv4 ports: still several
     // addresses, each refused.
-    let first = closed_port("::1").unwrap_or_else(|| {
+    let (_held_first, first) = refusing("::1").unwrap_or_else(|| {
         eprintln!("no IPv6 loopback here: two IPv4 addresses instead");
-        closed_port("127.0.0.1").expect("another IPv4 loopback port")
+        refusing("127.0.0.1").expect("another IPv4 loopback port")
     });
     let addrs = [first, v4];
     let err = TcpClient::builder(&addrs[..])

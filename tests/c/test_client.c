@@ -81,8 +81,11 @@ int main(void) {
     TEST_PASS("connect by name; close is idempotent; send after close fails");
 
     tcphub_client *bad = (tcphub_client *)&m; /* must be overwritten with NULL */
-    CHECK_RC(tcphub_client_connect("127.0.0.1", closed_port(), TCPHUB_FRAMING_RAW, 0, &bad),
+    uint16_t refused;
+    int held = refusing_local(&refused);
+    CHECK_RC(tcphub_client_connect("127.0.0.1", refused, TCPHUB_FRAMING_RAW, 0, &bad),
              TCPHUB_ERR_CONNECT);
+    close(held);
     CHECK(bad == NULL);
     CHECK(strstr(tcphub_last_error(), "tcphub_client_connect") != NULL);
     CHECK_RC(tcphub_client_connect("127.0.0.1", port, 99, 0, &bad), TCPHUB_ERR_INVALID_ARG);
@@ -100,9 +103,19 @@ int main(void) {
     /* A name with several addresses ("localhost": ::1 and 127.0.0.1 where
      * both are configured) none of which accepts: tcphub_last_error() names
      * every address tried, each with its error. */
-    uint16_t shut = closed_port();
+    /* The port held on both loopback addresses where IPv6 is up (a few
+     * tries: ::1 may have it in use), on 127.0.0.1 alone where it is not. */
+    uint16_t shut = 0;
+    int held4 = -1, held6 = -1;
+    for (int i = 0; i < 20 && held6 < 0; i++) {
+        if (held4 >= 0) close(held4);
+        held4 = refusing_local(&shut);
+        held6 = refusing_local6(shut);
+    }
     CHECK_RC(tcphub_client_connect("localhost", shut, TCPHUB_FRAMING_RAW, 0, &bad),
              TCPHUB_ERR_CONNECT);
+    close(held4);
+    if (held6 >= 0) close(held6);
     char detail[1024];
     snprintf(detail, sizeof detail, "%s", tcphub_last_error());
     char service[8];

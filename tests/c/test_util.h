@@ -203,6 +203,36 @@ static inline uint16_t closed_port(void) {
     return port;
 }
 
+/* A socket bound to 127.0.0.1 on a port the system picks (stored in
+ * *port), not listening: connections to the port are refused while it is
+ * held, and no other socket (another test's server) can take the port
+ * meanwhile. Close it when done. */
+static inline int refusing_local(uint16_t *port) {
+    int fd = bound_local();
+    *port = local_port(fd);
+    return fd;
+}
+
+/* The same for ::1 and `port`, for a name such as "localhost" that
+ * resolves to both loopback addresses: -1 when ::1 cannot take the port
+ * (no IPv6 here, or the port is in use there). */
+static inline int refusing_local6(uint16_t port) {
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    struct sockaddr_in6 addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    addr.sin6_port = htons(port);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* A listening socket on 127.0.0.1 on a port the system picks: a plain
  * server that does only what the test tells it to. */
 static inline int listen_local(uint16_t *port) {

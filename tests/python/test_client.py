@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import struct
@@ -80,11 +81,26 @@ def test_frame_too_large_and_connect_refused(echo_server):
 def test_connect_error_names_every_address_of_a_name():
     # "localhost" may resolve to several addresses (::1 and 127.0.0.1);
     # when none accepts, the message names each one with its error.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(tcphub.ConnectError) as exc:
-        tcphub.TcpClient("localhost", port, connect_timeout=5.0)
+    # The port is held, bound and not listening, on both loopback addresses
+    # (on 127.0.0.1 alone without IPv6): refused, and no other test's
+    # server can take it meanwhile.
+    with contextlib.ExitStack() as held:
+        port = 0
+        for _ in range(20):
+            held.close()
+            v4 = held.enter_context(socket.socket())
+            v4.bind(("127.0.0.1", 0))
+            port = v4.getsockname()[1]
+            try:
+                v6 = held.enter_context(socket.socket(socket.AF_INET6))
+                v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                v6.bind(("::1", port))
+                break
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    break  # no IPv6 here
+        with pytest.raises(tcphub.ConnectError) as exc:
+            tcphub.TcpClient("localhost", port, connect_timeout=5.0)
     found = socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)
     assert found
     for family, _, _, _, sockaddr in found:
