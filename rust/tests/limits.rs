@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use support::{
-    localhost, paced_broadcast, wait_clients, wait_until, Disconnects, Peer, Storm, TIMEOUT,
+    localhost, paced_broadcast, try_wait_until, wait_clients, wait_until, Disconnects, Peer, Storm,
+    TIMEOUT,
 };
 use tcphub::{DisconnectReason, Framing, Overflow, ServerHandle, TcpServer};
 
@@ -562,20 +563,27 @@ fn a_refused_peer_still_sending_gets_the_whole_full_message() {
     reader.set_read_timeout(Some(TIMEOUT)).unwrap();
     let mut writer = reader.try_clone().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
     let flood = {
-        let stop = stop.clone();
+        let (stop, sent) = (stop.clone(), sent.clone());
         std::thread::spawn(move || {
             let line = b"let me in\n".repeat(100);
             while !stop.load(Ordering::Relaxed) {
                 if writer.write_all(&line).is_err() {
                     break;
                 }
+                sent.fetch_add(line.len() as u64, Ordering::Relaxed);
             }
         })
     };
-    // The refusal is done (notice written, our side shut) before we read.
+    // The refusal is done (notice written, our side shut) before we read,
+    // and our lines go on arriving after it: 64 KiB more, or the writes
+    // fail (closed at once, the refused socket answered them with a reset).
     wait_until("the refusal", || server.stats().rejected == 1);
-    std::thread::sleep(std::time::Duration::from_millis(100)); // junk arrives after it
+    let at_refusal = sent.load(Ordering::Relaxed);
+    try_wait_until(TIMEOUT, || {
+        sent.load(Ordering::Relaxed) > at_refusal + 65_536 || flood.is_finished()
+    });
     let mut got = Vec::new();
     let mut buf = [0u8; 1024];
     let end = loop {
