@@ -214,10 +214,11 @@ impl EventLoop {
                 let _ = stream.write(notice);
             }
             // The peer sees EOF after the notice. Lingering (as a kicked
-            // client's socket does) keeps a peer that is still sending from
-            // getting a reset that throws away the notice's unsent rest.
+            // client's socket does, in a place a client's socket may take
+            // back) keeps a peer that is still sending from getting a
+            // reset that throws away the notice's unsent rest.
             let input = close_politely(&mut stream, &mut self.rbuf);
-            self.linger(stream, input);
+            self.linger_refused(stream, input);
             return;
         }
         core.active.fetch_add(1, Ordering::AcqRel);

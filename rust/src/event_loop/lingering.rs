@@ -50,8 +50,11 @@ pub(super) fn is_lingering(t: usize) -> bool {
 /// A loop's lingering sockets.
 #[derive(Debug)]
 pub(super) struct Lingering {
-    /// By token: the socket and when it closes anyway.
-    socks: FastMap<usize, (TcpStream, Instant)>,
+    /// By token: the socket, when it closes anyway, and whether it is a
+    /// connection refused for `max_clients` (see `EventLoop::linger_refused`).
+    socks: FastMap<usize, (TcpStream, Instant, bool)>,
+    /// How many of `socks` are refused connections'.
+    refused: usize,
     /// Token for the next one (offset from `LINGER_BASE`).
     seq: usize,
     /// When `check_lingering` next asks the kernel about quiet peers.
@@ -66,6 +69,7 @@ impl Default for Lingering {
         let now = Instant::now();
         Lingering {
             socks: FastMap::default(),
+            refused: 0,
             seq: 0,
             scan: now,
             due: now,
@@ -77,12 +81,43 @@ impl EventLoop {
     /// Ends `stream` (shut down and drained by `close_politely`, which
     /// found its peer doing `input`): dropped now unless the peer may still
     /// send while our data is unacknowledged (see the module docs).
-    pub(super) fn linger(&mut self, mut stream: TcpStream, input: PeerInput) {
+    pub(super) fn linger(&mut self, stream: TcpStream, input: PeerInput) {
+        self.linger_as(stream, input, false);
+    }
+
+    /// As [`linger`](EventLoop::linger), for a connection refused for
+    /// `max_clients` (its `full_message` on its way). It only borrows a
+    /// place: refusals come exactly when the server is full, and a peer
+    /// refused again and again must not use up the places a client cut
+    /// meanwhile needs for its last replies — a client's socket that finds
+    /// every place taken takes a refused one's (whose peer then gets the
+    /// rest of its notice only if it is not sending, as before refused
+    /// connections lingered).
+    pub(super) fn linger_refused(&mut self, stream: TcpStream, input: PeerInput) {
+        self.linger_as(stream, input, true);
+    }
+
+    fn linger_as(&mut self, mut stream: TcpStream, input: PeerInput, refused: bool) {
+        let full = self.lingering.socks.len() >= MAX_LINGERING.min(self.core.config.max_clients);
         if input == PeerInput::Done
-            || self.lingering.socks.len() >= MAX_LINGERING.min(self.core.config.max_clients)
+            || (full && (refused || self.lingering.refused == 0))
             || !unacknowledged_data(&stream)
         {
             return;
+        }
+        if full {
+            // A client's socket: the refused connection's that closes first
+            // makes room.
+            let oldest = self
+                .lingering
+                .socks
+                .iter()
+                .filter(|(_, &(_, _, r))| r)
+                .min_by_key(|(_, &(_, deadline, _))| deadline)
+                .map(|(&t, _)| t);
+            if let Some(t) = oldest {
+                self.end_lingering(t);
+            }
         }
         let token = LINGER_BASE + self.lingering.seq;
         self.lingering.seq = (self.lingering.seq + 1) % (usize::MAX - 2 - LINGER_BASE);
@@ -101,12 +136,15 @@ impl EventLoop {
         } else {
             self.lingering.due = self.lingering.due.min(deadline);
         }
-        self.lingering.socks.insert(token, (stream, deadline));
+        self.lingering.refused += usize::from(refused);
+        self.lingering
+            .socks
+            .insert(token, (stream, deadline, refused));
     }
 
     /// The peer of lingering socket `token` sent something or ended.
     pub(super) fn linger_event(&mut self, token: usize) {
-        let Some((stream, _)) = self.lingering.socks.get_mut(&token) else {
+        let Some((stream, _, _)) = self.lingering.socks.get_mut(&token) else {
             return;
         };
         let input = discard_input(stream, &mut self.rbuf, DISCARD_READS);
@@ -116,8 +154,9 @@ impl EventLoop {
     }
 
     fn end_lingering(&mut self, token: usize) {
-        if let Some((mut stream, _)) = self.lingering.socks.remove(&token) {
+        if let Some((mut stream, _, refused)) = self.lingering.socks.remove(&token) {
             let _ = self.poll.registry().deregister(&mut stream);
+            self.lingering.refused -= usize::from(refused);
         }
     }
 
@@ -140,13 +179,13 @@ impl EventLoop {
             .lingering
             .socks
             .iter()
-            .filter(|(_, (s, deadline))| *deadline <= now || (scan && !unacknowledged_data(s)))
+            .filter(|(_, (s, deadline, _))| *deadline <= now || (scan && !unacknowledged_data(s)))
             .map(|(&t, _)| t)
             .collect();
         for t in due {
             self.end_lingering(t);
         }
-        let first = self.lingering.socks.values().map(|&(_, d)| d).min();
+        let first = self.lingering.socks.values().map(|&(_, d, _)| d).min();
         self.lingering.due = first.map_or(self.lingering.scan, |d| d.min(self.lingering.scan));
     }
 

@@ -1,0 +1,76 @@
+//! A connection refused for `max_clients` lingers (its `full_message` on
+//! its way) only in a place a client's socket may take back: refusals come
+//! exactly when the server is full, and a refused peer must not use up the
+//! lingering places a client cut meanwhile needs for its last replies.
+
+mod support;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use support::*;
+use tcphub::{DisconnectReason, Framing, TcpServer};
+
+/// The goodbye, four lines of this many bytes: far more than a 4 KiB
+/// receive buffer holds.
+const LINE: usize = 50_000;
+
+/// A refused peer that does not read (its receive window smaller than the
+/// notice, which stays unacknowledged: the refused socket lingers) takes
+/// the only lingering place of a server for one client. The client, kicked
+/// right after a goodbye while it keeps sending, must still get the whole
+/// goodbye. Before the fix its socket found no place, was closed under its
+/// writes, and the kernel's reset threw most of the goodbye away.
+#[test]
+fn a_lingering_refused_connection_does_not_cost_a_kicked_client_its_goodbye() {
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, 1)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .threads(1)
+        .linger(TIMEOUT)
+        .full_message(vec![b'n'; tcphub::MAX_FULL_MESSAGE - 1])
+        .on_message(move |srv, c, msg| {
+            if msg == b"bye" {
+                for _ in 0..4 {
+                    srv.send(c.id, &vec![b'g'; LINE]).expect("goodbye");
+                }
+                srv.disconnect(c.id).expect("kick");
+            }
+        })
+        .on_disconnect(gone.recorder())
+        .start()
+        .expect("start");
+    let mut client = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
+    let id = client.id_on(&server);
+
+    // Refused; never reads: most of the notice stays unacknowledged.
+    let _refused = Peer::connect_with_rcvbuf(server.local_addr(), 1);
+    wait_until("the refusal", || server.stats().rejected == 1);
+
+    client.send(b"bye\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = {
+        let mut w = client.stream.try_clone().expect("clone");
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut junk = b"junk ".repeat(2_000);
+            junk.push(b'\n');
+            while !stop.load(Ordering::Relaxed) {
+                if w.write_all(&junk).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
+    let (got, _) = client.drain_until_closed();
+    stop.store(true, Ordering::Relaxed);
+    flooding.join().expect("flood");
+    let mut want = vec![b'g'; LINE];
+    want.push(b'\n');
+    let want = want.repeat(4);
+    assert!(got == want, "got {} of {} bytes", got.len(), want.len());
+    server.stop();
+}
