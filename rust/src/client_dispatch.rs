@@ -1,13 +1,15 @@
 //! The client's event delivery: messages and connection events to the
-//! callbacks and the pull queue (`Dispatch`), for the I/O thread in
-//! `client_loop`.
+//! callbacks and the pull queue (`Dispatch`), and how a connection's input
+//! ends (`end_of_input`; `Gone`, after our write found it gone), for the
+//! I/O thread in `client_loop`.
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
-use crate::connection::Connection;
+use crate::connection::{Connection, ReadOutcome};
 use crate::event::DisconnectReason;
 use crate::outbox::Outbox;
 
@@ -89,4 +91,49 @@ pub(crate) fn end_of_input(conn: &mut Connection, dispatch: &mut Dispatch) -> Di
 /// delivered).
 pub(crate) fn take_input(conn: &mut Connection, data: &[u8], dispatch: &mut Dispatch) -> bool {
     conn.decoder.decode(data, |m| dispatch.message(m)).is_ok()
+}
+
+/// How the connection was found gone by our side (see `ClientLoop::gone` in `client_loop`).
+#[derive(Debug)]
+pub(crate) struct Gone {
+    pub(crate) reason: DisconnectReason,
+    /// A write found it: it took the socket's error, so the read after it
+    /// finds a plain end of input even after a reset — a frame unfinished
+    /// there was cut and is not delivered (as when the read comes first and
+    /// fails with the reset), and the write's reason stands.
+    pub(crate) by_write: bool,
+    /// When: the connection's life ended here, not when its input is read
+    /// to the end (see `STABLE_AFTER` in `ClientLoop::lost`).
+    pub(crate) at: Instant,
+}
+
+impl Gone {
+    /// One read of a connection found gone: delivers what it brought;
+    /// the reason the connection ends for once the input ended, or `None`
+    /// while more may be read.
+    pub(crate) fn input_end(
+        &self,
+        outcome: ReadOutcome,
+        conn: &mut Connection,
+        rbuf: &[u8],
+        dispatch: &mut Dispatch,
+    ) -> Option<DisconnectReason> {
+        match outcome {
+            ReadOutcome::Data(n) => {
+                if take_input(conn, &rbuf[..n], dispatch) {
+                    return None;
+                }
+                Some(if self.by_write {
+                    self.reason.clone()
+                } else {
+                    DisconnectReason::FrameTooLarge
+                })
+            }
+            ReadOutcome::WouldBlock => Some(self.reason.clone()),
+            ReadOutcome::Eof if self.by_write => Some(self.reason.clone()),
+            ReadOutcome::Eof => Some(end_of_input(conn, dispatch)),
+            ReadOutcome::Failed(_) if self.by_write => Some(self.reason.clone()),
+            ReadOutcome::Failed(reason) => Some(reason),
+        }
+    }
 }

@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::addr::canonical;
 use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
-use crate::client_dispatch::{end_of_input, take_input, Dispatch};
+use crate::client_dispatch::{end_of_input, take_input, Dispatch, Gone};
 use crate::connection::{Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};
@@ -54,48 +54,6 @@ enum WriteSide {
     ShutPending,
     /// Shut: the server's end-of-stream ends the client, no reconnect.
     Shut,
-}
-
-/// How the connection was found gone by our side (see `ClientLoop::gone`).
-#[derive(Debug)]
-struct Gone {
-    reason: DisconnectReason,
-    /// A write found it: it took the socket's error, so the read after it
-    /// finds a plain end of input even after a reset — a frame unfinished
-    /// there was cut and is not delivered (as when the read comes first and
-    /// fails with the reset), and the write's reason stands.
-    by_write: bool,
-}
-
-impl Gone {
-    /// One read of a connection found gone: delivers what it brought;
-    /// the reason the connection ends for once the input ended, or `None`
-    /// while more may be read.
-    fn input_end(
-        &self,
-        outcome: ReadOutcome,
-        conn: &mut Connection,
-        rbuf: &[u8],
-        dispatch: &mut Dispatch,
-    ) -> Option<DisconnectReason> {
-        match outcome {
-            ReadOutcome::Data(n) => {
-                if take_input(conn, &rbuf[..n], dispatch) {
-                    return None;
-                }
-                Some(if self.by_write {
-                    self.reason.clone()
-                } else {
-                    DisconnectReason::FrameTooLarge
-                })
-            }
-            ReadOutcome::WouldBlock => Some(self.reason.clone()),
-            ReadOutcome::Eof if self.by_write => Some(self.reason.clone()),
-            ReadOutcome::Eof => Some(end_of_input(conn, dispatch)),
-            ReadOutcome::Failed(_) if self.by_write => Some(self.reason.clone()),
-            ReadOutcome::Failed(reason) => Some(reason),
-        }
-    }
 }
 
 /// Where the connection is in its life.
@@ -269,7 +227,10 @@ impl ClientLoop {
             self.dispatch.drain_backlog();
             if let Some(deadline) = self.closing {
                 let flushed = match &self.link {
-                    Link::Up(c) => c.queued_bytes() == 0,
+                    // Found gone: not done before its input is read to the
+                    // end, which says how it ended (`read`, closed: no
+                    // waiting on the pull queue).
+                    Link::Up(c) => c.queued_bytes() == 0 && self.gone.is_none(),
                     // Between connections: a connection is being made for
                     // what is queued (see `timers`), within the deadline.
                     Link::Waiting { .. } | Link::Connecting { .. } => self.unsent.is_empty(),
@@ -376,10 +337,14 @@ impl ClientLoop {
             };
             let outcome = conn.read_into(&mut self.rbuf);
             if let Some(gone) = &self.gone {
+                let filled = matches!(outcome, ReadOutcome::Data(n) if n == self.rbuf.len());
                 if let Some(reason) = gone.input_end(outcome, conn, &self.rbuf, &mut self.dispatch)
                 {
                     self.lost(reason);
                     return;
+                }
+                if filled {
+                    self.grow_rbuf();
                 }
                 continue;
             }
@@ -394,9 +359,8 @@ impl ClientLoop {
                         self.lost(DisconnectReason::FrameTooLarge);
                         return;
                     }
-                    if n == self.rbuf.len() && n < READ_BUF {
-                        // More may be waiting: read bigger chunks from now on.
-                        self.rbuf = vec![0; (n * 4).min(READ_BUF)].into_boxed_slice();
+                    if n == self.rbuf.len() {
+                        self.grow_rbuf();
                     }
                 }
                 ReadOutcome::WouldBlock => return,
@@ -425,6 +389,15 @@ impl ClientLoop {
             }
         }
         self.read_pending = true;
+    }
+
+    /// A read filled the buffer: more may be waiting, read bigger chunks
+    /// from now on (up to [`READ_BUF`]).
+    fn grow_rbuf(&mut self) {
+        let n = self.rbuf.len();
+        if n < READ_BUF {
+            self.rbuf = vec![0; (n * 4).min(READ_BUF)].into_boxed_slice();
+        }
     }
 
     fn flush(&mut self) {
@@ -512,7 +485,11 @@ impl ClientLoop {
             self.lost(reason);
             return;
         }
-        self.gone = Some(Gone { reason, by_write });
+        self.gone = Some(Gone {
+            reason,
+            by_write,
+            at: Instant::now(),
+        });
         self.read_pending = true;
         if self.may_read() {
             self.read();
@@ -525,7 +502,9 @@ impl ClientLoop {
         let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) else {
             return;
         };
-        self.gone = None;
+        // Found gone earlier by a write, its input delivered since: it
+        // lasted until then, not until now.
+        let ended = self.gone.take().map_or_else(Instant::now, |g| g.at);
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let (mut frames, written_of_first) = conn.take_unsent();
         // The partly written frame will be written again in full.
@@ -538,7 +517,7 @@ impl ClientLoop {
         self.core.connected.store(false, Ordering::Release);
         log::debug!("tcphub: connection to {} lost: {reason}", self.peer);
         let (since, attempt) = self.up_since;
-        let next = if since.elapsed() < STABLE_AFTER {
+        let next = if ended.saturating_duration_since(since) < STABLE_AFTER {
             attempt + 1
         } else {
             1

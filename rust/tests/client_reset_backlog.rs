@@ -47,26 +47,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// The descriptor of this process's TCP socket bound to `local`.
-fn fd_of(local: SocketAddr) -> i32 {
-    for e in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
-        let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        // SAFETY: borrowed for one getsockname; not closed here.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        if socket2::SockRef::from(&borrowed)
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_socket())
-            .is_some_and(|a| a == local)
-        {
-            return fd;
-        }
-    }
-    panic!("no socket bound to {local}");
-}
-
 /// Lines the server sends before it resets: `LINES` of 10 bytes.
 const LINES: usize = 300_000;
 
@@ -82,12 +62,7 @@ fn a_reset_found_by_a_write_does_not_read_the_whole_receive_buffer_at_once() {
     let (local, peer) = (client.local_addr(), client.peer_addr());
     // A receive buffer that holds all the lines unread (the kernel's
     // autotuning would grow it so for a client that read fast before).
-    let fd = fd_of(local);
-    // SAFETY: the client's socket, open for the whole test; not closed here.
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    socket2::SockRef::from(&borrowed)
-        .set_recv_buffer_size(8 << 20)
-        .unwrap();
+    set_recv_buffer_of(local, 8 << 20);
 
     let unread = || socket_queues(local, peer).map(|(_, rx)| rx);
     server.write_all(b"a\nb\n").unwrap();

@@ -111,3 +111,99 @@ fn a_line_cut_by_a_reset_a_write_found_first_is_not_delivered() {
     );
     assert_eq!(why, Some(DisconnectReason::Reset));
 }
+
+/// `close()` while a failed half-close's input waits on a full pull queue:
+/// the client reads the rest (discarding it, as closed) and ends for how
+/// the input ended — the reset — not as if it had closed a live
+/// connection. Before the fix it ended `ClosedLocally` as soon as one read
+/// turn was done with the queue empty, when more input than one turn reads
+/// (here 2 MB) was waiting.
+#[test]
+fn a_close_after_a_failed_half_close_reports_how_the_input_ended() {
+    let listener = TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::lines())
+        .event_capacity(1)
+        .connect()
+        .unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    let (local, peer) = (client.local_addr(), client.peer_addr());
+    set_recv_buffer_of(local, 8 << 20);
+    let unread = || socket_queues(local, peer).map(|(_, rx)| rx);
+    server.write_all(b"a\nb\n").unwrap();
+    wait_until("the client reading its first two lines", || {
+        unread() == Some(0)
+    });
+    let body = b"xxxxxxxxx\n".repeat(200_000);
+    server.set_write_timeout(Some(TIMEOUT)).unwrap();
+    server
+        .write_all(&body)
+        .expect("the lines fit the receive buffer");
+    wait_until("every line arriving unread", || {
+        unread() == Some(body.len() as u64)
+    });
+    reset(server);
+    let _ = client.shutdown_write(); // fails: the connection is gone
+    client.close();
+    let (msgs, why) = drain(&client);
+    assert_eq!(msgs.first().map(Vec::as_slice), Some(&b"a"[..]));
+    assert_eq!(why, Some(DisconnectReason::Reset));
+}
+
+/// A reconnected connection that a write finds reset within a second
+/// counts as a failed attempt (the backoff grows, `max_attempts` applies)
+/// even when its last messages wait for a slow application first: how long
+/// it lasted is measured to when it was found gone, not to when its input
+/// was delivered. Before the fix the second drop was attempt 1 again.
+#[test]
+fn a_connection_found_reset_early_counts_as_a_failed_attempt_even_when_delivered_late() {
+    let listener = TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::lines())
+        .event_capacity(1)
+        .reconnect(tcphub::Reconnect {
+            initial: std::time::Duration::from_millis(50),
+            max: std::time::Duration::from_millis(100),
+            max_attempts: Some(5),
+        })
+        .connect()
+        .unwrap();
+    // The first connection ends at once: reconnect attempt 1 succeeds.
+    drop(listener.accept().unwrap());
+    let (mut server, _) = listener.accept().unwrap();
+    loop {
+        match client.next_event(TIMEOUT).expect("an event") {
+            ClientEvent::Reconnected { attempt, .. } => {
+                assert_eq!(attempt, 1);
+                break;
+            }
+            ClientEvent::Disconnected(_) | ClientEvent::Reconnecting { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The second: two lines fill the pull queue, a third waits unread, the
+    // server resets, our write finds it.
+    server.write_all(b"a\nb\n").unwrap();
+    let (local, peer) = (client.local_addr(), client.peer_addr());
+    let unread = || socket_queues(local, peer).map(|(_, rx)| rx);
+    wait_until("the client reading its two lines", || unread() == Some(0));
+    server.write_all(b"c\n").unwrap();
+    wait_until("the last line arriving unread", || unread() == Some(2));
+    reset(server);
+    client.send(b"x").unwrap();
+    // The application is slow: it takes its events after more than the
+    // second a connection must last to count as stable.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let mut msgs = Vec::new();
+    let attempt = loop {
+        match client.next_event(TIMEOUT).expect("an event") {
+            ClientEvent::Message(m) => msgs.push(m),
+            ClientEvent::Reconnecting { attempt, .. } => break attempt,
+            ClientEvent::Disconnected(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(msgs, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    assert_eq!(attempt, 2, "the short-lived connection counted as stable");
+    client.close();
+}

@@ -649,3 +649,27 @@ pub fn socket_queues(local: SocketAddr, peer: SocketAddr) -> Option<(u64, u64)> 
         }
     })
 }
+
+/// Sets `SO_RCVBUF` of this process's TCP socket bound to `local` (a
+/// `TcpClient`'s, which does not hand out its socket): a receive buffer
+/// that holds much input unread, as the kernel's autotuning makes it for a
+/// client that read fast before.
+pub fn set_recv_buffer_of(local: SocketAddr, bytes: usize) {
+    for e in std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .flatten()
+    {
+        let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // SAFETY: borrowed for a getsockname (and a setsockopt); not closed
+        // here. The socket we look for stays open (its client is alive).
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&borrowed);
+        if sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(local) {
+            sock.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+            return;
+        }
+    }
+    panic!("no socket bound to {local}");
+}
