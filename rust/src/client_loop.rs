@@ -490,6 +490,9 @@ impl ClientLoop {
             by_write,
             at: Instant::now(),
         });
+        // Not up any more, though its `Disconnected` follows its last
+        // messages.
+        self.core.connected.store(false, Ordering::Release);
         self.read_pending = true;
         if self.may_read() {
             self.read();
