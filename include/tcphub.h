@@ -654,7 +654,8 @@ int tcphub_client_close(struct tcphub_client *c);
 int tcphub_client_close_timeout(struct tcphub_client *c, uint64_t timeout_ms);
 
 /**
- * Connects to `host`:`port` (an IP address or a name such as "localhost";
+ * Connects to `host`:`port` (an IP address — IPv6 also in brackets,
+ * "[::1]", as tcphub prints addresses — or a name such as "localhost";
  * blocks for the name lookup, which has no time limit of its own, then up
  * to 10 s per resolved address) using the given framing
  * (`max_len` 0: the framing's default) and stores the new client in

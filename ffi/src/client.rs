@@ -45,7 +45,8 @@ pub(crate) unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient
     Ok(&unsafe { non_null(c, "client")? }.client)
 }
 
-/// Connects to `host`:`port` (an IP address or a name such as "localhost";
+/// Connects to `host`:`port` (an IP address — IPv6 also in brackets,
+/// "[::1]", as tcphub prints addresses — or a name such as "localhost";
 /// blocks for the name lookup, which has no time limit of its own, then up
 /// to 10 s per resolved address) using the given framing
 /// (`max_len` 0: the framing's default) and stores the new client in
@@ -77,7 +78,7 @@ pub unsafe extern "C" fn tcphub_client_connect(
         // SAFETY: non-NULL and writable by the caller's promise.
         unsafe { client_out.write(std::ptr::null_mut()) };
         // SAFETY: the caller's promise.
-        let host = unsafe { boundary::c_str(host, "host")? };
+        let host = boundary::host(unsafe { boundary::c_str(host, "host")? });
         let framing = boundary::framing(framing, max_len)?;
         let client = TcpClient::builder((host, port))
             .framing(framing)

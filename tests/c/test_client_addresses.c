@@ -105,7 +105,25 @@ int main(void) {
         return 0;
     }
     check_addresses(s, "::1", tcphub_server_port(s));
-    tcphub_server_free(s);
     TEST_PASS("IPv6: the peer is the server's [::1]:port, local is what it lists");
+
+    /* The host may be an IPv6 address in brackets, as tcphub prints
+     * addresses ("[::1]:8001") and as tcphub_server_send_to and the Python
+     * client take it; it failed with "cannot resolve the server address
+     * [::1]:PORT". */
+    check_dialled(s, "[::1]", "::1", tcphub_server_port(s));
+    tcphub_client_options o;
+    tcphub_client_options_init(&o);
+    o.framing = TCPHUB_FRAMING_LINES;
+    tcphub_client *bracketed = NULL;
+    CHECK_OK(tcphub_client_connect_with("[::1]", tcphub_server_port(s), &o, &bracketed));
+    tcphub_client_free(bracketed);
+    /* Only an IPv6 address goes in brackets, and without a port. */
+    CHECK_RC(tcphub_client_connect("[127.0.0.1]", tcphub_server_port(s), TCPHUB_FRAMING_LINES, 0,
+                                   &bracketed),
+             TCPHUB_ERR_CONNECT);
+    CHECK(bracketed == NULL);
+    tcphub_server_free(s);
+    TEST_PASS("IPv6: the host may come in brackets, \"[::1]\"");
     return 0;
 }
