@@ -1210,9 +1210,11 @@ int tcphub_server_set_backlog(struct tcphub_server *s, int backlog);
 
 /**
  * Sets the local IP address to listen on, as text: "127.0.0.1", "::1",
- * "0.0.0.0" (the default), or "::" (IPv6 and IPv4).
+ * "0.0.0.0" (the default), or "::" (IPv6 and IPv4); an IPv6 address may
+ * also come in brackets ("[::1]"), as tcphub prints addresses.
  *
- * Returns `TCPHUB_ERR_INVALID_ARG` for text that is not an IP address,
+ * Returns `TCPHUB_ERR_INVALID_ARG` for text that is not an IP address
+ * (a host name, a port, an IPv6 zone: the server binds an address alone),
  * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *
  * # Safety

@@ -345,9 +345,11 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
 }
 
 /// Sets the local IP address to listen on, as text: "127.0.0.1", "::1",
-/// "0.0.0.0" (the default), or "::" (IPv6 and IPv4).
+/// "0.0.0.0" (the default), or "::" (IPv6 and IPv4); an IPv6 address may
+/// also come in brackets ("[::1]"), as tcphub prints addresses.
 ///
-/// Returns `TCPHUB_ERR_INVALID_ARG` for text that is not an IP address,
+/// Returns `TCPHUB_ERR_INVALID_ARG` for text that is not an IP address
+/// (a host name, a port, an IPv6 zone: the server binds an address alone),
 /// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
 ///
 /// # Safety
@@ -363,9 +365,8 @@ pub unsafe extern "C" fn tcphub_server_set_bind_ip(
         setter("tcphub_server_set_bind_ip", s, |st| {
             // SAFETY: the caller's promise.
             let text = boundary::c_str(ip, "ip")?;
-            let ip: IpAddr = text
-                .parse()
-                .map_err(|_| Fail::invalid(format!("not an IP address: {text:?}")))?;
+            let ip = boundary::bind_ip(text)
+                .ok_or_else(|| Fail::invalid(format!("not an IP address: {text:?}")))?;
             st.ip = Some(ip);
             Ok(())
         })

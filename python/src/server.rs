@@ -86,7 +86,8 @@ struct Running {
 ///   arrives as several) or ``"length"`` (4-byte big-endian length prefix).
 ///   ``max_len``: longest accepted message for lines/length framing
 ///   (default ``DEFAULT_MAX_LINE`` / ``DEFAULT_MAX_FRAME``).
-/// - ``bind``: local IP address (``"::"`` for IPv6 and IPv4).
+/// - ``bind``: local IP address (``"::"`` for IPv6 and IPv4; IPv6 also in
+///   brackets, ``"[::1]"``).
 /// - ``threads``: event-loop threads (``None``: one per core).
 /// - ``max_queue_bytes``: bound of each client's outbound queue (default
 ///   ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB); ``overflow``: ``"disconnect"`` a
@@ -269,9 +270,12 @@ impl PyTcpServer {
         busy_poll: f64,
         full_message: Option<PyBackedBytes>,
     ) -> PyResult<PyTcpServer> {
-        let bind: IpAddr = bind
-            .parse()
-            .map_err(|_| invalid_config(py, format!("bind: not an IP address: {bind:?}")))?;
+        // IPv6 also in brackets, as tcphub prints addresses ("[::1]:8001")
+        // and `tcphub serve --bind` takes them; no zone: the server binds
+        // an address alone.
+        let bind: IpAddr = tcphub::parse_ip(bind)
+            .filter(|_| !bind.contains('%'))
+            .ok_or_else(|| invalid_config(py, format!("bind: not an IP address: {bind:?}")))?;
         let overflow = overflow_from_str(py, overflow)?;
         let settings = Settings {
             port,

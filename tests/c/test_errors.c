@@ -86,6 +86,13 @@ int main(void) {
     CHECK_RC(tcphub_server_set_bind_ip(s, "not an ip"), TCPHUB_ERR_INVALID_ARG);
     CHECK(strstr(tcphub_last_error(), "not an ip") != NULL);
     CHECK_RC(tcphub_server_set_bind_ip(s, NULL), TCPHUB_ERR_NULL);
+    /* IPv6 also in brackets, as tcphub prints it ("[::1]:8001") and as
+     * tcphub_server_send_to and `tcphub serve --bind` take it; not with a
+     * zone, a port, or around IPv4. */
+    CHECK_OK(tcphub_server_set_bind_ip(s, "[::1]"));
+    CHECK_RC(tcphub_server_set_bind_ip(s, "[127.0.0.1]"), TCPHUB_ERR_INVALID_ARG);
+    CHECK_RC(tcphub_server_set_bind_ip(s, "[::1]:80"), TCPHUB_ERR_INVALID_ARG);
+    CHECK_RC(tcphub_server_set_bind_ip(s, "fe80::1%lo"), TCPHUB_ERR_INVALID_ARG);
     CHECK_RC(tcphub_server_set_framing(s, 99, 0), TCPHUB_ERR_INVALID_ARG);
     CHECK_RC(tcphub_server_set_framing(s, -1, 0), TCPHUB_ERR_INVALID_ARG);
     CHECK_OK(tcphub_server_set_bind_ip(s, "127.0.0.1"));

@@ -180,6 +180,24 @@ def test_bind_conflict_raises_oserror_with_eaddrinuse(make_server):
     assert not second.running
 
 
+def test_bind_takes_an_ipv6_address_in_brackets():
+    # As `tcphub serve --bind`, `python -m tcphub serve --bind`, TcpClient's
+    # host and send_to take it ("listening on [::1]:PORT" prints it so);
+    # bind="[::1]" raised InvalidConfig. A zone or a bracketed IPv4 address
+    # is still no address to bind.
+    try:
+        server = tcphub.TcpServer(0, 10, bind="[::1]").start()
+    except tcphub.BindError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        assert server.address == ("::1", server.port)
+    finally:
+        server.stop()
+    for bad in ["[127.0.0.1]", "[::1]:80", "::1%lo", "[::1%1]", "[localhost]"]:
+        with pytest.raises(tcphub.InvalidConfig, match="bind"):
+            tcphub.TcpServer(0, 10, bind=bad)
+
+
 def test_invalid_configuration():
     with pytest.raises(tcphub.InvalidConfig):
         tcphub.TcpServer(0, 10, framing="xml")  # type: ignore[arg-type]
