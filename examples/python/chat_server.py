@@ -49,6 +49,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, terminate)
     with server:  # starts here, stops on the way out (Ctrl-C included)
         host, port = server.address
+        if ":" in host:
+            host = f"[{host}]"  # IPv6: "[::1]:8001", as tcphub prints addresses
         print(f"chat server listening on {host}:{port}", flush=True)
         try:
             server.wait()
