@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use tcphub::{ClientEvent, DisconnectReason, Framing, TcpClient};
 
-use crate::FramingArg;
+use crate::{FramingArg, UsageError};
 
 #[derive(Debug, Args)]
 pub(crate) struct ConnectArgs {
@@ -45,15 +45,16 @@ pub(crate) struct SendArgs {
 const HOST_PORT: &str = "expected HOST:PORT, e.g. 127.0.0.1:8001, [::1]:8001 or localhost:8001";
 
 /// Resolves `addr` as typed: `IP:PORT`, `[IPv6]:PORT` or `NAME:PORT`. A
-/// failure names what was typed, and an address without a port says so
-/// rather than blame the resolver.
-fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
+/// failure names what was typed, and an address without a port or a host
+/// says so (a usage error, exit code 2) rather than blame the resolver.
+fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
+    let usage = |msg: String| -> Box<dyn std::error::Error> { Box::new(UsageError(msg)) };
     if addr.is_empty() {
-        return Err(format!("no server address given ({HOST_PORT})"));
+        return Err(usage(format!("no server address given ({HOST_PORT})")));
     }
     // (":8001"; not "::1", an IPv6 address, which has no port either.)
     if addr.starts_with(':') && !addr.starts_with("::") {
-        return Err(format!("{addr}: no host ({HOST_PORT})"));
+        return Err(usage(format!("{addr}: no host ({HOST_PORT})")));
     }
     let resolved = match addr.to_socket_addrs() {
         Ok(addrs) => return Ok(addrs.collect()),
@@ -62,9 +63,9 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
     // An address alone ("::1", "127.0.0.1", "localhost"): std splits "::1"
     // at its last colon and looks up ":" as a host name.
     if tcphub::parse_ip(addr).is_some() || !addr.contains(':') {
-        return Err(format!("{addr}: no port ({HOST_PORT})"));
+        return Err(usage(format!("{addr}: no port ({HOST_PORT})")));
     }
-    Err(format!("cannot resolve {addr}: {resolved}"))
+    Err(format!("cannot resolve {addr}: {resolved}").into())
 }
 
 /// Resolves `addr` here (so a failure names what was typed) and connects.

@@ -76,6 +76,29 @@ pub(crate) fn at_least_one(text: &str) -> Result<usize, String> {
         .ok_or_else(|| "must be a whole number, 1 or more".to_string())
 }
 
+/// Value parser for `--threads`: 1 to [`tcphub::MAX_THREADS`] (past it
+/// the server would refuse to start; a usage error, exit code 2, instead).
+pub(crate) fn threads(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=tcphub::MAX_THREADS).contains(n))
+        .ok_or_else(|| format!("must be a whole number from 1 to {}", tcphub::MAX_THREADS))
+}
+
+/// A command line the command cannot use (a server address without a
+/// port, say) found past clap's own checks: reported as
+/// `tcphub: <message>`, with the usage-error exit code 2 as clap's are.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Value parser for `--bind`: an IP address, IPv6 also in brackets
 /// (`[::1]`, as `listening on [::1]:8001` prints it). A name or a zone is a
 /// usage error that says what is taken (a zone cannot be bound to: the
@@ -117,7 +140,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tcphub: {e}");
-            ExitCode::FAILURE
+            if e.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

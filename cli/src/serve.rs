@@ -49,7 +49,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
     stats: Option<Duration>,
     /// Event-loop threads (default: one per core).
-    #[arg(long, value_parser = crate::at_least_one)]
+    #[arg(long, value_parser = crate::threads)]
     threads: Option<usize>,
     /// Let event loops that ran out of work keep polling this many
     /// microseconds before they sleep (fewer wakeups under steady load; 0:

@@ -485,7 +485,8 @@ fn an_address_without_a_port_says_so() {
             .args(["send", addr, "x"])
             .output()
             .expect("run tcphub send");
-        assert_eq!(out.status.code(), Some(1), "{addr}: {out:?}");
+        // A usage error (exit code 2, as clap's own), before any attempt.
+        assert_eq!(out.status.code(), Some(2), "{addr}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             stderr.starts_with(&format!(
@@ -517,7 +518,7 @@ fn an_address_without_a_host_says_so() {
                 .stdin(Stdio::null())
                 .output()
                 .expect("run tcphub");
-            assert_eq!(out.status.code(), Some(1), "{cmd} {addr:?}: {out:?}");
+            assert_eq!(out.status.code(), Some(2), "{cmd} {addr:?}: {out:?}");
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(stderr.starts_with(says), "{cmd} {addr:?}: {stderr}");
         }
@@ -884,6 +885,26 @@ fn a_busy_poll_over_a_second_is_a_usage_error() {
             "{value}: {stderr}"
         );
     }
+}
+
+#[test]
+fn threads_past_the_servers_bound_are_a_usage_error() {
+    // Before: `--threads 99999` passed the flag's check and the server
+    // refused to start ("invalid configuration", exit code 1).
+    let too_many = (tcphub::MAX_THREADS + 1).to_string();
+    let out = bin()
+        .args(["serve", "--port", "0", "--threads", &too_many])
+        .output()
+        .expect("run tcphub");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "invalid value '{too_many}' for '--threads <THREADS>': must be a whole number from 1 to {}",
+            tcphub::MAX_THREADS
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -41,7 +41,8 @@ use crate::{
 /// - ``reconnect``: re-establish dropped connections, waiting between
 ///   ``reconnect_initial`` and ``reconnect_max`` seconds (both more than
 ///   zero, else ``InvalidConfig``), giving up after
-///   ``reconnect_max_attempts`` failed attempts in a row (``None``: never).
+///   ``reconnect_max_attempts`` failed attempts in a row (``None``: never;
+///   at least 1).
 ///   Attempt *n* waits between half and all of
 ///   ``min(reconnect_initial * 2**(n-1), reconnect_max)``. A connection
 ///   that drops less than a second after it was made counts as a failed

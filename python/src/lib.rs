@@ -148,6 +148,8 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_MAX_LINE", tcphub::DEFAULT_MAX_LINE)?;
     m.add("DEFAULT_MAX_FRAME", tcphub::DEFAULT_MAX_FRAME)?;
     m.add("DEFAULT_MAX_QUEUE_BYTES", tcphub::DEFAULT_MAX_QUEUE_BYTES)?;
+    m.add("MAX_THREADS", tcphub::MAX_THREADS)?;
+    m.add("MAX_BUSY_POLL", tcphub::MAX_BUSY_POLL.as_secs_f64())?;
     m.add_class::<server::PyTcpServer>()?;
     m.add_class::<client::PyTcpClient>()?;
     m.add_class::<types::PyClient>()?;

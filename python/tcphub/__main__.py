@@ -32,6 +32,8 @@ import threading
 from typing import Callable, List, Optional
 
 from . import (
+    MAX_BUSY_POLL,
+    MAX_THREADS,
     BindError,
     Client,
     FrameTooLarge,
@@ -88,8 +90,9 @@ def _micros(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of microseconds: {text!r}") from None
-    if not 0 <= value < 1e12:
-        raise argparse.ArgumentTypeError(f"must be 0 or more microseconds, got {text}")
+    most = MAX_BUSY_POLL * 1e6
+    if not 0 <= value <= most:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {most:.0f} microseconds, got {text}")
     return value
 
 
@@ -110,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--idle-timeout", type=_positive_seconds, metavar="SECS")
     serve.add_argument("--stats", type=_positive_seconds, metavar="SECS",
                        help="print a one-line summary to stderr every SECS seconds")
-    serve.add_argument("--threads", type=_int_in(1, sys.maxsize), help="event-loop threads (default: one per core)")
+    serve.add_argument("--threads", type=_int_in(1, MAX_THREADS), help="event-loop threads (default: one per core)")
     serve.add_argument("--busy-poll-us", type=_micros, default=5.0, metavar="MICROS",
                        help="how long an idle event loop keeps polling before it sleeps")
     serve.add_argument("-v", "--verbose", action="count", default=0)

@@ -47,6 +47,10 @@ __version__: str
 DEFAULT_MAX_LINE: int
 DEFAULT_MAX_FRAME: int
 DEFAULT_MAX_QUEUE_BYTES: int
+MAX_THREADS: int
+"""Most event-loop threads a ``TcpServer`` takes (``threads``)."""
+MAX_BUSY_POLL: float
+"""Longest ``busy_poll`` a ``TcpServer`` takes, in seconds."""
 
 _F = TypeVar("_F", bound=Callable[..., object])
 _S = TypeVar("_S", bound="TcpServer")

@@ -58,7 +58,8 @@ pub struct Reconnect {
     pub initial: Duration,
     /// Largest delay between attempts.
     pub max: Duration,
-    /// Give up after this many failed attempts in a row (`None`: never).
+    /// Give up after this many failed attempts in a row (`None`: never);
+    /// at least 1 (`Some(0)` is refused as [`Error::InvalidConfig`]).
     pub max_attempts: Option<u32>,
 }
 
@@ -236,10 +237,11 @@ impl ClientBuilder {
     }
 
     /// Reconnect automatically after the connection drops (default: off).
-    /// Both delays of `policy` must be more than zero
+    /// Both delays of `policy` must be more than zero, and its
+    /// `max_attempts`, if any, at least 1
     /// ([`connect`](ClientBuilder::connect) refuses them as
-    /// [`Error::InvalidConfig`]): zero would redial a server that is down in
-    /// a busy loop.
+    /// [`Error::InvalidConfig`]): zero delays would redial a server that is
+    /// down in a busy loop, and zero attempts is no reconnect at all.
     ///
     /// # Examples
     ///
@@ -423,6 +425,14 @@ impl ClientBuilder {
             // loopback), each one an event in the pull queue.
             return Err(Error::InvalidConfig(
                 "reconnect delays (initial and max) must be more than zero".into(),
+            ));
+        }
+        if config.reconnect.is_some_and(|r| r.max_attempts == Some(0)) {
+            // "Give up before the first attempt" is no reconnect at all (and
+            // the C API's 0 means "never give up": one number, two
+            // opposite meanings). `None` is no limit.
+            return Err(Error::InvalidConfig(
+                "reconnect max_attempts must be at least 1 (None: no limit)".into(),
             ));
         }
         if config.connect_timeout.is_zero() {

@@ -196,6 +196,25 @@ fn zero_reconnect_delays_are_a_configuration_error() {
     }
 }
 
+/// `max_attempts: Some(0)` was taken and meant "no reconnect" (the client
+/// reported the drop itself, not that reconnecting gave up), while the C
+/// API's 0 means "never give up". It is a configuration error now.
+#[test]
+fn zero_reconnect_attempts_are_a_configuration_error() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = TcpClient::builder(l.local_addr().unwrap())
+        .reconnect(tcphub::Reconnect {
+            max_attempts: Some(0),
+            ..tcphub::Reconnect::default()
+        })
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("max_attempts")),
+        "{err:?}"
+    );
+}
+
 /// A lines client of `l` that redials only after 60 s (so a redial within
 /// the test is the close's own), with a 64 MiB queue and 20 s of linger.
 fn slow_redial_builder(l: &TcpListener) -> tcphub::ClientBuilder {

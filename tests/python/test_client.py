@@ -268,6 +268,13 @@ def test_zero_reconnect_delays_are_invalid_config(echo_server):
     tcphub.TcpClient("127.0.0.1", echo_server.port, reconnect_initial=0).close()
 
 
+def test_zero_reconnect_max_attempts_is_invalid_config(echo_server):
+    # 0 attempts is no reconnect at all (None: no limit); it used to be
+    # taken, and a drop was then reported as the drop, not as giving up.
+    with pytest.raises(tcphub.InvalidConfig, match="max_attempts"):
+        tcphub.TcpClient("127.0.0.1", echo_server.port, reconnect=True, reconnect_max_attempts=0)
+
+
 def test_reconnect_gives_up_after_max_attempts(make_server):
     # The core's Reconnect::max_attempts and ClientBuilder::event_capacity
     # (C: reconnect_max_attempts and event_capacity in tcphub_client_options)

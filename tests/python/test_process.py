@@ -594,6 +594,10 @@ def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
         ["--threads", "x"],
         ["--max", "0"],
         ["--threads", "0"],
+        # Past the core's bounds (the server would refuse them): usage
+        # errors too, as in `tcphub serve`; they used to exit 1.
+        ["--threads", "100000"],
+        ["--busy-poll-us", "2000000"],
     ],
 )
 def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
@@ -606,16 +610,17 @@ def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
     assert f"argument {flags[0]}: " in capsys.readouterr().err
 
 
-def test_python_dash_m_serve_reports_a_value_the_server_refuses(capsys):
-    # Past the argument checks, the TcpServer constructor refuses more
-    # threads than the core allows: a one-line error and exit code 1 (as a
-    # refusal by start() was), no traceback.
-    from tcphub.__main__ import main
+def test_python_dash_m_serve_bounds_are_the_cores():
+    # The flags' bounds are the server's, not copies that could drift.
+    from tcphub.__main__ import build_parser
 
-    assert main(["serve", "--bind", "127.0.0.1", "--port", "0", "--threads", "100000"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("tcphub: invalid configuration: threads must be at most"), err
-    assert "Traceback" not in err
+    parser = build_parser()
+    ok = parser.parse_args(
+        ["serve", "--threads", str(tcphub.MAX_THREADS), "--busy-poll-us", str(tcphub.MAX_BUSY_POLL * 1e6)]
+    )
+    tcphub.TcpServer(0, 1, threads=ok.threads, busy_poll=ok.busy_poll_us / 1e6)
+    with pytest.raises(tcphub.InvalidConfig, match="threads must be at most"):
+        tcphub.TcpServer(0, 1, threads=tcphub.MAX_THREADS + 1)
 
 
 _SLOW_RESOLVER = r"""
