@@ -23,6 +23,8 @@ __all__ = [
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_FRAME",
     "DEFAULT_MAX_QUEUE_BYTES",
+    "MAX_THREADS",
+    "MAX_BUSY_POLL",
     "TcpServer",
     "TcpClient",
     "Client",
