@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use support::{
-    localhost, paced_broadcast, try_wait_until, wait_clients, wait_until, Disconnects, Peer, Storm,
-    TIMEOUT,
+    localhost, paced_broadcast, try_wait_until, wait_clients, wait_until, Disconnects, Flood, Peer,
+    Storm, TIMEOUT,
 };
 use tcphub::{DisconnectReason, Framing, Overflow, ServerHandle, TcpServer};
 
@@ -541,10 +541,6 @@ fn readers_that_keep_up_survive_a_burst_queued_by_one_callback() {
 /// the notice away.
 #[test]
 fn a_refused_peer_still_sending_gets_the_whole_full_message() {
-    use socket2::{Domain, Socket, Type};
-    use std::io::{Read, Write};
-    use std::sync::atomic::AtomicBool;
-
     let notice = vec![b'n'; tcphub::MAX_FULL_MESSAGE - 1];
     let server = TcpServer::new(0, 1)
         .bind(localhost())
@@ -556,50 +552,23 @@ fn a_refused_peer_still_sending_gets_the_whole_full_message() {
     let _first = Peer::connect(server.local_addr());
     wait_clients(&server, 1);
 
-    let sock = Socket::new(Domain::for_address(server.local_addr()), Type::STREAM, None).unwrap();
-    sock.set_recv_buffer_size(1).unwrap(); // the kernel's least: ~2 KiB, under the notice
-    sock.connect(&server.local_addr().into()).unwrap();
-    let mut reader: std::net::TcpStream = sock.into();
-    reader.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut writer = reader.try_clone().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let flood = {
-        let (stop, sent) = (stop.clone(), sent.clone());
-        std::thread::spawn(move || {
-            let line = b"let me in\n".repeat(100);
-            while !stop.load(Ordering::Relaxed) {
-                if writer.write_all(&line).is_err() {
-                    break;
-                }
-                sent.fetch_add(line.len() as u64, Ordering::Relaxed);
-            }
-        })
-    };
+    // The kernel's least receive buffer: ~2 KiB, under the notice.
+    let mut refused = Peer::connect_with_rcvbuf(server.local_addr(), 1);
+    let flood = Flood::start(&refused);
     // The refusal is done (notice written, our side shut) before we read,
     // and our lines go on arriving after it: 64 KiB more, or the writes
     // fail (closed at once, the refused socket answered them with a reset).
     wait_until("the refusal", || server.stats().rejected == 1);
-    let at_refusal = sent.load(Ordering::Relaxed);
+    let at_refusal = flood.sent();
     try_wait_until(TIMEOUT, || {
-        sent.load(Ordering::Relaxed) > at_refusal + 65_536 || flood.is_finished()
+        flood.sent() > at_refusal + 65_536 || flood.ended()
     });
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    let end = loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break "end of stream".to_string(),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => break e.to_string(),
-        }
-    };
-    stop.store(true, Ordering::Relaxed);
-    let _ = reader.shutdown(std::net::Shutdown::Both);
-    flood.join().unwrap();
+    let (got, end) = refused.drain_until_closed();
+    flood.stop();
     assert_eq!(
         got.len(),
         notice.len() + 1,
-        "got {} bytes, then {end}",
+        "got {} bytes (clean end: {end})",
         got.len()
     );
     assert_eq!(&got[..notice.len()], &notice[..]);

@@ -8,10 +8,8 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use support::*;
@@ -57,21 +55,6 @@ fn goodbye_server(ip: IpAddr, linger: Duration, kick: bool, gone: &Disconnects) 
         .expect("start")
 }
 
-/// Writes junk lines on a clone of `peer`'s socket until it fails or
-/// `stop` is set.
-fn flood(peer: &Peer, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    let mut w = peer.stream.try_clone().expect("clone");
-    std::thread::spawn(move || {
-        let mut junk = b"junk ".repeat(2_000);
-        junk.push(b'\n');
-        while !stop.load(Ordering::Relaxed) {
-            if w.write_all(&junk).is_err() {
-                break;
-            }
-        }
-    })
-}
-
 /// The event-loop thread "tcphub-io-0" of this process (one server runs).
 fn loop_thread() -> libc::pid_t {
     for e in std::fs::read_dir("/proc/self/task")
@@ -113,8 +96,7 @@ fn a_signal_during_the_stop_does_not_cut_lingering_sockets_short() {
     let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = peer.id_on(&server);
     peer.send(b"bye\n");
-    let done = Arc::new(AtomicBool::new(false));
-    let flooding = flood(&peer, done.clone());
+    let flooding = Flood::start(&peer);
     // The goodbye is in the kernel (the server's queue is empty), most of
     // it unread: the stop closes the connection and lets it linger.
     wait_until("the goodbye handed to the kernel", || {
@@ -132,14 +114,13 @@ fn a_signal_during_the_stop_does_not_cut_lingering_sockets_short() {
         std::thread::sleep(Duration::from_millis(2));
     }
     let (got, _) = peer.drain_until_closed();
-    done.store(true, Ordering::Relaxed);
+    flooding.stop();
     assert!(
         got == goodbye(),
         "got {} bytes of the {}-byte goodbye",
         got.len(),
         goodbye().len()
     );
-    flooding.join().expect("flood");
     stopping.join().expect("stop");
 }
 
@@ -194,10 +175,8 @@ fn the_linger_time_closes_a_lingering_socket() {
 #[test]
 fn the_linger_time_closes_a_lingering_socket_under_a_flood() {
     kick_and_count_fds(localhost(), Duration::from_millis(500), |peer| {
-        let done = Arc::new(AtomicBool::new(false));
-        let flooding = flood(&peer, done.clone());
         // The flood ends when the server closes (its writes fail).
-        flooding.join().expect("flood");
+        Flood::start(&peer).join();
         Some(peer)
     });
 }
@@ -232,8 +211,7 @@ fn a_stop_closes_lingering_sockets_also_after_a_stop_timeout_ran_out() {
     let id = kicked.id_on(&server);
     kicked.send(b"bye\n");
     assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
-    let done = Arc::new(AtomicBool::new(false));
-    let flooding = flood(&kicked, done.clone());
+    let flooding = Flood::start(&kicked);
     // One closed by the stop, with unread output.
     let mut stays = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let stays_id = stays.id_on(&server);
@@ -252,7 +230,7 @@ fn a_stop_closes_lingering_sockets_also_after_a_stop_timeout_ran_out() {
         gone.reason_of(stays_id),
         Some(DisconnectReason::ServerStopped)
     );
-    flooding.join().expect("flood");
+    flooding.join();
     drop(kicked);
     drop(server); // its waker
     wait_until("every descriptor of the server closed", || {
@@ -271,13 +249,11 @@ fn goodbye_while_flooding(listen: IpAddr, connect: IpAddr) {
     let mut peer = Peer::connect_with_rcvbuf(addr, 4096);
     let id = peer.id_on(&server);
     peer.send(b"bye\n");
-    let done = Arc::new(AtomicBool::new(false));
-    let flooding = flood(&peer, done.clone());
+    let flooding = Flood::start(&peer);
     assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
     let (got, _) = peer.drain_until_closed();
-    done.store(true, Ordering::Relaxed);
+    flooding.stop();
     assert!(got == goodbye(), "got {} bytes", got.len());
-    flooding.join().expect("flood");
     server.stop();
 }
 

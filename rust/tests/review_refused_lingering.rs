@@ -5,10 +5,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use support::*;
 use tcphub::{DisconnectReason, Framing, TcpServer};
 
@@ -50,24 +46,10 @@ fn a_lingering_refused_connection_does_not_cost_a_kicked_client_its_goodbye() {
     wait_until("the refusal", || server.stats().rejected == 1);
 
     client.send(b"bye\n");
-    let stop = Arc::new(AtomicBool::new(false));
-    let flooding = {
-        let mut w = client.stream.try_clone().expect("clone");
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut junk = b"junk ".repeat(2_000);
-            junk.push(b'\n');
-            while !stop.load(Ordering::Relaxed) {
-                if w.write_all(&junk).is_err() {
-                    break;
-                }
-            }
-        })
-    };
+    let flooding = Flood::start(&client);
     assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
     let (got, _) = client.drain_until_closed();
-    stop.store(true, Ordering::Relaxed);
-    flooding.join().expect("flood");
+    flooding.stop();
     let mut want = vec![b'g'; LINE];
     want.push(b'\n');
     let want = want.repeat(4);

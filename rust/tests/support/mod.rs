@@ -673,3 +673,57 @@ pub fn set_recv_buffer_of(local: SocketAddr, bytes: usize) {
     }
     panic!("no socket bound to {local}");
 }
+
+/// A thread writing junk lines (10 KB each) on a clone of a peer's
+/// socket until its writes fail (the server closed or reset the
+/// connection) or it is stopped, counting the bytes written: a client that
+/// keeps sending while the server ends its connection.
+#[derive(Debug)]
+pub struct Flood {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Flood {
+    /// Starts writing on `peer`'s socket.
+    pub fn start(peer: &Peer) -> Flood {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let mut w = peer.stream.try_clone().expect("clone the peer's socket");
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let (s, n) = (stop.clone(), sent.clone());
+        let thread = std::thread::spawn(move || {
+            let mut junk = b"junk ".repeat(2_000);
+            junk.push(b'\n');
+            while !s.load(Ordering::Relaxed) {
+                if w.write_all(&junk).is_err() {
+                    break;
+                }
+                n.fetch_add(junk.len() as u64, Ordering::Relaxed);
+            }
+        });
+        Flood { stop, sent, thread }
+    }
+
+    /// Bytes written so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the writes failed (the thread ended by itself).
+    pub fn ended(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    /// Waits until the writes fail.
+    pub fn join(self) {
+        self.thread.join().expect("the flood thread");
+    }
+
+    /// Stops the writes and waits for the thread.
+    pub fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.join();
+    }
+}
