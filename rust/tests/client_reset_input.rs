@@ -15,44 +15,10 @@
 mod support;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 
 use support::*;
 use tcphub::{ClientEvent, DisconnectReason, Framing, TcpClient};
-
-/// A client with a one-event pull queue, connected to a raw listener; the
-/// server side has written two lines and the client has read them (one
-/// queued, one waiting for room: the client reads no more), then written
-/// `last` and reset the connection.
-fn client_with_unread_input_and_a_reset(last: &[u8]) -> TcpClient {
-    let listener = TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
-    let client = TcpClient::builder(listener.local_addr().unwrap())
-        .framing(Framing::lines())
-        .event_capacity(1)
-        .connect()
-        .unwrap();
-    let (mut server, _) = listener.accept().unwrap();
-    server.write_all(b"a\nb\n").unwrap();
-    let (local, peer) = (client.local_addr(), client.peer_addr());
-    let unread = || socket_queues(local, peer).map(|(_, rx)| rx);
-    wait_until("the client reading its first two lines", || {
-        unread() == Some(0)
-    });
-    server.write_all(last).unwrap();
-    wait_until("the last line arriving unread", || {
-        unread() == Some(last.len() as u64)
-    });
-    reset(server);
-    client
-}
-
-/// Closes `s` with a reset (`SO_LINGER` 0).
-fn reset(s: TcpStream) {
-    socket2::SockRef::from(&s)
-        .set_linger(Some(std::time::Duration::ZERO))
-        .unwrap();
-    drop(s);
-}
 
 /// Takes events until `Closed`, returning the messages and the disconnect
 /// reason.
@@ -71,7 +37,7 @@ fn drain(client: &TcpClient) -> (Vec<Vec<u8>>, Option<DisconnectReason>) {
 
 #[test]
 fn a_half_close_that_finds_the_connection_reset_still_delivers_what_arrived() {
-    let client = client_with_unread_input_and_a_reset(b"server full\n");
+    let client = client_with_unread_input_and_a_reset(b"server full\n", None);
     // The half-close fails (the socket is closed by the reset); the
     // line that arrived before the reset must not go with it.
     let _ = client.shutdown_write();
@@ -86,7 +52,7 @@ fn a_half_close_that_finds_the_connection_reset_still_delivers_what_arrived() {
 
 #[test]
 fn a_write_that_finds_the_connection_reset_still_delivers_what_arrived() {
-    let client = client_with_unread_input_and_a_reset(b"server full\n");
+    let client = client_with_unread_input_and_a_reset(b"server full\n", None);
     client.send(b"one").unwrap();
     let (msgs, why) = drain(&client);
     assert_eq!(
@@ -102,7 +68,7 @@ fn a_write_that_finds_the_connection_reset_still_delivers_what_arrived() {
 /// input). Before the fix "server fu" was delivered.
 #[test]
 fn a_line_cut_by_a_reset_a_write_found_first_is_not_delivered() {
-    let client = client_with_unread_input_and_a_reset(b"server full\nserver fu");
+    let client = client_with_unread_input_and_a_reset(b"server full\nserver fu", None);
     client.send(b"one").unwrap();
     let (msgs, why) = drain(&client);
     assert_eq!(
@@ -120,29 +86,8 @@ fn a_line_cut_by_a_reset_a_write_found_first_is_not_delivered() {
 /// (here 2 MB) was waiting.
 #[test]
 fn a_close_after_a_failed_half_close_reports_how_the_input_ended() {
-    let listener = TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
-    let client = TcpClient::builder(listener.local_addr().unwrap())
-        .framing(Framing::lines())
-        .event_capacity(1)
-        .connect()
-        .unwrap();
-    let (mut server, _) = listener.accept().unwrap();
-    let (local, peer) = (client.local_addr(), client.peer_addr());
-    set_recv_buffer_of(local, 8 << 20);
-    let unread = || socket_queues(local, peer).map(|(_, rx)| rx);
-    server.write_all(b"a\nb\n").unwrap();
-    wait_until("the client reading its first two lines", || {
-        unread() == Some(0)
-    });
     let body = b"xxxxxxxxx\n".repeat(200_000);
-    server.set_write_timeout(Some(TIMEOUT)).unwrap();
-    server
-        .write_all(&body)
-        .expect("the lines fit the receive buffer");
-    wait_until("every line arriving unread", || {
-        unread() == Some(body.len() as u64)
-    });
-    reset(server);
+    let client = client_with_unread_input_and_a_reset(&body, Some(8 << 20));
     let _ = client.shutdown_write(); // fails: the connection is gone
     client.close();
     let (msgs, why) = drain(&client);

@@ -727,3 +727,48 @@ impl Flood {
         self.join();
     }
 }
+
+/// A lines client with a one-event pull queue, connected to a raw
+/// listener; the server side has written two lines and the client has read
+/// them (one queued, one waiting for room: the client reads no more), then
+/// written `last`, left unread in the client's socket, and reset the
+/// connection (`SO_LINGER` 0). `rcvbuf`: the client socket's receive
+/// buffer, for a `last` larger than the default one holds.
+pub fn client_with_unread_input_and_a_reset(
+    last: &[u8],
+    rcvbuf: Option<usize>,
+) -> tcphub::TcpClient {
+    let listener = std::net::TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
+    let client = tcphub::TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::lines())
+        .event_capacity(1)
+        .connect()
+        .unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    let (local, peer) = (client.local_addr(), client.peer_addr());
+    if let Some(bytes) = rcvbuf {
+        set_recv_buffer_of(local, bytes);
+    }
+    let unread = || socket_queues(local, peer).map(|(_, rx)| rx);
+    server.write_all(b"a\nb\n").unwrap();
+    wait_until("the client reading its first two lines", || {
+        unread() == Some(0)
+    });
+    server.set_write_timeout(Some(TIMEOUT)).unwrap();
+    server
+        .write_all(last)
+        .expect("the input fits the receive buffer");
+    wait_until("the last input arriving unread", || {
+        unread() == Some(last.len() as u64)
+    });
+    reset(server);
+    client
+}
+
+/// Closes `s` with a reset (`SO_LINGER` 0).
+pub fn reset(s: TcpStream) {
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(s);
+}
