@@ -105,7 +105,7 @@ struct ClientLoop {
     /// written, and what the server sent before the end is read and
     /// delivered (as the pull queue makes room, like any input), then the
     /// connection ends — for this reason, or (after the half-close) for
-    /// how the input ended. See `read_to_end`.
+    /// how the input ended. See `found_gone` and `Gone::input_end`.
     gone: Option<Gone>,
     write_side: WriteSide,
     rng: u64,
