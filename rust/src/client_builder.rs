@@ -303,7 +303,11 @@ impl ClientBuilder {
 
     /// Capacity of the pull-mode event queue (default 65,536). While it is
     /// full — or its messages hold [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES)
-    /// (64 MiB) — the client stops reading from the socket. Zero is refused
+    /// (64 MiB) — the client stops reading from the socket. That holds for
+    /// a connection found gone by a write, too: what the server sent before
+    /// the end is delivered as you take events, and its `Disconnected` (and
+    /// a reconnect) follows it ([`TcpClient::is_connected`] is false
+    /// meanwhile). Zero is refused
     /// by [`connect`](ClientBuilder::connect) as [`Error::InvalidConfig`];
     /// `usize::MAX` in effect removes the bound on the number of messages,
     /// and the byte bound still holds.
