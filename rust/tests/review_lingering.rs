@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use support::*;
-use tcphub::{DisconnectReason, Framing, ServerHandle, TcpServer};
+use tcphub::{DisconnectReason, ServerHandle};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -21,36 +21,17 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The goodbye, four lines of this many bytes: far more than a 4 KiB
-/// receive buffer holds.
-const LINE: usize = 50_000;
-
-/// The goodbye as the peer receives it.
-fn goodbye() -> Vec<u8> {
-    let mut v = vec![b'g'; LINE];
-    v.push(b'\n');
-    v.repeat(4)
-}
-
-/// A server that answers "bye" with the goodbye and, if `kick`,
-/// disconnects the client right after.
-fn goodbye_server(ip: IpAddr, linger: Duration, kick: bool, gone: &Disconnects) -> ServerHandle {
-    TcpServer::new(0, 10)
+/// A one-loop goodbye server on `ip` (see [`goodbye_server`]).
+fn started_goodbye_server(
+    ip: IpAddr,
+    linger: Duration,
+    kick: bool,
+    gone: &Disconnects,
+) -> ServerHandle {
+    goodbye_server(10, kick, gone)
         .bind(ip)
-        .framing(Framing::lines())
         .threads(1)
         .linger(linger)
-        .on_message(move |srv, c, msg| {
-            if msg == b"bye" {
-                for _ in 0..4 {
-                    srv.send(c.id, &vec![b'g'; LINE]).expect("goodbye");
-                }
-                if kick {
-                    srv.disconnect(c.id).expect("kick");
-                }
-            }
-        })
-        .on_disconnect(gone.recorder())
         .start()
         .expect("start")
 }
@@ -92,7 +73,7 @@ fn signal_thread(tid: libc::pid_t) {
 fn a_signal_during_the_stop_does_not_cut_lingering_sockets_short() {
     let _serial = serial();
     let gone = Disconnects::new();
-    let server = goodbye_server(localhost(), TIMEOUT, false, &gone);
+    let server = started_goodbye_server(localhost(), TIMEOUT, false, &gone);
     let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = peer.id_on(&server);
     peer.send(b"bye\n");
@@ -132,7 +113,7 @@ fn a_signal_during_the_stop_does_not_cut_lingering_sockets_short() {
 fn a_lingering_socket_closes_once_its_peer_has_everything_on_a_quiet_loop() {
     let _serial = serial();
     let gone = Disconnects::new();
-    let server = goodbye_server(localhost(), Duration::from_secs(600), true, &gone);
+    let server = started_goodbye_server(localhost(), Duration::from_secs(600), true, &gone);
     let before = open_fds();
     let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = peer.id_on(&server);
@@ -152,7 +133,7 @@ fn a_lingering_socket_closes_once_its_peer_has_everything_on_a_quiet_loop() {
 fn kick_and_count_fds(ip: IpAddr, linger: Duration, end: impl FnOnce(Peer) -> Option<Peer>) {
     let _serial = serial();
     let gone = Disconnects::new();
-    let server = goodbye_server(ip, linger, true, &gone);
+    let server = started_goodbye_server(ip, linger, true, &gone);
     let before = open_fds();
     let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = peer.id_on(&server);
@@ -205,7 +186,7 @@ fn a_stop_closes_lingering_sockets_also_after_a_stop_timeout_ran_out() {
     let _serial = serial();
     let before = open_fds();
     let gone = Disconnects::new();
-    let server = goodbye_server(localhost(), Duration::from_secs(2), true, &gone);
+    let server = started_goodbye_server(localhost(), Duration::from_secs(2), true, &gone);
     // One kicked before the stop, flooding.
     let mut kicked = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = kicked.id_on(&server);
@@ -215,7 +196,7 @@ fn a_stop_closes_lingering_sockets_also_after_a_stop_timeout_ran_out() {
     // One closed by the stop, with unread output.
     let mut stays = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let stays_id = stays.id_on(&server);
-    let big = vec![b's'; LINE];
+    let big = vec![b's'; GOODBYE_LINE];
     for _ in 0..4 {
         server.send(stays_id, &big).expect("send");
     }
@@ -244,7 +225,7 @@ fn a_stop_closes_lingering_sockets_also_after_a_stop_timeout_ran_out() {
 fn goodbye_while_flooding(listen: IpAddr, connect: IpAddr) {
     let _serial = serial();
     let gone = Disconnects::new();
-    let server = goodbye_server(listen, TIMEOUT, true, &gone);
+    let server = started_goodbye_server(listen, TIMEOUT, true, &gone);
     let addr = SocketAddr::new(connect, server.local_addr().port());
     let mut peer = Peer::connect_with_rcvbuf(addr, 4096);
     let id = peer.id_on(&server);

@@ -6,11 +6,7 @@
 mod support;
 
 use support::*;
-use tcphub::{DisconnectReason, Framing, TcpServer};
-
-/// The goodbye, four lines of this many bytes: far more than a 4 KiB
-/// receive buffer holds.
-const LINE: usize = 50_000;
+use tcphub::DisconnectReason;
 
 /// A refused peer that does not read (its receive window smaller than the
 /// notice, which stays unacknowledged: the refused socket lingers) takes
@@ -21,21 +17,11 @@ const LINE: usize = 50_000;
 #[test]
 fn a_lingering_refused_connection_does_not_cost_a_kicked_client_its_goodbye() {
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 1)
+    let server = goodbye_server(1, true, &gone)
         .bind(localhost())
-        .framing(Framing::lines())
         .threads(1)
         .linger(TIMEOUT)
         .full_message(vec![b'n'; tcphub::MAX_FULL_MESSAGE - 1])
-        .on_message(move |srv, c, msg| {
-            if msg == b"bye" {
-                for _ in 0..4 {
-                    srv.send(c.id, &vec![b'g'; LINE]).expect("goodbye");
-                }
-                srv.disconnect(c.id).expect("kick");
-            }
-        })
-        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     let mut client = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
@@ -50,9 +36,7 @@ fn a_lingering_refused_connection_does_not_cost_a_kicked_client_its_goodbye() {
     assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
     let (got, _) = client.drain_until_closed();
     flooding.stop();
-    let mut want = vec![b'g'; LINE];
-    want.push(b'\n');
-    let want = want.repeat(4);
+    let want = goodbye();
     assert!(got == want, "got {} of {} bytes", got.len(), want.len());
     server.stop();
 }

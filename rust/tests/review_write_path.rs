@@ -476,21 +476,10 @@ fn pull_mode_slow_consumer_is_reported_once_and_a_reader_gets_everything() {
 #[test]
 fn a_client_kicked_while_it_keeps_sending_gets_its_goodbye() {
     use std::io::Write;
-    const LINE: usize = 50_000;
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 10)
+    let server = goodbye_server(10, true, &gone)
         .bind(localhost())
-        .framing(Framing::lines())
         .linger(TIMEOUT)
-        .on_message(|srv, c, msg| {
-            if msg == b"bye" {
-                for _ in 0..4 {
-                    srv.send(c.id, &vec![b'g'; LINE]).expect("goodbye");
-                }
-                srv.disconnect(c.id).expect("kick");
-            }
-        })
-        .on_disconnect(gone.recorder())
         .start()
         .expect("start");
     // A small receive buffer: most of the goodbye waits in the server's
@@ -511,9 +500,7 @@ fn a_client_kicked_while_it_keeps_sending_gets_its_goodbye() {
     // Closed (the goodbye handed to the kernel) while the peer still sends.
     assert_eq!(gone.wait_for(id), DisconnectReason::Kicked);
     let (got, _) = peer.drain_until_closed();
-    let mut want = vec![b'g'; LINE];
-    want.push(b'\n');
-    let want = want.repeat(4);
+    let want = goodbye();
     assert!(
         got == want,
         "got {} bytes of the {}-byte goodbye",

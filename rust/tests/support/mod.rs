@@ -772,3 +772,33 @@ pub fn reset(s: TcpStream) {
         .unwrap();
     drop(s);
 }
+
+/// Bytes in each of the four lines of [`goodbye`]: together far more than
+/// a 4 KiB receive buffer holds.
+pub const GOODBYE_LINE: usize = 50_000;
+
+/// The goodbye a [`goodbye_server`] sends, as the peer receives it.
+pub fn goodbye() -> Vec<u8> {
+    let mut v = vec![b'g'; GOODBYE_LINE];
+    v.push(b'\n');
+    v.repeat(4)
+}
+
+/// A lines server for `max_clients` (not started: bind it, set its linger
+/// time and so on) that answers "bye" with the [`goodbye`] and, if `kick`,
+/// disconnects the client right after; disconnects are recorded in `gone`.
+pub fn goodbye_server(max_clients: usize, kick: bool, gone: &Disconnects) -> TcpServer {
+    TcpServer::new(0, max_clients)
+        .framing(Framing::lines())
+        .on_message(move |srv, c, msg| {
+            if msg == b"bye" {
+                for _ in 0..4 {
+                    srv.send(c.id, &vec![b'g'; GOODBYE_LINE]).expect("goodbye");
+                }
+                if kick {
+                    srv.disconnect(c.id).expect("kick");
+                }
+            }
+        })
+        .on_disconnect(gone.recorder())
+}
