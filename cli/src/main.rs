@@ -104,13 +104,11 @@ impl std::error::Error for UsageError {}
 /// usage error that says what is taken (a zone cannot be bound to: the
 /// server takes an address alone).
 pub(crate) fn bind_ip(text: &str) -> Result<std::net::IpAddr, String> {
-    tcphub::parse_ip(text)
-        .filter(|_| !text.contains('%'))
-        .ok_or_else(|| {
-            "must be an IP address, e.g. 0.0.0.0, 127.0.0.1, :: or [::1] \
+    tcphub::parse_bind_ip(text).ok_or_else(|| {
+        "must be an IP address, e.g. 0.0.0.0, 127.0.0.1, :: or [::1] \
              (not a host name, no %zone)"
-                .to_string()
-        })
+            .to_string()
+    })
 }
 
 /// [`secs`], above zero.

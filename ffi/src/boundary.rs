@@ -239,13 +239,6 @@ pub(crate) fn host(text: &str) -> &str {
         .unwrap_or(text)
 }
 
-/// An address to listen on: an IP address, IPv6 also in brackets
-/// (`"[::1]"`, as tcphub prints addresses); no zone, which a server cannot
-/// bind to (the CLI's `--bind` takes the same).
-pub(crate) fn bind_ip(text: &str) -> Option<std::net::IpAddr> {
-    tcphub_core::parse_ip(text).filter(|_| !text.contains('%'))
-}
-
 /// The core framing for a `TCPHUB_FRAMING_*` value; `max_len` 0 picks the default.
 pub(crate) fn framing(value: tcphub_framing, max_len: usize) -> Result<Framing, Fail> {
     match value {

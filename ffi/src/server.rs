@@ -365,7 +365,7 @@ pub unsafe extern "C" fn tcphub_server_set_bind_ip(
         setter("tcphub_server_set_bind_ip", s, |st| {
             // SAFETY: the caller's promise.
             let text = boundary::c_str(ip, "ip")?;
-            let ip = boundary::bind_ip(text)
+            let ip = tcphub_core::parse_bind_ip(text)
                 .ok_or_else(|| Fail::invalid(format!("not an IP address: {text:?}")))?;
             st.ip = Some(ip);
             Ok(())

@@ -273,8 +273,7 @@ impl PyTcpServer {
         // IPv6 also in brackets, as tcphub prints addresses ("[::1]:8001")
         // and `tcphub serve --bind` takes them; no zone: the server binds
         // an address alone.
-        let bind: IpAddr = tcphub::parse_ip(bind)
-            .filter(|_| !bind.contains('%'))
+        let bind: IpAddr = tcphub::parse_bind_ip(bind)
             .ok_or_else(|| invalid_config(py, format!("bind: not an IP address: {bind:?}")))?;
         let overflow = overflow_from_str(py, overflow)?;
         let settings = Settings {

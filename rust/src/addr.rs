@@ -58,6 +58,24 @@ pub fn parse_ip(text: &str) -> Option<IpAddr> {
     addr.parse().ok()
 }
 
+/// [`parse_ip`] for an address to listen on ([`TcpServer::bind`](crate::TcpServer::bind)):
+/// the same forms, but no zone — a server binds an address alone, and
+/// dropping the zone would listen on another interface than the one named.
+/// The CLI's `--bind`, C's `tcphub_server_set_bind_ip` and Python's
+/// `bind=` take exactly these.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::parse_bind_ip("[::1]"), Some("::1".parse().unwrap()));
+/// assert_eq!(tcphub::parse_bind_ip("0.0.0.0"), Some("0.0.0.0".parse().unwrap()));
+/// assert_eq!(tcphub::parse_bind_ip("::1%1"), None);
+/// assert_eq!(tcphub::parse_bind_ip("localhost"), None);
+/// ```
+pub fn parse_bind_ip(text: &str) -> Option<IpAddr> {
+    parse_ip(text).filter(|_| !text.contains('%'))
+}
+
 /// [`parse_ip`] for an address that picks a connected client (the C and
 /// Python bindings' `send_to`), with the reason when `text` is not one, in
 /// words for the caller: a host name is said to be one, since clients are
