@@ -228,17 +228,6 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, arg: &str) -> Result<&'a str, F
         .map_err(|_| Fail::invalid(format!("{arg} is not valid UTF-8")))
 }
 
-/// A client's `host` argument as the resolver takes it: an IPv6 address
-/// may come in brackets (`"[::1]"`), as tcphub prints addresses
-/// (`[::1]:8001`) and as `tcphub_server_send_to` and the Python client
-/// take it; the resolver would look `"[::1]"` up as a name and fail.
-pub(crate) fn host(text: &str) -> &str {
-    text.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .filter(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
-        .unwrap_or(text)
-}
-
 /// The core framing for a `TCPHUB_FRAMING_*` value; `max_len` 0 picks the default.
 pub(crate) fn framing(value: tcphub_framing, max_len: usize) -> Result<Framing, Fail> {
     match value {

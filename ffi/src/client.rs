@@ -78,7 +78,7 @@ pub unsafe extern "C" fn tcphub_client_connect(
         // SAFETY: non-NULL and writable by the caller's promise.
         unsafe { client_out.write(std::ptr::null_mut()) };
         // SAFETY: the caller's promise.
-        let host = boundary::host(unsafe { boundary::c_str(host, "host")? });
+        let host = tcphub_core::unbracket_host(unsafe { boundary::c_str(host, "host")? });
         let framing = boundary::framing(framing, max_len)?;
         let client = TcpClient::builder((host, port))
             .framing(framing)

@@ -145,7 +145,7 @@ pub unsafe extern "C" fn tcphub_client_connect_with(
         // SAFETY: non-NULL and writable by the caller's promise.
         unsafe { client_out.write(std::ptr::null_mut()) };
         // SAFETY: the caller's promise.
-        let host = boundary::host(unsafe { boundary::c_str(host, "host")? });
+        let host = tcphub_core::unbracket_host(unsafe { boundary::c_str(host, "host")? });
         if options.is_null() {
             return Err(Fail::new(TCPHUB_ERR_NULL, "options is NULL"));
         }

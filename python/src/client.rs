@@ -140,10 +140,7 @@ impl PyTcpClient {
             .spawn(move || {
                 // `builder` resolves `host` (getaddrinfo). An IPv6 address
                 // may come in brackets, as tcphub prints it ("[::1]:8001").
-                let host = host
-                    .strip_prefix('[')
-                    .and_then(|h| h.strip_suffix(']'))
-                    .unwrap_or(&host);
+                let host = tcphub::unbracket_host(&host);
                 let mut builder = TcpClient::builder((host, port.0))
                     .framing(framing)
                     .connect_timeout(connect_timeout)

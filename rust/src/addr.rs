@@ -76,6 +76,30 @@ pub fn parse_bind_ip(text: &str) -> Option<IpAddr> {
     parse_ip(text).filter(|_| !text.contains('%'))
 }
 
+/// A server's host as a client's name lookup takes it: an IPv6 address in
+/// brackets, as tcphub prints addresses (`[::1]:8001`), without them
+/// (`[::1]` → `::1`, `[fe80::1%eth0]` → `fe80::1%eth0`, zone kept: it
+/// picks the interface to connect through); anything else unchanged — a
+/// name or an unbracketed address is looked up as it is, and bracketed text
+/// that is not an IPv6 address (`[localhost]`) is left to fail the lookup.
+/// The C and Python clients pass their `host` through it.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::unbracket_host("[::1]"), "::1");
+/// assert_eq!(tcphub::unbracket_host("[fe80::1%eth0]"), "fe80::1%eth0");
+/// assert_eq!(tcphub::unbracket_host("localhost"), "localhost");
+/// assert_eq!(tcphub::unbracket_host("[localhost]"), "[localhost]");
+/// assert_eq!(tcphub::unbracket_host("[127.0.0.1]"), "[127.0.0.1]");
+/// ```
+pub fn unbracket_host(text: &str) -> &str {
+    text.strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .filter(|_| matches!(parse_ip(text), Some(IpAddr::V6(_))))
+        .unwrap_or(text)
+}
+
 /// [`parse_ip`] for an address that picks a connected client (the C and
 /// Python bindings' `send_to`), with the reason when `text` is not one, in
 /// words for the caller: a host name is said to be one, since clients are

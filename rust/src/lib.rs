@@ -61,8 +61,9 @@
 //! - `shared.rs` — state shared by handles and loops, the commands handles
 //!   send to loops, the [`Overflow`] policy.
 //! - `registry.rs` — the directory of connected clients (id, address, loop).
-//! - `addr.rs` — [`parse_ip`], [`parse_bind_ip`] and [`parse_client_ip`]: IP addresses as people
-//!   write them (brackets, zones), for the bindings' and the CLI's `bind` and `send_to`.
+//! - `addr.rs` — [`parse_ip`], [`parse_bind_ip`], [`parse_client_ip`] and [`unbracket_host`]:
+//!   IP addresses as people write them (brackets, zones), for the bindings' and the CLI's
+//!   `bind`, `send_to` and client `host`.
 //! - `stats.rs` — per-loop counters and the [`Stats`] snapshot.
 //! - `client.rs` / `client_builder.rs` / `client_loop.rs` — [`TcpClient`]:
 //!   the client side, its [`ClientBuilder`], bounded send queue, pull events
@@ -91,7 +92,7 @@ mod server;
 mod shared;
 mod stats;
 
-pub use addr::{parse_bind_ip, parse_client_ip, parse_ip};
+pub use addr::{parse_bind_ip, parse_client_ip, parse_ip, unbracket_host};
 pub use client::TcpClient;
 pub use client_builder::{ClientBuilder, ClientEvent, Reconnect, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientRef, Error, Result};
