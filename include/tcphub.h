@@ -1294,8 +1294,12 @@ int tcphub_server_set_framing(struct tcphub_server *s, tcphub_framing framing, s
  * `max_clients` clients are connected, framed like every other message,
  * just before the server closes it — so the peer learns why instead of
  * seeing a bare end-of-stream. `msg` NULL (with `len` 0) removes it; none
- * is the default. Data the peer sends after the close draws a reset from
- * the kernel, which can discard the notice unread. The bytes are copied. It is written once without
+ * is the default. Until the peer has acknowledged the notice, the refused
+ * socket lingers (input read and discarded, up to the linger time), so a
+ * peer that keeps sending still gets all of it rather than a reset; past
+ * 1,024 lingering sockets per event loop (or `max_clients`, if fewer) a
+ * refused socket is closed at once and a peer still sending may get a
+ * reset instead of the notice's rest. The bytes are copied. It is written once without
  * waiting, so `tcphub_server_start` fails with `TCPHUB_ERR_INVALID_ARG`
  * when its frame is longer than 4096 bytes or the message is over the
  * framing's `max_len`. Takes effect at the next `tcphub_server_start`.

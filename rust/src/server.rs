@@ -383,12 +383,17 @@ impl TcpServer {
     /// reached" — so the peer learns why instead of seeing a bare
     /// end-of-stream. Default: none. Keep it short: it is written once,
     /// without waiting, so its frame may be at most
-    /// [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) (4096) bytes. The
-    /// refusal does not wait for the peer either: data the peer sends after
-    /// the close (say, a message written the instant it connected that
-    /// arrives a moment late) is answered by the kernel with a reset, which
-    /// can discard the notice before the peer reads it — as with any server
-    /// that writes an error and closes (Redis included).
+    /// [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) (4096) bytes. Until
+    /// the peer has acknowledged the notice, the refused socket lingers
+    /// (its input read and discarded, for up to the
+    /// [`linger`](TcpServer::linger) time), so a peer that keeps sending
+    /// (say, a message written the instant it connected) still gets all of
+    /// it rather than a reset that would throw its unsent rest away. At
+    /// most 1,024 sockets (nor more than `max_clients`) linger per event
+    /// loop, and a refused connection's place goes to a client's socket
+    /// that needs it: a refused socket without a place is closed at once,
+    /// and its peer, if still sending, may get a reset instead of the rest
+    /// of the notice.
     ///
     /// # Errors
     ///
