@@ -279,12 +279,15 @@ pub(crate) struct PyStats {
     /// or ``send_to`` that returned while the client was disconnecting or
     /// the server stopping ran out of linger time before it got to them; and
     /// messages (broadcasts too) that did not fit the queue of a client held
-    /// open for replies after its disconnect event. Broadcasts are otherwise
-    /// not counted here.
+    /// open for replies after its disconnect event, under
+    /// ``overflow="disconnect"`` (which ends the hold; under
+    /// ``overflow="drop"`` they count in ``dropped``, like anyone's).
+    /// Broadcasts are otherwise not counted here.
     undelivered: u64,
     /// Clients disconnected as slow consumers (reason ``"slow consumer"``).
     /// A client held open for replies after its disconnect event whose queue
-    /// overflows is closed but not counted here: it had already left.
+    /// overflows under ``overflow="disconnect"`` is closed but not counted
+    /// here: it had already left.
     slow_consumers: u64,
     /// Clients disconnected for sending an oversize frame.
     frame_too_large: u64,
