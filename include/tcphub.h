@@ -524,7 +524,8 @@ typedef struct tcphub_stats {
    */
   uint64_t rejected;
   /**
-   * Connections that have ended, for any reason.
+   * Admitted connections (see `accepted`) that have ended, for any
+   * reason; a refused one counts only in `rejected`.
    */
   uint64_t disconnected;
   /**

@@ -20,7 +20,8 @@ pub struct tcphub_stats {
     /// Connections refused because `max_clients` were connected (accepted,
     /// then closed at once).
     pub rejected: u64,
-    /// Connections that have ended, for any reason.
+    /// Admitted connections (see `accepted`) that have ended, for any
+    /// reason; a refused one counts only in `rejected`.
     pub disconnected: u64,
     /// Messages (frames) received from clients.
     pub msgs_in: u64,

@@ -262,7 +262,8 @@ pub(crate) struct PyStats {
     accepted: u64,
     /// Connections refused because ``max_clients`` were connected.
     rejected: u64,
-    /// Connections that have ended, for any reason.
+    /// Admitted connections (see ``accepted``) that have ended, for any
+    /// reason; a refused one counts only in ``rejected``.
     disconnected: u64,
     /// Messages (frames) received from clients.
     msgs_in: u64,

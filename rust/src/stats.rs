@@ -23,7 +23,8 @@ pub struct Stats {
     pub accepted: u64,
     /// Connections refused because `max_clients` were connected (accepted, then closed at once).
     pub rejected: u64,
-    /// Connections that have ended, for any reason.
+    /// Admitted connections (see `accepted`) that have ended, for any
+    /// reason; a refused one counts only in `rejected`.
     pub disconnected: u64,
     /// Messages (frames) received from clients: decoded from what was read,
     /// including the rest of a read that a callback cut short by kicking
