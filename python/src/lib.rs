@@ -8,12 +8,13 @@
 //! # Layout
 //!
 //! - `server.rs` — `TcpServer`: the core server in pull mode, start/stop
-//!   and the GIL rules.
+//!   and the GIL rules; `settings.rs` — its constructor's settings and the
+//!   core builder made from them.
 //! - `dispatch.rs` — the dispatcher thread that runs the Python callbacks
 //!   (and skips a kicked client's queued messages).
 //! - `events.rs` — pull consumption: `EventIterator` and `poll`.
 //! - `client.rs` — `TcpClient`.
-//! - `types.rs` — value classes: `Client`, `Event`, `Stats`.
+//! - `types.rs` — value classes: `Client`, `Event`, `ClientEvent`, `Stats`.
 //! - `errors.rs` — the exception classes and the `tcphub::Error` mapping.
 //!
 //! The pure-Python side (`python/tcphub/`) adds `aevents()` for asyncio, the
