@@ -205,6 +205,9 @@ struct EventLoop {
     stopping: Option<Instant>,
     /// Next scan for clients past the idle or frame timeout (`None`: neither is set).
     next_timer_check: Option<Instant>,
+    /// Since when reading is paused, as `note_pause` last saw it: the frame
+    /// clocks do not run meanwhile.
+    paused_since: Option<Instant>,
     /// When the loop last gave up its CPU after a turn (`maybe_yield`).
     last_yield: Instant,
     /// Closed connections kept open while their peer still sends and our
@@ -249,6 +252,7 @@ impl EventLoop {
             held: FastMap::default(),
             stopping: None,
             next_timer_check,
+            paused_since: None,
             last_yield: Instant::now(),
             lingering: lingering::Lingering::default(),
         }
@@ -311,6 +315,7 @@ impl EventLoop {
             self.dispatch.drain_backlog();
             self.read_again();
             self.flush_scheduled();
+            self.note_pause();
             self.check_timers();
             self.check_held();
             self.check_draining();
@@ -320,6 +325,7 @@ impl EventLoop {
             // (which may never come on a quiet loop).
             self.pump();
             self.flush_scheduled();
+            self.note_pause();
             self.maybe_yield(worked);
             if let Some(deadline) = self.stopping {
                 // A message a handle counted in `pending` before it saw the
@@ -501,6 +507,35 @@ impl EventLoop {
         if !reported {
             LoopCounters::add(&counters.disconnected, 1);
             self.dispatch.disconnected(counters, &client, &reason);
+        }
+    }
+
+    /// Keeps the frame clocks still while the loop does not read: a client
+    /// cannot finish a frame while we leave its bytes in the kernel (and TCP
+    /// stops its writes), so a pause is not its delay. Notes when reading
+    /// paused; once it resumes, moves every unfinished frame's start on by
+    /// the pause. (Not the idle clocks: what a client sent meanwhile is read
+    /// before the timers are checked, and one that sent nothing was idle.)
+    fn note_pause(&mut self) {
+        if self.core.config.frame_timeout.is_none() {
+            return;
+        }
+        let paused = self.read_paused();
+        match self.paused_since {
+            None if paused => self.paused_since = Some(Instant::now()),
+            Some(since) if !paused => {
+                self.paused_since = None;
+                let now = Instant::now();
+                let pause = now.saturating_duration_since(since);
+                for c in self.conns.iter_mut().flatten() {
+                    if let Some(started) = &mut c.frame_started {
+                        // (A frame started since the resume, in this turn,
+                        // starts now.)
+                        *started = (*started + pause).min(now);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 

@@ -227,10 +227,13 @@ impl TcpServer {
     /// [`Error::InvalidConfig`]: it would cut any frame split over two reads.
     ///
     /// The clock starts when the first byte of a frame arrives and stops when
-    /// its last byte does; a client idle *between* frames is not affected (see
-    /// [`idle_timeout`](TcpServer::idle_timeout) for that). This is the defence
-    /// against "slowloris" clients that hold a connection and a partial-frame
-    /// buffer by sending a frame one byte at a time. It applies to
+    /// its last byte does; it does not run while the server is not reading
+    /// (its pull-mode event queue full, or another loop far behind: TCP then
+    /// holds the client's bytes back). A client idle *between* frames is not
+    /// affected (see [`idle_timeout`](TcpServer::idle_timeout) for that).
+    /// This is the defence against "slowloris" clients that hold a
+    /// connection and a partial-frame buffer by sending a frame one byte at
+    /// a time. It applies to
     /// [`Framing::Lines`] and [`Framing::LengthPrefixed`]; with [`Framing::Raw`]
     /// every read is a whole message, so no frame is ever unfinished.
     ///

@@ -10,7 +10,7 @@ use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::*;
-use tcphub::{Framing, Overflow, TcpServer};
+use tcphub::{Event, Framing, Overflow, TcpServer};
 
 #[test]
 fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpressure() {
@@ -78,4 +78,84 @@ fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpress
     drop(flooder);
     server.stop();
     assert_eq!(cut, None, "a client sending every 50 ms was cut");
+}
+
+/// The frame clock does not run while the loop does not read either: a
+/// client whose frame is held up by a pause (here: the pull queue is full,
+/// so the loop stops reading and TCP stops the client's writes) is not
+/// "taking longer than the timeout to finish a frame". It sends its frame
+/// at a pace that takes about half the frame timeout; the pause in the
+/// middle of it lasts longer than the timeout; it must not be cut.
+#[test]
+fn a_frame_held_up_by_a_paused_loop_is_not_cut_for_the_frame_timeout() {
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 40; // 2.5 MiB, one chunk every PACE: ~1.6 s
+    const PACE: Duration = Duration::from_millis(40);
+    const FRAME_TIMEOUT: Duration = Duration::from_secs(3);
+    const PAUSE: Duration = Duration::from_secs(4);
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::length_prefixed())
+        .frame_timeout(FRAME_TIMEOUT)
+        .event_capacity(1)
+        .start()
+        .unwrap();
+    let events = server.events();
+    let addr = server.local_addr();
+    let a = Peer::connect(addr);
+    // A small send buffer: what A writes during the pause mostly waits in
+    // A itself, and the rest of its frame still takes its pace afterwards.
+    socket2::SockRef::from(&a.stream)
+        .set_send_buffer_size(CHUNK)
+        .unwrap();
+    let a_id = match next_event(&events) {
+        Event::Connected(c) => c.id,
+        other => panic!("expected A's Connected, got {other:?}"),
+    };
+    // A starts its frame: the header and the first chunk.
+    let mut start = ((CHUNK * CHUNKS) as u32).to_be_bytes().to_vec();
+    start.extend_from_slice(&[b'a'; CHUNK]);
+    let mut a_stream = a.stream.try_clone().unwrap();
+    a_stream.write_all(&start).unwrap();
+    wait_until("the server read the start of A's frame", || {
+        server.stats().bytes_in >= start.len() as u64
+    });
+    // B's Connected fills the queue (capacity 1); B's message does not fit,
+    // so the loop stops reading.
+    let mut b = Peer::connect(addr);
+    b.stream.write_all(&lp_frame(b"x")).unwrap();
+    wait_until("the loop decoded B's message", || {
+        server.stats().msgs_in >= 1
+    });
+    // A goes on at its pace (its writes block while the loop is paused).
+    let writer = std::thread::spawn(move || {
+        for _ in 1..CHUNKS {
+            if a_stream.write_all(&[b'a'; CHUNK]).is_err() {
+                return false;
+            }
+            std::thread::sleep(PACE);
+        }
+        true
+    });
+    // The pause: longer than the frame timeout (the scenario, not a wait
+    // for something to happen).
+    std::thread::sleep(PAUSE);
+    // Taking B's events lets the loop read again.
+    let mut a_frame = None;
+    let deadline = Instant::now() + TIMEOUT;
+    while a_frame.is_none() && Instant::now() < deadline {
+        match events.recv_timeout(Duration::from_millis(100)) {
+            Ok(Event::Message(c, m)) if c.id == a_id => a_frame = Some(Ok(m.len())),
+            Ok(Event::Disconnected(c, why)) if c.id == a_id => a_frame = Some(Err(why)),
+            _ => {}
+        }
+    }
+    let wrote_all = writer.join().unwrap();
+    server.stop();
+    assert_eq!(
+        a_frame,
+        Some(Ok(CHUNK * CHUNKS)),
+        "A's frame (all written: {wrote_all})"
+    );
 }
