@@ -570,34 +570,49 @@ impl EventLoop {
                 None
             }
         };
-        let due: Vec<(usize, ClientId, DisconnectReason)> = self
+        // (A held connection's peer is done: no timeouts apply.)
+        let live = |c: &Connection| c.closing.is_none() && !c.held;
+        let due: Vec<(usize, ClientId)> = self
             .conns
             .iter()
             .enumerate()
             .filter_map(|(t, c)| match c {
-                // (A held connection's peer is done: no timeouts apply.)
-                Some(c) if c.closing.is_none() && !c.held => {
-                    expired(c).map(|why| (t, c.client.id, why))
-                }
+                Some(c) if live(c) && expired(c).is_some() => Some((t, c.client.id)),
                 _ => None,
             })
             .collect();
-        for (t, id, why) in due {
+        for (t, id) in due {
             // Closing one may run commands that close another and hand its
             // slot to a new client: act only on the client found expired.
-            if self
+            if !self
                 .conn_mut(t)
-                .is_some_and(|c| c.client.id == id && c.closing.is_none())
+                .is_some_and(|c| c.client.id == id && live(c))
             {
-                let counters = self.counters();
-                let counter = match why {
-                    DisconnectReason::IdleTimeout => &counters.idle_timeouts,
-                    _ => &counters.frame_timeouts,
-                };
-                LoopCounters::add(counter, 1);
-                self.close_after_flush(t, why);
-                self.pump();
+                continue;
             }
+            // What it sent while this loop was busy elsewhere (a slow
+            // callback) may wait unread, its readiness not polled yet: read
+            // it first, as the next turn would, then look again.
+            self.read(t, false);
+            self.pump();
+            if self.read_paused() {
+                return; // not reading any more: look again next tick
+            }
+            let why = match self.conns.get(t).and_then(|c| c.as_ref()) {
+                Some(c) if c.client.id == id && live(c) => expired(c),
+                _ => None,
+            };
+            let Some(why) = why else {
+                continue;
+            };
+            let counters = self.counters();
+            let counter = match why {
+                DisconnectReason::IdleTimeout => &counters.idle_timeouts,
+                _ => &counters.frame_timeouts,
+            };
+            LoopCounters::add(counter, 1);
+            self.close_after_flush(t, why);
+            self.pump();
         }
     }
 

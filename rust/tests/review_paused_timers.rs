@@ -1,5 +1,6 @@
-//! A loop that stops reading because another loop of its server is far
-//! behind (backpressure) must not cut its own clients as idle: they may be
+//! A loop that stops reading — because another loop of its server is far
+//! behind (backpressure), its pull queue is full, or a slow callback holds
+//! it up — must not cut its own clients as idle or slow: they may be
 //! sending all along, their bytes wait in the kernel because of us.
 
 mod support;
@@ -158,4 +159,61 @@ fn a_frame_held_up_by_a_paused_loop_is_not_cut_for_the_frame_timeout() {
         Some(Ok(CHUNK * CHUNKS)),
         "A's frame (all written: {wrote_all})"
     );
+}
+
+/// A slow callback holds its loop up too (the README: it "delays that
+/// loop's clients"): a client of that loop that kept sending all along has
+/// its bytes waiting in the kernel when the callback returns, and must not
+/// be cut as idle by the timer check that follows before the loop has
+/// looked at its socket again.
+#[test]
+fn a_client_that_keeps_sending_is_not_idle_after_a_slow_callback_of_its_loop() {
+    let (asleep_tx, asleep) = mpsc::channel();
+    let (release, gate) = mpsc::channel::<()>();
+    let (asleep_tx, gate) = (Mutex::new(asleep_tx), Mutex::new(gate));
+    let gone = Disconnects::new();
+    let record = gone.clone();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::length_prefixed())
+        .idle_timeout(Duration::from_millis(400))
+        .on_message(move |_srv, _c, m| {
+            if m == b"sleep" {
+                let _ = asleep_tx.lock().unwrap().send(());
+                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            }
+        })
+        .on_disconnect(move |_srv, c, why| record.record(c, why))
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let mut sleeper = Peer::connect(addr);
+    let _ = sleeper.id_on(&server);
+    let mut busy = Peer::connect(addr);
+    let busy_id = busy.id_on(&server);
+    sleeper.send_frame(b"sleep");
+    asleep
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the loop enters its slow callback");
+    // The callback holds the loop for over twice the idle timeout while the
+    // busy client sends a small message every 50 ms (the scenario, not a
+    // wait for something to happen).
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(1000) {
+        busy.stream.write_all(&lp_frame(b"tick")).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    release.send(()).unwrap();
+    // It keeps sending for a while after the callback returned.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(600) {
+        if busy.stream.write_all(&lp_frame(b"tick")).is_err() {
+            break; // cut: the server closed it
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cut = gone.reason_of(busy_id);
+    server.stop();
+    assert_eq!(cut, None, "a client sending every 50 ms was cut");
 }
