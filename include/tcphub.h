@@ -1053,12 +1053,13 @@ struct tcphub_server *tcphub_server_new(uint16_t port, size_t max_clients);
  * set) and writes it to `*event_out`, overwriting it without releasing it.
  * Events of one client come in order: CONNECTED, its MESSAGEs, then one
  * DISCONNECTED. Several threads may wait at once; each event goes to one.
- * A client that finished sending (`TCPHUB_REASON_CLOSED_BY_PEER`) is held
- * open after its DISCONNECTED so `tcphub_server_send` (and `_send_all`)
- * still reach it,
- * until the next call of this function (by any thread) or the linger time
- * (2 s unless set with `tcphub_server_set_linger`): reply to a
- * client's messages before asking for the next event.
+ * A client that finished sending (`TCPHUB_REASON_CLOSED_BY_PEER`, or
+ * `TCPHUB_REASON_IO` when it ended in the middle of a frame) is held open
+ * after its DISCONNECTED so `tcphub_server_send` (and `_send_to`,
+ * `_send_all`) still reach it, until the next call of this function (by
+ * any thread) or the linger time (2 s unless set with
+ * `tcphub_server_set_linger`) after it was taken: reply to a client's
+ * messages before asking for the next event.
  * Events still queued when the server stops can be taken after the stop.
  *
  * Returns `TCPHUB_OK` with an event, `TCPHUB_ERR_TIMEOUT` when none came in
