@@ -1162,9 +1162,10 @@ int tcphub_server_send_all(struct tcphub_server *s, const uint8_t *data, size_t 
  * Queues `len` bytes at `data` (framed once) for every connected client
  * except client `except_id` — typically everyone but the sender of the
  * message being relayed. An `except_id` that is not connected excludes
- * nobody. If `queued_out` is not NULL it receives the number of clients
- * the message was queued for (0 when the call fails). Otherwise exactly as
- * `tcphub_server_send_all` (waiting included).
+ * nobody. If `queued_out` is not NULL it receives the number of those
+ * clients connected at the call, each of which gets the message unless it
+ * leaves first or its queue overflows (0 when the call fails). Otherwise
+ * exactly as `tcphub_server_send_all` (waiting included).
  *
  * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
  *

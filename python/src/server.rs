@@ -486,8 +486,10 @@ impl PyTcpServer {
 
     /// Queues ``data`` for every connected client, or every one but client
     /// ``exclude`` (an id, e.g. the sender of a message being relayed; one
-    /// not connected excludes nobody); returns how many clients it was
-    /// queued for (0 when the server is not running). A client that
+    /// not connected excludes nobody); returns how many clients were
+    /// connected at the call (0 when the server is not running), each of
+    /// which gets it unless it leaves first or its queue is full (under
+    /// ``overflow="drop"`` it is dropped for that one). A client that
     /// finished sending and is held open for replies (see ``Event``) gets
     /// it too but is not counted, its own leave notice included: pass
     /// ``exclude=client.id`` for that. Raises ``FrameTooLarge`` when
