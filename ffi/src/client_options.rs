@@ -64,11 +64,13 @@ pub struct tcphub_client_options {
     pub linger_ms: u64,
     /// `TCP_NODELAY` (default true).
     pub nodelay: bool,
-    /// How many received messages wait for `tcphub_client_recv` at most
-    /// (default 65536); while full, or while its messages hold 64 MiB, the
-    /// client stops reading the socket. It must be more than 0; `SIZE_MAX`
-    /// in effect removes the bound on the number of messages, and the 64 MiB
-    /// bound still holds.
+    /// How many events wait to be taken at most (default 65536): received
+    /// messages (`tcphub_client_recv`), and also the drops and reconnects
+    /// `tcphub_client_next_event` reports, which `tcphub_client_recv` skips.
+    /// While full, or while its messages hold 64 MiB, the client stops
+    /// reading the socket. It must be more than 0; `SIZE_MAX` in effect
+    /// removes the bound on the number of events, and the 64 MiB bound still
+    /// holds.
     pub event_capacity: usize,
 }
 

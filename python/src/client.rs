@@ -55,8 +55,10 @@ use crate::{
 /// - ``linger``: how long ``close()`` keeps flushing, and, without
 ///   ``reconnect``, how long what is queued is still written after the
 ///   server ended its sending side.
-/// - ``event_capacity`` bounds the received messages waiting for
-///   ``recv()`` (default 65,536; while full, the client stops reading).
+/// - ``event_capacity`` bounds the events waiting to be taken: received
+///   messages (``recv()``), and the drops and reconnects ``next_event()``
+///   reports, which ``recv()`` skips (default 65,536; while full, the
+///   client stops reading).
 #[pyclass(name = "TcpClient", module = "tcphub", frozen)]
 pub(crate) struct PyTcpClient {
     client: TcpClient,
