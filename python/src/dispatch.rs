@@ -259,6 +259,37 @@ impl Dispatcher {
     }
 }
 
+/// Held while the dispatcher runs Python code: Python before 3.14 ends a
+/// thread that wants the GIL back while the interpreter finalizes with
+/// `pthread_exit`, a forced unwind. Unwinding on into the attach guard would
+/// release a GIL this thread no longer holds, which is a fatal error (an
+/// abort, at the exit of a program whose callback was still computing when
+/// `EXIT_TIMEOUT` ran out). Dropped by that unwind, this parks the thread
+/// for good instead, as pyo3 does where it attaches; the process ends
+/// without it. A Rust panic unwinds as before, and normal code forgets it.
+struct HangOnThreadExit;
+
+impl Drop for HangOnThreadExit {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// `f` attached to the interpreter, if it can be (see [`HangOnThreadExit`]).
+fn attached<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+    Python::try_attach(|py| {
+        let exiting = HangOnThreadExit;
+        let r = f(py);
+        std::mem::forget(exiting);
+        r
+    })
+}
+
 fn dispatch_loop(
     events: Events,
     callbacks: Callbacks,
@@ -273,7 +304,7 @@ fn dispatch_loop(
         match events.recv_batch(&mut batch, DISPATCH_BATCH, Duration::from_secs(1)) {
             Ok(0) => continue,
             Ok(_) => {
-                let delivered = Python::try_attach(|py| {
+                let delivered = attached(|py| {
                     for ev in batch.drain(..) {
                         if !after_kick(&ev) && callbacks.deliver(py, ev) {
                             errors.fetch_add(1, Ordering::Relaxed);
@@ -287,7 +318,8 @@ fn dispatch_loop(
             Err(_) => break, // stopped and drained
         }
     }
-    // Release the callbacks' references with the GIL held, if still possible.
-    let _ = Python::try_attach(move |_py| drop(callbacks));
+    // Release the callbacks' references with the GIL held, if still possible
+    // (that may run Python code: a closure's last reference).
+    let _ = attached(move |_py| drop(callbacks));
     // `_done` drops here: stop() sees the dispatcher has finished.
 }
