@@ -438,10 +438,11 @@ impl PyTcpServer {
     }
 
     /// Blocks until the server has stopped (by ``stop()`` from another
-    /// thread or a callback) and its last callbacks (the ``"server
-    /// stopped"`` disconnects) have run, or ``timeout`` seconds passed;
-    /// returns whether it stopped. Ctrl-C interrupts the wait. Inside a
-    /// callback it does not wait for the callbacks (they run after it).
+    /// thread or a callback) — its queues flushed (up to ``linger``), its
+    /// clients closed — and its last callbacks (the ``"server stopped"``
+    /// disconnects) have run, or ``timeout`` seconds passed; returns whether
+    /// it stopped. Ctrl-C interrupts the wait. Inside a callback it does not
+    /// wait for the callbacks (they run after it).
     /// Raises ``NotRunning`` before ``start()`` (there is nothing to wait
     /// for: without it, ``wait()`` would block for good).
     #[pyo3(signature = (timeout = None))]
@@ -452,34 +453,25 @@ impl PyTcpServer {
             .transpose()?
             .and_then(deadline_after);
         loop {
-            if !r.handle.is_running() {
+            // Stopped and the loops ended, as the core's wait has it (not
+            // just stopping: the flush may last up to `linger`); then the
+            // dispatcher, which runs the last callbacks.
+            let slice = next_slice(deadline);
+            if py.detach(|| r.handle.wait_timeout(slice)) {
                 let Some(d) = &r.dispatcher else {
                     return Ok(true);
                 };
                 if on_dispatcher() {
                     return Ok(true); // the dispatcher cannot wait for itself
                 }
-                // Stopped: now the dispatcher, which runs the last callbacks.
                 let slice = next_slice(deadline);
                 if py.detach(|| d.wait(Some(slice))) {
                     return Ok(true);
                 }
-                if slice.is_zero() {
-                    return Ok(false); // the deadline passed
-                }
-                py.check_signals()?;
-                continue;
             }
-            let slice = next_slice(deadline);
-            if slice.is_zero() {
-                return Ok(false); // the deadline passed
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
             }
-            py.detach(|| {
-                let until = Instant::now() + slice;
-                while r.handle.is_running() && Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            });
             py.check_signals()?;
         }
     }

@@ -367,3 +367,22 @@ def test_leaving_an_events_loop_mid_batch_loses_no_event(make_server):
     assert seen[0].kind == "connect"
     assert [e.data for e in seen[1:]] == [b"m%d" % i for i in range(50)]
     s.close()
+
+
+def test_wait_returns_once_the_stop_has_closed_the_clients(make_server):
+    # wait() returned as soon as another thread's stop() began: without a
+    # callback thread to wait for (pull mode) it did not wait for the event
+    # loops to flush and close the clients, as the core's wait (and C's)
+    # does. Here the flush waits out `linger` for a client that does not
+    # read, and that client's "server stopped" was not there yet.
+    server = make_server(framing="raw", linger=0.5, max_queue_bytes=64 << 20).start()
+    s = connect(server)
+    (joined,) = server.poll(1, timeout=WAIT)
+    server.send(joined.client.id, b"x" * (32 << 20))  # more than the socket buffers take
+    stopping = threading.Thread(target=server.stop)
+    stopping.start()
+    assert server.wait(WAIT)
+    left = server.poll(10, timeout=0.0)
+    stopping.join(WAIT)
+    s.close()
+    assert [(e.kind, e.reason) for e in left] == [("disconnect", "server stopped")]
