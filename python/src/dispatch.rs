@@ -144,6 +144,45 @@ fn chain_to(py: Python<'_>, err: &PyErr, exc: Py<pyo3::exceptions::PyBaseExcepti
     }
 }
 
+/// The `done` receivers of the dispatchers that may still run (finished
+/// ones are pruned as new ones start), for the interpreter's exit: a
+/// server dropped without `stop()` stops, but does not wait for its
+/// dispatcher (see [`wait_all`]).
+static UNFINISHED: Mutex<Vec<Receiver<()>>> = Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<Receiver<()>>> {
+    UNFINISHED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn is_finished(done: &Receiver<()>) -> bool {
+    matches!(
+        done.try_recv(),
+        Err(crossbeam_channel::TryRecvError::Disconnected)
+    )
+}
+
+/// Waits up to `limit` for every server's dispatcher to finish, those of
+/// servers dropped without `stop()` included (their loops have ended:
+/// the dispatchers end once they have run the last callbacks); whether
+/// they all did. Used at the interpreter's exit, after the servers still
+/// referenced were stopped. On a dispatcher thread it does not wait.
+pub(crate) fn wait_all(limit: Duration) -> bool {
+    if on_dispatcher() {
+        return false;
+    }
+    let deadline = crate::deadline_after(limit);
+    let waiting: Vec<Receiver<()>> = unfinished().clone();
+    let all = waiting.iter().all(|done| match deadline {
+        Some(d) => !matches!(done.recv_deadline(d), Err(RecvTimeoutError::Timeout)),
+        None => {
+            let _ = done.recv();
+            true
+        }
+    });
+    unfinished().retain(|done| !is_finished(done));
+    all
+}
+
 /// The dispatcher thread and the way to wait for it with a bound.
 pub(crate) struct Dispatcher {
     /// Taken by the first waiter that sees the dispatcher finished.
@@ -179,10 +218,7 @@ impl Dispatcher {
     }
 
     pub(crate) fn finished(&self) -> bool {
-        matches!(
-            self.done.try_recv(),
-            Err(crossbeam_channel::TryRecvError::Disconnected)
-        )
+        is_finished(&self.done)
     }
 }
 
@@ -245,6 +281,11 @@ impl Dispatcher {
         let t = std::thread::Builder::new()
             .name("tcphub-dispatch".into())
             .spawn(move || dispatch_loop(events, callbacks, &counter, done_tx))?;
+        {
+            let mut all = unfinished();
+            all.retain(|done| !is_finished(done));
+            all.push(done_rx.clone());
+        }
         Ok(Dispatcher {
             thread_id: t.thread().id(),
             thread: Mutex::new(Some(t)),

@@ -19,7 +19,10 @@
 //!   — inside a callback of this server or of any other — it only starts the
 //!   stop and returns: the dispatcher drains the remaining events and ends by
 //!   itself, and two servers stopping each other cannot deadlock.
-//! - Dropping a running server stops it with the GIL released. The
+//! - Dropping a running server stops it with the GIL released, without
+//!   waiting for its dispatcher (a drop may come from the garbage
+//!   collector, anywhere): its last callbacks run after it, and the
+//!   interpreter's exit waits for them (`dispatch::wait_all`). The
 //!   callbacks are visible to Python's garbage collector, so a server whose
 //!   callbacks refer back to it is collected once it is stopped and
 //!   unreferenced.
@@ -435,6 +438,17 @@ impl PyTcpServer {
         // The flush is bounded by `linger` already (as before exit); the
         // timeout is for a callback that does not return.
         Ok(py.detach(|| self.stop_detached_with(None, Some(t))))
+    }
+
+    /// Waits up to ``timeout`` seconds for the callback threads of every
+    /// server to finish — those of servers dropped without ``stop()``
+    /// included, which were stopped but not waited for — and returns
+    /// whether they all did. Used at interpreter exit, after the servers
+    /// still referenced were stopped.
+    #[staticmethod]
+    fn _wait_for_callbacks(py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let limit = duration(py, timeout, "timeout")?;
+        Ok(py.detach(|| crate::dispatch::wait_all(limit)))
     }
 
     /// Blocks until the server has stopped (by ``stop()`` from another

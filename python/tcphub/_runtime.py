@@ -1,8 +1,9 @@
 """Process-wide housekeeping for the native classes (private).
 
 - Servers are tracked from ``start()`` so those still running at interpreter
-  exit are stopped (atexit), with a bound on how long a stuck callback can
-  delay the exit.
+  exit are stopped (atexit); the last callbacks of those and of servers
+  dropped without ``stop()`` run before the exit, with a bound on how long
+  stuck callbacks can delay it.
 - ``_aevents`` implements ``TcpServer.aevents()``; ``_arecv`` and
   ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``;
   ``_in_thread`` implements ``astop()``, ``aclose()`` and ``async with``.
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 _servers: "weakref.WeakSet[TcpServer]" = weakref.WeakSet()
 
-#: Seconds ``_stop_all`` waits for a callback that does not return.
+#: Seconds ``_stop_all`` waits, in all, for callbacks that do not return.
 EXIT_TIMEOUT = 5.0
 
 #: Seconds one helper-thread wait in ``aevents()`` lasts before re-checking.
@@ -35,8 +36,15 @@ def _track(server: "TcpServer") -> None:
 
 @atexit.register
 def _stop_all() -> None:
+    from ._tcphub import TcpServer
+
+    # Each stop flushes (up to the server's linger) without waiting for the
+    # callbacks; then the last callbacks of every server run, those of
+    # servers dropped without stop() included (stopped then, but not
+    # waited for), within one bound.
     for server in list(_servers):
-        server._stop_with_timeout(EXIT_TIMEOUT)
+        server._stop_with_timeout(0.0)
+    TcpServer._wait_for_callbacks(EXIT_TIMEOUT)
 
 
 async def _aevents(server: "TcpServer", max_batch: int) -> AsyncGenerator["Event", None]:

@@ -75,3 +75,37 @@ def test_a_server_dropped_with_callbacks_left_to_run_lets_the_program_exit():
     out, err = _finish(proc)
     assert out == "exiting\n", err
     assert proc.returncode == 0, err
+
+
+def test_the_last_callbacks_of_a_server_dropped_before_exit_still_run():
+    # Servers still running at exit are stopped and their last callbacks
+    # waited for (up to EXIT_TIMEOUT); one dropped without stop() just
+    # before was stopped too, but nobody waited for its callback thread:
+    # its "server stopped" disconnects were cut off by the exit.
+    proc = _spawn(
+        """
+        import socket, time, tcphub
+
+        def serve():
+            server = tcphub.TcpServer(0, 100, bind="127.0.0.1", framing="lines")
+
+            @server.on_disconnect
+            def left(client, reason):
+                t = time.perf_counter()
+                while time.perf_counter() - t < 0.02:  # some work
+                    pass
+                print("left:", reason, flush=True)
+
+            server.start()
+            socks = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
+            while server.client_count < 5:
+                time.sleep(0.01)
+            return socks  # the server is dropped here, not stopped
+
+        socks = serve()
+        print("exiting", flush=True)
+        """
+    )
+    out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert sorted(out.splitlines()) == ["exiting"] + ["left: server stopped"] * 5, err
