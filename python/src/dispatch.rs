@@ -5,7 +5,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -83,10 +83,14 @@ impl Callbacks {
         }
     }
 
-    /// Calls the callback for one event; an exception goes to `on_error`,
-    /// or to `sys.unraisablehook` (also when `on_error` itself raises).
-    /// Calls the callback for `ev`; whether it raised.
-    fn deliver(&self, py: Python<'_>, ev: Event) -> bool {
+    /// Calls the callback for `ev`; whether it raised. An exception goes to
+    /// `on_error`, or to `sys.unraisablehook` (also when `on_error` itself
+    /// raises) — except, without `on_error`, a `NotRunning` raised once
+    /// this server's stop has begun (`stopping`): the reply of a callback
+    /// for a message read before the stop, which the program's own stop
+    /// makes fail (an echo server stopped at exit reported one traceback
+    /// per message still queued). It is still counted.
+    fn deliver(&self, py: Python<'_>, ev: Event, stopping: &AtomicBool) -> bool {
         let (cb, result) = match &ev {
             Event::Connected(c) => match &self.on_connect {
                 Some(cb) => (cb, cb.call1(py, (PyClient::from(*c),))),
@@ -118,7 +122,9 @@ impl Callbacks {
             }
             return true;
         }
-        err.write_unraisable(py, Some(cb.bind(py)));
+        if !(stopping.load(Ordering::Acquire) && crate::errors::is_not_running(py, &err)) {
+            err.write_unraisable(py, Some(cb.bind(py)));
+        }
         true
     }
 }
@@ -195,6 +201,10 @@ pub(crate) struct Dispatcher {
     /// Exceptions the callbacks raised (`Stats.callback_errors`): counted
     /// by the dispatcher thread, read by `stats()` on any thread.
     errors: Arc<AtomicU64>,
+    /// Set when this server's stop begins (`note_stop`), before the core
+    /// is told: from then on a callback's `NotRunning` is the stop's doing
+    /// and not reported (see `Callbacks::deliver`).
+    stopping: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
@@ -219,6 +229,11 @@ impl Dispatcher {
 
     pub(crate) fn finished(&self) -> bool {
         is_finished(&self.done)
+    }
+
+    /// This server's stop begins (called before the core's `stop`).
+    pub(crate) fn note_stop(&self) {
+        self.stopping.store(true, Ordering::Release);
     }
 }
 
@@ -278,9 +293,11 @@ impl Dispatcher {
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
         let errors = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&errors);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop_seen = Arc::clone(&stopping);
         let t = std::thread::Builder::new()
             .name("tcphub-dispatch".into())
-            .spawn(move || dispatch_loop(events, callbacks, &counter, done_tx))?;
+            .spawn(move || dispatch_loop(events, callbacks, &counter, &stop_seen, done_tx))?;
         {
             let mut all = unfinished();
             all.retain(|done| !is_finished(done));
@@ -291,6 +308,7 @@ impl Dispatcher {
             thread: Mutex::new(Some(t)),
             done: done_rx,
             errors,
+            stopping,
         })
     }
 
@@ -335,6 +353,7 @@ fn dispatch_loop(
     events: Events,
     callbacks: Callbacks,
     errors: &AtomicU64,
+    stopping: &AtomicBool,
     _done: crossbeam_channel::Sender<()>,
 ) {
     ON_DISPATCHER.with(|d| d.set(true));
@@ -347,7 +366,7 @@ fn dispatch_loop(
             Ok(_) => {
                 let delivered = attached(|py| {
                     for ev in batch.drain(..) {
-                        if !after_kick(&ev) && callbacks.deliver(py, ev) {
+                        if !after_kick(&ev) && callbacks.deliver(py, ev, stopping) {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }

@@ -151,6 +151,11 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
     })
 }
 
+/// Whether `err` is a `tcphub.NotRunning` (or a subclass of it).
+pub(crate) fn is_not_running(py: Python<'_>, err: &PyErr) -> bool {
+    classes(py).is_ok_and(|c| err.is_instance(py, c.not_running.bind(py)))
+}
+
 /// Adds the exception classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();

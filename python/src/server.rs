@@ -69,7 +69,10 @@ struct Running {
 /// ``on_disconnect`` decorators before ``start()``: they run on one
 /// dispatcher thread, in order per client, never on the I/O threads. An
 /// exception in a callback is passed to ``on_error`` if set, otherwise to
-/// ``sys.unraisablehook``; the server keeps running. Without callbacks the
+/// ``sys.unraisablehook``; the server keeps running. (Once ``stop()`` has
+/// begun, the messages already read still reach ``on_message``, where a
+/// reply raises ``NotRunning``: without ``on_error`` that one is counted
+/// in ``callback_errors`` but not reported.) Without callbacks the
 /// server runs in pull mode: consume ``events()``, ``poll()`` or
 /// ``aevents()``.
 ///
@@ -196,6 +199,9 @@ impl PyTcpServer {
         let Some(r) = self.running.get() else {
             return true;
         };
+        if let Some(d) = &r.dispatcher {
+            d.note_stop();
+        }
         if on_dispatcher() {
             r.handle.begin_stop();
             return r.dispatcher.as_ref().is_none_or(Dispatcher::finished);
@@ -217,6 +223,9 @@ impl Drop for PyTcpServer {
         let Some(r) = self.running.take() else {
             return;
         };
+        if let Some(d) = &r.dispatcher {
+            d.note_stop();
+        }
         let finish = move || {
             r.handle.stop();
             drop(r);

@@ -297,7 +297,8 @@ pub(crate) struct PyStats {
     /// Clients disconnected for not completing a frame in time (``frame_timeout``).
     frame_timeouts: u64,
     /// Exceptions raised by the callbacks (each went to ``on_error``, or to
-    /// ``sys.unraisablehook``); the server keeps running after each.
+    /// ``sys.unraisablehook`` — but for a ``NotRunning`` raised after
+    /// ``stop()`` began); the server keeps running after each.
     callback_errors: u64,
 }
 
