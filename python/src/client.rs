@@ -59,7 +59,7 @@ use crate::{
 ///   messages (``recv()``), and the drops and reconnects ``next_event()``
 ///   reports, which ``recv()`` skips (default 65,536; while full, the
 ///   client stops reading).
-#[pyclass(name = "TcpClient", module = "tcphub", frozen)]
+#[pyclass(name = "TcpClient", module = "tcphub", frozen, weakref)]
 pub(crate) struct PyTcpClient {
     client: TcpClient,
     framing: tcphub::Framing,

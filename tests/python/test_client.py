@@ -524,3 +524,19 @@ def test_cancelled_arecv_waits_share_one_helper_thread(echo_server):
 
     asyncio.run(main())
     wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith("tcphub-arecv")])
+
+
+def test_a_client_can_be_weakly_referenced(echo_server):
+    # TcpServer could be kept in a WeakSet (a registry of open
+    # connections), TcpClient raised "cannot create weak reference".
+    import gc
+    import weakref
+
+    clients: "weakref.WeakSet[tcphub.TcpClient]" = weakref.WeakSet()
+    client = tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines")
+    clients.add(client)
+    assert list(clients) == [client]
+    client.close()
+    del client
+    gc.collect()
+    assert list(clients) == []
