@@ -30,7 +30,7 @@ pub(crate) struct ServeArgs {
     /// Local address to listen on ("::" for IPv6 + IPv4; "[::1]" is taken too).
     #[arg(long, default_value = "0.0.0.0", value_parser = crate::bind_ip)]
     bind: IpAddr,
-    /// Port to listen on (0 picks a free one and prints it).
+    /// Port to listen on (0 picks a free one, named in the "listening on" log line).
     #[arg(long, default_value_t = 8001)]
     port: u16,
     /// Most clients connected at once; more are accepted and closed.

@@ -297,7 +297,9 @@ impl ServerHandle {
     /// and if the client keeps sending meanwhile its socket stays open for
     /// up to another linger time until it has received that data (closing
     /// under its writes would make the kernel reset the connection and drop
-    /// it); nothing queued after this call is written. Called from a
+    /// it; each event loop keeps at most min(1024, `max_clients`) sockets
+    /// lingering so, and closes one past that at once); nothing queued
+    /// after this call is written. Called from a
     /// callback of the client's own event loop (e.g. its `on_message`, on
     /// `/quit`), it also stops its messages at once: what else it sent in
     /// the same read is dropped, not handed to `on_message`.
