@@ -595,7 +595,10 @@ impl TcpClient {
     /// wait it out), and flushes them within the linger time (what the lost
     /// connection had already taken may be lost with it); if that fails they
     /// are dropped. Messages still queued when the linger time runs out are
-    /// dropped too, and the connection's end is then reported as
+    /// dropped too (the connection is then reset if one was partly written,
+    /// so the server does not take its start for a whole message; the reset
+    /// also discards what the system had taken but not yet sent), and the
+    /// connection's end is then reported as
     /// `Disconnected(Io(TimedOut))` rather than `ClosedLocally` (see
     /// [`disconnect_reason`](TcpClient::disconnect_reason)); when the
     /// server ends its side before the flush is done (before the call,

@@ -36,9 +36,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`Error::QueueFull`] when it is full); they are written once a connection
 /// is up again. Messages already handed to the old socket may be lost with it.
 /// A message the old socket took only part of is written again whole on the
-/// new connection: with lines or length-prefixed framing the server dropped
-/// the unfinished frame with the old connection, so it gets the message
-/// once; with [`Framing::Raw`](crate::Framing::Raw), which has no frames,
+/// new connection: the old one is reset rather than ended after the
+/// message's start, so with lines or length-prefixed framing the server
+/// drops the unfinished frame with it and gets the message once; with [`Framing::Raw`](crate::Framing::Raw), which has no frames,
 /// the server may see that message's start twice.
 ///
 /// # Examples

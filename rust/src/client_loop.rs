@@ -18,7 +18,7 @@ use crate::addr::canonical;
 use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
 use crate::client_dispatch::{end_of_input, take_input, Dispatch, Gone};
-use crate::connection::{Connection, ReadOutcome};
+use crate::connection::{reset_on_close, Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
@@ -509,6 +509,12 @@ impl ClientLoop {
         // lasted until then, not until now.
         let ended = self.gone.take().map_or_else(Instant::now, |g| g.at);
         let _ = self.poll.registry().deregister(&mut conn.stream);
+        if conn.frame_cut() {
+            // A frame partly written: the server must not read a FIN right
+            // after its start (a lines server would take it for a whole,
+            // last line); it is written again whole on the next connection.
+            reset_on_close(&conn.stream);
+        }
         let (mut frames, written_of_first) = conn.take_unsent();
         // The partly written frame will be written again in full.
         self.core
@@ -741,7 +747,14 @@ impl ClientLoop {
     fn finish(&mut self, closed: Option<DisconnectReason>) {
         if let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
-            conn.close_gracefully(&mut self.rbuf);
+            if conn.frame_cut() {
+                // Given up in the middle of a frame (out of linger time):
+                // cut the connection rather than end the stream after half
+                // a frame, which a lines server would take for a last line.
+                reset_on_close(&conn.stream);
+            } else {
+                conn.close_gracefully(&mut self.rbuf);
+            }
             self.core.connected.store(false, Ordering::Release);
             if let Some(why) = closed {
                 self.dispatch.event(ClientEvent::Disconnected(why), true);

@@ -233,6 +233,20 @@ impl Connection {
     pub fn close_gracefully(&mut self, scratch: &mut [u8]) -> PeerInput {
         close_politely(&mut self.stream, scratch)
     }
+
+    /// Whether the first queued frame is partly written: a FIN now would
+    /// end the peer's stream in the middle of a frame, which a lines peer
+    /// takes for a last line without its newline (see [`reset_on_close`]).
+    pub fn frame_cut(&self) -> bool {
+        self.out_off > 0
+    }
+}
+
+/// Makes closing `stream` reset the connection (`SO_LINGER` 0) instead of
+/// ending it with a FIN: for a connection given up in the middle of a
+/// frame, so the peer learns the stream was cut rather than ended.
+pub(crate) fn reset_on_close(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO));
 }
 
 /// Ends a connection so the peer sees EOF, not a reset: shut down our side

@@ -1,0 +1,129 @@
+//! A message the client could only partly write must not reach the server
+//! as a shorter, whole-looking message: when the client gives it up (its
+//! `close()` runs out of linger time) the connection is cut with a reset,
+//! not ended with a FIN right after half a frame — a lines server takes a
+//! line ended by end-of-stream as a last line, without its newline.
+
+mod support;
+
+use std::io::{BufRead, Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use support::*;
+use tcphub::{ClientEvent, DisconnectReason, Event, Framing, Reconnect, TcpClient, TcpServer};
+
+const BIG: usize = 32 * 1024 * 1024;
+
+#[test]
+fn a_line_cut_by_the_close_s_linger_time_is_not_delivered_truncated() {
+    // A server that stops reading: its pull queue (one event) is full.
+    let framing = Framing::Lines { max_len: 2 * BIG };
+    let server = TcpServer::new(0, 4)
+        .bind(localhost())
+        .framing(framing)
+        .event_capacity(1)
+        .start()
+        .expect("server");
+    let events = server.events();
+    let client = TcpClient::builder(server.local_addr())
+        .framing(framing)
+        .linger(Duration::from_millis(300))
+        .connect()
+        .expect("connect");
+    client.send(b"first").expect("send");
+    client.send(&vec![b'x'; BIG]).expect("send the big line");
+    client.close();
+    assert_eq!(
+        client.disconnect_reason(),
+        Some(DisconnectReason::Io(std::io::ErrorKind::TimedOut)),
+        "the big line cannot have been written within the linger time"
+    );
+    let mut got = Vec::new();
+    let why = loop {
+        match next_event(&events) {
+            Event::Connected(_) => {}
+            Event::Message(_, m) => got.push(m.len()),
+            Event::Disconnected(_, why) => break why,
+        }
+    };
+    assert_eq!(got, [5], "the server got a cut line as a message ({why})");
+    assert_ne!(why, DisconnectReason::ClosedByPeer);
+    server.stop();
+}
+
+/// With reconnect on, a line the old connection took only part of is
+/// written again whole on the next one (see `Reconnect`); the old one must
+/// not end in a FIN after its start, or a lines server gets it twice: cut,
+/// then whole.
+#[test]
+fn a_line_cut_by_a_dropped_connection_is_cut_by_a_reset_and_resent_whole() {
+    const LINE: usize = 16 * 1024 * 1024;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    // Accepted sockets inherit it: the server takes little of the line.
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(64 * 1024)
+        .expect("SO_RCVBUF");
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::Lines { max_len: LINE })
+        .reconnect(Reconnect {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(50),
+            max_attempts: None,
+        })
+        .connect()
+        .expect("connect");
+    let (mut first, _) = listener.accept().expect("accept");
+    client.send(&vec![b'x'; LINE]).expect("send the big line");
+    wait_until("part of the line written", || {
+        (1..=LINE).contains(&client.queued_bytes())
+    });
+    // The server sends a line over the client's limit: the client drops
+    // this connection, its line unfinished.
+    let mut writer = first.try_clone().expect("clone");
+    let flood = std::thread::spawn(move || {
+        let _ = writer.write_all(&vec![b'y'; LINE + 1]);
+    });
+    loop {
+        match client.next_event(TIMEOUT).expect("the drop") {
+            ClientEvent::Disconnected(why) => {
+                assert_eq!(why, DisconnectReason::FrameTooLarge);
+                break;
+            }
+            ClientEvent::Message(_) => panic!("no line fits"),
+            _ => {}
+        }
+    }
+    flood.join().expect("writer");
+    let mut got = 0;
+    let mut buf = vec![0; 256 * 1024];
+    let ended = loop {
+        match first.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(
+        got < LINE + 1,
+        "the whole line reached the first connection"
+    );
+    assert!(
+        ended.is_err(),
+        "the connection ended cleanly after {got} bytes of a {LINE}-byte line"
+    );
+    let (second, _) = listener.accept().expect("the reconnect");
+    let mut line = Vec::new();
+    std::io::BufReader::new(second)
+        .take(LINE as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .expect("read the line");
+    assert_eq!(
+        line.len(),
+        LINE + 1,
+        "the line, whole, on the new connection"
+    );
+    assert!(line[..LINE].iter().all(|&b| b == b'x'));
+    client.close();
+}
