@@ -108,7 +108,9 @@ pub const TCPHUB_CLIENT_EVENT_DISCONNECTED: c_int = 2;
 /// `tcphub_client_event.kind`: a reconnect attempt (`attempt`) comes after
 /// `delay_ms`. `attempt` is 1 for the first after a drop, unless the
 /// connection that dropped lasted under a second: then the count goes on
-/// (see `reconnect_max_attempts`).
+/// (see `reconnect_max_attempts`). While the event queue is full, one
+/// still waiting for room is replaced by the next attempt's, so attempt
+/// numbers may skip.
 pub const TCPHUB_CLIENT_EVENT_RECONNECTING: c_int = 3;
 /// `tcphub_client_event.kind`: reconnect attempt `attempt` succeeded, from
 /// `local_ip`:`local_port` — the place to log in or subscribe again.

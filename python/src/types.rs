@@ -178,7 +178,9 @@ pub(crate) struct PyClientEvent {
     /// The reconnect attempt, for ``"reconnecting"`` and ``"reconnected"``:
     /// 1 for the first after a drop, unless the connection that dropped
     /// lasted under a second — then the count goes on from the attempt
-    /// that made it (see ``TcpClient``'s ``reconnect``).
+    /// that made it (see ``TcpClient``'s ``reconnect``). While the event
+    /// queue is full, a ``"reconnecting"`` still waiting for room is
+    /// replaced by the next attempt's, so attempt numbers may skip.
     attempt: Option<u32>,
     /// Seconds until that attempt, for ``"reconnecting"`` (0 when a
     /// connection lost during ``close()`` is redialled at once to flush

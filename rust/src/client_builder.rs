@@ -117,7 +117,11 @@ pub enum ClientEvent {
     Message(Vec<u8>),
     /// The connection ended. With reconnect on, `Reconnecting` follows.
     Disconnected(DisconnectReason),
-    /// A reconnect attempt is scheduled after `delay`.
+    /// A reconnect attempt is scheduled after `delay`. In pull mode, while
+    /// the event queue is full, this event for the next attempt replaces
+    /// the one for the previous attempt if that is still waiting for room,
+    /// so a long outage does not fill memory with them: the consumer may see
+    /// attempt numbers skip.
     Reconnecting {
         /// 1 for the first attempt after a drop.
         attempt: u32,

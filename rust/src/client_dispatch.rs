@@ -64,7 +64,15 @@ impl Dispatch {
         if let Some(cb) = &cbs.on_event {
             self.guarded("on_event", || cb(&self.handle, &ev));
         }
-        self.outbox.push(ev);
+        if matches!(ev, ClientEvent::Reconnecting { .. }) {
+            // While the pull queue is full, failed attempts would queue an
+            // event each without bound (nothing is read meanwhile, so
+            // nothing else comes): the consumer gets the latest.
+            self.outbox
+                .push_superseding(ev, |last| matches!(last, ClientEvent::Reconnecting { .. }));
+        } else {
+            self.outbox.push(ev);
+        }
     }
 
     pub(crate) fn drain_backlog(&mut self) {

@@ -195,6 +195,17 @@ impl<T: Weigh> Outbox<T> {
         }
     }
 
+    /// As [`push`](Outbox::push), but while items wait for room an `item`
+    /// that `supersedes` the last of them takes its place instead: nobody
+    /// has seen that one yet, and what happens while the consumer does not
+    /// read (e.g. a client's reconnect attempts) must not pile up.
+    pub fn push_superseding(&mut self, item: T, supersedes: impl Fn(&T) -> bool) {
+        match self.backlog.back_mut() {
+            Some(last) if self.tx.is_some() && supersedes(last) => *last = item,
+            _ => self.push(item),
+        }
+    }
+
     /// Moves waiting items into the queue as room allows. While some are
     /// left, the receiving side wakes this thread when room comes.
     pub fn drain(&mut self) {
