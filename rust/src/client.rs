@@ -588,7 +588,12 @@ impl TcpClient {
     }
 
     /// Closes gracefully: flush what is queued (up to the linger time), shut
-    /// the connection down and stop the I/O thread. With a reconnect policy,
+    /// the connection down and stop the I/O thread. The socket stays open
+    /// (what arrives is discarded) until the server has acknowledged all of
+    /// it, or has ended its side, within the linger time: closed under the
+    /// server's writes, it would be reset and what the system had not sent
+    /// yet lost; past the linger time it is reported as `Io(TimedOut)`,
+    /// as below. With a reconnect policy,
     /// a client between connections (waiting to reconnect) with messages
     /// queued, or whose connection drops while it flushes, connects at once,
     /// without waiting out the backoff (further attempts after that one do

@@ -290,7 +290,8 @@ impl ClientBuilder {
         self
     }
 
-    /// How long `close()` keeps flushing queued messages (default 2 s); also
+    /// How long `close()` keeps flushing queued messages, until the server
+    /// has acknowledged them (default 2 s); also
     /// how long, without reconnect, they are still written after the server
     /// ended its sending side (see
     /// [`TcpClient::disconnect_reason`](crate::TcpClient::disconnect_reason)).

@@ -18,6 +18,7 @@ use crate::addr::canonical;
 use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
 use crate::client_dispatch::{end_of_input, take_input, Dispatch, Gone};
+use crate::client_linger::AckWait;
 use crate::connection::{reset_on_close, Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};
@@ -96,6 +97,9 @@ struct ClientLoop {
     input_off: bool,
     /// Set by `close()`: flush until this deadline, then finish.
     closing: Option<Instant>,
+    /// Closing with everything written: waiting for the server to have it
+    /// all (see `client_linger`).
+    ack_wait: Option<AckWait>,
     /// The server ended its sending side while messages were still queued
     /// for it (no reconnect, or closing): reading stops, the queue is flushed until the
     /// deadline — the server may still be reading, as a tcphub server does
@@ -169,6 +173,7 @@ pub(crate) fn spawn(
         read_pending: false,
         input_off: false,
         closing: None,
+        ack_wait: None,
         peer_done: None,
         gone: None,
         write_side: WriteSide::Open,
@@ -217,7 +222,7 @@ impl ClientLoop {
                 }
             }
             self.apply_commands();
-            if self.read_pending && self.may_read() {
+            if self.read_pending && self.may_read() && self.ack_wait.is_none() {
                 self.read();
             }
             self.flush();
@@ -236,14 +241,27 @@ impl ClientLoop {
                     Link::Waiting { .. } | Link::Connecting { .. } => self.unsent.is_empty(),
                     Link::Down => true,
                 };
-                if flushed || Instant::now() >= deadline {
+                let end = if flushed {
+                    // Everything written: on until the server has it all.
+                    match &mut self.link {
+                        Link::Up(c) => AckWait::turn(
+                            &mut self.ack_wait,
+                            c,
+                            &mut self.rbuf,
+                            &mut self.read_pending,
+                            deadline,
+                        ),
+                        _ => Some(DisconnectReason::ClosedLocally),
+                    }
+                } else if Instant::now() >= deadline {
                     // Out of linger time with messages still queued: they
                     // are dropped, which is no clean local close.
-                    self.finish(Some(if flushed {
-                        DisconnectReason::ClosedLocally
-                    } else {
-                        DisconnectReason::Io(io::ErrorKind::TimedOut)
-                    }));
+                    Some(DisconnectReason::Io(io::ErrorKind::TimedOut))
+                } else {
+                    None
+                };
+                if let Some(why) = end {
+                    self.finish(Some(why));
                     return;
                 }
             }
@@ -276,6 +294,9 @@ impl ClientLoop {
         // nothing changes before the linger deadline.
         if let Some(d) = self.closing {
             consider(d.saturating_duration_since(now));
+        }
+        if let Some(w) = &self.ack_wait {
+            consider(w.next_check().saturating_duration_since(now));
         }
         t
     }

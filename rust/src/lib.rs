@@ -79,6 +79,7 @@ mod broadcast;
 mod client;
 mod client_builder;
 mod client_dispatch;
+mod client_linger;
 mod client_loop;
 mod connection;
 mod error;
