@@ -493,6 +493,13 @@ impl EventLoop {
         self.core.release_client(self.idx);
         match reason {
             DisconnectReason::Reset | DisconnectReason::Io(_) => drop(conn),
+            // Given up in the middle of a frame (a slow consumer, the
+            // linger time): a FIN right after its start would make a lines
+            // client take it for a whole last line. Reset instead.
+            _ if conn.frame_cut() => {
+                crate::connection::reset_on_close(&conn.stream);
+                drop(conn);
+            }
             // A slow consumer is not reading: no use waiting for it to.
             DisconnectReason::SlowConsumer => {
                 conn.close_gracefully(&mut self.rbuf);

@@ -127,3 +127,75 @@ fn a_line_cut_by_a_dropped_connection_is_cut_by_a_reset_and_resent_whole() {
     assert!(line[..LINE].iter().all(|&b| b == b'x'));
     client.close();
 }
+
+/// The server's side of the same: a slow consumer cut off in the middle of
+/// a line must not be handed its start as a whole last line.
+#[test]
+fn a_line_the_server_cuts_off_a_slow_client_is_not_delivered_truncated() {
+    const LINE: usize = 1024 * 1024;
+    let framing = Framing::Lines { max_len: LINE };
+    let server = TcpServer::new(0, 4)
+        .bind(localhost())
+        .framing(framing)
+        .max_queue_bytes(4 * LINE)
+        .start()
+        .expect("server");
+    let events = server.events();
+    // A client that stops reading: its pull queue (one event) is full.
+    let client = TcpClient::builder(server.local_addr())
+        .framing(framing)
+        .event_capacity(1)
+        .connect()
+        .expect("connect");
+    let id = match next_event(&events) {
+        Event::Connected(c) => c.id,
+        other => panic!("{other:?}"),
+    };
+    server.send(id, b"first").expect("send");
+    wait_until("the client holding a message", || {
+        client.wait_ready(Duration::ZERO)
+    });
+    // Lines until the connection takes no more: one is partly written...
+    let line = vec![b'y'; LINE];
+    let mut offered = 6u64;
+    loop {
+        server.send(id, &line).expect("send");
+        offered += LINE as u64 + 1;
+        if !try_wait_until(Duration::from_secs(1), || {
+            server.stats().bytes_out >= offered
+        }) {
+            break;
+        }
+        assert!(offered < 1024 * LINE as u64, "the client kept reading");
+    }
+    // ... then past the queue bound: the server cuts the slow consumer.
+    for _ in 0..64 {
+        if server.send(id, &line).is_err() {
+            break;
+        }
+    }
+    let why = loop {
+        if let Event::Disconnected(_, why) = next_event(&events) {
+            break why;
+        }
+    };
+    assert_eq!(why, DisconnectReason::SlowConsumer);
+    let mut got = Vec::new();
+    loop {
+        match client.recv_timeout(TIMEOUT) {
+            Ok(m) => got.push(m.len()),
+            Err(tcphub::Error::NotRunning) => break,
+            Err(e) => panic!("the client did not end: {e}"),
+        }
+    }
+    assert!(
+        got.iter().all(|&n| n == 5 || n == LINE),
+        "the client got a cut line as a message: {got:?} ({:?})",
+        client.disconnect_reason()
+    );
+    assert_ne!(
+        client.disconnect_reason(),
+        Some(DisconnectReason::ClosedByPeer)
+    );
+    server.stop();
+}
