@@ -153,11 +153,19 @@ fn chain_to(py: Python<'_>, err: &PyErr, exc: Py<pyo3::exceptions::PyBaseExcepti
 /// The `done` receivers of the dispatchers that may still run (finished
 /// ones are pruned as new ones start), for the interpreter's exit: a
 /// server dropped without `stop()` stops, but does not wait for its
-/// dispatcher (see [`wait_all`]).
-static UNFINISHED: Mutex<Vec<Receiver<()>>> = Mutex::new(Vec::new());
+/// dispatcher (see [`wait_all`]). With the id of the process it runs in:
+/// in a child forked since, it does not run (see `Dispatcher::wait`).
+static UNFINISHED: Mutex<Vec<(u32, Receiver<()>)>> = Mutex::new(Vec::new());
 
-fn unfinished() -> std::sync::MutexGuard<'static, Vec<Receiver<()>>> {
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<(u32, Receiver<()>)>> {
     UNFINISHED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Drops the finished dispatchers, and those of another process, from the
+/// list.
+fn prune(list: &mut Vec<(u32, Receiver<()>)>) {
+    let here = std::process::id();
+    list.retain(|(pid, done)| *pid == here && !is_finished(done));
 }
 
 fn is_finished(done: &Receiver<()>) -> bool {
@@ -177,7 +185,11 @@ pub(crate) fn wait_all(limit: Duration) -> bool {
         return false;
     }
     let deadline = crate::deadline_after(limit);
-    let waiting: Vec<Receiver<()>> = unfinished().clone();
+    let waiting: Vec<Receiver<()>> = {
+        let mut list = unfinished();
+        prune(&mut list);
+        list.iter().map(|(_, done)| done.clone()).collect()
+    };
     let all = waiting.iter().all(|done| match deadline {
         Some(d) => !matches!(done.recv_deadline(d), Err(RecvTimeoutError::Timeout)),
         None => {
@@ -185,7 +197,7 @@ pub(crate) fn wait_all(limit: Duration) -> bool {
             true
         }
     });
-    unfinished().retain(|done| !is_finished(done));
+    prune(&mut unfinished());
     all
 }
 
@@ -201,6 +213,9 @@ pub(crate) struct Dispatcher {
     /// Exceptions the callbacks raised (`Stats.callback_errors`): counted
     /// by the dispatcher thread, read by `stats()` on any thread.
     errors: Arc<AtomicU64>,
+    /// The process the thread runs in: a child forked since has no such
+    /// thread, and waits for none (the core's servers act as stopped there).
+    pid: u32,
     /// Set when this server's stop begins (`note_stop`), before the core
     /// is told: from then on a callback's `NotRunning` is the stop's doing
     /// and not reported (see `Callbacks::deliver`).
@@ -211,6 +226,12 @@ impl Dispatcher {
     /// Waits up to `limit` (`None`: for good) for the dispatcher to finish,
     /// then joins it; returns whether it finished.
     pub(crate) fn wait(&self, limit: Option<Duration>) -> bool {
+        if self.pid != std::process::id() {
+            // Neither join nor detach a thread this process does not have.
+            let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+            std::mem::forget(t);
+            return true;
+        }
         let finished = match limit {
             None => {
                 let _ = self.done.recv();
@@ -228,7 +249,7 @@ impl Dispatcher {
     }
 
     pub(crate) fn finished(&self) -> bool {
-        is_finished(&self.done)
+        self.pid != std::process::id() || is_finished(&self.done)
     }
 
     /// This server's stop begins (called before the core's `stop`).
@@ -300,8 +321,8 @@ impl Dispatcher {
             .spawn(move || dispatch_loop(events, callbacks, &counter, &stop_seen, done_tx))?;
         {
             let mut all = unfinished();
-            all.retain(|done| !is_finished(done));
-            all.push(done_rx.clone());
+            prune(&mut all);
+            all.push((std::process::id(), done_rx.clone()));
         }
         Ok(Dispatcher {
             thread_id: t.thread().id(),
@@ -309,6 +330,7 @@ impl Dispatcher {
             done: done_rx,
             errors,
             stopping,
+            pid: std::process::id(),
         })
     }
 

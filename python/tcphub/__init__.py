@@ -19,6 +19,11 @@ callbacks, consume ``server.events()``, ``server.poll()`` or
 (``recv()``, or ``await client.arecv()`` and ``async for`` in asyncio).
 Errors derive from ``TcpHubError``; a bind failure is a ``BindError``, an
 ``OSError`` with ``errno`` set.
+
+In a child process forked (``os.fork()``) while a server or client runs,
+it acts as stopped: its threads stay in the parent, sends raise
+``NotRunning``, and ``stop()``, ``close()`` and the child's exit return at
+once, leaving the parent's connections alone.
 """
 
 from ._tcphub import (

@@ -32,6 +32,9 @@ pub(crate) struct ClientCore {
     pub waker: Arc<Waker>,
     /// Only the first command after a drain pays for the wakeup.
     pub notified: AtomicBool,
+    /// Where the I/O thread runs: in a child forked since, it does not (see
+    /// `fork.rs`), and this client acts as closed there.
+    pub origin: crate::fork::Origin,
     /// Bytes accepted by `send` and not yet written: the queue bound.
     pub queued: AtomicUsize,
     /// Messages behind `queued`: against the bound each also counts
@@ -107,6 +110,10 @@ impl ClientCore {
         if crate::shared::on_any_io_thread() {
             return;
         }
+        if self.origin.forked() {
+            crate::shared::forget_threads(&self.thread);
+            return;
+        }
         crate::shared::join_all(&self.thread, "the client I/O thread");
     }
 
@@ -115,6 +122,11 @@ impl ClientCore {
     /// has posted its message before the `Close`, so the close flushes it
     /// rather than end the connection with it still in the channel.
     fn begin_close(&self) {
+        if self.origin.forked() {
+            // The I/O thread is the parent's: nothing to tell here.
+            self.open.store(false, Ordering::Release);
+            return;
+        }
         let _gate = self.send_gate.write().unwrap_or_else(|p| p.into_inner());
         if self.open.swap(false, Ordering::AcqRel) {
             self.post(ClientCmd::Close);
@@ -127,6 +139,10 @@ impl ClientCore {
         self.begin_close();
         if crate::shared::on_any_io_thread() {
             return false;
+        }
+        if self.origin.forked() {
+            crate::shared::forget_threads(&self.thread);
+            return true;
         }
         crate::shared::wait_finished(limit, || {
             crate::shared::join_if_finished(&self.thread, "the client I/O thread")
@@ -552,7 +568,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_open(&self) -> bool {
-        self.core.open.load(Ordering::Acquire)
+        self.core.open.load(Ordering::Acquire) && !self.core.origin.forked()
     }
 
     /// Whether a connection is up right now (false while reconnecting).
@@ -566,7 +582,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_connected(&self) -> bool {
-        self.core.connected.load(Ordering::Acquire)
+        self.core.connected.load(Ordering::Acquire) && !self.core.origin.forked()
     }
 
     /// Bytes accepted by `send` and not yet written to the socket.

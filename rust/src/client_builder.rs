@@ -522,6 +522,7 @@ impl ClientBuilder {
             tx,
             waker,
             notified: AtomicBool::new(false),
+            origin: crate::fork::Origin::here(),
             queued: AtomicUsize::new(0),
             queued_frames: AtomicUsize::new(0),
             write_shut: AtomicBool::new(false),

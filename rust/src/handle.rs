@@ -105,7 +105,7 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_running(&self) -> bool {
-        self.core.running.load(Ordering::Acquire)
+        self.core.running.load(Ordering::Acquire) && !self.core.origin.forked()
     }
 
     /// Queues `msg` for every connected client; returns the number of clients

@@ -67,8 +67,12 @@
 //! - `stats.rs` — per-loop counters and the [`Stats`] snapshot.
 //! - `client.rs` / `client_builder.rs` / `client_loop.rs` — [`TcpClient`]:
 //!   the client side, its [`ClientBuilder`], bounded send queue, pull events
-//!   and [`Reconnect`] with backoff.
+//!   and [`Reconnect`] with backoff; `client_dispatch.rs` hands its input to
+//!   callbacks or the pull queue, `client_linger.rs` keeps a closed
+//!   connection open until the server has its last bytes.
 //! - `error.rs` — [`Error`] and [`Result`].
+//! - `fork.rs` — a server or client started before `fork()` acts as
+//!   stopped in the child, which lacks its threads.
 //!
 //! See `ARCHITECTURE.md` in the repository for the threads and channels.
 
@@ -85,6 +89,7 @@ mod connection;
 mod error;
 mod event;
 mod event_loop;
+mod fork;
 mod framing;
 mod handle;
 mod outbox;

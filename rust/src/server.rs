@@ -577,6 +577,7 @@ impl TcpServer {
             config,
             local_addr,
             running: AtomicBool::new(true),
+            origin: crate::fork::Origin::here(),
             loops: remotes,
             counters,
             registry: Registry::default(),

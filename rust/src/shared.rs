@@ -202,6 +202,9 @@ pub(crate) struct Core {
     pub local_addr: SocketAddr,
     /// False once `stop()` was called: new sends fail with `NotRunning`.
     pub running: AtomicBool,
+    /// Where the loops run: in a child forked since, they do not (see
+    /// `fork.rs`), and this server acts as stopped there.
+    pub origin: crate::fork::Origin,
     pub loops: Vec<LoopRemote>,
     /// One counter block per loop, so counting never contends.
     pub counters: Box<[LoopCounters]>,
@@ -437,6 +440,16 @@ where
     true
 }
 
+/// In a forked child: lets go of the parent's threads in `slot` without
+/// joining or detaching them (they do not exist here; see `fork.rs`).
+pub(crate) fn forget_threads<C>(slot: &Mutex<C>)
+where
+    C: Default,
+{
+    let mut threads = slot.lock().unwrap_or_else(|p| p.into_inner());
+    std::mem::forget(std::mem::take(&mut *threads));
+}
+
 fn join_each(threads: impl IntoIterator<Item = JoinHandle<()>>, what: &str) {
     for t in threads {
         if t.join().is_err() {
@@ -504,6 +517,9 @@ impl Core {
     /// or this sees the stop — a message accepted here is never left in the
     /// channel of a loop that has finished.
     pub fn post_message(&self, idx: usize, cmd: Command) -> crate::error::Result<()> {
+        if self.origin.forked() {
+            return Err(crate::error::Error::NotRunning); // no loop reads here
+        }
         let len = cmd.payload_len();
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
@@ -574,6 +590,11 @@ impl Core {
 
     /// Starts a graceful stop (idempotent) without waiting.
     pub fn begin_stop(&self) {
+        if self.origin.forked() {
+            // The loops are the parent's: nothing to tell here.
+            self.running.store(false, Ordering::SeqCst);
+            return;
+        }
         // SeqCst: ordered with `post_message`'s count and check.
         if self.running.swap(false, Ordering::SeqCst) {
             log::debug!("tcphub: stopping server on {}", self.local_addr);
@@ -593,6 +614,10 @@ impl Core {
         if on_any_io_thread() {
             return;
         }
+        if self.origin.forked() {
+            forget_threads(&self.threads);
+            return;
+        }
         join_all(&self.threads, "an event loop thread");
     }
 
@@ -602,6 +627,10 @@ impl Core {
         self.begin_stop();
         if on_any_io_thread() {
             return false;
+        }
+        if self.origin.forked() {
+            forget_threads(&self.threads);
+            return true;
         }
         wait_finished(limit, || {
             join_if_finished(&self.threads, "an event loop thread")

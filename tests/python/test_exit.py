@@ -3,6 +3,8 @@ finalizes (in a child Python)."""
 
 from __future__ import annotations
 
+import pytest
+
 from test_process import _finish, _spawn
 
 
@@ -109,3 +111,66 @@ def test_the_last_callbacks_of_a_server_dropped_before_exit_still_run():
     out, err = _finish(proc)
     assert proc.returncode == 0, err
     assert sorted(out.splitlines()) == ["exiting"] + ["left: server stopped"] * 5, err
+
+
+@pytest.mark.parametrize("mode", ["callbacks", "pull"])
+def test_a_child_forked_while_a_server_and_a_client_run_exits(mode):
+    # fork() copies only the calling thread: in the child the server's and
+    # the client's I/O threads (and the callback thread) are missing, and
+    # its exit (stop at exit, dropping them) waited for them for good. Now
+    # they act as stopped/closed there; the parent's go on unharmed.
+    proc = _spawn(
+        """
+        import os, sys, time, warnings, tcphub
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        mode = sys.argv[1]
+        server = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="lines")
+        if mode == "callbacks":
+            @server.on_message
+            def echo(client, data):
+                server.send(client.id, data)
+        server.start()
+        client = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
+        pid = os.fork()
+        if pid == 0:
+            assert not server.running
+            assert not client.is_connected and not client.is_open
+            try:
+                client.send(b"from the child")
+                raise SystemExit(3)
+            except tcphub.NotRunning:
+                pass
+            server.stop()
+            sys.exit(0)  # the normal exit: stops (and waits for) what runs
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                print("child hung", flush=True)
+                sys.exit(1)
+            time.sleep(0.01)
+        print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+        if mode == "pull":
+            for ev in server.poll(timeout=0):
+                if ev.kind == "message":
+                    server.send(ev.client.id, ev.data)
+        client.send(b"parent")
+        if mode == "pull":
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                evs = [e for e in server.poll(timeout=1) if e.kind == "message"]
+                if evs:
+                    server.send(evs[0].client.id, evs[0].data)
+                    break
+        print(client.recv(timeout=20), flush=True)
+        client.close()
+        server.stop()
+        """,
+        mode,
+    )
+    out, err = _finish(proc)
+    assert out == "child exit 0\nb'parent'\n", err
+    assert proc.returncode == 0, err

@@ -1,0 +1,48 @@
+//! Forks: `fork()` copies only the calling thread, so in the child a server
+//! or client started before the fork has none of its I/O threads. Waiting
+//! for them there (`stop()`, `close()`, dropping the last handle, a
+//! language runtime's exit) would wait for good; joining them is undefined.
+//! Each server and client records the fork generation it started in
+//! ([`Origin`]); in a child forked after that, its handles act as stopped
+//! (closed): sends fail with `NotRunning`, and stopping waits for nothing.
+//! Its sockets stay the parent's to serve — the child never touches them
+//! (no shutdown, no reset).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+
+/// How many forks separate this process from the first one that used
+/// tcphub: bumped in every child (`pthread_atfork`), before `fork()`
+/// returns there.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn in_child() {
+    // Async-signal-safe: one atomic add, in the single-threaded child.
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The fork generation a server or client started in.
+#[derive(Debug)]
+pub(crate) struct Origin(u64);
+
+impl Origin {
+    /// This process, now (the first call registers the fork handler).
+    pub fn here() -> Origin {
+        static REGISTER: Once = Once::new();
+        REGISTER.call_once(|| {
+            // SAFETY: registers a handler that only does an atomic add; no
+            // handler for the parent's side of the fork.
+            let rc = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+            if rc != 0 {
+                log::warn!("tcphub: pthread_atfork failed ({rc}): a forked child may wait for threads it lacks");
+            }
+        });
+        Origin(GENERATION.load(Ordering::Relaxed))
+    }
+
+    /// Whether this is a child forked since: the I/O threads are not here.
+    #[inline]
+    pub fn forked(&self) -> bool {
+        GENERATION.load(Ordering::Relaxed) != self.0
+    }
+}
