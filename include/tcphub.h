@@ -369,6 +369,14 @@ typedef struct tcphub_client_options {
    * holds.
    */
   size_t event_capacity;
+  /**
+   * TCP keepalive probes after this many milliseconds without traffic, on
+   * every connection (reconnects included), so a server whose host
+   * vanished without a FIN is found even by a client that only receives
+   * (0, the default: off). Rounded up to whole seconds, as
+   * `tcphub_server_set_keepalive`.
+   */
+  uint64_t keepalive_ms;
 } tcphub_client_options;
 
 /**

@@ -1,6 +1,6 @@
 //! `tcphub_client_options` and `tcphub_client_connect_with`: a client with
 //! every setting of the core's `ClientBuilder` (reconnect, timeouts, queue
-//! bound, linger, `TCP_NODELAY`, pull-queue capacity).
+//! bound, linger, `TCP_NODELAY`, keepalive, pull-queue capacity).
 
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
@@ -72,6 +72,12 @@ pub struct tcphub_client_options {
     /// removes the bound on the number of events, and the 64 MiB bound still
     /// holds.
     pub event_capacity: usize,
+    /// TCP keepalive probes after this many milliseconds without traffic, on
+    /// every connection (reconnects included), so a server whose host
+    /// vanished without a FIN is found even by a client that only receives
+    /// (0, the default: off). Rounded up to whole seconds, as
+    /// `tcphub_server_set_keepalive`.
+    pub keepalive_ms: u64,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -94,6 +100,7 @@ impl Default for tcphub_client_options {
             linger_ms: millis(DEFAULT_LINGER),
             nodelay: true,
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            keepalive_ms: 0,
         }
     }
 }
@@ -170,6 +177,9 @@ pub unsafe extern "C" fn tcphub_client_connect_with(
             .linger(Duration::from_millis(o.linger_ms))
             .nodelay(o.nodelay)
             .event_capacity(o.event_capacity);
+        if o.keepalive_ms > 0 {
+            b = b.keepalive(Duration::from_millis(o.keepalive_ms));
+        }
         if o.reconnect {
             b = b.reconnect(Reconnect {
                 initial: Duration::from_millis(o.reconnect_initial_ms),

@@ -51,7 +51,10 @@ use crate::{
 ///   hammered — and ``reconnect_max_attempts`` applies across such drops.
 /// - ``max_queue_bytes`` bounds what ``send()`` has queued (default
 ///   ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB; past it, ``QueueFull``).
-/// - ``nodelay``: ``TCP_NODELAY`` on the socket.
+/// - ``nodelay``: ``TCP_NODELAY`` on the socket. ``keepalive``: TCP
+///   keepalive probes after that long without traffic, on every connection
+///   (``None``, the default: off; 0 is ``InvalidConfig``), so a server
+///   whose host vanished is found even by a client that only receives.
 /// - ``linger``: how long ``close()`` keeps flushing, and, without
 ///   ``reconnect``, how long what is queued is still written after the
 ///   server ended its sending side.
@@ -96,6 +99,7 @@ impl PyTcpClient {
         nodelay = true,
         linger = 2.0,
         event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
+        keepalive = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -113,6 +117,7 @@ impl PyTcpClient {
         nodelay: bool,
         linger: f64,
         event_capacity: usize,
+        keepalive: Option<f64>,
     ) -> PyResult<PyTcpClient> {
         let framing = framing_from_str(py, framing, max_len)?;
         let connect_timeout = duration(py, connect_timeout, "connect_timeout")?;
@@ -123,6 +128,9 @@ impl PyTcpClient {
             ));
         }
         let linger = duration(py, linger, "linger")?;
+        let keepalive = keepalive
+            .map(|s| duration(py, s, "keepalive"))
+            .transpose()?;
         let reconnect = if reconnect {
             Some(Reconnect {
                 initial: duration(py, reconnect_initial, "reconnect_initial")?,
@@ -152,6 +160,9 @@ impl PyTcpClient {
                     .event_capacity(event_capacity);
                 if let Some(policy) = reconnect {
                     builder = builder.reconnect(policy);
+                }
+                if let Some(idle) = keepalive {
+                    builder = builder.keepalive(idle);
                 }
                 let _ = tx.send(builder.connect());
             })

@@ -287,6 +287,7 @@ impl TcpClient {
                 reconnect: None,
                 max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
                 nodelay: true,
+                keepalive: None,
                 event_capacity: DEFAULT_EVENT_CAPACITY,
                 linger: DEFAULT_LINGER,
             },

@@ -178,6 +178,8 @@ pub(crate) struct ClientConfig {
     pub reconnect: Option<Reconnect>,
     pub max_queue_bytes: usize,
     pub nodelay: bool,
+    /// TCP keepalive idle time (whole seconds once `connect` checked it).
+    pub keepalive: Option<Duration>,
     pub event_capacity: usize,
     pub linger: Duration,
 }
@@ -287,6 +289,31 @@ impl ClientBuilder {
     /// ```
     pub fn nodelay(mut self, on: bool) -> ClientBuilder {
         self.config.nodelay = on;
+        self
+    }
+
+    /// Enables TCP keepalive probes after `idle` without traffic (default:
+    /// off), on every connection (reconnects included), so a server whose
+    /// host vanished without a FIN is found (the connection ends with
+    /// [`DisconnectReason::Io`](crate::DisconnectReason::Io), and reconnects
+    /// if set) even by a client that only listens. The kernel counts whole
+    /// seconds: `idle` is rounded up to them (at least 1 s), as the server's
+    /// [`keepalive`](crate::TcpServer::keepalive).
+    ///
+    /// # Errors
+    ///
+    /// [`connect`](ClientBuilder::connect) fails with
+    /// [`Error::InvalidConfig`] for a zero `idle` (leave keepalive off by not
+    /// calling this).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001")
+    ///     .keepalive(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn keepalive(mut self, idle: Duration) -> ClientBuilder {
+        self.config.keepalive = Some(idle);
         self
     }
 
@@ -416,7 +443,7 @@ impl ClientBuilder {
     pub fn connect(self) -> Result<TcpClient> {
         let ClientBuilder {
             target,
-            config,
+            mut config,
             callbacks,
         } = self;
         config.framing.validate()?;
@@ -444,6 +471,13 @@ impl ClientBuilder {
                 "reconnect max_attempts must be at least 1 (None: no limit)".into(),
             ));
         }
+        if config.keepalive.is_some_and(|t| t.is_zero()) {
+            // Not "off" (that is not calling the setter): a probe every second.
+            return Err(Error::InvalidConfig(
+                "keepalive must be more than zero".into(),
+            ));
+        }
+        config.keepalive = config.keepalive.map(crate::connection::keepalive_secs);
         if config.connect_timeout.is_zero() {
             // No attempt can succeed in no time (std refuses a zero timeout,
             // and every reconnect would time out at once).
@@ -501,6 +535,10 @@ impl ClientBuilder {
         stream
             .set_nodelay(config.nodelay)
             .map_err(io_err("setting TCP_NODELAY"))?;
+        if let Some(idle) = config.keepalive {
+            crate::connection::set_keepalive(&stream, idle)
+                .map_err(io_err("setting TCP keepalive"))?;
+        }
         stream
             .set_nonblocking(true)
             .map_err(io_err("setting non-blocking mode"))?;

@@ -736,6 +736,9 @@ impl ClientLoop {
         };
         self.peer = addr;
         let _ = stream.set_nodelay(self.core.config.nodelay);
+        if let Some(idle) = self.core.config.keepalive {
+            let _ = crate::connection::set_keepalive(&stream, idle);
+        }
         // Reported canonical, as the server reports this connection.
         let local = canonical(stream.local_addr().unwrap_or(self.peer));
         let mut conn = Connection::new(

@@ -242,6 +242,26 @@ impl Connection {
     }
 }
 
+/// `idle` as the kernel takes a keepalive time: whole seconds (rounded up),
+/// at least 1 — it refuses 0, which would leave its default, two hours.
+pub(crate) fn keepalive_secs(idle: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(idle.as_secs() + u64::from(idle.subsec_nanos() > 0))
+        .max(std::time::Duration::from_secs(1))
+}
+
+/// Turns on TCP keepalive on `sock`: the first probe after `idle` (from
+/// [`keepalive_secs`]) without traffic, then one every third of it (at
+/// least a second), so a peer that vanished without a FIN is found.
+pub(crate) fn set_keepalive<S: std::os::fd::AsFd>(
+    sock: &S,
+    idle: std::time::Duration,
+) -> io::Result<()> {
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(std::time::Duration::from_secs(1)));
+    socket2::SockRef::from(sock).set_tcp_keepalive(&ka)
+}
+
 /// Makes closing `stream` reset the connection (`SO_LINGER` 0) instead of
 /// ending it with a FIN: for a connection given up in the middle of a
 /// frame, so the peer learns the stream was cut rather than ended.

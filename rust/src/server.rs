@@ -549,10 +549,7 @@ impl TcpServer {
         // The kernel counts keepalive in whole seconds and refuses 0 (which
         // would leave its default, two hours): rounded up here, once, not
         // at every accept.
-        config.keepalive = config.keepalive.map(|idle| {
-            Duration::from_secs(idle.as_secs() + u64::from(idle.subsec_nanos() > 0))
-                .max(Duration::from_secs(1))
-        });
+        config.keepalive = config.keepalive.map(crate::connection::keepalive_secs);
         let listener = event_loop::listen(&config)?;
         let local_addr = listener.local_addr().map_err(|source| Error::Io {
             context: "reading the bound address",

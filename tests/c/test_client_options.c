@@ -39,7 +39,7 @@ int main(void) {
     CHECK(o.reconnect_initial_ms == 100 && o.reconnect_max_ms == 30000);
     CHECK(o.reconnect_max_attempts == 0);
     CHECK(o.max_queue_bytes == 4 * 1024 * 1024 && o.linger_ms == 2000);
-    CHECK(o.nodelay && o.event_capacity == 65536);
+    CHECK(o.nodelay && o.event_capacity == 65536 && o.keepalive_ms == 0);
     TEST_PASS("tcphub_client_options_init fills the defaults");
 
     tcphub_server *s = echo_server(0);
@@ -73,11 +73,12 @@ int main(void) {
     o.reconnect_max_ms = 100;
     o.max_queue_bytes = 1024;
     o.linger_ms = 5000;
+    o.keepalive_ms = 1500; /* rounded up to 2 s; the core's tests check the socket */
     CHECK_OK(tcphub_client_connect_with("localhost", port, &o, &c));
     CHECK(c != NULL && tcphub_client_is_connected(c));
     CHECK_OK(tcphub_client_send(c, (const uint8_t *)"one", 3));
     expect_msg(c, "one");
-    TEST_PASS("connect_with: lines framing, an echo comes back");
+    TEST_PASS("connect_with: lines framing, keepalive on, an echo comes back");
 
     /* The server goes away: the client waits to reconnect; what it is given
      * meanwhile is queued up to max_queue_bytes, then refused. */

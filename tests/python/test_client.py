@@ -540,3 +540,15 @@ def test_a_client_can_be_weakly_referenced(echo_server):
     del client
     gc.collect()
     assert list(clients) == []
+
+
+def test_a_client_keepalive_is_taken_and_zero_is_invalid_config(echo_server):
+    # The server had keepalive=; the client had none, so a client that only
+    # receives never found a server whose host vanished.
+    with tcphub.TcpClient(
+        "127.0.0.1", echo_server.port, framing="lines", keepalive=1.5
+    ) as client:
+        client.send(b"ka")
+        assert client.recv(timeout=WAIT) == b"ka"
+    with pytest.raises(tcphub.InvalidConfig, match="keepalive"):
+        tcphub.TcpClient("127.0.0.1", echo_server.port, keepalive=0)

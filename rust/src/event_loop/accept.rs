@@ -16,10 +16,10 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
-use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 
 use super::EventLoop;
-use crate::connection::close_politely;
+use crate::connection::{close_politely, set_keepalive};
 use crate::error::{Error, Result};
 use crate::event::Client;
 use crate::shared::{Command, Config, Core};
@@ -229,10 +229,7 @@ impl EventLoop {
         }
         if let Some(idle) = core.config.keepalive {
             // (Whole seconds, at least 1: rounded up once by `start()`.)
-            let ka = TcpKeepalive::new()
-                .with_time(idle)
-                .with_interval((idle / 3).max(Duration::from_secs(1)));
-            let _ = SockRef::from(&stream).set_tcp_keepalive(&ka);
+            let _ = set_keepalive(&stream, idle);
         }
         let client = Client { id, addr };
         let target = self.pick_loop();
