@@ -14,7 +14,6 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::addr::canonical;
 use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
 use crate::client_dispatch::{end_of_input, take_input, Dispatch, Gone};
@@ -25,6 +24,8 @@ use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
 use crate::outbox::Outbox;
 use crate::shared::deadline_after;
+
+mod reconnect;
 
 pub(crate) const WAKER: Token = Token(0);
 const STREAM: Token = Token(1);
@@ -582,190 +583,6 @@ impl ClientLoop {
         }
     }
 
-    fn schedule(&mut self, attempt: u32) {
-        let Some(policy) = self.core.config.reconnect else {
-            self.link = Link::Down;
-            return;
-        };
-        if policy.max_attempts.is_some_and(|m| attempt > m) {
-            let attempts = attempt - 1;
-            log::warn!(
-                "tcphub: giving up on {} after {attempts} attempts",
-                self.peer
-            );
-            if attempts > 0 {
-                // The final reason, set before `Closed` is reported: the
-                // drop's reason (already reported) is not why it ended.
-                self.core
-                    .set_disconnect_reason(DisconnectReason::ReconnectGaveUp { attempts });
-            }
-            self.link = Link::Down;
-            return;
-        }
-        // Closing (`close()` may still be in the channel: `on_disconnect`
-        // closed) with messages queued: the first redial is dialled at once
-        // (see `timers`), and the event says so.
-        let closing = self.closing.is_some() || self.core.closed();
-        let delay = if closing && !self.dialled_on_close {
-            Duration::ZERO
-        } else {
-            policy.delay(attempt, self.random())
-        };
-        self.link = Link::Waiting {
-            attempt,
-            at: deadline_after(delay),
-        };
-        self.dispatch
-            .event(ClientEvent::Reconnecting { attempt, delay }, true);
-    }
-
-    fn timers(&mut self) {
-        let now = Instant::now();
-        match &self.link {
-            // Closing with messages queued: connect now rather than after
-            // the backoff (once; later attempts wait it out), so they can
-            // still go out within the linger time.
-            Link::Waiting { attempt, at }
-                if *at <= now || (self.closing.is_some() && !self.dialled_on_close) =>
-            {
-                let attempt = *attempt;
-                if self.closing.is_some() {
-                    if self.unsent.is_empty() {
-                        self.link = Link::Down;
-                        return;
-                    }
-                    self.dialled_on_close = true;
-                }
-                self.dial(attempt, 0);
-            }
-            Link::Connecting {
-                attempt,
-                tried,
-                deadline,
-                ..
-            } if *deadline <= now => {
-                let (attempt, tried) = (*attempt, *tried);
-                log::debug!("tcphub: reconnect attempt {attempt} timed out");
-                self.abandon_address(attempt, tried);
-            }
-            _ => {}
-        }
-    }
-
-    /// The `k`-th address to dial in a reconnect attempt: the one that
-    /// worked last, then the others in resolution order (as the first
-    /// connection tried them), so a name with several addresses fails over.
-    fn target(&self, k: usize) -> Option<SocketAddr> {
-        let others = self.targets.iter().copied().filter(|a| *a != self.peer);
-        std::iter::once(self.peer).chain(others).nth(k)
-    }
-
-    /// Starts connecting to the `k`-th address of `attempt`, or the next
-    /// one that can be dialled; with none left, the attempt failed.
-    fn dial(&mut self, attempt: u32, mut k: usize) {
-        while let Some(addr) = self.target(k) {
-            let res = TcpStream::connect(addr).and_then(|mut stream| {
-                self.poll
-                    .registry()
-                    .register(&mut stream, STREAM, Interest::READABLE | Interest::WRITABLE)
-                    .map(|()| stream)
-            });
-            match res {
-                Ok(stream) => {
-                    self.link = Link::Connecting {
-                        stream,
-                        attempt,
-                        tried: k,
-                        deadline: deadline_after(self.core.config.connect_timeout),
-                    };
-                    return;
-                }
-                Err(e) => log::debug!("tcphub: reconnect attempt {attempt} to {addr}: {e}"),
-            }
-            k += 1;
-        }
-        self.abandon_attempt(attempt);
-    }
-
-    /// Connecting to the `tried`-th address failed: dial the next one.
-    fn abandon_address(&mut self, attempt: u32, tried: usize) {
-        if let Link::Connecting { mut stream, .. } = std::mem::replace(&mut self.link, Link::Down) {
-            let _ = self.poll.registry().deregister(&mut stream);
-        }
-        self.dial(attempt, tried + 1);
-    }
-
-    /// Every address of a reconnect attempt failed: schedule the next
-    /// attempt, or end when closing.
-    fn abandon_attempt(&mut self, attempt: u32) {
-        if self.closing.is_some() {
-            self.link = Link::Down;
-        } else {
-            self.schedule(attempt + 1);
-        }
-    }
-
-    /// A readiness event on a connecting socket: done, failed, or not yet.
-    fn finish_connect(&mut self) {
-        let Link::Connecting {
-            stream,
-            attempt,
-            tried,
-            ..
-        } = &self.link
-        else {
-            return;
-        };
-        let (attempt, tried) = (*attempt, *tried);
-        let failed = match stream.take_error() {
-            Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => match stream.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return, // still in progress
-                Err(e) => Some(e),
-            },
-        };
-        let addr = self.target(tried).unwrap_or(self.peer);
-        if let Some(e) = failed {
-            log::debug!("tcphub: reconnect attempt {attempt} to {addr}: {e}");
-            self.abandon_address(attempt, tried);
-            return;
-        }
-        let Link::Connecting { stream, .. } = std::mem::replace(&mut self.link, Link::Down) else {
-            return;
-        };
-        self.peer = addr;
-        let _ = stream.set_nodelay(self.core.config.nodelay);
-        if let Some(idle) = self.core.config.keepalive {
-            let _ = crate::connection::set_keepalive(&stream, idle);
-        }
-        // Reported canonical, as the server reports this connection.
-        let local = canonical(stream.local_addr().unwrap_or(self.peer));
-        let mut conn = Connection::new(
-            stream,
-            Client {
-                id: 0,
-                addr: self.peer,
-            },
-            Decoder::new(self.core.config.framing),
-            Instant::now(),
-        );
-        conn.restore_unsent(std::mem::take(&mut self.unsent));
-        self.link = Link::Up(Box::new(conn));
-        self.up_since = (Instant::now(), attempt);
-        self.read_pending = true;
-        *self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()) = (local, canonical(self.peer));
-        self.core.connected.store(true, Ordering::Release);
-        log::info!("tcphub: reconnected to {} (attempt {attempt})", self.peer);
-        self.dispatch.event(
-            ClientEvent::Reconnected {
-                attempt,
-                local_addr: local,
-            },
-            true,
-        );
-    }
-
     /// Ends the client: close the socket if up, report (`closed`: why, when
     /// this side closes it), release everything.
     fn finish(&mut self, closed: Option<DisconnectReason>) {
@@ -804,14 +621,5 @@ impl ClientLoop {
         self.core.open.store(false, Ordering::Release);
         self.core.queued.store(0, Ordering::Release);
         self.core.queued_frames.store(0, Ordering::Release);
-    }
-
-    /// xorshift64*: jitter only, no need for a real RNG.
-    fn random(&mut self) -> f64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let x = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        (x >> 11) as f64 / (1u64 << 53) as f64
     }
 }

@@ -67,7 +67,7 @@
 //! - `stats.rs` — per-loop counters and the [`Stats`] snapshot.
 //! - `client.rs` / `client_builder.rs` / `client_loop.rs` — [`TcpClient`]:
 //!   the client side, its [`ClientBuilder`], bounded send queue, pull events
-//!   and [`Reconnect`] with backoff; `client_dispatch.rs` hands its input to
+//!   and [`Reconnect`] with backoff (`client_loop/reconnect.rs`); `client_dispatch.rs` hands its input to
 //!   callbacks or the pull queue, `client_linger.rs` keeps a closed
 //!   connection open until the server has its last bytes.
 //! - `error.rs` — [`Error`] and [`Result`].
