@@ -32,7 +32,8 @@ pub(crate) struct SendArgs {
     /// The message to send.
     message: String,
     /// Wait up to SECS seconds for a reply and print it (without it, the
-    /// command ends once the message is written: a refusal by a full hub
+    /// command ends once the server's system has acknowledged the message,
+    /// failing if that does not come within 2 s: a refusal by a full hub
     /// that comes later goes unseen).
     #[arg(long, value_name = "SECS", value_parser = crate::secs, allow_hyphen_values = true)]
     wait_reply: Option<Duration>,
@@ -293,5 +294,14 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     client.close();
-    Ok(())
+    // The close waits until the server has acknowledged the message (or
+    // the linger time passes): a reset or an error meanwhile means it may
+    // never have got it.
+    match client.disconnect_reason() {
+        Some(why @ (DisconnectReason::Reset | DisconnectReason::Io(_))) => Err(format!(
+            "the connection failed before the server acknowledged the message: {why}"
+        )
+        .into()),
+        _ => Ok(()),
+    }
 }

@@ -1073,3 +1073,42 @@ fn connect_keeps_up_with_an_echo_of_its_piped_input() {
     assert!(st.success(), "{st:?}: {err}");
     assert_eq!(got, LINES, "{err}");
 }
+
+#[test]
+fn send_fails_when_the_server_never_takes_the_message() {
+    // Without --wait-reply, `send` exited 0 once the message was handed to
+    // the kernel, even when the server never took it. Its close waits for
+    // the server's acknowledgement (up to the linger time): a server that
+    // does not read, with a small receive window, makes it fail.
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.set_recv_buffer_size(4096).unwrap(); // inherited by the accepted socket
+    l.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    l.listen(1).unwrap();
+    let port = l.local_addr().unwrap().as_socket().unwrap().port();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (_s, _) = l.accept().unwrap();
+        let _ = done_rx.recv_timeout(Duration::from_secs(60)); // never reads
+    });
+    let message = "x".repeat(100_000);
+    let out = bin()
+        .args([
+            "send",
+            "--framing",
+            "raw",
+            &format!("127.0.0.1:{port}"),
+            &message,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tcphub send");
+    let _ = done_tx.send(());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("before the server acknowledged the message"),
+        "{err}"
+    );
+    server.join().unwrap();
+}
