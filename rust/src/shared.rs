@@ -442,11 +442,19 @@ where
 
 /// In a forked child: lets go of the parent's threads in `slot` without
 /// joining or detaching them (they do not exist here; see `fork.rs`).
+/// Never waits for the lock: held at the fork by a parent's thread that was
+/// joining them (`join_all`, for up to a linger time), it stays held for
+/// good here, where that thread does not exist — and the handles in it are
+/// never joined either.
 pub(crate) fn forget_threads<C>(slot: &Mutex<C>)
 where
     C: Default,
 {
-    let mut threads = slot.lock().unwrap_or_else(|p| p.into_inner());
+    let mut threads = match slot.try_lock() {
+        Ok(t) => t,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return,
+    };
     std::mem::forget(std::mem::take(&mut *threads));
 }
 

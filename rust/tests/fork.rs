@@ -39,6 +39,131 @@ fn child_checks(server: tcphub::ServerHandle, client: TcpClient) -> i32 {
     0
 }
 
+/// Waits (bounded) for our forked child `pid`; its wait status. Kills it
+/// and fails when it hangs.
+fn wait_child(pid: libc::pid_t) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child, without blocking.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return status;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: our own child, stuck.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("the forked child hung (stop, close or drop waited for the parent's threads)");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The scheduler state of thread `tid` of this process (`'S'`: asleep).
+fn thread_state(tid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+/// Runs `wait` (a `close()` or `stop()` that takes long) on a thread of its
+/// own and returns once that thread sleeps in it: then it holds the lock on
+/// the I/O threads' handles while it joins them.
+fn waiting_in(wait: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        let _ = tid_tx.send(unsafe { libc::gettid() });
+        wait();
+    });
+    let tid = tid_rx
+        .recv_timeout(TIMEOUT)
+        .expect("the waiting thread's id");
+    wait_until("the other thread asleep in its wait", || {
+        thread_state(tid) == Some('S')
+    });
+    t
+}
+
+/// Forks; the child runs `check` (a close or stop of the parent's handle)
+/// and `_exit`s. Fails when the child hangs.
+fn child_must_finish(check: impl FnOnce()) {
+    // SAFETY: the child runs only `check` (tcphub handles) and `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        check();
+        // SAFETY: ends the child at once, without the parent's exit work.
+        unsafe { libc::_exit(0) };
+    }
+    let status = wait_child(pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "wait status {status:#x}"
+    );
+}
+
+#[test]
+fn a_child_forked_while_another_thread_closes_a_client_does_not_hang() {
+    // The parent's close() holds the lock on the client's thread handle
+    // while it waits for the I/O thread (up to the linger time, here: the
+    // server never takes the message); fork copies that lock held, and the
+    // child's close() waited for it for good.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::Raw)
+        .linger(TIMEOUT)
+        .connect()
+        .expect("connect");
+    let (server_side, _) = listener.accept().expect("accept"); // never reads
+    client.send(&vec![b'x'; 1 << 20]).expect("send");
+    let closer = waiting_in({
+        let client = client.clone();
+        move || client.close()
+    });
+    assert!(!client.is_open());
+    child_must_finish(move || {
+        client.close();
+        drop(client);
+    });
+    drop(server_side); // unread input: a reset ends the parent's close
+    closer.join().expect("close");
+}
+
+#[test]
+fn a_child_forked_while_another_thread_stops_a_server_does_not_hang() {
+    // As above, for a server whose stop() flushes to a client that does
+    // not read, up to the linger time.
+    let server = tcphub::TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::Raw)
+        .linger(TIMEOUT)
+        .on_message(|_, _, _| {})
+        .start()
+        .expect("start");
+    let peer = std::net::TcpStream::connect(server.local_addr()).expect("connect");
+    socket2::SockRef::from(&peer)
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    wait_clients(&server, 1);
+    for _ in 0..16 {
+        let _ = server.send_all(&vec![b'y'; 64 * 1024]);
+    }
+    let stopper = waiting_in({
+        let server = server.clone();
+        move || server.stop()
+    });
+    assert!(!server.is_running());
+    child_must_finish(move || {
+        server.stop();
+        drop(server);
+    });
+    reset(peer); // the parent's stop ends
+    stopper.join().expect("stop");
+}
+
 #[test]
 fn a_forked_child_neither_hangs_nor_disturbs_the_parents_server_and_client() {
     let server = echo_server(Framing::lines());
@@ -61,21 +186,7 @@ fn a_forked_child_neither_hangs_nor_disturbs_the_parents_server_and_client() {
         // SAFETY: ends the child at once, without the parent's exit work.
         unsafe { libc::_exit(code) };
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut status = 0;
-    loop {
-        // SAFETY: waits for our own child, without blocking.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            break;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: our own child, stuck.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("the forked child hung (stop, close or drop waited for the parent's threads)");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let status = wait_child(pid);
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "the child's check failed: wait status {status:#x} (exit code = failed check)"
