@@ -350,9 +350,10 @@ typedef struct tcphub_client_options {
    */
   size_t max_queue_bytes;
   /**
-   * How long `tcphub_client_close` / `_free` keep writing what is queued,
-   * in milliseconds (default 2000); also how long, without reconnect, it
-   * is still written after the server ended its sending side.
+   * How long `tcphub_client_close` / `_free` keep writing what is queued
+   * and waiting for the server to acknowledge it, in milliseconds
+   * (default 2000); also how long, without reconnect, it is still written
+   * after the server ended its sending side.
    */
   uint64_t linger_ms;
   /**
@@ -625,9 +626,13 @@ extern "C" {
 /**
  * Closes gracefully: writes what is queued (for up to the linger time, 2 s
  * unless set with `tcphub_client_connect_with`), shuts the
- * connection down and stops the I/O thread. What is still queued when the
- * linger time runs out is dropped; `tcphub_client_disconnect_reason` then
- * says `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY`; a
+ * connection down and stops the I/O thread. Once everything is written the
+ * socket stays open (what arrives is discarded) until the server has
+ * acknowledged all of it or ended its side, within the same linger time.
+ * What is still queued, or written but not acknowledged, when the linger
+ * time runs out is dropped; `tcphub_client_disconnect_reason` then says
+ * `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY` (and
+ * `TCPHUB_REASON_RESET` when the server reset the connection meanwhile); a
  * server that ended its side before the flush was done (before the call,
  * too) closed first: `TCPHUB_REASON_CLOSED_BY_PEER`.
  * Blocks until then; `tcphub_client_close_timeout` bounds the wait. From

@@ -58,9 +58,10 @@ pub struct tcphub_client_options {
     /// never return `TCPHUB_ERR_QUEUE_FULL`, and what waits for a slow (or,
     /// with `reconnect`, absent) server stays in memory.
     pub max_queue_bytes: usize,
-    /// How long `tcphub_client_close` / `_free` keep writing what is queued,
-    /// in milliseconds (default 2000); also how long, without reconnect, it
-    /// is still written after the server ended its sending side.
+    /// How long `tcphub_client_close` / `_free` keep writing what is queued
+    /// and waiting for the server to acknowledge it, in milliseconds
+    /// (default 2000); also how long, without reconnect, it is still written
+    /// after the server ended its sending side.
     pub linger_ms: u64,
     /// `TCP_NODELAY` (default true).
     pub nodelay: bool,

@@ -55,7 +55,8 @@ use crate::{
 ///   keepalive probes after that long without traffic, on every connection
 ///   (``None``, the default: off; 0 is ``InvalidConfig``), so a server
 ///   whose host vanished is found even by a client that only receives.
-/// - ``linger``: how long ``close()`` keeps flushing, and, without
+/// - ``linger``: how long ``close()`` keeps flushing and waiting for the
+///   server to acknowledge what it wrote, and, without
 ///   ``reconnect``, how long what is queued is still written after the
 ///   server ended its sending side.
 /// - ``event_capacity`` bounds the events waiting to be taken: received
@@ -260,9 +261,13 @@ impl PyTcpClient {
     }
 
     /// Closes gracefully: flush what is queued (up to ``linger`` seconds),
-    /// shut the connection down and stop the I/O thread. What is still
-    /// queued when ``linger`` runs out is dropped; ``disconnect_reason`` then
-    /// says ``"i/o error: timed out"`` instead of ``"closed locally"``; a
+    /// shut the connection down and stop the I/O thread. Once everything is
+    /// written the socket stays open (what arrives is discarded) until the
+    /// server has acknowledged all of it or ended its side, within the same
+    /// ``linger``. What is still queued, or written but not acknowledged,
+    /// when ``linger`` runs out is dropped; ``disconnect_reason`` then
+    /// says ``"i/o error: timed out"`` instead of ``"closed locally"``
+    /// (``"connection reset"`` if the server reset it meanwhile); a
     /// server that ended its side before the flush was done (before the
     /// call, too) closed first: ``"closed by peer"``.
     /// Messages received before the call can still be taken; what arrives
