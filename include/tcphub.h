@@ -374,8 +374,8 @@ typedef struct tcphub_client_options {
    * TCP keepalive probes after this many milliseconds without traffic, on
    * every connection (reconnects included), so a server whose host
    * vanished without a FIN is found even by a client that only receives
-   * (0, the default: off). Rounded up to whole seconds, as
-   * `tcphub_server_set_keepalive`.
+   * (0, the default: off). Rounded up to whole seconds, at most 32,767 s,
+   * as `tcphub_server_set_keepalive`.
    */
   uint64_t keepalive_ms;
 } tcphub_client_options;
@@ -1350,8 +1350,9 @@ int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms)
  * Enables TCP keepalive probes on client connections after `idle_ms`
  * milliseconds without traffic (0, the default, leaves them off), so
  * peers that vanish without closing are eventually disconnected. The
- * kernel counts whole seconds: `idle_ms` is rounded up to them. Takes
- * effect at the next `tcphub_server_start`.
+ * kernel counts whole seconds: `idle_ms` is rounded up to them; over
+ * 32,767 s (the most it takes) `tcphub_server_start` fails with
+ * `TCPHUB_ERR_INVALID_ARG`. Takes effect at the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *

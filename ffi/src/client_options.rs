@@ -76,8 +76,8 @@ pub struct tcphub_client_options {
     /// TCP keepalive probes after this many milliseconds without traffic, on
     /// every connection (reconnects included), so a server whose host
     /// vanished without a FIN is found even by a client that only receives
-    /// (0, the default: off). Rounded up to whole seconds, as
-    /// `tcphub_server_set_keepalive`.
+    /// (0, the default: off). Rounded up to whole seconds, at most 32,767 s,
+    /// as `tcphub_server_set_keepalive`.
     pub keepalive_ms: u64,
 }
 

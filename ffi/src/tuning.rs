@@ -113,8 +113,9 @@ pub unsafe extern "C" fn tcphub_server_set_linger(s: *mut tcphub_server, linger_
 /// Enables TCP keepalive probes on client connections after `idle_ms`
 /// milliseconds without traffic (0, the default, leaves them off), so
 /// peers that vanish without closing are eventually disconnected. The
-/// kernel counts whole seconds: `idle_ms` is rounded up to them. Takes
-/// effect at the next `tcphub_server_start`.
+/// kernel counts whole seconds: `idle_ms` is rounded up to them; over
+/// 32,767 s (the most it takes) `tcphub_server_start` fails with
+/// `TCPHUB_ERR_INVALID_ARG`. Takes effect at the next `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
 ///

@@ -53,8 +53,9 @@ use crate::{
 ///   ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB; past it, ``QueueFull``).
 /// - ``nodelay``: ``TCP_NODELAY`` on the socket. ``keepalive``: TCP
 ///   keepalive probes after that long without traffic, on every connection
-///   (``None``, the default: off; 0 is ``InvalidConfig``), so a server
-///   whose host vanished is found even by a client that only receives.
+///   (``None``, the default: off; 0 or over 32,767 s is
+///   ``InvalidConfig``), so a server whose host vanished is found even by a
+///   client that only receives.
 /// - ``linger``: how long ``close()`` keeps flushing and waiting for the
 ///   server to acknowledge what it wrote, and, without
 ///   ``reconnect``, how long what is queued is still written after the

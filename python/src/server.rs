@@ -103,7 +103,7 @@ struct Running {
 ///   ``frame_timeout`` one that takes longer than that to complete a
 ///   started frame (slowloris defence); ``None`` (the default) turns either
 ///   off, and 0 is ``InvalidConfig``. ``keepalive``: TCP keepalive probes
-///   after that long without traffic (``None``: off).
+///   after that long without traffic (``None``: off; at most 32,767 s).
 /// - ``nodelay``: ``TCP_NODELAY`` on accepted sockets. ``backlog``: listen
 ///   backlog (default 4096).
 /// - ``linger``: how long ``stop()`` keeps flushing, and how long a client

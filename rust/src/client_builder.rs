@@ -304,7 +304,7 @@ impl ClientBuilder {
     ///
     /// [`connect`](ClientBuilder::connect) fails with
     /// [`Error::InvalidConfig`] for a zero `idle` (leave keepalive off by not
-    /// calling this).
+    /// calling this), and for one over 32,767 s, the most the kernel takes.
     ///
     /// # Examples
     ///
@@ -477,7 +477,10 @@ impl ClientBuilder {
                 "keepalive must be more than zero".into(),
             ));
         }
-        config.keepalive = config.keepalive.map(crate::connection::keepalive_secs);
+        config.keepalive = config
+            .keepalive
+            .map(crate::connection::keepalive_secs)
+            .transpose()?;
         if config.connect_timeout.is_zero() {
             // No attempt can succeed in no time (std refuses a zero timeout,
             // and every reconnect would time out at once).

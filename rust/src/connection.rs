@@ -242,11 +242,28 @@ impl Connection {
     }
 }
 
+/// The longest keepalive idle time Linux takes (`TCP_KEEPIDLE`, whole
+/// seconds); it refuses more, which left keepalive on with its default
+/// idle time, two hours.
+const MAX_KEEPALIVE_SECS: u64 = 32_767;
+
 /// `idle` as the kernel takes a keepalive time: whole seconds (rounded up),
 /// at least 1 — it refuses 0, which would leave its default, two hours.
-pub(crate) fn keepalive_secs(idle: std::time::Duration) -> std::time::Duration {
-    std::time::Duration::from_secs(idle.as_secs() + u64::from(idle.subsec_nanos() > 0))
-        .max(std::time::Duration::from_secs(1))
+/// `InvalidConfig` past [`MAX_KEEPALIVE_SECS`], which it refuses too.
+/// (Zero is refused by the callers' checks, with the other settings.)
+pub(crate) fn keepalive_secs(
+    idle: std::time::Duration,
+) -> crate::error::Result<std::time::Duration> {
+    let secs = idle
+        .as_secs()
+        .saturating_add(u64::from(idle.subsec_nanos() > 0))
+        .max(1);
+    if secs > MAX_KEEPALIVE_SECS {
+        return Err(crate::error::Error::InvalidConfig(format!(
+            "keepalive must be at most {MAX_KEEPALIVE_SECS} s, not {idle:?}"
+        )));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// Turns on TCP keepalive on `sock`: the first probe after `idle` (from

@@ -270,7 +270,8 @@ impl TcpServer {
     /// # Errors
     ///
     /// [`start`](TcpServer::start) fails with [`Error::InvalidConfig`] for
-    /// a zero `idle` (leave keepalive off by not calling this).
+    /// a zero `idle` (leave keepalive off by not calling this), and for one
+    /// over 32,767 s, the most the kernel takes.
     ///
     /// # Examples
     ///
@@ -549,7 +550,10 @@ impl TcpServer {
         // The kernel counts keepalive in whole seconds and refuses 0 (which
         // would leave its default, two hours): rounded up here, once, not
         // at every accept.
-        config.keepalive = config.keepalive.map(crate::connection::keepalive_secs);
+        config.keepalive = config
+            .keepalive
+            .map(crate::connection::keepalive_secs)
+            .transpose()?;
         let listener = event_loop::listen(&config)?;
         let local_addr = listener.local_addr().map_err(|source| Error::Io {
             context: "reading the bound address",

@@ -116,3 +116,42 @@ fn a_zero_client_keepalive_is_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
 }
+
+#[test]
+fn a_keepalive_past_what_the_kernel_takes_is_refused() {
+    // Linux takes at most 32,767 s (TCP_KEEPIDLE). The server turned
+    // keepalive on and ignored the refused idle time (probes after the
+    // kernel's two hours), the client failed at connect with an i/o error,
+    // and Duration::MAX overflowed the rounding.
+    for idle in [Duration::from_secs(40_000), Duration::MAX] {
+        let server = TcpServer::new(0, 4)
+            .bind(localhost())
+            .keepalive(idle)
+            .on_message(|_, _, _| {})
+            .start();
+        match server {
+            Err(Error::InvalidConfig(_)) => {}
+            Err(e) => panic!("server keepalive {idle:?}: {e}"),
+            Ok(server) => {
+                let port = server.local_addr().port();
+                let peer = Peer::connect(server.local_addr());
+                wait_clients(&server, 1);
+                let ticks = server_keepalive_ticks(port, peer.stream.local_addr().unwrap().port());
+                server.stop();
+                panic!("server keepalive {idle:?} started; its timer: {ticks:?} ticks");
+            }
+        }
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    for idle in [Duration::from_secs(40_000), Duration::MAX] {
+        let err = TcpClient::builder(listener.local_addr().unwrap())
+            .keepalive(idle)
+            .connect()
+            .map(|c| c.close())
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidConfig(_)),
+            "client keepalive {idle:?}: {err}"
+        );
+    }
+}
