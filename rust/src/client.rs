@@ -426,7 +426,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait_ready(&self, timeout: Duration) -> bool {
-        if self.core.closed_seen.load(Ordering::Acquire) {
+        if self.core.closed_seen.load(Ordering::Acquire) || self.core.origin.forked() {
             return true; // next_event answers NotRunning at once
         }
         let mut sel = crossbeam_channel::Select::new();
@@ -454,7 +454,8 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn next_event(&self, timeout: Duration) -> Result<ClientEvent> {
-        if self.core.closed_seen.load(Ordering::Acquire) {
+        if self.core.closed_seen.load(Ordering::Acquire) || self.core.origin.forked() {
+            // (In a forked child no I/O thread queues events: see `fork.rs`.)
             return Err(Error::NotRunning);
         }
         let ev = match self.core.events_rx.recv_timeout(timeout) {

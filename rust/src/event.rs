@@ -258,6 +258,9 @@ pub struct Events {
     /// Events and message bytes in the queue (`Core::event_load`): what is
     /// handed out is subtracted, making room for the loops.
     pub(crate) load: Arc<crate::outbox::QueueLoad>,
+    /// The server's fork generation: in a child forked since, no loop
+    /// queues events, and none is waited for (see `fork.rs`).
+    pub(crate) origin: crate::fork::Origin,
 }
 
 impl crate::outbox::Weigh for Event {
@@ -335,6 +338,9 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> crate::Result<Event> {
+        if self.origin.forked() {
+            return Err(crate::Error::NotRunning);
+        }
         self.settle();
         match self.rx.recv_timeout(timeout) {
             Ok(e) => Ok(self.noted(e)),
@@ -390,6 +396,9 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_recv(&self) -> Option<Event> {
+        if self.origin.forked() {
+            return None;
+        }
         self.settle();
         match self.rx.try_recv() {
             Ok(e) => Some(self.noted(e)),
@@ -410,6 +419,9 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv(&self) -> Option<Event> {
+        if self.origin.forked() {
+            return None;
+        }
         self.settle();
         match self.rx.recv() {
             Ok(e) => Some(self.noted(e)),
@@ -441,6 +453,9 @@ impl Events {
         max: usize,
         timeout: Duration,
     ) -> crate::Result<usize> {
+        if self.origin.forked() {
+            return Err(crate::Error::NotRunning);
+        }
         self.settle();
         if max == 0 {
             return Ok(0);
@@ -498,6 +513,9 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait_ready(&self, timeout: Duration) -> bool {
+        if self.origin.forked() {
+            return true; // the next call answers at once
+        }
         self.settle(); // asking for more: done with what was taken
         let mut sel = crossbeam_channel::Select::new();
         sel.recv(&self.rx);

@@ -4,7 +4,10 @@
 //! language runtime's exit) would wait for good; joining them is undefined.
 //! Each server and client records the fork generation it started in
 //! ([`Origin`]); in a child forked after that, its handles act as stopped
-//! (closed): sends fail with `NotRunning`, and stopping waits for nothing.
+//! (closed): sends fail with `NotRunning`, stopping waits for nothing, and
+//! taking events waits for none either — it answers as a stopped server's
+//! (a closed client's) empty queue does (`None`, `NotRunning`): no loop
+//! here will ever queue one, and those queued at the fork are the parent's.
 //! Its sockets stay the parent's to serve — the child never touches them
 //! (no shutdown, no reset).
 
@@ -22,7 +25,7 @@ extern "C" fn in_child() {
 }
 
 /// The fork generation a server or client started in.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Origin(u64);
 
 impl Origin {

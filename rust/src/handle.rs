@@ -395,6 +395,7 @@ impl ServerHandle {
             core: Arc::downgrade(&self.core),
             releases: self.core.releases.clone(),
             load: self.core.event_load.clone(),
+            origin: self.core.origin,
         }
     }
 

@@ -202,3 +202,50 @@ fn a_forked_child_neither_hangs_nor_disturbs_the_parents_server_and_client() {
     client.close();
     server.stop();
 }
+
+#[test]
+fn taking_events_in_a_forked_child_does_not_wait_for_the_parent_s_loops() {
+    // A stopped server's (a closed client's) empty queue answers at once;
+    // in a child, where no loop or I/O thread will ever queue an event,
+    // waiting for one waited for good (`for ev in server.events()`, a
+    // client's `recv()`, an hour's `recv_timeout`).
+    let server = tcphub::TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .start()
+        .expect("start a pull-mode server");
+    let events = server.events();
+    let client = TcpClient::builder(server.local_addr())
+        .framing(Framing::lines())
+        .connect()
+        .expect("connect");
+    assert!(matches!(
+        events.recv_timeout(TIMEOUT).expect("connected"),
+        tcphub::Event::Connected(_)
+    ));
+    const HOUR: Duration = Duration::from_secs(3600);
+    let (in_child, client_in_child) = (server.clone(), client.clone());
+    child_must_finish(move || {
+        let (server, client) = (in_child, client_in_child);
+        let checks = [
+            events.recv().is_none(),
+            matches!(events.recv_timeout(HOUR), Err(Error::NotRunning)),
+            matches!(
+                events.recv_batch(&mut Vec::new(), 8, HOUR),
+                Err(Error::NotRunning)
+            ),
+            events.try_recv().is_none(),
+            events.wait_ready(HOUR),
+            server.events().next().is_none(),
+            matches!(client.next_event(HOUR), Err(Error::NotRunning)),
+            client.recv().is_none(),
+            client.wait_ready(HOUR),
+        ];
+        if let Some(failed) = checks.iter().position(|ok| !ok) {
+            // SAFETY: ends the child at once with the failed check's number.
+            unsafe { libc::_exit(10 + failed as i32) };
+        }
+    });
+    client.close();
+    server.stop();
+}
