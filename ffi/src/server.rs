@@ -425,7 +425,10 @@ pub unsafe extern "C" fn tcphub_server_set_idle_timeout(
 /// A frame that has started must be complete within `timeout_ms`
 /// milliseconds, else the client is cut with `TCPHUB_REASON_FRAME_TIMEOUT`
 /// (defends against clients that drip a frame byte by byte; 0, the default,
-/// turns it off). Takes effect at the next `tcphub_server_start`.
+/// turns it off). The clock does not run while the server is not reading
+/// (its pull-mode event queue full, or another event loop far behind: TCP
+/// then holds the client's bytes back). Takes effect at the next
+/// `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
 ///
