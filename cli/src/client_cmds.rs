@@ -274,18 +274,25 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         r => r?,
     }
+    // Whether the server answered (a reply, or its close): then it had the
+    // message, whatever becomes of the connection after.
+    let mut answered = false;
     if let Some(wait) = wait {
         let secs = wait.as_secs_f64();
         match client.recv_timeout(wait) {
-            Ok(reply) => match print_message(&mut std::io::stdout().lock(), &reply, framing) {
-                Err(e) if !reader_gone(&e) => return Err(e.into()),
-                _ => {}
-            },
+            Ok(reply) => {
+                answered = true;
+                match print_message(&mut std::io::stdout().lock(), &reply, framing) {
+                    Err(e) if !reader_gone(&e) => return Err(e.into()),
+                    _ => {}
+                }
+            }
             Err(tcphub::Error::Timeout) => log::info!("no reply within {secs} s"),
             // A close by the server is an answer; a fault (a reset, a frame
             // over the limit) lost what came, as for `connect`.
             Err(tcphub::Error::NotRunning) => match client.disconnect_reason() {
                 None | Some(DisconnectReason::ClosedByPeer | DisconnectReason::ClosedLocally) => {
+                    answered = true;
                     log::info!("the server closed the connection")
                 }
                 Some(why) => return Err(format!("connection lost: {why}").into()),
@@ -294,10 +301,10 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     client.close();
-    // The close waits until the server has acknowledged the message (or
-    // the linger time passes): a reset or an error meanwhile means it may
-    // never have got it.
-    match client.disconnect_reason() {
+    // Unanswered, the close waits until the server has acknowledged the
+    // message (or the linger time passes): a reset or an error meanwhile
+    // means it may never have got it.
+    match client.disconnect_reason().filter(|_| !answered) {
         Some(why @ (DisconnectReason::Reset | DisconnectReason::Io(_))) => Err(format!(
             "the connection failed before the server acknowledged the message: {why}"
         )

@@ -1112,3 +1112,36 @@ fn send_fails_when_the_server_never_takes_the_message() {
     );
     server.join().unwrap();
 }
+
+#[test]
+fn send_with_a_reply_succeeds_even_when_the_server_resets_after_it() {
+    // The reply shows the server had the message: a reset after it is no
+    // failure of the send (it made `send --wait-reply` exit 1).
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(&s).read_line(&mut line).unwrap();
+        s.write_all(b"ok\n").unwrap();
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s); // a reset
+    });
+    let out = bin()
+        .args([
+            "send",
+            &format!("127.0.0.1:{port}"),
+            "hi",
+            "--wait-reply",
+            "20",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tcphub send");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{err}");
+    server.join().unwrap();
+}
