@@ -46,6 +46,13 @@
  *     tcphub_server_begin_stop (or _stop; examples/c/chat_server.c), or set
  *     a volatile sig_atomic_t flag in the handler and check it between
  *     short waits (tcphub_server_next_event, _wait, _stop_timeout).
+ *   - fork(): in the child, a server or client started before the fork
+ *     acts as stopped (closed) — its threads were not copied. Sends return
+ *     TCPHUB_ERR_NOT_RUNNING, and so do tcphub_client_recv,
+ *     tcphub_client_next_event and tcphub_server_next_event at once,
+ *     whatever the timeout (what the parent had queued is the parent's);
+ *     it lists no clients; stop, close and free return at once and leave
+ *     the sockets to the parent, which goes on serving.
  */
 
 #ifndef TCPHUB_H

@@ -602,6 +602,9 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn queued_bytes(&self) -> usize {
+        if self.core.origin.forked() {
+            return 0; // the parent's I/O thread writes it, not this process
+        }
         self.core.queued.load(Ordering::Acquire)
     }
 

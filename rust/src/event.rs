@@ -532,6 +532,9 @@ impl Events {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn len(&self) -> usize {
+        if self.origin.forked() {
+            return 0; // none to take here (see `recv_timeout`)
+        }
         self.rx.len()
             + self
                 .leftovers

@@ -4,10 +4,11 @@
 //! language runtime's exit) would wait for good; joining them is undefined.
 //! Each server and client records the fork generation it started in
 //! ([`Origin`]); in a child forked after that, its handles act as stopped
-//! (closed): sends fail with `NotRunning`, stopping waits for nothing, and
+//! (closed): sends fail with `NotRunning`, stopping waits for nothing,
 //! taking events waits for none either — it answers as a stopped server's
 //! (a closed client's) empty queue does (`None`, `NotRunning`): no loop
-//! here will ever queue one, and those queued at the fork are the parent's.
+//! here will ever queue one, and those queued at the fork are the parent's
+//! — and a server lists no clients.
 //! Its sockets stay the parent's to serve — the child never touches them
 //! (no shutdown, no reset).
 

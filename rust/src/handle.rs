@@ -336,6 +336,9 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clients(&self) -> Vec<Client> {
+        if self.core.origin.forked() {
+            return Vec::new(); // stopped here (see `fork.rs`)
+        }
         self.core.registry.all()
     }
 
@@ -349,6 +352,9 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn client(&self, id: ClientId) -> Option<Client> {
+        if self.core.origin.forked() {
+            return None;
+        }
         self.core.registry.get(id)
     }
 
@@ -362,6 +368,9 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn client_count(&self) -> usize {
+        if self.core.origin.forked() {
+            return 0;
+        }
         self.core.registry.len()
     }
 
@@ -375,7 +384,7 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        stats::sum(&self.core.counters, self.core.registry.len() as u64)
+        stats::sum(&self.core.counters, self.client_count() as u64)
     }
 
     /// The pull-mode event receiver (see [`Events`]). In callback mode (any

@@ -31,6 +31,25 @@ fn child_checks(server: tcphub::ServerHandle, client: TcpClient) -> i32 {
     if !server.stop_timeout(Duration::from_secs(1)) {
         return 6;
     }
+    // Receiving waits for nothing: the queue is filled (and ended) only by
+    // the parent's I/O thread. (It waited for good without a limit.)
+    if !matches!(
+        client.recv_timeout(Duration::from_secs(60)),
+        Err(Error::NotRunning)
+    ) {
+        return 7;
+    }
+    if client.recv().is_some() || !client.wait_ready(Duration::from_secs(60)) {
+        return 8;
+    }
+    let events = server.events();
+    if events.recv().is_some() || !events.is_empty() {
+        return 9;
+    }
+    // A stopped server: no clients counted, listed or found.
+    if server.client_count() != 0 || !server.clients().is_empty() || server.stats().clients != 0 {
+        return 10;
+    }
     server.stop();
     server.wait();
     client.close();

@@ -1,0 +1,199 @@
+/* fork() while a server (callback mode and pull mode) and a client run: in
+ * the child, whose copy has none of their I/O threads, every handle acts as
+ * stopped/closed — nothing waits for the parent's threads, not even a
+ * receive without a time limit — and freeing them there neither hangs nor
+ * disturbs the parent, whose server and client go on serving. */
+#include "test_util.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+static void echo(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    (void)tcphub_server_send((tcphub_server *)ud, id, data, len);
+}
+
+/* The child's verdict goes through a pipe, and the child ends by exec'ing
+ * /bin/true: no exit work at all in the parent's copy (its atexit handlers,
+ * valgrind's leak report on the parent's threads, which the child lacks). */
+static int verdict_fd = -1;
+
+static void child_end(int ok) {
+    if (ok) {
+        char k = 'k';
+        (void)!write(verdict_fd, &k, 1);
+    }
+    execl("/bin/true", "true", (char *)NULL);
+    _exit(1); /* no /bin/true: exit work skipped all the same */
+}
+
+/* A failed check in the child: say which, and end it without a verdict. */
+#define KID_CHECK(cond)                                                             \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            fprintf(stderr, "%s:%d: child: CHECK failed: %s\n  tcphub_last_error: %s\n", \
+                    __FILE__, __LINE__, #cond, tcphub_last_error());                \
+            child_end(0);                                                           \
+        }                                                                           \
+    } while (0)
+#define KID_RC(expr, want)                                                          \
+    do {                                                                            \
+        int rc_ = (expr);                                                           \
+        if (rc_ != (want)) {                                                        \
+            fprintf(stderr, "%s:%d: child: %s returned %d (%s), expected %d (%s)\n" \
+                            "  tcphub_last_error: %s\n",                            \
+                    __FILE__, __LINE__, #expr, rc_, tcphub_strerror(rc_), (want),   \
+                    tcphub_strerror(want), tcphub_last_error());                    \
+            child_end(0);                                                           \
+        }                                                                           \
+    } while (0)
+
+/* Runs `child` in a forked child and checks that it passed within WAIT_MS
+ * (a child stuck waiting for the parent's threads is killed: the test fails). */
+static void in_child(void (*child)(void *), void *arg) {
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        verdict_fd = fds[1];
+        child(arg);
+        child_end(1);
+    }
+    close(fds[1]);
+    int status = 0;
+    int64_t deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        CHECK(r >= 0);
+        if (r == pid) break;
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fprintf(stderr, "the forked child hung (it waited for the parent's threads)\n");
+            exit(1);
+        }
+        nap_ms(5);
+    }
+    char verdict = 0;
+    CHECK(read(fds[0], &verdict, 1) == 1 && verdict == 'k');
+    close(fds[0]);
+}
+
+struct handles {
+    tcphub_server *echo; /* callback mode, lines */
+    tcphub_server *pull; /* pull mode, lines */
+    tcphub_client *to_echo, *to_pull;
+};
+
+/* Receiving in the child: nothing will ever come (the I/O threads are the
+ * parent's), so every wait ends at once with NOT_RUNNING, with a time limit
+ * or without one, and the output is zeroed. */
+static void child_receives(void *arg) {
+    struct handles *h = arg;
+    tcphub_message m = {(uint8_t *)1, 1};
+    KID_RC(tcphub_client_recv(h->to_echo, &m, -1), TCPHUB_ERR_NOT_RUNNING);
+    KID_CHECK(m.data == NULL && m.len == 0);
+    KID_RC(tcphub_client_recv(h->to_echo, &m, 50), TCPHUB_ERR_NOT_RUNNING);
+    KID_RC(tcphub_client_recv(h->to_pull, &m, 0), TCPHUB_ERR_NOT_RUNNING);
+    tcphub_client_event ce;
+    KID_RC(tcphub_client_next_event(h->to_echo, &ce, -1), TCPHUB_ERR_NOT_RUNNING);
+    KID_CHECK(ce.kind == TCPHUB_CLIENT_EVENT_NONE);
+    KID_RC(tcphub_client_next_event(h->to_pull, &ce, 50), TCPHUB_ERR_NOT_RUNNING);
+    tcphub_event ev;
+    KID_RC(tcphub_server_next_event(h->pull, &ev, -1), TCPHUB_ERR_NOT_RUNNING);
+    KID_CHECK(ev.kind == TCPHUB_EVENT_NONE && ev.data == NULL);
+    KID_RC(tcphub_server_next_event(h->pull, &ev, 50), TCPHUB_ERR_NOT_RUNNING);
+    KID_RC(tcphub_server_next_event(h->pull, &ev, 0), TCPHUB_ERR_NOT_RUNNING);
+}
+
+/* The rest of the API in the child: stopped servers, closed clients. */
+static void child_uses_the_rest(void *arg) {
+    struct handles *h = arg;
+    tcphub_server *both[2] = {h->echo, h->pull};
+    for (int i = 0; i < 2; i++) {
+        tcphub_server *s = both[i];
+        KID_CHECK(!tcphub_server_is_running(s));
+        /* A stopped server has no clients: none counted, listed or found. */
+        KID_CHECK(tcphub_server_client_count(s) == 0);
+        tcphub_client_info info[4];
+        size_t n = 99;
+        KID_RC(tcphub_server_clients(s, info, 4, &n), TCPHUB_OK);
+        KID_CHECK(n == 0);
+        KID_RC(tcphub_server_client_info(s, 1, info), TCPHUB_ERR_NO_SUCH_CLIENT);
+        tcphub_stats st;
+        KID_RC(tcphub_server_stats(s, &st), TCPHUB_OK);
+        KID_CHECK(st.clients == 0);
+        KID_RC(tcphub_server_send(s, 1, (const uint8_t *)"x", 1), TCPHUB_ERR_NOT_RUNNING);
+        KID_RC(tcphub_server_send_all(s, (const uint8_t *)"x", 1, &n), TCPHUB_ERR_NOT_RUNNING);
+        KID_RC(tcphub_server_disconnect(s, 1), TCPHUB_ERR_NOT_RUNNING);
+        KID_RC(tcphub_server_stop_timeout(s, 1000), TCPHUB_OK);
+        KID_RC(tcphub_server_wait(s, -1), TCPHUB_OK);
+        KID_RC(tcphub_server_stop(s), TCPHUB_OK);
+    }
+    tcphub_client *clients[2] = {h->to_echo, h->to_pull};
+    for (int i = 0; i < 2; i++) {
+        tcphub_client *c = clients[i];
+        KID_CHECK(!tcphub_client_is_open(c) && !tcphub_client_is_connected(c));
+        KID_RC(tcphub_client_send(c, (const uint8_t *)"x", 1), TCPHUB_ERR_NOT_RUNNING);
+        KID_CHECK(tcphub_client_queued_bytes(c) == 0);
+        KID_RC(tcphub_client_close_timeout(c, 1000), TCPHUB_OK);
+        KID_RC(tcphub_client_close(c), TCPHUB_OK);
+    }
+    tcphub_client_free(h->to_echo);
+    tcphub_client_free(h->to_pull);
+    tcphub_server_free(h->echo);
+    tcphub_server_free(h->pull);
+}
+
+/* The parent's server and client still echo; the pull server still serves. */
+static void parent_still_serves(struct handles *h, const char *line) {
+    size_t len = strlen(line);
+    CHECK_OK(tcphub_client_send(h->to_echo, (const uint8_t *)line, len));
+    tcphub_message m;
+    CHECK_OK(tcphub_client_recv(h->to_echo, &m, WAIT_MS));
+    CHECK(m.len == len && memcmp(m.data, line, len) == 0);
+    tcphub_message_release(&m);
+    CHECK_OK(tcphub_client_send(h->to_pull, (const uint8_t *)line, len));
+    tcphub_event ev;
+    CHECK_OK(tcphub_server_next_event(h->pull, &ev, WAIT_MS));
+    CHECK(ev.kind == TCPHUB_EVENT_MESSAGE && ev.len == len && memcmp(ev.data, line, len) == 0);
+    uint64_t id = ev.client_id;
+    tcphub_event_release(&ev);
+    CHECK_OK(tcphub_server_send(h->pull, id, (const uint8_t *)line, len));
+    CHECK_OK(tcphub_client_recv(h->to_pull, &m, WAIT_MS));
+    CHECK(m.len == len && memcmp(m.data, line, len) == 0);
+    tcphub_message_release(&m);
+    CHECK(tcphub_server_client_count(h->echo) == 1 && tcphub_server_client_count(h->pull) == 1);
+}
+
+int main(void) {
+    struct handles h;
+    h.echo = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_on_message(h.echo, echo, h.echo));
+    CHECK_OK(tcphub_server_start(h.echo));
+    h.pull = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_start(h.pull));
+    CHECK_OK(tcphub_client_connect("127.0.0.1", tcphub_server_port(h.echo), TCPHUB_FRAMING_LINES,
+                                   0, &h.to_echo));
+    CHECK_OK(tcphub_client_connect("127.0.0.1", tcphub_server_port(h.pull), TCPHUB_FRAMING_LINES,
+                                   0, &h.to_pull));
+    (void)expect_connected(h.pull);
+    WAIT_UNTIL(tcphub_server_client_count(h.echo) == 1);
+    parent_still_serves(&h, "before");
+
+    in_child(child_receives, &h);
+    parent_still_serves(&h, "after a child received");
+    TEST_PASS("in a forked child, receiving waits for nothing: NOT_RUNNING at once");
+
+    in_child(child_uses_the_rest, &h);
+    parent_still_serves(&h, "after a child freed everything");
+    TEST_PASS("in a forked child the handles act stopped/closed and free at once");
+
+    tcphub_client_free(h.to_echo);
+    tcphub_client_free(h.to_pull);
+    tcphub_server_free(h.echo);
+    tcphub_server_free(h.pull);
+    return 0;
+}
