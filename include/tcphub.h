@@ -617,7 +617,10 @@ typedef struct tcphub_stats {
 
 /**
  * One message per line: `\n` ends a message (a trailing `\r` is dropped);
- * sending appends `\n`. `max_len` 0 means 64 KiB.
+ * sending appends `\n` to the message as it is, so one holding a `\n`
+ * arrives as several messages (and one ending in `\r` loses it): use
+ * `TCPHUB_FRAMING_LENGTH_PREFIXED` for binary or multi-line messages.
+ * `max_len` 0 means 64 KiB.
  */
 #define TCPHUB_FRAMING_LINES 1
 

@@ -78,7 +78,10 @@ pub type tcphub_framing = c_int;
 /// No framing: each read's bytes are one message; sends write bytes as-is.
 pub const TCPHUB_FRAMING_RAW: tcphub_framing = 0;
 /// One message per line: `\n` ends a message (a trailing `\r` is dropped);
-/// sending appends `\n`. `max_len` 0 means 64 KiB.
+/// sending appends `\n` to the message as it is, so one holding a `\n`
+/// arrives as several messages (and one ending in `\r` loses it): use
+/// `TCPHUB_FRAMING_LENGTH_PREFIXED` for binary or multi-line messages.
+/// `max_len` 0 means 64 KiB.
 pub const TCPHUB_FRAMING_LINES: tcphub_framing = 1;
 /// A 4-byte big-endian length, then the payload. `max_len` 0 means 8 MiB.
 pub const TCPHUB_FRAMING_LENGTH_PREFIXED: tcphub_framing = 2;
