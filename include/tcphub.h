@@ -52,7 +52,9 @@
  *     tcphub_client_next_event and tcphub_server_next_event at once,
  *     whatever the timeout (what the parent had queued is the parent's);
  *     it lists no clients; stop, close and free return at once and leave
- *     the sockets to the parent, which goes on serving.
+ *     the sockets to the parent, which goes on serving. Free there does
+ *     not run the userdata destructor (tcphub_server_set_userdata_free):
+ *     the run it started is the parent's, which still uses the userdata.
  */
 
 #ifndef TCPHUB_H
