@@ -7,7 +7,6 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +17,8 @@ use tcphub::{DisconnectReason, Framing, TcpClient};
 #[test]
 fn close_under_the_server_s_writes_delivers_the_last_message_whole() {
     const LINE: usize = 2 * 1024 * 1024;
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     // Accepted sockets inherit it: the line waits in the client's kernel.
-    socket2::SockRef::from(&listener)
-        .set_recv_buffer_size(64 * 1024)
-        .expect("SO_RCVBUF");
+    let listener = listener_with_rcvbuf(64 * 1024);
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::Lines { max_len: LINE })
         .linger(TIMEOUT)

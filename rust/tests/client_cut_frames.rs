@@ -7,7 +7,6 @@
 mod support;
 
 use std::io::{BufRead, Read, Write};
-use std::net::TcpListener;
 use std::time::Duration;
 
 use support::*;
@@ -59,11 +58,8 @@ fn a_line_cut_by_the_close_s_linger_time_is_not_delivered_truncated() {
 #[test]
 fn a_line_cut_by_a_dropped_connection_is_cut_by_a_reset_and_resent_whole() {
     const LINE: usize = 16 * 1024 * 1024;
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     // Accepted sockets inherit it: the server takes little of the line.
-    socket2::SockRef::from(&listener)
-        .set_recv_buffer_size(64 * 1024)
-        .expect("SO_RCVBUF");
+    let listener = listener_with_rcvbuf(64 * 1024);
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::Lines { max_len: LINE })
         .reconnect(Reconnect {

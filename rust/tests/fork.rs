@@ -127,10 +127,7 @@ fn a_child_forked_while_another_thread_closes_a_client_does_not_hang() {
     // while it waits for the I/O thread (up to the linger time, here: the
     // server never takes the message); fork copies that lock held, and the
     // child's close() waited for it for good.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    socket2::SockRef::from(&listener)
-        .set_recv_buffer_size(4096)
-        .expect("SO_RCVBUF");
+    let listener = listener_with_rcvbuf(4096);
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::Raw)
         .linger(TIMEOUT)

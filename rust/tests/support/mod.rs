@@ -802,3 +802,15 @@ pub fn goodbye_server(max_clients: usize, kick: bool, gone: &Disconnects) -> Tcp
         })
         .on_disconnect(gone.recorder())
 }
+
+/// A plain listener on 127.0.0.1 whose accepted sockets get a receive
+/// buffer of `bytes` (they inherit it): a peer that does not read soon
+/// leaves what is sent to it waiting in the sender's kernel, instead of
+/// the megabytes loopback autotuning would take.
+pub fn listener_with_rcvbuf(bytes: usize) -> std::net::TcpListener {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(bytes)
+        .expect("SO_RCVBUF");
+    listener
+}
