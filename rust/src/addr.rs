@@ -1,7 +1,9 @@
 //! IP addresses as people write them: [`parse_ip`], which the C and Python
 //! bindings use for `send_to`, so every spelling of a client's address that
 //! tcphub itself prints (`[::1]:8001` in the chat hub, `str(client)` in
-//! Python) or that the system hands out (`fe80::1%eth0`) finds the client.
+//! Python) or that the system hands out (`fe80::1%eth0`) finds the client;
+//! and a client's server as its caller named it (`describe_target`,
+//! `empty_host`), for its errors.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -130,9 +132,48 @@ pub fn parse_client_ip(text: &str) -> Result<IpAddr, String> {
     })
 }
 
+/// How the caller named the server, for [`Error::Resolve`](crate::Error::Resolve): `"host:port"`
+/// strings and `("host", port)` pairs as `host:port`, anything else as its
+/// `Debug` form.
+pub(crate) fn describe_target(addr: &impl std::fmt::Debug) -> String {
+    let text = format!("{addr:?}");
+    if let Some(s) = unquote(&text) {
+        return s;
+    }
+    if let Some((host, port)) = text
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .and_then(|t| t.rsplit_once(", "))
+    {
+        if let (Some(host), true) = (unquote(host), port.parse::<u16>().is_ok()) {
+            return format!("{host}:{port}");
+        }
+    }
+    text
+}
+
+/// The text inside the quotes of a string's `Debug` form.
+fn unquote(s: &str) -> Option<String> {
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .map(str::to_owned)
+}
+
+/// Whether `addr` names the server with an empty host: `("", port)` (a
+/// `&str` or `String` host), `":port"` or `""`. Read from its `Debug` form,
+/// as [`describe_target`] does; an address such as `"::1"` or `("::1", 80)`
+/// is not empty.
+pub(crate) fn empty_host(addr: &impl std::fmt::Debug) -> bool {
+    let text = format!("{addr:?}");
+    if text.starts_with("(\"\", ") {
+        return true;
+    }
+    unquote(&text).is_some_and(|s| s.is_empty() || s.starts_with(':') && !s[1..].contains(':'))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_ip;
+    use super::{describe_target, empty_host, parse_ip};
     use std::net::IpAddr;
 
     fn ip(s: &str) -> IpAddr {
@@ -168,5 +209,37 @@ mod tests {
         ] {
             assert_eq!(parse_ip(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn targets_are_named_as_typed() {
+        assert_eq!(describe_target(&"nowhere.invalid:80"), "nowhere.invalid:80");
+        assert_eq!(describe_target(&String::from("a:1")), "a:1");
+        assert_eq!(
+            describe_target(&("nowhere.invalid", 80u16)),
+            "nowhere.invalid:80"
+        );
+        let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
+        assert_eq!(describe_target(&ip), "127.0.0.1:5");
+    }
+
+    #[test]
+    fn empty_hosts_are_told_from_addresses() {
+        assert!(empty_host(&("", 80u16)));
+        assert!(empty_host(&(String::new(), 80u16)));
+        assert!(empty_host(&":80"));
+        assert!(empty_host(&""));
+        assert!(empty_host(&":"));
+        for named in ["::1", "[::1]:80", "a:1", "localhost:0"] {
+            assert!(!empty_host(&named), "{named}");
+        }
+        assert!(!empty_host(&("::1", 80u16)));
+        assert!(!empty_host(&(" ", 80u16)));
+        let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
+        assert!(!empty_host(&ip));
+        assert!(!empty_host(&(
+            "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+            5u16
+        )));
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mio::Waker;
 
+use crate::addr::{describe_target, empty_host};
 use crate::client_builder::{
     ClientBuilder, ClientCallbacks, ClientConfig, ClientEvent, DEFAULT_CONNECT_TIMEOUT,
 };
@@ -734,82 +735,5 @@ impl TcpClient {
 
     pub(crate) fn core(&self) -> &Arc<ClientCore> {
         &self.core
-    }
-}
-
-/// How the caller named the server, for [`Error::Resolve`]: `"host:port"`
-/// strings and `("host", port)` pairs as `host:port`, anything else as its
-/// `Debug` form.
-fn describe_target(addr: &impl std::fmt::Debug) -> String {
-    let text = format!("{addr:?}");
-    if let Some(s) = unquote(&text) {
-        return s;
-    }
-    if let Some((host, port)) = text
-        .strip_prefix('(')
-        .and_then(|t| t.strip_suffix(')'))
-        .and_then(|t| t.rsplit_once(", "))
-    {
-        if let (Some(host), true) = (unquote(host), port.parse::<u16>().is_ok()) {
-            return format!("{host}:{port}");
-        }
-    }
-    text
-}
-
-/// The text inside the quotes of a string's `Debug` form.
-fn unquote(s: &str) -> Option<String> {
-    s.strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .map(str::to_owned)
-}
-
-/// Whether `addr` names the server with an empty host: `("", port)` (a
-/// `&str` or `String` host), `":port"` or `""`. Read from its `Debug` form,
-/// as [`describe_target`] does; an address such as `"::1"` or `("::1", 80)`
-/// is not empty.
-fn empty_host(addr: &impl std::fmt::Debug) -> bool {
-    let text = format!("{addr:?}");
-    if text.starts_with("(\"\", ") {
-        return true;
-    }
-    unquote(&text).is_some_and(|s| s.is_empty() || s.starts_with(':') && !s[1..].contains(':'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::describe_target;
-
-    #[test]
-    fn targets_are_named_as_typed() {
-        assert_eq!(describe_target(&"nowhere.invalid:80"), "nowhere.invalid:80");
-        assert_eq!(describe_target(&String::from("a:1")), "a:1");
-        assert_eq!(
-            describe_target(&("nowhere.invalid", 80u16)),
-            "nowhere.invalid:80"
-        );
-        let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
-        assert_eq!(describe_target(&ip), "127.0.0.1:5");
-    }
-
-    #[test]
-    fn empty_hosts_are_told_from_addresses() {
-        use super::empty_host;
-        assert!(empty_host(&("", 80u16)));
-        assert!(empty_host(&(String::new(), 80u16)));
-        assert!(empty_host(&":80"));
-        assert!(empty_host(&""));
-        assert!(empty_host(&":"));
-        for named in ["::1", "[::1]:80", "a:1", "localhost:0"] {
-            assert!(!empty_host(&named), "{named}");
-        }
-        assert!(!empty_host(&("::1", 80u16)));
-        assert!(!empty_host(&(" ", 80u16)));
-        let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
-        assert!(!empty_host(&ip));
-        assert!(!empty_host(&(
-            "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
-            5u16
-        )));
     }
 }

@@ -63,7 +63,7 @@
 //! - `registry.rs` — the directory of connected clients (id, address, loop).
 //! - `addr.rs` — [`parse_ip`], [`parse_bind_ip`], [`parse_client_ip`] and [`unbracket_host`]:
 //!   IP addresses as people write them (brackets, zones), for the bindings' and the CLI's
-//!   `bind`, `send_to` and client `host`.
+//!   `bind`, `send_to` and client `host`, and how a client's caller named its server.
 //! - `stats.rs` — per-loop counters and the [`Stats`] snapshot.
 //! - `client.rs` / `client_builder.rs` / `client_loop.rs` — [`TcpClient`]:
 //!   the client side, its [`ClientBuilder`], bounded send queue, pull events
