@@ -8,8 +8,9 @@
 //! # Layout
 //!
 //! - `server.rs` — `TcpServer`: the core server in pull mode, start/stop
-//!   and the GIL rules; `settings.rs` — its constructor's settings and the
-//!   core builder made from them.
+//!   and the GIL rules (stopping and dropping in `server/stopping.rs`);
+//!   `settings.rs` — its constructor's settings and the core builder made
+//!   from them.
 //! - `dispatch.rs` — the dispatcher thread that runs the Python callbacks
 //!   (and skips a kicked client's queued messages).
 //! - `events.rs` — pull consumption: `EventIterator` and `poll`.

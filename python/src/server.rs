@@ -34,7 +34,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -50,6 +50,8 @@ use crate::events::Pull;
 use crate::settings::{overflow_from_str, Settings};
 use crate::types::{Port, PyClient, PyEvent, PyStats};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
+
+mod stopping;
 
 /// What exists once `start()` succeeded.
 struct Running {
@@ -185,55 +187,6 @@ impl PyTcpServer {
         };
         drop(old); // outside the lock: dropping may run Python code
         Ok(func)
-    }
-
-    /// Stops the core and waits up to `limit` for the dispatcher; returns
-    /// whether it has finished. Must be called detached. On a dispatcher
-    /// thread (inside any server's callback) it only starts the stop.
-    fn stop_detached(&self, limit: Option<Duration>) -> bool {
-        self.stop_detached_with(limit, limit)
-    }
-
-    /// [`stop_detached`](Self::stop_detached) with separate limits for the
-    /// loops' flush and for the dispatcher.
-    fn stop_detached_with(&self, flush: Option<Duration>, limit: Option<Duration>) -> bool {
-        let Some(r) = self.running.get() else {
-            return true;
-        };
-        if let Some(d) = &r.dispatcher {
-            d.note_stop();
-        }
-        if on_dispatcher() {
-            r.handle.begin_stop();
-            return r.dispatcher.as_ref().is_none_or(Dispatcher::finished);
-        }
-        // The loops' flush may take up to `linger`: wait for it in slices
-        // too, so that Ctrl-C gets through between them.
-        if !r.handle.stop_timeout(flush.unwrap_or(Duration::MAX)) {
-            return false;
-        }
-        r.dispatcher.as_ref().is_none_or(|d| d.wait(limit))
-    }
-}
-
-impl Drop for PyTcpServer {
-    /// A running server dropped without `stop()` stops here: its I/O threads
-    /// are joined (up to `linger`) with the GIL released, so other Python
-    /// threads keep running meanwhile.
-    fn drop(&mut self) {
-        let Some(r) = self.running.take() else {
-            return;
-        };
-        if let Some(d) = &r.dispatcher {
-            d.note_stop();
-        }
-        let finish = move || {
-            r.handle.stop();
-            drop(r);
-        };
-        // A closure that cannot run (interpreter finalizing) drops `r`
-        // itself, which stops the server the same way.
-        let _ = Python::try_attach(|py| py.detach(finish));
     }
 }
 
