@@ -1,0 +1,182 @@
+//! Helpers shared by the CLI's end-to-end tests: the binary, a running hub
+//! with its log, a line client, and bounded waits.
+// Each test file uses its own subset.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long any wait for an event lasts at most.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tcphub"))
+}
+
+/// A running `tcphub serve` with its stderr lines collected.
+pub struct Hub {
+    pub child: Child,
+    pub port: u16,
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Hub {
+    pub fn start(args: &[&str]) -> Hub {
+        Hub::start_on("127.0.0.1", args)
+    }
+
+    /// A hub listening on `bind`, port 0.
+    pub fn start_on(bind: &str, args: &[&str]) -> Hub {
+        let mut child = bin()
+            .arg("serve")
+            .args(["--bind", bind, "--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tcphub serve");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = wait_line(&rx, |l| l.contains("listening on"));
+        let port = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Hub {
+            child,
+            port,
+            log: rx,
+        }
+    }
+
+    pub fn connect(&self) -> Line {
+        Line::connect(self.port)
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        wait_exit(&mut self.child, "hub did not exit after SIGTERM")
+    }
+}
+
+/// `tcphub connect ADDR EXTRA...` with stdin and stdout piped.
+pub fn spawn_connect(addr: &str, extra: &[&str], stderr: Stdio) -> Child {
+    bin()
+        .arg("connect")
+        .arg(addr)
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn tcphub connect")
+}
+
+/// Everything `child` wrote to its (piped) stderr; call once it has exited.
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr piped")
+        .read_to_string(&mut err)
+        .expect("read stderr");
+    err
+}
+
+/// Waits (bounded) for `child` to exit; panics with `what` if it does not.
+pub fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_line(rx: &mpsc::Receiver<String>, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if pred(&l) => return l,
+            Ok(_) => continue,
+            Err(e) => panic!("expected log line not seen: {e}"),
+        }
+    }
+}
+
+/// A line-oriented test client.
+pub struct Line {
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+}
+
+impl Line {
+    pub fn connect(port: u16) -> Line {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(WAIT)).expect("timeout");
+        Line {
+            reader: BufReader::new(s.try_clone().expect("clone")),
+            writer: s,
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        self.writer.local_addr().expect("local addr").to_string()
+    }
+
+    /// Sends `text` and its line end in one write: under raw framing two
+    /// writes can arrive as two messages ("<addr>: hi", "<addr>: \n").
+    pub fn send(&mut self, text: &str) {
+        self.writer
+            .write_all(format!("{text}\n").as_bytes())
+            .expect("write");
+    }
+
+    pub fn line(&mut self) -> String {
+        let mut l = String::new();
+        let n = self.reader.read_line(&mut l).expect("read line");
+        assert!(n > 0, "unexpected EOF");
+        l.trim_end_matches('\n').to_string()
+    }
+
+    pub fn expect(&mut self, want: &str) {
+        assert_eq!(self.line(), want);
+    }
+
+    /// Reads until EOF; returns whatever came before it.
+    pub fn until_eof(&mut self) -> String {
+        let mut rest = String::new();
+        self.reader.read_to_string(&mut rest).expect("read to EOF");
+        rest
+    }
+}
