@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -108,6 +108,8 @@ const SEND_FAILED: u8 = 2;
 const CLOSING: u8 = 3;
 /// The connection ended before all of stdin was sent: exit non-zero.
 const CLOSED_EARLY: u8 = 4;
+/// Reading stdin failed (its error is in the `read_error` slot): exit non-zero.
+const STDIN_FAILED: u8 = 5;
 
 pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
@@ -121,11 +123,24 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     let sender = client.clone();
     let state = Arc::new(AtomicU8::new(READING));
     let stdin_state = state.clone();
+    // Why stdin could not be read, for the main thread to report.
+    let read_error = Arc::new(Mutex::new(None::<std::io::Error>));
+    let stdin_error = read_error.clone();
     // stdin is read on its own thread; the main thread prints what arrives.
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
         for line in stdin.lock().split(b'\n') {
-            let Ok(mut line) = line else { break };
+            let mut line = match line {
+                Ok(line) => line,
+                // No end of input (it was taken for one: exit code 0): stop
+                // sending, and the main thread says why.
+                Err(e) => {
+                    *stdin_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    stdin_state.store(STDIN_FAILED, Ordering::Release);
+                    sender.close();
+                    return;
+                }
+            };
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
@@ -233,6 +248,11 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         SEND_FAILED => return Err("not everything read from stdin could be sent".into()),
         CLOSED_EARLY => {
             return Err("the connection closed before everything read from stdin was sent".into())
+        }
+        STDIN_FAILED => {
+            let e = read_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let why = e.map_or_else(|| "unknown error".to_owned(), |e| e.to_string());
+            return Err(format!("cannot read stdin: {why}").into());
         }
         _ => {}
     }
