@@ -129,9 +129,13 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     // stdin is read on its own thread; the main thread prints what arrives.
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
-        for line in stdin.lock().split(b'\n') {
-            let mut line = match line {
-                Ok(line) => line,
+        let mut stdin = stdin.lock();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match stdin.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
                 // No end of input (it was taken for one: exit code 0): stop
                 // sending, and the main thread says why.
                 Err(e) => {
@@ -140,12 +144,16 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                     sender.close();
                     return;
                 }
-            };
-            if line.last() == Some(&b'\r') {
-                line.pop();
             }
-            if framing == Framing::Raw {
-                line.push(b'\n');
+            // A line's end is the framing's to add; raw framing sends the
+            // bytes as they are (`\r\n` too, and no line end added).
+            if framing != Framing::Raw {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
             }
             // send() never blocks: when the queue is full, wait for room
             // (backpressure on stdin) instead of dropping input.

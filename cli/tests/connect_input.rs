@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::Stdio;
 
 use support::*;
@@ -36,4 +36,26 @@ fn connect_fails_when_stdin_cannot_be_read() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("tcphub: cannot read stdin: "), "{err}");
     server.join().unwrap();
+}
+
+#[test]
+fn connect_with_raw_framing_sends_stdin_byte_for_byte() {
+    // Raw framing has no lines: `\r\n` went out as `\n`, and input without
+    // a final newline got one added.
+    let (port, server) = collecting_server();
+    let mut child = spawn_connect(
+        &format!("127.0.0.1:{port}"),
+        &["--framing", "raw"],
+        Stdio::piped(),
+    );
+    let input = b"GET / HTTP/1.0\r\n\r\nno newline at the end";
+    child.stdin.take().unwrap().write_all(input).unwrap(); // dropped: EOF
+    let st = wait_exit(&mut child, "connect did not exit after its input");
+    let err = stderr_of(&mut child);
+    assert!(st.success(), "{st:?}: {err}");
+    let got = server.join().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(input)
+    );
 }
