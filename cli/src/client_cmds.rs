@@ -110,6 +110,19 @@ const CLOSING: u8 = 3;
 const CLOSED_EARLY: u8 = 4;
 /// Reading stdin failed (its error is in the `read_error` slot): exit non-zero.
 const STDIN_FAILED: u8 = 5;
+/// A line read from stdin is not handed to the client yet: a connection
+/// that ends now ends before all of stdin was sent.
+const SENDING: u8 = 6;
+
+/// Once the connection has ended, how long the main thread of `connect`
+/// waits for the stdin thread to pick up another line (it reads on at once
+/// while a file or pipe has more; at a terminal it waits for the user)
+/// before it takes stdin for idle.
+const STDIN_PICKUP: Duration = Duration::from_millis(200);
+/// Once the connection has ended, how long at most the main thread waits
+/// for the stdin thread to find the line it holds unsendable (it does at
+/// once: sends fail once the connection is closed).
+const STDIN_SETTLE: Duration = Duration::from_secs(5);
 
 pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
@@ -155,19 +168,36 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                     line.pop();
                 }
             }
+            // Holding a line: a connection that ends now must not look like
+            // one that ended with everything sent (not over CLOSING).
+            if stdin_state
+                .compare_exchange(READING, SENDING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return;
+            }
             // send() never blocks: when the queue is full, wait for room
             // (backpressure on stdin) instead of dropping input.
             loop {
                 match sender.send(&line) {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        let _ = stdin_state.compare_exchange(
+                            SENDING,
+                            READING,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        );
+                        break;
+                    }
                     Err(tcphub::Error::QueueFull { .. }) if sender.is_open() => {
                         std::thread::sleep(Duration::from_millis(1));
                     }
                     Err(_) if stdin_state.load(Ordering::Acquire) == CLOSING => return,
                     // The connection ended (the server closed it, or refused
                     // us: its notice is printed by the main thread); the
-                    // main thread says so once, not as a failed "send".
-                    Err(tcphub::Error::NotRunning) => {
+                    // main thread says so once, not as a failed "send" (a
+                    // full queue that can no longer drain included).
+                    Err(tcphub::Error::NotRunning | tcphub::Error::QueueFull { .. }) => {
                         stdin_state.store(CLOSED_EARLY, Ordering::Release);
                         return;
                     }
@@ -252,9 +282,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     if let Some(why) = lost {
         return Err(format!("connection lost: {why}").into());
     }
-    match state.load(Ordering::Acquire) {
+    match settled(&state) {
         SEND_FAILED => return Err("not everything read from stdin could be sent".into()),
-        CLOSED_EARLY => {
+        SENDING | CLOSED_EARLY => {
             return Err("the connection closed before everything read from stdin was sent".into())
         }
         STDIN_FAILED => {
@@ -265,6 +295,27 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         _ => {}
     }
     Ok(())
+}
+
+/// The stdin thread's state once the connection has ended, after giving
+/// it the chance to pick up more input and find that it cannot be sent
+/// (see [`STDIN_PICKUP`]): the main thread may see the end first, and
+/// then took input that was never sent for input that had all gone.
+fn settled(state: &AtomicU8) -> u8 {
+    let start = Instant::now();
+    loop {
+        let now = state.load(Ordering::Acquire);
+        let waited = start.elapsed();
+        let wait = match now {
+            READING => waited < STDIN_PICKUP,
+            SENDING => waited < STDIN_SETTLE,
+            _ => false,
+        };
+        if !wait {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// The messages `client` received before its connection ended (a refusal's

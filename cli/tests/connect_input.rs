@@ -59,3 +59,62 @@ fn connect_with_raw_framing_sends_stdin_byte_for_byte() {
         String::from_utf8_lossy(input)
     );
 }
+
+#[test]
+fn connect_fails_when_the_server_ends_before_all_of_stdin_is_sent() {
+    // A server that reads a little, ends its side, reads on to the end of
+    // ours and closes: the client writes what it queued and closes, with
+    // most of the (file) input never read. Whether that exited 1 ("the
+    // connection closed before …") or 0, silently losing the rest, or
+    // said "send failed: queue full", depended on where the stdin thread
+    // happened to be when the connection ended.
+    let dir = std::env::temp_dir().join(format!("tcphub-cli-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("input");
+    let mut input = Vec::new();
+    for i in 0..1_000_000 {
+        input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
+    }
+    std::fs::write(&path, &input).unwrap();
+    for round in 0..5 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            let mut first = vec![0; 100_000];
+            s.read_exact(&mut first).unwrap();
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest);
+            first.len() + rest.len()
+        });
+        let mut child = bin()
+            .args(["connect", &format!("127.0.0.1:{port}")])
+            .stdin(std::fs::File::open(&path).unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tcphub connect");
+        let st = wait_exit(&mut child, "connect did not exit when the server closed");
+        let err = stderr_of(&mut child);
+        let got = server.join().unwrap();
+        assert!(!err.contains("send failed"), "round {round}: {err}");
+        if got == input.len() {
+            assert!(st.success(), "round {round}: all sent, yet {st:?}: {err}");
+            continue;
+        }
+        assert_eq!(
+            st.code(),
+            Some(1),
+            "round {round}: {got} of {} bytes sent: {err}",
+            input.len()
+        );
+        assert!(
+            err.contains("the connection closed before everything read from stdin was sent")
+                || err.contains("connection lost: "),
+            "round {round}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
