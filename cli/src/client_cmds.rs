@@ -62,8 +62,9 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
         Err(e) => e,
     };
     // An address alone ("::1", "127.0.0.1", "localhost"): std splits "::1"
-    // at its last colon and looks up ":" as a host name.
-    if tcphub::parse_ip(addr).is_some() || !addr.contains(':') {
+    // at its last colon and looks up ":" as a host name. Or with an empty
+    // port ("127.0.0.1:"), which std calls an invalid port value.
+    if tcphub::parse_ip(addr).is_some() || !addr.contains(':') || addr.ends_with(':') {
         return Err(usage(format!("{addr}: no port ({HOST_PORT})")));
     }
     Err(format!("cannot resolve {addr}: {resolved}").into())

@@ -312,7 +312,17 @@ fn an_address_without_a_port_says_so() {
     // Before: "cannot resolve ::1: failed to lookup address information"
     // (std split "::1" at its last colon and looked up ":"), and "invalid
     // socket address" for the others.
-    for addr in ["::1", "[::1]", "127.0.0.1", "localhost"] {
+    // And "cannot resolve 127.0.0.1:: invalid port value", exit code 1, for
+    // an empty port.
+    for addr in [
+        "::1",
+        "[::1]",
+        "127.0.0.1",
+        "localhost",
+        "127.0.0.1:",
+        "[::1]:",
+        "localhost:",
+    ] {
         let out = bin()
             .args(["send", addr, "x"])
             .output()
