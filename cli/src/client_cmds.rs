@@ -29,7 +29,7 @@ pub(crate) struct ConnectArgs {
 pub(crate) struct SendArgs {
     /// Server address, e.g. 127.0.0.1:8001.
     addr: String,
-    /// The message to send.
+    /// The message to send (at most the framing's limit: 64 KiB for lines).
     message: String,
     /// Wait up to SECS seconds for a reply and print it (without it, the
     /// command ends once the server's system has acknowledged the message,
@@ -333,6 +333,11 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
     // A bad --wait-reply is a usage error (clap): nothing is sent.
     let wait = args.wait_reply;
+    // Nor is a message over the frame limit: said before connecting (a
+    // chat hub would announce a join and a leave for nothing).
+    if let Err(e @ tcphub::Error::FrameTooLarge { .. }) = framing.encode(args.message.as_bytes()) {
+        return Err(Box::new(UsageError(e.to_string())));
+    }
     let client = open(&args.addr, framing)?;
     match client.send(args.message.as_bytes()) {
         // The client ends when the server closes (a full hub refuses that
