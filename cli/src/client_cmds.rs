@@ -1,6 +1,6 @@
 //! `tcphub connect` and `tcphub send`: the tutorial's client side.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -146,10 +146,15 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         let mut stdin = stdin.lock();
         let mut line = Vec::new();
         loop {
-            line.clear();
-            match stdin.read_until(b'\n', &mut line) {
-                Ok(0) => break,
-                Ok(_) => {}
+            match next_input(&mut stdin, framing, &mut line) {
+                Ok(Input::Message) => {}
+                Ok(Input::End) => break,
+                Ok(Input::TooLong(max)) => {
+                    eprintln!("tcphub: send failed: a line over the frame limit of {max} bytes");
+                    stdin_state.store(SEND_FAILED, Ordering::Release);
+                    sender.close();
+                    return;
+                }
                 // No end of input (it was taken for one: exit code 0): stop
                 // sending, and the main thread says why.
                 Err(e) => {
@@ -157,16 +162,6 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                     stdin_state.store(STDIN_FAILED, Ordering::Release);
                     sender.close();
                     return;
-                }
-            }
-            // A line's end is the framing's to add; raw framing sends the
-            // bytes as they are (`\r\n` too, and no line end added).
-            if framing != Framing::Raw {
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
-                if line.last() == Some(&b'\r') {
-                    line.pop();
                 }
             }
             // Holding a line: a connection that ends now must not look like
@@ -296,6 +291,54 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         _ => {}
     }
     Ok(())
+}
+
+/// What [`next_input`] found.
+enum Input {
+    /// A message to send is in the buffer.
+    Message,
+    /// stdin has ended.
+    End,
+    /// A line went past the framing's limit (this many bytes): it cannot
+    /// be sent, and is not read to its end (which may never come).
+    TooLong(usize),
+}
+
+/// Reads the next message from stdin into `buf`: a line without its end
+/// (`\n` or `\r\n`, the framing's to add), or, under raw framing, the
+/// bytes as they are, as much as is there (no waiting for a newline).
+/// Memory stays bounded by the frame limit, or the reader's buffer.
+fn next_input(
+    stdin: &mut impl BufRead,
+    framing: Framing,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Input> {
+    buf.clear();
+    let Some(max) = framing.max_len() else {
+        let chunk = stdin.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(Input::End);
+        }
+        buf.extend_from_slice(chunk);
+        let n = chunk.len();
+        stdin.consume(n);
+        return Ok(Input::Message);
+    };
+    // Room for the longest line and its `\r\n`.
+    let room = max.saturating_add(2);
+    // (`Read::take` on the reference: the reader itself goes on.)
+    if Read::take(&mut *stdin, room as u64).read_until(b'\n', buf)? == 0 {
+        return Ok(Input::End);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() >= room {
+        return Ok(Input::TooLong(max));
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Input::Message)
 }
 
 /// The stdin thread's state once the connection has ended, after giving

@@ -3,7 +3,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 
 use support::*;
 
@@ -117,4 +117,53 @@ fn connect_fails_when_the_server_ends_before_all_of_stdin_is_sent() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `tcphub connect ADDR EXTRA...` to a server that reads `want` bytes:
+/// what it read, while stdin holds `input` and stays open.
+fn send_without_newline(extra: &[&str], input: &[u8], want: usize) -> (Vec<u8>, Child) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut got = Vec::new();
+        let _ = (&mut s).take(want as u64).read_to_end(&mut got);
+        got
+    });
+    let mut child = spawn_connect(&format!("127.0.0.1:{port}"), extra, Stdio::piped());
+    let mut stdin = child.stdin.take().unwrap();
+    // (It may end before it has read all: a line over the limit.)
+    let _ = stdin.write_all(input);
+    // Held open (no end of input) in the child's struct until it is killed.
+    child.stdin = Some(stdin);
+    (server.join().unwrap(), child)
+}
+
+#[test]
+fn connect_with_raw_framing_sends_input_without_waiting_for_a_newline() {
+    // It read stdin by lines: nothing went out before a newline or the
+    // end of input (and `< /dev/zero` grew without bound).
+    let input = vec![b'z'; 1 << 20];
+    let (got, mut child) = send_without_newline(&["--framing", "raw"], &input, input.len());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got.len(), input.len());
+    assert!(got.iter().all(|&b| b == b'z'));
+}
+
+#[test]
+fn connect_fails_on_a_line_over_the_limit_without_waiting_for_its_end() {
+    // It read the whole line before finding it too long: a line that does
+    // not end (`< /dev/zero`) grew without bound, silently.
+    let input = vec![b'z'; 1 << 20];
+    let (got, mut child) = send_without_newline(&[], &input, 1);
+    let st = wait_exit(&mut child, "connect did not give up on an endless line");
+    let err = stderr_of(&mut child);
+    assert!(got.is_empty(), "sent {} bytes", got.len());
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains("tcphub: send failed: a line over the frame limit of 65536 bytes"),
+        "{err}"
+    );
 }
