@@ -98,6 +98,12 @@ fn reader_gone(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::BrokenPipe
 }
 
+/// A failed write to stdout (a full disk, `>/dev/full`), named as such:
+/// the bare system error would not say what failed.
+fn stdout_failed(e: std::io::Error) -> Box<dyn std::error::Error> {
+    format!("cannot write to stdout: {e}").into()
+}
+
 /// Where the stdin thread of `connect` is.
 const READING: u8 = 0;
 /// stdin ended and every line was handed to the client.
@@ -257,7 +263,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                 client.close();
                 return Ok(());
             }
-            return Err(e.into());
+            return Err(stdout_failed(e));
         }
         match event {
             Ok(ClientEvent::Message(_)) => {}
@@ -411,7 +417,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
             Ok(reply) => {
                 answered = true;
                 match print_message(&mut std::io::stdout().lock(), &reply, framing) {
-                    Err(e) if !reader_gone(&e) => return Err(e.into()),
+                    Err(e) if !reader_gone(&e) => return Err(stdout_failed(e)),
                     _ => {}
                 }
             }

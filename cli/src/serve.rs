@@ -131,11 +131,20 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(sig) = signals.forever().next() {
         log::info!("signal {sig}: stopping");
     }
-    server.stop();
+    // No more summary lines: the hub is stopping.
     drop(done_tx);
     if let Some(r) = reporter {
         let _ = r.join();
     }
+    // The stop waits (up to the linger time) for clients to take what is
+    // queued for them; a second signal meanwhile means "now".
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            log::warn!("signal {sig} again: exiting without waiting for the clients");
+            std::process::exit(128 + sig);
+        }
+    });
+    server.stop();
     let s = server.stats();
     log::info!(
         "stopped: {} clients served, {} messages in, {} out",

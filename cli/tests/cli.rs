@@ -735,3 +735,62 @@ fn send_with_a_reply_succeeds_even_when_the_server_resets_after_it() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{err}");
     server.join().unwrap();
 }
+
+/// A stdout that cannot be written (`>/dev/full`) is named in the error,
+/// not given as a bare "No space left on device".
+#[test]
+fn a_stdout_that_cannot_be_written_is_named() {
+    let hub = Hub::start(&["--mode", "echo"]);
+    let addr = format!("127.0.0.1:{}", hub.port);
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full");
+    let out = bin()
+        .args(["send", &addr, "ping", "--wait-reply", "10"])
+        .stdout(full().expect("open /dev/full"))
+        .output()
+        .expect("run tcphub send");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot write to stdout: "), "{err}");
+
+    let mut c = bin()
+        .args(["connect", &addr])
+        .stdin(Stdio::piped())
+        .stdout(full().expect("open /dev/full"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub connect");
+    c.stdin.take().unwrap().write_all(b"ping\n").unwrap();
+    let status = wait_exit(&mut c, "connect did not exit");
+    let err = stderr_of(&mut c);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot write to stdout: "), "{err}");
+}
+
+/// A second SIGTERM while the hub is stopping (its graceful stop waits up
+/// to the linger time for a client that does not read) ends it at once,
+/// with the shell's code for the signal (128 + 15).
+#[test]
+fn a_second_signal_during_the_stop_exits_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut hub = Hub::start(&["--mode", "echo", "--framing", "raw"]);
+    // A client that sends 2 MB and reads none of the echo: most of it waits
+    // in the hub, past this socket's receive window, so the stop lingers.
+    let mut s = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    s.write_all(&vec![b'x'; 2 << 20]).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut one = [0u8; 1];
+    assert_eq!(s.peek(&mut one).unwrap(), 1, "the echo started");
+    let pid = hub.child.id().to_string();
+    let kill = || {
+        let st = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(st.expect("run kill").success());
+    };
+    kill();
+    wait_line(&hub.log, |l| l.contains("stopping"));
+    kill();
+    let status = wait_exit(&mut hub.child, "hub did not exit after a second SIGTERM");
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    assert_eq!(status.signal(), None);
+    let again = wait_line(&hub.log, |l| l.contains("again"));
+    assert!(again.contains("without waiting"), "{again}");
+}
