@@ -17,7 +17,9 @@ The flags of ``tcphub serve`` (the Rust CLI)::
 - ``relay``: every frame goes verbatim to every client, sender included.
 - ``echo``: every frame goes back to its sender.
 
-SIGINT and SIGTERM stop the server gracefully (exit code 0). A bind failure is
+SIGINT and SIGTERM stop the server gracefully (exit code 0); a second one while
+the stop waits for slow clients ends it at once (exit code 128 + the signal's
+number). A bind failure is
 one line on stderr and exit code 1.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import signal
 import sys
 import threading
@@ -220,8 +223,8 @@ def serve(args: argparse.Namespace) -> int:
         # SIGTERM ends the wait like Ctrl-C does. SIGINT too, set here: Python
         # leaves it ignored when it started so (a background job of a script),
         # while `tcphub serve` stops on it whatever it inherited.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _first_signal)
+        signal.signal(signal.SIGINT, _first_signal)
         try:
             server.start()
         except BindError as e:
@@ -244,16 +247,42 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         log.info("signal: stopping")
     finally:
-        # Further signals while stopping are let pass, as in `tcphub serve`.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        server.stop()
-        done.set()
+        done.set()  # no more summary lines: the hub is stopping
         if reporter is not None:
             reporter.join()
+        _stop(server)
     s = server.stats()
     log.info("stopped: %d clients served, %d messages in, %d out", s.accepted, s.msgs_in, s.msgs_out)
     return 0
+
+
+def _first_signal(_signum: int, _frame: object) -> None:
+    """Stops the hub (``KeyboardInterrupt`` ends its wait); a second signal
+    from now on ends the process at once (see ``_signalled_again``)."""
+    signal.signal(signal.SIGTERM, _signalled_again)
+    signal.signal(signal.SIGINT, _signalled_again)
+    raise KeyboardInterrupt
+
+
+def _signalled_again(signum: int, _frame: object) -> None:
+    """A signal while the hub stops: exit now, code 128 + its number."""
+    log.warning("signal %d again: exiting without waiting for the clients", signum)
+    logging.shutdown()
+    os._exit(128 + signum)
+
+
+def _stop(server: TcpServer) -> None:
+    """Stops ``server`` gracefully, on a thread of its own.
+
+    The stop waits (up to the linger time) for clients to take what is
+    queued for them; a second SIGINT/SIGTERM means "now", as in ``tcphub
+    serve``. Python runs signal handlers on the main thread only, so that
+    thread stays free for them instead of blocking in ``stop()``.
+    """
+    stopper = threading.Thread(target=server.stop, name="tcphub-stop", daemon=True)
+    stopper.start()
+    while stopper.is_alive():
+        stopper.join(0.1)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
