@@ -4,7 +4,6 @@
 //! I/O thread in `client_loop`.
 
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::client::{ClientCore, TcpClient};
@@ -30,7 +29,7 @@ impl Dispatch {
     }
 
     fn guarded(&self, what: &str, f: impl FnOnce()) {
-        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        if crate::shared::call_guarded(f) {
             log::error!("tcphub: the client {what} callback panicked; the client keeps running");
         }
     }

@@ -7,7 +7,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -136,7 +135,7 @@ impl Dispatch {
     }
 
     fn guarded(&self, counters: &LoopCounters, what: &str, f: impl FnOnce()) {
-        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        if shared::call_guarded(f) {
             LoopCounters::add(&counters.callback_panics, 1);
             log::error!("tcphub: the {what} callback panicked; the server keeps running");
         }

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, TryLockError, Weak};
 use std::thread::JoinHandle;
@@ -396,6 +397,21 @@ pub(crate) fn kicked_here(id: ClientId) -> bool {
             .as_ref()
             .is_some_and(|ll| !ll.kicked.is_empty() && ll.kicked.contains(&id))
     })
+}
+
+/// Runs an application callback, catching its panic; whether it panicked.
+/// The panic's payload is the application's value too (`panic_any`), and
+/// dropping it may panic again, outside the first catch: that would end
+/// the I/O thread. Its drop is caught as well, and a payload of that second
+/// panic is leaked rather than dropped (it could do the same).
+pub(crate) fn call_guarded(f: impl FnOnce()) -> bool {
+    let Err(payload) = catch_unwind(AssertUnwindSafe(f)) else {
+        return false;
+    };
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+    true
 }
 
 /// Takes `len` off a loop's backlog count `pending` for a message that did
