@@ -240,7 +240,13 @@ impl ServerHandle {
     /// Queues `msg` for the client whose remote endpoint is `ip:port`.
     ///
     /// IPv4 clients of a dual-stack (`::`) server are matched by their plain
-    /// IPv4 address.
+    /// IPv4 address. The message goes to the client connected from there
+    /// when the call looks it up (by id): if that one leaves, it is not
+    /// handed to a later client from the same address. Should two connected
+    /// clients share the address (a server listening on several addresses,
+    /// `0.0.0.0`, reached at two of them from one host's same port), it
+    /// goes to the one that connected last; once that one leaves, to the
+    /// other.
     ///
     /// # Errors
     ///

@@ -74,14 +74,22 @@ fn addr_shard(addr: &SocketAddr) -> usize {
 /// as without it).
 type IdShard = RwLock<FastMap<ClientId, (SocketAddr, u32, bool)>>;
 
+/// One shard of the address map: address -> (the newest client connected
+/// from there, how many are).
+type AddrShard = RwLock<FastMap<SocketAddr, (ClientId, u32)>>;
+
 /// Client directory; an entry exists exactly while the owning loop holds the
 /// connection, so `send` after `on_disconnect` reports `NoSuchClient`.
 #[derive(Debug)]
 pub(crate) struct Registry {
     /// id -> (address, loop), sharded by id.
     by_id: Box<[IdShard]>,
-    /// address -> id, sharded by address.
-    by_addr: Box<[RwLock<FastMap<SocketAddr, ClientId>>]>,
+    /// address -> the newest client connected from there and how many
+    /// are, sharded by address. Usually one; several when the server
+    /// listens on more than one address (`0.0.0.0`) and one host connects
+    /// to two of them from the same port: the count tells whether another
+    /// one is left to map to when the newest leaves.
+    by_addr: Box<[AddrShard]>,
     /// Entries in `by_id`, for `client_count()` without taking every lock.
     count: AtomicUsize,
 }
@@ -116,7 +124,11 @@ impl Registry {
         {
             self.count.fetch_add(1, Ordering::AcqRel);
         }
-        write(&self.by_addr[addr_shard(&client.addr)]).insert(client.addr, client.id);
+        let mut g = write(&self.by_addr[addr_shard(&client.addr)]);
+        let entry = g.entry(client.addr).or_insert((client.id, 0));
+        // The newest: ids only grow (an insert may come late, from another loop).
+        entry.0 = entry.0.max(client.id);
+        entry.1 += 1;
     }
 
     pub fn remove(&self, client: &Client) {
@@ -124,8 +136,34 @@ impl Registry {
             self.count.fetch_sub(1, Ordering::AcqRel);
         }
         let mut g = write(&self.by_addr[addr_shard(&client.addr)]);
-        if g.get(&client.addr) == Some(&client.id) {
+        let Some(entry) = g.get_mut(&client.addr) else {
+            return;
+        };
+        entry.1 -= 1;
+        if entry.1 == 0 {
             g.remove(&client.addr);
+        } else if entry.0 == client.id {
+            // Another client from the same address is left: the newest of
+            // them. (Rare: found by a scan, holding this shard, so a
+            // concurrent insert or remove for the address waits for it;
+            // nobody takes an address shard while holding an id shard.)
+            let newest = self
+                .by_id
+                .iter()
+                .filter_map(|shard| {
+                    read(shard)
+                        .iter()
+                        .filter(|(_, e)| e.0 == client.addr)
+                        .map(|(&id, _)| id)
+                        .max()
+                })
+                .max();
+            match newest {
+                Some(id) => entry.0 = id,
+                None => {
+                    g.remove(&client.addr);
+                }
+            }
         }
     }
 
@@ -148,7 +186,7 @@ impl Registry {
 
     /// The client connected from `addr` and its loop.
     pub fn by_addr(&self, addr: &SocketAddr) -> Option<(ClientId, usize)> {
-        let id = *read(&self.by_addr[addr_shard(addr)]).get(addr)?;
+        let (id, _) = *read(&self.by_addr[addr_shard(addr)]).get(addr)?;
         self.loop_of(id).map(|l| (id, l))
     }
 
@@ -175,5 +213,33 @@ impl Registry {
         }
         v.sort_unstable_by_key(|c| c.id);
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_maps_to_its_newest_client_while_any_is_left() {
+        let r = Registry::default();
+        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let client = |id| Client { id, addr };
+        // The newer one registered first (loops adopt in any order).
+        r.insert(client(2), 1);
+        r.insert(client(1), 0);
+        assert_eq!(r.by_addr(&addr), Some((2, 1)));
+        r.remove(&client(2));
+        assert_eq!(r.by_addr(&addr), Some((1, 0)));
+        r.remove(&client(1));
+        assert_eq!(r.by_addr(&addr), None);
+        // The older one leaving first leaves the newer one mapped.
+        r.insert(client(3), 0);
+        r.insert(client(4), 1);
+        r.remove(&client(3));
+        assert_eq!(r.by_addr(&addr), Some((4, 1)));
+        r.remove(&client(4));
+        assert_eq!(r.by_addr(&addr), None);
+        assert_eq!(r.len(), 0);
     }
 }

@@ -4,7 +4,11 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::mpsc;
+
+use socket2::{Domain, Socket, Type};
 
 use support::*;
 use tcphub::{Framing, TcpClient, TcpServer};
@@ -76,4 +80,63 @@ fn a_client_callback_whose_panic_payload_panics_on_drop_leaves_the_client_runnin
     assert_eq!(line, "and sending\n");
     assert!(client.is_open());
     client.close();
+}
+
+/// A stream from 127.0.0.1, bound to `src_port` (0: any) with
+/// `SO_REUSEADDR`, to `dst`: two of them may share their source address
+/// when they go to different addresses of the server.
+fn connect_from(src_port: u16, dst: SocketAddr) -> std::net::TcpStream {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    s.set_reuse_address(true).expect("SO_REUSEADDR");
+    let src = SocketAddr::new(localhost(), src_port);
+    s.bind(&src.into()).expect("bind the source address");
+    s.connect(&dst.into()).expect("connect");
+    s.into()
+}
+
+#[test]
+fn send_to_reaches_every_listed_client_when_two_share_an_address() {
+    // One host, one port, two of the server's addresses: two live clients
+    // with the same remote ip:port (both listed).
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, 10)
+        .bind(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        .framing(Framing::lines())
+        .on_disconnect(gone.recorder())
+        .start()
+        .expect("start");
+    let port = server.local_addr().port();
+    let first = connect_from(0, SocketAddr::new(localhost(), port));
+    let shared = first.local_addr().expect("addr");
+    wait_clients(&server, 1);
+    let second = connect_from(shared.port(), SocketAddr::from(([127, 0, 0, 2], port)));
+    wait_clients(&server, 2);
+    let clients = server.clients();
+    assert!(clients.iter().all(|c| c.addr == shared), "{clients:?}");
+    let read_line = |s: &std::net::TcpStream| {
+        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).expect("read");
+        line
+    };
+    // Both there: the newest gets it.
+    server
+        .send_to(shared.ip(), shared.port(), b"for the newest")
+        .expect("send_to");
+    assert_eq!(read_line(&second), "for the newest\n");
+    // The newest leaves: the other one, still listed, is still reachable.
+    drop(second);
+    gone.wait_for(clients[1].id);
+    assert_eq!(server.clients(), vec![clients[0]]);
+    server
+        .send_to(shared.ip(), shared.port(), b"for the first")
+        .expect("send_to a listed client");
+    assert_eq!(read_line(&first), "for the first\n");
+    // Once it leaves too, nobody is there.
+    drop(first);
+    gone.wait_for(clients[0].id);
+    assert!(matches!(
+        server.send_to(shared.ip(), shared.port(), b"x"),
+        Err(tcphub::Error::NoSuchClient(_))
+    ));
 }
