@@ -169,7 +169,10 @@ impl Drop for ClientGuard {
 /// the bounded queue is full. Messages arrive through the callbacks given to
 /// the [`ClientBuilder`] or, without callbacks, through
 /// [`recv_timeout`](TcpClient::recv_timeout) / [`next_event`](TcpClient::next_event).
-/// Dropping the last handle closes the connection.
+/// Dropping the last handle closes the connection, as
+/// [`close`](TcpClient::close) does. A clone made inside a callback counts:
+/// when it is the last handle and is dropped there, the close begins
+/// without waiting for the I/O thread (as `close()` in a callback does).
 ///
 /// # Examples
 ///

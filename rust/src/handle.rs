@@ -16,7 +16,13 @@ use crate::stats::{self, Stats};
 /// A running server. Cheap to clone, `Send + Sync`; every method may be
 /// called from any thread, including from inside a callback.
 ///
-/// Dropping the last handle the application holds stops the server.
+/// Dropping the last handle the application holds stops the server, as
+/// [`stop`](ServerHandle::stop) does. A clone made inside a callback is one
+/// such handle too: while it lives, dropping the others does not stop the
+/// server, and when it is the last one and is dropped in the callback, the
+/// stop begins there without waiting for the loops (as `stop()` called in a
+/// callback does), and nobody waits for them. Call `stop()` before dropping
+/// your handle to be sure the server has stopped.
 ///
 /// # Examples
 ///
@@ -422,7 +428,7 @@ impl ServerHandle {
     /// stop and returns at once (a thread cannot join itself, and a loop
     /// waiting for another server's loops could deadlock with them); a later
     /// `stop()` or [`wait`](ServerHandle::wait) from another thread, or
-    /// dropping the last handle, waits for the loops. The same holds for
+    /// dropping the last handle there, waits for the loops. The same holds for
     /// any handle, also one a callback passed to another thread while
     /// `start()` was still spawning the loops: its `stop()` waits for
     /// `start()` to have spawned them all, then joins them.
