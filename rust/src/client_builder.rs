@@ -585,6 +585,10 @@ impl ClientBuilder {
             core: core.clone(),
             guard: None,
         };
+        // Held while the thread starts: a callback of the new thread may hand a
+        // clone to another thread whose `close()` must find the thread to join
+        // (as `TcpServer::start` holds its lock while spawning the loops).
+        let mut slot = core.thread.lock().unwrap_or_else(|p| p.into_inner());
         let handle = client_loop::spawn(
             internal,
             poll,
@@ -594,7 +598,8 @@ impl ClientBuilder {
             addrs,
             if pull { Some(ev_tx) } else { None },
         )?;
-        *core.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        *slot = Some(handle);
+        drop(slot);
         Ok(TcpClient {
             core,
             guard: Some(guard),
