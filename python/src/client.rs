@@ -64,6 +64,9 @@ use crate::{
 ///   messages (``recv()``), and the drops and reconnects ``next_event()``
 ///   reports, which ``recv()`` skips (default 65,536; while full, the
 ///   client stops reading).
+///
+/// Raises ``InvalidConfig`` (a ``ValueError``) for bad values, a negative
+/// or too large count (``event_capacity=-1``) included, before it dials.
 #[pyclass(name = "TcpClient", module = "tcphub", frozen, weakref)]
 pub(crate) struct PyTcpClient {
     client: TcpClient,
@@ -109,16 +112,16 @@ impl PyTcpClient {
         host: String,
         port: Port,
         framing: &str,
-        max_len: Option<usize>,
+        #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
         connect_timeout: f64,
         reconnect: bool,
         reconnect_initial: f64,
         reconnect_max: f64,
-        reconnect_max_attempts: Option<u32>,
-        max_queue_bytes: usize,
+        #[pyo3(from_py_with = crate::types::max_attempts_arg)] reconnect_max_attempts: Option<u32>,
+        #[pyo3(from_py_with = crate::types::max_queue_bytes_arg)] max_queue_bytes: usize,
         nodelay: bool,
         linger: f64,
-        event_capacity: usize,
+        #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
         keepalive: Option<f64>,
     ) -> PyResult<PyTcpClient> {
         let framing = framing_from_str(py, framing, max_len)?;

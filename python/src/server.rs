@@ -125,7 +125,10 @@ struct Running {
 /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
 /// ``start()`` would refuse (zero ``max_clients``, ``threads``,
 /// ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
-/// below 1, a zero timeout, a ``full_message`` too long) is refused here.
+/// below 1, a zero timeout, a ``full_message`` too long) is refused here,
+/// and so is a negative or too large count (``max_clients=-1``), the
+/// message naming the argument; a ``port`` outside 0–65535 raises
+/// ``OverflowError``, as ``socket`` does.
 #[pyclass(name = "TcpServer", module = "tcphub", frozen, weakref)]
 pub(crate) struct PyTcpServer {
     settings: Settings,
@@ -219,20 +222,20 @@ impl PyTcpServer {
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::types::port_arg)] port: u16,
-        max_clients: usize,
+        #[pyo3(from_py_with = crate::types::max_clients_arg)] max_clients: usize,
         framing: &str,
         bind: &str,
-        max_len: Option<usize>,
-        threads: Option<usize>,
-        max_queue_bytes: usize,
+        #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
+        #[pyo3(from_py_with = crate::types::threads_arg)] threads: Option<usize>,
+        #[pyo3(from_py_with = crate::types::max_queue_bytes_arg)] max_queue_bytes: usize,
         overflow: &str,
         idle_timeout: Option<f64>,
         frame_timeout: Option<f64>,
         keepalive: Option<f64>,
         nodelay: bool,
-        backlog: i32,
+        #[pyo3(from_py_with = crate::types::backlog_arg)] backlog: i32,
         linger: f64,
-        event_capacity: usize,
+        #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
         busy_poll: f64,
         full_message: Option<PyBackedBytes>,
     ) -> PyResult<PyTcpServer> {
@@ -610,7 +613,7 @@ impl PyTcpServer {
         &self,
         py: Python<'_>,
         timeout: Option<f64>,
-        max_batch: usize,
+        #[pyo3(from_py_with = crate::types::max_batch_arg)] max_batch: usize,
     ) -> PyResult<crate::events::EventIterator> {
         let timeout = timeout.map(|t| duration(py, t, "timeout")).transpose()?;
         Ok(crate::events::EventIterator::new(
@@ -627,7 +630,12 @@ impl PyTcpServer {
     /// ``NotRunning`` once the server has stopped and every event was taken
     /// (or before ``start()``), ``RuntimeError`` when the server has callbacks.
     #[pyo3(signature = (max_events = 256, timeout = 0.0))]
-    fn poll(&self, py: Python<'_>, max_events: usize, timeout: f64) -> PyResult<Vec<PyEvent>> {
+    fn poll(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = crate::types::max_events_arg)] max_events: usize,
+        timeout: f64,
+    ) -> PyResult<Vec<PyEvent>> {
         let pull = self.pull_events(py)?;
         let timeout = duration(py, timeout, "timeout")?;
         crate::events::poll(py, &pull, max_events, timeout)
@@ -641,7 +649,10 @@ impl PyTcpServer {
     /// already taken in a batch go to the next ``aevents()``, ``events()``
     /// or ``poll()``.
     #[pyo3(signature = (*, max_batch = 256))]
-    fn aevents<'py>(slf: &Bound<'py, Self>, max_batch: usize) -> PyResult<Bound<'py, PyAny>> {
+    fn aevents<'py>(
+        slf: &Bound<'py, Self>,
+        #[pyo3(from_py_with = crate::types::max_batch_arg)] max_batch: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
         slf.get().pull_events(slf.py())?;
         slf.py()
             .import("tcphub._runtime")?

@@ -411,3 +411,59 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Port {
         }
     }
 }
+
+/// An int argument that counts or sizes something (`max_clients`,
+/// `max_len`, ...): one outside `T`'s range — negative, or past what the
+/// core can hold — raises `InvalidConfig` (a `ValueError`, as zero does
+/// where the core refuses it) naming the argument and its range, instead
+/// of pyo3's bare `OverflowError` ("can't convert negative int to
+/// unsigned"). Values in range are the core's to check.
+fn int_arg<'py, T>(obj: &Bound<'py, PyAny>, what: &str, min: T, max: T) -> PyResult<T>
+where
+    T: for<'a> FromPyObject<'a, 'py, Error = PyErr> + std::fmt::Display,
+{
+    obj.extract::<T>().map_err(|e| {
+        let py = obj.py();
+        if !e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
+            return e;
+        }
+        let shown = obj.repr().map(|r| r.to_string()).unwrap_or_default();
+        crate::errors::invalid_config(
+            py,
+            format!("{what} must be a whole number from {min} to {max}, not {shown}"),
+        )
+    })
+}
+
+/// `fn name(obj) -> PyResult<T>` for `#[pyo3(from_py_with = ...)]`, with
+/// [`int_arg`]'s checks; `opt` for an argument that may be `None`.
+macro_rules! int_args {
+    ($($f:ident: $t:ty = $name:literal from $min:literal to $max:expr;)*) => {$(
+        pub(crate) fn $f(obj: &Bound<'_, PyAny>) -> PyResult<$t> {
+            int_arg(obj, $name, $min, $max)
+        }
+    )*};
+    ($(opt $f:ident: $t:ty = $name:literal from $min:literal to $max:expr;)*) => {$(
+        pub(crate) fn $f(obj: &Bound<'_, PyAny>) -> PyResult<Option<$t>> {
+            if obj.is_none() {
+                return Ok(None);
+            }
+            int_arg(obj, $name, $min, $max).map(Some)
+        }
+    )*};
+}
+
+int_args! {
+    max_clients_arg: usize = "max_clients" from 1 to usize::MAX;
+    max_queue_bytes_arg: usize = "max_queue_bytes" from 1 to usize::MAX;
+    event_capacity_arg: usize = "event_capacity" from 1 to usize::MAX;
+    backlog_arg: i32 = "backlog" from 1 to i32::MAX;
+    max_events_arg: usize = "max_events" from 0 to usize::MAX;
+    max_batch_arg: usize = "max_batch" from 0 to usize::MAX;
+}
+
+int_args! {
+    opt max_len_arg: usize = "max_len" from 1 to usize::MAX;
+    opt threads_arg: usize = "threads" from 1 to tcphub::MAX_THREADS;
+    opt max_attempts_arg: u32 = "reconnect_max_attempts" from 1 to u32::MAX;
+}

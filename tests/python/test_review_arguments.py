@@ -1,0 +1,59 @@
+"""Argument checks: int arguments out of their range."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+
+import tcphub
+
+# (argument, extra settings it needs): each a count or size the core takes
+# as an unsigned (or, for backlog, 32-bit) number.
+SERVER_COUNTS = [
+    ("max_clients", {}),
+    ("threads", {}),
+    ("max_queue_bytes", {}),
+    ("event_capacity", {}),
+    ("max_len", {"framing": "lines"}),
+    ("backlog", {}),
+]
+CLIENT_COUNTS = [
+    ("max_queue_bytes", {}),
+    ("event_capacity", {}),
+    ("max_len", {"framing": "lines"}),
+    ("reconnect_max_attempts", {"reconnect": True}),
+]
+
+
+@pytest.mark.parametrize("value", [-1, -(2**40), 2**64, 2**70])
+@pytest.mark.parametrize("name,extra", SERVER_COUNTS)
+def test_a_server_count_out_of_range_is_invalid_config_naming_it(
+    name: str, extra: Dict[str, Any], value: int
+) -> None:
+    # As zero is (a ValueError, so `except ValueError` catches every bad
+    # value), not pyo3's bare "can't convert negative int to unsigned".
+    if name == "backlog" and value == -1:
+        value = -(2**31) - 1  # -1 fits the i32 (the core's own check says "at least 1")
+    with pytest.raises(tcphub.InvalidConfig, match=f"{name} must be .*, not {value}"):
+        tcphub.TcpServer(0, **{name: value}, **extra)
+
+
+@pytest.mark.parametrize("value", [-1, 2**64])
+@pytest.mark.parametrize("name,extra", CLIENT_COUNTS)
+def test_a_client_count_out_of_range_is_invalid_config_naming_it(
+    name: str, extra: Dict[str, Any], value: int
+) -> None:
+    # Refused before anything is dialled (nothing listens on port 1).
+    with pytest.raises(tcphub.InvalidConfig, match=f"{name} must be .*, not {value}"):
+        tcphub.TcpClient("127.0.0.1", 1, **{name: value}, **extra)
+
+
+def test_a_negative_batch_size_is_invalid_config_naming_it(make_server: Any) -> None:
+    server = make_server().start()
+    with pytest.raises(tcphub.InvalidConfig, match="max_events must be .*, not -1"):
+        server.poll(-1)
+    with pytest.raises(tcphub.InvalidConfig, match="max_batch must be .*, not -1"):
+        server.events(max_batch=-1)
+    with pytest.raises(tcphub.InvalidConfig, match="max_batch must be .*, not -1"):
+        server.aevents(max_batch=-1)
