@@ -310,3 +310,19 @@ pub(crate) fn invalid_argument(py: Python<'_>, msg: String) -> PyErr {
         .and_then(|c| make(py, &c.invalid_config, PyTuple::new(py, [msg])?, &[]))
         .unwrap_or_else(|e| e)
 }
+
+/// `NoSuchClient` for an int no client id can be (negative, past `u64`),
+/// as the core's own for an id not connected.
+pub(crate) fn no_such_client(py: Python<'_>, client_id: &Bound<'_, PyAny>) -> PyErr {
+    classes(py)
+        .and_then(|c| {
+            let msg = format!("no client with id {client_id} is connected");
+            make(
+                py,
+                &c.no_such_client,
+                PyTuple::new(py, [msg])?,
+                &[("client_id", client_id.clone())],
+            )
+        })
+        .unwrap_or_else(|e| e)
+}

@@ -48,7 +48,7 @@ use crate::dispatch::{kick, kicks_pending, on_dispatcher, Callbacks, Dispatcher}
 use crate::errors::{invalid_argument, invalid_config, IntoPy};
 use crate::events::Pull;
 use crate::settings::{overflow_from_str, Settings};
-use crate::types::{Port, PyClient, PyEvent, PyStats};
+use crate::types::{ClientId, Port, PyClient, PyEvent, PyStats};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
 
 mod stopping;
@@ -471,10 +471,14 @@ impl PyTcpServer {
         &self,
         py: Python<'_>,
         data: PyBackedBytes,
-        exclude: Option<u64>,
+        exclude: Option<ClientId>,
     ) -> PyResult<usize> {
         let Some(r) = self.running.get() else {
             return Ok(0);
+        };
+        let exclude = match exclude {
+            Some(ClientId::Id(id)) => Some(id),
+            _ => None, // an id no client has excludes nobody
         };
         let sent = py.detach(|| match exclude {
             Some(id) => r.handle.try_send_all_except(id, &data),
@@ -506,8 +510,9 @@ impl PyTcpServer {
     ///
     /// Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
     /// ``FrameTooLarge``.
-    fn send(&self, py: Python<'_>, client_id: u64, data: PyBackedBytes) -> PyResult<()> {
+    fn send(&self, py: Python<'_>, client_id: ClientId, data: PyBackedBytes) -> PyResult<()> {
         let r = self.started().py_err(py)?;
+        let client_id = client_id.known(py, r.handle.is_running())?;
         py.detach(|| r.handle.send(client_id, &data)).py_err(py)
     }
 
@@ -516,8 +521,9 @@ impl PyTcpServer {
     /// client's own ``on_message``), the rest of what the client sent is
     /// dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
     /// ``NotRunning``.
-    fn disconnect(&self, py: Python<'_>, client_id: u64) -> PyResult<()> {
+    fn disconnect(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
         let r = self.started().py_err(py)?;
+        let client_id = client_id.known(py, r.handle.is_running())?;
         kick(&r.handle, r.dispatcher.as_ref(), client_id).py_err(py)
     }
 
@@ -537,7 +543,10 @@ impl PyTcpServer {
     }
 
     /// The connected client with this id, or ``None``.
-    fn client(&self, client_id: u64) -> Option<PyClient> {
+    fn client(&self, client_id: ClientId) -> Option<PyClient> {
+        let ClientId::Id(client_id) = client_id else {
+            return None;
+        };
         self.running
             .get()?
             .handle

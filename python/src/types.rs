@@ -6,6 +6,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tcphub::{Client, ClientEvent, DisconnectReason, Event, Stats};
 
+use crate::errors::IntoPy;
+
 /// A connected client: its id and remote address.
 #[pyclass(name = "Client", module = "tcphub", frozen, eq, hash)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -466,4 +468,43 @@ int_args! {
     opt max_len_arg: usize = "max_len" from 1 to usize::MAX;
     opt threads_arg: usize = "threads" from 1 to tcphub::MAX_THREADS;
     opt max_attempts_arg: u32 = "reconnect_max_attempts" from 1 to u32::MAX;
+}
+
+/// A client id argument. Ids are `u64`s assigned from 1; any other int
+/// names no client, as the id of one that left does (`client()` gives
+/// `None`, `send()` and `disconnect()` raise `NoSuchClient`, `exclude`
+/// excludes nobody), instead of pyo3's `OverflowError`.
+#[derive(Debug)]
+pub(crate) enum ClientId {
+    /// An id a client may have.
+    Id(u64),
+    /// An int out of `u64`'s range: no client has it.
+    Nobody(Py<PyAny>),
+}
+
+impl ClientId {
+    /// The id, or for an int no client has the error the core gives for
+    /// an id not connected: `NotRunning` unless the server is `running`,
+    /// else `NoSuchClient` naming the int given.
+    pub(crate) fn known(&self, py: Python<'_>, running: bool) -> PyResult<u64> {
+        match self {
+            ClientId::Id(id) => Ok(*id),
+            ClientId::Nobody(_) if !running => Err(tcphub::Error::NotRunning).py_err(py),
+            ClientId::Nobody(n) => Err(crate::errors::no_such_client(py, n.bind(py))),
+        }
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for ClientId {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<ClientId> {
+        match obj.extract::<u64>() {
+            Ok(id) => Ok(ClientId::Id(id)),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => {
+                Ok(ClientId::Nobody(obj.to_owned().unbind()))
+            }
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -57,3 +57,30 @@ def test_a_negative_batch_size_is_invalid_config_naming_it(make_server: Any) -> 
         server.events(max_batch=-1)
     with pytest.raises(tcphub.InvalidConfig, match="max_batch must be .*, not -1"):
         server.aevents(max_batch=-1)
+
+
+@pytest.mark.parametrize("client_id", [-1, 2**64, 2**70])
+def test_a_client_id_no_client_can_have_is_no_such_client(
+    make_server: Any, client_id: int
+) -> None:
+    # Ids are assigned from 1 up: an id outside 0..2**64-1 names no client,
+    # as one that left does (documented: None, NoSuchClient, excludes
+    # nobody), rather than raising OverflowError.
+    server = make_server().start()
+    client = tcphub.TcpClient("127.0.0.1", server.port)
+    try:
+        assert [e.kind for e in server.poll(1, 30.0)] == ["connect"]
+        assert server.client(client_id) is None
+        with pytest.raises(tcphub.NoSuchClient, match=f"no client with id {client_id} ") as e:
+            server.send(client_id, b"x")
+        assert e.value.client_id == client_id
+        with pytest.raises(tcphub.NoSuchClient) as e:
+            server.disconnect(client_id)
+        assert e.value.client_id == client_id
+        assert server.send_all(b"all", exclude=client_id) == 1
+        assert client.recv(30.0) == b"all"
+    finally:
+        client.close()
+    server.stop()
+    with pytest.raises(tcphub.NotRunning):
+        server.send(client_id, b"x")
