@@ -1,5 +1,7 @@
 //! `tcphub.TcpClient`: the core client in pull mode.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crossbeam_channel::RecvTimeoutError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -71,6 +73,11 @@ use crate::{
 pub(crate) struct PyTcpClient {
     client: TcpClient,
     framing: tcphub::Framing,
+    /// Set when Ctrl-C ended a `close()`'s wait for the flush (cleared by
+    /// a `close()` that finished): the application gave up waiting for it,
+    /// so dropping the client — at the interpreter's exit too — leaves the
+    /// rest of the flush to a thread of its own instead of waiting again.
+    interrupted: AtomicBool,
 }
 
 impl Drop for PyTcpClient {
@@ -78,6 +85,19 @@ impl Drop for PyTcpClient {
     /// (up to `linger`) and is joined with the GIL released, so other Python
     /// threads keep running meanwhile.
     fn drop(&mut self) {
+        if self.interrupted.load(Ordering::Acquire) {
+            // That thread's handle is not the last one until its close has
+            // finished: dropping ours below does not wait. (If no thread
+            // can start, its handle is dropped unused and ours closes as
+            // below.)
+            let rest = self.client.clone();
+            let started = std::thread::Builder::new()
+                .name("tcphub-close".into())
+                .spawn(move || rest.close());
+            if started.is_ok() {
+                return;
+            }
+        }
         // A closure that cannot run (interpreter finalizing) leaves the
         // close to the inner client's own drop.
         let _ = Python::try_attach(|py| py.detach(|| self.client.close()));
@@ -180,7 +200,11 @@ impl PyTcpClient {
             match py.detach(|| rx.recv_timeout(SIGNAL_SLICE)) {
                 Ok(connected) => {
                     let client = connected.py_err(py)?;
-                    return Ok(PyTcpClient { client, framing });
+                    return Ok(PyTcpClient {
+                        client,
+                        framing,
+                        interrupted: AtomicBool::new(false),
+                    });
                 }
                 Err(RecvTimeoutError::Timeout) => py.check_signals()?,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -277,11 +301,17 @@ impl PyTcpClient {
     /// Messages received before the call can still be taken; what arrives
     /// after it is discarded. Idempotent. Ctrl-C
     /// interrupts the wait for the flush (the client is closing by then; a
-    /// later ``close()`` waits for the rest).
+    /// later ``close()`` waits for the rest, but dropping the client, at
+    /// exit too, does not: the flush goes on in the background while the
+    /// process lives).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         while !py.detach(|| self.client.close_timeout(SIGNAL_SLICE)) {
-            py.check_signals()?;
+            if let Err(e) = py.check_signals() {
+                self.interrupted.store(true, Ordering::Release);
+                return Err(e);
+            }
         }
+        self.interrupted.store(false, Ordering::Release);
         Ok(())
     }
 

@@ -256,6 +256,12 @@ impl Dispatcher {
     pub(crate) fn note_stop(&self) {
         self.stopping.store(true, Ordering::Release);
     }
+
+    /// Ctrl-C ended a wait for this dispatcher: the interpreter's exit
+    /// ([`wait_all`]) no longer waits for it either.
+    pub(crate) fn abandon(&self) {
+        unfinished().retain(|(_, done)| !done.same_channel(&self.done));
+    }
 }
 
 /// Whether this thread is a dispatcher thread (of any server): a callback

@@ -26,6 +26,8 @@
 //!   callbacks are visible to Python's garbage collector, so a server whose
 //!   callbacks refer back to it is collected once it is stopped and
 //!   unreferenced.
+//! - Once Ctrl-C has ended a `stop()`'s wait, neither dropping the server
+//!   nor the exit waits for that stop again (`server/stopping.rs`).
 //! - The only Rust locks here guard plain data; they are taken with
 //!   `lock_py_attached` (or while detached) and never held across a call into
 //!   Python.
@@ -49,7 +51,7 @@ use crate::errors::{invalid_argument, invalid_config, IntoPy};
 use crate::events::Pull;
 use crate::settings::{overflow_from_str, Settings};
 use crate::types::{ClientId, Port, PyClient, PyEvent, PyStats};
-use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice, SIGNAL_SLICE};
+use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice};
 
 mod stopping;
 
@@ -139,6 +141,9 @@ pub(crate) struct PyTcpServer {
     /// the server it just started.
     stop_requested: AtomicBool,
     running: OnceLock<Running>,
+    /// Ctrl-C ended a `stop()`'s wait and no `stop()` finished since: see
+    /// `give_up_waiting` (`stopping.rs`).
+    interrupted: AtomicBool,
     /// Pull mode: events taken from the queue in a batch and not handed out
     /// yet, for whichever consumer asks next (see `events::Pull`).
     pending: Arc<Mutex<VecDeque<Event>>>,
@@ -278,6 +283,7 @@ impl PyTcpServer {
             starting: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
             running: OnceLock::new(),
+            interrupted: AtomicBool::new(false),
             pending: Arc::default(),
         })
     }
@@ -378,7 +384,9 @@ impl PyTcpServer {
     /// ``"server stopped"``, wait for the last callbacks and release the port.
     /// Idempotent; concurrent calls all wait. Ctrl-C interrupts the wait for
     /// the flush and the last callbacks (the server is stopping by then; a
-    /// later ``stop()`` waits for the rest). Inside a callback
+    /// later ``stop()`` waits for the rest, but the interpreter's exit and
+    /// dropping the server do not: the flush goes on in the background while
+    /// the process lives). Inside a callback
     /// — of this server or of any other — it starts the stop and returns;
     /// the remaining callbacks run after the current one returns.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
@@ -386,24 +394,17 @@ impl PyTcpServer {
             self.stop_requested.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst); // see start()
         }
-        while !py.detach(|| self.stop_detached(Some(SIGNAL_SLICE))) {
-            if on_dispatcher() {
-                return Ok(()); // the dispatcher ends by itself
-            }
-            py.check_signals()?;
-        }
-        Ok(())
+        self.stop_waiting(py)
     }
 
     /// Like ``stop()``, but waits at most ``timeout`` seconds for a callback
     /// that does not return (used at interpreter exit). Returns whether the
-    /// callback thread finished.
+    /// callback thread finished. Waits for nothing when Ctrl-C ended a
+    /// ``stop()`` of this server, and Ctrl-C ends its own wait for the flush.
     #[pyo3(signature = (timeout))]
     fn _stop_with_timeout(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let t = duration(py, timeout, "timeout")?;
-        // The flush is bounded by `linger` already (as before exit); the
-        // timeout is for a callback that does not return.
-        Ok(py.detach(|| self.stop_detached_with(None, Some(t))))
+        self.stop_at_exit(py, t)
     }
 
     /// Waits up to ``timeout`` seconds for the callback threads of every

@@ -1,13 +1,16 @@
 //! Stopping a `TcpServer`: the core's stop and the wait for the callback
 //! thread, detached from the interpreter, from `stop()` and its variants
-//! and from dropping a server that is still running.
+//! and from dropping a server that is still running; what Ctrl-C ending
+//! such a wait changes.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pyo3::prelude::*;
 
-use super::PyTcpServer;
+use super::{PyTcpServer, Running};
 use crate::dispatch::{on_dispatcher, Dispatcher};
+use crate::SIGNAL_SLICE;
 
 impl PyTcpServer {
     /// Stops the core and waits up to `limit` for the dispatcher; returns
@@ -41,12 +44,74 @@ impl PyTcpServer {
         }
         r.dispatcher.as_ref().is_none_or(|d| d.wait(limit))
     }
+
+    /// `stop()`: waits in slices, so that Ctrl-C gets through (and, if it
+    /// does, [`give_up_waiting`](Self::give_up_waiting)).
+    pub(super) fn stop_waiting(&self, py: Python<'_>) -> PyResult<()> {
+        while !py.detach(|| self.stop_detached(Some(SIGNAL_SLICE))) {
+            if on_dispatcher() {
+                return Ok(()); // the dispatcher ends by itself
+            }
+            if let Err(e) = py.check_signals() {
+                self.give_up_waiting();
+                return Err(e);
+            }
+        }
+        self.interrupted.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// `_stop_with_timeout()`, at the interpreter's exit: the flush
+    /// (bounded by `linger`) in slices that let Ctrl-C through, then up to
+    /// `limit` for a callback that does not return; whether the dispatcher
+    /// finished. Waits for nothing when Ctrl-C ended a `stop()` of it.
+    pub(super) fn stop_at_exit(&self, py: Python<'_>, limit: Duration) -> PyResult<bool> {
+        if self.interrupted.load(Ordering::Acquire) {
+            py.detach(|| self.stop_detached_with(Some(Duration::ZERO), Some(Duration::ZERO)));
+            return Ok(false);
+        }
+        while !py.detach(|| self.flushed_within(SIGNAL_SLICE)) {
+            if let Err(e) = py.check_signals() {
+                self.give_up_waiting();
+                return Err(e);
+            }
+        }
+        Ok(py.detach(|| self.stop_detached_with(None, Some(limit))))
+    }
+
+    /// Begins the stop and waits up to `limit` for the loops' flush (not
+    /// for the dispatcher); whether they have finished. Must be called
+    /// detached.
+    fn flushed_within(&self, limit: Duration) -> bool {
+        let Some(r) = self.running.get() else {
+            return true;
+        };
+        if let Some(d) = &r.dispatcher {
+            d.note_stop();
+        }
+        if on_dispatcher() {
+            r.handle.begin_stop();
+            return true; // no waiting on a callback thread (as above)
+        }
+        r.handle.stop_timeout(limit)
+    }
+
+    /// Ctrl-C ended a wait for this server's stop: the application gave
+    /// up on it, so the interpreter's exit does not wait for its last
+    /// callbacks, and dropping it does not wait for its flush.
+    pub(super) fn give_up_waiting(&self) {
+        self.interrupted.store(true, Ordering::Release);
+        if let Some(d) = self.running.get().and_then(|r| r.dispatcher.as_ref()) {
+            d.abandon();
+        }
+    }
 }
 
 impl Drop for PyTcpServer {
     /// A running server dropped without `stop()` stops here: its I/O threads
     /// are joined (up to `linger`) with the GIL released, so other Python
-    /// threads keep running meanwhile.
+    /// threads keep running meanwhile — or, when Ctrl-C ended a `stop()` of
+    /// it, on a thread of their own, without waiting.
     fn drop(&mut self) {
         let Some(r) = self.running.take() else {
             return;
@@ -54,6 +119,25 @@ impl Drop for PyTcpServer {
         if let Some(d) = &r.dispatcher {
             d.note_stop();
         }
+        let r = if self.interrupted.load(Ordering::Acquire) {
+            let (tx, rx) = crossbeam_channel::bounded::<Running>(1);
+            let started = std::thread::Builder::new()
+                .name("tcphub-stop".into())
+                .spawn(move || {
+                    if let Ok(r) = rx.recv() {
+                        r.handle.stop();
+                    }
+                });
+            match started {
+                Ok(_) => match tx.send(r) {
+                    Ok(()) => return,
+                    Err(back) => back.into_inner(),
+                },
+                Err(_) => r, // no thread: stop here, as below
+            }
+        } else {
+            r
+        };
         let finish = move || {
             r.handle.stop();
             drop(r);
