@@ -101,12 +101,13 @@ impl Pull {
     }
 }
 
-/// `server.poll()`: up to `max` events, waiting up to `timeout` for the first.
+/// `server.poll()`: up to `max` events, waiting up to `timeout` for the
+/// first (`None`: for good).
 pub(crate) fn poll(
     py: Python<'_>,
     pull: &Pull,
     max: usize,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> PyResult<Vec<PyEvent>> {
     if max == 0 {
         // Still a call for events: releases clients held for replies.
@@ -121,7 +122,7 @@ pub(crate) fn poll(
     if !kept.is_empty() {
         return Ok(kept.into_iter().map(|e| PyEvent::new(py, e)).collect());
     }
-    match wait_batch(py, &pull.events, max, Some(timeout))? {
+    match wait_batch(py, &pull.events, max, timeout)? {
         Waited::Got(evs) => Ok(evs.into_iter().map(|e| PyEvent::new(py, e)).collect()),
         Waited::TimedOut => Ok(Vec::new()),
         Waited::Stopped => Err(Error::NotRunning).py_err(py),

@@ -634,7 +634,8 @@ impl PyTcpServer {
     }
 
     /// Takes up to ``max_events`` events, waiting up to ``timeout`` seconds
-    /// for the first one (0: do not wait); returns a list, empty on timeout.
+    /// for the first one (0: do not wait; ``None``: until one comes);
+    /// returns a list, empty on timeout. Ctrl-C interrupts the wait.
     ///
     /// The cheap way to consume a busy server: one call per batch. Raises
     /// ``NotRunning`` once the server has stopped and every event was taken
@@ -644,10 +645,10 @@ impl PyTcpServer {
         &self,
         py: Python<'_>,
         #[pyo3(from_py_with = crate::types::max_events_arg)] max_events: usize,
-        timeout: f64,
+        timeout: Option<f64>,
     ) -> PyResult<Vec<PyEvent>> {
         let pull = self.pull_events(py)?;
-        let timeout = duration(py, timeout, "timeout")?;
+        let timeout = timeout.map(|t| duration(py, t, "timeout")).transpose()?;
         crate::events::poll(py, &pull, max_events, timeout)
     }
 

@@ -84,3 +84,26 @@ def test_a_client_id_no_client_can_have_is_no_such_client(
     server.stop()
     with pytest.raises(tcphub.NotRunning):
         server.send(client_id, b"x")
+
+
+def test_poll_with_timeout_none_waits_for_the_first_event(make_server: Any) -> None:
+    # As every other timeout of the API (events(), wait(), recv(),
+    # next_event(), arecv()): None is no limit. It raised TypeError ("must
+    # be real number, not NoneType").
+    import threading
+
+    server = make_server().start()
+    got: list = []
+    poller = threading.Thread(target=lambda: got.append(server.poll(10, timeout=None)))
+    poller.start()
+    client = tcphub.TcpClient("127.0.0.1", server.port)
+    try:
+        poller.join(30.0)
+        assert not poller.is_alive()
+        assert [[e.kind for e in batch] for batch in got] == [["connect"]]
+    finally:
+        client.close()
+    server.stop()
+    with pytest.raises(tcphub.NotRunning):  # stopped, every event taken: at once
+        while True:
+            server.poll(10, None)
