@@ -1,6 +1,7 @@
 //! `tcphub.TcpClient`: the core client in pull mode.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::RecvTimeoutError;
 use pyo3::exceptions::PyRuntimeError;
@@ -25,6 +26,8 @@ use crate::{
 /// dropped connection is re-established with capped, jittered exponential
 /// backoff while ``send()`` keeps queueing. Use it as a context manager or
 /// call ``close()``; iterating yields messages until the connection closes.
+/// Clients still open at interpreter exit are closed (flushed, as
+/// ``close()`` does) once the servers still running were stopped.
 ///
 /// Constructor parameters (durations are in seconds):
 ///
@@ -77,7 +80,26 @@ pub(crate) struct PyTcpClient {
     /// a `close()` that finished): the application gave up waiting for it,
     /// so dropping the client — at the interpreter's exit too — leaves the
     /// rest of the flush to a thread of its own instead of waiting again.
-    interrupted: AtomicBool,
+    /// Shared with its entry in [`OPEN`].
+    interrupted: Arc<AtomicBool>,
+    /// Its entry in [`OPEN`].
+    key: u64,
+}
+
+/// The clients not dropped yet (a handle of each, its `interrupted` flag),
+/// for the interpreter's exit to close (`_close_all`): a client is closed
+/// when dropped, but the exit may never drop it — a daemon thread still
+/// running keeps the module teardown from freeing it — and what its
+/// `send()` queued was then lost. Each entry goes when its client is
+/// dropped; the handle kept here does not keep the connection open (the
+/// drop closes it explicitly).
+static OPEN: Mutex<Vec<(u64, TcpClient, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
+
+/// Keys of [`OPEN`]'s entries.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+fn open_clients() -> std::sync::MutexGuard<'static, Vec<(u64, TcpClient, Arc<AtomicBool>)>> {
+    OPEN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Drop for PyTcpClient {
@@ -85,6 +107,13 @@ impl Drop for PyTcpClient {
     /// (up to `linger`) and is joined with the GIL released, so other Python
     /// threads keep running meanwhile.
     fn drop(&mut self) {
+        let entry = {
+            let mut open = open_clients();
+            open.iter()
+                .position(|(k, ..)| *k == self.key)
+                .map(|i| open.swap_remove(i))
+        };
+        drop(entry); // not the last handle: ours is still here
         if self.interrupted.load(Ordering::Acquire) {
             // That thread's handle is not the last one until its close has
             // finished: dropping ours below does not wait. (If no thread
@@ -200,10 +229,14 @@ impl PyTcpClient {
             match py.detach(|| rx.recv_timeout(SIGNAL_SLICE)) {
                 Ok(connected) => {
                     let client = connected.py_err(py)?;
+                    let interrupted = Arc::new(AtomicBool::new(false));
+                    let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+                    open_clients().push((key, client.clone(), interrupted.clone()));
                     return Ok(PyTcpClient {
                         client,
                         framing,
-                        interrupted: AtomicBool::new(false),
+                        interrupted,
+                        key,
                     });
                 }
                 Err(RecvTimeoutError::Timeout) => py.check_signals()?,
@@ -312,6 +345,36 @@ impl PyTcpClient {
             }
         }
         self.interrupted.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Closes every client not dropped yet as ``close()`` does, one after
+    /// the other (used at interpreter exit, after the servers were
+    /// stopped). Ctrl-C ends the wait: the clients still closing are then
+    /// left to finish in the background, as after an interrupted
+    /// ``close()``.
+    #[staticmethod]
+    fn _close_all(py: Python<'_>) -> PyResult<()> {
+        let open: Vec<(TcpClient, Arc<AtomicBool>)> = open_clients()
+            .iter()
+            .map(|(_, c, i)| (c.clone(), i.clone()))
+            .collect();
+        for (i, (client, interrupted)) in open.iter().enumerate() {
+            if interrupted.load(Ordering::Acquire) {
+                continue; // Ctrl-C already gave up on this one
+            }
+            while !py.detach(|| client.close_timeout(SIGNAL_SLICE)) {
+                if let Err(e) = py.check_signals() {
+                    for (client, interrupted) in &open[i..] {
+                        interrupted.store(true, Ordering::Release);
+                        py.detach(|| client.close_timeout(std::time::Duration::ZERO));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        // (Dropping `open` does not wait: each client is closed or has a
+        // handle elsewhere, its Python object's or an interrupted drop's.)
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 - Servers are tracked from ``start()`` so those still running at interpreter
   exit are stopped (atexit); the last callbacks of those and of servers
   dropped without ``stop()`` run before the exit, with a bound on how long
-  stuck callbacks can delay it.
+  stuck callbacks can delay it. Clients still open are closed after that.
 - ``_aevents`` implements ``TcpServer.aevents()``; ``_arecv`` and
   ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``;
   ``_in_thread`` implements ``astop()``, ``aclose()`` and ``async with``.
@@ -32,6 +32,20 @@ _AEVENTS_WAIT = 0.25
 
 def _track(server: "TcpServer") -> None:
     _servers.add(server)
+
+
+def _close_clients() -> None:
+    from ._tcphub import TcpClient
+
+    # Every client not dropped yet is closed as close() does (flushing up
+    # to its linger; Ctrl-C ends the wait): the module teardown may never
+    # free one (a daemon thread still running), and its queue would be lost.
+    TcpClient._close_all()
+
+
+# Registered first so that it runs last (atexit runs in reverse): after the
+# servers were stopped, as when the teardown dropped the clients.
+atexit.register(_close_clients)
 
 
 @atexit.register

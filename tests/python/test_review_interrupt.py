@@ -30,9 +30,10 @@ def announce_when_in(func):
 """
 
 
-def _run_until_interrupted(body: str) -> "tuple[str, str, int]":
-    """Runs ``body`` in a child, SIGINTs it once it says "waiting", and
-    returns its output once it has exited (killed after WAIT seconds)."""
+def _run_until_interrupted(body: str, first: str = "") -> "tuple[str, str, int]":
+    """Runs ``body`` in a child, SIGINTs it once it says "waiting" (after
+    ``first``, if given), and returns the rest of its output once it has
+    exited (killed after WAIT seconds)."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _PRELUDE + textwrap.dedent(body)],
         stdout=subprocess.PIPE,
@@ -43,6 +44,8 @@ def _run_until_interrupted(body: str) -> "tuple[str, str, int]":
     killer = threading.Timer(WAIT, proc.kill)
     killer.start()
     try:
+        if first:
+            assert proc.stdout.readline().strip() == first
         assert proc.stdout.readline().strip() == "waiting"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate()
@@ -106,3 +109,101 @@ def test_a_client_whose_close_ctrl_c_ended_is_dropped_without_waiting_for_its_li
     )
     assert out.split() == ["close", "interrupted", "dropped"], err
     assert code == 0, err
+
+
+def test_ctrl_c_ends_the_exits_wait_for_an_open_clients_flush():
+    # A program that ends with a client still open: the exit closes it,
+    # flushing up to its linger. That wait (in the module teardown) was
+    # deaf to Ctrl-C for the whole 600 s; the exit now closes open
+    # clients as close() does (after stopping the servers), Ctrl-C
+    # included. The watcher is a daemon thread: it still runs at atexit.
+    out, err, code = _run_until_interrupted(
+        """
+        import tcphub._runtime
+        closing = getattr(tcphub._runtime, "_close_clients", None)
+
+        def watch():
+            while closing is None or (
+                sys._current_frames().get(main.ident).f_code is not closing.__code__
+            ):
+                time.sleep(0.005)
+            print("waiting", flush=True)
+
+        lst = socket.create_server(("127.0.0.1", 0))
+        client = tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], linger=600.0,
+                                  max_queue_bytes=64 << 20)
+        conn, _ = lst.accept()
+        for _ in range(32):
+            client.send(b"y" * (1 << 20))
+        threading.Thread(target=watch, daemon=True).start()
+        print("leaving", flush=True)
+        """,
+        first="leaving",
+    )
+    # (It got "waiting" and exited: the interrupt is reported, as Python
+    # reports one that ends an atexit callback.)
+    assert "KeyboardInterrupt" in err, err
+    assert out == "", err
+
+
+def test_what_an_open_client_queued_is_delivered_at_exit_with_a_daemon_thread_running():
+    # A client still open at exit was closed (flushed) only if the module
+    # teardown happened to free it; with a daemon thread alive it did not,
+    # and what send() had queued was lost (3.9 of 33.5 MB came). The exit
+    # now closes open clients as close() does. The peer reads once the
+    # child is in that close, or has exited without it.
+    import socket
+
+    total = 48 << 20
+    with socket.create_server(("127.0.0.1", 0)) as lst:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _PRELUDE
+                + textwrap.dedent(
+                    f"""
+                    import tcphub._runtime
+                    closing = getattr(tcphub._runtime, "_close_clients", None)
+
+                    def watch():  # a daemon thread, alive at exit
+                        while closing is None or (
+                            sys._current_frames().get(main.ident).f_code
+                            is not closing.__code__
+                        ):
+                            time.sleep(0.005)
+                        print("closing", flush=True)
+
+                    client = tcphub.TcpClient("127.0.0.1", int(sys.argv[1]), linger=600.0,
+                                              max_queue_bytes={total})
+                    client.send(b"z" * {total})
+                    assert client.queued_bytes > 0  # the peer is not reading yet
+                    threading.Thread(target=watch, daemon=True).start()
+                    """
+                ),
+                str(lst.getsockname()[1]),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        killer = threading.Timer(WAIT, proc.kill)
+        killer.start()
+        try:
+            lst.settimeout(WAIT)
+            conn, _ = lst.accept()
+            assert proc.stdout is not None
+            proc.stdout.readline()  # "closing", or "" once it has exited
+            got = 0
+            with conn:
+                conn.settimeout(WAIT)
+                try:
+                    while chunk := conn.recv(1 << 20):
+                        got += len(chunk)
+                except OSError:
+                    pass  # reset: the rest was lost
+            out, err = proc.communicate()
+        finally:
+            killer.cancel()
+    assert got == total, err
+    assert proc.returncode == 0, err
