@@ -185,15 +185,14 @@ impl PyTcpClient {
         let keepalive = keepalive
             .map(|s| duration(py, s, "keepalive"))
             .transpose()?;
-        let reconnect = if reconnect {
-            Some(Reconnect {
-                initial: duration(py, reconnect_initial, "reconnect_initial")?,
-                max: duration(py, reconnect_max, "reconnect_max")?,
-                max_attempts: reconnect_max_attempts,
-            })
-        } else {
-            None
+        // Checked whether or not reconnecting is on: a value no policy can
+        // take (negative, NaN) is a mistake either way.
+        let policy = Reconnect {
+            initial: duration(py, reconnect_initial, "reconnect_initial")?,
+            max: duration(py, reconnect_max, "reconnect_max")?,
+            max_attempts: reconnect_max_attempts,
         };
+        let reconnect = reconnect.then_some(policy);
         // Resolve the name and connect on a helper thread and wait in
         // slices, so neither a slow name lookup nor the connect holds the
         // GIL and Ctrl-C ends the wait; a connection made after that is

@@ -264,8 +264,13 @@ def test_zero_reconnect_delays_are_invalid_config(echo_server):
                 reconnect_initial=initial,
                 reconnect_max=most,
             )
-    # Without reconnect the delays are not used, so not checked.
+    # Without reconnect the delays are not used, so zero is not checked;
+    # a value no delay can be (negative, NaN) is refused all the same (it
+    # was taken silently).
     tcphub.TcpClient("127.0.0.1", echo_server.port, reconnect_initial=0).close()
+    for name, bad in [("reconnect_initial", -1.0), ("reconnect_max", float("nan"))]:
+        with pytest.raises(tcphub.InvalidConfig, match=name):
+            tcphub.TcpClient("127.0.0.1", echo_server.port, **{name: bad})
 
 
 def test_zero_reconnect_max_attempts_is_invalid_config(echo_server):
