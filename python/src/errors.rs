@@ -107,7 +107,8 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
                 "ConnectError",
                 &[b, &py.get_type::<PyConnectionError>()],
                 "An outgoing connection could not be established (refused, timed out).\n\n\
-                 A ``ConnectionError`` with ``errno`` set where the OS gave one; attribute \
+                 A ``ConnectionError`` with ``errno`` set where the OS gave one (``ETIMEDOUT`` \
+                 for ``connect_timeout``); attribute \
                  ``address`` holds the ``(ip, port)`` that was dialled (the first one, \
                  whose ``errno`` this is, when a name resolved to several: the message \
                  names each address tried with its error).",
@@ -202,6 +203,9 @@ pub(crate) fn addr_tuple<'py>(
         .into_any())
 }
 
+/// Linux's `ETIMEDOUT`.
+const ETIMEDOUT: i32 = 110;
+
 /// Translates a core error into its Python exception (the one mapping).
 pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
     let msg = err.to_string();
@@ -209,7 +213,13 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
         let c = classes(py)?;
         // OSError subclasses get (errno, message) so `errno` is set like socket's.
         let os_args = |e: Option<&std::io::Error>| -> PyResult<Bound<'_, PyTuple>> {
-            match e.and_then(|e| e.raw_os_error()) {
+            // A timeout the core measured itself (a connect timeout) has no
+            // OS code: give it ETIMEDOUT's, as a timed-out `connect(2)` has.
+            let errno = e.and_then(|e| {
+                e.raw_os_error()
+                    .or((e.kind() == std::io::ErrorKind::TimedOut).then_some(ETIMEDOUT))
+            });
+            match errno {
                 Some(errno) => PyTuple::new(
                     py,
                     [

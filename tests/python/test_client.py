@@ -557,3 +557,32 @@ def test_a_client_keepalive_is_taken_and_zero_is_invalid_config(echo_server):
         assert client.recv(timeout=WAIT) == b"ka"
     with pytest.raises(tcphub.InvalidConfig, match="keepalive"):
         tcphub.TcpClient("127.0.0.1", echo_server.port, keepalive=0)
+
+
+def test_a_connect_timeout_is_connect_error_with_etimedout():
+    # A listener whose accept backlog is full: the kernel drops the SYNs, so
+    # the connect times out. The error had no errno (the core measures the
+    # timeout itself), unlike a refused connect's ECONNREFUSED.
+    import select
+
+    with socket.socket() as lst:
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(0)
+        fill = []
+        try:
+            for _ in range(4):
+                s = socket.socket()
+                s.setblocking(False)
+                try:
+                    s.connect(lst.getsockname())
+                except BlockingIOError:
+                    pass
+                fill.append(s)
+            _, connected, _ = select.select([], fill, [], WAIT)
+            assert any(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for s in connected)
+            with pytest.raises(tcphub.ConnectError) as info:
+                tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], connect_timeout=0.3)
+            assert info.value.errno == errno.ETIMEDOUT, info.value
+        finally:
+            for s in fill:
+                s.close()
