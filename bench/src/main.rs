@@ -8,9 +8,13 @@
 //! tcphub-bench echo     --addr HOST:PORT --clients 100 --inflight 8 --secs 5
 //! tcphub-bench capacity --addr HOST:PORT --pid PID --conns 10000
 //! tcphub-bench accept-burst --addr HOST:PORT --pid PID --conns 10000
+//! tcphub-bench client   [--addr HOST:PORT] --messages 200000 --sizes 64,4096
+//!                       [--modes pull,callback,plain] [--rounds 3] [--window N]
 //! ```
-//! All scenarios speak 4-byte big-endian length-prefixed frames with 64-byte payloads.
+//! All scenarios speak 4-byte big-endian length-prefixed frames, with 64-byte
+//! payloads except the client scenario's (`--sizes`).
 
+mod client;
 mod load;
 mod report;
 mod servers;
@@ -106,6 +110,30 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         conns: usize,
     },
+    /// The client side: round trips through a tcphub `TcpClient` (pull and
+    /// callback mode) and a plain `std::net::TcpStream` baseline, each
+    /// message checked back in order, against an echo server.
+    Client {
+        /// A running echo server (length-prefixed frames); without it,
+        /// `tcphub serve --mode echo` is started for the run.
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+        /// Round trips per run.
+        #[arg(long, default_value_t = 200_000)]
+        messages: u64,
+        /// Payload sizes in bytes, comma-separated (at least 9 each).
+        #[arg(long, default_value = "64,4096")]
+        sizes: String,
+        /// Comma-separated: pull, callback (tcphub), plain (std, BufWriter/BufReader).
+        #[arg(long, default_value = "pull,callback,plain")]
+        modes: String,
+        /// Rounds (modes alternate their order; medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Most messages in flight (default: about 1 MiB of payload).
+        #[arg(long)]
+        window: Option<u64>,
+    },
 }
 
 const WINDOW: u64 = 20_000;
@@ -177,6 +205,14 @@ fn main() {
         }),
         Cmd::AcceptBurst { addr, pid, conns } => load::accept_burst(addr, conns, pid)
             .map(|r| println!("accept burst {conns}: {} conns/s", human(r))),
+        Cmd::Client {
+            addr,
+            messages,
+            sizes,
+            modes,
+            rounds,
+            window,
+        } => client_bench(addr, messages, &sizes, &modes, rounds.max(1), window),
     };
     if let Err(e) = r {
         eprintln!("tcphub-bench: {e}");
@@ -197,6 +233,42 @@ fn env(python: String) -> Result<Env, String> {
         root,
         python,
     })
+}
+
+/// The client scenario, against `addr` or an echo server started for it.
+fn client_bench(
+    addr: Option<SocketAddr>,
+    messages: u64,
+    sizes: &str,
+    modes: &str,
+    rounds: usize,
+    window: Option<u64>,
+) -> Result<(), String> {
+    let sizes: Vec<usize> = sizes
+        .split(',')
+        .map(|s| s.trim().parse().map_err(|e| format!("size {s:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let modes: Vec<client::Mode> = modes
+        .split(',')
+        .map(|s| client::Mode::parse(s.trim()))
+        .collect::<Result<_, _>>()?;
+    let mut own = None;
+    let addr = match addr {
+        Some(a) => a,
+        None => {
+            own.insert(Server::start(
+                Kind::Tcphub,
+                "echo",
+                &env("python3".into())?,
+            )?)
+            .addr
+        }
+    };
+    let r = client::compare(addr, &modes, &sizes, messages, rounds, window);
+    if let Some(mut s) = own {
+        s.stop();
+    }
+    r
 }
 
 /// Runs the smoke checks: correctness in seconds.
@@ -221,6 +293,20 @@ fn smoke() -> Result<(), String> {
         )?;
         if e.msgs_per_sec <= 0.0 {
             return Err(format!("{}: no echo round trips", kind.name()));
+        }
+        if kind == Kind::Tcphub {
+            // The client side, in order both ways, small and large messages.
+            for (size, n) in [(64, 5_000), (4096, 500)] {
+                for mode in [
+                    client::Mode::Pull,
+                    client::Mode::Callback,
+                    client::Mode::Plain,
+                ] {
+                    client::run(s.addr, mode, n, size, client::default_window(size))
+                        .map_err(|e| format!("client {} {size} B: {e}", mode.name()))?;
+                }
+            }
+            println!("smoke tcphub: client pull, callback and std round trips in order");
         }
         let c = load::capacity(s.addr, 200, CAPACITY_THREADS, s.pid())?;
         let b = load::accept_burst(s.addr, 200, s.pid())?;
