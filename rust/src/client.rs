@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use mio::Waker;
 
 use crate::addr::{describe_target, empty_host};
@@ -375,6 +375,13 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Vec<u8>> {
+        // What is already waiting is taken without reading the clock (three
+        // reads a message otherwise: ours and the channel's deadlines).
+        while let Some(ev) = self.take_ready()? {
+            if let ClientEvent::Message(m) = ev {
+                return Ok(m);
+            }
+        }
         let deadline = crate::shared::deadline_after(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -458,31 +465,57 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn next_event(&self, timeout: Duration) -> Result<ClientEvent> {
+        if let Some(ev) = self.take_ready()? {
+            return Ok(ev);
+        }
+        match self.core.events_rx.recv_timeout(timeout) {
+            Ok(ev) => Ok(self.taken(ev)),
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(RecvTimeoutError::Disconnected) => self.leftover(),
+        }
+    }
+
+    /// The next event if one is waiting, taken without waiting or reading
+    /// the clock; `Ok(None)` when none is (see
+    /// [`next_event`](TcpClient::next_event) for the errors).
+    fn take_ready(&self) -> Result<Option<ClientEvent>> {
         if self.core.closed_seen.load(Ordering::Acquire) || self.core.origin.forked() {
             // (In a forked child no I/O thread queues events: see `fork.rs`.)
             return Err(Error::NotRunning);
         }
-        let ev = match self.core.events_rx.recv_timeout(timeout) {
-            Ok(ev) => {
-                self.core
-                    .event_load
-                    .sub(1, crate::outbox::Weigh::weight(&ev));
-                ev
-            }
-            Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),
-            // The I/O thread has ended: what did not fit comes last.
-            Err(RecvTimeoutError::Disconnected) => self
-                .core
-                .leftovers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop_front()
-                .ok_or(Error::NotRunning)?,
-        };
+        match self.core.events_rx.try_recv() {
+            Ok(ev) => Ok(Some(self.taken(ev))),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Disconnected) => self.leftover().map(Some),
+        }
+    }
+
+    /// Accounts for `ev`, just taken from the queue.
+    fn taken(&self, ev: ClientEvent) -> ClientEvent {
+        self.core
+            .event_load
+            .sub(1, crate::outbox::Weigh::weight(&ev));
+        self.seen(ev)
+    }
+
+    /// The I/O thread has ended: what did not fit in the queue comes last.
+    fn leftover(&self) -> Result<ClientEvent> {
+        let ev = self
+            .core
+            .leftovers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+            .ok_or(Error::NotRunning)?;
+        Ok(self.seen(ev))
+    }
+
+    /// Notes that `Closed` was taken: later calls end at once.
+    fn seen(&self, ev: ClientEvent) -> ClientEvent {
         if ev == ClientEvent::Closed {
             self.core.closed_seen.store(true, Ordering::Release);
         }
-        Ok(ev)
+        ev
     }
 
     /// Local address of the current (or last) connection, as the server
