@@ -549,7 +549,6 @@ impl ClientBuilder {
         let waker = Arc::new(
             Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?,
         );
-        let (tx, rx) = crossbeam_channel::unbounded();
         // Bounded by `event_load` (count and bytes), not by preallocation.
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
         let event_load = Arc::new(crate::outbox::QueueLoad::new(
@@ -560,7 +559,7 @@ impl ClientBuilder {
         let core = Arc::new(ClientCore {
             config,
             callbacks,
-            tx,
+            cmds: Mutex::new(Vec::new()),
             waker,
             notified: AtomicBool::new(false),
             origin: crate::fork::Origin::here(),
@@ -592,7 +591,6 @@ impl ClientBuilder {
         let handle = client_loop::spawn(
             internal,
             poll,
-            rx,
             mio::net::TcpStream::from_std(stream),
             peer,
             addrs,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -36,6 +36,8 @@ const STREAM: Token = Token(1);
 const READ_BUF: usize = 64 * 1024;
 const READ_BUF_MIN: usize = 4 * 1024;
 const READ_BUDGET: usize = 16;
+/// Commands a turn's list keeps room for once empty (see `apply_commands`).
+const CMDS_KEPT: usize = 1024;
 
 /// A request from a client handle to its I/O thread.
 #[derive(Debug)]
@@ -79,7 +81,9 @@ enum Link {
 struct ClientLoop {
     core: Arc<ClientCore>,
     poll: Poll,
-    rx: Receiver<ClientCmd>,
+    /// The I/O thread's half of `ClientCore::cmds`: swapped with it each
+    /// turn, so both keep their room and sending allocates nothing.
+    cmds: Vec<ClientCmd>,
     /// The address of the current (or last) connection.
     peer: SocketAddr,
     /// Every address the server's name resolved to, in resolution order.
@@ -132,7 +136,6 @@ const STABLE_AFTER: Duration = Duration::from_secs(1);
 pub(crate) fn spawn(
     handle: TcpClient,
     poll: Poll,
-    rx: Receiver<ClientCmd>,
     mut stream: TcpStream,
     peer: SocketAddr,
     targets: Vec<SocketAddr>,
@@ -161,7 +164,7 @@ pub(crate) fn spawn(
     let mut lp = ClientLoop {
         core,
         poll,
-        rx,
+        cmds: Vec::new(),
         peer,
         targets,
         link: Link::Up(Box::new(conn)),
@@ -304,7 +307,12 @@ impl ClientLoop {
 
     fn apply_commands(&mut self) {
         self.core.notified.store(false, Ordering::Release);
-        while let Ok(cmd) = self.rx.try_recv() {
+        let mut cmds = std::mem::take(&mut self.cmds);
+        std::mem::swap(
+            &mut cmds,
+            &mut self.core.cmds.lock().unwrap_or_else(|p| p.into_inner()),
+        );
+        for cmd in cmds.drain(..) {
             match cmd {
                 ClientCmd::Send(frame) if self.write_side == WriteSide::Shut => {
                     // Cannot happen (`send_gate` orders sends before the
@@ -331,6 +339,12 @@ impl ClientLoop {
                 }
             }
         }
+        // Room for a burst is kept, but not a flood's (up to the queue
+        // bound's worth of entries) for the client's whole life.
+        if cmds.capacity() > CMDS_KEPT {
+            cmds.shrink_to(CMDS_KEPT);
+        }
+        self.cmds = cmds;
     }
 
     /// Whether reading may go on: not while the pull queue is full, unless
@@ -393,7 +407,7 @@ impl ClientLoop {
                     {
                         // The server may still read (a half-close): what
                         // `send` accepted goes out first (see `peer_done`),
-                        // counting what is still in the command channel (a
+                        // counting what is still in the command list (a
                         // reply `on_message` just sent to this very read).
                         // Closing, on this connection too with reconnect on
                         // (no reconnect follows a close's flush).
@@ -452,7 +466,7 @@ impl ClientLoop {
             return;
         };
         // What `send` accepted and is not written yet, in the connection's
-        // queue or still in the command channel (`apply_commands` moves it
+        // queue or still in the command list (`apply_commands` moves it
         // in next turn).
         let unsent = self.core.queued.load(Ordering::Acquire);
         let reason = match &self.link {
@@ -603,6 +617,11 @@ impl ClientLoop {
         }
         self.end_sends();
         self.unsent.clear();
+        // Sends accepted after the last turn (no more can be now): their
+        // count is reset, nothing will write them.
+        drop(std::mem::take(
+            &mut *self.core.cmds.lock().unwrap_or_else(|p| p.into_inner()),
+        ));
         self.dispatch.event(ClientEvent::Closed, true);
         // What does not fit in the pull queue now is handed over (the
         // consumer may be the very thread joining us in `close()`).
