@@ -29,10 +29,10 @@ use crate::server::{DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_QUEUE_BY
 pub(crate) struct ClientCore {
     pub config: ClientConfig,
     pub callbacks: ClientCallbacks,
-    /// Commands for the I/O thread, in order. A plain locked list, which
-    /// the I/O thread swaps for its empty one each turn: one lock and no
-    /// allocation per message (a channel cost ~260 instructions a send).
-    pub cmds: Mutex<Vec<ClientCmd>>,
+    /// Messages (framed, back to back) and commands for the I/O thread, in
+    /// order; it swaps the whole for its own empty one each turn: one lock
+    /// and no allocation per message (see `client_queue.rs`).
+    pub posted: Mutex<crate::client_queue::Posted>,
     pub waker: Arc<Waker>,
     /// Only the first command after a drain pays for the wakeup.
     pub notified: AtomicBool,
@@ -98,20 +98,6 @@ impl ClientCore {
     /// thread delivers nothing more.
     pub fn closed(&self) -> bool {
         !self.open.load(Ordering::Acquire)
-    }
-
-    pub fn post(&self, cmd: ClientCmd) {
-        self.cmds
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(cmd);
-        // The I/O thread clears `notified` before it takes the list, so a
-        // command pushed after that take sees it clear (or set by a sender
-        // whose wakeup comes later). Loaded first: while the I/O thread is
-        // awake, a send does not write the shared flag.
-        if !self.notified.load(Ordering::Acquire) && !self.notified.swap(true, Ordering::AcqRel) {
-            let _ = self.waker.wake();
-        }
     }
 
     fn close(&self) {
@@ -338,12 +324,18 @@ impl TcpClient {
         if !self.is_open() || self.core.write_shut.load(Ordering::Acquire) {
             return Err(Error::NotRunning);
         }
-        let frame = self.core.config.framing.encode(msg)?;
-        if frame.is_empty() {
+        let len = self.core.config.framing.framed_len(msg)?;
+        if len == 0 {
             return Ok(()); // an empty Raw message: nothing to write
         }
+        // A large message gets a buffer of its own (before it is counted:
+        // the checks are `framed_len`'s, it cannot fail now).
+        let large = if len > crate::client_queue::SMALL {
+            Some(self.core.config.framing.encode(msg)?)
+        } else {
+            None
+        };
         let limit = self.core.config.max_queue_bytes;
-        let len = frame.len();
         let overhead =
             (self.core.queued_frames.load(Ordering::Acquire) + 1).saturating_mul(ENTRY_OVERHEAD);
         let mut cur = self.core.queued.load(Ordering::Acquire);
@@ -362,7 +354,7 @@ impl TcpClient {
             }
         }
         self.core.queued_frames.fetch_add(1, Ordering::AcqRel);
-        self.core.post(ClientCmd::Send(frame));
+        self.core.post_message(msg, large);
         Ok(())
     }
 

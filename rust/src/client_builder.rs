@@ -559,7 +559,7 @@ impl ClientBuilder {
         let core = Arc::new(ClientCore {
             config,
             callbacks,
-            cmds: Mutex::new(Vec::new()),
+            posted: Mutex::new(crate::client_queue::Posted::default()),
             waker,
             notified: AtomicBool::new(false),
             origin: crate::fork::Origin::here(),

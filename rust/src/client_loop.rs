@@ -18,6 +18,7 @@ use crate::client::{ClientCore, TcpClient};
 use crate::client_builder::ClientEvent;
 use crate::client_dispatch::{end_of_input, take_input, Dispatch, Gone};
 use crate::client_linger::AckWait;
+use crate::client_queue::{Batch, Frames, Posted};
 use crate::connection::{reset_on_close, Connection, ReadOutcome};
 use crate::error::{Error, Result};
 use crate::event::{Client, DisconnectReason};
@@ -36,14 +37,10 @@ const STREAM: Token = Token(1);
 const READ_BUF: usize = 64 * 1024;
 const READ_BUF_MIN: usize = 4 * 1024;
 const READ_BUDGET: usize = 16;
-/// Commands a turn's list keeps room for once empty (see `apply_commands`).
-const CMDS_KEPT: usize = 1024;
 
 /// A request from a client handle to its I/O thread.
 #[derive(Debug)]
 pub(crate) enum ClientCmd {
-    /// Write this framed message.
-    Send(Arc<[u8]>),
     /// Flush and close.
     Close,
     /// Flush, then shut the sending side (`TcpClient::shutdown_write`).
@@ -81,16 +78,18 @@ enum Link {
 struct ClientLoop {
     core: Arc<ClientCore>,
     poll: Poll,
-    /// The I/O thread's half of `ClientCore::cmds`: swapped with it each
+    /// The I/O thread's half of `ClientCore::posted`: swapped with it each
     /// turn, so both keep their room and sending allocates nothing.
-    cmds: Vec<ClientCmd>,
+    posted: Posted,
+    /// Where the messages end in the batches queued on the connection.
+    frames: Frames,
     /// The address of the current (or last) connection.
     peer: SocketAddr,
     /// Every address the server's name resolved to, in resolution order.
     targets: Vec<SocketAddr>,
     link: Link,
-    /// Frames waiting while no connection is up.
-    unsent: VecDeque<Arc<[u8]>>,
+    /// Messages waiting while no connection is up.
+    unsent: VecDeque<Batch>,
     dispatch: Dispatch,
     /// Read buffer: [`READ_BUF_MIN`] bytes, grown up to [`READ_BUF`] by full reads.
     rbuf: Box<[u8]>,
@@ -164,7 +163,8 @@ pub(crate) fn spawn(
     let mut lp = ClientLoop {
         core,
         poll,
-        cmds: Vec::new(),
+        posted: Posted::default(),
+        frames: Frames::default(),
         peer,
         targets,
         link: Link::Up(Box::new(conn)),
@@ -307,27 +307,30 @@ impl ClientLoop {
 
     fn apply_commands(&mut self) {
         self.core.notified.store(false, Ordering::Release);
-        let mut cmds = std::mem::take(&mut self.cmds);
+        let mut posted = std::mem::take(&mut self.posted);
         std::mem::swap(
-            &mut cmds,
-            &mut self.core.cmds.lock().unwrap_or_else(|p| p.into_inner()),
+            &mut posted,
+            &mut self.core.posted.lock().unwrap_or_else(|p| p.into_inner()),
         );
-        for cmd in cmds.drain(..) {
+        Batch::take_posted(&mut posted, |batch| match &mut self.link {
+            _ if self.write_side == WriteSide::Shut => {
+                // Cannot happen (`send_gate` orders sends before the
+                // shutdown); if it did, they are not counted forever.
+                log::warn!("tcphub: a message sent after shutdown_write was dropped");
+                self.core.queued.fetch_sub(batch.len(), Ordering::AcqRel);
+                self.core
+                    .queued_frames
+                    .fetch_sub(batch.messages(), Ordering::AcqRel);
+            }
+            Link::Up(conn) => self.frames.push(conn, batch),
+            Link::Down => {}
+            _ => self.unsent.push_back(batch),
+        });
+        // (Messages and commands are taken together: every message `send`
+        // accepted before a close or half-close is in this batch or an
+        // earlier one, see `send_gate`.)
+        for cmd in posted.cmds.drain(..) {
             match cmd {
-                ClientCmd::Send(frame) if self.write_side == WriteSide::Shut => {
-                    // Cannot happen (`send_gate` orders sends before the
-                    // shutdown); if it did, the frame is not counted forever.
-                    log::warn!("tcphub: a message sent after shutdown_write was dropped");
-                    self.core.queued.fetch_sub(frame.len(), Ordering::AcqRel);
-                    self.core.queued_frames.fetch_sub(1, Ordering::AcqRel);
-                }
-                ClientCmd::Send(frame) => match &mut self.link {
-                    Link::Up(conn) => {
-                        conn.enqueue(frame, usize::MAX);
-                    }
-                    Link::Down => {}
-                    _ => self.unsent.push_back(frame),
-                },
                 ClientCmd::Close => {
                     self.closing
                         .get_or_insert(deadline_after(self.core.config.linger));
@@ -339,12 +342,8 @@ impl ClientLoop {
                 }
             }
         }
-        // Room for a burst is kept, but not a flood's (up to the queue
-        // bound's worth of entries) for the client's whole life.
-        if cmds.capacity() > CMDS_KEPT {
-            cmds.shrink_to(CMDS_KEPT);
-        }
-        self.cmds = cmds;
+        posted.reset();
+        self.posted = posted;
     }
 
     /// Whether reading may go on: not while the pull queue is full, unless
@@ -443,7 +442,7 @@ impl ClientLoop {
         if !conn.writable || conn.queued_bytes() == 0 || self.gone.is_some() {
             return;
         }
-        let frames_before = conn.queued_frames();
+        let entries_before = conn.queued_frames();
         let res = conn.flush();
         // What was written (even before a failure) has left the queue.
         let n = match res {
@@ -452,7 +451,7 @@ impl ClientLoop {
         self.core.queued.fetch_sub(n, Ordering::AcqRel);
         self.core
             .queued_frames
-            .fetch_sub(frames_before - conn.queued_frames(), Ordering::AcqRel);
+            .fetch_sub(self.frames.written(conn, entries_before), Ordering::AcqRel);
         if let Err((_, reason)) = res {
             self.found_gone(reason, true);
         }
@@ -545,13 +544,13 @@ impl ClientLoop {
         // lasted until then, not until now.
         let ended = self.gone.take().map_or_else(Instant::now, |g| g.at);
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        if conn.frame_cut() {
+        if self.frames.cut(&conn) {
             // A frame partly written: the server must not read a FIN right
             // after its start (a lines server would take it for a whole,
             // last line); it is written again whole on the next connection.
             reset_on_close(&conn.stream);
         }
-        let (mut frames, written_of_first) = conn.take_unsent();
+        let (mut frames, written_of_first) = self.frames.take(&mut conn);
         // The partly written frame will be written again in full.
         self.core
             .queued
@@ -602,7 +601,7 @@ impl ClientLoop {
     fn finish(&mut self, closed: Option<DisconnectReason>) {
         if let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
-            if conn.frame_cut() {
+            if self.frames.cut(&conn) {
                 // Given up in the middle of a frame (out of linger time):
                 // cut the connection rather than end the stream after half
                 // a frame, which a lines server would take for a last line.
@@ -620,7 +619,7 @@ impl ClientLoop {
         // Sends accepted after the last turn (no more can be now): their
         // count is reset, nothing will write them.
         drop(std::mem::take(
-            &mut *self.core.cmds.lock().unwrap_or_else(|p| p.into_inner()),
+            &mut *self.core.posted.lock().unwrap_or_else(|p| p.into_inner()),
         ));
         self.dispatch.event(ClientEvent::Closed, true);
         // What does not fit in the pull queue now is handed over (the

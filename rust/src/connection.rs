@@ -114,6 +114,11 @@ impl Connection {
         self.out.len()
     }
 
+    /// Bytes of the first queued buffer already written.
+    pub fn written_of_first(&self) -> usize {
+        self.out_off
+    }
+
     /// Adds a framed buffer unless that would take the queue past `limit`
     /// (one message is always accepted into an empty queue, so a message
     /// larger than the limit can still be delivered to a reader that keeps up).

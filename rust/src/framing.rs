@@ -112,6 +112,22 @@ impl Framing {
     /// assert!(matches!(f.encode(b"too long"), Err(Error::FrameTooLarge { len: 8, max: 4 })));
     /// ```
     pub fn encode(&self, msg: &[u8]) -> crate::Result<Arc<[u8]>> {
+        self.framed_len(msg)?;
+        Ok(match self {
+            Framing::Raw => Arc::from(msg),
+            Framing::Lines { .. } => concat(&[msg, b"\n".as_slice()]),
+            Framing::LengthPrefixed { .. } => {
+                concat(&[(msg.len() as u32).to_be_bytes().as_slice(), msg])
+            }
+        })
+    }
+
+    /// How long `msg` is once framed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge), as [`encode`](Framing::encode).
+    pub(crate) fn framed_len(&self, msg: &[u8]) -> crate::Result<usize> {
         if let Some(max) = self.max_len() {
             let max = if matches!(self, Framing::LengthPrefixed { .. }) {
                 max.min(u32::MAX as usize)
@@ -125,13 +141,29 @@ impl Framing {
                 });
             }
         }
-        Ok(match self {
-            Framing::Raw => Arc::from(msg),
-            Framing::Lines { .. } => concat(&[msg, b"\n".as_slice()]),
-            Framing::LengthPrefixed { .. } => {
-                concat(&[(msg.len() as u32).to_be_bytes().as_slice(), msg])
+        Ok(msg.len()
+            + match self {
+                Framing::Raw => 0,
+                Framing::Lines { .. } => 1,
+                Framing::LengthPrefixed { .. } => 4,
+            })
+    }
+
+    /// Appends `msg` framed to `out` (its length checked by
+    /// [`framed_len`](Framing::framed_len) first): the client's send path,
+    /// which gathers messages in one buffer.
+    pub(crate) fn encode_into(&self, msg: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Framing::Raw => out.extend_from_slice(msg),
+            Framing::Lines { .. } => {
+                out.extend_from_slice(msg);
+                out.push(b'\n');
             }
-        })
+            Framing::LengthPrefixed { .. } => {
+                out.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+                out.extend_from_slice(msg);
+            }
+        }
     }
 
     /// Checks the configuration: `max_len` must be at least 1.

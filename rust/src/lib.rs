@@ -69,7 +69,9 @@
 //!   the client side, its [`ClientBuilder`], bounded send queue, pull events
 //!   and [`Reconnect`] with backoff (`client_loop/reconnect.rs`); `client_dispatch.rs` hands its input to
 //!   callbacks or the pull queue, `client_linger.rs` keeps a closed
-//!   connection open until the server has its last bytes.
+//!   connection open until the server has its last bytes, and
+//!   `client_queue.rs` gathers sent messages into batches that still count
+//!   and resend as whole messages.
 //! - `error.rs` — [`Error`] and [`Result`].
 //! - `fork.rs` — a server or client started before `fork()` acts as
 //!   stopped in the child, which lacks its threads.
@@ -85,6 +87,7 @@ mod client_builder;
 mod client_dispatch;
 mod client_linger;
 mod client_loop;
+mod client_queue;
 mod connection;
 mod error;
 mod event;

@@ -187,7 +187,8 @@ impl ClientLoop {
             Decoder::new(self.core.config.framing),
             Instant::now(),
         );
-        conn.restore_unsent(std::mem::take(&mut self.unsent));
+        self.frames
+            .restore(&mut conn, std::mem::take(&mut self.unsent));
         self.link = Link::Up(Box::new(conn));
         self.up_since = (Instant::now(), attempt);
         self.read_pending = true;

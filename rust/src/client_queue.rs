@@ -1,0 +1,343 @@
+//! A client's outgoing messages on their way to the socket. `send` appends
+//! each small framed message to one shared buffer ([`Posted`]: no
+//! allocation and no channel per message; a large one is framed into a
+//! buffer of its own, as before, rather than copied twice); the I/O thread
+//! takes what was posted each turn as [`Batch`]es — one shared allocation,
+//! one queue entry and one `iovec` for up to 64 KiB of small messages —
+//! and [`Frames`] remembers where each
+//! message ends in the batches queued on the connection, so that what is
+//! counted, carried over to a reconnect and cut is still whole messages: a
+//! batch written in part resends from the message the write stopped in (not
+//! from the batch's start), and a connection given up in the middle of a
+//! batch is reset only when that is in the middle of a message.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::client::ClientCore;
+use crate::client_loop::ClientCmd;
+use crate::connection::Connection;
+
+/// Room the I/O thread's spare [`Posted`] keeps once empty: a burst's, not
+/// a flood's (up to the queue bound) for the client's whole life.
+const BYTES_KEPT: usize = 128 * 1024;
+const ENDS_KEPT: usize = 4096;
+/// Most bytes of small messages in one batch (below the allocator's
+/// `mmap` threshold, so a batch is no system call).
+const BATCH_BYTES: usize = 64 * 1024;
+/// Framed messages longer than this are posted in their own buffer: a copy
+/// into the shared one and again into a batch would cost more than the
+/// allocation saved.
+pub(crate) const SMALL: usize = 1024;
+
+/// What the client's handles posted for the I/O thread since its last turn;
+/// it swaps the whole of it for its own empty one.
+#[derive(Debug, Default)]
+pub(crate) struct Posted {
+    /// Framed messages, back to back.
+    pub bytes: Vec<u8>,
+    /// Where each message in `bytes` ends, in order.
+    pub ends: Vec<usize>,
+    /// Large messages, framed in their own buffers, each with where it
+    /// goes among the small ones: `bytes.len()` when it was posted.
+    pub large: Vec<(usize, Arc<[u8]>)>,
+    /// Close and half-close requests, in order.
+    pub cmds: Vec<ClientCmd>,
+}
+
+impl Posted {
+    /// Empties it for reuse, keeping a burst's room.
+    pub fn reset(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.large.clear();
+        self.cmds.clear();
+        if self.bytes.capacity() > BYTES_KEPT {
+            self.bytes.shrink_to(BYTES_KEPT);
+        }
+        if self.ends.capacity() > ENDS_KEPT {
+            self.ends.shrink_to(ENDS_KEPT);
+        }
+    }
+}
+
+/// Messages taken together from [`Posted`].
+#[derive(Debug)]
+pub(crate) struct Batch {
+    buf: Arc<[u8]>,
+    /// Where each message ends in `buf`; empty for a batch of one message
+    /// (it ends at `buf.len()`), so that one costs no second allocation.
+    ends: Box<[usize]>,
+}
+
+impl Batch {
+    /// The messages in `posted`, in order, as batches handed to `emit`:
+    /// small ones copied together (up to [`BATCH_BYTES`] a batch), each
+    /// large one in its own buffer. Takes the large ones out of `posted`.
+    pub fn take_posted(posted: &mut Posted, mut emit: impl FnMut(Batch)) {
+        let (bytes, ends) = (&posted.bytes, &posted.ends);
+        // The next small message to emit: its index and where it starts.
+        let (mut next, mut start) = (0, 0);
+        let mut small_until = |pos: usize, emit: &mut dyn FnMut(Batch)| {
+            while next < ends.len() && ends[next] <= pos {
+                let first = next;
+                next += 1;
+                while next < ends.len() && ends[next] <= pos && ends[next] - start <= BATCH_BYTES {
+                    next += 1;
+                }
+                let buf = Arc::from(&bytes[start..ends[next - 1]]);
+                let rel = if next - first > 1 {
+                    ends[first..next].iter().map(|&e| e - start).collect()
+                } else {
+                    Box::default()
+                };
+                emit(Batch { buf, ends: rel });
+                start = ends[next - 1];
+            }
+        };
+        for (pos, buf) in posted.large.drain(..) {
+            small_until(pos, &mut emit);
+            emit(Batch {
+                buf,
+                ends: Box::default(),
+            });
+        }
+        small_until(usize::MAX, &mut emit);
+    }
+
+    /// Messages in it.
+    pub fn messages(&self) -> usize {
+        count(&self.ends)
+    }
+
+    /// Bytes in it.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+fn count(ends: &[usize]) -> usize {
+    ends.len().max(1)
+}
+
+/// Messages ending at or before `off` in a batch of `len` bytes.
+fn whole_before(ends: &[usize], len: usize, off: usize) -> usize {
+    if ends.is_empty() {
+        usize::from(off >= len)
+    } else {
+        ends.partition_point(|&e| e <= off)
+    }
+}
+
+/// Where the messages end in the batches queued on the connection (one
+/// entry for each of its queue's entries, oldest first).
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    ends: VecDeque<(usize, Box<[usize]>)>,
+    /// Messages of the first batch already written whole (and counted).
+    done_in_first: usize,
+}
+
+impl Frames {
+    /// Queues `batch` on `conn`.
+    pub fn push(&mut self, conn: &mut Connection, batch: Batch) {
+        self.ends.push_back((batch.buf.len(), batch.ends));
+        conn.enqueue(batch.buf, usize::MAX);
+    }
+
+    /// Puts batches carried over from an earlier connection in front of
+    /// `conn`'s queue.
+    pub fn restore(&mut self, conn: &mut Connection, batches: VecDeque<Batch>) {
+        let mut bufs = VecDeque::with_capacity(batches.len());
+        for (i, b) in batches.into_iter().enumerate() {
+            self.ends.insert(i, (b.buf.len(), b.ends));
+            bufs.push_back(b.buf);
+        }
+        conn.restore_unsent(bufs);
+    }
+
+    /// After `conn`'s queue, which held `entries_before` batches, was
+    /// written to: how many messages were written whole since last asked.
+    pub fn written(&mut self, conn: &Connection, entries_before: usize) -> usize {
+        let mut n = 0;
+        for _ in conn.queued_frames()..entries_before {
+            if let Some((_, ends)) = self.ends.pop_front() {
+                n += count(&ends) - self.done_in_first;
+            }
+            self.done_in_first = 0;
+        }
+        if let Some((len, ends)) = self.ends.front() {
+            let whole = whole_before(ends, *len, conn.written_of_first());
+            n += whole - self.done_in_first;
+            self.done_in_first = whole;
+        }
+        n
+    }
+
+    /// Whether `conn`'s queue stops in the middle of a message: a FIN now
+    /// would end the server's stream after a message's start.
+    pub fn cut(&self, conn: &Connection) -> bool {
+        let off = conn.written_of_first();
+        match self.ends.front() {
+            Some((_, ends)) if off > 0 => ends.binary_search(&off).is_err(),
+            _ => false,
+        }
+    }
+
+    /// Takes what `conn` has not written, as batches to carry over, the
+    /// first starting with the message the writes stopped in (written
+    /// again whole; the messages before it were written). Also returns how
+    /// many bytes of that message had been written.
+    pub fn take(&mut self, conn: &mut Connection) -> (VecDeque<Batch>, usize) {
+        let (bufs, off) = conn.take_unsent();
+        let mut batches: VecDeque<Batch> = bufs
+            .into_iter()
+            .zip(self.ends.drain(..))
+            .map(|(buf, (_, ends))| Batch { buf, ends })
+            .collect();
+        self.done_in_first = 0;
+        let mut cut_written = off;
+        if let Some(first) = batches.front_mut() {
+            // The start of the message the writes stopped in.
+            let start = match first.ends.partition_point(|&e| e <= off) {
+                0 => 0,
+                i => first.ends[i - 1],
+            };
+            if start > 0 {
+                let rest: Vec<usize> = first.ends[first.ends.partition_point(|&e| e <= start)..]
+                    .iter()
+                    .map(|&e| e - start)
+                    .collect();
+                first.ends = if rest.len() > 1 {
+                    rest.into_boxed_slice()
+                } else {
+                    Box::default()
+                };
+                first.buf = Arc::from(&first.buf[start..]);
+            }
+            cut_written = off - start;
+        }
+        (batches, cut_written)
+    }
+}
+
+/// Posting, by the client's handles (`TcpClient::send`, `close`,
+/// `shutdown_write`).
+impl ClientCore {
+    /// Posts a close or half-close request.
+    pub fn post(&self, cmd: ClientCmd) {
+        self.posted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cmds
+            .push(cmd);
+        self.wake();
+    }
+
+    /// Posts `msg` (checked already): framed onto the shared buffer, or,
+    /// a large one, as `large`, framed in a buffer of its own.
+    pub fn post_message(&self, msg: &[u8], large: Option<Arc<[u8]>>) {
+        {
+            let mut posted = self.posted.lock().unwrap_or_else(|p| p.into_inner());
+            match large {
+                Some(frame) => {
+                    let at = posted.bytes.len();
+                    posted.large.push((at, frame));
+                }
+                None => {
+                    self.config.framing.encode_into(msg, &mut posted.bytes);
+                    let end = posted.bytes.len();
+                    posted.ends.push(end);
+                }
+            }
+        }
+        self.wake();
+    }
+
+    /// Wakes the I/O thread for what was just posted.
+    fn wake(&self) {
+        // The I/O thread clears `notified` before it takes the list, so a
+        // command pushed after that take sees it clear (or set by a sender
+        // whose wakeup comes later). Loaded first: while the I/O thread is
+        // awake, a send does not write the shared flag.
+        if !self.notified.load(Ordering::Acquire) && !self.notified.swap(true, Ordering::AcqRel) {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(msgs: &[&[u8]]) -> Batch {
+        let mut p = Posted::default();
+        for m in msgs {
+            p.bytes.extend_from_slice(m);
+            p.ends.push(p.bytes.len());
+        }
+        let mut out = Vec::new();
+        Batch::take_posted(&mut p, |b| out.push(b));
+        assert_eq!(out.len(), 1);
+        out.pop().expect("one batch")
+    }
+
+    #[test]
+    fn counts_and_cuts_follow_the_messages_inside_a_batch() {
+        let b = batch(&[b"aaaa", b"bb", b"cccccc"]);
+        assert_eq!(b.messages(), 3);
+        assert_eq!(whole_before(&b.ends, b.len(), 0), 0);
+        assert_eq!(whole_before(&b.ends, b.len(), 4), 1);
+        assert_eq!(whole_before(&b.ends, b.len(), 5), 1);
+        assert_eq!(whole_before(&b.ends, b.len(), 6), 2);
+        let one = batch(&[b"only"]);
+        assert_eq!(one.messages(), 1);
+        assert_eq!(whole_before(&one.ends, one.len(), 3), 0);
+        assert_eq!(whole_before(&one.ends, one.len(), 4), 1);
+    }
+
+    /// A connection whose peer does not read stops the writes somewhere
+    /// inside a batch: what was written whole is counted, and what is taken
+    /// to carry over starts with the message the writes stopped in — none
+    /// lost, none written twice.
+    #[test]
+    fn a_batch_written_in_part_is_carried_over_from_the_message_cut() {
+        use crate::event::Client;
+        use crate::framing::{Decoder, Framing};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, addr) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        let framing = Framing::length_prefixed();
+        let mut conn = Connection::new(
+            mio::net::TcpStream::from_std(s),
+            Client { id: 0, addr },
+            Decoder::new(framing),
+            std::time::Instant::now(),
+        );
+        // ~24 MB: more than loopback buffers take from a peer not reading.
+        let mut posted = Posted::default();
+        for i in 0..150_000usize {
+            framing.encode_into(&vec![i as u8; 1 + i % 300], &mut posted.bytes);
+            posted.ends.push(posted.bytes.len());
+        }
+        let (all, ends) = (posted.bytes.clone(), posted.ends.clone());
+        let mut frames = Frames::default();
+        Batch::take_posted(&mut posted, |b| frames.push(&mut conn, b));
+        let entries = conn.queued_frames();
+        let written = conn.flush().expect("writes until the socket is full");
+        assert!(written > 0 && written < all.len(), "{written}");
+        let whole = frames.written(&conn, entries);
+        assert_eq!(whole, ends.partition_point(|&e| e <= written));
+        assert_eq!(frames.cut(&conn), ends.binary_search(&written).is_err());
+        let (batches, cut_written) = frames.take(&mut conn);
+        let start = written - cut_written;
+        assert!(start == 0 || ends.binary_search(&start).is_ok());
+        assert_eq!(whole, ends.partition_point(|&e| e <= start));
+        let resent: Vec<u8> = batches.iter().flat_map(|b| b.buf.iter().copied()).collect();
+        assert_eq!(resent, all[start..]);
+        let carried: usize = batches.iter().map(Batch::messages).sum();
+        assert_eq!(whole + carried, ends.len());
+    }
+}
