@@ -142,6 +142,11 @@ pub(crate) struct Frames {
 impl Frames {
     /// Queues `batch` on `conn`.
     pub fn push(&mut self, conn: &mut Connection, batch: Batch) {
+        if batch.buf.is_empty() {
+            // (Not posted: `send` drops an empty message.) The connection
+            // would not queue it, and `ends` must match its queue.
+            return;
+        }
         self.ends.push_back((batch.buf.len(), batch.ends));
         conn.enqueue(batch.buf, usize::MAX);
     }
