@@ -27,20 +27,17 @@ impl PyTcpServer {
         flush: Option<Duration>,
         limit: Option<Duration>,
     ) -> bool {
+        // The loops' flush may take up to `linger`: the callers wait for it
+        // in slices too, so that Ctrl-C gets through between them.
+        if !self.flushed_within(flush.unwrap_or(Duration::MAX)) {
+            return false;
+        }
         let Some(r) = self.running.get() else {
             return true;
         };
-        if let Some(d) = &r.dispatcher {
-            d.note_stop();
-        }
         if on_dispatcher() {
-            r.handle.begin_stop();
+            // The stop was only begun: no waiting on a callback thread.
             return r.dispatcher.as_ref().is_none_or(Dispatcher::finished);
-        }
-        // The loops' flush may take up to `linger`: wait for it in slices
-        // too, so that Ctrl-C gets through between them.
-        if !r.handle.stop_timeout(flush.unwrap_or(Duration::MAX)) {
-            return false;
         }
         r.dispatcher.as_ref().is_none_or(|d| d.wait(limit))
     }
