@@ -23,6 +23,13 @@ use crate::connection::Connection;
 /// a flood's (up to the queue bound) for the client's whole life.
 const BYTES_KEPT: usize = 128 * 1024;
 const ENDS_KEPT: usize = 4096;
+/// Large messages and commands the spare keeps room for (a burst of large
+/// messages posted in one turn can be thousands: the queue bound's worth).
+const LARGE_KEPT: usize = 256;
+const CMDS_KEPT: usize = 16;
+/// Batches [`Frames`] keeps room for once its queue is written (as the
+/// connection's queue does, `Connection::flush`).
+const FRAMES_KEPT: usize = 256;
 /// Most bytes of small messages in one batch (below the allocator's
 /// `mmap` threshold, so a batch is no system call).
 const BATCH_BYTES: usize = 64 * 1024;
@@ -58,6 +65,12 @@ impl Posted {
         }
         if self.ends.capacity() > ENDS_KEPT {
             self.ends.shrink_to(ENDS_KEPT);
+        }
+        if self.large.capacity() > LARGE_KEPT {
+            self.large.shrink_to(LARGE_KEPT);
+        }
+        if self.cmds.capacity() > CMDS_KEPT {
+            self.cmds.shrink_to(CMDS_KEPT);
         }
     }
 }
@@ -176,8 +189,17 @@ impl Frames {
             let whole = whole_before(ends, *len, conn.written_of_first());
             n += whole - self.done_in_first;
             self.done_in_first = whole;
+        } else {
+            self.shrink();
         }
         n
+    }
+
+    /// All written or taken: a burst's room is kept, not a flood's.
+    fn shrink(&mut self) {
+        if self.ends.capacity() > FRAMES_KEPT {
+            self.ends.shrink_to(FRAMES_KEPT);
+        }
     }
 
     /// Whether `conn`'s queue stops in the middle of a message: a FIN now
@@ -201,6 +223,7 @@ impl Frames {
             .zip(self.ends.drain(..))
             .map(|(buf, (_, ends))| Batch { buf, ends })
             .collect();
+        self.shrink();
         self.done_in_first = 0;
         let mut cut_written = off;
         if let Some(first) = batches.front_mut() {
