@@ -265,3 +265,50 @@ fn taking_events_in_a_forked_child_does_not_wait_for_the_parent_s_loops() {
     client.close();
     server.stop();
 }
+
+/// `send` posts under a lock (`ClientCore::posted`) that a fork can copy
+/// held by another thread's send: in the child, `send`, `shutdown_write`,
+/// `queued_bytes` and `close` must answer at once without it.
+#[test]
+fn a_child_forked_while_another_thread_sends_does_not_hang() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::lines())
+        .connect()
+        .expect("connect");
+    let (mut server_side, _) = listener.accept().expect("accept");
+    let reader = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut server_side, &mut std::io::sink());
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let (client, stop) = (client.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if client.send(b"small").is_ok() && client.send(&[b'L'; 3000]).is_ok() {
+                    sent += 1;
+                }
+            }
+            sent
+        })
+    };
+    for _ in 0..20 {
+        let client = client.clone();
+        child_must_finish(move || {
+            let ok = matches!(client.send(b"x"), Err(Error::NotRunning))
+                && matches!(client.shutdown_write(), Err(Error::NotRunning))
+                && client.queued_bytes() == 0;
+            client.close();
+            drop(client);
+            if !ok {
+                // SAFETY: ends the child at once, reporting the failure.
+                unsafe { libc::_exit(2) };
+            }
+        });
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(sender.join().expect("sender") > 0);
+    client.close();
+    reader.join().expect("reader");
+}

@@ -655,6 +655,22 @@ pub fn socket_queues(local: SocketAddr, peer: SocketAddr) -> Option<(u64, u64)> 
 /// that holds much input unread, as the kernel's autotuning makes it for a
 /// client that read fast before.
 pub fn set_recv_buffer_of(local: SocketAddr, bytes: usize) {
+    with_socket_of(local, |sock| {
+        sock.set_recv_buffer_size(bytes).expect("SO_RCVBUF")
+    });
+}
+
+/// Sets `SO_SNDBUF` of this process's TCP socket bound to `local` (a
+/// `TcpClient`'s): little of what it writes waits in its kernel, so what
+/// the client counts as written is about what the server gets.
+pub fn set_send_buffer_of(local: SocketAddr, bytes: usize) {
+    with_socket_of(local, |sock| {
+        sock.set_send_buffer_size(bytes).expect("SO_SNDBUF")
+    });
+}
+
+/// Runs `f` on this process's TCP socket bound to `local`.
+fn with_socket_of(local: SocketAddr, f: impl FnOnce(socket2::SockRef<'_>)) {
     for e in std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .flatten()
@@ -667,7 +683,7 @@ pub fn set_recv_buffer_of(local: SocketAddr, bytes: usize) {
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let sock = socket2::SockRef::from(&borrowed);
         if sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(local) {
-            sock.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+            f(sock);
             return;
         }
     }
