@@ -158,11 +158,12 @@ impl Registry {
                         .max()
                 })
                 .max();
-            match newest {
-                Some(id) => entry.0 = id,
-                None => {
-                    g.remove(&client.addr);
-                }
+            // None found: those counted are leaving, their ids out of the
+            // id map already; the entry stays until the last of them has
+            // taken itself off (removed now, a client arriving before that
+            // would be dropped from the map with it).
+            if let Some(id) = newest {
+                entry.0 = id;
             }
         }
     }
@@ -241,5 +242,28 @@ mod tests {
         r.remove(&client(4));
         assert_eq!(r.by_addr(&addr), None);
         assert_eq!(r.len(), 0);
+    }
+
+    /// Two loops closing clients of one address at once: the first has
+    /// taken its client out of the id map but not yet out of the address
+    /// map when the second removes the newest. A client that then comes
+    /// from the address stays mapped after the first one's removal ends.
+    #[test]
+    fn an_address_stays_mapped_through_removals_that_interleave() {
+        let r = Registry::default();
+        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let client = |id| Client { id, addr };
+        r.insert(client(1), 0);
+        r.insert(client(2), 1);
+        // Loop 0 removing client 1: its id half.
+        write(r.id_shard(1)).remove(&1);
+        // Loop 1 removes client 2 whole; client 3 connects to loop 1.
+        r.remove(&client(2));
+        r.insert(client(3), 1);
+        // Loop 0 goes on with client 1 (its id is gone: only the address half).
+        r.remove(&client(1));
+        assert_eq!(r.by_addr(&addr), Some((3, 1)));
+        r.remove(&client(3));
+        assert_eq!(r.by_addr(&addr), None);
     }
 }
