@@ -118,7 +118,7 @@ impl ClientCore {
     /// Marks the client closed and tells its I/O thread (once). Under the
     /// send gate, as `shutdown_write`: a `send` that found the client open
     /// has posted its message before the `Close`, so the close flushes it
-    /// rather than end the connection with it still in the channel.
+    /// rather than end the connection before the I/O thread has taken it.
     fn begin_close(&self) {
         if self.origin.forked() {
             // The I/O thread is the parent's: nothing to tell here.
