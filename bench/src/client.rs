@@ -86,7 +86,7 @@ pub fn run(
     window: u64,
 ) -> Result<ClientRun, String> {
     if size < 9 {
-        return Err("--size must be at least 9 (sequence number and check byte)".into());
+        return Err("--sizes: each at least 9 bytes (sequence number and check byte)".into());
     }
     let window = window.max(2);
     let cpu0 = cpu_time();
