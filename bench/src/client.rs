@@ -310,6 +310,10 @@ fn tcphub_run(
                     let _ = tx.send(r);
                 }
             };
+            if messages == 0 {
+                // Nothing would end the wait below.
+                finish(Ok(()));
+            }
             let cb_flow = flow.clone();
             let client = builder
                 .on_message(move |_c, m| {
@@ -448,4 +452,32 @@ pub fn compare(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn echo_server() -> tcphub::ServerHandle {
+        tcphub::TcpServer::new(0, 10)
+            .bind("127.0.0.1".parse().expect("ip"))
+            .framing(Framing::length_prefixed())
+            .on_message(|srv, c, msg| {
+                let _ = srv.send(c.id, msg);
+            })
+            .start()
+            .expect("start echo server")
+    }
+
+    #[test]
+    fn every_mode_runs_no_messages_as_well_as_some() {
+        let server = echo_server();
+        for mode in [Mode::Pull, Mode::Callback, Mode::Plain] {
+            for messages in [0, 100] {
+                run(server.local_addr(), mode, messages, 64, 16)
+                    .unwrap_or_else(|e| panic!("{} {messages}: {e}", mode.name()));
+            }
+        }
+        server.stop();
+    }
 }
