@@ -203,8 +203,14 @@ pub(crate) fn addr_tuple<'py>(
         .into_any())
 }
 
-/// Linux's `ETIMEDOUT`.
-const ETIMEDOUT: i32 = 110;
+/// This system's `ETIMEDOUT`, as Python's `errno` module has it (110 on
+/// Linux, 60 on macOS).
+fn etimedout(py: Python<'_>) -> Option<i32> {
+    py.import("errno")
+        .and_then(|m| m.getattr("ETIMEDOUT"))
+        .and_then(|v| v.extract())
+        .ok()
+}
 
 /// Translates a core error into its Python exception (the one mapping).
 pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
@@ -216,8 +222,9 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
             // A timeout the core measured itself (a connect timeout) has no
             // OS code: give it ETIMEDOUT's, as a timed-out `connect(2)` has.
             let errno = e.and_then(|e| {
-                e.raw_os_error()
-                    .or((e.kind() == std::io::ErrorKind::TimedOut).then_some(ETIMEDOUT))
+                e.raw_os_error().or_else(|| {
+                    (e.kind() == std::io::ErrorKind::TimedOut).then(|| etimedout(py))?
+                })
             });
             match errno {
                 Some(errno) => PyTuple::new(
