@@ -146,18 +146,10 @@ impl Registry {
             // Another client from the same address is left: the newest of
             // them. (Rare: found by a scan, holding this shard, so a
             // concurrent insert or remove for the address waits for it;
-            // nobody takes an address shard while holding an id shard.)
-            let newest = self
-                .by_id
-                .iter()
-                .filter_map(|shard| {
-                    read(shard)
-                        .iter()
-                        .filter(|(_, e)| e.0 == client.addr)
-                        .map(|(&id, _)| id)
-                        .max()
-                })
-                .max();
+            // nobody takes an address shard while holding an id shard.
+            // An older client registered after this may still be missed
+            // here: `by_addr` then finds it.)
+            let newest = self.newest_at(&client.addr).map(|(id, _)| id);
             // None found: those counted are leaving, their ids out of the
             // id map already; the entry stays until the last of them has
             // taken itself off (removed now, a client arriving before that
@@ -188,7 +180,35 @@ impl Registry {
     /// The client connected from `addr` and its loop.
     pub fn by_addr(&self, addr: &SocketAddr) -> Option<(ClientId, usize)> {
         let (id, _) = *read(&self.by_addr[addr_shard(addr)]).get(addr)?;
-        self.loop_of(id).map(|l| (id, l))
+        if let Some(l) = self.loop_of(id) {
+            return Some((id, l));
+        }
+        // The entry names a client that has left while others from the
+        // address are counted (an older id registered late, after the
+        // newest had gone — only with clients sharing an address): the
+        // newest of those in the id map, and the entry mended to it.
+        let (newest, l) = self.newest_at(addr)?;
+        let mut g = write(&self.by_addr[addr_shard(addr)]);
+        if let Some(entry) = g.get_mut(addr).filter(|e| e.0 == id) {
+            entry.0 = newest;
+        }
+        Some((newest, l))
+    }
+
+    /// The newest client in the id map connected from `addr`, and its loop:
+    /// a scan of every id shard (taken one at a time, no address shard
+    /// held), for the rare address shared by several clients.
+    fn newest_at(&self, addr: &SocketAddr) -> Option<(ClientId, usize)> {
+        self.by_id
+            .iter()
+            .filter_map(|shard| {
+                read(shard)
+                    .iter()
+                    .filter(|(_, e)| e.0 == *addr)
+                    .map(|(&id, e)| (id, e.1 as usize))
+                    .max()
+            })
+            .max()
     }
 
     pub fn get(&self, id: ClientId) -> Option<Client> {
@@ -264,6 +284,30 @@ mod tests {
         r.remove(&client(1));
         assert_eq!(r.by_addr(&addr), Some((3, 1)));
         r.remove(&client(3));
+        assert_eq!(r.by_addr(&addr), None);
+    }
+
+    /// An older client registered late (its loop adopted it after newer
+    /// ones from the same address had come and gone, their removals still
+    /// under way): `send_to` its address finds it, though the entry named
+    /// a client that had left.
+    #[test]
+    fn an_older_client_registered_late_is_found_by_its_address() {
+        let r = Registry::default();
+        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let client = |id| Client { id, addr };
+        r.insert(client(7), 0);
+        r.insert(client(9), 0);
+        // Both leaving: their id halves first.
+        write(r.id_shard(9)).remove(&9);
+        write(r.id_shard(7)).remove(&7);
+        r.remove(&client(9));
+        // Client 5, dealt earlier to a busier loop, registers now.
+        r.insert(client(5), 1);
+        r.remove(&client(7));
+        assert_eq!(r.by_addr(&addr), Some((5, 1)));
+        assert_eq!(r.by_addr(&addr), Some((5, 1)), "the entry was mended");
+        r.remove(&client(5));
         assert_eq!(r.by_addr(&addr), None);
     }
 }
