@@ -19,6 +19,12 @@ use crate::event::DisconnectReason;
 use crate::framing::Framing;
 
 /// Default time allowed for one connection attempt: 10 s.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_secs(10));
+/// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Automatic reconnection: exponential backoff, capped, with jitter.

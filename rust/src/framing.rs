@@ -11,8 +11,22 @@
 use std::sync::Arc;
 
 /// Default `max_len` for [`Framing::Lines`]: 64 KiB.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::Framing::lines().max_len(), Some(tcphub::DEFAULT_MAX_LINE));
+/// assert_eq!(tcphub::DEFAULT_MAX_LINE, 64 * 1024);
+/// ```
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 /// Default `max_len` for [`Framing::LengthPrefixed`]: 8 MiB.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::Framing::length_prefixed().max_len(), Some(tcphub::DEFAULT_MAX_FRAME));
+/// assert_eq!(tcphub::DEFAULT_MAX_FRAME, 8 * 1024 * 1024);
+/// ```
 pub const DEFAULT_MAX_FRAME: usize = 8 * 1024 * 1024;
 
 /// How messages are delimited on the wire.

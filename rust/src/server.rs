@@ -18,25 +18,80 @@ use crate::shared::{Callbacks, Config, Core, Overflow, StopGuard, MAX_FULL_MESSA
 use crate::stats::LoopCounters;
 
 /// Default bound on each client's outbound queue: 4 MiB.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::DEFAULT_MAX_QUEUE_BYTES, 4 * 1024 * 1024);
+/// // Half the default, for clients on a small machine:
+/// let b = tcphub::TcpServer::new(0, 10).max_queue_bytes(tcphub::DEFAULT_MAX_QUEUE_BYTES / 2);
+/// ```
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// Default time `stop()` spends flushing queued data before closing: 2 s.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::DEFAULT_LINGER, std::time::Duration::from_secs(2));
+/// ```
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
 /// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::DEFAULT_BACKLOG, 4096);
+/// ```
 pub const DEFAULT_BACKLOG: i32 = 4096;
 /// Default capacity of the pull-mode event queue.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::DEFAULT_EVENT_CAPACITY, 65_536);
+/// ```
 pub const DEFAULT_EVENT_CAPACITY: usize = 65_536;
 /// Default time an event loop that ran out of work keeps polling before it
 /// sleeps: 5 µs, about what one sleep and wakeup cost (see
 /// [`TcpServer::busy_poll`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::DEFAULT_BUSY_POLL, std::time::Duration::from_micros(5));
+/// ```
 pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(5);
 /// Longest [`TcpServer::busy_poll`]: 1 s. A loop that spins this long
 /// after every wakeup is already a loop that never sleeps; a longer spin
 /// (a `u64::MAX` microseconds from a command line) is a mistake, refused
 /// by `start()` rather than left to keep a core busy for nothing.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let too_long = tcphub::TcpServer::new(0, 10)
+///     .bind("127.0.0.1".parse()?)
+///     .busy_poll(tcphub::MAX_BUSY_POLL + Duration::from_millis(1))
+///     .start();
+/// assert!(matches!(too_long, Err(tcphub::Error::InvalidConfig(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_BUSY_POLL: Duration = Duration::from_secs(1);
 /// Most event-loop threads a server may have ([`TcpServer::threads`]): far
 /// beyond any core count, and small enough that the per-loop bookkeeping
 /// sized by it at `start()` can always be allocated.
+///
+/// # Examples
+///
+/// ```
+/// let too_many = tcphub::TcpServer::new(0, 10)
+///     .bind("127.0.0.1".parse()?)
+///     .threads(tcphub::MAX_THREADS + 1)
+///     .start();
+/// assert!(matches!(too_many, Err(tcphub::Error::InvalidConfig(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_THREADS: usize = 4096;
 
 /// Builder for a server: port, client limit, framing, callbacks, options.

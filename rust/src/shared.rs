@@ -69,6 +69,20 @@ pub(crate) struct Config {
 
 /// Longest framed [`full_message`](crate::TcpServer::full_message): it is
 /// written once, without waiting, into a new connection's send buffer.
+///
+/// # Examples
+///
+/// ```
+/// // Lines framing adds one byte (the newline): 4095 bytes of text fit.
+/// let notice = vec![b'x'; tcphub::MAX_FULL_MESSAGE];
+/// let too_long = tcphub::TcpServer::new(0, 10)
+///     .bind("127.0.0.1".parse()?)
+///     .framing(tcphub::Framing::lines())
+///     .full_message(&notice)
+///     .start();
+/// assert!(matches!(too_long, Err(tcphub::Error::InvalidConfig(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_FULL_MESSAGE: usize = 4096;
 
 pub(crate) type ConnectFn = dyn Fn(&ServerHandle, &Client) + Send + Sync;
@@ -167,6 +181,12 @@ pub(crate) const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 /// capacity in events), each event counting the memory it takes besides its
 /// message's bytes too (about 100 bytes), so many tiny messages are bounded
 /// as well; a single larger message still fits an empty queue.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::EVENT_QUEUE_BYTES, 64 * 1024 * 1024);
+/// ```
 pub const EVENT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 impl LoopRemote {
