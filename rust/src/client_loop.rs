@@ -585,8 +585,9 @@ impl ClientLoop {
             self.end_sends();
         }
         self.dispatch.event(ClientEvent::Disconnected(reason), true);
-        // Closed by `on_disconnect` itself (its `Close` is still in the
-        // channel): redial only if something is queued, as when closing.
+        // Closed by `on_disconnect` itself (its `Close` is still among the
+        // posted commands, `ClientCore::posted`): redial only if something
+        // is queued, as when closing.
         let policy = policy.filter(|_| {
             last || !self.core.closed() || self.core.queued.load(Ordering::Acquire) > 0
         });

@@ -39,8 +39,8 @@ impl ClientLoop {
             self.link = Link::Down;
             return;
         }
-        // Closing (`close()` may still be in the channel: `on_disconnect`
-        // closed) with messages queued: the first redial is dialled at once
+        // Closing (`close()` may still be among the posted commands,
+        // `ClientCore::posted`: `on_disconnect` closed) with messages queued: the first redial is dialled at once
         // (see `timers`), and the event says so.
         let closing = self.closing.is_some() || self.core.closed();
         let delay = if closing && !self.dialled_on_close {
