@@ -81,6 +81,10 @@ struct State {
     /// then says its events went to them, rather than "not running". The
     /// `on_*` fields may change after a stop; this stays the run's.
     callback_mode: bool,
+    /// How many runs have started: `tcphub_server_start` stops the previous
+    /// run without the lock, and finds by this whether another thread
+    /// started one meanwhile.
+    runs: u64,
 }
 
 impl State {
@@ -338,6 +342,7 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
                 userdata: Vec::new(),
                 handle: None,
                 callback_mode: false,
+                runs: 0,
             }),
         };
         Ok(Arc::into_raw(Arc::new(server)).cast_mut())
@@ -654,17 +659,20 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
             ));
         }
         // Retire a previous, stopped run: joining its loops happens
-        // without the lock, since their last callbacks may need it. It is
-        // kept until the new run has started: if that fails, the server is
-        // still the stopped previous run (its port, its queued events).
-        let mut old = {
-            let mut st = srv.lock();
+        // without the lock, since their last callbacks may need it. It
+        // stays the server's run meanwhile — those callbacks (and other
+        // threads) still see it, not a server "never started" — and until
+        // the new run has started: if that fails, the server is still the
+        // stopped previous run (its port, its queued events).
+        let (old, runs) = {
+            let st = srv.lock();
             st.configurable()?;
-            st.handle.take()
+            (st.handle.clone(), st.runs)
         };
         if let Some(old) = &old {
             old.stop();
         }
+        drop(old);
         // SAFETY: `s` came from `Arc::into_raw` in `tcphub_server_new` and
         // is live; this adds the reference the event loops keep.
         let keep = unsafe {
@@ -672,27 +680,21 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
             Arc::from_raw(s.cast_const())
         };
         let mut st = srv.lock();
-        if st.handle.is_some() {
+        if st.runs != runs {
             return Err(Fail::new(
                 TCPHUB_ERR_ALREADY_RUNNING,
                 "started concurrently by another thread",
             ));
         }
-        // (On return `st` is released before `old` is dropped: locals drop
-        // in reverse order.)
-        match st.builder(&keep).start() {
-            Ok(handle) => {
-                st.handle = Some(handle);
-                st.callback_mode = st.on_connect.is_some()
-                    || st.on_message.is_some()
-                    || st.on_disconnect.is_some();
-                Ok(TCPHUB_OK)
-            }
-            Err(e) => {
-                st.handle = old.take();
-                Err(e.into())
-            }
-        }
+        let handle = st.builder(&keep).start()?;
+        let old = st.handle.replace(handle);
+        st.runs += 1;
+        st.callback_mode =
+            st.on_connect.is_some() || st.on_message.is_some() || st.on_disconnect.is_some();
+        // The previous run (stopped above) is released without the lock.
+        drop(st);
+        drop(old);
+        Ok(TCPHUB_OK)
     })
 }
 
@@ -783,13 +785,17 @@ pub unsafe extern "C" fn tcphub_server_free(s: *mut tcphub_server) {
         // SAFETY: `s` came from `Arc::into_raw` and the caller gives up
         // this reference now.
         let srv = unsafe { Arc::from_raw(s.cast_const()) };
-        let handle = srv.lock().handle.take();
+        // Stopped while still the server's run: the last callbacks, which
+        // run meanwhile, see it stopping, not a server never started.
+        let handle = srv.lock().handle.clone();
         if let Some(h) = handle {
             h.stop();
-            // Dropping the handle releases the core and with it the
-            // callbacks' references to `srv`.
-            drop(h);
         }
+        // Dropping the handle releases the core and with it the callbacks'
+        // references to `srv` (outside the lock: a last handle's drop
+        // finishes the stop).
+        let handle = srv.lock().handle.take();
+        drop(handle);
         drop(srv);
         Ok(())
     })
