@@ -85,6 +85,9 @@ struct State {
     /// run without the lock, and finds by this whether another thread
     /// started one meanwhile.
     runs: u64,
+    /// The process that started the last run: in a child forked since, the
+    /// run (and the userdata its callbacks use) is the parent's.
+    run_pid: Option<u32>,
 }
 
 impl State {
@@ -255,6 +258,11 @@ fn never_started() -> Fail {
 impl Drop for tcphub_server {
     fn drop(&mut self) {
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if st.run_pid.is_some_and(|pid| pid != std::process::id()) {
+            // A forked child freeing a server its parent started: the
+            // parent's run still uses the userdata (see the header).
+            return;
+        }
         if let Some(free) = st.userdata_free {
             for ud in st.userdata.drain(..) {
                 // SAFETY: the application registered `free` for its userdata.
@@ -343,6 +351,7 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
                 handle: None,
                 callback_mode: false,
                 runs: 0,
+                run_pid: None,
             }),
         };
         Ok(Arc::into_raw(Arc::new(server)).cast_mut())
@@ -689,6 +698,7 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
         let handle = st.builder(&keep).start()?;
         let old = st.handle.replace(handle);
         st.runs += 1;
+        st.run_pid = Some(std::process::id());
         st.callback_mode =
             st.on_connect.is_some() || st.on_message.is_some() || st.on_disconnect.is_some();
         // The previous run (stopped above) is released without the lock.

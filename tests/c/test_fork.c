@@ -12,6 +12,13 @@ static void echo(void *ud, uint64_t id, const uint8_t *data, size_t len) {
     (void)tcphub_server_send((tcphub_server *)ud, id, data, len);
 }
 
+/* The userdata destructor of both servers: counts its calls. */
+static int userdata_freed;
+static void count_free(void *ud) {
+    (void)ud;
+    userdata_freed++;
+}
+
 /* The child's verdict goes through a pipe, and the child ends by exec'ing
  * /bin/true: no exit work at all in the parent's copy (its atexit handlers,
  * valgrind's leak report on the parent's threads, which the child lacks). */
@@ -145,6 +152,8 @@ static void child_uses_the_rest(void *arg) {
     tcphub_client_free(h->to_pull);
     tcphub_server_free(h->echo);
     tcphub_server_free(h->pull);
+    /* The runs are the parent's, which still uses their userdata. */
+    KID_CHECK(userdata_freed == 0);
 }
 
 /* The parent's server and client still echo; the pull server still serves. */
@@ -172,8 +181,13 @@ int main(void) {
     struct handles h;
     h.echo = new_local_server(TCPHUB_FRAMING_LINES);
     CHECK_OK(tcphub_server_on_message(h.echo, echo, h.echo));
+    CHECK_OK(tcphub_server_set_userdata_free(h.echo, count_free));
     CHECK_OK(tcphub_server_start(h.echo));
     h.pull = new_local_server(TCPHUB_FRAMING_LINES);
+    /* Pull mode (no callback) with a userdata all the same. */
+    static int pull_userdata;
+    CHECK_OK(tcphub_server_on_connect(h.pull, NULL, &pull_userdata));
+    CHECK_OK(tcphub_server_set_userdata_free(h.pull, count_free));
     CHECK_OK(tcphub_server_start(h.pull));
     CHECK_OK(tcphub_client_connect("127.0.0.1", tcphub_server_port(h.echo), TCPHUB_FRAMING_LINES,
                                    0, &h.to_echo));
@@ -195,5 +209,7 @@ int main(void) {
     tcphub_client_free(h.to_pull);
     tcphub_server_free(h.echo);
     tcphub_server_free(h.pull);
+    CHECK(userdata_freed == 2);
+    TEST_PASS("the userdata destructors run in the parent only");
     return 0;
 }
