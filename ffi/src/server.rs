@@ -4,7 +4,8 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once, TryLockError};
 
 use tcphub_core::{Framing, ServerHandle, TcpServer};
 
@@ -49,6 +50,51 @@ pub struct tcphub_server {
     /// for short, non-blocking work: never while joining the loops, waiting
     /// for events or calling C.
     state: Mutex<State>,
+    /// The fork generation (plus 1; 0: never locked) of the thread that
+    /// locked `state` last. A child forked while a thread of its parent
+    /// held the lock finds it held for good — that thread is not copied —
+    /// and tells so by the generation.
+    holder: AtomicU64,
+}
+
+/// How many forks separate this process from the first that made a
+/// server: bumped in every child by a `pthread_atfork` handler.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn forked_child() {
+    // Async-signal-safe: one atomic add, in the single-threaded child.
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Registers [`forked_child`] (once; before any server exists).
+fn count_forks() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: the handler only does an atomic add; none for the
+        // parent's side of the fork.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+        if rc != 0 {
+            eprintln!(
+                "tcphub: pthread_atfork failed ({rc}): a forked child may wait for a lock for good"
+            );
+        }
+    });
+}
+
+/// `state` could not be locked: in this forked child it is held for good
+/// by a thread of the parent, which used the server at the fork. The
+/// server is then the parent's, and acts stopped here.
+#[derive(Debug)]
+pub(crate) struct Wedged;
+
+impl From<Wedged> for Fail {
+    fn from(_: Wedged) -> Fail {
+        Fail::new(
+            TCPHUB_ERR_IO,
+            "a thread of the parent process held the server's state at fork(): \
+             the server cannot be changed in this child",
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -221,17 +267,36 @@ impl tcphub_server {
             // (the mark is removed when the callback returns).
             return Some(f(unsafe { &*handle }));
         }
-        let handle = self.lock().handle.clone()?;
+        // (Wedged in a forked child: the parent's run, stopped here.)
+        let handle = self.lock().ok()?.handle.clone()?;
         Some(f(&handle))
     }
 
     /// The handle of the last `start`, if any (running or stopped).
-    pub(crate) fn last_handle(&self) -> Option<ServerHandle> {
-        self.lock().handle.clone()
+    pub(crate) fn last_handle(&self) -> Result<Option<ServerHandle>, Wedged> {
+        Ok(self.lock()?.handle.clone())
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// Locks `state`, unless this is a forked child where a thread of the
+    /// parent held it at the fork: it would wait for good.
+    fn lock(&self) -> Result<MutexGuard<'_, State>, Wedged> {
+        let me = FORKS.load(Ordering::Relaxed) + 1;
+        let guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                // Held by a thread of an earlier generation — a parent's —
+                // it stays held here. (0: its first holder has not said
+                // who it is yet; one of this process, surely.)
+                let holder = self.holder.load(Ordering::Acquire);
+                if holder != 0 && holder != me {
+                    return Err(Wedged);
+                }
+                self.state.lock().unwrap_or_else(|p| p.into_inner())
+            }
+        };
+        self.holder.store(me, Ordering::Release);
+        Ok(guard)
     }
 
     /// A clone of the core handle of a run in pull mode, taken without
@@ -239,7 +304,12 @@ impl tcphub_server {
     /// with callbacks has no events to take, which "not running" alone
     /// would misname.
     pub(crate) fn pull_handle(&self) -> Result<ServerHandle, Fail> {
-        let st = self.lock();
+        let st = self.lock().map_err(|_| {
+            Fail::new(
+                TCPHUB_ERR_NOT_RUNNING,
+                "the server's run is the parent process's (forked)",
+            )
+        })?;
         let handle = st.handle.clone().ok_or_else(never_started)?;
         if st.callback_mode {
             return Err(Fail::new(
@@ -299,7 +369,7 @@ unsafe fn setter(
     boundary(name, || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        let mut st = srv.lock();
+        let mut st = srv.lock()?;
         st.configurable()?;
         set(&mut st)?;
         Ok(TCPHUB_OK)
@@ -331,7 +401,9 @@ pub(crate) unsafe fn tune(
 #[no_mangle]
 pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphub_server {
     boundary("tcphub_server_new", || {
+        count_forks();
         let server = tcphub_server {
+            holder: AtomicU64::new(0),
             state: Mutex::new(State {
                 port,
                 max_clients,
@@ -633,7 +705,7 @@ pub unsafe extern "C" fn tcphub_server_set_userdata_free(
     boundary("tcphub_server_set_userdata_free", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        srv.lock().userdata_free = free_fn;
+        srv.lock()?.userdata_free = free_fn;
         Ok(TCPHUB_OK)
     })
 }
@@ -674,7 +746,7 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
         // the new run has started: if that fails, the server is still the
         // stopped previous run (its port, its queued events).
         let (old, runs) = {
-            let st = srv.lock();
+            let st = srv.lock()?;
             st.configurable()?;
             (st.handle.clone(), st.runs)
         };
@@ -688,7 +760,7 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
             Arc::increment_strong_count(s);
             Arc::from_raw(s.cast_const())
         };
-        let mut st = srv.lock();
+        let mut st = srv.lock()?;
         if st.runs != runs {
             return Err(Fail::new(
                 TCPHUB_ERR_ALREADY_RUNNING,
@@ -734,7 +806,7 @@ pub unsafe extern "C" fn tcphub_server_is_running(s: *const tcphub_server) -> bo
     boundary("tcphub_server_is_running", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        Ok(srv.lock().running())
+        Ok(srv.lock().is_ok_and(|st| st.running()))
     })
 }
 
@@ -771,7 +843,7 @@ pub unsafe extern "C" fn tcphub_server_stop(s: *mut tcphub_server) -> c_int {
     boundary("tcphub_server_stop", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        if let Some(h) = srv.last_handle() {
+        if let Ok(Some(h)) = srv.last_handle() {
             h.stop();
         }
         Ok(TCPHUB_OK)
@@ -797,14 +869,20 @@ pub unsafe extern "C" fn tcphub_server_free(s: *mut tcphub_server) {
         let srv = unsafe { Arc::from_raw(s.cast_const()) };
         // Stopped while still the server's run: the last callbacks, which
         // run meanwhile, see it stopping, not a server never started.
-        let handle = srv.lock().handle.clone();
+        let Ok(handle) = srv.last_handle() else {
+            // A forked child, whose parent used the server at the fork: the
+            // run is the parent's, and so is the object, which may be
+            // half-changed here.
+            std::mem::forget(srv);
+            return Ok(());
+        };
         if let Some(h) = handle {
             h.stop();
         }
         // Dropping the handle releases the core and with it the callbacks'
         // references to `srv` (outside the lock: a last handle's drop
         // finishes the stop).
-        let handle = srv.lock().handle.take();
+        let handle = srv.lock().ok().and_then(|mut st| st.handle.take());
         drop(handle);
         drop(srv);
         Ok(())

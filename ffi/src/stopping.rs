@@ -40,7 +40,9 @@ pub unsafe extern "C" fn tcphub_server_stop_timeout(
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
         match srv.last_handle() {
-            Some(h) if !h.stop_timeout(Duration::from_millis(timeout_ms)) => Err(still_stopping()),
+            Ok(Some(h)) if !h.stop_timeout(Duration::from_millis(timeout_ms)) => {
+                Err(still_stopping())
+            }
             _ => Ok(TCPHUB_OK),
         }
     })
@@ -61,7 +63,7 @@ pub unsafe extern "C" fn tcphub_server_begin_stop(s: *mut tcphub_server) -> c_in
     boundary("tcphub_server_begin_stop", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        if let Some(h) = srv.last_handle() {
+        if let Ok(Some(h)) = srv.last_handle() {
             h.begin_stop();
         }
         Ok(TCPHUB_OK)
@@ -93,7 +95,12 @@ pub unsafe extern "C" fn tcphub_server_wait(s: *mut tcphub_server, timeout_ms: c
     boundary("tcphub_server_wait", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        let Some(h) = srv.last_handle() else {
+        let Ok(h) = srv.last_handle() else {
+            // A forked child, whose parent used the server at the fork: the
+            // run is the parent's, stopped here.
+            return Ok(TCPHUB_OK);
+        };
+        let Some(h) = h else {
             return Err(Fail::new(
                 TCPHUB_ERR_NOT_RUNNING,
                 "the server was never started",

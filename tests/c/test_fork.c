@@ -6,6 +6,7 @@
 #include "test_util.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 static void echo(void *ud, uint64_t id, const uint8_t *data, size_t len) {
@@ -177,6 +178,36 @@ static void parent_still_serves(struct handles *h, const char *line) {
     CHECK(tcphub_server_client_count(h->echo) == 1 && tcphub_server_client_count(h->pull) == 1);
 }
 
+/* A server another thread keeps asking about (each question takes the
+ * server's lock for a moment): a fork may copy that lock held by a thread
+ * the child does not have. */
+static tcphub_server *busy;
+static atomic_int stop_asking;
+
+static void *keep_asking(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_asking)) {
+        (void)tcphub_server_client_count(busy);
+        (void)tcphub_server_is_running(busy);
+    }
+    return NULL;
+}
+
+/* In the child: the busy server acts stopped and is freed at once. */
+static void child_frees_busy(void *arg) {
+    (void)arg;
+    KID_CHECK(!tcphub_server_is_running(busy));
+    KID_CHECK(tcphub_server_client_count(busy) == 0);
+    KID_RC(tcphub_server_send_all(busy, (const uint8_t *)"x", 1, NULL), TCPHUB_ERR_NOT_RUNNING);
+    tcphub_event ev;
+    KID_RC(tcphub_server_next_event(busy, &ev, -1), TCPHUB_ERR_NOT_RUNNING);
+    KID_RC(tcphub_server_begin_stop(busy), TCPHUB_OK);
+    KID_RC(tcphub_server_stop_timeout(busy, 1000), TCPHUB_OK);
+    KID_RC(tcphub_server_wait(busy, -1), TCPHUB_OK);
+    KID_RC(tcphub_server_stop(busy), TCPHUB_OK);
+    tcphub_server_free(busy);
+}
+
 int main(void) {
     struct handles h;
     h.echo = new_local_server(TCPHUB_FRAMING_LINES);
@@ -204,6 +235,19 @@ int main(void) {
     in_child(child_uses_the_rest, &h);
     parent_still_serves(&h, "after a child freed everything");
     TEST_PASS("in a forked child the handles act stopped/closed and free at once");
+
+    /* Forks while another thread uses a server: whatever that thread held
+     * at the fork, the child's calls return at once. */
+    busy = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_start(busy));
+    pthread_t asker;
+    CHECK(pthread_create(&asker, NULL, keep_asking, NULL) == 0);
+    for (int i = 0; i < 50; i++) in_child(child_frees_busy, NULL);
+    atomic_store(&stop_asking, 1);
+    CHECK(pthread_join(asker, NULL) == 0);
+    CHECK(tcphub_server_is_running(busy));
+    tcphub_server_free(busy);
+    TEST_PASS("a fork while another thread uses a server: the child's calls return at once");
 
     tcphub_client_free(h.to_echo);
     tcphub_client_free(h.to_pull);
