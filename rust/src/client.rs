@@ -316,6 +316,11 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, msg: &[u8]) -> Result<()> {
+        if self.core.origin.forked() {
+            // Before the gate: a thread of the parent may have held it (or
+            // waited to write it) at the fork, and it stays so here.
+            return Err(Error::NotRunning);
+        }
         let _gate = self
             .core
             .send_gate

@@ -208,6 +208,30 @@ static void child_frees_busy(void *arg) {
     tcphub_server_free(busy);
 }
 
+/* A client that one thread sends on while another closes it: a fork may
+ * copy its send gate held (or awaited) by a thread the child lacks. */
+static tcphub_client *busy_client;
+
+static void *keep_sending(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_asking)) (void)tcphub_client_send(busy_client, (const uint8_t *)"x", 1);
+    return NULL;
+}
+
+static void *keep_closing(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_asking)) (void)tcphub_client_close(busy_client);
+    return NULL;
+}
+
+/* In the child: a send fails at once, and free returns at once. */
+static void child_frees_busy_client(void *arg) {
+    (void)arg;
+    KID_RC(tcphub_client_send(busy_client, (const uint8_t *)"x", 1), TCPHUB_ERR_NOT_RUNNING);
+    KID_CHECK(!tcphub_client_is_open(busy_client));
+    tcphub_client_free(busy_client);
+}
+
 int main(void) {
     struct handles h;
     h.echo = new_local_server(TCPHUB_FRAMING_LINES);
@@ -248,6 +272,19 @@ int main(void) {
     CHECK(tcphub_server_is_running(busy));
     tcphub_server_free(busy);
     TEST_PASS("a fork while another thread uses a server: the child's calls return at once");
+
+    CHECK_OK(tcphub_client_connect("127.0.0.1", tcphub_server_port(h.echo), TCPHUB_FRAMING_LINES,
+                                   0, &busy_client));
+    atomic_store(&stop_asking, 0);
+    pthread_t sender, closer;
+    CHECK(pthread_create(&sender, NULL, keep_sending, NULL) == 0);
+    CHECK(pthread_create(&closer, NULL, keep_closing, NULL) == 0);
+    for (int i = 0; i < 50; i++) in_child(child_frees_busy_client, NULL);
+    atomic_store(&stop_asking, 1);
+    CHECK(pthread_join(sender, NULL) == 0);
+    CHECK(pthread_join(closer, NULL) == 0);
+    tcphub_client_free(busy_client);
+    TEST_PASS("a fork while other threads send on and close a client: the child's send fails at once");
 
     tcphub_client_free(h.to_echo);
     tcphub_client_free(h.to_pull);
