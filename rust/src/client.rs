@@ -58,13 +58,16 @@ pub(crate) struct ClientCore {
     pub send_gate: RwLock<()>,
     /// Whether a connection is up right now.
     pub connected: AtomicBool,
-    /// (local, peer) of the current or last connection.
-    pub addrs: Mutex<(SocketAddr, SocketAddr)>,
+    /// (local, peer) of the current or last connection. A `RwLock`, and
+    /// `last_disconnect` too: application threads only read them, and
+    /// readers do not hold one another off — nor, in a forked child, does
+    /// a reader of the parent's that held them at the fork (see `fork.rs`).
+    pub addrs: RwLock<(SocketAddr, SocketAddr)>,
     /// Why the last connection ended (set by the I/O thread before it
     /// reports the drop): the bindings' `recv` only says "no more messages",
     /// and this is how their users learn whether that was a clean close or
     /// a fault (a reset, a frame over the limit).
-    pub last_disconnect: Mutex<Option<DisconnectReason>>,
+    pub last_disconnect: RwLock<Option<DisconnectReason>>,
     pub events_rx: Receiver<ClientEvent>,
     /// Events and message bytes in `events_rx` (bounded by
     /// `event_capacity` and [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES),
@@ -90,7 +93,7 @@ impl ClientCore {
     pub fn set_disconnect_reason(&self, why: DisconnectReason) {
         *self
             .last_disconnect
-            .lock()
+            .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
 
@@ -196,7 +199,7 @@ pub struct TcpClient {
 
 impl std::fmt::Debug for TcpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (local, peer) = *self.core.addrs.lock().unwrap_or_else(|p| p.into_inner());
+        let (local, peer) = *self.core.addrs.read().unwrap_or_else(|p| p.into_inner());
         f.debug_struct("TcpClient")
             .field("local_addr", &local)
             .field("peer_addr", &peer)
@@ -539,7 +542,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn local_addr(&self) -> SocketAddr {
-        self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()).0
+        self.core.addrs.read().unwrap_or_else(|p| p.into_inner()).0
     }
 
     /// The server's address (of the current or last connection). An
@@ -561,7 +564,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn peer_addr(&self) -> SocketAddr {
-        self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()).1
+        self.core.addrs.read().unwrap_or_else(|p| p.into_inner()).1
     }
 
     /// Why the most recent connection ended, `None` while none has: a clean
@@ -597,7 +600,7 @@ impl TcpClient {
     pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
         self.core
             .last_disconnect
-            .lock()
+            .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use mio::Waker;
@@ -575,8 +575,8 @@ impl ClientBuilder {
             send_gate: std::sync::RwLock::new(()),
             open: AtomicBool::new(true),
             connected: AtomicBool::new(true),
-            addrs: Mutex::new((canonical(local), canonical(peer))),
-            last_disconnect: Mutex::new(None),
+            addrs: RwLock::new((canonical(local), canonical(peer))),
+            last_disconnect: RwLock::new(None),
             events_rx: ev_rx,
             event_load,
             leftovers: Mutex::new(VecDeque::new()),

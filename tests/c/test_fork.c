@@ -232,6 +232,31 @@ static void child_frees_busy_client(void *arg) {
     tcphub_client_free(busy_client);
 }
 
+/* A thread keeps asking a client its addresses and why it ended. */
+static void *keep_querying(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_asking)) {
+        int reason;
+        (void)tcphub_client_local_port(busy_client);
+        (void)tcphub_client_disconnect_reason(busy_client, &reason);
+    }
+    return NULL;
+}
+
+/* In the child: the client's queries answer at once. */
+static void child_queries_busy_client(void *arg) {
+    (void)arg;
+    char ip[TCPHUB_IP_LEN];
+    uint16_t port = 0;
+    KID_RC(tcphub_client_peer_addr(busy_client, ip, &port), TCPHUB_OK);
+    KID_CHECK(strcmp(ip, "127.0.0.1") == 0 && port != 0);
+    KID_RC(tcphub_client_local_addr(busy_client, ip, &port), TCPHUB_OK);
+    int reason = 99;
+    KID_RC(tcphub_client_disconnect_reason(busy_client, &reason), TCPHUB_OK);
+    KID_CHECK(reason == -1);
+    tcphub_client_free(busy_client);
+}
+
 int main(void) {
     struct handles h;
     h.echo = new_local_server(TCPHUB_FRAMING_LINES);
@@ -285,6 +310,17 @@ int main(void) {
     CHECK(pthread_join(closer, NULL) == 0);
     tcphub_client_free(busy_client);
     TEST_PASS("a fork while other threads send on and close a client: the child's send fails at once");
+
+    CHECK_OK(tcphub_client_connect("127.0.0.1", tcphub_server_port(h.echo), TCPHUB_FRAMING_LINES,
+                                   0, &busy_client));
+    atomic_store(&stop_asking, 0);
+    pthread_t queriers[2];
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&queriers[i], NULL, keep_querying, NULL) == 0);
+    for (int i = 0; i < 50; i++) in_child(child_queries_busy_client, NULL);
+    atomic_store(&stop_asking, 1);
+    for (int i = 0; i < 2; i++) CHECK(pthread_join(queriers[i], NULL) == 0);
+    tcphub_client_free(busy_client);
+    TEST_PASS("a fork while other threads ask a client its addresses: the child's queries answer");
 
     tcphub_client_free(h.to_echo);
     tcphub_client_free(h.to_pull);

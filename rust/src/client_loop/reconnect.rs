@@ -192,7 +192,7 @@ impl ClientLoop {
         self.link = Link::Up(Box::new(conn));
         self.up_since = (Instant::now(), attempt);
         self.read_pending = true;
-        *self.core.addrs.lock().unwrap_or_else(|p| p.into_inner()) = (local, canonical(self.peer));
+        *self.core.addrs.write().unwrap_or_else(|p| p.into_inner()) = (local, canonical(self.peer));
         self.core.connected.store(true, Ordering::Release);
         log::info!("tcphub: reconnected to {} (attempt {attempt})", self.peer);
         self.dispatch.event(
