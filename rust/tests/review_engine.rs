@@ -1,0 +1,340 @@
+//! Adversarial loopback tests of the server engine from a review: streams
+//! split at every byte boundary, connect/close storms while other threads
+//! `send_all` / `send_to` / `disconnect` (a steady reader must get every
+//! message once, in order, and `max_clients` must be whole afterwards),
+//! pull-mode backpressure with many half-closing clients that are answered
+//! per message, `stop()` while clients are in the middle of a frame, and
+//! `send_to` by `[::1]:port` across several loops.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{
+    localhost, lp_frame, next_event, wait_clients, wait_until, Disconnects, Peer, TIMEOUT,
+};
+use tcphub::{DisconnectReason, Event, Framing, TcpServer};
+
+/// Every split of a stream of several frames into two writes gives the same
+/// messages as one write (length-prefixed and lines, `\r\n` included).
+#[test]
+fn a_stream_split_at_every_byte_boundary_is_decoded_the_same() {
+    for framing in [
+        Framing::LengthPrefixed { max_len: 16 },
+        Framing::Lines { max_len: 16 },
+    ] {
+        let server = support::echo_server(framing);
+        let mut peer = Peer::connect(server.local_addr());
+        let msgs: Vec<&[u8]> = vec![b"", b"a", b"0123456789abcdef", b"xy", b""];
+        let stream: Vec<u8> = match framing {
+            Framing::LengthPrefixed { .. } => msgs.iter().flat_map(|m| lp_frame(m)).collect(),
+            _ => msgs
+                .iter()
+                .enumerate()
+                .flat_map(|(i, m)| {
+                    let mut v = m.to_vec();
+                    v.extend_from_slice(if i % 2 == 0 { b"\r\n" } else { b"\n" });
+                    v
+                })
+                .collect(),
+        };
+        for k in 0..=stream.len() {
+            peer.send(&stream[..k]);
+            peer.send(&stream[k..]);
+            for m in &msgs {
+                let got = match framing {
+                    Framing::LengthPrefixed { .. } => peer.read_frame(),
+                    _ => peer.read_line().into_bytes(),
+                };
+                assert_eq!(&got[..], *m, "{framing:?}, split at {k}");
+            }
+        }
+        server.stop();
+    }
+}
+
+/// A steady reader gets every `send_all` and every `send_to` of other
+/// threads exactly once and in order while connections come and go around
+/// it (closed, reset, reset in the middle of a frame, kicked by another
+/// thread, refused at `max_clients`); afterwards every slot is free again.
+#[test]
+fn a_steady_reader_loses_nothing_in_a_storm_and_max_clients_is_whole_after() {
+    const MAX: usize = 24;
+    const ROUNDS: usize = 2_000;
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, MAX)
+        .bind(localhost())
+        .threads(3)
+        .framing(Framing::lines())
+        .full_message("full")
+        .on_message(|srv, c, msg| {
+            if msg == b"echo" {
+                let _ = srv.send(c.id, b"echoed");
+            }
+        })
+        .on_disconnect(gone.recorder())
+        .start()
+        .expect("start");
+    let addr = server.local_addr();
+    let mut reader = Peer::connect(addr);
+    let reader_addr = reader.addr();
+    let reader_id = reader.id_on(&server);
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let mut threads = Vec::new();
+    // Connection churn of every kind.
+    for seed in 0..3u64 {
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut rng = support::Rng::new(seed);
+            while !stop.load(Ordering::Relaxed) {
+                let mut p = Peer::connect(addr);
+                match rng.below(4) {
+                    0 => drop(p),
+                    1 => p.reset(),
+                    2 => {
+                        p.send_lossy(b"half a li");
+                        p.reset();
+                    }
+                    _ => {
+                        p.send_lossy(b"echo\nmore");
+                        drop(p);
+                    }
+                }
+            }
+        }));
+    }
+    // Kicks of whoever else is connected.
+    {
+        let server = server.clone();
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for c in server.clients() {
+                    if c.id != reader_id {
+                        let _ = server.disconnect(c.id);
+                        let _ = server.send(c.id, b"kicked");
+                    }
+                }
+                std::thread::yield_now();
+            }
+        }));
+    }
+    // The unicasts, from their own thread, interleaved with the broadcasts.
+    let unicast = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            for i in 0..ROUNDS {
+                server
+                    .send_to(
+                        reader_addr.ip(),
+                        reader_addr.port(),
+                        format!("u{i}").as_bytes(),
+                    )
+                    .expect("send_to the reader");
+            }
+        })
+    };
+    let broadcast = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            for i in 0..ROUNDS {
+                assert!(server.send_all(format!("b{i}").as_bytes()) >= 1);
+            }
+        })
+    };
+    let (mut next_u, mut next_b) = (0, 0);
+    while next_u < ROUNDS || next_b < ROUNDS {
+        let line = reader.read_line();
+        let (want, next) = match line.as_bytes()[0] {
+            b'u' => ("u", &mut next_u),
+            b'b' => ("b", &mut next_b),
+            _ => panic!("unexpected line {line:?}"),
+        };
+        assert_eq!(
+            line,
+            format!("{want}{next}"),
+            "lost, duplicated or reordered"
+        );
+        *next += 1;
+    }
+    unicast.join().expect("unicast thread");
+    broadcast.join().expect("broadcast thread");
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("storm thread");
+    }
+    assert!(gone.reason_of(reader_id).is_none(), "the reader was cut");
+    // Every slot but the reader's comes back.
+    wait_until("the storm's clients gone", || server.client_count() == 1);
+    let mut full: Vec<Peer> = (1..MAX).map(|_| Peer::connect(addr)).collect();
+    wait_clients(&server, MAX);
+    for p in &mut full {
+        p.send_line("echo");
+        assert_eq!(p.read_line(), "echoed");
+    }
+    let mut refused = Peer::connect(addr);
+    assert_eq!(refused.read_line(), "full");
+    refused.expect_eof();
+    server.stop();
+}
+
+/// Pull mode, a tiny event queue and many clients that each send numbered
+/// lines and half-close: the application answers every message and says
+/// goodbye on the `Disconnected`; every client gets every answer in order,
+/// then the goodbye, then EOF.
+#[test]
+fn pull_mode_answers_reach_many_half_closing_clients_through_backpressure() {
+    const CLIENTS: usize = 30;
+    const LINES: usize = 300;
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .threads(2)
+        .framing(Framing::lines())
+        .event_capacity(8)
+        .linger(Duration::from_secs(20))
+        .start()
+        .expect("start");
+    let events = server.events();
+    let addr = server.local_addr();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut p = Peer::connect(addr);
+                let mut all = Vec::new();
+                for j in 0..LINES {
+                    all.extend_from_slice(format!("{j}\n").as_bytes());
+                }
+                p.send(&all);
+                p.shutdown_write();
+                for j in 0..LINES {
+                    assert_eq!(p.read_line(), format!("re {j}"));
+                }
+                assert_eq!(p.read_line(), "bye");
+                p.expect_eof();
+            })
+        })
+        .collect();
+    let mut next: HashMap<u64, usize> = HashMap::new();
+    let mut ended = 0;
+    let deadline = Instant::now() + TIMEOUT * 3;
+    while ended < CLIENTS {
+        assert!(Instant::now() < deadline, "{ended} of {CLIENTS} ended");
+        match next_event(&events) {
+            Event::Connected(c) => assert!(next.insert(c.id, 0).is_none()),
+            Event::Message(c, m) => {
+                let n = next.get_mut(&c.id).expect("message before Connected");
+                assert_eq!(m, format!("{n}").into_bytes(), "client {c}");
+                server
+                    .send(c.id, format!("re {n}").as_bytes())
+                    .expect("answer");
+                *n += 1;
+            }
+            Event::Disconnected(c, why) => {
+                assert_eq!(why, DisconnectReason::ClosedByPeer);
+                assert_eq!(next[&c.id], LINES, "client {c}");
+                server.send(c.id, b"bye").expect("goodbye to a held client");
+                ended += 1;
+            }
+        }
+    }
+    // Their EOFs come after the next call for events.
+    let _ = events.try_recv();
+    for c in clients {
+        c.join().expect("client");
+    }
+    server.stop();
+}
+
+/// `stop()` while clients are in the middle of a frame: what was queued for
+/// a reader is delivered whole, the half-sent frames are not delivered, and
+/// every client is reported once as `ServerStopped`.
+#[test]
+fn stop_with_clients_in_the_middle_of_a_frame_delivers_what_was_queued() {
+    const BIG: usize = 512 * 1024;
+    let gone = Disconnects::new();
+    let got = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let server = {
+        let got = got.clone();
+        TcpServer::new(0, 10)
+            .bind(localhost())
+            .threads(2)
+            .framing(Framing::length_prefixed())
+            .linger(Duration::from_secs(20))
+            .on_message(move |_, _, m| got.lock().unwrap().push(m.to_vec()))
+            .on_disconnect(gone.recorder())
+            .start()
+            .expect("start")
+    };
+    let mut reader = Peer::connect(server.local_addr());
+    let reader_id = reader.id_on(&server);
+    let mut cut: Vec<Peer> = (0..4).map(|_| Peer::connect(server.local_addr())).collect();
+    wait_clients(&server, 5);
+    let whole = lp_frame(&[7u8; 100]);
+    for (i, p) in cut.iter_mut().enumerate() {
+        p.send(&whole);
+        p.send(&whole[..[1, 3, 4, 50][i]]);
+    }
+    wait_until("the whole frames", || got.lock().unwrap().len() == 4);
+    for i in 0..8u8 {
+        server.send(reader_id, &vec![i; BIG]).expect("queued");
+    }
+    let stopper = {
+        let server = server.clone();
+        std::thread::spawn(move || server.stop())
+    };
+    for i in 0..8u8 {
+        assert_eq!(reader.read_frame(), vec![i; BIG], "message {i}");
+    }
+    reader.expect_eof();
+    for p in &mut cut {
+        p.expect_eof();
+    }
+    stopper.join().expect("stop");
+    let all = gone.wait_count(5);
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert!(
+        all.iter()
+            .all(|(_, r)| *r == DisconnectReason::ServerStopped),
+        "{all:?}"
+    );
+    assert_eq!(got.lock().unwrap().len(), 4, "a cut frame was delivered");
+}
+
+/// `send_to` by `[::1]:port` finds each of many IPv6 clients spread over
+/// several loops.
+#[test]
+fn send_to_finds_every_ipv6_client_across_loops() {
+    let server = match TcpServer::new(0, 100)
+        .bind("::1".parse().unwrap())
+        .threads(3)
+        .framing(Framing::lines())
+        .start()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipped: cannot listen on [::1] ({e})");
+            return;
+        }
+    };
+    let mut peers: Vec<Peer> = (0..12)
+        .map(|_| Peer::connect(server.local_addr()))
+        .collect();
+    wait_clients(&server, 12);
+    for round in 0..3 {
+        for p in &peers {
+            let a = p.addr();
+            server
+                .send_to(a.ip(), a.port(), format!("{round} {a}").as_bytes())
+                .expect("send_to");
+        }
+        for p in &mut peers {
+            let a = p.addr();
+            assert_eq!(p.read_line(), format!("{round} {a}"));
+        }
+    }
+    server.stop();
+}
