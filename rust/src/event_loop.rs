@@ -192,6 +192,9 @@ struct EventLoop {
     next_target: usize,
     /// When accept failed for lack of resources (EMFILE), retry after this.
     accept_retry: Option<Instant>,
+    /// The last accept stopped at its budget with connections perhaps left
+    /// in the backlog: accept again next turn (see `accept::ACCEPT_BUDGET`).
+    accept_more: bool,
     /// Since when accept keeps failing that way: it is logged once (and
     /// again every [`accept::REPEAT_LOG`]), not at every retry.
     accept_failing: Option<accept::Failing>,
@@ -246,6 +249,7 @@ impl EventLoop {
             parts: Vec::new(),
             next_target: 0,
             accept_retry: None,
+            accept_more: false,
             accept_failing: None,
             draining: Vec::new(),
             held: FastMap::default(),
@@ -272,8 +276,9 @@ impl EventLoop {
                     self.stopping.get_or_insert_with(Instant::now);
                 }
             }
-            // Work this turn: events, or input left over from the last one.
-            let worked = !events.is_empty() || !self.to_read.is_empty();
+            // Work this turn: events, or input (or connections) left over
+            // from the last one.
+            let worked = !events.is_empty() || !self.to_read.is_empty() || self.accept_more;
             for ev in events.iter() {
                 match ev.token() {
                     WAKER => {}
@@ -310,6 +315,9 @@ impl EventLoop {
                     self.accept_all();
                 }
             }
+            if self.accept_more {
+                self.accept_all();
+            }
             self.pump();
             self.dispatch.drain_backlog();
             self.read_again();
@@ -343,7 +351,7 @@ impl EventLoop {
 
     fn poll_timeout(&self) -> Option<Duration> {
         let paused = self.read_paused();
-        if !self.to_read.is_empty() && !paused {
+        if (!self.to_read.is_empty() && !paused) || (self.accept_more && self.stopping.is_none()) {
             return Some(Duration::ZERO);
         }
         let mut t: Option<Duration> = None;

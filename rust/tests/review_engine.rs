@@ -4,7 +4,8 @@
 //! message once, in order, and `max_clients` must be whole afterwards),
 //! pull-mode backpressure with many half-closing clients that are answered
 //! per message, `stop()` while clients are in the middle of a frame, and
-//! `send_to` by `[::1]:port` across several loops.
+//! `send_to` by `[::1]:port` across several loops; and a backlog of
+//! connections that held the accepting loop away from its clients (bug).
 
 mod support;
 
@@ -336,5 +337,65 @@ fn send_to_finds_every_ipv6_client_across_loops() {
             assert_eq!(p.read_line(), format!("{round} {a}"));
         }
     }
+    server.stop();
+}
+
+/// A connect storm must not keep the accepting loop from its own clients.
+/// Loop 0 accepted until the backlog was empty: against peers connecting
+/// as fast as it accepted, one turn lasted as long as the storm (1.3 s and
+/// 12,675 connections in one turn measured, with four connecting threads),
+/// and its clients got no reply, no command and no timer meanwhile.
+///
+/// Deterministic form: while the only loop is held in a callback, 2,000
+/// connections wait in the backlog behind it and a client sends a probe.
+/// The probe's callback notes how many connections the loop had taken by
+/// then: before the fix, all of them (the whole backlog was accepted
+/// before the client's input was read).
+#[test]
+fn a_backlog_of_connections_does_not_hold_up_the_accepting_loop_s_clients() {
+    const BACKLOG: usize = 2_000;
+    support::raise_fd_limit(2 * BACKLOG as u64 + 200);
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = std::sync::Mutex::new(go_rx);
+    let taken_at_probe = Arc::new(std::sync::Mutex::new(None::<u64>));
+    let server = {
+        let taken_at_probe = taken_at_probe.clone();
+        TcpServer::new(0, 4)
+            .bind(localhost())
+            .threads(1)
+            .framing(Framing::lines())
+            .on_message(move |srv, c, m| match m {
+                b"hold" => {
+                    held_tx.send(()).expect("test waits");
+                    let _ = go_rx.lock().unwrap().recv_timeout(TIMEOUT);
+                }
+                b"probe" => {
+                    let s = srv.stats();
+                    *taken_at_probe.lock().unwrap() = Some(s.accepted + s.rejected);
+                    let _ = srv.send(c.id, b"probed");
+                }
+                _ => {}
+            })
+            .start()
+            .expect("start")
+    };
+    let addr = server.local_addr();
+    let mut steady = Peer::connect(addr);
+    steady.id_on(&server);
+    steady.send_line("hold");
+    held_rx.recv_timeout(TIMEOUT).expect("the loop is held");
+    let waiting: Vec<std::net::TcpStream> = (0..BACKLOG)
+        .map(|_| std::net::TcpStream::connect(addr).expect("connect into the backlog"))
+        .collect();
+    steady.send_line("probe");
+    go_tx.send(()).expect("release the loop");
+    assert_eq!(steady.read_line(), "probed");
+    let taken = taken_at_probe.lock().unwrap().expect("probe noted");
+    assert!(
+        taken < BACKLOG as u64 / 2,
+        "the loop took {taken} of {BACKLOG} waiting connections before reading its client"
+    );
+    drop(waiting);
     server.stop();
 }

@@ -1,5 +1,5 @@
 //! Accepting: the listening socket, owned by loop 0, which accepts until
-//! `WouldBlock` and deals each connection to the loop owning the fewest
+//! `WouldBlock` (at most `ACCEPT_BUDGET` a turn) and deals each connection to the loop owning the fewest
 //! clients (itself directly, others by `Command::Adopt`).
 //!
 //! Tried and measured slower: the listener in every loop's epoll set (with
@@ -28,6 +28,13 @@ use crate::stats::LoopCounters;
 /// How long after an accept failure for lack of resources (`EMFILE`) it is
 /// tried again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
+/// Most connections accepted in one turn of the loop. Past it, the rest of
+/// the backlog waits for the next turn (`EventLoop::accept_more`), so a
+/// connect storm — peers connecting as fast as the loop accepts — cannot
+/// keep loop 0 from its own clients, its commands and its timers for as
+/// long as the storm lasts.
+const ACCEPT_BUDGET: usize = 128;
 
 /// How often a run of accept failures is logged again.
 pub(super) const REPEAT_LOG: Duration = Duration::from_secs(10);
@@ -127,10 +134,11 @@ pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
 
 impl EventLoop {
     pub(super) fn accept_all(&mut self) {
+        self.accept_more = false;
         if self.stopping.is_some() {
             return;
         }
-        loop {
+        for _ in 0..ACCEPT_BUDGET {
             let Some(listener) = &self.listener else {
                 return;
             };
@@ -154,6 +162,10 @@ impl EventLoop {
                 }
             }
         }
+        // Budget used up: more may wait, and with edge-triggered polling no
+        // new edge comes for them. The next turn accepts again, after the
+        // events it finds.
+        self.accept_more = true;
     }
 
     /// Logs an accept failure: the first of a run, then at most once per
