@@ -5,7 +5,9 @@
 //! pull-mode backpressure with many half-closing clients that are answered
 //! per message, `stop()` while clients are in the middle of a frame, and
 //! `send_to` by `[::1]:port` across several loops; and a backlog of
-//! connections that held the accepting loop away from its clients (bug).
+//! connections that held the accepting loop away from its clients (bug),
+//! and a pull-mode flooder that kept the other clients of its loop unread
+//! (bug).
 
 mod support;
 
@@ -398,4 +400,71 @@ fn a_backlog_of_connections_does_not_hold_up_the_accepting_loop_s_clients() {
     );
     drop(waiting);
     server.stop();
+}
+
+/// Pull mode: a client that floods must not keep the others of its loop
+/// from being read. While the event queue was full, every connection with
+/// input waited in the loop's read-again list; when room came the list was
+/// read in order and the first connection — the flooder, which had filled
+/// the queue — refilled it at once and was put first again, so a client
+/// behind it was never read for as long as the flood lasted.
+#[test]
+fn pull_mode_a_flooding_client_does_not_starve_the_others_of_its_loop() {
+    const CAPACITY: usize = 16;
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .threads(1)
+        .framing(Framing::lines())
+        .event_capacity(CAPACITY)
+        .start()
+        .expect("start");
+    let events = server.events();
+    let mut flooder = Peer::connect(server.local_addr());
+    let flooder_id = flooder.id_on(&server);
+    let mut other = Peer::connect(server.local_addr());
+    let other_id = other.id_on(&server);
+    for _ in 0..2 {
+        assert!(matches!(next_event(&events), Event::Connected(_)));
+    }
+    let flooding = Arc::new(AtomicBool::new(true));
+    let flood = {
+        let flooding = flooding.clone();
+        let mut stream = flooder.stream.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let chunk = b"flood....\n".repeat(6_554);
+            while flooding.load(Ordering::Relaxed) {
+                if stream.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    wait_until("the flood fills the event queue", || {
+        events.len() >= CAPACITY
+    });
+    other.send_line("from the other client");
+    let deadline = Instant::now() + TIMEOUT;
+    let mut flood_messages = 0u64;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the other client was not read within {TIMEOUT:?} \
+             ({flood_messages} flood messages taken meanwhile)"
+        );
+        match next_event(&events) {
+            Event::Message(c, _) if c.id == flooder_id => flood_messages += 1,
+            Event::Message(c, m) => {
+                assert_eq!(c.id, other_id);
+                assert_eq!(m, b"from the other client");
+                break;
+            }
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+    flooding.store(false, Ordering::Relaxed);
+    flooder.shutdown_write();
+    server.stop();
+    flood.join().expect("flood thread");
+    let _ = &mut flooder;
 }

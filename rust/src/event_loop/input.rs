@@ -121,12 +121,24 @@ impl EventLoop {
             return;
         }
         let list = std::mem::take(&mut self.to_read);
-        for t in list {
+        let mut next = 0;
+        while next < list.len() && !self.read_paused() {
+            let t = list[next];
+            next += 1;
             if let Some(c) = self.conn_mut(t) {
                 c.read_scheduled = false;
                 self.read(t, true);
                 self.pump();
             }
+        }
+        // Reading paused (the event queue filled, say): those not read yet
+        // keep their turn, ahead of those just read and put back, so a
+        // client that fills the queue at every read does not go first
+        // again and keep the others unread for as long as it sends.
+        if next < list.len() {
+            let again = std::mem::take(&mut self.to_read);
+            self.to_read = list[next..].to_vec();
+            self.to_read.extend(again);
         }
     }
 
