@@ -4,7 +4,8 @@
 //! message once, in order, and `max_clients` must be whole afterwards),
 //! pull-mode backpressure with many half-closing clients that are answered
 //! per message, `stop()` while clients are in the middle of a frame, and
-//! `send_to` by `[::1]:port` across several loops; and a backlog of
+//! `send_to` by `[::1]:port` across several loops, pull-mode events
+//! through a storm with kicks (each client reported once); and a backlog of
 //! connections that held the accepting loop away from its clients (bug),
 //! and a pull-mode flooder that kept the other clients of its loop unread
 //! (bug).
@@ -93,8 +94,10 @@ fn a_steady_reader_loses_nothing_in_a_storm_and_max_clients_is_whole_after() {
         let stop = stop.clone();
         threads.push(std::thread::spawn(move || {
             let mut rng = support::Rng::new(seed);
+            let mut connects = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let mut p = Peer::connect(addr);
+                connects += 1;
                 match rng.below(4) {
                     0 => drop(p),
                     1 => p.reset(),
@@ -108,13 +111,14 @@ fn a_steady_reader_loses_nothing_in_a_storm_and_max_clients_is_whole_after() {
                     }
                 }
             }
+            connects
         }));
     }
     // Kicks of whoever else is connected.
-    {
+    let kicker = {
         let server = server.clone();
         let stop = stop.clone();
-        threads.push(std::thread::spawn(move || {
+        std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 for c in server.clients() {
                     if c.id != reader_id {
@@ -124,8 +128,8 @@ fn a_steady_reader_loses_nothing_in_a_storm_and_max_clients_is_whole_after() {
                 }
                 std::thread::yield_now();
             }
-        }));
-    }
+        })
+    };
     // The unicasts, from their own thread, interleaved with the broadcasts.
     let unicast = {
         let server = server.clone();
@@ -167,12 +171,18 @@ fn a_steady_reader_loses_nothing_in_a_storm_and_max_clients_is_whole_after() {
     unicast.join().expect("unicast thread");
     broadcast.join().expect("broadcast thread");
     stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().expect("storm thread");
-    }
+    let connects: u64 = threads
+        .into_iter()
+        .map(|t| t.join().expect("storm thread"))
+        .sum();
+    kicker.join().expect("kicker");
     assert!(gone.reason_of(reader_id).is_none(), "the reader was cut");
-    // Every slot but the reader's comes back.
-    wait_until("the storm's clients gone", || server.client_count() == 1);
+    // Every slot but the reader's comes back once the storm's last
+    // connections are out of the backlog and closed.
+    wait_until("the storm's clients taken and gone", || {
+        let s = server.stats();
+        s.accepted + s.rejected == connects + 1 && server.client_count() == 1
+    });
     let mut full: Vec<Peer> = (1..MAX).map(|_| Peer::connect(addr)).collect();
     wait_clients(&server, MAX);
     for p in &mut full {
@@ -467,4 +477,125 @@ fn pull_mode_a_flooding_client_does_not_starve_the_others_of_its_loop() {
     server.stop();
     flood.join().expect("flood thread");
     let _ = &mut flooder;
+}
+
+/// Pull mode under a connect storm (closes, resets, half-closes, resets in
+/// the middle of a line) while other threads kick and broadcast: every
+/// client is reported `Connected` once, then its messages, then
+/// `Disconnected` once; afterwards nobody is left and the counters agree.
+#[test]
+fn pull_mode_reports_each_client_once_through_a_storm_with_kicks() {
+    const CYCLES: usize = 600;
+    let server = TcpServer::new(0, 32)
+        .bind(localhost())
+        .threads(2)
+        .framing(Framing::lines())
+        .event_capacity(32)
+        .linger(Duration::from_secs(5))
+        .start()
+        .expect("start");
+    let events = server.events();
+    let addr = server.local_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut helpers = Vec::new();
+    {
+        let server = server.clone();
+        let stop = stop.clone();
+        helpers.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for c in server.clients().into_iter().step_by(2) {
+                    let _ = server.disconnect(c.id);
+                }
+                server.send_all(b"all");
+                std::thread::yield_now();
+            }
+        }));
+    }
+    let storm: Vec<_> = (0..3u64)
+        .map(|seed| {
+            std::thread::spawn(move || {
+                let mut rng = support::Rng::new(seed + 10);
+                for _ in 0..CYCLES / 3 {
+                    let mut p = Peer::connect(addr);
+                    match rng.below(4) {
+                        0 => drop(p),
+                        1 => {
+                            p.send_lossy(b"one\ntwo\nhalf");
+                            p.reset();
+                        }
+                        2 => {
+                            p.send_lossy(b"last\n");
+                            let _ = p.stream.shutdown(std::net::Shutdown::Write);
+                            let _ = p.drain_until_closed();
+                        }
+                        _ => {
+                            p.send_lossy(b"x\n");
+                            drop(p);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    #[derive(PartialEq, Debug)]
+    enum State {
+        Connected,
+        Gone,
+    }
+    let mut seen: HashMap<u64, State> = HashMap::new();
+    let mut storm_done = false;
+    let mut storm = Some(storm);
+    let deadline = Instant::now() + TIMEOUT * 3;
+    loop {
+        assert!(Instant::now() < deadline, "the storm did not end");
+        if !storm_done && storm.as_ref().unwrap().iter().all(|t| t.is_finished()) {
+            for t in storm.take().unwrap() {
+                t.join().expect("storm thread");
+            }
+            storm_done = true;
+        }
+        // Every connection out of the backlog, and each one admitted seen.
+        let taken = || {
+            let s = server.stats();
+            s.accepted + s.rejected == CYCLES as u64 && s.accepted == seen.len() as u64
+        };
+        if storm_done
+            && taken()
+            && seen.values().all(|s| *s == State::Gone)
+            && server.client_count() == 0
+        {
+            break;
+        }
+        let Ok(ev) = events.recv_timeout(Duration::from_millis(50)) else {
+            continue;
+        };
+        match ev {
+            Event::Connected(c) => {
+                assert!(seen.insert(c.id, State::Connected).is_none(), "{c} twice");
+            }
+            Event::Message(c, m) => {
+                assert_eq!(seen.get(&c.id), Some(&State::Connected), "{c}: {m:?}");
+                assert!(
+                    [&b"one"[..], b"two", b"last", b"x"].contains(&&m[..]),
+                    "{m:?}"
+                );
+            }
+            Event::Disconnected(c, _) => {
+                assert_eq!(
+                    seen.insert(c.id, State::Gone),
+                    Some(State::Connected),
+                    "{c} reported gone twice or before it came"
+                );
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in helpers {
+        h.join().expect("helper");
+    }
+    let s = server.stats();
+    assert_eq!(s.accepted, seen.len() as u64);
+    assert_eq!(s.accepted, s.disconnected, "{s:?}");
+    assert_eq!(s.accepted + s.rejected, CYCLES as u64, "{s:?}");
+    server.stop();
 }
