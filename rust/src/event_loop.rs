@@ -125,6 +125,12 @@ impl Dispatch {
         self.outbox.blocked()
     }
 
+    /// Pull mode: whether so many events wait for room in the queue that
+    /// new clients are not accepted (see `accept::ACCEPT_PAUSE_BACKLOG`).
+    fn full_for_new_clients(&self) -> bool {
+        self.outbox.waiting() > accept::ACCEPT_PAUSE_BACKLOG
+    }
+
     fn push(&mut self, ev: Event) {
         self.outbox.push(ev);
     }
@@ -193,7 +199,8 @@ struct EventLoop {
     /// When accept failed for lack of resources (EMFILE), retry after this.
     accept_retry: Option<Instant>,
     /// The last accept stopped at its budget with connections perhaps left
-    /// in the backlog: accept again next turn (see `accept::ACCEPT_BUDGET`).
+    /// in the backlog (see `accept::ACCEPT_BUDGET`), or stopped for a full
+    /// pull queue: accept again next turn (once the queue has room).
     accept_more: bool,
     /// Since when accept keeps failing that way: it is logged once (and
     /// again every [`accept::REPEAT_LOG`]), not at every retry.
@@ -278,7 +285,9 @@ impl EventLoop {
             }
             // Work this turn: events, or input (or connections) left over
             // from the last one.
-            let worked = !events.is_empty() || !self.to_read.is_empty() || self.accept_more;
+            let worked = !events.is_empty()
+                || !self.to_read.is_empty()
+                || (self.accept_more && !self.dispatch.full_for_new_clients());
             for ev in events.iter() {
                 match ev.token() {
                     WAKER => {}
@@ -315,7 +324,7 @@ impl EventLoop {
                     self.accept_all();
                 }
             }
-            if self.accept_more {
+            if self.accept_more && !self.dispatch.full_for_new_clients() {
                 self.accept_all();
             }
             self.pump();
@@ -351,7 +360,9 @@ impl EventLoop {
 
     fn poll_timeout(&self) -> Option<Duration> {
         let paused = self.read_paused();
-        if (!self.to_read.is_empty() && !paused) || (self.accept_more && self.stopping.is_none()) {
+        let accept_now =
+            self.accept_more && self.stopping.is_none() && !self.dispatch.full_for_new_clients();
+        if (!self.to_read.is_empty() && !paused) || accept_now {
             return Some(Duration::ZERO);
         }
         let mut t: Option<Duration> = None;

@@ -180,6 +180,11 @@ impl<T: Weigh> Outbox<T> {
         !self.backlog.is_empty()
     }
 
+    /// How many items wait for room.
+    pub fn waiting(&self) -> usize {
+        self.backlog.len()
+    }
+
     /// Queues `item` behind anything already waiting; never blocks. Dropped
     /// when there is no queue or its receivers are gone.
     pub fn push(&mut self, item: T) {

@@ -36,6 +36,13 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 /// long as the storm lasts.
 const ACCEPT_BUDGET: usize = 128;
 
+/// Pull mode: events waiting for room in a full queue past which loop 0
+/// stops accepting until the application makes room. Not at the first:
+/// a consumer that falls behind for a moment must not keep clients from
+/// being accepted; but without a bound, clients that come and go while it
+/// does (kicked, say) would add two events each for as long as it lasts.
+pub(super) const ACCEPT_PAUSE_BACKLOG: usize = 1024;
+
 /// How often a run of accept failures is logged again.
 pub(super) const REPEAT_LOG: Duration = Duration::from_secs(10);
 
@@ -139,6 +146,17 @@ impl EventLoop {
             return;
         }
         for _ in 0..ACCEPT_BUDGET {
+            if self.dispatch.full_for_new_clients() {
+                // Pull mode, the event queue full and this many events
+                // waiting for room: a client accepted now could not be
+                // reported either, and its `Connected` (and, were it
+                // disconnected meanwhile, its `Disconnected`) would add to
+                // them without bound. New connections wait in the listen
+                // backlog instead, as input waits in the sockets, until the
+                // application makes room (which wakes this loop).
+                self.accept_more = true;
+                return;
+            }
             let Some(listener) = &self.listener else {
                 return;
             };
