@@ -4,7 +4,8 @@
 //! message once, in order, and `max_clients` must be whole afterwards),
 //! pull-mode backpressure with many half-closing clients that are answered
 //! per message, `stop()` while clients are in the middle of a frame, and
-//! `send_to` by `[::1]:port` across several loops, pull-mode events
+//! `send_to` by `[::1]:port` across several loops, a slow-but-alive
+//! client under the idle timeout beside a flood, pull-mode events
 //! through a storm with kicks (each client reported once); and a backlog of
 //! connections that held the accepting loop away from its clients (bug),
 //! a pull-mode flooder that kept the other clients of its loop unread
@@ -657,5 +658,66 @@ fn pull_mode_a_full_event_queue_stops_accepting_until_there_is_room() {
     }
     assert_eq!(server.client_count(), WAITING + 1);
     drop(waiting);
+    server.stop();
+}
+
+/// The idle timeout under load: a client that sends a line every 150 ms is
+/// never cut by a 1 s idle timeout while another client floods the same
+/// loop, and a silent one beside them is.
+#[test]
+fn a_slow_but_alive_client_outlives_the_idle_timeout_beside_a_flood() {
+    let gone = Disconnects::new();
+    let heartbeats = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = {
+        let heartbeats = heartbeats.clone();
+        TcpServer::new(0, 10)
+            .bind(localhost())
+            .threads(1)
+            .framing(Framing::lines())
+            .idle_timeout(Duration::from_secs(1))
+            .on_message(move |_, _, m| {
+                if m == b"hb" {
+                    heartbeats.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+            .on_disconnect(gone.recorder())
+            .start()
+            .expect("start")
+    };
+    let addr = server.local_addr();
+    let flooder = Peer::connect(addr);
+    let mut alive = Peer::connect(addr);
+    let alive_id = alive.id_on(&server);
+    let silent = Peer::connect(addr);
+    let silent_id = silent.id_on(&server);
+    let flooding = Arc::new(AtomicBool::new(true));
+    let flood = {
+        let flooding = flooding.clone();
+        let mut stream = flooder.stream.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let chunk = b"flood\n".repeat(10_000);
+            while flooding.load(Ordering::Relaxed) {
+                if stream.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    // Paced sends (not an assertion): 20 lines over ~3 s, three idle
+    // timeouts' worth.
+    for _ in 0..20 {
+        alive.send_line("hb");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert_eq!(gone.wait_for(silent_id), DisconnectReason::IdleTimeout);
+    wait_until("every heartbeat", || {
+        heartbeats.load(Ordering::SeqCst) == 20
+    });
+    assert_eq!(gone.reason_of(alive_id), None, "the live client was cut");
+    flooding.store(false, Ordering::Relaxed);
+    flooder.shutdown_write();
+    flood.join().expect("flood thread");
+    drop(silent);
     server.stop();
 }
