@@ -41,6 +41,16 @@ const WAKER: Token = Token(usize::MAX);
 const READ_BUF: usize = 64 * 1024;
 /// Reads per connection per turn before others get theirs (fairness).
 const READ_BUDGET: usize = 8;
+/// What a connection is polled for. Priority (`EPOLLPRI`, urgent data) too
+/// where there is such an interest: Linux ends a read at the urgent mark,
+/// and the bytes after it, already received, would wait for the peer's
+/// next segment (a read shorter than the buffer is taken for drained).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CONNECTION_INTEREST: Interest = Interest::READABLE
+    .add(Interest::WRITABLE)
+    .add(Interest::PRIORITY);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const CONNECTION_INTEREST: Interest = Interest::READABLE.add(Interest::WRITABLE);
 /// Retry delay while another loop is too far behind (see `others_behind`).
 /// (A full pull queue needs none: its receiving side wakes the loop.)
 const BACKOFF: Duration = Duration::from_millis(2);
@@ -307,7 +317,9 @@ impl EventLoop {
                             }
                         }
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                            let drain = ev.is_read_closed() || ev.is_error();
+                            // Urgent data (`MSG_OOB`): a read ends at its
+                            // mark, so a short one does not mean drained.
+                            let drain = ev.is_read_closed() || ev.is_error() || ev.is_priority();
                             self.read(t, drain);
                         }
                         self.pump();
@@ -421,11 +433,11 @@ impl EventLoop {
             self.conns.push(None);
             self.conns.len() - 1
         });
-        if let Err(e) = self.poll.registry().register(
-            dealt.stream_mut(),
-            Token(slot),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(dealt.stream_mut(), Token(slot), CONNECTION_INTEREST)
+        {
             log::warn!("tcphub: cannot register {}: {e}", client.addr);
             self.free.push(slot);
             return; // as above
