@@ -589,10 +589,11 @@ impl EventLoop {
         let config = &self.core.config;
         let (idle, frame) = (config.idle_timeout, config.frame_timeout);
         self.next_timer_check = timer_tick(config).map(|t| now + t);
-        if self.read_paused() {
-            // We are not reading anyone (the pull queue is full, or a loop
-            // we post to is far behind): a client waiting on us is not idle
-            // or slow. Look again next tick.
+        if self.read_paused() || self.stopping.is_some() {
+            // We are not reading anyone (the pull queue is full, a loop we
+            // post to is far behind, or the server is stopping and only
+            // flushes): a client waiting on us is not idle or slow. Look
+            // again next tick (a stop reports everyone `ServerStopped`).
             return;
         }
         let expired = |c: &Connection| {
