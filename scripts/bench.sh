@@ -40,5 +40,5 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q "$ROOT"
 
-servers=tcphub,tcphub-1-loop,tcphub-no-busy-poll,tokio,asyncio,ncat-broker,tcphub-c,tcphub-python-callback,tcphub-python-poll
+servers=tcphub,tcphub-1-loop,tcphub-no-busy-poll,tokio,tokio-coalesced,asyncio,ncat-broker,tcphub-c,tcphub-python-callback,tcphub-python-poll
 exec "$RELEASE/tcphub-bench" compare --servers "$servers" --python "$VENV/bin/python" "$@"

@@ -17,6 +17,10 @@ pub enum Kind {
     TcphubSpin,
     /// The tuned tokio baseline (`tokio-hub`).
     Tokio,
+    /// `tokio-hub --coalesce`: the relay forwards all complete frames of
+    /// one read as one shared buffer — by hand, the coalescing tcphub's
+    /// engine does behind `send_all` (relay only; its echo is `tokio`'s).
+    TokioCoalesced,
     /// A plain asyncio server in Python (`bench/asyncio_hub.py`).
     Asyncio,
     /// `ncat --broker` (relay only; does not send a frame back to its sender).
@@ -37,6 +41,7 @@ impl Kind {
             Kind::Tcphub1 => "tcphub-1-loop",
             Kind::TcphubSpin => "tcphub-no-busy-poll",
             Kind::Tokio => "tokio",
+            Kind::TokioCoalesced => "tokio-coalesced",
             Kind::Asyncio => "asyncio",
             Kind::Ncat => "ncat-broker",
             Kind::PyCallback => "tcphub-python-callback",
@@ -52,6 +57,7 @@ impl Kind {
             Kind::Tcphub1,
             Kind::TcphubSpin,
             Kind::Tokio,
+            Kind::TokioCoalesced,
             Kind::Asyncio,
             Kind::Ncat,
             Kind::PyCallback,
@@ -134,6 +140,11 @@ impl Server {
             Kind::Tokio => {
                 let mut c = Command::new(exe("tokio-hub"));
                 c.args(["--port", &p, "--mode", mode]);
+                c
+            }
+            Kind::TokioCoalesced => {
+                let mut c = Command::new(exe("tokio-hub"));
+                c.args(["--port", &p, "--mode", mode, "--coalesce"]);
                 c
             }
             Kind::Asyncio => {

@@ -5,8 +5,14 @@
 //! vectored write, the listen backlog is 4096, TCP_NODELAY is on, and the
 //! multi-threaded runtime uses one worker per core.
 //!
+//! With `--coalesce` the relay shares all complete frames of one read as one
+//! buffer instead of one per frame: the coalescing tcphub's engine does
+//! behind `send_all`, written into the application by hand — possible here
+//! because the relay forwards frames unchanged (a chat that prefixes each
+//! message with its sender could not).
+//!
 //! ```text
-//! tokio-hub --port 8001 --mode relay|echo
+//! tokio-hub --port 8001 --mode relay|echo [--coalesce]
 //! ```
 //! Framing: 4-byte big-endian length prefix (as tokio-util's LengthDelimitedCodec).
 
@@ -29,10 +35,12 @@ const MAX_FRAME: usize = 8 * 1024 * 1024;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut port = 8001u16;
     let mut relay = true;
+    let mut coalesce = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
+            "--coalesce" => coalesce = true,
             "--mode" => {
                 relay = match args.next().as_deref() {
                     Some("relay") => true,
@@ -48,10 +56,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .worker_threads(threads)
         .enable_io()
         .build()?
-        .block_on(serve(port, relay))
+        .block_on(serve(port, relay, coalesce))
 }
 
-async fn serve(port: u16, relay: bool) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(port: u16, relay: bool, coalesce: bool) -> Result<(), Box<dyn std::error::Error>> {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
@@ -69,7 +77,7 @@ async fn serve(port: u16, relay: bool) -> Result<(), Box<dyn std::error::Error>>
         let peers = peers.clone();
         tokio::spawn(async move {
             if relay {
-                relay_client(id, stream, peers).await;
+                relay_client(id, stream, peers, coalesce).await;
             } else {
                 echo_client(stream).await;
             }
@@ -78,7 +86,7 @@ async fn serve(port: u16, relay: bool) -> Result<(), Box<dyn std::error::Error>>
 }
 
 /// Reads frames and hands each one, framed once, to every client's queue.
-async fn relay_client(id: u64, stream: TcpStream, peers: Peers) {
+async fn relay_client(id: u64, stream: TcpStream, peers: Peers, coalesce: bool) {
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     peers.write().expect("lock").insert(id, tx);
@@ -89,19 +97,32 @@ async fn relay_client(id: u64, stream: TcpStream, peers: Peers) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        while buf.len() >= 4 {
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if len > MAX_FRAME {
-                break 'conn;
+        // The complete frames at the front of `buf` (with `coalesce`, all
+        // of them; else one at a time), each batch shared by every queue.
+        loop {
+            let mut end = 0;
+            while buf.len() - end >= 4 {
+                let len = u32::from_be_bytes([buf[end], buf[end + 1], buf[end + 2], buf[end + 3]])
+                    as usize;
+                if len > MAX_FRAME {
+                    break 'conn;
+                }
+                if buf.len() - end < 4 + len {
+                    buf.reserve(end + 4 + len - buf.len());
+                    break;
+                }
+                end += 4 + len;
+                if !coalesce {
+                    break;
+                }
             }
-            if buf.len() < 4 + len {
-                buf.reserve(4 + len - buf.len());
+            if end == 0 {
                 break;
             }
-            let frame = buf.split_to(4 + len).freeze();
+            let frames = buf.split_to(end).freeze();
             let peers = peers.read().expect("lock");
             for tx in peers.values() {
-                let _ = tx.send(frame.clone());
+                let _ = tx.send(frames.clone());
             }
         }
     }
