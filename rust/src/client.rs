@@ -678,7 +678,9 @@ impl TcpClient {
     /// server ends its side before the flush is done (before the call,
     /// too), the end is reported as `ClosedByPeer`: the server closed
     /// first. Messages are
-    /// delivered up to the call and not after it: what arrives meanwhile is
+    /// delivered up to the call and not after it: what the client had read
+    /// when it was called is delivered (all of that read, though the call
+    /// lands while it is being decoded), what arrives meanwhile is
     /// discarded, and a close from `on_message` also drops the rest of what
     /// was read with that message. Idempotent; callable from
     /// a callback — of this client, another client or a server — and then it

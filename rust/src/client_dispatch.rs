@@ -17,6 +17,13 @@ use crate::outbox::Outbox;
 pub(crate) struct Dispatch {
     pub(crate) handle: TcpClient,
     pub(crate) outbox: Outbox<ClientEvent>,
+    /// Nothing more of the input being delivered is: the client was closed
+    /// before the read that brought it (set by `ClientLoop::read` before
+    /// each read), or by a callback of this read. Taken before the read,
+    /// not at each message: what had arrived when `close()` was called is
+    /// delivered even while another thread's `close()` lands in the middle
+    /// of decoding it.
+    pub(crate) cut: bool,
 }
 
 impl Dispatch {
@@ -35,18 +42,24 @@ impl Dispatch {
     }
 
     pub(crate) fn message(&mut self, msg: &[u8]) {
-        if self.core().closed() {
-            // Closed (by a callback of this very read, too): nothing more
+        if self.cut {
+            // Closed before this read, or by a callback of it: nothing more
             // is delivered, as a server's callback that disconnects a
             // client gets none of the rest of its input.
             return;
         }
         let cbs = &self.core().callbacks;
+        let any_callback = cbs.on_message.is_some() || cbs.on_event.is_some();
         if let Some(cb) = &cbs.on_message {
             self.guarded("on_message", || cb(&self.handle, msg));
         }
         if cbs.on_event.is_some() || self.outbox.is_active() {
             self.event(ClientEvent::Message(msg.to_vec()), false);
+        }
+        if any_callback && self.core().closed() {
+            // (A close from another thread during the callback ends the
+            // read here too: it came while the read was being delivered.)
+            self.cut = true;
         }
     }
 

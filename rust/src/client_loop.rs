@@ -172,6 +172,7 @@ pub(crate) fn spawn(
         dispatch: Dispatch {
             handle,
             outbox: Outbox::new(tx, event_load),
+            cut: false,
         },
         rbuf: vec![0; READ_BUF_MIN].into_boxed_slice(),
         read_pending: false,
@@ -370,6 +371,9 @@ impl ClientLoop {
             let Link::Up(conn) = &mut self.link else {
                 return;
             };
+            // Closed now: what this read brings is not delivered (see
+            // `Dispatch::cut`); closed later: it is, as it came before.
+            self.dispatch.cut = self.core.closed();
             let outcome = conn.read_into(&mut self.rbuf);
             if let Some(gone) = &self.gone {
                 let filled = matches!(outcome, ReadOutcome::Data(n) if n == self.rbuf.len());
