@@ -88,7 +88,8 @@ pub(crate) struct Registry {
     /// are, sharded by address. Usually one; several when the server
     /// listens on more than one address (`0.0.0.0`) and one host connects
     /// to two of them from the same port: the count tells whether another
-    /// one is left to map to when the newest leaves.
+    /// one is left to map to when the newest leaves (`by_addr` then maps
+    /// to it on the next lookup).
     by_addr: Box<[AddrShard]>,
     /// Entries in `by_id`, for `client_count()` without taking every lock.
     count: AtomicUsize,
@@ -142,22 +143,10 @@ impl Registry {
         entry.1 -= 1;
         if entry.1 == 0 {
             g.remove(&client.addr);
-        } else if entry.0 == client.id {
-            // Another client from the same address is left: the newest of
-            // them. (Rare: found by a scan, holding this shard, so a
-            // concurrent insert or remove for the address waits for it;
-            // nobody takes an address shard while holding an id shard.
-            // An older client registered after this may still be missed
-            // here: `by_addr` then finds it.)
-            let newest = self.newest_at(&client.addr).map(|(id, _)| id);
-            // None found: those counted are leaving, their ids out of the
-            // id map already; the entry stays until the last of them has
-            // taken itself off (removed now, a client arriving before that
-            // would be dropped from the map with it).
-            if let Some(id) = newest {
-                entry.0 = id;
-            }
         }
+        // Others from the address left (rare: clients sharing an address),
+        // the entry may still name this one: `by_addr` finds the newest of
+        // them when it is next asked, and mends the entry.
     }
 
     /// Stops listing and counting client `id`, which stays reachable.
@@ -184,9 +173,10 @@ impl Registry {
             return Some((id, l));
         }
         // The entry names a client that has left while others from the
-        // address are counted (an older id registered late, after the
-        // newest had gone — only with clients sharing an address): the
-        // newest of those in the id map, and the entry mended to it.
+        // address are counted (only with clients sharing an address: the
+        // newest left, or an older id registered late): the newest of those
+        // in the id map, and the entry mended to it. (Nobody takes an
+        // address shard while holding an id shard.)
         let (newest, l) = self.newest_at(addr)?;
         let mut g = write(&self.by_addr[addr_shard(addr)]);
         if let Some(entry) = g.get_mut(addr).filter(|e| e.0 == id) {
