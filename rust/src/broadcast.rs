@@ -21,53 +21,110 @@ use crate::shared::{Audience, Command};
 /// batch normally fits into a queue that already holds something.
 pub(crate) const BATCH_MAX: usize = 64 * 1024;
 
+/// One or more framed broadcast messages, back to back in one shared
+/// buffer: what a `Command::Broadcast` carries. A loop's callbacks gather
+/// their broadcasts into such runs (`gather.rs`); other threads post one
+/// message at a time.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    /// The framed messages, back to back.
+    pub joined: Arc<[u8]>,
+    /// Where each message ends in `joined` when there are several; `None`
+    /// for a single message.
+    pub ends: Option<Box<[u32]>>,
+}
+
+impl Run {
+    /// A single framed message.
+    pub fn one(frame: Arc<[u8]>) -> Run {
+        Run {
+            joined: frame,
+            ends: None,
+        }
+    }
+
+    /// Messages held.
+    pub fn messages(&self) -> usize {
+        self.ends.as_ref().map_or(1, |e| e.len())
+    }
+}
+
 /// Broadcast frames joined for the same recipients.
 #[derive(Debug)]
 pub(crate) struct Batch {
     /// All the frames, back to back.
     pub joined: Arc<[u8]>,
-    /// The frames one by one (for a client that cannot take them all at
-    /// once); empty when the batch is a single frame.
-    pub parts: Vec<Arc<[u8]>>,
+    /// Where each frame ends in `joined` (for a client that cannot take them
+    /// all at once); empty when the batch is a single frame.
+    pub ends: Vec<u32>,
 }
 
 impl Batch {
     /// Messages in the batch.
     pub fn messages(&self) -> u64 {
-        self.parts.len().max(1) as u64
+        self.ends.len().max(1) as u64
+    }
+
+    /// The frames one by one, each in a buffer of its own (copied: only for
+    /// a client whose queue cannot take the whole batch).
+    pub fn parts(&self) -> Vec<Arc<[u8]>> {
+        if self.ends.is_empty() {
+            return vec![self.joined.clone()];
+        }
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let part = Arc::from(&self.joined[start..end as usize]);
+                start = end as usize;
+                part
+            })
+            .collect()
     }
 }
 
-/// Builds a batch from `first` (a broadcast to `audience`) and the
+/// Builds a batch from `first` (broadcasts to `audience`) and the
 /// broadcasts to the same audience directly behind it in `work`, up to
-/// `cap` bytes; those are removed from `work`. `parts` is a reusable,
-/// empty vector.
+/// `cap` bytes; those are removed from `work`. `ends` is a reusable, empty
+/// vector. A lone run is passed on as it is, not copied.
 pub(crate) fn coalesce(
-    first: Arc<[u8]>,
+    first: Run,
     audience: Audience,
     work: &mut VecDeque<Command>,
     cap: usize,
-    mut parts: Vec<Arc<[u8]>>,
+    mut ends: Vec<u32>,
 ) -> Batch {
-    debug_assert!(parts.is_empty());
-    let mut total = first.len();
-    let joins = |cmd: Option<&Command>, total: usize| matches!(cmd, Some(Command::Broadcast(f, a)) if *a == audience && total + f.len() <= cap);
+    debug_assert!(ends.is_empty());
+    let mut total = first.joined.len();
+    let joins = |cmd: Option<&Command>, total: usize| matches!(cmd, Some(Command::Broadcast(f, a)) if *a == audience && total + f.joined.len() <= cap);
     if !joins(work.front(), total) {
+        if let Some(e) = &first.ends {
+            ends.extend_from_slice(e);
+        }
         return Batch {
-            joined: first,
-            parts,
+            joined: first.joined,
+            ends,
         };
     }
-    parts.push(first);
+    let mut runs = vec![first];
     while joins(work.front(), total) {
         if let Some(Command::Broadcast(f, _)) = work.pop_front() {
-            total += f.len();
-            parts.push(f);
+            total += f.joined.len();
+            runs.push(f);
         }
     }
+    let mut at = 0u32;
+    for run in &runs {
+        match &run.ends {
+            Some(e) => ends.extend(e.iter().map(|&end| at + end)),
+            None => ends.push(at + run.joined.len() as u32),
+        }
+        at += run.joined.len() as u32;
+    }
+    let parts: Vec<&[u8]> = runs.iter().map(|r| &r.joined[..]).collect();
     Batch {
         joined: concat(&parts),
-        parts,
+        ends,
     }
 }
 
@@ -75,8 +132,8 @@ pub(crate) fn coalesce(
 mod tests {
     use super::*;
 
-    fn frame(b: &[u8]) -> Arc<[u8]> {
-        Arc::from(b)
+    fn frame(b: &[u8]) -> Run {
+        Run::one(Arc::from(b))
     }
 
     fn below(below: u64) -> Audience {
@@ -94,6 +151,7 @@ mod tests {
         let b = coalesce(frame(b"a"), below(7), &mut work, BATCH_MAX, Vec::new());
         assert_eq!(&b.joined[..], b"abbccc");
         assert_eq!(b.messages(), 3);
+        assert_eq!(b.ends, [1, 3, 6]);
         assert_eq!(work.len(), 2);
         let Some(Command::Broadcast(f, a)) = work.pop_front() else {
             panic!("the next run must stay queued");
@@ -112,9 +170,46 @@ mod tests {
             Command::Broadcast(frame(b"x"), below(1)),
         ]);
         let b = coalesce(f.clone(), below(1), &mut work, BATCH_MAX, Vec::new());
-        assert!(Arc::ptr_eq(&b.joined, &f));
+        assert!(Arc::ptr_eq(&b.joined, &f.joined));
         assert_eq!(b.messages(), 1);
+        assert_eq!(b.parts().len(), 1);
         assert_eq!(work.len(), 2);
+    }
+
+    #[test]
+    fn gathered_runs_keep_their_message_bounds() {
+        // Two runs gathered by loops' callbacks, then a single message.
+        let run = |bytes: &[u8], ends: &[u32]| Run {
+            joined: Arc::from(bytes),
+            ends: Some(ends.into()),
+        };
+        let mut work = VecDeque::from(vec![
+            Command::Broadcast(run(b"cdde", &[1, 3, 4]), below(2)),
+            Command::Broadcast(frame(b"fff"), below(2)),
+        ]);
+        let b = coalesce(
+            run(b"ab", &[1, 2]),
+            below(2),
+            &mut work,
+            BATCH_MAX,
+            Vec::new(),
+        );
+        assert_eq!(&b.joined[..], b"abcddefff");
+        assert_eq!(b.ends, [1, 2, 3, 5, 6, 9]);
+        let parts: Vec<Vec<u8>> = b.parts().iter().map(|p| p.to_vec()).collect();
+        assert_eq!(parts, [&b"a"[..], b"b", b"c", b"dd", b"e", b"fff"]);
+        // A lone gathered run is passed on as it is, bounds included.
+        let lone = run(b"xyy", &[1, 3]);
+        let b = coalesce(
+            lone.clone(),
+            below(2),
+            &mut VecDeque::new(),
+            BATCH_MAX,
+            Vec::new(),
+        );
+        assert!(Arc::ptr_eq(&b.joined, &lone.joined));
+        assert_eq!(b.ends, [1, 3]);
+        assert_eq!(b.messages(), 2);
     }
 
     #[test]

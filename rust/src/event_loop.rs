@@ -77,6 +77,7 @@ impl LoopParts {
                 tx,
                 waker,
                 notified: std::sync::atomic::AtomicBool::new(false),
+                sleeping: std::sync::atomic::AtomicBool::new(false),
                 pending: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
                 clients: std::sync::atomic::AtomicUsize::new(0),
             },
@@ -203,8 +204,8 @@ struct EventLoop {
     work: VecDeque<Command>,
     /// Set while `pump` runs, so a nested call leaves the work to it.
     pumping: bool,
-    /// Reusable list of the frames of a broadcast batch.
-    parts: Vec<Arc<[u8]>>,
+    /// Reusable list of where the frames of a broadcast batch end.
+    ends: Vec<u32>,
     next_target: usize,
     /// When accept failed for lack of resources (EMFILE), retry after this.
     accept_retry: Option<Instant>,
@@ -263,7 +264,7 @@ impl EventLoop {
             to_read: Vec::new(),
             work: VecDeque::new(),
             pumping: false,
-            parts: Vec::new(),
+            ends: Vec::new(),
             next_target: 0,
             accept_retry: None,
             accept_more: false,

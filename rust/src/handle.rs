@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::broadcast::Run;
 use crate::error::{ClientRef, Error, Result};
 use crate::event::{Client, ClientId, Events};
 use crate::framing::Framing;
@@ -224,7 +225,7 @@ impl ServerHandle {
     /// how many that is.
     fn broadcast(&self, except: ClientId, msg: &[u8]) -> Result<usize> {
         self.check_running()?;
-        let frame = self.core.config.framing.encode(msg)?;
+        let framed_len = self.core.config.framing.framed_len(msg)?;
         // The count first, then the id bound: every client the count saw was
         // registered by its loop (so that loop takes this message after
         // adopting it) and got its id before that, so it is below `below`
@@ -236,9 +237,15 @@ impl ServerHandle {
             n = n.saturating_sub(1);
         }
         let audience = Audience { below, except };
+        // From a callback on one of our loops: gathered (`gather.rs`).
+        if let Some(done) = self.core.gather_broadcast(msg, framed_len, audience) {
+            return done.map(|()| n);
+        }
+        let frame = self.core.config.framing.encode(msg)?;
         for idx in 0..self.core.loops.len() {
+            let run = Run::one(frame.clone());
             self.core
-                .post_message(idx, Command::Broadcast(frame.clone(), audience))?;
+                .post_message(idx, Command::Broadcast(run, audience))?;
         }
         Ok(n)
     }

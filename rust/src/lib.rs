@@ -94,6 +94,7 @@ mod event;
 mod event_loop;
 mod fork;
 mod framing;
+mod gather;
 mod handle;
 mod outbox;
 mod registry;

@@ -634,6 +634,7 @@ impl TcpServer {
             local_addr,
             running: AtomicBool::new(true),
             origin: crate::fork::Origin::here(),
+            lanes: crate::gather::Lanes::new(remotes.len()),
             loops: remotes,
             counters,
             registry: Registry::default(),

@@ -117,13 +117,13 @@ impl std::fmt::Debug for Callbacks {
 #[derive(Debug)]
 pub(crate) enum Command {
     /// Take over a freshly accepted connection.
-    Adopt(crate::event_loop::Dealt),
+    Adopt(Box<crate::event_loop::Dealt>),
     /// Queue a framed message for one client.
     Send(ClientId, Arc<[u8]>),
-    /// Queue a framed message for every client of the audience (the
-    /// clients that were connected when `send_all` was called, perhaps
-    /// but one).
-    Broadcast(Arc<[u8]>, Audience),
+    /// Queue framed messages (one, or a run a loop's callbacks gathered)
+    /// for every client of the audience (the clients that were connected
+    /// when `send_all` was called, perhaps but one).
+    Broadcast(crate::broadcast::Run, Audience),
     /// Disconnect a client with `Kicked`.
     Kick(ClientId),
     /// Pull mode: the application has taken this held client's
@@ -168,6 +168,9 @@ pub(crate) struct LoopRemote {
     /// (they stop reading while it is over the bound); zeroed when the loop
     /// ends.
     pub pending: Arc<AtomicUsize>,
+    /// Set while the loop may sleep in `epoll_wait`: a callback of another
+    /// loop that gathers a broadcast for it wakes it (see `gather.rs`).
+    pub sleeping: AtomicBool,
     /// Clients this loop owns or is being handed (counted when loop 0
     /// admits them): new connections go to the loop with the fewest.
     pub clients: AtomicUsize,
@@ -208,8 +211,9 @@ impl Command {
     /// them (counted against `MAX_PENDING_BYTES`).
     pub fn payload_len(&self) -> usize {
         match self {
-            Command::Send(_, f) | Command::Broadcast(f, _) => {
-                f.len() + crate::connection::ENTRY_OVERHEAD
+            Command::Send(_, f) => f.len() + crate::connection::ENTRY_OVERHEAD,
+            Command::Broadcast(run, _) => {
+                run.joined.len() + run.messages() * crate::connection::ENTRY_OVERHEAD
             }
             _ => 0,
         }
@@ -227,6 +231,9 @@ pub(crate) struct Core {
     /// `fork.rs`), and this server acts as stopped there.
     pub origin: crate::fork::Origin,
     pub loops: Vec<LoopRemote>,
+    /// Broadcasts a loop's callbacks gathered for the other loops (see
+    /// `gather.rs`).
+    pub lanes: crate::gather::Lanes,
     /// One counter block per loop, so counting never contends.
     pub counters: Box<[LoopCounters]>,
     pub registry: Registry,
@@ -276,6 +283,10 @@ struct LocalLoop {
     /// Commands a callback sent to this same loop; drained by the loop right
     /// after the callback returns.
     cmds: Vec<Command>,
+    /// Broadcasts callbacks sent to this same loop, gathered into one run
+    /// (see `gather.rs`); moved to the end of `cmds` before anything else
+    /// joins it.
+    gathered: crate::gather::Gathered,
     /// Clients a `Kick` among `cmds` is for: the loop stops handing their
     /// messages to `on_message` at once, not only once the kick is applied
     /// (see `kicked_here`).
@@ -312,9 +323,22 @@ impl LocalLoop {
     /// Skipped while `remote.notified` is clear: a post that happened
     /// before (its sender sets the flag after pushing) would have set it,
     /// and only the loop's `pump` clears it, before draining the channel.
-    fn catch_up(&mut self, remote: &LoopRemote) {
-        if remote.notified.load(Ordering::Acquire) {
+    /// What is gathered goes first: it was sent before (or while) those
+    /// were posted — had one of them been posted before a gathered message,
+    /// its flag would have made the gathering call catch up first.
+    /// `moved`: this thread has just put something there itself (without
+    /// the flag).
+    fn catch_up(&mut self, remote: &LoopRemote, moved: bool) {
+        if moved || remote.notified.load(Ordering::Acquire) {
+            self.flush_gathered();
             remote.drain_into(&self.rx, &mut self.cmds);
+        }
+    }
+
+    /// Moves the broadcasts gathered for this loop to the end of `cmds`.
+    fn flush_gathered(&mut self) {
+        if let Some(cmd) = self.gathered.take() {
+            self.cmds.push(cmd);
         }
     }
 
@@ -345,6 +369,7 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) {
             core: Arc::as_ptr(core),
             idx,
             cmds: Vec::new(),
+            gathered: Default::default(),
             kicked: Vec::new(),
             rx,
             foreign: Vec::new(),
@@ -380,6 +405,7 @@ pub(crate) fn leave_loop() {
 pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
     LOCAL.with(|l| {
         if let Some(ll) = l.borrow_mut().as_mut() {
+            ll.flush_gathered();
             out.extend(ll.cmds.drain(..));
             ll.kicked.clear();
             // A callback that posted a burst keeps no room for it for good.
@@ -567,7 +593,12 @@ impl Core {
         let len = cmd.payload_len();
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
-                ll.catch_up(&self.loops[idx]);
+                // What other loops' callbacks gathered for this one, then
+                // what other threads posted, then what this one gathered:
+                // all older than this command (see `gather.rs`).
+                let moved = self.flush_lanes_into(idx, None, false);
+                ll.catch_up(&self.loops[idx], moved);
+                ll.flush_gathered();
                 if let Command::Kick(id) = cmd {
                     ll.kicked.push(id);
                     KICKS.with(|k| k.set(k.get().wrapping_add(1)));
@@ -602,19 +633,88 @@ impl Core {
                 return Err(crate::error::Error::NotRunning);
             }
         }
-        if remote.tx.send(cmd).is_err() {
-            // The loop is gone: the server has stopped. (An `Adopt`, dealt
-            // by loop 0 before it saw the stop, gives its count back as it
-            // drops: `Dealt`.)
-            give_back(&remote.pending, len);
-            return Err(crate::error::Error::NotRunning);
+        // Broadcasts the loops' callbacks gathered for this loop go first.
+        self.flush_lanes_into(idx, None, true);
+        if self.deliver(idx, cmd, true) {
+            Ok(())
+        } else {
+            Err(crate::error::Error::NotRunning)
         }
-        if !remote.notified.swap(true, Ordering::AcqRel) {
+    }
+
+    /// Puts `cmd` (its message bytes counted in the loop's `pending`) into
+    /// loop `idx`'s channel and, if `wake`, wakes the loop unless a command
+    /// before already did; false (the count given back) when the loop is
+    /// gone: the server has stopped. (An `Adopt`, dealt by loop 0 before it
+    /// saw the stop, gives its count back as it drops: `Dealt`.)
+    pub(crate) fn deliver(&self, idx: usize, cmd: Command, wake: bool) -> bool {
+        let remote = &self.loops[idx];
+        let len = cmd.payload_len();
+        if remote.tx.send(cmd).is_err() {
+            give_back(&remote.pending, len);
+            return false;
+        }
+        if wake && !remote.notified.swap(true, Ordering::AcqRel) {
             if let Err(e) = remote.waker.wake() {
                 log::error!("tcphub: cannot wake event loop {idx}: {e}");
             }
         }
-        Ok(())
+        true
+    }
+
+    /// `send_all` from a callback running on one of this server's loops:
+    /// gathers the message (for `audience`, `framed_len` bytes framed) for
+    /// every loop instead of posting it (see `gather.rs`). `None` when not
+    /// on such a thread, or for a message too large to gather: the caller
+    /// posts it.
+    pub fn gather_broadcast(
+        &self,
+        msg: &[u8],
+        framed_len: usize,
+        audience: Audience,
+    ) -> Option<crate::error::Result<()>> {
+        if framed_len > crate::gather::GATHER_SMALL {
+            return None;
+        }
+        LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            let ll = l.as_mut().filter(|ll| std::ptr::eq(ll.core, self))?;
+            if self.origin.forked() {
+                return Some(Err(crate::error::Error::NotRunning));
+            }
+            let here = ll.idx;
+            let cost = framed_len + crate::connection::ENTRY_OVERHEAD;
+            // Counted, then checked, as `post_message` does for each loop.
+            for (idx, remote) in self.loops.iter().enumerate() {
+                if idx != here {
+                    remote.pending.fetch_add(cost, Ordering::SeqCst);
+                }
+            }
+            if !self.running.load(Ordering::SeqCst) {
+                for (idx, remote) in self.loops.iter().enumerate() {
+                    if idx != here {
+                        give_back(&remote.pending, cost);
+                        if !remote.notified.swap(true, Ordering::AcqRel) {
+                            let _ = remote.waker.wake();
+                        }
+                    }
+                }
+                return Some(Err(crate::error::Error::NotRunning));
+            }
+            // This loop's own clients: as a local post, gathered.
+            let moved = self.flush_lanes_into(here, None, false);
+            ll.catch_up(&self.loops[here], moved);
+            if !ll.gathered.joins(audience, framed_len, self.batch_cap()) {
+                ll.flush_gathered();
+            }
+            ll.gathered.push(&self.config.framing, msg, audience);
+            for idx in 0..self.loops.len() {
+                if idx != here {
+                    self.gather_into_lane(here, idx, msg, audience);
+                }
+            }
+            Some(Ok(()))
+        })
     }
 
     /// Waits (briefly sleeping) while loop `remote` is too far behind,

@@ -267,7 +267,7 @@ impl EventLoop {
         if target == self.idx {
             self.adopt(dealt);
         } else {
-            self.core.post(target, Command::Adopt(dealt));
+            self.core.post(target, Command::Adopt(Box::new(dealt)));
         }
     }
 
@@ -335,8 +335,10 @@ mod tests {
         core.active.fetch_add(1, Ordering::SeqCst);
         core.loops[1].clients.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = crossbeam_channel::unbounded();
-        tx.send(Command::Adopt(Dealt::new(&core, 1, stream, client)))
-            .expect("queued");
+        tx.send(Command::Adopt(Box::new(Dealt::new(
+            &core, 1, stream, client,
+        ))))
+        .expect("queued");
         drop(rx); // the loop's last receiver: what the channel holds is dropped
         assert_eq!(core.active.load(Ordering::SeqCst), 0, "max_clients count");
         assert_eq!(

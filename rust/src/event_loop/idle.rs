@@ -3,6 +3,7 @@
 //! while it keeps finding work.
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mio::Events as MioEvents;
@@ -39,8 +40,27 @@ impl EventLoop {
         events: &mut MioEvents,
         timeout: Option<Duration>,
     ) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return self.poll.poll(events, timeout);
+        }
+        // Broadcasts another loop's callback gathered for this one (see
+        // `gather.rs`): it wakes this loop only while marked sleeping.
+        let idx = self.idx;
+        self.core.loops[idx].sleeping.store(true, Ordering::SeqCst);
+        let res = if self.core.lanes_into_full(idx) {
+            self.poll.poll(events, Some(Duration::ZERO))
+        } else {
+            self.sleep(events, timeout)
+        };
+        self.core.loops[idx]
+            .sleeping
+            .store(false, Ordering::Relaxed);
+        res
+    }
+
+    fn sleep(&mut self, events: &mut MioEvents, timeout: Option<Duration>) -> io::Result<()> {
         let spin = self.core.config.busy_poll;
-        if spin.is_zero() || timeout == Some(Duration::ZERO) {
+        if spin.is_zero() {
             return self.poll.poll(events, timeout);
         }
         let spin = timeout.map_or(spin, |t| t.min(spin));

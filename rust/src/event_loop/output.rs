@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::EventLoop;
-use crate::broadcast::{self, Batch, BATCH_MAX};
+use crate::broadcast::{self, Batch};
 use crate::connection::Queued;
 use crate::event::DisconnectReason;
 use crate::shared::{self, Audience, Command, Overflow};
@@ -44,6 +44,9 @@ impl EventLoop {
         remote.notified.store(false, Ordering::Release);
         // Older than anything still in the channel (see `catch_up`).
         shared::take_local_into(&mut self.work);
+        // What other loops' callbacks gathered for this one, behind what
+        // was posted before (see `gather.rs`).
+        self.core.flush_lanes_into(self.idx, None, false);
         remote.drain_into(&self.rx, &mut self.work);
         loop {
             shared::take_local_into(&mut self.work);
@@ -58,12 +61,15 @@ impl EventLoop {
         if self.work.capacity() > WORK_KEEP {
             self.work.shrink_to(WORK_KEEP);
         }
+        // What this loop's callbacks gathered for the others goes out now,
+        // a run per loop (after a read: all of its messages).
+        self.core.flush_lanes_from(self.idx);
         self.pumping = false;
     }
 
     fn apply(&mut self, cmd: Command) {
         match cmd {
-            Command::Adopt(dealt) => self.adopt(dealt),
+            Command::Adopt(dealt) => self.adopt(*dealt),
             Command::Send(id, frame) => {
                 let offer = match self.by_id.get(&id) {
                     Some(&t) => self.enqueue(t, frame),
@@ -74,13 +80,13 @@ impl EventLoop {
                     LoopCounters::add(&self.counters().undelivered, 1);
                 }
             }
-            Command::Broadcast(frame, audience) => {
-                let cap = BATCH_MAX.min(self.core.config.max_queue_bytes / 2);
-                let parts = std::mem::take(&mut self.parts);
-                let batch = broadcast::coalesce(frame, audience, &mut self.work, cap, parts);
+            Command::Broadcast(run, audience) => {
+                let cap = self.core.batch_cap();
+                let ends = std::mem::take(&mut self.ends);
+                let batch = broadcast::coalesce(run, audience, &mut self.work, cap, ends);
                 self.broadcast(&batch, audience);
-                self.parts = batch.parts;
-                self.parts.clear();
+                self.ends = batch.ends;
+                self.ends.clear();
             }
             Command::Kick(id) => {
                 if let Some(&t) = self.by_id.get(&id) {
@@ -96,6 +102,8 @@ impl EventLoop {
     /// Queues `batch` for every client of this loop in `audience`.
     fn broadcast(&mut self, batch: &Batch, audience: Audience) {
         let msgs = batch.messages();
+        // Made the first time a client cannot take the whole batch.
+        let mut parts: Option<Vec<Arc<[u8]>>> = None;
         for t in 0..self.conns.len() {
             // A held connection (pull mode: its peer finished sending) gets
             // broadcasts too while held: the application may still be
@@ -106,11 +114,11 @@ impl EventLoop {
                 continue;
             }
             if self.try_enqueue(t, batch.joined.clone(), msgs) == Offer::Full {
-                if batch.parts.is_empty() {
+                if msgs == 1 {
                     self.overflowed(t, msgs);
                 } else {
                     // Not all at once: offer them one by one, as sent.
-                    for part in &batch.parts {
+                    for part in parts.get_or_insert_with(|| batch.parts()).iter() {
                         self.enqueue(t, part.clone());
                     }
                 }
