@@ -360,14 +360,14 @@ impl Decoder {
                     if !line_fits(len, last, max_len) {
                         return Err(FrameError::TooLarge { max: max_len });
                     }
-                    self.pending.extend_from_slice(input);
+                    extend_bounded(&mut self.pending, input, max_len.saturating_add(1));
                     return Ok(());
                 }
                 Some(i) => {
                     if self.pending.len() + i > max_len.saturating_add(1) {
                         return Err(FrameError::TooLarge { max: max_len });
                     }
-                    self.pending.extend_from_slice(&input[..i]);
+                    extend_bounded(&mut self.pending, &input[..i], max_len.saturating_add(1));
                     input = &input[i + 1..];
                     let line = strip_cr(&self.pending);
                     if line.len() > max_len {
@@ -391,7 +391,7 @@ impl Decoder {
         if !line_fits(input.len(), input.last(), max_len) {
             return Err(FrameError::TooLarge { max: max_len });
         }
-        self.pending.extend_from_slice(input);
+        extend_bounded(&mut self.pending, input, max_len.saturating_add(1));
         Ok(())
     }
 
@@ -420,7 +420,7 @@ impl Decoder {
             let len = header(&self.pending);
             let have = self.pending.len() - 4;
             let take = (len - have).min(input.len());
-            self.pending.extend_from_slice(&input[..take]);
+            extend_bounded(&mut self.pending, &input[..take], 4 + len);
             input = &input[take..];
             if self.pending.len() - 4 < len {
                 return Ok(());
@@ -440,7 +440,7 @@ impl Decoder {
             }
             if input.len() - 4 < len {
                 self.pending.reserve_exact((4 + len).min(PREALLOC_MAX));
-                self.pending.extend_from_slice(input);
+                extend_bounded(&mut self.pending, input, 4 + len);
                 return Ok(());
             }
             emit(&input[4..4 + len]);
@@ -457,6 +457,21 @@ const PREALLOC_MAX: usize = 64 * 1024;
 /// A partial-frame buffer larger than this is released after its frame completes,
 /// so one big message does not pin memory on a long-lived connection.
 const DEFAULT_KEEP: usize = 4096;
+
+/// Appends `bytes` to a partial frame's buffer, growing it by doubling as
+/// `Vec` does, but never past `bound` (the largest the frame can be), so
+/// a frame that arrives in pieces holds at most its own size, not twice it.
+fn extend_bounded(buf: &mut Vec<u8>, bytes: &[u8], bound: usize) {
+    let need = buf.len() + bytes.len();
+    if need > buf.capacity() {
+        let target = buf
+            .capacity()
+            .saturating_mul(2)
+            .clamp(need, bound.max(need));
+        buf.reserve_exact(target - buf.len());
+    }
+    buf.extend_from_slice(bytes);
+}
 
 fn header(b: &[u8]) -> usize {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
@@ -571,6 +586,40 @@ mod tests {
             decode_all(f, &[b"a long ", b"line\n"]).unwrap(),
             vec![b"a long line".to_vec()]
         );
+    }
+
+    #[test]
+    fn a_partial_frame_s_buffer_never_grows_past_the_largest_frame_allowed() {
+        // A frame arriving in small pieces grew its buffer by doubling: up
+        // to ~2x `max_len` (a line) or ~2x the announced length per
+        // connection, past the bound the documentation gives.
+        let max = 100_000;
+        let mut d = Decoder::new(Framing::Lines { max_len: max });
+        let line = vec![b'x'; max];
+        for c in line.chunks(1000) {
+            d.decode(c, |_| {}).unwrap();
+            assert!(d.pending.capacity() <= max + 1, "{}", d.pending.capacity());
+        }
+        d.decode(b"\r", |_| {}).unwrap();
+        assert!(d.pending.capacity() <= max + 1, "{}", d.pending.capacity());
+        let mut n = 0;
+        d.decode(b"\n", |m| {
+            assert_eq!(m.len(), max);
+            n += 1;
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+
+        let len = 200_000;
+        let f = Framing::LengthPrefixed { max_len: 1 << 20 };
+        let frame = f.encode(&vec![7u8; len]).unwrap();
+        let mut d = Decoder::new(f);
+        let mut got = 0;
+        for c in frame.chunks(1000) {
+            d.decode(c, |m| got = m.len()).unwrap();
+            assert!(d.pending.capacity() <= len + 4, "{}", d.pending.capacity());
+        }
+        assert_eq!(got, len);
     }
 
     #[test]
