@@ -687,8 +687,11 @@ impl EventLoop {
         let unsent = self
             .work
             .iter()
-            .filter(|c| matches!(c, Command::Send(..)))
-            .count();
+            .map(|c| match c {
+                Command::Send(_, run) => run.messages(),
+                _ => 0,
+            })
+            .sum::<usize>();
         LoopCounters::add(&self.counters().undelivered, unsent as u64);
         self.work.clear();
         // Nothing waits in the channel any more: loops of other servers that

@@ -23,10 +23,11 @@
 //! they are gathered, exactly as posted ones do, so the backlog bound and a
 //! graceful stop's wait see them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::broadcast::Run;
+use crate::event::ClientId;
 use crate::framing::Framing;
 use crate::shared::{Audience, Command, Core};
 
@@ -41,45 +42,64 @@ pub(crate) const GATHER_SMALL: usize = 1024;
 const BYTES_KEPT: usize = 16 * 1024;
 const ENDS_KEPT: usize = 256;
 
-/// Broadcasts gathered for one loop: framed messages back to back, all for
-/// the same audience.
+/// Who a gathered run is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A broadcast's audience.
+    All(Audience),
+    /// One client (`send`, `send_to`).
+    Client(ClientId),
+}
+
+/// Messages gathered for one loop: framed back to back, all for the same
+/// target.
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
     bytes: Vec<u8>,
     /// Where each message ends in `bytes`.
     ends: Vec<u32>,
-    audience: Option<Audience>,
+    target: Option<Target>,
 }
 
 impl Gathered {
-    /// Whether a message of `len` framed bytes for `audience` can join what
-    /// is gathered (nothing yet, or the same audience within `cap` bytes).
-    pub fn joins(&self, audience: Audience, len: usize, cap: usize) -> bool {
-        match self.audience {
+    /// Whether nothing is gathered.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.target.is_none()
+    }
+
+    /// Whether a message of `len` framed bytes for `target` can join what
+    /// is gathered (nothing yet, or the same target within `cap` bytes).
+    pub fn joins(&self, target: Target, len: usize, cap: usize) -> bool {
+        match self.target {
             None => true,
-            Some(a) => a == audience && self.bytes.len() + len <= cap,
+            Some(t) => t == target && self.bytes.len() + len <= cap,
         }
     }
 
     /// Frames `msg` onto what is gathered (the caller checked
     /// [`joins`](Gathered::joins)).
-    pub fn push(&mut self, framing: &Framing, msg: &[u8], audience: Audience) {
+    pub fn push(&mut self, framing: &Framing, msg: &[u8], target: Target) {
         framing.encode_into(msg, &mut self.bytes);
         self.ends.push(self.bytes.len() as u32);
-        self.audience = Some(audience);
+        self.target = Some(target);
     }
 
     /// What is gathered, as one command (one shared buffer); `None` when
     /// nothing is.
     pub fn take(&mut self) -> Option<Command> {
-        let audience = self.audience.take()?;
+        let target = self.target.take()?;
         let joined: Arc<[u8]> = Arc::from(&self.bytes[..]);
         let ends = (self.ends.len() > 1).then(|| Box::from(&self.ends[..]));
         self.bytes.clear();
         self.ends.clear();
         self.bytes.shrink_to(BYTES_KEPT);
         self.ends.shrink_to(ENDS_KEPT);
-        Some(Command::Broadcast(Run { joined, ends }, audience))
+        let run = Run { joined, ends };
+        Some(match target {
+            Target::All(audience) => Command::Broadcast(run, audience),
+            Target::Client(id) => Command::Send(id, run),
+        })
     }
 }
 
@@ -105,6 +125,10 @@ impl Lane {
 pub(crate) struct Lanes {
     n: usize,
     lanes: Box<[Lane]>,
+    /// Per target loop, how many lanes into it hold something (changed with
+    /// a lane's `full`, under its lock): a post to a loop no lane holds
+    /// anything for looks at one counter, not at every lane.
+    full_into: Box<[AtomicUsize]>,
 }
 
 impl Lanes {
@@ -114,6 +138,7 @@ impl Lanes {
         Lanes {
             n,
             lanes: (0..count).map(|_| Lane::default()).collect(),
+            full_into: (0..n).map(|_| AtomicUsize::new(0)).collect(),
         }
     }
 
@@ -135,11 +160,28 @@ impl Core {
     /// drains its channel. `wake`: wake the loop for it (not needed when
     /// the loop itself calls, and then drains its channel). Whether
     /// anything was moved.
+    #[inline]
     pub fn flush_lanes_into(&self, to: usize, skip: Option<usize>, wake: bool) -> bool {
-        let mut moved = false;
         if self.lanes.n < 2 {
-            return moved;
+            return false;
         }
+        let mut full = self.lanes.full_into[to].load(Ordering::Acquire);
+        if let Some(from) = skip {
+            // Not counting the caller's own lane (a flusher elsewhere
+            // clears its flag before giving its count back, so a count
+            // read after that is never paired with the flag still set).
+            let own = self.lanes.get(from, to).full.load(Ordering::Relaxed);
+            full = full.saturating_sub(usize::from(own));
+        }
+        if full == 0 {
+            return false;
+        }
+        self.flush_full_lanes_into(to, skip, wake)
+    }
+
+    #[inline(never)]
+    fn flush_full_lanes_into(&self, to: usize, skip: Option<usize>, wake: bool) -> bool {
+        let mut moved = false;
         for from in 0..self.lanes.n {
             if from == to || Some(from) == skip {
                 continue;
@@ -172,9 +214,9 @@ impl Core {
         }
     }
 
-    /// Gathers `msg` (framed, for `audience`) into the lane from loop
+    /// Gathers `msg` (framed, for `target`) into the lane from loop
     /// `from` to loop `to`, its bytes already counted in `to`'s backlog.
-    pub fn gather_into_lane(&self, from: usize, to: usize, msg: &[u8], audience: Audience) {
+    pub fn gather_into_lane(&self, from: usize, to: usize, msg: &[u8], target: Target) {
         // Another loop's gathered broadcasts may have been seen by this
         // callback (through a thread it told): they go first.
         self.flush_lanes_into(to, Some(from), true);
@@ -182,18 +224,19 @@ impl Core {
         let len = framing.framed_len(msg).unwrap_or(msg.len());
         let lane = self.lanes.get(from, to);
         let mut g = lane.lock();
-        if !g.joins(audience, len, self.batch_cap()) {
+        if !g.joins(target, len, self.batch_cap()) {
             self.flush_locked(lane, &mut g, to, true);
         }
-        g.push(framing, msg, audience);
+        g.push(framing, msg, target);
         // `full` changes only under the lock.
         if !lane.full.load(Ordering::Relaxed) {
             // A loop about to sleep marks itself, then looks at its lanes
-            // (`lanes_into_full`); this sets the flag, then looks at the
+            // (`lanes_into_full`); this counts the lane, then looks at the
             // mark (both SeqCst): one of the two sees the other, so a
             // sleeping loop is woken for what a callback that goes on
             // running (even one waiting for that loop's clients) gathered.
-            lane.full.store(true, Ordering::SeqCst);
+            lane.full.store(true, Ordering::Release);
+            self.lanes.full_into[to].fetch_add(1, Ordering::SeqCst);
             let remote = &self.loops[to];
             if remote.sleeping.load(Ordering::SeqCst)
                 && !remote.notified.swap(true, Ordering::AcqRel)
@@ -206,8 +249,7 @@ impl Core {
     /// Whether a lane into loop `to` holds something (SeqCst: see
     /// `gather_into_lane`).
     pub fn lanes_into_full(&self, to: usize) -> bool {
-        (0..self.lanes.n)
-            .any(|from| from != to && self.lanes.get(from, to).full.load(Ordering::SeqCst))
+        self.lanes.n > 1 && self.lanes.full_into[to].load(Ordering::SeqCst) > 0
     }
 
     /// Sends the run `g` (lane `lane`, locked) holds to loop `to`. The send
@@ -216,13 +258,16 @@ impl Core {
     /// in the channel ahead of what it posts.
     /// Whether there was a run.
     fn flush_locked(&self, lane: &Lane, g: &mut Gathered, to: usize, wake: bool) -> bool {
-        let run = g.take();
-        let sent = run.is_some();
-        if let Some(cmd) = run {
-            self.deliver(to, cmd, wake);
-        }
+        // Empty exactly when not `full` (both change under the lock): a
+        // flusher that looked at `full` before another took the run finds
+        // nothing here.
+        let Some(cmd) = g.take() else {
+            return false;
+        };
+        self.deliver(to, cmd, wake);
         lane.full.store(false, Ordering::Release);
-        sent
+        self.lanes.full_into[to].fetch_sub(1, Ordering::AcqRel);
+        true
     }
 }
 
@@ -230,8 +275,8 @@ impl Core {
 mod tests {
     use super::*;
 
-    fn to(below: u64) -> Audience {
-        Audience { below, except: 0 }
+    fn to(below: u64) -> Target {
+        Target::All(Audience { below, except: 0 })
     }
 
     #[test]
@@ -248,7 +293,7 @@ mod tests {
         let Some(Command::Broadcast(run, a)) = g.take() else {
             panic!("a run was gathered");
         };
-        assert_eq!(a, to(5));
+        assert_eq!(Target::All(a), to(5));
         assert_eq!(&run.joined[..], b"\0\0\0\x03abc\0\0\0\x02de");
         assert_eq!(run.ends.as_deref(), Some(&[7, 13][..]));
         assert_eq!(run.messages(), 2);
@@ -260,5 +305,17 @@ mod tests {
         };
         assert!(run.ends.is_none(), "a single message needs no bounds");
         assert_eq!(run.messages(), 1);
+        // Sends to one client gather the same way; another client, or a
+        // broadcast, starts a new run.
+        g.push(&framing, b"a", Target::Client(3));
+        assert!(g.joins(Target::Client(3), 5, 100));
+        assert!(!g.joins(Target::Client(4), 5, 100));
+        assert!(!g.joins(to(9), 5, 100));
+        g.push(&framing, b"b", Target::Client(3));
+        let Some(Command::Send(3, run)) = g.take() else {
+            panic!("a send run was gathered");
+        };
+        assert_eq!(&run.joined[..], b"\0\0\0\x01a\0\0\0\x01b");
+        assert_eq!(run.messages(), 2);
     }
 }

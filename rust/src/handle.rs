@@ -282,8 +282,7 @@ impl ServerHandle {
             .registry
             .by_addr(&addr)
             .ok_or(Error::NoSuchClient(ClientRef::Addr(addr)))?;
-        let frame = self.core.config.framing.encode(msg)?;
-        self.core.post_message(idx, Command::Send(id, frame))
+        self.post_send(idx, id, msg)
     }
 
     /// Queues `msg` for client `id`. Messages to one client are written in the
@@ -306,8 +305,19 @@ impl ServerHandle {
     /// ```
     pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
         let idx = self.owner(id)?;
+        self.post_send(idx, id, msg)
+    }
+
+    /// Frames `msg` for client `id` of loop `idx` and posts it — gathered
+    /// instead, from a callback on one of our loops (`gather.rs`).
+    fn post_send(&self, idx: usize, id: ClientId, msg: &[u8]) -> Result<()> {
+        let framed_len = self.core.config.framing.framed_len(msg)?;
+        if let Some(done) = self.core.gather_send(idx, id, msg, framed_len) {
+            return done;
+        }
         let frame = self.core.config.framing.encode(msg)?;
-        self.core.post_message(idx, Command::Send(id, frame))
+        self.core
+            .post_message(idx, Command::Send(id, Run::one(frame)))
     }
 
     /// Disconnects client `id`; its disconnect event carries

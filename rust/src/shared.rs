@@ -16,6 +16,7 @@ use mio::Waker;
 
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Framing;
+use crate::gather::Target;
 use crate::handle::ServerHandle;
 use crate::registry::Registry;
 use crate::stats::LoopCounters;
@@ -118,8 +119,9 @@ impl std::fmt::Debug for Callbacks {
 pub(crate) enum Command {
     /// Take over a freshly accepted connection.
     Adopt(Box<crate::event_loop::Dealt>),
-    /// Queue a framed message for one client.
-    Send(ClientId, Arc<[u8]>),
+    /// Queue framed messages (one, or a run a loop's callbacks gathered)
+    /// for one client.
+    Send(ClientId, crate::broadcast::Run),
     /// Queue framed messages (one, or a run a loop's callbacks gathered)
     /// for every client of the audience (the clients that were connected
     /// when `send_all` was called, perhaps but one).
@@ -211,8 +213,7 @@ impl Command {
     /// them (counted against `MAX_PENDING_BYTES`).
     pub fn payload_len(&self) -> usize {
         match self {
-            Command::Send(_, f) => f.len() + crate::connection::ENTRY_OVERHEAD,
-            Command::Broadcast(run, _) => {
+            Command::Send(_, run) | Command::Broadcast(run, _) => {
                 run.joined.len() + run.messages() * crate::connection::ENTRY_OVERHEAD
             }
             _ => 0,
@@ -336,7 +337,11 @@ impl LocalLoop {
     }
 
     /// Moves the broadcasts gathered for this loop to the end of `cmds`.
+    #[inline]
     fn flush_gathered(&mut self) {
+        if self.gathered.is_empty() {
+            return;
+        }
         if let Some(cmd) = self.gathered.take() {
             self.cmds.push(cmd);
         }
@@ -683,38 +688,93 @@ impl Core {
                 return Some(Err(crate::error::Error::NotRunning));
             }
             let here = ll.idx;
-            let cost = framed_len + crate::connection::ENTRY_OVERHEAD;
-            // Counted, then checked, as `post_message` does for each loop.
-            for (idx, remote) in self.loops.iter().enumerate() {
-                if idx != here {
-                    remote.pending.fetch_add(cost, Ordering::SeqCst);
-                }
+            let others = |idx: usize| idx != here;
+            if let Err(e) = self.count_gathered(framed_len, others) {
+                return Some(Err(e));
             }
-            if !self.running.load(Ordering::SeqCst) {
-                for (idx, remote) in self.loops.iter().enumerate() {
-                    if idx != here {
-                        give_back(&remote.pending, cost);
-                        if !remote.notified.swap(true, Ordering::AcqRel) {
-                            let _ = remote.waker.wake();
-                        }
-                    }
-                }
-                return Some(Err(crate::error::Error::NotRunning));
-            }
-            // This loop's own clients: as a local post, gathered.
-            let moved = self.flush_lanes_into(here, None, false);
-            ll.catch_up(&self.loops[here], moved);
-            if !ll.gathered.joins(audience, framed_len, self.batch_cap()) {
-                ll.flush_gathered();
-            }
-            ll.gathered.push(&self.config.framing, msg, audience);
-            for idx in 0..self.loops.len() {
-                if idx != here {
-                    self.gather_into_lane(here, idx, msg, audience);
-                }
+            let target = Target::All(audience);
+            self.gather_here(ll, msg, framed_len, target);
+            for idx in (0..self.loops.len()).filter(|&i| others(i)) {
+                self.gather_into_lane(here, idx, msg, target);
             }
             Some(Ok(()))
         })
+    }
+
+    /// `send`/`send_to` (to client `id`, of loop `idx`) from a callback
+    /// running on one of this server's loops: gathered, as
+    /// [`gather_broadcast`](Core::gather_broadcast) does, into a run for
+    /// that client. `None` when not on such a thread, or for a message too
+    /// large to gather: the caller posts it.
+    pub fn gather_send(
+        &self,
+        idx: usize,
+        id: ClientId,
+        msg: &[u8],
+        framed_len: usize,
+    ) -> Option<crate::error::Result<()>> {
+        if framed_len > crate::gather::GATHER_SMALL {
+            return None;
+        }
+        LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            let ll = l.as_mut().filter(|ll| std::ptr::eq(ll.core, self))?;
+            if self.origin.forked() {
+                return Some(Err(crate::error::Error::NotRunning));
+            }
+            let here = ll.idx;
+            let target = Target::Client(id);
+            if idx == here {
+                self.gather_here(ll, msg, framed_len, target);
+            } else {
+                if let Err(e) = self.count_gathered(framed_len, |i| i == idx) {
+                    return Some(Err(e));
+                }
+                self.gather_into_lane(here, idx, msg, target);
+            }
+            Some(Ok(()))
+        })
+    }
+
+    /// Counts a gathered message of `framed_len` bytes in the backlog of
+    /// the loops `to` picks, then checks the server still runs, as
+    /// `post_message` does for a message it posts (see there); on
+    /// `NotRunning` the counts are given back.
+    fn count_gathered(
+        &self,
+        framed_len: usize,
+        to: impl Fn(usize) -> bool,
+    ) -> crate::error::Result<()> {
+        let cost = framed_len + crate::connection::ENTRY_OVERHEAD;
+        for (idx, remote) in self.loops.iter().enumerate() {
+            if to(idx) {
+                remote.pending.fetch_add(cost, Ordering::SeqCst);
+            }
+        }
+        if self.running.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        for (idx, remote) in self.loops.iter().enumerate() {
+            if to(idx) {
+                give_back(&remote.pending, cost);
+                // The loop may be waiting for the count to reach zero.
+                if !remote.notified.swap(true, Ordering::AcqRel) {
+                    let _ = remote.waker.wake();
+                }
+            }
+        }
+        Err(crate::error::Error::NotRunning)
+    }
+
+    /// Gathers `msg` for `target` among the clients of the calling loop
+    /// (`ll`'s), after what was posted to it before (as a local post does).
+    fn gather_here(&self, ll: &mut LocalLoop, msg: &[u8], framed_len: usize, target: Target) {
+        let moved = self.flush_lanes_into(ll.idx, None, false);
+        ll.catch_up(&self.loops[ll.idx], moved);
+        if !ll.gathered.joins(target, framed_len, self.batch_cap()) {
+            ll.flush_gathered();
+        }
+        ll.gathered.push(&self.config.framing, msg, target);
     }
 
     /// Waits (briefly sleeping) while loop `remote` is too far behind,

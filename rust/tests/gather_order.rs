@@ -1,8 +1,8 @@
-//! Broadcasts a callback sends are gathered per loop (one run per read, not
-//! one channel entry per message: `gather.rs`). What must not change with
-//! it: a send made after a gathered broadcast — by the same callback, or by
-//! a worker the callback told — reaches each client after the broadcast,
-//! on whichever loop the client is; and a callback that waits for clients
+//! Broadcasts and sends a callback makes are gathered per loop (one run per
+//! read, not one channel entry per message: `gather.rs`). What must not
+//! change with it: a send made after a gathered broadcast or send — by the
+//! same callback, or by a worker the callback told — reaches each client
+//! after it, on whichever loop the client is; and a callback that waits for clients
 //! of the other loops to get its broadcast does not wait forever (the
 //! gathered run reaches a sleeping loop without the callback returning).
 
@@ -85,6 +85,7 @@ fn sends_made_after_a_gathered_broadcast_reach_every_loop_s_clients_after_it() {
     sender.send(burst.as_bytes());
     for (p, id) in peers.iter_mut() {
         let mut broadcast = HashSet::new();
+        let mut direct = HashSet::new();
         let mut expected = 0;
         for _ in 0..3 * N {
             let line = p.read_line();
@@ -95,9 +96,16 @@ fn sends_made_after_a_gathered_broadcast_reach_every_loop_s_clients_after_it() {
                     expected += 1;
                     broadcast.insert(m.to_string());
                 }
-                "d:" | "w:" => assert!(
-                    broadcast.contains(m),
-                    "client {id}: {line:?} arrived before the broadcast of {m}"
+                "d:" => {
+                    assert!(
+                        broadcast.contains(m),
+                        "client {id}: {line:?} arrived before the broadcast of {m}"
+                    );
+                    direct.insert(m.to_string());
+                }
+                "w:" => assert!(
+                    direct.contains(m),
+                    "client {id}: {line:?} arrived before the callback's send of {m}"
                 ),
                 _ => panic!("client {id}: unexpected line {line:?}"),
             }

@@ -70,14 +70,22 @@ impl EventLoop {
     fn apply(&mut self, cmd: Command) {
         match cmd {
             Command::Adopt(dealt) => self.adopt(*dealt),
-            Command::Send(id, frame) => {
-                let offer = match self.by_id.get(&id) {
-                    Some(&t) => self.enqueue(t, frame),
-                    None => Offer::Gone, // closed since the send looked it up
+            Command::Send(id, run) => {
+                let msgs = run.messages() as u64;
+                let gone = match self.by_id.get(&id) {
+                    Some(&t) if msgs == 1 => u64::from(self.enqueue(t, run.joined) == Offer::Gone),
+                    Some(&t) => {
+                        let batch = Batch {
+                            joined: run.joined,
+                            ends: run.ends.map(Vec::from).unwrap_or_default(),
+                        };
+                        self.offer(t, &batch, &mut None)
+                    }
+                    None => msgs, // closed since the send looked it up
                 };
-                if offer == Offer::Gone {
+                if gone > 0 {
                     // (Rare: only a send racing its client's end pays for it.)
-                    LoopCounters::add(&self.counters().undelivered, 1);
+                    LoopCounters::add(&self.counters().undelivered, gone);
                 }
             }
             Command::Broadcast(run, audience) => {
@@ -113,15 +121,29 @@ impl EventLoop {
             if !matches!(&self.conns[t], Some(c) if audience.has(c.client.id)) {
                 continue;
             }
-            if self.try_enqueue(t, batch.joined.clone(), msgs) == Offer::Full {
-                if msgs == 1 {
-                    self.overflowed(t, msgs);
-                } else {
-                    // Not all at once: offer them one by one, as sent.
-                    for part in parts.get_or_insert_with(|| batch.parts()).iter() {
-                        self.enqueue(t, part.clone());
-                    }
+            if msgs == 1 {
+                self.enqueue(t, batch.joined.clone());
+            } else {
+                self.offer(t, batch, &mut parts);
+            }
+        }
+    }
+
+    /// Queues the messages of `batch` (more than one) for connection `t`:
+    /// all at once if they fit, else one by one, as sent, so the overflow
+    /// policy sees single messages (`parts`: the batch's messages split,
+    /// made the first time they are needed). Returns how many found the
+    /// connection gone.
+    fn offer(&mut self, t: usize, batch: &Batch, parts: &mut Option<Vec<Arc<[u8]>>>) -> u64 {
+        match self.try_enqueue(t, batch.joined.clone(), batch.messages()) {
+            Offer::Queued => 0,
+            Offer::Gone => batch.messages(),
+            Offer::Full => {
+                let mut gone = 0;
+                for part in parts.get_or_insert_with(|| batch.parts()).iter() {
+                    gone += u64::from(self.enqueue(t, part.clone()) == Offer::Gone);
                 }
+                gone
             }
         }
     }
