@@ -681,6 +681,8 @@ impl EventLoop {
         // back as they drop (`Dealt`; so do any that still arrive before
         // the channel goes with this thread).
         shared::take_local_into(&mut self.work);
+        // (Runs other loops' callbacks gathered for this one included.)
+        self.core.flush_lanes_into(self.idx, None, false);
         self.work.extend(self.rx.try_iter());
         // Sends that returned `Ok` and never got out (the linger time ran
         // out first) are counted like a send to a client that left.
