@@ -55,6 +55,15 @@
  *     the sockets to the parent, which goes on serving. Free there does
  *     not run the userdata destructor (tcphub_server_set_userdata_free):
  *     the run it started is the parent's, which still uses the userdata.
+ *     Rare case: if a thread of the parent was inside a call on that
+ *     server at the instant of the fork (holding its state lock), the
+ *     child cannot change that server at all: setters and
+ *     tcphub_server_start fail with TCPHUB_ERR_IO (last error: "a thread
+ *     of the parent process held the server's state at fork()"),
+ *     tcphub_server_port returns 0, and sends and
+ *     tcphub_server_client_info return TCPHUB_ERR_NOT_RUNNING ("the
+ *     server's run is the parent process's (forked)"). Create a new server
+ *     in the child instead.
  */
 
 #ifndef TCPHUB_H

@@ -253,7 +253,13 @@ impl tcphub_server {
         &self,
         f: impl FnOnce(&ServerHandle) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
-        self.with_started(f).unwrap_or_else(|| Err(never_started()))
+        let (srv, handle) = IN_CALLBACK.with(Cell::get);
+        if std::ptr::eq(srv, self) && !handle.is_null() {
+            // SAFETY: as in `with_started`.
+            return f(unsafe { &*handle });
+        }
+        let handle = self.lock().map_err(|_| forked_run())?.handle.clone();
+        f(&handle.ok_or_else(never_started)?)
     }
 
     /// As [`with_handle`](Self::with_handle), but `None` when the server was
@@ -304,12 +310,7 @@ impl tcphub_server {
     /// with callbacks has no events to take, which "not running" alone
     /// would misname.
     pub(crate) fn pull_handle(&self) -> Result<ServerHandle, Fail> {
-        let st = self.lock().map_err(|_| {
-            Fail::new(
-                TCPHUB_ERR_NOT_RUNNING,
-                "the server's run is the parent process's (forked)",
-            )
-        })?;
+        let st = self.lock().map_err(|_| forked_run())?;
         let handle = st.handle.clone().ok_or_else(never_started)?;
         if st.callback_mode {
             return Err(Fail::new(
@@ -319,6 +320,14 @@ impl tcphub_server {
         }
         Ok(handle)
     }
+}
+
+/// Why a wedged forked child's server (see [`Wedged`]) does nothing.
+fn forked_run() -> Fail {
+    Fail::new(
+        TCPHUB_ERR_NOT_RUNNING,
+        "the server's run is the parent process's (forked)",
+    )
 }
 
 fn never_started() -> Fail {
