@@ -1489,7 +1489,10 @@ int tcphub_server_set_userdata_free(struct tcphub_server *s, tcphub_userdata_fre
  * from inside one of its own callbacks, where its previous run is still
  * ending on the calling thread. When a restart fails, the server stays the
  * stopped previous run: `tcphub_server_port` and the events queued at its
- * stop are still there.
+ * stop are still there. A restart that succeeds discards the previous
+ * run's events not yet taken (its last `TCPHUB_EVENT_DISCONNECTED`s among
+ * them): in pull mode, take them first — `tcphub_server_next_event` until
+ * it returns `TCPHUB_ERR_NOT_RUNNING`.
  *
  * Returns `TCPHUB_ERR_BIND` when the address cannot be bound (in use,
  * permission denied), `TCPHUB_ERR_INVALID_ARG` for an invalid setting,
