@@ -1,16 +1,17 @@
-//! Broadcasts gathered on their way from a loop's callbacks to the loops.
+//! What a loop's callbacks send, gathered on its way to the loops.
 //!
-//! A relay's `on_message` calls `send_all` once per message it reads. Sent
-//! one by one, every message would cost a shared buffer of its own and, for
-//! each other loop of the server, a channel entry (a node allocated and
-//! freed on two threads) and a wakeup check. Instead, a callback running on
-//! an event loop frames its broadcast straight into a buffer per target
-//! loop: its own loop's in a thread-local [`Gathered`]
-//! (`shared::LocalLoop`), each other loop's in the [`Lane`] from this loop to
-//! that one. A run of broadcasts to the same audience becomes one shared
-//! buffer and one command when the loop that gathered it pumps (after each
-//! read, so after every message of the read was handed to the callbacks),
-//! or earlier when anything else is posted to that loop.
+//! A relay's `on_message` calls `send_all` once per message it reads, an
+//! echo's `send` once per message. Sent one by one, every message would
+//! cost a shared buffer of its own and, for a loop other than the
+//! callback's, a channel entry (a node allocated and freed on two threads)
+//! and a wakeup check. Instead, a callback running on an event loop frames
+//! a small message straight into a buffer per target loop: its own loop's
+//! in a thread-local [`Gathered`] (`shared::LocalLoop`), each other loop's
+//! in the [`Lane`] from this loop to that one. A run of messages for the
+//! same [`Target`] (a broadcast's audience, or one client) becomes one
+//! shared buffer and one command when the loop that gathered it pumps
+//! (after each read, so after every message of the read was handed to the
+//! callbacks), or earlier when anything else is posted to that loop.
 //!
 //! Order is kept as if every message had been posted at its `send_all`:
 //! whoever posts anything to a loop first moves what the lanes into that
@@ -27,9 +28,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::broadcast::Run;
+use crate::error::{Error, Result};
 use crate::event::ClientId;
 use crate::framing::Framing;
-use crate::shared::{Audience, Command, Core};
+use crate::shared::{self, Audience, Command, Core, LocalLoop};
 
 /// Framed messages longer than this are not gathered: they go out in a
 /// buffer of their own, as from any other thread (a copy into the gathering
@@ -152,6 +154,109 @@ impl Core {
     /// normally fits into a queue that already holds something).
     pub fn batch_cap(&self) -> usize {
         crate::broadcast::BATCH_MAX.min(self.config.max_queue_bytes / 2)
+    }
+
+    /// `send_all` from a callback running on one of this server's loops:
+    /// gathers the message (for `audience`, `framed_len` bytes framed) for
+    /// every loop instead of posting it. `None` when not on such a thread,
+    /// or for a message too large to gather: the caller posts it.
+    pub fn gather_broadcast(
+        &self,
+        msg: &[u8],
+        framed_len: usize,
+        audience: Audience,
+    ) -> Option<Result<()>> {
+        self.gathering(framed_len, |ll| {
+            let here = ll.idx;
+            let others = |idx: usize| idx != here;
+            self.count_gathered(framed_len, others)?;
+            let target = Target::All(audience);
+            self.gather_here(ll, msg, framed_len, target);
+            for idx in (0..self.loops.len()).filter(|&i| others(i)) {
+                self.gather_into_lane(here, idx, msg, target);
+            }
+            Ok(())
+        })
+    }
+
+    /// `send`/`send_to` (to client `id`, of loop `idx`) from a callback
+    /// running on one of this server's loops: gathered, as
+    /// [`gather_broadcast`](Core::gather_broadcast) does, into a run for
+    /// that client. `None` when not on such a thread, or for a message too
+    /// large to gather: the caller posts it.
+    pub fn gather_send(
+        &self,
+        idx: usize,
+        id: ClientId,
+        msg: &[u8],
+        framed_len: usize,
+    ) -> Option<Result<()>> {
+        self.gathering(framed_len, |ll| {
+            let target = Target::Client(id);
+            if idx == ll.idx {
+                self.gather_here(ll, msg, framed_len, target);
+            } else {
+                self.count_gathered(framed_len, |i| i == idx)?;
+                self.gather_into_lane(ll.idx, idx, msg, target);
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` with the calling loop when on one of this server's loops
+    /// and the message (`framed_len` bytes framed) is small enough to
+    /// gather; `NotRunning` in a forked child (no loop reads here).
+    fn gathering(
+        &self,
+        framed_len: usize,
+        f: impl FnOnce(&mut LocalLoop) -> Result<()>,
+    ) -> Option<Result<()>> {
+        if framed_len > GATHER_SMALL {
+            return None;
+        }
+        shared::on_own_loop(self, |ll| {
+            if self.origin.forked() {
+                return Err(Error::NotRunning);
+            }
+            f(ll)
+        })
+    }
+
+    /// Counts a gathered message of `framed_len` bytes in the backlog of
+    /// the loops `to` picks, then checks the server still runs, as
+    /// `post_message` does for a message it posts (see there); on
+    /// `NotRunning` the counts are given back.
+    fn count_gathered(&self, framed_len: usize, to: impl Fn(usize) -> bool) -> Result<()> {
+        let cost = framed_len + crate::connection::ENTRY_OVERHEAD;
+        for (idx, remote) in self.loops.iter().enumerate() {
+            if to(idx) {
+                remote.pending.fetch_add(cost, Ordering::SeqCst);
+            }
+        }
+        if self.running.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        for (idx, remote) in self.loops.iter().enumerate() {
+            if to(idx) {
+                shared::give_back(&remote.pending, cost);
+                // The loop may be waiting for the count to reach zero.
+                if !remote.notified.swap(true, Ordering::AcqRel) {
+                    let _ = remote.waker.wake();
+                }
+            }
+        }
+        Err(Error::NotRunning)
+    }
+
+    /// Gathers `msg` for `target` among the clients of the calling loop
+    /// (`ll`'s), after what was posted to it before (as a local post does).
+    fn gather_here(&self, ll: &mut LocalLoop, msg: &[u8], framed_len: usize, target: Target) {
+        let moved = self.flush_lanes_into(ll.idx, None, false);
+        ll.catch_up(&self.loops[ll.idx], moved);
+        if !ll.gathered.joins(target, framed_len, self.batch_cap()) {
+            ll.flush_gathered();
+        }
+        ll.gathered.push(&self.config.framing, msg, target);
     }
 
     /// Moves what the lanes into loop `to` hold (but the one from `skip`)

@@ -16,7 +16,6 @@ use mio::Waker;
 
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Framing;
-use crate::gather::Target;
 use crate::handle::ServerHandle;
 use crate::registry::Registry;
 use crate::stats::LoopCounters;
@@ -278,16 +277,16 @@ impl Drop for StopGuard {
 }
 
 /// Per-thread record of the loop running on it, if any.
-struct LocalLoop {
+pub(crate) struct LocalLoop {
     core: *const Core,
-    idx: usize,
+    pub(crate) idx: usize,
     /// Commands a callback sent to this same loop; drained by the loop right
     /// after the callback returns.
     cmds: Vec<Command>,
     /// Broadcasts callbacks sent to this same loop, gathered into one run
     /// (see `gather.rs`); moved to the end of `cmds` before anything else
     /// joins it.
-    gathered: crate::gather::Gathered,
+    pub(crate) gathered: crate::gather::Gathered,
     /// Clients a `Kick` among `cmds` is for: the loop stops handing their
     /// messages to `on_message` at once, not only once the kick is applied
     /// (see `kicked_here`).
@@ -329,7 +328,7 @@ impl LocalLoop {
     /// its flag would have made the gathering call catch up first.
     /// `moved`: this thread has just put something there itself (without
     /// the flag).
-    fn catch_up(&mut self, remote: &LoopRemote, moved: bool) {
+    pub(crate) fn catch_up(&mut self, remote: &LoopRemote, moved: bool) {
         if moved || remote.notified.load(Ordering::Acquire) {
             self.flush_gathered();
             remote.drain_into(&self.rx, &mut self.cmds);
@@ -338,7 +337,7 @@ impl LocalLoop {
 
     /// Moves the broadcasts gathered for this loop to the end of `cmds`.
     #[inline]
-    fn flush_gathered(&mut self) {
+    pub(crate) fn flush_gathered(&mut self) {
         if self.gathered.is_empty() {
             return;
         }
@@ -406,6 +405,16 @@ pub(crate) fn leave_loop() {
     LOCAL.with(|l| l.borrow_mut().take());
 }
 
+/// Runs `f` with this thread's loop if it is one of `core`'s (a callback
+/// running there); `None` on any other thread (see `gather.rs`).
+pub(crate) fn on_own_loop<R>(core: &Core, f: impl FnOnce(&mut LocalLoop) -> R) -> Option<R> {
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let ll = l.as_mut().filter(|ll| std::ptr::eq(ll.core, core))?;
+        Some(f(ll))
+    })
+}
+
 /// Appends the commands queued locally by callbacks to `out`, in order.
 pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
     LOCAL.with(|l| {
@@ -468,7 +477,7 @@ pub(crate) fn call_guarded(f: impl FnOnce()) -> bool {
 /// Takes `len` off a loop's backlog count `pending` for a message that did
 /// not reach the loop, never below zero: a finished loop zeroes the count,
 /// which may already have left this message out.
-fn give_back(pending: &AtomicUsize, len: usize) {
+pub(crate) fn give_back(pending: &AtomicUsize, len: usize) {
     if len > 0 {
         let _ = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
             Some(p.saturating_sub(len))
@@ -665,116 +674,6 @@ impl Core {
             }
         }
         true
-    }
-
-    /// `send_all` from a callback running on one of this server's loops:
-    /// gathers the message (for `audience`, `framed_len` bytes framed) for
-    /// every loop instead of posting it (see `gather.rs`). `None` when not
-    /// on such a thread, or for a message too large to gather: the caller
-    /// posts it.
-    pub fn gather_broadcast(
-        &self,
-        msg: &[u8],
-        framed_len: usize,
-        audience: Audience,
-    ) -> Option<crate::error::Result<()>> {
-        if framed_len > crate::gather::GATHER_SMALL {
-            return None;
-        }
-        LOCAL.with(|l| {
-            let mut l = l.borrow_mut();
-            let ll = l.as_mut().filter(|ll| std::ptr::eq(ll.core, self))?;
-            if self.origin.forked() {
-                return Some(Err(crate::error::Error::NotRunning));
-            }
-            let here = ll.idx;
-            let others = |idx: usize| idx != here;
-            if let Err(e) = self.count_gathered(framed_len, others) {
-                return Some(Err(e));
-            }
-            let target = Target::All(audience);
-            self.gather_here(ll, msg, framed_len, target);
-            for idx in (0..self.loops.len()).filter(|&i| others(i)) {
-                self.gather_into_lane(here, idx, msg, target);
-            }
-            Some(Ok(()))
-        })
-    }
-
-    /// `send`/`send_to` (to client `id`, of loop `idx`) from a callback
-    /// running on one of this server's loops: gathered, as
-    /// [`gather_broadcast`](Core::gather_broadcast) does, into a run for
-    /// that client. `None` when not on such a thread, or for a message too
-    /// large to gather: the caller posts it.
-    pub fn gather_send(
-        &self,
-        idx: usize,
-        id: ClientId,
-        msg: &[u8],
-        framed_len: usize,
-    ) -> Option<crate::error::Result<()>> {
-        if framed_len > crate::gather::GATHER_SMALL {
-            return None;
-        }
-        LOCAL.with(|l| {
-            let mut l = l.borrow_mut();
-            let ll = l.as_mut().filter(|ll| std::ptr::eq(ll.core, self))?;
-            if self.origin.forked() {
-                return Some(Err(crate::error::Error::NotRunning));
-            }
-            let here = ll.idx;
-            let target = Target::Client(id);
-            if idx == here {
-                self.gather_here(ll, msg, framed_len, target);
-            } else {
-                if let Err(e) = self.count_gathered(framed_len, |i| i == idx) {
-                    return Some(Err(e));
-                }
-                self.gather_into_lane(here, idx, msg, target);
-            }
-            Some(Ok(()))
-        })
-    }
-
-    /// Counts a gathered message of `framed_len` bytes in the backlog of
-    /// the loops `to` picks, then checks the server still runs, as
-    /// `post_message` does for a message it posts (see there); on
-    /// `NotRunning` the counts are given back.
-    fn count_gathered(
-        &self,
-        framed_len: usize,
-        to: impl Fn(usize) -> bool,
-    ) -> crate::error::Result<()> {
-        let cost = framed_len + crate::connection::ENTRY_OVERHEAD;
-        for (idx, remote) in self.loops.iter().enumerate() {
-            if to(idx) {
-                remote.pending.fetch_add(cost, Ordering::SeqCst);
-            }
-        }
-        if self.running.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        for (idx, remote) in self.loops.iter().enumerate() {
-            if to(idx) {
-                give_back(&remote.pending, cost);
-                // The loop may be waiting for the count to reach zero.
-                if !remote.notified.swap(true, Ordering::AcqRel) {
-                    let _ = remote.waker.wake();
-                }
-            }
-        }
-        Err(crate::error::Error::NotRunning)
-    }
-
-    /// Gathers `msg` for `target` among the clients of the calling loop
-    /// (`ll`'s), after what was posted to it before (as a local post does).
-    fn gather_here(&self, ll: &mut LocalLoop, msg: &[u8], framed_len: usize, target: Target) {
-        let moved = self.flush_lanes_into(ll.idx, None, false);
-        ll.catch_up(&self.loops[ll.idx], moved);
-        if !ll.gathered.joins(target, framed_len, self.batch_cap()) {
-            ll.flush_gathered();
-        }
-        ll.gathered.push(&self.config.framing, msg, target);
     }
 
     /// Waits (briefly sleeping) while loop `remote` is too far behind,
