@@ -121,10 +121,19 @@ impl Lane {
     }
 }
 
+/// Most loops a server gathers its callbacks' messages across. The lanes
+/// are one per pair of loops: with more loops, their memory (~90 bytes a
+/// lane, up to [`BYTES_KEPT`] kept by each busy one) would grow with the
+/// square of the loops (1.4 GiB of lanes at `MAX_THREADS`), so such a
+/// server's callbacks post their messages one by one instead.
+pub(crate) const GATHER_MAX_LOOPS: usize = 16;
+
 /// The lanes between the loops of a server: `n × n`, the one from loop `s`
 /// to loop `d` at `s * n + d` (those from a loop to itself unused).
 #[derive(Debug)]
 pub(crate) struct Lanes {
+    /// The server's loops; 0 when it has more than [`GATHER_MAX_LOOPS`]
+    /// (no lanes: nothing is gathered).
     n: usize,
     lanes: Box<[Lane]>,
     /// Per target loop, how many lanes into it hold something (changed with
@@ -134,14 +143,21 @@ pub(crate) struct Lanes {
 }
 
 impl Lanes {
-    /// Lanes between `n` loops (none for a single loop).
+    /// Lanes between `n` loops (none for a single loop, or for more than
+    /// [`GATHER_MAX_LOOPS`]).
     pub fn new(n: usize) -> Lanes {
+        let n = if n > GATHER_MAX_LOOPS { 0 } else { n };
         let count = if n > 1 { n * n } else { 0 };
         Lanes {
             n,
             lanes: (0..count).map(|_| Lane::default()).collect(),
             full_into: (0..n).map(|_| AtomicUsize::new(0)).collect(),
         }
+    }
+
+    /// Whether a server of `loops` loops gathers its callbacks' messages.
+    pub fn gathering(&self, loops: usize) -> bool {
+        self.n == loops
     }
 
     fn get(&self, from: usize, to: usize) -> &Lane {
@@ -203,15 +219,16 @@ impl Core {
         })
     }
 
-    /// Runs `f` with the calling loop when on one of this server's loops
-    /// and the message (`framed_len` bytes framed) is small enough to
-    /// gather; `NotRunning` in a forked child (no loop reads here).
+    /// Runs `f` with the calling loop when on one of this server's loops,
+    /// the server has at most [`GATHER_MAX_LOOPS`] and the message
+    /// (`framed_len` bytes framed) is small enough to gather; `NotRunning`
+    /// in a forked child (no loop reads here).
     fn gathering(
         &self,
         framed_len: usize,
         f: impl FnOnce(&mut LocalLoop) -> Result<()>,
     ) -> Option<Result<()>> {
-        if framed_len > GATHER_SMALL {
+        if framed_len > GATHER_SMALL || !self.lanes.gathering(self.loops.len()) {
             return None;
         }
         shared::on_own_loop(self, |ll| {
