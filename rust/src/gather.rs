@@ -105,8 +105,11 @@ impl Gathered {
     }
 }
 
-/// Broadcasts a loop's callbacks gathered for another loop of the server.
+/// Messages a loop's callbacks gathered for another loop of the server.
+/// Aligned to its own cache lines: the lanes of different pairs of loops
+/// are written by different threads at once.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub(crate) struct Lane {
     /// Something is gathered: set by the gathering loop under the lock,
     /// cleared under it once the run is in the target's channel.
@@ -139,7 +142,19 @@ pub(crate) struct Lanes {
     /// Per target loop, how many lanes into it hold something (changed with
     /// a lane's `full`, under its lock): a post to a loop no lane holds
     /// anything for looks at one counter, not at every lane.
-    full_into: Box<[AtomicUsize]>,
+    full_into: Box<[Counter]>,
+}
+
+/// A count on cache lines of its own (see [`Lanes::full_into`]).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Counter(AtomicUsize);
+
+impl std::ops::Deref for Counter {
+    type Target = AtomicUsize;
+    fn deref(&self) -> &AtomicUsize {
+        &self.0
+    }
 }
 
 impl Lanes {
@@ -151,7 +166,7 @@ impl Lanes {
         Lanes {
             n,
             lanes: (0..count).map(|_| Lane::default()).collect(),
-            full_into: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+            full_into: (0..n).map(|_| Counter::default()).collect(),
         }
     }
 
