@@ -411,11 +411,18 @@ impl PyTcpServer {
     /// server to finish — those of servers dropped without ``stop()``
     /// included, which were stopped but not waited for — and returns
     /// whether they all did. Used at interpreter exit, after the servers
-    /// still referenced were stopped.
+    /// still referenced were stopped. Ctrl-C ends the wait
+    /// (``KeyboardInterrupt``), as it does a callback's own wait.
     #[staticmethod]
     fn _wait_for_callbacks(py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let limit = duration(py, timeout, "timeout")?;
-        Ok(py.detach(|| crate::dispatch::wait_all(limit)))
+        if crate::dispatch::on_dispatcher() {
+            return Ok(false); // (it never waits for dispatchers there)
+        }
+        let waited = crate::wait_sliced(py, crate::deadline_after(limit), |slice| {
+            Ok(crate::dispatch::wait_all(slice).then_some(()))
+        })?;
+        Ok(matches!(waited, crate::Waited::Got(())))
     }
 
     /// Blocks until the server has stopped (by ``stop()`` from another

@@ -207,3 +207,46 @@ def test_what_an_open_client_queued_is_delivered_at_exit_with_a_daemon_thread_ru
             killer.cancel()
     assert got == total, err
     assert proc.returncode == 0, err
+
+
+def test_ctrl_c_ends_the_exits_wait_for_a_callback_that_does_not_return():
+    # At exit the servers are stopped, then their last callbacks get up to
+    # EXIT_TIMEOUT (5 s) to finish. That wait was deaf to Ctrl-C: a program
+    # whose callback was stuck could not be interrupted out of it.
+    out, err, code = _run_until_interrupted(
+        """
+        import tcphub._runtime
+        tcphub._runtime.EXIT_TIMEOUT = 600.0
+        stopping = tcphub._runtime._stop_all
+
+        def watch():
+            # In `_stop_all`, past its stop of the server (which Ctrl-C
+            # ends too): in the wait for the last callbacks.
+            seen = 0
+            while seen < 20:
+                inside = sys._current_frames().get(main.ident).f_code is stopping.__code__
+                seen = seen + 1 if inside and not server.running else 0
+                time.sleep(0.005)
+            print("waiting", flush=True)
+
+        server = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="lines")
+        busy = threading.Event()
+
+        @server.on_message
+        def stuck(client, data):
+            busy.set()
+            time.sleep(600)
+
+        server.start()
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"go\\n")
+        assert busy.wait(30)
+        threading.Thread(target=watch, daemon=True).start()
+        print("leaving", flush=True)
+        """,
+        first="leaving",
+    )
+    # (Python reports the interrupt that ended an atexit callback.)
+    assert code >= 0, f"killed: the exit waited on\n{err}"
+    assert "KeyboardInterrupt" in err, err
+    assert out == "", err
