@@ -12,7 +12,7 @@ use crate::event::DisconnectReason;
 use crate::shared::{self, Audience, Command, Overflow};
 use crate::stats::LoopCounters;
 
-/// Room for commands the work queue keeps between turns (48 bytes each).
+/// Room for commands the work queue keeps between turns (56 bytes each).
 const WORK_KEEP: usize = 4096;
 
 /// What became of a message offered to a connection's queue.
@@ -57,7 +57,7 @@ impl EventLoop {
         }
         // A burst (a thread posting far ahead of this loop: up to
         // `MAX_PENDING_BYTES` of tiny messages, over a million commands)
-        // would otherwise keep its room, 48 bytes a command, for good.
+        // would otherwise keep its room, 56 bytes a command, for good.
         if self.work.capacity() > WORK_KEEP {
             self.work.shrink_to(WORK_KEEP);
         }
