@@ -123,14 +123,27 @@ impl Connection {
     /// (one message is always accepted into an empty queue, so a message
     /// larger than the limit can still be delivered to a reader that keeps up).
     pub fn enqueue(&mut self, buf: Arc<[u8]>, limit: usize) -> Queued {
+        self.enqueue_msgs(buf, 1, limit)
+    }
+
+    /// [`enqueue`](Connection::enqueue) for a buffer holding `msgs` framed
+    /// messages (a gathered or coalesced run): taken only if every one of
+    /// them would have been taken queued singly, each with its own
+    /// bookkeeping (the first one alone into an empty queue is not enough:
+    /// the caller then offers them one by one).
+    pub fn enqueue_msgs(&mut self, buf: Arc<[u8]>, msgs: u64, limit: usize) -> Queued {
         if buf.is_empty() {
             return Queued::Yes { needs_flush: false };
         }
         // Against the limit, each queued frame also counts the memory it
         // takes beyond its bytes, so a queue of tiny frames is bounded too.
-        let cost = (self.out_bytes + buf.len())
-            .saturating_add((self.out.len() + 1).saturating_mul(ENTRY_OVERHEAD));
-        if self.out_bytes > 0 && cost > limit {
+        let entries = (self.out.len() as u64).saturating_add(msgs.max(1));
+        let cost = (self.out_bytes + buf.len()).saturating_add(
+            usize::try_from(entries)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(ENTRY_OVERHEAD),
+        );
+        if (self.out_bytes > 0 || msgs > 1) && cost > limit {
             return Queued::Full(buf);
         }
         self.out_bytes += buf.len();

@@ -170,7 +170,7 @@ impl EventLoop {
         if conn.closing.is_some() || conn.write_failed.is_some() {
             return Offer::Gone; // on its way out: only what was queued before goes
         }
-        let mut queued = conn.enqueue(frame, limit);
+        let mut queued = conn.enqueue_msgs(frame, msgs, limit);
         if let Queued::Full(frame) = queued {
             // Full only by this turn's backlog? Write to the socket, then retry.
             if !conn.writable {
@@ -179,7 +179,7 @@ impl EventLoop {
                 match conn.flush() {
                     Ok(n) => {
                         LoopCounters::add(&counters.bytes_out, n as u64);
-                        queued = conn.enqueue(frame, limit);
+                        queued = conn.enqueue_msgs(frame, msgs, limit);
                     }
                     Err((n, reason)) => {
                         LoopCounters::add(&counters.bytes_out, n as u64);
