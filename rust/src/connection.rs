@@ -137,12 +137,9 @@ impl Connection {
         }
         // Against the limit, each queued frame also counts the memory it
         // takes beyond its bytes, so a queue of tiny frames is bounded too.
-        let entries = (self.out.len() as u64).saturating_add(msgs.max(1));
-        let cost = (self.out_bytes + buf.len()).saturating_add(
-            usize::try_from(entries)
-                .unwrap_or(usize::MAX)
-                .saturating_mul(ENTRY_OVERHEAD),
-        );
+        let entries = self.out.len().saturating_add(msgs as usize);
+        let cost =
+            (self.out_bytes + buf.len()).saturating_add(entries.saturating_mul(ENTRY_OVERHEAD));
         if (self.out_bytes > 0 || msgs > 1) && cost > limit {
             return Queued::Full(buf);
         }

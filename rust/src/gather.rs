@@ -204,7 +204,7 @@ impl Core {
             let target = Target::All(audience);
             self.gather_here(ll, msg, framed_len, target);
             for idx in (0..self.loops.len()).filter(|&i| others(i)) {
-                self.gather_into_lane(here, idx, msg, target);
+                self.gather_into_lane(here, idx, msg, framed_len, target);
             }
             Ok(())
         })
@@ -228,7 +228,7 @@ impl Core {
                 self.gather_here(ll, msg, framed_len, target);
             } else {
                 self.count_gathered(framed_len, |i| i == idx)?;
-                self.gather_into_lane(ll.idx, idx, msg, target);
+                self.gather_into_lane(ll.idx, idx, msg, framed_len, target);
             }
             Ok(())
         })
@@ -351,20 +351,26 @@ impl Core {
         }
     }
 
-    /// Gathers `msg` (framed, for `target`) into the lane from loop
-    /// `from` to loop `to`, its bytes already counted in `to`'s backlog.
-    pub fn gather_into_lane(&self, from: usize, to: usize, msg: &[u8], target: Target) {
+    /// Gathers `msg` (`framed_len` bytes framed, for `target`) into the
+    /// lane from loop `from` to loop `to`, its bytes already counted in
+    /// `to`'s backlog.
+    fn gather_into_lane(
+        &self,
+        from: usize,
+        to: usize,
+        msg: &[u8],
+        framed_len: usize,
+        target: Target,
+    ) {
         // Another loop's gathered broadcasts may have been seen by this
         // callback (through a thread it told): they go first.
         self.flush_lanes_into(to, Some(from), true);
-        let framing = &self.config.framing;
-        let len = framing.framed_len(msg).unwrap_or(msg.len());
         let lane = self.lanes.get(from, to);
         let mut g = lane.lock();
-        if !g.joins(target, len, self.batch_cap()) {
+        if !g.joins(target, framed_len, self.batch_cap()) {
             self.flush_locked(lane, &mut g, to, true);
         }
-        g.push(framing, msg, target);
+        g.push(&self.config.framing, msg, target);
         // `full` changes only under the lock.
         if !lane.full.load(Ordering::Relaxed) {
             // A loop about to sleep marks itself, then looks at its lanes

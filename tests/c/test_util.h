@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,23 @@ static inline tcphub_server *new_local_server(tcphub_framing framing) {
     CHECK_OK(tcphub_server_set_bind_ip(s, "127.0.0.1"));
     CHECK_OK(tcphub_server_set_framing(s, framing, 0));
     return s;
+}
+
+/* Set once flood_on_connect has queued its flood for a client. */
+static inline atomic_int *flooded(void) {
+    static atomic_int flag;
+    return &flag;
+}
+
+/* An on_connect callback (userdata: the server) that queues 16 MiB for
+ * every new client: far more than socket buffers hold, so a stop's flush
+ * sticks until the client's socket is closed. */
+static inline void flood_on_connect(void *ud, uint64_t id, const char *ip, uint16_t port) {
+    (void)ip;
+    (void)port;
+    static uint8_t chunk[1 << 20];
+    for (int i = 0; i < 16; i++) CHECK_OK(tcphub_server_send(ud, id, chunk, sizeof chunk));
+    atomic_store(flooded(), 1);
 }
 
 #define TEST_PASS(name) printf("ok - %s\n", (name))
