@@ -13,6 +13,17 @@
 //! (after each read, so after every message of the read was handed to the
 //! callbacks), or earlier when anything else is posted to that loop.
 //!
+//! An application thread (any thread that is no tcphub I/O thread: `main`,
+//! a worker, the Python dispatcher, a C caller) gathers the same way, into
+//! one more lane per loop, shared by all such threads (the *outside* lane,
+//! under its lock): an application thread broadcasting in a loop costs no
+//! shared buffer and no channel entry per message either. Nobody pumps for
+//! it, so the target loop takes what it holds at its own next pump — the
+//! first message into an empty lane wakes the loop if it sleeps — or
+//! whoever posts to that loop first moves it on, as below. Such a thread
+//! still waits while the loop is too far behind (`Core::wait_for_room`),
+//! before its message is counted.
+//!
 //! Order is kept as if every message had been posted at its `send_all`:
 //! whoever posts anything to a loop first moves what the lanes into that
 //! loop hold into its channel (`Core::flush_lanes_into`), under the lane's
@@ -132,7 +143,9 @@ impl Lane {
 pub(crate) const GATHER_MAX_LOOPS: usize = 16;
 
 /// The lanes between the loops of a server: `n × n`, the one from loop `s`
-/// to loop `d` at `s * n + d` (those from a loop to itself unused).
+/// to loop `d` at `s * n + d` (those from a loop to itself unused), then
+/// the `n` outside lanes, from application threads to loop `d` at
+/// `n * n + d` (source index `n`).
 #[derive(Debug)]
 pub(crate) struct Lanes {
     /// The server's loops; 0 when it has more than [`GATHER_MAX_LOOPS`]
@@ -158,11 +171,11 @@ impl std::ops::Deref for Counter {
 }
 
 impl Lanes {
-    /// Lanes between `n` loops (none for a single loop, or for more than
-    /// [`GATHER_MAX_LOOPS`]).
+    /// Lanes between `n` loops and from the application threads to each
+    /// (none for more than [`GATHER_MAX_LOOPS`]).
     pub fn new(n: usize) -> Lanes {
         let n = if n > GATHER_MAX_LOOPS { 0 } else { n };
-        let count = if n > 1 { n * n } else { 0 };
+        let count = n * (n + 1);
         Lanes {
             n,
             lanes: (0..count).map(|_| Lane::default()).collect(),
@@ -177,6 +190,11 @@ impl Lanes {
 
     fn get(&self, from: usize, to: usize) -> &Lane {
         &self.lanes[from * self.n + to]
+    }
+
+    /// The source index of the outside lanes (see [`Lanes`]).
+    fn outside(&self) -> usize {
+        self.n
     }
 }
 
@@ -197,17 +215,21 @@ impl Core {
         framed_len: usize,
         audience: Audience,
     ) -> Option<Result<()>> {
-        self.gathering(framed_len, |ll| {
-            let here = ll.idx;
-            let others = |idx: usize| idx != here;
-            self.count_gathered(framed_len, others)?;
-            let target = Target::All(audience);
-            self.gather_here(ll, msg, framed_len, target);
-            for idx in (0..self.loops.len()).filter(|&i| others(i)) {
-                self.gather_into_lane(here, idx, msg, framed_len, target);
-            }
-            Ok(())
-        })
+        let target = Target::All(audience);
+        self.gathering(
+            framed_len,
+            |ll| {
+                let here = ll.idx;
+                let others = |idx: usize| idx != here;
+                self.count_gathered(framed_len, others)?;
+                self.gather_here(ll, msg, framed_len, target);
+                for idx in (0..self.loops.len()).filter(|&i| others(i)) {
+                    self.gather_into_lane(here, idx, msg, framed_len, target);
+                }
+                Ok(())
+            },
+            || self.gather_from_outside(msg, framed_len, target, |_| true),
+        )
     }
 
     /// `send`/`send_to` (to client `id`, of loop `idx`) from a callback
@@ -222,36 +244,72 @@ impl Core {
         msg: &[u8],
         framed_len: usize,
     ) -> Option<Result<()>> {
-        self.gathering(framed_len, |ll| {
-            let target = Target::Client(id);
-            if idx == ll.idx {
-                self.gather_here(ll, msg, framed_len, target);
-            } else {
-                self.count_gathered(framed_len, |i| i == idx)?;
-                self.gather_into_lane(ll.idx, idx, msg, framed_len, target);
-            }
-            Ok(())
-        })
+        let target = Target::Client(id);
+        self.gathering(
+            framed_len,
+            |ll| {
+                if idx == ll.idx {
+                    self.gather_here(ll, msg, framed_len, target);
+                } else {
+                    self.count_gathered(framed_len, |i| i == idx)?;
+                    self.gather_into_lane(ll.idx, idx, msg, framed_len, target);
+                }
+                Ok(())
+            },
+            || self.gather_from_outside(msg, framed_len, target, |i| i == idx),
+        )
     }
 
-    /// Runs `f` with the calling loop when on one of this server's loops,
-    /// the server has at most [`GATHER_MAX_LOOPS`] and the message
-    /// (`framed_len` bytes framed) is small enough to gather; `NotRunning`
-    /// in a forked child (no loop reads here).
+    /// When the server has at most [`GATHER_MAX_LOOPS`] and the message
+    /// (`framed_len` bytes framed) is small enough to gather: runs
+    /// `on_loop` with the calling loop when on one of this server's loops,
+    /// `outside` on an application thread (no tcphub I/O thread at all);
+    /// `NotRunning` in a forked child (no loop reads here). `None` (post
+    /// the message) otherwise: on another server's loop or a client's I/O
+    /// thread, which must not wait for room (`Core::post`).
     fn gathering(
         &self,
         framed_len: usize,
-        f: impl FnOnce(&mut LocalLoop) -> Result<()>,
+        on_loop: impl FnOnce(&mut LocalLoop) -> Result<()>,
+        outside: impl FnOnce() -> Result<()>,
     ) -> Option<Result<()>> {
         if framed_len > GATHER_SMALL || !self.lanes.gathering(self.loops.len()) {
             return None;
         }
-        shared::on_own_loop(self, |ll| {
-            if self.origin.forked() {
-                return Err(Error::NotRunning);
+        if self.origin.forked() {
+            return Some(Err(Error::NotRunning));
+        }
+        if let Some(done) = shared::on_own_loop(self, on_loop) {
+            return Some(done);
+        }
+        if shared::on_any_io_thread() {
+            return None;
+        }
+        Some(outside())
+    }
+
+    /// Gathers `msg` (`framed_len` bytes framed, for `target`) from an
+    /// application thread into the outside lanes to the loops `to` picks:
+    /// as `post_message` does, it first waits while a loop is too far
+    /// behind, then counts the message and checks the server still runs.
+    fn gather_from_outside(
+        &self,
+        msg: &[u8],
+        framed_len: usize,
+        target: Target,
+        to: impl Fn(usize) -> bool,
+    ) -> Result<()> {
+        for (idx, remote) in self.loops.iter().enumerate() {
+            if to(idx) {
+                self.wait_for_room(remote);
             }
-            f(ll)
-        })
+        }
+        self.count_gathered(framed_len, &to)?;
+        let from = self.lanes.outside();
+        for idx in (0..self.loops.len()).filter(|&i| to(i)) {
+            self.gather_into_lane(from, idx, msg, framed_len, target);
+        }
+        Ok(())
     }
 
     /// Counts a gathered message of `framed_len` bytes in the backlog of
@@ -299,7 +357,7 @@ impl Core {
     /// anything was moved.
     #[inline]
     pub fn flush_lanes_into(&self, to: usize, skip: Option<usize>, wake: bool) -> bool {
-        if self.lanes.n < 2 {
+        if self.lanes.n == 0 {
             return false;
         }
         let mut full = self.lanes.full_into[to].load(Ordering::Acquire);
@@ -319,7 +377,9 @@ impl Core {
     #[inline(never)]
     fn flush_full_lanes_into(&self, to: usize, skip: Option<usize>, wake: bool) -> bool {
         let mut moved = false;
-        for from in 0..self.lanes.n {
+        // The loops' lanes, then the outside one (an application thread
+        // that saw a loop's gathered message gathers after flushing it).
+        for from in 0..=self.lanes.outside() {
             if from == to || Some(from) == skip {
                 continue;
             }
@@ -392,7 +452,7 @@ impl Core {
     /// Whether a lane into loop `to` holds something (SeqCst: see
     /// `gather_into_lane`).
     pub fn lanes_into_full(&self, to: usize) -> bool {
-        self.lanes.n > 1 && self.lanes.full_into[to].load(Ordering::SeqCst) > 0
+        self.lanes.n > 0 && self.lanes.full_into[to].load(Ordering::SeqCst) > 0
     }
 
     /// Sends the run `g` (lane `lane`, locked) holds to loop `to`. The send

@@ -678,7 +678,7 @@ impl Core {
 
     /// Waits (briefly sleeping) while loop `remote` is too far behind,
     /// unless the server is stopping.
-    fn wait_for_room(&self, remote: &LoopRemote) {
+    pub(crate) fn wait_for_room(&self, remote: &LoopRemote) {
         let mut nap = Duration::from_micros(20);
         while remote.pending.load(Ordering::Acquire) > MAX_PENDING_BYTES
             && self.running.load(Ordering::Acquire)
