@@ -152,9 +152,13 @@ pub(crate) struct Lanes {
     /// (no lanes: nothing is gathered).
     n: usize,
     lanes: Box<[Lane]>,
-    /// Per target loop, how many lanes into it hold something (changed with
-    /// a lane's `full`, under its lock): a post to a loop no lane holds
-    /// anything for looks at one counter, not at every lane.
+    /// Per target loop, how many lanes from other loops into it hold
+    /// something (changed with a lane's `full`, under its lock): a post to a
+    /// loop no lane holds anything for looks at one counter and the outside
+    /// lane's flag, not at every lane. The outside lane is not counted: its
+    /// flag is set by any application thread, so a caller could not tell
+    /// its own lane's flag from a count that does not include it yet (see
+    /// `flush_lanes_into`).
     full_into: Box<[Counter]>,
 }
 
@@ -360,11 +364,17 @@ impl Core {
         if self.lanes.n == 0 {
             return false;
         }
+        let outside = self.lanes.outside();
         let mut full = self.lanes.full_into[to].load(Ordering::Acquire);
-        if let Some(from) = skip {
-            // Not counting the caller's own lane (a flusher elsewhere
+        if skip != Some(outside) && self.lanes.get(outside, to).full.load(Ordering::Acquire) {
+            full += 1;
+        }
+        if let Some(from) = skip.filter(|&f| f != outside) {
+            // Not counting the caller's own loop lane (a flusher elsewhere
             // clears its flag before giving its count back, so a count
-            // read after that is never paired with the flag still set).
+            // read after that is never paired with the flag still set; only
+            // that loop sets it). The outside lane, whose flag any
+            // application thread sets, is not in the count at all.
             let own = self.lanes.get(from, to).full.load(Ordering::Relaxed);
             full = full.saturating_sub(usize::from(own));
         }
@@ -386,7 +396,7 @@ impl Core {
             let lane = self.lanes.get(from, to);
             if lane.full.load(Ordering::Acquire) {
                 let mut g = lane.lock();
-                moved |= self.flush_locked(lane, &mut g, to, wake);
+                moved |= self.flush_locked(lane, &mut g, from, to, wake);
             }
         }
         moved
@@ -406,7 +416,7 @@ impl Core {
             let lane = self.lanes.get(from, to);
             if lane.full.load(Ordering::Acquire) {
                 let mut g = lane.lock();
-                self.flush_locked(lane, &mut g, to, true);
+                self.flush_locked(lane, &mut g, from, to, true);
             }
         }
     }
@@ -428,7 +438,7 @@ impl Core {
         let lane = self.lanes.get(from, to);
         let mut g = lane.lock();
         if !g.joins(target, framed_len, self.batch_cap()) {
-            self.flush_locked(lane, &mut g, to, true);
+            self.flush_locked(lane, &mut g, from, to, true);
         }
         g.push(&self.config.framing, msg, target);
         // `full` changes only under the lock.
@@ -438,8 +448,14 @@ impl Core {
             // mark (both SeqCst): one of the two sees the other, so a
             // sleeping loop is woken for what a callback that goes on
             // running (even one waiting for that loop's clients) gathered.
-            lane.full.store(true, Ordering::Release);
-            self.lanes.full_into[to].fetch_add(1, Ordering::SeqCst);
+            // (The outside lane's flag is what the loop looks at: it is
+            // not counted in `full_into`.)
+            if from == self.lanes.outside() {
+                lane.full.store(true, Ordering::SeqCst);
+            } else {
+                lane.full.store(true, Ordering::Release);
+                self.lanes.full_into[to].fetch_add(1, Ordering::SeqCst);
+            }
             let remote = &self.loops[to];
             if remote.sleeping.load(Ordering::SeqCst)
                 && !remote.notified.swap(true, Ordering::AcqRel)
@@ -452,7 +468,13 @@ impl Core {
     /// Whether a lane into loop `to` holds something (SeqCst: see
     /// `gather_into_lane`).
     pub fn lanes_into_full(&self, to: usize) -> bool {
-        self.lanes.n > 0 && self.lanes.full_into[to].load(Ordering::SeqCst) > 0
+        self.lanes.n > 0
+            && (self.lanes.full_into[to].load(Ordering::SeqCst) > 0
+                || self
+                    .lanes
+                    .get(self.lanes.outside(), to)
+                    .full
+                    .load(Ordering::SeqCst))
     }
 
     /// Sends the run `g` (lane `lane`, locked) holds to loop `to`. The send
@@ -460,7 +482,14 @@ impl Core {
     /// that finds the lane empty (or waits for its lock) knows the run is
     /// in the channel ahead of what it posts.
     /// Whether there was a run.
-    fn flush_locked(&self, lane: &Lane, g: &mut Gathered, to: usize, wake: bool) -> bool {
+    fn flush_locked(
+        &self,
+        lane: &Lane,
+        g: &mut Gathered,
+        from: usize,
+        to: usize,
+        wake: bool,
+    ) -> bool {
         // Empty exactly when not `full` (both change under the lock): a
         // flusher that looked at `full` before another took the run finds
         // nothing here.
@@ -469,7 +498,9 @@ impl Core {
         };
         self.deliver(to, cmd, wake);
         lane.full.store(false, Ordering::Release);
-        self.lanes.full_into[to].fetch_sub(1, Ordering::AcqRel);
+        if from != self.lanes.outside() {
+            self.lanes.full_into[to].fetch_sub(1, Ordering::AcqRel);
+        }
         true
     }
 }
@@ -520,5 +551,37 @@ mod tests {
         };
         assert_eq!(&run.joined[..], b"\0\0\0\x01a\0\0\0\x01b");
         assert_eq!(run.messages(), 2);
+    }
+
+    /// An application thread about to gather for loop 1 first moves on what
+    /// a loop's callback gathered for loop 1 (it may have heard of it). That
+    /// must hold while another application thread is half way through
+    /// appending to the shared outside lane: its `full` set, its count not
+    /// yet (the two are separate stores). The server is stopped first so no
+    /// loop takes the lanes meanwhile; the interleaving is laid out by hand.
+    #[test]
+    fn a_loop_lane_is_moved_on_while_another_thread_half_fills_the_outside_lane() {
+        let server = crate::TcpServer::new(0, 4)
+            .bind("127.0.0.1".parse().expect("ip"))
+            .threads(2)
+            .start()
+            .expect("start");
+        let core = server.core().clone();
+        server.stop();
+        let framed = core.config.framing.framed_len(b"m0").expect("len");
+        // Loop 0's callback gathered m0 for a client of loop 1.
+        core.gather_into_lane(0, 1, b"m0", framed, Target::Client(7));
+        assert!(core.lanes.get(0, 1).full.load(Ordering::SeqCst));
+        // Another application thread, appending to the empty outside lane
+        // into loop 1, has set the lane's flag and not yet counted it.
+        let outside = core.lanes.outside();
+        core.lanes.get(outside, 1).full.store(true, Ordering::Release);
+        // This application thread heard of m0 and gathers for loop 1: m0
+        // must be moved into loop 1's channel ahead of its message.
+        core.flush_lanes_into(1, Some(outside), true);
+        assert!(
+            !core.lanes.get(0, 1).full.load(Ordering::SeqCst),
+            "m0 was left in loop 0's lane behind the application thread's message"
+        );
     }
 }
