@@ -575,7 +575,10 @@ mod tests {
         // Another application thread, appending to the empty outside lane
         // into loop 1, has set the lane's flag and not yet counted it.
         let outside = core.lanes.outside();
-        core.lanes.get(outside, 1).full.store(true, Ordering::Release);
+        core.lanes
+            .get(outside, 1)
+            .full
+            .store(true, Ordering::Release);
         // This application thread heard of m0 and gathers for loop 1: m0
         // must be moved into loop 1's channel ahead of its message.
         core.flush_lanes_into(1, Some(outside), true);

@@ -113,9 +113,17 @@ fn senders_keep_order_then_a_disconnect(loops: usize) {
         let who = format!("{loops} loops, receiver {k}");
         let got = check_per_source(&who, &lines);
         for t in 0..APP_THREADS {
-            assert_eq!(got.get(&format!("t{t}")), Some(&(2 * N)), "{who}: messages of t{t}");
+            assert_eq!(
+                got.get(&format!("t{t}")),
+                Some(&(2 * N)),
+                "{who}: messages of t{t}"
+            );
         }
-        assert_eq!(got.get("c"), Some(&DRIVER_LINES), "{who}: callback broadcasts");
+        assert_eq!(
+            got.get("c"),
+            Some(&DRIVER_LINES),
+            "{who}: callback broadcasts"
+        );
     }
     let stats = server.stats();
     assert_eq!(stats.undelivered, 0);
@@ -165,7 +173,9 @@ fn single_sends_wake_sleeping_loops(loops: usize) {
         }
         for (k, p) in peers.iter_mut().enumerate() {
             std::thread::sleep(Duration::from_millis(5));
-            server.send(ids[k], format!("one {round}").as_bytes()).unwrap();
+            server
+                .send(ids[k], format!("one {round}").as_bytes())
+                .unwrap();
             assert_eq!(p.read_line(), format!("one {round}"), "{loops} loops");
         }
     }
@@ -293,7 +303,9 @@ fn a_stop_during_a_flood_from_several_threads_counts_every_ok_send() {
                 })
             })
             .collect();
-        wait_until("the floods are under way", || started.load(Ordering::SeqCst));
+        wait_until("the floods are under way", || {
+            started.load(Ordering::SeqCst)
+        });
         assert!(
             server.stop_timeout(TIMEOUT),
             "round {round}: the stop did not finish"
