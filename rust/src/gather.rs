@@ -269,8 +269,10 @@ impl Core {
     /// `on_loop` with the calling loop when on one of this server's loops,
     /// `outside` on an application thread (no tcphub I/O thread at all);
     /// `NotRunning` in a forked child (no loop reads here). `None` (post
-    /// the message) otherwise: on another server's loop or a client's I/O
-    /// thread, which must not wait for room (`Core::post`).
+    /// the message) otherwise: on another server's loop, which never waits
+    /// for room but pauses its own reading instead (`Core::post`), or on a
+    /// client's I/O thread (its callbacks bridging to this server post as
+    /// before).
     fn gathering(
         &self,
         framed_len: usize,

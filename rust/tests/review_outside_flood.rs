@@ -20,9 +20,10 @@ use tcphub::{ClientId, Framing, Overflow, TcpServer};
 #[test]
 fn several_application_threads_flooding_stay_bounded_and_counted() {
     const THREADS: usize = 4;
-    const SENDS: usize = 2_500_000; // per thread, 64 bytes each: 650 MB in all
-                                    // One loop, held up for a while by a slow callback while the floods
-                                    // begin: they must wait for room rather than pile up behind it.
+    // Per thread, 64 bytes each: 650 MB in all.
+    const SENDS: usize = 2_500_000;
+    // One loop, held up for a while by a slow callback while the floods
+    // begin: they must wait for room rather than pile up behind it.
     let stalled = Arc::new(AtomicBool::new(false));
     let mark = stalled.clone();
     let server = TcpServer::new(0, 8)
