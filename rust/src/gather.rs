@@ -152,13 +152,10 @@ pub(crate) struct Lanes {
     /// (no lanes: nothing is gathered).
     n: usize,
     lanes: Box<[Lane]>,
-    /// Per target loop, how many lanes from other loops into it hold
-    /// something (changed with a lane's `full`, under its lock): a post to a
-    /// loop no lane holds anything for looks at one counter and the outside
-    /// lane's flag, not at every lane. The outside lane is not counted: its
-    /// flag is set by any application thread, so a caller could not tell
-    /// its own lane's flag from a count that does not include it yet (see
-    /// `flush_lanes_into`).
+    /// Per target loop, how many lanes into it hold something, the outside
+    /// one included (changed with a lane's `full`, under its lock): a post
+    /// to a loop no lane holds anything for looks at one counter, not at
+    /// every lane.
     full_into: Box<[Counter]>,
 }
 
@@ -366,17 +363,17 @@ impl Core {
         if self.lanes.n == 0 {
             return false;
         }
-        let outside = self.lanes.outside();
         let mut full = self.lanes.full_into[to].load(Ordering::Acquire);
-        if skip != Some(outside) && self.lanes.get(outside, to).full.load(Ordering::Acquire) {
-            full += 1;
-        }
-        if let Some(from) = skip.filter(|&f| f != outside) {
-            // Not counting the caller's own loop lane (a flusher elsewhere
-            // clears its flag before giving its count back, so a count
-            // read after that is never paired with the flag still set; only
-            // that loop sets it). The outside lane, whose flag any
-            // application thread sets, is not in the count at all.
+        if let Some(from) = skip {
+            // Not counting the caller's own lane. Its flag and its count
+            // change together only as seen by the caller: for a loop's lane
+            // because only that loop fills it (and a flusher elsewhere
+            // clears the flag before giving its count back, so a count read
+            // after that is never paired with the flag still set); for the
+            // outside lane, which any application thread fills, because the
+            // caller holds its lock (`gather_into_lane`; review: without
+            // it, another thread's flag set but not yet counted made the
+            // caller skip a full loop lane).
             let own = self.lanes.get(from, to).full.load(Ordering::Relaxed);
             full = full.saturating_sub(usize::from(own));
         }
@@ -398,7 +395,7 @@ impl Core {
             let lane = self.lanes.get(from, to);
             if lane.full.load(Ordering::Acquire) {
                 let mut g = lane.lock();
-                moved |= self.flush_locked(lane, &mut g, from, to, wake);
+                moved |= self.flush_locked(lane, &mut g, to, wake);
             }
         }
         moved
@@ -418,7 +415,7 @@ impl Core {
             let lane = self.lanes.get(from, to);
             if lane.full.load(Ordering::Acquire) {
                 let mut g = lane.lock();
-                self.flush_locked(lane, &mut g, from, to, true);
+                self.flush_locked(lane, &mut g, to, true);
             }
         }
     }
@@ -435,12 +432,19 @@ impl Core {
         target: Target,
     ) {
         // Another loop's gathered broadcasts may have been seen by this
-        // callback (through a thread it told): they go first.
-        self.flush_lanes_into(to, Some(from), true);
+        // callback (through a thread it told): they go first. The outside
+        // lane, shared by the application threads, is locked first, so that
+        // its flag and count are settled while the others are looked at
+        // (see `flush_lanes_into`); a loop's own lane after, as two loops
+        // flushing into each other's targets would otherwise deadlock (the
+        // outside lane's lock is the only one ever held while another is
+        // taken).
         let lane = self.lanes.get(from, to);
-        let mut g = lane.lock();
+        let held = (from == self.lanes.outside()).then(|| lane.lock());
+        self.flush_lanes_into(to, Some(from), true);
+        let mut g = held.unwrap_or_else(|| lane.lock());
         if !g.joins(target, framed_len, self.batch_cap()) {
-            self.flush_locked(lane, &mut g, from, to, true);
+            self.flush_locked(lane, &mut g, to, true);
         }
         g.push(&self.config.framing, msg, target);
         // `full` changes only under the lock.
@@ -450,14 +454,8 @@ impl Core {
             // mark (both SeqCst): one of the two sees the other, so a
             // sleeping loop is woken for what a callback that goes on
             // running (even one waiting for that loop's clients) gathered.
-            // (The outside lane's flag is what the loop looks at: it is
-            // not counted in `full_into`.)
-            if from == self.lanes.outside() {
-                lane.full.store(true, Ordering::SeqCst);
-            } else {
-                lane.full.store(true, Ordering::Release);
-                self.lanes.full_into[to].fetch_add(1, Ordering::SeqCst);
-            }
+            lane.full.store(true, Ordering::Release);
+            self.lanes.full_into[to].fetch_add(1, Ordering::SeqCst);
             let remote = &self.loops[to];
             if remote.sleeping.load(Ordering::SeqCst)
                 && !remote.notified.swap(true, Ordering::AcqRel)
@@ -470,13 +468,7 @@ impl Core {
     /// Whether a lane into loop `to` holds something (SeqCst: see
     /// `gather_into_lane`).
     pub fn lanes_into_full(&self, to: usize) -> bool {
-        self.lanes.n > 0
-            && (self.lanes.full_into[to].load(Ordering::SeqCst) > 0
-                || self
-                    .lanes
-                    .get(self.lanes.outside(), to)
-                    .full
-                    .load(Ordering::SeqCst))
+        self.lanes.n > 0 && self.lanes.full_into[to].load(Ordering::SeqCst) > 0
     }
 
     /// Sends the run `g` (lane `lane`, locked) holds to loop `to`. The send
@@ -484,14 +476,7 @@ impl Core {
     /// that finds the lane empty (or waits for its lock) knows the run is
     /// in the channel ahead of what it posts.
     /// Whether there was a run.
-    fn flush_locked(
-        &self,
-        lane: &Lane,
-        g: &mut Gathered,
-        from: usize,
-        to: usize,
-        wake: bool,
-    ) -> bool {
+    fn flush_locked(&self, lane: &Lane, g: &mut Gathered, to: usize, wake: bool) -> bool {
         // Empty exactly when not `full` (both change under the lock): a
         // flusher that looked at `full` before another took the run finds
         // nothing here.
@@ -500,9 +485,7 @@ impl Core {
         };
         self.deliver(to, cmd, wake);
         lane.full.store(false, Ordering::Release);
-        if from != self.lanes.outside() {
-            self.lanes.full_into[to].fetch_sub(1, Ordering::AcqRel);
-        }
+        self.lanes.full_into[to].fetch_sub(1, Ordering::AcqRel);
         true
     }
 }
@@ -559,8 +542,12 @@ mod tests {
     /// a loop's callback gathered for loop 1 (it may have heard of it). That
     /// must hold while another application thread is half way through
     /// appending to the shared outside lane: its `full` set, its count not
-    /// yet (the two are separate stores). The server is stopped first so no
-    /// loop takes the lanes meanwhile; the interleaving is laid out by hand.
+    /// yet (the two are separate stores, made under the lane's lock). The
+    /// server is stopped first so no loop takes the lanes meanwhile; the
+    /// other thread's append is laid out by hand, and held open long enough
+    /// for the gathering thread to get there (were it to look at the lanes
+    /// before taking the outside lane's lock, as it did before the review,
+    /// it would look in that window and skip loop 0's lane).
     #[test]
     fn a_loop_lane_is_moved_on_while_another_thread_half_fills_the_outside_lane() {
         let server = crate::TcpServer::new(0, 4)
@@ -574,16 +561,24 @@ mod tests {
         // Loop 0's callback gathered m0 for a client of loop 1.
         core.gather_into_lane(0, 1, b"m0", framed, Target::Client(7));
         assert!(core.lanes.get(0, 1).full.load(Ordering::SeqCst));
-        // Another application thread, appending to the empty outside lane
-        // into loop 1, has set the lane's flag and not yet counted it.
         let outside = core.lanes.outside();
-        core.lanes
-            .get(outside, 1)
-            .full
-            .store(true, Ordering::Release);
-        // This application thread heard of m0 and gathers for loop 1: m0
-        // must be moved into loop 1's channel ahead of its message.
-        core.flush_lanes_into(1, Some(outside), true);
+        let lane = core.lanes.get(outside, 1);
+        // Another application thread appends to the empty outside lane into
+        // loop 1: its message in, the flag set, not counted yet...
+        let mut g = lane.lock();
+        g.push(&core.config.framing, b"b", Target::Client(7));
+        lane.full.store(true, Ordering::Release);
+        // ...when this one, which heard of m0, gathers for loop 1.
+        let gathering = {
+            let core = core.clone();
+            std::thread::spawn(move || {
+                core.gather_into_lane(outside, 1, b"m1", framed, Target::Client(7));
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        core.lanes.full_into[1].fetch_add(1, Ordering::SeqCst);
+        drop(g);
+        gathering.join().expect("gathering thread");
         assert!(
             !core.lanes.get(0, 1).full.load(Ordering::SeqCst),
             "m0 was left in loop 0's lane behind the application thread's message"
