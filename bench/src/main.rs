@@ -10,10 +10,13 @@
 //! tcphub-bench accept-burst --addr HOST:PORT --pid PID --conns 10000
 //! tcphub-bench client   [--addr HOST:PORT] --messages 200000 --sizes 64,4096
 //!                       [--modes pull,callback,plain] [--rounds 3] [--window N]
+//! tcphub-bench app-send --threads 4 --messages 250000 --receivers 10
+//!                       [--mode all|each] [--rounds 3]   # in-process server
 //! ```
 //! All scenarios speak 4-byte big-endian length-prefixed frames, with 64-byte
 //! payloads except the client scenario's (`--sizes`).
 
+mod app_send;
 mod client;
 mod load;
 mod report;
@@ -137,6 +140,25 @@ enum Cmd {
         #[arg(long)]
         window: Option<u64>,
     },
+    /// Application threads' sends (not a relay's callbacks): a server in
+    /// this process, `--threads` threads each sending `--messages` 64-byte
+    /// frames to every one of `--receivers` plain TCP clients, which check
+    /// each sender's order.
+    AppSend {
+        #[arg(long, default_value_t = 4)]
+        threads: usize,
+        #[arg(long, default_value_t = 250_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 10)]
+        receivers: usize,
+        /// all: one `send_all` per message; each: one `send` per receiver
+        /// and message, receivers in turn (a relay written by hand).
+        #[arg(long, default_value = "all")]
+        mode: String,
+        /// Rounds (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
 }
 
 const WINDOW: u64 = 20_000;
@@ -216,6 +238,19 @@ fn main() {
             rounds,
             window,
         } => client_bench(addr, messages, &sizes, &modes, rounds.max(1), window),
+        Cmd::AppSend {
+            threads,
+            messages,
+            receivers,
+            mode,
+            rounds,
+        } => app_send_bench(
+            &mode,
+            threads.max(1),
+            messages,
+            receivers.max(1),
+            rounds.max(1),
+        ),
     };
     if let Err(e) = r {
         eprintln!("tcphub-bench: {e}");
@@ -272,6 +307,33 @@ fn client_bench(
         s.stop();
     }
     r
+}
+
+/// The application-send scenario, `rounds` times; prints each and the median.
+fn app_send_bench(
+    mode: &str,
+    threads: usize,
+    messages: u64,
+    receivers: usize,
+    rounds: usize,
+) -> Result<(), String> {
+    let mode = app_send::Mode::parse(mode)?;
+    let mut rates = Vec::new();
+    for round in 1..=rounds {
+        let r = app_send::run(mode, threads, messages, receivers)?;
+        println!(
+            "round {round}/{rounds} app-send {mode:?} {threads} threads x {messages} to {receivers}: \
+             {} deliveries/s ({:.2} s)",
+            human(r.deliveries_per_sec),
+            r.secs
+        );
+        rates.push(r.deliveries_per_sec);
+    }
+    println!(
+        "app-send {mode:?} {threads} threads x {messages} to {receivers}: median {} deliveries/s",
+        human(median(&rates))
+    );
+    Ok(())
 }
 
 /// Runs the smoke checks: correctness in seconds.
@@ -331,6 +393,14 @@ fn smoke() -> Result<(), String> {
         f.secs
     );
     s.stop();
+    // Application threads' sends, both ways, every sender's order checked.
+    for mode in [app_send::Mode::All, app_send::Mode::Each] {
+        let r = app_send::run(mode, 3, 2_000, 5)?;
+        println!(
+            "smoke tcphub: app-send {mode:?} 3 threads x 2000 to 5 delivered in order ({:.2} s)",
+            r.secs
+        );
+    }
     println!("smoke: ok");
     Ok(())
 }
