@@ -8,7 +8,9 @@
 //! a small message straight into a buffer per target loop: its own loop's
 //! in a thread-local [`Gathered`] (`shared::LocalLoop`), each other loop's
 //! in the [`Lane`] from this loop to that one. A run of messages for the
-//! same [`Target`] (a broadcast's audience, or one client) becomes one
+//! same [`Target`] (a broadcast's audience, or one client: a client's run
+//! collects its messages among other clients', up to the next broadcast,
+//! see [`Gathered`]) becomes one
 //! shared buffer and one command when the loop that gathered it pumps
 //! (after each read, so after every message of the read was handed to the
 //! callbacks), or earlier when anything else is posted to that loop.
@@ -42,6 +44,7 @@ use crate::broadcast::Run;
 use crate::error::{Error, Result};
 use crate::event::ClientId;
 use crate::framing::Framing;
+use crate::registry::FastMap;
 use crate::shared::{self, Audience, Command, Core, LocalLoop};
 
 /// Framed messages longer than this are not gathered: they go out in a
@@ -64,55 +67,166 @@ pub(crate) enum Target {
     Client(ClientId),
 }
 
-/// Messages gathered for one loop: framed back to back, all for the same
-/// target.
+/// Most runs gathered for one loop before they go out (each becomes a
+/// command of its own).
+const MAX_RUNS: usize = 1024;
+const RUNS_KEPT: usize = 64;
+
+/// Messages gathered for one loop, framed back to back in the order
+/// gathered, in runs: a run per target, so that sends to several clients
+/// in turn (a relay written by hand) become a run per client, not a run
+/// per message. A broadcast is a barrier: a client's message after it
+/// opens a new run for that client (its earlier run goes out first), so
+/// every client gets its messages and the broadcasts in the order sent.
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
     bytes: Vec<u8>,
-    /// Where each message ends in `bytes`.
-    ends: Vec<u32>,
-    target: Option<Target>,
+    /// Per message: where it ends in `bytes`, and its run (in `runs`).
+    msgs: Vec<(u32, u32)>,
+    /// The runs, in the order opened.
+    runs: Vec<Open>,
+    /// The clients with a run opened since the last broadcast run, but the
+    /// last run's: where (see `open_run`).
+    clients: FastMap<ClientId, u32>,
+}
+
+/// One run being gathered (its messages are those `msgs` names it for).
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    target: Target,
 }
 
 impl Gathered {
     /// Whether nothing is gathered.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.target.is_none()
+        self.runs.is_empty()
     }
 
-    /// Whether a message of `len` framed bytes for `target` can join what
-    /// is gathered (nothing yet, or the same target within `cap` bytes).
-    pub fn joins(&self, target: Target, len: usize, cap: usize) -> bool {
-        match self.target {
-            None => true,
-            Some(t) => t == target && self.bytes.len() + len <= cap,
+    /// Whether a message of `len` framed bytes can join what is gathered
+    /// (within `cap` bytes in all, and [`MAX_RUNS`] runs).
+    #[inline]
+    pub fn fits(&self, len: usize, cap: usize) -> bool {
+        self.runs.is_empty() || (self.bytes.len() + len <= cap && self.runs.len() < MAX_RUNS)
+    }
+
+    /// Frames `msg` onto what is gathered, in `target`'s run (the caller
+    /// checked [`fits`](Gathered::fits)).
+    #[inline]
+    pub fn push(&mut self, framing: &Framing, msg: &[u8], target: Target) {
+        let run = self.run_for(target);
+        framing.encode_into(msg, &mut self.bytes);
+        self.msgs.push((self.bytes.len() as u32, run as u32));
+    }
+
+    /// The run a message for `target` joins, opened if need be.
+    #[inline]
+    fn run_for(&mut self, target: Target) -> usize {
+        // The common case: the same target as the message before.
+        if self.runs.last().is_some_and(|r| r.target == target) {
+            return self.runs.len() - 1;
+        }
+        self.open_run(target)
+    }
+
+    /// A run other than the last for `target`, or a new one. `clients`
+    /// names every client's run since the last broadcast but the last run
+    /// (added as the next one opens): a run of sends to one client, an
+    /// echo's, costs no hashing.
+    #[inline(never)]
+    fn open_run(&mut self, target: Target) -> usize {
+        let at = self.runs.len();
+        match target {
+            // A barrier: what clients get next comes after it.
+            Target::All(_) => self.clients.clear(),
+            Target::Client(id) => {
+                if let Some(&Open {
+                    target: Target::Client(last),
+                }) = self.runs.last()
+                {
+                    self.clients.insert(last, at as u32 - 1);
+                }
+                if let Some(&run) = self.clients.get(&id) {
+                    return run as usize;
+                }
+            }
+        }
+        self.runs.push(Open { target });
+        at
+    }
+
+    /// Hands what is gathered to `f`, a command (one shared buffer) per
+    /// run, in the order the runs were opened; nothing when nothing is.
+    pub fn take_each(&mut self, mut f: impl FnMut(Command)) {
+        match self.runs.len() {
+            0 => return,
+            // The common case: one run, its messages back to back already.
+            1 => {
+                let joined: Arc<[u8]> = Arc::from(&self.bytes[..]);
+                let ends =
+                    (self.msgs.len() > 1).then(|| self.msgs.iter().map(|&(end, _)| end).collect());
+                f(command(self.runs[0].target, Run { joined, ends }));
+            }
+            _ => {
+                // Each run's bytes and messages, then each run's messages
+                // copied together.
+                let mut sizes = vec![(0usize, 0usize); self.runs.len()];
+                let mut start = 0;
+                for &(end, run) in &self.msgs {
+                    let (len, count) = &mut sizes[run as usize];
+                    *len += end as usize - start;
+                    *count += 1;
+                    start = end as usize;
+                }
+                let mut parts: Vec<(Vec<u8>, Vec<u32>)> = sizes
+                    .iter()
+                    .map(|&(len, count)| {
+                        let ends = if count > 1 { count } else { 0 };
+                        (Vec::with_capacity(len), Vec::with_capacity(ends))
+                    })
+                    .collect();
+                let mut start = 0;
+                for &(end, run) in &self.msgs {
+                    let (bytes, ends) = &mut parts[run as usize];
+                    bytes.extend_from_slice(&self.bytes[start..end as usize]);
+                    if ends.capacity() > 0 {
+                        ends.push(bytes.len() as u32);
+                    }
+                    start = end as usize;
+                }
+                for ((r, (bytes, ends)), &(_, count)) in self.runs.iter().zip(parts).zip(&sizes) {
+                    let joined: Arc<[u8]> = Arc::from(bytes);
+                    let ends = (count > 1).then(|| ends.into_boxed_slice());
+                    f(command(r.target, Run { joined, ends }));
+                }
+            }
+        }
+        self.bytes.clear();
+        self.msgs.clear();
+        self.runs.clear();
+        if self.bytes.capacity() > BYTES_KEPT {
+            self.bytes.shrink_to(BYTES_KEPT);
+        }
+        if self.msgs.capacity() > ENDS_KEPT {
+            self.msgs.shrink_to(ENDS_KEPT);
+        }
+        if self.runs.capacity() > RUNS_KEPT {
+            self.runs.shrink_to(RUNS_KEPT);
+        }
+        if !self.clients.is_empty() {
+            self.clients.clear();
+            if self.clients.capacity() > RUNS_KEPT {
+                self.clients.shrink_to(RUNS_KEPT);
+            }
         }
     }
+}
 
-    /// Frames `msg` onto what is gathered (the caller checked
-    /// [`joins`](Gathered::joins)).
-    pub fn push(&mut self, framing: &Framing, msg: &[u8], target: Target) {
-        framing.encode_into(msg, &mut self.bytes);
-        self.ends.push(self.bytes.len() as u32);
-        self.target = Some(target);
-    }
-
-    /// What is gathered, as one command (one shared buffer); `None` when
-    /// nothing is.
-    pub fn take(&mut self) -> Option<Command> {
-        let target = self.target.take()?;
-        let joined: Arc<[u8]> = Arc::from(&self.bytes[..]);
-        let ends = (self.ends.len() > 1).then(|| Box::from(&self.ends[..]));
-        self.bytes.clear();
-        self.ends.clear();
-        self.bytes.shrink_to(BYTES_KEPT);
-        self.ends.shrink_to(ENDS_KEPT);
-        let run = Run { joined, ends };
-        Some(match target {
-            Target::All(audience) => Command::Broadcast(run, audience),
-            Target::Client(id) => Command::Send(id, run),
-        })
+/// The command that delivers `run` to `target`.
+fn command(target: Target, run: Run) -> Command {
+    match target {
+        Target::All(audience) => Command::Broadcast(run, audience),
+        Target::Client(id) => Command::Send(id, run),
     }
 }
 
@@ -346,7 +460,7 @@ impl Core {
     fn gather_here(&self, ll: &mut LocalLoop, msg: &[u8], framed_len: usize, target: Target) {
         let moved = self.flush_lanes_into(ll.idx, None, false);
         ll.catch_up(&self.loops[ll.idx], moved);
-        if !ll.gathered.joins(target, framed_len, self.batch_cap()) {
+        if !ll.gathered.fits(framed_len, self.batch_cap()) {
             ll.flush_gathered();
         }
         ll.gathered.push(&self.config.framing, msg, target);
@@ -443,7 +557,7 @@ impl Core {
         let held = (from == self.lanes.outside()).then(|| lane.lock());
         self.flush_lanes_into(to, Some(from), true);
         let mut g = held.unwrap_or_else(|| lane.lock());
-        if !g.joins(target, framed_len, self.batch_cap()) {
+        if !g.fits(framed_len, self.batch_cap()) {
             self.flush_locked(lane, &mut g, to, true);
         }
         g.push(&self.config.framing, msg, target);
@@ -480,10 +594,12 @@ impl Core {
         // Empty exactly when not `full` (both change under the lock): a
         // flusher that looked at `full` before another took the run finds
         // nothing here.
-        let Some(cmd) = g.take() else {
+        if g.is_empty() {
             return false;
-        };
-        self.deliver(to, cmd, wake);
+        }
+        g.take_each(|cmd| {
+            self.deliver(to, cmd, wake);
+        });
         lane.full.store(false, Ordering::Release);
         self.lanes.full_into[to].fetch_sub(1, Ordering::AcqRel);
         true
@@ -498,44 +614,103 @@ mod tests {
         Target::All(Audience { below, except: 0 })
     }
 
+    /// The commands `g` hands out, in order.
+    fn taken(g: &mut Gathered) -> Vec<Command> {
+        let mut out = Vec::new();
+        g.take_each(|c| out.push(c));
+        out
+    }
+
     #[test]
     fn gathers_a_run_for_one_audience_within_the_cap() {
         let framing = Framing::length_prefixed();
         let mut g = Gathered::default();
-        assert!(g.take().is_none(), "nothing gathered, nothing to send");
-        assert!(g.joins(to(5), 10, 20));
+        assert!(
+            taken(&mut g).is_empty(),
+            "nothing gathered, nothing to send"
+        );
+        assert!(g.fits(10, 20));
         g.push(&framing, b"abc", to(5));
         g.push(&framing, b"de", to(5));
-        assert!(!g.joins(to(6), 1, 100), "another audience starts a new run");
-        assert!(!g.joins(to(5), 10, 20), "over the cap");
-        assert!(g.joins(to(5), 10, 40));
-        let Some(Command::Broadcast(run, a)) = g.take() else {
-            panic!("a run was gathered");
+        assert!(!g.fits(10, 20), "over the cap");
+        assert!(g.fits(10, 40));
+        let cmds = taken(&mut g);
+        let [Command::Broadcast(run, a)] = &cmds[..] else {
+            panic!("one run was gathered");
         };
-        assert_eq!(Target::All(a), to(5));
+        assert_eq!(Target::All(*a), to(5));
         assert_eq!(&run.joined[..], b"\0\0\0\x03abc\0\0\0\x02de");
         assert_eq!(run.ends.as_deref(), Some(&[7, 13][..]));
         assert_eq!(run.messages(), 2);
-        assert!(g.take().is_none());
-        assert!(g.joins(to(6), 1, 1), "empty again: anything joins");
+        assert!(g.is_empty() && taken(&mut g).is_empty());
+        assert!(g.fits(100, 1), "empty again: anything fits");
         g.push(&framing, b"x", to(6));
-        let Some(Command::Broadcast(run, _)) = g.take() else {
-            panic!("a run was gathered");
+        let cmds = taken(&mut g);
+        let [Command::Broadcast(run, _)] = &cmds[..] else {
+            panic!("one run was gathered");
         };
         assert!(run.ends.is_none(), "a single message needs no bounds");
         assert_eq!(run.messages(), 1);
-        // Sends to one client gather the same way; another client, or a
-        // broadcast, starts a new run.
+        // Sends to one client gather the same way.
         g.push(&framing, b"a", Target::Client(3));
-        assert!(g.joins(Target::Client(3), 5, 100));
-        assert!(!g.joins(Target::Client(4), 5, 100));
-        assert!(!g.joins(to(9), 5, 100));
         g.push(&framing, b"b", Target::Client(3));
-        let Some(Command::Send(3, run)) = g.take() else {
+        let cmds = taken(&mut g);
+        let [Command::Send(3, run)] = &cmds[..] else {
             panic!("a send run was gathered");
         };
         assert_eq!(&run.joined[..], b"\0\0\0\x01a\0\0\0\x01b");
         assert_eq!(run.messages(), 2);
+    }
+
+    /// Sends to several clients in turn make a run per client; a broadcast
+    /// in between is a barrier (a client's later messages make a new run,
+    /// after it), and another audience a run of its own.
+    #[test]
+    fn sends_to_clients_in_turn_gather_per_client_with_broadcasts_as_barriers() {
+        let framing = Framing::lines();
+        let mut g = Gathered::default();
+        for m in [&b"1"[..], b"2"] {
+            for id in [7, 8, 9] {
+                g.push(&framing, m, Target::Client(id));
+            }
+        }
+        g.push(&framing, b"all", to(5));
+        g.push(&framing, b"all2", to(5));
+        g.push(&framing, b"3", Target::Client(8));
+        g.push(&framing, b"some", to(6));
+        g.push(&framing, b"4", Target::Client(8));
+        g.push(&framing, b"4", Target::Client(7));
+        let got: Vec<(String, Vec<u8>, usize)> = taken(&mut g)
+            .into_iter()
+            .map(|c| match c {
+                Command::Send(id, run) => (format!("c{id}"), run.joined.to_vec(), run.messages()),
+                Command::Broadcast(run, a) => (
+                    format!("all<{}", a.below),
+                    run.joined.to_vec(),
+                    run.messages(),
+                ),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        let want: Vec<(String, Vec<u8>, usize)> = vec![
+            ("c7".into(), b"1\n2\n".to_vec(), 2),
+            ("c8".into(), b"1\n2\n".to_vec(), 2),
+            ("c9".into(), b"1\n2\n".to_vec(), 2),
+            ("all<5".into(), b"all\nall2\n".to_vec(), 2),
+            ("c8".into(), b"3\n".to_vec(), 1),
+            ("all<6".into(), b"some\n".to_vec(), 1),
+            ("c8".into(), b"4\n".to_vec(), 1),
+            ("c7".into(), b"4\n".to_vec(), 1),
+        ];
+        assert_eq!(got, want);
+        assert!(g.is_empty());
+        // At most MAX_RUNS runs before they go out.
+        for id in 0..MAX_RUNS as u64 {
+            assert!(g.fits(2, usize::MAX));
+            g.push(&framing, b"x", Target::Client(id));
+        }
+        assert!(!g.fits(2, usize::MAX));
+        assert_eq!(taken(&mut g).len(), MAX_RUNS);
     }
 
     /// An application thread about to gather for loop 1 first moves on what

@@ -341,9 +341,8 @@ impl LocalLoop {
         if self.gathered.is_empty() {
             return;
         }
-        if let Some(cmd) = self.gathered.take() {
-            self.cmds.push(cmd);
-        }
+        let cmds = &mut self.cmds;
+        self.gathered.take_each(|cmd| cmds.push(cmd));
     }
 
     /// Remembers another server's loop backlog counter (see `foreign`).

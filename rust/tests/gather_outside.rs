@@ -9,6 +9,7 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::*;
@@ -131,4 +132,78 @@ fn a_callback_s_broadcast_comes_after_the_application_broadcast_it_heard_of() {
     }
     let _teller = app.join().unwrap();
     server.stop();
+}
+
+/// The exact lines each receiver must get from `interleaved_sends`.
+fn interleaved_lines(n: usize) -> Vec<String> {
+    let mut want = Vec::new();
+    for i in 0..n {
+        want.push(format!("s:{i}"));
+        if i % 7 == 0 {
+            want.push(format!("b:{i}"));
+        }
+    }
+    want
+}
+
+/// Sends `s:i` to each of `ids` in turn, and every seventh time a
+/// broadcast `b:i` after them.
+fn interleaved_sends(server: &tcphub::ServerHandle, ids: &[ClientId], n: usize) {
+    for i in 0..n {
+        for &id in ids {
+            server.send(id, format!("s:{i}").as_bytes()).unwrap();
+        }
+        if i % 7 == 0 {
+            server.send_all(format!("b:{i}").as_bytes());
+        }
+    }
+}
+
+#[test]
+fn sends_to_each_client_in_turn_keep_their_order_with_broadcasts_between() {
+    const N: usize = 3000;
+    const RECEIVERS: usize = 5;
+    // From an application thread, and from a callback (a relay written by
+    // hand: `on_message` sends to every receiver in turn).
+    for from_callback in [false, true] {
+        let ids: Arc<Mutex<Vec<ClientId>>> = Arc::default();
+        let targets = ids.clone();
+        let server = TcpServer::new(0, 10)
+            .bind(localhost())
+            .threads(2)
+            .framing(Framing::lines())
+            .on_message(move |srv, _, m| {
+                let n: usize = std::str::from_utf8(m).unwrap().parse().unwrap();
+                let ids = targets.lock().unwrap().clone();
+                interleaved_sends(srv, &ids, n);
+            })
+            .start()
+            .unwrap();
+        let mut peers: Vec<Peer> = (0..RECEIVERS)
+            .map(|_| Peer::connect(server.local_addr()))
+            .collect();
+        wait_clients(&server, RECEIVERS);
+        *ids.lock().unwrap() = peers.iter().map(|p| p.id_on(&server)).collect();
+        // Held open (and not a receiver) until every line is read.
+        let mut _driver = None;
+        if from_callback {
+            let mut d = Peer::connect(server.local_addr());
+            d.send_line(&N.to_string());
+            _driver = Some(d);
+        } else {
+            let ids = ids.lock().unwrap().clone();
+            interleaved_sends(&server, &ids, N);
+        }
+        let want = interleaved_lines(N);
+        for (k, p) in peers.iter_mut().enumerate() {
+            for (j, w) in want.iter().enumerate() {
+                assert_eq!(
+                    &p.read_line(),
+                    w,
+                    "receiver {k}, line {j} (from a callback: {from_callback})"
+                );
+            }
+        }
+        server.stop();
+    }
 }
