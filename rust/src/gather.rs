@@ -760,3 +760,214 @@ mod tests {
         );
     }
 }
+
+/// Review probes: random sequences of targets (clients, broadcasts with
+/// several audiences), with the cap and the run limit forcing flushes
+/// midway as `gather_here` does; every client must get, from the commands
+/// handed out, exactly its messages and the broadcasts it is in, in the
+/// order pushed, none lost or duplicated.
+#[cfg(test)]
+mod run_order_probe {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    const CLIENTS: u64 = 7; // ids 1..=CLIENTS
+
+    fn random_target(rng: &mut Rng, clients: u64) -> Target {
+        if rng.below(5) == 0 {
+            // A handful of audiences: everyone, everyone but one, the
+            // clients below some bound (all compare unequal).
+            let below = if rng.below(3) == 0 {
+                1 + rng.below(clients + 1)
+            } else {
+                clients + 1
+            };
+            let except = if rng.below(3) == 0 {
+                1 + rng.below(clients)
+            } else {
+                0
+            };
+            Target::All(Audience { below, except })
+        } else {
+            Target::Client(1 + rng.below(clients))
+        }
+    }
+
+    /// The messages of a run, checked against its `ends`.
+    fn messages(run: &Run) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = run
+            .joined
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert_eq!(out.pop().as_deref(), Some(&[][..]), "ends with a newline");
+        match &run.ends {
+            None => assert_eq!(out.len(), 1, "no ends: one message"),
+            Some(ends) => {
+                assert!(ends.len() > 1, "ends only for several messages");
+                let mut at = 0;
+                for (e, m) in ends.iter().zip(&out) {
+                    at += m.len() + 1;
+                    assert_eq!(*e as usize, at, "ends match the messages");
+                }
+                assert_eq!(ends.len(), out.len());
+            }
+        }
+        out
+    }
+
+    fn check(seed: u64, pushes: usize, clients: u64, cap: usize) {
+        let framing = Framing::lines();
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut g = Gathered::default();
+        let mut want: Vec<Vec<Vec<u8>>> = vec![Vec::new(); clients as usize + 1];
+        let mut got: Vec<Vec<Vec<u8>>> = vec![Vec::new(); clients as usize + 1];
+        let mut sent = 0usize;
+        let mut handed = 0usize;
+        let mut trace = Vec::new();
+        let take = |g: &mut Gathered, got: &mut Vec<Vec<Vec<u8>>>, handed: &mut usize| {
+            let runs = g.runs.len();
+            let mut cmds = 0;
+            g.take_each(|c| {
+                cmds += 1;
+                match c {
+                    Command::Send(id, run) => {
+                        let ms = messages(&run);
+                        *handed += ms.len();
+                        got[id as usize].extend(ms);
+                    }
+                    Command::Broadcast(run, a) => {
+                        let ms = messages(&run);
+                        *handed += ms.len();
+                        for id in 1..=clients {
+                            if a.has(id) {
+                                got[id as usize].extend(ms.iter().cloned());
+                            }
+                        }
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            });
+            assert_eq!(cmds, runs, "a command per run");
+            assert!(g.is_empty() && g.msgs.is_empty() && g.bytes.is_empty());
+            assert!(g.clients.is_empty(), "the map is empty between takes");
+        };
+        for i in 0..pushes {
+            let target = random_target(&mut rng, clients);
+            trace.push(target);
+            let msg = format!("{i}").into_bytes();
+            let len = framing.framed_len(&msg).unwrap();
+            if !g.fits(len, cap) {
+                take(&mut g, &mut got, &mut handed);
+            }
+            g.push(&framing, &msg, target);
+            sent += 1;
+            match target {
+                Target::Client(id) => want[id as usize].push(msg),
+                Target::All(a) => {
+                    for id in 1..=clients {
+                        if a.has(id) {
+                            want[id as usize].push(msg.clone());
+                        }
+                    }
+                }
+            }
+            // Invariants of the runs: no two runs for one client since the
+            // last broadcast run, and the map names the right runs.
+            let mut since: Vec<(ClientId, usize)> = Vec::new();
+            for (at, r) in g.runs.iter().enumerate() {
+                match r.target {
+                    Target::All(_) => since.clear(),
+                    Target::Client(id) => {
+                        assert!(
+                            since.iter().all(|&(c, _)| c != id),
+                            "seed {seed}: two runs for client {id} between barriers: {:?}",
+                            g.runs
+                        );
+                        since.push((id, at));
+                    }
+                }
+            }
+            for (&id, &run) in &g.clients {
+                assert_eq!(
+                    g.runs[run as usize].target,
+                    Target::Client(id),
+                    "seed {seed}: the map points client {id} at another's run"
+                );
+                assert!(since.contains(&(id, run as usize)), "seed {seed}: stale entry");
+            }
+            assert!(g.runs.len() <= MAX_RUNS);
+            // Sometimes the loop pumps midway.
+            if rng.below(50) == 0 {
+                take(&mut g, &mut got, &mut handed);
+            }
+        }
+        take(&mut g, &mut got, &mut handed);
+        for id in 1..=clients as usize {
+            assert_eq!(
+                got[id], want[id],
+                "seed {seed}: client {id} got its messages out of order (targets {trace:?})"
+            );
+        }
+        assert_eq!(handed, sent, "seed {seed}: every message handed out once");
+    }
+
+    #[test]
+    fn every_client_gets_its_messages_and_the_broadcasts_in_the_order_pushed() {
+        for seed in 0..1500 {
+            check(seed, 200, 1 + seed % CLIENTS, usize::MAX);
+            check(seed, 200, 1 + seed % CLIENTS, 40 + (seed as usize % 200));
+        }
+        // Many clients: runs up to MAX_RUNS, flushed by `fits`.
+        for seed in 0..4 {
+            check(seed, 3000, 3000, usize::MAX);
+            check(seed, 3000, 1500, 64 * 1024);
+        }
+    }
+
+    /// The named sequence: c1, c2, c1, All, c1, c2, c3, c2, c1, c3.
+    #[test]
+    fn runs_after_the_lazy_insert_and_a_barrier() {
+        let framing = Framing::lines();
+        let mut g = Gathered::default();
+        let all = Target::All(Audience { below: 10, except: 0 });
+        let seq = [1, 2, 1, 0, 1, 2, 3, 2, 1, 3];
+        for (i, &c) in seq.iter().enumerate() {
+            let t = if c == 0 { all } else { Target::Client(c) };
+            g.push(&framing, format!("{i}").as_bytes(), t);
+        }
+        let runs: Vec<(Target, Vec<u8>)> = {
+            let mut v = Vec::new();
+            g.take_each(|c| match c {
+                Command::Send(id, r) => v.push((Target::Client(id), r.joined.to_vec())),
+                Command::Broadcast(r, a) => v.push((Target::All(a), r.joined.to_vec())),
+                _ => unreachable!(),
+            });
+            v
+        };
+        assert_eq!(
+            runs,
+            vec![
+                (Target::Client(1), b"0\n2\n".to_vec()),
+                (Target::Client(2), b"1\n".to_vec()),
+                (all, b"3\n".to_vec()),
+                (Target::Client(1), b"4\n8\n".to_vec()),
+                (Target::Client(2), b"5\n7\n".to_vec()),
+                (Target::Client(3), b"6\n9\n".to_vec()),
+            ]
+        );
+    }
+}
