@@ -215,9 +215,15 @@ impl Gathered {
         }
         if !self.clients.is_empty() {
             self.clients.clear();
-            if self.clients.capacity() > RUNS_KEPT {
-                self.clients.shrink_to(RUNS_KEPT);
-            }
+        }
+        // Also when a broadcast last emptied it (a barrier clears the map
+        // but keeps its room): a burst of sends to many clients ended by a
+        // broadcast would otherwise keep room for up to MAX_RUNS clients in
+        // this lane for good. (Twice RUNS_KEPT: the room `shrink_to` leaves
+        // for RUNS_KEPT is more than that, and must not be shrunk again at
+        // every take.)
+        if self.clients.capacity() > 2 * RUNS_KEPT {
+            self.clients.shrink_to(RUNS_KEPT);
         }
     }
 }
@@ -969,5 +975,31 @@ mod run_order_probe {
                 (Target::Client(3), b"6\n9\n".to_vec()),
             ]
         );
+    }
+
+    /// What a burst of sends to many clients grew is given back once it goes
+    /// out, also when a broadcast (a barrier, which empties the client map
+    /// without shrinking it) came last.
+    #[test]
+    fn the_client_map_shrinks_back_after_a_burst_ended_by_a_broadcast() {
+        let framing = Framing::lines();
+        let all = Target::All(Audience { below: 5000, except: 0 });
+        for end_with_broadcast in [false, true] {
+            let mut g = Gathered::default();
+            for id in 1..1000 {
+                g.push(&framing, b"x", Target::Client(id));
+            }
+            assert!(g.clients.capacity() >= 998);
+            if end_with_broadcast {
+                g.push(&framing, b"all", all);
+            }
+            g.take_each(|_| {});
+            assert!(
+                g.clients.capacity() <= 2 * RUNS_KEPT,
+                "the client map keeps room for {} clients (broadcast last: {end_with_broadcast})",
+                g.clients.capacity()
+            );
+            assert!(g.runs.capacity() <= RUNS_KEPT);
+        }
     }
 }
