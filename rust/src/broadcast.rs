@@ -21,10 +21,10 @@ use crate::shared::{Audience, Command};
 /// batch normally fits into a queue that already holds something.
 pub(crate) const BATCH_MAX: usize = 64 * 1024;
 
-/// One or more framed broadcast messages, back to back in one shared
-/// buffer: what a `Command::Broadcast` carries. A loop's callbacks gather
-/// their broadcasts into such runs (`gather.rs`); other threads post one
-/// message at a time.
+/// One or more framed messages, back to back in one shared buffer: what a
+/// `Command::Broadcast` or `Command::Send` carries. Small messages are
+/// gathered into such runs (`gather.rs`); a large one, or one sent from
+/// another server's loop or a client's I/O thread, is posted alone.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
     /// The framed messages, back to back.

@@ -83,17 +83,11 @@ pub(crate) struct Gathered {
     bytes: Vec<u8>,
     /// Per message: where it ends in `bytes`, and its run (in `runs`).
     msgs: Vec<(u32, u32)>,
-    /// The runs, in the order opened.
-    runs: Vec<Open>,
+    /// Each run's target, in the order the runs were opened.
+    runs: Vec<Target>,
     /// The clients with a run opened since the last broadcast run, but the
     /// last run's: where (see `open_run`).
     clients: FastMap<ClientId, u32>,
-}
-
-/// One run being gathered (its messages are those `msgs` names it for).
-#[derive(Debug, Clone, Copy)]
-struct Open {
-    target: Target,
 }
 
 impl Gathered {
@@ -123,7 +117,7 @@ impl Gathered {
     #[inline]
     fn run_for(&mut self, target: Target) -> usize {
         // The common case: the same target as the message before.
-        if self.runs.last().is_some_and(|r| r.target == target) {
+        if self.runs.last() == Some(&target) {
             return self.runs.len() - 1;
         }
         self.open_run(target)
@@ -140,10 +134,7 @@ impl Gathered {
             // A barrier: what clients get next comes after it.
             Target::All(_) => self.clients.clear(),
             Target::Client(id) => {
-                if let Some(&Open {
-                    target: Target::Client(last),
-                }) = self.runs.last()
-                {
+                if let Some(&Target::Client(last)) = self.runs.last() {
                     self.clients.insert(last, at as u32 - 1);
                 }
                 if let Some(&run) = self.clients.get(&id) {
@@ -151,7 +142,7 @@ impl Gathered {
                 }
             }
         }
-        self.runs.push(Open { target });
+        self.runs.push(target);
         at
     }
 
@@ -165,39 +156,22 @@ impl Gathered {
                 let joined: Arc<[u8]> = Arc::from(&self.bytes[..]);
                 let ends =
                     (self.msgs.len() > 1).then(|| self.msgs.iter().map(|&(end, _)| end).collect());
-                f(command(self.runs[0].target, Run { joined, ends }));
+                f(command(self.runs[0], Run { joined, ends }));
             }
             _ => {
-                // Each run's bytes and messages, then each run's messages
-                // copied together.
-                let mut sizes = vec![(0usize, 0usize); self.runs.len()];
-                let mut start = 0;
-                for &(end, run) in &self.msgs {
-                    let (len, count) = &mut sizes[run as usize];
-                    *len += end as usize - start;
-                    *count += 1;
-                    start = end as usize;
-                }
-                let mut parts: Vec<(Vec<u8>, Vec<u32>)> = sizes
-                    .iter()
-                    .map(|&(len, count)| {
-                        let ends = if count > 1 { count } else { 0 };
-                        (Vec::with_capacity(len), Vec::with_capacity(ends))
-                    })
-                    .collect();
+                // Each run's messages copied together.
+                let mut parts: Vec<(Vec<u8>, Vec<u32>)> = vec![Default::default(); self.runs.len()];
                 let mut start = 0;
                 for &(end, run) in &self.msgs {
                     let (bytes, ends) = &mut parts[run as usize];
                     bytes.extend_from_slice(&self.bytes[start..end as usize]);
-                    if ends.capacity() > 0 {
-                        ends.push(bytes.len() as u32);
-                    }
+                    ends.push(bytes.len() as u32);
                     start = end as usize;
                 }
-                for ((r, (bytes, ends)), &(_, count)) in self.runs.iter().zip(parts).zip(&sizes) {
+                for (&target, (bytes, ends)) in self.runs.iter().zip(parts) {
                     let joined: Arc<[u8]> = Arc::from(bytes);
-                    let ends = (count > 1).then(|| ends.into_boxed_slice());
-                    f(command(r.target, Run { joined, ends }));
+                    let ends = (ends.len() > 1).then(|| ends.into_boxed_slice());
+                    f(command(target, Run { joined, ends }));
                 }
             }
         }
@@ -255,11 +229,11 @@ impl Lane {
     }
 }
 
-/// Most loops a server gathers its callbacks' messages across. The lanes
-/// are one per pair of loops: with more loops, their memory (~90 bytes a
-/// lane, up to [`BYTES_KEPT`] kept by each busy one) would grow with the
-/// square of the loops (1.4 GiB of lanes at `MAX_THREADS`), so such a
-/// server's callbacks post their messages one by one instead.
+/// Most loops a server gathers messages across. The lanes are one per pair
+/// of loops: with more loops, their memory (~90 bytes a lane, up to
+/// [`BYTES_KEPT`] kept by each busy one) would grow with the square of the
+/// loops (1.4 GiB of lanes at `MAX_THREADS`), so such a server's callbacks
+/// and application threads post their messages one by one instead.
 pub(crate) const GATHER_MAX_LOOPS: usize = 16;
 
 /// The lanes between the loops of a server: `n × n`, the one from loop `s`
@@ -304,7 +278,7 @@ impl Lanes {
         }
     }
 
-    /// Whether a server of `loops` loops gathers its callbacks' messages.
+    /// Whether a server of `loops` loops gathers the messages sent to it.
     pub fn gathering(&self, loops: usize) -> bool {
         self.n == loops
     }
@@ -326,10 +300,11 @@ impl Core {
         crate::broadcast::BATCH_MAX.min(self.config.max_queue_bytes / 2)
     }
 
-    /// `send_all` from a callback running on one of this server's loops:
-    /// gathers the message (for `audience`, `framed_len` bytes framed) for
-    /// every loop instead of posting it. `None` when not on such a thread,
-    /// or for a message too large to gather: the caller posts it.
+    /// `send_all` from a callback running on one of this server's loops or
+    /// from an application thread: gathers the message (for `audience`,
+    /// `framed_len` bytes framed) for every loop instead of posting it.
+    /// `None` on another tcphub I/O thread, or for a message too large to
+    /// gather: the caller posts it (see [`gathering`](Core::gathering)).
     pub fn gather_broadcast(
         &self,
         msg: &[u8],
@@ -353,11 +328,9 @@ impl Core {
         )
     }
 
-    /// `send`/`send_to` (to client `id`, of loop `idx`) from a callback
-    /// running on one of this server's loops: gathered, as
+    /// `send`/`send_to` (to client `id`, of loop `idx`): gathered, as
     /// [`gather_broadcast`](Core::gather_broadcast) does, into a run for
-    /// that client. `None` when not on such a thread, or for a message too
-    /// large to gather: the caller posts it.
+    /// that client; `None` when the caller posts it instead.
     pub fn gather_send(
         &self,
         idx: usize,
@@ -451,11 +424,7 @@ impl Core {
         }
         for (idx, remote) in self.loops.iter().enumerate() {
             if to(idx) {
-                shared::give_back(&remote.pending, cost);
-                // The loop may be waiting for the count to reach zero.
-                if !remote.notified.swap(true, Ordering::AcqRel) {
-                    let _ = remote.waker.wake();
-                }
+                remote.uncount(cost);
             }
         }
         Err(Error::NotRunning)
@@ -464,12 +433,19 @@ impl Core {
     /// Gathers `msg` for `target` among the clients of the calling loop
     /// (`ll`'s), after what was posted to it before (as a local post does).
     fn gather_here(&self, ll: &mut LocalLoop, msg: &[u8], framed_len: usize, target: Target) {
-        let moved = self.flush_lanes_into(ll.idx, None, false);
-        ll.catch_up(&self.loops[ll.idx], moved);
+        self.catch_up(ll);
         if !ll.gathered.fits(framed_len, self.batch_cap()) {
             ll.flush_gathered();
         }
         ll.gathered.push(&self.config.framing, msg, target);
+    }
+
+    /// Before a callback on loop `ll` queues anything for that loop itself:
+    /// moves what the lanes into it hold into its channel, then what is in
+    /// the channel ahead of what `ll` queues (`LocalLoop::catch_up`).
+    pub fn catch_up(&self, ll: &mut LocalLoop) {
+        let moved = self.flush_lanes_into(ll.idx, None, false);
+        ll.catch_up(&self.loops[ll.idx], moved);
     }
 
     /// Moves what the lanes into loop `to` hold (but the one from `skip`)

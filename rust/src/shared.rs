@@ -169,8 +169,9 @@ pub(crate) struct LoopRemote {
     /// (they stop reading while it is over the bound); zeroed when the loop
     /// ends.
     pub pending: Arc<AtomicUsize>,
-    /// Set while the loop may sleep in `epoll_wait`: a callback of another
-    /// loop that gathers a broadcast for it wakes it (see `gather.rs`).
+    /// Set while the loop may sleep in `epoll_wait`: a thread that fills an
+    /// empty lane into it (another loop's callback, an application thread)
+    /// wakes it (see `gather.rs`).
     pub sleeping: AtomicBool,
     /// Clients this loop owns or is being handed (counted when loop 0
     /// admits them): new connections go to the loop with the fewest.
@@ -231,8 +232,8 @@ pub(crate) struct Core {
     /// `fork.rs`), and this server acts as stopped there.
     pub origin: crate::fork::Origin,
     pub loops: Vec<LoopRemote>,
-    /// Broadcasts a loop's callbacks gathered for the other loops (see
-    /// `gather.rs`).
+    /// Messages gathered for the loops by the other loops' callbacks and by
+    /// application threads (see `gather.rs`).
     pub lanes: crate::gather::Lanes,
     /// One counter block per loop, so counting never contends.
     pub counters: Box<[LoopCounters]>,
@@ -283,9 +284,9 @@ pub(crate) struct LocalLoop {
     /// Commands a callback sent to this same loop; drained by the loop right
     /// after the callback returns.
     cmds: Vec<Command>,
-    /// Broadcasts callbacks sent to this same loop, gathered into one run
-    /// (see `gather.rs`); moved to the end of `cmds` before anything else
-    /// joins it.
+    /// Messages callbacks sent to this same loop's clients, gathered in
+    /// runs (see `gather.rs`); moved to the end of `cmds` before anything
+    /// else joins it.
     pub(crate) gathered: crate::gather::Gathered,
     /// Clients a `Kick` among `cmds` is for: the loop stops handing their
     /// messages to `on_message` at once, not only once the kick is applied
@@ -335,7 +336,7 @@ impl LocalLoop {
         }
     }
 
-    /// Moves the broadcasts gathered for this loop to the end of `cmds`.
+    /// Moves the messages gathered for this loop to the end of `cmds`.
     #[inline]
     pub(crate) fn flush_gathered(&mut self) {
         if self.gathered.is_empty() {
@@ -476,11 +477,23 @@ pub(crate) fn call_guarded(f: impl FnOnce()) -> bool {
 /// Takes `len` off a loop's backlog count `pending` for a message that did
 /// not reach the loop, never below zero: a finished loop zeroes the count,
 /// which may already have left this message out.
-pub(crate) fn give_back(pending: &AtomicUsize, len: usize) {
+fn give_back(pending: &AtomicUsize, len: usize) {
     if len > 0 {
         let _ = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
             Some(p.saturating_sub(len))
         });
+    }
+}
+
+impl LoopRemote {
+    /// Gives back `len` counted for a message that found the server
+    /// stopping (see `Core::post_message`), and wakes the loop: it may be
+    /// waiting for its count to reach zero.
+    pub(crate) fn uncount(&self, len: usize) {
+        give_back(&self.pending, len);
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            let _ = self.waker.wake();
+        }
     }
 }
 
@@ -606,11 +619,10 @@ impl Core {
         let len = cmd.payload_len();
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
-                // What other loops' callbacks gathered for this one, then
-                // what other threads posted, then what this one gathered:
-                // all older than this command (see `gather.rs`).
-                let moved = self.flush_lanes_into(idx, None, false);
-                ll.catch_up(&self.loops[idx], moved);
+                // What other threads gathered or posted for this loop, then
+                // what this one gathered: all older than this command (see
+                // `gather.rs`).
+                self.catch_up(ll);
                 ll.flush_gathered();
                 if let Command::Kick(id) = cmd {
                     ll.kicked.push(id);
@@ -638,11 +650,7 @@ impl Core {
             // Counted, then checked (see above; SeqCst, as the loop's check).
             remote.pending.fetch_add(len, Ordering::SeqCst);
             if !self.running.load(Ordering::SeqCst) {
-                give_back(&remote.pending, len);
-                // The loop may be waiting for the count to reach zero.
-                if !remote.notified.swap(true, Ordering::AcqRel) {
-                    let _ = remote.waker.wake();
-                }
+                remote.uncount(len);
                 return Err(crate::error::Error::NotRunning);
             }
         }

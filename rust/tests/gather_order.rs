@@ -21,9 +21,9 @@ const RECEIVERS: usize = 4;
 
 /// Connects `n` peers and returns them with their ids.
 fn receivers(server: &tcphub::ServerHandle, n: usize) -> Vec<(Peer, ClientId)> {
-    (0..n)
-        .map(|_| {
-            let p = Peer::connect(server.local_addr());
+    connect_peers(server, n)
+        .into_iter()
+        .map(|p| {
             let id = p.id_on(server);
             (p, id)
         })

@@ -24,8 +24,7 @@ fn one_message_from_an_application_thread_reaches_sleeping_loops() {
         .framing(Framing::lines())
         .start()
         .unwrap();
-    let mut peers: Vec<Peer> = (0..4).map(|_| Peer::connect(server.local_addr())).collect();
-    wait_clients(&server, 4);
+    let mut peers = connect_peers(&server, 4);
     for round in 0..20 {
         // Both loops asleep, with nothing else to wake them.
         std::thread::sleep(Duration::from_millis(20));
@@ -89,10 +88,7 @@ fn a_callback_s_broadcast_comes_after_the_application_broadcast_it_heard_of() {
         })
         .start()
         .unwrap();
-    let mut peers: Vec<Peer> = (0..RECEIVERS)
-        .map(|_| Peer::connect(server.local_addr()))
-        .collect();
-    wait_clients(&server, RECEIVERS);
+    let mut peers = connect_peers(&server, RECEIVERS);
     let mut teller = Peer::connect(server.local_addr());
     let teller_id: ClientId = teller.id_on(&server);
     let app = {
@@ -179,10 +175,7 @@ fn sends_to_each_client_in_turn_keep_their_order_with_broadcasts_between() {
             })
             .start()
             .unwrap();
-        let mut peers: Vec<Peer> = (0..RECEIVERS)
-            .map(|_| Peer::connect(server.local_addr()))
-            .collect();
-        wait_clients(&server, RECEIVERS);
+        let mut peers = connect_peers(&server, RECEIVERS);
         *ids.lock().unwrap() = peers.iter().map(|p| p.id_on(&server)).collect();
         // Held open (and not a receiver) until every line is read.
         let mut _driver = None;

@@ -282,7 +282,7 @@ mod run_order_probe {
             // last broadcast run, and the map names the right runs.
             let mut since: Vec<(ClientId, usize)> = Vec::new();
             for (at, r) in g.runs.iter().enumerate() {
-                match r.target {
+                match *r {
                     Target::All(_) => since.clear(),
                     Target::Client(id) => {
                         assert!(
@@ -296,7 +296,7 @@ mod run_order_probe {
             }
             for (&id, &run) in &g.clients {
                 assert_eq!(
-                    g.runs[run as usize].target,
+                    g.runs[run as usize],
                     Target::Client(id),
                     "seed {seed}: the map points client {id} at another's run"
                 );

@@ -57,6 +57,14 @@ pub fn wait_clients(server: &ServerHandle, n: usize) {
     });
 }
 
+/// Connects `n` peers to `server` (which has no other clients) and waits
+/// until it has registered them all.
+pub fn connect_peers(server: &ServerHandle, n: usize) -> Vec<Peer> {
+    let peers = (0..n).map(|_| Peer::connect(server.local_addr())).collect();
+    wait_clients(server, n);
+    peers
+}
+
 /// A relay: every message goes to every client (`on_message -> send_all`).
 pub fn relay_server(framing: Framing) -> ServerHandle {
     TcpServer::new(0, 100)
