@@ -136,10 +136,13 @@ impl Dispatch {
         self.outbox.blocked()
     }
 
-    /// Pull mode: whether so many events wait for room in the queue that
-    /// new clients are not accepted (see `accept::ACCEPT_PAUSE_BACKLOG`).
+    /// Pull mode: whether so many events wait for room in the queue, in
+    /// the backlogs of all the loops together, that new clients are not
+    /// accepted (see `accept::ACCEPT_PAUSE_BACKLOG`). While so, this loop
+    /// is woken once they are few enough (the backlogs may be other
+    /// loops', with nothing of its own to wake it).
     fn full_for_new_clients(&self) -> bool {
-        self.outbox.waiting() > accept::ACCEPT_PAUSE_BACKLOG
+        self.outbox.held_back(accept::ACCEPT_PAUSE_BACKLOG)
     }
 
     fn push(&mut self, ev: Event) {

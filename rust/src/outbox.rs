@@ -34,6 +34,15 @@ pub(crate) struct QueueLoad {
     stalled: AtomicBool,
     /// The senders' I/O threads, to wake when `stalled` clears.
     wakers: Vec<Arc<Waker>>,
+    /// Items waiting for room in all the senders' backlogs together: the
+    /// server's accepting loop holds back new clients while too many do,
+    /// wherever they wait (see [`held_back`](QueueLoad::held_back)).
+    waiting: AtomicUsize,
+    /// The limit of a sender holding back until no more than that many
+    /// items wait (0: nobody): whoever brings `waiting` down to it wakes
+    /// the senders, since the one holding back may have no backlog of its
+    /// own to drain and nothing else to wake it.
+    held_at: AtomicUsize,
 }
 
 impl QueueLoad {
@@ -46,6 +55,40 @@ impl QueueLoad {
             capacity,
             stalled: AtomicBool::new(false),
             wakers,
+            waiting: AtomicUsize::new(0),
+            held_at: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether more than `limit` (> 0) items wait for room in the senders'
+    /// backlogs, all senders together. While so, the caller is woken (with
+    /// every sender) once no more than `limit` do.
+    pub fn held_back(&self, limit: usize) -> bool {
+        debug_assert!(limit > 0, "0 means nobody holds back");
+        // SeqCst with `backlog_shrank`: either the second look sees the
+        // backlogs shorter, or the sender that shortened them sees
+        // `held_at` and wakes us.
+        if self.waiting.load(Ordering::SeqCst) <= limit {
+            return false;
+        }
+        self.held_at.store(limit, Ordering::SeqCst);
+        self.waiting.load(Ordering::SeqCst) > limit
+    }
+
+    fn backlog_grew(&self, n: usize) {
+        self.waiting.fetch_add(n, Ordering::SeqCst);
+    }
+
+    fn backlog_shrank(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let now = self.waiting.fetch_sub(n, Ordering::SeqCst) - n;
+        let at = self.held_at.load(Ordering::SeqCst);
+        if at != 0 && now <= at && self.held_at.swap(0, Ordering::SeqCst) != 0 {
+            for w in &self.wakers {
+                let _ = w.wake();
+            }
         }
     }
 
@@ -180,9 +223,10 @@ impl<T: Weigh> Outbox<T> {
         !self.backlog.is_empty()
     }
 
-    /// How many items wait for room.
-    pub fn waiting(&self) -> usize {
-        self.backlog.len()
+    /// Whether more than `limit` items wait for room in the backlogs of
+    /// all the queue's senders together; see [`QueueLoad::held_back`].
+    pub fn held_back(&self, limit: usize) -> bool {
+        self.load.held_back(limit)
     }
 
     /// Queues `item` behind anything already waiting; never blocks. Dropped
@@ -191,10 +235,12 @@ impl<T: Weigh> Outbox<T> {
         let Some(tx) = &self.tx else { return };
         if !self.backlog.is_empty() {
             self.backlog.push_back(item);
+            self.load.backlog_grew(1);
             return;
         }
         if let Err(item) = Self::try_put(tx, &self.load, item) {
             self.backlog.push_back(item);
+            self.load.backlog_grew(1);
             self.load.stall();
             self.move_what_fits();
         }
@@ -223,14 +269,19 @@ impl<T: Weigh> Outbox<T> {
     /// Moves waiting items into the queue as room allows; whether none is left.
     fn move_what_fits(&mut self) -> bool {
         let Some(tx) = &self.tx else { return true };
+        let mut moved = 0;
+        let mut all = true;
         while let Some(item) = self.backlog.pop_front() {
             // (With every receiver gone, `try_put` drops each item.)
             if let Err(item) = Self::try_put(tx, &self.load, item) {
                 self.backlog.push_front(item);
-                return false;
+                all = false;
+                break;
             }
+            moved += 1;
         }
-        true
+        self.load.backlog_shrank(moved);
+        all
     }
 
     /// At the end of the I/O thread: moves what fits into the queue and
@@ -240,6 +291,7 @@ impl<T: Weigh> Outbox<T> {
     pub fn hand_over(&mut self, leftovers: &Mutex<VecDeque<T>>) {
         self.drain();
         if !self.backlog.is_empty() {
+            self.load.backlog_shrank(self.backlog.len());
             leftovers
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

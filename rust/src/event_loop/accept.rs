@@ -36,8 +36,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 /// long as the storm lasts.
 const ACCEPT_BUDGET: usize = 128;
 
-/// Pull mode: events waiting for room in a full queue past which loop 0
-/// stops accepting until the application makes room. Not at the first:
+/// Pull mode: events waiting for room in a full queue (in every loop's
+/// backlog together) past which loop 0 stops accepting until the
+/// application makes room. Not at the first:
 /// a consumer that falls behind for a moment must not keep clients from
 /// being accepted; but without a bound, clients that come and go while it
 /// does (kicked, say) would add two events each for as long as it lasts.
