@@ -8,6 +8,7 @@
 //! split across reads keeps at most 4 KiB of that buffer's room (a larger
 //! one is shrunk back once the frame is out).
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 /// Default `max_len` for [`Framing::Lines`]: 64 KiB.
@@ -194,23 +195,77 @@ impl Framing {
 /// The parts joined into one shared buffer: one allocation, one copy (going
 /// through a `Vec` would allocate and copy twice; this is on the send path).
 pub(crate) fn concat<P: AsRef<[u8]>>(parts: &[P]) -> Arc<[u8]> {
-    let len = parts.iter().map(|p| p.as_ref().len()).sum();
-    let mut arc = Arc::<[u8]>::new_uninit_slice(len);
-    let buf = Arc::get_mut(&mut arc).expect("a fresh Arc has no other owner");
-    let mut at = 0;
+    let mut buf = Filling::new(parts.iter().map(|p| p.as_ref().len()).sum());
     for part in parts {
-        let part = part.as_ref();
-        let dst = &mut buf[at..at + part.len()];
-        // SAFETY: `dst` and `part` have the same length, `u8` and
-        // `MaybeUninit<u8>` have the same layout, and the buffers are distinct.
-        unsafe {
-            std::ptr::copy_nonoverlapping(part.as_ptr(), dst.as_mut_ptr().cast(), part.len())
-        };
-        at += part.len();
+        buf.push(part.as_ref());
     }
-    debug_assert_eq!(at, len);
-    // SAFETY: the loop above wrote every one of the `len` bytes.
-    unsafe { arc.assume_init() }
+    buf.finish()
+}
+
+/// A shared buffer of a length known up front, filled in pieces and then
+/// frozen: one allocation and one copy, where building a `Vec` and turning
+/// it into an `Arc<[u8]>` would allocate and copy twice (and grow the `Vec`
+/// along the way).
+pub(crate) struct Filling {
+    /// The buffer, owned by nobody else until `finish`: `dst` points into it.
+    arc: Arc<[MaybeUninit<u8>]>,
+    /// Where `arc`'s bytes start, taken once (`Arc::get_mut` checks that
+    /// nobody else owns it, an atomic operation per call).
+    dst: *mut u8,
+    /// Bytes written so far, from the start.
+    at: usize,
+}
+
+impl Filling {
+    /// An empty buffer for exactly `len` bytes.
+    pub fn new(len: usize) -> Filling {
+        let mut arc = Arc::<[u8]>::new_uninit_slice(len);
+        let dst = Arc::get_mut(&mut arc)
+            .expect("a fresh Arc has no other owner")
+            .as_mut_ptr()
+            .cast::<u8>();
+        Filling { arc, dst, at: 0 }
+    }
+
+    /// Appends `part` after what is written.
+    ///
+    /// # Panics
+    /// When `part` does not fit in what is left of the length.
+    pub fn push(&mut self, part: &[u8]) {
+        assert!(part.len() <= self.arc.len() - self.at, "part past the end");
+        // SAFETY: `dst` points to `arc`'s `arc.len()` bytes, which nobody
+        // else can reach (`arc` is not shared before `finish`); the range
+        // `at..at + part.len()` is inside them (checked above); `u8` and
+        // `MaybeUninit<u8>` have the same layout; `part` is not in `arc`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), self.dst.add(self.at), part.len());
+        }
+        self.at += part.len();
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> usize {
+        self.at
+    }
+
+    /// The buffer, shared from now on.
+    ///
+    /// # Panics
+    /// When fewer bytes were written than its length.
+    pub fn finish(self) -> Arc<[u8]> {
+        assert_eq!(self.at, self.arc.len(), "a buffer finished half written");
+        // SAFETY: every one of the buffer's bytes was written (above).
+        unsafe { self.arc.assume_init() }
+    }
+}
+
+impl std::fmt::Debug for Filling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filling")
+            .field("len", &self.arc.len())
+            .field("at", &self.at)
+            .finish()
+    }
 }
 
 /// Why the decoder refused the stream.
@@ -521,6 +576,33 @@ mod tests {
             d.decode(c, |m| out.push(m.to_vec()))?;
         }
         Ok(out)
+    }
+
+    #[test]
+    fn a_filling_buffer_holds_its_parts_in_order() {
+        assert_eq!(&*concat(&[&b"ab"[..], b"", b"cde"]), b"abcde");
+        assert!(concat::<&[u8]>(&[]).is_empty());
+        let mut buf = Filling::new(4);
+        buf.push(b"x");
+        assert_eq!(buf.written(), 1);
+        buf.push(b"yzw");
+        assert_eq!(&*buf.finish(), b"xyzw");
+    }
+
+    #[test]
+    #[should_panic(expected = "part past the end")]
+    fn a_filling_buffer_refuses_a_part_past_its_end() {
+        let mut buf = Filling::new(2);
+        buf.push(b"a");
+        buf.push(b"bc");
+    }
+
+    #[test]
+    #[should_panic(expected = "half written")]
+    fn a_filling_buffer_refuses_to_finish_half_written() {
+        let mut buf = Filling::new(2);
+        buf.push(b"a");
+        let _ = buf.finish();
     }
 
     #[test]

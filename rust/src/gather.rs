@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::broadcast::Run;
 use crate::error::{Error, Result};
 use crate::event::ClientId;
-use crate::framing::Framing;
+use crate::framing::{Filling, Framing};
 use crate::registry::FastMap;
 use crate::shared::{self, Audience, Command, Core, LocalLoop};
 
@@ -159,18 +159,39 @@ impl Gathered {
                 f(command(self.runs[0], Run { joined, ends }));
             }
             _ => {
-                // Each run's messages copied together.
-                let mut parts: Vec<(Vec<u8>, Vec<u32>)> = vec![Default::default(); self.runs.len()];
+                // Each run's bytes and messages counted, then its messages
+                // copied once, straight into its shared buffer.
+                let mut sizes = vec![(0usize, 0usize); self.runs.len()];
                 let mut start = 0;
                 for &(end, run) in &self.msgs {
-                    let (bytes, ends) = &mut parts[run as usize];
-                    bytes.extend_from_slice(&self.bytes[start..end as usize]);
-                    ends.push(bytes.len() as u32);
+                    let (bytes, msgs) = &mut sizes[run as usize];
+                    *bytes += end as usize - start;
+                    *msgs += 1;
                     start = end as usize;
                 }
-                for (&target, (bytes, ends)) in self.runs.iter().zip(parts) {
-                    let joined: Arc<[u8]> = Arc::from(bytes);
-                    let ends = (ends.len() > 1).then(|| ends.into_boxed_slice());
+                let mut parts: Vec<(Filling, Vec<u32>)> = sizes
+                    .iter()
+                    .map(|&(bytes, msgs)| {
+                        let ends = if msgs > 1 {
+                            Vec::with_capacity(msgs)
+                        } else {
+                            Vec::new()
+                        };
+                        (Filling::new(bytes), ends)
+                    })
+                    .collect();
+                let mut start = 0;
+                for &(end, run) in &self.msgs {
+                    let (buf, ends) = &mut parts[run as usize];
+                    buf.push(&self.bytes[start..end as usize]);
+                    if ends.capacity() > 0 {
+                        ends.push(buf.written() as u32);
+                    }
+                    start = end as usize;
+                }
+                for (&target, (buf, ends)) in self.runs.iter().zip(parts) {
+                    let joined = buf.finish();
+                    let ends = (!ends.is_empty()).then(|| ends.into_boxed_slice());
                     f(command(target, Run { joined, ends }));
                 }
             }
