@@ -684,9 +684,32 @@ impl EventLoop {
         // back as they drop (`Dealt`; so do any that still arrive before
         // the channel goes with this thread).
         shared::take_local_into(&mut self.work);
-        // (Runs other loops' callbacks gathered for this one included.)
-        self.core.flush_lanes_into(self.idx, None, false);
-        self.work.extend(self.rx.try_iter());
+        let remote = &self.core.loops[self.idx];
+        let since = Instant::now();
+        loop {
+            // (Runs other loops' callbacks gathered for this one included.)
+            self.core.flush_lanes_into(self.idx, None, false);
+            remote.drain_into(&self.rx, &mut self.work);
+            // A send counted in `pending` before it saw the stop may still
+            // be on its way into the channel or a lane (microseconds; the
+            // linger time can end first, at once when it is zero): wait for
+            // it, so that it is counted below, not lost uncounted in a
+            // channel nobody reads. One counted after this look sees the
+            // stop and gives its count back (`Core::post_message`).
+            let in_flight = remote.pending.load(Ordering::SeqCst);
+            if in_flight == 0 {
+                break;
+            }
+            if since.elapsed() >= IN_FLIGHT_WAIT {
+                log::warn!(
+                    "tcphub: event loop {} finished with {in_flight} bytes of sends \
+                     counted that never reached it",
+                    self.idx
+                );
+                break;
+            }
+            std::thread::yield_now();
+        }
         // Sends that returned `Ok` and never got out (the linger time ran
         // out first) are counted like a send to a client that left.
         let unsent = self
@@ -710,6 +733,11 @@ impl EventLoop {
         log::debug!("tcphub: event loop {} finished", self.idx);
     }
 }
+
+/// Longest a finishing loop waits for sends already counted in its backlog
+/// to reach its channel (see `EventLoop::finish_shutdown`); they are
+/// microseconds away unless their thread is descheduled.
+const IN_FLIGHT_WAIT: Duration = Duration::from_millis(500);
 
 /// How often to scan for clients past a timeout: a quarter of the shorter
 /// of the idle and frame timeouts, 10 ms..1 s; `None` when neither is set.
