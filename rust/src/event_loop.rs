@@ -634,8 +634,9 @@ impl EventLoop {
             }
             // What it sent while this loop was busy elsewhere (a slow
             // callback) may wait unread, its readiness not polled yet: read
-            // it first, as the next turn would, then look again.
-            self.read(t, false);
+            // it first, as the next turn would, then look again. All of it:
+            // a short read does not mean drained (it ends at an urgent mark).
+            self.read(t, true);
             self.pump();
             if self.read_paused() {
                 return; // not reading any more: look again next tick

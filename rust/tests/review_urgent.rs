@@ -58,3 +58,66 @@ fn lines_after_an_urgent_byte_are_delivered_without_more_input() {
     );
     server.stop();
 }
+
+/// The timeout check reads a client's waiting input before it decides the
+/// client is past its frame timeout: that read too must not end at an
+/// urgent mark. While the loop is held past the timeout, a client that
+/// had started a line sends one more byte of it, an urgent byte and the
+/// rest of the line; the line completes it, and it is not cut. (The check
+/// read only up to the mark and cut the client with `FrameTimeout`.)
+#[test]
+fn a_frame_finished_after_an_urgent_byte_is_not_cut_by_the_frame_timeout() {
+    let got = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let gone = support::Disconnects::new();
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let server = {
+        let got = got.clone();
+        TcpServer::new(0, 4)
+            .bind(localhost())
+            .threads(1)
+            .framing(Framing::lines())
+            .frame_timeout(std::time::Duration::from_millis(300))
+            .on_message(move |_, _, m| {
+                if m == b"hold" {
+                    held_tx.send(()).expect("test waits");
+                    let _ = go_rx.lock().unwrap().recv_timeout(TIMEOUT);
+                } else {
+                    got.lock().unwrap().push(m.to_vec());
+                }
+            })
+            .on_disconnect(gone.recorder())
+            .start()
+            .expect("start")
+    };
+    let mut slow = Peer::connect(server.local_addr());
+    let slow_id = slow.id_on(&server);
+    slow.send(b"par");
+    wait_until("the start of the line is read", || {
+        support::socket_queues(server.local_addr(), slow.addr())
+            .is_some_and(|(_, unread)| unread == 0)
+    });
+    let mut holder = Peer::connect(server.local_addr());
+    holder.send_line("hold");
+    held_rx.recv_timeout(TIMEOUT).expect("the loop is held");
+    slow.send(b"t");
+    socket2::SockRef::from(&slow.stream)
+        .send_out_of_band(b"!")
+        .expect("MSG_OOB");
+    slow.send(b"ial\n");
+    wait_until("the bytes are in the server's receive queue", || {
+        support::socket_queues(slow.addr(), server.local_addr())
+            .is_some_and(|(unacked, _)| unacked == 0)
+    });
+    // Held well past the frame timeout.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    go_tx.send(()).expect("release the loop");
+    wait_until("the line, or the client cut", || {
+        got.lock().unwrap().len() == 1 || gone.reason_of(slow_id).is_some()
+    });
+    assert_eq!(gone.reason_of(slow_id), None, "cut");
+    assert_eq!(*got.lock().unwrap(), vec![b"partial".to_vec()]);
+    drop(holder);
+    server.stop();
+}
