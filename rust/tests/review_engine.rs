@@ -8,8 +8,8 @@
 //! client under the idle timeout beside a flood, pull-mode events
 //! through a storm with kicks (each client reported once); and a backlog of
 //! connections that held the accepting loop away from its clients (bug),
-//! a pull-mode flooder that kept the other clients of its loop unread
-//! (bug), and a full pull queue that did not stop accepting (bug).
+//! and a pull-mode flooder that kept the other clients of its loop unread
+//! (bug). (A full pull queue that did not stop accepting: `accept_pause_loops.rs`.)
 
 mod support;
 
@@ -598,66 +598,6 @@ fn pull_mode_reports_each_client_once_through_a_storm_with_kicks() {
     assert_eq!(s.accepted, seen.len() as u64);
     assert_eq!(s.accepted, s.disconnected, "{s:?}");
     assert_eq!(s.accepted + s.rejected, CYCLES as u64, "{s:?}");
-    server.stop();
-}
-
-/// Pull mode: while the application takes no events and the queue is
-/// full, new connections are accepted only until a thousand or so events
-/// wait for room (then they wait in the listen backlog, as input waits in
-/// the sockets), so their `Connected` events do not pile up without bound.
-/// They did: every connection was accepted and its `Connected` (and, once
-/// the application or a kick thread disconnected it, its `Disconnected`)
-/// waited in the loop's backlog — 4,800 clients and 9,600 events in 4 s
-/// against a queue of 16 with a thread kicking whoever connected.
-#[test]
-fn pull_mode_a_full_event_queue_stops_accepting_until_there_is_room() {
-    const CAPACITY: usize = 4;
-    const WAITING: usize = 1_500;
-    /// Events waiting for room past which the server stops accepting.
-    const PAUSE_AT: u64 = 1_024;
-    support::raise_fd_limit(3 * WAITING as u64 + 200);
-    let server = TcpServer::new(0, 10_000)
-        .bind(localhost())
-        .threads(1)
-        .framing(Framing::lines())
-        .event_capacity(CAPACITY)
-        .start()
-        .expect("start");
-    let events = server.events();
-    let addr = server.local_addr();
-    let mut first = Peer::connect(addr);
-    let first_id = first.id_on(&server);
-    assert!(matches!(next_event(&events), Event::Connected(_)));
-    // The queue full, one more message waiting: the loop is stalled.
-    first.send(&b"m\n".repeat(CAPACITY + 1));
-    wait_until("the queue is full", || events.len() == CAPACITY);
-    let waiting: Vec<std::net::TcpStream> = (0..WAITING)
-        .map(|_| std::net::TcpStream::connect(addr).expect("connect"))
-        .collect();
-    // Two turns of the loop after every connection above was made: the
-    // marker a command queues is counted when the loop applies it.
-    for round in 1..=2u64 {
-        server.send(first_id, b"marker").expect("marker");
-        wait_until("the loop applies the marker", || {
-            server.stats().msgs_out == round
-        });
-    }
-    let accepted = server.stats().accepted;
-    assert!(
-        accepted <= 1 + PAUSE_AT + 1,
-        "{accepted} clients accepted while their events could not be queued"
-    );
-    // Room comes: every waiting connection is accepted and reported.
-    let mut connected = 0;
-    while connected < WAITING {
-        match next_event(&events) {
-            Event::Connected(_) => connected += 1,
-            Event::Message(c, m) => assert_eq!((c.id, m), (first_id, b"m".to_vec())),
-            e => panic!("unexpected {e:?}"),
-        }
-    }
-    assert_eq!(server.client_count(), WAITING + 1);
-    drop(waiting);
     server.stop();
 }
 

@@ -10,35 +10,70 @@ use std::sync::{Arc, Mutex};
 use support::{localhost, wait_until, Peer, TIMEOUT};
 use tcphub::{Framing, TcpServer};
 
+/// A one-loop lines server that records the lines it gets, but holds its
+/// loop on a line "hold" until told to go on.
+struct Held {
+    server: tcphub::ServerHandle,
+    got: Arc<Mutex<Vec<Vec<u8>>>>,
+    gone: support::Disconnects,
+    held: std::sync::mpsc::Receiver<()>,
+    go: std::sync::mpsc::Sender<()>,
+}
+
+impl Held {
+    fn start(server: TcpServer) -> Held {
+        let got = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+        let gone = support::Disconnects::new();
+        let (held_tx, held) = std::sync::mpsc::channel::<()>();
+        let (go, go_rx) = std::sync::mpsc::channel::<()>();
+        let go_rx = Mutex::new(go_rx);
+        let server = {
+            let got = got.clone();
+            server
+                .bind(localhost())
+                .threads(1)
+                .framing(Framing::lines())
+                .on_message(move |_, _, m| {
+                    if m == b"hold" {
+                        held_tx.send(()).expect("test waits");
+                        let _ = go_rx.lock().unwrap().recv_timeout(TIMEOUT);
+                    } else {
+                        got.lock().unwrap().push(m.to_vec());
+                    }
+                })
+                .on_disconnect(gone.recorder())
+                .start()
+                .expect("start")
+        };
+        Held {
+            server,
+            got,
+            gone,
+            held,
+            go,
+        }
+    }
+
+    /// Holds the loop (on a line of `peer`'s) until `go_on`.
+    fn hold(&self, peer: &mut Peer) {
+        peer.send_line("hold");
+        self.held.recv_timeout(TIMEOUT).expect("the loop is held");
+    }
+
+    fn go_on(&self) {
+        self.go.send(()).expect("release the loop");
+    }
+}
+
 /// While the loop is held in a callback, the peer sends a line, one urgent
 /// byte and another line; both lines are delivered (the urgent byte, out
 /// of band, is not part of the stream).
 #[test]
 fn lines_after_an_urgent_byte_are_delivered_without_more_input() {
-    let got = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
-    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let go_rx = Mutex::new(go_rx);
-    let server = {
-        let got = got.clone();
-        TcpServer::new(0, 4)
-            .bind(localhost())
-            .threads(1)
-            .framing(Framing::lines())
-            .on_message(move |_, _, m| {
-                if m == b"hold" {
-                    held_tx.send(()).expect("test waits");
-                    let _ = go_rx.lock().unwrap().recv_timeout(TIMEOUT);
-                } else {
-                    got.lock().unwrap().push(m.to_vec());
-                }
-            })
-            .start()
-            .expect("start")
-    };
+    let held = Held::start(TcpServer::new(0, 4));
+    let server = &held.server;
     let mut peer = Peer::connect(server.local_addr());
-    peer.send_line("hold");
-    held_rx.recv_timeout(TIMEOUT).expect("the loop is held");
+    held.hold(&mut peer);
     peer.send_line("before");
     let sent = socket2::SockRef::from(&peer.stream)
         .send_out_of_band(b"!")
@@ -50,10 +85,10 @@ fn lines_after_an_urgent_byte_are_delivered_without_more_input() {
         support::socket_queues(peer.addr(), server.local_addr())
             .is_some_and(|(unacked, _)| unacked == 0)
     });
-    go_tx.send(()).expect("release the loop");
-    wait_until("both lines", || got.lock().unwrap().len() == 2);
+    held.go_on();
+    wait_until("both lines", || held.got.lock().unwrap().len() == 2);
     assert_eq!(
-        *got.lock().unwrap(),
+        *held.got.lock().unwrap(),
         vec![b"before".to_vec(), b"after".to_vec()]
     );
     server.stop();
@@ -67,40 +102,18 @@ fn lines_after_an_urgent_byte_are_delivered_without_more_input() {
 /// read only up to the mark and cut the client with `FrameTimeout`.)
 #[test]
 fn a_frame_finished_after_an_urgent_byte_is_not_cut_by_the_frame_timeout() {
-    let got = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
-    let gone = support::Disconnects::new();
-    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let go_rx = Mutex::new(go_rx);
-    let server = {
-        let got = got.clone();
-        TcpServer::new(0, 4)
-            .bind(localhost())
-            .threads(1)
-            .framing(Framing::lines())
-            .frame_timeout(std::time::Duration::from_millis(300))
-            .on_message(move |_, _, m| {
-                if m == b"hold" {
-                    held_tx.send(()).expect("test waits");
-                    let _ = go_rx.lock().unwrap().recv_timeout(TIMEOUT);
-                } else {
-                    got.lock().unwrap().push(m.to_vec());
-                }
-            })
-            .on_disconnect(gone.recorder())
-            .start()
-            .expect("start")
-    };
+    let held =
+        Held::start(TcpServer::new(0, 4).frame_timeout(std::time::Duration::from_millis(300)));
+    let server = &held.server;
     let mut slow = Peer::connect(server.local_addr());
-    let slow_id = slow.id_on(&server);
+    let slow_id = slow.id_on(server);
     slow.send(b"par");
     wait_until("the start of the line is read", || {
         support::socket_queues(server.local_addr(), slow.addr())
             .is_some_and(|(_, unread)| unread == 0)
     });
     let mut holder = Peer::connect(server.local_addr());
-    holder.send_line("hold");
-    held_rx.recv_timeout(TIMEOUT).expect("the loop is held");
+    held.hold(&mut holder);
     slow.send(b"t");
     socket2::SockRef::from(&slow.stream)
         .send_out_of_band(b"!")
@@ -112,12 +125,12 @@ fn a_frame_finished_after_an_urgent_byte_is_not_cut_by_the_frame_timeout() {
     });
     // Held well past the frame timeout.
     std::thread::sleep(std::time::Duration::from_millis(600));
-    go_tx.send(()).expect("release the loop");
+    held.go_on();
     wait_until("the line, or the client cut", || {
-        got.lock().unwrap().len() == 1 || gone.reason_of(slow_id).is_some()
+        held.got.lock().unwrap().len() == 1 || held.gone.reason_of(slow_id).is_some()
     });
-    assert_eq!(gone.reason_of(slow_id), None, "cut");
-    assert_eq!(*got.lock().unwrap(), vec![b"partial".to_vec()]);
+    assert_eq!(held.gone.reason_of(slow_id), None, "cut");
+    assert_eq!(*held.got.lock().unwrap(), vec![b"partial".to_vec()]);
     drop(holder);
     server.stop();
 }
