@@ -57,6 +57,23 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
     if addr.starts_with(':') && !addr.starts_with("::") {
         return Err(usage(format!("{addr}: no host ({HOST_PORT})")));
     }
+    // The port as typed: after "]:" for an IPv6 address in brackets, else
+    // after the last colon, as std reads it ("::1:8001" too), unless the
+    // whole is an address (no port: said below). Port 0 or one past 65535
+    // is no server's port: a usage error here, not a failed connect or
+    // lookup.
+    let port = match addr.strip_prefix('[') {
+        Some(rest) => rest.split_once("]:").map(|(_, p)| p),
+        None if tcphub::parse_ip(addr).is_some() => None,
+        None => addr.rsplit_once(':').map(|(_, p)| p),
+    };
+    if let Some(p) = port.filter(|p| !p.is_empty()) {
+        if !matches!(p.parse::<u16>(), Ok(1..)) {
+            return Err(usage(format!(
+                "{addr}: bad port {p}: a port is a number from 1 to 65535 ({HOST_PORT})"
+            )));
+        }
+    }
     let resolved = match addr.to_socket_addrs() {
         Ok(addrs) => return Ok(addrs.collect()),
         Err(e) => e,

@@ -37,15 +37,18 @@ fn send_to_a_closed_port_names_the_address() {
 
 #[test]
 fn an_address_that_does_not_resolve_is_named() {
-    // A port out of range fails to resolve without asking any name server.
+    // A label over 63 bytes fails to resolve without asking any name
+    // server (the resolver cannot encode the query). (A port out of range,
+    // which this used, is a usage error now: see below.)
+    let addr = format!("{}.invalid:80", "a".repeat(64));
     let out = bin()
-        .args(["send", "127.0.0.1:99999", "x"])
+        .args(["send", &addr, "x"])
         .output()
         .expect("run tcphub send");
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("tcphub: cannot resolve 127.0.0.1:99999: "),
+        stderr.contains(&format!("tcphub: cannot resolve {addr}: ")),
         "{stderr}"
     );
 }
@@ -282,4 +285,42 @@ fn send_with_a_message_over_the_frame_limit_is_a_usage_error_before_connecting()
     l.set_nonblocking(true).unwrap();
     let connected = l.accept();
     assert!(connected.is_err(), "it connected: {connected:?}");
+}
+
+#[test]
+fn a_port_that_no_server_has_is_a_usage_error() {
+    // Before: port 0 said "tcphub: invalid configuration: cannot connect to
+    // 127.0.0.1:0: port 0 is no server's port" and a port past 65535 (or
+    // not a number) "cannot resolve …: invalid port value", both exit code
+    // 1, though the command line cannot work (README: a usage error, exit
+    // code 2, as an address without a port).
+    for addr in [
+        "127.0.0.1:0",
+        "[::1]:0",
+        "localhost:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:99999",
+        "[::1]:70000",
+        "127.0.0.1:http",
+        "127.0.0.1:-1",
+    ] {
+        for cmd in ["send", "connect"] {
+            let mut args = vec![cmd, addr];
+            if cmd == "send" {
+                args.push("x");
+            }
+            let out = bin()
+                .args(&args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run tcphub");
+            assert_eq!(out.status.code(), Some(2), "{cmd} {addr}: {out:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.starts_with(&format!("tcphub: {addr}: ")) && stderr.contains("1 to 65535"),
+                "{cmd} {addr}: {stderr}"
+            );
+            assert_eq!(stderr.lines().count(), 1, "{cmd} {addr}: {stderr}");
+        }
+    }
 }
