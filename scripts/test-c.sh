@@ -264,6 +264,39 @@ show "chat_client smoke test: a line to chat_server on 127.0.0.1 comes back, exi
 client_smoke
 record $? "chat_client sends, prints the relay and leaves cleanly"
 
+# chat_client on a busy hub: what it reads from stdin goes out while the
+# hub keeps sending (another client says a line every 10 ms, for up to
+# 20 s or until the line has come back), not only once the hub is quiet.
+busy_client_smoke() {
+    local got="$BUILD/busy_client.out" fifo="$BUILD/busy_client.in" i=0 rc seen=""
+    local end=$((SECONDS + 20))
+    start_chat_server "$BUILD/chat_server" "$BUILD/chat3.out" || return 1
+    exec 3<>"/dev/tcp/127.0.0.1/$chat_port"
+    rm -f "$fifo" && mkfifo "$fifo"
+    "$BUILD/chat_client" 127.0.0.1 "$chat_port" <"$fifo" >"$got" 2>&1 &
+    local client_pid=$!
+    exec 5>"$fifo"
+    # The chatter: a line every 10 ms; the client's line once some have come.
+    while ((SECONDS < end)); do
+        printf 'tick %d\n' "$i" >&3
+        if ((i == 20)); then printf 'hello from a busy room\n' >&5; fi
+        if grep -q ': hello from a busy room$' "$got"; then seen=$i && break; fi
+        sleep 0.01
+        i=$((i + 1))
+    done
+    exec 5>&- # end of input: the client half-closes and leaves
+    wait "$client_pid"
+    rc=$?
+    exec 3>&-
+    kill -TERM "$chat_pid"
+    wait "$chat_pid"
+    echo "line relayed: ${seen:+after tick }${seen:-never while the hub was busy}; chat_client exited with $rc"
+    [ -n "$seen" ] && [ "$rc" -eq 0 ]
+}
+show "chat_client sends its input while the hub keeps sending (a line every 10 ms)"
+busy_client_smoke
+record $? "chat_client sends what it reads while the hub is busy"
+
 # relay_server: length-prefixed frames go to every client, the sender
 # included. Each client reads its own frame back first: then it is in the
 # room (bash keeps no NUL bytes, so frames are compared as hex).

@@ -9,8 +9,9 @@
  * leave: the client half-closes, prints what the hub still sends and exits
  * when the hub closes the connection.
  *
- * One thread does both: it waits up to 50 ms for a message, then looks at
- * stdin without waiting. */
+ * One thread does both: it takes a message (waiting up to 50 ms for one),
+ * then looks at stdin without waiting — after every message, so a busy hub
+ * does not hold the input back. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <poll.h>
@@ -73,22 +74,20 @@ int main(int argc, char **argv) {
             putchar('\n');
             fflush(stdout);
             tcphub_message_release(&msg);
-            continue;
-        }
-        if (rc == TCPHUB_ERR_NOT_RUNNING) {
+        } else if (rc == TCPHUB_ERR_NOT_RUNNING) {
             /* The end we asked for (input ended), or reconnecting gave up. */
             if (input_open) {
                 fprintf(stderr, "chat_client: the connection to the hub is lost\n");
                 status = 1;
             }
             break;
-        }
-        if (rc != TCPHUB_ERR_TIMEOUT) {
+        } else if (rc != TCPHUB_ERR_TIMEOUT) {
             fprintf(stderr, "chat_client: %s\n", tcphub_last_error());
             status = 1;
             break;
         }
-        /* What was typed, without waiting. */
+        /* What was typed, without waiting: after a message too, so that a
+         * hub that keeps talking does not hold the input back. */
         struct pollfd p = {STDIN_FILENO, POLLIN, 0};
         if (!input_open || poll(&p, 1, 0) <= 0) continue;
         ssize_t n = read(STDIN_FILENO, typed + have, sizeof typed - have);
