@@ -323,11 +323,13 @@ record $? "relay_server relays frames to every client and exits cleanly on SIGTE
 
 # Arguments that are not a port (or one too many) get the usage line and
 # exit code 2 at once, from every example: no server on a port nobody asked
-# for (atoi("abc") is 0, atoi("70000") wraps to 4464).
+# for (atoi("abc") is 0, atoi("70000") wraps to 4464), no client dialling
+# port 0 (no server's port).
 bad_args() {
     local args out rc ok=0
     for args in "chat_server abc" "chat_server 70000" "chat_server -1" "chat_server 0 extra" \
-        "relay_server 8001x" "chat_client 127.0.0.1 abc" "chat_client 127.0.0.1 70000"; do
+        "relay_server 8001x" "chat_client 127.0.0.1 abc" "chat_client 127.0.0.1 70000" \
+        "chat_client 127.0.0.1 0"; do
         # shellcheck disable=SC2086 # $args is the program and its arguments
         out=$(set -- $args && timeout 10 "$BUILD/$1" "${@:2}" </dev/null 2>&1)
         rc=$?

@@ -34,18 +34,19 @@ static int send_line(tcphub_client *c, const char *line, size_t len) {
     return rc;
 }
 
-/* A port number from the command line, or -1 when `s` is not one. */
+/* A server's port number from the command line (1-65535: 0 is no
+ * server's port), or -1 when `s` is not one. */
 static long port_arg(const char *s) {
     char *end;
     long port = strtol(s, &end, 10);
-    return end != s && *end == '\0' && port >= 0 && port <= 65535 ? port : -1;
+    return end != s && *end == '\0' && port >= 1 && port <= 65535 ? port : -1;
 }
 
 int main(int argc, char **argv) {
     const char *host = argc > 1 ? argv[1] : "127.0.0.1";
     long port = argc > 2 ? port_arg(argv[2]) : 8001;
     if (argc > 3 || port < 0) {
-        fprintf(stderr, "usage: chat_client [HOST [PORT]]   (default 127.0.0.1 8001)\n");
+        fprintf(stderr, "usage: chat_client [HOST [PORT]]   (PORT 1-65535; default 127.0.0.1 8001)\n");
         return 2;
     }
 
