@@ -91,14 +91,15 @@ impl Callbacks {
     /// makes fail (an echo server stopped at exit reported one traceback
     /// per message still queued). It is still counted.
     fn deliver(&self, py: Python<'_>, ev: Event, stopping: &AtomicBool) -> bool {
-        let (cb, result) = match &ev {
+        let (cb, name, result) = match &ev {
             Event::Connected(c) => match &self.on_connect {
-                Some(cb) => (cb, cb.call1(py, (PyClient::from(*c),))),
+                Some(cb) => (cb, "on_connect", cb.call1(py, (PyClient::from(*c),))),
                 None => return false,
             },
             Event::Message(c, data) => match &self.on_message {
                 Some(cb) => (
                     cb,
+                    "on_message",
                     cb.call1(
                         py,
                         (PyClient::from(*c), pyo3::types::PyBytes::new(py, data)),
@@ -107,16 +108,25 @@ impl Callbacks {
                 None => return false,
             },
             Event::Disconnected(c, why) => match &self.on_disconnect {
-                Some(cb) => (cb, cb.call1(py, (PyClient::from(*c), why.to_string()))),
+                Some(cb) => (
+                    cb,
+                    "on_disconnect",
+                    cb.call1(py, (PyClient::from(*c), why.to_string())),
+                ),
                 None => return false,
             },
         };
-        let Err(err) = result else { return false };
+        let Err(err) = result.and_then(|r| not_awaitable(py, name, r)) else {
+            return false;
+        };
         if let Some(on_error) = &self.on_error {
             // With its traceback: before Python 3.12 a raised exception's
             // traceback is kept beside it, not on it (`__traceback__`).
             let exc = err.into_value(py);
-            if let Err(e2) = on_error.call1(py, (exc.clone_ref(py), PyEvent::new(py, ev))) {
+            let handled = on_error
+                .call1(py, (exc.clone_ref(py), PyEvent::new(py, ev)))
+                .and_then(|r| not_awaitable(py, "on_error", r));
+            if let Err(e2) = handled {
                 chain_to(py, &e2, exc);
                 e2.write_unraisable(py, Some(on_error.bind(py)));
             }
@@ -127,6 +137,59 @@ impl Callbacks {
         }
         true
     }
+}
+
+/// Why an `async def` callback is refused (`refuse_async`) or, when its
+/// coroutine turns up anyway, reported (`not_awaitable`).
+const NOT_AWAITED: &str = "callbacks are called on tcphub's dispatcher thread, outside any \
+     event loop, so a coroutine would never run: use a plain def, or consume \
+     server.aevents() from asyncio";
+
+/// Refuses an `async def` (or async generator) function as the callback
+/// `name`: calling it only makes a coroutine, which nobody would await —
+/// the callback would silently never run.
+pub(crate) fn refuse_async(py: Python<'_>, name: &str, func: &Bound<'_, PyAny>) -> PyResult<()> {
+    let inspect = py.import("inspect")?;
+    let is_async = inspect
+        .call_method1("iscoroutinefunction", (func,))?
+        .is_truthy()?
+        || inspect
+            .call_method1("isasyncgenfunction", (func,))?
+            .is_truthy()?;
+    if is_async {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{name} takes a plain function, not an async one: {NOT_AWAITED}"
+        )));
+    }
+    Ok(())
+}
+
+/// What the callback `name` returned, unless it is a coroutine (or another
+/// awaitable, or an async generator) — made by a callable `refuse_async`
+/// could not recognise, an object with an `async def __call__`: that is
+/// closed (no "never awaited" warning) and becomes the callback's
+/// `TypeError`.
+fn not_awaitable(py: Python<'_>, name: &str, returned: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    let r = returned.bind(py);
+    if r.is_none() {
+        return Ok(returned); // the usual case, without a look at `inspect`
+    }
+    let inspect = py.import("inspect")?;
+    let is_async = inspect.call_method1("isawaitable", (r,))?.is_truthy()?
+        || inspect.call_method1("isasyncgen", (r,))?.is_truthy()?;
+    if !is_async {
+        return Ok(returned);
+    }
+    let what = r.get_type().name()?.to_string();
+    if r.hasattr("close")? {
+        // (An async generator's close() is itself a coroutine: left alone.)
+        if inspect.call_method1("iscoroutine", (r,))?.is_truthy()? {
+            r.call_method0("close")?;
+        }
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        "{name} returned a {what}: {NOT_AWAITED}"
+    )))
 }
 
 /// `on_error` raised `err` while handling `exc`: as Python does for an

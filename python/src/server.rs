@@ -71,7 +71,9 @@ struct Running {
 ///
 /// Register callbacks with the ``on_connect`` / ``on_message`` /
 /// ``on_disconnect`` decorators before ``start()``: they run on one
-/// dispatcher thread, in order per client, never on the I/O threads. An
+/// dispatcher thread, in order per client, never on the I/O threads (so
+/// they are plain functions: an ``async def`` one raises ``TypeError``;
+/// from asyncio, consume ``aevents()`` instead). An
 /// exception in a callback is passed to ``on_error`` if set, otherwise to
 /// ``sys.unraisablehook``; the server keeps running. (Once ``stop()`` has
 /// begun, the messages already read still reach ``on_message``, where a
@@ -171,6 +173,7 @@ impl PyTcpServer {
     fn set_callback(
         &self,
         py: Python<'_>,
+        name: &str,
         which: fn(&mut Callbacks) -> &mut Option<Py<PyAny>>,
         func: Py<PyAny>,
     ) -> PyResult<Py<PyAny>> {
@@ -179,6 +182,7 @@ impl PyTcpServer {
                 "the callback must be callable",
             ));
         }
+        crate::dispatch::refuse_async(py, name, func.bind(py))?;
         let old = {
             let mut cbs = self
                 .callbacks
@@ -290,25 +294,25 @@ impl PyTcpServer {
 
     /// Decorator: ``func(client)`` is called when a client connects.
     fn on_connect(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.set_callback(py, |c| &mut c.on_connect, func)
+        self.set_callback(py, "on_connect", |c| &mut c.on_connect, func)
     }
 
     /// Decorator: ``func(client, data: bytes)`` is called for each message.
     fn on_message(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.set_callback(py, |c| &mut c.on_message, func)
+        self.set_callback(py, "on_message", |c| &mut c.on_message, func)
     }
 
     /// Decorator: ``func(client, reason: str)`` is called once when a client
     /// leaves (see ``Event.reason`` for the reasons).
     fn on_disconnect(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.set_callback(py, |c| &mut c.on_disconnect, func)
+        self.set_callback(py, "on_disconnect", |c| &mut c.on_disconnect, func)
     }
 
     /// Decorator: ``func(exc, event)`` is called when another callback raises
     /// (instead of ``sys.unraisablehook``). What ``func`` itself raises goes
     /// to ``sys.unraisablehook``, with ``exc`` as its ``__context__``.
     fn on_error(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.set_callback(py, |c| &mut c.on_error, func)
+        self.set_callback(py, "on_error", |c| &mut c.on_error, func)
     }
 
     /// Binds, listens and starts serving; returns the server itself.
