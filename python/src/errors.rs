@@ -5,7 +5,12 @@
 //! also derive from the matching built-in exception, so code that knows
 //! nothing about tcphub still catches them sensibly: a bind failure is an
 //! `OSError` with `errno` set (like `socket.bind`), a timeout is a
-//! `TimeoutError`, an unknown client a `LookupError`.
+//! `TimeoutError`, an unknown client a `LookupError`. An OS failure whose
+//! `errno` has a finer built-in class (as `OSError(errno, ...)` picks:
+//! `ConnectionRefusedError`, `PermissionError`, `TimeoutError`, ...) is raised
+//! as a subclass of both, named as its tcphub class ([`for_errno`]), so
+//! `except ConnectionRefusedError` catches a refused `TcpClient` as it does
+//! a refused `socket.create_connection`.
 //!
 //! ```text
 //! TcpHubError(Exception)
@@ -108,7 +113,9 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
                 &[b, &py.get_type::<PyConnectionError>()],
                 "An outgoing connection could not be established (refused, timed out).\n\n\
                  A ``ConnectionError`` with ``errno`` set where the OS gave one (``ETIMEDOUT`` \
-                 for ``connect_timeout``); attribute \
+                 for ``connect_timeout``), and an instance of the built-in class that \
+                 ``errno`` has, as ``socket``'s errors are (``ConnectionRefusedError``, \
+                 ``TimeoutError``); attribute \
                  ``address`` holds the ``(ip, port)`` that was dialled (the first one, \
                  whose ``errno`` this is, when a name resolved to several: the message \
                  names each address tried with its error).",
@@ -193,6 +200,88 @@ fn make(
     Ok(PyErr::from_value(exc))
 }
 
+/// [`make`] for an `OSError`-derived class: with an `errno` that has a
+/// finer built-in class, the instance is of [`for_errno`]'s subclass.
+fn make_os(
+    py: Python<'_>,
+    cls: &Py<PyType>,
+    args: Bound<'_, PyTuple>,
+    attrs: &[(&str, Bound<'_, PyAny>)],
+) -> PyResult<PyErr> {
+    let errno = match args.len() {
+        2 => args.get_item(0)?.extract::<i32>().ok(),
+        _ => None,
+    };
+    match errno {
+        Some(errno) => make(py, &for_errno(py, cls, errno)?, args, attrs),
+        None => make(py, cls, args, attrs),
+    }
+}
+
+/// The subclasses made by [`for_errno`], by `(tcphub class, built-in class)`.
+static BY_ERRNO: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+
+/// `cls` (an `OSError`-derived tcphub class) for `errno`: `cls` itself
+/// when `OSError(errno, ...)` is a plain `OSError` (`EADDRINUSE`), else a
+/// subclass of `cls` and of the built-in class `OSError` picks for it
+/// (`ECONNREFUSED`: `ConnectionRefusedError`), made once. It bears `cls`'s
+/// name, module and docstring, so tracebacks and `except cls` read as
+/// before, and pickles as itself (see [`_os_error`]).
+fn for_errno(py: Python<'_>, cls: &Py<PyType>, errno: i32) -> PyResult<Py<PyType>> {
+    let os_error = py.get_type::<PyOSError>();
+    let builtin = os_error.call1((errno, ""))?.get_type();
+    if builtin.is(&os_error) || cls.bind(py).is_subclass(&builtin)? {
+        return Ok(cls.clone_ref(py));
+    }
+    let cache = BY_ERRNO
+        .get_or_init(py, || PyDict::new(py).unbind())
+        .bind(py);
+    let key = (cls.clone_ref(py), builtin.clone());
+    if let Some(sub) = cache.get_item(&key)? {
+        return Ok(sub.cast_into::<PyType>()?.unbind());
+    }
+    let base = cls.bind(py);
+    let doc: String = base.getattr("__doc__")?.extract().unwrap_or_default();
+    let sub = new_class(py, &base.name()?.to_string(), &[base, &builtin], &doc)?;
+    // Pickled as `_os_error(cls, args)` plus its attributes: by the name
+    // it bears, pickle would find `cls` instead and refuse.
+    let reduce = wrap_pyfunction!(reduce_os_error, py)?;
+    py.import("copyreg")?
+        .call_method1("pickle", (sub.bind(py), reduce))?;
+    cache.set_item(key, sub.bind(py))?;
+    Ok(sub)
+}
+
+/// Rebuilds a pickled instance of a [`for_errno`] subclass of `cls` (a
+/// module function, so pickle can name it).
+#[pyfunction]
+pub(crate) fn _os_error<'py>(
+    py: Python<'py>,
+    cls: Py<PyType>,
+    args: Bound<'py, PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let errno = match args.len() {
+        2 => args.get_item(0)?.extract::<i32>().ok(),
+        _ => None,
+    };
+    let cls = match errno {
+        Some(errno) => for_errno(py, &cls, errno)?,
+        None => cls,
+    };
+    cls.bind(py).call1(args)
+}
+
+/// `copyreg` reducer of the [`for_errno`] subclasses:
+/// `(_os_error, (tcphub class, args), attributes)`.
+#[pyfunction]
+fn reduce_os_error<'py>(exc: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    let py = exc.py();
+    let cls = exc.get_type().getattr("__bases__")?.get_item(0)?;
+    let rebuild = py.import("tcphub._tcphub")?.getattr("_os_error")?;
+    let args = PyTuple::new(py, [cls, exc.getattr("args")?])?;
+    PyTuple::new(py, [rebuild, args.into_any(), exc.getattr("__dict__")?])
+}
+
 /// An `(ip, port)` tuple for an address.
 pub(crate) fn addr_tuple<'py>(
     py: Python<'py>,
@@ -240,19 +329,19 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
         let plain = || PyTuple::new(py, [msg.clone()]);
         match &err {
             Error::InvalidConfig(_) => make(py, &c.invalid_config, plain()?, &[]),
-            Error::Bind { addr, source } => make(
+            Error::Bind { addr, source } => make_os(
                 py,
                 &c.bind,
                 os_args(Some(source))?,
                 &[("address", addr_tuple(py, addr)?)],
             ),
-            Error::Connect { addr, source, .. } => make(
+            Error::Connect { addr, source, .. } => make_os(
                 py,
                 &c.connect,
                 os_args(Some(source))?,
                 &[("address", addr_tuple(py, addr)?)],
             ),
-            Error::Resolve { source, .. } => make(
+            Error::Resolve { source, .. } => make_os(
                 py,
                 &c.connect,
                 os_args(Some(source))?,
@@ -293,7 +382,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                 ],
             ),
             Error::Timeout => make(py, &c.timeout, plain()?, &[]),
-            Error::Io { source, .. } => make(py, &c.io, os_args(Some(source))?, &[]),
+            Error::Io { source, .. } => make_os(py, &c.io, os_args(Some(source))?, &[]),
             // `Error` is non-exhaustive: a variant added later still surfaces
             // as a tcphub error until it gets its own class.
             _ => make(py, &c.base, plain()?, &[]),

@@ -160,5 +160,7 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyStats>()?;
     m.add_class::<events::EventIterator>()?;
     errors::register(m)?;
+    // Private: set, not added (`add` would list it in `__all__`).
+    m.setattr("_os_error", wrap_pyfunction!(errors::_os_error, m)?)?;
     Ok(())
 }

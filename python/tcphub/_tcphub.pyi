@@ -71,7 +71,9 @@ class BindError(TcpHubError, OSError):
 class ConnectError(TcpHubError, ConnectionError):
     """An outgoing connection could not be established (``address`` is None
     when the address given did not resolve; of several addresses, it is the
-    first tried, and the message names each one with its error)."""
+    first tried, and the message names each one with its error). Also an
+    instance of the built-in class its ``errno`` has, as ``socket``'s errors
+    are: a refused connection is a ``ConnectionRefusedError``."""
 
     address: Optional[Tuple[str, int]]
 
@@ -105,6 +107,9 @@ class Timeout(TcpHubError, TimeoutError):
 
 class IoError(TcpHubError, OSError):
     """Any other operating-system failure."""
+
+def _os_error(cls: Type[OSError], args: Tuple[Any, ...]) -> OSError:
+    """Rebuilds a pickled tcphub ``OSError`` of a finer built-in class."""
 
 @final
 class Client:

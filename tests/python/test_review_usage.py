@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import pickle
+import socket
 import threading
 import warnings
 from typing import List
@@ -68,3 +71,45 @@ def test_a_callback_returning_a_coroutine_is_reported_not_left_unawaited(make_se
     assert isinstance(reported[0], TypeError)
     assert "coroutine" in str(reported[0])
     assert server.stats().callback_errors == 1
+
+
+def _refused_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_a_refused_connect_is_caught_by_connectionrefusederror_as_with_socket():
+    # The tutorial's client: `except ConnectionRefusedError: print("server
+    # not running")`. socket.create_connection raises that class; tcphub's
+    # ConnectError only derived from ConnectionError, so the except missed.
+    port = _refused_port()
+    with pytest.raises(socket.error) as plain:
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    assert isinstance(plain.value, ConnectionRefusedError)
+    with pytest.raises(ConnectionRefusedError) as info:
+        tcphub.TcpClient("127.0.0.1", port)
+    e = info.value
+    assert isinstance(e, tcphub.ConnectError) and isinstance(e, tcphub.TcpHubError)
+    assert e.errno == errno.ECONNREFUSED and e.address == ("127.0.0.1", port)
+    assert type(e).__name__ == "ConnectError" and type(e).__module__ == "tcphub"
+    # One class per errno family, and it pickles (multiprocessing) as itself.
+    with pytest.raises(ConnectionRefusedError) as again:
+        tcphub.TcpClient("127.0.0.1", port)
+    assert type(again.value) is type(e)
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is type(e) and back.errno == e.errno and back.address == e.address
+    assert str(back) == str(e)
+
+
+def test_an_os_error_without_a_finer_builtin_class_keeps_the_plain_class(make_server):
+    busy = make_server().start()
+    with pytest.raises(tcphub.BindError) as info:
+        tcphub.TcpServer(busy.port, bind="127.0.0.1").start()
+    assert type(info.value) is tcphub.BindError  # EADDRINUSE: OSError has no subclass for it
+    assert info.value.errno == errno.EADDRINUSE
+    back = pickle.loads(pickle.dumps(info.value))
+    assert type(back) is tcphub.BindError and back.address == info.value.address
