@@ -469,8 +469,8 @@ impl PyTcpServer {
     }
 
     /// Queues ``data`` for every connected client, or every one but client
-    /// ``exclude`` (an id, e.g. the sender of a message being relayed; one
-    /// not connected excludes nobody); returns how many clients were
+    /// ``exclude`` (an id or a ``Client``, e.g. the sender of a message being
+    /// relayed; one not connected excludes nobody); returns how many clients were
     /// connected at the call (0 when the server is not running), each of
     /// which gets it unless it leaves first or its queue is full (under
     /// ``overflow="drop"`` it is dropped for that one). A client that
@@ -518,7 +518,8 @@ impl PyTcpServer {
         py.detach(|| r.handle.send_to(ip, port.0, &data)).py_err(py)
     }
 
-    /// Queues ``data`` for client ``client_id``.
+    /// Queues ``data`` for client ``client_id`` (an id, or the ``Client``
+    /// itself, as a callback or an event gives it).
     ///
     /// Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
     /// ``FrameTooLarge``.
@@ -528,8 +529,8 @@ impl PyTcpServer {
         py.detach(|| r.handle.send(client_id, &data)).py_err(py)
     }
 
-    /// Disconnects client ``client_id`` (its disconnect reason is
-    /// ``"kicked"``); called from a callback of this server (e.g. that
+    /// Disconnects client ``client_id`` (an id or a ``Client``; its
+    /// disconnect reason is ``"kicked"``); called from a callback of this server (e.g. that
     /// client's own ``on_message``), the rest of what the client sent is
     /// dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
     /// ``NotRunning``.
@@ -554,7 +555,7 @@ impl PyTcpServer {
         }
     }
 
-    /// The connected client with this id, or ``None``.
+    /// The connected client with this id (or that ``Client``'s), or ``None``.
     fn client(&self, client_id: ClientId) -> Option<PyClient> {
         let ClientId::Id(client_id) = client_id else {
             return None;

@@ -470,10 +470,12 @@ int_args! {
     opt max_attempts_arg: u32 = "reconnect_max_attempts" from 1 to u32::MAX;
 }
 
-/// A client id argument. Ids are `u64`s assigned from 1; any other int
-/// names no client, as the id of one that left does (`client()` gives
-/// `None`, `send()` and `disconnect()` raise `NoSuchClient`, `exclude`
-/// excludes nobody), instead of pyo3's `OverflowError`.
+/// A client id argument: an int, or a `Client` (the one a callback or an
+/// event hands out), which stands for its id. Ids are `u64`s assigned from
+/// 1; any other int names no client, as the id of one that left does
+/// (`client()` gives `None`, `send()` and `disconnect()` raise
+/// `NoSuchClient`, `exclude` excludes nobody), instead of pyo3's
+/// `OverflowError`.
 #[derive(Debug)]
 pub(crate) enum ClientId {
     /// An id a client may have.
@@ -499,6 +501,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for ClientId {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<ClientId> {
+        if let Ok(client) = obj.cast::<PyClient>() {
+            return Ok(ClientId::Id(client.get().id));
+        }
         match obj.extract::<u64>() {
             Ok(id) => Ok(ClientId::Id(id)),
             Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => {

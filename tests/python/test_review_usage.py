@@ -113,3 +113,37 @@ def test_an_os_error_without_a_finer_builtin_class_keeps_the_plain_class(make_se
     assert info.value.errno == errno.EADDRINUSE
     back = pickle.loads(pickle.dumps(info.value))
     assert type(back) is tcphub.BindError and back.address == info.value.address
+
+
+def test_the_client_a_callback_is_given_names_that_client_where_an_id_is_taken(make_server):
+    # `on_message(client, data)` hands a Client; `server.send(client, ...)`
+    # raised "'tcphub.Client' object cannot be interpreted as an integer".
+    server = make_server(framing="lines")
+    seen: List[tcphub.Client] = []
+    done = threading.Event()
+
+    @server.on_message
+    def reply(client: tcphub.Client, data: bytes) -> None:
+        seen.append(client)
+        assert server.client(client) == client
+        server.send(client, b"to you: " + data)
+        server.send_all(b"to the others", exclude=client)
+        server.disconnect(client)
+        done.set()
+
+    with server:
+        a = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
+        b = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
+        with a, b:
+            a.send(b"hi")
+            assert done.wait(WAIT)
+            assert a.recv(WAIT) == b"to you: hi"
+            assert a.recv(WAIT) is None and a.disconnect_reason == "closed by peer"
+            assert b.recv(WAIT) == b"to the others"
+            gone = seen[0]
+            with pytest.raises(tcphub.NoSuchClient) as info:
+                server.send(gone, b"x")
+            assert info.value.client_id == gone.id
+            assert server.client(gone) is None
+    with pytest.raises(TypeError):
+        server.send("1", b"x")  # type: ignore[arg-type]
