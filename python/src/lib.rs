@@ -160,7 +160,12 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyStats>()?;
     m.add_class::<events::EventIterator>()?;
     errors::register(m)?;
-    // Private: set, not added (`add` would list it in `__all__`).
+    // Private (pickle's rebuilders): set, not added (`add` would list
+    // them in `__all__`).
     m.setattr("_os_error", wrap_pyfunction!(errors::_os_error, m)?)?;
+    m.setattr("_client", wrap_pyfunction!(types::_client, m)?)?;
+    m.setattr("_event", wrap_pyfunction!(types::_event, m)?)?;
+    m.setattr("_client_event", wrap_pyfunction!(types::_client_event, m)?)?;
+    m.setattr("_stats", wrap_pyfunction!(types::_stats, m)?)?;
     Ok(())
 }

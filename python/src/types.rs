@@ -1,14 +1,17 @@
-//! Plain value classes handed to Python: [`PyClient`], [`PyEvent`], [`PyStats`].
+//! Plain value classes handed to Python: [`PyClient`], [`PyEvent`], [`PyStats`]
+//! (picklable: each pickles as a call of a private rebuilder at the end).
 
 use std::net::SocketAddr;
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
-use tcphub::{Client, ClientEvent, DisconnectReason, Event, Stats};
+use pyo3::types::{PyBytes, PyTuple};
+use tcphub::{Client, ClientEvent, Event, Stats};
 
 use crate::errors::IntoPy;
 
-/// A connected client: its id and remote address.
+/// A connected client: its id and remote address. Like ``Event``,
+/// ``ClientEvent`` and ``Stats``, a value that pickles (e.g. for a process
+/// pool) and copies.
 #[pyclass(name = "Client", module = "tcphub", frozen, eq, hash)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct PyClient {
@@ -64,6 +67,15 @@ impl PyClient {
     fn __str__(&self) -> String {
         self.addr.to_string()
     }
+
+    /// Pickles (and copies) as ``_client(id, ip, port)``.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let args = (self.id, self.ip(), self.port());
+        Ok((rebuild(py, "_client")?, args.into_pyobject(py)?))
+    }
 }
 
 /// One thing that happened on a server: a client connected, sent a message,
@@ -86,7 +98,7 @@ pub(crate) struct PyEvent {
     kind: &'static str,
     client: PyClient,
     data: Option<Py<PyBytes>>,
-    reason: Option<DisconnectReason>,
+    reason: Option<String>,
 }
 
 impl PyEvent {
@@ -109,7 +121,7 @@ impl PyEvent {
                 kind: "disconnect",
                 client: c.into(),
                 data: None,
-                reason: Some(why),
+                reason: Some(why.to_string()),
             },
         }
     }
@@ -142,7 +154,21 @@ impl PyEvent {
     /// ``"kicked"``, ``"server stopped"``.
     #[getter]
     fn reason(&self) -> Option<String> {
-        self.reason.as_ref().map(|r| r.to_string())
+        self.reason.clone()
+    }
+
+    /// Pickles (and copies) as ``_event(kind, client, data, reason)``.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let args = (
+            self.kind,
+            self.client,
+            self.data.as_ref().map(|d| d.clone_ref(py)),
+            self.reason.clone(),
+        );
+        Ok((rebuild(py, "_event")?, args.into_pyobject(py)?))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -235,6 +261,23 @@ impl PyClientEvent {
 
 #[pymethods]
 impl PyClientEvent {
+    /// Pickles (and copies) as ``_client_event(kind, data, reason,
+    /// attempt, delay, local_address)``.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let args = (
+            self.kind,
+            self.data.as_ref().map(|d| d.clone_ref(py)),
+            self.reason.clone(),
+            self.attempt,
+            self.delay,
+            self.local_address.clone(),
+        );
+        Ok((rebuild(py, "_client_event")?, args.into_pyobject(py)?))
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let mut parts = vec![format!("kind='{}'", self.kind)];
         if let Some(d) = &self.data {
@@ -362,6 +405,15 @@ impl PyStats {
     /// The counters as a ``dict`` (e.g. for logging or JSON).
     fn as_dict(&self) -> std::collections::BTreeMap<&'static str, u64> {
         self.fields().into_iter().collect()
+    }
+
+    /// Pickles (and copies) as ``_stats(stats.as_dict())``.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let args = (self.as_dict(),);
+        Ok((rebuild(py, "_stats")?, args.into_pyobject(py)?))
     }
 
     fn __repr__(&self) -> String {
@@ -511,5 +563,100 @@ impl<'a, 'py> FromPyObject<'a, 'py> for ClientId {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The module function `name` that rebuilds a pickled value (one of those
+/// below: pickle names it, so it lives in `tcphub._tcphub`).
+fn rebuild<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("tcphub._tcphub")?.getattr(name)
+}
+
+/// A kind name as the `'static` text the value classes keep, or `ValueError`.
+fn known_kind(kind: &str, kinds: &[&'static str]) -> PyResult<&'static str> {
+    kinds
+        .iter()
+        .find(|k| **k == kind)
+        .copied()
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("unknown kind {kind:?}")))
+}
+
+/// Rebuilds a pickled `Client`.
+#[pyfunction]
+pub(crate) fn _client(id: u64, ip: &str, port: u16) -> PyResult<PyClient> {
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!("not an IP address: {ip:?}"))
+    })?;
+    Ok(PyClient {
+        id,
+        addr: SocketAddr::new(ip, port),
+    })
+}
+
+/// Rebuilds a pickled `Event`.
+#[pyfunction]
+pub(crate) fn _event(
+    kind: &str,
+    client: Bound<'_, PyClient>,
+    data: Option<Py<PyBytes>>,
+    reason: Option<String>,
+) -> PyResult<PyEvent> {
+    Ok(PyEvent {
+        kind: known_kind(kind, &["connect", "message", "disconnect"])?,
+        client: *client.get(),
+        data,
+        reason,
+    })
+}
+
+/// Rebuilds a pickled `ClientEvent`.
+#[pyfunction]
+pub(crate) fn _client_event(
+    kind: &str,
+    data: Option<Py<PyBytes>>,
+    reason: Option<String>,
+    attempt: Option<u32>,
+    delay: Option<f64>,
+    local_address: Option<(String, u16)>,
+) -> PyResult<PyClientEvent> {
+    Ok(PyClientEvent {
+        kind: known_kind(
+            kind,
+            &[
+                "message",
+                "disconnect",
+                "reconnecting",
+                "reconnected",
+                "closed",
+            ],
+        )?,
+        data,
+        reason,
+        attempt,
+        delay,
+        local_address,
+    })
+}
+
+/// Rebuilds a pickled `Stats` from its `as_dict()` (a counter it lacks is 0).
+#[pyfunction]
+pub(crate) fn _stats(counters: std::collections::HashMap<String, u64>) -> PyStats {
+    let get = |k: &str| counters.get(k).copied().unwrap_or(0);
+    PyStats {
+        clients: get("clients"),
+        accepted: get("accepted"),
+        rejected: get("rejected"),
+        disconnected: get("disconnected"),
+        msgs_in: get("msgs_in"),
+        bytes_in: get("bytes_in"),
+        msgs_out: get("msgs_out"),
+        bytes_out: get("bytes_out"),
+        dropped: get("dropped"),
+        undelivered: get("undelivered"),
+        slow_consumers: get("slow_consumers"),
+        frame_too_large: get("frame_too_large"),
+        idle_timeouts: get("idle_timeouts"),
+        frame_timeouts: get("frame_timeouts"),
+        callback_errors: get("callback_errors"),
     }
 }

@@ -111,6 +111,25 @@ class IoError(TcpHubError, OSError):
 def _os_error(cls: Type[OSError], args: Tuple[Any, ...]) -> OSError:
     """Rebuilds a pickled tcphub ``OSError`` of a finer built-in class."""
 
+def _client(id: int, ip: str, port: int) -> Client:
+    """Rebuilds a pickled ``Client``."""
+
+def _event(kind: str, client: Client, data: Optional[bytes], reason: Optional[str]) -> Event:
+    """Rebuilds a pickled ``Event``."""
+
+def _client_event(
+    kind: str,
+    data: Optional[bytes],
+    reason: Optional[str],
+    attempt: Optional[int],
+    delay: Optional[float],
+    local_address: Optional[Tuple[str, int]],
+) -> ClientEvent:
+    """Rebuilds a pickled ``ClientEvent``."""
+
+def _stats(counters: Dict[str, int]) -> Stats:
+    """Rebuilds a pickled ``Stats``."""
+
 @final
 class Client:
     """A connected client: its id and remote address."""
@@ -126,6 +145,7 @@ class Client:
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]: ...
 
 @final
 class Event:
@@ -139,6 +159,7 @@ class Event:
     def data(self) -> Optional[bytes]: ...
     @property
     def reason(self) -> Optional[str]: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]: ...
 
 @final
 class ClientEvent:
@@ -156,6 +177,7 @@ class ClientEvent:
     def delay(self) -> Optional[float]: ...
     @property
     def local_address(self) -> Optional[Tuple[str, int]]: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]: ...
 
 @final
 class Stats:
@@ -192,6 +214,7 @@ class Stats:
     @property
     def callback_errors(self) -> int: ...
     def as_dict(self) -> Dict[str, int]: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]: ...
 
 @final
 class EventIterator(Iterator[Event]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import functools
 import pickle
@@ -147,3 +148,35 @@ def test_the_client_a_callback_is_given_names_that_client_where_an_id_is_taken(m
             assert server.client(gone) is None
     with pytest.raises(TypeError):
         server.send("1", b"x")  # type: ignore[arg-type]
+
+
+def test_events_clients_and_stats_pickle_and_copy(make_server):
+    # Handing events to a process pool (CPU-bound handling off the event
+    # thread) pickles them: "cannot pickle 'tcphub.Event' object", and
+    # copy.copy() failed the same way.
+    server = make_server(framing="lines").start()
+    with tcphub.TcpClient(
+        "127.0.0.1", server.port, framing="lines", reconnect=True, reconnect_initial=0.01
+    ) as client:
+        client.send(b"hi")
+        events: List[tcphub.Event] = []
+        while len(events) < 2:
+            events += server.poll(10, WAIT)
+        server.disconnect(events[0].client)
+        while len(events) < 3:
+            events += server.poll(10, WAIT)
+        client_events = [client.next_event(WAIT) for _ in range(3)]
+    assert [e.kind for e in events] == ["connect", "message", "disconnect"]
+    assert [e.kind for e in client_events] == ["disconnect", "reconnecting", "reconnected"]
+    stats = server.stats()
+    for value in [*events, events[0].client, *client_events, stats]:
+        for back in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+            assert type(back) is type(value)
+            assert repr(back) == repr(value)
+    back = pickle.loads(pickle.dumps(events[1]))
+    assert back.client == events[1].client and back.data == b"hi" and back.reason is None
+    assert pickle.loads(pickle.dumps(events[2])).reason == "kicked"
+    assert pickle.loads(pickle.dumps(stats)).as_dict() == stats.as_dict()
+    again = pickle.loads(pickle.dumps(client_events[2]))
+    assert again.attempt == client_events[2].attempt
+    assert again.local_address == client_events[2].local_address
