@@ -453,9 +453,15 @@ impl ClientBuilder {
             callbacks,
         } = self;
         config.framing.validate()?;
-        if config.max_queue_bytes == 0 || config.event_capacity == 0 {
+        // One message each, naming the one that is wrong (as the server's).
+        if config.max_queue_bytes == 0 {
             return Err(Error::InvalidConfig(
-                "max_queue_bytes and event_capacity must be at least 1".into(),
+                "max_queue_bytes must be at least 1".into(),
+            ));
+        }
+        if config.event_capacity == 0 {
+            return Err(Error::InvalidConfig(
+                "event_capacity must be at least 1".into(),
             ));
         }
         if config

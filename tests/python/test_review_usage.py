@@ -180,3 +180,14 @@ def test_events_clients_and_stats_pickle_and_copy(make_server):
     again = pickle.loads(pickle.dumps(client_events[2]))
     assert again.attempt == client_events[2].attempt
     assert again.local_address == client_events[2].local_address
+
+
+@pytest.mark.parametrize("name", ["event_capacity", "max_queue_bytes"])
+def test_a_zero_client_bound_is_named_alone(name):
+    # "max_queue_bytes and event_capacity must be at least 1" for either:
+    # the server's message names the one that is wrong.
+    with pytest.raises(tcphub.InvalidConfig) as info:
+        tcphub.TcpClient("127.0.0.1", _refused_port(), **{name: 0})  # type: ignore[arg-type]
+    other = {"event_capacity": "max_queue_bytes", "max_queue_bytes": "event_capacity"}[name]
+    assert f"{name} must be at least 1" in str(info.value)
+    assert other not in str(info.value)
