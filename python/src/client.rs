@@ -6,12 +6,11 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::RecvTimeoutError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyType};
 use tcphub::{Error, Reconnect, TcpClient};
 
 use crate::errors::IntoPy;
-use crate::types::{Port, PyClientEvent};
+use crate::types::{Data, Port, PyClientEvent};
 use crate::{
     deadline_after, duration, framing_from_str, framing_name, wait_sliced, Waited, SIGNAL_SLICE,
 };
@@ -249,7 +248,7 @@ impl PyTcpClient {
     /// Queues ``data`` (framed) for sending; never blocks.
     ///
     /// Raises ``QueueFull``, ``FrameTooLarge``, or ``NotRunning`` once closed.
-    fn send(&self, py: Python<'_>, data: PyBackedBytes) -> PyResult<()> {
+    fn send(&self, py: Python<'_>, data: Data) -> PyResult<()> {
         py.detach(|| self.client.send(&data)).py_err(py)
     }
 

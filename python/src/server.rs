@@ -40,7 +40,6 @@ use std::time::Instant;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyType;
 use pyo3::{PyTraverseError, PyVisit};
@@ -50,7 +49,7 @@ use crate::dispatch::{kick, kicks_pending, on_dispatcher, Callbacks, Dispatcher}
 use crate::errors::{invalid_argument, invalid_config, IntoPy};
 use crate::events::Pull;
 use crate::settings::{overflow_from_str, Settings};
-use crate::types::{ClientId, Port, PyClient, PyEvent, PyStats};
+use crate::types::{ClientId, Data, Port, PyClient, PyEvent, PyStats};
 use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice};
 
 mod stopping;
@@ -246,7 +245,7 @@ impl PyTcpServer {
         linger: f64,
         #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
         busy_poll: f64,
-        full_message: Option<PyBackedBytes>,
+        full_message: Option<Data>,
     ) -> PyResult<PyTcpServer> {
         // IPv6 also in brackets, as tcphub prints addresses ("[::1]:8001")
         // and `tcphub serve --bind` takes them; no zone: the server binds
@@ -479,12 +478,7 @@ impl PyTcpServer {
     /// ``exclude=client.id`` for that. Raises ``FrameTooLarge`` when
     /// ``data`` exceeds the framing's ``max_len``.
     #[pyo3(signature = (data, *, exclude = None))]
-    fn send_all(
-        &self,
-        py: Python<'_>,
-        data: PyBackedBytes,
-        exclude: Option<ClientId>,
-    ) -> PyResult<usize> {
+    fn send_all(&self, py: Python<'_>, data: Data, exclude: Option<ClientId>) -> PyResult<usize> {
         let Some(r) = self.running.get() else {
             return Ok(0);
         };
@@ -512,7 +506,7 @@ impl PyTcpServer {
     /// ``NotRunning``, ``FrameTooLarge``; ``InvalidConfig`` (a ``ValueError``)
     /// for an ``ip`` that is no IP address — a host name included: it is not
     /// resolved, since clients are found by the address they connected from.
-    fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: PyBackedBytes) -> PyResult<()> {
+    fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: Data) -> PyResult<()> {
         let ip = tcphub::parse_client_ip(ip).map_err(|why| invalid_argument(py, why))?;
         let r = self.started().py_err(py)?;
         py.detach(|| r.handle.send_to(ip, port.0, &data)).py_err(py)
@@ -523,7 +517,7 @@ impl PyTcpServer {
     ///
     /// Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
     /// ``FrameTooLarge``.
-    fn send(&self, py: Python<'_>, client_id: ClientId, data: PyBackedBytes) -> PyResult<()> {
+    fn send(&self, py: Python<'_>, client_id: ClientId, data: Data) -> PyResult<()> {
         let r = self.started().py_err(py)?;
         let client_id = client_id.known(py, r.handle.is_running())?;
         py.detach(|| r.handle.send(client_id, &data)).py_err(py)

@@ -522,6 +522,47 @@ int_args! {
     opt max_attempts_arg: u32 = "reconnect_max_attempts" from 1 to u32::MAX;
 }
 
+/// A message argument: any bytes-like object, as ``socket.send`` takes —
+/// ``bytes`` and ``bytearray`` directly (``bytes`` without a copy), others
+/// (``memoryview``, ``array``, ...) copied once through a ``memoryview``
+/// (the limited API has no buffer protocol before Python 3.11). Anything
+/// else is the ``TypeError`` ``socket`` raises, a ``str`` with a hint.
+pub(crate) struct Data(pyo3::pybacked::PyBackedBytes);
+
+impl std::ops::Deref for Data {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Data {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Data> {
+        if let Ok(b) = obj.extract() {
+            return Ok(Data(b));
+        }
+        let py = obj.py();
+        match pyo3::types::PyMemoryView::from(&obj) {
+            Ok(view) => Ok(Data(view.call_method0("tobytes")?.extract()?)),
+            Err(e) if !e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => Err(e),
+            Err(_) => {
+                let name = obj.get_type().name()?;
+                let hint = if obj.is_instance_of::<pyo3::types::PyString>() {
+                    " (encode it: text.encode())"
+                } else {
+                    ""
+                };
+                Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "a bytes-like object is required, not '{name}'{hint}"
+                )))
+            }
+        }
+    }
+}
+
 /// A client id argument: an int, or a `Client` (the one a callback or an
 /// event hands out), which stands for its id. Ids are `u64`s assigned from
 /// 1; any other int names no client, as the id of one that left does

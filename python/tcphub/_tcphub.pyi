@@ -1,6 +1,7 @@
 """Type stubs for the native module ``tcphub._tcphub`` (checked by mypy stubtest)."""
 
 from types import TracebackType
+from typing_extensions import Buffer
 from typing import (
     Any,
     AsyncGenerator,
@@ -223,7 +224,7 @@ class EventIterator(Iterator[Event]):
     def __iter__(self) -> "EventIterator": ...
     def __next__(self) -> Event: ...
 
-_Data = bytes | bytearray
+_Data = Buffer  # any bytes-like object, as socket.send takes
 _ClientRef = int | Client  # a client id, or the Client itself
 
 @final

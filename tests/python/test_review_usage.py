@@ -191,3 +191,38 @@ def test_a_zero_client_bound_is_named_alone(name):
     other = {"event_capacity": "max_queue_bytes", "max_queue_bytes": "event_capacity"}[name]
     assert f"{name} must be at least 1" in str(info.value)
     assert other not in str(info.value)
+
+
+def test_sends_take_any_bytes_like_object_as_socket_send_does(make_server):
+    # socket.send() takes any bytes-like object; tcphub took bytes and
+    # bytearray only ("'memoryview' object is not an instance of 'bytes |
+    # bytearray'"), so a slice of a receive buffer had to be copied first.
+    import array
+
+    server = make_server(framing="lines", full_message=memoryview(b"full"))
+    server.start()
+    with tcphub.TcpClient("127.0.0.1", server.port, framing="lines") as client:
+        buf = bytearray(b"..hello..")
+        client.send(memoryview(buf)[2:7])
+        events: List[tcphub.Event] = []
+        while len(events) < 2:
+            events += server.poll(10, WAIT)
+        assert events[1].data == b"hello"
+        who = events[0].client
+        server.send(who, memoryview(b"one"))
+        server.send_to(who.ip, who.port, memoryview(b"two"))
+        assert server.send_all(array.array("b", b"three")) == 1
+        assert [client.recv(WAIT) for _ in range(3)] == [b"one", b"two", b"three"]
+        # A str is refused as socket refuses it, saying what to do.
+        for call in (
+            lambda: client.send("text"),
+            lambda: server.send(who, "text"),
+            lambda: server.send_all("text"),
+            lambda: server.send_to(who.ip, who.port, "text"),
+        ):
+            with pytest.raises(TypeError, match="bytes-like object is required, not 'str'.*encode"):
+                call()
+        with pytest.raises(TypeError, match="bytes-like object is required, not 'int'"):
+            server.send_all(5)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="bytes-like object is required, not 'NoneType'"):
+            client.send(None)  # type: ignore[arg-type]
