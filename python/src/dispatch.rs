@@ -171,8 +171,18 @@ pub(crate) fn refuse_async(py: Python<'_>, name: &str, func: &Bound<'_, PyAny>) 
 /// `TypeError`.
 fn not_awaitable(py: Python<'_>, name: &str, returned: Py<PyAny>) -> PyResult<Py<PyAny>> {
     let r = returned.bind(py);
-    if r.is_none() {
-        return Ok(returned); // the usual case, without a look at `inspect`
+    {
+        use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
+        // The usual results (`None`; a `send_all` count from a lambda),
+        // without a look at `inspect`.
+        if r.is_none()
+            || r.is_exact_instance_of::<PyInt>()
+            || r.is_exact_instance_of::<PyBool>()
+            || r.is_exact_instance_of::<PyString>()
+            || r.is_exact_instance_of::<PyBytes>()
+        {
+            return Ok(returned);
+        }
     }
     let inspect = py.import("inspect")?;
     let is_async = inspect.call_method1("isawaitable", (r,))?.is_truthy()?
