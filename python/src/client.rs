@@ -132,6 +132,27 @@ impl Drop for PyTcpClient {
     }
 }
 
+impl PyTcpClient {
+    /// `err` as Python's, but a `NotRunning` (from `send()` or
+    /// `shutdown_write()`), which the core words "not running" whatever
+    /// the cause, says why.
+    fn refused(&self, py: Python<'_>, err: Error) -> PyErr {
+        if !matches!(err, Error::NotRunning) {
+            return crate::errors::to_pyerr(py, err);
+        }
+        let why = if self.client.is_open() {
+            // Open, and still refusing: only receiving, after a half-close.
+            "sending was finished by shutdown_write(): the client only receives now".to_string()
+        } else {
+            match self.client.disconnect_reason().map(|r| r.to_string()) {
+                Some(r) if r != "closed locally" => format!("the connection is closed ({r})"),
+                _ => "the client is closed".to_string(),
+            }
+        };
+        crate::errors::not_running(py, why)
+    }
+}
+
 #[pymethods]
 impl PyTcpClient {
     // The parameters are documented on the class: Python shows only the
@@ -247,9 +268,11 @@ impl PyTcpClient {
 
     /// Queues ``data`` (framed) for sending; never blocks.
     ///
-    /// Raises ``QueueFull``, ``FrameTooLarge``, or ``NotRunning`` once closed.
+    /// Raises ``QueueFull``, ``FrameTooLarge``, or ``NotRunning`` once closed
+    /// or after ``shutdown_write()`` (its message says which).
     fn send(&self, py: Python<'_>, data: Data) -> PyResult<()> {
-        py.detach(|| self.client.send(&data)).py_err(py)
+        py.detach(|| self.client.send(&data))
+            .map_err(|e| self.refused(py, e))
     }
 
     /// The next message, waiting up to ``timeout`` seconds (``None``: until one
@@ -316,7 +339,8 @@ impl PyTcpClient {
     /// for good (no reconnect); later ``send`` calls raise ``NotRunning``.
     /// Idempotent. Raises ``NotRunning`` once closed.
     fn shutdown_write(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.client.shutdown_write()).py_err(py)
+        py.detach(|| self.client.shutdown_write())
+            .map_err(|e| self.refused(py, e))
     }
 
     /// Closes gracefully: flush what is queued (up to ``linger`` seconds),

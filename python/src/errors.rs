@@ -432,3 +432,11 @@ pub(crate) fn no_such_client(py: Python<'_>, client_id: &Bound<'_, PyAny>) -> Py
         })
         .unwrap_or_else(|e| e)
 }
+
+/// `NotRunning` with a message saying why (the core's says only "not
+/// running").
+pub(crate) fn not_running(py: Python<'_>, msg: String) -> PyErr {
+    classes(py)
+        .and_then(|c| make(py, &c.not_running, PyTuple::new(py, [msg])?, &[]))
+        .unwrap_or_else(|e| e)
+}

@@ -226,3 +226,25 @@ def test_sends_take_any_bytes_like_object_as_socket_send_does(make_server):
             server.send_all(5)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="bytes-like object is required, not 'NoneType'"):
             client.send(None)  # type: ignore[arg-type]
+
+
+def test_a_send_the_client_cannot_take_says_why(make_server):
+    # Every refused client send said "not running", even on a client that
+    # is open (is_open True) after shutdown_write().
+    server = make_server(framing="lines").start()
+    client = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
+    client.shutdown_write()
+    assert client.is_open
+    with pytest.raises(tcphub.NotRunning, match="shutdown_write"):
+        client.send(b"x")
+    client.close()
+    with pytest.raises(tcphub.NotRunning, match="closed"):
+        client.send(b"x")
+    with pytest.raises(tcphub.NotRunning, match="closed"):
+        client.shutdown_write()
+    other = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
+    server.stop()
+    assert other.recv(WAIT) is None
+    with pytest.raises(tcphub.NotRunning, match="closed by peer"):
+        other.send(b"x")
+    other.close()
