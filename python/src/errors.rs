@@ -10,7 +10,8 @@
 //! `ConnectionRefusedError`, `PermissionError`, `TimeoutError`, ...) is raised
 //! as a subclass of both, named as its tcphub class ([`for_errno`]), so
 //! `except ConnectionRefusedError` catches a refused `TcpClient` as it does
-//! a refused `socket.create_connection`.
+//! a refused `socket.create_connection`; a name that does not resolve is
+//! likewise also a `socket.gaierror` ([`for_unresolved`]).
 //!
 //! ```text
 //! TcpHubError(Exception)
@@ -218,7 +219,7 @@ fn make_os(
     }
 }
 
-/// The subclasses made by [`for_errno`], by `(tcphub class, built-in class)`.
+/// The subclasses made by [`with_builtin`], by `(tcphub class, built-in class)`.
 static BY_ERRNO: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
 /// `cls` (an `OSError`-derived tcphub class) for `errno`: `cls` itself
@@ -233,6 +234,28 @@ fn for_errno(py: Python<'_>, cls: &Py<PyType>, errno: i32) -> PyResult<Py<PyType
     if builtin.is(&os_error) || cls.bind(py).is_subclass(&builtin)? {
         return Ok(cls.clone_ref(py));
     }
+    with_builtin(py, cls, &builtin)
+}
+
+/// `cls` (an `OSError`-derived tcphub class) for a name that did not
+/// resolve: a subclass of it and of `socket.gaierror`, as
+/// `socket.getaddrinfo` raises (so `except socket.gaierror` catches it).
+fn for_unresolved(py: Python<'_>, cls: &Py<PyType>) -> PyResult<Py<PyType>> {
+    let gaierror = py
+        .import("socket")?
+        .getattr("gaierror")?
+        .cast_into::<PyType>()?;
+    with_builtin(py, cls, &gaierror)
+}
+
+/// The subclass of `cls` and of the built-in class `builtin`, made once:
+/// it bears `cls`'s name, module and docstring, so tracebacks and `except
+/// cls` read as before, and pickles as itself (see [`_os_error`]).
+fn with_builtin(
+    py: Python<'_>,
+    cls: &Py<PyType>,
+    builtin: &Bound<'_, PyType>,
+) -> PyResult<Py<PyType>> {
     let cache = BY_ERRNO
         .get_or_init(py, || PyDict::new(py).unbind())
         .bind(py);
@@ -242,9 +265,9 @@ fn for_errno(py: Python<'_>, cls: &Py<PyType>, errno: i32) -> PyResult<Py<PyType
     }
     let base = cls.bind(py);
     let doc: String = base.getattr("__doc__")?.extract().unwrap_or_default();
-    let sub = new_class(py, &base.name()?.to_string(), &[base, &builtin], &doc)?;
-    // Pickled as `_os_error(cls, args)` plus its attributes: by the name
-    // it bears, pickle would find `cls` instead and refuse.
+    let sub = new_class(py, &base.name()?.to_string(), &[base, builtin], &doc)?;
+    // Pickled as `_os_error(cls, args, builtin)` plus its attributes: by
+    // the name it bears, pickle would find `cls` instead and refuse.
     let reduce = wrap_pyfunction!(reduce_os_error, py)?;
     py.import("copyreg")?
         .call_method1("pickle", (sub.bind(py), reduce))?;
@@ -252,33 +275,29 @@ fn for_errno(py: Python<'_>, cls: &Py<PyType>, errno: i32) -> PyResult<Py<PyType
     Ok(sub)
 }
 
-/// Rebuilds a pickled instance of a [`for_errno`] subclass of `cls` (a
-/// module function, so pickle can name it).
+/// Rebuilds a pickled instance of a [`with_builtin`] subclass of `cls` and
+/// `builtin` (a module function, so pickle can name it).
 #[pyfunction]
 pub(crate) fn _os_error<'py>(
     py: Python<'py>,
     cls: Py<PyType>,
     args: Bound<'py, PyTuple>,
+    builtin: Bound<'py, PyType>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let errno = match args.len() {
-        2 => args.get_item(0)?.extract::<i32>().ok(),
-        _ => None,
-    };
-    let cls = match errno {
-        Some(errno) => for_errno(py, &cls, errno)?,
-        None => cls,
-    };
-    cls.bind(py).call1(args)
+    with_builtin(py, &cls, &builtin)?.bind(py).call1(args)
 }
 
-/// `copyreg` reducer of the [`for_errno`] subclasses:
-/// `(_os_error, (tcphub class, args), attributes)`.
+/// `copyreg` reducer of the [`with_builtin`] subclasses:
+/// `(_os_error, (tcphub class, args, built-in class), attributes)`.
 #[pyfunction]
 fn reduce_os_error<'py>(exc: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
     let py = exc.py();
-    let cls = exc.get_type().getattr("__bases__")?.get_item(0)?;
+    let bases = exc.get_type().getattr("__bases__")?;
     let rebuild = py.import("tcphub._tcphub")?.getattr("_os_error")?;
-    let args = PyTuple::new(py, [cls, exc.getattr("args")?])?;
+    let args = PyTuple::new(
+        py,
+        [bases.get_item(0)?, exc.getattr("args")?, bases.get_item(1)?],
+    )?;
     PyTuple::new(py, [rebuild, args.into_any(), exc.getattr("__dict__")?])
 }
 
@@ -341,9 +360,9 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                 os_args(Some(source))?,
                 &[("address", addr_tuple(py, addr)?)],
             ),
-            Error::Resolve { source, .. } => make_os(
+            Error::Resolve { source, .. } => make(
                 py,
-                &c.connect,
+                &for_unresolved(py, &c.connect)?,
                 os_args(Some(source))?,
                 &[("address", py.None().into_bound(py))],
             ),

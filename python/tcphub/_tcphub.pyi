@@ -74,7 +74,8 @@ class ConnectError(TcpHubError, ConnectionError):
     when the address given did not resolve; of several addresses, it is the
     first tried, and the message names each one with its error). Also an
     instance of the built-in class its ``errno`` has, as ``socket``'s errors
-    are: a refused connection is a ``ConnectionRefusedError``."""
+    are: a refused connection is a ``ConnectionRefusedError``, and a name
+    that does not resolve a ``socket.gaierror``."""
 
     address: Optional[Tuple[str, int]]
 
@@ -109,7 +110,9 @@ class Timeout(TcpHubError, TimeoutError):
 class IoError(TcpHubError, OSError):
     """Any other operating-system failure."""
 
-def _os_error(cls: Type[OSError], args: Tuple[Any, ...]) -> OSError:
+def _os_error(
+    cls: Type[OSError], args: Tuple[Any, ...], builtin: Type[OSError]
+) -> OSError:
     """Rebuilds a pickled tcphub ``OSError`` of a finer built-in class."""
 
 def _client(id: int, ip: str, port: int) -> Client:

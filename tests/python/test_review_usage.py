@@ -106,6 +106,22 @@ def test_a_refused_connect_is_caught_by_connectionrefusederror_as_with_socket():
     assert str(back) == str(e)
 
 
+def test_a_name_that_does_not_resolve_is_caught_by_socket_gaierror_as_with_socket():
+    # socket.create_connection raises socket.gaierror for a name that does
+    # not resolve; tcphub's ConnectError was only a ConnectionError. (A
+    # label over 63 bytes fails in the resolver without asking any name
+    # server; Python's own socket refuses it even earlier, in its IDNA codec.)
+    name = "a" * 64 + ".invalid"
+    with pytest.raises(socket.gaierror) as info:
+        tcphub.TcpClient(name, 1)
+    e = info.value
+    assert isinstance(e, tcphub.ConnectError) and e.address is None
+    assert type(e).__name__ == "ConnectError" and type(e).__module__ == "tcphub"
+    assert "cannot resolve" in str(e)
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is type(e) and str(back) == str(e) and back.address is None
+
+
 def test_an_os_error_without_a_finer_builtin_class_keeps_the_plain_class(make_server):
     busy = make_server().start()
     with pytest.raises(tcphub.BindError) as info:
