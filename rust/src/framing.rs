@@ -210,8 +210,12 @@ pub(crate) struct Filling {
     /// The buffer, owned by nobody else until `finish`: `dst` points into it.
     arc: Arc<[MaybeUninit<u8>]>,
     /// Where `arc`'s bytes start, taken once (`Arc::get_mut` checks that
-    /// nobody else owns it, an atomic operation per call).
+    /// nobody else owns it, an atomic operation per call). Nothing reads
+    /// `arc` while it is in use: even its length, through `Deref`, would
+    /// make a shared reference to the bytes `dst` writes.
     dst: *mut u8,
+    /// `arc`'s length.
+    len: usize,
     /// Bytes written so far, from the start.
     at: usize,
 }
@@ -224,7 +228,12 @@ impl Filling {
             .expect("a fresh Arc has no other owner")
             .as_mut_ptr()
             .cast::<u8>();
-        Filling { arc, dst, at: 0 }
+        Filling {
+            arc,
+            dst,
+            len,
+            at: 0,
+        }
     }
 
     /// Appends `part` after what is written.
@@ -232,11 +241,11 @@ impl Filling {
     /// # Panics
     /// When `part` does not fit in what is left of the length.
     pub fn push(&mut self, part: &[u8]) {
-        assert!(part.len() <= self.arc.len() - self.at, "part past the end");
-        // SAFETY: `dst` points to `arc`'s `arc.len()` bytes, which nobody
-        // else can reach (`arc` is not shared before `finish`); the range
-        // `at..at + part.len()` is inside them (checked above); `u8` and
-        // `MaybeUninit<u8>` have the same layout; `part` is not in `arc`.
+        assert!(part.len() <= self.len - self.at, "part past the end");
+        // SAFETY: `dst` points to `arc`'s `len` bytes, which nobody else
+        // can reach (`arc` is not shared, nor read, before `finish`); the
+        // range `at..at + part.len()` is inside them (checked above); `u8`
+        // and `MaybeUninit<u8>` have the same layout; `part` is not in `arc`.
         unsafe {
             std::ptr::copy_nonoverlapping(part.as_ptr(), self.dst.add(self.at), part.len());
         }
@@ -253,7 +262,7 @@ impl Filling {
     /// # Panics
     /// When fewer bytes were written than its length.
     pub fn finish(self) -> Arc<[u8]> {
-        assert_eq!(self.at, self.arc.len(), "a buffer finished half written");
+        assert_eq!(self.at, self.len, "a buffer finished half written");
         // SAFETY: every one of the buffer's bytes was written (above).
         unsafe { self.arc.assume_init() }
     }
@@ -262,7 +271,7 @@ impl Filling {
 impl std::fmt::Debug for Filling {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Filling")
-            .field("len", &self.arc.len())
+            .field("len", &self.len)
             .field("at", &self.at)
             .finish()
     }
