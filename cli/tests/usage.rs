@@ -97,15 +97,7 @@ fn an_address_without_a_host_says_so() {
         (":8001", "tcphub: :8001: no host (expected HOST:PORT, e.g. "),
     ] {
         for cmd in ["send", "connect"] {
-            let mut args = vec![cmd, addr];
-            if cmd == "send" {
-                args.push("x");
-            }
-            let out = bin()
-                .args(&args)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run tcphub");
+            let out = with_address(cmd, addr);
             assert_eq!(out.status.code(), Some(2), "{cmd} {addr:?}: {out:?}");
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(stderr.starts_with(says), "{cmd} {addr:?}: {stderr}");
@@ -305,15 +297,7 @@ fn a_port_that_no_server_has_is_a_usage_error() {
         "127.0.0.1:-1",
     ] {
         for cmd in ["send", "connect"] {
-            let mut args = vec![cmd, addr];
-            if cmd == "send" {
-                args.push("x");
-            }
-            let out = bin()
-                .args(&args)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run tcphub");
+            let out = with_address(cmd, addr);
             assert_eq!(out.status.code(), Some(2), "{cmd} {addr}: {out:?}");
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(
@@ -323,4 +307,17 @@ fn a_port_that_no_server_has_is_a_usage_error() {
             assert_eq!(stderr.lines().count(), 1, "{cmd} {addr}: {stderr}");
         }
     }
+}
+
+/// `tcphub send ADDR x` or `tcphub connect ADDR`, stdin empty.
+fn with_address(cmd: &str, addr: &str) -> std::process::Output {
+    let mut args = vec![cmd, addr];
+    if cmd == "send" {
+        args.push("x");
+    }
+    bin()
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tcphub")
 }
