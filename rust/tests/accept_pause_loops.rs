@@ -77,12 +77,17 @@ fn churn_against_a_full_queue(capacity: usize) {
         if !try_wait_until(Duration::from_secs(2), || server.stats().accepted >= want) {
             break; // no longer accepting
         }
-        for c in server.clients() {
-            if c.id != first_id && kicked.insert(c.id) {
-                server.disconnect(c.id).expect("kick");
+        // Counted as accepted by loop 0, the client is listed once loop 1
+        // has taken it over: kick it as soon as it is, and wait until it
+        // has left.
+        wait_until("the new client is kicked and gone", || {
+            for c in server.clients() {
+                if c.id != first_id && kicked.insert(c.id) {
+                    server.disconnect(c.id).expect("kick");
+                }
             }
-        }
-        wait_until("the kick is applied", || server.client_count() == 1);
+            kicked.len() == i + 1 && server.client_count() == 1
+        });
     }
     let accepted = server.stats().accepted;
     assert!(
