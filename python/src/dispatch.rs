@@ -191,11 +191,9 @@ fn not_awaitable(py: Python<'_>, name: &str, returned: Py<PyAny>) -> PyResult<Py
         return Ok(returned);
     }
     let what = r.get_type().name()?.to_string();
-    if r.hasattr("close")? {
-        // (An async generator's close() is itself a coroutine: left alone.)
-        if inspect.call_method1("iscoroutine", (r,))?.is_truthy()? {
-            r.call_method0("close")?;
-        }
+    // (An async generator's close() is itself a coroutine: left alone.)
+    if inspect.call_method1("iscoroutine", (r,))?.is_truthy()? {
+        r.call_method0("close")?;
     }
     Err(pyo3::exceptions::PyTypeError::new_err(format!(
         "{name} returned a {what}: {NOT_AWAITED}"

@@ -293,7 +293,7 @@ pub(crate) fn _os_error<'py>(
 fn reduce_os_error<'py>(exc: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
     let py = exc.py();
     let bases = exc.get_type().getattr("__bases__")?;
-    let rebuild = py.import("tcphub._tcphub")?.getattr("_os_error")?;
+    let rebuild = crate::types::rebuild(py, "_os_error")?;
     let args = PyTuple::new(
         py,
         [bases.get_item(0)?, exc.getattr("args")?, bases.get_item(1)?],

@@ -608,8 +608,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for ClientId {
 }
 
 /// The module function `name` that rebuilds a pickled value (one of those
-/// below: pickle names it, so it lives in `tcphub._tcphub`).
-fn rebuild<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+/// below, or `errors::_os_error`: pickle names it, so it lives in
+/// `tcphub._tcphub`).
+pub(crate) fn rebuild<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     py.import("tcphub._tcphub")?.getattr(name)
 }
 

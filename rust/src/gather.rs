@@ -184,6 +184,8 @@ impl Gathered {
                 for &(end, run) in &self.msgs {
                     let (buf, ends) = &mut parts[run as usize];
                     buf.push(&self.bytes[start..end as usize]);
+                    // Room for ends was made only for a run of several
+                    // messages (`Run::ends` is `None` for one).
                     if ends.capacity() > 0 {
                         ends.push(buf.written() as u32);
                     }
