@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crate::queue::{Receiver, RecvTimeoutError, TryRecvError};
 use mio::Waker;
 
 use crate::addr::{describe_target, empty_host};
@@ -451,9 +451,7 @@ impl TcpClient {
         if self.core.closed_seen.load(Ordering::Acquire) || self.core.origin.forked() {
             return true; // next_event answers NotRunning at once
         }
-        let mut sel = crossbeam_channel::Select::new();
-        sel.recv(&self.core.events_rx);
-        sel.ready_timeout(timeout).is_ok()
+        self.core.events_rx.wait_ready(timeout)
     }
 
     /// Waits up to `timeout` for the next [`ClientEvent`] (pull mode).

@@ -562,7 +562,7 @@ impl ClientBuilder {
             Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?,
         );
         // Bounded by `event_load` (count and bytes), not by preallocation.
-        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let (ev_tx, ev_rx) = crate::queue::queue();
         let event_load = Arc::new(crate::outbox::QueueLoad::new(
             config.event_capacity,
             vec![waker.clone()],

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crate::queue::Sender;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 

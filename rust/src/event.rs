@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crate::queue::{Receiver, RecvTimeoutError, TryRecvError};
 
 use crate::shared::{Command, Core};
 
@@ -352,18 +352,18 @@ impl Events {
     /// Hands `e` out, noting it if it may end a held connection.
     fn noted(&self, e: Event) -> Event {
         self.load.sub(1, crate::outbox::Weigh::weight(&e));
-        self.noted_unweighed(e)
+        self.note_taken(&e);
+        e
     }
 
-    /// [`noted`](Self::noted) without giving its room back (a batch gives
-    /// it back at once).
-    fn noted_unweighed(&self, e: Event) -> Event {
+    /// Notes a taken event if it may end a held connection (a batch gives
+    /// its room back at once).
+    fn note_taken(&self, e: &Event) {
         if matches!(e, Event::Disconnected(..)) {
             if let Some(core) = self.core.upgrade() {
-                self.releases.note(&core, &e);
+                self.releases.note(&core, e);
             }
         }
-        e
     }
 
     /// A call for events: the application has dealt with what it took
@@ -424,8 +424,8 @@ impl Events {
         }
         self.settle();
         match self.rx.recv() {
-            Ok(e) => Some(self.noted(e)),
-            Err(_) => self.leftover(),
+            Some(e) => Some(self.noted(e)),
+            None => self.leftover(),
         }
     }
 
@@ -460,8 +460,12 @@ impl Events {
         if max == 0 {
             return Ok(0);
         }
-        let first = match self.rx.recv_timeout(timeout) {
-            Ok(e) => e,
+        let start = out.len();
+        let (n, bytes) = match self
+            .rx
+            .take_batch(out, max, timeout, crate::outbox::Weigh::weight)
+        {
+            Ok(taken) => taken,
             Err(RecvTimeoutError::Timeout) => return Ok(0),
             Err(RecvTimeoutError::Disconnected) => {
                 let mut left = self.leftovers.lock().unwrap_or_else(|p| p.into_inner());
@@ -473,20 +477,10 @@ impl Events {
                 return Ok(n);
             }
         };
-        let mut bytes = crate::outbox::Weigh::weight(&first);
-        out.push(self.noted_unweighed(first));
-        let mut n = 1;
-        while n < max {
-            match self.rx.try_recv() {
-                Ok(e) => {
-                    bytes += crate::outbox::Weigh::weight(&e);
-                    out.push(self.noted_unweighed(e));
-                    n += 1;
-                }
-                Err(_) => break,
-            }
-        }
         self.load.sub(n, bytes); // one write to the shared counters per batch
+        for e in &out[start..] {
+            self.note_taken(e);
+        }
         Ok(n)
     }
 
@@ -517,9 +511,7 @@ impl Events {
             return true; // the next call answers at once
         }
         self.settle(); // asking for more: done with what was taken
-        let mut sel = crossbeam_channel::Select::new();
-        sel.recv(&self.rx);
-        sel.ready_timeout(timeout).is_ok()
+        self.rx.wait_ready(timeout)
     }
 
     /// Events waiting in the queue right now.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::net::TcpListener;
 use mio::{Events as MioEvents, Interest, Poll, Token, Waker};
 
@@ -91,7 +91,7 @@ pub(crate) fn spawn(
     parts: LoopParts,
     handle: ServerHandle,
     mut listener: Option<TcpListener>,
-    events_tx: Option<Sender<Event>>,
+    events_tx: Option<crate::queue::Sender<Event>>,
 ) -> Result<JoinHandle<()>> {
     // Registered here, before the thread: a failure (out of memory, past
     // `fs.epoll.max_user_watches`) is `start()`'s error, not a server that
@@ -244,7 +244,7 @@ impl EventLoop {
         parts: LoopParts,
         handle: ServerHandle,
         listener: Option<TcpListener>,
-        events_tx: Option<Sender<Event>>,
+        events_tx: Option<crate::queue::Sender<Event>>,
     ) -> EventLoop {
         let core = handle.core().clone();
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);

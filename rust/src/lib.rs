@@ -97,6 +97,7 @@ mod framing;
 mod gather;
 mod handle;
 mod outbox;
+mod queue;
 mod registry;
 mod server;
 mod shared;

@@ -5,18 +5,18 @@
 //! until the receiving side has emptied half the queue and wakes it. The
 //! queue is bounded by its capacity in events and by the bytes its items
 //! hold ([`Weigh`]; the receiving side gives back what it takes). Both
-//! bounds are counted here ([`QueueLoad`]) over an unbounded channel, which
-//! takes memory as events arrive: a bounded channel would allocate (and
-//! touch) room for its whole capacity at once — megabytes per server and
-//! per client by default, used or not.
+//! bounds are counted here ([`QueueLoad`]) over an unbounded queue
+//! ([`queue`](crate::queue)), which takes memory as events arrive: a
+//! preallocated one would allocate (and touch) room for its whole capacity
+//! at once — megabytes per server and per client by default, used or not.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::Sender;
 use mio::Waker;
 
+use crate::queue::Sender;
 use crate::shared::EVENT_QUEUE_BYTES;
 
 /// The events and bytes in a queue, on a cache line of their own: the loops
@@ -172,12 +172,13 @@ pub(crate) trait Weigh: Sized {
 }
 
 /// Memory an item of type `T` takes in a queue besides its message's bytes:
-/// the item in its channel slot, the slot's state, and the allocator's
-/// header and rounding for its message. A one-byte message takes about 100
-/// bytes in the server's queue: counting only its byte, 4 Mi of them took
-/// ~450 MiB under a 64 MiB bound.
+/// the item in the queue's ring buffer and as much again of the ring's
+/// spare room (it doubles as it grows), and the allocator's header and
+/// rounding for its message. A one-byte message takes about 180 bytes in
+/// the server's queue: counting only its byte, 4 Mi of them took ~450 MiB
+/// under a 64 MiB bound.
 pub(crate) const fn slot_cost<T>() -> usize {
-    std::mem::size_of::<T>() + 8 + 32
+    2 * std::mem::size_of::<T>() + 32
 }
 
 /// A queue's sender plus the backlog in front of it.
@@ -207,9 +208,7 @@ impl<T: Weigh> Outbox<T> {
         if !load.reserve(w) {
             return Err(item);
         }
-        if tx.send(item).is_err() {
-            load.give_back(1, w); // nobody will take it: dropped
-        }
+        tx.send(item);
         Ok(())
     }
 
@@ -230,7 +229,7 @@ impl<T: Weigh> Outbox<T> {
     }
 
     /// Queues `item` behind anything already waiting; never blocks. Dropped
-    /// when there is no queue or its receivers are gone.
+    /// when there is no queue (callback mode).
     pub fn push(&mut self, item: T) {
         let Some(tx) = &self.tx else { return };
         if !self.backlog.is_empty() {
@@ -272,7 +271,6 @@ impl<T: Weigh> Outbox<T> {
         let mut moved = 0;
         let mut all = true;
         while let Some(item) = self.backlog.pop_front() {
-            // (With every receiver gone, `try_put` drops each item.)
             if let Err(item) = Self::try_put(tx, &self.load, item) {
                 self.backlog.push_front(item);
                 all = false;
@@ -325,7 +323,7 @@ mod tests {
         let mut poll = mio::Poll::new().expect("poll");
         let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
         let load = Arc::new(QueueLoad::new(1, vec![waker]));
-        let (tx, rx) = crossbeam_channel::unbounded::<Item>();
+        let (tx, rx) = crate::queue::queue::<Item>();
         let consumer = {
             let load = load.clone();
             std::thread::spawn(move || {
@@ -363,7 +361,7 @@ mod tests {
         let mut poll = mio::Poll::new().expect("poll");
         let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
         let load = Arc::new(QueueLoad::new(16, vec![waker]));
-        let (tx, rx) = crossbeam_channel::unbounded::<Item>();
+        let (tx, rx) = crate::queue::queue::<Item>();
         let mut outbox = Outbox::new(Some(tx), load.clone());
         outbox.push(Item(10 * MIB));
         outbox.push(Item(60 * MIB)); // 70 MiB would not fit: waits

@@ -615,7 +615,7 @@ impl TcpServer {
             source,
         })?;
         // Bounded by `event_load` (count and bytes), not by preallocation.
-        let (events_tx, events_rx) = crossbeam_channel::unbounded();
+        let (events_tx, events_rx) = crate::queue::queue();
         let pull_mode = !callbacks.any();
         let mut parts = Vec::with_capacity(config.threads);
         let mut remotes = Vec::with_capacity(config.threads);

@@ -246,7 +246,7 @@ pub(crate) struct Core {
     pub active: AtomicUsize,
     pub callbacks: Callbacks,
     /// Pull-mode queue; loops hold the senders, so it ends when they exit.
-    pub events_rx: Receiver<Event>,
+    pub events_rx: crate::queue::Receiver<Event>,
     /// Pull-mode events that did not fit in the queue when the loops
     /// finished (e.g. the consumer itself called `stop()`): yielded by
     /// `Events` after the queue, so no `Disconnected` is ever lost.
