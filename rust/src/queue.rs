@@ -12,8 +12,11 @@
 //! uncontended lock, and a batch of takes is one lock for all of them.
 //!
 //! Sending never waits for the receivers (the lock is held for a push);
-//! a sender wakes a receiver only when one is asleep (`sleepers`), so the
-//! common case makes no system call.
+//! a sender wakes a receiver only when one is asleep, so the common case
+//! makes no system call. As with the channel, a send wakes one receiver
+//! waiting to take and every one waiting only to see that something can be
+//! taken ([`Receiver::wait_ready`]): a waiter that looks without taking must
+//! not be the one wakeup an item gets while a taker sleeps on.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -31,14 +34,19 @@ struct State<T> {
     items: VecDeque<T>,
     /// Live [`Sender`]s: at 0 (and empty) the queue has ended.
     senders: usize,
-    /// Receivers waiting on `ready`.
-    sleepers: usize,
+    /// Receivers waiting on `takers` to take an item.
+    takers: usize,
+    /// Receivers waiting on `watchers` to see an item (or the end).
+    watchers: usize,
 }
 
 #[derive(Debug)]
 struct Shared<T> {
     state: Mutex<State<T>>,
-    ready: Condvar,
+    /// Woken one per item sent.
+    takers: Condvar,
+    /// Woken all at once.
+    watchers: Condvar,
 }
 
 impl<T> Shared<T> {
@@ -63,9 +71,11 @@ pub(crate) fn queue<T>() -> (Sender<T>, Receiver<T>) {
         state: Mutex::new(State {
             items: VecDeque::new(),
             senders: 1,
-            sleepers: 0,
+            takers: 0,
+            watchers: 0,
         }),
-        ready: Condvar::new(),
+        takers: Condvar::new(),
+        watchers: Condvar::new(),
     });
     (Sender(shared.clone()), Receiver(shared))
 }
@@ -79,10 +89,13 @@ impl<T> Sender<T> {
     pub fn send(&self, item: T) {
         let mut s = self.0.lock();
         s.items.push_back(item);
-        let wake = s.sleepers > 0;
+        let (taker, watchers) = (s.takers > 0, s.watchers > 0);
         drop(s);
-        if wake {
-            self.0.ready.notify_one();
+        if taker {
+            self.0.takers.notify_one();
+        }
+        if watchers {
+            self.0.watchers.notify_all();
         }
     }
 }
@@ -98,10 +111,14 @@ impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         let mut s = self.0.lock();
         s.senders -= 1;
-        let ended = s.senders == 0 && s.sleepers > 0;
+        let ended = s.senders == 0;
+        let (takers, watchers) = (ended && s.takers > 0, ended && s.watchers > 0);
         drop(s);
-        if ended {
-            self.0.ready.notify_all();
+        if takers {
+            self.0.takers.notify_all();
+        }
+        if watchers {
+            self.0.watchers.notify_all();
         }
     }
 }
@@ -137,12 +154,31 @@ impl<T> Receiver<T> {
     }
 
     /// Waits on `s` until an item is queued, every sender is gone, or
-    /// `deadline` (`None`: no limit) has passed; gives the lock back.
+    /// `deadline` (`None`: no limit) has passed; gives the lock back. A
+    /// `taker` means to take what it finds; otherwise it only looks.
     fn wait<'a>(
         &'a self,
         mut s: MutexGuard<'a, State<T>>,
         deadline: Option<Instant>,
+        taker: bool,
     ) -> (MutexGuard<'a, State<T>>, Waited) {
+        let cv = if taker {
+            &self.0.takers
+        } else {
+            &self.0.watchers
+        };
+        let count = |s: &mut State<T>, up: bool| {
+            let n = if taker {
+                &mut s.takers
+            } else {
+                &mut s.watchers
+            };
+            if up {
+                *n += 1;
+            } else {
+                *n -= 1;
+            }
+        };
         loop {
             if !s.items.is_empty() {
                 return (s, Waited::Ready);
@@ -150,23 +186,23 @@ impl<T> Receiver<T> {
             if s.senders == 0 {
                 return (s, Waited::Ended);
             }
-            s.sleepers += 1;
-            s = match deadline {
-                None => self.0.ready.wait(s).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        s.sleepers -= 1;
-                        return (s, Waited::TimedOut);
-                    }
-                    self.0
-                        .ready
-                        .wait_timeout(s, left)
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.saturating_duration_since(Instant::now()) {
+                    left if left.is_zero() => return (s, Waited::TimedOut),
+                    left => Some(left),
+                },
+            };
+            count(&mut s, true);
+            s = match left {
+                None => cv.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(left) => {
+                    cv.wait_timeout(s, left)
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }
             };
-            s.sleepers -= 1;
+            count(&mut s, false);
         }
     }
 
@@ -182,7 +218,7 @@ impl<T> Receiver<T> {
 
     /// Waits for the front item; `None` once the queue has ended.
     pub fn recv(&self) -> Option<T> {
-        match self.wait(self.0.lock(), None) {
+        match self.wait(self.0.lock(), None, true) {
             (mut s, Waited::Ready) => Self::pop(&mut s),
             _ => None,
         }
@@ -190,7 +226,7 @@ impl<T> Receiver<T> {
 
     /// Waits up to `timeout` for the front item.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        let (mut s, waited) = self.wait(self.0.lock(), deadline(timeout));
+        let (mut s, waited) = self.wait(self.0.lock(), deadline(timeout), true);
         match waited {
             Waited::Ready => Ok(Self::pop(&mut s).expect("an item is queued")),
             Waited::Ended => Err(RecvTimeoutError::Disconnected),
@@ -208,7 +244,7 @@ impl<T> Receiver<T> {
         timeout: Duration,
         weigh: impl Fn(&T) -> usize,
     ) -> Result<(usize, usize), RecvTimeoutError> {
-        let (mut s, waited) = self.wait(self.0.lock(), deadline(timeout));
+        let (mut s, waited) = self.wait(self.0.lock(), deadline(timeout), true);
         match waited {
             Waited::Ready => {}
             Waited::Ended => return Err(RecvTimeoutError::Disconnected),
@@ -231,7 +267,7 @@ impl<T> Receiver<T> {
     /// ended, taking nothing; `false` on timeout.
     pub fn wait_ready(&self, timeout: Duration) -> bool {
         !matches!(
-            self.wait(self.0.lock(), deadline(timeout)).1,
+            self.wait(self.0.lock(), deadline(timeout), false).1,
             Waited::TimedOut
         )
     }
@@ -341,6 +377,36 @@ mod tests {
             Some(0),
             "the ready-waiter returns ready (item or end)"
         );
+    }
+
+    /// A receiver only looking (`wait_ready`, as an asyncio consumer's
+    /// helper thread does) does not take the one wakeup a send gives a
+    /// receiver waiting to take it.
+    #[test]
+    fn a_waiter_that_only_looks_does_not_swallow_a_takers_wakeup() {
+        let (tx, rx) = queue::<u32>();
+        let watcher = {
+            let rx = rx.clone();
+            thread::spawn(move || rx.wait_ready(LONG))
+        };
+        // The watcher asleep first, so that it would be the one woken.
+        while rx.0.lock().watchers == 0 {
+            thread::yield_now();
+        }
+        let (got_tx, got) = std::sync::mpsc::channel();
+        let taker = {
+            let rx = rx.clone();
+            thread::spawn(move || got_tx.send(rx.recv()).expect("the test waits"))
+        };
+        while rx.0.lock().takers == 0 {
+            thread::yield_now();
+        }
+        tx.send(7);
+        assert!(watcher.join().expect("watcher"));
+        let taken = got.recv_timeout(Duration::from_secs(10));
+        drop(tx); // (ends the taker's wait if it slept through the send)
+        taker.join().expect("taker");
+        assert_eq!(taken, Ok(Some(7)), "the taker slept through the send");
     }
 
     /// Several senders and several receivers of every kind: each item is
