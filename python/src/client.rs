@@ -2,11 +2,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
+use pyo3::exceptions::asyncio::CancelledError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
+use pyo3::types::{PyBytes, PyCFunction, PyTuple, PyType};
 use tcphub::{Error, Reconnect, TcpClient};
 
 use crate::errors::IntoPy;
@@ -18,7 +20,9 @@ use crate::{
 /// A connection to a tcphub (or any compatible) server.
 ///
 /// ``TcpClient(host, port, framing="lines")`` connects at once (raising
-/// ``ConnectError``, a ``ConnectionError`` with ``errno``, on failure).
+/// ``ConnectError``, a ``ConnectionError`` with ``errno``, on failure);
+/// from asyncio, ``await TcpClient.aconnect(host, port, ...)`` connects
+/// without blocking the event loop.
 /// ``send()`` never blocks: it frames the message and queues it for a
 /// background I/O thread, raising ``QueueFull`` when the bounded queue is
 /// full. ``recv()`` returns the next message. With ``reconnect=True`` a
@@ -34,8 +38,9 @@ use crate::{
 ///   address also in brackets, ``"[::1]"``, as tcphub prints addresses).
 ///   The name lookup and the connect run with the GIL released; Ctrl-C
 ///   interrupts the wait for them. They block the calling thread (up to
-///   ``connect_timeout`` per address): from asyncio, construct the client
-///   with ``await asyncio.to_thread(TcpClient, host, port, ...)``. An
+///   ``connect_timeout`` per address): from asyncio, use
+///   ``await TcpClient.aconnect(host, port, ...)``, which takes the same
+///   arguments and runs them on a helper thread. An
 ///   empty host or port 0 raises
 ///   ``InvalidConfig`` (a ``ValueError``), not ``ConnectError``.
 /// - ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's;
@@ -153,46 +158,43 @@ impl PyTcpClient {
     }
 }
 
-#[pymethods]
-impl PyTcpClient {
-    // The parameters are documented on the class: Python shows only the
-    // class docstring for the constructor.
-    #[new]
-    #[pyo3(signature = (
-        host,
-        port,
-        *,
-        framing = "raw",
-        max_len = None,
-        connect_timeout = 10.0,
-        reconnect = false,
-        reconnect_initial = 0.1,
-        reconnect_max = 30.0,
-        reconnect_max_attempts = None,
-        max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
-        nodelay = true,
-        linger = 2.0,
-        event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
-        keepalive = None,
-    ))]
+/// A `TcpClient(...)` call's arguments, checked: what connecting needs,
+/// for the constructor and for `aconnect()` (whose checks run at the call,
+/// before its helper thread starts).
+#[derive(Clone)]
+struct ConnectArgs {
+    host: String,
+    port: u16,
+    framing: tcphub::Framing,
+    connect_timeout: Duration,
+    reconnect: Option<Reconnect>,
+    max_queue_bytes: usize,
+    nodelay: bool,
+    linger: Duration,
+    event_capacity: usize,
+    keepalive: Option<Duration>,
+}
+
+impl ConnectArgs {
+    /// Checks the constructor's arguments (`InvalidConfig` for a bad value).
     #[allow(clippy::too_many_arguments)]
-    fn new(
+    fn check(
         py: Python<'_>,
         host: String,
         port: Port,
         framing: &str,
-        #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
+        max_len: Option<usize>,
         connect_timeout: f64,
         reconnect: bool,
         reconnect_initial: f64,
         reconnect_max: f64,
-        #[pyo3(from_py_with = crate::types::max_attempts_arg)] reconnect_max_attempts: Option<u32>,
-        #[pyo3(from_py_with = crate::types::max_queue_bytes_arg)] max_queue_bytes: usize,
+        reconnect_max_attempts: Option<u32>,
+        max_queue_bytes: usize,
         nodelay: bool,
         linger: f64,
-        #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
+        event_capacity: usize,
         keepalive: Option<f64>,
-    ) -> PyResult<PyTcpClient> {
+    ) -> PyResult<Self> {
         let framing = framing_from_str(py, framing, max_len)?;
         let connect_timeout = duration(py, connect_timeout, "connect_timeout")?;
         if connect_timeout.is_zero() {
@@ -212,29 +214,48 @@ impl PyTcpClient {
             max: duration(py, reconnect_max, "reconnect_max")?,
             max_attempts: reconnect_max_attempts,
         };
-        let reconnect = reconnect.then_some(policy);
-        // Resolve the name and connect on a helper thread and wait in
-        // slices, so neither a slow name lookup nor the connect holds the
-        // GIL and Ctrl-C ends the wait; a connection made after that is
-        // dropped, which closes it.
+        Ok(ConnectArgs {
+            host,
+            port: port.0,
+            framing,
+            connect_timeout,
+            reconnect: reconnect.then_some(policy),
+            max_queue_bytes,
+            nodelay,
+            linger,
+            event_capacity,
+            keepalive,
+        })
+    }
+
+    /// Resolves the name and connects, on a helper thread, waiting for it in
+    /// slices so neither a slow name lookup nor the connect holds the GIL;
+    /// `give_up` runs between the slices (Ctrl-C's check) and its error ends
+    /// the wait. A connection made after that is dropped, which closes it.
+    fn connect(
+        self,
+        py: Python<'_>,
+        mut give_up: impl FnMut() -> PyResult<()>,
+    ) -> PyResult<PyTcpClient> {
+        let framing = self.framing;
         let (tx, rx) = crossbeam_channel::bounded(1);
         std::thread::Builder::new()
             .name("tcphub-connect".into())
             .spawn(move || {
                 // `builder` resolves `host` (getaddrinfo). An IPv6 address
                 // may come in brackets, as tcphub prints it ("[::1]:8001").
-                let host = tcphub::unbracket_host(&host);
-                let mut builder = TcpClient::builder((host, port.0))
-                    .framing(framing)
-                    .connect_timeout(connect_timeout)
-                    .max_queue_bytes(max_queue_bytes)
-                    .nodelay(nodelay)
-                    .linger(linger)
-                    .event_capacity(event_capacity);
-                if let Some(policy) = reconnect {
+                let host = tcphub::unbracket_host(&self.host);
+                let mut builder = TcpClient::builder((host, self.port))
+                    .framing(self.framing)
+                    .connect_timeout(self.connect_timeout)
+                    .max_queue_bytes(self.max_queue_bytes)
+                    .nodelay(self.nodelay)
+                    .linger(self.linger)
+                    .event_capacity(self.event_capacity);
+                if let Some(policy) = self.reconnect {
                     builder = builder.reconnect(policy);
                 }
-                if let Some(idle) = keepalive {
+                if let Some(idle) = self.keepalive {
                     builder = builder.keepalive(idle);
                 }
                 let _ = tx.send(builder.connect());
@@ -258,12 +279,171 @@ impl PyTcpClient {
                         key,
                     });
                 }
-                Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+                Err(RecvTimeoutError::Timeout) => give_up()?,
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(PyRuntimeError::new_err("the connect thread panicked"))
                 }
             }
         }
+    }
+}
+
+#[pymethods]
+impl PyTcpClient {
+    // The parameters are documented on the class: Python shows only the
+    // class docstring for the constructor. `aconnect` takes the same ones
+    // (a test compares the two signatures).
+    #[new]
+    #[pyo3(signature = (
+        host,
+        port,
+        *,
+        framing = "raw",
+        max_len = None,
+        connect_timeout = 10.0,
+        reconnect = false,
+        reconnect_initial = 0.1,
+        reconnect_max = 30.0,
+        reconnect_max_attempts = None,
+        max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
+        nodelay = true,
+        linger = 2.0,
+        event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
+        keepalive = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new<'py>(
+        py: Python<'py>,
+        host: String,
+        port: Port,
+        framing: &str,
+        #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
+        connect_timeout: f64,
+        reconnect: bool,
+        reconnect_initial: f64,
+        reconnect_max: f64,
+        #[pyo3(from_py_with = crate::types::max_attempts_arg)] reconnect_max_attempts: Option<u32>,
+        #[pyo3(from_py_with = crate::types::max_queue_bytes_arg)] max_queue_bytes: usize,
+        nodelay: bool,
+        linger: f64,
+        #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
+        keepalive: Option<f64>,
+    ) -> PyResult<PyTcpClient> {
+        // Ctrl-C ends the wait.
+        ConnectArgs::check(
+            py,
+            host,
+            port,
+            framing,
+            max_len,
+            connect_timeout,
+            reconnect,
+            reconnect_initial,
+            reconnect_max,
+            reconnect_max_attempts,
+            max_queue_bytes,
+            nodelay,
+            linger,
+            event_capacity,
+            keepalive,
+        )?
+        .connect(py, || py.check_signals())
+    }
+
+    /// Connects without blocking the event loop, for asyncio:
+    /// ``client = await TcpClient.aconnect(host, port, ...)`` takes the
+    /// constructor's arguments and returns the connected ``TcpClient``.
+    ///
+    /// A bad argument raises what the constructor raises: at the call for
+    /// most (a type, a framing, a negative duration), from the ``await`` for
+    /// those the connect itself checks before it dials (an empty host, port
+    /// 0, a zero ``keepalive`` or reconnect setting), as the constructor
+    /// checks them on its connect thread. The name lookup and the connect
+    /// run on a helper thread, and fail as the constructor's do
+    /// (``ConnectError``: a ``ConnectionRefusedError`` for a refused
+    /// connect, also a ``socket.gaierror`` for a name that does not
+    /// resolve). Cancelling the awaiting task (``asyncio.wait_for``, a task
+    /// group) gives the connect up: a connection made anyway is closed.
+    ///
+    /// Example::
+    ///
+    ///     async with await TcpClient.aconnect("127.0.0.1", 8001, framing="lines") as client:
+    ///         client.send(b"hello")
+    ///         reply = await client.arecv(timeout=5)
+    #[staticmethod]
+    #[pyo3(signature = (
+        host,
+        port,
+        *,
+        framing = "raw",
+        max_len = None,
+        connect_timeout = 10.0,
+        reconnect = false,
+        reconnect_initial = 0.1,
+        reconnect_max = 30.0,
+        reconnect_max_attempts = None,
+        max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
+        nodelay = true,
+        linger = 2.0,
+        event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
+        keepalive = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn aconnect<'py>(
+        py: Python<'py>,
+        host: String,
+        port: Port,
+        framing: &str,
+        #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
+        connect_timeout: f64,
+        reconnect: bool,
+        reconnect_initial: f64,
+        reconnect_max: f64,
+        #[pyo3(from_py_with = crate::types::max_attempts_arg)] reconnect_max_attempts: Option<u32>,
+        #[pyo3(from_py_with = crate::types::max_queue_bytes_arg)] max_queue_bytes: usize,
+        nodelay: bool,
+        linger: f64,
+        #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
+        keepalive: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = ConnectArgs::check(
+            py,
+            host,
+            port,
+            framing,
+            max_len,
+            connect_timeout,
+            reconnect,
+            reconnect_initial,
+            reconnect_max,
+            reconnect_max_attempts,
+            max_queue_bytes,
+            nodelay,
+            linger,
+            event_capacity,
+            keepalive,
+        )?;
+        // Called on the helper thread with a `threading.Event` that is set
+        // when the awaiting task gives up: the wait ends at the next slice
+        // (the error goes to no one), and the connection the connect thread
+        // makes afterwards is dropped, which closes it.
+        let connect = PyCFunction::new_closure(
+            py,
+            Some(c"connect"),
+            None,
+            move |call: &Bound<'_, PyTuple>, _| -> PyResult<PyTcpClient> {
+                let py = call.py();
+                let gave_up = call.get_item(0)?;
+                args.clone().connect(py, || {
+                    if gave_up.call_method0("is_set")?.is_truthy()? {
+                        return Err(CancelledError::new_err("the awaiting task gave up"));
+                    }
+                    Ok(())
+                })
+            },
+        )?;
+        py.import("tcphub._runtime")?
+            .call_method1("_aconnect", (connect,))
     }
 
     /// Queues ``data`` (framed) for sending; never blocks.

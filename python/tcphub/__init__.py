@@ -16,7 +16,8 @@ Quick start — the socket tutorial's chat relay::
 Callbacks run on one dispatcher thread (never on the I/O threads); without
 callbacks, consume ``server.events()``, ``server.poll()`` or
 ``server.aevents()`` (asyncio). ``TcpClient`` is the client side
-(``recv()``, or ``await client.arecv()`` and ``async for`` in asyncio).
+(``recv()``, or ``await TcpClient.aconnect(...)``, ``await client.arecv()``
+and ``async for`` in asyncio).
 Errors derive from ``TcpHubError``; a bind failure is a ``BindError``, an
 ``OSError`` with ``errno`` set.
 

@@ -6,7 +6,8 @@
   stuck callbacks can delay it. Clients still open are closed after that.
 - ``_aevents`` implements ``TcpServer.aevents()``; ``_arecv`` and
   ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``;
-  ``_in_thread`` implements ``astop()``, ``aclose()`` and ``async with``.
+  ``_in_thread`` implements ``astop()``, ``aclose()`` and ``async with``,
+  and, with ``_aconnect``, ``TcpClient.aconnect()``.
 """
 
 from __future__ import annotations
@@ -147,37 +148,80 @@ async def _ready(value: _T) -> _T:
     return value
 
 
-async def _in_thread(fn: Callable[[], None], name: str) -> None:
-    """Runs ``fn`` (a blocking ``stop()`` or ``close()``) on a thread of its
-    own and waits for it without blocking the event loop. Cancelling the
-    waiting task leaves ``fn`` to finish; its exception, if any, is raised
-    here."""
+async def _in_thread(
+    fn: Callable[[], _T], name: str, abandon: Optional[Callable[[_T], None]] = None
+) -> _T:
+    """Runs ``fn`` (a blocking ``stop()``, ``close()`` or connect) on a
+    thread of its own and waits for it without blocking the event loop,
+    returning what it returns or raising what it raises. Cancelling the
+    waiting task leaves ``fn`` to finish; what it then returns, which no
+    one takes, goes to ``abandon`` (off the event loop)."""
     loop = asyncio.get_running_loop()
-    done: "asyncio.Future[None]" = loop.create_future()
+    done: "asyncio.Future[_T]" = loop.create_future()
+    # Cleared once the task no longer awaits `done`: the thread then
+    # abandons what `fn` returned itself instead of handing it over.
+    waiting = True
 
-    def settle(error: Optional[BaseException]) -> None:
+    def abandon_in_thread(result: _T) -> None:
+        if abandon is not None:
+            threading.Thread(target=abandon, args=(result,), name=name).start()
+
+    def succeed(result: _T) -> None:
         if done.cancelled():
-            return
-        if error is None:
-            done.set_result(None)
+            abandon_in_thread(result)
         else:
+            done.set_result(result)
+
+    def fail(error: BaseException) -> None:
+        if not done.cancelled():
             done.set_exception(error)
 
     def run() -> None:
-        error: Optional[BaseException] = None
         try:
-            fn()
+            result = fn()
         except BaseException as e:  # handed to the awaiting task
-            error = e
-        try:
-            loop.call_soon_threadsafe(settle, error)
-        except RuntimeError:
-            pass  # the event loop has closed: nobody is waiting
+            if waiting:
+                try:
+                    loop.call_soon_threadsafe(fail, e)
+                except RuntimeError:
+                    pass  # the event loop has closed: nobody is waiting
+            return
+        if waiting:
+            try:
+                loop.call_soon_threadsafe(succeed, result)
+                return
+            except RuntimeError:
+                pass  # the event loop has closed: nobody is waiting
+        if abandon is not None:
+            abandon(result)
 
     # Not the loop's default executor: a stop may wait up to `linger`, and
     # its few workers are the application's.
     threading.Thread(target=run, name=name).start()
-    await done
+    try:
+        return await done
+    except BaseException:
+        waiting = False
+        # Cancelled after `succeed` had set the result but before the task
+        # resumed: no one takes it.
+        if done.done() and not done.cancelled() and done.exception() is None:
+            abandon_in_thread(done.result())
+        raise
+
+
+def _close(client: "TcpClient") -> None:
+    client.close()
+
+
+async def _aconnect(connect: "Callable[[threading.Event], TcpClient]") -> "TcpClient":
+    """``TcpClient.aconnect()``: ``connect`` (the checked arguments, bound)
+    connects on a helper thread, giving up when the event is set; a client
+    it makes that the awaiting task does not take is closed."""
+    gave_up = threading.Event()
+    try:
+        return await _in_thread(lambda: connect(gave_up), "tcphub-aconnect", _close)
+    finally:
+        gave_up.set()  # (once connected, nothing reads it)
 
 
 async def _next_message(client: "TcpClient", deadline: Optional[float]) -> Optional[bytes]:

@@ -330,6 +330,24 @@ class TcpClient:
         event_capacity: int = ...,
         keepalive: Optional[float] = None,
     ) -> "TcpClient": ...
+    @staticmethod
+    def aconnect(
+        host: str,
+        port: int,
+        *,
+        framing: Literal["raw", "lines", "length", "len"] = "raw",
+        max_len: Optional[int] = None,
+        connect_timeout: float = 10.0,
+        reconnect: bool = False,
+        reconnect_initial: float = 0.1,
+        reconnect_max: float = 30.0,
+        reconnect_max_attempts: Optional[int] = None,
+        max_queue_bytes: int = ...,
+        nodelay: bool = True,
+        linger: float = 2.0,
+        event_capacity: int = ...,
+        keepalive: Optional[float] = None,
+    ) -> Coroutine[Any, Any, "TcpClient"]: ...
     def send(self, data: _Data) -> None: ...
     def recv(self, timeout: Optional[float] = None) -> Optional[bytes]: ...
     def next_event(self, timeout: Optional[float] = None) -> Optional[ClientEvent]: ...

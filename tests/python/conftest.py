@@ -8,12 +8,14 @@ records instead.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import select
 import socket
 import sys
 import threading
 import time
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Tuple
 
 import pytest
 
@@ -48,6 +50,34 @@ def connect(server: tcphub.TcpServer) -> socket.socket:
     """A plain stdlib socket connected to ``server``."""
     s = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
     return s
+
+
+@contextlib.contextmanager
+def full_backlog_listener() -> Iterator[Tuple[socket.socket, List[socket.socket]]]:
+    """A loopback listener whose accept backlog is full: the kernel drops
+    the SYNs of further connects, so they neither succeed nor fail (until
+    their timeout) while it stays full. Yields the listener and the
+    sockets that fill it (some connected, the rest still retrying); all
+    are closed afterwards."""
+    with socket.socket() as lst:
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(0)
+        fill: List[socket.socket] = []
+        try:
+            for _ in range(4):
+                s = socket.socket()
+                fill.append(s)
+                s.setblocking(False)
+                try:
+                    s.connect(lst.getsockname())
+                except BlockingIOError:
+                    pass
+            _, connected, _ = select.select([], fill, [], WAIT)
+            assert any(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for s in connected)
+            yield lst, fill
+        finally:
+            for s in fill:
+                s.close()
 
 
 def read_to_eof(sock: socket.socket) -> "int | str":
@@ -102,6 +132,21 @@ def make_server() -> Iterator[Callable[..., tcphub.TcpServer]]:
     yield make
     for s in servers:
         s.stop()
+
+
+@pytest.fixture
+def echo_server(make_server: Callable[..., tcphub.TcpServer]) -> tcphub.TcpServer:
+    """A started lines-framed server that sends each message back to its sender."""
+    server = make_server(framing="lines")
+
+    @server.on_message
+    def echo(client: tcphub.Client, data: bytes) -> None:
+        try:
+            server.send(client.id, data)
+        except (tcphub.NoSuchClient, tcphub.NotRunning):
+            pass  # the client left, or the test is stopping the server
+
+    return server.start()
 
 
 class Unraisables:

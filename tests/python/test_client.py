@@ -12,21 +12,7 @@ import threading
 import pytest
 
 import tcphub
-from conftest import WAIT, read_to_eof, wait_until
-
-
-@pytest.fixture
-def echo_server(make_server):
-    server = make_server(framing="lines")
-
-    @server.on_message
-    def echo(client, data):
-        try:
-            server.send(client.id, data)
-        except (tcphub.NoSuchClient, tcphub.NotRunning):
-            pass  # the client left, or the test is stopping the server
-
-    return server.start()
+from conftest import WAIT, full_backlog_listener, read_to_eof, wait_until
 
 
 def test_send_recv_round_trip(echo_server):
@@ -563,26 +549,7 @@ def test_a_connect_timeout_is_connect_error_with_etimedout():
     # A listener whose accept backlog is full: the kernel drops the SYNs, so
     # the connect times out. The error had no errno (the core measures the
     # timeout itself), unlike a refused connect's ECONNREFUSED.
-    import select
-
-    with socket.socket() as lst:
-        lst.bind(("127.0.0.1", 0))
-        lst.listen(0)
-        fill = []
-        try:
-            for _ in range(4):
-                s = socket.socket()
-                s.setblocking(False)
-                try:
-                    s.connect(lst.getsockname())
-                except BlockingIOError:
-                    pass
-                fill.append(s)
-            _, connected, _ = select.select([], fill, [], WAIT)
-            assert any(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for s in connected)
-            with pytest.raises(tcphub.ConnectError) as info:
-                tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], connect_timeout=0.3)
-            assert info.value.errno == errno.ETIMEDOUT, info.value
-        finally:
-            for s in fill:
-                s.close()
+    with full_backlog_listener() as (lst, _):
+        with pytest.raises(tcphub.ConnectError) as info:
+            tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], connect_timeout=0.3)
+        assert info.value.errno == errno.ETIMEDOUT, info.value
