@@ -31,6 +31,8 @@ case "$RELEASE" in /*) ;; *) RELEASE="$ROOT/$RELEASE" ;; esac
 mkdir -p target/bench-c
 cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o target/bench-c/relay_server \
     examples/c/relay_server.c -L"$RELEASE" -ltcphub -Wl,-rpath,"$RELEASE" -lpthread
+# The minimal C epoll echo server: the ceiling for echo and capacity.
+cc -std=c11 -O2 -Wall -Wextra -Werror -o target/bench-c/c_epoll_echo bench/c_epoll_echo.c -lpthread
 
 # Python with tcphub installed (same venv as the test script).
 VENV=${TCPHUB_VENV:-$ROOT/.venv}
@@ -40,5 +42,5 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q "$ROOT"
 
-servers=tcphub,tcphub-1-loop,tcphub-no-busy-poll,tokio,tokio-coalesced,asyncio,ncat-broker,tcphub-c,tcphub-python-callback,tcphub-python-poll
+servers=tcphub,tcphub-1-loop,tcphub-no-busy-poll,tokio,tokio-coalesced,asyncio,ncat-broker,tcphub-c,tcphub-python-callback,tcphub-python-poll,c-epoll-minimal
 exec "$RELEASE/tcphub-bench" compare --servers "$servers" --python "$VENV/bin/python" "$@"

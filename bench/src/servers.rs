@@ -31,6 +31,11 @@ pub enum Kind {
     PyPoll,
     /// `examples/c/relay_server` (C, callbacks through libtcphub).
     C,
+    /// `bench/c_epoll_echo.c`: a minimal epoll echo server in C, two
+    /// threads, echoing each read's bytes as they came — the least
+    /// user-space work per message, a ceiling for every server on the host
+    /// (echo and capacity only).
+    EpollC,
 }
 
 impl Kind {
@@ -47,6 +52,7 @@ impl Kind {
             Kind::PyCallback => "tcphub-python-callback",
             Kind::PyPoll => "tcphub-python-poll",
             Kind::C => "tcphub-c",
+            Kind::EpollC => "c-epoll-minimal",
         }
     }
 
@@ -63,6 +69,7 @@ impl Kind {
             Kind::PyCallback,
             Kind::PyPoll,
             Kind::C,
+            Kind::EpollC,
         ]
         .into_iter()
         .find(|k| k.name() == s)
@@ -78,7 +85,25 @@ impl Kind {
     pub fn echoes(self) -> bool {
         matches!(
             self,
-            Kind::Tcphub | Kind::Tcphub1 | Kind::TcphubSpin | Kind::Tokio | Kind::Asyncio
+            Kind::Tcphub
+                | Kind::Tcphub1
+                | Kind::TcphubSpin
+                | Kind::Tokio
+                | Kind::Asyncio
+                | Kind::EpollC
+        )
+    }
+
+    /// Whether it has a relay mode (for the fan-out).
+    pub fn relays(self) -> bool {
+        self != Kind::EpollC
+    }
+
+    /// Whether the capacity and accept-burst scenarios run against it.
+    pub fn capacity(self) -> bool {
+        matches!(
+            self,
+            Kind::Tcphub | Kind::Tcphub1 | Kind::Tokio | Kind::EpollC
         )
     }
 
@@ -179,6 +204,14 @@ impl Server {
             Kind::C => {
                 let mut c = Command::new(env.root.join("target/bench-c/relay_server"));
                 c.arg(&p);
+                c
+            }
+            Kind::EpollC => {
+                if mode != "echo" {
+                    return Err(format!("{} has no {mode} mode", kind.name()));
+                }
+                let mut c = Command::new(env.root.join("target/bench-c/c_epoll_echo"));
+                c.args([p.as_str(), "2"]);
                 c
             }
         };
