@@ -125,6 +125,8 @@ pub(crate) fn spawn(
 struct Dispatch {
     handle: ServerHandle,
     outbox: Outbox<Event>,
+    /// The loop's index (for [`shared::Speaker`]).
+    idx: usize,
 }
 
 impl Dispatch {
@@ -170,7 +172,10 @@ impl Dispatch {
 
     fn message(&mut self, counters: &LoopCounters, client: &Client, msg: &[u8]) {
         match &self.core().callbacks.on_message {
-            Some(cb) => self.guarded(counters, "on_message", || cb(&self.handle, client, msg)),
+            Some(cb) => {
+                let _speaker = shared::Speaker::enter(self.core(), self.idx, client.id);
+                self.guarded(counters, "on_message", || cb(&self.handle, client, msg))
+            }
             None => self.push(Event::Message(*client, msg.to_vec())),
         }
     }
@@ -261,6 +266,7 @@ impl EventLoop {
             dispatch: Dispatch {
                 handle,
                 outbox: Outbox::new(events_tx, event_load),
+                idx,
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),

@@ -304,7 +304,14 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
-        let idx = self.owner(id)?;
+        let idx = match crate::shared::Speaker::loop_of(&self.core, id) {
+            // A reply from the client's own `on_message`: no registry lookup.
+            Some(idx) => {
+                self.check_running()?;
+                idx
+            }
+            None => self.owner(id)?,
+        };
         self.post_send(idx, id, msg)
     }
 
