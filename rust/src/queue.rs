@@ -38,6 +38,10 @@ struct State<T> {
     takers: usize,
     /// Receivers waiting on `watchers` to see an item (or the end).
     watchers: usize,
+    /// Items sent so far (wrapping): a receiver only looking returns once
+    /// one was sent during its wait, even if another receiver took it
+    /// before it woke, as a channel's `Select` did.
+    sent: u64,
 }
 
 #[derive(Debug)]
@@ -73,6 +77,7 @@ pub(crate) fn queue<T>() -> (Sender<T>, Receiver<T>) {
             senders: 1,
             takers: 0,
             watchers: 0,
+            sent: 0,
         }),
         takers: Condvar::new(),
         watchers: Condvar::new(),
@@ -89,6 +94,7 @@ impl<T> Sender<T> {
     pub fn send(&self, item: T) {
         let mut s = self.0.lock();
         s.items.push_back(item);
+        s.sent = s.sent.wrapping_add(1);
         let (taker, watchers) = (s.takers > 0, s.watchers > 0);
         drop(s);
         if taker {
@@ -155,7 +161,9 @@ impl<T> Receiver<T> {
 
     /// Waits on `s` until an item is queued, every sender is gone, or
     /// `deadline` (`None`: no limit) has passed; gives the lock back. A
-    /// `taker` means to take what it finds; otherwise it only looks.
+    /// `taker` means to take what it finds; otherwise it only looks, and
+    /// an item sent during the wait makes it ready even if another
+    /// receiver has taken it by the time it wakes (it was woken for it).
     fn wait<'a>(
         &'a self,
         mut s: MutexGuard<'a, State<T>>,
@@ -179,8 +187,9 @@ impl<T> Receiver<T> {
                 *n -= 1;
             }
         };
+        let sent = s.sent;
         loop {
-            if !s.items.is_empty() {
+            if !s.items.is_empty() || (!taker && s.sent != sent) {
                 return (s, Waited::Ready);
             }
             if s.senders == 0 {
@@ -264,7 +273,8 @@ impl<T> Receiver<T> {
     }
 
     /// Waits up to `timeout` until an item is queued or the queue has
-    /// ended, taking nothing; `false` on timeout.
+    /// ended, taking nothing; `false` on timeout. An item sent meanwhile
+    /// counts even when another receiver took it first.
     pub fn wait_ready(&self, timeout: Duration) -> bool {
         !matches!(
             self.wait(self.0.lock(), deadline(timeout), false).1,
@@ -407,6 +417,38 @@ mod tests {
         drop(tx); // (ends the taker's wait if it slept through the send)
         taker.join().expect("taker");
         assert_eq!(taken, Ok(Some(7)), "the taker slept through the send");
+    }
+
+    /// A receiver only looking returns once an item was sent during its
+    /// wait even when another receiver took it first, as the channel's
+    /// `Select` did ("it may still find nothing if another receiver took
+    /// the event first"): a wait_ready that slept on could leave an
+    /// asyncio consumer waiting out its whole slice while the events it
+    /// waits for sit in the binding's shared batch (`Pull::pending`).
+    #[test]
+    fn a_waiter_that_only_looks_returns_for_an_item_another_took_first() {
+        for round in 0..20 {
+            let (tx, rx) = queue::<u32>();
+            let (done_tx, done) = std::sync::mpsc::channel();
+            let watcher = {
+                let rx = rx.clone();
+                thread::spawn(move || done_tx.send(rx.wait_ready(LONG)).expect("the test waits"))
+            };
+            while rx.0.lock().watchers == 0 {
+                thread::yield_now();
+            }
+            // Sent and taken at once: the woken watcher finds it gone.
+            tx.send(7);
+            assert_eq!(rx.try_recv(), Ok(7));
+            let ready = done.recv_timeout(Duration::from_secs(10));
+            drop(tx); // (ends the watcher's wait if it slept through the send)
+            watcher.join().expect("watcher");
+            assert_eq!(
+                ready,
+                Ok(true),
+                "round {round}: the watcher slept through the send"
+            );
+        }
     }
 
     /// Several senders and several receivers of every kind: each item is
