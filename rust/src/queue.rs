@@ -24,9 +24,12 @@ use std::time::{Duration, Instant};
 
 pub(crate) use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 
-/// A queue emptied after a burst keeps room for this many items; beyond,
-/// the ring buffer is shrunk so one burst does not hold its memory for
-/// the server's life.
+/// A queue keeps room for this many items at least; beyond, its ring
+/// buffer is shrunk to twice what it holds once it holds a quarter of its
+/// room or less, so one burst does not hold its memory for the server's
+/// life (nor while the consumer keeps a few events waiting). The ring
+/// grows by doubling, so at its largest it is twice the most items the
+/// queue's bounds let it hold (`outbox::slot_cost` counts that).
 const KEEP_ROOM: usize = 4096;
 
 #[derive(Debug)]
@@ -153,9 +156,7 @@ impl<T> Receiver<T> {
     /// Takes the front item, shrinking a ring buffer left large by a burst.
     fn pop(s: &mut State<T>) -> Option<T> {
         let item = s.items.pop_front();
-        if s.items.is_empty() && s.items.capacity() > KEEP_ROOM {
-            s.items.shrink_to(KEEP_ROOM);
-        }
+        shrink(s);
         item
     }
 
@@ -266,9 +267,7 @@ impl<T> Receiver<T> {
             weight += weigh(&item);
             out.push(item);
         }
-        if s.items.is_empty() && s.items.capacity() > KEEP_ROOM {
-            s.items.shrink_to(KEEP_ROOM);
-        }
+        shrink(&mut s);
         Ok((n, weight))
     }
 
@@ -285,6 +284,17 @@ impl<T> Receiver<T> {
     /// Items queued right now.
     pub fn len(&self) -> usize {
         self.0.lock().items.len()
+    }
+}
+
+/// Gives back the room of a ring buffer left large by a burst (see
+/// [`KEEP_ROOM`]); geometric, so each shrink is paid for by the takes
+/// before it.
+#[inline]
+fn shrink<T>(s: &mut State<T>) {
+    let room = s.items.capacity();
+    if room > KEEP_ROOM && s.items.len() <= room / 4 {
+        s.items.shrink_to((2 * s.items.len()).max(KEEP_ROOM));
     }
 }
 
@@ -530,7 +540,7 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_emptied_after_a_burst_gives_its_room_back() {
+    fn a_queue_gives_back_the_room_of_a_burst_as_it_drains() {
         let (tx, rx) = queue::<[u8; 64]>();
         for _ in 0..100_000 {
             tx.send([0; 64]);
@@ -538,12 +548,28 @@ mod tests {
         let cap = |rx: &Receiver<[u8; 64]>| rx.0.lock().items.capacity();
         assert!(cap(&rx) >= 100_000);
         let mut out = Vec::new();
+        let mut shrunk = 0;
         while rx.len() > 10 {
+            let before = cap(&rx);
             let n = (rx.len() - 10).min(1000);
             rx.take_batch(&mut out, n, LONG, |_| 0).expect("batch");
             out.clear();
+            // Never more than four times what it holds (and some room).
+            let (room, len) = (cap(&rx), rx.len());
+            assert!(
+                room <= (4 * len + 4).max(KEEP_ROOM),
+                "{room} slots for {len} items"
+            );
+            shrunk += usize::from(room < before);
         }
-        assert!(cap(&rx) >= 100_000, "shrunk while items were still queued");
+        assert!(shrunk <= 8, "shrunk {shrunk} times: not geometric");
+        // A few items left waiting: their ring is small already.
+        assert!(
+            cap(&rx) <= KEEP_ROOM,
+            "kept {} slots for 10 items",
+            cap(&rx)
+        );
+        tx.send([0; 64]);
         while rx.try_recv().is_ok() {}
         assert!(cap(&rx) <= KEEP_ROOM, "kept {} slots", cap(&rx));
     }
