@@ -125,8 +125,6 @@ pub(crate) fn spawn(
 struct Dispatch {
     handle: ServerHandle,
     outbox: Outbox<Event>,
-    /// The loop's index (for [`shared::Speaker`]).
-    idx: usize,
 }
 
 impl Dispatch {
@@ -173,8 +171,15 @@ impl Dispatch {
     fn message(&mut self, counters: &LoopCounters, client: &Client, msg: &[u8]) {
         match &self.core().callbacks.on_message {
             Some(cb) => {
-                let _speaker = shared::Speaker::enter(self.core(), self.idx, client.id);
-                self.guarded(counters, "on_message", || cb(&self.handle, client, msg))
+                // (Panics are caught inside `guarded`: the mark is cleared.)
+                let speaker = self.handle.speaker.as_ref();
+                if let Some(s) = speaker {
+                    s.set(client.id);
+                }
+                self.guarded(counters, "on_message", || cb(&self.handle, client, msg));
+                if let Some(s) = speaker {
+                    s.set(0);
+                }
             }
             None => self.push(Event::Message(*client, msg.to_vec())),
         }
@@ -266,7 +271,6 @@ impl EventLoop {
             dispatch: Dispatch {
                 handle,
                 outbox: Outbox::new(events_tx, event_load),
-                idx,
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),

@@ -49,6 +49,40 @@ pub struct ServerHandle {
     /// the server. The loops' own handle has none, so it never keeps the
     /// server alive by itself.
     pub(crate) guard: Option<Arc<StopGuard>>,
+    /// Only on the handle a loop passes to its callbacks (not on clones):
+    /// the client whose `on_message` is running there.
+    pub(crate) speaker: Option<Speaker>,
+}
+
+/// The client whose `on_message` is running on a loop, so that a reply to
+/// it (`send`, an echo's or a chat's common case) finds its loop without
+/// the registry's shard lock: a client belongs to one loop for its whole
+/// life, and during its callback it is listed (a kick it makes is applied
+/// after the callback). Kept on the loop's own handle rather than in a
+/// thread-local, which costs a `__tls_get_addr` call per access in
+/// libtcphub (a shared library).
+#[derive(Debug)]
+pub(crate) struct Speaker {
+    /// The loop.
+    idx: usize,
+    /// The client's id while its `on_message` runs, else 0 (no client).
+    id: std::sync::atomic::AtomicU64,
+}
+
+impl Speaker {
+    pub(crate) fn new(idx: usize) -> Speaker {
+        Speaker {
+            idx,
+            id: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Marks client `id` as speaking (0: nobody). Written and read by the
+    /// loop's thread (its callbacks), so no ordering is needed.
+    #[inline]
+    pub(crate) fn set(&self, id: ClientId) {
+        self.id.store(id, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -69,6 +103,7 @@ impl Clone for ServerHandle {
         ServerHandle {
             core: self.core.clone(),
             guard,
+            speaker: None,
         }
     }
 }
@@ -304,13 +339,13 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
-        let idx = match crate::shared::Speaker::loop_of(&self.core, id) {
+        let idx = match &self.speaker {
             // A reply from the client's own `on_message`: no registry lookup.
-            Some(idx) => {
+            Some(s) if s.id.load(std::sync::atomic::Ordering::Relaxed) == id => {
                 self.check_running()?;
-                idx
+                s.idx
             }
-            None => self.owner(id)?,
+            _ => self.owner(id)?,
         };
         self.post_send(idx, id, msg)
     }

@@ -65,9 +65,10 @@ impl<T> Shared<T> {
 }
 
 /// A new, empty queue: its first sender and its receiver (both clone).
+/// (Crate-private, so the example runs as the unit tests below do.)
 ///
-/// ```ignore
-/// let (tx, rx) = tcphub::queue::queue::<u32>();
+/// ```text
+/// let (tx, rx) = queue::<u32>();
 /// tx.send(7);
 /// assert_eq!(rx.try_recv(), Ok(7));
 /// drop(tx);

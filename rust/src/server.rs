@@ -660,6 +660,7 @@ impl TcpServer {
             let internal = ServerHandle {
                 core: core.clone(),
                 guard: None,
+                speaker: Some(crate::handle::Speaker::new(idx)),
             };
             let tx = if pull_mode {
                 Some(events_tx.clone())
@@ -682,6 +683,7 @@ impl TcpServer {
         Ok(ServerHandle {
             core,
             guard: Some(guard),
+            speaker: None,
         })
     }
 }

@@ -382,46 +382,6 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) {
 }
 
 thread_local! {
-    /// The client whose `on_message` runs on this thread: its server, its
-    /// loop and its id (a null server: none).
-    static SPEAKER: std::cell::Cell<(*const Core, usize, ClientId)> =
-        const { std::cell::Cell::new((std::ptr::null(), 0, 0)) };
-}
-
-/// Marks the client whose `on_message` is about to run on this loop thread
-/// until dropped, so that a reply to it (`send`, the echo's and a chat's
-/// common case) finds its loop without the registry: the client belongs to
-/// this loop for its whole life, and it is listed there at least until its
-/// loop applies a kick or sees it go, after the callback.
-pub(crate) struct Speaker {
-    before: (*const Core, usize, ClientId),
-}
-
-impl Speaker {
-    #[inline]
-    pub(crate) fn enter(core: &Core, idx: usize, id: ClientId) -> Speaker {
-        Speaker {
-            before: SPEAKER.with(|s| s.replace((core, idx, id))),
-        }
-    }
-
-    /// The loop of client `id` of `core` if its `on_message` is running on
-    /// this thread.
-    #[inline]
-    pub(crate) fn loop_of(core: &Core, id: ClientId) -> Option<usize> {
-        let (c, idx, speaker) = SPEAKER.with(std::cell::Cell::get);
-        (speaker == id && std::ptr::eq(c, core)).then_some(idx)
-    }
-}
-
-impl Drop for Speaker {
-    #[inline]
-    fn drop(&mut self) {
-        SPEAKER.with(|s| s.set(self.before));
-    }
-}
-
-thread_local! {
     /// Set on every tcphub I/O thread: server event loops and client I/O
     /// threads.
     static IO_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };

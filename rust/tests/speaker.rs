@@ -1,5 +1,5 @@
 //! A reply from a client's own `on_message` finds its loop without the
-//! registry (`shared::Speaker`): these pin down that the shortcut answers
+//! registry (`handle::Speaker`): these pin down that the shortcut answers
 //! only for that client of that server, and only while its callback runs.
 
 mod support;
@@ -134,5 +134,33 @@ fn a_reply_after_stop_is_not_running_and_a_gone_client_is_no_such_client() {
     drop(peer);
     wait_clients(&s, 0);
     assert!(matches!(s.send(id, b"x"), Err(Error::NoSuchClient(_))));
+    s.stop();
+}
+
+/// A handle cloned in a client's callback and used after the client left
+/// answers as any other: `NoSuchClient` (the shortcut is the callback's
+/// own handle only, and only while the callback runs).
+#[test]
+fn a_handle_kept_from_a_callback_finds_a_gone_speaker_gone() {
+    let kept: Arc<Mutex<Option<tcphub::ServerHandle>>> = Arc::default();
+    let kept_in_cb = kept.clone();
+    let s = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(move |srv, c, msg| {
+            srv.send(c.id, msg).expect("echo");
+            *kept_in_cb.lock().unwrap() = Some(srv.clone());
+        })
+        .start()
+        .expect("start");
+    let mut peer = Peer::connect(s.local_addr());
+    let id = peer.id_on(&s);
+    peer.send_line("hi");
+    assert_eq!(peer.read_line(), "hi");
+    drop(peer);
+    wait_clients(&s, 0);
+    let handle = kept.lock().unwrap().take().expect("kept");
+    assert!(matches!(handle.send(id, b"x"), Err(Error::NoSuchClient(_))));
+    drop(handle);
     s.stop();
 }
