@@ -442,10 +442,25 @@ impl Drop for HangOnThreadExit {
 fn attached<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     Python::try_attach(|py| {
         let exiting = HangOnThreadExit;
-        let r = f(py);
+        let r = opaque_call(f, py);
         std::mem::forget(exiting);
         r
     })
+}
+
+/// Calls `f` through a function pointer the optimizer cannot see through,
+/// so the call may unwind as far as it knows and the guard around it keeps
+/// its landing pad. The Python C API is declared `extern "C"`, which Rust
+/// takes as never unwinding; with the whole program optimized at once
+/// (one codegen unit, LTO) the compiler proved `f` nounwind and dropped the
+/// guard's cleanup, so `pthread_exit`'s forced unwind went past it into the
+/// thread's `catch_unwind` ("FATAL: exception not rethrown", SIGABRT).
+fn opaque_call<F: FnOnce(Python<'_>) -> R, R>(f: F, py: Python<'_>) -> R {
+    fn call<F: FnOnce(Python<'_>) -> R, R>(f: F, py: Python<'_>) -> R {
+        f(py)
+    }
+    let call: fn(F, Python<'_>) -> R = std::hint::black_box(call::<F, R>);
+    call(f, py)
 }
 
 fn dispatch_loop(
