@@ -17,7 +17,7 @@ import atexit
 import threading
 import weakref
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, AsyncGenerator, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Optional, TypeVar
 
 if TYPE_CHECKING:
     from ._tcphub import Event, TcpClient, TcpServer
@@ -176,22 +176,24 @@ async def _in_thread(
         if not done.cancelled():
             done.set_exception(error)
 
+    def post(settle: Callable[[Any], None], value: Any) -> bool:
+        """Hands ``value`` to ``settle`` on the event loop; ``False`` when
+        the loop has closed (nobody is waiting)."""
+        try:
+            loop.call_soon_threadsafe(settle, value)
+            return True
+        except RuntimeError:
+            return False
+
     def run() -> None:
         try:
             result = fn()
         except BaseException as e:  # handed to the awaiting task
             if waiting:
-                try:
-                    loop.call_soon_threadsafe(fail, e)
-                except RuntimeError:
-                    pass  # the event loop has closed: nobody is waiting
+                post(fail, e)
             return
-        if waiting:
-            try:
-                loop.call_soon_threadsafe(succeed, result)
-                return
-            except RuntimeError:
-                pass  # the event loop has closed: nobody is waiting
+        if waiting and post(succeed, result):
+            return
         if abandon is not None:
             abandon(result)
 

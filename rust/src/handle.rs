@@ -83,6 +83,12 @@ impl Speaker {
     pub(crate) fn set(&self, id: ClientId) {
         self.id.store(id, std::sync::atomic::Ordering::Relaxed);
     }
+
+    /// The loop of client `id` if it is the one speaking.
+    #[inline]
+    fn loop_of(&self, id: ClientId) -> Option<usize> {
+        (self.id.load(std::sync::atomic::Ordering::Relaxed) == id).then_some(self.idx)
+    }
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -339,13 +345,13 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, id: ClientId, msg: &[u8]) -> Result<()> {
-        let idx = match &self.speaker {
+        let idx = match self.speaker.as_ref().and_then(|s| s.loop_of(id)) {
             // A reply from the client's own `on_message`: no registry lookup.
-            Some(s) if s.id.load(std::sync::atomic::Ordering::Relaxed) == id => {
+            Some(idx) => {
                 self.check_running()?;
-                s.idx
+                idx
             }
-            _ => self.owner(id)?,
+            None => self.owner(id)?,
         };
         self.post_send(idx, id, msg)
     }

@@ -47,6 +47,17 @@ struct State<T> {
     sent: u64,
 }
 
+impl<T> State<T> {
+    /// The count of receivers asleep to take (`taker`) or to look.
+    fn sleepers(&mut self, taker: bool) -> &mut usize {
+        if taker {
+            &mut self.takers
+        } else {
+            &mut self.watchers
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Shared<T> {
     state: Mutex<State<T>>,
@@ -177,18 +188,6 @@ impl<T> Receiver<T> {
         } else {
             &self.0.watchers
         };
-        let count = |s: &mut State<T>, up: bool| {
-            let n = if taker {
-                &mut s.takers
-            } else {
-                &mut s.watchers
-            };
-            if up {
-                *n += 1;
-            } else {
-                *n -= 1;
-            }
-        };
         let sent = s.sent;
         loop {
             if !s.items.is_empty() || (!taker && s.sent != sent) {
@@ -204,7 +203,7 @@ impl<T> Receiver<T> {
                     left => Some(left),
                 },
             };
-            count(&mut s, true);
+            *s.sleepers(taker) += 1;
             s = match left {
                 None => cv.wait(s).unwrap_or_else(|p| p.into_inner()),
                 Some(left) => {
@@ -213,7 +212,7 @@ impl<T> Receiver<T> {
                         .0
                 }
             };
-            count(&mut s, false);
+            *s.sleepers(taker) -= 1;
         }
     }
 
@@ -235,14 +234,19 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Waits up to `timeout` for an item to take: the lock, with one queued.
+    fn ready(&self, timeout: Duration) -> Result<MutexGuard<'_, State<T>>, RecvTimeoutError> {
+        match self.wait(self.0.lock(), deadline(timeout), true) {
+            (s, Waited::Ready) => Ok(s),
+            (_, Waited::Ended) => Err(RecvTimeoutError::Disconnected),
+            (_, Waited::TimedOut) => Err(RecvTimeoutError::Timeout),
+        }
+    }
+
     /// Waits up to `timeout` for the front item.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        let (mut s, waited) = self.wait(self.0.lock(), deadline(timeout), true);
-        match waited {
-            Waited::Ready => Ok(Self::pop(&mut s).expect("an item is queued")),
-            Waited::Ended => Err(RecvTimeoutError::Disconnected),
-            Waited::TimedOut => Err(RecvTimeoutError::Timeout),
-        }
+        let mut s = self.ready(timeout)?;
+        Ok(Self::pop(&mut s).expect("an item is queued"))
     }
 
     /// Waits up to `timeout` for an item, then moves it and up to `max - 1`
@@ -255,12 +259,7 @@ impl<T> Receiver<T> {
         timeout: Duration,
         weigh: impl Fn(&T) -> usize,
     ) -> Result<(usize, usize), RecvTimeoutError> {
-        let (mut s, waited) = self.wait(self.0.lock(), deadline(timeout), true);
-        match waited {
-            Waited::Ready => {}
-            Waited::Ended => return Err(RecvTimeoutError::Disconnected),
-            Waited::TimedOut => return Err(RecvTimeoutError::Timeout),
-        }
+        let mut s = self.ready(timeout)?;
         let n = max.min(s.items.len());
         let mut weight = 0;
         out.reserve(n);
