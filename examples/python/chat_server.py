@@ -51,8 +51,8 @@ def main() -> None:
         host, port = server.address
         if ":" in host:
             host = f"[{host}]"  # IPv6: "[::1]:8001", as tcphub prints addresses
-        print(f"chat server listening on {host}:{port}", flush=True)
-        try:
+        try:  # (the print too: Ctrl-C may come as soon as the line is out)
+            print(f"chat server listening on {host}:{port}", flush=True)
             server.wait()
         except KeyboardInterrupt:
             print("stopping")
