@@ -182,33 +182,36 @@ impl State {
         if let Some((f, ud)) = self.on_connect {
             let keep = keep.clone();
             b = b.on_connect(move |srv, client| {
-                let _in = InCallback::enter(&keep, srv);
-                callback("on_connect", || {
-                    let ip = CString::new(client.addr.ip().to_string())
-                        .expect("an IP address has no NUL byte");
-                    // SAFETY: the application registered `f` for exactly
-                    // these arguments; `ip` outlives the call.
-                    unsafe { f(ud.get(), client.id, ip.as_ptr(), client.addr.port()) }
+                in_callback(&keep, srv, || {
+                    callback("on_connect", || {
+                        let ip = CString::new(client.addr.ip().to_string())
+                            .expect("an IP address has no NUL byte");
+                        // SAFETY: the application registered `f` for exactly
+                        // these arguments; `ip` outlives the call.
+                        unsafe { f(ud.get(), client.id, ip.as_ptr(), client.addr.port()) }
+                    })
                 });
             });
         }
         if let Some((f, ud)) = self.on_message {
             let keep = keep.clone();
             b = b.on_message(move |srv, client, msg| {
-                let _in = InCallback::enter(&keep, srv);
-                // SAFETY: as above; `msg` outlives the call.
-                callback("on_message", || unsafe {
-                    f(ud.get(), client.id, msg.as_ptr(), msg.len())
+                in_callback(&keep, srv, || {
+                    // SAFETY: as above; `msg` outlives the call.
+                    callback("on_message", || unsafe {
+                        f(ud.get(), client.id, msg.as_ptr(), msg.len())
+                    })
                 });
             });
         }
         if let Some((f, ud)) = self.on_disconnect {
             let keep = keep.clone();
             b = b.on_disconnect(move |srv, client, why| {
-                let _in = InCallback::enter(&keep, srv);
-                // SAFETY: as above.
-                callback("on_disconnect", || unsafe {
-                    f(ud.get(), client.id, why.code())
+                in_callback(&keep, srv, || {
+                    // SAFETY: as above.
+                    callback("on_disconnect", || unsafe {
+                        f(ud.get(), client.id, why.code())
+                    })
                 });
             });
         }
@@ -223,25 +226,24 @@ thread_local! {
         const { Cell::new((std::ptr::null(), std::ptr::null())) };
 }
 
-/// Marks a callback of server `s` as running on this thread until dropped
-/// (restoring the outer mark, for a callback of another server nested in it).
-struct InCallback {
-    outer: (*const tcphub_server, *const ServerHandle),
-}
-
-impl InCallback {
-    fn enter(s: &Arc<tcphub_server>, handle: &ServerHandle) -> InCallback {
-        let now = (Arc::as_ptr(s), handle as *const ServerHandle);
-        InCallback {
-            outer: IN_CALLBACK.with(|c| c.replace(now)),
+/// Runs `f`, a callback of server `s` that the engine passed `handle`,
+/// marked as running on this thread; the outer mark (a callback of another
+/// server it is nested in) is restored after, on unwind too. One access to
+/// the thread-local for both (each is a `__tls_get_addr` call in a shared
+/// library).
+fn in_callback(s: &Arc<tcphub_server>, handle: &ServerHandle, f: impl FnOnce()) {
+    type Mark = (*const tcphub_server, *const ServerHandle);
+    struct Restore<'a>(&'a Cell<Mark>, Mark);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.1);
         }
     }
-}
-
-impl Drop for InCallback {
-    fn drop(&mut self) {
-        IN_CALLBACK.with(|c| c.set(self.outer));
-    }
+    let now = (Arc::as_ptr(s), handle as *const ServerHandle);
+    IN_CALLBACK.with(|mark| {
+        let _restore = Restore(mark, mark.replace(now));
+        f();
+    });
 }
 
 impl tcphub_server {
@@ -268,7 +270,7 @@ impl tcphub_server {
     pub(crate) fn with_started<R>(&self, f: impl FnOnce(&ServerHandle) -> R) -> Option<R> {
         let (srv, handle) = IN_CALLBACK.with(Cell::get);
         if std::ptr::eq(srv, self) && !handle.is_null() {
-            // SAFETY: set by `InCallback::enter` from a reference that lives
+            // SAFETY: set by `in_callback` from a reference that lives
             // for the whole callback, which is still running on this thread
             // (the mark is removed when the callback returns).
             return Some(f(unsafe { &*handle }));

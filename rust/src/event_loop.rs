@@ -110,8 +110,8 @@ pub(crate) fn spawn(
         .name(format!("tcphub-io-{idx}"))
         .spawn(move || {
             let core = handle.core().clone();
-            shared::enter_loop(&core, idx, parts.rx.clone());
-            EventLoop::new(idx, parts, handle, listener, events_tx).run();
+            let kicks = shared::enter_loop(&core, idx, parts.rx.clone());
+            EventLoop::new(idx, parts, handle, listener, events_tx, kicks).run();
             shared::leave_loop();
         })
         .map_err(|source| Error::Io {
@@ -125,6 +125,10 @@ pub(crate) fn spawn(
 struct Dispatch {
     handle: ServerHandle,
     outbox: Outbox<Event>,
+    /// Kicks this loop's callbacks have posted to it (shared with the
+    /// thread's `LocalLoop`): the read path asks `shared::kicked_here`
+    /// only when it moved.
+    kicks: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl Dispatch {
@@ -255,6 +259,7 @@ impl EventLoop {
         handle: ServerHandle,
         listener: Option<TcpListener>,
         events_tx: Option<crate::queue::Sender<Event>>,
+        kicks: std::rc::Rc<std::cell::Cell<u64>>,
     ) -> EventLoop {
         let core = handle.core().clone();
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
@@ -271,6 +276,7 @@ impl EventLoop {
             dispatch: Dispatch {
                 handle,
                 outbox: Outbox::new(events_tx, event_load),
+                kicks,
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),

@@ -2,10 +2,11 @@
 //! the commands handles send to loops, and the thread-local shortcut that
 //! lets a callback's sends to its own loop skip the channel and the wakeup.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, TryLockError, Weak};
 use std::thread::JoinHandle;
@@ -298,6 +299,11 @@ pub(crate) struct LocalLoop {
     /// Backlog counters of other servers' loops this loop's callbacks have
     /// posted messages to (most recent last, at most [`MAX_FOREIGN`]).
     foreign: Vec<Arc<AtomicUsize>>,
+    /// Kicks callbacks on this thread have posted to its own loop, shared
+    /// with the loop (`EventLoop`'s read path compares it per frame and asks
+    /// [`kicked_here`] only when it moved). Not a thread-local of its own:
+    /// in libtcphub each thread-local access is a `__tls_get_addr` call.
+    kicks: Rc<Cell<u64>>,
 }
 
 /// How many other servers' loops a loop keeps watching for backpressure.
@@ -365,9 +371,11 @@ thread_local! {
     static LOCAL: RefCell<Option<LocalLoop>> = const { RefCell::new(None) };
 }
 
-/// Marks this thread as loop `idx` of `core` (called once by the loop thread).
-pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) {
+/// Marks this thread as loop `idx` of `core` (called once by the loop
+/// thread); returns the loop's kick count (see [`LocalLoop::kicks`]).
+pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) -> Rc<Cell<u64>> {
     mark_io_thread();
+    let kicks = Rc::new(Cell::new(0));
     LOCAL.with(|l| {
         *l.borrow_mut() = Some(LocalLoop {
             core: Arc::as_ptr(core),
@@ -377,14 +385,16 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) {
             kicked: Vec::new(),
             rx,
             foreign: Vec::new(),
+            kicks: kicks.clone(),
         })
     });
+    kicks
 }
 
 thread_local! {
     /// Set on every tcphub I/O thread: server event loops and client I/O
     /// threads.
-    static IO_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static IO_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Marks this thread as a tcphub I/O thread (for its whole life).
@@ -397,7 +407,7 @@ pub(crate) fn mark_io_thread() {
 /// another one to end (`stop()`, `close()`): two of them doing so to each
 /// other from their callbacks would deadlock.
 pub(crate) fn on_any_io_thread() -> bool {
-    IO_THREAD.with(std::cell::Cell::get)
+    IO_THREAD.with(Cell::get)
 }
 
 /// Clears the mark when the loop thread ends.
@@ -428,20 +438,6 @@ pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
             }
         }
     });
-}
-
-thread_local! {
-    /// Kicks callbacks on this thread have posted to its own loop: the read
-    /// path compares it per frame (a plain thread-local load, where
-    /// [`kicked_here`] borrows `LOCAL`) and asks `kicked_here` only when it
-    /// moved.
-    static KICKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// See [`KICKS`].
-#[inline]
-pub(crate) fn kicks() -> u64 {
-    KICKS.with(std::cell::Cell::get)
 }
 
 /// Room for commands a loop's callback list keeps between turns.
@@ -626,7 +622,7 @@ impl Core {
                 ll.flush_gathered();
                 if let Command::Kick(id) = cmd {
                     ll.kicked.push(id);
-                    KICKS.with(|k| k.set(k.get().wrapping_add(1)));
+                    ll.kicks.set(ll.kicks.get().wrapping_add(1));
                 }
                 ll.cmds.push(cmd);
                 None

@@ -187,7 +187,7 @@ fn take_input(
     let client = conn.client;
     let mut frames = 0u64;
     let mut kicked = false;
-    let kicks = shared::kicks();
+    let kicks = dispatch.kicks.get();
     let res = conn.decoder.decode(data, |msg| {
         frames += 1;
         // Counted before it is handed out: whoever is handed it (a
@@ -196,7 +196,7 @@ fn take_input(
         LoopCounters::add(&counters.msgs_in, 1);
         if !kicked {
             dispatch.message(counters, &client, msg);
-            kicked = shared::kicks() != kicks && shared::kicked_here(client.id);
+            kicked = dispatch.kicks.get() != kicks && shared::kicked_here(client.id);
         }
     });
     if kicked {
