@@ -522,6 +522,8 @@ typedef void (*tcphub_connect_cb)(void *userdata, uint64_t client_id, const char
 
 /**
  * Called once when a client's connection ends, with a `TCPHUB_REASON_*` value.
+ * Who it was: `tcphub_server_client_info(s, client_id, &info)` from inside
+ * the callback.
  */
 typedef void (*tcphub_disconnect_cb)(void *userdata, uint64_t client_id, int reason);
 
@@ -1004,6 +1006,10 @@ size_t tcphub_server_client_count(const struct tcphub_server *s);
 
 /**
  * Writes client `client_id`'s address to `*info_out`.
+ *
+ * Inside `on_disconnect`, the client leaving is found too (that callback
+ * is passed only its id), as is every client in its own `on_connect` and
+ * `on_message`.
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when it is not connected (also once
  * a stop has finished; while a stop flushes, a client still written to is

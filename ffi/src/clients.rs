@@ -82,6 +82,10 @@ pub unsafe extern "C" fn tcphub_server_clients(
 
 /// Writes client `client_id`'s address to `*info_out`.
 ///
+/// Inside `on_disconnect`, the client leaving is found too (that callback
+/// is passed only its id), as is every client in its own `on_connect` and
+/// `on_message`.
+///
 /// Returns `TCPHUB_ERR_NO_SUCH_CLIENT` when it is not connected (also once
 /// a stop has finished; while a stop flushes, a client still written to is
 /// found), `TCPHUB_ERR_NOT_RUNNING` for a server never started,
@@ -106,6 +110,7 @@ pub unsafe extern "C" fn tcphub_server_client_info(
         let srv = unsafe { server(s)? };
         let client = srv.with_handle(|h| {
             h.client(client_id)
+                .or_else(|| srv.leaving(client_id))
                 .ok_or_else(|| Error::NoSuchClient(ClientRef::Id(client_id)).into())
         })?;
         // SAFETY: as above.

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, TryLockError};
 
-use tcphub_core::{Framing, ServerHandle, TcpServer};
+use tcphub_core::{Client, Framing, ServerHandle, TcpServer};
 
 use crate::boundary::{self, boundary, callback, non_null, Fail, UserPtr};
 use crate::codes::*;
@@ -26,6 +26,8 @@ pub type tcphub_message_cb = Option<
 >;
 
 /// Called once when a client's connection ends, with a `TCPHUB_REASON_*` value.
+/// Who it was: `tcphub_server_client_info(s, client_id, &info)` from inside
+/// the callback.
 pub type tcphub_disconnect_cb =
     Option<unsafe extern "C" fn(userdata: *mut c_void, client_id: u64, reason: c_int)>;
 
@@ -182,7 +184,7 @@ impl State {
         if let Some((f, ud)) = self.on_connect {
             let keep = keep.clone();
             b = b.on_connect(move |srv, client| {
-                in_callback(&keep, srv, || {
+                in_callback(&keep, srv, None, || {
                     callback("on_connect", || {
                         let ip = CString::new(client.addr.ip().to_string())
                             .expect("an IP address has no NUL byte");
@@ -196,7 +198,7 @@ impl State {
         if let Some((f, ud)) = self.on_message {
             let keep = keep.clone();
             b = b.on_message(move |srv, client, msg| {
-                in_callback(&keep, srv, || {
+                in_callback(&keep, srv, None, || {
                     // SAFETY: as above; `msg` outlives the call.
                     callback("on_message", || unsafe {
                         f(ud.get(), client.id, msg.as_ptr(), msg.len())
@@ -207,7 +209,7 @@ impl State {
         if let Some((f, ud)) = self.on_disconnect {
             let keep = keep.clone();
             b = b.on_disconnect(move |srv, client, why| {
-                in_callback(&keep, srv, || {
+                in_callback(&keep, srv, Some(client), || {
                     // SAFETY: as above.
                     callback("on_disconnect", || unsafe {
                         f(ud.get(), client.id, why.code())
@@ -219,27 +221,40 @@ impl State {
     }
 }
 
+/// What [`IN_CALLBACK`] holds: the server whose callback runs, the core
+/// handle the engine passed to it, and the client leaving (in
+/// `on_disconnect`; null in the other callbacks).
+type Mark = (*const tcphub_server, *const ServerHandle, *const Client);
+
 thread_local! {
     /// The server whose callback runs on this thread right now, and the core
     /// handle the engine passed to that callback (null when none runs).
-    static IN_CALLBACK: Cell<(*const tcphub_server, *const ServerHandle)> =
-        const { Cell::new((std::ptr::null(), std::ptr::null())) };
+    static IN_CALLBACK: Cell<Mark> =
+        const { Cell::new((std::ptr::null(), std::ptr::null(), std::ptr::null())) };
 }
 
-/// Runs `f`, a callback of server `s` that the engine passed `handle`,
-/// marked as running on this thread; the outer mark (a callback of another
-/// server it is nested in) is restored after, on unwind too. One access to
-/// the thread-local for both (each is a `__tls_get_addr` call in a shared
-/// library).
-fn in_callback(s: &Arc<tcphub_server>, handle: &ServerHandle, f: impl FnOnce()) {
-    type Mark = (*const tcphub_server, *const ServerHandle);
+/// Runs `f`, a callback of server `s` that the engine passed `handle` (and,
+/// in `on_disconnect`, the client `leaving`), marked as running on this
+/// thread; the outer mark (a callback of another server it is nested in) is
+/// restored after, on unwind too. One access to the thread-local for both
+/// (each is a `__tls_get_addr` call in a shared library).
+fn in_callback(
+    s: &Arc<tcphub_server>,
+    handle: &ServerHandle,
+    leaving: Option<&Client>,
+    f: impl FnOnce(),
+) {
     struct Restore<'a>(&'a Cell<Mark>, Mark);
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
             self.0.set(self.1);
         }
     }
-    let now = (Arc::as_ptr(s), handle as *const ServerHandle);
+    let now = (
+        Arc::as_ptr(s),
+        handle as *const ServerHandle,
+        leaving.map_or(std::ptr::null(), |c| c as *const Client),
+    );
     IN_CALLBACK.with(|mark| {
         let _restore = Restore(mark, mark.replace(now));
         f();
@@ -255,7 +270,7 @@ impl tcphub_server {
         &self,
         f: impl FnOnce(&ServerHandle) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
-        let (srv, handle) = IN_CALLBACK.with(Cell::get);
+        let (srv, handle, _) = IN_CALLBACK.with(Cell::get);
         if std::ptr::eq(srv, self) && !handle.is_null() {
             // SAFETY: as in `with_started`.
             return f(unsafe { &*handle });
@@ -268,7 +283,7 @@ impl tcphub_server {
     /// never started: for queries whose documented answer is then 0, which
     /// is no failure and so must not replace `tcphub_last_error()`.
     pub(crate) fn with_started<R>(&self, f: impl FnOnce(&ServerHandle) -> R) -> Option<R> {
-        let (srv, handle) = IN_CALLBACK.with(Cell::get);
+        let (srv, handle, _) = IN_CALLBACK.with(Cell::get);
         if std::ptr::eq(srv, self) && !handle.is_null() {
             // SAFETY: set by `in_callback` from a reference that lives
             // for the whole callback, which is still running on this thread
@@ -278,6 +293,20 @@ impl tcphub_server {
         // (Wedged in a forked child: the parent's run, stopped here.)
         let handle = self.lock().ok()?.handle.clone()?;
         Some(f(&handle))
+    }
+
+    /// Client `id` if it is the one leaving in this server's
+    /// `on_disconnect` running on this thread: no longer listed by the
+    /// engine, but the callback may still ask who it was.
+    pub(crate) fn leaving(&self, id: u64) -> Option<Client> {
+        let (srv, _, leaving) = IN_CALLBACK.with(Cell::get);
+        if !std::ptr::eq(srv, self) || leaving.is_null() {
+            return None;
+        }
+        // SAFETY: set by `in_callback` from a reference that lives for the
+        // whole callback, which is still running on this thread.
+        let leaving = unsafe { &*leaving };
+        (leaving.id == id).then_some(*leaving)
     }
 
     /// The handle of the last `start`, if any (running or stopped).

@@ -17,6 +17,11 @@ struct hub {
     char last_msg[N][64]; /* by connect order */
     int disconnected;
     int reasons[N];
+    tcphub_server *srv;
+    /* tcphub_server_client_info() from inside on_connect and on_disconnect,
+     * for the client the callback is about: its code and the port found. */
+    int info_rc_connect[N], info_rc_disconnect[N];
+    uint16_t info_port_connect[N], info_port_disconnect[N];
 };
 
 static int destroyed;
@@ -37,6 +42,9 @@ static void on_connect(void *ud, uint64_t id, const char *ip, uint16_t port) {
     h->ports[h->connected] = port;
     snprintf(h->ips[h->connected], sizeof h->ips[0], "%s", ip);
     h->reasons[h->connected] = -1;
+    tcphub_client_info info;
+    h->info_rc_connect[h->connected] = tcphub_server_client_info(h->srv, id, &info);
+    h->info_port_connect[h->connected] = info.port;
     h->connected++;
     pthread_mutex_unlock(&h->lock);
 }
@@ -62,6 +70,11 @@ static void on_disconnect(void *ud, uint64_t id, int reason) {
     CHECK(i >= 0);
     CHECK(h->reasons[i] == -1); /* exactly once per client */
     h->reasons[i] = reason;
+    tcphub_client_info info;
+    h->info_rc_disconnect[i] = tcphub_server_client_info(h->srv, id, &info);
+    h->info_port_disconnect[i] = info.port;
+    /* Only the client leaving is found that way, not an id nobody has. */
+    CHECK(tcphub_server_client_info(h->srv, UINT64_MAX, &info) == TCPHUB_ERR_NO_SUCH_CLIENT);
     h->disconnected++;
     pthread_mutex_unlock(&h->lock);
 }
@@ -86,6 +99,7 @@ int main(void) {
     h.main_thread = pthread_self();
 
     tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
+    h.srv = s;
     CHECK_OK(tcphub_server_on_connect(s, on_connect, &h));
     CHECK_OK(tcphub_server_on_message(s, on_message, &h));
     CHECK_OK(tcphub_server_on_disconnect(s, on_disconnect, &h));
@@ -180,6 +194,14 @@ int main(void) {
     close(fd[0]);
     close(fd[2]);
     TEST_PASS("stop reports SERVER_STOPPED and closes the rest");
+
+    for (int i = 0; i < N; i++) {
+        CHECK(h.info_rc_connect[i] == TCPHUB_OK && h.info_port_connect[i] == h.ports[i]);
+        CHECK(h.info_rc_disconnect[i] == TCPHUB_OK && h.info_port_disconnect[i] == h.ports[i]);
+    }
+    tcphub_client_info gone;
+    CHECK_RC(tcphub_server_client_info(s, h.ids[2], &gone), TCPHUB_ERR_NO_SUCH_CLIENT);
+    TEST_PASS("client_info finds the client in its on_connect and, leaving, in on_disconnect");
 
     CHECK(destroyed == 0);
     tcphub_server_free(s);
