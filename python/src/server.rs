@@ -392,12 +392,26 @@ impl PyTcpServer {
     /// the process lives). Inside a callback
     /// — of this server or of any other — it starts the stop and returns;
     /// the remaining callbacks run after the current one returns.
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    ///
+    /// ``timeout`` (seconds; ``None``: no limit) bounds the wait, flush and
+    /// last callbacks together (give or take a tenth of a second): past it
+    /// the stop goes on in the background and a later ``stop()`` waits for
+    /// the rest. Returns whether the server has stopped (``False`` when the
+    /// time ran out, and inside a callback)::
+    ///
+    ///     if not server.stop(timeout=5.0):
+    ///         print("a callback is still running")
+    #[pyo3(signature = (timeout = None))]
+    fn stop(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let deadline = match timeout {
+            Some(t) => crate::deadline_after(duration(py, t, "timeout")?),
+            None => None,
+        };
         if self.starting.load(Ordering::SeqCst) {
             self.stop_requested.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst); // see start()
         }
-        self.stop_waiting(py)
+        self.stop_waiting(py, deadline)
     }
 
     /// Like ``stop()``, but waits at most ``timeout`` seconds for a callback
@@ -501,6 +515,9 @@ impl PyTcpServer {
     /// ``ip`` as ``Client.ip`` gives it, or in brackets (``"[::1]"``, as in
     /// ``str(client)``), with an IPv6 zone (``"fe80::1%eth0"``, ignored), or
     /// an IPv4 client's IPv4-mapped address (``"::ffff:127.0.0.1"``).
+    /// A client is found from its ``on_connect`` (or ``Connected`` event)
+    /// on, not from the moment its ``connect()`` returns: the kernel
+    /// completes the handshake before the server accepts it.
     ///
     /// Raises ``NoSuchAddr`` when no client is connected from there,
     /// ``NotRunning``, ``FrameTooLarge``; ``InvalidConfig`` (a ``ValueError``)
@@ -723,7 +740,7 @@ impl PyTcpServer {
         _exc: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        self.stop(py)?;
+        self.stop(py, None)?;
         Ok(false)
     }
 
@@ -731,10 +748,15 @@ impl PyTcpServer {
     /// a helper thread, so the event loop keeps running while queued
     /// messages are flushed (up to ``linger`` seconds) and the last callbacks
     /// run. Cancelling the awaiting task does not cancel the stop.
-    fn astop<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        slf.py()
-            .import("tcphub._runtime")?
-            .call_method1("_in_thread", (slf.getattr("stop")?, "tcphub-astop"))
+    /// ``timeout`` and the result are ``stop()``'s.
+    #[pyo3(signature = (timeout = None))]
+    fn astop<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let stop = py
+            .import("functools")?
+            .call_method1("partial", (slf.getattr("stop")?, timeout))?;
+        py.import("tcphub._runtime")?
+            .call_method1("_in_thread", (stop, "tcphub-astop"))
     }
 
     /// ``async with TcpServer(...) as server:`` starts the server (unless it
@@ -746,7 +768,8 @@ impl PyTcpServer {
             .call_method1("_ready", (server,))
     }
 
-    /// Stops the server as ``astop()`` does, without blocking the event loop.
+    /// Stops the server as ``astop()`` does, without blocking the event loop;
+    /// an exception raised in the block propagates.
     #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
     fn __aexit__<'py>(
         slf: &Bound<'py, Self>,
@@ -754,7 +777,9 @@ impl PyTcpServer {
         _exc: Option<Bound<'py, PyAny>>,
         _tb: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Self::astop(slf)
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_exit_after", (Self::astop(slf, None)?,))
     }
 
     /// Lets Python's garbage collector see the callbacks, so a server whose

@@ -17,7 +17,7 @@ import atexit
 import threading
 import weakref
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, Optional, TypeVar
 
 if TYPE_CHECKING:
     from ._tcphub import Event, TcpClient, TcpServer
@@ -146,6 +146,14 @@ _T = TypeVar("_T")
 async def _ready(value: _T) -> _T:
     """``value``, awaitable (``__aenter__``)."""
     return value
+
+
+async def _exit_after(done: Awaitable[Any]) -> bool:
+    """``__aexit__``: awaits ``done`` (an ``astop()`` or ``aclose()``) and
+    returns ``False``, so that an exception raised in the ``async with``
+    block propagates whatever ``done`` returned."""
+    await done
+    return False
 
 
 async def _in_thread(

@@ -302,6 +302,13 @@ impl ServerHandle {
     /// goes to the one that connected last; once that one leaves, to the
     /// other.
     ///
+    /// A client is found from its [`on_connect`](crate::TcpServer::on_connect)
+    /// (or [`Event::Connected`](crate::Event::Connected)) on, not from the
+    /// moment its `connect()` returns: the kernel completes the handshake
+    /// before the server's loop accepts the connection, so a `send_to`
+    /// right after a peer connected may find no one yet (the same holds
+    /// for [`send`](ServerHandle::send) and [`clients`](ServerHandle::clients)).
+    ///
     /// # Errors
     ///
     /// [`Error::NoSuchClient`] when no client is connected from there,

@@ -12,6 +12,8 @@ import time
 import weakref
 from typing import List
 
+import pytest
+
 import tcphub
 from conftest import WAIT, connect, read_to_eof, wait_until
 
@@ -296,3 +298,74 @@ def test_not_running_from_a_callback_is_still_reported_while_the_server_runs(
     unraisable.wait(1)
     assert isinstance(unraisable.seen[0].exc_value, tcphub.NotRunning)
     sock.close()
+
+
+def test_stop_with_a_timeout_returns_false_while_a_callback_runs_then_true(make_server):
+    # The last callback holds the stop: stop(timeout) gives up waiting and
+    # says so, the stop goes on; once the callback returns, a later stop()
+    # finds it finished.
+    server = make_server(framing="lines")
+    release = threading.Event()
+    entered = threading.Event()
+
+    @server.on_disconnect
+    def on_disconnect(client, reason):
+        entered.set()
+        release.wait(WAIT)
+
+    server.start()
+    c = connect(server)
+    wait_until(lambda: server.client_count == 1)
+    t0 = time.monotonic()
+    assert server.stop(timeout=0.3) is False
+    waited = time.monotonic() - t0
+    assert 0.3 <= waited < WAIT, waited
+    assert entered.is_set()
+    assert not server.running  # stopped for senders; only the callback is left
+    release.set()
+    assert server.stop(timeout=WAIT) is True
+    assert server.stop() is True  # idempotent
+    assert server.stop(timeout=0) is True
+    c.close()
+
+
+def test_stop_timeout_is_checked(make_server):
+    server = make_server(framing="lines")
+    server.start()
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError):
+            server.stop(timeout=bad)
+    assert server.running  # a refused call stops nothing
+    assert server.stop(timeout=WAIT) is True
+
+
+def test_astop_with_a_timeout_and_exceptions_through_async_with(make_server):
+    import asyncio
+
+    async def main() -> None:
+        server = make_server(framing="lines")
+        release = threading.Event()
+
+        @server.on_disconnect
+        def on_disconnect(client, reason):
+            release.wait(WAIT)
+
+        server.start()
+        peer = connect(server)
+        wait_until(lambda: server.client_count == 1)
+        assert await server.astop(timeout=0.2) is False
+        release.set()
+        assert await server.astop(timeout=WAIT) is True
+        peer.close()
+
+        # `async with` and `with` let an exception of the block through.
+        with pytest.raises(KeyError):
+            async with make_server(framing="lines") as s:
+                raise KeyError("from the block")
+        assert not s.running
+        with pytest.raises(KeyError):
+            with make_server(framing="lines") as s2:
+                raise KeyError("from the block")
+        assert not s2.running
+
+    asyncio.run(main())

@@ -4,13 +4,13 @@
 //! such a wait changes.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
 use super::{PyTcpServer, Running};
 use crate::dispatch::{on_dispatcher, Dispatcher};
-use crate::SIGNAL_SLICE;
+use crate::{next_slice, SIGNAL_SLICE};
 
 impl PyTcpServer {
     /// Stops the core and waits up to `limit` for the dispatcher; returns
@@ -42,20 +42,28 @@ impl PyTcpServer {
         r.dispatcher.as_ref().is_none_or(|d| d.wait(limit))
     }
 
-    /// `stop()`: waits in slices, so that Ctrl-C gets through (and, if it
-    /// does, [`give_up_waiting`](Self::give_up_waiting)).
-    pub(super) fn stop_waiting(&self, py: Python<'_>) -> PyResult<()> {
-        while !py.detach(|| self.stop_detached(Some(SIGNAL_SLICE))) {
+    /// `stop()`: waits in slices up to `deadline` (`None`: no limit), so
+    /// that Ctrl-C gets through (and, if it does,
+    /// [`give_up_waiting`](Self::give_up_waiting)); whether the stop has
+    /// finished (false at once on a dispatcher thread, which only starts it).
+    pub(super) fn stop_waiting(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<bool> {
+        loop {
+            let slice = next_slice(deadline);
+            if py.detach(|| self.stop_detached(Some(slice))) {
+                self.interrupted.store(false, Ordering::Release);
+                return Ok(true);
+            }
             if on_dispatcher() {
-                return Ok(()); // the dispatcher ends by itself
+                return Ok(false); // the dispatcher ends by itself
             }
             if let Err(e) = py.check_signals() {
                 self.give_up_waiting();
                 return Err(e);
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false); // the stop goes on; a later stop() waits for it
+            }
         }
-        self.interrupted.store(false, Ordering::Release);
-        Ok(())
     }
 
     /// `_stop_with_timeout()`, at the interpreter's exit: the flush
