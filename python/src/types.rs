@@ -78,6 +78,31 @@ impl PyClient {
     }
 }
 
+/// The arguments a frozen value class pickles with (its `__reduce__`): its
+/// fields, compared and hashed as a tuple.
+fn reduce_args<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    obj.call_method0("__reduce__")?.get_item(1)
+}
+
+/// `__eq__` of a value class: the same class and equal fields
+/// (`NotImplemented` for another type, as Python expects).
+fn value_eq<T: pyo3::PyClass>(slf: &Bound<'_, T>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    if !other.is_instance_of::<T>() {
+        return Ok(py.NotImplemented());
+    }
+    let same = reduce_args(slf.as_any())?.eq(reduce_args(other)?)?;
+    Ok(pyo3::types::PyBool::new(py, same)
+        .to_owned()
+        .into_any()
+        .unbind())
+}
+
+/// `__hash__` of a value class, consistent with [`value_eq`].
+fn value_hash<T: pyo3::PyClass>(slf: &Bound<'_, T>) -> PyResult<isize> {
+    reduce_args(slf.as_any())?.hash()
+}
+
 /// One thing that happened on a server: a client connected, sent a message,
 /// or disconnected.
 ///
@@ -129,6 +154,15 @@ impl PyEvent {
 
 #[pymethods]
 impl PyEvent {
+    /// Equal to an ``Event`` with the same fields (as a pickled copy).
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        value_eq(slf, other)
+    }
+
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        value_hash(slf)
+    }
+
     /// ``"connect"``, ``"message"`` or ``"disconnect"``.
     #[getter]
     fn kind(&self) -> &'static str {
@@ -261,6 +295,15 @@ impl PyClientEvent {
 
 #[pymethods]
 impl PyClientEvent {
+    /// Equal to a ``ClientEvent`` with the same fields (as a pickled copy).
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        value_eq(slf, other)
+    }
+
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        value_hash(slf)
+    }
+
     /// Pickles (and copies) as ``_client_event(kind, data, reason,
     /// attempt, delay, local_address)``.
     fn __reduce__<'py>(
@@ -300,8 +343,8 @@ impl PyClientEvent {
 }
 
 /// A snapshot of a server's counters since it started (``server.stats()``).
-#[pyclass(name = "Stats", module = "tcphub", frozen, get_all)]
-#[derive(Debug, Clone)]
+#[pyclass(name = "Stats", module = "tcphub", frozen, get_all, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PyStats {
     /// Clients connected now.
     clients: u64,

@@ -189,6 +189,9 @@ def test_events_clients_and_stats_pickle_and_copy(make_server):
         for back in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
             assert type(back) is type(value)
             assert repr(back) == repr(value)
+            # Values: a copy equals the original and hashes the same.
+            assert back == value and not (back != value)
+            assert hash(back) == hash(value)
     back = pickle.loads(pickle.dumps(events[1]))
     assert back.client == events[1].client and back.data == b"hi" and back.reason is None
     assert pickle.loads(pickle.dumps(events[2])).reason == "kicked"
@@ -196,6 +199,11 @@ def test_events_clients_and_stats_pickle_and_copy(make_server):
     again = pickle.loads(pickle.dumps(client_events[2]))
     assert again.attempt == client_events[2].attempt
     assert again.local_address == client_events[2].local_address
+    # Different fields, or another type, are not equal.
+    assert events[0] != events[1] and events[1] != events[2]
+    assert client_events[0] != client_events[1]
+    assert events[0] != events[0].client and events[1] != b"hi"
+    assert len({events[1], pickle.loads(pickle.dumps(events[1]))}) == 1
 
 
 @pytest.mark.parametrize("name", ["event_capacity", "max_queue_bytes"])
