@@ -87,6 +87,26 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
     Err(format!("cannot resolve {addr}: {resolved}").into())
 }
 
+/// `why` as printed when a connection is lost, with a hint where the
+/// likely cause is this side's `--framing`: a frame "too large" (a text
+/// line read as a length header, or a long stream with no newline) or the
+/// server's end in the middle of one, from a server that speaks another
+/// framing.
+fn explained(why: &DisconnectReason, framing: Framing) -> String {
+    match why {
+        DisconnectReason::FrameTooLarge => format!(
+            "{why} (over {} bytes; is the server's framing {}? see --framing)",
+            framing.max_len().unwrap_or(usize::MAX),
+            FramingArg::name_of(framing)
+        ),
+        DisconnectReason::Io(std::io::ErrorKind::UnexpectedEof) => format!(
+            "{why} (is the server's framing {}? see --framing)",
+            FramingArg::name_of(framing)
+        ),
+        _ => why.to_string(),
+    }
+}
+
 /// Resolves `addr` here (so a failure names what was typed) and connects.
 fn open(addr: &str, framing: Framing) -> Result<TcpClient, Box<dyn std::error::Error>> {
     let addrs = resolve(addr)?;
@@ -299,7 +319,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         }
     }
     if let Some(why) = lost {
-        return Err(format!("connection lost: {why}").into());
+        return Err(format!("connection lost: {}", explained(&why, framing)).into());
     }
     match settled(&state) {
         SEND_FAILED => return Err("not everything read from stdin could be sent".into()),
@@ -414,7 +434,10 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
                 // A fault here (a frame over the limit came first, say)
                 // ended it, not the server: say which, as `--wait-reply`.
                 Some(why @ (DisconnectReason::FrameTooLarge | DisconnectReason::Io(_))) => {
-                    format!("connection lost before the message was sent: {why}")
+                    format!(
+                        "connection lost before the message was sent: {}",
+                        explained(&why, framing)
+                    )
                 }
                 _ => "the server closed the connection before the message was sent".to_owned(),
             };
@@ -446,7 +469,9 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
                     answered = true;
                     log::info!("the server closed the connection")
                 }
-                Some(why) => return Err(format!("connection lost: {why}").into()),
+                Some(why) => {
+                    return Err(format!("connection lost: {}", explained(&why, framing)).into())
+                }
             },
             Err(e) => return Err(e.into()),
         }

@@ -43,12 +43,22 @@ pub(crate) enum FramingArg {
     /// Newline-delimited text (works with ncat and telnet).
     Lines,
     /// 4-byte big-endian length prefix.
+    #[value(alias = "length")]
     Len,
     /// No framing: bytes as they arrive.
     Raw,
 }
 
 impl FramingArg {
+    /// The command-line name of `f`.
+    pub(crate) fn name_of(f: tcphub::Framing) -> &'static str {
+        match f {
+            tcphub::Framing::Lines { .. } => "lines",
+            tcphub::Framing::LengthPrefixed { .. } => "len",
+            tcphub::Framing::Raw => "raw",
+        }
+    }
+
     pub(crate) fn framing(self) -> tcphub::Framing {
         match self {
             FramingArg::Lines => tcphub::Framing::lines(),

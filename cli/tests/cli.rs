@@ -604,7 +604,30 @@ fn connect_fails_when_the_connection_is_lost_to_an_error() {
         err.contains("tcphub: connection lost: frame too large"),
         "{err}"
     );
+    // The likely cause is named: the server's framing is not this one.
+    assert!(
+        err.contains("(over 65536 bytes; is the server's framing lines? see --framing)"),
+        "{err}"
+    );
     server.join().unwrap();
+}
+
+#[test]
+fn framing_length_is_accepted_as_len() {
+    // Python and the Rust API call it "length": `--framing length` said
+    // "invalid value" (with a tip).
+    let mut child = bin()
+        .args(["send", "127.0.0.1:1", "x", "--framing", "length"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub send");
+    let st = wait_exit(&mut child, "send did not exit");
+    let err = stderr_of(&mut child);
+    assert_ne!(st.code(), Some(2), "refused as usage: {err}");
+    assert!(!err.contains("invalid value"), "{err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}"); // it got as far as connecting
 }
 
 #[test]
