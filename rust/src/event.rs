@@ -555,3 +555,30 @@ impl Iterator for Events {
         self.recv()
     }
 }
+
+/// Iterating a borrowed receiver takes events as the owned one does
+/// ([`recv`](Events::recv)), and leaves the receiver to the caller: a loop
+/// may stop early and the rest be taken later.
+///
+/// # Examples
+///
+/// ```
+/// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+/// let events = server.events();
+/// let client = tcphub::TcpClient::connect(server.local_addr())?;
+/// for ev in &events {
+///     if matches!(ev, tcphub::Event::Connected(_)) {
+///         break;
+///     }
+/// }
+/// client.close();
+/// let left = (&events).next(); // the same receiver, still usable
+/// assert!(matches!(left, Some(tcphub::Event::Disconnected(..))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Iterator for &Events {
+    type Item = Event;
+    fn next(&mut self) -> Option<Event> {
+        self.recv()
+    }
+}
