@@ -118,8 +118,12 @@ def test_a_name_that_does_not_resolve_is_caught_by_socket_gaierror_as_with_socke
     assert isinstance(e, tcphub.ConnectError) and e.address is None
     assert type(e).__name__ == "ConnectError" and type(e).__module__ == "tcphub"
     assert "cannot resolve" in str(e)
+    # With the resolver's code, as socket's (its errno was None).
+    assert e.errno == socket.EAI_NONAME, e.args
+    assert e.strerror.endswith("Name or service not known"), e.args
     back = pickle.loads(pickle.dumps(e))
     assert type(back) is type(e) and str(back) == str(e) and back.address is None
+    assert back.errno == e.errno
 
 
 def test_an_os_error_without_a_finer_builtin_class_keeps_the_plain_class(make_server):
