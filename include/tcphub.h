@@ -772,6 +772,27 @@ int tcphub_client_disconnect_reason(const struct tcphub_client *c, int *reason_o
 void tcphub_client_event_release(struct tcphub_client_event *event);
 
 /**
+ * Waits up to `timeout_ms` milliseconds until every message queued before
+ * the call has been written to the socket (handed to the kernel, not yet
+ * acknowledged by the server; `tcphub_client_close` waits for that).
+ * Messages other threads send meanwhile are not waited for. With
+ * reconnect on it goes on waiting while the client is between
+ * connections. From inside a tcphub callback (a server's) it does not
+ * wait: it answers as with a timeout of 0.
+ *
+ * Returns `TCPHUB_OK` once written (at once when nothing is queued),
+ * `TCPHUB_ERR_TIMEOUT` when the time ran out first,
+ * `TCPHUB_ERR_NOT_RUNNING` when they never will be: the client was closed
+ * (the close's flush is waited for) or its connection ended for good with
+ * them unwritten.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client.
+ */
+int tcphub_client_flush(struct tcphub_client *c, uint64_t timeout_ms);
+
+/**
  * Closes (as `tcphub_client_close`) and releases `c`. NULL is a no-op.
  * Call it exactly once, when no other thread uses `c`: a thread waiting in
  * `tcphub_client_recv` or `_next_event` would be left with a freed client.
@@ -908,8 +929,9 @@ size_t tcphub_client_queued_bytes(const struct tcphub_client *c);
 int tcphub_client_recv(struct tcphub_client *c, struct tcphub_message *msg_out, int timeout_ms);
 
 /**
- * Frames and queues `len` bytes at `data` for the server. Never blocks.
- * `data` may be NULL when `len` is 0.
+ * Frames and queues `len` bytes at `data` for the server. Never blocks
+ * (`tcphub_client_send_timeout` waits for room; `tcphub_client_flush`
+ * for what is queued to be written). `data` may be NULL when `len` is 0.
  *
  * Returns `TCPHUB_ERR_QUEUE_FULL` (past `max_queue_bytes`, see
  * `tcphub_client_options`), `TCPHUB_ERR_FRAME_TOO_LARGE`,
@@ -920,6 +942,26 @@ int tcphub_client_recv(struct tcphub_client *c, struct tcphub_message *msg_out, 
  * `c` is NULL or a live client; `data` is NULL or `len` readable bytes.
  */
 int tcphub_client_send(struct tcphub_client *c, const uint8_t *data, size_t len);
+
+/**
+ * Frames and queues `len` bytes at `data` as `tcphub_client_send` does,
+ * but when the queue has no room waits up to `timeout_ms` milliseconds for
+ * the I/O thread to make some (0: never waits, as `tcphub_client_send`).
+ * A message larger than `max_queue_bytes` by itself is taken, as by
+ * `tcphub_client_send`, only into an empty queue: this waits for the queue
+ * to empty. From inside a tcphub callback (a server's) it does not wait:
+ * the thread that writes may be the one running the callback.
+ * `data` may be NULL when `len` is 0.
+ *
+ * Returns `TCPHUB_ERR_QUEUE_FULL` when there was no room in time,
+ * `TCPHUB_ERR_FRAME_TOO_LARGE` at once, `TCPHUB_ERR_NOT_RUNNING` (closed,
+ * or the server went away for good — also during the wait).
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client; `data` is NULL or `len` readable bytes.
+ */
+int tcphub_client_send_timeout(struct tcphub_client *c, const uint8_t *data, size_t len, uint64_t timeout_ms);
 
 /**
  * Finishes sending (a TCP half-close): what is queued is written, then the

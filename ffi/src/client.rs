@@ -89,8 +89,9 @@ pub unsafe extern "C" fn tcphub_client_connect(
     })
 }
 
-/// Frames and queues `len` bytes at `data` for the server. Never blocks.
-/// `data` may be NULL when `len` is 0.
+/// Frames and queues `len` bytes at `data` for the server. Never blocks
+/// (`tcphub_client_send_timeout` waits for room; `tcphub_client_flush`
+/// for what is queued to be written). `data` may be NULL when `len` is 0.
 ///
 /// Returns `TCPHUB_ERR_QUEUE_FULL` (past `max_queue_bytes`, see
 /// `tcphub_client_options`), `TCPHUB_ERR_FRAME_TOO_LARGE`,
@@ -109,6 +110,63 @@ pub unsafe extern "C" fn tcphub_client_send(
         // SAFETY: the caller's promise.
         let (client, msg) = unsafe { (client(c)?, boundary::bytes(data, len)?) };
         client.send(msg)?;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Frames and queues `len` bytes at `data` as `tcphub_client_send` does,
+/// but when the queue has no room waits up to `timeout_ms` milliseconds for
+/// the I/O thread to make some (0: never waits, as `tcphub_client_send`).
+/// A message larger than `max_queue_bytes` by itself is taken, as by
+/// `tcphub_client_send`, only into an empty queue: this waits for the queue
+/// to empty. From inside a tcphub callback (a server's) it does not wait:
+/// the thread that writes may be the one running the callback.
+/// `data` may be NULL when `len` is 0.
+///
+/// Returns `TCPHUB_ERR_QUEUE_FULL` when there was no room in time,
+/// `TCPHUB_ERR_FRAME_TOO_LARGE` at once, `TCPHUB_ERR_NOT_RUNNING` (closed,
+/// or the server went away for good — also during the wait).
+///
+/// # Safety
+///
+/// `c` is NULL or a live client; `data` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_send_timeout(
+    c: *mut tcphub_client,
+    data: *const u8,
+    len: usize,
+    timeout_ms: u64,
+) -> c_int {
+    boundary("tcphub_client_send_timeout", || {
+        // SAFETY: the caller's promise.
+        let (client, msg) = unsafe { (client(c)?, boundary::bytes(data, len)?) };
+        client.send_timeout(msg, Duration::from_millis(timeout_ms))?;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Waits up to `timeout_ms` milliseconds until every message queued before
+/// the call has been written to the socket (handed to the kernel, not yet
+/// acknowledged by the server; `tcphub_client_close` waits for that).
+/// Messages other threads send meanwhile are not waited for. With
+/// reconnect on it goes on waiting while the client is between
+/// connections. From inside a tcphub callback (a server's) it does not
+/// wait: it answers as with a timeout of 0.
+///
+/// Returns `TCPHUB_OK` once written (at once when nothing is queued),
+/// `TCPHUB_ERR_TIMEOUT` when the time ran out first,
+/// `TCPHUB_ERR_NOT_RUNNING` when they never will be: the client was closed
+/// (the close's flush is waited for) or its connection ended for good with
+/// them unwritten.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_flush(c: *mut tcphub_client, timeout_ms: u64) -> c_int {
+    boundary("tcphub_client_flush", || {
+        // SAFETY: the caller's promise.
+        unsafe { client(c)? }.flush(Duration::from_millis(timeout_ms))?;
         Ok(TCPHUB_OK)
     })
 }

@@ -18,7 +18,6 @@ use crate::client_builder::{
     ClientBuilder, ClientCallbacks, ClientConfig, ClientEvent, DEFAULT_CONNECT_TIMEOUT,
 };
 use crate::client_loop::ClientCmd;
-use crate::connection::ENTRY_OVERHEAD;
 use crate::error::{Error, Result};
 use crate::event::DisconnectReason;
 use crate::framing::Framing;
@@ -45,6 +44,9 @@ pub(crate) struct ClientCore {
     /// `ENTRY_OVERHEAD`, the memory it takes beyond its bytes, so a queue of
     /// one-byte messages is bounded too (as on the server).
     pub queued_frames: AtomicUsize,
+    /// What `flush` and `send_timeout` wait on: bytes accepted and written
+    /// so far, and the wakeup the I/O thread gives them (`client_wait.rs`).
+    pub drain: crate::client_wait::Drain,
     /// False once closed (by `close()`, or for good after a drop).
     pub open: AtomicBool,
     /// Set by `shutdown_write()`: `send` refuses from then on, and the I/O
@@ -131,6 +133,8 @@ impl ClientCore {
         let _gate = self.send_gate.write().unwrap_or_else(|p| p.into_inner());
         if self.open.swap(false, Ordering::AcqRel) {
             self.post(ClientCmd::Close);
+            // `send_timeout` waiting for room: refused now.
+            self.drain.notify();
         }
     }
 
@@ -166,7 +170,9 @@ impl Drop for ClientGuard {
 ///
 /// Cheap to clone, `Send + Sync`. `send` never blocks: it frames the message
 /// and queues it for the I/O thread, failing with [`Error::QueueFull`] when
-/// the bounded queue is full. Messages arrive through the callbacks given to
+/// the bounded queue is full ([`send_timeout`](TcpClient::send_timeout)
+/// waits for room instead, and [`flush`](TcpClient::flush) until what was
+/// queued is written). Messages arrive through the callbacks given to
 /// the [`ClientBuilder`] or, without callbacks, through
 /// [`recv_timeout`](TcpClient::recv_timeout) / [`next_event`](TcpClient::next_event).
 /// Dropping the last handle closes the connection, as
@@ -299,7 +305,9 @@ impl TcpClient {
         }
     }
 
-    /// Frames `msg` and queues it for sending. Never blocks.
+    /// Frames `msg` and queues it for sending. Never blocks (see
+    /// [`send_timeout`](TcpClient::send_timeout) to wait for room, and
+    /// [`flush`](TcpClient::flush) to wait until it is written).
     ///
     /// # Errors
     ///
@@ -343,12 +351,11 @@ impl TcpClient {
         } else {
             None
         };
-        let limit = self.core.config.max_queue_bytes;
-        let overhead =
-            (self.core.queued_frames.load(Ordering::Acquire) + 1).saturating_mul(ENTRY_OVERHEAD);
+        let frames = self.core.queued_frames.load(Ordering::Acquire);
         let mut cur = self.core.queued.load(Ordering::Acquire);
         loop {
-            if cur > 0 && (cur + len).saturating_add(overhead) > limit {
+            if self.core.over_limit(cur, frames, len) {
+                let limit = self.core.config.max_queue_bytes;
                 return Err(Error::QueueFull { queued: cur, limit });
             }
             match self.core.queued.compare_exchange_weak(
@@ -776,6 +783,7 @@ impl TcpClient {
             .unwrap_or_else(|p| p.into_inner());
         if !self.core.write_shut.swap(true, Ordering::AcqRel) {
             self.core.post(ClientCmd::ShutdownWrite);
+            self.core.drain.notify(); // `send_timeout` waiting: refused now
         }
         Ok(())
     }

@@ -577,6 +577,7 @@ impl ClientBuilder {
             origin: crate::fork::Origin::here(),
             queued: AtomicUsize::new(0),
             queued_frames: AtomicUsize::new(0),
+            drain: Default::default(),
             write_shut: AtomicBool::new(false),
             send_gate: std::sync::RwLock::new(()),
             open: AtomicBool::new(true),

@@ -322,6 +322,7 @@ impl ClientLoop {
                 self.core
                     .queued_frames
                     .fetch_sub(batch.messages(), Ordering::AcqRel);
+                self.core.drain.notify(); // room for `send_timeout`
             }
             Link::Up(conn) => self.frames.push(conn, batch),
             Link::Down => {}
@@ -456,6 +457,8 @@ impl ClientLoop {
         self.core
             .queued_frames
             .fetch_sub(self.frames.written(conn, entries_before), Ordering::AcqRel);
+        // (After the counts: a `send_timeout` it wakes sees the room.)
+        self.core.drain.wrote(n);
         if let Err((_, reason)) = res {
             self.found_gone(reason, true);
         }
@@ -559,6 +562,7 @@ impl ClientLoop {
         self.core
             .queued
             .fetch_add(written_of_first, Ordering::AcqRel);
+        self.core.drain.unwritten(written_of_first);
         frames.append(&mut self.unsent);
         self.unsent = frames;
         drop(conn);
@@ -644,5 +648,7 @@ impl ClientLoop {
         self.core.open.store(false, Ordering::Release);
         self.core.queued.store(0, Ordering::Release);
         self.core.queued_frames.store(0, Ordering::Release);
+        // What was not written never will be: `flush` ends with NotRunning.
+        self.core.drain.end();
     }
 }

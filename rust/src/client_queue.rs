@@ -275,11 +275,15 @@ impl ClientCore {
             match large {
                 Some(frame) => {
                     let at = posted.bytes.len();
+                    self.drain.accepted(frame.len());
                     posted.large.push((at, frame));
                 }
                 None => {
+                    let at = posted.bytes.len();
                     self.config.framing.encode_into(msg, &mut posted.bytes);
                     let end = posted.bytes.len();
+                    // Counted here, under the lock: in the order written.
+                    self.drain.accepted(end - at);
                     posted.ends.push(end);
                 }
             }

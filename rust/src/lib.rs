@@ -71,7 +71,9 @@
 //!   callbacks or the pull queue, `client_linger.rs` keeps a closed
 //!   connection open until the server has its last bytes, and
 //!   `client_queue.rs` gathers sent messages into batches that still count
-//!   and resend as whole messages.
+//!   and resend as whole messages; `client_wait.rs` lets
+//!   [`TcpClient::flush`] and [`TcpClient::send_timeout`] wait for the I/O
+//!   thread's writes.
 //! - `error.rs` — [`Error`] and [`Result`].
 //! - `fork.rs` — a server or client started before `fork()` acts as
 //!   stopped in the child, which lacks its threads.
@@ -88,6 +90,7 @@ mod client_dispatch;
 mod client_linger;
 mod client_loop;
 mod client_queue;
+mod client_wait;
 mod connection;
 mod error;
 mod event;
