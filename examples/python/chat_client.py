@@ -13,7 +13,6 @@ hub closes the connection. Ctrl-C leaves at once.
 import argparse
 import sys
 import threading
-import time
 
 import tcphub
 
@@ -21,18 +20,13 @@ import tcphub
 def type_lines(client: tcphub.TcpClient, done: threading.Event) -> None:
     """Sends stdin's lines (as bytes: any encoding), then finishes sending (a half-close)."""
     for line in sys.stdin.buffer:
-        data = line.rstrip(b"\n")
-        while True:
-            try:
-                client.send(data)
-                break
-            except tcphub.QueueFull:  # the hub is not reading: wait for room
-                time.sleep(0.01)
-            except tcphub.FrameTooLarge as e:  # over the line limit: skip it
-                print(f"not sent: {e}", file=sys.stderr, flush=True)
-                break
-            except tcphub.NotRunning:  # closed meanwhile
-                return
+        try:
+            # timeout=None: while the hub is not reading, wait for room.
+            client.send(line.rstrip(b"\n"), timeout=None)
+        except tcphub.FrameTooLarge as e:  # over the line limit: skip it
+            print(f"not sent: {e}", file=sys.stderr, flush=True)
+        except tcphub.NotRunning:  # closed meanwhile
+            return
     done.set()
     try:
         client.shutdown_write()

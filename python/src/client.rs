@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 use pyo3::exceptions::asyncio::CancelledError;
@@ -14,7 +14,8 @@ use tcphub::{Error, Reconnect, TcpClient};
 use crate::errors::IntoPy;
 use crate::types::{Data, Port, PyClientEvent};
 use crate::{
-    deadline_after, duration, framing_from_str, framing_name, wait_sliced, Waited, SIGNAL_SLICE,
+    deadline_after, duration, framing_from_str, framing_name, next_slice, wait_sliced, Waited,
+    SIGNAL_SLICE,
 };
 
 /// A connection to a tcphub (or any compatible) server.
@@ -23,9 +24,11 @@ use crate::{
 /// ``ConnectError``, a ``ConnectionError`` with ``errno``, on failure);
 /// from asyncio, ``await TcpClient.aconnect(host, port, ...)`` connects
 /// without blocking the event loop.
-/// ``send()`` never blocks: it frames the message and queues it for a
-/// background I/O thread, raising ``QueueFull`` when the bounded queue is
-/// full. ``recv()`` returns the next message. With ``reconnect=True`` a
+/// ``send()`` never blocks by default: it frames the message and queues it
+/// for a background I/O thread, raising ``QueueFull`` when the bounded queue
+/// is full — or, given a ``timeout``, waits that long for room.
+/// ``flush()`` waits until what was queued has been written.
+/// ``recv()`` returns the next message. With ``reconnect=True`` a
 /// dropped connection is re-established with capped, jittered exponential
 /// backoff while ``send()`` keeps queueing. Use it as a context manager or
 /// call ``close()``; iterating yields messages until the connection closes.
@@ -446,13 +449,64 @@ impl PyTcpClient {
             .call_method1("_aconnect", (connect,))
     }
 
-    /// Queues ``data`` (framed) for sending; never blocks.
+    /// Queues ``data`` (framed) for sending. With ``timeout=0`` (the
+    /// default) it never blocks: a full queue raises ``QueueFull`` at once.
+    /// A positive ``timeout`` waits up to that many seconds for room in the
+    /// queue (``None``: as long as it takes) and raises ``QueueFull`` when
+    /// none came; a message larger than ``max_queue_bytes`` by itself waits
+    /// for the queue to empty (only an empty queue takes it). The wait
+    /// releases the GIL; Ctrl-C interrupts it.
     ///
     /// Raises ``QueueFull``, ``FrameTooLarge``, or ``NotRunning`` once closed
-    /// or after ``shutdown_write()`` (its message says which).
-    fn send(&self, py: Python<'_>, data: Data) -> PyResult<()> {
-        py.detach(|| self.client.send(&data))
-            .map_err(|e| self.refused(py, e))
+    /// or after ``shutdown_write()`` (its message says which; also when that
+    /// happens during the wait).
+    #[pyo3(signature = (data, timeout = 0.0))]
+    fn send(&self, py: Python<'_>, data: Data, timeout: Option<f64>) -> PyResult<()> {
+        let deadline = match timeout.map(|t| duration(py, t, "timeout")).transpose()? {
+            Some(t) if t.is_zero() => {
+                return py
+                    .detach(|| self.client.send(&data))
+                    .map_err(|e| self.refused(py, e));
+            }
+            Some(t) => deadline_after(t),
+            None => None,
+        };
+        loop {
+            let slice = next_slice(deadline);
+            match py.detach(|| self.client.send_timeout(&data, slice)) {
+                Err(Error::QueueFull { .. }) if deadline.is_none_or(|d| Instant::now() < d) => {}
+                r => return r.map_err(|e| self.refused(py, e)),
+            }
+            py.check_signals()?;
+        }
+    }
+
+    /// Waits until every message queued before the call has been written
+    /// to the socket (handed to the system, not yet acknowledged by the
+    /// server: ``close()`` waits for that), up to ``timeout`` seconds
+    /// (``None``: as long as it takes). Returns at once when nothing is
+    /// queued; messages other threads send meanwhile are not waited for.
+    /// With ``reconnect=True`` it keeps waiting while the client is between
+    /// connections. The wait releases the GIL; Ctrl-C interrupts it.
+    ///
+    /// Raises ``Timeout`` (a ``TimeoutError``) when the time ran out, and
+    /// ``NotRunning`` when the messages will never be written: the client
+    /// was closed (the close's own flush is waited for) or its connection
+    /// ended for good with them unsent.
+    #[pyo3(signature = (timeout = None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let deadline = timeout
+            .map(|t| duration(py, t, "timeout"))
+            .transpose()?
+            .and_then(deadline_after);
+        loop {
+            let slice = next_slice(deadline);
+            match py.detach(|| self.client.flush(slice)) {
+                Err(Error::Timeout) if deadline.is_none_or(|d| Instant::now() < d) => {}
+                r => return r.map_err(|e| self.refused(py, e)),
+            }
+            py.check_signals()?;
+        }
     }
 
     /// The next message, waiting up to ``timeout`` seconds (``None``: until one
@@ -539,15 +593,29 @@ impl PyTcpClient {
     /// later ``close()`` waits for the rest, but dropping the client, at
     /// exit too, does not: the flush goes on in the background while the
     /// process lives).
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        while !py.detach(|| self.client.close_timeout(SIGNAL_SLICE)) {
+    ///
+    /// ``timeout`` (seconds; ``None``, the default: as long as the flush
+    /// takes) bounds the wait: ``close(timeout)`` returns ``True`` once
+    /// closed, ``False`` when the close was still under way at the timeout
+    /// — it goes on in the background, and a later ``close()`` waits for
+    /// the rest.
+    #[pyo3(signature = (timeout = None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let deadline = timeout
+            .map(|t| duration(py, t, "timeout"))
+            .transpose()?
+            .and_then(deadline_after);
+        while !py.detach(|| self.client.close_timeout(next_slice(deadline))) {
             if let Err(e) = py.check_signals() {
                 self.interrupted.store(true, Ordering::Release);
                 return Err(e);
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
         }
         self.interrupted.store(false, Ordering::Release);
-        Ok(())
+        Ok(true)
     }
 
     /// Closes every client not dropped yet as ``close()`` does, one after
@@ -656,7 +724,7 @@ impl PyTcpClient {
         _exc: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        self.close(py)?;
+        self.close(py, None)?;
         Ok(false)
     }
 
@@ -665,9 +733,14 @@ impl PyTcpClient {
     /// queued is flushed (up to ``linger`` seconds). Cancelling the awaiting
     /// task does not cancel the close.
     fn aclose<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        slf.py()
-            .import("tcphub._runtime")?
-            .call_method1("_in_thread", (slf.getattr("close")?, "tcphub-aclose"))
+        let runtime = slf.py().import("tcphub._runtime")?;
+        // `_close` returns None, not `close()`'s True: `__aexit__` returns
+        // what this gives, and a true value would swallow the exception.
+        let close = slf
+            .py()
+            .import("functools")?
+            .call_method1("partial", (runtime.getattr("_close")?, slf))?;
+        runtime.call_method1("_in_thread", (close, "tcphub-aclose"))
     }
 
     /// ``async with TcpClient(...) as client:`` returns the client itself.
