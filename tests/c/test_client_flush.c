@@ -45,12 +45,12 @@ static int stalled_pair(tcphub_client **c) {
     return fd;
 }
 
-/* Sends until no room comes within half a second: the kernel's buffers
+/* Sends until no room comes within a second: the kernel's buffers
  * are full and the I/O thread cannot write. Returns the bytes sent. */
 static size_t fill(tcphub_client *c, const uint8_t *msg) {
     size_t sent = 0;
     for (;;) {
-        int rc = tcphub_client_send_timeout(c, msg, MSG, 500);
+        int rc = tcphub_client_send_timeout(c, msg, MSG, 1000);
         if (rc == TCPHUB_ERR_QUEUE_FULL) break;
         CHECK_OK(rc);
         sent += MSG;
