@@ -111,6 +111,22 @@ impl Drain {
     }
 }
 
+/// The messages a flush waits for: those queued before the mark was taken
+/// with [`TcpClient::flush_mark`] (for [`TcpClient::flush_to`]).
+///
+/// # Examples
+///
+/// ```
+/// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+/// let client = tcphub::TcpClient::connect(server.local_addr())?;
+/// let before = client.flush_mark();
+/// client.send(b"hello")?;
+/// assert_ne!(client.flush_mark(), before);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushMark(u64);
+
 impl ClientCore {
     /// Whether the queue, holding `queued` bytes in `frames` messages, has
     /// no room for one more of `len` bytes: each message also counts
@@ -167,11 +183,57 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.flush_to(self.flush_mark(), timeout)
+    }
+
+    /// Where [`flush`](TcpClient::flush) called now would wait for: every
+    /// message queued so far written. With
+    /// [`flush_to`](TcpClient::flush_to), a caller that must stay
+    /// responsive (e.g. a binding checking for Ctrl-C between short waits)
+    /// waits for the same messages across several short waits, not for
+    /// what other threads queue between them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// client.send(b"hello")?;
+    /// let mark = client.flush_mark();
+    /// while let Err(tcphub::Error::Timeout) = client.flush_to(mark, Duration::from_millis(100)) {
+    ///     // check for an interruption here
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush_mark(&self) -> FlushMark {
+        FlushMark(self.core.drain.accepted.load(Ordering::Acquire))
+    }
+
+    /// As [`flush`](TcpClient::flush), for the messages queued before
+    /// `mark` was taken ([`flush_mark`](TcpClient::flush_mark)) — of this
+    /// client: a mark of another client means nothing here.
+    ///
+    /// # Errors
+    ///
+    /// As [`flush`](TcpClient::flush).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// let mark = client.flush_mark();
+    /// client.flush_to(mark, Duration::ZERO)?; // nothing was queued
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush_to(&self, mark: FlushMark, timeout: Duration) -> Result<()> {
         if self.core.origin.forked() {
             return Err(Error::NotRunning); // the parent's I/O thread writes it
         }
         let drain = &self.core.drain;
-        let target = drain.accepted.load(Ordering::Acquire);
+        let target = mark.0;
         let written = || drain.written.load(Ordering::Acquire) >= target;
         let ended = || drain.ended.load(Ordering::Acquire);
         if !crate::shared::on_any_io_thread() {

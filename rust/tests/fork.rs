@@ -28,6 +28,19 @@ fn child_checks(server: tcphub::ServerHandle, client: TcpClient) -> i32 {
     if !matches!(client.send(b"x"), Err(Error::NotRunning)) {
         return 5;
     }
+    // Nor do the waits for the queue: the parent's I/O thread writes it.
+    if !matches!(
+        client.flush(Duration::from_secs(60)),
+        Err(Error::NotRunning)
+    ) {
+        return 11;
+    }
+    if !matches!(
+        client.send_timeout(b"x", Duration::from_secs(60)),
+        Err(Error::NotRunning)
+    ) {
+        return 12;
+    }
     if !server.stop_timeout(Duration::from_secs(1)) {
         return 6;
     }
