@@ -499,9 +499,12 @@ impl PyTcpClient {
             .map(|t| duration(py, t, "timeout"))
             .transpose()?
             .and_then(deadline_after);
+        // One mark for every slice: what other threads send meanwhile is
+        // not waited for.
+        let mark = self.client.flush_mark();
         loop {
             let slice = next_slice(deadline);
-            match py.detach(|| self.client.flush(slice)) {
+            match py.detach(|| self.client.flush_to(mark, slice)) {
                 Err(Error::Timeout) if deadline.is_none_or(|d| Instant::now() < d) => {}
                 r => return r.map_err(|e| self.refused(py, e)),
             }

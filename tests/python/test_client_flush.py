@@ -13,7 +13,7 @@ import time
 import pytest
 
 import tcphub
-from conftest import WAIT
+from conftest import WAIT, wait_until
 from test_review_interrupt import _run_until_interrupted
 
 MSG = b"x" * (64 * 1024)
@@ -108,6 +108,53 @@ def test_send_with_a_timeout_waits_for_room():
     client.close()
     reader.join(WAIT)
     assert got == [sent + 2 * len(MSG)]
+    conn.close()
+
+
+def _tcp_wmem_max() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            return max(int(v) for v in f.read().split())
+    except (OSError, ValueError):
+        return 4 << 20
+
+
+def test_flush_does_not_wait_for_what_is_sent_after_it():
+    # The wait runs in slices (for Ctrl-C): each must wait for what was
+    # queued at the call, not for what was queued since. What is sent
+    # after the call is more than the system can buffer, and the server
+    # reads only what was sent before it: a flush waiting for the later
+    # messages would time out.
+    later = 16 << 20
+    if _tcp_wmem_max() > 8 << 20:
+        pytest.skip("net.ipv4.tcp_wmem allows more send buffer than this test sends")
+    client, conn = _stalled(max_queue_bytes=32 << 20, linger=0.1)
+    chunk = b"c" * (1 << 20)
+    for _ in range(8):
+        client.send(chunk)
+    before = 8 << 20
+    result: list[object] = []
+
+    def flush() -> None:
+        try:
+            client.flush(timeout=10.0)
+            result.append("ok")
+        except tcphub.TcpHubError as e:
+            result.append(e)
+
+    flusher = threading.Thread(target=flush)
+    flusher.start()
+    time.sleep(0.3)  # pacing: a few of the flush's wait slices pass
+    for _ in range(later // len(chunk)):
+        client.send(chunk)
+    time.sleep(0.3)  # pacing: and a few more after those sends
+    conn.settimeout(WAIT)
+    got = 0
+    while got < before:
+        got += len(conn.recv(min(1 << 16, before - got)))
+    flusher.join(WAIT)
+    assert result == ["ok"]
+    client.close(timeout=0)
     conn.close()
 
 
