@@ -43,9 +43,12 @@ pub(crate) struct Drain {
 }
 
 impl Drain {
-    /// A message of `len` bytes was posted (called under the posting lock).
+    /// A message of `len` bytes was posted. Called only under the posting
+    /// lock, which orders the writers: a load and a store, no locked
+    /// read-modify-write on the path of every message.
     pub fn accepted(&self, len: usize) {
-        self.accepted.fetch_add(len as u64, Ordering::Release);
+        let now = self.accepted.load(Ordering::Relaxed) + len as u64;
+        self.accepted.store(now, Ordering::Release);
     }
 
     /// The I/O thread wrote `n` bytes (and made that room in the queue).
