@@ -734,16 +734,16 @@ impl PyTcpClient {
     /// ``close()`` for asyncio: ``await client.aclose()`` closes the client
     /// on a helper thread, so the event loop keeps running while what is
     /// queued is flushed (up to ``linger`` seconds). Cancelling the awaiting
-    /// task does not cancel the close.
-    fn aclose<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let runtime = slf.py().import("tcphub._runtime")?;
-        // `_close` returns None, not `close()`'s True: `__aexit__` returns
-        // what this gives, and a true value would swallow the exception.
-        let close = slf
-            .py()
+    /// task does not cancel the close. ``timeout`` and the result are
+    /// ``close()``'s.
+    #[pyo3(signature = (timeout = None))]
+    fn aclose<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let close = py
             .import("functools")?
-            .call_method1("partial", (runtime.getattr("_close")?, slf))?;
-        runtime.call_method1("_in_thread", (close, "tcphub-aclose"))
+            .call_method1("partial", (slf.getattr("close")?, timeout))?;
+        py.import("tcphub._runtime")?
+            .call_method1("_in_thread", (close, "tcphub-aclose"))
     }
 
     /// ``async with TcpClient(...) as client:`` returns the client itself.
@@ -761,7 +761,11 @@ impl PyTcpClient {
         _exc: Option<Bound<'py, PyAny>>,
         _tb: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Self::aclose(slf)
+        // Through `_exit_after`, which returns False: `aclose()` gives
+        // `close()`'s True, which would swallow the block's exception.
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_exit_after", (Self::aclose(slf, None)?,))
     }
 
     fn __repr__(&self) -> String {

@@ -47,7 +47,7 @@ struct Stalled {
 impl Stalled {
     /// Sends until the queue is full and stays so: the kernel's buffers
     /// are full then too, and the I/O thread cannot write. (A queue that
-    /// the I/O thread does not halve in half a second is taken for stuck:
+    /// the I/O thread does not halve in a second is taken for stuck:
     /// if it was only slow, the assertions that follow fail, not hang.)
     fn fill(&mut self) {
         let msg = vec![b'x'; MSG];
@@ -56,9 +56,8 @@ impl Stalled {
                 Ok(()) => self.sent += MSG,
                 Err(Error::QueueFull { .. }) => {
                     let client = &self.client;
-                    if !try_wait_until(Duration::from_millis(500), || {
-                        client.queued_bytes() < QUEUE / 2
-                    }) {
+                    if !try_wait_until(Duration::from_secs(1), || client.queued_bytes() < QUEUE / 2)
+                    {
                         break;
                     }
                 }

@@ -35,12 +35,12 @@ def _stalled(**kwargs):
 
 
 def _fill(client) -> int:
-    """Sends until no room comes within half a second: the system's buffers
+    """Sends until no room comes within a second: the system's buffers
     are full and the client cannot write. Returns the bytes sent."""
     sent = 0
     while True:
         try:
-            client.send(MSG, timeout=0.5)
+            client.send(MSG, timeout=1.0)
         except tcphub.QueueFull:
             break
         sent += len(MSG)
@@ -233,6 +233,13 @@ def test_async_with_still_raises_what_its_body_raised(echo_server):
 
     with pytest.raises(ValueError, match="from the body"):
         asyncio.run(body())
+
+    async def bounded() -> None:
+        c = tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines")
+        assert await c.aclose(timeout=WAIT) is True
+        assert await c.aclose() is True  # closed stays closed
+
+    asyncio.run(bounded())
 
 
 @pytest.mark.parametrize("call", ["client.flush()", "client.send(b'z' * 65536, timeout=None)"])
