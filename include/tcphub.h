@@ -1267,6 +1267,9 @@ int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, c
  * (as reported to `on_connect`). `ip` may also be written in brackets
  * ("[::1]") or with an IPv6 zone ("fe80::1%eth0", ignored), and an IPv4
  * client may be named by its IPv4-mapped address ("::ffff:127.0.0.1").
+ * A client is found from its `on_connect` (or `TCPHUB_EVENT_CONNECTED`)
+ * on, not from the moment its `connect()` returns: the kernel completes
+ * the handshake before the server accepts it.
  * Waits only as `tcphub_server_send_all`
  * does (an application thread, a loop more than 64 MiB behind).
  *
