@@ -42,6 +42,16 @@ fn limit_address_space_to_current_plus(room: u64) -> SoftLimit {
 /// Threads that take every stack glibc keeps cached from threads that have
 /// ended (up to 40 MiB), so a new thread must map a fresh one; they end
 /// when this is dropped.
+///
+/// `new` returns once every one of them runs and waits, having allocated
+/// what a waiting thread keeps (its wait context, the registration of its
+/// thread-local destructors, a malloc arena). Else, on a loaded machine,
+/// some had not run yet when the test lowered the limit: they then made
+/// their first allocations under it, as did the loop or client thread
+/// while glibc still had arenas to make (one per thread, up to 8 per core;
+/// a new one reserves 64 MiB, which does not fit), and the process aborted
+/// ("memory allocation of 512 bytes failed", "failed to register TLS
+/// destructor").
 struct StackCacheEmptied(
     Vec<std::thread::JoinHandle<()>>,
     Vec<std::sync::mpsc::Sender<()>>,
@@ -49,13 +59,24 @@ struct StackCacheEmptied(
 
 impl StackCacheEmptied {
     fn new() -> StackCacheEmptied {
+        const THREADS: usize = 32;
         let (mut threads, mut releases) = (Vec::new(), Vec::new());
-        for _ in 0..32 {
+        let (ready, started) = std::sync::mpsc::channel::<()>();
+        for _ in 0..THREADS {
             let (release, wait) = std::sync::mpsc::channel::<()>();
+            let ready = ready.clone();
             threads.push(std::thread::spawn(move || {
+                // A first wait, bounded, allocates what the last one needs.
+                let _ = wait.recv_timeout(std::time::Duration::from_millis(1));
+                let _ = ready.send(());
                 let _ = wait.recv();
             }));
             releases.push(release);
+        }
+        for _ in 0..THREADS {
+            started
+                .recv_timeout(TIMEOUT)
+                .expect("a stack-cache thread did not start");
         }
         StackCacheEmptied(threads, releases)
     }
