@@ -14,7 +14,12 @@ use tcphub::{Framing, Overflow, TcpServer};
 
 #[test]
 fn sending_far_faster_than_a_client_reads_keeps_memory_bounded() {
-    const SENDS: usize = 3_000_000; // one byte each: 150 MiB with bookkeeping
+    // One byte each ("x\n" on the wire): 300 MiB with bookkeeping. 12 MB
+    // on the wire, well over what the queue (4 MiB) and the kernel's send
+    // buffer (up to 4 MiB on loopback) hold together however the loop
+    // batches them; 3,000,000 (6 MB) fitted, all of it, in most runs on a
+    // loaded machine.
+    const SENDS: usize = 6_000_000;
     let server = TcpServer::new(0, 4)
         .bind(localhost())
         .threads(1)
