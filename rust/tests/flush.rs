@@ -8,7 +8,7 @@ mod support;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -179,19 +179,20 @@ fn flush_does_not_wait_for_messages_sent_after_it() {
     s.fill();
     let client = s.client.clone();
     let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
     let sender = {
-        let (client, stop) = (client.clone(), stop.clone());
+        let (client, stop, sent) = (client.clone(), stop.clone(), sent.clone());
         thread::spawn(move || {
             let msg = vec![b'z'; MSG];
-            let mut sent = 0usize;
             while !stop.load(Ordering::Acquire) {
                 match client.send_timeout(&msg, Duration::from_millis(20)) {
-                    Ok(()) => sent += 1,
+                    Ok(()) => {
+                        sent.fetch_add(1, Ordering::AcqRel);
+                    }
                     Err(Error::QueueFull { .. }) => {}
                     Err(e) => panic!("send_timeout: {e}"),
                 }
             }
-            sent
         })
     };
     // The sender keeps the queue full while the flush waits.
@@ -202,28 +203,43 @@ fn flush_does_not_wait_for_messages_sent_after_it() {
     let t0 = Instant::now();
     client.flush(TIMEOUT).unwrap();
     assert!(t0.elapsed() < TIMEOUT);
+    // The sender was sending all along (the flush may end before its first
+    // message got room: it waits only for what came before it).
+    wait_until("the sender's first message", || {
+        sent.load(Ordering::Acquire) > 0
+    });
     stop.store(true, Ordering::Release);
-    assert!(sender.join().unwrap() > 0);
+    sender.join().unwrap();
     client.close();
     reader.join().unwrap();
 }
 
-#[test]
-fn flush_after_the_connection_is_lost_for_good_errors_promptly() {
-    let mut s = stalled(|b| b);
-    s.fill();
+/// A flush on a thread of its own, with how long it took.
+type Flushing = thread::JoinHandle<(tcphub::Result<()>, Duration)>;
+
+/// A `flush` and a `send_timeout` (of a message that does not fit) of
+/// `client`, each waiting on a thread of its own.
+fn wait_in_background(client: &TcpClient) -> (Flushing, thread::JoinHandle<tcphub::Result<()>>) {
     let waiter = {
-        let client = s.client.clone();
+        let client = client.clone();
         thread::spawn(move || {
             let t0 = Instant::now();
             (client.flush(TIMEOUT), t0.elapsed())
         })
     };
     let waiting_sender = {
-        let client = s.client.clone();
+        let client = client.clone();
         thread::spawn(move || client.send_timeout(&[b'w'; MSG], TIMEOUT))
     };
-    reset(s.peer.take().unwrap());
+    (waiter, waiting_sender)
+}
+
+/// Both waits of [`wait_in_background`] end with `NotRunning`, the flush
+/// well before its timeout.
+fn both_end_promptly_not_running(
+    waiter: Flushing,
+    waiting_sender: thread::JoinHandle<tcphub::Result<()>>,
+) {
     let (res, took) = waiter.join().unwrap();
     assert!(matches!(res, Err(Error::NotRunning)), "{res:?}");
     assert!(took < TIMEOUT / 2, "{took:?}");
@@ -231,6 +247,15 @@ fn flush_after_the_connection_is_lost_for_good_errors_promptly() {
         waiting_sender.join().unwrap(),
         Err(Error::NotRunning)
     ));
+}
+
+#[test]
+fn flush_after_the_connection_is_lost_for_good_errors_promptly() {
+    let mut s = stalled(|b| b);
+    s.fill();
+    let (waiter, waiting_sender) = wait_in_background(&s.client);
+    reset(s.peer.take().unwrap());
+    both_end_promptly_not_running(waiter, waiting_sender);
     // And at once afterwards: the messages were dropped.
     assert!(matches!(s.client.flush(TIMEOUT), Err(Error::NotRunning)));
 }
@@ -282,26 +307,10 @@ fn flush_waits_across_a_reconnect_and_ends_when_it_gives_up() {
 fn close_that_drops_the_messages_ends_the_wait() {
     let mut s = stalled(|b| b.linger(Duration::from_millis(100)));
     s.fill();
-    let waiter = {
-        let client = s.client.clone();
-        thread::spawn(move || {
-            let t0 = Instant::now();
-            (client.flush(TIMEOUT), t0.elapsed())
-        })
-    };
-    let waiting_sender = {
-        let client = s.client.clone();
-        thread::spawn(move || client.send_timeout(&[b'w'; MSG], TIMEOUT))
-    };
+    let (waiter, waiting_sender) = wait_in_background(&s.client);
     // Both are waiting (or about to) when the close comes.
     s.client.close();
-    let (res, took) = waiter.join().unwrap();
-    assert!(matches!(res, Err(Error::NotRunning)), "{res:?}");
-    assert!(took < TIMEOUT / 2, "{took:?}");
-    assert!(matches!(
-        waiting_sender.join().unwrap(),
-        Err(Error::NotRunning)
-    ));
+    both_end_promptly_not_running(waiter, waiting_sender);
 }
 
 #[test]

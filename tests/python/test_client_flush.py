@@ -134,8 +134,10 @@ def test_flush_does_not_wait_for_what_is_sent_after_it():
         client.send(chunk)
     before = 8 << 20
     result: list[object] = []
+    calling = threading.Event()
 
     def flush() -> None:
+        calling.set()
         try:
             client.flush(timeout=10.0)
             result.append("ok")
@@ -144,6 +146,9 @@ def test_flush_does_not_wait_for_what_is_sent_after_it():
 
     flusher = threading.Thread(target=flush)
     flusher.start()
+    # The flush must have taken its mark before the later sends, however
+    # late a loaded machine starts the thread.
+    assert calling.wait(WAIT)
     time.sleep(0.3)  # pacing: a few of the flush's wait slices pass
     for _ in range(later // len(chunk)):
         client.send(chunk)
