@@ -104,7 +104,9 @@ pub(crate) fn framing_from_str(
         other => {
             return Err(errors::invalid_config(
                 py,
-                format!("framing must be \"raw\", \"lines\" or \"length\", not {other:?}"),
+                format!(
+                    "framing must be \"raw\", \"lines\" or \"length\" (or \"len\"), not {other:?}"
+                ),
             ))
         }
     };

@@ -199,8 +199,10 @@ def test_bind_takes_an_ipv6_address_in_brackets():
 
 
 def test_invalid_configuration():
-    with pytest.raises(tcphub.InvalidConfig):
+    with pytest.raises(tcphub.InvalidConfig) as info:
         tcphub.TcpServer(0, 10, framing="xml")  # type: ignore[arg-type]
+    # Every accepted name is listed, the alias "len" too.
+    assert '"raw", "lines" or "length" (or "len"), not "xml"' in str(info.value)
     with pytest.raises(ValueError):
         tcphub.TcpServer(0, 10, bind="localhost:80")
     with pytest.raises(tcphub.InvalidConfig):
