@@ -38,8 +38,11 @@ section "rust: clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 section "rust: tests (unit, integration, doc, CLI end-to-end)"
-# ncat was installed above: its interop test must run, not skip.
-TCPHUB_REQUIRE_NCAT=1 cargo test --workspace --locked
+# ncat was installed above: its interop test must run, not skip. As root,
+# the keepalive tests (a network namespace each) must run too.
+NETNS=()
+[ "$(id -u)" -eq 0 ] && NETNS=(TCPHUB_REQUIRE_NETNS=1)
+env "${NETNS[@]}" TCPHUB_REQUIRE_NCAT=1 cargo test --workspace --locked
 
 section "rust: decoder fuzzing (stable harness, fixed seed, 20 s)"
 # The cargo-fuzz targets' functions fed generated and mutated inputs for a

@@ -67,7 +67,8 @@ use crate::{
 ///   keepalive probes after that long without traffic, on every connection
 ///   (``None``, the default: off; 0 or over 32,767 s is
 ///   ``InvalidConfig``), so a server whose host vanished is found even by a
-///   client that only receives.
+///   client that only receives, about twice that time after its last
+///   traffic.
 /// - ``linger``: how long ``close()`` keeps flushing and waiting for the
 ///   server to acknowledge what it wrote, and, without
 ///   ``reconnect``, how long what is queued is still written after the

@@ -108,8 +108,11 @@ struct Running {
 ///   ``frame_timeout`` one that takes longer than that to complete a
 ///   started frame (slowloris defence; its clock does not run while the
 ///   server is not reading, e.g. its event queue full); ``None`` (the
-///   default) turns either off, and 0 is ``InvalidConfig``. ``keepalive``: TCP keepalive probes
-///   after that long without traffic (``None``: off; at most 32,767 s).
+///   default) turns either off, and 0 is ``InvalidConfig``. ``keepalive``:
+///   TCP keepalive probes after that long without traffic (``None``: off;
+///   at most 32,767 s), then every third of it; 3 unanswered end the
+///   connection (reason ``"i/o error: timed out"``), about twice that time
+///   after the client's last traffic.
 /// - ``nodelay``: ``TCP_NODELAY`` on accepted sockets. ``backlog``: listen
 ///   backlog (default 4096).
 /// - ``linger``: how long ``stop()`` keeps flushing, and how long a client

@@ -302,9 +302,10 @@ impl ClientBuilder {
     /// off), on every connection (reconnects included), so a server whose
     /// host vanished without a FIN is found (the connection ends with
     /// [`DisconnectReason::Io`](crate::DisconnectReason::Io), and reconnects
-    /// if set) even by a client that only listens. The kernel counts whole
-    /// seconds: `idle` is rounded up to them (at least 1 s), as the server's
-    /// [`keepalive`](crate::TcpServer::keepalive).
+    /// if set) even by a client that only listens: `Io(TimedOut)` about
+    /// `2 × idle` after the server's last traffic, as the server's
+    /// [`keepalive`](crate::TcpServer::keepalive) times it. The kernel counts whole
+    /// seconds: `idle` is rounded up to them (at least 1 s).
     ///
     /// # Errors
     ///

@@ -319,8 +319,14 @@ impl TcpServer {
     }
 
     /// Enables TCP keepalive probes after `idle` without traffic (default: off),
-    /// so peers that vanish without FIN are eventually detected. The kernel
-    /// counts whole seconds: `idle` is rounded up to them (at least 1 s).
+    /// so a client whose host vanished without a FIN is disconnected with
+    /// [`DisconnectReason::Io`](crate::DisconnectReason::Io)`(TimedOut)`:
+    /// probes go every `idle / 3` (at least 1 s), and 3 unanswered ones end
+    /// the connection, about `2 × idle` after the client's last traffic.
+    /// (While data sent to it waits for acknowledgement, the kernel
+    /// retransmits instead of probing, for up to ~15 minutes, or until the
+    /// client's queue overflows; see also [`idle_timeout`](TcpServer::idle_timeout).)
+    /// The kernel counts whole seconds: `idle` is rounded up to them (at least 1 s).
     ///
     /// # Errors
     ///
