@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100] [--framing lines|len|raw]
-//!              [--mode chat|relay|echo] [--idle-timeout SECS] [--stats SECS] [--threads N]
-//!              [--busy-poll-us MICROS]
+//!              [--mode chat|relay|echo] [--idle-timeout SECS] [--frame-timeout SECS]
+//!              [--keepalive SECS] [--stats SECS] [--threads N] [--busy-poll-us MICROS]
 //! tcphub connect HOST:PORT [--framing lines|len|raw] [--quiet-after-eof SECS]
 //! tcphub send HOST:PORT MESSAGE [--framing lines|len|raw] [--wait-reply SECS]
 //! ```

@@ -45,6 +45,17 @@ pub(crate) struct ServeArgs {
     /// Disconnect clients silent for this many seconds.
     #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
     idle_timeout: Option<Duration>,
+    /// Disconnect clients that start a message and do not finish it within
+    /// this many seconds (a defence against "slowloris" clients that hold a
+    /// connection open by sending a byte now and then).
+    #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
+    frame_timeout: Option<Duration>,
+    /// Turn TCP keepalive on: probe a client after this many seconds without
+    /// traffic, and drop it when 3 probes go unanswered (its host vanished
+    /// without closing; found about twice SECS after its last traffic). At
+    /// most 32767.
+    #[arg(long, value_name = "SECS", value_parser = keepalive_secs, allow_hyphen_values = true)]
+    keepalive: Option<Duration>,
     /// Print a one-line summary to stderr every SECS seconds.
     #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
     stats: Option<Duration>,
@@ -59,6 +70,19 @@ pub(crate) struct ServeArgs {
     busy_poll_us: u64,
 }
 
+/// `--keepalive`: positive seconds, at most what the kernel takes (the
+/// engine would refuse more only once the hub starts; a usage error says
+/// so before anything runs, as for every other bad value).
+fn keepalive_secs(text: &str) -> Result<Duration, String> {
+    crate::positive_secs(text).and_then(|d| {
+        if d > Duration::from_secs(32_767) {
+            Err("must be at most 32767 seconds (the most the kernel takes)".to_string())
+        } else {
+            Ok(d)
+        }
+    })
+}
+
 pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = TcpServer::new(args.port, args.max)
         .bind(args.bind)
@@ -69,6 +93,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     builder = builder.busy_poll(std::time::Duration::from_micros(args.busy_poll_us));
     if let Some(idle) = args.idle_timeout {
         builder = builder.idle_timeout(idle);
+    }
+    if let Some(t) = args.frame_timeout {
+        builder = builder.frame_timeout(t);
+    }
+    if let Some(idle) = args.keepalive {
+        builder = builder.keepalive(idle);
     }
     let stats_every = args.stats;
     // The hub's own notices are lines; raw framing adds no line end itself.

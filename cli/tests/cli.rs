@@ -817,3 +817,58 @@ fn a_second_signal_during_the_stop_exits_at_once() {
     let again = wait_line(&hub.log, |l| l.contains("again"));
     assert!(again.contains("without waiting"), "{again}");
 }
+
+#[test]
+fn frame_timeout_cuts_a_client_that_never_finishes_its_line() {
+    use std::io::Write;
+    let hub = Hub::start(&["--mode", "echo", "--frame-timeout", "0.5"]);
+    let mut slow = hub.connect();
+    let mut fine = hub.connect();
+    wait_line(&hub.log, |l| l.contains(&fine.addr()));
+    // A line started and never ended: the hub ends the connection.
+    slow.writer.write_all(b"never ends").expect("write");
+    assert_eq!(slow.until_eof(), "");
+    let line = wait_line(&hub.log, |l| {
+        l.contains(&slow.addr()) && l.contains("disconnected")
+    });
+    assert!(line.contains("frame not finished in time"), "{line}");
+    // Whole lines are unaffected.
+    fine.send("still here");
+    fine.expect("still here");
+}
+
+/// The keepalive timer of the socket on local port `local` for the
+/// connection to port `peer`, in clock ticks (100 a second), from
+/// `/proc/net/tcp`; `None` when it has no keepalive timer.
+fn keepalive_ticks(local: u16, peer: u16) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = |s: &str| u16::from_str_radix(s.rsplit(':').next().unwrap(), 16).unwrap();
+    text.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 || port(f[1]) != local || port(f[2]) != peer {
+            return None;
+        }
+        // "tr:tm->when": timer 2 is keepalive.
+        let (tr, when) = f[5].split_once(':').unwrap();
+        (tr == "02").then(|| u64::from_str_radix(when, 16).unwrap())
+    })
+}
+
+#[test]
+fn keepalive_turns_tcp_keepalive_on_for_clients() {
+    let with = Hub::start(&["--keepalive", "3"]);
+    let client = with.connect();
+    wait_line(&with.log, |l| l.contains(&client.addr()));
+    let peer = client.writer.local_addr().unwrap().port();
+    let ticks = keepalive_ticks(with.port, peer).expect("a keepalive timer on the hub's socket");
+    assert!(
+        ticks <= 300,
+        "keepalive due in {ticks} ticks, not within 3 s"
+    );
+
+    let without = Hub::start(&[]);
+    let client = without.connect();
+    wait_line(&without.log, |l| l.contains(&client.addr()));
+    let peer = client.writer.local_addr().unwrap().port();
+    assert_eq!(keepalive_ticks(without.port, peer), None);
+}

@@ -183,6 +183,9 @@ fn bad_seconds_are_usage_errors() {
     for args in [
         &["serve", "--port", "0", "--idle-timeout", "0"][..],
         &["serve", "--port", "0", "--idle-timeout", "-1"],
+        &["serve", "--port", "0", "--frame-timeout", "0"],
+        &["serve", "--port", "0", "--keepalive", "0"],
+        &["serve", "--port", "0", "--keepalive", "32768"],
         &["serve", "--port", "0", "--stats", "nan"],
         &["serve", "--port", "0", "--stats", "1e300"],
         &["connect", "127.0.0.1:9", "--quiet-after-eof", "-1"],

@@ -4,8 +4,8 @@ The flags of ``tcphub serve`` (the Rust CLI)::
 
     python -m tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100]
         [--framing lines|len|raw] [--mode chat|relay|echo]
-        [--idle-timeout SECS] [--stats SECS] [--threads N]
-        [--busy-poll-us MICROS] [-v]
+        [--idle-timeout SECS] [--frame-timeout SECS] [--keepalive SECS]
+        [--stats SECS] [--threads N] [--busy-poll-us MICROS] [-v]
 
 - ``chat`` (default): joins and leaves are announced to everyone
   (``client <ip:port> connected`` / ``client <ip:port> disconnected (<why>)``,
@@ -99,6 +99,14 @@ def _micros(text: str) -> float:
     return value
 
 
+def _keepalive_seconds(text: str) -> float:
+    value = _positive_seconds(text)
+    if value > 32767:
+        raise argparse.ArgumentTypeError(
+            f"must be at most 32767 seconds (the most the kernel takes), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (``serve`` is the only command)."""
     parser = argparse.ArgumentParser(prog="python -m tcphub", description="tcphub from Python.")
@@ -113,7 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="most clients connected at once")
     serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines")
     serve.add_argument("--mode", choices=["chat", "relay", "echo"], default="chat")
-    serve.add_argument("--idle-timeout", type=_positive_seconds, metavar="SECS")
+    serve.add_argument("--idle-timeout", type=_positive_seconds, metavar="SECS",
+                       help="disconnect clients silent for this many seconds")
+    serve.add_argument("--frame-timeout", type=_positive_seconds, metavar="SECS",
+                       help="disconnect clients that start a message and do not finish it "
+                            "within this many seconds (slowloris defence)")
+    serve.add_argument("--keepalive", type=_keepalive_seconds, metavar="SECS",
+                       help="TCP keepalive: probe clients after this many seconds without traffic "
+                            "and drop those whose host vanished (3 unanswered probes)")
     serve.add_argument("--stats", type=_positive_seconds, metavar="SECS",
                        help="print a one-line summary to stderr every SECS seconds")
     serve.add_argument("--threads", type=_int_in(1, MAX_THREADS), help="event-loop threads (default: one per core)")
@@ -134,6 +149,8 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         framing=args.framing,
         bind=args.bind,
         idle_timeout=args.idle_timeout,
+        frame_timeout=args.frame_timeout,
+        keepalive=args.keepalive,
         threads=args.threads,
         busy_poll=args.busy_poll_us / 1e6,
         full_message=full,

@@ -598,6 +598,9 @@ def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
         # errors too, as in `tcphub serve`; they used to exit 1.
         ["--threads", "100000"],
         ["--busy-poll-us", "2000000"],
+        ["--frame-timeout", "0"],
+        ["--keepalive", "0"],
+        ["--keepalive", "32768"],
     ],
 )
 def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
@@ -892,3 +895,47 @@ def test_python_dash_m_serve_stops_cleanly_on_a_signal_right_after_listening(sig
         assert proc.returncode == 0, err
         assert "Traceback" not in err, err
         assert "stopped:" in err, err
+
+
+def test_python_dash_m_serve_frame_timeout_cuts_a_line_never_finished_like_the_cli():
+    server = _hub("--mode", "echo", "--frame-timeout", "0.5", "--busy-poll-us", "0")
+    try:
+        slow = socket.create_connection(server.address, timeout=WAIT)
+        fine = socket.create_connection(server.address, timeout=WAIT)
+        slow.sendall(b"never ends")
+        assert slow.recv(100) == b""  # the hub ended the connection
+        fine.sendall(b"still here\n")
+        assert LineReader(fine).line() == b"still here"
+        assert server.stats().frame_timeouts == 1
+        slow.close()
+        fine.close()
+    finally:
+        server.stop()
+
+
+def _keepalive_ticks(local: int, peer: int):
+    """The keepalive timer (ticks, 100 a second) of the socket from port
+    ``local`` to port ``peer`` in /proc/net/tcp; None without one."""
+    with open("/proc/net/tcp") as f:
+        for line in f.read().splitlines()[1:]:
+            fields = line.split()
+            port = lambda s: int(s.rsplit(":", 1)[1], 16)  # noqa: E731
+            if port(fields[1]) == local and port(fields[2]) == peer:
+                timer, when = fields[5].split(":")
+                return int(when, 16) if timer == "02" else None
+    return None
+
+
+def test_python_dash_m_serve_keepalive_turns_it_on_like_the_cli():
+    server = _hub("--keepalive", "3")
+    try:
+        s = socket.create_connection(server.address, timeout=WAIT)
+        deadline = time.monotonic() + WAIT
+        while server.client_count < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        ticks = _keepalive_ticks(server.port, s.getsockname()[1])
+        assert ticks is not None and ticks <= 300, ticks
+        s.close()
+    finally:
+        server.stop()
