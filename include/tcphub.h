@@ -5,7 +5,8 @@
  * Return values
  *   Functions returning int return TCPHUB_OK (0) or a negative TCPHUB_ERR_*
  *   code; tcphub_strerror(code) names it and tcphub_last_error() gives the
- *   details of the calling thread's last failure. NULL or invalid arguments
+ *   details of the calling thread's last failure (tcphub_last_errno() the
+ *   OS error number behind it, e.g. EADDRINUSE). NULL or invalid arguments
  *   (bad IP text, unknown framing value) return an error code; they never
  *   crash. No Rust panic ever crosses into C: one is reported as
  *   TCPHUB_ERR_PANIC.
@@ -989,6 +990,26 @@ int tcphub_client_shutdown_write(struct tcphub_client *c);
  * `tcphub_server_next_event`.
  */
 void tcphub_event_release(struct tcphub_event *event);
+
+/**
+ * The operating-system error number (an `errno` value) behind the last
+ * call on *this thread* that failed, or 0 when that failure had none: it
+ * goes with `tcphub_last_error()`, and like it is 0 before any failure
+ * and left unchanged by successful calls. It tells apart what the code
+ * alone does not, without parsing the text: `EADDRINUSE` or `EACCES`
+ * behind `TCPHUB_ERR_BIND`, `ECONNREFUSED`, `ETIMEDOUT` (a connect
+ * timeout too) or `EHOSTUNREACH` behind `TCPHUB_ERR_CONNECT`, the cause of
+ * a `TCPHUB_ERR_IO` — as Rust's `Error::io_error()` and Python's
+ * `OSError.errno` give it. Failures no system call reported (a full queue,
+ * an unknown client, a bad argument, a host name that did not resolve)
+ * leave 0. tcphub never sets the C `errno` itself: read this instead.
+ *
+ * ```c
+ * if (tcphub_server_start(s) == TCPHUB_ERR_BIND && tcphub_last_errno() == EADDRINUSE)
+ *     fprintf(stderr, "port %u is taken\n", port);
+ * ```
+ */
+int tcphub_last_errno(void);
 
 /**
  * Details of the last call on *this thread* that failed: which function and

@@ -6,7 +6,7 @@
 //! [`callback`].
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -25,6 +25,9 @@ pub(crate) struct Fail(Box<FailInner>);
 struct FailInner {
     code: c_int,
     detail: String,
+    /// The OS error number behind the failure, 0 when there is none (see
+    /// `tcphub_last_errno`).
+    os_error: c_int,
 }
 
 impl Fail {
@@ -33,6 +36,7 @@ impl Fail {
         Fail(Box::new(FailInner {
             code,
             detail: detail.into(),
+            os_error: 0,
         }))
     }
 
@@ -45,8 +49,23 @@ impl From<tcphub_core::Error> for Fail {
     #[cold]
     fn from(e: tcphub_core::Error) -> Fail {
         // The core's code table is the single source of the numbers.
-        Fail::new(-e.code(), e.to_string())
+        let mut fail = Fail::new(-e.code(), e.to_string());
+        fail.0.os_error = os_error(&e);
+        fail
     }
+}
+
+/// The `errno` behind a core error (`Error::io_error`), as Python's
+/// `OSError.errno` has it: the OS code, or `ETIMEDOUT` for a timeout the
+/// core measured itself (a connect timeout, which has no OS code, as a
+/// timed-out `connect(2)` would); 0 for an error no OS call reported.
+fn os_error(e: &tcphub_core::Error) -> c_int {
+    e.io_error().map_or(0, |io| {
+        io.raw_os_error().unwrap_or(match io.kind() {
+            std::io::ErrorKind::TimedOut => libc::ETIMEDOUT,
+            _ => 0,
+        })
+    })
 }
 
 /// What an exported function returns when its body failed.
@@ -98,14 +117,23 @@ impl FfiReturn for *const c_char {
 thread_local! {
     /// Text of this thread's last failure, handed out by `tcphub_last_error()`.
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// The OS error number of this thread's last failure (0: none), handed
+    /// out by `tcphub_last_errno()`; set with `LAST_ERROR`.
+    static LAST_ERRNO: Cell<c_int> = const { Cell::new(0) };
 }
 
-fn set_last_error(func: &str, detail: &str) {
+fn set_last_error(func: &str, detail: &str, os_error: c_int) {
     let text = format!("{func}: {detail}").replace('\0', "\\0");
     let text = CString::new(text).expect("NUL bytes were escaped");
     // `try_with`: during thread teardown the slot may be gone; then the
     // detail is simply not kept.
     let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = text);
+    let _ = LAST_ERRNO.try_with(|slot| slot.set(os_error));
+}
+
+/// This thread's last failure's OS error number (0: none).
+pub(crate) fn last_errno() -> c_int {
+    LAST_ERRNO.try_with(Cell::get).unwrap_or(0)
 }
 
 /// Pointer to this thread's last error text (valid until the next failure here).
@@ -136,11 +164,15 @@ pub(crate) fn boundary<T: FfiReturn>(
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
         Ok(Err(fail)) => {
-            set_last_error(func, &fail.0.detail);
+            set_last_error(func, &fail.0.detail, fail.0.os_error);
             T::failed(fail.0.code)
         }
         Err(payload) => {
-            set_last_error(func, &format!("internal panic: {}", panic_text(&*payload)));
+            set_last_error(
+                func,
+                &format!("internal panic: {}", panic_text(&*payload)),
+                0,
+            );
             T::failed(TCPHUB_ERR_PANIC)
         }
     }
@@ -157,7 +189,7 @@ pub(crate) fn callback(name: &'static str, call: impl FnOnce()) {
             panic_text(&*payload)
         );
         eprintln!("tcphub: {name}: {text}");
-        set_last_error(name, &text);
+        set_last_error(name, &text, 0);
     }
 }
 

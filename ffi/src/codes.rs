@@ -194,6 +194,27 @@ pub extern "C" fn tcphub_last_error() -> *const c_char {
     boundary("tcphub_last_error", || Ok(boundary::last_error_ptr()))
 }
 
+/// The operating-system error number (an `errno` value) behind the last
+/// call on *this thread* that failed, or 0 when that failure had none: it
+/// goes with `tcphub_last_error()`, and like it is 0 before any failure
+/// and left unchanged by successful calls. It tells apart what the code
+/// alone does not, without parsing the text: `EADDRINUSE` or `EACCES`
+/// behind `TCPHUB_ERR_BIND`, `ECONNREFUSED`, `ETIMEDOUT` (a connect
+/// timeout too) or `EHOSTUNREACH` behind `TCPHUB_ERR_CONNECT`, the cause of
+/// a `TCPHUB_ERR_IO` — as Rust's `Error::io_error()` and Python's
+/// `OSError.errno` give it. Failures no system call reported (a full queue,
+/// an unknown client, a bad argument, a host name that did not resolve)
+/// leave 0. tcphub never sets the C `errno` itself: read this instead.
+///
+/// ```c
+/// if (tcphub_server_start(s) == TCPHUB_ERR_BIND && tcphub_last_errno() == EADDRINUSE)
+///     fprintf(stderr, "port %u is taken\n", port);
+/// ```
+#[no_mangle]
+pub extern "C" fn tcphub_last_errno() -> c_int {
+    boundary("tcphub_last_errno", || Ok(boundary::last_errno()))
+}
+
 /// The library version, e.g. "0.1.0". Static; never free it.
 #[no_mangle]
 pub extern "C" fn tcphub_version() -> *const c_char {
@@ -264,6 +285,79 @@ mod tests {
         }
         // Code 1 is reserved by the core for the C binding's NULL argument.
         assert_eq!(TCPHUB_ERR_NULL, -1);
+    }
+
+    #[test]
+    fn last_errno_is_the_os_error_behind_the_failure() {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let os = |code| io::Error::from_raw_os_error(code);
+        let cases = [
+            (
+                Error::Bind {
+                    addr,
+                    source: os(libc::EADDRINUSE),
+                },
+                libc::EADDRINUSE,
+            ),
+            (
+                Error::Connect {
+                    addr,
+                    source: os(libc::ECONNREFUSED),
+                    others: Vec::new(),
+                },
+                libc::ECONNREFUSED,
+            ),
+            // A connect timeout the core measured itself has no OS code.
+            (
+                Error::Connect {
+                    addr,
+                    source: io::Error::from(io::ErrorKind::TimedOut),
+                    others: Vec::new(),
+                },
+                libc::ETIMEDOUT,
+            ),
+            (
+                Error::Resolve {
+                    target: "nowhere.invalid:1".into(),
+                    source: io::Error::other("failed to lookup address information"),
+                },
+                0,
+            ),
+            (
+                Error::Io {
+                    context: "x",
+                    source: os(libc::EMFILE),
+                },
+                libc::EMFILE,
+            ),
+            (Error::NotRunning, 0),
+            (
+                Error::QueueFull {
+                    queued: 1,
+                    limit: 1,
+                },
+                0,
+            ),
+        ];
+        for (err, errno) in cases {
+            let shown = format!("{err:?}");
+            let code = boundary::<c_int>("f", || Err(err.into()));
+            assert!(code < 0, "{shown}");
+            assert_eq!(tcphub_last_errno(), errno, "{shown}");
+        }
+        // A failure of the binding's own (a NULL argument) has none either,
+        // and a successful call leaves the last one alone.
+        let _ = boundary::<c_int>("f", || Err(boundary::Fail::new(TCPHUB_ERR_NULL, "x")));
+        assert_eq!(tcphub_last_errno(), 0);
+        let _ = boundary::<c_int>("f", || {
+            Err(Error::Bind {
+                addr,
+                source: os(libc::EACCES),
+            }
+            .into())
+        });
+        assert_eq!(boundary::<c_int>("f", || Ok(TCPHUB_OK)), TCPHUB_OK);
+        assert_eq!(tcphub_last_errno(), libc::EACCES);
     }
 
     #[test]
