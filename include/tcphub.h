@@ -1217,6 +1217,23 @@ int tcphub_server_on_disconnect(struct tcphub_server *s, tcphub_disconnect_cb cb
 int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void *userdata);
 
 /**
+ * How many events wait in a pull-mode server's queue to be taken by
+ * `tcphub_server_next_event` right now, as Rust's `events().len()`: the
+ * backlog of a consumer that falls behind. While it is at the capacity
+ * (`tcphub_server_set_event_capacity`, 65536 by default) or its messages
+ * hold 64 MiB, the server stops reading from clients. Events queued
+ * before a stop count until taken. Asking takes nothing and does not end
+ * the hold of a client that finished sending (see
+ * `tcphub_server_next_event`). 0 for NULL, a server never started, and
+ * one with callbacks (they run as events happen: nothing waits).
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+size_t tcphub_server_pending_events(const struct tcphub_server *s);
+
+/**
  * The port the server listens on (the real one when created with port 0),
  * or 0 if it was never started or `s` is NULL. After a stop it is still the
  * port of the last run (no longer listening).

@@ -120,6 +120,28 @@ pub unsafe extern "C" fn tcphub_server_next_event(
     })
 }
 
+/// How many events wait in a pull-mode server's queue to be taken by
+/// `tcphub_server_next_event` right now, as Rust's `events().len()`: the
+/// backlog of a consumer that falls behind. While it is at the capacity
+/// (`tcphub_server_set_event_capacity`, 65536 by default) or its messages
+/// hold 64 MiB, the server stops reading from clients. Events queued
+/// before a stop count until taken. Asking takes nothing and does not end
+/// the hold of a client that finished sending (see
+/// `tcphub_server_next_event`). 0 for NULL, a server never started, and
+/// one with callbacks (they run as events happen: nothing waits).
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_pending_events(s: *const tcphub_server) -> usize {
+    boundary("tcphub_server_pending_events", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        Ok(srv.with_started(|h| h.events().len()).unwrap_or(0))
+    })
+}
+
 /// Frees the message data an event owns and zeroes the event. NULL and
 /// already released (or zeroed) events are fine.
 ///

@@ -587,6 +587,29 @@ impl PyTcpServer {
         self.running.get().map_or(0, |r| r.handle.client_count())
     }
 
+    /// How many events wait to be taken right now, as Rust's
+    /// ``events().len()``: in pull mode, by ``events()``, ``poll()`` or
+    /// ``aevents()`` (those an iterator took in a batch and has not handed
+    /// out included) — the consumer's backlog; with callbacks, by the
+    /// callback thread (not counting the batch it is running) — how far the
+    /// callbacks are behind. While the queue is at ``event_capacity`` (or
+    /// its messages hold 64 MiB) the server stops reading from clients.
+    /// Events queued at a stop count until taken; 0 before ``start()``.
+    /// Asking takes nothing and does not end a finished client's hold (see
+    /// ``Event``).
+    #[getter]
+    fn pending_events(&self) -> usize {
+        let Some(r) = self.running.get() else {
+            return 0;
+        };
+        let batch = if r.callback_mode {
+            0
+        } else {
+            self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
+        };
+        r.handle.events().len() + batch
+    }
+
     /// The server's counters.
     fn stats(&self) -> PyStats {
         match self.running.get() {

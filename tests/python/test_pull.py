@@ -386,3 +386,50 @@ def test_wait_returns_once_the_stop_has_closed_the_clients(make_server):
     stopping.join(WAIT)
     s.close()
     assert [(e.kind, e.reason) for e in left] == [("disconnect", "server stopped")]
+
+
+def test_pending_events_counts_the_backlog(make_server):
+    # Rust's events().len(): how many events wait to be taken. Each one
+    # taken lowers it; those an iterator took in a batch and has not handed
+    # out still count; those queued at a stop count until taken.
+    server = make_server(framing="lines")
+    assert server.pending_events == 0  # not started
+    server.start()
+    assert server.pending_events == 0
+    s = connect(server)
+    s.sendall(b"one\ntwo\nthree\n")
+    wait_until(lambda: server.pending_events == 4, what="four events queued")
+    assert server.poll(1)[0].kind == "connect"
+    assert server.pending_events == 3
+    events = server.events(timeout=WAIT, max_batch=256)
+    assert next(events).data == b"one"  # took the batch, handed out one
+    assert server.pending_events == 2
+    assert [e.data for e in server.poll(1)] == [b"two"]
+    assert server.pending_events == 1
+    server.stop()
+    assert server.pending_events == 2  # "three" and the disconnect
+    assert [e.kind for e in server.events(timeout=WAIT)] == ["message", "disconnect"]
+    assert server.pending_events == 0
+    s.close()
+
+
+def test_pending_events_with_callbacks_is_the_callback_backlog(make_server):
+    server = make_server(framing="lines")
+    release = threading.Event()
+    got: list = []
+
+    @server.on_message
+    def slow(client, data):
+        got.append(data)
+        release.wait(WAIT)
+
+    server.start()
+    s = connect(server)
+    s.sendall(b"one\n")
+    wait_until(lambda: got == [b"one"], what="the first callback")
+    s.sendall(b"two\nthree\n")  # the callback thread is busy: they wait
+    wait_until(lambda: server.pending_events == 2, what="two events waiting")
+    release.set()
+    wait_until(lambda: server.pending_events == 0, what="the callbacks to catch up")
+    s.close()
+    server.stop()
