@@ -54,7 +54,7 @@ use crate::{
 ///   ``reconnect_initial`` and ``reconnect_max`` seconds (both more than
 ///   zero, else ``InvalidConfig``), giving up after
 ///   ``reconnect_max_attempts`` failed attempts in a row (``None``: never;
-///   at least 1).
+///   at least 1; given without ``reconnect=True``, ``InvalidConfig``).
 ///   Attempt *n* waits between half and all of
 ///   ``min(reconnect_initial * 2**(n-1), reconnect_max)``. A connection
 ///   that drops less than a second after it was made counts as a failed
@@ -200,6 +200,14 @@ impl ConnectArgs {
         keepalive: Option<f64>,
     ) -> PyResult<Self> {
         let framing = framing_from_str(py, framing, max_len)?;
+        if reconnect_max_attempts.is_some() && !reconnect {
+            // Taken and ignored, it read as a limit on reconnecting while
+            // the client did not reconnect at all.
+            return Err(crate::errors::invalid_config(
+                py,
+                "reconnect_max_attempts applies only with reconnect=True".into(),
+            ));
+        }
         let connect_timeout = duration(py, connect_timeout, "connect_timeout")?;
         if connect_timeout.is_zero() {
             return Err(crate::errors::invalid_config(

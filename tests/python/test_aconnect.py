@@ -94,6 +94,7 @@ _BAD_ARGUMENTS = [
     ((), {"linger": float("nan")}),
     ((), {"keepalive": -1.0}),
     ((), {"reconnect_initial": -1.0}),
+    ((), {"reconnect_max_attempts": 3}),
     ((), {"event_capacity": -1}),
     ((), {"max_queue_bytes": -1}),
     ((), {"no_such_option": 1}),

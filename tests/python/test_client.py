@@ -266,6 +266,21 @@ def test_zero_reconnect_max_attempts_is_invalid_config(echo_server):
         tcphub.TcpClient("127.0.0.1", echo_server.port, reconnect=True, reconnect_max_attempts=0)
 
 
+def test_reconnect_max_attempts_without_reconnect_is_invalid_config(echo_server):
+    # It was taken and ignored: a client meant to give up after 3 attempts
+    # silently never reconnected at all.
+    msg = "reconnect_max_attempts applies only with reconnect=True"
+    for off in ({}, {"reconnect": False}):
+        kwargs = dict(off, reconnect_max_attempts=3)
+        with pytest.raises(tcphub.InvalidConfig, match=msg):
+            tcphub.TcpClient("127.0.0.1", echo_server.port, **kwargs)
+        # Raised by the call, as the constructor's other checks are.
+        with pytest.raises(tcphub.InvalidConfig, match=msg):
+            tcphub.TcpClient.aconnect("127.0.0.1", echo_server.port, **kwargs)
+    # None (the default, no limit) is no limit to ignore.
+    tcphub.TcpClient("127.0.0.1", echo_server.port, reconnect_max_attempts=None).close()
+
+
 def test_reconnect_gives_up_after_max_attempts(make_server):
     # The core's Reconnect::max_attempts and ClientBuilder::event_capacity
     # (C: reconnect_max_attempts and event_capacity in tcphub_client_options)
