@@ -14,8 +14,8 @@ use tcphub::{Error, Reconnect, TcpClient};
 use crate::errors::IntoPy;
 use crate::types::{Data, Port, PyClientEvent};
 use crate::{
-    deadline_after, duration, framing_from_str, framing_name, next_slice, wait_sliced, Waited,
-    SIGNAL_SLICE,
+    deadline_after, duration, framing_from_str, framing_name, next_slice, positive_duration,
+    wait_sliced, Waited, SIGNAL_SLICE,
 };
 
 /// A connection to a tcphub (or any compatible) server.
@@ -208,7 +208,7 @@ impl ConnectArgs {
                 "reconnect_max_attempts applies only with reconnect=True".into(),
             ));
         }
-        let connect_timeout = duration(py, connect_timeout, "connect_timeout")?;
+        let connect_timeout = positive_duration(py, connect_timeout, "connect_timeout")?;
         if connect_timeout.is_zero() {
             return Err(crate::errors::invalid_config(
                 py,
@@ -217,13 +217,15 @@ impl ConnectArgs {
         }
         let linger = duration(py, linger, "linger")?;
         let keepalive = keepalive
-            .map(|s| duration(py, s, "keepalive"))
+            .map(|s| positive_duration(py, s, "keepalive"))
             .transpose()?;
         // Checked whether or not reconnecting is on: a value no policy can
-        // take (negative, NaN) is a mistake either way.
+        // take (negative, NaN) is a mistake either way. (Zero, refused by
+        // the core only with reconnecting on, passes here: the message
+        // asks for a positive number, what a delay in use must be.)
         let policy = Reconnect {
-            initial: duration(py, reconnect_initial, "reconnect_initial")?,
-            max: duration(py, reconnect_max, "reconnect_max")?,
+            initial: positive_duration(py, reconnect_initial, "reconnect_initial")?,
+            max: positive_duration(py, reconnect_max, "reconnect_max")?,
             max_attempts: reconnect_max_attempts,
         };
         Ok(ConnectArgs {

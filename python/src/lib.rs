@@ -128,8 +128,23 @@ pub(crate) fn framing_name(f: tcphub::Framing) -> &'static str {
     }
 }
 
-/// Seconds (a float) to a `Duration`, refusing negative, NaN and huge values.
+/// Seconds (a float) to a `Duration`, refusing negative, NaN and huge values:
+/// for an argument that takes zero (a timeout of 0 does not wait).
 pub(crate) fn duration(py: Python<'_>, secs: f64, what: &str) -> PyResult<Duration> {
+    seconds(py, secs, what, "non-negative")
+}
+
+/// [`duration`] for an argument whose zero is refused too (by the core's
+/// checks or the caller's own, with a message of their own, so zero still
+/// passes here): its message for a negative value asks for a positive
+/// number, not a "non-negative" one, which zero is.
+pub(crate) fn positive_duration(py: Python<'_>, secs: f64, what: &str) -> PyResult<Duration> {
+    seconds(py, secs, what, "positive")
+}
+
+/// [`duration`] and [`positive_duration`]: `sign` is what a negative or NaN
+/// value's message asks for instead.
+fn seconds(py: Python<'_>, secs: f64, what: &str, sign: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(secs).map_err(|_| {
         let msg = if secs >= 0.0 {
             // Infinity or past `Duration`'s range: "not a non-negative
@@ -139,7 +154,7 @@ pub(crate) fn duration(py: Python<'_>, secs: f64, what: &str) -> PyResult<Durati
                 Duration::MAX.as_secs_f64()
             )
         } else {
-            format!("{what} must be a non-negative number of seconds, not {secs}")
+            format!("{what} must be a {sign} number of seconds, not {secs}")
         };
         errors::invalid_config(py, msg)
     })

@@ -265,13 +265,13 @@ impl PyTcpServer {
             max_queue_bytes,
             overflow,
             idle_timeout: idle_timeout
-                .map(|s| duration(py, s, "idle_timeout"))
+                .map(|s| crate::positive_duration(py, s, "idle_timeout"))
                 .transpose()?,
             frame_timeout: frame_timeout
-                .map(|s| duration(py, s, "frame_timeout"))
+                .map(|s| crate::positive_duration(py, s, "frame_timeout"))
                 .transpose()?,
             keepalive: keepalive
-                .map(|s| duration(py, s, "keepalive"))
+                .map(|s| crate::positive_duration(py, s, "keepalive"))
                 .transpose()?,
             nodelay,
             backlog,

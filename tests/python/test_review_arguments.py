@@ -107,3 +107,51 @@ def test_poll_with_timeout_none_waits_for_the_first_event(make_server: Any) -> N
     with pytest.raises(tcphub.NotRunning):  # stopped, every event taken: at once
         while True:
             server.poll(10, None)
+
+
+# (argument, extra settings, what its message asks for): durations in
+# seconds. Zero is refused too for the ones that ask for a positive number
+# (by the core's checks; reconnect_initial and reconnect_max with
+# reconnect=True), so "non-negative" was false for them.
+SERVER_DURATIONS = [
+    ("idle_timeout", {}, "positive"),
+    ("frame_timeout", {}, "positive"),
+    ("keepalive", {}, "positive"),
+    ("linger", {}, "non-negative"),
+    ("busy_poll", {}, "non-negative"),
+]
+CLIENT_DURATIONS = [
+    ("connect_timeout", {}, "positive"),
+    ("keepalive", {}, "positive"),
+    ("reconnect_initial", {"reconnect": True}, "positive"),
+    ("reconnect_initial", {}, "positive"),
+    ("reconnect_max", {"reconnect": True}, "positive"),
+    ("linger", {}, "non-negative"),
+]
+
+
+@pytest.mark.parametrize("name,extra,kind", SERVER_DURATIONS)
+def test_a_negative_server_duration_says_what_it_must_be(
+    name: str, extra: Dict[str, Any], kind: str
+) -> None:
+    with pytest.raises(tcphub.InvalidConfig) as e:
+        tcphub.TcpServer(0, **{name: -0.5}, **extra)
+    assert str(e.value).endswith(f"{name} must be a {kind} number of seconds, not -0.5")
+
+
+@pytest.mark.parametrize("name,extra,kind", CLIENT_DURATIONS)
+def test_a_negative_client_duration_says_what_it_must_be(
+    name: str, extra: Dict[str, Any], kind: str
+) -> None:
+    # Refused before anything is dialled (nothing listens on port 1).
+    with pytest.raises(tcphub.InvalidConfig) as e:
+        tcphub.TcpClient("127.0.0.1", 1, **{name: -0.5}, **extra)
+    assert str(e.value).endswith(f"{name} must be a {kind} number of seconds, not -0.5")
+
+
+def test_a_negative_timeout_says_non_negative(make_server: Any) -> None:
+    # A timeout of 0 is "do not wait": zero is fine, a negative one is not.
+    server = make_server().start()
+    with pytest.raises(tcphub.InvalidConfig, match="timeout must be a non-negative number"):
+        server.poll(1, timeout=-0.5)
+    assert server.poll(1, timeout=0) == []
