@@ -10,23 +10,6 @@
 #define MSG (64 * 1024)
 #define QUEUE (256 * 1024)
 
-/* The server's side: reads until EOF, counting bytes. */
-struct drain {
-    int fd;
-    size_t bytes;
-};
-
-static void *drain_thread(void *arg) {
-    struct drain *d = arg;
-    static uint8_t buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(d->fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return NULL;
-        d->bytes += (size_t)n;
-    }
-}
-
 /* A raw client with a small queue connected to a fresh server that does
  * not read; returns the server's end of the connection. */
 static int stalled_pair(tcphub_client **c) {

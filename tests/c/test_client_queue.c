@@ -43,24 +43,6 @@ static int chunks_for(size_t wmem) {
     return (int)(2 * half);
 }
 
-/* The server's side: reads until EOF, counting bytes. */
-struct drain {
-    int fd;
-    size_t bytes;
-};
-
-static void *drain_thread(void *arg) {
-    struct drain *d = arg;
-    static uint8_t buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(d->fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        CHECK(n >= 0);
-        if (n == 0) return NULL;
-        d->bytes += (size_t)n;
-    }
-}
-
 /* A raw client with room in its queue for `chunks` chunks and a linger
  * time far beyond any wait here, connected to a fresh server that does not
  * read; returns the server's end of the connection. */

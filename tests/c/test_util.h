@@ -184,6 +184,28 @@ static inline void expect_eof(int fd) {
     }
 }
 
+/* A plain server's end of a connection, read to the end on a thread of its
+ * own: `pthread_create(&t, NULL, drain_thread, &d)` with `d = {fd, 0}`
+ * reads until EOF, counting the bytes; read `bytes` after joining the
+ * thread. A read error (a reset included) fails the test: a drain is for a
+ * client that closes cleanly, whose bytes the test then counts. */
+struct drain {
+    int fd;
+    size_t bytes;
+};
+
+static inline void *drain_thread(void *arg) {
+    struct drain *d = arg;
+    uint8_t buf[1 << 16]; /* not static: two drains may run at once */
+    for (;;) {
+        ssize_t n = read(d->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        CHECK(n >= 0);
+        if (n == 0) return NULL;
+        d->bytes += (size_t)n;
+    }
+}
+
 /* A TCP socket bound to 127.0.0.1 on a port the system picks. */
 static inline int bound_local(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
