@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
 use pyo3::exceptions::asyncio::CancelledError;
@@ -14,8 +14,8 @@ use tcphub::{Error, Reconnect, TcpClient};
 use crate::errors::IntoPy;
 use crate::types::{Data, Port, PyClientEvent};
 use crate::{
-    deadline_after, duration, framing_from_str, framing_name, next_slice, positive_duration,
-    wait_sliced, Waited, SIGNAL_SLICE,
+    deadline_after, duration, framing_from_str, framing_name, positive_duration, wait_sliced,
+    Waited, SIGNAL_SLICE,
 };
 
 /// A connection to a tcphub (or any compatible) server.
@@ -482,13 +482,27 @@ impl PyTcpClient {
             Some(t) => deadline_after(t),
             None => None,
         };
-        loop {
-            let slice = next_slice(deadline);
-            match py.detach(|| self.client.send_timeout(&data, slice)) {
-                Err(Error::QueueFull { .. }) if deadline.is_none_or(|d| Instant::now() < d) => {}
-                r => return r.map_err(|e| self.refused(py, e)),
+        // The last slice's `QueueFull` is the error when the time runs out
+        // (its numbers as a send that does not wait gives them).
+        let full = Mutex::new(None);
+        let waited = wait_sliced(py, deadline, |slice| {
+            match self.client.send_timeout(&data, slice) {
+                Ok(()) => Ok(Some(())),
+                Err(e @ Error::QueueFull { .. }) => {
+                    *full.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    Ok(None)
+                }
+                Err(e) => Err(e),
             }
-            py.check_signals()?;
+        })?;
+        match waited {
+            Waited::Got(()) => Ok(()),
+            Waited::TimedOut => Err(full
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("only a slice that ended in QueueFull lets the time run out"))
+            .py_err(py),
+            Waited::Stopped => Err(self.refused(py, Error::NotRunning)),
         }
     }
 
@@ -513,13 +527,17 @@ impl PyTcpClient {
         // One mark for every slice: what other threads send meanwhile is
         // not waited for.
         let mark = self.client.flush_mark();
-        loop {
-            let slice = next_slice(deadline);
-            match py.detach(|| self.client.flush_to(mark, slice)) {
-                Err(Error::Timeout) if deadline.is_none_or(|d| Instant::now() < d) => {}
-                r => return r.map_err(|e| self.refused(py, e)),
+        let waited = wait_sliced(py, deadline, |slice| {
+            match self.client.flush_to(mark, slice) {
+                Ok(()) => Ok(Some(())),
+                Err(Error::Timeout) => Ok(None),
+                Err(e) => Err(e),
             }
-            py.check_signals()?;
+        })?;
+        match waited {
+            Waited::Got(()) => Ok(()),
+            Waited::TimedOut => Err(Error::Timeout).py_err(py),
+            Waited::Stopped => Err(self.refused(py, Error::NotRunning)),
         }
     }
 
@@ -619,17 +637,21 @@ impl PyTcpClient {
             .map(|t| duration(py, t, "timeout"))
             .transpose()?
             .and_then(deadline_after);
-        while !py.detach(|| self.client.close_timeout(next_slice(deadline))) {
-            if let Err(e) = py.check_signals() {
-                self.interrupted.store(true, Ordering::Release);
-                return Err(e);
+        match wait_sliced(py, deadline, |slice| {
+            Ok(self.client.close_timeout(slice).then_some(()))
+        }) {
+            Ok(Waited::Got(())) => {
+                self.interrupted.store(false, Ordering::Release);
+                Ok(true)
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(false);
+            // (Never `Stopped`: the attempt gives no error.)
+            Ok(Waited::TimedOut | Waited::Stopped) => Ok(false),
+            Err(e) => {
+                // Ctrl-C: the only error the wait can end with.
+                self.interrupted.store(true, Ordering::Release);
+                Err(e)
             }
         }
-        self.interrupted.store(false, Ordering::Release);
-        Ok(true)
     }
 
     /// Closes every client not dropped yet as ``close()`` does, one after
@@ -647,14 +669,16 @@ impl PyTcpClient {
             if interrupted.load(Ordering::Acquire) {
                 continue; // Ctrl-C already gave up on this one
             }
-            while !py.detach(|| client.close_timeout(SIGNAL_SLICE)) {
-                if let Err(e) = py.check_signals() {
-                    for (client, interrupted) in &open[i..] {
-                        interrupted.store(true, Ordering::Release);
-                        py.detach(|| client.close_timeout(std::time::Duration::ZERO));
-                    }
-                    return Err(e);
+            // No deadline: `Got` or Ctrl-C's error.
+            let closed = wait_sliced(py, None, |slice| {
+                Ok(client.close_timeout(slice).then_some(()))
+            });
+            if let Err(e) = closed {
+                for (client, interrupted) in &open[i..] {
+                    interrupted.store(true, Ordering::Release);
+                    py.detach(|| client.close_timeout(std::time::Duration::ZERO));
                 }
+                return Err(e);
             }
         }
         // (Dropping `open` does not wait: each client is closed or has a

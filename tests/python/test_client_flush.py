@@ -99,9 +99,12 @@ def test_send_with_a_timeout_waits_for_room():
     with pytest.raises(tcphub.QueueFull):
         client.send(MSG)  # the default: never waits
     t0 = time.monotonic()
-    with pytest.raises(tcphub.QueueFull):
+    with pytest.raises(tcphub.QueueFull) as timed_out:
         client.send(MSG, timeout=0.1)
     assert time.monotonic() - t0 >= 0.1
+    # The last attempt's error, with its numbers, as a send that does not
+    # wait raises it.
+    assert timed_out.value.limit == QUEUE and timed_out.value.queued > 0
     reader, got = _reader(conn)
     client.send(MSG, timeout=WAIT)
     client.send(MSG, timeout=None)
