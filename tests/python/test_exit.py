@@ -86,7 +86,13 @@ def test_the_last_callbacks_of_a_server_dropped_before_exit_still_run():
     # its "server stopped" disconnects were cut off by the exit.
     proc = _spawn(
         """
-        import socket, time, tcphub
+        import socket, sys, time, tcphub
+
+        def say(line):
+            # One write per line: print() writes its parts separately, and
+            # the main thread's line could land between them.
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
         def serve():
             server = tcphub.TcpServer(0, 100, bind="127.0.0.1", framing="lines")
@@ -96,7 +102,7 @@ def test_the_last_callbacks_of_a_server_dropped_before_exit_still_run():
                 t = time.perf_counter()
                 while time.perf_counter() - t < 0.02:  # some work
                     pass
-                print("left:", reason, flush=True)
+                say(f"left: {reason}")
 
             server.start()
             socks = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
@@ -105,7 +111,7 @@ def test_the_last_callbacks_of_a_server_dropped_before_exit_still_run():
             return socks  # the server is dropped here, not stopped
 
         socks = serve()
-        print("exiting", flush=True)
+        say("exiting")
         """
     )
     out, err = _finish(proc)
