@@ -1465,9 +1465,10 @@ int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms)
  * peers that vanish without closing are disconnected
  * (`TCPHUB_REASON_IO`): probes go every third of the idle time (at least
  * 1 s), and 3 unanswered ones end the connection, about twice the idle
- * time after the peer's last traffic. (While data sent to it waits for
- * acknowledgement, the kernel retransmits instead, for up to ~15 minutes
- * or until the client's queue overflows.) The kernel counts whole seconds: `idle_ms` is rounded up to them; over
+ * time after the peer's last traffic — also while data sent to it waits
+ * for acknowledgement (the kernel resends it then instead of probing; the
+ * server watches such connections itself). A live client that merely
+ * stopped reading is not dropped for it. The kernel counts whole seconds: `idle_ms` is rounded up to them; over
  * 32,767 s (the most it takes) `tcphub_server_start` fails with
  * `TCPHUB_ERR_INVALID_ARG`. Takes effect at the next `tcphub_server_start`.
  *

@@ -112,7 +112,8 @@ struct Running {
 ///   TCP keepalive probes after that long without traffic (``None``: off;
 ///   at most 32,767 s), then every third of it; 3 unanswered end the
 ///   connection (reason ``"i/o error: timed out"``), about twice that time
-///   after the client's last traffic.
+///   after the client's last traffic (also while data sent to it waits to
+///   be acknowledged).
 /// - ``nodelay``: ``TCP_NODELAY`` on accepted sockets. ``backlog``: listen
 ///   backlog (default 4096).
 /// - ``linger``: how long ``stop()`` keeps flushing, and how long a client

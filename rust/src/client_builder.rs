@@ -304,7 +304,8 @@ impl ClientBuilder {
     /// [`DisconnectReason::Io`](crate::DisconnectReason::Io), and reconnects
     /// if set) even by a client that only listens: `Io(TimedOut)` about
     /// `2 × idle` after the server's last traffic, as the server's
-    /// [`keepalive`](crate::TcpServer::keepalive) times it. The kernel counts whole
+    /// [`keepalive`](crate::TcpServer::keepalive) times it — also while
+    /// messages sent to it wait for its acknowledgement. The kernel counts whole
     /// seconds: `idle` is rounded up to them (at least 1 s).
     ///
     /// # Errors

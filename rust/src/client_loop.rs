@@ -25,6 +25,7 @@ use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
 use crate::outbox::Outbox;
 use crate::shared::deadline_after;
+use crate::vanish::{look, Look, Schedule};
 
 mod reconnect;
 
@@ -124,6 +125,11 @@ struct ClientLoop {
     /// out its backoff: only the first is, so a server that accepts and
     /// drops every connection is not hammered for the linger time.
     dialled_on_close: bool,
+    /// With keepalive on: when to look for a server that vanished with our
+    /// output unacknowledged (`crate::vanish`), and since which look the
+    /// connection has been found unanswered.
+    vanish: Option<Schedule>,
+    vanish_since: Option<Instant>,
 }
 
 /// A connection lost sooner than this after it was made counts as a failed
@@ -149,6 +155,7 @@ pub(crate) fn spawn(
     let core = handle.core().clone();
     let event_load = core.event_load.clone();
     let framing = core.config.framing;
+    let keepalive = core.config.keepalive;
     let conn = Connection::new(
         stream,
         Client { id: 0, addr: peer },
@@ -185,6 +192,8 @@ pub(crate) fn spawn(
         rng: seed | 1,
         up_since: (Instant::now(), 0),
         dialled_on_close: false,
+        vanish: Schedule::new(keepalive, Instant::now()),
+        vanish_since: None,
     };
     std::thread::Builder::new()
         .name("tcphub-client".into())
@@ -234,6 +243,7 @@ impl ClientLoop {
             self.end_after_peer_done();
             self.shut_write_when_flushed();
             self.timers();
+            self.check_vanished();
             self.dispatch.drain_backlog();
             if let Some(deadline) = self.closing {
                 let flushed = match &self.link {
@@ -303,7 +313,41 @@ impl ClientLoop {
         if let Some(w) = &self.ack_wait {
             consider(w.next_check().saturating_duration_since(now));
         }
+        if let (Some(s), Link::Up(_)) = (&self.vanish, &self.link) {
+            consider(s.next.saturating_duration_since(now));
+        }
         t
+    }
+
+    /// With keepalive on: ends the connection when the server vanished
+    /// with our output unacknowledged (see `crate::vanish`), when a look
+    /// is due. (Not while closing: the linger time bounds that.)
+    fn check_vanished(&mut self) {
+        let now = Instant::now();
+        let Some(s) = &mut self.vanish else {
+            return;
+        };
+        if !s.due(now) {
+            return;
+        }
+        let detect = s.detect;
+        let Link::Up(conn) = &mut self.link else {
+            return;
+        };
+        if self.gone.is_some() || self.peer_done.is_some() || self.closing.is_some() {
+            return;
+        }
+        match look(conn, self.vanish_since, now, detect) {
+            Look::Fine => self.vanish_since = None,
+            Look::Suspect(since) => self.vanish_since = Some(since),
+            Look::Gone => {
+                log::debug!("tcphub: client: no answer for {detect:?} with output unacknowledged");
+                // Reset, not FIN: the kernel would otherwise go on
+                // resending to the vanished server after the close.
+                reset_on_close(&conn.stream);
+                self.lost(DisconnectReason::Io(io::ErrorKind::TimedOut));
+            }
+        }
     }
 
     fn apply_commands(&mut self) {
@@ -547,8 +591,9 @@ impl ClientLoop {
         let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) else {
             return;
         };
-        // Found gone earlier by a write, its input delivered since: it
-        // lasted until then, not until now.
+        self.vanish_since = None; // a look at the next connection starts anew
+                                  // Found gone earlier by a write, its input delivered since: it
+                                  // lasted until then, not until now.
         let ended = self.gone.take().map_or_else(Instant::now, |g| g.at);
         let _ = self.poll.registry().deregister(&mut conn.stream);
         if self.frames.cut(&conn) {

@@ -83,6 +83,10 @@ pub(crate) struct Connection {
     /// closed for that error (`EventLoop::close_for_write_error`). (An
     /// `ErrorKind`, one byte, not a `DisconnectReason`: it costs no memory.)
     pub write_failed: Option<io::ErrorKind>,
+    /// Bytes were written since the last look found nothing of ours left
+    /// unacknowledged (keepalive's vanished-peer check, `event_loop/vanished.rs`,
+    /// looks only at these).
+    pub unconfirmed: bool,
 }
 
 impl Connection {
@@ -102,6 +106,7 @@ impl Connection {
             closing: None,
             held: false,
             write_failed: None,
+            unconfirmed: false,
         }
     }
 
@@ -221,6 +226,7 @@ impl Connection {
                 }
             };
             written += n;
+            self.unconfirmed = true;
             self.advance(n);
         }
         if self.out.is_empty() && self.out.capacity() > 256 {
@@ -285,6 +291,13 @@ pub(crate) fn keepalive_secs(
 /// (`TCP_KEEPCNT`; the kernel's default, `tcp_keepalive_probes`, is 9).
 pub(crate) const KEEPALIVE_PROBES: u32 = 3;
 
+/// The time between keepalive probes for an `idle` time (whole seconds,
+/// from [`keepalive_secs`]): a third of it, at least a second, in whole
+/// seconds as the kernel counts.
+pub(crate) fn keepalive_interval(idle: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs((idle.as_secs() / 3).max(1))
+}
+
 /// Turns on TCP keepalive on `sock`: the first probe after `idle` (from
 /// [`keepalive_secs`]) without traffic, then one every third of it (at
 /// least a second), and the connection fails with `TimedOut` when
@@ -293,10 +306,10 @@ pub(crate) const KEEPALIVE_PROBES: u32 = 3;
 /// Redis does it), not `idle + 9 × idle / 3`.
 ///
 /// Keepalive probes only while nothing sent is waiting for the peer's
-/// acknowledgement; while something is, retransmissions run instead, for
-/// up to ~15 minutes (`tcp_retries2`), or until the client's queue
-/// overflows. `TCP_USER_TIMEOUT` would bound that too, but it also cuts a
-/// live peer that merely stopped reading (a zero window) for that long —
+/// acknowledgement; while something is, the kernel resends it instead, for
+/// up to ~15 minutes (`tcp_retries2`): [`crate::vanish`] watches such
+/// connections. `TCP_USER_TIMEOUT` would bound that too, but it also cuts
+/// a live peer that merely stopped reading (a zero window) for that long —
 /// measured: a peer that read nothing for 10 s was cut at a 4 s timeout —
 /// so it is not set. Tested in a network namespace:
 /// `rust/tests/keepalive_dead_peer.rs`.
@@ -304,11 +317,9 @@ pub(crate) fn set_keepalive<S: std::os::fd::AsFd>(
     sock: &S,
     idle: std::time::Duration,
 ) -> io::Result<()> {
-    // Whole seconds, as the kernel counts (`idle` already is).
-    let interval = std::time::Duration::from_secs((idle.as_secs() / 3).max(1));
     let ka = socket2::TcpKeepalive::new()
         .with_time(idle)
-        .with_interval(interval)
+        .with_interval(keepalive_interval(idle))
         .with_retries(KEEPALIVE_PROBES);
     socket2::SockRef::from(sock).set_tcp_keepalive(&ka)
 }

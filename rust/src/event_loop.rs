@@ -32,6 +32,7 @@ mod idle;
 mod input;
 mod lingering;
 mod output;
+mod vanished;
 
 pub(crate) use accept::{listen, Dealt};
 
@@ -250,6 +251,9 @@ struct EventLoop {
     /// Closed connections kept open while their peer still sends and our
     /// last output is not acknowledged (`lingering.rs`).
     lingering: lingering::Lingering,
+    /// With keepalive on: the watch for peers that vanished with our
+    /// output unacknowledged (`vanished.rs`).
+    vanish: Option<vanished::Vanish>,
 }
 
 impl EventLoop {
@@ -263,6 +267,7 @@ impl EventLoop {
     ) -> EventLoop {
         let core = handle.core().clone();
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
+        let vanish = vanished::Vanish::new(core.config.keepalive, Instant::now());
         let event_load = core.event_load.clone();
         EventLoop {
             idx,
@@ -295,6 +300,7 @@ impl EventLoop {
             paused_since: None,
             last_yield: Instant::now(),
             lingering: lingering::Lingering::default(),
+            vanish,
         }
     }
 
@@ -365,6 +371,7 @@ impl EventLoop {
             self.flush_scheduled();
             self.note_pause();
             self.check_timers();
+            self.check_vanished();
             self.check_held();
             self.check_draining();
             self.check_lingering();
@@ -421,6 +428,9 @@ impl EventLoop {
         }
         if let Some(at) = self.next_timer_check {
             consider(at.saturating_duration_since(now));
+        }
+        if let Some(v) = &self.vanish {
+            consider(v.next().saturating_duration_since(now));
         }
         if let Some(at) = self.next_hold_deadline() {
             consider(at.saturating_duration_since(now));

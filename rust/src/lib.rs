@@ -105,6 +105,7 @@ mod registry;
 mod server;
 mod shared;
 mod stats;
+mod vanish;
 
 pub use addr::{parse_bind_ip, parse_client_ip, parse_ip, unbracket_host};
 pub use client::TcpClient;

@@ -323,9 +323,13 @@ impl TcpServer {
     /// [`DisconnectReason::Io`](crate::DisconnectReason::Io)`(TimedOut)`:
     /// probes go every `idle / 3` (at least 1 s), and 3 unanswered ones end
     /// the connection, about `2 × idle` after the client's last traffic.
-    /// (While data sent to it waits for acknowledgement, the kernel
-    /// retransmits instead of probing, for up to ~15 minutes, or until the
-    /// client's queue overflows; see also [`idle_timeout`](TcpServer::idle_timeout).)
+    /// While data sent to it waits for acknowledgement the kernel resends
+    /// it instead of probing (for up to ~15 minutes), so the server's loops
+    /// then watch the connection themselves and drop it, with the same
+    /// reason, once the kernel has had no answer for as long. A live client
+    /// that merely stopped reading answers the kernel's window probes and
+    /// is not dropped (see [`max_queue_bytes`](TcpServer::max_queue_bytes)
+    /// and [`idle_timeout`](TcpServer::idle_timeout) for those).
     /// The kernel counts whole seconds: `idle` is rounded up to them (at least 1 s).
     ///
     /// # Errors

@@ -13,8 +13,10 @@
 //! idle, and 4 minutes for a 60 s one.
 //!
 //! Keepalive does not probe while data sent waits for acknowledgement
-//! (retransmissions run instead, for up to ~15 minutes); the last test
-//! shows why `TCP_USER_TIMEOUT` is not set to bound that too.
+//! (the kernel resends it instead, for up to ~15 minutes): the server's
+//! loops watch such connections themselves (`event_loop/vanished.rs`). The
+//! last test shows why `TCP_USER_TIMEOUT` is not set for that instead: it
+//! would cut a live peer that merely stopped reading.
 //!
 //! Without root the tests say so and pass, unless `TCPHUB_REQUIRE_NETNS`
 //! is set (the test script sets it when it runs as root): then not being
@@ -160,6 +162,73 @@ fn a_client_reports_a_server_whose_host_vanished() {
     assert_eq!(
         accepted.read(&mut buf).map_err(|e| e.kind()),
         Err(std::io::ErrorKind::WouldBlock)
+    );
+}
+
+#[test]
+fn the_server_drops_a_vanished_client_it_was_sending_to() {
+    if !own_network() {
+        return;
+    }
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, 4)
+        .bind(loopback())
+        .threads(1)
+        .keepalive(IDLE)
+        .on_message(|_, _, _| {})
+        .on_disconnect(gone.recorder())
+        .start()
+        .expect("start");
+    let peer = TcpStream::connect(server.local_addr()).expect("connect");
+    wait_clients(&server, 1);
+    let id = server.clients()[0].id;
+
+    set_loopback(false);
+    // Output the peer will never acknowledge: the kernel does not probe
+    // while it waits (it resends instead, for ~15 minutes); the loop's own
+    // watch finds the peer gone in keepalive's time.
+    let t = Instant::now();
+    server.send(id, b"hello, is anyone there?").expect("send");
+    let why = gone.wait_for(id);
+    let took = t.elapsed();
+    assert_eq!(why, DisconnectReason::Io(std::io::ErrorKind::TimedOut));
+    assert!(
+        took < DETECTED_WITHIN,
+        "the vanished client was dropped after {took:?}, not within {DETECTED_WITHIN:?}"
+    );
+    assert_eq!(server.stats().clients, 0);
+    drop(peer);
+    server.stop();
+}
+
+#[test]
+fn a_client_sending_to_a_vanished_server_reports_it() {
+    if !own_network() {
+        return;
+    }
+    let listener = TcpListener::bind((loopback(), 0)).expect("bind");
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .keepalive(IDLE)
+        .connect()
+        .expect("connect");
+    let (_accepted, _) = listener.accept().expect("accept");
+
+    set_loopback(false);
+    let t = Instant::now();
+    client.send(b"hello, is anyone there?").expect("send");
+    let ev = client.next_event(TIMEOUT).expect("an event");
+    let took = t.elapsed();
+    assert_eq!(
+        ev,
+        ClientEvent::Disconnected(DisconnectReason::Io(std::io::ErrorKind::TimedOut))
+    );
+    assert!(
+        took < DETECTED_WITHIN,
+        "the vanished server was reported after {took:?}, not within {DETECTED_WITHIN:?}"
+    );
+    assert_eq!(
+        client.next_event(TIMEOUT).expect("an event"),
+        ClientEvent::Closed
     );
 }
 

@@ -1,0 +1,83 @@
+//! The server's side of [`crate::vanish`]: each loop looks, every
+//! keepalive interval, at its connections written to since the last look,
+//! and disconnects those whose peer vanished with `Io(TimedOut)`.
+
+use std::time::Instant;
+
+use super::EventLoop;
+use crate::event::{ClientId, DisconnectReason};
+use crate::registry::FastMap;
+use crate::vanish::{look, Look, Schedule};
+
+/// The watch of one loop (`EventLoop::vanish`; `None` without keepalive).
+#[derive(Debug)]
+pub(super) struct Vanish {
+    schedule: Schedule,
+    /// Clients found unanswered, and since which look.
+    suspects: FastMap<ClientId, Instant>,
+}
+
+impl Vanish {
+    /// The watch for keepalive `idle`, or `None` without keepalive.
+    pub(super) fn new(idle: Option<std::time::Duration>, now: Instant) -> Option<Vanish> {
+        Some(Vanish {
+            schedule: Schedule::new(idle, now)?,
+            suspects: FastMap::default(),
+        })
+    }
+
+    /// When the loop must wake for the next look.
+    pub(super) fn next(&self) -> Instant {
+        self.schedule.next
+    }
+}
+
+impl EventLoop {
+    /// Disconnects the clients whose peer vanished with our output
+    /// unacknowledged, when a look is due.
+    pub(super) fn check_vanished(&mut self) {
+        let now = Instant::now();
+        let Some(v) = &mut self.vanish else {
+            return;
+        };
+        if !v.schedule.due(now) {
+            return;
+        }
+        let detect = v.schedule.detect;
+        let mut gone: Vec<(usize, ClientId)> = Vec::new();
+        // Those found unanswered now, with the look that first found them
+        // so: those answered since, or gone for another reason, drop out.
+        let mut suspects = FastMap::default();
+        for (t, c) in self.conns.iter_mut().enumerate() {
+            let Some(c) = c else { continue };
+            // (Closing and held connections end by their own deadlines.)
+            if c.closing.is_some() || c.held || c.write_failed.is_some() {
+                continue;
+            }
+            let id = c.client.id;
+            match look(c, v.suspects.get(&id).copied(), now, detect) {
+                Look::Fine => {}
+                Look::Suspect(since) => {
+                    suspects.insert(id, since);
+                }
+                Look::Gone => gone.push((t, id)),
+            }
+        }
+        v.suspects = suspects;
+        for (t, id) in gone {
+            // Closing one may run callbacks that close another and hand its
+            // slot to a new client: act only on the client found gone.
+            let Some(c) = self.conns.get(t).and_then(|c| c.as_ref()) else {
+                continue;
+            };
+            if c.client.id != id {
+                continue;
+            }
+            log::debug!("tcphub: client {id}: no answer for {detect:?} with output unacknowledged");
+            // Reset, not FIN: the kernel would otherwise go on resending
+            // to the vanished peer after the close.
+            crate::connection::reset_on_close(&c.stream);
+            self.close(t, DisconnectReason::Io(std::io::ErrorKind::TimedOut));
+        }
+    }
+}

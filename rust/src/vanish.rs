@@ -1,0 +1,145 @@
+//! Peers that vanished while we had output for them. TCP keepalive finds
+//! a peer whose host went away only while nothing we sent waits for its
+//! acknowledgement: as long as something does, the kernel resends it
+//! instead of probing, for up to ~15 minutes (`tcp_retries2`) — and in a
+//! busy hub a client almost always has something in flight. So with
+//! keepalive on, the server's loops (`event_loop/vanished.rs`) and a
+//! client's I/O thread (`client_loop.rs`) also look, every keepalive
+//! interval, at the connections they wrote to since the last look: one
+//! whose output the kernel has been resending (or whose closed window it
+//! has been probing) without any answer for the keepalive detection time
+//! (`idle + 3 × interval`, what the probes take) is ended with
+//! `Io(TimedOut)`, as keepalive would have ended it.
+//!
+//! Unlike `TCP_USER_TIMEOUT`, this does not cut a live peer that merely
+//! stopped reading: it answers the window probes
+//! (`rust/tests/keepalive_dead_peer.rs`). And a connection is given up only
+//! after two looks — the first finding it unanswered, a later one finding
+//! no acknowledgement since — for the acknowledgement clock of a peer that
+//! had nothing to answer for a while is old without meaning anything.
+
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+
+use crate::connection::{keepalive_interval, Connection, KEEPALIVE_PROBES};
+
+/// Output of ours the peer has not acknowledged, as the kernel sees it
+/// (`SIOCOUTQ`, then `TCP_INFO`): keepalive does not probe while there is
+/// some, so a peer that vanished then is found by watching this instead
+/// (`event_loop/vanished.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outstanding {
+    /// The kernel is resending it, or probing a window that stays closed,
+    /// without an answer yet (`tcpi_retransmits`, `tcpi_probes`).
+    pub unanswered: bool,
+    /// Time since the peer last acknowledged anything (`tcpi_last_ack_recv`).
+    pub since_ack: std::time::Duration,
+}
+
+/// What of ours waits for the peer on `stream`; `None` when nothing does
+/// (or the kernel could not say).
+pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ on a TCP socket) writes one int to `queued`.
+    if unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) } != 0 || queued <= 0 {
+        return None;
+    }
+    // SAFETY: a zeroed `tcp_info` is valid; the kernel writes at most `len`
+    // bytes of it and says how many.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then(|| Outstanding {
+        unanswered: info.tcpi_retransmits > 0 || info.tcpi_probes > 0,
+        since_ack: std::time::Duration::from_millis(u64::from(info.tcpi_last_ack_recv)),
+    })
+}
+
+/// When to look, for keepalive `idle`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// How often: the keepalive interval.
+    pub every: Duration,
+    /// How long without an answer means gone: what keepalive's probes take.
+    pub detect: Duration,
+    /// The next look.
+    pub next: Instant,
+}
+
+impl Schedule {
+    /// The schedule for keepalive `idle` (whole seconds, as
+    /// `keepalive_secs` made it), or `None` without keepalive.
+    pub(crate) fn new(idle: Option<Duration>, now: Instant) -> Option<Schedule> {
+        let idle = idle?;
+        let every = keepalive_interval(idle);
+        Some(Schedule {
+            every,
+            detect: idle + every * KEEPALIVE_PROBES,
+            next: now + every,
+        })
+    }
+
+    /// Whether a look is due at `now`; if so, schedules the next one.
+    pub(crate) fn due(&mut self, now: Instant) -> bool {
+        if now < self.next {
+            return false;
+        }
+        self.next = now + self.every;
+        true
+    }
+}
+
+/// What one look found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// Nothing unanswered.
+    Fine,
+    /// Unanswered, watched since this look.
+    Suspect(Instant),
+    /// Unanswered for the detection time: the peer is gone.
+    Gone,
+}
+
+/// Looks at `c` (only if it was written to since everything was last
+/// found acknowledged), which an earlier look found unanswered `since`.
+pub(crate) fn look(
+    c: &mut Connection,
+    since: Option<Instant>,
+    now: Instant,
+    detect: Duration,
+) -> Look {
+    if !c.unconfirmed {
+        return Look::Fine;
+    }
+    match outstanding(&c.stream) {
+        None => {
+            c.unconfirmed = false; // all acknowledged
+            Look::Fine
+        }
+        Some(o) if o.unanswered => {
+            let since = since.unwrap_or(now);
+            let waited = now.saturating_duration_since(since);
+            if o.since_ack < waited {
+                // An answer came after the look that found it unanswered:
+                // a live, lossy peer. Watch anew.
+                Look::Suspect(now)
+            } else if !waited.is_zero() && o.since_ack >= detect {
+                Look::Gone
+            } else {
+                Look::Suspect(since)
+            }
+        }
+        Some(_) => Look::Fine, // in flight, answered so far
+    }
+}
