@@ -18,6 +18,9 @@
 //! last test shows why `TCP_USER_TIMEOUT` is not set for that instead: it
 //! would cut a live peer that merely stopped reading.
 //!
+//! One test puts the peer in a second namespace behind a veth pair instead
+//! (`ip`, iproute2), so that packets leave and are resent in vain.
+//!
 //! Without root the tests say so and pass, unless `TCPHUB_REQUIRE_NETNS`
 //! is set (the test script sets it when it runs as root): then not being
 //! able to make the namespace fails them.
@@ -230,6 +233,121 @@ fn a_client_sending_to_a_vanished_server_reports_it() {
         client.next_event(TIMEOUT).expect("an event"),
         ClientEvent::Closed
     );
+}
+
+/// A thread in a network namespace of its own that runs what it is given
+/// there: sockets it makes, and commands it starts, are in that namespace.
+struct Remote {
+    tx: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+    tid: libc::pid_t,
+}
+
+impl Remote {
+    fn start() -> Remote {
+        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // SAFETY: plain system calls affecting this thread only.
+            let ok = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
+            let tid = unsafe { libc::gettid() };
+            tid_tx.send(ok.then_some(tid)).unwrap();
+            for job in rx {
+                job();
+            }
+        });
+        let tid = tid_rx
+            .recv()
+            .unwrap()
+            .expect("unshare for the remote namespace");
+        Remote { tx, tid }
+    }
+
+    /// Runs `f` on the remote thread and returns its result.
+    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.tx
+            .send(Box::new(move || tx.send(f()).unwrap()))
+            .unwrap();
+        rx.recv_timeout(TIMEOUT)
+            .expect("the remote thread answered")
+    }
+}
+
+/// Runs `ip ARGS` (in the calling thread's network namespace).
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip (iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_server_drops_a_client_it_resends_to_in_vain() {
+    // Here the peer is another namespace behind a virtual cable (veth) that
+    // it pulls: our packets still leave, and the kernel resends them
+    // without an answer, as over a real network (with the loopback down,
+    // nothing leaves and it probes instead).
+    if !own_network() {
+        return;
+    }
+    let remote = Remote::start();
+    ip(&[
+        "link",
+        "add",
+        "tcphub0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "tcphub1",
+        "netns",
+        &remote.tid.to_string(),
+    ]);
+    ip(&["addr", "add", "10.77.0.1/30", "dev", "tcphub0"]);
+    ip(&["link", "set", "tcphub0", "up"]);
+    remote.run(|| {
+        ip(&["addr", "add", "10.77.0.2/30", "dev", "tcphub1"]);
+        ip(&["link", "set", "tcphub1", "up"]);
+    });
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, 4)
+        .bind("10.77.0.1".parse().unwrap())
+        .threads(1)
+        .keepalive(IDLE)
+        .on_message(|_, _, _| {})
+        .on_disconnect(gone.recorder())
+        .start()
+        .expect("start");
+    let addr = server.local_addr();
+    let mut peer = remote.run(move || {
+        let s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect over the veth");
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s
+    });
+    wait_clients(&server, 1);
+    let id = server.clients()[0].id;
+    // The path works: a message goes through and is acknowledged.
+    server.send(id, b"hello").expect("send");
+    let mut buf = [0u8; 5];
+    peer.read_exact(&mut buf).expect("read over the veth");
+
+    remote.run(|| ip(&["link", "set", "tcphub1", "down"]));
+    let t = Instant::now();
+    server.send(id, b"hello, is anyone there?").expect("send");
+    let why = gone.wait_for(id);
+    let took = t.elapsed();
+    assert_eq!(why, DisconnectReason::Io(std::io::ErrorKind::TimedOut));
+    assert!(
+        took < DETECTED_WITHIN,
+        "the vanished client was dropped after {took:?}, not within {DETECTED_WITHIN:?}"
+    );
+    drop(peer);
+    server.stop();
 }
 
 /// `tx_queue` (sent, not yet acknowledged) of the TCP socket from local
