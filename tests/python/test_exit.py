@@ -91,7 +91,7 @@ def test_the_last_callbacks_of_a_server_dropped_before_exit_still_run():
         def say(line):
             # One write per line: print() writes its parts separately, and
             # the main thread's line could land between them.
-            sys.stdout.write(line + "\n")
+            sys.stdout.write(line + "\\n")
             sys.stdout.flush()
 
         def serve():
