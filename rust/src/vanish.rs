@@ -34,7 +34,7 @@ pub(crate) struct Outstanding {
     /// without an answer yet (`tcpi_retransmits`, `tcpi_probes`).
     pub unanswered: bool,
     /// Time since the peer last acknowledged anything (`tcpi_last_ack_recv`).
-    pub since_ack: std::time::Duration,
+    pub since_ack: Duration,
 }
 
 /// What of ours waits for the peer on `stream`; `None` when nothing does
@@ -51,6 +51,7 @@ pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
     // bytes of it and says how many.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes, and `len` for its size.
     let r = unsafe {
         libc::getsockopt(
             fd,
@@ -62,7 +63,7 @@ pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
     };
     (r == 0).then(|| Outstanding {
         unanswered: info.tcpi_retransmits > 0 || info.tcpi_probes > 0,
-        since_ack: std::time::Duration::from_millis(u64::from(info.tcpi_last_ack_recv)),
+        since_ack: Duration::from_millis(u64::from(info.tcpi_last_ack_recv)),
     })
 }
 
