@@ -34,7 +34,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use support::*;
-use tcphub::{ClientEvent, DisconnectReason, TcpClient, TcpServer};
+use tcphub::{ClientEvent, ClientId, DisconnectReason, ServerHandle, TcpClient, TcpServer};
 
 /// The keepalive idle time the tests use.
 const IDLE: Duration = Duration::from_secs(2);
@@ -92,27 +92,29 @@ fn loopback() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
 
-#[test]
-fn the_server_drops_a_client_whose_host_vanished() {
-    if !own_network() {
-        return;
-    }
-    let gone = Disconnects::new();
-    let server = TcpServer::new(0, 4)
-        .bind(loopback())
+/// A server on `ip` with keepalive `idle`, its departures recorded in `gone`.
+fn keepalive_server(ip: IpAddr, idle: Duration, gone: &Disconnects) -> ServerHandle {
+    TcpServer::new(0, 4)
+        .bind(ip)
         .threads(1)
-        .keepalive(IDLE)
+        .keepalive(idle)
         .on_message(|_, _, _| {})
         .on_disconnect(gone.recorder())
         .start()
-        .expect("start");
-    // A plain socket without keepalive of its own: only the server probes.
-    let peer = TcpStream::connect(server.local_addr()).expect("connect");
-    wait_clients(&server, 1);
-    let id = server.clients()[0].id;
+        .expect("start")
+}
 
-    set_loopback(false);
-    let t = Instant::now();
+/// A plain socket (no keepalive of its own: only the server probes)
+/// connected to `server`, and its client id there.
+fn plain_peer(server: &ServerHandle) -> (TcpStream, ClientId) {
+    let peer = TcpStream::connect(server.local_addr()).expect("connect");
+    wait_clients(server, 1);
+    (peer, server.clients()[0].id)
+}
+
+/// Waits for client `id` to be dropped with `Io(TimedOut)` within
+/// [`DETECTED_WITHIN`] of `t`; how long it took.
+fn wait_dropped_timed_out(gone: &Disconnects, id: ClientId, t: Instant) -> Duration {
     let why = gone.wait_for(id);
     let took = t.elapsed();
     assert_eq!(why, DisconnectReason::Io(std::io::ErrorKind::TimedOut));
@@ -120,31 +122,25 @@ fn the_server_drops_a_client_whose_host_vanished() {
         took < DETECTED_WITHIN,
         "the vanished client was dropped after {took:?}, not within {DETECTED_WITHIN:?}"
     );
-    assert!(
-        took >= IDLE,
-        "dropped after {took:?}, before the idle time had passed"
-    );
-    assert_eq!(server.stats().clients, 0);
-    drop(peer);
-    server.stop();
+    took
 }
 
-#[test]
-fn a_client_reports_a_server_whose_host_vanished() {
-    if !own_network() {
-        return;
-    }
-    // A plain listener: the accepted socket has no keepalive of its own.
+/// A client with keepalive [`IDLE`] connected to a plain listener (whose
+/// accepted socket, returned too, has no keepalive of its own).
+fn keepalive_client() -> (TcpClient, TcpStream) {
     let listener = TcpListener::bind((loopback(), 0)).expect("bind");
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .keepalive(IDLE)
         .connect()
         .expect("connect");
     // `connect` returned: the connection is up.
-    let (mut accepted, _) = listener.accept().expect("accept");
+    let (accepted, _) = listener.accept().expect("accept");
+    (client, accepted)
+}
 
-    set_loopback(false);
-    let t = Instant::now();
+/// Waits for `client` to report its server gone with `Io(TimedOut)` within
+/// [`DETECTED_WITHIN`] of `t`, then closed.
+fn wait_reported_timed_out(client: &TcpClient, t: Instant) {
     let ev = client.next_event(TIMEOUT).expect("an event");
     let took = t.elapsed();
     assert_eq!(
@@ -159,6 +155,38 @@ fn a_client_reports_a_server_whose_host_vanished() {
         client.next_event(TIMEOUT).expect("an event"),
         ClientEvent::Closed
     );
+}
+
+#[test]
+fn the_server_drops_a_client_whose_host_vanished() {
+    if !own_network() {
+        return;
+    }
+    let gone = Disconnects::new();
+    let server = keepalive_server(loopback(), IDLE, &gone);
+    let (peer, id) = plain_peer(&server);
+
+    set_loopback(false);
+    let t = Instant::now();
+    let took = wait_dropped_timed_out(&gone, id, t);
+    assert!(
+        took >= IDLE,
+        "dropped after {took:?}, before the idle time had passed"
+    );
+    assert_eq!(server.stats().clients, 0);
+    drop(peer);
+    server.stop();
+}
+
+#[test]
+fn a_client_reports_a_server_whose_host_vanished() {
+    if !own_network() {
+        return;
+    }
+    let (client, mut accepted) = keepalive_client();
+
+    set_loopback(false);
+    wait_reported_timed_out(&client, Instant::now());
     // The server's side never heard of it (nothing got through).
     accepted.set_nonblocking(true).expect("nonblocking");
     let mut buf = [0u8; 16];
@@ -174,17 +202,8 @@ fn the_server_drops_a_vanished_client_it_was_sending_to() {
         return;
     }
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 4)
-        .bind(loopback())
-        .threads(1)
-        .keepalive(IDLE)
-        .on_message(|_, _, _| {})
-        .on_disconnect(gone.recorder())
-        .start()
-        .expect("start");
-    let peer = TcpStream::connect(server.local_addr()).expect("connect");
-    wait_clients(&server, 1);
-    let id = server.clients()[0].id;
+    let server = keepalive_server(loopback(), IDLE, &gone);
+    let (peer, id) = plain_peer(&server);
 
     set_loopback(false);
     // Output the peer will never acknowledge: the kernel does not probe
@@ -192,13 +211,7 @@ fn the_server_drops_a_vanished_client_it_was_sending_to() {
     // watch finds the peer gone in keepalive's time.
     let t = Instant::now();
     server.send(id, b"hello, is anyone there?").expect("send");
-    let why = gone.wait_for(id);
-    let took = t.elapsed();
-    assert_eq!(why, DisconnectReason::Io(std::io::ErrorKind::TimedOut));
-    assert!(
-        took < DETECTED_WITHIN,
-        "the vanished client was dropped after {took:?}, not within {DETECTED_WITHIN:?}"
-    );
+    wait_dropped_timed_out(&gone, id, t);
     assert_eq!(server.stats().clients, 0);
     drop(peer);
     server.stop();
@@ -209,30 +222,12 @@ fn a_client_sending_to_a_vanished_server_reports_it() {
     if !own_network() {
         return;
     }
-    let listener = TcpListener::bind((loopback(), 0)).expect("bind");
-    let client = TcpClient::builder(listener.local_addr().unwrap())
-        .keepalive(IDLE)
-        .connect()
-        .expect("connect");
-    let (_accepted, _) = listener.accept().expect("accept");
+    let (client, _accepted) = keepalive_client();
 
     set_loopback(false);
     let t = Instant::now();
     client.send(b"hello, is anyone there?").expect("send");
-    let ev = client.next_event(TIMEOUT).expect("an event");
-    let took = t.elapsed();
-    assert_eq!(
-        ev,
-        ClientEvent::Disconnected(DisconnectReason::Io(std::io::ErrorKind::TimedOut))
-    );
-    assert!(
-        took < DETECTED_WITHIN,
-        "the vanished server was reported after {took:?}, not within {DETECTED_WITHIN:?}"
-    );
-    assert_eq!(
-        client.next_event(TIMEOUT).expect("an event"),
-        ClientEvent::Closed
-    );
+    wait_reported_timed_out(&client, t);
 }
 
 /// A thread in a network namespace of its own that runs what it is given
@@ -315,14 +310,7 @@ fn the_server_drops_a_client_it_resends_to_in_vain() {
         ip(&["link", "set", "tcphub1", "up"]);
     });
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 4)
-        .bind("10.77.0.1".parse().unwrap())
-        .threads(1)
-        .keepalive(IDLE)
-        .on_message(|_, _, _| {})
-        .on_disconnect(gone.recorder())
-        .start()
-        .expect("start");
+    let server = keepalive_server("10.77.0.1".parse().unwrap(), IDLE, &gone);
     let addr = server.local_addr();
     let mut peer = remote.run(move || {
         let s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect over the veth");
@@ -339,13 +327,7 @@ fn the_server_drops_a_client_it_resends_to_in_vain() {
     remote.run(|| ip(&["link", "set", "tcphub1", "down"]));
     let t = Instant::now();
     server.send(id, b"hello, is anyone there?").expect("send");
-    let why = gone.wait_for(id);
-    let took = t.elapsed();
-    assert_eq!(why, DisconnectReason::Io(std::io::ErrorKind::TimedOut));
-    assert!(
-        took < DETECTED_WITHIN,
-        "the vanished client was dropped after {took:?}, not within {DETECTED_WITHIN:?}"
-    );
+    wait_dropped_timed_out(&gone, id, t);
     drop(peer);
     server.stop();
 }
