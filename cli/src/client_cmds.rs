@@ -23,6 +23,12 @@ pub(crate) struct ConnectArgs {
     /// none has come for SECS seconds, then close.
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = crate::secs, allow_hyphen_values = true)]
     quiet_after_eof: Duration,
+    /// Turn TCP keepalive on: probe the server after this many seconds
+    /// without traffic, and end when 3 probes go unanswered (its host
+    /// vanished; found about twice SECS after its last traffic). At most
+    /// 32767.
+    #[arg(long, value_name = "SECS", value_parser = crate::keepalive_secs, allow_hyphen_values = true)]
+    keepalive: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -107,13 +113,21 @@ fn explained(why: &DisconnectReason, framing: Framing) -> String {
     }
 }
 
-/// Resolves `addr` here (so a failure names what was typed) and connects.
-fn open(addr: &str, framing: Framing) -> Result<TcpClient, Box<dyn std::error::Error>> {
+/// Resolves `addr` here (so a failure names what was typed) and connects,
+/// with TCP keepalive after `keepalive` if set.
+fn open(
+    addr: &str,
+    framing: Framing,
+    keepalive: Option<Duration>,
+) -> Result<TcpClient, Box<dyn std::error::Error>> {
     let addrs = resolve(addr)?;
-    Ok(TcpClient::builder(&addrs[..])
+    let mut builder = TcpClient::builder(&addrs[..])
         .framing(framing)
-        .connect_timeout(Duration::from_secs(10))
-        .connect()?)
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(idle) = keepalive {
+        builder = builder.keepalive(idle);
+    }
+    Ok(builder.connect()?)
 }
 
 fn write_message(out: &mut impl Write, msg: &[u8], framing: Framing) -> std::io::Result<()> {
@@ -171,7 +185,7 @@ const STDIN_SETTLE: Duration = Duration::from_secs(5);
 pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
     let quiet = args.quiet_after_eof;
-    let client = open(&args.addr, framing)?;
+    let client = open(&args.addr, framing, args.keepalive)?;
     log::info!(
         "connected to {} from {}",
         client.peer_addr(),
@@ -424,7 +438,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Err(e @ tcphub::Error::FrameTooLarge { .. }) = framing.encode(args.message.as_bytes()) {
         return Err(Box::new(UsageError(e.to_string())));
     }
-    let client = open(&args.addr, framing)?;
+    let client = open(&args.addr, framing, None)?;
     match client.send(args.message.as_bytes()) {
         // The client ends when the server closes (a full hub refuses that
         // way): say what the server said before it closed, if anything.

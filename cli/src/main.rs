@@ -5,7 +5,7 @@
 //! tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100] [--framing lines|len|raw]
 //!              [--mode chat|relay|echo] [--idle-timeout SECS] [--frame-timeout SECS]
 //!              [--keepalive SECS] [--stats SECS] [--threads N] [--busy-poll-us MICROS]
-//! tcphub connect HOST:PORT [--framing lines|len|raw] [--quiet-after-eof SECS]
+//! tcphub connect HOST:PORT [--framing lines|len|raw] [--quiet-after-eof SECS] [--keepalive SECS]
 //! tcphub send HOST:PORT MESSAGE [--framing lines|len|raw] [--wait-reply SECS]
 //! ```
 
@@ -127,6 +127,20 @@ pub(crate) fn positive_secs(text: &str) -> Result<std::time::Duration, String> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| "must be a positive number of seconds".to_string())
+}
+
+/// `--keepalive`: positive seconds, at most what the kernel takes (the
+/// engine would refuse more only once the hub starts or the client
+/// connects; a usage error says
+/// so before anything runs, as for every other bad value).
+pub(crate) fn keepalive_secs(text: &str) -> Result<std::time::Duration, String> {
+    positive_secs(text).and_then(|d| {
+        if d > std::time::Duration::from_secs(32_767) {
+            Err("must be at most 32767 seconds (the most the kernel takes)".to_string())
+        } else {
+            Ok(d)
+        }
+    })
 }
 
 fn main() -> ExitCode {

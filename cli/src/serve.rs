@@ -54,7 +54,7 @@ pub(crate) struct ServeArgs {
     /// traffic, and drop it when 3 probes go unanswered (its host vanished
     /// without closing; found about twice SECS after its last traffic). At
     /// most 32767.
-    #[arg(long, value_name = "SECS", value_parser = keepalive_secs, allow_hyphen_values = true)]
+    #[arg(long, value_name = "SECS", value_parser = crate::keepalive_secs, allow_hyphen_values = true)]
     keepalive: Option<Duration>,
     /// Print a one-line summary to stderr every SECS seconds.
     #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
@@ -68,19 +68,6 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "MICROS", default_value_t = tcphub::DEFAULT_BUSY_POLL.as_micros() as u64,
           value_parser = clap::value_parser!(u64).range(0..=tcphub::MAX_BUSY_POLL.as_micros() as u64))]
     busy_poll_us: u64,
-}
-
-/// `--keepalive`: positive seconds, at most what the kernel takes (the
-/// engine would refuse more only once the hub starts; a usage error says
-/// so before anything runs, as for every other bad value).
-fn keepalive_secs(text: &str) -> Result<Duration, String> {
-    crate::positive_secs(text).and_then(|d| {
-        if d > Duration::from_secs(32_767) {
-            Err("must be at most 32767 seconds (the most the kernel takes)".to_string())
-        } else {
-            Ok(d)
-        }
-    })
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {

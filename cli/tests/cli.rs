@@ -872,3 +872,37 @@ fn keepalive_turns_tcp_keepalive_on_for_clients() {
     let peer = client.writer.local_addr().unwrap().port();
     assert_eq!(keepalive_ticks(without.port, peer), None);
 }
+
+#[test]
+fn connect_keepalive_turns_tcp_keepalive_on() {
+    let hub = Hub::start(&[]);
+    let addr = format!("127.0.0.1:{}", hub.port);
+    let mut child = spawn_connect(&addr, &["--keepalive", "3"], Stdio::null());
+    let line = wait_line(&hub.log, |l| l.contains("connected"));
+    // "client 127.0.0.1:PORT connected": the connect command's port.
+    let port: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no client port in {line:?}"));
+    // (The hub may log the connection before the command has set the
+    // option: wait for it, bounded.)
+    let deadline = std::time::Instant::now() + WAIT;
+    let ticks = loop {
+        if let Some(t) = keepalive_ticks(port, hub.port) {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no keepalive timer on the client's socket"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        ticks <= 300,
+        "keepalive due in {ticks} ticks, not within 3 s"
+    );
+    drop(child.stdin.take()); // end of input: it finishes
+    wait_exit(&mut child, "connect did not exit after its input ended");
+}

@@ -189,6 +189,8 @@ fn bad_seconds_are_usage_errors() {
         &["serve", "--port", "0", "--stats", "nan"],
         &["serve", "--port", "0", "--stats", "1e300"],
         &["connect", "127.0.0.1:9", "--quiet-after-eof", "-1"],
+        &["connect", "127.0.0.1:9", "--keepalive", "0"],
+        &["connect", "127.0.0.1:9", "--keepalive", "40000"],
         &["send", "127.0.0.1:9", "hi", "--wait-reply", "inf"],
     ] {
         let out = bin().args(args).output().expect("run tcphub");
