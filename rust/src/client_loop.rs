@@ -591,9 +591,10 @@ impl ClientLoop {
         let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) else {
             return;
         };
-        self.vanish_since = None; // a look at the next connection starts anew
-                                  // Found gone earlier by a write, its input delivered since: it
-                                  // lasted until then, not until now.
+        // A look at the next connection starts anew.
+        self.vanish_since = None;
+        // Found gone earlier by a write, its input delivered since: it
+        // lasted until then, not until now.
         let ended = self.gone.take().map_or_else(Instant::now, |g| g.at);
         let _ = self.poll.registry().deregister(&mut conn.stream);
         if self.frames.cut(&conn) {

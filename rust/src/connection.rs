@@ -84,8 +84,8 @@ pub(crate) struct Connection {
     /// `ErrorKind`, one byte, not a `DisconnectReason`: it costs no memory.)
     pub write_failed: Option<io::ErrorKind>,
     /// Bytes were written since the last look found nothing of ours left
-    /// unacknowledged (keepalive's vanished-peer check, `event_loop/vanished.rs`,
-    /// looks only at these).
+    /// unacknowledged (keepalive's vanished-peer watch, `vanish.rs`, looks
+    /// only at these).
     pub unconfirmed: bool,
 }
 
