@@ -1143,6 +1143,31 @@ void tcphub_server_free(struct tcphub_server *s);
 bool tcphub_server_is_running(const struct tcphub_server *s);
 
 /**
+ * The address the server listens on: writes its IP as NUL-terminated text
+ * to `ip_out` (e.g. "127.0.0.1", "::" for a dual-stack server) and its
+ * port to `*port_out` — the real one when it was created with port 0, as
+ * `tcphub_server_port`. After a stop, the last run's address (no longer
+ * listening). Any thread.
+ *
+ * ```c
+ * char ip[TCPHUB_IP_LEN];
+ * uint16_t port;
+ * if (tcphub_server_local_addr(s, ip, &port) == TCPHUB_OK)
+ *     printf("listening on %s port %u\n", ip, (unsigned)port);
+ * ```
+ *
+ * Returns `TCPHUB_ERR_NULL` for a NULL argument,
+ * `TCPHUB_ERR_NOT_RUNNING` when the server was never started. On failure
+ * `ip_out` is the empty string and `*port_out` 0.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `ip_out` is NULL or has room for
+ * `TCPHUB_IP_LEN` chars; `port_out` is NULL or writable.
+ */
+int tcphub_server_local_addr(const struct tcphub_server *s, char *ip_out, uint16_t *port_out);
+
+/**
  * Creates a server for `port` (0: the system picks a free one, see
  * `tcphub_server_port`) admitting at most `max_clients` clients at once.
  * It listens on 0.0.0.0 with `TCPHUB_FRAMING_RAW` and one event-loop thread

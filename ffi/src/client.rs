@@ -264,7 +264,7 @@ pub unsafe extern "C" fn tcphub_client_local_port(c: *const tcphub_client) -> u1
 ///
 /// `ip_out` is NULL or has room for `TCPHUB_IP_LEN` chars; `port_out` is
 /// NULL or writable.
-unsafe fn write_addr(
+pub(crate) unsafe fn write_addr(
     ip_out: *mut c_char,
     port_out: *mut u16,
     addr: impl FnOnce() -> Result<SocketAddr, Fail>,

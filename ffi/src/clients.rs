@@ -1,11 +1,13 @@
 //! `tcphub_client_info`: who is connected — `tcphub_server_clients` and
-//! `tcphub_server_client_info`.
+//! `tcphub_server_client_info` — and where the server itself listens
+//! (`tcphub_server_local_addr`).
 
 use std::ffi::{c_char, c_int};
 
 use tcphub_core::{Client, ClientRef, Error};
 
 use crate::boundary::{boundary, Fail};
+use crate::client::write_addr;
 use crate::codes::*;
 use crate::events::ip_text;
 use crate::server::{server, tcphub_server};
@@ -116,5 +118,42 @@ pub unsafe extern "C" fn tcphub_server_client_info(
         // SAFETY: as above.
         unsafe { info_out.write(client.into()) };
         Ok(TCPHUB_OK)
+    })
+}
+
+/// The address the server listens on: writes its IP as NUL-terminated text
+/// to `ip_out` (e.g. "127.0.0.1", "::" for a dual-stack server) and its
+/// port to `*port_out` — the real one when it was created with port 0, as
+/// `tcphub_server_port`. After a stop, the last run's address (no longer
+/// listening). Any thread.
+///
+/// ```c
+/// char ip[TCPHUB_IP_LEN];
+/// uint16_t port;
+/// if (tcphub_server_local_addr(s, ip, &port) == TCPHUB_OK)
+///     printf("listening on %s port %u\n", ip, (unsigned)port);
+/// ```
+///
+/// Returns `TCPHUB_ERR_NULL` for a NULL argument,
+/// `TCPHUB_ERR_NOT_RUNNING` when the server was never started. On failure
+/// `ip_out` is the empty string and `*port_out` 0.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `ip_out` is NULL or has room for
+/// `TCPHUB_IP_LEN` chars; `port_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_local_addr(
+    s: *const tcphub_server,
+    ip_out: *mut c_char,
+    port_out: *mut u16,
+) -> c_int {
+    boundary("tcphub_server_local_addr", || {
+        // SAFETY: the caller's promise.
+        unsafe {
+            write_addr(ip_out, port_out, || {
+                server(s)?.with_handle(|h| Ok(h.local_addr()))
+            })
+        }
     })
 }
