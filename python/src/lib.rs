@@ -169,6 +169,13 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_MAX_QUEUE_BYTES", tcphub::DEFAULT_MAX_QUEUE_BYTES)?;
     m.add("MAX_THREADS", tcphub::MAX_THREADS)?;
     m.add("MAX_BUSY_POLL", tcphub::MAX_BUSY_POLL.as_secs_f64())?;
+    m.add("DEFAULT_BUSY_POLL", tcphub::DEFAULT_BUSY_POLL.as_secs_f64())?;
+    m.add("DEFAULT_LINGER", tcphub::DEFAULT_LINGER.as_secs_f64())?;
+    m.add("DEFAULT_BACKLOG", tcphub::DEFAULT_BACKLOG)?;
+    m.add("DEFAULT_EVENT_CAPACITY", tcphub::DEFAULT_EVENT_CAPACITY)?;
+    m.add("DEFAULT_CONNECT_TIMEOUT", tcphub::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())?;
+    m.add("MAX_FULL_MESSAGE", tcphub::MAX_FULL_MESSAGE)?;
+    m.add("EVENT_QUEUE_BYTES", tcphub::EVENT_QUEUE_BYTES)?;
     m.add_class::<server::PyTcpServer>()?;
     m.add_class::<client::PyTcpClient>()?;
     m.add_class::<types::PyClient>()?;

@@ -26,6 +26,13 @@ __all__ = [
     "DEFAULT_MAX_QUEUE_BYTES",
     "MAX_THREADS",
     "MAX_BUSY_POLL",
+    "DEFAULT_BUSY_POLL",
+    "DEFAULT_LINGER",
+    "DEFAULT_BACKLOG",
+    "DEFAULT_EVENT_CAPACITY",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "MAX_FULL_MESSAGE",
+    "EVENT_QUEUE_BYTES",
     "TcpServer",
     "TcpClient",
     "Client",
@@ -54,6 +61,21 @@ MAX_THREADS: int
 """Most event-loop threads a ``TcpServer`` takes (``threads``)."""
 MAX_BUSY_POLL: float
 """Longest ``busy_poll`` a ``TcpServer`` takes, in seconds."""
+DEFAULT_BUSY_POLL: float
+"""``TcpServer``'s default ``busy_poll``, in seconds (5 µs)."""
+DEFAULT_LINGER: float
+"""The default ``linger`` of ``TcpServer`` and ``TcpClient``, in seconds."""
+DEFAULT_BACKLOG: int
+"""``TcpServer``'s default listen ``backlog``."""
+DEFAULT_EVENT_CAPACITY: int
+"""The default ``event_capacity`` of ``TcpServer`` and ``TcpClient`` (events)."""
+DEFAULT_CONNECT_TIMEOUT: float
+"""``TcpClient``'s default ``connect_timeout``, in seconds."""
+MAX_FULL_MESSAGE: int
+"""Longest ``full_message`` a ``TcpServer`` takes, framed, in bytes."""
+EVENT_QUEUE_BYTES: int
+"""Message bytes an event queue holds at most (with ``event_capacity``
+events): past either, the server or client stops reading."""
 
 _F = TypeVar("_F", bound=Callable[..., object])
 _S = TypeVar("_S", bound="TcpServer")

@@ -115,3 +115,24 @@ def test_the_stub_types_aevents_as_the_async_generator_it_is(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_defaults_are_the_cores_constants():
+    # The constructors' defaults are written as literals in the binding's
+    # signatures (seconds, not Durations): they must stay the core's.
+    import inspect
+
+    server = inspect.signature(tcphub.TcpServer).parameters
+    client = inspect.signature(tcphub.TcpClient).parameters
+    assert server["linger"].default == tcphub.DEFAULT_LINGER == 2.0
+    assert client["linger"].default == tcphub.DEFAULT_LINGER
+    assert server["busy_poll"].default == tcphub.DEFAULT_BUSY_POLL == 5e-6
+    assert client["connect_timeout"].default == tcphub.DEFAULT_CONNECT_TIMEOUT == 10.0
+    assert tcphub.DEFAULT_BACKLOG == 4096
+    assert tcphub.DEFAULT_EVENT_CAPACITY == 65536
+    assert tcphub.EVENT_QUEUE_BYTES == 64 * 1024 * 1024
+    # Each is what the server takes at most / by default.
+    tcphub.TcpServer(0, 1, backlog=tcphub.DEFAULT_BACKLOG, event_capacity=tcphub.DEFAULT_EVENT_CAPACITY)
+    tcphub.TcpServer(0, 1, framing="raw", full_message=b"x" * tcphub.MAX_FULL_MESSAGE)
+    with pytest.raises(tcphub.InvalidConfig):
+        tcphub.TcpServer(0, 1, framing="raw", full_message=b"x" * (tcphub.MAX_FULL_MESSAGE + 1))
