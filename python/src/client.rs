@@ -740,6 +740,14 @@ impl PyTcpClient {
         framing_name(self.framing)
     }
 
+    /// The message size limit of the framing (``send`` refuses longer
+    /// messages with ``FrameTooLarge``; a longer one from the server ends
+    /// the connection), ``None`` for raw.
+    #[getter]
+    fn max_len(&self) -> Option<usize> {
+        self.framing.max_len()
+    }
+
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }

@@ -173,7 +173,10 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_LINGER", tcphub::DEFAULT_LINGER.as_secs_f64())?;
     m.add("DEFAULT_BACKLOG", tcphub::DEFAULT_BACKLOG)?;
     m.add("DEFAULT_EVENT_CAPACITY", tcphub::DEFAULT_EVENT_CAPACITY)?;
-    m.add("DEFAULT_CONNECT_TIMEOUT", tcphub::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())?;
+    m.add(
+        "DEFAULT_CONNECT_TIMEOUT",
+        tcphub::DEFAULT_CONNECT_TIMEOUT.as_secs_f64(),
+    )?;
     m.add("MAX_FULL_MESSAGE", tcphub::MAX_FULL_MESSAGE)?;
     m.add("EVENT_QUEUE_BYTES", tcphub::EVENT_QUEUE_BYTES)?;
     m.add_class::<server::PyTcpServer>()?;

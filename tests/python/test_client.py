@@ -20,6 +20,7 @@ def test_send_recv_round_trip(echo_server):
         assert client.is_open and client.is_connected
         assert client.peer_address == ("127.0.0.1", echo_server.port)
         assert client.framing == "lines"
+        assert client.max_len == tcphub.DEFAULT_MAX_LINE
         client.send(b"ping")
         client.send(bytearray(b"pong"))
         assert client.recv(timeout=WAIT) == b"ping"
@@ -52,6 +53,7 @@ def test_iteration_ends_when_the_server_stops(echo_server):
 
 def test_frame_too_large_and_connect_refused(echo_server):
     with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines", max_len=4) as client:
+        assert client.max_len == 4
         with pytest.raises(tcphub.FrameTooLarge):
             client.send(b"too long")
     with socket.socket() as s:
