@@ -794,6 +794,39 @@ void tcphub_client_event_release(struct tcphub_client_event *event);
 int tcphub_client_flush(struct tcphub_client *c, uint64_t timeout_ms);
 
 /**
+ * Where `tcphub_client_flush` called now would wait for: every message
+ * queued so far written. With `tcphub_client_flush_to`, a caller that
+ * waits in short slices (to check a signal flag between them) waits for
+ * the same messages across all of them, not also for those other threads
+ * queue in between. 0 for NULL.
+ *
+ * ```c
+ * uint64_t mark = tcphub_client_flush_mark(c);
+ * int rc;
+ * while ((rc = tcphub_client_flush_to(c, mark, 100)) == TCPHUB_ERR_TIMEOUT && !stop_requested)
+ *     ;
+ * ```
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client.
+ */
+uint64_t tcphub_client_flush_mark(const struct tcphub_client *c);
+
+/**
+ * As `tcphub_client_flush`, for the messages queued before `mark` was
+ * taken with `tcphub_client_flush_mark` (of this client: another
+ * client's mark means nothing here; 0 waits for nothing).
+ *
+ * Returns as `tcphub_client_flush`.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client.
+ */
+int tcphub_client_flush_to(struct tcphub_client *c, uint64_t mark, uint64_t timeout_ms);
+
+/**
  * Closes (as `tcphub_client_close`) and releases `c`. NULL is a no-op.
  * Call it exactly once, when no other thread uses `c`: a thread waiting in
  * `tcphub_client_recv` or `_next_event` would be left with a freed client.

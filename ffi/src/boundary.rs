@@ -102,6 +102,12 @@ impl FfiReturn for usize {
     }
 }
 
+impl FfiReturn for u64 {
+    fn failed(_: c_int) -> u64 {
+        0
+    }
+}
+
 impl<T> FfiReturn for *mut T {
     fn failed(_: c_int) -> *mut T {
         std::ptr::null_mut()

@@ -171,6 +171,55 @@ pub unsafe extern "C" fn tcphub_client_flush(c: *mut tcphub_client, timeout_ms: 
     })
 }
 
+/// Where `tcphub_client_flush` called now would wait for: every message
+/// queued so far written. With `tcphub_client_flush_to`, a caller that
+/// waits in short slices (to check a signal flag between them) waits for
+/// the same messages across all of them, not also for those other threads
+/// queue in between. 0 for NULL.
+///
+/// ```c
+/// uint64_t mark = tcphub_client_flush_mark(c);
+/// int rc;
+/// while ((rc = tcphub_client_flush_to(c, mark, 100)) == TCPHUB_ERR_TIMEOUT && !stop_requested)
+///     ;
+/// ```
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_flush_mark(c: *const tcphub_client) -> u64 {
+    boundary("tcphub_client_flush_mark", || {
+        // SAFETY: the caller's promise.
+        Ok(unsafe { client(c)? }.flush_mark().to_bits())
+    })
+}
+
+/// As `tcphub_client_flush`, for the messages queued before `mark` was
+/// taken with `tcphub_client_flush_mark` (of this client: another
+/// client's mark means nothing here; 0 waits for nothing).
+///
+/// Returns as `tcphub_client_flush`.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_flush_to(
+    c: *mut tcphub_client,
+    mark: u64,
+    timeout_ms: u64,
+) -> c_int {
+    boundary("tcphub_client_flush_to", || {
+        // SAFETY: the caller's promise.
+        unsafe { client(c)? }.flush_to(
+            tcphub_core::FlushMark::from_bits(mark),
+            Duration::from_millis(timeout_ms),
+        )?;
+        Ok(TCPHUB_OK)
+    })
+}
+
 /// Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just
 /// look) for the next message from the server and stores it in `*msg_out`
 /// (overwritten without release; free it with `tcphub_message_release`).

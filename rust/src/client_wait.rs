@@ -130,6 +130,42 @@ impl Drain {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlushMark(u64);
 
+impl FlushMark {
+    /// The mark as a number (the bytes the client had accepted for sending
+    /// when it was taken), for bindings that hand marks out as numbers:
+    /// the C API's `tcphub_client_flush_mark`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// let mark = client.flush_mark();
+    /// assert_eq!(tcphub::FlushMark::from_bits(mark.to_bits()), mark);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// The mark [`to_bits`](FlushMark::to_bits) gave as a number. Any
+    /// number is a mark; one that was never taken from this client means
+    /// nothing useful to its [`flush_to`](TcpClient::flush_to) (0: nothing
+    /// to wait for).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// client.flush_to(tcphub::FlushMark::from_bits(0), std::time::Duration::ZERO)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_bits(bits: u64) -> FlushMark {
+        FlushMark(bits)
+    }
+}
+
 impl ClientCore {
     /// Whether the queue, holding `queued` bytes in `frames` messages, has
     /// no room for one more of `len` bytes: each message also counts

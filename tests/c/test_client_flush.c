@@ -65,11 +65,14 @@ int main(void) {
     CHECK(msg != NULL);
     CHECK_RC(tcphub_client_flush(NULL, 10), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_client_send_timeout(NULL, msg, 1, 10), TCPHUB_ERR_NULL);
+    CHECK(tcphub_client_flush_mark(NULL) == 0);
+    CHECK_RC(tcphub_client_flush_to(NULL, 0, 10), TCPHUB_ERR_NULL);
     TEST_PASS("NULL client");
 
     tcphub_client *c = NULL;
     int fd = stalled_pair(&c);
     CHECK_OK(tcphub_client_flush(c, 0)); /* nothing queued */
+    uint64_t before = tcphub_client_flush_mark(c);
     CHECK_RC(tcphub_client_send_timeout(c, NULL, 1, 0), TCPHUB_ERR_NULL);
     size_t sent = fill(c, msg);
     CHECK_RC(tcphub_client_send(c, msg, MSG), TCPHUB_ERR_QUEUE_FULL);
@@ -79,12 +82,21 @@ int main(void) {
     CHECK(strstr(tcphub_last_error(), "tcphub_client_flush") != NULL);
     TEST_PASS("flush: TIMEOUT while the server does not read");
 
+    /* A mark taken before anything was queued waits for nothing; one taken
+     * now, for everything queued so far — and only that (below). */
+    CHECK_OK(tcphub_client_flush_to(c, before, 0));
+    uint64_t mark = tcphub_client_flush_mark(c);
+    CHECK(mark > before);
+    CHECK_RC(tcphub_client_flush_to(c, mark, 50), TCPHUB_ERR_TIMEOUT);
+    TEST_PASS("flush_to: OK for a mark from before, TIMEOUT for one from now");
+
     struct drain d = {fd, 0};
     pthread_t t;
     CHECK(pthread_create(&t, NULL, drain_thread, &d) == 0);
     int64_t t0 = now_ms();
     CHECK_OK(tcphub_client_send_timeout(c, msg, MSG, WAIT_MS));
     sent += MSG;
+    CHECK_OK(tcphub_client_flush_to(c, mark, WAIT_MS));
     CHECK_OK(tcphub_client_flush(c, WAIT_MS));
     CHECK(now_ms() - t0 < WAIT_MS / 2); /* woken by the writes, not the time */
     CHECK(tcphub_client_queued_bytes(c) == 0);
