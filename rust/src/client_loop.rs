@@ -25,7 +25,7 @@ use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
 use crate::outbox::Outbox;
 use crate::shared::deadline_after;
-use crate::vanish::{look, Look, Schedule};
+use crate::vanish::{look, Look, Schedule, Suspect};
 
 mod reconnect;
 
@@ -129,7 +129,7 @@ struct ClientLoop {
     /// output unacknowledged (`crate::vanish`), and since which look the
     /// connection has been found unanswered.
     vanish: Option<Schedule>,
-    vanish_since: Option<Instant>,
+    vanish_since: Option<Suspect>,
 }
 
 /// A connection lost sooner than this after it was made counts as a failed
@@ -339,7 +339,7 @@ impl ClientLoop {
         }
         match look(conn, self.vanish_since, now, detect) {
             Look::Fine => self.vanish_since = None,
-            Look::Suspect(since) => self.vanish_since = Some(since),
+            Look::Suspect(s) => self.vanish_since = Some(s),
             Look::Gone => {
                 log::debug!("tcphub: client: no answer for {detect:?} with output unacknowledged");
                 // Reset, not FIN: the kernel would otherwise go on

@@ -15,8 +15,12 @@
 //! stopped reading: it answers the window probes
 //! (`rust/tests/keepalive_dead_peer.rs`). And a connection is given up only
 //! after two looks — the first finding it unanswered, a later one finding
-//! no acknowledgement since — for the acknowledgement clock of a peer that
-//! had nothing to answer for a while is old without meaning anything.
+//! no acknowledgement since and the kernel having sent again in vain
+//! meanwhile — for the acknowledgement clock of a peer that had nothing to
+//! answer for a while is old without meaning anything: a zero-window peer
+//! is asked only every few seconds once the window probes back off, so one
+//! probe lost to a short outage leaves the clock old until the next
+//! (`rust/tests/review_vanish.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +39,9 @@ pub(crate) struct Outstanding {
     pub unanswered: bool,
     /// Time since the peer last acknowledged anything (`tcpi_last_ack_recv`).
     pub since_ack: Duration,
+    /// How many times in a row the kernel has resent or probed without an
+    /// answer (`tcpi_retransmits + tcpi_probes`).
+    pub tries: u32,
 }
 
 /// What of ours waits for the peer on `stream`; `None` when nothing does
@@ -64,6 +71,7 @@ pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
     (r == 0).then(|| Outstanding {
         unanswered: info.tcpi_retransmits > 0 || info.tcpi_probes > 0,
         since_ack: Duration::from_millis(u64::from(info.tcpi_last_ack_recv)),
+        tries: u32::from(info.tcpi_retransmits) + u32::from(info.tcpi_probes),
     })
 }
 
@@ -101,22 +109,30 @@ impl Schedule {
     }
 }
 
+/// A connection found unanswered: since which look, and how many times
+/// the kernel had tried in vain then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Suspect {
+    pub since: Instant,
+    pub tries: u32,
+}
+
 /// What one look found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Look {
     /// Nothing unanswered.
     Fine,
     /// Unanswered, watched since this look.
-    Suspect(Instant),
+    Suspect(Suspect),
     /// Unanswered for the detection time: the peer is gone.
     Gone,
 }
 
 /// Looks at `c` (only if it was written to since everything was last
-/// found acknowledged), which an earlier look found unanswered `since`.
+/// found acknowledged), which an earlier look found unanswered (`suspect`).
 pub(crate) fn look(
     c: &mut Connection,
-    since: Option<Instant>,
+    suspect: Option<Suspect>,
     now: Instant,
     detect: Duration,
 ) -> Look {
@@ -129,16 +145,21 @@ pub(crate) fn look(
             Look::Fine
         }
         Some(o) if o.unanswered => {
-            let since = since.unwrap_or(now);
-            let waited = now.saturating_duration_since(since);
+            let first = Suspect {
+                since: now,
+                tries: o.tries,
+            };
+            let s = suspect.unwrap_or(first);
+            let waited = now.saturating_duration_since(s.since);
             if o.since_ack < waited {
                 // An answer came after the look that found it unanswered:
                 // a live, lossy peer. Watch anew.
-                Look::Suspect(now)
-            } else if !waited.is_zero() && o.since_ack >= detect {
+                Look::Suspect(first)
+            } else if !waited.is_zero() && o.tries > s.tries && o.since_ack >= detect {
+                // Sent again since, and still no answer.
                 Look::Gone
             } else {
-                Look::Suspect(since)
+                Look::Suspect(s)
             }
         }
         Some(_) => Look::Fine, // in flight, answered so far

@@ -7,14 +7,14 @@ use std::time::Instant;
 use super::EventLoop;
 use crate::event::{ClientId, DisconnectReason};
 use crate::registry::FastMap;
-use crate::vanish::{look, Look, Schedule};
+use crate::vanish::{look, Look, Schedule, Suspect};
 
 /// The watch of one loop (`EventLoop::vanish`; `None` without keepalive).
 #[derive(Debug)]
 pub(super) struct Vanish {
     schedule: Schedule,
     /// Clients found unanswered, and since which look.
-    suspects: FastMap<ClientId, Instant>,
+    suspects: FastMap<ClientId, Suspect>,
 }
 
 impl Vanish {
@@ -57,8 +57,8 @@ impl EventLoop {
             let id = c.client.id;
             match look(c, v.suspects.get(&id).copied(), now, detect) {
                 Look::Fine => {}
-                Look::Suspect(since) => {
-                    suspects.insert(id, since);
+                Look::Suspect(s) => {
+                    suspects.insert(id, s);
                 }
                 Look::Gone => gone.push((t, id)),
             }
