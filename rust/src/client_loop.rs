@@ -323,10 +323,10 @@ impl ClientLoop {
     /// with our output unacknowledged (see `crate::vanish`), when a look
     /// is due. (Not while closing: the linger time bounds that.)
     fn check_vanished(&mut self) {
-        let now = Instant::now();
         let Some(s) = &mut self.vanish else {
-            return;
+            return; // (before reading the clock: this runs every turn)
         };
+        let now = Instant::now();
         if !s.due(now) {
             return;
         }
