@@ -33,6 +33,7 @@ use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use support::netns::{own_network, set_loopback, Remote, NEAR};
 use support::*;
 use tcphub::{ClientEvent, ClientId, DisconnectReason, ServerHandle, TcpClient, TcpServer};
 
@@ -43,50 +44,6 @@ const IDLE: Duration = Duration::from_secs(2);
 /// it took ~11 s. Generous for a loaded machine (the probes are kernel
 /// timers, not our threads), and still below the old figure.
 const DETECTED_WITHIN: Duration = Duration::from_secs(9);
-
-/// Moves this thread (and the threads it starts from now on) into a new
-/// network namespace with its loopback interface up. `false` when this
-/// process may not (not root) and the test should be skipped.
-fn own_network() -> bool {
-    // SAFETY: plain system call; it affects this thread only.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        let err = std::io::Error::last_os_error();
-        assert!(
-            std::env::var_os("TCPHUB_REQUIRE_NETNS").is_none(),
-            "TCPHUB_REQUIRE_NETNS is set but no network namespace could be made: {err}"
-        );
-        eprintln!("skipped: a network namespace needs root ({err})");
-        return false;
-    }
-    set_loopback(true);
-    true
-}
-
-/// Brings this namespace's `lo` up or down (`SIOCSIFFLAGS`).
-fn set_loopback(up: bool) {
-    // SAFETY: an ioctl on a socket we own with a zeroed, NUL-terminated
-    // `ifreq`; the socket is closed after.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-            *dst = *src as libc::c_char;
-        }
-        let got = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
-        assert_eq!(got, 0, "SIOCGIFFLAGS: {}", std::io::Error::last_os_error());
-        let flags = req.ifr_ifru.ifru_flags;
-        let up_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        req.ifr_ifru.ifru_flags = if up {
-            flags | up_flags
-        } else {
-            flags & !up_flags
-        };
-        let set = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
-        assert_eq!(set, 0, "SIOCSIFFLAGS: {}", std::io::Error::last_os_error());
-        libc::close(fd);
-    }
-}
 
 fn loopback() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -230,57 +187,6 @@ fn a_client_sending_to_a_vanished_server_reports_it() {
     wait_reported_timed_out(&client, t);
 }
 
-/// A thread in a network namespace of its own that runs what it is given
-/// there: sockets it makes, and commands it starts, are in that namespace.
-struct Remote {
-    tx: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
-    tid: libc::pid_t,
-}
-
-impl Remote {
-    fn start() -> Remote {
-        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // SAFETY: plain system calls affecting this thread only.
-            let ok = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
-            let tid = unsafe { libc::gettid() };
-            tid_tx.send(ok.then_some(tid)).unwrap();
-            for job in rx {
-                job();
-            }
-        });
-        let tid = tid_rx
-            .recv()
-            .unwrap()
-            .expect("unshare for the remote namespace");
-        Remote { tx, tid }
-    }
-
-    /// Runs `f` on the remote thread and returns its result.
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.tx
-            .send(Box::new(move || tx.send(f()).unwrap()))
-            .unwrap();
-        rx.recv_timeout(TIMEOUT)
-            .expect("the remote thread answered")
-    }
-}
-
-/// Runs `ip ARGS` (in the calling thread's network namespace).
-fn ip(args: &[&str]) {
-    let out = std::process::Command::new("ip")
-        .args(args)
-        .output()
-        .expect("run ip (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn the_server_drops_a_client_it_resends_to_in_vain() {
     // Here the peer is another namespace behind a virtual cable (veth) that
@@ -290,33 +196,11 @@ fn the_server_drops_a_client_it_resends_to_in_vain() {
     if !own_network() {
         return;
     }
-    let remote = Remote::start();
-    ip(&[
-        "link",
-        "add",
-        "tcphub0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "tcphub1",
-        "netns",
-        &remote.tid.to_string(),
-    ]);
-    ip(&["addr", "add", "10.77.0.1/30", "dev", "tcphub0"]);
-    ip(&["link", "set", "tcphub0", "up"]);
-    remote.run(|| {
-        ip(&["addr", "add", "10.77.0.2/30", "dev", "tcphub1"]);
-        ip(&["link", "set", "tcphub1", "up"]);
-    });
+    let remote = Remote::cable();
     let gone = Disconnects::new();
-    let server = keepalive_server("10.77.0.1".parse().unwrap(), IDLE, &gone);
+    let server = keepalive_server(NEAR.parse().unwrap(), IDLE, &gone);
     let addr = server.local_addr();
-    let mut peer = remote.run(move || {
-        let s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect over the veth");
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s
-    });
+    let mut peer = remote.connect(addr);
     wait_clients(&server, 1);
     let id = server.clients()[0].id;
     // The path works: a message goes through and is acknowledged.
@@ -324,7 +208,7 @@ fn the_server_drops_a_client_it_resends_to_in_vain() {
     let mut buf = [0u8; 5];
     peer.read_exact(&mut buf).expect("read over the veth");
 
-    remote.run(|| ip(&["link", "set", "tcphub1", "down"]));
+    remote.unplug();
     let t = Instant::now();
     server.send(id, b"hello, is anyone there?").expect("send");
     wait_dropped_timed_out(&gone, id, t);

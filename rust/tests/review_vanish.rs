@@ -16,98 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::netns::{own_network, ss, Remote, NEAR};
 use support::*;
 use tcphub::{ServerHandle, TcpServer};
 
 /// The keepalive idle time: probes every 1 s, detection after 5 s.
 const IDLE: Duration = Duration::from_secs(2);
-
-/// Moves this thread into a new network namespace; `false` when it may
-/// not (not root) and the test should be skipped.
-fn own_network() -> bool {
-    // SAFETY: plain system call; it affects this thread only.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        let err = std::io::Error::last_os_error();
-        assert!(
-            std::env::var_os("TCPHUB_REQUIRE_NETNS").is_none(),
-            "TCPHUB_REQUIRE_NETNS is set but no network namespace could be made: {err}"
-        );
-        eprintln!("skipped: a network namespace needs root ({err})");
-        return false;
-    }
-    true
-}
-
-/// A thread in a network namespace of its own that runs what it is given.
-struct Remote {
-    tx: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
-    tid: libc::pid_t,
-}
-
-impl Remote {
-    fn start() -> Remote {
-        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // SAFETY: plain system calls affecting this thread only.
-            let ok = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
-            let tid = unsafe { libc::gettid() };
-            tid_tx.send(ok.then_some(tid)).unwrap();
-            for job in rx {
-                job();
-            }
-        });
-        let tid = tid_rx
-            .recv()
-            .unwrap()
-            .expect("unshare for the remote namespace");
-        Remote { tx, tid }
-    }
-
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.tx
-            .send(Box::new(move || tx.send(f()).unwrap()))
-            .unwrap();
-        rx.recv_timeout(TIMEOUT)
-            .expect("the remote thread answered")
-    }
-
-    /// Cuts the path (`up == false`) or mends it: the remote side drops
-    /// its address, so what reaches it is dropped there, silently, as on a
-    /// path that fails somewhere out there. (Pulling its end of the cable
-    /// would drop our packets at our own veth, and something answers the
-    /// moment it is plugged back in.)
-    fn path(&self, up: bool) {
-        self.run(move || {
-            let verb = if up { "add" } else { "del" };
-            ip(&["addr", verb, "10.77.0.2/30", "dev", "tcphub1"]);
-        });
-    }
-}
-
-/// Runs `ip ARGS` in the calling thread's network namespace.
-fn ip(args: &[&str]) {
-    let out = std::process::Command::new("ip")
-        .args(args)
-        .output()
-        .expect("run ip (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `ss -tin` for the server's connections (this thread's namespace), for
-/// the failure messages.
-fn ss() -> String {
-    std::process::Command::new("ss")
-        .args(["-tino", "state", "established"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
 
 /// A veth pair from this thread's namespace to a remote one, a server with
 /// keepalive [`IDLE`] on this side (more options by `tune`), and a plain
@@ -116,28 +30,10 @@ fn over_a_cable(
     tune: impl FnOnce(TcpServer) -> TcpServer,
     gone: &Disconnects,
 ) -> (Remote, ServerHandle, TcpStream, tcphub::ClientId) {
-    let remote = Remote::start();
-    ip(&[
-        "link",
-        "add",
-        "tcphub0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "tcphub1",
-        "netns",
-        &remote.tid.to_string(),
-    ]);
-    ip(&["addr", "add", "10.77.0.1/30", "dev", "tcphub0"]);
-    ip(&["link", "set", "tcphub0", "up"]);
-    remote.run(|| {
-        ip(&["addr", "add", "10.77.0.2/30", "dev", "tcphub1"]);
-        ip(&["link", "set", "tcphub1", "up"]);
-    });
+    let remote = Remote::cable();
     let server = tune(
         TcpServer::new(0, 4)
-            .bind("10.77.0.1".parse().unwrap())
+            .bind(NEAR.parse().unwrap())
             .threads(1)
             .keepalive(IDLE)
             .on_message(|_, _, _| {})
@@ -146,11 +42,7 @@ fn over_a_cable(
     .start()
     .expect("start");
     let addr: SocketAddr = server.local_addr();
-    let peer = remote.run(move || {
-        let s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect over the veth");
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s
-    });
+    let peer = remote.connect(addr);
     wait_clients(&server, 1);
     let id = server.clients()[0].id;
     (remote, server, peer, id)
@@ -258,25 +150,35 @@ fn a_zero_window_peer_survives_a_lost_window_probe() {
         server.send(id, &chunk).expect("send");
     }
     // The probes back off (0.2 s, 0.4 s, ...): wait for one due in 2 s or
-    // more, then cut the path just before it goes out.
-    let mut timer = None;
-    let found = try_wait_until(Duration::from_secs(30), || {
-        timer = persist_timer().filter(|(left, _)| *left >= Duration::from_secs(2));
-        timer.is_some()
-    });
-    assert!(found, "no persist timer of 2 s or more: {}", ss());
-    let (left, _) = timer.unwrap();
-    std::thread::sleep(left - Duration::from_millis(400));
-    let before = ss();
-    remote.path(false);
-    let t = Instant::now();
-    std::thread::sleep(Duration::from_millis(1500));
-    let lost = persist_timer();
-    remote.path(true);
-    let outage = t.elapsed();
+    // more, then cut the path just before it goes out. (A loaded machine
+    // may cut it too late, after the probe was answered: then the next,
+    // later probe is tried, up to 3 times.)
+    let mut outage = Duration::ZERO;
+    let mut before = String::new();
+    let mut lost = None;
+    for _ in 0..3 {
+        let mut timer = None;
+        let found = try_wait_until(Duration::from_secs(60), || {
+            timer = persist_timer().filter(|(left, _)| *left >= Duration::from_secs(2));
+            timer.is_some()
+        });
+        assert!(found, "no persist timer of 2 s or more: {}", ss());
+        let (left, _) = timer.unwrap();
+        std::thread::sleep(left - Duration::from_millis(400));
+        before = ss();
+        remote.path(false);
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_millis(1500));
+        lost = persist_timer().filter(|(_, probes)| *probes >= 1);
+        remote.path(true);
+        outage = t.elapsed();
+        if lost.is_some() {
+            break;
+        }
+    }
     assert!(
-        lost.is_some_and(|(_, probes)| probes >= 1),
-        "the outage lost no window probe: {lost:?} (before it: {before})"
+        lost.is_some(),
+        "no outage lost a window probe in 3 tries (before the last: {before})"
     );
     // Several looks later: the next probe is due only after them.
     std::thread::sleep(Duration::from_secs(4));

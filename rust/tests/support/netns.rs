@@ -1,0 +1,161 @@
+//! Network namespaces for the tests of peers that vanish or whose path
+//! fails (`keepalive_dead_peer.rs`, `review_vanish.rs`): on loopback a peer
+//! cannot vanish — its kernel answers for it — so these tests move their
+//! thread into a namespace of its own (`unshare(CLONE_NEWNET)`, root only)
+//! and take its loopback down, or put the peer in a second namespace
+//! behind a veth pair (iproute2's `ip`) and cut that.
+
+use std::net::TcpStream;
+use std::sync::mpsc;
+
+use super::TIMEOUT;
+
+/// Moves this thread (and the threads it starts from now on) into a new
+/// network namespace with its loopback interface up. `false` when this
+/// process may not (not root) and the test should be skipped — unless
+/// `TCPHUB_REQUIRE_NETNS` is set (`scripts/test.sh` sets it as root): then
+/// it fails the test.
+pub fn own_network() -> bool {
+    // SAFETY: plain system call; it affects this thread only.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        let err = std::io::Error::last_os_error();
+        assert!(
+            std::env::var_os("TCPHUB_REQUIRE_NETNS").is_none(),
+            "TCPHUB_REQUIRE_NETNS is set but no network namespace could be made: {err}"
+        );
+        eprintln!("skipped: a network namespace needs root ({err})");
+        return false;
+    }
+    set_loopback(true);
+    true
+}
+
+/// Brings this namespace's `lo` up or down (`SIOCSIFFLAGS`).
+pub fn set_loopback(up: bool) {
+    // SAFETY: an ioctl on a socket we own with a zeroed, NUL-terminated
+    // `ifreq`; the socket is closed after.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let got = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+        assert_eq!(got, 0, "SIOCGIFFLAGS: {}", std::io::Error::last_os_error());
+        let flags = req.ifr_ifru.ifru_flags;
+        let up_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        req.ifr_ifru.ifru_flags = if up {
+            flags | up_flags
+        } else {
+            flags & !up_flags
+        };
+        let set = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
+        assert_eq!(set, 0, "SIOCSIFFLAGS: {}", std::io::Error::last_os_error());
+        libc::close(fd);
+    }
+}
+
+/// Runs `ip ARGS` (in the calling thread's network namespace).
+pub fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip (iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `ss -tino` for the established connections of this thread's namespace,
+/// for failure messages and the kernel's timers.
+pub fn ss() -> String {
+    std::process::Command::new("ss")
+        .args(["-tino", "state", "established"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Our address on the cable ([`Remote::cable`]).
+pub const NEAR: &str = "10.77.0.1";
+
+/// A thread in a network namespace of its own that runs what it is given
+/// there: sockets it makes, and commands it starts, are in that namespace.
+pub struct Remote {
+    tx: mpsc::Sender<Box<dyn FnOnce() + Send>>,
+    tid: libc::pid_t,
+}
+
+impl Remote {
+    /// The remote namespace, joined to the calling thread's (its own, from
+    /// [`own_network`]) by a veth pair: [`NEAR`] here, 10.77.0.2 there.
+    pub fn cable() -> Remote {
+        let (tx, rx) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let (tid_tx, tid_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // SAFETY: plain system calls affecting this thread only.
+            let ok = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
+            let tid = unsafe { libc::gettid() };
+            tid_tx.send(ok.then_some(tid)).unwrap();
+            for job in rx {
+                job();
+            }
+        });
+        let tid = tid_rx
+            .recv()
+            .unwrap()
+            .expect("unshare for the remote namespace");
+        let remote = Remote { tx, tid };
+        let tid = remote.tid.to_string();
+        ip(&[
+            "link", "add", "tcphub0", "type", "veth", "peer", "name", "tcphub1", "netns", &tid,
+        ]);
+        ip(&["addr", "add", &format!("{NEAR}/30"), "dev", "tcphub0"]);
+        ip(&["link", "set", "tcphub0", "up"]);
+        remote.run(|| {
+            ip(&["addr", "add", "10.77.0.2/30", "dev", "tcphub1"]);
+            ip(&["link", "set", "tcphub1", "up"]);
+        });
+        remote
+    }
+
+    /// Runs `f` on the remote thread and returns its result.
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        self.tx
+            .send(Box::new(move || tx.send(f()).unwrap()))
+            .unwrap();
+        rx.recv_timeout(TIMEOUT)
+            .expect("the remote thread answered")
+    }
+
+    /// A plain socket connected from the remote side to `addr`.
+    pub fn connect(&self, addr: std::net::SocketAddr) -> TcpStream {
+        self.run(move || {
+            let s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect over the veth");
+            s.set_read_timeout(Some(TIMEOUT)).unwrap();
+            s
+        })
+    }
+
+    /// Pulls the remote end of the cable for good: our packets are
+    /// dropped at our own veth, and the kernel resends them in vain.
+    pub fn unplug(&self) {
+        self.run(|| ip(&["link", "set", "tcphub1", "down"]));
+    }
+
+    /// Cuts the path (`up == false`) or mends it: the remote side drops
+    /// its address, so what reaches it is dropped there, silently, as on a
+    /// path that fails somewhere out there. (Pulling its end of the cable
+    /// would drop our packets at our own veth, and something answers the
+    /// moment it is plugged back in.)
+    pub fn path(&self, up: bool) {
+        self.run(move || {
+            let verb = if up { "add" } else { "del" };
+            ip(&["addr", verb, "10.77.0.2/30", "dev", "tcphub1"]);
+        });
+    }
+}
