@@ -1014,6 +1014,25 @@ int tcphub_client_send_timeout(struct tcphub_client *c, const uint8_t *data, siz
 int tcphub_client_shutdown_write(struct tcphub_client *c);
 
 /**
+ * The full text of the last disconnect reason handed to *this thread*,
+ * e.g. "i/o error: timed out" (a keepalive timeout) or "closed in the
+ * middle of a frame" where the code says only `TCPHUB_REASON_IO`, or
+ * "gave up reconnecting after 5 attempts": that of the `on_disconnect` running
+ * on this thread (call it there), of the disconnect event
+ * `tcphub_server_next_event` or `tcphub_client_next_event` last gave this
+ * thread, or of the reason `tcphub_client_disconnect_reason` last gave
+ * it. Empty before any. Never NULL; it belongs to the thread and stays
+ * valid until the next of those on it; copy it to keep it.
+ *
+ * ```c
+ * static void on_disconnect(void *ud, uint64_t id, int reason) {
+ *     printf("client %llu left (%s)\n", (unsigned long long)id, tcphub_disconnect_detail());
+ * }
+ * ```
+ */
+const char *tcphub_disconnect_detail(void);
+
+/**
  * Frees the message data an event owns and zeroes the event. NULL and
  * already released (or zeroed) events are fine.
  *

@@ -30,9 +30,10 @@ static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
 }
 
 static void on_disconnect(void *ud, uint64_t id, int reason) {
-    char line[128];
+    (void)reason; /* the code; the detail below says more ("i/o error: timed out") */
+    char line[160];
     int n = snprintf(line, sizeof line, "client #%llu disconnected (%s)",
-                     (unsigned long long)id, tcphub_reason_str(reason));
+                     (unsigned long long)id, tcphub_disconnect_detail());
     tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
 }
 

@@ -137,6 +137,27 @@ fn set_last_error(func: &str, detail: &str, os_error: c_int) {
     let _ = LAST_ERRNO.try_with(|slot| slot.set(os_error));
 }
 
+thread_local! {
+    /// The full text of the last disconnect reason handed to this thread
+    /// (`tcphub_disconnect_detail`).
+    static LAST_DISCONNECT: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Notes `why` as the disconnect reason last handed to this thread: an
+/// `on_disconnect` about to run here, a disconnect event taken here, a
+/// client's final reason asked for here.
+pub(crate) fn note_disconnect(why: &tcphub_core::DisconnectReason) {
+    let text = CString::new(why.to_string()).unwrap_or_default();
+    let _ = LAST_DISCONNECT.try_with(|slot| *slot.borrow_mut() = text);
+}
+
+/// Pointer to this thread's last disconnect text (valid until the next).
+pub(crate) fn last_disconnect_ptr() -> *const c_char {
+    LAST_DISCONNECT
+        .try_with(|slot| slot.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
+}
+
 /// This thread's last failure's OS error number (0: none).
 pub(crate) fn last_errno() -> c_int {
     LAST_ERRNO.try_with(Cell::get).unwrap_or(0)

@@ -473,7 +473,10 @@ pub unsafe extern "C" fn tcphub_client_disconnect_reason(
         unsafe { reason_out.write(-1) };
         // SAFETY: the caller's promise.
         let client = unsafe { client(c)? };
-        let reason = client.disconnect_reason().map_or(-1, |r| r.code());
+        let reason = client.disconnect_reason().map_or(-1, |r| {
+            crate::boundary::note_disconnect(&r);
+            r.code()
+        });
         // SAFETY: non-NULL and writable by the caller's promise.
         unsafe { reason_out.write(reason) };
         Ok(TCPHUB_OK)

@@ -53,6 +53,7 @@ fn fill(ev: &mut tcphub_client_event, event: ClientEvent) {
             }
         }
         ClientEvent::Disconnected(why) => {
+            crate::boundary::note_disconnect(&why);
             ev.kind = TCPHUB_CLIENT_EVENT_DISCONNECTED;
             ev.reason = why.code();
         }

@@ -184,6 +184,28 @@ pub extern "C" fn tcphub_reason_str(reason: c_int) -> *const c_char {
     boundary("tcphub_reason_str", || Ok(describe_reason(reason).as_ptr()))
 }
 
+/// The full text of the last disconnect reason handed to *this thread*,
+/// e.g. "i/o error: timed out" (a keepalive timeout) or "closed in the
+/// middle of a frame" where the code says only `TCPHUB_REASON_IO`, or
+/// "gave up reconnecting after 5 attempts": that of the `on_disconnect` running
+/// on this thread (call it there), of the disconnect event
+/// `tcphub_server_next_event` or `tcphub_client_next_event` last gave this
+/// thread, or of the reason `tcphub_client_disconnect_reason` last gave
+/// it. Empty before any. Never NULL; it belongs to the thread and stays
+/// valid until the next of those on it; copy it to keep it.
+///
+/// ```c
+/// static void on_disconnect(void *ud, uint64_t id, int reason) {
+///     printf("client %llu left (%s)\n", (unsigned long long)id, tcphub_disconnect_detail());
+/// }
+/// ```
+#[no_mangle]
+pub extern "C" fn tcphub_disconnect_detail() -> *const c_char {
+    boundary("tcphub_disconnect_detail", || {
+        Ok(boundary::last_disconnect_ptr())
+    })
+}
+
 /// Details of the last call on *this thread* that failed: which function and
 /// why (e.g. "tcphub_server_start: cannot listen on 127.0.0.1:8001: address
 /// in use"). Empty before any failure; successful calls leave it unchanged.

@@ -54,7 +54,10 @@ fn fill(ev: &mut tcphub_event, event: Event) {
     let (kind, client, payload, reason): (c_int, Client, Option<Vec<u8>>, c_int) = match event {
         Event::Connected(c) => (TCPHUB_EVENT_CONNECTED, c, None, 0),
         Event::Message(c, msg) => (TCPHUB_EVENT_MESSAGE, c, Some(msg), 0),
-        Event::Disconnected(c, why) => (TCPHUB_EVENT_DISCONNECTED, c, None, why.code()),
+        Event::Disconnected(c, why) => {
+            crate::boundary::note_disconnect(&why);
+            (TCPHUB_EVENT_DISCONNECTED, c, None, why.code())
+        }
     };
     ev.kind = kind;
     ev.client_id = client.id;

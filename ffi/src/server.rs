@@ -209,6 +209,7 @@ impl State {
         if let Some((f, ud)) = self.on_disconnect {
             let keep = keep.clone();
             b = b.on_disconnect(move |srv, client, why| {
+                crate::boundary::note_disconnect(why);
                 in_callback(&keep, srv, Some(client), || {
                     // SAFETY: as above.
                     callback("on_disconnect", || unsafe {
