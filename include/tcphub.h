@@ -353,7 +353,9 @@ typedef struct tcphub_client_options {
    * never). A connection that drops less than a second after it was made
    * counts as a failed attempt: the count and the backoff go on instead
    * of starting again at 1 (a server that accepts and closes at once is
-   * not hammered), so this bound applies across such drops.
+   * not hammered), so this bound applies across such drops. Set without
+   * `reconnect`, `tcphub_client_connect_with` refuses it
+   * (`TCPHUB_ERR_INVALID_ARG`): the client would not reconnect at all.
    */
   uint32_t reconnect_max_attempts;
   /**
@@ -729,7 +731,8 @@ int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framin
  * `tcphub_last_error()` names every address tried, each with its error),
  * `TCPHUB_ERR_INVALID_ARG` (an empty `host`, `port` 0, `options->size`
  * smaller than this version's struct, an unknown framing, a zero
- * `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a zero
+ * `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a
+ * `reconnect_max_attempts` without `reconnect`, a zero
  * `max_queue_bytes` or `event_capacity`), `TCPHUB_ERR_NULL`,
  * `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
  *

@@ -46,7 +46,9 @@ pub struct tcphub_client_options {
     /// never). A connection that drops less than a second after it was made
     /// counts as a failed attempt: the count and the backoff go on instead
     /// of starting again at 1 (a server that accepts and closes at once is
-    /// not hammered), so this bound applies across such drops.
+    /// not hammered), so this bound applies across such drops. Set without
+    /// `reconnect`, `tcphub_client_connect_with` refuses it
+    /// (`TCPHUB_ERR_INVALID_ARG`): the client would not reconnect at all.
     pub reconnect_max_attempts: u32,
     /// Bound on bytes accepted by `tcphub_client_send` and not yet written
     /// (default 4 MiB); past it sends return `TCPHUB_ERR_QUEUE_FULL`. One
@@ -133,7 +135,8 @@ pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_
 /// `tcphub_last_error()` names every address tried, each with its error),
 /// `TCPHUB_ERR_INVALID_ARG` (an empty `host`, `port` 0, `options->size`
 /// smaller than this version's struct, an unknown framing, a zero
-/// `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a zero
+/// `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a
+/// `reconnect_max_attempts` without `reconnect`, a zero
 /// `max_queue_bytes` or `event_capacity`), `TCPHUB_ERR_NULL`,
 /// `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
 ///
@@ -171,6 +174,13 @@ pub unsafe extern "C" fn tcphub_client_connect_with(
         }
         // SAFETY: readable, and at least this version's size.
         let o = unsafe { options.read() };
+        if o.reconnect_max_attempts > 0 && !o.reconnect {
+            // Taken and ignored, it read as a limit on reconnecting while
+            // the client did not reconnect at all (Python refuses it too).
+            return Err(Fail::invalid(
+                "reconnect_max_attempts applies only with reconnect set",
+            ));
+        }
         let mut b = TcpClient::builder((host, port))
             .framing(boundary::framing(o.framing, o.max_len)?)
             .connect_timeout(Duration::from_millis(o.connect_timeout_ms))

@@ -62,10 +62,14 @@ int main(void) {
     CHECK_RC(tcphub_client_connect_with("127.0.0.1", port, &bad, &c), TCPHUB_ERR_INVALID_ARG);
     CHECK(strstr(tcphub_last_error(), "reconnect") != NULL);
     bad = o;
+    bad.reconnect_max_attempts = 3; /* without reconnect: it would never apply */
+    CHECK_RC(tcphub_client_connect_with("127.0.0.1", port, &bad, &c), TCPHUB_ERR_INVALID_ARG);
+    CHECK(strstr(tcphub_last_error(), "reconnect_max_attempts applies only with reconnect") != NULL);
+    bad = o;
     bad.framing = 42;
     CHECK_RC(tcphub_client_connect_with("127.0.0.1", port, &bad, &c), TCPHUB_ERR_INVALID_ARG);
     CHECK(c == NULL);
-    TEST_PASS("connect_with: NULLs, a short struct, zero timeout or delays, bad framing");
+    TEST_PASS("connect_with: NULLs, a short struct, zero timeout or delays, max attempts without reconnect, bad framing");
 
     o.framing = TCPHUB_FRAMING_LINES;
     o.reconnect = true;
