@@ -129,14 +129,18 @@ pub(crate) fn positive_secs(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| "must be a positive number of seconds".to_string())
 }
 
-/// `--keepalive`: positive seconds, at most what the kernel takes (the
+/// `--keepalive`: positive seconds, at most [`tcphub::MAX_KEEPALIVE`] (the
 /// engine would refuse more only once the hub starts or the client
-/// connects; a usage error says
-/// so before anything runs, as for every other bad value).
+/// connects; a usage error says so before anything runs, as for every
+/// other bad value).
 pub(crate) fn keepalive_secs(text: &str) -> Result<std::time::Duration, String> {
+    let most = tcphub::MAX_KEEPALIVE;
     positive_secs(text).and_then(|d| {
-        if d > std::time::Duration::from_secs(32_767) {
-            Err("must be at most 32767 seconds (the most the kernel takes)".to_string())
+        if d > most {
+            Err(format!(
+                "must be at most {} seconds (the most the kernel takes)",
+                most.as_secs()
+            ))
         } else {
             Ok(d)
         }

@@ -137,24 +137,37 @@ fn set_last_error(func: &str, detail: &str, os_error: c_int) {
     let _ = LAST_ERRNO.try_with(|slot| slot.set(os_error));
 }
 
+/// The disconnect reason last handed to a thread, and its text once asked
+/// for (`tcphub_disconnect_detail`): kept as the reason, and written out
+/// only when asked, so a disconnect costs no formatting for programs that
+/// never ask.
+#[derive(Default)]
+struct LastDisconnect {
+    why: Option<tcphub_core::DisconnectReason>,
+    text: CString,
+}
+
 thread_local! {
-    /// The full text of the last disconnect reason handed to this thread
-    /// (`tcphub_disconnect_detail`).
-    static LAST_DISCONNECT: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_DISCONNECT: RefCell<LastDisconnect> = RefCell::default();
 }
 
 /// Notes `why` as the disconnect reason last handed to this thread: an
 /// `on_disconnect` about to run here, a disconnect event taken here, a
 /// client's final reason asked for here.
 pub(crate) fn note_disconnect(why: &tcphub_core::DisconnectReason) {
-    let text = CString::new(why.to_string()).unwrap_or_default();
-    let _ = LAST_DISCONNECT.try_with(|slot| *slot.borrow_mut() = text);
+    let _ = LAST_DISCONNECT.try_with(|slot| slot.borrow_mut().why = Some(why.clone()));
 }
 
 /// Pointer to this thread's last disconnect text (valid until the next).
 pub(crate) fn last_disconnect_ptr() -> *const c_char {
     LAST_DISCONNECT
-        .try_with(|slot| slot.borrow().as_ptr())
+        .try_with(|slot| {
+            let mut last = slot.borrow_mut();
+            if let Some(why) = last.why.take() {
+                last.text = CString::new(why.to_string()).unwrap_or_default();
+            }
+            last.text.as_ptr()
+        })
         .unwrap_or(c"".as_ptr())
 }
 

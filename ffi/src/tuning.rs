@@ -118,8 +118,9 @@ pub unsafe extern "C" fn tcphub_server_set_linger(s: *mut tcphub_server, linger_
 /// time after the peer's last traffic — also while data sent to it waits
 /// for acknowledgement (the kernel resends it then instead of probing; the
 /// server watches such connections itself). A live client that merely
-/// stopped reading is not dropped for it. The kernel counts whole seconds: `idle_ms` is rounded up to them; over
-/// 32,767 s (the most it takes) `tcphub_server_start` fails with
+/// stopped reading is not dropped for it. The kernel counts whole seconds:
+/// `idle_ms` is rounded up to them; over 32,767 s (the most it takes)
+/// `tcphub_server_start` fails with
 /// `TCPHUB_ERR_INVALID_ARG`. Takes effect at the next `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.

@@ -169,6 +169,7 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_MAX_QUEUE_BYTES", tcphub::DEFAULT_MAX_QUEUE_BYTES)?;
     m.add("MAX_THREADS", tcphub::MAX_THREADS)?;
     m.add("MAX_BUSY_POLL", tcphub::MAX_BUSY_POLL.as_secs_f64())?;
+    m.add("MAX_KEEPALIVE", tcphub::MAX_KEEPALIVE.as_secs_f64())?;
     m.add("DEFAULT_BUSY_POLL", tcphub::DEFAULT_BUSY_POLL.as_secs_f64())?;
     m.add("DEFAULT_LINGER", tcphub::DEFAULT_LINGER.as_secs_f64())?;
     m.add("DEFAULT_BACKLOG", tcphub::DEFAULT_BACKLOG)?;

@@ -40,6 +40,7 @@ from ._tcphub import (
     DEFAULT_LINGER,
     EVENT_QUEUE_BYTES,
     MAX_FULL_MESSAGE,
+    MAX_KEEPALIVE,
     BindError,
     Client,
     ClientEvent,
@@ -75,7 +76,7 @@ __all__ = [
     "DEFAULT_LINGER",
     "EVENT_QUEUE_BYTES",
     "MAX_FULL_MESSAGE",
-
+    "MAX_KEEPALIVE",
     "BindError",
     "Client",
     "ClientEvent",

@@ -36,6 +36,7 @@ from typing import Callable, List, Optional
 
 from . import (
     MAX_BUSY_POLL,
+    MAX_KEEPALIVE,
     MAX_THREADS,
     BindError,
     Client,
@@ -101,9 +102,9 @@ def _micros(text: str) -> float:
 
 def _keepalive_seconds(text: str) -> float:
     value = _positive_seconds(text)
-    if value > 32767:
+    if value > MAX_KEEPALIVE:
         raise argparse.ArgumentTypeError(
-            f"must be at most 32767 seconds (the most the kernel takes), got {text}")
+            f"must be at most {MAX_KEEPALIVE:.0f} seconds (the most the kernel takes), got {text}")
     return value
 
 

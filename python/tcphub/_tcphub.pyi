@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_MAX_QUEUE_BYTES",
     "MAX_THREADS",
     "MAX_BUSY_POLL",
+    "MAX_KEEPALIVE",
     "DEFAULT_BUSY_POLL",
     "DEFAULT_LINGER",
     "DEFAULT_BACKLOG",
@@ -61,6 +62,8 @@ MAX_THREADS: int
 """Most event-loop threads a ``TcpServer`` takes (``threads``)."""
 MAX_BUSY_POLL: float
 """Longest ``busy_poll`` a ``TcpServer`` takes, in seconds."""
+MAX_KEEPALIVE: float
+"""Longest ``keepalive`` a ``TcpServer`` or ``TcpClient`` takes, in seconds."""
 DEFAULT_BUSY_POLL: float
 """``TcpServer``'s default ``busy_poll``, in seconds (5 µs)."""
 DEFAULT_LINGER: float

@@ -126,10 +126,10 @@ struct ClientLoop {
     /// drops every connection is not hammered for the linger time.
     dialled_on_close: bool,
     /// With keepalive on: when to look for a server that vanished with our
-    /// output unacknowledged (`crate::vanish`), and since which look the
-    /// connection has been found unanswered.
+    /// output unacknowledged (`crate::vanish`), and what the look that first
+    /// found the connection unanswered saw.
     vanish: Option<Schedule>,
-    vanish_since: Option<Suspect>,
+    vanish_suspect: Option<Suspect>,
 }
 
 /// A connection lost sooner than this after it was made counts as a failed
@@ -193,7 +193,7 @@ pub(crate) fn spawn(
         up_since: (Instant::now(), 0),
         dialled_on_close: false,
         vanish: Schedule::new(keepalive, Instant::now()),
-        vanish_since: None,
+        vanish_suspect: None,
     };
     std::thread::Builder::new()
         .name("tcphub-client".into())
@@ -337,9 +337,9 @@ impl ClientLoop {
         if self.gone.is_some() || self.peer_done.is_some() || self.closing.is_some() {
             return;
         }
-        match look(conn, self.vanish_since, now, detect) {
-            Look::Fine => self.vanish_since = None,
-            Look::Suspect(s) => self.vanish_since = Some(s),
+        match look(conn, self.vanish_suspect, now, detect) {
+            Look::Fine => self.vanish_suspect = None,
+            Look::Suspect(s) => self.vanish_suspect = Some(s),
             Look::Gone => {
                 log::debug!("tcphub: client: no answer for {detect:?} with output unacknowledged");
                 // Reset, not FIN: the kernel would otherwise go on
@@ -592,7 +592,7 @@ impl ClientLoop {
             return;
         };
         // A look at the next connection starts anew.
-        self.vanish_since = None;
+        self.vanish_suspect = None;
         // Found gone earlier by a write, its input delivered since: it
         // lasted until then, not until now.
         let ended = self.gone.take().map_or_else(Instant::now, |g| g.at);

@@ -263,9 +263,25 @@ impl Connection {
     }
 }
 
-/// The longest keepalive idle time Linux takes (`TCP_KEEPIDLE`, whole
-/// seconds); it refuses more, which left keepalive on with its default
-/// idle time, two hours.
+/// The longest keepalive idle time ([`TcpServer::keepalive`](crate::TcpServer::keepalive),
+/// [`ClientBuilder::keepalive`](crate::ClientBuilder::keepalive)): what
+/// Linux takes for `TCP_KEEPIDLE`, in whole seconds. It refuses more, which
+/// left keepalive on with its default idle time, two hours; `start` and
+/// `connect` refuse it too.
+///
+/// # Examples
+///
+/// ```
+/// let too_long = tcphub::TcpServer::new(0, 10)
+///     .bind("127.0.0.1".parse()?)
+///     .keepalive(tcphub::MAX_KEEPALIVE + std::time::Duration::from_secs(1))
+///     .start();
+/// assert!(matches!(too_long, Err(tcphub::Error::InvalidConfig(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub const MAX_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(MAX_KEEPALIVE_SECS);
+
+/// [`MAX_KEEPALIVE`] in seconds.
 const MAX_KEEPALIVE_SECS: u64 = 32_767;
 
 /// `idle` as the kernel takes a keepalive time: whole seconds (rounded up),
@@ -373,11 +389,18 @@ pub(crate) fn discard_input(stream: &mut TcpStream, scratch: &mut [u8], reads: u
 /// while the peer still sends makes the kernel reset the connection and
 /// throw that data away.
 pub(crate) fn unacknowledged_data(stream: &TcpStream) -> bool {
+    outq(stream).is_none_or(|queued| queued > 1)
+}
+
+/// `SIOCOUTQ`: bytes of ours in the kernel not yet acknowledged by the peer
+/// (sent or not; plus one for a FIN not yet acknowledged); `None` when the
+/// kernel could not say.
+pub(crate) fn outq(stream: &TcpStream) -> Option<libc::c_int> {
     use std::os::fd::AsRawFd;
     let mut queued: libc::c_int = 0;
     // SAFETY: TIOCOUTQ (SIOCOUTQ on a TCP socket) writes one int to `queued`.
     let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
-    r != 0 || queued > 1
+    (r == 0).then_some(queued)
 }
 
 #[cfg(test)]

@@ -111,6 +111,7 @@ pub use addr::{parse_bind_ip, parse_client_ip, parse_ip, unbracket_host};
 pub use client::TcpClient;
 pub use client_builder::{ClientBuilder, ClientEvent, Reconnect, DEFAULT_CONNECT_TIMEOUT};
 pub use client_wait::FlushMark;
+pub use connection::MAX_KEEPALIVE;
 pub use error::{ClientRef, Error, Result};
 pub use event::{Client, ClientId, DisconnectReason, Event, Events};
 pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::connection::{keepalive_interval, Connection, KEEPALIVE_PROBES};
+use crate::connection::{keepalive_interval, outq, Connection, KEEPALIVE_PROBES};
 
 /// Output of ours the peer has not acknowledged, as the kernel sees it
 /// (`SIOCOUTQ`, then `TCP_INFO`): keepalive does not probe while there is
@@ -34,13 +34,11 @@ use crate::connection::{keepalive_interval, Connection, KEEPALIVE_PROBES};
 /// (`event_loop/vanished.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Outstanding {
-    /// The kernel is resending it, or probing a window that stays closed,
-    /// without an answer yet (`tcpi_retransmits`, `tcpi_probes`).
-    pub unanswered: bool,
     /// Time since the peer last acknowledged anything (`tcpi_last_ack_recv`).
     pub since_ack: Duration,
-    /// How many times in a row the kernel has resent or probed without an
-    /// answer (`tcpi_retransmits + tcpi_probes`).
+    /// How many times in a row the kernel has resent it, or probed a window
+    /// that stays closed, without an answer (`tcpi_retransmits +
+    /// tcpi_probes`): more than 0 while it goes unanswered.
     pub tries: u32,
 }
 
@@ -48,12 +46,10 @@ pub(crate) struct Outstanding {
 /// (or the kernel could not say).
 pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
     use std::os::fd::AsRawFd;
-    let fd = stream.as_raw_fd();
-    let mut queued: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ (SIOCOUTQ on a TCP socket) writes one int to `queued`.
-    if unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) } != 0 || queued <= 0 {
+    if outq(stream)? <= 0 {
         return None;
     }
+    let fd = stream.as_raw_fd();
     // SAFETY: a zeroed `tcp_info` is valid; the kernel writes at most `len`
     // bytes of it and says how many.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
@@ -69,7 +65,6 @@ pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
         )
     };
     (r == 0).then(|| Outstanding {
-        unanswered: info.tcpi_retransmits > 0 || info.tcpi_probes > 0,
         since_ack: Duration::from_millis(u64::from(info.tcpi_last_ack_recv)),
         tries: u32::from(info.tcpi_retransmits) + u32::from(info.tcpi_probes),
     })
@@ -144,7 +139,7 @@ pub(crate) fn look(
             c.unconfirmed = false; // all acknowledged
             Look::Fine
         }
-        Some(o) if o.unanswered => {
+        Some(o) if o.tries > 0 => {
             let first = Suspect {
                 since: now,
                 tries: o.tries,
