@@ -137,6 +137,13 @@
 #define TCPHUB_ERR_IO -10
 
 /**
+ * The framing cannot carry the message as it is: under
+ * `TCPHUB_FRAMING_LINES`, one containing `\n` (it would arrive as several
+ * messages). Nothing was queued.
+ */
+#define TCPHUB_ERR_INVALID_MESSAGE -11
+
+/**
  * `tcphub_server_start` or a setter was called while the server runs (or
  * `tcphub_server_start` from inside one of the server's own callbacks).
  * (Codes from -100 on exist only in the C binding.)
@@ -633,8 +640,9 @@ typedef struct tcphub_stats {
 
 /**
  * One message per line: `\n` ends a message (a trailing `\r` is dropped);
- * sending appends `\n` to the message as it is, so one holding a `\n`
- * arrives as several messages (and one ending in `\r` loses it): use
+ * sending appends `\n` to the message. A message containing `\n` is
+ * refused by every send with `TCPHUB_ERR_INVALID_MESSAGE`; one ending in
+ * `\r` is sent as it is and arrives without that `\r`: use
  * `TCPHUB_FRAMING_LENGTH_PREFIXED` for binary or multi-line messages.
  * `max_len` 0 means 64 KiB.
  */
@@ -972,6 +980,8 @@ int tcphub_client_recv(struct tcphub_client *c, struct tcphub_message *msg_out, 
  *
  * Returns `TCPHUB_ERR_QUEUE_FULL` (past `max_queue_bytes`, see
  * `tcphub_client_options`), `TCPHUB_ERR_FRAME_TOO_LARGE`,
+ * `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in the message under
+ * `TCPHUB_FRAMING_LINES`; nothing is queued),
  * `TCPHUB_ERR_NOT_RUNNING` (closed, or the server went away).
  *
  * # Safety
@@ -991,7 +1001,8 @@ int tcphub_client_send(struct tcphub_client *c, const uint8_t *data, size_t len)
  * `data` may be NULL when `len` is 0.
  *
  * Returns `TCPHUB_ERR_QUEUE_FULL` when there was no room in time,
- * `TCPHUB_ERR_FRAME_TOO_LARGE` at once, `TCPHUB_ERR_NOT_RUNNING` (closed,
+ * `TCPHUB_ERR_FRAME_TOO_LARGE` and `TCPHUB_ERR_INVALID_MESSAGE` at once,
+ * `TCPHUB_ERR_NOT_RUNNING` (closed,
  * or the server went away for good — also during the wait).
  *
  * # Safety
@@ -1330,7 +1341,8 @@ uint16_t tcphub_server_port(const struct tcphub_server *s);
  * does (an application thread, a loop more than 64 MiB behind).
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`,
- * `TCPHUB_ERR_FRAME_TOO_LARGE`.
+ * `TCPHUB_ERR_FRAME_TOO_LARGE`, `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in
+ * the message under `TCPHUB_FRAMING_LINES`).
  *
  * # Safety
  *
@@ -1353,7 +1365,9 @@ int tcphub_server_send(struct tcphub_server *s, uint64_t client_id, const uint8_
  * (backpressure, e.g. while a slow callback holds that loop up); called
  * from inside a callback it never waits.
  *
- * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+ * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+ * `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in the message under
+ * `TCPHUB_FRAMING_LINES`): on an error no client gets the message.
  *
  * # Safety
  *
@@ -1371,7 +1385,8 @@ int tcphub_server_send_all(struct tcphub_server *s, const uint8_t *data, size_t 
  * leaves first or its queue overflows (0 when the call fails). Otherwise
  * exactly as `tcphub_server_send_all` (waiting included).
  *
- * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+ * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+ * `TCPHUB_ERR_INVALID_MESSAGE`, as `tcphub_server_send_all`.
  *
  * # Safety
  *
@@ -1395,7 +1410,8 @@ int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, c
  * there, `TCPHUB_ERR_INVALID_ARG` when `ip` is not an IP address (a host
  * name included: it is not resolved, since clients are found by the
  * address they connected from), `TCPHUB_ERR_NOT_RUNNING`,
- * `TCPHUB_ERR_FRAME_TOO_LARGE`.
+ * `TCPHUB_ERR_FRAME_TOO_LARGE`, `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in
+ * the message under `TCPHUB_FRAMING_LINES`).
  *
  * # Safety
  *
@@ -1514,8 +1530,9 @@ int tcphub_server_set_framing(struct tcphub_server *s, tcphub_framing framing, s
  * refused socket is closed at once and a peer still sending may get a
  * reset instead of the notice's rest. The bytes are copied. It is written once without
  * waiting, so `tcphub_server_start` fails with `TCPHUB_ERR_INVALID_ARG`
- * when its frame is longer than 4096 bytes or the message is over the
- * framing's `max_len`. Takes effect at the next `tcphub_server_start`.
+ * when its frame is longer than 4096 bytes, the message is over the
+ * framing's `max_len`, or it contains `\n` under `TCPHUB_FRAMING_LINES`.
+ * Takes effect at the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
  * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.

@@ -35,7 +35,8 @@ pub(crate) struct ConnectArgs {
 pub(crate) struct SendArgs {
     /// Server address, e.g. 127.0.0.1:8001.
     addr: String,
-    /// The message to send (at most the framing's limit: 64 KiB for lines).
+    /// The message to send (at most the framing's limit: 64 KiB for lines;
+    /// no newline in it under lines framing).
     message: String,
     /// Wait up to SECS seconds for a reply and print it (without it, the
     /// command ends once the server's system has acknowledged the message,
@@ -433,9 +434,12 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let framing = args.framing.framing();
     // A bad --wait-reply is a usage error (clap): nothing is sent.
     let wait = args.wait_reply;
-    // Nor is a message over the frame limit: said before connecting (a
-    // chat hub would announce a join and a leave for nothing).
-    if let Err(e @ tcphub::Error::FrameTooLarge { .. }) = framing.encode(args.message.as_bytes()) {
+    // Nor is a message the framing refuses (over the frame limit, a
+    // newline under lines): said before connecting (a chat hub would
+    // announce a join and a leave for nothing).
+    if let Err(e @ (tcphub::Error::FrameTooLarge { .. } | tcphub::Error::InvalidMessage { .. })) =
+        framing.encode(args.message.as_bytes())
+    {
         return Err(Box::new(UsageError(e.to_string())));
     }
     let client = open(&args.addr, framing, None)?;

@@ -285,6 +285,28 @@ fn send_with_a_message_over_the_frame_limit_is_a_usage_error_before_connecting()
 }
 
 #[test]
+fn send_with_a_newline_under_lines_is_a_usage_error_before_connecting() {
+    // Lines framing cannot carry it: it arrived as several lines.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    for message in ["two\nlines", "trailing\n"] {
+        let out = bin()
+            .args(["send", &format!("127.0.0.1:{port}"), message])
+            .output()
+            .expect("run tcphub send");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{message:?}: {stderr}");
+        assert!(
+            stderr.contains("tcphub: message contains a newline, which Lines framing cannot carry"),
+            "{message:?}: {stderr}"
+        );
+    }
+    l.set_nonblocking(true).unwrap();
+    let connected = l.accept();
+    assert!(connected.is_err(), "it connected: {connected:?}");
+}
+
+#[test]
 fn a_port_that_no_server_has_is_a_usage_error() {
     // Before: port 0 said "tcphub: invalid configuration: cannot connect to
     // 127.0.0.1:0: port 0 is no server's port" and a port past 65535 (or

@@ -95,6 +95,8 @@ pub unsafe extern "C" fn tcphub_client_connect(
 ///
 /// Returns `TCPHUB_ERR_QUEUE_FULL` (past `max_queue_bytes`, see
 /// `tcphub_client_options`), `TCPHUB_ERR_FRAME_TOO_LARGE`,
+/// `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in the message under
+/// `TCPHUB_FRAMING_LINES`; nothing is queued),
 /// `TCPHUB_ERR_NOT_RUNNING` (closed, or the server went away).
 ///
 /// # Safety
@@ -124,7 +126,8 @@ pub unsafe extern "C" fn tcphub_client_send(
 /// `data` may be NULL when `len` is 0.
 ///
 /// Returns `TCPHUB_ERR_QUEUE_FULL` when there was no room in time,
-/// `TCPHUB_ERR_FRAME_TOO_LARGE` at once, `TCPHUB_ERR_NOT_RUNNING` (closed,
+/// `TCPHUB_ERR_FRAME_TOO_LARGE` and `TCPHUB_ERR_INVALID_MESSAGE` at once,
+/// `TCPHUB_ERR_NOT_RUNNING` (closed,
 /// or the server went away for good — also during the wait).
 ///
 /// # Safety

@@ -36,6 +36,10 @@ pub const TCPHUB_ERR_QUEUE_FULL: c_int = -8;
 pub const TCPHUB_ERR_TIMEOUT: c_int = -9;
 /// Another operating-system failure; `tcphub_last_error()` says which.
 pub const TCPHUB_ERR_IO: c_int = -10;
+/// The framing cannot carry the message as it is: under
+/// `TCPHUB_FRAMING_LINES`, one containing `\n` (it would arrive as several
+/// messages). Nothing was queued.
+pub const TCPHUB_ERR_INVALID_MESSAGE: c_int = -11;
 /// `tcphub_server_start` or a setter was called while the server runs (or
 /// `tcphub_server_start` from inside one of the server's own callbacks).
 /// (Codes from -100 on exist only in the C binding.)
@@ -78,8 +82,9 @@ pub type tcphub_framing = c_int;
 /// No framing: each read's bytes are one message; sends write bytes as-is.
 pub const TCPHUB_FRAMING_RAW: tcphub_framing = 0;
 /// One message per line: `\n` ends a message (a trailing `\r` is dropped);
-/// sending appends `\n` to the message as it is, so one holding a `\n`
-/// arrives as several messages (and one ending in `\r` loses it): use
+/// sending appends `\n` to the message. A message containing `\n` is
+/// refused by every send with `TCPHUB_ERR_INVALID_MESSAGE`; one ending in
+/// `\r` is sent as it is and arrives without that `\r`: use
 /// `TCPHUB_FRAMING_LENGTH_PREFIXED` for binary or multi-line messages.
 /// `max_len` 0 means 64 KiB.
 pub const TCPHUB_FRAMING_LINES: tcphub_framing = 1;
@@ -138,6 +143,7 @@ fn describe(code: c_int) -> &'static CStr {
         TCPHUB_ERR_QUEUE_FULL => c"outbound queue full",
         TCPHUB_ERR_TIMEOUT => c"timed out",
         TCPHUB_ERR_IO => c"i/o error",
+        TCPHUB_ERR_INVALID_MESSAGE => c"invalid message: a newline under lines framing",
         TCPHUB_ERR_ALREADY_RUNNING => c"already running",
         TCPHUB_ERR_PANIC => c"internal error (panic caught at the C boundary)",
         _ => c"unknown error code",
@@ -301,6 +307,10 @@ mod tests {
                 },
                 TCPHUB_ERR_IO,
             ),
+            (
+                Error::InvalidMessage { reason: "x" },
+                TCPHUB_ERR_INVALID_MESSAGE,
+            ),
         ];
         for (err, code) in pairs {
             assert_eq!(-err.code(), code, "{err:?}");
@@ -444,6 +454,7 @@ mod tests {
             TCPHUB_ERR_QUEUE_FULL,
             TCPHUB_ERR_TIMEOUT,
             TCPHUB_ERR_IO,
+            TCPHUB_ERR_INVALID_MESSAGE,
             TCPHUB_ERR_ALREADY_RUNNING,
             TCPHUB_ERR_PANIC,
         ];

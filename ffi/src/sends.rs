@@ -22,7 +22,9 @@ use crate::server::{server, tcphub_server};
 /// (backpressure, e.g. while a slow callback holds that loop up); called
 /// from inside a callback it never waits.
 ///
-/// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+/// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+/// `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in the message under
+/// `TCPHUB_FRAMING_LINES`): on an error no client gets the message.
 ///
 /// # Safety
 ///
@@ -60,7 +62,8 @@ pub unsafe extern "C" fn tcphub_server_send_all(
 /// leaves first or its queue overflows (0 when the call fails). Otherwise
 /// exactly as `tcphub_server_send_all` (waiting included).
 ///
-/// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`.
+/// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+/// `TCPHUB_ERR_INVALID_MESSAGE`, as `tcphub_server_send_all`.
 ///
 /// # Safety
 ///
@@ -105,7 +108,8 @@ pub unsafe extern "C" fn tcphub_server_send_all_except(
 /// there, `TCPHUB_ERR_INVALID_ARG` when `ip` is not an IP address (a host
 /// name included: it is not resolved, since clients are found by the
 /// address they connected from), `TCPHUB_ERR_NOT_RUNNING`,
-/// `TCPHUB_ERR_FRAME_TOO_LARGE`.
+/// `TCPHUB_ERR_FRAME_TOO_LARGE`, `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in
+/// the message under `TCPHUB_FRAMING_LINES`).
 ///
 /// # Safety
 ///
@@ -139,7 +143,8 @@ pub unsafe extern "C" fn tcphub_server_send_to(
 /// does (an application thread, a loop more than 64 MiB behind).
 ///
 /// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`,
-/// `TCPHUB_ERR_FRAME_TOO_LARGE`.
+/// `TCPHUB_ERR_FRAME_TOO_LARGE`, `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in
+/// the message under `TCPHUB_FRAMING_LINES`).
 ///
 /// # Safety
 ///

@@ -225,8 +225,9 @@ pub unsafe extern "C" fn tcphub_server_set_event_capacity(
 /// refused socket is closed at once and a peer still sending may get a
 /// reset instead of the notice's rest. The bytes are copied. It is written once without
 /// waiting, so `tcphub_server_start` fails with `TCPHUB_ERR_INVALID_ARG`
-/// when its frame is longer than 4096 bytes or the message is over the
-/// framing's `max_len`. Takes effect at the next `tcphub_server_start`.
+/// when its frame is longer than 4096 bytes, the message is over the
+/// framing's `max_len`, or it contains `\n` under `TCPHUB_FRAMING_LINES`.
+/// Takes effect at the next `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
 /// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.

@@ -46,7 +46,9 @@ use crate::{
 ///   arguments and runs them on a helper thread. An
 ///   empty host or port 0 raises
 ///   ``InvalidConfig`` (a ``ValueError``), not ``ConnectError``.
-/// - ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's;
+/// - ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's
+///   (under ``"lines"``, ``send`` raises ``InvalidMessage`` for a message
+///   holding a newline);
 ///   ``max_len``: longest message for lines/length framing, both ways
 ///   (default ``DEFAULT_MAX_LINE`` / ``DEFAULT_MAX_FRAME``).
 /// - ``connect_timeout``: time allowed for each connection attempt.
@@ -468,7 +470,9 @@ impl PyTcpClient {
     /// for the queue to empty (only an empty queue takes it). The wait
     /// releases the GIL; Ctrl-C interrupts it.
     ///
-    /// Raises ``QueueFull``, ``FrameTooLarge``, or ``NotRunning`` once closed
+    /// Raises ``QueueFull``, ``FrameTooLarge``, ``InvalidMessage`` (a
+    /// newline in ``data`` under lines framing, at once: nothing is
+    /// queued), or ``NotRunning`` once closed
     /// or after ``shutdown_write()`` (its message says which; also when that
     /// happens during the wait).
     #[pyo3(signature = (data, timeout = 0.0))]

@@ -22,6 +22,7 @@
 //! │   └── NoSuchAddr                              Error::NoSuchClient(ClientRef::Addr)
 //! ├── NotRunning(TcpHubError)                     Error::NotRunning
 //! ├── FrameTooLarge(TcpHubError, ValueError)      Error::FrameTooLarge
+//! ├── InvalidMessage(TcpHubError, ValueError)     Error::InvalidMessage
 //! ├── QueueFull(TcpHubError)                      Error::QueueFull
 //! ├── Timeout(TcpHubError, TimeoutError)          Error::Timeout
 //! └── IoError(TcpHubError, OSError)               Error::Io         (errno)
@@ -45,6 +46,7 @@ struct Classes {
     no_such_addr: Py<PyType>,
     not_running: Py<PyType>,
     frame_too_large: Py<PyType>,
+    invalid_message: Py<PyType>,
     queue_full: Py<PyType>,
     timeout: Py<PyType>,
     io: Py<PyType>,
@@ -136,6 +138,15 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
                 "A message is longer than the framing allows.\n\n\
                  Attributes ``length`` (the message) and ``limit`` (the framing's max_len).",
             )?,
+            invalid_message: new_class(
+                py,
+                "InvalidMessage",
+                &[b, &py.get_type::<PyValueError>()],
+                "A message the framing cannot carry as it is: under lines framing, \
+                 one containing a newline (it would arrive as several messages). \
+                 Raised by every send before anything is queued; use length framing \
+                 for binary or multi-line messages.",
+            )?,
             queue_full: new_class(
                 py,
                 "QueueFull",
@@ -178,6 +189,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("NoSuchAddr", &c.no_such_addr),
         ("NotRunning", &c.not_running),
         ("FrameTooLarge", &c.frame_too_large),
+        ("InvalidMessage", &c.invalid_message),
         ("QueueFull", &c.queue_full),
         ("Timeout", &c.timeout),
         ("IoError", &c.io),
@@ -430,6 +442,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                     ("limit", max.into_pyobject(py)?.into_any()),
                 ],
             ),
+            Error::InvalidMessage { .. } => make(py, &c.invalid_message, plain()?, &[]),
             Error::QueueFull { queued, limit } => make(
                 py,
                 &c.queue_full,

@@ -93,8 +93,9 @@ struct Running {
 /// - ``port``: TCP port, 0 for any free one. ``max_clients``: most clients
 ///   connected at once (more are accepted and closed).
 /// - ``framing``: how messages are delimited — ``"raw"`` (each read is a
-///   message), ``"lines"`` (newline-terminated; a message holding a newline
-///   arrives as several) or ``"length"`` (4-byte big-endian length prefix).
+///   message), ``"lines"`` (newline-terminated; sending a message holding a
+///   newline raises ``InvalidMessage``, and one ending in ``\r`` arrives
+///   without it) or ``"length"`` (4-byte big-endian length prefix).
 ///   ``max_len``: longest accepted message for lines/length framing
 ///   (default ``DEFAULT_MAX_LINE`` / ``DEFAULT_MAX_FRAME``).
 /// - ``bind``: local IP address (``"::"`` for IPv6 and IPv4; IPv6 also in
@@ -132,7 +133,8 @@ struct Running {
 /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
 /// ``start()`` would refuse (zero ``max_clients``, ``threads``,
 /// ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
-/// below 1, a zero timeout, a ``full_message`` too long) is refused here,
+/// below 1, a zero timeout, a ``full_message`` too long or, under lines
+/// framing, holding a newline) is refused here,
 /// and so is a negative or too large count (``max_clients=-1``), the
 /// message naming the argument; a ``port`` outside 0–65535 raises
 /// ``OverflowError``, as ``socket`` does.
@@ -494,7 +496,8 @@ impl PyTcpServer {
     /// finished sending and is held open for replies (see ``Event``) gets
     /// it too but is not counted, its own leave notice included: pass
     /// ``exclude=client.id`` for that. Raises ``FrameTooLarge`` when
-    /// ``data`` exceeds the framing's ``max_len``.
+    /// ``data`` exceeds the framing's ``max_len``, ``InvalidMessage`` when
+    /// it contains a newline under lines framing (no client gets it then).
     #[pyo3(signature = (data, *, exclude = None))]
     fn send_all(&self, py: Python<'_>, data: Data, exclude: Option<ClientId>) -> PyResult<usize> {
         let Some(r) = self.running.get() else {
@@ -524,7 +527,8 @@ impl PyTcpServer {
     /// completes the handshake before the server accepts it.
     ///
     /// Raises ``NoSuchAddr`` when no client is connected from there,
-    /// ``NotRunning``, ``FrameTooLarge``; ``InvalidConfig`` (a ``ValueError``)
+    /// ``NotRunning``, ``FrameTooLarge``, ``InvalidMessage`` (a newline in
+    /// ``data`` under lines framing); ``InvalidConfig`` (a ``ValueError``)
     /// for an ``ip`` that is no IP address — a host name included: it is not
     /// resolved, since clients are found by the address they connected from.
     fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: Data) -> PyResult<()> {
@@ -537,7 +541,8 @@ impl PyTcpServer {
     /// itself, as a callback or an event gives it).
     ///
     /// Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
-    /// ``FrameTooLarge``.
+    /// ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
+    /// lines framing: it would arrive as several messages).
     fn send(&self, py: Python<'_>, client_id: ClientId, data: Data) -> PyResult<()> {
         let r = self.started().py_err(py)?;
         let client_id = client_id.known(py, r.handle.is_running())?;

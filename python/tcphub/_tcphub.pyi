@@ -49,6 +49,7 @@ __all__ = [
     "NoSuchAddr",
     "NotRunning",
     "FrameTooLarge",
+    "InvalidMessage",
     "QueueFull",
     "Timeout",
     "IoError",
@@ -122,6 +123,11 @@ class FrameTooLarge(TcpHubError, ValueError):
 
     length: int
     limit: int
+
+class InvalidMessage(TcpHubError, ValueError):
+    """A message the framing cannot carry as it is: under lines framing, one
+    containing a newline (it would arrive as several messages). Raised by
+    every send before anything is queued."""
 
 class QueueFull(TcpHubError):
     """A bounded outbound queue has no room for the message."""

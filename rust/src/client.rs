@@ -314,7 +314,10 @@ impl TcpClient {
     /// [`Error::NotRunning`] once closed (or dropped for good without
     /// reconnect) or after [`shutdown_write`](TcpClient::shutdown_write),
     /// [`Error::QueueFull`] when the bounded queue has no room,
-    /// [`Error::FrameTooLarge`] when `msg` exceeds the framing's limit.
+    /// [`Error::FrameTooLarge`] when `msg` exceeds the framing's limit,
+    /// [`Error::InvalidMessage`] when it contains `\n` under
+    /// [`Framing::Lines`](crate::Framing::Lines) (it would arrive as several
+    /// lines). Nothing is queued then.
     ///
     /// # Examples
     ///

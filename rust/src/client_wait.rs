@@ -302,7 +302,8 @@ impl TcpClient {
     /// # Errors
     ///
     /// [`Error::QueueFull`] when there was no room in time;
-    /// [`Error::FrameTooLarge`] and [`Error::NotRunning`] as `send`, at
+    /// [`Error::FrameTooLarge`], [`Error::InvalidMessage`] and
+    /// [`Error::NotRunning`] as `send`, at
     /// once — and `NotRunning` also when the client is closed or ends for
     /// good during the wait.
     ///

@@ -92,6 +92,26 @@ pub enum Error {
         /// The configured limit.
         max: usize,
     },
+    /// A message the framing cannot carry as it is: for
+    /// [`Framing::Lines`](crate::Framing::Lines), one containing `\n`
+    /// (sent as it is, it would arrive as several messages). Refused by
+    /// every send before anything is queued. `reason` says what is wrong
+    /// and is the whole message.
+    ///
+    /// ```
+    /// use tcphub::{Error, Framing};
+    /// let err = Framing::lines().encode(b"two\nlines").unwrap_err();
+    /// assert!(matches!(err, Error::InvalidMessage { .. }));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "message contains a newline, which Lines framing cannot carry: use length-prefixed framing"
+    /// );
+    /// ```
+    #[error("{reason}")]
+    InvalidMessage {
+        /// What is wrong with the message, as a sentence.
+        reason: &'static str,
+    },
     /// A bounded outbound queue has no room for the message. Against the
     /// limit each queued message (the refused one too) also counts 48
     /// bytes of bookkeeping, so a queue of tiny messages is full while its
@@ -138,6 +158,7 @@ impl Error {
     /// | 8 | [`Error::QueueFull`] |
     /// | 9 | [`Error::Timeout`] |
     /// | 10 | [`Error::Io`] |
+    /// | 11 | [`Error::InvalidMessage`] |
     ///
     /// # Examples
     ///
@@ -155,6 +176,7 @@ impl Error {
             Error::QueueFull { .. } => 8,
             Error::Timeout => 9,
             Error::Io { .. } => 10,
+            Error::InvalidMessage { .. } => 11,
         }
     }
 

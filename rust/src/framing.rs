@@ -30,6 +30,10 @@ pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 /// ```
 pub const DEFAULT_MAX_FRAME: usize = 8 * 1024 * 1024;
 
+/// Why [`Framing::Lines`] refuses a message holding `\n` ([`crate::Error::InvalidMessage`]).
+const NEWLINE_IN_LINE: &str =
+    "message contains a newline, which Lines framing cannot carry: use length-prefixed framing";
+
 /// How messages are delimited on the wire.
 ///
 /// # Examples
@@ -51,10 +55,15 @@ pub enum Framing {
     #[default]
     Raw,
     /// Newline-delimited: a message ends at `\n`, a trailing `\r` is stripped;
-    /// sending appends `\n` and sends the message as it is, so one holding a
-    /// `\n` arrives as several lines (and one ending in `\r` loses it): use
-    /// `LengthPrefixed` for binary or multi-line messages. A line longer than
-    /// `max_len` bytes (excluding the terminator) disconnects the sender with
+    /// sending appends `\n` to the message. A message containing `\n` is
+    /// refused by every send with
+    /// [`Error::InvalidMessage`](crate::Error::InvalidMessage) (it would
+    /// arrive as several lines), before anything is queued. A `\r` is sent
+    /// as it is, so a message ending in `\r` arrives without that one `\r`
+    /// (it is not refused: every line received, e.g. `abc\r` from
+    /// `abc\r\r\n`, can be relayed). Use `LengthPrefixed` for binary or
+    /// multi-line messages. A line longer than `max_len` bytes
+    /// (excluding the terminator) disconnects the sender with
     /// `FrameTooLarge`.
     Lines {
         /// Longest accepted line, in bytes.
@@ -117,7 +126,10 @@ impl Framing {
     /// # Errors
     ///
     /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge) when `msg` is longer
-    /// than `max_len` (a peer using the same framing would refuse it).
+    /// than `max_len` (a peer using the same framing would refuse it);
+    /// [`Error::InvalidMessage`](crate::Error::InvalidMessage) when `msg`
+    /// contains `\n` under [`Framing::Lines`] (it would arrive as several
+    /// lines).
     ///
     /// # Examples
     ///
@@ -125,6 +137,8 @@ impl Framing {
     /// use tcphub::{Error, Framing};
     /// let f = Framing::Lines { max_len: 4 };
     /// assert!(matches!(f.encode(b"too long"), Err(Error::FrameTooLarge { len: 8, max: 4 })));
+    /// assert!(matches!(f.encode(b"a\nb"), Err(Error::InvalidMessage { .. })));
+    /// assert_eq!(f.encode(b"a\r").unwrap().as_ref(), b"a\r\n"); // a `\r` is sent as it is
     /// ```
     pub fn encode(&self, msg: &[u8]) -> crate::Result<Arc<[u8]>> {
         self.framed_len(msg)?;
@@ -137,11 +151,14 @@ impl Framing {
         })
     }
 
-    /// How long `msg` is once framed.
+    /// How long `msg` is once framed: the one check of every send (server
+    /// and client, framed by [`encode`](Framing::encode) or
+    /// [`encode_into`](Framing::encode_into)).
     ///
     /// # Errors
     ///
-    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge), as [`encode`](Framing::encode).
+    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge) and
+    /// [`Error::InvalidMessage`](crate::Error::InvalidMessage), as [`encode`](Framing::encode).
     pub(crate) fn framed_len(&self, msg: &[u8]) -> crate::Result<usize> {
         if let Some(max) = self.max_len() {
             let max = if matches!(self, Framing::LengthPrefixed { .. }) {
@@ -156,6 +173,12 @@ impl Framing {
                 });
             }
         }
+        // `contains` on bytes is a memchr: cheap enough for every send.
+        if matches!(self, Framing::Lines { .. }) && msg.contains(&b'\n') {
+            return Err(crate::Error::InvalidMessage {
+                reason: NEWLINE_IN_LINE,
+            });
+        }
         Ok(msg.len()
             + match self {
                 Framing::Raw => 0,
@@ -164,9 +187,9 @@ impl Framing {
             })
     }
 
-    /// Appends `msg` framed to `out` (its length checked by
-    /// [`framed_len`](Framing::framed_len) first): the client's send path,
-    /// which gathers messages in one buffer.
+    /// Appends `msg` framed to `out` (checked by
+    /// [`framed_len`](Framing::framed_len) first: its length, its newlines):
+    /// the client's send path, which gathers messages in one buffer.
     pub(crate) fn encode_into(&self, msg: &[u8], out: &mut Vec<u8>) {
         match self {
             Framing::Raw => out.extend_from_slice(msg),
@@ -576,6 +599,7 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
     use proptest::prelude::*;
 
     fn decode_all(framing: Framing, chunks: &[&[u8]]) -> Result<Vec<Vec<u8>>, FrameError> {
@@ -585,6 +609,43 @@ mod tests {
             d.decode(c, |m| out.push(m.to_vec()))?;
         }
         Ok(out)
+    }
+
+    #[test]
+    fn lines_refuses_a_message_holding_a_newline() {
+        let f = Framing::Lines { max_len: 16 };
+        for msg in [&b"a\nb"[..], b"hi\n", b"\n", b"\nx", b"a\r\nb"] {
+            assert!(
+                matches!(f.encode(msg), Err(Error::InvalidMessage { .. })),
+                "{msg:?}"
+            );
+            assert!(
+                matches!(f.framed_len(msg), Err(Error::InvalidMessage { .. })),
+                "{msg:?}"
+            );
+        }
+        let err = f.encode(b"a\nb").unwrap_err();
+        assert_eq!(err.code(), 11);
+        assert!(err.to_string().contains("newline"), "{err}");
+        // Too long is told first (the cheaper check).
+        assert!(matches!(
+            f.encode(&[b'\n'; 17]),
+            Err(Error::FrameTooLarge { len: 17, max: 16 })
+        ));
+        // A `\r` is not refused, trailing or not: a line received as
+        // "abc\r" (from "abc\r\r\n") can be relayed as it is.
+        let mut got = Vec::new();
+        Decoder::new(f)
+            .decode(b"abc\r\r\n", |m| got.push(m.to_vec()))
+            .unwrap();
+        assert_eq!(got, vec![b"abc\r".to_vec()]);
+        assert_eq!(f.encode(&got[0]).unwrap().as_ref(), b"abc\r\n");
+        assert_eq!(f.encode(b"\ra\rb").unwrap().as_ref(), b"\ra\rb\n");
+        assert_eq!(f.framed_len(b"").unwrap(), 1);
+        // The other framings carry any byte.
+        for f in [Framing::Raw, Framing::length_prefixed()] {
+            assert!(f.encode(b"a\nb\n").is_ok(), "{f:?}");
+        }
     }
 
     #[test]

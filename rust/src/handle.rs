@@ -157,9 +157,9 @@ impl ServerHandle {
     }
 
     /// Queues `msg` for every connected client; returns the number of clients
-    /// connected at the call (0 when stopped or when `msg` is too large for
-    /// the framing — see [`try_send_all`](ServerHandle::try_send_all) for the
-    /// error). A client already being disconnected, or one whose queue is full
+    /// connected at the call (0 when stopped or when the framing refuses
+    /// `msg`, too large or, for `Lines`, holding a `\n` — see
+    /// [`try_send_all`](ServerHandle::try_send_all) for the error). A client already being disconnected, or one whose queue is full
     /// under [`Overflow::DropMessage`](crate::Overflow::DropMessage), is
     /// counted but does not get it. In pull mode a client held open for
     /// replies after it finished sending (see
@@ -196,7 +196,9 @@ impl ServerHandle {
     /// # Errors
     ///
     /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
-    /// `msg` exceeds the framing's `max_len`. A `stop()` from another thread
+    /// `msg` exceeds the framing's `max_len`; [`Error::InvalidMessage`] when
+    /// it contains `\n` under [`Framing::Lines`](crate::Framing::Lines) —
+    /// both before any client gets it. A `stop()` from another thread
     /// that begins while the message is being handed to the event loops
     /// also gives `NotRunning`, though the clients of the loops it reached
     /// first may still get it (a stop flushes what was queued).
@@ -215,8 +217,8 @@ impl ServerHandle {
 
     /// Queues `msg` for every connected client except client `except` —
     /// typically a chat's "everyone but the sender" — and returns how many
-    /// clients that was at the call (0 when stopped or when `msg` is too
-    /// large; see [`try_send_all_except`](ServerHandle::try_send_all_except)
+    /// clients that was at the call (0 when stopped or when the framing
+    /// refuses `msg`; see [`try_send_all_except`](ServerHandle::try_send_all_except)
     /// for the error). Otherwise exactly like
     /// [`send_all`](ServerHandle::send_all): one shared buffer, the clients
     /// connected at the call, the same waiting rules. An `except` that is
@@ -246,7 +248,8 @@ impl ServerHandle {
     /// # Errors
     ///
     /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
-    /// `msg` exceeds the framing's `max_len`.
+    /// `msg` exceeds the framing's `max_len`; [`Error::InvalidMessage`] when
+    /// it contains `\n` under [`Framing::Lines`](crate::Framing::Lines).
     ///
     /// # Examples
     ///
@@ -312,7 +315,9 @@ impl ServerHandle {
     /// # Errors
     ///
     /// [`Error::NoSuchClient`] when no client is connected from there,
-    /// [`Error::NotRunning`], [`Error::FrameTooLarge`].
+    /// [`Error::NotRunning`], [`Error::FrameTooLarge`],
+    /// [`Error::InvalidMessage`] (a `\n` under `Lines`, as
+    /// [`send`](ServerHandle::send)).
     ///
     /// # Examples
     ///
@@ -339,7 +344,10 @@ impl ServerHandle {
     /// # Errors
     ///
     /// [`Error::NoSuchClient`] when `id` is not connected, [`Error::NotRunning`],
-    /// [`Error::FrameTooLarge`].
+    /// [`Error::FrameTooLarge`] when `msg` exceeds the framing's `max_len`,
+    /// [`Error::InvalidMessage`] when it contains `\n` under
+    /// [`Framing::Lines`](crate::Framing::Lines) (it would arrive as several
+    /// lines).
     ///
     /// # Examples
     ///

@@ -468,7 +468,9 @@ impl TcpServer {
     ///
     /// [`start`](TcpServer::start) fails with [`Error::InvalidConfig`] when
     /// the framed message is longer than that or over the framing's
-    /// `max_len`.
+    /// `max_len`, or when it contains `\n` under
+    /// [`Framing::Lines`](crate::Framing::Lines) (the framing refuses it as
+    /// any send does, [`Error::InvalidMessage`]).
     ///
     /// # Examples
     ///
@@ -568,7 +570,8 @@ impl TcpServer {
     /// more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
     /// keepalive, a busy poll over [`MAX_BUSY_POLL`], a
-    /// [`full_message`](TcpServer::full_message) that is too long framed.
+    /// [`full_message`](TcpServer::full_message) that is too long framed
+    /// (or holds a `\n` under `Lines`).
     ///
     /// # Examples
     ///
@@ -596,7 +599,7 @@ impl TcpServer {
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
     /// keepalive, a busy poll over [`MAX_BUSY_POLL`], a
     /// [`full_message`](TcpServer::full_message) that is too long framed
-    /// (the checks of [`validate`](TcpServer::validate)); [`Error::Io`]
+    /// or holds a `\n` under `Lines` (the checks of [`validate`](TcpServer::validate)); [`Error::Io`]
     /// when the OS refuses a thread or poller.
     ///
     /// # Examples

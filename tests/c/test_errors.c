@@ -42,7 +42,8 @@ int main(void) {
     const int codes[] = {TCPHUB_OK, TCPHUB_ERR_NULL, TCPHUB_ERR_INVALID_ARG, TCPHUB_ERR_BIND,
                          TCPHUB_ERR_CONNECT, TCPHUB_ERR_NO_SUCH_CLIENT, TCPHUB_ERR_NOT_RUNNING,
                          TCPHUB_ERR_FRAME_TOO_LARGE, TCPHUB_ERR_QUEUE_FULL, TCPHUB_ERR_TIMEOUT,
-                         TCPHUB_ERR_IO, TCPHUB_ERR_ALREADY_RUNNING, TCPHUB_ERR_PANIC};
+                         TCPHUB_ERR_IO, TCPHUB_ERR_INVALID_MESSAGE, TCPHUB_ERR_ALREADY_RUNNING,
+                         TCPHUB_ERR_PANIC};
     const size_t ncodes = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < ncodes; i++) {
         CHECK(i == 0 || codes[i] < 0);

@@ -52,6 +52,7 @@ def test_each_error_maps_to_its_own_class_under_tcphuberror():
         tcphub.NoSuchAddr,
         tcphub.NotRunning,
         tcphub.FrameTooLarge,
+        tcphub.InvalidMessage,
         tcphub.QueueFull,
         tcphub.Timeout,
         tcphub.IoError,
@@ -64,6 +65,7 @@ def test_each_error_maps_to_its_own_class_under_tcphuberror():
     assert issubclass(tcphub.ConnectError, ConnectionError)
     assert issubclass(tcphub.Timeout, TimeoutError)
     assert issubclass(tcphub.InvalidConfig, ValueError)
+    assert issubclass(tcphub.InvalidMessage, ValueError)
     assert issubclass(tcphub.NoSuchAddr, tcphub.NoSuchClient)
 
 
