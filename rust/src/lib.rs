@@ -54,8 +54,8 @@
 //! - `broadcast.rs` — joins back-to-back `send_all` frames into one buffer.
 //! - `connection.rs` — one connection: socket, decoder, bounded outbound
 //!   queue written with a gathering `sendmsg` (`MSG_NOSIGNAL`).
-//! - [`framing`](Framing) (`framing.rs`) — [`Framing`], its encoder and the
-//!   incremental [`Decoder`].
+//! - [`framing`](Framing) (`framing.rs`) — [`Framing`] and its encoder;
+//!   `framing/decoder.rs` — the incremental [`Decoder`].
 //! - `event.rs` — [`Client`], [`Event`], [`DisconnectReason`], [`Events`].
 //! - `outbox.rs` — the never-blocking sending side of the pull queue.
 //! - `shared.rs` — state shared by handles and loops, the commands handles
