@@ -18,7 +18,9 @@
 //!   arguments and core errors into codes, records `tcphub_last_error()`.
 //! - `codes.rs` — `TCPHUB_OK`, `TCPHUB_ERR_*`, `TCPHUB_REASON_*`,
 //!   `TCPHUB_FRAMING_*`, `TCPHUB_EVENT_*`, `tcphub_strerror`, `tcphub_last_error`.
-//! - `server.rs` — `tcphub_server`: configuration, callbacks, start/stop.
+//! - `server.rs` — `tcphub_server`: configuration, start/stop.
+//! - `callbacks.rs` — the callback types, `tcphub_server_on_*`, and the
+//!   mark that lets a callback's sends use the engine's handle lock-free.
 //! - `sends.rs` — `tcphub_server_send_all`, `_send_all_except`, `_send_to`,
 //!   `_send`, `_disconnect`.
 //! - `tuning.rs` — the less common settings: overflow policy, linger,
@@ -42,6 +44,7 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+pub mod callbacks;
 pub mod client;
 pub mod client_events;
 pub mod client_options;
@@ -54,6 +57,7 @@ pub mod stats;
 pub mod stopping;
 pub mod tuning;
 
+pub use callbacks::*;
 pub use client::*;
 pub use client_events::*;
 pub use client_options::*;

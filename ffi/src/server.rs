@@ -1,8 +1,7 @@
 //! `tcphub_server`: a [`TcpServer`] builder and, once started, its
 //! [`ServerHandle`], behind one opaque pointer.
 
-use std::cell::Cell;
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, TryLockError};
@@ -10,34 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Once, TryLockError};
 use tcphub_core::{Client, Framing, ServerHandle, TcpServer};
 
 use crate::boundary::{self, boundary, callback, non_null, Fail, UserPtr};
+use crate::callbacks::{ConnectFn, DisconnectFn, FreeFn, MessageFn};
 use crate::codes::*;
 use crate::tuning::Tuning;
-
-/// Called when a client connects: its id, and its remote IP address (text,
-/// e.g. "127.0.0.1" or "::1") and port. `ip` is valid only during the call.
-pub type tcphub_connect_cb = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, client_id: u64, ip: *const c_char, port: u16),
->;
-
-/// Called for each message (one frame), in order per client. `data` is
-/// valid only during the call; copy what you keep. `data` is never NULL.
-pub type tcphub_message_cb = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, client_id: u64, data: *const u8, len: usize),
->;
-
-/// Called once when a client's connection ends, with a `TCPHUB_REASON_*` value.
-/// Who it was: `tcphub_server_client_info(s, client_id, &info)` from inside
-/// the callback.
-pub type tcphub_disconnect_cb =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, client_id: u64, reason: c_int)>;
-
-/// Releases a userdata pointer given to `tcphub_server_on_*`.
-pub type tcphub_userdata_free_cb = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
-
-type ConnectFn = unsafe extern "C" fn(*mut c_void, u64, *const c_char, u16);
-type MessageFn = unsafe extern "C" fn(*mut c_void, u64, *const u8, usize);
-type DisconnectFn = unsafe extern "C" fn(*mut c_void, u64, c_int);
-type FreeFn = unsafe extern "C" fn(*mut c_void);
 
 /// A tcphub server. Create with `tcphub_server_new`, configure, then
 /// `tcphub_server_start`; release with `tcphub_server_free`.
@@ -100,7 +74,7 @@ impl From<Wedged> for Fail {
 }
 
 #[derive(Debug)]
-struct State {
+pub(crate) struct State {
     port: u16,
     max_clients: usize,
     ip: Option<IpAddr>,
@@ -115,10 +89,10 @@ struct State {
     max_queue_bytes: usize,
     /// The settings set in `tuning.rs`.
     tuning: Tuning,
-    on_connect: Option<(ConnectFn, UserPtr)>,
-    on_message: Option<(MessageFn, UserPtr)>,
-    on_disconnect: Option<(DisconnectFn, UserPtr)>,
-    userdata_free: Option<FreeFn>,
+    pub(crate) on_connect: Option<(ConnectFn, UserPtr)>,
+    pub(crate) on_message: Option<(MessageFn, UserPtr)>,
+    pub(crate) on_disconnect: Option<(DisconnectFn, UserPtr)>,
+    pub(crate) userdata_free: Option<FreeFn>,
     /// Every distinct userdata ever registered: the destructor runs once for
     /// each when this object is dropped, which is after the last callback.
     userdata: Vec<UserPtr>,
@@ -154,7 +128,7 @@ impl State {
         }
     }
 
-    fn remember(&mut self, userdata: UserPtr) {
+    pub(crate) fn remember(&mut self, userdata: UserPtr) {
         if !userdata.0.is_null() && !self.userdata.contains(&userdata) {
             self.userdata.push(userdata);
         }
@@ -181,85 +155,9 @@ impl State {
         if let Some(n) = self.threads {
             b = b.threads(n);
         }
-        if let Some((f, ud)) = self.on_connect {
-            let keep = keep.clone();
-            b = b.on_connect(move |srv, client| {
-                in_callback(&keep, srv, None, || {
-                    callback("on_connect", || {
-                        let ip = CString::new(client.addr.ip().to_string())
-                            .expect("an IP address has no NUL byte");
-                        // SAFETY: the application registered `f` for exactly
-                        // these arguments; `ip` outlives the call.
-                        unsafe { f(ud.get(), client.id, ip.as_ptr(), client.addr.port()) }
-                    })
-                });
-            });
-        }
-        if let Some((f, ud)) = self.on_message {
-            let keep = keep.clone();
-            b = b.on_message(move |srv, client, msg| {
-                in_callback(&keep, srv, None, || {
-                    // SAFETY: as above; `msg` outlives the call.
-                    callback("on_message", || unsafe {
-                        f(ud.get(), client.id, msg.as_ptr(), msg.len())
-                    })
-                });
-            });
-        }
-        if let Some((f, ud)) = self.on_disconnect {
-            let keep = keep.clone();
-            b = b.on_disconnect(move |srv, client, why| {
-                crate::boundary::note_disconnect(why);
-                in_callback(&keep, srv, Some(client), || {
-                    // SAFETY: as above.
-                    callback("on_disconnect", || unsafe {
-                        f(ud.get(), client.id, why.code())
-                    })
-                });
-            });
-        }
+        b = crate::callbacks::wire(self, b, keep);
         b
     }
-}
-
-/// What [`IN_CALLBACK`] holds: the server whose callback runs, the core
-/// handle the engine passed to it, and the client leaving (in
-/// `on_disconnect`; null in the other callbacks).
-type Mark = (*const tcphub_server, *const ServerHandle, *const Client);
-
-thread_local! {
-    /// The server whose callback runs on this thread right now, and the core
-    /// handle the engine passed to that callback (null when none runs).
-    static IN_CALLBACK: Cell<Mark> =
-        const { Cell::new((std::ptr::null(), std::ptr::null(), std::ptr::null())) };
-}
-
-/// Runs `f`, a callback of server `s` that the engine passed `handle` (and,
-/// in `on_disconnect`, the client `leaving`), marked as running on this
-/// thread; the outer mark (a callback of another server it is nested in) is
-/// restored after, on unwind too. One access to the thread-local for both
-/// (each is a `__tls_get_addr` call in a shared library).
-fn in_callback(
-    s: &Arc<tcphub_server>,
-    handle: &ServerHandle,
-    leaving: Option<&Client>,
-    f: impl FnOnce(),
-) {
-    struct Restore<'a>(&'a Cell<Mark>, Mark);
-    impl Drop for Restore<'_> {
-        fn drop(&mut self) {
-            self.0.set(self.1);
-        }
-    }
-    let now = (
-        Arc::as_ptr(s),
-        handle as *const ServerHandle,
-        leaving.map_or(std::ptr::null(), |c| c as *const Client),
-    );
-    IN_CALLBACK.with(|mark| {
-        let _restore = Restore(mark, mark.replace(now));
-        f();
-    });
 }
 
 impl tcphub_server {
@@ -271,7 +169,7 @@ impl tcphub_server {
         &self,
         f: impl FnOnce(&ServerHandle) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
-        let (srv, handle, _) = IN_CALLBACK.with(Cell::get);
+        let (srv, handle, _) = crate::callbacks::current();
         if std::ptr::eq(srv, self) && !handle.is_null() {
             // SAFETY: as in `with_started`.
             return f(unsafe { &*handle });
@@ -284,7 +182,7 @@ impl tcphub_server {
     /// never started: for queries whose documented answer is then 0, which
     /// is no failure and so must not replace `tcphub_last_error()`.
     pub(crate) fn with_started<R>(&self, f: impl FnOnce(&ServerHandle) -> R) -> Option<R> {
-        let (srv, handle, _) = IN_CALLBACK.with(Cell::get);
+        let (srv, handle, _) = crate::callbacks::current();
         if std::ptr::eq(srv, self) && !handle.is_null() {
             // SAFETY: set by `in_callback` from a reference that lives
             // for the whole callback, which is still running on this thread
@@ -300,7 +198,7 @@ impl tcphub_server {
     /// `on_disconnect` running on this thread: no longer listed by the
     /// engine, but the callback may still ask who it was.
     pub(crate) fn leaving(&self, id: u64) -> Option<Client> {
-        let (srv, _, leaving) = IN_CALLBACK.with(Cell::get);
+        let (srv, _, leaving) = crate::callbacks::current();
         if !std::ptr::eq(srv, self) || leaving.is_null() {
             return None;
         }
@@ -317,7 +215,7 @@ impl tcphub_server {
 
     /// Locks `state`, unless this is a forked child where a thread of the
     /// parent held it at the fork: it would wait for good.
-    fn lock(&self) -> Result<MutexGuard<'_, State>, Wedged> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, State>, Wedged> {
         let me = FORKS.load(Ordering::Relaxed) + 1;
         let guard = match self.state.try_lock() {
             Ok(g) => g,
@@ -402,7 +300,7 @@ pub(crate) unsafe fn server<'a>(s: *const tcphub_server) -> Result<&'a tcphub_se
 /// # Safety
 ///
 /// `s` is NULL or a live server.
-unsafe fn setter(
+pub(crate) unsafe fn setter(
     name: &'static str,
     s: *mut tcphub_server,
     set: impl FnOnce(&mut State) -> Result<(), Fail>,
@@ -654,103 +552,6 @@ pub unsafe extern "C" fn tcphub_server_set_threads(s: *mut tcphub_server, thread
     }
 }
 
-/// Sets the callback for new clients (NULL `cb` removes it). With no
-/// callback set at all the server runs in pull mode (`tcphub_server_next_event`).
-/// Takes effect at the next `tcphub_server_start`.
-///
-/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
-///
-/// # Safety
-///
-/// `s` is NULL or a live server; `cb` and `userdata` may be called from the
-/// event-loop threads until the last callback (see the threading rules above).
-#[no_mangle]
-pub unsafe extern "C" fn tcphub_server_on_connect(
-    s: *mut tcphub_server,
-    cb: tcphub_connect_cb,
-    userdata: *mut c_void,
-) -> c_int {
-    // SAFETY: the caller's promise.
-    unsafe {
-        setter("tcphub_server_on_connect", s, |st| {
-            st.remember(UserPtr(userdata));
-            st.on_connect = cb.map(|f| (f, UserPtr(userdata)));
-            Ok(())
-        })
-    }
-}
-
-/// Sets the callback for messages (NULL `cb` removes it). See
-/// `tcphub_server_on_connect`.
-///
-/// # Safety
-///
-/// As for `tcphub_server_on_connect`.
-#[no_mangle]
-pub unsafe extern "C" fn tcphub_server_on_message(
-    s: *mut tcphub_server,
-    cb: tcphub_message_cb,
-    userdata: *mut c_void,
-) -> c_int {
-    // SAFETY: the caller's promise.
-    unsafe {
-        setter("tcphub_server_on_message", s, |st| {
-            st.remember(UserPtr(userdata));
-            st.on_message = cb.map(|f| (f, UserPtr(userdata)));
-            Ok(())
-        })
-    }
-}
-
-/// Sets the callback for departures (NULL `cb` removes it). See
-/// `tcphub_server_on_connect`. Every client that was reported connected is
-/// reported disconnected exactly once, including when the server stops
-/// (`TCPHUB_REASON_SERVER_STOPPED`).
-///
-/// # Safety
-///
-/// As for `tcphub_server_on_connect`.
-#[no_mangle]
-pub unsafe extern "C" fn tcphub_server_on_disconnect(
-    s: *mut tcphub_server,
-    cb: tcphub_disconnect_cb,
-    userdata: *mut c_void,
-) -> c_int {
-    // SAFETY: the caller's promise.
-    unsafe {
-        setter("tcphub_server_on_disconnect", s, |st| {
-            st.remember(UserPtr(userdata));
-            st.on_disconnect = cb.map(|f| (f, UserPtr(userdata)));
-            Ok(())
-        })
-    }
-}
-
-/// Sets a destructor for userdata: it is called once for each distinct
-/// non-NULL userdata ever registered by a `tcphub_server_on_*` call that
-/// returned `TCPHUB_OK` (with a NULL callback too; the userdata of a call
-/// that failed stays the caller's), after the last callback has returned — when the server object is released (by
-/// `tcphub_server_free`, or by the last event-loop thread if the server was
-/// freed from inside a callback). NULL removes it. Unlike the other
-/// setters it may also be called while the server runs: the destructor is
-/// used only when the object is released.
-///
-/// # Safety
-///
-/// `s` is NULL or a live server.
-#[no_mangle]
-pub unsafe extern "C" fn tcphub_server_set_userdata_free(
-    s: *mut tcphub_server,
-    free_fn: tcphub_userdata_free_cb,
-) -> c_int {
-    boundary("tcphub_server_set_userdata_free", || {
-        // SAFETY: the caller's promise.
-        let srv = unsafe { server(s)? };
-        srv.lock()?.userdata_free = free_fn;
-        Ok(TCPHUB_OK)
-    })
-}
-
 /// Binds, listens and starts the event-loop threads. A stopped server may
 /// be started again (with the same settings, on a new socket) — but not
 /// from inside one of its own callbacks, where its previous run is still
@@ -774,7 +575,7 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
     boundary("tcphub_server_start", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        if std::ptr::eq(IN_CALLBACK.with(Cell::get).0, srv) {
+        if std::ptr::eq(crate::callbacks::current().0, srv) {
             // Its loops (this thread among them) are still running: the old
             // run could not be waited for, and this callback would go on
             // with the old run's handle.
