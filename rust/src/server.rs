@@ -569,7 +569,8 @@ impl TcpServer {
     /// [`Error::InvalidConfig`] for zero `max_clients`, zero threads or
     /// more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
-    /// keepalive, a busy poll over [`MAX_BUSY_POLL`], a
+    /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
+    /// a busy poll over [`MAX_BUSY_POLL`], a
     /// [`full_message`](TcpServer::full_message) that is too long framed
     /// (or holds a `\n` under `Lines`).
     ///
@@ -597,7 +598,8 @@ impl TcpServer {
     /// denied), [`Error::InvalidConfig`] for zero `max_clients`, zero threads
     /// or more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
-    /// keepalive, a busy poll over [`MAX_BUSY_POLL`], a
+    /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
+    /// a busy poll over [`MAX_BUSY_POLL`], a
     /// [`full_message`](TcpServer::full_message) that is too long framed
     /// or holds a `\n` under `Lines` (the checks of [`validate`](TcpServer::validate)); [`Error::Io`]
     /// when the OS refuses a thread or poller.
@@ -744,6 +746,12 @@ fn check(config: &Config) -> Result<Option<Arc<[u8]>>> {
                 "{name} must be more than zero"
             )));
         }
+    }
+    if let Some(idle) = config.keepalive {
+        // Past what the kernel takes. Checked here with the rest, not only
+        // when `start` rounds it: `validate` (Python's constructor) let it
+        // through, to fail far from the mistake.
+        crate::connection::keepalive_secs(idle)?;
     }
     if config.busy_poll > MAX_BUSY_POLL {
         return Err(Error::InvalidConfig(format!(

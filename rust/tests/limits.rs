@@ -125,6 +125,20 @@ fn zero_idle_frame_and_keepalive_times_are_configuration_errors() {
         matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("keepalive")),
         "{err:?}"
     );
+    // Past the kernel's bound: refused by validate() too, as every other
+    // setting start() refuses is (validate() let it through).
+    let too_long = TcpServer::new(0, 1)
+        .bind(localhost())
+        .keepalive(tcphub::MAX_KEEPALIVE + std::time::Duration::from_millis(1));
+    let err = too_long.validate().unwrap_err();
+    assert!(
+        matches!(&err, tcphub::Error::InvalidConfig(m) if m.contains("keepalive must be at most")),
+        "{err:?}"
+    );
+    assert!(TcpServer::new(0, 1)
+        .keepalive(tcphub::MAX_KEEPALIVE)
+        .validate()
+        .is_ok());
     let tiny = std::time::Duration::from_nanos(1);
     let ok = TcpServer::new(0, 1)
         .bind(localhost())

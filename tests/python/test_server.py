@@ -516,6 +516,7 @@ def test_zero_max_clients_is_invalid_config():
         ({"idle_timeout": 0}, "idle_timeout must be more than zero"),
         ({"frame_timeout": 0.0}, "frame_timeout must be more than zero"),
         ({"keepalive": 0}, "keepalive must be more than zero"),
+        ({"keepalive": tcphub.MAX_KEEPALIVE + 1}, "keepalive must be at most 32767 s"),
         ({"busy_poll": 1.5}, "busy_poll must be at most 1s"),
         ({"framing": "lines", "max_len": 0}, "max_len must be at least 1"),
         ({"full_message": bytes(5000)}, "full_message"),
