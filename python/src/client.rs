@@ -321,10 +321,10 @@ impl PyTcpClient {
         reconnect_initial = 0.1,
         reconnect_max = 30.0,
         reconnect_max_attempts = None,
-        max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
+        max_queue_bytes = 4194304, // DEFAULT_MAX_QUEUE_BYTES (checked in lib.rs)
         nodelay = true,
         linger = 2.0,
-        event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
+        event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         keepalive = None,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -398,10 +398,10 @@ impl PyTcpClient {
         reconnect_initial = 0.1,
         reconnect_max = 30.0,
         reconnect_max_attempts = None,
-        max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
+        max_queue_bytes = 4194304, // DEFAULT_MAX_QUEUE_BYTES (checked in lib.rs)
         nodelay = true,
         linger = 2.0,
-        event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
+        event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         keepalive = None,
     ))]
     #[allow(clippy::too_many_arguments)]

@@ -160,6 +160,14 @@ fn seconds(py: Python<'_>, secs: f64, what: &str, sign: &str) -> PyResult<Durati
     })
 }
 
+// The constructors' signatures write these defaults as literals: pyo3
+// shows a default that is a path (`tcphub::DEFAULT_BACKLOG`) as `...` in
+// `help()` and `inspect.signature`, which read as the value to pass.
+// The build fails if the core's constants change without them.
+const _: () = assert!(tcphub::DEFAULT_MAX_QUEUE_BYTES == 4194304);
+const _: () = assert!(tcphub::DEFAULT_EVENT_CAPACITY == 65536);
+const _: () = assert!(tcphub::DEFAULT_BACKLOG == 4096);
+
 /// The native module.
 #[pymodule]
 fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -220,15 +220,15 @@ impl PyTcpServer {
         bind = "0.0.0.0",
         max_len = None,
         threads = None,
-        max_queue_bytes = tcphub::DEFAULT_MAX_QUEUE_BYTES,
+        max_queue_bytes = 4194304, // DEFAULT_MAX_QUEUE_BYTES (checked in lib.rs)
         overflow = "disconnect",
         idle_timeout = None,
         frame_timeout = None,
         keepalive = None,
         nodelay = true,
-        backlog = tcphub::DEFAULT_BACKLOG,
+        backlog = 4096, // DEFAULT_BACKLOG
         linger = 2.0,
-        event_capacity = tcphub::DEFAULT_EVENT_CAPACITY,
+        event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         busy_poll = 5e-6,
         full_message = None,
     ))]

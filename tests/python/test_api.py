@@ -138,3 +138,25 @@ def test_the_defaults_are_the_cores_constants():
     tcphub.TcpServer(0, 1, framing="raw", full_message=b"x" * tcphub.MAX_FULL_MESSAGE)
     with pytest.raises(tcphub.InvalidConfig):
         tcphub.TcpServer(0, 1, framing="raw", full_message=b"x" * (tcphub.MAX_FULL_MESSAGE + 1))
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 10),
+    reason="before 3.10 an abi3 class has no signature for inspect (nor for help) to show",
+)
+def test_help_shows_every_default_as_its_value():
+    # help(TcpServer) showed `max_queue_bytes=Ellipsis`, `backlog=Ellipsis`
+    # and `event_capacity=Ellipsis` (defaults written as the core's
+    # constants, which pyo3 cannot print): a newcomer read that as the value
+    # to pass. Each default must be its value, the core's constant.
+    server = inspect.signature(tcphub.TcpServer).parameters
+    client = inspect.signature(tcphub.TcpClient).parameters
+    aconnect = inspect.signature(tcphub.TcpClient.aconnect).parameters
+    for params in (server, client, aconnect):
+        hidden = [p.name for p in params.values() if p.default is Ellipsis]
+        assert hidden == []
+    assert server["max_queue_bytes"].default == tcphub.DEFAULT_MAX_QUEUE_BYTES == 4 << 20
+    assert client["max_queue_bytes"].default == tcphub.DEFAULT_MAX_QUEUE_BYTES
+    assert server["backlog"].default == tcphub.DEFAULT_BACKLOG
+    assert server["event_capacity"].default == tcphub.DEFAULT_EVENT_CAPACITY
+    assert client["event_capacity"].default == tcphub.DEFAULT_EVENT_CAPACITY
