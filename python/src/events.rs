@@ -125,7 +125,10 @@ pub(crate) fn poll(
     match wait_batch(py, &pull.events, max, timeout)? {
         Waited::Got(evs) => Ok(evs.into_iter().map(|e| PyEvent::new(py, e)).collect()),
         Waited::TimedOut => Ok(Vec::new()),
-        Waited::Stopped => Err(Error::NotRunning).py_err(py),
+        Waited::Stopped => Err(crate::errors::not_running(
+            py,
+            "the server is stopped and every event was taken".into(),
+        )),
     }
 }
 

@@ -157,13 +157,35 @@ pub(crate) struct PyTcpServer {
 }
 
 impl PyTcpServer {
-    fn started(&self) -> Result<&Running, Error> {
-        self.running.get().ok_or(Error::NotRunning)
+    /// The running parts, or `NotRunning` saying the server is not started.
+    fn started(&self, py: Python<'_>) -> PyResult<&Running> {
+        self.running.get().ok_or_else(|| self.not_running(py))
+    }
+
+    /// `NotRunning` saying why, where the core's says only "not running"
+    /// whatever the cause: a server never started (the newcomer's mistake:
+    /// `start()` or `with` forgotten) reads differently from a stopped one.
+    fn not_running(&self, py: Python<'_>) -> PyErr {
+        let why = if self.running.get().is_some() {
+            "the server is stopped"
+        } else {
+            "the server is not started: call start() first (or use it in a with block)"
+        };
+        crate::errors::not_running(py, why.into())
+    }
+
+    /// `err` as Python's, a `NotRunning` with [`not_running`](Self::not_running)'s message.
+    fn refused(&self, py: Python<'_>, err: PyErr) -> PyErr {
+        if crate::errors::is_not_running(py, &err) {
+            self.not_running(py)
+        } else {
+            err
+        }
     }
 
     /// The pull-mode events, refusing callback mode (the dispatcher owns them).
     fn pull_events(&self, py: Python<'_>) -> PyResult<Pull> {
-        let r = self.started().py_err(py)?;
+        let r = self.started(py)?;
         if r.callback_mode {
             return Err(PyRuntimeError::new_err(
                 "this server has callbacks: its events go to them, not to events()/poll()",
@@ -458,7 +480,7 @@ impl PyTcpServer {
     /// for: without it, ``wait()`` would block for good).
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
-        let r = self.started().py_err(py)?;
+        let r = self.started(py)?;
         let deadline = timeout
             .map(|t| duration(py, t, "timeout"))
             .transpose()?
@@ -533,8 +555,10 @@ impl PyTcpServer {
     /// resolved, since clients are found by the address they connected from.
     fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: Data) -> PyResult<()> {
         let ip = tcphub::parse_client_ip(ip).map_err(|why| invalid_argument(py, why))?;
-        let r = self.started().py_err(py)?;
-        py.detach(|| r.handle.send_to(ip, port.0, &data)).py_err(py)
+        let r = self.started(py)?;
+        py.detach(|| r.handle.send_to(ip, port.0, &data))
+            .py_err(py)
+            .map_err(|e| self.refused(py, e))
     }
 
     /// Queues ``data`` for client ``client_id`` (an id, or the ``Client``
@@ -544,9 +568,13 @@ impl PyTcpServer {
     /// ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
     /// lines framing: it would arrive as several messages).
     fn send(&self, py: Python<'_>, client_id: ClientId, data: Data) -> PyResult<()> {
-        let r = self.started().py_err(py)?;
-        let client_id = client_id.known(py, r.handle.is_running())?;
-        py.detach(|| r.handle.send(client_id, &data)).py_err(py)
+        let r = self.started(py)?;
+        let client_id = client_id
+            .known(py, r.handle.is_running())
+            .map_err(|e| self.refused(py, e))?;
+        py.detach(|| r.handle.send(client_id, &data))
+            .py_err(py)
+            .map_err(|e| self.refused(py, e))
     }
 
     /// Disconnects client ``client_id`` (an id or a ``Client``; its
@@ -555,9 +583,13 @@ impl PyTcpServer {
     /// dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
     /// ``NotRunning``.
     fn disconnect(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
-        let r = self.started().py_err(py)?;
-        let client_id = client_id.known(py, r.handle.is_running())?;
-        kick(&r.handle, r.dispatcher.as_ref(), client_id).py_err(py)
+        let r = self.started(py)?;
+        let client_id = client_id
+            .known(py, r.handle.is_running())
+            .map_err(|e| self.refused(py, e))?;
+        kick(&r.handle, r.dispatcher.as_ref(), client_id)
+            .py_err(py)
+            .map_err(|e| self.refused(py, e))
     }
 
     /// Internal, for the tests: called from a callback, how many clients

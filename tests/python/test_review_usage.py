@@ -276,3 +276,37 @@ def test_a_send_the_client_cannot_take_says_why(make_server):
     with pytest.raises(tcphub.NotRunning, match="closed by peer"):
         other.send(b"x")
     other.close()
+
+
+def test_a_call_the_server_cannot_take_says_why(make_server):
+    # Every refused server call said only "not running": a newcomer who
+    # forgot start() read the same words as one whose server was stopped.
+    # As a client's refusals do, the message now says which.
+    server = make_server(framing="lines")
+    for call in (
+        lambda: server.send(1, b"x"),
+        lambda: server.send_to("127.0.0.1", 1, b"x"),
+        lambda: server.disconnect(1),
+        lambda: server.wait(0),
+        lambda: server.poll(),
+        lambda: server.events(),
+        lambda: server.aevents(),
+    ):
+        with pytest.raises(tcphub.NotRunning, match=r"not started: call start\(\)"):
+            call()
+    server.start()
+    client = tcphub.TcpClient("127.0.0.1", server.port, framing="lines")
+    (connected,) = server.poll(1, timeout=WAIT)
+    server.stop()
+    for call in (
+        lambda: server.send(connected.client, b"x"),
+        lambda: server.send(10**30, b"x"),
+        lambda: server.send_to(*connected.client.address, b"x"),
+        lambda: server.disconnect(connected.client),
+    ):
+        with pytest.raises(tcphub.NotRunning, match="the server is stopped"):
+            call()
+    assert [e.kind for e in server.events()] == ["disconnect"]
+    with pytest.raises(tcphub.NotRunning, match="stopped and every event was taken"):
+        server.poll()
+    client.close()
