@@ -164,12 +164,17 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     server.stop();
     let s = server.stats();
     log::info!(
-        "stopped: {} clients served, {} messages in, {} out",
-        s.accepted,
-        s.msgs_in,
+        "stopped: {} served, {} in, {} out",
+        count(s.accepted, "client"),
+        count(s.msgs_in, "message"),
         s.msgs_out
     );
     Ok(())
+}
+
+/// `n` and `what`, plural unless one: "1 client", "2 clients".
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Prints one summary line every `every` until `done` is dropped.

@@ -204,6 +204,11 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     return server
 
 
+def _count(n: int, what: str) -> str:
+    """``n`` and ``what``, plural unless one: "1 client", "2 clients"."""
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def _summary(a: Stats, b: Stats, secs: float) -> str:
     def rate(x: int, y: int) -> float:
         return max(y - x, 0) / max(secs, 1e-9)
@@ -270,7 +275,7 @@ def serve(args: argparse.Namespace) -> int:
             reporter.join()
         _stop(server)
     s = server.stats()
-    log.info("stopped: %d clients served, %d messages in, %d out", s.accepted, s.msgs_in, s.msgs_out)
+    log.info("stopped: %s served, %s in, %d out", _count(s.accepted, "client"), _count(s.msgs_in, "message"), s.msgs_out)
     return 0
 
 
