@@ -20,7 +20,11 @@
 //! answer for a while is old without meaning anything: a zero-window peer
 //! is asked only every few seconds once the window probes back off, so one
 //! probe lost to a short outage leaves the clock old until the next
-//! (`rust/tests/review_vanish.rs`).
+//! (`rust/tests/review_vanish.rs`). And only once the kernel has tried
+//! [`TRIES_IN_VAIN`] times in a row: on a congested path its resends back
+//! off to seconds apart, and a live peer that lost two of them had gone
+//! without answering for longer than the detection time
+//! (`rust/tests/review_lossy_path.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +73,25 @@ pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
         tries: u32::from(info.tcpi_retransmits) + u32::from(info.tcpi_probes),
     })
 }
+
+/// How many times in a row the kernel must have resent (or probed) in vain
+/// before a connection is given up, whatever the time without an answer.
+///
+/// The time alone says little on a congested path: each resend lost
+/// doubles the kernel's retransmission timeout, so a live peer behind a
+/// full router queue that lost two resends in a row (a 1.3 s timeout:
+/// the second went out 3.9 s after the last answer, the third was due
+/// 5.2 s later) was past the detection time of a 1 s keepalive (4 s) and
+/// was cut, though a later resend would have been answered (`rust/tests/review_lossy_path.rs`).
+/// Keepalive itself gives up only after 3 probes in vain; the kernel's
+/// first resends come in a burst (0.2 s, 0.4 s, 0.8 s apart at the
+/// shortest), lost to the same congestion, so one more is asked for. Four
+/// is what the kernel sends within 3 s of the last answer on a short path
+/// (200 ms timeout), inside the shortest detection time: a peer that
+/// vanished there is still found in keepalive's time, while a live one
+/// must lose 4 resends in a row — 15 of its timeouts without an answer —
+/// to be taken for gone.
+pub(crate) const TRIES_IN_VAIN: u32 = 4;
 
 /// When to look, for keepalive `idle`.
 #[derive(Debug, Clone, Copy)]
@@ -150,8 +173,13 @@ pub(crate) fn look(
                 // An answer came after the look that found it unanswered:
                 // a live, lossy peer. Watch anew.
                 Look::Suspect(first)
-            } else if !waited.is_zero() && o.tries > s.tries && o.since_ack >= detect {
-                // Sent again since, and still no answer.
+            } else if !waited.is_zero()
+                && o.tries > s.tries
+                && o.tries >= TRIES_IN_VAIN
+                && o.since_ack >= detect
+            {
+                // Sent again since, and still no answer, after enough
+                // tries (`TRIES_IN_VAIN`) for the time to mean something.
                 Look::Gone
             } else {
                 Look::Suspect(s)

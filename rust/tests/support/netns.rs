@@ -1,9 +1,11 @@
 //! Network namespaces for the tests of peers that vanish or whose path
-//! fails (`keepalive_dead_peer.rs`, `review_vanish.rs`): on loopback a peer
-//! cannot vanish — its kernel answers for it — so these tests move their
-//! thread into a namespace of its own (`unshare(CLONE_NEWNET)`, root only)
-//! and take its loopback down, or put the peer in a second namespace
-//! behind a veth pair (iproute2's `ip`) and cut that.
+//! fails or loses packets (`keepalive_dead_peer.rs`, `review_vanish.rs`,
+//! `review_lossy_path.rs`): on loopback a peer cannot vanish — its kernel
+//! answers for it — so these tests move their thread into a namespace of
+//! its own (`unshare(CLONE_NEWNET)`, root only) and take its loopback
+//! down, or put the peer in a second namespace behind a veth pair
+//! (iproute2's `ip`) and cut that, or behind a router namespace whose
+//! queues drop packets ([`Route`], with `tc`).
 
 use std::net::TcpStream;
 use std::sync::mpsc;
@@ -93,6 +95,22 @@ impl Remote {
     /// The remote namespace, joined to the calling thread's (its own, from
     /// [`own_network`]) by a veth pair: [`NEAR`] here, 10.77.0.2 there.
     pub fn cable() -> Remote {
+        let remote = Remote::spawn();
+        let tid = remote.tid.to_string();
+        ip(&[
+            "link", "add", "tcphub0", "type", "veth", "peer", "name", "tcphub1", "netns", &tid,
+        ]);
+        ip(&["addr", "add", &format!("{NEAR}/30"), "dev", "tcphub0"]);
+        ip(&["link", "set", "tcphub0", "up"]);
+        remote.run(|| {
+            ip(&["addr", "add", "10.77.0.2/30", "dev", "tcphub1"]);
+            ip(&["link", "set", "tcphub1", "up"]);
+        });
+        remote
+    }
+
+    /// A thread in a new, empty network namespace (its loopback up).
+    fn spawn() -> Remote {
         let (tx, rx) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
         let (tid_tx, tid_rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -109,16 +127,7 @@ impl Remote {
             .unwrap()
             .expect("unshare for the remote namespace");
         let remote = Remote { tx, tid };
-        let tid = remote.tid.to_string();
-        ip(&[
-            "link", "add", "tcphub0", "type", "veth", "peer", "name", "tcphub1", "netns", &tid,
-        ]);
-        ip(&["addr", "add", &format!("{NEAR}/30"), "dev", "tcphub0"]);
-        ip(&["link", "set", "tcphub0", "up"]);
-        remote.run(|| {
-            ip(&["addr", "add", "10.77.0.2/30", "dev", "tcphub1"]);
-            ip(&["link", "set", "tcphub1", "up"]);
-        });
+        remote.run(|| set_loopback(true));
         remote
     }
 
@@ -157,5 +166,99 @@ impl Remote {
             let verb = if up { "add" } else { "del" };
             ip(&["addr", verb, "10.77.0.2/30", "dev", "tcphub1"]);
         });
+    }
+}
+
+/// The far host's address behind the router ([`Route::new`]).
+pub const FAR: &str = "10.77.0.6";
+
+/// A path with a router on it: this thread's namespace ([`NEAR`]) is cabled
+/// to a `middle` namespace that forwards to a `far` one ([`FAR`]). What the
+/// router queues and drops (`tc` on its two ends, [`Route::shape`]) is lost
+/// out there, as on the internet: the senders' kernels learn of it only by
+/// the missing acknowledgements, and resend. (A qdisc on a sender's own
+/// device would tell its TCP at once that a packet did not fit, and TCP
+/// would simply hold it back: no loss.)
+pub struct Route {
+    pub middle: Remote,
+    pub far: Remote,
+}
+
+/// The router's device towards the far host ([`Route`]).
+pub const TOWARDS_FAR: &str = "tcphub2";
+/// The router's device towards us ([`Route`]).
+pub const TOWARDS_NEAR: &str = "tcphub1";
+
+impl Route {
+    /// Namespaces and cables: tcphub0 (here, [`NEAR`]) — tcphub1 (middle,
+    /// 10.77.0.2) | tcphub2 (middle, 10.77.0.5) — tcphub3 (far, [`FAR`]).
+    pub fn new() -> Route {
+        let middle = Remote::spawn();
+        let far = Remote::spawn();
+        let (mid, far_tid) = (middle.tid.to_string(), far.tid.to_string());
+        ip(&[
+            "link", "add", "tcphub0", "type", "veth", "peer", "name", "tcphub1", "netns", &mid,
+        ]);
+        ip(&["addr", "add", &format!("{NEAR}/30"), "dev", "tcphub0"]);
+        ip(&["link", "set", "tcphub0", "up"]);
+        ip(&["route", "add", "10.77.0.4/30", "via", "10.77.0.2"]);
+        middle.run(move || {
+            ip(&[
+                "link", "add", "tcphub2", "type", "veth", "peer", "name", "tcphub3", "netns",
+                &far_tid,
+            ]);
+            ip(&["addr", "add", "10.77.0.2/30", "dev", "tcphub1"]);
+            ip(&["addr", "add", "10.77.0.5/30", "dev", "tcphub2"]);
+            ip(&["link", "set", "tcphub1", "up"]);
+            ip(&["link", "set", "tcphub2", "up"]);
+            // (/proc/sys/net is the opening thread's namespace's.)
+            std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").expect("enable forwarding");
+        });
+        far.run(|| {
+            ip(&["addr", "add", &format!("{FAR}/30"), "dev", "tcphub3"]);
+            ip(&["link", "set", "tcphub3", "up"]);
+            ip(&["route", "add", "10.77.0.0/30", "via", "10.77.0.5"]);
+        });
+        Route { middle, far }
+    }
+
+    /// Puts `qdisc` (`tc qdisc add dev DEV root ...` arguments, e.g.
+    /// `["tbf", "rate", "200kbit", ...]`) on the router's device `dev`
+    /// ([`TOWARDS_FAR`] or [`TOWARDS_NEAR`]).
+    pub fn shape(&self, dev: &'static str, qdisc: &[&str]) {
+        let qdisc: Vec<String> = qdisc.iter().map(|s| s.to_string()).collect();
+        self.middle.run(move || {
+            let out = std::process::Command::new("tc")
+                .args(["qdisc", "add", "dev", dev, "root"])
+                .args(&qdisc)
+                .output()
+                .expect("run tc (iproute2)");
+            assert!(
+                out.status.success(),
+                "tc qdisc add dev {dev} root {qdisc:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        });
+    }
+
+    /// `tc -s qdisc show dev DEV` on the router.
+    pub fn qdisc(&self, dev: &'static str) -> String {
+        self.middle.run(move || {
+            std::process::Command::new("tc")
+                .args(["-s", "qdisc", "show", "dev", dev])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The packets the router's qdiscs on `dev` dropped so far.
+    pub fn dropped(&self, dev: &'static str) -> u64 {
+        self.qdisc(dev)
+            .split("(dropped ")
+            .skip(1)
+            .filter_map(|s| s.split(',').next()?.trim().parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
     }
 }
