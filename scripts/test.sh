@@ -18,7 +18,7 @@ missing=()
 command -v ncat >/dev/null || missing+=(ncat)
 command -v cc >/dev/null || missing+=(gcc)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
-command -v ip >/dev/null || missing+=(iproute2) # keepalive tests (veth)
+command -v ip >/dev/null || missing+=(iproute2) # keepalive tests (veth; tc for review_lossy_path)
 if ((${#missing[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO=sudo
