@@ -326,7 +326,9 @@ impl TcpServer {
     /// While data sent to it waits for acknowledgement the kernel resends
     /// it instead of probing (for up to ~15 minutes), so the server's loops
     /// then watch the connection themselves and drop it, with the same
-    /// reason, once the kernel has had no answer for as long. A live client
+    /// reason, once the kernel has had no answer for as long and has resent
+    /// 4 times in a row in vain (on a congested path its resends back off
+    /// to seconds apart: a live client that lost two is kept). A live client
     /// that merely stopped reading answers the kernel's window probes and
     /// is not dropped (see [`max_queue_bytes`](TcpServer::max_queue_bytes)
     /// and [`idle_timeout`](TcpServer::idle_timeout) for those).
