@@ -159,7 +159,8 @@ impl ServerHandle {
     /// Queues `msg` for every connected client; returns the number of clients
     /// connected at the call (0 when stopped or when the framing refuses
     /// `msg`, too large or, for `Lines`, holding a `\n` — see
-    /// [`try_send_all`](ServerHandle::try_send_all) for the error). A client already being disconnected, or one whose queue is full
+    /// [`try_send_all`](ServerHandle::try_send_all) for the error). A client
+    /// already being disconnected, or one whose queue is full
     /// under [`Overflow::DropMessage`](crate::Overflow::DropMessage), is
     /// counted but does not get it. In pull mode a client held open for
     /// replies after it finished sending (see
