@@ -11,7 +11,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::queue::{Receiver, RecvTimeoutError, TryRecvError};
-use mio::Waker;
 
 use crate::addr::{describe_target, empty_host};
 use crate::client_builder::{
@@ -32,7 +31,8 @@ pub(crate) struct ClientCore {
     /// order; it swaps the whole for its own empty one each turn: one lock
     /// and no allocation per message (see `client_queue.rs`).
     pub posted: Mutex<crate::client_queue::Posted>,
-    pub waker: Arc<Waker>,
+    /// Released by the I/O thread as it ends (`wake.rs`).
+    pub waker: Arc<crate::wake::Wake>,
     /// Only the first command after a drain pays for the wakeup.
     pub notified: AtomicBool,
     /// Where the I/O thread runs: in a child forked since, it does not (see

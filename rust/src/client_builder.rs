@@ -560,9 +560,9 @@ impl ClientBuilder {
             .set_nonblocking(true)
             .map_err(io_err("setting non-blocking mode"))?;
         let poll = mio::Poll::new().map_err(io_err("creating a poller"))?;
-        let waker = Arc::new(
+        let waker = Arc::new(crate::wake::Wake::new(
             Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?,
-        );
+        ));
         // Bounded by `event_load` (count and bytes), not by preallocation.
         let (ev_tx, ev_rx) = crate::queue::queue();
         let event_load = Arc::new(crate::outbox::QueueLoad::new(

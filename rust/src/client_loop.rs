@@ -199,6 +199,8 @@ pub(crate) fn spawn(
         .name("tcphub-client".into())
         .spawn(move || {
             crate::shared::mark_io_thread();
+            // Its waker's descriptor closes with the thread (`wake.rs`).
+            let _release = crate::wake::ReleaseOnExit(lp.core.waker.clone());
             lp.run()
         })
         .map_err(|source| Error::Io {

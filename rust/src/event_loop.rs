@@ -70,7 +70,9 @@ impl LoopParts {
             source,
         };
         let poll = Poll::new().map_err(io_err)?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err)?);
+        let waker = Arc::new(crate::wake::Wake::new(
+            Waker::new(poll.registry(), WAKER).map_err(io_err)?,
+        ));
         let (tx, rx) = crossbeam_channel::unbounded();
         Ok((
             LoopParts { poll, rx },
@@ -111,6 +113,8 @@ pub(crate) fn spawn(
         .name(format!("tcphub-io-{idx}"))
         .spawn(move || {
             let core = handle.core().clone();
+            // Its waker's descriptor closes with the thread (`wake.rs`).
+            let _release = crate::wake::ReleaseOnExit(core.loops[idx].waker.clone());
             let kicks = shared::enter_loop(&core, idx, parts.rx.clone());
             EventLoop::new(idx, parts, handle, listener, events_tx, kicks).run();
             shared::leave_loop();

@@ -77,6 +77,8 @@
 //! - `error.rs` — [`Error`] and [`Result`].
 //! - `fork.rs` — a server or client started before `fork()` acts as
 //!   stopped in the child, which lacks its threads.
+//! - `wake.rs` — an I/O thread's waker, whose descriptor is closed when
+//!   the thread ends (handles kept after a stop or close hold none).
 //!
 //! See `ARCHITECTURE.md` in the repository for the threads and channels.
 
@@ -106,6 +108,7 @@ mod server;
 mod shared;
 mod stats;
 mod vanish;
+mod wake;
 
 pub use addr::{parse_bind_ip, parse_client_ip, parse_ip, unbracket_host};
 pub use client::TcpClient;

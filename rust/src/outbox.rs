@@ -14,8 +14,6 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mio::Waker;
-
 use crate::queue::Sender;
 use crate::shared::EVENT_QUEUE_BYTES;
 
@@ -33,7 +31,7 @@ pub(crate) struct QueueLoad {
     /// so a stalled I/O thread sleeps instead of polling for room.
     stalled: AtomicBool,
     /// The senders' I/O threads, to wake when `stalled` clears.
-    wakers: Vec<Arc<Waker>>,
+    wakers: Vec<Arc<crate::wake::Wake>>,
     /// Items waiting for room in all the senders' backlogs together: the
     /// server's accepting loop holds back new clients while too many do,
     /// wherever they wait (see [`held_back`](QueueLoad::held_back)).
@@ -48,7 +46,7 @@ pub(crate) struct QueueLoad {
 impl QueueLoad {
     /// An empty queue's count, for at most `capacity` events, filled by the
     /// I/O threads `wakers` wake.
-    pub fn new(capacity: usize, wakers: Vec<Arc<Waker>>) -> QueueLoad {
+    pub fn new(capacity: usize, wakers: Vec<Arc<crate::wake::Wake>>) -> QueueLoad {
         QueueLoad {
             events: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
@@ -321,7 +319,9 @@ mod tests {
     fn a_stalled_sender_is_woken_even_when_its_failed_try_overlaps_the_last_take() {
         const ITEMS: usize = 100_000;
         let mut poll = mio::Poll::new().expect("poll");
-        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
+        let waker = Arc::new(crate::wake::Wake::new(
+            mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"),
+        ));
         let load = Arc::new(QueueLoad::new(1, vec![waker]));
         let (tx, rx) = crate::queue::queue::<Item>();
         let consumer = {
@@ -359,7 +359,9 @@ mod tests {
     fn a_sender_waiting_for_room_for_a_big_message_sleeps() {
         const MIB: usize = 1024 * 1024;
         let mut poll = mio::Poll::new().expect("poll");
-        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
+        let waker = Arc::new(crate::wake::Wake::new(
+            mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"),
+        ));
         let load = Arc::new(QueueLoad::new(16, vec![waker]));
         let (tx, rx) = crate::queue::queue::<Item>();
         let mut outbox = Outbox::new(Some(tx), load.clone());

@@ -13,7 +13,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use mio::Waker;
 
 use crate::event::{Client, ClientId, DisconnectReason, Event};
 use crate::framing::Framing;
@@ -159,7 +158,8 @@ impl Audience {
 #[derive(Debug)]
 pub(crate) struct LoopRemote {
     pub tx: Sender<Command>,
-    pub waker: Arc<Waker>,
+    /// Released by the loop as it ends (`wake.rs`).
+    pub waker: Arc<crate::wake::Wake>,
     /// Set by producers, cleared by the loop before it drains the channel:
     /// only the first command after a drain pays for the `eventfd` write.
     pub notified: AtomicBool,

@@ -210,6 +210,9 @@ struct Run {
     seen: Seen,
     dropped: u64,
     took: Duration,
+    /// `ss -tino` when the peer did not get everything in time: the
+    /// connection's timers, for the failure message.
+    late: Option<String>,
 }
 
 /// Streams [`STREAM`] of our pattern with `send` (near to far) while the
@@ -260,11 +263,14 @@ fn stream(
     for f in flows {
         f.join().unwrap();
     }
-    // The link is clear now: the rest arrives (after the kernel's next
-    // resend, which may be seconds away).
-    try_wait_until(Duration::from_secs(60), || {
+    // The link is clear now: the rest arrives after the kernel's next
+    // resend, which may be far away — each lost one doubled the timeout,
+    // up to TCP_RTO_MAX (120 s). A loaded machine (the suite beside other
+    // builds) once left 6.5 KB undelivered after a 60 s wait, with no cut.
+    let arrived = try_wait_until(Duration::from_secs(150), || {
         got.load(Ordering::Relaxed) >= sent || cut().is_some()
     });
+    let late = (!arrived).then(support::netns::ss);
     watching.join().unwrap();
     let seen = seen.lock().unwrap().clone();
     Run {
@@ -273,6 +279,7 @@ fn stream(
         seen,
         dropped: route.dropped(dev),
         took,
+        late,
     }
 }
 
@@ -295,7 +302,11 @@ fn check(what: &str, way: Congested, run: &Run, cut: Option<String>, read: Resul
     );
     assert_eq!(cut, None, "{what}: a live peer was cut; {:?}", run.seen);
     assert_eq!(read, Ok(()), "{what}: the peer's read");
-    assert_eq!(run.got, run.sent, "{what}: the peer did not get everything");
+    assert_eq!(
+        run.got, run.sent,
+        "{what}: the peer did not get everything; ss: {:?}",
+        run.late
+    );
     assert!(run.dropped > 0, "{what}: the router dropped nothing");
     if let Congested::Data = way {
         assert!(
