@@ -180,3 +180,44 @@ def test_a_child_forked_while_a_server_and_a_client_run_exits(mode):
     out, err = _finish(proc)
     assert out == "child exit 0\nb'parent'\n", err
     assert proc.returncode == 0, err
+
+
+def test_stopped_servers_and_closed_clients_kept_in_a_list_hold_no_descriptor():
+    # Each I/O thread closes its waker (an eventfd) as it ends: 200 closed
+    # clients kept in a list held 200 descriptors, a stopped server one
+    # per loop (found by the usability audit). In a child Python, so that
+    # no other test's threads open or close descriptors meanwhile.
+    proc = _spawn(
+        """
+        import os, time, tcphub
+        def fds():
+            return len(os.listdir("/proc/self/fd"))
+        def settle(n):
+            deadline = time.monotonic() + 20
+            while fds() != n and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return fds()
+        before = fds()
+        servers = []
+        for _ in range(3):
+            s = tcphub.TcpServer(0, 10, bind="127.0.0.1", threads=2)
+            s.start()
+            s.stop()
+            servers.append(s)
+        print("servers", settle(before) - before, flush=True)
+        hub = tcphub.TcpServer(0, 300, bind="127.0.0.1", framing="lines")
+        hub.start()
+        with_hub = fds()
+        clients = []
+        for _ in range(50):
+            c = tcphub.TcpClient("127.0.0.1", hub.port, framing="lines")
+            c.send(b"hi")
+            c.close()
+            clients.append(c)
+        print("clients", settle(with_hub) - with_hub, flush=True)
+        hub.stop()
+        """
+    )
+    out, err = _finish(proc)
+    assert out == "servers 0\nclients 0\n", err
+    assert proc.returncode == 0, err
