@@ -208,7 +208,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                 Ok(Input::Message) => {}
                 Ok(Input::End) => break,
                 Ok(Input::TooLong(max)) => {
-                    eprintln!("tcphub: send failed: a line over the frame limit of {max} bytes");
+                    crate::complain(format_args!(
+                        "send failed: a line over the frame limit of {max} bytes"
+                    ));
                     stdin_state.store(SEND_FAILED, Ordering::Release);
                     sender.close();
                     return;
@@ -256,7 +258,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
                         return;
                     }
                     Err(e) => {
-                        eprintln!("tcphub: send failed: {e}");
+                        crate::complain(format_args!("send failed: {e}"));
                         stdin_state.store(SEND_FAILED, Ordering::Release);
                         sender.close();
                         return;

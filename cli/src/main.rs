@@ -147,6 +147,16 @@ pub(crate) fn keepalive_secs(text: &str) -> Result<std::time::Duration, String> 
     })
 }
 
+/// Writes `tcphub: <msg>` and a newline to stderr, as one write, ignoring
+/// a failure: a stderr that cannot be written (`2>/dev/full`, a closed
+/// pipe) must not turn an error into a panic (exit code 101) nor end the
+/// thread that was reporting it before it has done its part.
+pub(crate) fn complain(msg: impl std::fmt::Display) {
+    use std::io::Write;
+    let line = format!("tcphub: {msg}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.verbose {
@@ -165,7 +175,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tcphub: {e}");
+            complain(&e);
             if e.is::<UsageError>() {
                 ExitCode::from(2)
             } else {

@@ -167,3 +167,54 @@ fn connect_fails_on_a_line_over_the_limit_without_waiting_for_its_end() {
         "{err}"
     );
 }
+
+/// A stderr that cannot be written (`2>/dev/full`, a closed pipe) changes
+/// no outcome: writing an error there panicked — `tcphub send` to a closed
+/// port exited 101, not 1, and `connect`'s stdin thread died on a line over
+/// the limit before it closed the connection, so `connect` hung as long as
+/// the server kept it open.
+#[test]
+fn an_unwritable_stderr_changes_no_exit_code() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full")
+    };
+    // Refused: a port bound and not listening, held so that no other
+    // test's server can take it meanwhile.
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    held.bind(&any.into()).unwrap();
+    let closed = held.local_addr().unwrap().as_socket().unwrap().port();
+    let st = bin()
+        .args(["send", &format!("127.0.0.1:{closed}"), "x"])
+        .stderr(full())
+        .status()
+        .expect("run tcphub send");
+    assert_eq!(st.code(), Some(1), "{st:?}");
+
+    // A server that holds the connection open and reads nothing.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let _ = done_rx.recv_timeout(WAIT * 2);
+        drop(s);
+    });
+    let mut child = bin()
+        .args(["connect", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(full())
+        .spawn()
+        .expect("spawn tcphub connect");
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(&vec![b'z'; 1 << 20]);
+    child.stdin = Some(stdin); // held open: no end of input
+    let st = wait_exit(&mut child, "connect hung on a line over the limit");
+    assert_eq!(st.code(), Some(1), "{st:?}");
+    let _ = done_tx.send(());
+    server.join().unwrap();
+}
