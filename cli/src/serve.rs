@@ -137,11 +137,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     let server = builder.start()?;
     log::info!(
-        "listening on {} ({:?} mode, {:?} framing, max {} clients)",
+        "listening on {} ({:?} mode, {:?} framing, at most {})",
         server.local_addr(),
         args.mode,
         args.framing,
-        args.max
+        count(args.max as u64, "client")
     );
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let reporter = stats_every.map(|every| spawn_stats(server.clone(), every, done_rx));

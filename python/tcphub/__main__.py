@@ -259,8 +259,8 @@ def serve(args: argparse.Namespace) -> int:
         host, port = server.address
         if ":" in host:
             host = f"[{host}]"  # IPv6, written as tcphub serve (and `connect`) do
-        log.info("listening on %s:%d (%s mode, %s framing, max %d clients)",
-                 host, port, args.mode, args.framing, args.max)
+        log.info("listening on %s:%d (%s mode, %s framing, at most %s)",
+                 host, port, args.mode, args.framing, _count(args.max, "client"))
         if args.stats:
             reporter = threading.Thread(
                 target=_report, args=(server, args.stats, done), daemon=True

@@ -235,7 +235,7 @@ impl EventLoop {
         if core.active.load(Ordering::Acquire) >= core.config.max_clients {
             LoopCounters::add(&self.counters().rejected, 1);
             log::info!(
-                "tcphub: refusing {addr}: {} clients connected",
+                "tcphub: refusing {addr}: the server is full (max_clients {})",
                 core.config.max_clients
             );
             let mut stream = stream;
