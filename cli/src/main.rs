@@ -152,8 +152,14 @@ pub(crate) fn keepalive_secs(text: &str) -> Result<std::time::Duration, String> 
 /// pipe) must not turn an error into a panic (exit code 101) nor end the
 /// thread that was reporting it before it has done its part.
 pub(crate) fn complain(msg: impl std::fmt::Display) {
+    to_stderr(format_args!("tcphub: {msg}"));
+}
+
+/// Writes `line` and a newline to stderr as one write, ignoring a failure
+/// (see [`complain`]; `eprintln!` panics instead).
+pub(crate) fn to_stderr(line: impl std::fmt::Display) {
     use std::io::Write;
-    let line = format!("tcphub: {msg}\n");
+    let line = format!("{line}\n");
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 

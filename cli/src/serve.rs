@@ -189,9 +189,7 @@ fn spawn_stats(
         while let Err(mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(every) {
             let now = server.stats();
             let secs = at.elapsed().as_secs_f64().max(1e-9);
-            // (Not `eprintln!`: it panics when stderr cannot be written.)
-            let line = format!("{}\n", summary(&last, &now, secs));
-            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+            crate::to_stderr(summary(&last, &now, secs));
             last = now;
             at = Instant::now();
         }
