@@ -44,6 +44,9 @@ pub(crate) struct ClientCore {
     /// `ENTRY_OVERHEAD`, the memory it takes beyond its bytes, so a queue of
     /// one-byte messages is bounded too (as on the server).
     pub queued_frames: AtomicUsize,
+    /// Messages `send` accepted that were never written whole: those still
+    /// queued when the client ended for good (`TcpClient::unsent`).
+    pub unsent: std::sync::atomic::AtomicU64,
     /// What `flush` and `send_timeout` wait on: bytes accepted and written
     /// so far, and the wakeup the I/O thread gives them (`client_wait.rs`).
     pub drain: crate::client_wait::Drain,
@@ -300,6 +303,7 @@ impl TcpClient {
                 keepalive: None,
                 event_capacity: DEFAULT_EVENT_CAPACITY,
                 linger: DEFAULT_LINGER,
+                write_after_server_eof: true,
             },
             callbacks: ClientCallbacks::default(),
         }
@@ -579,7 +583,9 @@ impl TcpClient {
     /// close by the server ([`DisconnectReason::ClosedByPeer`]; when it
     /// ends its side with messages still queued here and reconnecting is
     /// off, those are written first, within the linger time — the server
-    /// may still be reading — and `Io(TimedOut)` if they could not be), by this side
+    /// may still be reading — and `Io(TimedOut)` if they could not be;
+    /// under [`write_after_server_eof(false)`](crate::ClientBuilder::write_after_server_eof)
+    /// they are dropped at once instead, see [`unsent`](TcpClient::unsent)), by this side
     /// ([`DisconnectReason::ClosedLocally`]: `close()` ended the connection
     /// before the server ended its side — a server whose end-of-stream
     /// came first, even while `close()` was still writing the queue, gives
@@ -662,6 +668,35 @@ impl TcpClient {
             return 0; // the parent's I/O thread writes it, not this process
         }
         self.core.queued.load(Ordering::Acquire)
+    }
+
+    /// Messages [`send`](TcpClient::send) accepted that were never written
+    /// whole: those still queued when the client ended for good and were
+    /// dropped — the connection lost without reconnecting (or reconnecting
+    /// gave up), [`close`](TcpClient::close) out of linger time, or the
+    /// server's end-of-stream under
+    /// [`write_after_server_eof(false)`](crate::ClientBuilder::write_after_server_eof).
+    /// 0 while the client is open: what is queued then may still be
+    /// written. A message cut off in the middle counts as unsent (the
+    /// server gets none of it as a message). Messages written but never
+    /// read by the server are not counted: the client cannot see those.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcphub::{Framing, TcpClient, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = TcpClient::builder(server.local_addr())
+    ///     .framing(Framing::lines())
+    ///     .connect()?;
+    /// client.send(b"hello")?;
+    /// client.close(); // flushed within the linger time
+    /// assert_eq!(client.unsent(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unsent(&self) -> u64 {
+        self.core.unsent.load(Ordering::Acquire)
     }
 
     /// Closes gracefully: flush what is queued (up to the linger time), shut

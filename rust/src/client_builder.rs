@@ -188,6 +188,9 @@ pub(crate) struct ClientConfig {
     pub keepalive: Option<Duration>,
     pub event_capacity: usize,
     pub linger: Duration,
+    /// Whether queued messages are still written after the server ended
+    /// its sending side (see `ClientBuilder::write_after_server_eof`).
+    pub write_after_server_eof: bool,
 }
 
 /// Builder for a [`TcpClient`] with options and callbacks.
@@ -338,6 +341,47 @@ impl ClientBuilder {
     /// ```
     pub fn linger(mut self, linger: Duration) -> ClientBuilder {
         self.config.linger = linger;
+        self
+    }
+
+    /// What happens to messages still queued here when the server ends its
+    /// sending side (end-of-stream) and reconnecting is off (or the client
+    /// is closing). `true`, the default: they are written on, within the
+    /// [`linger`](ClientBuilder::linger) time — a server that half-closed
+    /// may still read them — and the end is reported as
+    /// [`ClosedByPeer`](crate::DisconnectReason::ClosedByPeer) once they
+    /// are. `false`: the server's end-of-stream ends the connection at once
+    /// (still `ClosedByPeer`): nothing more is written, and the messages
+    /// left are dropped and counted in [`TcpClient::unsent`]. With
+    /// reconnecting on (and not closing), the end-of-stream ends the
+    /// connection either way, and the queue waits for the next one.
+    ///
+    /// Choose `false` against a tcphub server, or any server that closes
+    /// rather than half-closes: a tcphub server that has ended a connection
+    /// (it stopped, kicked the client, or timed it out) reads and discards
+    /// what still arrives, so under `true` those messages are written, lost,
+    /// and the end looks clean. Under `false` they show in `unsent`. (What
+    /// was written before the end-of-stream came can still have been
+    /// discarded unread: only a reply from the server shows it was read.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tcphub::{DisconnectReason, TcpClient, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = TcpClient::builder(server.local_addr())
+    ///     .write_after_server_eof(false)
+    ///     .connect()?;
+    /// server.stop(); // the client sees end-of-stream
+    /// assert_eq!(client.recv(), None);
+    /// assert_eq!(client.disconnect_reason(), Some(DisconnectReason::ClosedByPeer));
+    /// assert_eq!(client.unsent(), 0); // nothing was queued
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_after_server_eof(mut self, on: bool) -> ClientBuilder {
+        self.config.write_after_server_eof = on;
         self
     }
 
@@ -579,6 +623,7 @@ impl ClientBuilder {
             origin: crate::fork::Origin::here(),
             queued: AtomicUsize::new(0),
             queued_frames: AtomicUsize::new(0),
+            unsent: std::sync::atomic::AtomicU64::new(0),
             drain: Default::default(),
             write_shut: AtomicBool::new(false),
             send_gate: std::sync::RwLock::new(()),

@@ -106,7 +106,8 @@ struct ClientLoop {
     /// all (see `client_linger`).
     ack_wait: Option<AckWait>,
     /// The server ended its sending side while messages were still queued
-    /// for it (no reconnect, or closing): reading stops, the queue is flushed until the
+    /// for it (no reconnect, or closing; and `write_after_server_eof` on,
+    /// the default): reading stops, the queue is flushed until the
     /// deadline — the server may still be reading, as a tcphub server does
     /// after a client's EOF — and then the connection ends for this reason.
     peer_done: Option<(DisconnectReason, Instant)>,
@@ -452,7 +453,8 @@ impl ClientLoop {
                 ReadOutcome::WouldBlock => return,
                 ReadOutcome::Eof => {
                     let reason = end_of_input(conn, &mut self.dispatch);
-                    if self.core.queued.load(Ordering::Acquire) > 0
+                    if self.core.config.write_after_server_eof
+                        && self.core.queued.load(Ordering::Acquire) > 0
                         && (self.core.config.reconnect.is_none() || self.core.closed())
                     {
                         // The server may still read (a half-close): what
@@ -684,7 +686,8 @@ impl ClientLoop {
         self.dispatch.outbox.hand_over(&self.core.leftovers);
     }
 
-    /// Ends `send` for good and forgets what was queued. Under the write
+    /// Ends `send` for good and forgets what was queued (counted in
+    /// `TcpClient::unsent`). Under the write
     /// side of `send_gate`, so no `send` is between its check of `open` and
     /// its count: none counts a message after the reset.
     fn end_sends(&self) {
@@ -695,7 +698,8 @@ impl ClientLoop {
             .unwrap_or_else(|p| p.into_inner());
         self.core.open.store(false, Ordering::Release);
         self.core.queued.store(0, Ordering::Release);
-        self.core.queued_frames.store(0, Ordering::Release);
+        let dropped = self.core.queued_frames.swap(0, Ordering::AcqRel);
+        self.core.unsent.fetch_add(dropped as u64, Ordering::AcqRel);
         // What was not written never will be: `flush` ends with NotRunning.
         self.core.drain.end();
     }

@@ -1,0 +1,176 @@
+//! `ClientBuilder::write_after_server_eof(false)` and `TcpClient::unsent`:
+//! a server's end-of-stream with messages still queued here ends the client
+//! at once, and the messages it drops are counted — instead of being
+//! written to a server that (like a stopping tcphub server) only discards
+//! them, with the end looking clean.
+
+mod support;
+
+use std::io::Read;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use support::TIMEOUT;
+use tcphub::{DisconnectReason, Error, Framing, TcpClient};
+
+/// The message the tests queue: 64 KiB, length-prefixed.
+const MSG_LEN: usize = 64 * 1024;
+const FRAME_LEN: usize = 4 + MSG_LEN;
+
+/// A raw "server" that does not read, and a client (pull mode, no reconnect,
+/// a linger time past the tests' waits) whose queue holds messages the
+/// socket buffers had no room for. Returns how many `send` accepted.
+fn stuck_pair(write_after_eof: bool) -> (TcpStream, TcpClient, usize) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::length_prefixed())
+        .linger(Duration::from_secs(60))
+        .write_after_server_eof(write_after_eof)
+        .connect()
+        .expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    let msg = vec![b'q'; MSG_LEN];
+    let mut sent = 0usize;
+    loop {
+        match client.send(&msg) {
+            Ok(()) => sent += 1,
+            Err(Error::QueueFull { .. }) => break,
+            Err(e) => panic!("send: {e}"),
+        }
+        assert!(sent < 10_000, "the queue never filled");
+    }
+    // The socket buffers are full and the rest waits in the queue.
+    support::wait_until("the client's queue to stay non-empty", || {
+        client.queued_bytes() > 0
+    });
+    assert_eq!(
+        client.unsent(),
+        0,
+        "nothing is unsent while the client is open"
+    );
+    (server, client, sent)
+}
+
+/// Waits (bounded) for the client's end and returns why it ended.
+fn end_of(client: &TcpClient) -> Option<DisconnectReason> {
+    match client.recv_timeout(TIMEOUT) {
+        Err(Error::NotRunning) => client.disconnect_reason(),
+        other => panic!("the client did not end within {TIMEOUT:?}: {other:?}"),
+    }
+}
+
+/// The server's end-of-stream ends the client at once, though the server
+/// has not read a byte (before, the client went on writing for up to its
+/// linger time, a minute here), and the messages still queued are counted
+/// as unsent: what the server then reads is exactly the rest.
+#[test]
+fn the_servers_end_of_stream_drops_the_queue_and_counts_it() {
+    let (mut server, client, sent) = stuck_pair(false);
+    let started = Instant::now();
+    server.shutdown(Shutdown::Write).unwrap(); // EOF to the client
+    assert_eq!(end_of(&client), Some(DisconnectReason::ClosedByPeer));
+    assert!(started.elapsed() < TIMEOUT);
+    let unsent = client.unsent();
+    assert!(
+        unsent > 0,
+        "messages were still queued, none counted unsent"
+    );
+    assert!(unsent <= sent as u64, "{unsent} unsent of {sent} accepted");
+    assert!(!client.is_open());
+    // What the server reads now is what was written before the end. (A
+    // message cut off in the middle resets the connection instead, so the
+    // server cannot take its start for a whole message; then its bytes are
+    // not all there to count.)
+    server.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match server.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("server read after {got} bytes: {e}"),
+        }
+    }
+    assert_eq!(got % FRAME_LEN, 0, "a partial frame ended with a clean FIN");
+    assert_eq!(
+        (got / FRAME_LEN) as u64 + unsent,
+        sent as u64,
+        "messages the server got plus those unsent"
+    );
+}
+
+/// The default, unchanged: after the server's end-of-stream the queue is
+/// still written (a server that half-closed may read on), and nothing is
+/// unsent once the server has read it all.
+#[test]
+fn by_default_the_queue_is_still_written_after_the_servers_end_of_stream() {
+    let (mut server, client, sent) = stuck_pair(true);
+    server.shutdown(Shutdown::Write).unwrap();
+    server.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match server.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => panic!("server read after {got} bytes: {e}"),
+        }
+    }
+    assert_eq!(got, sent * FRAME_LEN);
+    assert_eq!(end_of(&client), Some(DisconnectReason::ClosedByPeer));
+    assert_eq!(client.unsent(), 0);
+}
+
+/// `close()` out of linger time drops what is left: counted too.
+#[test]
+fn a_close_out_of_linger_time_counts_what_it_dropped() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::length_prefixed())
+        .linger(Duration::from_millis(100))
+        .connect()
+        .expect("connect");
+    let (_server, _) = listener.accept().expect("accept"); // never reads
+    let msg = vec![b'q'; MSG_LEN];
+    let mut sent = 0u64;
+    while client.send(&msg).is_ok() {
+        sent += 1;
+        assert!(sent < 10_000, "the queue never filled");
+    }
+    client.close();
+    assert_eq!(
+        client.disconnect_reason(),
+        Some(DisconnectReason::Io(std::io::ErrorKind::TimedOut))
+    );
+    let unsent = client.unsent();
+    assert!(unsent > 0 && unsent <= sent, "{unsent} unsent of {sent}");
+}
+
+/// With reconnecting on, the server's end-of-stream ends the connection
+/// either way, and the queue waits for the next one: nothing is unsent.
+#[test]
+fn with_reconnect_the_queue_waits_for_the_next_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::lines())
+        .write_after_server_eof(false)
+        .reconnect(tcphub::Reconnect {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+            max_attempts: None,
+        })
+        .connect()
+        .expect("connect");
+    let (first, _) = listener.accept().expect("accept");
+    first.shutdown(Shutdown::Write).unwrap();
+    support::wait_until("the client to see the end", || !client.is_connected());
+    client.send(b"after").expect("queued while reconnecting");
+    let (mut second, _) = listener.accept().expect("accept the reconnect");
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut line = [0u8; 6];
+    second.read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"after\n");
+    client.close();
+    assert_eq!(client.unsent(), 0);
+}
