@@ -36,31 +36,23 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::sync::MutexExt;
 use pyo3::types::PyType;
 use pyo3::{PyTraverseError, PyVisit};
-use tcphub::{Error, Event, ServerHandle};
+use tcphub::{Error, Event};
 
-use crate::dispatch::{kick, kicks_pending, on_dispatcher, Callbacks, Dispatcher};
+use crate::dispatch::{kick, kicks_pending, Callbacks, Dispatcher};
 use crate::errors::{invalid_argument, invalid_config, IntoPy};
-use crate::events::Pull;
 use crate::settings::{overflow_from_str, Settings};
 use crate::types::{ClientId, Data, Port, PyClient, PyEvent, PyStats};
-use crate::{deadline_after, duration, framing_from_str, framing_name, next_slice};
+use crate::{deadline_after, duration, framing_from_str, framing_name};
 
+mod running;
+mod starting;
 mod stopping;
 
-/// What exists once `start()` succeeded.
-struct Running {
-    handle: ServerHandle,
-    /// Callbacks were set: the dispatcher owns the event queue.
-    callback_mode: bool,
-    dispatcher: Option<Dispatcher>,
-}
+use running::Running;
 
 /// A multi-client TCP server.
 ///
@@ -154,79 +146,6 @@ pub(crate) struct PyTcpServer {
     /// Pull mode: events taken from the queue in a batch and not handed out
     /// yet, for whichever consumer asks next (see `events::Pull`).
     pending: Arc<Mutex<VecDeque<Event>>>,
-}
-
-impl PyTcpServer {
-    /// The running parts, or `NotRunning` saying the server is not started.
-    fn started(&self, py: Python<'_>) -> PyResult<&Running> {
-        self.running.get().ok_or_else(|| self.not_running(py))
-    }
-
-    /// `NotRunning` saying why, where the core's says only "not running"
-    /// whatever the cause: a server never started (the newcomer's mistake:
-    /// `start()` or `with` forgotten) reads differently from a stopped one.
-    fn not_running(&self, py: Python<'_>) -> PyErr {
-        let why = if self.running.get().is_some() {
-            "the server is stopped"
-        } else {
-            "the server is not started: call start() first (or use it in a with block)"
-        };
-        crate::errors::not_running(py, why.into())
-    }
-
-    /// `err` as Python's, a `NotRunning` with [`not_running`](Self::not_running)'s message.
-    fn refused(&self, py: Python<'_>, err: PyErr) -> PyErr {
-        if crate::errors::is_not_running(py, &err) {
-            self.not_running(py)
-        } else {
-            err
-        }
-    }
-
-    /// The pull-mode events, refusing callback mode (the dispatcher owns them).
-    fn pull_events(&self, py: Python<'_>) -> PyResult<Pull> {
-        let r = self.started(py)?;
-        if r.callback_mode {
-            return Err(PyRuntimeError::new_err(
-                "this server has callbacks: its events go to them, not to events()/poll()",
-            ));
-        }
-        Ok(Pull {
-            events: r.handle.events(),
-            pending: self.pending.clone(),
-        })
-    }
-
-    fn set_callback(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        which: fn(&mut Callbacks) -> &mut Option<Py<PyAny>>,
-        func: Py<PyAny>,
-    ) -> PyResult<Py<PyAny>> {
-        if !func.bind(py).is_callable() {
-            return Err(pyo3::exceptions::PyTypeError::new_err(
-                "the callback must be callable",
-            ));
-        }
-        crate::dispatch::refuse_async(py, name, func.bind(py))?;
-        let old = {
-            let mut cbs = self
-                .callbacks
-                .lock_py_attached(py)
-                .unwrap_or_else(|p| p.into_inner());
-            // Checked under the lock start() copies the callbacks under, so
-            // a callback is either in that copy or refused, never ignored.
-            if self.starting.load(Ordering::Acquire) {
-                return Err(PyRuntimeError::new_err(
-                    "callbacks must be set before start()",
-                ));
-            }
-            which(&mut cbs).replace(func.clone_ref(py))
-        };
-        drop(old); // outside the lock: dropping may run Python code
-        Ok(func)
-    }
 }
 
 #[pymethods]
@@ -349,63 +268,10 @@ impl PyTcpServer {
     /// constructor), ``RuntimeError`` when already started (a stopped server cannot be
     /// restarted: create a new one).
     fn start<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
-        let py = slf.py();
-        let this = slf.get();
-        if this.starting.swap(true, Ordering::AcqRel) {
-            return Err(match this.running.get() {
-                Some(r) if !r.handle.is_running() => PyRuntimeError::new_err(
-                    "the server was stopped and cannot be restarted: create a new TcpServer",
-                ),
-                _ => PyRuntimeError::new_err("the server was already started"),
-            });
-        }
-        let callbacks = this
-            .callbacks
-            .lock_py_attached(py)
-            .unwrap_or_else(|p| p.into_inner())
-            .clone_ref(py);
-        let builder = this.settings.builder();
-        let handle = match py.detach(move || builder.start()).py_err(py) {
-            Ok(h) => h,
-            Err(e) => {
-                this.stop_requested.store(false, Ordering::SeqCst);
-                this.starting.store(false, Ordering::Release);
-                return Err(e);
-            }
-        };
-        let callback_mode = callbacks.any_event();
-        let dispatcher = if callback_mode {
-            match Dispatcher::spawn(handle.events(), callbacks) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    py.detach(|| handle.stop());
-                    this.stop_requested.store(false, Ordering::SeqCst);
-                    this.starting.store(false, Ordering::Release);
-                    return Err(Error::Io {
-                        context: "starting the callback thread",
-                        source: e,
-                    })
-                    .py_err(py);
-                }
-            }
-        } else {
-            drop(callbacks);
-            None
-        };
-        let _ = this.running.set(Running {
-            handle,
-            callback_mode,
-            dispatcher,
-        });
-        // A stop() on another thread either finds the server just set, or
-        // left this flag for us to find: each side writes, fences, then
-        // reads the other's, so at least one of them sees the other.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if this.stop_requested.load(Ordering::SeqCst) {
-            py.detach(|| this.stop_detached(None));
-        }
+        slf.get().start_core(slf.py())?;
         // Stopped at interpreter exit if the application does not.
-        py.import("tcphub._runtime")?
+        slf.py()
+            .import("tcphub._runtime")?
             .call_method1("_track", (slf,))?;
         Ok(slf.clone())
     }
@@ -485,28 +351,7 @@ impl PyTcpServer {
             .map(|t| duration(py, t, "timeout"))
             .transpose()?
             .and_then(deadline_after);
-        loop {
-            // Stopped and the loops ended, as the core's wait has it (not
-            // just stopping: the flush may last up to `linger`); then the
-            // dispatcher, which runs the last callbacks.
-            let slice = next_slice(deadline);
-            if py.detach(|| r.handle.wait_timeout(slice)) {
-                let Some(d) = &r.dispatcher else {
-                    return Ok(true);
-                };
-                if on_dispatcher() {
-                    return Ok(true); // the dispatcher cannot wait for itself
-                }
-                let slice = next_slice(deadline);
-                if py.detach(|| d.wait(Some(slice))) {
-                    return Ok(true);
-                }
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(false);
-            }
-            py.check_signals()?;
-        }
+        self.wait_stopped(py, r, deadline)
     }
 
     /// Queues ``data`` for every connected client, or every one but client

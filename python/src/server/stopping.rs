@@ -66,6 +66,40 @@ impl PyTcpServer {
         }
     }
 
+    /// `wait()` for the started server `r`: in slices up to `deadline`
+    /// (`None`: no limit), until it has stopped and its dispatcher has run
+    /// the last callbacks (not waited for on a dispatcher thread); whether
+    /// it has. Ctrl-C ends the wait.
+    pub(super) fn wait_stopped(
+        &self,
+        py: Python<'_>,
+        r: &Running,
+        deadline: Option<Instant>,
+    ) -> PyResult<bool> {
+        loop {
+            // Stopped and the loops ended, as the core's wait has it (not
+            // just stopping: the flush may last up to `linger`); then the
+            // dispatcher, which runs the last callbacks.
+            let slice = next_slice(deadline);
+            if py.detach(|| r.handle.wait_timeout(slice)) {
+                let Some(d) = &r.dispatcher else {
+                    return Ok(true);
+                };
+                if on_dispatcher() {
+                    return Ok(true); // the dispatcher cannot wait for itself
+                }
+                let slice = next_slice(deadline);
+                if py.detach(|| d.wait(Some(slice))) {
+                    return Ok(true);
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            py.check_signals()?;
+        }
+    }
+
     /// `_stop_with_timeout()`, at the interpreter's exit: the flush
     /// (bounded by `linger`) in slices that let Ctrl-C through, then up to
     /// `limit` for a callback that does not return; whether the dispatcher

@@ -1,0 +1,62 @@
+//! The parts of a started `TcpServer` (`Running`) and how the methods that
+//! need them refuse a server that is not started, or stopped: a
+//! `NotRunning` saying which, and the pull-mode events, which callback mode
+//! keeps for the dispatcher.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use tcphub::ServerHandle;
+
+use super::PyTcpServer;
+use crate::dispatch::Dispatcher;
+use crate::events::Pull;
+
+/// What exists once `start()` succeeded.
+pub(super) struct Running {
+    pub(super) handle: ServerHandle,
+    /// Callbacks were set: the dispatcher owns the event queue.
+    pub(super) callback_mode: bool,
+    pub(super) dispatcher: Option<Dispatcher>,
+}
+
+impl PyTcpServer {
+    /// The running parts, or `NotRunning` saying the server is not started.
+    pub(super) fn started(&self, py: Python<'_>) -> PyResult<&Running> {
+        self.running.get().ok_or_else(|| self.not_running(py))
+    }
+
+    /// `NotRunning` saying why, where the core's says only "not running"
+    /// whatever the cause: a server never started (the newcomer's mistake:
+    /// `start()` or `with` forgotten) reads differently from a stopped one.
+    pub(super) fn not_running(&self, py: Python<'_>) -> PyErr {
+        let why = if self.running.get().is_some() {
+            "the server is stopped"
+        } else {
+            "the server is not started: call start() first (or use it in a with block)"
+        };
+        crate::errors::not_running(py, why.into())
+    }
+
+    /// `err` as Python's, a `NotRunning` with [`not_running`](Self::not_running)'s message.
+    pub(super) fn refused(&self, py: Python<'_>, err: PyErr) -> PyErr {
+        if crate::errors::is_not_running(py, &err) {
+            self.not_running(py)
+        } else {
+            err
+        }
+    }
+
+    /// The pull-mode events, refusing callback mode (the dispatcher owns them).
+    pub(super) fn pull_events(&self, py: Python<'_>) -> PyResult<Pull> {
+        let r = self.started(py)?;
+        if r.callback_mode {
+            return Err(PyRuntimeError::new_err(
+                "this server has callbacks: its events go to them, not to events()/poll()",
+            ));
+        }
+        Ok(Pull {
+            events: r.handle.events(),
+            pending: self.pending.clone(),
+        })
+    }
+}
