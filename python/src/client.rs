@@ -1,22 +1,22 @@
 //! `tcphub.TcpClient`: the core client in pull mode.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use crossbeam_channel::RecvTimeoutError;
 use pyo3::exceptions::asyncio::CancelledError;
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCFunction, PyTuple, PyType};
-use tcphub::{Error, Reconnect, TcpClient};
+use tcphub::{Error, TcpClient};
 
 use crate::errors::IntoPy;
 use crate::types::{Data, Port, PyClientEvent};
-use crate::{
-    deadline_after, duration, framing_from_str, framing_name, positive_duration, wait_sliced,
-    Waited, SIGNAL_SLICE,
-};
+use crate::{deadline_after, duration, framing_name, wait_sliced, Waited};
+
+mod closing;
+mod connect;
+
+use closing::close_all;
+use connect::ConnectArgs;
 
 /// A connection to a tcphub (or any compatible) server.
 ///
@@ -90,57 +90,10 @@ pub(crate) struct PyTcpClient {
     /// a `close()` that finished): the application gave up waiting for it,
     /// so dropping the client — at the interpreter's exit too — leaves the
     /// rest of the flush to a thread of its own instead of waiting again.
-    /// Shared with its entry in [`OPEN`].
+    /// Shared with its entry in the registry of open clients ([`closing`]).
     interrupted: Arc<AtomicBool>,
-    /// Its entry in [`OPEN`].
+    /// Its entry in the registry of open clients ([`closing`]).
     key: u64,
-}
-
-/// The clients not dropped yet (a handle of each, its `interrupted` flag),
-/// for the interpreter's exit to close (`_close_all`): a client is closed
-/// when dropped, but the exit may never drop it — a daemon thread still
-/// running keeps the module teardown from freeing it — and what its
-/// `send()` queued was then lost. Each entry goes when its client is
-/// dropped; the handle kept here does not keep the connection open (the
-/// drop closes it explicitly).
-static OPEN: Mutex<Vec<(u64, TcpClient, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
-
-/// Keys of [`OPEN`]'s entries.
-static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
-
-fn open_clients() -> std::sync::MutexGuard<'static, Vec<(u64, TcpClient, Arc<AtomicBool>)>> {
-    OPEN.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Drop for PyTcpClient {
-    /// A client dropped without `close()` closes here: its I/O thread flushes
-    /// (up to `linger`) and is joined with the GIL released, so other Python
-    /// threads keep running meanwhile.
-    fn drop(&mut self) {
-        let entry = {
-            let mut open = open_clients();
-            open.iter()
-                .position(|(k, ..)| *k == self.key)
-                .map(|i| open.swap_remove(i))
-        };
-        drop(entry); // not the last handle: ours is still here
-        if self.interrupted.load(Ordering::Acquire) {
-            // That thread's handle is not the last one until its close has
-            // finished: dropping ours below does not wait. (If no thread
-            // can start, its handle is dropped unused and ours closes as
-            // below.)
-            let rest = self.client.clone();
-            let started = std::thread::Builder::new()
-                .name("tcphub-close".into())
-                .spawn(move || rest.close());
-            if started.is_ok() {
-                return;
-            }
-        }
-        // A closure that cannot run (interpreter finalizing) leaves the
-        // close to the inner client's own drop.
-        let _ = Python::try_attach(|py| py.detach(|| self.client.close()));
-    }
 }
 
 impl PyTcpClient {
@@ -161,146 +114,6 @@ impl PyTcpClient {
             }
         };
         crate::errors::not_running(py, why)
-    }
-}
-
-/// A `TcpClient(...)` call's arguments, checked: what connecting needs,
-/// for the constructor and for `aconnect()` (whose checks run at the call,
-/// before its helper thread starts).
-#[derive(Clone)]
-struct ConnectArgs {
-    host: String,
-    port: u16,
-    framing: tcphub::Framing,
-    connect_timeout: Duration,
-    reconnect: Option<Reconnect>,
-    max_queue_bytes: usize,
-    nodelay: bool,
-    linger: Duration,
-    event_capacity: usize,
-    keepalive: Option<Duration>,
-}
-
-impl ConnectArgs {
-    /// Checks the constructor's arguments (`InvalidConfig` for a bad value).
-    #[allow(clippy::too_many_arguments)]
-    fn check(
-        py: Python<'_>,
-        host: String,
-        port: Port,
-        framing: &str,
-        max_len: Option<usize>,
-        connect_timeout: f64,
-        reconnect: bool,
-        reconnect_initial: f64,
-        reconnect_max: f64,
-        reconnect_max_attempts: Option<u32>,
-        max_queue_bytes: usize,
-        nodelay: bool,
-        linger: f64,
-        event_capacity: usize,
-        keepalive: Option<f64>,
-    ) -> PyResult<Self> {
-        let framing = framing_from_str(py, framing, max_len)?;
-        if reconnect_max_attempts.is_some() && !reconnect {
-            // Taken and ignored, it read as a limit on reconnecting while
-            // the client did not reconnect at all.
-            return Err(crate::errors::invalid_config(
-                py,
-                "reconnect_max_attempts applies only with reconnect=True".into(),
-            ));
-        }
-        let connect_timeout = positive_duration(py, connect_timeout, "connect_timeout")?;
-        if connect_timeout.is_zero() {
-            return Err(crate::errors::invalid_config(
-                py,
-                "connect_timeout must be more than 0 seconds".into(),
-            ));
-        }
-        let linger = duration(py, linger, "linger")?;
-        let keepalive = keepalive
-            .map(|s| positive_duration(py, s, "keepalive"))
-            .transpose()?;
-        // Checked whether or not reconnecting is on: a value no policy can
-        // take (negative, NaN) is a mistake either way. (Zero, refused by
-        // the core only with reconnecting on, passes here: the message
-        // asks for a positive number, what a delay in use must be.)
-        let policy = Reconnect {
-            initial: positive_duration(py, reconnect_initial, "reconnect_initial")?,
-            max: positive_duration(py, reconnect_max, "reconnect_max")?,
-            max_attempts: reconnect_max_attempts,
-        };
-        Ok(ConnectArgs {
-            host,
-            port: port.0,
-            framing,
-            connect_timeout,
-            reconnect: reconnect.then_some(policy),
-            max_queue_bytes,
-            nodelay,
-            linger,
-            event_capacity,
-            keepalive,
-        })
-    }
-
-    /// Resolves the name and connects, on a helper thread, waiting for it in
-    /// slices so neither a slow name lookup nor the connect holds the GIL;
-    /// `give_up` runs between the slices (Ctrl-C's check) and its error ends
-    /// the wait. A connection made after that is dropped, which closes it.
-    fn connect(
-        self,
-        py: Python<'_>,
-        mut give_up: impl FnMut() -> PyResult<()>,
-    ) -> PyResult<PyTcpClient> {
-        let framing = self.framing;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        std::thread::Builder::new()
-            .name("tcphub-connect".into())
-            .spawn(move || {
-                // `builder` resolves `host` (getaddrinfo). An IPv6 address
-                // may come in brackets, as tcphub prints it ("[::1]:8001").
-                let host = tcphub::unbracket_host(&self.host);
-                let mut builder = TcpClient::builder((host, self.port))
-                    .framing(self.framing)
-                    .connect_timeout(self.connect_timeout)
-                    .max_queue_bytes(self.max_queue_bytes)
-                    .nodelay(self.nodelay)
-                    .linger(self.linger)
-                    .event_capacity(self.event_capacity);
-                if let Some(policy) = self.reconnect {
-                    builder = builder.reconnect(policy);
-                }
-                if let Some(idle) = self.keepalive {
-                    builder = builder.keepalive(idle);
-                }
-                let _ = tx.send(builder.connect());
-            })
-            .map_err(|source| Error::Io {
-                context: "starting the connect thread",
-                source,
-            })
-            .py_err(py)?;
-        loop {
-            match py.detach(|| rx.recv_timeout(SIGNAL_SLICE)) {
-                Ok(connected) => {
-                    let client = connected.py_err(py)?;
-                    let interrupted = Arc::new(AtomicBool::new(false));
-                    let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-                    open_clients().push((key, client.clone(), interrupted.clone()));
-                    return Ok(PyTcpClient {
-                        client,
-                        framing,
-                        interrupted,
-                        key,
-                    });
-                }
-                Err(RecvTimeoutError::Timeout) => give_up()?,
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(PyRuntimeError::new_err("the connect thread panicked"))
-                }
-            }
-        }
     }
 }
 
@@ -665,29 +478,7 @@ impl PyTcpClient {
     /// ``close()``.
     #[staticmethod]
     fn _close_all(py: Python<'_>) -> PyResult<()> {
-        let open: Vec<(TcpClient, Arc<AtomicBool>)> = open_clients()
-            .iter()
-            .map(|(_, c, i)| (c.clone(), i.clone()))
-            .collect();
-        for (i, (client, interrupted)) in open.iter().enumerate() {
-            if interrupted.load(Ordering::Acquire) {
-                continue; // Ctrl-C already gave up on this one
-            }
-            // No deadline: `Got` or Ctrl-C's error.
-            let closed = wait_sliced(py, None, |slice| {
-                Ok(client.close_timeout(slice).then_some(()))
-            });
-            if let Err(e) = closed {
-                for (client, interrupted) in &open[i..] {
-                    interrupted.store(true, Ordering::Release);
-                    py.detach(|| client.close_timeout(std::time::Duration::ZERO));
-                }
-                return Err(e);
-            }
-        }
-        // (Dropping `open` does not wait: each client is closed or has a
-        // handle elsewhere, its Python object's or an interrupted drop's.)
-        Ok(())
+        close_all(py)
     }
 
     /// ``(ip, port)`` of this end of the current (or last) connection.

@@ -1,0 +1,103 @@
+//! Closing the `TcpClient`s the application did not close: the registry
+//! of clients not dropped yet, which the interpreter's exit closes
+//! (`_close_all`), and the close of a client dropped while open.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use tcphub::TcpClient;
+
+use super::PyTcpClient;
+use crate::wait_sliced;
+
+/// The clients not dropped yet (a handle of each, its `interrupted` flag),
+/// for the interpreter's exit to close (`_close_all`): a client is closed
+/// when dropped, but the exit may never drop it — a daemon thread still
+/// running keeps the module teardown from freeing it — and what its
+/// `send()` queued was then lost. Each entry goes when its client is
+/// dropped; the handle kept here does not keep the connection open (the
+/// drop closes it explicitly).
+static OPEN: Mutex<Vec<(u64, TcpClient, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
+
+/// Keys of [`OPEN`]'s entries.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+fn open_clients() -> std::sync::MutexGuard<'static, Vec<(u64, TcpClient, Arc<AtomicBool>)>> {
+    OPEN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl PyTcpClient {
+    /// The binding's client for `client`, just connected, entered in [`OPEN`].
+    pub(super) fn tracked(client: TcpClient, framing: tcphub::Framing) -> PyTcpClient {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        open_clients().push((key, client.clone(), interrupted.clone()));
+        PyTcpClient {
+            client,
+            framing,
+            interrupted,
+            key,
+        }
+    }
+}
+
+/// `_close_all()`: closes every client in [`OPEN`] as `close()` does, one
+/// after the other; Ctrl-C ends the wait, leaving the clients still
+/// closing to finish in the background.
+pub(super) fn close_all(py: Python<'_>) -> PyResult<()> {
+    let open: Vec<(TcpClient, Arc<AtomicBool>)> = open_clients()
+        .iter()
+        .map(|(_, c, i)| (c.clone(), i.clone()))
+        .collect();
+    for (i, (client, interrupted)) in open.iter().enumerate() {
+        if interrupted.load(Ordering::Acquire) {
+            continue; // Ctrl-C already gave up on this one
+        }
+        // No deadline: `Got` or Ctrl-C's error.
+        let closed = wait_sliced(py, None, |slice| {
+            Ok(client.close_timeout(slice).then_some(()))
+        });
+        if let Err(e) = closed {
+            for (client, interrupted) in &open[i..] {
+                interrupted.store(true, Ordering::Release);
+                py.detach(|| client.close_timeout(std::time::Duration::ZERO));
+            }
+            return Err(e);
+        }
+    }
+    // (Dropping `open` does not wait: each client is closed or has a
+    // handle elsewhere, its Python object's or an interrupted drop's.)
+    Ok(())
+}
+
+impl Drop for PyTcpClient {
+    /// A client dropped without `close()` closes here: its I/O thread flushes
+    /// (up to `linger`) and is joined with the GIL released, so other Python
+    /// threads keep running meanwhile.
+    fn drop(&mut self) {
+        let entry = {
+            let mut open = open_clients();
+            open.iter()
+                .position(|(k, ..)| *k == self.key)
+                .map(|i| open.swap_remove(i))
+        };
+        drop(entry); // not the last handle: ours is still here
+        if self.interrupted.load(Ordering::Acquire) {
+            // That thread's handle is not the last one until its close has
+            // finished: dropping ours below does not wait. (If no thread
+            // can start, its handle is dropped unused and ours closes as
+            // below.)
+            let rest = self.client.clone();
+            let started = std::thread::Builder::new()
+                .name("tcphub-close".into())
+                .spawn(move || rest.close());
+            if started.is_ok() {
+                return;
+            }
+        }
+        // A closure that cannot run (interpreter finalizing) leaves the
+        // close to the inner client's own drop.
+        let _ = Python::try_attach(|py| py.detach(|| self.client.close()));
+    }
+}
