@@ -8,13 +8,17 @@
 //! # Layout
 //!
 //! - `server.rs` — `TcpServer`: the core server in pull mode, start/stop
-//!   and the GIL rules (stopping and dropping in `server/stopping.rs`);
-//!   `settings.rs` — its constructor's settings and the core builder made
-//!   from them.
+//!   and the GIL rules; under `server/`: `running.rs` (the parts of a
+//!   started server, and `NotRunning` saying why), `starting.rs` (the
+//!   callbacks and `start()`'s work), `stopping.rs` (stopping, waiting and
+//!   dropping); `settings.rs` — its constructor's settings and the core
+//!   builder made from them.
 //! - `dispatch.rs` — the dispatcher thread that runs the Python callbacks
 //!   (and skips a kicked client's queued messages).
 //! - `events.rs` — pull consumption: `EventIterator` and `poll`.
-//! - `client.rs` — `TcpClient`.
+//! - `client.rs` — `TcpClient`; under `client/`: `connect.rs` (its
+//!   arguments checked, and the connect on a helper thread), `closing.rs`
+//!   (the clients left open, closed when dropped and at exit).
 //! - `types.rs` — value classes: `Client`, `Event`, `ClientEvent`, `Stats`.
 //! - `errors.rs` — the exception classes and the `tcphub::Error` mapping.
 //!
