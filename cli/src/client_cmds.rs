@@ -122,9 +122,13 @@ fn open(
     keepalive: Option<Duration>,
 ) -> Result<TcpClient, Box<dyn std::error::Error>> {
     let addrs = resolve(addr)?;
+    // A hub that ends the connection (it stops, kicks us, or is full)
+    // discards what still comes: what is queued then is dropped and
+    // counted (`unsent`), rather than written to it and taken for sent.
     let mut builder = TcpClient::builder(&addrs[..])
         .framing(framing)
-        .connect_timeout(Duration::from_secs(10));
+        .connect_timeout(Duration::from_secs(10))
+        .write_after_server_eof(false);
     if let Some(idle) = keepalive {
         builder = builder.keepalive(idle);
     }
@@ -338,15 +342,32 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     if let Some(why) = lost {
         return Err(format!("connection lost: {}", explained(&why, framing)).into());
     }
+    // Messages accepted but dropped at the end: the server ended the
+    // connection while they waited (they are not sent to a hub that only
+    // discards them).
+    let unsent = match client.unsent() {
+        0 => String::new(),
+        1 => " (1 message queued was dropped)".to_owned(),
+        n => format!(" ({n} messages queued were dropped)"),
+    };
     match settled(&state) {
         SEND_FAILED => return Err("not everything read from stdin could be sent".into()),
         SENDING | CLOSED_EARLY => {
-            return Err("the connection closed before everything read from stdin was sent".into())
+            return Err(format!(
+                "the connection closed before everything read from stdin was sent{unsent}"
+            )
+            .into())
         }
         STDIN_FAILED => {
             let e = read_error.lock().unwrap_or_else(|p| p.into_inner()).take();
             let why = e.map_or_else(|| "unknown error".to_owned(), |e| e.to_string());
             return Err(format!("cannot read stdin: {why}").into());
+        }
+        _ if !unsent.is_empty() => {
+            return Err(format!(
+            "the server closed the connection before everything read from stdin was sent{unsent}"
+        )
+            .into())
         }
         _ => {}
     }
@@ -471,11 +492,14 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Whether the server answered (a reply, or its close): then it had the
     // message, whatever becomes of the connection after.
     let mut answered = false;
+    // The reply, for the error below when it was a refusal.
+    let mut reply_text = String::new();
     if let Some(wait) = wait {
         let secs = wait.as_secs_f64();
         match client.recv_timeout(wait) {
             Ok(reply) => {
                 answered = true;
+                reply_text = String::from_utf8_lossy(&reply).trim_end().to_owned();
                 match print_message(&mut std::io::stdout().lock(), &reply, framing) {
                     Err(e) if !reader_gone(&e) => return Err(stdout_failed(e)),
                     _ => {}
@@ -497,6 +521,20 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     client.close();
+    // The server ended the connection before the message was written (a
+    // full hub refusing us, say): it was dropped, not sent — though what
+    // the server said came as a reply.
+    if client.unsent() > 0 {
+        let mut said = said_before_closing(&client);
+        if said.is_empty() {
+            said = reply_text;
+        }
+        let mut err = "the server closed the connection before the message was sent".to_owned();
+        if !said.is_empty() {
+            err.push_str(&format!(" (it said: {said})"));
+        }
+        return Err(err.into());
+    }
     // Unanswered, the close waits until the server has acknowledged the
     // message (or the linger time passes): a reset or an error meanwhile
     // means it may never have got it.

@@ -218,3 +218,136 @@ fn an_unwritable_stderr_changes_no_exit_code() {
     let _ = done_tx.send(());
     server.join().unwrap();
 }
+
+/// How far `pid` has read its stdin (a file): the `pos` of its fd 0.
+fn stdin_pos(pid: u32) -> Option<u64> {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/0")).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("pos:"))
+        .and_then(|p| p.trim().parse().ok())
+}
+
+#[test]
+fn connect_fails_when_the_server_ends_with_input_still_queued() {
+    // Found by the CLI audit: a hub that stops ends its side of the
+    // connection and discards what still comes. `connect`, all of its
+    // stdin read and queued, wrote the queue on (as to a server that only
+    // half-closed), then exited 0 with those lines lost. A raw server
+    // plays that hub here: it reads nothing until `connect` has read all
+    // of its input, ends its side, then reads and discards to the end.
+    // The input, 6.5 MB, is more than the system's buffers take (about
+    // 4 MB on loopback, unread), and what is left fits the client's queue
+    // (4 MiB): it waits there when the server ends. The end now drops the
+    // queue, and the exit code and message say so.
+    let dir = std::env::temp_dir().join(format!("tcphub-cli-queued-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("input");
+    let mut input = Vec::new();
+    for i in 0..6_500 {
+        let line = format!("line {i:05} ");
+        input.extend_from_slice(line.as_bytes());
+        input.extend(std::iter::repeat_n(b'x', 999 - line.len()));
+        input.push(b'\n');
+    }
+    std::fs::write(&path, &input).unwrap();
+    let len = input.len() as u64;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel::<u32>();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let pid = pid_rx.recv().unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while stdin_pos(pid) != Some(len) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "connect did not read all of its input: at {:?} of {len}",
+                stdin_pos(pid)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut discarded = Vec::new();
+        let _ = s.read_to_end(&mut discarded);
+        discarded.len()
+    });
+    let mut child = bin()
+        .args(["connect", &format!("127.0.0.1:{port}")])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub connect");
+    pid_tx.send(child.id()).unwrap();
+    let st = wait_exit(&mut child, "connect did not exit when the server ended");
+    let err = stderr_of(&mut child);
+    let got = server.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        got < input.len(),
+        "the server got all {got} bytes: the client's queue was written after the server's end: {err}"
+    );
+    assert_eq!(
+        st.code(),
+        Some(1),
+        "{got} of {len} bytes got to the server, yet {st:?}: {err}"
+    );
+    assert!(
+        err.contains(
+            "the server closed the connection before everything read from stdin was sent ("
+        ) && err.contains("queued were dropped)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn connect_fails_when_the_hub_stops_with_input_still_queued() {
+    // Found by the CLI audit: a hub stopping mid-stream ends its side of
+    // the connection and discards what still comes. `connect` wrote its
+    // queue on (as to a server that only half-closed) and, its stdin all
+    // queued, exited 0 with half the lines never echoed. The hub's end now
+    // drops the queue, and the exit code says so.
+    let dir = std::env::temp_dir().join(format!("tcphub-cli-stop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("input");
+    let lines = 1_000_000;
+    let mut input = Vec::new();
+    for i in 0..lines {
+        input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
+    }
+    std::fs::write(&path, &input).unwrap();
+    let mut hub = Hub::start(&["--mode", "echo"]);
+    let mut child = bin()
+        .args(["connect", &format!("127.0.0.1:{}", hub.port)])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub connect");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    assert_eq!(first, "line 0000000 of a long input\n");
+    hub.terminate(); // mid-stream: the echoes have begun
+    let mut rest = Vec::new();
+    out.read_to_end(&mut rest).unwrap();
+    let echoed = 1 + rest.iter().filter(|&&b| b == b'\n').count();
+    let st = wait_exit(&mut child, "connect did not exit when the hub stopped");
+    let err = stderr_of(&mut child);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        echoed < lines,
+        "the hub echoed all {lines} lines before it stopped: input too short for the test"
+    );
+    assert_eq!(
+        st.code(),
+        Some(1),
+        "{echoed} of {lines} lines echoed, yet {st:?}: {err}"
+    );
+    assert!(
+        err.contains("the connection closed before everything read from stdin was sent")
+            || err.contains("the server closed the connection before everything read from stdin"),
+        "{err}"
+    );
+}
