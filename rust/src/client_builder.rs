@@ -351,10 +351,12 @@ impl ClientBuilder {
     /// may still read them — and the end is reported as
     /// [`ClosedByPeer`](crate::DisconnectReason::ClosedByPeer) once they
     /// are. `false`: the server's end-of-stream ends the connection at once
-    /// (still `ClosedByPeer`): nothing more is written, and the messages
-    /// left are dropped and counted in [`TcpClient::unsent`]. With
-    /// reconnecting on (and not closing), the end-of-stream ends the
-    /// connection either way, and the queue waits for the next one.
+    /// (still `ClosedByPeer`): nothing more is written on it, and the
+    /// messages left are dropped and counted in [`TcpClient::unsent`] — or,
+    /// with reconnecting on and the client closing, written on a new
+    /// connection within the linger time, as `close()` does after any lost
+    /// connection. With reconnecting on and not closing, the end-of-stream
+    /// ends the connection either way, and the queue waits for the next one.
     ///
     /// Choose `false` against a tcphub server, or any server that closes
     /// rather than half-closes: a tcphub server that has ended a connection
