@@ -527,6 +527,10 @@ typedef struct tcphub_client_info {
 /**
  * Called when a client connects: its id, and its remote IP address (text,
  * e.g. "127.0.0.1" or "::1") and port. `ip` is valid only during the call.
+ * Ids are given in accept order from 1, each to one client only in a run
+ * of the server: a send to the id of a client that is gone never reaches
+ * another (`TCPHUB_ERR_NO_SUCH_CLIENT`). A restart (`tcphub_server_start`
+ * after a stop) counts from 1 again.
  */
 typedef void (*tcphub_connect_cb)(void *userdata, uint64_t client_id, const char *ip, uint16_t port);
 
@@ -679,6 +683,18 @@ extern "C" {
  * those messages (and events), then `TCPHUB_ERR_NOT_RUNNING`: close first,
  * then join them, then `tcphub_client_free`.
  *
+ * Returns `TCPHUB_OK` however the close went (`TCPHUB_ERR_NULL` for NULL):
+ * whether everything queued reached the server is told by
+ * `tcphub_client_disconnect_reason` (`TCPHUB_REASON_CLOSED_LOCALLY`), not
+ * by this code.
+ *
+ * ```c
+ * tcphub_client_close(c);
+ * int reason;
+ * if (tcphub_client_disconnect_reason(c, &reason) == TCPHUB_OK && reason != TCPHUB_REASON_CLOSED_LOCALLY)
+ *     fprintf(stderr, "close: %s\n", tcphub_disconnect_detail()); // "i/o error: timed out", say
+ * ```
+ *
  * # Safety
  *
  * `c` is NULL or a live client.
@@ -741,8 +757,9 @@ int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framin
  * smaller than this version's struct, an unknown framing, a zero
  * `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a
  * `reconnect_max_attempts` without `reconnect`, a zero
- * `max_queue_bytes` or `event_capacity`), `TCPHUB_ERR_NULL`,
- * `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
+ * `max_queue_bytes` or `event_capacity`, a `keepalive_ms` over
+ * 32,767 s), `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`. On failure
+ * `*client_out` is set to NULL.
  *
  * # Safety
  *
@@ -1176,8 +1193,9 @@ int tcphub_server_clients(const struct tcphub_server *s, struct tcphub_client_in
  * `TCPHUB_REASON_KICKED`. What was queued for it before this call is
  * still written (for up to the linger time, 2 s unless set with
  * `tcphub_server_set_linger`); what is queued after it is not, even
- * though `tcphub_server_send` may still return `TCPHUB_OK` until the
- * disconnect has taken effect.
+ * though `tcphub_server_send` may still return `TCPHUB_OK` (and a second
+ * `tcphub_server_disconnect` for it `TCPHUB_OK`) until the disconnect has
+ * taken effect.
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
  *
@@ -1235,7 +1253,9 @@ int tcphub_server_local_addr(const struct tcphub_server *s, char *ip_out, uint16
 
 /**
  * Creates a server for `port` (0: the system picks a free one, see
- * `tcphub_server_port`) admitting at most `max_clients` clients at once.
+ * `tcphub_server_port`) admitting at most `max_clients` clients at once
+ * (at least 1: `tcphub_server_start` refuses 0 with
+ * `TCPHUB_ERR_INVALID_ARG`).
  * It listens on 0.0.0.0 with `TCPHUB_FRAMING_RAW` and one event-loop thread
  * per core unless configured otherwise. Nothing is bound until
  * `tcphub_server_start`.
@@ -1677,9 +1697,14 @@ int tcphub_server_set_userdata_free(struct tcphub_server *s, tcphub_userdata_fre
 
 /**
  * Binds, listens and starts the event-loop threads. A stopped server may
- * be started again (with the same settings, on a new socket) — but not
+ * be started again (with the same settings, on a new socket; created with
+ * port 0, on a new port the system picks) — but not
  * from inside one of its own callbacks, where its previous run is still
- * ending on the calling thread. When a restart fails, the server stays the
+ * ending on the calling thread. A restart first waits for a stop still
+ * under way (`tcphub_server_begin_stop`, or a `_stop_timeout` that timed
+ * out) to finish: its flush, its last callbacks. Client ids start again
+ * at 1 in every run, so an id kept from a previous run may name a client
+ * of the new one. When a restart fails, the server stays the
  * stopped previous run: `tcphub_server_port` and the events queued at its
  * stop are still there. A restart that succeeds discards the previous
  * run's events not yet taken (its last `TCPHUB_EVENT_DISCONNECTED`s among

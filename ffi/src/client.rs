@@ -528,6 +528,18 @@ pub unsafe extern "C" fn tcphub_client_shutdown_write(c: *mut tcphub_client) -> 
 /// those messages (and events), then `TCPHUB_ERR_NOT_RUNNING`: close first,
 /// then join them, then `tcphub_client_free`.
 ///
+/// Returns `TCPHUB_OK` however the close went (`TCPHUB_ERR_NULL` for NULL):
+/// whether everything queued reached the server is told by
+/// `tcphub_client_disconnect_reason` (`TCPHUB_REASON_CLOSED_LOCALLY`), not
+/// by this code.
+///
+/// ```c
+/// tcphub_client_close(c);
+/// int reason;
+/// if (tcphub_client_disconnect_reason(c, &reason) == TCPHUB_OK && reason != TCPHUB_REASON_CLOSED_LOCALLY)
+///     fprintf(stderr, "close: %s\n", tcphub_disconnect_detail()); // "i/o error: timed out", say
+/// ```
+///
 /// # Safety
 ///
 /// `c` is NULL or a live client.

@@ -137,8 +137,9 @@ pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_
 /// smaller than this version's struct, an unknown framing, a zero
 /// `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a
 /// `reconnect_max_attempts` without `reconnect`, a zero
-/// `max_queue_bytes` or `event_capacity`), `TCPHUB_ERR_NULL`,
-/// `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
+/// `max_queue_bytes` or `event_capacity`, a `keepalive_ms` over
+/// 32,767 s), `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`. On failure
+/// `*client_out` is set to NULL.
 ///
 /// # Safety
 ///

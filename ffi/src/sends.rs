@@ -168,8 +168,9 @@ pub unsafe extern "C" fn tcphub_server_send(
 /// `TCPHUB_REASON_KICKED`. What was queued for it before this call is
 /// still written (for up to the linger time, 2 s unless set with
 /// `tcphub_server_set_linger`); what is queued after it is not, even
-/// though `tcphub_server_send` may still return `TCPHUB_OK` until the
-/// disconnect has taken effect.
+/// though `tcphub_server_send` may still return `TCPHUB_OK` (and a second
+/// `tcphub_server_disconnect` for it `TCPHUB_OK`) until the disconnect has
+/// taken effect.
 ///
 /// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
 ///

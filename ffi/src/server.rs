@@ -330,7 +330,9 @@ pub(crate) unsafe fn tune(
 }
 
 /// Creates a server for `port` (0: the system picks a free one, see
-/// `tcphub_server_port`) admitting at most `max_clients` clients at once.
+/// `tcphub_server_port`) admitting at most `max_clients` clients at once
+/// (at least 1: `tcphub_server_start` refuses 0 with
+/// `TCPHUB_ERR_INVALID_ARG`).
 /// It listens on 0.0.0.0 with `TCPHUB_FRAMING_RAW` and one event-loop thread
 /// per core unless configured otherwise. Nothing is bound until
 /// `tcphub_server_start`.
@@ -553,9 +555,14 @@ pub unsafe extern "C" fn tcphub_server_set_threads(s: *mut tcphub_server, thread
 }
 
 /// Binds, listens and starts the event-loop threads. A stopped server may
-/// be started again (with the same settings, on a new socket) — but not
+/// be started again (with the same settings, on a new socket; created with
+/// port 0, on a new port the system picks) — but not
 /// from inside one of its own callbacks, where its previous run is still
-/// ending on the calling thread. When a restart fails, the server stays the
+/// ending on the calling thread. A restart first waits for a stop still
+/// under way (`tcphub_server_begin_stop`, or a `_stop_timeout` that timed
+/// out) to finish: its flush, its last callbacks. Client ids start again
+/// at 1 in every run, so an id kept from a previous run may name a client
+/// of the new one. When a restart fails, the server stays the
 /// stopped previous run: `tcphub_server_port` and the events queued at its
 /// stop are still there. A restart that succeeds discards the previous
 /// run's events not yet taken (its last `TCPHUB_EVENT_DISCONNECTED`s among
