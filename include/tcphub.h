@@ -733,8 +733,9 @@ int tcphub_client_close_timeout(struct tcphub_client *c, uint64_t timeout_ms);
  *
  * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
  * `tcphub_last_error()` names every address tried, each with its error),
- * `TCPHUB_ERR_INVALID_ARG` (an empty `host`, `port` 0, an unknown
- * framing), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
+ * `TCPHUB_ERR_INVALID_ARG` (an empty `host`, a `host` with a port in it
+ * such as "127.0.0.1:8001" (give the port as `port`), `port` 0, an
+ * unknown framing), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
  * `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
  *
  * # Safety
@@ -753,7 +754,8 @@ int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framin
  *
  * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
  * `tcphub_last_error()` names every address tried, each with its error),
- * `TCPHUB_ERR_INVALID_ARG` (an empty `host`, `port` 0, `options->size`
+ * `TCPHUB_ERR_INVALID_ARG` (an empty `host`, a `host` with a port in it,
+ * `port` 0, `options->size`
  * smaller than this version's struct, an unknown framing, a zero
  * `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a
  * `reconnect_max_attempts` without `reconnect`, a zero

@@ -56,8 +56,9 @@ pub(crate) unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient
 ///
 /// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
 /// `tcphub_last_error()` names every address tried, each with its error),
-/// `TCPHUB_ERR_INVALID_ARG` (an empty `host`, `port` 0, an unknown
-/// framing), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
+/// `TCPHUB_ERR_INVALID_ARG` (an empty `host`, a `host` with a port in it
+/// such as "127.0.0.1:8001" (give the port as `port`), `port` 0, an
+/// unknown framing), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
 /// `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
 ///
 /// # Safety
@@ -78,7 +79,7 @@ pub unsafe extern "C" fn tcphub_client_connect(
         // SAFETY: non-NULL and writable by the caller's promise.
         unsafe { client_out.write(std::ptr::null_mut()) };
         // SAFETY: the caller's promise.
-        let host = tcphub_core::unbracket_host(unsafe { boundary::c_str(host, "host")? });
+        let host = unsafe { boundary::host(host)? };
         let framing = boundary::framing(framing, max_len)?;
         let client = TcpClient::builder((host, port))
             .framing(framing)

@@ -133,7 +133,8 @@ pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_
 ///
 /// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
 /// `tcphub_last_error()` names every address tried, each with its error),
-/// `TCPHUB_ERR_INVALID_ARG` (an empty `host`, `port` 0, `options->size`
+/// `TCPHUB_ERR_INVALID_ARG` (an empty `host`, a `host` with a port in it,
+/// `port` 0, `options->size`
 /// smaller than this version's struct, an unknown framing, a zero
 /// `connect_timeout_ms`, zero reconnect delays with `reconnect` set, a
 /// `reconnect_max_attempts` without `reconnect`, a zero
@@ -159,7 +160,7 @@ pub unsafe extern "C" fn tcphub_client_connect_with(
         // SAFETY: non-NULL and writable by the caller's promise.
         unsafe { client_out.write(std::ptr::null_mut()) };
         // SAFETY: the caller's promise.
-        let host = tcphub_core::unbracket_host(unsafe { boundary::c_str(host, "host")? });
+        let host = unsafe { boundary::host(host)? };
         if options.is_null() {
             return Err(Fail::new(TCPHUB_ERR_NULL, "options is NULL"));
         }

@@ -1,8 +1,8 @@
 /* The host and port arguments of tcphub_client_connect and
- * tcphub_client_connect_with: an empty host, a NULL host and port 0 are
- * argument errors that say what is wrong (not "cannot resolve :1" or
- * "connection refused", which read as if the server were unreachable), and
- * *client_out is NULL after each. */
+ * tcphub_client_connect_with: an empty host, a NULL host, port 0 and a
+ * host with a port in it are argument errors that say what is wrong (not
+ * "cannot resolve :1" or "connection refused", which read as if the
+ * server were unreachable), and *client_out is NULL after each. */
 #include "test_util.h"
 
 typedef struct {
@@ -18,6 +18,13 @@ static const connect_case CASES[] = {
     {NULL, -1, TCPHUB_ERR_NULL, "host is NULL"},
     {"127.0.0.1", 0, TCPHUB_ERR_INVALID_ARG, "127.0.0.1:0: port 0 is no server's port"},
     {"localhost", 0, TCPHUB_ERR_INVALID_ARG, "port 0 is no server's port"},
+    /* The port written into the host too, as in "127.0.0.1:8001": the
+     * lookup of "127.0.0.1:8001:8001" failed with "cannot resolve", which
+     * hid the mistake. */
+    {"127.0.0.1:8001", -1, TCPHUB_ERR_INVALID_ARG,
+     "the host \"127.0.0.1:8001\" includes a port: pass the host alone (\"127.0.0.1\")"},
+    {"[::1]:8001", -1, TCPHUB_ERR_INVALID_ARG, "pass the host alone (\"::1\")"},
+    {"localhost:8001", -1, TCPHUB_ERR_INVALID_ARG, "pass the host alone (\"localhost\")"},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
@@ -51,7 +58,7 @@ int main(void) {
         rc = tcphub_client_connect_with(k->host, port, &o, &c);
         expect("tcphub_client_connect_with", k, rc, c);
     }
-    TEST_PASS("empty host, NULL host, port 0: argument errors that say so");
+    TEST_PASS("empty host, NULL host, port 0, host:port: argument errors that say so");
 
     /* The same server is reachable with a host and its port. */
     tcphub_client *c = NULL;
