@@ -644,7 +644,8 @@ typedef struct tcphub_stats {
 
 /**
  * One message per line: `\n` ends a message (a trailing `\r` is dropped);
- * sending appends `\n` to the message. A message containing `\n` is
+ * sending appends `\n` to the message, so send a line without its own
+ * `\n`: a message containing `\n` — at its end too — is
  * refused by every send with `TCPHUB_ERR_INVALID_MESSAGE`; one ending in
  * `\r` is sent as it is and arrives without that `\r`: use
  * `TCPHUB_FRAMING_LENGTH_PREFIXED` for binary or multi-line messages.

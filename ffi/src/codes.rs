@@ -82,7 +82,8 @@ pub type tcphub_framing = c_int;
 /// No framing: each read's bytes are one message; sends write bytes as-is.
 pub const TCPHUB_FRAMING_RAW: tcphub_framing = 0;
 /// One message per line: `\n` ends a message (a trailing `\r` is dropped);
-/// sending appends `\n` to the message. A message containing `\n` is
+/// sending appends `\n` to the message, so send a line without its own
+/// `\n`: a message containing `\n` — at its end too — is
 /// refused by every send with `TCPHUB_ERR_INVALID_MESSAGE`; one ending in
 /// `\r` is sent as it is and arrives without that `\r`: use
 /// `TCPHUB_FRAMING_LENGTH_PREFIXED` for binary or multi-line messages.
