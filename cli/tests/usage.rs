@@ -289,17 +289,23 @@ fn send_with_a_newline_under_lines_is_a_usage_error_before_connecting() {
     // Lines framing cannot carry it: it arrived as several lines.
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    for message in ["two\nlines", "trailing\n"] {
+    for (message, said) in [
+        (
+            "two\nlines",
+            "tcphub: message contains a newline, which Lines framing cannot carry",
+        ),
+        (
+            "trailing\n",
+            "tcphub: message ends with a newline: Lines framing adds the \\n itself",
+        ),
+    ] {
         let out = bin()
             .args(["send", &format!("127.0.0.1:{port}"), message])
             .output()
             .expect("run tcphub send");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{message:?}: {stderr}");
-        assert!(
-            stderr.contains("tcphub: message contains a newline, which Lines framing cannot carry"),
-            "{message:?}: {stderr}"
-        );
+        assert!(stderr.contains(said), "{message:?}: {stderr}");
     }
     l.set_nonblocking(true).unwrap();
     let connected = l.accept();

@@ -38,6 +38,11 @@ pub const DEFAULT_MAX_FRAME: usize = 8 * 1024 * 1024;
 const NEWLINE_IN_LINE: &str =
     "message contains a newline, which Lines framing cannot carry: use length-prefixed framing";
 
+/// Why [`Framing::Lines`] refuses a message whose one `\n` ends it: a line
+/// written with its end, which the framing adds itself.
+const NEWLINE_AT_END: &str =
+    "message ends with a newline: Lines framing adds the \\n itself, so send the line without it";
+
 /// How messages are delimited on the wire.
 ///
 /// # Examples
@@ -179,8 +184,13 @@ impl Framing {
         }
         // `contains` on bytes is a memchr: cheap enough for every send.
         if matches!(self, Framing::Lines { .. }) && msg.contains(&b'\n') {
+            let at_end_only = msg.iter().position(|&b| b == b'\n') == Some(msg.len() - 1);
             return Err(crate::Error::InvalidMessage {
-                reason: NEWLINE_IN_LINE,
+                reason: if at_end_only {
+                    NEWLINE_AT_END
+                } else {
+                    NEWLINE_IN_LINE
+                },
             });
         }
         Ok(msg.len()
@@ -324,7 +334,22 @@ mod tests {
         }
         let err = f.encode(b"a\nb").unwrap_err();
         assert_eq!(err.code(), 11);
-        assert!(err.to_string().contains("newline"), "{err}");
+        assert!(
+            err.to_string().contains("use length-prefixed framing"),
+            "{err}"
+        );
+        // A line sent with its own end (the C audit's "hello\n"): the
+        // advice is to drop the end, not to change the framing.
+        let err = f.encode(b"hello\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "message ends with a newline: Lines framing adds the \\n itself, so send the line without it"
+        );
+        let err = f.encode(b"a\nb\n").unwrap_err();
+        assert!(
+            err.to_string().contains("use length-prefixed framing"),
+            "{err}"
+        );
         // Too long is told first (the cheaper check).
         assert!(matches!(
             f.encode(&[b'\n'; 17]),
