@@ -43,6 +43,18 @@ impl Fail {
     pub(crate) fn invalid(detail: impl Into<String>) -> Fail {
         Fail::new(TCPHUB_ERR_INVALID_ARG, detail)
     }
+
+    /// The core's `NotRunning` ("not running") from a server that was
+    /// started, said as what it means there: a server never started gets
+    /// its own message, and this one should read differently.
+    #[cold]
+    pub(crate) fn stopped(self) -> Fail {
+        if self.0.code == TCPHUB_ERR_NOT_RUNNING {
+            Fail::new(TCPHUB_ERR_NOT_RUNNING, "the server is stopped (or stopping)")
+        } else {
+            self
+        }
+    }
 }
 
 impl From<tcphub_core::Error> for Fail {

@@ -172,10 +172,10 @@ impl tcphub_server {
         let (srv, handle, _) = crate::callbacks::current();
         if std::ptr::eq(srv, self) && !handle.is_null() {
             // SAFETY: as in `with_started`.
-            return f(unsafe { &*handle });
+            return f(unsafe { &*handle }).map_err(Fail::stopped);
         }
         let handle = self.lock().map_err(|_| forked_run())?.handle.clone();
-        f(&handle.ok_or_else(never_started)?)
+        f(&handle.ok_or_else(never_started)?).map_err(Fail::stopped)
     }
 
     /// As [`with_handle`](Self::with_handle), but `None` when the server was

@@ -38,6 +38,12 @@ int main(void) {
     CHECK(!tcphub_server_is_running(s));
     CHECK_OK(tcphub_server_stop(s));
     expect_eof(fd);
+    /* A send to the stopped server says it is stopped: "not running" read
+     * like the never-started server's "the server was never started". */
+    CHECK_RC(tcphub_server_send_all(s, (const uint8_t *)"x", 1, NULL), TCPHUB_ERR_NOT_RUNNING);
+    CHECK(strstr(tcphub_last_error(), "the server is stopped") != NULL);
+    CHECK_RC(tcphub_server_send(s, 1, (const uint8_t *)"x", 1), TCPHUB_ERR_NOT_RUNNING);
+    CHECK(strstr(tcphub_last_error(), "the server is stopped") != NULL);
     close(fd);
     CHECK(tcphub_server_client_count(s) == 0);
     /* The stop's disconnect is still delivered after the stop. */
