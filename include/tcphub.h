@@ -406,6 +406,24 @@ typedef struct tcphub_client_options {
    * as `tcphub_server_set_keepalive`.
    */
   uint64_t keepalive_ms;
+  /**
+   * What happens to messages still queued when the server ends its
+   * sending side (end-of-stream) without `reconnect`, or while closing.
+   * True, the default: they are still written, within `linger_ms` (a
+   * server that half-closed may still read them), and the end is
+   * `TCPHUB_REASON_CLOSED_BY_PEER` once they are. False: the server's
+   * end-of-stream ends the connection at once (still
+   * `TCPHUB_REASON_CLOSED_BY_PEER`), nothing more is written, and the
+   * messages left are dropped and counted in `tcphub_client_unsent`.
+   * With `reconnect` (and not closing) the end-of-stream ends the
+   * connection either way, and the queue waits for the next one. Set it
+   * false against a tcphub server, or any server that closes rather than
+   * half-closes: a tcphub server that has ended a connection (stopped,
+   * kicked or timed out the client) reads and discards what still
+   * arrives, so under true those messages are written, lost, and the end
+   * looks clean.
+   */
+  bool write_after_server_eof;
 } tcphub_client_options;
 
 /**
@@ -1046,6 +1064,24 @@ int tcphub_client_send_timeout(struct tcphub_client *c, const uint8_t *data, siz
  * `c` is NULL or a live client.
  */
 int tcphub_client_shutdown_write(struct tcphub_client *c);
+
+/**
+ * Messages accepted by `tcphub_client_send` that were never written whole,
+ * or 0 for NULL: those still queued when the client ended for good and
+ * were dropped — the connection lost without reconnect (or reconnecting
+ * gave up), `tcphub_client_close` / `_close_timeout` out of linger time,
+ * or the server's end-of-stream under `write_after_server_eof` false
+ * (`tcphub_client_options`). 0 while the client is open: what is queued
+ * then may still be written. A message cut off in the middle counts as
+ * unsent (the server gets none of it as a message); messages written but
+ * never read by the server are not counted (the client cannot see those).
+ * Any thread.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client.
+ */
+uint64_t tcphub_client_unsent(const struct tcphub_client *c);
 
 /**
  * The full text of the last disconnect reason handed to *this thread*,

@@ -446,6 +446,28 @@ pub unsafe extern "C" fn tcphub_client_queued_bytes(c: *const tcphub_client) -> 
     })
 }
 
+/// Messages accepted by `tcphub_client_send` that were never written whole,
+/// or 0 for NULL: those still queued when the client ended for good and
+/// were dropped — the connection lost without reconnect (or reconnecting
+/// gave up), `tcphub_client_close` / `_close_timeout` out of linger time,
+/// or the server's end-of-stream under `write_after_server_eof` false
+/// (`tcphub_client_options`). 0 while the client is open: what is queued
+/// then may still be written. A message cut off in the middle counts as
+/// unsent (the server gets none of it as a message); messages written but
+/// never read by the server are not counted (the client cannot see those).
+/// Any thread.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_unsent(c: *const tcphub_client) -> u64 {
+    boundary("tcphub_client_unsent", || {
+        // SAFETY: the caller's promise.
+        Ok(unsafe { client(c)? }.unsent())
+    })
+}
+
 /// Why the client's most recent connection ended: stores its
 /// `TCPHUB_REASON_*` in `*reason_out`, or -1 while no connection has ended.
 /// Once `tcphub_client_recv` returns `TCPHUB_ERR_NOT_RUNNING` it tells a

@@ -1,6 +1,7 @@
 //! `tcphub_client_options` and `tcphub_client_connect_with`: a client with
 //! every setting of the core's `ClientBuilder` (reconnect, timeouts, queue
-//! bound, linger, `TCP_NODELAY`, keepalive, pull-queue capacity).
+//! bound, linger, `TCP_NODELAY`, keepalive, pull-queue capacity, writing
+//! after the server's end-of-stream).
 
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
@@ -81,6 +82,22 @@ pub struct tcphub_client_options {
     /// (0, the default: off). Rounded up to whole seconds, at most 32,767 s,
     /// as `tcphub_server_set_keepalive`.
     pub keepalive_ms: u64,
+    /// What happens to messages still queued when the server ends its
+    /// sending side (end-of-stream) without `reconnect`, or while closing.
+    /// True, the default: they are still written, within `linger_ms` (a
+    /// server that half-closed may still read them), and the end is
+    /// `TCPHUB_REASON_CLOSED_BY_PEER` once they are. False: the server's
+    /// end-of-stream ends the connection at once (still
+    /// `TCPHUB_REASON_CLOSED_BY_PEER`), nothing more is written, and the
+    /// messages left are dropped and counted in `tcphub_client_unsent`.
+    /// With `reconnect` (and not closing) the end-of-stream ends the
+    /// connection either way, and the queue waits for the next one. Set it
+    /// false against a tcphub server, or any server that closes rather than
+    /// half-closes: a tcphub server that has ended a connection (stopped,
+    /// kicked or timed out the client) reads and discards what still
+    /// arrives, so under true those messages are written, lost, and the end
+    /// looks clean.
+    pub write_after_server_eof: bool,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -104,6 +121,7 @@ impl Default for tcphub_client_options {
             nodelay: true,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             keepalive_ms: 0,
+            write_after_server_eof: true,
         }
     }
 }
@@ -189,7 +207,8 @@ pub unsafe extern "C" fn tcphub_client_connect_with(
             .max_queue_bytes(o.max_queue_bytes)
             .linger(Duration::from_millis(o.linger_ms))
             .nodelay(o.nodelay)
-            .event_capacity(o.event_capacity);
+            .event_capacity(o.event_capacity)
+            .write_after_server_eof(o.write_after_server_eof);
         if o.keepalive_ms > 0 {
             b = b.keepalive(Duration::from_millis(o.keepalive_ms));
         }
