@@ -75,6 +75,18 @@ use connect::ConnectArgs;
 ///   server to acknowledge what it wrote, and, without
 ///   ``reconnect``, how long what is queued is still written after the
 ///   server ended its sending side.
+/// - ``write_after_server_eof`` (default ``True``): what happens to
+///   messages still queued when the server ends its sending side without
+///   ``reconnect`` (or while closing). ``True``: they are still written,
+///   within ``linger`` (a server that half-closed may still read them).
+///   ``False``: the server's end ends the connection at once
+///   (``disconnect_reason`` ``"closed by peer"`` either way) and they are
+///   dropped, counted in ``unsent``. Choose ``False`` against a tcphub
+///   server, or any server that closes rather than half-closes: one that
+///   ended the connection (stopped, kicked or timed out the client) reads
+///   and discards what still arrives, so under ``True`` those messages are
+///   lost and the end looks clean. With ``reconnect`` the queue waits for
+///   the next connection either way.
 /// - ``event_capacity`` bounds the events waiting to be taken: received
 ///   messages (``recv()``), and the drops and reconnects ``next_event()``
 ///   reports, which ``recv()`` skips (default 65,536; while full, the
@@ -139,6 +151,7 @@ impl PyTcpClient {
         linger = 2.0,
         event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         keepalive = None,
+        write_after_server_eof = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new<'py>(
@@ -157,6 +170,7 @@ impl PyTcpClient {
         linger: f64,
         #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
         keepalive: Option<f64>,
+        write_after_server_eof: bool,
     ) -> PyResult<PyTcpClient> {
         // Ctrl-C ends the wait.
         ConnectArgs::check(
@@ -175,6 +189,7 @@ impl PyTcpClient {
             linger,
             event_capacity,
             keepalive,
+            write_after_server_eof,
         )?
         .connect(py, || py.check_signals())
     }
@@ -216,6 +231,7 @@ impl PyTcpClient {
         linger = 2.0,
         event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         keepalive = None,
+        write_after_server_eof = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn aconnect<'py>(
@@ -234,6 +250,7 @@ impl PyTcpClient {
         linger: f64,
         #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
         keepalive: Option<f64>,
+        write_after_server_eof: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let args = ConnectArgs::check(
             py,
@@ -251,6 +268,7 @@ impl PyTcpClient {
             linger,
             event_capacity,
             keepalive,
+            write_after_server_eof,
         )?;
         // Called on the helper thread with a `threading.Event` that is set
         // when the awaiting task gives up: the wait ends at the next slice
@@ -527,6 +545,18 @@ impl PyTcpClient {
     #[getter]
     fn queued_bytes(&self) -> usize {
         self.client.queued_bytes()
+    }
+
+    /// Messages accepted by ``send`` that were never written whole: those
+    /// still queued when the client ended for good and were dropped (the
+    /// connection lost without ``reconnect`` or reconnecting gave up,
+    /// ``close()`` out of ``linger`` time, or the server's end of its
+    /// sending side under ``write_after_server_eof=False``). 0 while the
+    /// client is open: what is queued then may still be written. Messages
+    /// written but never read by the server are not counted.
+    #[getter]
+    fn unsent(&self) -> u64 {
+        self.client.unsent()
     }
 
     /// The framing name: ``"raw"``, ``"lines"`` or ``"length"``.

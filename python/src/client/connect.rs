@@ -30,6 +30,7 @@ pub(super) struct ConnectArgs {
     linger: Duration,
     event_capacity: usize,
     keepalive: Option<Duration>,
+    write_after_server_eof: bool,
 }
 
 impl ConnectArgs {
@@ -51,6 +52,7 @@ impl ConnectArgs {
         linger: f64,
         event_capacity: usize,
         keepalive: Option<f64>,
+        write_after_server_eof: bool,
     ) -> PyResult<Self> {
         let framing = framing_from_str(py, framing, max_len)?;
         if reconnect_max_attempts.is_some() && !reconnect {
@@ -92,6 +94,7 @@ impl ConnectArgs {
             linger,
             event_capacity,
             keepalive,
+            write_after_server_eof,
         })
     }
 
@@ -118,7 +121,8 @@ impl ConnectArgs {
                     .max_queue_bytes(self.max_queue_bytes)
                     .nodelay(self.nodelay)
                     .linger(self.linger)
-                    .event_capacity(self.event_capacity);
+                    .event_capacity(self.event_capacity)
+                    .write_after_server_eof(self.write_after_server_eof);
                 if let Some(policy) = self.reconnect {
                     builder = builder.reconnect(policy);
                 }
