@@ -55,7 +55,9 @@ pub struct tcphub_stats {
     /// left, or was leaving, by the time its event loop got to them: a
     /// `tcphub_server_send` or `_send_to` that returned `TCPHUB_OK` while
     /// the client was disconnecting or the server stopping ran out of
-    /// linger time before it got to them; and, in pull mode, messages (broadcasts
+    /// linger time before it got to them; the message (a broadcast's too)
+    /// whose overflow cut a client as a slow consumer under
+    /// `TCPHUB_OVERFLOW_DISCONNECT`; and, in pull mode, messages (broadcasts
     /// too) that did not fit the queue of a client held open for replies
     /// after its DISCONNECTED under `TCPHUB_OVERFLOW_DISCONNECT` (which ends
     /// the hold; under `TCPHUB_OVERFLOW_DROP_MESSAGE` they count in

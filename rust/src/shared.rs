@@ -35,6 +35,8 @@ use crate::stats::LoopCounters;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overflow {
     /// Disconnect the client with [`DisconnectReason::SlowConsumer`] (default).
+    /// The message that did not fit is not delivered and is counted in
+    /// [`Stats::undelivered`](crate::Stats::undelivered).
     #[default]
     Disconnect,
     /// Drop this message for this client and count it in [`Stats::dropped`](crate::Stats::dropped).

@@ -44,6 +44,8 @@ pub struct Stats {
     /// [`send_to`](crate::ServerHandle::send_to) that returned `Ok` while
     /// the client was disconnecting (a kick, its peer closing, a timeout) or
     /// the server stopping ran out of linger time before it got to them;
+    /// the message (a broadcast's too) whose overflow cut a client as a
+    /// slow consumer under [`Overflow::Disconnect`](crate::Overflow::Disconnect);
     /// and, in pull mode, messages (broadcasts too) that did not fit the
     /// queue of a client held open for replies after its
     /// [`Disconnected`](crate::Event::Disconnected) under

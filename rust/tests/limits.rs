@@ -594,3 +594,40 @@ fn a_refused_peer_still_sending_gets_the_whole_full_message() {
     assert_eq!(&got[..notice.len()], &notice[..]);
     server.stop();
 }
+
+/// Every `send` that returned `Ok` for a client cut as a slow consumer is
+/// counted once: queued for it (`msgs_out`) or not (`undelivered`). The
+/// message whose overflow cut the client was counted nowhere, so
+/// `msgs_out + undelivered` came out one short of the sends.
+#[test]
+fn the_send_that_overflows_a_slow_consumer_counts_as_undelivered() {
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .threads(1)
+        .max_queue_bytes(64 * 1024)
+        .on_disconnect(gone.recorder())
+        .start()
+        .expect("start");
+    let _idle = Peer::connect(server.local_addr()); // never reads
+    wait_clients(&server, 1);
+    let id = server.clients()[0].id;
+    let msg = vec![b'x'; 1000];
+    let mut ok = 0u64;
+    while server.send(id, &msg).is_ok() {
+        ok += 1;
+        assert!(ok < 1_000_000, "the non-reader was never cut");
+    }
+    assert_eq!(gone.wait_for(id), DisconnectReason::SlowConsumer);
+    server.stop();
+    // The loops are joined: the counters are final.
+    let s = server.stats();
+    assert_eq!(s.slow_consumers, 1, "{s:?}");
+    assert_eq!(s.dropped, 0, "{s:?}");
+    assert_eq!(
+        s.msgs_out + s.undelivered,
+        ok,
+        "every accepted send is queued or undelivered: {s:?}"
+    );
+}

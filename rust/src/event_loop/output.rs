@@ -236,6 +236,9 @@ impl EventLoop {
                 self.close(t, DisconnectReason::SlowConsumer);
             }
             Overflow::Disconnect => {
+                // The message that did not fit is not queued: undelivered,
+                // as what comes for the client after it (see `Stats`).
+                LoopCounters::add(&counters.undelivered, msgs);
                 LoopCounters::add(&counters.slow_consumers, 1);
                 log::info!("tcphub: client {client} is not reading; {}", queued());
                 self.close(t, DisconnectReason::SlowConsumer);
