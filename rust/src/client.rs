@@ -235,7 +235,11 @@ impl TcpClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Connect`] naming the address.
+    /// As [`ClientBuilder::connect`]: [`Error::Connect`] naming the address
+    /// (every address, when a name resolved to several and none connected),
+    /// [`Error::Resolve`] for a name that does not resolve (or an address
+    /// without a port), [`Error::InvalidConfig`] for an empty host or port 0,
+    /// [`Error::Io`].
     ///
     /// # Examples
     ///
@@ -249,11 +253,14 @@ impl TcpClient {
         TcpClient::builder(addr).connect()
     }
 
-    /// Connects with a timeout for the attempt.
+    /// Connects with a timeout for the attempt (for each address, when a
+    /// name resolved to several).
     ///
     /// # Errors
     ///
-    /// [`Error::Connect`] naming the address (e.g. timed out).
+    /// As [`connect`](TcpClient::connect): [`Error::Connect`] naming the
+    /// address (e.g. timed out), [`Error::Resolve`], and
+    /// [`Error::InvalidConfig`] also for a zero `timeout`.
     ///
     /// # Examples
     ///

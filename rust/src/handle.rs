@@ -397,6 +397,14 @@ impl ServerHandle {
     /// `/quit`), it also stops its messages at once: what else it sent in
     /// the same read is dropped, not handed to `on_message`.
     ///
+    /// It returns before the client is gone: until its loop has acted on
+    /// the kick (by its `on_disconnect` or
+    /// [`Event::Disconnected`](crate::Event::Disconnected) at the latest),
+    /// it may still be listed by [`clients`](ServerHandle::clients), and
+    /// `send`, `send_to` and `disconnect` for it may still return `Ok` —
+    /// what they queue is not written, and is counted in
+    /// [`Stats::undelivered`](crate::Stats::undelivered).
+    ///
     /// In pull mode a client held open for replies after its
     /// [`Event::Disconnected`](crate::Event::Disconnected) can still be
     /// disconnected (it returns `Ok`): that ends the hold once what is

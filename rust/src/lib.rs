@@ -30,7 +30,8 @@
 //! ```
 //!
 //! Without callbacks the server runs in *pull mode*: [`ServerHandle::events`]
-//! yields [`Event`]s from a bounded queue.
+//! yields [`Event`]s from a bounded queue, which the application must keep
+//! taking (see [`TcpServer::start`]).
 //!
 //! # Layout
 //!

@@ -592,7 +592,16 @@ impl TcpServer {
     /// Binds, listens and spawns the event-loop threads.
     ///
     /// With no callbacks set, the server runs in pull mode: everything is
-    /// delivered to [`ServerHandle::events`].
+    /// delivered to [`ServerHandle::events`], and the application must take
+    /// it. Events nobody takes fill the bounded queue
+    /// ([`event_capacity`](TcpServer::event_capacity)); the server then
+    /// stops reading from clients — so it no longer sees them leave, and
+    /// [`clients`](ServerHandle::clients) and `send_all` still count them —
+    /// and, once about a thousand more events wait, stops accepting new
+    /// ones. A server that only sends (a broadcaster whose clients never
+    /// speak) still gets a `Connected` and a `Disconnected` per client:
+    /// take them, or set a callback (even an empty `on_disconnect`) to run
+    /// in callback mode.
     ///
     /// # Errors
     ///
