@@ -252,6 +252,9 @@ impl ClientBuilder {
     }
 
     /// Reconnect automatically after the connection drops (default: off).
+    /// The first connection is not retried: a server that is not there yet
+    /// makes [`connect`](ClientBuilder::connect) fail with
+    /// [`Error::Connect`], as without a policy.
     /// Both delays of `policy` must be more than zero, and its
     /// `max_attempts`, if any, at least 1
     /// ([`connect`](ClientBuilder::connect) refuses them as

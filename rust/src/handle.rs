@@ -180,6 +180,9 @@ impl ServerHandle {
     /// never waits. (A [`TcpClient`](crate::TcpClient)'s callback is an
     /// application thread here: it may wait, which delays that client.) The same holds for
     /// [`send`](ServerHandle::send) and [`send_to`](ServerHandle::send_to).
+    /// So do not send much while holding a lock your callbacks take: a loop
+    /// waiting in a callback for that lock falls behind, and the sends wait
+    /// for that loop: past 64 MiB, for good (a deadlock).
     ///
     /// # Examples
     ///
