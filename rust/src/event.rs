@@ -243,7 +243,7 @@ impl Event {
 /// assert_eq!(events.count(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Events {
     pub(crate) rx: Receiver<Event>,
     /// Events that did not fit in the queue when the server stopped; taken
@@ -261,6 +261,16 @@ pub struct Events {
     /// The server's fork generation: in a child forked since, no loop
     /// queues events, and none is waited for (see `fork.rs`).
     pub(crate) origin: crate::fork::Origin,
+}
+
+/// The backlog ([`len`](Events::len)), as `ServerHandle` shows its address
+/// and state: not the queue's locks, counters and the loops' wakers.
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events")
+            .field("pending", &self.len())
+            .finish()
+    }
 }
 
 impl crate::outbox::Weigh for Event {

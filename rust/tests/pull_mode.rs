@@ -224,3 +224,18 @@ fn ipv6_loopback_server_accepts_ipv6_clients() {
     server.stop();
     peer.expect_eof();
 }
+
+/// `{:?}` of a receiver says what an application can act on — how many
+/// events wait — as `ServerHandle`'s and `TcpClient`'s say their address
+/// and state. It printed the queue's internals: its mutexes, counters and
+/// every loop's eventfd waker (`fd: 5, path: "anon_inode:[eventfd]"`).
+#[test]
+fn events_debug_shows_the_backlog_not_the_internals() {
+    let server = pull_server(Framing::lines());
+    let events = server.events();
+    assert_eq!(format!("{events:?}"), "Events { pending: 0 }");
+    let _peer = Peer::connect(server.local_addr());
+    wait_until("the Connected event queued", || events.len() == 1);
+    assert_eq!(format!("{events:?}"), "Events { pending: 1 }");
+    server.stop();
+}
