@@ -194,8 +194,9 @@ pub enum Event {
     /// ([`DisconnectReason::ClosedByPeer`], or an unfinished last frame),
     /// its connection stays open for replies to its last messages: until
     /// your next call for events on this server (from any receiver or
-    /// thread), or the linger time (2 s by default) after you took this
-    /// event — or after the client's end, if you take it later than that
+    /// thread: taking one, [`recv_batch`](Events::recv_batch) or
+    /// [`wait_ready`](Events::wait_ready), not [`len`](Events::len)), or
+    /// the linger time (2 s by default) after you took this event — or after the client's end, if you take it later than that
     /// (raise [`linger`](crate::TcpServer::linger) for a consumer that runs
     /// further behind). Meanwhile `send`, `send_to` and broadcasts still
     /// reach it, though it is no longer listed or counted (it still counts
@@ -503,6 +504,11 @@ impl Events {
     /// This lets a consumer that must not lose events to cancellation (an
     /// asyncio task, a `select`-style loop) wait on a helper thread and take
     /// the events on its own thread afterwards.
+    ///
+    /// It is a call for events as the ones that take them are: it ends the
+    /// hold of every client whose [`Event::Disconnected`] was taken before
+    /// (see there), so send the replies to those first.
+    /// ([`len`](Events::len) and [`is_empty`](Events::is_empty) end none.)
     ///
     /// # Examples
     ///
