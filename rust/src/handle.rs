@@ -115,7 +115,9 @@ impl Clone for ServerHandle {
 }
 
 impl ServerHandle {
-    /// The address actually bound (port 0 resolved).
+    /// The address actually bound (port 0 resolved). An IPv4-mapped IPv6
+    /// address (`::ffff:127.0.0.1`) is given as the IPv4 address it stands
+    /// for, as clients are reported and as a client reports its server.
     ///
     /// # Examples
     ///

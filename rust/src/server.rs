@@ -636,10 +636,15 @@ impl TcpServer {
             .map(crate::connection::keepalive_secs)
             .transpose()?;
         let listener = event_loop::listen(&config)?;
-        let local_addr = listener.local_addr().map_err(|source| Error::Io {
-            context: "reading the bound address",
-            source,
-        })?;
+        // Canonical (an IPv4-mapped address as IPv4), as clients are
+        // reported and as a client reports its server.
+        let local_addr = listener
+            .local_addr()
+            .map(crate::addr::canonical)
+            .map_err(|source| Error::Io {
+                context: "reading the bound address",
+                source,
+            })?;
         // Bounded by `event_load` (count and bytes), not by preallocation.
         let (events_tx, events_rx) = crate::queue::queue();
         let pull_mode = !callbacks.any();

@@ -70,3 +70,37 @@ fn a_client_dialling_an_ipv4_mapped_address_reports_plain_ipv4() {
     assert_eq!(client.peer_addr(), peer);
     client.close();
 }
+
+/// A server bound to an IPv4-mapped address (`parse_bind_ip` takes
+/// `::ffff:127.0.0.1`) reports its address canonical too, as it reports
+/// its clients and as a client reports its server: `local_addr()` gave
+/// `[::ffff:127.0.0.1]:PORT`, while the client dialling it said its peer
+/// was `127.0.0.1:PORT` (the pattern `client.peer_addr() ==
+/// server.local_addr()` failed).
+#[test]
+fn a_server_bound_to_an_ipv4_mapped_address_reports_plain_ipv4() {
+    let mapped = tcphub::parse_bind_ip("::ffff:127.0.0.1").expect("a bind address");
+    let server = match TcpServer::new(0, 10)
+        .bind(mapped)
+        .framing(Framing::lines())
+        .start()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            // A machine without IPv6 cannot bind a mapped address at all.
+            eprintln!("skipped: cannot bind {mapped} here ({e})");
+            return;
+        }
+    };
+    let addr = server.local_addr();
+    assert_eq!(addr.ip(), localhost(), "{addr}");
+    assert!(!format!("{server:?}").contains("::ffff:"), "{server:?}");
+    let client = TcpClient::builder(addr)
+        .framing(Framing::lines())
+        .connect()
+        .expect("connect to the reported address");
+    assert_eq!(client.peer_addr(), server.local_addr());
+    let seen = next_connected(&server.events());
+    assert_eq!(client.local_addr(), seen.addr);
+    server.stop();
+}
