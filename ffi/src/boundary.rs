@@ -50,7 +50,10 @@ impl Fail {
     #[cold]
     pub(crate) fn stopped(self) -> Fail {
         if self.0.code == TCPHUB_ERR_NOT_RUNNING {
-            Fail::new(TCPHUB_ERR_NOT_RUNNING, "the server is stopped (or stopping)")
+            Fail::new(
+                TCPHUB_ERR_NOT_RUNNING,
+                "the server is stopped (or stopping)",
+            )
         } else {
             self
         }
