@@ -316,11 +316,10 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, arg: &str) -> Result<&'a str, F
 }
 
 /// The `host` argument of `tcphub_client_connect` and `_connect_with`: as
-/// [`c_str`], with an IPv6 address in brackets unbracketed
-/// (`tcphub_core::unbracket_host`). A host with a port written into it
-/// (`"127.0.0.1:8001"`, `"[::1]:8001"`, `"localhost:8001"`) is an argument
-/// error that says so: looked up as it is, it failed only as
-/// "cannot resolve the server address 127.0.0.1:8001:8001".
+/// [`c_str`], checked and unbracketed by `tcphub_core::client_host`: an
+/// empty host, or one with a port written into it (`"127.0.0.1:8001"`,
+/// `"[::1]:8001"`, `"localhost:8001"`), is an argument error that says so;
+/// an IPv6 address in brackets loses them.
 ///
 /// # Safety
 ///
@@ -328,25 +327,7 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, arg: &str) -> Result<&'a str, F
 pub(crate) unsafe fn host<'a>(p: *const c_char) -> Result<&'a str, Fail> {
     // SAFETY: the caller's promise.
     let text = unsafe { c_str(p, "host")? };
-    if let Some(alone) = host_before_port(text) {
-        return Err(Fail::invalid(format!(
-            "the host \"{text}\" includes a port: pass the host alone (\"{alone}\") \
-             and the port as the port argument"
-        )));
-    }
-    Ok(tcphub_core::unbracket_host(text))
-}
-
-/// The host part of `text` when `text` is a host followed by `:` and a
-/// port number (`[v6]:port`, `name:port`, `ipv4:port`); `None` for
-/// anything else, IPv6 addresses (two colons or more) included.
-fn host_before_port(text: &str) -> Option<&str> {
-    let (alone, port) = match text.strip_prefix('[') {
-        Some(rest) => rest.split_once("]:")?,
-        None => text.split_once(':')?,
-    };
-    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    (digits && !alone.is_empty()).then_some(alone)
+    tcphub_core::client_host(text).map_err(Fail::invalid)
 }
 
 /// The core framing for a `TCPHUB_FRAMING_*` value; `max_len` 0 picks the default.
@@ -394,40 +375,4 @@ unsafe impl Sync for UserPtr {}
 /// A timeout in milliseconds from C: negative means "wait without limit".
 pub(crate) fn timeout(ms: c_int) -> Option<std::time::Duration> {
     u64::try_from(ms).ok().map(std::time::Duration::from_millis)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::host_before_port;
-
-    #[test]
-    fn a_port_in_the_host_is_found_and_ipv6_addresses_are_left_alone() {
-        for (text, alone) in [
-            ("127.0.0.1:8001", "127.0.0.1"),
-            ("[::1]:8001", "::1"),
-            ("[fe80::1%eth0]:80", "fe80::1%eth0"),
-            ("localhost:8001", "localhost"),
-            ("example.com:0", "example.com"),
-        ] {
-            assert_eq!(host_before_port(text), Some(alone), "{text}");
-        }
-        for text in [
-            "127.0.0.1",
-            "localhost",
-            "::1",
-            "[::1]",
-            "::",
-            "::ffff:127.0.0.1",
-            "fe80::1%eth0",
-            "1:2:3:4:5:6:7:8",
-            "2001:db8::8001",
-            "localhost:",
-            ":8001",
-            "[::1]:",
-            "[::1]8001",
-            "",
-        ] {
-            assert_eq!(host_before_port(text), None, "{text}");
-        }
-    }
 }

@@ -38,7 +38,9 @@ use connect::ConnectArgs;
 /// Constructor parameters (durations are in seconds):
 ///
 /// - ``host``, ``port``: the server — a name or an IP address (an IPv6
-///   address also in brackets, ``"[::1]"``, as tcphub prints addresses).
+///   address also in brackets, ``"[::1]"``, as tcphub prints addresses),
+///   and its port apart: ``"127.0.0.1:8001"`` as the host is
+///   ``InvalidConfig``, as are an empty host and port 0.
 ///   The name lookup and the connect run with the GIL released; Ctrl-C
 ///   interrupts the wait for them. They block the calling thread (up to
 ///   ``connect_timeout`` per address): from asyncio, use
@@ -199,10 +201,11 @@ impl PyTcpClient {
     /// constructor's arguments and returns the connected ``TcpClient``.
     ///
     /// A bad argument raises what the constructor raises: at the call for
-    /// most (a type, a framing, a negative duration), from the ``await`` for
-    /// those the connect itself checks before it dials (an empty host, port
-    /// 0, a zero ``keepalive`` or reconnect setting), as the constructor
-    /// checks them on its connect thread. The name lookup and the connect
+    /// most (a type, a framing, a negative duration, an empty host, a host
+    /// with the port written into it, port 0), from the ``await`` for
+    /// those the connect itself checks before it dials (a zero
+    /// ``keepalive`` or reconnect setting), as the constructor checks them
+    /// on its connect thread. The name lookup and the connect
     /// run on a helper thread, and fail as the constructor's do
     /// (``ConnectError``: a ``ConnectionRefusedError`` for a refused
     /// connect, also a ``socket.gaierror`` for a name that does not

@@ -102,6 +102,53 @@ pub fn unbracket_host(text: &str) -> &str {
         .unwrap_or(text)
 }
 
+/// A client's `host` as the C and Python bindings take it, apart from its
+/// port: [`unbracket_host`]'s result, or why `text` is refused, in words
+/// for the caller — an empty host, or a host with a port written into it
+/// (`"127.0.0.1:8001"`, `"[::1]:8001"`, `"localhost:8001"`: looked up as
+/// it is, it failed only as "cannot resolve the server address
+/// 127.0.0.1:8001:8001", which reads as an unreachable server). An IPv6
+/// address (two colons or more) is no host with a port.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tcphub::client_host("[::1]"), Ok("::1"));
+/// assert_eq!(tcphub::client_host("::1"), Ok("::1"));
+/// assert_eq!(tcphub::client_host("localhost"), Ok("localhost"));
+/// let why = tcphub::client_host("127.0.0.1:8001").unwrap_err();
+/// assert_eq!(
+///     why,
+///     "the host \"127.0.0.1:8001\" includes a port: pass the host alone \
+///      (\"127.0.0.1\") and the port as the port argument"
+/// );
+/// assert!(tcphub::client_host("").is_err());
+/// ```
+pub fn client_host(text: &str) -> Result<&str, String> {
+    if text.is_empty() {
+        return Err("the host is empty: give the server's name or IP address".into());
+    }
+    if let Some(alone) = host_before_port(text) {
+        return Err(format!(
+            "the host \"{text}\" includes a port: pass the host alone (\"{alone}\") \
+             and the port as the port argument"
+        ));
+    }
+    Ok(unbracket_host(text))
+}
+
+/// The host part of `text` when `text` is a host followed by `:` and a
+/// port number (`[v6]:port`, `name:port`, `ipv4:port`); `None` for
+/// anything else, IPv6 addresses (two colons or more) included.
+fn host_before_port(text: &str) -> Option<&str> {
+    let (alone, port) = match text.strip_prefix('[') {
+        Some(rest) => rest.split_once("]:")?,
+        None => text.split_once(':')?,
+    };
+    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    (digits && !alone.is_empty()).then_some(alone)
+}
+
 /// [`parse_ip`] for an address that picks a connected client (the C and
 /// Python bindings' `send_to`), with the reason when `text` is not one, in
 /// words for the caller: a host name is said to be one, since clients are
@@ -209,6 +256,40 @@ mod tests {
         ] {
             assert_eq!(parse_ip(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_host_with_a_port_is_told_from_an_ipv6_address() {
+        use super::client_host;
+        for (host, alone) in [
+            ("127.0.0.1:8001", "127.0.0.1"),
+            ("[::1]:8001", "::1"),
+            ("localhost:8001", "localhost"),
+            ("[fe80::1%eth0]:80", "fe80::1%eth0"),
+            ("example.com:0", "example.com"),
+        ] {
+            let why = client_host(host).unwrap_err();
+            assert!(why.contains(&format!("(\"{alone}\")")), "{host}: {why}");
+        }
+        for (host, want) in [
+            ("::1", "::1"),
+            ("[::1]", "::1"),
+            ("::ffff:127.0.0.1", "::ffff:127.0.0.1"),
+            ("fe80::1%eth0", "fe80::1%eth0"),
+            ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"),
+            ("2001:db8::8001", "2001:db8::8001"),
+            ("localhost", "localhost"),
+            ("127.0.0.1", "127.0.0.1"),
+            ("::", "::"),
+            // Not a host and a port: left to the lookup, which fails.
+            ("localhost:", "localhost:"),
+            (":8001", ":8001"),
+            ("[::1]:", "[::1]:"),
+            ("[::1]8001", "[::1]8001"),
+        ] {
+            assert_eq!(client_host(host), Ok(want), "{host}");
+        }
+        assert!(client_host("").unwrap_err().contains("empty"));
     }
 
     #[test]

@@ -111,7 +111,7 @@ mod stats;
 mod vanish;
 mod wake;
 
-pub use addr::{parse_bind_ip, parse_client_ip, parse_ip, unbracket_host};
+pub use addr::{client_host, parse_bind_ip, parse_client_ip, parse_ip, unbracket_host};
 pub use client::TcpClient;
 pub use client_builder::{ClientBuilder, ClientEvent, Reconnect, DEFAULT_CONNECT_TIMEOUT};
 pub use client_wait::FlushMark;

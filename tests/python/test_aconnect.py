@@ -128,10 +128,31 @@ def test_a_bad_port_raises_at_the_call_as_the_constructor_does(port):
 
 
 @pytest.mark.parametrize(
+    "host, port, why",
+    [
+        ("", 8001, "the host is empty"),
+        ("127.0.0.1", 0, "port 0 is no server's port"),
+        ("127.0.0.1:8001", 8001, 'includes a port: pass the host alone ("127.0.0.1")'),
+        ("[::1]:8001", 8001, 'includes a port: pass the host alone ("::1")'),
+        ("localhost:8001", 8001, 'includes a port: pass the host alone ("localhost")'),
+    ],
+)
+def test_a_bad_host_or_port_is_invalid_config_at_the_call(host, port, why):
+    # Checked with the other arguments, so aconnect raises at the call,
+    # not at its await (it did for an empty host and port 0). A port
+    # written into the host failed the lookup as "127.0.0.1:8001:8001",
+    # which read as an unreachable server.
+    with pytest.raises(tcphub.InvalidConfig) as by_constructor:
+        tcphub.TcpClient(host, port)
+    assert why in str(by_constructor.value)
+    with pytest.raises(tcphub.InvalidConfig) as by_aconnect:
+        tcphub.TcpClient.aconnect(host, port)
+    assert str(by_aconnect.value) == str(by_constructor.value)
+
+
+@pytest.mark.parametrize(
     "host, port, kwargs",
     [
-        ("", 8001, {}),
-        ("127.0.0.1", 0, {}),
         ("127.0.0.1", 8001, {"keepalive": 0}),
         ("127.0.0.1", 8001, {"reconnect": True, "reconnect_initial": 0}),
         ("127.0.0.1", 8001, {"reconnect": True, "reconnect_max_attempts": 0}),

@@ -55,6 +55,20 @@ impl ConnectArgs {
         write_after_server_eof: bool,
     ) -> PyResult<Self> {
         let framing = framing_from_str(py, framing, max_len)?;
+        // The host and the port apart, checked at the call (`aconnect` too,
+        // not at its await): an empty host, or one with the port written
+        // into it ("127.0.0.1:8001"), which the lookup would fail to resolve
+        // as "127.0.0.1:8001:8001" — read as an unreachable server.
+        if let Err(why) = tcphub::client_host(&host) {
+            return Err(crate::errors::invalid_config(py, why));
+        }
+        if port.0 == 0 {
+            // The kernel would refuse it as if the server were down.
+            return Err(crate::errors::invalid_config(
+                py,
+                "port 0 is no server's port".into(),
+            ));
+        }
         if reconnect_max_attempts.is_some() && !reconnect {
             // Taken and ignored, it read as a limit on reconnecting while
             // the client did not reconnect at all.
