@@ -21,6 +21,33 @@ fn collecting_server() -> (u16, std::thread::JoinHandle<Vec<u8>>) {
     (port, server)
 }
 
+/// `input` in a file of its own, for a child's stdin; removed on drop
+/// (a failed test too).
+struct InputFile {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl InputFile {
+    fn new(tag: &str, input: &[u8]) -> InputFile {
+        let dir = std::env::temp_dir().join(format!("tcphub-cli-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("input");
+        std::fs::write(&path, input).unwrap();
+        InputFile { dir, path }
+    }
+
+    fn open(&self) -> std::fs::File {
+        std::fs::File::open(&self.path).unwrap()
+    }
+}
+
+impl Drop for InputFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[test]
 fn connect_fails_when_stdin_cannot_be_read() {
     // A directory as stdin: every read fails (EISDIR). That is no end of
@@ -68,14 +95,11 @@ fn connect_fails_when_the_server_ends_before_all_of_stdin_is_sent() {
     // connection closed before …") or 0, silently losing the rest, or
     // said "send failed: queue full", depended on where the stdin thread
     // happened to be when the connection ended.
-    let dir = std::env::temp_dir().join(format!("tcphub-cli-input-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("input");
     let mut input = Vec::new();
     for i in 0..1_000_000 {
         input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
     }
-    std::fs::write(&path, &input).unwrap();
+    let file = InputFile::new("input", &input);
     for round in 0..5 {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
@@ -91,7 +115,7 @@ fn connect_fails_when_the_server_ends_before_all_of_stdin_is_sent() {
         });
         let mut child = bin()
             .args(["connect", &format!("127.0.0.1:{port}")])
-            .stdin(std::fs::File::open(&path).unwrap())
+            .stdin(file.open())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -116,7 +140,6 @@ fn connect_fails_when_the_server_ends_before_all_of_stdin_is_sent() {
             "round {round}: {err}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `tcphub connect ADDR EXTRA...` to a server that reads `want` bytes:
@@ -239,9 +262,6 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
     // 4 MB on loopback, unread), and what is left fits the client's queue
     // (4 MiB): it waits there when the server ends. The end now drops the
     // queue, and the exit code and message say so.
-    let dir = std::env::temp_dir().join(format!("tcphub-cli-queued-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("input");
     let mut input = Vec::new();
     for i in 0..6_500 {
         let line = format!("line {i:05} ");
@@ -249,7 +269,7 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
         input.extend(std::iter::repeat_n(b'x', 999 - line.len()));
         input.push(b'\n');
     }
-    std::fs::write(&path, &input).unwrap();
+    let file = InputFile::new("queued", &input);
     let len = input.len() as u64;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -274,7 +294,7 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
     });
     let mut child = bin()
         .args(["connect", &format!("127.0.0.1:{port}")])
-        .stdin(std::fs::File::open(&path).unwrap())
+        .stdin(file.open())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -283,7 +303,6 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
     let st = wait_exit(&mut child, "connect did not exit when the server ended");
     let err = stderr_of(&mut child);
     let got = server.join().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         got < input.len(),
         "the server got all {got} bytes: the client's queue was written after the server's end: {err}"
@@ -308,19 +327,16 @@ fn connect_fails_when_the_hub_stops_with_input_still_queued() {
     // queue on (as to a server that only half-closed) and, its stdin all
     // queued, exited 0 with half the lines never echoed. The hub's end now
     // drops the queue, and the exit code says so.
-    let dir = std::env::temp_dir().join(format!("tcphub-cli-stop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("input");
     let lines = 1_000_000;
     let mut input = Vec::new();
     for i in 0..lines {
         input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
     }
-    std::fs::write(&path, &input).unwrap();
+    let file = InputFile::new("stop", &input);
     let mut hub = Hub::start(&["--mode", "echo"]);
     let mut child = bin()
         .args(["connect", &format!("127.0.0.1:{}", hub.port)])
-        .stdin(std::fs::File::open(&path).unwrap())
+        .stdin(file.open())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -335,7 +351,6 @@ fn connect_fails_when_the_hub_stops_with_input_still_queued() {
     let echoed = 1 + rest.iter().filter(|&&b| b == b'\n').count();
     let st = wait_exit(&mut child, "connect did not exit when the hub stopped");
     let err = stderr_of(&mut child);
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         echoed < lines,
         "the hub echoed all {lines} lines before it stopped: input too short for the test"
