@@ -37,8 +37,9 @@
 //!
 //! The data path, in the order a message travels:
 //!
-//! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder;
-//!   `start()` binds and spawns the loops. `handle.rs` — the
+//! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder
+//!   (its settings check in `server/check.rs`); `start()` binds and
+//!   spawns the loops. `handle.rs` — the
 //!   [`ServerHandle`] it returns.
 //! - `event_loop.rs` — the I/O threads: epoll via mio, dispatch to
 //!   callbacks or the pull queue, timers, closing;
@@ -67,7 +68,8 @@
 //!   `bind`, `send_to` and client `host`, and how a client's caller named its server.
 //! - `stats.rs` — per-loop counters and the [`Stats`] snapshot.
 //! - `client.rs` / `client_builder.rs` / `client_loop.rs` — [`TcpClient`]:
-//!   the client side, its [`ClientBuilder`], bounded send queue, pull events
+//!   the client side (`client_core.rs`: the state its handles share with
+//!   its I/O thread), its [`ClientBuilder`], bounded send queue, pull events
 //!   and [`Reconnect`] with backoff (`client_loop/reconnect.rs`); `client_dispatch.rs` hands its input to
 //!   callbacks or the pull queue, `client_linger.rs` keeps a closed
 //!   connection open until the server has its last bytes, and
@@ -89,6 +91,7 @@ mod addr;
 mod broadcast;
 mod client;
 mod client_builder;
+mod client_core;
 mod client_dispatch;
 mod client_linger;
 mod client_loop;

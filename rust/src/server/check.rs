@@ -1,0 +1,90 @@
+//! The settings check behind `TcpServer::validate` and `TcpServer::start`:
+//! every bound a setting has, and the framed `full_message`.
+
+use std::sync::Arc;
+
+use super::{MAX_BUSY_POLL, MAX_THREADS};
+use crate::error::{Error, Result};
+use crate::shared::{Config, MAX_FULL_MESSAGE};
+
+/// The checks of `TcpServer::validate` and `TcpServer::start`; the framed
+/// `full_message`, if one is set.
+pub(super) fn check(config: &Config) -> Result<Option<Arc<[u8]>>> {
+    if config.max_clients == 0 {
+        // It would accept every connection only to close it at once.
+        return Err(Error::InvalidConfig(
+            "max_clients must be at least 1".into(),
+        ));
+    }
+    if config.threads == 0 {
+        return Err(Error::InvalidConfig("threads must be at least 1".into()));
+    }
+    if config.threads > MAX_THREADS {
+        // Checked before anything is sized by it: a count from C such
+        // as `(size_t)-1` must be an error, not an abort on allocation.
+        return Err(Error::InvalidConfig(format!(
+            "threads must be at most {MAX_THREADS}, not {}",
+            config.threads
+        )));
+    }
+    if config.max_queue_bytes == 0 {
+        return Err(Error::InvalidConfig(
+            "max_queue_bytes must be at least 1".into(),
+        ));
+    }
+    if config.event_capacity == 0 {
+        return Err(Error::InvalidConfig(
+            "event_capacity must be at least 1".into(),
+        ));
+    }
+    for (name, t) in [
+        ("idle_timeout", config.idle_timeout),
+        ("frame_timeout", config.frame_timeout),
+        ("keepalive", config.keepalive),
+    ] {
+        if t.is_some_and(|t| t.is_zero()) {
+            // Not "off" (that is not calling the setter): every client
+            // (every split frame) would be cut at the first check, and
+            // keepalive would probe every second (C's 0 means off).
+            return Err(Error::InvalidConfig(format!(
+                "{name} must be more than zero"
+            )));
+        }
+    }
+    if let Some(idle) = config.keepalive {
+        // Past what the kernel takes. Checked here with the rest, not only
+        // when `start` rounds it: `validate` (Python's constructor) let it
+        // through, to fail far from the mistake.
+        crate::connection::keepalive_secs(idle)?;
+    }
+    if config.busy_poll > MAX_BUSY_POLL {
+        return Err(Error::InvalidConfig(format!(
+            "busy_poll must be at most {MAX_BUSY_POLL:?}, not {:?}",
+            config.busy_poll
+        )));
+    }
+    if config.backlog < 1 {
+        return Err(Error::InvalidConfig(format!(
+            "backlog must be at least 1, not {}",
+            config.backlog
+        )));
+    }
+    config.framing.validate()?;
+    let full_frame = match &config.full_message {
+        None => None,
+        Some(msg) => {
+            let frame = config
+                .framing
+                .encode(msg)
+                .map_err(|e| Error::InvalidConfig(format!("full_message: {e}")))?;
+            if frame.len() > MAX_FULL_MESSAGE {
+                return Err(Error::InvalidConfig(format!(
+                    "full_message: {} bytes framed, at most {MAX_FULL_MESSAGE}",
+                    frame.len()
+                )));
+            }
+            Some(frame)
+        }
+    };
+    Ok(full_frame)
+}
