@@ -442,7 +442,8 @@ impl Events {
 
     /// Appends up to `max` events to `out`, waiting up to `timeout` for the
     /// first one and taking the rest only if already queued. Returns how many
-    /// were added. This is the cheap way to consume a busy server.
+    /// were added. This is the cheap way to consume a busy server. A `max`
+    /// of 0 takes nothing and returns `Ok(0)` at once, without waiting.
     ///
     /// # Errors
     ///
