@@ -372,7 +372,6 @@ impl ClientBuilder {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// use tcphub::{DisconnectReason, TcpClient, TcpServer};
     ///
     /// let server = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
