@@ -443,6 +443,18 @@ fn settled(state: &AtomicU8) -> u8 {
     }
 }
 
+/// Why `tcphub send` failed when the server ended the connection first.
+const NOT_SENT: &str = "the server closed the connection before the message was sent";
+
+/// `err`, followed by what the server said before it closed (a full hub's
+/// notice), if anything.
+fn with_what_it_said(mut err: String, said: String) -> Box<dyn std::error::Error> {
+    if !said.is_empty() {
+        err.push_str(&format!(" (it said: {said})"));
+    }
+    err.into()
+}
+
 /// The messages `client` received before its connection ended (a refusal's
 /// notice, say), as text on one line.
 fn said_before_closing(client: &TcpClient) -> String {
@@ -470,8 +482,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         // The client ends when the server closes (a full hub refuses that
         // way): say what the server said before it closed, if anything.
         Err(tcphub::Error::NotRunning) => {
-            let said = said_before_closing(&client);
-            let mut err = match client.disconnect_reason() {
+            let err = match client.disconnect_reason() {
                 // A fault here (a frame over the limit came first, say)
                 // ended it, not the server: say which, as `--wait-reply`.
                 Some(why @ (DisconnectReason::FrameTooLarge | DisconnectReason::Io(_))) => {
@@ -480,12 +491,9 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
                         explained(&why, framing)
                     )
                 }
-                _ => "the server closed the connection before the message was sent".to_owned(),
+                _ => NOT_SENT.to_owned(),
             };
-            if !said.is_empty() {
-                err.push_str(&format!(" (it said: {said})"));
-            }
-            return Err(err.into());
+            return Err(with_what_it_said(err, said_before_closing(&client)));
         }
         r => r?,
     }
@@ -529,11 +537,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         if said.is_empty() {
             said = reply_text;
         }
-        let mut err = "the server closed the connection before the message was sent".to_owned();
-        if !said.is_empty() {
-            err.push_str(&format!(" (it said: {said})"));
-        }
-        return Err(err.into());
+        return Err(with_what_it_said(NOT_SENT.to_owned(), said));
     }
     // Unanswered, the close waits until the server has acknowledged the
     // message (or the linger time passes): a reset or an error meanwhile

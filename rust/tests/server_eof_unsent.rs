@@ -51,6 +51,19 @@ fn stuck_pair(write_after_eof: bool) -> (TcpStream, TcpClient, usize) {
     (server, client, sent)
 }
 
+/// Reads what the client sent until its end (each read bounded): the count.
+fn bytes_until_end(server: &mut TcpStream) -> std::io::Result<usize> {
+    server.set_read_timeout(Some(TIMEOUT))?;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match server.read(&mut buf)? {
+            0 => return Ok(got),
+            n => got += n,
+        }
+    }
+}
+
 /// Waits (bounded) for the client's end and returns why it ended.
 fn end_of(client: &TcpClient) -> Option<DisconnectReason> {
     match client.recv_timeout(TIMEOUT) {
@@ -81,17 +94,11 @@ fn the_servers_end_of_stream_drops_the_queue_and_counts_it() {
     // message cut off in the middle resets the connection instead, so the
     // server cannot take its start for a whole message; then its bytes are
     // not all there to count.)
-    server.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut got = 0usize;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        match server.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
-            Err(e) => panic!("server read after {got} bytes: {e}"),
-        }
-    }
+    let got = match bytes_until_end(&mut server) {
+        Ok(got) => got,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+        Err(e) => panic!("server read: {e}"),
+    };
     assert_eq!(got % FRAME_LEN, 0, "a partial frame ended with a clean FIN");
     assert_eq!(
         (got / FRAME_LEN) as u64 + unsent,
@@ -107,16 +114,7 @@ fn the_servers_end_of_stream_drops_the_queue_and_counts_it() {
 fn by_default_the_queue_is_still_written_after_the_servers_end_of_stream() {
     let (mut server, client, sent) = stuck_pair(true);
     server.shutdown(Shutdown::Write).unwrap();
-    server.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut got = 0usize;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        match server.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) => panic!("server read after {got} bytes: {e}"),
-        }
-    }
+    let got = bytes_until_end(&mut server).expect("server read");
     assert_eq!(got, sent * FRAME_LEN);
     assert_eq!(end_of(&client), Some(DisconnectReason::ClosedByPeer));
     assert_eq!(client.unsent(), 0);

@@ -47,19 +47,11 @@ static int chunks_for(size_t wmem) {
  * time far beyond any wait here, connected to a fresh server that does not
  * read; returns the server's end of the connection. */
 static int stalled_pair(tcphub_client **c, int chunks) {
-    uint16_t port;
-    int l = listen_local(&port);
-    int small = 4096; /* accepted sockets inherit it */
-    CHECK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
     tcphub_client_options o;
     tcphub_client_options_init(&o);
     o.max_queue_bytes = ((size_t)chunks + 1) * CHUNK; /* + 48 bytes a message */
     o.linger_ms = 600000;
-    CHECK_OK(tcphub_client_connect_with("127.0.0.1", port, &o, c));
-    int fd = accept(l, NULL, NULL);
-    CHECK(fd >= 0);
-    close(l);
-    return fd;
+    return connect_stalled(&o, c);
 }
 
 int main(void) {

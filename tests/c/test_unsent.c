@@ -14,10 +14,6 @@
  * with its queue filled: 64 KiB messages sent until TCPHUB_ERR_QUEUE_FULL.
  * Stores how many were accepted in *sent; returns the server's end. */
 static int stuck_pair(tcphub_client **c, bool write_after_eof, uint64_t *sent) {
-    uint16_t port;
-    int l = listen_local(&port);
-    int small = 4096; /* accepted sockets inherit it */
-    CHECK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
     tcphub_client_options o;
     tcphub_client_options_init(&o);
     o.framing = TCPHUB_FRAMING_LENGTH_PREFIXED;
@@ -26,10 +22,7 @@ static int stuck_pair(tcphub_client **c, bool write_after_eof, uint64_t *sent) {
      * by default): messages stay queued once the queue is full. */
     o.max_queue_bytes = 16u << 20;
     o.write_after_server_eof = write_after_eof;
-    CHECK_OK(tcphub_client_connect_with("127.0.0.1", port, &o, c));
-    int fd = accept(l, NULL, NULL);
-    CHECK(fd >= 0);
-    close(l);
+    int fd = connect_stalled(&o, c);
     uint8_t *msg = calloc(MSG, 1);
     CHECK(msg != NULL);
     *sent = 0;

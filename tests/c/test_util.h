@@ -265,6 +265,21 @@ static inline int listen_local(uint16_t *port) {
     return fd;
 }
 
+/* A client with options `o`, connected to a fresh plain server on
+ * 127.0.0.1 that does not read (a 4 KiB receive buffer, so the client's
+ * writes soon stall); returns the server's end of the connection. */
+static inline int connect_stalled(const tcphub_client_options *o, tcphub_client **c) {
+    uint16_t port;
+    int l = listen_local(&port);
+    int small = 4096; /* accepted sockets inherit it */
+    CHECK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+    CHECK_OK(tcphub_client_connect_with("127.0.0.1", port, o, c));
+    int fd = accept(l, NULL, NULL);
+    CHECK(fd >= 0);
+    close(l);
+    return fd;
+}
+
 /* A server (not yet started) for 127.0.0.1 on a port the system picks. */
 static inline tcphub_server *new_local_server(tcphub_framing framing) {
     tcphub_server *s = tcphub_server_new(0, 64);

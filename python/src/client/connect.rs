@@ -59,9 +59,11 @@ impl ConnectArgs {
         // not at its await): an empty host, or one with the port written
         // into it ("127.0.0.1:8001"), which the lookup would fail to resolve
         // as "127.0.0.1:8001:8001" — read as an unreachable server.
-        if let Err(why) = tcphub::client_host(&host) {
-            return Err(crate::errors::invalid_config(py, why));
-        }
+        // (Unbracketed for the lookup: "[::1]" → "::1".)
+        let host = match tcphub::client_host(&host) {
+            Ok(h) => h.to_owned(),
+            Err(why) => return Err(crate::errors::invalid_config(py, why)),
+        };
         if port.0 == 0 {
             // The kernel would refuse it as if the server were down.
             return Err(crate::errors::invalid_config(
@@ -126,10 +128,9 @@ impl ConnectArgs {
         std::thread::Builder::new()
             .name("tcphub-connect".into())
             .spawn(move || {
-                // `builder` resolves `host` (getaddrinfo). An IPv6 address
-                // may come in brackets, as tcphub prints it ("[::1]:8001").
-                let host = tcphub::unbracket_host(&self.host);
-                let mut builder = TcpClient::builder((host, self.port))
+                // `builder` resolves `host` (getaddrinfo), unbracketed by
+                // `check`.
+                let mut builder = TcpClient::builder((self.host.as_str(), self.port))
                     .framing(self.framing)
                     .connect_timeout(self.connect_timeout)
                     .max_queue_bytes(self.max_queue_bytes)
