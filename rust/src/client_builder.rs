@@ -14,7 +14,7 @@ use mio::Waker;
 use crate::addr::canonical;
 use crate::client::{ClientCore, ClientGuard, TcpClient};
 use crate::client_loop;
-use crate::error::{Error, Result};
+use crate::error::{at_least_one, more_than_zero, Error, Result};
 use crate::event::DisconnectReason;
 use crate::framing::Framing;
 
@@ -504,16 +504,8 @@ impl ClientBuilder {
         } = self;
         config.framing.validate()?;
         // One message each, naming the one that is wrong (as the server's).
-        if config.max_queue_bytes == 0 {
-            return Err(Error::InvalidConfig(
-                "max_queue_bytes must be at least 1".into(),
-            ));
-        }
-        if config.event_capacity == 0 {
-            return Err(Error::InvalidConfig(
-                "event_capacity must be at least 1".into(),
-            ));
-        }
+        at_least_one("max_queue_bytes", config.max_queue_bytes)?;
+        at_least_one("event_capacity", config.event_capacity)?;
         if config
             .reconnect
             .is_some_and(|r| r.initial.is_zero() || r.max.is_zero())
@@ -533,12 +525,7 @@ impl ClientBuilder {
                 "reconnect max_attempts must be at least 1 (None: no limit)".into(),
             ));
         }
-        if config.keepalive.is_some_and(|t| t.is_zero()) {
-            // Not "off" (that is not calling the setter): a probe every second.
-            return Err(Error::InvalidConfig(
-                "keepalive must be more than zero".into(),
-            ));
-        }
+        more_than_zero("keepalive", config.keepalive)?;
         config.keepalive = config
             .keepalive
             .map(crate::connection::keepalive_secs)

@@ -198,6 +198,27 @@ impl Error {
     }
 }
 
+/// `InvalidConfig` naming `name` unless `value` is at least 1: the one
+/// wording of the server's and the client's count settings.
+pub(crate) fn at_least_one(name: &str, value: usize) -> Result<()> {
+    if value == 0 {
+        return Err(Error::InvalidConfig(format!("{name} must be at least 1")));
+    }
+    Ok(())
+}
+
+/// `InvalidConfig` naming `name` if a duration that is set is zero. Zero is
+/// not "off" (that is not calling the setter): a timeout that cuts at the
+/// first check, keepalive probing every second (C's 0 means off).
+pub(crate) fn more_than_zero(name: &str, value: Option<std::time::Duration>) -> Result<()> {
+    if value.is_some_and(|t| t.is_zero()) {
+        return Err(Error::InvalidConfig(format!(
+            "{name} must be more than zero"
+        )));
+    }
+    Ok(())
+}
+
 /// How a call named the client it did not find (see [`Error::NoSuchClient`]).
 ///
 /// # Examples

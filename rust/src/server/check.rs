@@ -4,21 +4,15 @@
 use std::sync::Arc;
 
 use super::{MAX_BUSY_POLL, MAX_THREADS};
-use crate::error::{Error, Result};
+use crate::error::{at_least_one, more_than_zero, Error, Result};
 use crate::shared::{Config, MAX_FULL_MESSAGE};
 
 /// The checks of `TcpServer::validate` and `TcpServer::start`; the framed
 /// `full_message`, if one is set.
 pub(super) fn check(config: &Config) -> Result<Option<Arc<[u8]>>> {
-    if config.max_clients == 0 {
-        // It would accept every connection only to close it at once.
-        return Err(Error::InvalidConfig(
-            "max_clients must be at least 1".into(),
-        ));
-    }
-    if config.threads == 0 {
-        return Err(Error::InvalidConfig("threads must be at least 1".into()));
-    }
+    // max_clients 0 would accept every connection only to close it at once.
+    at_least_one("max_clients", config.max_clients)?;
+    at_least_one("threads", config.threads)?;
     if config.threads > MAX_THREADS {
         // Checked before anything is sized by it: a count from C such
         // as `(size_t)-1` must be an error, not an abort on allocation.
@@ -27,30 +21,11 @@ pub(super) fn check(config: &Config) -> Result<Option<Arc<[u8]>>> {
             config.threads
         )));
     }
-    if config.max_queue_bytes == 0 {
-        return Err(Error::InvalidConfig(
-            "max_queue_bytes must be at least 1".into(),
-        ));
-    }
-    if config.event_capacity == 0 {
-        return Err(Error::InvalidConfig(
-            "event_capacity must be at least 1".into(),
-        ));
-    }
-    for (name, t) in [
-        ("idle_timeout", config.idle_timeout),
-        ("frame_timeout", config.frame_timeout),
-        ("keepalive", config.keepalive),
-    ] {
-        if t.is_some_and(|t| t.is_zero()) {
-            // Not "off" (that is not calling the setter): every client
-            // (every split frame) would be cut at the first check, and
-            // keepalive would probe every second (C's 0 means off).
-            return Err(Error::InvalidConfig(format!(
-                "{name} must be more than zero"
-            )));
-        }
-    }
+    at_least_one("max_queue_bytes", config.max_queue_bytes)?;
+    at_least_one("event_capacity", config.event_capacity)?;
+    more_than_zero("idle_timeout", config.idle_timeout)?;
+    more_than_zero("frame_timeout", config.frame_timeout)?;
+    more_than_zero("keepalive", config.keepalive)?;
     if let Some(idle) = config.keepalive {
         // Past what the kernel takes. Checked here with the rest, not only
         // when `start` rounds it: `validate` (Python's constructor) let it
