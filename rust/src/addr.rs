@@ -218,9 +218,29 @@ pub(crate) fn empty_host(addr: &impl std::fmt::Debug) -> bool {
     unquote(&text).is_some_and(|s| s.is_empty() || s.starts_with(':') && !s[1..].contains(':'))
 }
 
+/// A `("[v6]", port)` pair (a `&str` or `String` host in brackets, as
+/// tcphub prints addresses) as the host without them and the port, read
+/// from its `Debug` form as [`empty_host`] does. std looks such a host up
+/// as a name and fails ("failed to lookup address information"), while
+/// `"[::1]:8001"` and `("::1", 8001)` both connect; `None` for anything
+/// else, including brackets around what is no IPv6 address.
+pub(crate) fn bracketed_pair(addr: &impl std::fmt::Debug) -> Option<(String, u16)> {
+    let text = format!("{addr:?}");
+    let (host, port) = text
+        .strip_prefix('(')?
+        .strip_suffix(')')?
+        .rsplit_once(", ")?;
+    let host = unquote(host)?;
+    let inner = unbracket_host(&host);
+    if inner.len() == host.len() {
+        return None; // no brackets, or no IPv6 address in them
+    }
+    Some((inner.to_string(), port.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{describe_target, empty_host, parse_ip};
+    use super::{bracketed_pair, describe_target, empty_host, parse_ip};
     use std::net::IpAddr;
 
     fn ip(s: &str) -> IpAddr {
@@ -302,6 +322,24 @@ mod tests {
         );
         let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
         assert_eq!(describe_target(&ip), "127.0.0.1:5");
+    }
+
+    #[test]
+    fn a_bracketed_ipv6_host_in_a_pair_is_taken_without_its_brackets() {
+        assert_eq!(bracketed_pair(&("[::1]", 80u16)), Some(("::1".into(), 80)));
+        assert_eq!(
+            bracketed_pair(&(String::from("[fe80::1%eth0]"), 9u16)),
+            Some(("fe80::1%eth0".into(), 9))
+        );
+        for pair in [
+            ("::1", 80u16),
+            ("[localhost]", 80),
+            ("[127.0.0.1]", 80),
+            ("localhost", 80),
+        ] {
+            assert_eq!(bracketed_pair(&pair), None, "{pair:?}");
+        }
+        assert_eq!(bracketed_pair(&"[::1]:80"), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::queue::{RecvTimeoutError, TryRecvError};
 
-use crate::addr::{describe_target, empty_host};
+use crate::addr::{bracketed_pair, describe_target, empty_host};
 use crate::client_builder::{
     ClientBuilder, ClientCallbacks, ClientConfig, ClientEvent, DEFAULT_CONNECT_TIMEOUT,
 };
@@ -131,7 +131,9 @@ impl TcpClient {
 
     /// A builder for options and callbacks. Name resolution happens here;
     /// a failure is reported by [`ClientBuilder::connect`], as is an empty
-    /// host (`("", port)`, `":port"`), which is not looked up.
+    /// host (`("", port)`, `":port"`), which is not looked up. An IPv6 host
+    /// may be written with or without brackets, in a pair too
+    /// (`("[::1]", 8001)`, `("::1", 8001)` and `"[::1]:8001"` are the same).
     ///
     /// # Examples
     ///
@@ -147,12 +149,17 @@ impl TcpClient {
                     "the host is empty: give the server's name or IP address".into(),
                 ))
             } else {
-                addr.to_socket_addrs()
-                    .map(Iterator::collect)
-                    .map_err(|source| Error::Resolve {
-                        target: describe_target(&addr),
-                        source,
-                    })
+                // ("[::1]", port): std would look "[::1]" up as a name.
+                match bracketed_pair(&addr) {
+                    Some((host, port)) => (host.as_str(), port)
+                        .to_socket_addrs()
+                        .map(Iterator::collect),
+                    None => addr.to_socket_addrs().map(Iterator::collect),
+                }
+                .map_err(|source| Error::Resolve {
+                    target: describe_target(&addr),
+                    source,
+                })
             },
             config: ClientConfig {
                 framing: Framing::Raw,

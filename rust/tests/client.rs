@@ -185,6 +185,41 @@ fn an_empty_host_or_port_zero_is_a_configuration_error() {
     }
 }
 
+/// A `(host, port)` pair with the IPv6 host in brackets, as tcphub prints
+/// addresses (`[::1]:8001`), was looked up as a name by std and failed with
+/// `Error::Resolve` ("failed to lookup address information"), while
+/// `"[::1]:8001"` and `("::1", 8001)` connect. All three connect now.
+#[test]
+fn a_bracketed_ipv6_host_in_a_pair_connects() {
+    let Ok(server) = TcpServer::new(0, 10)
+        .bind("::1".parse().unwrap())
+        .framing(Framing::lines())
+        .on_message(|srv, c, msg| {
+            let _ = srv.send(c.id, msg);
+        })
+        .start()
+    else {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    };
+    let port = server.local_addr().port();
+    let clients = [
+        TcpClient::builder(("[::1]", port)),
+        TcpClient::builder((String::from("[::1]"), port)),
+        TcpClient::builder(format!("[::1]:{port}")),
+        TcpClient::builder(("::1", port)),
+    ];
+    for builder in clients {
+        let client = builder.framing(Framing::lines()).connect().unwrap();
+        assert_eq!(client.peer_addr(), server.local_addr());
+        client.send(b"hi").unwrap();
+        assert_eq!(client.recv_timeout(WAIT).unwrap(), b"hi");
+    }
+    // Brackets around what is no IPv6 address are still looked up as given.
+    let err = TcpClient::connect(("[127.0.0.1]", port)).unwrap_err();
+    assert!(matches!(err, Error::Resolve { .. }), "{err:?}");
+}
+
 #[test]
 fn send_never_blocks_and_reports_a_full_queue() {
     // A peer that accepts and never reads.
