@@ -380,8 +380,9 @@ typedef struct tcphub_client_options {
   /**
    * How long `tcphub_client_close` / `_free` keep writing what is queued
    * and waiting for the server to acknowledge it, in milliseconds
-   * (default 2000); also how long, without reconnect, it is still written
-   * after the server ended its sending side.
+   * (default 2000); also, with `write_after_server_eof` and without
+   * reconnect, how long it is still written after the server ended its
+   * sending side.
    */
   uint64_t linger_ms;
   /**
@@ -409,19 +410,21 @@ typedef struct tcphub_client_options {
   /**
    * What happens to messages still queued when the server ends its
    * sending side (end-of-stream) without `reconnect`, or while closing.
-   * True, the default: they are still written, within `linger_ms` (a
-   * server that half-closed may still read them), and the end is
-   * `TCPHUB_REASON_CLOSED_BY_PEER` once they are. False: the server's
-   * end-of-stream ends the connection at once (still
-   * `TCPHUB_REASON_CLOSED_BY_PEER`), nothing more is written, and the
-   * messages left are dropped and counted in `tcphub_client_unsent`.
-   * With `reconnect` (and not closing) the end-of-stream ends the
-   * connection either way, and the queue waits for the next one. Set it
-   * false against a tcphub server, or any server that closes rather than
-   * half-closes: a tcphub server that has ended a connection (stopped,
-   * kicked or timed out the client) reads and discards what still
-   * arrives, so under true those messages are written, lost, and the end
-   * looks clean.
+   * False, the default: the server's end-of-stream ends the connection at
+   * once (`TCPHUB_REASON_CLOSED_BY_PEER`), nothing more is written, and
+   * the messages left are dropped and counted in `tcphub_client_unsent`.
+   * True: they are still written, within `linger_ms` (a server that
+   * half-closed may still read them), and the end is
+   * `TCPHUB_REASON_CLOSED_BY_PEER` once they are. With `reconnect` (and
+   * not closing) the end-of-stream ends the connection either way, and
+   * the queue waits for the next one. The default suits a tcphub server,
+   * and any server that closes rather than half-closes: a tcphub server
+   * that has ended a connection (stopped, kicked or timed out the
+   * client) reads and discards what still arrives, so written on, those
+   * messages would be lost with an end that looks clean. Set it true for
+   * a server known to half-close and read on (one that sends its last
+   * request and half-closes to wait for the answer, say: otherwise a
+   * reply to that request is dropped too).
    */
   bool write_after_server_eof;
 } tcphub_client_options;
@@ -1072,8 +1075,8 @@ int tcphub_client_shutdown_write(struct tcphub_client *c);
  * or 0 for NULL: those still queued when the client ended for good and
  * were dropped — the connection lost without reconnect (or reconnecting
  * gave up), `tcphub_client_close` / `_close_timeout` out of linger time,
- * or the server's end-of-stream under `write_after_server_eof` false
- * (`tcphub_client_options`). 0 while the client is open: what is queued
+ * or the server's end-of-stream (unless `write_after_server_eof` is set
+ * in `tcphub_client_options`). 0 while the client is open: what is queued
  * then may still be written. A message cut off in the middle counts as
  * unsent (the server gets none of it as a message); messages written but
  * never read by the server are not counted (the client cannot see those).

@@ -450,8 +450,8 @@ pub unsafe extern "C" fn tcphub_client_queued_bytes(c: *const tcphub_client) -> 
 /// or 0 for NULL: those still queued when the client ended for good and
 /// were dropped — the connection lost without reconnect (or reconnecting
 /// gave up), `tcphub_client_close` / `_close_timeout` out of linger time,
-/// or the server's end-of-stream under `write_after_server_eof` false
-/// (`tcphub_client_options`). 0 while the client is open: what is queued
+/// or the server's end-of-stream (unless `write_after_server_eof` is set
+/// in `tcphub_client_options`). 0 while the client is open: what is queued
 /// then may still be written. A message cut off in the middle counts as
 /// unsent (the server gets none of it as a message); messages written but
 /// never read by the server are not counted (the client cannot see those).

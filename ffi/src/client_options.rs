@@ -63,8 +63,9 @@ pub struct tcphub_client_options {
     pub max_queue_bytes: usize,
     /// How long `tcphub_client_close` / `_free` keep writing what is queued
     /// and waiting for the server to acknowledge it, in milliseconds
-    /// (default 2000); also how long, without reconnect, it is still written
-    /// after the server ended its sending side.
+    /// (default 2000); also, with `write_after_server_eof` and without
+    /// reconnect, how long it is still written after the server ended its
+    /// sending side.
     pub linger_ms: u64,
     /// `TCP_NODELAY` (default true).
     pub nodelay: bool,
@@ -84,19 +85,21 @@ pub struct tcphub_client_options {
     pub keepalive_ms: u64,
     /// What happens to messages still queued when the server ends its
     /// sending side (end-of-stream) without `reconnect`, or while closing.
-    /// True, the default: they are still written, within `linger_ms` (a
-    /// server that half-closed may still read them), and the end is
-    /// `TCPHUB_REASON_CLOSED_BY_PEER` once they are. False: the server's
-    /// end-of-stream ends the connection at once (still
-    /// `TCPHUB_REASON_CLOSED_BY_PEER`), nothing more is written, and the
-    /// messages left are dropped and counted in `tcphub_client_unsent`.
-    /// With `reconnect` (and not closing) the end-of-stream ends the
-    /// connection either way, and the queue waits for the next one. Set it
-    /// false against a tcphub server, or any server that closes rather than
-    /// half-closes: a tcphub server that has ended a connection (stopped,
-    /// kicked or timed out the client) reads and discards what still
-    /// arrives, so under true those messages are written, lost, and the end
-    /// looks clean.
+    /// False, the default: the server's end-of-stream ends the connection at
+    /// once (`TCPHUB_REASON_CLOSED_BY_PEER`), nothing more is written, and
+    /// the messages left are dropped and counted in `tcphub_client_unsent`.
+    /// True: they are still written, within `linger_ms` (a server that
+    /// half-closed may still read them), and the end is
+    /// `TCPHUB_REASON_CLOSED_BY_PEER` once they are. With `reconnect` (and
+    /// not closing) the end-of-stream ends the connection either way, and
+    /// the queue waits for the next one. The default suits a tcphub server,
+    /// and any server that closes rather than half-closes: a tcphub server
+    /// that has ended a connection (stopped, kicked or timed out the
+    /// client) reads and discards what still arrives, so written on, those
+    /// messages would be lost with an end that looks clean. Set it true for
+    /// a server known to half-close and read on (one that sends its last
+    /// request and half-closes to wait for the answer, say: otherwise a
+    /// reply to that request is dropped too).
     pub write_after_server_eof: bool,
 }
 
@@ -121,7 +124,7 @@ impl Default for tcphub_client_options {
             nodelay: true,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             keepalive_ms: 0,
-            write_after_server_eof: true,
+            write_after_server_eof: false,
         }
     }
 }

@@ -74,21 +74,24 @@ use connect::ConnectArgs;
 ///   client that only receives, about twice that time after its last
 ///   traffic.
 /// - ``linger``: how long ``close()`` keeps flushing and waiting for the
-///   server to acknowledge what it wrote, and, without
-///   ``reconnect``, how long what is queued is still written after the
-///   server ended its sending side.
-/// - ``write_after_server_eof`` (default ``True``): what happens to
+///   server to acknowledge what it wrote, and, with
+///   ``write_after_server_eof=True`` and without ``reconnect``, how long
+///   what is queued is still written after the server ended its sending
+///   side.
+/// - ``write_after_server_eof`` (default ``False``): what happens to
 ///   messages still queued when the server ends its sending side without
-///   ``reconnect`` (or while closing). ``True``: they are still written,
-///   within ``linger`` (a server that half-closed may still read them).
-///   ``False``: the server's end ends the connection at once
-///   (``disconnect_reason`` ``"closed by peer"`` either way) and they are
-///   dropped, counted in ``unsent``. Choose ``False`` against a tcphub
-///   server, or any server that closes rather than half-closes: one that
-///   ended the connection (stopped, kicked or timed out the client) reads
-///   and discards what still arrives, so under ``True`` those messages are
-///   lost and the end looks clean. With ``reconnect`` the queue waits for
-///   the next connection either way.
+///   ``reconnect`` (or while closing). ``False``: the server's end ends
+///   the connection at once and they are dropped, counted in ``unsent``.
+///   ``True``: they are still written, within ``linger`` (a server that
+///   half-closed may still read them); ``disconnect_reason`` is
+///   ``"closed by peer"`` either way. The default suits a tcphub server,
+///   and any server that closes rather than half-closes: one that ended
+///   the connection (stopped, kicked or timed out the client) reads and
+///   discards what still arrives, so written on, those messages would be
+///   lost with an end that looks clean. Choose ``True`` for a server known
+///   to half-close and read on (one that sends its last request and
+///   half-closes to wait for the answer, say). With ``reconnect`` the queue waits
+///   for the next connection either way.
 /// - ``event_capacity`` bounds the events waiting to be taken: received
 ///   messages (``recv()``), and the drops and reconnects ``next_event()``
 ///   reports, which ``recv()`` skips (default 65,536; while full, the
@@ -153,7 +156,7 @@ impl PyTcpClient {
         linger = 2.0,
         event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         keepalive = None,
-        write_after_server_eof = true,
+        write_after_server_eof = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new<'py>(
@@ -234,7 +237,7 @@ impl PyTcpClient {
         linger = 2.0,
         event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         keepalive = None,
-        write_after_server_eof = true,
+        write_after_server_eof = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn aconnect<'py>(

@@ -371,7 +371,7 @@ class TcpClient:
         linger: float = 2.0,
         event_capacity: int = 65536,
         keepalive: Optional[float] = None,
-        write_after_server_eof: bool = True,
+        write_after_server_eof: bool = False,
     ) -> "TcpClient": ...
     @staticmethod
     def aconnect(
@@ -390,7 +390,7 @@ class TcpClient:
         linger: float = 2.0,
         event_capacity: int = 65536,
         keepalive: Optional[float] = None,
-        write_after_server_eof: bool = True,
+        write_after_server_eof: bool = False,
     ) -> Coroutine[Any, Any, "TcpClient"]: ...
     def send(self, data: _Data, timeout: Optional[float] = 0.0) -> None: ...
     def flush(self, timeout: Optional[float] = None) -> None: ...

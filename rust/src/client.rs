@@ -170,7 +170,7 @@ impl TcpClient {
                 keepalive: None,
                 event_capacity: DEFAULT_EVENT_CAPACITY,
                 linger: DEFAULT_LINGER,
-                write_after_server_eof: true,
+                write_after_server_eof: false,
             },
             callbacks: ClientCallbacks::default(),
         }
@@ -449,10 +449,10 @@ impl TcpClient {
     /// Why the most recent connection ended, `None` while none has: a clean
     /// close by the server ([`DisconnectReason::ClosedByPeer`]; when it
     /// ends its side with messages still queued here and reconnecting is
-    /// off, those are written first, within the linger time — the server
-    /// may still be reading — and `Io(TimedOut)` if they could not be;
-    /// under [`write_after_server_eof(false)`](crate::ClientBuilder::write_after_server_eof)
-    /// they are dropped at once instead, see [`unsent`](TcpClient::unsent)), by this side
+    /// off, those are dropped at once, see [`unsent`](TcpClient::unsent) —
+    /// under [`write_after_server_eof(true)`](crate::ClientBuilder::write_after_server_eof)
+    /// they are written first instead, within the linger time, and
+    /// `Io(TimedOut)` if they could not be), by this side
     /// ([`DisconnectReason::ClosedLocally`]: `close()` ended the connection
     /// before the server ended its side — a server whose end-of-stream
     /// came first, even while `close()` was still writing the queue, gives
@@ -541,8 +541,8 @@ impl TcpClient {
     /// whole: those still queued when the client ended for good and were
     /// dropped — the connection lost without reconnecting (or reconnecting
     /// gave up), [`close`](TcpClient::close) out of linger time, or the
-    /// server's end-of-stream under
-    /// [`write_after_server_eof(false)`](crate::ClientBuilder::write_after_server_eof).
+    /// server's end-of-stream (unless
+    /// [`write_after_server_eof(true)`](crate::ClientBuilder::write_after_server_eof)).
     /// 0 while the client is open: what is queued then may still be
     /// written. A message cut off in the middle counts as unsent (the
     /// server gets none of it as a message). Messages written but never

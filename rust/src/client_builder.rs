@@ -332,9 +332,10 @@ impl ClientBuilder {
     }
 
     /// How long `close()` keeps flushing queued messages, until the server
-    /// has acknowledged them (default 2 s); also
-    /// how long, without reconnect, they are still written after the server
-    /// ended its sending side (see
+    /// has acknowledged them (default 2 s); also, under
+    /// [`write_after_server_eof(true)`](ClientBuilder::write_after_server_eof)
+    /// and without reconnect, how long they are still written after the
+    /// server ended its sending side (see
     /// [`TcpClient::disconnect_reason`](crate::TcpClient::disconnect_reason)).
     ///
     /// # Examples
@@ -349,25 +350,30 @@ impl ClientBuilder {
 
     /// What happens to messages still queued here when the server ends its
     /// sending side (end-of-stream) and reconnecting is off (or the client
-    /// is closing). `true`, the default: they are written on, within the
-    /// [`linger`](ClientBuilder::linger) time — a server that half-closed
-    /// may still read them — and the end is reported as
-    /// [`ClosedByPeer`](crate::DisconnectReason::ClosedByPeer) once they
-    /// are. `false`: the server's end-of-stream ends the connection at once
-    /// (still `ClosedByPeer`): nothing more is written on it, and the
-    /// messages left are dropped and counted in [`TcpClient::unsent`] — or,
-    /// with reconnecting on and the client closing, written on a new
-    /// connection within the linger time, as `close()` does after any lost
-    /// connection. With reconnecting on and not closing, the end-of-stream
-    /// ends the connection either way, and the queue waits for the next one.
+    /// is closing). `false`, the default: the server's end-of-stream ends
+    /// the connection at once
+    /// ([`ClosedByPeer`](crate::DisconnectReason::ClosedByPeer)): nothing
+    /// more is written on it, and the messages left are dropped and counted
+    /// in [`TcpClient::unsent`] — or, with reconnecting on and the client
+    /// closing, written on a new connection within the linger time, as
+    /// `close()` does after any lost connection. `true`: they are written
+    /// on, within the [`linger`](ClientBuilder::linger) time — a server
+    /// that half-closed may still read them — and the end is reported as
+    /// `ClosedByPeer` once they are. With reconnecting on and not closing,
+    /// the end-of-stream ends the connection either way, and the queue
+    /// waits for the next one.
     ///
-    /// Choose `false` against a tcphub server, or any server that closes
+    /// The default suits a tcphub server, and any server that closes
     /// rather than half-closes: a tcphub server that has ended a connection
     /// (it stopped, kicked the client, or timed it out) reads and discards
-    /// what still arrives, so under `true` those messages are written, lost,
-    /// and the end looks clean. Under `false` they show in `unsent`. (What
-    /// was written before the end-of-stream came can still have been
-    /// discarded unread: only a reply from the server shows it was read.)
+    /// what still arrives, so written on, those messages would be lost with
+    /// an end that looks clean; dropped, they show in `unsent`. Choose
+    /// `true` for a server known to half-close and read on — one that sends
+    /// its last request and half-closes to wait for the answer, say: by
+    /// default a reply sent from `on_message` to that request is dropped
+    /// too. (What was
+    /// written before the end-of-stream came can still have been discarded
+    /// unread: only a reply from the server shows it was read.)
     ///
     /// # Examples
     ///
@@ -375,13 +381,14 @@ impl ClientBuilder {
     /// use tcphub::{DisconnectReason, TcpClient, TcpServer};
     ///
     /// let server = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
-    /// let client = TcpClient::builder(server.local_addr())
-    ///     .write_after_server_eof(false)
-    ///     .connect()?;
+    /// let client = TcpClient::connect(server.local_addr())?;
     /// server.stop(); // the client sees end-of-stream
     /// assert_eq!(client.recv(), None);
     /// assert_eq!(client.disconnect_reason(), Some(DisconnectReason::ClosedByPeer));
     /// assert_eq!(client.unsent(), 0); // nothing was queued
+    ///
+    /// // For a server that half-closes and reads on:
+    /// let b = TcpClient::builder("127.0.0.1:8001").write_after_server_eof(true);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_after_server_eof(mut self, on: bool) -> ClientBuilder {

@@ -107,7 +107,7 @@ struct ClientLoop {
     ack_wait: Option<AckWait>,
     /// The server ended its sending side while messages were still queued
     /// for it (no reconnect, or closing; and `write_after_server_eof` on,
-    /// the default): reading stops, the queue is flushed until the
+    /// not the default): reading stops, the queue is flushed until the
     /// deadline — the server may still be reading, as a tcphub server does
     /// after a client's EOF — and then the connection ends for this reason.
     peer_done: Option<(DisconnectReason, Instant)>,

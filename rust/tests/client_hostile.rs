@@ -163,14 +163,21 @@ fn a_close_whose_linger_runs_out_with_messages_queued_is_no_clean_close() {
     );
 }
 
-/// A server that half-closes (done sending, still reading) gets every
-/// message the client queued before its end-of-stream: the client stops
-/// reading, flushes within the linger time, then ends with `ClosedByPeer`.
-/// The queued messages used to be dropped at the EOF.
+/// Under `write_after_server_eof(true)` (for such servers; not the
+/// default), a server that half-closes (done sending, still reading) gets
+/// every message the client queued before its end-of-stream: the client
+/// stops reading, flushes within the linger time, then ends with
+/// `ClosedByPeer`. The queued messages used to be dropped at the EOF.
 #[test]
 fn a_server_half_close_still_gets_what_was_queued() {
     use std::io::Read;
-    let (mut server, client) = pair(Framing::length_prefixed());
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::length_prefixed())
+        .write_after_server_eof(true)
+        .connect()
+        .expect("connect");
+    let (mut server, _) = listener.accept().expect("accept");
     // The server does not read yet: fill the socket buffers and queue more.
     let msg = vec![b'q'; 64 * 1024];
     let mut sent = 0usize;
@@ -203,12 +210,13 @@ fn a_server_half_close_still_gets_what_was_queued() {
     assert_eq!(why, Some(DisconnectReason::ClosedByPeer));
 }
 
-/// A reply that `send` accepted in `on_message` for the server's last
-/// message — the natural answer to a server that sends a request and
-/// half-closes — reaches the server: it is queued (in the I/O thread's
-/// command channel) when the end-of-stream that came with that message is
-/// read. It used to be dropped, because only the connection's own queue was
-/// looked at, which the reply had not reached yet.
+/// Under `write_after_server_eof(true)`, a reply that `send` accepted in
+/// `on_message` for the server's last message — the natural answer to a
+/// server that sends a request and half-closes — reaches the server: it is
+/// queued (in the I/O thread's command channel) when the end-of-stream that
+/// came with that message is read. It used to be dropped, because only the
+/// connection's own queue was looked at, which the reply had not reached
+/// yet. (By default it is dropped and counted in `unsent`.)
 #[test]
 fn a_reply_sent_from_on_message_to_a_half_closing_server_gets_there() {
     use std::io::{BufRead, BufReader};
@@ -220,6 +228,7 @@ fn a_reply_sent_from_on_message_to_a_half_closing_server_gets_there() {
     let (why_tx, why_rx) = mpsc::channel();
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::lines())
+        .write_after_server_eof(true)
         .on_message(move |c, msg| {
             assert_eq!(msg, b"request");
             c.send(b"reply").expect("send from on_message");

@@ -465,8 +465,9 @@ fn a_redial_to_flush_after_close_in_on_disconnect_reports_no_delay() {
 }
 
 /// `close()` while the client is still writing its queue after the server
-/// had ended its side: the server's close came first, so that is the
-/// reason (as without the `close()`), not `ClosedLocally`. The client
+/// had ended its side (`write_after_server_eof(true)`, not the default):
+/// the server's close came first, so that is the reason (as without the
+/// `close()`), not `ClosedLocally`. The client
 /// stopped reading at `close()`, so it never saw the end-of-stream waiting
 /// in its socket — here for sure, as its full pull queue had already made
 /// it stop reading.
@@ -480,6 +481,7 @@ fn close_after_the_server_ended_its_side_reports_the_server_s_close() {
         .event_capacity(1)
         .max_queue_bytes(64 << 20)
         .linger(Duration::from_secs(20))
+        .write_after_server_eof(true)
         .connect()
         .unwrap();
     let (mut server, _) = l.accept().unwrap(); // does not read yet

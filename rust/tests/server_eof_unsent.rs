@@ -1,8 +1,9 @@
-//! `ClientBuilder::write_after_server_eof(false)` and `TcpClient::unsent`:
-//! a server's end-of-stream with messages still queued here ends the client
-//! at once, and the messages it drops are counted — instead of being
-//! written to a server that (like a stopping tcphub server) only discards
-//! them, with the end looking clean.
+//! `ClientBuilder::write_after_server_eof` and `TcpClient::unsent`: by
+//! default (`false`) a server's end-of-stream with messages still queued
+//! here ends the client at once, and the messages it drops are counted —
+//! instead of being written to a server that (like a stopping tcphub
+//! server) only discards them, with the end looking clean; `true` writes
+//! them on, for a server that half-closed.
 
 mod support;
 
@@ -19,15 +20,17 @@ const FRAME_LEN: usize = 4 + MSG_LEN;
 
 /// A raw "server" that does not read, and a client (pull mode, no reconnect,
 /// a linger time past the tests' waits) whose queue holds messages the
-/// socket buffers had no room for. Returns how many `send` accepted.
-fn stuck_pair(write_after_eof: bool) -> (TcpStream, TcpClient, usize) {
+/// socket buffers had no room for, `write_after_server_eof` set when given.
+/// Returns how many `send` accepted.
+fn stuck_pair(write_after_eof: Option<bool>) -> (TcpStream, TcpClient, usize) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let client = TcpClient::builder(listener.local_addr().unwrap())
+    let mut builder = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::length_prefixed())
-        .linger(Duration::from_secs(60))
-        .write_after_server_eof(write_after_eof)
-        .connect()
-        .expect("connect");
+        .linger(Duration::from_secs(60));
+    if let Some(on) = write_after_eof {
+        builder = builder.write_after_server_eof(on);
+    }
+    let client = builder.connect().expect("connect");
     let (server, _) = listener.accept().expect("accept");
     let msg = vec![b'q'; MSG_LEN];
     let mut sent = 0usize;
@@ -72,13 +75,20 @@ fn end_of(client: &TcpClient) -> Option<DisconnectReason> {
     }
 }
 
-/// The server's end-of-stream ends the client at once, though the server
-/// has not read a byte (before, the client went on writing for up to its
-/// linger time, a minute here), and the messages still queued are counted
-/// as unsent: what the server then reads is exactly the rest.
+/// By default, and with `false` set, the server's end-of-stream ends the
+/// client at once, though the server has not read a byte (before, the
+/// client went on writing for up to its linger time, a minute here), and
+/// the messages still queued are counted as unsent: what the server then
+/// reads is exactly the rest.
 #[test]
 fn the_servers_end_of_stream_drops_the_queue_and_counts_it() {
-    let (mut server, client, sent) = stuck_pair(false);
+    for setting in [None, Some(false)] {
+        ends_at_once_and_counts(setting);
+    }
+}
+
+fn ends_at_once_and_counts(setting: Option<bool>) {
+    let (mut server, client, sent) = stuck_pair(setting);
     let started = Instant::now();
     server.shutdown(Shutdown::Write).unwrap(); // EOF to the client
     assert_eq!(end_of(&client), Some(DisconnectReason::ClosedByPeer));
@@ -107,12 +117,12 @@ fn the_servers_end_of_stream_drops_the_queue_and_counts_it() {
     );
 }
 
-/// The default, unchanged: after the server's end-of-stream the queue is
-/// still written (a server that half-closed may read on), and nothing is
-/// unsent once the server has read it all.
+/// With `true` (the default until 2026-12-02), after the server's
+/// end-of-stream the queue is still written (a server that half-closed
+/// may read on), and nothing is unsent once the server has read it all.
 #[test]
-fn by_default_the_queue_is_still_written_after_the_servers_end_of_stream() {
-    let (mut server, client, sent) = stuck_pair(true);
+fn with_true_the_queue_is_still_written_after_the_servers_end_of_stream() {
+    let (mut server, client, sent) = stuck_pair(Some(true));
     server.shutdown(Shutdown::Write).unwrap();
     let got = bytes_until_end(&mut server).expect("server read");
     assert_eq!(got, sent * FRAME_LEN);

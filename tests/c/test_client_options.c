@@ -40,7 +40,7 @@ int main(void) {
     CHECK(o.reconnect_max_attempts == 0);
     CHECK(o.max_queue_bytes == 4 * 1024 * 1024 && o.linger_ms == 2000);
     CHECK(o.nodelay && o.event_capacity == 65536 && o.keepalive_ms == 0);
-    CHECK(o.write_after_server_eof);
+    CHECK(!o.write_after_server_eof);
     TEST_PASS("tcphub_client_options_init fills the defaults");
 
     tcphub_server *s = echo_server(0);

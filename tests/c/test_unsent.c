@@ -1,9 +1,10 @@
 /* write_after_server_eof (tcphub_client_options) and tcphub_client_unsent
- * against a plain server that does not read: with the option false, the
- * server's end-of-stream (shutdown(SHUT_WR)) ends the client at once —
- * closed by peer, not after the linger time — and the messages still
- * queued are dropped and counted as unsent; by default they are still
- * written after it, and nothing is unsent once the server has read them. */
+ * against a plain server that does not read: with the option false (the
+ * default), the server's end-of-stream (shutdown(SHUT_WR)) ends the client
+ * at once — closed by peer, not after the linger time — and the messages
+ * still queued are dropped and counted as unsent; with it true they are
+ * still written after it, and nothing is unsent once the server has read
+ * them. */
 #include "test_util.h"
 
 #define MSG (64 * 1024)
@@ -21,7 +22,7 @@ static int stuck_pair(tcphub_client **c, bool write_after_eof, uint64_t *sent) {
     /* Well past what the kernel's buffers take (net.ipv4.tcp_wmem's 4 MiB
      * by default): messages stay queued once the queue is full. */
     o.max_queue_bytes = 16u << 20;
-    o.write_after_server_eof = write_after_eof;
+    if (write_after_eof) o.write_after_server_eof = true; /* else the default */
     int fd = connect_stalled(&o, c);
     uint8_t *msg = calloc(MSG, 1);
     CHECK(msg != NULL);
@@ -58,10 +59,11 @@ int main(void) {
 
     tcphub_client_options o;
     tcphub_client_options_init(&o);
-    CHECK(o.write_after_server_eof);
-    TEST_PASS("write_after_server_eof is true by default");
+    CHECK(!o.write_after_server_eof);
+    TEST_PASS("write_after_server_eof is false by default");
 
-    /* write_after_server_eof false: the end-of-stream drops the queue. */
+    /* write_after_server_eof false (the default): the end-of-stream drops
+     * the queue. */
     tcphub_client *c = NULL;
     uint64_t sent = 0;
     int fd = stuck_pair(&c, false, &sent);
@@ -110,10 +112,10 @@ int main(void) {
     CHECK(tcphub_client_unsent(c) == unsent);
     tcphub_client_free(c);
     close(fd);
-    TEST_PASS("write_after_server_eof false: the server's end-of-stream ends the client at once, "
+    TEST_PASS("write_after_server_eof false (the default): the server's end-of-stream ends the client at once, "
               "the queue counted unsent");
 
-    /* The default: the queue is still written after the end-of-stream. */
+    /* write_after_server_eof true: the queue is still written after the end-of-stream. */
     c = NULL;
     fd = stuck_pair(&c, true, &sent);
     CHECK(shutdown(fd, SHUT_WR) == 0);
@@ -126,6 +128,6 @@ int main(void) {
     CHECK(tcphub_client_unsent(c) == 0);
     tcphub_client_free(c);
     close(fd);
-    TEST_PASS("by default the queue is still written after the end-of-stream: nothing unsent");
+    TEST_PASS("write_after_server_eof true: the queue is still written after the end-of-stream: nothing unsent");
     return 0;
 }

@@ -1,9 +1,9 @@
 """TcpClient(write_after_server_eof=...) and TcpClient.unsent against a
-plain server that does not read: with ``write_after_server_eof=False`` the
-server's end-of-stream (``shutdown(SHUT_WR)``) ends the client at once —
+plain server that does not read: by default (``write_after_server_eof=False``)
+the server's end-of-stream (``shutdown(SHUT_WR)``) ends the client at once —
 closed by peer, not after the linger time — and the messages still queued
-are dropped and counted as unsent; by default they are still written after
-it, and nothing is unsent once the server has read them."""
+are dropped and counted as unsent; with ``True`` they are still written
+after it, and nothing is unsent once the server has read them."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ MSG = b"q" * (64 * 1024)
 FRAME = 4 + len(MSG)  # length framing: a 4-byte length, then the bytes
 
 
-def _stuck(write_after_server_eof: bool, via_aconnect: bool = False):
+def _stuck(write_after_server_eof: "bool | None", via_aconnect: bool = False):
     """A length-framed client (linger far beyond any wait here) on a server
     that does not read, its queue filled: messages sent until ``QueueFull``.
-    Made by ``TcpClient(...)`` or ``await TcpClient.aconnect(...)``.
+    Made by ``TcpClient(...)`` or ``await TcpClient.aconnect(...)``, with
+    ``write_after_server_eof`` passed unless it is None.
     Returns the client, the server's end and how many ``send`` accepted."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -35,12 +36,13 @@ def _stuck(write_after_server_eof: bool, via_aconnect: bool = False):
     args = ("127.0.0.1", listener.getsockname()[1])
     # max_queue_bytes well past what the kernel's buffers take (tcp_wmem's 4 MiB
     # by default): messages stay queued once the queue is full.
-    kwargs = dict(
+    kwargs: "dict[str, object]" = dict(
         framing="length",
         linger=600.0,
         max_queue_bytes=16 << 20,
-        write_after_server_eof=write_after_server_eof,
     )
+    if write_after_server_eof is not None:
+        kwargs["write_after_server_eof"] = write_after_server_eof
     if via_aconnect:
 
         async def aconnect() -> tcphub.TcpClient:
@@ -81,14 +83,15 @@ def _end_of(client: tcphub.TcpClient) -> "str | None":
     return client.disconnect_reason
 
 
-def test_the_default_is_true_in_both_signatures():
+def test_the_default_is_false_in_both_signatures():
     for f in (tcphub.TcpClient, tcphub.TcpClient.aconnect):
-        assert inspect.signature(f).parameters["write_after_server_eof"].default is True
+        assert inspect.signature(f).parameters["write_after_server_eof"].default is False
 
 
+@pytest.mark.parametrize("setting", [None, False], ids=["default", "False"])
 @pytest.mark.parametrize("via_aconnect", [False, True], ids=["TcpClient", "aconnect"])
-def test_the_servers_end_of_stream_drops_the_queue_and_counts_it(via_aconnect):
-    client, conn, sent = _stuck(False, via_aconnect)
+def test_the_servers_end_of_stream_drops_the_queue_and_counts_it(setting, via_aconnect):
+    client, conn, sent = _stuck(setting, via_aconnect)
     try:
         started = time.monotonic()
         conn.shutdown(socket.SHUT_WR)  # EOF to the client
@@ -119,7 +122,7 @@ def test_the_servers_end_of_stream_drops_the_queue_and_counts_it(via_aconnect):
         client.close()
 
 
-def test_by_default_the_queue_is_still_written_after_the_servers_end_of_stream():
+def test_with_true_the_queue_is_still_written_after_the_servers_end_of_stream():
     client, conn, sent = _stuck(True)
     try:
         conn.shutdown(socket.SHUT_WR)
