@@ -74,36 +74,36 @@ def test_a_callback_returning_a_coroutine_is_reported_not_left_unawaited(make_se
     assert server.stats().callback_errors == 1
 
 
-def _refused_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def _refusing(held: socket.socket) -> int:
+    """A loopback port bound by ``held`` and not listening: connects are
+    refused while it is held. (Released, it could be any process's next
+    listening port on a shared machine.)"""
+    held.bind(("127.0.0.1", 0))
+    return held.getsockname()[1]
 
 
 def test_a_refused_connect_is_caught_by_connectionrefusederror_as_with_socket():
     # The tutorial's client: `except ConnectionRefusedError: print("server
     # not running")`. socket.create_connection raises that class; tcphub's
     # ConnectError only derived from ConnectionError, so the except missed.
-    port = _refused_port()
-    with pytest.raises(socket.error) as plain:
-        socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-    assert isinstance(plain.value, ConnectionRefusedError)
-    with pytest.raises(ConnectionRefusedError) as info:
-        tcphub.TcpClient("127.0.0.1", port)
-    e = info.value
-    assert isinstance(e, tcphub.ConnectError) and isinstance(e, tcphub.TcpHubError)
-    assert e.errno == errno.ECONNREFUSED and e.address == ("127.0.0.1", port)
-    assert type(e).__name__ == "ConnectError" and type(e).__module__ == "tcphub"
-    # One class per errno family, and it pickles (multiprocessing) as itself.
-    with pytest.raises(ConnectionRefusedError) as again:
-        tcphub.TcpClient("127.0.0.1", port)
-    assert type(again.value) is type(e)
-    back = pickle.loads(pickle.dumps(e))
-    assert type(back) is type(e) and back.errno == e.errno and back.address == e.address
-    assert str(back) == str(e)
+    with socket.socket() as held:
+        port = _refusing(held)
+        with pytest.raises(socket.error) as plain:
+            socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        assert isinstance(plain.value, ConnectionRefusedError)
+        with pytest.raises(ConnectionRefusedError) as info:
+            tcphub.TcpClient("127.0.0.1", port)
+        e = info.value
+        assert isinstance(e, tcphub.ConnectError) and isinstance(e, tcphub.TcpHubError)
+        assert e.errno == errno.ECONNREFUSED and e.address == ("127.0.0.1", port)
+        assert type(e).__name__ == "ConnectError" and type(e).__module__ == "tcphub"
+        # One class per errno family, and it pickles (multiprocessing) as itself.
+        with pytest.raises(ConnectionRefusedError) as again:
+            tcphub.TcpClient("127.0.0.1", port)
+        assert type(again.value) is type(e)
+        back = pickle.loads(pickle.dumps(e))
+        assert type(back) is type(e) and back.errno == e.errno and back.address == e.address
+        assert str(back) == str(e)
 
 
 def test_a_name_that_does_not_resolve_is_caught_by_socket_gaierror_as_with_socket():
@@ -214,8 +214,8 @@ def test_events_clients_and_stats_pickle_and_copy(make_server):
 def test_a_zero_client_bound_is_named_alone(name):
     # "max_queue_bytes and event_capacity must be at least 1" for either:
     # the server's message names the one that is wrong.
-    with pytest.raises(tcphub.InvalidConfig) as info:
-        tcphub.TcpClient("127.0.0.1", _refused_port(), **{name: 0})  # type: ignore[arg-type]
+    with socket.socket() as held, pytest.raises(tcphub.InvalidConfig) as info:
+        tcphub.TcpClient("127.0.0.1", _refusing(held), **{name: 0})  # type: ignore[arg-type]
     other = {"event_capacity": "max_queue_bytes", "max_queue_bytes": "event_capacity"}[name]
     assert f"{name} must be at least 1" in str(info.value)
     assert other not in str(info.value)
