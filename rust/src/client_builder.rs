@@ -558,6 +558,9 @@ impl ClientBuilder {
         let mut stream = None;
         for addr in &addrs {
             match std::net::TcpStream::connect_timeout(addr, config.connect_timeout) {
+                Ok(s) if connected_to_itself(s.local_addr().ok(), s.peer_addr().ok()) => {
+                    failed.push((*addr, refused_by_itself(*addr)));
+                }
                 Ok(s) => {
                     stream = Some(s);
                     break;
@@ -670,4 +673,23 @@ impl crate::outbox::Weigh for ClientEvent {
             _ => 0,
         }
     }
+}
+
+/// Whether a connection that the kernel reports made is to itself: dialling
+/// a port of this host that nobody listens on, Linux may pick that very
+/// port as the source (it walks its ephemeral range without looking at the
+/// destination), and TCP's simultaneous open connects the socket to itself
+/// — about one connect in the range's size (~14,000) to such a port. The
+/// client would read back what it sends, for good, and hold the port, so
+/// its server could not come back on it. Go's `net` checks the same.
+pub(crate) fn connected_to_itself(local: Option<SocketAddr>, peer: Option<SocketAddr>) -> bool {
+    matches!((local, peer), (Some(l), Some(p)) if l == p)
+}
+
+/// What a connection to itself stands for: nobody listens on `addr` (else
+/// the kernel could not have picked that port), so the connect is refused,
+/// with the errno a refusal has. The socket is dropped, which closes it.
+pub(crate) fn refused_by_itself(addr: SocketAddr) -> std::io::Error {
+    log::debug!("tcphub: connecting to {addr} connected the socket to itself: refused");
+    std::io::Error::from_raw_os_error(libc::ECONNREFUSED)
 }

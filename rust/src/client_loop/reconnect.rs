@@ -12,7 +12,7 @@ use mio::Interest;
 
 use super::{ClientLoop, Link, STREAM};
 use crate::addr::canonical;
-use crate::client_builder::ClientEvent;
+use crate::client_builder::{connected_to_itself, refused_by_itself, ClientEvent};
 use crate::connection::Connection;
 use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
@@ -154,15 +154,18 @@ impl ClientLoop {
             return;
         };
         let (attempt, tried) = (*attempt, *tried);
+        let addr = self.target(tried).unwrap_or(self.peer);
         let failed = match stream.take_error() {
             Ok(Some(e)) | Err(e) => Some(e),
             Ok(None) => match stream.peer_addr() {
+                Ok(peer) if connected_to_itself(stream.local_addr().ok(), Some(peer)) => {
+                    Some(refused_by_itself(addr))
+                }
                 Ok(_) => None,
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return, // still in progress
                 Err(e) => Some(e),
             },
         };
-        let addr = self.target(tried).unwrap_or(self.peer);
         if let Some(e) = failed {
             log::debug!("tcphub: reconnect attempt {attempt} to {addr}: {e}");
             self.abandon_address(attempt, tried);
