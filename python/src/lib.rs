@@ -152,16 +152,33 @@ fn seconds(py: Python<'_>, secs: f64, what: &str, sign: &str) -> PyResult<Durati
     Duration::try_from_secs_f64(secs).map_err(|_| {
         let msg = if secs >= 0.0 {
             // Infinity or past `Duration`'s range: "not a non-negative
-            // number" would be false, and `{secs}` prints 1e300 in full.
+            // number" would be false. `Duration::MAX` as a float rounds up
+            // to 2**64 s, itself refused: the bound is exclusive.
             format!(
-                "{what} must be a finite number of seconds up to {:e}, not {secs:e}",
-                Duration::MAX.as_secs_f64()
+                "{what} must be a finite number of seconds below {:e}, not {}",
+                Duration::MAX.as_secs_f64(),
+                shown(secs)
             )
         } else {
-            format!("{what} must be a {sign} number of seconds, not {secs}")
+            format!(
+                "{what} must be a {sign} number of seconds, not {}",
+                shown(secs)
+            )
         };
         errors::invalid_config(py, msg)
     })
+}
+
+/// A float as Python's `repr` shows it, near enough: in full between
+/// 1e-4 and 1e16 (`-0.5`, `-1`), with an exponent outside (`{}` prints
+/// -1e300 as 301 digits and -1e-300 as "-0." and 300 more).
+fn shown(secs: f64) -> String {
+    let size = secs.abs();
+    if size.is_finite() && size != 0.0 && !(1e-4..1e16).contains(&size) {
+        format!("{secs:e}")
+    } else {
+        format!("{secs}")
+    }
 }
 
 // The constructors' signatures write these defaults as literals: pyo3

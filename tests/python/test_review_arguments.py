@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict
 
 import pytest
@@ -155,3 +156,26 @@ def test_a_negative_timeout_says_non_negative(make_server: Any) -> None:
     with pytest.raises(tcphub.InvalidConfig, match="timeout must be a non-negative number"):
         server.poll(1, timeout=-0.5)
     assert server.poll(1, timeout=0) == []
+
+
+def test_a_duration_out_of_range_is_shown_short_and_the_bound_is_exclusive(
+    make_server: Any,
+) -> None:
+    # A negative one was printed in full: -1e300 as 301 digits, -1e-300 as
+    # "-0." and 300 more. And 2**64 s, the first value out of range, was
+    # refused as "up to 1.8446744073709552e19, not 1.8446744073709552e19".
+    server = make_server().start()
+    for t, shown in ((-1e300, "-1e300"), (-1e-300, "-1e-300")):
+        with pytest.raises(tcphub.InvalidConfig) as e:
+            server.poll(1, timeout=t)
+        assert str(e.value).endswith(f"timeout must be a non-negative number of seconds, not {shown}")
+        with pytest.raises(tcphub.InvalidConfig) as e:
+            tcphub.TcpServer(0, idle_timeout=t)
+        assert str(e.value).endswith(f"idle_timeout must be a positive number of seconds, not {shown}")
+    with pytest.raises(tcphub.InvalidConfig) as e:
+        server.poll(1, timeout=2.0**64)
+    assert str(e.value).endswith(
+        "timeout must be a finite number of seconds below 1.8446744073709552e19, not 1.8446744073709552e19"
+    )
+    # The largest float below 2**64 is taken (it fits in a Duration).
+    tcphub.TcpServer(0, linger=math.nextafter(2.0**64, 0))
