@@ -171,9 +171,12 @@ impl EventLoop {
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_transient_accept_error(&e) => continue,
+                Err(e) if is_transient_accept_error(&e) => {
+                    log::debug!("tcphub: a connection was lost before it was accepted: {e}");
+                    continue;
+                }
                 Err(e) => {
-                    // EMFILE/ENFILE/ENOBUFS: pending connections stay queued;
+                    // EMFILE/ENFILE/ENOBUFS/ENOMEM: pending connections stay queued;
                     // with edge-triggered polling we must come back ourselves.
                     self.accept_failed(&e);
                     self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
@@ -292,12 +295,35 @@ impl EventLoop {
     }
 }
 
-/// Errors about one half-open connection that accept may report; keep accepting.
+/// Errors about one connection, lost before it was accepted, that accept
+/// may report: keep accepting. Besides `ECONNABORTED`, Linux passes on a
+/// network error already pending on the new connection (accept(2), "Error
+/// handling": treat them "like `EAGAIN` by retrying"). Each such error
+/// took its connection off the backlog, so retrying at once cannot spin.
+/// Anything else (`EMFILE`, `ENOBUFS`, `EPERM` from a security module, …)
+/// may leave the backlog as it was and is retried after a pause.
 fn is_transient_accept_error(e: &io::Error) -> bool {
-    matches!(
+    if matches!(
         e.kind(),
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-    )
+    ) {
+        return true;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(errno) = e.raw_os_error() {
+        return matches!(
+            errno,
+            libc::ENETDOWN
+                | libc::EPROTO
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH
+        );
+    }
+    false
 }
 
 #[cfg(test)]
