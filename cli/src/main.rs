@@ -71,10 +71,18 @@ impl FramingArg {
 /// Value parser for `SECS` flags: seconds, 0 or more (a bad value is a
 /// usage error, exit code 2, before anything runs).
 pub(crate) fn secs(text: &str) -> Result<std::time::Duration, String> {
-    text.parse::<f64>()
+    let secs = text
+        .parse::<f64>()
         .ok()
-        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| "must be a number of seconds, 0 or more".to_string())
+        .filter(|s| *s >= 0.0) // not negative, not NaN
+        .ok_or_else(|| "must be a number of seconds, 0 or more".to_string())?;
+    // `inf`, `1e300`: "0 or more" would be no reason (they are).
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| {
+        format!(
+            "must be a finite number of seconds below {:e}",
+            std::time::Duration::MAX.as_secs_f64()
+        )
+    })
 }
 
 /// Value parser for counts that must be 1 or more (`--max`, `--threads`):
@@ -123,10 +131,24 @@ pub(crate) fn bind_ip(text: &str) -> Result<std::net::IpAddr, String> {
 
 /// [`secs`], above zero.
 pub(crate) fn positive_secs(text: &str) -> Result<std::time::Duration, String> {
-    secs(text)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| "must be a positive number of seconds".to_string())
+    const POSITIVE: &str = "must be a positive number of seconds";
+    let d = secs(text).map_err(|e| {
+        if e.starts_with("must be a finite") {
+            e
+        } else {
+            POSITIVE.to_string()
+        }
+    })?;
+    if d.is_zero() {
+        // 1e-12 is positive, but below the nanosecond durations count in.
+        let tiny = text.parse::<f64>().is_ok_and(|s| s > 0.0);
+        return Err(if tiny {
+            format!("{POSITIVE}, 1e-9 at least")
+        } else {
+            POSITIVE.to_string()
+        });
+    }
+    Ok(d)
 }
 
 /// `--keepalive`: positive seconds, at most [`tcphub::MAX_KEEPALIVE`] (the

@@ -206,6 +206,40 @@ fn bad_seconds_are_usage_errors() {
 }
 
 #[test]
+fn seconds_out_of_range_say_why() {
+    // Before: `--wait-reply inf` was "must be a number of seconds, 0 or
+    // more", `--idle-timeout 1e300` and `1e-12` "must be a positive number
+    // of seconds": all three are.
+    for (args, says) in [
+        (
+            &["send", "127.0.0.1:9", "hi", "--wait-reply", "inf"][..],
+            "must be a finite number of seconds below 1.8446744073709552e19",
+        ),
+        (
+            &["serve", "--port", "0", "--idle-timeout", "1e300"],
+            "must be a finite number of seconds below 1.8446744073709552e19",
+        ),
+        (
+            &["serve", "--port", "0", "--idle-timeout", "1e-12"],
+            "must be a positive number of seconds, 1e-9 at least",
+        ),
+        (
+            &["serve", "--port", "0", "--idle-timeout", "-1"],
+            "must be a positive number of seconds\n",
+        ),
+        (
+            &["send", "127.0.0.1:9", "hi", "--wait-reply", "-1"],
+            "must be a number of seconds, 0 or more",
+        ),
+    ] {
+        let out = bin().args(args).output().expect("run tcphub");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn readme_usage_names_every_flag_of_each_command() {
     // The README's usage block is what people copy: every flag `--help`
     // lists must be in its line(s) for that command.
