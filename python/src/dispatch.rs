@@ -93,15 +93,16 @@ impl Callbacks {
     fn deliver(&self, py: Python<'_>, ev: Event, stopping: &AtomicBool) -> bool {
         let (cb, name, result) = match &ev {
             Event::Connected(c) => match &self.on_connect {
-                Some(cb) => (cb, "on_connect", cb.call1(py, (PyClient::from(*c),))),
+                Some(cb) => (cb, "on_connect", call(py, cb, (PyClient::from(*c),))),
                 None => return false,
             },
             Event::Message(c, data) => match &self.on_message {
                 Some(cb) => (
                     cb,
                     "on_message",
-                    cb.call1(
+                    call(
                         py,
+                        cb,
                         (PyClient::from(*c), pyo3::types::PyBytes::new(py, data)),
                     ),
                 ),
@@ -111,7 +112,7 @@ impl Callbacks {
                 Some(cb) => (
                     cb,
                     "on_disconnect",
-                    cb.call1(py, (PyClient::from(*c), why.to_string())),
+                    call(py, cb, (PyClient::from(*c), why.to_string())),
                 ),
                 None => return false,
             },
@@ -123,8 +124,7 @@ impl Callbacks {
             // With its traceback: before Python 3.12 a raised exception's
             // traceback is kept beside it, not on it (`__traceback__`).
             let exc = err.into_value(py);
-            let handled = on_error
-                .call1(py, (exc.clone_ref(py), PyEvent::new(py, ev)))
+            let handled = call(py, on_error, (exc.clone_ref(py), PyEvent::new(py, ev)))
                 .and_then(|r| not_awaitable(py, "on_error", r));
             if let Err(e2) = handled {
                 chain_to(py, &e2, exc);
@@ -436,6 +436,50 @@ impl Drop for HangOnThreadExit {
             std::thread::park();
         }
     }
+}
+
+/// `cb(*args)`, as `Py::call1`, but a `pthread_exit` inside the callback
+/// (see [`HangOnThreadExit`]) parks this thread before anything is
+/// released on the way out. `call1` drops its argument tuple as it
+/// unwinds: a `Py_DECREF` without the GIL while the main thread runs the
+/// interpreter's last garbage collection, which freed the tuple under the
+/// collector (SIGSEGV at the exit of a program whose callback was still
+/// computing, 11 of 20 runs of a debug build). Here the tuple belongs to
+/// this frame, which releases it only after the guard, and the call goes
+/// through a pointer declared `C-unwind` so the guard's landing pad stays.
+fn call<'py>(
+    py: Python<'py>,
+    cb: &Py<PyAny>,
+    args: impl IntoPyObject<
+        'py,
+        Target = pyo3::types::PyTuple,
+        Output = Bound<'py, pyo3::types::PyTuple>,
+    >,
+) -> PyResult<Py<PyAny>> {
+    type RawCall = unsafe extern "C-unwind" fn(
+        *mut pyo3::ffi::PyObject,
+        *mut pyo3::ffi::PyObject,
+        *mut pyo3::ffi::PyObject,
+    ) -> *mut pyo3::ffi::PyObject;
+    let args = args.into_pyobject(py).map_err(Into::into)?;
+    // SAFETY: the same function and signature; only the ABI's unwinding
+    // differs, which is what we need declared.
+    let raw: RawCall = std::hint::black_box(unsafe {
+        std::mem::transmute::<
+            unsafe extern "C" fn(
+                *mut pyo3::ffi::PyObject,
+                *mut pyo3::ffi::PyObject,
+                *mut pyo3::ffi::PyObject,
+            ) -> *mut pyo3::ffi::PyObject,
+            RawCall,
+        >(pyo3::ffi::PyObject_Call)
+    });
+    let exiting = HangOnThreadExit;
+    // SAFETY: attached (`py`); `cb` and `args` are live objects, no kwargs.
+    let returned = unsafe { raw(cb.as_ptr(), args.as_ptr(), std::ptr::null_mut()) };
+    std::mem::forget(exiting);
+    // SAFETY: PyObject_Call returns a new reference, or NULL with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, returned) }.map(Bound::unbind)
 }
 
 /// `f` attached to the interpreter, if it can be (see [`HangOnThreadExit`]).
