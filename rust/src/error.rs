@@ -260,6 +260,9 @@ fn describe_io(e: &io::Error) -> String {
         ConnectionRefused => "connection refused",
         ConnectionReset => "connection reset",
         TimedOut => "timed out",
+        NetworkUnreachable => "network unreachable",
+        HostUnreachable => "host unreachable",
+        NetworkDown => "network down",
         _ => return e.to_string(),
     };
     short.to_string()
@@ -286,3 +289,25 @@ fn describe_others(others: &[(SocketAddr, io::Error)]) -> String {
 /// # Ok::<(), tcphub::Error>(())
 /// ```
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::describe_io;
+    use std::io;
+
+    #[test]
+    fn connect_failures_are_told_short() {
+        for (errno, short) in [
+            (libc::ECONNREFUSED, "connection refused"),
+            (libc::ENETUNREACH, "network unreachable"),
+            (libc::EHOSTUNREACH, "host unreachable"),
+            (libc::ENETDOWN, "network down"),
+            (libc::ETIMEDOUT, "timed out"),
+        ] {
+            assert_eq!(describe_io(&io::Error::from_raw_os_error(errno)), short);
+        }
+        // Others keep the system's words.
+        let other = io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(describe_io(&other), other.to_string());
+    }
+}
