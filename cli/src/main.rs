@@ -132,21 +132,14 @@ pub(crate) fn bind_ip(text: &str) -> Result<std::net::IpAddr, String> {
 /// [`secs`], above zero.
 pub(crate) fn positive_secs(text: &str) -> Result<std::time::Duration, String> {
     const POSITIVE: &str = "must be a positive number of seconds";
-    let d = secs(text).map_err(|e| {
-        if e.starts_with("must be a finite") {
-            e
-        } else {
-            POSITIVE.to_string()
-        }
-    })?;
+    if !text.parse::<f64>().is_ok_and(|s| s > 0.0) {
+        return Err(POSITIVE.to_string());
+    }
+    // Positive: `secs` says why past its range (`inf`, `1e300`).
+    let d = secs(text)?;
     if d.is_zero() {
         // 1e-12 is positive, but below the nanosecond durations count in.
-        let tiny = text.parse::<f64>().is_ok_and(|s| s > 0.0);
-        return Err(if tiny {
-            format!("{POSITIVE}, 1e-9 at least")
-        } else {
-            POSITIVE.to_string()
-        });
+        return Err(format!("{POSITIVE}, 1e-9 at least"));
     }
     Ok(d)
 }

@@ -187,16 +187,20 @@ pub(crate) fn describe_target(addr: &impl std::fmt::Debug) -> String {
     if let Some(s) = unquote(&text) {
         return s;
     }
-    if let Some((host, port)) = text
-        .strip_prefix('(')
-        .and_then(|t| t.strip_suffix(')'))
-        .and_then(|t| t.rsplit_once(", "))
-    {
-        if let (Some(host), true) = (unquote(host), port.parse::<u16>().is_ok()) {
-            return format!("{host}:{port}");
-        }
+    match host_and_port(&text) {
+        Some((host, port)) => format!("{host}:{port}"),
+        None => text,
     }
-    text
+}
+
+/// The host and port of a `("host", port)` pair's `Debug` form (a `&str` or
+/// `String` host).
+fn host_and_port(text: &str) -> Option<(String, u16)> {
+    let (host, port) = text
+        .strip_prefix('(')?
+        .strip_suffix(')')?
+        .rsplit_once(", ")?;
+    Some((unquote(host)?, port.parse().ok()?))
 }
 
 /// The text inside the quotes of a string's `Debug` form.
@@ -225,17 +229,12 @@ pub(crate) fn empty_host(addr: &impl std::fmt::Debug) -> bool {
 /// `"[::1]:8001"` and `("::1", 8001)` both connect; `None` for anything
 /// else, including brackets around what is no IPv6 address.
 pub(crate) fn bracketed_pair(addr: &impl std::fmt::Debug) -> Option<(String, u16)> {
-    let text = format!("{addr:?}");
-    let (host, port) = text
-        .strip_prefix('(')?
-        .strip_suffix(')')?
-        .rsplit_once(", ")?;
-    let host = unquote(host)?;
+    let (host, port) = host_and_port(&format!("{addr:?}"))?;
     let inner = unbracket_host(&host);
     if inner.len() == host.len() {
         return None; // no brackets, or no IPv6 address in them
     }
-    Some((inner.to_string(), port.parse().ok()?))
+    Some((inner.to_string(), port))
 }
 
 #[cfg(test)]

@@ -558,17 +558,19 @@ impl ClientBuilder {
         let mut stream = None;
         for addr in &addrs {
             match std::net::TcpStream::connect_timeout(addr, config.connect_timeout) {
-                Ok(s) if connected_to_itself(s.local_addr().ok(), s.peer_addr().ok()) => {
-                    failed.push((*addr, refused_by_itself(*addr)));
-                }
                 Ok(s) => {
-                    stream = Some(s);
-                    break;
+                    let ends = (s.peer_addr(), s.local_addr());
+                    if matches!(&ends, (Ok(peer), Ok(local)) if peer == local) {
+                        failed.push((*addr, refused_by_itself(*addr)));
+                    } else {
+                        stream = Some((s, ends));
+                        break;
+                    }
                 }
                 Err(source) => failed.push((*addr, source)),
             }
         }
-        let Some(stream) = stream else {
+        let Some((stream, (peer, local))) = stream else {
             let mut failed = failed.into_iter();
             return Err(match failed.next() {
                 Some((addr, source)) => Error::Connect {
@@ -588,12 +590,8 @@ impl ClientBuilder {
         let io_err = |context| move |source| Error::Io { context, source };
         // `peer` is the address dialled (redials look for it among `addrs`);
         // what the client reports is canonical, as the server reports it.
-        let peer = stream
-            .peer_addr()
-            .map_err(io_err("reading the peer address"))?;
-        let local = stream
-            .local_addr()
-            .map_err(io_err("reading the local address"))?;
+        let peer = peer.map_err(io_err("reading the peer address"))?;
+        let local = local.map_err(io_err("reading the local address"))?;
         stream
             .set_nodelay(config.nodelay)
             .map_err(io_err("setting TCP_NODELAY"))?;
@@ -675,20 +673,17 @@ impl crate::outbox::Weigh for ClientEvent {
     }
 }
 
-/// Whether a connection that the kernel reports made is to itself: dialling
-/// a port of this host that nobody listens on, Linux may pick that very
-/// port as the source (it walks its ephemeral range without looking at the
+/// What a connection the kernel reports made to itself (local address ==
+/// peer address; the connects check) stands for. Dialling a port of this
+/// host that nobody listens on, Linux may pick that very port as the
+/// source (it walks its ephemeral range without looking at the
 /// destination), and TCP's simultaneous open connects the socket to itself
 /// — about one connect in the range's size (~14,000) to such a port. The
 /// client would read back what it sends, for good, and hold the port, so
-/// its server could not come back on it. Go's `net` checks the same.
-pub(crate) fn connected_to_itself(local: Option<SocketAddr>, peer: Option<SocketAddr>) -> bool {
-    matches!((local, peer), (Some(l), Some(p)) if l == p)
-}
-
-/// What a connection to itself stands for: nobody listens on `addr` (else
-/// the kernel could not have picked that port), so the connect is refused,
-/// with the errno a refusal has. The socket is dropped, which closes it.
+/// its server could not come back on it; Go's `net` checks the same.
+/// Nobody listens on `addr` (else the kernel could not have picked that
+/// port), so the connect is refused, with the errno a refusal has. The
+/// socket is dropped, which closes it.
 pub(crate) fn refused_by_itself(addr: SocketAddr) -> std::io::Error {
     log::debug!("tcphub: connecting to {addr} connected the socket to itself: refused");
     std::io::Error::from_raw_os_error(libc::ECONNREFUSED)

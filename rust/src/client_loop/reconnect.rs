@@ -12,7 +12,7 @@ use mio::Interest;
 
 use super::{ClientLoop, Link, STREAM};
 use crate::addr::canonical;
-use crate::client_builder::{connected_to_itself, refused_by_itself, ClientEvent};
+use crate::client_builder::{refused_by_itself, ClientEvent};
 use crate::connection::Connection;
 use crate::event::{Client, DisconnectReason};
 use crate::framing::Decoder;
@@ -155,13 +155,14 @@ impl ClientLoop {
         };
         let (attempt, tried) = (*attempt, *tried);
         let addr = self.target(tried).unwrap_or(self.peer);
+        let mut local = None;
         let failed = match stream.take_error() {
             Ok(Some(e)) | Err(e) => Some(e),
             Ok(None) => match stream.peer_addr() {
-                Ok(peer) if connected_to_itself(stream.local_addr().ok(), Some(peer)) => {
-                    Some(refused_by_itself(addr))
+                Ok(peer) => {
+                    local = stream.local_addr().ok();
+                    (local == Some(peer)).then(|| refused_by_itself(addr))
                 }
-                Ok(_) => None,
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return, // still in progress
                 Err(e) => Some(e),
             },
@@ -180,7 +181,7 @@ impl ClientLoop {
             let _ = crate::connection::set_keepalive(&stream, idle);
         }
         // Reported canonical, as the server reports this connection.
-        let local = canonical(stream.local_addr().unwrap_or(self.peer));
+        let local = canonical(local.unwrap_or(self.peer));
         let mut conn = Connection::new(
             stream,
             Client {
