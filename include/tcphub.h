@@ -342,7 +342,9 @@ typedef struct tcphub_client_options {
   uint64_t connect_timeout_ms;
   /**
    * Reconnect automatically after the connection drops (default false).
-   * Messages sent while it is down wait in the queue.
+   * Messages sent while it is down wait in the queue. A host name is
+   * looked up again for the redials, so a server back at another address
+   * is found there.
    */
   bool reconnect;
   /**

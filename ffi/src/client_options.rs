@@ -35,7 +35,9 @@ pub struct tcphub_client_options {
     /// 10000; must be more than 0).
     pub connect_timeout_ms: u64,
     /// Reconnect automatically after the connection drops (default false).
-    /// Messages sent while it is down wait in the queue.
+    /// Messages sent while it is down wait in the queue. A host name is
+    /// looked up again for the redials, so a server back at another address
+    /// is found there.
     pub reconnect: bool,
     /// Reconnect backoff: the first delay's cap, doubling per failed attempt
     /// up to `reconnect_max_ms`, each delay jittered below its cap (defaults

@@ -65,6 +65,9 @@ use connect::ConnectArgs;
 ///   attempt: the count (and the backoff) goes on instead of starting
 ///   again at 1, so a server that accepts and closes at once is not
 ///   hammered — and ``reconnect_max_attempts`` applies across such drops.
+///   A ``host`` name is looked up again for the redials, so a server back
+///   at another address (a restarted container, a DNS failover) is found
+///   there.
 /// - ``max_queue_bytes`` bounds what ``send()`` has queued (default
 ///   ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB; past it, ``QueueFull``).
 /// - ``nodelay``: ``TCP_NODELAY`` on the socket. ``keepalive``: TCP

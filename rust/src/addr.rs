@@ -237,9 +237,28 @@ pub(crate) fn bracketed_pair(addr: &impl std::fmt::Debug) -> Option<(String, u16
     Some((inner.to_string(), port))
 }
 
+/// The host name and port of a server named by name — a `"name:port"`
+/// string or a `("name", port)` pair (a `&str` or `String` host), read
+/// from its `Debug` form as [`empty_host`] does — for a reconnecting client
+/// to look up again (`client_loop::lookup`). `None` for an IP address,
+/// however written, and for anything else (a `SocketAddr`, a list): what
+/// it names cannot change.
+pub(crate) fn lookup_name(addr: &impl std::fmt::Debug) -> Option<(String, u16)> {
+    let text = format!("{addr:?}");
+    let (host, port) = match unquote(&text) {
+        Some(s) => {
+            let (host, port) = s.rsplit_once(':')?;
+            (host.to_string(), port.parse().ok()?)
+        }
+        None => host_and_port(&text)?,
+    };
+    let name = !host.is_empty() && !host.contains(':') && parse_ip(&host).is_none();
+    name.then_some((host, port))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{bracketed_pair, describe_target, empty_host, parse_ip};
+    use super::{bracketed_pair, describe_target, empty_host, lookup_name, parse_ip};
     use std::net::IpAddr;
 
     fn ip(s: &str) -> IpAddr {
@@ -359,5 +378,36 @@ mod tests {
             "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
             5u16
         )));
+    }
+
+    #[test]
+    fn only_names_are_looked_up_again() {
+        assert_eq!(lookup_name(&"localhost:80"), Some(("localhost".into(), 80)));
+        assert_eq!(
+            lookup_name(&(String::from("db.example"), 5u16)),
+            Some(("db.example".into(), 5))
+        );
+        assert_eq!(lookup_name(&("h", 1u16)), Some(("h".into(), 1)));
+        let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
+        for not_a_name in [
+            format!("{:?}", "127.0.0.1:80"),
+            format!("{:?}", "[::1]:80"),
+            format!("{:?}", ("::1", 80u16)),
+            format!("{:?}", ("[::1]", 80u16)),
+            format!("{:?}", ("fe80::1%eth0", 80u16)),
+            format!("{:?}", "localhost"),
+            format!("{:?}", "localhost:port"),
+            format!("{ip:?}"),
+            format!("{:?}", [ip]),
+            format!("{:?}", (std::net::Ipv4Addr::LOCALHOST, 80u16)),
+        ] {
+            struct Raw(String);
+            impl std::fmt::Debug for Raw {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str(&self.0)
+                }
+            }
+            assert_eq!(lookup_name(&Raw(not_a_name.clone())), None, "{not_a_name}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::queue::{RecvTimeoutError, TryRecvError};
 
-use crate::addr::{bracketed_pair, describe_target, empty_host};
+use crate::addr::{bracketed_pair, describe_target, empty_host, lookup_name};
 use crate::client_builder::{
     ClientBuilder, ClientCallbacks, ClientConfig, ClientEvent, DEFAULT_CONNECT_TIMEOUT,
 };
@@ -142,6 +142,7 @@ impl TcpClient {
     /// ```
     pub fn builder<A: ToSocketAddrs + std::fmt::Debug>(addr: A) -> ClientBuilder {
         ClientBuilder {
+            name: lookup_name(&addr),
             target: if empty_host(&addr) {
                 // The resolver would look the empty name up and say it
                 // cannot resolve ":port", which hides the mistake.

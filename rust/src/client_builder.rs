@@ -35,9 +35,14 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// second of being made counts as a failed attempt: the count goes on (and
 /// `max_attempts` applies) instead of starting again at 1, so a server that
 /// accepts and closes at once is not hammered. Each attempt dials the address
-/// that worked last, then the other addresses the server's name resolved to
-/// (when the client was built), in turn, each within the connect timeout.
-/// While reconnecting, `send` keeps
+/// that worked last, then the other addresses the server's name resolved to,
+/// in turn, each within the connect timeout. A server named by a host name
+/// is looked up again for the redials (on a thread of its own, started when
+/// a redial is scheduled; the attempt dials what the latest finished lookup
+/// found), so one that comes back at another address — a restarted
+/// container given a new IP, a DNS failover — is found there; while the
+/// name does not resolve, the redials dial the addresses it had. While
+/// reconnecting, `send` keeps
 /// accepting messages into the same bounded queue (and fails with
 /// [`Error::QueueFull`] when it is full); they are written once a connection
 /// is up again. Messages already handed to the old socket may be lost with it.
@@ -212,6 +217,9 @@ pub struct ClientBuilder {
     /// The resolved addresses, or why there are none (reported by
     /// `connect`): what the resolver said about the name, or an empty host.
     pub(crate) target: Result<Vec<SocketAddr>>,
+    /// The server's host name and port, when it was named by name: looked
+    /// up again for the redials.
+    pub(crate) name: Option<(String, u16)>,
     pub(crate) config: ClientConfig,
     pub(crate) callbacks: ClientCallbacks,
 }
@@ -506,6 +514,7 @@ impl ClientBuilder {
     pub fn connect(self) -> Result<TcpClient> {
         let ClientBuilder {
             target,
+            name,
             mut config,
             callbacks,
         } = self;
@@ -653,6 +662,7 @@ impl ClientBuilder {
             mio::net::TcpStream::from_std(stream),
             peer,
             addrs,
+            name,
             if pull { Some(ev_tx) } else { None },
         )?;
         *slot = Some(handle);

@@ -26,7 +26,9 @@ use crate::framing::Decoder;
 use crate::outbox::Outbox;
 use crate::shared::deadline_after;
 use crate::vanish::{look, Look, Schedule, Suspect};
+use lookup::Lookup;
 
+mod lookup;
 mod reconnect;
 
 pub(crate) const WAKER: Token = Token(0);
@@ -64,6 +66,8 @@ enum Link {
     Up(Box<Connection>),
     Connecting {
         stream: TcpStream,
+        /// The address dialled.
+        addr: SocketAddr,
         attempt: u32,
         /// Which address of the attempt this is (see `ClientLoop::target`).
         tried: usize,
@@ -86,8 +90,12 @@ struct ClientLoop {
     frames: Frames,
     /// The address of the current (or last) connection.
     peer: SocketAddr,
-    /// Every address the server's name resolved to, in resolution order.
+    /// Every address the server's name resolved to, in resolution order
+    /// (when it was last looked up, see `lookup`).
     targets: Vec<SocketAddr>,
+    /// The server's name, looked up again for the redials (`None`: it was
+    /// named by address).
+    lookup: Option<Lookup>,
     link: Link,
     /// Messages waiting while no connection is up.
     unsent: VecDeque<Batch>,
@@ -145,6 +153,7 @@ pub(crate) fn spawn(
     mut stream: TcpStream,
     peer: SocketAddr,
     targets: Vec<SocketAddr>,
+    name: Option<(String, u16)>,
     tx: Option<Sender<ClientEvent>>,
 ) -> Result<JoinHandle<()>> {
     poll.registry()
@@ -168,6 +177,9 @@ pub(crate) fn spawn(
         .map_or(0, |d| d.as_nanos() as u64)
         ^ (Arc::as_ptr(&core) as u64).rotate_left(17)
         ^ std::process::id() as u64;
+    let lookup = name
+        .filter(|_| core.config.reconnect.is_some())
+        .map(Lookup::new);
     let mut lp = ClientLoop {
         core,
         poll,
@@ -175,6 +187,7 @@ pub(crate) fn spawn(
         frames: Frames::default(),
         peer,
         targets,
+        lookup,
         link: Link::Up(Box::new(conn)),
         unsent: VecDeque::new(),
         dispatch: Dispatch {

@@ -70,7 +70,8 @@
 //! - `client.rs` / `client_builder.rs` / `client_loop.rs` — [`TcpClient`]:
 //!   the client side (`client_core.rs`: the state its handles share with
 //!   its I/O thread), its [`ClientBuilder`], bounded send queue, pull events
-//!   and [`Reconnect`] with backoff (`client_loop/reconnect.rs`); `client_dispatch.rs` hands its input to
+//!   and [`Reconnect`] with backoff (`client_loop/reconnect.rs`, looking a
+//!   server's name up again in `client_loop/lookup.rs`); `client_dispatch.rs` hands its input to
 //!   callbacks or the pull queue, `client_linger.rs` keeps a closed
 //!   connection open until the server has its last bytes, and
 //!   `client_queue.rs` gathers sent messages into batches that still count

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::Interest;
 
+use super::lookup::Lookup;
 use super::{ClientLoop, Link, STREAM};
 use crate::addr::canonical;
 use crate::client_builder::{refused_by_itself, ClientEvent};
@@ -48,6 +49,12 @@ impl ClientLoop {
         } else {
             policy.delay(attempt, self.random())
         };
+        if !closing {
+            // Found by the time the attempt dials, as a rule (see `lookup`).
+            if let Some(lookup) = &mut self.lookup {
+                lookup.start();
+            }
+        }
         self.link = Link::Waiting {
             attempt,
             at: deadline_after(delay),
@@ -92,14 +99,25 @@ impl ClientLoop {
     /// The `k`-th address to dial in a reconnect attempt: the one that
     /// worked last, then the others in resolution order (as the first
     /// connection tried them), so a name with several addresses fails over.
+    /// The one that worked last only while the name still resolves to it.
     fn target(&self, k: usize) -> Option<SocketAddr> {
+        let last = self.targets.contains(&self.peer).then_some(self.peer);
         let others = self.targets.iter().copied().filter(|a| *a != self.peer);
-        std::iter::once(self.peer).chain(others).nth(k)
+        last.into_iter().chain(others).nth(k)
     }
 
     /// Starts connecting to the `k`-th address of `attempt`, or the next
-    /// one that can be dialled; with none left, the attempt failed.
+    /// one that can be dialled; with none left, the attempt failed. An
+    /// attempt starts (`k` 0) with what the name was last found to be.
     fn dial(&mut self, attempt: u32, mut k: usize) {
+        if k == 0 {
+            if let Some(found) = self.lookup.as_mut().and_then(Lookup::found) {
+                if found != self.targets {
+                    log::info!("tcphub: {} is now at {found:?}", self.peer);
+                    self.targets = found;
+                }
+            }
+        }
         while let Some(addr) = self.target(k) {
             let res = TcpStream::connect(addr).and_then(|mut stream| {
                 self.poll
@@ -111,6 +129,7 @@ impl ClientLoop {
                 Ok(stream) => {
                     self.link = Link::Connecting {
                         stream,
+                        addr,
                         attempt,
                         tried: k,
                         deadline: deadline_after(self.core.config.connect_timeout),
@@ -146,6 +165,7 @@ impl ClientLoop {
     pub(super) fn finish_connect(&mut self) {
         let Link::Connecting {
             stream,
+            addr,
             attempt,
             tried,
             ..
@@ -153,8 +173,7 @@ impl ClientLoop {
         else {
             return;
         };
-        let (attempt, tried) = (*attempt, *tried);
-        let addr = self.target(tried).unwrap_or(self.peer);
+        let (addr, attempt, tried) = (*addr, *attempt, *tried);
         let mut local = None;
         let failed = match stream.take_error() {
             Ok(Some(e)) | Err(e) => Some(e),

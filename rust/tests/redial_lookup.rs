@@ -1,0 +1,183 @@
+//! A reconnecting client named its server by a host name looks the name up
+//! again for its redials, so a server that comes back at another address
+//! (a restarted container given a new IP address, a DNS failover) is found
+//! there; while the name does not resolve, the redials keep dialling the
+//! addresses it had.
+//!
+//! No test can change what a name resolves to on this host, so this binary
+//! interposes `getaddrinfo`: the name [`NAME`] resolves to the address
+//! [`ANSWER`] holds (through the C library's own lookup of that numeric
+//! address, so `freeaddrinfo` frees it), or fails as an unknown name; every
+//! other name is looked up as usual. Alone in its own file: the interposer
+//! is the whole process's. Only loopback addresses are ever answered.
+
+mod support;
+
+use std::ffi::{c_char, c_int, CStr};
+use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use support::*;
+use tcphub::{ClientEvent, Event, Framing, Reconnect, ServerHandle, TcpClient, TcpServer};
+
+/// The name the interposer answers for.
+const NAME: &str = "tcphub-moving-server.test";
+
+/// What [`NAME`] resolves to now (`None`: it does not resolve).
+static ANSWER: Mutex<Option<&'static CStr>> = Mutex::new(None);
+/// Lookups of [`NAME`] so far.
+static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+
+/// The getaddrinfo the whole process calls (std's included).
+///
+/// # Safety
+///
+/// As getaddrinfo(3).
+#[no_mangle]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const libc::addrinfo,
+    res: *mut *mut libc::addrinfo,
+) -> c_int {
+    type GetAddrInfo = unsafe extern "C" fn(
+        *const c_char,
+        *const c_char,
+        *const libc::addrinfo,
+        *mut *mut libc::addrinfo,
+    ) -> c_int;
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT finds libc's.
+    let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"getaddrinfo".as_ptr()) };
+    assert!(!f.is_null(), "getaddrinfo not found");
+    // SAFETY: libc's getaddrinfo has this signature.
+    let real: GetAddrInfo = unsafe { std::mem::transmute(f) };
+    // SAFETY: node is NULL or a NUL-terminated string (getaddrinfo's contract).
+    let ours = !node.is_null() && unsafe { CStr::from_ptr(node) }.to_bytes() == NAME.as_bytes();
+    if !ours {
+        // SAFETY: the caller's arguments, passed on.
+        return unsafe { real(node, service, hints, res) };
+    }
+    LOOKUPS.fetch_add(1, Ordering::SeqCst);
+    let answer = *ANSWER.lock().unwrap_or_else(|p| p.into_inner());
+    match answer {
+        // SAFETY: a numeric address in place of the name; the rest passed on.
+        Some(ip) => unsafe { real(ip.as_ptr(), service, hints, res) },
+        None => libc::EAI_NONAME,
+    }
+}
+
+fn answer(ip: Option<&'static CStr>) {
+    *ANSWER.lock().unwrap() = ip;
+}
+
+fn lines_server(bind: &str, port: u16) -> tcphub::Result<ServerHandle> {
+    TcpServer::new(port, 10)
+        .bind(bind.parse().unwrap())
+        .framing(Framing::lines())
+        .start()
+}
+
+/// A client of [`NAME`] that redials every 20–200 ms, for good.
+fn reconnecting_client(port: u16) -> TcpClient {
+    TcpClient::builder((NAME, port))
+        .framing(Framing::lines())
+        .reconnect(Reconnect {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            max_attempts: None,
+        })
+        .connect()
+        .unwrap()
+}
+
+/// Waits for the client's `Reconnected`, skipping the drop and the attempts.
+fn wait_reconnected(client: &TcpClient) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_event(left) {
+            Ok(ClientEvent::Reconnected { .. }) => return,
+            Ok(ClientEvent::Disconnected(_) | ClientEvent::Reconnecting { .. }) => {}
+            other => panic!("waiting to reconnect, got {other:?}"),
+        }
+    }
+}
+
+/// The next message `server` gets, skipping connects and disconnects.
+fn next_message(server: &ServerHandle) -> Vec<u8> {
+    let events = server.events();
+    loop {
+        match next_event(&events) {
+            Event::Message(_, data) => return data,
+            Event::Connected(_) | Event::Disconnected(..) => {}
+        }
+    }
+}
+
+/// Both tests in one: they share the interposer's answer.
+#[test]
+fn redials_look_the_name_up_again() {
+    a_server_back_at_another_address_is_found_there();
+    a_name_that_stops_resolving_keeps_the_addresses_it_had();
+}
+
+fn a_server_back_at_another_address_is_found_there() {
+    answer(Some(c"127.0.0.1"));
+    // A port free on ::1 too, for the server's new address.
+    let (old, port) = (0..50)
+        .find_map(|_| {
+            let old = lines_server("127.0.0.1", 0).unwrap();
+            let port = old.local_addr().port();
+            std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port))
+                .is_ok()
+                .then_some((old, port))
+        })
+        .expect("a port free on 127.0.0.1 and ::1");
+    let client = reconnecting_client(port);
+    assert_eq!(client.peer_addr(), SocketAddr::from(([127, 0, 0, 1], port)));
+    client.send(b"to the old one").unwrap();
+    assert_eq!(next_message(&old), b"to the old one");
+
+    // The server moves: its name now says ::1, and nobody is left at
+    // 127.0.0.1 (every redial there is refused).
+    let new = lines_server("::1", port).expect("the port was free on ::1");
+    answer(Some(c"::1"));
+    let before = LOOKUPS.load(Ordering::SeqCst);
+    old.stop();
+    wait_reconnected(&client);
+    assert_eq!(
+        client.peer_addr(),
+        SocketAddr::from((Ipv6Addr::LOCALHOST, port))
+    );
+    client.send(b"to the new one").unwrap();
+    assert_eq!(next_message(&new), b"to the new one");
+    let lookups = LOOKUPS.load(Ordering::SeqCst) - before;
+    assert!(lookups >= 1, "the redials never looked the name up");
+    client.close();
+    new.stop();
+}
+
+fn a_name_that_stops_resolving_keeps_the_addresses_it_had() {
+    answer(Some(c"127.0.0.1"));
+    let server = lines_server("127.0.0.1", 0).unwrap();
+    let port = server.local_addr().port();
+    let client = reconnecting_client(port);
+    // The name stops resolving and the server goes away: the redials look
+    // the name up, fail, and keep dialling 127.0.0.1.
+    answer(None);
+    let before = LOOKUPS.load(Ordering::SeqCst);
+    server.stop();
+    assert!(
+        try_wait_until(TIMEOUT, || LOOKUPS.load(Ordering::SeqCst) >= before + 2),
+        "the redials did not look the name up"
+    );
+    let server = lines_server("127.0.0.1", port).expect("the port is free again");
+    wait_reconnected(&client);
+    assert_eq!(client.peer_addr(), SocketAddr::from(([127, 0, 0, 1], port)));
+    client.send(b"back").unwrap();
+    assert_eq!(next_message(&server), b"back");
+    client.close();
+    server.stop();
+}
