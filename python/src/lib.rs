@@ -141,9 +141,21 @@ pub(crate) fn duration(py: Python<'_>, secs: f64, what: &str) -> PyResult<Durati
 /// [`duration`] for an argument whose zero is refused too (by the core's
 /// checks or the caller's own, with a message of their own, so zero still
 /// passes here): its message for a negative value asks for a positive
-/// number, not a "non-negative" one, which zero is.
+/// number, not a "non-negative" one, which zero is. A positive value that
+/// rounds to zero (`1e-10`) is refused here, with a message that says so:
+/// the zero's would call it "not more than zero".
 pub(crate) fn positive_duration(py: Python<'_>, secs: f64, what: &str) -> PyResult<Duration> {
-    seconds(py, secs, what, "positive")
+    let d = seconds(py, secs, what, "positive")?;
+    if d.is_zero() && secs > 0.0 {
+        return Err(errors::invalid_config(
+            py,
+            format!(
+                "{what} of {} seconds is less than a nanosecond, the shortest it can be",
+                shown(secs)
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 /// [`duration`] and [`positive_duration`]: `sign` is what a negative or NaN

@@ -150,6 +150,36 @@ def test_a_negative_client_duration_says_what_it_must_be(
     assert str(e.value).endswith(f"{name} must be a {kind} number of seconds, not -0.5")
 
 
+@pytest.mark.parametrize("name,extra,kind", SERVER_DURATIONS)
+def test_a_server_duration_below_a_nanosecond_is_not_called_zero(
+    name: str, extra: Dict[str, Any], kind: str
+) -> None:
+    # It rounds to 0 ns: refused where zero is, as under a nanosecond (it
+    # was "must be more than zero", untrue of 1e-10), and taken as zero
+    # where zero is fine.
+    if kind == "non-negative":
+        tcphub.TcpServer(0, **{name: 1e-10}, **extra)
+        return
+    with pytest.raises(tcphub.InvalidConfig) as e:
+        tcphub.TcpServer(0, **{name: 1e-10}, **extra)
+    assert str(e.value).endswith(
+        f"{name} of 1e-10 seconds is less than a nanosecond, the shortest it can be"
+    )
+
+
+@pytest.mark.parametrize("name,extra,kind", CLIENT_DURATIONS)
+def test_a_client_duration_below_a_nanosecond_is_not_called_zero(
+    name: str, extra: Dict[str, Any], kind: str
+) -> None:
+    if kind == "non-negative":
+        return  # linger: zero is fine (and a client would be dialled)
+    with pytest.raises(tcphub.InvalidConfig) as e:
+        tcphub.TcpClient("127.0.0.1", 1, **{name: 1e-10}, **extra)
+    assert str(e.value).endswith(
+        f"{name} of 1e-10 seconds is less than a nanosecond, the shortest it can be"
+    )
+
+
 def test_a_negative_timeout_says_non_negative(make_server: Any) -> None:
     # A timeout of 0 is "do not wait": zero is fine, a negative one is not.
     server = make_server().start()
