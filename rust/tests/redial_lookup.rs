@@ -155,8 +155,17 @@ fn a_server_back_at_another_address_is_found_there() {
     assert_eq!(next_message(&new), b"to the new one");
     let lookups = LOOKUPS.load(Ordering::SeqCst) - before;
     assert!(lookups >= 1, "the redials never looked the name up");
-    client.close();
+
+    // And back again: the next drop's redials look it up afresh.
+    let back = lines_server("127.0.0.1", port).expect("the old address is free again");
+    answer(Some(c"127.0.0.1"));
     new.stop();
+    wait_reconnected(&client);
+    assert_eq!(client.peer_addr(), SocketAddr::from(([127, 0, 0, 1], port)));
+    client.send(b"back home").unwrap();
+    assert_eq!(next_message(&back), b"back home");
+    client.close();
+    back.stop();
 }
 
 fn a_name_that_stops_resolving_keeps_the_addresses_it_had() {

@@ -50,7 +50,10 @@ impl ClientLoop {
             policy.delay(attempt, self.random())
         };
         if !closing {
-            // Found by the time the attempt dials, as a rule (see `lookup`).
+            // A lookup that finished while the connection was up is taken
+            // first, so the one started now is this drop's, found by the
+            // time the attempt dials, as a rule (see `lookup`).
+            self.take_lookup();
             if let Some(lookup) = &mut self.lookup {
                 lookup.start();
             }
@@ -106,17 +109,23 @@ impl ClientLoop {
         last.into_iter().chain(others).nth(k)
     }
 
+    /// The addresses a finished lookup of the server's name found, if any,
+    /// become the ones to dial.
+    fn take_lookup(&mut self) {
+        if let Some(found) = self.lookup.as_mut().and_then(Lookup::found) {
+            if found != self.targets {
+                log::info!("tcphub: the server's name now resolves to {found:?}");
+                self.targets = found;
+            }
+        }
+    }
+
     /// Starts connecting to the `k`-th address of `attempt`, or the next
     /// one that can be dialled; with none left, the attempt failed. An
     /// attempt starts (`k` 0) with what the name was last found to be.
     fn dial(&mut self, attempt: u32, mut k: usize) {
         if k == 0 {
-            if let Some(found) = self.lookup.as_mut().and_then(Lookup::found) {
-                if found != self.targets {
-                    log::info!("tcphub: {} is now at {found:?}", self.peer);
-                    self.targets = found;
-                }
-            }
+            self.take_lookup();
         }
         while let Some(addr) = self.target(k) {
             let res = TcpStream::connect(addr).and_then(|mut stream| {
