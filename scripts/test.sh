@@ -57,6 +57,17 @@ cargo build --locked -p tcphub-cli -p tcphub-bench
 section "rust: docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
+section "rust: the crates build for macOS (cargo clippy)"
+# Tested on Linux only; this keeps `cargo add tcphub` compiling on a Mac
+# (TCP_INFO, for one, is Linux's). Needs the target's std from rustup.
+if rustup target list --installed 2>/dev/null | grep -qx x86_64-apple-darwin ||
+    rustup target add x86_64-apple-darwin; then
+    PYO3_CROSS_PYTHON_VERSION=3.11 cargo clippy --locked --target x86_64-apple-darwin \
+        -p tcphub -p tcphub-ffi -p tcphub-cli -p tcphub-python -- -D warnings
+else
+    echo "SKIPPED: rustup could not install the x86_64-apple-darwin target"
+fi
+
 section "rust: package contents"
 cargo package -p tcphub --no-verify --list --locked --allow-dirty
 

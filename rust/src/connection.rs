@@ -395,12 +395,21 @@ pub(crate) fn unacknowledged_data(stream: &TcpStream) -> bool {
 /// `SIOCOUTQ`: bytes of ours in the kernel not yet acknowledged by the peer
 /// (sent or not; plus one for a FIN not yet acknowledged); `None` when the
 /// kernel could not say.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn outq(stream: &TcpStream) -> Option<libc::c_int> {
     use std::os::fd::AsRawFd;
     let mut queued: libc::c_int = 0;
     // SAFETY: TIOCOUTQ (SIOCOUTQ on a TCP socket) writes one int to `queued`.
     let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
     (r == 0).then_some(queued)
+}
+
+/// `SIOCOUTQ` is Linux's: elsewhere the kernel does not say (`TIOCOUTQ` is
+/// a terminal's there), and a closing connection waits for the peer's end
+/// or its linger time instead.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn outq(_stream: &TcpStream) -> Option<libc::c_int> {
+    None
 }
 
 #[cfg(test)]

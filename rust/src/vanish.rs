@@ -24,13 +24,14 @@
 //! [`TRIES_IN_VAIN`] times in a row: on a congested path its resends back
 //! off to seconds apart, and a live peer that lost two of them had gone
 //! without answering for longer than the detection time
-//! (`rust/tests/review_lossy_path.rs`).
+//! (`rust/tests/review_lossy_path.rs`). Linux only: elsewhere the kernel
+//! does not say (no `TCP_INFO` of this shape), and keepalive alone is left.
 
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::connection::{keepalive_interval, outq, Connection, KEEPALIVE_PROBES};
+use crate::connection::{keepalive_interval, Connection, KEEPALIVE_PROBES};
 
 /// Output of ours the peer has not acknowledged, as the kernel sees it
 /// (`SIOCOUTQ`, then `TCP_INFO`): keepalive does not probe while there is
@@ -48,9 +49,10 @@ pub(crate) struct Outstanding {
 
 /// What of ours waits for the peer on `stream`; `None` when nothing does
 /// (or the kernel could not say).
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
     use std::os::fd::AsRawFd;
-    if outq(stream)? <= 0 {
+    if crate::connection::outq(stream)? <= 0 {
         return None;
     }
     let fd = stream.as_raw_fd();
@@ -72,6 +74,14 @@ pub(crate) fn outstanding(stream: &TcpStream) -> Option<Outstanding> {
         since_ack: Duration::from_millis(u64::from(info.tcpi_last_ack_recv)),
         tries: u32::from(info.tcpi_retransmits) + u32::from(info.tcpi_probes),
     })
+}
+
+/// What of ours waits for the peer on `stream`: elsewhere than on Linux the
+/// kernel does not say (no `TCP_INFO` of this shape), so no connection is
+/// found vanished this way, and keepalive alone finds dead peers.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn outstanding(_stream: &TcpStream) -> Option<Outstanding> {
+    None
 }
 
 /// How many times in a row the kernel must have resent (or probed) in vain
