@@ -174,6 +174,7 @@ impl TcpClient {
                 write_after_server_eof: false,
             },
             callbacks: ClientCallbacks::default(),
+            cancel: None,
         }
     }
 

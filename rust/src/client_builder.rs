@@ -13,6 +13,7 @@ use mio::Waker;
 
 use crate::addr::canonical;
 use crate::client::{ClientCore, ClientGuard, TcpClient};
+use crate::client_dial::{cancelled_error, ConnectCancel, Dialled, Dialler};
 use crate::client_loop;
 use crate::error::{at_least_one, more_than_zero, Error, Result};
 use crate::event::DisconnectReason;
@@ -222,6 +223,8 @@ pub struct ClientBuilder {
     pub(crate) name: Option<(String, u16)>,
     pub(crate) config: ClientConfig,
     pub(crate) callbacks: ClientCallbacks,
+    /// Ends `connect` from another thread (`cancel_with`).
+    pub(crate) cancel: Option<ConnectCancel>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -229,6 +232,7 @@ impl std::fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("config", &self.config)
             .field("callbacks", &self.callbacks)
+            .field("cancel", &self.cancel)
             .finish()
     }
 }
@@ -481,15 +485,35 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects (blocking, up to the connect timeout per address) and starts
-    /// the I/O thread. A name was looked up by [`TcpClient::builder`]
+    /// Lets `cancel` end [`connect`](ClientBuilder::connect) from another
+    /// thread: once [`ConnectCancel::cancel`] is called, a connect under
+    /// way is given up at once and no further address is dialled (see
+    /// [`ConnectCancel`]). Only the first connect: a client's redials end
+    /// with its [`close`](TcpClient::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cancel = tcphub::ConnectCancel::new();
+    /// let b = tcphub::TcpClient::builder("127.0.0.1:8001").cancel_with(&cancel);
+    /// // Another thread may now call `cancel.cancel()` while `b.connect()` waits.
+    /// ```
+    pub fn cancel_with(mut self, cancel: &ConnectCancel) -> ClientBuilder {
+        self.cancel = Some(cancel.clone());
+        self
+    }
+
+    /// Connects (blocking, up to the connect timeout per address, unless
+    /// [cancelled](ClientBuilder::cancel_with)) and starts the I/O thread. A name was looked up by [`TcpClient::builder`]
     /// (blocking, with the system resolver's own time limit, not this one).
     ///
     /// # Errors
     ///
     /// [`Error::Connect`] naming the address (connection refused, timed out)
     /// — every address with its error when the name resolved to several
-    /// and none connected —
+    /// and none connected; an [`Interrupted`](std::io::ErrorKind::Interrupted)
+    /// source once the [`cancel_with`](ClientBuilder::cancel_with) token is
+    /// cancelled —
     /// [`Error::Resolve`] for a name that does not resolve,
     /// [`Error::InvalidConfig`] (also for an empty host and for port 0),
     /// [`Error::Io`].
@@ -517,6 +541,7 @@ impl ClientBuilder {
             name,
             mut config,
             callbacks,
+            cancel,
         } = self;
         config.framing.validate()?;
         // One message each, naming the one that is wrong (as the server's).
@@ -561,13 +586,16 @@ impl ClientBuilder {
                 "cannot connect to {addr}: port 0 is no server's port"
             )));
         }
+        let io_err = |context| move |source| Error::Io { context, source };
+        let dialler = Dialler::new(cancel.as_ref())
+            .map_err(io_err("creating the connect's cancel descriptor"))?;
         // Every address in turn; if none connects, the error names each
         // with its own failure (the first one leading, see `Error::Connect`).
         let mut failed = Vec::new();
         let mut stream = None;
         for addr in &addrs {
-            match std::net::TcpStream::connect_timeout(addr, config.connect_timeout) {
-                Ok(s) => {
+            match dialler.dial(*addr, config.connect_timeout) {
+                Dialled::Connected(s) => {
                     let ends = (s.peer_addr(), s.local_addr());
                     if matches!(&ends, (Ok(peer), Ok(local)) if peer == local) {
                         failed.push((*addr, refused_by_itself(*addr)));
@@ -576,7 +604,16 @@ impl ClientBuilder {
                         break;
                     }
                 }
-                Err(source) => failed.push((*addr, source)),
+                Dialled::Failed(source) => failed.push((*addr, source)),
+                Dialled::Cancelled => {
+                    // The address it was dialling (or was to dial) leads;
+                    // those that failed before it follow.
+                    return Err(Error::Connect {
+                        addr: *addr,
+                        source: cancelled_error(),
+                        others: failed,
+                    });
+                }
             }
         }
         let Some((stream, (peer, local))) = stream else {
@@ -596,7 +633,6 @@ impl ClientBuilder {
                 },
             });
         };
-        let io_err = |context| move |source| Error::Io { context, source };
         // `peer` is the address dialled (redials look for it among `addrs`);
         // what the client reports is canonical, as the server reports it.
         let peer = peer.map_err(io_err("reading the peer address"))?;
@@ -608,9 +644,7 @@ impl ClientBuilder {
             crate::connection::set_keepalive(&stream, idle)
                 .map_err(io_err("setting TCP keepalive"))?;
         }
-        stream
-            .set_nonblocking(true)
-            .map_err(io_err("setting non-blocking mode"))?;
+        // (Non-blocking already, as `Dialler` made it.)
         let poll = mio::Poll::new().map_err(io_err("creating a poller"))?;
         let waker = Arc::new(crate::wake::Wake::new(
             Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?,

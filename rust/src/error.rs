@@ -48,7 +48,11 @@ pub enum Error {
     /// the resolver prefers, e.g. `::1` for `localhost`) and `others` the
     /// rest, in the order they were tried; the message names them all:
     /// `cannot connect to [::1]:5: connection refused; 127.0.0.1:5:
-    /// connection refused`.
+    /// connection refused`. A connect cancelled by a
+    /// [`ConnectCancel`](crate::ConnectCancel) names the address it was
+    /// dialling (or was to dial next), with a `source` of kind
+    /// [`Interrupted`](io::ErrorKind::Interrupted) ("connect cancelled"),
+    /// and in `others` the addresses that had failed before it.
     #[error(
         "cannot connect to {addr}: {}{}",
         describe_io(source),
@@ -62,7 +66,8 @@ pub enum Error {
         #[source]
         source: io::Error,
         /// The other addresses dialled after `addr`, each with its error;
-        /// empty when the name resolved to one address.
+        /// empty when the name resolved to one address. (For a cancelled
+        /// connect, those that failed before `addr`.)
         others: Vec<(SocketAddr, io::Error)>,
     },
     /// The address given to a client did not resolve to any socket address

@@ -77,7 +77,8 @@
 //!   `client_queue.rs` gathers sent messages into batches that still count
 //!   and resend as whole messages; `client_wait.rs` lets
 //!   [`TcpClient::flush`] and [`TcpClient::send_timeout`] wait for the I/O
-//!   thread's writes.
+//!   thread's writes; `client_dial.rs` dials the first connect, which a
+//!   [`ConnectCancel`] ends from another thread.
 //! - `error.rs` — [`Error`] and [`Result`].
 //! - `fork.rs` — a server or client started before `fork()` acts as
 //!   stopped in the child, which lacks its threads.
@@ -93,6 +94,7 @@ mod broadcast;
 mod client;
 mod client_builder;
 mod client_core;
+mod client_dial;
 mod client_dispatch;
 mod client_linger;
 mod client_loop;
@@ -118,6 +120,7 @@ mod wake;
 pub use addr::{client_host, parse_bind_ip, parse_client_ip, parse_ip, unbracket_host};
 pub use client::TcpClient;
 pub use client_builder::{ClientBuilder, ClientEvent, Reconnect, DEFAULT_CONNECT_TIMEOUT};
+pub use client_dial::ConnectCancel;
 pub use client_wait::FlushMark;
 pub use connection::MAX_KEEPALIVE;
 pub use error::{ClientRef, Error, Result};

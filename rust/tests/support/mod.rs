@@ -840,3 +840,34 @@ pub fn listener_with_rcvbuf(bytes: usize) -> std::net::TcpListener {
         .expect("SO_RCVBUF");
     listener
 }
+
+/// A loopback listener whose accept backlog is full (`listen(0)`, filled
+/// by non-blocking connects it never accepts): the kernel drops the SYNs
+/// of further connects, so they neither succeed nor fail until their
+/// timeout (checked on gVisor's network stack too). Returns the listener
+/// and the sockets that fill it; dropping them frees the backlog.
+pub fn full_backlog_listener() -> (socket2::Socket, Vec<socket2::Socket>) {
+    use socket2::{Domain, Socket, Type};
+    let lst = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    lst.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .expect("bind");
+    lst.listen(0).expect("listen");
+    let addr = lst.local_addr().expect("local address");
+    let fill: Vec<Socket> = (0..4)
+        .map(|_| {
+            let s = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).expect("socket");
+            match s.connect(&addr) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+                Err(e) => panic!("filling the backlog: {e}"),
+            }
+            s
+        })
+        .collect();
+    // At least one is connected (in the backlog) before the listener is
+    // handed out; the rest retry their SYNs meanwhile.
+    wait_until("a connect to fill the backlog", || {
+        fill.iter().any(|s| s.peer_addr().is_ok())
+    });
+    (lst, fill)
+}

@@ -1,0 +1,295 @@
+//! Dialling a server for a client's first connect
+//! ([`ClientBuilder::connect`](crate::ClientBuilder::connect)), one address
+//! at a time: a non-blocking `connect(2)` waited for with `poll(2)` on the
+//! socket and on the wake descriptor (an eventfd) of a [`ConnectCancel`],
+//! so another thread can end the wait at once instead of it running on to
+//! the connect timeout. (The redials need none of this: the client's I/O
+//! thread waits for them in its own poll, and `close()` ends them.)
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+/// Cancels a client's first connect from another thread.
+///
+/// Given to [`ClientBuilder::cancel_with`](crate::ClientBuilder::cancel_with),
+/// a token ends that builder's [`connect`](crate::ClientBuilder::connect)
+/// once [`cancel`](ConnectCancel::cancel) is called: a connect under way is
+/// given up at once (its socket closed), no further address is dialled, and
+/// `connect` fails with [`Error::Connect`](crate::Error::Connect) for the
+/// address it was dialling (or would have dialled next), whose source is
+/// an [`io::Error`] of kind [`Interrupted`](io::ErrorKind::Interrupted)
+/// ("connect cancelled"). A name lookup cannot be cancelled: one still
+/// running in [`TcpClient::builder`](crate::TcpClient::builder) ends first,
+/// then `connect` fails without dialling.
+///
+/// Clones share one state: cancelling any cancels all. A cancelled token
+/// stays cancelled. It is no concern of a client already connected: its
+/// redials end with [`TcpClient::close`](crate::TcpClient::close).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tcphub::{ConnectCancel, Error, TcpClient};
+///
+/// let cancel = ConnectCancel::new();
+/// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+/// let builder = TcpClient::builder(server.local_addr()).cancel_with(&cancel);
+/// // E.g. an application's "Stop" button, on another thread:
+/// std::thread::spawn({
+///     let cancel = cancel.clone();
+///     move || cancel.cancel()
+/// })
+/// .join()
+/// .unwrap();
+/// assert!(cancel.is_cancelled());
+/// match builder.connect() {
+///     Err(Error::Connect { source, .. }) => {
+///         assert_eq!(source.kind(), std::io::ErrorKind::Interrupted)
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ConnectCancel {
+    inner: Arc<Shared>,
+}
+
+/// What a token's clones share.
+#[derive(Default)]
+struct Shared {
+    /// Set by `cancel`: a dialler checks it before each address and after
+    /// each wakeup.
+    cancelled: AtomicBool,
+    /// The eventfd a dialler polls besides its socket, which `cancel`
+    /// makes readable. Made by the first connect that waits, so a token
+    /// that never waits holds no descriptor; behind a lock so that a
+    /// `cancel` either finds it or sets the flag before the dialler's
+    /// check that follows its making.
+    wake: Mutex<Option<Arc<OwnedFd>>>,
+}
+
+impl std::fmt::Debug for ConnectCancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectCancel")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+impl ConnectCancel {
+    /// A token not cancelled yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!tcphub::ConnectCancel::new().is_cancelled());
+    /// ```
+    pub fn new() -> ConnectCancel {
+        ConnectCancel::default()
+    }
+
+    /// Cancels the connects this token was given to (and any given it
+    /// later): the one under way returns at once. Callable from any
+    /// thread, any number of times; never blocks for long (it writes to an
+    /// eventfd under a lock held only by other `cancel`s and by a connect
+    /// starting its wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cancel = tcphub::ConnectCancel::new();
+    /// cancel.cancel();
+    /// cancel.cancel(); // no harm
+    /// assert!(cancel.clone().is_cancelled());
+    /// ```
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        if let Some(fd) = lock(&self.inner.wake).as_ref() {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a live u64 to an eventfd this
+            // token owns. It can fail only with EAGAIN, once the counter
+            // is near 2^64 - 1, and then it is readable already.
+            unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
+    }
+
+    /// Whether [`cancel`](ConnectCancel::cancel) was called on this token
+    /// or a clone of it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cancel = tcphub::ConnectCancel::new();
+    /// let other = cancel.clone();
+    /// other.cancel();
+    /// assert!(cancel.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// The eventfd to poll, made on first use.
+    fn wake_fd(&self) -> io::Result<Arc<OwnedFd>> {
+        let mut wake = lock(&self.inner.wake);
+        if let Some(fd) = wake.as_ref() {
+            return Ok(fd.clone());
+        }
+        // SAFETY: eventfd takes no pointers; a descriptor it returns is
+        // new and owned by nothing else.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor, owned from here on.
+        let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+        *wake = Some(fd.clone());
+        Ok(fd)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // (Nothing under this lock can panic; a poisoned one holds a valid fd.)
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What dialling one address came to.
+#[derive(Debug)]
+pub(crate) enum Dialled {
+    /// Connected (the socket is non-blocking and close-on-exec).
+    Connected(TcpStream),
+    /// Refused, timed out, unreachable...: the address's error.
+    Failed(io::Error),
+    /// The token was cancelled: not dialled, or given up.
+    Cancelled,
+}
+
+/// Dials the addresses of one connect, each within its timeout, until its
+/// [`ConnectCancel`] (if any) is cancelled.
+#[derive(Debug)]
+pub(crate) struct Dialler {
+    token: Option<ConnectCancel>,
+    /// The token's eventfd, made before the first dial (so that a failure
+    /// to make it is reported once, as `Error::Io`); none for a token
+    /// cancelled already, which dials nothing.
+    wake: Option<Arc<OwnedFd>>,
+}
+
+impl Dialler {
+    pub(crate) fn new(token: Option<&ConnectCancel>) -> io::Result<Dialler> {
+        Ok(Dialler {
+            token: token.cloned(),
+            wake: match token {
+                Some(c) if !c.is_cancelled() => Some(c.wake_fd()?),
+                _ => None,
+            },
+        })
+    }
+
+    fn cancelled(&self) -> bool {
+        self.token.as_ref().is_some_and(ConnectCancel::is_cancelled)
+    }
+
+    /// Dials `addr`, waiting up to `timeout` (more than zero) for the
+    /// connect.
+    pub(crate) fn dial(&self, addr: SocketAddr, timeout: Duration) -> Dialled {
+        if self.cancelled() {
+            return Dialled::Cancelled;
+        }
+        match self.connect(addr, timeout) {
+            Ok(Some(stream)) => Dialled::Connected(stream),
+            Ok(None) => Dialled::Cancelled,
+            Err(e) => Dialled::Failed(e),
+        }
+    }
+
+    /// The connect and its wait: `None` once cancelled. Results as std's
+    /// `TcpStream::connect_timeout` gives them (it does the same with the
+    /// socket alone).
+    fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<Option<TcpStream>> {
+        // socket2 makes it close-on-exec.
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking(),
+            Some(Protocol::TCP),
+        )?;
+        match socket.connect(&SockAddr::from(addr)) {
+            Ok(()) => return Ok(Some(socket.into())),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(e),
+        }
+        let mut fds = [libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        }; 2];
+        let polled = match &self.wake {
+            Some(wake) => {
+                fds[1] = libc::pollfd {
+                    fd: wake.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                2
+            }
+            None => 1,
+        };
+        let start = Instant::now();
+        loop {
+            if self.cancelled() {
+                return Ok(None); // (the socket closes with its drop)
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ));
+            }
+            // Rounded up (a wait rounded down to 0 would spin), at most
+            // what poll takes; a longer timeout waits again.
+            let ms = left
+                .as_nanos()
+                .div_ceil(1_000_000)
+                .min(libc::c_int::MAX as u128);
+            for fd in &mut fds {
+                fd.revents = 0;
+            }
+            // SAFETY: `fds` outlives the call and holds `polled` entries.
+            match unsafe { libc::poll(fds.as_mut_ptr(), polled, ms as libc::c_int) } {
+                -1 => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                    // EINTR: wait again for the time left.
+                }
+                0 => {}                        // the deadline: checked above
+                _ if fds[1].revents != 0 => {} // cancelled: checked above
+                _ => {
+                    // Linux reports a refused connect as POLLOUT with
+                    // POLLERR / POLLHUP: SO_ERROR says which it was.
+                    if let Some(e) = socket.take_error()? {
+                        return Err(e);
+                    }
+                    if fds[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                        return Err(io::Error::other("no error set after POLLHUP"));
+                    }
+                    return Ok(Some(socket.into()));
+                }
+            }
+        }
+    }
+}
+
+/// The error a cancelled connect reports for its address.
+pub(crate) fn cancelled_error() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, "connect cancelled")
+}
