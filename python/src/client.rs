@@ -42,7 +42,8 @@ use connect::ConnectArgs;
 ///   and its port apart: ``"127.0.0.1:8001"`` as the host is
 ///   ``InvalidConfig``, as are an empty host and port 0.
 ///   The name lookup and the connect run with the GIL released; Ctrl-C
-///   interrupts the wait for them. They block the calling thread (up to
+///   interrupts the wait for them and ends the connect (a name lookup
+///   under way finishes on its helper thread). They block the calling thread (up to
 ///   ``connect_timeout`` per address): from asyncio, use
 ///   ``await TcpClient.aconnect(host, port, ...)``, which takes the same
 ///   arguments and runs them on a helper thread. An
@@ -216,7 +217,8 @@ impl PyTcpClient {
     /// (``ConnectError``: a ``ConnectionRefusedError`` for a refused
     /// connect, also a ``socket.gaierror`` for a name that does not
     /// resolve). Cancelling the awaiting task (``asyncio.wait_for``, a task
-    /// group) gives the connect up: a connection made anyway is closed.
+    /// group) gives the connect up: the connect under way ends (within
+    /// 0.1 s), and a connection made just before is closed.
     ///
     /// Example::
     ///
@@ -281,8 +283,9 @@ impl PyTcpClient {
         )?;
         // Called on the helper thread with a `threading.Event` that is set
         // when the awaiting task gives up: the wait ends at the next slice
-        // (the error goes to no one), and the connection the connect thread
-        // makes afterwards is dropped, which closes it.
+        // (the error goes to no one) and cancels the connect, whose thread
+        // then ends at once; a connection made just before is dropped,
+        // which closes it.
         let connect = PyCFunction::new_closure(
             py,
             Some(c"connect"),

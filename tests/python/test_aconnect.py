@@ -11,6 +11,7 @@ import asyncio
 import errno
 import glob
 import inspect
+import signal
 import socket
 import threading
 
@@ -18,6 +19,12 @@ import pytest
 
 import tcphub
 from conftest import WAIT, full_backlog_listener, wait_until
+
+
+#: Seconds a given-up connect's threads may take to end: far less than the
+#: connect's timeout (3 * WAIT), far more than the one wait slice (0.1 s)
+#: it takes.
+_ENDS_SOON = 5.0
 
 
 def _threads(prefix: str) -> list:
@@ -224,13 +231,20 @@ def test_other_tasks_run_while_a_connect_waits_and_a_cancel_ends_the_wait():
 
     with full_backlog_listener() as (lst, _):
         asyncio.run(main(lst.getsockname()[1]))
-        # The helper thread gave up at once, not at the connect's timeout
-        # (the core's connect thread goes on until the listener is closed).
-        wait_until(lambda: not _threads("tcphub-aconnect"), what="the helper thread to end")
+        # The helper thread gave up at once, not at the connect's timeout,
+        # and cancelled the connect, whose thread ends too.
+        wait_until(
+            lambda: not _threads("tcphub-aconnect") and not _threads("tcphub-connect"),
+            timeout=_ENDS_SOON,
+            what="the helper and connect threads to end",
+        )
 
 
 @pytest.mark.parametrize("how", ["cancel", "wait_for"])
-def test_a_connection_made_after_the_task_gave_up_is_closed(how):
+def test_a_connect_the_task_gave_up_ends_and_connects_nothing(how):
+    # Before, the given-up connect ran on to its connect_timeout (90 s
+    # here), a "tcphub-connect" thread each, and connected when the
+    # backlog had room (closing that connection at once).
     async def give_up(port):
         connect = tcphub.TcpClient.aconnect("127.0.0.1", port, connect_timeout=3 * WAIT)
         if how == "wait_for":
@@ -247,11 +261,67 @@ def test_a_connection_made_after_the_task_gave_up_is_closed(how):
 
     with full_backlog_listener() as (lst, fill):
         asyncio.run(give_up(lst.getsockname()[1]))
-        # Room in the backlog: the pending connect (its SYN resent) is made
-        # now, after the task gave up, and the client it makes is closed.
-        with _accept_the_one_not_in(lst, fill) as conn:
-            conn.settimeout(WAIT)
-            assert conn.recv(1) == b""  # a timeout here: the client was left open
+        wait_until(
+            lambda: not _threads("tcphub-connect") and not _threads("tcphub-aconnect"),
+            timeout=_ENDS_SOON,
+            what="the given-up connect's threads to end",
+        )
+        # Room in the backlog as it is accepted from: a probe connects, and
+        # nothing came before it but the sockets that fill the backlog (the
+        # given-up connect's socket is closed: no SYN of it is resent).
+        with socket.socket() as probe:
+            probe.setblocking(False)
+            try:
+                probe.connect(lst.getsockname())
+            except BlockingIOError:
+                pass
+            with _accept_the_one_not_in(lst, fill) as conn:
+                assert conn.getpeername() == probe.getsockname()
+
+
+def test_many_cancelled_aconnects_leave_no_connect_thread():
+    # asyncio.wait_for(aconnect(...), short) against a server that does not
+    # answer: each cancelled connect ends, instead of holding a thread for
+    # its connect_timeout (cancel rate x timeout threads).
+    async def main(port):
+        for _ in range(10):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    tcphub.TcpClient.aconnect("127.0.0.1", port, connect_timeout=3 * WAIT), 0.05
+                )
+
+    with full_backlog_listener() as (lst, _):
+        asyncio.run(main(lst.getsockname()[1]))
+        wait_until(
+            lambda: not _threads("tcphub-connect") and not _threads("tcphub-aconnect"),
+            timeout=_ENDS_SOON,
+            what="the cancelled connects' threads to end",
+        )
+
+
+def test_ctrl_c_in_the_constructor_ends_the_connect():
+    # Ctrl-C's check runs between the constructor's wait slices; an
+    # exception from a signal handler stands for KeyboardInterrupt here.
+    class Interrupt(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupt()
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with full_backlog_listener() as (lst, _):
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            with pytest.raises(Interrupt):
+                tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], connect_timeout=3 * WAIT)
+            wait_until(
+                lambda: not _threads("tcphub-connect"),
+                timeout=_ENDS_SOON,
+                what="the interrupted connect's thread to end",
+            )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def test_cancels_racing_the_connect_leave_no_connection_open():

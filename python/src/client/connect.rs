@@ -1,14 +1,15 @@
 //! Connecting a `TcpClient`: the constructor's arguments, checked (for
 //! `TcpClient(...)` and `aconnect()` alike), and the name lookup and
 //! connect on a helper thread, waited for in slices so Ctrl-C or a
-//! cancelled `aconnect()` ends the wait.
+//! cancelled `aconnect()` ends the wait — and the connect itself, through
+//! the core's `ConnectCancel`.
 
 use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use tcphub::{Error, Reconnect, TcpClient};
+use tcphub::{ConnectCancel, Error, Reconnect, TcpClient};
 
 use super::PyTcpClient;
 use crate::errors::IntoPy;
@@ -117,14 +118,19 @@ impl ConnectArgs {
     /// Resolves the name and connects, on a helper thread, waiting for it in
     /// slices so neither a slow name lookup nor the connect holds the GIL;
     /// `give_up` runs between the slices (Ctrl-C's check) and its error ends
-    /// the wait. A connection made after that is dropped, which closes it.
+    /// the wait and cancels the connect, so the thread ends at once (a name
+    /// lookup under way cannot be cancelled: the thread ends after it, not
+    /// dialling). A connection made just before that is dropped, which
+    /// closes it.
     pub(super) fn connect(
         self,
         py: Python<'_>,
         mut give_up: impl FnMut() -> PyResult<()>,
     ) -> PyResult<PyTcpClient> {
         let framing = self.framing;
+        let cancel = ConnectCancel::new();
         let (tx, rx) = crossbeam_channel::bounded(1);
+        let dial_cancel = cancel.clone();
         std::thread::Builder::new()
             .name("tcphub-connect".into())
             .spawn(move || {
@@ -137,7 +143,8 @@ impl ConnectArgs {
                     .nodelay(self.nodelay)
                     .linger(self.linger)
                     .event_capacity(self.event_capacity)
-                    .write_after_server_eof(self.write_after_server_eof);
+                    .write_after_server_eof(self.write_after_server_eof)
+                    .cancel_with(&dial_cancel);
                 if let Some(policy) = self.reconnect {
                     builder = builder.reconnect(policy);
                 }
@@ -156,7 +163,12 @@ impl ConnectArgs {
                 Ok(connected) => {
                     return Ok(PyTcpClient::tracked(connected.py_err(py)?, framing));
                 }
-                Err(RecvTimeoutError::Timeout) => give_up()?,
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(e) = give_up() {
+                        cancel.cancel();
+                        return Err(e);
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(PyRuntimeError::new_err("the connect thread panicked"))
                 }
