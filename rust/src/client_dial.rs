@@ -1,14 +1,16 @@
 //! Dialling a server for a client's first connect
 //! ([`ClientBuilder::connect`](crate::ClientBuilder::connect)), one address
 //! at a time: a non-blocking `connect(2)` waited for with `poll(2)` on the
-//! socket and on the wake descriptor (an eventfd) of a [`ConnectCancel`],
+//! socket and on the wake socket (one end of a Unix socket pair, which
+//! `cancel` writes to) of a [`ConnectCancel`],
 //! so another thread can end the wait at once instead of it running on to
 //! the connect timeout. (The redials need none of this: the client's I/O
 //! thread waits for them in its own poll, and `close()` ends them.)
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -68,12 +70,13 @@ struct Shared {
     /// Set by `cancel`: a dialler checks it before each address and after
     /// each wakeup.
     cancelled: AtomicBool,
-    /// The eventfd a dialler polls besides its socket, which `cancel`
-    /// makes readable. Made by the first connect that waits, so a token
-    /// that never waits holds no descriptor; behind a lock so that a
-    /// `cancel` either finds it or sets the flag before the dialler's
-    /// check that follows its making.
-    wake: Mutex<Option<Arc<OwnedFd>>>,
+    /// The socket pair whose first end a dialler polls besides its
+    /// socket, and which `cancel` makes readable by writing to the second
+    /// (a pair, not an eventfd: the crate builds for macOS too). Made by
+    /// the first connect that waits, so a token that never waits holds no
+    /// descriptor; behind a lock so that a `cancel` either finds it or sets
+    /// the flag before the dialler's check that follows its making.
+    wake: Mutex<Option<Arc<(UnixStream, UnixStream)>>>,
 }
 
 impl std::fmt::Debug for ConnectCancel {
@@ -98,9 +101,9 @@ impl ConnectCancel {
 
     /// Cancels the connects this token was given to (and any given it
     /// later): the one under way returns at once. Callable from any
-    /// thread, any number of times; never blocks for long (it writes to an
-    /// eventfd under a lock held only by other `cancel`s and by a connect
-    /// starting its wait).
+    /// thread, any number of times; never blocks for long (it writes a byte
+    /// to a non-blocking socket under a lock held only by other `cancel`s
+    /// and by a connect starting its wait).
     ///
     /// # Examples
     ///
@@ -112,12 +115,10 @@ impl ConnectCancel {
     /// ```
     pub fn cancel(&self) {
         self.inner.cancelled.store(true, Ordering::SeqCst);
-        if let Some(fd) = lock(&self.inner.wake).as_ref() {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a live u64 to an eventfd this
-            // token owns. It can fail only with EAGAIN, once the counter
-            // is near 2^64 - 1, and then it is readable already.
-            unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        if let Some(pair) = lock(&self.inner.wake).as_ref() {
+            // It can fail only with WouldBlock, once the pair's buffer is
+            // full of earlier cancels' bytes: readable already.
+            let _ = (&pair.1).write(&[1]);
         }
     }
 
@@ -136,22 +137,18 @@ impl ConnectCancel {
         self.inner.cancelled.load(Ordering::SeqCst)
     }
 
-    /// The eventfd to poll, made on first use.
-    fn wake_fd(&self) -> io::Result<Arc<OwnedFd>> {
+    /// The socket pair to poll (its first end), made on first use.
+    fn wake_pair(&self) -> io::Result<Arc<(UnixStream, UnixStream)>> {
         let mut wake = lock(&self.inner.wake);
-        if let Some(fd) = wake.as_ref() {
-            return Ok(fd.clone());
+        if let Some(pair) = wake.as_ref() {
+            return Ok(pair.clone());
         }
-        // SAFETY: eventfd takes no pointers; a descriptor it returns is
-        // new and owned by nothing else.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a new descriptor, owned from here on.
-        let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
-        *wake = Some(fd.clone());
-        Ok(fd)
+        // Close-on-exec (std makes it so).
+        let (read, write) = UnixStream::pair()?;
+        write.set_nonblocking(true)?;
+        let pair = Arc::new((read, write));
+        *wake = Some(pair.clone());
+        Ok(pair)
     }
 }
 
@@ -176,10 +173,10 @@ pub(crate) enum Dialled {
 #[derive(Debug)]
 pub(crate) struct Dialler {
     token: Option<ConnectCancel>,
-    /// The token's eventfd, made before the first dial (so that a failure
-    /// to make it is reported once, as `Error::Io`); none for a token
-    /// cancelled already, which dials nothing.
-    wake: Option<Arc<OwnedFd>>,
+    /// The token's socket pair, made before the first dial (so that a
+    /// failure to make it is reported once, as `Error::Io`); none for a
+    /// token cancelled already, which dials nothing.
+    wake: Option<Arc<(UnixStream, UnixStream)>>,
 }
 
 impl Dialler {
@@ -187,7 +184,7 @@ impl Dialler {
         Ok(Dialler {
             token: token.cloned(),
             wake: match token {
-                Some(c) if !c.is_cancelled() => Some(c.wake_fd()?),
+                Some(c) if !c.is_cancelled() => Some(c.wake_pair()?),
                 _ => None,
             },
         })
@@ -214,12 +211,10 @@ impl Dialler {
     /// `TcpStream::connect_timeout` gives them (it does the same with the
     /// socket alone).
     fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<Option<TcpStream>> {
-        // socket2 makes it close-on-exec.
-        let socket = Socket::new(
-            Domain::for_address(addr),
-            Type::STREAM.nonblocking(),
-            Some(Protocol::TCP),
-        )?;
+        // socket2 makes it close-on-exec. (Made non-blocking apart:
+        // `Type::nonblocking` is not there on macOS.)
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
         match socket.connect(&SockAddr::from(addr)) {
             Ok(()) => return Ok(Some(socket.into())),
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -233,7 +228,7 @@ impl Dialler {
         let polled = match &self.wake {
             Some(wake) => {
                 fds[1] = libc::pollfd {
-                    fd: wake.as_raw_fd(),
+                    fd: wake.0.as_raw_fd(),
                     events: libc::POLLIN,
                     revents: 0,
                 };
