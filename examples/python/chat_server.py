@@ -41,7 +41,9 @@ def main() -> None:
 
     @server.on_disconnect
     def left(client: tcphub.Client, reason: str) -> None:
-        server.send_all(f"client {client} disconnected ({reason})".encode())
+        # A client that half-closed is still held open for the replies to
+        # its last lines: it is told of the others' leaves, not its own.
+        server.send_all(f"client {client} disconnected ({reason})".encode(), exclude=client)
 
     def terminate(signum: int, frame: Optional[FrameType]) -> None:
         raise KeyboardInterrupt  # SIGTERM stops it as Ctrl-C does

@@ -204,6 +204,37 @@ def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay()
     assert "Traceback" not in err, err
 
 
+def test_example_chat_server_does_not_tell_a_leaver_of_its_own_leave():
+    # A client that half-closes (`printf 'hi\n' | ncat`) is held open for
+    # the replies to its last lines, broadcasts included: the example's
+    # leave notice went to the leaver too, as its last line, unlike
+    # `tcphub serve` and `python -m tcphub serve`.
+    proc, port = _example_server()
+    try:
+        a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        ra = LineReader(a)
+        me = "%s:%d" % a.getsockname()
+        assert ra.line() == f"client {me} connected".encode()
+        b = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        rb = LineReader(b)
+        assert ra.line().endswith(b" connected")
+        assert rb.line().endswith(b" connected")
+        a.sendall(b"bye\n")
+        a.shutdown(socket.SHUT_WR)
+        assert rb.line() == f"{me}: bye".encode()
+        assert rb.line() == f"client {me} disconnected (closed by peer)".encode()
+        a.settimeout(WAIT)
+        while chunk := a.recv(65536):  # to the hub's close
+            ra.buf += chunk
+        assert ra.buf == f"{me}: bye\n".encode()
+        a.close()
+        b.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = _finish(proc)
+    assert proc.returncode == 0, err
+
+
 def test_example_chat_server_stops_gracefully_on_sigterm():
     # SIGTERM (what `kill` and service managers send) killed it outright
     # (exit -15): only Ctrl-C was handled.
