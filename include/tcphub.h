@@ -3,10 +3,11 @@
  * Link with -ltcphub (see `pkg-config --cflags --libs tcphub`).
  *
  * Return values
- *   Functions returning int return TCPHUB_OK (0) or a negative TCPHUB_ERR_*
- *   code; tcphub_strerror(code) names it and tcphub_last_error() gives the
- *   details of the calling thread's last failure (tcphub_last_errno() the
- *   OS error number behind it, e.g. EADDRINUSE). NULL or invalid arguments
+ *   Functions returning int (all but tcphub_last_errno) return TCPHUB_OK
+ *   (0) or a negative TCPHUB_ERR_* code; tcphub_strerror(code) names it
+ *   and tcphub_last_error() gives the details of the calling thread's last
+ *   failure (tcphub_last_errno() the OS error number behind it, e.g.
+ *   EADDRINUSE). NULL or invalid arguments
  *   (bad IP text, unknown framing value) return an error code; they never
  *   crash. No Rust panic ever crosses into C: one is reported as
  *   TCPHUB_ERR_PANIC.
@@ -77,8 +78,8 @@
 #include <stdint.h>
 
 /**
- * Success. Every function returning `int` returns `TCPHUB_OK` or one of the
- * negative `TCPHUB_ERR_*` codes.
+ * Success. Every function returning `int` (but `tcphub_last_errno`) returns
+ * `TCPHUB_OK` or one of the negative `TCPHUB_ERR_*` codes.
  */
 #define TCPHUB_OK 0
 

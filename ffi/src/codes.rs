@@ -9,8 +9,8 @@ use std::ffi::{c_char, c_int, CStr};
 
 use crate::boundary::{self, boundary};
 
-/// Success. Every function returning `int` returns `TCPHUB_OK` or one of the
-/// negative `TCPHUB_ERR_*` codes.
+/// Success. Every function returning `int` (but `tcphub_last_errno`) returns
+/// `TCPHUB_OK` or one of the negative `TCPHUB_ERR_*` codes.
 pub const TCPHUB_OK: c_int = 0;
 /// A required pointer argument was NULL.
 pub const TCPHUB_ERR_NULL: c_int = -1;
