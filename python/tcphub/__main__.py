@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="port (0 picks a free one)")
     serve.add_argument("--max", type=_int_in(1, sys.maxsize), default=100,
                        help="most clients connected at once")
-    serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines")
+    # "length" is also taken for "len", as by `tcphub serve`.
+    serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines",
+                       type=lambda text: "len" if text == "length" else text)
     serve.add_argument("--mode", choices=["chat", "relay", "echo"], default="chat")
     serve.add_argument("--idle-timeout", type=_positive_seconds, metavar="SECS",
                        help="disconnect clients silent for this many seconds")

@@ -657,6 +657,24 @@ def test_python_dash_m_serve_bounds_are_the_cores():
         tcphub.TcpServer(0, 1, threads=tcphub.MAX_THREADS + 1)
 
 
+def test_python_dash_m_serve_takes_length_for_len_as_tcphub_serve_does():
+    # `tcphub serve --framing length` is `len`; python -m tcphub serve
+    # refused it (usage error), though its flags are tcphub serve's.
+    server = _hub("--framing", "length", "--mode", "echo")
+    try:
+        s = socket.create_connection(server.address, timeout=WAIT)
+        s.sendall(b"\0\0\0\2hi")
+        got = b""
+        while len(got) < 6:
+            chunk = s.recv(64)
+            assert chunk, got
+            got += chunk
+        assert got == b"\0\0\0\2hi"
+        s.close()
+    finally:
+        server.stop()
+
+
 _SLOW_RESOLVER = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
