@@ -443,6 +443,11 @@ fn settled(state: &AtomicU8) -> u8 {
     }
 }
 
+/// How long `tcphub send` without `--wait-reply` waits for its message to
+/// be written before it closes (the close then waits for the
+/// acknowledgement).
+const FLUSH_WAIT: Duration = Duration::from_secs(10);
+
 /// Why `tcphub send` failed when the server ended the connection first.
 const NOT_SENT: &str = "the server closed the connection before the message was sent";
 
@@ -527,6 +532,12 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
             },
             Err(e) => return Err(e.into()),
         }
+    }
+    if wait.is_none() {
+        // Written before the close starts, so that a server that ends the
+        // connection first is seen ending it — with what it said before,
+        // delivered (a full hub's notice, which the close would not read).
+        let _ = client.flush(FLUSH_WAIT);
     }
     client.close();
     // The server ended the connection before the message was written (a

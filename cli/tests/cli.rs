@@ -254,6 +254,34 @@ fn send_to_a_full_hub_tells_what_the_server_said() {
     eprintln!("{replied} replies, {refused} failed sends");
 }
 
+/// Without `--wait-reply` too: a refusal that came before the message was
+/// written is quoted in the failure (it was read before the close, which
+/// dropped it: the message said only that the server closed first).
+#[test]
+fn send_without_wait_reply_to_a_full_hub_quotes_the_refusal() {
+    let hub = Hub::start(&["--max", "1"]);
+    let mut a = hub.connect();
+    a.expect(&format!("client {} connected", a.addr()));
+    let (mut quoted, mut acknowledged) = (0, 0);
+    for _ in 0..20 {
+        let out = bin()
+            .args(["send", &format!("127.0.0.1:{}", hub.port), "hi"])
+            .output()
+            .expect("run tcphub send");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            acknowledged += 1; // the refusal came after the acknowledgement
+        } else {
+            assert!(
+                stderr.contains("before the message was sent (it said: server full (1 connected))"),
+                "{out:?}"
+            );
+            quoted += 1;
+        }
+    }
+    eprintln!("{quoted} refusals quoted, {acknowledged} acknowledged first");
+}
+
 /// `tcphub send ADDR ping --wait-reply 10` against an echo hub prints "ping".
 fn assert_send_ping_echoes(addr: &str) {
     let out = bin()

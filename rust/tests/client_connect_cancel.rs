@@ -51,8 +51,8 @@ fn a_hanging_connect_cancelled_from_another_thread_returns_at_once() {
         let cancel = cancel.clone();
         move || {
             thread::sleep(Duration::from_millis(200)); // the connect under way
-            // Read before the cancel: the connect may return (and read the
-            // clock) before this thread runs again after it.
+                                                       // Read before the cancel: the connect may return (and read the
+                                                       // clock) before this thread runs again after it.
             let at = Instant::now();
             cancel.cancel();
             at
