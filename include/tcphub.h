@@ -299,6 +299,20 @@
 typedef struct tcphub_client tcphub_client;
 
 /**
+ * Cancels a client's connect from another thread. Create one with
+ * `tcphub_connect_cancel_new`, put it in `tcphub_client_options.cancel`,
+ * and call `tcphub_connect_cancel_cancel` from any thread (a "Stop" button,
+ * a shutdown): the `tcphub_client_connect_with` under way returns at once
+ * with `TCPHUB_ERR_CONNECT`, `tcphub_last_errno()` `EINTR` and "connect
+ * cancelled" in `tcphub_last_error()`; no further address is dialled (none
+ * at all once it is cancelled first). A name lookup cannot be cancelled:
+ * one under way ends first. A cancelled token stays cancelled; one token
+ * may serve several connects. It is no concern of a client already
+ * connected: its redials end with `tcphub_client_close`.
+ */
+typedef struct tcphub_connect_cancel tcphub_connect_cancel;
+
+/**
  * A tcphub server. Create with `tcphub_server_new`, configure, then
  * `tcphub_server_start`; release with `tcphub_server_free`.
  *
@@ -430,6 +444,12 @@ typedef struct tcphub_client_options {
    * reply to that request is dropped too).
    */
   bool write_after_server_eof;
+  /**
+   * A token another thread may cancel the connect with (NULL, the
+   * default: none); see `tcphub_connect_cancel`. The connect takes its
+   * own share of it as it starts.
+   */
+  const struct tcphub_connect_cancel *cancel;
 } tcphub_client_options;
 
 /**
@@ -780,7 +800,8 @@ int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framin
  * returning messages across them.
  *
  * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
- * `tcphub_last_error()` names every address tried, each with its error),
+ * `tcphub_last_error()` names every address tried, each with its error;
+ * cancelled through `options->cancel`, with `tcphub_last_errno()` `EINTR`),
  * `TCPHUB_ERR_INVALID_ARG` (an empty `host`, a `host` with a port in it,
  * `port` 0, `options->size`
  * smaller than this version's struct, an unknown framing, a zero
@@ -1090,6 +1111,45 @@ int tcphub_client_shutdown_write(struct tcphub_client *c);
  * `c` is NULL or a live client.
  */
 uint64_t tcphub_client_unsent(const struct tcphub_client *c);
+
+/**
+ * Cancels the connects given `c` (and those given it later). Any thread,
+ * any number of times; it never blocks for long.
+ *
+ * Returns `TCPHUB_ERR_NULL` for NULL.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live token.
+ */
+int tcphub_connect_cancel_cancel(const struct tcphub_connect_cancel *c);
+
+/**
+ * Releases `c`. NULL is a no-op. A connect under way keeps its own share
+ * of the token (cancelling it is then no longer possible from here), but
+ * free it only once no `tcphub_client_connect_with` given it can still be
+ * starting: one reads the pointer as it starts.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live token, not used again after this call.
+ */
+void tcphub_connect_cancel_free(struct tcphub_connect_cancel *c);
+
+/**
+ * Whether `c` was cancelled (false for NULL).
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live token.
+ */
+bool tcphub_connect_cancel_is_cancelled(const struct tcphub_connect_cancel *c);
+
+/**
+ * A new token, not cancelled. Returns NULL only if it cannot be created
+ * (see `tcphub_last_error`). Release it with `tcphub_connect_cancel_free`.
+ */
+struct tcphub_connect_cancel *tcphub_connect_cancel_new(void);
 
 /**
  * The full text of the last disconnect reason handed to *this thread*,

@@ -73,11 +73,13 @@ impl From<tcphub_core::Error> for Fail {
 /// The `errno` behind a core error (`Error::io_error`), as Python's
 /// `OSError.errno` has it: the OS code, or `ETIMEDOUT` for a timeout the
 /// core measured itself (a connect timeout, which has no OS code, as a
-/// timed-out `connect(2)` would); 0 for an error no OS call reported.
+/// timed-out `connect(2)` would), `EINTR` for a connect cancelled
+/// (`tcphub_connect_cancel`); 0 for an error no OS call reported.
 fn os_error(e: &tcphub_core::Error) -> c_int {
     e.io_error().map_or(0, |io| {
         io.raw_os_error().unwrap_or(match io.kind() {
             std::io::ErrorKind::TimedOut => libc::ETIMEDOUT,
+            std::io::ErrorKind::Interrupted => libc::EINTR,
             _ => 0,
         })
     })

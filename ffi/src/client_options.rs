@@ -1,7 +1,7 @@
 //! `tcphub_client_options` and `tcphub_client_connect_with`: a client with
 //! every setting of the core's `ClientBuilder` (reconnect, timeouts, queue
 //! bound, linger, `TCP_NODELAY`, keepalive, pull-queue capacity, writing
-//! after the server's end-of-stream).
+//! after the server's end-of-stream, a token to cancel the connect).
 
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
@@ -14,6 +14,7 @@ use tcphub_core::{
 use crate::boundary::{self, boundary, Fail};
 use crate::client::tcphub_client;
 use crate::codes::*;
+use crate::connect_cancel::tcphub_connect_cancel;
 
 /// Settings for `tcphub_client_connect_with`. Fill one with
 /// `tcphub_client_options_init` (the defaults), then change what you need.
@@ -103,6 +104,10 @@ pub struct tcphub_client_options {
     /// request and half-closes to wait for the answer, say: otherwise a
     /// reply to that request is dropped too).
     pub write_after_server_eof: bool,
+    /// A token another thread may cancel the connect with (NULL, the
+    /// default: none); see `tcphub_connect_cancel`. The connect takes its
+    /// own share of it as it starts.
+    pub cancel: *const tcphub_connect_cancel,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -127,6 +132,7 @@ impl Default for tcphub_client_options {
             event_capacity: DEFAULT_EVENT_CAPACITY,
             keepalive_ms: 0,
             write_after_server_eof: false,
+            cancel: std::ptr::null(),
         }
     }
 }
@@ -155,7 +161,8 @@ pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_
 /// returning messages across them.
 ///
 /// Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
-/// `tcphub_last_error()` names every address tried, each with its error),
+/// `tcphub_last_error()` names every address tried, each with its error;
+/// cancelled through `options->cancel`, with `tcphub_last_errno()` `EINTR`),
 /// `TCPHUB_ERR_INVALID_ARG` (an empty `host`, a `host` with a port in it,
 /// `port` 0, `options->size`
 /// smaller than this version's struct, an unknown framing, a zero
@@ -168,7 +175,8 @@ pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_
 /// # Safety
 ///
 /// `host` is NULL or a NUL-terminated string; `options` is NULL or
-/// readable; `client_out` is NULL or writable.
+/// readable, and its `cancel` NULL or a live token; `client_out` is NULL
+/// or writable.
 #[no_mangle]
 pub unsafe extern "C" fn tcphub_client_connect_with(
     host: *const c_char,
@@ -216,6 +224,10 @@ pub unsafe extern "C" fn tcphub_client_connect_with(
             .write_after_server_eof(o.write_after_server_eof);
         if o.keepalive_ms > 0 {
             b = b.keepalive(Duration::from_millis(o.keepalive_ms));
+        }
+        // SAFETY: NULL or a live token, by the caller's promise.
+        if let Some(cancel) = unsafe { o.cancel.as_ref() } {
+            b = b.cancel_with(cancel.token());
         }
         if o.reconnect {
             b = b.reconnect(Reconnect {

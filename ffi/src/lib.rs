@@ -38,6 +38,8 @@
 //!   messages, drops, reconnects and the final close.
 //! - `client_options.rs` — `tcphub_client_options`,
 //!   `tcphub_client_connect_with`: every client setting, reconnect included.
+//! - `connect_cancel.rs` — `tcphub_connect_cancel`: ends a connect under
+//!   way from another thread.
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 // The C names are the API: `tcphub_server`, `tcphub_event`, ...
@@ -50,6 +52,7 @@ pub mod client_events;
 pub mod client_options;
 pub mod clients;
 pub mod codes;
+pub mod connect_cancel;
 pub mod events;
 pub mod sends;
 pub mod server;
@@ -63,6 +66,7 @@ pub use client_events::*;
 pub use client_options::*;
 pub use clients::*;
 pub use codes::*;
+pub use connect_cancel::*;
 pub use events::*;
 pub use sends::*;
 pub use server::*;
