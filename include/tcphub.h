@@ -814,7 +814,8 @@ int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framin
  * # Safety
  *
  * `host` is NULL or a NUL-terminated string; `options` is NULL or
- * readable; `client_out` is NULL or writable.
+ * readable, and its `cancel` NULL or a live token; `client_out` is NULL
+ * or writable.
  */
 int tcphub_client_connect_with(const char *host, uint16_t port, const struct tcphub_client_options *options, struct tcphub_client **client_out);
 
