@@ -252,8 +252,41 @@ pub(crate) fn lookup_name(addr: &impl std::fmt::Debug) -> Option<(String, u16)> 
         }
         None => host_and_port(&text)?,
     };
+    // The name itself, not its `Debug` spelling (`"a\u{301}"` for `"á"`
+    // written with a combining accent, `\"` for a quote): looked up as it
+    // is spelt there, it would be another name.
+    let host = unescape(&host)?;
     let name = !host.is_empty() && !host.contains(':') && parse_ip(&host).is_none();
     name.then_some((host, port))
+}
+
+/// The text a string's `Debug` form (inside its quotes) stands for, its
+/// escapes undone: `\t`, `\r`, `\n`, `\0`, `\\`, `\"`, `\'` and
+/// `\u{…}`; `None` for any other escape, which `Debug` does not write.
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next()? {
+            't' => '\t',
+            'r' => '\r',
+            'n' => '\n',
+            '0' => '\0',
+            c @ ('\\' | '"' | '\'') => c,
+            'u' => {
+                let rest = chars.as_str();
+                let (hex, after) = rest.strip_prefix('{')?.split_once('}')?;
+                chars = after.chars();
+                char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+            }
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -388,6 +421,11 @@ mod tests {
             Some(("db.example".into(), 5))
         );
         assert_eq!(lookup_name(&("h", 1u16)), Some(("h".into(), 1)));
+        // Characters `Debug` escapes are the name's own.
+        for odd in ["e\u{301}.test", "a\"b\\c", "tab\there", "\u{200b}zw"] {
+            assert_eq!(lookup_name(&format!("{odd}:7")), Some((odd.into(), 7)));
+            assert_eq!(lookup_name(&(odd, 7u16)), Some((odd.into(), 7)));
+        }
         let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
         for not_a_name in [
             format!("{:?}", "127.0.0.1:80"),

@@ -25,10 +25,16 @@ use tcphub::{ClientEvent, Event, Framing, Reconnect, ServerHandle, TcpClient, Tc
 /// The name the interposer answers for.
 const NAME: &str = "tcphub-moving-server.test";
 
+/// A name as [`NAME`], with a character its `Debug` form escapes (a
+/// combining accent, as in a name written decomposed): answered alike.
+const ODD_NAME: &str = "tcphub-moving-server\u{301}.test";
+
 /// What [`NAME`] resolves to now (`None`: it does not resolve).
 static ANSWER: Mutex<Option<&'static CStr>> = Mutex::new(None);
 /// Lookups of [`NAME`] so far.
 static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+/// Lookups of [`ODD_NAME`] so far.
+static ODD_LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 
 /// The getaddrinfo the whole process calls (std's included).
 ///
@@ -54,12 +60,14 @@ pub unsafe extern "C" fn getaddrinfo(
     // SAFETY: libc's getaddrinfo has this signature.
     let real: GetAddrInfo = unsafe { std::mem::transmute(f) };
     // SAFETY: node is NULL or a NUL-terminated string (getaddrinfo's contract).
-    let ours = !node.is_null() && unsafe { CStr::from_ptr(node) }.to_bytes() == NAME.as_bytes();
-    if !ours {
+    let name = (!node.is_null()).then(|| unsafe { CStr::from_ptr(node) }.to_bytes());
+    let counter = match name {
+        Some(n) if n == NAME.as_bytes() => &LOOKUPS,
+        Some(n) if n == ODD_NAME.as_bytes() => &ODD_LOOKUPS,
         // SAFETY: the caller's arguments, passed on.
-        return unsafe { real(node, service, hints, res) };
-    }
-    LOOKUPS.fetch_add(1, Ordering::SeqCst);
+        _ => return unsafe { real(node, service, hints, res) },
+    };
+    counter.fetch_add(1, Ordering::SeqCst);
     let answer = *ANSWER.lock().unwrap_or_else(|p| p.into_inner());
     match answer {
         // SAFETY: a numeric address in place of the name; the rest passed on.
@@ -79,9 +87,9 @@ fn lines_server(bind: &str, port: u16) -> tcphub::Result<ServerHandle> {
         .start()
 }
 
-/// A client of [`NAME`] that redials every 20–200 ms, for good.
-fn reconnecting_client(port: u16) -> TcpClient {
-    TcpClient::builder((NAME, port))
+/// A client of `name` that redials every 20–200 ms, for good.
+fn reconnecting_client(name: &str, port: u16) -> TcpClient {
+    TcpClient::builder((name, port))
         .framing(Framing::lines())
         .reconnect(Reconnect {
             initial: Duration::from_millis(20),
@@ -121,6 +129,7 @@ fn next_message(server: &ServerHandle) -> Vec<u8> {
 fn redials_look_the_name_up_again() {
     a_server_back_at_another_address_is_found_there();
     a_name_that_stops_resolving_keeps_the_addresses_it_had();
+    a_name_debug_escapes_is_looked_up_as_itself();
 }
 
 fn a_server_back_at_another_address_is_found_there() {
@@ -135,7 +144,7 @@ fn a_server_back_at_another_address_is_found_there() {
                 .then_some((old, port))
         })
         .expect("a port free on 127.0.0.1 and ::1");
-    let client = reconnecting_client(port);
+    let client = reconnecting_client(NAME, port);
     assert_eq!(client.peer_addr(), SocketAddr::from(([127, 0, 0, 1], port)));
     client.send(b"to the old one").unwrap();
     assert_eq!(next_message(&old), b"to the old one");
@@ -172,7 +181,7 @@ fn a_name_that_stops_resolving_keeps_the_addresses_it_had() {
     answer(Some(c"127.0.0.1"));
     let server = lines_server("127.0.0.1", 0).unwrap();
     let port = server.local_addr().port();
-    let client = reconnecting_client(port);
+    let client = reconnecting_client(NAME, port);
     // The name stops resolving and the server goes away: the redials look
     // the name up, fail, and keep dialling 127.0.0.1.
     answer(None);
@@ -189,4 +198,22 @@ fn a_name_that_stops_resolving_keeps_the_addresses_it_had() {
     assert_eq!(next_message(&server), b"back");
     client.close();
     server.stop();
+}
+
+/// The name is read from the address's `Debug` form, which escapes some
+/// characters (`"\u{301}"`): the redials look up the name, not that
+/// spelling of it (before: the escaped text, which no resolver knows, so
+/// the redials never found the server anywhere new).
+fn a_name_debug_escapes_is_looked_up_as_itself() {
+    answer(Some(c"127.0.0.1"));
+    let server = lines_server("127.0.0.1", 0).unwrap();
+    let port = server.local_addr().port();
+    let client = reconnecting_client(ODD_NAME, port);
+    let before = ODD_LOOKUPS.load(Ordering::SeqCst);
+    server.stop();
+    assert!(
+        try_wait_until(TIMEOUT, || ODD_LOOKUPS.load(Ordering::SeqCst) >= before + 2),
+        "the redials did not look {ODD_NAME:?} up"
+    );
+    client.close();
 }
