@@ -587,8 +587,7 @@ impl ClientBuilder {
             )));
         }
         let io_err = |context| move |source| Error::Io { context, source };
-        let dialler = Dialler::new(cancel.as_ref())
-            .map_err(io_err("creating the connect's cancel descriptor"))?;
+        let dialler = Dialler::new(cancel.as_ref());
         // Every address in turn; if none connects, the error names each
         // with its own failure (the first one leading, see `Error::Connect`).
         let mut failed = Vec::new();

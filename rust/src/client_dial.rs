@@ -73,9 +73,10 @@ struct Shared {
     /// The socket pair whose first end a dialler polls besides its
     /// socket, and which `cancel` makes readable by writing to the second
     /// (a pair, not an eventfd: the crate builds for macOS too). Made by
-    /// the first connect that waits, so a token that never waits holds no
-    /// descriptor; behind a lock so that a `cancel` either finds it or sets
-    /// the flag before the dialler's check that follows its making.
+    /// the first connect that waits, once its socket is made (so a process
+    /// out of descriptors fails that connect as it fails any), and kept as
+    /// long as the token; behind a lock so that a `cancel` either finds it
+    /// or sets the flag before the dialler's check that follows its making.
     wake: Mutex<Option<Arc<(UnixStream, UnixStream)>>>,
 }
 
@@ -173,21 +174,13 @@ pub(crate) enum Dialled {
 #[derive(Debug)]
 pub(crate) struct Dialler {
     token: Option<ConnectCancel>,
-    /// The token's socket pair, made before the first dial (so that a
-    /// failure to make it is reported once, as `Error::Io`); none for a
-    /// token cancelled already, which dials nothing.
-    wake: Option<Arc<(UnixStream, UnixStream)>>,
 }
 
 impl Dialler {
-    pub(crate) fn new(token: Option<&ConnectCancel>) -> io::Result<Dialler> {
-        Ok(Dialler {
+    pub(crate) fn new(token: Option<&ConnectCancel>) -> Dialler {
+        Dialler {
             token: token.cloned(),
-            wake: match token {
-                Some(c) if !c.is_cancelled() => Some(c.wake_pair()?),
-                _ => None,
-            },
-        })
+        }
     }
 
     fn cancelled(&self) -> bool {
@@ -220,12 +213,19 @@ impl Dialler {
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => return Err(e),
         }
+        // The token's pair, made now if this is its first wait: failing to
+        // (no descriptor left) fails this address, as its socket would have.
+        let wake = self
+            .token
+            .as_ref()
+            .map(ConnectCancel::wake_pair)
+            .transpose()?;
         let mut fds = [libc::pollfd {
             fd: socket.as_raw_fd(),
             events: libc::POLLOUT,
             revents: 0,
         }; 2];
-        let polled = match &self.wake {
+        let polled = match &wake {
             Some(wake) => {
                 fds[1] = libc::pollfd {
                     fd: wake.0.as_raw_fd(),

@@ -15,9 +15,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use support::*;
-use tcphub::{ClientEvent, Error, Framing, Reconnect, TcpClient};
+use tcphub::{ClientEvent, ConnectCancel, Error, Framing, Reconnect, TcpClient};
 
-/// The two tests change a process-wide limit: one at a time.
+/// The tests change a process-wide limit: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn one_at_a_time() -> MutexGuard<'static, ()> {
@@ -231,6 +231,40 @@ fn a_client_out_of_fds_gets_an_error_and_reconnects_once_fds_free_up() {
     }
     client.send(b"back").unwrap();
     assert_eq!(client.recv_timeout(TIMEOUT).unwrap(), b"back");
+    client.close();
+    server.stop();
+}
+
+/// A connect that can be cancelled (`cancel_with`, as the Python binding's
+/// always is) fails out of fds as any connect does: `Error::Connect`,
+/// "Too many open files" — before, with `Error::Io` "creating the
+/// connect's cancel descriptor" (the token's socket pair was made before
+/// the first dial), which Python raised as `IoError`, not `ConnectError`.
+#[test]
+fn a_cancellable_connect_out_of_fds_fails_as_a_connect() {
+    let _turn = one_at_a_time();
+    let server = echo_server(Framing::lines());
+    let addr = server.local_addr();
+    let cancel = ConnectCancel::new();
+    let limit = SoftLimit::set(libc::RLIMIT_NOFILE, 0);
+    let err = TcpClient::builder(addr)
+        .cancel_with(&cancel)
+        .connect()
+        .expect_err("no descriptor for a socket");
+    drop(limit);
+    assert!(
+        matches!(err, Error::Connect { addr: a, .. } if a == addr),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("open files"), "{err}");
+    // With fds again, the same token serves a connect.
+    let client = TcpClient::builder(addr)
+        .framing(Framing::lines())
+        .cancel_with(&cancel)
+        .connect()
+        .unwrap();
+    client.send(b"hi").unwrap();
+    assert_eq!(client.recv_timeout(TIMEOUT).unwrap(), b"hi");
     client.close();
     server.stop();
 }
