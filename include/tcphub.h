@@ -1402,6 +1402,10 @@ int tcphub_server_next_event(struct tcphub_server *s, struct tcphub_event *event
 /**
  * Sets the callback for new clients (NULL `cb` removes it). With no
  * callback set at all the server runs in pull mode (`tcphub_server_next_event`).
+ * With any callback set it runs in callback mode: an event whose callback
+ * is not set is dropped, and `tcphub_server_next_event` returns
+ * `TCPHUB_ERR_NOT_RUNNING` — so with `on_connect` or `on_disconnect`
+ * alone, e.g. for logging, the clients' messages go nowhere.
  * Takes effect at the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
@@ -1417,7 +1421,10 @@ int tcphub_server_on_connect(struct tcphub_server *s, tcphub_connect_cb cb, void
  * Sets the callback for departures (NULL `cb` removes it). See
  * `tcphub_server_on_connect`. Every client that was reported connected is
  * reported disconnected exactly once, including when the server stops
- * (`TCPHUB_REASON_SERVER_STOPPED`).
+ * (`TCPHUB_REASON_SERVER_STOPPED`). It is the client's last callback (a
+ * client's callbacks run in order on one thread: no `on_message` for it
+ * runs during or after it), so it is the place to free what you keep
+ * for `client_id` (ids are not reused within a run of the server).
  *
  * # Safety
  *

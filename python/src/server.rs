@@ -239,17 +239,28 @@ impl PyTcpServer {
     }
 
     /// Decorator: ``func(client)`` is called when a client connects.
+    ///
+    /// A server's callbacks run one at a time, in order, on its dispatcher
+    /// thread (not the I/O threads): they never run at the same time. Any
+    /// callback puts the server in callback mode: an event whose callback
+    /// is not set is dropped, and ``events()``/``poll()``/``aevents()``
+    /// raise ``RuntimeError`` — with ``on_connect`` or ``on_disconnect``
+    /// alone, the clients' messages go nowhere. A callback must not be
+    /// ``async def``.
     fn on_connect(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.set_callback(py, "on_connect", |c| &mut c.on_connect, func)
     }
 
-    /// Decorator: ``func(client, data: bytes)`` is called for each message.
+    /// Decorator: ``func(client, data: bytes)`` is called for each message
+    /// (one frame), in order per client.
     fn on_message(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.set_callback(py, "on_message", |c| &mut c.on_message, func)
     }
 
-    /// Decorator: ``func(client, reason: str)`` is called once when a client
-    /// leaves (see ``Event.reason`` for the reasons).
+    /// Decorator: ``func(client, reason: str)`` is called once when a
+    /// client leaves (see ``Event.reason`` for the reasons). It is the
+    /// client's last callback — the place to drop what you keep about it,
+    /// keyed by ``client.id`` (never reused while the server runs).
     fn on_disconnect(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.set_callback(py, "on_disconnect", |c| &mut c.on_disconnect, func)
     }

@@ -81,7 +81,10 @@ EVENT_QUEUE_BYTES: int
 """Message bytes an event queue holds at most (with ``event_capacity``
 events): past either, the server or client stops reading."""
 
-_F = TypeVar("_F", bound=Callable[..., object])
+_OnConnect = TypeVar("_OnConnect", bound=Callable[["Client"], object])
+_OnMessage = TypeVar("_OnMessage", bound=Callable[["Client", bytes], object])
+_OnDisconnect = TypeVar("_OnDisconnect", bound=Callable[["Client", str], object])
+_OnError = TypeVar("_OnError", bound=Callable[[BaseException, "Event"], object])
 _S = TypeVar("_S", bound="TcpServer")
 
 class TcpHubError(Exception):
@@ -295,10 +298,29 @@ class TcpServer:
         busy_poll: float = 5e-6,
         full_message: Optional[_Data] = None,
     ) -> "TcpServer": ...
-    def on_connect(self, func: _F) -> _F: ...
-    def on_message(self, func: _F) -> _F: ...
-    def on_disconnect(self, func: _F) -> _F: ...
-    def on_error(self, func: _F) -> _F: ...
+    def on_connect(self, func: _OnConnect) -> _OnConnect:
+        """Decorator: ``func(client)`` is called when a client connects.
+
+        A server's callbacks run one at a time, in order, on its dispatcher
+        thread (not the I/O threads): they never run at the same time. Any
+        callback puts the server in callback mode: an event whose callback
+        is not set is dropped, and ``events()``/``poll()``/``aevents()``
+        raise ``RuntimeError`` — with ``on_connect`` or ``on_disconnect``
+        alone, the clients' messages go nowhere. A callback must not be
+        ``async def``."""
+    def on_message(self, func: _OnMessage) -> _OnMessage:
+        """Decorator: ``func(client, data: bytes)`` is called for each message
+        (one frame), in order per client."""
+    def on_disconnect(self, func: _OnDisconnect) -> _OnDisconnect:
+        """Decorator: ``func(client, reason: str)`` is called once when a
+        client leaves (see ``Event.reason`` for the reasons). It is the
+        client's last callback — the place to drop what you keep about it,
+        keyed by ``client.id`` (never reused while the server runs)."""
+    def on_error(self, func: _OnError) -> _OnError:
+        """Decorator: ``func(exc, event)`` is called when another callback
+        raises (instead of ``sys.unraisablehook``). What ``func`` itself
+        raises goes to ``sys.unraisablehook``, with ``exc`` as its
+        ``__context__``."""
     def start(self: _S) -> _S: ...
     def stop(self, timeout: Optional[float] = None) -> bool: ...
     def _stop_with_timeout(self, timeout: float) -> bool: ...

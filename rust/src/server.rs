@@ -513,6 +513,14 @@ impl TcpServer {
     /// (dropping your handles then no longer stops it). A panic is caught,
     /// logged and counted.
     ///
+    /// Setting any callback runs the server in callback mode: an event
+    /// whose callback is not set is dropped, and
+    /// [`ServerHandle::events`] yields nothing (its iterator ends at once).
+    /// So with `on_connect` or [`on_disconnect`](TcpServer::on_disconnect)
+    /// alone, e.g. for logging, the clients' messages go nowhere: set
+    /// [`on_message`](TcpServer::on_message) too, or set no callback and
+    /// take every event from `events()`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -549,12 +557,73 @@ impl TcpServer {
     /// Called once when a client's connection ends, with the reason. The
     /// client is already gone from [`ServerHandle::clients`].
     ///
+    /// It is the client's last callback: a client's callbacks run in order
+    /// on the thread of the loop that owns it, so no `on_message` for it
+    /// runs during or after its `on_disconnect` — the place to drop what
+    /// you keep about it (keyed by [`Client::id`], which is never reused).
+    /// It is a callback like the others: setting it alone puts the server
+    /// in callback mode and drops the messages (see
+    /// [`on_connect`](TcpServer::on_connect)).
+    ///
     /// # Examples
     ///
     /// ```
     /// let b = tcphub::TcpServer::new(0, 10).on_disconnect(|_srv, c, why| {
     ///     eprintln!("{} left: {why}", c.addr);
     /// });
+    /// ```
+    ///
+    /// State per client — here a pub/sub hub's subscriptions — kept beside
+    /// the server and cleaned up when the client leaves:
+    ///
+    /// ```
+    /// use std::collections::{HashMap, HashSet};
+    /// use std::io::Write;
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::{Duration, Instant};
+    /// use tcphub::{ClientId, Framing, TcpServer};
+    ///
+    /// let subs: Arc<Mutex<HashMap<ClientId, HashSet<String>>>> = Arc::default();
+    /// let (on_msg, on_gone) = (subs.clone(), subs.clone());
+    /// let server = TcpServer::new(0, 100)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .on_message(move |srv, c, msg| {
+    ///         let line = String::from_utf8_lossy(msg);
+    ///         if let Some(topic) = line.strip_prefix("SUBSCRIBE ") {
+    ///             on_msg.lock().unwrap().entry(c.id).or_default().insert(topic.into());
+    ///         } else if let Some((topic, text)) =
+    ///             line.strip_prefix("PUBLISH ").and_then(|r| r.split_once(' '))
+    ///         {
+    ///             // Collect first, send after: no lock held while sending.
+    ///             let to: Vec<ClientId> = on_msg.lock().unwrap().iter()
+    ///                 .filter(|(_, topics)| topics.contains(topic))
+    ///                 .map(|(id, _)| *id)
+    ///                 .collect();
+    ///             for id in to {
+    ///                 let _ = srv.send(id, text.as_bytes()); // it may have left meanwhile
+    ///             }
+    ///         }
+    ///     })
+    ///     .on_disconnect(move |_srv, c, _why| {
+    ///         on_gone.lock().unwrap().remove(&c.id);
+    ///     })
+    ///     .start()?;
+    ///
+    /// let mut alice = std::net::TcpStream::connect(server.local_addr())?;
+    /// alice.write_all(b"SUBSCRIBE news\n")?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while subs.lock().unwrap().is_empty() && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(subs.lock().unwrap().len(), 1);
+    /// drop(alice); // she leaves: her subscriptions go with her
+    /// while !subs.lock().unwrap().is_empty() && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert!(subs.lock().unwrap().is_empty());
+    /// server.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn on_disconnect<F>(mut self, f: F) -> TcpServer
     where
