@@ -121,7 +121,9 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
                  ``TimeoutError``); attribute \
                  ``address`` holds the ``(ip, port)`` that was dialled (the first one, \
                  whose ``errno`` this is, when a name resolved to several: the message \
-                 names each address tried with its error).",
+                 names each address tried with its error). A name that does not \
+                 resolve raises a ``ConnectError`` that is also a ``socket.gaierror``, \
+                 with ``address`` ``None``.",
             )?,
             no_such_client,
             no_such_addr,

@@ -91,58 +91,75 @@ class TcpHubError(Exception):
     """Base class of every error raised by tcphub."""
 
 class InvalidConfig(TcpHubError, ValueError):
-    """A configuration value is out of range."""
+    """A configuration value is out of range (e.g. zero threads or max_len)."""
 
 class BindError(TcpHubError, OSError):
-    """The listening socket could not be bound; ``errno`` is set."""
+    """The listening socket could not be bound (address in use, permission
+    denied).
+
+    An ``OSError`` with ``errno`` set, as ``socket.bind`` raises; attribute
+    ``address`` holds the ``(ip, port)`` that was asked for."""
 
     address: Tuple[str, int]
 
 class ConnectError(TcpHubError, ConnectionError):
-    """An outgoing connection could not be established (``address`` is None
-    when the address given did not resolve; of several addresses, it is the
-    first tried, and the message names each one with its error). Also an
-    instance of the built-in class its ``errno`` has, as ``socket``'s errors
-    are: a refused connection is a ``ConnectionRefusedError``, and a name
-    that does not resolve a ``socket.gaierror``."""
+    """An outgoing connection could not be established (refused, timed out).
+
+    A ``ConnectionError`` with ``errno`` set where the OS gave one
+    (``ETIMEDOUT`` for ``connect_timeout``), and an instance of the built-in
+    class that ``errno`` has, as ``socket``'s errors are
+    (``ConnectionRefusedError``, ``TimeoutError``); attribute ``address`` holds
+    the ``(ip, port)`` that was dialled (the first one, whose ``errno`` this
+    is, when a name resolved to several: the message names each address tried
+    with its error). A name that does not resolve raises a ``ConnectError``
+    that is also a ``socket.gaierror``, with ``address`` ``None``."""
 
     address: Optional[Tuple[str, int]]
 
 class NoSuchClient(TcpHubError, LookupError):
-    """No connected client has this id."""
+    """No connected client has this id (it never existed or has disconnected).
+
+    Attribute ``client_id`` holds the id that was asked for."""
 
     client_id: Optional[int]
 
 class NoSuchAddr(NoSuchClient):
-    """No connected client has this remote address."""
+    """No connected client has this remote address (``send_to``).
+
+    Attribute ``address`` holds the ``(ip, port)`` that was asked for."""
 
     address: Tuple[str, int]
 
 class NotRunning(TcpHubError):
-    """The server or client is not running."""
+    """The server or client is not running: never started, stopped or closed."""
 
 class FrameTooLarge(TcpHubError, ValueError):
-    """A message is longer than the framing allows."""
+    """A message is longer than the framing allows.
+
+    Attributes ``length`` (the message) and ``limit`` (the framing's max_len)."""
 
     length: int
     limit: int
 
 class InvalidMessage(TcpHubError, ValueError):
     """A message the framing cannot carry as it is: under lines framing, one
-    containing a newline (it would arrive as several messages). Raised by
-    every send before anything is queued."""
+    containing a newline (it would arrive as several messages). Raised by every
+    send before anything is queued; use length framing for binary or multi-line
+    messages."""
 
 class QueueFull(TcpHubError):
-    """A bounded outbound queue has no room for the message."""
+    """A bounded outbound queue has no room for the message.
+
+    Attributes ``queued`` (bytes waiting) and ``limit`` (the bound)."""
 
     queued: int
     limit: int
 
 class Timeout(TcpHubError, TimeoutError):
-    """A timed wait ran out."""
+    """A timed wait ran out (a ``TimeoutError``, like ``socket.timeout``)."""
 
 class IoError(TcpHubError, OSError):
-    """Any other operating-system failure."""
+    """Any other operating-system failure, with ``errno`` set where known."""
 
 def _os_error(
     cls: Type[OSError], args: Tuple[Any, ...], builtin: Type[OSError]
@@ -170,16 +187,23 @@ def _stats(counters: Dict[str, int]) -> Stats:
 
 @final
 class Client:
-    """A connected client: its id and remote address."""
+    """A connected client: its id and remote address. Like ``Event``,
+    ``ClientEvent`` and ``Stats``, a value that pickles (e.g. for a process
+    pool) and copies."""
 
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """Unique id within its server, assigned in accept order from 1; never
+        reused."""
     @property
-    def ip(self) -> str: ...
+    def ip(self) -> str:
+        """The client's remote IP address as text (what ``send_to`` expects)."""
     @property
-    def port(self) -> int: ...
+    def port(self) -> int:
+        """The client's remote port."""
     @property
-    def address(self) -> Tuple[str, int]: ...
+    def address(self) -> Tuple[str, int]:
+        """``(ip, port)``, like ``socket.getpeername()``."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -187,16 +211,40 @@ class Client:
 
 @final
 class Event:
-    """One thing that happened on a server."""
+    """One thing that happened on a server: a client connected, sent a message,
+    or disconnected.
+
+    ``kind`` is ``"connect"``, ``"message"`` or ``"disconnect"``; ``data`` is
+    the message for ``"message"`` events and ``reason`` the disconnect reason
+    for ``"disconnect"`` events (``None`` otherwise). Events of one client
+    arrive in order: connect, its messages, then exactly one disconnect.
+    When a client only finished sending (reason ``"closed by peer"``, or
+    ``"closed in the middle of a frame"``), its connection stays open for
+    replies to its last messages until the next event is asked for, by any
+    thread (or ``linger`` passes): ``send`` and ``send_all`` still reach it
+    (``send_all`` does not count it). So does a notice about its leaving sent
+    on this event (in ``on_disconnect`` too): leave it out with
+    ``send_all(data, exclude=client.id)``."""
 
     @property
-    def kind(self) -> Literal["connect", "message", "disconnect"]: ...
+    def kind(self) -> Literal["connect", "message", "disconnect"]:
+        """``"connect"``, ``"message"`` or ``"disconnect"``."""
     @property
-    def client(self) -> Client: ...
+    def client(self) -> Client:
+        """The client the event is about."""
     @property
-    def data(self) -> Optional[bytes]: ...
+    def data(self) -> Optional[bytes]:
+        """The message (one frame) for ``"message"`` events, else ``None``."""
     @property
-    def reason(self) -> Optional[str]: ...
+    def reason(self) -> Optional[str]:
+        """Why the client left, for ``"disconnect"`` events, else ``None``: one of
+        ``"closed by peer"``, ``"connection reset"``, ``"closed in the middle
+        of a
+        frame"``, ``"i/o error: ..."``, ``"frame too large"``, ``"slow
+        consumer"``,
+        ``"idle timeout"``, ``"frame not finished in time"``
+        (``frame_timeout``),
+        ``"kicked"``, ``"server stopped"``."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -204,20 +252,44 @@ class Event:
 
 @final
 class ClientEvent:
-    """One thing that happened on a client's connection (``TcpClient.next_event()``)."""
+    """One thing that happened on a client's connection, from
+    ``client.next_event()``.
+
+    ``kind`` is ``"message"`` (``data`` holds it), ``"disconnect"`` (the
+    connection ended; ``reason`` says why), ``"reconnecting"`` (attempt
+    ``attempt`` comes after ``delay`` seconds), ``"reconnected"`` (attempt
+    ``attempt`` succeeded from ``local_address`` — the place to log in or
+    subscribe again) or ``"closed"`` (the client is closed for good; the
+    last event). Fields that do not apply are ``None``."""
 
     @property
-    def kind(self) -> Literal["message", "disconnect", "reconnecting", "reconnected", "closed"]: ...
+    def kind(self) -> Literal["message", "disconnect", "reconnecting", "reconnected", "closed"]:
+        """``"message"``, ``"disconnect"``, ``"reconnecting"``, ``"reconnected"``
+        or ``"closed"``."""
     @property
-    def data(self) -> Optional[bytes]: ...
+    def data(self) -> Optional[bytes]:
+        """The message, for ``"message"``."""
     @property
-    def reason(self) -> Optional[str]: ...
+    def reason(self) -> Optional[str]:
+        """Why the connection ended, for ``"disconnect"`` (as
+        ``disconnect_reason``)."""
     @property
-    def attempt(self) -> Optional[int]: ...
+    def attempt(self) -> Optional[int]:
+        """The reconnect attempt, for ``"reconnecting"`` and ``"reconnected"``:
+        1 for the first after a drop, unless the connection that dropped
+        lasted under a second — then the count goes on from the attempt
+        that made it (see ``TcpClient``'s ``reconnect``). While the event
+        queue is full, a ``"reconnecting"`` still waiting for room is
+        replaced by the next attempt's, so attempt numbers may skip."""
     @property
-    def delay(self) -> Optional[float]: ...
+    def delay(self) -> Optional[float]:
+        """Seconds until that attempt, for ``"reconnecting"`` (0 when a
+        connection lost during ``close()`` is redialled at once to flush
+        what is queued)."""
     @property
-    def local_address(self) -> Optional[Tuple[str, int]]: ...
+    def local_address(self) -> Optional[Tuple[str, int]]:
+        """``(ip, port)`` of this end of the new connection, for
+        ``"reconnected"``."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -225,39 +297,71 @@ class ClientEvent:
 
 @final
 class Stats:
-    """A snapshot of a server's counters."""
+    """A snapshot of a server's counters since it started (``server.stats()``)."""
 
     @property
-    def clients(self) -> int: ...
+    def clients(self) -> int:
+        """Clients connected now."""
     @property
-    def accepted(self) -> int: ...
+    def accepted(self) -> int:
+        """Connections accepted and admitted."""
     @property
-    def rejected(self) -> int: ...
+    def rejected(self) -> int:
+        """Connections refused because ``max_clients`` were connected."""
     @property
-    def disconnected(self) -> int: ...
+    def disconnected(self) -> int:
+        """Admitted connections (see ``accepted``) that have ended, for any
+        reason; a refused one counts only in ``rejected``."""
     @property
-    def msgs_in(self) -> int: ...
+    def msgs_in(self) -> int:
+        """Messages (frames) received from clients."""
     @property
-    def bytes_in(self) -> int: ...
+    def bytes_in(self) -> int:
+        """Bytes read from client sockets (framing included)."""
     @property
-    def msgs_out(self) -> int: ...
+    def msgs_out(self) -> int:
+        """Messages queued for delivery, counted once per recipient."""
     @property
-    def bytes_out(self) -> int: ...
+    def bytes_out(self) -> int:
+        """Bytes written to client sockets (framing included)."""
     @property
-    def dropped(self) -> int: ...
+    def dropped(self) -> int:
+        """Messages dropped for a client whose queue was full
+        (``overflow="drop"``)."""
     @property
-    def undelivered(self) -> int: ...
+    def undelivered(self) -> int:
+        """Messages for one client that were not queued because the client had
+        left, or was leaving, by the time the server got to them: a ``send``
+        or ``send_to`` that returned while the client was disconnecting or
+        the server stopping ran out of linger time before it got to them; and
+        messages (broadcasts too) that did not fit the queue of a client held
+        open for replies after its disconnect event, under
+        ``overflow="disconnect"`` (which ends the hold; under
+        ``overflow="drop"`` they count in ``dropped``, like anyone's).
+        Broadcasts are otherwise not counted here."""
     @property
-    def slow_consumers(self) -> int: ...
+    def slow_consumers(self) -> int:
+        """Clients disconnected as slow consumers (reason ``"slow consumer"``).
+        A client held open for replies after its disconnect event whose queue
+        overflows under ``overflow="disconnect"`` is closed but not counted
+        here: it had already left."""
     @property
-    def frame_too_large(self) -> int: ...
+    def frame_too_large(self) -> int:
+        """Clients disconnected for sending an oversize frame."""
     @property
-    def idle_timeouts(self) -> int: ...
+    def idle_timeouts(self) -> int:
+        """Clients disconnected for idling."""
     @property
-    def frame_timeouts(self) -> int: ...
+    def frame_timeouts(self) -> int:
+        """Clients disconnected for not completing a frame in time
+        (``frame_timeout``)."""
     @property
-    def callback_errors(self) -> int: ...
-    def as_dict(self) -> Dict[str, int]: ...
+    def callback_errors(self) -> int:
+        """Exceptions raised by the callbacks (each went to ``on_error``, or to
+        ``sys.unraisablehook`` — but for a ``NotRunning`` raised after
+        ``stop()`` began); the server keeps running after each."""
+    def as_dict(self) -> Dict[str, int]:
+        """The counters as a ``dict`` (e.g. for logging or JSON)."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -265,7 +369,23 @@ class Stats:
 
 @final
 class EventIterator(Iterator[Event]):
-    """Iterator over a server's events (``TcpServer.events()``)."""
+    """Iterator over a server's events, returned by ``TcpServer.events()``.
+
+    Each step blocks (without holding the GIL) until the next event. The
+    iteration ends when the server has stopped and every event was taken, or,
+    with a ``timeout``, when no event arrived for that many seconds. Events
+    are fetched in batches internally, so iterating a busy server is cheap;
+    leaving the iteration (``break``) loses none of them: those already
+    fetched go to the next ``events()``, ``poll()`` or ``aevents()``.
+    One iterator may be shared by several threads: they take turns, and each
+    event goes to exactly one of them. (A client that finished sending is
+    held open for replies until the next event is asked for — by any
+    thread: with several, reply before asking for more.)
+
+    Once the iteration has ended (the server stopped, or the ``timeout``
+    passed without an event) the iterator stays exhausted, as Python's
+    iterator protocol asks: events that come later are left for the next
+    ``events()``, ``poll()`` or ``aevents()``."""
 
     def __iter__(self) -> "EventIterator": ...
     def __next__(self) -> Event: ...
@@ -275,7 +395,82 @@ _ClientRef = int | Client  # a client id, or the Client itself
 
 @final
 class TcpServer:
-    """A multi-client TCP server."""
+    r"""A multi-client TCP server.
+
+    ``TcpServer(port, max_clients)`` configures a server; ``start()`` binds and
+    starts it (or use it as a context manager). Port 0 picks a free port; read
+    the real one from ``port``.
+
+    Register callbacks with the ``on_connect`` / ``on_message`` /
+    ``on_disconnect`` decorators before ``start()``: they run on one
+    dispatcher thread, in order per client, never on the I/O threads (so
+    they are plain functions: an ``async def`` one raises ``TypeError``;
+    from asyncio, consume ``aevents()`` instead). An
+    exception in a callback is passed to ``on_error`` if set, otherwise to
+    ``sys.unraisablehook``; the server keeps running. (Once ``stop()`` has
+    begun, the messages already read still reach ``on_message``, where a
+    reply raises ``NotRunning``: without ``on_error`` that one is counted
+    in ``callback_errors`` but not reported.) Without callbacks the
+    server runs in pull mode: consume ``events()``, ``poll()`` or
+    ``aevents()``.
+
+    Every method is thread-safe and may be called from inside a callback,
+    ``stop()`` included. Servers still running at interpreter exit are stopped.
+    A running server is not stopped by ``del`` when its callbacks refer back
+    to it (an application object holding both): the cycle keeps it serving
+    until ``stop()`` or exit, so stop servers explicitly (``with`` does).
+
+    Constructor parameters (nothing is bound until ``start()``; durations
+    are in seconds):
+
+    - ``port``: TCP port, 0 for any free one. ``max_clients``: most clients
+      connected at once (more are accepted and closed).
+    - ``framing``: how messages are delimited — ``"raw"`` (each read is a
+      message), ``"lines"`` (newline-terminated; sending a message holding a
+      newline raises ``InvalidMessage``, and one ending in ``\r`` arrives
+      without it) or ``"length"`` (4-byte big-endian length prefix).
+      ``max_len``: longest accepted message for lines/length framing
+      (default ``DEFAULT_MAX_LINE`` / ``DEFAULT_MAX_FRAME``).
+    - ``bind``: local IP address (``"::"`` for IPv6 and IPv4; IPv6 also in
+      brackets, ``"[::1]"``).
+    - ``threads``: event-loop threads (``None``: one per core).
+    - ``max_queue_bytes``: bound of each client's outbound queue (default
+      ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB); ``overflow``: ``"disconnect"`` a
+      client whose queue is full (reason ``"slow consumer"``), or ``"drop"``
+      the message.
+    - ``idle_timeout`` cuts a client that sends nothing for that long,
+      ``frame_timeout`` one that takes longer than that to complete a
+      started frame (slowloris defence; its clock does not run while the
+      server is not reading, e.g. its event queue full); ``None`` (the
+      default) turns either off, and 0 is ``InvalidConfig``. ``keepalive``:
+      TCP keepalive probes after that long without traffic (``None``: off;
+      at most 32,767 s), then every third of it; 3 unanswered end the
+      connection (reason ``"i/o error: timed out"``), about twice that time
+      after the client's last traffic (also while data sent to it waits to
+      be acknowledged).
+    - ``nodelay``: ``TCP_NODELAY`` on accepted sockets. ``backlog``: listen
+      backlog (default 4096).
+    - ``linger``: how long ``stop()`` keeps flushing, and how long a client
+      that finished sending is held open for replies after its disconnect
+      event was taken (pull mode, callbacks included).
+    - ``event_capacity``: events waiting to be taken (default 65,536); while
+      full, the server stops reading from clients.
+    - ``busy_poll``: how long an I/O thread that ran out of work keeps
+      polling (yielding the CPU) before it sleeps — fewer wakeups under
+      steady load, at most that much CPU per wakeup; default 5e-6, 0 turns
+      it off, at most 1 (``InvalidConfig`` beyond).
+    - ``full_message``: bytes sent (framed) to each connection refused
+      because ``max_clients`` are connected, just before it is closed, so
+      the peer learns why; at most 4096 bytes framed.
+
+    Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
+    ``start()`` would refuse (zero ``max_clients``, ``threads``,
+    ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
+    below 1, a zero timeout, a ``full_message`` too long or, under lines
+    framing, holding a newline) is refused here,
+    and so is a negative or too large count (``max_clients=-1``), the
+    message naming the argument; a ``port`` outside 0–65535 raises
+    ``OverflowError``, as ``socket`` does."""
 
     def __new__(
         cls,
@@ -321,39 +516,157 @@ class TcpServer:
         raises (instead of ``sys.unraisablehook``). What ``func`` itself
         raises goes to ``sys.unraisablehook``, with ``exc`` as its
         ``__context__``."""
-    def start(self: _S) -> _S: ...
-    def stop(self, timeout: Optional[float] = None) -> bool: ...
+    def start(self: _S) -> _S:
+        """Binds, listens and starts serving; returns the server itself.
+
+        Raises ``BindError`` (an ``OSError`` with ``errno``, e.g.
+        ``EADDRINUSE``)
+        when the address cannot be bound (bad settings were refused by the
+        constructor), ``RuntimeError`` when already started (a stopped server
+        cannot be
+        restarted: create a new one)."""
+    def stop(self, timeout: Optional[float] = None) -> bool:
+        """Stops gracefully: stop accepting, flush queued messages (up to
+        ``linger`` seconds), report every client as disconnected with reason
+        ``"server stopped"``, wait for the last callbacks and release the port.
+        Idempotent; concurrent calls all wait. Ctrl-C interrupts the wait for
+        the flush and the last callbacks (the server is stopping by then; a
+        later ``stop()`` waits for the rest, but the interpreter's exit and
+        dropping the server do not: the flush goes on in the background while
+        the process lives). Inside a callback
+        — of this server or of any other — it starts the stop and returns;
+        the remaining callbacks run after the current one returns.
+
+        ``timeout`` (seconds; ``None``: no limit) bounds the wait, flush and
+        last callbacks together (give or take a tenth of a second): past it
+        the stop goes on in the background and a later ``stop()`` waits for
+        the rest. Returns whether the server has stopped (``False`` when the
+        time ran out, and inside a callback)::
+
+            if not server.stop(timeout=5.0):
+                print("a callback is still running")"""
     def _stop_with_timeout(self, timeout: float) -> bool: ...
     @staticmethod
     def _wait_for_callbacks(timeout: float) -> bool: ...
-    def wait(self, timeout: Optional[float] = None) -> bool: ...
-    def send_all(self, data: _Data, *, exclude: Optional[_ClientRef] = None) -> int: ...
-    def send_to(self, ip: str, port: int, data: _Data) -> None: ...
-    def send(self, client_id: _ClientRef, data: _Data) -> None: ...
-    def disconnect(self, client_id: _ClientRef) -> None: ...
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Blocks until the server has stopped (by ``stop()`` from another
+        thread or a callback) — its queues flushed (up to ``linger``), its
+        clients closed — and its last callbacks (the ``"server stopped"``
+        disconnects) have run, or ``timeout`` seconds passed; returns whether
+        it stopped. Ctrl-C interrupts the wait. Inside a callback it does not
+        wait for the callbacks (they run after it).
+        Raises ``NotRunning`` before ``start()`` (there is nothing to wait
+        for: without it, ``wait()`` would block for good)."""
+    def send_all(self, data: _Data, *, exclude: Optional[_ClientRef] = None) -> int:
+        """Queues ``data`` for every connected client, or every one but client
+        ``exclude`` (an id or a ``Client``, e.g. the sender of a message being
+        relayed; one not connected excludes nobody); returns how many clients
+        were
+        connected at the call (0 when the server is not running), each of
+        which gets it unless it leaves first or its queue is full (under
+        ``overflow="drop"`` it is dropped for that one). A client that
+        finished sending and is held open for replies (see ``Event``) gets
+        it too but is not counted, its own leave notice included: pass
+        ``exclude=client.id`` for that. Raises ``FrameTooLarge`` when
+        ``data`` exceeds the framing's ``max_len``, ``InvalidMessage`` when
+        it contains a newline under lines framing (no client gets it then)."""
+    def send_to(self, ip: str, port: int, data: _Data) -> None:
+        """Queues ``data`` for the client whose remote address is ``ip:port``.
+        ``ip`` as ``Client.ip`` gives it, or in brackets (``"[::1]"``, as in
+        ``str(client)``), with an IPv6 zone (``"fe80::1%eth0"``, ignored), or
+        an IPv4 client's IPv4-mapped address (``"::ffff:127.0.0.1"``).
+        A client is found from its ``on_connect`` (or ``Connected`` event)
+        on, not from the moment its ``connect()`` returns: the kernel
+        completes the handshake before the server accepts it.
+
+        Raises ``NoSuchAddr`` when no client is connected from there,
+        ``NotRunning``, ``FrameTooLarge``, ``InvalidMessage`` (a newline in
+        ``data`` under lines framing); ``InvalidConfig`` (a ``ValueError``)
+        for an ``ip`` that is no IP address — a host name included: it is not
+        resolved, since clients are found by the address they connected from."""
+    def send(self, client_id: _ClientRef, data: _Data) -> None:
+        """Queues ``data`` for client ``client_id`` (an id, or the ``Client``
+        itself, as a callback or an event gives it).
+
+        Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
+        ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
+        lines framing: it would arrive as several messages)."""
+    def disconnect(self, client_id: _ClientRef) -> None:
+        """Disconnects client ``client_id`` (an id or a ``Client``; its
+        disconnect reason is ``"kicked"``); called from a callback of this
+        server (e.g. that
+        client's own ``on_message``), the rest of what the client sent is
+        dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
+        ``NotRunning``."""
     def _kicks_pending(self) -> int: ...
-    def clients(self) -> List[Client]: ...
-    def client(self, client_id: _ClientRef) -> Optional[Client]: ...
+    def clients(self) -> List[Client]:
+        """The connected clients, by id."""
+    def client(self, client_id: _ClientRef) -> Optional[Client]:
+        """The connected client with this id (or that ``Client``'s), or ``None``."""
     @property
-    def client_count(self) -> int: ...
+    def client_count(self) -> int:
+        """Number of connected clients."""
     @property
-    def pending_events(self) -> int: ...
-    def stats(self) -> Stats: ...
+    def pending_events(self) -> int:
+        """How many events wait to be taken right now, as Rust's
+        ``events().len()``: in pull mode, by ``events()``, ``poll()`` or
+        ``aevents()`` (those an iterator took in a batch and has not handed
+        out included) — the consumer's backlog; with callbacks, by the
+        callback thread (not counting the batch it is running) — how far the
+        callbacks are behind. While the queue is at ``event_capacity`` (or
+        its messages hold 64 MiB) the server stops reading from clients.
+        Events queued at a stop count until taken; 0 before ``start()``.
+        Asking takes nothing and does not end a finished client's hold (see
+        ``Event``)."""
+    def stats(self) -> Stats:
+        """The server's counters."""
     @property
-    def port(self) -> int: ...
+    def port(self) -> int:
+        """The port: the one actually bound once started (port 0 resolved)."""
     @property
-    def address(self) -> Tuple[str, int]: ...
+    def address(self) -> Tuple[str, int]:
+        """``(ip, port)`` the server listens on (the configured one before
+        ``start()``)."""
     @property
-    def framing(self) -> Literal["raw", "lines", "length"]: ...
+    def framing(self) -> Literal["raw", "lines", "length"]:
+        """The framing name: ``"raw"``, ``"lines"`` or ``"length"``."""
     @property
-    def max_len(self) -> Optional[int]: ...
+    def max_len(self) -> Optional[int]:
+        """The message size limit of the framing, ``None`` for raw."""
     @property
-    def max_clients(self) -> int: ...
+    def max_clients(self) -> int:
+        """The most clients connected at once."""
     @property
-    def running(self) -> bool: ...
-    def events(self, timeout: Optional[float] = None, *, max_batch: int = 256) -> EventIterator: ...
-    def poll(self, max_events: int = 256, timeout: Optional[float] = 0.0) -> List[Event]: ...
-    def aevents(self, *, max_batch: int = 256) -> AsyncGenerator[Event, None]: ...
+    def running(self) -> bool:
+        """Whether the server is running (started and not stopped)."""
+    def events(self, timeout: Optional[float] = None, *, max_batch: int = 256) -> EventIterator:
+        """The pull-mode events as an iterator (see ``EventIterator``).
+
+        With ``timeout=None`` the iteration ends when the server has stopped
+        and
+        every event was taken; with a timeout it also ends when no event
+        arrives for ``timeout`` seconds. An iterator that has ended stays
+        exhausted (later events go to the next ``events()``, ``poll()`` or
+        ``aevents()``). Ctrl-C interrupts the wait.
+        Raises ``NotRunning`` before ``start()`` and ``RuntimeError`` when the
+        server has callbacks."""
+    def poll(self, max_events: int = 256, timeout: Optional[float] = 0.0) -> List[Event]:
+        """Takes up to ``max_events`` events, waiting up to ``timeout`` seconds
+        for the first one (0: do not wait; ``None``: until one comes);
+        returns a list, empty on timeout. Ctrl-C interrupts the wait.
+
+        The cheap way to consume a busy server: one call per batch. Raises
+        ``NotRunning`` once the server has stopped and every event was taken
+        (or before ``start()``), ``RuntimeError`` when the server has
+        callbacks."""
+    def aevents(self, *, max_batch: int = 256) -> AsyncGenerator[Event, None]:
+        """The pull-mode events as an async iterator for asyncio:
+        ``async for event in server.aevents(): ...``. Ends when the server has
+        stopped and every event was taken. Waiting happens on a helper thread
+        of its own (not the loop's default executor); leaving the loop
+        (``break``, cancelling the consuming task) loses no event: those
+        already taken in a batch go to the next ``aevents()``, ``events()``
+        or ``poll()``."""
     def _wait_ready(self, timeout: float) -> bool: ...
     def _next_ready(self, max_batch: int) -> Optional[Event]: ...
     def __enter__(self: _S) -> _S: ...
@@ -363,7 +676,12 @@ class TcpServer:
         _exc: Optional[BaseException] = None,
         _tb: Optional[TracebackType] = None,
     ) -> bool: ...
-    def astop(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, bool]: ...
+    def astop(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, bool]:
+        """``stop()`` for asyncio: ``await server.astop()`` stops the server on
+        a helper thread, so the event loop keeps running while queued
+        messages are flushed (up to ``linger`` seconds) and the last callbacks
+        run. Cancelling the awaiting task does not cancel the stop.
+        ``timeout`` and the result are ``stop()``'s."""
     def __aenter__(self: _S) -> Coroutine[Any, Any, _S]: ...
     def __aexit__(
         self,
@@ -374,7 +692,93 @@ class TcpServer:
 
 @final
 class TcpClient:
-    """A connection to a tcphub (or any compatible) server."""
+    """A connection to a tcphub (or any compatible) server.
+
+    ``TcpClient(host, port, framing="lines")`` connects at once (raising
+    ``ConnectError``, a ``ConnectionError`` with ``errno``, on failure);
+    from asyncio, ``await TcpClient.aconnect(host, port, ...)`` connects
+    without blocking the event loop.
+    ``send()`` never blocks by default: it frames the message and queues it
+    for a background I/O thread, raising ``QueueFull`` when the bounded queue
+    is full — or, given a ``timeout``, waits that long for room.
+    ``flush()`` waits until what was queued has been written.
+    ``recv()`` returns the next message. With ``reconnect=True`` a
+    dropped connection is re-established with capped, jittered exponential
+    backoff while ``send()`` keeps queueing. Use it as a context manager or
+    call ``close()``; iterating yields messages until the connection closes.
+    Clients still open at interpreter exit are closed (flushed, as
+    ``close()`` does) once the servers still running were stopped.
+
+    Constructor parameters (durations are in seconds):
+
+    - ``host``, ``port``: the server — a name or an IP address (an IPv6
+      address also in brackets, ``"[::1]"``, as tcphub prints addresses),
+      and its port apart: ``"127.0.0.1:8001"`` as the host is
+      ``InvalidConfig``, as are an empty host and port 0.
+      The name lookup and the connect run with the GIL released; Ctrl-C
+      interrupts the wait for them and ends the connect (a name lookup
+      under way finishes on its helper thread). They block the calling thread
+      (up to
+      ``connect_timeout`` per address): from asyncio, use
+      ``await TcpClient.aconnect(host, port, ...)``, which takes the same
+      arguments and runs them on a helper thread. An
+      empty host or port 0 raises
+      ``InvalidConfig`` (a ``ValueError``), not ``ConnectError``.
+    - ``framing``: ``"raw"``, ``"lines"`` or ``"length"``, as the server's
+      (under ``"lines"``, ``send`` raises ``InvalidMessage`` for a message
+      holding a newline);
+      ``max_len``: longest message for lines/length framing, both ways
+      (default ``DEFAULT_MAX_LINE`` / ``DEFAULT_MAX_FRAME``).
+    - ``connect_timeout``: time allowed for each connection attempt.
+    - ``reconnect``: re-establish dropped connections, waiting between
+      ``reconnect_initial`` and ``reconnect_max`` seconds (both more than
+      zero, else ``InvalidConfig``), giving up after
+      ``reconnect_max_attempts`` failed attempts in a row (``None``: never;
+      at least 1; given without ``reconnect=True``, ``InvalidConfig``).
+      Attempt *n* waits between half and all of
+      ``min(reconnect_initial * 2**(n-1), reconnect_max)``. A connection
+      that drops less than a second after it was made counts as a failed
+      attempt: the count (and the backoff) goes on instead of starting
+      again at 1, so a server that accepts and closes at once is not
+      hammered — and ``reconnect_max_attempts`` applies across such drops.
+      A ``host`` name is looked up again for the redials, so a server back
+      at another address (a restarted container, a DNS failover) is found
+      there.
+    - ``max_queue_bytes`` bounds what ``send()`` has queued (default
+      ``DEFAULT_MAX_QUEUE_BYTES``, 4 MiB; past it, ``QueueFull``).
+    - ``nodelay``: ``TCP_NODELAY`` on the socket. ``keepalive``: TCP
+      keepalive probes after that long without traffic, on every connection
+      (``None``, the default: off; 0 or over 32,767 s is
+      ``InvalidConfig``), so a server whose host vanished is found even by a
+      client that only receives, about twice that time after its last
+      traffic.
+    - ``linger``: how long ``close()`` keeps flushing and waiting for the
+      server to acknowledge what it wrote, and, with
+      ``write_after_server_eof=True`` and without ``reconnect``, how long
+      what is queued is still written after the server ended its sending
+      side.
+    - ``write_after_server_eof`` (default ``False``): what happens to
+      messages still queued when the server ends its sending side without
+      ``reconnect`` (or while closing). ``False``: the server's end ends
+      the connection at once and they are dropped, counted in ``unsent``.
+      ``True``: they are still written, within ``linger`` (a server that
+      half-closed may still read them); ``disconnect_reason`` is
+      ``"closed by peer"`` either way. The default suits a tcphub server,
+      and any server that closes rather than half-closes: one that ended
+      the connection (stopped, kicked or timed out the client) reads and
+      discards what still arrives, so written on, those messages would be
+      lost with an end that looks clean. Choose ``True`` for a server known
+      to half-close and read on (one that sends its last request and
+      half-closes to wait for the answer, say). With ``reconnect`` the queue
+      waits
+      for the next connection either way.
+    - ``event_capacity`` bounds the events waiting to be taken: received
+      messages (``recv()``), and the drops and reconnects ``next_event()``
+      reports, which ``recv()`` skips (default 65,536; while full, the
+      client stops reading).
+
+    Raises ``InvalidConfig`` (a ``ValueError``) for bad values, a negative
+    or too large count (``event_capacity=-1``) included, before it dials."""
 
     def __new__(
         cls,
@@ -413,36 +817,152 @@ class TcpClient:
         event_capacity: int = 65536,
         keepalive: Optional[float] = None,
         write_after_server_eof: bool = False,
-    ) -> Coroutine[Any, Any, "TcpClient"]: ...
-    def send(self, data: _Data, timeout: Optional[float] = 0.0) -> None: ...
-    def flush(self, timeout: Optional[float] = None) -> None: ...
-    def recv(self, timeout: Optional[float] = None) -> Optional[bytes]: ...
-    def next_event(self, timeout: Optional[float] = None) -> Optional[ClientEvent]: ...
-    def arecv(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, Optional[bytes]]: ...
+    ) -> Coroutine[Any, Any, "TcpClient"]:
+        """staticmethod(function) -> method
+
+        Convert a function to be a static method.
+
+        A static method does not receive an implicit first argument.
+        To declare a static method, use this idiom:
+
+             class C:
+                 @staticmethod
+                 def f(arg1, arg2, argN):
+                     ...
+
+        It can be called either on the class (e.g. C.f()) or on an instance
+        (e.g. C().f()). Both the class and the instance are ignored, and
+        neither is passed implicitly as the first argument to the method.
+
+        Static methods in Python are similar to those found in Java or C++.
+        For a more advanced concept, see the classmethod builtin."""
+    def send(self, data: _Data, timeout: Optional[float] = 0.0) -> None:
+        """Queues ``data`` (framed) for sending. With ``timeout=0`` (the
+        default) it never blocks: a full queue raises ``QueueFull`` at once.
+        A positive ``timeout`` waits up to that many seconds for room in the
+        queue (``None``: as long as it takes) and raises ``QueueFull`` when
+        none came; a message larger than ``max_queue_bytes`` by itself waits
+        for the queue to empty (only an empty queue takes it). The wait
+        releases the GIL; Ctrl-C interrupts it.
+
+        Raises ``QueueFull``, ``FrameTooLarge``, ``InvalidMessage`` (a
+        newline in ``data`` under lines framing, at once: nothing is
+        queued), or ``NotRunning`` once closed
+        or after ``shutdown_write()`` (its message says which; also when that
+        happens during the wait)."""
+    def flush(self, timeout: Optional[float] = None) -> None:
+        """Waits until every message queued before the call has been written
+        to the socket (handed to the system, not yet acknowledged by the
+        server: ``close()`` waits for that), up to ``timeout`` seconds
+        (``None``: as long as it takes). Returns at once when nothing is
+        queued; messages other threads send meanwhile are not waited for.
+        With ``reconnect=True`` it keeps waiting while the client is between
+        connections. The wait releases the GIL; Ctrl-C interrupts it.
+
+        Raises ``Timeout`` (a ``TimeoutError``) when the time ran out, and
+        ``NotRunning`` when the messages will never be written: the client
+        was closed (the close's own flush is waited for) or its connection
+        ended for good with them unsent."""
+    def recv(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The next message, waiting up to ``timeout`` seconds (``None``: until
+        one
+        comes). Returns ``None`` once the connection is closed for good (like
+        ``socket.recv`` returning ``b""``). Raises ``Timeout`` (a
+        ``TimeoutError``) when nothing came in time. Ctrl-C interrupts the
+        wait."""
+    def next_event(self, timeout: Optional[float] = None) -> Optional[ClientEvent]:
+        """The next event on the connection — a message, a drop, a reconnect
+        attempt or its success, the final close (see ``ClientEvent``) —
+        waiting up to ``timeout`` seconds (``None``: no limit). ``None`` once
+        the ``"closed"`` event was taken. Raises ``Timeout`` (a
+        ``TimeoutError``) when nothing came in time. It shares the queue
+        with ``recv()``, which skips all but messages: with ``reconnect=True``
+        a ``"reconnected"`` event is where to log in or subscribe again.
+        Ctrl-C interrupts the wait."""
+    def arecv(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, Optional[bytes]]:
+        """The next message, for asyncio: ``await client.arecv()``. ``None``
+        once the connection is closed for good; raises ``Timeout`` when none
+        came within ``timeout`` seconds (``None``: no limit). The wait runs on
+        a helper thread and takes nothing, so cancelling the awaiting task
+        (``asyncio.wait_for``, a task group) loses no message."""
     def __aiter__(self) -> AsyncIterator[bytes]: ...
     def _wait_ready(self, timeout: float) -> bool: ...
     @staticmethod
     def _close_all() -> None: ...
-    def shutdown_write(self) -> None: ...
-    def close(self, timeout: Optional[float] = None) -> bool: ...
+    def shutdown_write(self) -> None:
+        """Finishes sending (a TCP half-close): what is queued is written, then
+        the sending side is shut so the server reads end-of-stream. Messages
+        keep arriving until the server closes its side, which ends the client
+        for good (no reconnect); later ``send`` calls raise ``NotRunning``.
+        Idempotent. Raises ``NotRunning`` once closed."""
+    def close(self, timeout: Optional[float] = None) -> bool:
+        """Closes gracefully: flush what is queued (up to ``linger`` seconds),
+        shut the connection down and stop the I/O thread. Once everything is
+        written the socket stays open (what arrives is discarded) until the
+        server has acknowledged all of it or ended its side, within the same
+        ``linger``. What is still queued, or written but not acknowledged,
+        when ``linger`` runs out is dropped; ``disconnect_reason`` then
+        says ``"i/o error: timed out"`` instead of ``"closed locally"``
+        (``"connection reset"`` if the server reset it meanwhile); a
+        server that ended its side before the flush was done (before the
+        call, too) closed first: ``"closed by peer"``.
+        Messages received before the call can still be taken; what arrives
+        after it is discarded. Idempotent. Ctrl-C
+        interrupts the wait for the flush (the client is closing by then; a
+        later ``close()`` waits for the rest, but dropping the client, at
+        exit too, does not: the flush goes on in the background while the
+        process lives).
+
+        ``timeout`` (seconds; ``None``, the default: as long as the flush
+        takes) bounds the wait: ``close(timeout)`` returns ``True`` once
+        closed, ``False`` when the close was still under way at the timeout
+        — it goes on in the background, and a later ``close()`` waits for
+        the rest."""
     @property
-    def local_address(self) -> Tuple[str, int]: ...
+    def local_address(self) -> Tuple[str, int]:
+        """``(ip, port)`` of this end of the current (or last) connection."""
     @property
-    def peer_address(self) -> Tuple[str, int]: ...
+    def peer_address(self) -> Tuple[str, int]:
+        """``(ip, port)`` of the server."""
     @property
-    def is_open(self) -> bool: ...
+    def is_open(self) -> bool:
+        """Whether the client is open: not closed, and not given up after a drop
+        (after ``shutdown_write()`` it stays open to receive while ``send``
+        raises ``NotRunning``)."""
     @property
-    def is_connected(self) -> bool: ...
+    def is_connected(self) -> bool:
+        """Whether a connection is up right now (false while reconnecting)."""
     @property
-    def queued_bytes(self) -> int: ...
+    def queued_bytes(self) -> int:
+        """Bytes accepted by ``send`` and not yet written to the socket."""
     @property
-    def unsent(self) -> int: ...
+    def unsent(self) -> int:
+        """Messages accepted by ``send`` that were never written whole: those
+        still queued when the client ended for good and were dropped (the
+        connection lost without ``reconnect`` or reconnecting gave up,
+        ``close()`` out of ``linger`` time, or the server's end of its
+        sending side under ``write_after_server_eof=False``). 0 while the
+        client is open: what is queued then may still be written. Messages
+        written but never read by the server are not counted."""
     @property
-    def disconnect_reason(self) -> Optional[str]: ...
+    def disconnect_reason(self) -> Optional[str]:
+        """Why the most recent connection ended, as the server's disconnect
+        events say it (``"closed by peer"``, ``"closed locally"``,
+        ``"connection reset"``, ``"frame too large"``, ``"closed in the
+        middle of a frame"``, ...); ``None`` while none has. Once ``recv()``
+        returns ``None`` it tells a clean close from a fault. With
+        ``reconnect=True`` it keeps the last drop's reason while
+        reconnecting; once reconnecting gave up (after
+        ``reconnect_max_attempts`` failed attempts) it is the final reason,
+        ``"gave up reconnecting after N attempts"``."""
     @property
-    def framing(self) -> Literal["raw", "lines", "length"]: ...
+    def framing(self) -> Literal["raw", "lines", "length"]:
+        """The framing name: ``"raw"``, ``"lines"`` or ``"length"``."""
     @property
-    def max_len(self) -> Optional[int]: ...
+    def max_len(self) -> Optional[int]:
+        """The message size limit of the framing (``send`` refuses longer
+        messages with ``FrameTooLarge``; a longer one from the server ends
+        the connection), ``None`` for raw."""
     def __iter__(self) -> "TcpClient": ...
     def __next__(self) -> bytes: ...
     def __enter__(self) -> "TcpClient": ...
@@ -452,7 +972,12 @@ class TcpClient:
         _exc: Optional[BaseException] = None,
         _tb: Optional[TracebackType] = None,
     ) -> bool: ...
-    def aclose(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, bool]: ...
+    def aclose(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, bool]:
+        """``close()`` for asyncio: ``await client.aclose()`` closes the client
+        on a helper thread, so the event loop keeps running while what is
+        queued is flushed (up to ``linger`` seconds). Cancelling the awaiting
+        task does not cancel the close. ``timeout`` and the result are
+        ``close()``'s."""
     def __aenter__(self) -> Coroutine[Any, Any, "TcpClient"]: ...
     def __aexit__(
         self,
