@@ -113,10 +113,17 @@ impl ClientLoop {
     /// become the ones to dial.
     fn take_lookup(&mut self) {
         if let Some(found) = self.lookup.as_mut().and_then(Lookup::found) {
-            if found != self.targets {
+            // Said only when the addresses changed, not their order (a
+            // round-robin name answers in a new order each time).
+            let sorted = |a: &[SocketAddr]| {
+                let mut a = a.to_vec();
+                a.sort_unstable();
+                a
+            };
+            if sorted(&found) != sorted(&self.targets) {
                 log::info!("tcphub: the server's name now resolves to {found:?}");
-                self.targets = found;
             }
+            self.targets = found;
         }
     }
 
