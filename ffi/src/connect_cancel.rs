@@ -70,8 +70,8 @@ pub unsafe extern "C" fn tcphub_connect_cancel_cancel(c: *const tcphub_connect_c
 pub unsafe extern "C" fn tcphub_connect_cancel_is_cancelled(
     c: *const tcphub_connect_cancel,
 ) -> bool {
-    // SAFETY: NULL or live, by the caller's promise.
     boundary("tcphub_connect_cancel_is_cancelled", || {
+        // SAFETY: NULL or live, by the caller's promise.
         Ok(unsafe { c.as_ref() }.is_some_and(|c| c.token.is_cancelled()))
     })
 }

@@ -13,7 +13,7 @@ use mio::Waker;
 
 use crate::addr::canonical;
 use crate::client::{ClientCore, ClientGuard, TcpClient};
-use crate::client_dial::{cancelled_error, ConnectCancel, Dialled, Dialler};
+use crate::client_dial::{cancelled_error, dial, ConnectCancel, Dialled};
 use crate::client_loop;
 use crate::error::{at_least_one, more_than_zero, Error, Result};
 use crate::event::DisconnectReason;
@@ -587,13 +587,12 @@ impl ClientBuilder {
             )));
         }
         let io_err = |context| move |source| Error::Io { context, source };
-        let dialler = Dialler::new(cancel.as_ref());
         // Every address in turn; if none connects, the error names each
         // with its own failure (the first one leading, see `Error::Connect`).
         let mut failed = Vec::new();
         let mut stream = None;
         for addr in &addrs {
-            match dialler.dial(*addr, config.connect_timeout) {
+            match dial(*addr, config.connect_timeout, cancel.as_ref()) {
                 Dialled::Connected(s) => {
                     let ends = (s.peer_addr(), s.local_addr());
                     if matches!(&ends, (Ok(peer), Ok(local)) if peer == local) {
@@ -643,7 +642,7 @@ impl ClientBuilder {
             crate::connection::set_keepalive(&stream, idle)
                 .map_err(io_err("setting TCP keepalive"))?;
         }
-        // (Non-blocking already, as `Dialler` made it.)
+        // (Non-blocking already, as `dial` made it.)
         let poll = mio::Poll::new().map_err(io_err("creating a poller"))?;
         let waker = Arc::new(crate::wake::Wake::new(
             Waker::new(poll.registry(), client_loop::WAKER).map_err(io_err("creating a waker"))?,

@@ -169,116 +169,98 @@ pub(crate) enum Dialled {
     Cancelled,
 }
 
-/// Dials the addresses of one connect, each within its timeout, until its
-/// [`ConnectCancel`] (if any) is cancelled.
-#[derive(Debug)]
-pub(crate) struct Dialler {
-    token: Option<ConnectCancel>,
+/// Dials `addr`, waiting up to `timeout` (more than zero) for the connect,
+/// unless `token` is (or gets) cancelled.
+pub(crate) fn dial(addr: SocketAddr, timeout: Duration, token: Option<&ConnectCancel>) -> Dialled {
+    match connect(addr, timeout, token) {
+        Ok(Some(stream)) => Dialled::Connected(stream),
+        Ok(None) => Dialled::Cancelled,
+        Err(e) => Dialled::Failed(e),
+    }
 }
 
-impl Dialler {
-    pub(crate) fn new(token: Option<&ConnectCancel>) -> Dialler {
-        Dialler {
-            token: token.cloned(),
-        }
+/// The connect and its wait: `None` once cancelled (before it, nothing is
+/// dialled). Results as std's `TcpStream::connect_timeout` gives them (it
+/// does the same with the socket alone).
+fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+    token: Option<&ConnectCancel>,
+) -> io::Result<Option<TcpStream>> {
+    let cancelled = || token.is_some_and(ConnectCancel::is_cancelled);
+    if cancelled() {
+        return Ok(None);
     }
-
-    fn cancelled(&self) -> bool {
-        self.token.as_ref().is_some_and(ConnectCancel::is_cancelled)
+    // socket2 makes it close-on-exec. (Made non-blocking apart:
+    // `Type::nonblocking` is not there on macOS.)
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&SockAddr::from(addr)) {
+        Ok(()) => return Ok(Some(socket.into())),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
     }
-
-    /// Dials `addr`, waiting up to `timeout` (more than zero) for the
-    /// connect.
-    pub(crate) fn dial(&self, addr: SocketAddr, timeout: Duration) -> Dialled {
-        if self.cancelled() {
-            return Dialled::Cancelled;
+    // The token's pair, made now if this is its first wait: failing to
+    // (no descriptor left) fails this address, as its socket would have.
+    let wake = token.map(ConnectCancel::wake_pair).transpose()?;
+    let mut fds = [libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    }; 2];
+    let polled = match &wake {
+        Some(wake) => {
+            fds[1] = libc::pollfd {
+                fd: wake.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            2
         }
-        match self.connect(addr, timeout) {
-            Ok(Some(stream)) => Dialled::Connected(stream),
-            Ok(None) => Dialled::Cancelled,
-            Err(e) => Dialled::Failed(e),
+        None => 1,
+    };
+    let start = Instant::now();
+    loop {
+        if cancelled() {
+            return Ok(None); // (the socket closes with its drop)
         }
-    }
-
-    /// The connect and its wait: `None` once cancelled. Results as std's
-    /// `TcpStream::connect_timeout` gives them (it does the same with the
-    /// socket alone).
-    fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<Option<TcpStream>> {
-        // socket2 makes it close-on-exec. (Made non-blocking apart:
-        // `Type::nonblocking` is not there on macOS.)
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
-        match socket.connect(&SockAddr::from(addr)) {
-            Ok(()) => return Ok(Some(socket.into())),
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-            Err(e) => return Err(e),
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection timed out",
+            ));
         }
-        // The token's pair, made now if this is its first wait: failing to
-        // (no descriptor left) fails this address, as its socket would have.
-        let wake = self
-            .token
-            .as_ref()
-            .map(ConnectCancel::wake_pair)
-            .transpose()?;
-        let mut fds = [libc::pollfd {
-            fd: socket.as_raw_fd(),
-            events: libc::POLLOUT,
-            revents: 0,
-        }; 2];
-        let polled = match &wake {
-            Some(wake) => {
-                fds[1] = libc::pollfd {
-                    fd: wake.0.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                2
-            }
-            None => 1,
-        };
-        let start = Instant::now();
-        loop {
-            if self.cancelled() {
-                return Ok(None); // (the socket closes with its drop)
-            }
-            let left = timeout.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "connection timed out",
-                ));
-            }
-            // Rounded up (a wait rounded down to 0 would spin), at most
-            // what poll takes; a longer timeout waits again.
-            let ms = left
-                .as_nanos()
-                .div_ceil(1_000_000)
-                .min(libc::c_int::MAX as u128);
-            for fd in &mut fds {
-                fd.revents = 0;
-            }
-            // SAFETY: `fds` outlives the call and holds `polled` entries.
-            match unsafe { libc::poll(fds.as_mut_ptr(), polled, ms as libc::c_int) } {
-                -1 => {
-                    let e = io::Error::last_os_error();
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        return Err(e);
-                    }
-                    // EINTR: wait again for the time left.
+        // Rounded up (a wait rounded down to 0 would spin), at most
+        // what poll takes; a longer timeout waits again.
+        let ms = left
+            .as_nanos()
+            .div_ceil(1_000_000)
+            .min(libc::c_int::MAX as u128);
+        for fd in &mut fds {
+            fd.revents = 0;
+        }
+        // SAFETY: `fds` outlives the call and holds `polled` entries.
+        match unsafe { libc::poll(fds.as_mut_ptr(), polled, ms as libc::c_int) } {
+            -1 => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
                 }
-                0 => {}                        // the deadline: checked above
-                _ if fds[1].revents != 0 => {} // cancelled: checked above
-                _ => {
-                    // Linux reports a refused connect as POLLOUT with
-                    // POLLERR / POLLHUP: SO_ERROR says which it was.
-                    if let Some(e) = socket.take_error()? {
-                        return Err(e);
-                    }
-                    if fds[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-                        return Err(io::Error::other("no error set after POLLHUP"));
-                    }
-                    return Ok(Some(socket.into()));
+                // EINTR: wait again for the time left.
+            }
+            0 => {}                        // the deadline: checked above
+            _ if fds[1].revents != 0 => {} // cancelled: checked above
+            _ => {
+                // Linux reports a refused connect as POLLOUT with
+                // POLLERR / POLLHUP: SO_ERROR says which it was.
+                if let Some(e) = socket.take_error()? {
+                    return Err(e);
                 }
+                if fds[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                    return Err(io::Error::other("no error set after POLLHUP"));
+                }
+                return Ok(Some(socket.into()));
             }
         }
     }

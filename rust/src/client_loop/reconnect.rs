@@ -115,12 +115,9 @@ impl ClientLoop {
         if let Some(found) = self.lookup.as_mut().and_then(Lookup::found) {
             // Said only when the addresses changed, not their order (a
             // round-robin name answers in a new order each time).
-            let sorted = |a: &[SocketAddr]| {
-                let mut a = a.to_vec();
-                a.sort_unstable();
-                a
-            };
-            if sorted(&found) != sorted(&self.targets) {
+            let same =
+                found.len() == self.targets.len() && found.iter().all(|a| self.targets.contains(a));
+            if !same {
                 log::info!("tcphub: the server's name now resolves to {found:?}");
             }
             self.targets = found;
