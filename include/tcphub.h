@@ -1531,6 +1531,35 @@ int tcphub_server_send_all(struct tcphub_server *s, const uint8_t *data, size_t 
 int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, const uint8_t *data, size_t len, size_t *queued_out);
 
 /**
+ * Queues `len` bytes at `data`, framed once into one buffer they share,
+ * for each client among the `n_ids` ids at `ids` that is connected — a
+ * topic's subscribers, a room's members. An id that is not connected is
+ * skipped (no error, unlike `tcphub_server_send`), and one listed twice
+ * gets the message once. If `queued_out` is not NULL it receives how many
+ * distinct listed clients were connected at the call (0 when the call
+ * fails); each gets the message unless it leaves first or its queue
+ * overflows. In pull mode a client held open for replies after its
+ * DISCONNECTED is reached and counted, as by `tcphub_server_send`. Each
+ * client gets the message in the order of everything sent to it.
+ * `ids` may be NULL when `n_ids` is 0, `data` when `len` is 0. Waits only
+ * as `tcphub_server_send_all` does (an application thread, a loop more
+ * than 64 MiB behind).
+ *
+ * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+ * `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in the message under
+ * `TCPHUB_FRAMING_LINES`): on these no client gets the message;
+ * `TCPHUB_ERR_NULL` when `ids` is NULL with `n_ids` above 0,
+ * `TCPHUB_ERR_INVALID_ARG` when `ids` is not aligned for `uint64_t`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `ids` is NULL or `n_ids` readable ids;
+ * `data` is NULL or `len` readable bytes; `queued_out` is NULL or
+ * writable.
+ */
+int tcphub_server_send_many(struct tcphub_server *s, const uint64_t *ids, size_t n_ids, const uint8_t *data, size_t len, size_t *queued_out);
+
+/**
  * Queues a message for the client whose remote address is `ip`:`port`
  * (as reported to `on_connect`). An IPv6 `ip` may also be written in brackets
  * ("[::1]") or with an IPv6 zone ("fe80::1%eth0", ignored), and an IPv4

@@ -302,6 +302,33 @@ pub(crate) unsafe fn named_bytes<'a>(
     Ok(unsafe { std::slice::from_raw_parts(data, len) })
 }
 
+/// The `n` client ids at `ids` (NULL with `n` 0: none), checked as
+/// [`named_bytes`] checks bytes, and aligned.
+///
+/// # Safety
+///
+/// `ids` is NULL or points to `n` readable `u64`s that outlive the result.
+pub(crate) unsafe fn client_ids<'a>(ids: *const u64, n: usize) -> Result<&'a [u64], Fail> {
+    if n > isize::MAX as usize / std::mem::size_of::<u64>() {
+        return Err(Fail::invalid(format!("n_ids {n} is larger than any array")));
+    }
+    if ids.is_null() {
+        return if n == 0 {
+            Ok(&[])
+        } else {
+            Err(Fail::new(
+                TCPHUB_ERR_NULL,
+                format!("ids is NULL but n_ids is {n}"),
+            ))
+        };
+    }
+    if !ids.is_aligned() {
+        return Err(Fail::invalid("ids is not aligned for uint64_t"));
+    }
+    // SAFETY: non-NULL, aligned, and `n` readable ids by the caller's promise.
+    Ok(unsafe { std::slice::from_raw_parts(ids, n) })
+}
+
 /// The NUL-terminated UTF-8 string at `p`.
 ///
 /// # Safety

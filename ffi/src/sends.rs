@@ -1,5 +1,5 @@
 //! Sending and disconnecting: `tcphub_server_send_all`, `_send_all_except`,
-//! `_send_to`, `_send`, `_disconnect`. Each frames through the core's
+//! `_send_many`, `_send_to`, `_send`, `_disconnect`. Each frames through the core's
 //! handle (from inside a callback, the one the engine passed to it).
 
 use std::ffi::{c_char, c_int};
@@ -86,6 +86,63 @@ pub unsafe extern "C" fn tcphub_server_send_all_except(
         // SAFETY: the caller's promise.
         let (srv, msg) = unsafe { (server(s)?, boundary::bytes(data, len)?) };
         let n = srv.with_handle(|h| Ok(h.try_send_all_except(except_id, msg)?))?;
+        if !queued_out.is_null() {
+            // SAFETY: non-NULL and writable by the caller's promise.
+            unsafe { queued_out.write(n) };
+        }
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Queues `len` bytes at `data`, framed once into one buffer they share,
+/// for each client among the `n_ids` ids at `ids` that is connected — a
+/// topic's subscribers, a room's members. An id that is not connected is
+/// skipped (no error, unlike `tcphub_server_send`), and one listed twice
+/// gets the message once. If `queued_out` is not NULL it receives how many
+/// distinct listed clients were connected at the call (0 when the call
+/// fails); each gets the message unless it leaves first or its queue
+/// overflows. In pull mode a client held open for replies after its
+/// DISCONNECTED is reached and counted, as by `tcphub_server_send`. Each
+/// client gets the message in the order of everything sent to it.
+/// `ids` may be NULL when `n_ids` is 0, `data` when `len` is 0. Waits only
+/// as `tcphub_server_send_all` does (an application thread, a loop more
+/// than 64 MiB behind).
+///
+/// Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
+/// `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in the message under
+/// `TCPHUB_FRAMING_LINES`): on these no client gets the message;
+/// `TCPHUB_ERR_NULL` when `ids` is NULL with `n_ids` above 0,
+/// `TCPHUB_ERR_INVALID_ARG` when `ids` is not aligned for `uint64_t`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `ids` is NULL or `n_ids` readable ids;
+/// `data` is NULL or `len` readable bytes; `queued_out` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_send_many(
+    s: *mut tcphub_server,
+    ids: *const u64,
+    n_ids: usize,
+    data: *const u8,
+    len: usize,
+    queued_out: *mut usize,
+) -> c_int {
+    boundary("tcphub_server_send_many", || {
+        if !queued_out.is_null() {
+            // SAFETY: non-NULL and writable by the caller's promise; zeroed
+            // first, as in `tcphub_server_send_all`.
+            unsafe { queued_out.write(0) };
+        }
+        // SAFETY: the caller's promise.
+        let (srv, ids, msg) = unsafe {
+            (
+                server(s)?,
+                boundary::client_ids(ids, n_ids)?,
+                boundary::bytes(data, len)?,
+            )
+        };
+        let n = srv.with_handle(|h| Ok(h.try_send_many(ids, msg)?))?;
         if !queued_out.is_null() {
             // SAFETY: non-NULL and writable by the caller's promise.
             unsafe { queued_out.write(n) };

@@ -650,6 +650,32 @@ impl<'a, 'py> FromPyObject<'a, 'py> for ClientId {
     }
 }
 
+/// The ids `send_many` was given: an iterable of ids or `Client`s (an int
+/// out of range names nobody and is left out).
+pub(crate) fn client_ids(clients: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
+    let not_iterable = || {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "send_many takes an iterable of client ids or Clients, not {}",
+            clients
+                .get_type()
+                .name()
+                .map_or_else(|_| "that".into(), |n| n.to_string())
+        ))
+    };
+    if clients.is_instance_of::<pyo3::types::PyString>()
+        || clients.is_instance_of::<pyo3::types::PyBytes>()
+    {
+        return Err(not_iterable());
+    }
+    let mut ids = Vec::with_capacity(clients.len().unwrap_or(0));
+    for item in clients.try_iter().map_err(|_| not_iterable())? {
+        if let ClientId::Id(id) = item?.extract::<ClientId>()? {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
 /// The module function `name` that rebuilds a pickled value (one of those
 /// below, or `errors::_os_error`: pickle names it, so it lives in
 /// `tcphub._tcphub`).

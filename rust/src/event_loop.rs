@@ -748,6 +748,7 @@ impl EventLoop {
             .iter()
             .map(|c| match c {
                 Command::Send(_, run) => run.messages(),
+                Command::SendMany(_, ids) => ids.len(),
                 _ => 0,
             })
             .sum::<usize>();

@@ -127,6 +127,9 @@ pub(crate) enum Command {
     /// for every client of the audience (the clients that were connected
     /// when `send_all` was called, perhaps but one).
     Broadcast(crate::broadcast::Run, Audience),
+    /// Queue one framed message, shared, for each of these clients of the
+    /// loop (`send_many`).
+    SendMany(Arc<[u8]>, Box<[ClientId]>),
     /// Disconnect a client with `Kicked`.
     Kick(ClientId),
     /// Pull mode: the application has taken this held client's
@@ -224,6 +227,12 @@ impl Command {
         match self {
             Command::Send(_, run) | Command::Broadcast(run, _) => {
                 run.joined.len() + run.messages() * crate::connection::ENTRY_OVERHEAD
+            }
+            // One buffer, an entry (and an id) per recipient.
+            Command::SendMany(frame, ids) => {
+                frame.len()
+                    + ids.len()
+                        * (crate::connection::ENTRY_OVERHEAD + std::mem::size_of::<ClientId>())
             }
             _ => 0,
         }

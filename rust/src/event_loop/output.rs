@@ -88,6 +88,18 @@ impl EventLoop {
                     LoopCounters::add(&self.counters().undelivered, gone);
                 }
             }
+            Command::SendMany(frame, ids) => {
+                let mut gone = 0;
+                for id in ids.iter() {
+                    gone += match self.by_id.get(id) {
+                        Some(&t) => u64::from(self.enqueue(t, frame.clone()) == Offer::Gone),
+                        None => 1, // closed since the send looked it up
+                    };
+                }
+                if gone > 0 {
+                    LoopCounters::add(&self.counters().undelivered, gone);
+                }
+            }
             Command::Broadcast(run, audience) => {
                 let cap = self.core.batch_cap();
                 let ends = std::mem::take(&mut self.ends);

@@ -1,0 +1,103 @@
+"""TcpServer.send_many: one message to a set of clients (a topic's subscribers)."""
+
+from __future__ import annotations
+
+from typing import Dict, Set
+
+import pytest
+
+import tcphub
+from conftest import LineReader, connect, wait_until
+
+
+def test_only_the_listed_connected_clients_get_it_once(make_server):
+    server = make_server(framing="lines", threads=2)
+    server.start()
+    socks = [connect(server) for _ in range(4)]
+    wait_until(lambda: server.client_count == 4, what="4 clients")
+    by_addr = {c.address: c for c in server.clients()}
+    clients = [by_addr[s.getsockname()] for s in socks]
+    readers = [LineReader(s) for s in socks]
+
+    # Ids and Clients mixed, one listed twice, an id nobody has, an int
+    # beyond any id: two clients reached.
+    listed = [clients[2].id, clients[0], clients[2], 10**6, 2**70]
+    assert server.send_many(listed, b"news") == 2
+    assert server.send_many(iter({clients[1].id}), b"for one") == 1
+    assert server.send_all(b"end") == 4
+    assert readers[0].line() == b"news"
+    assert readers[1].line() == b"for one"
+    assert readers[2].line() == b"news"
+    for r in readers:
+        assert r.line() == b"end"
+    assert server.send_many([], b"nobody") == 0
+    for s in socks:
+        s.close()
+
+
+def test_refusals_and_bad_arguments(make_server):
+    server = make_server(framing="lines")
+    assert server.send_many([1], b"not started") == 0
+    server.start()
+    sock = connect(server)
+    wait_until(lambda: server.client_count == 1, what="a client")
+    ids = [c.id for c in server.clients()]
+    with pytest.raises(tcphub.InvalidMessage):
+        server.send_many(ids, b"two\nlines")
+    with pytest.raises(TypeError, match="iterable of client ids or Clients, not int"):
+        server.send_many(ids[0], b"x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not str"):
+        server.send_many("1", b"x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        server.send_many([1.5], b"x")  # type: ignore[list-item]
+    assert server.send_many(ids, bytearray(b"after")) == 1
+    assert LineReader(sock).line() == b"after"
+    server.stop()
+    assert server.send_many(ids, b"late") == 0
+    sock.close()
+
+
+def test_a_pub_sub_hub_from_callbacks(make_server):
+    """Subscribers of a topic get its publications in order; the publisher's
+    acknowledgements come around its own copy."""
+    server = make_server(framing="lines", threads=2)
+    topics: Dict[bytes, Set[int]] = {}
+
+    @server.on_message
+    def on_message(client, data):
+        verb, _, rest = data.partition(b" ")
+        if verb == b"sub":
+            topics.setdefault(rest, set()).add(client.id)
+            server.send(client, b"subscribed")
+        else:
+            topic, _, text = rest.partition(b" ")
+            server.send(client, b"before")
+            server.send_many(topics.get(topic, ()), text)
+            server.send(client, b"after")
+
+    @server.on_disconnect
+    def on_disconnect(client, reason):
+        for subs in topics.values():
+            subs.discard(client.id)
+
+    server.start()
+    socks = [connect(server) for _ in range(3)]
+    readers = [LineReader(s) for s in socks]
+    for s, r in zip(socks[:2], readers):
+        s.sendall(b"sub news\n")
+        assert r.line() == b"subscribed"
+    for i in range(20):
+        socks[2].sendall(b"pub news %d\n" % i)
+        assert readers[2].line() == b"before"
+        assert readers[2].line() == b"after"
+    for r in readers[:2]:
+        for i in range(20):
+            assert r.line() == b"%d" % i
+    socks[0].close()
+    wait_until(lambda: server.client_count == 2, what="the first subscriber gone")
+    socks[2].sendall(b"pub news last\n")
+    assert readers[2].line() == b"before"
+    assert readers[2].line() == b"after"
+    assert readers[1].line() == b"last"
+    for s in socks[1:]:
+        s.close()
