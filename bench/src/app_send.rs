@@ -2,8 +2,9 @@
 //! a `main` loop, a worker or a pull-mode consumer takes, as opposed to a
 //! relay's callbacks, which `fanout` measures. The server runs in this
 //! process; `threads` application threads each send `messages` 64-byte
-//! frames, with `send_all` (`Mode::All`) or with `send` to each client in
-//! turn (`Mode::Each`, a relay written by hand), to `receivers` plain TCP
+//! frames, with `send_all` (`Mode::All`), with `send` to each client in
+//! turn (`Mode::Each`, a relay written by hand) or with one `send_many`
+//! naming them all (`Mode::Many`, a topic's subscribers), to `receivers` plain TCP
 //! clients, each read by a thread of its own that checks every sender's
 //! messages arrive complete and in order.
 
@@ -23,6 +24,8 @@ pub enum Mode {
     All,
     /// One `send` per receiver and message, receivers in turn.
     Each,
+    /// One `send_many` naming every receiver per message.
+    Many,
 }
 
 impl Mode {
@@ -30,7 +33,8 @@ impl Mode {
         match s {
             "all" => Ok(Mode::All),
             "each" => Ok(Mode::Each),
-            _ => Err(format!("unknown mode {s:?} (all, each)")),
+            "many" => Ok(Mode::Many),
+            _ => Err(format!("unknown mode {s:?} (all, each, many)")),
         }
     }
 }
@@ -84,6 +88,11 @@ pub fn run(mode: Mode, threads: usize, messages: u64, receivers: usize) -> Resul
                             for &id in &ids {
                                 server.send(id, &msg).map_err(|e| e.to_string())?;
                             }
+                        }
+                        Mode::Many => {
+                            server
+                                .try_send_many(&ids, &msg)
+                                .map_err(|e| e.to_string())?;
                         }
                     }
                 }

@@ -11,7 +11,7 @@
 //! tcphub-bench client   [--addr HOST:PORT] --messages 200000 --sizes 64,4096
 //!                       [--modes pull,callback,plain] [--rounds 3] [--window N]
 //! tcphub-bench app-send --threads 4 --messages 250000 --receivers 10
-//!                       [--mode all|each] [--rounds 3]   # in-process server
+//!                       [--mode all|each|many] [--rounds 3]   # in-process server
 //! ```
 //! All scenarios speak 4-byte big-endian length-prefixed frames, with 64-byte
 //! payloads except the client scenario's (`--sizes`).
@@ -153,7 +153,8 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         receivers: usize,
         /// all: one `send_all` per message; each: one `send` per receiver
-        /// and message, receivers in turn (a relay written by hand).
+        /// and message, receivers in turn (a relay written by hand); many:
+        /// one `send_many` naming every receiver per message.
         #[arg(long, default_value = "all")]
         mode: String,
         /// Rounds (the median is reported).
@@ -394,8 +395,12 @@ fn smoke() -> Result<(), String> {
         f.secs
     );
     s.stop();
-    // Application threads' sends, both ways, every sender's order checked.
-    for mode in [app_send::Mode::All, app_send::Mode::Each] {
+    // Application threads' sends, each mode, every sender's order checked.
+    for mode in [
+        app_send::Mode::All,
+        app_send::Mode::Each,
+        app_send::Mode::Many,
+    ] {
         let r = app_send::run(mode, 3, 2_000, 5)?;
         println!(
             "smoke tcphub: app-send {mode:?} 3 threads x 2000 to 5 delivered in order ({:.2} s)",

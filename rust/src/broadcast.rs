@@ -1,6 +1,7 @@
 //! Coalescing of broadcasts: consecutive `send_all` frames waiting in a
 //! loop's command queue are joined into one shared buffer before they are
-//! queued per client.
+//! queued per client (and so are consecutive `send_many` frames to the
+//! same clients).
 //!
 //! A relay reads a burst of messages from one sender and calls `send_all`
 //! for each. Queued one by one, every message costs one queue entry per
@@ -14,6 +15,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::event::ClientId;
 use crate::framing::concat;
 use crate::shared::{Audience, Command};
 
@@ -92,11 +94,44 @@ pub(crate) fn coalesce(
     audience: Audience,
     work: &mut VecDeque<Command>,
     cap: usize,
+    ends: Vec<u32>,
+) -> Batch {
+    let same = |cmd: &Command| matches!(cmd, Command::Broadcast(_, a) if *a == audience);
+    coalesce_with(first, work, cap, ends, same)
+}
+
+/// As [`coalesce`], for `send_many`: `first` (for the clients `ids`) and
+/// the `SendMany`s to the same clients directly behind it — a publisher's
+/// burst to one topic's subscribers.
+pub(crate) fn coalesce_many(
+    first: Run,
+    ids: &[ClientId],
+    work: &mut VecDeque<Command>,
+    cap: usize,
+    ends: Vec<u32>,
+) -> Batch {
+    let same = |cmd: &Command| matches!(cmd, Command::SendMany(_, i) if **i == *ids);
+    coalesce_with(first, work, cap, ends, same)
+}
+
+/// Joins `first` and the runs of the commands behind it in `work` for
+/// which `same` holds (each a `Broadcast` or a `SendMany`), up to `cap`
+/// bytes.
+fn coalesce_with(
+    first: Run,
+    work: &mut VecDeque<Command>,
+    cap: usize,
     mut ends: Vec<u32>,
+    same: impl Fn(&Command) -> bool,
 ) -> Batch {
     debug_assert!(ends.is_empty());
     let mut total = first.joined.len();
-    let joins = |cmd: Option<&Command>, total: usize| matches!(cmd, Some(Command::Broadcast(f, a)) if *a == audience && total + f.joined.len() <= cap);
+    let joins = |cmd: Option<&Command>, total: usize| match cmd {
+        Some(c @ (Command::Broadcast(f, _) | Command::SendMany(f, _))) => {
+            same(c) && total + f.joined.len() <= cap
+        }
+        _ => false,
+    };
     if !joins(work.front(), total) {
         if let Some(e) = &first.ends {
             ends.extend_from_slice(e);
@@ -108,7 +143,7 @@ pub(crate) fn coalesce(
     }
     let mut runs = vec![first];
     while joins(work.front(), total) {
-        if let Some(Command::Broadcast(f, _)) = work.pop_front() {
+        if let Some(Command::Broadcast(f, _) | Command::SendMany(f, _)) = work.pop_front() {
             total += f.joined.len();
             runs.push(f);
         }
@@ -236,5 +271,35 @@ mod tests {
         assert_eq!(&b.joined[..], b"ab");
         assert_eq!(work.len(), 1);
         assert!(from(4).has(3) && !from(4).has(4) && !from(4).has(9));
+    }
+
+    /// `send_many`s to the same clients join; a different list, or a
+    /// broadcast, ends the batch.
+    #[test]
+    fn send_many_runs_join_for_the_same_clients_only() {
+        let mut work = VecDeque::from(vec![
+            Command::SendMany(frame(b"b"), vec![1, 4, 9]),
+            Command::SendMany(frame(b"cc"), vec![1, 4, 9]),
+            Command::SendMany(frame(b"d"), vec![1, 4]),
+            Command::SendMany(frame(b"e"), vec![1, 4]),
+            Command::Broadcast(frame(b"f"), below(9)),
+            Command::SendMany(frame(b"g"), vec![1, 4]),
+        ]);
+        let b = coalesce_many(frame(b"a"), &[1, 4, 9], &mut work, BATCH_MAX, Vec::new());
+        assert_eq!(&b.joined[..], b"abcc");
+        assert_eq!(b.ends, [1, 2, 4]);
+        let Some(Command::SendMany(f, ids)) = work.pop_front() else {
+            panic!("the next list's run must stay queued");
+        };
+        let b = coalesce_many(f, &ids, &mut work, BATCH_MAX, Vec::new());
+        assert_eq!(&b.joined[..], b"de");
+        assert_eq!(work.len(), 2);
+        // A broadcast's batch does not take them either.
+        let Some(Command::Broadcast(f, a)) = work.pop_front() else {
+            panic!("the broadcast must stay queued");
+        };
+        let b = coalesce(f, a, &mut work, BATCH_MAX, Vec::new());
+        assert_eq!(&b.joined[..], b"f");
+        assert_eq!(work.len(), 1);
     }
 }

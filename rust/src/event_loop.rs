@@ -748,7 +748,7 @@ impl EventLoop {
             .iter()
             .map(|c| match c {
                 Command::Send(_, run) => run.messages(),
-                Command::SendMany(_, ids) => ids.len(),
+                Command::SendMany(run, ids) => run.messages() * ids.len(),
                 _ => 0,
             })
             .sum::<usize>();

@@ -397,8 +397,11 @@ impl ServerHandle {
     ///
     /// Sending one buffer to many clients costs one queue entry per
     /// client and one command per event loop, where a loop of `send`
-    /// calls frames and copies the message once per client. The waiting
-    /// rules are [`send_all`](ServerHandle::send_all)'s.
+    /// calls frames and copies the message once per client; a loop joins
+    /// consecutive `send_many`s to the same list into one buffer, as it
+    /// joins consecutive `send_all`s. It still looks every listed id up,
+    /// so [`send_all`](ServerHandle::send_all) stays cheaper for "everyone".
+    /// The waiting rules are `send_all`'s.
     ///
     /// # Examples
     ///
@@ -472,25 +475,40 @@ impl ServerHandle {
         self.check_running()?;
         // The framing's refusals before anybody is looked up.
         self.core.config.framing.framed_len(msg)?;
-        let mut to: Vec<(usize, ClientId)> = ids
-            .iter()
-            .filter_map(|&id| Some((self.core.registry.loop_of(id)?, id)))
+        // The listed clients by loop, each loop's sorted and without
+        // repeats (a list made sorted, e.g. from `clients()`, is not sorted
+        // again).
+        let loops = self.core.registry.loops_of(ids);
+        let mut by_loop: Vec<Vec<ClientId>> = (0..self.core.loops.len())
+            .map(|_| Vec::with_capacity(ids.len()))
             .collect();
-        to.sort_unstable();
-        to.dedup();
-        match *to.as_slice() {
-            [] => return Ok(0),
+        for (&id, &idx) in ids.iter().zip(&loops) {
+            if let Some(to) = by_loop.get_mut(idx as usize) {
+                to.push(id);
+            }
+        }
+        for to in &mut by_loop {
+            if !to.is_sorted_by(|a, b| a < b) {
+                to.sort_unstable();
+                to.dedup();
+            }
+        }
+        let n = by_loop.iter().map(Vec::len).sum();
+        if n <= 1 {
             // One client: as `send`, gathered when sent from a callback.
-            [(idx, id)] => return self.post_send(idx, id, msg).map(|()| 1),
-            _ => {}
+            return match by_loop.iter().position(|to| !to.is_empty()) {
+                Some(idx) => self.post_send(idx, by_loop[idx][0], msg).map(|()| 1),
+                None => Ok(0),
+            };
         }
         let frame = self.core.config.framing.encode(msg)?;
-        for group in to.chunk_by(|a, b| a.0 == b.0) {
-            let ids = group.iter().map(|&(_, id)| id).collect();
-            self.core
-                .post_message(group[0].0, Command::SendMany(frame.clone(), ids))?;
+        for (idx, to) in by_loop.into_iter().enumerate() {
+            if !to.is_empty() {
+                let cmd = Command::SendMany(Run::one(frame.clone()), to);
+                self.core.post_message(idx, cmd)?;
+            }
         }
-        Ok(to.len())
+        Ok(n)
     }
 
     /// Frames `msg` for client `id` of loop `idx` and posts it — gathered

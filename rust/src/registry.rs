@@ -166,6 +166,48 @@ impl Registry {
             .map(|&(_, l, _)| l as usize)
     }
 
+    /// The loop owning each of `ids` ([`u32::MAX`]: not registered), in
+    /// their order. For a long list (`send_many` to a topic's subscribers) each
+    /// shard's lock is taken once, not once per id: the ids are visited
+    /// shard by shard.
+    pub fn loops_of(&self, ids: &[ClientId]) -> Vec<u32> {
+        if ids.len() <= SHARDS {
+            return ids
+                .iter()
+                .map(|&id| self.loop_of(id).map_or(u32::MAX, |l| l as u32))
+                .collect();
+        }
+        // The positions in `ids`, grouped by shard (a counting sort).
+        let shard = |id: ClientId| id as usize % SHARDS;
+        let mut starts = [0usize; SHARDS + 1];
+        for &id in ids {
+            starts[shard(id) + 1] += 1;
+        }
+        for s in 0..SHARDS {
+            starts[s + 1] += starts[s];
+        }
+        let mut next = starts;
+        let mut order = vec![0u32; ids.len()];
+        for (i, &id) in ids.iter().enumerate() {
+            order[next[shard(id)]] = i as u32;
+            next[shard(id)] += 1;
+        }
+        let mut loops = vec![u32::MAX; ids.len()];
+        for s in 0..SHARDS {
+            let positions = &order[starts[s]..starts[s + 1]];
+            if positions.is_empty() {
+                continue;
+            }
+            let map = read(&self.by_id[s]);
+            for &i in positions {
+                if let Some(&(_, l, _)) = map.get(&ids[i as usize]) {
+                    loops[i as usize] = l;
+                }
+            }
+        }
+        loops
+    }
+
     /// The client connected from `addr` and its loop.
     pub fn by_addr(&self, addr: &SocketAddr) -> Option<(ClientId, usize)> {
         let (id, _) = *read(&self.by_addr[addr_shard(addr)]).get(addr)?;
@@ -230,6 +272,36 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Short and long lists (the long ones visited shard by shard) give
+    /// every id's loop in the list's order, `u32::MAX` for ids not
+    /// registered, hidden (held) clients included.
+    #[test]
+    fn loops_of_answers_in_the_lists_order() {
+        let r = Registry::default();
+        for id in 1..=100u64 {
+            let addr = SocketAddr::from(([127, 0, 0, 1], 1000 + id as u16));
+            r.insert(Client { id, addr }, (id % 3) as usize);
+        }
+        r.hide(7);
+        let want = |ids: &[u64]| -> Vec<u32> {
+            ids.iter()
+                .map(|&id| {
+                    if (1..=100).contains(&id) {
+                        (id % 3) as u32
+                    } else {
+                        u32::MAX
+                    }
+                })
+                .collect()
+        };
+        let short = [5, 500, 7, 1, 1];
+        assert_eq!(r.loops_of(&short), want(&short));
+        let long: Vec<u64> = (0..300).map(|i| (i * 37 + 11) % 140).collect();
+        assert!(long.len() > SHARDS);
+        assert_eq!(r.loops_of(&long), want(&long));
+        assert!(r.loops_of(&[]).is_empty());
+    }
 
     #[test]
     fn an_address_maps_to_its_newest_client_while_any_is_left() {

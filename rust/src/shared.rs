@@ -127,9 +127,9 @@ pub(crate) enum Command {
     /// for every client of the audience (the clients that were connected
     /// when `send_all` was called, perhaps but one).
     Broadcast(crate::broadcast::Run, Audience),
-    /// Queue one framed message, shared, for each of these clients of the
-    /// loop (`send_many`).
-    SendMany(Arc<[u8]>, Box<[ClientId]>),
+    /// Queue one framed message (a run of one), shared, for each of these
+    /// clients of the loop (`send_many`; sorted, no id twice).
+    SendMany(crate::broadcast::Run, Vec<ClientId>),
     /// Disconnect a client with `Kicked`.
     Kick(ClientId),
     /// Pull mode: the application has taken this held client's
@@ -228,11 +228,12 @@ impl Command {
             Command::Send(_, run) | Command::Broadcast(run, _) => {
                 run.joined.len() + run.messages() * crate::connection::ENTRY_OVERHEAD
             }
-            // One buffer, an entry (and an id) per recipient.
-            Command::SendMany(frame, ids) => {
-                frame.len()
-                    + ids.len()
-                        * (crate::connection::ENTRY_OVERHEAD + std::mem::size_of::<ClientId>())
+            // One buffer, an entry per recipient, and the id list (its
+            // room: it was made for the whole list before the split by loop).
+            Command::SendMany(run, ids) => {
+                run.joined.len()
+                    + ids.len() * crate::connection::ENTRY_OVERHEAD
+                    + ids.capacity() * std::mem::size_of::<ClientId>()
             }
             _ => 0,
         }

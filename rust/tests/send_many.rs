@@ -80,6 +80,45 @@ fn from_a_callback_it_keeps_order_with_the_other_sends() {
     s.stop();
 }
 
+/// An application thread's burst to one long list (more ids than the
+/// registry has shards, out of order, with repeats and strangers) on two
+/// loops: the loops join consecutive messages for the same clients into
+/// batches, and every listed client gets every message once, in order.
+#[test]
+fn a_burst_to_a_long_list_arrives_whole_and_in_order() {
+    const CLIENTS: usize = 40;
+    const MESSAGES: usize = 3000;
+    let s = TcpServer::new(0, 100)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .threads(2)
+        .start()
+        .expect("start");
+    let peers = connect_peers(&s, CLIENTS);
+    let mut ids: Vec<ClientId> = peers.iter().map(|p| p.id_on(&s)).collect();
+    ids.reverse();
+    ids.extend_from_slice(&ids.clone()[..5]);
+    ids.push(10_000);
+    let readers: Vec<_> = peers
+        .into_iter()
+        .map(|mut p| {
+            std::thread::spawn(move || {
+                for i in 0..MESSAGES {
+                    assert_eq!(p.read_line(), format!("m{i}"));
+                }
+            })
+        })
+        .collect();
+    for i in 0..MESSAGES {
+        assert_eq!(s.send_many(&ids, format!("m{i}").as_bytes()), CLIENTS);
+    }
+    for r in readers {
+        r.join().expect("a reader got every message in order");
+    }
+    assert_eq!(s.stats().dropped, 0);
+    s.stop();
+}
+
 /// The framing's refusals and a stopped server are errors, before anyone
 /// gets the message; `send_many` itself says 0.
 #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::EventLoop;
 use crate::broadcast::{self, Batch};
 use crate::connection::Queued;
-use crate::event::DisconnectReason;
+use crate::event::{ClientId, DisconnectReason};
 use crate::shared::{self, Audience, Command, Overflow};
 use crate::stats::LoopCounters;
 
@@ -88,17 +88,13 @@ impl EventLoop {
                     LoopCounters::add(&self.counters().undelivered, gone);
                 }
             }
-            Command::SendMany(frame, ids) => {
-                let mut gone = 0;
-                for id in ids.iter() {
-                    gone += match self.by_id.get(id) {
-                        Some(&t) => u64::from(self.enqueue(t, frame.clone()) == Offer::Gone),
-                        None => 1, // closed since the send looked it up
-                    };
-                }
-                if gone > 0 {
-                    LoopCounters::add(&self.counters().undelivered, gone);
-                }
+            Command::SendMany(run, ids) => {
+                let cap = self.core.batch_cap();
+                let ends = std::mem::take(&mut self.ends);
+                let batch = broadcast::coalesce_many(run, &ids, &mut self.work, cap, ends);
+                self.send_many(&batch, &ids);
+                self.ends = batch.ends;
+                self.ends.clear();
             }
             Command::Broadcast(run, audience) => {
                 let cap = self.core.batch_cap();
@@ -138,6 +134,27 @@ impl EventLoop {
             } else {
                 self.offer(t, batch, &mut parts);
             }
+        }
+    }
+
+    /// Queues `batch` for each client of this loop in `ids` (`send_many`);
+    /// one that has gone since the call looked it up counts its messages
+    /// as undelivered.
+    fn send_many(&mut self, batch: &Batch, ids: &[ClientId]) {
+        let msgs = batch.messages();
+        let mut parts: Option<Vec<Arc<[u8]>>> = None;
+        let mut gone = 0;
+        for id in ids {
+            gone += match self.by_id.get(id) {
+                Some(&t) if msgs == 1 => {
+                    u64::from(self.enqueue(t, batch.joined.clone()) == Offer::Gone)
+                }
+                Some(&t) => self.offer(t, batch, &mut parts),
+                None => msgs, // closed since the send looked it up
+            };
+        }
+        if gone > 0 {
+            LoopCounters::add(&self.counters().undelivered, gone);
         }
     }
 
