@@ -1,4 +1,5 @@
-//! The examples run: `chat_server` relays what two `chat_client`s type.
+//! The examples run: `chat_server` relays what two `chat_client`s type;
+//! `pubsub_server` sends a topic's publications to its subscribers.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -159,6 +160,67 @@ fn chat_clients_talk_through_the_chat_server() {
     assert!(status.success(), "chat_client exit status {status:?}");
     let left = format!("client {b_addr} disconnected (closed by peer)");
     a_out.until("b's leave notice at a", |l| l == left);
+    drop(server);
+}
+
+/// The pub/sub example: a publication reaches its topic's subscribers
+/// only, the publisher hears how many, and a leaver is unsubscribed.
+#[test]
+fn pubsub_server_sends_to_a_topics_subscribers_only() {
+    let mut server = Command::new(example("pubsub_server"))
+        .arg("0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pubsub_server");
+    let log = Lines::of(server.stderr.take().unwrap());
+    let server = Kill(server);
+    let listening = log.next("the server's listening line");
+    let port: u16 = listening
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {listening:?}"));
+    let connect = || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let lines = Lines::of(s.try_clone().unwrap());
+        (s, lines)
+    };
+    let (mut a, a_in) = connect();
+    let (mut b, b_in) = connect();
+    let (mut c, c_in) = connect();
+    a.write_all(b"sub news\n").unwrap();
+    assert_eq!(a_in.next("a's sub"), "subscribed to news");
+    b.write_all(b"sub news\nsub sport\n").unwrap();
+    assert_eq!(b_in.next("b's sub"), "subscribed to news");
+    assert_eq!(b_in.next("b's sub"), "subscribed to sport");
+    c.write_all(b"pub news rain\npub sport goal\nhello\n")
+        .unwrap();
+    assert_eq!(c_in.next("c's first count"), "sent to 2");
+    assert_eq!(c_in.next("c's second count"), "sent to 1");
+    assert!(c_in.next("c's error").starts_with("error: say sub TOPIC"));
+    assert_eq!(a_in.next("news at a"), "news: rain");
+    assert_eq!(b_in.next("news at b"), "news: rain");
+    assert_eq!(b_in.next("sport at b"), "sport: goal");
+    // (Its reader thread holds a clone of the socket: shut it down.)
+    a.shutdown(std::net::Shutdown::Both).unwrap();
+    assert!(matches!(
+        a_in.0.recv_timeout(Duration::from_secs(20)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+    ));
+    // Once a's leave is handled, news has one subscriber left.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        c.write_all(b"pub news dry\n").unwrap();
+        let count = c_in.next("c's count");
+        assert_eq!(b_in.next("news at b"), "news: dry");
+        if count == "sent to 1" {
+            break;
+        }
+        assert_eq!(count, "sent to 2");
+        assert!(Instant::now() < deadline, "a was never unsubscribed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(server);
 }
 
