@@ -399,8 +399,10 @@ impl ServerHandle {
     /// client and one command per event loop, where a loop of `send`
     /// calls frames and copies the message once per client; a loop joins
     /// consecutive `send_many`s to the same list into one buffer, as it
-    /// joins consecutive `send_all`s. It still looks every listed id up,
-    /// so [`send_all`](ServerHandle::send_all) stays cheaper for "everyone".
+    /// joins consecutive `send_all`s. (A message of at most 1 KiB framed
+    /// for at most 8 clients goes as a `send` each instead, which costs
+    /// less at that size.) It still looks every listed id up, so
+    /// [`send_all`](ServerHandle::send_all) stays cheaper for "everyone".
     /// The waiting rules are `send_all`'s.
     ///
     /// # Examples
@@ -474,7 +476,7 @@ impl ServerHandle {
     pub fn try_send_many(&self, ids: &[ClientId], msg: &[u8]) -> Result<usize> {
         self.check_running()?;
         // The framing's refusals before anybody is looked up.
-        self.core.config.framing.framed_len(msg)?;
+        let framed_len = self.core.config.framing.framed_len(msg)?;
         // The listed clients by loop, each loop's sorted and without
         // repeats (a list made sorted, e.g. from `clients()`, is not sorted
         // again).
@@ -494,12 +496,17 @@ impl ServerHandle {
             }
         }
         let n = by_loop.iter().map(Vec::len).sum();
-        if n <= 1 {
-            // One client: as `send`, gathered when sent from a callback.
-            return match by_loop.iter().position(|to| !to.is_empty()) {
-                Some(idx) => self.post_send(idx, by_loop[idx][0], msg).map(|()| 1),
-                None => Ok(0),
-            };
+        if n <= SEND_EACH_UP_TO && framed_len <= crate::gather::GATHER_SMALL {
+            // A few clients and a small message: a `send` each, gathered
+            // (joined with the other sends to the same clients) from a
+            // callback or an application thread, which costs less than a
+            // shared buffer and a command per loop.
+            for (idx, to) in by_loop.iter().enumerate() {
+                for &id in to {
+                    self.post_send(idx, id, msg)?;
+                }
+            }
+            return Ok(n);
         }
         let frame = self.core.config.framing.encode(msg)?;
         for (idx, to) in by_loop.into_iter().enumerate() {
@@ -798,6 +805,12 @@ impl ServerHandle {
         }
     }
 }
+
+/// Most clients a small `send_many` message goes to as a `send` each. Measured
+/// (64-byte messages, two loops; app threads: `tcphub-bench app-send`, callbacks:
+/// a relay calling `send_many` per message): a `send` each was faster up to 4-8
+/// clients, `send_many`'s shared buffer from 8-16 on.
+const SEND_EACH_UP_TO: usize = 8;
 
 /// `send_all`'s answer from `try_send_all`'s: the count, or 0 — with a
 /// warning, except for `NotRunning`, which is documented and normal while

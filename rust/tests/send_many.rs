@@ -44,12 +44,19 @@ fn exactly_the_listed_connected_clients_get_it_once() {
 /// `send_many`, bracketed by replies to the publisher with `send`. Every
 /// subscriber gets every publication in order, and the publisher its
 /// "before", publication, "after" in that order (the gathered replies and
-/// the shared message are not reordered).
+/// the shared message are not reordered). Four subscribers take the
+/// path of a `send` each, twelve the shared buffer's.
 #[test]
 fn from_a_callback_it_keeps_order_with_the_other_sends() {
+    for clients in [4, 12] {
+        publish_from_callbacks(clients);
+    }
+}
+
+fn publish_from_callbacks(clients: usize) {
     let subs: Arc<Mutex<Vec<ClientId>>> = Arc::default();
     let in_cb = subs.clone();
-    let s = TcpServer::new(0, 10)
+    let s = TcpServer::new(0, 20)
         .bind(localhost())
         .framing(Framing::lines())
         .threads(2)
@@ -61,7 +68,7 @@ fn from_a_callback_it_keeps_order_with_the_other_sends() {
         })
         .start()
         .expect("start");
-    let mut peers = connect_peers(&s, 4);
+    let mut peers = connect_peers(&s, clients);
     *subs.lock().unwrap() = peers.iter().map(|p| p.id_on(&s)).collect();
     const ROUNDS: usize = 50;
     for round in 0..ROUNDS {
@@ -73,7 +80,7 @@ fn from_a_callback_it_keeps_order_with_the_other_sends() {
         assert_eq!(peers[publisher].read_line(), "after");
         for (i, p) in peers.iter_mut().enumerate() {
             if i != publisher {
-                assert_eq!(p.read_line(), text, "subscriber {i}");
+                assert_eq!(p.read_line(), text, "subscriber {i} of {clients}");
             }
         }
     }
@@ -170,6 +177,16 @@ fn refusals_are_errors_and_nobody_gets_the_message() {
 /// `undelivered`, while the other listed client gets it.
 #[test]
 fn a_client_kicked_first_is_counted_undelivered() {
+    // A short message takes the path of a `send` each, a long one
+    // (over 1 KiB framed) the shared buffer's.
+    for len in [14, 2000] {
+        kick_then_send_many(len);
+    }
+}
+
+fn kick_then_send_many(len: usize) {
+    let msg = vec![b'k'; len];
+    let line = String::from_utf8(msg.clone()).unwrap();
     let victim = Arc::new(Mutex::new(0));
     let in_cb = victim.clone();
     let s = TcpServer::new(0, 10)
@@ -179,7 +196,7 @@ fn a_client_kicked_first_is_counted_undelivered() {
         .on_message(move |srv, c, _msg| {
             let v = *in_cb.lock().unwrap();
             srv.disconnect(v).expect("kick");
-            assert_eq!(srv.send_many(&[v, c.id], b"after the kick"), 2);
+            assert_eq!(srv.send_many(&[v, c.id], &msg), 2);
         })
         .start()
         .expect("start");
@@ -188,8 +205,8 @@ fn a_client_kicked_first_is_counted_undelivered() {
     *victim.lock().unwrap() = kicked.id_on(&s);
     speaker.id_on(&s);
     speaker.send_line("go");
-    assert_eq!(speaker.read_line(), "after the kick");
-    assert_eq!(kicked.read_to_eof(), b"");
+    assert_eq!(speaker.read_line(), line);
+    assert_eq!(kicked.read_to_eof(), b"", "{len} bytes");
     wait_until("undelivered counted", || s.stats().undelivered == 1);
     s.stop();
 }
