@@ -481,9 +481,13 @@ impl ServerHandle {
         // repeats (a list made sorted, e.g. from `clients()`, is not sorted
         // again).
         let loops = self.core.registry.loops_of(ids);
-        let mut by_loop: Vec<Vec<ClientId>> = (0..self.core.loops.len())
-            .map(|_| Vec::with_capacity(ids.len()))
-            .collect();
+        let mut sizes = vec![0; self.core.loops.len()];
+        for &idx in &loops {
+            if let Some(n) = sizes.get_mut(idx as usize) {
+                *n += 1;
+            }
+        }
+        let mut by_loop: Vec<Vec<ClientId>> = sizes.into_iter().map(Vec::with_capacity).collect();
         for (&id, &idx) in ids.iter().zip(&loops) {
             if let Some(to) = by_loop.get_mut(idx as usize) {
                 to.push(id);

@@ -228,8 +228,7 @@ impl Command {
             Command::Send(_, run) | Command::Broadcast(run, _) => {
                 run.joined.len() + run.messages() * crate::connection::ENTRY_OVERHEAD
             }
-            // One buffer, an entry per recipient, and the id list (its
-            // room: it was made for the whole list before the split by loop).
+            // One buffer, an entry per recipient, and the id list.
             Command::SendMany(run, ids) => {
                 run.joined.len()
                     + ids.len() * crate::connection::ENTRY_OVERHEAD
