@@ -40,7 +40,8 @@
 //! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder
 //!   (its settings check in `server/check.rs`); `start()` binds and
 //!   spawns the loops. `handle.rs` — the
-//!   [`ServerHandle`] it returns.
+//!   [`ServerHandle`] it returns (`handle/send_many.rs`: its
+//!   [`send_many`](ServerHandle::send_many) to a set of clients).
 //! - `event_loop.rs` — the I/O threads: epoll via mio, dispatch to
 //!   callbacks or the pull queue, timers, closing;
 //!   `event_loop/input.rs` — reading and decoding (paused while the event

@@ -28,10 +28,16 @@ fn exactly_the_listed_connected_clients_get_it_once() {
         })
         .collect();
     assert_eq!(s.try_send_many(&[3, 1, 3, 99], b"news").expect("sent"), 2);
+    // A long list with few connected clients among strangers and repeats.
+    let long: Vec<ClientId> = (100..130).chain([4, 2, 4]).collect();
+    assert_eq!(s.try_send_many(&long, b"more").expect("sent"), 2);
     assert_eq!(s.send_all(b"end"), 4);
     for (i, p) in peers.iter_mut().enumerate() {
         if i == 0 || i == 2 {
             assert_eq!(p.read_line(), "news", "client {}", i + 1);
+        }
+        if i == 1 || i == 3 {
+            assert_eq!(p.read_line(), "more", "client {}", i + 1);
         }
         assert_eq!(p.read_line(), "end", "client {}", i + 1);
     }
