@@ -98,10 +98,12 @@ impl ServerHandle {
     ///
     /// # Errors
     ///
-    /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
-    /// `msg` exceeds the framing's `max_len`; [`Error::InvalidMessage`]
-    /// when it contains `\n` under [`Framing::Lines`](crate::Framing::Lines)
-    /// — all before any client gets it. A `stop()` from another thread
+    /// [`Error::NotRunning`](crate::Error::NotRunning) after `stop()`;
+    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge) when `msg`
+    /// exceeds the framing's `max_len`;
+    /// [`Error::InvalidMessage`](crate::Error::InvalidMessage) when it
+    /// contains `\n` under [`Framing::Lines`](crate::Framing::Lines) — all
+    /// before any client gets it. A `stop()` from another thread
     /// that begins during the call also gives `NotRunning`, though clients
     /// of the event loops it reached first may still get the message.
     ///
