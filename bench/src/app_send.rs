@@ -8,11 +8,12 @@
 //! clients, each read by a thread of its own that checks every sender's
 //! messages arrive complete and in order.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tcphub::{ClientId, Framing, TcpServer};
+use tcphub::{ClientId, Framing, ServerHandle, TcpServer};
 
 /// Payload bytes per message (the 4-byte length prefix comes on top).
 const PAYLOAD: usize = 64;
@@ -48,16 +49,34 @@ pub struct AppSend {
     pub secs: f64,
 }
 
-/// Runs once: `threads` × `messages` to each of `receivers`.
-pub fn run(mode: Mode, threads: usize, messages: u64, receivers: usize) -> Result<AppSend, String> {
-    let server = TcpServer::new(0, receivers + 1)
+/// Runs once: `threads` × `messages` to each of `receivers`. With
+/// `callbacks`, the senders are not application threads but `threads`
+/// publisher connections, each writing its `messages` frames, and the
+/// server's `on_message` sends each one on as `mode` says (`All`: to
+/// everyone but its publisher) — a relay's or a pub/sub hub's path.
+pub fn run(
+    mode: Mode,
+    threads: usize,
+    messages: u64,
+    receivers: usize,
+    callbacks: bool,
+) -> Result<AppSend, String> {
+    // The receivers' ids, set once they are connected (before any publisher).
+    let audience: Arc<OnceLock<Vec<ClientId>>> = Arc::default();
+    let heard = audience.clone();
+    let mut server = TcpServer::new(0, receivers + threads + 1)
         .bind("127.0.0.1".parse().expect("ip"))
         .framing(Framing::length_prefixed())
         // Nobody is cut off as a slow consumer: what is measured is the
         // senders' path, and every message must arrive.
-        .max_queue_bytes(1 << 30)
-        .start()
-        .map_err(|e| format!("start: {e}"))?;
+        .max_queue_bytes(1 << 30);
+    if callbacks {
+        server = server.on_message(move |srv, from, msg| {
+            let ids = heard.get().map_or(&[][..], Vec::as_slice);
+            let _ = send(srv, mode, ids, msg, Some(from.id));
+        });
+    }
+    let server = server.start().map_err(|e| format!("start: {e}"))?;
     let addr = server.local_addr();
     let readers = (0..receivers)
         .map(|_| reader(addr, threads, messages))
@@ -70,6 +89,7 @@ pub fn run(mode: Mode, threads: usize, messages: u64, receivers: usize) -> Resul
         std::thread::sleep(Duration::from_millis(2));
     }
     let ids: Vec<ClientId> = server.clients().iter().map(|c| c.id).collect();
+    audience.set(ids.clone()).expect("set once");
     let start = Instant::now();
     let senders: Vec<_> = (0..threads)
         .map(|t| {
@@ -78,23 +98,12 @@ pub fn run(mode: Mode, threads: usize, messages: u64, receivers: usize) -> Resul
             std::thread::spawn(move || -> Result<(), String> {
                 let mut msg = [0u8; PAYLOAD];
                 msg[..4].copy_from_slice(&(t as u32).to_be_bytes());
+                if callbacks {
+                    return publish(addr, &mut msg, messages);
+                }
                 for seq in 0..messages {
                     msg[4..12].copy_from_slice(&seq.to_be_bytes());
-                    match mode {
-                        Mode::All => {
-                            server.try_send_all(&msg).map_err(|e| e.to_string())?;
-                        }
-                        Mode::Each => {
-                            for &id in &ids {
-                                server.send(id, &msg).map_err(|e| e.to_string())?;
-                            }
-                        }
-                        Mode::Many => {
-                            server
-                                .try_send_many(&ids, &msg)
-                                .map_err(|e| e.to_string())?;
-                        }
-                    }
+                    send(&server, mode, &ids, &msg, None)?;
                 }
                 Ok(())
             })
@@ -113,6 +122,53 @@ pub fn run(mode: Mode, threads: usize, messages: u64, receivers: usize) -> Resul
         deliveries_per_sec: sent * receivers as f64 / secs,
         secs,
     })
+}
+
+/// One message to the receivers `ids` as `mode` says (`All` leaves out
+/// `from`, the publisher, when there is one).
+fn send(
+    server: &ServerHandle,
+    mode: Mode,
+    ids: &[ClientId],
+    msg: &[u8],
+    from: Option<ClientId>,
+) -> Result<(), String> {
+    match mode {
+        Mode::All => match from {
+            Some(id) => server.try_send_all_except(id, msg).map(drop),
+            None => server.try_send_all(msg).map(drop),
+        },
+        Mode::Each => ids.iter().try_for_each(|&id| server.send(id, msg)),
+        Mode::Many => server.try_send_many(ids, msg).map(drop),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// A publisher: connects to the server and writes `messages` frames of
+/// `msg` (its sender number already in), numbered, in 64 KiB writes; what
+/// the server sends it (other publishers' messages under `All`) is read
+/// and dropped.
+fn publish(addr: SocketAddr, msg: &mut [u8; PAYLOAD], messages: u64) -> Result<(), String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    let mut drain = s.try_clone().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 1 << 16];
+        while matches!(drain.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let mut batch = Vec::with_capacity(1 << 16);
+    for seq in 0..messages {
+        msg[4..12].copy_from_slice(&seq.to_be_bytes());
+        batch.extend_from_slice(&(PAYLOAD as u32).to_be_bytes());
+        batch.extend_from_slice(&msg[..]);
+        if batch.len() + 4 + PAYLOAD > 1 << 16 || seq + 1 == messages {
+            s.write_all(&batch).map_err(|e| format!("write: {e}"))?;
+            batch.clear();
+        }
+    }
+    // Left open until the receivers have everything (closing would be
+    // fine too: the server hands out what it read first).
+    std::mem::forget(s);
+    Ok(())
 }
 
 type Reader = std::thread::JoinHandle<Result<(), String>>;

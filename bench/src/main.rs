@@ -11,7 +11,7 @@
 //! tcphub-bench client   [--addr HOST:PORT] --messages 200000 --sizes 64,4096
 //!                       [--modes pull,callback,plain] [--rounds 3] [--window N]
 //! tcphub-bench app-send --threads 4 --messages 250000 --receivers 10
-//!                       [--mode all|each|many] [--rounds 3]   # in-process server
+//!                       [--mode all|each|many] [--callbacks] [--rounds 3]   # in-process server
 //! ```
 //! All scenarios speak 4-byte big-endian length-prefixed frames, with 64-byte
 //! payloads except the client scenario's (`--sizes`).
@@ -157,6 +157,11 @@ enum Cmd {
         /// one `send_many` naming every receiver per message.
         #[arg(long, default_value = "all")]
         mode: String,
+        /// Send from the server's `on_message` instead: `--threads`
+        /// publisher connections write the messages, and the callback
+        /// sends each on (`all`: to everyone but its publisher).
+        #[arg(long)]
+        callbacks: bool,
         /// Rounds (the median is reported).
         #[arg(long, default_value_t = 3)]
         rounds: usize,
@@ -245,12 +250,14 @@ fn main() {
             messages,
             receivers,
             mode,
+            callbacks,
             rounds,
         } => app_send_bench(
             &mode,
             threads.max(1),
             messages,
             receivers.max(1),
+            callbacks,
             rounds.max(1),
         ),
     };
@@ -317,14 +324,16 @@ fn app_send_bench(
     threads: usize,
     messages: u64,
     receivers: usize,
+    callbacks: bool,
     rounds: usize,
 ) -> Result<(), String> {
     let mode = app_send::Mode::parse(mode)?;
+    let from = if callbacks { "publishers" } else { "threads" };
     let mut rates = Vec::new();
     for round in 1..=rounds {
-        let r = app_send::run(mode, threads, messages, receivers)?;
+        let r = app_send::run(mode, threads, messages, receivers, callbacks)?;
         println!(
-            "round {round}/{rounds} app-send {mode:?} {threads} threads x {messages} to {receivers}: \
+            "round {round}/{rounds} app-send {mode:?} {threads} {from} x {messages} to {receivers}: \
              {} deliveries/s ({:.2} s)",
             human(r.deliveries_per_sec),
             r.secs
@@ -332,7 +341,7 @@ fn app_send_bench(
         rates.push(r.deliveries_per_sec);
     }
     println!(
-        "app-send {mode:?} {threads} threads x {messages} to {receivers}: median {} deliveries/s",
+        "app-send {mode:?} {threads} {from} x {messages} to {receivers}: median {} deliveries/s",
         human(median(&rates))
     );
     Ok(())
@@ -396,16 +405,20 @@ fn smoke() -> Result<(), String> {
     );
     s.stop();
     // Application threads' sends, each mode, every sender's order checked.
-    for mode in [
-        app_send::Mode::All,
-        app_send::Mode::Each,
-        app_send::Mode::Many,
-    ] {
-        let r = app_send::run(mode, 3, 2_000, 5)?;
-        println!(
-            "smoke tcphub: app-send {mode:?} 3 threads x 2000 to 5 delivered in order ({:.2} s)",
-            r.secs
-        );
+    for callbacks in [false, true] {
+        let from = if callbacks { "publishers" } else { "threads" };
+        for mode in [
+            app_send::Mode::All,
+            app_send::Mode::Each,
+            app_send::Mode::Many,
+        ] {
+            // 12 receivers: `send_many` takes its shared-buffer path.
+            let r = app_send::run(mode, 3, 2_000, 12, callbacks)?;
+            println!(
+                "smoke tcphub: app-send {mode:?} 3 {from} x 2000 to 12 delivered in order ({:.2} s)",
+                r.secs
+            );
+        }
     }
     println!("smoke: ok");
     Ok(())
