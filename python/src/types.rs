@@ -650,6 +650,10 @@ impl<'a, 'py> FromPyObject<'a, 'py> for ClientId {
     }
 }
 
+/// Most ids `client_ids` reserves room for up front (64 KiB), whatever the
+/// iterable's `len()` says.
+const ID_HINT_MAX: usize = 8192;
+
 /// The ids `send_many` was given: an iterable of ids or `Client`s (an int
 /// out of range names nobody and is left out).
 pub(crate) fn client_ids(clients: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
@@ -667,7 +671,11 @@ pub(crate) fn client_ids(clients: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
     {
         return Err(not_iterable());
     }
-    let mut ids = Vec::with_capacity(clients.len().unwrap_or(0));
+    // `len()` is only a hint (any `__len__` may claim more than memory
+    // holds: reserving that panicked or aborted the interpreter); the
+    // list grows as the iteration finds more.
+    let hint = clients.len().unwrap_or(0).min(ID_HINT_MAX);
+    let mut ids = Vec::with_capacity(hint);
     for item in clients.try_iter().map_err(|_| not_iterable())? {
         if let ClientId::Id(id) = item?.extract::<ClientId>()? {
             ids.push(id);

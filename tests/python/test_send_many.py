@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from typing import Dict, Set
 
 import pytest
@@ -101,3 +104,37 @@ def test_a_pub_sub_hub_from_callbacks(make_server):
     assert readers[1].line() == b"last"
     for s in socks[1:]:
         s.close()
+
+
+def test_a_length_that_lies_is_only_a_hint():
+    """``len(clients)`` only sizes the list of ids: an iterable whose
+    ``__len__`` claims more than memory holds (a lazy view, a proxy) is
+    still just iterated. Before, ``Vec::with_capacity(len)`` panicked
+    (``sys.maxsize``) or aborted the interpreter (``2**58``: an allocation
+    failure)."""
+    code = textwrap.dedent(
+        """
+        import sys, tcphub
+        class Claims:
+            def __init__(self, n, ids):
+                self.n, self.ids = n, ids
+            def __len__(self):
+                return self.n
+            def __iter__(self):
+                return iter(self.ids)
+        s = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="lines")
+        s.start()
+        for n in (sys.maxsize, 2**58, 2**40):
+            assert s.send_many(Claims(n, [1, 2]), b"x") == 0, n
+        s.stop()
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (
+        done.returncode,
+        done.stdout,
+        done.stderr[-2000:],
+    )
