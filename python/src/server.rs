@@ -407,7 +407,9 @@ impl PyTcpServer {
     /// for many clients: one buffer and one call into the engine. Raises
     /// ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
     /// lines framing; no client gets it then), ``TypeError`` when
-    /// ``clients`` is not an iterable of ids or ``Client`` objects.
+    /// ``clients`` is not an iterable of ids or ``Client`` objects (a
+    /// ``str``, ``bytes``, ``bytearray`` or memoryview of bytes is refused:
+    /// it would iterate as characters or byte values).
     fn send_many(&self, py: Python<'_>, clients: &Bound<'_, PyAny>, data: Data) -> PyResult<usize> {
         let ids = client_ids(clients)?;
         let Some(r) = self.running.get() else {

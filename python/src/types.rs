@@ -666,8 +666,15 @@ pub(crate) fn client_ids(clients: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
                 .map_or_else(|_| "that".into(), |n| n.to_string())
         ))
     };
+    // Text and bytes-like data (the message, passed first by mistake)
+    // iterate as characters or byte values, not as ids: refused. A
+    // memoryview of wider items (an `array('Q')` of ids) is a list of ids.
+    let bytes_like = clients.is_instance_of::<pyo3::types::PyByteArray>()
+        || (clients.is_instance_of::<pyo3::types::PyMemoryView>()
+            && clients.getattr("itemsize")?.extract::<usize>()? == 1);
     if clients.is_instance_of::<pyo3::types::PyString>()
         || clients.is_instance_of::<pyo3::types::PyBytes>()
+        || bytes_like
     {
         return Err(not_iterable());
     }

@@ -583,7 +583,9 @@ class TcpServer:
         for many clients: one buffer and one call into the engine. Raises
         ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
         lines framing; no client gets it then), ``TypeError`` when
-        ``clients`` is not an iterable of ids or ``Client`` objects."""
+        ``clients`` is not an iterable of ids or ``Client`` objects (a
+        ``str``, ``bytes``, ``bytearray`` or memoryview of bytes is refused:
+        it would iterate as characters or byte values)."""
     def send_to(self, ip: str, port: int, data: _Data) -> None:
         """Queues ``data`` for the client whose remote address is ``ip:port``.
         ``ip`` as ``Client.ip`` gives it, or in brackets (``"[::1]"``, as in

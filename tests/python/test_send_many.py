@@ -138,3 +138,22 @@ def test_a_length_that_lies_is_only_a_hint():
         done.stdout,
         done.stderr[-2000:],
     )
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_a_bytes_like_object_is_no_list_of_ids(make_server, kind):
+    """Like ``bytes`` and ``str``, a ``bytearray`` or ``memoryview`` (the
+    data, passed first by mistake) is refused, not read as the ids of its
+    byte values. Before, ``send_many(bytearray(b"\\x01"), b"x")`` sent to
+    client 1."""
+    server = make_server(framing="lines")
+    server.start()
+    sock = connect(server)
+    wait_until(lambda: server.client_count == 1, what="a client")
+    (client,) = server.clients()
+    assert client.id < 256
+    with pytest.raises(TypeError, match="iterable of client ids or Clients"):
+        server.send_many(kind(bytes([client.id])), b"by mistake")
+    assert server.send_all(b"next") == 1
+    assert LineReader(sock).line() == b"next"
+    sock.close()
