@@ -53,7 +53,8 @@ pub struct tcphub_stats {
     pub callback_panics: u64,
     /// Messages for one client that were not queued because the client had
     /// left, or was leaving, by the time its event loop got to them: a
-    /// `tcphub_server_send` or `_send_to` that returned `TCPHUB_OK` while
+    /// `tcphub_server_send`, `_send_to` or `_send_many` (once per client
+    /// it counted) that returned `TCPHUB_OK` while
     /// the client was disconnecting or the server stopping ran out of
     /// linger time before it got to them; the message (a broadcast's too)
     /// whose overflow cut a client as a slow consumer under

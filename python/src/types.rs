@@ -366,8 +366,9 @@ pub(crate) struct PyStats {
     /// Messages dropped for a client whose queue was full (``overflow="drop"``).
     dropped: u64,
     /// Messages for one client that were not queued because the client had
-    /// left, or was leaving, by the time the server got to them: a ``send``
-    /// or ``send_to`` that returned while the client was disconnecting or
+    /// left, or was leaving, by the time the server got to them: a ``send``,
+    /// ``send_to`` or ``send_many`` (once per client it counted) that
+    /// returned while the client was disconnecting or
     /// the server stopping ran out of linger time before it got to them; and
     /// messages (broadcasts too) that did not fit the queue of a client held
     /// open for replies after its disconnect event, under

@@ -40,8 +40,10 @@ pub struct Stats {
     pub dropped: u64,
     /// Messages for one client that were not queued because the client had
     /// left, or was leaving, by the time its event loop got to them: a
-    /// [`send`](crate::ServerHandle::send) or
-    /// [`send_to`](crate::ServerHandle::send_to) that returned `Ok` while
+    /// [`send`](crate::ServerHandle::send),
+    /// [`send_to`](crate::ServerHandle::send_to) or
+    /// [`send_many`](crate::ServerHandle::send_many) (once per client it
+    /// counted) that returned `Ok` while
     /// the client was disconnecting (a kick, its peer closing, a timeout) or
     /// the server stopping ran out of linger time before it got to them;
     /// the message (a broadcast's too) whose overflow cut a client as a
