@@ -681,8 +681,13 @@ pub(crate) fn client_ids(clients: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
     }
     // `len()` is only a hint (any `__len__` may claim more than memory
     // holds: reserving that panicked or aborted the interpreter); the
-    // list grows as the iteration finds more.
-    let hint = clients.len().unwrap_or(0).min(ID_HINT_MAX);
+    // list grows as the iteration finds more. As for `list()` (PEP 424),
+    // no `__len__` is no hint, but another error from it is raised.
+    let hint = match clients.len() {
+        Ok(n) => n.min(ID_HINT_MAX),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(clients.py()) => 0,
+        Err(e) => return Err(e),
+    };
     let mut ids = Vec::with_capacity(hint);
     for item in clients.try_iter().map_err(|_| not_iterable())? {
         if let ClientId::Id(id) = item?.extract::<ClientId>()? {

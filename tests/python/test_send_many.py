@@ -157,3 +157,32 @@ def test_a_bytes_like_object_is_no_list_of_ids(make_server, kind):
     assert server.send_all(b"next") == 1
     assert LineReader(sock).line() == b"next"
     sock.close()
+
+
+def test_an_error_from_len_is_raised_not_swallowed(make_server):
+    """``len(clients)`` is a length hint as ``list()`` takes it (PEP 424):
+    no ``__len__`` (a generator) is fine, but an exception from one (a
+    KeyboardInterrupt arriving there included) is raised, and nobody gets
+    the message. Before, it was dropped and the message sent."""
+
+    class Broken:
+        def __init__(self, ids):
+            self.ids = ids
+
+        def __len__(self):
+            raise ValueError("no length today")
+
+        def __iter__(self):
+            return iter(self.ids)
+
+    server = make_server(framing="lines")
+    server.start()
+    sock = connect(server)
+    wait_until(lambda: server.client_count == 1, what="a client")
+    (client,) = server.clients()
+    with pytest.raises(ValueError, match="no length today"):
+        server.send_many(Broken([client.id]), b"not this")
+    assert server.send_many((c for c in [client]), b"from a generator") == 1
+    reader = LineReader(sock)
+    assert reader.line() == b"from a generator"
+    sock.close()
