@@ -401,7 +401,9 @@ impl PyTcpServer {
     /// members), framed once into one buffer they share; returns how many
     /// distinct listed clients were connected at the call (0 when the
     /// server is not running). A client that is not connected is skipped,
-    /// not an error (unlike ``send``), and one listed twice gets it once.
+    /// not an error (unlike ``send``), and one listed twice gets it once;
+    /// one that finished sending and is held open for replies (see
+    /// ``Event``) is reached and counted, as ``send`` reaches it.
     /// Each gets it unless it leaves first or its queue is full, in the
     /// order of everything sent to it. Cheaper than a ``send`` per client
     /// for many clients: one buffer and one call into the engine. Raises

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -186,3 +187,36 @@ def test_an_error_from_len_is_raised_not_swallowed(make_server):
     reader = LineReader(sock)
     assert reader.line() == b"from a generator"
     sock.close()
+
+
+def test_a_client_held_for_replies_is_reached_and_counted(make_server):
+    """Pull mode: a client that finished sending is reported gone but held
+    open for replies until the next call for events; ``send_many`` reaches
+    it and counts it, as ``send`` reaches it (``send_all`` reaches it but
+    does not count it)."""
+    server = make_server(framing="lines", threads=2)
+    server.start()
+    leaving, staying = connect(server), connect(server)
+    wait_until(lambda: server.client_count == 2, what="2 clients")
+    ids = {c.address: c.id for c in server.clients()}
+    gone, there = ids[leaving.getsockname()], ids[staying.getsockname()]
+    leaving.shutdown(socket.SHUT_WR)
+    disconnected = None
+    while disconnected is None:
+        for e in server.poll(timeout=5.0):
+            if e.kind == "disconnect":
+                disconnected = e.client.id
+    assert disconnected == gone
+    assert server.send_many([gone, there], b"bye") == 2
+    assert server.send_all(b"all") == 1
+    server.poll()  # dealt with: releases the held connection
+    leaving.settimeout(5.0)
+    got = b""
+    while chunk := leaving.recv(65536):
+        got += chunk
+    assert got == b"bye\nall\n"
+    reader = LineReader(staying)
+    assert reader.line() == b"bye"
+    assert reader.line() == b"all"
+    staying.close()
+    leaving.close()
