@@ -1548,8 +1548,11 @@ int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, c
  *
  * Returns `TCPHUB_ERR_NOT_RUNNING`, `TCPHUB_ERR_FRAME_TOO_LARGE`,
  * `TCPHUB_ERR_INVALID_MESSAGE` (a `\n` in the message under
- * `TCPHUB_FRAMING_LINES`): on these no client gets the message;
- * `TCPHUB_ERR_NULL` when `ids` is NULL with `n_ids` above 0,
+ * `TCPHUB_FRAMING_LINES`): on these no client gets the message, but
+ * for a stop begun by another thread during the call: that gives
+ * `TCPHUB_ERR_NOT_RUNNING` too, though the clients of the event loops
+ * the call reached first may still get it (a stop writes what was
+ * queued); `TCPHUB_ERR_NULL` when `ids` is NULL with `n_ids` above 0,
  * `TCPHUB_ERR_INVALID_ARG` when `ids` is not aligned for `uint64_t`.
  *
  * # Safety
