@@ -278,12 +278,12 @@ mod tests {
     #[test]
     fn send_many_runs_join_for_the_same_clients_only() {
         let mut work = VecDeque::from(vec![
-            Command::SendMany(frame(b"b"), vec![1, 4, 9]),
-            Command::SendMany(frame(b"cc"), vec![1, 4, 9]),
-            Command::SendMany(frame(b"d"), vec![1, 4]),
-            Command::SendMany(frame(b"e"), vec![1, 4]),
+            Command::SendMany(frame(b"b"), Box::new([1, 4, 9])),
+            Command::SendMany(frame(b"cc"), Box::new([1, 4, 9])),
+            Command::SendMany(frame(b"d"), Box::new([1, 4])),
+            Command::SendMany(frame(b"e"), Box::new([1, 4])),
             Command::Broadcast(frame(b"f"), below(9)),
-            Command::SendMany(frame(b"g"), vec![1, 4]),
+            Command::SendMany(frame(b"g"), Box::new([1, 4])),
         ]);
         let b = coalesce_many(frame(b"a"), &[1, 4, 9], &mut work, BATCH_MAX, Vec::new());
         assert_eq!(&b.joined[..], b"abcc");

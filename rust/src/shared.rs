@@ -129,7 +129,7 @@ pub(crate) enum Command {
     Broadcast(crate::broadcast::Run, Audience),
     /// Queue one framed message (a run of one), shared, for each of these
     /// clients of the loop (`send_many`; sorted, no id twice).
-    SendMany(crate::broadcast::Run, Vec<ClientId>),
+    SendMany(crate::broadcast::Run, Box<[ClientId]>),
     /// Disconnect a client with `Kicked`.
     Kick(ClientId),
     /// Pull mode: the application has taken this held client's
@@ -232,7 +232,7 @@ impl Command {
             Command::SendMany(run, ids) => {
                 run.joined.len()
                     + ids.len() * crate::connection::ENTRY_OVERHEAD
-                    + ids.capacity() * std::mem::size_of::<ClientId>()
+                    + ids.len() * std::mem::size_of::<ClientId>()
             }
             _ => 0,
         }
@@ -766,3 +766,7 @@ impl Core {
         })
     }
 }
+
+// A command is moved through every loop's channel and work queue: the
+// `send_many` variant must not make all of them larger.
+const _: () = assert!(std::mem::size_of::<Command>() <= 56);

@@ -158,7 +158,7 @@ impl ServerHandle {
         let frame = self.core.config.framing.encode(msg)?;
         for (idx, to) in by_loop.into_iter().enumerate() {
             if !to.is_empty() {
-                let cmd = Command::SendMany(Run::one(frame.clone()), to);
+                let cmd = Command::SendMany(Run::one(frame.clone()), to.into_boxed_slice());
                 self.core.post_message(idx, cmd)?;
             }
         }
