@@ -106,11 +106,17 @@ fn client(port: u16) -> (Kill, Lines, Lines, String) {
 
 /// A running `chat_server` on a free port, and the port.
 fn chat_server() -> (Kill, u16) {
-    let mut server = Command::new(example("chat_server"))
+    example_server("chat_server")
+}
+
+/// A running server example `name` on a free port (it says which on its
+/// first stderr line), and the port.
+fn example_server(name: &str) -> (Kill, u16) {
+    let mut server = Command::new(example(name))
         .arg("0")
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start chat_server");
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
     let log = Lines::of(server.stderr.take().unwrap());
     let server = Kill(server);
     let listening = log.next("the server's listening line");
@@ -167,19 +173,7 @@ fn chat_clients_talk_through_the_chat_server() {
 /// only, the publisher hears how many, and a leaver is unsubscribed.
 #[test]
 fn pubsub_server_sends_to_a_topics_subscribers_only() {
-    let mut server = Command::new(example("pubsub_server"))
-        .arg("0")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start pubsub_server");
-    let log = Lines::of(server.stderr.take().unwrap());
-    let server = Kill(server);
-    let listening = log.next("the server's listening line");
-    let port: u16 = listening
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {listening:?}"));
+    let (server, port) = example_server("pubsub_server");
     let connect = || {
         let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
