@@ -142,9 +142,21 @@ fn a_close_out_of_linger_time_counts_what_it_dropped() {
     let (_server, _) = listener.accept().expect("accept"); // never reads
     let msg = vec![b'q'; MSG_LEN];
     let mut sent = 0u64;
-    while client.send(&msg).is_ok() {
-        sent += 1;
-        assert!(sent < 10_000, "the queue never filled");
+    // Until the socket buffers take no more: a full queue can still drain
+    // into buffers the kernel grows meanwhile (then nothing was left to
+    // drop: a CI run saw "0 unsent of 63"), so the queue is filled again
+    // after each pause until a pause lets nothing through.
+    loop {
+        let mut took = 0;
+        while client.send(&msg).is_ok() {
+            sent += 1;
+            took += 1;
+            assert!(sent < 10_000, "the queue never filled");
+        }
+        if took == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     client.close();
     assert_eq!(
