@@ -33,25 +33,40 @@ fn stuck_pair(write_after_eof: Option<bool>) -> (TcpStream, TcpClient, usize) {
     let client = builder.connect().expect("connect");
     let (server, _) = listener.accept().expect("accept");
     let msg = vec![b'q'; MSG_LEN];
-    let mut sent = 0usize;
-    loop {
-        match client.send(&msg) {
-            Ok(()) => sent += 1,
-            Err(Error::QueueFull { .. }) => break,
-            Err(e) => panic!("send: {e}"),
-        }
-        assert!(sent < 10_000, "the queue never filled");
-    }
+    let sent = fill(&client, &msg) as usize;
     // The socket buffers are full and the rest waits in the queue.
-    support::wait_until("the client's queue to stay non-empty", || {
-        client.queued_bytes() > 0
-    });
+    assert!(client.queued_bytes() > 0);
     assert_eq!(
         client.unsent(),
         0,
         "nothing is unsent while the client is open"
     );
     (server, client, sent)
+}
+
+/// Sends `msg` until the queue is full and the socket buffers take no
+/// more; how many `send` accepted. A full queue can still drain into
+/// socket buffers the kernel grows meanwhile (then nothing is left to drop
+/// or count: a CI run saw "0 unsent of 63"), so the queue is filled again
+/// after each pause until a pause lets nothing through.
+fn fill(client: &TcpClient, msg: &[u8]) -> u64 {
+    let mut sent = 0u64;
+    loop {
+        let mut took = 0;
+        loop {
+            match client.send(msg) {
+                Ok(()) => took += 1,
+                Err(Error::QueueFull { .. }) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+            assert!(sent + took < 10_000, "the queue never filled");
+        }
+        sent += took;
+        if took == 0 {
+            return sent;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Reads what the client sent until its end (each read bounded): the count.
@@ -141,23 +156,7 @@ fn a_close_out_of_linger_time_counts_what_it_dropped() {
         .expect("connect");
     let (_server, _) = listener.accept().expect("accept"); // never reads
     let msg = vec![b'q'; MSG_LEN];
-    let mut sent = 0u64;
-    // Until the socket buffers take no more: a full queue can still drain
-    // into buffers the kernel grows meanwhile (then nothing was left to
-    // drop: a CI run saw "0 unsent of 63"), so the queue is filled again
-    // after each pause until a pause lets nothing through.
-    loop {
-        let mut took = 0;
-        while client.send(&msg).is_ok() {
-            sent += 1;
-            took += 1;
-            assert!(sent < 10_000, "the queue never filled");
-        }
-        if took == 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let sent = fill(&client, &msg);
     client.close();
     assert_eq!(
         client.disconnect_reason(),
