@@ -26,6 +26,9 @@ fn stuck_pair(write_after_eof: Option<bool>) -> (TcpStream, TcpClient, usize) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let mut builder = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::length_prefixed())
+        // Well past what the kernel's buffers take (tcp_wmem's 4 MiB by
+        // default), as the C and Python tests have it: messages stay queued.
+        .max_queue_bytes(16 << 20)
         .linger(Duration::from_secs(60));
     if let Some(on) = write_after_eof {
         builder = builder.write_after_server_eof(on);
@@ -151,6 +154,7 @@ fn a_close_out_of_linger_time_counts_what_it_dropped() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::length_prefixed())
+        .max_queue_bytes(16 << 20)
         .linger(Duration::from_millis(100))
         .connect()
         .expect("connect");
