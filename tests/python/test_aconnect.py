@@ -36,8 +36,10 @@ def _threads(prefix: str) -> list:
         try:
             with open(comm) as f:
                 names.append(f.read().strip())
-        except FileNotFoundError:
-            pass  # the thread ended meanwhile
+        except (FileNotFoundError, ProcessLookupError):
+            # The thread ended meanwhile: the open fails, or (gVisor) the
+            # read of a file opened just before it ended.
+            pass
     return [n for n in names if n.startswith(prefix)]
 
 
