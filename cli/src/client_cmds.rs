@@ -339,9 +339,6 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
             Err(e) => return Err(e.into()),
         }
     }
-    if let Some(why) = lost {
-        return Err(format!("connection lost: {}", explained(&why, framing)).into());
-    }
     // Messages accepted but dropped at the end: the server ended the
     // connection while they waited (they are not sent to a hub that only
     // discards them).
@@ -350,28 +347,31 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         1 => " (1 message queued was dropped)".to_owned(),
         n => format!(" ({n} messages queued were dropped)"),
     };
-    match settled(&state) {
-        SEND_FAILED => return Err("not everything read from stdin could be sent".into()),
-        SENDING | CLOSED_EARLY => {
-            return Err(format!(
-                "the connection closed before everything read from stdin was sent{unsent}"
-            )
-            .into())
-        }
+    let input_left = match settled(&state) {
+        SEND_FAILED => Some("not everything read from stdin could be sent".to_owned()),
+        SENDING | CLOSED_EARLY => Some(format!(
+            "the connection closed before everything read from stdin was sent{unsent}"
+        )),
         STDIN_FAILED => {
             let e = read_error.lock().unwrap_or_else(|p| p.into_inner()).take();
             let why = e.map_or_else(|| "unknown error".to_owned(), |e| e.to_string());
-            return Err(format!("cannot read stdin: {why}").into());
+            Some(format!("cannot read stdin: {why}"))
         }
-        _ if !unsent.is_empty() => {
-            return Err(format!(
+        _ if !unsent.is_empty() => Some(format!(
             "the server closed the connection before everything read from stdin was sent{unsent}"
-        )
-            .into())
+        )),
+        _ => None,
+    };
+    // A reset (a hub that stopped with our input unread, say) ends the
+    // connection as an error; what of stdin it left unsent is said too.
+    match (lost, input_left) {
+        (Some(why), Some(left)) => {
+            Err(format!("connection lost: {}; {left}", explained(&why, framing)).into())
         }
-        _ => {}
+        (Some(why), None) => Err(format!("connection lost: {}", explained(&why, framing)).into()),
+        (None, Some(left)) => Err(left.into()),
+        (None, None) => Ok(()),
     }
-    Ok(())
 }
 
 /// What [`next_input`] found.

@@ -271,7 +271,24 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
     }
     let file = InputFile::new("queued", &input);
     let len = input.len() as u64;
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A small receive buffer, set before listening (the accepted socket
+    // inherits it): a CI run saw this host's loopback take all 6.5 MB
+    // unread, leaving nothing queued to drop. The client's send buffer is
+    // at most tcp_wmem's 4 MB.
+    let l = {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_recv_buffer_size(64 * 1024).unwrap();
+        s.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+        s.listen(8).unwrap();
+        std::net::TcpListener::from(s)
+    };
     let port = l.local_addr().unwrap().port();
     let (pid_tx, pid_rx) = std::sync::mpsc::channel::<u32>();
     let server = std::thread::spawn(move || {
@@ -316,6 +333,45 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
         err.contains(
             "the server closed the connection before everything read from stdin was sent ("
         ) && err.contains("queued were dropped)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn connect_says_what_of_stdin_a_reset_left_unsent() {
+    // A CI run: a hub stopping with our lines unread in its socket resets
+    // the connection, and `connect` said only "connection lost: connection
+    // reset", not that stdin was left unsent. A server that reads a little
+    // and closes with the rest unread (a reset) gets both.
+    let mut input = Vec::new();
+    for i in 0..1_000_000 {
+        input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
+    }
+    let file = InputFile::new("reset", &input);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut first = vec![0; 100_000];
+        s.read_exact(&mut first).unwrap();
+        // Wait for more to arrive unread, then close: the kernel resets.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        drop(s);
+    });
+    let mut child = bin()
+        .args(["connect", &format!("127.0.0.1:{port}")])
+        .stdin(file.open())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub connect");
+    let st = wait_exit(&mut child, "connect did not exit when the server reset");
+    let err = stderr_of(&mut child);
+    server.join().unwrap();
+    assert_eq!(st.code(), Some(1), "{st:?}: {err}");
+    assert!(
+        err.contains("before everything read from stdin was sent"),
         "{err}"
     );
 }
