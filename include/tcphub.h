@@ -1672,6 +1672,21 @@ int tcphub_server_set_event_capacity(struct tcphub_server *s, size_t events);
 int tcphub_server_set_frame_timeout(struct tcphub_server *s, uint64_t timeout_ms);
 
 /**
+ * Like `tcphub_server_set_idle_timeout_message`, for clients cut off by
+ * the frame timeout (`tcphub_server_set_frame_timeout`: a frame begun
+ * and not finished in time; the event says
+ * `TCPHUB_REASON_FRAME_TIMEOUT`).
+ *
+ * Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+ * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+ */
+int tcphub_server_set_frame_timeout_message(struct tcphub_server *s, const uint8_t *msg, size_t len);
+
+/**
  * Sets how messages are delimited: `TCPHUB_FRAMING_RAW` (default),
  * `TCPHUB_FRAMING_LINES` or `TCPHUB_FRAMING_LENGTH_PREFIXED`, with the
  * largest accepted message in bytes (`max_len` 0: the framing's default;
@@ -1723,6 +1738,29 @@ int tcphub_server_set_full_message(struct tcphub_server *s, const uint8_t *msg, 
  * `s` is NULL or a live server.
  */
 int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms);
+
+/**
+ * A message (`len` bytes at `msg`) sent, framed like every other message,
+ * to each client cut off by the idle timeout
+ * (`tcphub_server_set_idle_timeout`), before its connection is closed —
+ * so the peer learns why instead of seeing a bare end-of-stream. It is
+ * queued after what was already queued for the client (which gets the
+ * linger time to take it all), even when the client's queue is full, and
+ * is not counted in `tcphub_stats.msgs_out`; the application's event still
+ * says `TCPHUB_REASON_IDLE_TIMEOUT`. `msg` NULL (with `len` 0) removes it;
+ * none is the default. The bytes are copied. `tcphub_server_start` fails
+ * with `TCPHUB_ERR_INVALID_ARG` when its frame is longer than 4096 bytes,
+ * the message is over the framing's `max_len`, or it contains `\n` under
+ * `TCPHUB_FRAMING_LINES`. Takes effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+ * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+ */
+int tcphub_server_set_idle_timeout_message(struct tcphub_server *s, const uint8_t *msg, size_t len);
 
 /**
  * Enables TCP keepalive probes on client connections after `idle_ms`

@@ -1,6 +1,7 @@
 //! The less common server settings: overflow policy, linger, keepalive,
 //! `TCP_NODELAY`, listen backlog, the pull-mode queue capacity and the
-//! notice for refused connections. Each
+//! server's notices (to refused connections, to clients cut off for a
+//! timeout). Each
 //! setter stores its value; `tcphub_server_start` hands them to the core's
 //! builder (see [`Tuning::apply`]).
 
@@ -25,6 +26,9 @@ pub(crate) struct Tuning {
     event_capacity: Option<usize>,
     /// The notice for connections refused at `max_clients`.
     full_message: Option<Vec<u8>>,
+    /// The notices for clients cut off by the idle and the frame timeout.
+    idle_timeout_message: Option<Vec<u8>>,
+    frame_timeout_message: Option<Vec<u8>>,
 }
 
 impl Tuning {
@@ -50,6 +54,12 @@ impl Tuning {
         }
         if let Some(msg) = &self.full_message {
             b = b.full_message(msg);
+        }
+        if let Some(msg) = &self.idle_timeout_message {
+            b = b.idle_timeout_message(msg);
+        }
+        if let Some(msg) = &self.frame_timeout_message {
+            b = b.frame_timeout_message(msg);
         }
         b
     }
@@ -244,13 +254,83 @@ pub unsafe extern "C" fn tcphub_server_set_full_message(
     // SAFETY: the caller's promise.
     unsafe {
         tune("tcphub_server_set_full_message", s, |t| {
-            t.full_message = if msg.is_null() && len == 0 {
-                None
-            } else {
-                // SAFETY: the caller's promise.
-                Some(crate::boundary::named_bytes("msg", msg, len)?.to_vec())
-            };
+            t.full_message = notice(msg, len)?;
             Ok(())
         })
     }
+}
+
+/// A message (`len` bytes at `msg`) sent, framed like every other message,
+/// to each client cut off by the idle timeout
+/// (`tcphub_server_set_idle_timeout`), before its connection is closed —
+/// so the peer learns why instead of seeing a bare end-of-stream. It is
+/// queued after what was already queued for the client (which gets the
+/// linger time to take it all), even when the client's queue is full, and
+/// is not counted in `tcphub_stats.msgs_out`; the application's event still
+/// says `TCPHUB_REASON_IDLE_TIMEOUT`. `msg` NULL (with `len` 0) removes it;
+/// none is the default. The bytes are copied. `tcphub_server_start` fails
+/// with `TCPHUB_ERR_INVALID_ARG` when its frame is longer than 4096 bytes,
+/// the message is over the framing's `max_len`, or it contains `\n` under
+/// `TCPHUB_FRAMING_LINES`. Takes effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_idle_timeout_message(
+    s: *mut tcphub_server,
+    msg: *const u8,
+    len: usize,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_idle_timeout_message", s, |t| {
+            t.idle_timeout_message = notice(msg, len)?;
+            Ok(())
+        })
+    }
+}
+
+/// Like `tcphub_server_set_idle_timeout_message`, for clients cut off by
+/// the frame timeout (`tcphub_server_set_frame_timeout`: a frame begun
+/// and not finished in time; the event says
+/// `TCPHUB_REASON_FRAME_TIMEOUT`).
+///
+/// Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_frame_timeout_message(
+    s: *mut tcphub_server,
+    msg: *const u8,
+    len: usize,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_frame_timeout_message", s, |t| {
+            t.frame_timeout_message = notice(msg, len)?;
+            Ok(())
+        })
+    }
+}
+
+/// A notice setting's bytes, copied: `None` for `msg` NULL with `len` 0.
+///
+/// # Safety
+///
+/// `msg` is NULL or `len` readable bytes.
+unsafe fn notice(msg: *const u8, len: usize) -> Result<Option<Vec<u8>>, Fail> {
+    if msg.is_null() && len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the caller's promise.
+    Ok(Some(
+        unsafe { crate::boundary::named_bytes("msg", msg, len) }?.to_vec(),
+    ))
 }

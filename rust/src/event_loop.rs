@@ -504,13 +504,26 @@ impl EventLoop {
         // them may then reuse the slot: only the same client is closed below.
         self.pump();
         let deadline = deadline_after(self.core.config.linger);
+        // The server's notice for a timeout, after what was queued before
+        // (bounded by its own limit, so taken past the queue's).
+        let notice = self.core.config.notice_for(&reason).cloned();
         let Some(conn) = self.conn_mut(t) else {
             return;
         };
         if conn.client.id != id || conn.closing.is_some() {
             return;
         }
+        let scheduled = notice.is_some_and(|n| {
+            conn.write_failed.is_none()
+                && matches!(
+                    conn.enqueue(n, usize::MAX),
+                    crate::connection::Queued::Yes { needs_flush: true }
+                )
+        });
         conn.closing = Some((reason, deadline));
+        if scheduled {
+            self.to_flush.push(t);
+        }
         self.draining.push(t);
         self.flush(t); // closes it at once when nothing is queued
     }

@@ -18,6 +18,7 @@ use crate::shared::{Callbacks, Config, Core, Overflow, StopGuard};
 use crate::stats::LoopCounters;
 
 mod check;
+mod notices;
 use check::check;
 
 /// Default bound on each client's outbound queue: 4 MiB.
@@ -168,6 +169,10 @@ impl TcpServer {
                 busy_poll: DEFAULT_BUSY_POLL,
                 full_message: None,
                 full_frame: None,
+                idle_message: None,
+                idle_frame: None,
+                frame_timeout_message: None,
+                frame_timeout_frame: None,
             },
             callbacks: Callbacks::default(),
         }
@@ -699,7 +704,10 @@ impl TcpServer {
             mut config,
             callbacks,
         } = self;
-        config.full_frame = check(&config)?;
+        let notices = check(&config)?;
+        config.full_frame = notices.full;
+        config.idle_frame = notices.idle;
+        config.frame_timeout_frame = notices.frame_timeout;
         // The kernel counts keepalive in whole seconds and refuses 0 (which
         // would leave its default, two hours): rounded up here, once, not
         // at every accept.

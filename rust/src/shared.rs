@@ -67,6 +67,25 @@ pub(crate) struct Config {
     /// That notice framed, written to each refused connection before it is
     /// closed, so the peer learns why instead of seeing a bare EOF.
     pub full_frame: Option<Arc<[u8]>>,
+    /// The notice for clients cut off by `idle_timeout`, as given, and
+    /// framed at `start()`: queued before the connection is closed.
+    pub idle_message: Option<Arc<[u8]>>,
+    pub idle_frame: Option<Arc<[u8]>>,
+    /// Likewise for `frame_timeout`.
+    pub frame_timeout_message: Option<Arc<[u8]>>,
+    pub frame_timeout_frame: Option<Arc<[u8]>>,
+}
+
+impl Config {
+    /// The framed notice for a client cut off for `why`, if one is set
+    /// (only the timeouts have one).
+    pub fn notice_for(&self, why: &crate::event::DisconnectReason) -> Option<&Arc<[u8]>> {
+        match why {
+            crate::event::DisconnectReason::IdleTimeout => self.idle_frame.as_ref(),
+            crate::event::DisconnectReason::FrameTimeout => self.frame_timeout_frame.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Longest framed [`full_message`](crate::TcpServer::full_message): it is

@@ -1,7 +1,8 @@
 /* Server limits and loop settings set from C: an idle client is cut with
  * IDLE_TIMEOUT, a client that starts a frame and never finishes it with
- * FRAME_TIMEOUT, a non-reading client beyond max_queue_bytes with
- * SLOW_CONSUMER; a busy-polling server serves as usual. */
+ * FRAME_TIMEOUT (each told why by the server's notice when one is set), a
+ * non-reading client beyond max_queue_bytes with SLOW_CONSUMER; a
+ * busy-polling server serves as usual. */
 #include "test_util.h"
 
 static void expect_disconnect(tcphub_server *s, uint64_t id, int reason) {
@@ -111,5 +112,53 @@ int main(void) {
     close(fd);
     tcphub_server_free(s);
     TEST_PASS("non-reader beyond max_queue_bytes cut with TCPHUB_REASON_SLOW_CONSUMER");
+
+    static const char idle_note[] = "disconnected: idle for too long";
+    static const char frame_note[] = "disconnected: line not finished in time";
+    CHECK_RC(tcphub_server_set_idle_timeout_message(NULL, NULL, 0), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_server_set_frame_timeout_message(NULL, NULL, 0), TCPHUB_ERR_NULL);
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_RC(tcphub_server_set_idle_timeout_message(s, NULL, 3), TCPHUB_ERR_NULL);
+    CHECK_OK(tcphub_server_set_idle_timeout_message(s, (const uint8_t *)"two\nlines", 9));
+    CHECK_RC(tcphub_server_start(s), TCPHUB_ERR_INVALID_ARG);
+    CHECK(strstr(tcphub_last_error(), "idle_timeout_message: ") != NULL);
+    CHECK_OK(tcphub_server_set_idle_timeout_message(s, NULL, 0)); /* removed */
+    CHECK_OK(tcphub_server_start(s));
+    tcphub_server_free(s);
+    TEST_PASS("a timeout notice the framing cannot carry is refused at start");
+
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_idle_timeout(s, 300));
+    CHECK_OK(tcphub_server_set_idle_timeout_message(s, (const uint8_t *)idle_note,
+                                                    strlen(idle_note)));
+    CHECK_OK(tcphub_server_set_frame_timeout_message(s, (const uint8_t *)frame_note,
+                                                     strlen(frame_note)));
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_RC(tcphub_server_set_idle_timeout_message(s, NULL, 0), TCPHUB_ERR_ALREADY_RUNNING);
+    fd = connect_to(tcphub_server_port(s));
+    id = expect_connected(s);
+    expect_disconnect(s, id, TCPHUB_REASON_IDLE_TIMEOUT);
+    EXPECT_LINE(fd, idle_note);
+    expect_eof(fd);
+    close(fd);
+    tcphub_server_free(s);
+    TEST_PASS("an idle client gets the idle notice, then EOF");
+
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_frame_timeout(s, 300));
+    CHECK_OK(tcphub_server_set_idle_timeout_message(s, (const uint8_t *)idle_note,
+                                                    strlen(idle_note)));
+    CHECK_OK(tcphub_server_set_frame_timeout_message(s, (const uint8_t *)frame_note,
+                                                     strlen(frame_note)));
+    CHECK_OK(tcphub_server_start(s));
+    fd = connect_to(tcphub_server_port(s));
+    id = expect_connected(s);
+    write_str(fd, "a line that never ends");
+    expect_disconnect(s, id, TCPHUB_REASON_FRAME_TIMEOUT);
+    EXPECT_LINE(fd, frame_note);
+    expect_eof(fd);
+    close(fd);
+    tcphub_server_free(s);
+    TEST_PASS("an unfinished frame gets the frame-timeout notice, then EOF");
     return 0;
 }

@@ -1,5 +1,6 @@
 //! The settings check behind `TcpServer::validate` and `TcpServer::start`:
-//! every bound a setting has, and the framed `full_message`.
+//! every bound a setting has, and the server's framed notices
+//! (`full_message`, `idle_timeout_message`, `frame_timeout_message`).
 
 use std::sync::Arc;
 
@@ -7,9 +8,9 @@ use super::{MAX_BUSY_POLL, MAX_THREADS};
 use crate::error::{at_least_one, more_than_zero, Error, Result};
 use crate::shared::{Config, MAX_FULL_MESSAGE};
 
-/// The checks of `TcpServer::validate` and `TcpServer::start`; the framed
-/// `full_message`, if one is set.
-pub(super) fn check(config: &Config) -> Result<Option<Arc<[u8]>>> {
+/// The checks of `TcpServer::validate` and `TcpServer::start`; the
+/// notices that are set, framed.
+pub(super) fn check(config: &Config) -> Result<Notices> {
     // max_clients 0 would accept every connection only to close it at once.
     at_least_one("max_clients", config.max_clients)?;
     at_least_one("threads", config.threads)?;
@@ -45,21 +46,39 @@ pub(super) fn check(config: &Config) -> Result<Option<Arc<[u8]>>> {
         )));
     }
     config.framing.validate()?;
-    let full_frame = match &config.full_message {
-        None => None,
-        Some(msg) => {
-            let frame = config
-                .framing
-                .encode(msg)
-                .map_err(|e| Error::InvalidConfig(format!("full_message: {e}")))?;
-            if frame.len() > MAX_FULL_MESSAGE {
-                return Err(Error::InvalidConfig(format!(
-                    "full_message: {} bytes framed, at most {MAX_FULL_MESSAGE}",
-                    frame.len()
-                )));
-            }
-            Some(frame)
-        }
+    Ok(Notices {
+        full: framed("full_message", config.full_message.as_ref(), config)?,
+        idle: framed("idle_timeout_message", config.idle_message.as_ref(), config)?,
+        frame_timeout: framed(
+            "frame_timeout_message",
+            config.frame_timeout_message.as_ref(),
+            config,
+        )?,
+    })
+}
+
+/// The server's own notices, framed by `check`.
+pub(super) struct Notices {
+    pub full: Option<Arc<[u8]>>,
+    pub idle: Option<Arc<[u8]>>,
+    pub frame_timeout: Option<Arc<[u8]>>,
+}
+
+/// The notice `msg` (the setting `name`) framed, at most
+/// [`MAX_FULL_MESSAGE`] bytes so.
+fn framed(name: &str, msg: Option<&Arc<[u8]>>, config: &Config) -> Result<Option<Arc<[u8]>>> {
+    let Some(msg) = msg else {
+        return Ok(None);
     };
-    Ok(full_frame)
+    let frame = config
+        .framing
+        .encode(msg)
+        .map_err(|e| Error::InvalidConfig(format!("{name}: {e}")))?;
+    if frame.len() > MAX_FULL_MESSAGE {
+        return Err(Error::InvalidConfig(format!(
+            "{name}: {} bytes framed, at most {MAX_FULL_MESSAGE}",
+            frame.len()
+        )));
+    }
+    Ok(Some(frame))
 }

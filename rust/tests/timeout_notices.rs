@@ -1,0 +1,164 @@
+//! The server's notices to a client it cuts off for a timeout
+//! (`idle_timeout_message`, `frame_timeout_message`): sent framed after
+//! what was queued before, then the end-of-stream; only for their own
+//! timeout; refused at `start()` when the framing cannot carry them.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{localhost, next_event, Peer};
+use tcphub::{DisconnectReason, Error, Event, Framing, Overflow, TcpServer, MAX_FULL_MESSAGE};
+
+const IDLE: &str = "disconnected: idle for too long";
+const UNFINISHED: &str = "disconnected: line not finished in time";
+
+fn server(framing: Framing) -> TcpServer {
+    TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(framing)
+        .idle_timeout_message(IDLE)
+        .frame_timeout_message(UNFINISHED)
+        .linger(Duration::from_secs(20))
+}
+
+#[test]
+fn an_idle_client_gets_what_was_queued_then_the_idle_notice_then_eof() {
+    let server = server(Framing::lines())
+        .idle_timeout(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    let Event::Connected(c) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    server.send(c.id, b"welcome").unwrap();
+    assert_eq!(peer.read_line(), "welcome");
+    match next_event(&events) {
+        Event::Disconnected(d, DisconnectReason::IdleTimeout) => assert_eq!(d.id, c.id),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(peer.read_line(), IDLE);
+    peer.expect_eof();
+    let stats = server.stats();
+    assert_eq!(stats.idle_timeouts, 1);
+    assert_eq!(stats.msgs_out, 1, "the notice is not the application's");
+}
+
+#[test]
+fn a_slow_sender_gets_the_frame_timeout_notice_framed_and_not_the_idle_one() {
+    let server = server(Framing::length_prefixed())
+        .idle_timeout(Duration::from_secs(600))
+        .frame_timeout(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send(&[0, 0, 0, 10, b'x']); // 1 of 10 bytes, never the rest
+    match next_event(&events) {
+        Event::Connected(_) => {}
+        other => panic!("{other:?}"),
+    }
+    match next_event(&events) {
+        Event::Disconnected(_, DisconnectReason::FrameTimeout) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(peer.read_frame(), UNFINISHED.as_bytes());
+    peer.expect_eof();
+    assert_eq!(server.stats().frame_timeouts, 1);
+}
+
+#[test]
+fn no_notice_for_a_kick_or_a_stop() {
+    let server = server(Framing::lines())
+        .idle_timeout(Duration::from_secs(600))
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut kicked = Peer::connect(server.local_addr());
+    let Event::Connected(c) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    let mut stopped = Peer::connect(server.local_addr());
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    server.send(c.id, b"bye").unwrap();
+    server.disconnect(c.id).unwrap();
+    assert_eq!(kicked.read_line(), "bye");
+    kicked.expect_eof();
+    server.stop();
+    stopped.expect_eof();
+}
+
+#[test]
+fn the_notice_is_queued_past_a_full_queue() {
+    // A client that reads nothing, its queue full under DropMessage: the
+    // notice still gets in, last, and nothing is queued after it.
+    // A notice longer than the room a queue full of 1 KiB lines leaves.
+    let notice = format!("{IDLE}: {}", "z".repeat(3000));
+    let server = server(Framing::lines())
+        .idle_timeout_message(&notice)
+        .idle_timeout(Duration::from_secs(2))
+        .max_queue_bytes(64 * 1024)
+        .overflow(Overflow::DropMessage)
+        .start()
+        .unwrap();
+    let events = server.events();
+    // A small receive buffer, so the kernel takes little before the queue.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
+    sock.connect(&server.local_addr().into()).unwrap();
+    let mut peer = std::net::TcpStream::from(sock);
+    peer.set_read_timeout(Some(support::TIMEOUT)).unwrap();
+    let Event::Connected(c) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    let line = vec![b'x'; 1023];
+    // Sent on until the client is cut off, so its queue is full then
+    // (the kernel's send buffer may grow meanwhile).
+    loop {
+        match server.send(c.id, &line) {
+            Ok(()) => {}
+            Err(Error::NoSuchClient(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(server.stats().dropped > 0, "the queue was never full");
+    match next_event(&events) {
+        Event::Disconnected(_, DisconnectReason::IdleTimeout) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut all = Vec::new();
+    std::io::Read::read_to_end(&mut peer, &mut all).unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert!(
+        text.ends_with(&format!("x\n{notice}\n")),
+        "{:?}",
+        &text[text.len().saturating_sub(80)..]
+    );
+}
+
+#[test]
+fn start_refuses_a_notice_the_framing_cannot_carry() {
+    let two_lines = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .idle_timeout_message("two\nlines")
+        .start();
+    match two_lines {
+        Err(Error::InvalidConfig(m)) => assert!(m.starts_with("idle_timeout_message: "), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let too_long = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::length_prefixed())
+        .frame_timeout_message(vec![b'x'; MAX_FULL_MESSAGE])
+        .validate();
+    match too_long {
+        Err(Error::InvalidConfig(m)) => {
+            assert!(m.starts_with("frame_timeout_message: "), "{m}");
+            assert!(m.contains(&format!("at most {MAX_FULL_MESSAGE}")), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
