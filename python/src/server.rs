@@ -121,12 +121,20 @@ use running::Running;
 /// - ``full_message``: bytes sent (framed) to each connection refused
 ///   because ``max_clients`` are connected, just before it is closed, so
 ///   the peer learns why; at most 4096 bytes framed.
+/// - ``idle_timeout_message``, ``frame_timeout_message``: bytes sent
+///   (framed) to each client cut off by ``idle_timeout`` or
+///   ``frame_timeout``, after what was queued for it and before its
+///   connection is closed, so the peer learns why instead of seeing a bare
+///   end-of-stream (the disconnect event still gives the timeout as the
+///   reason); queued even when the client's queue is full, at most 4096
+///   bytes framed, not counted in ``stats().msgs_out``.
 ///
 /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
 /// ``start()`` would refuse (zero ``max_clients``, ``threads``,
 /// ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
-/// below 1, a zero timeout, a ``full_message`` too long or, under lines
-/// framing, holding a newline) is refused here,
+/// below 1, a zero timeout, a notice (``full_message``,
+/// ``idle_timeout_message``, ``frame_timeout_message``) too long or, under
+/// lines framing, holding a newline) is refused here,
 /// and so is a negative or too large count (``max_clients=-1``), the
 /// message naming the argument; a ``port`` outside 0–65535 raises
 /// ``OverflowError``, as ``socket`` does.
@@ -172,6 +180,8 @@ impl PyTcpServer {
         event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         busy_poll = 5e-6,
         full_message = None,
+        idle_timeout_message = None,
+        frame_timeout_message = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -193,6 +203,8 @@ impl PyTcpServer {
         #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
         busy_poll: f64,
         full_message: Option<Data>,
+        idle_timeout_message: Option<Data>,
+        frame_timeout_message: Option<Data>,
     ) -> PyResult<PyTcpServer> {
         // IPv6 also in brackets, as tcphub prints addresses ("[::1]:8001")
         // and `tcphub serve --bind` takes them; no zone: the server binds
@@ -223,6 +235,8 @@ impl PyTcpServer {
             event_capacity,
             busy_poll: duration(py, busy_poll, "busy_poll")?,
             full_message: full_message.map(|m| m.to_vec()),
+            idle_timeout_message: idle_timeout_message.map(|m| m.to_vec()),
+            frame_timeout_message: frame_timeout_message.map(|m| m.to_vec()),
         };
         // Everything `start()` would refuse is refused here, where the
         // mistake is made (same class and message).

@@ -29,6 +29,8 @@ pub(crate) struct Settings {
     pub(crate) event_capacity: usize,
     pub(crate) busy_poll: Duration,
     pub(crate) full_message: Option<Vec<u8>>,
+    pub(crate) idle_timeout_message: Option<Vec<u8>>,
+    pub(crate) frame_timeout_message: Option<Vec<u8>>,
 }
 
 impl Settings {
@@ -58,6 +60,12 @@ impl Settings {
         }
         if let Some(msg) = &self.full_message {
             b = b.full_message(msg);
+        }
+        if let Some(msg) = &self.idle_timeout_message {
+            b = b.idle_timeout_message(msg);
+        }
+        if let Some(msg) = &self.frame_timeout_message {
+            b = b.frame_timeout_message(msg);
         }
         b
     }

@@ -464,12 +464,20 @@ class TcpServer:
     - ``full_message``: bytes sent (framed) to each connection refused
       because ``max_clients`` are connected, just before it is closed, so
       the peer learns why; at most 4096 bytes framed.
+    - ``idle_timeout_message``, ``frame_timeout_message``: bytes sent
+      (framed) to each client cut off by ``idle_timeout`` or
+      ``frame_timeout``, after what was queued for it and before its
+      connection is closed, so the peer learns why instead of seeing a bare
+      end-of-stream (the disconnect event still gives the timeout as the
+      reason); queued even when the client's queue is full, at most 4096
+      bytes framed, not counted in ``stats().msgs_out``.
 
     Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
     ``start()`` would refuse (zero ``max_clients``, ``threads``,
     ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
-    below 1, a zero timeout, a ``full_message`` too long or, under lines
-    framing, holding a newline) is refused here,
+    below 1, a zero timeout, a notice (``full_message``,
+    ``idle_timeout_message``, ``frame_timeout_message``) too long or, under
+    lines framing, holding a newline) is refused here,
     and so is a negative or too large count (``max_clients=-1``), the
     message naming the argument; a ``port`` outside 0–65535 raises
     ``OverflowError``, as ``socket`` does."""
@@ -494,6 +502,8 @@ class TcpServer:
         event_capacity: int = 65536,
         busy_poll: float = 5e-6,
         full_message: Optional[_Data] = None,
+        idle_timeout_message: Optional[_Data] = None,
+        frame_timeout_message: Optional[_Data] = None,
     ) -> "TcpServer": ...
     def on_connect(self, func: _OnConnect) -> _OnConnect:
         """Decorator: ``func(client)`` is called when a client connects.

@@ -1,5 +1,6 @@
 """Server limits and loop settings from Python: frame_timeout (slowloris
-defence), idle_timeout, busy_poll, the full_message of refused connections."""
+defence), idle_timeout, busy_poll, the full_message of refused connections,
+the notices of clients cut off by a timeout."""
 
 from __future__ import annotations
 
@@ -120,6 +121,54 @@ def test_full_message_over_the_limit_is_refused(
 ) -> None:
     with pytest.raises(tcphub.InvalidConfig, match="full_message"):
         make_server(full_message=bytearray(5000))
+
+
+def _read_to_eof(sock: socket.socket) -> bytes:
+    got = b""
+    while chunk := sock.recv(4096):
+        got += chunk
+    return got
+
+
+def test_clients_cut_off_by_a_timeout_get_its_notice(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    server = make_server(
+        framing="lines",
+        idle_timeout=0.5,
+        frame_timeout=0.3,
+        idle_timeout_message=b"disconnected: idle",
+        frame_timeout_message=bytearray(b"disconnected: line not finished"),
+    )
+    reasons: List[str] = []
+
+    @server.on_connect
+    def joined(client: tcphub.Client) -> None:
+        server.send(client.id, b"welcome")
+
+    @server.on_disconnect
+    def left(client: tcphub.Client, reason: str) -> None:
+        reasons.append(reason)
+
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as idle:
+        # What was queued first, then the notice, then end-of-stream.
+        assert _read_to_eof(idle) == b"welcome\ndisconnected: idle\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as slow:
+        slow.sendall(b"a line that never ends")
+        assert _read_to_eof(slow) == b"welcome\ndisconnected: line not finished\n"
+    wait_until(lambda: len(reasons) == 2, what="both disconnects")
+    assert reasons == ["idle timeout", "frame not finished in time"]
+    assert server.stats().msgs_out == 2, "the notices are not counted as sends"
+
+
+def test_a_timeout_notice_the_framing_cannot_carry_is_invalid_config(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    with pytest.raises(tcphub.InvalidConfig, match="idle_timeout_message"):
+        make_server(framing="lines", idle_timeout_message=b"two\nlines")
+    with pytest.raises(tcphub.InvalidConfig, match="frame_timeout_message"):
+        make_server(frame_timeout_message=bytes(5000))
 
 
 def test_zero_idle_frame_and_keepalive_times_are_invalid_config(
