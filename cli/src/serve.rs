@@ -95,30 +95,22 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         ""
     };
     builder = match args.mode {
-        Mode::Chat => builder
-            .full_message(format!("server full ({} connected){end}", args.max))
-            .on_connect(move |srv, c| {
-                log::info!("client {} connected", c.addr);
-                srv.send_all(format!("client {} connected{end}", c.addr).as_bytes());
-            })
-            .on_message(|srv, c, msg| {
-                let mut line = format!("{}: ", c.addr).into_bytes();
-                line.extend_from_slice(msg);
-                // The address prefix can take a line within the limit over
-                // it: tell the sender instead of dropping it silently.
-                if let Err(tcphub::Error::FrameTooLarge { len, max }) = srv.try_send_all(&line) {
-                    log::warn!("client {}: message not relayed: too long", c.addr);
-                    let notice = format!(
-                        "message not relayed: {len} bytes with the address prefix, \
-                         over the frame limit of {max}"
-                    );
-                    let _ = srv.send(c.id, notice.as_bytes());
-                }
-            })
-            .on_disconnect(move |srv, c, why| {
-                log::info!("client {} disconnected ({why})", c.addr);
-                srv.send_all(format!("client {} disconnected ({why}){end}", c.addr).as_bytes());
-            }),
+        Mode::Chat => {
+            // A client cut off by a timeout is told why, as a refused one is.
+            if let Some(idle) = args.idle_timeout {
+                let secs = idle.as_secs_f64();
+                builder = builder.idle_timeout_message(format!(
+                    "disconnected: nothing sent for {secs} s (idle timeout){end}"
+                ));
+            }
+            if let Some(t) = args.frame_timeout {
+                let secs = t.as_secs_f64();
+                builder = builder.frame_timeout_message(format!(
+                    "disconnected: a message not finished within {secs} s (frame timeout){end}"
+                ));
+            }
+            chat(builder, args.max, end)
+        }
         Mode::Relay => builder
             .on_connect(|_, c| log::info!("client {} connected", c.addr))
             .on_message(|srv, _, msg| {
@@ -209,4 +201,35 @@ fn summary(a: &Stats, b: &Stats, secs: f64) -> String {
         b.slow_consumers,
         b.rejected,
     )
+}
+
+/// The chat hub's callbacks: joins and leaves announced to everyone, each
+/// message relayed to everyone with its sender's address; a connection over
+/// `max` is told the hub is full. `end` ends the hub's own notices (a line
+/// end under raw framing, none otherwise).
+fn chat(builder: TcpServer, max: usize, end: &'static str) -> TcpServer {
+    builder
+        .full_message(format!("server full ({max} connected){end}"))
+        .on_connect(move |srv, c| {
+            log::info!("client {} connected", c.addr);
+            srv.send_all(format!("client {} connected{end}", c.addr).as_bytes());
+        })
+        .on_message(move |srv, c, msg| {
+            let mut line = format!("{}: ", c.addr).into_bytes();
+            line.extend_from_slice(msg);
+            // The address prefix can take a line within the limit over
+            // it: tell the sender instead of dropping it silently.
+            if let Err(tcphub::Error::FrameTooLarge { len, max }) = srv.try_send_all(&line) {
+                log::warn!("client {}: message not relayed: too long", c.addr);
+                let notice = format!(
+                    "message not relayed: {len} bytes with the address prefix, \
+                     over the frame limit of {max}{end}"
+                );
+                let _ = srv.send(c.id, notice.as_bytes());
+            }
+        })
+        .on_disconnect(move |srv, c, why| {
+            log::info!("client {} disconnected ({why})", c.addr);
+            srv.send_all(format!("client {} disconnected ({why}){end}", c.addr).as_bytes());
+        })
 }

@@ -870,6 +870,41 @@ fn frame_timeout_cuts_a_client_that_never_finishes_its_line() {
     fine.expect("still here");
 }
 
+#[test]
+fn a_chat_client_cut_off_by_a_timeout_is_told_why() {
+    use std::io::Write;
+    let hub = Hub::start(&["--idle-timeout", "1.5", "--frame-timeout", "0.5"]);
+    let mut idle = hub.connect();
+    let own = format!("client {} connected", idle.addr());
+    idle.expect(&own);
+    assert_eq!(
+        idle.until_eof(),
+        "disconnected: nothing sent for 1.5 s (idle timeout)\n"
+    );
+    let mut slow = hub.connect();
+    slow.expect(&format!("client {} connected", slow.addr()));
+    slow.writer.write_all(b"never ends").expect("write");
+    assert_eq!(
+        slow.until_eof(),
+        "disconnected: a message not finished within 0.5 s (frame timeout)\n"
+    );
+    // The others still hear why, with the reason.
+    let line = wait_line(&hub.log, |l| {
+        l.contains(&slow.addr()) && l.contains("disconnected")
+    });
+    assert!(line.contains("frame not finished in time"), "{line}");
+}
+
+#[test]
+fn echo_and_relay_hubs_send_no_timeout_notice() {
+    // Their clients' streams are their own: nothing is added to them.
+    for mode in ["echo", "relay"] {
+        let hub = Hub::start(&["--mode", mode, "--idle-timeout", "0.5"]);
+        let mut idle = hub.connect();
+        assert_eq!(idle.until_eof(), "", "{mode}");
+    }
+}
+
 /// The keepalive timer of the socket on local port `local` for the
 /// connection to port `peer`, in clock ticks (100 a second), from
 /// `/proc/net/tcp`; `None` when it has no keepalive timer.
