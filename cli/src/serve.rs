@@ -223,7 +223,7 @@ fn chat(builder: TcpServer, max: usize, end: &'static str) -> TcpServer {
                 log::warn!("client {}: message not relayed: too long", c.addr);
                 let notice = format!(
                     "message not relayed: {len} bytes with the address prefix, \
-                     over the frame limit of {max}{end}"
+                     over the frame limit of {max}"
                 );
                 let _ = srv.send(c.id, notice.as_bytes());
             }

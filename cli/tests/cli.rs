@@ -896,6 +896,23 @@ fn a_chat_client_cut_off_by_a_timeout_is_told_why() {
 }
 
 #[test]
+fn a_chat_line_too_long_with_the_address_prefix_is_refused_to_its_sender() {
+    let hub = Hub::start(&[]);
+    let mut alice = hub.connect();
+    alice.expect(&format!("client {} connected", alice.addr()));
+    let limit = tcphub::Framing::lines().max_len().unwrap();
+    // Within the limit alone, over it with "ip:port: " in front.
+    alice.send(&"x".repeat(limit - 4));
+    let prefix = alice.addr().len() + 2;
+    alice.expect(&format!(
+        "message not relayed: {} bytes with the address prefix, over the frame limit of {limit}",
+        limit - 4 + prefix
+    ));
+    alice.send("short");
+    alice.expect(&format!("{}: short", alice.addr()));
+}
+
+#[test]
 fn echo_and_relay_hubs_send_no_timeout_notice() {
     // Their clients' streams are their own: nothing is added to them.
     for mode in ["echo", "relay"] {
