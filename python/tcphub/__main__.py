@@ -13,7 +13,10 @@ The flags of ``tcphub serve`` (the Rust CLI)::
   relayed to all as ``<ip:port>: <text>``; one that the prefix takes over
   the frame limit goes to no one, and its sender gets
   ``message not relayed: ...``; a connection over ``--max`` gets
-  ``server full (<max> connected)`` before it is closed.
+  ``server full (<max> connected)`` before it is closed, and a client cut
+  off by ``--idle-timeout`` or ``--frame-timeout`` is told why
+  (``disconnected: nothing sent for <secs> s (idle timeout)``,
+  ``disconnected: a message not finished within <secs> s (frame timeout)``).
 - ``relay``: every frame goes verbatim to every client, sender included.
 - ``echo``: every frame goes back to its sender.
 
@@ -59,6 +62,12 @@ def _positive_seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
+
+
+def _seconds_text(value: float) -> str:
+    """``value`` seconds as ``tcphub serve`` writes them in its notices: to
+    the nanosecond, without trailing zeros ("300", "1.5", "0.25")."""
+    return f"{value:.9f}".rstrip("0").rstrip(".")
 
 
 def _ip(text: str) -> str:
@@ -145,7 +154,19 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     """A configured (not started) server for ``args``."""
     # The hub's own notices are lines; raw framing adds no line end itself.
     end = "\n" if args.framing == "raw" else ""
-    full = f"server full ({args.max} connected){end}".encode() if args.mode == "chat" else None
+    chat = args.mode == "chat"
+    full = f"server full ({args.max} connected){end}".encode() if chat else None
+    # A client cut off by a timeout is told why, as a refused one is.
+    idle_note: Optional[bytes] = None
+    frame_note: Optional[bytes] = None
+    if chat and args.idle_timeout is not None:
+        secs = _seconds_text(args.idle_timeout)
+        idle_note = f"disconnected: nothing sent for {secs} s (idle timeout){end}".encode()
+    if chat and args.frame_timeout is not None:
+        secs = _seconds_text(args.frame_timeout)
+        frame_note = (
+            f"disconnected: a message not finished within {secs} s (frame timeout){end}".encode()
+        )
     server = TcpServer(
         args.port,
         args.max,
@@ -157,6 +178,8 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         threads=args.threads,
         busy_poll=args.busy_poll_us / 1e6,
         full_message=full,
+        idle_timeout_message=idle_note,
+        frame_timeout_message=frame_note,
     )
 
     # (A client that half-closed, `printf 'hi\n' | ncat`, is held open for

@@ -597,6 +597,41 @@ def test_python_dash_m_chat_tells_a_connection_over_max_that_it_is_full_like_the
         server.stop()
 
 
+def _last_words(*flags: str, send: bytes = b"") -> bytes:
+    """What a lone client of a hub run with ``flags`` is told (after its
+    join notice in chat mode), having sent ``send``, up to the end."""
+    server = _hub(*flags)
+    try:
+        with socket.create_connection(server.address, timeout=WAIT) as s:
+            me = "%s:%d" % s.getsockname()
+            r = LineReader(s)
+            if "--mode" not in flags:
+                assert r.line() == f"client {me} connected".encode()
+            s.sendall(send)
+            got = r.buf
+            while chunk := s.recv(4096):
+                got += chunk
+            return got
+    finally:
+        server.stop()
+
+
+def test_python_dash_m_chat_tells_a_client_cut_off_by_a_timeout_why_like_the_cli():
+    # `tcphub serve` in chat mode tells such a client why before the end;
+    # this hub (the same one) gave it a bare end-of-stream.
+    flags = ("--idle-timeout", "1.5", "--frame-timeout", "0.5")
+    assert _last_words(*flags) == b"disconnected: nothing sent for 1.5 s (idle timeout)\n"
+    assert (
+        _last_words(*flags, send=b"never ends")
+        == b"disconnected: a message not finished within 0.5 s (frame timeout)\n"
+    )
+    # Whole seconds without a ".0", as the CLI writes them.
+    whole = _last_words("--idle-timeout", "1")
+    assert whole == b"disconnected: nothing sent for 1 s (idle timeout)\n"
+    # Only the chat hub adds to its clients' streams.
+    assert _last_words("--mode", "echo", "--idle-timeout", "0.3") == b""
+
+
 def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
     server = _hub("--framing", "raw")
     try:
