@@ -1746,7 +1746,8 @@ int tcphub_server_set_idle_timeout(struct tcphub_server *s, uint64_t timeout_ms)
  * so the peer learns why instead of seeing a bare end-of-stream. It is
  * queued after what was already queued for the client (which gets the
  * linger time to take it all), even when the client's queue is full, and
- * is not counted in `tcphub_stats.msgs_out`; the application's event still
+ * is not counted in `tcphub_stats.msgs_out` (its bytes, once written, are
+ * in `bytes_out`); the application's event still
  * says `TCPHUB_REASON_IDLE_TIMEOUT`. `msg` NULL (with `len` 0) removes it;
  * none is the default. The bytes are copied. `tcphub_server_start` fails
  * with `TCPHUB_ERR_INVALID_ARG` when its frame is longer than 4096 bytes,

@@ -127,7 +127,8 @@ use running::Running;
 ///   connection is closed, so the peer learns why instead of seeing a bare
 ///   end-of-stream (the disconnect event still gives the timeout as the
 ///   reason); queued even when the client's queue is full, at most 4096
-///   bytes framed, not counted in ``stats().msgs_out``.
+///   bytes framed, not counted in ``stats().msgs_out`` (its bytes, once
+///   written, are in ``bytes_out``).
 ///
 /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
 /// ``start()`` would refuse (zero ``max_clients``, ``threads``,

@@ -77,7 +77,8 @@ DEFAULT_EVENT_CAPACITY: int
 DEFAULT_CONNECT_TIMEOUT: float
 """``TcpClient``'s default ``connect_timeout``, in seconds."""
 MAX_FULL_MESSAGE: int
-"""Longest ``full_message`` a ``TcpServer`` takes, framed, in bytes."""
+"""Longest ``full_message``, ``idle_timeout_message`` or
+``frame_timeout_message`` a ``TcpServer`` takes, framed, in bytes."""
 EVENT_QUEUE_BYTES: int
 """Message bytes an event queue holds at most (with ``event_capacity``
 events): past either, the server or client stops reading."""
@@ -470,7 +471,8 @@ class TcpServer:
       connection is closed, so the peer learns why instead of seeing a bare
       end-of-stream (the disconnect event still gives the timeout as the
       reason); queued even when the client's queue is full, at most 4096
-      bytes framed, not counted in ``stats().msgs_out``.
+      bytes framed, not counted in ``stats().msgs_out`` (its bytes, once
+      written, are in ``bytes_out``).
 
     Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
     ``start()`` would refuse (zero ``max_clients``, ``threads``,

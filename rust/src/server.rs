@@ -650,8 +650,10 @@ impl TcpServer {
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
     /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
     /// a busy poll over [`MAX_BUSY_POLL`], a
-    /// [`full_message`](TcpServer::full_message) that is too long framed
-    /// (or holds a `\n` under `Lines`).
+    /// [`full_message`](TcpServer::full_message),
+    /// [`idle_timeout_message`](TcpServer::idle_timeout_message) or
+    /// [`frame_timeout_message`](TcpServer::frame_timeout_message) that is
+    /// too long framed (or holds a `\n` under `Lines`).
     ///
     /// # Examples
     ///
@@ -688,8 +690,11 @@ impl TcpServer {
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
     /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
     /// a busy poll over [`MAX_BUSY_POLL`], a
-    /// [`full_message`](TcpServer::full_message) that is too long framed
-    /// or holds a `\n` under `Lines` (the checks of [`validate`](TcpServer::validate)); [`Error::Io`]
+    /// [`full_message`](TcpServer::full_message),
+    /// [`idle_timeout_message`](TcpServer::idle_timeout_message) or
+    /// [`frame_timeout_message`](TcpServer::frame_timeout_message) that is
+    /// too long framed or holds a `\n` under `Lines` (the checks of
+    /// [`validate`](TcpServer::validate)); [`Error::Io`]
     /// when the OS refuses a thread or poller.
     ///
     /// # Examples

@@ -89,7 +89,10 @@ impl Config {
 }
 
 /// Longest framed [`full_message`](crate::TcpServer::full_message): it is
-/// written once, without waiting, into a new connection's send buffer.
+/// written once, without waiting, into a new connection's send buffer. The
+/// timeout notices ([`idle_timeout_message`](crate::TcpServer::idle_timeout_message),
+/// [`frame_timeout_message`](crate::TcpServer::frame_timeout_message)),
+/// queued past the client's queue bound, have the same limit.
 ///
 /// # Examples
 ///

@@ -44,6 +44,11 @@ fn an_idle_client_gets_what_was_queued_then_the_idle_notice_then_eof() {
     let stats = server.stats();
     assert_eq!(stats.idle_timeouts, 1);
     assert_eq!(stats.msgs_out, 1, "the notice is not the application's");
+    // Its bytes are written to the client like any others.
+    assert_eq!(
+        stats.bytes_out,
+        (b"welcome\n".len() + IDLE.len() + 1) as u64
+    );
 }
 
 #[test]

@@ -36,6 +36,12 @@ static int good_event_capacity(tcphub_server *s) {
 static int good_full_message(tcphub_server *s) {
     return tcphub_server_set_full_message(s, NULL, 0);
 }
+static int good_idle_message(tcphub_server *s) {
+    return tcphub_server_set_idle_timeout_message(s, NULL, 0);
+}
+static int good_frame_timeout_message(tcphub_server *s) {
+    return tcphub_server_set_frame_timeout_message(s, NULL, 0);
+}
 
 /* Bad arguments, for the setters that can have one. */
 static int null_bind_ip(tcphub_server *s) { return tcphub_server_set_bind_ip(s, NULL); }
@@ -45,6 +51,12 @@ static int bad_overflow(tcphub_server *s) { return tcphub_server_set_overflow(s,
 static int bad_backlog(tcphub_server *s) { return tcphub_server_set_backlog(s, 0); }
 static int null_full_message(tcphub_server *s) {
     return tcphub_server_set_full_message(s, NULL, 3);
+}
+static int null_idle_message(tcphub_server *s) {
+    return tcphub_server_set_idle_timeout_message(s, NULL, 3);
+}
+static int null_frame_timeout_message(tcphub_server *s) {
+    return tcphub_server_set_frame_timeout_message(s, NULL, 3);
 }
 
 typedef struct {
@@ -73,6 +85,10 @@ static const setter_case CASES[] = {
     {"tcphub_server_set_backlog", good_backlog, bad_backlog, TCPHUB_ERR_INVALID_ARG},
     {"tcphub_server_set_event_capacity", good_event_capacity, NULL, 0},
     {"tcphub_server_set_full_message", good_full_message, null_full_message, TCPHUB_ERR_NULL},
+    {"tcphub_server_set_idle_timeout_message", good_idle_message, null_idle_message,
+     TCPHUB_ERR_NULL},
+    {"tcphub_server_set_frame_timeout_message", good_frame_timeout_message,
+     null_frame_timeout_message, TCPHUB_ERR_NULL},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 

@@ -16,7 +16,8 @@ impl TcpServer {
     /// the client, which gets the [`linger`](TcpServer::linger) time to
     /// take it all; it is queued even when the client's queue is full (it
     /// is at most [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) bytes framed)
-    /// and is not counted in [`Stats`](crate::Stats)' `msgs_out`.
+    /// and is not counted in [`Stats`](crate::Stats)' `msgs_out` (its bytes,
+    /// once written, are in `bytes_out`, with everything written to clients).
     ///
     /// [`start`](TcpServer::start) refuses, as
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig), a message the
