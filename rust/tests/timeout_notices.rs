@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{localhost, next_event, Peer};
+use support::{localhost, next_event, try_wait_until, wait_until, Flood, Peer, TIMEOUT};
 use tcphub::{DisconnectReason, Error, Event, Framing, Overflow, TcpServer, MAX_FULL_MESSAGE};
 
 const IDLE: &str = "disconnected: idle for too long";
@@ -72,6 +72,35 @@ fn a_slow_sender_gets_the_frame_timeout_notice_framed_and_not_the_idle_one() {
     assert_eq!(peer.read_frame(), UNFINISHED.as_bytes());
     peer.expect_eof();
     assert_eq!(server.stats().frame_timeouts, 1);
+}
+
+#[test]
+fn a_slow_sender_still_sending_after_the_timeout_gets_the_whole_notice() {
+    // Its next bytes must not draw a reset that throws away what of the
+    // notice it has not taken yet: a notice longer than its receive
+    // buffer (the kernel's least, ~2 KiB), its lines going on after the
+    // timeout. (The socket lingers, as a kicked client's does.)
+    let notice = format!("{UNFINISHED}: {}", "n".repeat(4000));
+    let server = server(Framing::lines())
+        .frame_timeout_message(&notice)
+        .frame_timeout(Duration::from_millis(200))
+        .on_message(|_, _, _| {})
+        .start()
+        .unwrap();
+    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 1);
+    peer.send(b"a line that never ends");
+    wait_until("the frame timeout", || server.stats().frame_timeouts == 1);
+    let flood = Flood::start(&peer);
+    // 64 KiB more sent after the timeout, or the writes fail (the socket
+    // was closed at once, answering them with a reset).
+    try_wait_until(TIMEOUT, || flood.sent() > 65_536 || flood.ended());
+    let (got, end) = peer.drain_until_closed();
+    flood.stop();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        format!("{notice}\n"),
+        "clean end: {end}"
+    );
 }
 
 #[test]

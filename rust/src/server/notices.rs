@@ -18,6 +18,10 @@ impl TcpServer {
     /// is at most [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) bytes framed)
     /// and is not counted in [`Stats`](crate::Stats)' `msgs_out` (its bytes,
     /// once written, are in `bytes_out`, with everything written to clients).
+    /// A client still sending when it is cut off gets it too: what it sends
+    /// is read and discarded until the notice is acknowledged (as for a
+    /// kicked client; see [`linger`](TcpServer::linger)), and only its
+    /// writes after that fail.
     ///
     /// [`start`](TcpServer::start) refuses, as
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig), a message the
