@@ -509,7 +509,9 @@ pub unsafe extern "C" fn tcphub_server_set_busy_poll(s: *mut tcphub_server, micr
 /// (`tcphub_server_set_overflow`), keeps its connection and loses that
 /// message. One message larger than the bound is still queued when the
 /// client's queue is empty (so any message can be sent); what follows it
-/// meets the bound until it is written. Any other value is the bound as given, as for the Rust core's
+/// meets the bound until it is written; a timeout notice
+/// (`tcphub_server_set_idle_timeout_message`, at most 4096 bytes) is
+/// queued past it. Any other value is the bound as given, as for the Rust core's
 /// `TcpServer::max_queue_bytes`; there is no "no limit" value, but
 /// `SIZE_MAX` (like any bound beyond the memory) in effect removes the
 /// bound: a client that does not read then keeps in memory everything sent
