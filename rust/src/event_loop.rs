@@ -520,7 +520,12 @@ impl EventLoop {
                     crate::connection::Queued::Yes { needs_flush: true }
                 )
         });
-        conn.closing = Some((reason, deadline));
+        conn.closing = Some((reason.clone(), deadline));
+        // A timeout counts once this close is the one that happens (a kick
+        // the pump applied first is reported instead), before the flush.
+        if let Some(counter) = self.counters().timeouts(&reason) {
+            LoopCounters::add(counter, 1);
+        }
         if scheduled {
             self.to_flush.push(t);
         }
@@ -691,13 +696,7 @@ impl EventLoop {
             let Some(why) = why else {
                 continue;
             };
-            let counters = self.counters();
-            let counter = match why {
-                DisconnectReason::IdleTimeout => &counters.idle_timeouts,
-                _ => &counters.frame_timeouts,
-            };
-            LoopCounters::add(counter, 1);
-            self.close_after_flush(t, why);
+            self.close_after_flush(t, why); // (counts the timeout)
             self.pump();
         }
     }

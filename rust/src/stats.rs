@@ -98,6 +98,15 @@ impl LoopCounters {
     pub fn add(c: &AtomicU64, n: u64) {
         c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
     }
+
+    /// The counter of clients cut off for `why`, when `why` is a timeout.
+    pub fn timeouts(&self, why: &crate::event::DisconnectReason) -> Option<&AtomicU64> {
+        match why {
+            crate::event::DisconnectReason::IdleTimeout => Some(&self.idle_timeouts),
+            crate::event::DisconnectReason::FrameTimeout => Some(&self.frame_timeouts),
+            _ => None,
+        }
+    }
 }
 
 /// Sums the loops' counters.
