@@ -833,12 +833,21 @@ pub fn goodbye_server(max_clients: usize, kick: bool, gone: &Disconnects) -> Tcp
 /// buffer of `bytes` (they inherit it): a peer that does not read soon
 /// leaves what is sent to it waiting in the sender's kernel, instead of
 /// the megabytes loopback autotuning would take.
+///
+/// `SO_RCVBUF` is set before `listen`: gVisor's network stack (the CI
+/// host's) sizes an accepted socket's receive buffer from the listener's
+/// as it was at `listen` time, so setting it on a listening socket (as
+/// `TcpListener::bind` returns it) changed nothing there.
 pub fn listener_with_rcvbuf(bytes: usize) -> std::net::TcpListener {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    socket2::SockRef::from(&listener)
-        .set_recv_buffer_size(bytes)
-        .expect("SO_RCVBUF");
-    listener
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    // As `TcpListener::bind` has it: its port can be bound again at once.
+    sock.set_reuse_address(true).expect("SO_REUSEADDR");
+    sock.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+    sock.bind(&SocketAddr::new(localhost(), 0).into())
+        .expect("bind");
+    sock.listen(128).expect("listen");
+    sock.into()
 }
 
 /// A loopback listener whose accept backlog is full (`listen(0)`, filled
