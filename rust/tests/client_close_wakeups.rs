@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -40,7 +39,10 @@ fn voluntary_switches(tid: &str) -> u64 {
 /// woke every 50 ms meanwhile (about 20 times a second), for nothing.
 #[test]
 fn a_lingering_close_sleeps_until_writable_or_the_deadline() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Its accepted socket has a small receive buffer: the 32 MiB do not
+    // all fit the kernel's buffers (on the CI host's loopback a receive
+    // buffer may grow to 32 MB).
+    let l = listener_with_rcvbuf(64 * 1024);
     let client = TcpClient::builder(l.local_addr().unwrap())
         .linger(Duration::from_secs(120))
         .max_queue_bytes(64 << 20)

@@ -138,7 +138,8 @@ fn a_close_whose_linger_runs_out_with_messages_queued_is_no_clean_close() {
     // before, that was reported as ClosedLocally, like a close that wrote
     // everything.
     let (_server, client) = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        // A small receive buffer: the kernel takes little of the 32 MiB.
+        let listener = support::listener_with_rcvbuf(64 * 1024);
         let client = TcpClient::builder(listener.local_addr().unwrap())
             .framing(Framing::length_prefixed())
             .max_queue_bytes(32 << 20)
@@ -171,7 +172,9 @@ fn a_close_whose_linger_runs_out_with_messages_queued_is_no_clean_close() {
 #[test]
 fn a_server_half_close_still_gets_what_was_queued() {
     use std::io::Read;
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    // A small receive buffer: what the kernel takes unread stays well
+    // below what the client queues (loopback may grow one to 32 MB).
+    let listener = support::listener_with_rcvbuf(64 * 1024);
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::length_prefixed())
         .write_after_server_eof(true)

@@ -215,6 +215,14 @@ fn zero_reconnect_attempts_are_a_configuration_error() {
     );
 }
 
+/// A listener whose accepted sockets have a small receive buffer, for a
+/// server that does not read: the 18 MB sent stay queued in the client.
+/// (The kernel's buffers do not hold "a few MB" everywhere: on the CI
+/// host's loopback a receive buffer may grow to 32 MB.)
+fn quiet_listener() -> TcpListener {
+    listener_with_rcvbuf(64 * 1024)
+}
+
 /// A lines client of `l` that redials only after 60 s (so a redial within
 /// the test is the close's own), with a 64 MiB queue and 20 s of linger.
 fn slow_redial_builder(l: &TcpListener) -> tcphub::ClientBuilder {
@@ -235,7 +243,7 @@ fn slow_redial_builder(l: &TcpListener) -> tcphub::ClientBuilder {
 /// linger time in both cases.
 #[test]
 fn a_connection_lost_while_closing_is_redialled_to_flush_the_queue() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l = quiet_listener();
     let client = slow_redial_builder(&l).connect().unwrap();
     let (first, _) = l.accept().unwrap(); // never reads: the queue stays
     let filler = vec![b'x'; 60_000];
@@ -438,7 +446,7 @@ fn assert_the_redial_is_reported_at_once(events: &[ClientEvent]) {
 
 #[test]
 fn a_redial_to_flush_while_closing_reports_no_delay() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l = quiet_listener();
     let (client, events, first) = stalled_reconnecting_client(&l, |_| {});
     let closer = {
         let client = client.clone();
@@ -453,7 +461,7 @@ fn a_redial_to_flush_while_closing_reports_no_delay() {
 
 #[test]
 fn a_redial_to_flush_after_close_in_on_disconnect_reports_no_delay() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l = quiet_listener();
     let (client, events, first) = stalled_reconnecting_client(&l, |c| c.close());
     drop(first);
     assert!(accept_the_flush(&l).ends_with(b"\nlast words\n"));
@@ -475,7 +483,7 @@ fn a_redial_to_flush_after_close_in_on_disconnect_reports_no_delay() {
 fn close_after_the_server_ended_its_side_reports_the_server_s_close() {
     use std::io::{Read, Write};
     use tcphub::DisconnectReason;
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l = quiet_listener();
     let client = TcpClient::builder(l.local_addr().unwrap())
         .framing(Framing::lines())
         .event_capacity(1)

@@ -5,16 +5,16 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener};
-
 use support::*;
 use tcphub::{Error, Framing, TcpClient};
 
 #[test]
 fn a_send_loop_ignoring_queue_full_keeps_memory_bounded() {
     const SENDS: usize = 3_000_000;
-    // Accepted by the kernel, never read.
-    let listener = TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
+    // Accepted by the kernel, never read; its small receive buffer keeps the
+    // kernel from taking all 6 MB (a receive buffer may grow to 32 MB on
+    // the CI host's loopback), so that the queue fills.
+    let listener = listener_with_rcvbuf(64 * 1024);
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::lines())
         .connect()

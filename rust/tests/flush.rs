@@ -7,7 +7,7 @@
 mod support;
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
@@ -23,7 +23,9 @@ const MSG: usize = 16 * 1024;
 /// A client connected to a listener whose accepted socket is not read: its
 /// writes stop once the kernel's buffers are full.
 fn stalled(builder: impl FnOnce(tcphub::ClientBuilder) -> tcphub::ClientBuilder) -> Stalled {
-    let listener = TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
+    // A small receive buffer: the kernel's buffers fill for good, rather
+    // than take more later (loopback may grow one to 32 MB unread).
+    let listener = listener_with_rcvbuf(64 * 1024);
     let client = builder(TcpClient::builder(listener.local_addr().unwrap()).max_queue_bytes(QUEUE))
         .connect()
         .unwrap();

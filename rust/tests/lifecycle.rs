@@ -202,8 +202,9 @@ fn stop_timeout_and_close_timeout_wait_at_most_their_timeout() {
         .start()
         .expect("start");
     // A client that does not read: 16 MiB for it cannot be flushed, so the
-    // stop lingers.
-    let peer = Peer::connect(server.local_addr());
+    // stop lingers. (Its receive buffer is small: loopback could otherwise
+    // take much of it unread.)
+    let peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     wait_clients(&server, 1);
     let big = vec![b'x'; 1 << 20];
     for _ in 0..16 {
@@ -216,8 +217,9 @@ fn stop_timeout_and_close_timeout_wait_at_most_their_timeout() {
     assert!(server.stop_timeout(Duration::from_secs(60)));
     assert!(server.stop_timeout(Duration::ZERO)); // and stays ended
 
-    // The client side: a server that accepts and never reads.
-    let listener = std::net::TcpListener::bind((localhost(), 0)).expect("bind");
+    // The client side: a server that accepts and never reads (with a small
+    // receive buffer, so that the 32 MiB wait in the client).
+    let listener = support::listener_with_rcvbuf(4096);
     let client = tcphub::TcpClient::builder(listener.local_addr().unwrap())
         .linger(Duration::from_secs(120))
         .max_queue_bytes(64 << 20)
@@ -247,7 +249,9 @@ fn stop_timeout_and_close_timeout_keep_their_timeout_beside_a_waiting_stop() {
         .max_queue_bytes(64 << 20)
         .start()
         .expect("start");
-    let peer = Peer::connect(server.local_addr());
+    // Never reads, with a small receive buffer: the 16 MiB cannot be
+    // flushed within the linger time.
+    let peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     wait_clients(&server, 1);
     let big = vec![b'x'; 1 << 20];
     for _ in 0..16 {
@@ -273,7 +277,8 @@ fn stop_timeout_and_close_timeout_keep_their_timeout_beside_a_waiting_stop() {
     assert!(server.stop_timeout(Duration::ZERO));
     drop(peer);
 
-    let listener = std::net::TcpListener::bind((localhost(), 0)).expect("bind");
+    // Never reads, with a small receive buffer, as above.
+    let listener = support::listener_with_rcvbuf(4096);
     let client = tcphub::TcpClient::builder(listener.local_addr().unwrap())
         .linger(Duration::from_secs(3))
         .max_queue_bytes(64 << 20)

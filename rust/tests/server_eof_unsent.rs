@@ -23,7 +23,10 @@ const FRAME_LEN: usize = 4 + MSG_LEN;
 /// socket buffers had no room for, `write_after_server_eof` set when given.
 /// Returns how many `send` accepted.
 fn stuck_pair(write_after_eof: Option<bool>) -> (TcpStream, TcpClient, usize) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    // A small receive buffer: the kernel cannot take the queue unread
+    // later (on the CI host's loopback a receive buffer may grow to 32 MB,
+    // twice the queue).
+    let listener = support::listener_with_rcvbuf(64 * 1024);
     let mut builder = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::length_prefixed())
         // Well past what the kernel's buffers take (tcp_wmem's 4 MiB by
@@ -151,7 +154,7 @@ fn with_true_the_queue_is_still_written_after_the_servers_end_of_stream() {
 /// `close()` out of linger time drops what is left: counted too.
 #[test]
 fn a_close_out_of_linger_time_counts_what_it_dropped() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = support::listener_with_rcvbuf(64 * 1024);
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::length_prefixed())
         .max_queue_bytes(16 << 20)
