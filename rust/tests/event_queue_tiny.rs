@@ -14,8 +14,13 @@ use std::time::Duration;
 use support::*;
 use tcphub::{Event, Framing, TcpServer, EVENT_QUEUE_BYTES};
 
-/// One-byte lines written at most.
-const MESSAGES: usize = 4 << 20;
+/// One-byte lines written at most: 64 MiB, more than the reader's queue
+/// admits (about a hundred bytes a line) and the kernel's socket buffers
+/// take together. The writer stops at the stall long before on most
+/// hosts; 4 Mi lines (8 MiB) was not that bound on the CI host, whose
+/// loopback lets a fast reader's receive buffer grow to 32 MB (tcp_rmem)
+/// beside the writer's 4 MB.
+const MESSAGES: usize = 32 << 20;
 
 #[test]
 fn a_server_s_event_queue_of_tiny_messages_is_bounded_in_memory() {
