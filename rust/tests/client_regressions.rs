@@ -87,7 +87,12 @@ fn bytes_written_before_a_failed_write_leave_the_queue_count() {
         // Fill the pull queue (capacity 1) so the client stops reading, and
         // close: it learns of the close only when a write fails.
         first.write_all(b"a\nb\nc\n").unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        let (local, peer) = (client.local_addr(), client.peer_addr());
+        // (An event to take: the lines have arrived, and all were read.)
+        wait_until("the client reading the three lines", || {
+            client.wait_ready(Duration::ZERO)
+                && socket_queues(local, peer).is_some_and(|(_, rx)| rx == 0)
+        });
         drop(first);
         std::thread::sleep(Duration::from_millis(100));
         let msg = vec![b'x'; 1000];

@@ -12,6 +12,8 @@ mod counting_alloc;
 mod support;
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use support::*;
@@ -24,12 +26,15 @@ fn live_mib() -> f64 {
 #[test]
 fn a_burst_of_commands_does_not_pin_the_loop_s_work_queue() {
     const SENDS: usize = 600_000;
+    let blocked = Arc::new(AtomicBool::new(false));
+    let in_callback = blocked.clone();
     let server = TcpServer::new(0, 4)
         .bind(localhost())
         .threads(1)
         .framing(Framing::lines())
-        .on_message(|_, _, msg| {
+        .on_message(move |_, _, msg| {
             if msg == b"block" {
+                in_callback.store(true, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_secs(1));
             }
         })
@@ -52,7 +57,9 @@ fn a_burst_of_commands_does_not_pin_the_loop_s_work_queue() {
     let before = live_mib();
     // The loop sleeps in the callback while the sends pile up in its channel.
     peer.send_line("block");
-    std::thread::sleep(Duration::from_millis(100));
+    wait_until("the loop in the slow callback", || {
+        blocked.load(Ordering::SeqCst)
+    });
     for _ in 0..SENDS {
         server.send(id, b"x").unwrap();
     }
