@@ -247,7 +247,10 @@ fn a_live_client_that_stops_reading_is_not_taken_for_a_vanished_one() {
         .on_disconnect(gone.recorder())
         .start()
         .expect("start");
-    let mut peer = TcpStream::connect(server.local_addr()).expect("connect");
+    // A small receive buffer: the 8 MiB below are more than the kernel's
+    // buffers hold (a receive buffer may grow to 32 MB on some hosts'
+    // loopback, and all of it could be taken and acknowledged).
+    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 64 * 1024).stream;
     wait_clients(&server, 1);
     let id = server.clients()[0].id;
 
