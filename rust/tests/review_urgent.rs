@@ -100,19 +100,26 @@ fn lines_after_an_urgent_byte_are_delivered_without_more_input() {
 /// had started a line sends one more byte of it, an urgent byte and the
 /// rest of the line; the line completes it, and it is not cut. (The check
 /// read only up to the mark and cut the client with `FrameTimeout`.)
+///
+/// The frame timeout runs from the read of "par" until the loop is held:
+/// 1 s, not less, and the holder connected beforehand, so that a loaded
+/// machine does not cut the client before the scenario is set up (with
+/// 300 ms and the holder connecting in between, a run under load did:
+/// the urgent byte's send failed with EPIPE).
 #[test]
 fn a_frame_finished_after_an_urgent_byte_is_not_cut_by_the_frame_timeout() {
-    let held =
-        Held::start(TcpServer::new(0, 4).frame_timeout(std::time::Duration::from_millis(300)));
+    const FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+    let held = Held::start(TcpServer::new(0, 4).frame_timeout(FRAME_TIMEOUT));
     let server = &held.server;
     let mut slow = Peer::connect(server.local_addr());
     let slow_id = slow.id_on(server);
-    slow.send(b"par");
-    wait_until("the start of the line is read", || {
-        support::socket_queues(server.local_addr(), slow.addr())
-            .is_some_and(|(_, unread)| unread == 0)
-    });
     let mut holder = Peer::connect(server.local_addr());
+    holder.id_on(server);
+    slow.send(b"par");
+    // (Read by the loop, so its frame clock runs: nobody else has sent.)
+    wait_until("the start of the line is read", || {
+        server.stats().bytes_in >= 3
+    });
     held.hold(&mut holder);
     slow.send(b"t");
     socket2::SockRef::from(&slow.stream)
@@ -124,7 +131,7 @@ fn a_frame_finished_after_an_urgent_byte_is_not_cut_by_the_frame_timeout() {
             .is_some_and(|(unacked, _)| unacked == 0)
     });
     // Held well past the frame timeout.
-    std::thread::sleep(std::time::Duration::from_millis(600));
+    std::thread::sleep(2 * FRAME_TIMEOUT);
     held.go_on();
     wait_until("the line, or the client cut", || {
         held.got.lock().unwrap().len() == 1 || held.gone.reason_of(slow_id).is_some()
