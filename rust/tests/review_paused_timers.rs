@@ -7,11 +7,45 @@ mod support;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::{mpsc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::*;
 use tcphub::{Event, Framing, Overflow, TcpServer};
+
+/// A client that keeps sending: a thread writing a small frame ("tick") on
+/// a clone of its socket every 50 ms, from its connect on, until stopped
+/// or a write fails (the server closed the connection). Started at once,
+/// so that no idle timeout runs out while the test sets up the rest (a
+/// loaded machine may take longer than the 400 ms over that).
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Ticker {
+    fn start(stream: &TcpStream) -> Ticker {
+        let mut s = stream.try_clone().expect("clone the socket");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Acquire) {
+                if s.write_all(&lp_frame(b"tick")).is_err() {
+                    break; // cut: the server closed it
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Ticker { stop, thread }
+    }
+
+    /// Stops the writes (the thread has ended when this returns).
+    fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().expect("the ticker");
+    }
+}
 
 #[test]
 fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpressure() {
@@ -40,13 +74,17 @@ fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpress
         .start()
         .unwrap();
     let addr = server.local_addr();
-    // First client to loop 0, second to loop 1, third to loop 0.
+    // First client to loop 0, second to loop 1, third to loop 0. The
+    // flooder and the busy client send from their connect on (neither is
+    // to be idle before the flood).
     let flooder = Peer::connect(addr);
+    let flooder_ticks = Ticker::start(&flooder.stream);
     let flooder_id = flooder.id_on(&server);
     let mut sleeper = Peer::connect(addr);
     let sleeper_id = sleeper.id_on(&server);
     target.store(sleeper_id, std::sync::atomic::Ordering::SeqCst);
-    let mut busy = Peer::connect(addr);
+    let busy = Peer::connect(addr);
+    let busy_ticks = Ticker::start(&busy.stream);
     let busy_id = busy.id_on(&server);
     let _ = flooder_id;
 
@@ -55,6 +93,7 @@ fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpress
         .recv_timeout(Duration::from_secs(20))
         .expect("loop 1 enters its slow callback");
     // Over 64 MiB of messages for loop 1: loop 0 stops reading.
+    flooder_ticks.stop();
     let mut s: TcpStream = flooder.stream.try_clone().unwrap();
     s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
     let flood = std::thread::spawn(move || {
@@ -65,14 +104,10 @@ fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpress
             }
         }
     });
-    // Meanwhile the busy client sends a small message every 50 ms.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_millis(2500) {
-        if busy.stream.write_all(&lp_frame(b"tick")).is_err() {
-            break; // cut: the server closed it
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Meanwhile the busy client goes on sending a small message every
+    // 50 ms (the scenario, not a wait for something to happen).
+    std::thread::sleep(Duration::from_millis(2500));
+    busy_ticks.stop();
     let cut = gone.reason_of(busy_id);
     release.send(()).unwrap();
     flood.join().unwrap();
@@ -190,29 +225,22 @@ fn a_client_that_keeps_sending_is_not_idle_after_a_slow_callback_of_its_loop() {
     let addr = server.local_addr();
     let mut sleeper = Peer::connect(addr);
     let _ = sleeper.id_on(&server);
-    let mut busy = Peer::connect(addr);
+    // The busy client sends a small message every 50 ms from its connect
+    // on: before the callback, while it holds the loop, and after.
+    let busy = Peer::connect(addr);
+    let busy_ticks = Ticker::start(&busy.stream);
     let busy_id = busy.id_on(&server);
     sleeper.send_frame(b"sleep");
     asleep
         .recv_timeout(Duration::from_secs(20))
         .expect("the loop enters its slow callback");
-    // The callback holds the loop for over twice the idle timeout while the
-    // busy client sends a small message every 50 ms (the scenario, not a
-    // wait for something to happen).
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_millis(1000) {
-        busy.stream.write_all(&lp_frame(b"tick")).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The callback holds the loop for over twice the idle timeout (the
+    // scenario, not a wait for something to happen).
+    std::thread::sleep(Duration::from_millis(1000));
     release.send(()).unwrap();
     // It keeps sending for a while after the callback returned.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_millis(600) {
-        if busy.stream.write_all(&lp_frame(b"tick")).is_err() {
-            break; // cut: the server closed it
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    std::thread::sleep(Duration::from_millis(600));
+    busy_ticks.stop();
     let cut = gone.reason_of(busy_id);
     server.stop();
     assert_eq!(cut, None, "a client sending every 50 ms was cut");
