@@ -26,9 +26,12 @@ fn reconnect_attempts_while_the_event_queue_is_full_do_not_pile_up() {
         .connect()
         .expect("connect");
     let (server_side, _) = listener.accept().expect("accept");
-    // The server goes away for good: every attempt is refused.
+    let addr = listener.local_addr().unwrap();
+    // The server goes away for good: every attempt is refused. (Its port
+    // held: 300 redials to a free port could take it as their own.)
     drop(listener);
     drop(server_side);
+    let _held = hold_port(addr);
     // The consumer reads nothing until the client has given up.
     wait_until("the client giving up", || !client.is_open());
     assert_eq!(

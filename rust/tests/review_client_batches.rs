@@ -197,9 +197,11 @@ fn after_a_cut_the_bound_is_exact_for_mixed_sizes_and_everything_arrives() {
     let client = reconnecting(addr, framing, LIMIT);
     let second = cut_and_resend(&listener, &client, framing, 20_000, 100_000);
     // No server (the listener gone first: no redial is taken): nothing is
-    // written while the queue fills.
+    // written while the queue fills. (Its port held meanwhile: a redial
+    // could take it as its own, and the listener below could not bind it.)
     drop(listener);
     drop(second);
+    let held = hold_port(addr);
     wait_until("the client between connections", || !client.is_connected());
     let (mut queued, mut sent) = (0usize, Vec::new());
     let err = loop {
@@ -232,6 +234,7 @@ fn after_a_cut_the_bound_is_exact_for_mixed_sizes_and_everything_arrives() {
         matches!(err, Error::QueueFull { queued: q, limit: LIMIT } if q == queued),
         "{err:?}"
     );
+    drop(held);
     let listener = TcpListener::bind(addr).expect("the same port again");
     let (mut again, _) = listener.accept().expect("the reconnect");
     let got = read_until(&mut again, framing, *sent.last().unwrap());

@@ -850,6 +850,22 @@ pub fn listener_with_rcvbuf(bytes: usize) -> std::net::TcpListener {
     sock.into()
 }
 
+/// Holds the port of `addr` once its listener is gone: a socket bound to
+/// it (`SO_REUSEADDR`, beside the old connections' TIME_WAIT), not
+/// listening, so connects to it are refused for as long as it is held —
+/// and nothing else can take the port meanwhile: a listener of another
+/// test, or a client redialling it, whose connect could pick that very
+/// port as its own (an ephemeral port like it) and connect to itself (a
+/// TCP simultaneous open: "connected" to a closed port).
+pub fn hold_port(addr: SocketAddr) -> socket2::Socket {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
+    sock.set_reuse_address(true).expect("SO_REUSEADDR");
+    sock.bind(&addr.into())
+        .unwrap_or_else(|e| panic!("hold the port of {addr}: {e}"));
+    sock
+}
+
 /// A loopback listener whose accept backlog is full (`listen(0)`, filled
 /// by non-blocking connects it never accepts): the kernel drops the SYNs
 /// of further connects, so they neither succeed nor fail until their
