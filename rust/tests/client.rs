@@ -1,6 +1,8 @@
 //! TcpClient over loopback: framing, pull and callbacks, bounded queue,
 //! errors, and reconnect with backoff.
 
+mod support;
+
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -330,6 +332,9 @@ fn reconnects_with_backoff_and_delivers_what_was_queued() {
     assert_eq!(client.recv_timeout(WAIT).unwrap(), b"first");
     let first_local = client.local_addr();
     server.stop();
+    // Nobody else takes the port, nor a redial as its own, until the
+    // server comes back on it.
+    let held = support::hold_port(addr);
     assert_eq!(
         next_control(&client),
         ClientEvent::Disconnected(DisconnectReason::ClosedByPeer)
@@ -350,6 +355,7 @@ fn reconnects_with_backoff_and_delivers_what_was_queued() {
     // Sent while disconnected: kept in the bounded queue.
     client.send(b"while away").unwrap();
     assert!(client.is_open());
+    drop(held);
     let server = echo_server(Framing::lines(), addr.port());
     let deadline = Instant::now() + WAIT;
     loop {
