@@ -102,6 +102,12 @@ fn a_client_stalled_on_a_full_queue_sleeps_and_then_delivers_everything() {
         .connect()
         .expect("connect");
     let (peer, _) = listener.accept().expect("accept");
+    // All of it (360 KB) must fit the socket buffers, whatever size the
+    // kernel would give them (the default send buffer is 16 KiB, and the
+    // client's receive buffer does not grow while it does not read).
+    socket2::SockRef::from(&peer)
+        .set_send_buffer_size(1 << 20)
+        .expect("SO_SNDBUF");
     let writer = flood(peer);
     // All of it fits the socket buffers; what the client read in the
     // meantime fills its queue at once.
