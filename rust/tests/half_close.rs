@@ -216,14 +216,19 @@ fn a_fresh_receiver_per_call_still_holds_until_the_next_call() {
 
 /// A held peer is done: the idle and frame timeouts no longer apply (they
 /// cut the hold short and counted a timeout for a client already gone).
+/// (1 s each: before the hold, the idle clock runs from the connect to the
+/// first read, and the frame clock from the read of "unfinished" to that
+/// of the end of the stream; a test thread held up between its connect,
+/// write and shutdown must not run either out.)
 #[test]
 fn idle_and_frame_timeouts_do_not_cut_a_held_connection() {
+    const TIMEOUTS: Duration = Duration::from_secs(1);
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
         .linger(Duration::from_secs(30))
-        .idle_timeout(Duration::from_millis(200))
-        .frame_timeout(Duration::from_millis(200))
+        .idle_timeout(TIMEOUTS)
+        .frame_timeout(TIMEOUTS)
         .start()
         .unwrap();
     let events = server.events();
@@ -243,7 +248,7 @@ fn idle_and_frame_timeouts_do_not_cut_a_held_connection() {
     ));
     // Work on the request well past both timeouts (the timer scans every
     // 50 ms) without asking for events, which keeps the hold.
-    std::thread::sleep(Duration::from_millis(700));
+    std::thread::sleep(TIMEOUTS * 5 / 2);
     server.send(c.id, &m).expect("still held");
     let _ = events.try_recv(); // release
     assert_eq!(peer.read_to_eof(), b"req\n");
