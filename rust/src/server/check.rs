@@ -65,7 +65,7 @@ pub(super) struct Notices {
 }
 
 /// The notice `msg` (the setting `name`) framed, at most
-/// [`MAX_FULL_MESSAGE`] bytes so.
+/// [`MAX_FULL_MESSAGE`] bytes once framed.
 fn framed(name: &str, msg: Option<&Arc<[u8]>>, config: &Config) -> Result<Option<Arc<[u8]>>> {
     let Some(msg) = msg else {
         return Ok(None);
