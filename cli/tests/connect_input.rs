@@ -95,10 +95,7 @@ fn connect_fails_when_the_server_ends_before_all_of_stdin_is_sent() {
     // connection closed before …") or 0, silently losing the rest, or
     // said "send failed: queue full", depended on where the stdin thread
     // happened to be when the connection ended.
-    let mut input = Vec::new();
-    for i in 0..1_000_000 {
-        input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
-    }
+    let input = long_input(1_000_000);
     let file = InputFile::new("input", &input);
     for round in 0..5 {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -343,10 +340,7 @@ fn connect_says_what_of_stdin_a_reset_left_unsent() {
     // the connection, and `connect` said only "connection lost: connection
     // reset", not that stdin was left unsent. A server that reads a little
     // and closes with the rest unread (a reset) gets both.
-    let mut input = Vec::new();
-    for i in 0..1_000_000 {
-        input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
-    }
+    let input = long_input(1_000_000);
     let file = InputFile::new("reset", &input);
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -384,10 +378,7 @@ fn connect_fails_when_the_hub_stops_with_input_still_queued() {
     // queued, exited 0 with half the lines never echoed. The hub's end now
     // drops the queue, and the exit code says so.
     let lines = 1_000_000;
-    let mut input = Vec::new();
-    for i in 0..lines {
-        input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
-    }
+    let input = long_input(lines);
     let file = InputFile::new("stop", &input);
     let mut hub = Hub::start(&["--mode", "echo"]);
     let mut child = bin()
@@ -421,4 +412,13 @@ fn connect_fails_when_the_hub_stops_with_input_still_queued() {
             || err.contains("the server closed the connection before everything read from stdin"),
         "{err}"
     );
+}
+
+/// `lines` numbered lines of 28 bytes: "line 0000000 of a long input\n", ...
+fn long_input(lines: usize) -> Vec<u8> {
+    let mut input = Vec::with_capacity(lines * 28);
+    for i in 0..lines {
+        input.extend_from_slice(format!("line {i:07} of a long input\n").as_bytes());
+    }
+    input
 }
