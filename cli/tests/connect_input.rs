@@ -288,6 +288,7 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
     };
     let port = l.local_addr().unwrap().port();
     let (pid_tx, pid_rx) = std::sync::mpsc::channel::<u32>();
+    let (exited_tx, exited_rx) = std::sync::mpsc::channel::<()>();
     let server = std::thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
         let pid = pid_rx.recv().unwrap();
@@ -301,6 +302,14 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         s.shutdown(std::net::Shutdown::Write).unwrap();
+        // Nothing is read before `connect` has taken our end and exited:
+        // a read opens the window, and loopback can deliver that window
+        // update before our FIN (a CI run: the FIN queued on one CPU, the
+        // update on another), so a client that writes on an open window
+        // had written its whole queue before it could know of our end.
+        // (A client that wrote after seeing it would not exit, the window
+        // shut: the wait ends at WAIT and the read below shows it.)
+        let _ = exited_rx.recv_timeout(WAIT);
         s.set_read_timeout(Some(WAIT)).unwrap();
         let mut discarded = Vec::new();
         let _ = s.read_to_end(&mut discarded);
@@ -315,6 +324,7 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
         .expect("spawn tcphub connect");
     pid_tx.send(child.id()).unwrap();
     let st = wait_exit(&mut child, "connect did not exit when the server ended");
+    let _ = exited_tx.send(());
     let err = stderr_of(&mut child);
     let got = server.join().unwrap();
     assert!(
