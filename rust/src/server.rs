@@ -1,24 +1,22 @@
 //! The public face of the server: the [`TcpServer`] builder, which checks
-//! the settings, binds, starts the event loops and returns a
-//! [`ServerHandle`] (in `handle.rs`).
+//! the settings, binds, starts the event loops (`server/start.rs`) and
+//! returns a [`ServerHandle`] (in `handle.rs`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error; // (the docs' links)
+use crate::error::Result;
 use crate::event::{Client, DisconnectReason};
-use crate::event_loop;
 use crate::framing::Framing;
 use crate::handle::ServerHandle;
-use crate::outbox::QueueLoad;
-use crate::registry::Registry;
-use crate::shared::{Callbacks, Config, Core, Overflow, StopGuard};
-use crate::stats::LoopCounters;
+use crate::shared::{Callbacks, Config, Overflow};
 
 mod check;
 mod notices;
+mod start;
 use check::check;
 
 /// Default bound on each client's outbound queue: 4 MiB.
@@ -708,102 +706,7 @@ impl TcpServer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(self) -> Result<ServerHandle> {
-        let TcpServer {
-            mut config,
-            callbacks,
-        } = self;
-        let notices = check(&config)?;
-        config.full_frame = notices.full;
-        config.idle_frame = notices.idle;
-        config.frame_timeout_frame = notices.frame_timeout;
-        // The kernel counts keepalive in whole seconds and refuses 0 (which
-        // would leave its default, two hours): rounded up here, once, not
-        // at every accept.
-        config.keepalive = config
-            .keepalive
-            .map(crate::connection::keepalive_secs)
-            .transpose()?;
-        let listener = event_loop::listen(&config)?;
-        // Canonical (an IPv4-mapped address as IPv4), as clients are
-        // reported and as a client reports its server.
-        let local_addr = listener
-            .local_addr()
-            .map(crate::addr::canonical)
-            .map_err(|source| Error::Io {
-                context: "reading the bound address",
-                source,
-            })?;
-        // Bounded by `event_load` (count and bytes), not by preallocation.
-        let (events_tx, events_rx) = crate::queue::queue();
-        let pull_mode = !callbacks.any();
-        let mut parts = Vec::with_capacity(config.threads);
-        let mut remotes = Vec::with_capacity(config.threads);
-        for _ in 0..config.threads {
-            let (part, remote) = event_loop::LoopParts::new()?;
-            parts.push(part);
-            remotes.push(remote);
-        }
-        let wakers = remotes.iter().map(|r| r.waker.clone()).collect();
-        let event_load = Arc::new(QueueLoad::new(config.event_capacity, wakers));
-        let counters: Box<[LoopCounters]> = (0..config.threads)
-            .map(|_| LoopCounters::default())
-            .collect();
-        let core = Arc::new(Core {
-            config,
-            local_addr,
-            running: AtomicBool::new(true),
-            origin: crate::fork::Origin::here(),
-            lanes: crate::gather::Lanes::new(remotes.len()),
-            loops: remotes,
-            counters,
-            registry: Registry::default(),
-            next_id: AtomicU64::new(1),
-            active: AtomicUsize::new(0),
-            callbacks,
-            events_rx,
-            leftovers: Arc::default(),
-            releases: Arc::default(),
-            event_load,
-            threads: Mutex::new(Vec::new()),
-            user_token: OnceLock::new(),
-        });
-        let guard = Arc::new(StopGuard { core: core.clone() });
-        let _ = core.user_token.set(Arc::downgrade(&guard));
-        let mut listener = Some(listener);
-        // Held while the loops are spawned: a handle that a callback passes
-        // out meanwhile (loop 0 may already be serving) can call `stop()`,
-        // which must then wait here and join every loop, not find the list
-        // still empty and return with the loops running.
-        let mut handles = core.threads.lock().unwrap_or_else(|p| p.into_inner());
-        for (idx, part) in parts.into_iter().enumerate() {
-            let internal = ServerHandle {
-                core: core.clone(),
-                guard: None,
-                speaker: Some(crate::handle::Speaker::new(idx)),
-            };
-            let tx = if pull_mode {
-                Some(events_tx.clone())
-            } else {
-                None
-            };
-            let l = if idx == 0 { listener.take() } else { None };
-            match event_loop::spawn(idx, part, internal, l, tx) {
-                Ok(h) => handles.push(h),
-                Err(e) => {
-                    drop(handles); // (`stop` joins them, taking the lock)
-                    core.stop();
-                    return Err(e);
-                }
-            }
-        }
-        drop(handles);
-        drop(events_tx);
-        log::debug!("tcphub: listening on {local_addr}");
-        Ok(ServerHandle {
-            core,
-            guard: Some(guard),
-            speaker: None,
-        })
+        start::start(self)
     }
 }
 
