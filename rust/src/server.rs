@@ -215,9 +215,12 @@ impl TcpServer {
     /// busy polling off, one loop beat two in echo (1.10 M vs 0.82 M msgs/s,
     /// p99 1.0 ms vs 4.6 ms) and in fan-out to 1000 clients (39 M vs 26 M
     /// deliveries/s). With the default [`busy_poll`](TcpServer::busy_poll)
-    /// they are level in echo throughput (one loop keeps the shorter tail)
-    /// and two loops lead in fan-out to 100 and 1000 clients; see
-    /// BENCHMARKS.md.
+    /// the lead has varied with the host: in the latest full run one loop
+    /// led in echo (1.54 M vs 1.43 M msgs/s, p99 0.82 ms vs 1.84 ms) and in
+    /// fan-out to 100 and 1000 clients, two loops in accepting (41.7 k vs
+    /// 33.2 k connections/s). A loop's clients wait while it waits for a
+    /// CPU, so the tail grows when loops and other busy threads outnumber
+    /// the cores; see BENCHMARKS.md.
     ///
     /// # Examples
     ///
