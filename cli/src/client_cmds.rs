@@ -35,9 +35,11 @@ pub(crate) struct ConnectArgs {
 pub(crate) struct SendArgs {
     /// Server address, e.g. 127.0.0.1:8001.
     addr: String,
-    /// The message to send (at most the framing's limit: 64 KiB for lines;
-    /// no newline in it under lines framing).
-    message: String,
+    /// The message to send, its bytes as given (not only UTF-8: e.g.
+    /// $'\xff\xfe' in bash; no NUL byte, which no argument can hold —
+    /// `connect` reads any bytes from stdin; at most the framing's limit:
+    /// 64 KiB for lines; no newline in it under lines framing).
+    message: std::ffi::OsString,
     /// Wait up to SECS seconds for a reply and print it (without it, the
     /// command ends once the server's system has acknowledged the message,
     /// failing if that does not come within 2 s: a refusal by a full hub
@@ -478,12 +480,12 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     // newline under lines): said before connecting (a chat hub would
     // announce a join and a leave for nothing).
     if let Err(e @ (tcphub::Error::FrameTooLarge { .. } | tcphub::Error::InvalidMessage { .. })) =
-        framing.encode(args.message.as_bytes())
+        framing.encode(&message_bytes(&args.message))
     {
         return Err(Box::new(UsageError(e.to_string())));
     }
     let client = open(&args.addr, framing, None)?;
-    match client.send(args.message.as_bytes()) {
+    match client.send(&message_bytes(&args.message)) {
         // The client ends when the server closes (a full hub refuses that
         // way): say what the server said before it closed, if anything.
         Err(tcphub::Error::NotRunning) => {
@@ -559,5 +561,22 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into()),
         _ => Ok(()),
+    }
+}
+
+/// The bytes of a message given as an argument, as the shell passed them.
+#[cfg(unix)]
+fn message_bytes(arg: &std::ffi::OsStr) -> std::borrow::Cow<'_, [u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    std::borrow::Cow::Borrowed(arg.as_bytes())
+}
+
+/// The bytes of a message given as an argument (elsewhere than Unix: its
+/// text, with what is not Unicode replaced).
+#[cfg(not(unix))]
+fn message_bytes(arg: &std::ffi::OsStr) -> std::borrow::Cow<'_, [u8]> {
+    match arg.to_string_lossy() {
+        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into_bytes()),
     }
 }

@@ -299,6 +299,21 @@ fn send_prints_the_reply() {
 }
 
 #[test]
+fn send_takes_a_message_that_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let hub = Hub::start(&["--mode", "echo", "--framing", "len"]);
+    let msg = [0xff, 0xfe, b'\n', 0x80];
+    let out = bin()
+        .args(["send", &format!("127.0.0.1:{}", hub.port), "--framing", "len"])
+        .arg(std::ffi::OsStr::from_bytes(&msg))
+        .args(["--wait-reply", "10"])
+        .output()
+        .expect("run tcphub send");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, [0xff, 0xfe, b'\n', 0x80, b'\n']); // the reply, then a line end
+}
+
+#[test]
 fn connect_relays_stdin_and_prints_messages() {
     let hub = Hub::start(&["--mode", "echo"]);
     let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::null());
