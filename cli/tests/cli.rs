@@ -304,7 +304,12 @@ fn send_takes_a_message_that_is_not_utf8() {
     let hub = Hub::start(&["--mode", "echo", "--framing", "len"]);
     let msg = [0xff, 0xfe, b'\n', 0x80];
     let out = bin()
-        .args(["send", &format!("127.0.0.1:{}", hub.port), "--framing", "len"])
+        .args([
+            "send",
+            &format!("127.0.0.1:{}", hub.port),
+            "--framing",
+            "len",
+        ])
         .arg(std::ffi::OsStr::from_bytes(&msg))
         .args(["--wait-reply", "10"])
         .output()
