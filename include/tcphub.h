@@ -28,7 +28,12 @@
  *     call; copy what you keep.
  *   - Any tcphub function may be called from inside a callback, including
  *     tcphub_server_stop (it then starts the stop and returns at once).
- *     Prefer calling tcphub_server_free from outside callbacks.
+ *     Prefer calling tcphub_server_free from outside callbacks. The waits
+ *     for input do wait there: tcphub_client_recv, tcphub_client_next_event,
+ *     tcphub_server_next_event and tcphub_client_connect block the callback's
+ *     loop, and a reply that this loop would have to handle (a client of
+ *     its own server asking it) never comes while it waits — give them a
+ *     short timeout, or take the reply in the client's own callbacks.
  *   - tcphub_server_stop and tcphub_server_free called from outside the
  *     callbacks wait for the event-loop threads, which still run callbacks
  *     meanwhile (on_disconnect with TCPHUB_REASON_SERVER_STOPPED for every

@@ -253,6 +253,12 @@ impl TcpClient {
     /// set). Other events (drops, reconnects) are skipped; use
     /// [`next_event`](TcpClient::next_event) to see them.
     ///
+    /// Unlike [`flush`](TcpClient::flush) and `close`, it does wait inside
+    /// a server's callback, holding up that callback's event loop: a reply
+    /// the loop itself would have to handle (a server asking itself) never
+    /// comes meanwhile. Keep the timeout short there, or take replies in
+    /// the client's own callbacks.
+    ///
     /// # Errors
     ///
     /// [`Error::Timeout`] when nothing came in time; [`Error::NotRunning`]
