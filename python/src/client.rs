@@ -477,9 +477,16 @@ impl PyTcpClient {
     /// takes) bounds the wait: ``close(timeout)`` returns ``True`` once
     /// closed, ``False`` when the close was still under way at the timeout
     /// — it goes on in the background, and a later ``close()`` waits for
-    /// the rest.
+    /// the rest. Inside a server's callback it starts the close and
+    /// returns at once, as a server's ``stop()`` does there (a callback
+    /// waiting up to ``linger`` would hold up every later callback):
+    /// ``True`` only if the close had already finished.
     #[pyo3(signature = (timeout = None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        if crate::dispatch::on_dispatcher() {
+            let _ = timeout.map(|t| duration(py, t, "timeout")).transpose()?;
+            return Ok(py.detach(|| self.client.close_timeout(std::time::Duration::ZERO)));
+        }
         let deadline = timeout
             .map(|t| duration(py, t, "timeout"))
             .transpose()?
@@ -527,8 +534,8 @@ impl PyTcpClient {
 
     /// Why the most recent connection ended, as the server's disconnect
     /// events say it (``"closed by peer"``, ``"closed locally"``,
-    /// ``"connection reset"``, ``"frame too large"``, ``"closed in the
-    /// middle of a frame"``, ...); ``None`` while none has. Once ``recv()``
+    /// ``"connection reset"``, ``"frame too large"``,
+    /// ``"closed in the middle of a frame"``, ...); ``None`` while none has. Once ``recv()``
     /// returns ``None`` it tells a clean close from a fault. With
     /// ``reconnect=True`` it keeps the last drop's reason while
     /// reconnecting; once reconnecting gave up (after

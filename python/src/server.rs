@@ -148,6 +148,10 @@ pub(crate) struct PyTcpServer {
     /// A `stop()` came while a `start()` was under way: that start stops
     /// the server it just started.
     stop_requested: AtomicBool,
+    /// A `stop()` came before any `start()` (or during one that failed): the
+    /// server counts as stopped, and `start()` refuses, so that a shutdown
+    /// asked for early (a signal handler, another thread) is not lost.
+    stopped_unstarted: AtomicBool,
     running: OnceLock<Running>,
     /// Ctrl-C ended a `stop()`'s wait and no `stop()` finished since: see
     /// `give_up_waiting` (`stopping.rs`).
@@ -247,6 +251,7 @@ impl PyTcpServer {
             callbacks: Mutex::new(Callbacks::default()),
             starting: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
+            stopped_unstarted: AtomicBool::new(false),
             running: OnceLock::new(),
             interrupted: AtomicBool::new(false),
             pending: Arc::default(),
@@ -292,7 +297,7 @@ impl PyTcpServer {
     /// Raises ``BindError`` (an ``OSError`` with ``errno``, e.g. ``EADDRINUSE``)
     /// when the address cannot be bound (bad settings were refused by the
     /// constructor), ``RuntimeError`` when already started (a stopped server cannot be
-    /// restarted: create a new one).
+    /// restarted: create a new one) or stopped before it was started.
     fn start<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         slf.get().start_core(slf.py())?;
         // Stopped at interpreter exit if the application does not.
@@ -311,7 +316,9 @@ impl PyTcpServer {
     /// dropping the server do not: the flush goes on in the background while
     /// the process lives). Inside a callback
     /// — of this server or of any other — it starts the stop and returns;
-    /// the remaining callbacks run after the current one returns.
+    /// the remaining callbacks run after the current one returns. Before
+    /// ``start()`` it marks the server stopped (``start()`` then raises
+    /// ``RuntimeError``), so a stop asked for early is not lost.
     ///
     /// ``timeout`` (seconds; ``None``: no limit) bounds the wait, flush and
     /// last callbacks together (give or take a tenth of a second): past it
@@ -327,10 +334,13 @@ impl PyTcpServer {
             Some(t) => crate::deadline_after(duration(py, t, "timeout")?),
             None => None,
         };
-        if self.starting.load(Ordering::SeqCst) {
-            self.stop_requested.store(true, Ordering::SeqCst);
-            std::sync::atomic::fence(Ordering::SeqCst); // see start()
+        if !self.starting.swap(true, Ordering::SeqCst) {
+            // Never started: it stays stopped, and start() refuses.
+            self.stopped_unstarted.store(true, Ordering::SeqCst);
+            return Ok(true);
         }
+        self.stop_requested.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst); // see start()
         self.stop_waiting(py, deadline)
     }
 
@@ -369,9 +379,13 @@ impl PyTcpServer {
     /// it stopped. Ctrl-C interrupts the wait. Inside a callback it does not
     /// wait for the callbacks (they run after it).
     /// Raises ``NotRunning`` before ``start()`` (there is nothing to wait
-    /// for: without it, ``wait()`` would block for good).
+    /// for: without it, ``wait()`` would block for good), unless ``stop()``
+    /// came first: then the server has stopped, and it returns ``True``.
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        if self.running.get().is_none() && self.stopped_unstarted.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
         let r = self.started(py)?;
         let deadline = timeout
             .map(|t| duration(py, t, "timeout"))
@@ -777,6 +791,7 @@ impl PyTcpServer {
     fn __repr__(&self) -> String {
         let (ip, port) = self.address();
         let state = match self.running.get() {
+            None if self.stopped_unstarted.load(Ordering::Acquire) => "stopped".to_string(),
             None if self.starting.load(Ordering::Acquire) => "starting".to_string(),
             None => "not started".to_string(),
             Some(r) if r.handle.is_running() => {

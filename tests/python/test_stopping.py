@@ -5,6 +5,7 @@ collector when callbacks refer back to their server."""
 from __future__ import annotations
 
 import gc
+import glob
 import socket
 import sys
 import threading
@@ -369,3 +370,109 @@ def test_astop_with_a_timeout_and_exceptions_through_async_with(make_server):
         assert not s2.running
 
     asyncio.run(main())
+
+
+def test_stop_before_start_leaves_the_server_stopped(make_server):
+    # A shutdown asked for before start() (a signal handler, another
+    # thread) is not lost: start() refuses afterwards.
+    server = make_server(framing="lines")
+    assert server.stop() is True
+    assert not server.running
+    assert "stopped" in repr(server)
+    assert server.wait(timeout=0) is True  # it has stopped: nothing to wait for
+    with pytest.raises(RuntimeError, match="stop\\(\\) came before"):
+        server.start()
+    assert not server.running
+    with pytest.raises(tcphub.NotRunning, match="stop\\(\\) came before start"):
+        server.send(1, b"x")
+    assert server.stop() is True  # still idempotent
+
+
+def _native_threads() -> List[str]:
+    """The names of this process's threads, native ones included."""
+    names = []
+    for comm in glob.glob("/proc/self/task/*/comm"):
+        try:
+            with open(comm) as f:
+                names.append(f.read().strip())
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended meanwhile
+    return names
+
+
+def _stalled_client(linger: float):
+    """A TcpClient whose peer never reads, with megabytes queued: its
+    close() can finish only when the peer goes or ``linger`` runs out.
+    Returns the client, the listener and the accepted peer socket."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen()
+    client = tcphub.TcpClient(
+        "127.0.0.1", ls.getsockname()[1], max_queue_bytes=1 << 24, linger=linger
+    )
+    peer, _ = ls.accept()
+    for _ in range(4096):
+        client.send(b"x" * 1000)
+    return client, ls, peer
+
+
+def test_client_close_in_a_callback_does_not_hold_up_the_callbacks(make_server):
+    # close() waits up to linger (60 s here) for a peer that does not
+    # read; inside a callback it starts the close and returns instead.
+    inner, ls, peer = _stalled_client(linger=60.0)
+    server = make_server(framing="lines")
+    results: List[object] = []
+    second = threading.Event()
+
+    @server.on_message
+    def on_message(client, data):
+        if data == b"close":
+            results.append(inner.close())
+        else:
+            second.set()
+
+    server.start()
+    c = connect(server)
+    c.sendall(b"close\nnext\n")
+    assert second.wait(WAIT), "the callback after close() did not run"
+    assert results == [False]  # begun, not finished: the peer reads nothing
+    peer.close()  # the close can end now (reset)
+    assert inner.close(timeout=WAIT) is True
+    assert not inner.is_open and inner.unsent > 0  # the peer never read them
+    c.close()
+    ls.close()
+
+
+def test_client_dropped_in_a_callback_does_not_hold_up_the_callbacks(make_server):
+    inner, ls, peer = _stalled_client(linger=60.0)
+    held = [inner]
+    closing = weakref.ref(inner)
+    del inner
+    server = make_server(framing="lines")
+    second = threading.Event()
+
+    @server.on_message
+    def on_message(client, data):
+        if data == b"drop":
+            held.clear()  # the last reference: the client closes
+        else:
+            second.set()
+
+    server.start()
+    c = connect(server)
+    c.sendall(b"drop\nnext\n")
+    assert second.wait(WAIT), "the callback after the drop did not run"
+    assert closing() is None
+    # Its close goes on in a "tcphub-close" thread until the peer goes.
+    wait_until(
+        lambda: "tcphub-close" in _native_threads(),
+        what="the tcphub-close thread",
+    )
+    peer.close()
+    wait_until(
+        lambda: not "tcphub-close" in _native_threads(),
+        what="the tcphub-close thread to end",
+    )
+    c.close()
+    ls.close()

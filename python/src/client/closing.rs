@@ -74,8 +74,30 @@ pub(super) fn close_all(py: Python<'_>) -> PyResult<()> {
 impl Drop for PyTcpClient {
     /// A client dropped without `close()` closes here: its I/O thread flushes
     /// (up to `linger`) and is joined with the GIL released, so other Python
-    /// threads keep running meanwhile.
+    /// threads keep running meanwhile — except in a server's callback, which
+    /// would hold up every later callback: there a "tcphub-close" thread
+    /// closes it, and the client stays in [`OPEN`] until that is done, so
+    /// the interpreter's exit still waits for its flush.
     fn drop(&mut self) {
+        let in_callback = crate::dispatch::on_dispatcher();
+        if in_callback && !self.interrupted.load(Ordering::Acquire) {
+            let (rest, key) = (self.client.clone(), self.key);
+            let started = std::thread::Builder::new()
+                .name("tcphub-close".into())
+                .spawn(move || {
+                    rest.close();
+                    let entry = {
+                        let mut open = open_clients();
+                        open.iter()
+                            .position(|(k, ..)| *k == key)
+                            .map(|i| open.swap_remove(i))
+                    };
+                    drop(entry); // closed: dropping it does not wait
+                });
+            if started.is_ok() {
+                return;
+            }
+        }
         let entry = {
             let mut open = open_clients();
             open.iter()

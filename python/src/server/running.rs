@@ -31,6 +31,11 @@ impl PyTcpServer {
     pub(super) fn not_running(&self, py: Python<'_>) -> PyErr {
         let why = if self.running.get().is_some() {
             "the server is stopped"
+        } else if self
+            .stopped_unstarted
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            "the server is stopped (stop() came before start())"
         } else {
             "the server is not started: call start() first (or use it in a with block)"
         };

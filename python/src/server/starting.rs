@@ -53,6 +53,12 @@ impl PyTcpServer {
     /// meanwhile stops what was started.
     pub(super) fn start_core(&self, py: Python<'_>) -> PyResult<()> {
         if self.starting.swap(true, Ordering::AcqRel) {
+            if self.stopped_unstarted.load(Ordering::SeqCst) {
+                return Err(PyRuntimeError::new_err(
+                    "stop() came before the server was started: it cannot be started; \
+                     create a new TcpServer",
+                ));
+            }
             return Err(match self.running.get() {
                 Some(r) if !r.handle.is_running() => PyRuntimeError::new_err(
                     "the server was stopped and cannot be restarted: create a new TcpServer",
@@ -69,8 +75,7 @@ impl PyTcpServer {
         let handle = match py.detach(move || builder.start()).py_err(py) {
             Ok(h) => h,
             Err(e) => {
-                self.stop_requested.store(false, Ordering::SeqCst);
-                self.starting.store(false, Ordering::Release);
+                self.start_failed();
                 return Err(e);
             }
         };
@@ -80,8 +85,7 @@ impl PyTcpServer {
                 Ok(d) => Some(d),
                 Err(e) => {
                     py.detach(|| handle.stop());
-                    self.stop_requested.store(false, Ordering::SeqCst);
-                    self.starting.store(false, Ordering::Release);
+                    self.start_failed();
                     return Err(Error::Io {
                         context: "starting the callback thread",
                         source: e,
@@ -106,5 +110,16 @@ impl PyTcpServer {
             py.detach(|| self.stop_detached(None));
         }
         Ok(())
+    }
+
+    /// A `start()` that failed: the server may be started again — unless a
+    /// `stop()` came meanwhile, which leaves it stopped, as one before
+    /// `start()` does.
+    fn start_failed(&self) {
+        if self.stop_requested.swap(false, Ordering::SeqCst) {
+            self.stopped_unstarted.store(true, Ordering::SeqCst);
+        } else {
+            self.starting.store(false, Ordering::Release);
+        }
     }
 }
