@@ -182,8 +182,9 @@ impl PyEvent {
     }
 
     /// Why the client left, for ``"disconnect"`` events, else ``None``: one of
-    /// ``"closed by peer"``, ``"connection reset"``, ``"closed in the middle of a
-    /// frame"``, ``"i/o error: ..."``, ``"frame too large"``, ``"slow consumer"``,
+    /// ``"closed by peer"``, ``"connection reset"``,
+    /// ``"closed in the middle of a frame"``, ``"i/o error: ..."``,
+    /// ``"frame too large"``, ``"slow consumer"``,
     /// ``"idle timeout"``, ``"frame not finished in time"`` (``frame_timeout``),
     /// ``"kicked"``, ``"server stopped"``.
     #[getter]

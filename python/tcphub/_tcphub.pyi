@@ -240,10 +240,9 @@ class Event:
     @property
     def reason(self) -> Optional[str]:
         """Why the client left, for ``"disconnect"`` events, else ``None``: one of
-        ``"closed by peer"``, ``"connection reset"``, ``"closed in the middle
-        of a
-        frame"``, ``"i/o error: ..."``, ``"frame too large"``, ``"slow
-        consumer"``,
+        ``"closed by peer"``, ``"connection reset"``,
+        ``"closed in the middle of a frame"``, ``"i/o error: ..."``,
+        ``"frame too large"``, ``"slow consumer"``,
         ``"idle timeout"``, ``"frame not finished in time"``
         (``frame_timeout``),
         ``"kicked"``, ``"server stopped"``."""
@@ -526,10 +525,9 @@ class TcpServer:
         client's last callback — the place to drop what you keep about it,
         keyed by ``client.id`` (never reused while the server runs)."""
     def on_error(self, func: _OnError) -> _OnError:
-        """Decorator: ``func(exc, event)`` is called when another callback
-        raises (instead of ``sys.unraisablehook``). What ``func`` itself
-        raises goes to ``sys.unraisablehook``, with ``exc`` as its
-        ``__context__``."""
+        """Decorator: ``func(exc, event)`` is called when another callback raises
+        (instead of ``sys.unraisablehook``). What ``func`` itself raises goes
+        to ``sys.unraisablehook``, with ``exc`` as its ``__context__``."""
     def start(self: _S) -> _S:
         """Binds, listens and starts serving; returns the server itself.
 
@@ -538,7 +536,7 @@ class TcpServer:
         when the address cannot be bound (bad settings were refused by the
         constructor), ``RuntimeError`` when already started (a stopped server
         cannot be
-        restarted: create a new one)."""
+        restarted: create a new one) or stopped before it was started."""
     def stop(self, timeout: Optional[float] = None) -> bool:
         """Stops gracefully: stop accepting, flush queued messages (up to
         ``linger`` seconds), report every client as disconnected with reason
@@ -549,7 +547,9 @@ class TcpServer:
         dropping the server do not: the flush goes on in the background while
         the process lives). Inside a callback
         — of this server or of any other — it starts the stop and returns;
-        the remaining callbacks run after the current one returns.
+        the remaining callbacks run after the current one returns. Before
+        ``start()`` it marks the server stopped (``start()`` then raises
+        ``RuntimeError``), so a stop asked for early is not lost.
 
         ``timeout`` (seconds; ``None``: no limit) bounds the wait, flush and
         last callbacks together (give or take a tenth of a second): past it
@@ -570,7 +570,8 @@ class TcpServer:
         it stopped. Ctrl-C interrupts the wait. Inside a callback it does not
         wait for the callbacks (they run after it).
         Raises ``NotRunning`` before ``start()`` (there is nothing to wait
-        for: without it, ``wait()`` would block for good)."""
+        for: without it, ``wait()`` would block for good), unless ``stop()``
+        came first: then the server has stopped, and it returns ``True``."""
     def send_all(self, data: _Data, *, exclude: Optional[_ClientRef] = None) -> int:
         """Queues ``data`` for every connected client, or every one but client
         ``exclude`` (an id or a ``Client``, e.g. the sender of a message being
@@ -748,8 +749,7 @@ class TcpClient:
       ``InvalidConfig``, as are an empty host and port 0.
       The name lookup and the connect run with the GIL released; Ctrl-C
       interrupts the wait for them and ends the connect (a name lookup
-      under way finishes on its helper thread). They block the calling thread
-      (up to
+      under way finishes on its helper thread). They block the calling thread (up to
       ``connect_timeout`` per address): from asyncio, use
       ``await TcpClient.aconnect(host, port, ...)``, which takes the same
       arguments and runs them on a helper thread. An
@@ -800,8 +800,7 @@ class TcpClient:
       discards what still arrives, so written on, those messages would be
       lost with an end that looks clean. Choose ``True`` for a server known
       to half-close and read on (one that sends its last request and
-      half-closes to wait for the answer, say). With ``reconnect`` the queue
-      waits
+      half-closes to wait for the answer, say). With ``reconnect`` the queue waits
       for the next connection either way.
     - ``event_capacity`` bounds the events waiting to be taken: received
       messages (``recv()``), and the drops and reconnects ``next_event()``
@@ -849,24 +848,28 @@ class TcpClient:
         keepalive: Optional[float] = None,
         write_after_server_eof: bool = False,
     ) -> Coroutine[Any, Any, "TcpClient"]:
-        """staticmethod(function) -> method
+        """Connects without blocking the event loop, for asyncio:
+        ``client = await TcpClient.aconnect(host, port, ...)`` takes the
+        constructor's arguments and returns the connected ``TcpClient``.
 
-        Convert a function to be a static method.
+        A bad argument raises what the constructor raises: at the call for
+        most (a type, a framing, a negative duration, an empty host, a host
+        with the port written into it, port 0), from the ``await`` for
+        those the connect itself checks before it dials (a zero
+        ``keepalive`` or reconnect setting), as the constructor checks them
+        on its connect thread. The name lookup and the connect
+        run on a helper thread, and fail as the constructor's do
+        (``ConnectError``: a ``ConnectionRefusedError`` for a refused
+        connect, also a ``socket.gaierror`` for a name that does not
+        resolve). Cancelling the awaiting task (``asyncio.wait_for``, a task
+        group) gives the connect up: the connect under way ends (within
+        0.1 s), and a connection made just before is closed.
 
-        A static method does not receive an implicit first argument.
-        To declare a static method, use this idiom:
+        Example::
 
-             class C:
-                 @staticmethod
-                 def f(arg1, arg2, argN):
-                     ...
-
-        It can be called either on the class (e.g. C.f()) or on an instance
-        (e.g. C().f()). Both the class and the instance are ignored, and
-        neither is passed implicitly as the first argument to the method.
-
-        Static methods in Python are similar to those found in Java or C++.
-        For a more advanced concept, see the classmethod builtin."""
+            async with await TcpClient.aconnect("127.0.0.1", 8001, framing="lines") as client:
+                client.send(b"hello")
+                reply = await client.arecv(timeout=5)"""
     def send(self, data: _Data, timeout: Optional[float] = 0.0) -> None:
         """Queues ``data`` (framed) for sending. With ``timeout=0`` (the
         default) it never blocks: a full queue raises ``QueueFull`` at once.
@@ -948,7 +951,10 @@ class TcpClient:
         takes) bounds the wait: ``close(timeout)`` returns ``True`` once
         closed, ``False`` when the close was still under way at the timeout
         — it goes on in the background, and a later ``close()`` waits for
-        the rest."""
+        the rest. Inside a server's callback it starts the close and
+        returns at once, as a server's ``stop()`` does there (a callback
+        waiting up to ``linger`` would hold up every later callback):
+        ``True`` only if the close had already finished."""
     @property
     def local_address(self) -> Tuple[str, int]:
         """``(ip, port)`` of this end of the current (or last) connection."""
@@ -979,8 +985,9 @@ class TcpClient:
     def disconnect_reason(self) -> Optional[str]:
         """Why the most recent connection ended, as the server's disconnect
         events say it (``"closed by peer"``, ``"closed locally"``,
-        ``"connection reset"``, ``"frame too large"``, ``"closed in the
-        middle of a frame"``, ...); ``None`` while none has. Once ``recv()``
+        ``"connection reset"``, ``"frame too large"``,
+        ``"closed in the middle of a frame"``, ...); ``None`` while none has.
+        Once ``recv()``
         returns ``None`` it tells a clean close from a fault. With
         ``reconnect=True`` it keeps the last drop's reason while
         reconnecting; once reconnecting gave up (after

@@ -13,6 +13,7 @@ module's docstring, word for word (line breaks aside). After changing a docstrin
 import ast
 import inspect
 import os
+import re
 import textwrap
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -20,6 +21,8 @@ from typing import Dict, List, Optional, Tuple, Union
 import tcphub._tcphub as native
 
 _Node = Union[ast.ClassDef, ast.FunctionDef]
+
+_HELD = "\x00"  # stands for a space inside a ``literal`` while wrapping
 
 STUB = Path(__file__).resolve().parents[2] / "python" / "tcphub" / "_tcphub.pyi"
 
@@ -29,6 +32,8 @@ def _runtime_doc(cls_name: str, member: Optional[str]) -> Optional[str]:
     if cls is None:
         return None
     obj = cls if member is None else inspect.getattr_static(cls, member, None)
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__  # the wrapper's __doc__ is the builtin's own
     doc = getattr(obj, "__doc__", None)
     return inspect.cleandoc(doc) if isinstance(doc, str) and doc.strip() else None
 
@@ -69,13 +74,22 @@ def _quoted(doc: str, indent: str) -> List[str]:
     lines: List[str] = []
     for line in doc.split("\n"):
         lead = line[: len(line) - len(line.lstrip())]
-        lines += textwrap.wrap(
-            line,
-            width,
-            subsequent_indent=lead,
-            break_long_words=False,
-            break_on_hyphens=False,
-        ) or [""]
+        if lead:  # an example's code (or a list item's rest): kept as written
+            lines.append(line)
+            continue
+        # A ``literal`` is not broken between lines (``"slow`` / ``consumer"``
+        # would read as two values): its spaces are held while wrapping.
+        held = re.sub(r"``.*?``", lambda m: m.group(0).replace(" ", _HELD), line)
+        lines += [
+            part.replace(_HELD, " ")
+            for part in textwrap.wrap(
+                held,
+                width,
+                subsequent_indent=lead,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        ] or [""]
     lines[0] = prefix + lines[0]
     lines[-1] += ' """' if lines[-1].endswith('"') else '"""'
     return [(indent + line) if line else "" for line in lines]
@@ -87,13 +101,13 @@ def _bless() -> None:
     lines = STUB.read_text().split("\n")
     edits: Dict[int, Tuple[int, List[str]]] = {}  # first line -> (last line, new lines)
     for _cls, _member, node, have, want in _expected():
-        if _same(have, want):
-            continue
         first = node.body[0]
         indent = " " * (node.col_offset + 4)
         new = _quoted(want, indent)
         if have is not None:  # replace the docstring statement
             assert first.end_lineno is not None
+            if lines[first.lineno - 1 : first.end_lineno] == new:
+                continue  # already as blessing writes it
             edits[first.lineno - 1] = (first.end_lineno, new)
         else:  # `def f(...) -> T: ...`: the `...` gives way to the docstring
             assert node.end_lineno is not None
