@@ -296,6 +296,25 @@
 #define TCPHUB_IP_LEN 46
 
 /**
+ * The major version of the library this header came with, for `#if`
+ * (`tcphub_version()` names the library actually loaded), e.g.
+ * `#if TCPHUB_VERSION_MAJOR == 0 && TCPHUB_VERSION_MINOR < 2`.
+ */
+#define TCPHUB_VERSION_MAJOR 0
+
+/**
+ * The minor version of the library this header came with (see
+ * `TCPHUB_VERSION_MAJOR`).
+ */
+#define TCPHUB_VERSION_MINOR 1
+
+/**
+ * The patch version of the library this header came with (see
+ * `TCPHUB_VERSION_MAJOR`).
+ */
+#define TCPHUB_VERSION_PATCH 0
+
+/**
  * A connection to a server (tcphub or any other speaking the same framing).
  * Create with `tcphub_client_connect`, release with `tcphub_client_free`.
  * Sends never block: they go through a bounded queue written by the
@@ -1997,7 +2016,10 @@ int tcphub_server_wait(struct tcphub_server *s, int timeout_ms);
 const char *tcphub_strerror(int code);
 
 /**
- * The library version, e.g. "0.1.0". Static; never free it.
+ * The library version, e.g. "0.1.0"; the same as the header's
+ * `TCPHUB_VERSION_MAJOR`, `_MINOR` and `_PATCH` unless the program runs
+ * with another build of the library than it was compiled against.
+ * Static; never free it.
  */
 const char *tcphub_version(void);
 

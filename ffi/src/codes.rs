@@ -244,7 +244,21 @@ pub extern "C" fn tcphub_last_errno() -> c_int {
     boundary("tcphub_last_errno", || Ok(boundary::last_errno()))
 }
 
-/// The library version, e.g. "0.1.0". Static; never free it.
+/// The major version of the library this header came with, for `#if`
+/// (`tcphub_version()` names the library actually loaded), e.g.
+/// `#if TCPHUB_VERSION_MAJOR == 0 && TCPHUB_VERSION_MINOR < 2`.
+pub const TCPHUB_VERSION_MAJOR: u32 = 0;
+/// The minor version of the library this header came with (see
+/// `TCPHUB_VERSION_MAJOR`).
+pub const TCPHUB_VERSION_MINOR: u32 = 1;
+/// The patch version of the library this header came with (see
+/// `TCPHUB_VERSION_MAJOR`).
+pub const TCPHUB_VERSION_PATCH: u32 = 0;
+
+/// The library version, e.g. "0.1.0"; the same as the header's
+/// `TCPHUB_VERSION_MAJOR`, `_MINOR` and `_PATCH` unless the program runs
+/// with another build of the library than it was compiled against.
+/// Static; never free it.
 #[no_mangle]
 pub extern "C" fn tcphub_version() -> *const c_char {
     boundary("tcphub_version", || {
@@ -255,6 +269,25 @@ pub extern "C" fn tcphub_version() -> *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_macros_are_the_crates_version() {
+        let want = [
+            env!("CARGO_PKG_VERSION_MAJOR"),
+            env!("CARGO_PKG_VERSION_MINOR"),
+            env!("CARGO_PKG_VERSION_PATCH"),
+        ]
+        .map(|v| v.parse::<u32>().unwrap());
+        assert_eq!(
+            [
+                TCPHUB_VERSION_MAJOR,
+                TCPHUB_VERSION_MINOR,
+                TCPHUB_VERSION_PATCH
+            ],
+            want,
+            "update the TCPHUB_VERSION_* constants in ffi/src/codes.rs with the version"
+        );
+    }
     use std::io;
     use tcphub_core::{ClientRef, DisconnectReason, Error};
 

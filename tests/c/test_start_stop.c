@@ -12,6 +12,13 @@ int main(void) {
     CHECK(strlen(tcphub_version()) > 0);
     TEST_PASS("free(NULL) is a no-op");
 
+    /* The header's version macros name the library it came with. */
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", TCPHUB_VERSION_MAJOR, TCPHUB_VERSION_MINOR,
+             TCPHUB_VERSION_PATCH);
+    CHECK(strcmp(tcphub_version(), want) == 0);
+    TEST_PASS("TCPHUB_VERSION_* match tcphub_version()");
+
     tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
     CHECK(!tcphub_server_is_running(s));
     CHECK(tcphub_server_port(s) == 0);
