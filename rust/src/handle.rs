@@ -529,6 +529,12 @@ impl ServerHandle {
     /// `start()` was still spawning the loops: its `stop()` waits for
     /// `start()` to have spawned them all, then joins them.
     ///
+    /// A connection the kernel had completed but the server had not
+    /// accepted yet (still in the listen backlog when the stop began) was
+    /// never the server's: the kernel resets it as the listening socket
+    /// closes, so that client sees a reset, not an end-of-stream, and no
+    /// event is reported for it.
+    ///
     /// # Examples
     ///
     /// ```
