@@ -30,7 +30,10 @@ impl From<Client> for PyClient {
 
 #[pymethods]
 impl PyClient {
-    /// Unique id within its server, assigned in accept order from 1; never reused.
+    /// Unique id within its server, assigned in accept order from 1; never
+    /// reused. Every server numbers its clients from 1, and a ``Client``
+    /// passed to a server's methods stands for its id alone: given to
+    /// another server, it names that server's client with the same id.
     #[getter]
     fn id(&self) -> u64 {
         self.id

@@ -196,7 +196,9 @@ class Client:
     @property
     def id(self) -> int:
         """Unique id within its server, assigned in accept order from 1; never
-        reused."""
+        reused. Every server numbers its clients from 1, and a ``Client``
+        passed to a server's methods stands for its id alone: given to
+        another server, it names that server's client with the same id."""
     @property
     def ip(self) -> str:
         """The client's remote IP address as text (what ``send_to`` expects)."""
