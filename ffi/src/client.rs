@@ -45,6 +45,16 @@ pub(crate) unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient
     Ok(&unsafe { non_null(c, "client")? }.client)
 }
 
+/// `err` from a send (or `shutdown_write`) of `client` as a `Fail`, a
+/// `NotRunning` saying why (closed, half-closed, the connection lost),
+/// where the core's says only "not running".
+fn refused(client: &TcpClient, err: tcphub_core::Error) -> Fail {
+    match (&err, client.send_refusal()) {
+        (tcphub_core::Error::NotRunning, Some(why)) => Fail::new(TCPHUB_ERR_NOT_RUNNING, why),
+        _ => err.into(),
+    }
+}
+
 /// Connects to `host`:`port` (an IP address — IPv6 also in brackets,
 /// "[::1]", as tcphub prints addresses — or a name such as "localhost";
 /// blocks for the name lookup, which has no time limit of its own, then up
@@ -112,7 +122,7 @@ pub unsafe extern "C" fn tcphub_client_send(
     boundary("tcphub_client_send", || {
         // SAFETY: the caller's promise.
         let (client, msg) = unsafe { (client(c)?, boundary::bytes(data, len)?) };
-        client.send(msg)?;
+        client.send(msg).map_err(|e| refused(client, e))?;
         Ok(TCPHUB_OK)
     })
 }
@@ -144,7 +154,9 @@ pub unsafe extern "C" fn tcphub_client_send_timeout(
     boundary("tcphub_client_send_timeout", || {
         // SAFETY: the caller's promise.
         let (client, msg) = unsafe { (client(c)?, boundary::bytes(data, len)?) };
-        client.send_timeout(msg, Duration::from_millis(timeout_ms))?;
+        client
+            .send_timeout(msg, Duration::from_millis(timeout_ms))
+            .map_err(|e| refused(client, e))?;
         Ok(TCPHUB_OK)
     })
 }
@@ -525,7 +537,8 @@ pub unsafe extern "C" fn tcphub_client_disconnect_reason(
 pub unsafe extern "C" fn tcphub_client_shutdown_write(c: *mut tcphub_client) -> c_int {
     boundary("tcphub_client_shutdown_write", || {
         // SAFETY: the caller's promise.
-        unsafe { client(c)? }.shutdown_write()?;
+        let client = unsafe { client(c)? };
+        client.shutdown_write().map_err(|e| refused(client, e))?;
         Ok(TCPHUB_OK)
     })
 }

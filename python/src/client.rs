@@ -125,15 +125,10 @@ impl PyTcpClient {
         if !matches!(err, Error::NotRunning) {
             return crate::errors::to_pyerr(py, err);
         }
-        let why = if self.client.is_open() {
-            // Open, and still refusing: only receiving, after a half-close.
-            "sending was finished by shutdown_write(): the client only receives now".to_string()
-        } else {
-            match self.client.disconnect_reason().map(|r| r.to_string()) {
-                Some(r) if r != "closed locally" => format!("the connection is closed ({r})"),
-                _ => "the client is closed".to_string(),
-            }
-        };
+        let why = self
+            .client
+            .send_refusal()
+            .unwrap_or_else(|| "not running".to_string());
         crate::errors::not_running(py, why)
     }
 }

@@ -494,6 +494,40 @@ impl TcpClient {
             .clone()
     }
 
+    /// Why [`send`](TcpClient::send) is refused with
+    /// [`Error::NotRunning`] right now, in words for a person (the error
+    /// itself says only "not running", whatever the cause); `None` while
+    /// sends are taken. The bindings put it in their errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// assert_eq!(client.send_refusal(), None);
+    /// client.shutdown_write()?;
+    /// assert!(client.send_refusal().unwrap().contains("shutdown_write()"));
+    /// client.close();
+    /// assert_eq!(client.send_refusal().as_deref(), Some("the client is closed"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_refusal(&self) -> Option<String> {
+        if self.core.origin.forked() {
+            return Some("the client was opened before fork(): this process is the child".into());
+        }
+        if self.is_open() {
+            return self.core.write_shut.load(Ordering::Acquire).then(|| {
+                "sending was finished by shutdown_write(): the client only receives now".into()
+            });
+        }
+        Some(match self.disconnect_reason() {
+            Some(r) if r != DisconnectReason::ClosedLocally => {
+                format!("the connection is closed ({r})")
+            }
+            _ => "the client is closed".into(),
+        })
+    }
+
     /// Whether the client is open: not closed and not ended for good (after
     /// [`shutdown_write`](TcpClient::shutdown_write) it stays open to
     /// receive while `send` is refused).

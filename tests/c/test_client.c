@@ -77,6 +77,7 @@ int main(void) {
     CHECK_OK(tcphub_client_close(c2));
     CHECK_OK(tcphub_client_close(c2));
     CHECK_RC(tcphub_client_send(c2, (const uint8_t *)"late", 4), TCPHUB_ERR_NOT_RUNNING);
+    CHECK(strstr(tcphub_last_error(), "the client is closed") != NULL);
     tcphub_client_free(c2);
     TEST_PASS("connect by name; close is idempotent; send after close fails");
 
@@ -158,6 +159,9 @@ int main(void) {
     CHECK_OK(tcphub_client_shutdown_write(half));
     CHECK_OK(tcphub_client_shutdown_write(half));
     CHECK_RC(tcphub_client_send(half, (const uint8_t *)"x", 1), TCPHUB_ERR_NOT_RUNNING);
+    /* (The server may have closed its side already: either reason.) */
+    CHECK(strstr(tcphub_last_error(), "shutdown_write") != NULL ||
+          strstr(tcphub_last_error(), "the connection is closed") != NULL);
     for (int i = 0; i < 20; i++) {
         char buf[32];
         int n = snprintf(buf, sizeof buf, "last %d", i);
@@ -167,6 +171,8 @@ int main(void) {
     }
     CHECK_RC(tcphub_client_recv(half, &m, WAIT_MS), TCPHUB_ERR_NOT_RUNNING);
     CHECK_RC(tcphub_client_shutdown_write(half), TCPHUB_ERR_NOT_RUNNING);
+    /* The server's end closed it: the error says so. */
+    CHECK(strstr(tcphub_last_error(), "the connection is closed (closed by peer)") != NULL);
     CHECK_RC(tcphub_client_shutdown_write(NULL), TCPHUB_ERR_NULL);
     tcphub_client_free(half);
     TEST_PASS("shutdown_write: all replies, then the end of the stream");

@@ -570,3 +570,19 @@ def test_a_connect_timeout_is_connect_error_with_etimedout():
         with pytest.raises(tcphub.ConnectError) as info:
             tcphub.TcpClient("127.0.0.1", lst.getsockname()[1], connect_timeout=0.3)
         assert info.value.errno == errno.ETIMEDOUT, info.value
+
+
+def test_a_refused_send_says_why():
+    # A peer that keeps its side open: the half-closed client stays open.
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen()
+        c = tcphub.TcpClient("127.0.0.1", ls.getsockname()[1], framing="lines")
+        peer, _ = ls.accept()
+        c.shutdown_write()
+        with pytest.raises(tcphub.NotRunning, match="finished by shutdown_write"):
+            c.send(b"x")
+        peer.close()
+        c.close()
+        with pytest.raises(tcphub.NotRunning, match="the connection is closed|the client is closed"):
+            c.send(b"x")
