@@ -417,30 +417,35 @@ def _stalled_client(linger: float):
     return client, ls, peer
 
 
-def test_client_close_in_a_callback_does_not_hold_up_the_callbacks(make_server):
-    # close() waits up to linger (60 s here) for a peer that does not
-    # read; inside a callback it starts the close and returns instead.
-    inner, ls, peer = _stalled_client(linger=60.0)
+def _in_a_callback_then_another(make_server, action) -> None:
+    """Runs ``action()`` in one callback of a server, then requires the
+    server's next callback to run (it would not while ``action`` waits)."""
     server = make_server(framing="lines")
-    results: List[object] = []
     second = threading.Event()
 
     @server.on_message
     def on_message(client, data):
-        if data == b"close":
-            results.append(inner.close())
+        if data == b"first":
+            action()
         else:
             second.set()
 
     server.start()
-    c = connect(server)
-    c.sendall(b"close\nnext\n")
-    assert second.wait(WAIT), "the callback after close() did not run"
+    with connect(server) as c:
+        c.sendall(b"first\nnext\n")
+        assert second.wait(WAIT), "the callback after the first did not run"
+
+
+def test_client_close_in_a_callback_does_not_hold_up_the_callbacks(make_server):
+    # close() waits up to linger (60 s here) for a peer that does not
+    # read; inside a callback it starts the close and returns instead.
+    inner, ls, peer = _stalled_client(linger=60.0)
+    results: List[object] = []
+    _in_a_callback_then_another(make_server, lambda: results.append(inner.close()))
     assert results == [False]  # begun, not finished: the peer reads nothing
     peer.close()  # the close can end now (reset)
     assert inner.close(timeout=WAIT) is True
     assert not inner.is_open and inner.unsent > 0  # the peer never read them
-    c.close()
     ls.close()
 
 
@@ -449,20 +454,8 @@ def test_client_dropped_in_a_callback_does_not_hold_up_the_callbacks(make_server
     held = [inner]
     closing = weakref.ref(inner)
     del inner
-    server = make_server(framing="lines")
-    second = threading.Event()
-
-    @server.on_message
-    def on_message(client, data):
-        if data == b"drop":
-            held.clear()  # the last reference: the client closes
-        else:
-            second.set()
-
-    server.start()
-    c = connect(server)
-    c.sendall(b"drop\nnext\n")
-    assert second.wait(WAIT), "the callback after the drop did not run"
+    # Clearing the list drops the last reference: the client closes.
+    _in_a_callback_then_another(make_server, held.clear)
     assert closing() is None
     # Its close goes on in a "tcphub-close" thread until the peer goes.
     wait_until(
@@ -471,8 +464,7 @@ def test_client_dropped_in_a_callback_does_not_hold_up_the_callbacks(make_server
     )
     peer.close()
     wait_until(
-        lambda: not "tcphub-close" in _native_threads(),
+        lambda: "tcphub-close" not in _native_threads(),
         what="the tcphub-close thread to end",
     )
-    c.close()
     ls.close()
