@@ -58,6 +58,10 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     tcphub_server *s = tcphub_server_new((uint16_t)port, 100);
+    if (s == NULL) {
+        fprintf(stderr, "chat_server: %s\n", tcphub_last_error());
+        return 1;
+    }
     tcphub_server_set_framing(s, TCPHUB_FRAMING_LINES, 0);
     tcphub_server_on_connect(s, on_connect, s);
     tcphub_server_on_message(s, on_message, s);

@@ -36,6 +36,10 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     tcphub_server *s = tcphub_server_new((uint16_t)port, 20000);
+    if (s == NULL) {
+        fprintf(stderr, "relay_server: %s\n", tcphub_last_error());
+        return 1;
+    }
     tcphub_server_set_bind_ip(s, "127.0.0.1");
     tcphub_server_set_framing(s, TCPHUB_FRAMING_LENGTH_PREFIXED, 0);
     tcphub_server_on_message(s, on_message, s);
