@@ -508,8 +508,10 @@ pub unsafe extern "C" fn tcphub_server_set_busy_poll(s: *mut tcphub_server, micr
 /// `TCPHUB_REASON_SLOW_CONSUMER` — or, under `TCPHUB_OVERFLOW_DROP_MESSAGE`
 /// (`tcphub_server_set_overflow`), keeps its connection and loses that
 /// message. One message larger than the bound is still queued when the
-/// client's queue is empty (so any message can be sent); what follows it
-/// meets the bound until it is written; a timeout notice
+/// client's queue is empty (so any message can be sent); while it is being
+/// written, what follows it meets the bound by itself (so a client reading
+/// it gets that too; the queue holds at most that message plus the bound);
+/// a timeout notice
 /// (`tcphub_server_set_idle_timeout_message`, at most 4096 bytes) is
 /// queued past it. Any other value is the bound as given, as for the Rust core's
 /// `TcpServer::max_queue_bytes`; there is no "no limit" value, but

@@ -55,6 +55,10 @@ pub(crate) struct Connection {
     out_off: usize,
     /// Bytes waiting in `out` (minus `out_off`): the bound applies to this.
     out_bytes: usize,
+    /// `out[0]` was taken alone into an empty queue past the bound (an
+    /// oversize message): until it is written, what follows it meets the
+    /// bound by itself (see [`enqueue_msgs`](Connection::enqueue_msgs)).
+    oversize_head: bool,
     /// False after a write hit `WouldBlock`, until the next writable event.
     pub writable: bool,
     /// Already on the loop's flush list this round.
@@ -98,6 +102,7 @@ impl Connection {
             out: VecDeque::new(),
             out_off: 0,
             out_bytes: 0,
+            oversize_head: false,
             writable: true,
             flush_scheduled: false,
             read_scheduled: false,
@@ -126,7 +131,11 @@ impl Connection {
 
     /// Adds a framed buffer unless that would take the queue past `limit`
     /// (one message is always accepted into an empty queue, so a message
-    /// larger than the limit can still be delivered to a reader that keeps up).
+    /// larger than the limit can still be delivered to a reader that keeps
+    /// up; while it is being written, the messages after it meet the limit
+    /// by themselves — counted with it, any message sent during its write
+    /// would cut a reader that is reading it; so the queue holds at most
+    /// that one message plus the limit).
     pub fn enqueue(&mut self, buf: Arc<[u8]>, limit: usize) -> Queued {
         self.enqueue_msgs(buf, 1, limit)
     }
@@ -141,12 +150,20 @@ impl Connection {
             return Queued::Yes { needs_flush: false };
         }
         // Against the limit, each queued frame also counts the memory it
-        // takes beyond its bytes, so a queue of tiny frames is bounded too.
-        let entries = self.out.len().saturating_add(msgs as usize);
-        let cost =
-            (self.out_bytes + buf.len()).saturating_add(entries.saturating_mul(ENTRY_OVERHEAD));
+        // takes beyond its bytes, so a queue of tiny frames is bounded too;
+        // an oversize message being written does not count (see above).
+        let (exempt_bytes, exempt_entries) = match self.out.front() {
+            Some(head) if self.oversize_head => (head.len() - self.out_off, 1),
+            _ => (0, 0),
+        };
+        let entries = (self.out.len() - exempt_entries).saturating_add(msgs as usize);
+        let cost = (self.out_bytes - exempt_bytes + buf.len())
+            .saturating_add(entries.saturating_mul(ENTRY_OVERHEAD));
         if (self.out_bytes > 0 || msgs > 1) && cost > limit {
             return Queued::Full(buf);
+        }
+        if self.out_bytes == 0 && cost > limit {
+            self.oversize_head = true; // alone, into an empty queue
         }
         self.out_bytes += buf.len();
         self.out.push_back(buf);
@@ -163,6 +180,7 @@ impl Connection {
     pub fn take_unsent(&mut self) -> (VecDeque<Arc<[u8]>>, usize) {
         let off = std::mem::take(&mut self.out_off);
         self.out_bytes = 0;
+        self.oversize_head = false;
         self.flush_scheduled = false;
         (std::mem::take(&mut self.out), off)
     }
@@ -170,6 +188,7 @@ impl Connection {
     /// Puts frames carried over from an earlier connection in front of the queue.
     pub fn restore_unsent(&mut self, frames: VecDeque<Arc<[u8]>>) {
         self.out_bytes += frames.iter().map(|f| f.len()).sum::<usize>();
+        self.oversize_head = false; // everything counts again
         let mut frames = frames;
         frames.append(&mut self.out);
         self.out = frames;
@@ -243,6 +262,7 @@ impl Connection {
                 n -= front_left;
                 self.out.pop_front();
                 self.out_off = 0;
+                self.oversize_head = false;
             } else {
                 self.out_off += n;
                 n = 0;

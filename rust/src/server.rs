@@ -237,8 +237,10 @@ impl TcpServer {
     /// What happens beyond it is set by [`overflow`](TcpServer::overflow).
     /// Each queued message also counts 48 bytes for the memory it takes
     /// beyond its bytes, so the bound holds for tiny messages too. A single
-    /// message larger than the bound is still queued when the queue is empty,
-    /// and the server's own notice to a client it cuts off for a timeout
+    /// message larger than the bound is still queued when the queue is empty
+    /// (while it is being written, the messages after it meet the bound by
+    /// themselves, so a client reading it gets them too: the queue holds at
+    /// most that message plus the bound), and the server's own notice to a client it cuts off for a timeout
     /// ([`idle_timeout_message`](TcpServer::idle_timeout_message), at most
     /// [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) bytes) past a full one.
     /// Zero is refused by [`start`](TcpServer::start) as
