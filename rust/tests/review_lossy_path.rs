@@ -65,7 +65,9 @@ fn pattern(i: u64) -> u8 {
 /// Reads `s` until EOF or an error, checking the pattern; counts in `got`.
 fn read_all(mut s: TcpStream, got: Arc<AtomicU64>) -> JoinHandle<Result<(), String>> {
     std::thread::spawn(move || {
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        // As long as the wait for the last bytes below (150 s): a resend
+        // may come up to TCP_RTO_MAX (120 s) after the last one.
+        s.set_read_timeout(Some(Duration::from_secs(160))).unwrap();
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = match s.read(&mut buf) {
