@@ -575,8 +575,5 @@ fn message_bytes(arg: &std::ffi::OsStr) -> std::borrow::Cow<'_, [u8]> {
 /// text, with what is not Unicode replaced).
 #[cfg(not(unix))]
 fn message_bytes(arg: &std::ffi::OsStr) -> std::borrow::Cow<'_, [u8]> {
-    match arg.to_string_lossy() {
-        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
-        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into_bytes()),
-    }
+    std::borrow::Cow::Owned(arg.to_string_lossy().into_owned().into_bytes())
 }

@@ -151,6 +151,7 @@ pub(crate) struct PyTcpServer {
     /// A `stop()` came before any `start()` (or during one that failed): the
     /// server counts as stopped, and `start()` refuses, so that a shutdown
     /// asked for early (a signal handler, another thread) is not lost.
+    /// Never set once `running` is.
     stopped_unstarted: AtomicBool,
     running: OnceLock<Running>,
     /// Ctrl-C ended a `stop()`'s wait and no `stop()` finished since: see
@@ -383,7 +384,7 @@ impl PyTcpServer {
     /// came first: then the server has stopped, and it returns ``True``.
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
-        if self.running.get().is_none() && self.stopped_unstarted.load(Ordering::SeqCst) {
+        if self.stopped_unstarted.load(Ordering::SeqCst) {
             return Ok(true);
         }
         let r = self.started(py)?;

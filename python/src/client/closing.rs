@@ -71,6 +71,15 @@ pub(super) fn close_all(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// Takes the client keyed `key` out of [`OPEN`]; the caller drops the
+/// entry (outside the lock: dropping a client may wait for its close).
+fn untrack(key: u64) -> Option<(u64, TcpClient, Arc<AtomicBool>)> {
+    let mut open = open_clients();
+    open.iter()
+        .position(|(k, ..)| *k == key)
+        .map(|i| open.swap_remove(i))
+}
+
 impl Drop for PyTcpClient {
     /// A client dropped without `close()` closes here: its I/O thread flushes
     /// (up to `linger`) and is joined with the GIL released, so other Python
@@ -79,43 +88,30 @@ impl Drop for PyTcpClient {
     /// closes it, and the client stays in [`OPEN`] until that is done, so
     /// the interpreter's exit still waits for its flush.
     fn drop(&mut self) {
-        let in_callback = crate::dispatch::on_dispatcher();
-        if in_callback && !self.interrupted.load(Ordering::Acquire) {
+        let interrupted = self.interrupted.load(Ordering::Acquire);
+        let in_callback = !interrupted && crate::dispatch::on_dispatcher();
+        if !in_callback {
+            drop(untrack(self.key)); // not the last handle: ours is still here
+        }
+        if interrupted || in_callback {
+            // That thread's handle is not the last one until its close has
+            // finished: dropping ours below does not wait. (If no thread
+            // can start, its handle is dropped unused and ours closes as
+            // below.)
             let (rest, key) = (self.client.clone(), self.key);
             let started = std::thread::Builder::new()
                 .name("tcphub-close".into())
                 .spawn(move || {
                     rest.close();
-                    let entry = {
-                        let mut open = open_clients();
-                        open.iter()
-                            .position(|(k, ..)| *k == key)
-                            .map(|i| open.swap_remove(i))
-                    };
-                    drop(entry); // closed: dropping it does not wait
+                    if in_callback {
+                        drop(untrack(key)); // closed: dropping it does not wait
+                    }
                 });
             if started.is_ok() {
                 return;
             }
-        }
-        let entry = {
-            let mut open = open_clients();
-            open.iter()
-                .position(|(k, ..)| *k == self.key)
-                .map(|i| open.swap_remove(i))
-        };
-        drop(entry); // not the last handle: ours is still here
-        if self.interrupted.load(Ordering::Acquire) {
-            // That thread's handle is not the last one until its close has
-            // finished: dropping ours below does not wait. (If no thread
-            // can start, its handle is dropped unused and ours closes as
-            // below.)
-            let rest = self.client.clone();
-            let started = std::thread::Builder::new()
-                .name("tcphub-close".into())
-                .spawn(move || rest.close());
-            if started.is_ok() {
-                return;
+            if in_callback {
+                drop(untrack(self.key));
             }
         }
         // A closure that cannot run (interpreter finalizing) leaves the
