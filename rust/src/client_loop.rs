@@ -451,7 +451,8 @@ impl ClientLoop {
             match outcome {
                 ReadOutcome::Data(n) => {
                     if !take_input(conn, &self.rbuf[..n], &mut self.dispatch) {
-                        log::warn!("tcphub: server {} sent a frame over the limit", self.peer);
+                        // Debug: the application is told (`FrameTooLarge`).
+                        log::debug!("tcphub: server {} sent a frame over the limit", self.peer);
                         if self.core.closed() {
                             self.input_off = true; // closing: flush on
                             return;

@@ -237,7 +237,11 @@ struct EventLoop {
     accept_more: bool,
     /// Since when accept keeps failing that way: it is logged once (and
     /// again every [`accept::REPEAT_LOG`]), not at every retry.
-    accept_failing: Option<accept::Failing>,
+    accept_failing: Option<accept::Run>,
+    /// Since when connections are refused because the server is full:
+    /// logged once (and again every [`accept::REPEAT_LOG`]), not per
+    /// connection.
+    refusing: Option<accept::Run>,
     /// Connections closing once their queue is written (see `close_after_flush`).
     draining: Vec<usize>,
     /// Connections held open after their peer finished (see `hold`), by
@@ -297,6 +301,7 @@ impl EventLoop {
             accept_retry: None,
             accept_more: false,
             accept_failing: None,
+            refusing: None,
             draining: Vec::new(),
             held: FastMap::default(),
             stopping: None,

@@ -87,6 +87,31 @@
 //!   the thread ends (handles kept after a stop or close hold none).
 //!
 //! See `ARCHITECTURE.md` in the repository for the threads and channels.
+//!
+//! # Logging
+//!
+//! The crate logs through the [`log`](https://docs.rs/log) facade, each
+//! line starting `tcphub:`; install any logger to see them. What the
+//! application is told anyway — a client connecting, leaving and why
+//! (a slow consumer, a frame over the limit), with the detail the reason
+//! lacks — is logged at `debug`, so an application that logs its own
+//! disconnects does not show them twice. Above that, only what it is not
+//! told otherwise, and never a line per connection:
+//!
+//! - `error`: a callback panicked (the server or client keeps running);
+//!   epoll failed (the server stops), or a loop could not be woken.
+//! - `warn`: `accept` failing for lack of resources (fds, memory) — once per
+//!   run of failures, again every 10 s; a new connection epoll would not
+//!   take (it is closed); a client given up on after its reconnect
+//!   attempts; a send from a method without `try_`
+//!   ([`ServerHandle::send_all`] and the like) refused for a reason other
+//!   than a stop (a frame too large, say); a client's message dropped
+//!   because it raced its own `shutdown_write`; `pthread_atfork` failing;
+//!   a loop's send accounting not adding up at its end (a bug to report).
+//! - `info`: connections refused because the server is full — the first of
+//!   a run, a count every 10 s while it lasts, a total once clients are
+//!   admitted again; accepting again after failures; a client reconnected,
+//!   or its server's name resolving to new addresses.
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 

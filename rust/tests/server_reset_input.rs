@@ -246,7 +246,7 @@ impl log::Log for Gate {
 impl Gate {
     fn arm(&self, needle: String) {
         if log::set_logger(&GATE).is_ok() {
-            log::set_max_level(log::LevelFilter::Info);
+            log::set_max_level(log::LevelFilter::Debug);
         }
         self.state.lock().unwrap().needle = Some(needle);
     }

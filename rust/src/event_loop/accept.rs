@@ -44,17 +44,46 @@ const ACCEPT_BUDGET: usize = 128;
 /// does (kicked, say) would add two events each for as long as it lasts.
 pub(super) const ACCEPT_PAUSE_BACKLOG: usize = 1024;
 
-/// How often a run of accept failures is logged again.
+/// How often a run of accept failures, or of connections refused because
+/// the server is full, is logged again.
 pub(super) const REPEAT_LOG: Duration = Duration::from_secs(10);
 
-/// A run of accept failures for lack of resources.
+/// A run of accept failures for lack of resources, or of connections
+/// refused because the server is full: logged at its start, then at most
+/// once per [`REPEAT_LOG`] — not once per connection, which a connect
+/// storm would turn into thousands of lines a second.
 #[derive(Debug)]
-pub(super) struct Failing {
+pub(super) struct Run {
     since: Instant,
-    /// Attempts that failed so far.
-    failures: u64,
+    /// Failures (refusals) so far.
+    count: u64,
+    /// Those not yet in a log line.
+    unlogged: u64,
     /// When this run was last logged.
     logged: Instant,
+}
+
+impl Run {
+    fn new(now: Instant) -> Self {
+        Run {
+            since: now,
+            count: 1,
+            unlogged: 0,
+            logged: now,
+        }
+    }
+
+    /// Counts one more; true when it is time to log the run again (which
+    /// the caller does, taking `unlogged`).
+    fn again(&mut self, now: Instant) -> bool {
+        self.count += 1;
+        self.unlogged += 1;
+        if now.duration_since(self.logged) < REPEAT_LOG {
+            return false;
+        }
+        self.logged = now;
+        true
+    }
 }
 
 /// A connection loop 0 has admitted and dealt to loop `idx`, on its way to
@@ -202,20 +231,14 @@ impl EventLoop {
                      retrying every {} ms and as more arrive",
                     ACCEPT_RETRY.as_millis()
                 );
-                self.accept_failing = Some(Failing {
-                    since: now,
-                    failures: 1,
-                    logged: now,
-                });
+                self.accept_failing = Some(Run::new(now));
             }
             Some(f) => {
-                f.failures += 1;
-                if now.duration_since(f.logged) >= REPEAT_LOG {
-                    f.logged = now;
+                if f.again(now) {
                     log::warn!(
                         "tcphub: accept still failing after {:.0?} ({} attempts): {e}",
                         now.duration_since(f.since),
-                        f.failures
+                        f.count
                     );
                 }
             }
@@ -228,7 +251,7 @@ impl EventLoop {
             log::info!(
                 "tcphub: accepting again after {:.0?} ({} failed attempts)",
                 f.since.elapsed(),
-                f.failures
+                f.count
             );
         }
     }
@@ -237,10 +260,24 @@ impl EventLoop {
         let core = &self.core;
         if core.active.load(Ordering::Acquire) >= core.config.max_clients {
             LoopCounters::add(&self.counters().rejected, 1);
-            log::info!(
-                "tcphub: refusing {addr}: the server is full (max_clients {})",
-                core.config.max_clients
-            );
+            let max = core.config.max_clients;
+            let now = Instant::now();
+            match &mut self.refusing {
+                None => {
+                    log::info!("tcphub: refusing {addr}: the server is full (max_clients {max})");
+                    self.refusing = Some(Run::new(now));
+                }
+                Some(r) => {
+                    if r.again(now) {
+                        log::info!(
+                            "tcphub: refused {} more connections in {:.0?}: the server is \
+                             full (max_clients {max})",
+                            std::mem::take(&mut r.unlogged),
+                            now.duration_since(r.since)
+                        );
+                    }
+                }
+            }
             let mut stream = stream;
             if let Some(notice) = &core.config.full_frame {
                 // A new connection's send buffer holds it (it is at most
@@ -256,6 +293,13 @@ impl EventLoop {
             return;
         }
         core.active.fetch_add(1, Ordering::AcqRel);
+        if let Some(r) = self.refusing.take() {
+            log::info!(
+                "tcphub: admitting clients again after {:.0?} full ({} connections refused)",
+                r.since.elapsed(),
+                r.count
+            );
+        }
         let addr = crate::addr::canonical(addr);
         let id = core.next_id.fetch_add(1, Ordering::AcqRel);
         if core.config.nodelay && !NODELAY_INHERITED {

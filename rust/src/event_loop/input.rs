@@ -204,7 +204,8 @@ fn take_input(
     }
     if res.is_err() {
         LoopCounters::add(&counters.frame_too_large, 1);
-        log::info!("tcphub: client {client} sent a frame over the limit");
+        // Debug: the application is told (the reason `FrameTooLarge`).
+        log::debug!("tcphub: client {client} sent a frame over the limit");
         return Input::TooLarge;
     }
     // A frame left unfinished starts (or keeps) its clock: it keeps it only

@@ -269,7 +269,9 @@ impl EventLoop {
                 // as what comes for the client after it (see `Stats`).
                 LoopCounters::add(&counters.undelivered, msgs);
                 LoopCounters::add(&counters.slow_consumers, 1);
-                log::info!("tcphub: client {client} is not reading; {}", queued());
+                // Debug, not info: the application is told (the reason
+                // `SlowConsumer`) and decides what to log.
+                log::debug!("tcphub: client {client} is not reading; {}", queued());
                 self.close(t, DisconnectReason::SlowConsumer);
             }
         }

@@ -1,0 +1,124 @@
+//! What the library logs, and how often: a run of refusals for a full
+//! server is one line (and a summary when clients are admitted again), not
+//! a line per connection; what the application is told through a
+//! disconnect reason is logged at debug only. (Own process: the logger is
+//! global.)
+
+mod support;
+
+use std::sync::Mutex;
+
+use log::Level;
+use support::*;
+use tcphub::{DisconnectReason, Framing, TcpServer};
+
+static LINES: Mutex<Vec<(Level, String)>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = record.args().to_string();
+        LINES.lock().unwrap().push((record.level(), line));
+    }
+
+    fn flush(&self) {}
+}
+
+static CAPTURE: Capture = Capture;
+
+fn capture() {
+    if log::set_logger(&CAPTURE).is_ok() {
+        log::set_max_level(log::LevelFilter::Trace);
+    }
+}
+
+/// The lines logged so far containing `needle`, with their levels.
+fn lines_with(needle: &str) -> Vec<(Level, String)> {
+    let lines = LINES.lock().unwrap();
+    lines
+        .iter()
+        .filter(|(_, l)| l.contains(needle))
+        .cloned()
+        .collect()
+}
+
+/// 40 connections refused by a full server (max_clients 1) give one info
+/// line, naming the first; once a client is admitted again, one line
+/// counts them all. Before: an info line per refused connection.
+#[test]
+fn a_run_of_refusals_is_logged_once_and_summed_up_when_admitting_again() {
+    capture();
+    const REFUSED: usize = 40;
+    let server = TcpServer::new(0, 1)
+        .bind(localhost())
+        .threads(1)
+        .on_message(|_, _, _| {})
+        .start()
+        .expect("start");
+    let first = Peer::connect(server.local_addr());
+    first.id_on(&server);
+    let needle = "max_clients 1)";
+    for _ in 0..REFUSED {
+        let mut refused = Peer::connect(server.local_addr());
+        refused.expect_eof();
+    }
+    wait_until("the refusals counted", || {
+        server.stats().rejected == REFUSED as u64
+    });
+    let refusals = lines_with(needle);
+    assert_eq!(refusals.len(), 1, "one line for the run: {refusals:?}");
+    assert_eq!(refusals[0].0, Level::Info);
+    assert!(refusals[0].1.contains("refusing"), "{refusals:?}");
+
+    drop(first);
+    wait_clients(&server, 0);
+    let second = Peer::connect(server.local_addr());
+    second.id_on(&server);
+    let again = lines_with("admitting clients again");
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert!(
+        again[0]
+            .1
+            .contains(&format!("({REFUSED} connections refused)")),
+        "{again:?}"
+    );
+    // A second run starts with a line of its own.
+    let mut refused = Peer::connect(server.local_addr());
+    refused.expect_eof();
+    wait_until("the refusal counted", || {
+        server.stats().rejected == REFUSED as u64 + 1
+    });
+    assert_eq!(lines_with(needle).len(), 2);
+    server.stop();
+}
+
+/// A frame over the limit: the application hears `FrameTooLarge` from
+/// `on_disconnect`; the library's own line about it is at debug level, so
+/// an application logging its disconnects at info does not show it twice.
+#[test]
+fn a_frame_over_the_limit_is_logged_at_debug_only() {
+    capture();
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::Lines { max_len: 16 })
+        .on_disconnect(gone.recorder())
+        .start()
+        .expect("start");
+    let mut peer = Peer::connect(server.local_addr());
+    let id = peer.id_on(&server);
+    peer.send(&[b'x'; 64]);
+    assert_eq!(gone.wait_for(id), DisconnectReason::FrameTooLarge);
+    let lines = lines_with(&format!("client #{id} {}", peer.addr()));
+    assert!(!lines.is_empty(), "the debug line is logged");
+    assert!(
+        lines.iter().all(|(level, _)| *level == Level::Debug),
+        "{lines:?}"
+    );
+    server.stop();
+}
