@@ -595,10 +595,10 @@ typedef struct tcphub_client_info {
 /**
  * Called when a client connects: its id, and its remote IP address (text,
  * e.g. "127.0.0.1" or "::1") and port. `ip` is valid only during the call.
- * Ids are given in accept order from 1, each to one client only in a run
- * of the server: a send to the id of a client that is gone never reaches
- * another (`TCPHUB_ERR_NO_SUCH_CLIENT`). A restart (`tcphub_server_start`
- * after a stop) counts from 1 again.
+ * Ids are unique in the process and never reused — across servers and
+ * across a server's restarts — and grow in accept order: a send to the id
+ * of a client that is gone, or of another server's client, or of a
+ * previous run's, never reaches anyone (`TCPHUB_ERR_NO_SUCH_CLIENT`).
  */
 typedef void (*tcphub_connect_cb)(void *userdata, uint64_t client_id, const char *ip, uint16_t port);
 
@@ -1917,9 +1917,8 @@ int tcphub_server_set_userdata_free(struct tcphub_server *s, tcphub_userdata_fre
  * from inside one of its own callbacks, where its previous run is still
  * ending on the calling thread. A restart first waits for a stop still
  * under way (`tcphub_server_begin_stop`, or a `_stop_timeout` that timed
- * out) to finish: its flush, its last callbacks. Client ids start again
- * at 1 in every run, so an id kept from a previous run may name a client
- * of the new one. When a restart fails, the server stays the
+ * out) to finish: its flush, its last callbacks. Client ids are never
+ * reused: an id kept from a previous run names no client of the new one. When a restart fails, the server stays the
  * stopped previous run: `tcphub_server_port` and the events queued at its
  * stop are still there. A restart that succeeds discards the previous
  * run's events not yet taken (its last `TCPHUB_EVENT_DISCONNECTED`s among

@@ -16,10 +16,10 @@ use crate::server::{server, setter, tcphub_server, State};
 
 /// Called when a client connects: its id, and its remote IP address (text,
 /// e.g. "127.0.0.1" or "::1") and port. `ip` is valid only during the call.
-/// Ids are given in accept order from 1, each to one client only in a run
-/// of the server: a send to the id of a client that is gone never reaches
-/// another (`TCPHUB_ERR_NO_SUCH_CLIENT`). A restart (`tcphub_server_start`
-/// after a stop) counts from 1 again.
+/// Ids are unique in the process and never reused — across servers and
+/// across a server's restarts — and grow in accept order: a send to the id
+/// of a client that is gone, or of another server's client, or of a
+/// previous run's, never reaches anyone (`TCPHUB_ERR_NO_SUCH_CLIENT`).
 pub type tcphub_connect_cb = Option<
     unsafe extern "C" fn(userdata: *mut c_void, client_id: u64, ip: *const c_char, port: u16),
 >;

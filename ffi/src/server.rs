@@ -564,9 +564,8 @@ pub unsafe extern "C" fn tcphub_server_set_threads(s: *mut tcphub_server, thread
 /// from inside one of its own callbacks, where its previous run is still
 /// ending on the calling thread. A restart first waits for a stop still
 /// under way (`tcphub_server_begin_stop`, or a `_stop_timeout` that timed
-/// out) to finish: its flush, its last callbacks. Client ids start again
-/// at 1 in every run, so an id kept from a previous run may name a client
-/// of the new one. When a restart fails, the server stays the
+/// out) to finish: its flush, its last callbacks. Client ids are never
+/// reused: an id kept from a previous run names no client of the new one. When a restart fails, the server stays the
 /// stopped previous run: `tcphub_server_port` and the events queued at its
 /// stop are still there. A restart that succeeds discards the previous
 /// run's events not yet taken (its last `TCPHUB_EVENT_DISCONNECTED`s among

@@ -30,10 +30,10 @@ impl From<Client> for PyClient {
 
 #[pymethods]
 impl PyClient {
-    /// Unique id within its server, assigned in accept order from 1; never
-    /// reused. Every server numbers its clients from 1, and a ``Client``
-    /// passed to a server's methods stands for its id alone: given to
-    /// another server, it names that server's client with the same id.
+    /// Unique in the process and never reused — across servers and a
+    /// server's restarts — growing in accept order. A ``Client`` passed
+    /// to a server's methods stands for its id alone; given to another
+    /// server, it names no client there (``NoSuchClient``, or ``None``).
     #[getter]
     fn id(&self) -> u64 {
         self.id

@@ -195,10 +195,10 @@ class Client:
 
     @property
     def id(self) -> int:
-        """Unique id within its server, assigned in accept order from 1; never
-        reused. Every server numbers its clients from 1, and a ``Client``
-        passed to a server's methods stands for its id alone: given to
-        another server, it names that server's client with the same id."""
+        """Unique in the process and never reused — across servers and a
+        server's restarts — growing in accept order. A ``Client`` passed
+        to a server's methods stands for its id alone; given to another
+        server, it names no client there (``NoSuchClient``, or ``None``)."""
     @property
     def ip(self) -> str:
         """The client's remote IP address as text (what ``send_to`` expects)."""

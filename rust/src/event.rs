@@ -14,7 +14,12 @@ use crate::queue::{Receiver, RecvTimeoutError, TryRecvError};
 
 use crate::shared::{Command, Core};
 
-/// Identifies one connection for the lifetime of its server; never reused.
+/// Identifies one connection: unique in the process and never reused —
+/// across servers and across a server's restarts — so an id kept from
+/// another server, or from a client that left, names nobody
+/// ([`Error::NoSuchClient`](crate::Error::NoSuchClient)) rather than
+/// someone else. Ids grow in accept order (with gaps: other servers take
+/// numbers too).
 ///
 /// # Examples
 ///
@@ -34,7 +39,7 @@ pub type ClientId = u64;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Client {
-    /// Unique id, assigned in accept order starting at 1.
+    /// Its id: unique in the process, never reused (see [`ClientId`]).
     pub id: ClientId,
     /// The client's remote ip:port, as `send_to` expects it.
     pub addr: SocketAddr,

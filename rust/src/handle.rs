@@ -284,7 +284,7 @@ impl ServerHandle {
         // and receives the message. The other order could count a client
         // admitted between the two reads, whose id is not below the bound.
         let mut n = self.core.registry.len();
-        let below = self.core.next_id.load(Ordering::Acquire);
+        let below = crate::shared::client_ids_below();
         if except != 0 && self.core.registry.get(except).is_some() {
             n = n.saturating_sub(1);
         }

@@ -261,6 +261,25 @@ impl Command {
     }
 }
 
+/// The next client id, shared by every server in the process: an id names
+/// one connection of one server, ever — a `Client` (or id) kept from another
+/// server, or from a previous run of this one, names no client here
+/// ([`Error::NoSuchClient`](crate::Error::NoSuchClient)) rather than a
+/// stranger. Also the bound that makes `send_all` reach exactly the clients
+/// connected when it was called (`Audience::below`): a client admitted
+/// later, by any server, gets a higher id.
+static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A new client's id (see [`NEXT_CLIENT_ID`]).
+pub fn new_client_id() -> ClientId {
+    NEXT_CLIENT_ID.fetch_add(1, Ordering::AcqRel)
+}
+
+/// Every client admitted so far, by any server, has an id below this.
+pub fn client_ids_below() -> ClientId {
+    NEXT_CLIENT_ID.load(Ordering::Acquire)
+}
+
 /// Everything the handles and the loops share.
 #[derive(Debug)]
 pub(crate) struct Core {
@@ -278,9 +297,6 @@ pub(crate) struct Core {
     /// One counter block per loop, so counting never contends.
     pub counters: Box<[LoopCounters]>,
     pub registry: Registry,
-    /// Next client id; also the bound that makes `send_all` reach exactly the
-    /// clients connected when it was called.
-    pub next_id: AtomicU64,
     /// Admitted connections not yet closed (including ones in flight to their
     /// loop), checked against `max_clients` at accept.
     pub active: AtomicUsize,

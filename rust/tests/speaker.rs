@@ -9,12 +9,14 @@ use std::sync::{Arc, Mutex};
 use support::*;
 use tcphub::{Error, Framing, TcpServer};
 
-/// Two servers whose clients have the same ids (1 and 2): a callback of
-/// server A (two loops, so one of its speakers is on loop 1) forwarding to
-/// "the same id" on server B (one loop) reaches B's client, not its own
-/// speaker or a loop B does not have.
+/// Two servers: a callback of server A (two loops, so one of its speakers
+/// is on loop 1) sending with its speaker's id to server B (one loop)
+/// reaches nobody — ids are unique in the process, so no client of B has
+/// it — and not A's own speaker, nor a loop B does not have. (Before ids
+/// were unique, both servers numbered from 1 and the send reached B's
+/// client of the same number.)
 #[test]
-fn a_send_to_another_servers_client_with_the_speakers_id_goes_to_that_server() {
+fn a_send_with_the_speakers_id_to_another_server_reaches_nobody_there() {
     let b = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
@@ -22,36 +24,39 @@ fn a_send_to_another_servers_client_with_the_speakers_id_goes_to_that_server() {
         .start()
         .expect("start b");
     let b_handle = b.clone();
+    let to_b = Arc::new(Mutex::new(Vec::new()));
+    let to_b_in_cb = to_b.clone();
     let a = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
         .threads(2)
         .on_message(move |srv, c, msg| {
-            b_handle.send(c.id, msg).expect("to b's client of that id");
+            to_b_in_cb.lock().unwrap().push(b_handle.send(c.id, msg));
             srv.send(c.id, b"own").expect("to a's speaker");
         })
         .start()
         .expect("start a");
-    let mut on_b: Vec<Peer> = (1..=2)
-        .map(|id| {
-            let p = Peer::connect(b.local_addr());
-            assert_eq!(p.id_on(&b), id);
-            p
-        })
-        .collect();
-    let mut on_a: Vec<Peer> = (1..=2)
-        .map(|id| {
-            let p = Peer::connect(a.local_addr());
-            assert_eq!(p.id_on(&a), id);
-            p
-        })
-        .collect();
+    let mut on_b: Vec<Peer> = (0..2).map(|_| Peer::connect(b.local_addr())).collect();
+    let b_ids: Vec<u64> = on_b.iter().map(|p| p.id_on(&b)).collect();
+    let mut on_a: Vec<Peer> = (0..2).map(|_| Peer::connect(a.local_addr())).collect();
+    let a_ids: Vec<u64> = on_a.iter().map(|p| p.id_on(&a)).collect();
+    assert!(
+        a_ids.iter().all(|id| !b_ids.contains(id)),
+        "{a_ids:?} {b_ids:?}"
+    );
     for (i, peer) in on_a.iter_mut().enumerate() {
         peer.send_line(&format!("for b's {}", i + 1));
         assert_eq!(peer.read_line(), "own");
     }
-    for (i, peer) in on_b.iter_mut().enumerate() {
-        assert_eq!(peer.read_line(), format!("for b's {}", i + 1));
+    let sent = std::mem::take(&mut *to_b.lock().unwrap());
+    assert_eq!(sent.len(), 2);
+    for r in sent {
+        assert!(matches!(r, Err(Error::NoSuchClient(_))), "{r:?}");
+    }
+    // B's clients got nothing before what B sends them now.
+    for (peer, &id) in on_b.iter_mut().zip(&b_ids) {
+        b.send(id, b"from b").expect("to b's client");
+        assert_eq!(peer.read_line(), "from b");
     }
     a.stop();
     b.stop();

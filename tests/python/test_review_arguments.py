@@ -87,6 +87,29 @@ def test_a_client_id_no_client_can_have_is_no_such_client(
         server.send(client_id, b"x")
 
 
+def test_a_client_of_one_server_names_no_client_of_another(make_server: Any) -> None:
+    # Ids are unique in the process: a Client (or id) from server a, given
+    # to server b, names nobody there. Before, both numbered from 1 and it
+    # named b's client with the same number, which got a's message.
+    a = make_server().start()
+    b = make_server().start()
+    on_a = tcphub.TcpClient("127.0.0.1", a.port)
+    on_b = tcphub.TcpClient("127.0.0.1", b.port)
+    try:
+        (a_conn,) = a.poll(1, 30.0)
+        (b_conn,) = b.poll(1, 30.0)
+        assert a_conn.kind == b_conn.kind == "connect"
+        assert a_conn.client.id != b_conn.client.id
+        assert b.client(a_conn.client) is None
+        with pytest.raises(tcphub.NoSuchClient):
+            b.send(a_conn.client, b"not for b's client")
+        b.send(b_conn.client, b"for b's client")
+        assert on_b.recv(30.0) == b"for b's client"
+    finally:
+        on_a.close()
+        on_b.close()
+
+
 def test_poll_with_timeout_none_waits_for_the_first_event(make_server: Any) -> None:
     # As every other timeout of the API (events(), wait(), recv(),
     # next_event(), arecv()): None is no limit. It raised TypeError ("must

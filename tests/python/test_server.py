@@ -29,7 +29,7 @@ def test_three_clients_and_a_broadcast(make_server):
     server.start()
     socks = [connect(server) for _ in range(3)]
     wait_until(lambda: len(joined) == 3 and server.client_count == 3, what="3 clients")
-    assert sorted(c.id for c in joined) == [1, 2, 3]
+    assert len({c.id for c in joined}) == 3  # unique (in the process)
     assert {c.address for c in server.clients()} == {s.getsockname() for s in socks}
 
     socks[1].sendall(b"hello, room\n")

@@ -301,7 +301,7 @@ impl EventLoop {
             );
         }
         let addr = crate::addr::canonical(addr);
-        let id = core.next_id.fetch_add(1, Ordering::AcqRel);
+        let id = crate::shared::new_client_id();
         if core.config.nodelay && !NODELAY_INHERITED {
             let _ = stream.set_nodelay(true);
         }

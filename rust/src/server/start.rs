@@ -2,7 +2,7 @@
 //! build the state the loops share ([`Core`]) and spawn the event-loop
 //! threads, loop 0 taking the listener.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{check, TcpServer};
@@ -65,7 +65,6 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
         loops: remotes,
         counters,
         registry: Registry::default(),
-        next_id: AtomicU64::new(1),
         active: AtomicUsize::new(0),
         callbacks,
         events_rx,
