@@ -453,6 +453,24 @@ const FLUSH_WAIT: Duration = Duration::from_secs(10);
 /// Why `tcphub send` failed when the server ended the connection first.
 const NOT_SENT: &str = "the server closed the connection before the message was sent";
 
+/// Why a message was not sent, by how the connection ended: the server
+/// closed it ([`NOT_SENT`]), or a fault ended it — a reset, an error, a
+/// frame over the limit that came first — which is said, as `--wait-reply`
+/// says it.
+fn not_sent(why: Option<DisconnectReason>, framing: Framing) -> String {
+    match why {
+        Some(
+            why @ (DisconnectReason::FrameTooLarge
+            | DisconnectReason::Reset
+            | DisconnectReason::Io(_)),
+        ) => format!(
+            "connection lost before the message was sent: {}",
+            explained(&why, framing)
+        ),
+        _ => NOT_SENT.to_owned(),
+    }
+}
+
 /// `err`, followed by what the server said before it closed (a full hub's
 /// notice), if anything.
 fn with_what_it_said(mut err: String, said: String) -> Box<dyn std::error::Error> {
@@ -489,17 +507,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         // The client ends when the server closes (a full hub refuses that
         // way): say what the server said before it closed, if anything.
         Err(tcphub::Error::NotRunning) => {
-            let err = match client.disconnect_reason() {
-                // A fault here (a frame over the limit came first, say)
-                // ended it, not the server: say which, as `--wait-reply`.
-                Some(why @ (DisconnectReason::FrameTooLarge | DisconnectReason::Io(_))) => {
-                    format!(
-                        "connection lost before the message was sent: {}",
-                        explained(&why, framing)
-                    )
-                }
-                _ => NOT_SENT.to_owned(),
-            };
+            let err = not_sent(client.disconnect_reason(), framing);
             return Err(with_what_it_said(err, said_before_closing(&client)));
         }
         r => r?,
@@ -550,7 +558,8 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         if said.is_empty() {
             said = reply_text;
         }
-        return Err(with_what_it_said(NOT_SENT.to_owned(), said));
+        let err = not_sent(client.disconnect_reason(), framing);
+        return Err(with_what_it_said(err, said));
     }
     // Unanswered, the close waits until the server has acknowledged the
     // message (or the linger time passes): a reset or an error meanwhile

@@ -780,6 +780,40 @@ fn send_fails_when_the_server_never_takes_the_message() {
 }
 
 #[test]
+fn send_to_a_server_that_resets_at_once_never_says_it_closed() {
+    // The server resets every connection as it accepts it. Depending on
+    // when the reset lands, `send` cannot connect, fails before the
+    // acknowledgement, loses the connection before the message is sent, or
+    // (the kernel took the message first) succeeds — but it never says the
+    // server *closed* the connection, which it said in about 1 run of 5.
+    const RUNS: usize = 30;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for _ in 0..RUNS {
+            let Ok((s, _)) = l.accept() else { return };
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(s); // a reset
+        }
+    });
+    for _ in 0..RUNS {
+        let out = bin()
+            .args(["send", &format!("127.0.0.1:{port}"), "hi"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tcphub send");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("the server closed the connection"), "{err}");
+        if !out.status.success() {
+            assert!(err.contains("reset"), "{err}");
+        }
+    }
+    server.join().unwrap();
+}
+
+#[test]
 fn send_with_a_reply_succeeds_even_when_the_server_resets_after_it() {
     // The reply shows the server had the message: a reset after it is no
     // failure of the send (it made `send --wait-reply` exit 1).

@@ -594,12 +594,20 @@ impl ClientBuilder {
         for addr in &addrs {
             match dial(*addr, config.connect_timeout, cancel.as_ref()) {
                 Dialled::Connected(s) => {
-                    let ends = (s.peer_addr(), s.local_addr());
-                    if matches!(&ends, (Ok(peer), Ok(local)) if peer == local) {
-                        failed.push((*addr, refused_by_itself(*addr)));
-                    } else {
-                        stream = Some((s, ends));
-                        break;
+                    let (peer, local) = (s.peer_addr(), s.local_addr());
+                    match peer {
+                        // Connected, then lost before this look (a server
+                        // that resets at accept): a failed attempt, with
+                        // the socket's own error ("connection reset"),
+                        // not a failure to read an address.
+                        Err(e) => failed.push((*addr, s.take_error().ok().flatten().unwrap_or(e))),
+                        Ok(peer) if local.as_ref().is_ok_and(|l| *l == peer) => {
+                            failed.push((*addr, refused_by_itself(*addr)));
+                        }
+                        Ok(peer) => {
+                            stream = Some((s, (peer, local)));
+                            break;
+                        }
                     }
                 }
                 Dialled::Failed(source) => failed.push((*addr, source)),
@@ -633,7 +641,6 @@ impl ClientBuilder {
         };
         // `peer` is the address dialled (redials look for it among `addrs`);
         // what the client reports is canonical, as the server reports it.
-        let peer = peer.map_err(io_err("reading the peer address"))?;
         let local = local.map_err(io_err("reading the local address"))?;
         stream
             .set_nodelay(config.nodelay)

@@ -27,7 +27,10 @@ fn exactly_the_listed_connected_clients_get_it_once() {
     let listed = [ids[2], ids[0], ids[2], stranger(0)];
     assert_eq!(s.try_send_many(&listed, b"news").expect("sent"), 2);
     // A long list with few connected clients among strangers and repeats.
-    let long: Vec<ClientId> = (1..31).map(stranger).chain([ids[3], ids[1], ids[3]]).collect();
+    let long: Vec<ClientId> = (1..31)
+        .map(stranger)
+        .chain([ids[3], ids[1], ids[3]])
+        .collect();
     assert_eq!(s.try_send_many(&long, b"more").expect("sent"), 2);
     assert_eq!(s.send_all(b"end"), 4);
     for (i, p) in peers.iter_mut().enumerate() {
