@@ -20,7 +20,8 @@ pub(crate) struct ConnectArgs {
     framing: FramingArg,
     /// After stdin ends, everything is sent and the sending side is shut
     /// (half-close), keep printing messages until the server closes, or
-    /// none has come for SECS seconds, then close.
+    /// for SECS seconds neither a message has come nor has the server
+    /// taken (acknowledged) more of what was sent, then close.
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = crate::secs, allow_hyphen_values = true)]
     quiet_after_eof: Duration,
     /// Turn TCP keepalive on: probe the server after this many seconds
@@ -284,6 +285,12 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     let mut unflushed = false;
     let mut last_message = Instant::now();
     let mut saw_eof = false;
+    // What the server's system had not acknowledged at the last look: while
+    // it falls the server is still taking our input, which keeps the quiet
+    // time from starting (a slow reader is not cut off by the close's
+    // linger time). Then, once closed, what was left unacknowledged.
+    let mut unacked = None;
+    let mut closed_unacked = None;
     // Why the connection ended, when that was an error (reset, a frame over
     // the limit, ...) rather than a close by either side.
     let mut lost = None;
@@ -295,8 +302,20 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
             saw_eof = true;
             last_message = Instant::now();
         }
+        if done && client.is_open() {
+            let now = client.unacknowledged_bytes();
+            if now.is_some_and(|n| n > 0 && Some(n) != unacked) {
+                last_message = Instant::now(); // still taking it
+            }
+            unacked = now;
+        }
         if done && client.queued_bytes() == 0 && last_message.elapsed() >= quiet {
-            client.close(); // flushed; the server has been quiet long enough
+            // Flushed; the server has been quiet (replies, acknowledgements)
+            // long enough.
+            if client.is_open() {
+                closed_unacked = unacked;
+            }
+            client.close();
         }
         let wait = if unflushed {
             Duration::ZERO
@@ -366,6 +385,19 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
     };
     // A reset (a hub that stopped with our input unread, say) ends the
     // connection as an error; what of stdin it left unsent is said too.
+    // Out of linger time after our close: the server had stopped taking
+    // our input (nothing acknowledged for the quiet time and the linger
+    // time), not a lost connection.
+    if let (Some(DisconnectReason::Io(std::io::ErrorKind::TimedOut)), Some(n)) =
+        (&lost, closed_unacked.filter(|&n| n > 0))
+    {
+        let left = input_left.map_or_else(String::new, |l| format!("; {l}"));
+        return Err(format!(
+            "the server stopped taking the input: {n} bytes sent were not acknowledged \
+             when the connection closed{left}"
+        )
+        .into());
+    }
     match (lost, input_left) {
         (Some(why), Some(left)) => {
             Err(format!("connection lost: {}; {left}", explained(&why, framing)).into())

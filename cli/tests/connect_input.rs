@@ -4,6 +4,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::process::{Child, Stdio};
+use std::time::Duration;
 
 use support::*;
 
@@ -62,6 +63,82 @@ fn connect_fails_when_stdin_cannot_be_read() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("tcphub: cannot read stdin: "), "{err}");
+    server.join().unwrap();
+}
+
+/// A slow but steady reader: the server reads its input `chunk` bytes at
+/// a time with a pause between reads, to the end. Once its receive buffer
+/// is full, what it has not read waits, unacknowledged, at the client.
+fn slow_reading_server(chunk: usize, pause: Duration) -> (u16, std::thread::JoinHandle<usize>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut buf = vec![0; chunk];
+        let mut got = 0;
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => got += n,
+            }
+            std::thread::sleep(pause);
+        }
+    });
+    (port, server)
+}
+
+#[test]
+fn connect_waits_for_a_slow_reader_to_take_everything() {
+    // The close after the quiet time gave the server its linger time (2 s)
+    // to acknowledge what the kernel still held; a slower reader made it
+    // fail with "connection lost: i/o error: timed out" though everything
+    // arrived. The quiet time now starts only once the server stops
+    // acknowledging.
+    const INPUT: usize = 2 << 20;
+    let (port, server) = slow_reading_server(4096, Duration::from_millis(10));
+    let input = InputFile::new("slow-reader", &vec![b'x'; INPUT]);
+    let out = bin()
+        .args(["connect", "--framing", "raw", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::from(input.open()))
+        .output()
+        .expect("run tcphub connect");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(server.join().unwrap(), INPUT, "{err}");
+}
+
+#[test]
+fn connect_says_when_the_server_stopped_taking_its_input() {
+    // A server that never reads: everything is written to the kernel, the
+    // server acknowledges what fits its small window and no more. After
+    // the quiet time and the close's linger time the connect fails, saying
+    // so (it said "connection lost: i/o error: timed out").
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.set_recv_buffer_size(4096).unwrap(); // inherited by the accepted socket
+    l.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    l.listen(1).unwrap();
+    let port = l.local_addr().unwrap().as_socket().unwrap().port();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (_s, _) = l.accept().unwrap();
+        let _ = done_rx.recv_timeout(WAIT); // never reads
+    });
+    let input = InputFile::new("stopped-reader", &vec![b'x'; 64 * 1024]);
+    let out = bin()
+        .args(["connect", "--framing", "raw", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::from(input.open()))
+        .output()
+        .expect("run tcphub connect");
+    let _ = done_tx.send(());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("tcphub: the server stopped taking the input: ")
+            && err.contains(" bytes sent were not acknowledged when the connection closed"),
+        "{err}"
+    );
     server.join().unwrap();
 }
 

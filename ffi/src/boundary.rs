@@ -125,6 +125,13 @@ impl FfiReturn for u64 {
     }
 }
 
+/// A count where -1 says "not known" (`tcphub_client_unacknowledged_bytes`).
+impl FfiReturn for i64 {
+    fn failed(_: c_int) -> i64 {
+        -1
+    }
+}
+
 impl<T> FfiReturn for *mut T {
     fn failed(_: c_int) -> *mut T {
         std::ptr::null_mut()

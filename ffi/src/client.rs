@@ -458,6 +458,28 @@ pub unsafe extern "C" fn tcphub_client_queued_bytes(c: *const tcphub_client) -> 
     })
 }
 
+/// Bytes written to the connection that the server's system has not
+/// acknowledged yet (sent but not known to have arrived); with
+/// `tcphub_client_queued_bytes`, what stands between `tcphub_client_send`
+/// and the server having it. -1 while no connection is up (connecting,
+/// between reconnects, closed), where the system does not say (it does on
+/// Linux), and for NULL. Watching it fall tells a slow but steady reader
+/// from a stopped one, e.g. before a `tcphub_client_close` whose linger
+/// time would run out while the server is still taking the data. Any
+/// thread.
+///
+/// # Safety
+///
+/// `c` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_client_unacknowledged_bytes(c: *const tcphub_client) -> i64 {
+    boundary("tcphub_client_unacknowledged_bytes", || {
+        // SAFETY: the caller's promise.
+        let n = unsafe { client(c)? }.unacknowledged_bytes();
+        Ok(n.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)))
+    })
+}
+
 /// Messages accepted by `tcphub_client_send` that were never written whole,
 /// or 0 for NULL: those still queued when the client ended for good and
 /// were dropped — the connection lost without reconnect (or reconnecting
@@ -548,8 +570,12 @@ pub unsafe extern "C" fn tcphub_client_shutdown_write(c: *mut tcphub_client) -> 
 /// connection down and stops the I/O thread. Once everything is written the
 /// socket stays open (what arrives is discarded) until the server has
 /// acknowledged all of it or ended its side, within the same linger time.
-/// What is still queued, or written but not acknowledged, when the linger
-/// time runs out is dropped; `tcphub_client_disconnect_reason` then says
+/// When the linger time runs out first, what is still queued is dropped
+/// (counted by `tcphub_client_unsent`) and what was written but not yet
+/// acknowledged is left to the system, which goes on sending it after the
+/// close: it may still arrive, nothing confirms it (unless a message was
+/// cut in the middle: then the connection is reset, which drops that too);
+/// `tcphub_client_disconnect_reason` then says
 /// `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY` (and
 /// `TCPHUB_REASON_RESET` when the server reset the connection meanwhile); a
 /// server that ended its side before the flush was done (before the call,

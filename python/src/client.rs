@@ -455,9 +455,12 @@ impl PyTcpClient {
     /// shut the connection down and stop the I/O thread. Once everything is
     /// written the socket stays open (what arrives is discarded) until the
     /// server has acknowledged all of it or ended its side, within the same
-    /// ``linger``. What is still queued, or written but not acknowledged,
-    /// when ``linger`` runs out is dropped; ``disconnect_reason`` then
-    /// says ``"i/o error: timed out"`` instead of ``"closed locally"``
+    /// ``linger``. When ``linger`` runs out first, what is still queued is
+    /// dropped (counted by ``unsent``) and what was written but not yet
+    /// acknowledged is left to the system, which goes on sending it after
+    /// the close: it may still arrive, nothing confirms it (unless a
+    /// message was cut in the middle: then the connection is reset, which
+    /// drops that too); ``disconnect_reason`` then says ``"i/o error: timed out"`` instead of ``"closed locally"``
     /// (``"connection reset"`` if the server reset it meanwhile); a
     /// server that ended its side before the flush was done (before the
     /// call, too) closed first: ``"closed by peer"``.
@@ -559,6 +562,18 @@ impl PyTcpClient {
     #[getter]
     fn queued_bytes(&self) -> usize {
         self.client.queued_bytes()
+    }
+
+    /// Bytes written to the connection that the server's system has not
+    /// acknowledged yet (sent but not known to have arrived); with
+    /// ``queued_bytes``, what stands between ``send`` and the server having
+    /// it. ``None`` while no connection is up and where the system does not
+    /// say (it does on Linux). Watching it fall tells a slow but steady
+    /// reader from a stopped one, e.g. before a ``close()`` whose
+    /// ``linger`` would run out while the server is still taking the data.
+    #[getter]
+    fn unacknowledged_bytes(&self) -> Option<usize> {
+        self.client.unacknowledged_bytes()
     }
 
     /// Messages accepted by ``send`` that were never written whole: those

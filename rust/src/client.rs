@@ -579,6 +579,46 @@ impl TcpClient {
         self.core.queued.load(Ordering::Acquire)
     }
 
+    /// Bytes written to the connection that the server's system has not
+    /// acknowledged yet: sent but not known to have arrived, or not sent
+    /// yet by the system. With [`queued_bytes`](TcpClient::queued_bytes)
+    /// (not written yet), what stands between `send` and the server having
+    /// it — the server's system, that is; whether the server application
+    /// read it only a reply can tell. `None` while no connection is up
+    /// (connecting, between reconnects, closed) and where the system does
+    /// not say (it does on Linux and Android, through `SIOCOUTQ`).
+    ///
+    /// Watching it fall tells a slow but steady reader from one that has
+    /// stopped: after [`shutdown_write`](TcpClient::shutdown_write), say,
+    /// before a [`close`](TcpClient::close) whose linger time would
+    /// otherwise run out while the server is still taking the data.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// client.send(b"hello")?;
+    /// client.flush(Duration::from_secs(10))?; // written
+    /// // Acknowledged soon after, over loopback.
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.unacknowledged_bytes().is_some_and(|n| n > 0) && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// assert!(matches!(client.unacknowledged_bytes(), Some(0) | None));
+    /// client.close();
+    /// assert_eq!(client.unacknowledged_bytes(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unacknowledged_bytes(&self) -> Option<usize> {
+        if self.core.origin.forked() {
+            return None; // the parent's connection
+        }
+        self.core.socket.unacknowledged()
+    }
+
     /// Messages [`send`](TcpClient::send) accepted that were never written
     /// whole: those still queued when the client ended for good and were
     /// dropped — the connection lost without reconnecting (or reconnecting
@@ -614,7 +654,10 @@ impl TcpClient {
     /// it, or has ended its side, within the linger time: closed under the
     /// server's writes, it would be reset and what the system had not sent
     /// yet lost; past the linger time it is reported as `Io(TimedOut)`,
-    /// as below. With a reconnect policy,
+    /// as below, and what the server has not acknowledged is left to the
+    /// system, which goes on sending it after the close: it may still
+    /// arrive, nothing confirms it ([`unacknowledged_bytes`](TcpClient::unacknowledged_bytes)
+    /// shows how much that is before the call). With a reconnect policy,
     /// a client between connections (waiting to reconnect) with messages
     /// queued, or whose connection drops while it flushes, connects at once,
     /// without waiting out the backoff (further attempts after that one do

@@ -678,6 +678,7 @@ impl ClientBuilder {
             connected: AtomicBool::new(true),
             addrs: RwLock::new((canonical(local), canonical(peer))),
             last_disconnect: RwLock::new(None),
+            socket: Default::default(),
             events_rx: ev_rx,
             event_load,
             leftovers: Mutex::new(VecDeque::new()),

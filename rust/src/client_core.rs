@@ -56,6 +56,9 @@ pub(crate) struct ClientCore {
     pub send_gate: RwLock<()>,
     /// Whether a connection is up right now.
     pub connected: AtomicBool,
+    /// The connection's socket, for a look at what it has not had
+    /// acknowledged (`unacknowledged_bytes`), without asking the I/O thread.
+    pub socket: SocketProbe,
     /// (local, peer) of the current or last connection. A `RwLock`, and
     /// `last_disconnect` too: application threads only read them, and
     /// readers do not hold one another off — nor, in a forked child, does
@@ -148,6 +151,71 @@ impl ClientCore {
         crate::shared::wait_finished(limit, || {
             crate::shared::join_if_finished(&self.thread, "the client I/O thread")
         })
+    }
+}
+
+/// The current connection's socket, as application threads may look at it
+/// ([`TcpClient::unacknowledged_bytes`](crate::TcpClient::unacknowledged_bytes)):
+/// its descriptor while the I/O thread has the connection up, and whether
+/// its sending side is shut (its FIN counts in `SIOCOUTQ` until
+/// acknowledged). The I/O thread withdraws it under the write lock before
+/// the socket is closed, so a reader holding the read lock never asks a
+/// closed — or reused — descriptor.
+#[derive(Debug, Default)]
+pub(crate) struct SocketProbe {
+    #[cfg(unix)]
+    current: RwLock<Option<(std::os::fd::RawFd, bool)>>,
+}
+
+impl SocketProbe {
+    /// A connection is up on `stream` (the I/O thread).
+    pub fn publish(&self, stream: &mio::net::TcpStream) {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+                Some((stream.as_raw_fd(), false));
+        }
+        #[cfg(not(unix))]
+        let _ = stream;
+    }
+
+    /// The connection's sending side was shut (the I/O thread).
+    pub fn write_shut(&self) {
+        #[cfg(unix)]
+        if let Some((_, shut)) = self
+            .current
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            *shut = true;
+        }
+    }
+
+    /// The connection is about to be closed (the I/O thread): no look at
+    /// its descriptor after this returns.
+    pub fn withdraw(&self) {
+        #[cfg(unix)]
+        {
+            *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// Bytes written to the current connection that its peer has not
+    /// acknowledged yet; `None` with no connection up, or where the system
+    /// does not say.
+    pub fn unacknowledged(&self) -> Option<usize> {
+        #[cfg(unix)]
+        {
+            let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+            let (fd, shut) = (*current)?;
+            let queued = crate::connection::outq_fd(fd)?;
+            // The FIN, once queued, counts one until acknowledged.
+            Some((queued.max(0) as usize).saturating_sub(usize::from(shut)))
+        }
+        #[cfg(not(unix))]
+        None
     }
 }
 

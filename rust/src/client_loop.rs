@@ -172,6 +172,7 @@ pub(crate) fn spawn(
         Decoder::new(framing),
         Instant::now(),
     );
+    core.socket.publish(&conn.stream);
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -221,6 +222,14 @@ pub(crate) fn spawn(
             context: "spawning the client thread",
             source,
         })
+}
+
+/// However the thread ends (a panic too), the socket is withdrawn before
+/// the connection's fields drop and close it.
+impl Drop for ClientLoop {
+    fn drop(&mut self) {
+        self.core.socket.withdraw();
+    }
 }
 
 impl ClientLoop {
@@ -275,13 +284,20 @@ impl ClientLoop {
                 let end = if flushed {
                     // Everything written: on until the server has it all.
                     match &mut self.link {
-                        Link::Up(c) => AckWait::turn(
-                            &mut self.ack_wait,
-                            c,
-                            &mut self.rbuf,
-                            &mut self.read_pending,
-                            deadline,
-                        ),
+                        Link::Up(c) => {
+                            let started = self.ack_wait.is_some();
+                            let end = AckWait::turn(
+                                &mut self.ack_wait,
+                                c,
+                                &mut self.rbuf,
+                                &mut self.read_pending,
+                                deadline,
+                            );
+                            if !started {
+                                self.core.socket.write_shut(); // the wait's start did
+                            }
+                            end
+                        }
                         _ => Some(DisconnectReason::ClosedLocally),
                     }
                 } else if Instant::now() >= deadline {
@@ -565,6 +581,7 @@ impl ClientLoop {
             return;
         }
         let res = conn.stream.shutdown(std::net::Shutdown::Write);
+        self.core.socket.write_shut();
         // Everything was written; a failure means the connection is gone,
         // and there is nothing left to reconnect for.
         self.write_side = WriteSide::Shut;
@@ -609,6 +626,7 @@ impl ClientLoop {
         let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) else {
             return;
         };
+        self.core.socket.withdraw();
         // A look at the next connection starts anew.
         self.vanish_suspect = None;
         // Found gone earlier by a write, its input delivered since: it
@@ -673,6 +691,7 @@ impl ClientLoop {
     /// this side closes it), release everything.
     fn finish(&mut self, closed: Option<DisconnectReason>) {
         if let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) {
+            self.core.socket.withdraw();
             let _ = self.poll.registry().deregister(&mut conn.stream);
             if self.frames.cut(&conn) {
                 // Given up in the middle of a frame (out of linger time):

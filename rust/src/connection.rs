@@ -418,9 +418,15 @@ pub(crate) fn unacknowledged_data(stream: &TcpStream) -> bool {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn outq(stream: &TcpStream) -> Option<libc::c_int> {
     use std::os::fd::AsRawFd;
+    outq_fd(stream.as_raw_fd())
+}
+
+/// [`outq`] of the socket `fd` (which the caller keeps open meanwhile).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn outq_fd(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
     let mut queued: libc::c_int = 0;
     // SAFETY: TIOCOUTQ (SIOCOUTQ on a TCP socket) writes one int to `queued`.
-    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
     (r == 0).then_some(queued)
 }
 
@@ -429,6 +435,12 @@ pub(crate) fn outq(stream: &TcpStream) -> Option<libc::c_int> {
 /// or its linger time instead.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn outq(_stream: &TcpStream) -> Option<libc::c_int> {
+    None
+}
+
+/// [`outq`] of the socket `fd`: not known here.
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+pub(crate) fn outq_fd(_fd: std::os::fd::RawFd) -> Option<libc::c_int> {
     None
 }
 

@@ -2,7 +2,8 @@
  * listening socket with a small receive buffer): tcphub_client_queued_bytes
  * grows, tcphub_client_close_timeout returns TIMEOUT while the flush cannot
  * finish and OK once the server reads everything; tcphub_client_is_open
- * before and after. */
+ * before and after; tcphub_client_unacknowledged_bytes counts what the kernel
+ * took and the server did not. */
 #include "test_util.h"
 
 #define CHUNK (1 << 20)
@@ -58,6 +59,7 @@ int main(void) {
     CHECK_RC(tcphub_client_close_timeout(NULL, 10), TCPHUB_ERR_NULL);
     CHECK(!tcphub_client_is_open(NULL));
     CHECK(tcphub_client_queued_bytes(NULL) == 0);
+    CHECK(tcphub_client_unacknowledged_bytes(NULL) == -1);
     TEST_PASS("NULL client");
 
     unsigned long long wmem = tcp_wmem_max();
@@ -74,6 +76,7 @@ int main(void) {
     CHECK(chunk != NULL);
     CHECK(tcphub_client_is_open(c));
     CHECK(tcphub_client_queued_bytes(c) == 0);
+    CHECK(tcphub_client_unacknowledged_bytes(c) == 0); /* nothing written yet */
     for (int i = 0; i < chunks / 2; i++) CHECK_OK(tcphub_client_send(c, chunk, CHUNK));
     size_t q1 = tcphub_client_queued_bytes(c);
     CHECK(q1 > 0 && q1 <= (size_t)chunks / 2 * CHUNK);
@@ -83,6 +86,10 @@ int main(void) {
     size_t q2 = tcphub_client_queued_bytes(c);
     CHECK(q2 > q1 && q2 <= (size_t)chunks * CHUNK);
     TEST_PASS("queued_bytes grows while the server does not read");
+    /* What the kernel took is not acknowledged by a server that does not
+     * read (all but its 4 KiB window). */
+    WAIT_UNTIL(tcphub_client_unacknowledged_bytes(c) > 0);
+    TEST_PASS("unacknowledged_bytes while the server does not read");
 
     CHECK_RC(tcphub_client_close_timeout(c, 50), TCPHUB_ERR_TIMEOUT);
     CHECK(strstr(tcphub_last_error(), "tcphub_client_close_timeout") != NULL);
@@ -104,6 +111,7 @@ int main(void) {
     CHECK(reason == TCPHUB_REASON_CLOSED_LOCALLY);
     CHECK(!tcphub_client_is_open(c));
     CHECK(tcphub_client_queued_bytes(c) == 0);
+    CHECK(tcphub_client_unacknowledged_bytes(c) == -1); /* no connection */
     CHECK_OK(tcphub_client_close_timeout(c, 0)); /* closed stays closed */
     CHECK_OK(tcphub_client_close(c));
     tcphub_client_free(c);

@@ -225,6 +225,7 @@ impl ClientLoop {
         );
         self.frames
             .restore(&mut conn, std::mem::take(&mut self.unsent));
+        self.core.socket.publish(&conn.stream);
         self.link = Link::Up(Box::new(conn));
         self.up_since = (Instant::now(), attempt);
         self.read_pending = true;

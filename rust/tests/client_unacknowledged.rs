@@ -1,0 +1,85 @@
+//! `TcpClient::unacknowledged_bytes`: what the server's system has not
+//! acknowledged of what the client wrote — up while the server does not
+//! read, down to 0 once it has read everything, its FIN not counted after
+//! `shutdown_write`, `None` once closed.
+
+mod support;
+
+use std::io::Read;
+use std::time::Duration;
+
+use support::*;
+use tcphub::{Framing, TcpClient};
+
+#[test]
+fn it_counts_what_a_non_reading_server_has_not_taken_and_falls_to_zero_as_it_reads() {
+    let l = listener_with_rcvbuf(4096);
+    let client = TcpClient::builder(l.local_addr().expect("addr"))
+        .framing(Framing::Raw)
+        .connect()
+        .expect("connect");
+    let (mut server_side, _) = l.accept().expect("accept");
+    const SENT: usize = 256 * 1024;
+    client.send(&vec![b'x'; SENT]).expect("send");
+    // Written as far as the server's window and our send buffer allow: the
+    // rest of the socket's share stays unacknowledged.
+    wait_until("bytes written and not acknowledged", || {
+        client.unacknowledged_bytes().is_some_and(|n| n > 0)
+    });
+    let seen = client.unacknowledged_bytes().expect("connected");
+    assert!(seen <= SENT, "{seen}");
+
+    let mut got = vec![0; SENT];
+    server_side
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("read timeout");
+    server_side.read_exact(&mut got).expect("read everything");
+    wait_until("everything acknowledged", || {
+        client.queued_bytes() == 0 && client.unacknowledged_bytes() == Some(0)
+    });
+
+    // After the FIN: still 0 (the FIN is not a byte of data), and the
+    // server sees the end of the stream.
+    client.shutdown_write().expect("shutdown_write");
+    assert_eq!(server_side.read(&mut got).expect("read the end"), 0);
+    wait_until("the FIN acknowledged", || {
+        client.unacknowledged_bytes() == Some(0)
+    });
+    for _ in 0..100 {
+        assert_eq!(client.unacknowledged_bytes(), Some(0));
+        std::thread::sleep(Duration::from_micros(200));
+    }
+
+    client.close();
+    assert_eq!(client.unacknowledged_bytes(), None);
+}
+
+/// A client that reconnects: the count is the new connection's once it is
+/// up again (the old socket's is withdrawn before it is closed).
+#[test]
+fn it_counts_the_new_connection_after_a_redial() {
+    let l = std::net::TcpListener::bind((localhost(), 0)).expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let client = TcpClient::builder(addr)
+        .framing(Framing::lines())
+        .reconnect(tcphub::Reconnect::default())
+        .connect()
+        .expect("connect");
+    let (first, _) = l.accept().expect("accept");
+    assert_eq!(client.unacknowledged_bytes(), Some(0));
+    drop(first); // the server ends it; the client redials
+    wait_until("the drop seen", || !client.is_connected());
+    let (mut second, _) = l.accept().expect("accept the redial");
+    wait_until("connected again", || client.is_connected());
+    client.send(b"again").expect("send");
+    let mut line = [0; 6];
+    second
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("read timeout");
+    second.read_exact(&mut line).expect("read");
+    assert_eq!(&line, b"again\n");
+    wait_until("acknowledged on the new connection", || {
+        client.unacknowledged_bytes() == Some(0)
+    });
+    client.close();
+}
