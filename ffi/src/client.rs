@@ -511,7 +511,9 @@ pub unsafe extern "C" fn tcphub_client_unsent(c: *const tcphub_client) -> u64 {
 /// the middle of a frame). With reconnect on, it keeps the last reason after
 /// a reconnect; once reconnecting gave up (`reconnect_max_attempts` failed
 /// attempts) it is `TCPHUB_REASON_RECONNECT_GAVE_UP`, the final reason,
-/// rather than the drop before the attempts.
+/// rather than the drop before the attempts; likewise a close between
+/// connections whose redial to flush the queued messages fails gives
+/// `TCPHUB_REASON_IO` (the dial's error) as they are dropped.
 ///
 /// Returns `TCPHUB_ERR_NULL` for a NULL argument (`*reason_out`, if it can
 /// be written, is then -1).

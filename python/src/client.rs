@@ -538,7 +538,10 @@ impl PyTcpClient {
     /// ``reconnect=True`` it keeps the last drop's reason while
     /// reconnecting; once reconnecting gave up (after
     /// ``reconnect_max_attempts`` failed attempts) it is the final reason,
-    /// ``"gave up reconnecting after N attempts"``.
+    /// ``"gave up reconnecting after N attempts"``; likewise a ``close()``
+    /// between connections whose redial to flush the queued messages fails
+    /// gives that dial's error (``"i/o error: connection refused"``, say)
+    /// as they are dropped.
     #[getter]
     fn disconnect_reason(&self) -> Option<String> {
         self.client.disconnect_reason().map(|r| r.to_string())

@@ -1006,7 +1006,10 @@ class TcpClient:
         ``reconnect=True`` it keeps the last drop's reason while
         reconnecting; once reconnecting gave up (after
         ``reconnect_max_attempts`` failed attempts) it is the final reason,
-        ``"gave up reconnecting after N attempts"``."""
+        ``"gave up reconnecting after N attempts"``; likewise a ``close()``
+        between connections whose redial to flush the queued messages fails
+        gives that dial's error (``"i/o error: connection refused"``, say)
+        as they are dropped."""
     @property
     def framing(self) -> Literal["raw", "lines", "length"]:
         """The framing name: ``"raw"``, ``"lines"`` or ``"length"``."""

@@ -472,7 +472,10 @@ impl TcpClient {
     /// last reason after a reconnect; when reconnecting gives up (after
     /// [`Reconnect::max_attempts`](crate::Reconnect::max_attempts) failed
     /// attempts) it is [`DisconnectReason::ReconnectGaveUp`], the final
-    /// reason, rather than the drop before the attempts.
+    /// reason, rather than the drop before the attempts; likewise a
+    /// `close()` between connections whose redial to flush the queued
+    /// messages fails gives that dial's error (`Io(ConnectionRefused)`,
+    /// say) as the messages are dropped.
     ///
     /// # Examples
     ///

@@ -134,6 +134,9 @@ struct ClientLoop {
     /// out its backoff: only the first is, so a server that accepts and
     /// drops every connection is not hammered for the linger time.
     dialled_on_close: bool,
+    /// How the latest dial of a reconnect attempt failed: the reason a
+    /// close that could not connect to flush its messages gives.
+    dial_failed: io::ErrorKind,
     /// With keepalive on: when to look for a server that vanished with our
     /// output unacknowledged (`crate::vanish`), and what the look that first
     /// found the connection unanswered saw.
@@ -207,6 +210,7 @@ pub(crate) fn spawn(
         rng: seed | 1,
         up_since: (Instant::now(), 0),
         dialled_on_close: false,
+        dial_failed: io::ErrorKind::TimedOut,
         vanish: Schedule::new(keepalive, Instant::now()),
         vanish_suspect: None,
     };
@@ -705,6 +709,12 @@ impl ClientLoop {
             if let Some(why) = closed {
                 self.dispatch.event(ClientEvent::Disconnected(why), true);
             }
+        } else if let Some(why) = closed.filter(|w| *w != DisconnectReason::ClosedLocally) {
+            // Closed between connections with messages it could not write
+            // (no redial made it in the linger time): no connection ends
+            // here to report, but the reason says the close failed rather
+            // than keep the earlier drop's, as a reconnect that gives up does.
+            self.core.set_disconnect_reason(why);
         }
         self.end_sends();
         self.unsent.clear();

@@ -57,3 +57,43 @@ fn a_closing_client_does_not_hammer_a_server_that_drops_it() {
         "{accepted} connections in the linger time"
     );
 }
+
+/// A client closing between connections (its server gone, every redial
+/// refused) with messages queued: its redial fails, they are dropped,
+/// counted in `unsent`, and `disconnect_reason` says how the redial failed
+/// — it kept the earlier drop's `ClosedByPeer`.
+#[test]
+fn a_close_between_connections_that_drops_messages_says_so() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let client = TcpClient::builder(addr)
+        .framing(Framing::lines())
+        .reconnect(tcphub::Reconnect {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(200),
+            max_attempts: None,
+        })
+        .linger(Duration::from_millis(500))
+        .connect()
+        .unwrap();
+    let (first, _) = l.accept().unwrap();
+    drop(l);
+    let _held = hold_port(addr); // bound, not listening: redials are refused
+    drop(first);
+    wait_until("the drop seen", || !client.is_connected());
+    assert_eq!(
+        client.disconnect_reason(),
+        Some(tcphub::DisconnectReason::ClosedByPeer)
+    );
+    for i in 0..10 {
+        client.send(format!("m{i}").as_bytes()).unwrap();
+    }
+    client.close();
+    assert_eq!(client.unsent(), 10);
+    assert_eq!(
+        client.disconnect_reason(),
+        Some(tcphub::DisconnectReason::Io(
+            std::io::ErrorKind::ConnectionRefused
+        ))
+    );
+}

@@ -93,6 +93,7 @@ impl ClientLoop {
             } if *deadline <= now => {
                 let (attempt, tried) = (*attempt, *tried);
                 log::debug!("tcphub: reconnect attempt {attempt} timed out");
+                self.dial_failed = io::ErrorKind::TimedOut;
                 self.abandon_address(attempt, tried);
             }
             _ => {}
@@ -149,7 +150,10 @@ impl ClientLoop {
                     };
                     return;
                 }
-                Err(e) => log::debug!("tcphub: reconnect attempt {attempt} to {addr}: {e}"),
+                Err(e) => {
+                    log::debug!("tcphub: reconnect attempt {attempt} to {addr}: {e}");
+                    self.dial_failed = e.kind();
+                }
             }
             k += 1;
         }
@@ -165,9 +169,14 @@ impl ClientLoop {
     }
 
     /// Every address of a reconnect attempt failed: schedule the next
-    /// attempt, or end when closing.
+    /// attempt, or end when closing — with messages that are dropped now,
+    /// the reason says how the dial failed (it kept the earlier drop's).
     fn abandon_attempt(&mut self, attempt: u32) {
         if self.closing.is_some() {
+            if !self.unsent.is_empty() {
+                self.core
+                    .set_disconnect_reason(DisconnectReason::Io(self.dial_failed));
+            }
             self.link = Link::Down;
         } else {
             self.schedule(attempt + 1);
@@ -201,6 +210,7 @@ impl ClientLoop {
         };
         if let Some(e) = failed {
             log::debug!("tcphub: reconnect attempt {attempt} to {addr}: {e}");
+            self.dial_failed = e.kind();
             self.abandon_address(attempt, tried);
             return;
         }
