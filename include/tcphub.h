@@ -30,7 +30,8 @@
  *     tcphub_server_stop (it then starts the stop and returns at once).
  *     Prefer calling tcphub_server_free from outside callbacks. The waits
  *     for input do wait there: tcphub_client_recv, tcphub_client_next_event,
- *     tcphub_server_next_event and tcphub_client_connect block the callback's
+ *     tcphub_server_next_event, tcphub_client_connect and (while the server
+ *     runs) tcphub_server_wait block the callback's
  *     loop, and a reply that this loop would have to handle (a client of
  *     its own server asking it) never comes while it waits — give them a
  *     short timeout, or take the reply in the client's own callbacks.
@@ -130,10 +131,11 @@
 #define TCPHUB_ERR_QUEUE_FULL -8
 
 /**
- * A timed wait ran out before anything arrived or finished; also what the
- * waiting calls (`tcphub_server_stop_timeout`, `_wait`,
- * `tcphub_client_close_timeout`) return at once from
- * inside a callback, where they do not wait (see each function).
+ * A timed wait ran out before anything arrived or finished; also what
+ * `tcphub_server_stop_timeout` and `tcphub_client_close_timeout` return at
+ * once from inside a callback, where they do not wait
+ * (`tcphub_server_wait` there does wait, blocking that loop, while the
+ * server runs; see each function).
  */
 #define TCPHUB_ERR_TIMEOUT -9
 

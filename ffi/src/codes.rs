@@ -29,10 +29,11 @@ pub const TCPHUB_ERR_NOT_RUNNING: c_int = -6;
 pub const TCPHUB_ERR_FRAME_TOO_LARGE: c_int = -7;
 /// The client's bounded send queue is full.
 pub const TCPHUB_ERR_QUEUE_FULL: c_int = -8;
-/// A timed wait ran out before anything arrived or finished; also what the
-/// waiting calls (`tcphub_server_stop_timeout`, `_wait`,
-/// `tcphub_client_close_timeout`) return at once from
-/// inside a callback, where they do not wait (see each function).
+/// A timed wait ran out before anything arrived or finished; also what
+/// `tcphub_server_stop_timeout` and `tcphub_client_close_timeout` return at
+/// once from inside a callback, where they do not wait
+/// (`tcphub_server_wait` there does wait, blocking that loop, while the
+/// server runs; see each function).
 pub const TCPHUB_ERR_TIMEOUT: c_int = -9;
 /// Another operating-system failure; `tcphub_last_error()` says which.
 pub const TCPHUB_ERR_IO: c_int = -10;

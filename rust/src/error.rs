@@ -89,7 +89,7 @@ pub enum Error {
     /// The server (or client) is not running: it was never started, or it was stopped.
     #[error("not running")]
     NotRunning,
-    /// A message is longer than the framing allows (`max_len`, or 4 GiB for length-prefixed frames).
+    /// A message is longer than the framing allows (`max_len`, or 4 GiB − 1 for length-prefixed frames).
     #[error("message of {len} bytes exceeds the frame limit of {max} bytes")]
     FrameTooLarge {
         /// Length of the message that was refused.

@@ -595,7 +595,10 @@ impl ServerHandle {
     }
 
     /// Blocks until the server has stopped (by `stop()` on another thread or
-    /// inside a callback).
+    /// inside a callback). Inside a callback of the running server it blocks
+    /// that loop — its other clients wait — until another thread stops the
+    /// server: use [`wait_timeout`](ServerHandle::wait_timeout) there, if
+    /// at all.
     ///
     /// # Examples
     ///
@@ -614,7 +617,8 @@ impl ServerHandle {
     /// Like [`wait`](ServerHandle::wait), but for at most `timeout`: returns
     /// whether the server has stopped and its loops have ended by then
     /// (`Duration::MAX`: no limit). On a tcphub I/O thread (inside a
-    /// callback) the loops cannot end meanwhile: once the server has
+    /// callback) it sleeps, holding up that loop, while the server runs, and
+    /// the loops cannot end meanwhile: once the server has
     /// stopped it returns `false` at once, as
     /// [`stop_timeout`](ServerHandle::stop_timeout) does there.
     ///

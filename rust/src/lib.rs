@@ -54,13 +54,17 @@
 //!   `event_loop/held.rs` — pull mode: holding a half-closed peer open for
 //!   the replies to its last messages; `event_loop/idle.rs` — waiting
 //!   (busy polling, yielding the CPU).
+//! - `gather.rs` — small sends from callbacks and application threads,
+//!   framed into one buffer per target loop ("lanes") that the loop takes
+//!   at its next turn, in the order sent.
 //! - `broadcast.rs` — joins back-to-back `send_all` frames into one buffer.
 //! - `connection.rs` — one connection: socket, decoder, bounded outbound
 //!   queue written with a gathering `sendmsg` (`MSG_NOSIGNAL`).
 //! - [`framing`](Framing) (`framing.rs`) — [`Framing`] and its encoder;
 //!   `framing/decoder.rs` — the incremental [`Decoder`].
 //! - `event.rs` — [`Client`], [`Event`], [`DisconnectReason`], [`Events`].
-//! - `outbox.rs` — the never-blocking sending side of the pull queue.
+//! - `queue.rs` — the bounded pull-mode event queue (one ring buffer behind
+//!   a mutex); `outbox.rs` — its never-blocking sending side.
 //! - `shared.rs` — state shared by handles and loops, the commands handles
 //!   send to loops, the [`Overflow`] policy.
 //! - `registry.rs` — the directory of connected clients (id, address, loop).
@@ -83,6 +87,10 @@
 //! - `error.rs` — [`Error`] and [`Result`].
 //! - `fork.rs` — a server or client started before `fork()` acts as
 //!   stopped in the child, which lacks its threads.
+//! - `vanish.rs`, `event_loop/vanished.rs` — with keepalive on, ending a
+//!   peer that vanished while our output waited for its acknowledgement
+//!   (Linux's `TCP_INFO`), which keepalive does not probe for.
+//! - `server/notices.rs` — the idle and frame timeout notices.
 //! - `wake.rs` — an I/O thread's waker, whose descriptor is closed when
 //!   the thread ends (handles kept after a stop or close hold none).
 //!
