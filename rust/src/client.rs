@@ -61,7 +61,7 @@ pub struct TcpClient {
 
 impl std::fmt::Debug for TcpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (local, peer) = *self.core.addrs.read().unwrap_or_else(|p| p.into_inner());
+        let (local, peer) = self.core.addrs();
         f.debug_struct("TcpClient")
             .field("local_addr", &local)
             .field("peer_addr", &peer)
@@ -429,7 +429,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn local_addr(&self) -> SocketAddr {
-        self.core.addrs.read().unwrap_or_else(|p| p.into_inner()).0
+        self.core.addrs().0
     }
 
     /// The server's address (of the current or last connection). An
@@ -451,7 +451,7 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn peer_addr(&self) -> SocketAddr {
-        self.core.addrs.read().unwrap_or_else(|p| p.into_inner()).1
+        self.core.addrs().1
     }
 
     /// Why the most recent connection ended, `None` while none has: a clean
@@ -490,11 +490,9 @@ impl TcpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
-        self.core
-            .last_disconnect
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        // In a forked child whose parent's I/O thread was setting it at the
+        // fork: `None` (not known), rather than wait for ever.
+        self.core.read_now(&self.core.last_disconnect).flatten()
     }
 
     /// Why [`send`](TcpClient::send) is refused with

@@ -677,6 +677,7 @@ impl ClientBuilder {
             open: AtomicBool::new(true),
             connected: AtomicBool::new(true),
             addrs: RwLock::new((canonical(local), canonical(peer))),
+            first_addrs: (canonical(local), canonical(peer)),
             last_disconnect: RwLock::new(None),
             socket: Default::default(),
             events_rx: ev_rx,

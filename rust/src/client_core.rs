@@ -64,6 +64,9 @@ pub(crate) struct ClientCore {
     /// readers do not hold one another off — nor, in a forked child, does
     /// a reader of the parent's that held them at the fork (see `fork.rs`).
     pub addrs: RwLock<(SocketAddr, SocketAddr)>,
+    /// `addrs` of the first connection, never written again: what a forked
+    /// child answers when a thread of the parent held `addrs` at the fork.
+    pub first_addrs: (SocketAddr, SocketAddr),
     /// Why the last connection ended (set by the I/O thread before it
     /// reports the drop): the bindings' `recv` only says "no more messages",
     /// and this is how their users learn whether that was a clean close or
@@ -96,6 +99,21 @@ impl ClientCore {
             .last_disconnect
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    /// What `lock` holds. In a child forked since, without waiting: a
+    /// thread of the parent (the I/O thread, setting a reason) may have
+    /// held it at the fork, and no thread here ever releases it — `None`
+    /// then.
+    pub fn read_now<T: Clone>(&self, lock: &RwLock<T>) -> Option<T> {
+        read_now(lock, self.origin.forked())
+    }
+
+    /// (local, peer) of the current or last connection (see
+    /// [`read_now`](ClientCore::read_now): the first connection's in a
+    /// forked child that cannot read them).
+    pub fn addrs(&self) -> (SocketAddr, SocketAddr) {
+        self.read_now(&self.addrs).unwrap_or(self.first_addrs)
     }
 
     /// Whether `close()` was called (or the client ended for good): the I/O
@@ -219,6 +237,19 @@ impl SocketProbe {
     }
 }
 
+/// [`ClientCore::read_now`]: waits for `lock` unless `forked`, where a
+/// lock held at the fork is never released (`None` then).
+fn read_now<T: Clone>(lock: &RwLock<T>, forked: bool) -> Option<T> {
+    if !forked {
+        return Some(lock.read().unwrap_or_else(|p| p.into_inner()).clone());
+    }
+    match lock.try_read() {
+        Ok(held) => Some(held.clone()),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner().clone()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct ClientGuard {
     pub(crate) core: Arc<ClientCore>,
@@ -227,5 +258,23 @@ pub(crate) struct ClientGuard {
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         self.core.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In a forked child, a lock a thread of the parent held at the fork
+    /// (here: a write guard held on this very thread, which no read can
+    /// wait out) gives `None` at once; a free one gives its value.
+    #[test]
+    fn a_forked_child_does_not_wait_for_a_lock_held_at_the_fork() {
+        let lock = RwLock::new(7);
+        assert_eq!(read_now(&lock, true), Some(7));
+        let held = lock.write().unwrap();
+        assert_eq!(read_now(&lock, true), None);
+        drop(held);
+        assert_eq!(read_now(&lock, false), Some(7));
     }
 }

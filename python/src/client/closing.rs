@@ -17,7 +17,9 @@ use crate::wait_sliced;
 /// running keeps the module teardown from freeing it — and what its
 /// `send()` queued was then lost. Each entry goes when its client is
 /// dropped; the handle kept here does not keep the connection open (the
-/// drop closes it explicitly).
+/// drop closes it explicitly). Taken only with the GIL held: `os.fork()`
+/// holds it, so no fork copies this lock held by another thread, which
+/// nothing in the child would ever release.
 static OPEN: Mutex<Vec<(u64, TcpClient, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
 
 /// Keys of [`OPEN`]'s entries.
@@ -104,7 +106,13 @@ impl Drop for PyTcpClient {
                 .spawn(move || {
                     rest.close();
                     if in_callback {
-                        drop(untrack(key)); // closed: dropping it does not wait
+                        // Under the GIL, as every use of `OPEN` (without it
+                        // a fork could catch the lock held here: the child's
+                        // next `TcpClient` waited for it for ever); without,
+                        // only when the interpreter is finalizing (no fork).
+                        let entry =
+                            Python::try_attach(|_| untrack(key)).unwrap_or_else(|| untrack(key));
+                        drop(entry); // closed: dropping it does not wait
                     }
                 });
             if started.is_ok() {
