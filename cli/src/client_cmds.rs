@@ -383,8 +383,6 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         )),
         _ => None,
     };
-    // A reset (a hub that stopped with our input unread, say) ends the
-    // connection as an error; what of stdin it left unsent is said too.
     // Out of linger time after our close: the server had stopped taking
     // our input (nothing acknowledged for the quiet time and the linger
     // time), not a lost connection.
@@ -398,6 +396,8 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<(), Box<dyn std::error::Error
         )
         .into());
     }
+    // A reset (a hub that stopped with our input unread, say) ends the
+    // connection as an error; what of stdin it left unsent is said too.
     match (lost, input_left) {
         (Some(why), Some(left)) => {
             Err(format!("connection lost: {}; {left}", explained(&why, framing)).into())

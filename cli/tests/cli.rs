@@ -746,17 +746,7 @@ fn send_fails_when_the_server_never_takes_the_message() {
     // the kernel, even when the server never took it. Its close waits for
     // the server's acknowledgement (up to the linger time): a server that
     // does not read, with a small receive window, makes it fail.
-    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    l.set_recv_buffer_size(4096).unwrap(); // inherited by the accepted socket
-    l.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    l.listen(1).unwrap();
-    let port = l.local_addr().unwrap().as_socket().unwrap().port();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let server = std::thread::spawn(move || {
-        let (_s, _) = l.accept().unwrap();
-        let _ = done_rx.recv_timeout(Duration::from_secs(60)); // never reads
-    });
+    let (port, done_tx, server) = non_reading_server();
     let message = "x".repeat(100_000);
     let out = bin()
         .args([

@@ -114,17 +114,7 @@ fn connect_says_when_the_server_stopped_taking_its_input() {
     // server acknowledges what fits its small window and no more. After
     // the quiet time and the close's linger time the connect fails, saying
     // so (it said "connection lost: i/o error: timed out").
-    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    l.set_recv_buffer_size(4096).unwrap(); // inherited by the accepted socket
-    l.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    l.listen(1).unwrap();
-    let port = l.local_addr().unwrap().as_socket().unwrap().port();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let server = std::thread::spawn(move || {
-        let (_s, _) = l.accept().unwrap();
-        let _ = done_rx.recv_timeout(WAIT); // never reads
-    });
+    let (port, done_tx, server) = non_reading_server();
     let input = InputFile::new("stopped-reader", &vec![b'x'; 64 * 1024]);
     let out = bin()
         .args(["connect", "--framing", "raw", &format!("127.0.0.1:{port}")])

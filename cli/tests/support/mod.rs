@@ -180,3 +180,21 @@ impl Line {
         rest
     }
 }
+
+/// A server that accepts one connection and never reads it, with a 4 KiB
+/// receive window, until told to go (the sender, or after [`WAIT`] × 3):
+/// its port, the sender, and the thread to join.
+pub fn non_reading_server() -> (u16, mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.set_recv_buffer_size(4096).unwrap(); // inherited by the accepted socket
+    l.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    l.listen(1).unwrap();
+    let port = l.local_addr().unwrap().as_socket().unwrap().port();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (_s, _) = l.accept().unwrap();
+        let _ = done_rx.recv_timeout(WAIT * 3); // never reads
+    });
+    (port, done_tx, server)
+}
