@@ -515,6 +515,20 @@ fn dispatch_loop(
     _done: crossbeam_channel::Sender<()>,
 ) {
     ON_DISPATCHER.with(|d| d.set(true));
+    // This thread's Python thread state, kept for the dispatcher's life: a
+    // `PyGILState_Ensure` of our own under the first attach keeps the
+    // state's count above zero, so each batch's attach only takes the GIL
+    // (and its release only gives it back) instead of creating the thread
+    // state and deleting it again — work per batch, and each time under
+    // the interpreter's lock of thread states, which a `fork()` from
+    // another thread must not catch held (the child would wait for it for
+    // ever in its after-fork cleanup).
+    let Some(kept) = attached(|_py| {
+        // SAFETY: attached; released once, attached, below.
+        unsafe { pyo3::ffi::PyGILState_Ensure() }
+    }) else {
+        return; // the interpreter is shutting down
+    };
     let mut batch = Vec::with_capacity(DISPATCH_BATCH);
     loop {
         batch.clear();
@@ -538,6 +552,13 @@ fn dispatch_loop(
     }
     // Release the callbacks' references with the GIL held, if still possible
     // (that may run Python code: a closure's last reference).
-    let _ = attached(move |_py| drop(callbacks));
+    // The kept thread state goes with the last attach; if the interpreter
+    // is shutting down it is left to the interpreter's own cleanup.
+    let _ = attached(move |_py| {
+        drop(callbacks);
+        // SAFETY: attached, so the count stays above zero until the
+        // attach itself ends, which deletes the thread state.
+        unsafe { pyo3::ffi::PyGILState_Release(kept) };
+    });
     // `_done` drops here: stop() sees the dispatcher has finished.
 }
