@@ -198,17 +198,22 @@ impl SocketProbe {
         let _ = stream;
     }
 
-    /// The connection's sending side was shut (the I/O thread).
-    pub fn write_shut(&self) {
+    /// Shuts the sending side of `stream`, the published connection (the
+    /// I/O thread). Under the write lock, so no reader sees its FIN queued
+    /// in `SIOCOUTQ` but not yet known to be there; marked only if the
+    /// shutdown took (else no FIN is queued).
+    pub fn shut_write(&self, stream: &mio::net::TcpStream) -> std::io::Result<()> {
         #[cfg(unix)]
-        if let Some((_, shut)) = self
-            .current
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
         {
-            *shut = true;
+            let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+            stream.shutdown(std::net::Shutdown::Write)?;
+            if let Some((_, shut)) = current.as_mut() {
+                *shut = true;
+            }
+            Ok(())
         }
+        #[cfg(not(unix))]
+        stream.shutdown(std::net::Shutdown::Write)
     }
 
     /// The connection is about to be closed (the I/O thread): no look at

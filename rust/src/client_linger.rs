@@ -11,6 +11,7 @@
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
+use crate::client_core::SocketProbe;
 use crate::connection::{unacknowledged_data, Connection};
 use crate::event::DisconnectReason;
 
@@ -30,8 +31,8 @@ pub(crate) struct AckWait {
 impl AckWait {
     /// Shuts `conn`'s sending side (everything queued is written) and
     /// starts waiting.
-    fn start(conn: &mut Connection) -> AckWait {
-        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+    fn start(conn: &mut Connection, probe: &SocketProbe) -> AckWait {
+        let _ = probe.shut_write(&conn.stream);
         AckWait {
             next_check: Instant::now(),
             interval: FIRST_CHECK,
@@ -45,11 +46,12 @@ impl AckWait {
     pub(crate) fn turn(
         slot: &mut Option<AckWait>,
         conn: &mut Connection,
+        probe: &SocketProbe,
         rbuf: &mut [u8],
         read_pending: &mut bool,
         deadline: Instant,
     ) -> Option<DisconnectReason> {
-        let wait = slot.get_or_insert_with(|| AckWait::start(conn));
+        let wait = slot.get_or_insert_with(|| AckWait::start(conn, probe));
         match wait.step(conn, rbuf, read_pending) {
             None if Instant::now() >= deadline => {
                 Some(DisconnectReason::Io(io::ErrorKind::TimedOut))

@@ -288,20 +288,14 @@ impl ClientLoop {
                 let end = if flushed {
                     // Everything written: on until the server has it all.
                     match &mut self.link {
-                        Link::Up(c) => {
-                            let started = self.ack_wait.is_some();
-                            let end = AckWait::turn(
-                                &mut self.ack_wait,
-                                c,
-                                &mut self.rbuf,
-                                &mut self.read_pending,
-                                deadline,
-                            );
-                            if !started {
-                                self.core.socket.write_shut(); // the wait's start did
-                            }
-                            end
-                        }
+                        Link::Up(c) => AckWait::turn(
+                            &mut self.ack_wait,
+                            c,
+                            &self.core.socket,
+                            &mut self.rbuf,
+                            &mut self.read_pending,
+                            deadline,
+                        ),
                         _ => Some(DisconnectReason::ClosedLocally),
                     }
                 } else if Instant::now() >= deadline {
@@ -584,8 +578,7 @@ impl ClientLoop {
         if conn.queued_bytes() > 0 {
             return;
         }
-        let res = conn.stream.shutdown(std::net::Shutdown::Write);
-        self.core.socket.write_shut();
+        let res = self.core.socket.shut_write(&conn.stream);
         // Everything was written; a failure means the connection is gone,
         // and there is nothing left to reconnect for.
         self.write_side = WriteSide::Shut;

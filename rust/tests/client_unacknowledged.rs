@@ -83,3 +83,49 @@ fn it_counts_the_new_connection_after_a_redial() {
     });
     client.close();
 }
+
+/// The FIN is never counted, not even for the moment between the shutdown
+/// and its being noted: a thread reading the count while another shuts the
+/// sending side sees the steady count of data, never one more (it did in
+/// about 7 runs of 10).
+#[test]
+fn the_fin_is_never_counted_while_the_sending_side_is_shut() {
+    for _ in 0..10 {
+        let l = listener_with_rcvbuf(4096);
+        let client = TcpClient::builder(l.local_addr().expect("addr"))
+            .framing(Framing::Raw)
+            .connect()
+            .expect("connect");
+        let (_server_side, _) = l.accept().expect("accept"); // never reads
+        client.send(&vec![b'x'; 60_000]).expect("send");
+        // Steady: everything written, nothing more acknowledged for 100 ms.
+        let mut steady = None;
+        wait_until("a steady count", || {
+            let before = client.unacknowledged_bytes();
+            std::thread::sleep(Duration::from_millis(100));
+            let now = client.unacknowledged_bytes();
+            steady = now;
+            client.queued_bytes() == 0 && now.is_some_and(|n| n > 0) && now == before
+        });
+        let steady = steady.expect("connected");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (client, stop) = (client.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut most = 0;
+                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    if let Some(n) = client.unacknowledged_bytes() {
+                        most = most.max(n);
+                    }
+                }
+                most
+            })
+        };
+        std::thread::sleep(Duration::from_millis(5));
+        client.shutdown_write().expect("shutdown_write");
+        std::thread::sleep(Duration::from_millis(50));
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        assert_eq!(reader.join().expect("reader"), steady);
+        client.close_timeout(Duration::ZERO);
+    }
+}
