@@ -323,6 +323,7 @@ mod tests {
                 TCPHUB_ERR_NO_SUCH_CLIENT,
             ),
             (Error::NotRunning, TCPHUB_ERR_NOT_RUNNING),
+            (Error::CallbackMode, TCPHUB_ERR_NOT_RUNNING),
             (
                 Error::FrameTooLarge { len: 2, max: 1 },
                 TCPHUB_ERR_FRAME_TOO_LARGE,

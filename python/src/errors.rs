@@ -20,7 +20,7 @@
 //! ├── ConnectError(TcpHubError, ConnectionError)  Error::Connect    (errno), Error::Resolve
 //! ├── NoSuchClient(TcpHubError, LookupError)      Error::NoSuchClient(ClientRef::Id)
 //! │   └── NoSuchAddr                              Error::NoSuchClient(ClientRef::Addr)
-//! ├── NotRunning(TcpHubError)                     Error::NotRunning
+//! ├── NotRunning(TcpHubError)                     Error::NotRunning, Error::CallbackMode
 //! ├── FrameTooLarge(TcpHubError, ValueError)      Error::FrameTooLarge
 //! ├── InvalidMessage(TcpHubError, ValueError)     Error::InvalidMessage
 //! ├── QueueFull(TcpHubError)                      Error::QueueFull
@@ -434,7 +434,9 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                     ("client_id", py.None().into_bound(py)),
                 ],
             ),
-            Error::NotRunning => make(py, &c.not_running, plain()?, &[]),
+            // (The Python server pulls from the core itself: its calls
+            // never meet `CallbackMode`; mapped as the C binding maps it.)
+            Error::NotRunning | Error::CallbackMode => make(py, &c.not_running, plain()?, &[]),
             Error::FrameTooLarge { len, max } => make(
                 py,
                 &c.frame_too_large,

@@ -89,6 +89,26 @@ pub enum Error {
     /// The server (or client) is not running: it was never started, or it was stopped.
     #[error("not running")]
     NotRunning,
+    /// A pull-mode call ([`Events::recv_timeout`](crate::Events::recv_timeout),
+    /// [`Events::recv_batch`](crate::Events::recv_batch)) on a server that
+    /// runs in callback mode: a callback was set, so its events go to the
+    /// callbacks and none is queued for a receiver. The C and Python
+    /// bindings report it as [`Error::NotRunning`] (code 6), as a
+    /// receiver with nothing more to give.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = tcphub::TcpServer::new(0, 1)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .on_message(|_, _, _| {})
+    ///     .start()?;
+    /// let err = server.events().recv_timeout(Duration::from_secs(1)).unwrap_err();
+    /// assert!(matches!(err, tcphub::Error::CallbackMode));
+    /// assert_eq!(err.code(), 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[error("the server has callbacks: its events go to them, none to a pull receiver")]
+    CallbackMode,
     /// A message is longer than the framing allows (`max_len`, or 4 GiB − 1 for length-prefixed frames).
     #[error("message of {len} bytes exceeds the frame limit of {max} bytes")]
     FrameTooLarge {
@@ -158,7 +178,7 @@ impl Error {
     /// | 3 | [`Error::Bind`] |
     /// | 4 | [`Error::Connect`] / [`Error::Resolve`] |
     /// | 5 | [`Error::NoSuchClient`] |
-    /// | 6 | [`Error::NotRunning`] |
+    /// | 6 | [`Error::NotRunning`] / [`Error::CallbackMode`] |
     /// | 7 | [`Error::FrameTooLarge`] |
     /// | 8 | [`Error::QueueFull`] |
     /// | 9 | [`Error::Timeout`] |
@@ -176,7 +196,7 @@ impl Error {
             Error::Bind { .. } => 3,
             Error::Connect { .. } | Error::Resolve { .. } => 4,
             Error::NoSuchClient(_) => 5,
-            Error::NotRunning => 6,
+            Error::NotRunning | Error::CallbackMode => 6,
             Error::FrameTooLarge { .. } => 7,
             Error::QueueFull { .. } => 8,
             Error::Timeout => 9,

@@ -267,6 +267,9 @@ pub struct Events {
     /// The server's fork generation: in a child forked since, no loop
     /// queues events, and none is waited for (see `fork.rs`).
     pub(crate) origin: crate::fork::Origin,
+    /// The server runs in callback mode: nothing is ever queued here, and
+    /// the calls that can say so answer [`Error::CallbackMode`](crate::Error::CallbackMode).
+    pub(crate) callback_mode: bool,
 }
 
 /// The backlog ([`len`](Events::len)), as `ServerHandle` shows its address
@@ -342,8 +345,9 @@ impl Events {
     ///
     /// [`Error::Timeout`](crate::Error::Timeout) when nothing arrived in time;
     /// [`Error::NotRunning`](crate::Error::NotRunning) when the server has
-    /// stopped and all events were taken, and at once in callback mode
-    /// (no events are queued there).
+    /// stopped and all events were taken;
+    /// [`Error::CallbackMode`](crate::Error::CallbackMode) at once when the
+    /// server has callbacks (its events go to them).
     ///
     /// # Examples
     ///
@@ -356,6 +360,9 @@ impl Events {
     pub fn recv_timeout(&self, timeout: Duration) -> crate::Result<Event> {
         if self.origin.forked() {
             return Err(crate::Error::NotRunning);
+        }
+        if self.callback_mode {
+            return Err(crate::Error::CallbackMode);
         }
         self.settle();
         match self.rx.recv_timeout(timeout) {
@@ -453,7 +460,9 @@ impl Events {
     /// # Errors
     ///
     /// [`Error::NotRunning`](crate::Error::NotRunning) when the server has
-    /// stopped and nothing is left, and at once in callback mode. A timeout is not an error: it returns `Ok(0)`.
+    /// stopped and nothing is left;
+    /// [`Error::CallbackMode`](crate::Error::CallbackMode) at once when the
+    /// server has callbacks. A timeout is not an error: it returns `Ok(0)`.
     ///
     /// # Examples
     ///
@@ -472,6 +481,9 @@ impl Events {
     ) -> crate::Result<usize> {
         if self.origin.forked() {
             return Err(crate::Error::NotRunning);
+        }
+        if self.callback_mode {
+            return Err(crate::Error::CallbackMode);
         }
         self.settle();
         if max == 0 {

@@ -496,7 +496,9 @@ impl ServerHandle {
     }
 
     /// The pull-mode event receiver (see [`Events`]). In callback mode (any
-    /// callback set) no events are queued: the receiver is already ended.
+    /// callback set) no events are queued: the receiver is already ended
+    /// (`recv` and `try_recv` give `None`), and the calls that return a
+    /// `Result` answer [`Error::CallbackMode`].
     ///
     /// # Examples
     ///
@@ -513,6 +515,7 @@ impl ServerHandle {
             releases: self.core.releases.clone(),
             load: self.core.event_load.clone(),
             origin: self.core.origin,
+            callback_mode: self.core.callbacks.any(),
         }
     }
 

@@ -239,3 +239,44 @@ fn events_debug_shows_the_backlog_not_the_internals() {
     assert_eq!(format!("{events:?}"), "Events { pending: 1 }");
     server.stop();
 }
+
+#[test]
+fn a_receiver_of_a_server_with_callbacks_says_so() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(move |_, _, msg| {
+            tx.lock().unwrap().send(msg.to_vec()).ok();
+        })
+        .start()
+        .unwrap();
+    let events = server.events();
+    // Running, with a client speaking: its events go to the callback, and
+    // the receiver's calls say why they have none (not "not running").
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send_line("hi");
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), b"hi");
+    let err = events.recv_timeout(Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(err, Error::CallbackMode), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the server has callbacks: its events go to them, none to a pull receiver"
+    );
+    let mut out = Vec::new();
+    assert!(matches!(
+        events.recv_batch(&mut out, 16, Duration::from_secs(1)),
+        Err(Error::CallbackMode)
+    ));
+    assert!(out.is_empty());
+    assert!(events.try_recv().is_none());
+    assert!(events.is_empty());
+    assert!(server.is_running());
+    server.stop();
+    assert!(matches!(
+        events.recv_timeout(Duration::from_millis(1)),
+        Err(Error::CallbackMode)
+    ));
+    assert!(events.recv().is_none());
+}
