@@ -3,11 +3,13 @@
  * Link with -ltcphub (see `pkg-config --cflags --libs tcphub`).
  *
  * Return values
- *   Functions returning int (all but tcphub_last_errno) return TCPHUB_OK
- *   (0) or a negative TCPHUB_ERR_* code; tcphub_strerror(code) names it
- *   and tcphub_last_error() gives the details of the calling thread's last
+ *   Functions returning int (all but tcphub_last_errno and
+ *   tcphub_last_gai_error) return TCPHUB_OK (0) or a negative
+ *   TCPHUB_ERR_* code; tcphub_strerror(code) names it and
+ *   tcphub_last_error() gives the details of the calling thread's last
  *   failure (tcphub_last_errno() the OS error number behind it, e.g.
- *   EADDRINUSE). NULL or invalid arguments
+ *   EADDRINUSE; tcphub_last_gai_error() the resolver's EAI_* code behind
+ *   a host name that did not resolve). NULL or invalid arguments
  *   (bad IP text, unknown framing value) return an error code; they never
  *   crash. No Rust panic ever crosses into C: one is reported as
  *   TCPHUB_ERR_PANIC.
@@ -84,8 +86,9 @@
 #include <stdint.h>
 
 /**
- * Success. Every function returning `int` (but `tcphub_last_errno`) returns
- * `TCPHUB_OK` or one of the negative `TCPHUB_ERR_*` codes.
+ * Success. Every function returning `int` (but `tcphub_last_errno` and
+ * `tcphub_last_gai_error`) returns `TCPHUB_OK` or one of the negative
+ * `TCPHUB_ERR_*` codes.
  */
 #define TCPHUB_OK 0
 
@@ -1242,8 +1245,9 @@ void tcphub_event_release(struct tcphub_event *event);
  * timeout too) or `EHOSTUNREACH` behind `TCPHUB_ERR_CONNECT`, the cause of
  * a `TCPHUB_ERR_IO` — as Rust's `Error::io_error()` and Python's
  * `OSError.errno` give it. Failures no system call reported (a full queue,
- * an unknown client, a bad argument, a host name that did not resolve)
- * leave 0. tcphub never sets the C `errno` itself: read this instead.
+ * an unknown client, a bad argument, a host name that did not resolve:
+ * see `tcphub_last_gai_error()`) leave 0. tcphub never sets the C
+ * `errno` itself: read this instead.
  *
  * ```c
  * if (tcphub_server_start(s) == TCPHUB_ERR_BIND && tcphub_last_errno() == EADDRINUSE)
@@ -1260,6 +1264,26 @@ int tcphub_last_errno(void);
  * next failing tcphub call; copy it to keep it.
  */
 const char *tcphub_last_error(void);
+
+/**
+ * The resolver's code behind the last call on *this thread* that failed,
+ * or 0 when that failure had none: for a `TCPHUB_ERR_CONNECT` whose host
+ * name did not resolve, the `EAI_*` value `getaddrinfo` returned, as
+ * `<netdb.h>` defines it (`EAI_NONAME`: no such name; `EAI_AGAIN`: no name
+ * server answered, try later), as Python's `socket.gaierror` has it in
+ * `errno`; `gai_strerror()` names it. Like `tcphub_last_errno()` it goes
+ * with `tcphub_last_error()`: 0 before any failure, unchanged by
+ * successful calls. A resolver failure the system reported as an OS error
+ * (`EAI_SYSTEM`) leaves 0 here and sets `tcphub_last_errno()`.
+ *
+ * ```c
+ * tcphub_client *c = NULL;
+ * if (tcphub_client_connect(host, port, TCPHUB_FRAMING_LINES, 0, &c) == TCPHUB_ERR_CONNECT
+ *     && tcphub_last_gai_error() == EAI_NONAME)
+ *     fprintf(stderr, "no such host: %s\n", host);
+ * ```
+ */
+int tcphub_last_gai_error(void);
 
 /**
  * Frees a message's bytes and zeroes it. NULL and released messages are fine.

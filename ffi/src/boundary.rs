@@ -28,6 +28,9 @@ struct FailInner {
     /// The OS error number behind the failure, 0 when there is none (see
     /// `tcphub_last_errno`).
     os_error: c_int,
+    /// The resolver's `EAI_*` code behind the failure, 0 when there is none
+    /// (see `tcphub_last_gai_error`).
+    gai_error: c_int,
 }
 
 impl Fail {
@@ -37,6 +40,7 @@ impl Fail {
             code,
             detail: detail.into(),
             os_error: 0,
+            gai_error: 0,
         }))
     }
 
@@ -66,6 +70,7 @@ impl From<tcphub_core::Error> for Fail {
         // The core's code table is the single source of the numbers.
         let mut fail = Fail::new(-e.code(), e.to_string());
         fail.0.os_error = os_error(&e);
+        fail.0.gai_error = e.resolver_code().unwrap_or(0);
         fail
     }
 }
@@ -150,15 +155,19 @@ thread_local! {
     /// The OS error number of this thread's last failure (0: none), handed
     /// out by `tcphub_last_errno()`; set with `LAST_ERROR`.
     static LAST_ERRNO: Cell<c_int> = const { Cell::new(0) };
+    /// The resolver's code of this thread's last failure (0: none), handed
+    /// out by `tcphub_last_gai_error()`; set with `LAST_ERROR`.
+    static LAST_GAI_ERROR: Cell<c_int> = const { Cell::new(0) };
 }
 
-fn set_last_error(func: &str, detail: &str, os_error: c_int) {
+fn set_last_error(func: &str, detail: &str, os_error: c_int, gai_error: c_int) {
     let text = format!("{func}: {detail}").replace('\0', "\\0");
     let text = CString::new(text).expect("NUL bytes were escaped");
     // `try_with`: during thread teardown the slot may be gone; then the
     // detail is simply not kept.
     let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = text);
     let _ = LAST_ERRNO.try_with(|slot| slot.set(os_error));
+    let _ = LAST_GAI_ERROR.try_with(|slot| slot.set(gai_error));
 }
 
 /// The disconnect reason last handed to a thread, and its text once asked
@@ -200,6 +209,11 @@ pub(crate) fn last_errno() -> c_int {
     LAST_ERRNO.try_with(Cell::get).unwrap_or(0)
 }
 
+/// This thread's last failure's resolver code (0: none).
+pub(crate) fn last_gai_error() -> c_int {
+    LAST_GAI_ERROR.try_with(Cell::get).unwrap_or(0)
+}
+
 /// Pointer to this thread's last error text (valid until the next failure here).
 pub(crate) fn last_error_ptr() -> *const c_char {
     LAST_ERROR
@@ -228,13 +242,14 @@ pub(crate) fn boundary<T: FfiReturn>(
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
         Ok(Err(fail)) => {
-            set_last_error(func, &fail.0.detail, fail.0.os_error);
+            set_last_error(func, &fail.0.detail, fail.0.os_error, fail.0.gai_error);
             T::failed(fail.0.code)
         }
         Err(payload) => {
             set_last_error(
                 func,
                 &format!("internal panic: {}", panic_text(&*payload)),
+                0,
                 0,
             );
             T::failed(TCPHUB_ERR_PANIC)
@@ -253,7 +268,7 @@ pub(crate) fn callback(name: &'static str, call: impl FnOnce()) {
             panic_text(&*payload)
         );
         eprintln!("tcphub: {name}: {text}");
-        set_last_error(name, &text, 0);
+        set_last_error(name, &text, 0, 0);
     }
 }
 

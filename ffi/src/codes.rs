@@ -9,8 +9,9 @@ use std::ffi::{c_char, c_int, CStr};
 
 use crate::boundary::{self, boundary};
 
-/// Success. Every function returning `int` (but `tcphub_last_errno`) returns
-/// `TCPHUB_OK` or one of the negative `TCPHUB_ERR_*` codes.
+/// Success. Every function returning `int` (but `tcphub_last_errno` and
+/// `tcphub_last_gai_error`) returns `TCPHUB_OK` or one of the negative
+/// `TCPHUB_ERR_*` codes.
 pub const TCPHUB_OK: c_int = 0;
 /// A required pointer argument was NULL.
 pub const TCPHUB_ERR_NULL: c_int = -1;
@@ -233,8 +234,9 @@ pub extern "C" fn tcphub_last_error() -> *const c_char {
 /// timeout too) or `EHOSTUNREACH` behind `TCPHUB_ERR_CONNECT`, the cause of
 /// a `TCPHUB_ERR_IO` — as Rust's `Error::io_error()` and Python's
 /// `OSError.errno` give it. Failures no system call reported (a full queue,
-/// an unknown client, a bad argument, a host name that did not resolve)
-/// leave 0. tcphub never sets the C `errno` itself: read this instead.
+/// an unknown client, a bad argument, a host name that did not resolve:
+/// see `tcphub_last_gai_error()`) leave 0. tcphub never sets the C
+/// `errno` itself: read this instead.
 ///
 /// ```c
 /// if (tcphub_server_start(s) == TCPHUB_ERR_BIND && tcphub_last_errno() == EADDRINUSE)
@@ -243,6 +245,27 @@ pub extern "C" fn tcphub_last_error() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn tcphub_last_errno() -> c_int {
     boundary("tcphub_last_errno", || Ok(boundary::last_errno()))
+}
+
+/// The resolver's code behind the last call on *this thread* that failed,
+/// or 0 when that failure had none: for a `TCPHUB_ERR_CONNECT` whose host
+/// name did not resolve, the `EAI_*` value `getaddrinfo` returned, as
+/// `<netdb.h>` defines it (`EAI_NONAME`: no such name; `EAI_AGAIN`: no name
+/// server answered, try later), as Python's `socket.gaierror` has it in
+/// `errno`; `gai_strerror()` names it. Like `tcphub_last_errno()` it goes
+/// with `tcphub_last_error()`: 0 before any failure, unchanged by
+/// successful calls. A resolver failure the system reported as an OS error
+/// (`EAI_SYSTEM`) leaves 0 here and sets `tcphub_last_errno()`.
+///
+/// ```c
+/// tcphub_client *c = NULL;
+/// if (tcphub_client_connect(host, port, TCPHUB_FRAMING_LINES, 0, &c) == TCPHUB_ERR_CONNECT
+///     && tcphub_last_gai_error() == EAI_NONAME)
+///     fprintf(stderr, "no such host: %s\n", host);
+/// ```
+#[no_mangle]
+pub extern "C" fn tcphub_last_gai_error() -> c_int {
+    boundary("tcphub_last_gai_error", || Ok(boundary::last_gai_error()))
 }
 
 /// The major version of the library this header came with, for `#if`

@@ -334,38 +334,10 @@ fn etimedout(py: Python<'_>) -> Option<i32> {
         .ok()
 }
 
-/// The resolver's `EAI_*` code behind a failed name lookup, as
-/// `socket.gaierror` carries it in `errno` (`EAI_NONAME`, -2 with glibc,
-/// for a name that does not exist): the standard library keeps only
-/// `gai_strerror`'s text, so that text is matched against each code's.
-fn eai_code(e: &std::io::Error) -> Option<i32> {
-    let text = e.to_string();
-    [
-        libc::EAI_NONAME,
-        libc::EAI_AGAIN,
-        libc::EAI_FAIL,
-        libc::EAI_FAMILY,
-        libc::EAI_SERVICE,
-        libc::EAI_SOCKTYPE,
-        libc::EAI_BADFLAGS,
-        libc::EAI_MEMORY,
-        libc::EAI_OVERFLOW,
-    ]
-    .into_iter()
-    .find(|&code| {
-        // SAFETY: gai_strerror returns a static NUL-terminated string (or
-        // NULL on some systems for an unknown code, checked).
-        let s = unsafe { libc::gai_strerror(code) };
-        !s.is_null()
-            && unsafe { std::ffi::CStr::from_ptr(s) }
-                .to_str()
-                .is_ok_and(|s| !s.is_empty() && text.ends_with(s))
-    })
-}
-
 /// Translates a core error into its Python exception (the one mapping).
 pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
     let msg = err.to_string();
+    let resolver_code = err.resolver_code();
     let built = (|| -> PyResult<PyErr> {
         let c = classes(py)?;
         // OSError subclasses get (errno, message) so `errno` is set like socket's.
@@ -407,7 +379,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
                 py,
                 &for_unresolved(py, &c.connect)?,
                 // `errno` the resolver's code, as `socket.gaierror` has it.
-                match source.raw_os_error().or_else(|| eai_code(source)) {
+                match source.raw_os_error().or(resolver_code) {
                     Some(code) => PyTuple::new(
                         py,
                         [

@@ -221,6 +221,68 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The resolver's code behind an [`Error::Resolve`]: the `EAI_*` value
+    /// `getaddrinfo` returned, as `<netdb.h>` defines it (`EAI_NONAME` for
+    /// a name that does not exist, `EAI_AGAIN` when no name server
+    /// answered) and as Python's `socket.gaierror` carries it in `errno`.
+    /// `None` for every other error, for a resolver failure the system
+    /// reported as an OS error (`EAI_SYSTEM`: see [`io_error`](Error::io_error)),
+    /// and where the code cannot be told (not Unix).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A label over 63 bytes fails in the resolver without asking any
+    /// // name server.
+    /// let name = format!("{}.invalid:80", "a".repeat(64));
+    /// let err = tcphub::TcpClient::connect(name.as_str()).unwrap_err();
+    /// assert!(matches!(err, tcphub::Error::Resolve { .. }));
+    /// # #[cfg(unix)]
+    /// assert_eq!(err.resolver_code(), Some(libc::EAI_NONAME));
+    /// assert_eq!(tcphub::Error::NotRunning.resolver_code(), None);
+    /// ```
+    pub fn resolver_code(&self) -> Option<i32> {
+        match self {
+            Error::Resolve { source, .. } if source.raw_os_error().is_none() => eai_code(source),
+            _ => None,
+        }
+    }
+}
+
+/// The `EAI_*` code behind a failed lookup: the standard library keeps only
+/// `gai_strerror`'s text ("failed to lookup address information: Name or
+/// service not known"), so that text is matched against each code's.
+#[cfg(unix)]
+fn eai_code(e: &io::Error) -> Option<i32> {
+    let text = e.to_string();
+    [
+        libc::EAI_NONAME,
+        libc::EAI_AGAIN,
+        libc::EAI_FAIL,
+        libc::EAI_FAMILY,
+        libc::EAI_SERVICE,
+        libc::EAI_SOCKTYPE,
+        libc::EAI_BADFLAGS,
+        libc::EAI_MEMORY,
+        libc::EAI_OVERFLOW,
+    ]
+    .into_iter()
+    .find(|&code| {
+        // SAFETY: gai_strerror returns a static NUL-terminated string, or
+        // NULL on some systems for an unknown code (checked before reading).
+        let name = unsafe {
+            let s = libc::gai_strerror(code);
+            (!s.is_null()).then(|| std::ffi::CStr::from_ptr(s))
+        };
+        name.and_then(|s| s.to_str().ok())
+            .is_some_and(|s| !s.is_empty() && text.ends_with(s))
+    })
+}
+
+#[cfg(not(unix))]
+fn eai_code(_: &io::Error) -> Option<i32> {
+    None
 }
 
 /// `InvalidConfig` naming `name` unless `value` is at least 1: the one

@@ -2,7 +2,11 @@
  * failure, as Rust's Error::io_error() and Python's OSError.errno give it —
  * EADDRINUSE behind a bind conflict, ECONNREFUSED behind a refused
  * connect — and 0 for a failure no system call reported. It goes with
- * tcphub_last_error(): successful calls leave it, each thread has its own. */
+ * tcphub_last_error(): successful calls leave it, each thread has its own.
+ * tcphub_last_gai_error(): the resolver's EAI_* code behind a host name
+ * that did not resolve, 0 for every other failure. */
+#include <netdb.h>
+
 #include "test_util.h"
 
 static int other_thread_errno = -1;
@@ -56,8 +60,27 @@ int main(void) {
              TCPHUB_ERR_CONNECT);
     CHECK(c == NULL);
     CHECK(tcphub_last_errno() == ECONNREFUSED);
+    CHECK(tcphub_last_gai_error() == 0);
     close(refusing);
     TEST_PASS("refused connect: ECONNREFUSED");
+
+    /* A name that does not resolve (a label over 63 bytes fails in the
+     * resolver without asking any name server): the resolver's code, no
+     * errno; the next failure of another kind clears it. */
+    CHECK(tcphub_last_gai_error() == 0);
+    char name[80];
+    memset(name, 'a', 64);
+    strcpy(name + 64, ".invalid");
+    CHECK_RC(tcphub_client_connect(name, 1, TCPHUB_FRAMING_RAW, 0, &c), TCPHUB_ERR_CONNECT);
+    CHECK(c == NULL);
+    CHECK(tcphub_last_gai_error() == EAI_NONAME);
+    CHECK(tcphub_last_errno() == 0);
+    CHECK(strstr(tcphub_last_error(), gai_strerror(EAI_NONAME)) != NULL);
+    CHECK_OK(tcphub_server_set_threads(busy, 1));
+    CHECK(tcphub_last_gai_error() == EAI_NONAME);
+    CHECK_RC(tcphub_server_send(s, 12345, x, 1), TCPHUB_ERR_NO_SUCH_CLIENT);
+    CHECK(tcphub_last_gai_error() == 0);
+    TEST_PASS("unresolvable name: EAI_NONAME, not an errno");
 
     tcphub_server_free(busy);
     tcphub_server_free(s);
