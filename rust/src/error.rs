@@ -72,7 +72,8 @@ pub enum Error {
     },
     /// The address given to a client did not resolve to any socket address
     /// (unknown host name, malformed address). Reported like [`Error::Connect`]
-    /// by the C and Python bindings.
+    /// by the C and Python bindings. [`resolver_code`](Error::resolver_code)
+    /// gives the resolver's `EAI_*` code.
     #[error("cannot resolve the server address {target}: {}", describe_io(source))]
     Resolve {
         /// The address as the caller gave it (e.g. `localhost:8001`).
