@@ -688,7 +688,11 @@ pub unsafe extern "C" fn tcphub_server_client_count(s: *const tcphub_server) -> 
 /// that was never started is not an error. From inside a callback — of this
 /// server or of any other — it starts the stop and returns at once (a thread
 /// cannot join itself, and two servers stopping each other would deadlock);
-/// the next stop or free from another thread waits for the loops.
+/// the next stop or free from another thread waits for the loops. Once
+/// the stop has begun no more input is read: no message is handed to
+/// `on_message` (or queued for `tcphub_server_next_event`) whose reply
+/// would be refused; only a callback already running when another thread
+/// stops the server gets `TCPHUB_ERR_NOT_RUNNING` from its sends.
 ///
 /// # Safety
 ///

@@ -35,6 +35,15 @@ thread_local! {
     static LIVE: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
 }
 
+/// Whether `ev` is a message taken once this server's stop has begun: not
+/// handed to `on_message` (a reply to it could not be sent: the core
+/// refuses sends from the stop on, and itself hands out no message read
+/// after it — these were read before and queued for this thread).
+/// Connects and disconnects still go out, each connect with its disconnect.
+fn after_stop(ev: &Event, stopping: &AtomicBool) -> bool {
+    matches!(ev, Event::Message(..)) && stopping.load(Ordering::Acquire)
+}
+
 /// Whether the dispatcher must skip `ev`: a message of a client its
 /// callbacks have kicked. A `Disconnected` ends that. Also keeps `LIVE`.
 fn after_kick(ev: &Event) -> bool {
@@ -87,9 +96,11 @@ impl Callbacks {
     /// `on_error`, or to `sys.unraisablehook` (also when `on_error` itself
     /// raises) — except, without `on_error`, a `NotRunning` raised once
     /// this server's stop has begun (`stopping`): the reply of a callback
-    /// for a message read before the stop, which the program's own stop
+    /// running when the stop began, or an `on_disconnect` telling the
+    /// others of a client the stop let go, which the program's own stop
     /// makes fail (an echo server stopped at exit reported one traceback
-    /// per message still queued). It is still counted.
+    /// per message still queued, before those were skipped: `after_stop`).
+    /// It is still counted.
     fn deliver(&self, py: Python<'_>, ev: Event, stopping: &AtomicBool) -> bool {
         let (cb, name, result) = match &ev {
             Event::Connected(c) => match &self.on_connect {
@@ -538,7 +549,10 @@ fn dispatch_loop(
             Ok(_) => {
                 let delivered = attached(|py| {
                     for ev in batch.drain(..) {
-                        if !after_kick(&ev) && callbacks.deliver(py, ev, stopping) {
+                        if !after_kick(&ev)
+                            && !after_stop(&ev, stopping)
+                            && callbacks.deliver(py, ev, stopping)
+                        {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }

@@ -549,7 +549,10 @@ class TcpServer:
         dropping the server do not: the flush goes on in the background while
         the process lives). Inside a callback
         — of this server or of any other — it starts the stop and returns;
-        the remaining callbacks run after the current one returns. Before
+        the remaining callbacks run after the current one returns. Once the
+        stop has begun no message is handed to ``on_message`` (those received
+        but not handed out yet are dropped: a reply to them could not be
+        sent); ``on_connect`` and ``on_disconnect`` still run. Before
         ``start()`` it marks the server stopped (``start()`` then raises
         ``RuntimeError``), so a stop asked for early is not lost.
 

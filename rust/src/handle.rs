@@ -532,6 +532,17 @@ impl ServerHandle {
     /// `start()` was still spawning the loops: its `stop()` waits for
     /// `start()` to have spawned them all, then joins them.
     ///
+    /// Once the stop has begun ([`is_running`](ServerHandle::is_running)
+    /// false) the event loops read no more input and accept no client:
+    /// sends fail with [`Error::NotRunning`] from then on, so no message
+    /// is handed to `on_message` (or queued for [`events`](ServerHandle::events))
+    /// whose reply would be refused — what was read but not handed out yet
+    /// is dropped with what the clients send afterwards. Only a callback
+    /// already running when another thread stops the server meets the
+    /// refusal; a callback that stops the server itself sends its last
+    /// words first. (In pull mode the events queued before the stop are
+    /// still there to take; replies to them are refused.)
+    ///
     /// A connection the kernel had completed but the server had not
     /// accepted yet (still in the listen backlog when the stop began) was
     /// never the server's: the kernel resets it as the listening socket

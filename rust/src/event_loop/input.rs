@@ -4,7 +4,7 @@
 //! input, and what a write that finds the connection gone still reads.
 
 use std::io;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::{Dispatch, EventLoop, READ_BUDGET};
@@ -17,7 +17,7 @@ impl EventLoop {
     /// Reads and dispatches what connection `t` has. Stops at a short read
     /// unless `drain` (the peer closed or errored: read to EOF).
     pub(super) fn read(&mut self, t: usize, drain: bool) {
-        if self.stopping.is_some() {
+        if self.stop_begun() {
             return;
         }
         let core = self.core.clone();
@@ -35,10 +35,16 @@ impl EventLoop {
             }
             match conn.read_into(&mut self.rbuf) {
                 ReadOutcome::Data(n) => {
-                    match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters) {
+                    let running = &core.running;
+                    match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters, running) {
                         Input::Taken => {}
                         // The kick, applied next, closes it; the rest is dropped.
                         Input::Kicked => return,
+                        // The rest is dropped; nothing more is read.
+                        Input::Stopped => {
+                            self.begin_shutdown();
+                            return;
+                        }
                         Input::TooLarge => {
                             self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                             return;
@@ -107,6 +113,18 @@ impl EventLoop {
         }
     }
 
+    /// Whether the server has begun stopping: this loop's `Shutdown`
+    /// taken, or `stop()` called and the command still on its way — then
+    /// the loop begins its shutdown now, so that no input is read (no
+    /// message handed to the application, whose replies would be refused)
+    /// and no client accepted once `stop()` has begun.
+    pub(super) fn stop_begun(&mut self) -> bool {
+        if self.stopping.is_none() && !self.core.running.load(Ordering::Acquire) {
+            self.begin_shutdown();
+        }
+        self.stopping.is_some()
+    }
+
     pub(super) fn schedule_read(&mut self, t: usize) {
         if let Some(c) = self.conn_mut(t) {
             if !c.read_scheduled {
@@ -167,26 +185,32 @@ enum Input {
     Taken,
     /// A callback kicked the client: the rest of the read was dropped.
     Kicked,
+    /// The server began stopping: the rest of the read was dropped.
+    Stopped,
     /// A frame over the limit (counted and logged).
     TooLarge,
 }
 
 /// Decodes `data`, just read from `conn`, and hands its messages to
 /// `dispatch`, counting them; stops delivering once a callback has kicked
-/// the client. Starts or keeps the clock of a frame left unfinished.
+/// the client, or once the server is no longer `running` (a message handed
+/// out after `stop()` began could not be answered: sends fail then). Starts
+/// or keeps the clock of a frame left unfinished.
 #[inline]
 fn take_input(
     conn: &mut Connection,
     data: &[u8],
     dispatch: &mut Dispatch,
     counters: &LoopCounters,
+    running: &AtomicBool,
 ) -> Input {
     let now = Instant::now();
     conn.last_active = now;
     LoopCounters::add(&counters.bytes_in, data.len() as u64);
     let client = conn.client;
     let mut frames = 0u64;
-    let mut kicked = false;
+    // What ended the hand-out early, if anything: the rest is dropped.
+    let mut cut = Input::Taken;
     let kicks = dispatch.kicks.get();
     let res = conn.decoder.decode(data, |msg| {
         frames += 1;
@@ -194,13 +218,23 @@ fn take_input(
         // callback, a thread taking events) and then reads the stats finds
         // it counted.
         LoopCounters::add(&counters.msgs_in, 1);
-        if !kicked {
-            dispatch.message(counters, &client, msg);
-            kicked = dispatch.kicks.get() != kicks && shared::kicked_here(client.id);
+        if !matches!(cut, Input::Taken) {
+            return;
+        }
+        // (A plain load: `stop()` changes it once; a message handed out
+        // before this thread sees the change is the stop's race with a
+        // callback already running.)
+        if !running.load(Ordering::Relaxed) {
+            cut = Input::Stopped;
+            return;
+        }
+        dispatch.message(counters, &client, msg);
+        if dispatch.kicks.get() != kicks && shared::kicked_here(client.id) {
+            cut = Input::Kicked;
         }
     });
-    if kicked {
-        return Input::Kicked;
+    if !matches!(cut, Input::Taken) {
+        return cut;
     }
     if res.is_err() {
         LoopCounters::add(&counters.frame_too_large, 1);
