@@ -464,7 +464,7 @@ impl EventLoop {
     // ---- accepting: see `accept.rs` ------------------------------------
 
     fn adopt(&mut self, mut dealt: Dealt) {
-        if self.stop_begun() {
+        if self.stopping.is_some() {
             return; // dropped unadopted: `Dealt` gives its count back
         }
         let client = dealt.client;

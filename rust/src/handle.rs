@@ -533,8 +533,8 @@ impl ServerHandle {
     /// `start()` to have spawned them all, then joins them.
     ///
     /// Once the stop has begun ([`is_running`](ServerHandle::is_running)
-    /// false) the event loops read no more input and accept no client:
-    /// sends fail with [`Error::NotRunning`] from then on, so no message
+    /// false) the event loops read no more input: sends fail with
+    /// [`Error::NotRunning`] from then on, so no message
     /// is handed to `on_message` (or queued for [`events`](ServerHandle::events))
     /// whose reply would be refused — what was read but not handed out yet
     /// is dropped with what the clients send afterwards. Only a callback

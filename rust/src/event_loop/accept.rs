@@ -172,7 +172,7 @@ pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
 impl EventLoop {
     pub(super) fn accept_all(&mut self) {
         self.accept_more = false;
-        if self.stop_begun() {
+        if self.stopping.is_some() {
             return;
         }
         for _ in 0..ACCEPT_BUDGET {

@@ -17,7 +17,7 @@ impl EventLoop {
     /// Reads and dispatches what connection `t` has. Stops at a short read
     /// unless `drain` (the peer closed or errored: read to EOF).
     pub(super) fn read(&mut self, t: usize, drain: bool) {
-        if self.stop_begun() {
+        if self.input_stopped() {
             return;
         }
         let core = self.core.clone();
@@ -41,10 +41,7 @@ impl EventLoop {
                         // The kick, applied next, closes it; the rest is dropped.
                         Input::Kicked => return,
                         // The rest is dropped; nothing more is read.
-                        Input::Stopped => {
-                            self.begin_shutdown();
-                            return;
-                        }
+                        Input::Stopped => return,
                         Input::TooLarge => {
                             self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                             return;
@@ -101,8 +98,8 @@ impl EventLoop {
             DisconnectReason::Io(k) => k,
             _ => io::ErrorKind::ConnectionReset,
         };
-        let at_once = self.stopping.is_some()
-            || (kind != io::ErrorKind::ConnectionReset && self.read_paused());
+        let at_once =
+            self.input_stopped() || (kind != io::ErrorKind::ConnectionReset && self.read_paused());
         match self.conn_mut(t) {
             Some(c) if !at_once && c.closing.is_none() && !c.held => {
                 c.write_failed = Some(kind);
@@ -113,16 +110,15 @@ impl EventLoop {
         }
     }
 
-    /// Whether the server has begun stopping: this loop's `Shutdown`
-    /// taken, or `stop()` called and the command still on its way — then
-    /// the loop begins its shutdown now, so that no input is read (no
-    /// message handed to the application, whose replies would be refused)
-    /// and no client accepted once `stop()` has begun.
-    pub(super) fn stop_begun(&mut self) -> bool {
-        if self.stopping.is_none() && !self.core.running.load(Ordering::Acquire) {
-            self.begin_shutdown();
-        }
-        self.stopping.is_some()
+    /// Whether this loop reads no more input: its `Shutdown` was taken, or
+    /// `stop()` has begun and the command is on its way — no message is
+    /// handed to the application from then on (sends fail with
+    /// `NotRunning`: its reply would be refused). Accepting goes on until
+    /// the `Shutdown`, as before (a client accepted then is closed as
+    /// `ServerStopped`, where leaving it in the listen backlog would have
+    /// it reset).
+    pub(super) fn input_stopped(&self) -> bool {
+        self.stopping.is_some() || !self.core.running.load(Ordering::Acquire)
     }
 
     pub(super) fn schedule_read(&mut self, t: usize) {
