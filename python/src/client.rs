@@ -506,6 +506,15 @@ impl PyTcpClient {
         }
     }
 
+    /// The application gave up waiting for this client's close (Ctrl-C
+    /// ended the program while an ``aclose()`` waited): as after an
+    /// interrupted ``close()``, neither the exit nor dropping the client
+    /// waits for its flush, which goes on in the background while the
+    /// process lives. Used by ``aclose()``.
+    fn _give_up(&self) {
+        self.interrupted.store(true, Ordering::Release);
+    }
+
     /// Closes every client not dropped yet as ``close()`` does, one after
     /// the other (used at interpreter exit, after the servers were
     /// stopped). Ctrl-C ends the wait: the clients still closing are then
@@ -633,17 +642,17 @@ impl PyTcpClient {
 
     /// ``close()`` for asyncio: ``await client.aclose()`` closes the client
     /// on a helper thread, so the event loop keeps running while what is
-    /// queued is flushed (up to ``linger`` seconds). Cancelling the awaiting
-    /// task does not cancel the close. ``timeout`` and the result are
-    /// ``close()``'s.
+    /// queued is flushed (up to ``linger`` seconds). ``timeout`` and the
+    /// result are ``close()``'s. Cancelling the awaiting task (Ctrl-C ending
+    /// ``asyncio.run`` too) does not cancel the close but gives up waiting
+    /// for it, as Ctrl-C does a ``close()``: neither the exit nor dropping
+    /// the client waits for the flush, which goes on in the background
+    /// while the process lives (``timeout`` bounds the wait instead).
     #[pyo3(signature = (timeout = None))]
     fn aclose<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let close = py
-            .import("functools")?
-            .call_method1("partial", (slf.getattr("close")?, timeout))?;
-        py.import("tcphub._runtime")?
-            .call_method1("_in_thread", (close, "tcphub-aclose"))
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_aclose", (slf, timeout))
     }
 
     /// ``async with TcpClient(...) as client:`` returns the client itself.

@@ -358,6 +358,14 @@ impl PyTcpServer {
         self.stop_at_exit(py, t)
     }
 
+    /// The application gave up waiting for this server's stop (Ctrl-C
+    /// ended the program while an ``astop()`` waited): as after an
+    /// interrupted ``stop()``, neither the exit nor dropping the server
+    /// waits for its flush or its last callbacks. Used by ``astop()``.
+    fn _give_up(&self) {
+        self.give_up_waiting();
+    }
+
     /// Waits up to ``timeout`` seconds for the callback threads of every
     /// server to finish — those of servers dropped without ``stop()``
     /// included, which were stopped but not waited for — and returns
@@ -662,7 +670,8 @@ impl PyTcpServer {
     /// of its own (not the loop's default executor); leaving the loop
     /// (``break``, cancelling the consuming task) loses no event: those
     /// already taken in a batch go to the next ``aevents()``, ``events()``
-    /// or ``poll()``.
+    /// or ``poll()``; after an ``anext()`` cancelled by a timeout
+    /// (``asyncio.wait_for``) the iteration goes on.
     #[pyo3(signature = (*, max_batch = 256))]
     fn aevents<'py>(
         slf: &Bound<'py, Self>,
@@ -728,16 +737,16 @@ impl PyTcpServer {
     /// ``stop()`` for asyncio: ``await server.astop()`` stops the server on
     /// a helper thread, so the event loop keeps running while queued
     /// messages are flushed (up to ``linger`` seconds) and the last callbacks
-    /// run. Cancelling the awaiting task does not cancel the stop.
-    /// ``timeout`` and the result are ``stop()``'s.
+    /// run. ``timeout`` and the result are ``stop()``'s. Cancelling the
+    /// awaiting task (Ctrl-C ending ``asyncio.run`` too) does not cancel the
+    /// stop but gives up waiting for it, as Ctrl-C does a ``stop()``:
+    /// neither the exit nor dropping the server waits for the flush or the
+    /// last callbacks (``timeout`` bounds the wait instead).
     #[pyo3(signature = (timeout = None))]
     fn astop<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let stop = py
-            .import("functools")?
-            .call_method1("partial", (slf.getattr("stop")?, timeout))?;
-        py.import("tcphub._runtime")?
-            .call_method1("_in_thread", (stop, "tcphub-astop"))
+        slf.py()
+            .import("tcphub._runtime")?
+            .call_method1("_astop", (slf, timeout))
     }
 
     /// ``async with TcpServer(...) as server:`` starts the server (unless it

@@ -6,18 +6,22 @@
   stuck callbacks can delay it. Clients still open are closed after that.
 - ``_aevents`` implements ``TcpServer.aevents()``; ``_arecv`` and
   ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``;
-  ``_in_thread`` implements ``astop()``, ``aclose()`` and ``async with``,
-  and, with ``_aconnect``, ``TcpClient.aconnect()``.
+  ``_astop`` and ``_aclose`` implement ``astop()``, ``aclose()`` and
+  ``async with``, and ``_aconnect`` ``TcpClient.aconnect()``, each on a
+  helper thread (``_in_thread``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import collections.abc
+import math
 import threading
+import time
 import weakref
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar
 
 if TYPE_CHECKING:
     from ._tcphub import Event, TcpClient, TcpServer
@@ -29,6 +33,27 @@ EXIT_TIMEOUT = 5.0
 
 #: Seconds one helper-thread wait in ``aevents()`` lasts before re-checking.
 _AEVENTS_WAIT = 0.25
+
+#: Messages or events an async iteration (or ``arecv()``) takes without
+#: waiting before it lets the event loop run once: a busy client or server
+#: always has one ready, and the loop's other tasks, timers and
+#: cancellations would wait for as long as that lasts.
+_YIELD_EVERY = 64
+_taken_without_waiting = 0
+
+#: Seconds each slice of an ``aclose()``'s or ``astop()``'s wait lasts on
+#: its helper thread, between looks at whether the awaiting task gave up.
+_CLOSE_SLICE = 0.1
+
+
+async def _let_the_loop_run() -> None:
+    """Lets the event loop run once every ``_YIELD_EVERY`` calls (before
+    anything is taken, so a cancellation there loses nothing)."""
+    global _taken_without_waiting
+    _taken_without_waiting += 1
+    if _taken_without_waiting >= _YIELD_EVERY:
+        _taken_without_waiting = 0
+        await asyncio.sleep(0)
 
 
 def _track(server: "TcpServer") -> None:
@@ -62,24 +87,64 @@ def _stop_all() -> None:
     TcpServer._wait_for_callbacks(EXIT_TIMEOUT)
 
 
-async def _aevents(server: "TcpServer", max_batch: int) -> AsyncGenerator["Event", None]:
-    from ._tcphub import NotRunning
+class _ServerEvents:
+    """``TcpServer.aevents()``: an async generator by its interface
+    (``asend``, ``athrow``, ``aclose``; registered as
+    ``collections.abc.AsyncGenerator``) but an object of its own, because a
+    generator is finished by a cancelled ``anext()`` (``asyncio.wait_for``
+    around it): here the next ``anext()`` goes on."""
 
-    while True:
-        # One event at a time, without waiting: the rest of a batch taken
-        # for it stays with the server (for the next aevents(), events()
-        # or poll()) if this iteration is left.
-        try:
-            event = server._next_ready(max_batch)
-        except NotRunning:
-            return
-        if event is not None:
-            yield event
-            continue
-        # Wait on the server's helper thread (not the loop's default
-        # executor, whose few workers would be held), which takes nothing:
-        # if this task is cancelled meanwhile, no event is lost.
-        await _await_shared(_shared_wait(server, "tcphub-aevents"), None)
+    __slots__ = ("_server", "_max_batch", "_closed")
+
+    def __init__(self, server: "TcpServer", max_batch: int) -> None:
+        self._server = server
+        self._max_batch = max_batch
+        self._closed = False
+
+    def __aiter__(self) -> "_ServerEvents":
+        return self
+
+    async def __anext__(self) -> "Event":
+        from ._tcphub import NotRunning
+
+        await _let_the_loop_run()
+        while not self._closed:
+            # One event at a time, without waiting: the rest of a batch taken
+            # for it stays with the server (for the next aevents(), events()
+            # or poll()) if this iteration is left.
+            try:
+                event = self._server._next_ready(self._max_batch)
+            except NotRunning:
+                break
+            if event is not None:
+                return event
+            # Wait on the server's helper thread (not the loop's default
+            # executor, whose few workers would be held), which takes nothing:
+            # if this task is cancelled meanwhile, no event is lost.
+            await _await_shared(_shared_wait(self._server, "tcphub-aevents"), None)
+        raise StopAsyncIteration
+
+    async def asend(self, value: None) -> "Event":
+        """``__anext__()`` (nothing can be sent in)."""
+        return await self.__anext__()
+
+    async def athrow(self, typ: Any, val: Any = None, tb: Any = None) -> "Event":
+        """Ends the iteration and raises the exception given."""
+        self._closed = True
+        if val is None:
+            val = typ() if isinstance(typ, type) else typ
+        raise val.with_traceback(tb) if tb is not None else val
+
+    async def aclose(self) -> None:
+        """Ends the iteration (what it has not taken stays with the server)."""
+        self._closed = True
+
+
+collections.abc.AsyncGenerator.register(_ServerEvents)
+
+
+def _aevents(server: "TcpServer", max_batch: int) -> _ServerEvents:
+    return _ServerEvents(server, max_batch)
 
 
 #: The wait in flight for each server or client (by ``id``; the waiting
@@ -127,16 +192,33 @@ def _shared_wait_thread(owner: "TcpServer | TcpClient", fut: "Future[bool]") -> 
 async def _await_shared(shared: "Future[bool]", timeout: Optional[float]) -> None:
     """Waits for the shared wait, up to ``timeout`` seconds (``None``: until
     it ends); cancelling the caller cancels only its own view of it."""
-    waiting = asyncio.wrap_future(shared)
+    loop = asyncio.get_running_loop()
+    waiting: "asyncio.Future[None]" = loop.create_future()
+
+    def settle() -> None:
+        if not waiting.done():
+            waiting.set_result(None)
+
+    def wake(_: "Future[bool]") -> None:
+        # On the helper thread (or here, if it has ended). Not through
+        # `asyncio.wrap_future`, which before Python 3.10 logs "Event loop
+        # is closed" from the helper thread when the loop has closed
+        # meanwhile: nobody waits then.
+        try:
+            loop.call_soon_threadsafe(settle)
+        except RuntimeError:
+            pass
+
+    shared.add_done_callback(wake)
     try:
         # Up to the deadline: the shared wait may have begun earlier.
         await asyncio.wait([waiting], timeout=timeout)
-        if waiting.done():
-            waiting.result()
+        if shared.done():
+            shared.result()  # its error, if it had one
     finally:
         # (Not on a closed loop, whose task is being collected: cancelling
         # would schedule a callback there and raise.)
-        if not waiting.get_loop().is_closed():
+        if not loop.is_closed():
             waiting.cancel()
 
 
@@ -157,13 +239,17 @@ async def _exit_after(done: Awaitable[Any]) -> bool:
 
 
 async def _in_thread(
-    fn: Callable[[], _T], name: str, abandon: Optional[Callable[[_T], None]] = None
+    fn: Callable[[], _T],
+    name: str,
+    abandon: Optional[Callable[[_T], None]] = None,
+    on_cancel: Optional[Callable[[], None]] = None,
 ) -> _T:
     """Runs ``fn`` (a blocking ``stop()``, ``close()`` or connect) on a
     thread of its own and waits for it without blocking the event loop,
     returning what it returns or raising what it raises. Cancelling the
-    waiting task leaves ``fn`` to finish; what it then returns, which no
-    one takes, goes to ``abandon`` (off the event loop)."""
+    waiting task leaves ``fn`` to finish (``on_cancel`` is called, to tell
+    it); what it then returns, which no one takes, goes to ``abandon`` (off
+    the event loop)."""
     loop = asyncio.get_running_loop()
     done: "asyncio.Future[_T]" = loop.create_future()
     # Cleared once the task no longer awaits `done`: the thread then
@@ -212,6 +298,8 @@ async def _in_thread(
         return await done
     except BaseException:
         waiting = False
+        if on_cancel is not None:
+            on_cancel()
         # Cancelled after `succeed` had set the result but before the task
         # resumed: no one takes it.
         if done.done() and not done.cancelled() and done.exception() is None:
@@ -221,6 +309,49 @@ async def _in_thread(
 
 def _close(client: "TcpClient") -> None:
     client.close()
+
+
+def _until_done(
+    finish: "Callable[[Optional[float]], bool]",
+    give_up: "Callable[[], None]",
+    timeout: Optional[float],
+    gave_up: threading.Event,
+) -> bool:
+    """A blocking ``close(timeout)`` or ``stop(timeout)`` (``finish``) on a
+    helper thread, in slices. Once the awaiting task gave up (``gave_up``:
+    it was cancelled — Ctrl-C ending ``asyncio.run`` too, which reaches
+    only the main thread), it gives up as the interrupted call would have
+    on the main thread (``give_up``): neither the exit nor dropping the
+    object waits for the flush, which goes on in the background while the
+    process lives, and this thread ends instead of holding the exit."""
+    if timeout is not None and not (0 < timeout < math.inf):
+        return finish(timeout)  # no wait to slice (or the call's own error)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = _CLOSE_SLICE
+        if deadline is not None:
+            left = min(left, max(0.0, deadline - time.monotonic()))
+        if finish(left):
+            return True
+        if gave_up.is_set():
+            give_up()
+            return False
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+
+
+async def _aclose(client: "TcpClient", timeout: Optional[float]) -> bool:
+    """``TcpClient.aclose()``."""
+    gave_up = threading.Event()
+    close = lambda: _until_done(client.close, client._give_up, timeout, gave_up)  # noqa: E731
+    return await _in_thread(close, "tcphub-aclose", on_cancel=gave_up.set)
+
+
+async def _astop(server: "TcpServer", timeout: Optional[float]) -> bool:
+    """``TcpServer.astop()``."""
+    gave_up = threading.Event()
+    stop = lambda: _until_done(server.stop, server._give_up, timeout, gave_up)  # noqa: E731
+    return await _in_thread(stop, "tcphub-astop", on_cancel=gave_up.set)
 
 
 async def _aconnect(connect: "Callable[[threading.Event], TcpClient]") -> "TcpClient":
@@ -239,6 +370,7 @@ async def _next_message(client: "TcpClient", deadline: Optional[float]) -> Optio
     helper thread (``_shared_wait``), which takes nothing."""
     from ._tcphub import Timeout
 
+    await _let_the_loop_run()
     loop = asyncio.get_running_loop()
     while True:
         try:
@@ -259,6 +391,24 @@ async def _arecv(client: "TcpClient", timeout: Optional[float]) -> Optional[byte
     return await _next_message(client, deadline)
 
 
-async def _aiter_client(client: "TcpClient") -> AsyncGenerator[bytes, None]:
-    while (message := await _next_message(client, None)) is not None:
-        yield message
+class _ClientMessages:
+    """``async for message in client``: an async iterator (not a generator,
+    which a cancelled ``anext()`` would end for good)."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: "TcpClient") -> None:
+        self._client = client
+
+    def __aiter__(self) -> "_ClientMessages":
+        return self
+
+    async def __anext__(self) -> bytes:
+        message = await _next_message(self._client, None)
+        if message is None:
+            raise StopAsyncIteration
+        return message
+
+
+def _aiter_client(client: "TcpClient") -> _ClientMessages:
+    return _ClientMessages(client)

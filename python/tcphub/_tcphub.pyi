@@ -565,6 +565,7 @@ class TcpServer:
             if not server.stop(timeout=5.0):
                 print("a callback is still running")"""
     def _stop_with_timeout(self, timeout: float) -> bool: ...
+    def _give_up(self) -> None: ...
     @staticmethod
     def _wait_for_callbacks(timeout: float) -> bool: ...
     def wait(self, timeout: Optional[float] = None) -> bool:
@@ -703,7 +704,8 @@ class TcpServer:
         of its own (not the loop's default executor); leaving the loop
         (``break``, cancelling the consuming task) loses no event: those
         already taken in a batch go to the next ``aevents()``, ``events()``
-        or ``poll()``."""
+        or ``poll()``; after an ``anext()`` cancelled by a timeout
+        (``asyncio.wait_for``) the iteration goes on."""
     def _wait_ready(self, timeout: float) -> bool: ...
     def _next_ready(self, max_batch: int) -> Optional[Event]: ...
     def __enter__(self: _S) -> _S: ...
@@ -717,8 +719,11 @@ class TcpServer:
         """``stop()`` for asyncio: ``await server.astop()`` stops the server on
         a helper thread, so the event loop keeps running while queued
         messages are flushed (up to ``linger`` seconds) and the last callbacks
-        run. Cancelling the awaiting task does not cancel the stop.
-        ``timeout`` and the result are ``stop()``'s."""
+        run. ``timeout`` and the result are ``stop()``'s. Cancelling the
+        awaiting task (Ctrl-C ending ``asyncio.run`` too) does not cancel the
+        stop but gives up waiting for it, as Ctrl-C does a ``stop()``:
+        neither the exit nor dropping the server waits for the flush or the
+        last callbacks (``timeout`` bounds the wait instead)."""
     def __aenter__(self: _S) -> Coroutine[Any, Any, _S]: ...
     def __aexit__(
         self,
@@ -926,6 +931,7 @@ class TcpClient:
         (``asyncio.wait_for``, a task group) loses no message."""
     def __aiter__(self) -> AsyncIterator[bytes]: ...
     def _wait_ready(self, timeout: float) -> bool: ...
+    def _give_up(self) -> None: ...
     @staticmethod
     def _close_all() -> None: ...
     def shutdown_write(self) -> None:
@@ -1033,9 +1039,12 @@ class TcpClient:
     def aclose(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, bool]:
         """``close()`` for asyncio: ``await client.aclose()`` closes the client
         on a helper thread, so the event loop keeps running while what is
-        queued is flushed (up to ``linger`` seconds). Cancelling the awaiting
-        task does not cancel the close. ``timeout`` and the result are
-        ``close()``'s."""
+        queued is flushed (up to ``linger`` seconds). ``timeout`` and the
+        result are ``close()``'s. Cancelling the awaiting task (Ctrl-C ending
+        ``asyncio.run`` too) does not cancel the close but gives up waiting
+        for it, as Ctrl-C does a ``close()``: neither the exit nor dropping
+        the client waits for the flush, which goes on in the background
+        while the process lives (``timeout`` bounds the wait instead)."""
     def __aenter__(self) -> Coroutine[Any, Any, "TcpClient"]: ...
     def __aexit__(
         self,
