@@ -17,12 +17,14 @@ impl EventLoop {
     /// Reads and dispatches what connection `t` has. Stops at a short read
     /// unless `drain` (the peer closed or errored: read to EOF).
     pub(super) fn read(&mut self, t: usize, drain: bool) {
-        if self.input_stopped() {
-            return;
-        }
         let core = self.core.clone();
         let counters = &core.counters[self.idx];
         for _ in 0..READ_BUDGET {
+            // (Before each read: a stop begun meanwhile ends it, an end of
+            // input's last message included.)
+            if self.input_stopped() {
+                return;
+            }
             if self.read_paused() {
                 self.schedule_read(t);
                 return;
