@@ -147,79 +147,120 @@ def _aevents(server: "TcpServer", max_batch: int) -> _ServerEvents:
     return _ServerEvents(server, max_batch)
 
 
+class _SharedWait:
+    """One helper-thread wait (``owner._wait_ready``) and the event loops of
+    the awaits waiting on it, one entry each (kept under
+    ``_shared_waits_lock``)."""
+
+    __slots__ = ("future", "loops")
+
+    def __init__(self) -> None:
+        self.future: "Future[bool]" = Future()
+        self.future.set_running_or_notify_cancel()  # no waiter can cancel it for the others
+        self.loops: "list[asyncio.AbstractEventLoop]" = []
+
+    def awaited(self) -> bool:
+        """Whether an await on a loop still open waits on it (one on a
+        loop closed under it never ends by itself)."""
+        return any(not loop.is_closed() for loop in self.loops)
+
+
 #: The wait in flight for each server or client (by ``id``; the waiting
 #: thread holds the object, so the id is not reused meanwhile): see
 #: ``_shared_wait``.
-_shared_waits: "dict[int, Future[bool]]" = {}
+_shared_waits: "dict[int, _SharedWait]" = {}
 _shared_waits_lock = threading.Lock()
 
+#: Set as the interpreter exits, before it joins the helper threads: a
+#: wait still in flight ends at its next slice (``_AEVENTS_WAIT``), also
+#: one whose awaits were abandoned on a loop never closed.
+_exiting = threading.Event()
+_register_atexit = getattr(threading, "_register_atexit", None)
+if _register_atexit is not None:
+    _register_atexit(_exiting.set)
 
-def _shared_wait(owner: "TcpServer | TcpClient", name: str) -> "Future[bool]":
-    """The helper-thread wait (``owner._wait_ready``) in flight for
-    ``owner``, or a new one on a thread called ``name``.
+
+def _shared_wait(owner: "TcpServer | TcpClient", name: str) -> _SharedWait:
+    """The helper-thread wait in flight for ``owner``, or a new one on a
+    thread called ``name``, counting the caller as a waiter (until
+    ``_await_shared`` is done with it).
 
     Every ``aevents()`` of a server, and every ``arecv()`` and ``async for``
     of a client, shares it: a cancelled wait (``asyncio.wait_for`` around
     it, a poll loop) leaves its thread to the next one instead of one thread
-    per call that lingers until its wait ends."""
+    per call that lingers until its wait ends. The thread waits in slices
+    for as long as anyone waits: an idle client awaited in ``arecv()`` costs
+    one thread waking four times a second, not a new thread each time."""
+    loop = asyncio.get_running_loop()
     with _shared_waits_lock:
-        fut = _shared_waits.get(id(owner))
-        if fut is None:
-            fut = Future()
-            fut.set_running_or_notify_cancel()  # no waiter can cancel it for the others
-            # Not a daemon: it ends within one wait, and interpreter exit
-            # joins it rather than stopping it inside the native wait.
-            threading.Thread(target=_shared_wait_thread, args=(owner, fut), name=name).start()
+        wait = _shared_waits.get(id(owner))
+        if wait is None:
+            wait = _SharedWait()
+            # Not a daemon: it ends within one slice once nobody waits (or
+            # the interpreter exits), and interpreter exit joins it rather
+            # than stopping it inside the native wait.
+            threading.Thread(target=_shared_wait_thread, args=(owner, wait), name=name).start()
             # (start() raises, recording nothing, when no thread can start)
-            _shared_waits[id(owner)] = fut
-        return fut
+            _shared_waits[id(owner)] = wait
+        wait.loops.append(loop)
+        return wait
 
 
-def _shared_wait_thread(owner: "TcpServer | TcpClient", fut: "Future[bool]") -> None:
+def _shared_wait_thread(owner: "TcpServer | TcpClient", wait: _SharedWait) -> None:
     try:
-        ready = owner._wait_ready(_AEVENTS_WAIT)
+        while True:
+            ready = owner._wait_ready(_AEVENTS_WAIT)
+            with _shared_waits_lock:
+                # Before the waiters wake: one that must wait again starts a
+                # new wait.
+                if ready or not wait.awaited() or _exiting.is_set():
+                    del _shared_waits[id(owner)]
+                    break
     except BaseException as e:  # handed to the waiters
         with _shared_waits_lock:
-            del _shared_waits[id(owner)]
-        fut.set_exception(e)
+            if _shared_waits.get(id(owner)) is wait:
+                del _shared_waits[id(owner)]
+        wait.future.set_exception(e)
         return
-    with _shared_waits_lock:
-        # Before the waiters wake: one that must wait again starts a new wait.
-        del _shared_waits[id(owner)]
-    fut.set_result(ready)
+    wait.future.set_result(ready)
 
 
-async def _await_shared(shared: "Future[bool]", timeout: Optional[float]) -> None:
+async def _await_shared(wait: _SharedWait, timeout: Optional[float]) -> None:
     """Waits for the shared wait, up to ``timeout`` seconds (``None``: until
     it ends); cancelling the caller cancels only its own view of it."""
+    shared = wait.future
     loop = asyncio.get_running_loop()
-    waiting: "asyncio.Future[None]" = loop.create_future()
-
-    def settle() -> None:
-        if not waiting.done():
-            waiting.set_result(None)
-
-    def wake(_: "Future[bool]") -> None:
-        # On the helper thread (or here, if it has ended). Not through
-        # `asyncio.wrap_future`, which before Python 3.10 logs "Event loop
-        # is closed" from the helper thread when the loop has closed
-        # meanwhile: nobody waits then.
-        try:
-            loop.call_soon_threadsafe(settle)
-        except RuntimeError:
-            pass
-
-    shared.add_done_callback(wake)
     try:
-        # Up to the deadline: the shared wait may have begun earlier.
-        await asyncio.wait([waiting], timeout=timeout)
-        if shared.done():
-            shared.result()  # its error, if it had one
+        waiting: "asyncio.Future[None]" = loop.create_future()
+
+        def settle() -> None:
+            if not waiting.done():
+                waiting.set_result(None)
+
+        def wake(_: "Future[bool]") -> None:
+            # On the helper thread (or here, if it has ended). Not through
+            # `asyncio.wrap_future`, which before Python 3.10 logs "Event
+            # loop is closed" from the helper thread when the loop has
+            # closed meanwhile: nobody waits then.
+            try:
+                loop.call_soon_threadsafe(settle)
+            except RuntimeError:
+                pass
+
+        shared.add_done_callback(wake)
+        try:
+            # Up to the deadline: the shared wait may have begun earlier.
+            await asyncio.wait([waiting], timeout=timeout)
+            if shared.done():
+                shared.result()  # its error, if it had one
+        finally:
+            # (Not on a closed loop, whose task is being collected:
+            # cancelling would schedule a callback there and raise.)
+            if not loop.is_closed():
+                waiting.cancel()
     finally:
-        # (Not on a closed loop, whose task is being collected: cancelling
-        # would schedule a callback there and raise.)
-        if not loop.is_closed():
-            waiting.cancel()
+        with _shared_waits_lock:
+            wait.loops.remove(loop)
 
 
 _T = TypeVar("_T")
