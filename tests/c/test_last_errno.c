@@ -5,9 +5,9 @@
  * tcphub_last_error(): successful calls leave it, each thread has its own.
  * tcphub_last_gai_error(): the resolver's EAI_* code behind a host name
  * that did not resolve, 0 for every other failure. */
-#include <netdb.h>
+#include "test_util.h" /* first: it sets _POSIX_C_SOURCE */
 
-#include "test_util.h"
+#include <netdb.h>
 
 static int other_thread_errno = -1;
 
