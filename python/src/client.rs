@@ -662,7 +662,10 @@ impl PyTcpClient {
             .call_method1("_ready", (slf,))
     }
 
-    /// Closes the client as ``aclose()`` does, without blocking the event loop.
+    /// Closes the client as ``aclose()`` does, without blocking the event
+    /// loop. A block left by a cancellation (Ctrl-C ending ``asyncio.run``
+    /// too) begins the close and gives up waiting for it, as a cancelled
+    /// ``aclose()`` does.
     #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
     fn __aexit__<'py>(
         slf: &Bound<'py, Self>,
@@ -674,7 +677,7 @@ impl PyTcpClient {
         // `close()`'s True, which would swallow the block's exception.
         slf.py()
             .import("tcphub._runtime")?
-            .call_method1("_exit_after", (Self::aclose(slf, None)?,))
+            .call_method1("_exit_after", (slf, _exc_type))
     }
 
     fn __repr__(&self) -> String {

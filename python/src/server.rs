@@ -759,7 +759,9 @@ impl PyTcpServer {
     }
 
     /// Stops the server as ``astop()`` does, without blocking the event loop;
-    /// an exception raised in the block propagates.
+    /// an exception raised in the block propagates. A block left by a
+    /// cancellation (Ctrl-C ending ``asyncio.run`` too) begins the stop
+    /// and gives up waiting for it, as a cancelled ``astop()`` does.
     #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
     fn __aexit__<'py>(
         slf: &Bound<'py, Self>,
@@ -769,7 +771,7 @@ impl PyTcpServer {
     ) -> PyResult<Bound<'py, PyAny>> {
         slf.py()
             .import("tcphub._runtime")?
-            .call_method1("_exit_after", (Self::astop(slf, None)?,))
+            .call_method1("_exit_after", (slf, _exc_type))
     }
 
     /// Lets Python's garbage collector see the callbacks, so a server whose

@@ -148,21 +148,32 @@ def _aevents(server: "TcpServer", max_batch: int) -> _ServerEvents:
 
 
 class _SharedWait:
-    """One helper-thread wait (``owner._wait_ready``) and the event loops of
-    the awaits waiting on it, one entry each (kept under
-    ``_shared_waits_lock``)."""
+    """One helper-thread wait (``owner._wait_ready``): the event loops of
+    the awaits waiting on it, one entry each, and their wake-ups (kept under
+    ``_shared_waits_lock``, and taken out by each await as it ends: the wait
+    may outlive many awaits that timed out)."""
 
-    __slots__ = ("future", "loops")
+    __slots__ = ("loops", "wakers", "done", "error")
 
     def __init__(self) -> None:
-        self.future: "Future[bool]" = Future()
-        self.future.set_running_or_notify_cancel()  # no waiter can cancel it for the others
         self.loops: "list[asyncio.AbstractEventLoop]" = []
+        self.wakers: "list[Callable[[], None]]" = []
+        self.done = False
+        self.error: Optional[BaseException] = None
 
     def awaited(self) -> bool:
         """Whether an await on a loop still open waits on it (one on a
         loop closed under it never ends by itself)."""
         return any(not loop.is_closed() for loop in self.loops)
+
+    def finish(self, error: Optional[BaseException] = None) -> None:
+        """Ends the wait (on its thread) and wakes those waiting."""
+        with _shared_waits_lock:
+            self.done = True
+            self.error = error
+            wakers = list(self.wakers)
+        for wake in wakers:
+            wake()
 
 
 #: The wait in flight for each server or client (by ``id``; the waiting
@@ -173,7 +184,7 @@ _shared_waits_lock = threading.Lock()
 
 #: Set as the interpreter exits, before it joins the helper threads: a
 #: wait still in flight ends at its next slice (``_AEVENTS_WAIT``), also
-#: one whose awaits were abandoned on a loop never closed.
+#: one whose awaits were abandoned on a loop never closed; no new one starts.
 _exiting = threading.Event()
 _register_atexit = getattr(threading, "_register_atexit", None)
 if _register_atexit is not None:
@@ -182,26 +193,29 @@ if _register_atexit is not None:
 
 def _shared_wait(owner: "TcpServer | TcpClient", name: str) -> _SharedWait:
     """The helper-thread wait in flight for ``owner``, or a new one on a
-    thread called ``name``, counting the caller as a waiter (until
-    ``_await_shared`` is done with it).
+    thread called ``name``, counting the caller's loop as waiting on it
+    (until ``_await_shared`` is done with it).
 
     Every ``aevents()`` of a server, and every ``arecv()`` and ``async for``
     of a client, shares it: a cancelled wait (``asyncio.wait_for`` around
     it, a poll loop) leaves its thread to the next one instead of one thread
     per call that lingers until its wait ends. The thread waits in slices
     for as long as anyone waits: an idle client awaited in ``arecv()`` costs
-    one thread waking four times a second, not a new thread each time."""
+    one thread waking four times a second, not a new thread each time.
+    Once the interpreter exits no thread starts (it could not): the wait
+    never ends, as an await on a daemon thread's loop at exit may."""
     loop = asyncio.get_running_loop()
     with _shared_waits_lock:
         wait = _shared_waits.get(id(owner))
         if wait is None:
             wait = _SharedWait()
-            # Not a daemon: it ends within one slice once nobody waits (or
-            # the interpreter exits), and interpreter exit joins it rather
-            # than stopping it inside the native wait.
-            threading.Thread(target=_shared_wait_thread, args=(owner, wait), name=name).start()
-            # (start() raises, recording nothing, when no thread can start)
-            _shared_waits[id(owner)] = wait
+            if not _exiting.is_set():
+                # Not a daemon: it ends within one slice once nobody waits
+                # (or the interpreter exits), and interpreter exit joins it
+                # rather than stopping it inside the native wait.
+                threading.Thread(target=_shared_wait_thread, args=(owner, wait), name=name).start()
+                # (start() raises, recording nothing, when no thread can start)
+                _shared_waits[id(owner)] = wait
         wait.loops.append(loop)
         return wait
 
@@ -220,47 +234,50 @@ def _shared_wait_thread(owner: "TcpServer | TcpClient", wait: _SharedWait) -> No
         with _shared_waits_lock:
             if _shared_waits.get(id(owner)) is wait:
                 del _shared_waits[id(owner)]
-        wait.future.set_exception(e)
+        wait.finish(e)
         return
-    wait.future.set_result(ready)
+    wait.finish()
 
 
 async def _await_shared(wait: _SharedWait, timeout: Optional[float]) -> None:
     """Waits for the shared wait, up to ``timeout`` seconds (``None``: until
     it ends); cancelling the caller cancels only its own view of it."""
-    shared = wait.future
     loop = asyncio.get_running_loop()
-    try:
-        waiting: "asyncio.Future[None]" = loop.create_future()
+    waiting: "asyncio.Future[None]" = loop.create_future()
 
-        def settle() -> None:
-            if not waiting.done():
-                waiting.set_result(None)
+    def settle() -> None:
+        if not waiting.done():
+            waiting.set_result(None)
 
-        def wake(_: "Future[bool]") -> None:
-            # On the helper thread (or here, if it has ended). Not through
-            # `asyncio.wrap_future`, which before Python 3.10 logs "Event
-            # loop is closed" from the helper thread when the loop has
-            # closed meanwhile: nobody waits then.
-            try:
-                loop.call_soon_threadsafe(settle)
-            except RuntimeError:
-                pass
-
-        shared.add_done_callback(wake)
+    def wake() -> None:
+        # On the helper thread. Not through `asyncio.wrap_future`, which
+        # before Python 3.10 logs "Event loop is closed" from the helper
+        # thread when the loop has closed meanwhile: nobody waits then.
         try:
-            # Up to the deadline: the shared wait may have begun earlier.
-            await asyncio.wait([waiting], timeout=timeout)
-            if shared.done():
-                shared.result()  # its error, if it had one
-        finally:
-            # (Not on a closed loop, whose task is being collected:
-            # cancelling would schedule a callback there and raise.)
-            if not loop.is_closed():
-                waiting.cancel()
+            loop.call_soon_threadsafe(settle)
+        except RuntimeError:
+            pass
+
+    try:
+        with _shared_waits_lock:
+            ended = wait.done
+            if not ended:
+                wait.wakers.append(wake)
+        if ended:
+            settle()
+        # Up to the deadline: the shared wait may have begun earlier.
+        await asyncio.wait([waiting], timeout=timeout)
+        if wait.done and wait.error is not None:
+            raise wait.error
     finally:
         with _shared_waits_lock:
+            if wake in wait.wakers:
+                wait.wakers.remove(wake)
             wait.loops.remove(loop)
+        # (Not on a closed loop, whose task is being collected: cancelling
+        # would schedule a callback there and raise.)
+        if not loop.is_closed():
+            waiting.cancel()
 
 
 _T = TypeVar("_T")
@@ -271,11 +288,29 @@ async def _ready(value: _T) -> _T:
     return value
 
 
-async def _exit_after(done: Awaitable[Any]) -> bool:
-    """``__aexit__``: awaits ``done`` (an ``astop()`` or ``aclose()``) and
-    returns ``False``, so that an exception raised in the ``async with``
-    block propagates whatever ``done`` returned."""
-    await done
+async def _exit_after(obj: "TcpServer | TcpClient", exc_type: Optional[type]) -> bool:
+    """``__aexit__``: ``astop()`` or ``aclose()``, returning ``False`` so
+    that an exception raised in the ``async with`` block propagates
+    whatever it returned. A block left by a cancellation (Ctrl-C ending
+    ``asyncio.run`` among them) only begins the stop or close and gives up
+    waiting for it, as a cancelled ``astop()`` or ``aclose()`` does: the
+    clean-up of a cancelled task does not wait up to ``linger``."""
+    from ._tcphub import TcpServer
+
+    cancelled = exc_type is not None and issubclass(
+        exc_type, (asyncio.CancelledError, KeyboardInterrupt)
+    )
+    if isinstance(obj, TcpServer):
+        if not cancelled:
+            await obj.astop()
+            return False
+        obj.stop(0.0)  # begins it
+    else:
+        if not cancelled:
+            await obj.aclose()
+            return False
+        obj.close(0.0)  # begins it
+    obj._give_up()
     return False
 
 
