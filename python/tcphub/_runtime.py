@@ -34,10 +34,10 @@ EXIT_TIMEOUT = 5.0
 #: Seconds one helper-thread wait in ``aevents()`` lasts before re-checking.
 _AEVENTS_WAIT = 0.25
 
-#: Messages or events an async iteration (or ``arecv()``) takes without
-#: waiting before it lets the event loop run once: a busy client or server
-#: always has one ready, and the loop's other tasks, timers and
-#: cancellations would wait for as long as that lasts.
+#: Every this many steps of an async iteration (or ``arecv()`` calls), the
+#: event loop runs once before the next is taken: a busy client or server
+#: always has a message ready, so a step never waits, and the loop's other
+#: tasks, timers and cancellations would wait for as long as that lasts.
 _YIELD_EVERY = 64
 _taken_without_waiting = 0
 
