@@ -2020,6 +2020,28 @@ int tcphub_server_stats(const struct tcphub_server *s, struct tcphub_stats *stat
 int tcphub_server_stop(struct tcphub_server *s);
 
 /**
+ * The first half of a two-phase shutdown: the server reads no more input
+ * from any client — no `on_message` call and no message event from now on
+ * — while everything else goes on: sends reach the clients, the events
+ * already queued stay there to take, and the answers your worker threads
+ * are still making get out. Then call `tcphub_server_stop`, which flushes
+ * and closes as usual. Meanwhile the idle and frame timeouts wait, a client
+ * that leaves is noticed when a send to it fails or at the stop, and new
+ * clients are still accepted (the stop closes them). What was read but not
+ * handed out yet, and what clients send afterwards, is dropped. Idempotent,
+ * no undo; callable from any thread and from inside a callback.
+ *
+ * Returns `TCPHUB_OK` (also for a server already stopped),
+ * `TCPHUB_ERR_NOT_RUNNING` for a server never started (there is no input
+ * to stop yet).
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_stop_input(struct tcphub_server *s);
+
+/**
  * Stops gracefully like `tcphub_server_stop`, but waits at most
  * `timeout_ms` milliseconds for the flush, the last callbacks and the
  * event-loop threads. If they have not finished by then the stop goes on:

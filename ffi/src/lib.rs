@@ -27,7 +27,8 @@
 //!   keepalive, `TCP_NODELAY`, backlog, pull-queue capacity, the notice
 //!   for refused connections.
 //! - `stats.rs` — `tcphub_stats`, `tcphub_server_stats`.
-//! - `stopping.rs` — `tcphub_server_stop_timeout`, `_begin_stop`, `_wait`.
+//! - `stopping.rs` — `tcphub_server_stop_timeout`, `_begin_stop`, `_wait`,
+//!   `_stop_input`.
 //! - `clients.rs` — `tcphub_client_info`: `tcphub_server_clients`,
 //!   `tcphub_server_client_info`.
 //! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.

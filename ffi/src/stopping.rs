@@ -1,6 +1,7 @@
 //! Stopping without blocking for long: `tcphub_server_stop_timeout`,
 //! `tcphub_server_begin_stop`, and `tcphub_server_wait` for a server that a
-//! callback or another thread stops.
+//! callback or another thread stops; `tcphub_server_stop_input`, the first
+//! half of a two-phase shutdown.
 
 use std::ffi::c_int;
 use std::time::Duration;
@@ -65,6 +66,44 @@ pub unsafe extern "C" fn tcphub_server_begin_stop(s: *mut tcphub_server) -> c_in
         let srv = unsafe { server(s)? };
         if let Ok(Some(h)) = srv.last_handle() {
             h.begin_stop();
+        }
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// The first half of a two-phase shutdown: the server reads no more input
+/// from any client — no `on_message` call and no message event from now on
+/// — while everything else goes on: sends reach the clients, the events
+/// already queued stay there to take, and the answers your worker threads
+/// are still making get out. Then call `tcphub_server_stop`, which flushes
+/// and closes as usual. Meanwhile the idle and frame timeouts wait, a client
+/// that leaves is noticed when a send to it fails or at the stop, and new
+/// clients are still accepted (the stop closes them). What was read but not
+/// handed out yet, and what clients send afterwards, is dropped. Idempotent,
+/// no undo; callable from any thread and from inside a callback.
+///
+/// Returns `TCPHUB_OK` (also for a server already stopped),
+/// `TCPHUB_ERR_NOT_RUNNING` for a server never started (there is no input
+/// to stop yet).
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_stop_input(s: *mut tcphub_server) -> c_int {
+    boundary("tcphub_server_stop_input", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        match srv.last_handle() {
+            Ok(Some(h)) => h.stop_input(),
+            // A forked child: the run is the parent's, stopped here.
+            Err(_) => {}
+            Ok(None) => {
+                return Err(Fail::new(
+                    TCPHUB_ERR_NOT_RUNNING,
+                    "the server was never started",
+                ))
+            }
         }
         Ok(TCPHUB_OK)
     })

@@ -35,13 +35,14 @@ thread_local! {
     static LIVE: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
 }
 
-/// Whether `ev` is a message taken once this server's stop has begun: not
-/// handed to `on_message` (a reply to it could not be sent: the core
-/// refuses sends from the stop on, and itself hands out no message read
-/// after it — these were read before and queued for this thread).
+/// Whether `ev` is a message taken once this server's stop has begun, or
+/// its `stop_input()` (`input_stopped`, set by both): not handed to
+/// `on_message` (after a stop a reply to it could not be sent: the core
+/// refuses sends from the stop on; and the core itself hands out no message
+/// read after either — these were read before and queued for this thread).
 /// Connects and disconnects still go out, each connect with its disconnect.
-fn after_stop(ev: &Event, stopping: &AtomicBool) -> bool {
-    matches!(ev, Event::Message(..)) && stopping.load(Ordering::Acquire)
+fn after_stop(ev: &Event, input_stopped: &AtomicBool) -> bool {
+    matches!(ev, Event::Message(..)) && input_stopped.load(Ordering::Acquire)
 }
 
 /// Whether the dispatcher must skip `ev`: a message of a client its
@@ -302,6 +303,9 @@ pub(crate) struct Dispatcher {
     /// is told: from then on a callback's `NotRunning` is the stop's doing
     /// and not reported (see `Callbacks::deliver`).
     stopping: Arc<AtomicBool>,
+    /// Set when this server's stop or `stop_input()` begins: the messages
+    /// still queued for the thread are skipped (see `after_stop`).
+    input_stopped: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
@@ -336,7 +340,13 @@ impl Dispatcher {
 
     /// This server's stop begins (called before the core's `stop`).
     pub(crate) fn note_stop(&self) {
+        self.input_stopped.store(true, Ordering::Release);
         self.stopping.store(true, Ordering::Release);
+    }
+
+    /// This server's `stop_input()` begins (called before the core's).
+    pub(crate) fn note_stop_input(&self) {
+        self.input_stopped.store(true, Ordering::Release);
     }
 
     /// Ctrl-C ended a wait for this dispatcher: the interpreter's exit
@@ -404,9 +414,14 @@ impl Dispatcher {
         let counter = Arc::clone(&errors);
         let stopping = Arc::new(AtomicBool::new(false));
         let stop_seen = Arc::clone(&stopping);
+        let input_stopped = Arc::new(AtomicBool::new(false));
+        let skip = Arc::clone(&input_stopped);
         let t = std::thread::Builder::new()
             .name("tcphub-dispatch".into())
-            .spawn(move || dispatch_loop(events, callbacks, &counter, &stop_seen, done_tx))?;
+            .spawn(move || {
+                let flags = (&*stop_seen, &*skip);
+                dispatch_loop(events, callbacks, &counter, flags, done_tx)
+            })?;
         {
             let mut all = unfinished();
             prune(&mut all);
@@ -418,6 +433,7 @@ impl Dispatcher {
             done: done_rx,
             errors,
             stopping,
+            input_stopped,
             pid: std::process::id(),
         })
     }
@@ -522,7 +538,7 @@ fn dispatch_loop(
     events: Events,
     callbacks: Callbacks,
     errors: &AtomicU64,
-    stopping: &AtomicBool,
+    (stopping, input_stopped): (&AtomicBool, &AtomicBool),
     _done: crossbeam_channel::Sender<()>,
 ) {
     ON_DISPATCHER.with(|d| d.set(true));
@@ -550,7 +566,7 @@ fn dispatch_loop(
                 let delivered = attached(|py| {
                     for ev in batch.drain(..) {
                         if !after_kick(&ev)
-                            && !after_stop(&ev, stopping)
+                            && !after_stop(&ev, input_stopped)
                             && callbacks.deliver(py, ev, stopping)
                         {
                             errors.fetch_add(1, Ordering::Relaxed);

@@ -578,6 +578,21 @@ class TcpServer:
         Raises ``NotRunning`` before ``start()`` (there is nothing to wait
         for: without it, ``wait()`` would block for good), unless ``stop()``
         came first: then the server has stopped, and it returns ``True``."""
+    def stop_input(self) -> None:
+        """The first half of a two-phase shutdown: the server reads no more
+        input — no ``on_message`` call (messages received but not handed out
+        yet are dropped) and no message event from now on — while everything
+        else goes on: sends reach the clients, the events already queued stay
+        to take, and the answers your worker threads are still making get
+        out. Then call ``stop()``, which flushes and closes as usual.
+        Meanwhile the idle and frame timeouts wait, a client that leaves is
+        noticed when a send to it fails or at the stop, and new clients are
+        still accepted (the stop closes them). Idempotent, no undo; harmless
+        on a stopped server. Raises ``NotRunning`` before ``start()``::
+
+            server.stop_input()      # no more requests...
+            pool.shutdown(wait=True) # ...the ones taken are answered
+            server.stop()"""
     def send_all(self, data: _Data, *, exclude: Optional[_ClientRef] = None) -> int:
         """Queues ``data`` for every connected client, or every one but client
         ``exclude`` (an id or a ``Client``, e.g. the sender of a message being
@@ -950,7 +965,8 @@ class TcpClient:
         acknowledged is left to the system, which goes on sending it after
         the close: it may still arrive, nothing confirms it (unless a
         message was cut in the middle: then the connection is reset, which
-        drops that too); ``disconnect_reason`` then says ``"i/o error: timed out"`` instead of ``"closed locally"``
+        drops that too); ``disconnect_reason`` then says
+        ``"i/o error: timed out"`` instead of ``"closed locally"``
         (``"connection reset"`` if the server reset it meanwhile); a
         server that ended its side before the flush was done (before the
         call, too) closed first: ``"closed by peer"``.

@@ -646,11 +646,12 @@ impl EventLoop {
         let config = &self.core.config;
         let (idle, frame) = (config.idle_timeout, config.frame_timeout);
         self.next_timer_check = timer_tick(config).map(|t| now + t);
-        if self.read_paused() || self.stopping.is_some() {
+        if self.read_paused() || self.input_stopped() {
             // We are not reading anyone (the pull queue is full, a loop we
-            // post to is far behind, or the server is stopping and only
-            // flushes): a client waiting on us is not idle or slow. Look
-            // again next tick (a stop reports everyone `ServerStopped`).
+            // post to is far behind, the input was stopped, or the server
+            // is stopping and only flushes): a client waiting on us is not
+            // idle or slow. Look again next tick (a stop reports everyone
+            // `ServerStopped`).
             return;
         }
         let expired = |c: &Connection| {

@@ -608,6 +608,64 @@ impl ServerHandle {
         self.core.begin_stop();
     }
 
+    /// The first half of a two-phase shutdown: the event loops read no
+    /// more input from any client — no `on_message` is called and no
+    /// message queued for [`events`](ServerHandle::events) from now on —
+    /// while everything else goes on: sends reach the clients, the events
+    /// already queued stay there to take, and what your worker threads are
+    /// still answering gets out. Then call [`stop`](ServerHandle::stop),
+    /// which flushes and closes as usual. Idempotent; there is no undo.
+    ///
+    /// Meanwhile nobody is idle or slow on the server's account (the idle
+    /// and frame timeouts wait, as while reading is paused for a full event
+    /// queue); a client that leaves is noticed when a send to it fails or
+    /// at the stop; new clients are still accepted (and closed by the stop
+    /// as `ServerStopped`, where refusing them would leave them in the
+    /// listen backlog to be reset). What was read but not handed out yet,
+    /// and what the clients send afterwards, is dropped — as with `stop()`.
+    /// Only a callback already running when another thread calls this is
+    /// handed its message. Useless on a stopped server, and harmless.
+    ///
+    /// # Examples
+    ///
+    /// A request/response service in pull mode: stop taking requests, answer
+    /// the ones taken, then stop.
+    ///
+    /// ```
+    /// use std::io::{BufRead, BufReader, Write};
+    /// use std::time::Duration;
+    /// use tcphub::{Event, Framing, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .start()?;
+    /// let events = server.events();
+    /// let mut alice = std::net::TcpStream::connect(server.local_addr())?;
+    /// alice.write_all(b"ping\n")?;
+    /// let id = loop {
+    ///     if let Event::Message(c, _) = events.recv_timeout(Duration::from_secs(10))? {
+    ///         break c.id;
+    ///     }
+    /// };
+    /// server.stop_input(); // no more requests are taken…
+    /// server.send(id, b"pong")?; // …and the answers still go out
+    /// server.stop();
+    /// let mut line = String::new();
+    /// BufReader::new(alice).read_line(&mut line)?;
+    /// assert_eq!(line, "pong\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop_input(&self) {
+        if !self.core.reading.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        log::debug!(
+            "tcphub: server on {} takes no more input",
+            self.core.local_addr
+        );
+    }
+
     /// Blocks until the server has stopped (by `stop()` on another thread or
     /// inside a callback). Inside a callback of the running server it blocks
     /// that loop — its other clients wait — until another thread stops the

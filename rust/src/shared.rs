@@ -287,6 +287,9 @@ pub(crate) struct Core {
     pub local_addr: SocketAddr,
     /// False once `stop()` was called: new sends fail with `NotRunning`.
     pub running: AtomicBool,
+    /// False once `stop_input()` or `stop()` was called: the loops read no
+    /// more input and hand out no more messages.
+    pub reading: AtomicBool,
     /// Where the loops run: in a child forked since, they do not (see
     /// `fork.rs`), and this server acts as stopped there.
     pub origin: crate::fork::Origin,
@@ -757,6 +760,8 @@ impl Core {
 
     /// Starts a graceful stop (idempotent) without waiting.
     pub fn begin_stop(&self) {
+        // (Before `running`: a loop that sees the stop reads nothing more.)
+        self.reading.store(false, Ordering::SeqCst);
         if self.origin.forked() {
             // The loops are the parent's: nothing to tell here.
             self.running.store(false, Ordering::SeqCst);

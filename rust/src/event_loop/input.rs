@@ -37,8 +37,8 @@ impl EventLoop {
             }
             match conn.read_into(&mut self.rbuf) {
                 ReadOutcome::Data(n) => {
-                    let running = &core.running;
-                    match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters, running) {
+                    let reading = &core.reading;
+                    match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters, reading) {
                         Input::Taken => {}
                         // The kick, applied next, closes it; the rest is dropped.
                         Input::Kicked => return,
@@ -112,15 +112,16 @@ impl EventLoop {
         }
     }
 
-    /// Whether this loop reads no more input: its `Shutdown` was taken, or
+    /// Whether this loop reads no more input: its `Shutdown` was taken,
     /// `stop()` has begun and the command is on its way — no message is
     /// handed to the application from then on (sends fail with
-    /// `NotRunning`: its reply would be refused). Accepting goes on until
-    /// the `Shutdown`, as before (a client accepted then is closed as
-    /// `ServerStopped`, where leaving it in the listen backlog would have
-    /// it reset).
+    /// `NotRunning`: its reply would be refused) —, or `stop_input()` was
+    /// called (sends still work: the application answers what it has).
+    /// Accepting goes on until the `Shutdown`, as before (a client accepted
+    /// then is closed as `ServerStopped`, where leaving it in the listen
+    /// backlog would have it reset).
     pub(super) fn input_stopped(&self) -> bool {
-        self.stopping.is_some() || !self.core.running.load(Ordering::Acquire)
+        self.stopping.is_some() || !self.core.reading.load(Ordering::Acquire)
     }
 
     pub(super) fn schedule_read(&mut self, t: usize) {
@@ -191,16 +192,16 @@ enum Input {
 
 /// Decodes `data`, just read from `conn`, and hands its messages to
 /// `dispatch`, counting them; stops delivering once a callback has kicked
-/// the client, or once the server is no longer `running` (a message handed
-/// out after `stop()` began could not be answered: sends fail then). Starts
-/// or keeps the clock of a frame left unfinished.
+/// the client, or once the server is no longer `reading` (`stop_input()`,
+/// or `stop()`: a message handed out after it began could not be answered,
+/// sends fail then). Starts or keeps the clock of a frame left unfinished.
 #[inline]
 fn take_input(
     conn: &mut Connection,
     data: &[u8],
     dispatch: &mut Dispatch,
     counters: &LoopCounters,
-    running: &AtomicBool,
+    reading: &AtomicBool,
 ) -> Input {
     let now = Instant::now();
     conn.last_active = now;
@@ -222,7 +223,7 @@ fn take_input(
         // (A plain load: `stop()` changes it once; a message handed out
         // before this thread sees the change is the stop's race with a
         // callback already running.)
-        if !running.load(Ordering::Relaxed) {
+        if !reading.load(Ordering::Relaxed) {
             cut = Input::Stopped;
             return;
         }

@@ -60,6 +60,7 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
         config,
         local_addr,
         running: AtomicBool::new(true),
+        reading: AtomicBool::new(true),
         origin: crate::fork::Origin::here(),
         lanes: crate::gather::Lanes::new(remotes.len()),
         loops: remotes,

@@ -1,0 +1,91 @@
+"""stop_input(): the first half of a two-phase shutdown. No more requests
+are taken, the ones taken are answered, then stop() closes as usual."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import tcphub
+from conftest import WAIT, LineReader, connect, read_to_eof, wait_until
+
+
+def test_refused_before_start(make_server):
+    server = make_server(framing="lines")
+    with pytest.raises(tcphub.NotRunning, match="not started"):
+        server.stop_input()
+
+
+def test_pull_mode_answers_what_it_took(make_server):
+    server = make_server(framing="lines").start()
+    s = connect(server)
+    s.sendall(b"question 1\n")
+    events = server.events(timeout=WAIT)
+    asked = next(e for e in events if e.kind == "message")
+    server.stop_input()
+    server.stop_input()  # idempotent
+    assert server.running
+    s.sendall(b"question 2\n")  # never handed out
+    server.send(asked.client, b"answer to " + asked.data)
+    assert LineReader(s).line() == b"answer to question 1"
+    assert server.poll(timeout=0.3) == []
+    server.stop()
+    assert read_to_eof(s) == 0
+    rest = list(server.events(timeout=WAIT))
+    assert [(e.kind, e.reason) for e in rest] == [("disconnect", "server stopped")]
+    s.close()
+
+
+def test_a_worker_pool_answers_after_the_input_stopped(make_server):
+    server = make_server(framing="lines")
+    go = threading.Event()
+    handed = []
+    pool = ThreadPoolExecutor(max_workers=2)
+
+    def work(client: tcphub.Client, data: bytes) -> None:
+        go.wait(WAIT)
+        server.send(client, b"done: " + data)
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        handed.append(data)
+        pool.submit(work, client, data)
+
+    server.start()
+    s = connect(server)
+    s.sendall(b"job 1\n")
+    wait_until(lambda: handed == [b"job 1"], what="the job")
+    server.stop_input()
+    s.sendall(b"job 2\n")
+    go.set()
+    pool.shutdown(wait=True)
+    assert LineReader(s).line() == b"done: job 1"
+    server.stop()
+    assert read_to_eof(s) == 0
+    assert handed == [b"job 1"]
+    s.close()
+
+
+def test_messages_queued_for_the_callbacks_are_dropped(make_server):
+    # Messages the core had read and queued for the callback thread before
+    # stop_input() are not handed to on_message after it, as at a stop.
+    server = make_server(framing="lines")
+    release = threading.Event()
+    handed = []
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        handed.append(data)
+        release.wait(WAIT)  # the first one holds the callback thread
+
+    server.start()
+    s = connect(server)
+    s.sendall(b"".join(b"m%d\n" % i for i in range(50)))
+    wait_until(lambda: server.stats().msgs_in == 50, what="all 50 read")
+    server.stop_input()
+    release.set()
+    server.stop()
+    assert handed == [b"m0"]
+    s.close()
