@@ -1800,6 +1800,33 @@ int tcphub_server_set_framing(struct tcphub_server *s, tcphub_framing framing, s
 int tcphub_server_set_full_message(struct tcphub_server *s, const uint8_t *msg, size_t len);
 
 /**
+ * Keeps a client that finished sending (`shutdown(SHUT_WR)` after its
+ * request, as `nc -N` does) open for your replies for up to `window_ms`
+ * milliseconds, with callbacks and in pull mode alike (0, the default:
+ * off) — for answers that come from worker threads. Its last messages are
+ * handed out and its leaving is reported as usual (`on_disconnect` or
+ * `TCPHUB_EVENT_DISCONNECTED`, `TCPHUB_REASON_CLOSED_BY_PEER`), but
+ * `tcphub_server_send`, `_send_to` and broadcasts still reach it (it is
+ * no longer listed or counted; it still counts toward `max_clients`). It
+ * is closed, once what is queued for it is written (up to the linger
+ * time), when you call `tcphub_server_disconnect` for it — do, once it is
+ * answered: the client waits for that end —, when `window_ms` has passed
+ * since its leaving was reported (in pull mode: since you took that
+ * event, if later), when a write to it fails, or at the stop; no second
+ * leaving is reported. Off, a server with callbacks closes such a client
+ * once the callbacks for its last messages have returned, and a
+ * pull-mode server holds it until the next `tcphub_server_next_event`.
+ * Takes effect at the next `tcphub_server_start`.
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_hold_for_replies(struct tcphub_server *s, uint64_t window_ms);
+
+/**
  * Disconnects clients that send nothing for `timeout_ms` milliseconds with
  * `TCPHUB_REASON_IDLE_TIMEOUT` (0, the default, turns it off). Takes effect
  * at the next `tcphub_server_start`.

@@ -1,5 +1,5 @@
-//! The less common server settings: overflow policy, linger, keepalive,
-//! `TCP_NODELAY`, listen backlog, the pull-mode queue capacity and the
+//! The less common server settings: overflow policy, linger, the hold for
+//! replies to half-closed clients, keepalive, `TCP_NODELAY`, listen backlog, the pull-mode queue capacity and the
 //! server's notices (to refused connections, to clients cut off for a
 //! timeout). Each
 //! setter stores its value; `tcphub_server_start` hands them to the core's
@@ -19,6 +19,9 @@ use crate::server::{tcphub_server, tune};
 pub(crate) struct Tuning {
     overflow: Option<Overflow>,
     linger_ms: Option<u64>,
+    /// How long a half-closed client is held for replies, in milliseconds
+    /// (0 = the default hold).
+    hold_for_replies_ms: u64,
     /// Keepalive idle time in milliseconds (0 = off, the default).
     keepalive_ms: u64,
     nodelay: Option<bool>,
@@ -39,6 +42,9 @@ impl Tuning {
         }
         if let Some(ms) = self.linger_ms {
             b = b.linger(Duration::from_millis(ms));
+        }
+        if self.hold_for_replies_ms > 0 {
+            b = b.hold_for_replies(Duration::from_millis(self.hold_for_replies_ms));
         }
         if self.keepalive_ms > 0 {
             b = b.keepalive(Duration::from_millis(self.keepalive_ms));
@@ -115,6 +121,43 @@ pub unsafe extern "C" fn tcphub_server_set_linger(s: *mut tcphub_server, linger_
     unsafe {
         tune("tcphub_server_set_linger", s, |t| {
             t.linger_ms = Some(linger_ms);
+            Ok(())
+        })
+    }
+}
+
+/// Keeps a client that finished sending (`shutdown(SHUT_WR)` after its
+/// request, as `nc -N` does) open for your replies for up to `window_ms`
+/// milliseconds, with callbacks and in pull mode alike (0, the default:
+/// off) — for answers that come from worker threads. Its last messages are
+/// handed out and its leaving is reported as usual (`on_disconnect` or
+/// `TCPHUB_EVENT_DISCONNECTED`, `TCPHUB_REASON_CLOSED_BY_PEER`), but
+/// `tcphub_server_send`, `_send_to` and broadcasts still reach it (it is
+/// no longer listed or counted; it still counts toward `max_clients`). It
+/// is closed, once what is queued for it is written (up to the linger
+/// time), when you call `tcphub_server_disconnect` for it — do, once it is
+/// answered: the client waits for that end —, when `window_ms` has passed
+/// since its leaving was reported (in pull mode: since you took that
+/// event, if later), when a write to it fails, or at the stop; no second
+/// leaving is reported. Off, a server with callbacks closes such a client
+/// once the callbacks for its last messages have returned, and a
+/// pull-mode server holds it until the next `tcphub_server_next_event`.
+/// Takes effect at the next `tcphub_server_start`.
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_hold_for_replies(
+    s: *mut tcphub_server,
+    window_ms: u64,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_hold_for_replies", s, |t| {
+            t.hold_for_replies_ms = window_ms;
             Ok(())
         })
     }

@@ -112,6 +112,14 @@ use running::Running;
 /// - ``linger``: how long ``stop()`` keeps flushing, and how long a client
 ///   that finished sending is held open for replies after its disconnect
 ///   event was taken (pull mode, callbacks included).
+/// - ``hold_for_replies``: seconds a client that finished sending (a
+///   half-close after its request, as ``nc -N`` does) is kept open for
+///   replies — for answers that come from worker threads. Its disconnect
+///   is reported as usual, but ``send()`` and broadcasts still reach it
+///   until you ``disconnect()`` it (do, once it is answered: the client
+///   waits for that end), that long has passed since its disconnect event
+///   was handed out, a write to it fails, or the stop. ``None`` (the
+///   default): held only until the next event is taken, as above.
 /// - ``event_capacity``: events waiting to be taken (default 65,536); while
 ///   full, the server stops reading from clients.
 /// - ``busy_poll``: how long an I/O thread that ran out of work keeps
@@ -183,6 +191,7 @@ impl PyTcpServer {
         nodelay = true,
         backlog = 4096, // DEFAULT_BACKLOG
         linger = 2.0,
+        hold_for_replies = None,
         event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         busy_poll = 5e-6,
         full_message = None,
@@ -206,6 +215,7 @@ impl PyTcpServer {
         nodelay: bool,
         #[pyo3(from_py_with = crate::types::backlog_arg)] backlog: i32,
         linger: f64,
+        hold_for_replies: Option<f64>,
         #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
         busy_poll: f64,
         full_message: Option<Data>,
@@ -238,6 +248,9 @@ impl PyTcpServer {
             nodelay,
             backlog,
             linger: duration(py, linger, "linger")?,
+            hold_for_replies: hold_for_replies
+                .map(|s| crate::positive_duration(py, s, "hold_for_replies"))
+                .transpose()?,
             event_capacity,
             busy_poll: duration(py, busy_poll, "busy_poll")?,
             full_message: full_message.map(|m| m.to_vec()),

@@ -26,6 +26,7 @@ pub(crate) struct Settings {
     pub(crate) nodelay: bool,
     pub(crate) backlog: i32,
     pub(crate) linger: Duration,
+    pub(crate) hold_for_replies: Option<Duration>,
     pub(crate) event_capacity: usize,
     pub(crate) busy_poll: Duration,
     pub(crate) full_message: Option<Vec<u8>>,
@@ -57,6 +58,9 @@ impl Settings {
         }
         if let Some(t) = self.keepalive {
             b = b.keepalive(t);
+        }
+        if let Some(t) = self.hold_for_replies {
+            b = b.hold_for_replies(t);
         }
         if let Some(msg) = &self.full_message {
             b = b.full_message(msg);

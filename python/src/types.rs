@@ -116,7 +116,8 @@ fn value_hash<T: pyo3::PyClass>(slf: &Bound<'_, T>) -> PyResult<isize> {
 /// When a client only finished sending (reason ``"closed by peer"``, or
 /// ``"closed in the middle of a frame"``), its connection stays open for
 /// replies to its last messages until the next event is asked for, by any
-/// thread (or ``linger`` passes): ``send`` and ``send_all`` still reach it
+/// thread (or ``linger`` passes; with ``hold_for_replies`` set, until you
+/// ``disconnect()`` it or that time passes): ``send`` and ``send_all`` still reach it
 /// (``send_all`` does not count it). So does a notice about its leaving sent
 /// on this event (in ``on_disconnect`` too): leave it out with
 /// ``send_all(data, exclude=client.id)``.

@@ -225,7 +225,9 @@ class Event:
     When a client only finished sending (reason ``"closed by peer"``, or
     ``"closed in the middle of a frame"``), its connection stays open for
     replies to its last messages until the next event is asked for, by any
-    thread (or ``linger`` passes): ``send`` and ``send_all`` still reach it
+    thread (or ``linger`` passes; with ``hold_for_replies`` set, until you
+    ``disconnect()`` it or that time passes): ``send`` and ``send_all`` still
+    reach it
     (``send_all`` does not count it). So does a notice about its leaving sent
     on this event (in ``on_disconnect`` too): leave it out with
     ``send_all(data, exclude=client.id)``."""
@@ -457,6 +459,14 @@ class TcpServer:
     - ``linger``: how long ``stop()`` keeps flushing, and how long a client
       that finished sending is held open for replies after its disconnect
       event was taken (pull mode, callbacks included).
+    - ``hold_for_replies``: seconds a client that finished sending (a
+      half-close after its request, as ``nc -N`` does) is kept open for
+      replies — for answers that come from worker threads. Its disconnect
+      is reported as usual, but ``send()`` and broadcasts still reach it
+      until you ``disconnect()`` it (do, once it is answered: the client
+      waits for that end), that long has passed since its disconnect event
+      was handed out, a write to it fails, or the stop. ``None`` (the
+      default): held only until the next event is taken, as above.
     - ``event_capacity``: events waiting to be taken (default 65,536); while
       full, the server stops reading from clients.
     - ``busy_poll``: how long an I/O thread that ran out of work keeps
@@ -502,6 +512,7 @@ class TcpServer:
         nodelay: bool = True,
         backlog: int = 4096,
         linger: float = 2.0,
+        hold_for_replies: Optional[float] = None,
         event_capacity: int = 65536,
         busy_poll: float = 5e-6,
         full_message: Optional[_Data] = None,

@@ -210,6 +210,12 @@ pub enum Event {
     /// consumer threads, another thread's next call ends the hold while one
     /// may still be answering: reply before asking for more, or consume from
     /// one thread. A `linger` of zero turns the hold off.
+    ///
+    /// With [`hold_for_replies`](crate::TcpServer::hold_for_replies) set
+    /// (for answers made on other threads, later) the hold is yours, with
+    /// callbacks too: it ends when you
+    /// [`disconnect`](crate::ServerHandle::disconnect) the client or that
+    /// long after you took this event, not at your next call.
     Disconnected(Client, DisconnectReason),
 }
 

@@ -163,6 +163,7 @@ impl TcpServer {
                 nodelay: true,
                 backlog: DEFAULT_BACKLOG,
                 linger: DEFAULT_LINGER,
+                hold_for_replies: None,
                 event_capacity: DEFAULT_EVENT_CAPACITY,
                 busy_poll: DEFAULT_BUSY_POLL,
                 full_message: None,
@@ -398,7 +399,8 @@ impl TcpServer {
     /// is queued for it, and a connection refused for `max_clients` for
     /// the [`full_message`](TcpServer::full_message). In pull mode it is also how long a client that
     /// finished sending is held open for your replies after you took its
-    /// `Disconnected` (see [`Event::Disconnected`](crate::Event::Disconnected)).
+    /// `Disconnected` (see [`Event::Disconnected`](crate::Event::Disconnected)),
+    /// unless [`hold_for_replies`](TcpServer::hold_for_replies) sets that.
     ///
     /// # Examples
     ///
@@ -407,6 +409,79 @@ impl TcpServer {
     /// ```
     pub fn linger(mut self, linger: Duration) -> TcpServer {
         self.config.linger = linger;
+        self
+    }
+
+    /// Keeps a client that finished sending open for your replies for up
+    /// to `window` (default: off), with callbacks and in pull mode alike:
+    /// for a request/response service whose answers come from worker
+    /// threads, to clients that end their sending side after a request
+    /// (`shutdown(SHUT_WR)`, `nc -N`).
+    ///
+    /// At such a client's end of input its last messages are handed out,
+    /// then its leaving is reported as usual (`on_disconnect` or
+    /// [`Event::Disconnected`](crate::Event::Disconnected), with
+    /// [`DisconnectReason::ClosedByPeer`], or an unfinished last frame's
+    /// reason), but its connection stays open: `send`, `send_to` and
+    /// broadcasts still reach it, though it is no longer listed or counted
+    /// (it still counts toward `max_clients`: its socket is open). It is
+    /// closed once what is queued for it is written (up to the
+    /// [`linger`](TcpServer::linger) time) when you call
+    /// [`disconnect`](ServerHandle::disconnect) for it — do, once it is
+    /// answered: the client is waiting for that end —, when `window` has
+    /// passed since its leaving was reported (in pull mode: since you took
+    /// that event, if later), when a write to it fails (a peer that closed
+    /// both sides answers with a reset), or at the stop. No second leaving
+    /// is reported.
+    ///
+    /// Off, a server with callbacks closes such a client once the callbacks
+    /// for its last messages have returned and what they queued is written;
+    /// a pull-mode server holds it until your next call for events (see
+    /// [`Event::Disconnected`](crate::Event::Disconnected)). A zero
+    /// `window` is refused by [`start`](TcpServer::start) as
+    /// [`Error::InvalidConfig`].
+    ///
+    /// # Examples
+    ///
+    /// A worker thread answers a client that closed its sending side after
+    /// its request:
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::net::{Shutdown, TcpStream};
+    /// use std::sync::{mpsc, Mutex};
+    /// use std::time::Duration;
+    /// use tcphub::{Framing, TcpServer};
+    ///
+    /// let (to_worker, jobs) = mpsc::channel();
+    /// let to_worker = Mutex::new(to_worker);
+    /// let server = TcpServer::new(0, 100)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .hold_for_replies(Duration::from_secs(30))
+    ///     .on_message(move |_srv, c, msg| {
+    ///         let _ = to_worker.lock().unwrap().send((c.id, msg.to_vec()));
+    ///     })
+    ///     .start()?;
+    /// let srv = server.clone();
+    /// let worker = std::thread::spawn(move || -> tcphub::Result<()> {
+    ///     let (id, job): (tcphub::ClientId, Vec<u8>) = jobs.recv().unwrap();
+    ///     std::thread::sleep(Duration::from_millis(50)); // the work
+    ///     srv.send(id, &job.to_ascii_uppercase())?;
+    ///     srv.disconnect(id) // answered: close once written
+    /// });
+    /// let mut client = TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"hello\n")?;
+    /// client.shutdown(Shutdown::Write)?; // the request is complete
+    /// let mut answer = String::new();
+    /// client.read_to_string(&mut answer)?;
+    /// assert_eq!(answer, "HELLO\n");
+    /// worker.join().unwrap()?;
+    /// server.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn hold_for_replies(mut self, window: Duration) -> TcpServer {
+        self.config.hold_for_replies = Some(window);
         self
     }
 

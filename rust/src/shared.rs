@@ -58,6 +58,10 @@ pub(crate) struct Config {
     pub nodelay: bool,
     pub backlog: i32,
     pub linger: Duration,
+    /// How long a client that finished sending is held open for replies
+    /// (`TcpServer::hold_for_replies`); `None`: the default hold (none with
+    /// callbacks, until the next call for events in pull mode).
+    pub hold_for_replies: Option<Duration>,
     pub event_capacity: usize,
     /// How long an idle loop keeps polling before it sleeps (zero: off).
     pub busy_poll: Duration,

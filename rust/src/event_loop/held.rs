@@ -9,7 +9,9 @@
 //! application that never takes its events (a peer that closed fully is
 //! held the same way: TCP cannot tell the two apart until we write). With
 //! callbacks there is nothing to wait for: they ran before the end-of-stream
-//! was handled.
+//! was handled. With `hold_for_replies` set the hold is the application's,
+//! in both modes: it ends at its `disconnect` (a `Kick`), or that long after
+//! the report (pull mode: after the take, if later), not at its next call.
 
 use std::time::Instant;
 
@@ -22,7 +24,7 @@ impl EventLoop {
     /// Holds connection `t`, whose peer finished sending, open for replies
     /// and reports its `Disconnected` now.
     pub(super) fn hold(&mut self, t: usize, reason: DisconnectReason) {
-        let deadline = deadline_after(self.core.config.linger);
+        let deadline = deadline_after(self.hold_time());
         let Some(conn) = self.conn_mut(t) else {
             return;
         };
@@ -44,15 +46,30 @@ impl EventLoop {
     /// The application took client `id`'s `Disconnected`: it gets the
     /// linger time from now for its replies.
     pub(super) fn taken(&mut self, id: ClientId) {
-        let later = deadline_after(self.core.config.linger);
+        let later = deadline_after(self.hold_time());
         if let Some((_, deadline)) = self.held.get_mut(&id) {
             *deadline = (*deadline).max(later);
         }
     }
 
-    /// The application is past client `id`'s `Disconnected`: close it once
-    /// its queue is written.
-    pub(super) fn release(&mut self, id: ClientId) {
+    /// How long a connection is held: `hold_for_replies`, else the linger
+    /// time (from the end, then from the take).
+    fn hold_time(&self) -> std::time::Duration {
+        let config = &self.core.config;
+        config.hold_for_replies.unwrap_or(config.linger)
+    }
+
+    /// The application asked for its next events, past client `id`'s
+    /// `Disconnected`: that ends the default hold, not one it asked for
+    /// with `hold_for_replies` (its `disconnect` ends that).
+    pub(super) fn released(&mut self, id: ClientId) {
+        if self.core.config.hold_for_replies.is_none() {
+            self.release(id);
+        }
+    }
+
+    /// Client `id`'s hold is over: close it once its queue is written.
+    fn release(&mut self, id: ClientId) {
         let Some((t, _)) = self.held.remove(&id) else {
             return; // closed meanwhile (written out, failed, or the deadline)
         };

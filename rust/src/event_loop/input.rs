@@ -67,11 +67,13 @@ impl EventLoop {
                 ReadOutcome::WouldBlock => return,
                 ReadOutcome::Eof => {
                     let reason = end_of_input(conn, &mut self.dispatch, counters);
-                    if self.core.callbacks.any() {
+                    let config = &self.core.config;
+                    if self.core.callbacks.any() && config.hold_for_replies.is_none() {
                         // Replies the callbacks just queued still go out (half-close).
                         self.close_after_flush(t, reason);
                     } else {
-                        // The application has yet to see the last messages.
+                        // The application has yet to see the last messages,
+                        // or asked for time to answer them.
                         self.hold(t, reason);
                     }
                     return;

@@ -109,7 +109,7 @@ impl EventLoop {
                     self.close_after_flush(t, DisconnectReason::Kicked);
                 }
             }
-            Command::Release(id) => self.release(id),
+            Command::Release(id) => self.released(id),
             Command::Taken(id) => self.taken(id),
             Command::Shutdown => self.begin_shutdown(),
         }

@@ -27,6 +27,7 @@ pub(super) fn check(config: &Config) -> Result<Notices> {
     more_than_zero("idle_timeout", config.idle_timeout)?;
     more_than_zero("frame_timeout", config.frame_timeout)?;
     more_than_zero("keepalive", config.keepalive)?;
+    more_than_zero("hold_for_replies", config.hold_for_replies)?;
     if let Some(idle) = config.keepalive {
         // Past what the kernel takes. Checked here with the rest, not only
         // when `start` rounds it: `validate` (Python's constructor) let it

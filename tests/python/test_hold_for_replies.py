@@ -1,0 +1,71 @@
+"""hold_for_replies=: a client that half-closed after its request stays
+open for answers a worker thread makes later, until disconnect()."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import tcphub
+from conftest import WAIT, LineReader, connect, read_to_eof, wait_until
+
+
+def test_a_worker_pool_answers_half_closed_clients(make_server):
+    server = make_server(framing="lines", hold_for_replies=60.0)
+    pool = ThreadPoolExecutor(max_workers=4)
+    left = []
+
+    def work(client: tcphub.Client, data: bytes) -> None:
+        time.sleep(0.05)  # the work: the client's end is handled meanwhile
+        server.send(client, data.upper())
+        server.disconnect(client)  # answered: close once written
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        pool.submit(work, client, data)
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        left.append(reason)
+
+    server.start()
+    socks = [connect(server) for _ in range(8)]
+    for i, s in enumerate(socks):
+        s.sendall(b"request %d\n" % i)
+        s.shutdown(socket.SHUT_WR)
+    for i, s in enumerate(socks):
+        assert LineReader(s).line() == b"REQUEST %d" % i
+        assert read_to_eof(s) == 0
+        s.close()
+    pool.shutdown(wait=True)
+    wait_until(lambda: len(left) == 8, what="8 disconnects")
+    assert left == ["closed by peer"] * 8
+
+
+def test_pull_mode_holds_past_the_next_event(make_server):
+    server = make_server(framing="lines", hold_for_replies=60.0).start()
+    s = connect(server)
+    s.sendall(b"question\n")
+    s.shutdown(socket.SHUT_WR)
+    events = server.events(timeout=WAIT)
+    taken = [next(events) for _ in range(3)]
+    assert [e.kind for e in taken] == ["connect", "message", "disconnect"]
+    assert server.poll(timeout=0.1) == []  # would end the default hold
+    client = taken[1].client
+    answered = threading.Thread(
+        target=lambda: (server.send(client, b"answer to " + taken[1].data), server.disconnect(client))
+    )
+    answered.start()
+    answered.join(WAIT)
+    assert LineReader(s).line() == b"answer to question"
+    assert read_to_eof(s) == 0
+    s.close()
+
+
+def test_zero_is_refused():
+    with pytest.raises(tcphub.InvalidConfig, match="hold_for_replies"):
+        tcphub.TcpServer(0, 10, bind="127.0.0.1", hold_for_replies=0)
