@@ -672,7 +672,8 @@ typedef struct tcphub_stats {
   /**
    * Clients disconnected as slow consumers (reported with
    * `TCPHUB_REASON_SLOW_CONSUMER`). A client held open for replies after
-   * its DISCONNECTED (pull mode) whose queue overflows under
+   * its DISCONNECTED (pull mode, or `tcphub_server_set_hold_for_replies`)
+   * whose queue overflows under
    * `TCPHUB_OVERFLOW_DISCONNECT` is closed but not counted here: it had
    * already left (see `undelivered`).
    */
@@ -704,9 +705,9 @@ typedef struct tcphub_stats {
    * the client was disconnecting or the server stopping ran out of
    * linger time before it got to them; the message (a broadcast's too)
    * whose overflow cut a client as a slow consumer under
-   * `TCPHUB_OVERFLOW_DISCONNECT`; and, in pull mode, messages (broadcasts
-   * too) that did not fit the queue of a client held open for replies
-   * after its DISCONNECTED under `TCPHUB_OVERFLOW_DISCONNECT` (which ends
+   * `TCPHUB_OVERFLOW_DISCONNECT`; and messages (broadcasts too) that did
+   * not fit the queue of a client held open for replies (pull mode, or
+   * `tcphub_server_set_hold_for_replies`) after its DISCONNECTED under `TCPHUB_OVERFLOW_DISCONNECT` (which ends
    * the hold; under `TCPHUB_OVERFLOW_DROP_MESSAGE` they count in
    * `dropped`, like anyone's). Broadcasts are otherwise not counted here.
    */
@@ -1564,8 +1565,9 @@ int tcphub_server_send(struct tcphub_server *s, uint64_t client_id, const uint8_
  * If `queued_out` is not NULL it receives the number of clients connected
  * at the call, each of which gets the message unless it leaves first or
  * its queue overflows (0 when the call fails). `data` may be NULL when
- * `len` is 0. In pull mode a client held open for replies after its
- * DISCONNECTED (see `tcphub_server_next_event`) gets it too but is not
+ * `len` is 0. A client held open for replies after its leaving was
+ * reported (pull mode, see `tcphub_server_next_event`, or
+ * `tcphub_server_set_hold_for_replies`) gets it too but is not
  * counted — a notice about its own leaving included: leave it out with
  * `tcphub_server_send_all_except`.
  *
@@ -1612,9 +1614,9 @@ int tcphub_server_send_all_except(struct tcphub_server *s, uint64_t except_id, c
  * gets the message once. If `queued_out` is not NULL it receives how many
  * distinct listed clients were connected at the call (0 when the call
  * fails); each gets the message unless it leaves first or its queue
- * overflows. In pull mode a client held open for replies after its
- * DISCONNECTED is reached and counted, as by `tcphub_server_send`. Each
- * client gets the message in the order of everything sent to it.
+ * overflows. A client held open for replies after its leaving was
+ * reported (pull mode, or `tcphub_server_set_hold_for_replies`) is
+ * reached and counted, as by `tcphub_server_send`. Each client gets the message in the order of everything sent to it.
  * `ids` may be NULL when `n_ids` is 0, `data` when `len` is 0. Waits only
  * as `tcphub_server_send_all` does (an application thread, a loop more
  * than 64 MiB behind).

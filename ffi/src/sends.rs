@@ -12,8 +12,9 @@ use crate::server::{server, tcphub_server};
 /// If `queued_out` is not NULL it receives the number of clients connected
 /// at the call, each of which gets the message unless it leaves first or
 /// its queue overflows (0 when the call fails). `data` may be NULL when
-/// `len` is 0. In pull mode a client held open for replies after its
-/// DISCONNECTED (see `tcphub_server_next_event`) gets it too but is not
+/// `len` is 0. A client held open for replies after its leaving was
+/// reported (pull mode, see `tcphub_server_next_event`, or
+/// `tcphub_server_set_hold_for_replies`) gets it too but is not
 /// counted — a notice about its own leaving included: leave it out with
 /// `tcphub_server_send_all_except`.
 ///
@@ -101,9 +102,9 @@ pub unsafe extern "C" fn tcphub_server_send_all_except(
 /// gets the message once. If `queued_out` is not NULL it receives how many
 /// distinct listed clients were connected at the call (0 when the call
 /// fails); each gets the message unless it leaves first or its queue
-/// overflows. In pull mode a client held open for replies after its
-/// DISCONNECTED is reached and counted, as by `tcphub_server_send`. Each
-/// client gets the message in the order of everything sent to it.
+/// overflows. A client held open for replies after its leaving was
+/// reported (pull mode, or `tcphub_server_set_hold_for_replies`) is
+/// reached and counted, as by `tcphub_server_send`. Each client gets the message in the order of everything sent to it.
 /// `ids` may be NULL when `n_ids` is 0, `data` when `len` is 0. Waits only
 /// as `tcphub_server_send_all` does (an application thread, a loop more
 /// than 64 MiB behind).

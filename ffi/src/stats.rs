@@ -36,7 +36,8 @@ pub struct tcphub_stats {
     pub dropped: u64,
     /// Clients disconnected as slow consumers (reported with
     /// `TCPHUB_REASON_SLOW_CONSUMER`). A client held open for replies after
-    /// its DISCONNECTED (pull mode) whose queue overflows under
+    /// its DISCONNECTED (pull mode, or `tcphub_server_set_hold_for_replies`)
+    /// whose queue overflows under
     /// `TCPHUB_OVERFLOW_DISCONNECT` is closed but not counted here: it had
     /// already left (see `undelivered`).
     pub slow_consumers: u64,
@@ -58,9 +59,9 @@ pub struct tcphub_stats {
     /// the client was disconnecting or the server stopping ran out of
     /// linger time before it got to them; the message (a broadcast's too)
     /// whose overflow cut a client as a slow consumer under
-    /// `TCPHUB_OVERFLOW_DISCONNECT`; and, in pull mode, messages (broadcasts
-    /// too) that did not fit the queue of a client held open for replies
-    /// after its DISCONNECTED under `TCPHUB_OVERFLOW_DISCONNECT` (which ends
+    /// `TCPHUB_OVERFLOW_DISCONNECT`; and messages (broadcasts too) that did
+    /// not fit the queue of a client held open for replies (pull mode, or
+    /// `tcphub_server_set_hold_for_replies`) after its DISCONNECTED under `TCPHUB_OVERFLOW_DISCONNECT` (which ends
     /// the hold; under `TCPHUB_OVERFLOW_DROP_MESSAGE` they count in
     /// `dropped`, like anyone's). Broadcasts are otherwise not counted here.
     pub undelivered: u64,

@@ -166,12 +166,13 @@ impl ServerHandle {
     /// [`try_send_all`](ServerHandle::try_send_all) for the error). A client
     /// already being disconnected, or one whose queue is full
     /// under [`Overflow::DropMessage`](crate::Overflow::DropMessage), is
-    /// counted but does not get it. In pull mode a client held open for
-    /// replies after it finished sending (see
+    /// counted but does not get it. A client held open for replies after
+    /// it finished sending (in pull mode, or with
+    /// [`hold_for_replies`](crate::TcpServer::hold_for_replies); see
     /// [`Event::Disconnected`](crate::Event::Disconnected)) gets it but is
-    /// not counted: it was reported gone. It is held until your next call
-    /// for events, so a notice you broadcast on its `Disconnected` reaches
-    /// it too; leave it out with
+    /// not counted: it was reported gone. It is held at least until your
+    /// next call for events, so a notice you broadcast on its
+    /// `Disconnected` reaches it too; leave it out with
     /// [`send_all_except`](ServerHandle::send_all_except).
     ///
     /// The message is framed once and the buffer is shared by all recipients.
@@ -412,10 +413,11 @@ impl ServerHandle {
     /// what they queue is not written, and is counted in
     /// [`Stats::undelivered`](crate::Stats::undelivered).
     ///
-    /// In pull mode a client held open for replies after its
-    /// [`Event::Disconnected`](crate::Event::Disconnected) can still be
-    /// disconnected (it returns `Ok`): that ends the hold once what is
-    /// queued for it is written, and no second `Disconnected` follows.
+    /// A client held open for replies after its leaving was reported (pull
+    /// mode, see [`Event::Disconnected`](crate::Event::Disconnected); or
+    /// [`hold_for_replies`](crate::TcpServer::hold_for_replies)) can still
+    /// be disconnected (it returns `Ok`): that ends the hold once what is
+    /// queued for it is written, and no second leaving is reported.
     ///
     /// # Errors
     ///

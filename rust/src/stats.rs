@@ -48,8 +48,8 @@ pub struct Stats {
     /// the server stopping ran out of linger time before it got to them;
     /// the message (a broadcast's too) whose overflow cut a client as a
     /// slow consumer under [`Overflow::Disconnect`](crate::Overflow::Disconnect);
-    /// and, in pull mode, messages (broadcasts too) that did not fit the
-    /// queue of a client held open for replies after its
+    /// and messages (broadcasts too) that did not fit the queue of a
+    /// client held open for replies (pull mode, or `hold_for_replies`) after its
     /// [`Disconnected`](crate::Event::Disconnected) under
     /// [`Overflow::Disconnect`](crate::Overflow::Disconnect) (which ends the
     /// hold; under [`Overflow::DropMessage`](crate::Overflow::DropMessage)
@@ -58,8 +58,8 @@ pub struct Stats {
     pub undelivered: u64,
     /// Clients disconnected as slow consumers (each also reported with
     /// [`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer)).
-    /// A client held open for replies after its `Disconnected` (pull mode)
-    /// whose queue overflows is closed but not counted here: it had already
+    /// A client held open for replies after its `Disconnected` (pull mode,
+    /// or `hold_for_replies`) whose queue overflows is closed but not counted here: it had already
     /// left, and was counted with the reason it was reported with.
     pub slow_consumers: u64,
     /// Clients disconnected for sending an oversize frame.

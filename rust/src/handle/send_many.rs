@@ -27,7 +27,8 @@ impl ServerHandle {
     /// Unlike [`send`](ServerHandle::send), an id that is not connected is
     /// no error: it is skipped and not counted (a subscriber list may hold
     /// clients that just left). An id listed twice gets the message once.
-    /// A client held open for replies in pull mode (see
+    /// A client held open for replies (in pull mode, or with
+    /// [`hold_for_replies`](crate::TcpServer::hold_for_replies); see
     /// [`Event::Disconnected`](crate::Event::Disconnected)) is reached, as
     /// by `send`, and counted. Each client gets the message in the order
     /// of everything sent to it, as if `send` had been called for it;
