@@ -14,15 +14,22 @@ use std::time::{Duration, Instant};
 use support::*;
 use tcphub::{ClientId, DisconnectReason, Error, Event, Framing, TcpServer};
 
+/// A lines server holding half-closed clients for `window`, recording its
+/// disconnects in `gone`.
+fn holding_server(window: Duration, gone: &Disconnects) -> TcpServer {
+    TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .hold_for_replies(window)
+        .on_disconnect(gone.recorder())
+}
+
 #[test]
 fn a_worker_answers_a_half_closed_client_then_disconnects_it() {
     let (to_worker, jobs) = mpsc::channel::<(ClientId, Vec<u8>)>();
     let to_worker = Mutex::new(to_worker);
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .hold_for_replies(Duration::from_secs(60))
+    let server = holding_server(Duration::from_secs(60), &gone)
         .on_message(move |_srv, c, msg| {
             to_worker
                 .lock()
@@ -30,7 +37,6 @@ fn a_worker_answers_a_half_closed_client_then_disconnects_it() {
                 .send((c.id, msg.to_vec()))
                 .unwrap();
         })
-        .on_disconnect(gone.recorder())
         .start()
         .unwrap();
     let mut peer = Peer::connect(server.local_addr());
@@ -63,12 +69,7 @@ fn a_worker_answers_a_half_closed_client_then_disconnects_it() {
 #[test]
 fn the_window_closes_a_client_nobody_disconnects() {
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .hold_for_replies(Duration::from_millis(300))
-        .on_message(|_srv, _c, _msg| {})
-        .on_disconnect(gone.recorder())
+    let server = holding_server(Duration::from_millis(300), &gone)
         .start()
         .unwrap();
     let mut peer = Peer::connect(server.local_addr());
@@ -127,11 +128,7 @@ fn pull_mode_keeps_holding_past_the_next_call_for_events() {
 #[test]
 fn the_stop_closes_held_clients_without_a_second_report() {
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .hold_for_replies(Duration::from_secs(60))
-        .on_disconnect(gone.recorder())
+    let server = holding_server(Duration::from_secs(60), &gone)
         .start()
         .unwrap();
     let mut peer = Peer::connect(server.local_addr());
@@ -148,11 +145,7 @@ fn the_stop_closes_held_clients_without_a_second_report() {
 #[test]
 fn a_peer_that_closed_both_sides_is_let_go_when_a_write_fails() {
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .hold_for_replies(Duration::from_secs(60))
-        .on_disconnect(gone.recorder())
+    let server = holding_server(Duration::from_secs(60), &gone)
         .start()
         .unwrap();
     let peer = Peer::connect(server.local_addr());
