@@ -2054,11 +2054,13 @@ int tcphub_server_stop(struct tcphub_server *s);
  * — while everything else goes on: sends reach the clients, the events
  * already queued stay there to take, and the answers your worker threads
  * are still making get out. Then call `tcphub_server_stop`, which flushes
- * and closes as usual. Meanwhile the idle and frame timeouts wait, a client
- * that leaves is noticed when a send to it fails or at the stop, and new
- * clients are still accepted (the stop closes them). What was read but not
- * handed out yet, and what clients send afterwards, is dropped. Idempotent,
- * no undo; callable from any thread and from inside a callback.
+ * and closes as usual. What was read but not handed out yet (in pull mode
+ * also the messages waiting for room in a full queue), and what clients
+ * send afterwards, is dropped: the server goes on reading to drop it, so a
+ * client that keeps writing is not held up, and one that leaves is closed
+ * and reported as usual. Meanwhile the idle and frame timeouts wait, and
+ * new clients are still accepted (the stop closes them). Idempotent, no
+ * undo; callable from any thread and from inside a callback.
  *
  * Returns `TCPHUB_OK` (also for a server already stopped),
  * `TCPHUB_ERR_NOT_RUNNING` for a server never started (there is no input

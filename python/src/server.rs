@@ -419,21 +419,26 @@ impl PyTcpServer {
         self.wait_stopped(py, r, deadline)
     }
 
-    /// The first half of a two-phase shutdown: the server reads no more
+    /// The first half of a two-phase shutdown: the server takes no more
     /// input — no ``on_message`` call (messages received but not handed out
     /// yet are dropped) and no message event from now on — while everything
     /// else goes on: sends reach the clients, the events already queued stay
     /// to take, and the answers your worker threads are still making get
     /// out. Then call ``stop()``, which flushes and closes as usual.
-    /// Meanwhile the idle and frame timeouts wait, a client that leaves is
-    /// noticed when a send to it fails or at the stop, and new clients are
-    /// still accepted (the stop closes them). Idempotent, no undo; harmless
-    /// on a stopped server. Raises ``NotRunning`` before ``start()``::
+    /// The server goes on reading, to drop what comes: a client that keeps
+    /// writing is not held up, and one that leaves is closed and reported
+    /// as usual. Meanwhile the idle and frame timeouts wait, and new clients
+    /// are still accepted (the stop closes them). Idempotent, no undo; harmless
+    /// on a stopped server. Raises ``NotRunning`` before ``start()`` (unless
+    /// ``stop()`` came first)::
     ///
     ///     server.stop_input()      # no more requests...
     ///     pool.shutdown(wait=True) # ...the ones taken are answered
     ///     server.stop()
     fn stop_input(&self, py: Python<'_>) -> PyResult<()> {
+        if self.stopped_unstarted.load(Ordering::SeqCst) {
+            return Ok(()); // stopped: there is no input to stop
+        }
         let r = self.started(py)?;
         if let Some(d) = &r.dispatcher {
             d.note_stop_input();

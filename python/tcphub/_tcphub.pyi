@@ -590,16 +590,19 @@ class TcpServer:
         for: without it, ``wait()`` would block for good), unless ``stop()``
         came first: then the server has stopped, and it returns ``True``."""
     def stop_input(self) -> None:
-        """The first half of a two-phase shutdown: the server reads no more
+        """The first half of a two-phase shutdown: the server takes no more
         input — no ``on_message`` call (messages received but not handed out
         yet are dropped) and no message event from now on — while everything
         else goes on: sends reach the clients, the events already queued stay
         to take, and the answers your worker threads are still making get
         out. Then call ``stop()``, which flushes and closes as usual.
-        Meanwhile the idle and frame timeouts wait, a client that leaves is
-        noticed when a send to it fails or at the stop, and new clients are
-        still accepted (the stop closes them). Idempotent, no undo; harmless
-        on a stopped server. Raises ``NotRunning`` before ``start()``::
+        The server goes on reading, to drop what comes: a client that keeps
+        writing is not held up, and one that leaves is closed and reported
+        as usual. Meanwhile the idle and frame timeouts wait, and new clients
+        are still accepted (the stop closes them). Idempotent, no undo;
+        harmless
+        on a stopped server. Raises ``NotRunning`` before ``start()`` (unless
+        ``stop()`` came first)::
 
             server.stop_input()      # no more requests...
             pool.shutdown(wait=True) # ...the ones taken are answered

@@ -18,7 +18,7 @@ use mio::{Events as MioEvents, Interest, Poll, Token, Waker};
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::event::{Client, ClientId, DisconnectReason, Event};
+use crate::event::{ClientId, DisconnectReason, Event};
 use crate::framing::Decoder;
 use crate::handle::ServerHandle;
 use crate::outbox::Outbox;
@@ -27,6 +27,7 @@ use crate::shared::{self, deadline_after, Command, Config, Core, LoopRemote};
 use crate::stats::LoopCounters;
 
 mod accept;
+mod dispatch;
 mod held;
 mod idle;
 mod input;
@@ -35,6 +36,7 @@ mod output;
 mod vanished;
 
 pub(crate) use accept::{listen, Dealt};
+use dispatch::Dispatch;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
@@ -123,83 +125,6 @@ pub(crate) fn spawn(
             context: "spawning an event loop thread",
             source,
         })
-}
-
-/// Delivers events to the application: callbacks, or the bounded pull queue
-/// (through an [`Outbox`] that pauses reading while the queue is full).
-struct Dispatch {
-    handle: ServerHandle,
-    outbox: Outbox<Event>,
-    /// Kicks this loop's callbacks have posted to it (shared with the
-    /// thread's `LocalLoop`): the read path asks `shared::kicked_here`
-    /// only when it moved.
-    kicks: std::rc::Rc<std::cell::Cell<u64>>,
-}
-
-impl Dispatch {
-    fn core(&self) -> &Core {
-        self.handle.core()
-    }
-
-    fn blocked(&self) -> bool {
-        self.outbox.blocked()
-    }
-
-    /// Pull mode: whether so many events wait for room in the queue, in
-    /// the backlogs of all the loops together, that new clients are not
-    /// accepted (see `accept::ACCEPT_PAUSE_BACKLOG`). While so, this loop
-    /// is woken once they are few enough (the backlogs may be other
-    /// loops', with nothing of its own to wake it).
-    fn full_for_new_clients(&self) -> bool {
-        self.outbox.held_back(accept::ACCEPT_PAUSE_BACKLOG)
-    }
-
-    fn push(&mut self, ev: Event) {
-        self.outbox.push(ev);
-    }
-
-    /// Moves backlog into the queue as room allows.
-    fn drain_backlog(&mut self) {
-        self.outbox.drain();
-    }
-
-    fn guarded(&self, counters: &LoopCounters, what: &str, f: impl FnOnce()) {
-        if shared::call_guarded(f) {
-            LoopCounters::add(&counters.callback_panics, 1);
-            log::error!("tcphub: the {what} callback panicked; the server keeps running");
-        }
-    }
-
-    fn connected(&mut self, counters: &LoopCounters, client: &Client) {
-        match &self.core().callbacks.on_connect {
-            Some(cb) => self.guarded(counters, "on_connect", || cb(&self.handle, client)),
-            None => self.push(Event::Connected(*client)),
-        }
-    }
-
-    fn message(&mut self, counters: &LoopCounters, client: &Client, msg: &[u8]) {
-        match &self.core().callbacks.on_message {
-            Some(cb) => {
-                // (Panics are caught inside `guarded`: the mark is cleared.)
-                let speaker = self.handle.speaker.as_ref();
-                if let Some(s) = speaker {
-                    s.set(client.id);
-                }
-                self.guarded(counters, "on_message", || cb(&self.handle, client, msg));
-                if let Some(s) = speaker {
-                    s.set(0);
-                }
-            }
-            None => self.push(Event::Message(*client, msg.to_vec())),
-        }
-    }
-
-    fn disconnected(&mut self, counters: &LoopCounters, client: &Client, why: &DisconnectReason) {
-        match &self.core().callbacks.on_disconnect {
-            Some(cb) => self.guarded(counters, "on_disconnect", || cb(&self.handle, client, why)),
-            None => self.push(Event::Disconnected(*client, why.clone())),
-        }
-    }
 }
 
 /// One I/O thread's state.
@@ -646,7 +571,7 @@ impl EventLoop {
         let config = &self.core.config;
         let (idle, frame) = (config.idle_timeout, config.frame_timeout);
         self.next_timer_check = timer_tick(config).map(|t| now + t);
-        if self.read_paused() || self.input_stopped() {
+        if self.read_paused() || self.input_stopped() || self.discarding() {
             // We are not reading anyone (the pull queue is full, a loop we
             // post to is far behind, the input was stopped, or the server
             // is stopping and only flushes): a client waiting on us is not

@@ -610,23 +610,26 @@ impl ServerHandle {
         self.core.begin_stop();
     }
 
-    /// The first half of a two-phase shutdown: the event loops read no
-    /// more input from any client — no `on_message` is called and no
-    /// message queued for [`events`](ServerHandle::events) from now on —
-    /// while everything else goes on: sends reach the clients, the events
-    /// already queued stay there to take, and what your worker threads are
+    /// The first half of a two-phase shutdown: the server takes no more
+    /// input from any client — no `on_message` is called and no message
+    /// queued for [`events`](ServerHandle::events) from now on — while
+    /// everything else goes on: sends reach the clients, the events already
+    /// in the queue stay there to take, and what your worker threads are
     /// still answering gets out. Then call [`stop`](ServerHandle::stop),
     /// which flushes and closes as usual. Idempotent; there is no undo.
     ///
-    /// Meanwhile nobody is idle or slow on the server's account (the idle
-    /// and frame timeouts wait, as while reading is paused for a full event
-    /// queue); a client that leaves is noticed when a send to it fails or
-    /// at the stop; new clients are still accepted (and closed by the stop
-    /// as `ServerStopped`, where refusing them would leave them in the
-    /// listen backlog to be reset). What was read but not handed out yet,
-    /// and what the clients send afterwards, is dropped — as with `stop()`.
-    /// Only a callback already running when another thread calls this is
-    /// handed its message. Useless on a stopped server, and harmless.
+    /// What was read but not handed out yet (in pull mode also the messages
+    /// waiting for room in a full queue), and what the clients send
+    /// afterwards, is dropped — as with `stop()`; only a callback already
+    /// running when another thread calls this is handed its message. The
+    /// loops go on reading, to drop what comes: a client that keeps
+    /// writing is not held up (and reads its replies), and a client that
+    /// leaves is noticed, closed (or held for replies, as usual) and
+    /// reported, which frees its place. Nobody is idle or slow on the
+    /// server's account: the idle and frame timeouts wait. New clients are
+    /// still accepted (and closed by the stop as `ServerStopped`, where
+    /// refusing them would leave them in the listen backlog to be reset).
+    /// Useless on a stopped server, and harmless.
     ///
     /// # Examples
     ///
@@ -659,8 +662,11 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop_input(&self) {
-        if !self.core.reading.swap(false, Ordering::SeqCst) {
+        if !self.core.reading.swap(false, Ordering::SeqCst) || self.core.origin.forked() {
             return;
+        }
+        for idx in 0..self.core.loops.len() {
+            self.core.post(idx, Command::StopInput);
         }
         log::debug!(
             "tcphub: server on {} takes no more input",

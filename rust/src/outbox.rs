@@ -280,6 +280,13 @@ impl<T: Weigh> Outbox<T> {
         all
     }
 
+    /// Drops the waiting items for which `keep` is false.
+    pub fn retain_waiting(&mut self, keep: impl Fn(&T) -> bool) {
+        let before = self.backlog.len();
+        self.backlog.retain(|item| keep(item));
+        self.load.backlog_shrank(before - self.backlog.len());
+    }
+
     /// At the end of the I/O thread: moves what fits into the queue and
     /// hands the rest to `leftovers`, which the receiving side yields after
     /// the queue. Never waits: the consumer may be the very thread that is

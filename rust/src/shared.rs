@@ -165,6 +165,9 @@ pub(crate) enum Command {
     /// client's `Disconnected`; a connection held open after the peer
     /// finished sending may close now (see `EventLoop::hold`).
     Release(ClientId),
+    /// `stop_input()` was called: drop what waits for room in the pull
+    /// queue and read what was left unread, to drop it.
+    StopInput,
     /// Begin graceful shutdown.
     Shutdown,
 }

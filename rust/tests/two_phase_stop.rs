@@ -1,12 +1,17 @@
 //! `ServerHandle::stop_input()`, the first half of a two-phase shutdown: no
-//! more input is read or handed out, while sends, the queued events and the
+//! more input is handed out, while sends, the queued events and the
 //! clients' connections go on until `stop()`. Before it a pull-mode server
 //! could only `stop()`, after which the replies to the events it had queued
 //! were refused (the API review's request/response service with a worker
-//! pool).
+//! pool). The last five tests come from a review of the first version,
+//! which stopped reading altogether: clients that left were never noticed
+//! (their places kept: new clients refused), a writer blocked and was cut
+//! as a slow consumer, and the messages waiting for room in a full queue
+//! were still queued.
 
 mod support;
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -169,5 +174,161 @@ fn a_client_that_connects_meanwhile_is_accepted_and_closed_by_the_stop() {
         Event::Disconnected(_, DisconnectReason::ServerStopped)
     ));
     let stats = server.stats();
-    assert_eq!((stats.msgs_in, stats.bytes_in), (0, 0), "{stats:?}");
+    assert_eq!(stats.msgs_in, 0, "read only to be dropped: {stats:?}");
+}
+
+#[test]
+fn the_messages_waiting_for_room_in_a_full_queue_are_dropped() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .event_capacity(4)
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut alice = Peer::connect(server.local_addr());
+    let batch: String = (0..200).map(|i| format!("m{i}\n")).collect();
+    alice.send(batch.as_bytes());
+    // All read: at most 4 events in the queue, the rest waiting for room.
+    wait_until("all 200 read", || server.stats().msgs_in == 200);
+    server.stop_input();
+    let mut taken = 0;
+    while let Ok(ev) = events.recv_timeout(QUIET) {
+        if matches!(ev, Event::Message(..)) {
+            taken += 1;
+        }
+    }
+    assert!(
+        taken <= 4,
+        "{taken} messages taken: only the queue's 4 were due"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_client_that_leaves_is_reported_and_frees_its_place() {
+    let server = TcpServer::new(0, 2)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .start()
+        .unwrap();
+    let events = server.events();
+    let a = Peer::connect(server.local_addr());
+    let mut b = Peer::connect(server.local_addr());
+    for _ in 0..2 {
+        assert!(matches!(next_event(&events), Event::Connected(_)));
+    }
+    server.stop_input();
+    b.send_line("a last request, dropped");
+    drop(a);
+    b.reset();
+    for _ in 0..2 {
+        match next_event(&events) {
+            Event::Disconnected(..) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // (The next call for events ends the hold of a half-closed client.)
+    assert!(matches!(
+        events.recv_timeout(QUIET),
+        Err(tcphub::Error::Timeout)
+    ));
+    let _c = Peer::connect(server.local_addr());
+    assert!(
+        matches!(next_event(&events), Event::Connected(_)),
+        "a new client takes a freed place"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_client_that_keeps_writing_is_not_held_up() {
+    let gone = Disconnects::new();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .max_queue_bytes(256 * 1024)
+        .on_message(|_srv, _c, _msg| {})
+        .on_disconnect(gone.recorder())
+        .start()
+        .unwrap();
+    let mut peer = Peer::connect(server.local_addr());
+    let id = peer.id_on(&server);
+    server.stop_input();
+    // 32 MiB of requests, far past the socket buffers, without reading:
+    // the writes finish only if the server goes on reading.
+    let mut w = peer.try_clone_peer();
+    w.stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+    let writer = std::thread::spawn(move || {
+        let line: Vec<u8> = [&[b'x'; 1023][..], b"\n"].concat();
+        let blob = line.repeat(1024);
+        (0..32).try_for_each(|_| w.stream.write_all(&blob))
+    });
+    writer.join().unwrap().expect("the client's writes finish");
+    server.send(id, b"answer").unwrap();
+    assert_eq!(peer.read_line(), "answer");
+    assert!(gone.all().is_empty(), "{:?}", gone.all());
+    assert_eq!(server.stats().msgs_in, 0, "nothing handed out");
+    server.stop();
+}
+
+#[test]
+fn a_client_reset_while_reading_was_paused_is_reported() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .event_capacity(2)
+        .threads(1)
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut a = Peer::connect(server.local_addr());
+    let b = Peer::connect(server.local_addr());
+    wait_until("2 connects queued", || events.len() == 2);
+    // The queue is full: reading pauses with these waiting for room.
+    a.send(b"1\n2\n3\n4\n");
+    wait_until("all read", || server.stats().msgs_in == 4);
+    b.reset();
+    server.stop_input();
+    let mut seen = Vec::new();
+    let reported = try_wait_until(TIMEOUT, || {
+        while let Some(ev) = events.try_recv() {
+            seen.push(ev);
+        }
+        seen.iter().any(|e| matches!(e, Event::Disconnected(..)))
+    });
+    assert!(reported, "the reset client is not reported: {seen:?}");
+    assert!(
+        seen.iter().all(|e| !matches!(e, Event::Message(..))),
+        "{seen:?}"
+    );
+    server.stop();
+}
+
+#[test]
+fn with_hold_for_replies_a_half_closed_client_still_gets_its_answer() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .hold_for_replies(Duration::from_secs(60))
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send_line("request");
+    peer.shutdown_write();
+    let id = loop {
+        if let Event::Message(c, _) = next_event(&events) {
+            break c.id;
+        }
+    };
+    server.stop_input();
+    // The consumer takes what is left, as a drain does...
+    while events.recv_timeout(QUIET).is_ok() {}
+    // ...and a worker answers afterwards.
+    server.send(id, b"answer").unwrap();
+    assert_eq!(peer.read_line(), "answer");
+    server.disconnect(id).unwrap();
+    peer.expect_eof();
+    server.stop();
 }

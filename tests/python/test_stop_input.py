@@ -89,3 +89,24 @@ def test_messages_queued_for_the_callbacks_are_dropped(make_server):
     server.stop()
     assert handed == [b"m0"]
     s.close()
+
+
+def test_harmless_after_a_stop_that_came_before_start(make_server):
+    server = make_server(framing="lines")
+    server.stop()
+    server.stop_input()  # stopped: nothing to stop, no error
+
+
+def test_a_client_that_leaves_meanwhile_is_reported(make_server):
+    # The server goes on reading to drop what comes: a client's end is seen.
+    server = make_server(framing="lines")
+    left = []
+    server.on_disconnect(lambda client, reason: left.append(reason))
+    server.start()
+    s = connect(server)
+    wait_until(lambda: server.client_count == 1, what="the client")
+    server.stop_input()
+    s.sendall(b"dropped\n")
+    s.close()
+    wait_until(lambda: left == ["closed by peer"], what="its disconnect")
+    assert server.client_count == 0

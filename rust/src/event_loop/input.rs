@@ -25,7 +25,10 @@ impl EventLoop {
             if self.input_stopped() {
                 return;
             }
-            if self.read_paused() {
+            // After `stop_input()` what is read is dropped: no event waits
+            // for room, so neither does the read.
+            let discard = self.discarding();
+            if !discard && self.read_paused() {
                 self.schedule_read(t);
                 return;
             }
@@ -36,14 +39,22 @@ impl EventLoop {
                 return;
             }
             match conn.read_into(&mut self.rbuf) {
+                ReadOutcome::Data(n) if discard => {
+                    LoopCounters::add(&counters.bytes_in, n as u64);
+                    if n < self.rbuf.len() && !drain {
+                        return;
+                    }
+                }
                 ReadOutcome::Data(n) => {
                     let reading = &core.reading;
                     match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters, reading) {
                         Input::Taken => {}
                         // The kick, applied next, closes it; the rest is dropped.
                         Input::Kicked => return,
-                        // The rest is dropped; nothing more is read.
-                        Input::Stopped => return,
+                        // The rest is dropped; after a stop nothing more is
+                        // read, after `stop_input()` it is read and dropped
+                        // (the next turn of this loop sees which).
+                        Input::Stopped => continue,
                         Input::TooLarge => {
                             self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                             return;
@@ -66,7 +77,13 @@ impl EventLoop {
                 }
                 ReadOutcome::WouldBlock => return,
                 ReadOutcome::Eof => {
-                    let reason = end_of_input(conn, &mut self.dispatch, counters);
+                    // (Looked at again: `stop_input()` may have come during
+                    // the read, and its last frame is input too.)
+                    let reason = if !core.reading.load(Ordering::Acquire) {
+                        DisconnectReason::ClosedByPeer
+                    } else {
+                        end_of_input(conn, &mut self.dispatch, counters)
+                    };
                     let config = &self.core.config;
                     if self.core.callbacks.any() && config.hold_for_replies.is_none() {
                         // Replies the callbacks just queued still go out (half-close).
@@ -114,16 +131,33 @@ impl EventLoop {
         }
     }
 
-    /// Whether this loop reads no more input: its `Shutdown` was taken,
+    /// Whether this loop reads no more input: its `Shutdown` was taken, or
     /// `stop()` has begun and the command is on its way — no message is
     /// handed to the application from then on (sends fail with
-    /// `NotRunning`: its reply would be refused) —, or `stop_input()` was
-    /// called (sends still work: the application answers what it has).
-    /// Accepting goes on until the `Shutdown`, as before (a client accepted
-    /// then is closed as `ServerStopped`, where leaving it in the listen
-    /// backlog would have it reset).
+    /// `NotRunning`: its reply would be refused). Accepting goes on until
+    /// the `Shutdown`, as before (a client accepted then is closed as
+    /// `ServerStopped`, where leaving it in the listen backlog would have
+    /// it reset).
     pub(super) fn input_stopped(&self) -> bool {
-        self.stopping.is_some() || !self.core.reading.load(Ordering::Acquire)
+        self.stopping.is_some() || !self.core.running.load(Ordering::Acquire)
+    }
+
+    /// Whether input is read only to be dropped: after `stop_input()`
+    /// (sends still work: the application answers what it took). Reading
+    /// on lets clients that write finish their writes and read the
+    /// replies, and shows their ends: a client that leaves is closed (or
+    /// held, as usual) and reported, which frees its place.
+    pub(super) fn discarding(&self) -> bool {
+        !self.core.reading.load(Ordering::Acquire)
+    }
+
+    /// `stop_input()` was called (`Command::StopInput`): the messages
+    /// waiting for room in the pull queue are dropped (connects and
+    /// disconnects stay), and the connections left unread while reading
+    /// was paused are read now, to be dropped.
+    pub(super) fn stop_taking_input(&mut self) {
+        self.dispatch.drop_waiting_messages();
+        self.read_again();
     }
 
     pub(super) fn schedule_read(&mut self, t: usize) {
@@ -136,12 +170,12 @@ impl EventLoop {
     }
 
     pub(super) fn read_again(&mut self) {
-        if self.to_read.is_empty() || self.read_paused() {
+        if self.to_read.is_empty() || self.reads_wait() {
             return;
         }
         let list = std::mem::take(&mut self.to_read);
         let mut next = 0;
-        while next < list.len() && !self.read_paused() {
+        while next < list.len() && !self.reads_wait() {
             let t = list[next];
             next += 1;
             if let Some(c) = self.conn_mut(t) {
@@ -167,6 +201,12 @@ impl EventLoop {
     /// the senders; memory stays bounded.
     pub(super) fn read_paused(&self) -> bool {
         self.dispatch.blocked() || self.others_behind()
+    }
+
+    /// Whether reads wait for the pause to end: paused, and not dropping
+    /// what is read (see [`discarding`](Self::discarding)).
+    fn reads_wait(&self) -> bool {
+        self.read_paused() && !self.discarding()
     }
 
     /// Whether another loop (or a foreign thread's backlog) has too much of

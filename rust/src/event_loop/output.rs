@@ -111,6 +111,7 @@ impl EventLoop {
             }
             Command::Release(id) => self.released(id),
             Command::Taken(id) => self.taken(id),
+            Command::StopInput => self.stop_taking_input(),
             Command::Shutdown => self.begin_shutdown(),
         }
     }

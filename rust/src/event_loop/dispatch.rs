@@ -1,0 +1,107 @@
+//! How an [`EventLoop`](super::EventLoop) hands events to the application:
+//! the callbacks, called on the loop thread (a panic caught and counted),
+//! or the bounded pull queue, through an [`Outbox`] whose backlog pauses
+//! reading while the queue is full.
+
+use std::sync::atomic::Ordering;
+
+use super::accept;
+use crate::event::{Client, DisconnectReason, Event};
+use crate::handle::ServerHandle;
+use crate::outbox::Outbox;
+use crate::shared::{self, Core};
+use crate::stats::LoopCounters;
+
+/// Delivers events to the application: callbacks, or the bounded pull queue
+/// (through an [`Outbox`] that pauses reading while the queue is full).
+pub(super) struct Dispatch {
+    pub(super) handle: ServerHandle,
+    pub(super) outbox: Outbox<Event>,
+    /// Kicks this loop's callbacks have posted to it (shared with the
+    /// thread's `LocalLoop`): the read path asks `shared::kicked_here`
+    /// only when it moved.
+    pub(super) kicks: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl Dispatch {
+    fn core(&self) -> &Core {
+        self.handle.core()
+    }
+
+    pub(super) fn blocked(&self) -> bool {
+        self.outbox.blocked()
+    }
+
+    /// Pull mode: whether so many events wait for room in the queue, in
+    /// the backlogs of all the loops together, that new clients are not
+    /// accepted (see `accept::ACCEPT_PAUSE_BACKLOG`). While so, this loop
+    /// is woken once they are few enough (the backlogs may be other
+    /// loops', with nothing of its own to wake it).
+    pub(super) fn full_for_new_clients(&self) -> bool {
+        self.outbox.held_back(accept::ACCEPT_PAUSE_BACKLOG)
+    }
+
+    pub(super) fn push(&mut self, ev: Event) {
+        // Messages waiting for room that `stop_input()` came after are not
+        // moved into the queue with this event (its command may not have
+        // been applied yet this turn).
+        if self.outbox.blocked() && !self.core().reading.load(Ordering::Acquire) {
+            self.drop_waiting_messages();
+        }
+        self.outbox.push(ev);
+    }
+
+    /// Moves backlog into the queue as room allows.
+    pub(super) fn drain_backlog(&mut self) {
+        self.outbox.drain();
+    }
+
+    /// Drops the messages waiting for room in the queue (`stop_input()`).
+    pub(super) fn drop_waiting_messages(&mut self) {
+        self.outbox
+            .retain_waiting(|ev| !matches!(ev, Event::Message(..)));
+    }
+
+    pub(super) fn guarded(&self, counters: &LoopCounters, what: &str, f: impl FnOnce()) {
+        if shared::call_guarded(f) {
+            LoopCounters::add(&counters.callback_panics, 1);
+            log::error!("tcphub: the {what} callback panicked; the server keeps running");
+        }
+    }
+
+    pub(super) fn connected(&mut self, counters: &LoopCounters, client: &Client) {
+        match &self.core().callbacks.on_connect {
+            Some(cb) => self.guarded(counters, "on_connect", || cb(&self.handle, client)),
+            None => self.push(Event::Connected(*client)),
+        }
+    }
+
+    pub(super) fn message(&mut self, counters: &LoopCounters, client: &Client, msg: &[u8]) {
+        match &self.core().callbacks.on_message {
+            Some(cb) => {
+                // (Panics are caught inside `guarded`: the mark is cleared.)
+                let speaker = self.handle.speaker.as_ref();
+                if let Some(s) = speaker {
+                    s.set(client.id);
+                }
+                self.guarded(counters, "on_message", || cb(&self.handle, client, msg));
+                if let Some(s) = speaker {
+                    s.set(0);
+                }
+            }
+            None => self.push(Event::Message(*client, msg.to_vec())),
+        }
+    }
+
+    pub(super) fn disconnected(
+        &mut self,
+        counters: &LoopCounters,
+        client: &Client,
+        why: &DisconnectReason,
+    ) {
+        match &self.core().callbacks.on_disconnect {
+            Some(cb) => self.guarded(counters, "on_disconnect", || cb(&self.handle, client, why)),
+            None => self.push(Event::Disconnected(*client, why.clone())),
+        }
+    }
+}
