@@ -1460,7 +1460,8 @@ struct tcphub_server *tcphub_server_new(uint16_t port, size_t max_clients);
  * `_send_all`) still reach it, until the next call of this function (by
  * any thread) or the linger time (2 s unless set with
  * `tcphub_server_set_linger`) after it was taken: reply to a client's
- * messages before asking for the next event.
+ * messages before asking for the next event (or hold it for answers made
+ * later with `tcphub_server_set_hold_for_replies`).
  * Events still queued when the server stops can be taken after the stop.
  *
  * Returns `TCPHUB_OK` with an event, `TCPHUB_ERR_TIMEOUT` when none came in
@@ -1814,8 +1815,9 @@ int tcphub_server_set_full_message(struct tcphub_server *s, const uint8_t *msg, 
  * time), when you call `tcphub_server_disconnect` for it — do, once it is
  * answered: the client waits for that end —, when `window_ms` has passed
  * since its leaving was reported (in pull mode: since you took that
- * event, if later), when a write to it fails, or at the stop; no second
- * leaving is reported. Off, a server with callbacks closes such a client
+ * event; until then it is held, keeping its place), when a write to it
+ * fails or the client resets it, when keepalive finds it gone, or at the
+ * stop; no second leaving is reported. Off, a server with callbacks closes such a client
  * once the callbacks for its last messages have returned, and a
  * pull-mode server holds it until the next `tcphub_server_next_event`.
  * Takes effect at the next `tcphub_server_start`.

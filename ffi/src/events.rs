@@ -83,7 +83,8 @@ fn fill(ev: &mut tcphub_event, event: Event) {
 /// `_send_all`) still reach it, until the next call of this function (by
 /// any thread) or the linger time (2 s unless set with
 /// `tcphub_server_set_linger`) after it was taken: reply to a client's
-/// messages before asking for the next event.
+/// messages before asking for the next event (or hold it for answers made
+/// later with `tcphub_server_set_hold_for_replies`).
 /// Events still queued when the server stops can be taken after the stop.
 ///
 /// Returns `TCPHUB_OK` with an event, `TCPHUB_ERR_TIMEOUT` when none came in

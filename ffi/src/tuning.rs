@@ -138,8 +138,9 @@ pub unsafe extern "C" fn tcphub_server_set_linger(s: *mut tcphub_server, linger_
 /// time), when you call `tcphub_server_disconnect` for it — do, once it is
 /// answered: the client waits for that end —, when `window_ms` has passed
 /// since its leaving was reported (in pull mode: since you took that
-/// event, if later), when a write to it fails, or at the stop; no second
-/// leaving is reported. Off, a server with callbacks closes such a client
+/// event; until then it is held, keeping its place), when a write to it
+/// fails or the client resets it, when keepalive finds it gone, or at the
+/// stop; no second leaving is reported. Off, a server with callbacks closes such a client
 /// once the callbacks for its last messages have returned, and a
 /// pull-mode server holds it until the next `tcphub_server_next_event`.
 /// Takes effect at the next `tcphub_server_start`.

@@ -157,7 +157,8 @@ pub(crate) fn next_ready(
 /// One iterator may be shared by several threads: they take turns, and each
 /// event goes to exactly one of them. (A client that finished sending is
 /// held open for replies until the next event is asked for — by any
-/// thread: with several, reply before asking for more.)
+/// thread: with several, reply before asking for more; or, with
+/// ``hold_for_replies``, until you ``disconnect()`` it.)
 ///
 /// Once the iteration has ended (the server stopped, or the ``timeout``
 /// passed without an event) the iterator stays exhausted, as Python's

@@ -386,7 +386,8 @@ class EventIterator(Iterator[Event]):
     One iterator may be shared by several threads: they take turns, and each
     event goes to exactly one of them. (A client that finished sending is
     held open for replies until the next event is asked for — by any
-    thread: with several, reply before asking for more.)
+    thread: with several, reply before asking for more; or, with
+    ``hold_for_replies``, until you ``disconnect()`` it.)
 
     Once the iteration has ended (the server stopped, or the ``timeout``
     passed without an event) the iterator stays exhausted, as Python's
@@ -465,7 +466,8 @@ class TcpServer:
       is reported as usual, but ``send()`` and broadcasts still reach it
       until you ``disconnect()`` it (do, once it is answered: the client
       waits for that end), that long has passed since its disconnect event
-      was handed out, a write to it fails, or the stop. ``None`` (the
+      was handed out, a write to it fails or the client resets it, or the
+      stop. ``None`` (the
       default): held only until the next event is taken, as above.
     - ``event_capacity``: events waiting to be taken (default 65,536); while
       full, the server stops reading from clients.

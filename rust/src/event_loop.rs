@@ -172,6 +172,9 @@ struct EventLoop {
     /// Connections held open after their peer finished (see `hold`), by
     /// client: slot and deadline.
     held: FastMap<ClientId, (usize, Instant)>,
+    /// No held connection's deadline is earlier (`check_held` looks through
+    /// them only from then: with `hold_for_replies` they may be many).
+    held_due: Instant,
     /// Set when shutdown began: the deadline for flushing.
     stopping: Option<Instant>,
     /// Next scan for clients past the idle or frame timeout (`None`: neither is set).
@@ -229,6 +232,7 @@ impl EventLoop {
             refusing: None,
             draining: Vec::new(),
             held: FastMap::default(),
+            held_due: Instant::now(),
             stopping: None,
             next_timer_check,
             paused_since: None,

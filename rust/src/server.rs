@@ -430,9 +430,10 @@ impl TcpServer {
     /// [`disconnect`](ServerHandle::disconnect) for it — do, once it is
     /// answered: the client is waiting for that end —, when `window` has
     /// passed since its leaving was reported (in pull mode: since you took
-    /// that event, if later), when a write to it fails (a peer that closed
-    /// both sides answers with a reset), or at the stop. No second leaving
-    /// is reported.
+    /// that event; until then it is held, keeping its place), when a write
+    /// to it fails or the client resets it (a peer that closed both sides
+    /// answers a write with a reset), when [`keepalive`](TcpServer::keepalive)
+    /// finds it gone, or at the stop. No second leaving is reported.
     ///
     /// Off, a server with callbacks closes such a client once the callbacks
     /// for its last messages have returned and what they queued is written;

@@ -69,3 +69,37 @@ def test_pull_mode_holds_past_the_next_event(make_server):
 def test_zero_is_refused():
     with pytest.raises(tcphub.InvalidConfig, match="hold_for_replies"):
         tcphub.TcpServer(0, 10, bind="127.0.0.1", hold_for_replies=0)
+
+
+def test_the_window_runs_from_the_callback_not_the_end(make_server):
+    # Callback mode runs on the core's pull queue: a slow callback delays
+    # the next client's on_disconnect past the window, which must then
+    # still find it held (the window ran from the client's end: found by a
+    # review, the answer failed with NoSuchClient and the client saw EOF).
+    server = make_server(framing="lines", hold_for_replies=0.3)
+    busy = threading.Event()
+    answered = []
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        if data == b"slow":
+            busy.set()
+            time.sleep(1.0)  # the callback thread is busy past the window
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        server.send(client, b"answer")
+        answered.append(client.id)
+
+    server.start()
+    a = connect(server)
+    a.sendall(b"slow\n")
+    assert busy.wait(WAIT)
+    b = connect(server)
+    b.sendall(b"q\n")
+    b.shutdown(socket.SHUT_WR)
+    assert LineReader(b).line() == b"answer"
+    assert read_to_eof(b) == 0  # the window from on_disconnect ends it
+    assert len(answered) == 1
+    a.close()
+    b.close()

@@ -13,7 +13,7 @@
 //! in both modes: it ends at its `disconnect` (a `Kick`), or that long after
 //! the report (pull mode: after the take, if later), not at its next call.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::EventLoop;
 use crate::event::{ClientId, DisconnectReason};
@@ -24,7 +24,13 @@ impl EventLoop {
     /// Holds connection `t`, whose peer finished sending, open for replies
     /// and reports its `Disconnected` now.
     pub(super) fn hold(&mut self, t: usize, reason: DisconnectReason) {
-        let deadline = deadline_after(self.hold_time());
+        // With `hold_for_replies` in pull mode the window runs from the
+        // take (`taken`); until then the stop, or the consumer, ends it
+        // (the places held count toward `max_clients`).
+        let deadline = match self.core.config.hold_for_replies {
+            Some(_) if !self.core.callbacks.any() => deadline_after(Duration::MAX),
+            _ => deadline_after(self.hold_time()),
+        };
         let Some(conn) = self.conn_mut(t) else {
             return;
         };
@@ -34,6 +40,7 @@ impl EventLoop {
         conn.held = true;
         let client = conn.client;
         self.held.insert(client.id, (t, deadline));
+        self.held_due = self.held_due.min(deadline);
         // Gone as far as listing and counting go; `send` still reaches it.
         self.core.registry.hide(client.id);
         log::debug!("tcphub: client {client} finished sending: {reason}; held for replies");
@@ -47,8 +54,25 @@ impl EventLoop {
     /// linger time from now for its replies.
     pub(super) fn taken(&mut self, id: ClientId) {
         let later = deadline_after(self.hold_time());
+        let own = self.core.config.hold_for_replies.is_some();
         if let Some((_, deadline)) = self.held.get_mut(&id) {
-            *deadline = (*deadline).max(later);
+            // The default hold gets at least the linger time from the take;
+            // one the application asked for gets its window from the take.
+            *deadline = if own { later } else { (*deadline).max(later) };
+            self.held_due = self.held_due.min(*deadline);
+        }
+    }
+
+    /// A socket event on held connection `t`: its peer, done sending, may
+    /// have reset it since (or keepalive found it gone). Nothing is left
+    /// to read but the error: close it for that (its end was reported when
+    /// it was held).
+    pub(super) fn held_event(&mut self, t: usize) {
+        let Some(conn) = self.conn_mut(t) else {
+            return;
+        };
+        if let Ok(Some(err)) | Err(err) = conn.stream.take_error() {
+            self.close(t, DisconnectReason::from_io(&err));
         }
     }
 
@@ -90,6 +114,9 @@ impl EventLoop {
             return;
         }
         let now = Instant::now();
+        if now < self.held_due {
+            return;
+        }
         let due: Vec<ClientId> = self
             .held
             .iter()
@@ -99,10 +126,12 @@ impl EventLoop {
         for id in due {
             self.release(id);
         }
+        let next = self.held.values().map(|&(_, deadline)| deadline).min();
+        self.held_due = next.unwrap_or_else(|| deadline_after(Duration::MAX));
     }
 
-    /// The earliest deadline of a held connection.
+    /// When a held connection's deadline may come (none earlier).
     pub(super) fn next_hold_deadline(&self) -> Option<Instant> {
-        self.held.values().map(|&(_, deadline)| deadline).min()
+        (!self.held.is_empty()).then_some(self.held_due)
     }
 }

@@ -35,7 +35,11 @@ impl EventLoop {
             let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
                 return;
             };
-            if conn.closing.is_some() || conn.held {
+            if conn.closing.is_some() {
+                return;
+            }
+            if conn.held {
+                self.held_event(t);
                 return;
             }
             match conn.read_into(&mut self.rbuf) {

@@ -50,8 +50,10 @@ impl EventLoop {
         let mut suspects = FastMap::default();
         for (t, c) in self.conns.iter_mut().enumerate() {
             let Some(c) = c else { continue };
-            // (Closing and held connections end by their own deadlines.)
-            if c.closing.is_some() || c.held || c.write_failed.is_some() {
+            // (Closing connections end by their own deadlines. A held one
+            // is watched: `hold_for_replies` may hold it long, and its end
+            // was reported, so closing it reports nothing more.)
+            if c.closing.is_some() || c.write_failed.is_some() {
                 continue;
             }
             let id = c.client.id;
