@@ -1,5 +1,7 @@
 //! The examples run: `chat_server` relays what two `chat_client`s type;
-//! `pubsub_server` sends a topic's publications to its subscribers.
+//! `pubsub_server` sends a topic's publications to its subscribers;
+//! `worker_pool_server` answers jobs from worker threads, to clients that
+//! half-close too, and answers the jobs it took before a SIGTERM stops it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -352,4 +354,60 @@ fn chat_server_stops_gracefully_on_sigterm() {
     // vanish with the process.
     let seen = a_err.until("a's disconnect line", |l| l.starts_with("disconnected: "));
     assert_eq!(seen, "disconnected: closed by peer");
+}
+
+/// A connection to a running example on `port`, with a reader of its lines.
+fn line_client(port: u16) -> (std::net::TcpStream, Lines) {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let lines = Lines::of(s.try_clone().unwrap());
+    (s, lines)
+}
+
+/// The worker pool example: a client that sends its jobs and half-closes
+/// (as `nc -N` does) gets every answer, then the end.
+#[test]
+fn worker_pool_server_answers_a_half_closed_client() {
+    let (server, port) = example_server("worker_pool_server");
+    let (mut c, c_in) = line_client(port);
+    c.write_all(b"sleep 200\nhello\nsleep x\n").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answers: Vec<String> = (0..3).map(|_| c_in.next("an answer")).collect();
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            "hello -> HELLO",
+            "sleep 200 -> slept 200 ms",
+            "sleep x -> error: say sleep MS"
+        ]
+    );
+    // Then the server closes it: the reader sees the end.
+    assert!(matches!(
+        c_in.0.recv_timeout(Duration::from_secs(20)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+    ));
+    drop(server);
+}
+
+/// SIGTERM: the jobs taken are answered before the server stops (exit 0).
+#[test]
+fn worker_pool_server_answers_the_jobs_taken_before_it_stops() {
+    let (mut server, port) = example_server("worker_pool_server");
+    let (mut c, c_in) = line_client(port);
+    // The answer to `hello` shows both jobs were taken (lines are taken in
+    // order); the sleep's is still to come when the signal arrives.
+    c.write_all(b"sleep 1500\nhello\n").unwrap();
+    let mut seen = vec![c_in.next("the first answer")];
+    // SAFETY: a plain kill(2) of our own child.
+    let rc = unsafe { libc::kill(server.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    seen.push(c_in.next("the answer in flight"));
+    seen.sort();
+    assert_eq!(seen, ["hello -> HELLO", "sleep 1500 -> slept 1500 ms"]);
+    let status = exit_of(&mut server, "worker_pool_server");
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+    assert!(matches!(
+        c_in.0.recv_timeout(Duration::from_secs(20)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+    ));
 }
