@@ -1,0 +1,111 @@
+"""A request/response server whose answers come from a pool of worker threads.
+
+    pip install .                                   # from the repository root
+    python examples/python/worker_pool_server.py --port 8003
+    printf 'sleep 300\\nhello\\n' | nc -N 127.0.0.1 8003
+
+Each line is a job, each answer a line: ``sleep MS`` sleeps that long (at
+most 10 s), any other line comes back in upper case. A client may end its
+sending side after its jobs (``nc -N``): the server holds it open for the
+answers (``hold_for_replies``) and closes it once its last job is answered.
+Ctrl-C or SIGTERM shuts it down in two phases: it takes no more jobs
+(``stop_input()``), lets the workers answer the ones taken, then stops.
+"""
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
+from typing import Dict, List, Optional
+
+import tcphub
+
+
+def run_job(job: bytes) -> bytes:
+    """The work: ``sleep MS``, or the line in upper case."""
+    if job.startswith(b"sleep "):
+        try:
+            ms = min(int(job[6:]), 10_000)
+        except ValueError:
+            return b"error: say sleep MS"
+        time.sleep(ms / 1000)
+        return b"slept %d ms" % ms
+    return job.upper()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8003)
+    parser.add_argument("--bind", default="0.0.0.0")
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+
+    server = tcphub.TcpServer(args.port, 1000, framing="lines", bind=args.bind, hold_for_replies=60.0)
+    pool = ThreadPoolExecutor(max_workers=args.workers)
+    lock = threading.Lock()
+    # Per client with jobs: [jobs not answered yet, whether it finished sending].
+    pending: Dict[int, List[int]] = {}
+
+    def work(client: tcphub.Client, job: bytes) -> None:
+        answer = run_job(job)
+        with contextlib.suppress(tcphub.NoSuchClient):  # it left: nobody to answer
+            server.send(client, job + b" -> " + answer)
+        with lock:
+            entry = pending.get(client.id)
+            if entry is None:
+                return
+            entry[0] -= 1
+            if entry[0] == 0 and entry[1]:
+                del pending[client.id]
+                done = True
+            else:
+                done = False
+        if done:
+            with contextlib.suppress(tcphub.NoSuchClient):
+                server.disconnect(client)  # answered: closed once written
+
+    @server.on_message
+    def submit(client: tcphub.Client, job: bytes) -> None:
+        with lock:
+            pending.setdefault(client.id, [0, 0])[0] += 1
+        pool.submit(work, client, job)
+
+    @server.on_disconnect
+    def ended(client: tcphub.Client, reason: str) -> None:
+        with lock:
+            entry = pending.get(client.id)
+            if entry is not None and entry[0] > 0 and reason == "closed by peer":
+                entry[1] = 1  # held for its answers: closed after the last
+                return
+            pending.pop(client.id, None)
+        with contextlib.suppress(tcphub.NoSuchClient):  # gone for good, perhaps
+            server.disconnect(client)  # nothing left to answer
+
+    def terminate(signum: int, frame: Optional[FrameType]) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops it as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, terminate)
+    server.start()
+    try:
+        host, port = server.address
+        if ":" in host:
+            host = f"[{host}]"
+        print(f"worker pool server listening on {host}:{port}", flush=True)
+        server.wait()
+    except KeyboardInterrupt:
+        print("taking no more jobs, answering the ones taken", flush=True)
+    server.stop_input()
+    pool.shutdown(wait=True)
+    print("every job answered: stopping", flush=True)
+    server.stop()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (tcphub.TcpHubError, OverflowError) as e:  # the port is in use or out of range, …
+        sys.exit(f"worker_pool_server: {e}")

@@ -1,0 +1,79 @@
+"""examples/python/worker_pool_server.py: answers from worker threads, to
+half-closed clients too, and the jobs taken before a SIGTERM answered."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import WAIT, LineReader, read_to_eof
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python" / "worker_pool_server.py"
+
+
+def _start() -> "tuple[subprocess.Popen[str], int]":
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+    if not m:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"no listening line: {line!r}{out!r}\nstderr: {err}")
+    return proc, int(m.group(1))
+
+
+def _finish(proc: "subprocess.Popen[str]") -> "tuple[str, str]":
+    try:
+        return proc.communicate(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the example did not finish\nstdout: {out}\nstderr: {err}")
+
+
+def test_a_half_closed_client_gets_every_answer_then_the_end():
+    proc, port = _start()
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        s.sendall(b"sleep 200\nhello\nsleep x\n")
+        s.shutdown(socket.SHUT_WR)
+        r = LineReader(s)
+        answers = sorted(r.lines(3))
+        assert answers == [b"hello -> HELLO", b"sleep 200 -> slept 200 ms", b"sleep x -> error: say sleep MS"]
+        assert r.buf == b"" and read_to_eof(s) == 0
+        s.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+
+
+def test_sigterm_answers_the_jobs_taken_before_stopping():
+    proc, port = _start()
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    # The answer to hello shows both jobs were taken (lines are taken in
+    # order); the sleep's is still to come when the signal arrives.
+    s.sendall(b"sleep 1500\nhello\n")
+    r = LineReader(s)
+    seen = [r.line()]
+    proc.send_signal(signal.SIGTERM)
+    seen.append(r.line())
+    assert sorted(seen) == [b"hello -> HELLO", b"sleep 1500 -> slept 1500 ms"]
+    assert read_to_eof(s) == 0
+    s.close()
+    out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert "every job answered: stopping" in out, out
