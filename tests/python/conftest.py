@@ -12,6 +12,7 @@ import contextlib
 import faulthandler
 import select
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -44,6 +45,17 @@ def wait_until(pred: Callable[[], bool], timeout: float = WAIT, what: str = "con
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.005)
+
+
+def finish(proc: "subprocess.Popen[str]") -> Tuple[str, str]:
+    """Waits (at most WAIT) for a child process to end: its stdout and
+    stderr; kills it and fails the test if it does not end."""
+    try:
+        return proc.communicate(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"child did not finish\nstdout: {out}\nstderr: {err}")
 
 
 def connect(server: tcphub.TcpServer) -> socket.socket:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WAIT, LineReader, read_to_eof
+from conftest import WAIT, LineReader, finish, read_to_eof
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python" / "worker_pool_server.py"
 
@@ -34,15 +34,6 @@ def _start() -> "tuple[subprocess.Popen[str], int]":
     return proc, int(m.group(1))
 
 
-def _finish(proc: "subprocess.Popen[str]") -> "tuple[str, str]":
-    try:
-        return proc.communicate(timeout=WAIT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"the example did not finish\nstdout: {out}\nstderr: {err}")
-
-
 def test_a_half_closed_client_gets_every_answer_then_the_end():
     proc, port = _start()
     try:
@@ -56,7 +47,7 @@ def test_a_half_closed_client_gets_every_answer_then_the_end():
         s.close()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
 
@@ -74,6 +65,6 @@ def test_sigterm_answers_the_jobs_taken_before_stopping():
     assert sorted(seen) == [b"hello -> HELLO", b"sleep 1500 -> slept 1500 ms"]
     assert read_to_eof(s) == 0
     s.close()
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert proc.returncode == 0, err
     assert "every job answered: stopping" in out, out

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import tcphub
-from conftest import WAIT, LineReader
+from conftest import WAIT, LineReader, finish
 
 
 def _spawn(code: str, *args: str) -> subprocess.Popen:
@@ -26,15 +26,6 @@ def _spawn(code: str, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def _finish(proc: subprocess.Popen) -> "tuple[str, str]":
-    try:
-        return proc.communicate(timeout=WAIT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"child did not finish\nstdout: {out}\nstderr: {err}")
 
 
 def test_sigint_ends_a_blocking_events_wait():
@@ -53,7 +44,7 @@ def test_sigint_ends_a_blocking_events_wait():
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGINT)
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert out.strip() == "interrupted", err
     assert proc.returncode == 0, err
 
@@ -84,7 +75,7 @@ def test_sigint_ends_a_blocking_client_recv_and_wait():
     assert proc.stdout.readline().strip() == "recv interrupted"
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGINT)
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert out.strip() == "wait interrupted", err
     assert proc.returncode == 0, err
 
@@ -107,7 +98,7 @@ def test_running_server_is_stopped_cleanly_at_exit():
         # no stop(): the interpreter exits with the server running
         """
     )
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert out.split("\n")[:2] == ["exiting", "left: server stopped"], err
     assert proc.returncode == 0, err
 
@@ -134,7 +125,7 @@ def test_python_dash_m_serve_chat_mode():
         assert ra.line() == f"client {b_addr} disconnected (closed by peer)".encode()
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 0, err
     assert "stopped:" in err
     a.settimeout(WAIT)
@@ -147,7 +138,7 @@ def test_python_dash_m_serve_bind_conflict():
         s.listen()
         port = s.getsockname()[1]
         proc = _spawn("", "-m", "tcphub", "serve", "--bind", "127.0.0.1", "--port", str(port))
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 1
     assert err.strip().splitlines()[-1] == f"tcphub: cannot listen on 127.0.0.1:{port}: address in use"
 
@@ -179,7 +170,7 @@ def test_example_chat_server_runs():
         assert ra.line() == b"%s:%d: hello" % (a.getsockname()[0].encode(), a.getsockname()[1])
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 0, err
 
 
@@ -199,7 +190,7 @@ def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay()
         assert ra.line() == f"{me}: short".encode()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
 
@@ -231,7 +222,7 @@ def test_example_chat_server_does_not_tell_a_leaver_of_its_own_leave():
         b.close()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 0, err
 
 
@@ -245,7 +236,7 @@ def test_example_chat_server_stops_gracefully_on_sigterm():
         assert ra.line().endswith(b"connected")
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 0, err
     assert "stopping" in out
     # The hub closed the connection: end of stream after anything it sent.
@@ -279,7 +270,7 @@ def test_example_chat_client_talks_and_leaves_at_end_of_input():
         proc.stdin.write("hello from the example\n")
         proc.stdin.flush()
         assert seen.line() == f"{me}: hello from the example".encode()
-        out, err = _finish(proc)  # closes stdin: end of input, it half-closes
+        out, err = finish(proc)  # closes stdin: end of input, it half-closes
         assert proc.returncode == 0, err
         assert f"{me}: hello from the example\n" in out
         assert seen.line() == f"client {me} disconnected (closed by peer)".encode()
@@ -346,7 +337,7 @@ def test_example_chat_server_says_why_it_cannot_start_in_one_line(what):
         busy.listen()
         port = busy.getsockname()[1] if what == "port in use" else 70000
         proc = _spawn("", str(EXAMPLE), "--port", str(port), "--bind", "127.0.0.1")
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 1, err
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
     assert err.startswith("chat_server: "), err
@@ -365,7 +356,7 @@ def test_example_chat_client_says_why_it_cannot_connect_in_one_line(what):
             stderr=subprocess.PIPE,
             text=True,
         )
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert proc.returncode == 1, err
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
     assert err.startswith("chat_client: "), err
@@ -426,7 +417,7 @@ def test_stop_under_load_from_main_and_from_a_callback():
             print("round", round, "ok", flush=True)
         """
     )
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert proc.returncode == 0, err
     assert out.count("ok") == 5, (out, err)
 
@@ -484,7 +475,7 @@ def test_sigint_ends_a_wait_for_a_shared_events_iterator():
     assert proc.stdout.readline().strip() == "ready"
     assert proc.stdout.readline().strip() == "waiting"  # for its turn
     proc.send_signal(signal.SIGINT)
-    out, err = _finish(proc)
+    out, err = finish(proc)
     m = re.fullmatch(r"interrupted after (\d+\.\d) s", out.strip())
     assert m, (out, err)
     # Ctrl-C ended the wait, not the failsafe stop 10 s after it began.
@@ -545,7 +536,7 @@ def test_sigint_ends_a_blocking_client_connect():
     assert proc.stdout.readline().strip() == "ready"
     assert proc.stdout.readline().strip() == "waiting"  # in the connect
     proc.send_signal(signal.SIGINT)
-    out, err = _finish(proc)
+    out, err = finish(proc)
     m = re.fullmatch(r"interrupted after (\d+\.\d) s", out.strip())
     assert m, (out, err)
     # Ctrl-C ended the connect, not its 10 s timeout.
@@ -796,7 +787,7 @@ def test_a_slow_name_lookup_holds_neither_the_gil_nor_ctrl_c(tmp_path):
     # lookup does not hold the GIL (held, this would wait out its 30 s).
     assert proc.stdout.readline().strip() == "ticked during the lookup"
     proc.send_signal(signal.SIGINT)
-    out, err = _finish(proc)
+    out, err = finish(proc)
     m = re.fullmatch(r"interrupted after (\d+\.\d) s", out.strip())
     assert m, (out, err)
     # Ctrl-C ended the wait, not the lookup's end (30 s after it began).
@@ -881,7 +872,7 @@ def test_sigint_ends_the_flush_wait_of_stop_and_close():
         proc.send_signal(signal.SIGINT)
         assert proc.stdout.readline().strip() == f"{what} interrupted"
         assert proc.stdout.readline().strip() == ("stopped" if what == "stop" else "closed")
-    out, err = _finish(proc)
+    out, err = finish(proc)
     killer.cancel()
     assert proc.returncode == 0, err
 
@@ -952,7 +943,7 @@ def test_python_dash_m_serve_names_an_ipv6_address_in_brackets(bind):
         line = proc.stderr.readline()
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = _finish(proc)
+        out, err = finish(proc)
     assert re.search(r"listening on \[::1\]:\d+ \(chat mode", line), line + err
     assert proc.returncode == 0, err
 
@@ -960,7 +951,7 @@ def test_python_dash_m_serve_names_an_ipv6_address_in_brackets(bind):
 @pytest.mark.parametrize("bad", ["localhost", "[127.0.0.1]", "::1%1"])
 def test_python_dash_m_serve_refuses_a_bind_that_is_no_ip_address(bad):
     proc = _spawn("", "-m", "tcphub", "serve", "--bind", bad, "--port", "0")
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert proc.returncode == 2, (bad, err)
     assert "not an IP address" in err, err
 
@@ -975,7 +966,7 @@ def test_python_dash_m_serve_stops_cleanly_on_a_signal_right_after_listening(sig
         assert proc.stderr is not None
         assert "listening on" in proc.stderr.readline()
         proc.send_signal(sig)
-        out, err = _finish(proc)
+        out, err = finish(proc)
         assert proc.returncode == 0, err
         assert "Traceback" not in err, err
         assert "stopped:" in err, err
