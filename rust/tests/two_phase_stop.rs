@@ -332,3 +332,33 @@ fn with_hold_for_replies_a_half_closed_client_still_gets_its_answer() {
     peer.expect_eof();
     server.stop();
 }
+
+/// A burst past one turn's read budget while the pull queue is full (a
+/// consumer that stopped taking events): the rest is read and dropped, and
+/// the writer's end seen, without another socket event. The loop slept with
+/// the rest unread (a second review: 8 of 10 runs).
+#[test]
+fn a_burst_is_read_to_its_end_while_the_queue_is_full() {
+    let server = TcpServer::new(0, 100)
+        .threads(1)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .event_capacity(2)
+        .start()
+        .unwrap();
+    let _events = server.events(); // never taken
+    let addr = server.local_addr();
+    let mut w = Peer::connect(addr);
+    let _others: Vec<Peer> = (0..4).map(|_| Peer::connect(addr)).collect();
+    // The queue full, connects waiting for room.
+    wait_until("5 accepted", || server.stats().accepted == 5);
+    server.stop_input();
+    let burst = vec![b'x'; 3 << 20]; // more than 8 reads of 64 KiB
+    w.send(&burst);
+    w.shutdown_write();
+    wait_until("the burst read to its end", || {
+        server.stats().bytes_in >= burst.len() as u64
+    });
+    wait_until("the writer's end seen", || server.client_count() == 4);
+    server.stop();
+}

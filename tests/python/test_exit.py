@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from test_process import _finish, _spawn
+from conftest import finish
+from test_process import _spawn
 
 
 def test_a_callback_still_computing_at_exit_does_not_abort_the_interpreter():
@@ -33,7 +34,7 @@ def test_a_callback_still_computing_at_exit_does_not_abort_the_interpreter():
         print("exiting", flush=True)
         """
     )
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert out == "exiting\n", err
     assert proc.returncode == 0, err
 
@@ -70,7 +71,7 @@ def test_a_callback_still_computing_at_exit_never_crashes_the_exit(callback: str
         """.replace("CALLBACK", repr(callback))
     for run in range(5):
         proc = _spawn(body)
-        out, err = _finish(proc)
+        out, err = finish(proc)
         assert out == "exiting\n", f"run {run}: {err}"
         assert proc.returncode == 0, f"run {run}: {proc.returncode} {err}"
 
@@ -111,7 +112,7 @@ def test_a_server_dropped_with_callbacks_left_to_run_lets_the_program_exit():
         print("exiting", flush=True)
         """
     )
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert out == "exiting\n", err
     assert proc.returncode == 0, err
 
@@ -151,7 +152,7 @@ def test_the_last_callbacks_of_a_server_dropped_before_exit_still_run():
         say("exiting")
         """
     )
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert proc.returncode == 0, err
     assert sorted(out.splitlines()) == ["exiting"] + ["left: server stopped"] * 5, err
 
@@ -214,7 +215,7 @@ def test_a_child_forked_while_a_server_and_a_client_run_exits(mode):
         """,
         mode,
     )
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert out == "child exit 0\nb'parent'\n", err
     assert proc.returncode == 0, err
 
@@ -255,6 +256,6 @@ def test_stopped_servers_and_closed_clients_kept_in_a_list_hold_no_descriptor():
         hub.stop()
         """
     )
-    out, err = _finish(proc)
+    out, err = finish(proc)
     assert out == "servers 0\nclients 0\n", err
     assert proc.returncode == 0, err
