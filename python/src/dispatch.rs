@@ -560,11 +560,14 @@ fn dispatch_loop(
     loop {
         batch.clear();
         // Not attached here: the wait holds no GIL.
-        match events.recv_batch(&mut batch, DISPATCH_BATCH, Duration::from_secs(1)) {
+        // Staged: each event counts as taken when its turn comes (a
+        // `hold_for_replies` window runs from there, not from the batch).
+        match events.recv_batch_staged(&mut batch, DISPATCH_BATCH, Duration::from_secs(1)) {
             Ok(0) => continue,
             Ok(_) => {
                 let delivered = attached(|py| {
                     for ev in batch.drain(..) {
+                        events.hand_out(&ev);
                         if !after_kick(&ev)
                             && !after_stop(&ev, input_stopped)
                             && callbacks.deliver(py, ev, stopping)

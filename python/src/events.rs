@@ -42,7 +42,10 @@ fn wait_batch(
 ///
 /// Taking from `pending` is not a call for events in the core's sense (it
 /// does not release clients held for replies): those events were taken
-/// from the queue, and noted, with their batch.
+/// from the queue with their batch. Batches are taken staged
+/// (`recv_batch_staged`), and each event is handed out (`Events::hand_out`)
+/// as it leaves for Python: a `hold_for_replies` window runs from there,
+/// not from its batch's take.
 pub(crate) struct Pull {
     pub(crate) events: Events,
     pub(crate) pending: Arc<Mutex<VecDeque<Event>>>,
@@ -63,15 +66,21 @@ impl Pull {
     fn try_take(&self, max_batch: usize) -> tcphub::Result<Option<Event>> {
         let mut pending = self.pending();
         if let Some(ev) = pending.pop_front() {
-            return Ok(Some(ev));
+            return Ok(Some(self.handed_out(ev)));
         }
         let mut got = Vec::new();
         self.events
-            .recv_batch(&mut got, max_batch.max(1), Duration::ZERO)?;
+            .recv_batch_staged(&mut got, max_batch.max(1), Duration::ZERO)?;
         let mut got = got.into_iter();
         let first = got.next();
         pending.extend(got);
-        Ok(first)
+        Ok(first.map(|ev| self.handed_out(ev)))
+    }
+
+    /// `ev`, taken staged, leaves for Python now.
+    fn handed_out(&self, ev: Event) -> Event {
+        self.events.hand_out(&ev);
+        ev
     }
 
     /// [`try_take`](Self::try_take), waiting (detached, in slices that let
@@ -120,8 +129,12 @@ pub(crate) fn poll(
         pending.drain(..n).collect()
     };
     if !kept.is_empty() {
-        return Ok(kept.into_iter().map(|e| PyEvent::new(py, e)).collect());
+        return Ok(kept
+            .into_iter()
+            .map(|e| PyEvent::new(py, pull.handed_out(e)))
+            .collect());
     }
+    // (A batch handed out whole: taken, and handed out, by `recv_batch`.)
     match wait_batch(py, &pull.events, max, timeout)? {
         Waited::Got(evs) => Ok(evs.into_iter().map(|e| PyEvent::new(py, e)).collect()),
         Waited::TimedOut => Ok(Vec::new()),

@@ -466,11 +466,10 @@ class TcpServer:
       is reported as usual, but ``send()`` and broadcasts still reach it
       until you ``disconnect()`` it (do, once it is answered: the client
       waits for that end), that long has passed since its disconnect event
-      was taken from the server (in batches of up to 256 events: the time
-      callbacks or your loop spend on the events before it in its batch
-      counts — choose a window longer than that), a write to it fails or
-      the client resets it, or the stop. ``None`` (the default): held only
-      until the next event is taken, as above.
+      was handed out (to ``on_disconnect``, or by ``events()``,
+      ``poll()`` or ``aevents()``), a write to it fails or the client
+      resets it, or the stop. ``None`` (the default): held only until the
+      next event is taken, as above.
     - ``event_capacity``: events waiting to be taken (default 65,536); while
       full, the server stops reading from clients.
     - ``busy_poll``: how long an I/O thread that ran out of work keeps

@@ -485,6 +485,61 @@ impl Events {
         max: usize,
         timeout: Duration,
     ) -> crate::Result<usize> {
+        let start = out.len();
+        let n = self.recv_batch_staged(out, max, timeout)?;
+        for e in &out[start..] {
+            self.hand_out(e);
+        }
+        Ok(n)
+    }
+
+    /// As [`recv_batch`](Events::recv_batch), for a consumer that keeps
+    /// the batch and passes its events on one at a time later (a
+    /// dispatcher thread calling handlers, an iterator of a language
+    /// binding): the events count as taken only when passed to
+    /// [`hand_out`](Events::hand_out), one by one. That matters for
+    /// clients held for replies: with
+    /// [`hold_for_replies`](crate::TcpServer::hold_for_replies) the window
+    /// of a client that half-closed runs from the take of its
+    /// [`Event::Disconnected`], and a slow handler earlier in the same
+    /// batch must not use it up.
+    ///
+    /// Pass every event to `hand_out` as it is passed on (or dropped): a
+    /// `Disconnected` never handed out keeps its client held until the
+    /// server stops, in its place among `max_clients`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_batch`](Events::recv_batch).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = tcphub::TcpServer::new(0, 4).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// client.send(b"job")?;
+    /// let events = server.events();
+    /// let mut staged = Vec::new();
+    /// while staged.len() < 2 {
+    ///     events.recv_batch_staged(&mut staged, 64, Duration::from_secs(10))?;
+    /// }
+    /// for ev in staged.drain(..) {
+    ///     events.hand_out(&ev); // taken now, not with the batch
+    ///     if let tcphub::Event::Message(c, job) = &ev {
+    ///         assert_eq!(job, b"job");
+    ///         server.send(c.id, b"done")?;
+    ///     }
+    /// }
+    /// assert_eq!(client.recv_timeout(Duration::from_secs(10))?, b"done");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_batch_staged(
+        &self,
+        out: &mut Vec<Event>,
+        max: usize,
+        timeout: Duration,
+    ) -> crate::Result<usize> {
         if self.origin.forked() {
             return Err(crate::Error::NotRunning);
         }
@@ -495,7 +550,6 @@ impl Events {
         if max == 0 {
             return Ok(0);
         }
-        let start = out.len();
         let (n, bytes) = match self
             .rx
             .take_batch(out, max, timeout, crate::outbox::Weigh::weight)
@@ -513,10 +567,22 @@ impl Events {
             }
         };
         self.load.sub(n, bytes); // one write to the shared counters per batch
-        for e in &out[start..] {
-            self.note_taken(e);
-        }
         Ok(n)
+    }
+
+    /// Marks `event`, taken with
+    /// [`recv_batch_staged`](Events::recv_batch_staged), as taken now: if
+    /// it ends a client held for replies, that hold's window starts, and
+    /// the next call for events may release the client (see
+    /// [`Event::Disconnected`]). Other events need nothing (passing them
+    /// costs a match). Pass each event once: a second pass restarts the
+    /// window.
+    ///
+    /// # Examples
+    ///
+    /// See [`recv_batch_staged`](Events::recv_batch_staged).
+    pub fn hand_out(&self, event: &Event) {
+        self.note_taken(event);
     }
 
     /// Waits up to `timeout` until an event can be taken or the server has

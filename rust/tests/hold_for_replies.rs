@@ -12,14 +12,12 @@ use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::*;
-use tcphub::{ClientId, DisconnectReason, Error, Event, Framing, TcpServer};
+use tcphub::{ClientId, DisconnectReason, Error, Event, TcpServer};
 
 /// A lines server holding half-closed clients for `window`, recording its
 /// disconnects in `gone`.
 fn holding_server(window: Duration, gone: &Disconnects) -> TcpServer {
-    TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
+    lines_server(10)
         .hold_for_replies(window)
         .on_disconnect(gone.recorder())
 }
@@ -92,9 +90,7 @@ fn the_window_closes_a_client_nobody_disconnects() {
 
 #[test]
 fn pull_mode_keeps_holding_past_the_next_call_for_events() {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
+    let server = lines_server(10)
         .hold_for_replies(Duration::from_secs(60))
         .start()
         .unwrap();
@@ -123,6 +119,41 @@ fn pull_mode_keeps_holding_past_the_next_call_for_events() {
     peer.expect_eof();
     server.stop();
     assert!(events.try_recv().is_none(), "no second Disconnected");
+}
+
+#[test]
+fn a_staged_batch_starts_the_window_at_the_hand_out() {
+    // A consumer that keeps a batch and passes its events on one by one
+    // (the Python bindings do): the window of a disconnect in the batch
+    // runs from its hand-out, not from the batch's take.
+    let server = lines_server(10)
+        .hold_for_replies(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send_line("question");
+    peer.shutdown_write();
+    let mut staged = Vec::new();
+    wait_until("the client's end, staged", || {
+        events
+            .recv_batch_staged(&mut staged, 16, Duration::from_millis(10))
+            .unwrap();
+        staged.iter().any(|e| matches!(e, Event::Disconnected(..)))
+    });
+    // Slow work on the events before it: several windows pass.
+    std::thread::sleep(Duration::from_millis(900));
+    for ev in &staged {
+        events.hand_out(ev);
+    }
+    let id = match &staged[1] {
+        Event::Message(c, _) => c.id,
+        other => panic!("{other:?}"),
+    };
+    server.send(id, b"answer").expect("still held");
+    assert_eq!(peer.read_line(), "answer");
+    peer.expect_eof(); // the window from the hand-out ends it
+    server.stop();
 }
 
 #[test]

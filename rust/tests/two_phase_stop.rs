@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use support::*;
-use tcphub::{DisconnectReason, Event, Framing, TcpServer};
+use tcphub::{DisconnectReason, Event};
 
 /// How long "nothing more arrives" is watched for: long enough for a loop
 /// that wrongly reads to have read (a loop turn takes microseconds), short
@@ -26,11 +26,7 @@ const QUIET: Duration = Duration::from_millis(300);
 
 #[test]
 fn pull_mode_answers_what_it_took_and_takes_nothing_more() {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .start()
-        .unwrap();
+    let server = lines_server(10).start().unwrap();
     let events = server.events();
     let mut alice = Peer::connect(server.local_addr());
     let mut bob = Peer::connect(server.local_addr());
@@ -86,9 +82,7 @@ fn a_worker_thread_answers_after_the_input_stopped() {
     let to_worker = std::sync::Mutex::new(to_worker);
     let handed = Arc::new(AtomicU64::new(0));
     let h = handed.clone();
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
+    let server = lines_server(10)
         .on_message(move |_srv, c, msg| {
             h.fetch_add(1, Ordering::SeqCst);
             to_worker
@@ -126,9 +120,7 @@ fn a_worker_thread_answers_after_the_input_stopped() {
 
 #[test]
 fn the_idle_timeout_waits_while_the_input_is_stopped() {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
+    let server = lines_server(10)
         .idle_timeout(Duration::from_millis(100))
         .start()
         .unwrap();
@@ -153,11 +145,7 @@ fn the_idle_timeout_waits_while_the_input_is_stopped() {
 
 #[test]
 fn a_client_that_connects_meanwhile_is_accepted_and_closed_by_the_stop() {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .start()
-        .unwrap();
+    let server = lines_server(10).start().unwrap();
     let events = server.events();
     server.stop_input();
     let mut late = Peer::connect(server.local_addr());
@@ -179,12 +167,7 @@ fn a_client_that_connects_meanwhile_is_accepted_and_closed_by_the_stop() {
 
 #[test]
 fn the_messages_waiting_for_room_in_a_full_queue_are_dropped() {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .event_capacity(4)
-        .start()
-        .unwrap();
+    let server = lines_server(10).event_capacity(4).start().unwrap();
     let events = server.events();
     let mut alice = Peer::connect(server.local_addr());
     let batch: String = (0..200).map(|i| format!("m{i}\n")).collect();
@@ -207,11 +190,7 @@ fn the_messages_waiting_for_room_in_a_full_queue_are_dropped() {
 
 #[test]
 fn a_client_that_leaves_is_reported_and_frees_its_place() {
-    let server = TcpServer::new(0, 2)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .start()
-        .unwrap();
+    let server = lines_server(2).start().unwrap();
     let events = server.events();
     let a = Peer::connect(server.local_addr());
     let mut b = Peer::connect(server.local_addr());
@@ -244,9 +223,7 @@ fn a_client_that_leaves_is_reported_and_frees_its_place() {
 #[test]
 fn a_client_that_keeps_writing_is_not_held_up() {
     let gone = Disconnects::new();
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
+    let server = lines_server(10)
         .max_queue_bytes(256 * 1024)
         .on_message(|_srv, _c, _msg| {})
         .on_disconnect(gone.recorder())
@@ -274,9 +251,7 @@ fn a_client_that_keeps_writing_is_not_held_up() {
 
 #[test]
 fn a_client_reset_while_reading_was_paused_is_reported() {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
+    let server = lines_server(10)
         .event_capacity(2)
         .threads(1)
         .start()
@@ -307,9 +282,7 @@ fn a_client_reset_while_reading_was_paused_is_reported() {
 
 #[test]
 fn with_hold_for_replies_a_half_closed_client_still_gets_its_answer() {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
+    let server = lines_server(10)
         .hold_for_replies(Duration::from_secs(60))
         .start()
         .unwrap();
@@ -339,10 +312,8 @@ fn with_hold_for_replies_a_half_closed_client_still_gets_its_answer() {
 /// the rest unread (a second review: 8 of 10 runs).
 #[test]
 fn a_burst_is_read_to_its_end_while_the_queue_is_full() {
-    let server = TcpServer::new(0, 100)
+    let server = lines_server(100)
         .threads(1)
-        .bind(localhost())
-        .framing(Framing::lines())
         .event_capacity(2)
         .start()
         .unwrap();

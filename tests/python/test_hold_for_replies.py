@@ -103,3 +103,70 @@ def test_the_window_runs_from_the_callback_not_the_end(make_server):
     assert len(answered) == 1
     a.close()
     b.close()
+
+
+def _queue_behind_a_slow_message(server, gate_wait):
+    """Client a's slow message, then client b's question and half-close,
+    all queued while the consumer is blocked, so they are taken in one
+    batch; returns (a, b)."""
+    a = connect(server)
+    a.sendall(b"block\n")
+    assert gate_wait()
+    a.sendall(b"slow\n")
+    b = connect(server)
+    b.sendall(b"q\n")
+    b.shutdown(socket.SHUT_WR)
+    # a's slow message, b's connect, message and disconnect.
+    wait_until(lambda: server.pending_events >= 4, what="4 events queued")
+    return a, b
+
+
+def test_the_window_runs_from_the_hand_out_not_the_batch(make_server):
+    # The events of one batch are handed to the callbacks one by one: a
+    # slow callback earlier in the same batch must not use up the window
+    # of a disconnect later in it (found by a review: the window ran from
+    # the batch's take, the answer failed and the client saw EOF).
+    server = make_server(framing="lines", hold_for_replies=0.3)
+    blocked = threading.Event()
+    gate = threading.Event()
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        if data == b"block":
+            blocked.set()
+            gate.wait(WAIT)
+        elif data == b"slow":
+            time.sleep(1.0)  # past the window
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        if reason == "closed by peer":
+            server.send(client, b"answer")
+
+    server.start()
+    a, b = _queue_behind_a_slow_message(server, lambda: blocked.wait(WAIT))
+    gate.set()
+    assert LineReader(b).line() == b"answer"
+    assert read_to_eof(b) == 0  # the window from on_disconnect ends it
+    a.close()
+    b.close()
+
+
+def test_the_iterator_starts_the_window_as_it_yields(make_server):
+    # The iterator takes events in batches and yields them one by one: the
+    # window runs from the yield of the disconnect, not from the batch.
+    server = make_server(framing="lines", hold_for_replies=0.3).start()
+    events = server.events(timeout=WAIT)
+    a, b = _queue_behind_a_slow_message(
+        server, lambda: [e.kind for e in (next(events), next(events))] == ["connect", "message"]
+    )
+    for ev in events:
+        if ev.kind == "message" and ev.data == b"slow":
+            time.sleep(1.0)  # past the window, with b's end in the same batch
+        elif ev.kind == "disconnect" and ev.client.port == b.getsockname()[1]:
+            server.send(ev.client, b"answer")
+            break
+    assert LineReader(b).line() == b"answer"
+    assert read_to_eof(b) == 0
+    a.close()
+    b.close()

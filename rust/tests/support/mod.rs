@@ -67,6 +67,13 @@ pub fn connect_peers(server: &ServerHandle, n: usize) -> Vec<Peer> {
     peers
 }
 
+/// A server to configure further: loopback, port 0, `max` clients, lines.
+pub fn lines_server(max: usize) -> TcpServer {
+    TcpServer::new(0, max)
+        .bind(localhost())
+        .framing(Framing::lines())
+}
+
 /// A relay: every message goes to every client (`on_message -> send_all`).
 pub fn relay_server(framing: Framing) -> ServerHandle {
     TcpServer::new(0, 100)
