@@ -295,6 +295,10 @@ impl crate::outbox::Weigh for Event {
             _ => 0,
         }
     }
+
+    fn is_input(&self) -> bool {
+        matches!(self, Event::Message(..))
+    }
 }
 
 /// Ends of half-closed clients (`Disconnected(ClosedByPeer)` or an

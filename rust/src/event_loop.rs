@@ -204,7 +204,8 @@ impl EventLoop {
         let core = handle.core().clone();
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
         let vanish = vanished::Vanish::new(core.config.keepalive, Instant::now());
-        let event_load = core.event_load.clone();
+        let outbox =
+            Outbox::new(events_tx, core.event_load.clone()).with_gate(core.taking_messages.clone());
         EventLoop {
             idx,
             core,
@@ -216,7 +217,7 @@ impl EventLoop {
             by_id: FastMap::default(),
             dispatch: Dispatch {
                 handle,
-                outbox: Outbox::new(events_tx, event_load),
+                outbox,
                 kicks,
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),

@@ -164,6 +164,12 @@ pub(crate) trait Weigh: Sized {
     /// Bytes of the message the item carries (0 for other kinds).
     fn message_len(&self) -> usize;
 
+    /// Whether the item is input a closed gate drops (see
+    /// [`Outbox::with_gate`]): a message, not a connect or disconnect.
+    fn is_input(&self) -> bool {
+        false
+    }
+
     fn weight(&self) -> usize {
         slot_cost::<Self>() + self.message_len()
     }
@@ -189,6 +195,9 @@ pub(crate) struct Outbox<T> {
     /// Events and bytes in the queue, shared by every sender and the
     /// receivers: the queue's bounds.
     load: Arc<QueueLoad>,
+    /// While this reads false, waiting input is dropped rather than moved
+    /// into the queue (`with_gate`).
+    gate: Option<Arc<AtomicBool>>,
 }
 
 impl<T: Weigh> Outbox<T> {
@@ -197,7 +206,20 @@ impl<T: Weigh> Outbox<T> {
             tx,
             backlog: VecDeque::new(),
             load,
+            gate: None,
         }
+    }
+
+    /// Once `gate` reads false (the server's `reading`, cleared by
+    /// `stop_input()` and `stop()`), input items ([`Weigh::is_input`])
+    /// waiting for room are dropped, not queued: every move from the
+    /// backlog into the queue looks, so none slips in between the flag's
+    /// change and the loop's handling of it. (Items pushed while the
+    /// backlog is empty go straight in: the caller stops making input
+    /// items once the gate is closed.)
+    pub fn with_gate(mut self, gate: Arc<AtomicBool>) -> Outbox<T> {
+        self.gate = Some(gate);
+        self
     }
 
     /// Sends `item` if the queue has room for it (count and bytes).
@@ -265,6 +287,18 @@ impl<T: Weigh> Outbox<T> {
 
     /// Moves waiting items into the queue as room allows; whether none is left.
     fn move_what_fits(&mut self) -> bool {
+        if self.backlog.is_empty() {
+            return true;
+        }
+        if self
+            .gate
+            .as_ref()
+            .is_some_and(|g| !g.load(Ordering::Acquire))
+        {
+            let before = self.backlog.len();
+            self.backlog.retain(|item| !item.is_input());
+            self.load.backlog_shrank(before - self.backlog.len());
+        }
         let Some(tx) = &self.tx else { return true };
         let mut moved = 0;
         let mut all = true;
@@ -278,13 +312,6 @@ impl<T: Weigh> Outbox<T> {
         }
         self.load.backlog_shrank(moved);
         all
-    }
-
-    /// Drops the waiting items for which `keep` is false.
-    pub fn retain_waiting(&mut self, keep: impl Fn(&T) -> bool) {
-        let before = self.backlog.len();
-        self.backlog.retain(|item| keep(item));
-        self.load.backlog_shrank(before - self.backlog.len());
     }
 
     /// At the end of the I/O thread: moves what fits into the queue and
@@ -316,6 +343,41 @@ mod tests {
         fn message_len(&self) -> usize {
             self.0
         }
+
+        fn is_input(&self) -> bool {
+            self.0 > 0
+        }
+    }
+
+    /// Once the gate is closed (`stop_input()`), the input waiting for room
+    /// is dropped at the next move, the rest keeps its order, and the
+    /// backlog's count goes down with it.
+    #[test]
+    fn a_closed_gate_drops_waiting_input_and_keeps_the_rest() {
+        let poll = mio::Poll::new().expect("poll");
+        let waker = Arc::new(crate::wake::Wake::new(
+            mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"),
+        ));
+        let load = Arc::new(QueueLoad::new(1, vec![waker]));
+        let (tx, rx) = crate::queue::queue::<Item>();
+        let gate = Arc::new(AtomicBool::new(true));
+        let mut outbox = Outbox::new(Some(tx), load.clone()).with_gate(gate.clone());
+        for item in [Item(0), Item(5), Item(0), Item(7), Item(0)] {
+            outbox.push(item);
+        }
+        assert!(outbox.held_back(3), "four wait for room");
+        gate.store(false, Ordering::SeqCst);
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let item = rx.recv_timeout(Duration::from_secs(10)).expect("an item");
+            load.sub(1, item.weight());
+            got.push(item.0);
+            outbox.drain();
+        }
+        assert_eq!(got, [0, 0, 0], "the messages were dropped");
+        assert!(!outbox.blocked());
+        assert_eq!(load.waiting.load(Ordering::SeqCst), 0, "the backlog count");
+        assert!(rx.try_recv().is_err());
     }
 
     /// A sender whose last try for room fails just as the consumer takes

@@ -297,6 +297,10 @@ pub(crate) struct Core {
     /// False once `stop_input()` or `stop()` was called: the loops read no
     /// more input and hand out no more messages.
     pub reading: AtomicBool,
+    /// False once `stop_input()` was called (not `stop()`, whose leftovers
+    /// keep their messages): the pull queue's gate (`Outbox::with_gate`),
+    /// which drops the messages waiting for room instead of queueing them.
+    pub taking_messages: Arc<AtomicBool>,
     /// Where the loops run: in a child forked since, they do not (see
     /// `fork.rs`), and this server acts as stopped there.
     pub origin: crate::fork::Origin,

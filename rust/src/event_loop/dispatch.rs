@@ -3,8 +3,6 @@
 //! or the bounded pull queue, through an [`Outbox`] whose backlog pauses
 //! reading while the queue is full.
 
-use std::sync::atomic::Ordering;
-
 use super::accept;
 use crate::event::{Client, DisconnectReason, Event};
 use crate::handle::ServerHandle;
@@ -42,24 +40,13 @@ impl Dispatch {
     }
 
     pub(super) fn push(&mut self, ev: Event) {
-        // Messages waiting for room that `stop_input()` came after are not
-        // moved into the queue with this event (its command may not have
-        // been applied yet this turn).
-        if self.outbox.blocked() && !self.core().reading.load(Ordering::Acquire) {
-            self.drop_waiting_messages();
-        }
         self.outbox.push(ev);
     }
 
-    /// Moves backlog into the queue as room allows.
+    /// Moves backlog into the queue as room allows; after `stop_input()`
+    /// the messages in it are dropped instead (the outbox's gate).
     pub(super) fn drain_backlog(&mut self) {
         self.outbox.drain();
-    }
-
-    /// Drops the messages waiting for room in the queue (`stop_input()`).
-    pub(super) fn drop_waiting_messages(&mut self) {
-        self.outbox
-            .retain_waiting(|ev| !matches!(ev, Event::Message(..)));
     }
 
     pub(super) fn guarded(&self, counters: &LoopCounters, what: &str, f: impl FnOnce()) {

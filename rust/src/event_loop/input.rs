@@ -157,10 +157,11 @@ impl EventLoop {
 
     /// `stop_input()` was called (`Command::StopInput`): the messages
     /// waiting for room in the pull queue are dropped (connects and
-    /// disconnects stay), and the connections left unread while reading
-    /// was paused are read now, to be dropped.
+    /// disconnects stay: the outbox's gate, closed by `stop_input`), and
+    /// the connections left unread while reading was paused are read now,
+    /// to be dropped.
     pub(super) fn stop_taking_input(&mut self) {
-        self.dispatch.drop_waiting_messages();
+        self.dispatch.drain_backlog();
         self.read_again();
     }
 

@@ -61,6 +61,7 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
         local_addr,
         running: AtomicBool::new(true),
         reading: AtomicBool::new(true),
+        taking_messages: Arc::new(AtomicBool::new(true)),
         origin: crate::fork::Origin::here(),
         lanes: crate::gather::Lanes::new(remotes.len()),
         loops: remotes,
