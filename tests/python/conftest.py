@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import re
 import select
 import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterator, List, Tuple
 
 import pytest
@@ -56,6 +58,29 @@ def finish(proc: "subprocess.Popen[str]") -> Tuple[str, str]:
         proc.kill()
         out, err = proc.communicate()
         pytest.fail(f"child did not finish\nstdout: {out}\nstderr: {err}")
+
+
+#: The Python examples (``examples/python``).
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
+
+
+def example_server(name: str) -> "Tuple[subprocess.Popen[str], int]":
+    """Starts example ``name`` (in ``EXAMPLES``) on 127.0.0.1 and a free
+    port: the process and the port its first line says it listens on."""
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / name), "--port", "0", "--bind", "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+    if not m:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"no listening line: {line!r}{out!r}\nstderr: {err}")
+    return proc, int(m.group(1))
 
 
 def connect(server: tcphub.TcpServer) -> socket.socket:

@@ -3,39 +3,16 @@ half-closed clients too, and the jobs taken before a SIGTERM answered."""
 
 from __future__ import annotations
 
-import re
 import signal
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import WAIT, LineReader, finish, read_to_eof
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python" / "worker_pool_server.py"
-
-
-def _start() -> "tuple[subprocess.Popen[str], int]":
-    proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-    if not m:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"no listening line: {line!r}{out!r}\nstderr: {err}")
-    return proc, int(m.group(1))
+from conftest import WAIT, LineReader, example_server, finish, read_to_eof
 
 
 def test_a_half_closed_client_gets_every_answer_then_the_end():
-    proc, port = _start()
+    proc, port = example_server("worker_pool_server.py")
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         s.sendall(b"sleep 200\nhello\nsleep x\n")
@@ -53,7 +30,7 @@ def test_a_half_closed_client_gets_every_answer_then_the_end():
 
 
 def test_sigterm_answers_the_jobs_taken_before_stopping():
-    proc, port = _start()
+    proc, port = example_server("worker_pool_server.py")
     s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     # The answer to hello shows both jobs were taken (lines are taken in
     # order); the sleep's is still to come when the signal arrives.

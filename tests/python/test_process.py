@@ -11,12 +11,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 import tcphub
-from conftest import WAIT, LineReader, finish
+from conftest import EXAMPLES, WAIT, LineReader, example_server, finish
 
 
 def _spawn(code: str, *args: str) -> subprocess.Popen:
@@ -143,25 +142,11 @@ def test_python_dash_m_serve_bind_conflict():
     assert err.strip().splitlines()[-1] == f"tcphub: cannot listen on 127.0.0.1:{port}: address in use"
 
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python" / "chat_server.py"
-
-
-def _example_server() -> "tuple[subprocess.Popen, int]":
-    """Starts the chat_server.py example on 127.0.0.1 and a free port; the
-    process and the port it says it listens on."""
-    proc = _spawn("", str(EXAMPLE), "--port", "0", "--bind", "127.0.0.1")
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-    if not m:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"no listening line: {line!r}{out!r}\nstderr: {err}")
-    return proc, int(m.group(1))
+EXAMPLE = EXAMPLES / "chat_server.py"
 
 
 def test_example_chat_server_runs():
-    proc, port = _example_server()
+    proc, port = example_server("chat_server.py")
     try:
         a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
@@ -178,7 +163,7 @@ def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay()
     # 65,530 bytes fit the 64 KiB line limit; with the "<ip:port>: " prefix
     # they do not: send_all raised in the callback (a traceback on stderr)
     # and the sender was told nothing.
-    proc, port = _example_server()
+    proc, port = example_server("chat_server.py")
     try:
         a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
@@ -200,7 +185,7 @@ def test_example_chat_server_does_not_tell_a_leaver_of_its_own_leave():
     # the replies to its last lines, broadcasts included: the example's
     # leave notice went to the leaver too, as its last line, unlike
     # `tcphub serve` and `python -m tcphub serve`.
-    proc, port = _example_server()
+    proc, port = example_server("chat_server.py")
     try:
         a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
@@ -229,7 +214,7 @@ def test_example_chat_server_does_not_tell_a_leaver_of_its_own_leave():
 def test_example_chat_server_stops_gracefully_on_sigterm():
     # SIGTERM (what `kill` and service managers send) killed it outright
     # (exit -15): only Ctrl-C was handled.
-    proc, port = _example_server()
+    proc, port = example_server("chat_server.py")
     try:
         a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
