@@ -12,7 +12,7 @@ use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::*;
-use tcphub::{ClientId, DisconnectReason, Error, Event, TcpServer};
+use tcphub::{ClientId, DisconnectReason, Error, Event, Events, ServerHandle, TcpServer};
 
 /// A lines server holding half-closed clients for `window`, recording its
 /// disconnects in `gone`.
@@ -88,16 +88,20 @@ fn the_window_closes_a_client_nobody_disconnects() {
     server.stop();
 }
 
-#[test]
-fn pull_mode_keeps_holding_past_the_next_call_for_events() {
-    let server = lines_server(10)
-        .hold_for_replies(Duration::from_secs(60))
-        .start()
-        .unwrap();
+/// A pull-mode server holding for `window`, and a peer that asked a
+/// "question" and half-closed.
+fn asked_and_left(window: Duration) -> (ServerHandle, Events, Peer) {
+    let server = lines_server(10).hold_for_replies(window).start().unwrap();
     let events = server.events();
     let mut peer = Peer::connect(server.local_addr());
     peer.send_line("question");
     peer.shutdown_write();
+    (server, events, peer)
+}
+
+#[test]
+fn pull_mode_keeps_holding_past_the_next_call_for_events() {
+    let (server, events, mut peer) = asked_and_left(Duration::from_secs(60));
     assert!(matches!(next_event(&events), Event::Connected(_)));
     let (id, q) = match next_event(&events) {
         Event::Message(c, q) => (c.id, q),
@@ -126,14 +130,7 @@ fn a_staged_batch_starts_the_window_at_the_hand_out() {
     // A consumer that keeps a batch and passes its events on one by one
     // (the Python bindings do): the window of a disconnect in the batch
     // runs from its hand-out, not from the batch's take.
-    let server = lines_server(10)
-        .hold_for_replies(Duration::from_millis(300))
-        .start()
-        .unwrap();
-    let events = server.events();
-    let mut peer = Peer::connect(server.local_addr());
-    peer.send_line("question");
-    peer.shutdown_write();
+    let (server, events, mut peer) = asked_and_left(Duration::from_millis(300));
     let mut staged = Vec::new();
     wait_until("the client's end, staged", || {
         events
