@@ -14,6 +14,7 @@ use crate::framing::Framing;
 use crate::shared::{Audience, Command, Core, StopGuard};
 use crate::stats::{self, Stats};
 
+mod input;
 mod send_many;
 
 /// A running server. Cheap to clone, `Send + Sync`; every method may be
@@ -608,73 +609,6 @@ impl ServerHandle {
     /// ```
     pub fn begin_stop(&self) {
         self.core.begin_stop();
-    }
-
-    /// The first half of a two-phase shutdown: the server takes no more
-    /// input from any client — no `on_message` is called and no message
-    /// queued for [`events`](ServerHandle::events) from now on — while
-    /// everything else goes on: sends reach the clients, the events already
-    /// in the queue stay there to take, and what your worker threads are
-    /// still answering gets out. Then call [`stop`](ServerHandle::stop),
-    /// which flushes and closes as usual. Idempotent; there is no undo.
-    ///
-    /// What was read but not handed out yet (in pull mode also the messages
-    /// waiting for room in a full queue), and what the clients send
-    /// afterwards, is dropped — as with `stop()`; only a callback already
-    /// running when another thread calls this is handed its message. The
-    /// loops go on reading, to drop what comes: a client that keeps
-    /// writing is not held up (and reads its replies), and a client that
-    /// leaves is noticed, closed (or held for replies, as usual) and
-    /// reported, which frees its place. Nobody is idle or slow on the
-    /// server's account: the idle and frame timeouts wait. New clients are
-    /// still accepted (and closed by the stop as `ServerStopped`, where
-    /// refusing them would leave them in the listen backlog to be reset).
-    /// Useless on a stopped server, and harmless.
-    ///
-    /// # Examples
-    ///
-    /// A request/response service in pull mode: stop taking requests, answer
-    /// the ones taken, then stop.
-    ///
-    /// ```
-    /// use std::io::{BufRead, BufReader, Write};
-    /// use std::time::Duration;
-    /// use tcphub::{Event, Framing, TcpServer};
-    ///
-    /// let server = TcpServer::new(0, 10)
-    ///     .bind("127.0.0.1".parse()?)
-    ///     .framing(Framing::lines())
-    ///     .start()?;
-    /// let events = server.events();
-    /// let mut alice = std::net::TcpStream::connect(server.local_addr())?;
-    /// alice.write_all(b"ping\n")?;
-    /// let id = loop {
-    ///     if let Event::Message(c, _) = events.recv_timeout(Duration::from_secs(10))? {
-    ///         break c.id;
-    ///     }
-    /// };
-    /// server.stop_input(); // no more requests are taken…
-    /// server.send(id, b"pong")?; // …and the answers still go out
-    /// server.stop();
-    /// let mut line = String::new();
-    /// BufReader::new(alice).read_line(&mut line)?;
-    /// assert_eq!(line, "pong\n");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn stop_input(&self) {
-        if !self.core.reading.swap(false, Ordering::SeqCst) || self.core.origin.forked() {
-            return;
-        }
-        // The messages waiting for room in the pull queue are dropped from
-        // now on, also by a loop that has not seen its command yet.
-        self.core.taking_messages.store(false, Ordering::SeqCst);
-        for idx in 0..self.core.loops.len() {
-            self.core.post(idx, Command::StopInput);
-        }
-        log::debug!(
-            "tcphub: server on {} takes no more input",
-            self.core.local_addr
-        );
     }
 
     /// Blocks until the server has stopped (by `stop()` on another thread or

@@ -168,6 +168,9 @@ pub(crate) enum Command {
     /// `stop_input()` was called: drop what waits for room in the pull
     /// queue and read what was left unread, to drop it.
     StopInput,
+    /// `resume_input()` was called: read the connections left unread
+    /// while input was paused.
+    ResumeInput,
     /// Begin graceful shutdown.
     Shutdown,
 }
@@ -301,6 +304,9 @@ pub(crate) struct Core {
     /// keep their messages): the pull queue's gate (`Outbox::with_gate`),
     /// which drops the messages waiting for room instead of queueing them.
     pub taking_messages: Arc<AtomicBool>,
+    /// True between `pause_input()` and `resume_input()`: the loops do not
+    /// read (as while the pull queue is full).
+    pub input_paused: AtomicBool,
     /// Where the loops run: in a child forked since, they do not (see
     /// `fork.rs`), and this server acts as stopped there.
     pub origin: crate::fork::Origin,

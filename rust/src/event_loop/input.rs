@@ -200,12 +200,15 @@ impl EventLoop {
         }
     }
 
-    /// Whether reading must wait: the pull queue is full, or another loop of
-    /// this server is more than `MAX_PENDING_BYTES` of messages behind (what
-    /// we read would only pile up in its channel). TCP then pushes back on
-    /// the senders; memory stays bounded.
+    /// Whether reading must wait: the pull queue is full, the application
+    /// paused input (`pause_input()`), or another loop of this server is
+    /// more than `MAX_PENDING_BYTES` of messages behind (what we read would
+    /// only pile up in its channel). TCP then pushes back on the senders;
+    /// memory stays bounded.
     pub(super) fn read_paused(&self) -> bool {
-        self.dispatch.blocked() || self.others_behind()
+        self.dispatch.blocked()
+            || self.core.input_paused.load(Ordering::Relaxed)
+            || self.others_behind()
     }
 
     /// Whether reads wait for the pause to end: paused, and not dropping

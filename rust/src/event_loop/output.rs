@@ -112,6 +112,7 @@ impl EventLoop {
             Command::Release(id) => self.released(id),
             Command::Taken(id) => self.taken(id),
             Command::StopInput => self.stop_taking_input(),
+            Command::ResumeInput => self.read_again(),
             Command::Shutdown => self.begin_shutdown(),
         }
     }

@@ -62,6 +62,7 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
         running: AtomicBool::new(true),
         reading: AtomicBool::new(true),
         taking_messages: Arc::new(AtomicBool::new(true)),
+        input_paused: AtomicBool::new(false),
         origin: crate::fork::Origin::here(),
         lanes: crate::gather::Lanes::new(remotes.len()),
         loops: remotes,

@@ -1,0 +1,167 @@
+//! The server's input, as a whole: [`ServerHandle::pause_input`] and
+//! [`resume_input`](ServerHandle::resume_input) (backpressure: the loops
+//! leave what clients send in the kernel for a while), and
+//! [`stop_input`](ServerHandle::stop_input) (the first half of a two-phase
+//! shutdown: from then on what clients send is read and dropped).
+
+use std::sync::atomic::Ordering;
+
+use crate::shared::Command;
+
+use super::ServerHandle;
+
+impl ServerHandle {
+    /// The first half of a two-phase shutdown: the server takes no more
+    /// input from any client — no `on_message` is called and no message
+    /// queued for [`events`](ServerHandle::events) from now on — while
+    /// everything else goes on: sends reach the clients, the events already
+    /// in the queue stay there to take, and what your worker threads are
+    /// still answering gets out. Then call [`stop`](ServerHandle::stop),
+    /// which flushes and closes as usual. Idempotent; there is no undo.
+    ///
+    /// What was read but not handed out yet (in pull mode also the messages
+    /// waiting for room in a full queue), and what the clients send
+    /// afterwards, is dropped — as with `stop()`; only a callback already
+    /// running when another thread calls this is handed its message. The
+    /// loops go on reading, to drop what comes: a client that keeps
+    /// writing is not held up (and reads its replies), and a client that
+    /// leaves is noticed, closed (or held for replies, as usual) and
+    /// reported, which frees its place. Nobody is idle or slow on the
+    /// server's account: the idle and frame timeouts wait. New clients are
+    /// still accepted (and closed by the stop as `ServerStopped`, where
+    /// refusing them would leave them in the listen backlog to be reset).
+    /// Useless on a stopped server, and harmless.
+    ///
+    /// # Examples
+    ///
+    /// A request/response service in pull mode: stop taking requests, answer
+    /// the ones taken, then stop.
+    ///
+    /// ```
+    /// use std::io::{BufRead, BufReader, Write};
+    /// use std::time::Duration;
+    /// use tcphub::{Event, Framing, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .start()?;
+    /// let events = server.events();
+    /// let mut alice = std::net::TcpStream::connect(server.local_addr())?;
+    /// alice.write_all(b"ping\n")?;
+    /// let id = loop {
+    ///     if let Event::Message(c, _) = events.recv_timeout(Duration::from_secs(10))? {
+    ///         break c.id;
+    ///     }
+    /// };
+    /// server.stop_input(); // no more requests are taken…
+    /// server.send(id, b"pong")?; // …and the answers still go out
+    /// server.stop();
+    /// let mut line = String::new();
+    /// BufReader::new(alice).read_line(&mut line)?;
+    /// assert_eq!(line, "pong\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop_input(&self) {
+        if !self.core.reading.swap(false, Ordering::SeqCst) || self.core.origin.forked() {
+            return;
+        }
+        // The messages waiting for room in the pull queue are dropped from
+        // now on, also by a loop that has not seen its command yet.
+        self.core.taking_messages.store(false, Ordering::SeqCst);
+        for idx in 0..self.core.loops.len() {
+            self.core.post(idx, Command::StopInput);
+        }
+        log::debug!(
+            "tcphub: server on {} takes no more input",
+            self.core.local_addr
+        );
+    }
+
+    /// Pauses reading from every client, until
+    /// [`resume_input`](ServerHandle::resume_input): backpressure for an
+    /// application whose work queue is full (a worker pool fed by
+    /// `on_message`, say). The loops leave what clients send in the
+    /// kernel, so TCP slows the senders down; nothing is lost or dropped.
+    /// Everything else goes on: sends and broadcasts reach the clients,
+    /// new clients are accepted (and reported), queued events stay to
+    /// take.
+    ///
+    /// It takes effect at each loop's next read: messages decoded from
+    /// bytes already read are still handed out — with callbacks, the rest
+    /// of the read in hand (at most 64 KiB of input per loop), so a work
+    /// queue paused at its bound may still get a few more. While paused,
+    /// the idle and frame timeouts wait (nobody is idle on the server's
+    /// account), and a client that leaves or resets is noticed only once
+    /// input resumes, keeping its place among `max_clients` meanwhile.
+    /// Not counted: one `resume_input` ends any number of pauses. After
+    /// [`stop_input`](ServerHandle::stop_input) input is read to be dropped,
+    /// paused or not. Callable from any thread and from inside a callback;
+    /// harmless on a stopped server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{BufRead, BufReader, Write};
+    /// use std::time::Duration;
+    /// use tcphub::{Event, Framing, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .start()?;
+    /// let events = server.events();
+    /// server.pause_input();
+    /// let mut alice = std::net::TcpStream::connect(server.local_addr())?;
+    /// alice.write_all(b"ping\n")?;
+    /// assert!(matches!(events.recv_timeout(Duration::from_secs(10))?, Event::Connected(_)));
+    /// // Paused: the message waits in the kernel.
+    /// assert!(events.recv_timeout(Duration::from_millis(100)).is_err());
+    /// assert!(server.input_paused());
+    /// server.resume_input();
+    /// let Event::Message(_, msg) = events.recv_timeout(Duration::from_secs(10))? else {
+    ///     panic!("the message, once resumed")
+    /// };
+    /// assert_eq!(msg, b"ping");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pause_input(&self) {
+        if !self.core.input_paused.swap(true, Ordering::SeqCst) {
+            log::debug!("tcphub: server on {} pauses input", self.core.local_addr);
+        }
+    }
+
+    /// Ends [`pause_input`](ServerHandle::pause_input): every loop reads
+    /// what its clients sent meanwhile. Harmless when not paused, and on a
+    /// stopped server.
+    ///
+    /// # Examples
+    ///
+    /// See [`pause_input`](ServerHandle::pause_input).
+    pub fn resume_input(&self) {
+        if !self.core.input_paused.swap(false, Ordering::SeqCst) || self.core.origin.forked() {
+            return;
+        }
+        // Wakes each loop, which then reads the connections left unread.
+        for idx in 0..self.core.loops.len() {
+            self.core.post(idx, Command::ResumeInput);
+        }
+        log::debug!("tcphub: server on {} resumes input", self.core.local_addr);
+    }
+
+    /// Whether input is paused ([`pause_input`](ServerHandle::pause_input)
+    /// without a [`resume_input`](ServerHandle::resume_input) since).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// assert!(!server.input_paused());
+    /// server.pause_input();
+    /// assert!(server.input_paused());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn input_paused(&self) -> bool {
+        self.core.input_paused.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,230 @@
+//! `ServerHandle::pause_input` / `resume_input`: backpressure for an
+//! application whose work queue is full. While paused the loops leave what
+//! clients send in the kernel (TCP slows the senders), nothing is lost,
+//! sends and accepting go on, and the timeouts wait; on resume everything
+//! sent meanwhile arrives, in order.
+
+mod support;
+
+use std::io::{ErrorKind, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use support::*;
+use tcphub::{DisconnectReason, Event, Events};
+
+/// The next event that is not a `Connected`.
+fn next_non_connect(events: &Events) -> Event {
+    loop {
+        match next_event(events) {
+            Event::Connected(_) => continue,
+            other => return other,
+        }
+    }
+}
+
+#[test]
+fn paused_input_waits_in_the_kernel_and_arrives_in_order_on_resume() {
+    let server = lines_server(10).start().unwrap();
+    let events = server.events();
+    server.pause_input();
+    assert!(server.input_paused());
+    let mut alice = Peer::connect(server.local_addr());
+    // Accepting goes on while paused.
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    for i in 0..100 {
+        alice.send_line(&format!("line {i}"));
+    }
+    // Sends go on too.
+    let id = alice.id_on(&server);
+    server.send(id, b"while paused").unwrap();
+    assert_eq!(alice.read_line(), "while paused");
+    assert!(
+        matches!(
+            events.recv_timeout(Duration::from_millis(300)),
+            Err(tcphub::Error::Timeout)
+        ),
+        "nothing is read while paused"
+    );
+    server.resume_input();
+    assert!(!server.input_paused());
+    for i in 0..100 {
+        match next_event(&events) {
+            Event::Message(_, m) => assert_eq!(m, format!("line {i}").as_bytes()),
+            other => panic!("line {i}: {other:?}"),
+        }
+    }
+    server.stop();
+}
+
+#[test]
+fn a_writer_is_held_up_by_tcp_while_paused_and_loses_nothing() {
+    const LINES: usize = 200_000; // ~6 MiB, far past the socket buffers
+    let server = lines_server(10).threads(2).start().unwrap();
+    let events = server.events();
+    server.pause_input();
+    let peer = Peer::connect(server.local_addr());
+    let mut stream = peer.stream.try_clone().unwrap();
+    stream.set_nonblocking(true).unwrap();
+    let data: Vec<u8> = (0..LINES)
+        .flat_map(|i| format!("line number {i:08}\n").into_bytes())
+        .collect();
+    // Write until the kernel pushes back: the server is not reading.
+    let mut sent = 0;
+    wait_until("the kernel to push back", || {
+        match stream.write(&data[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) => panic!("write: {e}"),
+        }
+        sent == data.len()
+    });
+    assert!(sent < data.len(), "all {sent} bytes taken while paused");
+    let before = server.stats().bytes_in;
+    assert!(
+        before < sent as u64,
+        "the server read {before} of the {sent} bytes sent while paused"
+    );
+    server.resume_input();
+    stream.set_nonblocking(false).unwrap();
+    let writer = std::thread::spawn(move || stream.write_all(&data[sent..]));
+    let mut got = 0;
+    while got < LINES {
+        match next_event(&events) {
+            Event::Message(_, m) => {
+                assert_eq!(m, format!("line number {got:08}").as_bytes());
+                got += 1;
+            }
+            Event::Connected(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    writer.join().unwrap().unwrap();
+    server.stop();
+}
+
+/// Job `i`: a line of ~1 KB.
+fn line(i: usize) -> String {
+    format!("job {i:05} {}", "x".repeat(1000))
+}
+
+#[test]
+fn a_callback_pauses_at_its_bound_and_a_worker_resumes_it() {
+    // The pattern the feature is for: on_message feeds a bounded work
+    // queue; at its bound it pauses input, and the worker resumes it once
+    // the queue has drained. Every message is handled, in order.
+    const MESSAGES: usize = 5_000;
+    const BOUND: usize = 50;
+    let queued = Arc::new(AtomicUsize::new(0));
+    let (to_worker, jobs) = mpsc::channel::<Vec<u8>>();
+    let to_worker = Mutex::new(to_worker);
+    let pauses = Arc::new(AtomicUsize::new(0));
+    let q = queued.clone();
+    let p = pauses.clone();
+    let server = lines_server(10)
+        .on_message(move |srv, _c, msg| {
+            to_worker.lock().unwrap().send(msg.to_vec()).unwrap();
+            if q.fetch_add(1, Ordering::SeqCst) + 1 >= BOUND && !srv.input_paused() {
+                srv.pause_input();
+                p.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .start()
+        .unwrap();
+    let handle = server.clone();
+    let worker = std::thread::spawn(move || {
+        let mut most = 0;
+        for i in 0..MESSAGES {
+            let job = jobs.recv_timeout(TIMEOUT).expect("a job");
+            assert_eq!(job, line(i).as_bytes());
+            most = most.max(queued.fetch_sub(1, Ordering::SeqCst));
+            std::thread::sleep(Duration::from_micros(50)); // the work
+            if queued.load(Ordering::SeqCst) < BOUND / 2 {
+                handle.resume_input();
+            }
+        }
+        most
+    });
+    let mut peer = Peer::connect(server.local_addr());
+    let all: String = (0..MESSAGES).map(|i| line(i) + "\n").collect();
+    peer.send(all.as_bytes()); // ~5 MiB
+    let most = worker.join().unwrap();
+    assert!(pauses.load(Ordering::SeqCst) > 0, "never paused");
+    // A pause takes effect at the next read: the rest of the read in hand
+    // (at most 64 KiB, here ~64 of these lines) still comes.
+    assert!(most <= BOUND + 2 * 64, "{most} queued at most");
+    server.stop();
+}
+
+#[test]
+fn the_timeouts_wait_while_paused() {
+    let gone = Disconnects::new();
+    let server = lines_server(10)
+        .idle_timeout(Duration::from_millis(200))
+        .frame_timeout(Duration::from_millis(200))
+        .on_message(|_srv, _c, _m| {})
+        .on_disconnect(gone.recorder())
+        .start()
+        .unwrap();
+    let mut peer = Peer::connect(server.local_addr());
+    let id = peer.id_on(&server);
+    peer.send(b"half a li"); // a frame started
+    wait_until("the half line read", || server.stats().bytes_in == 9);
+    server.pause_input();
+    // Whether it sends or not, a client is neither idle nor slow while
+    // the server is the one not reading.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(gone.reason_of(id), None, "cut while paused");
+    server.resume_input();
+    // Once resumed, the timeouts apply again.
+    let why = gone.wait_for(id);
+    assert!(
+        matches!(
+            why,
+            DisconnectReason::IdleTimeout | DisconnectReason::FrameTimeout
+        ),
+        "{why:?}"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_client_that_leaves_while_paused_is_reported_after_its_messages_on_resume() {
+    let server = lines_server(10).start().unwrap();
+    let events = server.events();
+    server.pause_input();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send_line("last words");
+    drop(peer);
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    server.resume_input();
+    assert!(matches!(next_non_connect(&events), Event::Message(_, m) if m == b"last words"));
+    assert!(matches!(
+        next_non_connect(&events),
+        Event::Disconnected(_, DisconnectReason::ClosedByPeer)
+    ));
+    server.stop();
+}
+
+#[test]
+fn stop_input_while_paused_reads_on_to_drop() {
+    // After stop_input() input is read to be dropped, paused or not: a
+    // client that keeps writing is not held up.
+    let server = lines_server(10).start().unwrap();
+    let events = server.events();
+    server.pause_input();
+    let mut peer = Peer::connect(server.local_addr());
+    let id = peer.id_on(&server);
+    server.stop_input();
+    let block = vec![b'x'; 1 << 20];
+    for _ in 0..16 {
+        peer.send(&block); // 16 MiB: blocks for good if nobody reads
+    }
+    peer.send(b"\n");
+    server.send(id, b"done").unwrap();
+    assert_eq!(peer.read_line(), "done");
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    assert!(events.try_recv().is_none(), "no message after stop_input");
+    server.stop();
+}
