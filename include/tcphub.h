@@ -1401,6 +1401,17 @@ int tcphub_server_disconnect(struct tcphub_server *s, uint64_t client_id);
 void tcphub_server_free(struct tcphub_server *s);
 
 /**
+ * Whether input is paused (`tcphub_server_pause_input` without a
+ * `tcphub_server_resume_input` since). False for NULL and for a server
+ * never started.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+bool tcphub_server_input_paused(const struct tcphub_server *s);
+
+/**
  * Whether the server runs: started and not stopped. False for NULL.
  *
  * # Safety
@@ -1519,6 +1530,37 @@ int tcphub_server_on_disconnect(struct tcphub_server *s, tcphub_disconnect_cb cb
 int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void *userdata);
 
 /**
+ * Pauses reading from every client until `tcphub_server_resume_input`:
+ * backpressure for an application whose work queue is full (a worker pool
+ * fed by `on_message`, say). The server leaves what clients send in the
+ * kernel, so TCP slows the senders down; nothing is lost or dropped.
+ * Sends, broadcasts and accepting go on, and queued events stay to take.
+ *
+ * It takes effect at each event loop's next read: messages from bytes
+ * already read are still handed out — with callbacks, the rest of the read
+ * in hand (at most 64 KiB of input per loop). While paused the idle and
+ * frame timeouts wait, and a client that leaves or resets is noticed only
+ * once input resumes. Not counted: one resume ends any number of pauses.
+ * After `tcphub_server_stop_input` input is read to be dropped, paused or
+ * not. Any thread, also inside a callback.
+ *
+ * Returns `TCPHUB_OK` (also for a server already stopped),
+ * `TCPHUB_ERR_NOT_RUNNING` for a server never started.
+ *
+ * ```c
+ * // in on_message: the work queue is at its bound
+ * if (queue_len(q) >= QUEUE_MAX) tcphub_server_pause_input(q->server);
+ * // in the worker, once it has drained
+ * if (queue_len(q) < QUEUE_MAX / 2) tcphub_server_resume_input(q->server);
+ * ```
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_pause_input(struct tcphub_server *s);
+
+/**
  * How many events wait in a pull-mode server's queue to be taken by
  * `tcphub_server_next_event` right now, as Rust's `events().len()`: the
  * backlog of a consumer that falls behind. While it is at the capacity
@@ -1545,6 +1587,19 @@ size_t tcphub_server_pending_events(const struct tcphub_server *s);
  * `s` is NULL or a live server.
  */
 uint16_t tcphub_server_port(const struct tcphub_server *s);
+
+/**
+ * Ends `tcphub_server_pause_input`: the server reads what its clients
+ * sent meanwhile. Harmless when not paused and on a stopped server.
+ *
+ * Returns `TCPHUB_OK`, `TCPHUB_ERR_NOT_RUNNING` for a server never
+ * started.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_resume_input(struct tcphub_server *s);
 
 /**
  * Queues a message for client `client_id`. Messages to one client are

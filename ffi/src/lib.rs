@@ -32,6 +32,8 @@
 //! - `clients.rs` — `tcphub_client_info`: `tcphub_server_clients`,
 //!   `tcphub_server_client_info`.
 //! - `events.rs` — pull mode: `tcphub_event`, `tcphub_server_next_event`.
+//! - `input.rs` — backpressure: `tcphub_server_pause_input`,
+//!   `_resume_input`, `_input_paused`.
 //! - `client.rs` — `tcphub_client`: connect, send, receive with a timeout,
 //!   close (also with a deadline), whether it is open, what it has queued,
 //!   the addresses of its connection.
@@ -55,6 +57,7 @@ pub mod clients;
 pub mod codes;
 pub mod connect_cancel;
 pub mod events;
+pub mod input;
 pub mod sends;
 pub mod server;
 pub mod stats;
@@ -69,6 +72,7 @@ pub use clients::*;
 pub use codes::*;
 pub use connect_cancel::*;
 pub use events::*;
+pub use input::*;
 pub use sends::*;
 pub use server::*;
 pub use stats::*;

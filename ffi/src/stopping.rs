@@ -96,18 +96,7 @@ pub unsafe extern "C" fn tcphub_server_stop_input(s: *mut tcphub_server) -> c_in
     boundary("tcphub_server_stop_input", || {
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
-        match srv.last_handle() {
-            Ok(Some(h)) => h.stop_input(),
-            // A forked child: the run is the parent's, stopped here.
-            Err(_) => {}
-            Ok(None) => {
-                return Err(Fail::new(
-                    TCPHUB_ERR_NOT_RUNNING,
-                    "the server was never started",
-                ))
-            }
-        }
-        Ok(TCPHUB_OK)
+        crate::input::with_handle(srv, |h| h.stop_input())
     })
 }
 

@@ -1,0 +1,98 @@
+//! Backpressure: `tcphub_server_pause_input`, `tcphub_server_resume_input`
+//! and `tcphub_server_input_paused`.
+
+use std::ffi::c_int;
+
+use crate::boundary::{boundary, Fail};
+use crate::codes::*;
+use crate::server::{server, tcphub_server};
+
+/// Pauses reading from every client until `tcphub_server_resume_input`:
+/// backpressure for an application whose work queue is full (a worker pool
+/// fed by `on_message`, say). The server leaves what clients send in the
+/// kernel, so TCP slows the senders down; nothing is lost or dropped.
+/// Sends, broadcasts and accepting go on, and queued events stay to take.
+///
+/// It takes effect at each event loop's next read: messages from bytes
+/// already read are still handed out — with callbacks, the rest of the read
+/// in hand (at most 64 KiB of input per loop). While paused the idle and
+/// frame timeouts wait, and a client that leaves or resets is noticed only
+/// once input resumes. Not counted: one resume ends any number of pauses.
+/// After `tcphub_server_stop_input` input is read to be dropped, paused or
+/// not. Any thread, also inside a callback.
+///
+/// Returns `TCPHUB_OK` (also for a server already stopped),
+/// `TCPHUB_ERR_NOT_RUNNING` for a server never started.
+///
+/// ```c
+/// // in on_message: the work queue is at its bound
+/// if (queue_len(q) >= QUEUE_MAX) tcphub_server_pause_input(q->server);
+/// // in the worker, once it has drained
+/// if (queue_len(q) < QUEUE_MAX / 2) tcphub_server_resume_input(q->server);
+/// ```
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_pause_input(s: *mut tcphub_server) -> c_int {
+    boundary("tcphub_server_pause_input", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        with_handle(srv, |h| h.pause_input())
+    })
+}
+
+/// Ends `tcphub_server_pause_input`: the server reads what its clients
+/// sent meanwhile. Harmless when not paused and on a stopped server.
+///
+/// Returns `TCPHUB_OK`, `TCPHUB_ERR_NOT_RUNNING` for a server never
+/// started.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_resume_input(s: *mut tcphub_server) -> c_int {
+    boundary("tcphub_server_resume_input", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        with_handle(srv, |h| h.resume_input())
+    })
+}
+
+/// Whether input is paused (`tcphub_server_pause_input` without a
+/// `tcphub_server_resume_input` since). False for NULL and for a server
+/// never started.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_input_paused(s: *const tcphub_server) -> bool {
+    boundary("tcphub_server_input_paused", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        Ok(matches!(srv.last_handle(), Ok(Some(h)) if h.input_paused()))
+    })
+}
+
+/// Runs `f` on the handle of the server's last start: `TCPHUB_OK`, or
+/// `TCPHUB_ERR_NOT_RUNNING` for a server never started. In a forked child
+/// (the run is the parent's) there is nothing to do.
+pub(crate) fn with_handle(
+    srv: &tcphub_server,
+    f: impl FnOnce(&tcphub_core::ServerHandle),
+) -> Result<c_int, Fail> {
+    match srv.last_handle() {
+        Ok(Some(h)) => f(&h),
+        Err(_) => {}
+        Ok(None) => {
+            return Err(Fail::new(
+                TCPHUB_ERR_NOT_RUNNING,
+                "the server was never started",
+            ))
+        }
+    }
+    Ok(TCPHUB_OK)
+}
