@@ -438,15 +438,47 @@ impl PyTcpServer {
     ///     pool.shutdown(wait=True) # ...the ones taken are answered
     ///     server.stop()
     fn stop_input(&self, py: Python<'_>) -> PyResult<()> {
-        if self.stopped_unstarted.load(Ordering::SeqCst) {
-            return Ok(()); // stopped: there is no input to stop
-        }
-        let r = self.started(py)?;
-        if let Some(d) = &r.dispatcher {
-            d.note_stop_input();
-        }
-        r.handle.stop_input();
-        Ok(())
+        self.with_input(py, |r| {
+            if let Some(d) = &r.dispatcher {
+                d.note_stop_input();
+            }
+            r.handle.stop_input();
+        })
+    }
+
+    /// Pauses reading from every client until ``resume_input()``:
+    /// backpressure for when your work queue is full (a worker pool fed by
+    /// ``on_message``). The server leaves what clients send in the kernel,
+    /// so TCP slows the senders down; nothing is lost. Sends, broadcasts,
+    /// accepting and the events already queued go on — with callbacks
+    /// those include the messages queued for the callback thread
+    /// (``pending_events``; lower ``event_capacity`` for a tighter bound).
+    /// While paused the idle and frame timeouts wait, and a client that
+    /// leaves is noticed once input resumes. Not counted: one
+    /// ``resume_input()`` ends any number of pauses. Any thread, also a
+    /// callback; harmless on a stopped server. Raises ``NotRunning``
+    /// before ``start()`` (unless ``stop()`` came first)::
+    ///
+    ///     def on_message(client, data):
+    ///         jobs.put((client, data))
+    ///         if jobs.qsize() >= LIMIT:
+    ///             server.pause_input()  # a worker resumes it when drained
+    fn pause_input(&self, py: Python<'_>) -> PyResult<()> {
+        self.with_input(py, |r| r.handle.pause_input())
+    }
+
+    /// Ends ``pause_input()``: the server reads what clients sent
+    /// meanwhile. Harmless when not paused and on a stopped server; raises
+    /// ``NotRunning`` before ``start()`` (unless ``stop()`` came first).
+    fn resume_input(&self, py: Python<'_>) -> PyResult<()> {
+        self.with_input(py, |r| r.handle.resume_input())
+    }
+
+    /// Whether input is paused (``pause_input()`` without a
+    /// ``resume_input()`` since); ``False`` before ``start()``.
+    #[getter]
+    fn input_paused(&self) -> bool {
+        self.running.get().is_some_and(|r| r.handle.input_paused())
     }
 
     /// Queues ``data`` for every connected client, or every one but client

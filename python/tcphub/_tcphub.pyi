@@ -610,6 +610,32 @@ class TcpServer:
             server.stop_input()      # no more requests...
             pool.shutdown(wait=True) # ...the ones taken are answered
             server.stop()"""
+    def pause_input(self) -> None:
+        """Pauses reading from every client until ``resume_input()``:
+        backpressure for when your work queue is full (a worker pool fed by
+        ``on_message``). The server leaves what clients send in the kernel,
+        so TCP slows the senders down; nothing is lost. Sends, broadcasts,
+        accepting and the events already queued go on — with callbacks
+        those include the messages queued for the callback thread
+        (``pending_events``; lower ``event_capacity`` for a tighter bound).
+        While paused the idle and frame timeouts wait, and a client that
+        leaves is noticed once input resumes. Not counted: one
+        ``resume_input()`` ends any number of pauses. Any thread, also a
+        callback; harmless on a stopped server. Raises ``NotRunning``
+        before ``start()`` (unless ``stop()`` came first)::
+
+            def on_message(client, data):
+                jobs.put((client, data))
+                if jobs.qsize() >= LIMIT:
+                    server.pause_input()  # a worker resumes it when drained"""
+    def resume_input(self) -> None:
+        """Ends ``pause_input()``: the server reads what clients sent
+        meanwhile. Harmless when not paused and on a stopped server; raises
+        ``NotRunning`` before ``start()`` (unless ``stop()`` came first)."""
+    @property
+    def input_paused(self) -> bool:
+        """Whether input is paused (``pause_input()`` without a
+        ``resume_input()`` since); ``False`` before ``start()``."""
     def send_all(self, data: _Data, *, exclude: Optional[_ClientRef] = None) -> int:
         """Queues ``data`` for every connected client, or every one but client
         ``exclude`` (an id or a ``Client``, e.g. the sender of a message being

@@ -25,6 +25,20 @@ impl PyTcpServer {
         self.running.get().ok_or_else(|| self.not_running(py))
     }
 
+    /// The body of `stop_input`, `pause_input` and `resume_input`: `f` on
+    /// the running parts; nothing on a server stopped before its start
+    /// (there is no input), `NotRunning` on one never started.
+    pub(super) fn with_input(&self, py: Python<'_>, f: impl FnOnce(&Running)) -> PyResult<()> {
+        if self
+            .stopped_unstarted
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(());
+        }
+        f(self.started(py)?);
+        Ok(())
+    }
+
     /// `NotRunning` saying why, where the core's says only "not running"
     /// whatever the cause: a server never started (the newcomer's mistake:
     /// `start()` or `with` forgotten) reads differently from a stopped one.
