@@ -1536,9 +1536,11 @@ int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void
  * kernel, so TCP slows the senders down; nothing is lost or dropped.
  * Sends, broadcasts and accepting go on, and queued events stay to take.
  *
- * It takes effect at each event loop's next read: messages from bytes
- * already read are still handed out — with callbacks, the rest of the read
- * in hand (at most 64 KiB of input per loop). While paused the idle and
+ * From a callback of this server it takes effect at once: no `on_message`
+ * on that event loop after it (the rest of what was read waits). From
+ * another thread it takes effect at each loop's next read (the rest of a
+ * read in hand, at most 64 KiB, is still handed out); events already
+ * queued stay to take. While paused the idle and
  * frame timeouts wait, and a client that leaves or resets is noticed only
  * once input resumes. Not counted: one resume ends any number of pauses.
  * After `tcphub_server_stop_input` input is read to be dropped, paused or

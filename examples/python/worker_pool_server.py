@@ -8,6 +8,9 @@ Each line is a job, each answer a line: ``sleep MS`` sleeps that long (at
 most 10 s), any other line comes back in upper case. A client may end its
 sending side after its jobs (``nc -N``): the server holds it open for the
 answers (``hold_for_replies``) and closes it once its last job is answered.
+At most ``--max-jobs`` jobs wait for a worker: at that bound the server
+pauses its input (``pause_input()``: TCP slows the clients down) until the
+workers have caught up to half of it.
 Ctrl-C or SIGTERM shuts it down in two phases: it takes no more jobs
 (``stop_input()``), lets the workers answer the ones taken, then stops.
 """
@@ -42,6 +45,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8003)
     parser.add_argument("--bind", default="0.0.0.0")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--max-jobs", type=int, default=64, help="jobs waiting at most (then input pauses)")
     args = parser.parse_args()
 
     server = tcphub.TcpServer(args.port, 1000, framing="lines", bind=args.bind, hold_for_replies=60.0)
@@ -49,9 +53,14 @@ def main() -> None:
     lock = threading.Lock()
     # Per client with jobs: [jobs not answered yet, whether it finished sending].
     pending: Dict[int, List[int]] = {}
+    in_flight = [0]  # jobs submitted and not answered, all clients
 
     def work(client: tcphub.Client, job: bytes) -> None:
         answer = run_job(job)
+        with lock:
+            in_flight[0] -= 1
+            if in_flight[0] <= args.max_jobs // 2 and server.input_paused:
+                server.resume_input()  # caught up: read the clients again
         with contextlib.suppress(tcphub.NoSuchClient):  # it left: nobody to answer
             server.send(client, job + b" -> " + answer)
         with lock:
@@ -72,6 +81,9 @@ def main() -> None:
     def submit(client: tcphub.Client, job: bytes) -> None:
         with lock:
             pending.setdefault(client.id, [0, 0])[0] += 1
+            in_flight[0] += 1
+            if in_flight[0] >= args.max_jobs:
+                server.pause_input()  # backpressure: TCP holds the rest
         pool.submit(work, client, job)
 
     @server.on_disconnect

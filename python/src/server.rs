@@ -452,7 +452,8 @@ impl PyTcpServer {
     /// so TCP slows the senders down; nothing is lost. Sends, broadcasts,
     /// accepting and the events already queued go on — with callbacks
     /// those include the messages queued for the callback thread
-    /// (``pending_events``; lower ``event_capacity`` for a tighter bound).
+    /// (``pending_events``; lower ``event_capacity`` for a tighter bound),
+    /// since the server reads on its own threads, ahead of the callbacks.
     /// While paused the idle and frame timeouts wait, and a client that
     /// leaves is noticed once input resumes. Not counted: one
     /// ``resume_input()`` ends any number of pauses. Any thread, also a

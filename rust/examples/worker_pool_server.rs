@@ -2,8 +2,10 @@
 //! threads, not from the event loops: each line is a job, each answer a
 //! line. Clients may end their sending side after their requests (as
 //! `nc -N` does): the server holds them open for the answers
-//! (`hold_for_replies`) and closes each once its last job is answered. On
-//! Ctrl-C or SIGTERM it shuts down in two phases: it stops taking jobs
+//! (`hold_for_replies`) and closes each once its last job is answered. At
+//! most `MAX_JOBS` jobs wait for a worker: at that bound the server pauses
+//! its input (`pause_input`: TCP slows the clients down) until the workers
+//! have caught up to half of it. On Ctrl-C or SIGTERM it shuts down in two phases: it stops taking jobs
 //! (`stop_input`), lets the workers answer the ones taken, then stops.
 //!
 //! ```text
@@ -26,6 +28,9 @@ use signal_hook::iterator::Signals;
 use tcphub::{ClientId, DisconnectReason, Framing, ServerHandle, TcpServer};
 
 const WORKERS: usize = 4;
+
+/// Jobs waiting for a worker at most: then the input pauses.
+const MAX_JOBS: usize = 64;
 
 /// How long a client that finished sending is held for its answers.
 const HOLD: Duration = Duration::from_secs(60);
@@ -63,7 +68,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let server = TcpServer::new(port, 1000)
         .framing(Framing::lines())
         .hold_for_replies(HOLD)
-        .on_message(move |_, c, job| submit(&tx, &p1, c.id, job))
+        .on_message(move |srv, c, job| submit(srv, &tx, &p1, c.id, job))
         .on_disconnect(move |srv, c, why| ended(srv, &p2, c.id, why))
         .start()?;
     eprintln!("worker pool server listening on {}", server.local_addr());
@@ -86,11 +91,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Queues client `id`'s job for the workers (on an event loop: no waiting).
-fn submit(jobs: &Mutex<Option<Sender<Job>>>, pending: &Pending, id: ClientId, job: &[u8]) {
+/// Queues client `id`'s job for the workers (on an event loop: no
+/// waiting); at `MAX_JOBS` waiting, pauses the input.
+fn submit(
+    srv: &ServerHandle,
+    jobs: &Mutex<Option<Sender<Job>>>,
+    pending: &Pending,
+    id: ClientId,
+    job: &[u8],
+) {
     if let Some(tx) = jobs.lock().unwrap().as_ref() {
         pending.lock().unwrap().entry(id).or_default().0 += 1;
         let _ = tx.send((id, job.to_vec()));
+        if tx.len() >= MAX_JOBS {
+            srv.pause_input(); // backpressure: TCP holds the rest
+        }
     }
 }
 
@@ -111,6 +126,9 @@ fn ended(srv: &ServerHandle, pending: &Pending, id: ClientId, why: &DisconnectRe
 /// A worker: runs jobs until the queue is closed and empty.
 fn work(srv: &ServerHandle, jobs: &Receiver<Job>, pending: &Pending) {
     for (id, job) in jobs {
+        if jobs.len() <= MAX_JOBS / 2 && srv.input_paused() {
+            srv.resume_input(); // caught up: read the clients again
+        }
         let answer = run_job(&job);
         // It may have left meanwhile: then there is nobody to answer.
         let _ = srv.send(id, &[&job[..], b" -> ", &answer[..]].concat());

@@ -146,6 +146,11 @@ struct EventLoop {
     /// Connections with input left unread (read budget used up, or pull
     /// queue full), to read again without waiting for a new edge.
     to_read: Vec<usize>,
+    /// Input read but not decoded yet, per client: the rest of a read that
+    /// `pause_input()` cut short (at most one per loop per pause: the
+    /// other connections are not read while paused). Decoded first when
+    /// the client is read again; dropped with the connection.
+    stashed: Vec<(ClientId, Vec<u8>)>,
     /// Commands to apply, oldest first: those other threads posted (taken
     /// from the channel) and those callbacks on this thread queued.
     work: VecDeque<Command>,
@@ -223,6 +228,7 @@ impl EventLoop {
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),
             to_read: Vec::new(),
+            stashed: Vec::new(),
             work: VecDeque::new(),
             pumping: false,
             ends: Vec::new(),
@@ -500,6 +506,9 @@ impl EventLoop {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.free.push(t);
         let client = conn.client;
+        if !self.stashed.is_empty() {
+            self.stashed.retain(|(id, _)| *id != client.id);
+        }
         // A held connection's end was reported when it was held.
         let reported = conn.held;
         if reported {

@@ -374,10 +374,12 @@ pub(crate) struct LocalLoop {
     /// Backlog counters of other servers' loops this loop's callbacks have
     /// posted messages to (most recent last, at most [`MAX_FOREIGN`]).
     foreign: Vec<Arc<AtomicUsize>>,
-    /// Kicks callbacks on this thread have posted to its own loop, shared
-    /// with the loop (`EventLoop`'s read path compares it per frame and asks
-    /// [`kicked_here`] only when it moved). Not a thread-local of its own:
-    /// in libtcphub each thread-local access is a `__tls_get_addr` call.
+    /// Kicks callbacks on this thread have posted to its own loop, and
+    /// their `pause_input()` calls, shared with the loop (`EventLoop`'s
+    /// read path compares it per frame and asks [`kicked_here`], and
+    /// whether input is paused, only when it moved). Not a thread-local of
+    /// its own: in libtcphub each thread-local access is a `__tls_get_addr`
+    /// call.
     kicks: Rc<Cell<u64>>,
 }
 
@@ -534,6 +536,20 @@ pub(crate) fn kicked_here(id: ClientId) -> bool {
             .as_ref()
             .is_some_and(|ll| !ll.kicked.is_empty() && ll.kicked.contains(&id))
     })
+}
+
+/// A callback on a loop thread of `core` paused its input: the read path
+/// looks (see `LocalLoop::kicks`) and hands out nothing more, not even the
+/// rest of the read in hand. (From any other thread the pause is seen at
+/// each loop's next read.)
+pub(crate) fn paused_here(core: &Core) {
+    LOCAL.with(|l| {
+        if let Some(ll) = l.borrow().as_ref() {
+            if std::ptr::eq(ll.core, core) {
+                ll.kicks.set(ll.kicks.get().wrapping_add(1));
+            }
+        }
+    });
 }
 
 /// Runs an application callback, catching its panic; whether it panicked.

@@ -389,6 +389,31 @@ fn worker_pool_server_answers_a_half_closed_client() {
     drop(server);
 }
 
+/// More jobs at once than the example lets wait (`MAX_JOBS`): the input
+/// pauses and resumes as the workers catch up, and every job is answered.
+#[test]
+fn worker_pool_server_answers_a_burst_past_its_bound() {
+    const JOBS: usize = 2000;
+    let (server, port) = example_server("worker_pool_server");
+    let (mut c, c_in) = line_client(port);
+    let burst: String = (0..JOBS).map(|i| format!("sleep {}\n", i % 2)).collect();
+    c.write_all(burst.as_bytes()).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let answers: Vec<String> = (0..JOBS).map(|_| c_in.next("an answer")).collect();
+    let slept = |ms| {
+        answers
+            .iter()
+            .filter(|a| **a == format!("sleep {ms} -> slept {ms} ms"))
+            .count()
+    };
+    assert_eq!((slept(0), slept(1)), (JOBS / 2, JOBS / 2));
+    assert!(matches!(
+        c_in.0.recv_timeout(Duration::from_secs(20)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+    ));
+    drop(server);
+}
+
 /// SIGTERM: the jobs taken are answered before the server stops (exit 0).
 #[test]
 fn worker_pool_server_answers_the_jobs_taken_before_it_stops() {

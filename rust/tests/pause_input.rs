@@ -104,9 +104,9 @@ fn a_writer_is_held_up_by_tcp_while_paused_and_loses_nothing() {
     server.stop();
 }
 
-/// Job `i`: a line of ~1 KB.
+/// Job `i`: a short line (one read holds thousands).
 fn line(i: usize) -> String {
-    format!("job {i:05} {}", "x".repeat(1000))
+    format!("job {i:05}")
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn a_callback_pauses_at_its_bound_and_a_worker_resumes_it() {
     // The pattern the feature is for: on_message feeds a bounded work
     // queue; at its bound it pauses input, and the worker resumes it once
     // the queue has drained. Every message is handled, in order.
-    const MESSAGES: usize = 5_000;
+    const MESSAGES: usize = 10_000;
     const BOUND: usize = 50;
     let queued = Arc::new(AtomicUsize::new(0));
     let (to_worker, jobs) = mpsc::channel::<Vec<u8>>();
@@ -124,8 +124,10 @@ fn a_callback_pauses_at_its_bound_and_a_worker_resumes_it() {
     let p = pauses.clone();
     let server = lines_server(10)
         .on_message(move |srv, _c, msg| {
+            // (Counted before the worker can take it.)
+            let waiting = q.fetch_add(1, Ordering::SeqCst) + 1;
             to_worker.lock().unwrap().send(msg.to_vec()).unwrap();
-            if q.fetch_add(1, Ordering::SeqCst) + 1 >= BOUND && !srv.input_paused() {
+            if waiting >= BOUND && !srv.input_paused() {
                 srv.pause_input();
                 p.fetch_add(1, Ordering::SeqCst);
             }
@@ -139,7 +141,7 @@ fn a_callback_pauses_at_its_bound_and_a_worker_resumes_it() {
             let job = jobs.recv_timeout(TIMEOUT).expect("a job");
             assert_eq!(job, line(i).as_bytes());
             most = most.max(queued.fetch_sub(1, Ordering::SeqCst));
-            std::thread::sleep(Duration::from_micros(50)); // the work
+            std::thread::sleep(Duration::from_micros(20)); // the work
             if queued.load(Ordering::SeqCst) < BOUND / 2 {
                 handle.resume_input();
             }
@@ -148,12 +150,12 @@ fn a_callback_pauses_at_its_bound_and_a_worker_resumes_it() {
     });
     let mut peer = Peer::connect(server.local_addr());
     let all: String = (0..MESSAGES).map(|i| line(i) + "\n").collect();
-    peer.send(all.as_bytes()); // ~5 MiB
+    peer.send(all.as_bytes()); // 100 KB: a read takes thousands
     let most = worker.join().unwrap();
     assert!(pauses.load(Ordering::SeqCst) > 0, "never paused");
-    // A pause takes effect at the next read: the rest of the read in hand
-    // (at most 64 KiB, here ~64 of these lines) still comes.
-    assert!(most <= BOUND + 2 * 64, "{most} queued at most");
+    // A pause from a callback takes effect at once: no message after it
+    // (the rest of the read waits for the resume).
+    assert!(most <= BOUND, "{most} queued at most");
     server.stop();
 }
 
@@ -226,5 +228,44 @@ fn stop_input_while_paused_reads_on_to_drop() {
     assert_eq!(peer.read_line(), "done");
     assert!(matches!(next_event(&events), Event::Connected(_)));
     assert!(events.try_recv().is_none(), "no message after stop_input");
+    server.stop();
+}
+
+#[test]
+fn a_pause_after_every_message_loses_and_reorders_nothing() {
+    // Each on_message pauses; the test resumes after each. The rest of
+    // every read waits stashed across the pause (a frame cut at the read's
+    // end included) and is decoded first on the resume.
+    const FRAMES: usize = 300;
+    let (tx, got) = mpsc::channel::<Vec<u8>>();
+    let tx = Mutex::new(tx);
+    let server = tcphub::TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(tcphub::Framing::length_prefixed())
+        .on_message(move |srv, _c, msg| {
+            srv.pause_input();
+            tx.lock().unwrap().send(msg.to_vec()).unwrap();
+        })
+        .start()
+        .unwrap();
+    let mut peer = Peer::connect(server.local_addr());
+    let frame = |i: usize| vec![(i % 251) as u8; i % 97];
+    let mut all: Vec<u8> = (0..FRAMES).flat_map(|i| lp_frame(&frame(i))).collect();
+    let last = lp_frame(&[7u8; 50]);
+    all.extend_from_slice(&last[..20]);
+    peer.send(&all);
+    for i in 0..FRAMES {
+        let msg = got.recv_timeout(TIMEOUT).expect("the next message");
+        assert_eq!(msg, frame(i), "message {i}");
+        assert!(
+            got.try_recv().is_err(),
+            "a message after the pause (at {i})"
+        );
+        if i == FRAMES / 2 {
+            peer.send(&last[20..]); // the cut frame's end, while paused
+        }
+        server.resume_input();
+    }
+    assert_eq!(got.recv_timeout(TIMEOUT).unwrap(), vec![7u8; 50]);
     server.stop();
 }

@@ -64,11 +64,12 @@ def finish(proc: "subprocess.Popen[str]") -> Tuple[str, str]:
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
 
 
-def example_server(name: str) -> "Tuple[subprocess.Popen[str], int]":
-    """Starts example ``name`` (in ``EXAMPLES``) on 127.0.0.1 and a free
-    port: the process and the port its first line says it listens on."""
+def example_server(name: str, *args: str) -> "Tuple[subprocess.Popen[str], int]":
+    """Starts example ``name`` (in ``EXAMPLES``, with ``args``) on 127.0.0.1
+    and a free port: the process and the port its first line says it
+    listens on."""
     proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / name), "--port", "0", "--bind", "127.0.0.1"],
+        [sys.executable, str(EXAMPLES / name), "--port", "0", "--bind", "127.0.0.1", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

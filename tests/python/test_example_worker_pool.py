@@ -45,3 +45,22 @@ def test_sigterm_answers_the_jobs_taken_before_stopping():
     out, err = finish(proc)
     assert proc.returncode == 0, err
     assert "every job answered: stopping" in out, out
+
+
+def test_a_burst_past_max_jobs_is_answered_whole():
+    # More jobs at once than --max-jobs: the input pauses and resumes as the
+    # workers catch up; every job is answered, then the end.
+    proc, port = example_server("worker_pool_server.py", "--max-jobs", "8")
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        s.sendall(b"".join(b"job %d\n" % i for i in range(500)))
+        s.shutdown(socket.SHUT_WR)
+        r = LineReader(s)
+        answers = sorted(r.lines(500))
+        assert answers == sorted(b"job %d -> JOB %d" % (i, i) for i in range(500))
+        assert r.buf == b"" and read_to_eof(s) == 0
+        s.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = finish(proc)
+    assert proc.returncode == 0, err

@@ -4,13 +4,13 @@
 //! input, and what a write that finds the connection gone still reads.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{Dispatch, EventLoop, READ_BUDGET};
 use crate::connection::{Connection, ReadOutcome};
 use crate::event::DisconnectReason;
-use crate::shared::{self, MAX_PENDING_BYTES};
+use crate::shared::{self, Core, MAX_PENDING_BYTES};
 use crate::stats::LoopCounters;
 
 impl EventLoop {
@@ -42,7 +42,26 @@ impl EventLoop {
                 self.held_event(t);
                 return;
             }
-            match conn.read_into(&mut self.rbuf) {
+            // The rest of a read a pause cut short comes before the socket's
+            // (copied back into the read buffer: one hand-out path).
+            let id = conn.client.id;
+            let mut stashed = None;
+            if !self.stashed.is_empty() {
+                if let Some(i) = self.stashed.iter().position(|(s, _)| *s == id) {
+                    let (_, rest) = self.stashed.swap_remove(i);
+                    if discard {
+                        continue; // dropped, as what is read after `stop_input()`
+                    }
+                    self.rbuf[..rest.len()].copy_from_slice(&rest);
+                    stashed = Some(rest.len());
+                }
+            }
+            let from_stash = stashed.is_some();
+            let outcome = match stashed {
+                Some(n) => ReadOutcome::Data(n),
+                None => conn.read_into(&mut self.rbuf),
+            };
+            match outcome {
                 ReadOutcome::Data(n) if discard => {
                     LoopCounters::add(&counters.bytes_in, n as u64);
                     if n < self.rbuf.len() && !drain {
@@ -50,9 +69,20 @@ impl EventLoop {
                     }
                 }
                 ReadOutcome::Data(n) => {
-                    let reading = &core.reading;
-                    match take_input(conn, &self.rbuf[..n], &mut self.dispatch, counters, reading) {
+                    let now = Instant::now();
+                    if !from_stash {
+                        conn.last_active = now;
+                        LoopCounters::add(&counters.bytes_in, n as u64);
+                    }
+                    let data = &self.rbuf[..n];
+                    match take_input(conn, data, now, &mut self.dispatch, counters, &core) {
                         Input::Taken => {}
+                        // Paused mid-read: the rest waits for the resume.
+                        Input::Paused(took) => {
+                            self.stashed.push((id, self.rbuf[took..n].to_vec()));
+                            self.schedule_read(t);
+                            return;
+                        }
                         // The kick, applied next, closes it; the rest is dropped.
                         Input::Kicked => return,
                         // The rest is dropped; after a stop nothing more is
@@ -63,6 +93,9 @@ impl EventLoop {
                             self.close_after_flush(t, DisconnectReason::FrameTooLarge);
                             return;
                         }
+                    }
+                    if from_stash {
+                        continue; // now the socket
                     }
                     if n < self.rbuf.len() && !drain {
                         return; // drained for now; a new edge comes with new data
@@ -238,53 +271,73 @@ enum Input {
     Stopped,
     /// A frame over the limit (counted and logged).
     TooLarge,
+    /// `pause_input()` came: the hand-out stopped after a message, with
+    /// this many bytes taken; the rest is for after the resume.
+    Paused(usize),
 }
 
-/// Decodes `data`, just read from `conn`, and hands its messages to
-/// `dispatch`, counting them; stops delivering once a callback has kicked
-/// the client, or once the server is no longer `reading` (`stop_input()`,
-/// or `stop()`: a message handed out after it began could not be answered,
-/// sends fail then). Starts or keeps the clock of a frame left unfinished.
+/// Decodes `data`, read from `conn` (just now, or stashed by a pause), and
+/// hands its messages to `dispatch`, counting them; stops delivering once a
+/// callback has kicked the client, or once the server is no longer
+/// `reading` (`stop_input()`, or `stop()`: a message handed out after it
+/// began could not be answered, sends fail then); stops decoding once
+/// input is paused (`pause_input()`: the rest is the caller's to keep).
+/// Starts or keeps the clock of a frame left unfinished.
 #[inline]
 fn take_input(
     conn: &mut Connection,
     data: &[u8],
+    now: Instant,
     dispatch: &mut Dispatch,
     counters: &LoopCounters,
-    reading: &AtomicBool,
+    core: &Core,
 ) -> Input {
-    let now = Instant::now();
-    conn.last_active = now;
-    LoopCounters::add(&counters.bytes_in, data.len() as u64);
+    let (reading, paused) = (&core.reading, &core.input_paused);
     let client = conn.client;
     let mut frames = 0u64;
     // What ended the hand-out early, if anything: the rest is dropped.
     let mut cut = Input::Taken;
-    let kicks = dispatch.kicks.get();
-    let res = conn.decoder.decode(data, |msg| {
+    let mut kicks = dispatch.kicks.get();
+    let res = conn.decoder.decode_while(data, |msg| {
         frames += 1;
         // Counted before it is handed out: whoever is handed it (a
         // callback, a thread taking events) and then reads the stats finds
         // it counted.
         LoopCounters::add(&counters.msgs_in, 1);
         if !matches!(cut, Input::Taken) {
-            return;
+            return true;
         }
         // (A plain load: `stop()` changes it once; a message handed out
         // before this thread sees the change is the stop's race with a
         // callback already running.)
         if !reading.load(Ordering::Relaxed) {
             cut = Input::Stopped;
-            return;
+            return true;
         }
         dispatch.message(counters, &client, msg);
-        if dispatch.kicks.get() != kicks && shared::kicked_here(client.id) {
-            cut = Input::Kicked;
+        // (Moved by a kick or a `pause_input()` of a callback on this
+        // thread: a pause from another thread is seen at the next read.)
+        if dispatch.kicks.get() != kicks {
+            if shared::kicked_here(client.id) {
+                cut = Input::Kicked;
+                return true;
+            }
+            kicks = dispatch.kicks.get();
+            return !paused.load(Ordering::Relaxed);
         }
+        true
     });
     if !matches!(cut, Input::Taken) {
         return cut;
     }
+    let res = match res {
+        Ok(took) if took < data.len() => {
+            // Paused after a whole frame: nothing unfinished is held.
+            conn.frame_started = None;
+            return Input::Paused(took);
+        }
+        res => res,
+    };
     if res.is_err() {
         LoopCounters::add(&counters.frame_too_large, 1);
         // Debug: the application is told (the reason `FrameTooLarge`).

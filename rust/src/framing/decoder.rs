@@ -94,14 +94,29 @@ impl Decoder {
     /// d.decode(&[0, 0, 0, 1, b'x', 0, 0, 0, 0], |_| n += 1).unwrap();
     /// assert_eq!(n, 2); // "x" and an empty frame
     /// ```
-    pub fn decode<F: FnMut(&[u8])>(&mut self, input: &[u8], emit: F) -> Result<(), FrameError> {
+    pub fn decode<F: FnMut(&[u8])>(&mut self, input: &[u8], mut emit: F) -> Result<(), FrameError> {
+        self.decode_while(input, |m| {
+            emit(m);
+            true
+        })
+        .map(drop)
+    }
+
+    /// As [`decode`](Decoder::decode), but stops after a message for which
+    /// `emit` returns `false`: returns how many bytes of `input` were taken
+    /// (all of them unless it stopped). The rest is for a later call.
+    pub(crate) fn decode_while<F: FnMut(&[u8]) -> bool>(
+        &mut self,
+        input: &[u8],
+        emit: F,
+    ) -> Result<usize, FrameError> {
         match self.framing {
             Framing::Raw => {
                 let mut emit = emit;
                 if !input.is_empty() {
                     emit(input);
                 }
-                Ok(())
+                Ok(input.len())
             }
             Framing::Lines { max_len } => self.decode_lines(input, max_len, emit),
             Framing::LengthPrefixed { max_len } => self.decode_len(input, max_len, emit),
@@ -137,12 +152,13 @@ impl Decoder {
         }
     }
 
-    fn decode_lines<F: FnMut(&[u8])>(
+    fn decode_lines<F: FnMut(&[u8]) -> bool>(
         &mut self,
         mut input: &[u8],
         max_len: usize,
         mut emit: F,
-    ) -> Result<(), FrameError> {
+    ) -> Result<usize, FrameError> {
+        let all = input.len();
         // Finish the line already in progress.
         if !self.pending.is_empty() {
             match memchr(b'\n', input) {
@@ -153,7 +169,7 @@ impl Decoder {
                         return Err(FrameError::TooLarge { max: max_len });
                     }
                     extend_bounded(&mut self.pending, input, max_len.saturating_add(1));
-                    return Ok(());
+                    return Ok(all);
                 }
                 Some(i) => {
                     if self.pending.len() + i > max_len.saturating_add(1) {
@@ -165,9 +181,12 @@ impl Decoder {
                     if line.len() > max_len {
                         return Err(FrameError::TooLarge { max: max_len });
                     }
-                    emit(line);
+                    let more = emit(line);
                     self.pending.clear();
                     self.pending.shrink_to(DEFAULT_KEEP);
+                    if !more {
+                        return Ok(all - input.len());
+                    }
                 }
             }
         }
@@ -177,22 +196,26 @@ impl Decoder {
             if line.len() > max_len {
                 return Err(FrameError::TooLarge { max: max_len });
             }
-            emit(line);
+            let more = emit(line);
             input = &input[i + 1..];
+            if !more {
+                return Ok(all - input.len());
+            }
         }
         if !line_fits(input.len(), input.last(), max_len) {
             return Err(FrameError::TooLarge { max: max_len });
         }
         extend_bounded(&mut self.pending, input, max_len.saturating_add(1));
-        Ok(())
+        Ok(all)
     }
 
-    fn decode_len<F: FnMut(&[u8])>(
+    fn decode_len<F: FnMut(&[u8]) -> bool>(
         &mut self,
         mut input: &[u8],
         max_len: usize,
         mut emit: F,
-    ) -> Result<(), FrameError> {
+    ) -> Result<usize, FrameError> {
+        let all = input.len();
         if !self.pending.is_empty() {
             // Complete the header first.
             if self.pending.len() < 4 {
@@ -201,7 +224,7 @@ impl Decoder {
                 self.pending.extend_from_slice(&input[..take]);
                 input = &input[take..];
                 if self.pending.len() < 4 {
-                    return Ok(());
+                    return Ok(all);
                 }
                 let len = header(&self.pending);
                 if len > max_len {
@@ -215,16 +238,19 @@ impl Decoder {
             extend_bounded(&mut self.pending, &input[..take], 4 + len);
             input = &input[take..];
             if self.pending.len() - 4 < len {
-                return Ok(());
+                return Ok(all);
             }
-            emit(&self.pending[4..]);
+            let more = emit(&self.pending[4..]);
             self.pending.clear();
             self.pending.shrink_to(DEFAULT_KEEP);
+            if !more {
+                return Ok(all - input.len());
+            }
         }
         loop {
             if input.len() < 4 {
                 self.pending.extend_from_slice(input);
-                return Ok(());
+                return Ok(all);
             }
             let len = header(input);
             if len > max_len {
@@ -233,10 +259,13 @@ impl Decoder {
             if input.len() - 4 < len {
                 self.pending.reserve_exact((4 + len).min(PREALLOC_MAX));
                 extend_bounded(&mut self.pending, input, 4 + len);
-                return Ok(());
+                return Ok(all);
             }
-            emit(&input[4..4 + len]);
+            let more = emit(&input[4..4 + len]);
             input = &input[4 + len..];
+            if !more {
+                return Ok(all - input.len());
+            }
         }
     }
 }
@@ -313,6 +342,32 @@ mod tests {
             d.decode(c, |m| out.push(m.to_vec()))?;
         }
         Ok(out)
+    }
+
+    /// Decodes `chunks` stopping after every message and feeding the rest
+    /// again (as the read path does when input is paused mid-read).
+    fn decode_stopping(framing: Framing, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut d = Decoder::new(framing);
+        let mut out = Vec::new();
+        for c in chunks {
+            let mut rest: &[u8] = c;
+            loop {
+                let before = out.len();
+                let took = d
+                    .decode_while(rest, |m| {
+                        out.push(m.to_vec());
+                        false
+                    })
+                    .unwrap();
+                assert!(out.len() <= before + 1, "went on after a stop");
+                rest = &rest[took..];
+                if rest.is_empty() {
+                    break;
+                }
+                assert_eq!(out.len(), before + 1, "stopped without a message");
+            }
+        }
+        out
     }
 
     #[test]
@@ -496,6 +551,7 @@ mod tests {
             let chunks = split(&stream, &cuts);
             let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_slice()).collect();
             prop_assert_eq!(decode_all(f, &refs).unwrap(), msgs.clone());
+            prop_assert_eq!(decode_stopping(f, &refs), msgs.clone());
             // One byte at a time gives the same messages.
             let bytes: Vec<&[u8]> = stream.chunks(1).collect();
             prop_assert_eq!(decode_all(f, &bytes).unwrap(), msgs);
@@ -509,6 +565,7 @@ mod tests {
             let chunks = split(&stream, &cuts);
             let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_slice()).collect();
             prop_assert_eq!(decode_all(f, &refs).unwrap(), msgs.clone());
+            prop_assert_eq!(decode_stopping(f, &refs), msgs.clone());
             let bytes: Vec<&[u8]> = stream.chunks(1).collect();
             prop_assert_eq!(decode_all(f, &bytes).unwrap(), msgs);
         }

@@ -87,11 +87,14 @@ impl ServerHandle {
     /// new clients are accepted (and reported), queued events stay to
     /// take.
     ///
-    /// It takes effect at each loop's next read: messages decoded from
-    /// bytes already read are still handed out — with callbacks, the rest
-    /// of the read in hand (at most 64 KiB of input per loop), so a work
-    /// queue paused at its bound may still get a few more. While paused,
-    /// the idle and frame timeouts wait (nobody is idle on the server's
+    /// From a callback of this server it takes effect at once: no
+    /// `on_message` on that loop after it (what it had read and not
+    /// handed out yet waits too), so a work queue paused at its bound gets
+    /// nothing more. From another thread it takes effect at each loop's
+    /// next read (a loop in the middle of one hands out the rest of it: at
+    /// most 64 KiB of input); events already queued for
+    /// [`events`](ServerHandle::events) stay to take. While paused, the
+    /// idle and frame timeouts wait (nobody is idle on the server's
     /// account), and a client that leaves or resets is noticed only once
     /// input resumes, keeping its place among `max_clients` meanwhile.
     /// Not counted: one `resume_input` ends any number of pauses. After
@@ -129,6 +132,7 @@ impl ServerHandle {
         if !self.core.input_paused.swap(true, Ordering::SeqCst) {
             log::debug!("tcphub: server on {} pauses input", self.core.local_addr);
         }
+        crate::shared::paused_here(&self.core);
     }
 
     /// Ends [`pause_input`](ServerHandle::pause_input): every loop reads
