@@ -11,15 +11,16 @@ import pytest
 from conftest import WAIT, LineReader, example_server, finish, read_to_eof
 
 
-def test_a_half_closed_client_gets_every_answer_then_the_end():
-    proc, port = example_server("worker_pool_server.py")
+def _answers_then_the_end(jobs: "list[bytes]", answers: "list[bytes]", *args: str) -> None:
+    """A client sends ``jobs`` and half-closes: it gets ``answers`` (in any
+    order), then the end; Ctrl-C then ends the server cleanly."""
+    proc, port = example_server("worker_pool_server.py", *args)
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        s.sendall(b"sleep 200\nhello\nsleep x\n")
+        s.sendall(b"".join(j + b"\n" for j in jobs))
         s.shutdown(socket.SHUT_WR)
         r = LineReader(s)
-        answers = sorted(r.lines(3))
-        assert answers == [b"hello -> HELLO", b"sleep 200 -> slept 200 ms", b"sleep x -> error: say sleep MS"]
+        assert sorted(r.lines(len(answers))) == sorted(answers)
         assert r.buf == b"" and read_to_eof(s) == 0
         s.close()
     finally:
@@ -27,6 +28,13 @@ def test_a_half_closed_client_gets_every_answer_then_the_end():
         out, err = finish(proc)
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
+
+
+def test_a_half_closed_client_gets_every_answer_then_the_end():
+    _answers_then_the_end(
+        [b"sleep 200", b"hello", b"sleep x"],
+        [b"hello -> HELLO", b"sleep 200 -> slept 200 ms", b"sleep x -> error: say sleep MS"],
+    )
 
 
 def test_sigterm_answers_the_jobs_taken_before_stopping():
@@ -50,17 +58,5 @@ def test_sigterm_answers_the_jobs_taken_before_stopping():
 def test_a_burst_past_max_jobs_is_answered_whole():
     # More jobs at once than --max-jobs: the input pauses and resumes as the
     # workers catch up; every job is answered, then the end.
-    proc, port = example_server("worker_pool_server.py", "--max-jobs", "8")
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        s.sendall(b"".join(b"job %d\n" % i for i in range(500)))
-        s.shutdown(socket.SHUT_WR)
-        r = LineReader(s)
-        answers = sorted(r.lines(500))
-        assert answers == sorted(b"job %d -> JOB %d" % (i, i) for i in range(500))
-        assert r.buf == b"" and read_to_eof(s) == 0
-        s.close()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = finish(proc)
-    assert proc.returncode == 0, err
+    jobs = [b"job %d" % i for i in range(500)]
+    _answers_then_the_end(jobs, [j + b" -> " + j.upper() for j in jobs], "--max-jobs", "8")
