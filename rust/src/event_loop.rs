@@ -210,7 +210,7 @@ impl EventLoop {
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
         let vanish = vanished::Vanish::new(core.config.keepalive, Instant::now());
         let outbox =
-            Outbox::new(events_tx, core.event_load.clone()).with_gate(core.taking_messages.clone());
+            Outbox::new(events_tx, core.event_load.clone()).with_gate(core.reading.clone());
         EventLoop {
             idx,
             core,

@@ -212,11 +212,11 @@ impl<T: Weigh> Outbox<T> {
 
     /// Once `gate` reads false (the server's `reading`, cleared by
     /// `stop_input()` and `stop()`), input items ([`Weigh::is_input`])
-    /// waiting for room are dropped, not queued: every move from the
+    /// waiting for room are dropped, not queued: each item's move from the
     /// backlog into the queue looks, so none slips in between the flag's
-    /// change and the loop's handling of it. (Items pushed while the
-    /// backlog is empty go straight in: the caller stops making input
-    /// items once the gate is closed.)
+    /// change and the loop's handling of it (but for one a move has just
+    /// looked at). Items pushed while the backlog is empty go straight in:
+    /// the caller stops making input items once the gate is closed.
     pub fn with_gate(mut self, gate: Arc<AtomicBool>) -> Outbox<T> {
         self.gate = Some(gate);
         self
@@ -290,11 +290,11 @@ impl<T: Weigh> Outbox<T> {
         if self.backlog.is_empty() {
             return true;
         }
-        if self
-            .gate
-            .as_ref()
-            .is_some_and(|g| !g.load(Ordering::Acquire))
-        {
+        let closed = |gate: &Option<Arc<AtomicBool>>| {
+            gate.as_ref().is_some_and(|g| !g.load(Ordering::Acquire))
+        };
+        if closed(&self.gate) {
+            // All at once, room or not: what waits counts against accepting.
             let before = self.backlog.len();
             self.backlog.retain(|item| !item.is_input());
             self.load.backlog_shrank(before - self.backlog.len());
@@ -303,6 +303,12 @@ impl<T: Weigh> Outbox<T> {
         let mut moved = 0;
         let mut all = true;
         while let Some(item) = self.backlog.pop_front() {
+            // (Looked at for each item: a move under way when the gate
+            // closes goes on for as long as the consumer makes room.)
+            if item.is_input() && closed(&self.gate) {
+                moved += 1; // dropped: out of the backlog all the same
+                continue;
+            }
             if let Err(item) = Self::try_put(tx, &self.load, item) {
                 self.backlog.push_front(item);
                 all = false;

@@ -298,12 +298,10 @@ pub(crate) struct Core {
     /// False once `stop()` was called: new sends fail with `NotRunning`.
     pub running: AtomicBool,
     /// False once `stop_input()` or `stop()` was called: the loops read no
-    /// more input and hand out no more messages.
-    pub reading: AtomicBool,
-    /// False once `stop_input()` was called (not `stop()`, whose leftovers
-    /// keep their messages): the pull queue's gate (`Outbox::with_gate`),
-    /// which drops the messages waiting for room instead of queueing them.
-    pub taking_messages: Arc<AtomicBool>,
+    /// more input and hand out no more messages — also the pull queue's
+    /// gate (`Outbox::with_gate`), which then drops the messages waiting
+    /// for room instead of queueing them.
+    pub reading: Arc<AtomicBool>,
     /// True between `pause_input()` and `resume_input()`: the loops do not
     /// read (as while the pull queue is full).
     pub input_paused: AtomicBool,

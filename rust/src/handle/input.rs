@@ -66,9 +66,6 @@ impl ServerHandle {
         if !self.core.reading.swap(false, Ordering::SeqCst) || self.core.origin.forked() {
             return;
         }
-        // The messages waiting for room in the pull queue are dropped from
-        // now on, also by a loop that has not seen its command yet.
-        self.core.taking_messages.store(false, Ordering::SeqCst);
         for idx in 0..self.core.loops.len() {
             self.core.post(idx, Command::StopInput);
         }
