@@ -40,9 +40,10 @@ fn wait_batch(
 /// A server's pull-mode events: the core's receiver, and the events taken
 /// from it in a batch and not handed out yet (shared by every consumer).
 ///
-/// Taking from `pending` is not a call for events in the core's sense (it
-/// does not release clients held for replies): those events were taken
-/// from the queue with their batch. Batches are taken staged
+/// Taking from `pending` is a call for events all the same: it releases
+/// the clients held for replies whose end was handed out before (`settle`),
+/// as the docs promise ("until the next event is asked for"). Batches are
+/// taken staged
 /// (`recv_batch_staged`), and each event is handed out (`Events::hand_out`)
 /// as it leaves for Python: a `hold_for_replies` window runs from there,
 /// not from its batch's take.
@@ -64,6 +65,7 @@ impl Pull {
     /// order for whoever takes them next). `NotRunning` once the server has
     /// stopped and every event was taken.
     fn try_take(&self, max_batch: usize) -> tcphub::Result<Option<Event>> {
+        self.settle();
         let mut pending = self.pending();
         if let Some(ev) = pending.pop_front() {
             return Ok(Some(self.handed_out(ev)));
@@ -75,6 +77,15 @@ impl Pull {
         let first = got.next();
         pending.extend(got);
         Ok(first.map(|ev| self.handed_out(ev)))
+    }
+
+    /// A call for events: the clients held for replies (the default hold)
+    /// whose end was handed out before are released — also when the next
+    /// event comes from `pending`, not from the core. (Taking nothing.)
+    fn settle(&self) {
+        let _ = self
+            .events
+            .recv_batch_staged(&mut Vec::new(), 0, Duration::ZERO);
     }
 
     /// `ev`, taken staged, leaves for Python now.
@@ -118,9 +129,9 @@ pub(crate) fn poll(
     max: usize,
     timeout: Option<Duration>,
 ) -> PyResult<Vec<PyEvent>> {
+    // A call for events, even for none or for pending ones only.
+    pull.settle();
     if max == 0 {
-        // Still a call for events: releases clients held for replies.
-        let _ = pull.events.recv_batch(&mut Vec::new(), 0, Duration::ZERO);
         return Ok(Vec::new());
     }
     let kept: Vec<Event> = {

@@ -509,8 +509,9 @@ impl Events {
     /// batch must not use it up.
     ///
     /// Pass every event to `hand_out` as it is passed on (or dropped): a
-    /// `Disconnected` never handed out keeps its client held until the
-    /// server stops, in its place among `max_clients`.
+    /// `Disconnected` never handed out keeps its client held — with
+    /// `hold_for_replies` until the server stops, in its place among
+    /// `max_clients`; otherwise for the linger time after its end.
     ///
     /// # Errors
     ///

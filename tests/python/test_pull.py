@@ -433,3 +433,67 @@ def test_pending_events_with_callbacks_is_the_callback_backlog(make_server):
     wait_until(lambda: server.pending_events == 0, what="the callbacks to catch up")
     s.close()
     server.stop()
+
+
+# The default hold of a client that half-closed ends when the next event is
+# asked for, by any path — also when that event comes from the batch the
+# iterator took with the client's end (a review: the client stayed held
+# until the batch was used up, or the linger time).
+
+
+def _end_then_more(server):
+    """b asks and half-closes, then c connects and writes: all queued
+    before anyone takes (one batch). Returns (b, c)."""
+    b = connect(server)
+    b.sendall(b"q\n")
+    b.shutdown(socket.SHUT_WR)
+    wait_until(lambda: server.pending_events >= 3, what="b's 3 events")
+    c = connect(server)
+    c.sendall(b"x\n")
+    wait_until(lambda: server.pending_events >= 5, what="5 events queued")
+    return b, c
+
+
+def _answer_then_eof(b: socket.socket) -> None:
+    """b gets its answer, then the end (long before the 20 s linger)."""
+    b.settimeout(5.0)
+    got = b""
+    while chunk := b.recv(65536):
+        got += chunk
+    assert got == b"answer\n"
+
+
+def _end_of(ev, sock) -> bool:
+    return ev.kind == "disconnect" and ev.client.port == sock.getsockname()[1]
+
+
+def test_the_next_event_from_the_iterators_batch_releases_a_held_client(make_server):
+    server = make_server(framing="lines", linger=20.0, threads=1).start()
+    b, c = _end_then_more(server)
+    events = server.events(timeout=WAIT)
+    for ev in events:
+        if _end_of(ev, b):
+            server.send(ev.client, b"answer")
+            break
+    assert next(events).kind == "connect"  # asked for: b is let go
+    _answer_then_eof(b)
+    b.close()
+    c.close()
+
+
+def test_the_next_event_from_aevents_batch_releases_a_held_client(make_server):
+    server = make_server(framing="lines", linger=20.0, threads=1).start()
+    b, c = _end_then_more(server)
+
+    async def main() -> "tcphub.Event":
+        it = server.aevents()
+        async for ev in it:
+            if _end_of(ev, b):
+                server.send(ev.client, b"answer")
+                break
+        return await it.__anext__()
+
+    assert asyncio.run(main()).kind == "connect"
+    _answer_then_eof(b)
+    b.close()
+    c.close()
