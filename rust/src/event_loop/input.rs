@@ -64,6 +64,7 @@ impl EventLoop {
             match outcome {
                 ReadOutcome::Data(n) if discard => {
                     LoopCounters::add(&counters.bytes_in, n as u64);
+                    drop_unfinished_frame(conn);
                     if n < self.rbuf.len() && !drain {
                         return;
                     }
@@ -117,6 +118,7 @@ impl EventLoop {
                     // (Looked at again: `stop_input()` may have come during
                     // the read, and its last frame is input too.)
                     let reason = if !core.reading.load(Ordering::Acquire) {
+                        drop_unfinished_frame(conn);
                         DisconnectReason::ClosedByPeer
                     } else {
                         end_of_input(conn, &mut self.dispatch, counters)
@@ -353,6 +355,16 @@ fn take_input(
         _ => Some(now),
     };
     Input::Taken
+}
+
+/// After `stop_input()` (or `stop()`) no frame is finished any more: the
+/// part of one the decoder holds (up to `max_len`) is let go at once, not
+/// kept while the connection lives on (held for replies, say).
+fn drop_unfinished_frame(conn: &mut Connection) {
+    if conn.decoder.buffered() > 0 {
+        drop(conn.decoder.finish());
+        conn.frame_started = None;
+    }
 }
 
 /// The client ended its sending side: delivers a last message the framing
