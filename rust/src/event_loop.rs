@@ -519,10 +519,11 @@ impl EventLoop {
         self.core.release_client(self.idx);
         match reason {
             DisconnectReason::Reset | DisconnectReason::Io(_) => drop(conn),
-            // Given up in the middle of a frame (a slow consumer, the
-            // linger time): a FIN right after its start would make a lines
-            // client take it for a whole last line. Reset instead.
-            _ if conn.frame_cut() => {
+            // Given up with output unwritten (a slow consumer, the linger
+            // time): a FIN would tell the peer it got everything — after a
+            // frame's start, a lines client would even take the part for a
+            // whole last line. Reset instead.
+            _ if conn.frame_cut() || conn.queued_bytes() > 0 => {
                 crate::connection::reset_on_close(&conn.stream);
                 drop(conn);
             }
