@@ -1549,11 +1549,16 @@ int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void
  * Returns `TCPHUB_OK` (also for a server already stopped),
  * `TCPHUB_ERR_NOT_RUNNING` for a server never started.
  *
+ * Decide the pause and the resume under your queue's lock: checked and
+ * acted on apart, a pause can land after the workers' last look at an
+ * emptied queue, and nobody resumes.
+ *
  * ```c
- * // in on_message: the work queue is at its bound
- * if (queue_len(q) >= QUEUE_MAX) tcphub_server_pause_input(q->server);
- * // in the worker, once it has drained
- * if (queue_len(q) < QUEUE_MAX / 2) tcphub_server_resume_input(q->server);
+ * // on_message, under the queue's lock: queue the job; at the bound, pause
+ * if (++q->len >= QUEUE_MAX) tcphub_server_pause_input(q->server);
+ * // a worker, under the same lock, after taking a job
+ * if (--q->len <= QUEUE_MAX / 2 && tcphub_server_input_paused(q->server))
+ *     tcphub_server_resume_input(q->server);
  * ```
  *
  * # Safety

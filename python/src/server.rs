@@ -458,12 +458,16 @@ impl PyTcpServer {
     /// leaves is noticed once input resumes. Not counted: one
     /// ``resume_input()`` ends any number of pauses. Any thread, also a
     /// callback; harmless on a stopped server. Raises ``NotRunning``
-    /// before ``start()`` (unless ``stop()`` came first)::
+    /// before ``start()`` (unless ``stop()`` came first). Decide the pause
+    /// and the resume under one lock: checked and acted on apart, a pause
+    /// can land after the workers' last look at an emptied queue, and
+    /// nobody resumes::
     ///
     ///     def on_message(client, data):
-    ///         jobs.put((client, data))
-    ///         if jobs.qsize() >= LIMIT:
-    ///             server.pause_input()  # a worker resumes it when drained
+    ///         with lock:
+    ///             jobs.append((client, data))
+    ///             if len(jobs) >= LIMIT:
+    ///                 server.pause_input()  # a worker resumes it
     fn pause_input(&self, py: Python<'_>) -> PyResult<()> {
         self.with_input(py, |r| r.handle.pause_input())
     }

@@ -75,7 +75,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {
             let (srv, jobs, pending) = (server.clone(), jobs.clone(), pending.clone());
-            std::thread::spawn(move || work(&srv, &jobs, &pending))
+            let gate = jobs_tx.clone();
+            std::thread::spawn(move || work(&srv, &jobs, &gate, &pending))
         })
         .collect();
     if let Some(sig) = signals.forever().next() {
@@ -92,7 +93,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Queues client `id`'s job for the workers (on an event loop: no
-/// waiting); at `MAX_JOBS` waiting, pauses the input.
+/// waiting); at `MAX_JOBS` waiting, pauses the input. (Decided under the
+/// `jobs` lock, as the workers' resume is: checked and acted on apart, a
+/// pause could land after the workers' last look at an emptied queue, and
+/// nobody would resume.)
 fn submit(
     srv: &ServerHandle,
     jobs: &Mutex<Option<Sender<Job>>>,
@@ -123,11 +127,21 @@ fn ended(srv: &ServerHandle, pending: &Pending, id: ClientId, why: &DisconnectRe
     }
 }
 
-/// A worker: runs jobs until the queue is closed and empty.
-fn work(srv: &ServerHandle, jobs: &Receiver<Job>, pending: &Pending) {
+/// A worker: runs jobs until the queue is closed and empty; resumes the
+/// input once the jobs waiting are down to half of `MAX_JOBS` (under the
+/// lock `submit` pauses it under).
+fn work(
+    srv: &ServerHandle,
+    jobs: &Receiver<Job>,
+    gate: &Mutex<Option<Sender<Job>>>,
+    pending: &Pending,
+) {
     for (id, job) in jobs {
-        if jobs.len() <= MAX_JOBS / 2 && srv.input_paused() {
-            srv.resume_input(); // caught up: read the clients again
+        {
+            let _gate = gate.lock().unwrap();
+            if jobs.len() <= MAX_JOBS / 2 && srv.input_paused() {
+                srv.resume_input(); // caught up: read the clients again
+            }
         }
         let answer = run_job(&job);
         // It may have left meanwhile: then there is nobody to answer.

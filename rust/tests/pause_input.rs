@@ -116,18 +116,20 @@ fn a_callback_pauses_at_its_bound_and_a_worker_resumes_it() {
     // the queue has drained. Every message is handled, in order.
     const MESSAGES: usize = 10_000;
     const BOUND: usize = 50;
-    let queued = Arc::new(AtomicUsize::new(0));
+    // Jobs waiting; pause and resume are decided under its lock (checked
+    // and acted on apart, a pause could land after the worker's last look
+    // at an emptied queue, and nobody would resume).
+    let queued = Arc::new(Mutex::new(0usize));
     let (to_worker, jobs) = mpsc::channel::<Vec<u8>>();
-    let to_worker = Mutex::new(to_worker);
     let pauses = Arc::new(AtomicUsize::new(0));
     let q = queued.clone();
     let p = pauses.clone();
     let server = lines_server(10)
         .on_message(move |srv, _c, msg| {
-            // (Counted before the worker can take it.)
-            let waiting = q.fetch_add(1, Ordering::SeqCst) + 1;
-            to_worker.lock().unwrap().send(msg.to_vec()).unwrap();
-            if waiting >= BOUND && !srv.input_paused() {
+            let mut waiting = q.lock().unwrap();
+            *waiting += 1;
+            to_worker.send(msg.to_vec()).unwrap();
+            if *waiting >= BOUND && !srv.input_paused() {
                 srv.pause_input();
                 p.fetch_add(1, Ordering::SeqCst);
             }
@@ -140,9 +142,11 @@ fn a_callback_pauses_at_its_bound_and_a_worker_resumes_it() {
         for i in 0..MESSAGES {
             let job = jobs.recv_timeout(TIMEOUT).expect("a job");
             assert_eq!(job, line(i).as_bytes());
-            most = most.max(queued.fetch_sub(1, Ordering::SeqCst));
             std::thread::sleep(Duration::from_micros(20)); // the work
-            if queued.load(Ordering::SeqCst) < BOUND / 2 {
+            let mut waiting = queued.lock().unwrap();
+            most = most.max(*waiting);
+            *waiting -= 1;
+            if *waiting < BOUND / 2 && handle.input_paused() {
                 handle.resume_input();
             }
         }
@@ -267,5 +271,38 @@ fn a_pause_after_every_message_loses_and_reorders_nothing() {
         server.resume_input();
     }
     assert_eq!(got.recv_timeout(TIMEOUT).unwrap(), vec![7u8; 50]);
+    server.stop();
+}
+
+#[test]
+fn a_client_whose_input_waited_stashed_is_not_idle_on_the_servers_account() {
+    // The callback pauses after "a": "b" and "c", read with it, wait in
+    // the stash past the idle timeout. Delivered on the resume, they count
+    // as input from then (a review: the client was cut as idle at once).
+    const IDLE: Duration = Duration::from_secs(1);
+    let gone = Disconnects::new();
+    let (tx, got) = mpsc::channel::<Vec<u8>>();
+    let tx = Mutex::new(tx);
+    let server = lines_server(10)
+        .idle_timeout(IDLE)
+        .on_message(move |srv, _c, m| {
+            if m == b"a" {
+                srv.pause_input();
+            }
+            tx.lock().unwrap().send(m.to_vec()).unwrap();
+        })
+        .on_disconnect(gone.recorder())
+        .start()
+        .unwrap();
+    let mut peer = Peer::connect(server.local_addr());
+    let id = peer.id_on(&server);
+    peer.send(b"a\nb\nc\n");
+    assert_eq!(got.recv_timeout(TIMEOUT).unwrap(), b"a");
+    std::thread::sleep(IDLE * 2); // the pause outlasts the idle timeout
+    server.resume_input();
+    assert_eq!(got.recv_timeout(TIMEOUT).unwrap(), b"b");
+    assert_eq!(got.recv_timeout(TIMEOUT).unwrap(), b"c");
+    std::thread::sleep(IDLE / 4);
+    assert_eq!(gone.reason_of(id), None, "cut as its stashed input came");
     server.stop();
 }

@@ -58,21 +58,26 @@ def test_a_callback_pauses_at_its_bound_and_a_worker_resumes(make_server):
     server = make_server(framing="lines", event_capacity=64)
     jobs: "queue.Queue[bytes]" = queue.Queue()
     paused = []
+    # Pause and resume decided under one lock (apart, a pause could land
+    # after the worker's last look at an emptied queue).
+    lock = threading.Lock()
 
     @server.on_message
     def on_message(client: tcphub.Client, data: bytes) -> None:
-        jobs.put(data)
-        if jobs.qsize() >= limit and not server.input_paused:
-            server.pause_input()
-            paused.append(jobs.qsize())
+        with lock:
+            jobs.put(data)
+            if jobs.qsize() >= limit and not server.input_paused:
+                server.pause_input()
+                paused.append(jobs.qsize())
 
     done = []
 
     def worker() -> None:
         while len(done) < count:
             done.append(jobs.get(timeout=WAIT))
-            if jobs.qsize() < limit // 2:
-                server.resume_input()
+            with lock:
+                if jobs.qsize() < limit // 2 and server.input_paused:
+                    server.resume_input()
 
     server.start()
     t = threading.Thread(target=worker)

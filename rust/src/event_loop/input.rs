@@ -71,8 +71,10 @@ impl EventLoop {
                 }
                 ReadOutcome::Data(n) => {
                     let now = Instant::now();
+                    // (Stashed input counts as arriving now: it waited on
+                    // the server's account, not the client's.)
+                    conn.last_active = now;
                     if !from_stash {
-                        conn.last_active = now;
                         LoopCounters::add(&counters.bytes_in, n as u64);
                     }
                     let data = &self.rbuf[..n];
