@@ -361,8 +361,9 @@ pub(crate) fn set_keepalive<S: std::os::fd::AsFd>(
 }
 
 /// Makes closing `stream` reset the connection (`SO_LINGER` 0) instead of
-/// ending it with a FIN: for a connection given up in the middle of a
-/// frame, so the peer learns the stream was cut rather than ended.
+/// ending it with a FIN: for a connection given up with output unwritten
+/// (in the middle of a frame, or between two), so the peer learns the
+/// stream was cut rather than ended.
 pub(crate) fn reset_on_close(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO));
 }
