@@ -64,7 +64,6 @@ impl EventLoop {
             match outcome {
                 ReadOutcome::Data(n) if discard => {
                     LoopCounters::add(&counters.bytes_in, n as u64);
-                    drop_unfinished_frame(conn);
                     if n < self.rbuf.len() && !drain {
                         return;
                     }
@@ -120,7 +119,6 @@ impl EventLoop {
                     // (Looked at again: `stop_input()` may have come during
                     // the read, and its last frame is input too.)
                     let reason = if !core.reading.load(Ordering::Acquire) {
-                        drop_unfinished_frame(conn);
                         DisconnectReason::ClosedByPeer
                     } else {
                         end_of_input(conn, &mut self.dispatch, counters)
@@ -196,8 +194,18 @@ impl EventLoop {
     /// waiting for room in the pull queue are dropped (connects and
     /// disconnects stay: the outbox's gate, closed by `stop_input`), and
     /// the connections left unread while reading was paused are read now,
-    /// to be dropped.
+    /// to be dropped. No frame is finished any more: the parts of frames
+    /// the decoders hold are let go now, not kept while their connections
+    /// live on (held for replies, say). (A read between the flag's change
+    /// and this command may still have buffered one: it is let go here
+    /// too; none is buffered after.)
     pub(super) fn stop_taking_input(&mut self) {
+        for conn in self.conns.iter_mut().flatten() {
+            if conn.decoder.buffered() > 0 {
+                drop(conn.decoder.finish());
+                conn.frame_started = None;
+            }
+        }
         self.dispatch.drain_backlog();
         self.read_again();
     }
@@ -357,16 +365,6 @@ fn take_input(
         _ => Some(now),
     };
     Input::Taken
-}
-
-/// After `stop_input()` (or `stop()`) no frame is finished any more: the
-/// part of one the decoder holds (up to `max_len`) is let go at once, not
-/// kept while the connection lives on (held for replies, say).
-fn drop_unfinished_frame(conn: &mut Connection) {
-    if conn.decoder.buffered() > 0 {
-        drop(conn.decoder.finish());
-        conn.frame_started = None;
-    }
 }
 
 /// The client ended its sending side: delivers a last message the framing
