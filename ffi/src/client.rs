@@ -573,10 +573,11 @@ pub unsafe extern "C" fn tcphub_client_shutdown_write(c: *mut tcphub_client) -> 
 /// socket stays open (what arrives is discarded) until the server has
 /// acknowledged all of it or ended its side, within the same linger time.
 /// When the linger time runs out first, what is still queued is dropped
-/// (counted by `tcphub_client_unsent`) and what was written but not yet
-/// acknowledged is left to the system, which goes on sending it after the
-/// close: it may still arrive, nothing confirms it (unless a message was
-/// cut in the middle: then the connection is reset, which drops that too);
+/// (counted by `tcphub_client_unsent`) and the connection is reset, so the
+/// server does not take its end for all there was (the reset drops what
+/// was written but not yet sent too); with only the acknowledgement
+/// missing, what was written is left to the system, which goes on sending
+/// it after the close: it may still arrive, nothing confirms it;
 /// `tcphub_client_disconnect_reason` then says
 /// `TCPHUB_REASON_IO` instead of `TCPHUB_REASON_CLOSED_LOCALLY` (and
 /// `TCPHUB_REASON_RESET` when the server reset the connection meanwhile); a

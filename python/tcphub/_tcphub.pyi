@@ -1009,11 +1009,12 @@ class TcpClient:
         written the socket stays open (what arrives is discarded) until the
         server has acknowledged all of it or ended its side, within the same
         ``linger``. When ``linger`` runs out first, what is still queued is
-        dropped (counted by ``unsent``) and what was written but not yet
-        acknowledged is left to the system, which goes on sending it after
-        the close: it may still arrive, nothing confirms it (unless a
-        message was cut in the middle: then the connection is reset, which
-        drops that too); ``disconnect_reason`` then says
+        dropped (counted by ``unsent``) and the connection is reset, so the
+        server does not take its end for all there was (the reset drops
+        what was written but not yet sent too); with only the
+        acknowledgement missing, what was written is left to the system,
+        which goes on sending it after the close: it may still arrive,
+        nothing confirms it; ``disconnect_reason`` then says
         ``"i/o error: timed out"`` instead of ``"closed locally"``
         (``"connection reset"`` if the server reset it meanwhile); a
         server that ended its side before the flush was done (before the

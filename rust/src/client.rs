@@ -457,7 +457,8 @@ impl TcpClient {
     /// Why the most recent connection ended, `None` while none has: a clean
     /// close by the server ([`DisconnectReason::ClosedByPeer`]; when it
     /// ends its side with messages still queued here and reconnecting is
-    /// off, those are dropped at once, see [`unsent`](TcpClient::unsent) —
+    /// off, those are dropped at once and the connection reset, see
+    /// [`unsent`](TcpClient::unsent) —
     /// under [`write_after_server_eof(true)`](crate::ClientBuilder::write_after_server_eof)
     /// they are written first instead, within the linger time, and
     /// `Io(TimedOut)` if they could not be), by this side
@@ -665,9 +666,10 @@ impl TcpClient {
     /// wait it out), and flushes them within the linger time (what the lost
     /// connection had already taken may be lost with it); if that fails they
     /// are dropped. Messages still queued when the linger time runs out are
-    /// dropped too (the connection is then reset if one was partly written,
-    /// so the server does not take its start for a whole message; the reset
-    /// also discards what the system had taken but not yet sent), and the
+    /// dropped too (the connection is then reset, so the server does not
+    /// take its end for all there was, nor a partly written message's
+    /// start for a whole one; the reset also discards what the system had
+    /// taken but not yet sent), and the
     /// connection's end is then reported as
     /// `Disconnected(Io(TimedOut))` rather than `ClosedLocally` (see
     /// [`disconnect_reason`](TcpClient::disconnect_reason)); when the

@@ -630,12 +630,10 @@ impl ClientLoop {
         // lasted until then, not until now.
         let ended = self.gone.take().map_or_else(Instant::now, |g| g.at);
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        if self.frames.cut(&conn) {
-            // A frame partly written: the server must not read a FIN right
-            // after its start (a lines server would take it for a whole,
-            // last line); it is written again whole on the next connection.
-            reset_on_close(&conn.stream);
-        }
+        // A frame partly written: the server must not read a FIN right
+        // after its start (a lines server would take it for a whole, last
+        // line); it is written again whole on the next connection.
+        let cut = self.frames.cut(&conn);
         let (mut frames, written_of_first) = self.frames.take(&mut conn);
         // The partly written frame will be written again in full.
         self.core
@@ -644,7 +642,6 @@ impl ClientLoop {
         self.core.drain.unwritten(written_of_first);
         frames.append(&mut self.unsent);
         self.unsent = frames;
-        drop(conn);
         self.core.connected.store(false, Ordering::Release);
         log::debug!("tcphub: connection to {} lost: {reason}", self.peer);
         let (since, attempt) = self.up_since;
@@ -666,6 +663,12 @@ impl ClientLoop {
             _ => None,
         };
         let last = policy.is_none_or(|p| p.max_attempts.is_some_and(|m| next > m));
+        // Nor a FIN when what is queued is dropped now (no next
+        // connection): the server would take the end for all there was.
+        if cut || (last && self.output_left(&conn)) {
+            reset_on_close(&conn.stream);
+        }
+        drop(conn);
         if last {
             // The end: `send` (in `on_disconnect` too) refuses from now on
             // rather than accept what can never be written.
@@ -690,10 +693,12 @@ impl ClientLoop {
         if let Link::Up(mut conn) = std::mem::replace(&mut self.link, Link::Down) {
             self.core.socket.withdraw();
             let _ = self.poll.registry().deregister(&mut conn.stream);
-            if self.frames.cut(&conn) {
-                // Given up in the middle of a frame (out of linger time):
-                // cut the connection rather than end the stream after half
-                // a frame, which a lines server would take for a last line.
+            if self.output_left(&conn) {
+                // Given up with messages unwritten (out of linger time):
+                // cut the connection rather than end the stream, which the
+                // server would take for all there was — after half a
+                // frame, a lines server would take its start for a last
+                // line.
                 reset_on_close(&conn.stream);
             } else {
                 conn.close_gracefully(&mut self.rbuf);
@@ -720,6 +725,15 @@ impl ClientLoop {
         // What does not fit in the pull queue now is handed over (the
         // consumer may be the very thread joining us in `close()`).
         self.dispatch.outbox.hand_over(&self.core.leftovers);
+    }
+
+    /// Whether anything `send` accepted is not written yet: in `conn`'s
+    /// queue (a frame partly written too), carried over from an earlier
+    /// connection, or still among the posted commands.
+    fn output_left(&self, conn: &Connection) -> bool {
+        conn.queued_bytes() > 0
+            || !self.unsent.is_empty()
+            || self.core.queued.load(Ordering::Acquire) > 0
     }
 
     /// Ends `send` for good and forgets what was queued (counted in

@@ -195,3 +195,102 @@ fn a_line_the_server_cuts_off_a_slow_client_is_not_delivered_truncated() {
     );
     server.stop();
 }
+
+/// Whole lines dropped when `close()` runs out of linger time: the server
+/// must not read a clean end of stream after the last line it got, as if
+/// it had everything (it was a FIN whenever the writes had stopped between
+/// two lines). Short lines, so the kernel's last partial write stops
+/// between two of them about as often as not; several attempts.
+#[test]
+fn whole_lines_dropped_by_the_close_s_linger_time_end_in_a_reset() {
+    for attempt in 0..8 {
+        let listener = listener_with_rcvbuf(4096);
+        let client = TcpClient::builder(listener.local_addr().unwrap())
+            .framing(Framing::lines())
+            .linger(Duration::from_millis(100))
+            .connect()
+            .expect("connect");
+        let (mut server_side, _) = listener.accept().expect("accept");
+        set_send_buffer_of(client.local_addr(), 4096);
+        // Short lines of several lengths until far more is queued than
+        // the two small buffers hold.
+        let mut sent = 0u64;
+        while client.queued_bytes() < 64 * 1024 {
+            let len = 1 + (sent as usize + attempt) % 3;
+            client.send(&vec![b'x'; len]).expect("send");
+            sent += 1;
+        }
+        client.close();
+        assert_eq!(
+            client.disconnect_reason(),
+            Some(DisconnectReason::Io(std::io::ErrorKind::TimedOut))
+        );
+        let unsent = client.unsent();
+        assert!(unsent > 0, "nothing was dropped");
+        let (lines, ended) = lines_to_the_end(&mut server_side);
+        assert!(lines + unsent <= sent);
+        assert!(
+            ended.is_err(),
+            "attempt {attempt}: a clean end after {lines} of {sent} lines, {unsent} dropped"
+        );
+    }
+}
+
+/// The same when the server ends its side first: the lines still queued
+/// are dropped at once (no reconnect, no `write_after_server_eof`), and
+/// the server, which may still be reading, must not take our end for all
+/// there was.
+#[test]
+fn whole_lines_dropped_at_the_server_s_end_of_stream_end_in_a_reset() {
+    for attempt in 0..8 {
+        let listener = listener_with_rcvbuf(4096);
+        let client = TcpClient::builder(listener.local_addr().unwrap())
+            .framing(Framing::lines())
+            .connect()
+            .expect("connect");
+        let (mut server_side, _) = listener.accept().expect("accept");
+        set_send_buffer_of(client.local_addr(), 4096);
+        let mut sent = 0u64;
+        while client.queued_bytes() < 64 * 1024 {
+            let len = 1 + (sent as usize + attempt) % 3;
+            client.send(&vec![b'x'; len]).expect("send");
+            sent += 1;
+        }
+        server_side
+            .shutdown(std::net::Shutdown::Write)
+            .expect("half-close");
+        loop {
+            match client.next_event(TIMEOUT).expect("the end") {
+                ClientEvent::Disconnected(why) => {
+                    assert_eq!(why, DisconnectReason::ClosedByPeer);
+                    break;
+                }
+                ClientEvent::Message(m) => panic!("no lines were sent: {m:?}"),
+                _ => {}
+            }
+        }
+        let unsent = client.unsent();
+        assert!(unsent > 0, "nothing was dropped");
+        let (lines, ended) = lines_to_the_end(&mut server_side);
+        assert!(lines + unsent <= sent);
+        assert!(
+            ended.is_err(),
+            "attempt {attempt}: a clean end after {lines} of {sent} lines, {unsent} dropped"
+        );
+        client.close();
+    }
+}
+
+/// Reads `stream` to its end: the lines it got, and how it ended.
+fn lines_to_the_end(stream: &mut std::net::TcpStream) -> (u64, std::io::Result<()>) {
+    let mut lines = 0u64;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (lines, Ok(())),
+            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (lines, Err(e)),
+        }
+    }
+}

@@ -17,6 +17,10 @@ use std::time::Duration;
 use support::*;
 use tcphub::{ClientId, Event, Events, ServerHandle, TcpServer};
 
+/// Taken by each test: they count the process's open descriptors, which
+/// the other test's sockets would move.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A server built from `b` (with `on_disconnect` unless `pull`) holding a
 /// peer that half-closed, reads nothing, and has a 4 KiB receive buffer;
 /// returned once its leaving was reported.
@@ -80,6 +84,7 @@ fn attempt(pull: bool) -> (usize, usize, bool) {
 
 #[test]
 fn replies_cut_by_the_linger_time_do_not_end_in_a_clean_eof() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let mut silent = 0;
     for i in 0..6 {
         let (got, sent, clean) = attempt(i % 2 == 1);
@@ -99,6 +104,7 @@ fn replies_cut_by_the_linger_time_do_not_end_in_a_clean_eof() {
 /// as ClosedByPeer): only the reset tells anyone of the cut.
 #[test]
 fn a_slow_consumer_cut_of_a_held_peer_does_not_end_in_a_clean_eof() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let mut silent = 0;
     for i in 0..4 {
         let b = lines_server(10).max_queue_bytes(1 << 20);
