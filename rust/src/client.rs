@@ -343,6 +343,36 @@ impl TcpClient {
         self.core.events_rx.wait_ready(timeout)
     }
 
+    /// A file descriptor that becomes readable when an event can be taken
+    /// or the client has ended (pull mode), for waiting in another event
+    /// loop (asyncio, tokio's `AsyncFd`, `poll(2)`) rather than in a
+    /// thread; see [`ReadyFd`](crate::ReadyFd). In callback mode nothing
+    /// is queued, and its `arm` answers `false` (take: `next_event` says
+    /// `NotRunning`).
+    ///
+    /// # Errors
+    ///
+    /// `Io` when the system gives no descriptors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let client = tcphub::TcpClient::connect(server.local_addr())?;
+    /// let ready = client.ready_fd()?;
+    /// assert!(ready.arm()); // nothing to take yet
+    /// server.stop(); // the client sees EOF: an event to take
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ready_fd(&self) -> Result<crate::ReadyFd> {
+        let note = crate::ready_fd::notifier()?;
+        self.core.events_rx.watch(&note);
+        Ok(crate::ReadyFd::new(
+            Box::new(crate::ready_fd::ClientWatch(self.core.clone())),
+            note,
+        ))
+    }
+
     /// Waits up to `timeout` for the next [`ClientEvent`] (pull mode).
     ///
     /// # Errors

@@ -625,6 +625,35 @@ impl Events {
         self.rx.wait_ready(timeout)
     }
 
+    /// A file descriptor that becomes readable when an event can be taken,
+    /// for waiting in another event loop (asyncio, tokio's `AsyncFd`,
+    /// `poll(2)`) rather than in a thread; see [`ReadyFd`](crate::ReadyFd),
+    /// whose `arm` before each wait is, like `wait_ready`, a call for
+    /// events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CallbackMode`](crate::Error::CallbackMode) for a server with
+    /// callbacks (no event is ever queued); `Io` when the system gives no
+    /// descriptors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// let ready = server.events().ready_fd()?;
+    /// assert!(ready.arm()); // nothing to take yet: wait for the descriptor
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ready_fd(&self) -> crate::Result<crate::ReadyFd> {
+        if self.callback_mode {
+            return Err(crate::Error::CallbackMode);
+        }
+        let note = crate::ready_fd::notifier()?;
+        self.rx.watch(&note);
+        Ok(crate::ReadyFd::new(Box::new(self.clone()), note))
+    }
+
     /// Events waiting in the queue right now.
     ///
     /// # Examples
@@ -691,5 +720,19 @@ impl Iterator for &Events {
     type Item = Event;
     fn next(&mut self) -> Option<Event> {
         self.recv()
+    }
+}
+
+impl crate::ready_fd::Watched for Events {
+    fn ready_or_arm(&self, note: &Arc<crate::queue::Notifier>) -> bool {
+        if self.origin.forked() {
+            return true; // the next call answers at once
+        }
+        self.settle(); // asking for more, as `wait_ready`
+        !self.rx.arm(note)
+    }
+
+    fn unwatch(&self, note: &Arc<crate::queue::Notifier>) {
+        self.rx.unwatch(note);
     }
 }

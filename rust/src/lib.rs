@@ -144,6 +144,7 @@ mod gather;
 mod handle;
 mod outbox;
 mod queue;
+mod ready_fd;
 mod registry;
 mod server;
 mod shared;
@@ -161,6 +162,7 @@ pub use error::{ClientRef, Error, Result};
 pub use event::{Client, ClientId, DisconnectReason, Event, Events};
 pub use framing::{Decoder, FrameError, Framing, DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE};
 pub use handle::ServerHandle;
+pub use ready_fd::ReadyFd;
 pub use server::{
     TcpServer, DEFAULT_BACKLOG, DEFAULT_BUSY_POLL, DEFAULT_EVENT_CAPACITY, DEFAULT_LINGER,
     DEFAULT_MAX_QUEUE_BYTES, MAX_BUSY_POLL, MAX_THREADS,

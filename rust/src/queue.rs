@@ -45,9 +45,39 @@ struct State<T> {
     /// one was sent during its wait, even if another receiver took it
     /// before it woke, as a channel's `Select` did.
     sent: u64,
+    /// Readiness descriptors ([`ReadyFd`](crate::ReadyFd)) watching the
+    /// queue, each with whether it is armed: an armed one is made
+    /// readable (and disarmed) by the next send or by the end.
+    notes: Vec<(Arc<Notifier>, bool)>,
+    /// How many of `notes` are armed: a send looks at them only then.
+    armed: usize,
 }
 
 impl<T> State<T> {
+    /// Disarms every armed notifier, returning them to be made readable
+    /// once the lock is given back; `None` when none is armed, the common
+    /// case of a send, which costs it one comparison.
+    #[inline]
+    fn take_armed(&mut self) -> Option<Vec<Arc<Notifier>>> {
+        if self.armed == 0 {
+            return None;
+        }
+        Some(self.disarm_all())
+    }
+
+    #[cold]
+    fn disarm_all(&mut self) -> Vec<Arc<Notifier>> {
+        self.armed = 0;
+        self.notes
+            .iter_mut()
+            .filter(|(_, armed)| *armed)
+            .map(|(n, armed)| {
+                *armed = false;
+                n.clone()
+            })
+            .collect()
+    }
+
     /// The count of receivers asleep to take (`taker`) or to look.
     fn sleepers(&mut self, taker: bool) -> &mut usize {
         if taker {
@@ -93,6 +123,8 @@ pub(crate) fn queue<T>() -> (Sender<T>, Receiver<T>) {
             takers: 0,
             watchers: 0,
             sent: 0,
+            notes: Vec::new(),
+            armed: 0,
         }),
         takers: Condvar::new(),
         watchers: Condvar::new(),
@@ -111,12 +143,16 @@ impl<T> Sender<T> {
         s.items.push_back(item);
         s.sent = s.sent.wrapping_add(1);
         let (taker, watchers) = (s.takers > 0, s.watchers > 0);
+        let notes = s.take_armed();
         drop(s);
         if taker {
             self.0.takers.notify_one();
         }
         if watchers {
             self.0.watchers.notify_all();
+        }
+        if let Some(notes) = notes {
+            notes.iter().for_each(|n| n.notify());
         }
     }
 }
@@ -134,7 +170,11 @@ impl<T> Drop for Sender<T> {
         s.senders -= 1;
         let ended = s.senders == 0;
         let (takers, watchers) = (ended && s.takers > 0, ended && s.watchers > 0);
+        let notes = if ended { s.take_armed() } else { None };
         drop(s);
+        if let Some(notes) = notes {
+            notes.iter().for_each(|n| n.notify());
+        }
         if takers {
             self.0.takers.notify_all();
         }
@@ -284,6 +324,76 @@ impl<T> Receiver<T> {
     /// Items queued right now.
     pub fn len(&self) -> usize {
         self.0.lock().items.len()
+    }
+
+    /// Registers `note` to be armed by [`arm`](Receiver::arm).
+    pub fn watch(&self, note: &Arc<Notifier>) {
+        self.0.lock().notes.push((note.clone(), false));
+    }
+
+    /// Unregisters `note` (a [`ReadyFd`](crate::ReadyFd) dropped).
+    pub fn unwatch(&self, note: &Arc<Notifier>) {
+        let mut s = self.0.lock();
+        if let Some(i) = s.notes.iter().position(|(n, _)| Arc::ptr_eq(n, note)) {
+            if s.notes.swap_remove(i).1 {
+                s.armed -= 1;
+            }
+        }
+    }
+
+    /// `false` when an item can be taken now or the queue has ended;
+    /// otherwise arms `note` (registered with [`watch`](Receiver::watch)),
+    /// which the next send or the end makes readable, and returns `true`.
+    /// Under the lock a send takes too, so no item comes between the look
+    /// and the arming unseen.
+    pub fn arm(&self, note: &Arc<Notifier>) -> bool {
+        let mut s = self.0.lock();
+        if !s.items.is_empty() || s.senders == 0 {
+            return false;
+        }
+        let mut newly = false;
+        if let Some((_, armed)) = s.notes.iter_mut().find(|(n, _)| Arc::ptr_eq(n, note)) {
+            newly = !*armed;
+            *armed = true;
+        }
+        if newly {
+            s.armed += 1;
+        }
+        true
+    }
+}
+
+/// The two ends of a readiness descriptor: `read` is handed out (it is
+/// readable while a byte waits), `write` gets a byte when the queue an
+/// armed notifier watches gets an item or ends. A Unix socket pair, as
+/// portable as the crate (an `eventfd` is Linux's only).
+#[derive(Debug)]
+pub(crate) struct Notifier {
+    pub(crate) read: std::os::unix::net::UnixStream,
+    write: std::os::unix::net::UnixStream,
+}
+
+impl Notifier {
+    pub(crate) fn new() -> std::io::Result<Notifier> {
+        let (read, write) = std::os::unix::net::UnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        Ok(Notifier { read, write })
+    }
+
+    /// Makes `read` readable (a full buffer already is: the failed write
+    /// is dropped).
+    fn notify(&self) {
+        use std::io::Write;
+        let _ = (&self.write).write(&[1]);
+    }
+
+    /// Reads what made `read` readable, so it is not until the next
+    /// notice.
+    pub(crate) fn drain(&self) {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        while matches!((&self.read).read(&mut buf), Ok(n) if n > 0) {}
     }
 }
 
