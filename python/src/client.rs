@@ -413,9 +413,10 @@ impl PyTcpClient {
 
     /// The next message, for asyncio: ``await client.arecv()``. ``None``
     /// once the connection is closed for good; raises ``Timeout`` when none
-    /// came within ``timeout`` seconds (``None``: no limit). The wait runs on
-    /// a helper thread and takes nothing, so cancelling the awaiting task
-    /// (``asyncio.wait_for``, a task group) loses no message.
+    /// came within ``timeout`` seconds (``None``: no limit). It waits on a
+    /// ``ready_fd()`` the event loop watches (``add_reader``), one per client
+    /// and loop, no thread; the wait takes nothing, so cancelling the
+    /// awaiting task (``asyncio.wait_for``, a task group) loses no message.
     #[pyo3(signature = (timeout = None))]
     fn arecv<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         if let Some(t) = timeout {
@@ -434,11 +435,16 @@ impl PyTcpClient {
             .call_method1("_aiter_client", (slf,))
     }
 
-    /// Waits up to ``timeout`` seconds until a message (or the end) can be
-    /// taken, without taking it. Used by ``arecv()`` and ``async for``.
-    fn _wait_ready(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let t = duration(py, timeout.max(0.0), "timeout")?;
-        Ok(py.detach(|| self.client.wait_ready(t)))
+    /// A ``ReadyFd``: a file descriptor that becomes readable when a
+    /// message (or the end) can be taken (after its ``arm()``), for waiting
+    /// in an event loop of your own; ``arecv()`` and ``async for`` wait on
+    /// one. Raises ``IoError`` when the system gives no descriptors.
+    fn ready_fd(&self, py: Python<'_>) -> PyResult<crate::ready::PyReadyFd> {
+        let fd = self
+            .client
+            .ready_fd()
+            .map_err(|e| crate::errors::to_pyerr(py, e))?;
+        Ok(crate::ready::PyReadyFd::new(fd, None))
     }
 
     /// Finishes sending (a TCP half-close): what is queued is written, then

@@ -16,6 +16,8 @@
 //! - `dispatch.rs` — the dispatcher thread that runs the Python callbacks
 //!   (and skips a kicked client's queued messages).
 //! - `events.rs` — pull consumption: `EventIterator` and `poll`.
+//! - `ready.rs` — `ReadyFd`, the readiness descriptor the asyncio methods
+//!   wait on.
 //! - `client.rs` — `TcpClient`; under `client/`: `connect.rs` (its
 //!   arguments checked, and the connect on a helper thread), `closing.rs`
 //!   (the clients left open, closed when dropped and at exit).
@@ -35,6 +37,7 @@ mod client;
 mod dispatch;
 mod errors;
 mod events;
+mod ready;
 mod server;
 mod settings;
 mod types;
@@ -228,6 +231,7 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyClientEvent>()?;
     m.add_class::<types::PyStats>()?;
     m.add_class::<events::EventIterator>()?;
+    m.add_class::<ready::PyReadyFd>()?;
     errors::register(m)?;
     // Private (pickle's rebuilders): set, not added (`add` would list
     // them in `__all__`).

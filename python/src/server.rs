@@ -746,8 +746,9 @@ impl PyTcpServer {
 
     /// The pull-mode events as an async iterator for asyncio:
     /// ``async for event in server.aevents(): ...``. Ends when the server has
-    /// stopped and every event was taken. Waiting happens on a helper thread
-    /// of its own (not the loop's default executor); leaving the loop
+    /// stopped and every event was taken. It waits on a ``ready_fd()`` the
+    /// event loop watches (``add_reader``), one per server and loop: no
+    /// thread, not the loop's default executor; leaving the loop
     /// (``break``, cancelling the consuming task) loses no event: those
     /// already taken in a batch go to the next ``aevents()``, ``events()``
     /// or ``poll()``; after an ``anext()`` cancelled by a timeout
@@ -763,20 +764,18 @@ impl PyTcpServer {
             .call_method1("_aevents", (slf, max_batch.max(1)))
     }
 
-    /// Waits up to ``timeout`` seconds until an event can be taken (or the
-    /// server stopped), without taking it. Used by ``aevents()``.
-    fn _wait_ready(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+    /// A ``ReadyFd``: a file descriptor that becomes readable when an event
+    /// can be taken (after its ``arm()``), for waiting in an event loop of
+    /// your own; ``aevents()`` waits on one. Raises ``NotRunning`` before
+    /// ``start()``, ``RuntimeError`` when the server has callbacks,
+    /// ``IoError`` when the system gives no descriptors.
+    fn ready_fd(&self, py: Python<'_>) -> PyResult<crate::ready::PyReadyFd> {
         let pull = self.pull_events(py)?;
-        if !pull
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
-        {
-            return Ok(true);
-        }
-        let timeout = duration(py, timeout, "timeout")?;
-        Ok(py.detach(|| pull.events.wait_ready(timeout)))
+        let fd = pull
+            .events
+            .ready_fd()
+            .map_err(|e| crate::errors::to_pyerr(py, e))?;
+        Ok(crate::ready::PyReadyFd::new(fd, Some(pull.pending)))
     }
 
     /// The next event if one can be taken without waiting, else ``None``;

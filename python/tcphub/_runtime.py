@@ -5,10 +5,11 @@
   dropped without ``stop()`` run before the exit, with a bound on how long
   stuck callbacks can delay it. Clients still open are closed after that.
 - ``_aevents`` implements ``TcpServer.aevents()``; ``_arecv`` and
-  ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``;
-  ``_astop`` and ``_aclose`` implement ``astop()``, ``aclose()`` and
-  ``async with``, and ``_aconnect`` ``TcpClient.aconnect()``, each on a
-  helper thread (``_in_thread``).
+  ``_aiter_client`` implement ``TcpClient.arecv()`` and ``async for``,
+  waiting on the object's ``ReadyFd`` watched by the running loop
+  (``_await_ready``, no thread); ``_astop`` and ``_aclose`` implement
+  ``astop()``, ``aclose()`` and ``async with``, and ``_aconnect``
+  ``TcpClient.aconnect()``, each on a helper thread (``_in_thread``).
 """
 
 from __future__ import annotations
@@ -24,15 +25,12 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 if TYPE_CHECKING:
-    from ._tcphub import Event, TcpClient, TcpServer
+    from ._tcphub import Event, ReadyFd, TcpClient, TcpServer
 
 _servers: "weakref.WeakSet[TcpServer]" = weakref.WeakSet()
 
 #: Seconds ``_stop_all`` waits, in all, for callbacks that do not return.
 EXIT_TIMEOUT = 5.0
-
-#: Seconds one helper-thread wait in ``aevents()`` lasts before re-checking.
-_AEVENTS_WAIT = 0.25
 
 #: Every this many steps of an async iteration (or ``arecv()`` calls), the
 #: event loop runs once before the next is taken: a busy client or server
@@ -118,10 +116,9 @@ class _ServerEvents:
                 break
             if event is not None:
                 return event
-            # Wait on the server's helper thread (not the loop's default
-            # executor, whose few workers would be held), which takes nothing:
-            # if this task is cancelled meanwhile, no event is lost.
-            await _await_shared(_shared_wait(self._server, "tcphub-aevents"), None)
+            # Wait on the server's descriptor, which takes nothing: if this
+            # task is cancelled meanwhile, no event is lost.
+            await _await_ready(self._server, None)
         raise StopAsyncIteration
 
     async def asend(self, value: None) -> "Event":
@@ -147,133 +144,79 @@ def _aevents(server: "TcpServer", max_batch: int) -> _ServerEvents:
     return _ServerEvents(server, max_batch)
 
 
-class _SharedWait:
-    """One helper-thread wait (``owner._wait_ready``): the event loops of
-    the awaits waiting on it, one entry each, and their wake-ups (kept under
-    ``_shared_waits_lock``, and taken out by each await as it ends: the wait
-    may outlive many awaits that timed out)."""
+class _FdWait:
+    """The awaits of one event loop on one server or client: its
+    ``ReadyFd``, which the loop watches (``add_reader``) while any of them
+    waits, and their futures. Used on that loop's thread only."""
 
-    __slots__ = ("loops", "wakers", "done", "error")
+    __slots__ = ("ready", "fd", "waiters", "reading")
 
-    def __init__(self) -> None:
-        self.loops: "list[asyncio.AbstractEventLoop]" = []
-        self.wakers: "list[Callable[[], None]]" = []
-        self.done = False
-        self.error: Optional[BaseException] = None
+    def __init__(self, ready: "ReadyFd") -> None:
+        self.ready = ready
+        self.fd = ready.fileno()
+        self.waiters: "set[asyncio.Future[None]]" = set()
+        self.reading = False
 
-    def awaited(self) -> bool:
-        """Whether an await on a loop still open waits on it (one on a
-        loop closed under it never ends by itself)."""
-        return any(not loop.is_closed() for loop in self.loops)
-
-    def finish(self, error: Optional[BaseException] = None) -> None:
-        """Ends the wait (on its thread) and wakes those waiting."""
-        with _shared_waits_lock:
-            self.done = True
-            self.error = error
-            wakers = list(self.wakers)
-        for wake in wakers:
-            wake()
+    def wake(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wakes every await, each to look again (and arm again if it must
+        wait); the loop stops watching until one does."""
+        if self.reading:
+            loop.remove_reader(self.fd)
+            self.reading = False
+        for waiting in self.waiters:
+            if not waiting.done():
+                waiting.set_result(None)
 
 
-#: The wait in flight for each server or client (by ``id``; the waiting
-#: thread holds the object, so the id is not reused meanwhile): see
-#: ``_shared_wait``.
-_shared_waits: "dict[int, _SharedWait]" = {}
-_shared_waits_lock = threading.Lock()
-
-#: Set as the interpreter exits, before it joins the helper threads: a
-#: wait still in flight ends at its next slice (``_AEVENTS_WAIT``), also
-#: one whose awaits were abandoned on a loop never closed; no new one starts.
-_exiting = threading.Event()
-_register_atexit = getattr(threading, "_register_atexit", None)
-if _register_atexit is not None:
-    _register_atexit(_exiting.set)
+#: Per server or client, per event loop: its ``_FdWait`` (both weak: a
+#: server, client or loop dropped takes its descriptor with it).
+_fd_waits: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _FdWait]]" = (
+    weakref.WeakKeyDictionary()
+)
+_fd_waits_lock = threading.Lock()
 
 
-def _shared_wait(owner: "TcpServer | TcpClient", name: str) -> _SharedWait:
-    """The helper-thread wait in flight for ``owner``, or a new one on a
-    thread called ``name``, counting the caller's loop as waiting on it
-    (until ``_await_shared`` is done with it).
-
-    Every ``aevents()`` of a server, and every ``arecv()`` and ``async for``
-    of a client, shares it: a cancelled wait (``asyncio.wait_for`` around
-    it, a poll loop) leaves its thread to the next one instead of one thread
-    per call that lingers until its wait ends. The thread waits in slices
-    for as long as anyone waits: an idle client awaited in ``arecv()`` costs
-    one thread waking four times a second, not a new thread each time.
-    Once the interpreter exits no thread starts (it could not): the wait
-    never ends, as an await on a daemon thread's loop at exit may."""
-    loop = asyncio.get_running_loop()
-    with _shared_waits_lock:
-        wait = _shared_waits.get(id(owner))
+def _fd_wait(owner: "TcpServer | TcpClient", loop: asyncio.AbstractEventLoop) -> _FdWait:
+    """The ``_FdWait`` of ``owner`` on ``loop``, made on first use: every
+    ``aevents()`` of a server, and every ``arecv()`` and ``async for`` of
+    a client, on that loop shares one descriptor."""
+    with _fd_waits_lock:
+        per_loop = _fd_waits.get(owner)
+        if per_loop is None:
+            per_loop = weakref.WeakKeyDictionary()
+            _fd_waits[owner] = per_loop
+        wait = per_loop.get(loop)
         if wait is None:
-            wait = _SharedWait()
-            if not _exiting.is_set():
-                # Not a daemon: it ends within one slice once nobody waits
-                # (or the interpreter exits), and interpreter exit joins it
-                # rather than stopping it inside the native wait.
-                threading.Thread(target=_shared_wait_thread, args=(owner, wait), name=name).start()
-                # (start() raises, recording nothing, when no thread can start)
-                _shared_waits[id(owner)] = wait
-        wait.loops.append(loop)
+            wait = _FdWait(owner.ready_fd())
+            per_loop[loop] = wait
         return wait
 
 
-def _shared_wait_thread(owner: "TcpServer | TcpClient", wait: _SharedWait) -> None:
-    try:
-        while True:
-            ready = owner._wait_ready(_AEVENTS_WAIT)
-            with _shared_waits_lock:
-                # Before the waiters wake: one that must wait again starts a
-                # new wait.
-                if ready or not wait.awaited() or _exiting.is_set():
-                    del _shared_waits[id(owner)]
-                    break
-    except BaseException as e:  # handed to the waiters
-        with _shared_waits_lock:
-            if _shared_waits.get(id(owner)) is wait:
-                del _shared_waits[id(owner)]
-        wait.finish(e)
-        return
-    wait.finish()
-
-
-async def _await_shared(wait: _SharedWait, timeout: Optional[float]) -> None:
-    """Waits for the shared wait, up to ``timeout`` seconds (``None``: until
-    it ends); cancelling the caller cancels only its own view of it."""
+async def _await_ready(owner: "TcpServer | TcpClient", timeout: Optional[float]) -> None:
+    """Waits up to ``timeout`` seconds (``None``: no limit) until something
+    can be taken from ``owner`` (or nothing more can come), taking nothing:
+    on its ``ReadyFd``, watched by the running loop — no thread. Cancelling
+    the awaiting task loses nothing."""
     loop = asyncio.get_running_loop()
+    wait = _fd_wait(owner, loop)
+    if not wait.ready.arm():
+        # Something can be taken now. This arm read what the descriptor
+        # had, which may have been the wakeup of other awaits here: they
+        # look again too.
+        wait.wake(loop)
+        return
     waiting: "asyncio.Future[None]" = loop.create_future()
-
-    def settle() -> None:
-        if not waiting.done():
-            waiting.set_result(None)
-
-    def wake() -> None:
-        # On the helper thread. Not through `asyncio.wrap_future`, which
-        # before Python 3.10 logs "Event loop is closed" from the helper
-        # thread when the loop has closed meanwhile: nobody waits then.
-        try:
-            loop.call_soon_threadsafe(settle)
-        except RuntimeError:
-            pass
-
+    wait.waiters.add(waiting)
+    if not wait.reading:
+        loop.add_reader(wait.fd, wait.wake, loop)
+        wait.reading = True
     try:
-        with _shared_waits_lock:
-            ended = wait.done
-            if not ended:
-                wait.wakers.append(wake)
-        if ended:
-            settle()
-        # Up to the deadline: the shared wait may have begun earlier.
         await asyncio.wait([waiting], timeout=timeout)
-        if wait.done and wait.error is not None:
-            raise wait.error
     finally:
-        with _shared_waits_lock:
-            if wake in wait.wakers:
-                wait.wakers.remove(wake)
-            wait.loops.remove(loop)
+        wait.waiters.discard(waiting)
+        if not wait.waiters and wait.reading and not loop.is_closed():
+            loop.remove_reader(wait.fd)
+            wait.reading = False
         # (Not on a closed loop, whose task is being collected: cancelling
         # would schedule a callback there and raise.)
         if not loop.is_closed():
@@ -443,7 +386,7 @@ async def _aconnect(connect: "Callable[[threading.Event], TcpClient]") -> "TcpCl
 
 async def _next_message(client: "TcpClient", deadline: Optional[float]) -> Optional[bytes]:
     """The next message (``None`` at the end), waiting on the client's
-    helper thread (``_shared_wait``), which takes nothing."""
+    ``ReadyFd`` (``_await_ready``), which takes nothing."""
     from ._tcphub import Timeout
 
     await _let_the_loop_run()
@@ -458,7 +401,7 @@ async def _next_message(client: "TcpClient", deadline: Optional[float]) -> Optio
             left = deadline - loop.time()
             if left <= 0:
                 raise Timeout("no message in time")
-        await _await_shared(_shared_wait(client, "tcphub-arecv"), left)
+        await _await_ready(client, left)
 
 
 async def _arecv(client: "TcpClient", timeout: Optional[float]) -> Optional[bytes]:

@@ -42,6 +42,7 @@ __all__ = [
     "Event",
     "Stats",
     "EventIterator",
+    "ReadyFd",
     "TcpHubError",
     "InvalidConfig",
     "BindError",
@@ -396,6 +397,58 @@ class EventIterator(Iterator[Event]):
 
     def __iter__(self) -> "EventIterator": ...
     def __next__(self) -> Event: ...
+
+@final
+class ReadyFd:
+    """A file descriptor that becomes readable when events can be taken, for
+    waiting in an event loop of your own (``selectors``, trio's
+    ``wait_readable``, GLib) instead of a thread blocked in ``recv``;
+    asyncio's ``aevents()``, ``arecv()`` and ``async for`` wait on one.
+
+    Call ``arm()`` before each wait: ``False`` means something can be taken
+    now (take it with ``poll()`` / ``recv(timeout=0)``, then arm again);
+    ``True`` means wait for the descriptor to become readable — at the next
+    event, or when nothing more can come (the server stopped, the client
+    closed: the takes then say so). It stays readable until the next
+    ``arm()``, which reads what made it so; do not read it yourself. A
+    wakeup may be spurious (another consumer took the event first): take
+    what there is and arm again. ``close()`` (or dropping it) closes the
+    descriptor.
+
+    Example::
+
+        import selectors
+        ready = server.ready_fd()
+        sel = selectors.DefaultSelector()
+        sel.register(ready, selectors.EVENT_READ)
+        while True:
+            for event in server.poll(timeout=0):
+                handle(event)
+            if ready.arm():
+                sel.select(timeout=1.0)"""
+
+    def fileno(self) -> int:
+        """The descriptor (for ``selectors``, ``loop.add_reader`` and the like).
+        Raises ``ValueError`` once closed."""
+    def arm(self) -> bool:
+        """Readies the descriptor for a wait: ``True`` when nothing can be
+        taken now, and the descriptor becomes readable at the next event (or
+        the end); ``False`` when something can be taken now, without arming.
+        Takes nothing. For a server it counts as asking for more events, as
+        a wait does (it ends the default hold of clients whose
+        ``Disconnected`` was taken). Raises ``ValueError`` once closed."""
+    def close(self) -> None:
+        """Closes the descriptor (and stops watching the queue). Idempotent."""
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+    def __enter__(self) -> "ReadyFd": ...
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
 
 _Data = Buffer  # any bytes-like object, as socket.send takes
 _ClientRef = int | Client  # a client id, or the Client itself
@@ -763,13 +816,19 @@ class TcpServer:
     def aevents(self, *, max_batch: int = 256) -> AsyncGenerator[Event, None]:
         """The pull-mode events as an async iterator for asyncio:
         ``async for event in server.aevents(): ...``. Ends when the server has
-        stopped and every event was taken. Waiting happens on a helper thread
-        of its own (not the loop's default executor); leaving the loop
+        stopped and every event was taken. It waits on a ``ready_fd()`` the
+        event loop watches (``add_reader``), one per server and loop: no
+        thread, not the loop's default executor; leaving the loop
         (``break``, cancelling the consuming task) loses no event: those
         already taken in a batch go to the next ``aevents()``, ``events()``
         or ``poll()``; after an ``anext()`` cancelled by a timeout
         (``asyncio.wait_for``) the iteration goes on."""
-    def _wait_ready(self, timeout: float) -> bool: ...
+    def ready_fd(self) -> ReadyFd:
+        """A ``ReadyFd``: a file descriptor that becomes readable when an event
+        can be taken (after its ``arm()``), for waiting in an event loop of
+        your own; ``aevents()`` waits on one. Raises ``NotRunning`` before
+        ``start()``, ``RuntimeError`` when the server has callbacks,
+        ``IoError`` when the system gives no descriptors."""
     def _next_ready(self, max_batch: int) -> Optional[Event]: ...
     def __enter__(self: _S) -> _S: ...
     def __exit__(
@@ -989,11 +1048,16 @@ class TcpClient:
     def arecv(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, Optional[bytes]]:
         """The next message, for asyncio: ``await client.arecv()``. ``None``
         once the connection is closed for good; raises ``Timeout`` when none
-        came within ``timeout`` seconds (``None``: no limit). The wait runs on
-        a helper thread and takes nothing, so cancelling the awaiting task
-        (``asyncio.wait_for``, a task group) loses no message."""
+        came within ``timeout`` seconds (``None``: no limit). It waits on a
+        ``ready_fd()`` the event loop watches (``add_reader``), one per client
+        and loop, no thread; the wait takes nothing, so cancelling the
+        awaiting task (``asyncio.wait_for``, a task group) loses no message."""
     def __aiter__(self) -> AsyncIterator[bytes]: ...
-    def _wait_ready(self, timeout: float) -> bool: ...
+    def ready_fd(self) -> ReadyFd:
+        """A ``ReadyFd``: a file descriptor that becomes readable when a
+        message (or the end) can be taken (after its ``arm()``), for waiting
+        in an event loop of your own; ``arecv()`` and ``async for`` wait on
+        one. Raises ``IoError`` when the system gives no descriptors."""
     def _give_up(self) -> None: ...
     @staticmethod
     def _close_all() -> None: ...

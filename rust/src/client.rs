@@ -321,9 +321,10 @@ impl TcpClient {
     /// wait for the network (another thread may still take the event first),
     /// `false` on timeout.
     ///
-    /// For a consumer that must not lose a message to cancellation — an
-    /// asyncio task waiting on a helper thread takes the message on its own
-    /// thread afterwards, so a cancelled wait takes nothing.
+    /// For a consumer that must not lose a message to cancellation: one
+    /// waiting on a helper thread takes the message on its own thread
+    /// afterwards, so a cancelled wait takes nothing (an event loop waits
+    /// on a [`ready_fd`](TcpClient::ready_fd) instead).
     ///
     /// # Examples
     ///

@@ -596,9 +596,9 @@ impl Events {
     /// will not wait (it may still find nothing if another receiver took the
     /// event first), `false` on timeout.
     ///
-    /// This lets a consumer that must not lose events to cancellation (an
-    /// asyncio task, a `select`-style loop) wait on a helper thread and take
-    /// the events on its own thread afterwards.
+    /// This lets a consumer that must not lose events to cancellation wait
+    /// on a helper thread and take the events on its own thread afterwards
+    /// (an event loop waits on a [`ready_fd`](Events::ready_fd) instead).
     ///
     /// It is a call for events as the ones that take them are: it ends the
     /// hold of every client whose [`Event::Disconnected`] was taken before

@@ -509,8 +509,8 @@ mod tests {
         );
     }
 
-    /// A receiver only looking (`wait_ready`, as an asyncio consumer's
-    /// helper thread does) does not take the one wakeup a send gives a
+    /// A receiver only looking (`wait_ready`, as a consumer's helper
+    /// thread does) does not take the one wakeup a send gives a
     /// receiver waiting to take it.
     #[test]
     fn a_waiter_that_only_looks_does_not_swallow_a_takers_wakeup() {

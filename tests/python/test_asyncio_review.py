@@ -177,10 +177,11 @@ def test_ctrl_c_during_an_await_of_the_flush_lets_the_program_leave(what: str) -
     assert took < WAIT, took
 
 
-def test_awaits_that_time_out_leave_nothing_on_the_shared_wait(make_server: Callable[..., tcphub.TcpServer]) -> None:
-    # The shared wait lives while anyone waits on it (one task parked in
-    # arecv() here): each await that timed out left its wake-up on it,
-    # ~0.5 MB a second for a poll loop (a review of the change).
+def test_awaits_that_time_out_leave_nothing_on_the_descriptor_wait(make_server: Callable[..., tcphub.TcpServer]) -> None:
+    # The wait on a client's descriptor lives while anyone waits on it (one
+    # task parked in arecv() here): each await that timed out must take its
+    # future away (the helper-thread wait before it left its wake-up, ~0.5
+    # MB a second for a poll loop: a review of that change).
     from tcphub import _runtime
 
     server = make_server(framing="lines").start()
@@ -191,8 +192,8 @@ def test_awaits_that_time_out_leave_nothing_on_the_shared_wait(make_server: Call
         for _ in range(300):
             with pytest.raises(tcphub.Timeout):
                 await client.arecv(timeout=0.001)
-        wait = _runtime._shared_waits.get(id(client))
-        left = len(wait.wakers) if wait is not None else 0
+        wait = _runtime._fd_waits[client][asyncio.get_running_loop()]
+        left = len(wait.waiters)
         parked.cancel()
         return left
 
