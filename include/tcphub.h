@@ -342,6 +342,15 @@ typedef struct tcphub_client tcphub_client;
 typedef struct tcphub_connect_cancel tcphub_connect_cancel;
 
 /**
+ * A file descriptor that becomes readable when pull-mode events can be
+ * taken: for waiting on a server's (`tcphub_server_ready_fd`) or a
+ * client's (`tcphub_client_ready_fd`) events in your own event loop
+ * (`poll`, `epoll`, libuv, GLib) instead of a thread blocked in
+ * `tcphub_server_next_event`. Opaque; freed with `tcphub_ready_fd_free`.
+ */
+typedef struct tcphub_ready_fd tcphub_ready_fd;
+
+/**
  * A tcphub server. Create with `tcphub_server_new`, configure, then
  * `tcphub_server_start`; release with `tcphub_server_free`.
  *
@@ -1065,6 +1074,21 @@ int tcphub_client_peer_addr(const struct tcphub_client *c, char *ip_out, uint16_
 size_t tcphub_client_queued_bytes(const struct tcphub_client *c);
 
 /**
+ * As `tcphub_server_ready_fd`, for the messages and events of client `c`
+ * (taken with `tcphub_client_recv` / `tcphub_client_next_event` with
+ * timeout 0): readable at the next one, or once the client has ended for
+ * good.
+ *
+ * Returns `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`. On failure `*ready_out` is
+ * set to NULL.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live client; `ready_out` is NULL or writable.
+ */
+int tcphub_client_ready_fd(struct tcphub_client *c, struct tcphub_ready_fd **ready_out);
+
+/**
  * Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just
  * look) for the next message from the server and stores it in `*msg_out`
  * (overwritten without release; free it with `tcphub_message_release`).
@@ -1295,6 +1319,45 @@ int tcphub_last_gai_error(void);
  * `msg` is NULL or a zeroed message or one filled in by `tcphub_client_recv`.
  */
 void tcphub_message_release(struct tcphub_message *msg);
+
+/**
+ * Readies `r` for a wait: 1 when nothing can be taken now, and its
+ * descriptor becomes readable at the next event (or the end); 0 when
+ * something can be taken now (or the server stopped, the client ended),
+ * and it is not armed: take, do not wait. Either way what made the
+ * descriptor readable before is read, so it is readable again only for
+ * what comes after this call. Takes nothing. A wakeup may be spurious
+ * (another thread took the event first): take until the take times out,
+ * then arm again. For a server it counts as asking for more events, as a
+ * wait does (it ends the default hold of clients whose
+ * `TCPHUB_EVENT_DISCONNECTED` was taken).
+ *
+ * Returns 1, 0, or `TCPHUB_ERR_NULL`.
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live readiness descriptor.
+ */
+int tcphub_ready_fd_arm(struct tcphub_ready_fd *r);
+
+/**
+ * The file descriptor to wait on for reading (`POLLIN`); -1 for NULL.
+ * Owned by `r`: do not read or close it.
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live readiness descriptor.
+ */
+int tcphub_ready_fd_fileno(const struct tcphub_ready_fd *r);
+
+/**
+ * Closes the descriptor and frees `r`. NULL is ignored.
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live readiness descriptor, not used again.
+ */
+void tcphub_ready_fd_free(struct tcphub_ready_fd *r);
 
 /**
  * A static, human-readable description of a disconnect reason (a
@@ -1595,6 +1658,41 @@ size_t tcphub_server_pending_events(const struct tcphub_server *s);
  * `s` is NULL or a live server.
  */
 uint16_t tcphub_server_port(const struct tcphub_server *s);
+
+/**
+ * Stores in `*ready_out` a new readiness descriptor for the pull-mode
+ * events of `s`: call `tcphub_ready_fd_arm` before each wait on its
+ * `tcphub_ready_fd_fileno` (0: an event can be taken now, do not wait);
+ * it then becomes readable at the next event, or once the server has
+ * stopped (`tcphub_server_next_event` then says so). Take the events
+ * with `tcphub_server_next_event(s, &ev, 0)` until it returns
+ * `TCPHUB_ERR_TIMEOUT`, then arm again. Any number may watch one server,
+ * each armed by its own consumer. Free it with `tcphub_ready_fd_free`
+ * (before or after the server).
+ *
+ * Returns `TCPHUB_ERR_NOT_RUNNING` (never started; or the server has
+ * callbacks: no event is ever queued), `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`
+ * (no descriptors left). On failure `*ready_out` is set to NULL.
+ *
+ * ```c
+ * tcphub_ready_fd *r;
+ * tcphub_server_ready_fd(s, &r);
+ * struct pollfd p = { .fd = tcphub_ready_fd_fileno(r), .events = POLLIN };
+ * for (;;) {
+ *     tcphub_event ev;
+ *     while (tcphub_server_next_event(s, &ev, 0) == TCPHUB_OK) {
+ *         handle(&ev);
+ *         tcphub_event_release(&ev);
+ *     }
+ *     if (tcphub_ready_fd_arm(r) == 1) poll(&p, 1, -1); // with your other fds
+ * }
+ * ```
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `ready_out` is NULL or writable.
+ */
+int tcphub_server_ready_fd(struct tcphub_server *s, struct tcphub_ready_fd **ready_out);
 
 /**
  * Ends `tcphub_server_pause_input`: the server reads what its clients

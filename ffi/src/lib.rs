@@ -58,6 +58,7 @@ pub mod codes;
 pub mod connect_cancel;
 pub mod events;
 pub mod input;
+pub mod ready;
 pub mod sends;
 pub mod server;
 pub mod stats;
