@@ -68,6 +68,20 @@ pub(crate) trait Watched: Send + Sync {
 /// assert!(matches!(event, Event::Connected(_)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// With tokio, wrap it in `AsyncFd` and clear tokio's readiness after each
+/// wakeup (the next `arm` reads the descriptor; tokio would otherwise go on
+/// reporting it readable):
+///
+/// ```text
+/// let ready = tokio::io::unix::AsyncFd::new(events.ready_fd()?)?;
+/// loop {
+///     while let Some(ev) = events.try_recv() { handle(ev); }
+///     if ready.get_ref().arm() {
+///         ready.readable().await?.clear_ready();
+///     }
+/// }
+/// ```
 pub struct ReadyFd {
     note: Arc<Notifier>,
     watched: Box<dyn Watched>,

@@ -222,3 +222,53 @@ fn a_client_s_descriptor_wakes_for_its_messages_and_its_end() {
     }
     assert!(!ready.arm(), "ended: nothing to wait for");
 }
+
+/// The tokio pattern the `ReadyFd` doc gives: `AsyncFd` around it, arm
+/// before each wait, clear tokio's readiness after each wakeup (the next
+/// `arm` reads the descriptor). 5,000 lines and the end, taken by a task.
+#[test]
+fn a_tokio_task_takes_every_event_through_async_fd() {
+    use tokio::io::unix::AsyncFd;
+    const LINES: usize = 5_000;
+    let server = pull_server();
+    let events = server.events();
+    let addr = server.local_addr();
+    let sender = std::thread::spawn(move || {
+        let mut peer = Peer::connect(addr);
+        for i in 0..LINES {
+            peer.send_line(&i.to_string());
+        }
+        peer.shutdown_write();
+        peer
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let got = rt.block_on(async {
+        let ready = AsyncFd::new(events.ready_fd().expect("ready_fd")).expect("AsyncFd");
+        let mut got = 0usize;
+        loop {
+            while let Some(ev) = events.try_recv() {
+                match ev {
+                    Event::Message(_, m) => {
+                        assert_eq!(m, got.to_string().as_bytes());
+                        got += 1;
+                    }
+                    Event::Disconnected(..) => return got,
+                    Event::Connected(_) => {}
+                }
+            }
+            if ready.get_ref().arm() {
+                let waited = tokio::time::timeout(TIMEOUT, ready.readable()).await;
+                let mut guard = waited
+                    .unwrap_or_else(|_| panic!("stuck after {got} lines"))
+                    .expect("readable");
+                guard.clear_ready();
+            }
+        }
+    });
+    assert_eq!(got, LINES);
+    drop(sender.join().unwrap());
+    server.stop();
+}
