@@ -69,12 +69,13 @@ pub(crate) trait Watched: Send + Sync {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// With tokio, wrap it in `AsyncFd` and clear tokio's readiness after each
-/// wakeup (the next `arm` reads the descriptor; tokio would otherwise go on
-/// reporting it readable):
+/// With tokio, register it with an `AsyncFd` and clear tokio's readiness
+/// after each wakeup (the next `arm` reads the descriptor; tokio would
+/// otherwise go on reporting it readable):
 ///
 /// ```text
-/// let ready = tokio::io::unix::AsyncFd::new(events.ready_fd()?)?;
+/// // SAFETY: the ReadyFd keeps its descriptor open while the AsyncFd holds it.
+/// let ready = unsafe { tokio::io::unix::AsyncFd::register(events.ready_fd()?) }?;
 /// loop {
 ///     while let Some(ev) = events.try_recv() { handle(ev); }
 ///     if ready.get_ref().arm() {

@@ -204,35 +204,14 @@ fn a_line_the_server_cuts_off_a_slow_client_is_not_delivered_truncated() {
 #[test]
 fn whole_lines_dropped_by_the_close_s_linger_time_end_in_a_reset() {
     for attempt in 0..8 {
-        let listener = listener_with_rcvbuf(4096);
-        let client = TcpClient::builder(listener.local_addr().unwrap())
-            .framing(Framing::lines())
-            .linger(Duration::from_millis(100))
-            .connect()
-            .expect("connect");
-        let (mut server_side, _) = listener.accept().expect("accept");
-        set_send_buffer_of(client.local_addr(), 4096);
-        // Short lines of several lengths until far more is queued than
-        // the two small buffers hold.
-        let mut sent = 0u64;
-        while client.queued_bytes() < 64 * 1024 {
-            let len = 1 + (sent as usize + attempt) % 3;
-            client.send(&vec![b'x'; len]).expect("send");
-            sent += 1;
-        }
+        let builder = |addr| TcpClient::builder(addr).linger(Duration::from_millis(100));
+        let (client, mut server_side, sent) = lines_queued_to_a_stalled_server(attempt, builder);
         client.close();
         assert_eq!(
             client.disconnect_reason(),
             Some(DisconnectReason::Io(std::io::ErrorKind::TimedOut))
         );
-        let unsent = client.unsent();
-        assert!(unsent > 0, "nothing was dropped");
-        let (lines, ended) = lines_to_the_end(&mut server_side);
-        assert!(lines + unsent <= sent);
-        assert!(
-            ended.is_err(),
-            "attempt {attempt}: a clean end after {lines} of {sent} lines, {unsent} dropped"
-        );
+        assert_cut(attempt, &client, &mut server_side, sent);
     }
 }
 
@@ -243,19 +222,8 @@ fn whole_lines_dropped_by_the_close_s_linger_time_end_in_a_reset() {
 #[test]
 fn whole_lines_dropped_at_the_server_s_end_of_stream_end_in_a_reset() {
     for attempt in 0..8 {
-        let listener = listener_with_rcvbuf(4096);
-        let client = TcpClient::builder(listener.local_addr().unwrap())
-            .framing(Framing::lines())
-            .connect()
-            .expect("connect");
-        let (mut server_side, _) = listener.accept().expect("accept");
-        set_send_buffer_of(client.local_addr(), 4096);
-        let mut sent = 0u64;
-        while client.queued_bytes() < 64 * 1024 {
-            let len = 1 + (sent as usize + attempt) % 3;
-            client.send(&vec![b'x'; len]).expect("send");
-            sent += 1;
-        }
+        let (client, mut server_side, sent) =
+            lines_queued_to_a_stalled_server(attempt, TcpClient::builder);
         server_side
             .shutdown(std::net::Shutdown::Write)
             .expect("half-close");
@@ -269,16 +237,50 @@ fn whole_lines_dropped_at_the_server_s_end_of_stream_end_in_a_reset() {
                 _ => {}
             }
         }
-        let unsent = client.unsent();
-        assert!(unsent > 0, "nothing was dropped");
-        let (lines, ended) = lines_to_the_end(&mut server_side);
-        assert!(lines + unsent <= sent);
-        assert!(
-            ended.is_err(),
-            "attempt {attempt}: a clean end after {lines} of {sent} lines, {unsent} dropped"
-        );
+        assert_cut(attempt, &client, &mut server_side, sent);
         client.close();
     }
+}
+
+/// A lines client made by `builder` (4 KiB send buffer) connected to a
+/// server that does not read (4 KiB receive buffer), with short lines of
+/// several lengths queued until far more waits than the two buffers hold:
+/// the client, the server's end, and how many lines were sent.
+fn lines_queued_to_a_stalled_server(
+    attempt: usize,
+    builder: impl FnOnce(std::net::SocketAddr) -> tcphub::ClientBuilder,
+) -> (TcpClient, std::net::TcpStream, u64) {
+    let listener = listener_with_rcvbuf(4096);
+    let client = builder(listener.local_addr().unwrap())
+        .framing(Framing::lines())
+        .connect()
+        .expect("connect");
+    let (server_side, _) = listener.accept().expect("accept");
+    set_send_buffer_of(client.local_addr(), 4096);
+    let mut sent = 0u64;
+    while client.queued_bytes() < 64 * 1024 {
+        let len = 1 + (sent as usize + attempt) % 3;
+        client.send(&vec![b'x'; len]).expect("send");
+        sent += 1;
+    }
+    (client, server_side, sent)
+}
+
+/// Lines were dropped, and the server's end of the stream is a reset.
+fn assert_cut(
+    attempt: usize,
+    client: &TcpClient,
+    server_side: &mut std::net::TcpStream,
+    sent: u64,
+) {
+    let unsent = client.unsent();
+    assert!(unsent > 0, "nothing was dropped");
+    let (lines, ended) = lines_to_the_end(server_side);
+    assert!(lines + unsent <= sent);
+    assert!(
+        ended.is_err(),
+        "attempt {attempt}: a clean end after {lines} of {sent} lines, {unsent} dropped"
+    );
 }
 
 /// Reads `stream` to its end: the lines it got, and how it ended.

@@ -246,7 +246,10 @@ fn a_tokio_task_takes_every_event_through_async_fd() {
         .build()
         .unwrap();
     let got = rt.block_on(async {
-        let ready = AsyncFd::new(events.ready_fd().expect("ready_fd")).expect("AsyncFd");
+        // SAFETY: the ReadyFd owns its descriptor and keeps it open, as
+        // it is, for as long as the AsyncFd holds it.
+        let ready =
+            unsafe { AsyncFd::register(events.ready_fd().expect("ready_fd")) }.expect("AsyncFd");
         let mut got = 0usize;
         loop {
             while let Some(ev) = events.try_recv() {

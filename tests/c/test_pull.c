@@ -2,13 +2,6 @@
  * DISCONNECTED events through tcphub_server_next_event. */
 #include "test_util.h"
 
-static void ignore_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
-    (void)ud;
-    (void)id;
-    (void)data;
-    (void)len;
-}
-
 int main(void) {
     tcphub_event ev;
     tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);

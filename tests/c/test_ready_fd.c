@@ -9,13 +9,6 @@ static int readable(const tcphub_ready_fd *r, int ms) {
     return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
 }
 
-static void ignore_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
-    (void)ud;
-    (void)id;
-    (void)data;
-    (void)len;
-}
-
 int main(void) {
     tcphub_event ev;
     tcphub_ready_fd *r = (tcphub_ready_fd *)1;

@@ -306,6 +306,14 @@ static inline void flood_on_connect(void *ud, uint64_t id, const char *ip, uint1
     atomic_store(flooded(), 1);
 }
 
+/* An on_message callback that does nothing: a server in callback mode. */
+static inline void ignore_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    (void)ud;
+    (void)id;
+    (void)data;
+    (void)len;
+}
+
 #define TEST_PASS(name) printf("ok - %s\n", (name))
 
 #endif /* TCPHUB_TEST_UTIL_H */
