@@ -579,6 +579,11 @@ impl ClientLoop {
             return;
         }
         let res = self.core.socket.shut_write(&conn.stream);
+        // Our FIN waits for its acknowledgement like written bytes, and
+        // keepalive does not probe meanwhile: the vanished-server watch
+        // must look (`vanish.rs`), or a server gone now is found only when
+        // the kernel gives up resending the FIN (~15 minutes).
+        conn.unconfirmed = true;
         // Everything was written; a failure means the connection is gone,
         // and there is nothing left to reconnect for.
         self.write_side = WriteSide::Shut;

@@ -174,6 +174,24 @@ fn the_server_drops_a_vanished_client_it_was_sending_to() {
     server.stop();
 }
 
+/// After `shutdown_write()` the client waits for the server's end, with
+/// its own FIN unacknowledged: keepalive does not probe then, and the
+/// client's watch skipped the connection (nothing written since), so a
+/// vanished server went unnoticed for ~15 minutes (found in review: still
+/// connected after 40 s, 6 of 6).
+#[test]
+fn a_client_that_shut_its_sending_side_reports_a_vanished_server() {
+    if !own_network() {
+        return;
+    }
+    let (client, _accepted) = keepalive_client();
+
+    set_loopback(false);
+    let t = Instant::now();
+    client.shutdown_write().expect("shutdown_write");
+    wait_reported_timed_out(&client, t);
+}
+
 #[test]
 fn a_client_sending_to_a_vanished_server_reports_it() {
     if !own_network() {
