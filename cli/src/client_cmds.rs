@@ -26,7 +26,8 @@ pub(crate) struct ConnectArgs {
     quiet_after_eof: Duration,
     /// Turn TCP keepalive on: probe the server after this many seconds
     /// without traffic, and end when 3 probes go unanswered (its host
-    /// vanished; found about twice SECS after its last traffic). At most
+    /// vanished; probes max(SECS/3, 1) s apart, SECS in whole seconds:
+    /// found about twice SECS after its last traffic from 3 s up). At most
     /// 32767.
     #[arg(long, value_name = "SECS", value_parser = crate::keepalive_secs, allow_hyphen_values = true)]
     keepalive: Option<Duration>,
@@ -39,12 +40,16 @@ pub(crate) struct SendArgs {
     /// The message to send, its bytes as given (not only UTF-8: e.g.
     /// $'\xff\xfe' in bash; no NUL byte, which no argument can hold —
     /// `connect` reads any bytes from stdin; at most the framing's limit:
-    /// 64 KiB for lines; no newline in it under lines framing).
+    /// 64 KiB for lines; no newline in it under lines framing). It may
+    /// begin with '-' ("-hi there"), once the address is given.
+    #[arg(allow_hyphen_values = true)]
     message: std::ffi::OsString,
-    /// Wait up to SECS seconds for a reply and print it (without it, the
-    /// command ends once the server's system has acknowledged the message,
-    /// failing if that does not come within 2 s: a refusal by a full hub
-    /// that comes later goes unseen).
+    /// Wait up to SECS seconds for a reply and print it (under raw
+    /// framing, which has no message boundaries: what comes until the
+    /// server pauses for 0.2 s; without it, the command ends once the
+    /// server's system has acknowledged the message, failing if that does
+    /// not come within 2 s: a refusal by a full hub that comes later goes
+    /// unseen).
     #[arg(long, value_name = "SECS", value_parser = crate::secs, allow_hyphen_values = true)]
     wait_reply: Option<Duration>,
     /// Message framing (must match the server's).
@@ -551,9 +556,13 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut reply_text = String::new();
     if let Some(wait) = wait {
         let secs = wait.as_secs_f64();
+        let deadline = Instant::now() + wait;
         match client.recv_timeout(wait) {
-            Ok(reply) => {
+            Ok(mut reply) => {
                 answered = true;
+                if framing == Framing::Raw {
+                    more_of_a_raw_reply(&client, &mut reply, deadline);
+                }
                 reply_text = String::from_utf8_lossy(&reply).trim_end().to_owned();
                 match print_message(&mut std::io::stdout().lock(), &reply, framing) {
                     Err(e) if !reader_gone(&e) => return Err(stdout_failed(e)),
@@ -604,6 +613,25 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
         _ => Ok(()),
     }
 }
+
+/// Raw framing has no message boundaries: a reply is what comes until the
+/// server pauses for [`RAW_REPLY_PAUSE`] (or closes, or `deadline`), not
+/// the first read alone (4 KiB of a 5,000-byte echo).
+fn more_of_a_raw_reply(client: &TcpClient, reply: &mut Vec<u8>, deadline: Instant) {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match client.recv_timeout(left.min(RAW_REPLY_PAUSE)) {
+            Ok(more) => reply.extend_from_slice(&more),
+            Err(_) => return, // a pause, or the end (said by the caller's checks)
+        }
+    }
+}
+
+/// How long a raw reply may pause before it counts as complete.
+const RAW_REPLY_PAUSE: Duration = Duration::from_millis(200);
 
 /// The bytes of a message given as an argument, as the shell passed them.
 #[cfg(unix)]

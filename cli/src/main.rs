@@ -91,7 +91,7 @@ pub(crate) fn at_least_one(text: &str) -> Result<usize, String> {
     text.parse::<usize>()
         .ok()
         .filter(|&n| n >= 1)
-        .ok_or_else(|| "must be a whole number, 1 or more".to_string())
+        .ok_or_else(|| format!("must be a whole number from 1 to {}", usize::MAX))
 }
 
 /// Value parser for `--threads`: 1 to [`tcphub::MAX_THREADS`] (past it

@@ -52,8 +52,9 @@ pub(crate) struct ServeArgs {
     frame_timeout: Option<Duration>,
     /// Turn TCP keepalive on: probe a client after this many seconds without
     /// traffic, and drop it when 3 probes go unanswered (its host vanished
-    /// without closing; found about twice SECS after its last traffic). At
-    /// most 32767.
+    /// without closing; probes max(SECS/3, 1) s apart, SECS in whole
+    /// seconds: found about twice SECS after its last traffic from 3 s up).
+    /// At most 32767.
     #[arg(long, value_name = "SECS", value_parser = crate::keepalive_secs, allow_hyphen_values = true)]
     keepalive: Option<Duration>,
     /// Print a one-line summary to stderr every SECS seconds.
@@ -137,7 +138,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let reporter = stats_every.map(|every| spawn_stats(server.clone(), every, done_rx));
-    if let Some(sig) = signals.forever().next() {
+    let first = signals.forever().next();
+    let stop_asked = std::time::Instant::now();
+    if let Some(sig) = first {
         log::info!("signal {sig}: stopping");
     }
     // No more summary lines: the hub is stopping.
@@ -146,9 +149,15 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let _ = r.join();
     }
     // The stop waits (up to the linger time) for clients to take what is
-    // queued for them; a second signal meanwhile means "now".
+    // queued for them; a second signal meanwhile means "now" — but not the
+    // same signal within `SAME_REQUEST` of the first: `timeout` (and a
+    // terminal's Ctrl-C to a process group) delivers one request as two
+    // signals microseconds apart, which must not skip the graceful stop.
     std::thread::spawn(move || {
-        if let Some(sig) = signals.forever().next() {
+        for sig in signals.forever() {
+            if Some(sig) == first && stop_asked.elapsed() < SAME_REQUEST {
+                continue;
+            }
             log::warn!("signal {sig} again: exiting without waiting for the clients");
             std::process::exit(128 + sig);
         }
@@ -163,6 +172,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+/// A repeat of the signal that began the stop sooner than this after it is
+/// the same request (sent to the process and to its group), not a second
+/// one asking to skip the graceful stop.
+const SAME_REQUEST: Duration = Duration::from_millis(300);
 
 /// `n` and `what`, plural unless one: "1 client", "2 clients".
 fn count(n: u64, what: &str) -> String {

@@ -54,6 +54,11 @@ from . import (
 log = logging.getLogger("tcphub")
 
 
+#: The longest time the engine takes, in seconds (Rust's ``Duration::MAX``),
+#: as ``tcphub serve`` says it.
+_MAX_SECONDS = 18446744073709551615.999999999
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -61,6 +66,19 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    # As `tcphub serve`: past the engine's range, or below its nanosecond,
+    # a usage error here rather than a failed start.
+    if not value < _MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds below {_MAX_SECONDS:e}, got {text}")
+    if value < 1e-9:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, 1e-9 at least, got {text}")
+    return value
+
+
+def _stats_seconds(text: str) -> float:
+    value = _positive_seconds(text)
+    if value > threading.TIMEOUT_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most {threading.TIMEOUT_MAX:.0f} seconds, got {text}")
     return value
 
 
@@ -141,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--keepalive", type=_keepalive_seconds, metavar="SECS",
                        help="TCP keepalive: probe clients after this many seconds without traffic "
                             "and drop those whose host vanished (3 unanswered probes)")
-    serve.add_argument("--stats", type=_positive_seconds, metavar="SECS",
+    serve.add_argument("--stats", type=_stats_seconds, metavar="SECS",
                        help="print a one-line summary to stderr every SECS seconds")
     serve.add_argument("--threads", type=_int_in(1, MAX_THREADS), help="event-loop threads (default: one per core)")
     serve.add_argument("--busy-poll-us", type=_micros, default=5.0, metavar="MICROS",
@@ -304,16 +322,34 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_signal(_signum: int, _frame: object) -> None:
+#: A repeat of the signal that began the stop sooner than this (seconds)
+#: after it is the same request, as in ``tcphub serve``: ``timeout`` signals
+#: the process and then its group, microseconds apart.
+_SAME_REQUEST = 0.3
+
+#: The signal that began the stop, and when (``time.monotonic()``).
+_stop_asked: "tuple[int, float] | None" = None
+
+
+def _first_signal(signum: int, _frame: object) -> None:
     """Stops the hub (``KeyboardInterrupt`` ends its wait); a second signal
     from now on ends the process at once (see ``_signalled_again``)."""
+    global _stop_asked
+    import time
+
+    _stop_asked = (signum, time.monotonic())
     signal.signal(signal.SIGTERM, _signalled_again)
     signal.signal(signal.SIGINT, _signalled_again)
     raise KeyboardInterrupt
 
 
 def _signalled_again(signum: int, _frame: object) -> None:
-    """A signal while the hub stops: exit now, code 128 + its number."""
+    """A signal while the hub stops: exit now, code 128 + its number —
+    unless it repeats the first one at once (the same request)."""
+    import time
+
+    if _stop_asked is not None and _stop_asked[0] == signum and time.monotonic() - _stop_asked[1] < _SAME_REQUEST:
+        return
     log.warning("signal %d again: exiting without waiting for the clients", signum)
     logging.shutdown()
     os._exit(128 + signum)

@@ -643,6 +643,15 @@ def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
         ["--frame-timeout", "0"],
         ["--keepalive", "0"],
         ["--keepalive", "32768"],
+        # Positive but past the engine's durations (a review: exit 1, a
+        # failed start, where `tcphub serve` says usage error), or past
+        # what a Python wait takes (--stats: a traceback in its thread).
+        ["--idle-timeout", "inf"],
+        ["--frame-timeout", "1e300"],
+        ["--keepalive", "1e-10"],
+        ["--idle-timeout", "1e-10"],
+        ["--stats", "1e10"],
+        ["--stats", "nan"],
     ],
 )
 def test_python_dash_m_serve_refuses_bad_values_like_the_cli(flags, capsys):
