@@ -83,6 +83,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.idle_timeout(idle);
     }
     if let Some(t) = args.frame_timeout {
+        if args.framing == FramingArg::Raw {
+            // Raw input has no frames to finish: the limit would never act.
+            log::warn!("--frame-timeout has no effect under raw framing (it has no frames)");
+        }
         builder = builder.frame_timeout(t);
     }
     if let Some(idle) = args.keepalive {

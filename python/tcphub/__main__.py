@@ -180,6 +180,8 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     if chat and args.idle_timeout is not None:
         secs = _seconds_text(args.idle_timeout)
         idle_note = f"disconnected: nothing sent for {secs} s (idle timeout){end}".encode()
+    if args.framing == "raw" and args.frame_timeout is not None:
+        log.warning("--frame-timeout has no effect under raw framing (it has no frames)")
     if chat and args.frame_timeout is not None:
         secs = _seconds_text(args.frame_timeout)
         frame_note = (
