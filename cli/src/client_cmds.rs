@@ -99,6 +99,19 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
     if tcphub::parse_ip(addr).is_some() || !addr.contains(':') || addr.ends_with(':') {
         return Err(usage(format!("{addr}: no port ({HOST_PORT})")));
     }
+    // Not a form of address at all, rather than a name that did not
+    // resolve: "[::1]80" (no ':' after the bracket), "1.2.3.4:80:90" or
+    // "::1:x" (a host with colons, an IPv6 address, needs the brackets).
+    let unbracketed = || {
+        addr.rsplit_once(':')
+            .is_some_and(|(host, _)| host.contains(':'))
+    };
+    if (addr.starts_with('[') && !addr.contains("]:")) || (!addr.starts_with('[') && unbracketed())
+    {
+        return Err(usage(format!(
+            "{addr}: not an address (an IPv6 address goes in brackets; {HOST_PORT})"
+        )));
+    }
     Err(format!("cannot resolve {addr}: {resolved}").into())
 }
 

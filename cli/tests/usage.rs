@@ -85,6 +85,24 @@ fn an_address_without_a_port_says_so() {
     }
 }
 
+/// Not an address at all: a usage error, not "cannot resolve" (exit 1)
+/// as if a host name had failed to resolve.
+#[test]
+fn an_address_of_no_form_is_a_usage_error() {
+    for addr in ["[::1]80", "1.2.3.4:80:90", "[::1"] {
+        let out = bin()
+            .args(["send", addr, "x"])
+            .output()
+            .expect("run tcphub send");
+        assert_eq!(out.status.code(), Some(2), "{addr}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("tcphub: {addr}: not an address (")),
+            "{addr}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn an_address_without_a_host_says_so() {
     // Before: "tcphub: : no port (…)" for an empty address, and a resolver
