@@ -168,8 +168,19 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     });
     server.stop();
     let s = server.stats();
+    // The refusals too: the log said only the first of a run of them (and
+    // their total once the hub had room again, which a hub stopped while
+    // full never had).
+    let refused = if s.rejected > 0 {
+        format!(
+            ", {} refused (server full)",
+            count(s.rejected, "connection")
+        )
+    } else {
+        String::new()
+    };
     log::info!(
-        "stopped: {} served, {} in, {} out",
+        "stopped: {} served, {} in, {} out{refused}",
         count(s.accepted, "client"),
         count(s.msgs_in, "message"),
         s.msgs_out

@@ -155,7 +155,7 @@ fn sigterm_stops_gracefully_and_clients_see_eof() {
 /// way around that for a connection refused at once.)
 #[test]
 fn full_chat_hub_says_so() {
-    let hub = Hub::start(&["--max", "1"]);
+    let mut hub = Hub::start(&["--max", "1"]);
     let mut a = hub.connect();
     a.expect(&format!("client {} connected", a.addr()));
     let mut refused = hub.connect();
@@ -169,6 +169,14 @@ fn full_chat_hub_says_so() {
         String::from_utf8_lossy(&out.stdout),
         "server full (1 connected)\n",
         "{out:?}"
+    );
+    // Stopped while still full: the summary counts the refusals (the log
+    // said only the first of them).
+    assert!(hub.terminate().success());
+    let stopped = wait_line(&hub.log, |l| l.contains("stopped:"));
+    assert!(
+        stopped.ends_with("2 connections refused (server full)"),
+        "{stopped}"
     );
 }
 

@@ -320,7 +320,10 @@ def serve(args: argparse.Namespace) -> int:
             reporter.join()
         _stop(server)
     s = server.stats()
-    log.info("stopped: %s served, %s in, %d out", _count(s.accepted, "client"), _count(s.msgs_in, "message"), s.msgs_out)
+    # The refusals too, as `tcphub serve` says them.
+    refused = f", {_count(s.rejected, 'connection')} refused (server full)" if s.rejected else ""
+    log.info("stopped: %s served, %s in, %d out%s", _count(s.accepted, "client"), _count(s.msgs_in, "message"),
+             s.msgs_out, refused)
     return 0
 
 
