@@ -1924,6 +1924,29 @@ int tcphub_server_set_frame_timeout(struct tcphub_server *s, uint64_t timeout_ms
 int tcphub_server_set_frame_timeout_message(struct tcphub_server *s, const uint8_t *msg, size_t len);
 
 /**
+ * Like `tcphub_server_set_idle_timeout_message`, for clients cut off for
+ * a frame over the framing's `max_len` (the event says
+ * `TCPHUB_REASON_FRAME_TOO_LARGE`): what the client sends after it is read
+ * and discarded until the notice is acknowledged. A peer that speaks
+ * another framing learns that it was cut off rather than seeing a bare
+ * end-of-stream. Under `TCPHUB_FRAMING_RAW` no frame is too large: it is
+ * never sent.
+ *
+ * ```c
+ * const char *why = "disconnected: message too long";
+ * tcphub_server_set_frame_too_large_message(srv, (const uint8_t *)why, strlen(why));
+ * ```
+ *
+ * Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+ * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+ */
+int tcphub_server_set_frame_too_large_message(struct tcphub_server *s, const uint8_t *msg, size_t len);
+
+/**
  * Sets how messages are delimited: `TCPHUB_FRAMING_RAW` (default),
  * `TCPHUB_FRAMING_LINES` or `TCPHUB_FRAMING_LENGTH_PREFIXED`, with the
  * largest accepted message in bytes (`max_len` 0: the framing's default;

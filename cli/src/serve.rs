@@ -114,6 +114,13 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                     "disconnected: a message not finished within {secs} s (frame timeout){end}"
                 ));
             }
+            // So is one cut off for a message over the limit (a client of
+            // another framing too: its line read as a length header).
+            if let Some(max) = args.framing.framing().max_len() {
+                builder = builder.frame_too_large_message(format!(
+                    "disconnected: a message over {max} bytes (frame too large)"
+                ));
+            }
             chat(builder, args.max, end)
         }
         Mode::Relay => builder

@@ -915,6 +915,9 @@ fn hub_with_a_lingering_stop() -> (Hub, TcpStream) {
     s.set_read_timeout(Some(WAIT)).unwrap();
     let mut one = [0u8; 1];
     assert_eq!(s.peek(&mut one).unwrap(), 1, "the echo started");
+    // All of it read before the stop (which reads no more): the whole of
+    // it is echoed by a graceful stop, a part under load otherwise.
+    wait_all_read_by_hub(&s);
     (hub, s)
 }
 
@@ -1027,6 +1030,57 @@ fn a_chat_client_cut_off_by_a_timeout_is_told_why() {
         l.contains(&slow.addr()) && l.contains("disconnected")
     });
     assert!(line.contains("frame not finished in time"), "{line}");
+}
+
+#[test]
+fn a_chat_client_over_the_frame_limit_is_told_why() {
+    let hub = Hub::start(&[]);
+    let mut long = hub.connect();
+    long.expect(&format!("client {} connected", long.addr()));
+    let limit = tcphub::Framing::lines().max_len().unwrap();
+    // A line past the limit, and more after it (read and dropped).
+    let line = format!("{}\nafter\n", "x".repeat(limit + 100));
+    long.writer.write_all(line.as_bytes()).expect("write");
+    assert_eq!(
+        long.until_eof(),
+        format!("disconnected: a message over {limit} bytes (frame too large)\n")
+    );
+    let line = wait_line(&hub.log, |l| {
+        l.contains(&long.addr()) && l.contains("disconnected")
+    });
+    assert!(line.contains("frame too large"), "{line}");
+}
+
+#[test]
+fn a_connect_of_the_wrong_framing_is_told_why_it_was_cut_off() {
+    // A line read as a length header by a len hub is far over its limit:
+    // the hub cuts the client off with its notice, which the client (in
+    // lines) prints as its last, unfinished line. It used to see a bare
+    // end-of-stream, and no sign of why.
+    let hub = Hub::start(&["--framing", "len"]);
+    let mut child = spawn_connect(&format!("127.0.0.1:{}", hub.port), &[], Stdio::piped());
+    child
+        .stdin
+        .take()
+        .expect("stdin piped")
+        .write_all(b"hello\n")
+        .expect("write stdin");
+    let mut out = Vec::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout piped")
+        .read_to_end(&mut out)
+        .expect("read stdout");
+    wait_exit(&mut child, "connect did not exit when the hub cut it off");
+    let out = String::from_utf8_lossy(&out);
+    let max = tcphub::Framing::length_prefixed().max_len().unwrap();
+    assert!(
+        out.ends_with(&format!(
+            "disconnected: a message over {max} bytes (frame too large)\n"
+        )),
+        "{out:?}"
+    );
 }
 
 #[test]

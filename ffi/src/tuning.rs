@@ -29,9 +29,11 @@ pub(crate) struct Tuning {
     event_capacity: Option<usize>,
     /// The notice for connections refused at `max_clients`.
     full_message: Option<Vec<u8>>,
-    /// The notices for clients cut off by the idle and the frame timeout.
+    /// The notices for clients cut off by the idle and the frame timeout,
+    /// and for an oversize frame.
     idle_timeout_message: Option<Vec<u8>>,
     frame_timeout_message: Option<Vec<u8>>,
+    frame_too_large_message: Option<Vec<u8>>,
 }
 
 impl Tuning {
@@ -66,6 +68,9 @@ impl Tuning {
         }
         if let Some(msg) = &self.frame_timeout_message {
             b = b.frame_timeout_message(msg);
+        }
+        if let Some(msg) = &self.frame_too_large_message {
+            b = b.frame_too_large_message(msg);
         }
         b
     }
@@ -360,6 +365,40 @@ pub unsafe extern "C" fn tcphub_server_set_frame_timeout_message(
     unsafe {
         tune("tcphub_server_set_frame_timeout_message", s, |t| {
             t.frame_timeout_message = notice(msg, len)?;
+            Ok(())
+        })
+    }
+}
+
+/// Like `tcphub_server_set_idle_timeout_message`, for clients cut off for
+/// a frame over the framing's `max_len` (the event says
+/// `TCPHUB_REASON_FRAME_TOO_LARGE`): what the client sends after it is read
+/// and discarded until the notice is acknowledged. A peer that speaks
+/// another framing learns that it was cut off rather than seeing a bare
+/// end-of-stream. Under `TCPHUB_FRAMING_RAW` no frame is too large: it is
+/// never sent.
+///
+/// ```c
+/// const char *why = "disconnected: message too long";
+/// tcphub_server_set_frame_too_large_message(srv, (const uint8_t *)why, strlen(why));
+/// ```
+///
+/// Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_frame_too_large_message(
+    s: *mut tcphub_server,
+    msg: *const u8,
+    len: usize,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_frame_too_large_message", s, |t| {
+            t.frame_too_large_message = notice(msg, len)?;
             Ok(())
         })
     }

@@ -139,12 +139,18 @@ use running::Running;
 ///   reason); queued even when the client's queue is full, at most 4096
 ///   bytes framed, not counted in ``stats().msgs_out`` (its bytes, once
 ///   written, are in ``bytes_out``).
+/// - ``frame_too_large_message``: likewise, for each client cut off for a
+///   frame over ``max_len`` (what it sends after is read and discarded
+///   until the notice is acknowledged); a peer speaking another framing
+///   learns that it was cut off, though it may not decode the notice.
+///   Never sent under raw framing, where no frame is too large.
 ///
 /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
 /// ``start()`` would refuse (zero ``max_clients``, ``threads``,
 /// ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
 /// below 1, a zero timeout, a notice (``full_message``,
-/// ``idle_timeout_message``, ``frame_timeout_message``) too long or, under
+/// ``idle_timeout_message``, ``frame_timeout_message``,
+/// ``frame_too_large_message``) too long or, under
 /// lines framing, holding a newline) is refused here,
 /// and so is a negative or too large count (``max_clients=-1``), the
 /// message naming the argument; a ``port`` outside 0–65535 raises
@@ -199,6 +205,7 @@ impl PyTcpServer {
         full_message = None,
         idle_timeout_message = None,
         frame_timeout_message = None,
+        frame_too_large_message = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -223,6 +230,7 @@ impl PyTcpServer {
         full_message: Option<Data>,
         idle_timeout_message: Option<Data>,
         frame_timeout_message: Option<Data>,
+        frame_too_large_message: Option<Data>,
     ) -> PyResult<PyTcpServer> {
         // IPv6 also in brackets, as tcphub prints addresses ("[::1]:8001")
         // and `tcphub serve --bind` takes them; no zone: the server binds
@@ -258,6 +266,7 @@ impl PyTcpServer {
             full_message: full_message.map(|m| m.to_vec()),
             idle_timeout_message: idle_timeout_message.map(|m| m.to_vec()),
             frame_timeout_message: frame_timeout_message.map(|m| m.to_vec()),
+            frame_too_large_message: frame_too_large_message.map(|m| m.to_vec()),
         };
         // Everything `start()` would refuse is refused here, where the
         // mistake is made (same class and message).

@@ -32,6 +32,7 @@ pub(crate) struct Settings {
     pub(crate) full_message: Option<Vec<u8>>,
     pub(crate) idle_timeout_message: Option<Vec<u8>>,
     pub(crate) frame_timeout_message: Option<Vec<u8>>,
+    pub(crate) frame_too_large_message: Option<Vec<u8>>,
 }
 
 impl Settings {
@@ -70,6 +71,9 @@ impl Settings {
         }
         if let Some(msg) = &self.frame_timeout_message {
             b = b.frame_timeout_message(msg);
+        }
+        if let Some(msg) = &self.frame_too_large_message {
+            b = b.frame_too_large_message(msg);
         }
         b
     }

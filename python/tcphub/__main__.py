@@ -38,6 +38,8 @@ import threading
 from typing import Callable, List, Optional
 
 from . import (
+    DEFAULT_MAX_FRAME,
+    DEFAULT_MAX_LINE,
     MAX_BUSY_POLL,
     MAX_KEEPALIVE,
     MAX_THREADS,
@@ -187,6 +189,12 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         frame_note = (
             f"disconnected: a message not finished within {secs} s (frame timeout){end}".encode()
         )
+    # So is one cut off for a message over the limit (a client of another
+    # framing too: its line read as a length header).
+    too_large_note: Optional[bytes] = None
+    if chat and args.framing != "raw":
+        limit = DEFAULT_MAX_LINE if args.framing == "lines" else DEFAULT_MAX_FRAME
+        too_large_note = f"disconnected: a message over {limit} bytes (frame too large)".encode()
     server = TcpServer(
         args.port,
         args.max,
@@ -200,6 +208,7 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         full_message=full,
         idle_timeout_message=idle_note,
         frame_timeout_message=frame_note,
+        frame_too_large_message=too_large_note,
     )
 
     # (A client that half-closed, `printf 'hi\n' | ncat`, is held open for

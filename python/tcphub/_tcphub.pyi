@@ -540,12 +540,18 @@ class TcpServer:
       reason); queued even when the client's queue is full, at most 4096
       bytes framed, not counted in ``stats().msgs_out`` (its bytes, once
       written, are in ``bytes_out``).
+    - ``frame_too_large_message``: likewise, for each client cut off for a
+      frame over ``max_len`` (what it sends after is read and discarded
+      until the notice is acknowledged); a peer speaking another framing
+      learns that it was cut off, though it may not decode the notice.
+      Never sent under raw framing, where no frame is too large.
 
     Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
     ``start()`` would refuse (zero ``max_clients``, ``threads``,
     ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
     below 1, a zero timeout, a notice (``full_message``,
-    ``idle_timeout_message``, ``frame_timeout_message``) too long or, under
+    ``idle_timeout_message``, ``frame_timeout_message``,
+    ``frame_too_large_message``) too long or, under
     lines framing, holding a newline) is refused here,
     and so is a negative or too large count (``max_clients=-1``), the
     message naming the argument; a ``port`` outside 0–65535 raises
@@ -574,6 +580,7 @@ class TcpServer:
         full_message: Optional[_Data] = None,
         idle_timeout_message: Optional[_Data] = None,
         frame_timeout_message: Optional[_Data] = None,
+        frame_too_large_message: Optional[_Data] = None,
     ) -> "TcpServer": ...
     def on_connect(self, func: _OnConnect) -> _OnConnect:
         """Decorator: ``func(client)`` is called when a client connects.

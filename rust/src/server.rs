@@ -172,6 +172,8 @@ impl TcpServer {
                 idle_frame: None,
                 frame_timeout_message: None,
                 frame_timeout_frame: None,
+                frame_too_large_message: None,
+                frame_too_large_frame: None,
             },
             callbacks: Callbacks::default(),
         }
@@ -733,9 +735,10 @@ impl TcpServer {
     /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
     /// a busy poll over [`MAX_BUSY_POLL`], a
     /// [`full_message`](TcpServer::full_message),
-    /// [`idle_timeout_message`](TcpServer::idle_timeout_message) or
-    /// [`frame_timeout_message`](TcpServer::frame_timeout_message) that is
-    /// too long framed (or holds a `\n` under `Lines`).
+    /// [`idle_timeout_message`](TcpServer::idle_timeout_message),
+    /// [`frame_timeout_message`](TcpServer::frame_timeout_message) or
+    /// [`frame_too_large_message`](TcpServer::frame_too_large_message) that
+    /// is too long framed (or holds a `\n` under `Lines`).
     ///
     /// # Examples
     ///
@@ -773,9 +776,10 @@ impl TcpServer {
     /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
     /// a busy poll over [`MAX_BUSY_POLL`], a
     /// [`full_message`](TcpServer::full_message),
-    /// [`idle_timeout_message`](TcpServer::idle_timeout_message) or
-    /// [`frame_timeout_message`](TcpServer::frame_timeout_message) that is
-    /// too long framed or holds a `\n` under `Lines` (the checks of
+    /// [`idle_timeout_message`](TcpServer::idle_timeout_message),
+    /// [`frame_timeout_message`](TcpServer::frame_timeout_message) or
+    /// [`frame_too_large_message`](TcpServer::frame_too_large_message) that
+    /// is too long framed or holds a `\n` under `Lines` (the checks of
     /// [`validate`](TcpServer::validate)); [`Error::Io`]
     /// when the OS refuses a thread or poller.
     ///

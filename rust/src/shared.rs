@@ -78,15 +78,19 @@ pub(crate) struct Config {
     /// Likewise for `frame_timeout`.
     pub frame_timeout_message: Option<Arc<[u8]>>,
     pub frame_timeout_frame: Option<Arc<[u8]>>,
+    /// Likewise for clients cut off for a frame over the framing's limit.
+    pub frame_too_large_message: Option<Arc<[u8]>>,
+    pub frame_too_large_frame: Option<Arc<[u8]>>,
 }
 
 impl Config {
     /// The framed notice for a client cut off for `why`, if one is set
-    /// (only the timeouts have one).
+    /// (the timeouts and an oversize frame can have one).
     pub fn notice_for(&self, why: &crate::event::DisconnectReason) -> Option<&Arc<[u8]>> {
         match why {
             crate::event::DisconnectReason::IdleTimeout => self.idle_frame.as_ref(),
             crate::event::DisconnectReason::FrameTimeout => self.frame_timeout_frame.as_ref(),
+            crate::event::DisconnectReason::FrameTooLarge => self.frame_too_large_frame.as_ref(),
             _ => None,
         }
     }

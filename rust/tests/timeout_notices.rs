@@ -1,7 +1,8 @@
 //! The server's notices to a client it cuts off for a timeout
-//! (`idle_timeout_message`, `frame_timeout_message`): sent framed after
-//! what was queued before, then the end-of-stream; only for their own
-//! timeout; refused at `start()` when the framing cannot carry them.
+//! (`idle_timeout_message`, `frame_timeout_message`) or an oversize frame
+//! (`frame_too_large_message`): sent framed after what was queued before,
+//! then the end-of-stream; only for their own cause; refused at `start()`
+//! when the framing cannot carry them.
 
 mod support;
 
@@ -12,6 +13,7 @@ use tcphub::{DisconnectReason, Error, Event, Framing, Overflow, TcpServer, MAX_F
 
 const IDLE: &str = "disconnected: idle for too long";
 const UNFINISHED: &str = "disconnected: line not finished in time";
+const TOO_LONG: &str = "disconnected: message too long";
 
 fn server(framing: Framing) -> TcpServer {
     TcpServer::new(0, 10)
@@ -19,6 +21,7 @@ fn server(framing: Framing) -> TcpServer {
         .framing(framing)
         .idle_timeout_message(IDLE)
         .frame_timeout_message(UNFINISHED)
+        .frame_too_large_message(TOO_LONG)
         .linger(Duration::from_secs(20))
 }
 
@@ -101,6 +104,67 @@ fn a_slow_sender_still_sending_after_the_timeout_gets_the_whole_notice() {
         format!("{notice}\n"),
         "clean end: {end}"
     );
+}
+
+#[test]
+fn a_client_over_the_frame_limit_gets_its_replies_then_the_notice_while_it_still_sends() {
+    // What was queued for it goes first; its own bytes, still coming after
+    // the oversize line (a flood), draw no reset that would throw the
+    // notice away (the notice is longer than its receive buffer).
+    let notice = format!("{TOO_LONG}: {}", "n".repeat(4000));
+    let server = server(Framing::Lines { max_len: 4096 })
+        .frame_too_large_message(&notice)
+        .idle_timeout(Duration::from_secs(600))
+        .frame_timeout(Duration::from_secs(600))
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 1);
+    let Event::Connected(c) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    server.send(c.id, b"welcome").unwrap();
+    wait_until("the welcome written", || server.stats().msgs_out == 1);
+    peer.send(b"fine\n");
+    match next_event(&events) {
+        Event::Message(_, m) => assert_eq!(m, b"fine"),
+        other => panic!("{other:?}"),
+    }
+    peer.send(&[b'x'; 5000]); // no newline within 4096 bytes
+    let flood = Flood::start(&peer);
+    match next_event(&events) {
+        Event::Disconnected(d, DisconnectReason::FrameTooLarge) => assert_eq!(d.id, c.id),
+        other => panic!("{other:?}"),
+    }
+    try_wait_until(TIMEOUT, || flood.sent() > 65_536 || flood.ended());
+    let (got, end) = peer.drain_until_closed();
+    flood.stop();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        format!("welcome\n{notice}\n"),
+        "clean end: {end}"
+    );
+    let stats = server.stats();
+    assert_eq!(stats.frame_too_large, 1);
+    assert_eq!(stats.idle_timeouts + stats.frame_timeouts, 0);
+    assert_eq!(stats.msgs_out, 1, "the notice is not the application's");
+}
+
+#[test]
+fn a_length_prefixed_client_over_the_limit_gets_the_notice_framed() {
+    let server = server(Framing::LengthPrefixed { max_len: 1024 })
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send(&[0, 0, 4, 1]); // 1025 bytes announced: refused at the header
+    assert!(matches!(next_event(&events), Event::Connected(_)));
+    match next_event(&events) {
+        Event::Disconnected(_, DisconnectReason::FrameTooLarge) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(peer.read_frame(), TOO_LONG.as_bytes());
+    peer.expect_eof();
 }
 
 #[test]
@@ -193,6 +257,14 @@ fn start_refuses_a_notice_the_framing_cannot_carry() {
             assert!(m.starts_with("frame_timeout_message: "), "{m}");
             assert!(m.contains(&format!("at most {MAX_FULL_MESSAGE}")), "{m}");
         }
+        other => panic!("{other:?}"),
+    }
+    let two_lines = TcpServer::new(0, 10)
+        .framing(Framing::lines())
+        .frame_too_large_message("too\nlong")
+        .validate();
+    match two_lines {
+        Err(Error::InvalidConfig(m)) => assert!(m.starts_with("frame_too_large_message: "), "{m}"),
         other => panic!("{other:?}"),
     }
 }

@@ -42,6 +42,9 @@ static int good_idle_message(tcphub_server *s) {
 static int good_frame_timeout_message(tcphub_server *s) {
     return tcphub_server_set_frame_timeout_message(s, NULL, 0);
 }
+static int good_frame_too_large_message(tcphub_server *s) {
+    return tcphub_server_set_frame_too_large_message(s, NULL, 0);
+}
 
 /* Bad arguments, for the setters that can have one. */
 static int null_bind_ip(tcphub_server *s) { return tcphub_server_set_bind_ip(s, NULL); }
@@ -57,6 +60,9 @@ static int null_idle_message(tcphub_server *s) {
 }
 static int null_frame_timeout_message(tcphub_server *s) {
     return tcphub_server_set_frame_timeout_message(s, NULL, 3);
+}
+static int null_frame_too_large_message(tcphub_server *s) {
+    return tcphub_server_set_frame_too_large_message(s, NULL, 3);
 }
 
 typedef struct {
@@ -89,6 +95,8 @@ static const setter_case CASES[] = {
      TCPHUB_ERR_NULL},
     {"tcphub_server_set_frame_timeout_message", good_frame_timeout_message,
      null_frame_timeout_message, TCPHUB_ERR_NULL},
+    {"tcphub_server_set_frame_too_large_message", good_frame_too_large_message,
+     null_frame_too_large_message, TCPHUB_ERR_NULL},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 

@@ -1,6 +1,7 @@
 /* Server limits and loop settings set from C: an idle client is cut with
  * IDLE_TIMEOUT, a client that starts a frame and never finishes it with
- * FRAME_TIMEOUT (each told why by the server's notice when one is set), a
+ * FRAME_TIMEOUT, one that sends a frame over max_len with FRAME_TOO_LARGE
+ * (each told why by the server's notice when one is set), a
  * non-reading client beyond max_queue_bytes with SLOW_CONSUMER; a
  * busy-polling server serves as usual. */
 #include "test_util.h"
@@ -160,5 +161,30 @@ int main(void) {
     close(fd);
     tcphub_server_free(s);
     TEST_PASS("an unfinished frame gets the frame-timeout notice, then EOF");
+
+    static const char too_long_note[] = "disconnected: a line over 64 bytes";
+    CHECK_RC(tcphub_server_set_frame_too_large_message(NULL, NULL, 0), TCPHUB_ERR_NULL);
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_framing(s, TCPHUB_FRAMING_LINES, 64));
+    CHECK_OK(tcphub_server_set_frame_too_large_message(s, (const uint8_t *)too_long_note,
+                                                       strlen(too_long_note)));
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_RC(tcphub_server_set_frame_too_large_message(s, NULL, 0), TCPHUB_ERR_ALREADY_RUNNING);
+    fd = connect_to(tcphub_server_port(s));
+    id = expect_connected(s);
+    write_str(fd, "fine\n");
+    char line[101];
+    memset(line, 'x', 100);
+    line[100] = '\0';
+    write_str(fd, line);
+    expect_disconnect(s, id, TCPHUB_REASON_FRAME_TOO_LARGE);
+    EXPECT_LINE(fd, too_long_note);
+    expect_eof(fd);
+    close(fd);
+    tcphub_stats st;
+    CHECK_OK(tcphub_server_stats(s, &st));
+    CHECK(st.frame_too_large == 1 && st.msgs_in == 1);
+    tcphub_server_free(s);
+    TEST_PASS("a line over max_len gets the frame-too-large notice, then EOF");
     return 0;
 }

@@ -130,7 +130,7 @@ def _read_to_eof(sock: socket.socket) -> bytes:
     return got
 
 
-def test_clients_cut_off_by_a_timeout_get_its_notice(
+def test_clients_cut_off_by_a_timeout_or_an_oversize_frame_get_its_notice(
     make_server: Callable[..., tcphub.TcpServer],
 ) -> None:
     server = make_server(
@@ -139,6 +139,7 @@ def test_clients_cut_off_by_a_timeout_get_its_notice(
         frame_timeout=0.3,
         idle_timeout_message=b"disconnected: idle",
         frame_timeout_message=bytearray(b"disconnected: line not finished"),
+        frame_too_large_message=memoryview(b"disconnected: line too long"),
     )
     reasons: List[str] = []
 
@@ -157,9 +158,12 @@ def test_clients_cut_off_by_a_timeout_get_its_notice(
     with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as slow:
         slow.sendall(b"a line that never ends")
         assert _read_to_eof(slow) == b"welcome\ndisconnected: line not finished\n"
-    wait_until(lambda: len(reasons) == 2, what="both disconnects")
-    assert reasons == ["idle timeout", "frame not finished in time"]
-    assert server.stats().msgs_out == 2, "the notices are not counted as sends"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as long:
+        long.sendall(b"x" * 100_000)  # past max_len without a newline
+        assert _read_to_eof(long) == b"welcome\ndisconnected: line too long\n"
+    wait_until(lambda: len(reasons) == 3, what="the three disconnects")
+    assert reasons == ["idle timeout", "frame not finished in time", "frame too large"]
+    assert server.stats().msgs_out == 3, "the notices are not counted as sends"
 
 
 def test_a_timeout_notice_the_framing_cannot_carry_is_invalid_config(
@@ -169,6 +173,8 @@ def test_a_timeout_notice_the_framing_cannot_carry_is_invalid_config(
         make_server(framing="lines", idle_timeout_message=b"two\nlines")
     with pytest.raises(tcphub.InvalidConfig, match="frame_timeout_message"):
         make_server(frame_timeout_message=bytes(5000))
+    with pytest.raises(tcphub.InvalidConfig, match="frame_too_large_message"):
+        make_server(framing="lines", frame_too_large_message=b"too\nlong")
 
 
 def test_zero_idle_frame_and_keepalive_times_are_invalid_config(

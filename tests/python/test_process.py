@@ -608,6 +608,17 @@ def test_python_dash_m_chat_tells_a_client_cut_off_by_a_timeout_why_like_the_cli
     assert _last_words("--mode", "echo", "--idle-timeout", "0.3") == b""
 
 
+def test_python_dash_m_chat_tells_a_client_over_the_frame_limit_why_like_the_cli():
+    too_long = b"x" * (tcphub.DEFAULT_MAX_LINE + 100) + b"\nafter\n"
+    assert (
+        _last_words(send=too_long)
+        == b"disconnected: a message over 65536 bytes (frame too large)\n"
+    )
+    # Cut off too (a line read as a length header), but not told.
+    got = _last_words("--framing", "len", "--mode", "echo", send=b"hello\n")
+    assert got == b"", "only the chat hub adds to its clients' streams"
+
+
 def test_python_dash_m_chat_with_raw_framing_ends_each_notice_with_a_newline():
     server = _hub("--framing", "raw")
     try:

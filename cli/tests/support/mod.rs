@@ -198,3 +198,47 @@ pub fn non_reading_server() -> (u16, mpsc::Sender<()>, std::thread::JoinHandle<(
     });
     (port, done_tx, server)
 }
+
+/// The kernel's queues of the IPv4 TCP socket on local port `local`
+/// connected to port `peer`, from `/proc/net/tcp`: bytes sent and not yet
+/// acknowledged, and bytes received and not yet read by its process.
+/// `None` when no such socket is listed.
+pub fn socket_queues(local: u16, peer: u16) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = |s: &str| u16::from_str_radix(s.rsplit(':').next()?, 16).ok();
+    text.lines().skip(1).find_map(|line| {
+        // sl local_address rem_address st tx_queue:rx_queue ...
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 5 || port(f[1]) != Some(local) || port(f[2]) != Some(peer) {
+            return None;
+        }
+        let (tx, rx) = f[4].split_once(':')?;
+        Some((
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
+}
+
+/// Waits (bounded) until everything `s` (a connection to a hub on
+/// loopback) has sent is read by the hub's process: nothing left
+/// unacknowledged on our side, nothing unread on the hub's.
+pub fn wait_all_read_by_hub(s: &TcpStream) {
+    let (me, hub) = (
+        s.local_addr().unwrap().port(),
+        s.peer_addr().unwrap().port(),
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let sent = socket_queues(me, hub).map(|(tx, _)| tx);
+        let unread = socket_queues(hub, me).map(|(_, rx)| rx);
+        if sent == Some(0) && unread == Some(0) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the hub did not read everything: {sent:?} unacknowledged, {unread:?} unread"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -1,6 +1,7 @@
 //! The settings check behind `TcpServer::validate` and `TcpServer::start`:
 //! every bound a setting has, and the server's framed notices
-//! (`full_message`, `idle_timeout_message`, `frame_timeout_message`).
+//! (`full_message`, `idle_timeout_message`, `frame_timeout_message`,
+//! `frame_too_large_message`).
 
 use std::sync::Arc;
 
@@ -55,6 +56,11 @@ pub(super) fn check(config: &Config) -> Result<Notices> {
             config.frame_timeout_message.as_ref(),
             config,
         )?,
+        frame_too_large: framed(
+            "frame_too_large_message",
+            config.frame_too_large_message.as_ref(),
+            config,
+        )?,
     })
 }
 
@@ -63,6 +69,7 @@ pub(super) struct Notices {
     pub full: Option<Arc<[u8]>>,
     pub idle: Option<Arc<[u8]>>,
     pub frame_timeout: Option<Arc<[u8]>>,
+    pub frame_too_large: Option<Arc<[u8]>>,
 }
 
 /// The notice `msg` (the setting `name`) framed, at most

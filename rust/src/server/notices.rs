@@ -1,7 +1,8 @@
 //! The notices the server itself sends to a client it cuts off for a
 //! timeout ([`TcpServer::idle_timeout_message`],
-//! [`TcpServer::frame_timeout_message`]), so the peer learns why instead of
-//! seeing a bare end-of-stream. (The notice for connections refused at
+//! [`TcpServer::frame_timeout_message`]) or for an oversize frame
+//! ([`TcpServer::frame_too_large_message`]), so the peer learns why instead
+//! of seeing a bare end-of-stream. (The notice for connections refused at
 //! `max_clients` is [`TcpServer::full_message`].)
 
 use std::sync::Arc;
@@ -83,6 +84,43 @@ impl TcpServer {
     /// ```
     pub fn frame_timeout_message(mut self, msg: impl AsRef<[u8]>) -> TcpServer {
         self.config.frame_timeout_message = Some(Arc::from(msg.as_ref()));
+        self
+    }
+
+    /// A message sent to each client cut off for a frame over the
+    /// framing's `max_len` ([`DisconnectReason::FrameTooLarge`](crate::DisconnectReason::FrameTooLarge)),
+    /// before its connection is closed; otherwise as
+    /// [`idle_timeout_message`](TcpServer::idle_timeout_message): what the
+    /// client sent before the oversize frame was handed on, what it sends
+    /// after is read and discarded until the notice is acknowledged. A peer
+    /// that speaks another framing (a text line read as a length header)
+    /// learns that it was cut off rather than seeing a bare end-of-stream,
+    /// though it may not decode the notice. The notice itself is a message
+    /// of the framing: at most `max_len` bytes. Under
+    /// [`Framing::Raw`](crate::Framing::Raw) no frame is too large: it is
+    /// never sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use tcphub::{Framing, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::Lines { max_len: 64 })
+    ///     .frame_too_large_message("disconnected: a line over 64 bytes")
+    ///     .start()?;
+    /// let mut sock = std::net::TcpStream::connect(server.local_addr())?;
+    /// sock.write_all(&[b'x'; 100])?;
+    /// let mut notice = String::new();
+    /// sock.read_to_string(&mut notice)?; // the notice, then end-of-stream
+    /// assert_eq!(notice, "disconnected: a line over 64 bytes\n");
+    /// assert_eq!(server.stats().frame_too_large, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn frame_too_large_message(mut self, msg: impl AsRef<[u8]>) -> TcpServer {
+        self.config.frame_too_large_message = Some(Arc::from(msg.as_ref()));
         self
     }
 }

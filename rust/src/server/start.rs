@@ -24,6 +24,7 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
     config.full_frame = notices.full;
     config.idle_frame = notices.idle;
     config.frame_timeout_frame = notices.frame_timeout;
+    config.frame_too_large_frame = notices.frame_too_large;
     // The kernel counts keepalive in whole seconds and refuses 0 (which
     // would leave its default, two hours): rounded up here, once, not
     // at every accept.
