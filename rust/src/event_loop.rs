@@ -172,6 +172,9 @@ struct EventLoop {
     /// logged once (and again every [`accept::REPEAT_LOG`]), not per
     /// connection.
     refusing: Option<accept::Run>,
+    /// Connections refused at `max_clients_per_ip` (one run for the
+    /// server's life: other addresses are admitted meanwhile).
+    refusing_per_ip: Option<accept::Run>,
     /// Connections closing once their queue is written (see `close_after_flush`).
     draining: Vec<usize>,
     /// Connections held open after their peer finished (see `hold`), by
@@ -237,6 +240,7 @@ impl EventLoop {
             accept_more: false,
             accept_failing: None,
             refusing: None,
+            refusing_per_ip: None,
             draining: Vec::new(),
             held: FastMap::default(),
             held_due: Instant::now(),
@@ -516,7 +520,7 @@ impl EventLoop {
         }
         self.by_id.remove(&client.id);
         self.core.registry.remove(&client);
-        self.core.release_client(self.idx);
+        self.core.release_client(self.idx, client.addr.ip());
         match reason {
             DisconnectReason::Reset | DisconnectReason::Io(_) => drop(conn),
             // Given up with output unwritten (a slow consumer, the linger

@@ -16,6 +16,7 @@ use crate::shared::{Callbacks, Config, Overflow};
 
 mod check;
 mod notices;
+mod per_ip;
 mod start;
 use check::check;
 
@@ -153,6 +154,7 @@ impl TcpServer {
             config: Config {
                 addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
                 max_clients,
+                max_clients_per_ip: None,
                 framing: Framing::Raw,
                 threads,
                 max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
@@ -168,6 +170,8 @@ impl TcpServer {
                 busy_poll: DEFAULT_BUSY_POLL,
                 full_message: None,
                 full_frame: None,
+                per_ip_full_message: None,
+                per_ip_full_frame: None,
                 idle_message: None,
                 idle_frame: None,
                 frame_timeout_message: None,
@@ -729,12 +733,13 @@ impl TcpServer {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] for zero `max_clients`, zero threads or
+    /// [`Error::InvalidConfig`] for zero `max_clients` or `max_clients_per_ip`, zero threads or
     /// more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
     /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
     /// a busy poll over [`MAX_BUSY_POLL`], a
     /// [`full_message`](TcpServer::full_message),
+    /// [`per_ip_full_message`](TcpServer::per_ip_full_message),
     /// [`idle_timeout_message`](TcpServer::idle_timeout_message),
     /// [`frame_timeout_message`](TcpServer::frame_timeout_message) or
     /// [`frame_too_large_message`](TcpServer::frame_too_large_message) that
@@ -770,12 +775,13 @@ impl TcpServer {
     /// # Errors
     ///
     /// [`Error::Bind`] when the address cannot be bound (in use, permission
-    /// denied), [`Error::InvalidConfig`] for zero `max_clients`, zero threads
+    /// denied), [`Error::InvalidConfig`] for zero `max_clients` or `max_clients_per_ip`, zero threads
     /// or more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
     /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
     /// a busy poll over [`MAX_BUSY_POLL`], a
     /// [`full_message`](TcpServer::full_message),
+    /// [`per_ip_full_message`](TcpServer::per_ip_full_message),
     /// [`idle_timeout_message`](TcpServer::idle_timeout_message),
     /// [`frame_timeout_message`](TcpServer::frame_timeout_message) or
     /// [`frame_too_large_message`](TcpServer::frame_too_large_message) that

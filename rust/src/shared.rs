@@ -48,6 +48,8 @@ pub enum Overflow {
 pub(crate) struct Config {
     pub addr: SocketAddr,
     pub max_clients: usize,
+    /// Most clients from one IP address at a time (`None`: no limit).
+    pub max_clients_per_ip: Option<usize>,
     pub framing: Framing,
     pub threads: usize,
     pub max_queue_bytes: usize,
@@ -71,6 +73,9 @@ pub(crate) struct Config {
     /// That notice framed, written to each refused connection before it is
     /// closed, so the peer learns why instead of seeing a bare EOF.
     pub full_frame: Option<Arc<[u8]>>,
+    /// Likewise for connections refused at `max_clients_per_ip`.
+    pub per_ip_full_message: Option<Arc<[u8]>>,
+    pub per_ip_full_frame: Option<Arc<[u8]>>,
     /// The notice for clients cut off by `idle_timeout`, as given, and
     /// framed at `start()`: queued before the connection is closed.
     pub idle_message: Option<Arc<[u8]>>,
@@ -322,6 +327,11 @@ pub(crate) struct Core {
     /// Admitted connections not yet closed (including ones in flight to their
     /// loop), checked against `max_clients` at accept.
     pub active: AtomicUsize,
+    /// Those of `active` per IP address, checked against
+    /// `max_clients_per_ip` at accept (empty without that limit; touched
+    /// only at accept and close). SipHash, not the registry's fast hash:
+    /// the keys are the peers' to choose (an IPv6 host has 2^64 of them).
+    pub per_ip: Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     pub callbacks: Callbacks,
     /// Pull-mode queue; loops hold the senders, so it ends when they exit.
     pub events_rx: crate::queue::Receiver<Event>,
@@ -680,9 +690,33 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
 impl Core {
     /// Forgets one client of loop `idx` (closed, or dealt to it and never
     /// adopted): it no longer counts against `max_clients` or that loop.
-    pub fn release_client(&self, idx: usize) {
+    pub fn release_client(&self, idx: usize, ip: std::net::IpAddr) {
         self.active.fetch_sub(1, Ordering::AcqRel);
         self.loops[idx].clients.fetch_sub(1, Ordering::Relaxed);
+        if self.config.max_clients_per_ip.is_some() {
+            let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    per_ip.remove(&ip);
+                }
+            }
+        }
+    }
+
+    /// Counts a connection from `ip` against `max_clients_per_ip`: `false`
+    /// (and nothing counted) when that many from `ip` are connected.
+    pub fn admit_ip(&self, ip: std::net::IpAddr) -> bool {
+        let Some(max) = self.config.max_clients_per_ip else {
+            return true;
+        };
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
     }
 
     /// Delivers a command to loop `idx`: directly when called from that loop's

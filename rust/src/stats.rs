@@ -23,6 +23,10 @@ pub struct Stats {
     pub accepted: u64,
     /// Connections refused because `max_clients` were connected (accepted, then closed at once).
     pub rejected: u64,
+    /// Connections refused because
+    /// [`max_clients_per_ip`](crate::TcpServer::max_clients_per_ip) were
+    /// connected from the same IP address (not counted in `rejected`).
+    pub rejected_per_ip: u64,
     /// Admitted connections (see `accepted`) that have ended, for any
     /// reason; a refused one counts only in `rejected`.
     pub disconnected: u64,
@@ -78,6 +82,7 @@ pub struct Stats {
 pub(crate) struct LoopCounters {
     pub accepted: AtomicU64,
     pub rejected: AtomicU64,
+    pub rejected_per_ip: AtomicU64,
     pub disconnected: AtomicU64,
     pub msgs_in: AtomicU64,
     pub bytes_in: AtomicU64,
@@ -118,6 +123,7 @@ pub(crate) fn sum(loops: &[LoopCounters], clients: u64) -> Stats {
     for l in loops {
         s.accepted += l.accepted.load(Relaxed);
         s.rejected += l.rejected.load(Relaxed);
+        s.rejected_per_ip += l.rejected_per_ip.load(Relaxed);
         s.disconnected += l.disconnected.load(Relaxed);
         s.msgs_in += l.msgs_in.load(Relaxed);
         s.bytes_in += l.bytes_in.load(Relaxed);

@@ -136,7 +136,7 @@ impl Drop for Dealt {
         if self.stream.is_some() {
             // Never adopted (the socket closes with it; the peer sees EOF).
             if let Some(core) = self.core.upgrade() {
-                core.release_client(self.idx);
+                core.release_client(self.idx, self.client.addr.ip());
             }
         }
     }
@@ -278,18 +278,16 @@ impl EventLoop {
                     }
                 }
             }
-            let mut stream = stream;
-            if let Some(notice) = &core.config.full_frame {
-                // A new connection's send buffer holds it (it is at most
-                // MAX_FULL_MESSAGE bytes); if not, the peer gets less.
-                let _ = stream.write(notice);
-            }
-            // The peer sees EOF after the notice. Lingering (as a kicked
-            // client's socket does, in a place a client's socket may take
-            // back) keeps a peer that is still sending from getting a
-            // reset that throws away the notice's unsent rest.
-            let input = close_politely(&mut stream, &mut self.rbuf);
-            self.linger_refused(stream, input);
+            let notice = self.core.config.full_frame.clone();
+            self.refuse(stream, notice.as_ref());
+            return;
+        }
+        let addr = crate::addr::canonical(addr);
+        if !core.admit_ip(addr.ip()) {
+            LoopCounters::add(&self.counters().rejected_per_ip, 1);
+            self.refused_per_ip(addr);
+            let notice = self.core.config.per_ip_full_frame.clone();
+            self.refuse(stream, notice.as_ref());
             return;
         }
         core.active.fetch_add(1, Ordering::AcqRel);
@@ -300,7 +298,6 @@ impl EventLoop {
                 r.count
             );
         }
-        let addr = crate::addr::canonical(addr);
         let id = crate::shared::new_client_id();
         if core.config.nodelay && !NODELAY_INHERITED {
             let _ = stream.set_nodelay(true);
@@ -316,6 +313,49 @@ impl EventLoop {
             self.adopt(dealt);
         } else {
             self.core.post(target, Command::Adopt(Box::new(dealt)));
+        }
+    }
+
+    /// Closes a refused connection after `notice`: the peer sees EOF after
+    /// it. Lingering (as a kicked client's socket does, in a place a
+    /// client's socket may take back) keeps a peer that is still sending
+    /// from getting a reset that throws away the notice's unsent rest.
+    fn refuse(&mut self, mut stream: TcpStream, notice: Option<&Arc<[u8]>>) {
+        if let Some(notice) = notice {
+            // A new connection's send buffer holds it (it is at most
+            // MAX_FULL_MESSAGE bytes); if not, the peer gets less.
+            let _ = stream.write(notice);
+        }
+        let input = close_politely(&mut stream, &mut self.rbuf);
+        self.linger_refused(stream, input);
+    }
+
+    /// Logs a connection from `addr` refused at `max_clients_per_ip`: the
+    /// first, then a count at most once per [`REPEAT_LOG`] (a host
+    /// connecting in a loop must not fill the log).
+    fn refused_per_ip(&mut self, addr: std::net::SocketAddr) {
+        let max = self.core.config.max_clients_per_ip.unwrap_or(usize::MAX);
+        let now = Instant::now();
+        match &mut self.refusing_per_ip {
+            None => {
+                log::info!(
+                    "tcphub: refusing {addr}: {max} connections from {} already \
+                     (max_clients_per_ip {max})",
+                    addr.ip()
+                );
+                self.refusing_per_ip = Some(Run::new(now));
+            }
+            Some(r) => {
+                let last = r.logged;
+                if r.again(now) {
+                    log::info!(
+                        "tcphub: refused {} more connections in {:.0?}, the last from {addr}: \
+                         too many from one address (max_clients_per_ip {max})",
+                        std::mem::take(&mut r.unlogged),
+                        now.duration_since(last)
+                    );
+                }
+            }
         }
     }
 
@@ -392,6 +432,7 @@ mod tests {
         let server = TcpServer::new(0, 4)
             .bind("127.0.0.1".parse().expect("ip"))
             .threads(2)
+            .max_clients_per_ip(2)
             .start()
             .expect("start");
         let core = server.core().clone();
@@ -403,6 +444,7 @@ mod tests {
             addr: peer.local_addr().expect("addr"),
         };
         // What `admit` and `pick_loop` count when dealing it to loop 1.
+        assert!(core.admit_ip(client.addr.ip()));
         core.active.fetch_add(1, Ordering::SeqCst);
         core.loops[1].clients.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -412,6 +454,8 @@ mod tests {
         .expect("queued");
         drop(rx); // the loop's last receiver: what the channel holds is dropped
         assert_eq!(core.active.load(Ordering::SeqCst), 0, "max_clients count");
+        let per_ip = core.per_ip.lock().expect("per_ip").clone();
+        assert!(per_ip.is_empty(), "max_clients_per_ip count: {per_ip:?}");
         assert_eq!(
             core.loops[1].clients.load(Ordering::SeqCst),
             0,

@@ -1,7 +1,7 @@
 //! The settings check behind `TcpServer::validate` and `TcpServer::start`:
 //! every bound a setting has, and the server's framed notices
-//! (`full_message`, `idle_timeout_message`, `frame_timeout_message`,
-//! `frame_too_large_message`).
+//! (`full_message`, `per_ip_full_message`, `idle_timeout_message`,
+//! `frame_timeout_message`, `frame_too_large_message`).
 
 use std::sync::Arc;
 
@@ -14,6 +14,9 @@ use crate::shared::{Config, MAX_FULL_MESSAGE};
 pub(super) fn check(config: &Config) -> Result<Notices> {
     // max_clients 0 would accept every connection only to close it at once.
     at_least_one("max_clients", config.max_clients)?;
+    if let Some(n) = config.max_clients_per_ip {
+        at_least_one("max_clients_per_ip", n)?;
+    }
     at_least_one("threads", config.threads)?;
     if config.threads > MAX_THREADS {
         // Checked before anything is sized by it: a count from C such
@@ -50,6 +53,11 @@ pub(super) fn check(config: &Config) -> Result<Notices> {
     config.framing.validate()?;
     Ok(Notices {
         full: framed("full_message", config.full_message.as_ref(), config)?,
+        per_ip_full: framed(
+            "per_ip_full_message",
+            config.per_ip_full_message.as_ref(),
+            config,
+        )?,
         idle: framed("idle_timeout_message", config.idle_message.as_ref(), config)?,
         frame_timeout: framed(
             "frame_timeout_message",
@@ -67,6 +75,7 @@ pub(super) fn check(config: &Config) -> Result<Notices> {
 /// The server's own notices, framed by `check`.
 pub(super) struct Notices {
     pub full: Option<Arc<[u8]>>,
+    pub per_ip_full: Option<Arc<[u8]>>,
     pub idle: Option<Arc<[u8]>>,
     pub frame_timeout: Option<Arc<[u8]>>,
     pub frame_too_large: Option<Arc<[u8]>>,

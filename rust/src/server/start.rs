@@ -22,6 +22,7 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
     } = server;
     let notices = check(&config)?;
     config.full_frame = notices.full;
+    config.per_ip_full_frame = notices.per_ip_full;
     config.idle_frame = notices.idle;
     config.frame_timeout_frame = notices.frame_timeout;
     config.frame_too_large_frame = notices.frame_too_large;
@@ -69,6 +70,7 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
         counters,
         registry: Registry::default(),
         active: AtomicUsize::new(0),
+        per_ip: Mutex::default(),
         callbacks,
         events_rx,
         leftovers: Arc::default(),

@@ -129,6 +129,30 @@ impl Peer {
         }
     }
 
+    /// Connects to `addr` from local address `from` (another loopback
+    /// address, say: 127.0.0.2), otherwise as [`connect`](Peer::connect).
+    pub fn connect_from(from: IpAddr, addr: SocketAddr) -> Peer {
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .unwrap();
+        sock.bind(&SocketAddr::new(from, 0).into())
+            .unwrap_or_else(|e| panic!("bind {from}: {e}"));
+        sock.connect(&addr.into())
+            .unwrap_or_else(|e| panic!("connect {addr} from {from}: {e}"));
+        let stream = TcpStream::from(sock);
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Peer {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
     /// This client's address as the server sees it (what `send_to` takes).
     pub fn addr(&self) -> SocketAddr {
         self.stream.local_addr().unwrap()
