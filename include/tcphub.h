@@ -721,6 +721,12 @@ typedef struct tcphub_stats {
    * `dropped`, like anyone's). Broadcasts are otherwise not counted here.
    */
   uint64_t undelivered;
+  /**
+   * Connections refused because `tcphub_server_set_max_clients_per_ip`
+   * clients from the same IP address were connected (not counted in
+   * `rejected`).
+   */
+  uint64_t rejected_per_ip;
 } tcphub_stats;
 
 /**
@@ -2090,6 +2096,30 @@ int tcphub_server_set_keepalive(struct tcphub_server *s, uint64_t idle_ms);
 int tcphub_server_set_linger(struct tcphub_server *s, uint64_t linger_ms);
 
 /**
+ * At most `n` clients from one IP address at a time (0, the default: no
+ * limit but `max_clients`), so that one host cannot take all of
+ * `max_clients`. A connection past it is accepted and closed at once, as
+ * one past `max_clients` is, after the notice of
+ * `tcphub_server_set_per_ip_full_message` if set, and counted in
+ * `tcphub_stats.rejected_per_ip`; a client's place is given back when its
+ * connection has closed. An IPv4 client on a dual-stack listener counts
+ * as its IPv4 address, an IPv6 one by all 128 bits; clients behind one
+ * NAT share an address. Takes effect at the next `tcphub_server_start`.
+ *
+ * ```c
+ * tcphub_server *srv = tcphub_server_new(8001, 1000);
+ * tcphub_server_set_max_clients_per_ip(srv, 8);
+ * ```
+ *
+ * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_max_clients_per_ip(struct tcphub_server *s, size_t n);
+
+/**
  * Bounds the bytes waiting to be written to each client (0: the default,
  * 4 MiB); each queued message also counts 48 bytes of bookkeeping. A client
  * whose queue would grow past it is disconnected with
@@ -2144,6 +2174,20 @@ int tcphub_server_set_nodelay(struct tcphub_server *s, bool on);
  * `s` is NULL or a live server.
  */
 int tcphub_server_set_overflow(struct tcphub_server *s, int policy);
+
+/**
+ * Like `tcphub_server_set_full_message`, for connections refused because
+ * `tcphub_server_set_max_clients_per_ip` clients from their IP address are
+ * connected.
+ *
+ * Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+ * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+ */
+int tcphub_server_set_per_ip_full_message(struct tcphub_server *s, const uint8_t *msg, size_t len);
 
 /**
  * Sets the number of event-loop threads (default: one per core). Zero and

@@ -36,6 +36,11 @@ pub(crate) struct ServeArgs {
     /// Most clients connected at once; more are accepted and closed.
     #[arg(long, default_value_t = 100, value_parser = crate::at_least_one)]
     max: usize,
+    /// Most clients from one IP address at once (default: no limit but
+    /// --max); more from it are accepted and closed, so one host cannot
+    /// take every place.
+    #[arg(long, value_name = "N", value_parser = crate::at_least_one)]
+    max_per_ip: Option<usize>,
     /// Message framing.
     #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
     framing: FramingArg,
@@ -78,6 +83,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(t) = args.threads {
         builder = builder.threads(t);
     }
+    if let Some(n) = args.max_per_ip {
+        builder = builder.max_clients_per_ip(n);
+    }
     builder = builder.busy_poll(std::time::Duration::from_micros(args.busy_poll_us));
     if let Some(idle) = args.idle_timeout {
         builder = builder.idle_timeout(idle);
@@ -119,6 +127,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(max) = args.framing.framing().max_len() {
                 builder = builder.frame_too_large_message(format!(
                     "disconnected: a message over {max} bytes (frame too large)"
+                ));
+            }
+            // And one refused for its address's count, as a full hub's is.
+            if let Some(n) = args.max_per_ip {
+                builder = builder.per_ip_full_message(format!(
+                    "too many connections from your address (at most {n}){end}"
                 ));
             }
             chat(builder, args.max, end)
@@ -178,7 +192,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The refusals too: the log said only the first of a run of them (and
     // their total once the hub had room again, which a hub stopped while
     // full never had).
-    let refused = if s.rejected > 0 {
+    let mut refused = if s.rejected > 0 {
         format!(
             ", {} refused (server full)",
             count(s.rejected, "connection")
@@ -186,6 +200,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         String::new()
     };
+    if s.rejected_per_ip > 0 {
+        refused += &format!(
+            ", {} refused (too many from one address)",
+            count(s.rejected_per_ip, "connection")
+        );
+    }
     log::info!(
         "stopped: {} served, {} in, {} out{refused}",
         count(s.accepted, "client"),
@@ -235,7 +255,7 @@ fn summary(a: &Stats, b: &Stats, secs: f64) -> String {
         rate(a.bytes_out, b.bytes_out),
         b.dropped,
         b.slow_consumers,
-        b.rejected,
+        b.rejected + b.rejected_per_ip,
     )
 }
 

@@ -180,6 +180,37 @@ fn full_chat_hub_says_so() {
     );
 }
 
+#[test]
+fn a_chat_hub_with_max_per_ip_refuses_one_address_past_it_and_says_so() {
+    let mut hub = Hub::start(&["--max", "10", "--max-per-ip", "1"]);
+    let mut a = hub.connect();
+    a.expect(&format!("client {} connected", a.addr()));
+    let mut refused = hub.connect();
+    assert_eq!(
+        refused.until_eof(),
+        "too many connections from your address (at most 1)\n"
+    );
+    let line = wait_line(&hub.log, |l| l.contains("refusing"));
+    assert!(line.contains("max_clients_per_ip 1"), "{line}");
+    // Another address still gets in.
+    let b = std::net::TcpStream::from({
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&std::net::SocketAddr::from(([127, 0, 0, 2], 0)).into())
+            .unwrap();
+        s.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], hub.port)).into())
+            .unwrap();
+        s
+    });
+    let b_addr = b.local_addr().unwrap();
+    a.expect(&format!("client {b_addr} connected"));
+    assert!(hub.terminate().success());
+    let stopped = wait_line(&hub.log, |l| l.contains("stopped:"));
+    assert!(
+        stopped.ends_with(", 1 connection refused (too many from one address)"),
+        "{stopped}"
+    );
+}
+
 /// `tcphub connect` with input piped in, to a full hub: the notice is
 /// printed, and when the close beat a line to the socket the error says the
 /// connection closed — not "send failed: not running" (about 1 run in 50).

@@ -65,6 +65,10 @@ pub struct tcphub_stats {
     /// the hold; under `TCPHUB_OVERFLOW_DROP_MESSAGE` they count in
     /// `dropped`, like anyone's). Broadcasts are otherwise not counted here.
     pub undelivered: u64,
+    /// Connections refused because `tcphub_server_set_max_clients_per_ip`
+    /// clients from the same IP address were connected (not counted in
+    /// `rejected`).
+    pub rejected_per_ip: u64,
 }
 
 impl From<Stats> for tcphub_stats {
@@ -85,6 +89,7 @@ impl From<Stats> for tcphub_stats {
             frame_timeouts: s.frame_timeouts,
             callback_panics: s.callback_panics,
             undelivered: s.undelivered,
+            rejected_per_ip: s.rejected_per_ip,
         }
     }
 }

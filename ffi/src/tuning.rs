@@ -29,6 +29,10 @@ pub(crate) struct Tuning {
     event_capacity: Option<usize>,
     /// The notice for connections refused at `max_clients`.
     full_message: Option<Vec<u8>>,
+    /// Most clients from one IP address (`None`: no limit), and the notice
+    /// for connections refused at it.
+    max_clients_per_ip: Option<usize>,
+    per_ip_full_message: Option<Vec<u8>>,
     /// The notices for clients cut off by the idle and the frame timeout,
     /// and for an oversize frame.
     idle_timeout_message: Option<Vec<u8>>,
@@ -62,6 +66,12 @@ impl Tuning {
         }
         if let Some(msg) = &self.full_message {
             b = b.full_message(msg);
+        }
+        if let Some(n) = self.max_clients_per_ip {
+            b = b.max_clients_per_ip(n);
+        }
+        if let Some(msg) = &self.per_ip_full_message {
+            b = b.per_ip_full_message(msg);
         }
         if let Some(msg) = &self.idle_timeout_message {
             b = b.idle_timeout_message(msg);
@@ -304,6 +314,65 @@ pub unsafe extern "C" fn tcphub_server_set_full_message(
     unsafe {
         tune("tcphub_server_set_full_message", s, |t| {
             t.full_message = notice(msg, len)?;
+            Ok(())
+        })
+    }
+}
+
+/// At most `n` clients from one IP address at a time (0, the default: no
+/// limit but `max_clients`), so that one host cannot take all of
+/// `max_clients`. A connection past it is accepted and closed at once, as
+/// one past `max_clients` is, after the notice of
+/// `tcphub_server_set_per_ip_full_message` if set, and counted in
+/// `tcphub_stats.rejected_per_ip`; a client's place is given back when its
+/// connection has closed. An IPv4 client on a dual-stack listener counts
+/// as its IPv4 address, an IPv6 one by all 128 bits; clients behind one
+/// NAT share an address. Takes effect at the next `tcphub_server_start`.
+///
+/// ```c
+/// tcphub_server *srv = tcphub_server_new(8001, 1000);
+/// tcphub_server_set_max_clients_per_ip(srv, 8);
+/// ```
+///
+/// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_max_clients_per_ip(
+    s: *mut tcphub_server,
+    n: usize,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_max_clients_per_ip", s, |t| {
+            t.max_clients_per_ip = (n > 0).then_some(n);
+            Ok(())
+        })
+    }
+}
+
+/// Like `tcphub_server_set_full_message`, for connections refused because
+/// `tcphub_server_set_max_clients_per_ip` clients from their IP address are
+/// connected.
+///
+/// Returns `TCPHUB_ERR_NULL` for `msg` NULL with `len` > 0,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_per_ip_full_message(
+    s: *mut tcphub_server,
+    msg: *const u8,
+    len: usize,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_per_ip_full_message", s, |t| {
+            t.per_ip_full_message = notice(msg, len)?;
             Ok(())
         })
     }

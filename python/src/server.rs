@@ -84,6 +84,12 @@ use running::Running;
 ///
 /// - ``port``: TCP port, 0 for any free one. ``max_clients``: most clients
 ///   connected at once (more are accepted and closed).
+///   ``max_clients_per_ip``: most clients from one IP address at once
+///   (``None``, the default: no limit but ``max_clients``); more from it
+///   are accepted and closed, counted in ``stats().rejected_per_ip``, so
+///   one host cannot take all of ``max_clients`` (an IPv4 client on a
+///   dual-stack listener counts as its IPv4 address, an IPv6 one by all
+///   128 bits; clients behind one NAT share an address).
 /// - ``framing``: how messages are delimited — ``"raw"`` (each read is a
 ///   message), ``"lines"`` (newline-terminated; sending a message holding a
 ///   newline raises ``InvalidMessage``, and one ending in ``\r`` arrives
@@ -131,6 +137,8 @@ use running::Running;
 /// - ``full_message``: bytes sent (framed) to each connection refused
 ///   because ``max_clients`` are connected, just before it is closed, so
 ///   the peer learns why; at most 4096 bytes framed.
+///   ``per_ip_full_message``: likewise, for each connection refused because
+///   ``max_clients_per_ip`` from its address are connected.
 /// - ``idle_timeout_message``, ``frame_timeout_message``: bytes sent
 ///   (framed) to each client cut off by ``idle_timeout`` or
 ///   ``frame_timeout``, after what was queued for it and before its
@@ -148,10 +156,10 @@ use running::Running;
 /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
 /// ``start()`` would refuse (zero ``max_clients``, ``threads``,
 /// ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
-/// below 1, a zero timeout, a notice (``full_message``,
-/// ``idle_timeout_message``, ``frame_timeout_message``,
-/// ``frame_too_large_message``) too long or, under
-/// lines framing, holding a newline) is refused here,
+/// below 1, a zero timeout or ``max_clients_per_ip``, a notice
+/// (``full_message``, ``per_ip_full_message``, ``idle_timeout_message``,
+/// ``frame_timeout_message``, ``frame_too_large_message``) too long or,
+/// under lines framing, holding a newline) is refused here,
 /// and so is a negative or too large count (``max_clients=-1``), the
 /// message naming the argument; a ``port`` outside 0–65535 raises
 /// ``OverflowError``, as ``socket`` does.
@@ -187,6 +195,7 @@ impl PyTcpServer {
         port = 0,
         max_clients = 1024,
         *,
+        max_clients_per_ip = None,
         framing = "raw",
         bind = "0.0.0.0",
         max_len = None,
@@ -203,6 +212,7 @@ impl PyTcpServer {
         event_capacity = 65536, // DEFAULT_EVENT_CAPACITY
         busy_poll = 5e-6,
         full_message = None,
+        per_ip_full_message = None,
         idle_timeout_message = None,
         frame_timeout_message = None,
         frame_too_large_message = None,
@@ -212,6 +222,9 @@ impl PyTcpServer {
         py: Python<'_>,
         #[pyo3(from_py_with = crate::types::port_arg)] port: u16,
         #[pyo3(from_py_with = crate::types::max_clients_arg)] max_clients: usize,
+        #[pyo3(from_py_with = crate::types::max_clients_per_ip_arg)] max_clients_per_ip: Option<
+            usize,
+        >,
         framing: &str,
         bind: &str,
         #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
@@ -228,6 +241,7 @@ impl PyTcpServer {
         #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
         busy_poll: f64,
         full_message: Option<Data>,
+        per_ip_full_message: Option<Data>,
         idle_timeout_message: Option<Data>,
         frame_timeout_message: Option<Data>,
         frame_too_large_message: Option<Data>,
@@ -264,6 +278,8 @@ impl PyTcpServer {
             event_capacity,
             busy_poll: duration(py, busy_poll, "busy_poll")?,
             full_message: full_message.map(|m| m.to_vec()),
+            max_clients_per_ip,
+            per_ip_full_message: per_ip_full_message.map(|m| m.to_vec()),
             idle_timeout_message: idle_timeout_message.map(|m| m.to_vec()),
             frame_timeout_message: frame_timeout_message.map(|m| m.to_vec()),
             frame_too_large_message: frame_too_large_message.map(|m| m.to_vec()),

@@ -30,6 +30,8 @@ pub(crate) struct Settings {
     pub(crate) event_capacity: usize,
     pub(crate) busy_poll: Duration,
     pub(crate) full_message: Option<Vec<u8>>,
+    pub(crate) max_clients_per_ip: Option<usize>,
+    pub(crate) per_ip_full_message: Option<Vec<u8>>,
     pub(crate) idle_timeout_message: Option<Vec<u8>>,
     pub(crate) frame_timeout_message: Option<Vec<u8>>,
     pub(crate) frame_too_large_message: Option<Vec<u8>>,
@@ -65,6 +67,12 @@ impl Settings {
         }
         if let Some(msg) = &self.full_message {
             b = b.full_message(msg);
+        }
+        if let Some(n) = self.max_clients_per_ip {
+            b = b.max_clients_per_ip(n);
+        }
+        if let Some(msg) = &self.per_ip_full_message {
+            b = b.per_ip_full_message(msg);
         }
         if let Some(msg) = &self.idle_timeout_message {
             b = b.idle_timeout_message(msg);

@@ -357,6 +357,9 @@ pub(crate) struct PyStats {
     accepted: u64,
     /// Connections refused because ``max_clients`` were connected.
     rejected: u64,
+    /// Connections refused because ``max_clients_per_ip`` were connected
+    /// from the same IP address (not counted in ``rejected``).
+    rejected_per_ip: u64,
     /// Admitted connections (see ``accepted``) that have ended, for any
     /// reason; a refused one counts only in ``rejected``.
     disconnected: u64,
@@ -404,6 +407,7 @@ impl From<Stats> for PyStats {
             clients: s.clients,
             accepted: s.accepted,
             rejected: s.rejected,
+            rejected_per_ip: s.rejected_per_ip,
             disconnected: s.disconnected,
             msgs_in: s.msgs_in,
             bytes_in: s.bytes_in,
@@ -428,11 +432,12 @@ impl PyStats {
         self
     }
 
-    fn fields(&self) -> [(&'static str, u64); 15] {
+    fn fields(&self) -> [(&'static str, u64); 16] {
         [
             ("clients", self.clients),
             ("accepted", self.accepted),
             ("rejected", self.rejected),
+            ("rejected_per_ip", self.rejected_per_ip),
             ("disconnected", self.disconnected),
             ("msgs_in", self.msgs_in),
             ("bytes_in", self.bytes_in),
@@ -567,6 +572,7 @@ int_args! {
 
 int_args! {
     opt max_len_arg: usize = "max_len" from 1 to usize::MAX;
+    opt max_clients_per_ip_arg: usize = "max_clients_per_ip" from 1 to usize::MAX;
     opt threads_arg: usize = "threads" from 1 to tcphub::MAX_THREADS;
     opt max_attempts_arg: u32 = "reconnect_max_attempts" from 1 to u32::MAX;
 }
@@ -783,6 +789,7 @@ pub(crate) fn _stats(counters: std::collections::HashMap<String, u64>) -> PyStat
         clients: get("clients"),
         accepted: get("accepted"),
         rejected: get("rejected"),
+        rejected_per_ip: get("rejected_per_ip"),
         disconnected: get("disconnected"),
         msgs_in: get("msgs_in"),
         bytes_in: get("bytes_in"),

@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="port (0 picks a free one)")
     serve.add_argument("--max", type=_int_in(1, sys.maxsize), default=100,
                        help="most clients connected at once")
+    serve.add_argument("--max-per-ip", type=_int_in(1, sys.maxsize), metavar="N",
+                       help="most clients from one IP address at once (default: no limit but --max)")
     # "length" is also taken for "len", as by `tcphub serve`.
     serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines",
                        type=lambda text: "len" if text == "length" else text)
@@ -176,6 +178,10 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
     end = "\n" if args.framing == "raw" else ""
     chat = args.mode == "chat"
     full = f"server full ({args.max} connected){end}".encode() if chat else None
+    per_ip_full: Optional[bytes] = None
+    if chat and args.max_per_ip is not None:
+        most = args.max_per_ip
+        per_ip_full = f"too many connections from your address (at most {most}){end}".encode()
     # A client cut off by a timeout is told why, as a refused one is.
     idle_note: Optional[bytes] = None
     frame_note: Optional[bytes] = None
@@ -206,6 +212,8 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         threads=args.threads,
         busy_poll=args.busy_poll_us / 1e6,
         full_message=full,
+        max_clients_per_ip=args.max_per_ip,
+        per_ip_full_message=per_ip_full,
         idle_timeout_message=idle_note,
         frame_timeout_message=frame_note,
         frame_too_large_message=too_large_note,
@@ -271,7 +279,7 @@ def _summary(a: Stats, b: Stats, secs: float) -> str:
         f"stats: clients {b.clients} | msgs/s in {rate(a.msgs_in, b.msgs_in):.0f} "
         f"out {rate(a.msgs_out, b.msgs_out):.0f} | bytes/s in {rate(a.bytes_in, b.bytes_in):.0f} "
         f"out {rate(a.bytes_out, b.bytes_out):.0f} | drops {b.dropped} slow {b.slow_consumers} "
-        f"rejected {b.rejected}"
+        f"rejected {b.rejected + b.rejected_per_ip}"
     )
 
 
@@ -331,6 +339,8 @@ def serve(args: argparse.Namespace) -> int:
     s = server.stats()
     # The refusals too, as `tcphub serve` says them.
     refused = f", {_count(s.rejected, 'connection')} refused (server full)" if s.rejected else ""
+    if s.rejected_per_ip:
+        refused += f", {_count(s.rejected_per_ip, 'connection')} refused (too many from one address)"
     log.info("stopped: %s served, %s in, %d out%s", _count(s.accepted, "client"), _count(s.msgs_in, "message"),
              s.msgs_out, refused)
     return 0

@@ -78,8 +78,9 @@ DEFAULT_EVENT_CAPACITY: int
 DEFAULT_CONNECT_TIMEOUT: float
 """``TcpClient``'s default ``connect_timeout``, in seconds."""
 MAX_FULL_MESSAGE: int
-"""Longest ``full_message``, ``idle_timeout_message`` or
-``frame_timeout_message`` a ``TcpServer`` takes, framed, in bytes."""
+"""Longest server notice (``full_message``, ``per_ip_full_message``,
+``idle_timeout_message``, ``frame_timeout_message``,
+``frame_too_large_message``) a ``TcpServer`` takes, framed, in bytes."""
 EVENT_QUEUE_BYTES: int
 """Message bytes an event queue holds at most (with ``event_capacity``
 events): past either, the server or client stops reading."""
@@ -315,6 +316,10 @@ class Stats:
     def rejected(self) -> int:
         """Connections refused because ``max_clients`` were connected."""
     @property
+    def rejected_per_ip(self) -> int:
+        """Connections refused because ``max_clients_per_ip`` were connected
+        from the same IP address (not counted in ``rejected``)."""
+    @property
     def disconnected(self) -> int:
         """Admitted connections (see ``accepted``) that have ended, for any
         reason; a refused one counts only in ``rejected``."""
@@ -485,6 +490,12 @@ class TcpServer:
 
     - ``port``: TCP port, 0 for any free one. ``max_clients``: most clients
       connected at once (more are accepted and closed).
+      ``max_clients_per_ip``: most clients from one IP address at once
+      (``None``, the default: no limit but ``max_clients``); more from it
+      are accepted and closed, counted in ``stats().rejected_per_ip``, so
+      one host cannot take all of ``max_clients`` (an IPv4 client on a
+      dual-stack listener counts as its IPv4 address, an IPv6 one by all
+      128 bits; clients behind one NAT share an address).
     - ``framing``: how messages are delimited — ``"raw"`` (each read is a
       message), ``"lines"`` (newline-terminated; sending a message holding a
       newline raises ``InvalidMessage``, and one ending in ``\r`` arrives
@@ -532,6 +543,8 @@ class TcpServer:
     - ``full_message``: bytes sent (framed) to each connection refused
       because ``max_clients`` are connected, just before it is closed, so
       the peer learns why; at most 4096 bytes framed.
+      ``per_ip_full_message``: likewise, for each connection refused because
+      ``max_clients_per_ip`` from its address are connected.
     - ``idle_timeout_message``, ``frame_timeout_message``: bytes sent
       (framed) to each client cut off by ``idle_timeout`` or
       ``frame_timeout``, after what was queued for it and before its
@@ -549,10 +562,10 @@ class TcpServer:
     Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
     ``start()`` would refuse (zero ``max_clients``, ``threads``,
     ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
-    below 1, a zero timeout, a notice (``full_message``,
-    ``idle_timeout_message``, ``frame_timeout_message``,
-    ``frame_too_large_message``) too long or, under
-    lines framing, holding a newline) is refused here,
+    below 1, a zero timeout or ``max_clients_per_ip``, a notice
+    (``full_message``, ``per_ip_full_message``, ``idle_timeout_message``,
+    ``frame_timeout_message``, ``frame_too_large_message``) too long or,
+    under lines framing, holding a newline) is refused here,
     and so is a negative or too large count (``max_clients=-1``), the
     message naming the argument; a ``port`` outside 0–65535 raises
     ``OverflowError``, as ``socket`` does."""
@@ -562,6 +575,7 @@ class TcpServer:
         port: int = 0,
         max_clients: int = 1024,
         *,
+        max_clients_per_ip: Optional[int] = None,
         framing: Literal["raw", "lines", "length", "len"] = "raw",
         bind: str = "0.0.0.0",
         max_len: Optional[int] = None,
@@ -578,6 +592,7 @@ class TcpServer:
         event_capacity: int = 65536,
         busy_poll: float = 5e-6,
         full_message: Optional[_Data] = None,
+        per_ip_full_message: Optional[_Data] = None,
         idle_timeout_message: Optional[_Data] = None,
         frame_timeout_message: Optional[_Data] = None,
         frame_too_large_message: Optional[_Data] = None,

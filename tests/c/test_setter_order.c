@@ -42,6 +42,12 @@ static int good_idle_message(tcphub_server *s) {
 static int good_frame_timeout_message(tcphub_server *s) {
     return tcphub_server_set_frame_timeout_message(s, NULL, 0);
 }
+static int good_max_clients_per_ip(tcphub_server *s) {
+    return tcphub_server_set_max_clients_per_ip(s, 4);
+}
+static int good_per_ip_full_message(tcphub_server *s) {
+    return tcphub_server_set_per_ip_full_message(s, NULL, 0);
+}
 static int good_frame_too_large_message(tcphub_server *s) {
     return tcphub_server_set_frame_too_large_message(s, NULL, 0);
 }
@@ -60,6 +66,9 @@ static int null_idle_message(tcphub_server *s) {
 }
 static int null_frame_timeout_message(tcphub_server *s) {
     return tcphub_server_set_frame_timeout_message(s, NULL, 3);
+}
+static int null_per_ip_full_message(tcphub_server *s) {
+    return tcphub_server_set_per_ip_full_message(s, NULL, 3);
 }
 static int null_frame_too_large_message(tcphub_server *s) {
     return tcphub_server_set_frame_too_large_message(s, NULL, 3);
@@ -95,6 +104,9 @@ static const setter_case CASES[] = {
      TCPHUB_ERR_NULL},
     {"tcphub_server_set_frame_timeout_message", good_frame_timeout_message,
      null_frame_timeout_message, TCPHUB_ERR_NULL},
+    {"tcphub_server_set_max_clients_per_ip", good_max_clients_per_ip, NULL, 0},
+    {"tcphub_server_set_per_ip_full_message", good_per_ip_full_message,
+     null_per_ip_full_message, TCPHUB_ERR_NULL},
     {"tcphub_server_set_frame_too_large_message", good_frame_too_large_message,
      null_frame_too_large_message, TCPHUB_ERR_NULL},
 };

@@ -116,6 +116,53 @@ def test_refused_connection_gets_the_full_message(
         assert server.stats().rejected == 1
 
 
+def test_a_connection_past_max_clients_per_ip_is_refused_until_a_place_is_free(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    server = make_server(
+        framing="lines",
+        max_clients_per_ip=1,
+        per_ip_full_message=b"one per address",
+    )
+    events = server.start().events(timeout=WAIT)
+    first = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    assert next(events).kind == "connect"
+    # Another address is not limited by this one's.
+    other = socket.create_connection(
+        ("127.0.0.1", server.port), timeout=WAIT, source_address=("127.0.0.2", 0)
+    )
+    joined = next(events)
+    assert (joined.kind, joined.client.ip) == ("connect", "127.0.0.2")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as refused:
+        assert _read_to_eof(refused) == b"one per address\n"
+    stats = server.stats()
+    assert (stats.rejected_per_ip, stats.rejected) == (1, 0)
+    assert stats.as_dict()["rejected_per_ip"] == 1
+    first.shutdown(socket.SHUT_WR)
+    left = next(events)
+    assert left.kind == "disconnect"
+    # Its place is given back once the connection is closed: here (pull
+    # mode) at the next call for events, which ends its hold for replies
+    # (it no longer counts in client_count from its disconnect event on).
+    assert server.poll(timeout=0) == []
+    assert first.recv(1) == b"", "closed by the server"
+    first.close()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT):
+        assert next(events).kind == "connect"
+    other.close()
+
+
+def test_zero_max_clients_per_ip_is_invalid_config(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    with pytest.raises(tcphub.InvalidConfig, match="max_clients_per_ip"):
+        make_server(max_clients_per_ip=0)
+    with pytest.raises(tcphub.InvalidConfig, match="max_clients_per_ip"):
+        make_server(max_clients_per_ip=-1)
+    with pytest.raises(tcphub.InvalidConfig, match="per_ip_full_message"):
+        make_server(framing="lines", per_ip_full_message=b"two\nlines")
+
+
 def test_full_message_over_the_limit_is_refused(
     make_server: Callable[..., tcphub.TcpServer],
 ) -> None:

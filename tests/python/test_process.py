@@ -573,6 +573,29 @@ def test_python_dash_m_chat_tells_a_connection_over_max_that_it_is_full_like_the
         server.stop()
 
 
+def test_python_dash_m_chat_refuses_one_address_past_max_per_ip_like_the_cli():
+    server = _hub("--max", "10", "--max-per-ip", "1")
+    try:
+        a = socket.create_connection(server.address, timeout=WAIT)
+        me = "%s:%d" % a.getsockname()
+        reader = LineReader(a)
+        assert reader.line() == f"client {me} connected".encode()
+        with socket.create_connection(server.address, timeout=WAIT) as refused:
+            got = b""
+            while chunk := refused.recv(64):
+                got += chunk
+        assert got == b"too many connections from your address (at most 1)\n"
+        # Another address still gets in.
+        with socket.create_connection(
+            server.address, timeout=WAIT, source_address=("127.0.0.2", 0)
+        ) as b:
+            other = "%s:%d" % b.getsockname()
+            assert reader.line() == f"client {other} connected".encode()
+        a.close()
+    finally:
+        server.stop()
+
+
 def _last_words(*flags: str, send: bytes = b"") -> bytes:
     """What a lone client of a hub run with ``flags`` is told (after its
     join notice in chat mode), having sent ``send``, up to the end."""

@@ -14,10 +14,12 @@ impl TcpServer {
     /// closed at once, as one past `max_clients` is, after the
     /// [`per_ip_full_message`](TcpServer::per_ip_full_message) if set, and
     /// counted in [`Stats::rejected_per_ip`](crate::Stats::rejected_per_ip).
-    /// A client's place is given back when its connection has closed (its
-    /// [`Disconnected`](crate::Event::Disconnected) event), so one host
-    /// cannot hold all of `max_clients` — a defence for a server open to
-    /// the internet, with [`idle_timeout`](TcpServer::idle_timeout) and
+    /// A client's place is given back when its connection is closed, as
+    /// its place among `max_clients` is (a client held open for replies
+    /// after its [`Disconnected`](crate::Event::Disconnected) keeps it
+    /// until then). So one host cannot take all of `max_clients` — a
+    /// defence for a server open to the internet, with
+    /// [`idle_timeout`](TcpServer::idle_timeout) and
     /// [`frame_timeout`](TcpServer::frame_timeout).
     ///
     /// Addresses count whole: an IPv4 client on a dual-stack listener

@@ -1,0 +1,84 @@
+/* tcphub_server_set_max_clients_per_ip: one address may have that many
+ * clients at a time; a connection past it gets the per-address notice,
+ * then EOF, and counts in tcphub_stats.rejected_per_ip; another address is
+ * not affected; the place comes back when a client of the address leaves. */
+#include "test_util.h"
+
+/* A connection to `port` on 127.0.0.1 from 127.0.0.2. */
+static int connect_from_other(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in from;
+    memset(&from, 0, sizeof from);
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+    CHECK(bind(fd, (struct sockaddr *)&from, sizeof from) == 0);
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&to, sizeof to) == 0);
+    return fd;
+}
+
+int main(void) {
+    static const char note[] = "too many connections from your address";
+    CHECK_RC(tcphub_server_set_max_clients_per_ip(NULL, 1), TCPHUB_ERR_NULL);
+    CHECK_RC(tcphub_server_set_per_ip_full_message(NULL, NULL, 0), TCPHUB_ERR_NULL);
+    tcphub_server *s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_RC(tcphub_server_set_per_ip_full_message(s, NULL, 3), TCPHUB_ERR_NULL);
+    CHECK_OK(tcphub_server_set_per_ip_full_message(s, (const uint8_t *)"two\nlines", 9));
+    CHECK_RC(tcphub_server_start(s), TCPHUB_ERR_INVALID_ARG);
+    CHECK(strstr(tcphub_last_error(), "per_ip_full_message: ") != NULL);
+    CHECK_OK(tcphub_server_set_max_clients_per_ip(s, 1));
+    CHECK_OK(tcphub_server_set_per_ip_full_message(s, (const uint8_t *)note, strlen(note)));
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_RC(tcphub_server_set_max_clients_per_ip(s, 2), TCPHUB_ERR_ALREADY_RUNNING);
+    TEST_PASS("setters: NULL, a notice the framing cannot carry, a running server");
+
+    int first = connect_to(tcphub_server_port(s));
+    uint64_t id = expect_connected(s);
+    int other = connect_from_other(tcphub_server_port(s));
+    expect_connected(s);
+    int refused = connect_to(tcphub_server_port(s));
+    EXPECT_LINE(refused, note);
+    expect_eof(refused);
+    close(refused);
+    tcphub_stats st;
+    CHECK_OK(tcphub_server_stats(s, &st));
+    CHECK(st.rejected_per_ip == 1 && st.rejected == 0 && st.clients == 2);
+    TEST_PASS("a second connection from one address is refused with its notice");
+
+    close(first);
+    tcphub_event ev;
+    for (;;) {
+        CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
+        int done = ev.kind == TCPHUB_EVENT_DISCONNECTED && ev.client_id == id;
+        tcphub_event_release(&ev);
+        if (done)
+            break;
+    }
+    int again = connect_to(tcphub_server_port(s));
+    expect_connected(s);
+    CHECK_OK(tcphub_server_stats(s, &st));
+    CHECK(st.rejected_per_ip == 1 && st.clients == 2);
+    close(again);
+    close(other);
+    tcphub_server_free(s);
+    TEST_PASS("its place comes back when the address's client leaves");
+
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_max_clients_per_ip(s, 1));
+    CHECK_OK(tcphub_server_set_max_clients_per_ip(s, 0)); /* removed */
+    CHECK_OK(tcphub_server_start(s));
+    int a = connect_to(tcphub_server_port(s));
+    expect_connected(s);
+    int b = connect_to(tcphub_server_port(s));
+    expect_connected(s);
+    close(a);
+    close(b);
+    tcphub_server_free(s);
+    TEST_PASS("0 removes the limit");
+    return 0;
+}
