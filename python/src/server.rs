@@ -720,6 +720,13 @@ impl PyTcpServer {
         self.settings.max_clients
     }
 
+    /// The most clients from one IP address at once, ``None`` for no limit
+    /// but ``max_clients``.
+    #[getter]
+    fn max_clients_per_ip(&self) -> Option<usize> {
+        self.settings.max_clients_per_ip
+    }
+
     /// Whether the server is running (started and not stopped).
     #[getter]
     fn running(&self) -> bool {

@@ -813,6 +813,10 @@ class TcpServer:
     def max_clients(self) -> int:
         """The most clients connected at once."""
     @property
+    def max_clients_per_ip(self) -> Optional[int]:
+        """The most clients from one IP address at once, ``None`` for no limit
+        but ``max_clients``."""
+    @property
     def running(self) -> bool:
         """Whether the server is running (started and not stopped)."""
     def events(self, timeout: Optional[float] = None, *, max_batch: int = 256) -> EventIterator:

@@ -124,6 +124,8 @@ def test_a_connection_past_max_clients_per_ip_is_refused_until_a_place_is_free(
         max_clients_per_ip=1,
         per_ip_full_message=b"one per address",
     )
+    assert server.max_clients_per_ip == 1
+    assert make_server().max_clients_per_ip is None
     events = server.start().events(timeout=WAIT)
     first = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
     assert next(events).kind == "connect"
