@@ -689,7 +689,8 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
 
 impl Core {
     /// Forgets one client of loop `idx` (closed, or dealt to it and never
-    /// adopted): it no longer counts against `max_clients` or that loop.
+    /// adopted): it no longer counts against `max_clients`, that loop, or
+    /// `max_clients_per_ip` for its address `ip`.
     pub fn release_client(&self, idx: usize, ip: std::net::IpAddr) {
         self.active.fetch_sub(1, Ordering::AcqRel);
         self.loops[idx].clients.fetch_sub(1, Ordering::Relaxed);
