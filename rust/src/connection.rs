@@ -81,6 +81,10 @@ pub(crate) struct Connection {
     /// reading, no idle or frame timeout meanwhile. (A flag here, so a
     /// connection costs no more memory than before.)
     pub held: bool,
+    /// The application paused this client's input
+    /// (`ServerHandle::pause_client`): not read, no idle or frame timeout,
+    /// until `resume_client` (or a write finds it gone).
+    pub paused: bool,
     /// A write found the connection gone, with this error: nothing more is
     /// queued or written, and what the peer sent before the end is read
     /// and delivered (now, or once paused reading resumes), then it is
@@ -110,6 +114,7 @@ impl Connection {
             frame_started: None,
             closing: None,
             held: false,
+            paused: false,
             write_failed: None,
             unconfirmed: false,
         }

@@ -610,8 +610,9 @@ impl EventLoop {
                 None
             }
         };
-        // (A held connection's peer is done: no timeouts apply.)
-        let live = |c: &Connection| c.closing.is_none() && !c.held;
+        // (A held connection's peer is done, a paused one is not read: no
+        // timeouts apply.)
+        let live = |c: &Connection| c.closing.is_none() && !c.held && !c.paused;
         let due: Vec<(usize, ClientId)> = self
             .conns
             .iter()

@@ -167,6 +167,11 @@ pub(crate) enum Command {
     SendMany(crate::broadcast::Run, Box<[ClientId]>),
     /// Disconnect a client with `Kicked`.
     Kick(ClientId),
+    /// `pause_client()`: read nothing more from this client until resumed.
+    PauseClient(ClientId),
+    /// `resume_client()`: read this client again, what it sent meanwhile
+    /// first.
+    ResumeClient(ClientId),
     /// Pull mode: the application has taken this held client's
     /// `Disconnected`; the linger time for its replies starts now.
     Taken(ClientId),
@@ -380,6 +385,9 @@ pub(crate) struct LocalLoop {
     /// messages to `on_message` at once, not only once the kick is applied
     /// (see `kicked_here`).
     kicked: Vec<ClientId>,
+    /// Clients a `PauseClient` among `cmds` is for: the read in hand hands
+    /// them nothing more (see `paused_client_here`).
+    paused_clients: Vec<ClientId>,
     /// The loop's channel: what other threads posted there before a
     /// callback's command is moved in front of it (see `Core::post`).
     rx: Receiver<Command>,
@@ -472,6 +480,7 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) ->
             cmds: Vec::new(),
             gathered: Default::default(),
             kicked: Vec::new(),
+            paused_clients: Vec::new(),
             rx,
             foreign: Vec::new(),
             kicks: kicks.clone(),
@@ -527,6 +536,7 @@ pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
             }
             out.extend(ll.cmds.drain(..));
             ll.kicked.clear();
+            ll.paused_clients.clear();
             // A callback that posted a burst keeps no room for it for good.
             if ll.cmds.capacity() > LOCAL_KEEP {
                 ll.cmds.shrink_to(LOCAL_KEEP);
@@ -547,6 +557,17 @@ pub(crate) fn kicked_here(id: ClientId) -> bool {
         l.borrow()
             .as_ref()
             .is_some_and(|ll| !ll.kicked.is_empty() && ll.kicked.contains(&id))
+    })
+}
+
+/// Whether a callback on this loop thread has just paused client `id`'s
+/// input (its `PauseClient` is still among the callbacks' commands): the
+/// rest of the read in hand waits for the resume.
+pub(crate) fn paused_client_here(id: ClientId) -> bool {
+    LOCAL.with(|l| {
+        l.borrow()
+            .as_ref()
+            .is_some_and(|ll| !ll.paused_clients.is_empty() && ll.paused_clients.contains(&id))
     })
 }
 
@@ -754,9 +775,16 @@ impl Core {
                 // `gather.rs`).
                 self.catch_up(ll);
                 ll.flush_gathered();
-                if let Command::Kick(id) = cmd {
-                    ll.kicked.push(id);
-                    ll.kicks.set(ll.kicks.get().wrapping_add(1));
+                match cmd {
+                    Command::Kick(id) => {
+                        ll.kicked.push(id);
+                        ll.kicks.set(ll.kicks.get().wrapping_add(1));
+                    }
+                    Command::PauseClient(id) => {
+                        ll.paused_clients.push(id);
+                        ll.kicks.set(ll.kicks.get().wrapping_add(1));
+                    }
+                    _ => {}
                 }
                 ll.cmds.push(cmd);
                 None

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::{Dispatch, EventLoop, READ_BUDGET};
 use crate::connection::{Connection, ReadOutcome};
-use crate::event::DisconnectReason;
+use crate::event::{ClientId, DisconnectReason};
 use crate::shared::{self, Core, MAX_PENDING_BYTES};
 use crate::stats::LoopCounters;
 
@@ -40,6 +40,12 @@ impl EventLoop {
             }
             if conn.held {
                 self.held_event(t);
+                return;
+            }
+            // Paused by the application: its input waits in the kernel (the
+            // resume reads it). Not after a write found the connection
+            // gone: what it sent is read, then it is closed.
+            if conn.paused && conn.write_failed.is_none() && !discard {
                 return;
             }
             // The rest of a read a pause cut short comes before the socket's
@@ -210,6 +216,40 @@ impl EventLoop {
         self.read_again();
     }
 
+    /// `pause_client()`: client `id` is read no more until resumed (a read
+    /// in hand stops at once when the pause came from a callback on this
+    /// loop: `take_input`).
+    pub(super) fn pause_client(&mut self, id: ClientId) {
+        if let Some(&t) = self.by_id.get(&id) {
+            if let Some(c) = self.conn_mut(t) {
+                c.paused = true;
+            }
+        }
+    }
+
+    /// `resume_client()`: client `id` is read again, what it sent
+    /// meanwhile (and what a pause cut short) first. Its idle and frame
+    /// clocks start again now: it was not idle on its own account.
+    pub(super) fn resume_client(&mut self, id: ClientId) {
+        let Some(&t) = self.by_id.get(&id) else {
+            return;
+        };
+        let Some(c) = self.conn_mut(t) else {
+            return;
+        };
+        if !c.paused {
+            return;
+        }
+        c.paused = false;
+        let now = Instant::now();
+        c.last_active = now;
+        if c.frame_started.is_some() {
+            c.frame_started = Some(now);
+        }
+        self.schedule_read(t);
+        self.read_again();
+    }
+
     pub(super) fn schedule_read(&mut self, t: usize) {
         if let Some(c) = self.conn_mut(t) {
             if !c.read_scheduled {
@@ -310,6 +350,8 @@ fn take_input(
     // What ended the hand-out early, if anything: the rest is dropped.
     let mut cut = Input::Taken;
     let mut kicks = dispatch.kicks.get();
+    // A callback paused this client: the rest waits for its resume.
+    let mut paused_here = false;
     let res = conn.decoder.decode_while(data, |msg| {
         frames += 1;
         // Counted before it is handed out: whoever is handed it (a
@@ -335,10 +377,16 @@ fn take_input(
                 return true;
             }
             kicks = dispatch.kicks.get();
-            return !paused.load(Ordering::Relaxed);
+            paused_here = shared::paused_client_here(client.id);
+            return !paused_here && !paused.load(Ordering::Relaxed);
         }
         true
     });
+    if paused_here {
+        // (Its `PauseClient`, applied next, finds it paused already: the
+        // loop's next read of it must not hand out the rest first.)
+        conn.paused = true;
+    }
     if !matches!(cut, Input::Taken) {
         return cut;
     }

@@ -104,6 +104,8 @@ impl EventLoop {
                 self.ends = batch.ends;
                 self.ends.clear();
             }
+            Command::PauseClient(id) => self.pause_client(id),
+            Command::ResumeClient(id) => self.resume_client(id),
             Command::Kick(id) => {
                 if let Some(&t) = self.by_id.get(&id) {
                     self.close_after_flush(t, DisconnectReason::Kicked);

@@ -2,10 +2,14 @@
 //! [`resume_input`](ServerHandle::resume_input) (backpressure: the loops
 //! leave what clients send in the kernel for a while), and
 //! [`stop_input`](ServerHandle::stop_input) (the first half of a two-phase
-//! shutdown: from then on what clients send is read and dropped).
+//! shutdown: from then on what clients send is read and dropped); and one
+//! client's: [`pause_client`](ServerHandle::pause_client) and
+//! [`resume_client`](ServerHandle::resume_client).
 
 use std::sync::atomic::Ordering;
 
+use crate::error::Result;
+use crate::event::ClientId;
 use crate::shared::Command;
 
 use super::ServerHandle;
@@ -164,5 +168,80 @@ impl ServerHandle {
     /// ```
     pub fn input_paused(&self) -> bool {
         self.core.input_paused.load(Ordering::SeqCst)
+    }
+
+    /// Backpressure for one client: its loop reads nothing more from it
+    /// until [`resume_client`](ServerHandle::resume_client), so what it
+    /// sends waits in the kernel and TCP slows it down — a client whose
+    /// jobs the application cannot take yet, while the others go on.
+    /// Sends to it go on as usual. Called from a callback on the client's
+    /// own message it takes effect at once: the rest of the read in hand
+    /// waits for the resume. From any other thread it takes effect when
+    /// the client's loop gets it, in its next turn: what the loop reads of
+    /// the client before then is still handed out.
+    ///
+    /// While paused the client's idle and frame timeouts wait (its clocks
+    /// start again at the resume), and a client that leaves or resets is
+    /// noticed only once resumed — or when a write to it fails, which
+    /// reads what it sent and closes it. Not counted: one `resume_client`
+    /// ends any number of pauses. It acts alone, not with
+    /// [`pause_input`](ServerHandle::pause_input): a client is read when
+    /// neither holds it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchClient`](crate::Error::NoSuchClient) when no client
+    /// has this id, [`Error::NotRunning`](crate::Error::NotRunning) once
+    /// the server has stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use tcphub::{Framing, TcpServer};
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let server = TcpServer::new(0, 10)
+    ///     .bind("127.0.0.1".parse()?)
+    ///     .framing(Framing::lines())
+    ///     .on_message(move |srv, c, job| {
+    ///         if job == b"busy" {
+    ///             srv.pause_client(c.id).unwrap(); // the next lines wait
+    ///         }
+    ///         tx.send((c.id, job.to_vec())).unwrap();
+    ///     })
+    ///     .start()?;
+    /// let mut alice = std::net::TcpStream::connect(server.local_addr())?;
+    /// alice.write_all(b"busy\nnext\n")?;
+    /// let (id, first) = rx.recv_timeout(Duration::from_secs(10))?;
+    /// assert_eq!(first, b"busy");
+    /// assert!(rx.recv_timeout(Duration::from_millis(100)).is_err()); // paused
+    /// server.resume_client(id)?;
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10))?.1, b"next");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pause_client(&self, id: ClientId) -> Result<()> {
+        let idx = self.owner(id)?;
+        self.core.post(idx, Command::PauseClient(id));
+        Ok(())
+    }
+
+    /// Ends [`pause_client`](ServerHandle::pause_client): the client's loop
+    /// reads it again, what it sent meanwhile first. Harmless on a client
+    /// that is not paused.
+    ///
+    /// # Errors
+    ///
+    /// As [`pause_client`](ServerHandle::pause_client).
+    ///
+    /// # Examples
+    ///
+    /// See [`pause_client`](ServerHandle::pause_client).
+    pub fn resume_client(&self, id: ClientId) -> Result<()> {
+        let idx = self.owner(id)?;
+        self.core.post(idx, Command::ResumeClient(id));
+        Ok(())
     }
 }

@@ -1,0 +1,203 @@
+//! `pause_client` / `resume_client`: one client's input waits in the kernel
+//! while the others are served; a callback's pause stops the read in hand;
+//! a paused client is not cut for idling, and its end is noticed at the
+//! resume — or at once when a write to it fails.
+
+mod support;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use support::{localhost, next_event, Peer, TIMEOUT};
+use tcphub::{ClientId, DisconnectReason, Error, Event, Framing, ServerHandle, TcpServer};
+
+/// How long a test watches for something that must not happen.
+const QUIET: Duration = Duration::from_millis(300);
+
+/// A pull-mode lines server with one loop: commands and sends reach it in
+/// the order they were made.
+fn server() -> TcpServer {
+    TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .threads(1)
+}
+
+/// Waits until the loop has applied everything posted before: a line sent
+/// to `peer` comes back through it.
+fn settle(server: &ServerHandle, id: ClientId, peer: &mut Peer) {
+    server.send(id, b"sync").unwrap();
+    assert_eq!(peer.read_line(), "sync");
+}
+
+#[test]
+fn a_paused_client_waits_while_the_others_are_served_and_resumes_in_order() {
+    let server = server().start().unwrap();
+    let events = server.events();
+    let mut a = Peer::connect(server.local_addr());
+    let Event::Connected(ca) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    let mut b = Peer::connect(server.local_addr());
+    let Event::Connected(cb) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    server.pause_client(ca.id).unwrap();
+    server.pause_client(ca.id).unwrap(); // not counted
+    settle(&server, cb.id, &mut b);
+    for i in 0..100 {
+        a.send_line(&format!("a{i}"));
+    }
+    b.send_line("from b");
+    match next_event(&events) {
+        Event::Message(c, m) => assert_eq!((c.id, m.as_slice()), (cb.id, &b"from b"[..])),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        events.recv_timeout(QUIET).is_err(),
+        "a paused client's lines were read"
+    );
+    // Sends to it go on.
+    settle(&server, ca.id, &mut a);
+    server.resume_client(ca.id).unwrap();
+    for i in 0..100 {
+        match next_event(&events) {
+            Event::Message(c, m) => {
+                assert_eq!(c.id, ca.id);
+                assert_eq!(m, format!("a{i}").as_bytes());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    server.resume_client(ca.id).unwrap(); // harmless when not paused
+}
+
+#[test]
+fn a_callbacks_pause_holds_the_rest_of_the_read_in_hand() {
+    let (tx, rx) = mpsc::channel();
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(move |srv, c, m| {
+            if m == b"pause" {
+                srv.pause_client(c.id).unwrap();
+            }
+            let _ = tx.send((c.id, m.to_vec()));
+        })
+        .start()
+        .unwrap();
+    let mut a = Peer::connect(server.local_addr());
+    // One write: the lines behind "pause" are in the same read.
+    let lines: String = std::iter::once("pause\n".to_owned())
+        .chain((0..50).map(|i| format!("line {i}\n")))
+        .collect();
+    a.send(lines.as_bytes());
+    let (id, first) = rx.recv_timeout(TIMEOUT).unwrap();
+    assert_eq!(first, b"pause");
+    assert!(rx.recv_timeout(QUIET).is_err(), "the rest was handed out");
+    server.resume_client(id).unwrap();
+    for i in 0..50 {
+        let (_, m) = rx.recv_timeout(TIMEOUT).unwrap();
+        assert_eq!(m, format!("line {i}").as_bytes());
+    }
+}
+
+#[test]
+fn a_paused_client_is_not_idle_and_its_clock_starts_again_at_the_resume() {
+    let server = server()
+        .idle_timeout(Duration::from_millis(200))
+        .start()
+        .unwrap();
+    let events = server.events();
+    let mut a = Peer::connect(server.local_addr());
+    let Event::Connected(ca) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    server.pause_client(ca.id).unwrap();
+    settle(&server, ca.id, &mut a);
+    // Five idle timeouts: a paused client is not idle on its own account.
+    assert!(events.recv_timeout(Duration::from_secs(1)).is_err());
+    server.resume_client(ca.id).unwrap();
+    match next_event(&events) {
+        Event::Disconnected(c, DisconnectReason::IdleTimeout) => assert_eq!(c.id, ca.id),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.stats().idle_timeouts, 1);
+}
+
+#[test]
+fn a_paused_clients_end_is_noticed_at_the_resume_with_its_last_lines() {
+    let server = server().start().unwrap();
+    let events = server.events();
+    let mut a = Peer::connect(server.local_addr());
+    let Event::Connected(ca) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    server.pause_client(ca.id).unwrap();
+    settle(&server, ca.id, &mut a);
+    a.send_line("last words");
+    a.shutdown_write();
+    assert!(events.recv_timeout(QUIET).is_err(), "read while paused");
+    assert_eq!(server.client_count(), 1);
+    server.resume_client(ca.id).unwrap();
+    match next_event(&events) {
+        Event::Message(_, m) => assert_eq!(m, b"last words"),
+        other => panic!("{other:?}"),
+    }
+    match next_event(&events) {
+        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => assert_eq!(c.id, ca.id),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_write_that_finds_a_paused_client_gone_closes_it() {
+    let server = server().start().unwrap();
+    let events = server.events();
+    let mut a = Peer::connect(server.local_addr());
+    let Event::Connected(ca) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    server.pause_client(ca.id).unwrap();
+    settle(&server, ca.id, &mut a);
+    a.reset();
+    // Sends until one finds the connection gone (the first may be taken
+    // by the kernel before the reset is known).
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let ev = loop {
+        assert!(std::time::Instant::now() < deadline, "never closed");
+        match server.send(ca.id, b"anyone there?") {
+            Ok(()) | Err(Error::NoSuchClient(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+        if let Ok(ev) = events.recv_timeout(Duration::from_millis(50)) {
+            break ev;
+        }
+    };
+    match ev {
+        Event::Disconnected(c, why) => {
+            assert_eq!(c.id, ca.id);
+            assert!(
+                matches!(why, DisconnectReason::Reset | DisconnectReason::Io(_)),
+                "{why:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.client_count(), 0);
+}
+
+#[test]
+fn pausing_an_unknown_client_or_a_stopped_server_is_an_error() {
+    let server = server().start().unwrap();
+    assert!(matches!(
+        server.pause_client(999_999),
+        Err(Error::NoSuchClient(_))
+    ));
+    assert!(matches!(
+        server.resume_client(999_999),
+        Err(Error::NoSuchClient(_))
+    ));
+    server.stop();
+    assert!(matches!(server.pause_client(1), Err(Error::NotRunning)));
+}
