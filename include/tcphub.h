@@ -1600,6 +1600,35 @@ int tcphub_server_on_disconnect(struct tcphub_server *s, tcphub_disconnect_cb cb
 int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void *userdata);
 
 /**
+ * Backpressure for one client: its event loop reads nothing more from
+ * client `client_id` until `tcphub_server_resume_client`, so what it sends
+ * waits in the kernel and TCP slows it down, while the other clients are
+ * served. Sends to it go on as usual. From a callback on that client's
+ * own message it takes effect at once (the rest of the read in hand waits
+ * for the resume); from another thread when the client's loop gets it, in
+ * its next turn (what the loop reads of the client before then is still
+ * handed out). While paused its idle and frame timeouts wait (the clocks
+ * start again at the resume), and its end is noticed only at the resume,
+ * or when a write to it fails (which reads what it sent and closes it).
+ * Not counted: one resume ends any number of pauses. Independent of
+ * `tcphub_server_pause_input`: a client is read when neither holds it.
+ *
+ * ```c
+ * // on_message: a client with too many jobs in flight waits
+ * if (++jobs_of(id) >= PER_CLIENT_MAX) tcphub_server_pause_client(srv, id);
+ * // a worker, once a job of that client is done
+ * if (--jobs_of(id) == PER_CLIENT_MAX / 2) tcphub_server_resume_client(srv, id);
+ * ```
+ *
+ * Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_pause_client(struct tcphub_server *s, uint64_t client_id);
+
+/**
  * Pauses reading from every client until `tcphub_server_resume_input`:
  * backpressure for an application whose work queue is full (a worker pool
  * fed by `on_message`, say). The server leaves what clients send in the
@@ -1699,6 +1728,19 @@ uint16_t tcphub_server_port(const struct tcphub_server *s);
  * `s` is NULL or a live server; `ready_out` is NULL or writable.
  */
 int tcphub_server_ready_fd(struct tcphub_server *s, struct tcphub_ready_fd **ready_out);
+
+/**
+ * Ends `tcphub_server_pause_client`: the client's loop reads it again,
+ * what it sent meanwhile first. `TCPHUB_OK` for a client that is not
+ * paused.
+ *
+ * Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_resume_client(struct tcphub_server *s, uint64_t client_id);
 
 /**
  * Ends `tcphub_server_pause_input`: the server reads what its clients

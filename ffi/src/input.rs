@@ -1,5 +1,6 @@
 //! Backpressure: `tcphub_server_pause_input`, `tcphub_server_resume_input`
-//! and `tcphub_server_input_paused`.
+//! and `tcphub_server_input_paused`; for one client,
+//! `tcphub_server_pause_client` and `tcphub_server_resume_client`.
 
 use std::ffi::c_int;
 
@@ -81,6 +82,66 @@ pub unsafe extern "C" fn tcphub_server_input_paused(s: *const tcphub_server) -> 
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
         Ok(matches!(srv.last_handle(), Ok(Some(h)) if h.input_paused()))
+    })
+}
+
+/// Backpressure for one client: its event loop reads nothing more from
+/// client `client_id` until `tcphub_server_resume_client`, so what it sends
+/// waits in the kernel and TCP slows it down, while the other clients are
+/// served. Sends to it go on as usual. From a callback on that client's
+/// own message it takes effect at once (the rest of the read in hand waits
+/// for the resume); from another thread when the client's loop gets it, in
+/// its next turn (what the loop reads of the client before then is still
+/// handed out). While paused its idle and frame timeouts wait (the clocks
+/// start again at the resume), and its end is noticed only at the resume,
+/// or when a write to it fails (which reads what it sent and closes it).
+/// Not counted: one resume ends any number of pauses. Independent of
+/// `tcphub_server_pause_input`: a client is read when neither holds it.
+///
+/// ```c
+/// // on_message: a client with too many jobs in flight waits
+/// if (++jobs_of(id) >= PER_CLIENT_MAX) tcphub_server_pause_client(srv, id);
+/// // a worker, once a job of that client is done
+/// if (--jobs_of(id) == PER_CLIENT_MAX / 2) tcphub_server_resume_client(srv, id);
+/// ```
+///
+/// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_pause_client(
+    s: *mut tcphub_server,
+    client_id: u64,
+) -> c_int {
+    boundary("tcphub_server_pause_client", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        srv.with_handle(|h| Ok(h.pause_client(client_id)?))?;
+        Ok(TCPHUB_OK)
+    })
+}
+
+/// Ends `tcphub_server_pause_client`: the client's loop reads it again,
+/// what it sent meanwhile first. `TCPHUB_OK` for a client that is not
+/// paused.
+///
+/// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_resume_client(
+    s: *mut tcphub_server,
+    client_id: u64,
+) -> c_int {
+    boundary("tcphub_server_resume_client", || {
+        // SAFETY: the caller's promise.
+        let srv = unsafe { server(s)? };
+        srv.with_handle(|h| Ok(h.resume_client(client_id)?))?;
+        Ok(TCPHUB_OK)
     })
 }
 
