@@ -622,6 +622,27 @@ impl PyTcpServer {
             .map_err(|e| self.refused(py, e))
     }
 
+    /// Backpressure for one client (an id or a ``Client``): the server
+    /// reads nothing more from it until ``resume_client()``, so what it
+    /// sends waits in the kernel and TCP slows it down, while the others
+    /// are served; sends to it go on. It takes effect when the client's
+    /// I/O thread gets it: what was read of the client before then — with
+    /// callbacks, also what waits for the callback thread — is still
+    /// handed out. While paused its idle and frame timeouts wait, and its
+    /// end is noticed at the resume (or when a write to it fails). Not
+    /// counted: one ``resume_client()`` ends any number of pauses. Raises
+    /// ``NoSuchClient``, ``NotRunning``.
+    fn pause_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
+        self.for_client(py, client_id, |h, id| h.pause_client(id))
+    }
+
+    /// Ends ``pause_client()``: the server reads the client again, what it
+    /// sent meanwhile first. Harmless when it is not paused. Raises
+    /// ``NoSuchClient``, ``NotRunning``.
+    fn resume_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
+        self.for_client(py, client_id, |h, id| h.resume_client(id))
+    }
+
     /// Internal, for the tests: called from a callback, how many clients
     /// its kicks left the callback thread skipping the messages of (until
     /// their disconnect event); 0 on any other thread.

@@ -774,6 +774,21 @@ class TcpServer:
         client's own ``on_message``), the rest of what the client sent is
         dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
         ``NotRunning``."""
+    def pause_client(self, client_id: _ClientRef) -> None:
+        """Backpressure for one client (an id or a ``Client``): the server
+        reads nothing more from it until ``resume_client()``, so what it
+        sends waits in the kernel and TCP slows it down, while the others
+        are served; sends to it go on. It takes effect when the client's
+        I/O thread gets it: what was read of the client before then — with
+        callbacks, also what waits for the callback thread — is still
+        handed out. While paused its idle and frame timeouts wait, and its
+        end is noticed at the resume (or when a write to it fails). Not
+        counted: one ``resume_client()`` ends any number of pauses. Raises
+        ``NoSuchClient``, ``NotRunning``."""
+    def resume_client(self, client_id: _ClientRef) -> None:
+        """Ends ``pause_client()``: the server reads the client again, what it
+        sent meanwhile first. Harmless when it is not paused. Raises
+        ``NoSuchClient``, ``NotRunning``."""
     def _kicks_pending(self) -> int: ...
     def clients(self) -> List[Client]:
         """The connected clients, by id."""

@@ -108,3 +108,40 @@ def test_a_client_that_leaves_while_paused_is_reported_on_resume(make_server):
         ("disconnect", "closed by peer"),
     ]
     s.close()
+
+
+def test_a_paused_client_waits_while_another_is_served(make_server):
+    server = make_server(framing="lines", threads=1).start()
+    events = server.events(timeout=WAIT)
+    a = connect(server)
+    ca = next(events).client
+    b = connect(server)
+    cb = next(events).client
+    server.pause_client(ca)
+    server.pause_client(ca.id)  # not counted; an id does too
+    # One loop: the pause is applied before this send reaches b.
+    server.send(cb, b"sync")
+    assert LineReader(b).line() == b"sync"
+    a.sendall(b"".join(b"a%d\n" % i for i in range(50)))
+    b.sendall(b"from b\n")
+    ev = next(events)
+    assert (ev.client, ev.data) == (cb, b"from b")
+    assert server.poll(timeout=0.3) == []
+    server.send(ca, b"sends go on")
+    assert LineReader(a).line() == b"sends go on"
+    server.resume_client(ca)
+    got = []
+    for ev in events:
+        assert ev.client == ca
+        got.append(ev.data)
+        if len(got) == 50:
+            break
+    assert got == [b"a%d" % i for i in range(50)]
+    server.resume_client(ca)  # harmless when not paused
+    with pytest.raises(tcphub.NoSuchClient):
+        server.pause_client(999_999)
+    a.close()
+    b.close()
+    server.stop()
+    with pytest.raises(tcphub.NotRunning, match="stopped"):
+        server.resume_client(ca)

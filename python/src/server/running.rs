@@ -39,6 +39,23 @@ impl PyTcpServer {
         Ok(())
     }
 
+    /// The body of the methods acting on one client (`pause_client`,
+    /// `resume_client`): `f` on the handle and the client's id, the errors
+    /// Python's (`NoSuchClient`, `NotRunning` saying why).
+    pub(super) fn for_client(
+        &self,
+        py: Python<'_>,
+        client_id: crate::types::ClientId,
+        f: impl FnOnce(&ServerHandle, tcphub::ClientId) -> tcphub::Result<()>,
+    ) -> PyResult<()> {
+        use crate::errors::IntoPy;
+        let r = self.started(py)?;
+        let id = client_id
+            .known(py, r.handle.is_running())
+            .map_err(|e| self.refused(py, e))?;
+        f(&r.handle, id).py_err(py).map_err(|e| self.refused(py, e))
+    }
+
     /// `NotRunning` saying why, where the core's says only "not running"
     /// whatever the cause: a server never started (the newcomer's mistake:
     /// `start()` or `with` forgotten) reads differently from a stopped one.
