@@ -383,10 +383,10 @@ pub(crate) struct LocalLoop {
     pub(crate) gathered: crate::gather::Gathered,
     /// Clients a `Kick` among `cmds` is for: the loop stops handing their
     /// messages to `on_message` at once, not only once the kick is applied
-    /// (see `kicked_here`).
+    /// (see `done_here`).
     kicked: Vec<ClientId>,
     /// Clients a `PauseClient` among `cmds` is for: the read in hand hands
-    /// them nothing more (see `paused_client_here`).
+    /// them nothing more (see `done_here`).
     paused_clients: Vec<ClientId>,
     /// The loop's channel: what other threads posted there before a
     /// callback's command is moved in front of it (see `Core::post`).
@@ -396,7 +396,7 @@ pub(crate) struct LocalLoop {
     foreign: Vec<Arc<AtomicUsize>>,
     /// Kicks callbacks on this thread have posted to its own loop, and
     /// their `pause_input()` calls, shared with the loop (`EventLoop`'s
-    /// read path compares it per frame and asks [`kicked_here`], and
+    /// read path compares it per frame and asks [`done_here`], and
     /// whether input is paused, only when it moved). Not a thread-local of
     /// its own: in libtcphub each thread-local access is a `__tls_get_addr`
     /// call.
@@ -548,26 +548,32 @@ pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
 /// Room for commands a loop's callback list keeps between turns.
 const LOCAL_KEEP: usize = 4096;
 
-/// Whether a callback on this loop thread has just disconnected client `id`
-/// (its `Kick` is still among the callbacks' commands): the rest of what
-/// the client sent in the same read must not reach `on_message` — a chat
-/// that kicks on `/quit` would otherwise relay the lines behind it.
-pub(crate) fn kicked_here(id: ClientId) -> bool {
-    LOCAL.with(|l| {
-        l.borrow()
-            .as_ref()
-            .is_some_and(|ll| !ll.kicked.is_empty() && ll.kicked.contains(&id))
-    })
+/// What a callback on this loop thread has just done to client `id`, as
+/// the read path asks once the kick count moved (see `LocalLoop::kicks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DoneHere {
+    /// Nothing to this client (another's kick or pause, or `pause_input`).
+    Nothing,
+    /// Disconnected it (its `Kick` is still among the callbacks'
+    /// commands): the rest of what it sent in the same read must not reach
+    /// `on_message` — a chat that kicks on `/quit` would otherwise relay the
+    /// lines behind it.
+    Kicked,
+    /// Paused its input (`PauseClient`, likewise): the rest of the read in
+    /// hand waits for the resume.
+    Paused,
 }
 
-/// Whether a callback on this loop thread has just paused client `id`'s
-/// input (its `PauseClient` is still among the callbacks' commands): the
-/// rest of the read in hand waits for the resume.
-pub(crate) fn paused_client_here(id: ClientId) -> bool {
-    LOCAL.with(|l| {
-        l.borrow()
-            .as_ref()
-            .is_some_and(|ll| !ll.paused_clients.is_empty() && ll.paused_clients.contains(&id))
+/// See [`DoneHere`]. Cold and not inlined: the read path calls it from its
+/// per-frame closure only after a callback's kick or pause, and inlined
+/// its thread-local access cost that closure registers on every frame.
+#[cold]
+#[inline(never)]
+pub(crate) fn done_here(id: ClientId) -> DoneHere {
+    LOCAL.with(|l| match l.borrow().as_ref() {
+        Some(ll) if ll.kicked.contains(&id) => DoneHere::Kicked,
+        Some(ll) if ll.paused_clients.contains(&id) => DoneHere::Paused,
+        _ => DoneHere::Nothing,
     })
 }
 

@@ -16,7 +16,7 @@ pub(super) struct Dispatch {
     pub(super) handle: ServerHandle,
     pub(super) outbox: Outbox<Event>,
     /// Kicks this loop's callbacks have posted to it (shared with the
-    /// thread's `LocalLoop`): the read path asks `shared::kicked_here`
+    /// thread's `LocalLoop`): the read path asks `shared::done_here`
     /// only when it moved.
     pub(super) kicks: std::rc::Rc<std::cell::Cell<u64>>,
 }

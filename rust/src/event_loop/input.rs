@@ -350,8 +350,7 @@ fn take_input(
     // What ended the hand-out early, if anything: the rest is dropped.
     let mut cut = Input::Taken;
     let mut kicks = dispatch.kicks.get();
-    // A callback paused this client: the rest waits for its resume.
-    let mut paused_here = false;
+    let kicks_before = kicks;
     let res = conn.decoder.decode_while(data, |msg| {
         frames += 1;
         // Counted before it is handed out: whoever is handed it (a
@@ -372,19 +371,27 @@ fn take_input(
         // (Moved by a kick or a `pause_input()` of a callback on this
         // thread: a pause from another thread is seen at the next read.)
         if dispatch.kicks.get() != kicks {
-            if shared::kicked_here(client.id) {
-                cut = Input::Kicked;
-                return true;
+            match shared::done_here(client.id) {
+                shared::DoneHere::Kicked => {
+                    cut = Input::Kicked;
+                    return true;
+                }
+                // The rest waits for its resume.
+                shared::DoneHere::Paused => return false,
+                shared::DoneHere::Nothing => {}
             }
             kicks = dispatch.kicks.get();
-            paused_here = shared::paused_client_here(client.id);
-            return !paused_here && !paused.load(Ordering::Relaxed);
+            return !paused.load(Ordering::Relaxed);
         }
         true
     });
-    if paused_here {
-        // (Its `PauseClient`, applied next, finds it paused already: the
-        // loop's next read of it must not hand out the rest first.)
+    // Paused by a callback here (asked once per read, not with a flag the
+    // closure sets: that cost a few instructions a frame): its
+    // `PauseClient`, applied next, finds it paused already, and the loop's
+    // next read of it, before the command is applied, hands out nothing.
+    if dispatch.kicks.get() != kicks_before
+        && shared::done_here(client.id) == shared::DoneHere::Paused
+    {
         conn.paused = true;
     }
     if !matches!(cut, Input::Taken) {
