@@ -188,6 +188,29 @@ fn a_write_that_finds_a_paused_client_gone_closes_it() {
 }
 
 #[test]
+fn stop_input_drops_what_a_paused_client_sent_and_sees_its_end() {
+    let server = server().start().unwrap();
+    let events = server.events();
+    let mut a = Peer::connect(server.local_addr());
+    let Event::Connected(ca) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    server.pause_client(ca.id).unwrap();
+    settle(&server, ca.id, &mut a);
+    a.send_line("never handed out");
+    a.shutdown_write();
+    assert!(events.recv_timeout(QUIET).is_err(), "read while paused");
+    // Input stopped: what it sent is dropped and its end seen, which frees
+    // its place — paused or not, without a resume.
+    server.stop_input();
+    match next_event(&events) {
+        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => assert_eq!(c.id, ca.id),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.stats().msgs_in, 0);
+}
+
+#[test]
 fn pausing_an_unknown_client_or_a_stopped_server_is_an_error() {
     let server = server().start().unwrap();
     assert!(matches!(

@@ -206,11 +206,22 @@ impl EventLoop {
     /// and this command may still have buffered one: it is let go here
     /// too; none is buffered after.)
     pub(super) fn stop_taking_input(&mut self) {
-        for conn in self.conns.iter_mut().flatten() {
+        let mut paused = Vec::new();
+        for (t, conn) in self.conns.iter_mut().enumerate() {
+            let Some(conn) = conn else { continue };
             if conn.decoder.buffered() > 0 {
                 drop(conn.decoder.finish());
                 conn.frame_started = None;
             }
+            // What a paused client sent is dropped too, and its end seen:
+            // read it (its readiness was taken while it was paused).
+            if conn.paused {
+                conn.paused = false;
+                paused.push(t);
+            }
+        }
+        for t in paused {
+            self.schedule_read(t);
         }
         self.dispatch.drain_backlog();
         self.read_again();
