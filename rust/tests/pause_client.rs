@@ -23,6 +23,17 @@ fn server() -> TcpServer {
         .threads(1)
 }
 
+/// A client connected and paused (the pause applied: see [`settle`]).
+fn paused_client(server: &ServerHandle, events: &tcphub::Events) -> (Peer, tcphub::Client) {
+    let mut peer = Peer::connect(server.local_addr());
+    let Event::Connected(c) = next_event(events) else {
+        panic!("no Connected");
+    };
+    server.pause_client(c.id).unwrap();
+    settle(server, c.id, &mut peer);
+    (peer, c)
+}
+
 /// Waits until the loop has applied everything posted before: a line sent
 /// to `peer` comes back through it.
 fn settle(server: &ServerHandle, id: ClientId, peer: &mut Peer) {
@@ -109,12 +120,7 @@ fn a_paused_client_is_not_idle_and_its_clock_starts_again_at_the_resume() {
         .start()
         .unwrap();
     let events = server.events();
-    let mut a = Peer::connect(server.local_addr());
-    let Event::Connected(ca) = next_event(&events) else {
-        panic!("no Connected");
-    };
-    server.pause_client(ca.id).unwrap();
-    settle(&server, ca.id, &mut a);
+    let (_a, ca) = paused_client(&server, &events);
     // Five idle timeouts: a paused client is not idle on its own account.
     assert!(events.recv_timeout(Duration::from_secs(1)).is_err());
     server.resume_client(ca.id).unwrap();
@@ -129,12 +135,7 @@ fn a_paused_client_is_not_idle_and_its_clock_starts_again_at_the_resume() {
 fn a_paused_clients_end_is_noticed_at_the_resume_with_its_last_lines() {
     let server = server().start().unwrap();
     let events = server.events();
-    let mut a = Peer::connect(server.local_addr());
-    let Event::Connected(ca) = next_event(&events) else {
-        panic!("no Connected");
-    };
-    server.pause_client(ca.id).unwrap();
-    settle(&server, ca.id, &mut a);
+    let (mut a, ca) = paused_client(&server, &events);
     a.send_line("last words");
     a.shutdown_write();
     assert!(events.recv_timeout(QUIET).is_err(), "read while paused");
@@ -154,12 +155,7 @@ fn a_paused_clients_end_is_noticed_at_the_resume_with_its_last_lines() {
 fn a_write_that_finds_a_paused_client_gone_closes_it() {
     let server = server().start().unwrap();
     let events = server.events();
-    let mut a = Peer::connect(server.local_addr());
-    let Event::Connected(ca) = next_event(&events) else {
-        panic!("no Connected");
-    };
-    server.pause_client(ca.id).unwrap();
-    settle(&server, ca.id, &mut a);
+    let (a, ca) = paused_client(&server, &events);
     a.reset();
     // Sends until one finds the connection gone (the first may be taken
     // by the kernel before the reset is known).
@@ -191,12 +187,7 @@ fn a_write_that_finds_a_paused_client_gone_closes_it() {
 fn stop_input_drops_what_a_paused_client_sent_and_sees_its_end() {
     let server = server().start().unwrap();
     let events = server.events();
-    let mut a = Peer::connect(server.local_addr());
-    let Event::Connected(ca) = next_event(&events) else {
-        panic!("no Connected");
-    };
-    server.pause_client(ca.id).unwrap();
-    settle(&server, ca.id, &mut a);
+    let (mut a, ca) = paused_client(&server, &events);
     a.send_line("never handed out");
     a.shutdown_write();
     assert!(events.recv_timeout(QUIET).is_err(), "read while paused");

@@ -119,6 +119,11 @@ impl Peer {
     /// Connects to `addr` (timeouts set, `TCP_NODELAY` on).
     pub fn connect(addr: SocketAddr) -> Peer {
         let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        Peer::with_timeouts(stream)
+    }
+
+    /// `stream`, its timeouts set and `TCP_NODELAY` on.
+    fn with_timeouts(stream: TcpStream) -> Peer {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
@@ -142,15 +147,7 @@ impl Peer {
             .unwrap_or_else(|e| panic!("bind {from}: {e}"));
         sock.connect(&addr.into())
             .unwrap_or_else(|e| panic!("connect {addr} from {from}: {e}"));
-        let stream = TcpStream::from(sock);
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Peer {
-            stream,
-            buf: Vec::new(),
-            pos: 0,
-        }
+        Peer::with_timeouts(TcpStream::from(sock))
     }
 
     /// This client's address as the server sees it (what `send_to` takes).
