@@ -6,21 +6,6 @@
  * busy-polling server serves as usual. */
 #include "test_util.h"
 
-static void expect_disconnect(tcphub_server *s, uint64_t id, int reason) {
-    tcphub_event ev;
-    for (;;) {
-        CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
-        int kind = ev.kind;
-        uint64_t got = ev.client_id;
-        int why = ev.reason;
-        tcphub_event_release(&ev);
-        if (kind == TCPHUB_EVENT_DISCONNECTED && got == id) {
-            CHECK(why == reason);
-            return;
-        }
-    }
-}
-
 int main(void) {
     CHECK_RC(tcphub_server_set_idle_timeout(NULL, 1), TCPHUB_ERR_NULL);
     CHECK_RC(tcphub_server_set_frame_timeout(NULL, 1), TCPHUB_ERR_NULL);

@@ -106,6 +106,23 @@ static inline uint64_t expect_connected(tcphub_server *s) {
     return id;
 }
 
+/* Skips pull-mode events of server `s` up to client `id`'s DISCONNECTED,
+ * which must give `reason`. */
+static inline void expect_disconnect(tcphub_server *s, uint64_t id, int reason) {
+    tcphub_event ev;
+    for (;;) {
+        CHECK_OK(tcphub_server_next_event(s, &ev, WAIT_MS));
+        int kind = ev.kind;
+        uint64_t got = ev.client_id;
+        int why = ev.reason;
+        tcphub_event_release(&ev);
+        if (kind == TCPHUB_EVENT_DISCONNECTED && got == id) {
+            CHECK(why == reason);
+            return;
+        }
+    }
+}
+
 /* The local port of a connected socket: what the server sees. */
 static inline uint16_t local_port(int fd) {
     struct sockaddr_in addr;
