@@ -325,7 +325,9 @@ pub unsafe extern "C" fn tcphub_server_set_full_message(
 /// one past `max_clients` is, after the notice of
 /// `tcphub_server_set_per_ip_full_message` if set, and counted in
 /// `tcphub_stats.rejected_per_ip`; a client's place is given back when its
-/// connection has closed. An IPv4 client on a dual-stack listener counts
+/// connection is closed, as its place among `max_clients` is (a client held
+/// open for replies after its DISCONNECTED keeps it until then: in pull
+/// mode until the next `tcphub_server_next_event`). An IPv4 client on a dual-stack listener counts
 /// as its IPv4 address, an IPv6 one by all 128 bits; clients behind one
 /// NAT share an address. Takes effect at the next `tcphub_server_start`.
 ///

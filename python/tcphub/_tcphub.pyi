@@ -493,9 +493,12 @@ class TcpServer:
       ``max_clients_per_ip``: most clients from one IP address at once
       (``None``, the default: no limit but ``max_clients``); more from it
       are accepted and closed, counted in ``stats().rejected_per_ip``, so
-      one host cannot take all of ``max_clients`` (an IPv4 client on a
-      dual-stack listener counts as its IPv4 address, an IPv6 one by all
-      128 bits; clients behind one NAT share an address).
+      one host cannot take all of ``max_clients``. A client's place comes
+      back when its connection is closed (in pull mode a client that
+      finished sending is held for replies until the next call for
+      events). An IPv4 client on a dual-stack listener counts as its IPv4
+      address, an IPv6 one by all 128 bits; clients behind one NAT share
+      an address.
     - ``framing``: how messages are delimited — ``"raw"`` (each read is a
       message), ``"lines"`` (newline-terminated; sending a message holding a
       newline raises ``InvalidMessage``, and one ending in ``\r`` arrives
