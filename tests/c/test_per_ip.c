@@ -4,24 +4,6 @@
  * not affected; the place comes back when a client of the address leaves. */
 #include "test_util.h"
 
-/* A connection to `port` on 127.0.0.1 from 127.0.0.2. */
-static int connect_from_other(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    struct sockaddr_in from;
-    memset(&from, 0, sizeof from);
-    from.sin_family = AF_INET;
-    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
-    CHECK(bind(fd, (struct sockaddr *)&from, sizeof from) == 0);
-    struct sockaddr_in to;
-    memset(&to, 0, sizeof to);
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(connect(fd, (struct sockaddr *)&to, sizeof to) == 0);
-    return fd;
-}
-
 int main(void) {
     static const char note[] = "too many connections from your address";
     CHECK_RC(tcphub_server_set_max_clients_per_ip(NULL, 1), TCPHUB_ERR_NULL);
@@ -39,7 +21,7 @@ int main(void) {
 
     int first = connect_to(tcphub_server_port(s));
     uint64_t id = expect_connected(s);
-    int other = connect_from_other(tcphub_server_port(s));
+    int other = connect_from_with_rcvbuf(INADDR_LOOPBACK + 1, tcphub_server_port(s), 0);
     expect_connected(s);
     int refused = connect_to(tcphub_server_port(s));
     EXPECT_LINE(refused, note);

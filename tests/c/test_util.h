@@ -75,11 +75,10 @@ static inline void nap_ms(int ms) {
         }                                                                    \
     } while (0)
 
-/* A blocking TCP connection to 127.0.0.1:port. */
-/* A blocking loopback connection to `port` whose receive buffer is
- * `rcvbuf` bytes (0: the system's default) — a small one makes the
- * server's writes stall soon while the test does not read. */
-static inline int connect_with_rcvbuf(uint16_t port, int rcvbuf) {
+/* A connection to `port` on 127.0.0.1 from local IPv4 address `from`
+ * (host order; 0: any), with a receive buffer of `rcvbuf` bytes (0: the
+ * system's default). */
+static inline int connect_from_with_rcvbuf(uint32_t from, uint16_t port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(fd >= 0);
     if (rcvbuf > 0)
@@ -87,12 +86,24 @@ static inline int connect_with_rcvbuf(uint16_t port, int rcvbuf) {
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
+    if (from != 0) {
+        addr.sin_addr.s_addr = htonl(from);
+        CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    }
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     CHECK(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
     return fd;
 }
 
+/* A blocking loopback connection to `port` whose receive buffer is
+ * `rcvbuf` bytes (0: the system's default) — a small one makes the
+ * server's writes stall soon while the test does not read. */
+static inline int connect_with_rcvbuf(uint16_t port, int rcvbuf) {
+    return connect_from_with_rcvbuf(0, port, rcvbuf);
+}
+
+/* A blocking TCP connection to 127.0.0.1:port. */
 static inline int connect_to(uint16_t port) { return connect_with_rcvbuf(port, 0); }
 
 /* The next event of pull-mode server `s` is the arrival of a client (the
