@@ -24,12 +24,21 @@ fn readable(fd: &ReadyFd, ms: i32) -> bool {
     n == 1 && pfd.revents & libc::POLLIN != 0
 }
 
+/// Taken by each test: one counts the process's open descriptors, which
+/// the other tests' sockets would move (CI saw 118 where 116 were due).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn pull_server() -> tcphub::ServerHandle {
     lines_server(100).start().expect("server")
 }
 
 #[test]
 fn an_armed_descriptor_becomes_readable_at_the_next_event_and_not_before() {
+    let _alone = one_at_a_time();
     let server = pull_server();
     let events = server.events();
     let ready = events.ready_fd().expect("ready_fd");
@@ -54,6 +63,7 @@ fn an_armed_descriptor_becomes_readable_at_the_next_event_and_not_before() {
 
 #[test]
 fn not_armed_it_stays_quiet() {
+    let _alone = one_at_a_time();
     let server = pull_server();
     let events = server.events();
     let ready = events.ready_fd().expect("ready_fd");
@@ -65,6 +75,7 @@ fn not_armed_it_stays_quiet() {
 
 #[test]
 fn the_stop_makes_an_armed_descriptor_readable_and_arm_answers_at_once_after() {
+    let _alone = one_at_a_time();
     let server = pull_server();
     let events = server.events();
     let ready = events.ready_fd().expect("ready_fd");
@@ -87,6 +98,7 @@ fn the_stop_makes_an_armed_descriptor_readable_and_arm_answers_at_once_after() {
 
 #[test]
 fn every_armed_descriptor_on_one_queue_is_woken() {
+    let _alone = one_at_a_time();
     let server = pull_server();
     let events = server.events();
     let fds: Vec<ReadyFd> = (0..3).map(|_| events.ready_fd().unwrap()).collect();
@@ -102,6 +114,7 @@ fn every_armed_descriptor_on_one_queue_is_woken() {
 
 #[test]
 fn dropped_descriptors_are_closed_and_unwatched() {
+    let _alone = one_at_a_time();
     let server = pull_server();
     let events = server.events();
     let before = open_fds();
@@ -122,6 +135,7 @@ fn dropped_descriptors_are_closed_and_unwatched() {
 
 #[test]
 fn a_callback_mode_server_has_none() {
+    let _alone = one_at_a_time();
     let server = TcpServer::new(0, 1)
         .bind(localhost())
         .on_message(|_, _, _| {})
@@ -139,6 +153,7 @@ fn a_callback_mode_server_has_none() {
 /// the descriptor (with a bound that fails the test rather than hang).
 #[test]
 fn a_consumer_waiting_only_on_the_descriptor_gets_every_event() {
+    let _alone = one_at_a_time();
     const LINES: usize = 20_000;
     let server = pull_server();
     let events = server.events();
@@ -181,6 +196,7 @@ fn a_consumer_waiting_only_on_the_descriptor_gets_every_event() {
 
 #[test]
 fn a_client_s_descriptor_wakes_for_its_messages_and_its_end() {
+    let _alone = one_at_a_time();
     let server = pull_server();
     let events = server.events();
     let client = TcpClient::builder(server.local_addr())
@@ -228,6 +244,7 @@ fn a_client_s_descriptor_wakes_for_its_messages_and_its_end() {
 /// `arm` reads the descriptor). 5,000 lines and the end, taken by a task.
 #[test]
 fn a_tokio_task_takes_every_event_through_async_fd() {
+    let _alone = one_at_a_time();
     use tokio::io::unix::AsyncFd;
     const LINES: usize = 5_000;
     let server = pull_server();
