@@ -147,14 +147,19 @@ def _aevents(server: "TcpServer", max_batch: int) -> _ServerEvents:
 class _FdWait:
     """The awaits of one event loop on one server or client: its
     ``ReadyFd``, which the loop watches (``add_reader``) while any of them
-    waits, and their futures. Used on that loop's thread only."""
+    waits, and their futures. Used on that loop's thread only.
+
+    The futures are held weakly (their awaiting tasks hold them): a future
+    refers to its loop, so held here it would keep the loop — the key of
+    this entry in ``_fd_waits`` — alive for good when the loop is closed
+    while a task waits, and with it the task and the descriptor."""
 
     __slots__ = ("ready", "fd", "waiters", "reading")
 
     def __init__(self, ready: "ReadyFd") -> None:
         self.ready = ready
         self.fd = ready.fileno()
-        self.waiters: "set[asyncio.Future[None]]" = set()
+        self.waiters: "weakref.WeakSet[asyncio.Future[None]]" = weakref.WeakSet()
         self.reading = False
 
     def wake(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -163,7 +168,7 @@ class _FdWait:
         if self.reading:
             loop.remove_reader(self.fd)
             self.reading = False
-        for waiting in self.waiters:
+        for waiting in list(self.waiters):
             if not waiting.done():
                 waiting.set_result(None)
 

@@ -8,7 +8,7 @@ import gc
 import os
 import selectors
 import threading
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 import pytest
 
@@ -175,3 +175,36 @@ def test_a_look_that_reads_the_descriptor_wakes_the_other_waits(echo_server: tcp
             return await asyncio.wait_for(waiting, 5)
 
     assert asyncio.run(main()) == b"m0"
+
+
+def test_a_loop_closed_while_a_task_waits_lets_its_descriptor_go(
+    echo_server: tcphub.TcpServer, make_server: Callable[..., tcphub.TcpServer]
+) -> None:
+    # From a review: a loop closed (not by asyncio.run) while a task waited
+    # in arecv() or aevents() kept the loop, the task and the ReadyFd (two
+    # descriptors) alive for good: 20 descriptors over 10 loops.
+    pull = make_server(framing="lines").start()
+
+    async def server_events() -> None:
+        async for _ in pull.aevents():
+            pass
+
+    with tcphub.TcpClient("127.0.0.1", echo_server.port, framing="lines") as client:
+
+        def once(waiter: Callable[[], Any]) -> None:
+            loop = asyncio.new_event_loop()
+            loop.set_exception_handler(lambda *_: None)  # "destroyed but pending"
+            task = loop.create_task(waiter())
+            loop.run_until_complete(asyncio.sleep(0.05))  # the task waits
+            assert not task.done()
+            loop.close()
+
+        once(client.arecv)
+        once(server_events)
+        gc.collect()
+        before = open_fds()
+        for _ in range(10):
+            once(client.arecv)
+            once(server_events)
+        gc.collect()
+        wait_until(lambda: open_fds() <= before, what=f"fds back to {before} (now {open_fds()})")
