@@ -172,9 +172,10 @@ struct EventLoop {
     /// logged once (and again every [`accept::REPEAT_LOG`]), not per
     /// connection.
     refusing: Option<accept::Run>,
-    /// Connections refused at `max_clients_per_ip` (one run for the
-    /// server's life: other addresses are admitted meanwhile).
-    refusing_per_ip: Option<accept::Run>,
+    /// Connections refused at `max_clients_per_ip`: a run, over once it
+    /// has been quiet for [`accept::REPEAT_LOG`] (other addresses are
+    /// admitted meanwhile, so no admission ends it).
+    refusing_per_ip: accept::PerIpRefusals,
     /// Connections closing once their queue is written (see `close_after_flush`).
     draining: Vec<usize>,
     /// Connections held open after their peer finished (see `hold`), by
@@ -240,7 +241,7 @@ impl EventLoop {
             accept_more: false,
             accept_failing: None,
             refusing: None,
-            refusing_per_ip: None,
+            refusing_per_ip: accept::PerIpRefusals::default(),
             draining: Vec::new(),
             held: FastMap::default(),
             held_due: Instant::now(),

@@ -45,8 +45,15 @@ const ACCEPT_BUDGET: usize = 128;
 pub(super) const ACCEPT_PAUSE_BACKLOG: usize = 1024;
 
 /// How often a run of accept failures, or of connections refused because
-/// the server is full, is logged again.
+/// the server is full, is logged again; and how long a run of refusals at
+/// `max_clients_per_ip` must be quiet to be over.
 pub(super) const REPEAT_LOG: Duration = Duration::from_secs(10);
+
+/// "1 connection", "2 connections"; with `more`, "1 more connection".
+fn connections(n: u64, more: bool) -> String {
+    let more = if more { "more " } else { "" };
+    format!("{n} {more}connection{}", if n == 1 { "" } else { "s" })
+}
 
 /// A run of accept failures for lack of resources, or of connections
 /// refused because the server is full: logged at its start, then at most
@@ -61,6 +68,8 @@ pub(super) struct Run {
     unlogged: u64,
     /// When this run was last logged.
     logged: Instant,
+    /// When the last one of this run was counted.
+    last: Instant,
 }
 
 impl Run {
@@ -70,7 +79,14 @@ impl Run {
             count: 1,
             unlogged: 0,
             logged: now,
+            last: now,
         }
+    }
+
+    /// Whether the run has been quiet (nothing counted) for [`REPEAT_LOG`]:
+    /// over, for a run that nothing else ends.
+    fn quiet(&self, now: Instant) -> bool {
+        now.duration_since(self.last) >= REPEAT_LOG
     }
 
     /// Counts one more; true when it is time to log the run again (which
@@ -78,11 +94,62 @@ impl Run {
     fn again(&mut self, now: Instant) -> bool {
         self.count += 1;
         self.unlogged += 1;
+        self.last = now;
         if now.duration_since(self.logged) < REPEAT_LOG {
             return false;
         }
         self.logged = now;
         true
+    }
+}
+
+/// The log lines of connections refused at `max_clients_per_ip`: the
+/// first of a run, then a count at most once per [`REPEAT_LOG`] (a host
+/// connecting in a loop must not fill the log). Admissions do not end a
+/// run (a host refused in a loop while others connect is one run); being
+/// quiet for `REPEAT_LOG` does, and a later refusal is the first of a new
+/// one.
+#[derive(Debug, Default)]
+pub(super) struct PerIpRefusals(Option<Run>);
+
+impl PerIpRefusals {
+    /// Counts a connection from `addr` refused at `max` per address; the
+    /// line to log, if it is time for one. (A quiet run is ended first, by
+    /// [`end_if_quiet`](Self::end_if_quiet) at each connection's arrival.)
+    fn refused(&mut self, addr: std::net::SocketAddr, max: usize, now: Instant) -> Option<String> {
+        let Some(r) = &mut self.0 else {
+            self.0 = Some(Run::new(now));
+            return Some(format!(
+                "tcphub: refusing {addr}: {} from {} already (max_clients_per_ip {max})",
+                connections(max as u64, false),
+                addr.ip()
+            ));
+        };
+        let last = r.logged;
+        r.again(now).then(|| {
+            format!(
+                "tcphub: refused {} in {:.0?}, the last from {addr}: too many from \
+                 one address (max_clients_per_ip {max})",
+                connections(std::mem::take(&mut r.unlogged), true),
+                now.duration_since(last)
+            )
+        })
+    }
+
+    /// Ends the run if it has been quiet for [`REPEAT_LOG`]; the line for
+    /// its refusals not yet logged, if any.
+    fn end_if_quiet(&mut self, max: usize, now: Instant) -> Option<String> {
+        let r = self.0.as_ref().filter(|r| r.quiet(now))?;
+        let line = (r.unlogged > 0).then(|| {
+            format!(
+                "tcphub: refused {}, the last {:.0?} ago: too many from one address \
+                 (max_clients_per_ip {max}); none since",
+                connections(r.unlogged, true),
+                now.duration_since(r.last)
+            )
+        });
+        self.0 = None;
+        line
     }
 }
 
@@ -257,6 +324,7 @@ impl EventLoop {
     }
 
     fn admit(&mut self, stream: TcpStream, addr: std::net::SocketAddr) {
+        self.end_quiet_per_ip_run();
         let core = &self.core;
         if core.active.load(Ordering::Acquire) >= core.config.max_clients {
             LoopCounters::add(&self.counters().rejected, 1);
@@ -270,9 +338,9 @@ impl EventLoop {
                 Some(r) => {
                     if r.again(now) {
                         log::info!(
-                            "tcphub: refused {} more connections in {:.0?}: the server is \
+                            "tcphub: refused {} in {:.0?}: the server is \
                              full (max_clients {max})",
-                            std::mem::take(&mut r.unlogged),
+                            connections(std::mem::take(&mut r.unlogged), true),
                             now.duration_since(r.since)
                         );
                     }
@@ -293,9 +361,9 @@ impl EventLoop {
         core.active.fetch_add(1, Ordering::AcqRel);
         if let Some(r) = self.refusing.take() {
             log::info!(
-                "tcphub: admitting clients again after {:.0?} full ({} connections refused)",
+                "tcphub: admitting clients again after {:.0?} full ({} refused)",
                 r.since.elapsed(),
-                r.count
+                connections(r.count, false)
             );
         }
         let id = crate::shared::new_client_id();
@@ -330,32 +398,22 @@ impl EventLoop {
         self.linger_refused(stream, input);
     }
 
-    /// Logs a connection from `addr` refused at `max_clients_per_ip`: the
-    /// first, then a count at most once per [`REPEAT_LOG`] (a host
-    /// connecting in a loop must not fill the log).
+    /// Logs a connection from `addr` refused at `max_clients_per_ip`
+    /// (see [`PerIpRefusals`]).
     fn refused_per_ip(&mut self, addr: std::net::SocketAddr) {
         let max = self.core.config.max_clients_per_ip.unwrap_or(usize::MAX);
-        let now = Instant::now();
-        match &mut self.refusing_per_ip {
-            None => {
-                log::info!(
-                    "tcphub: refusing {addr}: {max} connections from {} already \
-                     (max_clients_per_ip {max})",
-                    addr.ip()
-                );
-                self.refusing_per_ip = Some(Run::new(now));
-            }
-            Some(r) => {
-                let last = r.logged;
-                if r.again(now) {
-                    log::info!(
-                        "tcphub: refused {} more connections in {:.0?}, the last from {addr}: \
-                         too many from one address (max_clients_per_ip {max})",
-                        std::mem::take(&mut r.unlogged),
-                        now.duration_since(last)
-                    );
-                }
-            }
+        if let Some(line) = self.refusing_per_ip.refused(addr, max, Instant::now()) {
+            log::info!("{line}");
+        }
+    }
+
+    /// Ends a run of refusals at `max_clients_per_ip` that has been quiet
+    /// for [`REPEAT_LOG`], logging those not yet in a line. Looked at
+    /// whenever a connection arrives.
+    fn end_quiet_per_ip_run(&mut self) {
+        let max = self.core.config.max_clients_per_ip.unwrap_or(usize::MAX);
+        if let Some(line) = self.refusing_per_ip.end_if_quiet(max, Instant::now()) {
+            log::info!("{line}");
         }
     }
 
@@ -414,6 +472,56 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
 mod tests {
     use super::*;
     use crate::TcpServer;
+
+    /// Refusals at `max_clients_per_ip`: one line at a run's start, then
+    /// counts at most every `REPEAT_LOG` (each counting only what came
+    /// since the last), and a run quiet for `REPEAT_LOG` ends with its
+    /// unlogged rest, so the next refusal starts a new one. Before, the
+    /// run never ended: later lines lumped old and new refusals together,
+    /// and a last refusal was never logged.
+    #[test]
+    fn per_ip_refusal_runs_log_their_start_counts_and_end() {
+        let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = (
+            "10.0.0.1:5000".parse().unwrap(),
+            "10.0.0.2:6000".parse().unwrap(),
+        );
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut run = PerIpRefusals::default();
+        let first = run.refused(a, 1, at(0)).expect("a run's first is logged");
+        assert!(
+            first.contains("refusing 10.0.0.1:5000: 1 connection from 10.0.0.1"),
+            "{first}"
+        );
+        assert_eq!(run.refused(a, 1, at(1)), None, "within REPEAT_LOG: counted");
+        assert_eq!(run.end_if_quiet(1, at(9)), None, "not quiet yet");
+        let count = run.refused(b, 1, at(10)).expect("REPEAT_LOG on: a count");
+        assert!(
+            count.contains("refused 2 more connections in 10s"),
+            "{count}"
+        );
+        assert!(count.contains("the last from 10.0.0.2:6000"), "{count}");
+        assert_eq!(run.refused(b, 1, at(12)), None);
+        assert_eq!(run.end_if_quiet(1, at(21)), None, "quiet for 9 s only");
+        let end = run
+            .end_if_quiet(1, at(22))
+            .expect("quiet: the rest is logged");
+        assert!(end.contains("refused 1 more connection,"), "{end}");
+        assert!(
+            end.contains("10s ago") && end.contains("none since"),
+            "{end}"
+        );
+        let again = run
+            .refused(a, 3, at(100))
+            .expect("a new run's first is logged");
+        assert!(
+            again.contains("refusing 10.0.0.1:5000: 3 connections from"),
+            "{again}"
+        );
+        // A run whose refusals were all logged ends without a line.
+        assert_eq!(run.end_if_quiet(3, at(110)), None);
+        assert!(run.refused(a, 3, at(111)).is_some(), "ended all the same");
+    }
 
     /// A connected socket pair on loopback (the server's side as mio's).
     fn socket_pair() -> (TcpStream, std::net::TcpStream) {
