@@ -1715,13 +1715,19 @@ uint16_t tcphub_server_port(const struct tcphub_server *s);
  * struct pollfd p = { .fd = tcphub_ready_fd_fileno(r), .events = POLLIN };
  * for (;;) {
  *     tcphub_event ev;
- *     while (tcphub_server_next_event(s, &ev, 0) == TCPHUB_OK) {
+ *     int rc;
+ *     while ((rc = tcphub_server_next_event(s, &ev, 0)) == TCPHUB_OK) {
  *         handle(&ev);
  *         tcphub_event_release(&ev);
  *     }
+ *     if (rc != TCPHUB_ERR_TIMEOUT) break; // stopped, every event taken
  *     if (tcphub_ready_fd_arm(r) == 1) poll(&p, 1, -1); // with your other fds
  * }
+ * tcphub_ready_fd_free(r);
  * ```
+ *
+ * Break on the end as above: once the server has stopped, arming answers
+ * 0 for good, and a loop that never looks at the return code would spin.
  *
  * # Safety
  *
@@ -2146,9 +2152,11 @@ int tcphub_server_set_linger(struct tcphub_server *s, uint64_t linger_ms);
  * `tcphub_stats.rejected_per_ip`; a client's place is given back when its
  * connection is closed, as its place among `max_clients` is (a client held
  * open for replies after its DISCONNECTED keeps it until then: in pull
- * mode until the next `tcphub_server_next_event`). An IPv4 client on a dual-stack listener counts
- * as its IPv4 address, an IPv6 one by all 128 bits; clients behind one
- * NAT share an address. Takes effect at the next `tcphub_server_start`.
+ * mode until the next `tcphub_server_next_event`). An IPv4 client on a
+ * dual-stack listener counts as its IPv4 address, an IPv6 one by all 128
+ * bits; clients behind one NAT share an address. When the server is full
+ * as well, `max_clients` decides: the connection gets the full notice and
+ * counts in `tcphub_stats.rejected`. Takes effect at the next `tcphub_server_start`.
  *
  * ```c
  * tcphub_server *srv = tcphub_server_new(8001, 1000);

@@ -40,13 +40,19 @@ pub struct tcphub_ready_fd {
 /// struct pollfd p = { .fd = tcphub_ready_fd_fileno(r), .events = POLLIN };
 /// for (;;) {
 ///     tcphub_event ev;
-///     while (tcphub_server_next_event(s, &ev, 0) == TCPHUB_OK) {
+///     int rc;
+///     while ((rc = tcphub_server_next_event(s, &ev, 0)) == TCPHUB_OK) {
 ///         handle(&ev);
 ///         tcphub_event_release(&ev);
 ///     }
+///     if (rc != TCPHUB_ERR_TIMEOUT) break; // stopped, every event taken
 ///     if (tcphub_ready_fd_arm(r) == 1) poll(&p, 1, -1); // with your other fds
 /// }
+/// tcphub_ready_fd_free(r);
 /// ```
+///
+/// Break on the end as above: once the server has stopped, arming answers
+/// 0 for good, and a loop that never looks at the return code would spin.
 ///
 /// # Safety
 ///

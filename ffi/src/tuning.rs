@@ -327,9 +327,11 @@ pub unsafe extern "C" fn tcphub_server_set_full_message(
 /// `tcphub_stats.rejected_per_ip`; a client's place is given back when its
 /// connection is closed, as its place among `max_clients` is (a client held
 /// open for replies after its DISCONNECTED keeps it until then: in pull
-/// mode until the next `tcphub_server_next_event`). An IPv4 client on a dual-stack listener counts
-/// as its IPv4 address, an IPv6 one by all 128 bits; clients behind one
-/// NAT share an address. Takes effect at the next `tcphub_server_start`.
+/// mode until the next `tcphub_server_next_event`). An IPv4 client on a
+/// dual-stack listener counts as its IPv4 address, an IPv6 one by all 128
+/// bits; clients behind one NAT share an address. When the server is full
+/// as well, `max_clients` decides: the connection gets the full notice and
+/// counts in `tcphub_stats.rejected`. Takes effect at the next `tcphub_server_start`.
 ///
 /// ```c
 /// tcphub_server *srv = tcphub_server_new(8001, 1000);

@@ -92,7 +92,8 @@ use running::Running;
 ///   finished sending is held for replies until the next call for
 ///   events). An IPv4 client on a dual-stack listener counts as its IPv4
 ///   address, an IPv6 one by all 128 bits; clients behind one NAT share
-///   an address.
+///   an address. When the server is full as well, ``max_clients``
+///   decides: the connection counts in ``stats().rejected``.
 /// - ``framing``: how messages are delimited — ``"raw"`` (each read is a
 ///   message), ``"lines"`` (newline-terminated; sending a message holding a
 ///   newline raises ``InvalidMessage``, and one ending in ``\r`` arrives

@@ -71,15 +71,23 @@ pub(crate) trait Watched: Send + Sync {
 ///
 /// With tokio, register it with an `AsyncFd` and clear tokio's readiness
 /// after each wakeup (the next `arm` reads the descriptor; tokio would
-/// otherwise go on reporting it readable):
+/// otherwise go on reporting it readable). Take with a zero timeout, which
+/// tells the end (`NotRunning`) apart from nothing to take yet: after a
+/// stop `arm` answers `false` for good, and a loop on `try_recv` alone
+/// would spin.
 ///
 /// ```text
 /// // SAFETY: the ReadyFd keeps its descriptor open while the AsyncFd holds it.
 /// let ready = unsafe { tokio::io::unix::AsyncFd::register(events.ready_fd()?) }?;
 /// loop {
-///     while let Some(ev) = events.try_recv() { handle(ev); }
-///     if ready.get_ref().arm() {
-///         ready.readable().await?.clear_ready();
+///     match events.recv_timeout(Duration::ZERO) {
+///         Ok(ev) => handle(ev),
+///         Err(tcphub::Error::Timeout) => {
+///             if ready.get_ref().arm() {
+///                 ready.readable().await?.clear_ready();
+///             }
+///         }
+///         Err(_) => break, // stopped, every event taken
 ///     }
 /// }
 /// ```

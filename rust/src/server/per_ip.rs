@@ -27,6 +27,10 @@ impl TcpServer {
     /// (a host given a /64 has many); clients behind one NAT or proxy share
     /// an address, and its limit.
     ///
+    /// When the server is full as well, `max_clients` decides: the
+    /// connection gets the [`full_message`](TcpServer::full_message) and
+    /// counts in [`Stats::rejected`](crate::Stats::rejected), not here.
+    ///
     /// # Errors
     ///
     /// [`start`](TcpServer::start) (and [`validate`](TcpServer::validate))
