@@ -1,0 +1,153 @@
+//! `TcpServer`'s sends: `send_all`, `send_many`, `send_to`, `send`, and
+//! what acts on one client: `disconnect`, `pause_client`, `resume_client`.
+
+use pyo3::prelude::*;
+use tcphub::Error;
+
+use crate::dispatch::{kick, kicks_pending};
+use crate::errors::{invalid_argument, IntoPy};
+use crate::types::{client_ids, ClientId, Data, Port};
+
+use super::PyTcpServer;
+
+#[pymethods]
+impl PyTcpServer {
+    /// Queues ``data`` for every connected client, or every one but client
+    /// ``exclude`` (an id or a ``Client``, e.g. the sender of a message being
+    /// relayed; one not connected excludes nobody); returns how many clients were
+    /// connected at the call (0 when the server is not running), each of
+    /// which gets it unless it leaves first or its queue is full (under
+    /// ``overflow="drop"`` it is dropped for that one). A client that
+    /// finished sending and is held open for replies (see ``Event``) gets
+    /// it too but is not counted, its own leave notice included: pass
+    /// ``exclude=client.id`` for that. Raises ``FrameTooLarge`` when
+    /// ``data`` exceeds the framing's ``max_len``, ``InvalidMessage`` when
+    /// it contains a newline under lines framing (no client gets it then).
+    #[pyo3(signature = (data, *, exclude = None))]
+    fn send_all(&self, py: Python<'_>, data: Data, exclude: Option<ClientId>) -> PyResult<usize> {
+        let Some(r) = self.running.get() else {
+            return Ok(0);
+        };
+        let exclude = match exclude {
+            Some(ClientId::Id(id)) => Some(id),
+            _ => None, // an id no client has excludes nobody
+        };
+        let sent = py.detach(|| match exclude {
+            Some(id) => r.handle.try_send_all_except(id, &data),
+            None => r.handle.try_send_all(&data),
+        });
+        match sent {
+            Ok(n) => Ok(n),
+            Err(Error::NotRunning) => Ok(0),
+            Err(e) => Err(e).py_err(py),
+        }
+    }
+
+    /// Queues ``data`` for each connected client among ``clients`` (an
+    /// iterable of ids or ``Client`` objects: a topic's subscribers, a room's
+    /// members), framed once into one buffer they share; returns how many
+    /// distinct listed clients were connected at the call (0 when the
+    /// server is not running). A client that is not connected is skipped,
+    /// not an error (unlike ``send``), and one listed twice gets it once;
+    /// one that finished sending and is held open for replies (see
+    /// ``Event``) is reached and counted, as ``send`` reaches it.
+    /// Each gets it unless it leaves first or its queue is full, in the
+    /// order of everything sent to it. Cheaper than a ``send`` per client
+    /// for many clients: one buffer and one call into the engine. Raises
+    /// ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
+    /// lines framing; no client gets it then), ``TypeError`` when
+    /// ``clients`` is not an iterable of ids or ``Client`` objects (a
+    /// ``str``, ``bytes``, ``bytearray`` or memoryview of bytes is refused:
+    /// it would iterate as characters or byte values).
+    fn send_many(&self, py: Python<'_>, clients: &Bound<'_, PyAny>, data: Data) -> PyResult<usize> {
+        let ids = client_ids(clients)?;
+        let Some(r) = self.running.get() else {
+            return Ok(0);
+        };
+        match py.detach(|| r.handle.try_send_many(&ids, &data)) {
+            Ok(n) => Ok(n),
+            Err(Error::NotRunning) => Ok(0),
+            Err(e) => Err(e).py_err(py),
+        }
+    }
+
+    /// Queues ``data`` for the client whose remote address is ``ip:port``.
+    /// ``ip`` as ``Client.ip`` gives it, or in brackets (``"[::1]"``, as in
+    /// ``str(client)``), with an IPv6 zone (``"fe80::1%eth0"``, ignored), or
+    /// an IPv4 client's IPv4-mapped address (``"::ffff:127.0.0.1"``).
+    /// A client is found from its ``on_connect`` (or ``Connected`` event)
+    /// on, not from the moment its ``connect()`` returns: the kernel
+    /// completes the handshake before the server accepts it.
+    ///
+    /// Raises ``NoSuchAddr`` when no client is connected from there,
+    /// ``NotRunning``, ``FrameTooLarge``, ``InvalidMessage`` (a newline in
+    /// ``data`` under lines framing); ``InvalidConfig`` (a ``ValueError``)
+    /// for an ``ip`` that is no IP address — a host name included: it is not
+    /// resolved, since clients are found by the address they connected from.
+    fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: Data) -> PyResult<()> {
+        let ip = tcphub::parse_client_ip(ip).map_err(|why| invalid_argument(py, why))?;
+        let r = self.started(py)?;
+        py.detach(|| r.handle.send_to(ip, port.0, &data))
+            .py_err(py)
+            .map_err(|e| self.refused(py, e))
+    }
+
+    /// Queues ``data`` for client ``client_id`` (an id, or the ``Client``
+    /// itself, as a callback or an event gives it).
+    ///
+    /// Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
+    /// ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
+    /// lines framing: it would arrive as several messages).
+    fn send(&self, py: Python<'_>, client_id: ClientId, data: Data) -> PyResult<()> {
+        let r = self.started(py)?;
+        let client_id = client_id
+            .known(py, r.handle.is_running())
+            .map_err(|e| self.refused(py, e))?;
+        py.detach(|| r.handle.send(client_id, &data))
+            .py_err(py)
+            .map_err(|e| self.refused(py, e))
+    }
+
+    /// Disconnects client ``client_id`` (an id or a ``Client``; its
+    /// disconnect reason is ``"kicked"``); called from a callback of this server (e.g. that
+    /// client's own ``on_message``), the rest of what the client sent is
+    /// dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
+    /// ``NotRunning``.
+    fn disconnect(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
+        let r = self.started(py)?;
+        let client_id = client_id
+            .known(py, r.handle.is_running())
+            .map_err(|e| self.refused(py, e))?;
+        kick(&r.handle, r.dispatcher.as_ref(), client_id)
+            .py_err(py)
+            .map_err(|e| self.refused(py, e))
+    }
+
+    /// Backpressure for one client (an id or a ``Client``): the server
+    /// reads nothing more from it until ``resume_client()``, so what it
+    /// sends waits in the kernel and TCP slows it down, while the others
+    /// are served; sends to it go on. It takes effect when the client's
+    /// I/O thread gets it: what was read of the client before then — with
+    /// callbacks, also what waits for the callback thread — is still
+    /// handed out. While paused its idle and frame timeouts wait, and its
+    /// end is noticed at the resume (or when a write to it fails). Not
+    /// counted: one ``resume_client()`` ends any number of pauses. Raises
+    /// ``NoSuchClient``, ``NotRunning``.
+    fn pause_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
+        self.for_client(py, client_id, |h, id| h.pause_client(id))
+    }
+
+    /// Ends ``pause_client()``: the server reads the client again, what it
+    /// sent meanwhile first. Harmless when it is not paused. Raises
+    /// ``NoSuchClient``, ``NotRunning``.
+    fn resume_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
+        self.for_client(py, client_id, |h, id| h.resume_client(id))
+    }
+
+    /// Internal, for the tests: called from a callback, how many clients
+    /// its kicks left the callback thread skipping the messages of (until
+    /// their disconnect event); 0 on any other thread.
+    fn _kicks_pending(&self) -> usize {
+        kicks_pending()
+    }
+}
