@@ -727,6 +727,17 @@ typedef struct tcphub_stats {
    * `rejected`).
    */
   uint64_t rejected_per_ip;
+  /**
+   * Messages queued for a client (so counted in `msgs_out`) that were not
+   * written to it in full because its connection ended first: it was cut
+   * as a slow consumer, its linger time ran out while it closed (a kick, a
+   * timeout, its leaving, the stop), a write failed, or it reset. Such a
+   * connection is reset, so its peer sees an error, not a clean end.
+   * Written means taken by the kernel. Under `TCPHUB_FRAMING_RAW`, which
+   * has no message boundaries on the wire, a run of sends written as one
+   * buffer counts once.
+   */
+  uint64_t unwritten;
 } tcphub_stats;
 
 /**

@@ -69,6 +69,15 @@ pub struct tcphub_stats {
     /// clients from the same IP address were connected (not counted in
     /// `rejected`).
     pub rejected_per_ip: u64,
+    /// Messages queued for a client (so counted in `msgs_out`) that were not
+    /// written to it in full because its connection ended first: it was cut
+    /// as a slow consumer, its linger time ran out while it closed (a kick, a
+    /// timeout, its leaving, the stop), a write failed, or it reset. Such a
+    /// connection is reset, so its peer sees an error, not a clean end.
+    /// Written means taken by the kernel. Under `TCPHUB_FRAMING_RAW`, which
+    /// has no message boundaries on the wire, a run of sends written as one
+    /// buffer counts once.
+    pub unwritten: u64,
 }
 
 impl From<Stats> for tcphub_stats {
@@ -90,6 +99,7 @@ impl From<Stats> for tcphub_stats {
             callback_panics: s.callback_panics,
             undelivered: s.undelivered,
             rejected_per_ip: s.rejected_per_ip,
+            unwritten: s.unwritten,
         }
     }
 }

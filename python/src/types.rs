@@ -389,6 +389,15 @@ pub(crate) struct PyStats {
     /// overflows under ``overflow="disconnect"`` is closed but not counted
     /// here: it had already left.
     slow_consumers: u64,
+    /// Messages queued for a client (so counted in ``msgs_out``) that were
+    /// not written to it in full because its connection ended first: it was
+    /// cut as a slow consumer, its linger time ran out while it closed (a
+    /// kick, a timeout, its leaving, the stop), a write failed, or it reset.
+    /// Such a connection is reset, so its peer sees an error, not a clean
+    /// end. Written means taken by the kernel. Under ``framing="raw"``, which
+    /// has no message boundaries on the wire, a run of sends written as one
+    /// buffer counts once.
+    unwritten: u64,
     /// Clients disconnected for sending an oversize frame.
     frame_too_large: u64,
     /// Clients disconnected for idling.
@@ -416,6 +425,7 @@ impl From<Stats> for PyStats {
             dropped: s.dropped,
             undelivered: s.undelivered,
             slow_consumers: s.slow_consumers,
+            unwritten: s.unwritten,
             frame_too_large: s.frame_too_large,
             idle_timeouts: s.idle_timeouts,
             frame_timeouts: s.frame_timeouts,
@@ -432,7 +442,7 @@ impl PyStats {
         self
     }
 
-    fn fields(&self) -> [(&'static str, u64); 16] {
+    fn fields(&self) -> [(&'static str, u64); 17] {
         [
             ("clients", self.clients),
             ("accepted", self.accepted),
@@ -446,6 +456,7 @@ impl PyStats {
             ("dropped", self.dropped),
             ("undelivered", self.undelivered),
             ("slow_consumers", self.slow_consumers),
+            ("unwritten", self.unwritten),
             ("frame_too_large", self.frame_too_large),
             ("idle_timeouts", self.idle_timeouts),
             ("frame_timeouts", self.frame_timeouts),
@@ -798,6 +809,7 @@ pub(crate) fn _stats(counters: std::collections::HashMap<String, u64>) -> PyStat
         dropped: get("dropped"),
         undelivered: get("undelivered"),
         slow_consumers: get("slow_consumers"),
+        unwritten: get("unwritten"),
         frame_too_large: get("frame_too_large"),
         idle_timeouts: get("idle_timeouts"),
         frame_timeouts: get("frame_timeouts"),

@@ -358,6 +358,16 @@ class Stats:
         overflows under ``overflow="disconnect"`` is closed but not counted
         here: it had already left."""
     @property
+    def unwritten(self) -> int:
+        """Messages queued for a client (so counted in ``msgs_out``) that were
+        not written to it in full because its connection ended first: it was
+        cut as a slow consumer, its linger time ran out while it closed (a
+        kick, a timeout, its leaving, the stop), a write failed, or it reset.
+        Such a connection is reset, so its peer sees an error, not a clean
+        end. Written means taken by the kernel. Under ``framing="raw"``, which
+        has no message boundaries on the wire, a run of sends written as one
+        buffer counts once."""
+    @property
     def frame_too_large(self) -> int:
         """Clients disconnected for sending an oversize frame."""
     @property

@@ -10,7 +10,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::event::{Client, DisconnectReason};
-use crate::framing::Decoder;
+use crate::framing::{Decoder, Framing};
 
 /// Most buffers handed to one `sendmsg` call.
 const MAX_IOV: usize = 64;
@@ -280,6 +280,22 @@ impl Connection {
         close_politely(&mut self.stream, scratch)
     }
 
+    /// How many queued messages are not written in full (a partly written
+    /// first one included), under `framing`; `notice`, a cut-off notice
+    /// that is not a message of the application's, does not count when it
+    /// is still queued (last, where `close_after_flush` puts it).
+    pub fn unwritten_messages(&self, framing: Framing, notice: Option<&Arc<[u8]>>) -> u64 {
+        let last = self.out.len().wrapping_sub(1);
+        let mut n = 0;
+        for (i, buf) in self.out.iter().enumerate() {
+            if i == last && notice.is_some_and(|notice| Arc::ptr_eq(buf, notice)) {
+                break;
+            }
+            n += framing.messages_after(buf, if i == 0 { self.out_off } else { 0 });
+        }
+        n
+    }
+
     /// Whether the first queued frame is partly written: a FIN now would
     /// end the peer's stream in the middle of a frame, which a lines peer
     /// takes for a last line without its newline (see [`reset_on_close`]).
@@ -453,7 +469,6 @@ pub(crate) fn outq_fd(_fd: std::os::fd::RawFd) -> Option<libc::c_int> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framing::Framing;
 
     fn connection() -> (Connection, std::net::TcpStream) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -522,6 +537,28 @@ mod tests {
             libc::pthread_sigmask(libc::SIG_UNBLOCK, &sigpipe, std::ptr::null_mut());
         }
         assert!(!raised, "the write raised SIGPIPE");
+    }
+
+    #[test]
+    fn unwritten_messages_counts_each_frame_of_a_run_and_not_the_notice() {
+        let (mut c, _peer) = connection();
+        let notice: Arc<[u8]> = Arc::from(&b"idle\n"[..]);
+        for buf in [&b"ab\ncd\n"[..], b"ef\n"] {
+            c.enqueue_msgs(Arc::from(buf), 2, usize::MAX);
+        }
+        c.enqueue(notice.clone(), usize::MAX);
+        let lines = Framing::lines();
+        assert_eq!(c.unwritten_messages(lines, Some(&notice)), 3);
+        assert_eq!(c.unwritten_messages(lines, None), 4);
+        // Only that very buffer is the notice, not one with its bytes.
+        assert_eq!(
+            c.unwritten_messages(lines, Some(&Arc::from(&b"idle\n"[..]))),
+            4
+        );
+        c.out_off = 2; // "ab" written, not its end: still unwritten
+        assert_eq!(c.unwritten_messages(lines, Some(&notice)), 3);
+        c.out_off = 3;
+        assert_eq!(c.unwritten_messages(lines, Some(&notice)), 2);
     }
 
     #[test]

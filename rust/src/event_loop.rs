@@ -522,6 +522,7 @@ impl EventLoop {
         self.by_id.remove(&client.id);
         self.core.registry.remove(&client);
         self.core.release_client(self.idx, client.addr.ip());
+        self.count_unwritten(&conn);
         match reason {
             DisconnectReason::Reset | DisconnectReason::Io(_) => drop(conn),
             // Given up with output unwritten (a slow consumer, the linger
@@ -547,6 +548,21 @@ impl EventLoop {
             LoopCounters::add(&counters.disconnected, 1);
             self.dispatch.disconnected(counters, &client, &reason);
         }
+    }
+
+    /// Counts the messages still queued for `conn`, which is giving up its
+    /// output, in `Stats::unwritten` (its cut-off notice aside).
+    fn count_unwritten(&self, conn: &Connection) {
+        if conn.queued_bytes() == 0 {
+            return;
+        }
+        let config = &self.core.config;
+        let notice = conn
+            .closing
+            .as_ref()
+            .and_then(|(why, _)| config.notice_for(why));
+        let lost = conn.unwritten_messages(config.framing, notice);
+        LoopCounters::add(&self.core.counters[self.idx].unwritten, lost);
     }
 
     /// Keeps the frame clocks still while the loop does not read: a client

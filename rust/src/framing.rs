@@ -218,6 +218,32 @@ impl Framing {
         }
     }
 
+    /// How many of the framed messages in `buf` (one queued write buffer:
+    /// whole frames, one or a run of them) end past byte `from`, i.e. were
+    /// not written in full when the first `from` bytes were. Under `Raw`,
+    /// where messages have no boundaries on the wire, the buffer counts as
+    /// one. Off the hot path: for the messages a closing connection leaves
+    /// unwritten (`Stats::unwritten`).
+    pub(crate) fn messages_after(&self, buf: &[u8], from: usize) -> u64 {
+        if from >= buf.len() {
+            return 0;
+        }
+        match self {
+            Framing::Raw => 1,
+            // Every message ends with the one `\n` it may hold.
+            Framing::Lines { .. } => buf[from..].iter().filter(|&&b| b == b'\n').count() as u64,
+            Framing::LengthPrefixed { .. } => {
+                let (mut at, mut n) = (0usize, 0);
+                while let Some(head) = buf.get(at..at + 4) {
+                    let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+                    at = at.saturating_add(4 + len);
+                    n += u64::from(at > from);
+                }
+                n
+            }
+        }
+    }
+
     /// Checks the configuration: `max_len` must be at least 1.
     pub(crate) fn validate(&self) -> crate::Result<()> {
         match self.max_len() {
@@ -369,6 +395,34 @@ mod tests {
         for f in [Framing::Raw, Framing::length_prefixed()] {
             assert!(f.encode(b"a\nb\n").is_ok(), "{f:?}");
         }
+    }
+
+    #[test]
+    fn messages_after_counts_the_frames_not_written_in_full() {
+        let run = |f: Framing, msgs: &[&[u8]]| {
+            let mut out = Vec::new();
+            for m in msgs {
+                f.encode_into(m, &mut out);
+            }
+            out
+        };
+        let lines = Framing::lines();
+        let buf = run(lines, &[b"ab", b"", b"cde"]); // "ab\n\ncde\n"
+        let counts: Vec<u64> = (0..=buf.len())
+            .map(|i| lines.messages_after(&buf, i))
+            .collect();
+        assert_eq!(counts, [3, 3, 3, 2, 1, 1, 1, 1, 0]);
+        let len = Framing::length_prefixed();
+        let buf = run(len, &[b"ab", b"", b"c"]); // 6 + 4 + 5 bytes
+        assert_eq!(len.messages_after(&buf, 0), 3);
+        assert_eq!(len.messages_after(&buf, 5), 3);
+        assert_eq!(len.messages_after(&buf, 6), 2);
+        assert_eq!(len.messages_after(&buf, 9), 2);
+        assert_eq!(len.messages_after(&buf, 10), 1);
+        assert_eq!(len.messages_after(&buf, 14), 1);
+        assert_eq!(len.messages_after(&buf, 15), 0);
+        assert_eq!(Framing::Raw.messages_after(b"abc", 2), 1);
+        assert_eq!(Framing::Raw.messages_after(b"abc", 3), 0);
     }
 
     #[test]

@@ -58,7 +58,9 @@ pub struct Stats {
     /// [`Overflow::Disconnect`](crate::Overflow::Disconnect) (which ends the
     /// hold; under [`Overflow::DropMessage`](crate::Overflow::DropMessage)
     /// they count in [`dropped`](Stats::dropped), like anyone's). A broadcast is otherwise not counted here: its count is a
-    /// snapshot (see [`send_all`](crate::ServerHandle::send_all)).
+    /// snapshot (see [`send_all`](crate::ServerHandle::send_all)). Messages
+    /// that were queued and then cut off unwritten count in
+    /// [`unwritten`](Stats::unwritten) instead.
     pub undelivered: u64,
     /// Clients disconnected as slow consumers (each also reported with
     /// [`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer)).
@@ -66,6 +68,17 @@ pub struct Stats {
     /// or `hold_for_replies`) whose queue overflows is closed but not counted here: it had already
     /// left, and was counted with the reason it was reported with.
     pub slow_consumers: u64,
+    /// Messages queued for a client (so counted in `msgs_out`) that were
+    /// not written to it in full because its connection ended first: it
+    /// was cut as a slow consumer, its linger time ran out while it closed
+    /// (a kick, a timeout, its leaving, the stop), a write failed, or it
+    /// reset. Such a connection is reset, so its peer sees an error, not a
+    /// clean end. "Written" means taken by the kernel: bytes it had taken
+    /// but not yet delivered when the peer vanished are not known here.
+    /// Under [`Framing::Raw`](crate::Framing::Raw), which has no message
+    /// boundaries on the wire, a run of sends written as one buffer counts
+    /// once.
+    pub unwritten: u64,
     /// Clients disconnected for sending an oversize frame.
     pub frame_too_large: u64,
     /// Clients disconnected for idling.
@@ -91,6 +104,7 @@ pub(crate) struct LoopCounters {
     pub dropped: AtomicU64,
     pub undelivered: AtomicU64,
     pub slow_consumers: AtomicU64,
+    pub unwritten: AtomicU64,
     pub frame_too_large: AtomicU64,
     pub idle_timeouts: AtomicU64,
     pub frame_timeouts: AtomicU64,
@@ -132,6 +146,7 @@ pub(crate) fn sum(loops: &[LoopCounters], clients: u64) -> Stats {
         s.dropped += l.dropped.load(Relaxed);
         s.undelivered += l.undelivered.load(Relaxed);
         s.slow_consumers += l.slow_consumers.load(Relaxed);
+        s.unwritten += l.unwritten.load(Relaxed);
         s.frame_too_large += l.frame_too_large.load(Relaxed);
         s.idle_timeouts += l.idle_timeouts.load(Relaxed);
         s.frame_timeouts += l.frame_timeouts.load(Relaxed);

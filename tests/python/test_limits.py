@@ -238,3 +238,34 @@ def test_zero_idle_frame_and_keepalive_times_are_invalid_config(
     for kw in ({"idle_timeout": 0}, {"frame_timeout": 0.0}, {"keepalive": 0}):
         with pytest.raises(tcphub.InvalidConfig, match=next(iter(kw))):
             make_server(framing="lines", **kw).start()
+
+
+def test_a_slow_consumer_s_queued_messages_count_as_unwritten(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    """A client that never reads is cut when its queue (64 KiB) overflows;
+    the lines still queued for it then (62 to 65 of 1,001 bytes, with 48
+    bytes of bookkeeping each) count in ``Stats.unwritten``, and every send
+    that returned is queued or undelivered."""
+    server = make_server(framing="lines", threads=1, max_queue_bytes=64 * 1024)
+    reasons: List[str] = []
+    server.on_disconnect(lambda client, reason: reasons.append(reason))
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT):
+        wait_until(lambda: server.client_count == 1, what="the client")
+        cid = server.clients()[0].id
+        sent = 0
+        while True:
+            try:
+                server.send(cid, b"x" * 1000)
+            except tcphub.NoSuchClient:
+                break
+            sent += 1
+            assert sent < 1_000_000, "the non-reader was never cut"
+        wait_until(lambda: reasons == ["slow consumer"], what="the cut")
+    server.stop()
+    s = server.stats()
+    assert s.slow_consumers == 1
+    assert s.msgs_out + s.undelivered == sent
+    assert 62 <= s.unwritten <= 65, s
+    assert s.as_dict()["unwritten"] == s.unwritten

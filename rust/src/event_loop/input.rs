@@ -166,10 +166,15 @@ impl EventLoop {
         };
         let at_once =
             self.input_stopped() || (kind != io::ErrorKind::ConnectionReset && self.read_paused());
-        match self.conn_mut(t) {
+        let conn = self.conns.get(t).and_then(|c| c.as_ref());
+        match conn {
             Some(c) if !at_once && c.closing.is_none() && !c.held => {
-                c.write_failed = Some(kind);
-                c.take_unsent();
+                // What was queued is dropped now (`close` would count it).
+                self.count_unwritten(c);
+                if let Some(c) = self.conn_mut(t) {
+                    c.write_failed = Some(kind);
+                    c.take_unsent();
+                }
                 self.read(t, true);
             }
             _ => self.close(t, reason),
