@@ -94,7 +94,8 @@ pub unsafe extern "C" fn tcphub_server_input_paused(s: *const tcphub_server) -> 
 /// its next turn (what the loop reads of the client before then is still
 /// handed out). While paused its idle and frame timeouts wait (the clocks
 /// start again at the resume), and its end is noticed only at the resume,
-/// or when a write to it fails (which reads what it sent and closes it).
+/// unless it is gone (it reset, keepalive found it gone, or a write to it
+/// failed): then what it sent is read and handed out, and it is closed.
 /// Not counted: one resume ends any number of pauses. Independent of
 /// `tcphub_server_pause_input`: a client is read when neither holds it.
 ///

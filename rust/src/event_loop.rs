@@ -292,6 +292,9 @@ impl EventLoop {
                                 self.flush(t);
                             }
                         }
+                        if ev.is_error() {
+                            self.error_event(t); // (a paused client's)
+                        }
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             // Urgent data (`MSG_OOB`): a read ends at its
                             // mark, so a short one does not mean drained.

@@ -135,6 +135,30 @@ fn the_server_drops_a_client_whose_host_vanished() {
     server.stop();
 }
 
+/// A client the application paused is dropped too: keepalive's verdict is
+/// not left waiting for a resume that would never come.
+#[test]
+fn the_server_drops_a_paused_client_whose_host_vanished() {
+    if !own_network() {
+        return;
+    }
+    let gone = Disconnects::new();
+    let server = keepalive_server(loopback(), IDLE, &gone);
+    let (mut peer, id) = plain_peer(&server);
+    server.pause_client(id).expect("pause");
+    // One loop: the send is applied after the pause.
+    server.send(id, b"sync").expect("send");
+    let mut sync = [0u8; 4];
+    peer.read_exact(&mut sync).expect("read");
+    assert_eq!(&sync, b"sync");
+
+    set_loopback(false);
+    wait_dropped_timed_out(&gone, id, Instant::now());
+    assert_eq!(server.stats().clients, 0);
+    drop(peer);
+    server.stop();
+}
+
 #[test]
 fn a_client_reports_a_server_whose_host_vanished() {
     if !own_network() {

@@ -1,7 +1,7 @@
 //! `pause_client` / `resume_client`: one client's input waits in the kernel
 //! while the others are served; a callback's pause stops the read in hand;
 //! a paused client is not cut for idling, and its end is noticed at the
-//! resume — or at once when a write to it fails.
+//! resume — or at once when a write to it fails or it resets.
 
 mod support;
 
@@ -177,6 +177,33 @@ fn a_write_that_finds_a_paused_client_gone_closes_it() {
                 matches!(why, DisconnectReason::Reset | DisconnectReason::Io(_)),
                 "{why:?}"
             );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.client_count(), 0);
+}
+
+/// A paused client that resets is closed at once, without a resume or a
+/// write: its place is not kept for a peer that is gone. What it sent
+/// before the reset is delivered first, as when a write finds it gone.
+#[test]
+fn a_paused_client_that_resets_is_closed_at_once_after_its_last_lines() {
+    let server = server().start().unwrap();
+    let events = server.events();
+    let (mut a, ca) = paused_client(&server, &events);
+    a.send_line("last words");
+    a.reset();
+    match next_event(&events) {
+        Event::Message(c, m) => {
+            assert_eq!(c.id, ca.id);
+            assert_eq!(m, b"last words");
+        }
+        other => panic!("{other:?}"),
+    }
+    match next_event(&events) {
+        Event::Disconnected(c, why) => {
+            assert_eq!(c.id, ca.id);
+            assert_eq!(why, DisconnectReason::Reset);
         }
         other => panic!("{other:?}"),
     }

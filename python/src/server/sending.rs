@@ -130,7 +130,8 @@ impl PyTcpServer {
     /// I/O thread gets it: what was read of the client before then — with
     /// callbacks, also what waits for the callback thread — is still
     /// handed out. While paused its idle and frame timeouts wait, and its
-    /// end is noticed at the resume (or when a write to it fails). Not
+    /// end is noticed at the resume (or at once, after what it sent, when
+    /// it resets, keepalive finds it gone or a write to it fails). Not
     /// counted: one ``resume_client()`` ends any number of pauses. Raises
     /// ``NoSuchClient``, ``NotRunning``.
     fn pause_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {

@@ -181,6 +181,27 @@ impl EventLoop {
         }
     }
 
+    /// An error event on connection `t` (its peer's reset, keepalive
+    /// finding it gone): when the application paused the client, handled
+    /// as a write that found it gone — what it sent before its end is read
+    /// and delivered, then it is closed — instead of being left for the
+    /// resume, which may never come for a client that is gone. (Not
+    /// paused, the read that follows sees the error itself.)
+    pub(super) fn error_event(&mut self, t: usize) {
+        let Some(c) = self.conns.get(t).and_then(|c| c.as_ref()) else {
+            return;
+        };
+        if !c.paused || c.write_failed.is_some() || c.closing.is_some() || c.held {
+            return;
+        }
+        let reason = match c.stream.take_error() {
+            Ok(Some(e)) => DisconnectReason::from_io(&e),
+            Ok(None) => return, // nothing pending after all
+            Err(e) => DisconnectReason::from_io(&e),
+        };
+        self.close_for_write_error(t, reason);
+    }
+
     /// Whether this loop reads no more input: its `Shutdown` was taken, or
     /// `stop()` has begun and the command is on its way — no message is
     /// handed to the application from then on (sends fail with

@@ -181,9 +181,10 @@ impl ServerHandle {
     /// the client before then is still handed out.
     ///
     /// While paused the client's idle and frame timeouts wait (its clocks
-    /// start again at the resume), and a client that leaves or resets is
-    /// noticed only once resumed — or when a write to it fails, which
-    /// reads what it sent and closes it. Not counted: one `resume_client`
+    /// start again at the resume), and a client that closes its side is
+    /// noticed only once resumed. One that is gone — it reset, keepalive
+    /// found it gone, or a write to it failed — is closed at once, after
+    /// what it sent before its end is read and handed out. Not counted: one `resume_client`
     /// ends any number of pauses. It acts alone, not with
     /// [`pause_input`](ServerHandle::pause_input): a client is read when
     /// neither holds it.
