@@ -234,7 +234,7 @@ impl Framing {
             Framing::Lines { .. } => buf[from..].iter().filter(|&&b| b == b'\n').count() as u64,
             Framing::LengthPrefixed { .. } => {
                 let (mut at, mut n) = (0usize, 0);
-                while let Some(head) = buf.get(at..at + 4) {
+                while let Some(head) = at.checked_add(4).and_then(|end| buf.get(at..end)) {
                     let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
                     at = at.saturating_add(4 + len);
                     n += u64::from(at > from);
