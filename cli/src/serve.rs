@@ -192,7 +192,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The refusals too: the log said only the first of a run of them (and
     // their total once the hub had room again, which a hub stopped while
     // full never had).
-    let mut refused = if s.rejected > 0 {
+    let mut tail = if s.rejected > 0 {
         format!(
             ", {} refused (server full)",
             count(s.rejected, "connection")
@@ -201,13 +201,20 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         String::new()
     };
     if s.rejected_per_ip > 0 {
-        refused += &format!(
+        tail += &format!(
             ", {} refused (too many from one address)",
             count(s.rejected_per_ip, "connection")
         );
     }
+    let not_delivered = s.dropped + lost(&s);
+    if not_delivered > 0 {
+        tail += &format!(
+            ", {} not delivered (dropped from full queues, sent after the client left, or cut off unwritten)",
+            count(not_delivered, "message")
+        );
+    }
     log::info!(
-        "stopped: {} served, {} in, {} out{refused}",
+        "stopped: {} served, {} in, {} out{tail}",
         count(s.accepted, "client"),
         count(s.msgs_in, "message"),
         s.msgs_out
@@ -247,16 +254,23 @@ fn spawn_stats(
 fn summary(a: &Stats, b: &Stats, secs: f64) -> String {
     let rate = |x: u64, y: u64| (y.saturating_sub(x)) as f64 / secs;
     format!(
-        "stats: clients {} | msgs/s in {:.0} out {:.0} | bytes/s in {:.0} out {:.0} | drops {} slow {} rejected {}",
+        "stats: clients {} | msgs/s in {:.0} out {:.0} | bytes/s in {:.0} out {:.0} | drops {} lost {} slow {} rejected {}",
         b.clients,
         rate(a.msgs_in, b.msgs_in),
         rate(a.msgs_out, b.msgs_out),
         rate(a.bytes_in, b.bytes_in),
         rate(a.bytes_out, b.bytes_out),
         b.dropped,
+        lost(b),
         b.slow_consumers,
         b.rejected + b.rejected_per_ip,
     )
+}
+
+/// Messages a send took that did not reach their client, beyond the drops
+/// of full queues: sent after it left, or cut off unwritten at its end.
+fn lost(s: &Stats) -> u64 {
+    s.undelivered + s.unwritten
 }
 
 /// The chat hub's callbacks: joins and leaves announced to everyone, each
@@ -288,4 +302,23 @@ fn chat(builder: TcpServer, max: usize, end: &'static str) -> TcpServer {
             log::info!("client {} disconnected ({why})", c.addr);
             srv.send_all(format!("client {} disconnected ({why}){end}", c.addr).as_bytes());
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_lost_messages_apart_from_drops() {
+        let a = Stats::default();
+        let mut b = Stats::default();
+        b.dropped = 2;
+        b.undelivered = 3;
+        b.unwritten = 4;
+        let line = summary(&a, &b, 1.0);
+        assert!(
+            line.contains("| drops 2 lost 7 slow 0 rejected 0"),
+            "{line}"
+        );
+    }
 }

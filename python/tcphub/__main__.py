@@ -271,6 +271,12 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
+def _lost(s: Stats) -> int:
+    """Messages a send took that did not reach their client, beyond the
+    drops of full queues: sent after it left, or cut off unwritten."""
+    return s.undelivered + s.unwritten
+
+
 def _summary(a: Stats, b: Stats, secs: float) -> str:
     def rate(x: int, y: int) -> float:
         return max(y - x, 0) / max(secs, 1e-9)
@@ -278,7 +284,7 @@ def _summary(a: Stats, b: Stats, secs: float) -> str:
     return (
         f"stats: clients {b.clients} | msgs/s in {rate(a.msgs_in, b.msgs_in):.0f} "
         f"out {rate(a.msgs_out, b.msgs_out):.0f} | bytes/s in {rate(a.bytes_in, b.bytes_in):.0f} "
-        f"out {rate(a.bytes_out, b.bytes_out):.0f} | drops {b.dropped} slow {b.slow_consumers} "
+        f"out {rate(a.bytes_out, b.bytes_out):.0f} | drops {b.dropped} lost {_lost(b)} slow {b.slow_consumers} "
         f"rejected {b.rejected + b.rejected_per_ip}"
     )
 
@@ -337,12 +343,16 @@ def serve(args: argparse.Namespace) -> int:
             reporter.join()
         _stop(server)
     s = server.stats()
-    # The refusals too, as `tcphub serve` says them.
-    refused = f", {_count(s.rejected, 'connection')} refused (server full)" if s.rejected else ""
+    # The refusals and the messages not delivered too, as `tcphub serve` says them.
+    tail = f", {_count(s.rejected, 'connection')} refused (server full)" if s.rejected else ""
     if s.rejected_per_ip:
-        refused += f", {_count(s.rejected_per_ip, 'connection')} refused (too many from one address)"
+        tail += f", {_count(s.rejected_per_ip, 'connection')} refused (too many from one address)"
+    not_delivered = s.dropped + _lost(s)
+    if not_delivered:
+        tail += (f", {_count(not_delivered, 'message')} not delivered (dropped from full queues, "
+                 "sent after the client left, or cut off unwritten)")
     log.info("stopped: %s served, %s in, %d out%s", _count(s.accepted, "client"), _count(s.msgs_in, "message"),
-             s.msgs_out, refused)
+             s.msgs_out, tail)
     return 0
 
 

@@ -1042,3 +1042,14 @@ def test_python_dash_m_serve_keepalive_turns_it_on_like_the_cli():
         s.close()
     finally:
         server.stop()
+
+
+def test_the_stats_line_counts_lost_messages_apart_from_drops() -> None:
+    """``--stats``: the messages sent to clients that had left and those cut
+    off unwritten are "lost", beside the drops of full queues."""
+    from tcphub.__main__ import _summary
+
+    rebuild = tcphub._tcphub._stats  # what unpickling a Stats calls
+    a = rebuild({})
+    b = rebuild({"dropped": 2, "undelivered": 3, "unwritten": 4})
+    assert "| drops 2 lost 7 slow 0 rejected 0" in _summary(a, b, 1.0)
