@@ -734,8 +734,8 @@ typedef struct tcphub_stats {
    * timeout, its leaving, the stop), a write failed, or it reset. Such a
    * connection is reset, so its peer sees an error, not a clean end.
    * Written means taken by the kernel. Under `TCPHUB_FRAMING_RAW`, which
-   * has no message boundaries on the wire, a run of sends written as one
-   * buffer counts once.
+   * has no message boundaries on the wire, a run of sends joined into one
+   * write that was partly written counts whole.
    */
   uint64_t unwritten;
 } tcphub_stats;
@@ -1620,7 +1620,8 @@ int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void
  * its next turn (what the loop reads of the client before then is still
  * handed out). While paused its idle and frame timeouts wait (the clocks
  * start again at the resume), and its end is noticed only at the resume,
- * or when a write to it fails (which reads what it sent and closes it).
+ * unless it is gone (it reset, keepalive found it gone, or a write to it
+ * failed): then what it sent is read and handed out, and it is closed.
  * Not counted: one resume ends any number of pauses. Independent of
  * `tcphub_server_pause_input`: a client is read when neither holds it.
  *

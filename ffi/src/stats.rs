@@ -75,8 +75,8 @@ pub struct tcphub_stats {
     /// timeout, its leaving, the stop), a write failed, or it reset. Such a
     /// connection is reset, so its peer sees an error, not a clean end.
     /// Written means taken by the kernel. Under `TCPHUB_FRAMING_RAW`, which
-    /// has no message boundaries on the wire, a run of sends written as one
-    /// buffer counts once.
+    /// has no message boundaries on the wire, a run of sends joined into one
+    /// write that was partly written counts whole.
     pub unwritten: u64,
 }
 

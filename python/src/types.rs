@@ -395,8 +395,8 @@ pub(crate) struct PyStats {
     /// kick, a timeout, its leaving, the stop), a write failed, or it reset.
     /// Such a connection is reset, so its peer sees an error, not a clean
     /// end. Written means taken by the kernel. Under ``framing="raw"``, which
-    /// has no message boundaries on the wire, a run of sends written as one
-    /// buffer counts once.
+    /// has no message boundaries on the wire, a run of sends joined into one
+    /// write that was partly written counts whole.
     unwritten: u64,
     /// Clients disconnected for sending an oversize frame.
     frame_too_large: u64,

@@ -48,9 +48,11 @@ pub(crate) struct Connection {
     pub stream: TcpStream,
     pub client: Client,
     pub decoder: Decoder,
-    /// Framed messages waiting to be written, oldest first; shared with every
+    /// Framed messages waiting to be written, oldest first, each buffer
+    /// with the count of messages it holds (a gathered or coalesced run
+    /// holds several; counted for `Stats::unwritten`); shared with every
     /// other recipient of the same broadcast.
-    out: VecDeque<Arc<[u8]>>,
+    out: VecDeque<(Arc<[u8]>, u64)>,
     /// Bytes of `out[0]` already written.
     out_off: usize,
     /// Bytes waiting in `out` (minus `out_off`): the bound applies to this.
@@ -158,7 +160,7 @@ impl Connection {
         // takes beyond its bytes, so a queue of tiny frames is bounded too;
         // an oversize message being written does not count (see above).
         let (exempt_bytes, exempt_entries) = match self.out.front() {
-            Some(head) if self.oversize_head => (head.len() - self.out_off, 1),
+            Some((head, _)) if self.oversize_head => (head.len() - self.out_off, 1),
             _ => (0, 0),
         };
         let entries = (self.out.len() - exempt_entries).saturating_add(msgs as usize);
@@ -171,7 +173,7 @@ impl Connection {
             self.oversize_head = true; // alone, into an empty queue
         }
         self.out_bytes += buf.len();
-        self.out.push_back(buf);
+        self.out.push_back((buf, msgs));
         let needs_flush = self.writable && !self.flush_scheduled;
         if needs_flush {
             self.flush_scheduled = true;
@@ -187,14 +189,16 @@ impl Connection {
         self.out_bytes = 0;
         self.oversize_head = false;
         self.flush_scheduled = false;
-        (std::mem::take(&mut self.out), off)
+        let out = std::mem::take(&mut self.out);
+        (out.into_iter().map(|(buf, _)| buf).collect(), off)
     }
 
     /// Puts frames carried over from an earlier connection in front of the queue.
     pub fn restore_unsent(&mut self, frames: VecDeque<Arc<[u8]>>) {
         self.out_bytes += frames.iter().map(|f| f.len()).sum::<usize>();
         self.oversize_head = false; // everything counts again
-        let mut frames = frames;
+                                    // (One message each: the client side counts its own, per batch.)
+        let mut frames: VecDeque<(Arc<[u8]>, u64)> = frames.into_iter().map(|f| (f, 1)).collect();
         frames.append(&mut self.out);
         self.out = frames;
     }
@@ -225,7 +229,7 @@ impl Connection {
             let n = {
                 let mut iov = [IoSlice::new(&[]); MAX_IOV];
                 let mut cnt = 0;
-                for (i, b) in self.out.iter().take(MAX_IOV).enumerate() {
+                for (i, (b, _)) in self.out.iter().take(MAX_IOV).enumerate() {
                     iov[i] = if i == 0 {
                         IoSlice::new(&b[self.out_off..])
                     } else {
@@ -262,7 +266,7 @@ impl Connection {
     fn advance(&mut self, mut n: usize) {
         self.out_bytes -= n;
         while n > 0 {
-            let front_left = self.out[0].len() - self.out_off;
+            let front_left = self.out[0].0.len() - self.out_off;
             if n >= front_left {
                 n -= front_left;
                 self.out.pop_front();
@@ -283,15 +287,21 @@ impl Connection {
     /// How many queued messages are not written in full (a partly written
     /// first one included), under `framing`; `notice`, a cut-off notice
     /// that is not a message of the application's, does not count when it
-    /// is still queued (last, where `close_after_flush` puts it).
+    /// is still queued (last, where `close_after_flush` puts it). Framed
+    /// buffers are parsed (a run partly written counts the messages it has
+    /// not written whole); a raw one, with no boundaries to find, counts
+    /// the messages it was queued with, all of them if partly written.
     pub fn unwritten_messages(&self, framing: Framing, notice: Option<&Arc<[u8]>>) -> u64 {
         let last = self.out.len().wrapping_sub(1);
         let mut n = 0;
-        for (i, buf) in self.out.iter().enumerate() {
+        for (i, (buf, msgs)) in self.out.iter().enumerate() {
             if i == last && notice.is_some_and(|notice| Arc::ptr_eq(buf, notice)) {
                 break;
             }
-            n += framing.messages_after(buf, if i == 0 { self.out_off } else { 0 });
+            n += match framing {
+                Framing::Raw => *msgs,
+                _ => framing.messages_after(buf, if i == 0 { self.out_off } else { 0 }),
+            };
         }
         n
     }
@@ -559,6 +569,9 @@ mod tests {
         assert_eq!(c.unwritten_messages(lines, Some(&notice)), 3);
         c.out_off = 3;
         assert_eq!(c.unwritten_messages(lines, Some(&notice)), 2);
+        // Raw: no boundaries to find; each buffer counts what it was
+        // queued with (a run partly written: all of it).
+        assert_eq!(c.unwritten_messages(Framing::Raw, None), 2 + 2 + 1);
     }
 
     #[test]

@@ -222,8 +222,9 @@ impl Framing {
     /// whole frames, one or a run of them) end past byte `from`, i.e. were
     /// not written in full when the first `from` bytes were. Under `Raw`,
     /// where messages have no boundaries on the wire, the buffer counts as
-    /// one. Off the hot path: for the messages a closing connection leaves
-    /// unwritten (`Stats::unwritten`).
+    /// one (the queue keeps each buffer's count for that case). Off the
+    /// hot path: for the messages a closing connection leaves unwritten
+    /// (`Stats::unwritten`).
     pub(crate) fn messages_after(&self, buf: &[u8], from: usize) -> u64 {
         if from >= buf.len() {
             return 0;

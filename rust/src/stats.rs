@@ -76,8 +76,8 @@ pub struct Stats {
     /// clean end. "Written" means taken by the kernel: bytes it had taken
     /// but not yet delivered when the peer vanished are not known here.
     /// Under [`Framing::Raw`](crate::Framing::Raw), which has no message
-    /// boundaries on the wire, a run of sends written as one buffer counts
-    /// once.
+    /// boundaries on the wire, a run of sends joined into one write that
+    /// was partly written counts whole.
     pub unwritten: u64,
     /// Clients disconnected for sending an oversize frame.
     pub frame_too_large: u64,
