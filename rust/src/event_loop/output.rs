@@ -310,7 +310,8 @@ impl EventLoop {
             // A connection already closing keeps the reason it is closing for.
             Err((n, reason)) => {
                 LoopCounters::add(&self.core.counters[self.idx].bytes_out, n as u64);
-                match conn.closing.take() {
+                // (Cloned, not taken: `close` looks at it for the notice not to count.)
+                match conn.closing.clone() {
                     Some((closing, _)) => self.close(t, closing),
                     None => self.close_for_write_error(t, reason),
                 }
