@@ -328,6 +328,13 @@ impl EventLoop {
             self.check_held();
             self.check_draining();
             self.check_lingering();
+            if self
+                .refusing_per_ip
+                .due()
+                .is_some_and(|at| Instant::now() >= at)
+            {
+                self.end_quiet_per_ip_run();
+            }
             // The disconnect callbacks of clients those two closed may have
             // queued output for others: write it now, not at the next wakeup
             // (which may never come on a quiet loop).
@@ -363,6 +370,9 @@ impl EventLoop {
             consider(BACKOFF);
         }
         let now = Instant::now();
+        if let Some(at) = self.refusing_per_ip.due() {
+            consider(at.saturating_duration_since(now));
+        }
         if let Some(at) = self.accept_retry {
             // Not `BACKOFF`: out of descriptors, a 2 ms wakeup only finds
             // the retry not due yet (~500 wakeups a second).
@@ -684,6 +694,7 @@ impl EventLoop {
     }
 
     fn finish_shutdown(&mut self) {
+        self.end_per_ip_run_at_stop();
         for t in 0..self.conns.len() {
             if let Some(c) = &self.conns[t] {
                 let reason = c

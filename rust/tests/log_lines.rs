@@ -122,3 +122,80 @@ fn a_frame_over_the_limit_is_logged_at_debug_only() {
     );
     server.stop();
 }
+
+/// A server with `max_clients_per_ip` `per_ip` holding `per_ip` clients
+/// from loopback, and 3 connections from it refused since: the first
+/// logged at once, the other 2 not yet (within `REPEAT_LOG`).
+fn refusing_per_ip(per_ip: usize) -> (tcphub::ServerHandle, Vec<Peer>) {
+    let server = TcpServer::new(0, 100)
+        .bind(localhost())
+        .max_clients_per_ip(per_ip)
+        .on_message(|_, _, _| {})
+        .start()
+        .expect("start");
+    let held: Vec<Peer> = (0..per_ip)
+        .map(|_| {
+            let p = Peer::connect(server.local_addr());
+            p.id_on(&server);
+            p
+        })
+        .collect();
+    for _ in 0..3 {
+        let mut refused = Peer::connect(server.local_addr());
+        refused.expect_eof();
+    }
+    wait_until("the refusals counted", || {
+        server.stats().rejected_per_ip == 3
+    });
+    (server, held)
+}
+
+/// The last refusals of a run at `max_clients_per_ip` are logged when the
+/// server stops. Before: only when another connection arrived, so the 2
+/// after the first went unlogged.
+#[test]
+fn refusals_per_ip_not_yet_logged_are_logged_at_the_stop() {
+    capture();
+    let needle = "(max_clients_per_ip 2)";
+    let (server, _held) = refusing_per_ip(2);
+    let lines = lines_with(needle);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].1.contains("refusing"), "{lines:?}");
+    server.stop();
+    let lines = lines_with(needle);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].1.contains("refused 2 more connections") && lines[1].1.contains("stopping"),
+        "{lines:?}"
+    );
+}
+
+/// A run at `max_clients_per_ip` that goes quiet is logged in full once
+/// it has been quiet for `REPEAT_LOG` (10 s), with no other connection
+/// arriving to look at it. Before: never, until one did.
+#[test]
+fn a_quiet_run_of_refusals_per_ip_is_logged_without_another_connection() {
+    capture();
+    let needle = "(max_clients_per_ip 3)";
+    let (server, _held) = refusing_per_ip(3);
+    let waited = std::time::Instant::now();
+    // (REPEAT_LOG and a generous margin; an event wait, not a sleep.)
+    assert!(
+        try_wait_until(std::time::Duration::from_secs(40), || {
+            lines_with(needle).len() == 2
+        }),
+        "the rest of the run logged: {:?}",
+        lines_with(needle)
+    );
+    let lines = lines_with(needle);
+    assert!(
+        lines[1].1.contains("refused 2 more connections") && lines[1].1.contains("none since"),
+        "{lines:?}"
+    );
+    assert!(
+        waited.elapsed() >= std::time::Duration::from_secs(5),
+        "not before it was quiet"
+    );
+    server.stop();
+    assert_eq!(lines_with(needle).len(), 2, "nothing left for the stop");
+}

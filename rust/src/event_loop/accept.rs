@@ -151,6 +151,29 @@ impl PerIpRefusals {
         self.0 = None;
         line
     }
+
+    /// When [`end_if_quiet`](Self::end_if_quiet) has a line to log: the
+    /// loop wakes for it then, so a run's last refusals are logged even if
+    /// no connection arrives after them. `None` when nothing waits (a run
+    /// whose refusals were all logged ends at the next arrival, silently).
+    pub(super) fn due(&self) -> Option<Instant> {
+        let r = self.0.as_ref().filter(|r| r.unlogged > 0)?;
+        Some(r.last + REPEAT_LOG)
+    }
+
+    /// Ends the run as the server stops; the line for its refusals not yet
+    /// logged, if any.
+    fn end_at_stop(&mut self, max: usize, now: Instant) -> Option<String> {
+        let r = self.0.take()?;
+        (r.unlogged > 0).then(|| {
+            format!(
+                "tcphub: refused {}, the last {:.0?} ago: too many from one address \
+                 (max_clients_per_ip {max}); stopping",
+                connections(r.unlogged, true),
+                now.duration_since(r.last)
+            )
+        })
+    }
 }
 
 /// A connection loop 0 has admitted and dealt to loop `idx`, on its way to
@@ -409,10 +432,20 @@ impl EventLoop {
 
     /// Ends a run of refusals at `max_clients_per_ip` that has been quiet
     /// for [`REPEAT_LOG`], logging those not yet in a line. Looked at
-    /// whenever a connection arrives.
-    fn end_quiet_per_ip_run(&mut self) {
+    /// whenever a connection arrives, and at each turn once such a line is
+    /// due ([`PerIpRefusals::due`], which `poll_timeout` wakes the loop for).
+    pub(super) fn end_quiet_per_ip_run(&mut self) {
         let max = self.core.config.max_clients_per_ip.unwrap_or(usize::MAX);
         if let Some(line) = self.refusing_per_ip.end_if_quiet(max, Instant::now()) {
+            log::info!("{line}");
+        }
+    }
+
+    /// Logs the refusals at `max_clients_per_ip` not yet in a line, as the
+    /// server stops.
+    pub(super) fn end_per_ip_run_at_stop(&mut self) {
+        let max = self.core.config.max_clients_per_ip.unwrap_or(usize::MAX);
+        if let Some(line) = self.refusing_per_ip.end_at_stop(max, Instant::now()) {
             log::info!("{line}");
         }
     }
@@ -518,9 +551,20 @@ mod tests {
             again.contains("refusing 10.0.0.1:5000: 3 connections from"),
             "{again}"
         );
+        assert_eq!(run.due(), None, "all logged: nothing to wake for");
         // A run whose refusals were all logged ends without a line.
         assert_eq!(run.end_if_quiet(3, at(110)), None);
         assert!(run.refused(a, 3, at(111)).is_some(), "ended all the same");
+        assert_eq!(run.refused(a, 3, at(112)), None);
+        assert_eq!(run.due(), Some(at(122)), "the rest is due once quiet");
+        let stop = run.end_at_stop(3, at(115)).expect("the stop logs the rest");
+        assert!(
+            stop.contains("refused 1 more connection, the last 3s ago")
+                && stop.contains("stopping"),
+            "{stop}"
+        );
+        assert_eq!(run.due(), None);
+        assert_eq!(run.end_at_stop(3, at(116)), None, "nothing left");
     }
 
     /// A connected socket pair on loopback (the server's side as mio's).
