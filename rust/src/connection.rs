@@ -287,10 +287,11 @@ impl Connection {
     /// How many queued messages are not written in full (a partly written
     /// first one included), under `framing`; `notice`, a cut-off notice
     /// that is not a message of the application's, does not count when it
-    /// is still queued (last, where `close_after_flush` puts it). Framed
-    /// buffers are parsed (a run partly written counts the messages it has
-    /// not written whole); a raw one, with no boundaries to find, counts
-    /// the messages it was queued with, all of them if partly written.
+    /// is still queued (last, where `close_after_flush` puts it). Each
+    /// buffer counts the messages it was queued with; only a partly
+    /// written first one of a framed queue is parsed, for the messages it
+    /// has not written whole (a raw one, with no boundaries to find, counts
+    /// all of its messages).
     pub fn unwritten_messages(&self, framing: Framing, notice: Option<&Arc<[u8]>>) -> u64 {
         let last = self.out.len().wrapping_sub(1);
         let mut n = 0;
@@ -300,7 +301,8 @@ impl Connection {
             }
             n += match framing {
                 Framing::Raw => *msgs,
-                _ => framing.messages_after(buf, if i == 0 { self.out_off } else { 0 }),
+                _ if i == 0 && self.out_off > 0 => framing.messages_after(buf, self.out_off),
+                _ => *msgs,
             };
         }
         n
@@ -553,9 +555,8 @@ mod tests {
     fn unwritten_messages_counts_each_frame_of_a_run_and_not_the_notice() {
         let (mut c, _peer) = connection();
         let notice: Arc<[u8]> = Arc::from(&b"idle\n"[..]);
-        for buf in [&b"ab\ncd\n"[..], b"ef\n"] {
-            c.enqueue_msgs(Arc::from(buf), 2, usize::MAX);
-        }
+        c.enqueue_msgs(Arc::from(&b"ab\ncd\n"[..]), 2, usize::MAX);
+        c.enqueue(Arc::from(&b"ef\n"[..]), usize::MAX);
         c.enqueue(notice.clone(), usize::MAX);
         let lines = Framing::lines();
         assert_eq!(c.unwritten_messages(lines, Some(&notice)), 3);
@@ -571,7 +572,11 @@ mod tests {
         assert_eq!(c.unwritten_messages(lines, Some(&notice)), 2);
         // Raw: no boundaries to find; each buffer counts what it was
         // queued with (a run partly written: all of it).
-        assert_eq!(c.unwritten_messages(Framing::Raw, None), 2 + 2 + 1);
+        assert_eq!(c.unwritten_messages(Framing::Raw, None), 2 + 1 + 1);
+        // Past the head, the counts carried are taken as they are.
+        c.out_off = 0;
+        c.out[1].1 = 5;
+        assert_eq!(c.unwritten_messages(lines, Some(&notice)), 2 + 5);
     }
 
     #[test]

@@ -223,8 +223,8 @@ impl Framing {
     /// not written in full when the first `from` bytes were. Under `Raw`,
     /// where messages have no boundaries on the wire, the buffer counts as
     /// one (the queue keeps each buffer's count for that case). Off the
-    /// hot path: for the messages a closing connection leaves unwritten
-    /// (`Stats::unwritten`).
+    /// hot path: for a partly written first buffer of a closing
+    /// connection's queue (`Stats::unwritten`).
     pub(crate) fn messages_after(&self, buf: &[u8], from: usize) -> u64 {
         if from >= buf.len() {
             return 0;
