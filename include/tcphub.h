@@ -1349,7 +1349,9 @@ void tcphub_message_release(struct tcphub_message *msg);
  * wait does (it ends the default hold of clients whose
  * `TCPHUB_EVENT_DISCONNECTED` was taken).
  *
- * Returns 1, 0, or `TCPHUB_ERR_NULL`.
+ * Returns 1, 0, `TCPHUB_ERR_NULL`, or `TCPHUB_ERR_NOT_RUNNING` for a
+ * server's descriptor made before the server was started again: it
+ * watches the ended run (make a new one for the new run).
  *
  * # Safety
  *
@@ -1733,13 +1735,17 @@ uint16_t tcphub_server_port(const struct tcphub_server *s);
  *         tcphub_event_release(&ev);
  *     }
  *     if (rc != TCPHUB_ERR_TIMEOUT) break; // stopped, every event taken
- *     if (tcphub_ready_fd_arm(r) == 1) poll(&p, 1, -1); // with your other fds
+ *     int armed = tcphub_ready_fd_arm(r);
+ *     if (armed < 0) break; // the server was started again: make a new one
+ *     if (armed == 1) poll(&p, 1, -1); // with your other fds
  * }
  * tcphub_ready_fd_free(r);
  * ```
  *
  * Break on the end as above: once the server has stopped, arming answers
  * 0 for good, and a loop that never looks at the return code would spin.
+ * A descriptor watches the run current when it was made: once the server
+ * is started again, arming it returns `TCPHUB_ERR_NOT_RUNNING`.
  *
  * # Safety
  *
@@ -2299,8 +2305,10 @@ int tcphub_server_set_userdata_free(struct tcphub_server *s, tcphub_userdata_fre
  *
  * Returns `TCPHUB_ERR_BIND` when the address cannot be bound (in use,
  * permission denied), `TCPHUB_ERR_INVALID_ARG` for an invalid setting,
- * `TCPHUB_ERR_ALREADY_RUNNING` (running, or called from inside one of this
- * server's callbacks), `TCPHUB_ERR_IO`.
+ * `TCPHUB_ERR_ALREADY_RUNNING` (running; called from inside one of this
+ * server's callbacks; or from a callback of another server or of a
+ * client while the previous run is still stopping, which a callback
+ * cannot wait for), `TCPHUB_ERR_IO`.
  *
  * # Safety
  *
@@ -2373,8 +2381,9 @@ int tcphub_server_stop_input(struct tcphub_server *s);
  * a later `tcphub_server_stop`, `_stop_timeout`, `_wait` or `_free`
  * finishes waiting. For a caller that must stay responsive (checking for
  * a signal between short waits, a service manager's deadline). From inside
- * a callback it starts the stop and returns `TCPHUB_ERR_TIMEOUT` at once,
- * as `tcphub_server_stop` does not wait there.
+ * a callback it starts the stop and returns at once, as
+ * `tcphub_server_stop` does not wait there: `TCPHUB_ERR_TIMEOUT` unless
+ * the server had already stopped (always from one of its own callbacks).
  *
  * Returns `TCPHUB_OK` once stopped (also for a server never started),
  * `TCPHUB_ERR_TIMEOUT` while the stop is still under way.

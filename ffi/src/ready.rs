@@ -3,7 +3,9 @@
 //! (the C view of the core's [`ReadyFd`](tcphub_core::ReadyFd)).
 
 use std::ffi::c_int;
+use std::mem::ManuallyDrop;
 use std::os::fd::AsRawFd;
+use std::sync::{Arc, Weak};
 
 use crate::boundary::{boundary, non_null, Fail};
 use crate::client::{client, tcphub_client};
@@ -18,6 +20,34 @@ use crate::server::{server, tcphub_server};
 #[derive(Debug)]
 pub struct tcphub_ready_fd {
     fd: tcphub_core::ReadyFd,
+    /// A server's: the server and the number of its run (`runs`) the
+    /// descriptor watches. Weak: the descriptor may outlive the server.
+    run: Option<(Weak<tcphub_server>, u64)>,
+}
+
+impl tcphub_ready_fd {
+    /// Fails when the server has been restarted since the descriptor was
+    /// made: it watches the ended run, whose queue answers "take" for good,
+    /// while `tcphub_server_next_event` takes from the new one (a consumer
+    /// loop would spin).
+    fn check_run(&self) -> Result<(), Fail> {
+        let Some((server, run)) = &self.run else {
+            return Ok(());
+        };
+        let Some(srv) = server.upgrade() else {
+            return Ok(()); // freed: the run has ended, as the queue says
+        };
+        let runs = srv.runs().unwrap_or(*run);
+        drop(srv);
+        if runs != *run {
+            return Err(Fail::new(
+                TCPHUB_ERR_NOT_RUNNING,
+                "the server was started again since this descriptor was made: \
+                 it watches the ended run; make a new one with tcphub_server_ready_fd",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Stores in `*ready_out` a new readiness descriptor for the pull-mode
@@ -46,13 +76,17 @@ pub struct tcphub_ready_fd {
 ///         tcphub_event_release(&ev);
 ///     }
 ///     if (rc != TCPHUB_ERR_TIMEOUT) break; // stopped, every event taken
-///     if (tcphub_ready_fd_arm(r) == 1) poll(&p, 1, -1); // with your other fds
+///     int armed = tcphub_ready_fd_arm(r);
+///     if (armed < 0) break; // the server was started again: make a new one
+///     if (armed == 1) poll(&p, 1, -1); // with your other fds
 /// }
 /// tcphub_ready_fd_free(r);
 /// ```
 ///
 /// Break on the end as above: once the server has stopped, arming answers
 /// 0 for good, and a loop that never looks at the return code would spin.
+/// A descriptor watches the run current when it was made: once the server
+/// is started again, arming it returns `TCPHUB_ERR_NOT_RUNNING`.
 ///
 /// # Safety
 ///
@@ -66,8 +100,16 @@ pub unsafe extern "C" fn tcphub_server_ready_fd(
         // SAFETY: the caller's promise.
         let out = unsafe { cleared(ready_out)? };
         // SAFETY: the caller's promise.
-        let fd = unsafe { server(s)? }.pull_handle()?.events().ready_fd()?;
-        *out = Box::into_raw(Box::new(tcphub_ready_fd { fd }));
+        let srv = unsafe { server(s)? };
+        let (handle, run) = srv.pull_run()?;
+        let fd = handle.events().ready_fd()?;
+        // SAFETY: `s` came from `Arc::into_raw` in `tcphub_server_new` and
+        // is live; borrowed here (not dropped) to take a weak reference.
+        let weak = Arc::downgrade(&ManuallyDrop::new(unsafe { Arc::from_raw(s.cast_const()) }));
+        *out = Box::into_raw(Box::new(tcphub_ready_fd {
+            fd,
+            run: Some((weak, run)),
+        }));
         Ok(TCPHUB_OK)
     })
 }
@@ -93,7 +135,7 @@ pub unsafe extern "C" fn tcphub_client_ready_fd(
         let out = unsafe { cleared(ready_out)? };
         // SAFETY: the caller's promise.
         let fd = unsafe { client(c)? }.ready_fd()?;
-        *out = Box::into_raw(Box::new(tcphub_ready_fd { fd }));
+        *out = Box::into_raw(Box::new(tcphub_ready_fd { fd, run: None }));
         Ok(TCPHUB_OK)
     })
 }
@@ -142,7 +184,9 @@ pub unsafe extern "C" fn tcphub_ready_fd_fileno(r: *const tcphub_ready_fd) -> c_
 /// wait does (it ends the default hold of clients whose
 /// `TCPHUB_EVENT_DISCONNECTED` was taken).
 ///
-/// Returns 1, 0, or `TCPHUB_ERR_NULL`.
+/// Returns 1, 0, `TCPHUB_ERR_NULL`, or `TCPHUB_ERR_NOT_RUNNING` for a
+/// server's descriptor made before the server was started again: it
+/// watches the ended run (make a new one for the new run).
 ///
 /// # Safety
 ///
@@ -151,7 +195,9 @@ pub unsafe extern "C" fn tcphub_ready_fd_fileno(r: *const tcphub_ready_fd) -> c_
 pub unsafe extern "C" fn tcphub_ready_fd_arm(r: *mut tcphub_ready_fd) -> c_int {
     boundary("tcphub_ready_fd_arm", || {
         // SAFETY: the caller's promise.
-        Ok(c_int::from(unsafe { non_null(r, "ready")? }.fd.arm()))
+        let r = unsafe { non_null(r, "ready")? };
+        r.check_run()?;
+        Ok(c_int::from(r.fd.arm()))
     })
 }
 

@@ -240,6 +240,12 @@ impl tcphub_server {
     /// with callbacks has no events to take, which "not running" alone
     /// would misname.
     pub(crate) fn pull_handle(&self) -> Result<ServerHandle, Fail> {
+        self.pull_run().map(|(handle, _)| handle)
+    }
+
+    /// [`pull_handle`](Self::pull_handle) and the number of its run (how
+    /// many runs had started then), read together.
+    pub(crate) fn pull_run(&self) -> Result<(ServerHandle, u64), Fail> {
         let st = self.lock().map_err(|_| forked_run())?;
         let handle = st.handle.clone().ok_or_else(never_started)?;
         if st.callback_mode {
@@ -248,7 +254,12 @@ impl tcphub_server {
                 "the server has callbacks: its events go to them, not to tcphub_server_next_event",
             ));
         }
-        Ok(handle)
+        Ok((handle, st.runs))
+    }
+
+    /// How many runs have started (`None` in a wedged forked child).
+    pub(crate) fn runs(&self) -> Option<u64> {
+        self.lock().ok().map(|st| st.runs)
     }
 }
 
@@ -574,8 +585,10 @@ pub unsafe extern "C" fn tcphub_server_set_threads(s: *mut tcphub_server, thread
 ///
 /// Returns `TCPHUB_ERR_BIND` when the address cannot be bound (in use,
 /// permission denied), `TCPHUB_ERR_INVALID_ARG` for an invalid setting,
-/// `TCPHUB_ERR_ALREADY_RUNNING` (running, or called from inside one of this
-/// server's callbacks), `TCPHUB_ERR_IO`.
+/// `TCPHUB_ERR_ALREADY_RUNNING` (running; called from inside one of this
+/// server's callbacks; or from a callback of another server or of a
+/// client while the previous run is still stopping, which a callback
+/// cannot wait for), `TCPHUB_ERR_IO`.
 ///
 /// # Safety
 ///
@@ -607,6 +620,16 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
         };
         if let Some(old) = &old {
             old.stop();
+            // From a callback of another server (or a client's), `stop`
+            // could not wait: the new run must not overlap the old one's
+            // last callbacks.
+            if !old.stop_timeout(std::time::Duration::ZERO) {
+                return Err(Fail::new(
+                    TCPHUB_ERR_ALREADY_RUNNING,
+                    "the previous run is still stopping, and a start from a tcphub callback \
+                     cannot wait for it: start again once it has stopped",
+                ));
+            }
         }
         drop(old);
         // SAFETY: `s` came from `Arc::into_raw` in `tcphub_server_new` and

@@ -23,8 +23,9 @@ fn still_stopping() -> Fail {
 /// a later `tcphub_server_stop`, `_stop_timeout`, `_wait` or `_free`
 /// finishes waiting. For a caller that must stay responsive (checking for
 /// a signal between short waits, a service manager's deadline). From inside
-/// a callback it starts the stop and returns `TCPHUB_ERR_TIMEOUT` at once,
-/// as `tcphub_server_stop` does not wait there.
+/// a callback it starts the stop and returns at once, as
+/// `tcphub_server_stop` does not wait there: `TCPHUB_ERR_TIMEOUT` unless
+/// the server had already stopped (always from one of its own callbacks).
 ///
 /// Returns `TCPHUB_OK` once stopped (also for a server never started),
 /// `TCPHUB_ERR_TIMEOUT` while the stop is still under way.

@@ -574,8 +574,10 @@ impl ServerHandle {
     /// [`wait`](ServerHandle::wait), `stop_timeout` or dropping the last
     /// handle finishes waiting for it. For a caller that must stay
     /// responsive (a binding checking for Ctrl-C between short waits, a
-    /// service manager's deadline). On a tcphub I/O thread it returns
-    /// `false` at once, as `stop()` returns there without waiting.
+    /// service manager's deadline). On a tcphub I/O thread it does not
+    /// wait, as `stop()` does not there: it returns at once whether the
+    /// stop had finished (`false` for its own server's, from one of its
+    /// callbacks).
     ///
     /// # Examples
     ///
@@ -635,9 +637,9 @@ impl ServerHandle {
     /// whether the server has stopped and its loops have ended by then
     /// (`Duration::MAX`: no limit). On a tcphub I/O thread (inside a
     /// callback) it sleeps, holding up that loop, while the server runs, and
-    /// the loops cannot end meanwhile: once the server has
-    /// stopped it returns `false` at once, as
-    /// [`stop_timeout`](ServerHandle::stop_timeout) does there.
+    /// the loops cannot end meanwhile: once the server has stopped it
+    /// returns at once whether they had ended (`false` inside one of its own
+    /// callbacks), as [`stop_timeout`](ServerHandle::stop_timeout) does there.
     ///
     /// # Examples
     ///
@@ -662,8 +664,8 @@ impl ServerHandle {
             std::thread::sleep(left.min(POLL));
         }
         // Stopped: now the loops (the flush, the last callbacks). On a
-        // tcphub I/O thread they cannot be waited for (this callback is one
-        // of them): not finished, as `stop_timeout` answers there.
+        // tcphub I/O thread they cannot be waited for (this callback may be
+        // one of them): `stop_timeout` answers there without waiting.
         if timeout == Duration::MAX && !crate::shared::on_any_io_thread() {
             self.core.stop(); // joins the loops
             return true;

@@ -898,16 +898,19 @@ impl Core {
     }
 
     /// As [`stop`](Core::stop), but waits at most `limit` for the loops;
-    /// whether they have finished (false at once on a tcphub I/O thread).
+    /// whether they have finished (on a tcphub I/O thread, without
+    /// waiting: whether they had already).
     pub fn stop_within(&self, limit: Duration) -> bool {
         self.begin_stop();
-        if on_any_io_thread() {
-            return false;
-        }
         if self.origin.forked() {
             forget_threads(&self.threads);
             return true;
         }
+        let limit = if on_any_io_thread() {
+            Duration::ZERO
+        } else {
+            limit
+        };
         wait_finished(limit, || {
             join_if_finished(&self.threads, "an event loop thread")
         })

@@ -75,6 +75,25 @@ int main(void) {
     close(fd);
     TEST_PASS("the stop wakes it; it outlives the server");
 
+    /* A descriptor made before a restart watches the ended run: arming it
+     * says so, rather than answering "take" for good while next_event
+     * takes from the new run (a consumer loop spun at 100% CPU). */
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_OK(tcphub_server_ready_fd(s, &r));
+    CHECK(tcphub_ready_fd_arm(r) == 1);
+    CHECK_OK(tcphub_server_stop(s));
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_RC(tcphub_ready_fd_arm(r), TCPHUB_ERR_NOT_RUNNING);
+    CHECK(strstr(tcphub_last_error(), "started again") != NULL);
+    tcphub_ready_fd_free(r);
+    CHECK_OK(tcphub_server_ready_fd(s, &r)); /* a new one, for the new run */
+    CHECK(tcphub_ready_fd_arm(r) == 1);
+    tcphub_server_free(s);
+    CHECK(tcphub_ready_fd_arm(r) == 0); /* still outlives its server */
+    tcphub_ready_fd_free(r);
+    TEST_PASS("a descriptor from before a restart says so when armed");
+
     s = new_local_server(TCPHUB_FRAMING_LINES);
     CHECK_OK(tcphub_server_on_message(s, ignore_message, NULL));
     CHECK_OK(tcphub_server_start(s));

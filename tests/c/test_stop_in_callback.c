@@ -3,7 +3,8 @@
  * once; free from the main thread then waits for the loops. The stopped
  * server can be started again (from outside its callbacks: inside one,
  * start is refused). Two servers stopping each other from their callbacks
- * at the same time do not deadlock. */
+ * at the same time do not deadlock. From another server's callback a
+ * restart is refused while the previous run still ends. */
 #include <stdatomic.h>
 
 #include "test_util.h"
@@ -88,6 +89,55 @@ static void servers_stopping_each_other(void) {
     TEST_PASS("two servers stopping each other from callbacks: no deadlock");
 }
 
+/* Server `other` restarted from a callback of another server: refused
+ * while its previous run still ends (its last on_disconnect is slow), as
+ * that callback cannot wait for it; once it has ended, started. Before:
+ * started at once, the new run's callbacks overlapping the old run's. */
+static atomic_int slow_disconnects, restart_rc;
+
+static void slow_disconnect(void *ud, uint64_t id, int reason) {
+    (void)ud, (void)id, (void)reason;
+    nap_ms(300);
+    atomic_fetch_add(&slow_disconnects, 1);
+}
+
+static void restart_other(void *ud, uint64_t id, const uint8_t *data, size_t len) {
+    (void)id;
+    tcphub_server *other = ud;
+    if (len >= 4 && memcmp(data, "stop", 4) == 0) CHECK_OK(tcphub_server_stop(other));
+    atomic_store(&restart_rc, tcphub_server_start(other));
+}
+
+static void restart_from_another_servers_callback(void) {
+    tcphub_server *a = new_local_server(TCPHUB_FRAMING_LINES);
+    tcphub_server *b = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_on_disconnect(b, slow_disconnect, NULL));
+    CHECK_OK(tcphub_server_on_message(a, restart_other, b));
+    CHECK_OK(tcphub_server_start(b));
+    CHECK_OK(tcphub_server_start(a));
+    int fb = connect_to(tcphub_server_port(b));
+    WAIT_UNTIL(tcphub_server_client_count(b) == 1);
+    int fa = connect_to(tcphub_server_port(a));
+    atomic_store(&restart_rc, 1);
+    write_str(fa, "stop b, start b\n");
+    WAIT_UNTIL(atomic_load(&restart_rc) != 1);
+    CHECK(atomic_load(&restart_rc) == TCPHUB_ERR_ALREADY_RUNNING);
+    CHECK(!tcphub_server_is_running(b));
+    CHECK_OK(tcphub_server_stop_timeout(b, WAIT_MS)); /* it has ended */
+    CHECK(atomic_load(&slow_disconnects) == 1);
+    atomic_store(&restart_rc, 1);
+    write_str(fa, "start b\n");
+    WAIT_UNTIL(atomic_load(&restart_rc) != 1);
+    CHECK(atomic_load(&restart_rc) == TCPHUB_OK);
+    CHECK(tcphub_server_is_running(b));
+    expect_eof(fb);
+    close(fb);
+    close(fa);
+    tcphub_server_free(a);
+    tcphub_server_free(b);
+    TEST_PASS("a restart from another server's callback: refused while the old run ends, then started");
+}
+
 int main(void) {
     static struct ctx c;
     pthread_mutex_init(&c.lock, NULL);
@@ -133,5 +183,6 @@ int main(void) {
     TEST_PASS("free after an in-callback stop");
 
     servers_stopping_each_other();
+    restart_from_another_servers_callback();
     return 0;
 }
