@@ -61,6 +61,9 @@ const NEWLINE_AT_END: &str =
 pub enum Framing {
     /// No framing: each read's bytes are one message, and sends write bytes as-is
     /// (the socket tutorial's behaviour; message boundaries are not preserved by TCP).
+    /// An empty message is nothing on the wire: the server's sends take it
+    /// (`Ok`, the same errors for a client not connected) and queue
+    /// nothing, so it is not counted in `Stats::msgs_out`.
     #[default]
     Raw,
     /// Newline-delimited: a message ends at `\n`, a trailing `\r` is stripped;

@@ -290,6 +290,9 @@ impl ServerHandle {
         if except != 0 && self.core.registry.get(except).is_some() {
             n = n.saturating_sub(1);
         }
+        if framed_len == 0 {
+            return Ok(n); // an empty raw message: nothing to write
+        }
         let audience = Audience { below, except };
         // From a callback on one of our loops: gathered (`gather.rs`).
         if let Some(done) = self.core.gather_broadcast(msg, framed_len, audience) {
@@ -385,6 +388,9 @@ impl ServerHandle {
     /// instead, from a callback on one of our loops (`gather.rs`).
     fn post_send(&self, idx: usize, id: ClientId, msg: &[u8]) -> Result<()> {
         let framed_len = self.core.config.framing.framed_len(msg)?;
+        if framed_len == 0 {
+            return nothing_to_write(); // an empty raw message
+        }
         if let Some(done) = self.core.gather_send(idx, id, msg, framed_len) {
             return done;
         }
@@ -708,4 +714,12 @@ fn count_or_warn(what: &str, sent: Result<usize>) -> usize {
             0
         }
     }
+}
+
+/// A send of an empty message under raw framing: nothing to write or count.
+/// Cold, so the check costs the send path only its compare.
+#[cold]
+#[inline(never)]
+fn nothing_to_write() -> Result<()> {
+    Ok(())
 }

@@ -124,3 +124,37 @@ fn a_message_is_counted_before_the_application_is_handed_it() {
     });
     assert_eq!(*counted.lock().unwrap(), [1, 2, 3]);
 }
+
+/// An empty message under raw framing is nothing on the wire: every send
+/// takes it and queues nothing, and `msgs_out` does not count it. Before:
+/// counted once per recipient, with no byte written.
+#[test]
+fn an_empty_raw_message_is_not_counted_as_sent() {
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::Raw)
+        .start()
+        .expect("start");
+    let mut peer = Peer::connect(server.local_addr());
+    let id = peer.id_on(&server);
+    let addr = peer.addr();
+    assert_eq!(server.send_all(b""), 1);
+    assert_eq!(server.send_all_except(0, b""), 1);
+    server.send(id, b"").expect("send");
+    server
+        .send_to(addr.ip(), addr.port(), b"")
+        .expect("send_to");
+    assert_eq!(server.send_many(&[id], b""), 1);
+    let many: Vec<_> = std::iter::repeat_n(id, 40).chain([id + 1000]).collect();
+    assert_eq!(server.send_many(&many, b""), 1);
+    assert!(
+        server.send(id + 1000, b"").is_err(),
+        "not connected: still an error"
+    );
+    server.send(id, b"x").expect("send");
+    assert_eq!(peer.read_exact(1), b"x");
+    wait_until("the byte counted", || server.stats().bytes_out == 1);
+    let stats = server.stats();
+    assert_eq!((stats.msgs_out, stats.bytes_out), (1, 1), "{stats:?}");
+    server.stop();
+}

@@ -156,6 +156,9 @@ impl ServerHandle {
             }
             return Ok(n);
         }
+        if framed_len == 0 {
+            return Ok(n); // an empty raw message: nothing to write
+        }
         let frame = self.core.config.framing.encode(msg)?;
         for (idx, to) in by_loop.into_iter().enumerate() {
             if !to.is_empty() {
