@@ -108,13 +108,14 @@ pub unsafe extern "C" fn tcphub_server_stop_input(s: *mut tcphub_server) -> c_in
 /// command) ends. Inside a callback — of this server or of any other — it
 /// never waits for event-loop threads (inside one of this server's, the
 /// loops cannot end while it runs; two servers' loops waiting for each
-/// other would deadlock): once the server has stopped it returns
-/// `TCPHUB_ERR_TIMEOUT` at once, whatever `timeout_ms`, even when the
-/// server's loops have already ended; while the server runs it waits like
+/// other would deadlock): once the server has stopped it returns at once,
+/// whatever `timeout_ms`: `TCPHUB_OK` if the server's loops had already
+/// ended, else `TCPHUB_ERR_TIMEOUT`; while the server runs it waits like
 /// anywhere else — holding up the calling loop's clients, and with a
 /// negative `timeout_ms` until another thread stops the server.
 ///
-/// Returns `TCPHUB_OK` once stopped (never inside a callback),
+/// Returns `TCPHUB_OK` once stopped (inside a callback: only once its loops
+/// had ended, never inside one of its own callbacks),
 /// `TCPHUB_ERR_TIMEOUT` when it still runs (or is still stopping) at the
 /// deadline, `TCPHUB_ERR_NOT_RUNNING` for a server never started.
 ///
