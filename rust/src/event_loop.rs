@@ -328,12 +328,8 @@ impl EventLoop {
             self.check_held();
             self.check_draining();
             self.check_lingering();
-            if self
-                .refusing_per_ip
-                .due()
-                .is_some_and(|at| Instant::now() >= at)
-            {
-                self.end_quiet_per_ip_run();
+            if self.refusing_per_ip.due().is_some() {
+                self.end_quiet_per_ip_run(); // logs only once the run is quiet
             }
             // The disconnect callbacks of clients those two closed may have
             // queued output for others: write it now, not at the next wakeup

@@ -389,7 +389,7 @@ impl ServerHandle {
     fn post_send(&self, idx: usize, id: ClientId, msg: &[u8]) -> Result<()> {
         let framed_len = self.core.config.framing.framed_len(msg)?;
         if framed_len == 0 {
-            return nothing_to_write(); // an empty raw message
+            return Ok(()); // an empty raw message: nothing to write or count
         }
         if let Some(done) = self.core.gather_send(idx, id, msg, framed_len) {
             return done;
@@ -714,12 +714,4 @@ fn count_or_warn(what: &str, sent: Result<usize>) -> usize {
             0
         }
     }
-}
-
-/// A send of an empty message under raw framing: nothing to write or count.
-/// Cold, so the check costs the send path only its compare.
-#[cold]
-#[inline(never)]
-fn nothing_to_write() -> Result<()> {
-    Ok(())
 }

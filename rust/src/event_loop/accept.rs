@@ -139,17 +139,8 @@ impl PerIpRefusals {
     /// Ends the run if it has been quiet for [`REPEAT_LOG`]; the line for
     /// its refusals not yet logged, if any.
     fn end_if_quiet(&mut self, max: usize, now: Instant) -> Option<String> {
-        let r = self.0.as_ref().filter(|r| r.quiet(now))?;
-        let line = (r.unlogged > 0).then(|| {
-            format!(
-                "tcphub: refused {}, the last {:.0?} ago: too many from one address \
-                 (max_clients_per_ip {max}); none since",
-                connections(r.unlogged, true),
-                now.duration_since(r.last)
-            )
-        });
-        self.0 = None;
-        line
+        self.0.as_ref().filter(|r| r.quiet(now))?;
+        self.end(max, now, "none since")
     }
 
     /// When [`end_if_quiet`](Self::end_if_quiet) has a line to log: the
@@ -164,11 +155,17 @@ impl PerIpRefusals {
     /// Ends the run as the server stops; the line for its refusals not yet
     /// logged, if any.
     fn end_at_stop(&mut self, max: usize, now: Instant) -> Option<String> {
+        self.end(max, now, "stopping")
+    }
+
+    /// Ends the run; the line for its refusals not yet logged, closed by
+    /// `ending`, if any.
+    fn end(&mut self, max: usize, now: Instant, ending: &str) -> Option<String> {
         let r = self.0.take()?;
         (r.unlogged > 0).then(|| {
             format!(
                 "tcphub: refused {}, the last {:.0?} ago: too many from one address \
-                 (max_clients_per_ip {max}); stopping",
+                 (max_clients_per_ip {max}); {ending}",
                 connections(r.unlogged, true),
                 now.duration_since(r.last)
             )
@@ -435,17 +432,22 @@ impl EventLoop {
     /// whenever a connection arrives, and at each turn once such a line is
     /// due ([`PerIpRefusals::due`], which `poll_timeout` wakes the loop for).
     pub(super) fn end_quiet_per_ip_run(&mut self) {
-        let max = self.core.config.max_clients_per_ip.unwrap_or(usize::MAX);
-        if let Some(line) = self.refusing_per_ip.end_if_quiet(max, Instant::now()) {
-            log::info!("{line}");
-        }
+        self.log_per_ip_run_end(PerIpRefusals::end_if_quiet);
     }
 
     /// Logs the refusals at `max_clients_per_ip` not yet in a line, as the
     /// server stops.
     pub(super) fn end_per_ip_run_at_stop(&mut self) {
+        self.log_per_ip_run_end(PerIpRefusals::end_at_stop);
+    }
+
+    /// Logs the line `end` gives for the run of per-address refusals.
+    fn log_per_ip_run_end(
+        &mut self,
+        end: fn(&mut PerIpRefusals, usize, Instant) -> Option<String>,
+    ) {
         let max = self.core.config.max_clients_per_ip.unwrap_or(usize::MAX);
-        if let Some(line) = self.refusing_per_ip.end_at_stop(max, Instant::now()) {
+        if let Some(line) = end(&mut self.refusing_per_ip, max, Instant::now()) {
             log::info!("{line}");
         }
     }
