@@ -31,7 +31,7 @@ struct Cli {
 enum Command {
     /// Run a hub server.
     Serve(serve::ServeArgs),
-    /// Interactive client: stdin lines (raw framing: its bytes) go to the server, messages are printed.
+    /// Interactive client: stdin lines, without their \n or \r\n (raw framing: its bytes), go to the server, messages are printed.
     Connect(client_cmds::ConnectArgs),
     /// Connect, send one message (with --wait-reply: wait for a reply and print it), close.
     Send(client_cmds::SendArgs),

@@ -155,6 +155,37 @@ fn connect_with_raw_framing_sends_stdin_byte_for_byte() {
 }
 
 #[test]
+fn connect_with_len_framing_sends_lines_without_their_line_end() {
+    // Under len framing too, stdin is lines: each `\n` or `\r\n` ends one
+    // message and is not part of it (a file from Windows sends the same
+    // messages as one from Unix); a `\r` elsewhere is the line's.
+    let (port, server) = collecting_server();
+    let mut child = spawn_connect(
+        &format!("127.0.0.1:{port}"),
+        &["--framing", "len"],
+        Stdio::piped(),
+    );
+    let input = b"dos line\r\nunix line\na\rb\r\r\n\nlast, no end";
+    child.stdin.take().unwrap().write_all(input).unwrap(); // dropped: EOF
+    let st = wait_exit(&mut child, "connect did not exit after its input");
+    let err = stderr_of(&mut child);
+    assert!(st.success(), "{st:?}: {err}");
+    let got = server.join().unwrap();
+    let mut want = Vec::new();
+    for msg in [
+        &b"dos line"[..],
+        b"unix line",
+        b"a\rb\r",
+        b"",
+        b"last, no end",
+    ] {
+        want.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+        want.extend_from_slice(msg);
+    }
+    assert_eq!(got, want, "{err}");
+}
+
+#[test]
 fn connect_fails_when_the_server_ends_before_all_of_stdin_is_sent() {
     // A server that reads a little, ends its side, reads on to the end of
     // ours and closes: the client writes what it queued and closes, with

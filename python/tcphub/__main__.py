@@ -336,7 +336,10 @@ def serve(args: argparse.Namespace) -> int:
             reporter.start()
         server.wait()
     except KeyboardInterrupt:
-        log.info("signal: stopping")
+        # (No signal recorded: a KeyboardInterrupt raised otherwise, as
+        # Python's default SIGINT handler would.)
+        signum = _stop_asked[0] if _stop_asked is not None else int(signal.SIGINT)
+        log.info("signal %d: stopping", signum)
     finally:
         done.set()  # no more summary lines: the hub is stopping
         if reporter is not None:

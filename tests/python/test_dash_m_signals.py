@@ -51,6 +51,8 @@ def test_python_dash_m_serve_exits_at_once_on_a_second_signal_while_stopping() -
         proc.send_signal(signal.SIGTERM)
         while "stopping" not in (line := proc.stderr.readline()):
             assert line, "the hub ended without saying it was stopping"
+        # Which signal, as `tcphub serve` says it.
+        assert f"signal {int(signal.SIGTERM)}: stopping" in line, line
         # Another signal (the same one at once would be the same request:
         # see below).
         proc.send_signal(signal.SIGINT)
