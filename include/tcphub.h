@@ -2172,7 +2172,8 @@ int tcphub_server_set_linger(struct tcphub_server *s, uint64_t linger_ms);
  * open for replies after its DISCONNECTED keeps it until then: in pull
  * mode until the next `tcphub_server_next_event`). An IPv4 client on a
  * dual-stack listener counts as its IPv4 address, an IPv6 one by all 128
- * bits; clients behind one NAT share an address. When the server is full
+ * bits unless `tcphub_server_set_per_ip_ipv6_prefix` says otherwise;
+ * clients behind one NAT share an address. When the server is full
  * as well, `max_clients` decides: the connection gets the full notice and
  * counts in `tcphub_stats.rejected`. Takes effect at the next `tcphub_server_start`.
  *
@@ -2258,6 +2259,29 @@ int tcphub_server_set_overflow(struct tcphub_server *s, int policy);
  * `s` is NULL or a live server; `msg` is NULL or `len` readable bytes.
  */
 int tcphub_server_set_per_ip_full_message(struct tcphub_server *s, const uint8_t *msg, size_t len);
+
+/**
+ * Counts IPv6 clients for `tcphub_server_set_max_clients_per_ip` by
+ * network: those whose addresses share their first `bits` bits (1 to 128;
+ * 128, the default: each address on its own) share one limit. An IPv6
+ * host is commonly given a whole /64 and can connect from any address in
+ * it; 64 counts such a host once. IPv4 clients always count by their
+ * whole address. The log lines of refusals name the network
+ * (`2001:db8:1:2::/64`). Takes effect at the next `tcphub_server_start`.
+ *
+ * ```c
+ * tcphub_server_set_max_clients_per_ip(srv, 8);
+ * tcphub_server_set_per_ip_ipv6_prefix(srv, 64);
+ * ```
+ *
+ * Returns `TCPHUB_ERR_INVALID_ARG` for `bits` of 0 or over 128,
+ * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live server.
+ */
+int tcphub_server_set_per_ip_ipv6_prefix(struct tcphub_server *s, unsigned int bits);
 
 /**
  * Sets the number of event-loop threads (default: one per core). Zero and

@@ -41,6 +41,11 @@ pub(crate) struct ServeArgs {
     /// take every place.
     #[arg(long, value_name = "N", value_parser = crate::at_least_one)]
     max_per_ip: Option<usize>,
+    /// Count IPv6 clients for --max-per-ip by the first BITS bits of their
+    /// address (1 to 128, default 128: each address on its own); 64 counts
+    /// a host that has a whole /64 once. IPv4 addresses count whole.
+    #[arg(long, value_name = "BITS", default_value_t = 128, value_parser = clap::value_parser!(u8).range(1..=128))]
+    per_ip_v6_prefix: u8,
     /// Message framing.
     #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
     framing: FramingArg,
@@ -84,7 +89,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.threads(t);
     }
     if let Some(n) = args.max_per_ip {
-        builder = builder.max_clients_per_ip(n);
+        builder = builder
+            .max_clients_per_ip(n)
+            .per_ip_ipv6_prefix(args.per_ip_v6_prefix);
     }
     builder = builder.busy_poll(std::time::Duration::from_micros(args.busy_poll_us));
     if let Some(idle) = args.idle_timeout {

@@ -211,6 +211,32 @@ fn a_chat_hub_with_max_per_ip_refuses_one_address_past_it_and_says_so() {
     );
 }
 
+#[test]
+fn a_hub_with_per_ip_v6_prefix_counts_ipv6_clients_by_network_and_says_which() {
+    let mut hub = Hub::start_on(
+        "[::1]",
+        &[
+            "--mode",
+            "relay",
+            "--max-per-ip",
+            "1",
+            "--per-ip-v6-prefix",
+            "64",
+        ],
+    );
+    let first = std::net::TcpStream::connect(("::1", hub.port)).unwrap();
+    let mut refused = std::net::TcpStream::connect(("::1", hub.port)).unwrap();
+    refused.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut refused, &mut got);
+    assert!(got.is_empty(), "{got:?}");
+    // ::1's /64 is ::/64.
+    let line = wait_line(&hub.log, |l| l.contains("refusing"));
+    assert!(line.contains("1 connection from ::/64 already"), "{line}");
+    drop(first);
+    assert!(hub.terminate().success());
+}
+
 /// `tcphub connect` with input piped in, to a full hub: the notice is
 /// printed, and when the close beat a line to the socket the error says the
 /// connection closed — not "send failed: not running" (about 1 run in 50).

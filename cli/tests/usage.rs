@@ -406,3 +406,19 @@ fn with_address(cmd: &str, addr: &str) -> std::process::Output {
         .output()
         .expect("run tcphub")
 }
+
+#[test]
+fn a_per_ip_v6_prefix_outside_1_to_128_is_a_usage_error() {
+    for value in ["0", "129", "300"] {
+        let out = bin()
+            .args(["serve", "--port", "0", "--per-ip-v6-prefix", value])
+            .output()
+            .expect("run tcphub");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains("--per-ip-v6-prefix <BITS>"),
+            "{value}: {stderr}"
+        );
+    }
+}

@@ -1,11 +1,11 @@
 //! The less common server settings: overflow policy, linger, the hold for
-//! replies to half-closed clients, keepalive, `TCP_NODELAY`, listen backlog, the pull-mode queue capacity and the
+//! replies to half-closed clients, keepalive, `TCP_NODELAY`, listen
+//! backlog, the pull-mode queue capacity, the per-address limit and the
 //! server's notices (to refused connections, to clients cut off for a
-//! timeout). Each
-//! setter stores its value; `tcphub_server_start` hands them to the core's
-//! builder (see [`Tuning::apply`]).
+//! timeout). Each setter stores its value; `tcphub_server_start` hands
+//! them to the core's builder (see [`Tuning::apply`]).
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_uint};
 use std::time::Duration;
 
 use tcphub_core::{Overflow, TcpServer};
@@ -33,6 +33,8 @@ pub(crate) struct Tuning {
     /// for connections refused at it.
     max_clients_per_ip: Option<usize>,
     per_ip_full_message: Option<Vec<u8>>,
+    /// The leading bits of an IPv6 address counted for it (`None`: 128).
+    per_ip_ipv6_prefix: Option<u8>,
     /// The notices for clients cut off by the idle and the frame timeout,
     /// and for an oversize frame.
     idle_timeout_message: Option<Vec<u8>>,
@@ -72,6 +74,9 @@ impl Tuning {
         }
         if let Some(msg) = &self.per_ip_full_message {
             b = b.per_ip_full_message(msg);
+        }
+        if let Some(bits) = self.per_ip_ipv6_prefix {
+            b = b.per_ip_ipv6_prefix(bits);
         }
         if let Some(msg) = &self.idle_timeout_message {
             b = b.idle_timeout_message(msg);
@@ -329,7 +334,8 @@ pub unsafe extern "C" fn tcphub_server_set_full_message(
 /// open for replies after its DISCONNECTED keeps it until then: in pull
 /// mode until the next `tcphub_server_next_event`). An IPv4 client on a
 /// dual-stack listener counts as its IPv4 address, an IPv6 one by all 128
-/// bits; clients behind one NAT share an address. When the server is full
+/// bits unless `tcphub_server_set_per_ip_ipv6_prefix` says otherwise;
+/// clients behind one NAT share an address. When the server is full
 /// as well, `max_clients` decides: the connection gets the full notice and
 /// counts in `tcphub_stats.rejected`. Takes effect at the next `tcphub_server_start`.
 ///
@@ -352,6 +358,47 @@ pub unsafe extern "C" fn tcphub_server_set_max_clients_per_ip(
     unsafe {
         tune("tcphub_server_set_max_clients_per_ip", s, |t| {
             t.max_clients_per_ip = (n > 0).then_some(n);
+            Ok(())
+        })
+    }
+}
+
+/// Counts IPv6 clients for `tcphub_server_set_max_clients_per_ip` by
+/// network: those whose addresses share their first `bits` bits (1 to 128;
+/// 128, the default: each address on its own) share one limit. An IPv6
+/// host is commonly given a whole /64 and can connect from any address in
+/// it; 64 counts such a host once. IPv4 clients always count by their
+/// whole address. The log lines of refusals name the network
+/// (`2001:db8:1:2::/64`). Takes effect at the next `tcphub_server_start`.
+///
+/// ```c
+/// tcphub_server_set_max_clients_per_ip(srv, 8);
+/// tcphub_server_set_per_ip_ipv6_prefix(srv, 64);
+/// ```
+///
+/// Returns `TCPHUB_ERR_INVALID_ARG` for `bits` of 0 or over 128,
+/// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
+///
+/// # Safety
+///
+/// `s` is NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn tcphub_server_set_per_ip_ipv6_prefix(
+    s: *mut tcphub_server,
+    bits: c_uint,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        tune("tcphub_server_set_per_ip_ipv6_prefix", s, |t| {
+            match u8::try_from(bits) {
+                Ok(b @ 1..=128) => t.per_ip_ipv6_prefix = Some(b),
+                _ => {
+                    return Err(Fail::new(
+                        TCPHUB_ERR_INVALID_ARG,
+                        format!("per_ip_ipv6_prefix must be 1 to 128, not {bits}"),
+                    ))
+                }
+            }
             Ok(())
         })
     }

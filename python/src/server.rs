@@ -94,9 +94,15 @@ use running::Running;
 ///   back when its connection is closed (in pull mode a client that
 ///   finished sending is held for replies until the next call for
 ///   events). An IPv4 client on a dual-stack listener counts as its IPv4
-///   address, an IPv6 one by all 128 bits; clients behind one NAT share
-///   an address. When the server is full as well, ``max_clients``
-///   decides: the connection counts in ``stats().rejected``.
+///   address, an IPv6 one by all 128 bits unless ``per_ip_ipv6_prefix``
+///   says otherwise; clients behind one NAT share an address. When the
+///   server is full as well, ``max_clients`` decides: the connection
+///   counts in ``stats().rejected``.
+///   ``per_ip_ipv6_prefix``: IPv6 clients whose addresses share their
+///   first this many bits (1 to 128; default 128: each address on its
+///   own) share one ``max_clients_per_ip`` limit. An IPv6 host is commonly
+///   given a whole /64 and can connect from any address in it; 64 counts
+///   such a host once. IPv4 clients always count by their whole address.
 /// - ``framing``: how messages are delimited — ``"raw"`` (each read is a
 ///   message), ``"lines"`` (newline-terminated; sending a message holding a
 ///   newline raises ``InvalidMessage``, and one ending in ``\r`` arrives
@@ -163,7 +169,8 @@ use running::Running;
 /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
 /// ``start()`` would refuse (zero ``max_clients``, ``threads``,
 /// ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
-/// below 1, a zero timeout or ``max_clients_per_ip``, a notice
+/// below 1, a zero timeout or ``max_clients_per_ip``, a ``per_ip_ipv6_prefix``
+/// outside 1 to 128, a notice
 /// (``full_message``, ``per_ip_full_message``, ``idle_timeout_message``,
 /// ``frame_timeout_message``, ``frame_too_large_message``) too long or,
 /// under lines framing, holding a newline) is refused here,
@@ -203,6 +210,7 @@ impl PyTcpServer {
         max_clients = 1024,
         *,
         max_clients_per_ip = None,
+        per_ip_ipv6_prefix = 128,
         framing = "raw",
         bind = "0.0.0.0",
         max_len = None,
@@ -232,6 +240,7 @@ impl PyTcpServer {
         #[pyo3(from_py_with = crate::types::max_clients_per_ip_arg)] max_clients_per_ip: Option<
             usize,
         >,
+        #[pyo3(from_py_with = crate::types::per_ip_ipv6_prefix_arg)] per_ip_ipv6_prefix: u8,
         framing: &str,
         bind: &str,
         #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
@@ -286,6 +295,7 @@ impl PyTcpServer {
             busy_poll: duration(py, busy_poll, "busy_poll")?,
             full_message: full_message.map(|m| m.to_vec()),
             max_clients_per_ip,
+            per_ip_ipv6_prefix,
             per_ip_full_message: per_ip_full_message.map(|m| m.to_vec()),
             idle_timeout_message: idle_timeout_message.map(|m| m.to_vec()),
             frame_timeout_message: frame_timeout_message.map(|m| m.to_vec()),

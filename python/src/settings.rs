@@ -31,6 +31,7 @@ pub(crate) struct Settings {
     pub(crate) busy_poll: Duration,
     pub(crate) full_message: Option<Vec<u8>>,
     pub(crate) max_clients_per_ip: Option<usize>,
+    pub(crate) per_ip_ipv6_prefix: u8,
     pub(crate) per_ip_full_message: Option<Vec<u8>>,
     pub(crate) idle_timeout_message: Option<Vec<u8>>,
     pub(crate) frame_timeout_message: Option<Vec<u8>>,
@@ -71,6 +72,7 @@ impl Settings {
         if let Some(n) = self.max_clients_per_ip {
             b = b.max_clients_per_ip(n);
         }
+        b = b.per_ip_ipv6_prefix(self.per_ip_ipv6_prefix);
         if let Some(msg) = &self.per_ip_full_message {
             b = b.per_ip_full_message(msg);
         }

@@ -577,6 +577,7 @@ int_args! {
     max_queue_bytes_arg: usize = "max_queue_bytes" from 1 to usize::MAX;
     event_capacity_arg: usize = "event_capacity" from 1 to usize::MAX;
     backlog_arg: i32 = "backlog" from 1 to i32::MAX;
+    per_ip_ipv6_prefix_arg: u8 = "per_ip_ipv6_prefix" from 1 to 128;
     max_events_arg: usize = "max_events" from 0 to usize::MAX;
     max_batch_arg: usize = "max_batch" from 0 to usize::MAX;
 }

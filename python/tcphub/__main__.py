@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="most clients connected at once")
     serve.add_argument("--max-per-ip", type=_int_in(1, sys.maxsize), metavar="N",
                        help="most clients from one IP address at once (default: no limit but --max)")
+    serve.add_argument("--per-ip-v6-prefix", type=_int_in(1, 128), default=128, metavar="BITS",
+                       help="count IPv6 clients for --max-per-ip by the first BITS bits of their "
+                            "address (default 128: each address; 64: a host's whole /64)")
     # "length" is also taken for "len", as by `tcphub serve`.
     serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines",
                        type=lambda text: "len" if text == "length" else text)
@@ -213,6 +216,7 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         busy_poll=args.busy_poll_us / 1e6,
         full_message=full,
         max_clients_per_ip=args.max_per_ip,
+        per_ip_ipv6_prefix=args.per_ip_v6_prefix,
         per_ip_full_message=per_ip_full,
         idle_timeout_message=idle_note,
         frame_timeout_message=frame_note,

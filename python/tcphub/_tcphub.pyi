@@ -507,9 +507,15 @@ class TcpServer:
       back when its connection is closed (in pull mode a client that
       finished sending is held for replies until the next call for
       events). An IPv4 client on a dual-stack listener counts as its IPv4
-      address, an IPv6 one by all 128 bits; clients behind one NAT share
-      an address. When the server is full as well, ``max_clients``
-      decides: the connection counts in ``stats().rejected``.
+      address, an IPv6 one by all 128 bits unless ``per_ip_ipv6_prefix``
+      says otherwise; clients behind one NAT share an address. When the
+      server is full as well, ``max_clients`` decides: the connection
+      counts in ``stats().rejected``.
+      ``per_ip_ipv6_prefix``: IPv6 clients whose addresses share their
+      first this many bits (1 to 128; default 128: each address on its
+      own) share one ``max_clients_per_ip`` limit. An IPv6 host is commonly
+      given a whole /64 and can connect from any address in it; 64 counts
+      such a host once. IPv4 clients always count by their whole address.
     - ``framing``: how messages are delimited — ``"raw"`` (each read is a
       message), ``"lines"`` (newline-terminated; sending a message holding a
       newline raises ``InvalidMessage``, and one ending in ``\r`` arrives
@@ -576,7 +582,8 @@ class TcpServer:
     Raises ``InvalidConfig`` (a ``ValueError``) for bad values — every value
     ``start()`` would refuse (zero ``max_clients``, ``threads``,
     ``max_queue_bytes``, ``event_capacity`` or ``max_len``, a ``backlog``
-    below 1, a zero timeout or ``max_clients_per_ip``, a notice
+    below 1, a zero timeout or ``max_clients_per_ip``, a ``per_ip_ipv6_prefix``
+    outside 1 to 128, a notice
     (``full_message``, ``per_ip_full_message``, ``idle_timeout_message``,
     ``frame_timeout_message``, ``frame_too_large_message``) too long or,
     under lines framing, holding a newline) is refused here,
@@ -590,6 +597,7 @@ class TcpServer:
         max_clients: int = 1024,
         *,
         max_clients_per_ip: Optional[int] = None,
+        per_ip_ipv6_prefix: int = 128,
         framing: Literal["raw", "lines", "length", "len"] = "raw",
         bind: str = "0.0.0.0",
         max_len: Optional[int] = None,
@@ -846,6 +854,10 @@ class TcpServer:
     def max_clients_per_ip(self) -> Optional[int]:
         """The most clients from one IP address at once, ``None`` for no limit
         but ``max_clients``."""
+    @property
+    def per_ip_ipv6_prefix(self) -> int:
+        """How many leading bits of an IPv6 client's address count as its
+        address for ``max_clients_per_ip`` (128: all of them)."""
     @property
     def running(self) -> bool:
         """Whether the server is running (started and not stopped)."""

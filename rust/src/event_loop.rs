@@ -213,6 +213,7 @@ impl EventLoop {
         let core = handle.core().clone();
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
         let vanish = vanished::Vanish::new(core.config.keepalive, Instant::now());
+        let refusing_per_ip = accept::PerIpRefusals::new(core.config.per_ip_ipv6_prefix);
         let outbox =
             Outbox::new(events_tx, core.event_load.clone()).with_gate(core.reading.clone());
         EventLoop {
@@ -241,7 +242,7 @@ impl EventLoop {
             accept_more: false,
             accept_failing: None,
             refusing: None,
-            refusing_per_ip: accept::PerIpRefusals::default(),
+            refusing_per_ip,
             draining: Vec::new(),
             held: FastMap::default(),
             held_due: Instant::now(),

@@ -20,6 +20,8 @@ mod per_ip;
 mod start;
 use check::check;
 
+pub(crate) use per_ip::{per_ip_network, per_ip_source};
+
 /// Default bound on each client's outbound queue: 4 MiB.
 ///
 /// # Examples
@@ -155,6 +157,7 @@ impl TcpServer {
                 addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
                 max_clients,
                 max_clients_per_ip: None,
+                per_ip_ipv6_prefix: 128,
                 framing: Framing::Raw,
                 threads,
                 max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
@@ -733,7 +736,8 @@ impl TcpServer {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] for zero `max_clients` or `max_clients_per_ip`, zero threads or
+    /// [`Error::InvalidConfig`] for zero `max_clients` or `max_clients_per_ip`, a
+    /// [`per_ip_ipv6_prefix`](TcpServer::per_ip_ipv6_prefix) of 0 or over 128, zero threads or
     /// more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
     /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),
@@ -775,7 +779,8 @@ impl TcpServer {
     /// # Errors
     ///
     /// [`Error::Bind`] when the address cannot be bound (in use, permission
-    /// denied), [`Error::InvalidConfig`] for zero `max_clients` or `max_clients_per_ip`, zero threads
+    /// denied), [`Error::InvalidConfig`] for zero `max_clients` or `max_clients_per_ip`, a
+    /// [`per_ip_ipv6_prefix`](TcpServer::per_ip_ipv6_prefix) of 0 or over 128, zero threads
     /// or more than [`MAX_THREADS`], zero `max_len`, a zero queue bound or
     /// event capacity, a backlog below 1, a zero idle or frame timeout or
     /// keepalive, a keepalive over [`MAX_KEEPALIVE`](crate::MAX_KEEPALIVE),

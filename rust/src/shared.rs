@@ -55,6 +55,9 @@ pub(crate) struct Config {
     pub max_clients: usize,
     /// Most clients from one IP address at a time (`None`: no limit).
     pub max_clients_per_ip: Option<usize>,
+    /// How many leading bits of an IPv6 client's address count as its
+    /// address for `max_clients_per_ip` (128: all of it).
+    pub per_ip_ipv6_prefix: u8,
     pub framing: Framing,
     pub threads: usize,
     pub max_queue_bytes: usize,
@@ -421,6 +424,7 @@ impl Core {
         self.active.fetch_sub(1, Ordering::AcqRel);
         self.loops[idx].clients.fetch_sub(1, Ordering::Relaxed);
         if self.config.max_clients_per_ip.is_some() {
+            let ip = crate::server::per_ip_network(ip, self.config.per_ip_ipv6_prefix);
             let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = per_ip.get_mut(&ip) {
                 *n -= 1;
@@ -432,11 +436,13 @@ impl Core {
     }
 
     /// Counts a connection from `ip` against `max_clients_per_ip`: `false`
-    /// (and nothing counted) when that many from `ip` are connected.
+    /// (and nothing counted) when that many from `ip` (its IPv6 network,
+    /// with `per_ip_ipv6_prefix` under 128) are connected.
     pub fn admit_ip(&self, ip: std::net::IpAddr) -> bool {
         let Some(max) = self.config.max_clients_per_ip else {
             return true;
         };
+        let ip = crate::server::per_ip_network(ip, self.config.per_ip_ipv6_prefix);
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         let n = per_ip.entry(ip).or_insert(0);
         if *n >= max {

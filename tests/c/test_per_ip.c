@@ -62,5 +62,31 @@ int main(void) {
     close(b);
     tcphub_server_free(s);
     TEST_PASS("0 removes the limit");
+
+    /* IPv6 clients counted by network: the setter's bounds; an IPv4
+     * address still counts whole (127.0.0.2 is not 127.0.0.1's network). */
+    CHECK_RC(tcphub_server_set_per_ip_ipv6_prefix(NULL, 64), TCPHUB_ERR_NULL);
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_RC(tcphub_server_set_per_ip_ipv6_prefix(s, 0), TCPHUB_ERR_INVALID_ARG);
+    CHECK(strstr(tcphub_last_error(), "per_ip_ipv6_prefix must be 1 to 128, not 0") != NULL);
+    CHECK_RC(tcphub_server_set_per_ip_ipv6_prefix(s, 129), TCPHUB_ERR_INVALID_ARG);
+    CHECK_RC(tcphub_server_set_per_ip_ipv6_prefix(s, 256 + 64), TCPHUB_ERR_INVALID_ARG);
+    CHECK_OK(tcphub_server_set_per_ip_ipv6_prefix(s, 64));
+    CHECK_OK(tcphub_server_set_max_clients_per_ip(s, 1));
+    CHECK_OK(tcphub_server_start(s));
+    CHECK_RC(tcphub_server_set_per_ip_ipv6_prefix(s, 48), TCPHUB_ERR_ALREADY_RUNNING);
+    a = connect_to(tcphub_server_port(s));
+    expect_connected(s);
+    b = connect_from_with_rcvbuf(INADDR_LOOPBACK + 1, tcphub_server_port(s), 0);
+    expect_connected(s);
+    int c = connect_to(tcphub_server_port(s));
+    expect_eof(c);
+    CHECK_OK(tcphub_server_stats(s, &st));
+    CHECK(st.rejected_per_ip == 1 && st.clients == 2);
+    close(a);
+    close(b);
+    close(c);
+    tcphub_server_free(s);
+    TEST_PASS("per_ip_ipv6_prefix: its bounds; IPv4 addresses still count whole");
     return 0;
 }

@@ -165,6 +165,25 @@ def test_zero_max_clients_per_ip_is_invalid_config(
         make_server(framing="lines", per_ip_full_message=b"two\nlines")
 
 
+def test_per_ip_ipv6_prefix_is_checked_and_ipv4_still_counts_whole(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    assert make_server().per_ip_ipv6_prefix == 128
+    for bad in (0, 129, 300, -1):
+        with pytest.raises(tcphub.InvalidConfig, match="per_ip_ipv6_prefix"):
+            make_server(per_ip_ipv6_prefix=bad)
+    server = make_server(max_clients_per_ip=1, per_ip_ipv6_prefix=64)
+    assert server.per_ip_ipv6_prefix == 64
+    events = server.start().events(timeout=WAIT)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT), \
+            socket.create_connection(("127.0.0.1", server.port), timeout=WAIT,
+                                     source_address=("127.0.0.2", 0)):
+        assert [next(events).kind for _ in range(2)] == ["connect", "connect"]
+        with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as refused:
+            assert _read_to_eof(refused) == b""
+        assert server.stats().rejected_per_ip == 1
+
+
 def test_full_message_over_the_limit_is_refused(
     make_server: Callable[..., tcphub.TcpServer],
 ) -> None:

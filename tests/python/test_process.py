@@ -596,6 +596,19 @@ def test_python_dash_m_chat_refuses_one_address_past_max_per_ip_like_the_cli():
         server.stop()
 
 
+def test_python_dash_m_takes_per_ip_v6_prefix_like_the_cli():
+    server = _hub("--max-per-ip", "1", "--per-ip-v6-prefix", "64")
+    try:
+        assert server.per_ip_ipv6_prefix == 64
+    finally:
+        server.stop()
+    from tcphub.__main__ import build_parser
+
+    with pytest.raises(SystemExit) as exit:
+        build_parser().parse_args(["serve", "--per-ip-v6-prefix", "129"])
+    assert exit.value.code == 2
+
+
 def _last_words(*flags: str, send: bytes = b"") -> bytes:
     """What a lone client of a hub run with ``flags`` is told (after its
     join notice in chat mode), having sent ``send``, up to the end."""

@@ -86,6 +86,13 @@ impl PyTcpServer {
         self.settings.max_clients_per_ip
     }
 
+    /// How many leading bits of an IPv6 client's address count as its
+    /// address for ``max_clients_per_ip`` (128: all of them).
+    #[getter]
+    fn per_ip_ipv6_prefix(&self) -> u8 {
+        self.settings.per_ip_ipv6_prefix
+    }
+
     /// Whether the server is running (started and not stopped).
     #[getter]
     fn running(&self) -> bool {

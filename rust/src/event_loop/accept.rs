@@ -109,27 +109,46 @@ impl Run {
 /// run (a host refused in a loop while others connect is one run); being
 /// quiet for `REPEAT_LOG` does, and a later refusal is the first of a new
 /// one.
-#[derive(Debug, Default)]
-pub(super) struct PerIpRefusals(Option<Run>);
+#[derive(Debug)]
+pub(super) struct PerIpRefusals(Option<Run>, u8);
+
+impl Default for PerIpRefusals {
+    /// Without a run; IPv6 clients counted by their whole address.
+    fn default() -> PerIpRefusals {
+        PerIpRefusals::new(128)
+    }
+}
 
 impl PerIpRefusals {
+    /// Without a run, for a server counting IPv6 clients by their first
+    /// `v6_prefix` bits (`TcpServer::per_ip_ipv6_prefix`; the lines name
+    /// the network).
+    pub(super) fn new(v6_prefix: u8) -> PerIpRefusals {
+        PerIpRefusals(None, v6_prefix)
+    }
+
     /// Counts a connection from `addr` refused at `max` per address; the
     /// line to log, if it is time for one. (A quiet run is ended first, by
     /// [`end_if_quiet`](Self::end_if_quiet) at each connection's arrival.)
     fn refused(&mut self, addr: std::net::SocketAddr, max: usize, now: Instant) -> Option<String> {
+        let v6_prefix = self.1;
         let Some(r) = &mut self.0 else {
             self.0 = Some(Run::new(now));
             return Some(format!(
                 "tcphub: refusing {addr}: {} from {} already (max_clients_per_ip {max})",
                 connections(max as u64, false),
-                addr.ip()
+                crate::server::per_ip_source(addr.ip(), v6_prefix)
             ));
         };
         let last = r.logged;
+        let one = match addr.ip() {
+            std::net::IpAddr::V6(_) if v6_prefix < 128 => "network",
+            _ => "address",
+        };
         r.again(now).then(|| {
             format!(
                 "tcphub: refused {} in {:.0?}, the last from {addr}: too many from \
-                 one address (max_clients_per_ip {max})",
+                 one {one} (max_clients_per_ip {max})",
                 connections(std::mem::take(&mut r.unlogged), true),
                 now.duration_since(last)
             )
@@ -162,9 +181,14 @@ impl PerIpRefusals {
     /// `ending`, if any.
     fn end(&mut self, max: usize, now: Instant, ending: &str) -> Option<String> {
         let r = self.0.take()?;
+        let one = if self.1 < 128 {
+            "address or network"
+        } else {
+            "address"
+        };
         (r.unlogged > 0).then(|| {
             format!(
-                "tcphub: refused {}, the last {:.0?} ago: too many from one address \
+                "tcphub: refused {}, the last {:.0?} ago: too many from one {one} \
                  (max_clients_per_ip {max}); {ending}",
                 connections(r.unlogged, true),
                 now.duration_since(r.last)
@@ -567,6 +591,58 @@ mod tests {
         );
         assert_eq!(run.due(), None);
         assert_eq!(run.end_at_stop(3, at(116)), None, "nothing left");
+    }
+
+    #[test]
+    fn per_ip_refusals_name_the_ipv6_network_counted() {
+        let a: std::net::SocketAddr = "[2001:db8:1:2::5]:5000".parse().unwrap();
+        let b: std::net::SocketAddr = "[2001:db8:1:2::6]:6000".parse().unwrap();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut run = PerIpRefusals::new(64);
+        let first = run.refused(a, 2, at(0)).expect("a run's first is logged");
+        assert!(
+            first.contains("refusing [2001:db8:1:2::5]:5000: 2 connections from 2001:db8:1:2::/64"),
+            "{first}"
+        );
+        let count = run.refused(b, 2, at(10)).expect("REPEAT_LOG on: a count");
+        assert!(count.contains("too many from one network"), "{count}");
+        let mut whole = PerIpRefusals::default();
+        let first = whole.refused(a, 2, at(0)).expect("logged");
+        assert!(first.contains("from 2001:db8:1:2::5 already"), "{first}");
+    }
+
+    /// With `per_ip_ipv6_prefix(64)`, IPv6 clients of one /64 share the
+    /// limit and give their places back to it; IPv4 clients and other
+    /// networks count apart.
+    #[test]
+    fn ipv6_clients_of_one_network_share_their_per_ip_limit() {
+        let server = TcpServer::new(0, 100)
+            .bind("127.0.0.1".parse().expect("ip"))
+            .threads(1)
+            .max_clients_per_ip(2)
+            .per_ip_ipv6_prefix(64)
+            .start()
+            .expect("start");
+        let core = server.core().clone();
+        server.stop(); // no loop touches the counts any more
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        assert!(core.admit_ip(ip("2001:db8:1:2::1")));
+        assert!(core.admit_ip(ip("2001:db8:1:2:ffff::9")));
+        assert!(
+            !core.admit_ip(ip("2001:db8:1:2::3")),
+            "a third from the /64"
+        );
+        assert!(core.admit_ip(ip("2001:db8:1:3::1")), "another /64");
+        assert!(core.admit_ip(ip("10.0.0.1")));
+        assert!(core.admit_ip(ip("10.0.0.1")));
+        assert!(!core.admit_ip(ip("10.0.0.1")));
+        // Given back by another address of the network, as each leaves.
+        core.active.fetch_add(1, Ordering::SeqCst);
+        core.loops[0].clients.fetch_add(1, Ordering::SeqCst);
+        core.release_client(0, ip("2001:db8:1:2::1"));
+        assert!(core.admit_ip(ip("2001:db8:1:2::3")), "a place given back");
+        assert!(!core.admit_ip(ip("2001:db8:1:2::4")));
     }
 
     /// A connected socket pair on loopback (the server's side as mio's).

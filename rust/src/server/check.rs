@@ -17,6 +17,12 @@ pub(super) fn check(config: &Config) -> Result<Notices> {
     if let Some(n) = config.max_clients_per_ip {
         at_least_one("max_clients_per_ip", n)?;
     }
+    if !(1..=128).contains(&config.per_ip_ipv6_prefix) {
+        return Err(Error::InvalidConfig(format!(
+            "per_ip_ipv6_prefix must be 1 to 128, not {}",
+            config.per_ip_ipv6_prefix
+        )));
+    }
     at_least_one("threads", config.threads)?;
     if config.threads > MAX_THREADS {
         // Checked before anything is sized by it: a count from C such

@@ -4,6 +4,7 @@
 //! take all of `max_clients`. Enforced at accept (`event_loop/accept.rs`,
 //! counted in `Core::per_ip`).
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::TcpServer;
@@ -24,8 +25,9 @@ impl TcpServer {
     ///
     /// Addresses count whole: an IPv4 client on a dual-stack listener
     /// (`::ffff:a.b.c.d`) as its IPv4 address, an IPv6 one by all 128 bits
-    /// (a host given a /64 has many); clients behind one NAT or proxy share
-    /// an address, and its limit.
+    /// unless [`per_ip_ipv6_prefix`](TcpServer::per_ip_ipv6_prefix) says
+    /// otherwise (a host given a /64 has many addresses); clients behind one
+    /// NAT or proxy share an address, and its limit.
     ///
     /// When the server is full as well, `max_clients` decides: the
     /// connection gets the [`full_message`](TcpServer::full_message) and
@@ -77,5 +79,100 @@ impl TcpServer {
     pub fn per_ip_full_message(mut self, msg: impl AsRef<[u8]>) -> TcpServer {
         self.config.per_ip_full_message = Some(Arc::from(msg.as_ref()));
         self
+    }
+
+    /// Counts IPv6 clients for
+    /// [`max_clients_per_ip`](TcpServer::max_clients_per_ip) by network:
+    /// those whose addresses share their first `bits` bits share one limit
+    /// (default 128: each address on its own). An IPv6 host is commonly
+    /// given a whole /64 and can connect from as many addresses as it
+    /// likes within it, so a per-address limit alone does not hold it back;
+    /// `per_ip_ipv6_prefix(64)` counts such a host once. IPv4 clients (also
+    /// those seen as `::ffff:a.b.c.d` on a dual-stack listener) are always
+    /// counted by their whole address. Without `max_clients_per_ip` this
+    /// changes nothing. The log lines of refusals name the network
+    /// (`2001:db8:1:2::/64`).
+    ///
+    /// # Errors
+    ///
+    /// [`start`](TcpServer::start) (and [`validate`](TcpServer::validate))
+    /// fail with [`Error::InvalidConfig`](crate::Error::InvalidConfig) for
+    /// `bits` of 0 (every IPv6 client one "address") or over 128.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcphub::TcpServer;
+    ///
+    /// // At most 4 connections from one IPv4 address or one IPv6 /64.
+    /// let server = TcpServer::new(0, 1000)
+    ///     .bind("::1".parse()?)
+    ///     .max_clients_per_ip(4)
+    ///     .per_ip_ipv6_prefix(64)
+    ///     .start()?;
+    /// # drop(server);
+    /// assert!(TcpServer::new(0, 10).per_ip_ipv6_prefix(0).validate().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn per_ip_ipv6_prefix(mut self, bits: u8) -> TcpServer {
+        self.config.per_ip_ipv6_prefix = bits;
+        self
+    }
+}
+
+/// What a client at `ip` counts as for `max_clients_per_ip`: its IPv4
+/// address, or its IPv6 address with all but the first `v6_prefix` bits
+/// cleared (the address itself at 128). `ip` is canonical already (an
+/// IPv4-mapped address is its IPv4 one; see `addr::canonical`).
+pub(crate) fn per_ip_network(ip: IpAddr, v6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6_prefix < 128 => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(v6_prefix))
+                .unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+        }
+        _ => ip,
+    }
+}
+
+/// The source a client at `ip` is counted as, for log lines: its address,
+/// or its IPv6 network (`2001:db8::/64`) with `v6_prefix` under 128.
+pub(crate) fn per_ip_source(ip: IpAddr, v6_prefix: u8) -> String {
+    match per_ip_network(ip, v6_prefix) {
+        IpAddr::V6(net) if v6_prefix < 128 => format!("{net}/{v6_prefix}"),
+        _ => ip.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_network() {
+        let a = ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+        let b = ip("2001:db8:1:2::7");
+        let other = ip("2001:db8:1:3::7");
+        assert_eq!(per_ip_network(a, 128), a);
+        assert_ne!(per_ip_network(a, 128), per_ip_network(b, 128));
+        assert_eq!(per_ip_network(a, 64), ip("2001:db8:1:2::"));
+        assert_eq!(per_ip_network(a, 64), per_ip_network(b, 64));
+        assert_ne!(per_ip_network(a, 64), per_ip_network(other, 64));
+        assert_eq!(per_ip_network(a, 63), per_ip_network(other, 63));
+        assert_eq!(per_ip_network(a, 1), ip("::"));
+        assert_eq!(
+            per_ip_network(a, 127),
+            ip("2001:db8:1:2:aaaa:bbbb:cccc:dddc")
+        );
+        // IPv4 counts whole, whatever the IPv6 prefix.
+        assert_eq!(per_ip_network(ip("10.1.2.3"), 8), ip("10.1.2.3"));
+        assert_eq!(per_ip_source(a, 64), "2001:db8:1:2::/64");
+        assert_eq!(per_ip_source(a, 128), "2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+        assert_eq!(per_ip_source(ip("10.1.2.3"), 64), "10.1.2.3");
     }
 }
