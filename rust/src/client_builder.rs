@@ -684,6 +684,8 @@ impl ClientBuilder {
             event_load,
             leftovers: Mutex::new(VecDeque::new()),
             closed_seen: AtomicBool::new(false),
+            closed_by_callback: AtomicBool::new(false),
+            io_thread: OnceLock::new(),
             thread: Mutex::new(None),
             user_token: OnceLock::new(),
         });

@@ -84,6 +84,11 @@ pub(crate) struct ClientCore {
     pub leftovers: Mutex<VecDeque<ClientEvent>>,
     /// A pull consumer has taken `Closed`: later waits end at once.
     pub closed_seen: AtomicBool,
+    /// `close()` was called on the client's own I/O thread (from one of
+    /// its callbacks): the rest of the read being delivered is dropped.
+    pub closed_by_callback: AtomicBool,
+    /// The I/O thread, to tell a close from its own callbacks.
+    pub io_thread: OnceLock<std::thread::ThreadId>,
     /// The I/O thread, joined by `close()`.
     pub thread: Mutex<Option<JoinHandle<()>>>,
     /// Lets the I/O thread's own handle hand out owning clones.
@@ -149,6 +154,9 @@ impl ClientCore {
         }
         let _gate = self.send_gate.write().unwrap_or_else(|p| p.into_inner());
         if self.open.swap(false, Ordering::AcqRel) {
+            if self.io_thread.get() == Some(&std::thread::current().id()) {
+                self.closed_by_callback.store(true, Ordering::Release);
+            }
             self.post(ClientCmd::Close);
             // `send_timeout` waiting for room: refused now.
             self.drain.notify();

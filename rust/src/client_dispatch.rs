@@ -56,9 +56,14 @@ impl Dispatch {
         if cbs.on_event.is_some() || self.outbox.is_active() {
             self.event(ClientEvent::Message(msg.to_vec()), false);
         }
-        if any_callback && self.core().closed() {
-            // (A close from another thread during the callback ends the
-            // read here too: it came while the read was being delivered.)
+        if any_callback
+            && self
+                .core()
+                .closed_by_callback
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            // Only a close from this client's own callbacks: one from
+            // another thread mid-read leaves the read in hand delivered.
             self.cut = true;
         }
     }

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use crate::client_core::SocketProbe;
-use crate::connection::{unacknowledged_data, Connection};
+use crate::connection::{peer_ended_first, unacknowledged_data, Connection};
 use crate::event::DisconnectReason;
 
 /// First wait before the acknowledgement is checked again (it cannot be
@@ -26,16 +26,27 @@ const READS: usize = 8;
 pub(crate) struct AckWait {
     next_check: Instant,
     interval: Duration,
+    /// How the wait ends when the server has it all or ends its side:
+    /// `ClosedByPeer` when its end had arrived before ours was sent
+    /// (behind input not read yet, where reading would find it only
+    /// later), `ClosedLocally` otherwise.
+    end: DisconnectReason,
 }
 
 impl AckWait {
     /// Shuts `conn`'s sending side (everything queued is written) and
     /// starts waiting.
     fn start(conn: &mut Connection, probe: &SocketProbe) -> AckWait {
+        let end = if peer_ended_first(&conn.stream) {
+            DisconnectReason::ClosedByPeer
+        } else {
+            DisconnectReason::ClosedLocally
+        };
         let _ = probe.shut_write(&conn.stream);
         AckWait {
             next_check: Instant::now(),
             interval: FIRST_CHECK,
+            end,
         }
     }
 
@@ -69,7 +80,8 @@ impl AckWait {
     /// `read_pending`, cleared once nothing more is waiting) and checks
     /// the acknowledgement when due. How the connection ended — this side
     /// closed it (everything acknowledged, or the server ended its side
-    /// after ours), or a fault — or `None` while waiting.
+    /// after ours), the server did (its end came before ours, see `end`),
+    /// or a fault — or `None` while waiting.
     fn step(
         &mut self,
         conn: &mut Connection,
@@ -80,7 +92,7 @@ impl AckWait {
             *read_pending = false;
             for i in 0..READS {
                 match conn.stream.read(rbuf) {
-                    Ok(0) => return Some(DisconnectReason::ClosedLocally),
+                    Ok(0) => return Some(self.end.clone()),
                     Ok(_) if i + 1 == READS => *read_pending = true, // more next turn
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -94,7 +106,7 @@ impl AckWait {
             return None;
         }
         if !unacknowledged_data(&conn.stream) {
-            return Some(DisconnectReason::ClosedLocally);
+            return Some(self.end.clone());
         }
         self.next_check = now + self.interval;
         self.interval = (self.interval * 2).min(LAST_CHECK);

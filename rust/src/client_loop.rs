@@ -218,6 +218,7 @@ pub(crate) fn spawn(
         .name("tcphub-client".into())
         .spawn(move || {
             crate::shared::mark_io_thread();
+            let _ = lp.core.io_thread.set(std::thread::current().id());
             // Its waker's descriptor closes with the thread (`wake.rs`).
             let _release = crate::wake::ReleaseOnExit(lp.core.waker.clone());
             lp.run()

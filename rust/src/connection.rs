@@ -464,6 +464,39 @@ pub(crate) fn outq_fd(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
     (r == 0).then_some(queued)
 }
 
+/// Whether the peer's FIN has arrived while ours has not been sent (or was
+/// sent only after it): the peer ended its side first. `TCP_INFO`'s state
+/// is `CLOSE_WAIT` (or `LAST_ACK`). The FIN may sit behind input not read
+/// yet, where reading would find it only later. Linux only; elsewhere
+/// `false` (not known).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn peer_ended_first(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    // Linux's `include/net/tcp_states.h`.
+    const TCP_CLOSE_WAIT: u8 = 8;
+    const TCP_LAST_ACK: u8 = 9;
+    // SAFETY: all-zero is a valid `tcp_info` (integers only).
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: TCP_INFO writes at most `len` bytes to `info` and sets `len`.
+    let r = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    r == 0 && len >= 1 && matches!(info.tcpi_state, TCP_CLOSE_WAIT | TCP_LAST_ACK)
+}
+
+/// See the Linux one: not known here.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn peer_ended_first(_stream: &TcpStream) -> bool {
+    false
+}
+
 /// `SIOCOUTQ` is Linux's: elsewhere the kernel does not say (`TIOCOUTQ` is
 /// a terminal's there), and a closing connection waits for the peer's end
 /// or its linger time instead.
