@@ -367,7 +367,11 @@ impl TcpClient {
     /// ```
     pub fn ready_fd(&self) -> Result<crate::ReadyFd> {
         let note = crate::ready_fd::notifier()?;
-        self.core.events_rx.watch(&note);
+        if !self.core.origin.forked() {
+            // (In a forked child the queue's lock may be held for good, by
+            // a parent's thread at the fork; `arm` answers at once there.)
+            self.core.events_rx.watch(&note);
+        }
         Ok(crate::ReadyFd::new(
             Box::new(crate::ready_fd::ClientWatch(self.core.clone())),
             note,

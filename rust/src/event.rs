@@ -392,7 +392,9 @@ impl Events {
     /// Notes a taken event if it may end a held connection (a batch gives
     /// its room back at once).
     fn note_taken(&self, e: &Event) {
-        if matches!(e, Event::Disconnected(..)) {
+        // (Not in a forked child: no loop there to release a client, and
+        // the locks `note` takes may be held for good, see `fork.rs`.)
+        if matches!(e, Event::Disconnected(..)) && !self.origin.forked() {
             if let Some(core) = self.core.upgrade() {
                 self.releases.note(&core, e);
             }
@@ -650,7 +652,11 @@ impl Events {
             return Err(crate::Error::CallbackMode);
         }
         let note = crate::ready_fd::notifier()?;
-        self.rx.watch(&note);
+        if !self.origin.forked() {
+            // (In a forked child the queue's lock may be held for good, by
+            // a parent's thread at the fork; `arm` answers at once there.)
+            self.rx.watch(&note);
+        }
         Ok(crate::ReadyFd::new(Box::new(self.clone()), note))
     }
 
@@ -733,6 +739,9 @@ impl crate::ready_fd::Watched for Events {
     }
 
     fn unwatch(&self, note: &Arc<crate::queue::Notifier>) {
+        if self.origin.forked() {
+            return; // the queue's lock may be held for good here (`fork.rs`)
+        }
         self.rx.unwatch(note);
     }
 }

@@ -151,6 +151,9 @@ impl Watched for ClientWatch {
     }
 
     fn unwatch(&self, note: &Arc<Notifier>) {
+        if self.0.origin.forked() {
+            return; // the queue's lock may be held for good here (`fork.rs`)
+        }
         self.0.events_rx.unwatch(note);
     }
 }
