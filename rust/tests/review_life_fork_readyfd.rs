@@ -1,86 +1,21 @@
-//! Review: a ReadyFd (server pull events) dropped in a forked child takes the
-//! event queue's lock (`Receiver::unwatch`) without looking at the fork
-//! first; a lock held by a parent's thread at the fork is held for good in
-//! the child, which then hangs.
+//! A ReadyFd (server pull events) made or dropped in a forked child took
+//! the event queue's lock (`Receiver::watch` / `unwatch`) without looking
+//! at the fork first; a lock held by a parent's thread at the fork is held
+//! for good in the child, which then hung.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Forks; the child drops `ready` and `_exit`s. Whether it hung (killed
+/// Forks; the child runs `child` and `_exit`s. Whether it hung (killed
 /// after 3 s).
-fn child_hangs(ready: tcphub::ReadyFd) -> bool {
-    // SAFETY: the child only drops the ReadyFd and `_exit`s.
+fn child_hangs(child: impl FnOnce()) -> bool {
+    // SAFETY: the child only runs `child` (no allocation-heavy work) and
+    // `_exit`s.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        drop(ready);
-        // SAFETY: ends the child at once.
-        unsafe { libc::_exit(0) };
-    }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut status = 0;
-    loop {
-        // SAFETY: our own child, without blocking.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            drop(ready);
-            return false;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: our own child, stuck.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            drop(ready);
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-#[test]
-fn a_ready_fd_dropped_in_a_forked_child_does_not_hang() {
-    let server = tcphub::TcpServer::new(0, 10)
-        .bind("127.0.0.1".parse().unwrap())
-        .start()
-        .unwrap();
-    let events = server.events();
-    // Another thread of the parent looks at the queue now and then (as a
-    // monitoring thread reading `len()` / `pending_events` does).
-    let stop = Arc::new(AtomicBool::new(false));
-    let looker = {
-        let events = events.clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::hint::black_box(events.len());
-            }
-        })
-    };
-    let mut hung = 0;
-    for _ in 0..60 {
-        let ready = events.ready_fd().unwrap();
-        if child_hangs(ready) {
-            hung += 1;
-            break;
-        }
-    }
-    stop.store(true, Ordering::Relaxed);
-    looker.join().unwrap();
-    assert_eq!(hung, 0, "a forked child hung dropping its ReadyFd");
-}
-
-/// Forks; the child makes a ReadyFd from `events` (`Receiver::watch`, the
-/// queue's lock) and `_exit`s. Whether it hung (killed after 3 s).
-fn child_hangs_making_one(events: &tcphub::Events) -> bool {
-    // SAFETY: the child only makes and drops a ReadyFd and `_exit`s.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let ready = events.ready_fd();
-        std::hint::black_box(&ready);
+        child();
         // SAFETY: ends the child at once.
         unsafe { libc::_exit(0) };
     }
@@ -103,8 +38,10 @@ fn child_hangs_making_one(events: &tcphub::Events) -> bool {
     }
 }
 
-#[test]
-fn a_ready_fd_made_in_a_forked_child_does_not_hang() {
+/// Up to 60 forks while another thread of the parent looks at the queue
+/// (as a monitoring thread reading `len()` / `pending_events` does), the
+/// child doing `in_child` with the server's events; whether a child hung.
+fn any_child_hangs(in_child: impl Fn(&tcphub::Events) -> Box<dyn FnOnce()>) -> bool {
     let server = tcphub::TcpServer::new(0, 10)
         .bind("127.0.0.1".parse().unwrap())
         .start()
@@ -120,14 +57,29 @@ fn a_ready_fd_made_in_a_forked_child_does_not_hang() {
             }
         })
     };
-    let mut hung = false;
-    for _ in 0..60 {
-        if child_hangs_making_one(&events) {
-            hung = true;
-            break;
-        }
-    }
+    let hung = (0..60).any(|_| child_hangs(in_child(&events)));
     stop.store(true, Ordering::Relaxed);
     looker.join().unwrap();
+    hung
+}
+
+#[test]
+fn a_ready_fd_dropped_in_a_forked_child_does_not_hang() {
+    let hung = any_child_hangs(|events| {
+        let ready = events.ready_fd().unwrap();
+        Box::new(move || drop(ready))
+    });
+    assert!(!hung, "a forked child hung dropping its ReadyFd");
+}
+
+#[test]
+fn a_ready_fd_made_in_a_forked_child_does_not_hang() {
+    let hung = any_child_hangs(|events| {
+        let events = events.clone();
+        Box::new(move || {
+            let ready = events.ready_fd();
+            std::hint::black_box(&ready);
+        })
+    });
     assert!(!hung, "a forked child hung making a ReadyFd");
 }
