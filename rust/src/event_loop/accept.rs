@@ -110,7 +110,11 @@ impl Run {
 /// quiet for `REPEAT_LOG` does, and a later refusal is the first of a new
 /// one.
 #[derive(Debug)]
-pub(super) struct PerIpRefusals(Option<Run>, u8);
+pub(super) struct PerIpRefusals {
+    run: Option<Run>,
+    /// The bits of an IPv6 address counted (`per_ip_ipv6_prefix`).
+    v6_prefix: u8,
+}
 
 impl Default for PerIpRefusals {
     /// Without a run; IPv6 clients counted by their whole address.
@@ -124,16 +128,19 @@ impl PerIpRefusals {
     /// `v6_prefix` bits (`TcpServer::per_ip_ipv6_prefix`; the lines name
     /// the network).
     pub(super) fn new(v6_prefix: u8) -> PerIpRefusals {
-        PerIpRefusals(None, v6_prefix)
+        PerIpRefusals {
+            run: None,
+            v6_prefix,
+        }
     }
 
     /// Counts a connection from `addr` refused at `max` per address; the
     /// line to log, if it is time for one. (A quiet run is ended first, by
     /// [`end_if_quiet`](Self::end_if_quiet) at each connection's arrival.)
     fn refused(&mut self, addr: std::net::SocketAddr, max: usize, now: Instant) -> Option<String> {
-        let v6_prefix = self.1;
-        let Some(r) = &mut self.0 else {
-            self.0 = Some(Run::new(now));
+        let v6_prefix = self.v6_prefix;
+        let Some(r) = &mut self.run else {
+            self.run = Some(Run::new(now));
             return Some(format!(
                 "tcphub: refusing {addr}: {} from {} already (max_clients_per_ip {max})",
                 connections(max as u64, false),
@@ -158,7 +165,7 @@ impl PerIpRefusals {
     /// Ends the run if it has been quiet for [`REPEAT_LOG`]; the line for
     /// its refusals not yet logged, if any.
     fn end_if_quiet(&mut self, max: usize, now: Instant) -> Option<String> {
-        self.0.as_ref().filter(|r| r.quiet(now))?;
+        self.run.as_ref().filter(|r| r.quiet(now))?;
         self.end(max, now, "none since")
     }
 
@@ -167,7 +174,7 @@ impl PerIpRefusals {
     /// no connection arrives after them. `None` when nothing waits (a run
     /// whose refusals were all logged ends at the next arrival, silently).
     pub(super) fn due(&self) -> Option<Instant> {
-        let r = self.0.as_ref().filter(|r| r.unlogged > 0)?;
+        let r = self.run.as_ref().filter(|r| r.unlogged > 0)?;
         Some(r.last + REPEAT_LOG)
     }
 
@@ -180,8 +187,8 @@ impl PerIpRefusals {
     /// Ends the run; the line for its refusals not yet logged, closed by
     /// `ending`, if any.
     fn end(&mut self, max: usize, now: Instant, ending: &str) -> Option<String> {
-        let r = self.0.take()?;
-        let one = if self.1 < 128 {
+        let r = self.run.take()?;
+        let one = if self.v6_prefix < 128 {
             "address or network"
         } else {
             "address"
