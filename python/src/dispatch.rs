@@ -258,6 +258,17 @@ fn is_finished(done: &Receiver<()>) -> bool {
     )
 }
 
+/// Counts a stop running on a thread of its own (a server dropped inside
+/// a callback) among what the interpreter's exit waits for ([`wait_all`]):
+/// it is over when the returned sender is dropped.
+pub(crate) fn note_unfinished_stop() -> crossbeam_channel::Sender<()> {
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+    let mut list = unfinished();
+    prune(&mut list);
+    list.push((std::process::id(), done_rx));
+    done_tx
+}
+
 /// Waits up to `limit` for every server's dispatcher to finish, those of
 /// servers dropped without `stop()` included (their loops have ended:
 /// the dispatchers end once they have run the last callbacks); whether

@@ -196,7 +196,10 @@ pub(crate) struct EventIterator {
     /// Whether a thread is taking the next event (its waits included). The
     /// others wait for `turn` detached and in slices, so Ctrl-C reaches a
     /// main thread waiting for its turn too.
-    busy: Mutex<bool>,
+    /// The process whose thread has the turn (`None`: free). In a child
+    /// forked while a parent's thread had it, that thread does not exist:
+    /// the turn is free there.
+    busy: Mutex<Option<u32>>,
     turn: Condvar,
     /// Set when a step ended the iteration (a timeout, the server stopped):
     /// every later step ends it too, rather than yield events that came
@@ -210,7 +213,7 @@ struct Turn<'a>(&'a EventIterator);
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.0.turn.notify_one();
     }
 }
@@ -221,7 +224,7 @@ impl EventIterator {
             pull,
             timeout,
             max_batch,
-            busy: Mutex::new(false),
+            busy: Mutex::new(None),
             turn: Condvar::new(),
             exhausted: AtomicBool::new(false),
         }
@@ -233,12 +236,17 @@ impl EventIterator {
     fn take_turn(&self, py: Python<'_>) -> PyResult<Turn<'_>> {
         loop {
             let got = py.detach(|| {
+                let here = std::process::id();
                 let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
                 let (mut busy, _) = self
                     .turn
-                    .wait_timeout_while(busy, SIGNAL_SLICE, |b| *b)
+                    .wait_timeout_while(busy, SIGNAL_SLICE, |b| *b == Some(here))
                     .unwrap_or_else(|p| p.into_inner());
-                !std::mem::replace(&mut *busy, true)
+                if *busy == Some(here) {
+                    return false;
+                }
+                *busy = Some(here);
+                true
             });
             if got {
                 return Ok(Turn(self));

@@ -37,7 +37,10 @@ impl PyTcpServer {
         };
         if on_dispatcher() {
             // The stop was only begun: no waiting on a callback thread.
-            return r.dispatcher.as_ref().is_none_or(Dispatcher::finished);
+            // Stopped means the loops have ended too (a pull-mode server,
+            // without a dispatcher, may still be flushing).
+            return r.handle.stop_timeout(Duration::ZERO)
+                && r.dispatcher.as_ref().is_none_or(Dispatcher::finished);
         }
         r.dispatcher.as_ref().is_none_or(|d| d.wait(limit))
     }
@@ -150,7 +153,9 @@ impl Drop for PyTcpServer {
     /// A running server dropped without `stop()` stops here: its I/O threads
     /// are joined (up to `linger`) with the GIL released, so other Python
     /// threads keep running meanwhile — or, when Ctrl-C ended a `stop()` of
-    /// it, on a thread of their own, without waiting.
+    /// it or when it is dropped inside a callback, on a thread of their
+    /// own, without waiting (the interpreter's exit waits for the latter,
+    /// within its bound on the last callbacks).
     fn drop(&mut self) {
         let Some(r) = self.running.take() else {
             return;
@@ -158,14 +163,20 @@ impl Drop for PyTcpServer {
         if let Some(d) = &r.dispatcher {
             d.note_stop();
         }
-        let r = if self.interrupted.load(Ordering::Acquire) {
+        // Also inside a callback (of any server): a drop there waiting up
+        // to `linger` would hold up every later callback. The interpreter's
+        // exit waits for that stop (not for one Ctrl-C gave up on).
+        let interrupted = self.interrupted.load(Ordering::Acquire);
+        let r = if interrupted || on_dispatcher() {
             let (tx, rx) = crossbeam_channel::bounded::<Running>(1);
+            let done = (!interrupted).then(crate::dispatch::note_unfinished_stop);
             let started = std::thread::Builder::new()
                 .name("tcphub-stop".into())
                 .spawn(move || {
                     if let Ok(r) = rx.recv() {
                         r.handle.stop();
                     }
+                    drop(done); // the exit's wait for it is over
                 });
             match started {
                 Ok(_) => match tx.send(r) {
