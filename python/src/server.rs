@@ -22,7 +22,9 @@
 //! - Dropping a running server stops it with the GIL released, without
 //!   waiting for its dispatcher (a drop may come from the garbage
 //!   collector, anywhere): its last callbacks run after it, and the
-//!   interpreter's exit waits for them (`dispatch::wait_all`). The
+//!   interpreter's exit waits for them (`dispatch::wait_all`). Dropped
+//!   inside a callback, it stops on a thread of its own, which the exit
+//!   waits for too. The
 //!   callbacks are visible to Python's garbage collector, so a server whose
 //!   callbacks refer back to it is collected once it is stopped and
 //!   unreferenced.
