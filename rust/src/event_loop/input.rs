@@ -283,8 +283,11 @@ impl EventLoop {
         if c.frame_started.is_some() {
             c.frame_started = Some(now);
         }
+        // Read by the turn's `read_again`, after the pump that applies
+        // this command: read here, inside the pump, an end of input would
+        // close the client before the callbacks' replies to its last
+        // messages (queued behind this command) were applied.
         self.schedule_read(t);
-        self.read_again();
     }
 
     pub(super) fn schedule_read(&mut self, t: usize) {

@@ -114,7 +114,9 @@ impl EventLoop {
             Command::Release(id) => self.released(id),
             Command::Taken(id) => self.taken(id),
             Command::StopInput => self.stop_taking_input(),
-            Command::ResumeInput => self.read_again(),
+            // (Read by the turn's `read_again`, after this pump: see
+            // `resume_client`.)
+            Command::ResumeInput => {}
             Command::Shutdown => self.begin_shutdown(),
         }
     }
