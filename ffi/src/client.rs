@@ -623,8 +623,8 @@ pub unsafe extern "C" fn tcphub_client_close(c: *mut tcphub_client) -> c_int {
 /// `tcphub_client_close`, `_close_timeout` or `_free` finishes waiting. For
 /// a caller that must stay responsive (checking for a signal between short
 /// waits). Any thread; from inside a tcphub callback it starts the close and
-/// returns `TCPHUB_ERR_TIMEOUT` at once, as `tcphub_client_close` does not
-/// wait there.
+/// answers at once, as `tcphub_client_close` does not wait there:
+/// `TCPHUB_ERR_TIMEOUT` unless the client's I/O thread had already ended.
 ///
 /// Returns `TCPHUB_OK` once closed (also for a client already closed, or
 /// whose server went away), `TCPHUB_ERR_TIMEOUT` while the close is still

@@ -739,7 +739,9 @@ impl TcpClient {
     /// `close()`, `close_timeout` or dropping the last handle finishes
     /// waiting for it. For a caller that must stay responsive, e.g. a
     /// binding checking for Ctrl-C between short waits. From a callback it
-    /// returns `false` at once, as `close()` returns there without waiting.
+    /// does not wait, as `close()` returns there without waiting: it
+    /// answers whether the I/O thread had already ended (`false` for a
+    /// close it has just begun).
     ///
     /// # Examples
     ///

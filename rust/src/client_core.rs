@@ -167,13 +167,17 @@ impl ClientCore {
     /// I/O thread; whether it has ended (false at once on an I/O thread).
     pub(crate) fn close_within(&self, limit: std::time::Duration) -> bool {
         self.begin_close();
-        if crate::shared::on_any_io_thread() {
-            return false;
-        }
         if self.origin.forked() {
             crate::shared::forget_threads(&self.thread);
             return true;
         }
+        // On a tcphub I/O thread (a callback) it does not wait: whether
+        // the I/O thread had already ended (as the server's `stop_within`).
+        let limit = if crate::shared::on_any_io_thread() {
+            std::time::Duration::ZERO
+        } else {
+            limit
+        };
         crate::shared::wait_finished(limit, || {
             crate::shared::join_if_finished(&self.thread, "the client I/O thread")
         })

@@ -381,3 +381,44 @@ fn stop_during_start() -> bool {
     server.stop();
     joined
 }
+
+/// In a callback (a tcphub I/O thread) `close_timeout` does not wait, and
+/// answers whether the client's I/O thread had already ended: `true` for
+/// a client closed before, `false` for one whose close it has just begun
+/// (it answered `false` for both, as the server's `stop_timeout` did).
+#[test]
+fn close_timeout_in_a_callback_answers_whether_the_client_had_ended() {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    let target = TcpServer::new(0, 10)
+        .bind(localhost())
+        .start()
+        .expect("start");
+    let closed = tcphub::TcpClient::connect(target.local_addr()).expect("connect");
+    closed.close();
+    let open = tcphub::TcpClient::connect(target.local_addr()).expect("connect");
+    let clients = Arc::new((closed, open));
+    let answers = Arc::new(Mutex::new(None));
+    let (c, a) = (clients.clone(), answers.clone());
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .on_message(move |_srv, _c, _msg| {
+            let t = Instant::now();
+            let ended = c.0.close_timeout(Duration::from_secs(30));
+            let open_ended = c.1.close_timeout(Duration::from_secs(30));
+            *a.lock().unwrap() = Some((ended, open_ended, t.elapsed()));
+        })
+        .start()
+        .expect("start");
+    let mut peer = Peer::connect(server.local_addr());
+    peer.send_line("go");
+    wait_until("the callback answered", || {
+        answers.lock().unwrap().is_some()
+    });
+    let (ended, open_ended, took) = answers.lock().unwrap().take().unwrap();
+    assert!(ended, "the client closed before had ended");
+    assert!(!open_ended, "a close just begun had not");
+    assert!(took < Duration::from_secs(15), "it waited {took:?}");
+    assert!(clients.1.close_timeout(Duration::from_secs(30)));
+}
