@@ -384,7 +384,7 @@ fn stop_during_start() -> bool {
 
 /// In a callback (a tcphub I/O thread) `close_timeout` does not wait, and
 /// answers whether the client's I/O thread had already ended: `true` for
-/// a client closed before, `false` for one whose close it has just begun
+/// a client closed before, `false` for one whose close cannot end yet
 /// (it answered `false` for both, as the server's `stop_timeout` did).
 #[test]
 fn close_timeout_in_a_callback_answers_whether_the_client_had_ended() {
@@ -396,8 +396,20 @@ fn close_timeout_in_a_callback_answers_whether_the_client_had_ended() {
         .expect("start");
     let closed = tcphub::TcpClient::connect(target.local_addr()).expect("connect");
     closed.close();
-    let open = tcphub::TcpClient::connect(target.local_addr()).expect("connect");
-    let clients = Arc::new((closed, open));
+    // A client whose close cannot end: its server never reads (a small
+    // receive buffer), and 32 MiB wait in the client.
+    let listener = support::listener_with_rcvbuf(4096);
+    let stuck = tcphub::TcpClient::builder(listener.local_addr().unwrap())
+        .linger(Duration::from_secs(120))
+        .max_queue_bytes(64 << 20)
+        .connect()
+        .expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    let big = vec![b'x'; 1 << 20];
+    for _ in 0..32 {
+        stuck.send(&big).expect("queued");
+    }
+    let clients = Arc::new((closed, stuck));
     let answers = Arc::new(Mutex::new(None));
     let (c, a) = (clients.clone(), answers.clone());
     let server = TcpServer::new(0, 10)
@@ -406,8 +418,8 @@ fn close_timeout_in_a_callback_answers_whether_the_client_had_ended() {
         .on_message(move |_srv, _c, _msg| {
             let t = Instant::now();
             let ended = c.0.close_timeout(Duration::from_secs(30));
-            let open_ended = c.1.close_timeout(Duration::from_secs(30));
-            *a.lock().unwrap() = Some((ended, open_ended, t.elapsed()));
+            let stuck_ended = c.1.close_timeout(Duration::from_secs(30));
+            *a.lock().unwrap() = Some((ended, stuck_ended, t.elapsed()));
         })
         .start()
         .expect("start");
@@ -416,9 +428,10 @@ fn close_timeout_in_a_callback_answers_whether_the_client_had_ended() {
     wait_until("the callback answered", || {
         answers.lock().unwrap().is_some()
     });
-    let (ended, open_ended, took) = answers.lock().unwrap().take().unwrap();
+    let (ended, stuck_ended, took) = answers.lock().unwrap().take().unwrap();
     assert!(ended, "the client closed before had ended");
-    assert!(!open_ended, "a close just begun had not");
+    assert!(!stuck_ended, "a close that cannot end had not");
     assert!(took < Duration::from_secs(15), "it waited {took:?}");
-    assert!(clients.1.close_timeout(Duration::from_secs(30)));
+    drop(accepted); // the flush fails at once now: the close can end
+    assert!(clients.1.close_timeout(Duration::from_secs(60)));
 }
