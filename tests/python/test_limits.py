@@ -263,9 +263,11 @@ def test_a_slow_consumer_s_queued_messages_count_as_unwritten(
     make_server: Callable[..., tcphub.TcpServer],
 ) -> None:
     """A client that never reads is cut when its queue (64 KiB) overflows;
-    the lines still queued for it then (62 to 65 of 1,001 bytes, with 48
-    bytes of bookkeeping each) count in ``Stats.unwritten``, and every send
-    that returned is queued or undelivered."""
+    the lines still queued for it then count in ``Stats.unwritten``: 62
+    to 66 of 1,001 bytes — 48 bytes of bookkeeping per queued buffer, one
+    per line or one per run of lines gathered together, and a partly
+    written first line counts whole. Every send that returned is queued
+    or undelivered."""
     server = make_server(framing="lines", threads=1, max_queue_bytes=64 * 1024)
     reasons: List[str] = []
     server.on_disconnect(lambda client, reason: reasons.append(reason))
@@ -286,5 +288,5 @@ def test_a_slow_consumer_s_queued_messages_count_as_unwritten(
     s = server.stats()
     assert s.slow_consumers == 1
     assert s.msgs_out + s.undelivered == sent
-    assert 62 <= s.unwritten <= 65, s
+    assert 62 <= s.unwritten <= 66, s
     assert s.as_dict()["unwritten"] == s.unwritten
