@@ -193,12 +193,11 @@ pub(crate) struct EventIterator {
     pull: Pull,
     timeout: Option<Duration>,
     max_batch: usize,
-    /// Whether a thread is taking the next event (its waits included). The
-    /// others wait for `turn` detached and in slices, so Ctrl-C reaches a
-    /// main thread waiting for its turn too.
-    /// The process whose thread has the turn (`None`: free). In a child
-    /// forked while a parent's thread had it, that thread does not exist:
-    /// the turn is free there.
+    /// The process whose thread is taking the next event (its waits
+    /// included; `None`: the turn is free). The others wait for `turn`
+    /// detached and in slices, so Ctrl-C reaches a main thread waiting for
+    /// its turn too. In a child forked while a parent's thread had the
+    /// turn, that thread does not exist: the turn is free there.
     busy: Mutex<Option<u32>>,
     turn: Condvar,
     /// Set when a step ended the iteration (a timeout, the server stopped):

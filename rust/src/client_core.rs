@@ -164,7 +164,8 @@ impl ClientCore {
     }
 
     /// As [`close`](ClientCore::close), but waits at most `limit` for the
-    /// I/O thread; whether it has ended (false at once on an I/O thread).
+    /// I/O thread; whether it has ended (on a tcphub I/O thread, without
+    /// waiting: whether it had already).
     pub(crate) fn close_within(&self, limit: std::time::Duration) -> bool {
         self.begin_close();
         if self.origin.forked() {

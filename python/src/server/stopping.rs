@@ -48,7 +48,8 @@ impl PyTcpServer {
     /// `stop()`: waits in slices up to `deadline` (`None`: no limit), so
     /// that Ctrl-C gets through (and, if it does,
     /// [`give_up_waiting`](Self::give_up_waiting)); whether the stop has
-    /// finished (false at once on a dispatcher thread, which only starts it).
+    /// finished (on a dispatcher thread, which only starts it, at once:
+    /// whether it had already).
     pub(super) fn stop_waiting(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<bool> {
         loop {
             let slice = next_slice(deadline);
