@@ -118,6 +118,23 @@ def full_backlog_listener() -> Iterator[Tuple[socket.socket, List[socket.socket]
                 s.close()
 
 
+def flushing_pull_server(linger: float) -> Tuple[tcphub.TcpServer, socket.socket]:
+    """A running pull-mode server (length framing) whose one client never
+    reads, with ~6 MB queued for it: its stop flushes for up to ``linger``.
+    Returns the server and the client's socket (close it to let the stop
+    end)."""
+    server = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="length", linger=linger,
+                              max_queue_bytes=64 << 20).start()
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader.connect(("127.0.0.1", server.port))
+    wait_until(lambda: server.client_count == 1, what="the client")
+    (client,) = server.clients()
+    for _ in range(100):
+        server.send(client, b"x" * 60000)  # ~6 MB the reader never takes
+    return server, reader
+
+
 def read_to_eof(sock: socket.socket) -> "int | str":
     """Reads ``sock`` until the peer closes (each read bounded by WAIT):
     how many bytes came, or, if it failed, what came and the error."""

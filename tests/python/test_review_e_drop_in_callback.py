@@ -15,27 +15,16 @@ import threading
 import time
 
 import tcphub
+from conftest import WAIT, flushing_pull_server
 
-WAIT = 10.0
 LINGER = 10.0
 
 
 def test_a_server_dropped_in_another_servers_callback_does_not_hold_up_the_callbacks():
     holder = {}
-    pulled = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="length", linger=LINGER,
-                              max_queue_bytes=64 << 20).start()
-    port = pulled.port
-    reader = socket.socket()
-    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    reader.connect(("127.0.0.1", port))
-    deadline = time.monotonic() + WAIT
-    while pulled.client_count == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    (client,) = pulled.clients()
-    for _ in range(100):
-        pulled.send(client, b"x" * 60000)  # ~6 MB the reader never takes
+    pulled, reader = flushing_pull_server(LINGER)
     holder["server"] = pulled
-    del pulled, client  # the callback below drops the last reference
+    del pulled  # the callback below drops the last reference
 
     caller = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="lines")
     took = []

@@ -8,21 +8,15 @@ stopped (``False`` when the time ran out, and inside a callback)".
 
 import socket
 import threading
-import time
 
 import tcphub
-
-WAIT = 10.0
+from conftest import WAIT, flushing_pull_server
 
 
 def test_stop_of_a_pull_server_inside_another_servers_callback_does_not_claim_it_stopped():
     # A pull-mode server (no callbacks) with a client that does not read
     # and a lot queued for it: its stop flushes for up to `linger` (10 s).
-    pulled = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="length", linger=10.0,
-                              max_queue_bytes=64 << 20).start()
-    reader = socket.socket()
-    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    reader.connect(("127.0.0.1", pulled.port))
+    pulled, reader = flushing_pull_server(linger=10.0)
     caller = tcphub.TcpServer(0, 10, bind="127.0.0.1", framing="lines")
     seen = {}
     done = threading.Event()
@@ -34,12 +28,6 @@ def test_stop_of_a_pull_server_inside_another_servers_callback_does_not_claim_it
         done.set()
 
     try:
-        deadline = time.monotonic() + WAIT
-        while pulled.client_count == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        (client,) = pulled.clients()
-        for _ in range(100):
-            pulled.send(client, b"x" * 60000)  # ~6 MB the reader never takes
         caller.start()
         with socket.create_connection(("127.0.0.1", caller.port)) as s:
             s.sendall(b"go\n")
