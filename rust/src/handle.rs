@@ -177,7 +177,9 @@ impl ServerHandle {
     /// [`send_all_except`](ServerHandle::send_all_except).
     ///
     /// The message is framed once and the buffer is shared by all recipients.
-    /// Clients that connect after the call do not receive it.
+    /// Clients that connect after the call do not receive it. One accepted
+    /// just before the call, whose event loop had not yet taken it in
+    /// (its `on_connect` not yet run), gets it but is not counted.
     ///
     /// It does not wait for the network. Called from an application thread
     /// it waits only while an event loop is more than 64 MiB of messages
@@ -232,7 +234,9 @@ impl ServerHandle {
     /// for the error). Otherwise exactly like
     /// [`send_all`](ServerHandle::send_all): one shared buffer, the clients
     /// connected at the call, the same waiting rules. An `except` that is
-    /// not connected excludes nobody.
+    /// not connected excludes nobody. If `except` connects or leaves during
+    /// the call (from another thread), the count may be one off; the message
+    /// never reaches `except`.
     ///
     /// # Examples
     ///
