@@ -3,9 +3,11 @@
  * Link with -ltcphub (see `pkg-config --cflags --libs tcphub`).
  *
  * Return values
- *   Functions returning int (all but tcphub_last_errno and
- *   tcphub_last_gai_error) return TCPHUB_OK (0) or a negative
- *   TCPHUB_ERR_* code; tcphub_strerror(code) names it and
+ *   Functions returning int return TCPHUB_OK (0) or a negative
+ *   TCPHUB_ERR_* code — all but tcphub_last_errno and
+ *   tcphub_last_gai_error (an errno or EAI_* value),
+ *   tcphub_ready_fd_fileno (a descriptor, or -1) and tcphub_ready_fd_arm
+ *   (1 or 0 on success); tcphub_strerror(code) names a code and
  *   tcphub_last_error() gives the details of the calling thread's last
  *   failure (tcphub_last_errno() the OS error number behind it, e.g.
  *   EADDRINUSE; tcphub_last_gai_error() the resolver's EAI_* code behind
@@ -86,9 +88,11 @@
 #include <stdint.h>
 
 /**
- * Success. Every function returning `int` (but `tcphub_last_errno` and
- * `tcphub_last_gai_error`) returns `TCPHUB_OK` or one of the negative
- * `TCPHUB_ERR_*` codes.
+ * Success. Every function returning `int` returns `TCPHUB_OK` or one of
+ * the negative `TCPHUB_ERR_*` codes, but `tcphub_last_errno` and
+ * `tcphub_last_gai_error` (an `errno` or `EAI_*` value),
+ * `tcphub_ready_fd_fileno` (a descriptor, or -1) and `tcphub_ready_fd_arm`
+ * (1 or 0 on success).
  */
 #define TCPHUB_OK 0
 

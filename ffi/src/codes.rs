@@ -9,9 +9,11 @@ use std::ffi::{c_char, c_int, CStr};
 
 use crate::boundary::{self, boundary};
 
-/// Success. Every function returning `int` (but `tcphub_last_errno` and
-/// `tcphub_last_gai_error`) returns `TCPHUB_OK` or one of the negative
-/// `TCPHUB_ERR_*` codes.
+/// Success. Every function returning `int` returns `TCPHUB_OK` or one of
+/// the negative `TCPHUB_ERR_*` codes, but `tcphub_last_errno` and
+/// `tcphub_last_gai_error` (an `errno` or `EAI_*` value),
+/// `tcphub_ready_fd_fileno` (a descriptor, or -1) and `tcphub_ready_fd_arm`
+/// (1 or 0 on success).
 pub const TCPHUB_OK: c_int = 0;
 /// A required pointer argument was NULL.
 pub const TCPHUB_ERR_NULL: c_int = -1;

@@ -3,9 +3,9 @@
 //! (the C view of the core's [`ReadyFd`](tcphub_core::ReadyFd)).
 
 use std::ffi::c_int;
-use std::mem::ManuallyDrop;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::boundary::{boundary, non_null, Fail};
 use crate::client::{client, tcphub_client};
@@ -20,9 +20,14 @@ use crate::server::{server, tcphub_server};
 #[derive(Debug)]
 pub struct tcphub_ready_fd {
     fd: tcphub_core::ReadyFd,
-    /// A server's: the server and the number of its run (`runs`) the
-    /// descriptor watches. Weak: the descriptor may outlive the server.
-    run: Option<(Weak<tcphub_server>, u64)>,
+    /// A server's: the server's count of runs started, and the number of
+    /// the run the descriptor watches. Only the count, not the server: the
+    /// descriptor may outlive the server, and a reference to the server
+    /// taken here, even for a moment, could be its last one — its release
+    /// (and the userdata destructor) would then run in
+    /// `tcphub_ready_fd_arm` on this thread, after `tcphub_server_free`
+    /// had returned.
+    run: Option<(Arc<AtomicU64>, u64)>,
 }
 
 impl tcphub_ready_fd {
@@ -31,14 +36,11 @@ impl tcphub_ready_fd {
     /// while `tcphub_server_next_event` takes from the new one (a consumer
     /// loop would spin).
     fn check_run(&self) -> Result<(), Fail> {
-        let Some((server, run)) = &self.run else {
+        let Some((started, run)) = &self.run else {
             return Ok(());
         };
-        let Some(srv) = server.upgrade() else {
-            return Ok(()); // freed: the run has ended, as the queue says
-        };
-        let runs = srv.runs().unwrap_or(*run);
-        drop(srv);
+        // (A freed server's count stays: the run has ended, as the queue says.)
+        let runs = started.load(Ordering::Acquire);
         if runs != *run {
             return Err(Fail::new(
                 TCPHUB_ERR_NOT_RUNNING,
@@ -103,12 +105,9 @@ pub unsafe extern "C" fn tcphub_server_ready_fd(
         let srv = unsafe { server(s)? };
         let (handle, run) = srv.pull_run()?;
         let fd = handle.events().ready_fd()?;
-        // SAFETY: `s` came from `Arc::into_raw` in `tcphub_server_new` and
-        // is live; borrowed here (not dropped) to take a weak reference.
-        let weak = Arc::downgrade(&ManuallyDrop::new(unsafe { Arc::from_raw(s.cast_const()) }));
         *out = Box::into_raw(Box::new(tcphub_ready_fd {
             fd,
-            run: Some((weak, run)),
+            run: Some((srv.started_runs(), run)),
         }));
         Ok(TCPHUB_OK)
     })

@@ -31,6 +31,11 @@ pub struct tcphub_server {
     /// held the lock finds it held for good — that thread is not copied —
     /// and tells so by the generation.
     holder: AtomicU64,
+    /// How many runs have started (`State::runs`, stored with it), shared
+    /// with the readiness descriptors of this server: they read it without
+    /// taking a reference to the server, whose last reference must stay
+    /// `tcphub_server_free`'s (it runs the userdata destructor).
+    started: Arc<AtomicU64>,
 }
 
 /// How many forks separate this process from the first that made a
@@ -257,9 +262,10 @@ impl tcphub_server {
         Ok((handle, st.runs))
     }
 
-    /// How many runs have started (`None` in a wedged forked child).
-    pub(crate) fn runs(&self) -> Option<u64> {
-        self.lock().ok().map(|st| st.runs)
+    /// The count of runs started (see `started`), for a readiness
+    /// descriptor to keep.
+    pub(crate) fn started_runs(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.started)
     }
 }
 
@@ -356,6 +362,7 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
         count_forks();
         let server = tcphub_server {
             holder: AtomicU64::new(0),
+            started: Arc::new(AtomicU64::new(0)),
             state: Mutex::new(State {
                 port,
                 max_clients,
@@ -648,6 +655,7 @@ pub unsafe extern "C" fn tcphub_server_start(s: *mut tcphub_server) -> c_int {
         let handle = st.builder(&keep).start()?;
         let old = st.handle.replace(handle);
         st.runs += 1;
+        srv.started.store(st.runs, Ordering::Release);
         st.run_pid = Some(std::process::id());
         st.callback_mode =
             st.on_connect.is_some() || st.on_message.is_some() || st.on_disconnect.is_some();
