@@ -23,6 +23,8 @@
 //!   (the clients left open, closed when dropped and at exit).
 //! - `types.rs` — value classes: `Client`, `Event`, `ClientEvent`, `Stats`.
 //! - `errors.rs` — the exception classes and the `tcphub::Error` mapping.
+//! - `engine_log.rs` — the core's own log lines, written to stderr for
+//!   `python -m tcphub serve` (`_log_engine_to_stderr`).
 //!
 //! The pure-Python side (`python/tcphub/`) adds `aevents()` for asyncio, the
 //! interpreter-exit cleanup, and `python -m tcphub serve`.
@@ -35,6 +37,7 @@ use crate::errors::IntoPy;
 
 mod client;
 mod dispatch;
+mod engine_log;
 mod errors;
 mod events;
 mod ready;
@@ -240,5 +243,9 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.setattr("_event", wrap_pyfunction!(types::_event, m)?)?;
     m.setattr("_client_event", wrap_pyfunction!(types::_client_event, m)?)?;
     m.setattr("_stats", wrap_pyfunction!(types::_stats, m)?)?;
+    m.setattr(
+        "_log_engine_to_stderr",
+        wrap_pyfunction!(engine_log::_log_engine_to_stderr, m)?,
+    )?;
     Ok(())
 }

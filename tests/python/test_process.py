@@ -4,12 +4,14 @@ hub built in-process)."""
 
 from __future__ import annotations
 
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -1066,3 +1068,75 @@ def test_the_stats_line_counts_lost_messages_apart_from_drops() -> None:
     a = rebuild({})
     b = rebuild({"dropped": 2, "undelivered": 3, "unwritten": 4})
     assert "| drops 2 lost 7 slow 0 rejected 0" in _summary(a, b, 1.0)
+
+
+def _dash_m_hub_log(*flags: str, clients: int, expect: str, limit_fds: "int | None" = None) -> str:
+    """Runs ``python -m tcphub serve`` with ``flags``, opens ``clients``
+    connections to it (holding them), waits (bounded) for a logged line
+    matching ``expect``, stops the hub with SIGINT and returns everything
+    it logged."""
+    import resource
+
+    def lower_fd_limit() -> None:
+        if limit_fds is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit_fds, limit_fds))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tcphub", "serve", "--bind", "127.0.0.1", "--port", "0", *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lower_fd_limit,
+    )
+    assert proc.stderr is not None
+    lines: "queue.Queue[str]" = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(l) for l in proc.stderr], daemon=True)
+    held = []
+    log = ""
+    try:
+        first = proc.stderr.readline()
+        log = first
+        m = re.search(r"listening on [\d.]+:(\d+)", first)
+        assert m, first
+        reader.start()
+        for _ in range(clients):
+            held.append(socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=WAIT))
+        deadline = time.monotonic() + WAIT
+        while not re.search(expect, log, re.M) and time.monotonic() < deadline:
+            try:
+                log += lines.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=WAIT)
+        reader.join(timeout=WAIT)
+        while not lines.empty():
+            log += lines.get()
+    finally:
+        for s in held:
+            s.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, log
+    assert re.search(expect, log, re.M), log
+    return log
+
+
+def test_python_dash_m_serve_logs_the_engines_refusals_like_the_cli():
+    # `tcphub serve` logs a connection refused at a full hub (the engine's
+    # own line); `python -m tcphub serve` logged nothing of it.
+    _dash_m_hub_log(
+        "--max", "1", clients=2,
+        expect=r"^INFO tcphub: refusing 127\.0\.0\.1:\d+: the server is full \(max_clients 1\)$",
+    )
+
+
+def test_python_dash_m_serve_says_when_it_cannot_accept_like_the_cli():
+    # Out of descriptors, the hub stops taking clients; `tcphub serve` says
+    # so ("accept failed: Too many open files"), `python -m tcphub serve`
+    # went silent.
+    _dash_m_hub_log(
+        "--mode", "echo", "--threads", "1", clients=60, limit_fds=40,
+        expect=r"^WARNING tcphub: accept failed: .*os error 24",
+    )
