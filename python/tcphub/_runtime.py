@@ -20,6 +20,7 @@ import collections.abc
 import math
 import threading
 import time
+import types
 import weakref
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
@@ -126,15 +127,54 @@ class _ServerEvents:
         return await self.__anext__()
 
     async def athrow(self, typ: Any, val: Any = None, tb: Any = None) -> "Event":
-        """Ends the iteration and raises the exception given."""
-        self._closed = True
-        if val is None:
-            val = typ() if isinstance(typ, type) else typ
-        raise val.with_traceback(tb) if tb is not None else val
+        """Ends the iteration and raises the exception given: an instance,
+        or, as a generator's ``athrow(type, value, tb)`` does, ``type``
+        made from ``value`` (``None``, a tuple of arguments, an argument
+        or an instance of it). Other tasks waiting in ``anext()`` end
+        their iteration."""
+        error = _thrown(typ, val, tb)  # (bad arguments end nothing)
+        self._end()
+        raise error
 
     async def aclose(self) -> None:
-        """Ends the iteration (what it has not taken stays with the server)."""
-        self._closed = True
+        """Ends the iteration (what it has not taken stays with the server),
+        of other tasks waiting in ``anext()`` too."""
+        self._end()
+
+    def _end(self) -> None:
+        if not self._closed:
+            self._closed = True
+            # The tasks waiting on the server's descriptor look again (and
+            # see the end): nothing else would wake them before an event.
+            _wake_waits(self._server)
+
+
+def _thrown(typ: Any, val: Any, tb: Any) -> BaseException:
+    """The exception ``athrow(typ, val, tb)`` raises, made as a generator's
+    ``throw()`` makes it (its ``TypeError`` for arguments it refuses)."""
+    if isinstance(typ, BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        error = typ
+    elif isinstance(typ, type) and issubclass(typ, BaseException):
+        if isinstance(val, typ):
+            error = val
+        elif val is None:
+            error = typ()
+        elif isinstance(val, tuple):
+            error = typ(*val)
+        else:
+            error = typ(val)
+    else:
+        raise TypeError(
+            "exceptions must be classes or instances deriving from "
+            f"BaseException, not {type(typ).__name__}"
+        )
+    if tb is not None:
+        if not isinstance(tb, types.TracebackType):
+            raise TypeError("throw() third argument must be a traceback object")
+        error = error.with_traceback(tb)
+    return error
 
 
 collections.abc.AsyncGenerator.register(_ServerEvents)
@@ -195,6 +235,26 @@ def _fd_wait(owner: "TcpServer | TcpClient", loop: asyncio.AbstractEventLoop) ->
             wait = _FdWait(owner.ready_fd())
             per_loop[loop] = wait
         return wait
+
+
+def _wake_waits(owner: "TcpServer | TcpClient") -> None:
+    """Wakes every await on ``owner``'s descriptor, on every loop, each to
+    look again (another loop's from its own thread)."""
+    with _fd_waits_lock:
+        per_loop = _fd_waits.get(owner)
+        waits = list(per_loop.items()) if per_loop is not None else []
+    try:
+        running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for loop, wait in waits:
+        if loop is running:
+            wait.wake(loop)
+        elif not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(wait.wake, loop)
+            except RuntimeError:  # closed meanwhile: no one waits there
+                pass
 
 
 async def _await_ready(owner: "TcpServer | TcpClient", timeout: Optional[float]) -> None:
