@@ -521,7 +521,7 @@ fn call<'py>(
 }
 
 /// `f` attached to the interpreter, if it can be (see [`HangOnThreadExit`]).
-fn attached<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+pub(crate) fn attached<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     Python::try_attach(|py| {
         let exiting = HangOnThreadExit;
         let r = opaque_call(f, py);

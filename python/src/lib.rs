@@ -23,8 +23,8 @@
 //!   (the clients left open, closed when dropped and at exit).
 //! - `types.rs` — value classes: `Client`, `Event`, `ClientEvent`, `Stats`.
 //! - `errors.rs` — the exception classes and the `tcphub::Error` mapping.
-//! - `engine_log.rs` — the core's own log lines, written to stderr for
-//!   `python -m tcphub serve` (`_log_engine_to_stderr`).
+//! - `engine_log.rs` — the core's own log lines, passed to `logging`
+//!   (loggers `tcphub.*`) by a "tcphub-log" thread.
 //!
 //! The pure-Python side (`python/tcphub/`) adds `aevents()` for asyncio, the
 //! interpreter-exit cleanup, and `python -m tcphub serve`.
@@ -211,6 +211,7 @@ const _: () = assert!(tcphub::DEFAULT_BACKLOG == 4096);
 #[pymodule]
 fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    engine_log::install(); // the core's log lines go to `logging`
     m.add("DEFAULT_MAX_LINE", tcphub::DEFAULT_MAX_LINE)?;
     m.add("DEFAULT_MAX_FRAME", tcphub::DEFAULT_MAX_FRAME)?;
     m.add("DEFAULT_MAX_QUEUE_BYTES", tcphub::DEFAULT_MAX_QUEUE_BYTES)?;
@@ -244,8 +245,8 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.setattr("_client_event", wrap_pyfunction!(types::_client_event, m)?)?;
     m.setattr("_stats", wrap_pyfunction!(types::_stats, m)?)?;
     m.setattr(
-        "_log_engine_to_stderr",
-        wrap_pyfunction!(engine_log::_log_engine_to_stderr, m)?,
+        "_engine_log_level",
+        wrap_pyfunction!(engine_log::_engine_log_level, m)?,
     )?;
     Ok(())
 }

@@ -37,7 +37,7 @@ import sys
 import threading
 from typing import Callable, List, Optional
 
-from ._tcphub import _log_engine_to_stderr  # type: ignore[attr-defined]
+from ._tcphub import _engine_log_level  # type: ignore[attr-defined]
 from . import (
     DEFAULT_MAX_FRAME,
     DEFAULT_MAX_LINE,
@@ -416,9 +416,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     level = [logging.INFO, logging.DEBUG][min(args.verbose, 1)]
     logging.basicConfig(level=level, format="%(levelname)s tcphub: %(message)s", stream=sys.stderr)
-    # The core's own lines too (an accept failure, refusals at a full hub),
-    # as `tcphub serve` logs them: they went nowhere.
-    _log_engine_to_stderr(args.verbose)
+    # The core's own lines (an accept failure, refusals at a full hub) come
+    # through `logging` as "tcphub.*" records; -v: its debug lines too.
+    _engine_log_level(args.verbose)
     if args.command == "serve":
         return serve(args)
     return 2  # pragma: no cover  (argparse requires a command)
