@@ -33,6 +33,20 @@ fn frame(seq: u64, stamp: u64) -> [u8; FRAME] {
     f
 }
 
+/// A fan-out frame: `seq`, then seven words derived from it, so that a
+/// payload corrupted, cut or spliced from two messages is caught by the
+/// receivers, not only a wrong sequence number.
+fn fanout_frame(seq: u64) -> [u8; FRAME] {
+    let mut f = [0u8; FRAME];
+    f[..4].copy_from_slice(&(PAYLOAD as u32).to_be_bytes());
+    f[4..12].copy_from_slice(&seq.to_be_bytes());
+    for k in 1..PAYLOAD / 8 {
+        let w = seq ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        f[4 + 8 * k..12 + 8 * k].copy_from_slice(&w.to_be_bytes());
+    }
+    f
+}
+
 fn field(b: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
@@ -112,12 +126,17 @@ pub struct Fanout {
 /// to the sender (tcphub/tokio relays do; `ncat --broker` does not). The
 /// sender stays at most `window` frames ahead of the slowest receiver, so
 /// no server needs more than `window` frames queued per client.
+/// `check_payload`: every byte of every payload is checked too, not only
+/// its length and sequence number (the smoke test does; it costs the
+/// single receiving thread a third of its fan-out rate, so the timed runs
+/// leave it out).
 pub fn fanout(
     addr: SocketAddr,
     receivers: usize,
     messages: u64,
     self_delivery: bool,
     window: u64,
+    check_payload: bool,
 ) -> Result<Fanout, String> {
     let mut poll = Poll::new().map_err(err("poll"))?;
     let mut conns: Vec<mio::net::TcpStream> = Vec::with_capacity(receivers + 1);
@@ -166,7 +185,7 @@ pub fn fanout(
                 if abort.load(Ordering::Acquire) || Instant::now() > deadline {
                     return Err("receivers never saw the sync frames".into());
                 }
-                write_blocking(&mut sender_w, &frame(SYNC, 0))?;
+                write_blocking(&mut sender_w, &fanout_frame(SYNC))?;
                 std::thread::sleep(Duration::from_millis(20));
             }
             *started.lock().expect("lock") = Some(Instant::now());
@@ -178,13 +197,17 @@ pub fn fanout(
                     if abort.load(Ordering::Acquire) {
                         return Err("aborted".into());
                     }
-                    std::thread::yield_now();
+                    // Sleep, not `yield_now`: spinning on `sched_yield`
+                    // took a good share of a core from the server under
+                    // test on a 2-core host. The window is thousands of
+                    // frames ahead, far more than a short nap lets drain.
+                    std::thread::sleep(Duration::from_micros(20));
                     continue;
                 }
                 let upto = allowed.min(sent + 256);
                 batch.clear();
                 for s in sent..upto {
-                    batch.extend_from_slice(&frame(s, 0));
+                    batch.extend_from_slice(&fanout_frame(s));
                 }
                 write_blocking(&mut sender_w, &batch)?;
                 sent = upto;
@@ -219,7 +242,9 @@ pub fn fanout(
                 let open = read_frames(&mut conns[i], &mut bufs[i], &mut scratch, |p| {
                     let seq = field(p, 0);
                     if seq == SYNC {
-                        if !*s {
+                        // Only the receivers count: the sender's own sync
+                        // frame coming back says nothing about them.
+                        if !*s && i < receivers {
                             *s = true;
                             nsynced += 1;
                         }
@@ -229,6 +254,11 @@ pub fn fanout(
                         return Err(format!(
                             "connection {i}: got message {seq}, expected {}",
                             *g
+                        ));
+                    }
+                    if check_payload && p != &fanout_frame(seq)[4..] {
+                        return Err(format!(
+                            "connection {i}: message {seq} arrived with a corrupted payload"
                         ));
                     }
                     *g += 1;
@@ -320,6 +350,11 @@ pub fn echo(
     let now_ns = || t0.elapsed().as_nanos() as u64;
     let mut out: Vec<VecDeque<u8>> = vec![VecDeque::new(); clients];
     let mut inbuf: Vec<Vec<u8>> = vec![Vec::new(); clients];
+    // Every client numbers its messages 0, 1, 2, ... and must get each
+    // echo back once, whole and in order (a server that drops, repeats or
+    // reorders messages fails the run instead of just slowing it).
+    let mut next_send = vec![inflight as u64; clients];
+    let mut next_back = vec![0u64; clients];
     for o in out.iter_mut() {
         for s in 0..inflight as u64 {
             o.extend(frame(s, now_ns()));
@@ -342,16 +377,31 @@ pub fn echo(
             let i = ev.token().0;
             if ev.is_readable() {
                 let (o, h, c) = (&mut out[i], &mut hist, &mut count);
+                let (next, back) = (&mut next_send[i], &mut next_back[i]);
                 let mut arrived: Option<(Instant, u64)> = None;
                 let open = read_frames(&mut conns[i], &mut inbuf[i], &mut scratch, |p| {
                     // Taken once per read, after it returned.
                     let (t, ns) = *arrived.get_or_insert_with(|| (Instant::now(), now_ns()));
+                    let seq = field(p, 0);
+                    if seq != *back || p[16..].iter().any(|&b| b != 0) {
+                        return Err(format!(
+                            "client {i}: got echo of message {seq} (payload {}), expected {}",
+                            if p[16..].iter().all(|&b| b == 0) {
+                                "intact"
+                            } else {
+                                "corrupted"
+                            },
+                            *back
+                        ));
+                    }
+                    *back += 1;
                     let sent = field(p, 8);
                     if t >= measure_from {
                         *c += 1;
                         h.saturating_record(((ns.saturating_sub(sent)) / 1000).max(1));
                     }
-                    o.extend(frame(field(p, 0), ns));
+                    o.extend(frame(*next, ns));
+                    *next += 1;
                     Ok(())
                 })?;
                 if !open {
@@ -763,4 +813,159 @@ pub fn raise_fd_limit() -> u64 {
         }
     }
     rl.rlim_cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    /// What a test server does wrong.
+    #[derive(Debug, Clone, Copy)]
+    enum Fault {
+        None,
+        /// Relay: connection `n` (in accept order) joins the audience only
+        /// 300 ms after it connected.
+        LateJoin(usize),
+        /// Flips a byte in the middle of message `seq`'s payload.
+        Corrupt(u64),
+        /// Echo: sends each pair of messages back swapped.
+        Swap,
+        /// Drops every n-th message a connection sends.
+        Drop(u64),
+    }
+
+    /// A relay (every frame to every connection, its sender included) or
+    /// echo server, a thread per connection, that does `fault`.
+    fn faulty_server(relay: bool, fault: Fault) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let audience: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        std::thread::spawn(move || {
+            for (n, s) in l.incoming().enumerate() {
+                let Ok(s) = s else { return };
+                let audience = audience.clone();
+                std::thread::spawn(move || serve_one(n, s, relay, fault, audience));
+            }
+        });
+        addr
+    }
+
+    fn serve_one(
+        n: usize,
+        mut s: TcpStream,
+        relay: bool,
+        fault: Fault,
+        audience: Arc<Mutex<Vec<TcpStream>>>,
+    ) {
+        let _ = s.set_nodelay(true);
+        if relay {
+            let w = s.try_clone().expect("clone");
+            if matches!(fault, Fault::LateJoin(k) if k == n) {
+                let audience = audience.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(300));
+                    audience.lock().expect("lock").push(w);
+                });
+            } else {
+                audience.lock().expect("lock").push(w);
+            }
+        }
+        let (mut f, mut held, mut count) = ([0u8; FRAME], None::<[u8; FRAME]>, 0u64);
+        while s.read_exact(&mut f).is_ok() {
+            count += 1;
+            if matches!(fault, Fault::Corrupt(seq) if field(&f, 4) == seq) {
+                f[40] ^= 0xff;
+            }
+            let mut out = f.to_vec();
+            match fault {
+                Fault::Drop(every) if count % every == 0 => continue,
+                Fault::Swap => match held.take() {
+                    None => {
+                        held = Some(f);
+                        continue;
+                    }
+                    Some(h) => out.extend_from_slice(&h),
+                },
+                _ => {}
+            }
+            if relay {
+                for w in audience.lock().expect("lock").iter_mut() {
+                    let _ = w.write_all(&out);
+                }
+            } else if s.write_all(&out).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn fanout_through(fault: Fault) -> Result<Fanout, String> {
+        fanout(faulty_server(true, fault), 20, 2_000, true, 500, true)
+    }
+
+    fn echo_from(fault: Fault) -> Result<Echo, String> {
+        echo(
+            faulty_server(false, fault),
+            10,
+            4,
+            Duration::from_millis(100),
+            Duration::from_millis(300),
+        )
+    }
+
+    #[test]
+    fn fanout_passes_a_correct_relay() {
+        fanout_through(Fault::None).expect("a correct relay passes");
+    }
+
+    #[test]
+    fn fanout_waits_until_every_receiver_is_in_the_audience() {
+        // The last receiver joins late: the sender must not start before
+        // it does (its own sync frame coming back is no proof).
+        fanout_through(Fault::LateJoin(19)).expect("the late receiver gets everything");
+    }
+
+    #[test]
+    fn fanout_fails_on_a_corrupted_payload() {
+        let e = fanout_through(Fault::Corrupt(1_000)).expect_err("corruption is caught");
+        assert!(
+            e.contains("message 1000 arrived with a corrupted payload"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fanout_fails_on_a_dropped_message() {
+        let e = fanout_through(Fault::Drop(700)).expect_err("a drop is caught");
+        assert!(e.contains("expected"), "{e}");
+    }
+
+    #[test]
+    fn echo_passes_a_correct_server() {
+        assert!(
+            echo_from(Fault::None)
+                .expect("a correct echo passes")
+                .msgs_per_sec
+                > 0.0
+        );
+    }
+
+    #[test]
+    fn echo_fails_on_reordered_replies() {
+        let e = echo_from(Fault::Swap).expect_err("reordering is caught");
+        assert!(e.contains("got echo of message 1"), "{e}");
+    }
+
+    #[test]
+    fn echo_fails_on_a_dropped_reply() {
+        let e = echo_from(Fault::Drop(50)).expect_err("a drop is caught");
+        assert!(e.contains("expected"), "{e}");
+    }
+
+    #[test]
+    fn echo_fails_on_a_corrupted_reply() {
+        let e = echo_from(Fault::Corrupt(20)).expect_err("corruption is caught");
+        assert!(e.contains("corrupted"), "{e}");
+    }
 }

@@ -83,6 +83,10 @@ enum Cmd {
         /// The server does not send a frame back to its sender (ncat --broker).
         #[arg(long)]
         no_self: bool,
+        /// Check every byte of every payload, not only its length and
+        /// sequence number (slows the generator's receiving thread).
+        #[arg(long)]
+        check_payload: bool,
     },
     /// Echo latency against a running server.
     Echo {
@@ -194,7 +198,8 @@ fn main() {
             receivers,
             messages,
             no_self,
-        } => load::fanout(addr, receivers, messages, !no_self, WINDOW).map(|f| {
+            check_payload,
+        } => load::fanout(addr, receivers, messages, !no_self, WINDOW, check_payload).map(|f| {
             println!(
                 "fanout {receivers} receivers x {messages}: {} deliveries/s, {:.1} MB/s ({:.2} s)",
                 human(f.deliveries_per_sec),
@@ -352,7 +357,7 @@ fn smoke() -> Result<(), String> {
     let env = env("python3".into())?;
     for kind in [Kind::Tcphub, Kind::Tokio] {
         let mut s = Server::start(kind, "relay", &env)?;
-        let f = load::fanout(s.addr, 20, 2_000, true, 500)?;
+        let f = load::fanout(s.addr, 20, 2_000, true, 500, true)?;
         println!(
             "smoke {}: fanout 20 x 2000 delivered in order ({:.2} s)",
             kind.name(),
@@ -398,7 +403,7 @@ fn smoke() -> Result<(), String> {
     }
     // The hand-coalescing relay too: its frames must stay whole and in order.
     let mut s = Server::start(Kind::TokioCoalesced, "relay", &env)?;
-    let f = load::fanout(s.addr, 20, 2_000, true, 500)?;
+    let f = load::fanout(s.addr, 20, 2_000, true, 500, true)?;
     println!(
         "smoke tokio-coalesced: fanout 20 x 2000 delivered in order ({:.2} s)",
         f.secs
@@ -458,7 +463,7 @@ fn compare(
                 let scen = format!("fanout-{n}");
                 eprint!("round {}/{rounds} {scen} {} ... ", round + 1, k.name());
                 match Server::start(k, "relay", &env).and_then(|mut s| {
-                    let r = load::fanout(s.addr, n, m, k.self_delivery(), WINDOW);
+                    let r = load::fanout(s.addr, n, m, k.self_delivery(), WINDOW, false);
                     s.stop();
                     r
                 }) {
