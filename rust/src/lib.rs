@@ -41,7 +41,9 @@
 //!   (its settings check in `server/check.rs`); `start()` (`server/start.rs`) binds and
 //!   spawns the loops. `handle.rs` — the
 //!   [`ServerHandle`] it returns (`handle/send_many.rs`: its
-//!   [`send_many`](ServerHandle::send_many) to a set of clients).
+//!   [`send_many`](ServerHandle::send_many) to a set of clients;
+//!   `handle/input.rs`: pausing, resuming and stopping input, the server's
+//!   or one client's); `server/per_ip.rs` — the per-address client limit.
 //! - `event_loop.rs` — the I/O threads: epoll via mio, dispatch to
 //!   callbacks or the pull queue, timers, closing;
 //!   `event_loop/input.rs` — reading and decoding (paused while the event
@@ -53,7 +55,8 @@
 //!   still sends, so our last bytes are not lost to a reset;
 //!   `event_loop/held.rs` — pull mode: holding a half-closed peer open for
 //!   the replies to its last messages; `event_loop/idle.rs` — waiting
-//!   (busy polling, yielding the CPU).
+//!   (busy polling, yielding the CPU); `event_loop/dispatch.rs` — handing
+//!   events to the callbacks or the pull queue.
 //! - `gather.rs` — small sends from callbacks and application threads,
 //!   framed into one buffer per target loop ("lanes") that the loop takes
 //!   at its next turn, in the order sent.
@@ -66,7 +69,10 @@
 //! - `queue.rs` — the bounded pull-mode event queue (one ring buffer behind
 //!   a mutex); `outbox.rs` — its never-blocking sending side.
 //! - `shared.rs` — state shared by handles and loops, the commands handles
-//!   send to loops, the [`Overflow`] policy.
+//!   send to loops, the [`Overflow`] policy; `shared/local.rs` — the
+//!   thread-local record of the loop running on a thread (a callback's
+//!   commands to its own loop skip the channel); `shared/threads.rs` —
+//!   joining the I/O threads, with and without a deadline.
 //! - `registry.rs` — the directory of connected clients (id, address, loop).
 //! - `addr.rs` — [`parse_ip`], [`parse_bind_ip`], [`parse_client_ip`] and [`unbracket_host`]:
 //!   IP addresses as people write them (brackets, zones), for the bindings' and the CLI's
@@ -91,6 +97,8 @@
 //!   peer that vanished while our output waited for its acknowledgement
 //!   (Linux's `TCP_INFO`), which keepalive does not probe for.
 //! - `server/notices.rs` — the idle and frame timeout notices.
+//! - `ready_fd.rs` — [`ReadyFd`]: a descriptor readable while pull-mode
+//!   events wait, for other event loops (asyncio, tokio, `poll(2)`).
 //! - `wake.rs` — an I/O thread's waker, whose descriptor is closed when
 //!   the thread ends (handles kept after a stop or close hold none).
 //!
