@@ -7,7 +7,9 @@
  * Lines typed on stdin go to the hub; lines from the hub are printed. A
  * dropped connection is redialled with backoff. End the input (Ctrl-D) to
  * leave: the client half-closes, prints what the hub still sends and exits
- * when the hub closes the connection.
+ * when the hub closes the connection (exit code 0); when the connection is
+ * lost for good instead (reconnecting gave up), it says so and how many
+ * lines were not sent, exit code 1.
  *
  * One thread does both: it takes a message (waiting up to 50 ms for one),
  * then looks at stdin without waiting — after every message, so a busy hub
@@ -94,8 +96,10 @@ int main(int argc, char **argv) {
         ssize_t n = read(STDIN_FILENO, typed + have, sizeof typed - have);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) { /* end of input (or an error): send what is left, half-close */
-            if (have > 0) send_line(c, typed, have);
-            tcphub_client_shutdown_write(c);
+            if (have > 0 && send_line(c, typed, have) != TCPHUB_OK) {
+                fprintf(stderr, "not sent: %s\n", tcphub_last_error());
+            }
+            tcphub_client_shutdown_write(c); /* NOT_RUNNING: already ended, as recv says next */
             input_open = 0;
             continue;
         }
@@ -113,6 +117,16 @@ int main(int argc, char **argv) {
             send_line(c, typed, have);
             have = 0;
         }
+    }
+    /* After the half-close, a clean end is the hub closing the connection:
+     * anything else (reconnecting gave up while the hub was down, a reset)
+     * may have lost lines typed before the end of input. */
+    int reason = -1;
+    if (status == 0 && tcphub_client_disconnect_reason(c, &reason) == TCPHUB_OK &&
+        reason != TCPHUB_REASON_CLOSED_BY_PEER) {
+        fprintf(stderr, "chat_client: the connection to the hub is lost (%s); %llu lines not sent\n",
+                tcphub_disconnect_detail(), (unsigned long long)tcphub_client_unsent(c));
+        status = 1;
     }
     tcphub_client_free(c);
     return status;

@@ -12,7 +12,9 @@ At most ``--max-jobs`` jobs wait for a worker: at that bound the server
 pauses its input (``pause_input()``: TCP slows the clients down) until the
 workers have caught up to half of it.
 Ctrl-C or SIGTERM shuts it down in two phases: it takes no more jobs
-(``stop_input()``), lets the workers answer the ones taken, then stops.
+(``stop_input()``), lets the workers answer the ones taken, then stops; a
+second one meanwhile stops it without the answers still to come (exit
+code 130).
 """
 
 import argparse
@@ -35,6 +37,8 @@ def run_job(job: bytes) -> bytes:
             ms = min(int(job[6:]), 10_000)
         except ValueError:
             return b"error: say sleep MS"
+        if ms < 0:  # time.sleep() would raise
+            return b"error: say sleep MS"
         time.sleep(ms / 1000)
         return b"slept %d ms" % ms
     return job.upper()
@@ -56,13 +60,23 @@ def main() -> None:
     in_flight = [0]  # jobs submitted and not answered, all clients
 
     def work(client: tcphub.Client, job: bytes) -> None:
-        answer = run_job(job)
+        # Whatever happens to this job, it is counted as answered below: an
+        # exception escaping here would be kept in a Future nobody reads,
+        # leaving the client held open unanswered and the job counted in
+        # in_flight for good (enough such jobs pause the input for ever).
+        try:
+            answer = run_job(job)
+        except Exception as e:  # a bug in the work: say so, go on
+            answer = b"error: " + type(e).__name__.encode()
         with lock:
             in_flight[0] -= 1
             if in_flight[0] <= args.max_jobs // 2 and server.input_paused:
                 server.resume_input()  # caught up: read the clients again
         with contextlib.suppress(tcphub.NoSuchClient):  # it left: nobody to answer
-            server.send(client, job + b" -> " + answer)
+            try:
+                server.send(client, job + b" -> " + answer)
+            except tcphub.FrameTooLarge:  # the job fits the line limit, the answer does not
+                server.send(client, b"error: the answer to a job of %d bytes is too long" % len(job))
         with lock:
             entry = pending.get(client.id)
             if entry is None:
@@ -109,9 +123,16 @@ def main() -> None:
         print(f"worker pool server listening on {host}:{port}", flush=True)
         server.wait()
     except KeyboardInterrupt:
+        pass
+    try:
         print("taking no more jobs, answering the ones taken", flush=True)
-    server.stop_input()
-    pool.shutdown(wait=True)
+        server.stop_input()
+        pool.shutdown(wait=True)
+    except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM: do not wait for the answers
+        pool.shutdown(wait=False, cancel_futures=True)  # (a job already running still ends first)
+        print("stopping without the answers still to come", flush=True)
+        server.stop()
+        sys.exit(128 + signal.SIGINT)
     print("every job answered: stopping", flush=True)
     server.stop()
 

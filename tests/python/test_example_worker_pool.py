@@ -60,3 +60,51 @@ def test_a_burst_past_max_jobs_is_answered_whole():
     # workers catch up; every job is answered, then the end.
     jobs = [b"job %d" % i for i in range(500)]
     _answers_then_the_end(jobs, [j + b" -> " + j.upper() for j in jobs], "--max-jobs", "8")
+
+
+def test_a_negative_sleep_is_answered_with_an_error():
+    # time.sleep(-0.001) raised in the worker; the exception stayed in a
+    # Future nobody read: no answer, the half-closed client held open for
+    # the whole hold_for_replies window (60 s), and the job counted as in
+    # flight for good.
+    _answers_then_the_end(
+        [b"sleep -1", b"hello"],
+        [b"sleep -1 -> error: say sleep MS", b"hello -> HELLO"],
+    )
+
+
+def test_jobs_that_fail_do_not_pause_the_input_for_good():
+    # Each failed job stayed counted in in_flight: --max-jobs of them paused
+    # the input for ever, and no client was read again.
+    jobs = [b"sleep -%d" % i for i in range(1, 5)] + [b"hello"]
+    answers = [j + b" -> error: say sleep MS" for j in jobs[:-1]] + [b"hello -> HELLO"]
+    _answers_then_the_end(jobs, answers, "--max-jobs", "2")
+
+
+def test_a_job_whose_answer_is_over_the_line_limit_gets_an_error_line():
+    # A 40,000-byte line fits the 64 KiB limit, "<job> -> <ANSWER>" does
+    # not: send() raised FrameTooLarge in the worker, unseen; the client got
+    # no answer and was held open for 60 s.
+    job = b"a" * 40000
+    _answers_then_the_end(
+        [job, b"hello"],
+        [b"error: the answer to a job of 40000 bytes is too long", b"hello -> HELLO"],
+    )
+
+
+def test_a_second_sigterm_stops_without_waiting_for_the_answers():
+    # A second SIGTERM (or Ctrl-C) while the taken jobs were being answered
+    # raised KeyboardInterrupt out of pool.shutdown(): a traceback.
+    proc, port = example_server("worker_pool_server.py")
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    s.sendall(b"sleep 1500\nsleep 1500\nhello\n")
+    assert LineReader(s).line() == b"hello -> HELLO"  # the sleeps were taken before it
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "taking no more jobs, answering the ones taken\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = finish(proc)
+    s.close()
+    assert "Traceback" not in err, err
+    assert proc.returncode == 130, err
+    assert "stopping without the answers still to come" in out, out

@@ -4,6 +4,7 @@ hub built in-process)."""
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -315,6 +316,65 @@ def test_example_chat_client_sends_bytes_that_are_not_utf8_as_typed():
     assert "Traceback" not in err, err
     said = [line.split(b": ", 1)[1] for line in seen if b": " in line]
     assert said == [b"caf\xe9 \xff", b"after"], seen
+
+
+def test_example_chat_client_leaves_cleanly_on_ctrl_c_while_its_input_is_open():
+    # Ctrl-C with stdin still open (someone at the terminal): the input
+    # thread waited in sys.stdin.buffer, holding its lock, and the exiting
+    # interpreter aborted ("Fatal Python error: _enter_buffered_busy",
+    # SIGABRT) instead of leaving with exit code 0.
+    server = _hub()
+    typing = subprocess.Popen(["sleep", str(WAIT)], stdout=subprocess.PIPE)  # stdin: open, silent
+    proc = subprocess.Popen(
+        [sys.executable, str(CLIENT_EXAMPLE), *map(str, server.address)],
+        stdin=typing.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().endswith(" connected\n")  # its own join: it is receiving
+        proc.send_signal(signal.SIGINT)
+        out, err = finish(proc)
+        assert "Fatal Python error" not in err, err
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        typing.kill()
+        typing.wait()
+        assert typing.stdout is not None
+        typing.stdout.close()
+        server.stop()
+
+
+def test_example_chat_client_ends_quietly_when_its_stdout_goes_away():
+    # `chat_client.py … | head -1`: the next print raised BrokenPipeError,
+    # a traceback and exit code 1.
+    server = _hub()
+    r, w = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, str(CLIENT_EXAMPLE), *map(str, server.address)],
+        stdin=subprocess.PIPE,
+        stdout=w,
+        stderr=subprocess.PIPE,
+    )
+    os.close(w)
+    try:
+        with os.fdopen(r, "rb") as reader:
+            assert reader.readline().endswith(b" connected\n")  # then the reader goes away
+        try:
+            _, err = proc.communicate(b"one\ntwo\n", timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("chat_client.py did not finish")
+        assert b"Traceback" not in err, err
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.stop()
 
 
 @pytest.mark.parametrize("what", ["port in use", "port out of range"])
