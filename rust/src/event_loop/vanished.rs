@@ -79,7 +79,10 @@ impl EventLoop {
             // Reset, not FIN: the kernel would otherwise go on resending
             // to the vanished peer after the close.
             crate::connection::reset_on_close(&c.stream);
-            self.close(t, DisconnectReason::Io(std::io::ErrorKind::TimedOut));
+            // As when a write finds it gone: what it sent before it
+            // vanished and is still unread (a paused client's) is read and
+            // handed out first, then it is closed.
+            self.close_for_write_error(t, DisconnectReason::Io(std::io::ErrorKind::TimedOut));
         }
     }
 }
