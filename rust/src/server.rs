@@ -500,7 +500,10 @@ impl TcpServer {
     /// Capacity of the pull-mode event queue (default 65,536 events). While
     /// it is full — or its messages hold [`EVENT_QUEUE_BYTES`](crate::EVENT_QUEUE_BYTES)
     /// (64 MiB), so large messages cannot fill memory — the server stops
-    /// reading from clients. Zero is refused by [`start`](TcpServer::start)
+    /// reading from clients: each event loop stops once its own event
+    /// finds the queue full (so with several loops, another loop's client
+    /// may be read once more, its events waiting in that loop until there
+    /// is room; none is dropped). Zero is refused by [`start`](TcpServer::start)
     /// as [`Error::InvalidConfig`]; `usize::MAX` in effect removes the bound
     /// on the number of events, and the byte bound still holds.
     ///
