@@ -485,7 +485,7 @@ impl Drop for HangOnThreadExit {
 /// computing, 11 of 20 runs of a debug build). Here the tuple belongs to
 /// this frame, which releases it only after the guard, and the call goes
 /// through a pointer declared `C-unwind` so the guard's landing pad stays.
-fn call<'py>(
+pub(crate) fn call<'py>(
     py: Python<'py>,
     cb: &Py<PyAny>,
     args: impl IntoPyObject<

@@ -15,8 +15,7 @@
 //! own levels and handlers decide what is shown — by default, warnings
 //! and errors on stderr.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -28,8 +27,9 @@ const QUEUED_MAX: usize = 1024;
 /// What the core's lines begin with (see [`EngineLog::log`]).
 const PREFIX: &str = "tcphub: ";
 
-/// One line: Python's level number, the logger's name, the message.
-type Line = (u8, String, String);
+/// One line: Python's level number, the logger's name, the message, and
+/// how many lines were lost just before it (see [`LOST`]).
+type Line = (u8, String, String, u64);
 
 /// The queue to the "tcphub-log" thread, and the process it runs in.
 struct Forwarder {
@@ -37,9 +37,21 @@ struct Forwarder {
     tx: Sender<Line>,
 }
 
-static FORWARDER: Mutex<Option<Forwarder>> = Mutex::new(None);
+/// This process's [`Forwarder`] (a parent's, in a forked child that has not
+/// logged yet; null before the first line). Set from leaked boxes only,
+/// never freed. Read without a lock: a lock held by another thread when a
+/// program forks stays held for good in the child, and `try_lock` instead
+/// lost any line logged while another thread held it (two event loops
+/// logging at once).
+static FORWARDER: AtomicPtr<Forwarder> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Lines lost to a full queue since the last one delivered.
+/// The process in which a thread is starting the "tcphub-log" thread (0:
+/// none). A parent's, caught by a fork, is another process's: the child
+/// starts its own.
+static STARTING: AtomicU32 = AtomicU32::new(0);
+
+/// Lines lost (a full queue) since the last one queued: told with the next
+/// line queued, the first after them.
 static LOST: AtomicU64 = AtomicU64::new(0);
 
 /// The `log` logger that queues the core's lines for Python (see the module).
@@ -72,10 +84,11 @@ impl Log for EngineLog {
             LOST.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        match tx.try_send((level, name, text)) {
+        let lost = LOST.swap(0, Ordering::Relaxed);
+        match tx.try_send((level, name, text, lost)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                LOST.fetch_add(1, Ordering::Relaxed);
+                LOST.fetch_add(lost + 1, Ordering::Relaxed);
             }
         }
     }
@@ -84,22 +97,46 @@ impl Log for EngineLog {
 }
 
 /// The queue to this process's "tcphub-log" thread, started if missing.
-fn sender() -> Option<Sender<Line>> {
-    let mut slot = FORWARDER.try_lock().ok()?; // (held by a parent's thread at a fork: lost)
+fn sender() -> Option<&'static Sender<Line>> {
     let pid = std::process::id();
-    if let Some(f) = slot.as_ref().filter(|f| f.pid == pid) {
-        return Some(f.tx.clone());
+    loop {
+        // SAFETY: null or a leaked box, never freed.
+        if let Some(f) = unsafe { FORWARDER.load(Ordering::Acquire).as_ref() } {
+            if f.pid == pid {
+                return Some(&f.tx);
+            }
+        }
+        let starting = STARTING.load(Ordering::Acquire);
+        if starting == pid {
+            // Another thread of this process is starting it: a moment
+            // (once per process).
+            std::thread::yield_now();
+            continue;
+        }
+        if STARTING
+            .compare_exchange(starting, pid, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            return start(pid);
+        }
     }
+}
+
+/// Starts this process's "tcphub-log" thread (the caller has claimed
+/// [`STARTING`]): its queue, or `None` (and the claim given up) if no
+/// thread could be started.
+fn start(pid: u32) -> Option<&'static Sender<Line>> {
     let (tx, rx) = crossbeam_channel::bounded(QUEUED_MAX);
-    std::thread::Builder::new()
+    let started = std::thread::Builder::new()
         .name("tcphub-log".into())
-        .spawn(move || forward(&rx))
-        .ok()?;
-    *slot = Some(Forwarder {
-        pid,
-        tx: tx.clone(),
-    });
-    Some(tx)
+        .spawn(move || forward(&rx));
+    if started.is_err() {
+        STARTING.store(0, Ordering::Release);
+        return None;
+    }
+    let f: &'static Forwarder = Box::leak(Box::new(Forwarder { pid, tx }));
+    FORWARDER.store(std::ptr::from_ref(f).cast_mut(), Ordering::Release);
+    Some(&f.tx)
 }
 
 /// The "tcphub-log" thread: hands each line to `logging` until the
@@ -115,18 +152,31 @@ fn forward(rx: &Receiver<Line>) {
     }) else {
         return; // the interpreter is shutting down
     };
-    while let Ok((level, name, mut text)) = rx.recv() {
-        let lost = LOST.swap(0, Ordering::Relaxed);
+    // Every call into Python goes through `dispatch::call`, as the
+    // dispatcher's callbacks do: a handler that waits (for its lock, which
+    // `logging.shutdown` takes at exit, for a slow stream) as the
+    // interpreter finalizes ends the thread with `pthread_exit`, and that
+    // forced unwind through pyo3's own calls (`call_method1`) aborted the
+    // process (SIGABRT at the exit of a program whose engine was still
+    // logging). `__import__` and the attribute lookups run no Python code.
+    let get_logger = crate::dispatch::attached(|py| {
+        let import = py.import("builtins")?.getattr("__import__")?.unbind();
+        let logging = crate::dispatch::call(py, &import, ("logging",))?;
+        PyResult::Ok(logging.bind(py).getattr("getLogger")?.unbind())
+    });
+    let Some(Ok(get_logger)) = get_logger else {
+        return; // the interpreter is shutting down (or has no `logging`)
+    };
+    while let Ok((level, name, mut text, lost)) = rx.recv() {
         if lost > 0 {
             text = format!("{text} ({lost} earlier lines lost: the log queue was full)");
         }
         let delivered = crate::dispatch::attached(|py| {
-            let logged = py
-                .import("logging")
-                .and_then(|logging| logging.call_method1("getLogger", (name.as_str(),)))
-                .and_then(|logger| logger.call_method1("log", (level, "%s", text.as_str())));
+            let logged = crate::dispatch::call(py, &get_logger, (name.as_str(),))
+                .and_then(|logger| Ok(logger.bind(py).getattr("log")?.unbind()))
+                .and_then(|log| crate::dispatch::call(py, &log, (level, "%s", text.as_str())));
             if let Err(e) = logged {
-                e.print(py); // (a handler that raised: shown, not lost silently)
+                show(py, &e); // (a handler that raised: shown, not lost silently)
             }
         });
         if delivered.is_none() {
@@ -137,6 +187,17 @@ fn forward(rx: &Receiver<Line>) {
     // the loop ends only with the interpreter; `kept` is left to its
     // cleanup.)
     let _ = kept;
+}
+
+/// Shows `e` as an uncaught exception would be (`sys.excepthook`), through
+/// `dispatch::call` (see [`forward`]); an exception from the hook itself is
+/// dropped.
+fn show(py: Python<'_>, e: &PyErr) {
+    let Ok(hook) = py.import("sys").and_then(|sys| sys.getattr("excepthook")) else {
+        return;
+    };
+    let args = (e.get_type(py), e.value(py), e.traceback(py));
+    let _ = crate::dispatch::call(py, &hook.unbind(), args);
 }
 
 static LOGGER: EngineLog = EngineLog;
