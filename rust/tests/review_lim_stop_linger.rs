@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 use support::{localhost, Disconnects, Peer};
 use tcphub::{DisconnectReason, Framing, TcpServer};
 
-#[test]
-fn stop_flushes_to_a_reader_then_ends_it_without_waiting_out_the_linger() {
-    let linger = Duration::from_secs(15);
+/// A lines server with room for 8 MB queued per client and `linger`.
+fn server(linger: Duration) -> (tcphub::ServerHandle, Disconnects) {
     let gone = Disconnects::new();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
@@ -23,6 +22,13 @@ fn stop_flushes_to_a_reader_then_ends_it_without_waiting_out_the_linger() {
         .on_disconnect(gone.recorder())
         .start()
         .unwrap();
+    (server, gone)
+}
+
+#[test]
+fn stop_flushes_to_a_reader_then_ends_it_without_waiting_out_the_linger() {
+    let linger = Duration::from_secs(15);
+    let (server, gone) = server(linger);
     let mut p = Peer::connect(server.local_addr());
     let id = p.id_on(&server);
     let line = "q".repeat(1000);
@@ -51,16 +57,7 @@ fn stop_flushes_to_a_reader_then_ends_it_without_waiting_out_the_linger() {
 #[test]
 fn stop_gives_a_non_reader_the_linger_time_then_resets_it() {
     let linger = Duration::from_millis(500);
-    let gone = Disconnects::new();
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .max_queue_bytes(64 << 20)
-        .linger(linger)
-        .on_message(|_, _, _| {})
-        .on_disconnect(gone.recorder())
-        .start()
-        .unwrap();
+    let (server, gone) = server(linger);
     let mut p = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = p.id_on(&server);
     let line = "q".repeat(1000);

@@ -119,14 +119,15 @@ def test_exit_while_a_handler_is_still_busy_with_an_engine_line_is_clean() -> No
         assert proc.returncode == 0, proc.stderr
 
 
-def _debug_lines() -> "tuple[List[str], _Kept, int]":
-    kept = _Kept()
+def _debug_lines(kept: logging.Handler) -> int:
+    """Sends the engine's lines, debug ones too, to ``kept``; returns the
+    ``tcphub`` logger's level before, for ``_done_with``."""
     logger = logging.getLogger("tcphub")
     old_level = logger.level
     logger.addHandler(kept)
     logger.setLevel(logging.DEBUG)
     tcphub._tcphub._engine_log_level(1)  # type: ignore[attr-defined]
-    return [], kept, old_level
+    return old_level
 
 
 def _done_with(kept: logging.Handler, old_level: int) -> None:
@@ -142,7 +143,8 @@ def test_lines_logged_at_once_by_several_threads_are_all_delivered() -> None:
     # none may be lost. A `try_lock` on the way to the queue lost a line
     # whenever two threads logged at once (and blamed a full queue), in
     # about one round in ten.
-    _, kept, old_level = _debug_lines()
+    kept = _Kept()
+    old_level = _debug_lines(kept)
     try:
         for _ in range(60):
             servers = [tcphub.TcpServer(0, 10, bind="127.0.0.1", threads=4).start() for _ in range(10)]
@@ -173,27 +175,22 @@ def test_the_lost_count_comes_with_the_first_line_after_the_loss() -> None:
                 gate.wait(WAIT)
 
     held = Held()
-    logger = logging.getLogger("tcphub")
-    old_level = logger.level
-    logger.addHandler(held)
-    logger.setLevel(logging.DEBUG)
-    tcphub._tcphub._engine_log_level(1)  # type: ignore[attr-defined]
+    old_level = _debug_lines(held)
     server = tcphub.TcpServer(0, 10000, bind="127.0.0.1").start()
     try:
         wait_until(lambda: len(held.records) == 1, what="the first line")
         for _ in range(600):  # at least 2 lines each: more than the queue holds
             socket.create_connection(("127.0.0.1", server.port), timeout=WAIT).close()
-        wait_until(lambda: server.stats().accepted >= 600, what="the connections")
-        time.sleep(0.2)
+        # Each connect and each leave logged (a debug line each), and queued
+        # behind the held first line.
+        wait_until(lambda: server.stats().disconnected >= 600, what="the connections' ends")
     finally:
         gate.set()
         server.stop()  # more lines, after the loss
         try:
             wait_until(lambda: any("lost" in r.getMessage() for r in held.records), what="the lost count")
         finally:
-            tcphub._tcphub._engine_log_level(0)  # type: ignore[attr-defined]
-            logger.removeHandler(held)
-            logger.setLevel(old_level)
+            _done_with(held, old_level)
     first = next(i for i, r in enumerate(held.records) if "lost" in r.getMessage())
     # Lines 1 to 1024 were queued before the loss.
     assert first > 1024, (first, held.records[first].getMessage())
