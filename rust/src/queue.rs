@@ -363,16 +363,56 @@ impl<T> Receiver<T> {
     }
 }
 
-/// The two ends of a readiness descriptor: `read` is handed out (it is
-/// readable while a byte waits), `write` gets a byte when the queue an
-/// armed notifier watches gets an item or ends. A Unix socket pair, as
-/// portable as the crate (an `eventfd` is Linux's only).
+/// A readiness descriptor: `read` is handed out, readable from a notice
+/// (when the queue an armed notifier watches gets an item or ends) until
+/// [`drain`](Notifier::drain). On Linux one `eventfd`, read and written;
+/// elsewhere the two ends of a Unix socket pair (`read`, and `write`, which
+/// gets a byte per notice).
 #[derive(Debug)]
 pub(crate) struct Notifier {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) read: std::os::fd::OwnedFd,
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     pub(crate) read: std::os::unix::net::UnixStream,
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     write: std::os::unix::net::UnixStream,
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Notifier {
+    pub(crate) fn new() -> std::io::Result<Notifier> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: a plain system call; the descriptor it returns is new
+        // and ours alone.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is open and owned by nothing else.
+        let read = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        Ok(Notifier { read })
+    }
+
+    /// Makes `read` readable (adds 1 to the counter; a counter at its
+    /// maximum already is readable: the failed write is dropped).
+    fn notify(&self) {
+        use std::os::fd::AsRawFd;
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our open descriptor.
+        let _ = unsafe { libc::write(self.read.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Zeroes the counter, so `read` is not readable until the next notice.
+    pub(crate) fn drain(&self) {
+        use std::os::fd::AsRawFd;
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 from our open
+        // descriptor (non-blocking: nothing to read is EAGAIN, ignored).
+        let _ = unsafe { libc::read(self.read.as_raw_fd(), (&raw mut count).cast(), 8) };
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 impl Notifier {
     pub(crate) fn new() -> std::io::Result<Notifier> {
         let (read, write) = std::os::unix::net::UnixStream::pair()?;

@@ -39,7 +39,7 @@ pub(crate) trait Watched: Send + Sync {
 /// `arm`, which reads what made it readable; nothing else needs to read
 /// it. Readiness may be spurious (another consumer took the event
 /// first): after a wakeup, take what there is and arm again. Each
-/// `ReadyFd` is its own descriptor (two, as a socket pair), closed when
+/// `ReadyFd` is its own descriptor (an `eventfd` on Linux; elsewhere two, a socket pair), closed when
 /// it is dropped; any number can watch one queue, each armed by its own
 /// consumer.
 ///

@@ -119,7 +119,8 @@ fn dropped_descriptors_are_closed_and_unwatched() {
     let events = server.events();
     let before = open_fds();
     let fds: Vec<ReadyFd> = (0..50).map(|_| events.ready_fd().unwrap()).collect();
-    assert_eq!(open_fds(), before + 100, "a socket pair each");
+    // One eventfd each on Linux (this test's platform: it reads /proc).
+    assert_eq!(open_fds(), before + 50, "one descriptor each");
     for fd in &fds {
         assert!(fd.arm());
     }
