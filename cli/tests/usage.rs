@@ -261,7 +261,7 @@ fn seconds_out_of_range_say_why() {
 fn readme_usage_names_every_flag_of_each_command() {
     // The README's usage block is what people copy: every flag `--help`
     // lists must be in its line(s) for that command.
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("read README.md");
     let block = readme
         .split("The command:\n\n```text\n")

@@ -127,7 +127,12 @@ impl Reconnect {
 pub enum ClientEvent {
     /// One message from the server.
     Message(Vec<u8>),
-    /// The connection ended. With reconnect on, `Reconnecting` follows.
+    /// The connection ended. With reconnect on, `Reconnecting` follows —
+    /// unless the client is closing with nothing left to flush, or this
+    /// drop used up [`Reconnect::max_attempts`] (a connection lost within
+    /// a second of a reconnect counts as a failed attempt, as a full
+    /// server's notice-and-close does): then `Closed` follows, the final
+    /// reason [`DisconnectReason::ReconnectGaveUp`].
     Disconnected(DisconnectReason),
     /// A reconnect attempt is scheduled after `delay`. In pull mode, while
     /// the event queue is full, this event for the next attempt replaces
