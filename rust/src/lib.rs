@@ -86,7 +86,8 @@
 //!   callbacks or the pull queue, `client_linger.rs` keeps a closed
 //!   connection open until the server has its last bytes, and
 //!   `client_queue.rs` gathers sent messages into batches that still count
-//!   and resend as whole messages; `client_wait.rs` lets
+//!   and resend as whole messages; `client_state.rs` answers where a client
+//!   stands (addresses, open or connected, why it ended, queued and lost); `client_wait.rs` lets
 //!   [`TcpClient::flush`] and [`TcpClient::send_timeout`] wait for the I/O
 //!   thread's writes; `client_dial.rs` dials the first connect, which a
 //!   [`ConnectCancel`] ends from another thread.
@@ -141,6 +142,7 @@ mod client_dispatch;
 mod client_linger;
 mod client_loop;
 mod client_queue;
+mod client_state;
 mod client_wait;
 mod connection;
 mod error;
