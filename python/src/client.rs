@@ -8,8 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCFunction, PyTuple, PyType};
 use tcphub::{Error, TcpClient};
 
+use crate::args::{Data, Port};
 use crate::errors::IntoPy;
-use crate::types::{Data, Port, PyClientEvent};
+use crate::types::PyClientEvent;
 use crate::{deadline_after, duration, framing_name, wait_sliced, Waited};
 
 mod closing;
@@ -163,16 +164,16 @@ impl PyTcpClient {
         host: String,
         port: Port,
         framing: &str,
-        #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
+        #[pyo3(from_py_with = crate::args::max_len_arg)] max_len: Option<usize>,
         connect_timeout: f64,
         reconnect: bool,
         reconnect_initial: f64,
         reconnect_max: f64,
-        #[pyo3(from_py_with = crate::types::max_attempts_arg)] reconnect_max_attempts: Option<u32>,
-        #[pyo3(from_py_with = crate::types::max_queue_bytes_arg)] max_queue_bytes: usize,
+        #[pyo3(from_py_with = crate::args::max_attempts_arg)] reconnect_max_attempts: Option<u32>,
+        #[pyo3(from_py_with = crate::args::max_queue_bytes_arg)] max_queue_bytes: usize,
         nodelay: bool,
         linger: f64,
-        #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
+        #[pyo3(from_py_with = crate::args::event_capacity_arg)] event_capacity: usize,
         keepalive: Option<f64>,
         write_after_server_eof: bool,
     ) -> PyResult<PyTcpClient> {
@@ -245,16 +246,16 @@ impl PyTcpClient {
         host: String,
         port: Port,
         framing: &str,
-        #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
+        #[pyo3(from_py_with = crate::args::max_len_arg)] max_len: Option<usize>,
         connect_timeout: f64,
         reconnect: bool,
         reconnect_initial: f64,
         reconnect_max: f64,
-        #[pyo3(from_py_with = crate::types::max_attempts_arg)] reconnect_max_attempts: Option<u32>,
-        #[pyo3(from_py_with = crate::types::max_queue_bytes_arg)] max_queue_bytes: usize,
+        #[pyo3(from_py_with = crate::args::max_attempts_arg)] reconnect_max_attempts: Option<u32>,
+        #[pyo3(from_py_with = crate::args::max_queue_bytes_arg)] max_queue_bytes: usize,
         nodelay: bool,
         linger: f64,
-        #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
+        #[pyo3(from_py_with = crate::args::event_capacity_arg)] event_capacity: usize,
         keepalive: Option<f64>,
         write_after_server_eof: bool,
     ) -> PyResult<Bound<'py, PyAny>> {

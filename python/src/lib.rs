@@ -21,7 +21,9 @@
 //! - `client.rs` — `TcpClient`; under `client/`: `connect.rs` (its
 //!   arguments checked, and the connect on a helper thread), `closing.rs`
 //!   (the clients left open, closed when dropped and at exit).
-//! - `types.rs` — value classes: `Client`, `Event`, `ClientEvent`, `Stats`.
+//! - `types.rs` — value classes: `Client`, `Event`, `ClientEvent`, `Stats`;
+//!   `args.rs` — argument conversions (ports, bounded ints, bytes-like data,
+//!   client references).
 //! - `errors.rs` — the exception classes and the `tcphub::Error` mapping.
 //! - `engine_log.rs` — the core's own log lines, passed to `logging`
 //!   (loggers `tcphub.*`) by a "tcphub-log" thread.
@@ -35,6 +37,7 @@ use pyo3::prelude::*;
 
 use crate::errors::IntoPy;
 
+mod args;
 mod client;
 mod dispatch;
 mod engine_log;

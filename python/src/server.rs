@@ -44,10 +44,10 @@ use pyo3::types::PyType;
 use pyo3::{PyTraverseError, PyVisit};
 use tcphub::Event;
 
+use crate::args::Data;
 use crate::dispatch::Callbacks;
 use crate::errors::{invalid_config, IntoPy};
 use crate::settings::{overflow_from_str, Settings};
-use crate::types::Data;
 use crate::{deadline_after, duration, framing_from_str, framing_name};
 
 mod info;
@@ -237,26 +237,26 @@ impl PyTcpServer {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        #[pyo3(from_py_with = crate::types::port_arg)] port: u16,
-        #[pyo3(from_py_with = crate::types::max_clients_arg)] max_clients: usize,
-        #[pyo3(from_py_with = crate::types::max_clients_per_ip_arg)] max_clients_per_ip: Option<
+        #[pyo3(from_py_with = crate::args::port_arg)] port: u16,
+        #[pyo3(from_py_with = crate::args::max_clients_arg)] max_clients: usize,
+        #[pyo3(from_py_with = crate::args::max_clients_per_ip_arg)] max_clients_per_ip: Option<
             usize,
         >,
-        #[pyo3(from_py_with = crate::types::per_ip_ipv6_prefix_arg)] per_ip_ipv6_prefix: u8,
+        #[pyo3(from_py_with = crate::args::per_ip_ipv6_prefix_arg)] per_ip_ipv6_prefix: u8,
         framing: &str,
         bind: &str,
-        #[pyo3(from_py_with = crate::types::max_len_arg)] max_len: Option<usize>,
-        #[pyo3(from_py_with = crate::types::threads_arg)] threads: Option<usize>,
-        #[pyo3(from_py_with = crate::types::max_queue_bytes_arg)] max_queue_bytes: usize,
+        #[pyo3(from_py_with = crate::args::max_len_arg)] max_len: Option<usize>,
+        #[pyo3(from_py_with = crate::args::threads_arg)] threads: Option<usize>,
+        #[pyo3(from_py_with = crate::args::max_queue_bytes_arg)] max_queue_bytes: usize,
         overflow: &str,
         idle_timeout: Option<f64>,
         frame_timeout: Option<f64>,
         keepalive: Option<f64>,
         nodelay: bool,
-        #[pyo3(from_py_with = crate::types::backlog_arg)] backlog: i32,
+        #[pyo3(from_py_with = crate::args::backlog_arg)] backlog: i32,
         linger: f64,
         hold_for_replies: Option<f64>,
-        #[pyo3(from_py_with = crate::types::event_capacity_arg)] event_capacity: usize,
+        #[pyo3(from_py_with = crate::args::event_capacity_arg)] event_capacity: usize,
         busy_poll: f64,
         full_message: Option<Data>,
         per_ip_full_message: Option<Data>,

@@ -12,8 +12,8 @@ use pyo3::prelude::*;
 use tcphub::{ConnectCancel, Error, Reconnect, TcpClient};
 
 use super::PyTcpClient;
+use crate::args::Port;
 use crate::errors::IntoPy;
-use crate::types::Port;
 use crate::{duration, framing_from_str, positive_duration, SIGNAL_SLICE};
 
 /// A `TcpClient(...)` call's arguments, checked: what connecting needs,

@@ -3,9 +3,10 @@
 
 use pyo3::prelude::*;
 
+use crate::args::ClientId;
 use crate::dispatch::Dispatcher;
 use crate::framing_name;
-use crate::types::{ClientId, PyClient, PyStats};
+use crate::types::{PyClient, PyStats};
 
 use super::PyTcpServer;
 

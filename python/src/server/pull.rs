@@ -47,7 +47,7 @@ impl PyTcpServer {
         &self,
         py: Python<'_>,
         timeout: Option<f64>,
-        #[pyo3(from_py_with = crate::types::max_batch_arg)] max_batch: usize,
+        #[pyo3(from_py_with = crate::args::max_batch_arg)] max_batch: usize,
     ) -> PyResult<crate::events::EventIterator> {
         let timeout = timeout.map(|t| duration(py, t, "timeout")).transpose()?;
         Ok(crate::events::EventIterator::new(
@@ -68,7 +68,7 @@ impl PyTcpServer {
     fn poll(
         &self,
         py: Python<'_>,
-        #[pyo3(from_py_with = crate::types::max_events_arg)] max_events: usize,
+        #[pyo3(from_py_with = crate::args::max_events_arg)] max_events: usize,
         timeout: Option<f64>,
     ) -> PyResult<Vec<PyEvent>> {
         let pull = self.pull_events(py)?;
@@ -88,7 +88,7 @@ impl PyTcpServer {
     #[pyo3(signature = (*, max_batch = 256))]
     fn aevents<'py>(
         slf: &Bound<'py, Self>,
-        #[pyo3(from_py_with = crate::types::max_batch_arg)] max_batch: usize,
+        #[pyo3(from_py_with = crate::args::max_batch_arg)] max_batch: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
         slf.get().pull_events(slf.py())?;
         slf.py()

@@ -45,7 +45,7 @@ impl PyTcpServer {
     pub(super) fn for_client(
         &self,
         py: Python<'_>,
-        client_id: crate::types::ClientId,
+        client_id: crate::args::ClientId,
         f: impl FnOnce(&ServerHandle, tcphub::ClientId) -> tcphub::Result<()>,
     ) -> PyResult<()> {
         use crate::errors::IntoPy;

@@ -4,9 +4,9 @@
 use pyo3::prelude::*;
 use tcphub::Error;
 
+use crate::args::{client_ids, ClientId, Data, Port};
 use crate::dispatch::{kick, kicks_pending};
 use crate::errors::{invalid_argument, IntoPy};
-use crate::types::{client_ids, ClientId, Data, Port};
 
 use super::PyTcpServer;
 
