@@ -5,10 +5,11 @@
 //! addresses it had.
 //!
 //! No test can change what a name resolves to on this host, so this binary
-//! interposes `getaddrinfo`: the name [`NAME`] resolves to the address
-//! [`ANSWER`] holds (through the C library's own lookup of that numeric
-//! address, so `freeaddrinfo` frees it), or fails as an unknown name; every
-//! other name is looked up as usual. Alone in its own file: the interposer
+//! interposes `getaddrinfo`: the name [`NAME`] resolves to the addresses
+//! [`ANSWER`] holds, in that order (through the C library's own lookups of
+//! those numeric addresses, chained, so `freeaddrinfo` frees them), or fails
+//! as an unknown name when it holds none; every other name is looked up as
+//! usual. Alone in its own file: the interposer
 //! is the whole process's. Only loopback addresses are ever answered.
 
 mod support;
@@ -29,8 +30,8 @@ const NAME: &str = "tcphub-moving-server.test";
 /// combining accent, as in a name written decomposed): answered alike.
 const ODD_NAME: &str = "tcphub-moving-server\u{301}.test";
 
-/// What [`NAME`] resolves to now (`None`: it does not resolve).
-static ANSWER: Mutex<Option<&'static CStr>> = Mutex::new(None);
+/// What [`NAME`] resolves to now, in order (none: it does not resolve).
+static ANSWER: Mutex<&'static [&'static CStr]> = Mutex::new(&[]);
 /// Lookups of [`NAME`] so far.
 static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 /// Lookups of [`ODD_NAME`] so far.
@@ -69,15 +70,44 @@ pub unsafe extern "C" fn getaddrinfo(
     };
     counter.fetch_add(1, Ordering::SeqCst);
     let answer = *ANSWER.lock().unwrap_or_else(|p| p.into_inner());
-    match answer {
-        // SAFETY: a numeric address in place of the name; the rest passed on.
-        Some(ip) => unsafe { real(ip.as_ptr(), service, hints, res) },
-        None => libc::EAI_NONAME,
+    if answer.is_empty() {
+        return libc::EAI_NONAME;
     }
+    let mut first: *mut libc::addrinfo = std::ptr::null_mut();
+    let mut last: *mut libc::addrinfo = std::ptr::null_mut();
+    for ip in answer {
+        let mut found: *mut libc::addrinfo = std::ptr::null_mut();
+        // SAFETY: a numeric address in place of the name; the rest passed on.
+        let r = unsafe { real(ip.as_ptr(), service, hints, &mut found) };
+        if r != 0 {
+            if !first.is_null() {
+                // SAFETY: a chain getaddrinfo made, freed once.
+                unsafe { libc::freeaddrinfo(first) };
+            }
+            return r;
+        }
+        // SAFETY: `last` ends the chain built so far (getaddrinfo's lists
+        // are linked through ai_next; freeaddrinfo frees a linked chain).
+        unsafe {
+            if first.is_null() {
+                first = found;
+            } else {
+                (*last).ai_next = found;
+            }
+            last = found;
+            while !(*last).ai_next.is_null() {
+                last = (*last).ai_next;
+            }
+        }
+    }
+    // SAFETY: res is the caller's out-parameter (getaddrinfo's contract).
+    unsafe { *res = first };
+    0
 }
 
-fn answer(ip: Option<&'static CStr>) {
-    *ANSWER.lock().unwrap() = ip;
+/// From now on [`NAME`] resolves to `ips`, in that order.
+fn answer(ips: &'static [&'static CStr]) {
+    *ANSWER.lock().unwrap() = ips;
 }
 
 fn lines_server(bind: &str, port: u16) -> tcphub::Result<ServerHandle> {
@@ -124,26 +154,39 @@ fn next_message(server: &ServerHandle) -> Vec<u8> {
     }
 }
 
-/// Both tests in one: they share the interposer's answer.
+/// The tests in one: they share the interposer's answer.
 #[test]
 fn redials_look_the_name_up_again() {
     a_server_back_at_another_address_is_found_there();
     a_name_that_stops_resolving_keeps_the_addresses_it_had();
     a_name_debug_escapes_is_looked_up_as_itself();
+    // As `localhost` on most hosts: ::1 and 127.0.0.1, one listening.
+    a_name_of_both_families_follows_the_one_that_listens("127.0.0.1", "::1");
+    a_name_of_both_families_follows_the_one_that_listens("::1", "127.0.0.1");
+}
+
+/// A lines server on `bind` at a port free on the other family too.
+fn server_at_a_port_free_on_both(bind: &str) -> (ServerHandle, u16) {
+    (0..50)
+        .find_map(|_| {
+            let server = lines_server(bind, 0).unwrap();
+            let port = server.local_addr().port();
+            let other: std::net::IpAddr = if bind.contains(':') {
+                [127, 0, 0, 1].into()
+            } else {
+                Ipv6Addr::LOCALHOST.into()
+            };
+            std::net::TcpListener::bind((other, port))
+                .is_ok()
+                .then_some((server, port))
+        })
+        .expect("a port free on 127.0.0.1 and ::1")
 }
 
 fn a_server_back_at_another_address_is_found_there() {
-    answer(Some(c"127.0.0.1"));
+    answer(&[c"127.0.0.1"]);
     // A port free on ::1 too, for the server's new address.
-    let (old, port) = (0..50)
-        .find_map(|_| {
-            let old = lines_server("127.0.0.1", 0).unwrap();
-            let port = old.local_addr().port();
-            std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port))
-                .is_ok()
-                .then_some((old, port))
-        })
-        .expect("a port free on 127.0.0.1 and ::1");
+    let (old, port) = server_at_a_port_free_on_both("127.0.0.1");
     let client = reconnecting_client(NAME, port);
     assert_eq!(client.peer_addr(), SocketAddr::from(([127, 0, 0, 1], port)));
     client.send(b"to the old one").unwrap();
@@ -152,7 +195,7 @@ fn a_server_back_at_another_address_is_found_there() {
     // The server moves: its name now says ::1, and nobody is left at
     // 127.0.0.1 (every redial there is refused).
     let new = lines_server("::1", port).expect("the port was free on ::1");
-    answer(Some(c"::1"));
+    answer(&[c"::1"]);
     let before = LOOKUPS.load(Ordering::SeqCst);
     old.stop();
     wait_reconnected(&client);
@@ -167,7 +210,7 @@ fn a_server_back_at_another_address_is_found_there() {
 
     // And back again: the next drop's redials look it up afresh.
     let back = lines_server("127.0.0.1", port).expect("the old address is free again");
-    answer(Some(c"127.0.0.1"));
+    answer(&[c"127.0.0.1"]);
     new.stop();
     wait_reconnected(&client);
     assert_eq!(client.peer_addr(), SocketAddr::from(([127, 0, 0, 1], port)));
@@ -178,13 +221,13 @@ fn a_server_back_at_another_address_is_found_there() {
 }
 
 fn a_name_that_stops_resolving_keeps_the_addresses_it_had() {
-    answer(Some(c"127.0.0.1"));
+    answer(&[c"127.0.0.1"]);
     let server = lines_server("127.0.0.1", 0).unwrap();
     let port = server.local_addr().port();
     let client = reconnecting_client(NAME, port);
     // The name stops resolving and the server goes away: the redials look
     // the name up, fail, and keep dialling 127.0.0.1.
-    answer(None);
+    answer(&[]);
     let before = LOOKUPS.load(Ordering::SeqCst);
     server.stop();
     // (Held until the restart: a redial must not take it as its own port.)
@@ -208,7 +251,7 @@ fn a_name_that_stops_resolving_keeps_the_addresses_it_had() {
 /// spelling of it (before: the escaped text, which no resolver knows, so
 /// the redials never found the server anywhere new).
 fn a_name_debug_escapes_is_looked_up_as_itself() {
-    answer(Some(c"127.0.0.1"));
+    answer(&[c"127.0.0.1"]);
     let server = lines_server("127.0.0.1", 0).unwrap();
     let port = server.local_addr().port();
     let client = reconnecting_client(ODD_NAME, port);
@@ -219,4 +262,35 @@ fn a_name_debug_escapes_is_looked_up_as_itself() {
         "the redials did not look {ODD_NAME:?} up"
     );
     client.close();
+}
+
+/// The name resolves to ::1 and 127.0.0.1 (::1 first), only one of them
+/// listens, and the server moves from one family to the other on the same
+/// port and back: every redial finds the one that listens.
+fn a_name_of_both_families_follows_the_one_that_listens(from: &str, to: &str) {
+    answer(&[c"::1", c"127.0.0.1"]);
+    let (first, port) = server_at_a_port_free_on_both(from);
+    let client = reconnecting_client(NAME, port);
+    assert_eq!(client.peer_addr(), first.local_addr());
+    client.send(b"one").unwrap();
+    assert_eq!(next_message(&first), b"one");
+    first.stop();
+    // (Held until the move back: a redial must not take it as its own port.)
+    let held = hold_port(first.local_addr());
+    client.send(b"two").unwrap();
+    let second = lines_server(to, port).expect("the port was free on both");
+    wait_reconnected(&client);
+    assert_eq!(client.peer_addr(), second.local_addr());
+    assert_eq!(next_message(&second), b"two");
+    drop(held);
+    second.stop();
+    let held = hold_port(second.local_addr());
+    let third = lines_server(from, port).expect("the first address is free again");
+    client.send(b"three").unwrap();
+    wait_reconnected(&client);
+    assert_eq!(client.peer_addr(), third.local_addr());
+    assert_eq!(next_message(&third), b"three");
+    drop(held);
+    client.close();
+    third.stop();
 }
