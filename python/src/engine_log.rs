@@ -11,9 +11,11 @@
 //! that fits). One "tcphub-log" thread, started at the first line (again
 //! in a forked child, where it is missing), attaches to the interpreter
 //! and hands the lines to `logging`. Lines at info and above are taken
-//! from the engine (`python -m tcphub serve -v`: debug too); `logging`'s
-//! own levels and handlers decide what is shown — by default, warnings
-//! and errors on stderr.
+//! from the engine ([`set_engine_log_level`] changes that; `python -m
+//! tcphub serve -v` takes debug lines too); `logging`'s own levels and
+//! handlers decide what is shown — by default, warnings and errors on
+//! stderr, through `logging`'s last resort, with the "tcphub: " the line
+//! began with kept (see [`forward`]).
 
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
@@ -172,9 +174,22 @@ fn forward(rx: &Receiver<Line>) {
             text = format!("{text} ({lost} earlier lines lost: the log queue was full)");
         }
         let delivered = crate::dispatch::attached(|py| {
-            let logged = crate::dispatch::call(py, &get_logger, (name.as_str(),))
-                .and_then(|logger| Ok(logger.bind(py).getattr("log")?.unbind()))
-                .and_then(|log| crate::dispatch::call(py, &log, (level, "%s", text.as_str())));
+            let logged =
+                crate::dispatch::call(py, &get_logger, (name.as_str(),)).and_then(|logger| {
+                    let logger = logger.bind(py);
+                    // No handler for it anywhere: `logging`'s last resort prints
+                    // the bare message, so it keeps the "tcphub: " that says
+                    // whose it is (a handler's format has the logger's name).
+                    let has_handlers = logger.getattr("hasHandlers")?.unbind();
+                    let handled = crate::dispatch::call(py, &has_handlers, ())?;
+                    let line = if handled.bind(py).is_truthy()? {
+                        text
+                    } else {
+                        format!("{PREFIX}{text}")
+                    };
+                    let log = logger.getattr("log")?.unbind();
+                    crate::dispatch::call(py, &log, (level, "%s", line))
+                });
             if let Err(e) = logged {
                 show(py, &e); // (a handler that raised: shown, not lost silently)
             }
@@ -210,13 +225,40 @@ pub(crate) fn install() {
     }
 }
 
-/// Which of the core's lines to pass on: `verbose` 0 info and up, 1 debug
-/// too, 2 or more trace too (private: for `python -m tcphub serve -v`).
+/// `tcphub.set_engine_log_level(level)`: passes the engine's own lines at
+/// `level` and above (a `logging` level: `logging.DEBUG` for its debug
+/// lines, `5` for trace) to `logging` from now on; the default is
+/// `logging.INFO`. Only lowers or raises what the engine sends:
+/// `logging`'s levels and handlers still decide what is shown.
+///
+/// ```python
+/// import logging, tcphub
+/// logging.basicConfig(level=logging.DEBUG)
+/// tcphub.set_engine_log_level(logging.DEBUG)
+/// ```
 #[pyfunction]
-pub(crate) fn _engine_log_level(verbose: u8) {
-    log::set_max_level(match verbose {
-        0 => LevelFilter::Info,
-        1 => LevelFilter::Debug,
-        _ => LevelFilter::Trace,
+pub(crate) fn set_engine_log_level(level: i64) {
+    log::set_max_level(match level {
+        ..=5 => LevelFilter::Trace,
+        6..=10 => LevelFilter::Debug,
+        11..=20 => LevelFilter::Info,
+        21..=30 => LevelFilter::Warn,
+        31..=40 => LevelFilter::Error,
+        _ => LevelFilter::Off,
     });
+}
+
+/// The level of the engine's lines passed to `logging` now (see
+/// [`set_engine_log_level`]): `logging`'s number for it, 5 for trace, or
+/// 50 (`logging.CRITICAL`) when none are.
+#[pyfunction]
+pub(crate) fn engine_log_level() -> i64 {
+    match log::max_level() {
+        LevelFilter::Trace => 5,
+        LevelFilter::Debug => 10,
+        LevelFilter::Info => 20,
+        LevelFilter::Warn => 30,
+        LevelFilter::Error => 40,
+        LevelFilter::Off => 50,
+    }
 }

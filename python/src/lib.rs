@@ -240,6 +240,8 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<events::EventIterator>()?;
     m.add_class::<ready::PyReadyFd>()?;
     errors::register(m)?;
+    m.add_function(wrap_pyfunction!(engine_log::set_engine_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(engine_log::engine_log_level, m)?)?;
     // Private (pickle's rebuilders): set, not added (`add` would list
     // them in `__all__`).
     m.setattr("_os_error", wrap_pyfunction!(errors::_os_error, m)?)?;
@@ -247,9 +249,5 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.setattr("_event", wrap_pyfunction!(types::_event, m)?)?;
     m.setattr("_client_event", wrap_pyfunction!(types::_client_event, m)?)?;
     m.setattr("_stats", wrap_pyfunction!(types::_stats, m)?)?;
-    m.setattr(
-        "_engine_log_level",
-        wrap_pyfunction!(engine_log::_engine_log_level, m)?,
-    )?;
     Ok(())
 }

@@ -62,10 +62,14 @@ from ._tcphub import (
     TcpServer,
     Timeout,
     __version__,
+    engine_log_level,
+    set_engine_log_level,
 )
 from . import _runtime as _runtime  # noqa: F401  (atexit cleanup)
 
 __all__ = [
+    "engine_log_level",
+    "set_engine_log_level",
     "DEFAULT_MAX_FRAME",
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_QUEUE_BYTES",

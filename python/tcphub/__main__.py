@@ -37,7 +37,6 @@ import sys
 import threading
 from typing import Callable, List, Optional
 
-from ._tcphub import _engine_log_level  # type: ignore[attr-defined]
 from . import (
     DEFAULT_MAX_FRAME,
     DEFAULT_MAX_LINE,
@@ -52,6 +51,7 @@ from . import (
     Stats,
     TcpHubError,
     TcpServer,
+    set_engine_log_level,
 )
 
 log = logging.getLogger("tcphub")
@@ -418,7 +418,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s tcphub: %(message)s", stream=sys.stderr)
     # The core's own lines (an accept failure, refusals at a full hub) come
     # through `logging` as "tcphub.*" records; -v: its debug lines too.
-    _engine_log_level(args.verbose)
+    set_engine_log_level([logging.INFO, logging.DEBUG, 5][min(args.verbose, 2)])
     if args.command == "serve":
         return serve(args)
     return 2  # pragma: no cover  (argparse requires a command)

@@ -22,6 +22,8 @@ from typing import (
 
 __all__ = [
     "__version__",
+    "engine_log_level",
+    "set_engine_log_level",
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_FRAME",
     "DEFAULT_MAX_QUEUE_BYTES",
@@ -164,6 +166,21 @@ class Timeout(TcpHubError, TimeoutError):
 
 class IoError(TcpHubError, OSError):
     """Any other operating-system failure, with ``errno`` set where known."""
+
+def set_engine_log_level(level: int) -> None:
+    """Passes the engine's own lines at ``level`` and above (a ``logging``
+    level: ``logging.DEBUG`` for its debug lines, ``5`` for trace, above
+    ``logging.ERROR`` none) to ``logging`` from now on, as records of the
+    ``tcphub.*`` loggers; the default is ``logging.INFO``. ``logging``'s own
+    levels and handlers still decide what is shown::
+
+        logging.basicConfig(level=logging.DEBUG)
+        tcphub.set_engine_log_level(logging.DEBUG)
+    """
+
+def engine_log_level() -> int:
+    """The level ``set_engine_log_level`` set: ``logging``'s number (5 for
+    trace; ``logging.CRITICAL`` when no line is passed on)."""
 
 def _os_error(
     cls: Type[OSError], args: Tuple[Any, ...], builtin: Type[OSError]

@@ -89,6 +89,8 @@ def test_an_unconfigured_program_sees_the_engines_warnings_on_stderr() -> None:
     assert proc.returncode == 0, "".join(lines)
     line = next(line for line in lines if "accept failed: " in line)
     assert "os error 24" in line, line
+    # Printed bare by `logging`'s last resort: the line says whose it is.
+    assert line.startswith("tcphub: accept failed: "), line
 
 
 def test_exit_while_a_handler_is_still_busy_with_an_engine_line_is_clean() -> None:
@@ -107,7 +109,7 @@ def test_exit_while_a_handler_is_still_busy_with_an_engine_line_is_clean() -> No
                 time.sleep(0.5)
         logging.getLogger("tcphub").addHandler(Slow())
         logging.getLogger("tcphub").setLevel(logging.DEBUG)
-        tcphub._tcphub._engine_log_level(1)
+        tcphub.set_engine_log_level(logging.DEBUG)
         tcphub.TcpServer(0, 1, bind="127.0.0.1").start().stop()  # a few lines
         assert busy.wait(30)  # the first, in the handler; the others queued
         print("exiting", flush=True)
@@ -126,12 +128,12 @@ def _debug_lines(kept: logging.Handler) -> int:
     old_level = logger.level
     logger.addHandler(kept)
     logger.setLevel(logging.DEBUG)
-    tcphub._tcphub._engine_log_level(1)  # type: ignore[attr-defined]
+    tcphub.set_engine_log_level(logging.DEBUG)
     return old_level
 
 
 def _done_with(kept: logging.Handler, old_level: int) -> None:
-    tcphub._tcphub._engine_log_level(0)  # type: ignore[attr-defined]
+    tcphub.set_engine_log_level(logging.INFO)
     logger = logging.getLogger("tcphub")
     logger.removeHandler(kept)
     logger.setLevel(old_level)
@@ -194,3 +196,41 @@ def test_the_lost_count_comes_with_the_first_line_after_the_loss() -> None:
     first = next(i for i, r in enumerate(held.records) if "lost" in r.getMessage())
     # Lines 1 to 1024 were queued before the loss.
     assert first > 1024, (first, held.records[first].getMessage())
+
+
+def test_set_engine_log_level_takes_logging_levels() -> None:
+    try:
+        assert tcphub.engine_log_level() == logging.INFO  # the default
+        for level, taken in [(logging.DEBUG, logging.DEBUG), (5, 5), (1, 5), (15, logging.INFO),
+                             (logging.WARNING, logging.WARNING), (logging.ERROR, logging.ERROR),
+                             (logging.CRITICAL, logging.CRITICAL), (1000, logging.CRITICAL)]:
+            tcphub.set_engine_log_level(level)
+            assert tcphub.engine_log_level() == taken, level
+    finally:
+        tcphub.set_engine_log_level(logging.INFO)
+
+
+def test_the_engines_debug_lines_come_only_when_asked_for() -> None:
+    # A server's start says where it listens at debug level; a refusal at a
+    # full server is an info line, logged after it (one queue, in order).
+    kept = _Kept()
+    old_level = _debug_lines(kept)  # the tcphub logger takes debug records
+    try:
+        for engine_level, shown in [(logging.INFO, False), (logging.DEBUG, True)]:
+            tcphub.set_engine_log_level(engine_level)
+            kept.records.clear()
+            server = tcphub.TcpServer(0, 1, bind="127.0.0.1").start()
+            port = server.port
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=WAIT), \
+                        socket.create_connection(("127.0.0.1", port), timeout=WAIT) as second:
+                    assert second.recv(1) == b""  # refused
+                    wait_until(lambda: any("the server is full" in r.getMessage() for r in kept.records),
+                               what="the refusal logged")
+            finally:
+                server.stop()
+            listening = [r for r in kept.records if f"listening on 127.0.0.1:{port}" in r.getMessage()]
+            assert bool(listening) == shown, (engine_level, [r.getMessage() for r in kept.records])
+            assert all(r.levelno == logging.DEBUG for r in listening)
+    finally:
+        _done_with(kept, old_level)
