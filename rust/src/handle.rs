@@ -320,7 +320,12 @@ impl ServerHandle {
     /// clients share the address (a server listening on several addresses,
     /// `0.0.0.0`, reached at two of them from one host's same port), it
     /// goes to the one that connected last; once that one leaves, to the
-    /// other.
+    /// other. A client held open for replies after its leaving was reported
+    /// ([`hold_for_replies`](crate::TcpServer::hold_for_replies), or a
+    /// pull-mode client's `Disconnected`) counts as connected here until
+    /// its connection closes: while the newer one is held, it is the one
+    /// reached, though only the older one is listed by
+    /// [`clients`](ServerHandle::clients).
     ///
     /// A client is found from its [`on_connect`](crate::TcpServer::on_connect)
     /// (or [`Event::Connected`](crate::Event::Connected)) on, not from the
