@@ -76,6 +76,9 @@
  *     tcphub_server_client_info return TCPHUB_ERR_NOT_RUNNING ("the
  *     server's run is the parent process's (forked)"). Create a new server
  *     in the child instead.
+ *
+ * Language: C99 or later (it uses <stdbool.h> and <stdint.h>; GCC also
+ * takes it as C89/C90), or C++98 or later.
  */
 
 #ifndef TCPHUB_H
@@ -86,6 +89,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif /* __cplusplus */
 
 /**
  * Success. Every function returning `int` returns `TCPHUB_OK` or one of
@@ -764,10 +770,6 @@ typedef struct tcphub_stats {
  * A 4-byte big-endian length, then the payload. `max_len` 0 means 8 MiB.
  */
 #define TCPHUB_FRAMING_LENGTH_PREFIXED 2
-
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
 
 /**
  * Closes gracefully: writes what is queued (for up to the linger time, 2 s
@@ -1600,6 +1602,9 @@ int tcphub_server_on_connect(struct tcphub_server *s, tcphub_connect_cb cb, void
  * runs during or after it), so it is the place to free what you keep
  * for `client_id` (ids are not reused within a run of the server).
  *
+ * Returns as `tcphub_server_on_connect`: `TCPHUB_ERR_ALREADY_RUNNING`
+ * while the server runs, `TCPHUB_ERR_NULL` for a NULL `s`.
+ *
  * # Safety
  *
  * As for `tcphub_server_on_connect`.
@@ -1609,6 +1614,9 @@ int tcphub_server_on_disconnect(struct tcphub_server *s, tcphub_disconnect_cb cb
 /**
  * Sets the callback for messages (NULL `cb` removes it). See
  * `tcphub_server_on_connect`.
+ *
+ * Returns as `tcphub_server_on_connect`: `TCPHUB_ERR_ALREADY_RUNNING`
+ * while the server runs, `TCPHUB_ERR_NULL` for a NULL `s`.
  *
  * # Safety
  *
@@ -2463,7 +2471,7 @@ const char *tcphub_strerror(int code);
 const char *tcphub_version(void);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+} /* extern "C" */
+#endif /* __cplusplus */
 
-#endif  /* TCPHUB_H */
+#endif /* TCPHUB_H */

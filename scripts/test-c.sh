@@ -8,7 +8,7 @@
 # Steps: build the ffi crate; check the header against cbindgen; compile
 # every tests/c/*.c with -std=c11 -Wall -Wextra -Werror, once with
 # AddressSanitizer + UndefinedBehaviorSanitizer and once plain; compile the
-# header as C and C++ (-Wpedantic) and run a C++ test; run the C tests under
+# header alone as C89..C17 and C++98..C++20 (-Wpedantic) and run a C++ test; run the C tests under
 # the sanitizers, then under valgrind; build examples/c/chat_server.c both
 # against the build tree and through pkg-config after a staged install (the
 # static library), and run a two-client smoke test of it; the same against
@@ -109,11 +109,21 @@ CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -g -I"$ROOT/include" -pthread)
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 LINK=(-L"$LIBDIR" -ltcphub -Wl,-rpath,"$LIBDIR")
 
-section "compile the header alone as C11 and C++17 (-Wpedantic)"
-echo '#include <tcphub.h>' >"$BUILD/header_only.c"
-cp "$BUILD/header_only.c" "$BUILD/header_only.cpp"
-step "header as C11" gcc -x c "${CFLAGS[@]}" -Wpedantic -fsyntax-only "$BUILD/header_only.c"
-step "header as C++17" g++ -x c++ "${CXXFLAGS[@]}" -Wpedantic -fsyntax-only "$BUILD/header_only.cpp"
+section "compile the header alone as C89 to C17 and C++98 to C++20 (-Wpedantic)"
+# Included first and alone, twice (the include guard), in every standard
+# it claims, with the warnings a strict project turns on.
+printf '#include <tcphub.h>\n#include <tcphub.h>\n' >"$BUILD/header_twice.c"
+cp "$BUILD/header_twice.c" "$BUILD/header_twice.cpp"
+HDR_CWARN=(-Wall -Wextra -Wpedantic -Werror -Wconversion -Wstrict-prototypes -Wold-style-definition
+    -Wmissing-prototypes -Wundef -I"$ROOT/include")
+HDR_CXXWARN=(-Wall -Wextra -Wpedantic -Werror -Wconversion -Wold-style-cast -Wundef
+    -Wzero-as-null-pointer-constant -I"$ROOT/include")
+for std in c89 c99 c11 c17; do
+    step "header as $std" gcc -x c -std=$std "${HDR_CWARN[@]}" -fsyntax-only "$BUILD/header_twice.c"
+done
+for std in c++98 c++11 c++17 c++20; do
+    step "header as $std" g++ -x c++ -std=$std "${HDR_CXXWARN[@]}" -fsyntax-only "$BUILD/header_twice.cpp"
+done
 
 section "compile tests/c (ASan+UBSan build and plain build)"
 tests=()

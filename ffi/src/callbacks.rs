@@ -166,6 +166,9 @@ pub unsafe extern "C" fn tcphub_server_on_connect(
 /// Sets the callback for messages (NULL `cb` removes it). See
 /// `tcphub_server_on_connect`.
 ///
+/// Returns as `tcphub_server_on_connect`: `TCPHUB_ERR_ALREADY_RUNNING`
+/// while the server runs, `TCPHUB_ERR_NULL` for a NULL `s`.
+///
 /// # Safety
 ///
 /// As for `tcphub_server_on_connect`.
@@ -192,6 +195,9 @@ pub unsafe extern "C" fn tcphub_server_on_message(
 /// client's callbacks run in order on one thread: no `on_message` for it
 /// runs during or after it), so it is the place to free what you keep
 /// for `client_id` (ids are not reused within a run of the server).
+///
+/// Returns as `tcphub_server_on_connect`: `TCPHUB_ERR_ALREADY_RUNNING`
+/// while the server runs, `TCPHUB_ERR_NULL` for a NULL `s`.
 ///
 /// # Safety
 ///
