@@ -849,7 +849,9 @@ int tcphub_client_close_timeout(struct tcphub_client *c, uint64_t timeout_ms);
  * Returns `TCPHUB_ERR_CONNECT` (refused, timed out, unresolvable;
  * `tcphub_last_error()` names every address tried, each with its error),
  * `TCPHUB_ERR_INVALID_ARG` (an empty `host`, a `host` with a port in it
- * such as "127.0.0.1:8001" (give the port as `port`), `port` 0, an
+ * such as "127.0.0.1:8001" (give the port as `port`), numbers and dots
+ * that are no IPv4 address such as "127.0.0.010" (the system's resolver
+ * would read 127.0.0.8: a leading zero is octal), `port` 0, an
  * unknown framing), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
  * `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
  *

@@ -89,6 +89,16 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
             )));
         }
     }
+    // A host in numbers and dots that is no IPv4 address ("127.0.0.010"):
+    // the resolver would read a leading zero as octal (127.0.0.8) and
+    // connect elsewhere than the text says; refused as the library does.
+    if let Some((host, _)) = addr.rsplit_once(':').filter(|_| port.is_some()) {
+        if !host.contains([':', '[']) {
+            if let Err(why) = tcphub::client_host(host) {
+                return Err(usage(format!("{addr}: {why}")));
+            }
+        }
+    }
     let resolved = match addr.to_socket_addrs() {
         Ok(addrs) => return Ok(addrs.collect()),
         Err(e) => e,

@@ -103,6 +103,25 @@ fn an_address_of_no_form_is_a_usage_error() {
     }
 }
 
+/// A host in numbers and dots that is no IPv4 address: the resolver reads
+/// "127.0.0.010" as 127.0.0.8 (octal), so it is refused before any attempt
+/// (before: connected to 127.0.0.8), as the library's client refuses it.
+#[test]
+fn a_numeric_host_that_is_no_ipv4_address_is_a_usage_error() {
+    for addr in ["127.0.0.010:8001", "127.1:8001", "2130706433:8001"] {
+        for cmd in ["send", "connect"] {
+            let out = with_address(cmd, addr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {addr}: {out:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.starts_with(&format!("tcphub: {addr}: the host ")),
+                "{cmd} {addr}: {stderr}"
+            );
+            assert!(stderr.contains("no IPv4 address"), "{cmd} {addr}: {stderr}");
+        }
+    }
+}
+
 #[test]
 fn an_address_without_a_host_says_so() {
     // Before: "tcphub: : no port (…)" for an empty address, and a resolver

@@ -369,7 +369,8 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, arg: &str) -> Result<&'a str, F
 /// The `host` argument of `tcphub_client_connect` and `_connect_with`: as
 /// [`c_str`], checked and unbracketed by `tcphub_core::client_host`: an
 /// empty host, or one with a port written into it (`"127.0.0.1:8001"`,
-/// `"[::1]:8001"`, `"localhost:8001"`), is an argument error that says so;
+/// `"[::1]:8001"`, `"localhost:8001"`), or numbers and dots that are no
+/// IPv4 address (`"127.0.0.010"`), is an argument error that says so;
 /// an IPv6 address in brackets loses them.
 ///
 /// # Safety

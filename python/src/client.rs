@@ -41,7 +41,9 @@ use connect::ConnectArgs;
 /// - ``host``, ``port``: the server — a name or an IP address (an IPv6
 ///   address also in brackets, ``"[::1]"``, as tcphub prints addresses),
 ///   and its port apart: ``"127.0.0.1:8001"`` as the host is
-///   ``InvalidConfig``, as are an empty host and port 0.
+///   ``InvalidConfig``, as are an empty host, port 0 and numbers and dots
+///   that are no IPv4 address (``"127.0.0.010"``, which the system's
+///   resolver would read as 127.0.0.8: a leading zero is octal).
 ///   The name lookup and the connect run with the GIL released; Ctrl-C
 ///   interrupts the wait for them and ends the connect (a name lookup
 ///   under way finishes on its helper thread). They block the calling thread (up to

@@ -93,7 +93,9 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
             "NoSuchAddr",
             &[no_such_client.bind(py)],
             "No connected client has this remote address (``send_to``).\n\n\
-             Attribute ``address`` holds the ``(ip, port)`` that was asked for.",
+             Attribute ``address`` holds the ``(ip, port)`` that was asked for, the ip \
+             as ``Client.ip`` gives it (``\"[::1]\"`` and ``\"::1%1\"`` as ``\"::1\"``, \
+             ``\"::ffff:127.0.0.1\"`` as ``\"127.0.0.1\"``).",
         )?;
         Ok(Classes {
             invalid_config: new_class(

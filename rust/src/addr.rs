@@ -107,8 +107,10 @@ pub fn unbracket_host(text: &str) -> &str {
 /// for the caller — an empty host, or a host with a port written into it
 /// (`"127.0.0.1:8001"`, `"[::1]:8001"`, `"localhost:8001"`: looked up as
 /// it is, it failed only as "cannot resolve the server address
-/// 127.0.0.1:8001:8001", which reads as an unreachable server). An IPv6
-/// address (two colons or more) is no host with a port.
+/// 127.0.0.1:8001:8001", which reads as an unreachable server), or a host
+/// in numbers and dots that is no IPv4 address (`"127.0.0.010"`, which
+/// the system's resolver reads as 127.0.0.8). An IPv6 address (two colons
+/// or more) is no host with a port.
 ///
 /// # Examples
 ///
@@ -134,7 +136,33 @@ pub fn client_host(text: &str) -> Result<&str, String> {
              and the port as the port argument"
         ));
     }
+    if let Some(why) = numeric_host(text) {
+        return Err(why);
+    }
     Ok(unbracket_host(text))
+}
+
+/// Why a server's `host` written in numbers and dots alone (`127.0.0.010`,
+/// `127.1`, `0x7f.0.0.1`, `2130706433`) is refused when it is no IPv4
+/// address as [`parse_ip`] reads them: no name is written so, and the
+/// system's resolver reads it as `inet_aton` does — a leading zero as
+/// octal (`127.0.0.010` is 127.0.0.8), missing parts as zeros — so the
+/// client would connect to another address than `send_to` takes for it.
+/// `None` for anything else.
+pub(crate) fn numeric_host(host: &str) -> Option<String> {
+    let number = |part: &str| match part.strip_prefix("0x").or(part.strip_prefix("0X")) {
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()),
+    };
+    let parts = host.split('.').count();
+    let numeric = (1..=4).contains(&parts) && host.split('.').all(number);
+    (numeric && parse_ip(host).is_none()).then(|| {
+        format!(
+            "the host \"{host}\" is no IPv4 address: write it as four numbers \
+             from 0 to 255 without leading zeros (the system's resolver would read \
+             a leading zero as octal, 127.0.0.010 as 127.0.0.8)"
+        )
+    })
 }
 
 /// The host part of `text` when `text` is a host followed by `:` and a
@@ -180,14 +208,19 @@ pub fn parse_client_ip(text: &str) -> Result<IpAddr, String> {
 }
 
 /// How the caller named the server, for [`Error::Resolve`](crate::Error::Resolve): `"host:port"`
-/// strings and `("host", port)` pairs as `host:port`, anything else as its
-/// `Debug` form.
+/// strings as they are, `("host", port)` pairs as `host:port` — an IPv6
+/// host (two colons or more) in brackets, `[fe80::1%eth9]:80`, as tcphub
+/// prints addresses, not `fe80::1%eth9:80`, whose port reads as the
+/// address's last group — anything else as its `Debug` form.
 pub(crate) fn describe_target(addr: &impl std::fmt::Debug) -> String {
     let text = format!("{addr:?}");
     if let Some(s) = unquote(&text) {
         return s;
     }
     match host_and_port(&text) {
+        Some((host, port)) if host.matches(':').count() >= 2 && !host.starts_with('[') => {
+            format!("[{host}]:{port}")
+        }
         Some((host, port)) => format!("{host}:{port}"),
         None => text,
     }
@@ -361,6 +394,26 @@ mod tests {
             assert_eq!(client_host(host), Ok(want), "{host}");
         }
         assert!(client_host("").unwrap_err().contains("empty"));
+        for numeric in [
+            "127.0.0.010",
+            "127.000.000.001",
+            "127.1",
+            "0x7f.0.0.1",
+            "2130706433",
+        ] {
+            let why = client_host(numeric).unwrap_err();
+            assert!(why.contains("no IPv4 address"), "{numeric}: {why}");
+        }
+        for fine in [
+            "127.0.0.1",
+            "10.0.0.255",
+            "1e100.net",
+            "0x7f.example",
+            "1.2.3.4.5",
+            "a.1",
+        ] {
+            assert!(client_host(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]
@@ -373,6 +426,14 @@ mod tests {
         );
         let ip: std::net::SocketAddr = "127.0.0.1:5".parse().unwrap();
         assert_eq!(describe_target(&ip), "127.0.0.1:5");
+        // An IPv6 host in brackets, as tcphub prints addresses.
+        assert_eq!(
+            describe_target(&("fe80::1%eth9", 80u16)),
+            "[fe80::1%eth9]:80"
+        );
+        assert_eq!(describe_target(&("[::1]", 80u16)), "[::1]:80");
+        assert_eq!(describe_target(&"[::1%eth9]:80"), "[::1%eth9]:80");
+        assert_eq!(describe_target(&("localhost:", 80u16)), "localhost::80");
     }
 
     #[test]

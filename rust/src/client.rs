@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::queue::{RecvTimeoutError, TryRecvError};
 
-use crate::addr::{bracketed_pair, describe_target, empty_host, lookup_name};
+use crate::addr::{bracketed_pair, describe_target, empty_host, lookup_name, numeric_host};
 use crate::client_builder::{
     ClientBuilder, ClientCallbacks, ClientConfig, ClientEvent, DEFAULT_CONNECT_TIMEOUT,
 };
@@ -130,7 +130,10 @@ impl TcpClient {
 
     /// A builder for options and callbacks. Name resolution happens here;
     /// a failure is reported by [`ClientBuilder::connect`], as is an empty
-    /// host (`("", port)`, `":port"`), which is not looked up. An IPv6 host
+    /// host (`("", port)`, `":port"`), which is not looked up, and a host
+    /// in numbers and dots that is no IPv4 address (`"127.0.0.010"`, which
+    /// the system's resolver reads as 127.0.0.8: a leading zero is octal;
+    /// [`Error::InvalidConfig`] for both). An IPv6 host
     /// may be written with or without brackets, in a pair too
     /// (`("[::1]", 8001)`, `("::1", 8001)` and `"[::1]:8001"` are the same).
     ///
@@ -148,6 +151,9 @@ impl TcpClient {
                 Err(Error::InvalidConfig(
                     "the host is empty: give the server's name or IP address".into(),
                 ))
+            } else if let Some(why) = lookup_name(&addr).and_then(|(h, _)| numeric_host(&h)) {
+                // "127.0.0.010": the resolver reads 127.0.0.8.
+                Err(Error::InvalidConfig(why))
             } else {
                 // ("[::1]", port): std would look "[::1]" up as a name.
                 match bracketed_pair(&addr) {
