@@ -275,7 +275,16 @@ pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
     socket.set_reuse_address(true).map_err(bind_err)?;
     if addr.is_ipv6() {
         // "::" means both families, like most servers; "::1" stays IPv6-only anyway.
-        let _ = socket.set_only_v6(false);
+        if let Err(e) = socket.set_only_v6(false) {
+            if addr.ip().is_unspecified() {
+                // (A system that keeps IPV6_V6ONLY on: the server runs,
+                // for IPv6 clients only — said, not silent.)
+                log::warn!(
+                    "tcphub: {addr} takes IPv6 clients only: dual stack refused ({e}); \
+                     a server on 0.0.0.0 takes IPv4 clients"
+                );
+            }
+        }
     }
     socket.set_nonblocking(true).map_err(bind_err)?;
     if config.nodelay && NODELAY_INHERITED {
