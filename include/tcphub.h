@@ -650,7 +650,10 @@ typedef void (*tcphub_userdata_free_cb)(void *userdata);
  */
 typedef struct tcphub_stats {
   /**
-   * Clients connected now.
+   * Clients connected now. A connection held open for replies after its
+   * DISCONNECTED (pull mode, or `tcphub_server_set_hold_for_replies`) is
+   * not counted here but in `disconnected`, though it keeps its place
+   * toward `max_clients` until it closes.
    */
   uint64_t clients;
   /**
@@ -680,7 +683,9 @@ typedef struct tcphub_stats {
    */
   uint64_t msgs_out;
   /**
-   * Bytes written to client sockets (framing included).
+   * Bytes written to client sockets (framing included): admitted
+   * clients', the server's notices to them included, not the notice to a
+   * refused connection (`tcphub_server_set_full_message`).
    */
   uint64_t bytes_out;
   /**

@@ -13,7 +13,10 @@ use crate::server::{server, tcphub_server};
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct tcphub_stats {
-    /// Clients connected now.
+    /// Clients connected now. A connection held open for replies after its
+    /// DISCONNECTED (pull mode, or `tcphub_server_set_hold_for_replies`) is
+    /// not counted here but in `disconnected`, though it keeps its place
+    /// toward `max_clients` until it closes.
     pub clients: u64,
     /// Connections accepted and admitted.
     pub accepted: u64,
@@ -29,7 +32,9 @@ pub struct tcphub_stats {
     pub bytes_in: u64,
     /// Messages queued for delivery, counted once per recipient.
     pub msgs_out: u64,
-    /// Bytes written to client sockets (framing included).
+    /// Bytes written to client sockets (framing included): admitted
+    /// clients', the server's notices to them included, not the notice to a
+    /// refused connection (`tcphub_server_set_full_message`).
     pub bytes_out: u64,
     /// Messages dropped for a client whose queue was full
     /// (`TCPHUB_OVERFLOW_DROP_MESSAGE`).

@@ -349,7 +349,9 @@ impl PyClientEvent {
 #[pyclass(name = "Stats", module = "tcphub", frozen, get_all, eq, hash)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PyStats {
-    /// Clients connected now.
+    /// Clients connected now. A connection held open for replies after its
+    /// disconnect event is not counted here but in ``disconnected``, though
+    /// it keeps its place toward ``max_clients`` until it closes.
     clients: u64,
     /// Connections accepted and admitted.
     accepted: u64,
@@ -367,7 +369,9 @@ pub(crate) struct PyStats {
     bytes_in: u64,
     /// Messages queued for delivery, counted once per recipient.
     msgs_out: u64,
-    /// Bytes written to client sockets (framing included).
+    /// Bytes written to client sockets (framing included): admitted
+    /// clients', the server's notices to them included, not the notice to a
+    /// refused connection (``full_message``).
     bytes_out: u64,
     /// Messages dropped for a client whose queue was full (``overflow="drop"``).
     dropped: u64,
@@ -375,8 +379,9 @@ pub(crate) struct PyStats {
     /// left, or was leaving, by the time the server got to them: a ``send``,
     /// ``send_to`` or ``send_many`` (once per client it counted) that
     /// returned while the client was disconnecting or
-    /// the server stopping ran out of linger time before it got to them; and
-    /// messages (broadcasts too) that did not fit the queue of a client held
+    /// the server stopping ran out of linger time before it got to them; the
+    /// message (a broadcast's too) whose overflow cut a client as a slow
+    /// consumer under ``overflow="disconnect"``; and messages (broadcasts too) that did not fit the queue of a client held
     /// open for replies after its disconnect event, under
     /// ``overflow="disconnect"`` (which ends the hold; under
     /// ``overflow="drop"`` they count in ``dropped``, like anyone's).

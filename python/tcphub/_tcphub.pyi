@@ -325,7 +325,9 @@ class Stats:
 
     @property
     def clients(self) -> int:
-        """Clients connected now."""
+        """Clients connected now. A connection held open for replies after its
+        disconnect event is not counted here but in ``disconnected``, though
+        it keeps its place toward ``max_clients`` until it closes."""
     @property
     def accepted(self) -> int:
         """Connections accepted and admitted."""
@@ -351,7 +353,9 @@ class Stats:
         """Messages queued for delivery, counted once per recipient."""
     @property
     def bytes_out(self) -> int:
-        """Bytes written to client sockets (framing included)."""
+        """Bytes written to client sockets (framing included): admitted
+        clients', the server's notices to them included, not the notice to a
+        refused connection (``full_message``)."""
     @property
     def dropped(self) -> int:
         """Messages dropped for a client whose queue was full
@@ -362,8 +366,9 @@ class Stats:
         left, or was leaving, by the time the server got to them: a ``send``,
         ``send_to`` or ``send_many`` (once per client it counted) that
         returned while the client was disconnecting or
-        the server stopping ran out of linger time before it got to them; and
-        messages (broadcasts too) that did not fit the queue of a client held
+        the server stopping ran out of linger time before it got to them; the
+        message (a broadcast's too) whose overflow cut a client as a slow
+        consumer under ``overflow="disconnect"``; and messages (broadcasts too) that did not fit the queue of a client held
         open for replies after its disconnect event, under
         ``overflow="disconnect"`` (which ends the hold; under
         ``overflow="drop"`` they count in ``dropped``, like anyone's).

@@ -477,9 +477,10 @@ impl EventLoop {
                 )
         });
         conn.closing = Some((reason.clone(), deadline));
-        // A timeout counts once this close is the one that happens (a kick
-        // the pump applied first is reported instead), before the flush.
-        if let Some(counter) = self.counters().timeouts(&reason) {
+        // A timeout or an oversize frame counts once this close is the one
+        // that happens (a kick the pump applied first is reported instead),
+        // before the flush.
+        if let Some(counter) = self.counters().cut_for(&reason) {
             LoopCounters::add(counter, 1);
         }
         if scheduled {

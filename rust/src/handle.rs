@@ -510,7 +510,7 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        stats::sum(&self.core.counters, self.client_count() as u64)
+        stats::sum(&self.core.counters, || self.client_count() as u64)
     }
 
     /// The pull-mode event receiver (see [`Events`]). In callback mode (any

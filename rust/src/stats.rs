@@ -1,7 +1,10 @@
 //! Counters: each event-loop thread owns one [`LoopCounters`] (single
-//! writer, no contention); [`Stats`] is their sum at one moment.
+//! writer, no contention); [`Stats`] is their sum, ends read first (see [`sum`]).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 /// A snapshot of a server's counters since it started.
 ///
@@ -17,11 +20,17 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Clients connected now.
+    /// Clients connected now. A connection held open for replies after its
+    /// [`Disconnected`](crate::Event::Disconnected) (pull mode, or
+    /// [`hold_for_replies`](crate::TcpServer::hold_for_replies)) is not
+    /// counted here but in `disconnected`, though it keeps its place
+    /// toward `max_clients` until it closes.
     pub clients: u64,
     /// Connections accepted and admitted.
     pub accepted: u64,
-    /// Connections refused because `max_clients` were connected (accepted, then closed at once).
+    /// Connections refused because `max_clients` places were taken (by the
+    /// clients connected and those held open for replies; see `clients`):
+    /// accepted, then closed at once.
     pub rejected: u64,
     /// Connections refused because
     /// [`max_clients_per_ip`](crate::TcpServer::max_clients_per_ip) were
@@ -38,7 +47,11 @@ pub struct Stats {
     pub bytes_in: u64,
     /// Messages queued for delivery, counted once per recipient.
     pub msgs_out: u64,
-    /// Bytes written to client sockets (framing included).
+    /// Bytes written to client sockets (framing included): admitted
+    /// clients', the server's notices to them (e.g.
+    /// [`idle_timeout_message`](crate::TcpServer::idle_timeout_message))
+    /// included, not the notice to a refused connection
+    /// ([`full_message`](crate::TcpServer::full_message)).
     pub bytes_out: u64,
     /// Messages dropped for a client whose queue was full (drop policy).
     pub dropped: u64,
@@ -112,45 +125,61 @@ pub(crate) struct LoopCounters {
 }
 
 impl LoopCounters {
-    /// Adds `n` to a counter owned by this loop (single writer).
+    /// Adds `n` to a counter owned by this loop (single writer). Released,
+    /// so that a reader who sees it also sees what the loop counted before
+    /// (a plain store on x86, as a relaxed one; see [`sum`]).
     #[inline]
     pub fn add(c: &AtomicU64, n: u64) {
-        c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+        c.store(c.load(Relaxed).wrapping_add(n), Release);
     }
 
-    /// The counter of clients cut off for `why`, when `why` is a timeout.
-    pub fn timeouts(&self, why: &crate::event::DisconnectReason) -> Option<&AtomicU64> {
+    /// The counter of clients the server cut off for `why`, when `why` is a
+    /// timeout or an oversize frame (counted when that close is the one
+    /// that happens: `EventLoop::close_after_flush`).
+    pub fn cut_for(&self, why: &crate::event::DisconnectReason) -> Option<&AtomicU64> {
         match why {
             crate::event::DisconnectReason::IdleTimeout => Some(&self.idle_timeouts),
             crate::event::DisconnectReason::FrameTimeout => Some(&self.frame_timeouts),
+            crate::event::DisconnectReason::FrameTooLarge => Some(&self.frame_too_large),
             _ => None,
         }
     }
 }
 
-/// Sums the loops' counters.
-pub(crate) fn sum(loops: &[LoopCounters], clients: u64) -> Stats {
-    let mut s = Stats {
-        clients,
-        ..Stats::default()
-    };
+/// Sums the loops' counters, `clients` giving the clients connected now.
+///
+/// Ends are read before beginnings: first every loop's `disconnected` and
+/// `unwritten`, then `clients`, then the rest (acquiring what [`add`]
+/// released). A client's end is counted after its leaving the registry,
+/// which follows its admission, and a message is counted unwritten after it
+/// was queued; so every snapshot, even one taken during traffic, has
+/// `disconnected + clients <= accepted` and `unwritten <= msgs_out` (read
+/// the other way round, a client admitted and gone between two reads
+/// showed more ends than admissions).
+///
+/// [`add`]: LoopCounters::add
+pub(crate) fn sum(loops: &[LoopCounters], clients: impl FnOnce() -> u64) -> Stats {
+    let mut s = Stats::default();
     for l in loops {
-        s.accepted += l.accepted.load(Relaxed);
-        s.rejected += l.rejected.load(Relaxed);
-        s.rejected_per_ip += l.rejected_per_ip.load(Relaxed);
-        s.disconnected += l.disconnected.load(Relaxed);
-        s.msgs_in += l.msgs_in.load(Relaxed);
-        s.bytes_in += l.bytes_in.load(Relaxed);
-        s.msgs_out += l.msgs_out.load(Relaxed);
-        s.bytes_out += l.bytes_out.load(Relaxed);
-        s.dropped += l.dropped.load(Relaxed);
-        s.undelivered += l.undelivered.load(Relaxed);
-        s.slow_consumers += l.slow_consumers.load(Relaxed);
-        s.unwritten += l.unwritten.load(Relaxed);
-        s.frame_too_large += l.frame_too_large.load(Relaxed);
-        s.idle_timeouts += l.idle_timeouts.load(Relaxed);
-        s.frame_timeouts += l.frame_timeouts.load(Relaxed);
-        s.callback_panics += l.callback_panics.load(Relaxed);
+        s.disconnected += l.disconnected.load(Acquire);
+        s.unwritten += l.unwritten.load(Acquire);
+    }
+    s.clients = clients();
+    for l in loops {
+        s.accepted += l.accepted.load(Acquire);
+        s.rejected += l.rejected.load(Acquire);
+        s.rejected_per_ip += l.rejected_per_ip.load(Acquire);
+        s.msgs_in += l.msgs_in.load(Acquire);
+        s.bytes_in += l.bytes_in.load(Acquire);
+        s.msgs_out += l.msgs_out.load(Acquire);
+        s.bytes_out += l.bytes_out.load(Acquire);
+        s.dropped += l.dropped.load(Acquire);
+        s.undelivered += l.undelivered.load(Acquire);
+        s.slow_consumers += l.slow_consumers.load(Acquire);
+        s.frame_too_large += l.frame_too_large.load(Acquire);
+        s.idle_timeouts += l.idle_timeouts.load(Acquire);
+        s.frame_timeouts += l.frame_timeouts.load(Acquire);
+        s.callback_panics += l.callback_panics.load(Acquire);
     }
     s
 }

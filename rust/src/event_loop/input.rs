@@ -446,7 +446,8 @@ fn take_input(
         res => res,
     };
     if res.is_err() {
-        LoopCounters::add(&counters.frame_too_large, 1);
+        // (Counted by the close, if it is the one that happens: a kick
+        // posted meanwhile may come first.)
         // Debug: the application is told (the reason `FrameTooLarge`).
         log::debug!("tcphub: client {client} sent a frame over the limit");
         return Input::TooLarge;
