@@ -67,6 +67,13 @@
  *     the sockets to the parent, which goes on serving. Free there does
  *     not run the userdata destructor (tcphub_server_set_userdata_free):
  *     the run it started is the parent's, which still uses the userdata.
+ *     A tcphub_ready_fd made before the fork is the parent's descriptor
+ *     too: tcphub_ready_fd_arm answers 0 there without reading it. A
+ *     child forked inside a callback is a copy of the I/O thread running
+ *     it: end it with _exit or exec before the callback returns. If it
+ *     returns, that thread ends there, running nothing more of the
+ *     server (no callback, read, accept or write: the sockets are the
+ *     parent's), and with it the child (exit status 0, as exit(0)).
  *     Rare case: if a thread of the parent was inside a call on that
  *     server at the instant of the fork (holding its state lock), the
  *     child cannot change that server at all: setters and

@@ -25,6 +25,8 @@ In a child process forked (``os.fork()``) while a server or client runs,
 it acts as stopped: its threads stay in the parent, sends raise
 ``NotRunning``, and ``stop()``, ``close()`` and the child's exit return at
 once, leaving the parent's connections alone.
+A child forked inside a callback (on the dispatcher thread) should end
+with ``os._exit()``; returning from the callback ends it too.
 """
 
 from ._tcphub import (

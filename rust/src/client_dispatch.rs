@@ -36,6 +36,9 @@ impl Dispatch {
     }
 
     fn guarded(&self, what: &str, f: impl FnOnce()) {
+        if self.core().origin.forked() {
+            return; // a child forked in an earlier callback (`ClientLoop::run`)
+        }
         if crate::shared::call_guarded(f) {
             log::error!("tcphub: the client {what} callback panicked; the client keeps running");
         }

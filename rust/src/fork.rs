@@ -11,6 +11,15 @@
 //! — and a server lists no clients.
 //! Its sockets stay the parent's to serve — the child never touches them
 //! (no shutdown, no reset).
+//! A [`ReadyFd`](crate::ReadyFd) made before the fork is the parent's
+//! descriptor too (one open eventfd): arming it in the child reads nothing
+//! (that would take the parent's wakeup) and answers "take" at once.
+//! A child forked inside a callback is a copy of the I/O thread running
+//! it (a server's loop, a client's thread): once the callback returns,
+//! that copy runs nothing more (`EventLoop::run`, `ClientLoop::run` and
+//! the checks in their callbacks, reads, accepts and `pump`) — the epoll
+//! instance, sockets and queues are the parent's — and its thread ends,
+//! and with it the child, its only thread.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;

@@ -94,12 +94,20 @@ pub(crate) trait Watched: Send + Sync {
 pub struct ReadyFd {
     note: Arc<Notifier>,
     watched: Box<dyn Watched>,
+    /// Where the descriptor was made: in a child forked since, it is the
+    /// parent's too (one open eventfd), and reading it there would take
+    /// the parent's wakeup (see `fork.rs`).
+    origin: crate::fork::Origin,
 }
 
 impl ReadyFd {
     /// Watches `watched` with a new descriptor.
     pub(crate) fn new(watched: Box<dyn Watched>, note: Arc<Notifier>) -> ReadyFd {
-        ReadyFd { note, watched }
+        ReadyFd {
+            note,
+            watched,
+            origin: crate::fork::Origin::here(),
+        }
     }
 
     /// Readies the descriptor for a wait: `true` when nothing can be taken
@@ -107,7 +115,9 @@ impl ReadyFd {
     /// end); `false` when something can be taken now (or the queue has
     /// ended), and it is not armed. Either way what made the descriptor
     /// readable before is read, so it is readable again only for what
-    /// comes after this call. Takes nothing. For a server it also counts
+    /// comes after this call — except in a child forked since the
+    /// descriptor was made, where it is the parent's descriptor too: there
+    /// it answers `false` and reads nothing. Takes nothing. For a server it also counts
     /// as asking for more events, as a wait does (see
     /// [`Events::wait_ready`](crate::Events::wait_ready)).
     ///
@@ -124,6 +134,12 @@ impl ReadyFd {
     /// ```
     #[must_use = "false means something can be taken now: do not wait"]
     pub fn arm(&self) -> bool {
+        if self.origin.forked() {
+            // Made before this process was forked: the descriptor is the
+            // parent's too, and its count the parent's wakeup. Nothing can
+            // be waited for here anyway (the takes answer at once).
+            return false;
+        }
         self.note.drain();
         !self.watched.ready_or_arm(&self.note)
     }
