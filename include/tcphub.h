@@ -71,9 +71,9 @@
  *     too: tcphub_ready_fd_arm answers 0 there without reading it. A
  *     child forked inside a callback is a copy of the I/O thread running
  *     it: end it with _exit or exec before the callback returns. If it
- *     returns, that thread ends there, running nothing more of the
- *     server (no callback, read, accept or write: the sockets are the
- *     parent's), and with it the child (exit status 0, as exit(0)).
+ *     returns, the child is ended there with _exit(0) (no atexit
+ *     handlers, no stdio flush), running nothing more of the server (the
+ *     sockets are the parent's).
  *     Rare case: if a thread of the parent was inside a call on that
  *     server at the instant of the fork (holding its state lock), the
  *     child cannot change that server at all: setters and

@@ -36,9 +36,6 @@ impl Dispatch {
     }
 
     fn guarded(&self, what: &str, f: impl FnOnce()) {
-        if self.core().origin.forked() {
-            return; // a child forked in an earlier callback (`ClientLoop::run`)
-        }
         if crate::shared::call_guarded(f) {
             log::error!("tcphub: the client {what} callback panicked; the client keeps running");
         }

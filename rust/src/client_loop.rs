@@ -221,15 +221,7 @@ pub(crate) fn spawn(
             let _ = lp.core.io_thread.set(std::thread::current().id());
             // Its waker's descriptor closes with the thread (`wake.rs`).
             let _release = crate::wake::ReleaseOnExit(lp.core.waker.clone());
-            lp.run();
-            if lp.core.origin.forked() {
-                // A child forked in a callback that returned (see `run`):
-                // the socket, queues and waker are the parent's, left as
-                // they are (withdrawing the socket would take a lock a
-                // thread of the parent may have held at the fork).
-                std::mem::forget(lp);
-                std::mem::forget(_release);
-            }
+            lp.run()
         })
         .map_err(|source| Error::Io {
             context: "spawning the client thread",
@@ -246,18 +238,9 @@ impl Drop for ClientLoop {
 }
 
 impl ClientLoop {
-    /// Runs the connection until the client is closed for good. In a child
-    /// forked inside one of its callbacks that returned instead of
-    /// exiting, this thread is the fork's copy of the I/O thread: it
-    /// returns once the callback has, running nothing more — the socket
-    /// and the queues are the parent's, which goes on using them
-    /// (`fork.rs`).
     fn run(&mut self) {
         let mut events = Events::with_capacity(16);
         loop {
-            if self.core.origin.forked() {
-                return;
-            }
             let timeout = self.timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -286,16 +269,10 @@ impl ClientLoop {
             if self.read_pending && self.may_read() && self.ack_wait.is_none() {
                 self.read();
             }
-            if self.core.origin.forked() {
-                return; // forked in a callback (see above)
-            }
             self.flush();
             self.end_after_peer_done();
             self.shut_write_when_flushed();
             self.timers();
-            if self.core.origin.forked() {
-                return; // forked in a callback those ran (see above)
-            }
             self.check_vanished();
             self.dispatch.drain_backlog();
             if let Some(deadline) = self.closing {
@@ -458,9 +435,6 @@ impl ClientLoop {
             return; // the server sends nothing more, or nothing is read
         }
         for _ in 0..READ_BUDGET {
-            if self.core.origin.forked() {
-                return; // forked in a callback (see `run`): not ours to read
-            }
             // Closed (by a callback of the last read, too): what the server
             // sends now is read but not delivered (`Dispatch::message`), so
             // that its end-of-stream is seen if it comes before the close's

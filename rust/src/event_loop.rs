@@ -118,16 +118,7 @@ pub(crate) fn spawn(
             // Its waker's descriptor closes with the thread (`wake.rs`).
             let _release = crate::wake::ReleaseOnExit(core.loops[idx].waker.clone());
             let kicks = shared::enter_loop(&core, idx, parts.rx.clone());
-            let mut event_loop = EventLoop::new(idx, parts, handle, listener, events_tx, kicks);
-            event_loop.run();
-            if core.origin.forked() {
-                // A child forked in a callback that returned (see `run`):
-                // its copies of the loop's sockets, queues and waker are
-                // the parent's, left as they are; the thread ends, and
-                // with it the child (its only thread).
-                std::mem::forget(event_loop);
-                std::mem::forget(_release);
-            }
+            EventLoop::new(idx, parts, handle, listener, events_tx, kicks).run();
             shared::leave_loop();
         })
         .map_err(|source| Error::Io {
@@ -268,19 +259,9 @@ impl EventLoop {
         &self.core.counters[self.idx]
     }
 
-    /// Serves until the server has stopped and the loop has finished. In a
-    /// child forked inside one of its callbacks that returned instead of
-    /// exiting, this thread is the copy of the loop the fork made: it
-    /// returns as soon as the callback has, touching nothing more — no
-    /// callback, read, accept, write or command — since the epoll
-    /// instance, the sockets and the queues are the parent's, which goes on
-    /// serving them (`fork.rs`).
     fn run(&mut self) {
         let mut events = MioEvents::with_capacity(1024);
         loop {
-            if self.core.origin.forked() {
-                return;
-            }
             let timeout = self.poll_timeout();
             if let Err(e) = self.wait(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -295,9 +276,6 @@ impl EventLoop {
                 || !self.to_read.is_empty()
                 || (self.accept_more && !self.dispatch.full_for_new_clients());
             for ev in events.iter() {
-                if self.core.origin.forked() {
-                    return;
-                }
                 match ev.token() {
                     WAKER => {}
                     LISTENER => {
@@ -324,9 +302,6 @@ impl EventLoop {
                             let drain = ev.is_read_closed() || ev.is_error() || ev.is_priority();
                             self.read(t, drain);
                         }
-                        if self.core.origin.forked() {
-                            return;
-                        }
                         self.pump();
                         // Write replies now rather than after the whole batch of
                         // events: lower latency, and the frames queued by one
@@ -334,9 +309,6 @@ impl EventLoop {
                         self.flush_scheduled();
                     }
                 }
-            }
-            if self.core.origin.forked() {
-                return;
             }
             if let Some(at) = self.accept_retry {
                 if Instant::now() >= at {

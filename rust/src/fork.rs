@@ -15,11 +15,11 @@
 //! descriptor too (one open eventfd): arming it in the child reads nothing
 //! (that would take the parent's wakeup) and answers "take" at once.
 //! A child forked inside a callback is a copy of the I/O thread running
-//! it (a server's loop, a client's thread): once the callback returns,
-//! that copy runs nothing more (`EventLoop::run`, `ClientLoop::run` and
-//! the checks in their callbacks, reads, accepts and `pump`) — the epoll
-//! instance, sockets and queues are the parent's — and its thread ends,
-//! and with it the child, its only thread.
+//! it (a server's loop, a client's thread), whose epoll instance, sockets
+//! and queues are the parent's: once the callback returns, the child ends
+//! at once (`_exit(0)`, or 101 if the callback panicked; see
+//! [`end_if_forked_since`], called by `shared::call_guarded`), running
+//! nothing more of the loop.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
@@ -28,6 +28,27 @@ use std::sync::Once;
 /// tcphub: bumped in every child (`pthread_atfork`), before `fork()`
 /// returns there.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The fork generation now (see [`end_if_forked_since`]).
+#[inline]
+pub(crate) fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
+/// Ends this process at once (`_exit`: no exit handlers, no stdio flush)
+/// when it was forked since `before` — a child forked inside the callback
+/// that just returned: its thread is a copy of the I/O thread, whose
+/// epoll instance, sockets and queues are the parent's, so it must run
+/// nothing more of the loop (it took the parent's clients' input and never
+/// ended). Exit code 0, or 101 (Rust's for a panic) if `panicked`.
+#[inline]
+pub(crate) fn end_if_forked_since(before: u64, panicked: bool) {
+    if generation() != before {
+        // SAFETY: `_exit` is async-signal-safe and ends the (one-threaded)
+        // child without touching what it shares with the parent.
+        unsafe { libc::_exit(if panicked { 101 } else { 0 }) };
+    }
+}
 
 extern "C" fn in_child() {
     // Async-signal-safe: one atomic add, in the single-threaded child.

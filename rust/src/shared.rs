@@ -383,10 +383,16 @@ impl Drop for StopGuard {
 /// dropping it may panic again, outside the first catch: that would end
 /// the I/O thread. Its drop is caught as well, and a payload of that second
 /// panic is leaked rather than dropped (it could do the same).
+///
+/// A child forked inside the callback ends when it returns (see
+/// [`crate::fork::end_if_forked_since`]).
 pub(crate) fn call_guarded(f: impl FnOnce()) -> bool {
+    let generation = crate::fork::generation();
     let Err(payload) = catch_unwind(AssertUnwindSafe(f)) else {
+        crate::fork::end_if_forked_since(generation, false);
         return false;
     };
+    crate::fork::end_if_forked_since(generation, true);
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         std::mem::forget(again);
     }

@@ -303,9 +303,6 @@ impl EventLoop {
             return;
         }
         for _ in 0..ACCEPT_BUDGET {
-            if self.core.origin.forked() {
-                return; // the listener is the parent's (see `EventLoop::run`)
-            }
             if self.dispatch.full_for_new_clients() {
                 // Pull mode, the event queue full and this many events
                 // waiting for room: a client accepted now could not be

@@ -50,9 +50,6 @@ impl Dispatch {
     }
 
     pub(super) fn guarded(&self, counters: &LoopCounters, what: &str, f: impl FnOnce()) {
-        if self.core().origin.forked() {
-            return; // a child forked in an earlier callback (see `EventLoop::run`)
-        }
         if shared::call_guarded(f) {
             LoopCounters::add(&counters.callback_panics, 1);
             log::error!("tcphub: the {what} callback panicked; the server keeps running");

@@ -210,9 +210,7 @@ impl EventLoop {
     /// `ServerStopped`, where leaving it in the listen backlog would have
     /// it reset).
     pub(super) fn input_stopped(&self) -> bool {
-        self.stopping.is_some()
-            || !self.core.running.load(Ordering::Acquire)
-            || self.core.origin.forked()
+        self.stopping.is_some() || !self.core.running.load(Ordering::Acquire)
     }
 
     /// Whether input is read only to be dropped: after `stop_input()`

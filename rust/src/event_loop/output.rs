@@ -36,8 +36,7 @@ impl EventLoop {
     /// A nested call (from a callback's effects) leaves the work to the
     /// running one, so commands are never applied out of order.
     pub(super) fn pump(&mut self) {
-        // (Not in a child forked in a callback: see `EventLoop::run`.)
-        if self.pumping || self.core.origin.forked() {
+        if self.pumping {
             return;
         }
         self.pumping = true;
@@ -50,9 +49,6 @@ impl EventLoop {
         self.core.flush_lanes_into(self.idx, None, false);
         remote.drain_into(&self.rx, &mut self.work);
         loop {
-            if self.core.origin.forked() {
-                return; // forked in a callback a command ran (`EventLoop::run`)
-            }
             shared::take_local_into(&mut self.work);
             let Some(cmd) = self.work.pop_front() else {
                 break;
