@@ -68,6 +68,19 @@ impl Drop for KillOnDrop {
 }
 
 /// The number of the first false check (1-based), or 0.
+/// A new echo server of this process and a client of it, and whether the
+/// client had `word` echoed back.
+fn own_echo(word: &[u8]) -> (tcphub::ServerHandle, TcpClient, bool) {
+    let own = echo_server(Framing::lines());
+    let oc = TcpClient::builder(own.local_addr())
+        .framing(Framing::lines())
+        .connect()
+        .expect("connect");
+    oc.send(word).expect("send");
+    let echoed = oc.recv_timeout(TIMEOUT).ok().as_deref() == Some(word);
+    (own, oc, echoed)
+}
+
 fn first_failed(checks: &[bool]) -> i32 {
     checks.iter().position(|ok| !ok).map_or(0, |i| i as i32 + 1)
 }
@@ -238,13 +251,8 @@ fn a_child_starts_its_own_server_and_client_and_a_grandchild_too() {
         if s.is_running() || c.send(b"x").is_ok() {
             return 1;
         }
-        let own = echo_server(Framing::lines());
-        let oc = TcpClient::builder(own.local_addr())
-            .framing(Framing::lines())
-            .connect()
-            .expect("connect in child");
-        oc.send(b"child").expect("send in child");
-        if oc.recv_timeout(TIMEOUT).ok().as_deref() != Some(&b"child"[..]) {
+        let (own, oc, echoed) = own_echo(b"child");
+        if !echoed {
             return 2;
         }
         // A grandchild, holding its grandparent's and parent's handles.
@@ -264,13 +272,8 @@ fn a_child_starts_its_own_server_and_client_and_a_grandchild_too() {
                 oc.close();
                 c.close();
                 s.stop();
-                let g = echo_server(Framing::lines());
-                let gc = TcpClient::builder(g.local_addr())
-                    .framing(Framing::lines())
-                    .connect()
-                    .expect("connect in grandchild");
-                gc.send(b"grandchild").expect("send");
-                if gc.recv_timeout(TIMEOUT).ok().as_deref() != Some(&b"grandchild"[..]) {
+                let (g, gc, echoed) = own_echo(b"grandchild");
+                if !echoed {
                     return 3;
                 }
                 gc.close();
@@ -318,13 +321,8 @@ fn a_fork_inside_a_callback_whose_child_exits_leaves_the_parent_serving() {
                             return 1;
                         }
                         h.stop(); // on an I/O thread copy: returns at once
-                        let own = echo_server(Framing::lines());
-                        let oc = TcpClient::builder(own.local_addr())
-                            .framing(Framing::lines())
-                            .connect()
-                            .expect("connect in child");
-                        oc.send(b"child").expect("send in child");
-                        if oc.recv_timeout(TIMEOUT).ok().as_deref() != Some(&b"child"[..]) {
+                        let (own, oc, echoed) = own_echo(b"child");
+                        if !echoed {
                             return 2;
                         }
                         oc.close();
