@@ -236,8 +236,22 @@ pub(crate) fn install() {
 /// logging.basicConfig(level=logging.DEBUG)
 /// tcphub.set_engine_log_level(logging.DEBUG)
 /// ```
+///
+/// Any int is a level, as for `Logger.setLevel`: one past 64 bits is above
+/// every line (none passed) or, negative, below every line (all passed).
 #[pyfunction]
-pub(crate) fn set_engine_log_level(level: i64) {
+pub(crate) fn set_engine_log_level(level: &Bound<'_, PyAny>) -> PyResult<()> {
+    let level = match level.extract::<i64>() {
+        Ok(n) => n,
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(level.py()) => {
+            if level.gt(0)? {
+                i64::MAX
+            } else {
+                i64::MIN
+            }
+        }
+        Err(e) => return Err(e),
+    };
     log::set_max_level(match level {
         ..=5 => LevelFilter::Trace,
         6..=10 => LevelFilter::Debug,
@@ -246,6 +260,7 @@ pub(crate) fn set_engine_log_level(level: i64) {
         31..=40 => LevelFilter::Error,
         _ => LevelFilter::Off,
     });
+    Ok(())
 }
 
 /// The level of the engine's lines passed to `logging` now (see

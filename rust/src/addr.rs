@@ -151,7 +151,8 @@ pub fn client_host(text: &str) -> Result<&str, String> {
 /// `None` for anything else.
 pub(crate) fn numeric_host(host: &str) -> Option<String> {
     let number = |part: &str| match part.strip_prefix("0x").or(part.strip_prefix("0X")) {
-        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        // ("0x" alone is no number to `inet_aton`: "0x", "0x.1" are names.)
+        Some(hex) => !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()),
         None => !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()),
     };
     let parts = host.split('.').count();
