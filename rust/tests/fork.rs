@@ -5,8 +5,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use support::child::{in_child, wait_child_or_kill};
 use support::*;
 use tcphub::{Error, Framing, TcpClient};
 
@@ -71,24 +72,12 @@ fn child_checks(server: tcphub::ServerHandle, client: TcpClient) -> i32 {
     0
 }
 
-/// Waits (bounded) for our forked child `pid`; its wait status. Kills it
-/// and fails when it hangs.
+/// Waits (bounded) for our forked child `pid`; its wait status. Fails
+/// when it hangs (it is killed).
 fn wait_child(pid: libc::pid_t) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut status = 0;
-    loop {
-        // SAFETY: waits for our own child, without blocking.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            return status;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: our own child, stuck.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("the forked child hung (stop, close or drop waited for the parent's threads)");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_child_or_kill(pid).unwrap_or_else(|| {
+        panic!("the forked child hung (stop, close or drop waited for the parent's threads)")
+    })
 }
 
 /// The scheduler state of thread `tid` of this process (`'S'`: asleep).
@@ -119,19 +108,10 @@ fn waiting_in(wait: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<(
 /// Forks; the child runs `check` (a close or stop of the parent's handle)
 /// and `_exit`s. Fails when the child hangs.
 fn child_must_finish(check: impl FnOnce()) {
-    // SAFETY: the child runs only `check` (tcphub handles) and `_exit`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
+    in_child("the child's close or stop", || {
         check();
-        // SAFETY: ends the child at once, without the parent's exit work.
-        unsafe { libc::_exit(0) };
-    }
-    let status = wait_child(pid);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "wait status {status:#x}"
-    );
+        0
+    });
 }
 
 #[test]

@@ -6,50 +6,11 @@
 mod support;
 
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use support::child::{in_child, wait_child_or_kill};
 use support::*;
 use tcphub::{Error, Event, Framing, TcpClient, TcpServer};
-
-/// Waits (bounded) for our child `pid`; its wait status, or `None` when it
-/// hung (then killed).
-fn wait_child_or_kill(pid: libc::pid_t) -> Option<i32> {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut status = 0;
-    loop {
-        // SAFETY: our own child, without blocking.
-        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            // SAFETY: our own child, stuck.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Forks; the child runs `check` (its exit code: 0 passed, else the failed
-/// check) and `_exit`s. Fails when the child hangs or a check failed.
-fn in_child(what: &str, check: impl FnOnce() -> i32) {
-    // SAFETY: the child runs only `check` and `_exit`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = check();
-        // SAFETY: ends the child at once, without the parent's exit work.
-        unsafe { libc::_exit(code) };
-    }
-    let status = wait_child_or_kill(pid).unwrap_or_else(|| panic!("{what}: the child hung"));
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{what}: wait status {status:#x} (exit code = the failed check)"
-    );
-}
 
 /// Kills child `pid` when dropped unless reaped (`0`): a failing test
 /// must not leave behind a child that holds the test's output pipe open.
@@ -67,7 +28,6 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// The number of the first false check (1-based), or 0.
 /// A new echo server of this process and a client of it, and whether the
 /// client had `word` echoed back.
 fn own_echo(word: &[u8]) -> (tcphub::ServerHandle, TcpClient, bool) {
@@ -81,6 +41,7 @@ fn own_echo(word: &[u8]) -> (tcphub::ServerHandle, TcpClient, bool) {
     (own, oc, echoed)
 }
 
+/// The number of the first false check (1-based), or 0.
 fn first_failed(checks: &[bool]) -> i32 {
     checks.iter().position(|ok| !ok).map_or(0, |i| i as i32 + 1)
 }

@@ -3,12 +3,15 @@
 //! at the fork first; a lock held by a parent's thread at the fork is held
 //! for good in the child, which then hung.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+
+use support::child::wait_child_or_kill;
 
 /// Forks; the child runs `child` and `_exit`s. Whether it hung (killed
-/// after 3 s).
+/// after the tests' bounded wait).
 fn child_hangs(child: impl FnOnce()) -> bool {
     // SAFETY: the child only runs `child` (no allocation-heavy work) and
     // `_exit`s.
@@ -19,23 +22,7 @@ fn child_hangs(child: impl FnOnce()) -> bool {
         // SAFETY: ends the child at once.
         unsafe { libc::_exit(0) };
     }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut status = 0;
-    loop {
-        // SAFETY: our own child, without blocking.
-        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
-            return false;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: our own child, stuck.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_child_or_kill(pid).is_none()
 }
 
 /// Up to 60 forks while another thread of the parent looks at the queue

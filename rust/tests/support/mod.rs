@@ -9,6 +9,7 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod netns;
 
 use std::io::{self, Read, Write};
