@@ -4,7 +4,6 @@
 //! (see `server.rs` for the threads and the GIL as a whole).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -14,6 +13,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use pyo3::prelude::*;
 use tcphub::{Event, Events, ServerHandle};
 
+use crate::hold::{Holds, Stash, HELD_WAIT};
 use crate::types::{PyClient, PyEvent};
 
 thread_local! {
@@ -27,12 +27,6 @@ thread_local! {
     /// (`note_kick`), and that event removes them: at most one entry per
     /// client connected, never one left behind.
     static KICKED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-    /// On a dispatcher thread: the clients whose `Connected` it has handed
-    /// out and whose `Disconnected` it has not (at most the clients
-    /// connected, plus a stop's leftovers). A client held open for replies
-    /// after its `Disconnected` (see `Event`) can still be kicked, but no
-    /// event of it is left to skip: this tells `note_kick` so.
-    static LIVE: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
 }
 
 /// Whether `ev` is a message taken once this server's stop has begun, or
@@ -46,19 +40,15 @@ fn after_stop(ev: &Event, input_stopped: &AtomicBool) -> bool {
 }
 
 /// Whether the dispatcher must skip `ev`: a message of a client its
-/// callbacks have kicked. A `Disconnected` ends that. Also keeps `LIVE`.
+/// callbacks have kicked. A `Disconnected` ends that.
 fn after_kick(ev: &Event) -> bool {
     match ev {
         Event::Message(c, _) => KICKED.with(|k| {
             let k = k.borrow();
             !k.is_empty() && k.contains(&c.id)
         }),
-        Event::Connected(c) => {
-            LIVE.with(|l| l.borrow_mut().insert(c.id));
-            false
-        }
+        Event::Connected(_) => false,
         Event::Disconnected(c, _) => {
-            LIVE.with(|l| l.borrow_mut().remove(&c.id));
             KICKED.with(|k| k.borrow_mut().retain(|&id| id != c.id));
             false
         }
@@ -317,6 +307,8 @@ pub(crate) struct Dispatcher {
     /// Set when this server's stop or `stop_input()` begins: the messages
     /// still queued for the thread are skipped (see `after_stop`).
     input_stopped: Arc<AtomicBool>,
+    /// The paused clients, whose events the thread holds back (`hold.rs`).
+    pub(crate) holds: Arc<Holds>,
 }
 
 impl Dispatcher {
@@ -382,25 +374,26 @@ pub(crate) fn kick(
     client_id: u64,
 ) -> tcphub::Result<()> {
     let here = std::thread::current().id();
-    let ours = dispatcher.is_some_and(|d| d.thread_id == here);
+    let ours = dispatcher.filter(|d| d.thread_id == here);
     // Listed before the kick: its `Disconnected` is still to come.
-    let listed = ours && handle.client(client_id).is_some();
+    let listed = ours.is_some() && handle.client(client_id).is_some();
     handle.disconnect(client_id)?;
-    if ours {
-        note_kick(client_id, listed);
+    if let Some(d) = ours {
+        note_kick(client_id, listed || d.holds.is_live(client_id));
     }
     Ok(())
 }
 
 /// A callback of this thread's server disconnected `client_id`: skip its
 /// messages still queued until its `Disconnected` (see `after_kick`), if
-/// that is still to come: the client was `listed` (by the server, just
+/// that is still `to_come`: the client was listed (by the server, just
 /// before the kick: its `Disconnected` was not even queued then), or this
-/// dispatcher has handed out its `Connected` but not its `Disconnected`.
-/// Kicking a client held open for replies after its `Disconnected` was
-/// handed out notes nothing (it used to stay noted for good).
-fn note_kick(client_id: u64, listed: bool) {
-    if !listed && !LIVE.with(|l| l.borrow().contains(&client_id)) {
+/// dispatcher has handed out its `Connected` but not its `Disconnected`
+/// (`Holds::is_live`). Kicking a client held open for replies after its
+/// `Disconnected` was handed out notes nothing (it used to stay noted for
+/// good).
+fn note_kick(client_id: u64, to_come: bool) {
+    if !to_come {
         return;
     }
     KICKED.with(|k| {
@@ -427,11 +420,35 @@ impl Dispatcher {
         let stop_seen = Arc::clone(&stopping);
         let input_stopped = Arc::new(AtomicBool::new(false));
         let skip = Arc::clone(&input_stopped);
+        let holds = Arc::new(Holds::default());
+        let held = Arc::clone(&holds);
         let t = std::thread::Builder::new()
             .name("tcphub-dispatch".into())
             .spawn(move || {
-                let flags = (&*stop_seen, &*skip);
-                dispatch_loop(events, callbacks, &counter, flags, done_tx)
+                let run = Run {
+                    events: &events,
+                    callbacks: &callbacks,
+                    errors: &counter,
+                    stopping: &stop_seen,
+                    input_stopped: &skip,
+                    holds: &held,
+                };
+                let kept = dispatch_loop(&run);
+                // Release the callbacks' references with the GIL held, if
+                // still possible (that may run Python code: a closure's
+                // last reference). The kept thread state goes with the
+                // last attach; if the interpreter is shutting down it is
+                // left to the interpreter's own cleanup.
+                let _ = attached(move |_py| {
+                    drop(callbacks);
+                    if let Some(kept) = kept {
+                        // SAFETY: attached, so the count stays above zero
+                        // until the attach itself ends, which deletes the
+                        // thread state.
+                        unsafe { pyo3::ffi::PyGILState_Release(kept) };
+                    }
+                });
+                drop(done_tx); // stop() sees the dispatcher has finished
             })?;
         {
             let mut all = unfinished();
@@ -445,6 +462,7 @@ impl Dispatcher {
             errors,
             stopping,
             input_stopped,
+            holds,
             pid: std::process::id(),
         })
     }
@@ -545,13 +563,50 @@ fn opaque_call<F: FnOnce(Python<'_>) -> R, R>(f: F, py: Python<'_>) -> R {
     call(f, py)
 }
 
-fn dispatch_loop(
-    events: Events,
-    callbacks: Callbacks,
-    errors: &AtomicU64,
-    (stopping, input_stopped): (&AtomicBool, &AtomicBool),
-    _done: crossbeam_channel::Sender<()>,
-) {
+/// What the dispatcher thread works with.
+struct Run<'a> {
+    events: &'a Events,
+    callbacks: &'a Callbacks,
+    /// Exceptions the callbacks raised (see `Dispatcher::errors`).
+    errors: &'a AtomicU64,
+    stopping: &'a AtomicBool,
+    input_stopped: &'a AtomicBool,
+    holds: &'a Holds,
+}
+
+impl Run<'_> {
+    /// Takes `ev` in its turn: a message of a paused client is kept in
+    /// `stash`; a client's end first hands out what is kept of it.
+    fn take(&self, py: Python<'_>, stash: &mut Stash, ev: Event) {
+        stash.release_resumed(self.holds, |held| self.hand_out(py, held));
+        match &ev {
+            Event::Connected(c) => self.holds.connected(c.id),
+            Event::Disconnected(c, _) => {
+                self.holds.disconnected(c.id);
+                stash.release_ended(c.id, |held| self.hand_out(py, held));
+            }
+            Event::Message(..) => {}
+        }
+        if let Some(ev) = stash.keep(self.holds, ev) {
+            self.hand_out(py, ev);
+        }
+    }
+
+    /// Hands `ev` out: to its callback, unless it is to be skipped.
+    fn hand_out(&self, py: Python<'_>, ev: Event) {
+        self.events.hand_out(&ev);
+        if !after_kick(&ev)
+            && !after_stop(&ev, self.input_stopped)
+            && self.callbacks.deliver(py, ev, self.stopping)
+        {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs the callbacks until the events end (or the interpreter does);
+/// returns the thread state it kept, to be released attached.
+fn dispatch_loop(run: &Run<'_>) -> Option<pyo3::ffi::PyGILState_STATE> {
     ON_DISPATCHER.with(|d| d.set(true));
     // This thread's Python thread state, kept for the dispatcher's life: a
     // `PyGILState_Ensure` of our own under the first attach keeps the
@@ -565,44 +620,45 @@ fn dispatch_loop(
         // SAFETY: attached; released once, attached, below.
         unsafe { pyo3::ffi::PyGILState_Ensure() }
     }) else {
-        return; // the interpreter is shutting down
+        return None; // the interpreter is shutting down
     };
     let mut batch = Vec::with_capacity(DISPATCH_BATCH);
+    let mut stash = Stash::default();
     loop {
         batch.clear();
+        // Holding events, look at the resumes now and then (one from
+        // another thread does not wake this wait).
+        let wait = if stash.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            HELD_WAIT
+        };
         // Not attached here: the wait holds no GIL.
         // Staged: each event counts as taken when its turn comes (a
         // `hold_for_replies` window runs from there, not from the batch).
-        match events.recv_batch_staged(&mut batch, DISPATCH_BATCH, Duration::from_secs(1)) {
-            Ok(0) => continue,
+        match run
+            .events
+            .recv_batch_staged(&mut batch, DISPATCH_BATCH, wait)
+        {
+            Ok(0) if stash.is_empty() => continue,
             Ok(_) => {
                 let delivered = attached(|py| {
+                    stash.release_resumed(run.holds, |held| run.hand_out(py, held));
                     for ev in batch.drain(..) {
-                        events.hand_out(&ev);
-                        if !after_kick(&ev)
-                            && !after_stop(&ev, input_stopped)
-                            && callbacks.deliver(py, ev, stopping)
-                        {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
+                        run.take(py, &mut stash, ev);
                     }
                 });
                 if delivered.is_none() {
                     break; // the interpreter is shutting down
                 }
             }
-            Err(_) => break, // stopped and drained
+            Err(_) => {
+                // Stopped and drained: what is still held goes out (its
+                // messages skipped, as any after the stop).
+                let _ = attached(|py| stash.release_all(|held| run.hand_out(py, held)));
+                break;
+            }
         }
     }
-    // Release the callbacks' references with the GIL held, if still possible
-    // (that may run Python code: a closure's last reference).
-    // The kept thread state goes with the last attach; if the interpreter
-    // is shutting down it is left to the interpreter's own cleanup.
-    let _ = attached(move |_py| {
-        drop(callbacks);
-        // SAFETY: attached, so the count stays above zero until the
-        // attach itself ends, which deletes the thread state.
-        unsafe { pyo3::ffi::PyGILState_Release(kept) };
-    });
-    // `_done` drops here: stop() sees the dispatcher has finished.
+    Some(kept)
 }

@@ -14,7 +14,8 @@
 //!   dropping); `settings.rs` — its constructor's settings and the core
 //!   builder made from them.
 //! - `dispatch.rs` — the dispatcher thread that runs the Python callbacks
-//!   (and skips a kicked client's queued messages).
+//!   (and skips a kicked client's queued messages); `hold.rs` — what it
+//!   holds back of a paused client until its resume.
 //! - `events.rs` — pull consumption: `EventIterator` and `poll`.
 //! - `ready.rs` — `ReadyFd`, the readiness descriptor the asyncio methods
 //!   wait on.
@@ -43,6 +44,7 @@ mod dispatch;
 mod engine_log;
 mod errors;
 mod events;
+mod hold;
 mod ready;
 mod server;
 mod settings;

@@ -132,7 +132,9 @@ class NoSuchClient(TcpHubError, LookupError):
 class NoSuchAddr(NoSuchClient):
     """No connected client has this remote address (``send_to``).
 
-    Attribute ``address`` holds the ``(ip, port)`` that was asked for, the ip as ``Client.ip`` gives it (``"[::1]"`` and ``"::1%1"`` as ``"::1"``, ``"::ffff:127.0.0.1"`` as ``"127.0.0.1"``)."""
+    Attribute ``address`` holds the ``(ip, port)`` that was asked for, the ip
+    as ``Client.ip`` gives it (``"[::1]"`` and ``"::1%1"`` as ``"::1"``,
+    ``"::ffff:127.0.0.1"`` as ``"127.0.0.1"``)."""
 
     address: Tuple[str, int]
 
@@ -368,7 +370,8 @@ class Stats:
         returned while the client was disconnecting or
         the server stopping ran out of linger time before it got to them; the
         message (a broadcast's too) whose overflow cut a client as a slow
-        consumer under ``overflow="disconnect"``; and messages (broadcasts too) that did not fit the queue of a client held
+        consumer under ``overflow="disconnect"``; and messages (broadcasts too)
+        that did not fit the queue of a client held
         open for replies after its disconnect event, under
         ``overflow="disconnect"`` (which ends the hold; under
         ``overflow="drop"`` they count in ``dropped``, like anyone's).
@@ -819,20 +822,28 @@ class TcpServer:
         dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
         ``NotRunning``."""
     def pause_client(self, client_id: _ClientRef) -> None:
-        """Backpressure for one client (an id or a ``Client``): the server
-        reads nothing more from it until ``resume_client()``, so what it
-        sends waits in the kernel and TCP slows it down, while the others
-        are served; sends to it go on. It takes effect when the client's
-        I/O thread gets it: what was read of the client before then — with
-        callbacks, also what waits for the callback thread — is still
-        handed out. While paused its idle and frame timeouts wait, and its
-        end is noticed at the resume (or at once, after what it sent, when
-        it resets, keepalive finds it gone or a write to it fails). Not
+        """Backpressure for one client (an id or a ``Client``): the server reads
+        nothing more from it until ``resume_client()``, so what it sends waits
+        in the kernel and TCP slows it down, while the others are served;
+        sends to it go on. With callbacks it takes effect at once (for a
+        client whose connect the callback thread has handed out, to
+        ``on_connect`` or not): from the call on, no callback gets more of the
+        client — what was read of it before and waits for the callback thread
+        is held back (not counted in ``pending_events``) — until
+        ``resume_client()``, which hands that out first, in order. A callback
+        that pauses its own client (``on_message``) gets the client's next
+        message only after the resume. In pull mode it takes effect when the
+        client's I/O thread gets it: what was read before then is still handed
+        out. While paused its idle and frame timeouts wait, and its end is
+        noticed at the resume (or at once, after what it sent, held or not,
+        when it resets, keepalive finds it gone or a write to it fails). Not
         counted: one ``resume_client()`` ends any number of pauses. Raises
         ``NoSuchClient``, ``NotRunning``."""
     def resume_client(self, client_id: _ClientRef) -> None:
         """Ends ``pause_client()``: the server reads the client again, what it
-        sent meanwhile first. Harmless when it is not paused. Raises
+        sent meanwhile first; with callbacks, what the callback thread held
+        of it goes out before that (called from a callback: right after
+        it). Harmless when it is not paused. Raises
         ``NoSuchClient``, ``NotRunning``."""
     def _kicks_pending(self) -> int: ...
     def clients(self) -> List[Client]:
@@ -848,8 +859,9 @@ class TcpServer:
         ``events().len()``: in pull mode, by ``events()``, ``poll()`` or
         ``aevents()`` (those an iterator took in a batch and has not handed
         out included) — the consumer's backlog; with callbacks, by the
-        callback thread (not counting the batch it is running) — how far the
-        callbacks are behind. While the queue is at ``event_capacity`` (or
+        callback thread (not counting the batch it is running, nor what it
+        holds of paused clients) — how far the callbacks are behind. While the
+        queue is at ``event_capacity`` (or
         its messages hold 64 MiB) the server stops reading from clients.
         Events queued at a stop count until taken; 0 before ``start()``.
         Asking takes nothing and does not end a finished client's hold (see

@@ -82,6 +82,12 @@ impl PyTcpServer {
         }
     }
 
+    /// With callbacks, the paused clients whose events the dispatcher holds.
+    pub(super) fn holds(&self) -> Option<&crate::hold::Holds> {
+        let d = self.running.get()?.dispatcher.as_ref()?;
+        Some(&d.holds)
+    }
+
     /// The pull-mode events, refusing callback mode (the dispatcher owns them).
     pub(super) fn pull_events(&self, py: Python<'_>) -> PyResult<Pull> {
         let r = self.started(py)?;

@@ -123,26 +123,49 @@ impl PyTcpServer {
             .map_err(|e| self.refused(py, e))
     }
 
-    /// Backpressure for one client (an id or a ``Client``): the server
-    /// reads nothing more from it until ``resume_client()``, so what it
-    /// sends waits in the kernel and TCP slows it down, while the others
-    /// are served; sends to it go on. It takes effect when the client's
-    /// I/O thread gets it: what was read of the client before then — with
-    /// callbacks, also what waits for the callback thread — is still
-    /// handed out. While paused its idle and frame timeouts wait, and its
-    /// end is noticed at the resume (or at once, after what it sent, when
-    /// it resets, keepalive finds it gone or a write to it fails). Not
+    /// Backpressure for one client (an id or a ``Client``): the server reads
+    /// nothing more from it until ``resume_client()``, so what it sends waits
+    /// in the kernel and TCP slows it down, while the others are served;
+    /// sends to it go on. With callbacks it takes effect at once (for a
+    /// client whose connect the callback thread has handed out, to
+    /// ``on_connect`` or not): from the call on, no callback gets more of the
+    /// client — what was read of it before and waits for the callback thread
+    /// is held back (not counted in ``pending_events``) — until
+    /// ``resume_client()``, which hands that out first, in order. A callback
+    /// that pauses its own client (``on_message``) gets the client's next
+    /// message only after the resume. In pull mode it takes effect when the
+    /// client's I/O thread gets it: what was read before then is still handed
+    /// out. While paused its idle and frame timeouts wait, and its end is
+    /// noticed at the resume (or at once, after what it sent, held or not,
+    /// when it resets, keepalive finds it gone or a write to it fails). Not
     /// counted: one ``resume_client()`` ends any number of pauses. Raises
     /// ``NoSuchClient``, ``NotRunning``.
     fn pause_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
-        self.for_client(py, client_id, |h, id| h.pause_client(id))
+        let holds = self.holds();
+        self.for_client(py, client_id, |h, id| {
+            h.pause_client(id)?;
+            if let Some(holds) = holds {
+                holds.pause(id);
+            }
+            Ok(())
+        })
     }
 
     /// Ends ``pause_client()``: the server reads the client again, what it
-    /// sent meanwhile first. Harmless when it is not paused. Raises
+    /// sent meanwhile first; with callbacks, what the callback thread held
+    /// of it goes out before that (called from a callback: right after
+    /// it). Harmless when it is not paused. Raises
     /// ``NoSuchClient``, ``NotRunning``.
     fn resume_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
-        self.for_client(py, client_id, |h, id| h.resume_client(id))
+        let holds = self.holds();
+        self.for_client(py, client_id, |h, id| {
+            // What is held goes out even when the client has just gone (its
+            // end would release it too).
+            if let Some(holds) = holds {
+                holds.resume(id);
+            }
+            h.resume_client(id)
+        })
     }
 
     /// Internal, for the tests: called from a callback, how many clients
