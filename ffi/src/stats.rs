@@ -66,8 +66,10 @@ pub struct tcphub_stats {
     /// whose overflow cut a client as a slow consumer under
     /// `TCPHUB_OVERFLOW_DISCONNECT`; and messages (broadcasts too) that did
     /// not fit the queue of a client held open for replies (pull mode, or
-    /// `tcphub_server_set_hold_for_replies`) after its DISCONNECTED under `TCPHUB_OVERFLOW_DISCONNECT` (which ends
-    /// the hold; under `TCPHUB_OVERFLOW_DROP_MESSAGE` they count in
+    /// `tcphub_server_set_hold_for_replies`) after its DISCONNECTED under
+    /// `TCPHUB_OVERFLOW_DISCONNECT` (the first ends the hold and closes the
+    /// client, so later broadcasts skip it: at most one broadcast message
+    /// counts per held client; under `TCPHUB_OVERFLOW_DROP_MESSAGE` they count in
     /// `dropped`, like anyone's). Broadcasts are otherwise not counted here.
     pub undelivered: u64,
     /// Connections refused because `tcphub_server_set_max_clients_per_ip`

@@ -39,6 +39,12 @@ fn after_stop(ev: &Event, input_stopped: &AtomicBool) -> bool {
     matches!(ev, Event::Message(..)) && input_stopped.load(Ordering::Acquire)
 }
 
+/// Whether this thread's callbacks have kicked `id` (its messages are
+/// skipped until its `Disconnected`).
+fn kicked(id: u64) -> bool {
+    KICKED.with(|k| k.borrow().contains(&id))
+}
+
 /// Whether the dispatcher must skip `ev`: a message of a client its
 /// callbacks have kicked. A `Disconnected` ends that.
 fn after_kick(ev: &Event) -> bool {
@@ -575,21 +581,17 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Takes `ev` in its turn: a message of a paused client is kept in
-    /// `stash`; a client's end first hands out what is kept of it.
+    /// Takes `ev` in its turn: a held message is kept in `stash` (see
+    /// `hold.rs`); what was resumed goes out first.
     fn take(&self, py: Python<'_>, stash: &mut Stash, ev: Event) {
         stash.release_resumed(self.holds, |held| self.hand_out(py, held));
         match &ev {
             Event::Connected(c) => self.holds.connected(c.id),
-            Event::Disconnected(c, _) => {
-                self.holds.disconnected(c.id);
-                stash.release_ended(c.id, |held| self.hand_out(py, held));
-            }
+            Event::Disconnected(c, _) => self.holds.disconnected(c.id),
             Event::Message(..) => {}
         }
-        if let Some(ev) = stash.keep(self.holds, ev) {
-            self.hand_out(py, ev);
-        }
+        let skipped = |id| kicked(id) || self.input_stopped.load(Ordering::Acquire);
+        stash.take(self.holds, ev, skipped, |ev| self.hand_out(py, ev));
     }
 
     /// Hands `ev` out: to its callback, unless it is to be skipped.
@@ -640,7 +642,7 @@ fn dispatch_loop(run: &Run<'_>) -> Option<pyo3::ffi::PyGILState_STATE> {
             .events
             .recv_batch_staged(&mut batch, DISPATCH_BATCH, wait)
         {
-            Ok(0) if stash.is_empty() => continue,
+            Ok(0) if stash.is_empty() || !run.holds.any_resumed() => continue,
             Ok(_) => {
                 let delivered = attached(|py| {
                     stash.release_resumed(run.holds, |held| run.hand_out(py, held));

@@ -1,21 +1,29 @@
-//! `pause_client` with callbacks: the events of a paused client that wait
-//! for the dispatcher thread are held back from the callbacks until
-//! `resume_client`, as Rust's callback pause takes effect at once.
+//! `pause_client` and `pause_input` with callbacks: the messages that wait
+//! for the dispatcher thread are held back from the callbacks until the
+//! resume, as a Rust callback's pause takes effect at once.
 //!
-//! The core stops reading a paused client when its loop gets the command,
-//! but what it read before then is already queued for the dispatcher (with
-//! one read of 64 KiB, hundreds of messages). The dispatcher keeps such
-//! events aside (its `Stash`, one queue per held client) instead of calling
-//! `on_message`, and hands them out, first and in order, once the client is
-//! resumed. A callback among them that pauses the client again holds the
-//! rest. The client's end (`Disconnected`: a reset while paused, a kick, the
-//! stop) ends the hold: what is held goes out before it, through the same
-//! skips as any event (a kicked client's messages, and any message after
-//! the stop or `stop_input()`, are not handed out).
+//! The core stops reading when its loop gets the pause, but what it read
+//! before then is already queued for the dispatcher (one read of 64 KiB can
+//! be hundreds of messages; the queue holds up to `event_capacity`). The
+//! dispatcher keeps such messages aside in its [`Stash`] instead of calling
+//! `on_message`, and hands them out, first and in order, at the resume. A
+//! callback among them that pauses again holds the rest.
+//!
+//! - A paused client's messages go to a queue of its own. Its end
+//!   (`Disconnected`: a reset while paused, a kick, the stop) ends its hold:
+//!   what is held goes out before it.
+//! - While input is paused every message goes to one queue, `all`, in the
+//!   order taken. A client's end waits behind its held messages until the
+//!   resume (as the core notices a leaving client only then), unless they
+//!   are to be skipped anyway (kicked by a callback; input stopped).
+//!
+//! Connects are never held. Held events go out through the same skips as
+//! any (a kicked client's messages, and any message after the stop or
+//! `stop_input()`, are not handed out).
 //!
 //! [`Holds`] is shared by the dispatcher and the methods of the server
-//! (`pause_client`/`resume_client`, any thread); the `Stash` is the
-//! dispatcher's alone.
+//! (`pause_client`, `pause_input` and their resumes, any thread); the
+//! `Stash` is the dispatcher's alone.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +33,7 @@ use std::time::Duration;
 use tcphub::Event;
 
 /// How long the dispatcher waits for events at a time while it holds some:
-/// a `resume_client` from another thread is noticed within this.
+/// a resume from another thread is noticed within this.
 pub(crate) const HELD_WAIT: Duration = Duration::from_millis(10);
 
 #[derive(Default)]
@@ -39,15 +47,37 @@ struct State {
     held: HashSet<u64>,
     /// Clients resumed since the dispatcher last looked, in order.
     resumed: Vec<u64>,
+    /// Input is paused (`pause_input`).
+    input: bool,
+    /// Input was resumed since the dispatcher last looked.
+    input_resumed: bool,
 }
 
-/// The clients paused and resumed, for the dispatcher.
+/// The paused clients and input, for the dispatcher.
 #[derive(Default)]
 pub(crate) struct Holds {
     state: Mutex<State>,
-    /// Whether any client is held or resumed: the dispatcher's fast path
-    /// takes no lock per event while none is.
+    /// Whether anything is held or resumed: the dispatcher's fast path
+    /// takes no lock per event while nothing is.
     any: AtomicBool,
+}
+
+/// What is held of a client, as the dispatcher sees it.
+#[derive(Clone, Copy)]
+struct Held {
+    input: bool,
+    client: bool,
+}
+
+impl Held {
+    const NONE: Held = Held {
+        input: false,
+        client: false,
+    };
+
+    fn any(self) -> bool {
+        self.input || self.client
+    }
 }
 
 impl Holds {
@@ -56,11 +86,11 @@ impl Holds {
     }
 
     fn note_any(&self, s: &State) {
-        let any = !s.held.is_empty() || !s.resumed.is_empty();
+        let any = s.input || s.input_resumed || !s.held.is_empty() || !s.resumed.is_empty();
         self.any.store(any, Ordering::Release);
     }
 
-    /// `pause_client(id)` succeeded: hold its events from now on.
+    /// `pause_client(id)` succeeded: hold its messages from now on.
     pub(crate) fn pause(&self, id: u64) {
         let mut s = self.lock();
         if s.live.contains(&id) && s.held.insert(id) {
@@ -77,12 +107,29 @@ impl Holds {
         }
     }
 
+    /// `pause_input()`: hold every message from now on.
+    pub(crate) fn pause_input(&self) {
+        let mut s = self.lock();
+        s.input = true;
+        self.note_any(&s);
+    }
+
+    /// `resume_input()`: hand out what is held.
+    pub(crate) fn resume_input(&self) {
+        let mut s = self.lock();
+        if s.input {
+            s.input = false;
+            s.input_resumed = true;
+            self.note_any(&s);
+        }
+    }
+
     /// The dispatcher hands out `id`'s `Connected`.
     pub(crate) fn connected(&self, id: u64) {
         self.lock().live.insert(id);
     }
 
-    /// The dispatcher has `id`'s `Disconnected`: its hold ends.
+    /// The dispatcher has `id`'s `Disconnected`: its own hold ends.
     pub(crate) fn disconnected(&self, id: u64) {
         let mut s = self.lock();
         s.live.remove(&id);
@@ -97,26 +144,53 @@ impl Holds {
         self.lock().live.contains(&id)
     }
 
-    /// Whether `id` is held (the dispatcher, per message).
-    fn is_held(&self, id: u64) -> bool {
-        self.any.load(Ordering::Acquire) && self.lock().held.contains(&id)
+    /// What holds `id` now (the dispatcher, per message).
+    fn held(&self, id: u64) -> Held {
+        if !self.any.load(Ordering::Acquire) {
+            return Held::NONE;
+        }
+        let s = self.lock();
+        Held {
+            input: s.input,
+            client: s.held.contains(&id),
+        }
     }
 
-    /// The clients resumed since the last call, into `out`.
-    fn take_resumed(&self, out: &mut Vec<u64>) {
+    fn input_held(&self) -> bool {
+        self.any.load(Ordering::Acquire) && self.lock().input
+    }
+
+    /// Whether anything was resumed since the dispatcher last looked (so
+    /// its wait, finding no event, need not attach to the interpreter).
+    pub(crate) fn any_resumed(&self) -> bool {
         if !self.any.load(Ordering::Acquire) {
-            return;
+            return false;
+        }
+        let s = self.lock();
+        s.input_resumed || !s.resumed.is_empty()
+    }
+
+    /// The clients resumed since the last call, into `out`; whether input
+    /// was resumed.
+    fn take_resumed(&self, out: &mut Vec<u64>) -> bool {
+        if !self.any.load(Ordering::Acquire) {
+            return false;
         }
         let mut s = self.lock();
         out.append(&mut s.resumed);
+        let input = std::mem::take(&mut s.input_resumed);
         self.note_any(&s);
+        input
     }
 }
 
-/// The dispatcher's held events, per client, in the order taken.
+/// The dispatcher's held events, in the order taken.
 #[derive(Default)]
 pub(crate) struct Stash {
+    /// Per paused client (and per client resumed while input is paused).
     queues: HashMap<u64, VecDeque<Event>>,
+    /// Held while input is paused (no client of them has a queue).
+    all: VecDeque<Event>,
     /// Reused for [`Holds::take_resumed`].
     resumed: Vec<u64>,
 }
@@ -124,46 +198,119 @@ pub(crate) struct Stash {
 impl Stash {
     /// Whether nothing is held (the dispatcher's waits can be long).
     pub(crate) fn is_empty(&self) -> bool {
-        self.queues.is_empty()
+        self.queues.is_empty() && self.all.is_empty()
     }
 
-    /// Keeps `ev` aside if its client is held, or has events kept aside
-    /// (resumed since, not yet handed out: they go first); otherwise gives
-    /// it back, to be handed out now.
-    pub(crate) fn keep(&mut self, holds: &Holds, ev: Event) -> Option<Event> {
-        let Event::Message(c, _) = &ev else {
-            return Some(ev);
-        };
-        let id = c.id;
+    /// Takes `ev` in its turn: keeps it aside if it is held, and gives back
+    /// what is to be handed out now, with `deliver`. A client's end
+    /// (`ended`: its hold is over, `Holds::disconnected`) first hands out
+    /// what is kept of it, unless input is paused: then it waits behind
+    /// that — unless what is kept is to be skipped anyway (`skipped`).
+    pub(crate) fn take(
+        &mut self,
+        holds: &Holds,
+        ev: Event,
+        skipped: impl Fn(u64) -> bool,
+        mut deliver: impl FnMut(Event),
+    ) {
+        match &ev {
+            Event::Connected(_) => deliver(ev),
+            Event::Message(c, _) => {
+                let id = c.id;
+                if let Some(ev) = self.keep(holds.held(id), id, ev) {
+                    deliver(ev);
+                }
+            }
+            Event::Disconnected(c, _) => {
+                let id = c.id;
+                if self.is_empty() {
+                    return deliver(ev);
+                }
+                if holds.input_held() && !skipped(id) && self.holds_any_of(id) {
+                    // Behind its messages, until the resume.
+                    match self.queues.get_mut(&id) {
+                        Some(q) => q.push_back(ev),
+                        None => self.all.push_back(ev),
+                    }
+                    return;
+                }
+                self.release_ended(id, &mut deliver);
+                deliver(ev);
+            }
+        }
+    }
+
+    /// Keeps the event `ev` of client `id` if it is `held`, or if events
+    /// taken before it are kept (they go first); otherwise gives it back.
+    fn keep(&mut self, held: Held, id: u64, ev: Event) -> Option<Event> {
         if !self.queues.is_empty() {
             if let Some(q) = self.queues.get_mut(&id) {
                 q.push_back(ev);
                 return None;
             }
         }
-        if holds.is_held(id) {
+        if held.input || !self.all.is_empty() {
+            self.all.push_back(ev);
+            return None;
+        }
+        if held.client {
             self.queues.entry(id).or_default().push_back(ev);
             return None;
         }
         Some(ev)
     }
 
-    /// Hands out, with `deliver`, what is kept of the clients resumed since
-    /// the last call, each client's in order, until it is paused again (by a
-    /// callback among them).
+    fn holds_any_of(&self, id: u64) -> bool {
+        self.queues.contains_key(&id) || self.all.iter().any(|ev| client_of(ev) == id)
+    }
+
+    /// Hands out, with `deliver`, what is kept of what was resumed since
+    /// the last call, in order, until it is paused again (by a callback
+    /// among them).
     pub(crate) fn release_resumed(&mut self, holds: &Holds, mut deliver: impl FnMut(Event)) {
-        holds.take_resumed(&mut self.resumed);
-        let resumed = std::mem::take(&mut self.resumed);
+        let input = holds.take_resumed(&mut self.resumed);
+        let mut resumed = std::mem::take(&mut self.resumed);
+        if input {
+            self.release_input(holds, &mut deliver);
+        }
         for &id in &resumed {
             self.release(holds, id, &mut deliver);
         }
+        resumed.clear();
         self.resumed = resumed;
-        self.resumed.clear();
     }
 
-    /// Hands out what is kept of `id` while it is not held.
+    /// Input resumed: what was held for it goes out (or to the queue of a
+    /// client paused meanwhile), then what was kept of the clients resumed
+    /// while input was paused.
+    fn release_input(&mut self, holds: &Holds, deliver: &mut impl FnMut(Event)) {
+        while let Some(ev) = self.all.pop_front() {
+            let id = client_of(&ev);
+            let held = holds.held(id);
+            if held.input {
+                self.all.push_front(ev); // paused again by a callback
+                return;
+            }
+            if matches!(ev, Event::Disconnected(..)) {
+                deliver(ev); // its hold ended at its take
+                continue;
+            }
+            // (`all` is left empty for it: only a queue can keep it.)
+            let kept = std::mem::take(&mut self.all);
+            if let Some(ev) = self.keep(held, id, ev) {
+                deliver(ev);
+            }
+            self.all = kept;
+        }
+        let ids: Vec<u64> = self.queues.keys().copied().collect();
+        for id in ids {
+            self.release(holds, id, deliver);
+        }
+    }
+
+    /// Hands out what is kept of `id` while neither it nor input is held.
     fn release(&mut self, holds: &Holds, id: u64, deliver: &mut impl FnMut(Event)) {
-        while !holds.is_held(id) {
+        while !holds.held(id).any() {
             let Some(q) = self.queues.get_mut(&id) else {
                 return;
             };
@@ -177,18 +324,30 @@ impl Stash {
         }
     }
 
-    /// `id` has ended (its `Disconnected` is next; its hold is over): hands
-    /// out all that is kept of it.
-    pub(crate) fn release_ended(&mut self, id: u64, mut deliver: impl FnMut(Event)) {
+    /// `id` has ended: hands out all that is kept of it.
+    fn release_ended(&mut self, id: u64, deliver: &mut impl FnMut(Event)) {
         if let Some(q) = self.queues.remove(&id) {
-            q.into_iter().for_each(&mut deliver);
+            q.into_iter().for_each(&mut *deliver);
+        } else if self.all.iter().any(|ev| client_of(ev) == id) {
+            let (mine, others) = std::mem::take(&mut self.all)
+                .into_iter()
+                .partition(|ev| client_of(ev) == id);
+            self.all = others;
+            mine.into_iter().for_each(deliver);
         }
     }
 
     /// The events stop: hands out everything kept, client by client.
     pub(crate) fn release_all(&mut self, mut deliver: impl FnMut(Event)) {
+        self.all.drain(..).for_each(&mut deliver);
         for (_, q) in self.queues.drain() {
             q.into_iter().for_each(&mut deliver);
         }
+    }
+}
+
+fn client_of(ev: &Event) -> u64 {
+    match ev {
+        Event::Connected(c) | Event::Message(c, _) | Event::Disconnected(c, _) => c.id,
     }
 }

@@ -492,20 +492,22 @@ impl PyTcpServer {
 
     /// Pauses reading from every client until ``resume_input()``:
     /// backpressure for when your work queue is full (a worker pool fed by
-    /// ``on_message``). The server leaves what clients send in the kernel,
-    /// so TCP slows the senders down; nothing is lost. Sends, broadcasts,
-    /// accepting and the events already queued go on — with callbacks
-    /// those include the messages queued for the callback thread
-    /// (``pending_events``; lower ``event_capacity`` for a tighter bound),
-    /// since the server reads on its own threads, ahead of the callbacks.
-    /// While paused the idle and frame timeouts wait, and a client that
-    /// leaves is noticed once input resumes. Not counted: one
-    /// ``resume_input()`` ends any number of pauses. Any thread, also a
-    /// callback; harmless on a stopped server. Raises ``NotRunning``
-    /// before ``start()`` (unless ``stop()`` came first). Decide the pause
-    /// and the resume under one lock: checked and acted on apart, a pause
-    /// can land after the workers' last look at an emptied queue, and
-    /// nobody resumes::
+    /// ``on_message``). The server leaves what clients send in the kernel, so
+    /// TCP slows the senders down; nothing is lost. Sends, broadcasts and
+    /// accepting go on. With callbacks it takes effect at once: from the call
+    /// on, ``on_message`` is not called until ``resume_input()`` — the
+    /// messages read before and waiting for the callback thread are held back
+    /// (not counted in ``pending_events``) and handed out first at the
+    /// resume, in order — so a work queue paused at its bound gets nothing
+    /// more; connects still come, and a client's end comes after its held
+    /// messages. In pull mode the events already queued stay to take. While
+    /// paused the idle and frame timeouts wait, and a client that leaves is
+    /// noticed once input resumes. Not counted: one ``resume_input()`` ends
+    /// any number of pauses. Any thread, also a callback; harmless on a
+    /// stopped server. Raises ``NotRunning`` before ``start()`` (unless
+    /// ``stop()`` came first). Decide the pause and the resume under one
+    /// lock: checked and acted on apart, a pause can land after the workers'
+    /// last look at an emptied queue, and nobody resumes::
     ///
     ///     def on_message(client, data):
     ///         with lock:
@@ -513,14 +515,25 @@ impl PyTcpServer {
     ///             if len(jobs) >= LIMIT:
     ///                 server.pause_input()  # a worker resumes it
     fn pause_input(&self, py: Python<'_>) -> PyResult<()> {
-        self.with_input(py, |r| r.handle.pause_input())
+        self.with_input(py, |r| {
+            r.handle.pause_input();
+            if let Some(d) = &r.dispatcher {
+                d.holds.pause_input();
+            }
+        })
     }
 
     /// Ends ``pause_input()``: the server reads what clients sent
-    /// meanwhile. Harmless when not paused and on a stopped server; raises
+    /// meanwhile; with callbacks, the messages held back go out first.
+    /// Harmless when not paused and on a stopped server; raises
     /// ``NotRunning`` before ``start()`` (unless ``stop()`` came first).
     fn resume_input(&self, py: Python<'_>) -> PyResult<()> {
-        self.with_input(py, |r| r.handle.resume_input())
+        self.with_input(py, |r| {
+            if let Some(d) = &r.dispatcher {
+                d.holds.resume_input();
+            }
+            r.handle.resume_input();
+        })
     }
 
     /// Whether input is paused (``pause_input()`` without a

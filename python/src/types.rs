@@ -383,7 +383,9 @@ pub(crate) struct PyStats {
     /// message (a broadcast's too) whose overflow cut a client as a slow
     /// consumer under ``overflow="disconnect"``; and messages (broadcasts too) that did not fit the queue of a client held
     /// open for replies after its disconnect event, under
-    /// ``overflow="disconnect"`` (which ends the hold; under
+    /// ``overflow="disconnect"`` (the first ends the hold and closes the
+    /// client, so later broadcasts skip it: at most one broadcast message
+    /// counts per held client; under
     /// ``overflow="drop"`` they count in ``dropped``, like anyone's).
     /// Broadcasts are otherwise not counted here.
     undelivered: u64,

@@ -373,7 +373,9 @@ class Stats:
         consumer under ``overflow="disconnect"``; and messages (broadcasts too)
         that did not fit the queue of a client held
         open for replies after its disconnect event, under
-        ``overflow="disconnect"`` (which ends the hold; under
+        ``overflow="disconnect"`` (the first ends the hold and closes the
+        client, so later broadcasts skip it: at most one broadcast message
+        counts per held client; under
         ``overflow="drop"`` they count in ``dropped``, like anyone's).
         Broadcasts are otherwise not counted here."""
     @property
@@ -735,20 +737,22 @@ class TcpServer:
     def pause_input(self) -> None:
         """Pauses reading from every client until ``resume_input()``:
         backpressure for when your work queue is full (a worker pool fed by
-        ``on_message``). The server leaves what clients send in the kernel,
-        so TCP slows the senders down; nothing is lost. Sends, broadcasts,
-        accepting and the events already queued go on — with callbacks
-        those include the messages queued for the callback thread
-        (``pending_events``; lower ``event_capacity`` for a tighter bound),
-        since the server reads on its own threads, ahead of the callbacks.
-        While paused the idle and frame timeouts wait, and a client that
-        leaves is noticed once input resumes. Not counted: one
-        ``resume_input()`` ends any number of pauses. Any thread, also a
-        callback; harmless on a stopped server. Raises ``NotRunning``
-        before ``start()`` (unless ``stop()`` came first). Decide the pause
-        and the resume under one lock: checked and acted on apart, a pause
-        can land after the workers' last look at an emptied queue, and
-        nobody resumes::
+        ``on_message``). The server leaves what clients send in the kernel, so
+        TCP slows the senders down; nothing is lost. Sends, broadcasts and
+        accepting go on. With callbacks it takes effect at once: from the call
+        on, ``on_message`` is not called until ``resume_input()`` — the
+        messages read before and waiting for the callback thread are held back
+        (not counted in ``pending_events``) and handed out first at the
+        resume, in order — so a work queue paused at its bound gets nothing
+        more; connects still come, and a client's end comes after its held
+        messages. In pull mode the events already queued stay to take. While
+        paused the idle and frame timeouts wait, and a client that leaves is
+        noticed once input resumes. Not counted: one ``resume_input()`` ends
+        any number of pauses. Any thread, also a callback; harmless on a
+        stopped server. Raises ``NotRunning`` before ``start()`` (unless
+        ``stop()`` came first). Decide the pause and the resume under one
+        lock: checked and acted on apart, a pause can land after the workers'
+        last look at an emptied queue, and nobody resumes::
 
             def on_message(client, data):
                 with lock:
@@ -757,7 +761,8 @@ class TcpServer:
                         server.pause_input()  # a worker resumes it"""
     def resume_input(self) -> None:
         """Ends ``pause_input()``: the server reads what clients sent
-        meanwhile. Harmless when not paused and on a stopped server; raises
+        meanwhile; with callbacks, the messages held back go out first.
+        Harmless when not paused and on a stopped server; raises
         ``NotRunning`` before ``start()`` (unless ``stop()`` came first)."""
     @property
     def input_paused(self) -> bool:
@@ -860,7 +865,7 @@ class TcpServer:
         ``aevents()`` (those an iterator took in a batch and has not handed
         out included) — the consumer's backlog; with callbacks, by the
         callback thread (not counting the batch it is running, nor what it
-        holds of paused clients) — how far the callbacks are behind. While the
+        holds back for a pause) — how far the callbacks are behind. While the
         queue is at ``event_capacity`` (or
         its messages hold 64 MiB) the server stops reading from clients.
         Events queued at a stop count until taken; 0 before ``start()``.

@@ -68,8 +68,9 @@ pub struct Stats {
     /// and messages (broadcasts too) that did not fit the queue of a
     /// client held open for replies (pull mode, or `hold_for_replies`) after its
     /// [`Disconnected`](crate::Event::Disconnected) under
-    /// [`Overflow::Disconnect`](crate::Overflow::Disconnect) (which ends the
-    /// hold; under [`Overflow::DropMessage`](crate::Overflow::DropMessage)
+    /// [`Overflow::Disconnect`](crate::Overflow::Disconnect) (the first
+    /// ends the hold and closes the client, so later broadcasts skip it: at
+    /// most one broadcast message counts per held client; under [`Overflow::DropMessage`](crate::Overflow::DropMessage)
     /// they count in [`dropped`](Stats::dropped), like anyone's). A broadcast is otherwise not counted here: its count is a
     /// snapshot (see [`send_all`](crate::ServerHandle::send_all)). Messages
     /// that were queued and then cut off unwritten count in

@@ -15,7 +15,7 @@ impl PyTcpServer {
     /// ``aevents()`` (those an iterator took in a batch and has not handed
     /// out included) — the consumer's backlog; with callbacks, by the
     /// callback thread (not counting the batch it is running, nor what it
-    /// holds of paused clients) — how far the callbacks are behind. While the queue is at ``event_capacity`` (or
+    /// holds back for a pause) — how far the callbacks are behind. While the queue is at ``event_capacity`` (or
     /// its messages hold 64 MiB) the server stops reading from clients.
     /// Events queued at a stop count until taken; 0 before ``start()``.
     /// Asking takes nothing and does not end a finished client's hold (see

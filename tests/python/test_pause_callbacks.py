@@ -1,7 +1,8 @@
-"""``pause_client`` with callbacks: from the call on, the callbacks get
-nothing more of the paused client — also not what was read of it before and
-waits for the callback thread — until ``resume_client``, which hands that
-out first, in order. Its end (``on_disconnect``) comes after its messages.
+"""``pause_client`` and ``pause_input`` with callbacks: from the call on,
+the callbacks get no more messages of the paused client (or of anyone) —
+also not those read before and waiting for the callback thread — until the
+resume, which hands those out first, in order. A client's end
+(``on_disconnect``) comes after its messages.
 
 Every case uses one loop and a lines-framed server. "Nothing more came" is
 checked against a later event: a second client's message, sent after the
@@ -303,6 +304,177 @@ def test_pauses_and_resumes_from_a_worker_keep_every_clients_order(
     finally:
         to_resume.put(-1)
         t.join(WAIT)
+
+
+
+def announced(server: tcphub.TcpServer, connects: List[int]) -> None:
+    """Connects one more client and waits for its ``on_connect``: everything
+    queued for the callback thread before it was taken by then (a message
+    cannot serve as the mark while input is paused: it is not read)."""
+    n = len(connects)
+    extra = connect(server)
+    wait_until(lambda: len(connects) > n, what="the extra client's connect")
+    extra.close()
+
+
+def input_server(make_server: Callable[..., tcphub.TcpServer], log: Log,
+                 connects: List[int]) -> tcphub.TcpServer:
+    """A started one-loop lines server whose ``on_message`` logs and pauses
+    input on ``busy``; ``on_connect`` notes ids; ``on_disconnect`` logs."""
+    server = make_server(framing="lines", threads=1)
+
+    @server.on_connect
+    def on_connect(client: tcphub.Client) -> None:
+        connects.append(client.id)
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        log.append(("msg", client.id, data))
+        if data == b"busy":
+            server.pause_input()
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        log.append(("end", client.id, reason.encode()))
+
+    return server.start()
+
+
+def test_pause_input_holds_the_queued_messages_of_everyone(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    log: Log = []
+    connects: List[int] = []
+    server = input_server(make_server, log, connects)
+    a, ca, b, cb = two_clients(server)
+    b.sendall(b"b0\n")
+    wait_until(lambda: seen(log, cb, b"b0"), what="b0")
+    # One write each: queued behind "busy" before the pause takes effect.
+    a.sendall(b"busy\n" + b"".join(b"a%d\n" % i for i in range(100)))
+    wait_until(lambda: seen(log, ca, b"busy"), what="busy")
+    b.sendall(b"".join(b"b%d\n" % i for i in range(1, 50)))
+    announced(server, connects)
+    assert of(log, ca) == [b"busy"], "messages handed out while input was paused"
+    server.resume_input()
+    wait_until(lambda: len(of(log, ca)) == 101 and len(of(log, cb)) == 50,
+               what="the held messages")
+    assert of(log, ca) == [b"busy"] + [b"a%d" % i for i in range(100)]
+    assert of(log, cb) == [b"b%d" % i for i in range(50)]
+    a.close()
+    b.close()
+
+
+def test_pause_input_from_every_callback_hands_out_one_message_per_resume(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    """The work-queue pattern at its tightest: each message pauses input,
+    a worker resumes it; each resume lets exactly one more through."""
+    server = make_server(framing="lines", threads=1)
+    got: List[bytes] = []
+    turn = threading.Semaphore(0)
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        got.append(data)
+        server.pause_input()
+        turn.release()
+
+    server.start()
+    a = connect(server)
+    b = connect(server)
+    a.sendall(b"".join(b"a%d\n" % i for i in range(30)))
+    b.sendall(b"".join(b"b%d\n" % i for i in range(30)))
+    for i in range(60):
+        assert turn.acquire(timeout=WAIT), f"message {i} did not come"
+        assert len(got) == i + 1, f"{len(got)} messages handed out while paused after {i}"
+        server.resume_input()
+    assert [m for m in got if m.startswith(b"a")] == [b"a%d" % i for i in range(30)]
+    assert [m for m in got if m.startswith(b"b")] == [b"b%d" % i for i in range(30)]
+    a.close()
+    b.close()
+
+
+def test_a_kick_while_input_is_paused_waits_behind_the_held_messages(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    """A client kicked from another thread while input is paused: its
+    ``on_disconnect`` comes after its held messages, at the resume (the
+    order is kept); a client whose nothing is held ends at once."""
+    log: Log = []
+    connects: List[int] = []
+    server = input_server(make_server, log, connects)
+    a, ca, b, cb = two_clients(server)
+    a.sendall(b"busy\nh1\nh2\n")
+    wait_until(lambda: seen(log, ca, b"busy"), what="busy")
+    announced(server, connects)
+    server.disconnect(cb)  # nothing of b is held: ends now
+    wait_until(lambda: ("end", cb, b"kicked") in log, what="b's end")
+    server.disconnect(ca)
+    announced(server, connects)
+    assert [(k, d) for (k, c, d) in list(log) if c == ca] == [("msg", b"busy")]
+    server.resume_input()
+    wait_until(lambda: ("end", ca, b"kicked") in log, what="a's end")
+    assert [(k, d) for (k, c, d) in list(log) if c == ca] == [
+        ("msg", b"busy"), ("msg", b"h1"), ("msg", b"h2"), ("end", b"kicked")]
+    a.close()
+    b.close()
+
+
+def test_a_kick_from_a_callback_while_input_is_paused_drops_the_held_messages(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    log: Log = []
+    server = make_server(framing="lines", threads=1)
+    ids: List[int] = []
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        log.append(("msg", client.id, data))
+        if data == b"busy":
+            server.pause_input()
+            server.disconnect(ids[0])  # its held messages are not handed out
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        log.append(("end", client.id, reason.encode()))
+
+    server.start()
+    a, ca, b, cb = two_clients(server)
+    ids.append(ca)
+    a.sendall(b"h1\nh2\n")
+    wait_until(lambda: seen(log, ca, b"h2"), what="a's messages")
+    a.sendall(b"h3\nh4\n")
+    b.sendall(b"busy\n")
+    # Its end comes while input is still paused: nothing of it is to wait for.
+    wait_until(lambda: ("end", ca, b"kicked") in log, what="a's end")
+    assert of(log, ca)[:2] == [b"h1", b"h2"]
+    server.resume_input()
+    b.sendall(b"after\n")
+    wait_until(lambda: seen(log, cb, b"after"), what="b's next message")
+    assert [d for d in of(log, ca)] in ([b"h1", b"h2"], [b"h1", b"h2", b"h3", b"h4"])
+    a.close()
+    b.close()
+
+
+def test_pause_client_and_pause_input_together(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    """A client paused while input is paused stays held at the input's
+    resume, the others' messages go out; its own resume hands out its
+    messages, in order."""
+    log: Log = []
+    connects: List[int] = []
+    server = input_server(make_server, log, connects)
+    a, ca, b, cb = two_clients(server)
+    a.sendall(b"busy\n" + b"".join(b"a%d\n" % i for i in range(20)))
+    wait_until(lambda: seen(log, ca, b"busy"), what="busy")
+    b.sendall(b"b0\nb1\n")
+    announced(server, connects)
+    server.pause_client(ca)
+    server.resume_input()
+    wait_until(lambda: len(of(log, cb)) == 2, what="b's messages")
+    announced(server, connects)
+    assert of(log, ca) == [b"busy"]
+    server.resume_client(ca)
+    wait_until(lambda: len(of(log, ca)) == 21, what="a's messages")
+    assert of(log, ca) == [b"busy"] + [b"a%d" % i for i in range(20)]
+    a.close()
+    b.close()
 
 
 if __name__ == "__main__":
