@@ -82,7 +82,12 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
         None if tcphub::parse_ip(addr).is_some() => None,
         None => addr.rsplit_once(':').map(|(_, p)| p),
     };
-    if let Some(p) = port.filter(|p| !p.is_empty()) {
+    // No port ("127.0.0.1:", "[::1]:") is said first, as a bad one is:
+    // before anything about the host ("127.0.0.010:" lacks its port).
+    if port == Some("") {
+        return Err(usage(format!("{addr}: no port ({HOST_PORT})")));
+    }
+    if let Some(p) = port {
         if !matches!(p.parse::<u16>(), Ok(1..)) {
             return Err(usage(format!(
                 "{addr}: bad port {p}: a port is a number from 1 to 65535 ({HOST_PORT})"
@@ -105,7 +110,8 @@ fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
     };
     // An address alone ("::1", "127.0.0.1", "localhost"): std splits "::1"
     // at its last colon and looks up ":" as a host name. Or with an empty
-    // port ("127.0.0.1:"), which std calls an invalid port value.
+    // port ("127.0.0.1:"), which std calls an invalid port value (said
+    // above already, where the port is found).
     if tcphub::parse_ip(addr).is_some() || !addr.contains(':') || addr.ends_with(':') {
         return Err(usage(format!("{addr}: no port ({HOST_PORT})")));
     }

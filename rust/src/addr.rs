@@ -143,14 +143,14 @@ pub fn client_host(text: &str) -> Result<&str, String> {
 }
 
 /// Why a server's `host` written in numbers and dots alone (`127.0.0.010`,
-/// `127.1`, `0x7f.0.0.1`, `2130706433`) is refused when it is no IPv4
-/// address as [`parse_ip`] reads them: no name is written so, and the
-/// system's resolver reads it as `inet_aton` does — a leading zero as
+/// `127.1`, `0x7f.0.0.1`, `2130706433`, `256.1.1.1`) is refused when it is
+/// no IPv4 address as [`parse_ip`] reads them: no name is written so, and
+/// the system's resolver reads it as `inet_aton` does — a leading zero as
 /// octal (`127.0.0.010` is 127.0.0.8), missing parts as zeros — so the
 /// client would connect to another address than `send_to` takes for it.
-/// `None` for anything else.
+/// The reason names what is wrong ([`not_ipv4`]). `None` for anything else.
 pub(crate) fn numeric_host(host: &str) -> Option<String> {
-    let number = |part: &str| match part.strip_prefix("0x").or(part.strip_prefix("0X")) {
+    let number = |part: &str| match hex_digits(part) {
         // ("0x" alone is no number to `inet_aton`: "0x", "0x.1" are names.)
         Some(hex) => !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()),
         None => !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()),
@@ -159,11 +159,46 @@ pub(crate) fn numeric_host(host: &str) -> Option<String> {
     let numeric = (1..=4).contains(&parts) && host.split('.').all(number);
     (numeric && parse_ip(host).is_none()).then(|| {
         format!(
-            "the host \"{host}\" is no IPv4 address: write it as four numbers \
-             from 0 to 255 without leading zeros (the system's resolver would read \
-             a leading zero as octal, 127.0.0.010 as 127.0.0.8)"
+            "the host \"{host}\" is no IPv4 address: {}; write it as four numbers \
+             from 0 to 255 without leading zeros",
+            not_ipv4(host)
         )
     })
+}
+
+/// The digits of a part written in hex (`0x7f`, `0X7F`), `None` for another.
+fn hex_digits(part: &str) -> Option<&str> {
+    part.strip_prefix("0x").or(part.strip_prefix("0X"))
+}
+
+/// What keeps `host`, numbers and dots that [`parse_ip`] refused (see
+/// [`numeric_host`]), from being an IPv4 address: its count of parts, or
+/// its first part that is hex, has a leading zero (octal to the resolver
+/// when it is an octal number) or is over 255.
+fn not_ipv4(host: &str) -> String {
+    let parts = host.split('.').count();
+    if parts != 4 {
+        let s = if parts == 1 { "" } else { "s" };
+        return format!("it has {parts} part{s}, not four");
+    }
+    for part in host.split('.') {
+        if hex_digits(part).is_some() {
+            return format!("\"{part}\" is hexadecimal");
+        }
+        if part.len() > 1 && part.starts_with('0') {
+            return match u32::from_str_radix(part, 8) {
+                Ok(n) => format!(
+                    "\"{part}\" has a leading zero, which the system's resolver \
+                     reads as octal ({n})"
+                ),
+                Err(_) => format!("\"{part}\" has a leading zero"),
+            };
+        }
+        if part.parse::<u8>().is_err() {
+            return format!("{part} is over 255");
+        }
+    }
+    "a part is no number from 0 to 255".into() // (not reached: `parse_ip` takes the rest)
 }
 
 /// The host part of `text` when `text` is a host followed by `:` and a

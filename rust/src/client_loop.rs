@@ -105,8 +105,10 @@ struct ClientLoop {
     /// Input may be left unread (budget used up or pull queue full).
     read_pending: bool,
     /// Closing, the server sent a frame the decoder refused: what it sends
-    /// is not read any more (nothing is delivered after `close()`, and a
-    /// bad frame is no reason to give up the flush).
+    /// on this connection is read only to find its end, and discarded
+    /// (nothing is delivered after `close()`, and a bad frame is no reason
+    /// to give up the flush; the server's end still ends it, as without
+    /// the frame); a redial's connection is decoded again (`finish_connect`).
     input_off: bool,
     /// Set by `close()`: flush until this deadline, then finish.
     closing: Option<Instant>,
@@ -431,8 +433,8 @@ impl ClientLoop {
 
     fn read(&mut self) {
         self.read_pending = false;
-        if self.peer_done.is_some() || self.input_off {
-            return; // the server sends nothing more, or nothing is read
+        if self.peer_done.is_some() {
+            return; // the server sends nothing more
         }
         for _ in 0..READ_BUDGET {
             // Closed (by a callback of the last read, too): what the server
@@ -465,12 +467,16 @@ impl ClientLoop {
             }
             match outcome {
                 ReadOutcome::Data(n) => {
-                    if !take_input(conn, &self.rbuf[..n], &mut self.dispatch) {
+                    if self.input_off {
+                        // Discarded: read only to see the server's end.
+                    } else if !take_input(conn, &self.rbuf[..n], &mut self.dispatch) {
                         // Debug: the application is told (`FrameTooLarge`).
                         log::debug!("tcphub: server {} sent a frame over the limit", self.peer);
                         if self.core.closed() {
-                            self.input_off = true; // closing: flush on
-                            return;
+                            // Closing: flush on, reading on for the end
+                            // that may be behind the frame.
+                            self.input_off = true;
+                            continue;
                         }
                         self.lost(DisconnectReason::FrameTooLarge);
                         return;
@@ -481,7 +487,12 @@ impl ClientLoop {
                 }
                 ReadOutcome::WouldBlock => return,
                 ReadOutcome::Eof => {
-                    let reason = end_of_input(conn, &mut self.dispatch);
+                    let reason = if self.input_off {
+                        // The server closed first (its frame left unread).
+                        DisconnectReason::ClosedByPeer
+                    } else {
+                        end_of_input(conn, &mut self.dispatch)
+                    };
                     if self.core.config.write_after_server_eof
                         && self.core.queued.load(Ordering::Acquire) > 0
                         && (self.core.config.reconnect.is_none() || self.core.closed())
@@ -605,7 +616,8 @@ impl ClientLoop {
     /// dead socket's receive buffer.
     fn found_gone(&mut self, reason: DisconnectReason, by_write: bool) {
         if self.peer_done.is_some() || self.input_off {
-            // The server's end was read already, or input is off.
+            // The server's end was read already, or its input is no longer
+            // decoded (closing: there is nothing to deliver).
             self.lost(reason);
             return;
         }

@@ -239,6 +239,9 @@ impl ClientLoop {
         self.link = Link::Up(Box::new(conn));
         self.up_since = (Instant::now(), attempt);
         self.read_pending = true;
+        // A bad frame stopped decoding the last connection only
+        // (`input_off`): this one's input is decoded again.
+        self.input_off = false;
         *self.core.addrs.write().unwrap_or_else(|p| p.into_inner()) = (local, canonical(self.peer));
         self.core.connected.store(true, Ordering::Release);
         log::info!("tcphub: reconnected to {} (attempt {attempt})", self.peer);
