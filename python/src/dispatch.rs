@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use pyo3::prelude::*;
 use tcphub::{Event, Events, ServerHandle};
 
-use crate::hold::{Holds, Stash, HELD_WAIT};
+use crate::hold::{Holds, Stash};
 use crate::types::{PyClient, PyEvent};
 
 thread_local! {
@@ -426,7 +426,7 @@ impl Dispatcher {
         let stop_seen = Arc::clone(&stopping);
         let input_stopped = Arc::new(AtomicBool::new(false));
         let skip = Arc::clone(&input_stopped);
-        let holds = Arc::new(Holds::default());
+        let holds = Arc::new(Holds::new()?);
         let held = Arc::clone(&holds);
         let t = std::thread::Builder::new()
             .name("tcphub-dispatch".into())
@@ -626,22 +626,22 @@ fn dispatch_loop(run: &Run<'_>) -> Option<pyo3::ffi::PyGILState_STATE> {
     };
     let mut batch = Vec::with_capacity(DISPATCH_BATCH);
     let mut stash = Stash::default();
+    let mut ready = None;
     loop {
         batch.clear();
-        // Holding events, look at the resumes now and then (one from
-        // another thread does not wake this wait).
-        let wait = if stash.is_empty() {
-            Duration::from_secs(1)
-        } else {
-            HELD_WAIT
-        };
-        // Not attached here: the wait holds no GIL.
+        // Not attached here: the wait holds no GIL. Holding events, it
+        // also ends at a resume (`hold::wait`).
         // Staged: each event counts as taken when its turn comes (a
         // `hold_for_replies` window runs from there, not from the batch).
-        match run
-            .events
-            .recv_batch_staged(&mut batch, DISPATCH_BATCH, wait)
-        {
+        let taken = crate::hold::wait(
+            run.events,
+            run.holds,
+            &stash,
+            &mut ready,
+            &mut batch,
+            DISPATCH_BATCH,
+        );
+        match taken {
             Ok(0) if stash.is_empty() || !run.holds.any_resumed() => continue,
             Ok(_) => {
                 let delivered = attached(|py| {

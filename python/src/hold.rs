@@ -26,15 +26,14 @@
 //! `Stash` is the dispatcher's alone.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tcphub::Event;
-
-/// How long the dispatcher waits for events at a time while it holds some:
-/// a resume from another thread is noticed within this.
-pub(crate) const HELD_WAIT: Duration = Duration::from_millis(10);
+use tcphub::{Event, Events, ReadyFd};
 
 #[derive(Default)]
 struct State {
@@ -54,12 +53,14 @@ struct State {
 }
 
 /// The paused clients and input, for the dispatcher.
-#[derive(Default)]
 pub(crate) struct Holds {
     state: Mutex<State>,
     /// Whether anything is held or resumed: the dispatcher's fast path
     /// takes no lock per event while nothing is.
     any: AtomicBool,
+    /// Written (a byte) at each resume, read by the dispatcher: it wakes
+    /// its wait while it holds anything (see [`wait`]).
+    wake: (UnixStream, UnixStream),
 }
 
 /// What is held of a client, as the dispatcher sees it.
@@ -81,6 +82,23 @@ impl Held {
 }
 
 impl Holds {
+    /// No client paused, input not paused.
+    pub(crate) fn new() -> std::io::Result<Holds> {
+        let wake = UnixStream::pair()?;
+        wake.0.set_nonblocking(true)?;
+        wake.1.set_nonblocking(true)?;
+        Ok(Holds {
+            state: Mutex::default(),
+            any: AtomicBool::new(false),
+            wake,
+        })
+    }
+
+    /// Wakes the dispatcher's wait (a full buffer already does).
+    fn wake(&self) {
+        let _ = (&self.wake.0).write(&[1]);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -104,6 +122,8 @@ impl Holds {
         if s.held.remove(&id) {
             s.resumed.push(id);
             self.note_any(&s);
+            drop(s);
+            self.wake();
         }
     }
 
@@ -121,6 +141,8 @@ impl Holds {
             s.input = false;
             s.input_resumed = true;
             self.note_any(&s);
+            drop(s);
+            self.wake();
         }
     }
 
@@ -350,4 +372,46 @@ fn client_of(ev: &Event) -> u64 {
     match ev {
         Event::Connected(c) | Event::Message(c, _) | Event::Disconnected(c, _) => c.id,
     }
+}
+
+/// The dispatcher's wait for events, `ready` its readiness descriptor
+/// (made at the first wait that needs it): up to a second, as the
+/// dispatcher's own waits. Holding events (`stash`), it also ends at a
+/// resume from another thread, which must be noticed — without polling:
+/// the wait is `poll(2)` on the events' descriptor and [`Holds::wake`]'s.
+/// Then takes what can be taken without waiting.
+pub(crate) fn wait(
+    events: &Events,
+    holds: &Holds,
+    stash: &Stash,
+    ready: &mut Option<ReadyFd>,
+    batch: &mut Vec<Event>,
+    max: usize,
+) -> tcphub::Result<usize> {
+    const WAIT: Duration = Duration::from_secs(1);
+    if stash.is_empty() {
+        return events.recv_batch_staged(batch, max, WAIT);
+    }
+    if ready.is_none() {
+        match events.ready_fd() {
+            Ok(fd) => *ready = Some(fd),
+            // (No descriptor left: look at the resumes every 10 ms.)
+            Err(_) => {
+                return events.recv_batch_staged(batch, max, Duration::from_millis(10));
+            }
+        }
+    }
+    let fd = ready.as_ref().expect("made above");
+    if fd.arm() {
+        let mut fds = [fd.as_raw_fd(), holds.wake.1.as_raw_fd()].map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // SAFETY: two valid pollfds; an error (EINTR) only ends the wait.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, WAIT.as_millis() as libc::c_int) };
+    }
+    let mut buf = [0u8; 64];
+    while matches!((&holds.wake.1).read(&mut buf), Ok(n) if n > 0) {}
+    events.recv_batch_staged(batch, max, Duration::ZERO)
 }
