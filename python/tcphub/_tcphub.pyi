@@ -85,7 +85,8 @@ MAX_FULL_MESSAGE: int
 ``frame_too_large_message``) a ``TcpServer`` takes, framed, in bytes."""
 EVENT_QUEUE_BYTES: int
 """Message bytes an event queue holds at most (with ``event_capacity``
-events): past either, the server or client stops reading."""
+events): past either, the server or client stops reading. One message
+longer than this (a ``max_len`` above it) still fits an empty queue."""
 
 _OnConnect = TypeVar("_OnConnect", bound=Callable[["Client"], object])
 _OnMessage = TypeVar("_OnMessage", bound=Callable[["Client", bytes], object])
@@ -510,11 +511,12 @@ class TcpServer:
     from asyncio, consume ``aevents()`` instead). An
     exception in a callback is passed to ``on_error`` if set, otherwise to
     ``sys.unraisablehook``; the server keeps running. (Once ``stop()`` has
-    begun, the messages already read still reach ``on_message``, where a
-    reply raises ``NotRunning``: without ``on_error`` that one is counted
-    in ``callback_errors`` but not reported.) Without callbacks the
-    server runs in pull mode: consume ``events()``, ``poll()`` or
-    ``aevents()``.
+    begun, no more messages reach ``on_message`` — those read but not yet
+    handed to it are dropped — but a callback already running finishes,
+    and a reply it sends raises ``NotRunning``: without ``on_error`` that
+    one is counted in ``callback_errors`` but not reported.) Without
+    callbacks the server runs in pull mode: consume ``events()``,
+    ``poll()`` or ``aevents()``.
 
     Every method is thread-safe and may be called from inside a callback,
     ``stop()`` included. Servers still running at interpreter exit are stopped.
@@ -581,8 +583,14 @@ class TcpServer:
       ``poll()`` or ``aevents()``), a write to it fails or the client
       resets it, or the stop. ``None`` (the default): held only until the
       next event is taken, as above.
-    - ``event_capacity``: events waiting to be taken (default 65,536); while
-      full, the server stops reading from clients.
+    - ``event_capacity``: events the server's event queue holds (default
+      65,536; and at most ``EVENT_QUEUE_BYTES`` of messages); while it is
+      full, the server stops reading from clients. What was taken out of
+      it in a batch waits besides: the rest of a batch an iterator took
+      and has not handed out (up to ``max_batch`` events, counted in
+      ``pending_events``, which may exceed ``event_capacity`` by that
+      much), the batch the callback thread is running (up to 256) and
+      the messages it holds back for a pause (``pause_client``).
     - ``busy_poll``: how long an I/O thread that ran out of work keeps
       polling (yielding the CPU) before it sleeps — fewer wakeups under
       steady load, at most that much CPU per wakeup; default 5e-6, 0 turns
