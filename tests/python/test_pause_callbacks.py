@@ -25,27 +25,49 @@ from conftest import WAIT, connect, wait_until
 Log = List[Tuple[str, int, bytes]]
 
 
-def started(make_server: Callable[..., tcphub.TcpServer], pause_on: bytes,
-            log: Log, **kw: object) -> tcphub.TcpServer:
-    """A started one-loop lines server whose ``on_message`` logs every
-    message and pauses its client on ``pause_on``; ``on_disconnect`` logs
-    the end with its reason as data."""
-    server = make_server(framing="lines", threads=1, **kw)
-    lock = threading.Lock()
+#: What a test's ``on_message`` does after logging: ``act(server, client, data)``.
+Act = Callable[[tcphub.TcpServer, tcphub.Client, bytes], None]
+
+
+def logged(make_server: Callable[..., tcphub.TcpServer], log: Log, act: Act,
+           connects: "List[int] | None" = None) -> tcphub.TcpServer:
+    """A started one-loop lines server whose callbacks log (all on the one
+    callback thread): every message, then ``act``; every end, its reason as
+    data; and, given ``connects``, every connect's id."""
+    server = make_server(framing="lines", threads=1)
+    if connects is not None:
+        noted = connects
+
+        @server.on_connect
+        def on_connect(client: tcphub.Client) -> None:
+            noted.append(client.id)
 
     @server.on_message
     def on_message(client: tcphub.Client, data: bytes) -> None:
-        with lock:
-            log.append(("msg", client.id, data))
-        if data == pause_on:
-            server.pause_client(client)
+        log.append(("msg", client.id, data))
+        act(server, client, data)
 
     @server.on_disconnect
     def on_disconnect(client: tcphub.Client, reason: str) -> None:
-        with lock:
-            log.append(("end", client.id, reason.encode()))
+        log.append(("end", client.id, reason.encode()))
 
     return server.start()
+
+
+def pause_client_on(word: bytes) -> Act:
+    """Pauses the client that sent ``word``."""
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
+        if data == word:
+            server.pause_client(client)
+    return act
+
+
+def pause_input_on(word: bytes) -> Act:
+    """Pauses input at ``word``."""
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
+        if data == word:
+            server.pause_input()
+    return act
 
 
 def of(log: Log, cid: int) -> List[bytes]:
@@ -76,7 +98,7 @@ def mark(b: socket.socket, cb: int, log: Log, n: int) -> None:
 
 def test_queued_messages_wait_for_the_resume(make_server: Callable[..., tcphub.TcpServer]) -> None:
     log: Log = []
-    server = started(make_server, b"busy", log)
+    server = logged(make_server, log, pause_client_on(b"busy"))
     a, ca, b, cb = two_clients(server)
     # One write: the rest is read with "busy" and queued behind it.
     a.sendall(b"busy\n" + b"".join(b"a%d\n" % i for i in range(100)))
@@ -124,18 +146,15 @@ def test_a_resume_from_another_callback(make_server: Callable[..., tcphub.TcpSer
     client's ``on_message``): the held messages come right after that
     callback."""
     log: Log = []
-    server = make_server(framing="lines", threads=1)
     ids: List[int] = []
 
-    @server.on_message
-    def on_message(client: tcphub.Client, data: bytes) -> None:
-        log.append(("msg", client.id, data))
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
         if data == b"busy":
             server.pause_client(client)
         elif data == b"go":
             server.resume_client(ids[0])
 
-    server.start()
+    server = logged(make_server, log, act)
     a, ca, b, cb = two_clients(server)
     ids.append(ca)
     a.sendall(b"busy\nx1\nx2\n")
@@ -152,7 +171,7 @@ def test_a_resume_from_another_callback(make_server: Callable[..., tcphub.TcpSer
 def test_a_reset_hands_out_the_held_messages_then_the_end(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     log: Log = []
-    server = started(make_server, b"busy", log)
+    server = logged(make_server, log, pause_client_on(b"busy"))
     a, ca, b, cb = two_clients(server)
     a.sendall(b"busy\nh1\nh2\n")
     wait_until(lambda: seen(log, ca, b"busy"), what="busy")
@@ -171,7 +190,7 @@ def test_a_reset_hands_out_the_held_messages_then_the_end(
 def test_a_close_while_paused_ends_after_the_held_messages(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     log: Log = []
-    server = started(make_server, b"busy", log)
+    server = logged(make_server, log, pause_client_on(b"busy"))
     a, ca, b, cb = two_clients(server)
     a.sendall(b"busy\nh1\nh2\n")
     wait_until(lambda: seen(log, ca, b"busy"), what="busy")
@@ -190,22 +209,15 @@ def test_a_close_while_paused_ends_after_the_held_messages(
 def test_kicking_a_paused_client_drops_its_held_messages(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     log: Log = []
-    server = make_server(framing="lines", threads=1)
     ids: List[int] = []
 
-    @server.on_message
-    def on_message(client: tcphub.Client, data: bytes) -> None:
-        log.append(("msg", client.id, data))
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
         if data == b"busy":
             server.pause_client(client)
         elif data == b"kick":
             server.disconnect(ids[0])
 
-    @server.on_disconnect
-    def on_disconnect(client: tcphub.Client, reason: str) -> None:
-        log.append(("end", client.id, reason.encode()))
-
-    server.start()
+    server = logged(make_server, log, act)
     a, ca, b, cb = two_clients(server)
     ids.append(ca)
     a.sendall(b"busy\nh1\nh2\n")
@@ -220,7 +232,7 @@ def test_kicking_a_paused_client_drops_its_held_messages(
 def test_stop_with_held_messages_ends_every_client(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     log: Log = []
-    server = started(make_server, b"busy", log)
+    server = logged(make_server, log, pause_client_on(b"busy"))
     a, ca, b, cb = two_clients(server)
     a.sendall(b"busy\nh1\nh2\n")
     wait_until(lambda: seen(log, ca, b"busy"), what="busy")
@@ -237,7 +249,7 @@ def test_stop_with_held_messages_ends_every_client(
 def test_other_clients_are_served_while_one_is_held(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     log: Log = []
-    server = started(make_server, b"busy", log)
+    server = logged(make_server, log, pause_client_on(b"busy"))
     a, ca, b, cb = two_clients(server)
     a.sendall(b"busy\n" + b"h\n" * 10)
     wait_until(lambda: seen(log, ca, b"busy"), what="busy")
@@ -317,34 +329,11 @@ def announced(server: tcphub.TcpServer, connects: List[int]) -> None:
     extra.close()
 
 
-def input_server(make_server: Callable[..., tcphub.TcpServer], log: Log,
-                 connects: List[int]) -> tcphub.TcpServer:
-    """A started one-loop lines server whose ``on_message`` logs and pauses
-    input on ``busy``; ``on_connect`` notes ids; ``on_disconnect`` logs."""
-    server = make_server(framing="lines", threads=1)
-
-    @server.on_connect
-    def on_connect(client: tcphub.Client) -> None:
-        connects.append(client.id)
-
-    @server.on_message
-    def on_message(client: tcphub.Client, data: bytes) -> None:
-        log.append(("msg", client.id, data))
-        if data == b"busy":
-            server.pause_input()
-
-    @server.on_disconnect
-    def on_disconnect(client: tcphub.Client, reason: str) -> None:
-        log.append(("end", client.id, reason.encode()))
-
-    return server.start()
-
-
 def test_pause_input_holds_the_queued_messages_of_everyone(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     log: Log = []
     connects: List[int] = []
-    server = input_server(make_server, log, connects)
+    server = logged(make_server, log, pause_input_on(b"busy"), connects)
     a, ca, b, cb = two_clients(server)
     b.sendall(b"b0\n")
     wait_until(lambda: seen(log, cb, b"b0"), what="b0")
@@ -399,7 +388,7 @@ def test_a_kick_while_input_is_paused_waits_behind_the_held_messages(
     order is kept); a client whose nothing is held ends at once."""
     log: Log = []
     connects: List[int] = []
-    server = input_server(make_server, log, connects)
+    server = logged(make_server, log, pause_input_on(b"busy"), connects)
     a, ca, b, cb = two_clients(server)
     a.sendall(b"busy\nh1\nh2\n")
     wait_until(lambda: seen(log, ca, b"busy"), what="busy")
@@ -420,21 +409,14 @@ def test_a_kick_while_input_is_paused_waits_behind_the_held_messages(
 def test_a_kick_from_a_callback_while_input_is_paused_drops_the_held_messages(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     log: Log = []
-    server = make_server(framing="lines", threads=1)
     ids: List[int] = []
 
-    @server.on_message
-    def on_message(client: tcphub.Client, data: bytes) -> None:
-        log.append(("msg", client.id, data))
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
         if data == b"busy":
             server.pause_input()
             server.disconnect(ids[0])  # its held messages are not handed out
 
-    @server.on_disconnect
-    def on_disconnect(client: tcphub.Client, reason: str) -> None:
-        log.append(("end", client.id, reason.encode()))
-
-    server.start()
+    server = logged(make_server, log, act)
     a, ca, b, cb = two_clients(server)
     ids.append(ca)
     a.sendall(b"h1\nh2\n")
@@ -459,7 +441,7 @@ def test_pause_client_and_pause_input_together(
     messages, in order."""
     log: Log = []
     connects: List[int] = []
-    server = input_server(make_server, log, connects)
+    server = logged(make_server, log, pause_input_on(b"busy"), connects)
     a, ca, b, cb = two_clients(server)
     a.sendall(b"busy\n" + b"".join(b"a%d\n" % i for i in range(20)))
     wait_until(lambda: seen(log, ca, b"busy"), what="busy")
