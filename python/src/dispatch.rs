@@ -395,7 +395,7 @@ pub(crate) fn kick(
 /// that is still `to_come`: the client was listed (by the server, just
 /// before the kick: its `Disconnected` was not even queued then), or this
 /// dispatcher has handed out its `Connected` but not its `Disconnected`
-/// (`Holds::is_live`). Kicking a client held open for replies after its
+/// (`Holds::is_live`: also one taken and held behind its messages). Kicking a client held open for replies after its
 /// `Disconnected` was handed out notes nothing (it used to stay noted for
 /// good).
 fn note_kick(client_id: u64, to_come: bool) {
@@ -417,8 +417,14 @@ pub(crate) fn kicks_pending() -> usize {
 }
 
 impl Dispatcher {
-    /// Starts the dispatcher thread for `events`, calling `callbacks`.
-    pub(crate) fn spawn(events: Events, callbacks: Callbacks) -> std::io::Result<Dispatcher> {
+    /// Starts the dispatcher thread for `events`, calling `callbacks`;
+    /// `handle` resumes in the server what was resumed while the thread
+    /// kept events (see `hold.rs`).
+    pub(crate) fn spawn(
+        events: Events,
+        handle: ServerHandle,
+        callbacks: Callbacks,
+    ) -> std::io::Result<Dispatcher> {
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
         let errors = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&errors);
@@ -433,6 +439,7 @@ impl Dispatcher {
             .spawn(move || {
                 let run = Run {
                     events: &events,
+                    handle: &handle,
                     callbacks: &callbacks,
                     errors: &counter,
                     stopping: &stop_seen,
@@ -454,6 +461,7 @@ impl Dispatcher {
                         unsafe { pyo3::ffi::PyGILState_Release(kept) };
                     }
                 });
+                drop(handle); // (before the stop's wait ends)
                 drop(done_tx); // stop() sees the dispatcher has finished
             })?;
         {
@@ -572,6 +580,8 @@ fn opaque_call<F: FnOnce(Python<'_>) -> R, R>(f: F, py: Python<'_>) -> R {
 /// What the dispatcher thread works with.
 struct Run<'a> {
     events: &'a Events,
+    /// Resumes in the server what was resumed while events were kept.
+    handle: &'a ServerHandle,
     callbacks: &'a Callbacks,
     /// Exceptions the callbacks raised (see `Dispatcher::errors`).
     errors: &'a AtomicU64,
@@ -597,6 +607,9 @@ impl Run<'_> {
     /// Hands `ev` out: to its callback, unless it is to be skipped.
     fn hand_out(&self, py: Python<'_>, ev: Event) {
         self.events.hand_out(&ev);
+        if let Event::Disconnected(c, _) = &ev {
+            self.holds.ended(c.id);
+        }
         if !after_kick(&ev)
             && !after_stop(&ev, self.input_stopped)
             && self.callbacks.deliver(py, ev, self.stopping)
@@ -645,10 +658,18 @@ fn dispatch_loop(run: &Run<'_>) -> Option<pyo3::ffi::PyGILState_STATE> {
             Ok(0) if stash.is_empty() || !run.holds.any_resumed() => continue,
             Ok(_) => {
                 let delivered = attached(|py| {
+                    run.holds.handing_out();
                     stash.release_resumed(run.holds, |held| run.hand_out(py, held));
                     for ev in batch.drain(..) {
                         run.take(py, &mut stash, ev);
                     }
+                    stash.settle(
+                        run.holds,
+                        |id| {
+                            let _ = run.handle.resume_client(id);
+                        },
+                        || run.handle.resume_input(),
+                    );
                 });
                 if delivered.is_none() {
                     break; // the interpreter is shutting down

@@ -17,6 +17,13 @@
 //!   resume (as the core notices a leaving client only then), unless they
 //!   are to be skipped anyway (kicked by a callback; input stopped).
 //!
+//! A resume that comes while the dispatcher keeps events (or is handing
+//! some out) leaves the server paused until what is kept of the client (or
+//! input's share) went out: the dispatcher resumes it then
+//! ([`Stash::settle`]). Reading on meanwhile, what a callback among those
+//! that pauses again holds grew by up to a read at every resume (the
+//! work-queue pattern: one message per resume), without bound.
+//!
 //! Connects are never held. Held events go out through the same skips as
 //! any (a kicked client's messages, and any message after the stop or
 //! `stop_input()`, are not handed out).
@@ -38,18 +45,34 @@ use tcphub::{Event, Events, ReadyFd};
 #[derive(Default)]
 struct State {
     /// The clients whose `Connected` the dispatcher has handed out and
-    /// whose `Disconnected` it has not (at most the clients connected,
-    /// plus a stop's leftovers). Only these are held: a pause of a client
-    /// whose end has gone out holds nothing (and leaves nothing behind).
+    /// whose `Disconnected` it has not taken (at most the clients
+    /// connected, plus a stop's leftovers). Only these are held: a pause
+    /// of a client whose end has come holds nothing (and leaves nothing
+    /// behind).
     live: HashSet<u64>,
+    /// The clients whose `Disconnected` the dispatcher has taken and not
+    /// yet handed out (it waits behind their held messages): a kick from
+    /// a callback still skips those messages (see `dispatch::kick`).
+    ending: HashSet<u64>,
     /// The paused clients (among `live`).
     held: HashSet<u64>,
-    /// Clients resumed since the dispatcher last looked, in order.
+    /// Clients resumed since the dispatcher last looked, in order, each
+    /// once (at most the clients live).
     resumed: Vec<u64>,
     /// Input is paused (`pause_input`).
     input: bool,
     /// Input was resumed since the dispatcher last looked.
     input_resumed: bool,
+    /// The dispatcher may keep events: it is handing some out, or keeps
+    /// some. A resume then leaves the server paused (`owed`) until what is
+    /// kept went out: read on meanwhile, what a callback among those that
+    /// pauses again holds would grow by a read at every resume.
+    kept: bool,
+    /// Clients resumed while `kept`, still paused in the server (at most
+    /// the clients connected).
+    owed: HashSet<u64>,
+    /// Input resumed while `kept`, still paused in the server.
+    input_owed: bool,
 }
 
 /// The paused clients and input, for the dispatcher.
@@ -108,42 +131,105 @@ impl Holds {
         self.any.store(any, Ordering::Release);
     }
 
-    /// `pause_client(id)` succeeded: hold its messages from now on.
-    pub(crate) fn pause(&self, id: u64) {
+    /// `pause_client(id)`: `server` pauses it in the server (its error
+    /// ends the call); its messages are held from now on.
+    pub(crate) fn pause<E>(
+        &self,
+        id: u64,
+        server: impl FnOnce() -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut s = self.lock();
+        server()?;
+        s.owed.remove(&id); // (still paused there)
         if s.live.contains(&id) && s.held.insert(id) {
             self.note_any(&s);
         }
+        Ok(())
     }
 
-    /// `resume_client(id)`: hand out what is held of it.
-    pub(crate) fn resume(&self, id: u64) {
+    /// `resume_client(id)`: hand out what is held of it, then read it
+    /// again: `server(true)` resumes it in the server now, unless the
+    /// dispatcher may keep events (`kept`); then the dispatcher resumes it
+    /// once it has handed out what it kept of it, and `server(false)` only
+    /// checks the client (its error ends the call).
+    pub(crate) fn resume<E>(
+        &self,
+        id: u64,
+        server: impl FnOnce(bool) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut s = self.lock();
-        if s.held.remove(&id) {
+        // Once: a client paused and resumed again and again before the
+        // dispatcher looks (it looks with its next event) is noted once,
+        // so this stays within the clients live.
+        let mut wake = false;
+        if s.held.remove(&id) && !s.resumed.contains(&id) {
             s.resumed.push(id);
-            self.note_any(&s);
-            drop(s);
+            wake = true;
+        }
+        self.note_any(&s);
+        let now = !s.kept;
+        let checked = server(now);
+        if checked.is_ok() && !now {
+            s.owed.insert(id);
+            // The dispatcher looks at it soon even when nothing was held
+            // of it (paused before its connect went out, say).
+            if !s.resumed.contains(&id) {
+                s.resumed.push(id);
+                self.note_any(&s);
+            }
+            wake = true;
+        }
+        drop(s);
+        if wake {
             self.wake();
         }
+        checked
     }
 
-    /// `pause_input()`: hold every message from now on.
-    pub(crate) fn pause_input(&self) {
+    /// `pause_input()`: `server` pauses it in the server; every message
+    /// is held from now on.
+    pub(crate) fn pause_input(&self, server: impl FnOnce()) {
         let mut s = self.lock();
+        server();
         s.input = true;
+        s.input_owed = false; // (still paused there)
         self.note_any(&s);
     }
 
-    /// `resume_input()`: hand out what is held.
-    pub(crate) fn resume_input(&self) {
+    /// `resume_input()`: hand out what is held, then read again:
+    /// `server` resumes input in the server now, or the dispatcher does
+    /// once it has handed out what it kept (as [`resume`](Holds::resume)).
+    pub(crate) fn resume_input(&self, server: impl FnOnce()) {
         let mut s = self.lock();
+        let mut wake = false;
         if s.input {
             s.input = false;
             s.input_resumed = true;
-            self.note_any(&s);
-            drop(s);
+            wake = true;
+        }
+        if s.kept {
+            s.input_owed = true;
+            s.input_resumed = true; // (the dispatcher looks soon)
+            wake = true;
+        } else {
+            server();
+        }
+        self.note_any(&s);
+        drop(s);
+        if wake {
             self.wake();
         }
+    }
+
+    /// Whether a `resume_input()` waits for the dispatcher to resume input
+    /// in the server (then input counts as resumed already).
+    pub(crate) fn input_owed(&self) -> bool {
+        self.lock().input_owed
+    }
+
+    /// The dispatcher begins to hand out events: resumes wait for it.
+    pub(crate) fn handing_out(&self) {
+        self.lock().kept = true;
     }
 
     /// The dispatcher hands out `id`'s `Connected`.
@@ -151,19 +237,35 @@ impl Holds {
         self.lock().live.insert(id);
     }
 
-    /// The dispatcher has `id`'s `Disconnected`: its own hold ends.
+    /// The dispatcher has taken `id`'s `Disconnected`: its own hold ends.
     pub(crate) fn disconnected(&self, id: u64) {
         let mut s = self.lock();
         s.live.remove(&id);
+        s.ending.insert(id);
+        s.owed.remove(&id);
         if s.held.remove(&id) {
             self.note_any(&s);
         }
     }
 
+    /// The dispatcher hands out `id`'s `Disconnected`.
+    pub(crate) fn ended(&self, id: u64) {
+        self.lock().ending.remove(&id);
+    }
+
     /// Whether the dispatcher has handed out `id`'s `Connected` and not its
-    /// `Disconnected`.
+    /// `Disconnected` (taken or not).
     pub(crate) fn is_live(&self, id: u64) -> bool {
-        self.lock().live.contains(&id)
+        let s = self.lock();
+        s.live.contains(&id) || s.ending.contains(&id)
+    }
+
+    /// How many clients are live, ending, held, resumed and owed a resume
+    /// in the server (for the tests).
+    pub(crate) fn sizes(&self) -> (usize, usize, usize, usize, usize) {
+        let s = self.lock();
+        let (live, ending, held) = (s.live.len(), s.ending.len(), s.held.len());
+        (live, ending, held, s.resumed.len(), s.owed.len())
     }
 
     /// What holds `id` now (the dispatcher, per message).
@@ -226,8 +328,9 @@ impl Stash {
     /// Takes `ev` in its turn: keeps it aside if it is held, and gives back
     /// what is to be handed out now, with `deliver`. A client's end
     /// (`ended`: its hold is over, `Holds::disconnected`) first hands out
-    /// what is kept of it, unless input is paused: then it waits behind
-    /// that — unless what is kept is to be skipped anyway (`skipped`).
+    /// what is kept of it, unless input is paused (also by a callback among
+    /// those): then it waits behind that — unless what is kept is to be
+    /// skipped anyway (`skipped`).
     pub(crate) fn take(
         &mut self,
         holds: &Holds,
@@ -248,17 +351,49 @@ impl Stash {
                 if self.is_empty() {
                     return deliver(ev);
                 }
-                if holds.input_held() && !skipped(id) && self.holds_any_of(id) {
-                    // Behind its messages, until the resume.
-                    match self.queues.get_mut(&id) {
-                        Some(q) => q.push_back(ev),
-                        None => self.all.push_back(ev),
-                    }
-                    return;
-                }
-                self.release_ended(id, &mut deliver);
-                deliver(ev);
+                let mut mine = self.take_of(id);
+                mine.push_back(ev);
+                self.release_ended(holds, id, mine, skipped, deliver);
             }
+        }
+    }
+
+    /// What is kept of `id`, in order, out of the stash.
+    fn take_of(&mut self, id: u64) -> VecDeque<Event> {
+        if let Some(q) = self.queues.remove(&id) {
+            return q; // (a client with a queue has nothing in `all`)
+        }
+        if !self.all.iter().any(|ev| client_of(ev) == id) {
+            return VecDeque::new();
+        }
+        let (mine, others) = std::mem::take(&mut self.all)
+            .into_iter()
+            .partition(|ev| client_of(ev) == id);
+        self.all = others;
+        mine
+    }
+
+    /// `id` has ended: hands out `mine`, what was kept of it and its
+    /// `Disconnected` last — but while input is held (also when a callback
+    /// among them pauses it) its messages, unless `skipped`, and its end
+    /// behind them, wait for the resume in `all`.
+    fn release_ended(
+        &mut self,
+        holds: &Holds,
+        id: u64,
+        mut mine: VecDeque<Event>,
+        skipped: impl Fn(u64) -> bool,
+        mut deliver: impl FnMut(Event),
+    ) {
+        while let Some(ev) = mine.pop_front() {
+            if matches!(ev, Event::Message(..)) && holds.input_held() && !skipped(id) {
+                // Behind its messages, until the resume (it has no queue
+                // now: `all` keeps the order).
+                self.all.push_back(ev);
+                self.all.extend(mine);
+                return;
+            }
+            deliver(ev);
         }
     }
 
@@ -280,10 +415,6 @@ impl Stash {
             return None;
         }
         Some(ev)
-    }
-
-    fn holds_any_of(&self, id: u64) -> bool {
-        self.queues.contains_key(&id) || self.all.iter().any(|ev| client_of(ev) == id)
     }
 
     /// Hands out, with `deliver`, what is kept of what was resumed since
@@ -311,6 +442,7 @@ impl Stash {
             let held = holds.held(id);
             if held.input {
                 self.all.push_front(ev); // paused again by a callback
+                self.regroup();
                 return;
             }
             if matches!(ev, Event::Disconnected(..)) {
@@ -330,6 +462,24 @@ impl Stash {
         }
     }
 
+    /// Moves what input still holds of a client that has a queue (made by
+    /// [`release_input`](Stash::release_input) for one paused meanwhile)
+    /// to the end of that queue: its later events go there (`keep`, a
+    /// `Disconnected` in `take`), so they must not pass these.
+    fn regroup(&mut self) {
+        if self.queues.is_empty() || self.all.is_empty() {
+            return;
+        }
+        let mut rest = VecDeque::with_capacity(self.all.len());
+        for ev in self.all.drain(..) {
+            match self.queues.get_mut(&client_of(&ev)) {
+                Some(q) => q.push_back(ev),
+                None => rest.push_back(ev),
+            }
+        }
+        self.all = rest;
+    }
+
     /// Hands out what is kept of `id` while neither it nor input is held.
     fn release(&mut self, holds: &Holds, id: u64, deliver: &mut impl FnMut(Event)) {
         while !holds.held(id).any() {
@@ -346,17 +496,36 @@ impl Stash {
         }
     }
 
-    /// `id` has ended: hands out all that is kept of it.
-    fn release_ended(&mut self, id: u64, deliver: &mut impl FnMut(Event)) {
-        if let Some(q) = self.queues.remove(&id) {
-            q.into_iter().for_each(&mut *deliver);
-        } else if self.all.iter().any(|ev| client_of(ev) == id) {
-            let (mine, others) = std::mem::take(&mut self.all)
-                .into_iter()
-                .partition(|ev| client_of(ev) == id);
-            self.all = others;
-            mine.into_iter().for_each(deliver);
+    /// The dispatcher is done handing out for now: notes whether it keeps
+    /// anything (see `State::kept`), and resumes in the server, with
+    /// `resume_client` and `resume_input`, what was resumed while it kept
+    /// events and of which it keeps nothing now.
+    pub(crate) fn settle(
+        &self,
+        holds: &Holds,
+        mut resume_client: impl FnMut(u64),
+        resume_input: impl FnOnce(),
+    ) {
+        let mut guard = holds.lock();
+        let s = &mut *guard;
+        s.kept = !self.is_empty();
+        if s.input_owed && !s.input && self.all.is_empty() {
+            s.input_owed = false;
+            resume_input();
         }
+        if s.owed.is_empty() {
+            return;
+        }
+        let held = &s.held;
+        s.owed.retain(|&id| {
+            let keeps = held.contains(&id)
+                || self.queues.contains_key(&id)
+                || self.all.iter().any(|ev| client_of(ev) == id);
+            if !keeps {
+                resume_client(id);
+            }
+            keeps
+        });
     }
 
     /// The events stop: hands out everything kept, client by client.

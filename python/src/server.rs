@@ -506,7 +506,9 @@ impl PyTcpServer {
     /// messages read before and waiting for the callback thread are held back
     /// (not counted in ``pending_events``) and handed out first at the
     /// resume, in order — so a work queue paused at its bound gets nothing
-    /// more; connects still come, and a client's end comes after its held
+    /// more (called from another thread, one ``on_message`` the callback
+    /// thread was already starting may still run); connects still come,
+    /// and a client's end comes after its held
     /// messages. In pull mode the events already queued stay to take. While
     /// paused the idle and frame timeouts wait, and a client that leaves is
     /// noticed once input resumes. Not counted: one ``resume_input()`` ends
@@ -522,24 +524,21 @@ impl PyTcpServer {
     ///             if len(jobs) >= LIMIT:
     ///                 server.pause_input()  # a worker resumes it
     fn pause_input(&self, py: Python<'_>) -> PyResult<()> {
-        self.with_input(py, |r| {
-            r.handle.pause_input();
-            if let Some(d) = &r.dispatcher {
-                d.holds.pause_input();
-            }
+        self.with_input(py, |r| match &r.dispatcher {
+            Some(d) => d.holds.pause_input(|| r.handle.pause_input()),
+            None => r.handle.pause_input(),
         })
     }
 
     /// Ends ``pause_input()``: the server reads what clients sent
-    /// meanwhile; with callbacks, the messages held back go out first.
+    /// meanwhile; with callbacks, the messages held back go out first, and
+    /// the server reads again once they have.
     /// Harmless when not paused and on a stopped server; raises
     /// ``NotRunning`` before ``start()`` (unless ``stop()`` came first).
     fn resume_input(&self, py: Python<'_>) -> PyResult<()> {
-        self.with_input(py, |r| {
-            if let Some(d) = &r.dispatcher {
-                d.holds.resume_input();
-            }
-            r.handle.resume_input();
+        self.with_input(py, |r| match &r.dispatcher {
+            Some(d) => d.holds.resume_input(|| r.handle.resume_input()),
+            None => r.handle.resume_input(),
         })
     }
 
@@ -547,7 +546,10 @@ impl PyTcpServer {
     /// ``resume_input()`` since); ``False`` before ``start()``.
     #[getter]
     fn input_paused(&self) -> bool {
-        self.running.get().is_some_and(|r| r.handle.input_paused())
+        self.running.get().is_some_and(|r| {
+            // (A resume the callback thread is to apply counts already.)
+            r.handle.input_paused() && !r.dispatcher.as_ref().is_some_and(|d| d.holds.input_owed())
+        })
     }
 
     /// Starts the server (unless it is running) and returns it. Raises

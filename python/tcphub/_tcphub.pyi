@@ -752,7 +752,9 @@ class TcpServer:
         messages read before and waiting for the callback thread are held back
         (not counted in ``pending_events``) and handed out first at the
         resume, in order — so a work queue paused at its bound gets nothing
-        more; connects still come, and a client's end comes after its held
+        more (called from another thread, one ``on_message`` the callback
+        thread was already starting may still run); connects still come,
+        and a client's end comes after its held
         messages. In pull mode the events already queued stay to take. While
         paused the idle and frame timeouts wait, and a client that leaves is
         noticed once input resumes. Not counted: one ``resume_input()`` ends
@@ -769,7 +771,8 @@ class TcpServer:
                         server.pause_input()  # a worker resumes it"""
     def resume_input(self) -> None:
         """Ends ``pause_input()``: the server reads what clients sent
-        meanwhile; with callbacks, the messages held back go out first.
+        meanwhile; with callbacks, the messages held back go out first, and
+        the server reads again once they have.
         Harmless when not paused and on a stopped server; raises
         ``NotRunning`` before ``start()`` (unless ``stop()`` came first)."""
     @property
@@ -843,7 +846,9 @@ class TcpServer:
         ``on_connect`` or not): from the call on, no callback gets more of the
         client — what was read of it before and waits for the callback thread
         is held back (not counted in ``pending_events``) — until
-        ``resume_client()``, which hands that out first, in order. A callback
+        ``resume_client()``, which hands that out first, in order (called
+        from another thread, one ``on_message`` of the client that the
+        callback thread was already starting may still run). A callback
         that pauses its own client (``on_message``) gets the client's next
         message only after the resume. In pull mode it takes effect when the
         client's I/O thread gets it: what was read before then is still handed
@@ -856,9 +861,10 @@ class TcpServer:
         """Ends ``pause_client()``: the server reads the client again, what it
         sent meanwhile first; with callbacks, what the callback thread held
         of it goes out before that (called from a callback: right after
-        it). Harmless when it is not paused. Raises
-        ``NoSuchClient``, ``NotRunning``."""
+        it), and the server reads it again once that has gone out. Harmless
+        when it is not paused. Raises ``NoSuchClient``, ``NotRunning``."""
     def _kicks_pending(self) -> int: ...
+    def _holds_sizes(self) -> Tuple[int, int, int, int, int]: ...
     def clients(self) -> List[Client]:
         """The connected clients, by id."""
     def client(self, client_id: _ClientRef) -> Optional[Client]:

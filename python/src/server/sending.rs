@@ -131,7 +131,9 @@ impl PyTcpServer {
     /// ``on_connect`` or not): from the call on, no callback gets more of the
     /// client — what was read of it before and waits for the callback thread
     /// is held back (not counted in ``pending_events``) — until
-    /// ``resume_client()``, which hands that out first, in order. A callback
+    /// ``resume_client()``, which hands that out first, in order (called
+    /// from another thread, one ``on_message`` of the client that the
+    /// callback thread was already starting may still run). A callback
     /// that pauses its own client (``on_message``) gets the client's next
     /// message only after the resume. In pull mode it takes effect when the
     /// client's I/O thread gets it: what was read before then is still handed
@@ -142,29 +144,32 @@ impl PyTcpServer {
     /// ``NoSuchClient``, ``NotRunning``.
     fn pause_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
         let holds = self.holds();
-        self.for_client(py, client_id, |h, id| {
-            h.pause_client(id)?;
-            if let Some(holds) = holds {
-                holds.pause(id);
-            }
-            Ok(())
+        self.for_client(py, client_id, |h, id| match holds {
+            Some(holds) => holds.pause(id, || h.pause_client(id)),
+            None => h.pause_client(id),
         })
     }
 
     /// Ends ``pause_client()``: the server reads the client again, what it
     /// sent meanwhile first; with callbacks, what the callback thread held
     /// of it goes out before that (called from a callback: right after
-    /// it). Harmless when it is not paused. Raises
-    /// ``NoSuchClient``, ``NotRunning``.
+    /// it), and the server reads it again once that has gone out. Harmless
+    /// when it is not paused. Raises ``NoSuchClient``, ``NotRunning``.
     fn resume_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
         let holds = self.holds();
-        self.for_client(py, client_id, |h, id| {
+        self.for_client(py, client_id, |h, id| match holds {
             // What is held goes out even when the client has just gone (its
-            // end would release it too).
-            if let Some(holds) = holds {
-                holds.resume(id);
-            }
-            h.resume_client(id)
+            // end would release it too). Resumed later by the callback
+            // thread, it stays paused meanwhile: its pause is the check
+            // that it is there, with the errors of a resume.
+            Some(holds) => holds.resume(id, |now| {
+                if now {
+                    h.resume_client(id)
+                } else {
+                    h.pause_client(id)
+                }
+            }),
+            None => h.resume_client(id),
         })
     }
 
@@ -173,5 +178,15 @@ impl PyTcpServer {
     /// their disconnect event); 0 on any other thread.
     fn _kicks_pending(&self) -> usize {
         kicks_pending()
+    }
+
+    /// Internal, for the tests: with callbacks, how many clients the
+    /// callback thread's holds track as live, as ending (their end taken,
+    /// not yet handed out), as paused, as resumed but not yet seen by that
+    /// thread, and as resumed but still paused in the server until that
+    /// thread has handed out what it held; ``(0, 0, 0, 0, 0)`` without
+    /// callbacks or before ``start()``.
+    fn _holds_sizes(&self) -> (usize, usize, usize, usize, usize) {
+        self.holds().map_or((0, 0, 0, 0, 0), |h| h.sizes())
     }
 }

@@ -81,7 +81,7 @@ impl PyTcpServer {
         };
         let callback_mode = callbacks.any_event();
         let dispatcher = if callback_mode {
-            match Dispatcher::spawn(handle.events(), callbacks) {
+            match Dispatcher::spawn(handle.events(), handle.clone(), callbacks) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     py.detach(|| handle.stop());

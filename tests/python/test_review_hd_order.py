@@ -1,0 +1,297 @@
+"""Review (hd) of ``pause_client`` / ``pause_input`` with callbacks: a
+client's order across the two kinds of hold.
+
+``resume_input`` hands out what input held; a client paused meanwhile keeps
+its share aside in a queue of its own. A callback among them that pauses
+input again leaves the rest of what input held where it was — then the
+same client's later events (its end) must still come after those.
+
+Every case uses one loop and a lines-framed server; the steps are ordered
+by waits on ``pending_events`` and on callbacks (an extra client's
+``on_connect`` is handed out only after everything queued before it was
+taken).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Callable, List, Tuple
+
+import pytest
+
+import tcphub
+from conftest import WAIT, connect, wait_until
+
+Log = List[Tuple[str, int, bytes]]
+
+
+def of(log: Log, cid: int) -> List[Tuple[str, bytes]]:
+    return [(k, d) for (k, c, d) in list(log) if c == cid]
+
+
+@pytest.mark.parametrize("kick_from", ["other thread", "callback"])
+def test_an_end_never_overtakes_messages_left_in_the_input_hold(
+        make_server: Callable[..., tcphub.TcpServer], kick_from: str) -> None:
+    """Input holds a1, a2, b1, a3. At its resume a1's callback pauses its
+    own client (a2 goes to the client's queue) and b1's pauses input again
+    (a3 stays with input). Client a is then kicked: its end must come after
+    a3 (and, kicked by a callback, a3 is not handed out at all)."""
+    server = make_server(framing="lines", threads=1)
+    log: Log = []
+    connects: List[int] = []
+    ids: List[int] = []
+    go = threading.Event()
+    kick_on_connect = threading.Event()
+
+    @server.on_connect
+    def on_connect(client: tcphub.Client) -> None:
+        connects.append(client.id)
+        if kick_on_connect.is_set():
+            kick_on_connect.clear()
+            server.disconnect(ids[0])
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        log.append(("msg", client.id, data))
+        if data == b"gate":
+            assert go.wait(WAIT)
+            server.pause_input()
+        elif data == b"a1":
+            server.pause_client(client)
+        elif data == b"b1":
+            server.pause_input()
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        log.append(("end", client.id, reason.encode()))
+
+    def announced() -> None:
+        n = len(connects)
+        extra = connect(server)
+        wait_until(lambda: len(connects) > n, what="the extra client's connect")
+        extra.close()
+
+    server.start()
+    a = connect(server)
+    wait_until(lambda: len(connects) == 1, what="a")
+    b = connect(server)
+    wait_until(lambda: len(connects) == 2, what="b")
+    ca, cb = connects
+    ids.append(ca)
+    b.sendall(b"gate\n")
+    wait_until(lambda: ("msg", b"gate") in of(log, cb), what="the gate")
+    # Queued behind the gate, in this order: a1 a2 b1 a3.
+    a.sendall(b"a1\na2\n")
+    wait_until(lambda: server.pending_events == 2, what="a1 a2 queued")
+    b.sendall(b"b1\n")
+    wait_until(lambda: server.pending_events == 3, what="b1 queued")
+    a.sendall(b"a3\n")
+    wait_until(lambda: server.pending_events == 4, what="a3 queued")
+    go.set()
+    announced()  # all four held by input now
+    assert of(log, ca) == []
+    server.resume_input()
+    wait_until(lambda: ("msg", b"b1") in of(log, cb), what="b1 (pauses input)")
+    announced()  # a1 out, a2 in a's queue, a3 still held by input
+    assert of(log, ca) == [("msg", b"a1")]
+    if kick_from == "callback":
+        kick_on_connect.set()
+        announced()
+    else:
+        server.disconnect(ca)
+        wait_until(lambda: server.client(ca) is None, what="a gone")
+        announced()
+    server.resume_input()
+    wait_until(lambda: ("end", b"kicked") in of(log, ca), what="a's end")
+    b.sendall(b"mark\n")
+    wait_until(lambda: ("msg", b"mark") in of(log, cb), what="the mark")
+    mine = of(log, ca)
+    assert mine[-1] == ("end", b"kicked"), f"a's end came before its messages: {mine}"
+    if kick_from == "callback":
+        assert mine == [("msg", b"a1"), ("end", b"kicked")], mine
+    else:
+        assert mine == [("msg", b"a1"), ("msg", b"a2"), ("msg", b"a3"),
+                        ("end", b"kicked")], mine
+    a.close()
+    b.close()
+
+
+def test_pause_input_from_a_held_message_handed_out_at_its_clients_end(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    """Client a, paused, holds h1 h2 h3; it is kicked (from another
+    thread), so its end hands them out. h1's callback pauses input: from
+    then on no ``on_message`` until ``resume_input()`` — h2, h3 and a's end
+    wait for it, in order."""
+    server = make_server(framing="lines", threads=1)
+    log: Log = []
+    connects: List[int] = []
+
+    @server.on_connect
+    def on_connect(client: tcphub.Client) -> None:
+        connects.append(client.id)
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        log.append(("msg", client.id, data))
+        if data == b"busy":
+            server.pause_client(client)
+        elif data == b"h1":
+            server.pause_input()
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        log.append(("end", client.id, reason.encode()))
+
+    server.start()
+    a = connect(server)
+    wait_until(lambda: len(connects) == 1, what="a")
+    b = connect(server)
+    wait_until(lambda: len(connects) == 2, what="b")
+    ca, cb = connects
+    a.sendall(b"busy\nh1\nh2\nh3\n")
+    wait_until(lambda: ("msg", b"busy") in of(log, ca), what="busy")
+    b.sendall(b"mark\n")  # after a's held messages: taken once they are
+    wait_until(lambda: ("msg", b"mark") in of(log, cb), what="the mark")
+    assert of(log, ca) == [("msg", b"busy")]
+    server.disconnect(ca)
+    wait_until(lambda: ("msg", b"h1") in of(log, ca), what="h1 (pauses input)")
+    n = len(connects)
+    extra = connect(server)
+    wait_until(lambda: len(connects) > n, what="the extra client's connect")
+    extra.close()
+    assert of(log, ca) == [("msg", b"busy"), ("msg", b"h1")], \
+        "on_message called after pause_input() returned"
+    server.resume_input()
+    wait_until(lambda: ("end", b"kicked") in of(log, ca), what="a's end")
+    assert of(log, ca) == [("msg", b"busy"), ("msg", b"h1"), ("msg", b"h2"),
+                           ("msg", b"h3"), ("end", b"kicked")]
+    a.close()
+    b.close()
+
+
+def test_a_kick_from_a_callback_drops_what_input_holds_of_a_half_closed_client(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    """``hold_for_replies``: client a sends a1 and half-closes; input is
+    paused with a1 and a's end queued, so both are held. A callback kicks
+    a (still held open for replies): as for any kick from a callback, the
+    rest of what a sent (a1) is not handed to ``on_message``; its end
+    still comes."""
+    server = make_server(framing="lines", threads=1, hold_for_replies=60.0)
+    log: Log = []
+    connects: List[int] = []
+    ids: List[int] = []
+    go = threading.Event()
+    kick_on_connect = threading.Event()
+
+    @server.on_connect
+    def on_connect(client: tcphub.Client) -> None:
+        connects.append(client.id)
+        if kick_on_connect.is_set():
+            kick_on_connect.clear()
+            server.disconnect(ids[0])
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        log.append(("msg", client.id, data))
+        if data == b"gate":
+            assert go.wait(WAIT)
+            server.pause_input()
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        log.append(("end", client.id, reason.encode()))
+
+    def announced() -> None:
+        n = len(connects)
+        extra = connect(server)
+        wait_until(lambda: len(connects) > n, what="the extra client's connect")
+        extra.close()
+
+    server.start()
+    a = connect(server)
+    wait_until(lambda: len(connects) == 1, what="a")
+    b = connect(server)
+    wait_until(lambda: len(connects) == 2, what="b")
+    ca, cb = connects
+    ids.append(ca)
+    b.sendall(b"gate\n")
+    wait_until(lambda: ("msg", b"gate") in of(log, cb), what="the gate")
+    a.sendall(b"a1\n")
+    a.shutdown(socket.SHUT_WR)
+    wait_until(lambda: server.pending_events == 2, what="a1 and a's end queued")
+    go.set()
+    announced()  # a1 and a's end held by input
+    assert of(log, ca) == []
+    kick_on_connect.set()
+    announced()  # the kick, from a callback
+    assert not kick_on_connect.is_set()
+    server.resume_input()
+    wait_until(lambda: any(k == "end" for (k, _) in of(log, ca)), what="a's end")
+    assert of(log, ca) == [("end", b"closed by peer")], of(log, ca)
+    a.close()
+    b.close()
+
+
+def test_a_held_end_starts_the_reply_window_only_when_handed_out(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    """``hold_for_replies``: a half-closed client's end waits behind its
+    message while input is paused, for longer than the window; its window
+    runs from the hand-out, so the reply made at the resume still goes."""
+    window = 0.3
+    server = make_server(framing="lines", threads=1, hold_for_replies=window)
+    log: Log = []
+    connects: List[int] = []
+    go = threading.Event()
+
+    @server.on_connect
+    def on_connect(client: tcphub.Client) -> None:
+        connects.append(client.id)
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        log.append(("msg", client.id, data))
+        if data == b"gate":
+            assert go.wait(WAIT)
+            server.pause_input()
+        else:
+            server.send(client, b"re " + data)
+
+    @server.on_disconnect
+    def on_disconnect(client: tcphub.Client, reason: str) -> None:
+        log.append(("end", client.id, reason.encode()))
+
+    server.start()
+    a = connect(server)
+    wait_until(lambda: len(connects) == 1, what="a")
+    b = connect(server)
+    wait_until(lambda: len(connects) == 2, what="b")
+    ca, cb = connects
+    b.sendall(b"gate\n")
+    wait_until(lambda: ("msg", b"gate") in of(log, cb), what="the gate")
+    a.sendall(b"q1\n")
+    a.shutdown(socket.SHUT_WR)
+    wait_until(lambda: server.pending_events == 2, what="q1 and a's end queued")
+    go.set()
+    n = len(connects)
+    extra = connect(server)
+    wait_until(lambda: len(connects) > n, what="the extra client's connect")
+    extra.close()
+    assert of(log, ca) == []
+    time.sleep(3 * window)  # (not a wait for anything: the window would pass)
+    server.resume_input()
+    a.settimeout(WAIT)
+    got = b""
+    while not got.endswith(b"\n"):
+        chunk = a.recv(100)
+        assert chunk, f"a closed before its reply: {got!r}"
+        got += chunk
+    assert got == b"re q1\n"
+    wait_until(lambda: ("end", b"closed by peer") in of(log, ca), what="a's end")
+    a.close()
+    b.close()
+
+
+if __name__ == "__main__":
+    pytest.main([__file__, "-v"])
