@@ -84,6 +84,11 @@ pub(crate) struct Holds {
     /// Written (a byte) at each resume, read by the dispatcher: it wakes
     /// its wait while it holds anything (see [`wait`]).
     wake: (UnixStream, UnixStream),
+    /// The process the dispatcher runs in. In a child forked since there
+    /// is no dispatcher, and `state`'s lock may have been copied held (a
+    /// `fork()` while the dispatcher had it): the server's methods act on
+    /// the core alone there (which acts as stopped).
+    pid: u32,
 }
 
 /// What is held of a client, as the dispatcher sees it.
@@ -114,7 +119,13 @@ impl Holds {
             state: Mutex::default(),
             any: AtomicBool::new(false),
             wake,
+            pid: std::process::id(),
         })
+    }
+
+    /// Whether this is a child forked since (see `pid`).
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
     }
 
     /// Wakes the dispatcher's wait (a full buffer already does).
@@ -138,6 +149,9 @@ impl Holds {
         id: u64,
         server: impl FnOnce() -> Result<(), E>,
     ) -> Result<(), E> {
+        if self.forked() {
+            return server();
+        }
         let mut s = self.lock();
         server()?;
         s.owed.remove(&id); // (still paused there)
@@ -157,6 +171,9 @@ impl Holds {
         id: u64,
         server: impl FnOnce(bool) -> Result<(), E>,
     ) -> Result<(), E> {
+        if self.forked() {
+            return server(true);
+        }
         let mut s = self.lock();
         // Once: a client paused and resumed again and again before the
         // dispatcher looks (it looks with its next event) is noted once,
@@ -189,6 +206,9 @@ impl Holds {
     /// `pause_input()`: `server` pauses it in the server; every message
     /// is held from now on.
     pub(crate) fn pause_input(&self, server: impl FnOnce()) {
+        if self.forked() {
+            return server();
+        }
         let mut s = self.lock();
         server();
         s.input = true;
@@ -200,6 +220,9 @@ impl Holds {
     /// `server` resumes input in the server now, or the dispatcher does
     /// once it has handed out what it kept (as [`resume`](Holds::resume)).
     pub(crate) fn resume_input(&self, server: impl FnOnce()) {
+        if self.forked() {
+            return server();
+        }
         let mut s = self.lock();
         let mut wake = false;
         if s.input {
@@ -224,7 +247,7 @@ impl Holds {
     /// Whether a `resume_input()` waits for the dispatcher to resume input
     /// in the server (then input counts as resumed already).
     pub(crate) fn input_owed(&self) -> bool {
-        self.lock().input_owed
+        !self.forked() && self.lock().input_owed
     }
 
     /// The dispatcher begins to hand out events: resumes wait for it.
