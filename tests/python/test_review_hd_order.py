@@ -31,6 +31,73 @@ def of(log: Log, cid: int) -> List[Tuple[str, bytes]]:
     return [(k, d) for (k, c, d) in list(log) if c == cid]
 
 
+#: What ``on_message`` does after logging: ``act(server, client, data)``.
+Act = Callable[[tcphub.TcpServer, tcphub.Client, bytes], None]
+
+
+class Hub:
+    """A started one-loop lines server whose callbacks log every message
+    and end (``log``) and note every connect (``connects``). A message
+    ``gate`` waits for ``go``, then pauses input — what is sent meanwhile
+    queues behind it; after any other message ``act`` runs. With
+    ``kick_on_connect`` set, the next ``on_connect`` kicks ``ids[0]`` (a
+    kick from a callback)."""
+
+    def __init__(self, make_server: Callable[..., tcphub.TcpServer],
+                 act: "Act | None" = None, **kw: object) -> None:
+        self.server = server = make_server(framing="lines", threads=1, **kw)
+        self.log: Log = []
+        self.connects: List[int] = []
+        self.ids: List[int] = []
+        self.go = threading.Event()
+        self.kick_on_connect = threading.Event()
+
+        @server.on_connect
+        def on_connect(client: tcphub.Client) -> None:
+            self.connects.append(client.id)
+            if self.kick_on_connect.is_set():
+                self.kick_on_connect.clear()
+                server.disconnect(self.ids[0])
+
+        @server.on_message
+        def on_message(client: tcphub.Client, data: bytes) -> None:
+            self.log.append(("msg", client.id, data))
+            if data == b"gate":
+                assert self.go.wait(WAIT)
+                server.pause_input()
+            elif act is not None:
+                act(server, client, data)
+
+        @server.on_disconnect
+        def on_disconnect(client: tcphub.Client, reason: str) -> None:
+            self.log.append(("end", client.id, reason.encode()))
+
+        server.start()
+
+    def two_clients(self) -> Tuple[socket.socket, int, socket.socket, int]:
+        """Clients a and b, connected and announced; ``ids`` is ``[a]``."""
+        a = connect(self.server)
+        wait_until(lambda: len(self.connects) == 1, what="a")
+        b = connect(self.server)
+        wait_until(lambda: len(self.connects) == 2, what="b")
+        ca, cb = self.connects
+        self.ids.append(ca)
+        return a, ca, b, cb
+
+    def gated(self, b: socket.socket, cb: int) -> None:
+        """b sends the gate; waits until its callback has begun."""
+        b.sendall(b"gate\n")
+        wait_until(lambda: ("msg", b"gate") in of(self.log, cb), what="the gate")
+
+    def announced(self) -> None:
+        """Connects one more client and waits for its ``on_connect``:
+        everything queued before it was taken by then."""
+        n = len(self.connects)
+        extra = connect(self.server)
+        wait_until(lambda: len(self.connects) > n, what="the extra client's connect")
+        extra.close()
+
+
 @pytest.mark.parametrize("kick_from", ["other thread", "callback"])
 def test_an_end_never_overtakes_messages_left_in_the_input_hold(
         make_server: Callable[..., tcphub.TcpServer], kick_from: str) -> None:
@@ -38,50 +105,16 @@ def test_an_end_never_overtakes_messages_left_in_the_input_hold(
     own client (a2 goes to the client's queue) and b1's pauses input again
     (a3 stays with input). Client a is then kicked: its end must come after
     a3 (and, kicked by a callback, a3 is not handed out at all)."""
-    server = make_server(framing="lines", threads=1)
-    log: Log = []
-    connects: List[int] = []
-    ids: List[int] = []
-    go = threading.Event()
-    kick_on_connect = threading.Event()
-
-    @server.on_connect
-    def on_connect(client: tcphub.Client) -> None:
-        connects.append(client.id)
-        if kick_on_connect.is_set():
-            kick_on_connect.clear()
-            server.disconnect(ids[0])
-
-    @server.on_message
-    def on_message(client: tcphub.Client, data: bytes) -> None:
-        log.append(("msg", client.id, data))
-        if data == b"gate":
-            assert go.wait(WAIT)
-            server.pause_input()
-        elif data == b"a1":
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
+        if data == b"a1":
             server.pause_client(client)
         elif data == b"b1":
             server.pause_input()
 
-    @server.on_disconnect
-    def on_disconnect(client: tcphub.Client, reason: str) -> None:
-        log.append(("end", client.id, reason.encode()))
-
-    def announced() -> None:
-        n = len(connects)
-        extra = connect(server)
-        wait_until(lambda: len(connects) > n, what="the extra client's connect")
-        extra.close()
-
-    server.start()
-    a = connect(server)
-    wait_until(lambda: len(connects) == 1, what="a")
-    b = connect(server)
-    wait_until(lambda: len(connects) == 2, what="b")
-    ca, cb = connects
-    ids.append(ca)
-    b.sendall(b"gate\n")
-    wait_until(lambda: ("msg", b"gate") in of(log, cb), what="the gate")
+    hub = Hub(make_server, act)
+    server, log, go, announced = hub.server, hub.log, hub.go, hub.announced
+    a, ca, b, cb = hub.two_clients()
+    hub.gated(b, cb)
     # Queued behind the gate, in this order: a1 a2 b1 a3.
     a.sendall(b"a1\na2\n")
     wait_until(lambda: server.pending_events == 2, what="a1 a2 queued")
@@ -97,7 +130,7 @@ def test_an_end_never_overtakes_messages_left_in_the_input_hold(
     announced()  # a1 out, a2 in a's queue, a3 still held by input
     assert of(log, ca) == [("msg", b"a1")]
     if kick_from == "callback":
-        kick_on_connect.set()
+        hub.kick_on_connect.set()
         announced()
     else:
         server.disconnect(ca)
@@ -124,32 +157,15 @@ def test_pause_input_from_a_held_message_handed_out_at_its_clients_end(
     thread), so its end hands them out. h1's callback pauses input: from
     then on no ``on_message`` until ``resume_input()`` — h2, h3 and a's end
     wait for it, in order."""
-    server = make_server(framing="lines", threads=1)
-    log: Log = []
-    connects: List[int] = []
-
-    @server.on_connect
-    def on_connect(client: tcphub.Client) -> None:
-        connects.append(client.id)
-
-    @server.on_message
-    def on_message(client: tcphub.Client, data: bytes) -> None:
-        log.append(("msg", client.id, data))
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
         if data == b"busy":
             server.pause_client(client)
         elif data == b"h1":
             server.pause_input()
 
-    @server.on_disconnect
-    def on_disconnect(client: tcphub.Client, reason: str) -> None:
-        log.append(("end", client.id, reason.encode()))
-
-    server.start()
-    a = connect(server)
-    wait_until(lambda: len(connects) == 1, what="a")
-    b = connect(server)
-    wait_until(lambda: len(connects) == 2, what="b")
-    ca, cb = connects
+    hub = Hub(make_server, act)
+    server, log = hub.server, hub.log
+    a, ca, b, cb = hub.two_clients()
     a.sendall(b"busy\nh1\nh2\nh3\n")
     wait_until(lambda: ("msg", b"busy") in of(log, ca), what="busy")
     b.sendall(b"mark\n")  # after a's held messages: taken once they are
@@ -157,10 +173,7 @@ def test_pause_input_from_a_held_message_handed_out_at_its_clients_end(
     assert of(log, ca) == [("msg", b"busy")]
     server.disconnect(ca)
     wait_until(lambda: ("msg", b"h1") in of(log, ca), what="h1 (pauses input)")
-    n = len(connects)
-    extra = connect(server)
-    wait_until(lambda: len(connects) > n, what="the extra client's connect")
-    extra.close()
+    hub.announced()
     assert of(log, ca) == [("msg", b"busy"), ("msg", b"h1")], \
         "on_message called after pause_input() returned"
     server.resume_input()
@@ -178,46 +191,11 @@ def test_a_kick_from_a_callback_drops_what_input_holds_of_a_half_closed_client(
     a (still held open for replies): as for any kick from a callback, the
     rest of what a sent (a1) is not handed to ``on_message``; its end
     still comes."""
-    server = make_server(framing="lines", threads=1, hold_for_replies=60.0)
-    log: Log = []
-    connects: List[int] = []
-    ids: List[int] = []
-    go = threading.Event()
-    kick_on_connect = threading.Event()
-
-    @server.on_connect
-    def on_connect(client: tcphub.Client) -> None:
-        connects.append(client.id)
-        if kick_on_connect.is_set():
-            kick_on_connect.clear()
-            server.disconnect(ids[0])
-
-    @server.on_message
-    def on_message(client: tcphub.Client, data: bytes) -> None:
-        log.append(("msg", client.id, data))
-        if data == b"gate":
-            assert go.wait(WAIT)
-            server.pause_input()
-
-    @server.on_disconnect
-    def on_disconnect(client: tcphub.Client, reason: str) -> None:
-        log.append(("end", client.id, reason.encode()))
-
-    def announced() -> None:
-        n = len(connects)
-        extra = connect(server)
-        wait_until(lambda: len(connects) > n, what="the extra client's connect")
-        extra.close()
-
-    server.start()
-    a = connect(server)
-    wait_until(lambda: len(connects) == 1, what="a")
-    b = connect(server)
-    wait_until(lambda: len(connects) == 2, what="b")
-    ca, cb = connects
-    ids.append(ca)
-    b.sendall(b"gate\n")
-    wait_until(lambda: ("msg", b"gate") in of(log, cb), what="the gate")
+    hub = Hub(make_server, hold_for_replies=60.0)
+    server, log, go, announced = hub.server, hub.log, hub.go, hub.announced
+    kick_on_connect = hub.kick_on_connect
+    a, ca, b, cb = hub.two_clients()
+    hub.gated(b, cb)
     a.sendall(b"a1\n")
     a.shutdown(socket.SHUT_WR)
     wait_until(lambda: server.pending_events == 2, what="a1 and a's end queued")
@@ -240,44 +218,18 @@ def test_a_held_end_starts_the_reply_window_only_when_handed_out(
     message while input is paused, for longer than the window; its window
     runs from the hand-out, so the reply made at the resume still goes."""
     window = 0.3
-    server = make_server(framing="lines", threads=1, hold_for_replies=window)
-    log: Log = []
-    connects: List[int] = []
-    go = threading.Event()
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
+        server.send(client, b"re " + data)
 
-    @server.on_connect
-    def on_connect(client: tcphub.Client) -> None:
-        connects.append(client.id)
-
-    @server.on_message
-    def on_message(client: tcphub.Client, data: bytes) -> None:
-        log.append(("msg", client.id, data))
-        if data == b"gate":
-            assert go.wait(WAIT)
-            server.pause_input()
-        else:
-            server.send(client, b"re " + data)
-
-    @server.on_disconnect
-    def on_disconnect(client: tcphub.Client, reason: str) -> None:
-        log.append(("end", client.id, reason.encode()))
-
-    server.start()
-    a = connect(server)
-    wait_until(lambda: len(connects) == 1, what="a")
-    b = connect(server)
-    wait_until(lambda: len(connects) == 2, what="b")
-    ca, cb = connects
-    b.sendall(b"gate\n")
-    wait_until(lambda: ("msg", b"gate") in of(log, cb), what="the gate")
+    hub = Hub(make_server, act, hold_for_replies=window)
+    server, log = hub.server, hub.log
+    a, ca, b, cb = hub.two_clients()
+    hub.gated(b, cb)
     a.sendall(b"q1\n")
     a.shutdown(socket.SHUT_WR)
     wait_until(lambda: server.pending_events == 2, what="q1 and a's end queued")
-    go.set()
-    n = len(connects)
-    extra = connect(server)
-    wait_until(lambda: len(connects) > n, what="the extra client's connect")
-    extra.close()
+    hub.go.set()
+    hub.announced()
     assert of(log, ca) == []
     time.sleep(3 * window)  # (not a wait for anything: the window would pass)
     server.resume_input()
