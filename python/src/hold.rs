@@ -17,10 +17,12 @@
 //!   resume (as the core notices a leaving client only then), unless they
 //!   are to be skipped anyway (kicked by a callback; input stopped).
 //!
-//! A resume that comes while the dispatcher keeps events (or is handing
-//! some out) leaves the server paused until what is kept of the client (or
-//! input's share) went out: the dispatcher resumes it then
-//! ([`Stash::settle`]). Reading on meanwhile, what a callback among those
+//! A resume of a held client (or of input) that comes while the dispatcher
+//! keeps events (or is handing some out) leaves the server paused until
+//! what is kept of the client (or input's share) went out: the dispatcher
+//! resumes it then ([`Stash::settle`]). A client held nothing of is resumed
+//! at once (one not paused at all must be left alone: paused and resumed,
+//! its idle and frame clocks would start again). Reading on meanwhile, what a callback among those
 //! that pauses again holds grew by up to a read at every resume (the
 //! work-queue pattern: one message per resume), without bound.
 //!
@@ -64,9 +66,10 @@ struct State {
     /// Input was resumed since the dispatcher last looked.
     input_resumed: bool,
     /// The dispatcher may keep events: it is handing some out, or keeps
-    /// some. A resume then leaves the server paused (`owed`) until what is
-    /// kept went out: read on meanwhile, what a callback among those that
-    /// pauses again holds would grow by a read at every resume.
+    /// some. A resume of a held client (or input) then leaves the server
+    /// paused (`owed`) until what is kept went out: read on meanwhile,
+    /// what a callback among those that pauses again holds would grow by
+    /// a read at every resume.
     kept: bool,
     /// Clients resumed while `kept`, still paused in the server (at most
     /// the clients connected).
@@ -162,8 +165,9 @@ impl Holds {
     }
 
     /// `resume_client(id)`: hand out what is held of it, then read it
-    /// again: `server(true)` resumes it in the server now, unless the
-    /// dispatcher may keep events (`kept`); then the dispatcher resumes it
+    /// again: `server(true)` resumes it in the server now, unless it was
+    /// held (or is owed a resume already) while the dispatcher may keep
+    /// events (`kept`); then the dispatcher resumes it
     /// once it has handed out what it kept of it, and `server(false)` only
     /// checks the client (its error ends the call).
     pub(crate) fn resume<E>(
@@ -179,12 +183,18 @@ impl Holds {
         // dispatcher looks (it looks with its next event) is noted once,
         // so this stays within the clients live.
         let mut wake = false;
-        if s.held.remove(&id) && !s.resumed.contains(&id) {
+        let was_held = s.held.remove(&id);
+        if was_held && !s.resumed.contains(&id) {
             s.resumed.push(id);
             wake = true;
         }
         self.note_any(&s);
-        let now = !s.kept;
+        // Not held and not owed: nothing of it waits for the dispatcher
+        // (or its pause came before its connect went out, and held
+        // nothing), so it is resumed now — above all, one not paused at
+        // all is left alone: paused here and resumed by the dispatcher,
+        // its idle and frame clocks would start again at every resume.
+        let now = !s.kept || (!was_held && !s.owed.contains(&id));
         let checked = server(now);
         if checked.is_ok() && !now {
             s.owed.insert(id);
