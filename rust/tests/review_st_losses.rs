@@ -78,11 +78,11 @@ fn a_slow_consumer_cut_mid_run_accounts_for_every_send() {
         let slow = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
         let slow_id = slow.id_on(&server);
         let mut trigger = Peer::connect(server.local_addr());
-        trigger.send_line("go 3000");
+        trigger.send_line(&format!("go {SENT}"));
         assert_eq!(departures.wait_for(slow_id), DisconnectReason::SlowConsumer);
         wait_until("the run handled", || {
             let r = *results.lock().unwrap();
-            r.0 + r.1 == 3000
+            r.0 + r.1 == SENT
         });
         let (ok, _) = *results.lock().unwrap();
         // (The runs are applied after the callback returns.)
@@ -129,18 +129,18 @@ fn dropped_and_queued_add_up_to_the_sends_and_the_queued_arrive() {
         let mut slow = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
         slow.id_on(&server);
         let mut trigger = Peer::connect(server.local_addr());
-        trigger.send_line("go 3000");
+        trigger.send_line(&format!("go {SENT}"));
         wait_until("the run handled", || {
             let r = *results.lock().unwrap();
-            r.0 + r.1 == 3000
+            r.0 + r.1 == SENT
         });
-        assert_eq!(results.lock().unwrap().0, 3000, "every send Ok");
+        assert_eq!(results.lock().unwrap().0, SENT, "every send Ok");
         wait_until("every send counted", || {
             let s = server.stats();
-            s.msgs_out + s.dropped >= 3000
+            s.msgs_out + s.dropped >= SENT
         });
         let s = server.stats();
-        assert_eq!(s.msgs_out + s.dropped, 3000, "{threads} loops: {s:?}");
+        assert_eq!(s.msgs_out + s.dropped, SENT, "{threads} loops: {s:?}");
         assert!(s.dropped > 0, "{threads} loops: {s:?}");
         let got = slow.read_exact(s.msgs_out as usize * (MSG + 1));
         assert_eq!(lines_in(&got), s.msgs_out);
