@@ -212,22 +212,31 @@ fn the_notice_is_queued_past_a_full_queue() {
         panic!("no Connected");
     };
     let line = vec![b'x'; 1023];
-    // Sent on until the client is cut off, so its queue is full then
-    // (the kernel's send buffer may grow meanwhile).
+    // Sent on until the idle timeout has cut the client off (counted as it
+    // begins, before the flush), so its queue is full then (the kernel's
+    // send buffer may grow meanwhile). Then read: the flush of the notice
+    // waits for that. (Waiting for the client to be gone instead, the
+    // flush could only end if the kernel's buffer grew enough to take the
+    // whole queue; once it was at its 4 MiB maximum, the linger time ran
+    // out and the client was reset.)
+    let mut sent = 0u64;
     loop {
+        if sent % 64 == 0 && server.stats().idle_timeouts > 0 {
+            break;
+        }
         match server.send(c.id, &line) {
-            Ok(()) => {}
+            Ok(()) => sent += 1,
             Err(Error::NoSuchClient(_)) => break,
             Err(e) => panic!("{e}"),
         }
     }
     assert!(server.stats().dropped > 0, "the queue was never full");
+    let mut all = Vec::new();
+    std::io::Read::read_to_end(&mut peer, &mut all).unwrap();
     match next_event(&events) {
         Event::Disconnected(_, DisconnectReason::IdleTimeout) => {}
         other => panic!("{other:?}"),
     }
-    let mut all = Vec::new();
-    std::io::Read::read_to_end(&mut peer, &mut all).unwrap();
     let text = String::from_utf8(all).unwrap();
     assert!(
         text.ends_with(&format!("x\n{notice}\n")),
