@@ -221,7 +221,7 @@ fn the_notice_is_queued_past_a_full_queue() {
     // out and the client was reset.)
     let mut sent = 0u64;
     loop {
-        if sent % 64 == 0 && server.stats().idle_timeouts > 0 {
+        if sent.is_multiple_of(64) && server.stats().idle_timeouts > 0 {
             break;
         }
         match server.send(c.id, &line) {
