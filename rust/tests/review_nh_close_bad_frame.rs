@@ -28,6 +28,22 @@ fn unacknowledged(s: &TcpStream) -> usize {
     n as usize
 }
 
+/// Queues 36 MB on `client` (far more than the socket buffers take from a
+/// peer that does not read), then starts its `close()` on a thread of its
+/// own; returns once the close has begun.
+fn fill_then_close(client: &TcpClient) -> std::thread::JoinHandle<()> {
+    let filler = vec![b'x'; 60_000];
+    for _ in 0..600 {
+        client.send(&filler).unwrap();
+    }
+    let closer = {
+        let client = client.clone();
+        std::thread::spawn(move || client.close())
+    };
+    wait_until("close() started", || !client.is_open());
+    closer
+}
+
 #[test]
 fn a_redial_after_a_bad_frame_while_closing_reads_the_new_connection() {
     redial_while_closing(true);
@@ -58,15 +74,7 @@ fn redial_while_closing(bad_frame: bool) {
             .unwrap()
     };
     let (first, _) = l.accept().unwrap(); // never reads: the queue stays
-    let filler = vec![b'x'; 60_000];
-    for _ in 0..600 {
-        client.send(&filler).unwrap(); // 36 MB: far more than the socket buffers
-    }
-    let closer = {
-        let client = client.clone();
-        std::thread::spawn(move || client.close())
-    };
-    wait_until("close() started", || !client.is_open());
+    let closer = fill_then_close(&client);
 
     // A length header far over the limit: the closing client stops reading
     // this connection and flushes on.
@@ -194,15 +202,7 @@ fn end_while_closing(bad_frame: bool) {
         .connect()
         .unwrap();
     let (server, _) = l.accept().unwrap(); // reads nothing yet
-    let filler = vec![b'x'; 60_000];
-    for _ in 0..600 {
-        client.send(&filler).unwrap(); // 36 MB: far more than the socket buffers
-    }
-    let closer = {
-        let client = client.clone();
-        std::thread::spawn(move || client.close())
-    };
-    wait_until("close() started", || !client.is_open());
+    let closer = fill_then_close(&client);
     // A bad header, then the server's end (it is done, as a tcphub server
     // that ended the connection is); the client's system has both before
     // the server reads anything (or the client has ended already: a reset
