@@ -105,6 +105,18 @@ impl Default for Registry {
     }
 }
 
+/// Gives back most of a shard's table once few of its entries are left:
+/// the maps would otherwise keep the capacity of the most clients ever
+/// connected (about 350 KiB after 10,000) when the server goes quiet. At
+/// an eighth full it shrinks to twice its entries, a rehash paid for by
+/// the removals since it last grew or shrank (amortised O(1)).
+fn shrink<K: Eq + std::hash::Hash, V>(map: &mut FastMap<K, V>) {
+    const MIN: usize = 64;
+    if map.capacity() > MIN && map.len() * 8 < map.capacity() {
+        map.shrink_to((map.len() * 2).max(MIN / 2));
+    }
+}
+
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|p| p.into_inner())
 }
@@ -133,8 +145,12 @@ impl Registry {
     }
 
     pub fn remove(&self, client: &Client) {
-        if let Some((_, _, false)) = write(self.id_shard(client.id)).remove(&client.id) {
-            self.count.fetch_sub(1, Ordering::AcqRel);
+        {
+            let mut g = write(self.id_shard(client.id));
+            if let Some((_, _, false)) = g.remove(&client.id) {
+                self.count.fetch_sub(1, Ordering::AcqRel);
+            }
+            shrink(&mut g);
         }
         let mut g = write(&self.by_addr[addr_shard(&client.addr)]);
         let Some(entry) = g.get_mut(&client.addr) else {
@@ -143,6 +159,7 @@ impl Registry {
         entry.1 -= 1;
         if entry.1 == 0 {
             g.remove(&client.addr);
+            shrink(&mut g);
         }
         // Others from the address left (rare: clients sharing an address),
         // the entry may still name this one: `by_addr` finds the newest of
@@ -272,6 +289,37 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// After a peak the shards' tables shrink as clients leave (not to
+    /// nothing: a few entries' worth stays), and they still answer.
+    #[test]
+    fn tables_shrink_once_the_clients_leave() {
+        let r = Registry::default();
+        let client = |id: u64| Client {
+            id,
+            addr: SocketAddr::from(([127, 0, (id >> 16) as u8, 1], id as u16)),
+        };
+        let capacity = |r: &Registry| -> usize {
+            let ids: usize = r.by_id.iter().map(|s| read(s).capacity()).sum();
+            let addrs: usize = r.by_addr.iter().map(|s| read(s).capacity()).sum();
+            ids + addrs
+        };
+        for id in 1..=20_000 {
+            r.insert(client(id), 0);
+        }
+        let peak = capacity(&r);
+        assert!(peak >= 40_000, "{peak}");
+        for id in 1..=19_990 {
+            r.remove(&client(id));
+        }
+        let after = capacity(&r);
+        assert!(after <= 2 * SHARDS * 64, "{after} of {peak} kept");
+        assert_eq!(r.len(), 10);
+        for id in 19_991..=20_000 {
+            assert_eq!(r.get(id), Some(client(id)));
+            assert_eq!(r.by_addr(&client(id).addr), Some((id, 0)));
+        }
+    }
 
     /// Short and long lists (the long ones visited shard by shard) give
     /// every id's loop in the list's order, `u32::MAX` for ids not
