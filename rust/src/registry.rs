@@ -107,13 +107,14 @@ impl Default for Registry {
 
 /// Gives back most of a shard's table once few of its entries are left:
 /// the maps would otherwise keep the capacity of the most clients ever
-/// connected (about 350 KiB after 10,000) when the server goes quiet. At
-/// an eighth full it shrinks to twice its entries, a rehash paid for by
-/// the removals since it last grew or shrank (amortised O(1)).
+/// connected (after 10,000: 28,672 slots of 48 bytes, about 1.5 MiB) when
+/// the server goes quiet. At an eighth full it shrinks to twice its
+/// entries, a rehash paid for by the removals since it last grew or
+/// shrank (amortised O(1)).
 fn shrink<K: Eq + std::hash::Hash, V>(map: &mut FastMap<K, V>) {
-    const MIN: usize = 64;
+    const MIN: usize = 16;
     if map.capacity() > MIN && map.len() * 8 < map.capacity() {
-        map.shrink_to((map.len() * 2).max(MIN / 2));
+        map.shrink_to(map.len() * 2);
     }
 }
 
@@ -313,7 +314,8 @@ mod tests {
             r.remove(&client(id));
         }
         let after = capacity(&r);
-        assert!(after <= 2 * SHARDS * 64, "{after} of {peak} kept");
+        eprintln!("capacity {peak} at the peak, {after} after");
+        assert!(after <= 2 * SHARDS * 16, "{after} of {peak} kept");
         assert_eq!(r.len(), 10);
         for id in 19_991..=20_000 {
             assert_eq!(r.get(id), Some(client(id)));
