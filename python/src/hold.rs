@@ -58,6 +58,12 @@ struct State {
     ending: HashSet<u64>,
     /// The paused clients (among `live`).
     held: HashSet<u64>,
+    /// Clients paused (from another thread) before the dispatcher took
+    /// their `Connected`, which is still to come: they count as `held`
+    /// from its take on. Only a client listed by the server (connected,
+    /// its end not handed out) is noted, so its `Connected` is queued and
+    /// the entry cannot outlive it.
+    early: HashSet<u64>,
     /// Clients resumed since the dispatcher last looked, in order, each
     /// once (at most the clients live).
     resumed: Vec<u64>,
@@ -146,11 +152,15 @@ impl Holds {
     }
 
     /// `pause_client(id)`: `server` pauses it in the server (its error
-    /// ends the call); its messages are held from now on.
+    /// ends the call); its messages are held from now on. `listed` tells
+    /// whether the server lists the client (connected, its end not handed
+    /// out): one the dispatcher has not seen the `Connected` of is held
+    /// from that on.
     pub(crate) fn pause<E>(
         &self,
         id: u64,
         server: impl FnOnce() -> Result<(), E>,
+        listed: impl FnOnce() -> bool,
     ) -> Result<(), E> {
         if self.forked() {
             return server();
@@ -158,8 +168,15 @@ impl Holds {
         let mut s = self.lock();
         server()?;
         s.owed.remove(&id); // (still paused there)
-        if s.live.contains(&id) && s.held.insert(id) {
-            self.note_any(&s);
+        if s.live.contains(&id) {
+            if s.held.insert(id) {
+                self.note_any(&s);
+            }
+        } else if !s.ending.contains(&id) && listed() {
+            // Its `Connected` is queued: the dispatcher, which takes it
+            // under this lock, has not yet (its end would be `ending`
+            // from its take until it is handed out, and unlisted after).
+            s.early.insert(id);
         }
         Ok(())
     }
@@ -183,6 +200,7 @@ impl Holds {
         // dispatcher looks (it looks with its next event) is noted once,
         // so this stays within the clients live.
         let mut wake = false;
+        s.early.remove(&id); // (nothing held of it yet)
         let was_held = s.held.remove(&id);
         if was_held && !s.resumed.contains(&id) {
             s.resumed.push(id);
@@ -267,13 +285,19 @@ impl Holds {
 
     /// The dispatcher hands out `id`'s `Connected`.
     pub(crate) fn connected(&self, id: u64) {
-        self.lock().live.insert(id);
+        let mut s = self.lock();
+        s.live.insert(id);
+        if s.early.remove(&id) {
+            s.held.insert(id);
+            self.note_any(&s);
+        }
     }
 
     /// The dispatcher has taken `id`'s `Disconnected`: its own hold ends.
     pub(crate) fn disconnected(&self, id: u64) {
         let mut s = self.lock();
         s.live.remove(&id);
+        s.early.remove(&id);
         s.ending.insert(id);
         s.owed.remove(&id);
         if s.held.remove(&id) {
@@ -297,7 +321,8 @@ impl Holds {
     /// in the server (for the tests).
     pub(crate) fn sizes(&self) -> (usize, usize, usize, usize, usize) {
         let s = self.lock();
-        let (live, ending, held) = (s.live.len(), s.ending.len(), s.held.len());
+        let (live, ending) = (s.live.len(), s.ending.len());
+        let held = s.held.len() + s.early.len();
         (live, ending, held, s.resumed.len(), s.owed.len())
     }
 

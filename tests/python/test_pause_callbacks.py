@@ -461,3 +461,45 @@ def test_pause_client_and_pause_input_together(
 
 if __name__ == "__main__":
     pytest.main([__file__, "-v"])
+
+
+def test_a_pause_before_the_connect_is_handed_out_holds_what_is_queued(
+        make_server: Callable[..., tcphub.TcpServer]) -> None:
+    """From another thread, a client listed by ``clients()`` whose connect
+    still waits for the callback thread (busy) is paused: ``on_connect``
+    comes, its queued messages wait for the resume. Before, only its later
+    reads stopped: what was queued went to ``on_message``."""
+    log: Log = []
+    connects: List[int] = []
+    gate = threading.Event()
+
+    def act(server: tcphub.TcpServer, client: tcphub.Client, data: bytes) -> None:
+        if data == b"wait":
+            gate.wait(WAIT)
+
+    server = logged(make_server, log, act, connects)
+    try:
+        a = connect(server)
+        a.sendall(b"wait\n")
+        wait_until(lambda: any(d == b"wait" for (_, _, d) in list(log)), what="wait")
+        (ca,) = [c.id for c in server.clients()]
+        b = connect(server)
+        b.sendall(b"".join(b"b%d\n" % i for i in range(50)))
+        wait_until(lambda: server.client_count == 2 and server.pending_events >= 50,
+                   what="b's connect and messages queued")
+        cb = next(c.id for c in server.clients() if c.id != ca)
+        assert cb not in connects
+        server.pause_client(cb)
+        assert server._holds_sizes()[2] == 1
+        gate.set()
+        mark(a, ca, log, 1)
+        assert cb in connects
+        assert of(log, cb) == [], "the queued messages of a paused client were handed out"
+        server.resume_client(cb)
+        wait_until(lambda: len(of(log, cb)) == 50, what="the held messages")
+        assert of(log, cb) == [b"b%d" % i for i in range(50)]
+        wait_until(lambda: server._holds_sizes()[2:] == (0, 0, 0), what="nothing held")
+        a.close()
+        b.close()
+    finally:
+        gate.set()

@@ -126,9 +126,9 @@ impl PyTcpServer {
     /// Backpressure for one client (an id or a ``Client``): the server reads
     /// nothing more from it until ``resume_client()``, so what it sends waits
     /// in the kernel and TCP slows it down, while the others are served;
-    /// sends to it go on. With callbacks it takes effect at once (for a
-    /// client whose connect the callback thread has handed out, to
-    /// ``on_connect`` or not): from the call on, no callback gets more of the
+    /// sends to it go on. With callbacks it takes effect at once (also for
+    /// a client listed by ``clients()`` whose ``on_connect`` has not come
+    /// yet: that still comes): from the call on, no callback gets more of the
     /// client — what was read of it before and waits for the callback thread
     /// is held back (not counted in ``pending_events``) — until
     /// ``resume_client()``, which hands that out first, in order (called
@@ -145,7 +145,7 @@ impl PyTcpServer {
     fn pause_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
         let holds = self.holds();
         self.for_client(py, client_id, |h, id| match holds {
-            Some(holds) => holds.pause(id, || h.pause_client(id)),
+            Some(holds) => holds.pause(id, || h.pause_client(id), || h.client(id).is_some()),
             None => h.pause_client(id),
         })
     }
