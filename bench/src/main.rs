@@ -17,6 +17,7 @@
 //! payloads except the client scenario's (`--sizes`).
 
 mod app_send;
+mod capacity;
 mod client;
 mod load;
 mod report;
@@ -181,7 +182,7 @@ const ANALYSIS_MARKER: &str = "<!-- analysis: kept across runs -->";
 
 fn main() {
     let cli = Cli::parse();
-    load::raise_fd_limit();
+    capacity::raise_fd_limit();
     let r = match cli.cmd {
         Cmd::Compare {
             servers,
@@ -233,14 +234,14 @@ fn main() {
             pid,
             conns,
             threads,
-        } => load::capacity(addr, conns, threads, pid).map(|c| {
+        } => capacity::capacity(addr, conns, threads, pid).map(|c| {
             println!(
                 "capacity {conns}: {:.0} bytes RSS/conn, {} conns/s",
                 c.rss_per_conn,
                 human(c.accept_per_sec)
             )
         }),
-        Cmd::AcceptBurst { addr, pid, conns } => load::accept_burst(addr, conns, pid)
+        Cmd::AcceptBurst { addr, pid, conns } => capacity::accept_burst(addr, conns, pid)
             .map(|r| println!("accept burst {conns}: {} conns/s", human(r))),
         Cmd::Client {
             addr,
@@ -389,8 +390,8 @@ fn smoke() -> Result<(), String> {
             }
             println!("smoke tcphub: client pull, callback and std round trips in order");
         }
-        let c = load::capacity(s.addr, 200, CAPACITY_THREADS, s.pid())?;
-        let b = load::accept_burst(s.addr, 200, s.pid())?;
+        let c = capacity::capacity(s.addr, 200, CAPACITY_THREADS, s.pid())?;
+        let b = capacity::accept_burst(s.addr, 200, s.pid())?;
         println!(
             "smoke {}: echo ok ({} round trips/s), 200 connections served ({} conns/s), \
              200 more accepted in a burst ({} conns/s)",
@@ -508,7 +509,7 @@ fn compare(
         for &k in order.iter().filter(|k| k.capacity()) {
             eprint!("round {}/{rounds} capacity {} ... ", round + 1, k.name());
             match Server::start(k, "echo", &env).and_then(|mut s| {
-                let r = load::capacity(s.addr, cap_conns, CAPACITY_THREADS, s.pid());
+                let r = capacity::capacity(s.addr, cap_conns, CAPACITY_THREADS, s.pid());
                 s.stop();
                 r
             }) {
@@ -531,7 +532,7 @@ fn compare(
                 k.name()
             );
             match Server::start(k, "echo", &env).and_then(|mut s| {
-                let r = load::accept_burst(s.addr, cap_conns, s.pid());
+                let r = capacity::accept_burst(s.addr, cap_conns, s.pid());
                 s.stop();
                 r
             }) {
