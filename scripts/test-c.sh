@@ -307,6 +307,41 @@ show "chat_client sends its input while the hub keeps sending (a line every 10 m
 busy_client_smoke
 record $? "chat_client sends what it reads while the hub is busy"
 
+# chat_client losing the hub for good while its input is still open: the
+# hub stops, two lines are typed meanwhile, and once reconnecting gives up
+# (10 attempts with backoff: about a minute) it says why and how many lines
+# were not sent, exit code 1. (It said only "the connection to the hub is
+# lost", without either, where its comment promises both.)
+lost_client_smoke() {
+    local got="$BUILD/lost_client.out" err="$BUILD/lost_client.err" fifo="$BUILD/lost_client.in"
+    local rc i seen=""
+    start_chat_server "$BUILD/chat_server" "$BUILD/chat4.out" || return 1
+    rm -f "$fifo" && mkfifo "$fifo"
+    "$BUILD/chat_client" 127.0.0.1 "$chat_port" <"$fifo" >"$got" 2>"$err" &
+    local client_pid=$!
+    exec 5>"$fifo"
+    printf 'before the hub left\n' >&5
+    for ((i = 0; i < 2000; i++)); do # up to 20 s for it to come back relayed
+        grep -q ': before the hub left$' "$got" && seen=yes && break
+        sleep 0.01
+    done
+    kill -TERM "$chat_pid"
+    wait "$chat_pid"
+    printf 'typed while away 1\ntyped while away 2\n' >&5
+    # Up to 5 min for the attempts (about one), then it is stopped.
+    timeout 300 tail --pid="$client_pid" -f /dev/null || kill "$client_pid"
+    wait "$client_pid"
+    rc=$?
+    exec 5>&-
+    echo "relayed first: ${seen:-no}; chat_client exited with $rc; its stderr:"
+    cat "$err"
+    [ -n "$seen" ] && [ "$rc" -eq 1 ] &&
+        grep -Eq '^chat_client: the connection to the hub is lost \(gave up reconnecting after 10 attempts\); [0-9]+ lines not sent$' "$err"
+}
+show "chat_client says why and how many lines were not sent when the hub is lost for good"
+lost_client_smoke
+record $? "chat_client reports a hub lost for good with the reason and the lines not sent"
+
 # relay_server: length-prefixed frames go to every client, the sender
 # included. Each client reads its own frame back first: then it is in the
 # room (bash keeps no NUL bytes, so frames are compared as hex).

@@ -78,11 +78,8 @@ int main(int argc, char **argv) {
             fflush(stdout);
             tcphub_message_release(&msg);
         } else if (rc == TCPHUB_ERR_NOT_RUNNING) {
-            /* The end we asked for (input ended), or reconnecting gave up. */
-            if (input_open) {
-                fprintf(stderr, "chat_client: the connection to the hub is lost\n");
-                status = 1;
-            }
+            /* The end we asked for (input ended), or reconnecting gave up:
+             * told apart below. */
             break;
         } else if (rc != TCPHUB_ERR_TIMEOUT) {
             fprintf(stderr, "chat_client: %s\n", tcphub_last_error());
@@ -120,10 +117,11 @@ int main(int argc, char **argv) {
     }
     /* After the half-close, a clean end is the hub closing the connection:
      * anything else (reconnecting gave up while the hub was down, a reset)
-     * may have lost lines typed before the end of input. */
+     * may have lost lines typed before the end of input. Before it, any end
+     * is the connection lost. */
     int reason = -1;
     if (status == 0 && tcphub_client_disconnect_reason(c, &reason) == TCPHUB_OK &&
-        reason != TCPHUB_REASON_CLOSED_BY_PEER) {
+        (input_open || reason != TCPHUB_REASON_CLOSED_BY_PEER)) {
         fprintf(stderr, "chat_client: the connection to the hub is lost (%s); %llu lines not sent\n",
                 tcphub_disconnect_detail(), (unsigned long long)tcphub_client_unsent(c));
         status = 1;

@@ -44,12 +44,25 @@ def run_job(job: bytes) -> bytes:
     return job.upper()
 
 
+def positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1: no worker
+    would run the jobs, and below 1 job the input, once paused, would never
+    be resumed (the workers resume it at half the bound)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8003)
     parser.add_argument("--bind", default="0.0.0.0")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--max-jobs", type=int, default=64, help="jobs waiting at most (then input pauses)")
+    parser.add_argument("--workers", type=positive, default=4)
+    parser.add_argument("--max-jobs", type=positive, default=64, help="jobs waiting at most (then input pauses)")
     args = parser.parse_args()
 
     server = tcphub.TcpServer(args.port, 1000, framing="lines", bind=args.bind, hold_for_replies=60.0)

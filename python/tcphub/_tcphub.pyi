@@ -755,11 +755,15 @@ class TcpServer:
         more (called from another thread, one ``on_message`` the callback
         thread was already starting may still run); connects still come,
         and a client's end comes after its held
-        messages. In pull mode the events already queued stay to take. While
-        paused the idle and frame timeouts wait, and a client that leaves is
-        noticed once input resumes. Not counted: one ``resume_input()`` ends
-        any number of pauses. Any thread, also a callback; harmless on a
-        stopped server. Raises ``NotRunning`` before ``start()`` (unless
+        messages. In pull mode it takes effect at each I/O thread's next
+        read: the events already queued stay to take, and so does the rest
+        of a read in hand (at most 64 KiB of input per I/O thread; while the
+        queue is full it waits for room, not counted in ``pending_events``).
+        While paused the idle and frame timeouts wait, and a client that
+        leaves is noticed once input resumes. Not counted: one
+        ``resume_input()`` ends any number of pauses. Any thread, also a
+        callback; harmless on a stopped server. Raises ``NotRunning`` before
+        ``start()`` (unless
         ``stop()`` came first). Decide the pause and the resume under one
         lock: checked and acted on apart, a pause can land after the workers'
         last look at an emptied queue, and nobody resumes::
@@ -881,7 +885,9 @@ class TcpServer:
         callback thread (not counting the batch it is running, nor what it
         holds back for a pause) — how far the callbacks are behind. While the
         queue is at ``event_capacity`` (or
-        its messages hold 64 MiB) the server stops reading from clients.
+        its messages hold 64 MiB) the server stops reading from clients; the
+        rest of the read that filled it (at most 64 KiB of input per I/O
+        thread) waits for room, not counted here.
         Events queued at a stop count until taken; 0 before ``start()``.
         Asking takes nothing and does not end a finished client's hold (see
         ``Event``)."""

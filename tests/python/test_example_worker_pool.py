@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 
 import pytest
 
-from conftest import WAIT, LineReader, example_server, finish, read_to_eof
+from conftest import EXAMPLES, WAIT, LineReader, example_server, finish, read_to_eof
 
 
 def _answers_then_the_end(jobs: "list[bytes]", answers: "list[bytes]", *args: str) -> None:
@@ -108,3 +110,28 @@ def test_a_second_sigterm_stops_without_waiting_for_the_answers():
     assert "Traceback" not in err, err
     assert proc.returncode == 130, err
     assert "stopping without the answers still to come" in out, out
+
+
+@pytest.mark.parametrize("args", [["--max-jobs", "-1"], ["--max-jobs", "0"], ["--workers", "0"], ["--max-jobs", "x"]])
+def test_a_bound_or_pool_below_one_is_refused_with_a_usage_line(args):
+    # --max-jobs -1 paused the input at the first job and never resumed it
+    # (the workers resume at half the bound): every later job, of every
+    # client, went unanswered for good. --workers 0 was a traceback from
+    # ThreadPoolExecutor. Both are now usage errors, as a port that is no
+    # port is, before anything listens.
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "worker_pool_server.py"), "--port", "0", "--bind", "127.0.0.1", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # "" at its exit; the listening line if it started
+    if first:
+        proc.kill()
+    out, err = finish(proc)
+    assert first == "", f"started with {args}: {first!r}"
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err, err
+    assert err.startswith("usage: ") and "at least 1" in err, err

@@ -16,7 +16,9 @@ impl PyTcpServer {
     /// out included) — the consumer's backlog; with callbacks, by the
     /// callback thread (not counting the batch it is running, nor what it
     /// holds back for a pause) — how far the callbacks are behind. While the queue is at ``event_capacity`` (or
-    /// its messages hold 64 MiB) the server stops reading from clients.
+    /// its messages hold 64 MiB) the server stops reading from clients; the
+    /// rest of the read that filled it (at most 64 KiB of input per I/O
+    /// thread) waits for room, not counted here.
     /// Events queued at a stop count until taken; 0 before ``start()``.
     /// Asking takes nothing and does not end a finished client's hold (see
     /// ``Event``).
