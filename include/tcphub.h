@@ -1483,7 +1483,9 @@ int tcphub_server_clients(const struct tcphub_server *s, struct tcphub_client_in
  * `tcphub_server_set_linger`); what is queued after it is not, even
  * though `tcphub_server_send` may still return `TCPHUB_OK` (and a second
  * `tcphub_server_disconnect` for it `TCPHUB_OK`) until the disconnect has
- * taken effect.
+ * taken effect. Nothing the client sends after this call returned is
+ * handed out (what its loop had read of it by then may still be; from a
+ * callback of its own loop, the rest of the read in hand is dropped).
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
  *
@@ -1646,9 +1648,9 @@ int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void
  * waits in the kernel and TCP slows it down, while the other clients are
  * served. Sends to it go on as usual. From a callback on that client's
  * own message it takes effect at once (the rest of the read in hand waits
- * for the resume); from another thread when the client's loop gets it, in
- * its next turn (what the loop reads of the client before then is still
- * handed out). While paused its idle and frame timeouts wait (the clocks
+ * for the resume); from another thread, what the client sends after the
+ * call returned waits for the resume (what its loop had read of it by
+ * then may still be handed out). While paused its idle and frame timeouts wait (the clocks
  * start again at the resume), and its end is noticed only at the resume,
  * unless it is gone (it reset, keepalive found it gone, or a write to it
  * failed): then what it sent is read and handed out, and it is closed.

@@ -90,9 +90,9 @@ pub unsafe extern "C" fn tcphub_server_input_paused(s: *const tcphub_server) -> 
 /// waits in the kernel and TCP slows it down, while the other clients are
 /// served. Sends to it go on as usual. From a callback on that client's
 /// own message it takes effect at once (the rest of the read in hand waits
-/// for the resume); from another thread when the client's loop gets it, in
-/// its next turn (what the loop reads of the client before then is still
-/// handed out). While paused its idle and frame timeouts wait (the clocks
+/// for the resume); from another thread, what the client sends after the
+/// call returned waits for the resume (what its loop had read of it by
+/// then may still be handed out). While paused its idle and frame timeouts wait (the clocks
 /// start again at the resume), and its end is noticed only at the resume,
 /// unless it is gone (it reset, keepalive found it gone, or a write to it
 /// failed): then what it sent is read and handed out, and it is closed.

@@ -231,7 +231,9 @@ pub unsafe extern "C" fn tcphub_server_send(
 /// `tcphub_server_set_linger`); what is queued after it is not, even
 /// though `tcphub_server_send` may still return `TCPHUB_OK` (and a second
 /// `tcphub_server_disconnect` for it `TCPHUB_OK`) until the disconnect has
-/// taken effect.
+/// taken effect. Nothing the client sends after this call returned is
+/// handed out (what its loop had read of it by then may still be; from a
+/// callback of its own loop, the rest of the read in hand is dropped).
 ///
 /// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
 ///

@@ -839,7 +839,9 @@ class TcpServer:
         disconnect reason is ``"kicked"``); called from a callback of this
         server (e.g. that
         client's own ``on_message``), the rest of what the client sent is
-        dropped, not handed to ``on_message``. Raises ``NoSuchClient``,
+        dropped, not handed to ``on_message``; from any other thread,
+        nothing it sends after the call returned is handed out (what was
+        read of it by then may still be). Raises ``NoSuchClient``,
         ``NotRunning``."""
     def pause_client(self, client_id: _ClientRef) -> None:
         """Backpressure for one client (an id or a ``Client``): the server reads
@@ -854,9 +856,10 @@ class TcpServer:
         from another thread, one ``on_message`` of the client that the
         callback thread was already starting may still run). A callback
         that pauses its own client (``on_message``) gets the client's next
-        message only after the resume. In pull mode it takes effect when the
-        client's I/O thread gets it: what was read before then is still handed
-        out. While paused its idle and frame timeouts wait, and its end is
+        message only after the resume. In pull mode what the client sends
+        after the call returned waits for the resume; what its I/O thread
+        had read of it by then is still handed out. While paused its idle and
+        frame timeouts wait, and its end is
         noticed at the resume (or at once, after what it sent, held or not,
         when it resets, keepalive finds it gone or a write to it fails). Not
         counted: one ``resume_client()`` ends any number of pauses. Raises

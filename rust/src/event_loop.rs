@@ -82,6 +82,7 @@ impl LoopParts {
                 tx,
                 waker,
                 notified: std::sync::atomic::AtomicBool::new(false),
+                control: std::sync::atomic::AtomicBool::new(false),
                 sleeping: std::sync::atomic::AtomicBool::new(false),
                 pending: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
                 clients: std::sync::atomic::AtomicUsize::new(0),

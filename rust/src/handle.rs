@@ -419,7 +419,9 @@ impl ServerHandle {
     /// after this call is written. Called from a
     /// callback of the client's own event loop (e.g. its `on_message`, on
     /// `/quit`), it also stops its messages at once: what else it sent in
-    /// the same read is dropped, not handed to `on_message`.
+    /// the same read is dropped, not handed to `on_message`. From any other
+    /// thread, nothing the client sends after the call returned is handed
+    /// out; what its loop had read of it by then may still be.
     ///
     /// It returns before the client is gone: until its loop has acted on
     /// the kick (by its `on_disconnect` or

@@ -222,6 +222,13 @@ pub(crate) struct LoopRemote {
     /// Set by producers, cleared by the loop before it drains the channel:
     /// only the first command after a drain pays for the `eventfd` write.
     pub notified: AtomicBool,
+    /// Set by a thread that put a `PauseClient` or `Kick` into the channel
+    /// (after it did), cleared by the loop before it drains the channel.
+    /// The loop looks at it around each read and applies the commands
+    /// before it hands out what it read: a pause or kick from another
+    /// thread then holds back (or drops) whatever the client sent after
+    /// the call returned, not only what the loop reads from its next turn.
+    pub control: AtomicBool,
     /// Message bytes posted through the channel and not yet taken by the
     /// loop: bounds the channel, so a thread that sends faster than the
     /// loops can write waits instead of growing memory without limit. Shared
@@ -531,7 +538,11 @@ impl Core {
         }
         // Broadcasts the loops' callbacks gathered for this loop go first.
         self.flush_lanes_into(idx, None, true);
+        let control = matches!(cmd, Command::PauseClient(_) | Command::Kick(_));
         if self.deliver(idx, cmd, true) {
+            if control {
+                remote.control.store(true, Ordering::Release);
+            }
             Ok(())
         } else {
             Err(crate::error::Error::NotRunning)

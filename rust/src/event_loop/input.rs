@@ -19,6 +19,10 @@ impl EventLoop {
     pub(super) fn read(&mut self, t: usize, drain: bool) {
         let core = self.core.clone();
         let counters = &core.counters[self.idx];
+        // A pause or kick another thread posted and this loop has not
+        // applied (not looked at inside the pump, which applies them in
+        // order anyway).
+        let control = &core.loops[self.idx].control;
         for _ in 0..READ_BUDGET {
             // (Before each read: a stop begun meanwhile ends it, an end of
             // input's last message included.)
@@ -63,10 +67,27 @@ impl EventLoop {
                 }
             }
             let from_stash = stashed.is_some();
+            // A pause or kick another thread posted: applied first (see
+            // `LoopRemote::control`).
+            if !from_stash && !discard && !self.pumping && control.load(Ordering::Acquire) {
+                self.pump();
+                continue;
+            }
             let outcome = match stashed {
                 Some(n) => ReadOutcome::Data(n),
                 None => conn.read_into(&mut self.rbuf),
             };
+            // Posted during the read: what it read may have been sent after
+            // the call returned, so it waits (as the rest of a read a pause
+            // cut short) while the commands are applied.
+            if let ReadOutcome::Data(n) = outcome {
+                if !from_stash && !discard && !self.pumping && control.load(Ordering::Acquire) {
+                    self.stashed.push((id, self.rbuf[..n].to_vec()));
+                    LoopCounters::add(&counters.bytes_in, n as u64);
+                    self.pump();
+                    continue;
+                }
+            }
             match outcome {
                 ReadOutcome::Data(n) if discard => {
                     LoopCounters::add(&counters.bytes_in, n as u64);

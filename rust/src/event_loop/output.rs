@@ -42,6 +42,7 @@ impl EventLoop {
         self.pumping = true;
         let remote = &self.core.loops[self.idx];
         remote.notified.store(false, Ordering::Release);
+        remote.control.store(false, Ordering::Release);
         // Older than anything still in the channel (see `catch_up`).
         shared::take_local_into(&mut self.work);
         // What other loops' callbacks gathered for this one, behind what

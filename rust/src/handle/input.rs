@@ -176,9 +176,10 @@ impl ServerHandle {
     /// jobs the application cannot take yet, while the others go on.
     /// Sends to it go on as usual. Called from a callback on the client's
     /// own message it takes effect at once: the rest of the read in hand
-    /// waits for the resume. From any other thread it takes effect when
-    /// the client's loop gets it, in its next turn: what the loop reads of
-    /// the client before then is still handed out.
+    /// waits for the resume. From any other thread, what the client sends
+    /// after the call returned waits for the resume (its loop applies a
+    /// posted pause before it hands out what it reads next); what the loop
+    /// had read of it by then may still be handed out.
     ///
     /// While paused the client's idle and frame timeouts wait (its clocks
     /// start again at the resume), and a client that closes its side is
