@@ -195,7 +195,9 @@ extern "C" {
 #define TCPHUB_REASON_RESET 1
 
 /**
- * Disconnect reason: another I/O error, including EOF in the middle of a frame.
+ * Disconnect reason: another I/O error, including EOF in the middle of a
+ * `TCPHUB_FRAMING_LENGTH_PREFIXED` frame (under `TCPHUB_FRAMING_LINES` an
+ * unterminated last line is a message, and the end `TCPHUB_REASON_CLOSED_BY_PEER`).
  */
 #define TCPHUB_REASON_IO 2
 
@@ -462,11 +464,15 @@ typedef struct tcphub_client_options {
    */
   bool nodelay;
   /**
-   * How many events wait to be taken at most (default 65536): received
+   * How many events the queue holds at most (default 65536): received
    * messages (`tcphub_client_recv`), and also the drops and reconnects
    * `tcphub_client_next_event` reports, which `tcphub_client_recv` skips.
    * While full, or while its messages hold 64 MiB, the client stops
-   * reading the socket. It must be more than 0; `SIZE_MAX` in effect
+   * reading the socket; the rest of the read that filled it (at most
+   * 64 KiB of input) waits in the I/O thread for room, and once the
+   * client has ended (closed, or the connection lost for good) it comes
+   * after the queue, with DISCONNECTED and CLOSED: more events than this
+   * may then be taken. It must be more than 0; `SIZE_MAX` in effect
    * removes the bound on the number of events, and the 64 MiB bound still
    * holds.
    */
@@ -776,7 +782,10 @@ typedef struct tcphub_stats {
  * refused by every send with `TCPHUB_ERR_INVALID_MESSAGE`; one ending in
  * `\r` is sent as it is and arrives without that `\r`: use
  * `TCPHUB_FRAMING_LENGTH_PREFIXED` for binary or multi-line messages.
- * `max_len` 0 means 64 KiB.
+ * A last line without its `\n` at the peer's clean end of stream is
+ * handed out as a message too, and the end is
+ * `TCPHUB_REASON_CLOSED_BY_PEER` (a length-prefixed frame cut short is
+ * dropped, with `TCPHUB_REASON_IO`). `max_len` 0 means 64 KiB.
  */
 #define TCPHUB_FRAMING_LINES 1
 
@@ -1976,10 +1985,18 @@ int tcphub_server_set_bind_ip(struct tcphub_server *s, const char *ip);
 int tcphub_server_set_busy_poll(struct tcphub_server *s, uint64_t micros);
 
 /**
- * Pull mode (no callbacks set): how many events wait for
- * `tcphub_server_next_event` at most (0: the default, 65536). While the
- * queue is full, or its messages hold 64 MiB, the server stops reading
+ * Pull mode (no callbacks set): how many events the queue of
+ * `tcphub_server_next_event` holds at most (0: the default, 65536). While
+ * the queue is full, or its messages hold 64 MiB, the server stops reading
  * from clients until events are taken (TCP backpressure, bounded memory).
+ * What comes past a full queue — the rest of the read that found it full
+ * (at most 64 KiB of input per event loop), clients arriving and
+ * leaving — waits in the event loops for room (once 1,024 events wait
+ * so, no new connection is accepted: it waits in the listen backlog, and
+ * a stop meanwhile closes the listener without admitting it), and at a
+ * stop it comes after the queue, with the clients' last
+ * `TCPHUB_EVENT_DISCONNECTED`s: then more events than this wait to be
+ * taken (as `tcphub_server_pending_events` says), so size no array by it.
  * Any other value is the bound as given, as for the Rust core's
  * `TcpServer::event_capacity`: `SIZE_MAX` in effect removes the bound on
  * the number of events, and the 64 MiB bound still holds. Takes effect at

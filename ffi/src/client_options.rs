@@ -72,11 +72,15 @@ pub struct tcphub_client_options {
     pub linger_ms: u64,
     /// `TCP_NODELAY` (default true).
     pub nodelay: bool,
-    /// How many events wait to be taken at most (default 65536): received
+    /// How many events the queue holds at most (default 65536): received
     /// messages (`tcphub_client_recv`), and also the drops and reconnects
     /// `tcphub_client_next_event` reports, which `tcphub_client_recv` skips.
     /// While full, or while its messages hold 64 MiB, the client stops
-    /// reading the socket. It must be more than 0; `SIZE_MAX` in effect
+    /// reading the socket; the rest of the read that filled it (at most
+    /// 64 KiB of input) waits in the I/O thread for room, and once the
+    /// client has ended (closed, or the connection lost for good) it comes
+    /// after the queue, with DISCONNECTED and CLOSED: more events than this
+    /// may then be taken. It must be more than 0; `SIZE_MAX` in effect
     /// removes the bound on the number of events, and the 64 MiB bound still
     /// holds.
     pub event_capacity: usize,

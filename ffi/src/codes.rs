@@ -56,7 +56,9 @@ pub const TCPHUB_ERR_PANIC: c_int = -101;
 pub const TCPHUB_REASON_CLOSED_BY_PEER: c_int = 0;
 /// Disconnect reason: the peer reset the connection.
 pub const TCPHUB_REASON_RESET: c_int = 1;
-/// Disconnect reason: another I/O error, including EOF in the middle of a frame.
+/// Disconnect reason: another I/O error, including EOF in the middle of a
+/// `TCPHUB_FRAMING_LENGTH_PREFIXED` frame (under `TCPHUB_FRAMING_LINES` an
+/// unterminated last line is a message, and the end `TCPHUB_REASON_CLOSED_BY_PEER`).
 pub const TCPHUB_REASON_IO: c_int = 2;
 /// Disconnect reason: the peer sent a frame longer than the framing's `max_len`.
 pub const TCPHUB_REASON_FRAME_TOO_LARGE: c_int = 3;
@@ -91,7 +93,10 @@ pub const TCPHUB_FRAMING_RAW: tcphub_framing = 0;
 /// refused by every send with `TCPHUB_ERR_INVALID_MESSAGE`; one ending in
 /// `\r` is sent as it is and arrives without that `\r`: use
 /// `TCPHUB_FRAMING_LENGTH_PREFIXED` for binary or multi-line messages.
-/// `max_len` 0 means 64 KiB.
+/// A last line without its `\n` at the peer's clean end of stream is
+/// handed out as a message too, and the end is
+/// `TCPHUB_REASON_CLOSED_BY_PEER` (a length-prefixed frame cut short is
+/// dropped, with `TCPHUB_REASON_IO`). `max_len` 0 means 64 KiB.
 pub const TCPHUB_FRAMING_LINES: tcphub_framing = 1;
 /// A 4-byte big-endian length, then the payload. `max_len` 0 means 8 MiB.
 pub const TCPHUB_FRAMING_LENGTH_PREFIXED: tcphub_framing = 2;

@@ -260,10 +260,18 @@ pub unsafe extern "C" fn tcphub_server_set_backlog(s: *mut tcphub_server, backlo
     }
 }
 
-/// Pull mode (no callbacks set): how many events wait for
-/// `tcphub_server_next_event` at most (0: the default, 65536). While the
-/// queue is full, or its messages hold 64 MiB, the server stops reading
+/// Pull mode (no callbacks set): how many events the queue of
+/// `tcphub_server_next_event` holds at most (0: the default, 65536). While
+/// the queue is full, or its messages hold 64 MiB, the server stops reading
 /// from clients until events are taken (TCP backpressure, bounded memory).
+/// What comes past a full queue — the rest of the read that found it full
+/// (at most 64 KiB of input per event loop), clients arriving and
+/// leaving — waits in the event loops for room (once 1,024 events wait
+/// so, no new connection is accepted: it waits in the listen backlog, and
+/// a stop meanwhile closes the listener without admitting it), and at a
+/// stop it comes after the queue, with the clients' last
+/// `TCPHUB_EVENT_DISCONNECTED`s: then more events than this wait to be
+/// taken (as `tcphub_server_pending_events` says), so size no array by it.
 /// Any other value is the bound as given, as for the Rust core's
 /// `TcpServer::event_capacity`: `SIZE_MAX` in effect removes the bound on
 /// the number of events, and the 64 MiB bound still holds. Takes effect at
