@@ -67,7 +67,9 @@ pub enum DisconnectReason {
     ClosedByPeer,
     /// The peer reset the connection (RST).
     Reset,
-    /// Another I/O failure, including EOF in the middle of a frame (`UnexpectedEof`).
+    /// Another I/O failure, including EOF in the middle of a
+    /// `LengthPrefixed` frame (`UnexpectedEof`; under `Lines` an
+    /// unterminated last line is a message, and the end `ClosedByPeer`).
     Io(io::ErrorKind),
     /// The peer sent a frame larger than the framing's `max_len`.
     FrameTooLarge,

@@ -76,7 +76,9 @@ pub enum Framing {
     /// `abc\r\r\n`, can be relayed). Use `LengthPrefixed` for binary or
     /// multi-line messages. A line longer than `max_len` bytes
     /// (excluding the terminator) disconnects the sender with
-    /// `FrameTooLarge`.
+    /// `FrameTooLarge`. A last line without its `\n` at the peer's clean
+    /// end of stream is a message too, and the end is
+    /// [`ClosedByPeer`](crate::DisconnectReason::ClosedByPeer).
     Lines {
         /// Longest accepted line, in bytes.
         max_len: usize,
