@@ -597,7 +597,12 @@ impl Run<'_> {
         stash.release_resumed(self.holds, |held| self.hand_out(py, held));
         match &ev {
             Event::Connected(c) => self.holds.connected(c.id),
-            Event::Disconnected(c, _) => self.holds.disconnected(c.id),
+            Event::Disconnected(c, _) => {
+                self.holds.disconnected(c.id);
+                if self.input_stopped.load(Ordering::Acquire) {
+                    stash.drop_stopped_input(c.id);
+                }
+            }
             Event::Message(..) => {}
         }
         let skipped = |id| kicked(id) || self.input_stopped.load(Ordering::Acquire);

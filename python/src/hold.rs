@@ -585,6 +585,17 @@ impl Stash {
         });
     }
 
+    /// Input has stopped (`stop_input()`, the stop) and client `id` ends:
+    /// if messages are held for paused input of it, every message held so
+    /// is dropped at once — each would be skipped at its hand-out anyway —
+    /// rather than found client by client, a pass over everything held at
+    /// each end (3,000 clients × 100 held: a 6.5 s stop).
+    pub(crate) fn drop_stopped_input(&mut self, id: u64) {
+        if self.all.has(id) {
+            self.all.drop_messages();
+        }
+    }
+
     /// The events stop: hands out everything kept, client by client.
     pub(crate) fn release_all(&mut self, mut deliver: impl FnMut(Event)) {
         std::mem::take(&mut self.all)
@@ -653,6 +664,15 @@ impl Line {
             .partition(|ev| client_of(ev) == id);
         self.events = others;
         mine
+    }
+
+    /// Drops every message, keeping the rest (clients' ends) in order.
+    fn drop_messages(&mut self) {
+        self.events.retain(|ev| !matches!(ev, Event::Message(..)));
+        self.count.clear();
+        for ev in &self.events {
+            *self.count.entry(client_of(ev)).or_default() += 1;
+        }
     }
 
     fn into_events(self) -> VecDeque<Event> {

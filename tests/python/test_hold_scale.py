@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Callable, Dict, List
 
+import pytest
+
 import tcphub
 from conftest import wait_until
 
@@ -85,6 +87,70 @@ def test_owed_resumes_with_a_large_backlog_held_for_input(
                 assert seqs == list(range(PER)), who
         wait_until(lambda: server._holds_sizes()[2:] == (0, 0, 0),
                    what="nothing held, resumed or owed")
+    finally:
+        gate.set()
+        for s in socks:
+            s.close()
+
+
+@pytest.mark.parametrize("how", ["stop", "stop_input"])
+def test_input_stopped_with_a_large_backlog_held_for_input(
+        make_server: Callable[..., tcphub.TcpServer], how: str) -> None:
+    """A stop (or ``stop_input()`` and kicks) while input is paused with a
+    backlog held: every end is handed out, no held message (each would be
+    skipped). The held messages are dropped at the first end that has
+    some, not found client by client: 3,000 clients x 100 held took a
+    stop 8.0 s before, 0.08 s after (measured apart; this test's sizes
+    pass either way: it checks the outcome)."""
+    clients, per = 500, 100
+    server = make_server(clients + 10, framing="length", threads=1,
+                         event_capacity=clients * per + 4 * clients)
+    gate = threading.Event()
+    first = threading.Event()
+    lock = threading.Lock()
+    got: List[int] = []
+    ends: List[int] = []
+
+    def on_message(c: tcphub.Client, data: bytes) -> None:
+        if data == b"first":
+            first.set()
+            gate.wait(BOUND)
+            return
+        with lock:
+            got.append(c.id)
+
+    def on_disconnect(c: tcphub.Client, reason: str) -> None:
+        with lock:
+            ends.append(c.id)
+
+    server.on_message(on_message)
+    server.on_disconnect(on_disconnect)
+    server.start()
+    socks: List[socket.socket] = []
+    try:
+        for _ in range(clients + 1):
+            socks.append(socket.create_connection(("127.0.0.1", server.port)))
+        wait_until(lambda: len(server.clients()) == clients + 1, what="all connected")
+        socks[0].sendall(struct.pack(">I", 5) + b"first")
+        assert first.wait(30)
+        for who, s in enumerate(socks[1:]):
+            s.sendall(b"".join(struct.pack(">III", 8, who, seq) for seq in range(per)))
+        wait_until(lambda: server.pending_events == clients * per,
+                   what="every message queued")
+        server.pause_input()
+        gate.set()
+        wait_until(lambda: server.pending_events == 0, what="the queue taken")
+        ids = [c.id for c in server.clients()]
+        if how == "stop":
+            server.stop()
+        else:
+            server.stop_input()
+            for cid in ids:
+                server.disconnect(cid)
+        wait_until(lambda: len(ends) == clients + 1, timeout=BOUND, what="every end")
+        with lock:
+            assert not got, f"{len(got)} held messages handed out after the stop"
+            assert sorted(ends) == sorted(ids)
     finally:
         gate.set()
         for s in socks:
