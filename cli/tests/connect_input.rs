@@ -115,7 +115,11 @@ fn connect_says_when_the_server_stopped_taking_its_input() {
     // the quiet time and the close's linger time the connect fails, saying
     // so (it said "connection lost: i/o error: timed out").
     let (port, done_tx, server) = non_reading_server();
-    let input = InputFile::new("stopped-reader", &vec![b'x'; 64 * 1024]);
+    // 32 KiB: past the server's window, and within the client's send
+    // buffer even where tcp_wmem's maximum is 64 KiB (with 64 KiB, part of
+    // it stayed in the client's queue there, the quiet time never began,
+    // and `connect` ran until the server went).
+    let input = InputFile::new("stopped-reader", &vec![b'x'; 32 * 1024]);
     let out = bin()
         .args(["connect", "--framing", "raw", &format!("127.0.0.1:{port}")])
         .stdin(Stdio::from(input.open()))
@@ -337,12 +341,33 @@ fn an_unwritable_stderr_changes_no_exit_code() {
     server.join().unwrap();
 }
 
-/// How far `pid` has read its stdin (a file): the `pos` of its fd 0.
-fn stdin_pos(pid: u32) -> Option<u64> {
-    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/0")).ok()?;
-    info.lines()
-        .find_map(|l| l.strip_prefix("pos:"))
-        .and_then(|p| p.trim().parse().ok())
+/// A pipe for a child's stdin: its read end (for the child), a duplicate
+/// of that end that is never read (to see what the child has not yet read)
+/// and the write end.
+fn stdin_pipe() -> (
+    std::os::fd::OwnedFd,
+    std::os::fd::OwnedFd,
+    std::os::fd::OwnedFd,
+) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds`, owned from here.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let probe = read.try_clone().unwrap();
+    (read, probe, write)
+}
+
+/// The bytes waiting unread in the pipe whose read end is `probe`.
+fn unread_in_pipe(probe: &std::os::fd::OwnedFd) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD stores an int into `n`.
+    assert_eq!(
+        unsafe { libc::ioctl(probe.as_raw_fd(), libc::FIONREAD, &mut n) },
+        0
+    );
+    n as usize
 }
 
 #[test]
@@ -353,23 +378,25 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
     // half-closed), then exited 0 with those lines lost. A raw server
     // plays that hub here: it reads nothing until `connect` has read all
     // of its input, ends its side, then reads and discards to the end.
-    // The input, 6.5 MB, is more than the system's buffers take (about
-    // 4 MB on loopback, unread), and what is left fits the client's queue
-    // (4 MiB): it waits there when the server ends. The end now drops the
-    // queue, and the exit code and message say so.
-    let mut input = Vec::new();
-    for i in 0..6_500 {
-        let line = format!("line {i:05} ");
-        input.extend_from_slice(line.as_bytes());
-        input.extend(std::iter::repeat_n(b'x', 999 - line.len()));
-        input.push(b'\n');
-    }
-    let file = InputFile::new("queued", &input);
-    let len = input.len() as u64;
+    // The input is more than the system's buffers take (unread), and what
+    // is left fits the client's queue (4 MiB): it waits there when the
+    // server ends. The end now drops the queue, and the exit code and
+    // message say so.
+    //
+    // Written through a pipe until about 1 MiB waits in the client's
+    // queue (what `connect` read, less what the kernels hold: both are
+    // measured), not a fixed amount: the client's send buffer may be
+    // anything from 64 KiB to tcp_wmem's maximum (4 MiB, usually, but
+    // larger on some hosts). A fixed 6.5 MB did not all fit the queue where
+    // the maximum was 64 KiB (`connect` never read all of it), and would
+    // all fit the kernels where it is 8 MiB (nothing queued to drop).
+    // Lines per write: 512 KB.
+    const CHUNK_LINES: usize = 512;
+    // Past what `connect` may have read and not yet queued and written
+    // when we look (a chunk at most), and well below its queue's bound.
+    const HELD: usize = 1 << 20;
     // A small receive buffer, set before listening (the accepted socket
-    // inherits it): a CI run saw this host's loopback take all 6.5 MB
-    // unread, leaving nothing queued to drop. The client's send buffer is
-    // at most tcp_wmem's 4 MB.
+    // inherits it): a CI run saw this host's loopback take 6.5 MB unread.
     let l = {
         use socket2::{Domain, Socket, Type};
         let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
@@ -385,48 +412,60 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
         std::net::TcpListener::from(s)
     };
     let port = l.local_addr().unwrap().port();
-    let (pid_tx, pid_rx) = std::sync::mpsc::channel::<u32>();
-    let (exited_tx, exited_rx) = std::sync::mpsc::channel::<()>();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        let pid = pid_rx.recv().unwrap();
-        let deadline = std::time::Instant::now() + WAIT;
-        while stdin_pos(pid) != Some(len) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "connect did not read all of its input: at {:?} of {len}",
-                stdin_pos(pid)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        s.shutdown(std::net::Shutdown::Write).unwrap();
-        // Nothing is read before `connect` has taken our end and exited:
-        // a read opens the window, and loopback can deliver that window
-        // update before our FIN (a CI run: the FIN queued on one CPU, the
-        // update on another), so a client that writes on an open window
-        // had written its whole queue before it could know of our end.
-        // (A client that wrote after seeing it would not exit, the window
-        // shut: the wait ends at WAIT and the read below shows it.)
-        let _ = exited_rx.recv_timeout(WAIT);
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        let mut discarded = Vec::new();
-        let _ = s.read_to_end(&mut discarded);
-        discarded.len()
-    });
+    let (stdin, probe, write) = stdin_pipe();
     let mut child = bin()
         .args(["connect", &format!("127.0.0.1:{port}")])
-        .stdin(file.open())
+        .stdin(Stdio::from(stdin))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn tcphub connect");
-    pid_tx.send(child.id()).unwrap();
+    let (mut s, client) = l.accept().unwrap();
+    let mut input = std::fs::File::from(write);
+    let mut len = 0usize;
+    let mut lines = 0usize;
+    loop {
+        let mut chunk = Vec::new();
+        for i in lines..lines + CHUNK_LINES {
+            let line = format!("line {i:05} ");
+            chunk.extend_from_slice(line.as_bytes());
+            chunk.extend(std::iter::repeat_n(b'x', 999 - line.len()));
+            chunk.push(b'\n');
+        }
+        lines += CHUNK_LINES;
+        input.write_all(&chunk).unwrap();
+        len += chunk.len();
+        wait_until_read(&probe);
+        // What the client's kernel has not had acknowledged, and what
+        // waits unread in ours: the rest of what `connect` read is queued.
+        let unacked = socket_queues(client.port(), port).map_or(0, |(tx, _)| tx);
+        let unread = socket_queues(port, client.port()).map_or(0, |(_, rx)| rx);
+        if len as u64 >= HELD as u64 + unacked + unread {
+            break;
+        }
+        assert!(
+            len < 256 << 20,
+            "{len} bytes of input and all of it in the kernels"
+        );
+    }
+    drop(input); // the end of its input
+    wait_until_read(&probe);
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    // Nothing is read before `connect` has taken our end and exited:
+    // a read opens the window, and loopback can deliver that window
+    // update before our FIN (a CI run: the FIN queued on one CPU, the
+    // update on another), so a client that writes on an open window
+    // had written its whole queue before it could know of our end.
+    // (A client that wrote after seeing it would not exit, the window
+    // shut: the wait fails then.)
     let st = wait_exit(&mut child, "connect did not exit when the server ended");
-    let _ = exited_tx.send(());
     let err = stderr_of(&mut child);
-    let got = server.join().unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut discarded = Vec::new();
+    let _ = s.read_to_end(&mut discarded);
+    let got = discarded.len();
     assert!(
-        got < input.len(),
+        got < len,
         "the server got all {got} bytes: the client's queue was written after the server's end: {err}"
     );
     assert_eq!(
@@ -440,6 +479,19 @@ fn connect_fails_when_the_server_ends_with_input_still_queued() {
         ) && err.contains("queued were dropped)"),
         "{err}"
     );
+}
+
+/// Waits (bounded) until the child has read everything in its stdin pipe.
+fn wait_until_read(probe: &std::os::fd::OwnedFd) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while unread_in_pipe(probe) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connect did not read its input: {} bytes left",
+            unread_in_pipe(probe)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]

@@ -16,14 +16,23 @@ use tcphub::{DisconnectReason, Framing, TcpClient};
 
 #[test]
 fn close_under_the_server_s_writes_delivers_the_last_message_whole() {
-    const LINE: usize = 2 * 1024 * 1024;
+    const MAX_LINE: usize = 2 * 1024 * 1024;
     // Accepted sockets inherit it: the line waits in the client's kernel.
-    let listener = listener_with_rcvbuf(64 * 1024);
+    let listener = listener_with_rcvbuf(16 * 1024);
     let client = TcpClient::builder(listener.local_addr().unwrap())
-        .framing(Framing::Lines { max_len: LINE })
+        .framing(Framing::Lines { max_len: MAX_LINE })
         .linger(TIMEOUT)
         .connect()
         .expect("connect");
+    // A send buffer that takes the whole line: left to the kernel, it
+    // grows only as far as tcp_wmem's maximum, which may be below 2 MB
+    // (64 KiB, or a small machine's), and the line never left the client's
+    // queue. What the kernel grants is bounded by net.core.wmem_max; the
+    // line is half of it (the buffer counts some overhead besides the
+    // bytes), and still many times the server's window.
+    set_send_buffer_of(client.local_addr(), MAX_LINE);
+    let line = MAX_LINE.min(send_buffer_of(client.local_addr()) / 2);
+    assert!(line >= 128 * 1024, "a send buffer of {line} bytes");
     let (mut server, _) = listener.accept().expect("accept");
     server.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     // The server keeps talking (a chat hub broadcasting, say).
@@ -38,7 +47,7 @@ fn close_under_the_server_s_writes_delivers_the_last_message_whole() {
             }
         })
     };
-    client.send(&vec![b'x'; LINE]).expect("send the line");
+    client.send(&vec![b'x'; line]).expect("send the line");
     wait_until("the line handed to the system", || {
         client.queued_bytes() == 0
     });
@@ -65,9 +74,9 @@ fn close_under_the_server_s_writes_delivers_the_last_message_whole() {
     talker.join().expect("talker");
     assert_eq!(
         got,
-        LINE + 1,
+        line + 1,
         "the server got {got} of {} bytes, then {end:?}; the client said {:?}",
-        LINE + 1,
+        line + 1,
         client.disconnect_reason()
     );
     assert_eq!(

@@ -25,11 +25,17 @@ fn a_line_cut_by_the_close_s_linger_time_is_not_delivered_truncated() {
         .start()
         .expect("server");
     let events = server.events();
+    // Small socket buffers on both sides, so the big line cannot all be
+    // written: left to the kernel, they may start at tcp_wmem's and
+    // tcp_rmem's defaults, which a host may set to 16 and 32 MiB, and the
+    // whole line got through.
+    set_recv_buffer_of_listener(server.local_addr(), 64 * 1024);
     let client = TcpClient::builder(server.local_addr())
         .framing(framing)
         .linger(Duration::from_millis(300))
         .connect()
         .expect("connect");
+    set_send_buffer_of(client.local_addr(), 64 * 1024);
     client.send(b"first").expect("send");
     client.send(&vec![b'x'; BIG]).expect("send the big line");
     client.close();

@@ -19,6 +19,9 @@ fn a_send_loop_ignoring_queue_full_keeps_memory_bounded() {
         .framing(Framing::lines())
         .connect()
         .unwrap();
+    // Nor its own send buffer (it may start at tcp_wmem's default, which a
+    // host may set to 16 MiB).
+    set_send_buffer_of(client.local_addr(), 64 * 1024);
     let before = rss_kib();
     let (mut peak, mut full) = (before, 0usize);
     for i in 0..SENDS {

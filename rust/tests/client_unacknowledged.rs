@@ -97,6 +97,10 @@ fn the_fin_is_never_counted_while_the_sending_side_is_shut() {
             .connect()
             .expect("connect");
         let (_server_side, _) = l.accept().expect("accept"); // never reads
+                                                             // Room for all of it in the client's kernel: its send buffer,
+                                                             // left to the kernel, may not grow past 64 KiB (tcp_wmem's
+                                                             // maximum), too little for 60,000 bytes, and some stayed queued.
+        set_send_buffer_of(client.local_addr(), 128 * 1024);
         client.send(&vec![b'x'; 60_000]).expect("send");
         // Steady: everything written, nothing more acknowledged for 100 ms.
         let mut steady = None;

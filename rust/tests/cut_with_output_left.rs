@@ -33,6 +33,11 @@ fn held_non_reader(b: TcpServer, pull: bool) -> (ServerHandle, Option<Events>, P
     };
     let server = b.hold_for_replies(Duration::from_secs(60)).start().unwrap();
     let events = pull.then(|| server.events());
+    // A small send buffer on the server's side too (the listener's, which
+    // the connection inherits): left to the kernel, it may start at or grow
+    // to tcp_wmem's default or maximum, which a host may set to 16 MiB, and
+    // all that is sent below fit there — nothing was cut.
+    set_send_buffer_of_listener(server.local_addr(), 64 * 1024);
     let peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = peer.id_on(&server);
     peer.shutdown_write();

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use support::{
-    localhost, paced_broadcast, try_wait_until, wait_clients, wait_until, Disconnects, Flood, Peer,
-    Storm, TIMEOUT,
+    localhost, paced_broadcast, set_send_buffer_of_listener, try_wait_until, wait_clients,
+    wait_until, Disconnects, Flood, Peer, Storm, TIMEOUT,
 };
 use tcphub::{DisconnectReason, Framing, Overflow, ServerHandle, TcpServer};
 
@@ -477,10 +477,24 @@ fn drop_policy_keeps_the_non_reader_and_counts_drops() {
     );
 }
 
-/// Three readers that read everything, and nobody else.
+/// What the kernel is asked to buffer on each side of a reader's
+/// connection (it grants twice that, within `net.core.wmem_max` and
+/// `rmem_max`: 416 KiB each at their smallest defaults).
+const READER_BUFFERS: usize = 1 << 20;
+
+/// Three readers that read everything, and nobody else. Their connections
+/// have large socket buffers of their own, on both sides (the server's
+/// through its listening socket, which the accepted ones inherit): a burst
+/// unpaced by the readers waits there, as the tests below need. Left to
+/// the kernel, the buffers grow only as far as tcp_wmem's and tcp_rmem's
+/// maxima, which a host may set low (or a small machine has low): with
+/// 256 KiB or 1 MiB, the readers were cut as slow consumers.
 fn readers_only(server: &ServerHandle) -> (Readers, Vec<Arc<AtomicU64>>) {
     let before = server.client_count();
-    let peers: Vec<Peer> = (0..3).map(|_| Peer::connect(server.local_addr())).collect();
+    set_send_buffer_of_listener(server.local_addr(), READER_BUFFERS);
+    let peers: Vec<Peer> = (0..3)
+        .map(|_| Peer::connect_with_rcvbuf(server.local_addr(), READER_BUFFERS))
+        .collect();
     wait_clients(server, before + 3);
     let progress: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let readers = peers
@@ -498,7 +512,10 @@ fn readers_only(server: &ServerHandle) -> (Readers, Vec<Arc<AtomicU64>>) {
 
 #[test]
 fn readers_that_keep_up_survive_an_unpaced_broadcast_storm() {
-    const BURST: u64 = 2000; // 2 MB per reader, 64 KiB queue bound
+    // 500 KB per reader, 64 KiB queue bound; within the readers' socket
+    // buffers (2 MB unpaced was more than the kernel took where its
+    // buffers are small)
+    const BURST: u64 = 500;
     let gone = Disconnects::new();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
@@ -540,7 +557,11 @@ fn readers_that_keep_up_survive_a_burst_queued_by_one_callback() {
         .on_disconnect(gone.recorder())
         .start()
         .unwrap();
-    let mut trigger = Peer::connect(server.local_addr());
+    // The burst reaches the trigger too, which never reads: room for it in
+    // its socket buffers, as for the readers' (else, where the kernel's
+    // buffers are small, the trigger was cut as a slow consumer).
+    set_send_buffer_of_listener(server.local_addr(), READER_BUFFERS);
+    let mut trigger = Peer::connect_with_rcvbuf(server.local_addr(), READER_BUFFERS);
     trigger.id_on(&server);
     let (readers, _progress) = readers_only(&server);
     trigger.send_line("burst");

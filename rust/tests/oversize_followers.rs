@@ -7,7 +7,9 @@
 
 mod support;
 
-use support::{localhost, wait_clients, wait_until, Disconnects, Peer};
+use support::{
+    localhost, set_send_buffer_of_listener, wait_clients, wait_until, Disconnects, Peer,
+};
 use tcphub::{Framing, TcpServer};
 
 const BOUND: usize = 1 << 20;
@@ -25,7 +27,13 @@ fn messages_after_an_oversize_one_meet_the_bound_by_themselves() {
         .on_disconnect(gone.recorder())
         .start()
         .unwrap();
-    let mut reader = Peer::connect(server.local_addr());
+    // Small socket buffers for the reader's connection, on both sides (the
+    // server's through the listener, taken as the handshake ends): left to
+    // the kernel, they may start at tcp_wmem's and tcp_rmem's defaults,
+    // which a host may set to 16 and 32 MiB, and all that is sent to the
+    // reader below fit there: it was never cut.
+    set_send_buffer_of_listener(server.local_addr(), 64 * 1024);
+    let mut reader = Peer::connect_with_rcvbuf(server.local_addr(), 64 * 1024);
     let mut sender = Peer::connect(server.local_addr());
     wait_clients(&server, 2);
     let reader_id = reader.id_on(&server);

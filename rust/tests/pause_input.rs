@@ -60,11 +60,20 @@ fn paused_input_waits_in_the_kernel_and_arrives_in_order_on_resume() {
 
 #[test]
 fn a_writer_is_held_up_by_tcp_while_paused_and_loses_nothing() {
-    const LINES: usize = 200_000; // ~6 MiB, far past the socket buffers
+    // ~4 MiB: far past the socket buffers, which are made small here. (Left
+    // to the kernel, the writer's send buffer may start at or grow to 4 MiB,
+    // tcp_wmem's usual maximum, and the server's receive buffer starts at
+    // tcp_rmem's default, which a host may set to megabytes: all of it fit
+    // then, and the writer was never held up.)
+    const LINES: usize = 200_000;
+    const BUFFER: usize = 16 * 1024;
     let server = lines_server(10).threads(2).start().unwrap();
     let events = server.events();
     server.pause_input();
-    let peer = Peer::connect(server.local_addr());
+    // The listening socket: the connection accepted from it inherits its
+    // receive buffer (and the window it offers from the handshake on).
+    set_recv_buffer_of_listener(server.local_addr(), BUFFER);
+    let peer = Peer::connect_with_sndbuf(server.local_addr(), BUFFER);
     let mut stream = peer.stream.try_clone().unwrap();
     stream.set_nonblocking(true).unwrap();
     let data: Vec<u8> = (0..LINES)

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{localhost, next_event, wait_until, Disconnects, Peer};
+use support::{localhost, next_event, set_send_buffer_of_listener, wait_until, Disconnects, Peer};
 use tcphub::{
     ClientId, DisconnectReason, Event, Framing, Overflow, ServerHandle, Stats, TcpServer,
 };
@@ -187,6 +187,11 @@ fn run(case: &Case) -> Outcome {
     }
     let server = builder.start().expect("start");
     let events = (hold == Hold::Pull).then(|| server.events());
+    // A small send buffer on the server's side of the non-reader's
+    // connection (the listener's, which it takes as its handshake ends):
+    // left to the kernel, it may start at tcp_wmem's default, which a host
+    // may set to 16 MiB, and what is sent below all fit there.
+    set_send_buffer_of_listener(server.local_addr(), 64 * 1024);
     let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = peer.id_on(&server);
     let addr = peer.addr();

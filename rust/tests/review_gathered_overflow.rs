@@ -36,6 +36,11 @@ fn burst_behind_a_full_socket(fill_len: usize) -> u64 {
         })
         .start()
         .expect("start");
+    // A small send buffer on the server's side of the non-reader's
+    // connection (the listener's, which it takes as its handshake ends):
+    // left to the kernel, it may start at tcp_wmem's default, which a host
+    // may set to 16 MiB, and what is sent below all fit there.
+    set_send_buffer_of_listener(server.local_addr(), 64 * 1024);
     let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     wait_clients(&server, 1);
     // One write: the fill and the burst are read, and their replies

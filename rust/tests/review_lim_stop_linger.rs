@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{localhost, Disconnects, Peer};
+use support::{localhost, set_send_buffer_of_listener, Disconnects, Peer};
 use tcphub::{DisconnectReason, Framing, TcpServer};
 
 /// A lines server with room for 8 MB queued per client and `linger`.
@@ -58,6 +58,11 @@ fn stop_flushes_to_a_reader_then_ends_it_without_waiting_out_the_linger() {
 fn stop_gives_a_non_reader_the_linger_time_then_resets_it() {
     let linger = Duration::from_millis(500);
     let (server, gone) = server(linger);
+    // A small send buffer on the server's side of the non-reader's
+    // connection (the listener's, which it takes as its handshake ends):
+    // left to the kernel, it may start at tcp_wmem's default, which a host
+    // may set to 16 MiB, and what is sent below all fit there.
+    set_send_buffer_of_listener(server.local_addr(), 64 * 1024);
     let mut p = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = p.id_on(&server);
     let line = "q".repeat(1000);

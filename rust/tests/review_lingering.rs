@@ -28,12 +28,14 @@ fn started_goodbye_server(
     kick: bool,
     gone: &Disconnects,
 ) -> ServerHandle {
-    goodbye_server(10, kick, gone)
+    let server = goodbye_server(10, kick, gone)
         .bind(ip)
         .threads(1)
         .linger(linger)
         .start()
-        .expect("start")
+        .expect("start");
+    room_for_goodbye(&server);
+    server
 }
 
 /// The event-loop thread "tcphub-io-0" of this process (one server runs).

@@ -32,6 +32,12 @@ fn unacknowledged(s: &TcpStream) -> usize {
 /// peer that does not read), then starts its `close()` on a thread of its
 /// own; returns once the close has begun.
 fn fill_then_close(client: &TcpClient) -> std::thread::JoinHandle<()> {
+    // A small send buffer (the peer's receive buffer is small too, from
+    // its listener): left to the kernel, it may start at tcp_wmem's
+    // default, which a host may set to 16 MiB, and with a receive buffer
+    // of tcp_rmem's 32 MiB all 36 MB went: the close ended, nothing was
+    // redialled, and the test waited in `accept` for good.
+    set_send_buffer_of(client.local_addr(), 64 * 1024);
     let filler = vec![b'x'; 60_000];
     for _ in 0..600 {
         client.send(&filler).unwrap();
@@ -56,7 +62,8 @@ fn a_redial_while_closing_reads_the_new_connection() {
 }
 
 fn redial_while_closing(bad_frame: bool) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Its connections' receive buffers are small (see `fill_then_close`).
+    let l = listener_with_rcvbuf(64 * 1024);
     let events = Arc::new(Mutex::new(Vec::<ClientEvent>::new()));
     let client = {
         let events = events.clone();
@@ -194,7 +201,8 @@ fn the_end_still_ends_a_closing_connection() {
 }
 
 fn end_while_closing(bad_frame: bool) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Its connections' receive buffers are small (see `fill_then_close`).
+    let l = listener_with_rcvbuf(64 * 1024);
     let client = TcpClient::builder(l.local_addr().unwrap())
         .framing(Framing::length_prefixed())
         .max_queue_bytes(256 << 20)

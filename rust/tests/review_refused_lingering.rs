@@ -24,6 +24,7 @@ fn a_lingering_refused_connection_does_not_cost_a_kicked_client_its_goodbye() {
         .full_message(vec![b'n'; tcphub::MAX_FULL_MESSAGE - 1])
         .start()
         .expect("start");
+    room_for_goodbye(&server);
     let mut client = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     let id = client.id_on(&server);
 

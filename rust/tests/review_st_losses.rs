@@ -8,7 +8,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{localhost, wait_until, Disconnects, Peer};
+use support::{localhost, set_send_buffer_of_accepted, wait_until, Disconnects, Peer};
 use tcphub::{DisconnectReason, Framing, Overflow, ServerHandle, TcpServer};
 
 const MSG: usize = 1000;
@@ -77,6 +77,10 @@ fn a_slow_consumer_cut_mid_run_accounts_for_every_send() {
         let (server, results) = callback_sender(threads, Overflow::Disconnect, &departures);
         let slow = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
         let slow_id = slow.id_on(&server);
+        // Its server side's send buffer is small: left to the kernel, it
+        // may start at tcp_wmem's default, which a host may set to 16 MiB,
+        // and all that is sent to it fit there (nothing cut or dropped).
+        set_send_buffer_of_accepted(server.local_addr(), slow.addr(), 64 * 1024);
         let mut trigger = Peer::connect(server.local_addr());
         trigger.send_line(&format!("go {SENT}"));
         assert_eq!(departures.wait_for(slow_id), DisconnectReason::SlowConsumer);
@@ -128,6 +132,8 @@ fn dropped_and_queued_add_up_to_the_sends_and_the_queued_arrive() {
         let (server, results) = callback_sender(threads, Overflow::DropMessage, &departures);
         let mut slow = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
         slow.id_on(&server);
+        // Its server side's send buffer is small, as above.
+        set_send_buffer_of_accepted(server.local_addr(), slow.addr(), 64 * 1024);
         let mut trigger = Peer::connect(server.local_addr());
         trigger.send_line(&format!("go {SENT}"));
         wait_until("the run handled", || {
@@ -182,6 +188,10 @@ fn a_kick_whose_linger_runs_out_counts_unwritten_and_later_sends_undelivered() {
             .expect("start");
         let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
         let id = peer.id_on(&server);
+        // Its server side's send buffer is small: left to the kernel, it
+        // may start at tcp_wmem's default, which a host may set to 16 MiB,
+        // and all that is sent to it fit there (nothing cut or dropped).
+        set_send_buffer_of_accepted(server.local_addr(), peer.addr(), 64 * 1024);
         let body = [b'k'; MSG];
         // More than the kernel takes (its send buffer grows to 4 MiB).
         for _ in 0..SENT {
@@ -231,6 +241,10 @@ fn a_stop_whose_linger_runs_out_counts_the_rest_unwritten() {
             .expect("start");
         let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
         let id = peer.id_on(&server);
+        // Its server side's send buffer is small: left to the kernel, it
+        // may start at tcp_wmem's default, which a host may set to 16 MiB,
+        // and all that is sent to it fit there (nothing cut or dropped).
+        set_send_buffer_of_accepted(server.local_addr(), peer.addr(), 64 * 1024);
         let reader = Peer::connect(server.local_addr());
         reader.id_on(&server);
         let body = [b's'; MSG];

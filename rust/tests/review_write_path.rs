@@ -29,6 +29,11 @@ fn messages_over_the_queue_bound_reach_a_reader_and_a_non_reader_is_cut() {
         .start()
         .expect("start");
     let mut reader = Peer::connect(server.local_addr());
+    // The non-reader's connection gets a small send buffer on the server's
+    // side too (the listener's, which a connection takes as the handshake
+    // ends): left to the kernel, it may start at tcp_wmem's default, which
+    // a host may set to 16 MiB, and the 6.4 MB sent all fit there.
+    set_send_buffer_of_listener(server.local_addr(), 64 * 1024);
     let mut stalled = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     wait_clients(&server, 2);
     let stalled_id = stalled.id_on(&server);
@@ -493,6 +498,7 @@ fn a_client_kicked_while_it_keeps_sending_gets_its_goodbye() {
         .linger(TIMEOUT)
         .start()
         .expect("start");
+    room_for_goodbye(&server);
     // A small receive buffer: most of the goodbye waits in the server's
     // kernel until this peer reads.
     let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);

@@ -289,6 +289,11 @@ fn a_client_reset_whose_last_messages_fill_the_event_queue_still_delivers_them_a
         .expect("start");
     let events = server.events();
     let addr = server.local_addr();
+    // Room in the server's receive buffer for a's last messages (100 KB),
+    // which wait there unread below: left to the kernel, it starts at
+    // tcp_rmem's default, 87,380 bytes on many hosts, and they never all
+    // arrived.
+    set_recv_buffer_of_listener(addr, 256 * 1024);
     let a = Peer::connect_with_rcvbuf(addr, 4096);
     let a_id = match next_event(&events) {
         Event::Connected(c) => c.id,

@@ -31,6 +31,10 @@ fn sending_far_faster_than_a_client_reads_keeps_memory_bounded() {
     let peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
     wait_clients(&server, 1);
     let id = peer.id_on(&server);
+    // Its server side's send buffer is small: left to the kernel, it may
+    // start at tcp_wmem's default, which a host may set to 16 MiB, and all
+    // that is sent fit there (the client's queue never filled).
+    set_send_buffer_of_accepted(server.local_addr(), peer.addr(), 64 * 1024);
     let before = rss_kib();
     let (mut peak, t) = (before, Instant::now());
     for i in 0..SENDS {

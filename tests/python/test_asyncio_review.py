@@ -117,17 +117,28 @@ import asyncio, os, signal, socket, sys, time
 import tcphub
 
 lst = socket.create_server(("127.0.0.1", 0))
+# The peers' receive buffers are small (the accepted socket inherits the
+# listener's): left to the kernel, a receive buffer may start at tcp_rmem's
+# default, which a host may set to 32 MiB, and the whole 16 MiB then queued was
+# flushed into it before Ctrl-C came ("returned", not "interrupted").
+lst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 WHAT = sys.argv[1]
 kept = []  # the peers, open (not reading) until the process ends
+
+def non_reader(port):
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    peer.connect(("127.0.0.1", port))
+    return peer
 
 async def main():
     if WHAT == "astop":
         server = tcphub.TcpServer(0, 10, bind="127.0.0.1", linger=600.0,
                                   max_queue_bytes=64 << 20).start()
-        kept.append(socket.create_connection(("127.0.0.1", server.port)))
+        kept.append(non_reader(server.port))
         while server.client_count < 1:
             await asyncio.sleep(0.01)
-        for _ in range(16):
+        for _ in range(32):  # past the server's send buffer, which may grow to 16 MiB
             server.send_all(b"x" * (1 << 20))
         closing = server.astop()
         if WHAT == "astop_in_async_with":

@@ -414,10 +414,13 @@ def _stalled_client(linger: float):
     ls.bind(("127.0.0.1", 0))
     ls.listen()
     client = tcphub.TcpClient(
-        "127.0.0.1", ls.getsockname()[1], max_queue_bytes=1 << 24, linger=linger
+        "127.0.0.1", ls.getsockname()[1], max_queue_bytes=1 << 26, linger=linger
     )
     peer, _ = ls.accept()
-    for _ in range(4096):
+    # 32 MB: past the client's send buffer, which may start at (or grow to)
+    # tcp_wmem's maximum; a host may set that to 16 MiB, and 4 MB queued
+    # then all went into it (nothing left unsent).
+    for _ in range(32768):
         client.send(b"x" * 1000)
     return client, ls, peer
 

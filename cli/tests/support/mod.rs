@@ -206,18 +206,24 @@ pub fn non_reading_server() -> (u16, mpsc::Sender<()>, std::thread::JoinHandle<(
 pub fn socket_queues(local: u16, peer: u16) -> Option<(u64, u64)> {
     let text = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
     let port = |s: &str| u16::from_str_radix(s.rsplit(':').next()?, 16).ok();
-    text.lines().skip(1).find_map(|line| {
-        // sl local_address rem_address st tx_queue:rx_queue ...
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 || port(f[1]) != Some(local) || port(f[2]) != Some(peer) {
-            return None;
-        }
-        let (tx, rx) = f[4].split_once(':')?;
-        Some((
-            u64::from_str_radix(tx, 16).ok()?,
-            u64::from_str_radix(rx, 16).ok()?,
-        ))
-    })
+    // Only the lines that name both ports are split (a busy host lists
+    // thousands of sockets, and each look at the table is one read of it).
+    let (l, p) = (format!(":{local:04X} "), format!(":{peer:04X} "));
+    text.lines()
+        .skip(1)
+        .filter(|line| line.contains(&l) && line.contains(&p))
+        .find_map(|line| {
+            // sl local_address rem_address st tx_queue:rx_queue ...
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 5 || port(f[1]) != Some(local) || port(f[2]) != Some(peer) {
+                return None;
+            }
+            let (tx, rx) = f[4].split_once(':')?;
+            Some((
+                u64::from_str_radix(tx, 16).ok()?,
+                u64::from_str_radix(rx, 16).ok()?,
+            ))
+        })
 }
 
 /// Waits (bounded) until everything `s` (a connection to a hub on

@@ -11,6 +11,9 @@
 
 pub mod child;
 pub mod netns;
+mod sockets;
+
+pub use sockets::*;
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
@@ -551,6 +554,22 @@ impl Peer {
             pos: 0,
         }
     }
+
+    /// Connects with a small send buffer (`SO_SNDBUF` set before the
+    /// handshake), so a peer writing to a server that does not read is held
+    /// up after a few KiB instead of the megabytes the kernel may allow.
+    pub fn connect_with_sndbuf(addr: SocketAddr, bytes: usize) -> Peer {
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .expect("socket");
+        sock.set_send_buffer_size(bytes).expect("SO_SNDBUF");
+        sock.connect(&addr.into())
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        Peer::with_timeouts(sock.into())
+    }
 }
 
 /// How a paced broadcast storm runs (see [`paced_broadcast`]).
@@ -689,46 +708,6 @@ pub fn socket_queues(local: SocketAddr, peer: SocketAddr) -> Option<(u64, u64)> 
     })
 }
 
-/// Sets `SO_RCVBUF` of this process's TCP socket bound to `local` (a
-/// `TcpClient`'s, which does not hand out its socket): a receive buffer
-/// that holds much input unread, as the kernel's autotuning makes it for a
-/// client that read fast before.
-pub fn set_recv_buffer_of(local: SocketAddr, bytes: usize) {
-    with_socket_of(local, |sock| {
-        sock.set_recv_buffer_size(bytes).expect("SO_RCVBUF")
-    });
-}
-
-/// Sets `SO_SNDBUF` of this process's TCP socket bound to `local` (a
-/// `TcpClient`'s): little of what it writes waits in its kernel, so what
-/// the client counts as written is about what the server gets.
-pub fn set_send_buffer_of(local: SocketAddr, bytes: usize) {
-    with_socket_of(local, |sock| {
-        sock.set_send_buffer_size(bytes).expect("SO_SNDBUF")
-    });
-}
-
-/// Runs `f` on this process's TCP socket bound to `local`.
-fn with_socket_of(local: SocketAddr, f: impl FnOnce(socket2::SockRef<'_>)) {
-    for e in std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .flatten()
-    {
-        let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        // SAFETY: borrowed for a getsockname (and a setsockopt); not closed
-        // here. The socket we look for stays open (its client is alive).
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let sock = socket2::SockRef::from(&borrowed);
-        if sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(local) {
-            f(sock);
-            return;
-        }
-    }
-    panic!("no socket bound to {local}");
-}
-
 /// A thread writing junk lines (10 KB each) on a clone of a peer's
 /// socket until its writes fail (the server closed or reset the
 /// connection) or it is stopped, counting the bytes written: a client that
@@ -831,6 +810,17 @@ pub fn reset(s: TcpStream) {
 /// Bytes in each of the four lines of [`goodbye`]: together far more than
 /// a 4 KiB receive buffer holds.
 pub const GOODBYE_LINE: usize = 50_000;
+
+/// Gives the connections `server` (a [`goodbye_server`]) accepts from now
+/// on a send buffer that takes the whole goodbye (`SO_SNDBUF` of its
+/// listening socket, which they inherit), so that it waits there, mostly
+/// unacknowledged, and the kick is reported: left to the kernel, the
+/// buffer grows only to tcp_wmem's maximum, which may be below the
+/// goodbye's 200 KB (64 KiB, say), and the kick waited for the queue's
+/// flush until the peer read.
+pub fn room_for_goodbye(server: &ServerHandle) {
+    set_send_buffer_of_listener(server.local_addr(), 8 * GOODBYE_LINE);
+}
 
 /// The goodbye a [`goodbye_server`] sends, as the peer receives it.
 pub fn goodbye() -> Vec<u8> {
