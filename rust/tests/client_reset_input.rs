@@ -102,6 +102,23 @@ fn a_close_after_a_failed_half_close_reports_how_the_input_ended() {
 /// was delivered. Before the fix the second drop was attempt 1 again.
 #[test]
 fn a_connection_found_reset_early_counts_as_a_failed_attempt_even_when_delivered_late() {
+    // A round whose setup took most of that second (a loaded machine: the
+    // looks at `/proc/net/tcp` slow with many sockets) cannot tell: the
+    // connection may really have lasted a second. Such a round is run again.
+    for round in 0..5 {
+        if let Some(attempt) = reset_early_delivered_late() {
+            assert_eq!(attempt, 2, "the short-lived connection counted as stable");
+            return;
+        }
+        eprintln!("round {round}: the setup took over 700 ms; again");
+    }
+    eprintln!("every round's setup took over 700 ms: not checked on this machine now");
+}
+
+/// One round: the reconnect attempt after the second connection's drop,
+/// or `None` when the time from the first connection's drop to our write
+/// that finds the second reset was over 700 ms.
+fn reset_early_delivered_late() -> Option<u32> {
     let listener = TcpListener::bind(SocketAddr::new(localhost(), 0)).unwrap();
     let client = TcpClient::builder(listener.local_addr().unwrap())
         .framing(Framing::lines())
@@ -113,8 +130,11 @@ fn a_connection_found_reset_early_counts_as_a_failed_attempt_even_when_delivered
         })
         .connect()
         .unwrap();
-    // The first connection ends at once: reconnect attempt 1 succeeds.
-    drop(listener.accept().unwrap());
+    // The first connection ends at once: reconnect attempt 1 succeeds. The
+    // second connection is made after this.
+    let first = listener.accept().unwrap();
+    let started = std::time::Instant::now();
+    drop(first);
     let (mut server, _) = listener.accept().unwrap();
     loop {
         match client.next_event(TIMEOUT).expect("an event") {
@@ -136,6 +156,7 @@ fn a_connection_found_reset_early_counts_as_a_failed_attempt_even_when_delivered
     wait_until("the last line arriving unread", || unread() == Some(2));
     reset(server);
     client.send(b"x").unwrap();
+    let quick = started.elapsed() < std::time::Duration::from_millis(700);
     // The application is slow: it takes its events after more than the
     // second a connection must last to count as stable.
     std::thread::sleep(std::time::Duration::from_millis(1_500));
@@ -149,6 +170,6 @@ fn a_connection_found_reset_early_counts_as_a_failed_attempt_even_when_delivered
         }
     };
     assert_eq!(msgs, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
-    assert_eq!(attempt, 2, "the short-lived connection counted as stable");
     client.close();
+    quick.then_some(attempt)
 }
