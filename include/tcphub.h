@@ -1495,6 +1495,9 @@ int tcphub_server_clients(const struct tcphub_server *s, struct tcphub_client_in
  * taken effect. Nothing the client sends after this call returned is
  * handed out (what its loop had read of it by then may still be; from a
  * callback of its own loop, the rest of the read in hand is dropped).
+ * Like a send, called from an application thread it waits while the
+ * client's event loop is more than 64 MiB behind (a kick counts its
+ * command's size); called from inside a callback it never waits.
  *
  * Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
  *
@@ -1665,6 +1668,10 @@ int tcphub_server_on_message(struct tcphub_server *s, tcphub_message_cb cb, void
  * failed): then what it sent is read and handed out, and it is closed.
  * Not counted: one resume ends any number of pauses. Independent of
  * `tcphub_server_pause_input`: a client is read when neither holds it.
+ * Like a send, called from an application thread it (and
+ * `tcphub_server_resume_client`) waits while the client's event loop is
+ * more than 64 MiB behind (each pause or resume counts its command's
+ * size); called from inside a callback it never waits.
  *
  * ```c
  * // on_message: a client with too many jobs in flight waits

@@ -98,6 +98,10 @@ pub unsafe extern "C" fn tcphub_server_input_paused(s: *const tcphub_server) -> 
 /// failed): then what it sent is read and handed out, and it is closed.
 /// Not counted: one resume ends any number of pauses. Independent of
 /// `tcphub_server_pause_input`: a client is read when neither holds it.
+/// Like a send, called from an application thread it (and
+/// `tcphub_server_resume_client`) waits while the client's event loop is
+/// more than 64 MiB behind (each pause or resume counts its command's
+/// size); called from inside a callback it never waits.
 ///
 /// ```c
 /// // on_message: a client with too many jobs in flight waits

@@ -234,6 +234,9 @@ pub unsafe extern "C" fn tcphub_server_send(
 /// taken effect. Nothing the client sends after this call returned is
 /// handed out (what its loop had read of it by then may still be; from a
 /// callback of its own loop, the rest of the read in hand is dropped).
+/// Like a send, called from an application thread it waits while the
+/// client's event loop is more than 64 MiB behind (a kick counts its
+/// command's size); called from inside a callback it never waits.
 ///
 /// Returns `TCPHUB_ERR_NO_SUCH_CLIENT`, `TCPHUB_ERR_NOT_RUNNING`.
 ///

@@ -841,7 +841,8 @@ class TcpServer:
         client's own ``on_message``), the rest of what the client sent is
         dropped, not handed to ``on_message``; from any other thread,
         nothing it sends after the call returned is handed out (what was
-        read of it by then may still be). Raises ``NoSuchClient``,
+        read of it by then may still be). Like a send, it may wait while the
+        server is over 64 MiB of commands behind (a kick counts its size). Raises ``NoSuchClient``,
         ``NotRunning``."""
     def pause_client(self, client_id: _ClientRef) -> None:
         """Backpressure for one client (an id or a ``Client``): the server reads
@@ -862,7 +863,9 @@ class TcpServer:
         frame timeouts wait, and its end is
         noticed at the resume (or at once, after what it sent, held or not,
         when it resets, keepalive finds it gone or a write to it fails). Not
-        counted: one ``resume_client()`` ends any number of pauses. Raises
+        counted: one ``resume_client()`` ends any number of pauses. Like a
+        send, it (and ``resume_client()``) may wait while the server is over
+        64 MiB of commands behind (each pause or resume counts its size). Raises
         ``NoSuchClient``, ``NotRunning``."""
     def resume_client(self, client_id: _ClientRef) -> None:
         """Ends ``pause_client()``: the server reads the client again, what it

@@ -421,7 +421,10 @@ impl ServerHandle {
     /// `/quit`), it also stops its messages at once: what else it sent in
     /// the same read is dropped, not handed to `on_message`. From any other
     /// thread, nothing the client sends after the call returned is handed
-    /// out; what its loop had read of it by then may still be.
+    /// out; what its loop had read of it by then may still be. Like a
+    /// send, called from an application thread it waits while the client's
+    /// loop is more than 64 MiB behind (a kick counts its command's size);
+    /// from inside a server callback it never waits.
     ///
     /// It returns before the client is gone: until its loop has acted on
     /// the kick (by its `on_disconnect` or

@@ -271,7 +271,15 @@ impl LoopRemote {
         if rx.is_empty() {
             return;
         }
-        while let Ok(cmd) = rx.try_recv() {
+        // What the channel holds now, not what producers add meanwhile: a
+        // thread posting as fast as this takes (pauses and resumes toggled
+        // in a tight loop) kept the loop here for good, serving nobody, its
+        // work queue growing. The rest comes at the next pump: its posts
+        // woke the loop again (`notified` was cleared before this).
+        for _ in 0..rx.len() {
+            let Ok(cmd) = rx.try_recv() else {
+                break;
+            };
             let len = cmd.payload_len();
             if len > 0 {
                 self.pending.fetch_sub(len, Ordering::AcqRel);
@@ -283,7 +291,8 @@ impl LoopRemote {
 
 impl Command {
     /// Message bytes this command carries plus the memory it takes beyond
-    /// them (counted against `MAX_PENDING_BYTES`).
+    /// them (counted against `MAX_PENDING_BYTES`); for a pause, resume or
+    /// kick of a client, the command's size.
     pub fn payload_len(&self) -> usize {
         match self {
             Command::Send(_, run) | Command::Broadcast(run, _) => {
@@ -294,6 +303,12 @@ impl Command {
                 run.joined.len()
                     + ids.len() * crate::connection::ENTRY_OVERHEAD
                     + ids.len() * std::mem::size_of::<ClientId>()
+            }
+            // A client's pause, resume or kick: the command itself, so a
+            // thread that toggles pauses in a tight loop is bounded as a
+            // sender is (it grew the channel without limit: 1.7 GB in 4 s).
+            Command::PauseClient(_) | Command::ResumeClient(_) | Command::Kick(_) => {
+                std::mem::size_of::<Command>()
             }
             _ => 0,
         }
@@ -492,6 +507,10 @@ impl Core {
             return Err(crate::error::Error::NotRunning); // no loop reads here
         }
         let len = cmd.payload_len();
+        let message = matches!(
+            cmd,
+            Command::Send(..) | Command::Broadcast(..) | Command::SendMany(..)
+        );
         let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
                 // What other threads gathered or posted for this loop, then
@@ -531,7 +550,9 @@ impl Core {
             }
             // Counted, then checked (see above; SeqCst, as the loop's check).
             remote.pending.fetch_add(len, Ordering::SeqCst);
-            if !self.running.load(Ordering::SeqCst) {
+            // (A pause, resume or kick is posted still, as before it was
+            // counted: a stopping loop takes it, or `deliver` gives it back.)
+            if message && !self.running.load(Ordering::SeqCst) {
                 remote.uncount(len);
                 return Err(crate::error::Error::NotRunning);
             }

@@ -23,6 +23,10 @@ impl EventLoop {
         // applied (not looked at inside the pump, which applies them in
         // order anyway).
         let control = &core.loops[self.idx].control;
+        // Pumped before a read once per call: a thread posting pauses as
+        // fast as the pump applies them kept it from reading at all (the
+        // look after each read keeps the promise).
+        let mut pumped = false;
         for _ in 0..READ_BUDGET {
             // (Before each read: a stop begun meanwhile ends it, an end of
             // input's last message included.)
@@ -69,7 +73,13 @@ impl EventLoop {
             let from_stash = stashed.is_some();
             // A pause or kick another thread posted: applied first (see
             // `LoopRemote::control`).
-            if !from_stash && !discard && !self.pumping && control.load(Ordering::Acquire) {
+            if !from_stash
+                && !discard
+                && !pumped
+                && !self.pumping
+                && control.load(Ordering::Acquire)
+            {
+                pumped = true;
                 self.pump();
                 continue;
             }

@@ -190,6 +190,13 @@ impl ServerHandle {
     /// [`pause_input`](ServerHandle::pause_input): a client is read when
     /// neither holds it.
     ///
+    /// Like a send, called from an application thread it (and
+    /// [`resume_client`](ServerHandle::resume_client)) waits while the
+    /// client's loop is more than 64 MiB behind (each pause or resume
+    /// counts its command's size), so a thread toggling pauses faster than
+    /// the loop applies them does not grow memory without limit; from
+    /// inside a server callback it never waits.
+    ///
     /// # Errors
     ///
     /// [`Error::NoSuchClient`](crate::Error::NoSuchClient) when no client
