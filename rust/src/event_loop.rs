@@ -707,13 +707,16 @@ impl EventLoop {
         // now; connections handed to us but not yet adopted give their count
         // back as they drop (`Dealt`; so do any that still arrive before
         // the channel goes with this thread).
-        shared::take_local_into(&mut self.work);
+        let mut moved = 0;
+        shared::take_local_into(&mut self.work, &mut moved);
         let remote = &self.core.loops[self.idx];
+        remote.applied(moved); // (moot: off the count at once)
         let since = Instant::now();
         loop {
             // (Runs other loops' callbacks gathered for this one included.)
             self.core.flush_lanes_into(self.idx, None, false);
-            remote.drain_into(&self.rx, &mut self.work);
+            let moved = remote.drain_into(&self.rx, &mut self.work);
+            remote.applied(moved);
             // A send counted in `pending` before it saw the stop may still
             // be on its way into the channel or a lane (microseconds; the
             // linger time can end first, at once when it is zero): wait for

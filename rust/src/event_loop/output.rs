@@ -43,19 +43,22 @@ impl EventLoop {
         let remote = &self.core.loops[self.idx];
         remote.notified.store(false, Ordering::Release);
         remote.control.store(false, Ordering::Release);
+        // Backlog bytes taken from the channel: off the count once applied.
+        let mut moved = 0;
         // Older than anything still in the channel (see `catch_up`).
-        shared::take_local_into(&mut self.work);
+        shared::take_local_into(&mut self.work, &mut moved);
         // What other loops' callbacks gathered for this one, behind what
         // was posted before (see `gather.rs`).
         self.core.flush_lanes_into(self.idx, None, false);
-        remote.drain_into(&self.rx, &mut self.work);
+        moved += remote.drain_into(&self.rx, &mut self.work);
         loop {
-            shared::take_local_into(&mut self.work);
+            shared::take_local_into(&mut self.work, &mut moved);
             let Some(cmd) = self.work.pop_front() else {
                 break;
             };
             self.apply(cmd);
         }
+        self.core.loops[self.idx].applied(moved);
         // A burst (a thread posting far ahead of this loop: up to
         // `MAX_PENDING_BYTES` of tiny messages, over a million commands)
         // would otherwise keep its room, 56 bytes a command, for good.

@@ -45,6 +45,10 @@ pub(crate) struct LocalLoop {
     /// its own: in libtcphub each thread-local access is a `__tls_get_addr`
     /// call.
     pub(super) kicks: Rc<Cell<u64>>,
+    /// Backlog bytes of the commands `catch_up` moved from the channel to
+    /// `cmds`, not yet applied: the loop takes them off its count once it
+    /// has (see `LoopRemote::drain_into`).
+    pub(super) moved: usize,
 }
 
 /// How many other servers' loops a loop keeps watching for backpressure.
@@ -79,7 +83,7 @@ impl LocalLoop {
     pub(crate) fn catch_up(&mut self, remote: &LoopRemote, moved: bool) {
         if moved || remote.notified.load(Ordering::Acquire) {
             self.flush_gathered();
-            remote.drain_into(&self.rx, &mut self.cmds);
+            self.moved += remote.drain_into(&self.rx, &mut self.cmds);
         }
     }
 
@@ -128,6 +132,7 @@ pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) ->
             rx,
             foreign: Vec::new(),
             kicks: kicks.clone(),
+            moved: 0,
         })
     });
     kicks
@@ -167,11 +172,14 @@ pub(crate) fn on_own_loop<R>(core: &Core, f: impl FnOnce(&mut LocalLoop) -> R) -
     })
 }
 
-/// Appends the commands queued locally by callbacks to `out`, in order.
-pub(crate) fn take_local_into(out: &mut VecDeque<Command>) {
+/// Appends the commands queued locally by callbacks to `out`, in order,
+/// adding to `moved` the backlog bytes of those among them taken from the
+/// channel (to come off the count once applied).
+pub(crate) fn take_local_into(out: &mut VecDeque<Command>, moved: &mut usize) {
     LOCAL.with(|l| {
         if let Some(ll) = l.borrow_mut().as_mut() {
             ll.flush_gathered();
+            *moved += std::mem::take(&mut ll.moved);
             if ll.cmds.is_empty() {
                 // The common case after the first call of a turn: the loop
                 // asks again after each command it applies (one may have
