@@ -308,3 +308,44 @@ fn what_a_client_sends_after_disconnect_returned_is_dropped() {
         }
     }
 }
+
+/// A client that resets while its messages wait for room in a full event
+/// queue, paused only after its loop handled the reset's error event (as a
+/// client not paused: the read it asked for waits for room): the read that
+/// comes once there is room finds it paused and still sees the reset —
+/// with edge-triggered readiness no other event comes for it. Before the
+/// fix its end waited for a resume that may never come (a C review's flood
+/// test under load, forty-first session).
+#[test]
+fn a_reset_handled_before_the_pause_was_applied_still_ends_the_paused_client() {
+    const LINES: usize = 20;
+    let server = server().event_capacity(4).start().unwrap();
+    let events = server.events();
+    let mut peer = Peer::connect(server.local_addr());
+    let Event::Connected(c) = next_event(&events) else {
+        panic!("no Connected");
+    };
+    let all: String = (0..LINES).map(|i| format!("l{i}\n")).collect();
+    peer.send(all.as_bytes());
+    support::wait_until("a full event queue", || events.len() >= 4);
+    // On loopback the reset reaches the server's socket before `close`
+    // returns, so its error event is ready before the pause is posted.
+    peer.reset();
+    server.pause_client(c.id).unwrap();
+    for i in 0..LINES {
+        match next_event(&events) {
+            Event::Message(from, m) => {
+                assert_eq!(from.id, c.id);
+                assert_eq!(m, format!("l{i}").as_bytes());
+            }
+            other => panic!("line {i}: {other:?}"),
+        }
+    }
+    match next_event(&events) {
+        Event::Disconnected(from, why) => {
+            assert_eq!(from.id, c.id);
+            assert_eq!(why, DisconnectReason::Reset);
+        }
+        other => panic!("{other:?}"),
+    }
+}

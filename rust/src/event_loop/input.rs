@@ -54,6 +54,15 @@ impl EventLoop {
             // resume reads it). Not after a write found the connection
             // gone: what it sent is read, then it is closed.
             if conn.paused && conn.write_failed.is_none() && !discard {
+                // A read asked to drain (an error or end event, or a read
+                // put off while reading was paused) may come for a reset
+                // that arrived before the pause was applied: its error
+                // event, handled then, found the client not paused, and
+                // with edge-triggered readiness no other comes. Looked at
+                // now, as a paused client's reset is (`error_event`).
+                if drain {
+                    self.error_event(t);
+                }
                 return;
             }
             // The rest of a read a pause cut short comes before the socket's
@@ -217,7 +226,9 @@ impl EventLoop {
     /// as a write that found it gone — what it sent before its end is read
     /// and delivered, then it is closed — instead of being left for the
     /// resume, which may never come for a client that is gone. (Not
-    /// paused, the read that follows sees the error itself.)
+    /// paused, the read that follows sees the error itself; a read that
+    /// finds the client paused by then, the pause applied meanwhile, calls
+    /// this again: see `read`.)
     pub(super) fn error_event(&mut self, t: usize) {
         let Some(c) = self.conns.get(t).and_then(|c| c.as_ref()) else {
             return;
