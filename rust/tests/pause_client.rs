@@ -24,12 +24,18 @@ fn server() -> TcpServer {
         .threads(1)
 }
 
-/// A client connected and paused (the pause applied: see [`settle`]).
-fn paused_client(server: &ServerHandle, events: &tcphub::Events) -> (Peer, tcphub::Client) {
-    let mut peer = Peer::connect(server.local_addr());
+/// A client connected, and its `Connected` taken.
+fn connected(server: &ServerHandle, events: &tcphub::Events) -> (Peer, tcphub::Client) {
+    let peer = Peer::connect(server.local_addr());
     let Event::Connected(c) = next_event(events) else {
         panic!("no Connected");
     };
+    (peer, c)
+}
+
+/// A client connected and paused (the pause applied: see [`settle`]).
+fn paused_client(server: &ServerHandle, events: &tcphub::Events) -> (Peer, tcphub::Client) {
+    let (mut peer, c) = connected(server, events);
     server.pause_client(c.id).unwrap();
     settle(server, c.id, &mut peer);
     (peer, c)
@@ -46,14 +52,8 @@ fn settle(server: &ServerHandle, id: ClientId, peer: &mut Peer) {
 fn a_paused_client_waits_while_the_others_are_served_and_resumes_in_order() {
     let server = server().start().unwrap();
     let events = server.events();
-    let mut a = Peer::connect(server.local_addr());
-    let Event::Connected(ca) = next_event(&events) else {
-        panic!("no Connected");
-    };
-    let mut b = Peer::connect(server.local_addr());
-    let Event::Connected(cb) = next_event(&events) else {
-        panic!("no Connected");
-    };
+    let (mut a, ca) = connected(&server, &events);
+    let (mut b, cb) = connected(&server, &events);
     server.pause_client(ca.id).unwrap();
     server.pause_client(ca.id).unwrap(); // not counted
     settle(&server, cb.id, &mut b);
@@ -254,14 +254,8 @@ fn pausing_an_unknown_client_or_a_stopped_server_is_an_error() {
 fn what_a_client_sends_after_pause_client_returned_waits_for_the_resume() {
     let server = server().start().unwrap();
     let events = server.events();
-    let mut a = Peer::connect(server.local_addr());
-    let Event::Connected(ca) = next_event(&events) else {
-        panic!("no Connected");
-    };
-    let mut b = Peer::connect(server.local_addr());
-    let Event::Connected(cb) = next_event(&events) else {
-        panic!("no Connected");
-    };
+    let (mut a, ca) = connected(&server, &events);
+    let (mut b, cb) = connected(&server, &events);
     for round in 0..300 {
         server.pause_client(ca.id).unwrap();
         a.send_line(&format!("a{round}"));
@@ -285,10 +279,7 @@ fn what_a_client_sends_after_pause_client_returned_waits_for_the_resume() {
 fn what_a_client_sends_after_disconnect_returned_is_dropped() {
     let server = server().start().unwrap();
     let events = server.events();
-    let mut b = Peer::connect(server.local_addr());
-    let Event::Connected(cb) = next_event(&events) else {
-        panic!("no Connected");
-    };
+    let (mut b, cb) = connected(&server, &events);
     for round in 0..200 {
         let mut a = Peer::connect(server.local_addr());
         let ca = match next_event(&events) {
@@ -321,10 +312,7 @@ fn a_reset_handled_before_the_pause_was_applied_still_ends_the_paused_client() {
     const LINES: usize = 20;
     let server = server().event_capacity(4).start().unwrap();
     let events = server.events();
-    let mut peer = Peer::connect(server.local_addr());
-    let Event::Connected(c) = next_event(&events) else {
-        panic!("no Connected");
-    };
+    let (mut peer, c) = connected(&server, &events);
     let all: String = (0..LINES).map(|i| format!("l{i}\n")).collect();
     peer.send(all.as_bytes());
     support::wait_until("a full event queue", || events.len() >= 4);
