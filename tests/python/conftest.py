@@ -13,6 +13,7 @@ import faulthandler
 import re
 import select
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -171,6 +172,60 @@ class LineReader:
 
     def lines(self, n: int, timeout: float = WAIT) -> List[bytes]:
         return [self.line(timeout) for _ in range(n)]
+
+
+@contextlib.contextmanager
+def held_backlog(
+    server: tcphub.TcpServer,
+    clients: int,
+    per: int,
+    on_held: Callable[[tcphub.Client, int, int], None],
+) -> Iterator[Tuple[List[socket.socket], int]]:
+    """Starts a callback server (length framing, one loop, an
+    ``event_capacity`` of at least ``clients * per``) with ``clients + 1``
+    clients connected, and leaves it with input paused and a backlog of
+    ``per`` messages from each of ``clients`` clients taken from the queue
+    by the callback thread and held back for the paused input: the first
+    client's message kept ``on_message`` busy while the others' were
+    queued. Each held message, once handed out, goes to ``on_held(client,
+    who, seq)`` (``who`` counts the senders from 0). Yields the sockets
+    (the busy one first; it sends nothing more) and that client's id; at
+    the end the callback is let go and the sockets closed. (A caller's own
+    ``on_disconnect`` is set before this.)"""
+    gate = threading.Event()
+    first: List[int] = []
+
+    def on_message(c: tcphub.Client, data: bytes) -> None:
+        if data == b"first":
+            first.append(c.id)
+            gate.wait(4 * WAIT)
+            return
+        who, seq = struct.unpack(">II", data)
+        on_held(c, who, seq)
+
+    server.on_message(on_message)
+    server.start()
+    socks: List[socket.socket] = []
+    try:
+        for _ in range(clients + 1):
+            socks.append(socket.create_connection(("127.0.0.1", server.port)))
+        wait_until(lambda: len(server.clients()) == clients + 1, what="all connected")
+        socks[0].sendall(struct.pack(">I", 5) + b"first")
+        wait_until(lambda: bool(first), what="the callback thread busy")
+        # The callback thread is busy: everything sent now queues.
+        for who, s in enumerate(socks[1:]):
+            s.sendall(b"".join(struct.pack(">III", 8, who, seq) for seq in range(per)))
+        wait_until(lambda: server.pending_events == clients * per,
+                   what="every message queued")
+        server.pause_input()
+        gate.set()
+        # The callback thread takes the queue and holds it all for input.
+        wait_until(lambda: server.pending_events == 0, what="the queue taken")
+        yield socks, first[0]
+    finally:
+        gate.set()
+        for s in socks:
+            s.close()
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ Everything held still goes out once input resumes, in order per client.
 
 from __future__ import annotations
 
-import socket
-import struct
 import threading
 import time
 from typing import Callable, Dict, List
@@ -21,7 +19,7 @@ from typing import Callable, Dict, List
 import pytest
 
 import tcphub
-from conftest import wait_until
+from conftest import held_backlog, wait_until
 
 CLIENTS = 2000
 PER = 100
@@ -33,40 +31,16 @@ def test_owed_resumes_with_a_large_backlog_held_for_input(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     server = make_server(CLIENTS + 10, framing="length", threads=1,
                          event_capacity=CLIENTS * PER + 10)
-    gate = threading.Event()
-    first = threading.Event()
     lock = threading.Lock()
     got: Dict[int, List[int]] = {}
 
-    def on_message(c: tcphub.Client, data: bytes) -> None:
-        if data == b"first":
-            first.set()
-            gate.wait(BOUND)
-            return
-        who, seq = struct.unpack(">II", data)
+    def on_held(c: tcphub.Client, who: int, seq: int) -> None:
         with lock:
             got.setdefault(who, []).append(seq)
 
-    server.on_message(on_message)
-    server.start()
-    socks: List[socket.socket] = []
-    try:
-        for _ in range(CLIENTS):
-            socks.append(socket.create_connection(("127.0.0.1", server.port)))
-        wait_until(lambda: len(server.clients()) == CLIENTS, what="all connected")
-        socks[0].sendall(struct.pack(">I", 5) + b"first")
-        assert first.wait(30)
-        # The callback thread is busy: everything sent now queues.
-        for who, s in enumerate(socks):
-            s.sendall(b"".join(struct.pack(">III", 8, who, seq) for seq in range(PER)))
-        wait_until(lambda: server.pending_events == CLIENTS * PER,
-                   what="every message queued")
-        server.pause_input()
-        gate.set()
-        # Now the callback thread takes the queue and holds it all for input.
-        wait_until(lambda: server.pending_events == 0, what="the queue taken")
+    with held_backlog(server, CLIENTS, PER, on_held) as (_, busy):
         assert not got
-        ids = [c.id for c in server.clients()]
+        ids = [c.id for c in server.clients() if c.id != busy]
         deadline = time.monotonic() + BOUND
         for n, cid in enumerate(ids, 1):
             server.pause_client(cid)
@@ -87,10 +61,6 @@ def test_owed_resumes_with_a_large_backlog_held_for_input(
                 assert seqs == list(range(PER)), who
         wait_until(lambda: server._holds_sizes()[2:] == (0, 0, 0),
                    what="nothing held, resumed or owed")
-    finally:
-        gate.set()
-        for s in socks:
-            s.close()
 
 
 @pytest.mark.parametrize("how", ["stop", "stop_input"])
@@ -105,17 +75,11 @@ def test_input_stopped_with_a_large_backlog_held_for_input(
     clients, per = 500, 100
     server = make_server(clients + 10, framing="length", threads=1,
                          event_capacity=clients * per + 4 * clients)
-    gate = threading.Event()
-    first = threading.Event()
     lock = threading.Lock()
     got: List[int] = []
     ends: List[int] = []
 
-    def on_message(c: tcphub.Client, data: bytes) -> None:
-        if data == b"first":
-            first.set()
-            gate.wait(BOUND)
-            return
+    def on_held(c: tcphub.Client, who: int, seq: int) -> None:
         with lock:
             got.append(c.id)
 
@@ -123,23 +87,8 @@ def test_input_stopped_with_a_large_backlog_held_for_input(
         with lock:
             ends.append(c.id)
 
-    server.on_message(on_message)
     server.on_disconnect(on_disconnect)
-    server.start()
-    socks: List[socket.socket] = []
-    try:
-        for _ in range(clients + 1):
-            socks.append(socket.create_connection(("127.0.0.1", server.port)))
-        wait_until(lambda: len(server.clients()) == clients + 1, what="all connected")
-        socks[0].sendall(struct.pack(">I", 5) + b"first")
-        assert first.wait(30)
-        for who, s in enumerate(socks[1:]):
-            s.sendall(b"".join(struct.pack(">III", 8, who, seq) for seq in range(per)))
-        wait_until(lambda: server.pending_events == clients * per,
-                   what="every message queued")
-        server.pause_input()
-        gate.set()
-        wait_until(lambda: server.pending_events == 0, what="the queue taken")
+    with held_backlog(server, clients, per, on_held):
         ids = [c.id for c in server.clients()]
         if how == "stop":
             server.stop()
@@ -151,7 +100,3 @@ def test_input_stopped_with_a_large_backlog_held_for_input(
         with lock:
             assert not got, f"{len(got)} held messages handed out after the stop"
             assert sorted(ends) == sorted(ids)
-    finally:
-        gate.set()
-        for s in socks:
-            s.close()

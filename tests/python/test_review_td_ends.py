@@ -10,13 +10,11 @@ resume, in order per client, each end after its client's messages.
 
 from __future__ import annotations
 
-import socket
-import struct
 import threading
 from typing import Callable, Dict, List
 
 import tcphub
-from conftest import WAIT, wait_until
+from conftest import held_backlog, wait_until
 
 CLIENTS = 3000
 PER = 100
@@ -26,19 +24,12 @@ def test_ends_while_input_is_paused_with_a_large_backlog_held(
         make_server: Callable[..., tcphub.TcpServer]) -> None:
     server = make_server(CLIENTS + 10, framing="length", threads=1,
                          event_capacity=CLIENTS * PER + 4 * CLIENTS)
-    gate = threading.Event()
-    first = threading.Event()
     lock = threading.Lock()
     got: Dict[int, List[int]] = {}
     ended: Dict[int, int] = {}  # client id -> messages it had when it ended
     ids: Dict[int, int] = {}  # client id -> who
 
-    def on_message(c: tcphub.Client, data: bytes) -> None:
-        if data == b"first":
-            first.set()
-            gate.wait(WAIT)
-            return
-        who, seq = struct.unpack(">II", data)
+    def on_held(c: tcphub.Client, who: int, seq: int) -> None:
         with lock:
             ids[c.id] = who
             got.setdefault(who, []).append(seq)
@@ -47,26 +38,9 @@ def test_ends_while_input_is_paused_with_a_large_backlog_held(
         with lock:
             ended[c.id] = len(got.get(ids.get(c.id, -1), []))
 
-    server.on_message(on_message)
     server.on_disconnect(on_disconnect)
-    server.start()
-    socks: List[socket.socket] = []
-    try:
-        for _ in range(CLIENTS + 1):
-            socks.append(socket.create_connection(("127.0.0.1", server.port)))
-        wait_until(lambda: len(server.clients()) == CLIENTS + 1, what="all connected")
-        socks[0].sendall(struct.pack(">I", 5) + b"first")
-        assert first.wait(WAIT)
-        blocker = [c.id for c in server.clients()][0]
-        for who, s in enumerate(socks[1:]):
-            s.sendall(b"".join(struct.pack(">III", 8, who, seq) for seq in range(PER)))
-        wait_until(lambda: server.pending_events == CLIENTS * PER,
-                   what="every message queued")
-        server.pause_input()
-        gate.set()
-        # The callback thread takes the queue and holds it all for input.
-        wait_until(lambda: server.pending_events == 0, what="the queue taken")
-        others = [c.id for c in server.clients() if c.id != blocker]
+    with held_backlog(server, CLIENTS, PER, on_held) as (_, busy):
+        others = [c.id for c in server.clients() if c.id != busy]
         assert len(others) == CLIENTS
         for cid in others:
             server.disconnect(cid)
@@ -84,7 +58,3 @@ def test_ends_while_input_is_paused_with_a_large_backlog_held(
             assert all(n == PER for n in ended.values()), "an end before its messages"
         wait_until(lambda: server._holds_sizes() == (1, 0, 0, 0, 0),
                    what="nothing held, resumed or owed")
-    finally:
-        gate.set()
-        for s in socks:
-            s.close()
