@@ -20,13 +20,6 @@ static int connect6_to(uint16_t port) {
     return fd;
 }
 
-static uint16_t local_port6(int fd) {
-    struct sockaddr_in6 addr;
-    socklen_t len = sizeof addr;
-    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
-    return ntohs(addr.sin6_port);
-}
-
 /* The ip text the server reports for the client on local port `port`. */
 static void reported_ip(tcphub_server *s, uint16_t port, char *out, size_t cap) {
     tcphub_client_info infos[4];

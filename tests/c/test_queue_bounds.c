@@ -11,12 +11,6 @@
 
 static uint8_t msg[MSG_LEN];
 
-static tcphub_stats stats_of(const tcphub_server *s) {
-    tcphub_stats st;
-    CHECK_OK(tcphub_server_stats(s, &st));
-    return st;
-}
-
 int main(void) {
     memset(msg, 'x', sizeof msg);
 

@@ -5,12 +5,6 @@
  * meanwhile closes the listener without admitting it (no event for it). */
 #include "test_util.h"
 
-static uint64_t bytes_in(tcphub_server *s) {
-    tcphub_stats st;
-    CHECK_OK(tcphub_server_stats(s, &st));
-    return st.bytes_in;
-}
-
 static uint64_t accepted(tcphub_server *s) {
     tcphub_stats st;
     CHECK_OK(tcphub_server_stats(s, &st));
@@ -38,7 +32,7 @@ static tcphub_server *full_server(int *a) {
     }
     /* Read (the queue full) and past 1,024 waiting: the server has read
      * more than 2,048 lines (two bytes each). */
-    WAIT_UNTIL(tcphub_server_pending_events(s) == 4 && bytes_in(s) >= 4096);
+    WAIT_UNTIL(tcphub_server_pending_events(s) == 4 && stats_of(s).bytes_in >= 4096);
     return s;
 }
 

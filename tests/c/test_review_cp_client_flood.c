@@ -29,17 +29,6 @@
 #define CAPACITY 8
 #endif
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 /* Writes everything, or gives up (returning 0) once the peer is gone. */
 static int send_all_bytes(int fd, const uint8_t *p, size_t len) {
     while (len > 0) {
@@ -280,18 +269,6 @@ static void close_under_flood(void) {
     CHECK(pthread_join(flooder, NULL) == 0);
     close(f.fd);
     TEST_PASS("close from another thread ends a recv waiting without limit under a flood");
-}
-
-static long rss_kib(void) {
-    FILE *file = fopen("/proc/self/status", "r");
-    CHECK(file != NULL);
-    char line[256];
-    long kib = -1;
-    while (fgets(line, sizeof line, file))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
-    fclose(file);
-    CHECK(kib >= 0);
-    return kib;
 }
 
 #define BIG (256 * 1024)

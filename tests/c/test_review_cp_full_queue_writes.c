@@ -7,13 +7,6 @@
 
 #define CAPACITY 4
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* Floods `fd` with 4-byte-payload frames until told to stop or the peer is
  * gone. */
 struct flood {

@@ -64,13 +64,6 @@ static void settle(tcphub_server *s, uint64_t probe_id, int probe) {
  * frames, is paused while its events wait for room, then resets: every
  * frame the server's system acknowledged comes, in order, then RESET,
  * without a resume. */
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 struct flooder {
     int fd;
     atomic_int stop;

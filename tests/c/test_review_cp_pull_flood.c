@@ -32,17 +32,6 @@ struct sender {
     int fd;
 };
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 static void write_all(int fd, const uint8_t *p, size_t len) {
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -94,18 +83,6 @@ static struct seen *find(struct seen *all, int *n, uint64_t id) {
     CHECK(*n < CLIENTS);
     all[*n] = (struct seen){id, 0, 0, -1, 0};
     return &all[(*n)++];
-}
-
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    CHECK(f != NULL);
-    char line[256];
-    long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
-    fclose(f);
-    CHECK(kib >= 0);
-    return kib;
 }
 
 static void slow_consumer(void) {

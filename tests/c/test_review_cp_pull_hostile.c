@@ -14,17 +14,6 @@
 #define CAPACITY 8
 #endif
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 enum ending { END_OVERSIZE, END_RESET_MID_FRAME, END_FIN_MID_FRAME, END_CLEAN, ENDINGS };
 
 static const int want_reason[ENDINGS] = {TCPHUB_REASON_FRAME_TOO_LARGE, TCPHUB_REASON_RESET,

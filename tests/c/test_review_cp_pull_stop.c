@@ -14,17 +14,6 @@
 #endif
 #define MAX_IDS 64
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 struct sender {
     int fd;
     uint32_t count; /* frames to send, then a clean end */
@@ -178,12 +167,6 @@ static void *consume(void *arg) {
         if (taken % 200 == 0) nap_ms(1); /* slowness, not synchronisation */
         tcphub_event_release(&ev);
     }
-}
-
-static uint64_t bytes_in(tcphub_server *s) {
-    tcphub_stats st;
-    CHECK_OK(tcphub_server_stats(s, &st));
-    return st.bytes_in;
 }
 
 /* Takes up to `n` events as `consume` does (without the pauses). */
@@ -519,8 +502,8 @@ static void stop_input_under_flood(void) {
     CHECK(taken - arrivals <= queued);
     /* The server reads on to drop: another 16 MB read, and not one more
      * message is handed out. */
-    uint64_t at = bytes_in(s);
-    WAIT_UNTIL(bytes_in(s) > at + 16 * 1024 * 1024);
+    uint64_t at = stats_of(s).bytes_in;
+    WAIT_UNTIL(stats_of(s).bytes_in > at + 16 * 1024 * 1024);
     while ((rc = tcphub_server_next_event(s, &ev, 0)) == TCPHUB_OK) {
         CHECK(ev.kind == TCPHUB_EVENT_CONNECTED); /* a client accepted late */
         tcphub_event_release(&ev);
@@ -563,7 +546,7 @@ static void pause_input_under_flood(void) {
     WAIT_UNTIL(tcphub_server_pending_events(s) == CAPACITY);
     CHECK_OK(tcphub_server_pause_input(s));
     CHECK(tcphub_server_input_paused(s));
-    uint64_t at_pause = bytes_in(s);
+    uint64_t at_pause = stats_of(s).bytes_in;
     /* Take everything there is, round after round (each ends at the first
      * TIMEOUT; what waited for room may come in between), until a round
      * after a while finds nothing new and the server read nothing. */
@@ -572,9 +555,9 @@ static void pause_input_under_flood(void) {
     for (int round = 0; round < 100; round++) {
         consume(&c);
         CHECK_RC(c.rc, TCPHUB_ERR_TIMEOUT);
-        if (atomic_load(&c.messages) == after && bytes_in(s) == paused_bytes) break;
+        if (atomic_load(&c.messages) == after && stats_of(s).bytes_in == paused_bytes) break;
         after = atomic_load(&c.messages);
-        paused_bytes = bytes_in(s);
+        paused_bytes = stats_of(s).bytes_in;
         nap_ms(100);
     }
     CHECK(atomic_load(&c.messages) == after);

@@ -34,13 +34,6 @@ static int connect6_to(uint16_t port) {
     return fd;
 }
 
-static uint16_t local_port6(int fd) {
-    struct sockaddr_in6 addr;
-    socklen_t len = sizeof addr;
-    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
-    return ntohs(addr.sin6_port);
-}
-
 /* The next CONNECTED event: its ip into `ip`, its port returned. */
 static uint16_t connected_ip(tcphub_server *s, char ip[TCPHUB_IP_LEN]) {
     tcphub_event ev;

@@ -5,12 +5,6 @@
  * msgs_out 6, bytes_out 18, the rest 0). */
 #include "test_util.h"
 
-static tcphub_stats stats_of(const tcphub_server *s) {
-    tcphub_stats st;
-    CHECK_OK(tcphub_server_stats(s, &st));
-    return st;
-}
-
 /* Reads `n` bytes from `fd` (bounded). */
 static void read_n(int fd, size_t n) {
     int64_t deadline = now_ms() + WAIT_MS;

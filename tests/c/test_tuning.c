@@ -6,12 +6,6 @@
 #define MSGS 1000
 #define MSG_LEN (32 * 1024)
 
-static tcphub_stats stats_of(const tcphub_server *s) {
-    tcphub_stats st;
-    CHECK_OK(tcphub_server_stats(s, &st));
-    return st;
-}
-
 /* A started raw-framing server with the given overflow policy and a small
  * queue, and one connected client that never reads. Returns the server;
  * *fd_out is the client's socket. */

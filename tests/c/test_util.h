@@ -342,6 +342,46 @@ static inline void ignore_message(void *ud, uint64_t id, const uint8_t *data, si
     (void)len;
 }
 
+/* Big-endian 32-bit numbers (length prefixes, sequence numbers). */
+static inline void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t get_be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* The server's counters now. */
+static inline tcphub_stats stats_of(const tcphub_server *s) {
+    tcphub_stats st;
+    CHECK_OK(tcphub_server_stats(s, &st));
+    return st;
+}
+
+/* This process's resident memory, KiB. */
+static inline long rss_kib(void) {
+    FILE *file = fopen("/proc/self/status", "r");
+    CHECK(file != NULL);
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, file))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+    fclose(file);
+    CHECK(kib >= 0);
+    return kib;
+}
+
+/* The local port of an IPv6 socket. */
+static inline uint16_t local_port6(int fd) {
+    struct sockaddr_in6 addr;
+    socklen_t len = sizeof addr;
+    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+    return ntohs(addr.sin6_port);
+}
+
 #define TEST_PASS(name) printf("ok - %s\n", (name))
 
 #endif /* TCPHUB_TEST_UTIL_H */
