@@ -2142,8 +2142,11 @@ int tcphub_server_set_hold_for_replies(struct tcphub_server *s, uint64_t window_
 
 /**
  * Disconnects clients that send nothing for `timeout_ms` milliseconds with
- * `TCPHUB_REASON_IDLE_TIMEOUT` (0, the default, turns it off). Takes effect
- * at the next `tcphub_server_start`.
+ * `TCPHUB_REASON_IDLE_TIMEOUT` (0, the default, turns it off). The clock
+ * does not run while the server is not reading (its pull-mode event queue
+ * full, input paused, or another event loop far behind: a client's last
+ * message may be waiting for room meanwhile). Takes effect at the next
+ * `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *

@@ -189,8 +189,8 @@ struct EventLoop {
     stopping: Option<Instant>,
     /// Next scan for clients past the idle or frame timeout (`None`: neither is set).
     next_timer_check: Option<Instant>,
-    /// Since when reading is paused, as `note_pause` last saw it: the frame
-    /// clocks do not run meanwhile.
+    /// Since when reading is paused, as `note_pause` last saw it: the idle
+    /// and frame clocks do not run meanwhile.
     paused_since: Option<Instant>,
     /// When the loop last gave up its CPU after a turn (`maybe_yield`).
     last_yield: Instant,
@@ -577,14 +577,17 @@ impl EventLoop {
         LoopCounters::add(&self.core.counters[self.idx].unwritten, lost);
     }
 
-    /// Keeps the frame clocks still while the loop does not read: a client
-    /// cannot finish a frame while we leave its bytes in the kernel (and TCP
-    /// stops its writes), so a pause is not its delay. Notes when reading
-    /// paused; once it resumes, moves every unfinished frame's start on by
-    /// the pause. (Not the idle clocks: what a client sent meanwhile is read
-    /// before the timers are checked, and one that sent nothing was idle.)
+    /// Keeps the idle and frame clocks still while the loop does not read:
+    /// a client cannot finish a frame while we leave its bytes in the kernel
+    /// (and TCP stops its writes), so a pause is not its delay; nor is a
+    /// client idle while a message it sent waits in the backlog of a full
+    /// pull queue (it may be waiting for the answer to it), as input a pause
+    /// left stashed counts as arriving when it is decoded. Notes when
+    /// reading paused; once it resumes, moves every idle clock and every
+    /// unfinished frame's start on by the pause (no later than now).
     fn note_pause(&mut self) {
-        if self.core.config.frame_timeout.is_none() {
+        let config = &self.core.config;
+        if config.frame_timeout.is_none() && config.idle_timeout.is_none() {
             return;
         }
         let paused = self.read_paused();
@@ -595,6 +598,9 @@ impl EventLoop {
                 let now = Instant::now();
                 let pause = now.saturating_duration_since(since);
                 for c in self.conns.iter_mut().flatten() {
+                    // (A client read since the resume, in this turn, was
+                    // active now.)
+                    c.last_active = (c.last_active + pause).min(now);
                     if let Some(started) = &mut c.frame_started {
                         // (A frame started since the resume, in this turn,
                         // starts now.)
@@ -619,7 +625,14 @@ impl EventLoop {
         let config = &self.core.config;
         let (idle, frame) = (config.idle_timeout, config.frame_timeout);
         self.next_timer_check = timer_tick(config).map(|t| now + t);
-        if self.read_paused() || self.input_stopped() || self.discarding() {
+        // (`paused_since`: a pause that ended since `note_pause` looked —
+        // `resume_input()` on another thread — has not moved the clocks on
+        // yet; the turn's next `note_pause` does.)
+        if self.paused_since.is_some()
+            || self.read_paused()
+            || self.input_stopped()
+            || self.discarding()
+        {
             // We are not reading anyone (the pull queue is full, a loop we
             // post to is far behind, the input was stopped, or the server
             // is stopping and only flushes): a client waiting on us is not
@@ -664,10 +677,16 @@ impl EventLoop {
             // callback) may wait unread, its readiness not polled yet: read
             // it first, as the next turn would, then look again. All of it:
             // a short read does not mean drained (it ends at an urgent mark).
-            self.read(t, true);
+            // A read that stopped at its budget may have left more (a large
+            // frame's rest, sent in time): the next turns read it, and the
+            // next tick looks again.
+            let unread = self.read(t, true);
             self.pump();
             if self.read_paused() {
                 return; // not reading any more: look again next tick
+            }
+            if unread {
+                continue;
             }
             let why = match self.conns.get(t).and_then(|c| c.as_ref()) {
                 Some(c) if c.client.id == id && live(c) => expired(c),

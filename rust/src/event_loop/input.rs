@@ -15,8 +15,10 @@ use crate::stats::LoopCounters;
 
 impl EventLoop {
     /// Reads and dispatches what connection `t` has. Stops at a short read
-    /// unless `drain` (the peer closed or errored: read to EOF).
-    pub(super) fn read(&mut self, t: usize, drain: bool) {
+    /// unless `drain` (the peer closed or errored: read to EOF). Returns
+    /// whether it stopped at its budget (`READ_BUDGET`), input perhaps left
+    /// unread: then it is scheduled to be read again.
+    pub(super) fn read(&mut self, t: usize, drain: bool) -> bool {
         let core = self.core.clone();
         let counters = &core.counters[self.idx];
         // A pause or kick another thread posted and this loop has not
@@ -31,24 +33,24 @@ impl EventLoop {
             // (Before each read: a stop begun meanwhile ends it, an end of
             // input's last message included.)
             if self.input_stopped() {
-                return;
+                return false;
             }
             // After `stop_input()` what is read is dropped: no event waits
             // for room, so neither does the read.
             let discard = self.discarding();
             if !discard && self.read_paused() {
                 self.schedule_read(t);
-                return;
+                return false;
             }
             let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
-                return;
+                return false;
             };
             if conn.closing.is_some() {
-                return;
+                return false;
             }
             if conn.held {
                 self.held_event(t);
-                return;
+                return false;
             }
             // Paused by the application: its input waits in the kernel (the
             // resume reads it). Not after a write found the connection
@@ -63,7 +65,7 @@ impl EventLoop {
                 if drain {
                     self.error_event(t);
                 }
-                return;
+                return false;
             }
             // The rest of a read a pause cut short comes before the socket's
             // (copied back into the read buffer: one hand-out path).
@@ -111,7 +113,7 @@ impl EventLoop {
                 ReadOutcome::Data(n) if discard => {
                     LoopCounters::add(&counters.bytes_in, n as u64);
                     if n < self.rbuf.len() && !drain {
-                        return;
+                        return false;
                     }
                 }
                 ReadOutcome::Data(n) => {
@@ -129,24 +131,24 @@ impl EventLoop {
                         Input::Paused(took) => {
                             self.stashed.push((id, self.rbuf[took..n].to_vec()));
                             self.schedule_read(t);
-                            return;
+                            return false;
                         }
                         // The kick, applied next, closes it; the rest is dropped.
-                        Input::Kicked => return,
+                        Input::Kicked => return false,
                         // The rest is dropped; after a stop nothing more is
                         // read, after `stop_input()` it is read and dropped
                         // (the next turn of this loop sees which).
                         Input::Stopped => continue,
                         Input::TooLarge => {
                             self.close_after_flush(t, DisconnectReason::FrameTooLarge);
-                            return;
+                            return false;
                         }
                     }
                     if from_stash {
                         continue; // now the socket
                     }
                     if n < self.rbuf.len() && !drain {
-                        return; // drained for now; a new edge comes with new data
+                        return false; // drained for now; a new edge comes with new data
                     }
                 }
                 // A write found the connection gone: read to the end, then
@@ -158,9 +160,9 @@ impl EventLoop {
                 ReadOutcome::WouldBlock | ReadOutcome::Eof if conn.write_failed.is_some() => {
                     let kind = conn.write_failed.unwrap_or(io::ErrorKind::ConnectionReset);
                     self.close(t, DisconnectReason::from_io(&kind.into()));
-                    return;
+                    return false;
                 }
-                ReadOutcome::WouldBlock => return,
+                ReadOutcome::WouldBlock => return false,
                 ReadOutcome::Eof => {
                     // (Looked at again: `stop_input()` may have come during
                     // the read, and its last frame is input too.)
@@ -178,15 +180,16 @@ impl EventLoop {
                         // or asked for time to answer them.
                         self.hold(t, reason);
                     }
-                    return;
+                    return false;
                 }
                 ReadOutcome::Failed(reason) => {
                     self.close(t, reason);
-                    return;
+                    return false;
                 }
             }
         }
         self.schedule_read(t);
+        true
     }
 
     /// A write found connection `t` gone (a reset, a broken pipe) before
