@@ -75,8 +75,11 @@ fn addr_shard(addr: &SocketAddr) -> usize {
 type IdShard = RwLock<FastMap<ClientId, (SocketAddr, u32, bool)>>;
 
 /// One shard of the address map: address -> (the newest client connected
-/// from there, how many are).
-type AddrShard = RwLock<FastMap<SocketAddr, (ClientId, u32)>>;
+/// from there, how many are, how many were registered there (wrapping):
+/// a lookup that mends the entry leaves it alone when this moved during
+/// its scan). The third field fits in the padding (16 bytes, as without
+/// it).
+type AddrShard = RwLock<FastMap<SocketAddr, (ClientId, u32, u32)>>;
 
 /// Client directory; an entry exists exactly while the owning loop holds the
 /// connection, so `send` after `on_disconnect` reports `NoSuchClient`.
@@ -139,27 +142,38 @@ impl Registry {
             self.count.fetch_add(1, Ordering::AcqRel);
         }
         let mut g = write(&self.by_addr[addr_shard(&client.addr)]);
-        let entry = g.entry(client.addr).or_insert((client.id, 0));
+        let entry = g.entry(client.addr).or_insert((client.id, 0, 0));
         // The newest: ids only grow (an insert may come late, from another loop).
         entry.0 = entry.0.max(client.id);
         entry.1 += 1;
+        entry.2 = entry.2.wrapping_add(1);
     }
 
     pub fn remove(&self, client: &Client) {
-        {
-            let mut g = write(self.id_shard(client.id));
-            if let Some((_, _, false)) = g.remove(&client.id) {
-                self.count.fetch_sub(1, Ordering::AcqRel);
-            }
-            shrink(&mut g);
+        self.remove_id(client.id);
+        self.remove_addr(&client.addr);
+    }
+
+    /// The first half of [`remove`](Registry::remove): `id` out of the id
+    /// map (and the count).
+    fn remove_id(&self, id: ClientId) {
+        let mut g = write(self.id_shard(id));
+        if let Some((_, _, false)) = g.remove(&id) {
+            self.count.fetch_sub(1, Ordering::AcqRel);
         }
-        let mut g = write(&self.by_addr[addr_shard(&client.addr)]);
-        let Some(entry) = g.get_mut(&client.addr) else {
+        shrink(&mut g);
+    }
+
+    /// The second half of [`remove`](Registry::remove): one client fewer
+    /// from `addr` in the address map.
+    fn remove_addr(&self, addr: &SocketAddr) {
+        let mut g = write(&self.by_addr[addr_shard(addr)]);
+        let Some(entry) = g.get_mut(addr) else {
             return;
         };
         entry.1 -= 1;
         if entry.1 == 0 {
-            g.remove(&client.addr);
+            g.remove(addr);
             shrink(&mut g);
         }
         // Others from the address left (rare: clients sharing an address),
@@ -228,18 +242,36 @@ impl Registry {
 
     /// The client connected from `addr` and its loop.
     pub fn by_addr(&self, addr: &SocketAddr) -> Option<(ClientId, usize)> {
-        let (id, _) = *read(&self.by_addr[addr_shard(addr)]).get(addr)?;
+        self.by_addr_then(addr, || ())
+    }
+
+    /// [`by_addr`](Registry::by_addr), running `after_scan` (nothing, but
+    /// in tests: what other threads do meanwhile) between the scan for the
+    /// newest client and the mending of the entry.
+    #[inline]
+    fn by_addr_then(
+        &self,
+        addr: &SocketAddr,
+        after_scan: impl FnOnce(),
+    ) -> Option<(ClientId, usize)> {
+        let (id, _, registered) = *read(&self.by_addr[addr_shard(addr)]).get(addr)?;
         if let Some(l) = self.loop_of(id) {
             return Some((id, l));
         }
         // The entry names a client that has left while others from the
         // address are counted (only with clients sharing an address: the
         // newest left, or an older id registered late): the newest of those
-        // in the id map, and the entry mended to it. (Nobody takes an
-        // address shard while holding an id shard.)
+        // in the id map, and the entry mended to it — unless a client was
+        // registered there meanwhile: the scan may have passed its id shard
+        // before it came, and its address half, which keeps the higher id,
+        // left the entry naming the one that has left; mended to what the
+        // scan found, the entry would name an older client for as long as
+        // that one stays. Left stale, it is mended by the next lookup.
+        // (Nobody takes an address shard while holding an id shard.)
         let (newest, l) = self.newest_at(addr)?;
+        after_scan();
         let mut g = write(&self.by_addr[addr_shard(addr)]);
-        if let Some(entry) = g.get_mut(addr).filter(|e| e.0 == id) {
+        if let Some(entry) = g.get_mut(addr).filter(|e| e.0 == id && e.2 == registered) {
             entry.0 = newest;
         }
         Some((newest, l))
@@ -421,5 +453,62 @@ mod tests {
         assert_eq!(r.by_addr(&addr), Some((5, 1)), "the entry was mended");
         r.remove(&client(5));
         assert_eq!(r.by_addr(&addr), None);
+    }
+
+    /// A lookup mending the entry races an older client registered late.
+    /// Clients 1, 2 and 3 connect from one address (a `0.0.0.0` server
+    /// reached at three of its addresses from one port); 2 is dealt to a
+    /// busy loop, 3 leaves before that loop adopts 2, so the entry names
+    /// 3, gone. A `send_to` scans the id map for the newest one left; its
+    /// scan has passed client 2's shard when client 2 is registered (both
+    /// halves: the address half keeps the higher id, 3). The mend must not
+    /// then point the address at client 1 for as long as it stays:
+    /// `send_to` reaches the newest client, 2, from the next call on.
+    #[test]
+    fn a_mend_racing_a_late_registration_does_not_map_an_older_client() {
+        let r = Registry::default();
+        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let client = |id| Client { id, addr };
+        r.insert(client(1), 0);
+        r.insert(client(3), 0);
+        r.remove(&client(3));
+        let found = r.by_addr_then(&addr, || r.insert(client(2), 1));
+        // Client 1 or 2 is right for the racing lookup itself.
+        assert!(matches!(found, Some((1, 0)) | Some((2, 1))), "{found:?}");
+        assert_eq!(r.by_addr(&addr), Some((2, 1)), "the newest");
+        assert_eq!(r.by_addr(&addr), Some((2, 1)), "the newest, mended");
+        r.remove(&client(2));
+        assert_eq!(r.by_addr(&addr), Some((1, 0)));
+        r.remove(&client(1));
+        assert_eq!(r.by_addr(&addr), None);
+        assert_eq!(r.len(), 0);
+        assert!(
+            r.by_addr.iter().all(|s| read(s).is_empty()),
+            "no entry left"
+        );
+    }
+
+    /// The same race while the leaving client's removal is under way (its
+    /// id half done, its address half not yet).
+    #[test]
+    fn a_mend_racing_a_late_registration_during_a_removal() {
+        let r = Registry::default();
+        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let client = |id| Client { id, addr };
+        r.insert(client(1), 0);
+        r.insert(client(3), 0);
+        r.remove_id(3);
+        let found = r.by_addr_then(&addr, || r.insert(client(2), 1));
+        assert!(matches!(found, Some((1, 0)) | Some((2, 1))), "{found:?}");
+        r.remove_addr(&addr);
+        assert_eq!(r.by_addr(&addr), Some((2, 1)), "the newest");
+        r.remove(&client(2));
+        r.remove(&client(1));
+        assert_eq!(r.by_addr(&addr), None);
+        assert_eq!(r.len(), 0);
+        assert!(
+            r.by_addr.iter().all(|s| read(s).is_empty()),
+            "no entry left"
+        );
     }
 }
