@@ -1,0 +1,95 @@
+//! Review (mu): a read that `pause_input()` cut short after a whole frame
+//! ends that frame's clock. The frame begun after it (the rest of the read,
+//! kept for the resume) starts its clock when it is read, at the resume —
+//! not when the frame the pause came after was begun.
+//!
+//! No test caught `take_input` keeping `frame_started` on that path
+//! (`Input::Paused`): this one fails under that mutation.
+//!
+//! Nothing here bounds a time from above but [`FRAME_TIMEOUT`], within
+//! which the first steps must run: A begins a frame, then C begins one, a
+//! timer tick later A finishes its frame and begins the next in one write,
+//! and the callback handed A's frame pauses input. After the resume, C's
+//! frame (begun before the pause) is cut for the timeout before A's
+//! (begun at the resume) — unless A's clock still ran from its first frame,
+//! begun before C's.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{localhost, wait_until, Peer};
+use tcphub::{Framing, TcpServer};
+
+/// Generous: the steps before the pause must fit in it.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(6);
+
+#[test]
+fn the_frame_after_a_pause_starts_its_clock_at_the_resume() {
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let has =
+        |log: &Arc<Mutex<Vec<String>>>, line: &str| log.lock().unwrap().iter().any(|l| l == line);
+    let server = TcpServer::new(0, 10)
+        .bind(localhost())
+        .framing(Framing::lines())
+        .threads(1)
+        .frame_timeout(FRAME_TIMEOUT)
+        .on_message({
+            let log = log.clone();
+            move |srv, c, msg| {
+                log.lock()
+                    .unwrap()
+                    .push(format!("msg {} {}", c.id, String::from_utf8_lossy(msg)));
+                if msg == b"abc" {
+                    srv.pause_input();
+                }
+            }
+        })
+        .on_disconnect({
+            let log = log.clone();
+            move |_srv, c, why| log.lock().unwrap().push(format!("gone {} {why:?}", c.id))
+        })
+        .start()
+        .unwrap();
+
+    // A begins a frame; then C begins one.
+    let mut a = Peer::connect(server.local_addr());
+    let a_id = a.id_on(&server);
+    a.send(b"ab");
+    wait_until("A's frame begun", || server.stats().bytes_in == 2);
+    let mut c = Peer::connect(server.local_addr());
+    let c_id = c.id_on(&server);
+    c.send(b"zz");
+    wait_until("C's frame begun", || server.stats().bytes_in == 4);
+    // Well over a timer tick (a quarter of the timeout, at most 1 s)
+    // between C's frame's start and the pause (a lower bound on elapsed
+    // time, not a sync).
+    let since = Instant::now();
+    while since.elapsed() < Duration::from_millis(2500) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A finishes its frame and begins the next in one write: the callback
+    // handed "abc" pauses input, and "xy" waits for the resume.
+    a.send(b"c\nxy");
+    wait_until("input paused after A's frame", || {
+        has(&log, &format!("msg {a_id} abc")) && server.input_paused()
+    });
+    server.resume_input();
+    wait_until("C cut for its unfinished frame", || {
+        has(&log, &format!("gone {c_id} FrameTimeout"))
+    });
+    let seen = log.lock().unwrap().clone();
+    let c_gone = seen
+        .iter()
+        .position(|l| *l == format!("gone {c_id} FrameTimeout"))
+        .unwrap();
+    assert!(
+        !seen[..c_gone]
+            .iter()
+            .any(|l| l.starts_with(&format!("gone {a_id} "))),
+        "A's frame, begun at the resume, was cut before C's, begun before the pause: {seen:?}"
+    );
+    drop((a, c));
+    server.stop();
+}
