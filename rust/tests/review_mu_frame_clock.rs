@@ -15,10 +15,9 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{localhost, wait_until, Peer};
+use support::{localhost, wait_until, CallbackLog, Peer};
 use tcphub::{Framing, TcpServer};
 
 /// Generous: A's frame must be finished within it (a test machine stalled
@@ -27,26 +26,16 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[test]
 fn a_frame_finished_in_a_later_read_stops_the_frame_clock() {
-    let log = Arc::new(Mutex::new(Vec::<String>::new()));
-    let has =
-        |log: &Arc<Mutex<Vec<String>>>, line: &str| log.lock().unwrap().iter().any(|l| l == line);
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .threads(1)
-        .frame_timeout(FRAME_TIMEOUT)
-        .on_message({
-            let log = log.clone();
-            move |_srv, c, msg| {
-                log.lock()
-                    .unwrap()
-                    .push(format!("msg {} {}", c.id, String::from_utf8_lossy(msg)));
-            }
-        })
-        .on_disconnect({
-            let log = log.clone();
-            move |_srv, c, why| log.lock().unwrap().push(format!("gone {} {why:?}", c.id))
-        })
+    let log = CallbackLog::default();
+    let server = log
+        .attach(
+            TcpServer::new(0, 10)
+                .bind(localhost())
+                .framing(Framing::lines())
+                .threads(1)
+                .frame_timeout(FRAME_TIMEOUT),
+            |_, _, _| {},
+        )
         .start()
         .unwrap();
 
@@ -57,7 +46,7 @@ fn a_frame_finished_in_a_later_read_stops_the_frame_clock() {
     wait_until("A's frame begun", || server.stats().bytes_in == 3);
     a.send(b"def\n");
     wait_until("A's frame handed out", || {
-        has(&log, &format!("msg {a_id} abcdef"))
+        log.has(&format!("msg {a_id} abcdef"))
     });
 
     // C: a frame begun after that, never finished: cut for the timeout.
@@ -65,9 +54,9 @@ fn a_frame_finished_in_a_later_read_stops_the_frame_clock() {
     let c_id = c.id_on(&server);
     c.send(b"never finished");
     wait_until("C cut for its unfinished frame", || {
-        has(&log, &format!("gone {c_id} FrameTimeout"))
+        log.has(&format!("gone {c_id} FrameTimeout"))
     });
-    let seen = log.lock().unwrap().clone();
+    let seen = log.lines();
     assert!(
         !seen.iter().any(|l| l.starts_with(&format!("gone {a_id} "))),
         "client {a_id}, with no frame unfinished, was cut: {seen:?}"
@@ -75,7 +64,7 @@ fn a_frame_finished_in_a_later_read_stops_the_frame_clock() {
     // A is still served.
     a.send_line("more");
     wait_until("A's next line handed out", || {
-        has(&log, &format!("msg {a_id} more"))
+        log.has(&format!("msg {a_id} more"))
     });
     drop(c);
     server.stop();

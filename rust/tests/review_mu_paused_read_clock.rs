@@ -16,10 +16,9 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{localhost, wait_until, Peer};
+use support::{localhost, wait_until, CallbackLog, Peer};
 use tcphub::{Framing, TcpServer};
 
 /// Generous: the steps before the pause must fit in it.
@@ -27,29 +26,20 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(6);
 
 #[test]
 fn the_frame_after_a_pause_starts_its_clock_at_the_resume() {
-    let log = Arc::new(Mutex::new(Vec::<String>::new()));
-    let has =
-        |log: &Arc<Mutex<Vec<String>>>, line: &str| log.lock().unwrap().iter().any(|l| l == line);
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .threads(1)
-        .frame_timeout(FRAME_TIMEOUT)
-        .on_message({
-            let log = log.clone();
-            move |srv, c, msg| {
-                log.lock()
-                    .unwrap()
-                    .push(format!("msg {} {}", c.id, String::from_utf8_lossy(msg)));
+    let log = CallbackLog::default();
+    let server = log
+        .attach(
+            TcpServer::new(0, 10)
+                .bind(localhost())
+                .framing(Framing::lines())
+                .threads(1)
+                .frame_timeout(FRAME_TIMEOUT),
+            |srv, _, msg| {
                 if msg == b"abc" {
                     srv.pause_input();
                 }
-            }
-        })
-        .on_disconnect({
-            let log = log.clone();
-            move |_srv, c, why| log.lock().unwrap().push(format!("gone {} {why:?}", c.id))
-        })
+            },
+        )
         .start()
         .unwrap();
 
@@ -73,13 +63,13 @@ fn the_frame_after_a_pause_starts_its_clock_at_the_resume() {
     // handed "abc" pauses input, and "xy" waits for the resume.
     a.send(b"c\nxy");
     wait_until("input paused after A's frame", || {
-        has(&log, &format!("msg {a_id} abc")) && server.input_paused()
+        log.has(&format!("msg {a_id} abc")) && server.input_paused()
     });
     server.resume_input();
     wait_until("C cut for its unfinished frame", || {
-        has(&log, &format!("gone {c_id} FrameTimeout"))
+        log.has(&format!("gone {c_id} FrameTimeout"))
     });
-    let seen = log.lock().unwrap().clone();
+    let seen = log.lines();
     let c_gone = seen
         .iter()
         .position(|l| *l == format!("gone {c_id} FrameTimeout"))

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{localhost, wait_until, Peer};
+use support::{localhost, wait_until, CallbackLog, Peer};
 use tcphub::{Framing, TcpServer};
 
 /// The timeout under test: what the resumed client must get. (Timer checks
@@ -37,7 +37,7 @@ enum Clock {
 /// that it is then served.
 fn resumed_client_is_not_cut_at_once(clock: Clock) {
     // What the callbacks saw, in order.
-    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = CallbackLog::default();
     let paused = Arc::new(AtomicU64::new(0));
     let (slept_tx, slept_rx) = mpsc::channel::<()>();
     let slept_tx = Mutex::new(slept_tx);
@@ -49,14 +49,10 @@ fn resumed_client_is_not_cut_at_once(clock: Clock) {
         Clock::Idle => builder.idle_timeout(LIMIT),
         Clock::Frame => builder.frame_timeout(LIMIT),
     };
-    let server = builder
-        .on_message({
-            let log = log.clone();
+    let server = log
+        .attach(builder, {
             let paused = paused.clone();
-            move |srv, c, msg| {
-                log.lock()
-                    .unwrap()
-                    .push(format!("msg {} {}", c.id, String::from_utf8_lossy(msg)));
+            move |srv, _, msg| {
                 if msg == b"go" {
                     // Applied after this callback, in the same turn as a
                     // timer check: this callback keeps the loop for longer
@@ -67,10 +63,6 @@ fn resumed_client_is_not_cut_at_once(clock: Clock) {
                     slept_tx.lock().unwrap().send(()).unwrap();
                 }
             }
-        })
-        .on_disconnect({
-            let log = log.clone();
-            move |_srv, c, why| log.lock().unwrap().push(format!("gone {} {why:?}", c.id))
         })
         .start()
         .unwrap();
@@ -94,9 +86,9 @@ fn resumed_client_is_not_cut_at_once(clock: Clock) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
-        !log.lock().unwrap().iter().any(|l| l.starts_with("gone")),
+        !log.any(|l| l.starts_with("gone")),
         "a paused client was cut: {:?}",
-        log.lock().unwrap()
+        log.lines()
     );
 
     // B's "go" resumes A from a callback that holds the loop past a tick.
@@ -109,9 +101,9 @@ fn resumed_client_is_not_cut_at_once(clock: Clock) {
     let mut d = Peer::connect(server.local_addr());
     d.send_line("marker");
     wait_until("the marker handed out", || {
-        log.lock().unwrap().iter().any(|l| l.ends_with(" marker"))
+        log.any(|l| l.ends_with(" marker"))
     });
-    let seen = log.lock().unwrap().clone();
+    let seen = log.lines();
     let a_gone = format!("gone {a_id} ");
     let marker = seen.iter().position(|l| l.ends_with(" marker")).unwrap();
     assert!(
@@ -124,9 +116,7 @@ fn resumed_client_is_not_cut_at_once(clock: Clock) {
         Clock::Idle => format!("msg {a_id}  still here"),
         Clock::Frame => format!("msg {a_id} begun still here"),
     };
-    wait_until("A's line handed out", || {
-        log.lock().unwrap().contains(&want)
-    });
+    wait_until("A's line handed out", || log.has(&want));
     drop((b, d));
     server.stop();
 }

@@ -407,6 +407,49 @@ impl Disconnects {
     }
 }
 
+/// What the callbacks saw, in order, as lines: `msg ID TEXT` for each
+/// message, `gone ID REASON` (the reason's `Debug`) for each end — for tests
+/// about what came before what.
+#[derive(Debug, Clone, Default)]
+pub struct CallbackLog(Arc<Mutex<Vec<String>>>);
+
+impl CallbackLog {
+    /// `server` with callbacks that record here; `then` runs after each
+    /// message is recorded (the test's own reaction to it).
+    pub fn attach(
+        &self,
+        server: TcpServer,
+        then: impl Fn(&ServerHandle, &Client, &[u8]) + Send + Sync + 'static,
+    ) -> TcpServer {
+        let (on_msg, on_gone) = (self.clone(), self.clone());
+        server
+            .on_message(move |srv, c, msg| {
+                on_msg.push(format!("msg {} {}", c.id, String::from_utf8_lossy(msg)));
+                then(srv, c, msg);
+            })
+            .on_disconnect(move |_, c, why| on_gone.push(format!("gone {} {why:?}", c.id)))
+    }
+
+    fn push(&self, line: String) {
+        self.0.lock().unwrap().push(line);
+    }
+
+    /// Everything recorded so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Whether `line` was recorded.
+    pub fn has(&self, line: &str) -> bool {
+        self.0.lock().unwrap().iter().any(|l| l == line)
+    }
+
+    /// Whether any line matches `pred`.
+    pub fn any(&self, pred: impl Fn(&str) -> bool) -> bool {
+        self.0.lock().unwrap().iter().any(|l| pred(l))
+    }
+}
+
 /// The next pull-mode event, waiting at most [`TIMEOUT`].
 pub fn next_event(events: &Events) -> Event {
     events
