@@ -337,3 +337,41 @@ fn a_reset_handled_before_the_pause_was_applied_still_ends_the_paused_client() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Review (rv) of the fix above: a clean end (FIN) is no error. A paused
+/// client that ended its side is not closed by the look at its socket's
+/// error — not at its end's event, nor at the drained read a
+/// `resume_input()` makes of it — but at its `resume_client`, after its
+/// last lines (as documented).
+#[test]
+fn a_paused_clients_end_read_again_after_resume_input_waits_for_its_resume() {
+    let server = server().start().unwrap();
+    let events = server.events();
+    let (mut a, ca) = connected(&server, &events);
+    let (mut b, cb) = connected(&server, &events);
+    server.pause_input();
+    a.send_line("last");
+    a.shutdown_write();
+    // The end's event finds the input paused: the drained read waits.
+    settle(&server, cb.id, &mut b);
+    server.pause_client(ca.id).unwrap();
+    settle(&server, cb.id, &mut b);
+    // The waiting read comes now, asked to drain, and finds A paused.
+    server.resume_input();
+    settle(&server, cb.id, &mut b);
+    settle(&server, cb.id, &mut b);
+    assert!(
+        events.recv_timeout(QUIET).is_err(),
+        "A read or closed while paused"
+    );
+    assert_eq!(server.client_count(), 2);
+    server.resume_client(ca.id).unwrap();
+    match next_event(&events) {
+        Event::Message(c, m) => assert_eq!((c.id, m.as_slice()), (ca.id, &b"last"[..])),
+        other => panic!("{other:?}"),
+    }
+    match next_event(&events) {
+        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => assert_eq!(c.id, ca.id),
+        other => panic!("{other:?}"),
+    }
+}
