@@ -323,6 +323,22 @@ impl Registry {
 mod tests {
     use super::*;
 
+    /// An empty registry, the address its clients share in the tests
+    /// below, and a client with `id` at that address.
+    fn one_address() -> (Registry, SocketAddr, impl Fn(ClientId) -> Client) {
+        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        (Registry::default(), addr, move |id| Client { id, addr })
+    }
+
+    /// Nothing is left: no client, no address entry.
+    fn assert_empty(r: &Registry) {
+        assert_eq!(r.len(), 0);
+        assert!(
+            r.by_addr.iter().all(|s| read(s).is_empty()),
+            "no entry left"
+        );
+    }
+
     /// After a peak the shards' tables shrink as clients leave (not to
     /// nothing: a few entries' worth stays), and they still answer.
     #[test]
@@ -387,9 +403,7 @@ mod tests {
 
     #[test]
     fn an_address_maps_to_its_newest_client_while_any_is_left() {
-        let r = Registry::default();
-        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-        let client = |id| Client { id, addr };
+        let (r, addr, client) = one_address();
         // The newer one registered first (loops adopt in any order).
         r.insert(client(2), 1);
         r.insert(client(1), 0);
@@ -405,7 +419,7 @@ mod tests {
         assert_eq!(r.by_addr(&addr), Some((4, 1)));
         r.remove(&client(4));
         assert_eq!(r.by_addr(&addr), None);
-        assert_eq!(r.len(), 0);
+        assert_empty(&r);
     }
 
     /// Two loops closing clients of one address at once: the first has
@@ -414,9 +428,7 @@ mod tests {
     /// from the address stays mapped after the first one's removal ends.
     #[test]
     fn an_address_stays_mapped_through_removals_that_interleave() {
-        let r = Registry::default();
-        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-        let client = |id| Client { id, addr };
+        let (r, addr, client) = one_address();
         r.insert(client(1), 0);
         r.insert(client(2), 1);
         // Loop 0 removing client 1: its id half.
@@ -437,9 +449,7 @@ mod tests {
     /// a client that had left.
     #[test]
     fn an_older_client_registered_late_is_found_by_its_address() {
-        let r = Registry::default();
-        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-        let client = |id| Client { id, addr };
+        let (r, addr, client) = one_address();
         r.insert(client(7), 0);
         r.insert(client(9), 0);
         // Both leaving: their id halves first.
@@ -466,9 +476,7 @@ mod tests {
     /// `send_to` reaches the newest client, 2, from the next call on.
     #[test]
     fn a_mend_racing_a_late_registration_does_not_map_an_older_client() {
-        let r = Registry::default();
-        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-        let client = |id| Client { id, addr };
+        let (r, addr, client) = one_address();
         r.insert(client(1), 0);
         r.insert(client(3), 0);
         r.remove(&client(3));
@@ -481,20 +489,14 @@ mod tests {
         assert_eq!(r.by_addr(&addr), Some((1, 0)));
         r.remove(&client(1));
         assert_eq!(r.by_addr(&addr), None);
-        assert_eq!(r.len(), 0);
-        assert!(
-            r.by_addr.iter().all(|s| read(s).is_empty()),
-            "no entry left"
-        );
+        assert_empty(&r);
     }
 
     /// The same race while the leaving client's removal is under way (its
     /// id half done, its address half not yet).
     #[test]
     fn a_mend_racing_a_late_registration_during_a_removal() {
-        let r = Registry::default();
-        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-        let client = |id| Client { id, addr };
+        let (r, addr, client) = one_address();
         r.insert(client(1), 0);
         r.insert(client(3), 0);
         r.remove_id(3);
@@ -505,10 +507,6 @@ mod tests {
         r.remove(&client(2));
         r.remove(&client(1));
         assert_eq!(r.by_addr(&addr), None);
-        assert_eq!(r.len(), 0);
-        assert!(
-            r.by_addr.iter().all(|s| read(s).is_empty()),
-            "no entry left"
-        );
+        assert_empty(&r);
     }
 }

@@ -17,8 +17,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{localhost, wait_until, CallbackLog, Peer};
-use tcphub::{Framing, TcpServer};
+use support::{lines_server, wait_until, CallbackLog, Peer};
 
 /// Generous: A's frame must be finished within it (a test machine stalled
 /// that long fails the test), and C's unfinished one waits it out.
@@ -29,11 +28,7 @@ fn a_frame_finished_in_a_later_read_stops_the_frame_clock() {
     let log = CallbackLog::default();
     let server = log
         .attach(
-            TcpServer::new(0, 10)
-                .bind(localhost())
-                .framing(Framing::lines())
-                .threads(1)
-                .frame_timeout(FRAME_TIMEOUT),
+            lines_server(10).threads(1).frame_timeout(FRAME_TIMEOUT),
             |_, _, _| {},
         )
         .start()

@@ -16,10 +16,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{localhost, wait_until, CallbackLog, Peer};
-use tcphub::{Framing, TcpServer};
+use support::{lines_server, wait_until, CallbackLog, Peer};
 
 /// Generous: the steps before the pause must fit in it.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(6);
@@ -29,11 +28,7 @@ fn the_frame_after_a_pause_starts_its_clock_at_the_resume() {
     let log = CallbackLog::default();
     let server = log
         .attach(
-            TcpServer::new(0, 10)
-                .bind(localhost())
-                .framing(Framing::lines())
-                .threads(1)
-                .frame_timeout(FRAME_TIMEOUT),
+            lines_server(10).threads(1).frame_timeout(FRAME_TIMEOUT),
             |srv, _, msg| {
                 if msg == b"abc" {
                     srv.pause_input();
@@ -55,10 +50,7 @@ fn the_frame_after_a_pause_starts_its_clock_at_the_resume() {
     // Well over a timer tick (a quarter of the timeout, at most 1 s)
     // between C's frame's start and the pause (a lower bound on elapsed
     // time, not a sync).
-    let since = Instant::now();
-    while since.elapsed() < Duration::from_millis(2500) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    std::thread::sleep(Duration::from_millis(2500));
     // A finishes its frame and begins the next in one write: the callback
     // handed "abc" pauses input, and "xy" waits for the resume.
     a.send(b"c\nxy");
