@@ -38,17 +38,51 @@ KICKED: Dict[str, Callable[[int], bool]] = {
 }
 
 
+class Kicks:
+    """The kicking side of these tests: the next client to connect kicks
+    the clients given to :meth:`on_next_connect` from its ``on_connect``
+    (the callback thread); every end is recorded in :attr:`ended`."""
+
+    def __init__(self, server: tcphub.TcpServer, lock: threading.Lock) -> None:
+        self.lock = lock
+        self.ended: Set[int] = set()
+        self.kicker: List[int] = []  # the client whose on_connect kicked
+        self._to_kick: List[List[int]] = []
+        self._server = server
+        server.on_connect(self._on_connect)
+        server.on_disconnect(self._on_disconnect)
+
+    def on_next_connect(self, ids: Set[int]) -> None:
+        self._to_kick.append(sorted(ids))
+
+    def _on_connect(self, c: tcphub.Client) -> None:
+        if self._to_kick:
+            self.kicker.append(c.id)
+            for cid in self._to_kick.pop():
+                self._server.disconnect(cid)
+
+    def _on_disconnect(self, c: tcphub.Client, reason: str) -> None:
+        with self.lock:
+            self.ended.add(c.id)
+
+
+def who_of(server: tcphub.TcpServer, socks: List[socket.socket],
+           busy: int) -> Dict[int, int]:
+    """Each held client's id -> its index among ``socks[1:]`` (by address)."""
+    who_at = {s.getsockname()[1]: who for who, s in enumerate(socks[1:])}
+    return {c.id: who_at[c.port] for c in server.clients() if c.id != busy}
+
+
 @pytest.mark.parametrize("which", sorted(KICKED))
 def test_kicks_from_a_callback_while_input_is_paused_with_a_large_backlog_held(
         make_server: Callable[..., tcphub.TcpServer], which: str) -> None:
     server = make_server(CLIENTS + 10, framing="length", threads=1,
                          event_capacity=CLIENTS * PER + 4 * CLIENTS)
     lock = threading.Lock()
+    kicks = Kicks(server, lock)
+    ended = kicks.ended
     got: Dict[int, List[int]] = {}  # who -> seqs
     after_end: List[int] = []  # clients with a message after their end
-    ended: Set[int] = set()
-    to_kick: List[List[int]] = []
-    kicker: List[int] = []
 
     def on_held(c: tcphub.Client, who: int, seq: int) -> None:
         with lock:
@@ -56,26 +90,11 @@ def test_kicks_from_a_callback_while_input_is_paused_with_a_large_backlog_held(
                 after_end.append(c.id)
             got.setdefault(who, []).append(seq)
 
-    def on_connect(c: tcphub.Client) -> None:
-        if to_kick:  # the new client: the kicks, on the callback thread
-            kicker.append(c.id)
-            for cid in to_kick.pop():
-                server.disconnect(cid)
-
-    def on_disconnect(c: tcphub.Client, reason: str) -> None:
-        with lock:
-            ended.add(c.id)
-
-    server.on_connect(on_connect)
-    server.on_disconnect(on_disconnect)
     with held_backlog(server, CLIENTS, PER, on_held) as (socks, busy):
-        # Who each client is, by its address.
-        who_at = {s.getsockname()[1]: who for who, s in enumerate(socks[1:])}
-        clients = [c for c in server.clients() if c.id != busy]
-        assert len(clients) == CLIENTS
-        who_of = {c.id: who_at[c.port] for c in clients}
-        kicked = {cid for cid, who in who_of.items() if KICKED[which](who)}
-        to_kick.append(sorted(kicked))
+        who = who_of(server, socks, busy)
+        assert len(who) == CLIENTS
+        kicked = {cid for cid, w in who.items() if KICKED[which](w)}
+        kicks.on_next_connect(kicked)
         with socket.create_connection(("127.0.0.1", server.port)):
             wait_until(lambda: kicked <= ended, timeout=BOUND,
                        what="every kicked client's end")
@@ -89,13 +108,13 @@ def test_kicks_from_a_callback_while_input_is_paused_with_a_large_backlog_held(
             wait_until(lambda: server._holds_sizes() == (kept + 2, 0, 0, 0, 0),
                        what="nothing held, resumed or owed")
             with lock:
-                kept_who = {who for cid, who in who_of.items() if cid not in kicked}
+                kept_who = {w for cid, w in who.items() if cid not in kicked}
                 assert set(got) == kept_who, "a kicked client's message"
-                for who, seqs in got.items():
-                    assert seqs == list(range(PER)), who
+                for w, seqs in got.items():
+                    assert seqs == list(range(PER)), w
                 assert not after_end
                 assert sum(map(len, got.values())) == kept * PER
-            left = {cid for cid in who_of if cid not in kicked} | {busy, kicker[0]}
+            left = {cid for cid in who if cid not in kicked} | {busy, kicks.kicker[0]}
             assert {c.id for c in server.clients()} == left
 
 
@@ -109,9 +128,8 @@ def test_kicked_clients_messages_stay_dropped_when_callbacks_pause_again(
     server = make_server(clients + 10, framing="length", threads=1,
                          event_capacity=clients * per + 4 * clients)
     lock = threading.Lock()
+    kicks = Kicks(server, lock)
     got: Dict[int, List[int]] = {}  # who -> seqs
-    ended: Set[int] = set()
-    to_kick: List[List[int]] = []
     paused: List[int] = []  # the client paused, then the one that paused input
 
     def on_held(c: tcphub.Client, who: int, seq: int) -> None:
@@ -124,25 +142,13 @@ def test_kicked_clients_messages_stay_dropped_when_callbacks_pause_again(
             server.pause_input()
             paused.append(c.id)
 
-    def on_connect(c: tcphub.Client) -> None:
-        if to_kick:
-            for cid in to_kick.pop():
-                server.disconnect(cid)
-
-    def on_disconnect(c: tcphub.Client, reason: str) -> None:
-        with lock:
-            ended.add(c.id)
-
-    server.on_connect(on_connect)
-    server.on_disconnect(on_disconnect)
     with held_backlog(server, clients, per, on_held) as (socks, busy):
-        who_at = {s.getsockname()[1]: who for who, s in enumerate(socks[1:])}
-        who_of = {c.id: who_at[c.port] for c in server.clients() if c.id != busy}
-        kicked = {cid for cid, who in who_of.items() if who % 2 == 1}
-        kept = {who for cid, who in who_of.items() if cid not in kicked}
-        to_kick.append(sorted(kicked))
+        who = who_of(server, socks, busy)
+        kicked = {cid for cid, w in who.items() if w % 2 == 1}
+        kept = {w for cid, w in who.items() if cid not in kicked}
+        kicks.on_next_connect(kicked)
         with socket.create_connection(("127.0.0.1", server.port)):
-            wait_until(lambda: kicked <= ended, what="every kicked client's end")
+            wait_until(lambda: kicked <= kicks.ended, what="every kicked client's end")
             server.resume_input()
             wait_until(lambda: len(paused) == 2, what="input paused again")
             wait_until(lambda: server._holds_sizes()[3] == 0, what="the resume looked at")
@@ -156,6 +162,6 @@ def test_kicked_clients_messages_stay_dropped_when_callbacks_pause_again(
                        what="nothing held, resumed or owed")
             with lock:
                 assert set(got) == kept, "a kicked client's message"
-                for who, seqs in got.items():
-                    assert seqs == list(range(per)), who
+                for w, seqs in got.items():
+                    assert seqs == list(range(per)), w
                 assert sum(map(len, got.values())) == len(kept) * per
