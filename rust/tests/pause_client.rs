@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::{localhost, next_event, Peer, TIMEOUT};
+use support::{expect_end, expect_message, localhost, next_event, Peer, TIMEOUT};
 use tcphub::{ClientId, DisconnectReason, Error, Event, Framing, ServerHandle, TcpServer};
 
 /// How long a test watches for something that must not happen.
@@ -61,10 +61,7 @@ fn a_paused_client_waits_while_the_others_are_served_and_resumes_in_order() {
         a.send_line(&format!("a{i}"));
     }
     b.send_line("from b");
-    match next_event(&events) {
-        Event::Message(c, m) => assert_eq!((c.id, m.as_slice()), (cb.id, &b"from b"[..])),
-        other => panic!("{other:?}"),
-    }
+    expect_message(&events, cb.id, b"from b");
     assert!(
         events.recv_timeout(QUIET).is_err(),
         "a paused client's lines were read"
@@ -73,13 +70,7 @@ fn a_paused_client_waits_while_the_others_are_served_and_resumes_in_order() {
     settle(&server, ca.id, &mut a);
     server.resume_client(ca.id).unwrap();
     for i in 0..100 {
-        match next_event(&events) {
-            Event::Message(c, m) => {
-                assert_eq!(c.id, ca.id);
-                assert_eq!(m, format!("a{i}").as_bytes());
-            }
-            other => panic!("{other:?}"),
-        }
+        expect_message(&events, ca.id, format!("a{i}").as_bytes());
     }
     server.resume_client(ca.id).unwrap(); // harmless when not paused
 }
@@ -125,10 +116,7 @@ fn a_paused_client_is_not_idle_and_its_clock_starts_again_at_the_resume() {
     // Five idle timeouts: a paused client is not idle on its own account.
     assert!(events.recv_timeout(Duration::from_secs(1)).is_err());
     server.resume_client(ca.id).unwrap();
-    match next_event(&events) {
-        Event::Disconnected(c, DisconnectReason::IdleTimeout) => assert_eq!(c.id, ca.id),
-        other => panic!("{other:?}"),
-    }
+    expect_end(&events, ca.id, DisconnectReason::IdleTimeout);
     assert_eq!(server.stats().idle_timeouts, 1);
 }
 
@@ -146,10 +134,7 @@ fn a_paused_clients_end_is_noticed_at_the_resume_with_its_last_lines() {
         Event::Message(_, m) => assert_eq!(m, b"last words"),
         other => panic!("{other:?}"),
     }
-    match next_event(&events) {
-        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => assert_eq!(c.id, ca.id),
-        other => panic!("{other:?}"),
-    }
+    expect_end(&events, ca.id, DisconnectReason::ClosedByPeer);
 }
 
 #[test]
@@ -194,20 +179,8 @@ fn a_paused_client_that_resets_is_closed_at_once_after_its_last_lines() {
     let (mut a, ca) = paused_client(&server, &events);
     a.send_line("last words");
     a.reset();
-    match next_event(&events) {
-        Event::Message(c, m) => {
-            assert_eq!(c.id, ca.id);
-            assert_eq!(m, b"last words");
-        }
-        other => panic!("{other:?}"),
-    }
-    match next_event(&events) {
-        Event::Disconnected(c, why) => {
-            assert_eq!(c.id, ca.id);
-            assert_eq!(why, DisconnectReason::Reset);
-        }
-        other => panic!("{other:?}"),
-    }
+    expect_message(&events, ca.id, b"last words");
+    expect_end(&events, ca.id, DisconnectReason::Reset);
     assert_eq!(server.client_count(), 0);
 }
 
@@ -222,10 +195,7 @@ fn stop_input_drops_what_a_paused_client_sent_and_sees_its_end() {
     // Input stopped: what it sent is dropped and its end seen, which frees
     // its place — paused or not, without a resume.
     server.stop_input();
-    match next_event(&events) {
-        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => assert_eq!(c.id, ca.id),
-        other => panic!("{other:?}"),
-    }
+    expect_end(&events, ca.id, DisconnectReason::ClosedByPeer);
     assert_eq!(server.stats().msgs_in, 0);
 }
 
@@ -321,21 +291,9 @@ fn a_reset_handled_before_the_pause_was_applied_still_ends_the_paused_client() {
     peer.reset();
     server.pause_client(c.id).unwrap();
     for i in 0..LINES {
-        match next_event(&events) {
-            Event::Message(from, m) => {
-                assert_eq!(from.id, c.id);
-                assert_eq!(m, format!("l{i}").as_bytes());
-            }
-            other => panic!("line {i}: {other:?}"),
-        }
+        expect_message(&events, c.id, format!("l{i}").as_bytes());
     }
-    match next_event(&events) {
-        Event::Disconnected(from, why) => {
-            assert_eq!(from.id, c.id);
-            assert_eq!(why, DisconnectReason::Reset);
-        }
-        other => panic!("{other:?}"),
-    }
+    expect_end(&events, c.id, DisconnectReason::Reset);
 }
 
 /// Review (rv) of the fix above: a clean end (FIN) is no error. A paused
@@ -366,12 +324,6 @@ fn a_paused_clients_end_read_again_after_resume_input_waits_for_its_resume() {
     );
     assert_eq!(server.client_count(), 2);
     server.resume_client(ca.id).unwrap();
-    match next_event(&events) {
-        Event::Message(c, m) => assert_eq!((c.id, m.as_slice()), (ca.id, &b"last"[..])),
-        other => panic!("{other:?}"),
-    }
-    match next_event(&events) {
-        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => assert_eq!(c.id, ca.id),
-        other => panic!("{other:?}"),
-    }
+    expect_message(&events, ca.id, b"last");
+    expect_end(&events, ca.id, DisconnectReason::ClosedByPeer);
 }

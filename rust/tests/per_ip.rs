@@ -7,7 +7,7 @@ mod support;
 
 use std::net::IpAddr;
 
-use support::{localhost, next_event, wait_until, Peer};
+use support::{expect_end, localhost, next_event, wait_until, Peer};
 use tcphub::{DisconnectReason, Error, Event, Framing, TcpServer};
 
 const NOTICE: &str = "too many connections from your address";
@@ -45,10 +45,7 @@ fn a_connection_past_the_limit_is_refused_with_its_notice_and_its_place_comes_ba
     assert_eq!(server.client_count(), 2);
     // One leaves: its place is free again.
     a.shutdown_write();
-    match next_event(&events) {
-        Event::Disconnected(c, DisconnectReason::ClosedByPeer) => assert_eq!(c.id, ca.id),
-        other => panic!("{other:?}"),
-    }
+    expect_end(&events, ca.id, DisconnectReason::ClosedByPeer);
     a.expect_eof();
     let mut again = Peer::connect(server.local_addr());
     assert!(matches!(next_event(&events), Event::Connected(_)));

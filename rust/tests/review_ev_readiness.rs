@@ -10,7 +10,7 @@ mod support;
 
 use std::sync::{mpsc, Arc, Mutex};
 
-use support::{localhost, next_event, wait_until, Disconnects, Peer, TIMEOUT};
+use support::{expect_message, localhost, next_event, wait_until, Disconnects, Peer, TIMEOUT};
 use tcphub::{ClientId, DisconnectReason, Event, Events, Framing, ServerHandle, TcpServer};
 
 /// A pull-mode lines server with one loop, so commands and sends reach it
@@ -41,13 +41,7 @@ fn settle(server: &ServerHandle, id: ClientId, peer: &mut Peer) {
 /// The next `n` events are `id`'s lines `lines`, then its end for `why`.
 fn expect_lines_then_end(events: &Events, id: ClientId, lines: &[&str], why: DisconnectReason) {
     for want in lines {
-        match next_event(events) {
-            Event::Message(c, m) => {
-                assert_eq!(c.id, id);
-                assert_eq!(m, want.as_bytes());
-            }
-            other => panic!("waiting for {want:?}: {other:?}"),
-        }
+        expect_message(events, id, want.as_bytes());
     }
     match next_event(events) {
         Event::Disconnected(c, got) => {

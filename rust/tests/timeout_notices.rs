@@ -8,7 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{localhost, next_event, try_wait_until, wait_until, Flood, Peer, TIMEOUT};
+use support::{
+    expect_end, localhost, next_event, try_wait_until, wait_until, Flood, Peer, TIMEOUT,
+};
 use tcphub::{DisconnectReason, Error, Event, Framing, Overflow, TcpServer, MAX_FULL_MESSAGE};
 
 const IDLE: &str = "disconnected: idle for too long";
@@ -38,10 +40,7 @@ fn an_idle_client_gets_what_was_queued_then_the_idle_notice_then_eof() {
     };
     server.send(c.id, b"welcome").unwrap();
     assert_eq!(peer.read_line(), "welcome");
-    match next_event(&events) {
-        Event::Disconnected(d, DisconnectReason::IdleTimeout) => assert_eq!(d.id, c.id),
-        other => panic!("{other:?}"),
-    }
+    expect_end(&events, c.id, DisconnectReason::IdleTimeout);
     assert_eq!(peer.read_line(), IDLE);
     peer.expect_eof();
     let stats = server.stats();
@@ -132,10 +131,7 @@ fn a_client_over_the_frame_limit_gets_its_replies_then_the_notice_while_it_still
     }
     peer.send(&[b'x'; 5000]); // no newline within 4096 bytes
     let flood = Flood::start(&peer);
-    match next_event(&events) {
-        Event::Disconnected(d, DisconnectReason::FrameTooLarge) => assert_eq!(d.id, c.id),
-        other => panic!("{other:?}"),
-    }
+    expect_end(&events, c.id, DisconnectReason::FrameTooLarge);
     try_wait_until(TIMEOUT, || flood.sent() > 65_536 || flood.ended());
     let (got, end) = peer.drain_until_closed();
     flood.stop();

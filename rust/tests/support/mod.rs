@@ -457,6 +457,33 @@ pub fn next_event(events: &Events) -> Event {
         .unwrap_or_else(|e| panic!("no event within {TIMEOUT:?}: {e}"))
 }
 
+/// Takes the next pull-mode event (waiting at most [`TIMEOUT`]), which must
+/// be message `msg` from client `id`.
+#[track_caller]
+pub fn expect_message(events: &Events, id: ClientId, msg: &[u8]) {
+    match next_event(events) {
+        Event::Message(c, m) => assert_eq!(
+            (c.id, m.as_slice()),
+            (id, msg),
+            "{:?} from {} instead of {:?} from {id}",
+            String::from_utf8_lossy(&m),
+            c.id,
+            String::from_utf8_lossy(msg)
+        ),
+        other => panic!("{other:?} instead of message {msg:?} from {id}"),
+    }
+}
+
+/// Takes the next pull-mode event (waiting at most [`TIMEOUT`]), which must
+/// be client `id`'s end for `reason`.
+#[track_caller]
+pub fn expect_end(events: &Events, id: ClientId, reason: DisconnectReason) {
+    match next_event(events) {
+        Event::Disconnected(c, why) => assert_eq!((c.id, why), (id, reason)),
+        other => panic!("{other:?} instead of {id}'s end for {reason:?}"),
+    }
+}
+
 // ---- hostile peers and process measurements (reliability suite) -------------
 
 impl Peer {
