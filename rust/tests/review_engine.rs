@@ -368,27 +368,20 @@ fn send_to_finds_every_ipv6_client_across_loops() {
 fn a_backlog_of_connections_does_not_hold_up_the_accepting_loop_s_clients() {
     const BACKLOG: usize = 2_000;
     support::raise_fd_limit(2 * BACKLOG as u64 + 200);
-    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let go_rx = std::sync::Mutex::new(go_rx);
+    let gate = support::LoopGate::new();
     let taken_at_probe = Arc::new(std::sync::Mutex::new(None::<u64>));
     let server = {
-        let taken_at_probe = taken_at_probe.clone();
+        let (taken_at_probe, gate) = (taken_at_probe.clone(), gate.clone());
         TcpServer::new(0, 4)
             .bind(localhost())
             .threads(1)
             .framing(Framing::lines())
-            .on_message(move |srv, c, m| match m {
-                b"hold" => {
-                    held_tx.send(()).expect("test waits");
-                    let _ = go_rx.lock().unwrap().recv_timeout(TIMEOUT);
-                }
-                b"probe" => {
+            .on_message(move |srv, c, m| {
+                if !gate.stays_on(m) && m == b"probe" {
                     let s = srv.stats();
                     *taken_at_probe.lock().unwrap() = Some(s.accepted + s.rejected);
                     let _ = srv.send(c.id, b"probed");
                 }
-                _ => {}
             })
             .start()
             .expect("start")
@@ -396,13 +389,12 @@ fn a_backlog_of_connections_does_not_hold_up_the_accepting_loop_s_clients() {
     let addr = server.local_addr();
     let mut steady = Peer::connect(addr);
     steady.id_on(&server);
-    steady.send_line("hold");
-    held_rx.recv_timeout(TIMEOUT).expect("the loop is held");
+    gate.hold(&mut steady);
     let waiting: Vec<std::net::TcpStream> = (0..BACKLOG)
         .map(|_| std::net::TcpStream::connect(addr).expect("connect into the backlog"))
         .collect();
     steady.send_line("probe");
-    go_tx.send(()).expect("release the loop");
+    gate.go_on();
     assert_eq!(steady.read_line(), "probed");
     let taken = taken_at_probe.lock().unwrap().expect("probe noted");
     assert!(

@@ -8,9 +8,11 @@
 
 mod support;
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 
-use support::{expect_message, localhost, next_event, wait_until, Disconnects, Peer, TIMEOUT};
+use support::{
+    expect_message, localhost, next_event, wait_until, Disconnects, LoopGate, Peer, TIMEOUT,
+};
 use tcphub::{ClientId, DisconnectReason, Event, Events, Framing, ServerHandle, TcpServer};
 
 /// A pull-mode lines server with one loop, so commands and sends reach it
@@ -115,24 +117,20 @@ struct Held {
     server: ServerHandle,
     got: Lines,
     gone: Disconnects,
-    held: mpsc::Receiver<()>,
-    go: mpsc::Sender<()>,
+    gate: LoopGate,
 }
 
 impl Held {
     fn start() -> Held {
         let got = Lines::default();
         let gone = Disconnects::new();
-        let (held_tx, held) = mpsc::channel::<()>();
-        let (go, go_rx) = mpsc::channel::<()>();
-        let go_rx = Mutex::new(go_rx);
+        let gate = LoopGate::new();
         let server = {
-            let got = got.clone();
+            let (got, gate) = (got.clone(), gate.clone());
             server()
                 .on_message(move |srv, c, m| {
-                    if m == b"hold" {
-                        held_tx.send(()).expect("test waits");
-                        let _ = go_rx.lock().unwrap().recv_timeout(TIMEOUT);
+                    if gate.stays_on(m) {
+                        // (held until the test goes on)
                     } else if let Some(id) = m.strip_prefix(b"pause ") {
                         let id: ClientId = std::str::from_utf8(id).unwrap().parse().unwrap();
                         srv.pause_client(id).unwrap();
@@ -149,19 +147,8 @@ impl Held {
             server,
             got,
             gone,
-            held,
-            go,
+            gate,
         }
-    }
-
-    /// Holds the loop (on a line of `peer`'s) until `go_on`.
-    fn hold(&self, peer: &mut Peer) {
-        peer.send_line("hold");
-        self.held.recv_timeout(TIMEOUT).expect("the loop is held");
-    }
-
-    fn go_on(&self) {
-        self.go.send(()).expect("release the loop");
     }
 
     fn lines_of(&self, id: ClientId) -> Vec<Vec<u8>> {
@@ -197,14 +184,14 @@ fn a_reset_behind_a_callbacks_pause_of_that_client_in_the_same_turn_ends_it() {
     a.id_on(server);
     let mut b = Peer::connect(server.local_addr());
     let idb = b.id_on(server);
-    held.hold(&mut holder);
+    held.gate.hold(&mut holder);
     a.send_line(&format!("pause {idb}"));
     arrived(&a, server);
     b.send_line("one");
     b.send_line("two");
     arrived(&b, server);
     b.reset();
-    held.go_on();
+    held.gate.go_on();
     assert_eq!(held.gone.wait_for(idb), DisconnectReason::Reset);
     assert_eq!(held.lines_of(idb), vec![b"one".to_vec(), b"two".to_vec()]);
     server.stop();
@@ -221,12 +208,12 @@ fn an_end_behind_a_clients_own_pause_in_the_same_read_is_seen_at_the_resume() {
     holder.id_on(server);
     let mut b = Peer::connect(server.local_addr());
     let idb = b.id_on(server);
-    held.hold(&mut holder);
+    held.gate.hold(&mut holder);
     b.send_line("first");
     b.send_line(&format!("pause {idb}"));
     b.shutdown_write();
     arrived(&b, server);
-    held.go_on();
+    held.gate.go_on();
     // Its pause is made (the resume is posted after it).
     wait_until("b's lines", || held.lines_of(idb).len() == 2);
     server.resume_client(idb).unwrap();
@@ -250,7 +237,7 @@ fn input_over_the_read_budget_and_its_end_put_off_by_a_pause_are_read_at_the_res
     let idh = holder.id_on(server);
     let b = Peer::connect(server.local_addr());
     let idb = b.id_on(server);
-    held.hold(&mut holder);
+    held.gate.hold(&mut holder);
     let mut w = b.try_clone_peer();
     let writer = std::thread::spawn(move || {
         let line = "y".repeat(64 * 1024);
@@ -260,7 +247,7 @@ fn input_over_the_read_budget_and_its_end_put_off_by_a_pause_are_read_at_the_res
         w.shutdown_write();
     });
     server.pause_client(idb).unwrap();
-    held.go_on();
+    held.gate.go_on();
     settle(server, idh, &mut holder);
     assert!(held.lines_of(idb).is_empty(), "read while paused");
     server.resume_client(idb).unwrap();

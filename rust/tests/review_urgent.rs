@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use support::{localhost, wait_until, Peer, TIMEOUT};
+use support::{localhost, wait_until, LoopGate, Peer};
 use tcphub::{Framing, TcpServer};
 
 /// A one-loop lines server that records the lines it gets, but holds its
@@ -16,28 +16,22 @@ struct Held {
     server: tcphub::ServerHandle,
     got: Arc<Mutex<Vec<Vec<u8>>>>,
     gone: support::Disconnects,
-    held: std::sync::mpsc::Receiver<()>,
-    go: std::sync::mpsc::Sender<()>,
+    gate: LoopGate,
 }
 
 impl Held {
     fn start(server: TcpServer) -> Held {
         let got = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
         let gone = support::Disconnects::new();
-        let (held_tx, held) = std::sync::mpsc::channel::<()>();
-        let (go, go_rx) = std::sync::mpsc::channel::<()>();
-        let go_rx = Mutex::new(go_rx);
+        let gate = LoopGate::new();
         let server = {
-            let got = got.clone();
+            let (got, gate) = (got.clone(), gate.clone());
             server
                 .bind(localhost())
                 .threads(1)
                 .framing(Framing::lines())
                 .on_message(move |_, _, m| {
-                    if m == b"hold" {
-                        held_tx.send(()).expect("test waits");
-                        let _ = go_rx.lock().unwrap().recv_timeout(TIMEOUT);
-                    } else {
+                    if !gate.stays_on(m) {
                         got.lock().unwrap().push(m.to_vec());
                     }
                 })
@@ -49,19 +43,8 @@ impl Held {
             server,
             got,
             gone,
-            held,
-            go,
+            gate,
         }
-    }
-
-    /// Holds the loop (on a line of `peer`'s) until `go_on`.
-    fn hold(&self, peer: &mut Peer) {
-        peer.send_line("hold");
-        self.held.recv_timeout(TIMEOUT).expect("the loop is held");
-    }
-
-    fn go_on(&self) {
-        self.go.send(()).expect("release the loop");
     }
 }
 
@@ -73,7 +56,7 @@ fn lines_after_an_urgent_byte_are_delivered_without_more_input() {
     let held = Held::start(TcpServer::new(0, 4));
     let server = &held.server;
     let mut peer = Peer::connect(server.local_addr());
-    held.hold(&mut peer);
+    held.gate.hold(&mut peer);
     peer.send_line("before");
     let sent = socket2::SockRef::from(&peer.stream)
         .send_out_of_band(b"!")
@@ -85,7 +68,7 @@ fn lines_after_an_urgent_byte_are_delivered_without_more_input() {
         support::socket_queues(peer.addr(), server.local_addr())
             .is_some_and(|(unacked, _)| unacked == 0)
     });
-    held.go_on();
+    held.gate.go_on();
     wait_until("both lines", || held.got.lock().unwrap().len() == 2);
     assert_eq!(
         *held.got.lock().unwrap(),
@@ -120,7 +103,7 @@ fn a_frame_finished_after_an_urgent_byte_is_not_cut_by_the_frame_timeout() {
     wait_until("the start of the line is read", || {
         server.stats().bytes_in >= 3
     });
-    held.hold(&mut holder);
+    held.gate.hold(&mut holder);
     slow.send(b"t");
     socket2::SockRef::from(&slow.stream)
         .send_out_of_band(b"!")
@@ -132,7 +115,7 @@ fn a_frame_finished_after_an_urgent_byte_is_not_cut_by_the_frame_timeout() {
     });
     // Held well past the frame timeout.
     std::thread::sleep(2 * FRAME_TIMEOUT);
-    held.go_on();
+    held.gate.go_on();
     wait_until("the line, or the client cut", || {
         held.got.lock().unwrap().len() == 1 || held.gone.reason_of(slow_id).is_some()
     });

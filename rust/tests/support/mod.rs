@@ -450,6 +450,68 @@ impl CallbackLog {
     }
 }
 
+/// Holds a server's loop inside a callback until the test lets it go on.
+/// The callback passes each message to [`stays_on`](LoopGate::stays_on),
+/// which keeps the loop there on the line `hold`; the test sends that line
+/// and waits until the loop is held with [`hold`](LoopGate::hold), then
+/// lets it go with [`go_on`](LoopGate::go_on). A clone is the same gate.
+#[derive(Clone)]
+pub struct LoopGate(Arc<GateInner>);
+
+struct GateInner {
+    held_tx: Mutex<std::sync::mpsc::Sender<()>>,
+    held: Mutex<std::sync::mpsc::Receiver<()>>,
+    go: Mutex<std::sync::mpsc::Sender<()>>,
+    go_rx: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl LoopGate {
+    pub fn new() -> LoopGate {
+        let (held_tx, held) = std::sync::mpsc::channel();
+        let (go, go_rx) = std::sync::mpsc::channel();
+        LoopGate(Arc::new(GateInner {
+            held_tx: Mutex::new(held_tx),
+            held: Mutex::new(held),
+            go: Mutex::new(go),
+            go_rx: Mutex::new(go_rx),
+        }))
+    }
+
+    /// In a callback: on the line `hold`, says the loop is held and waits
+    /// (at most [`TIMEOUT`]) for [`go_on`](LoopGate::go_on); whether it was
+    /// that line.
+    pub fn stays_on(&self, msg: &[u8]) -> bool {
+        if msg != b"hold" {
+            return false;
+        }
+        self.0.held_tx.lock().unwrap().send(()).expect("test waits");
+        let _ = self.0.go_rx.lock().unwrap().recv_timeout(TIMEOUT);
+        true
+    }
+
+    /// Holds the loop on a line of `peer`'s: sends it, waits until the
+    /// callback has it.
+    pub fn hold(&self, peer: &mut Peer) {
+        peer.send_line("hold");
+        self.0
+            .held
+            .lock()
+            .unwrap()
+            .recv_timeout(TIMEOUT)
+            .expect("the loop is held");
+    }
+
+    /// Lets the held loop go on.
+    pub fn go_on(&self) {
+        self.0
+            .go
+            .lock()
+            .unwrap()
+            .send(())
+            .expect("release the loop");
+    }
+}
+
 /// The next pull-mode event, waiting at most [`TIMEOUT`].
 pub fn next_event(events: &Events) -> Event {
     events
