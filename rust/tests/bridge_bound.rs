@@ -7,7 +7,7 @@ mod support;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -20,18 +20,14 @@ fn rss_mib() -> u64 {
 #[test]
 fn bridging_into_a_busy_server_does_not_grow_memory() {
     // B: its loop is held in a callback until the end of the test.
-    let (asleep_tx, asleep) = mpsc::channel();
-    let (release, gate) = mpsc::channel::<()>();
-    let (asleep_tx, gate) = (Mutex::new(asleep_tx), Mutex::new(gate));
+    let gate = LoopGate::new();
+    let slow = gate.clone();
     let b = TcpServer::new(0, 10)
         .bind(localhost())
         .threads(1)
         .framing(Framing::lines())
         .on_message(move |_, _, m| {
-            if m == b"sleep" {
-                let _ = asleep_tx.lock().unwrap().send(());
-                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60));
-            }
+            slow.stays_on(m);
         })
         .start()
         .unwrap();
@@ -51,10 +47,8 @@ fn bridging_into_a_busy_server_does_not_grow_memory() {
 
     let mut s = TcpStream::connect(b.local_addr()).unwrap();
     wait_clients(&b, 1);
-    s.write_all(b"sleep\n").unwrap();
-    asleep
-        .recv_timeout(Duration::from_secs(20))
-        .expect("B's loop enters its slow callback");
+    s.write_all(b"hold\n").unwrap();
+    gate.wait_held();
     let mut p = TcpStream::connect(a.local_addr()).unwrap();
     wait_clients(&a, 1);
     p.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
@@ -72,7 +66,7 @@ fn bridging_into_a_busy_server_does_not_grow_memory() {
         sent += line.len();
     }
     let after = rss_mib();
-    release.send(()).unwrap();
+    gate.go_on();
     drop((p, s));
     a.stop();
     b.stop();

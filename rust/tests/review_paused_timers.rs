@@ -8,7 +8,7 @@ mod support;
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -49,9 +49,8 @@ impl Ticker {
 
 #[test]
 fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpressure() {
-    let (asleep_tx, asleep) = mpsc::channel();
-    let (release, gate) = mpsc::channel::<()>();
-    let (asleep_tx, gate) = (Mutex::new(asleep_tx), Mutex::new(gate));
+    let gate = LoopGate::new();
+    let slow = gate.clone();
     let target = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let to = target.clone();
     let gone = Disconnects::new();
@@ -63,9 +62,8 @@ fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpress
         .overflow(Overflow::DropMessage)
         .idle_timeout(Duration::from_millis(400))
         .on_message(move |srv, _c, m| {
-            if m == b"sleep" {
-                let _ = asleep_tx.lock().unwrap().send(());
-                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            if slow.stays_on(m) {
+                // (held until the test goes on)
             } else if m.len() > 1000 {
                 let _ = srv.send(to.load(std::sync::atomic::Ordering::SeqCst), m);
             }
@@ -88,10 +86,8 @@ fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpress
     let busy_id = busy.id_on(&server);
     let _ = flooder_id;
 
-    sleeper.send_frame(b"sleep");
-    asleep
-        .recv_timeout(Duration::from_secs(20))
-        .expect("loop 1 enters its slow callback");
+    sleeper.send_frame(b"hold");
+    gate.wait_held();
     // Over 64 MiB of messages for loop 1: loop 0 stops reading.
     flooder_ticks.stop();
     let mut s: TcpStream = flooder.stream.try_clone().unwrap();
@@ -109,7 +105,7 @@ fn a_client_that_keeps_sending_is_not_idle_while_its_loop_is_paused_by_backpress
     std::thread::sleep(Duration::from_millis(2500));
     busy_ticks.stop();
     let cut = gone.reason_of(busy_id);
-    release.send(()).unwrap();
+    gate.go_on();
     flood.join().unwrap();
     drop(flooder);
     server.stop();
@@ -203,9 +199,8 @@ fn a_frame_held_up_by_a_paused_loop_is_not_cut_for_the_frame_timeout() {
 /// looked at its socket again.
 #[test]
 fn a_client_that_keeps_sending_is_not_idle_after_a_slow_callback_of_its_loop() {
-    let (asleep_tx, asleep) = mpsc::channel();
-    let (release, gate) = mpsc::channel::<()>();
-    let (asleep_tx, gate) = (Mutex::new(asleep_tx), Mutex::new(gate));
+    let gate = LoopGate::new();
+    let slow = gate.clone();
     let gone = Disconnects::new();
     let record = gone.clone();
     let server = TcpServer::new(0, 10)
@@ -214,10 +209,7 @@ fn a_client_that_keeps_sending_is_not_idle_after_a_slow_callback_of_its_loop() {
         .framing(Framing::length_prefixed())
         .idle_timeout(Duration::from_millis(400))
         .on_message(move |_srv, _c, m| {
-            if m == b"sleep" {
-                let _ = asleep_tx.lock().unwrap().send(());
-                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60));
-            }
+            slow.stays_on(m);
         })
         .on_disconnect(move |_srv, c, why| record.record(c, why))
         .start()
@@ -230,14 +222,12 @@ fn a_client_that_keeps_sending_is_not_idle_after_a_slow_callback_of_its_loop() {
     let busy = Peer::connect(addr);
     let busy_ticks = Ticker::start(&busy.stream);
     let busy_id = busy.id_on(&server);
-    sleeper.send_frame(b"sleep");
-    asleep
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the loop enters its slow callback");
+    sleeper.send_frame(b"hold");
+    gate.wait_held();
     // The callback holds the loop for over twice the idle timeout (the
     // scenario, not a wait for something to happen).
     std::thread::sleep(Duration::from_millis(1000));
-    release.send(()).unwrap();
+    gate.go_on();
     // It keeps sending for a while after the callback returned.
     std::thread::sleep(Duration::from_millis(600));
     busy_ticks.stop();

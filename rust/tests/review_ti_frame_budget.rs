@@ -19,9 +19,8 @@ use tcphub::{Framing, TcpServer};
 fn a_large_frame_written_whole_during_a_slow_callback_is_not_cut() {
     const FRAME: usize = 4 << 20;
     const FRAME_TIMEOUT: Duration = Duration::from_millis(500);
-    let (asleep_tx, asleep) = mpsc::channel();
-    let (release, gate) = mpsc::channel::<()>();
-    let (asleep_tx, gate) = (Mutex::new(asleep_tx), Mutex::new(gate));
+    let gate = LoopGate::new();
+    let slow = gate.clone();
     let got = Arc::new(Mutex::new(None));
     let got2 = got.clone();
     let gone = Disconnects::new();
@@ -32,10 +31,7 @@ fn a_large_frame_written_whole_during_a_slow_callback_is_not_cut() {
         .framing(Framing::LengthPrefixed { max_len: 16 << 20 })
         .frame_timeout(FRAME_TIMEOUT)
         .on_message(move |_srv, _c, m| {
-            if m == b"sleep" {
-                let _ = asleep_tx.lock().unwrap().send(());
-                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(60));
-            } else {
+            if !slow.stays_on(m) {
                 *got2.lock().unwrap() = Some(m.len());
             }
         })
@@ -57,8 +53,8 @@ fn a_large_frame_written_whole_during_a_slow_callback_is_not_cut() {
     wait_until("the server read the start of B's frame", || {
         server.stats().bytes_in >= head.len() as u64
     });
-    sleeper.send_frame(b"sleep");
-    asleep.recv_timeout(TIMEOUT).expect("the slow callback");
+    sleeper.send_frame(b"hold");
+    gate.wait_held();
     // B writes the rest of its frame while the callback holds the loop: all
     // of it fits in the kernel's buffers (its send buffer is as large as the
     // frame), so B has sent its whole frame in time.
@@ -72,7 +68,7 @@ fn a_large_frame_written_whole_during_a_slow_callback_is_not_cut() {
         // A system whose `net.core.wmem_max` keeps the send buffer smaller:
         // the frame cannot be sent whole while the loop is held up.
         eprintln!("skipped: B's frame does not fit in the socket buffers here");
-        release.send(()).unwrap();
+        gate.go_on();
         writer.join().unwrap();
         server.stop();
         return;
@@ -80,7 +76,7 @@ fn a_large_frame_written_whole_during_a_slow_callback_is_not_cut() {
     // The callback holds the loop for over twice the frame timeout in all
     // (the scenario, not a wait for something to happen).
     std::thread::sleep((2 * FRAME_TIMEOUT).saturating_sub(started.elapsed()));
-    release.send(()).unwrap();
+    gate.go_on();
     let delivered = || got.lock().unwrap().is_some() || gone.reason_of(b_id).is_some();
     wait_until("B's frame or B's end", delivered);
     writer.join().unwrap();

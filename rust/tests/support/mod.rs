@@ -452,7 +452,8 @@ impl CallbackLog {
 
 /// Holds a server's loop inside a callback until the test lets it go on.
 /// The callback passes each message to [`stays_on`](LoopGate::stays_on),
-/// which keeps the loop there on the line `hold`; the test sends that line
+/// which keeps the loop there on the message `hold` (for at most a minute);
+/// the test sends that line
 /// and waits until the loop is held with [`hold`](LoopGate::hold), then
 /// lets it go with [`go_on`](LoopGate::go_on). A clone is the same gate.
 #[derive(Clone)]
@@ -485,7 +486,7 @@ impl LoopGate {
             return false;
         }
         self.0.held_tx.lock().unwrap().send(()).expect("test waits");
-        let _ = self.0.go_rx.lock().unwrap().recv_timeout(TIMEOUT);
+        let _ = self.0.go_rx.lock().unwrap().recv_timeout(3 * TIMEOUT);
         true
     }
 
@@ -493,6 +494,12 @@ impl LoopGate {
     /// callback has it.
     pub fn hold(&self, peer: &mut Peer) {
         peer.send_line("hold");
+        self.wait_held();
+    }
+
+    /// Waits until the loop is held (the test sent `hold` its own way: as
+    /// a frame, say).
+    pub fn wait_held(&self) {
         self.0
             .held
             .lock()
