@@ -19,21 +19,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use socket2::{Domain, Socket, Type};
-
 use support::*;
 use tcphub::{Client, Framing, TcpServer};
 
 /// A connection from 127.0.0.1:`src_port` (0: any; `SO_REUSEADDR`) to
 /// `dst`, reset when dropped (`SO_LINGER` 0).
 fn connect_from(src_port: u16, dst: SocketAddr) -> BufReader<TcpStream> {
-    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    s.set_reuse_address(true).expect("SO_REUSEADDR");
-    s.set_linger(Some(Duration::ZERO)).expect("SO_LINGER");
-    s.bind(&SocketAddr::new(localhost(), src_port).into())
-        .expect("bind the source address");
-    s.connect(&dst.into()).expect("connect");
-    let s: TcpStream = s.into();
+    let s = support::connect_from_port(src_port, dst, true);
     s.set_read_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
     BufReader::new(s)

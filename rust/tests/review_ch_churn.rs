@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use socket2::{Domain, SockRef, Socket, Type};
+use socket2::SockRef;
 
 use support::*;
 use tcphub::{Client, ClientId, Error, Framing, TcpServer};
@@ -24,13 +24,7 @@ struct Conn(BufReader<std::net::TcpStream>);
 
 impl Conn {
     fn connect_from(src_port: u16, dst: SocketAddr) -> Conn {
-        let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-        s.set_reuse_address(true).expect("SO_REUSEADDR");
-        s.set_linger(Some(Duration::ZERO)).expect("SO_LINGER");
-        s.bind(&SocketAddr::new(localhost(), src_port).into())
-            .expect("bind the source address");
-        s.connect(&dst.into()).expect("connect");
-        let s: std::net::TcpStream = s.into();
+        let s = support::connect_from_port(src_port, dst, true);
         s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
         Conn(BufReader::new(s))
     }

@@ -8,8 +8,6 @@ use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::mpsc;
 
-use socket2::{Domain, Socket, Type};
-
 use support::*;
 use tcphub::{Framing, TcpClient, TcpServer};
 
@@ -82,18 +80,6 @@ fn a_client_callback_whose_panic_payload_panics_on_drop_leaves_the_client_runnin
     client.close();
 }
 
-/// A stream from 127.0.0.1, bound to `src_port` (0: any) with
-/// `SO_REUSEADDR`, to `dst`: two of them may share their source address
-/// when they go to different addresses of the server.
-fn connect_from(src_port: u16, dst: SocketAddr) -> std::net::TcpStream {
-    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    s.set_reuse_address(true).expect("SO_REUSEADDR");
-    let src = SocketAddr::new(localhost(), src_port);
-    s.bind(&src.into()).expect("bind the source address");
-    s.connect(&dst.into()).expect("connect");
-    s.into()
-}
-
 #[test]
 fn send_to_reaches_every_listed_client_when_two_share_an_address() {
     // One host, one port, two of the server's addresses: two live clients
@@ -106,10 +92,14 @@ fn send_to_reaches_every_listed_client_when_two_share_an_address() {
         .start()
         .expect("start");
     let port = server.local_addr().port();
-    let first = connect_from(0, SocketAddr::new(localhost(), port));
+    let first = support::connect_from_port(0, SocketAddr::new(localhost(), port), false);
     let shared = first.local_addr().expect("addr");
     wait_clients(&server, 1);
-    let second = connect_from(shared.port(), SocketAddr::from(([127, 0, 0, 2], port)));
+    let second = support::connect_from_port(
+        shared.port(),
+        SocketAddr::from(([127, 0, 0, 2], port)),
+        false,
+    );
     wait_clients(&server, 2);
     let clients = server.clients();
     assert!(clients.iter().all(|c| c.addr == shared), "{clients:?}");
