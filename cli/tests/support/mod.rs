@@ -248,3 +248,30 @@ pub fn wait_all_read_by_hub(s: &TcpStream) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The keepalive timer of the socket on local port `local` for the
+/// connection to port `peer`, in clock ticks (100 a second), from
+/// `/proc/net/tcp`; `None` when it has no keepalive timer.
+pub fn keepalive_ticks(local: u16, peer: u16) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = |s: &str| u16::from_str_radix(s.rsplit(':').next().unwrap(), 16).unwrap();
+    text.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 || port(f[1]) != local || port(f[2]) != peer {
+            return None;
+        }
+        // "tr:tm->when": timer 2 is keepalive.
+        let (tr, when) = f[5].split_once(':').unwrap();
+        (tr == "02").then(|| u64::from_str_radix(when, 16).unwrap())
+    })
+}
+
+/// `tcphub send ADDR ping --wait-reply 10` against an echo hub prints "ping".
+pub fn assert_send_ping_echoes(addr: &str) {
+    let out = bin()
+        .args(["send", addr, "ping", "--wait-reply", "10"])
+        .output()
+        .expect("run tcphub send");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ping\n");
+}
