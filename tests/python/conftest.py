@@ -16,6 +16,7 @@ import socket
 import struct
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -63,6 +64,28 @@ def finish(proc: "subprocess.Popen[str]") -> Tuple[str, str]:
 
 #: The Python examples (``examples/python``).
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
+
+
+def spawn_python(code: str, *args: str) -> "subprocess.Popen[str]":
+    """A child Python running ``code`` (dedented; none: only ``args``)
+    with ``args``, its output piped as text."""
+    return subprocess.Popen(
+        [sys.executable, *(["-c", textwrap.dedent(code)] if code else []), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def dash_m_hub(*flags: str) -> tcphub.TcpServer:
+    """The hub ``python -m tcphub serve FLAGS`` runs, built in this process
+    on 127.0.0.1, port 0, and started."""
+    from tcphub.__main__ import build_parser, make_hub
+
+    args = build_parser().parse_args(["serve", "--bind", "127.0.0.1", "--port", "0", *flags])
+    server = make_hub(args)
+    server.start()
+    return server
 
 
 def example_server(name: str, *args: str) -> "Tuple[subprocess.Popen[str], int]":

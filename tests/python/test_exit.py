@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import finish
-from test_process import _spawn
+from conftest import finish, spawn_python
 
 
 def test_a_callback_still_computing_at_exit_does_not_abort_the_interpreter():
@@ -14,7 +13,7 @@ def test_a_callback_still_computing_at_exit_does_not_abort_the_interpreter():
     # finalizes. Python < 3.14 ends a thread that runs Python code then with
     # a forced unwind, which used to reach the dispatcher's attach guard:
     # "Fatal Python error: PyGILState_Release", SIGABRT, a core dump.
-    proc = _spawn(
+    proc = spawn_python(
         """
         import socket, threading, tcphub, tcphub._runtime
         tcphub._runtime.EXIT_TIMEOUT = 0.2  # (5 s by default)
@@ -70,7 +69,7 @@ def test_a_callback_still_computing_at_exit_never_crashes_the_exit(callback: str
         print("exiting", flush=True)
         """.replace("CALLBACK", repr(callback))
     for run in range(5):
-        proc = _spawn(body)
+        proc = spawn_python(body)
         out, err = finish(proc)
         assert out == "exiting\n", f"run {run}: {err}"
         assert proc.returncode == 0, f"run {run}: {proc.returncode} {err}"
@@ -80,7 +79,7 @@ def test_a_server_dropped_with_callbacks_left_to_run_lets_the_program_exit():
     # Dropping a running server stops it without waiting for its callback
     # thread, whose "server stopped" disconnects then ran into the
     # interpreter's finalization: the same abort.
-    proc = _spawn(
+    proc = spawn_python(
         """
         import socket, threading, time, tcphub
 
@@ -122,7 +121,7 @@ def test_the_last_callbacks_of_a_server_dropped_before_exit_still_run():
     # waited for (up to EXIT_TIMEOUT); one dropped without stop() just
     # before was stopped too, but nobody waited for its callback thread:
     # its "server stopped" disconnects were cut off by the exit.
-    proc = _spawn(
+    proc = spawn_python(
         """
         import socket, sys, time, tcphub
 
@@ -163,7 +162,7 @@ def test_a_child_forked_while_a_server_and_a_client_run_exits(mode):
     # the client's I/O threads (and the callback thread) are missing, and
     # its exit (stop at exit, dropping them) waited for them for good. Now
     # they act as stopped/closed there; the parent's go on unharmed.
-    proc = _spawn(
+    proc = spawn_python(
         """
         import os, sys, time, warnings, tcphub
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
@@ -225,7 +224,7 @@ def test_stopped_servers_and_closed_clients_kept_in_a_list_hold_no_descriptor():
     # clients kept in a list held 200 descriptors, a stopped server one
     # per loop (found by the usability audit). In a child Python, so that
     # no other test's threads open or close descriptors meanwhile.
-    proc = _spawn(
+    proc = spawn_python(
         """
         import os, time, tcphub
         def fds():
