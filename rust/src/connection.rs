@@ -67,10 +67,13 @@ pub(crate) struct Connection {
     pub flush_scheduled: bool,
     /// Already on the loop's read-again list.
     pub read_scheduled: bool,
-    /// Last time bytes arrived (idle timeout).
+    /// Last time bytes arrived (idle timeout). (On a server, in its loop's
+    /// timer clock, which stands still while reading is paused:
+    /// `event_loop/clock.rs`.)
     pub last_active: Instant,
     /// When the first byte of the frame the decoder is holding arrived
-    /// (frame timeout); `None` between frames.
+    /// (frame timeout; in the same clock as `last_active`); `None` between
+    /// frames.
     pub frame_started: Option<Instant>,
     /// Set when the connection is to end once its queue is written (peer
     /// EOF, kick, oversize frame, idle): the reason to report and the

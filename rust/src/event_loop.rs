@@ -27,6 +27,7 @@ use crate::shared::{self, deadline_after, Command, Config, Core, LoopRemote};
 use crate::stats::LoopCounters;
 
 mod accept;
+mod clock;
 mod dispatch;
 mod held;
 mod idle;
@@ -189,9 +190,9 @@ struct EventLoop {
     stopping: Option<Instant>,
     /// Next scan for clients past the idle or frame timeout (`None`: neither is set).
     next_timer_check: Option<Instant>,
-    /// Since when reading is paused, as `note_pause` last saw it: the idle
-    /// and frame clocks do not run meanwhile.
-    paused_since: Option<Instant>,
+    /// The idle and frame timeouts' clock: it stands still while reading
+    /// is paused, as `note_pause` last saw it.
+    clock: clock::TimerClock,
     /// When the loop last gave up its CPU after a turn (`maybe_yield`).
     last_yield: Instant,
     /// Closed connections kept open while their peer still sends and our
@@ -249,7 +250,7 @@ impl EventLoop {
             held_due: Instant::now(),
             stopping: None,
             next_timer_check,
-            paused_since: None,
+            clock: clock::TimerClock::default(),
             last_yield: Instant::now(),
             lingering: lingering::Lingering::default(),
             vanish,
@@ -439,7 +440,8 @@ impl EventLoop {
         // stopping is dropped unreported, so it must not count either.
         LoopCounters::add(&self.counters().accepted, 1);
         let decoder = Decoder::new(self.core.config.framing);
-        self.conns[slot] = Some(Connection::new(stream, client, decoder, Instant::now()));
+        let now = self.clock.now();
+        self.conns[slot] = Some(Connection::new(stream, client, decoder, now));
         self.by_id.insert(client.id, slot);
         self.core.registry.insert(client, self.idx);
         log::debug!("tcphub: client {client} connected");
@@ -583,32 +585,24 @@ impl EventLoop {
     /// client idle while a message it sent waits in the backlog of a full
     /// pull queue (it may be waiting for the answer to it), as input a pause
     /// left stashed counts as arriving when it is decoded. Notes when
-    /// reading paused; once it resumes, moves every idle clock and every
-    /// unfinished frame's start on by the pause (no later than now).
+    /// reading paused and when it resumed: the clocks are stamped in the
+    /// loop's `clock`, which stands still in between (a client idle through
+    /// the pause has the rest of its time after it; one stamped during it,
+    /// or read in the resume's turn before this saw it, counts as active
+    /// at its end). Constant time: no connection is looked at.
     fn note_pause(&mut self) {
         let config = &self.core.config;
         if config.frame_timeout.is_none() && config.idle_timeout.is_none() {
             return;
         }
         let paused = self.read_paused();
-        match self.paused_since {
-            None if paused => self.paused_since = Some(Instant::now()),
-            Some(since) if !paused => {
-                self.paused_since = None;
-                let now = Instant::now();
-                let pause = now.saturating_duration_since(since);
-                for c in self.conns.iter_mut().flatten() {
-                    // (A client read since the resume, in this turn, was
-                    // active now.)
-                    c.last_active = (c.last_active + pause).min(now);
-                    if let Some(started) = &mut c.frame_started {
-                        // (A frame started since the resume, in this turn,
-                        // starts now.)
-                        *started = (*started + pause).min(now);
-                    }
-                }
+        if paused != self.clock.stopped() {
+            let now = Instant::now();
+            if paused {
+                self.clock.pause(now);
+            } else {
+                self.clock.resume(now);
             }
-            _ => {}
         }
     }
 
@@ -625,14 +619,10 @@ impl EventLoop {
         let config = &self.core.config;
         let (idle, frame) = (config.idle_timeout, config.frame_timeout);
         self.next_timer_check = timer_tick(config).map(|t| now + t);
-        // (`paused_since`: a pause that ended since `note_pause` looked —
-        // `resume_input()` on another thread — has not moved the clocks on
+        // (`clock.stopped()`: a pause that ended since `note_pause` looked —
+        // `resume_input()` on another thread — has not set the clock going
         // yet; the turn's next `note_pause` does.)
-        if self.paused_since.is_some()
-            || self.read_paused()
-            || self.input_stopped()
-            || self.discarding()
-        {
+        if self.clock.stopped() || self.read_paused() || self.input_stopped() || self.discarding() {
             // We are not reading anyone (the pull queue is full, a loop we
             // post to is far behind, the input was stopped, or the server
             // is stopping and only flushes): a client waiting on us is not
@@ -640,6 +630,8 @@ impl EventLoop {
             // `ServerStopped`).
             return;
         }
+        // (Where the clocks are stamped: real time less the pauses.)
+        let now = self.clock.at(now);
         let expired = |c: &Connection| {
             if idle.is_some_and(|t| now.duration_since(c.last_active) >= t) {
                 Some(DisconnectReason::IdleTimeout)

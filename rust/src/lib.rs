@@ -56,7 +56,8 @@
 //!   `event_loop/held.rs` — pull mode: holding a half-closed peer open for
 //!   the replies to its last messages; `event_loop/idle.rs` — waiting
 //!   (busy polling, yielding the CPU); `event_loop/dispatch.rs` — handing
-//!   events to the callbacks or the pull queue.
+//!   events to the callbacks or the pull queue; `event_loop/clock.rs` —
+//!   the idle and frame timeouts' clock, stopped while reading is paused.
 //! - `gather.rs` — small sends from callbacks and application threads,
 //!   framed into one buffer per target loop ("lanes") that the loop takes
 //!   at its next turn, in the order sent.

@@ -117,7 +117,7 @@ impl EventLoop {
                     }
                 }
                 ReadOutcome::Data(n) => {
-                    let now = Instant::now();
+                    let now = self.clock.now();
                     // (Stashed input counts as arriving now: it waited on
                     // the server's account, not the client's.)
                     conn.last_active = now;
@@ -316,6 +316,7 @@ impl EventLoop {
         let Some(&t) = self.by_id.get(&id) else {
             return;
         };
+        let now = self.clock.now();
         let Some(c) = self.conn_mut(t) else {
             return;
         };
@@ -323,7 +324,6 @@ impl EventLoop {
             return;
         }
         c.paused = false;
-        let now = Instant::now();
         c.last_active = now;
         if c.frame_started.is_some() {
             c.frame_started = Some(now);
