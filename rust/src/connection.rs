@@ -423,6 +423,11 @@ pub(crate) enum PeerInput {
     Quiet,
     /// It is still sending.
     Sending,
+    /// It is still sending, and more may be waiting: the reads stopped at
+    /// their budget, not at an empty buffer. With edge-triggered readiness
+    /// no event comes for what is left (an end behind it included): read
+    /// again without waiting for one.
+    More,
 }
 
 /// Reads and discards up to `reads` buffers of input.
@@ -437,7 +442,10 @@ pub(crate) fn discard_input(stream: &mut TcpStream, scratch: &mut [u8], reads: u
             Err(_) => return PeerInput::Done,
         }
     }
-    found
+    match found {
+        PeerInput::Sending => PeerInput::More,
+        found => found,
+    }
 }
 
 /// Whether data we wrote (on a socket whose sending side is shut down) is

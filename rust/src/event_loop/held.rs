@@ -66,7 +66,8 @@ impl EventLoop {
     /// A socket event on held connection `t`: its peer, done sending, may
     /// have reset it since (or keepalive found it gone). Nothing is left
     /// to read but the error: close it for that (its end was reported when
-    /// it was held).
+    /// it was held, so the close queues no event: `read` calls this even
+    /// while reading is paused).
     pub(super) fn held_event(&mut self, t: usize) {
         let Some(conn) = self.conn_mut(t) else {
             return;

@@ -38,6 +38,22 @@ impl EventLoop {
             // After `stop_input()` what is read is dropped: no event waits
             // for room, so neither does the read.
             let discard = self.discarding();
+            // Before the pause: a held connection (its end reported) has
+            // nothing left to read, and its close for a reset reports
+            // nothing, so it needs no room in the event queue — left for
+            // the resume, a reset held socket kept its descriptor and its
+            // place among `max_clients` for as long as reading was paused
+            // (a full queue nobody takes from, `pause_input()`) or the
+            // hold lasted.
+            match self.conns.get(t).and_then(|c| c.as_ref()) {
+                None => return false,
+                Some(c) if c.closing.is_some() => return false,
+                Some(c) if c.held => {
+                    self.held_event(t);
+                    return false;
+                }
+                Some(_) => {}
+            }
             if !discard && self.read_paused() {
                 self.schedule_read(t);
                 return false;
@@ -45,13 +61,6 @@ impl EventLoop {
             let Some(conn) = self.conns.get_mut(t).and_then(|c| c.as_mut()) else {
                 return false;
             };
-            if conn.closing.is_some() {
-                return false;
-            }
-            if conn.held {
-                self.held_event(t);
-                return false;
-            }
             // Paused by the application: its input waits in the kernel (the
             // resume reads it). Not after a write found the connection
             // gone: what it sent is read, then it is closed.

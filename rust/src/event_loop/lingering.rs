@@ -55,6 +55,12 @@ pub(super) struct Lingering {
     socks: FastMap<usize, (TcpStream, Instant, bool)>,
     /// How many of `socks` are refused connections'.
     refused: usize,
+    /// Sockets whose reads stopped at their budget (`PeerInput::More`):
+    /// read again next turn, as no new edge comes for what is left — an
+    /// end behind it included, which would otherwise be found only once
+    /// the peer acknowledged everything, or at the deadline (and then the
+    /// unread input made the close a reset that threw our last bytes away).
+    again: Vec<usize>,
     /// Token for the next one (offset from `LINGER_BASE`).
     seq: usize,
     /// When `check_lingering` next asks the kernel about quiet peers.
@@ -70,6 +76,7 @@ impl Default for Lingering {
         Lingering {
             socks: FastMap::default(),
             refused: 0,
+            again: Vec::new(),
             seq: 0,
             scan: now,
             due: now,
@@ -140,6 +147,9 @@ impl EventLoop {
         self.lingering
             .socks
             .insert(token, (stream, deadline, refused));
+        if input == PeerInput::More {
+            self.lingering.again.push(token);
+        }
     }
 
     /// The peer of lingering socket `token` sent something or ended.
@@ -150,6 +160,8 @@ impl EventLoop {
         let input = discard_input(stream, &mut self.rbuf, DISCARD_READS);
         if input == PeerInput::Done || !unacknowledged_data(stream) {
             self.end_lingering(token);
+        } else if input == PeerInput::More && !self.lingering.again.contains(&token) {
+            self.lingering.again.push(token);
         }
     }
 
@@ -160,12 +172,18 @@ impl EventLoop {
         }
     }
 
-    /// Closes lingering sockets whose time is up or (at most every
+    /// Reads on the lingering sockets whose last reads stopped at their
+    /// budget, then closes lingering sockets whose time is up or (at most every
     /// [`ACK_SCAN`], not on every turn of a busy loop) whose output the
     /// peer has acknowledged meanwhile.
     pub(super) fn check_lingering(&mut self) {
         if self.lingering.socks.is_empty() {
+            self.lingering.again.clear(); // (ended meanwhile)
             return;
+        }
+        // (Tokens of sockets ended meanwhile are not in `socks`: skipped.)
+        for t in std::mem::take(&mut self.lingering.again) {
+            self.linger_event(t);
         }
         let now = Instant::now();
         if now < self.lingering.due {
@@ -189,14 +207,21 @@ impl EventLoop {
         self.lingering.due = first.map_or(self.lingering.scan, |d| d.min(self.lingering.scan));
     }
 
-    /// When `check_lingering` must run next while sockets linger: the
+    /// When `check_lingering` must run next while sockets linger: now when
+    /// one has input left to read (`Lingering::again`), else the
     /// earliest deadline, or the next acknowledgement scan if sooner. A
     /// peer that sends or ends its side wakes the loop by itself, but one
     /// that has everything and keeps its side open sends nothing: without
     /// the scan a quiet loop would keep its socket (a descriptor, and one of
     /// the `MAX_LINGERING` places) for the whole linger time.
     pub(super) fn next_lingering_check(&self) -> Option<Instant> {
-        (!self.lingering.socks.is_empty()).then_some(self.lingering.due)
+        if self.lingering.socks.is_empty() {
+            return None;
+        }
+        if !self.lingering.again.is_empty() {
+            return Some(Instant::now()); // input left to read: no sleep
+        }
+        Some(self.lingering.due)
     }
 
     /// After the loop's last client is closed at `stop()`: lets lingering

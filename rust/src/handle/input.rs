@@ -97,7 +97,9 @@ impl ServerHandle {
     /// [`events`](ServerHandle::events) stay to take. While paused, the
     /// idle and frame timeouts wait (nobody is idle on the server's
     /// account), and a client that leaves or resets is noticed only once
-    /// input resumes, keeping its place among `max_clients` meanwhile.
+    /// input resumes, keeping its place among `max_clients` meanwhile
+    /// (not one held for replies, its end reported already: its reset
+    /// closes it at once).
     /// Not counted: one `resume_input` ends any number of pauses. After
     /// [`stop_input`](ServerHandle::stop_input) input is read to be dropped,
     /// paused or not. Callable from any thread and from inside a callback;
