@@ -101,10 +101,7 @@ fn send_without_wait_reply_to_a_full_hub_quotes_the_refusal() {
     a.expect(&format!("client {} connected", a.addr()));
     let (mut quoted, mut acknowledged) = (0, 0);
     for _ in 0..20 {
-        let out = bin()
-            .args(["send", &format!("127.0.0.1:{}", hub.port), "hi"])
-            .output()
-            .expect("run tcphub send");
+        let out = send_cmd(&format!("127.0.0.1:{}", hub.port), &["hi"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
             acknowledged += 1; // the refusal came after the acknowledgement
@@ -132,11 +129,10 @@ fn send_prints_the_reply() {
 fn send_prints_a_whole_raw_reply() {
     let hub = Hub::start(&["--mode", "echo", "--framing", "raw"]);
     let msg = "a".repeat(20_000);
-    let out = bin()
-        .args(["send", &format!("127.0.0.1:{}", hub.port), &msg])
-        .args(["--framing", "raw", "--wait-reply", "10"])
-        .output()
-        .expect("run tcphub send");
+    let out = send_cmd(
+        &format!("127.0.0.1:{}", hub.port),
+        &[&msg, "--framing", "raw", "--wait-reply", "10"],
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout.len(), msg.len());
     assert!(out.stdout.iter().all(|&b| b == b'a'));
@@ -147,11 +143,10 @@ fn send_prints_a_whole_raw_reply() {
 #[test]
 fn send_takes_a_message_that_begins_with_a_dash() {
     let hub = Hub::start(&["--mode", "echo"]);
-    let out = bin()
-        .args(["send", &format!("127.0.0.1:{}", hub.port), "-hi there"])
-        .args(["--wait-reply", "10"])
-        .output()
-        .expect("run tcphub send");
+    let out = send_cmd(
+        &format!("127.0.0.1:{}", hub.port),
+        &["-hi there", "--wait-reply", "10"],
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "-hi there\n");
 }
@@ -600,11 +595,7 @@ fn send_to_a_server_that_resets_at_once_never_says_it_closed() {
         }
     });
     for _ in 0..RUNS {
-        let out = bin()
-            .args(["send", &format!("127.0.0.1:{port}"), "hi"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tcphub send");
+        let out = send_cmd(&format!("127.0.0.1:{port}"), &["hi"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("the server closed the connection"), "{err}");
         if !out.status.success() {

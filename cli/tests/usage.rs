@@ -21,10 +21,7 @@ fn send_to_a_closed_port_names_the_address() {
     )
     .unwrap();
     let port = held.local_addr().unwrap().as_socket().unwrap().port();
-    let out = bin()
-        .args(["send", &format!("127.0.0.1:{port}"), "x"])
-        .output()
-        .expect("run tcphub send");
+    let out = send_cmd(&format!("127.0.0.1:{port}"), &["x"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -41,10 +38,7 @@ fn an_address_that_does_not_resolve_is_named() {
     // server (the resolver cannot encode the query). (A port out of range,
     // which this used, is a usage error now: see below.)
     let addr = format!("{}.invalid:80", "a".repeat(64));
-    let out = bin()
-        .args(["send", &addr, "x"])
-        .output()
-        .expect("run tcphub send");
+    let out = send_cmd(&addr, &["x"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -69,10 +63,7 @@ fn an_address_without_a_port_says_so() {
         "[::1]:",
         "localhost:",
     ] {
-        let out = bin()
-            .args(["send", addr, "x"])
-            .output()
-            .expect("run tcphub send");
+        let out = send_cmd(addr, &["x"]);
         // A usage error (exit code 2, as clap's own), before any attempt.
         assert_eq!(out.status.code(), Some(2), "{addr}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -90,10 +81,7 @@ fn an_address_without_a_port_says_so() {
 #[test]
 fn an_address_of_no_form_is_a_usage_error() {
     for addr in ["[::1]80", "1.2.3.4:80:90", "[::1"] {
-        let out = bin()
-            .args(["send", addr, "x"])
-            .output()
-            .expect("run tcphub send");
+        let out = send_cmd(addr, &["x"]);
         assert_eq!(out.status.code(), Some(2), "{addr}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -338,10 +326,7 @@ fn send_with_a_message_over_the_frame_limit_is_a_usage_error_before_connecting()
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let message = "x".repeat(70_000); // over the 64 KiB line limit
-    let out = bin()
-        .args(["send", &format!("127.0.0.1:{port}"), &message])
-        .output()
-        .expect("run tcphub send");
+    let out = send_cmd(&format!("127.0.0.1:{port}"), &[&message]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -370,10 +355,7 @@ fn send_with_a_newline_under_lines_is_a_usage_error_before_connecting() {
             "tcphub: message ends with a newline: Lines framing adds the \\n itself",
         ),
     ] {
-        let out = bin()
-            .args(["send", &format!("127.0.0.1:{port}"), message])
-            .output()
-            .expect("run tcphub send");
+        let out = send_cmd(&format!("127.0.0.1:{port}"), &[message]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{message:?}: {stderr}");
         assert!(stderr.contains(said), "{message:?}: {stderr}");

@@ -275,3 +275,13 @@ pub fn assert_send_ping_echoes(addr: &str) {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ping\n");
 }
+
+/// Runs `tcphub send ADDR REST…` to its end (stdin empty, output taken).
+pub fn send_cmd(addr: &str, rest: &[&str]) -> std::process::Output {
+    bin()
+        .arg("send")
+        .arg(addr)
+        .args(rest)
+        .output()
+        .expect("run tcphub send")
+}
