@@ -12,6 +12,7 @@ import contextlib
 import faulthandler
 import re
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -106,6 +107,30 @@ def example_server(name: str, *args: str) -> "Tuple[subprocess.Popen[str], int]"
         out, err = proc.communicate()
         pytest.fail(f"no listening line: {line!r}{out!r}\nstderr: {err}")
     return proc, int(m.group(1))
+
+
+class Ended:
+    """What a stopped example printed (set once it has ended)."""
+
+    out: str = ""
+    err: str = ""
+
+
+@contextlib.contextmanager
+def running_example(name: str, *args: str,
+                    stop: signal.Signals = signal.SIGINT) -> Iterator[Tuple[int, Ended]]:
+    """Example ``name`` running as :func:`example_server` starts it: its
+    port, and what it printed once the block is over and ``stop`` has
+    ended it, which it must do with exit code 0 and no traceback."""
+    proc, port = example_server(name, *args)
+    ended = Ended()
+    try:
+        yield port, ended
+    finally:
+        proc.send_signal(stop)
+        ended.out, ended.err = finish(proc)
+    assert proc.returncode == 0, ended.err
+    assert "Traceback" not in ended.err, ended.err
 
 
 def connect(server: tcphub.TcpServer) -> socket.socket:

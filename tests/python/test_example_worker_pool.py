@@ -10,14 +10,13 @@ import sys
 
 import pytest
 
-from conftest import EXAMPLES, WAIT, LineReader, example_server, finish, read_to_eof
+from conftest import EXAMPLES, WAIT, LineReader, example_server, finish, read_to_eof, running_example
 
 
 def _answers_then_the_end(jobs: "list[bytes]", answers: "list[bytes]", *args: str) -> None:
     """A client sends ``jobs`` and half-closes: it gets ``answers`` (in any
     order), then the end; Ctrl-C then ends the server cleanly."""
-    proc, port = example_server("worker_pool_server.py", *args)
-    try:
+    with running_example("worker_pool_server.py", *args) as (port, _):
         s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         s.sendall(b"".join(j + b"\n" for j in jobs))
         s.shutdown(socket.SHUT_WR)
@@ -25,11 +24,6 @@ def _answers_then_the_end(jobs: "list[bytes]", answers: "list[bytes]", *args: st
         assert sorted(r.lines(len(answers))) == sorted(answers)
         assert r.buf == b"" and read_to_eof(s) == 0
         s.close()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = finish(proc)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err, err
 
 
 def test_a_half_closed_client_gets_every_answer_then_the_end():

@@ -12,32 +12,26 @@ import sys
 
 import pytest
 
-from conftest import EXAMPLES, WAIT, LineReader, dash_m_hub, example_server, finish, spawn_python
+from conftest import EXAMPLES, WAIT, LineReader, dash_m_hub, finish, running_example, spawn_python
 
 
 EXAMPLE = EXAMPLES / "chat_server.py"
 
 
 def test_example_chat_server_runs():
-    proc, port = example_server("chat_server.py")
-    try:
+    with running_example("chat_server.py") as (port, _):
         a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
         a.sendall(b"hello\n")
         assert ra.line().endswith(b"connected")
         assert ra.line() == b"%s:%d: hello" % (a.getsockname()[0].encode(), a.getsockname()[1])
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = finish(proc)
-    assert proc.returncode == 0, err
 
 
 def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay():
     # 65,530 bytes fit the 64 KiB line limit; with the "<ip:port>: " prefix
     # they do not: send_all raised in the callback (a traceback on stderr)
     # and the sender was told nothing.
-    proc, port = example_server("chat_server.py")
-    try:
+    with running_example("chat_server.py") as (port, _):
         a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
         me = "%s:%d" % a.getsockname()
@@ -46,11 +40,6 @@ def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay()
         notice = ra.line()
         assert notice.startswith(b"message not relayed: "), notice[:80]
         assert ra.line() == f"{me}: short".encode()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = finish(proc)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err, err
 
 
 def test_example_chat_server_does_not_tell_a_leaver_of_its_own_leave():
@@ -58,8 +47,7 @@ def test_example_chat_server_does_not_tell_a_leaver_of_its_own_leave():
     # the replies to its last lines, broadcasts included: the example's
     # leave notice went to the leaver too, as its last line, unlike
     # `tcphub serve` and `python -m tcphub serve`.
-    proc, port = example_server("chat_server.py")
-    try:
+    with running_example("chat_server.py") as (port, _):
         a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
         me = "%s:%d" % a.getsockname()
@@ -78,25 +66,16 @@ def test_example_chat_server_does_not_tell_a_leaver_of_its_own_leave():
         assert ra.buf == f"{me}: bye\n".encode()
         a.close()
         b.close()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = finish(proc)
-    assert proc.returncode == 0, err
 
 
 def test_example_chat_server_stops_gracefully_on_sigterm():
     # SIGTERM (what `kill` and service managers send) killed it outright
     # (exit -15): only Ctrl-C was handled.
-    proc, port = example_server("chat_server.py")
-    try:
+    with running_example("chat_server.py", stop=signal.SIGTERM) as (port, ended):
         a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         ra = LineReader(a)
         assert ra.line().endswith(b"connected")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = finish(proc)
-    assert proc.returncode == 0, err
-    assert "stopping" in out
+    assert "stopping" in ended.out
     # The hub closed the connection: end of stream after anything it sent.
     a.settimeout(WAIT)
     while chunk := a.recv(65536):
