@@ -360,7 +360,10 @@ impl EventLoop {
         let paused = self.read_paused();
         let accept_now =
             self.accept_more && self.stopping.is_none() && !self.dispatch.full_for_new_clients();
-        if (!self.to_read.is_empty() && (!paused || self.discarding())) || accept_now {
+        if (!self.to_read.is_empty() && (!paused || self.discarding()))
+            || accept_now
+            || self.lingering_input_left()
+        {
             return Some(Duration::ZERO);
         }
         let mut t: Option<Duration> = None;

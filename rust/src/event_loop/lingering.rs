@@ -207,21 +207,25 @@ impl EventLoop {
         self.lingering.due = first.map_or(self.lingering.scan, |d| d.min(self.lingering.scan));
     }
 
-    /// When `check_lingering` must run next while sockets linger: now when
-    /// one has input left to read (`Lingering::again`), else the
+    /// When `check_lingering` must run next while sockets linger: the
     /// earliest deadline, or the next acknowledgement scan if sooner. A
     /// peer that sends or ends its side wakes the loop by itself, but one
     /// that has everything and keeps its side open sends nothing: without
     /// the scan a quiet loop would keep its socket (a descriptor, and one of
-    /// the `MAX_LINGERING` places) for the whole linger time.
+    /// the `MAX_LINGERING` places) for the whole linger time. (One with
+    /// input left to read needs the next turn at once:
+    /// [`lingering_input_left`](EventLoop::lingering_input_left).)
     pub(super) fn next_lingering_check(&self) -> Option<Instant> {
-        if self.lingering.socks.is_empty() {
-            return None;
-        }
-        if !self.lingering.again.is_empty() {
-            return Some(Instant::now()); // input left to read: no sleep
-        }
-        Some(self.lingering.due)
+        (!self.lingering.socks.is_empty()).then_some(self.lingering.due)
+    }
+
+    /// Whether a lingering socket has input left to read
+    /// (`Lingering::again`): the loop polls without sleeping. (Not as a
+    /// deadline of "now": taken after the caller's own now, it left a few
+    /// nanoseconds to wait, which `epoll_wait` rounds up to a millisecond
+    /// — a sleep before every 512 KiB re-read.)
+    pub(super) fn lingering_input_left(&self) -> bool {
+        !self.lingering.again.is_empty() && !self.lingering.socks.is_empty()
     }
 
     /// After the loop's last client is closed at `stop()`: lets lingering
@@ -233,10 +237,13 @@ impl EventLoop {
             if now >= deadline {
                 break;
             }
-            let wait = self
-                .next_lingering_check()
-                .map_or(deadline, |t| t.min(deadline))
-                .saturating_duration_since(now);
+            let wait = if self.lingering_input_left() {
+                Duration::ZERO
+            } else {
+                self.next_lingering_check()
+                    .map_or(deadline, |t| t.min(deadline))
+                    .saturating_duration_since(now)
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 // A signal (the application's Ctrl-C handler, a profiler)
                 // interrupts `epoll_wait`: no reason to give up on the peers.
