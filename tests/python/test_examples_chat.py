@@ -139,7 +139,7 @@ def _chat_client_typing(typed: bytes) -> "tuple[bytes, str, list[bytes]]":
             out, err = proc.communicate()
             pytest.fail(f"chat_client.py did not finish\nstdout: {out!r}\nstderr: {err!r}")
         assert proc.returncode == 0, err
-        got = []
+        got: "list[bytes]" = []
         while not got or not got[-1].endswith(b" disconnected (closed by peer)"):
             got.append(seen.line())
         return out, err.decode(), got
