@@ -10,30 +10,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use tcphub::TcpClient;
 
-/// The ids of this process's threads named `tcphub-client`.
-fn client_threads() -> Vec<String> {
-    let mut tids = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let Ok(task) = task else { continue };
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == "tcphub-client" {
-            tids.push(task.file_name().to_string_lossy().into_owned());
-        }
-    }
-    tids
-}
-
-/// The thread's voluntary context switches: one each time it sleeps.
-fn voluntary_switches(tid: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
-        .expect("the I/O thread's status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("voluntary_ctxt_switches")
-}
-
 /// A `close()` whose flush cannot proceed (the server does not read) waits
 /// for the socket to become writable or the linger deadline; its I/O thread
 /// woke every 50 ms meanwhile (about 20 times a second), for nothing.
@@ -51,7 +27,7 @@ fn a_lingering_close_sleeps_until_writable_or_the_deadline() {
     // The thread names itself once it runs.
     let mut tids = Vec::new();
     wait_until("the client's I/O thread named", || {
-        tids = client_threads();
+        tids = threads_named("tcphub-client");
         !tids.is_empty()
     });
     assert_eq!(tids.len(), 1, "one client I/O thread: {tids:?}");

@@ -10,56 +10,16 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::Duration;
-
 use support::*;
-use tcphub::{ClientId, DisconnectReason, Framing, ServerHandle, TcpServer};
+use tcphub::{ClientId, DisconnectReason, ServerHandle};
 
 /// Bytes the client sends (and the server's socket holds) before its end.
 const INPUT: usize = 3 << 20;
 
-/// A server paused with one client that sent `INPUT` bytes and its end,
-/// all waiting in the server's kernel, and has not read the goodbye the
-/// server sent it, which waits there unacknowledged; and how many
-/// descriptors this process had open before that client connected.
+/// The scenario (support's `client_ended_behind_input`), at least half
+/// of `INPUT` waiting in the server's kernel with the end.
 fn client_done_behind_much_input(gone: &Disconnects) -> (ServerHandle, Peer, ClientId, usize) {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .threads(1)
-        .framing(Framing::lines())
-        // Longer than any wait here: the linger time must not be what
-        // ends it.
-        .linger(Duration::from_secs(60))
-        .on_message(|_, _, _| {})
-        .on_disconnect(gone.recorder())
-        .start()
-        .unwrap();
-    // The goodbye waits in the server's kernel (the client's receive
-    // buffer is small and it does not read), and the client's input too
-    // (its receive buffer set large: not left to autotuning).
-    room_for_goodbye(&server);
-    set_recv_buffer_of_listener(server.local_addr(), 2 * INPUT);
-    server.pause_input();
-    let base = open_fds();
-    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
-    let id = peer.id_on(&server);
-    let mut line = vec![b'x'; 999];
-    line.push(b'\n');
-    peer.stream.write_all(&line.repeat(INPUT / 1000)).unwrap();
-    peer.shutdown_write();
-    for _ in 0..4 {
-        server.send(id, &[b'g'; GOODBYE_LINE]).unwrap();
-    }
-    let (ours, theirs) = (server.local_addr(), peer.addr());
-    wait_until("all input and its end in the server's kernel", || {
-        socket_queues(theirs, ours).is_some_and(|(unacked, _)| unacked == 0)
-            && socket_queues(ours, theirs).is_some_and(|(_, unread)| unread as usize >= INPUT / 2)
-    });
-    wait_until("the goodbye written, not all acknowledged", || {
-        socket_queues(ours, theirs).is_some_and(|(unacked, _)| unacked > 0)
-    });
-    (server, peer, id, base)
+    client_ended_behind_input(gone, INPUT, INPUT / 2, |b| b)
 }
 
 #[test]

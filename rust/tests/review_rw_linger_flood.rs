@@ -22,19 +22,6 @@ use tcphub::{DisconnectReason, Framing, TcpServer};
 /// Peers kicked while they flood.
 const FLOODERS: usize = 8;
 
-/// The ids of this process's threads named `tcphub-io-0`.
-fn loop_threads() -> Vec<String> {
-    let mut tids = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let Ok(task) = task else { continue };
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == "tcphub-io-0" {
-            tids.push(task.file_name().to_string_lossy().into_owned());
-        }
-    }
-    tids
-}
-
 /// CPU time (user + system, in clock ticks) the thread has used.
 fn cpu_ticks(tid: &str) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).expect("stat");
@@ -139,7 +126,7 @@ fn flooding_lingering_peers_neither_starve_others_nor_keep_a_quiet_loop_awake() 
     for f in floods {
         f.join().unwrap();
     }
-    let tids = loop_threads();
+    let tids = threads_named("tcphub-io-0");
     assert_eq!(tids.len(), 1, "one loop thread: {tids:?}");
     let tid = &tids[0];
     // Whatever was in the kernel is read (its re-read list empties).

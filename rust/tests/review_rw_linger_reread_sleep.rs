@@ -13,11 +13,10 @@
 
 mod support;
 
-use std::io::Write;
 use std::time::Duration;
 
 use support::*;
-use tcphub::{ClientId, DisconnectReason, Framing, ServerHandle, TcpServer};
+use tcphub::{ClientId, DisconnectReason, ServerHandle};
 
 /// Bytes the client sends (and the server's socket holds) before its end:
 /// twelve re-reads' worth past what the close itself reads.
@@ -28,80 +27,25 @@ const INPUT: usize = 7 << 20;
 fn loop_thread() -> String {
     let mut tids = Vec::new();
     wait_until("the loop thread named", || {
-        tids = loop_threads();
+        tids = threads_named("tcphub-io-0");
         !tids.is_empty()
     });
     assert_eq!(tids.len(), 1, "one loop thread: {tids:?}");
     tids.pop().unwrap()
 }
 
-fn loop_threads() -> Vec<String> {
-    let mut tids = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let Ok(task) = task else { continue };
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == "tcphub-io-0" {
-            tids.push(task.file_name().to_string_lossy().into_owned());
-        }
-    }
-    tids
-}
-
-/// The thread's voluntary context switches: one each time it sleeps.
-fn voluntary_switches(tid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
-        .expect("the loop thread's status")
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("voluntary_ctxt_switches")
-}
-
-/// A server (one loop, sleeping at once when idle, input paused) with one
-/// client that sent `INPUT` bytes and its end, all waiting in the
-/// server's kernel, and has not read the goodbye the server sent it
-/// (waiting there unacknowledged, as in review_hp_linger_budget.rs); the
-/// loop thread's id, and how many descriptors this process had open before
-/// that client connected.
+/// The scenario of review_hp_linger_budget.rs (support's
+/// `client_ended_behind_input`: all but the last 64 KiB of `INPUT` waiting
+/// with the end), the loop sleeping at once when idle; the loop thread's id.
 fn client_done_behind_much_input(
     gone: &Disconnects,
 ) -> (ServerHandle, Peer, ClientId, String, usize) {
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .threads(1)
-        .framing(Framing::lines())
-        .linger(Duration::from_secs(60))
-        // Sleeping in `epoll_wait` at once (no spin first) when there is
-        // nothing to do, as `tcphub serve --busy-poll-us 0` does.
-        .busy_poll(Duration::ZERO)
-        .on_message(|_, _, _| {})
-        .on_disconnect(gone.recorder())
-        .start()
-        .unwrap();
-    let tid = loop_thread();
-    room_for_goodbye(&server);
-    set_recv_buffer_of_listener(server.local_addr(), 2 * INPUT);
-    server.pause_input();
-    let base = open_fds();
-    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
-    let id = peer.id_on(&server);
-    let mut line = vec![b'x'; 999];
-    line.push(b'\n');
-    peer.stream.write_all(&line.repeat(INPUT / 1000)).unwrap();
-    peer.shutdown_write();
-    for _ in 0..4 {
-        server.send(id, &[b'g'; GOODBYE_LINE]).unwrap();
-    }
-    let (ours, theirs) = (server.local_addr(), peer.addr());
-    wait_until("all input and its end in the server's kernel", || {
-        socket_queues(theirs, ours).is_some_and(|(unacked, _)| unacked == 0)
-            && socket_queues(ours, theirs)
-                .is_some_and(|(_, unread)| unread as usize >= INPUT - 64 * 1024)
+    let (server, peer, id, base) = client_ended_behind_input(gone, INPUT, INPUT - 64 * 1024, |b| {
+        // Sleeping in `epoll_wait` at once (no spin first) when there
+        // is nothing to do, as `tcphub serve --busy-poll-us 0` does.
+        b.busy_poll(Duration::ZERO)
     });
-    wait_until("the goodbye written, not all acknowledged", || {
-        socket_queues(ours, theirs).is_some_and(|(unacked, _)| unacked > 0)
-    });
-    (server, peer, id, tid, base)
+    (server, peer, id, loop_thread(), base)
 }
 
 /// Fewer sleeps than this while the loop reads the lingering socket's

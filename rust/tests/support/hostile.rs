@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use tcphub::{Framing, ServerHandle, TcpServer};
 
-use super::sockets::{set_recv_buffer_of, set_send_buffer_of_listener};
+use super::sockets::{
+    set_recv_buffer_of, set_recv_buffer_of_listener, set_send_buffer_of_listener,
+};
 use super::{localhost, wait_until, Disconnects, Peer, TIMEOUT};
 
 impl Peer {
@@ -529,4 +531,80 @@ pub fn connect_from_port(src_port: u16, dst: SocketAddr, reset_on_drop: bool) ->
         .expect("bind the source address");
     s.connect(&dst.into()).expect("connect");
     s.into()
+}
+
+/// The ids of this process's threads named `name` (`tcphub-io-0`,
+/// `tcphub-client`).
+pub fn threads_named(name: &str) -> Vec<String> {
+    let mut tids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let Ok(task) = task else { continue };
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            tids.push(task.file_name().to_string_lossy().into_owned());
+        }
+    }
+    tids
+}
+
+/// Thread `tid`'s voluntary context switches: one each time it sleeps.
+pub fn voluntary_switches(tid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+        .expect("the thread's status")
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches")
+}
+
+/// A server built by `build` from a one-loop lines server lingering 60 s,
+/// input paused, with one client that sent `input` bytes of lines and its
+/// end — at least `min_unread` of them waiting in the server's kernel with
+/// the end — and has not read the goodbye the server sent it, which waits
+/// there unacknowledged; and how many descriptors this process had open
+/// before that client connected.
+pub fn client_ended_behind_input(
+    gone: &Disconnects,
+    input: usize,
+    min_unread: usize,
+    build: impl FnOnce(TcpServer) -> TcpServer,
+) -> (ServerHandle, Peer, tcphub::ClientId, usize) {
+    let server = build(
+        TcpServer::new(0, 10)
+            .bind(localhost())
+            .threads(1)
+            .framing(Framing::lines())
+            // Longer than any wait here: the linger time must not be what
+            // ends it.
+            .linger(Duration::from_secs(60)),
+    )
+    .on_message(|_, _, _| {})
+    .on_disconnect(gone.recorder())
+    .start()
+    .unwrap();
+    // The goodbye waits in the server's kernel (the client's receive
+    // buffer is small and it does not read), and the client's input too
+    // (its receive buffer set large: not left to autotuning).
+    room_for_goodbye(&server);
+    set_recv_buffer_of_listener(server.local_addr(), 2 * input);
+    server.pause_input();
+    let base = open_fds();
+    let mut peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);
+    let id = peer.id_on(&server);
+    let mut line = vec![b'x'; 999];
+    line.push(b'\n');
+    peer.stream.write_all(&line.repeat(input / 1000)).unwrap();
+    peer.shutdown_write();
+    for _ in 0..4 {
+        server.send(id, &[b'g'; GOODBYE_LINE]).unwrap();
+    }
+    let (ours, theirs) = (server.local_addr(), peer.addr());
+    wait_until("all input and its end in the server's kernel", || {
+        socket_queues(theirs, ours).is_some_and(|(unacked, _)| unacked == 0)
+            && socket_queues(ours, theirs).is_some_and(|(_, unread)| unread as usize >= min_unread)
+    });
+    wait_until("the goodbye written, not all acknowledged", || {
+        socket_queues(ours, theirs).is_some_and(|(unacked, _)| unacked > 0)
+    });
+    (server, peer, id, base)
 }
