@@ -561,7 +561,8 @@ class TcpServer:
     - ``idle_timeout`` cuts a client that sends nothing for that long,
       ``frame_timeout`` one that takes longer than that to complete a
       started frame (slowloris defence); their clocks do not run while the
-      server is not reading (e.g. its event queue full); ``None`` (the
+      server is not reading (e.g. its event queue full, or a callback
+      holding its loop up for more than 50 ms); ``None`` (the
       default) turns either off, and 0 is ``InvalidConfig``. ``keepalive``:
       TCP keepalive probes after that long without traffic (``None``: off;
       at most 32,767 s), then every third of it; 3 unanswered end the
@@ -842,7 +843,8 @@ class TcpServer:
         dropped, not handed to ``on_message``; from any other thread,
         nothing it sends after the call returned is handed out (what was
         read of it by then may still be). Like a send, it may wait while the
-        server is over 64 MiB of commands behind (a kick counts its size). Raises ``NoSuchClient``,
+        server is over 64 MiB of commands behind (a kick counts its size).
+        Raises ``NoSuchClient``,
         ``NotRunning``."""
     def pause_client(self, client_id: _ClientRef) -> None:
         """Backpressure for one client (an id or a ``Client``): the server reads
@@ -865,7 +867,8 @@ class TcpServer:
         when it resets, keepalive finds it gone or a write to it fails). Not
         counted: one ``resume_client()`` ends any number of pauses. Like a
         send, it (and ``resume_client()``) may wait while the server is over
-        64 MiB of commands behind (each pause or resume counts its size). Raises
+        64 MiB of commands behind (each pause or resume counts its size).
+        Raises
         ``NoSuchClient``, ``NotRunning``."""
     def resume_client(self, client_id: _ClientRef) -> None:
         """Ends ``pause_client()``: the server reads the client again, what it

@@ -272,6 +272,9 @@ impl EventLoop {
                     self.stopping.get_or_insert_with(Instant::now);
                 }
             }
+            if self.timers_on() {
+                self.clock.woke(Instant::now());
+            }
             // Work this turn: events, or input (or connections) left over
             // from the last one.
             let worked = !events.is_empty()
@@ -325,8 +328,8 @@ impl EventLoop {
             self.dispatch.drain_backlog();
             self.read_again();
             self.flush_scheduled();
-            self.note_pause();
-            self.check_timers();
+            let now = self.note_pause();
+            self.check_timers(now);
             self.check_vanished();
             self.check_held();
             self.check_draining();
@@ -592,30 +595,42 @@ impl EventLoop {
     /// loop's `clock`, which stands still in between (a client idle through
     /// the pause has the rest of its time after it; one stamped during it,
     /// or read in the resume's turn before this saw it, counts as active
-    /// at its end). Constant time: no connection is looked at.
-    fn note_pause(&mut self) {
-        let config = &self.core.config;
-        if config.frame_timeout.is_none() && config.idle_timeout.is_none() {
-            return;
+    /// at its end). Constant time: no connection is looked at. A turn held
+    /// up (a slow callback) stops the clock too, past `clock::STALL`.
+    /// Returns the time it looked at (`None`: no timeout is set).
+    fn note_pause(&mut self) -> Option<Instant> {
+        if !self.timers_on() {
+            return None;
         }
+        let now = Instant::now();
+        // A turn held up (a slow callback) stops the clock, too.
+        self.clock.busy(now);
         let paused = self.read_paused();
         if paused != self.clock.stopped() {
-            let now = Instant::now();
             if paused {
                 self.clock.pause(now);
             } else {
                 self.clock.resume(now);
             }
         }
+        Some(now)
+    }
+
+    /// Whether an idle or a frame timeout is set: only then does the loop
+    /// keep its timer `clock`.
+    #[inline]
+    fn timers_on(&self) -> bool {
+        let config = &self.core.config;
+        config.frame_timeout.is_some() || config.idle_timeout.is_some()
     }
 
     /// Disconnects clients past the idle timeout (nothing received) or the
-    /// frame timeout (a frame started and not finished).
-    fn check_timers(&mut self) {
-        let Some(at) = self.next_timer_check else {
+    /// frame timeout (a frame started and not finished), at `now` (as
+    /// `note_pause` just took it; `None`: no timeout is set).
+    fn check_timers(&mut self, now: Option<Instant>) {
+        let (Some(at), Some(now)) = (self.next_timer_check, now) else {
             return;
         };
-        let now = Instant::now();
         if now < at {
             return;
         }

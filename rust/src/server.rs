@@ -291,9 +291,10 @@ impl TcpServer {
     /// Every received byte restarts the clock, so a client that drips a frame
     /// one byte at a time never idles out; [`frame_timeout`](TcpServer::frame_timeout)
     /// bounds that case. The clock does not run while the server is not
-    /// reading (its pull-mode event queue full, input paused, or another loop
-    /// far behind): a client's last message may be waiting for room in the
-    /// queue meanwhile, and the client for the answer to it.
+    /// reading (its pull-mode event queue full, input paused, another loop
+    /// far behind, or a callback holding its loop up for more than 50 ms):
+    /// a client's last message may be waiting for room in the queue
+    /// meanwhile, and the client for the answer to it.
     ///
     /// # Examples
     ///
@@ -312,8 +313,9 @@ impl TcpServer {
     ///
     /// The clock starts when the first byte of a frame arrives and stops when
     /// its last byte does; it does not run while the server is not reading
-    /// (its pull-mode event queue full, or another loop far behind: TCP then
-    /// holds the client's bytes back). A client idle *between* frames is not
+    /// (its pull-mode event queue full, another loop far behind, or a
+    /// callback holding its loop up for more than 50 ms: TCP then holds the
+    /// client's bytes back). A client idle *between* frames is not
     /// affected (see [`idle_timeout`](TcpServer::idle_timeout) for that).
     /// This is the defence against "slowloris" clients that hold a
     /// connection and a partial-frame buffer by sending a frame one byte at

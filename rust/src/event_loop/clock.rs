@@ -9,8 +9,21 @@
 //! pause out, and one taken during it — a client adopted, resumed, or read
 //! in the turn of the resume before the pause was seen to end — counts as
 //! taken at its end.
+//!
+//! A turn of the loop held up for [`STALL`] or longer (a slow callback,
+//! typically) stops it too, for all but `STALL` of that time: no socket
+//! of the loop was read meanwhile, and a client with more to send than the
+//! kernel's buffers hold was kept from sending it (TCP flow control). Not
+//! all of it: a loop whose callbacks are always that slow still times its
+//! clients out, its clock running at `STALL` a turn.
 
 use std::time::{Duration, Instant};
+
+/// How long a turn of a loop may take before the clock stands still for
+/// the rest of it (see the module's doc). Turns take microseconds to a few
+/// milliseconds when no callback blocks: reading a full batch of 1,024
+/// events at 64 KiB each is about 64 MB of copying.
+pub(super) const STALL: Duration = Duration::from_millis(50);
 
 /// See the module's doc.
 #[derive(Debug, Default)]
@@ -20,6 +33,9 @@ pub(super) struct TimerClock {
     paused: Duration,
     /// Since when reading is paused, as `note_pause` last saw it.
     since: Option<Instant>,
+    /// Since when the loop has been busy: its last wakeup, or the last
+    /// look at its stalls (`busy`), pause or resume.
+    busy_since: Option<Instant>,
 }
 
 impl TimerClock {
@@ -31,7 +47,10 @@ impl TimerClock {
         self.at(Instant::now())
     }
 
-    /// The time at real instant `real` (not before the last pause or resume).
+    /// The time at real instant `real` (not before the last pause, resume or
+    /// stall). A stamp taken during a stalled turn can be later than the
+    /// time after it (by up to the stall less `STALL`): it counts as taken
+    /// then (`Instant::duration_since` saturates).
     #[inline]
     pub(super) fn at(&self, real: Instant) -> Instant {
         match self.since {
@@ -50,6 +69,7 @@ impl TimerClock {
 
     /// Reading paused at `now`: the clock stands still from then.
     pub(super) fn pause(&mut self, now: Instant) {
+        self.busy(now);
         self.since.get_or_insert(now);
     }
 
@@ -57,6 +77,35 @@ impl TimerClock {
     pub(super) fn resume(&mut self, now: Instant) {
         if let Some(since) = self.since.take() {
             self.paused += now.saturating_duration_since(since);
+        }
+        if self.busy_since.is_some() {
+            self.busy_since = Some(now); // (no stall spans a pause's end)
+        }
+    }
+
+    /// The loop woke up at `now` (its wait for events returned): a turn
+    /// begins.
+    pub(super) fn woke(&mut self, now: Instant) {
+        self.busy_since = Some(now);
+    }
+
+    /// A look at the turn at `now`: if it has been busy for [`STALL`] or
+    /// longer since it began (or since the last look that found it so),
+    /// the clock stands still for all of that but `STALL`. (Not while
+    /// reading is paused: the pause counts that time already. Each stretch
+    /// ends where a pause begins or ends, so no time counts twice, and the
+    /// pauses and stalls stay within the loop's life.)
+    pub(super) fn busy(&mut self, now: Instant) {
+        let Some(since) = self.busy_since else {
+            return;
+        };
+        let busy = now.saturating_duration_since(since);
+        if busy < STALL {
+            return;
+        }
+        self.busy_since = Some(now);
+        if self.since.is_none() {
+            self.paused += busy - STALL;
         }
     }
 }
@@ -151,5 +200,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A turn held up past `STALL` stops the clock for the rest of it, once
+    /// (however often it is looked at); short turns do not; a stall during
+    /// a pause, or up to one, does not count the pause twice.
+    #[test]
+    fn stalled_turns_stop_the_clock_past_the_stall_bound() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let stall = STALL.as_millis() as u64;
+        let mut clock = TimerClock::default();
+        // Short turns: real time.
+        clock.woke(ms(0));
+        clock.busy(ms(stall - 1));
+        clock.woke(ms(stall + 10));
+        clock.busy(ms(2 * stall));
+        assert_eq!(clock.at(ms(2 * stall)), ms(2 * stall));
+        // A turn of 5 s, looked at twice: the clock ran for `STALL` of it.
+        clock.woke(ms(1_000));
+        clock.busy(ms(6_000));
+        clock.busy(ms(6_000 + stall - 1));
+        assert_eq!(clock.at(ms(6_000)), ms(1_000 + stall));
+        let mut lost = 5_000 - stall;
+        // A stall up to a pause, then one during it: the pause counts its
+        // own time, the first stall the rest.
+        clock.woke(ms(7_000));
+        clock.pause(ms(8_000));
+        lost += 1_000 - stall;
+        clock.busy(ms(9_000));
+        clock.resume(ms(10_000));
+        lost += 2_000;
+        assert_eq!(clock.at(ms(10_000)), ms(10_000 - lost));
+        // The resume began a new stretch: a look soon after finds no stall.
+        clock.busy(ms(10_000 + stall - 1));
+        assert_eq!(clock.at(ms(10_100)), ms(10_100 - lost));
+        // A stall that began before the resume's turn ended counts from
+        // the resume only.
+        clock.busy(ms(10_000 + 3 * stall));
+        lost += 2 * stall;
+        assert_eq!(clock.at(ms(11_000)), ms(11_000 - lost));
+        assert!(clock.at(ms(11_000)) >= t0, "before the loop began");
     }
 }
