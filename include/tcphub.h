@@ -2145,9 +2145,9 @@ int tcphub_server_set_hold_for_replies(struct tcphub_server *s, uint64_t window_
  * Disconnects clients that send nothing for `timeout_ms` milliseconds with
  * `TCPHUB_REASON_IDLE_TIMEOUT` (0, the default, turns it off). The clock
  * does not run while the server is not reading (its pull-mode event queue
- * full, input paused, another event loop far behind, or a callback holding
- * its loop up for more than 50 ms: a client's last message may be waiting
- * for room meanwhile). Takes effect at the next
+ * full, input paused, or another event loop far behind: a client's last
+ * message may be waiting for room meanwhile). A client that sent something
+ * while a slow callback held its loop up is read before it is cut. Takes effect at the next
  * `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.

@@ -291,10 +291,11 @@ impl TcpServer {
     /// Every received byte restarts the clock, so a client that drips a frame
     /// one byte at a time never idles out; [`frame_timeout`](TcpServer::frame_timeout)
     /// bounds that case. The clock does not run while the server is not
-    /// reading (its pull-mode event queue full, input paused, another loop
-    /// far behind, or a callback holding its loop up for more than 50 ms):
-    /// a client's last message may be waiting for room in the queue
-    /// meanwhile, and the client for the answer to it.
+    /// reading (its pull-mode event queue full, input paused, or another loop
+    /// far behind): a client's last message may be waiting for room in the
+    /// queue meanwhile, and the client for the answer to it. A client that
+    /// sent something while a slow callback held its loop up is read before
+    /// it is cut.
     ///
     /// # Examples
     ///

@@ -134,7 +134,9 @@ impl EventLoop {
                         LoopCounters::add(&counters.bytes_in, n as u64);
                     }
                     let data = &self.rbuf[..n];
-                    match take_input(conn, data, now, &mut self.dispatch, counters, &core) {
+                    // (A frame's clock also leaves out the stalled turns.)
+                    let frame_now = self.clock.frame(now);
+                    match take_input(conn, data, frame_now, &mut self.dispatch, counters, &core) {
                         Input::Taken => {}
                         // Paused mid-read: the rest waits for the resume.
                         Input::Paused(took) => {
@@ -326,6 +328,7 @@ impl EventLoop {
             return;
         };
         let now = self.clock.now();
+        let frame_now = self.clock.frame(now);
         let Some(c) = self.conn_mut(t) else {
             return;
         };
@@ -335,7 +338,7 @@ impl EventLoop {
         c.paused = false;
         c.last_active = now;
         if c.frame_started.is_some() {
-            c.frame_started = Some(now);
+            c.frame_started = Some(frame_now);
         }
         // Read by the turn's `read_again`, after the pump that applies
         // this command: read here, inside the pump, an end of input would
@@ -428,12 +431,13 @@ enum Input {
 /// `reading` (`stop_input()`, or `stop()`: a message handed out after it
 /// began could not be answered, sends fail then); stops decoding once
 /// input is paused (`pause_input()`: the rest is the caller's to keep).
-/// Starts or keeps the clock of a frame left unfinished.
+/// Starts or keeps the clock of a frame left unfinished (`frame_now`: the
+/// loop's frame clock).
 #[inline]
 fn take_input(
     conn: &mut Connection,
     data: &[u8],
-    now: Instant,
+    frame_now: Instant,
     dispatch: &mut Dispatch,
     counters: &LoopCounters,
     core: &Core,
@@ -511,8 +515,8 @@ fn take_input(
     // read).
     conn.frame_started = match (conn.decoder.buffered(), frames) {
         (0, _) => None,
-        (_, 0) => Some(conn.frame_started.unwrap_or(now)),
-        _ => Some(now),
+        (_, 0) => Some(conn.frame_started.unwrap_or(frame_now)),
+        _ => Some(frame_now),
     };
     Input::Taken
 }
