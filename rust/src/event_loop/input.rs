@@ -7,6 +7,7 @@ use std::io;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::clock::TimerClock;
 use super::{Dispatch, EventLoop, READ_BUDGET};
 use crate::connection::{Connection, ReadOutcome};
 use crate::event::{ClientId, DisconnectReason};
@@ -134,9 +135,8 @@ impl EventLoop {
                         LoopCounters::add(&counters.bytes_in, n as u64);
                     }
                     let data = &self.rbuf[..n];
-                    // (A frame's clock also leaves out the stalled turns.)
-                    let frame_now = self.clock.frame(now);
-                    match take_input(conn, data, frame_now, &mut self.dispatch, counters, &core) {
+                    let clock = &self.clock;
+                    match take_input(conn, data, now, clock, &mut self.dispatch, counters, &core) {
                         Input::Taken => {}
                         // Paused mid-read: the rest waits for the resume.
                         Input::Paused(took) => {
@@ -431,13 +431,14 @@ enum Input {
 /// `reading` (`stop_input()`, or `stop()`: a message handed out after it
 /// began could not be answered, sends fail then); stops decoding once
 /// input is paused (`pause_input()`: the rest is the caller's to keep).
-/// Starts or keeps the clock of a frame left unfinished (`frame_now`: the
-/// loop's frame clock).
+/// Starts or keeps the clock of a frame left unfinished (in `clock`'s
+/// frame clock; `now`, in its idle clock, is the time of the read).
 #[inline]
 fn take_input(
     conn: &mut Connection,
     data: &[u8],
-    frame_now: Instant,
+    now: Instant,
+    clock: &TimerClock,
     dispatch: &mut Dispatch,
     counters: &LoopCounters,
     core: &Core,
@@ -515,8 +516,8 @@ fn take_input(
     // read).
     conn.frame_started = match (conn.decoder.buffered(), frames) {
         (0, _) => None,
-        (_, 0) => Some(conn.frame_started.unwrap_or(frame_now)),
-        _ => Some(frame_now),
+        (_, 0) => Some(conn.frame_started.unwrap_or_else(|| clock.frame(now))),
+        _ => Some(clock.frame(now)),
     };
     Input::Taken
 }
