@@ -38,7 +38,8 @@
 //! The data path, in the order a message travels:
 //!
 //! - [`server`](TcpServer) (`server.rs`) — the [`TcpServer`] builder
-//!   (its settings check in `server/check.rs`); `start()` (`server/start.rs`) binds and
+//!   (its settings check in `server/check.rs`, its callbacks in
+//!   `server/callbacks.rs`); `start()` (`server/start.rs`) binds and
 //!   spawns the loops. `handle.rs` — the
 //!   [`ServerHandle`] it returns (`handle/send_many.rs`: its
 //!   [`send_many`](ServerHandle::send_many) to a set of clients;

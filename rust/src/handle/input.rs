@@ -144,7 +144,20 @@ impl ServerHandle {
     ///
     /// # Examples
     ///
-    /// See [`pause_input`](ServerHandle::pause_input).
+    /// (A message held back by the pause and read at the resume: see
+    /// [`pause_input`](ServerHandle::pause_input).)
+    ///
+    /// ```
+    /// let server = tcphub::TcpServer::new(0, 1).bind("127.0.0.1".parse()?).start()?;
+    /// server.pause_input();
+    /// server.pause_input(); // not counted: one resume ends both
+    /// server.resume_input();
+    /// assert!(!server.input_paused());
+    /// server.resume_input(); // harmless when not paused
+    /// server.stop();
+    /// server.resume_input(); // and on a stopped server
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resume_input(&self) {
         if !self.core.input_paused.swap(false, Ordering::SeqCst) || self.core.origin.forked() {
             return;
@@ -249,7 +262,25 @@ impl ServerHandle {
     ///
     /// # Examples
     ///
-    /// See [`pause_client`](ServerHandle::pause_client).
+    /// (A client paused from its own callback and resumed from another
+    /// thread: see [`pause_client`](ServerHandle::pause_client).)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tcphub::{Error, Event, TcpClient, TcpServer};
+    ///
+    /// let server = TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+    /// let events = server.events();
+    /// let _alice = TcpClient::connect(server.local_addr())?;
+    /// let Event::Connected(alice) = events.recv_timeout(Duration::from_secs(10))? else {
+    ///     panic!("alice connects first")
+    /// };
+    /// server.resume_client(alice.id)?; // not paused: harmless
+    /// server.pause_client(alice.id)?;
+    /// server.resume_client(alice.id)?;
+    /// assert!(matches!(server.resume_client(u64::MAX), Err(Error::NoSuchClient(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resume_client(&self, id: ClientId) -> Result<()> {
         let idx = self.owner(id)?;
         self.core.post(idx, Command::ResumeClient(id));

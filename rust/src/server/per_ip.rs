@@ -73,9 +73,39 @@ impl TcpServer {
     /// [`full_message`](TcpServer::full_message), the notice for one
     /// refused at `max_clients`, with its limits.
     ///
+    /// # Errors
+    ///
+    /// [`start`](TcpServer::start) (and [`validate`](TcpServer::validate))
+    /// fail with [`Error::InvalidConfig`](crate::Error::InvalidConfig) for
+    /// a message over [`MAX_FULL_MESSAGE`](crate::MAX_FULL_MESSAGE) bytes
+    /// framed, or one the framing refuses (a `\n` under
+    /// [`Framing::Lines`](crate::Framing::Lines)).
+    ///
     /// # Examples
     ///
-    /// See [`max_clients_per_ip`](TcpServer::max_clients_per_ip).
+    /// (The notice as a refused connection reads it: see
+    /// [`max_clients_per_ip`](TcpServer::max_clients_per_ip).)
+    ///
+    /// ```
+    /// use tcphub::{Error, Framing, TcpServer, MAX_FULL_MESSAGE};
+    ///
+    /// let server = || {
+    ///     TcpServer::new(0, 100)
+    ///         .bind("127.0.0.1".parse().unwrap())
+    ///         .framing(Framing::lines())
+    ///         .max_clients_per_ip(4)
+    /// };
+    /// assert!(server().per_ip_full_message("too many from your address").validate().is_ok());
+    /// let long = vec![b'x'; MAX_FULL_MESSAGE];
+    /// assert!(matches!(
+    ///     server().per_ip_full_message(long).validate(), // with its '\n', one byte over
+    ///     Err(Error::InvalidConfig(_))
+    /// ));
+    /// assert!(matches!(
+    ///     server().per_ip_full_message("two\nlines").validate(),
+    ///     Err(Error::InvalidConfig(_))
+    /// ));
+    /// ```
     pub fn per_ip_full_message(mut self, msg: impl AsRef<[u8]>) -> TcpServer {
         self.config.per_ip_full_message = Some(Arc::from(msg.as_ref()));
         self
