@@ -58,7 +58,10 @@
 //!   the replies to its last messages; `event_loop/idle.rs` — waiting
 //!   (busy polling, yielding the CPU); `event_loop/dispatch.rs` — handing
 //!   events to the callbacks or the pull queue; `event_loop/clock.rs` —
-//!   the idle and frame timeouts' clock, stopped while reading is paused.
+//!   the idle and frame timeouts' clock, stopped while reading is paused
+//!   (the frame clock also for a turn a slow callback held up);
+//!   `event_loop/timers.rs` — keeping that clock and cutting the clients
+//!   past a timeout.
 //! - `gather.rs` — small sends from callbacks and application threads,
 //!   framed into one buffer per target loop ("lanes") that the loop takes
 //!   at its next turn, in the order sent.
