@@ -2022,9 +2022,10 @@ int tcphub_server_set_event_capacity(struct tcphub_server *s, size_t events);
  * milliseconds, else the client is cut with `TCPHUB_REASON_FRAME_TIMEOUT`
  * (defends against clients that drip a frame byte by byte; 0, the default,
  * turns it off). The clock does not run while the server is not reading
- * (its pull-mode event queue full, another event loop far behind, or a
- * callback holding its loop up for more than 50 ms: TCP then holds the
- * client's bytes back). Takes effect at the next
+ * (its pull-mode event queue full, or another event loop far behind: TCP
+ * then holds the client's bytes back), nor for most of a turn of an event
+ * loop that takes over 50 ms, as the idle clock
+ * (`tcphub_server_set_idle_timeout`). Takes effect at the next
  * `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
@@ -2146,8 +2147,11 @@ int tcphub_server_set_hold_for_replies(struct tcphub_server *s, uint64_t window_
  * `TCPHUB_REASON_IDLE_TIMEOUT` (0, the default, turns it off). The clock
  * does not run while the server is not reading (its pull-mode event queue
  * full, input paused, or another event loop far behind: a client's last
- * message may be waiting for room meanwhile). A client that sent something
- * while a slow callback held its loop up is read before it is cut. Takes effect at the next
+ * message may be waiting for room meanwhile), nor for most of a turn of
+ * an event loop that takes over 50 ms (a slow callback, or many callbacks'
+ * work in one turn): it runs for 50 ms or an eighth of such a turn,
+ * whichever is longer, so a loop whose turns are all that long still
+ * times clients out, at worst eight times later. Takes effect at the next
  * `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.

@@ -72,9 +72,8 @@ pub(crate) struct Connection {
     /// `event_loop/clock.rs`.)
     pub last_active: Instant,
     /// When the first byte of the frame the decoder is holding arrived
-    /// (frame timeout; on a server in its loop's frame clock, which also
-    /// stands still for a turn held up by a slow callback:
-    /// `TimerClock::frame`); `None` between frames.
+    /// (frame timeout; in the same clock as `last_active`); `None` between
+    /// frames.
     pub frame_started: Option<Instant>,
     /// Set when the connection is to end once its queue is written (peer
     /// EOF, kick, oversize frame, idle): the reason to report and the

@@ -59,7 +59,7 @@
 //!   (busy polling, yielding the CPU); `event_loop/dispatch.rs` — handing
 //!   events to the callbacks or the pull queue; `event_loop/clock.rs` —
 //!   the idle and frame timeouts' clock, stopped while reading is paused
-//!   (the frame clock also for a turn a slow callback held up);
+//!   and for most of a turn that takes over 50 ms (a slow callback);
 //!   `event_loop/timers.rs` — keeping that clock and cutting the clients
 //!   past a timeout.
 //! - `gather.rs` — small sends from callbacks and application threads,

@@ -293,9 +293,12 @@ impl TcpServer {
     /// bounds that case. The clock does not run while the server is not
     /// reading (its pull-mode event queue full, input paused, or another loop
     /// far behind): a client's last message may be waiting for room in the
-    /// queue meanwhile, and the client for the answer to it. A client that
-    /// sent something while a slow callback held its loop up is read before
-    /// it is cut.
+    /// queue meanwhile, and the client for the answer to it. Nor for most
+    /// of a turn of its loop that takes over 50 ms (a slow callback, or many
+    /// callbacks' work in one turn, whoever's messages called them: the
+    /// loop reads nothing else meanwhile): it runs for 50 ms or an eighth of
+    /// such a turn, whichever is longer, so a loop whose turns are all that
+    /// long still times clients out, at worst eight times later.
     ///
     /// # Examples
     ///
@@ -314,9 +317,10 @@ impl TcpServer {
     ///
     /// The clock starts when the first byte of a frame arrives and stops when
     /// its last byte does; it does not run while the server is not reading
-    /// (its pull-mode event queue full, another loop far behind, or a
-    /// callback holding its loop up for more than 50 ms: TCP then holds the
-    /// client's bytes back). A client idle *between* frames is not
+    /// (its pull-mode event queue full, or another loop far behind: TCP then
+    /// holds the client's bytes back), nor for most of a turn of its loop
+    /// that takes over 50 ms, as the idle clock (see
+    /// [`idle_timeout`](TcpServer::idle_timeout)). A client idle *between* frames is not
     /// affected (see [`idle_timeout`](TcpServer::idle_timeout) for that).
     /// This is the defence against "slowloris" clients that hold a
     /// connection and a partial-frame buffer by sending a frame one byte at

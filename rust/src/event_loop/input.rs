@@ -7,7 +7,6 @@ use std::io;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::clock::TimerClock;
 use super::{Dispatch, EventLoop, READ_BUDGET};
 use crate::connection::{Connection, ReadOutcome};
 use crate::event::{ClientId, DisconnectReason};
@@ -135,8 +134,7 @@ impl EventLoop {
                         LoopCounters::add(&counters.bytes_in, n as u64);
                     }
                     let data = &self.rbuf[..n];
-                    let clock = &self.clock;
-                    match take_input(conn, data, now, clock, &mut self.dispatch, counters, &core) {
+                    match take_input(conn, data, now, &mut self.dispatch, counters, &core) {
                         Input::Taken => {}
                         // Paused mid-read: the rest waits for the resume.
                         Input::Paused(took) => {
@@ -328,7 +326,6 @@ impl EventLoop {
             return;
         };
         let now = self.clock.now();
-        let frame_now = self.clock.frame(now);
         let Some(c) = self.conn_mut(t) else {
             return;
         };
@@ -338,7 +335,7 @@ impl EventLoop {
         c.paused = false;
         c.last_active = now;
         if c.frame_started.is_some() {
-            c.frame_started = Some(frame_now);
+            c.frame_started = Some(now);
         }
         // Read by the turn's `read_again`, after the pump that applies
         // this command: read here, inside the pump, an end of input would
@@ -431,14 +428,12 @@ enum Input {
 /// `reading` (`stop_input()`, or `stop()`: a message handed out after it
 /// began could not be answered, sends fail then); stops decoding once
 /// input is paused (`pause_input()`: the rest is the caller's to keep).
-/// Starts or keeps the clock of a frame left unfinished (in `clock`'s
-/// frame clock; `now`, in its idle clock, is the time of the read).
+/// Starts or keeps the clock of a frame left unfinished.
 #[inline]
 fn take_input(
     conn: &mut Connection,
     data: &[u8],
     now: Instant,
-    clock: &TimerClock,
     dispatch: &mut Dispatch,
     counters: &LoopCounters,
     core: &Core,
@@ -516,8 +511,8 @@ fn take_input(
     // read).
     conn.frame_started = match (conn.decoder.buffered(), frames) {
         (0, _) => None,
-        (_, 0) => Some(conn.frame_started.unwrap_or_else(|| clock.frame(now))),
-        _ => Some(clock.frame(now)),
+        (_, 0) => Some(conn.frame_started.unwrap_or(now)),
+        _ => Some(now),
     };
     Input::Taken
 }

@@ -21,14 +21,15 @@ impl EventLoop {
     /// the pause has the rest of its time after it; one stamped during it,
     /// or read in the resume's turn before this saw it, counts as active
     /// at its end). Constant time: no connection is looked at. A turn held
-    /// up (a slow callback) stops the frame clock too, past `clock::STALL`.
+    /// up (a slow callback, much work) stops the clocks too, for most of
+    /// what it took past `clock::STALL` (see `TimerClock::busy`).
     /// Returns the time it looked at (`None`: no timeout is set).
     pub(super) fn note_pause(&mut self) -> Option<Instant> {
         if !self.timers_on() {
             return None;
         }
         let now = Instant::now();
-        // A turn held up (a slow callback) stops the frame clock, too.
+        // A turn held up (a slow callback, much work) stops the clocks, too.
         self.clock.busy(now);
         let paused = self.read_paused();
         if paused != self.clock.stopped() {
@@ -73,16 +74,15 @@ impl EventLoop {
             // `ServerStopped`).
             return;
         }
-        // (Where the clocks are stamped: real time less the pauses, and for
-        // frames less the stalled turns too.)
+        // (Where the clocks are stamped: real time less the pauses and the
+        // stalled turns.)
         let now = self.clock.at(now);
-        let frame_now = self.clock.frame(now);
         let expired = |c: &Connection| {
             if idle.is_some_and(|t| now.duration_since(c.last_active) >= t) {
                 Some(DisconnectReason::IdleTimeout)
             } else if frame
                 .zip(c.frame_started)
-                .is_some_and(|(t, started)| frame_now.duration_since(started) >= t)
+                .is_some_and(|(t, started)| now.duration_since(started) >= t)
             {
                 Some(DisconnectReason::FrameTimeout)
             } else {
