@@ -9,11 +9,11 @@
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use support::*;
-use tcphub::{DisconnectReason, Framing, TcpServer};
+use tcphub::{Framing, TcpServer};
 
 #[test]
 fn a_turn_of_many_short_callbacks_stops_the_idle_clock_which_still_runs_after() {
@@ -21,32 +21,24 @@ fn a_turn_of_many_short_callbacks_stops_the_idle_clock_which_still_runs_after() 
     // twice the idle timeout, and no callback near 50 ms.
     const N: usize = 400;
     const IDLE: Duration = Duration::from_secs(2);
-    let log = Arc::new(Mutex::new(Vec::<String>::new()));
-    let (on_msg, on_gone) = (log.clone(), log.clone());
+    let log = CallbackLog::default();
     let (last_tx, last_rx) = std::sync::mpsc::channel::<()>();
     let last_tx = Mutex::new(last_tx);
     let count = AtomicUsize::new(0);
-    let server = TcpServer::new(0, 10)
+    let builder = TcpServer::new(0, 10)
         .bind(localhost())
         .threads(1)
         .framing(Framing::Lines { max_len: 1024 })
-        .idle_timeout(IDLE)
-        .on_message(move |_s, c, m| {
-            if m == b"marker" {
-                on_msg.lock().unwrap().push(format!("marker {}", c.id));
-            } else if m == b"w" {
+        .idle_timeout(IDLE);
+    let server = log
+        .attach(builder, move |_s, _c, m| {
+            if m == b"w" {
                 // The application's work on a request (the scenario).
                 std::thread::sleep(Duration::from_millis(10));
                 if count.fetch_add(1, Ordering::SeqCst) + 1 == N {
                     let _ = last_tx.lock().unwrap().send(());
                 }
             }
-        })
-        .on_disconnect(move |_s, c, why| {
-            on_gone.lock().unwrap().push(match why {
-                DisconnectReason::IdleTimeout => format!("idle {}", c.id),
-                other => format!("{other:?} {}", c.id),
-            });
         })
         .start()
         .unwrap();
@@ -63,16 +55,17 @@ fn a_turn_of_many_short_callbacks_stops_the_idle_clock_which_still_runs_after() 
         .expect("the last request's callback");
     // Read in the next turn (its readiness came during this one).
     busy.send_line("marker");
-    let marker = format!("marker {busy_id}");
-    wait_until("the marker", || log.lock().unwrap().contains(&marker));
-    let seen = log.lock().unwrap().clone();
+    let marker = format!("msg {busy_id} marker");
+    wait_until("the marker", || log.has(&marker));
+    let request = format!("msg {busy_id} w");
+    let seen: Vec<String> = log.lines().into_iter().filter(|l| *l != request).collect();
     assert_eq!(
         seen,
         vec![marker.clone()],
         "nobody cut as idle for the turn the loop spent on the requests"
     );
     // The clock runs again: the idle client is cut, in its own time.
-    let cut = format!("idle {idle_id}");
-    wait_until("the idle client cut", || log.lock().unwrap().contains(&cut));
+    let cut = format!("gone {idle_id} IdleTimeout");
+    wait_until("the idle client cut", || log.has(&cut));
     server.stop();
 }

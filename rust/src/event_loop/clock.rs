@@ -74,14 +74,27 @@ impl TimerClock {
         self.since.is_some()
     }
 
-    /// Reading paused at `now`: the clock stands still from then.
-    pub(super) fn pause(&mut self, now: Instant) {
+    /// A look at `now` (twice a turn), with reading `paused` or not: the
+    /// turn so far may have stalled (`busy`, looked at first, so that a
+    /// stall up to a pause counts), and a pause may have begun or ended.
+    pub(super) fn look(&mut self, now: Instant, paused: bool) {
         self.busy(now);
+        if paused != self.stopped() {
+            if paused {
+                self.pause(now);
+            } else {
+                self.resume(now);
+            }
+        }
+    }
+
+    /// Reading paused at `now`: the clock stands still from then.
+    fn pause(&mut self, now: Instant) {
         self.since.get_or_insert(now);
     }
 
     /// Reading resumed at `now`: the clock runs again from where it stood.
-    pub(super) fn resume(&mut self, now: Instant) {
+    fn resume(&mut self, now: Instant) {
         if let Some(since) = self.since.take() {
             self.paused += now.saturating_duration_since(since);
         }
@@ -103,7 +116,7 @@ impl TimerClock {
     /// stops the clock already. Each stretch ends where a pause begins or
     /// ends, so no time counts twice, and the pauses and stalls stay within
     /// the loop's life.)
-    pub(super) fn busy(&mut self, now: Instant) {
+    fn busy(&mut self, now: Instant) {
         let Some(since) = self.busy_since else {
             return;
         };
@@ -241,10 +254,10 @@ mod tests {
         // A stall up to a pause, then one during it: the pause counts its
         // own time, the first stall the rest.
         clock.woke(ms(7_000));
-        clock.pause(ms(8_000));
+        clock.look(ms(8_000), true);
         lost += 1_000 - 1_000 / 8;
-        clock.busy(ms(9_000));
-        clock.resume(ms(10_000));
+        clock.look(ms(9_000), true);
+        clock.look(ms(10_000), false);
         lost += 2_000;
         assert_eq!(clock.at(ms(10_000)), ms(10_000 - lost));
         // The resume began a new stretch: a look soon after finds no stall.

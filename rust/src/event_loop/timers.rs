@@ -29,16 +29,8 @@ impl EventLoop {
             return None;
         }
         let now = Instant::now();
-        // A turn held up (a slow callback, much work) stops the clocks, too.
-        self.clock.busy(now);
         let paused = self.read_paused();
-        if paused != self.clock.stopped() {
-            if paused {
-                self.clock.pause(now);
-            } else {
-                self.clock.resume(now);
-            }
-        }
+        self.clock.look(now, paused);
         Some(now)
     }
 
