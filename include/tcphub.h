@@ -2024,7 +2024,8 @@ int tcphub_server_set_event_capacity(struct tcphub_server *s, size_t events);
  * turns it off). The clock does not run while the server is not reading
  * (its pull-mode event queue full, or another event loop far behind: TCP
  * then holds the client's bytes back), nor for most of a turn of an event
- * loop that takes over 50 ms, as the idle clock
+ * loop that takes over 50 ms or of a pull-mode application's work on the
+ * event it took, as the idle clock
  * (`tcphub_server_set_idle_timeout`). Takes effect at the next
  * `tcphub_server_start`.
  *
@@ -2151,8 +2152,13 @@ int tcphub_server_set_hold_for_replies(struct tcphub_server *s, uint64_t window_
  * an event loop that takes over 50 ms (a slow callback, or many callbacks'
  * work in one turn): it runs for 50 ms or an eighth of such a turn,
  * whichever is longer, so a loop whose turns are all that long still
- * times clients out, at worst eight times later. Takes effect at the next
- * `tcphub_server_start`.
+ * times clients out, at worst eight times later. In pull mode, likewise
+ * while the application works on the event it took before it calls
+ * `tcphub_server_next_event` again (the client may be waiting for the
+ * answer): the clock runs for 50 ms or an eighth of that time, and until
+ * an event loop first sees it (at its next wakeup, a quarter of the
+ * shorter timeout at the latest).
+ * Takes effect at the next `tcphub_server_start`.
  *
  * Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *

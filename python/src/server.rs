@@ -122,10 +122,10 @@ use running::Running;
 /// - ``idle_timeout`` cuts a client that sends nothing for that long,
 ///   ``frame_timeout`` one that takes longer than that to complete a
 ///   started frame (slowloris defence); their clocks do not run while the
-///   server is not reading (e.g. its event queue full). Callbacks run on
-///   the dispatcher thread, not on the I/O threads: a blocked one stops
-///   the clocks only once the event queue is full, so a client whose
-///   message waits behind it may be cut as idle meanwhile; ``None`` (the
+///   server is not reading (e.g. its event queue full), and they run at an
+///   eighth of the speed while the application works on events it took
+///   (a slow callback, or the body of a loop over ``events()``; 50 ms of
+///   it at least): their clients wait for the answers; ``None`` (the
 ///   default) turns either off, and 0 is ``InvalidConfig``. ``keepalive``:
 ///   TCP keepalive probes after that long without traffic (``None``: off;
 ///   at most 32,767 s), then every third of it; 3 unanswered end the

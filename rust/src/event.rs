@@ -387,6 +387,7 @@ impl Events {
     /// Hands `e` out, noting it if it may end a held connection.
     fn noted(&self, e: Event) -> Event {
         self.load.sub(1, crate::outbox::Weigh::weight(&e));
+        self.load.took();
         self.note_taken(&e);
         e
     }
@@ -406,6 +407,9 @@ impl Events {
     /// A call for events: the application has dealt with what it took
     /// before, so held connections whose end it took may close.
     fn settle(&self) {
+        // Not holding what it took any more (the loops' timer clocks run
+        // again, see `event_loop/clock.rs`).
+        self.load.back();
         // One atomic load on every call; the server only when there is work.
         if !self.releases.any.load(Ordering::Acquire) {
             return;
@@ -576,6 +580,9 @@ impl Events {
             }
         };
         self.load.sub(n, bytes); // one write to the shared counters per batch
+        if n > 0 {
+            self.load.took();
+        }
         Ok(n)
     }
 

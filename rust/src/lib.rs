@@ -59,7 +59,8 @@
 //!   (busy polling, yielding the CPU); `event_loop/dispatch.rs` — handing
 //!   events to the callbacks or the pull queue; `event_loop/clock.rs` —
 //!   the idle and frame timeouts' clock, stopped while reading is paused
-//!   and for most of a turn that takes over 50 ms (a slow callback);
+//!   for most of a turn that takes over 50 ms (a slow callback) or of a
+//!   pull-mode application's work on what it took;
 //!   `event_loop/timers.rs` — keeping that clock and cutting the clients
 //!   past a timeout.
 //! - `gather.rs` — small sends from callbacks and application threads,

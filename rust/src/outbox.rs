@@ -11,7 +11,7 @@
 //! at once — megabytes per server and per client by default, used or not.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::queue::Sender;
@@ -41,6 +41,11 @@ pub(crate) struct QueueLoad {
     /// the senders, since the one holding back may have no backlog of its
     /// own to drain and nothing else to wake it.
     held_at: AtomicUsize,
+    /// Whether the application holds events it took and has not called for
+    /// more since (odd), bumped at each change so that a loop looking twice
+    /// can tell one long hold from many short ones (see
+    /// [`holding`](QueueLoad::holding)).
+    taking: AtomicU64,
 }
 
 impl QueueLoad {
@@ -55,7 +60,43 @@ impl QueueLoad {
             wakers,
             waiting: AtomicUsize::new(0),
             held_at: AtomicUsize::new(0),
+            taking: AtomicU64::new(0),
         }
+    }
+
+    /// The application took events (and will work on them before it calls
+    /// for more): it holds them from now.
+    #[inline]
+    pub fn took(&self) {
+        self.step_from(0);
+    }
+
+    /// The application calls for events: done with what it took before.
+    #[inline]
+    pub fn back(&self) {
+        self.step_from(1);
+    }
+
+    /// Moves `taking` on by one if its parity is `parity`. (Several
+    /// consumers: one that lost the race finds it moved already, as it
+    /// would have moved it.)
+    #[inline]
+    fn step_from(&self, parity: u64) {
+        let v = self.taking.load(Ordering::Relaxed);
+        if v & 1 == parity {
+            let _ = self
+                .taking
+                .compare_exchange(v, v + 1, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Which hold the application is in (`None`: it holds nothing taken, or
+    /// it is calling for events): the same value at two looks means it has
+    /// not called for events in between. With several threads taking
+    /// events, a call by any of them ends the hold.
+    pub fn holding(&self) -> Option<u64> {
+        let v = self.taking.load(Ordering::Relaxed);
+        (v & 1 == 1).then_some(v)
     }
 
     /// Whether more than `limit` (> 0) items wait for room in the senders'

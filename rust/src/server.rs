@@ -298,7 +298,16 @@ impl TcpServer {
     /// callbacks' work in one turn, whoever's messages called them: the
     /// loop reads nothing else meanwhile): it runs for 50 ms or an eighth of
     /// such a turn, whichever is longer, so a loop whose turns are all that
-    /// long still times clients out, at worst eight times later.
+    /// long still times clients out, at worst eight times later. In pull
+    /// mode, likewise while the application works on events it took
+    /// without calling for more (a call for events — `recv`, `try_recv`,
+    /// `recv_batch`, `wait_ready`, a `ReadyFd` arm — ends the hold; with
+    /// several threads taking events, a call by any of them): the client
+    /// may be waiting for the answer. The clock runs for 50 ms or an eighth
+    /// of such a hold, and until a loop first sees it (at its next wakeup,
+    /// a quarter of the shorter timeout at the latest), so an application
+    /// that takes an event and never calls for more still has its clients
+    /// timed out.
     ///
     /// # Examples
     ///
@@ -319,7 +328,8 @@ impl TcpServer {
     /// its last byte does; it does not run while the server is not reading
     /// (its pull-mode event queue full, or another loop far behind: TCP then
     /// holds the client's bytes back), nor for most of a turn of its loop
-    /// that takes over 50 ms, as the idle clock (see
+    /// that takes over 50 ms or of a pull-mode application's hold of what
+    /// it took, as the idle clock (see
     /// [`idle_timeout`](TcpServer::idle_timeout)). A client idle *between* frames is not
     /// affected (see [`idle_timeout`](TcpServer::idle_timeout) for that).
     /// This is the defence against "slowloris" clients that hold a

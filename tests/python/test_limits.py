@@ -77,6 +77,35 @@ def test_a_blocking_callback_does_not_stall_io(make_server: Callable[..., tcphub
     b.close()
 
 
+def test_a_callback_slower_than_the_idle_timeout_answers_its_client(
+    make_server: Callable[..., tcphub.TcpServer],
+) -> None:
+    """A callback working on a request longer than ``idle_timeout`` does
+    not get its own client cut as idle meanwhile (the client waits for the
+    answer); once the callbacks are done, the idle clock runs again."""
+    import time
+
+    server = make_server(framing="lines", idle_timeout=1.0)
+    reasons: List[str] = []
+
+    @server.on_message
+    def slow(client: tcphub.Client, data: bytes) -> None:
+        time.sleep(3.0)  # well over the idle timeout
+        server.send(client.id, b"done")
+
+    @server.on_disconnect
+    def left(client: tcphub.Client, reason: str) -> None:
+        reasons.append(reason)
+
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as sock:
+        sock.sendall(b"job\n")
+        assert sock.makefile("rb").readline() == b"done\n"
+        assert reasons == []
+        wait_until(lambda: reasons == ["idle timeout"], what="the idle timeout after the answer")
+        assert sock.recv(16) == b""
+
+
 def test_busy_polling_server_serves_round_trips(
     make_server: Callable[..., tcphub.TcpServer],
 ) -> None:

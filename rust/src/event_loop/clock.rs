@@ -20,6 +20,12 @@
 //! eighth of such a turn ([`STALL_SHARE`]), whichever is longer, so a loop
 //! whose turns are always long — clients flooding it, say — still times
 //! its clients out, at worst eight times later.
+//!
+//! In pull mode it also stands still, the same way, while the application
+//! works on events it took without calling for more (`QueueLoad::holding`):
+//! a pull-mode application handling a request is as slow a callback, and
+//! its client waits for the answer. (The loops keep reading meanwhile; a
+//! client that sends is stamped as usual.)
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +49,21 @@ pub(super) struct TimerClock {
     /// Since when the loop has been busy: its last wakeup, or the last
     /// look at its stalls (`busy`), pause or resume.
     busy_since: Option<Instant>,
+    /// The application's hold of events it took (pull mode), as the looks
+    /// last saw it.
+    hold: Option<Hold>,
+}
+
+/// A pull-mode application's hold of events it took, as the looks saw it.
+#[derive(Debug)]
+struct Hold {
+    /// Which hold (`QueueLoad::holding`): another value is another hold.
+    value: u64,
+    /// Since when it counts: the first look that found it, or the end of a
+    /// pause during it (the pause counts its own time).
+    since: Instant,
+    /// How long of it since `since` the clock has stood still.
+    stood: Duration,
 }
 
 impl TimerClock {
@@ -74,17 +95,58 @@ impl TimerClock {
         self.since.is_some()
     }
 
-    /// A look at `now` (twice a turn), with reading `paused` or not: the
-    /// turn so far may have stalled (`busy`, looked at first, so that a
-    /// stall up to a pause counts), and a pause may have begun or ended.
-    pub(super) fn look(&mut self, now: Instant, paused: bool) {
-        self.busy(now);
+    /// A look at `now` (twice a turn), with reading `paused` or not and
+    /// the application `holding` events it took or not: the turn so far
+    /// may have stalled (`busy`), or the application's hold gone on
+    /// (`hold_on`) — whichever, looked at first, so that a stall up to a
+    /// pause counts — and a pause may have begun or ended.
+    pub(super) fn look(&mut self, now: Instant, paused: bool, holding: Option<u64>) {
+        if holding.is_some() && self.hold.as_ref().map(|h| h.value) == holding {
+            self.hold_on(now);
+        } else {
+            // (A hold that ended since the last look: its time after that
+            // look ran on the clock.)
+            self.busy(now);
+            self.hold = holding.map(|value| Hold {
+                value,
+                since: now,
+                stood: Duration::ZERO,
+            });
+        }
         if paused != self.stopped() {
             if paused {
                 self.pause(now);
             } else {
                 self.resume(now);
             }
+        }
+    }
+
+    /// The application still holds what it took at the last look: a
+    /// pull-mode application working on a request is as slow a callback
+    /// (the client waits for the answer, it is not idle), so the clock
+    /// stands still for all of the hold but `STALL` or an eighth of it,
+    /// whichever is longer — an application that takes an event and never
+    /// calls for more still has its clients timed out, at worst eight times
+    /// later. (Counted from the first look that found the hold: the loop
+    /// looks at its next wakeup, a timer tick at the latest. The hold
+    /// counts the turn's time meanwhile, so `busy` counts none of it; a
+    /// pause counts its own.)
+    fn hold_on(&mut self, now: Instant) {
+        let Some(hold) = &mut self.hold else {
+            return;
+        };
+        if self.busy_since.is_some() {
+            self.busy_since = Some(now);
+        }
+        if self.since.is_some() {
+            return;
+        }
+        let held = now.saturating_duration_since(hold.since);
+        let stand = held.saturating_sub((held / STALL_SHARE).max(STALL));
+        if stand > hold.stood {
+            self.paused += stand - hold.stood;
+            hold.stood = stand;
         }
     }
 
@@ -100,6 +162,10 @@ impl TimerClock {
         }
         if self.busy_since.is_some() {
             self.busy_since = Some(now); // (no stall spans a pause's end)
+        }
+        if let Some(hold) = &mut self.hold {
+            hold.since = now; // (nor a hold)
+            hold.stood = Duration::ZERO;
         }
     }
 
@@ -254,10 +320,10 @@ mod tests {
         // A stall up to a pause, then one during it: the pause counts its
         // own time, the first stall the rest.
         clock.woke(ms(7_000));
-        clock.look(ms(8_000), true);
+        clock.look(ms(8_000), true, None);
         lost += 1_000 - 1_000 / 8;
-        clock.look(ms(9_000), true);
-        clock.look(ms(10_000), false);
+        clock.look(ms(9_000), true, None);
+        clock.look(ms(10_000), false, None);
         lost += 2_000;
         assert_eq!(clock.at(ms(10_000)), ms(10_000 - lost));
         // The resume began a new stretch: a look soon after finds no stall.
@@ -269,5 +335,61 @@ mod tests {
         lost += 2 * stall;
         assert_eq!(clock.at(ms(11_000)), ms(11_000 - lost));
         assert!(clock.at(ms(11_000)) >= t0, "before the loop began");
+    }
+
+    /// An application's hold stops the clock as a long turn does: for all
+    /// of it but `STALL` or an eighth, from the first look that found it;
+    /// short holds do not; a pause or a turn during a hold counts once.
+    #[test]
+    fn an_application_hold_stops_the_clock_for_most_of_it() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let stall = STALL.as_millis() as u64;
+        let mut clock = TimerClock::default();
+        clock.look(ms(100), false, Some(1));
+        clock.look(ms(100 + stall), false, Some(1));
+        assert_eq!(clock.at(ms(200)), ms(200), "a hold of STALL: the clock ran");
+        // 4 s of it: the clock ran for an eighth; 8 s: still an eighth.
+        clock.look(ms(4_100), false, Some(1));
+        let mut lost = 4_000 - 4_000 / 8;
+        assert_eq!(clock.at(ms(4_100)), ms(4_100 - lost));
+        clock.look(ms(8_100), false, Some(1));
+        lost = 8_000 - 8_000 / 8;
+        assert_eq!(clock.at(ms(8_100)), ms(8_100 - lost));
+        assert!(
+            !clock.stopped(),
+            "a hold is no pause: the timers are checked"
+        );
+        // Called for events: it runs on.
+        clock.look(ms(8_200), false, None);
+        assert_eq!(clock.at(ms(8_200)), ms(8_200 - lost));
+        // Short holds back to back (each another value): it keeps running.
+        for (i, t) in (8_200..10_000).step_by(10).enumerate() {
+            clock.look(ms(t), false, Some(3 + 2 * i as u64));
+        }
+        clock.look(ms(10_000), false, None);
+        assert_eq!(clock.at(ms(10_000)), ms(10_000 - lost));
+        // A hold through a pause: the hold counts up to the pause, the
+        // pause its own time, the hold again from the resume on.
+        clock.look(ms(10_000), false, Some(101));
+        clock.look(ms(11_000), true, Some(101));
+        lost += 1_000 - 1_000 / 8;
+        clock.look(ms(12_000), true, Some(101));
+        clock.look(ms(13_000), false, Some(101));
+        lost += 2_000;
+        assert_eq!(clock.at(ms(13_000)), ms(13_000 - lost));
+        clock.look(ms(13_800), false, Some(101));
+        lost += 800 - 800 / 8;
+        assert_eq!(clock.at(ms(13_800)), ms(13_800 - lost));
+        // A turn during the hold: the hold counts it up to its look, the
+        // turn only what comes after the hold's end.
+        clock.woke(ms(14_000));
+        clock.look(ms(14_000), false, Some(101));
+        lost += (1_000 - 1_000 / 8) - (800 - 800 / 8);
+        assert_eq!(clock.at(ms(14_000)), ms(14_000 - lost));
+        clock.look(ms(15_000), false, None);
+        lost += 1_000 - 1_000 / 8;
+        assert_eq!(clock.at(ms(15_000)), ms(15_000 - lost));
+        assert!(clock.at(ms(15_000)) >= t0, "before the loop began");
     }
 }

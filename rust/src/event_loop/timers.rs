@@ -22,7 +22,9 @@ impl EventLoop {
     /// or read in the resume's turn before this saw it, counts as active
     /// at its end). Constant time: no connection is looked at. A turn held
     /// up (a slow callback, much work) stops the clocks too, for most of
-    /// what it took past `clock::STALL` (see `TimerClock::busy`).
+    /// what it took past `clock::STALL` (see `TimerClock::busy`), and so
+    /// does a pull-mode application's hold of what it took
+    /// (`QueueLoad::holding`, see `TimerClock::hold_on`).
     /// Returns the time it looked at (`None`: no timeout is set).
     pub(super) fn note_pause(&mut self) -> Option<Instant> {
         if !self.timers_on() {
@@ -30,7 +32,8 @@ impl EventLoop {
         }
         let now = Instant::now();
         let paused = self.read_paused();
-        self.clock.look(now, paused);
+        let holding = self.core.event_load.holding();
+        self.clock.look(now, paused, holding);
         Some(now)
     }
 
