@@ -454,10 +454,11 @@ pub unsafe extern "C" fn tcphub_server_set_framing(
 /// whichever is longer, so a loop whose turns are all that long still
 /// times clients out, at worst eight times later. In pull mode, likewise
 /// while the application works on the event it took before it calls
-/// `tcphub_server_next_event` again (the client may be waiting for the
-/// answer): the clock runs for 50 ms or an eighth of that time, and until
-/// an event loop first sees it (at its next wakeup, a quarter of the
-/// shorter timeout at the latest).
+/// `tcphub_server_next_event` again or arms its ready fd (with several
+/// threads taking events, a call by any of them ends it; the client may
+/// be waiting for the answer): the clock runs for 50 ms or an eighth of
+/// that time, and until an event loop first sees it (at its next
+/// wakeup, a quarter of the shorter timeout at the latest).
 /// Takes effect at the next `tcphub_server_start`.
 ///
 /// Returns `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.

@@ -564,8 +564,10 @@ class TcpServer:
       server is not reading (e.g. its event queue full), and they run at an
       eighth of the speed while the application works on events it took
       (a slow callback, or the body of a loop over ``events()``; 50 ms of
-      it at least): their clients wait for the answers; ``None`` (the
-      default) turns either off, and 0 is ``InvalidConfig``. ``keepalive``:
+      it at least) until it asks for more — with several threads taking
+      events, until any of them does: their clients wait for the
+      answers; ``None`` (the default) turns either off, and 0 is
+      ``InvalidConfig``. ``keepalive``:
       TCP keepalive probes after that long without traffic (``None``: off;
       at most 32,767 s), then every third of it; 3 unanswered end the
       connection (reason ``"i/o error: timed out"``), about twice that time

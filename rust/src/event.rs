@@ -587,17 +587,24 @@ impl Events {
     }
 
     /// Marks `event`, taken with
-    /// [`recv_batch_staged`](Events::recv_batch_staged), as taken now: if
-    /// it ends a client held for replies, that hold's window starts, and
-    /// the next call for events may release the client (see
-    /// [`Event::Disconnected`]). Other events need nothing (passing them
-    /// costs a match). Pass each event once: a second pass restarts the
-    /// window.
+    /// [`recv_batch_staged`](Events::recv_batch_staged), as taken now: the
+    /// application holds it until its next call for events (the idle and
+    /// frame clocks slow down meanwhile, see
+    /// [`idle_timeout`](crate::TcpServer::idle_timeout)) — also when a
+    /// call for events came between the batch's take and this; if it ends
+    /// a client held for replies, that hold's window starts, and the next
+    /// call for events may release the client (see
+    /// [`Event::Disconnected`]). Pass each event once: a second pass
+    /// restarts the window.
     ///
     /// # Examples
     ///
     /// See [`recv_batch_staged`](Events::recv_batch_staged).
     pub fn hand_out(&self, event: &Event) {
+        // (A consumer that keeps a batch may call for events before it
+        // passes the rest on: Python's iterators take from what they kept
+        // after a call for events that ended the batch's hold.)
+        self.load.took();
         self.note_taken(event);
     }
 

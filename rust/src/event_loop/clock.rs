@@ -392,4 +392,56 @@ mod tests {
         assert_eq!(clock.at(ms(15_000)), ms(15_000 - lost));
         assert!(clock.at(ms(15_000)) >= t0, "before the loop began");
     }
+
+    /// Review ho: wakeups and looks in random orders, with reading paused
+    /// or not and holds begun, gone on and ended between them: from one
+    /// look to the next the clock never loses more than the real time
+    /// between them (no stretch counted twice by a hold, a stall and a
+    /// pause), nor gains more, nor goes before the loop's start.
+    #[test]
+    fn review_ho_holds_stalls_and_pauses_never_count_a_stretch_twice() {
+        let t0 = Instant::now();
+        for seed in 0..2000u64 {
+            let mut x = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut rnd = move |n: u64| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 33) % n
+            };
+            let mut clock = TimerClock::default();
+            let mut t = 0u64;
+            let mut last = t0;
+            let mut last_real = t0;
+            let mut hold: u64 = 0;
+            for _ in 0..200 {
+                t += [0, 1, 10, 49, 50, 51, 300, 1000, 5000][rnd(9) as usize];
+                let now = t0 + Duration::from_millis(t);
+                match rnd(3) {
+                    0 => {
+                        clock.woke(now);
+                        continue;
+                    }
+                    _ => {
+                        if rnd(3) == 0 {
+                            hold += 1;
+                        }
+                        let holding = (hold & 1 == 1).then_some(hold);
+                        clock.look(now, rnd(4) == 0, holding);
+                    }
+                }
+                let v = clock.at(now);
+                assert!(v >= last, "seed {seed}: backwards at {t}");
+                assert!(v >= t0);
+                assert!(
+                    v - last <= now - last_real,
+                    "seed {seed}: faster than real time"
+                );
+                last = v;
+                last_real = now;
+            }
+        }
+    }
 }
