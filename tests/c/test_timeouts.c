@@ -3,7 +3,8 @@
  * FRAME_TIMEOUT, one that sends a frame over max_len with FRAME_TOO_LARGE
  * (each told why by the server's notice when one is set), a
  * non-reading client beyond max_queue_bytes with SLOW_CONSUMER; a
- * busy-polling server serves as usual. */
+ * busy-polling server serves as usual; a request worked on for longer
+ * than the idle timeout is answered. */
 #include "test_util.h"
 
 int main(void) {
@@ -171,5 +172,28 @@ int main(void) {
     CHECK(st.frame_too_large == 1 && st.msgs_in == 1);
     tcphub_server_free(s);
     TEST_PASS("a line over max_len gets the frame-too-large notice, then EOF");
+
+    /* A request the application works on for longer than the idle timeout
+     * (no call for events meanwhile) is answered: its client waits for the
+     * answer, it is not idle. Once the application calls for events again,
+     * the idle client is cut. */
+    s = new_local_server(TCPHUB_FRAMING_LINES);
+    CHECK_OK(tcphub_server_set_idle_timeout(s, 1000));
+    CHECK_OK(tcphub_server_start(s));
+    fd = connect_to(tcphub_server_port(s));
+    id = expect_connected(s);
+    write_str(fd, "job\n");
+    tcphub_event job;
+    CHECK_OK(tcphub_server_next_event(s, &job, WAIT_MS));
+    CHECK(job.kind == TCPHUB_EVENT_MESSAGE && job.client_id == id && job.len == 3);
+    tcphub_event_release(&job);
+    nap_ms(3000); /* the work on it: three idle timeouts */
+    CHECK_OK(tcphub_server_send(s, id, (const uint8_t *)"done", 4));
+    EXPECT_LINE(fd, "done");
+    expect_disconnect(s, id, TCPHUB_REASON_IDLE_TIMEOUT);
+    expect_eof(fd);
+    close(fd);
+    tcphub_server_free(s);
+    TEST_PASS("a request worked on for longer than the idle timeout is answered");
     return 0;
 }
