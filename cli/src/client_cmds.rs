@@ -585,7 +585,9 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut reply_text = String::new();
     if let Some(wait) = wait {
         let secs = wait.as_secs_f64();
-        let deadline = Instant::now() + wait;
+        // No deadline past what an `Instant` can hold (`--wait-reply 1e19`
+        // is a valid value): waiting that long is waiting for ever.
+        let deadline = Instant::now().checked_add(wait);
         match client.recv_timeout(wait) {
             Ok(mut reply) => {
                 answered = true;
@@ -644,11 +646,13 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Raw framing has no message boundaries: a reply is what comes until the
-/// server pauses for [`RAW_REPLY_PAUSE`] (or closes, or `deadline`), not
-/// the first read alone (4 KiB of a 5,000-byte echo).
-fn more_of_a_raw_reply(client: &TcpClient, reply: &mut Vec<u8>, deadline: Instant) {
+/// server pauses for [`RAW_REPLY_PAUSE`] (or closes, or `deadline`, if
+/// any), not the first read alone (4 KiB of a 5,000-byte echo).
+fn more_of_a_raw_reply(client: &TcpClient, reply: &mut Vec<u8>, deadline: Option<Instant>) {
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         if left.is_zero() {
             return;
         }

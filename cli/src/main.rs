@@ -2,7 +2,8 @@
 //! interactively, or send a one-shot message.
 //!
 //! ```text
-//! tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100] [--framing lines|len|raw]
+//! tcphub serve [--bind 0.0.0.0] [--port 8001] [--max 100] [--max-per-ip N] [--per-ip-v6-prefix BITS]
+//!              [--framing lines|len|raw]
 //!              [--mode chat|relay|echo] [--idle-timeout SECS] [--frame-timeout SECS]
 //!              [--keepalive SECS] [--stats SECS] [--threads N] [--busy-poll-us MICROS]
 //! tcphub connect HOST:PORT [--framing lines|len|raw] [--quiet-after-eof SECS] [--keepalive SECS]
