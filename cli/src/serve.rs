@@ -44,7 +44,9 @@ pub(crate) struct ServeArgs {
     /// Count IPv6 clients for --max-per-ip by the first BITS bits of their
     /// address (1 to 128, default 128: each address on its own); 64 counts
     /// a host that has a whole /64 once. IPv4 addresses count whole.
-    #[arg(long, value_name = "BITS", default_value_t = 128, value_parser = clap::value_parser!(u8).range(1..=128))]
+    /// Needs --max-per-ip.
+    #[arg(long, value_name = "BITS", default_value_t = 128, requires = "max_per_ip",
+          value_parser = clap::value_parser!(u8).range(1..=128))]
     per_ip_v6_prefix: u8,
     /// Message framing.
     #[arg(long, value_enum, default_value_t = FramingArg::Lines)]

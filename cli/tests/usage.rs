@@ -424,6 +424,19 @@ fn a_per_ip_v6_prefix_outside_1_to_128_is_a_usage_error() {
     }
 }
 
+#[test]
+fn a_per_ip_v6_prefix_without_max_per_ip_is_a_usage_error() {
+    // It would do nothing (no per-address limit to count for).
+    let out = bin()
+        .args(["serve", "--port", "0", "--per-ip-v6-prefix", "64"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tcphub");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--max-per-ip <N>"), "{stderr}");
+}
+
 // From the address review (review_nh): the first thing wrong is said — the
 // port's shape before the host ("127.0.0.010:" lacks its port, as
 // "127.0.0.010:abc" was already told its bad port).

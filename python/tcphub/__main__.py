@@ -152,9 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="most clients connected at once")
     serve.add_argument("--max-per-ip", type=_int_in(1, sys.maxsize), metavar="N",
                        help="most clients from one IP address at once (default: no limit but --max)")
-    serve.add_argument("--per-ip-v6-prefix", type=_int_in(1, 128), default=128, metavar="BITS",
+    # (None until given: only with --max-per-ip, as in `tcphub serve`.)
+    serve.add_argument("--per-ip-v6-prefix", type=_int_in(1, 128), metavar="BITS",
                        help="count IPv6 clients for --max-per-ip by the first BITS bits of their "
-                            "address (default 128: each address; 64: a host's whole /64)")
+                            "address (default 128: each address; 64: a host's whole /64); "
+                            "needs --max-per-ip")
     # "length" is also taken for "len", as by `tcphub serve`.
     serve.add_argument("--framing", choices=["lines", "len", "raw"], default="lines",
                        type=lambda text: "len" if text == "length" else text)
@@ -217,7 +219,7 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
         busy_poll=args.busy_poll_us / 1e6,
         full_message=full,
         max_clients_per_ip=args.max_per_ip,
-        per_ip_ipv6_prefix=args.per_ip_v6_prefix,
+        per_ip_ipv6_prefix=128 if args.per_ip_v6_prefix is None else args.per_ip_v6_prefix,
         per_ip_full_message=per_ip_full,
         idle_timeout_message=idle_note,
         frame_timeout_message=frame_note,
@@ -413,7 +415,12 @@ def _stop(server: TcpServer) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``python -m tcphub``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        if args.per_ip_v6_prefix is not None and args.max_per_ip is None:
+            # A usage error, as clap's `requires` makes it in `tcphub serve`.
+            parser.error("argument --per-ip-v6-prefix: needs --max-per-ip")
     level = [logging.INFO, logging.DEBUG][min(args.verbose, 1)]
     logging.basicConfig(level=level, format="%(levelname)s tcphub: %(message)s", stream=sys.stderr)
     # The core's own lines (an accept failure, refusals at a full hub) come

@@ -130,6 +130,16 @@ def test_python_dash_m_takes_per_ip_v6_prefix_like_the_cli():
     assert exit.value.code == 2
 
 
+def test_python_dash_m_refuses_per_ip_v6_prefix_without_max_per_ip_like_the_cli(capsys):
+    # It would do nothing: a usage error, as clap's `requires` in `tcphub serve`.
+    from tcphub.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", "0", "--per-ip-v6-prefix", "64"])
+    assert exit_info.value.code == 2
+    assert "--per-ip-v6-prefix: needs --max-per-ip" in capsys.readouterr().err
+
+
 def _last_words(*flags: str, send: bytes = b"") -> bytes:
     """What a lone client of a hub run with ``flags`` is told (after its
     join notice in chat mode), having sent ``send``, up to the end."""
