@@ -55,7 +55,7 @@ pub(super) struct TimerClock {
 }
 
 /// A pull-mode application's hold of events it took, as the looks saw it.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Hold {
     /// Which hold (`QueueLoad::holding`): another value is another hold.
     value: u64,
@@ -101,17 +101,18 @@ impl TimerClock {
     /// (`hold_on`) — whichever, looked at first, so that a stall up to a
     /// pause counts — and a pause may have begun or ended.
     pub(super) fn look(&mut self, now: Instant, paused: bool, holding: Option<u64>) {
-        if holding.is_some() && self.hold.as_ref().map(|h| h.value) == holding {
-            self.hold_on(now);
-        } else {
-            // (A hold that ended since the last look: its time after that
-            // look ran on the clock.)
-            self.busy(now);
-            self.hold = holding.map(|value| Hold {
-                value,
-                since: now,
-                stood: Duration::ZERO,
-            });
+        match self.hold {
+            Some(hold) if holding == Some(hold.value) => self.hold = Some(self.hold_on(hold, now)),
+            _ => {
+                // (A hold that ended since the last look: its time after
+                // that look ran on the clock.)
+                self.busy(now);
+                self.hold = holding.map(|value| Hold {
+                    value,
+                    since: now,
+                    stood: Duration::ZERO,
+                });
+            }
         }
         if paused != self.stopped() {
             if paused {
@@ -131,23 +132,20 @@ impl TimerClock {
     /// later. (Counted from the first look that found the hold: the loop
     /// looks at its next wakeup, a timer tick at the latest. The hold
     /// counts the turn's time meanwhile, so `busy` counts none of it; a
-    /// pause counts its own.)
-    fn hold_on(&mut self, now: Instant) {
-        let Some(hold) = &mut self.hold else {
-            return;
-        };
+    /// pause counts its own.) Returns the hold as counted now.
+    fn hold_on(&mut self, mut hold: Hold, now: Instant) -> Hold {
         if self.busy_since.is_some() {
             self.busy_since = Some(now);
         }
         if self.since.is_some() {
-            return;
+            return hold;
         }
-        let held = now.saturating_duration_since(hold.since);
-        let stand = held.saturating_sub((held / STALL_SHARE).max(STALL));
+        let stand = stands(now.saturating_duration_since(hold.since));
         if stand > hold.stood {
             self.paused += stand - hold.stood;
             hold.stood = stand;
         }
+        hold
     }
 
     /// Reading paused at `now`: the clock stands still from then.
@@ -192,9 +190,16 @@ impl TimerClock {
         }
         self.busy_since = Some(now);
         if self.since.is_none() {
-            self.paused += busy - (busy / STALL_SHARE).max(STALL);
+            self.paused += stands(busy);
         }
     }
+}
+
+/// How much of a stalled `stretch` (a long turn, or an application's hold)
+/// the clock stands still for: all of it but [`STALL`] or an eighth of it
+/// ([`STALL_SHARE`]), whichever is longer; none of a stretch up to `STALL`.
+fn stands(stretch: Duration) -> Duration {
+    stretch.saturating_sub((stretch / STALL_SHARE).max(STALL))
 }
 
 #[cfg(test)]
