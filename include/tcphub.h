@@ -1925,7 +1925,11 @@ int tcphub_server_send_many(struct tcphub_server *s, const uint64_t *ids, size_t
  * client may be named by its IPv4-mapped address ("::ffff:127.0.0.1").
  * A client is found from its `on_connect` (or `TCPHUB_EVENT_CONNECTED`)
  * on, not from the moment its `connect()` returns: the kernel completes
- * the handshake before the server accepts it.
+ * the handshake before the server accepts it. Should two connected
+ * clients share the address (a server on 0.0.0.0 reached at two of its
+ * addresses from one host's same port, or the same IPv6 link-local
+ * address on two interfaces, the zone being ignored), it goes to the one
+ * that connected last; `tcphub_server_send` with its id reaches either.
  * Waits only as `tcphub_server_send_all`
  * does (an application thread, a loop more than 64 MiB behind).
  *

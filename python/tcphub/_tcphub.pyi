@@ -825,7 +825,12 @@ class TcpServer:
         an IPv4 client's IPv4-mapped address (``"::ffff:127.0.0.1"``).
         A client is found from its ``on_connect`` (or ``Connected`` event)
         on, not from the moment its ``connect()`` returns: the kernel
-        completes the handshake before the server accepts it.
+        completes the handshake before the server accepts it. Should two
+        connected clients share the address (a server on ``0.0.0.0``
+        reached at two of its addresses from one host's same port, or the
+        same IPv6 link-local address on two interfaces, the zone being
+        ignored), it goes to the one that connected last; ``send`` with its
+        id reaches either.
 
         Raises ``NoSuchAddr`` when no client is connected from there,
         ``NotRunning``, ``FrameTooLarge``, ``InvalidMessage`` (a newline in

@@ -318,9 +318,11 @@ impl ServerHandle {
     /// when the call looks it up (by id): if that one leaves, it is not
     /// handed to a later client from the same address. Should two connected
     /// clients share the address (a server listening on several addresses,
-    /// `0.0.0.0`, reached at two of them from one host's same port), it
-    /// goes to the one that connected last; once that one leaves, to the
-    /// other. A client held open for replies after its leaving was reported
+    /// `0.0.0.0`, reached at two of them from one host's same port; or the
+    /// same IPv6 link-local address on two interfaces, which an `IpAddr`
+    /// does not tell apart, having no zone), it goes to the one that
+    /// connected last; once that one leaves, to the other. To reach one of
+    /// them in particular, use its id ([`send`](ServerHandle::send)). A client held open for replies after its leaving was reported
     /// ([`hold_for_replies`](crate::TcpServer::hold_for_replies), or a
     /// pull-mode client's `Disconnected`) counts as connected here until
     /// its connection closes: while the newer one is held, it is the one
