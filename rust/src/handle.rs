@@ -177,9 +177,14 @@ impl ServerHandle {
     /// [`send_all_except`](ServerHandle::send_all_except).
     ///
     /// The message is framed once and the buffer is shared by all recipients.
-    /// Clients that connect after the call do not receive it. One accepted
-    /// just before the call, whose event loop had not yet taken it in
-    /// (its `on_connect` not yet run), gets it but is not counted.
+    /// Clients accepted after the call do not receive it, whichever loop
+    /// takes them in and whenever that loop applies the message — also a
+    /// peer whose `connect()` had returned but that still waited in the
+    /// listen backlog (see [`send_to`](ServerHandle::send_to)), and the
+    /// rest of an accept batch after an `on_connect` that calls `send_all`.
+    /// One accepted at about the time of the call, whose event loop had not
+    /// yet taken it in (its `on_connect` not yet run), is not counted and
+    /// may or may not get it.
     ///
     /// It does not wait for the network. Called from an application thread
     /// it waits only while an event loop is more than 64 MiB of messages

@@ -333,9 +333,12 @@ impl Command {
 /// one connection of one server, ever — a `Client` (or id) kept from another
 /// server, or from a previous run of this one, names no client here
 /// ([`Error::NoSuchClient`](crate::Error::NoSuchClient)) rather than a
-/// stranger. Also the bound that makes `send_all` reach exactly the clients
-/// connected when it was called (`Audience::below`): a client admitted
-/// later, by any server, gets a higher id.
+/// stranger. Also the bound that keeps `send_all` from the clients admitted
+/// after it was called (`Audience::below`): a client admitted later, by any
+/// server, gets a higher id — needed where the loop takes such a client in
+/// before it applies the message (loop 0's own clients of an accept batch;
+/// a client dealt to another loop has its `Adopt` queued behind the
+/// message, unless it got its id between the call's read and its post).
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A new client's id (see [`NEXT_CLIENT_ID`]).

@@ -3,9 +3,12 @@
 //! after the call and dealt to a loop that a slow callback held up, so
 //! that the message and the new client wait there together. (Here the
 //! order of loop 1's commands decides it: the message was posted before
-//! the client was dealt. The id bound that also leaves out a client taken
-//! in before a message posted earlier is applied, a narrow race, is
-//! checked by `broadcast.rs`'s unit tests.)
+//! the client was dealt, so this test passes without the id bound,
+//! `Audience::below`. The bound is what leaves out a client taken in
+//! before a message posted earlier is applied — loop 0's own clients of
+//! an accept batch that began before the call: `review_sb_accept_batch.rs`
+//! checks it end to end; `broadcast.rs`'s unit tests only check
+//! `Audience::has` and that coalescing keeps each message's bound.)
 
 mod support;
 
