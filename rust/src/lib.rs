@@ -58,9 +58,9 @@
 //!   the replies to its last messages; `event_loop/idle.rs` — waiting
 //!   (busy polling, yielding the CPU); `event_loop/dispatch.rs` — handing
 //!   events to the callbacks or the pull queue; `event_loop/clock.rs` —
-//!   the idle and frame timeouts' clock, stopped while reading is paused
-//!   for most of a turn that takes over 50 ms (a slow callback) or of a
-//!   pull-mode application's work on what it took;
+//!   the idle and frame timeouts' clock, stopped while reading is paused,
+//!   and for most of a turn that takes over 50 ms (a slow callback) or of
+//!   a pull-mode application's work on what it took;
 //!   `event_loop/timers.rs` — keeping that clock and cutting the clients
 //!   past a timeout.
 //! - `gather.rs` — small sends from callbacks and application threads,
@@ -103,7 +103,8 @@
 //! - `vanish.rs`, `event_loop/vanished.rs` — with keepalive on, ending a
 //!   peer that vanished while our output waited for its acknowledgement
 //!   (Linux's `TCP_INFO`), which keepalive does not probe for.
-//! - `server/notices.rs` — the idle and frame timeout notices.
+//! - `server/notices.rs` — the notices for a client cut for an idle or
+//!   frame timeout or an oversize frame.
 //! - `ready_fd.rs` — [`ReadyFd`]: a descriptor readable while pull-mode
 //!   events wait, for other event loops (asyncio, tokio, `poll(2)`).
 //! - `wake.rs` — an I/O thread's waker, whose descriptor is closed when
@@ -122,19 +123,24 @@
 //! told otherwise, and never a line per connection:
 //!
 //! - `error`: a callback panicked (the server or client keeps running);
-//!   epoll failed (the server stops), or a loop could not be woken.
-//! - `warn`: `accept` failing for lack of resources (fds, memory) — once per
-//!   run of failures, again every 10 s; a new connection epoll would not
-//!   take (it is closed); a client given up on after its reconnect
-//!   attempts; a send from a method without `try_`
+//!   epoll failed (the server stops, or the client closes), or a loop
+//!   could not be woken; an I/O thread found panicked when joined (a bug
+//!   to report).
+//! - `warn`: a server bound to `::` that the system keeps IPv6-only (dual
+//!   stack refused); `accept` failing for lack of resources (fds, memory)
+//!   — once per run of failures, again every 10 s; a new connection epoll
+//!   would not take (it is closed); a client given up on after its
+//!   reconnect attempts; a send from a method without `try_`
 //!   ([`ServerHandle::send_all`] and the like) refused for a reason other
 //!   than a stop (a frame too large, say); a client's message dropped
 //!   because it raced its own `shutdown_write`; `pthread_atfork` failing;
 //!   a loop's send accounting not adding up at its end (a bug to report).
 //! - `info`: connections refused because the server is full — the first of
 //!   a run, a count every 10 s while it lasts, a total once clients are
-//!   admitted again; accepting again after failures; a client reconnected,
-//!   or its server's name resolving to new addresses.
+//!   admitted again; likewise at `max_clients_per_ip` (the rest once the
+//!   run has been quiet 10 s, or at the stop); accepting again after
+//!   failures; a client reconnected, or its server's name resolving to new
+//!   addresses.
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
