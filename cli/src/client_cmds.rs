@@ -41,7 +41,10 @@ pub(crate) struct SendArgs {
     /// $'\xff\xfe' in bash; no NUL byte, which no argument can hold —
     /// `connect` reads any bytes from stdin; at most the framing's limit:
     /// 64 KiB for lines; no newline in it under lines framing). It may
-    /// begin with '-' ("-hi there"), once the address is given.
+    /// begin with '-' ("-hi there"), once the address is given; one that
+    /// is an option of this command (-h, --help, -v, --framing ...) is
+    /// read as that option, as usual: put `--` before it
+    /// (tcphub send ADDR -- -h).
     #[arg(allow_hyphen_values = true)]
     message: std::ffi::OsString,
     /// Wait up to SECS seconds for a reply and print it (under raw

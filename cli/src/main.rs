@@ -12,6 +12,7 @@
 
 mod client_cmds;
 mod serve;
+mod stderr;
 
 use std::process::ExitCode;
 
@@ -172,11 +173,10 @@ pub(crate) fn complain(msg: impl std::fmt::Display) {
 }
 
 /// Writes `line` and a newline to stderr as one write, ignoring a failure
-/// (see [`complain`]; `eprintln!` panics instead).
+/// (see [`complain`]; `eprintln!` panics instead), and never waiting for
+/// stderr: dropped (and counted) when it would (see [`stderr`]).
 pub(crate) fn to_stderr(line: impl std::fmt::Display) {
-    use std::io::Write;
-    let line = format!("{line}\n");
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    stderr::write(format!("{line}\n").as_bytes());
 }
 
 fn main() -> ExitCode {
@@ -186,7 +186,21 @@ fn main() -> ExitCode {
         1 => "debug",
         _ => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level));
+    // Through a writer that never waits for stderr (see `stderr`). The
+    // logger colours only its own stderr target by itself: the same choice
+    // (a terminal, NO_COLOR, CLICOLOR...) unless RUST_LOG_STYLE makes one.
+    if std::env::var_os("RUST_LOG_STYLE").is_none_or(|s| s == "auto") {
+        let colour = anstream::AutoStream::choice(&std::io::stderr());
+        logger.write_style(if colour == anstream::ColorChoice::Never {
+            env_logger::WriteStyle::Never
+        } else {
+            env_logger::WriteStyle::Always
+        });
+    }
+    logger
+        .target(env_logger::Target::Pipe(Box::new(stderr::Sink)))
         .format_target(false)
         .init();
     let result = match cli.command {

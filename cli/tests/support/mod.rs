@@ -3,6 +3,8 @@
 // Each test file uses its own subset.
 #![allow(dead_code)]
 
+pub mod stderr_pipe;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
