@@ -14,6 +14,16 @@ use std::time::{Duration, Instant};
 /// How long any wait for an event lasts at most.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// The port in a hub's "listening on ADDR:PORT" line.
+pub fn listening_port(line: &str) -> u16 {
+    line.split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tcphub"))
 }
@@ -52,13 +62,7 @@ impl Hub {
             }
         });
         let line = wait_line(&rx, |l| l.contains("listening on"));
-        let port = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|addr| addr.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        let port = listening_port(&line);
         Hub {
             child,
             port,

@@ -8,7 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 
-use super::bin;
+use super::{bin, listening_port};
 
 /// A running hub, its stderr a pipe: its lines are read up to "listening
 /// on", then no more until [`PipedHub::drain`].
@@ -47,13 +47,7 @@ impl PipedHub {
             let n = read.read_line(&mut line).expect("read the hub's stderr");
             assert!(n > 0, "the hub ended before listening");
         }
-        let port = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|addr| addr.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        let port = listening_port(&line);
         PipedHub {
             child,
             port,
