@@ -252,6 +252,11 @@ def test_clients_cut_off_by_a_timeout_or_an_oversize_frame_get_its_notice(
     with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as idle:
         # What was queued first, then the notice, then end-of-stream.
         assert _read_to_eof(idle) == b"welcome\ndisconnected: idle\n"
+    # Each disconnect reported before the next client: the clients may be
+    # on two loops, which queue their events as they get to them (a loaded
+    # machine once gave "frame too large" before the slow client's reason:
+    # its loop saw the slow client's close after the other loop's cut).
+    wait_until(lambda: len(reasons) == 1, what="the idle client's disconnect")
     # The others wait for their welcome before they speak: under load the
     # dispatcher's on_connect could come after the cut (CI once got only
     # the notice).
@@ -259,6 +264,7 @@ def test_clients_cut_off_by_a_timeout_or_an_oversize_frame_get_its_notice(
         assert slow.recv(8, socket.MSG_WAITALL) == b"welcome\n"
         slow.sendall(b"a line that never ends")
         assert _read_to_eof(slow) == b"disconnected: line not finished\n"
+    wait_until(lambda: len(reasons) == 2, what="the slow client's disconnect")
     with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as long:
         assert long.recv(8, socket.MSG_WAITALL) == b"welcome\n"
         long.sendall(b"x" * 100_000)  # past max_len without a newline
