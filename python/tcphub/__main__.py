@@ -24,6 +24,14 @@ SIGINT and SIGTERM stop the server gracefully (exit code 0); a second one while
 the stop waits for slow clients ends it at once (exit code 128 + the signal's
 number). A bind failure is
 one line on stderr and exit code 1.
+
+The log, the ``--stats`` lines and the ``tcphub: ...`` complaints go to
+stderr and never wait for it, as in ``tcphub serve``: a line it cannot
+take at once (a pipe nobody reads, full) is dropped and counted, and the
+next one written is preceded by ``tcphub: N log lines dropped (stderr was
+full)``. (A plain write there waited for a reader: the dispatcher thread
+in a join's log line, running no callback any more, and the main thread
+in "signal 15: stopping".)
 """
 
 from __future__ import annotations
@@ -32,9 +40,11 @@ import argparse
 import ipaddress
 import logging
 import os
+import select
 import signal
 import sys
 import threading
+import traceback
 from typing import Callable, List, Optional
 
 from . import (
@@ -55,6 +65,86 @@ from . import (
 )
 
 log = logging.getLogger("tcphub")
+
+
+class _Stderr:
+    """Writes to stderr (descriptor 2) that never wait for it: a line it
+    cannot take at once is dropped and counted, and the next line written
+    is preceded by ``tcphub: N log lines dropped (stderr was full)``, as
+    ``tcphub serve`` does (``cli/src/stderr.rs``). A failing write (a
+    closed pipe, ``2>/dev/full``) is ignored, as a dropped line."""
+
+    #: What a pipe takes in one piece once it has room for anything
+    #: (``PIPE_BUF``): a line that long goes whole or not at all.
+    PIECE = 4096
+
+    def __init__(self, fd: int = 2) -> None:
+        self._fd = fd
+        # Re-entrant: a signal handler on the main thread may log while
+        # that thread is writing a line. Held only for non-blocking calls.
+        self._lock = threading.RLock()
+        self._dropped = 0
+
+    def write(self, text: str) -> None:
+        """Writes ``text`` (whole lines, each ending with a newline) if
+        stderr takes it now; drops and counts it otherwise."""
+        encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+        data = text.encode(encoding, "backslashreplace")
+        with self._lock:
+            if not self._writable_now():
+                self._dropped += 1
+                return
+            if self._dropped:
+                n, self._dropped = self._dropped, 0
+                note = f"tcphub: {n} log line{'' if n == 1 else 's'} dropped (stderr was full)\n"
+                data = note.encode() + data
+            self._put(data)
+
+    def _put(self, data: bytes) -> None:
+        """Writes ``data`` a ``PIECE`` at a time, each once stderr has
+        room; the rest of a line it stops taking midway is dropped."""
+        view = memoryview(data)
+        for start in range(0, len(view), self.PIECE):
+            if start and not self._writable_now():
+                self._dropped += 1
+                return
+            piece = view[start:start + self.PIECE]
+            try:
+                while piece:
+                    # Room for a PIPE_BUF piece: taken whole, at once.
+                    piece = piece[os.write(self._fd, piece):]
+            except OSError:
+                return
+
+    def _writable_now(self) -> bool:
+        """Whether stderr takes a write now without waiting; also when a
+        write would fail at once (no reader, a closed descriptor): the
+        write says so and is ignored."""
+        poller = select.poll()
+        poller.register(self._fd, select.POLLOUT)
+        return bool(poller.poll(0))
+
+
+_stderr = _Stderr()
+
+
+class _StderrHandler(logging.Handler):
+    """The log's handler: each record, formatted, through ``_stderr``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+            return
+        _stderr.write(line)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """As ``logging``'s, through ``_stderr`` (not waiting either)."""
+        if logging.raiseExceptions:
+            _stderr.write(f"--- Logging error ---\n{traceback.format_exc()}")
 
 
 #: The longest time the engine takes, in seconds (Rust's ``Duration::MAX``),
@@ -302,7 +392,7 @@ def _report(server: TcpServer, every: float, done: threading.Event) -> None:
     last, at = server.stats(), time.monotonic()
     while not done.wait(every):
         now, t = server.stats(), time.monotonic()
-        print(_summary(last, now, t - at), file=sys.stderr, flush=True)
+        _stderr.write(_summary(last, now, t - at) + "\n")
         last, at = now, t
 
 
@@ -311,7 +401,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         server = make_hub(args)
     except TcpHubError as e:  # a value the constructor refuses (--threads 5000)
-        print(f"tcphub: {e}", file=sys.stderr)
+        _stderr.write(f"tcphub: {e}\n")
         return 1
     done = threading.Event()
     reporter: Optional[threading.Thread] = None
@@ -326,10 +416,10 @@ def serve(args: argparse.Namespace) -> int:
         try:
             server.start()
         except BindError as e:
-            print(f"tcphub: {e.strerror or e}", file=sys.stderr)
+            _stderr.write(f"tcphub: {e.strerror or e}\n")
             return 1
         except TcpHubError as e:
-            print(f"tcphub: {e}", file=sys.stderr)
+            _stderr.write(f"tcphub: {e}\n")
             return 1
         host, port = server.address
         if ":" in host:
@@ -349,7 +439,9 @@ def serve(args: argparse.Namespace) -> int:
         log.info("signal %d: stopping", signum)
     finally:
         done.set()  # no more summary lines: the hub is stopping
-        if reporter is not None:
+        # (Not started yet when the stop came as it was starting: it then
+        # finds `done` set and writes nothing. Joining it raised.)
+        if reporter is not None and reporter.is_alive():
             reporter.join()
         _stop(server)
     s = server.stats()
@@ -422,7 +514,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             # A usage error, as clap's `requires` makes it in `tcphub serve`.
             parser.error("argument --per-ip-v6-prefix: needs --max-per-ip")
     level = [logging.INFO, logging.DEBUG][min(args.verbose, 1)]
-    logging.basicConfig(level=level, format="%(levelname)s tcphub: %(message)s", stream=sys.stderr)
+    # Through `_stderr`: a full stderr drops lines instead of stalling the hub.
+    logging.basicConfig(level=level, format="%(levelname)s tcphub: %(message)s",
+                        handlers=[_StderrHandler()])
     # The core's own lines (an accept failure, refusals at a full hub) come
     # through `logging` as "tcphub.*" records; -v: its debug lines too.
     set_engine_log_level([logging.INFO, logging.DEBUG, 5][min(args.verbose, 2)])
