@@ -18,7 +18,14 @@ pub const PAYLOAD: usize = 64;
 pub const FRAME: usize = PAYLOAD + 4;
 /// Sequence number of the "are you there" frames sent before a fan-out run.
 const SYNC: u64 = u64::MAX;
+/// Sequence number of the frame the sender writes after its last message:
+/// each connection must see it right after message `messages - 1`, so a
+/// message repeated or added at the end is caught, not only one in between.
+const END: u64 = u64::MAX - 1;
 pub(crate) const WAIT: Duration = Duration::from_secs(60);
+/// How long an echo run waits, after its time is up, for the echoes of the
+/// messages still in flight.
+const DRAIN_WAIT: Duration = Duration::from_secs(10);
 
 /// Maps an I/O error to a message naming what failed.
 pub(crate) fn err(what: &'static str) -> impl Fn(io::Error) -> String {
@@ -122,7 +129,10 @@ pub struct Fanout {
 }
 
 /// One sender sends `messages` frames; every one of `receivers` must get all
-/// of them in order. `self_delivery`: the server also sends each frame back
+/// of them in order, and nothing else: sync frames only before the first
+/// message, and an end frame, which the sender writes after the last one
+/// (and which is waited for after the clock stopped), right after it.
+/// `self_delivery`: the server also sends each frame back
 /// to the sender (tcphub/tokio relays do; `ncat --broker` does not). The
 /// sender stays at most `window` frames ahead of the slowest receiver, so
 /// no server needs more than `window` frames queued per client.
@@ -212,35 +222,74 @@ pub fn fanout(
                 write_blocking(&mut sender_w, &batch)?;
                 sent = upto;
             }
-            Ok(())
+            write_blocking(&mut sender_w, &fanout_frame(END))
         })
     };
 
     let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n];
     let mut got = vec![0u64; n];
     let mut seen_sync = vec![false; n];
+    // Whether each connection got the end frame: expected wherever the
+    // messages are (the clock stops before, when they are all in).
+    let mut ended: Vec<bool> = expect.iter().map(|&e| e == 0).collect();
+    let mut end = None::<Instant>;
     let mut nsynced = 0;
     let mut scratch = vec![0u8; 256 * 1024];
     let mut events = Events::with_capacity(1024);
     let deadline = Instant::now() + WAIT.max(Duration::from_secs(messages / 20_000 + 1));
     let result = (|| -> Result<(), String> {
         loop {
-            if got.iter().zip(&expect).all(|(g, e)| g == e) && synced.load(Ordering::Acquire) {
+            if end.is_none()
+                && got.iter().zip(&expect).all(|(g, e)| g == e)
+                && synced.load(Ordering::Acquire)
+            {
+                end = Some(Instant::now());
+            }
+            if end.is_some() && ended.iter().all(|&e| e) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "timed out: slowest receiver has {} of {messages}",
-                    got[..receivers].iter().min().unwrap_or(&0)
-                ));
+                return Err(match end {
+                    None => format!(
+                        "timed out: slowest receiver has {} of {messages}",
+                        got[..receivers].iter().min().unwrap_or(&0)
+                    ),
+                    Some(_) => "timed out waiting for the end frame".into(),
+                });
             }
             poll.poll(&mut events, Some(Duration::from_millis(100)))
                 .map_err(err("poll"))?;
             for ev in events.iter() {
                 let i = ev.token().0;
-                let (g, s) = (&mut got[i], &mut seen_sync[i]);
+                let (g, s, fin, want) = (&mut got[i], &mut seen_sync[i], &mut ended[i], expect[i]);
                 let open = read_frames(&mut conns[i], &mut bufs[i], &mut scratch, |p| {
                     let seq = field(p, 0);
+                    if *fin {
+                        let when = if want == 0 {
+                            "where none was due"
+                        } else {
+                            "after the end frame"
+                        };
+                        return Err(format!("connection {i}: got message {seq} {when}"));
+                    }
+                    if seq == SYNC && *g > 0 {
+                        // The sender wrote every sync frame before its
+                        // first message: one now was reordered or added.
+                        return Err(format!(
+                            "connection {i}: a sync frame after message {}",
+                            *g - 1
+                        ));
+                    }
+                    if seq == END {
+                        if *g != want {
+                            return Err(format!(
+                                "connection {i}: the end frame after {} of {want} messages",
+                                *g
+                            ));
+                        }
+                        *fin = true;
+                        return Ok(());
+                    }
                     if seq == SYNC {
                         // Only the receivers count: the sender's own sync
                         // frame coming back says nothing about them.
@@ -283,7 +332,6 @@ pub fn fanout(
             min_done.store(min, Ordering::Release);
         }
     })();
-    let end = Instant::now();
     if result.is_err() {
         abort.store(true, Ordering::Release);
     }
@@ -291,6 +339,7 @@ pub fn fanout(
     result?;
     sent?;
     let start = started.lock().expect("lock").ok_or("never started")?;
+    let end = end.ok_or("never finished")?;
     let secs = end.duration_since(start).as_secs_f64();
     let deliveries = messages as f64 * receivers as f64;
     Ok(Fanout {
@@ -329,7 +378,10 @@ pub struct Echo {
 }
 
 /// `clients` connections each keep `inflight` messages in flight; after a
-/// warm-up, round trips are counted and timed for `duration`.
+/// warm-up, round trips are counted and timed for `duration` (those whose
+/// echo is read in that span). Then no more are sent, and every message
+/// still in flight must come back (within [`DRAIN_WAIT`]): a client whose
+/// echoes stopped would otherwise only be missing from the counts.
 pub fn echo(
     addr: SocketAddr,
     clients: usize,
@@ -370,7 +422,23 @@ pub fn echo(
     for i in 0..clients {
         flush(&mut conns[i], &mut out[i]).map_err(err("write"))?;
     }
-    while Instant::now() < end {
+    let drain_until = end + DRAIN_WAIT;
+    loop {
+        let now = Instant::now();
+        // From `end` on nothing new is sent (see below): wait for the rest.
+        if now >= end && next_back == next_send {
+            break;
+        }
+        if now > drain_until {
+            let (i, left) = (0..clients)
+                .map(|i| (i, next_send[i] - next_back[i]))
+                .max_by_key(|&(_, left)| left)
+                .unwrap_or((0, 0));
+            return Err(format!(
+                "client {i}: {left} echoes never came back (of {} sent)",
+                next_send[i]
+            ));
+        }
         poll.poll(&mut events, Some(Duration::from_millis(50)))
             .map_err(err("poll"))?;
         for ev in events.iter() {
@@ -396,6 +464,10 @@ pub fn echo(
                     }
                     *back += 1;
                     let sent = field(p, 8);
+                    if t >= end {
+                        // Time is up: neither counted nor followed.
+                        return Ok(());
+                    }
                     if t >= measure_from {
                         *c += 1;
                         h.saturating_record(((ns.saturating_sub(sent)) / 1000).max(1));
@@ -454,6 +526,15 @@ mod tests {
         Swap,
         /// Drops every n-th message a connection sends.
         Drop(u64),
+        /// Echo: the first connection accepted gets no reply after its
+        /// first `n` (the others are served on).
+        Starve(u64),
+        /// Relay: sends message `seq` to everyone a second time, 300 ms
+        /// later (after the receivers may have counted every message).
+        RepeatLate(u64),
+        /// Relay: sends a stray sync frame to everyone after message `seq`
+        /// (a sync frame the sender wrote before any message, overtaken).
+        SyncAfter(u64),
     }
 
     /// A relay (every frame to every connection, its sender included) or
@@ -501,6 +582,7 @@ mod tests {
             let mut out = f.to_vec();
             match fault {
                 Fault::Drop(every) if count % every == 0 => continue,
+                Fault::Starve(after) if n == 0 && count > after => continue,
                 Fault::Swap => match held.take() {
                     None => {
                         held = Some(f);
@@ -511,8 +593,20 @@ mod tests {
                 _ => {}
             }
             if relay {
+                let seq = field(&f, 4);
                 for w in audience.lock().expect("lock").iter_mut() {
                     let _ = w.write_all(&out);
+                }
+                if matches!(fault, Fault::RepeatLate(at) if at == seq) {
+                    std::thread::sleep(Duration::from_millis(300));
+                    for w in audience.lock().expect("lock").iter_mut() {
+                        let _ = w.write_all(&out);
+                    }
+                }
+                if matches!(fault, Fault::SyncAfter(at) if at == seq) {
+                    for w in audience.lock().expect("lock").iter_mut() {
+                        let _ = w.write_all(&fanout_frame(SYNC));
+                    }
                 }
             } else if s.write_all(&out).is_err() {
                 return;
@@ -562,6 +656,20 @@ mod tests {
     }
 
     #[test]
+    fn fanout_fails_on_a_repeated_last_message() {
+        // The repeat comes after every receiver counted all 2,000: only a
+        // check that nothing follows the last message catches it.
+        let e = fanout_through(Fault::RepeatLate(1_999)).expect_err("a repeat is caught");
+        assert!(e.contains("got message 1999"), "{e}");
+    }
+
+    #[test]
+    fn fanout_fails_on_a_sync_frame_among_the_messages() {
+        let e = fanout_through(Fault::SyncAfter(100)).expect_err("a stray frame is caught");
+        assert!(e.contains("sync frame after message"), "{e}");
+    }
+
+    #[test]
     fn echo_passes_a_correct_server() {
         assert!(
             echo_from(Fault::None)
@@ -569,6 +677,14 @@ mod tests {
                 .msgs_per_sec
                 > 0.0
         );
+    }
+
+    #[test]
+    fn echo_fails_when_a_client_is_starved() {
+        // One client's echoes stop: its round trips are not in the counts
+        // or the histogram, so only a check at the end can tell.
+        let e = echo_from(Fault::Starve(2)).expect_err("a starved client is caught");
+        assert!(e.contains("never came back"), "{e}");
     }
 
     #[test]

@@ -71,7 +71,8 @@ enum Cmd {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// A few seconds against tcphub and tokio: every message must arrive.
+    /// A few seconds against tcphub, tokio, asyncio and ncat (the last two
+    /// when installed): every message must arrive.
     Smoke,
     /// Fan-out against a running server.
     Fanout {
@@ -410,6 +411,49 @@ fn smoke() -> Result<(), String> {
         f.secs
     );
     s.stop();
+    // The other baselines `compare` runs, so their invocations cannot rot
+    // unnoticed until a full run: skipped (and said so) when the program
+    // is not installed.
+    for kind in [Kind::Asyncio, Kind::Ncat] {
+        let prog = if kind == Kind::Ncat {
+            "ncat"
+        } else {
+            "python3"
+        };
+        if std::process::Command::new(prog)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_err()
+        {
+            println!("smoke {}: SKIPPED ({prog} not found)", kind.name());
+            continue;
+        }
+        let mut s = Server::start(kind, "relay", &env)?;
+        let f = load::fanout(s.addr, 20, 2_000, kind.self_delivery(), 500, true)
+            .map_err(|e| format!("{}: {e}", kind.name()))?;
+        s.stop();
+        print!(
+            "smoke {}: fanout 20 x 2000 delivered in order ({:.2} s)",
+            kind.name(),
+            f.secs
+        );
+        if kind.echoes() {
+            let mut s = Server::start(kind, "echo", &env)?;
+            let e = load::echo(
+                s.addr,
+                10,
+                4,
+                Duration::from_millis(100),
+                Duration::from_millis(400),
+            )
+            .map_err(|e| format!("{}: {e}", kind.name()))?;
+            s.stop();
+            print!(", echo ok ({} round trips/s)", human(e.msgs_per_sec));
+        }
+        println!();
+    }
     // Application threads' sends, each mode, every sender's order checked.
     for callbacks in [false, true] {
         let from = if callbacks { "publishers" } else { "threads" };

@@ -83,9 +83,10 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
     let ymax = ys.iter().cloned().fold(1.0, f64::max) * 1.1;
     let px = |x: f64| ml + (x.log10() - xmin) / (xmax - xmin).max(1e-9) * (w - ml - mr);
     let py = |y: f64| h - mb - y / ymax * (h - mt - mb);
+    // One more than the relays `Kind` knows, so no two series share one.
     let colors = [
         "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-        "#17becf",
+        "#17becf", "#bcbd22", "#000000",
     ];
     let mut s = String::new();
     let _ = writeln!(
@@ -172,4 +173,29 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_of_the_full_comparison_has_its_own_colour() {
+        // scripts/bench.sh charts ten relays.
+        let series: Vec<Series> = (0..10)
+            .map(|i| Series {
+                name: format!("server-{i}"),
+                points: vec![(10.0, 1e6 * (i + 1) as f64), (100.0, 2e6)],
+            })
+            .collect();
+        let svg = svg_chart("t", &series);
+        let legend: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.contains(r#"stroke-width="3""#))
+            .filter_map(|l| l.split(r#"stroke=""#).nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(legend.len(), 10, "{svg}");
+        let distinct: std::collections::BTreeSet<&str> = legend.iter().copied().collect();
+        assert_eq!(distinct.len(), 10, "colours {legend:?}");
+    }
 }

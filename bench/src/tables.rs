@@ -80,7 +80,7 @@ pub fn render(
             "–".into()
         }
     };
-    let _ = writeln!(s, "## Fan-out\n\nOne sender sends 64-byte messages as fast as the slowest receiver allows (at most {WINDOW} ahead); each of N receivers must get every message, in order. Deliveries/s = messages × receivers / time.\n");
+    let _ = writeln!(s, "## Fan-out\n\nOne sender sends 64-byte messages as fast as the slowest receiver allows (at most {WINDOW} ahead); each of N receivers must get every message, in order, once (checked up to an end frame the sender writes after the last). Deliveries/s = messages × receivers / time.\n");
     // The relay that coalesces by hand, when it ran: a second column.
     let strong = kinds
         .contains(&Kind::TokioCoalesced)
@@ -108,7 +108,7 @@ pub fn render(
             );
         }
     }
-    let _ = writeln!(s, "\n## Echo\n\n100 clients, each keeping 8 messages of 64 bytes in flight; round trips counted after a 0.5 s warm-up. Latency from an HDR histogram of every round trip.{}\n", if kinds.contains(&Kind::EpollC) { " `c-epoll-minimal` is not a library but a ceiling: a minimal C epoll server (`bench/c_epoll_echo.c`, two threads, one `SO_REUSEPORT` listener each) that echoes each read's bytes as they came, with no framing, queues or limits — the least user-space work a server can do per message on this host." } else { "" });
+    let _ = writeln!(s, "\n## Echo\n\n100 clients, each keeping 8 messages of 64 bytes in flight; round trips counted after a 0.5 s warm-up (those whose echo is read before the time is up; every message still in flight must then come back). Latency from an HDR histogram of every round trip counted. The load is a closed loop: a client sends only when an echo comes back, so at a given rate the mean round trip is 800 in flight / msgs/s (Little's law), and a server stall delays only the 800 messages in flight — the ones it kept from being sent are in no histogram (coordinated omission); read the tail as a comparison between servers, not as a latency under a fixed offered load.{}\n", if kinds.contains(&Kind::EpollC) { " `c-epoll-minimal` is not a library but a ceiling: a minimal C epoll server (`bench/c_epoll_echo.c`, two threads, one `SO_REUSEPORT` listener each) that echoes each read's bytes as they came, with no framing, queues or limits — the least user-space work a server can do per message on this host." } else { "" });
     let _ = writeln!(s, "| server | msgs/s | p50 µs | p99 µs | p99.9 µs | vs tokio (msgs/s) |\n|---|---:|---:|---:|---:|---:|");
     for &k in kinds.iter().filter(|k| k.echoes()) {
         let m = res.med("echo", k, 0);
