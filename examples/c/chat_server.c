@@ -13,12 +13,19 @@
 #include <string.h>
 #include <tcphub.h>
 
+/* How much of `line` snprintf filled: it returns the length the text
+ * would have had, which is more than the buffer holds when it was cut. */
+static size_t fitted(int n, size_t size) {
+    if (n < 0) return 0;
+    return (size_t)n < size ? (size_t)n : size - 1;
+}
+
 /* Callbacks run on tcphub's event-loop threads; userdata is the server. */
 static void on_connect(void *ud, uint64_t id, const char *ip, uint16_t port) {
     char line[128];
     int n = snprintf(line, sizeof line, "client #%llu (%s:%u) connected",
                      (unsigned long long)id, ip, (unsigned)port);
-    tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
+    tcphub_server_send_all(ud, (const uint8_t *)line, fitted(n, sizeof line), NULL);
 }
 
 static void on_message(void *ud, uint64_t id, const uint8_t *data, size_t len) {
@@ -34,7 +41,7 @@ static void on_disconnect(void *ud, uint64_t id, int reason) {
     char line[160];
     int n = snprintf(line, sizeof line, "client #%llu disconnected (%s)",
                      (unsigned long long)id, tcphub_disconnect_detail());
-    tcphub_server_send_all(ud, (const uint8_t *)line, (size_t)n, NULL);
+    tcphub_server_send_all(ud, (const uint8_t *)line, fitted(n, sizeof line), NULL);
 }
 
 /* A port number from the command line, or -1 when `s` is not one. */

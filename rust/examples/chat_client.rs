@@ -29,6 +29,9 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().len() > 2 {
+        return Err("usage: chat_client [HOST:PORT]".into());
+    }
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8001".to_string());
@@ -83,9 +86,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         match client.next_event(Duration::from_secs(60)) {
             Ok(ClientEvent::Message(line)) => {
-                out.write_all(&line)?;
-                out.write_all(b"\n")?;
-                out.flush()?;
+                let written = out
+                    .write_all(&line)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .and_then(|()| out.flush());
+                match written {
+                    // (`chat_client | head -1`: the reader has left.)
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                    r => r?,
+                }
             }
             Ok(ClientEvent::Disconnected(why)) => eprintln!("disconnected: {why}"),
             Ok(ClientEvent::Reconnecting { attempt, delay }) => {

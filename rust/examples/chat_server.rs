@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Every client is told when someone joins or leaves; every line a client
-//! sends goes to everyone, prefixed with the sender's address. Ctrl-C (or
+//! sends goes to everyone, prefixed with the sender's address (the sender
+//! is told when that makes it too long to relay). Ctrl-C (or
 //! SIGTERM) stops it gracefully: what is queued is flushed and every client
 //! sees its connection closed.
 
@@ -27,6 +28,9 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().len() > 2 {
+        return Err("usage: chat_server [PORT]".into());
+    }
     let port: u16 = match std::env::args().nth(1) {
         Some(p) => p
             .parse()
@@ -44,7 +48,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .on_message(|srv, c, msg| {
             let mut line = format!("{}: ", c.addr).into_bytes();
             line.extend_from_slice(msg);
-            srv.send_all(&line);
+            // The line fits the limit, with the prefix it may not: say so.
+            if let Err(e) = srv.try_send_all(&line) {
+                let _ = srv.send(c.id, format!("message not relayed: {e}").as_bytes());
+            }
         })
         .on_disconnect(|srv, c, why| {
             srv.send_all(format!("client {} disconnected ({why})", c.addr).as_bytes());

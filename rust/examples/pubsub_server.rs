@@ -36,6 +36,9 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().len() > 2 {
+        return Err("usage: pubsub_server [PORT]".into());
+    }
     let port: u16 = match std::env::args().nth(1) {
         Some(p) => p
             .parse()

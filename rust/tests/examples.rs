@@ -436,3 +436,92 @@ fn worker_pool_server_answers_the_jobs_taken_before_it_stops() {
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
     ));
 }
+
+/// Review ex: `chat_server` tells the sender when its line is too long to
+/// relay once prefixed with its address (65,530 bytes fit the 64 KiB line
+/// limit; with "<ip:port>: " they do not). It was dropped without a word.
+#[test]
+fn chat_server_tells_the_sender_when_a_line_is_too_long_to_relay() {
+    let (_server, port) = chat_server();
+    let (mut a, a_in) = line_client(port);
+    let me = a.local_addr().unwrap();
+    assert_eq!(a_in.next("a's join"), format!("client {me} connected"));
+    let mut typed = vec![b'x'; 65_530];
+    typed.extend_from_slice(b"\nshort\n");
+    a.write_all(&typed).unwrap();
+    let notice = a_in.next("the notice");
+    assert!(
+        notice.starts_with("message not relayed: "),
+        "the sender was not told: {notice:?}"
+    );
+    assert_eq!(a_in.next("the short line"), format!("{me}: short"));
+}
+
+/// Review ex: the examples refuse arguments they do not take, as their C
+/// and Python twins do (`chat_server 8001 8002` listened on 8001;
+/// `chat_client 127.0.0.1 8001` failed to resolve "127.0.0.1").
+#[test]
+fn examples_refuse_arguments_they_do_not_take() {
+    let cases: [(&str, &[&str]); 5] = [
+        ("chat_server", &["0", "extra"]),
+        ("pubsub_server", &["0", "0"]),
+        ("worker_pool_server", &["0", "x"]),
+        ("chat_client", &["127.0.0.1", "8001"]), // the C and Python form
+        ("pubsub_server", &["0", ""]),
+    ];
+    for (name, args) in cases {
+        let mut child = Kill(
+            Command::new(example(name))
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start the example"),
+        );
+        let err = Lines::of(child.0.stderr.take().unwrap());
+        let status = exit_of(&mut child, name);
+        let usage = if name == "chat_client" {
+            "HOST:PORT"
+        } else {
+            "PORT"
+        };
+        let said: Vec<String> = err.0.iter().collect();
+        assert_eq!(status.code(), Some(1), "{name} {args:?}: {said:?}");
+        assert_eq!(
+            said,
+            [format!("{name}: usage: {name} [{usage}]")],
+            "{name} {args:?}"
+        );
+    }
+}
+
+/// `chat_client | head -1`: once its stdout's reader has left, the client
+/// ends quietly (exit 0), as the Python one does, not with "Broken pipe".
+#[test]
+fn chat_client_ends_quietly_when_its_reader_leaves() {
+    let (_server, port) = chat_server();
+    let mut child = Command::new(example("chat_client"))
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chat_client");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let err = Lines::of(child.stderr.take().unwrap());
+    let mut client = Kill(child);
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.ends_with(" connected\n"), "{first:?}");
+    drop(out); // `head -1` has its line
+               // Another client's join is the next line it writes: into no reader.
+    let (_b, _b_in) = line_client(port);
+    let status = exit_of(&mut client, "chat_client");
+    let said: Vec<String> = err.0.iter().collect();
+    assert_eq!(status.code(), Some(0), "{said:?}");
+    assert!(
+        said.iter().all(|l| l.starts_with("connected to ")),
+        "{said:?}"
+    );
+}
