@@ -355,28 +355,43 @@ fn app_send_bench(
 }
 
 /// Runs the smoke checks: correctness in seconds.
+/// Smoke-runs `kind`'s relay (a fan-out, every frame checked) and, when it
+/// has one, its echo, and says so on one line; the echo server is returned
+/// still running, for the caller's further checks.
+fn smoke_server(kind: Kind, env: &Env) -> Result<Option<Server>, String> {
+    let mut s = Server::start(kind, "relay", env)?;
+    let f = load::fanout(s.addr, 20, 2_000, kind.self_delivery(), 500, true)
+        .map_err(|e| format!("{}: {e}", kind.name()))?;
+    s.stop();
+    print!(
+        "smoke {}: fanout 20 x 2000 delivered in order ({:.2} s)",
+        kind.name(),
+        f.secs
+    );
+    if !kind.echoes() {
+        println!();
+        return Ok(None);
+    }
+    let s = Server::start(kind, "echo", env)?;
+    let e = load::echo(
+        s.addr,
+        10,
+        4,
+        Duration::from_millis(100),
+        Duration::from_millis(400),
+    )
+    .map_err(|e| format!("{}: {e}", kind.name()))?;
+    if e.msgs_per_sec <= 0.0 {
+        return Err(format!("{}: no echo round trips", kind.name()));
+    }
+    println!(", echo ok ({} round trips/s)", human(e.msgs_per_sec));
+    Ok(Some(s))
+}
+
 fn smoke() -> Result<(), String> {
     let env = env("python3".into())?;
     for kind in [Kind::Tcphub, Kind::Tokio] {
-        let mut s = Server::start(kind, "relay", &env)?;
-        let f = load::fanout(s.addr, 20, 2_000, true, 500, true)?;
-        println!(
-            "smoke {}: fanout 20 x 2000 delivered in order ({:.2} s)",
-            kind.name(),
-            f.secs
-        );
-        s.stop();
-        let mut s = Server::start(kind, "echo", &env)?;
-        let e = load::echo(
-            s.addr,
-            10,
-            4,
-            Duration::from_millis(100),
-            Duration::from_millis(400),
-        )?;
-        if e.msgs_per_sec <= 0.0 {
-            return Err(format!("{}: no echo round trips", kind.name()));
-        }
+        let mut s = smoke_server(kind, &env)?.ok_or("no echo server")?;
         if kind == Kind::Tcphub {
             // The client side, in order both ways, small and large messages.
             for (size, n) in [(64, 5_000), (4096, 500)] {
@@ -394,23 +409,16 @@ fn smoke() -> Result<(), String> {
         let c = capacity::capacity(s.addr, 200, CAPACITY_THREADS, s.pid())?;
         let b = capacity::accept_burst(s.addr, 200, s.pid())?;
         println!(
-            "smoke {}: echo ok ({} round trips/s), 200 connections served ({} conns/s), \
+            "smoke {}: 200 connections served ({} conns/s), \
              200 more accepted in a burst ({} conns/s)",
             kind.name(),
-            human(e.msgs_per_sec),
             human(c.accept_per_sec),
             human(b)
         );
         s.stop();
     }
     // The hand-coalescing relay too: its frames must stay whole and in order.
-    let mut s = Server::start(Kind::TokioCoalesced, "relay", &env)?;
-    let f = load::fanout(s.addr, 20, 2_000, true, 500, true)?;
-    println!(
-        "smoke tokio-coalesced: fanout 20 x 2000 delivered in order ({:.2} s)",
-        f.secs
-    );
-    s.stop();
+    smoke_server(Kind::TokioCoalesced, &env)?;
     // The other baselines `compare` runs, so their invocations cannot rot
     // unnoticed until a full run: skipped (and said so) when the program
     // is not installed.
@@ -430,29 +438,7 @@ fn smoke() -> Result<(), String> {
             println!("smoke {}: SKIPPED ({prog} not found)", kind.name());
             continue;
         }
-        let mut s = Server::start(kind, "relay", &env)?;
-        let f = load::fanout(s.addr, 20, 2_000, kind.self_delivery(), 500, true)
-            .map_err(|e| format!("{}: {e}", kind.name()))?;
-        s.stop();
-        print!(
-            "smoke {}: fanout 20 x 2000 delivered in order ({:.2} s)",
-            kind.name(),
-            f.secs
-        );
-        if kind.echoes() {
-            let mut s = Server::start(kind, "echo", &env)?;
-            let e = load::echo(
-                s.addr,
-                10,
-                4,
-                Duration::from_millis(100),
-                Duration::from_millis(400),
-            )
-            .map_err(|e| format!("{}: {e}", kind.name()))?;
-            s.stop();
-            print!(", echo ok ({} round trips/s)", human(e.msgs_per_sec));
-        }
-        println!();
+        smoke_server(kind, &env)?;
     }
     // Application threads' sends, each mode, every sender's order checked.
     for callbacks in [false, true] {

@@ -87,13 +87,7 @@ impl Drop for Kill {
 /// the rest of its stderr lines and its own address (from its first
 /// stderr line, "connected to … from …").
 fn client(port: u16) -> (Kill, Lines, Lines, String) {
-    let mut child = Command::new(example("chat_client"))
-        .arg(format!("127.0.0.1:{port}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chat_client");
+    let mut child = spawn_client(port);
     let out = Lines::of(child.stdout.take().unwrap());
     let err = Lines::of(child.stderr.take().unwrap());
     let hello = err.next("chat_client's connected line");
@@ -104,6 +98,18 @@ fn client(port: u16) -> (Kill, Lines, Lines, String) {
         .unwrap_or_else(|| panic!("unexpected first line {hello:?}"))
         .to_string();
     (Kill(child), out, err, me)
+}
+
+/// `chat_client` started against `127.0.0.1:port`, its stdin, stdout and
+/// stderr piped.
+fn spawn_client(port: u16) -> Child {
+    Command::new(example("chat_client"))
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chat_client")
 }
 
 /// A running `chat_server` on a free port, and the port.
@@ -501,13 +507,7 @@ fn examples_refuse_arguments_they_do_not_take() {
 #[test]
 fn chat_client_ends_quietly_when_its_reader_leaves() {
     let (_server, port) = chat_server();
-    let mut child = Command::new(example("chat_client"))
-        .arg(format!("127.0.0.1:{port}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chat_client");
+    let mut child = spawn_client(port);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let err = Lines::of(child.stderr.take().unwrap());
     let mut client = Kill(child);
