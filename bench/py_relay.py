@@ -3,6 +3,9 @@
 
     python bench/py_relay.py --port 8001 --variant callback|poll
 
+Prints "listening on 127.0.0.1:PORT" once it listens (``--port 0`` picks a
+free port); SIGTERM or SIGINT stop it, exit code 0.
+
 callback: @server.on_message -> server.send_all (the dispatcher thread calls
           Python once per message, in batches under one GIL acquisition).
 poll:     no callbacks; the main thread takes events in batches with
@@ -13,6 +16,11 @@ import signal
 import threading
 
 import tcphub
+
+
+def listening(server: tcphub.TcpServer) -> None:
+    host, port = server.address
+    print(f"listening on {host}:{port}", flush=True)
 
 
 def main() -> None:
@@ -31,10 +39,12 @@ def main() -> None:
             server.send_all(data)
 
         with server:
+            listening(server)
             while not done.wait(0.2):
                 pass
         return
     with server:
+        listening(server)
         send_all = server.send_all
         while not done.is_set():
             for ev in server.poll(1024, timeout=0.2):
