@@ -404,7 +404,9 @@ typedef struct tcphub_client_options {
    */
   tcphub_framing framing;
   /**
-   * Largest frame (0, the default: the framing's own default).
+   * Largest frame (0, the default: the framing's own default). RAW has
+   * no frames: with it, anything but 0 is refused
+   * (`TCPHUB_ERR_INVALID_ARG`).
    */
   size_t max_len;
   /**
@@ -864,7 +866,7 @@ int tcphub_client_close_timeout(struct tcphub_client *c, uint64_t timeout_ms);
  * "[::1]", as tcphub prints addresses — or a name such as "localhost";
  * blocks for the name lookup, which has no time limit of its own, then up
  * to 10 s per resolved address) using the given framing
- * (`max_len` 0: the framing's default) and stores the new client in
+ * (`max_len` 0: the framing's default; RAW takes only 0) and stores the new client in
  * `*client_out`. Messages from the server are taken with `tcphub_client_recv`.
  * The other settings are the defaults of `tcphub_client_options_init`;
  * `tcphub_client_connect_with` takes them all (reconnect included).
@@ -875,7 +877,7 @@ int tcphub_client_close_timeout(struct tcphub_client *c, uint64_t timeout_ms);
  * such as "127.0.0.1:8001" (give the port as `port`), numbers and dots
  * that are no IPv4 address such as "127.0.0.010" (the system's resolver
  * would read 127.0.0.8: a leading zero is octal), `port` 0, an
- * unknown framing), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
+ * unknown framing, a `max_len` other than 0 with RAW), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
  * `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
  *
  * # Safety
@@ -2083,9 +2085,12 @@ int tcphub_server_set_frame_too_large_message(struct tcphub_server *s, const uin
  * Sets how messages are delimited: `TCPHUB_FRAMING_RAW` (default),
  * `TCPHUB_FRAMING_LINES` or `TCPHUB_FRAMING_LENGTH_PREFIXED`, with the
  * largest accepted message in bytes (`max_len` 0: the framing's default;
- * ignored for RAW). Messages sent are framed the same way.
+ * RAW, which has no frames, takes only 0). Messages sent are framed the
+ * same way.
  *
- * Returns `TCPHUB_ERR_INVALID_ARG` for an unknown framing value,
+ * Returns `TCPHUB_ERR_INVALID_ARG` for an unknown framing value or a
+ * `max_len` other than 0 with `TCPHUB_FRAMING_RAW` (the setting is then
+ * left as it was),
  * `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
  *
  * # Safety

@@ -105,6 +105,17 @@ pub(crate) fn threads(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("must be a whole number from 1 to {}", tcphub::MAX_THREADS))
 }
 
+/// Value parser for `--busy-poll-us`: a whole number of microseconds, 0
+/// to [`tcphub::MAX_BUSY_POLL`], every bad value (negative, fractional,
+/// past the bound) saying that range, as `python -m tcphub serve` does.
+pub(crate) fn busy_poll_micros(text: &str) -> Result<u64, String> {
+    let most = tcphub::MAX_BUSY_POLL.as_micros() as u64;
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| *n <= most)
+        .ok_or_else(|| format!("must be a whole number of microseconds from 0 to {most}"))
+}
+
 /// A command line the command cannot use (a server address without a
 /// port, say) found past clap's own checks: reported as
 /// `tcphub: <message>`, with the usage-error exit code 2 as clap's are.

@@ -32,22 +32,22 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "0.0.0.0", value_parser = crate::bind_ip)]
     bind: IpAddr,
     /// Port to listen on (0 picks a free one, named in the "listening on" log line).
-    #[arg(long, default_value_t = 8001)]
+    #[arg(long, default_value_t = 8001, allow_hyphen_values = true)]
     port: u16,
     /// Most clients connected at once; more are accepted and closed.
-    #[arg(long, default_value_t = 100, value_parser = crate::at_least_one)]
+    #[arg(long, default_value_t = 100, value_parser = crate::at_least_one, allow_hyphen_values = true)]
     max: usize,
     /// Most clients from one IP address at once (default: no limit but
     /// --max); more from it are accepted and closed, so one host cannot
     /// take every place.
-    #[arg(long, value_name = "N", value_parser = crate::at_least_one)]
+    #[arg(long, value_name = "N", value_parser = crate::at_least_one, allow_hyphen_values = true)]
     max_per_ip: Option<usize>,
     /// Count IPv6 clients for --max-per-ip by the first BITS bits of their
     /// address (1 to 128, default 128: each address on its own); 64 counts
     /// a host that has a whole /64 once. IPv4 addresses count whole.
     /// Needs --max-per-ip.
     #[arg(long, value_name = "BITS", default_value_t = 128, requires = "max_per_ip",
-          value_parser = clap::value_parser!(u8).range(1..=128))]
+          value_parser = clap::value_parser!(u8).range(1..=128), allow_hyphen_values = true)]
     per_ip_v6_prefix: u8,
     /// Message framing.
     #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
@@ -74,13 +74,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", value_parser = crate::positive_secs, allow_hyphen_values = true)]
     stats: Option<Duration>,
     /// Event-loop threads (default: one per core).
-    #[arg(long, value_parser = crate::threads)]
+    #[arg(long, value_parser = crate::threads, allow_hyphen_values = true)]
     threads: Option<usize>,
     /// Let event loops that ran out of work keep polling this many
     /// microseconds before they sleep (fewer wakeups under steady load; 0:
     /// sleep at once; at most 1000000, a second).
     #[arg(long, value_name = "MICROS", default_value_t = tcphub::DEFAULT_BUSY_POLL.as_micros() as u64,
-          value_parser = clap::value_parser!(u64).range(0..=tcphub::MAX_BUSY_POLL.as_micros() as u64))]
+          value_parser = crate::busy_poll_micros, allow_hyphen_values = true)]
     busy_poll_us: u64,
 }
 

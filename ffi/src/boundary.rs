@@ -382,9 +382,17 @@ pub(crate) unsafe fn host<'a>(p: *const c_char) -> Result<&'a str, Fail> {
     tcphub_core::client_host(text).map_err(Fail::invalid)
 }
 
-/// The core framing for a `TCPHUB_FRAMING_*` value; `max_len` 0 picks the default.
+/// The core framing for a `TCPHUB_FRAMING_*` value; `max_len` 0 picks the
+/// default, and is the only one RAW takes.
 pub(crate) fn framing(value: tcphub_framing, max_len: usize) -> Result<Framing, Fail> {
     match value {
+        // RAW has no frames, so no frame limit: one given is a mistake,
+        // refused (as Python refuses `max_len` with "raw") rather than
+        // dropped unseen. 0, "the framing's default", is good for any.
+        TCPHUB_FRAMING_RAW if max_len != 0 => Err(Fail::invalid(format!(
+            "max_len applies to TCPHUB_FRAMING_LINES and TCPHUB_FRAMING_LENGTH_PREFIXED, \
+             not TCPHUB_FRAMING_RAW: give 0 with RAW, not {max_len}"
+        ))),
         TCPHUB_FRAMING_RAW => Ok(Framing::Raw),
         TCPHUB_FRAMING_LINES => Ok(Framing::Lines {
             max_len: if max_len == 0 {

@@ -59,7 +59,7 @@ fn refused(client: &TcpClient, err: tcphub_core::Error) -> Fail {
 /// "[::1]", as tcphub prints addresses — or a name such as "localhost";
 /// blocks for the name lookup, which has no time limit of its own, then up
 /// to 10 s per resolved address) using the given framing
-/// (`max_len` 0: the framing's default) and stores the new client in
+/// (`max_len` 0: the framing's default; RAW takes only 0) and stores the new client in
 /// `*client_out`. Messages from the server are taken with `tcphub_client_recv`.
 /// The other settings are the defaults of `tcphub_client_options_init`;
 /// `tcphub_client_connect_with` takes them all (reconnect included).
@@ -70,7 +70,7 @@ fn refused(client: &TcpClient, err: tcphub_core::Error) -> Fail {
 /// such as "127.0.0.1:8001" (give the port as `port`), numbers and dots
 /// that are no IPv4 address such as "127.0.0.010" (the system's resolver
 /// would read 127.0.0.8: a leading zero is octal), `port` 0, an
-/// unknown framing), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
+/// unknown framing, a `max_len` other than 0 with RAW), `TCPHUB_ERR_NULL` (`host` or `client_out` NULL),
 /// `TCPHUB_ERR_IO`. On failure `*client_out` is set to NULL.
 ///
 /// # Safety

@@ -30,7 +30,9 @@ pub struct tcphub_client_options {
     pub size: usize,
     /// `TCPHUB_FRAMING_*`, as the server's (default `TCPHUB_FRAMING_RAW`).
     pub framing: tcphub_framing,
-    /// Largest frame (0, the default: the framing's own default).
+    /// Largest frame (0, the default: the framing's own default). RAW has
+    /// no frames: with it, anything but 0 is refused
+    /// (`TCPHUB_ERR_INVALID_ARG`).
     pub max_len: usize,
     /// Time allowed for each connection attempt, in milliseconds (default
     /// 10000; must be more than 0).

@@ -421,9 +421,12 @@ pub unsafe extern "C" fn tcphub_server_set_bind_ip(
 /// Sets how messages are delimited: `TCPHUB_FRAMING_RAW` (default),
 /// `TCPHUB_FRAMING_LINES` or `TCPHUB_FRAMING_LENGTH_PREFIXED`, with the
 /// largest accepted message in bytes (`max_len` 0: the framing's default;
-/// ignored for RAW). Messages sent are framed the same way.
+/// RAW, which has no frames, takes only 0). Messages sent are framed the
+/// same way.
 ///
-/// Returns `TCPHUB_ERR_INVALID_ARG` for an unknown framing value,
+/// Returns `TCPHUB_ERR_INVALID_ARG` for an unknown framing value or a
+/// `max_len` other than 0 with `TCPHUB_FRAMING_RAW` (the setting is then
+/// left as it was),
 /// `TCPHUB_ERR_ALREADY_RUNNING` while the server runs.
 ///
 /// # Safety

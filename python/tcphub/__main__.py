@@ -152,6 +152,11 @@ class _StderrHandler(logging.Handler):
 _MAX_SECONDS = 18446744073709551615.999999999
 
 
+#: The largest count the engine takes (Rust's ``usize::MAX``: 2**64 - 1 on a
+#: 64-bit machine), as ``tcphub serve --max`` and ``TcpServer`` take it.
+_SIZE_MAX = sys.maxsize * 2 + 1
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -238,9 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help='local address ("::" for IPv6 + IPv4)')
     serve.add_argument("--port", type=_int_in(0, 65535), default=8001,
                        help="port (0 picks a free one)")
-    serve.add_argument("--max", type=_int_in(1, sys.maxsize), default=100,
+    serve.add_argument("--max", type=_int_in(1, _SIZE_MAX), default=100,
                        help="most clients connected at once")
-    serve.add_argument("--max-per-ip", type=_int_in(1, sys.maxsize), metavar="N",
+    serve.add_argument("--max-per-ip", type=_int_in(1, _SIZE_MAX), metavar="N",
                        help="most clients from one IP address at once (default: no limit but --max)")
     # (None until given: only with --max-per-ip, as in `tcphub serve`.)
     serve.add_argument("--per-ip-v6-prefix", type=_int_in(1, 128), metavar="BITS",
