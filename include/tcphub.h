@@ -863,7 +863,7 @@ int tcphub_client_close_timeout(struct tcphub_client *c, uint64_t timeout_ms);
 
 /**
  * Connects to `host`:`port` (an IP address — IPv6 also in brackets,
- * "[::1]", as tcphub prints addresses — or a name such as "localhost";
+ * `"[::1]"`, as tcphub prints addresses — or a name such as "localhost";
  * blocks for the name lookup, which has no time limit of its own, then up
  * to 10 s per resolved address) using the given framing
  * (`max_len` 0: the framing's default; RAW takes only 0) and stores the new client in
@@ -905,6 +905,17 @@ int tcphub_client_connect(const char *host, uint16_t port, tcphub_framing framin
  * `max_queue_bytes` or `event_capacity`, a `keepalive_ms` over
  * 32,767 s), `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`. On failure
  * `*client_out` is set to NULL.
+ *
+ * ```c
+ * tcphub_client_options o;
+ * tcphub_client_options_init(&o); // the defaults, and o.size
+ * o.framing = TCPHUB_FRAMING_LINES;
+ * o.reconnect = true;
+ * o.reconnect_max_attempts = 10;
+ * tcphub_client *c;
+ * if (tcphub_client_connect_with(host, port, &o, &c) != TCPHUB_OK)
+ *     fprintf(stderr, "%s\n", tcphub_last_error()); // c is NULL
+ * ```
  *
  * # Safety
  *
@@ -1067,7 +1078,8 @@ uint16_t tcphub_client_local_port(const struct tcphub_client *c);
 /**
  * Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just
  * look) for the client's next event and writes it to `*event_out`,
- * overwriting it without releasing it. It shares the queue with
+ * overwriting it without releasing it (the event owns its message: free
+ * it with `tcphub_client_event_release`). It shares the queue with
  * `tcphub_client_recv`, which skips all but messages: with reconnect on, a
  * `TCPHUB_CLIENT_EVENT_RECONNECTED` is where to log in or subscribe again.
  * The events come in order: messages, then DISCONNECTED (with reconnect:
@@ -1076,6 +1088,17 @@ uint16_t tcphub_client_local_port(const struct tcphub_client *c);
  * Returns `TCPHUB_OK` with an event, `TCPHUB_ERR_TIMEOUT` when none came in
  * time, `TCPHUB_ERR_NOT_RUNNING` once CLOSED was taken. On failure
  * `*event_out` is zeroed.
+ *
+ * ```c
+ * tcphub_client_event ev;
+ * while (tcphub_client_next_event(c, &ev, -1) == TCPHUB_OK) {
+ *     if (ev.kind == TCPHUB_CLIENT_EVENT_MESSAGE)
+ *         handle_message(ev.message.data, ev.message.len);
+ *     else if (ev.kind == TCPHUB_CLIENT_EVENT_RECONNECTED)
+ *         tcphub_client_send(c, (const uint8_t *)"login alice", 11); // log in again
+ *     tcphub_client_event_release(&ev);
+ * } // ends once TCPHUB_CLIENT_EVENT_CLOSED was taken
+ * ```
  *
  * # Safety
  *
@@ -1146,6 +1169,16 @@ int tcphub_client_ready_fd(struct tcphub_client *c, struct tcphub_ready_fd **rea
  * Returns `TCPHUB_ERR_TIMEOUT` when nothing came in time,
  * `TCPHUB_ERR_NOT_RUNNING` once the connection is gone and every message
  * was taken. On failure `*msg_out` is zeroed.
+ *
+ * ```c
+ * tcphub_message m;
+ * int rc;
+ * while ((rc = tcphub_client_recv(c, &m, 5000)) == TCPHUB_OK) {
+ *     handle_message(m.data, m.len);
+ *     tcphub_message_release(&m);
+ * }
+ * // TCPHUB_ERR_NOT_RUNNING: the connection ended; TCPHUB_ERR_TIMEOUT: 5 s of silence
+ * ```
  *
  * # Safety
  *
@@ -1278,6 +1311,19 @@ bool tcphub_connect_cancel_is_cancelled(const struct tcphub_connect_cancel *c);
 /**
  * A new token, not cancelled. Returns NULL only if it cannot be created
  * (see `tcphub_last_error`). Release it with `tcphub_connect_cancel_free`.
+ *
+ * A connect another thread can end (`cancel` made here, freed once the connect returned):
+ * ```c
+ * tcphub_client_options o;
+ * tcphub_client_options_init(&o);
+ * o.connect_timeout_ms = 60000;
+ * o.cancel = cancel;
+ * tcphub_client *c;
+ * int rc = tcphub_client_connect_with(host, port, &o, &c); // TCPHUB_ERR_CONNECT once cancelled
+ *
+ * // another thread, to give up:
+ * tcphub_connect_cancel_cancel(cancel); // the connect ends now
+ * ```
  */
 struct tcphub_connect_cancel *tcphub_connect_cancel_new(void);
 
@@ -1480,6 +1526,18 @@ int tcphub_server_client_info(const struct tcphub_server *s, uint64_t client_id,
  * Returns `TCPHUB_ERR_NULL` for a NULL `s` or `count_out`, or a NULL
  * `clients_out` with `capacity` above 0 (`*count_out` is then 0).
  *
+ * ```c
+ * size_t cap = 64, n;
+ * tcphub_client_info *list = malloc(cap * sizeof *list);
+ * while (tcphub_server_clients(s, list, cap, &n) == TCPHUB_OK && n > cap) {
+ *     cap = n + 16; // more came: make room and ask again
+ *     list = realloc(list, cap * sizeof *list);
+ * }
+ * for (size_t i = 0; i < n && i < cap; i++)
+ *     printf("%llu %s:%u\n", (unsigned long long)list[i].client_id, list[i].ip, (unsigned)list[i].port);
+ * free(list);
+ * ```
+ *
  * # Safety
  *
  * `s` is NULL or a live server; `clients_out` is NULL or has room for
@@ -1577,13 +1635,15 @@ int tcphub_server_local_addr(const struct tcphub_server *s, char *ip_out, uint16
  *
  * Returns NULL only if the object cannot be created (see `tcphub_last_error`).
  * Release it with `tcphub_server_free`.
+ * A whole server, from new to start: see `tcphub_server_on_message`.
  */
 struct tcphub_server *tcphub_server_new(uint16_t port, size_t max_clients);
 
 /**
  * Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just
  * look) for the next event of a server running in pull mode (no callbacks
- * set) and writes it to `*event_out`, overwriting it without releasing it.
+ * set) and writes it to `*event_out`, overwriting it without releasing it
+ * (the event owns its message: free it with `tcphub_event_release`).
  * Events of one client come in order: CONNECTED, its MESSAGEs, then one
  * DISCONNECTED. Several threads may wait at once; each event goes to one.
  * A client that finished sending (`TCPHUB_REASON_CLOSED_BY_PEER`, or
@@ -1600,6 +1660,19 @@ struct tcphub_server *tcphub_server_new(uint16_t port, size_t max_clients);
  * time, `TCPHUB_ERR_NOT_RUNNING` when the server was never started, runs
  * in callback mode (its events go to the callbacks), or has stopped and
  * every event was taken. On failure `*event_out` is zeroed.
+ *
+ * A pull-mode loop:
+ * ```c
+ * tcphub_event ev;
+ * int rc;
+ * while ((rc = tcphub_server_next_event(s, &ev, -1)) == TCPHUB_OK) {
+ *     if (ev.kind == TCPHUB_EVENT_MESSAGE)
+ *         tcphub_server_send(s, ev.client_id, ev.data, ev.len); // echo, before the next event
+ *     handle(&ev);
+ *     tcphub_event_release(&ev); // frees ev.data
+ * }
+ * // TCPHUB_ERR_NOT_RUNNING: stopped, and every event was taken
+ * ```
  *
  * # Safety
  *
@@ -1649,6 +1722,22 @@ int tcphub_server_on_disconnect(struct tcphub_server *s, tcphub_disconnect_cb cb
  *
  * Returns as `tcphub_server_on_connect`: `TCPHUB_ERR_ALREADY_RUNNING`
  * while the server runs, `TCPHUB_ERR_NULL` for a NULL `s`.
+ *
+ * A server echoing lines:
+ * ```c
+ * static void echo(void *userdata, uint64_t id, const uint8_t *data, size_t len) {
+ *     tcphub_server_send(userdata, id, data, len); // userdata: the server
+ * }
+ *
+ * tcphub_server *s = tcphub_server_new(port, 100);
+ * tcphub_server_set_framing(s, TCPHUB_FRAMING_LINES, 0);
+ * tcphub_server_on_message(s, echo, s);
+ * if (tcphub_server_start(s) != TCPHUB_OK) {
+ *     fprintf(stderr, "%s\n", tcphub_last_error());
+ *     tcphub_server_free(s);
+ *     return 1;
+ * }
+ * ```
  *
  * # Safety
  *
@@ -1923,7 +2012,7 @@ int tcphub_server_send_many(struct tcphub_server *s, const uint64_t *ids, size_t
 /**
  * Queues a message for the client whose remote address is `ip`:`port`
  * (as reported to `on_connect`). An IPv6 `ip` may also be written in brackets
- * ("[::1]") or with an IPv6 zone ("fe80::1%eth0", ignored), and an IPv4
+ * (`"[::1]"`) or with an IPv6 zone ("fe80::1%eth0", ignored), and an IPv4
  * client may be named by its IPv4-mapped address ("::ffff:127.0.0.1").
  * A client is found from its `on_connect` (or `TCPHUB_EVENT_CONNECTED`)
  * on, not from the moment its `connect()` returns: the kernel completes
@@ -1966,7 +2055,7 @@ int tcphub_server_set_backlog(struct tcphub_server *s, int backlog);
 /**
  * Sets the local IP address to listen on, as text: "127.0.0.1", "::1",
  * "0.0.0.0" (the default), or "::" (IPv6 and IPv4); an IPv6 address may
- * also come in brackets ("[::1]"), as tcphub prints addresses.
+ * also come in brackets (`"[::1]"`), as tcphub prints addresses.
  *
  * Returns `TCPHUB_ERR_INVALID_ARG` for text that is not an IP address
  * (a host name, a port, an IPv6 zone: the server binds an address alone),
@@ -2426,6 +2515,13 @@ int tcphub_server_start(struct tcphub_server *s);
  *
  * Returns `TCPHUB_ERR_NULL` when `s` or `stats_out` is NULL (`*stats_out`
  * is zeroed when it can be).
+ *
+ * ```c
+ * tcphub_stats st;
+ * if (tcphub_server_stats(s, &st) == TCPHUB_OK)
+ *     printf("%llu clients, %llu messages in\n",
+ *            (unsigned long long)st.clients, (unsigned long long)st.msgs_in);
+ * ```
  *
  * # Safety
  *

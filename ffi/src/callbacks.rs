@@ -169,6 +169,22 @@ pub unsafe extern "C" fn tcphub_server_on_connect(
 /// Returns as `tcphub_server_on_connect`: `TCPHUB_ERR_ALREADY_RUNNING`
 /// while the server runs, `TCPHUB_ERR_NULL` for a NULL `s`.
 ///
+/// A server echoing lines:
+/// ```c
+/// static void echo(void *userdata, uint64_t id, const uint8_t *data, size_t len) {
+///     tcphub_server_send(userdata, id, data, len); // userdata: the server
+/// }
+///
+/// tcphub_server *s = tcphub_server_new(port, 100);
+/// tcphub_server_set_framing(s, TCPHUB_FRAMING_LINES, 0);
+/// tcphub_server_on_message(s, echo, s);
+/// if (tcphub_server_start(s) != TCPHUB_OK) {
+///     fprintf(stderr, "%s\n", tcphub_last_error());
+///     tcphub_server_free(s);
+///     return 1;
+/// }
+/// ```
+///
 /// # Safety
 ///
 /// As for `tcphub_server_on_connect`.

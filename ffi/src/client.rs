@@ -56,7 +56,7 @@ fn refused(client: &TcpClient, err: tcphub_core::Error) -> Fail {
 }
 
 /// Connects to `host`:`port` (an IP address — IPv6 also in brackets,
-/// "[::1]", as tcphub prints addresses — or a name such as "localhost";
+/// `"[::1]"`, as tcphub prints addresses — or a name such as "localhost";
 /// blocks for the name lookup, which has no time limit of its own, then up
 /// to 10 s per resolved address) using the given framing
 /// (`max_len` 0: the framing's default; RAW takes only 0) and stores the new client in
@@ -245,6 +245,16 @@ pub unsafe extern "C" fn tcphub_client_flush_to(
 /// Returns `TCPHUB_ERR_TIMEOUT` when nothing came in time,
 /// `TCPHUB_ERR_NOT_RUNNING` once the connection is gone and every message
 /// was taken. On failure `*msg_out` is zeroed.
+///
+/// ```c
+/// tcphub_message m;
+/// int rc;
+/// while ((rc = tcphub_client_recv(c, &m, 5000)) == TCPHUB_OK) {
+///     handle_message(m.data, m.len);
+///     tcphub_message_release(&m);
+/// }
+/// // TCPHUB_ERR_NOT_RUNNING: the connection ended; TCPHUB_ERR_TIMEOUT: 5 s of silence
+/// ```
 ///
 /// # Safety
 ///

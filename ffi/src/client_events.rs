@@ -1,7 +1,7 @@
 //! Every event of a client in pull mode — messages, drops, reconnect
 //! attempts and successes, the final close: `tcphub_client_event`,
 //! `tcphub_client_next_event`, `tcphub_client_event_release` (the C view of
-//! the core's [`ClientEvent`](tcphub_core::ClientEvent)).
+//! the core's [`ClientEvent`]).
 
 use std::ffi::{c_char, c_int};
 
@@ -79,7 +79,8 @@ fn fill(ev: &mut tcphub_client_event, event: ClientEvent) {
 
 /// Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just
 /// look) for the client's next event and writes it to `*event_out`,
-/// overwriting it without releasing it. It shares the queue with
+/// overwriting it without releasing it (the event owns its message: free
+/// it with `tcphub_client_event_release`). It shares the queue with
 /// `tcphub_client_recv`, which skips all but messages: with reconnect on, a
 /// `TCPHUB_CLIENT_EVENT_RECONNECTED` is where to log in or subscribe again.
 /// The events come in order: messages, then DISCONNECTED (with reconnect:
@@ -88,6 +89,17 @@ fn fill(ev: &mut tcphub_client_event, event: ClientEvent) {
 /// Returns `TCPHUB_OK` with an event, `TCPHUB_ERR_TIMEOUT` when none came in
 /// time, `TCPHUB_ERR_NOT_RUNNING` once CLOSED was taken. On failure
 /// `*event_out` is zeroed.
+///
+/// ```c
+/// tcphub_client_event ev;
+/// while (tcphub_client_next_event(c, &ev, -1) == TCPHUB_OK) {
+///     if (ev.kind == TCPHUB_CLIENT_EVENT_MESSAGE)
+///         handle_message(ev.message.data, ev.message.len);
+///     else if (ev.kind == TCPHUB_CLIENT_EVENT_RECONNECTED)
+///         tcphub_client_send(c, (const uint8_t *)"login alice", 11); // log in again
+///     tcphub_client_event_release(&ev);
+/// } // ends once TCPHUB_CLIENT_EVENT_CLOSED was taken
+/// ```
 ///
 /// # Safety
 ///

@@ -178,6 +178,17 @@ pub unsafe extern "C" fn tcphub_client_options_init(options: *mut tcphub_client_
 /// 32,767 s), `TCPHUB_ERR_NULL`, `TCPHUB_ERR_IO`. On failure
 /// `*client_out` is set to NULL.
 ///
+/// ```c
+/// tcphub_client_options o;
+/// tcphub_client_options_init(&o); // the defaults, and o.size
+/// o.framing = TCPHUB_FRAMING_LINES;
+/// o.reconnect = true;
+/// o.reconnect_max_attempts = 10;
+/// tcphub_client *c;
+/// if (tcphub_client_connect_with(host, port, &o, &c) != TCPHUB_OK)
+///     fprintf(stderr, "%s\n", tcphub_last_error()); // c is NULL
+/// ```
+///
 /// # Safety
 ///
 /// `host` is NULL or a NUL-terminated string; `options` is NULL or

@@ -47,6 +47,18 @@ impl From<Client> for tcphub_client_info {
 /// Returns `TCPHUB_ERR_NULL` for a NULL `s` or `count_out`, or a NULL
 /// `clients_out` with `capacity` above 0 (`*count_out` is then 0).
 ///
+/// ```c
+/// size_t cap = 64, n;
+/// tcphub_client_info *list = malloc(cap * sizeof *list);
+/// while (tcphub_server_clients(s, list, cap, &n) == TCPHUB_OK && n > cap) {
+///     cap = n + 16; // more came: make room and ask again
+///     list = realloc(list, cap * sizeof *list);
+/// }
+/// for (size_t i = 0; i < n && i < cap; i++)
+///     printf("%llu %s:%u\n", (unsigned long long)list[i].client_id, list[i].ip, (unsigned)list[i].port);
+/// free(list);
+/// ```
+///
 /// # Safety
 ///
 /// `s` is NULL or a live server; `clients_out` is NULL or has room for

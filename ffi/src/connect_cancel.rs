@@ -32,6 +32,19 @@ impl tcphub_connect_cancel {
 
 /// A new token, not cancelled. Returns NULL only if it cannot be created
 /// (see `tcphub_last_error`). Release it with `tcphub_connect_cancel_free`.
+///
+/// A connect another thread can end (`cancel` made here, freed once the connect returned):
+/// ```c
+/// tcphub_client_options o;
+/// tcphub_client_options_init(&o);
+/// o.connect_timeout_ms = 60000;
+/// o.cancel = cancel;
+/// tcphub_client *c;
+/// int rc = tcphub_client_connect_with(host, port, &o, &c); // TCPHUB_ERR_CONNECT once cancelled
+///
+/// // another thread, to give up:
+/// tcphub_connect_cancel_cancel(cancel); // the connect ends now
+/// ```
 #[no_mangle]
 pub extern "C" fn tcphub_connect_cancel_new() -> *mut tcphub_connect_cancel {
     boundary("tcphub_connect_cancel_new", || {

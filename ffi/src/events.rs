@@ -74,7 +74,8 @@ fn fill(ev: &mut tcphub_event, event: Event) {
 
 /// Waits up to `timeout_ms` milliseconds (negative: without limit, 0: just
 /// look) for the next event of a server running in pull mode (no callbacks
-/// set) and writes it to `*event_out`, overwriting it without releasing it.
+/// set) and writes it to `*event_out`, overwriting it without releasing it
+/// (the event owns its message: free it with `tcphub_event_release`).
 /// Events of one client come in order: CONNECTED, its MESSAGEs, then one
 /// DISCONNECTED. Several threads may wait at once; each event goes to one.
 /// A client that finished sending (`TCPHUB_REASON_CLOSED_BY_PEER`, or
@@ -91,6 +92,19 @@ fn fill(ev: &mut tcphub_event, event: Event) {
 /// time, `TCPHUB_ERR_NOT_RUNNING` when the server was never started, runs
 /// in callback mode (its events go to the callbacks), or has stopped and
 /// every event was taken. On failure `*event_out` is zeroed.
+///
+/// A pull-mode loop:
+/// ```c
+/// tcphub_event ev;
+/// int rc;
+/// while ((rc = tcphub_server_next_event(s, &ev, -1)) == TCPHUB_OK) {
+///     if (ev.kind == TCPHUB_EVENT_MESSAGE)
+///         tcphub_server_send(s, ev.client_id, ev.data, ev.len); // echo, before the next event
+///     handle(&ev);
+///     tcphub_event_release(&ev); // frees ev.data
+/// }
+/// // TCPHUB_ERR_NOT_RUNNING: stopped, and every event was taken
+/// ```
 ///
 /// # Safety
 ///

@@ -157,7 +157,7 @@ pub unsafe extern "C" fn tcphub_server_send_many(
 
 /// Queues a message for the client whose remote address is `ip`:`port`
 /// (as reported to `on_connect`). An IPv6 `ip` may also be written in brackets
-/// ("[::1]") or with an IPv6 zone ("fe80::1%eth0", ignored), and an IPv4
+/// (`"[::1]"`) or with an IPv6 zone ("fe80::1%eth0", ignored), and an IPv4
 /// client may be named by its IPv4-mapped address ("::ffff:127.0.0.1").
 /// A client is found from its `on_connect` (or `TCPHUB_EVENT_CONNECTED`)
 /// on, not from the moment its `connect()` returns: the kernel completes

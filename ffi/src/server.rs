@@ -356,6 +356,7 @@ pub(crate) unsafe fn tune(
 ///
 /// Returns NULL only if the object cannot be created (see `tcphub_last_error`).
 /// Release it with `tcphub_server_free`.
+/// A whole server, from new to start: see `tcphub_server_on_message`.
 #[no_mangle]
 pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphub_server {
     boundary("tcphub_server_new", || {
@@ -391,7 +392,7 @@ pub extern "C" fn tcphub_server_new(port: u16, max_clients: usize) -> *mut tcphu
 
 /// Sets the local IP address to listen on, as text: "127.0.0.1", "::1",
 /// "0.0.0.0" (the default), or "::" (IPv6 and IPv4); an IPv6 address may
-/// also come in brackets ("[::1]"), as tcphub prints addresses.
+/// also come in brackets (`"[::1]"`), as tcphub prints addresses.
 ///
 /// Returns `TCPHUB_ERR_INVALID_ARG` for text that is not an IP address
 /// (a host name, a port, an IPv6 zone: the server binds an address alone),

@@ -118,6 +118,13 @@ impl From<Stats> for tcphub_stats {
 /// Returns `TCPHUB_ERR_NULL` when `s` or `stats_out` is NULL (`*stats_out`
 /// is zeroed when it can be).
 ///
+/// ```c
+/// tcphub_stats st;
+/// if (tcphub_server_stats(s, &st) == TCPHUB_OK)
+///     printf("%llu clients, %llu messages in\n",
+///            (unsigned long long)st.clients, (unsigned long long)st.msgs_in);
+/// ```
+///
 /// # Safety
 ///
 /// `s` is NULL or a live server; `stats_out` is NULL or writable.

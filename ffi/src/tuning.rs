@@ -3,7 +3,7 @@
 //! backlog, the pull-mode queue capacity, the per-address limit and the
 //! server's notices (to refused connections, to clients cut off for a
 //! timeout). Each setter stores its value; `tcphub_server_start` hands
-//! them to the core's builder (see [`Tuning::apply`]).
+//! them to the core's builder (see `Tuning::apply`).
 
 use std::ffi::{c_int, c_uint};
 use std::time::Duration;

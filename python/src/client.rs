@@ -106,6 +106,18 @@ use connect::ConnectArgs;
 ///
 /// Raises ``InvalidConfig`` (a ``ValueError``) for bad values, a negative
 /// or too large count (``event_capacity=-1``) included, before it dials.
+///
+/// Example::
+///
+///     with TcpClient("127.0.0.1", 8001, framing="lines") as client:
+///         client.send(b"hello")
+///         print(client.recv(timeout=5))  # the server's answer
+///     # closed here: what was queued was flushed first
+///
+/// Its properties (``local_address``, ``peer_address``, ``is_open``,
+/// ``is_connected``, ``queued_bytes``, ``unsent``, ``disconnect_reason``...)
+/// answer where the client stands, e.g. ``client.disconnect_reason`` after
+/// a ``recv()`` that returned ``None``.
 #[pyclass(name = "TcpClient", module = "tcphub", frozen, weakref)]
 pub(crate) struct PyTcpClient {
     client: TcpClient,
@@ -316,6 +328,12 @@ impl PyTcpClient {
     /// queued), or ``NotRunning`` once closed
     /// or after ``shutdown_write()`` (its message says which; also when that
     /// happens during the wait).
+    ///
+    /// Example::
+    ///
+    ///     for i in range(100_000):
+    ///         client.send(b"%d" % i, timeout=1.0)  # waits for room instead of QueueFull
+    ///     client.flush(timeout=5)
     #[pyo3(signature = (data, timeout = 0.0))]
     fn send(&self, py: Python<'_>, data: Data, timeout: Option<f64>) -> PyResult<()> {
         let deadline = match timeout.map(|t| duration(py, t, "timeout")).transpose()? {
@@ -363,6 +381,8 @@ impl PyTcpClient {
     /// ``NotRunning`` when the messages will never be written: the client
     /// was closed (the close's own flush is waited for) or its connection
     /// ended for good with them unsent.
+    ///
+    /// Example: see ``send()``.
     #[pyo3(signature = (timeout = None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let deadline = timeout
@@ -390,6 +410,12 @@ impl PyTcpClient {
     /// comes). Returns ``None`` once the connection is closed for good (like
     /// ``socket.recv`` returning ``b""``). Raises ``Timeout`` (a
     /// ``TimeoutError``) when nothing came in time. Ctrl-C interrupts the wait.
+    ///
+    /// Example::
+    ///
+    ///     while (msg := client.recv()) is not None:  # until the server closes
+    ///         print(msg)
+    ///     print("ended:", client.disconnect_reason)  # e.g. closed by peer
     #[pyo3(signature = (timeout = None))]
     fn recv<'py>(
         &self,
@@ -408,6 +434,8 @@ impl PyTcpClient {
     /// with ``recv()``, which skips all but messages: with ``reconnect=True``
     /// a ``"reconnected"`` event is where to log in or subscribe again.
     /// Ctrl-C interrupts the wait.
+    ///
+    /// Example: see ``ClientEvent``.
     #[pyo3(signature = (timeout = None))]
     fn next_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyClientEvent>> {
         let ev = wait_in_slices(py, timeout, |t| self.client.next_event(t))?;
@@ -420,6 +448,13 @@ impl PyTcpClient {
     /// ``ready_fd()`` the event loop watches (``add_reader``), one per client
     /// and loop, no thread; the wait takes nothing, so cancelling the
     /// awaiting task (``asyncio.wait_for``, a task group) loses no message.
+    ///
+    /// Example::
+    ///
+    ///     async def read_all(client):
+    ///         async for msg in client:  # arecv() until the connection ends
+    ///             print(msg)
+    ///         reply = await client.arecv(timeout=5)  # None: it has ended
     #[pyo3(signature = (timeout = None))]
     fn arecv<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         if let Some(t) = timeout {
@@ -442,6 +477,17 @@ impl PyTcpClient {
     /// message (or the end) can be taken (after its ``arm()``), for waiting
     /// in an event loop of your own; ``arecv()`` and ``async for`` wait on
     /// one. Raises ``IoError`` when the system gives no descriptors.
+    ///
+    /// Example (as ``ReadyFd``'s, taking with ``recv(timeout=0)``)::
+    ///
+    ///     ready = client.ready_fd()
+    ///     sel.register(ready, selectors.EVENT_READ)
+    ///     if ready.arm():
+    ///         sel.select(timeout=5.0)
+    ///     try:
+    ///         msg = client.recv(timeout=0)
+    ///     except tcphub.Timeout:
+    ///         pass  # a spurious wakeup: arm again
     fn ready_fd(&self, py: Python<'_>) -> PyResult<crate::ready::PyReadyFd> {
         let fd = self
             .client
@@ -455,6 +501,13 @@ impl PyTcpClient {
     /// keep arriving until the server closes its side, which ends the client
     /// for good (no reconnect); later ``send`` calls raise ``NotRunning``.
     /// Idempotent. Raises ``NotRunning`` once closed.
+    ///
+    /// Example (a last request, then its answer)::
+    ///
+    ///     client.send(b"last request")
+    ///     client.shutdown_write()  # the server reads end-of-stream after it
+    ///     answer = client.recv(timeout=5)
+    ///     assert client.recv(timeout=5) is None  # the server closed
     fn shutdown_write(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| self.client.shutdown_write())
             .map_err(|e| self.refused(py, e))
@@ -489,6 +542,13 @@ impl PyTcpClient {
     /// returns at once, as a server's ``stop()`` does there (a callback
     /// waiting up to ``linger`` would hold up every later callback):
     /// ``True`` only if the close had already finished.
+    ///
+    /// Example::
+    ///
+    ///     if not client.close(timeout=5):
+    ///         print("still flushing")  # goes on in the background
+    ///     elif client.disconnect_reason != "closed locally":
+    ///         print("close:", client.disconnect_reason)  # e.g. i/o error: timed out
     #[pyo3(signature = (timeout = None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         if crate::dispatch::on_dispatcher() {
@@ -658,6 +718,12 @@ impl PyTcpClient {
     /// for it, as Ctrl-C does a ``close()``: neither the exit nor dropping
     /// the client waits for the flush, which goes on in the background
     /// while the process lives (``timeout`` bounds the wait instead).
+    ///
+    /// Example::
+    ///
+    ///     client = await TcpClient.aconnect("127.0.0.1", 8001)
+    ///     client.send(b"bye")
+    ///     await client.aclose(timeout=5)
     #[pyo3(signature = (timeout = None))]
     fn aclose<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         slf.py()

@@ -78,7 +78,14 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
             py,
             "TcpHubError",
             &[&py.get_type::<PyException>()],
-            "Base class of every error raised by tcphub.",
+            "Base class of every error raised by tcphub.\n\n\
+             Example::\n\n    \
+             try:\n        \
+             server.send(client_id, data)\n    \
+             except tcphub.NoSuchClient:\n        \
+             pass  # it left meanwhile\n    \
+             except tcphub.TcpHubError as e:\n        \
+             print(\"not sent:\", e)",
         )?;
         let b = base.bind(py);
         let no_such_client = new_class(

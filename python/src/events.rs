@@ -188,6 +188,12 @@ pub(crate) fn next_ready(
 /// passed without an event) the iterator stays exhausted, as Python's
 /// iterator protocol asks: events that come later are left for the next
 /// ``events()``, ``poll()`` or ``aevents()``.
+///
+/// Example::
+///
+///     for event in server.events(timeout=1.0):  # ends after 1 s without one
+///         handle(event)
+///     # no event for a second: do something else, then iterate again
 #[pyclass(name = "EventIterator", module = "tcphub", frozen)]
 pub(crate) struct EventIterator {
     pull: Pull,

@@ -31,7 +31,7 @@ use tcphub::Event;
 ///     sel = selectors.DefaultSelector()
 ///     sel.register(ready, selectors.EVENT_READ)
 ///     while True:
-///         for event in server.poll(timeout=0):
+///         for event in server.poll(timeout=0):  # NotRunning once stopped and drained
 ///             handle(event)
 ///         if ready.arm():
 ///             sel.select(timeout=1.0)
@@ -69,6 +69,8 @@ impl PyReadyFd {
 impl PyReadyFd {
     /// The descriptor (for ``selectors``, ``loop.add_reader`` and the like).
     /// Raises ``ValueError`` once closed.
+    ///
+    /// Example: see the class's.
     fn fileno(&self) -> PyResult<i32> {
         self.with(|fd| fd.as_raw_fd())
     }
@@ -79,6 +81,8 @@ impl PyReadyFd {
     /// Takes nothing. For a server it counts as asking for more events, as
     /// a wait does (it ends the default hold of clients whose
     /// ``Disconnected`` was taken). Raises ``ValueError`` once closed.
+    ///
+    /// Example: see the class's.
     fn arm(&self) -> PyResult<bool> {
         if let Some(pending) = &self.pending {
             if !pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
@@ -89,6 +93,12 @@ impl PyReadyFd {
     }
 
     /// Closes the descriptor (and stops watching the queue). Idempotent.
+    ///
+    /// Example::
+    ///
+    ///     with server.ready_fd() as ready:  # closed when the block ends
+    ///         sel.register(ready, selectors.EVENT_READ)
+    ///         ...
     fn close(&self) {
         let fd = self.fd.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(fd);

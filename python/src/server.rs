@@ -191,6 +191,22 @@ use running::Running;
 /// and so is a negative or too large count (``max_clients=-1``), the
 /// message naming the argument; a ``port`` outside 0–65535 raises
 /// ``OverflowError``, as ``socket`` does.
+///
+/// Example (a chat relay; port 0 picks a free port)::
+///
+///     server = TcpServer(0, 100, framing="lines")
+///
+///     @server.on_message
+///     def relay(client, data):
+///         server.send_all(f"{client}: ".encode() + data, exclude=client)
+///
+///     with server:  # start(); stop() when the block ends
+///         print("listening on port", server.port)
+///         server.wait()  # until a stop (Ctrl-C interrupts)
+///
+/// Its properties (``port``, ``address``, ``framing``, ``max_len``,
+/// ``max_clients``, ``running``, ``client_count``...) read back the settings
+/// and the state as in this example.
 #[pyclass(name = "TcpServer", module = "tcphub", frozen, weakref)]
 pub(crate) struct PyTcpServer {
     settings: Settings,
@@ -339,12 +355,24 @@ impl PyTcpServer {
     /// raise ``RuntimeError`` — with ``on_connect`` or ``on_disconnect``
     /// alone, the clients' messages go nowhere. A callback must not be
     /// ``async def``.
+    ///
+    /// Example (``on_disconnect`` too)::
+    ///
+    ///     @server.on_connect
+    ///     def joined(client):
+    ///         server.send(client, f"welcome, {client.ip}:{client.port}".encode())
+    ///
+    ///     @server.on_disconnect
+    ///     def left(client, reason):
+    ///         print(client, "left:", reason)  # 127.0.0.1:50312 left: closed by peer
     fn on_connect(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.set_callback(py, "on_connect", |c| &mut c.on_connect, func)
     }
 
     /// Decorator: ``func(client, data: bytes)`` is called for each message
     /// (one frame), in order per client.
+    ///
+    /// Example: see the class's (a relay).
     fn on_message(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.set_callback(py, "on_message", |c| &mut c.on_message, func)
     }
@@ -353,6 +381,8 @@ impl PyTcpServer {
     /// client leaves (see ``Event.reason`` for the reasons). It is the
     /// client's last callback — the place to drop what you keep about it,
     /// keyed by ``client.id`` (never reused while the server runs).
+    ///
+    /// Example: see ``on_connect``.
     fn on_disconnect(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.set_callback(py, "on_disconnect", |c| &mut c.on_disconnect, func)
     }
@@ -360,6 +390,16 @@ impl PyTcpServer {
     /// Decorator: ``func(exc, event)`` is called when another callback raises
     /// (instead of ``sys.unraisablehook``). What ``func`` itself raises goes
     /// to ``sys.unraisablehook``, with ``exc`` as its ``__context__``.
+    ///
+    /// Example::
+    ///
+    ///     @server.on_message
+    ///     def handle(client, data):
+    ///         int(data)  # raises ValueError for b"x"
+    ///
+    ///     @server.on_error
+    ///     def oops(exc, event):
+    ///         print(f"{event.kind} from {event.client}: {exc!r}")
     fn on_error(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.set_callback(py, "on_error", |c| &mut c.on_error, func)
     }
@@ -370,6 +410,11 @@ impl PyTcpServer {
     /// when the address cannot be bound (bad settings were refused by the
     /// constructor), ``RuntimeError`` when already started (a stopped server cannot be
     /// restarted: create a new one) or stopped before it was started.
+    ///
+    /// Example::
+    ///
+    ///     server = TcpServer(0, 10).start()
+    ///     print(server.port)  # the port the system picked
     fn start<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         slf.get().start_core(slf.py())?;
         // Stopped at interpreter exit if the application does not.
@@ -464,6 +509,16 @@ impl PyTcpServer {
     /// Raises ``NotRunning`` before ``start()`` (there is nothing to wait
     /// for: without it, ``wait()`` would block for good), unless ``stop()``
     /// came first: then the server has stopped, and it returns ``True``.
+    ///
+    /// Example::
+    ///
+    ///     @server.on_message
+    ///     def command(client, data):
+    ///         if data == b"quit":
+    ///             server.stop()  # from a callback: starts the stop, returns
+    ///
+    ///     server.start()
+    ///     server.wait()  # returns True once the "quit" stopped it
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         if self.stopped_unstarted.load(Ordering::SeqCst) {
@@ -543,6 +598,8 @@ impl PyTcpServer {
     /// the server reads again once they have.
     /// Harmless when not paused and on a stopped server; raises
     /// ``NotRunning`` before ``start()`` (unless ``stop()`` came first).
+    ///
+    /// Example: see ``pause_input()``.
     fn resume_input(&self, py: Python<'_>) -> PyResult<()> {
         self.with_input(py, |r| match &r.dispatcher {
             Some(d) => d.holds.resume_input(|| r.handle.resume_input()),
@@ -596,6 +653,12 @@ impl PyTcpServer {
     /// neither the exit nor dropping the server waits for the flush or the
     /// last callbacks (``timeout`` bounds the wait instead).
     #[pyo3(signature = (timeout = None))]
+    /// Example::
+    ///
+    ///     async def main():
+    ///         server = TcpServer(0, 10).start()
+    ///         ...
+    ///         await server.astop(timeout=5)
     fn astop<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         slf.py()
             .import("tcphub._runtime")?

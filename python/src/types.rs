@@ -10,6 +10,14 @@ use tcphub::{Client, ClientEvent, Event, Stats};
 /// A connected client: its id and remote address. Like ``Event``,
 /// ``ClientEvent`` and ``Stats``, a value that pickles (e.g. for a process
 /// pool) and copies.
+///
+/// Example (its properties)::
+///
+///     @server.on_connect
+///     def joined(client):
+///         print(client)          # 127.0.0.1:50312 (IPv6: [::1]:50312)
+///         print(client.id)       # 3
+///         print(client.address)  # ('127.0.0.1', 50312): client.ip, client.port
 #[pyclass(name = "Client", module = "tcphub", frozen, eq, hash)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct PyClient {
@@ -119,6 +127,14 @@ fn value_hash<T: pyo3::PyClass>(slf: &Bound<'_, T>) -> PyResult<isize> {
 /// (``send_all`` does not count it). So does a notice about its leaving sent
 /// on this event (in ``on_disconnect`` too): leave it out with
 /// ``send_all(data, exclude=client.id)``.
+///
+/// Example (its properties)::
+///
+///     for event in server.events():
+///         if event.kind == "message":
+///             server.send(event.client, b"pong: " + event.data)
+///         elif event.kind == "disconnect":
+///             print(event.client, "left:", event.reason)  # ... left: closed by peer
 #[pyclass(name = "Event", module = "tcphub", frozen)]
 #[derive(Debug)]
 pub(crate) struct PyEvent {
@@ -230,6 +246,18 @@ impl PyEvent {
 /// ``attempt`` succeeded from ``local_address`` — the place to log in or
 /// subscribe again) or ``"closed"`` (the client is closed for good; the
 /// last event). Fields that do not apply are ``None``.
+///
+/// Example (its properties; with ``reconnect=True``)::
+///
+///     while (event := client.next_event()) is not None:  # None after "closed"
+///         if event.kind == "message":
+///             print(event.data)
+///         elif event.kind == "disconnect":
+///             print("lost:", event.reason)  # lost: closed by peer
+///         elif event.kind == "reconnecting":
+///             print(f"attempt {event.attempt} in {event.delay:.2f} s")
+///         elif event.kind == "reconnected":
+///             client.send(b"login alice")  # log in again
 #[pyclass(name = "ClientEvent", module = "tcphub", frozen, get_all)]
 #[derive(Debug)]
 pub(crate) struct PyClientEvent {
@@ -346,6 +374,12 @@ impl PyClientEvent {
 }
 
 /// A snapshot of a server's counters since it started (``server.stats()``).
+///
+/// Example (its properties)::
+///
+///     s = server.stats()
+///     print(f"{s.clients} connected, {s.accepted} accepted, {s.msgs_in} in")
+///     log.info("tcphub %s", s.as_dict())  # {'accepted': 3, 'bytes_in': ...}
 #[pyclass(name = "Stats", module = "tcphub", frozen, get_all, eq, hash)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PyStats {
@@ -473,6 +507,8 @@ impl PyStats {
 #[pymethods]
 impl PyStats {
     /// The counters as a ``dict`` (e.g. for logging or JSON).
+    ///
+    /// Example: see ``Stats``.
     fn as_dict(&self) -> std::collections::BTreeMap<&'static str, u64> {
         self.fields().into_iter().collect()
     }

@@ -95,7 +95,16 @@ _OnError = TypeVar("_OnError", bound=Callable[[BaseException, "Event"], object])
 _S = TypeVar("_S", bound="TcpServer")
 
 class TcpHubError(Exception):
-    """Base class of every error raised by tcphub."""
+    """Base class of every error raised by tcphub.
+
+    Example::
+
+        try:
+            server.send(client_id, data)
+        except tcphub.NoSuchClient:
+            pass  # it left meanwhile
+        except tcphub.TcpHubError as e:
+            print("not sent:", e)"""
 
 class InvalidConfig(TcpHubError, ValueError):
     """A configuration value is out of range (e.g. zero threads or max_len)."""
@@ -183,7 +192,11 @@ def set_engine_log_level(level: int) -> None:
 
 def engine_log_level() -> int:
     """The level ``set_engine_log_level`` set: ``logging``'s number (5 for
-    trace; ``logging.CRITICAL`` when no line is passed on)."""
+    trace; ``logging.CRITICAL`` when no line is passed on)::
+
+        if tcphub.engine_log_level() > logging.DEBUG:
+            tcphub.set_engine_log_level(logging.DEBUG)
+    """
 
 def _os_error(
     cls: Type[OSError], args: Tuple[Any, ...], builtin: Type[OSError]
@@ -213,7 +226,15 @@ def _stats(counters: Dict[str, int]) -> Stats:
 class Client:
     """A connected client: its id and remote address. Like ``Event``,
     ``ClientEvent`` and ``Stats``, a value that pickles (e.g. for a process
-    pool) and copies."""
+    pool) and copies.
+
+    Example (its properties)::
+
+        @server.on_connect
+        def joined(client):
+            print(client)          # 127.0.0.1:50312 (IPv6: [::1]:50312)
+            print(client.id)       # 3
+            print(client.address)  # ('127.0.0.1', 50312): client.ip, client.port"""
 
     @property
     def id(self) -> int:
@@ -252,7 +273,15 @@ class Event:
     reach it
     (``send_all`` does not count it). So does a notice about its leaving sent
     on this event (in ``on_disconnect`` too): leave it out with
-    ``send_all(data, exclude=client.id)``."""
+    ``send_all(data, exclude=client.id)``.
+
+    Example (its properties)::
+
+        for event in server.events():
+            if event.kind == "message":
+                server.send(event.client, b"pong: " + event.data)
+            elif event.kind == "disconnect":
+                print(event.client, "left:", event.reason)  # ... left: closed by peer"""
 
     @property
     def kind(self) -> Literal["connect", "message", "disconnect"]:
@@ -287,7 +316,19 @@ class ClientEvent:
     ``attempt`` comes after ``delay`` seconds), ``"reconnected"`` (attempt
     ``attempt`` succeeded from ``local_address`` — the place to log in or
     subscribe again) or ``"closed"`` (the client is closed for good; the
-    last event). Fields that do not apply are ``None``."""
+    last event). Fields that do not apply are ``None``.
+
+    Example (its properties; with ``reconnect=True``)::
+
+        while (event := client.next_event()) is not None:  # None after "closed"
+            if event.kind == "message":
+                print(event.data)
+            elif event.kind == "disconnect":
+                print("lost:", event.reason)  # lost: closed by peer
+            elif event.kind == "reconnecting":
+                print(f"attempt {event.attempt} in {event.delay:.2f} s")
+            elif event.kind == "reconnected":
+                client.send(b"login alice")  # log in again"""
 
     @property
     def kind(self) -> Literal["message", "disconnect", "reconnecting", "reconnected", "closed"]:
@@ -324,7 +365,13 @@ class ClientEvent:
 
 @final
 class Stats:
-    """A snapshot of a server's counters since it started (``server.stats()``)."""
+    """A snapshot of a server's counters since it started (``server.stats()``).
+
+    Example (its properties)::
+
+        s = server.stats()
+        print(f"{s.clients} connected, {s.accepted} accepted, {s.msgs_in} in")
+        log.info("tcphub %s", s.as_dict())  # {'accepted': 3, 'bytes_in': ...}"""
 
     @property
     def clients(self) -> int:
@@ -411,7 +458,9 @@ class Stats:
         ``sys.unraisablehook`` — but for a ``NotRunning`` raised after
         ``stop()`` began); the server keeps running after each."""
     def as_dict(self) -> Dict[str, int]:
-        """The counters as a ``dict`` (e.g. for logging or JSON)."""
+        """The counters as a ``dict`` (e.g. for logging or JSON).
+
+        Example: see ``Stats``."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -436,7 +485,13 @@ class EventIterator(Iterator[Event]):
     Once the iteration has ended (the server stopped, or the ``timeout``
     passed without an event) the iterator stays exhausted, as Python's
     iterator protocol asks: events that come later are left for the next
-    ``events()``, ``poll()`` or ``aevents()``."""
+    ``events()``, ``poll()`` or ``aevents()``.
+
+    Example::
+
+        for event in server.events(timeout=1.0):  # ends after 1 s without one
+            handle(event)
+        # no event for a second: do something else, then iterate again"""
 
     def __iter__(self) -> "EventIterator": ...
     def __next__(self) -> Event: ...
@@ -465,23 +520,33 @@ class ReadyFd:
         sel = selectors.DefaultSelector()
         sel.register(ready, selectors.EVENT_READ)
         while True:
-            for event in server.poll(timeout=0):
+            for event in server.poll(timeout=0):  # NotRunning once stopped and drained
                 handle(event)
             if ready.arm():
                 sel.select(timeout=1.0)"""
 
     def fileno(self) -> int:
         """The descriptor (for ``selectors``, ``loop.add_reader`` and the like).
-        Raises ``ValueError`` once closed."""
+        Raises ``ValueError`` once closed.
+
+        Example: see the class's."""
     def arm(self) -> bool:
         """Readies the descriptor for a wait: ``True`` when nothing can be
         taken now, and the descriptor becomes readable at the next event (or
         the end); ``False`` when something can be taken now, without arming.
         Takes nothing. For a server it counts as asking for more events, as
         a wait does (it ends the default hold of clients whose
-        ``Disconnected`` was taken). Raises ``ValueError`` once closed."""
+        ``Disconnected`` was taken). Raises ``ValueError`` once closed.
+
+        Example: see the class's."""
     def close(self) -> None:
-        """Closes the descriptor (and stops watching the queue). Idempotent."""
+        """Closes the descriptor (and stops watching the queue). Idempotent.
+
+        Example::
+
+            with server.ready_fd() as ready:  # closed when the block ends
+                sel.register(ready, selectors.EVENT_READ)
+                ..."""
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
@@ -629,7 +694,23 @@ class TcpServer:
     under lines framing, holding a newline) is refused here,
     and so is a negative or too large count (``max_clients=-1``), the
     message naming the argument; a ``port`` outside 0–65535 raises
-    ``OverflowError``, as ``socket`` does."""
+    ``OverflowError``, as ``socket`` does.
+
+    Example (a chat relay; port 0 picks a free port)::
+
+        server = TcpServer(0, 100, framing="lines")
+
+        @server.on_message
+        def relay(client, data):
+            server.send_all(f"{client}: ".encode() + data, exclude=client)
+
+        with server:  # start(); stop() when the block ends
+            print("listening on port", server.port)
+            server.wait()  # until a stop (Ctrl-C interrupts)
+
+    Its properties (``port``, ``address``, ``framing``, ``max_len``,
+    ``max_clients``, ``running``, ``client_count``...) read back the settings
+    and the state as in this example."""
 
     def __new__(
         cls,
@@ -668,19 +749,43 @@ class TcpServer:
         is not set is dropped, and ``events()``/``poll()``/``aevents()``
         raise ``RuntimeError`` — with ``on_connect`` or ``on_disconnect``
         alone, the clients' messages go nowhere. A callback must not be
-        ``async def``."""
+        ``async def``.
+
+        Example (``on_disconnect`` too)::
+
+            @server.on_connect
+            def joined(client):
+                server.send(client, f"welcome, {client.ip}:{client.port}".encode())
+
+            @server.on_disconnect
+            def left(client, reason):
+                print(client, "left:", reason)  # 127.0.0.1:50312 left: closed by peer"""
     def on_message(self, func: _OnMessage) -> _OnMessage:
         """Decorator: ``func(client, data: bytes)`` is called for each message
-        (one frame), in order per client."""
+        (one frame), in order per client.
+
+        Example: see the class's (a relay)."""
     def on_disconnect(self, func: _OnDisconnect) -> _OnDisconnect:
         """Decorator: ``func(client, reason: str)`` is called once when a
         client leaves (see ``Event.reason`` for the reasons). It is the
         client's last callback — the place to drop what you keep about it,
-        keyed by ``client.id`` (never reused while the server runs)."""
+        keyed by ``client.id`` (never reused while the server runs).
+
+        Example: see ``on_connect``."""
     def on_error(self, func: _OnError) -> _OnError:
         """Decorator: ``func(exc, event)`` is called when another callback raises
         (instead of ``sys.unraisablehook``). What ``func`` itself raises goes
-        to ``sys.unraisablehook``, with ``exc`` as its ``__context__``."""
+        to ``sys.unraisablehook``, with ``exc`` as its ``__context__``.
+
+        Example::
+
+            @server.on_message
+            def handle(client, data):
+                int(data)  # raises ValueError for b"x"
+
+            @server.on_error
+            def oops(exc, event):
+                print(f"{event.kind} from {event.client}: {exc!r}")"""
     def start(self: _S) -> _S:
         """Binds, listens and starts serving; returns the server itself.
 
@@ -689,7 +794,12 @@ class TcpServer:
         when the address cannot be bound (bad settings were refused by the
         constructor), ``RuntimeError`` when already started (a stopped server
         cannot be
-        restarted: create a new one) or stopped before it was started."""
+        restarted: create a new one) or stopped before it was started.
+
+        Example::
+
+            server = TcpServer(0, 10).start()
+            print(server.port)  # the port the system picked"""
     def stop(self, timeout: Optional[float] = None) -> bool:
         """Stops gracefully: stop accepting, flush queued messages (up to
         ``linger`` seconds), report every client as disconnected with reason
@@ -728,7 +838,17 @@ class TcpServer:
         wait for the callbacks (they run after it).
         Raises ``NotRunning`` before ``start()`` (there is nothing to wait
         for: without it, ``wait()`` would block for good), unless ``stop()``
-        came first: then the server has stopped, and it returns ``True``."""
+        came first: then the server has stopped, and it returns ``True``.
+
+        Example::
+
+            @server.on_message
+            def command(client, data):
+                if data == b"quit":
+                    server.stop()  # from a callback: starts the stop, returns
+
+            server.start()
+            server.wait()  # returns True once the "quit" stopped it"""
     def stop_input(self) -> None:
         """The first half of a two-phase shutdown: the server takes no more
         input — no ``on_message`` call (messages received but not handed out
@@ -783,7 +903,9 @@ class TcpServer:
         meanwhile; with callbacks, the messages held back go out first, and
         the server reads again once they have.
         Harmless when not paused and on a stopped server; raises
-        ``NotRunning`` before ``start()`` (unless ``stop()`` came first)."""
+        ``NotRunning`` before ``start()`` (unless ``stop()`` came first).
+
+        Example: see ``pause_input()``."""
     @property
     def input_paused(self) -> bool:
         """Whether input is paused (``pause_input()`` without a
@@ -800,7 +922,10 @@ class TcpServer:
         it too but is not counted, its own leave notice included: pass
         ``exclude=client.id`` for that. Raises ``FrameTooLarge`` when
         ``data`` exceeds the framing's ``max_len``, ``InvalidMessage`` when
-        it contains a newline under lines framing (no client gets it then)."""
+        it contains a newline under lines framing (no client gets it then).
+
+        Example: see the class's (a relay). ``send_all(b"news")`` reaches every
+        client; with ``exclude=sender`` every one but the sender."""
     def send_many(self, clients: Iterable[_ClientRef], data: _Data) -> int:
         """Queues ``data`` for each connected client among ``clients`` (an
         iterable of ids or ``Client`` objects: a topic's subscribers, a room's
@@ -817,7 +942,12 @@ class TcpServer:
         lines framing; no client gets it then), ``TypeError`` when
         ``clients`` is not an iterable of ids or ``Client`` objects (a
         ``str``, ``bytes``, ``bytearray`` or memoryview of bytes is refused:
-        it would iterate as characters or byte values)."""
+        it would iterate as characters or byte values).
+
+        Example::
+
+            members = rooms["lobby"]  # a set of client ids
+            reached = server.send_many(members, b"lobby: hello")"""
     def send_to(self, ip: str, port: int, data: _Data) -> None:
         """Queues ``data`` for the client whose remote address is ``ip:port``.
         ``ip`` as ``Client.ip`` gives it, or in brackets (``"[::1]"``, as in
@@ -836,14 +966,25 @@ class TcpServer:
         ``NotRunning``, ``FrameTooLarge``, ``InvalidMessage`` (a newline in
         ``data`` under lines framing); ``InvalidConfig`` (a ``ValueError``)
         for an ``ip`` that is no IP address — a host name included: it is not
-        resolved, since clients are found by the address they connected from."""
+        resolved, since clients are found by the address they connected from.
+
+        Example::
+
+            server.send_to("127.0.0.1", 50312, b"hello")  # as str(client) names it"""
     def send(self, client_id: _ClientRef, data: _Data) -> None:
         """Queues ``data`` for client ``client_id`` (an id, or the ``Client``
         itself, as a callback or an event gives it).
 
         Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
         ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
-        lines framing: it would arrive as several messages)."""
+        lines framing: it would arrive as several messages).
+
+        Example::
+
+            try:
+                server.send(client_id, b"your turn")
+            except tcphub.NoSuchClient:
+                pass  # it left meanwhile"""
     def disconnect(self, client_id: _ClientRef) -> None:
         """Disconnects client ``client_id`` (an id or a ``Client``; its
         disconnect reason is ``"kicked"``); called from a callback of this
@@ -854,7 +995,15 @@ class TcpServer:
         read of it by then may still be). Like a send, it may wait while the
         server is over 64 MiB of commands behind (a kick counts its size).
         Raises ``NoSuchClient``,
-        ``NotRunning``."""
+        ``NotRunning``.
+
+        Example::
+
+            @server.on_message
+            def command(client, data):
+                if data == b"bye":
+                    server.send(client, b"see you")  # written before the close
+                    server.disconnect(client)"""
     def pause_client(self, client_id: _ClientRef) -> None:
         """Backpressure for one client (an id or a ``Client``): the server reads
         nothing more from it until ``resume_client()``, so what it sends waits
@@ -878,19 +1027,39 @@ class TcpServer:
         send, it (and ``resume_client()``) may wait while the server is over
         64 MiB of commands behind (each pause or resume counts its size).
         Raises
-        ``NoSuchClient``, ``NotRunning``."""
+        ``NoSuchClient``, ``NotRunning``.
+
+        Example (one client at a time per job; see ``pause_input()`` for all)::
+
+            @server.on_message
+            def job(client, data):
+                server.pause_client(client)  # no more from it until done
+                pool.submit(work, client, data).add_done_callback(
+                    lambda _: server.resume_client(client))"""
     def resume_client(self, client_id: _ClientRef) -> None:
         """Ends ``pause_client()``: the server reads the client again, what it
         sent meanwhile first; with callbacks, what the callback thread held
         of it goes out before that (called from a callback: right after
         it), and the server reads it again once that has gone out. Harmless
-        when it is not paused. Raises ``NoSuchClient``, ``NotRunning``."""
+        when it is not paused. Raises ``NoSuchClient``, ``NotRunning``.
+
+        Example: see ``pause_client()``."""
     def _kicks_pending(self) -> int: ...
     def _holds_sizes(self) -> Tuple[int, int, int, int, int]: ...
     def clients(self) -> List[Client]:
-        """The connected clients, by id."""
+        """The connected clients, by id.
+
+        Example::
+
+            for client in server.clients():
+                print(client.id, client.address)  # 3 ('127.0.0.1', 50312)"""
     def client(self, client_id: _ClientRef) -> Optional[Client]:
-        """The connected client with this id (or that ``Client``'s), or ``None``."""
+        """The connected client with this id (or that ``Client``'s), or ``None``.
+
+        Example::
+
+            if server.client(client_id) is None:
+                print("gone")"""
     @property
     def client_count(self) -> int:
         """Number of connected clients."""
@@ -910,7 +1079,9 @@ class TcpServer:
         Asking takes nothing and does not end a finished client's hold (see
         ``Event``)."""
     def stats(self) -> Stats:
-        """The server's counters."""
+        """The server's counters.
+
+        Example: see ``Stats``."""
     @property
     def port(self) -> int:
         """The port: the one actually bound once started (port 0 resolved)."""
@@ -948,7 +1119,16 @@ class TcpServer:
         exhausted (later events go to the next ``events()``, ``poll()`` or
         ``aevents()``). Ctrl-C interrupts the wait.
         Raises ``NotRunning`` before ``start()`` and ``RuntimeError`` when the
-        server has callbacks."""
+        server has callbacks.
+
+        Example (pull mode: no callbacks)::
+
+            server = TcpServer(0, 100, framing="lines").start()
+            for event in server.events():  # until the server stops
+                if event.kind == "message":
+                    server.send(event.client, b"pong: " + event.data)
+                elif event.kind == "disconnect":
+                    print(event.client, "left:", event.reason)"""
     def poll(self, max_events: int = 256, timeout: Optional[float] = 0.0) -> List[Event]:
         """Takes up to ``max_events`` events, waiting up to ``timeout`` seconds
         for the first one (0: do not wait; ``None``: until one comes);
@@ -957,7 +1137,14 @@ class TcpServer:
         The cheap way to consume a busy server: one call per batch. Raises
         ``NotRunning`` once the server has stopped and every event was taken
         (or before ``start()``), ``RuntimeError`` when the server has
-        callbacks."""
+        callbacks.
+
+        Example::
+
+            while running:
+                for event in server.poll(max_events=1024, timeout=0.5):
+                    handle(event)
+                do_other_work()"""
     def aevents(self, *, max_batch: int = 256) -> AsyncGenerator[Event, None]:
         """The pull-mode events as an async iterator for asyncio:
         ``async for event in server.aevents(): ...``. Ends when the server has
@@ -967,13 +1154,22 @@ class TcpServer:
         (``break``, cancelling the consuming task) loses no event: those
         already taken in a batch go to the next ``aevents()``, ``events()``
         or ``poll()``; after an ``anext()`` cancelled by a timeout
-        (``asyncio.wait_for``) the iteration goes on."""
+        (``asyncio.wait_for``) the iteration goes on.
+
+        Example::
+
+            async def serve(server):
+                async for event in server.aevents():
+                    if event.kind == "message":
+                        server.send(event.client, event.data)  # echo"""
     def ready_fd(self) -> ReadyFd:
         """A ``ReadyFd``: a file descriptor that becomes readable when an event
         can be taken (after its ``arm()``), for waiting in an event loop of
         your own; ``aevents()`` waits on one. Raises ``NotRunning`` before
         ``start()``, ``RuntimeError`` when the server has callbacks,
-        ``IoError`` when the system gives no descriptors."""
+        ``IoError`` when the system gives no descriptors.
+
+        Example: see ``ReadyFd``."""
     def _next_ready(self, max_batch: int) -> Optional[Event]: ...
     def __enter__(self: _S) -> _S: ...
     def __exit__(
@@ -990,7 +1186,13 @@ class TcpServer:
         awaiting task (Ctrl-C ending ``asyncio.run`` too) does not cancel the
         stop but gives up waiting for it, as Ctrl-C does a ``stop()``:
         neither the exit nor dropping the server waits for the flush or the
-        last callbacks (``timeout`` bounds the wait instead)."""
+        last callbacks (``timeout`` bounds the wait instead).
+        Example::
+
+            async def main():
+                server = TcpServer(0, 10).start()
+                ...
+                await server.astop(timeout=5)"""
     def __aenter__(self: _S) -> Coroutine[Any, Any, _S]: ...
     def __aexit__(
         self,
@@ -1087,7 +1289,19 @@ class TcpClient:
       client stops reading).
 
     Raises ``InvalidConfig`` (a ``ValueError``) for bad values, a negative
-    or too large count (``event_capacity=-1``) included, before it dials."""
+    or too large count (``event_capacity=-1``) included, before it dials.
+
+    Example::
+
+        with TcpClient("127.0.0.1", 8001, framing="lines") as client:
+            client.send(b"hello")
+            print(client.recv(timeout=5))  # the server's answer
+        # closed here: what was queued was flushed first
+
+    Its properties (``local_address``, ``peer_address``, ``is_open``,
+    ``is_connected``, ``queued_bytes``, ``unsent``, ``disconnect_reason``...)
+    answer where the client stands, e.g. ``client.disconnect_reason`` after
+    a ``recv()`` that returned ``None``."""
 
     def __new__(
         cls,
@@ -1162,7 +1376,13 @@ class TcpClient:
         newline in ``data`` under lines framing, at once: nothing is
         queued), or ``NotRunning`` once closed
         or after ``shutdown_write()`` (its message says which; also when that
-        happens during the wait)."""
+        happens during the wait).
+
+        Example::
+
+            for i in range(100_000):
+                client.send(b"%d" % i, timeout=1.0)  # waits for room instead of QueueFull
+            client.flush(timeout=5)"""
     def flush(self, timeout: Optional[float] = None) -> None:
         """Waits until every message queued before the call has been written
         to the socket (handed to the system, not yet acknowledged by the
@@ -1175,14 +1395,22 @@ class TcpClient:
         Raises ``Timeout`` (a ``TimeoutError``) when the time ran out, and
         ``NotRunning`` when the messages will never be written: the client
         was closed (the close's own flush is waited for) or its connection
-        ended for good with them unsent."""
+        ended for good with them unsent.
+
+        Example: see ``send()``."""
     def recv(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """The next message, waiting up to ``timeout`` seconds (``None``: until
         one
         comes). Returns ``None`` once the connection is closed for good (like
         ``socket.recv`` returning ``b""``). Raises ``Timeout`` (a
         ``TimeoutError``) when nothing came in time. Ctrl-C interrupts the
-        wait."""
+        wait.
+
+        Example::
+
+            while (msg := client.recv()) is not None:  # until the server closes
+                print(msg)
+            print("ended:", client.disconnect_reason)  # e.g. closed by peer"""
     def next_event(self, timeout: Optional[float] = None) -> Optional[ClientEvent]:
         """The next event on the connection — a message, a drop, a reconnect
         attempt or its success, the final close (see ``ClientEvent``) —
@@ -1191,20 +1419,40 @@ class TcpClient:
         ``TimeoutError``) when nothing came in time. It shares the queue
         with ``recv()``, which skips all but messages: with ``reconnect=True``
         a ``"reconnected"`` event is where to log in or subscribe again.
-        Ctrl-C interrupts the wait."""
+        Ctrl-C interrupts the wait.
+
+        Example: see ``ClientEvent``."""
     def arecv(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, Optional[bytes]]:
         """The next message, for asyncio: ``await client.arecv()``. ``None``
         once the connection is closed for good; raises ``Timeout`` when none
         came within ``timeout`` seconds (``None``: no limit). It waits on a
         ``ready_fd()`` the event loop watches (``add_reader``), one per client
         and loop, no thread; the wait takes nothing, so cancelling the
-        awaiting task (``asyncio.wait_for``, a task group) loses no message."""
+        awaiting task (``asyncio.wait_for``, a task group) loses no message.
+
+        Example::
+
+            async def read_all(client):
+                async for msg in client:  # arecv() until the connection ends
+                    print(msg)
+                reply = await client.arecv(timeout=5)  # None: it has ended"""
     def __aiter__(self) -> AsyncIterator[bytes]: ...
     def ready_fd(self) -> ReadyFd:
         """A ``ReadyFd``: a file descriptor that becomes readable when a
         message (or the end) can be taken (after its ``arm()``), for waiting
         in an event loop of your own; ``arecv()`` and ``async for`` wait on
-        one. Raises ``IoError`` when the system gives no descriptors."""
+        one. Raises ``IoError`` when the system gives no descriptors.
+
+        Example (as ``ReadyFd``'s, taking with ``recv(timeout=0)``)::
+
+            ready = client.ready_fd()
+            sel.register(ready, selectors.EVENT_READ)
+            if ready.arm():
+                sel.select(timeout=5.0)
+            try:
+                msg = client.recv(timeout=0)
+            except tcphub.Timeout:
+                pass  # a spurious wakeup: arm again"""
     def _give_up(self) -> None: ...
     @staticmethod
     def _close_all() -> None: ...
@@ -1213,7 +1461,14 @@ class TcpClient:
         the sending side is shut so the server reads end-of-stream. Messages
         keep arriving until the server closes its side, which ends the client
         for good (no reconnect); later ``send`` calls raise ``NotRunning``.
-        Idempotent. Raises ``NotRunning`` once closed."""
+        Idempotent. Raises ``NotRunning`` once closed.
+
+        Example (a last request, then its answer)::
+
+            client.send(b"last request")
+            client.shutdown_write()  # the server reads end-of-stream after it
+            answer = client.recv(timeout=5)
+            assert client.recv(timeout=5) is None  # the server closed"""
     def close(self, timeout: Optional[float] = None) -> bool:
         """Closes gracefully: flush what is queued (up to ``linger`` seconds),
         shut the connection down and stop the I/O thread. Once everything is
@@ -1244,7 +1499,14 @@ class TcpClient:
         the rest. Inside a server's callback it starts the close and
         returns at once, as a server's ``stop()`` does there (a callback
         waiting up to ``linger`` would hold up every later callback):
-        ``True`` only if the close had already finished."""
+        ``True`` only if the close had already finished.
+
+        Example::
+
+            if not client.close(timeout=5):
+                print("still flushing")  # goes on in the background
+            elif client.disconnect_reason != "closed locally":
+                print("close:", client.disconnect_reason)  # e.g. i/o error: timed out"""
     @property
     def local_address(self) -> Tuple[str, int]:
         """``(ip, port)`` of this end of the current (or last) connection."""
@@ -1320,7 +1582,13 @@ class TcpClient:
         ``asyncio.run`` too) does not cancel the close but gives up waiting
         for it, as Ctrl-C does a ``close()``: neither the exit nor dropping
         the client waits for the flush, which goes on in the background
-        while the process lives (``timeout`` bounds the wait instead)."""
+        while the process lives (``timeout`` bounds the wait instead).
+
+        Example::
+
+            client = await TcpClient.aconnect("127.0.0.1", 8001)
+            client.send(b"bye")
+            await client.aclose(timeout=5)"""
     def __aenter__(self) -> Coroutine[Any, Any, "TcpClient"]: ...
     def __aexit__(
         self,

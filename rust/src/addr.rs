@@ -112,6 +112,11 @@ pub fn unbracket_host(text: &str) -> &str {
 /// the system's resolver reads as 127.0.0.8). An IPv6 address (two colons
 /// or more) is no host with a port.
 ///
+/// # Errors
+///
+/// The reason, as a sentence, for an empty host, a host with a port and
+/// numbers and dots that are no IPv4 address.
+///
 /// # Examples
 ///
 /// ```
@@ -125,6 +130,7 @@ pub fn unbracket_host(text: &str) -> &str {
 ///      (\"127.0.0.1\") and the port as the port argument"
 /// );
 /// assert!(tcphub::client_host("").is_err());
+/// assert!(tcphub::client_host("127.0.0.010").is_err()); // not 127.0.0.8
 /// ```
 pub fn client_host(text: &str) -> Result<&str, String> {
     if text.is_empty() {
@@ -217,6 +223,10 @@ fn host_before_port(text: &str) -> Option<&str> {
 /// Python bindings' `send_to`), with the reason when `text` is not one, in
 /// words for the caller: a host name is said to be one, since clients are
 /// found by the address they connected from and no name is resolved.
+///
+/// # Errors
+///
+/// The reason, as a sentence naming `text`, when it is no IP address.
 ///
 /// # Examples
 ///

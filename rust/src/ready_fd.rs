@@ -76,7 +76,20 @@ pub(crate) trait Watched: Send + Sync {
 /// stop `arm` answers `false` for good, and a loop on `try_recv` alone
 /// would spin.
 ///
-/// ```text
+/// ```
+/// # use std::time::Duration;
+/// # let server = tcphub::TcpServer::new(0, 10).bind("127.0.0.1".parse()?).start()?;
+/// # let events = server.events();
+/// # let other = server.clone();
+/// # let peer = std::thread::spawn(move || -> tcphub::Result<()> {
+/// #     tcphub::TcpClient::connect(other.local_addr())?.close();
+/// #     other.stop();
+/// #     Ok(())
+/// # });
+/// # let mut seen = Vec::new();
+/// # let mut handle = |ev| seen.push(ev);
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+/// # rt.block_on(async {
 /// // SAFETY: the ReadyFd keeps its descriptor open while the AsyncFd holds it.
 /// let ready = unsafe { tokio::io::unix::AsyncFd::register(events.ready_fd()?) }?;
 /// loop {
@@ -90,6 +103,11 @@ pub(crate) trait Watched: Send + Sync {
 ///         Err(_) => break, // stopped, every event taken
 ///     }
 /// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # peer.join().unwrap()?;
+/// # assert!(matches!(seen[..], [tcphub::Event::Connected(_), tcphub::Event::Disconnected(..)]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ReadyFd {
     note: Arc<Notifier>,

@@ -13,6 +13,11 @@ use super::PyTcpServer;
 #[pymethods]
 impl PyTcpServer {
     /// The connected clients, by id.
+    ///
+    /// Example::
+    ///
+    ///     for client in server.clients():
+    ///         print(client.id, client.address)  # 3 ('127.0.0.1', 50312)
     fn clients(&self) -> Vec<PyClient> {
         match self.running.get() {
             Some(r) => r.handle.clients().into_iter().map(PyClient::from).collect(),
@@ -21,6 +26,11 @@ impl PyTcpServer {
     }
 
     /// The connected client with this id (or that ``Client``'s), or ``None``.
+    ///
+    /// Example::
+    ///
+    ///     if server.client(client_id) is None:
+    ///         print("gone")
     fn client(&self, client_id: ClientId) -> Option<PyClient> {
         let ClientId::Id(client_id) = client_id else {
             return None;
@@ -39,6 +49,8 @@ impl PyTcpServer {
     }
 
     /// The server's counters.
+    ///
+    /// Example: see ``Stats``.
     fn stats(&self) -> PyStats {
         match self.running.get() {
             Some(r) => PyStats::from(r.handle.stats())

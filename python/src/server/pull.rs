@@ -44,6 +44,15 @@ impl PyTcpServer {
     /// ``aevents()``). Ctrl-C interrupts the wait.
     /// Raises ``NotRunning`` before ``start()`` and ``RuntimeError`` when the
     /// server has callbacks.
+    ///
+    /// Example (pull mode: no callbacks)::
+    ///
+    ///     server = TcpServer(0, 100, framing="lines").start()
+    ///     for event in server.events():  # until the server stops
+    ///         if event.kind == "message":
+    ///             server.send(event.client, b"pong: " + event.data)
+    ///         elif event.kind == "disconnect":
+    ///             print(event.client, "left:", event.reason)
     #[pyo3(signature = (timeout = None, *, max_batch = 256))]
     fn events(
         &self,
@@ -66,6 +75,13 @@ impl PyTcpServer {
     /// The cheap way to consume a busy server: one call per batch. Raises
     /// ``NotRunning`` once the server has stopped and every event was taken
     /// (or before ``start()``), ``RuntimeError`` when the server has callbacks.
+    ///
+    /// Example::
+    ///
+    ///     while running:
+    ///         for event in server.poll(max_events=1024, timeout=0.5):
+    ///             handle(event)
+    ///         do_other_work()
     #[pyo3(signature = (max_events = 256, timeout = 0.0))]
     fn poll(
         &self,
@@ -87,6 +103,13 @@ impl PyTcpServer {
     /// already taken in a batch go to the next ``aevents()``, ``events()``
     /// or ``poll()``; after an ``anext()`` cancelled by a timeout
     /// (``asyncio.wait_for``) the iteration goes on.
+    ///
+    /// Example::
+    ///
+    ///     async def serve(server):
+    ///         async for event in server.aevents():
+    ///             if event.kind == "message":
+    ///                 server.send(event.client, event.data)  # echo
     #[pyo3(signature = (*, max_batch = 256))]
     fn aevents<'py>(
         slf: &Bound<'py, Self>,
@@ -103,6 +126,8 @@ impl PyTcpServer {
     /// your own; ``aevents()`` waits on one. Raises ``NotRunning`` before
     /// ``start()``, ``RuntimeError`` when the server has callbacks,
     /// ``IoError`` when the system gives no descriptors.
+    ///
+    /// Example: see ``ReadyFd``.
     fn ready_fd(&self, py: Python<'_>) -> PyResult<crate::ready::PyReadyFd> {
         let pull = self.pull_events(py)?;
         let fd = pull

@@ -23,6 +23,9 @@ impl PyTcpServer {
     /// ``exclude=client.id`` for that. Raises ``FrameTooLarge`` when
     /// ``data`` exceeds the framing's ``max_len``, ``InvalidMessage`` when
     /// it contains a newline under lines framing (no client gets it then).
+    ///
+    /// Example: see the class's (a relay). ``send_all(b"news")`` reaches every
+    /// client; with ``exclude=sender`` every one but the sender.
     #[pyo3(signature = (data, *, exclude = None))]
     fn send_all(&self, py: Python<'_>, data: Data, exclude: Option<ClientId>) -> PyResult<usize> {
         let Some(r) = self.running.get() else {
@@ -59,6 +62,11 @@ impl PyTcpServer {
     /// ``clients`` is not an iterable of ids or ``Client`` objects (a
     /// ``str``, ``bytes``, ``bytearray`` or memoryview of bytes is refused:
     /// it would iterate as characters or byte values).
+    ///
+    /// Example::
+    ///
+    ///     members = rooms["lobby"]  # a set of client ids
+    ///     reached = server.send_many(members, b"lobby: hello")
     fn send_many(&self, py: Python<'_>, clients: &Bound<'_, PyAny>, data: Data) -> PyResult<usize> {
         let ids = client_ids(clients)?;
         let Some(r) = self.running.get() else {
@@ -89,6 +97,10 @@ impl PyTcpServer {
     /// ``data`` under lines framing); ``InvalidConfig`` (a ``ValueError``)
     /// for an ``ip`` that is no IP address — a host name included: it is not
     /// resolved, since clients are found by the address they connected from.
+    ///
+    /// Example::
+    ///
+    ///     server.send_to("127.0.0.1", 50312, b"hello")  # as str(client) names it
     fn send_to(&self, py: Python<'_>, ip: &str, port: Port, data: Data) -> PyResult<()> {
         let ip = tcphub::parse_client_ip(ip).map_err(|why| invalid_argument(py, why))?;
         let r = self.started(py)?;
@@ -103,6 +115,13 @@ impl PyTcpServer {
     /// Raises ``NoSuchClient`` when it is not connected, ``NotRunning``,
     /// ``FrameTooLarge``, ``InvalidMessage`` (a newline in ``data`` under
     /// lines framing: it would arrive as several messages).
+    ///
+    /// Example::
+    ///
+    ///     try:
+    ///         server.send(client_id, b"your turn")
+    ///     except tcphub.NoSuchClient:
+    ///         pass  # it left meanwhile
     fn send(&self, py: Python<'_>, client_id: ClientId, data: Data) -> PyResult<()> {
         let r = self.started(py)?;
         let client_id = client_id
@@ -121,6 +140,14 @@ impl PyTcpServer {
     /// read of it by then may still be). Like a send, it may wait while the
     /// server is over 64 MiB of commands behind (a kick counts its size). Raises ``NoSuchClient``,
     /// ``NotRunning``.
+    ///
+    /// Example::
+    ///
+    ///     @server.on_message
+    ///     def command(client, data):
+    ///         if data == b"bye":
+    ///             server.send(client, b"see you")  # written before the close
+    ///             server.disconnect(client)
     fn disconnect(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
         let r = self.started(py)?;
         let client_id = client_id
@@ -152,6 +179,14 @@ impl PyTcpServer {
     /// send, it (and ``resume_client()``) may wait while the server is over
     /// 64 MiB of commands behind (each pause or resume counts its size). Raises
     /// ``NoSuchClient``, ``NotRunning``.
+    ///
+    /// Example (one client at a time per job; see ``pause_input()`` for all)::
+    ///
+    ///     @server.on_message
+    ///     def job(client, data):
+    ///         server.pause_client(client)  # no more from it until done
+    ///         pool.submit(work, client, data).add_done_callback(
+    ///             lambda _: server.resume_client(client))
     fn pause_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
         let holds = self.holds();
         self.for_client(py, client_id, |h, id| match holds {
@@ -165,6 +200,8 @@ impl PyTcpServer {
     /// of it goes out before that (called from a callback: right after
     /// it), and the server reads it again once that has gone out. Harmless
     /// when it is not paused. Raises ``NoSuchClient``, ``NotRunning``.
+    ///
+    /// Example: see ``pause_client()``.
     fn resume_client(&self, py: Python<'_>, client_id: ClientId) -> PyResult<()> {
         let holds = self.holds();
         self.for_client(py, client_id, |h, id| match holds {

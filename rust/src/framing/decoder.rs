@@ -128,12 +128,21 @@ impl Decoder {
     /// (`Ok(Some(line))`); for `LengthPrefixed` a truncated frame is an error
     /// (`Err(bytes_held)`).
     ///
+    /// # Errors
+    ///
+    /// `Err` with the number of bytes held when a length-prefixed frame was
+    /// cut short by the end of stream (its prefix included).
+    ///
     /// # Examples
     ///
     /// ```
     /// let mut d = tcphub::Decoder::new(tcphub::Framing::lines());
     /// d.decode(b"last words", |_| {}).unwrap();
     /// assert_eq!(d.finish(), Ok(Some(b"last words".to_vec())));
+    ///
+    /// let mut d = tcphub::Decoder::new(tcphub::Framing::length_prefixed());
+    /// d.decode(&[0, 0, 0, 5, b'a', b'b'], |_| {}).unwrap(); // 2 of 5 bytes
+    /// assert_eq!(d.finish(), Err(6));
     /// ```
     pub fn finish(&mut self) -> Result<Option<Vec<u8>>, usize> {
         if self.pending.is_empty() {
