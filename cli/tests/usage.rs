@@ -166,12 +166,7 @@ fn a_busy_poll_over_a_second_is_a_usage_error() {
     // Before: `--busy-poll-us 18446744073709551615` was taken, and every
     // loop spun for good after its first wakeup (a core each, no clients).
     for value in ["1000001", "18446744073709551615"] {
-        let out = bin()
-            .args(["serve", "--port", "0", "--busy-poll-us", value])
-            .output()
-            .expect("run tcphub");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        let stderr = usage_error_of(&["serve", "--port", "0", "--busy-poll-us", value]);
         assert!(
             stderr.contains(&format!(
                 "invalid value '{value}' for '--busy-poll-us <MICROS>'"
@@ -186,12 +181,7 @@ fn threads_past_the_servers_bound_are_a_usage_error() {
     // Before: `--threads 99999` passed the flag's check and the server
     // refused to start ("invalid configuration", exit code 1).
     let too_many = (tcphub::MAX_THREADS + 1).to_string();
-    let out = bin()
-        .args(["serve", "--port", "0", "--threads", &too_many])
-        .output()
-        .expect("run tcphub");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = usage_error_of(&["serve", "--port", "0", "--threads", &too_many]);
     assert!(
         stderr.contains(&format!(
             "invalid value '{too_many}' for '--threads <THREADS>': must be a whole number from 1 to {}",
@@ -218,9 +208,7 @@ fn bad_seconds_are_usage_errors() {
         &["connect", "127.0.0.1:9", "--keepalive", "40000"],
         &["send", "127.0.0.1:9", "hi", "--wait-reply", "inf"],
     ] {
-        let out = bin().args(args).output().expect("run tcphub");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let stderr = usage_error_of(args);
         let flag = args[args.len() - 2];
         let value = args[args.len() - 1];
         assert!(
@@ -257,9 +245,7 @@ fn seconds_out_of_range_say_why() {
             "must be a number of seconds, 0 or more",
         ),
     ] {
-        let out = bin().args(args).output().expect("run tcphub");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let stderr = usage_error_of(args);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
@@ -308,9 +294,7 @@ fn zero_max_or_threads_is_a_usage_error() {
         &["serve", "--port", "0", "--max", "0"][..],
         &["serve", "--port", "0", "--threads", "0"],
     ] {
-        let out = bin().args(args).output().expect("run tcphub");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let stderr = usage_error_of(args);
         let flag = args[args.len() - 2];
         assert!(
             stderr.contains(&format!("invalid value '0' for '{flag}")),
@@ -411,12 +395,7 @@ fn with_address(cmd: &str, addr: &str) -> std::process::Output {
 #[test]
 fn a_per_ip_v6_prefix_outside_1_to_128_is_a_usage_error() {
     for value in ["0", "129", "300"] {
-        let out = bin()
-            .args(["serve", "--port", "0", "--per-ip-v6-prefix", value])
-            .output()
-            .expect("run tcphub");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        let stderr = usage_error_of(&["serve", "--port", "0", "--per-ip-v6-prefix", value]);
         assert!(
             stderr.contains("--per-ip-v6-prefix <BITS>"),
             "{value}: {stderr}"
@@ -427,13 +406,7 @@ fn a_per_ip_v6_prefix_outside_1_to_128_is_a_usage_error() {
 #[test]
 fn a_per_ip_v6_prefix_without_max_per_ip_is_a_usage_error() {
     // It would do nothing (no per-address limit to count for).
-    let out = bin()
-        .args(["serve", "--port", "0", "--per-ip-v6-prefix", "64"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run tcphub");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = usage_error_of(&["serve", "--port", "0", "--per-ip-v6-prefix", "64"]);
     assert!(stderr.contains("--max-per-ip <N>"), "{stderr}");
 }
 

@@ -28,6 +28,19 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tcphub"))
 }
 
+/// Runs `tcphub ARGS` (stdin empty), which must fail as a usage error
+/// (exit code 2): its stderr.
+pub fn usage_error_of(args: &[&str]) -> String {
+    let out = bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tcphub");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    stderr
+}
+
 /// A running `tcphub serve` with its stderr lines collected.
 pub struct Hub {
     pub child: Child,
