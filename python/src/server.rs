@@ -356,11 +356,23 @@ impl PyTcpServer {
     /// alone, the clients' messages go nowhere. A callback must not be
     /// ``async def``.
     ///
+    /// The callbacks run after the fact, not on the I/O threads as Rust's
+    /// and C's do: by the time one runs, its client may already have left
+    /// (it reset, or was cut off for a frame over ``max_len`` or as a slow
+    /// consumer; its ``on_disconnect`` comes next), and a reply to it —
+    /// a welcome from ``on_connect`` included — raises ``NoSuchClient``
+    /// (``send_to``: ``NoSuchAddr``, one) and ``client()`` gives ``None``.
+    /// Catch it where you reply; a client that only finished sending is
+    /// still reached (see ``Event``).
+    ///
     /// Example (``on_disconnect`` too)::
     ///
     ///     @server.on_connect
     ///     def joined(client):
-    ///         server.send(client, f"welcome, {client.ip}:{client.port}".encode())
+    ///         try:
+    ///             server.send(client, f"welcome, {client.ip}:{client.port}".encode())
+    ///         except tcphub.NoSuchClient:
+    ///             pass  # it left before this ran (see above)
     ///
     ///     @server.on_disconnect
     ///     def left(client, reason):
@@ -370,7 +382,8 @@ impl PyTcpServer {
     }
 
     /// Decorator: ``func(client, data: bytes)`` is called for each message
-    /// (one frame), in order per client.
+    /// (one frame), in order per client. Its client may already have left,
+    /// as for ``on_connect``: a reply raises ``NoSuchClient`` then.
     ///
     /// Example: see the class's (a relay).
     fn on_message(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {

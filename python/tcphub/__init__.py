@@ -13,7 +13,9 @@ Quick start — the socket tutorial's chat relay::
     server.start()
     server.wait()          # Ctrl-C to stop
 
-Callbacks run on one dispatcher thread (never on the I/O threads); without
+Callbacks run on one dispatcher thread (never on the I/O threads), after
+the fact: a client may have left by the time its callback runs, and a
+reply to it then raises ``NoSuchClient``. Without
 callbacks, consume ``server.events()``, ``server.poll()`` or
 ``server.aevents()`` (asyncio). ``TcpClient`` is the client side
 (``recv()``, or ``await TcpClient.aconnect(...)``, ``await client.arecv()``
