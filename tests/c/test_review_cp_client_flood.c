@@ -276,7 +276,8 @@ static void close_under_flood(void) {
 
 struct big_flooder {
     int fd;
-    int frames;
+    /* Read by the main thread while the flooder counts: atomic (helgrind). */
+    atomic_int frames;
 };
 
 static void *big_flood(void *arg) {
@@ -312,7 +313,7 @@ static void memory_bound(void) {
     int last = -1, steady = 0;
     int64_t deadline = now_ms() + 60000;
     while (steady < 200 && now_ms() < deadline) {
-        int now = f.frames;
+        int now = atomic_load(&f.frames);
         steady = (now == last && now >= 200) ? steady + 1 : 0;
         last = now;
         nap_ms(5);

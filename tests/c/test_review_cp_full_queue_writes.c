@@ -12,7 +12,8 @@
 struct flood {
     int fd;
     atomic_int stop;
-    uint64_t frames;
+    /* Read by the main thread while this one counts: atomic (helgrind). */
+    _Atomic uint64_t frames;
 };
 
 static void *flood_thread(void *arg) {
@@ -86,7 +87,7 @@ static void client_side(void) {
     uint64_t last = 0;
     int steady = 0;
     while (steady < 50) {
-        uint64_t now = f.frames;
+        uint64_t now = atomic_load(&f.frames);
         steady = now == last ? steady + 1 : 0;
         last = now;
         nap_ms(5);
@@ -118,7 +119,7 @@ static void server_side(void) {
     uint64_t last = 0;
     int steady = 0;
     while (steady < 50) {
-        uint64_t now = f.frames;
+        uint64_t now = atomic_load(&f.frames);
         steady = now == last ? steady + 1 : 0;
         last = now;
         nap_ms(5);

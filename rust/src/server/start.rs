@@ -83,11 +83,18 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
     let _ = core.user_token.set(Arc::downgrade(&guard));
     let mut listener = Some(listener);
     // Held while the loops are spawned: a handle that a callback passes
-    // out meanwhile (loop 0 may already be serving) can call `stop()`,
-    // which must then wait here and join every loop, not find the list
-    // still empty and return with the loops running.
+    // out meanwhile (loop 0, spawned last, may already be serving) can
+    // call `stop()`, which must then wait here and join every loop, not
+    // find the list still empty and return with the loops running.
     let mut handles = core.threads.lock().unwrap_or_else(|p| p.into_inner());
-    for (idx, part) in parts.into_iter().enumerate() {
+    // Loop 0, which owns the listener and deals every client, is spawned
+    // last: until then no loop has a client, so no callback runs. A spawn
+    // that fails then joins loops that ran none — a callback waiting for a
+    // lock the caller of `start()` holds (the C server's) would wait for
+    // good, and the caller for it (review "hg").
+    let mut order: Vec<_> = parts.into_iter().enumerate().collect();
+    order.rotate_left(1);
+    for (idx, part) in order {
         let internal = ServerHandle {
             core: core.clone(),
             guard: None,
