@@ -8,7 +8,8 @@
 # Steps: build the ffi crate; check the header against cbindgen; compile
 # every tests/c/*.c with -std=c11 -Wall -Wextra -Werror, once with
 # AddressSanitizer + UndefinedBehaviorSanitizer and once plain; compile the
-# header alone as C89..C17 and C++98..C++20 (-Wpedantic) and run a C++ test; run the C tests under
+# header alone as C89..C17 and C++98..C++20 (-Wpedantic) and its usage
+# snippets (tests/c/header_snippets.sh), and run a C++ test; run the C tests under
 # the sanitizers, then under valgrind; build examples/c/chat_server.c both
 # against the build tree and through pkg-config after a staged install (the
 # static library), and run a two-client smoke test of it; the same against
@@ -124,6 +125,9 @@ done
 for std in c++98 c++11 c++17 c++20; do
     step "header as $std" g++ -x c++ -std=$std "${HDR_CXXWARN[@]}" -fsyntax-only "$BUILD/header_twice.cpp"
 done
+
+section "the header's usage snippets compile"
+step "tests/c/header_snippets.sh" tests/c/header_snippets.sh "$BUILD/snippets"
 
 section "compile tests/c (ASan+UBSan build and plain build)"
 tests=()
