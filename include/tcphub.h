@@ -141,7 +141,9 @@ extern "C" {
 #define TCPHUB_ERR_NOT_RUNNING -6
 
 /**
- * The message is longer than the framing's `max_len`.
+ * The message is longer than the framing's `max_len` (under
+ * `TCPHUB_FRAMING_LENGTH_PREFIXED` at most 4 GiB − 1 bytes, what its 4-byte
+ * length can say, whatever `max_len` is set).
  */
 #define TCPHUB_ERR_FRAME_TOO_LARGE -7
 

@@ -47,10 +47,29 @@ pub(crate) unsafe fn client<'a>(c: *const tcphub_client) -> Result<&'a TcpClient
 
 /// `err` from a send (or `shutdown_write`) of `client` as a `Fail`, a
 /// `NotRunning` saying why (closed, half-closed, the connection lost),
-/// where the core's says only "not running".
+/// where the core's cannot tell which cause it is.
 fn refused(client: &TcpClient, err: tcphub_core::Error) -> Fail {
     match (&err, client.send_refusal()) {
         (tcphub_core::Error::NotRunning, Some(why)) => Fail::new(TCPHUB_ERR_NOT_RUNNING, why),
+        _ => err.into(),
+    }
+}
+
+/// `err` from a receive (`tcphub_client_recv`, `tcphub_client_next_event`)
+/// of `client` as a `Fail`: a `NotRunning` (nothing more to receive) says
+/// why, as a refused send does, where the core's says only that it is not
+/// running.
+pub(crate) fn ended(client: &TcpClient, err: tcphub_core::Error) -> Fail {
+    match err {
+        tcphub_core::Error::NotRunning if !client.is_open() => Fail::new(
+            TCPHUB_ERR_NOT_RUNNING,
+            format!(
+                "{}: nothing more to receive",
+                client
+                    .send_refusal()
+                    .unwrap_or_else(|| "the client is closed".into())
+            ),
+        ),
         _ => err.into(),
     }
 }
@@ -280,9 +299,10 @@ pub unsafe extern "C" fn tcphub_client_recv(
         // SAFETY: the caller's promise.
         let client = unsafe { client(c)? };
         let msg = match boundary::timeout(timeout_ms) {
-            Some(t) => client.recv_timeout(t)?,
-            None => client.recv().ok_or(tcphub_core::Error::NotRunning)?,
-        };
+            Some(t) => client.recv_timeout(t),
+            None => client.recv().ok_or(tcphub_core::Error::NotRunning),
+        }
+        .map_err(|e| ended(client, e))?;
         if !msg.is_empty() {
             let boxed = msg.into_boxed_slice();
             let len = boxed.len();

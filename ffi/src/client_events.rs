@@ -123,14 +123,15 @@ pub unsafe extern "C" fn tcphub_client_next_event(
         // SAFETY: the caller's promise.
         let client = unsafe { client(c)? };
         let event = match boundary::timeout(timeout_ms) {
-            Some(t) => client.next_event(t)?,
+            Some(t) => client.next_event(t),
             None => loop {
                 match client.next_event(std::time::Duration::from_secs(3600)) {
                     Err(tcphub_core::Error::Timeout) => continue,
-                    other => break other?,
+                    other => break other,
                 }
             },
-        };
+        }
+        .map_err(|e| crate::client::ended(client, e))?;
         fill(ev, event);
         Ok(TCPHUB_OK)
     })

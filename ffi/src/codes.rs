@@ -28,7 +28,9 @@ pub const TCPHUB_ERR_CONNECT: c_int = -4;
 pub const TCPHUB_ERR_NO_SUCH_CLIENT: c_int = -5;
 /// The server or client is not running: never started, or stopped/closed.
 pub const TCPHUB_ERR_NOT_RUNNING: c_int = -6;
-/// The message is longer than the framing's `max_len`.
+/// The message is longer than the framing's `max_len` (under
+/// `TCPHUB_FRAMING_LENGTH_PREFIXED` at most 4 GiB − 1 bytes, what its 4-byte
+/// length can say, whatever `max_len` is set).
 pub const TCPHUB_ERR_FRAME_TOO_LARGE: c_int = -7;
 /// The client's bounded send queue is full.
 pub const TCPHUB_ERR_QUEUE_FULL: c_int = -8;

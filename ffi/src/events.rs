@@ -129,10 +129,12 @@ pub unsafe extern "C" fn tcphub_server_next_event(
         // SAFETY: the caller's promise.
         let srv = unsafe { server(s)? };
         let events = srv.pull_handle()?.events();
+        // Nothing more to take: said as the server's other calls say it.
         let event = match boundary::timeout(timeout_ms) {
-            Some(t) => events.recv_timeout(t)?,
-            None => events.recv().ok_or(tcphub_core::Error::NotRunning)?,
-        };
+            Some(t) => events.recv_timeout(t),
+            None => events.recv().ok_or(tcphub_core::Error::NotRunning),
+        }
+        .map_err(|e| Fail::from(e).stopped())?;
         fill(ev, event);
         Ok(TCPHUB_OK)
     })

@@ -134,7 +134,7 @@ pub(crate) struct PyTcpClient {
 
 impl PyTcpClient {
     /// `err` as Python's, but a `NotRunning` (from `send()` or
-    /// `shutdown_write()`), which the core words "not running" whatever
+    /// `shutdown_write()`), which the core words the same whatever
     /// the cause, says why.
     fn refused(&self, py: Python<'_>, err: Error) -> PyErr {
         if !matches!(err, Error::NotRunning) {
@@ -143,7 +143,7 @@ impl PyTcpClient {
         let why = self
             .client
             .send_refusal()
-            .unwrap_or_else(|| "not running".to_string());
+            .unwrap_or_else(|| err.to_string());
         crate::errors::not_running(py, why)
     }
 }

@@ -92,7 +92,7 @@ impl TcpClient {
 
     /// Why [`send`](TcpClient::send) is refused with
     /// [`Error::NotRunning`] right now, in words for a person (the error
-    /// itself says only "not running", whatever the cause); `None` while
+    /// itself cannot tell which cause it is); `None` while
     /// sends are taken. The bindings put it in their errors.
     ///
     /// # Examples

@@ -87,8 +87,10 @@ pub enum Error {
     /// and `send_to` (by address).
     #[error("no client {0} is connected")]
     NoSuchClient(ClientRef),
-    /// The server (or client) is not running: it was never started, or it was stopped.
-    #[error("not running")]
+    /// The server (or client) is not running: it was never started, or it
+    /// was stopped (closed), and a receiver has nothing more to give. The
+    /// message says so (the variant does not know which of them it was).
+    #[error("not running: never started, or stopped or closed")]
     NotRunning,
     /// A pull-mode call ([`Events::recv_timeout`](crate::Events::recv_timeout),
     /// [`Events::recv_batch`](crate::Events::recv_batch)) on a server that

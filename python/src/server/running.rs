@@ -56,7 +56,7 @@ impl PyTcpServer {
         f(&r.handle, id).py_err(py).map_err(|e| self.refused(py, e))
     }
 
-    /// `NotRunning` saying why, where the core's says only "not running"
+    /// `NotRunning` saying why, where the core's cannot tell
     /// whatever the cause: a server never started (the newcomer's mistake:
     /// `start()` or `with` forgotten) reads differently from a stopped one.
     pub(super) fn not_running(&self, py: Python<'_>) -> PyErr {
