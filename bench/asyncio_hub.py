@@ -8,7 +8,7 @@ import argparse
 import asyncio
 import struct
 
-writers = set()
+writers: "set[asyncio.StreamWriter]" = set()
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, relay: bool) -> None:

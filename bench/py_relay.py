@@ -49,7 +49,7 @@ def main() -> None:
         while not done.is_set():
             for ev in server.poll(1024, timeout=0.2):
                 if ev.kind == "message":
-                    send_all(ev.data)
+                    send_all(ev.data or b"")  # (bytes for a message: `or` narrows the type)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 #   2. `pip install .`  — maturin from PyPI as the PEP 517 backend builds the abi3 wheel,
 #   3. pytest tests/python,
 #   4. the .pyi stub checked against the built module (mypy stubtest), and the
-#      package, stub and example type-checked with mypy --strict.
+#      package, stub, examples and the benchmark's Python servers type-checked
+#      with mypy --strict.
 #
 #   scripts/test-python.sh            # venv in .venv (reused if present)
 #   TCPHUB_VENV=/tmp/v scripts/test-python.sh
@@ -57,7 +58,8 @@ section "stub check: mypy stubtest + mypy --strict"
 # stubtest imports the installed module and compares it with python/tcphub/_tcphub.pyi (shipped in the wheel).
 (cd "$VENV" && run "$PY" -m mypy.stubtest tcphub --concise)
 (cd "$VENV" && run "$PY" -m mypy --strict --no-incremental -p tcphub)
-run "$PY" -m mypy --strict --no-incremental examples/python/chat_server.py examples/python/chat_client.py examples/python/worker_pool_server.py
+run "$PY" -m mypy --strict --no-incremental examples/python/chat_server.py examples/python/chat_client.py examples/python/worker_pool_server.py \
+    bench/py_relay.py bench/asyncio_hub.py
 
 echo
 echo "PYTHON TESTS PASSED"
