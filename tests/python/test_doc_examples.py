@@ -73,8 +73,9 @@ def examples() -> Dict[str, List[str]]:
             ]
         for qual, item in items:
             doc = getattr(item, "__doc__", None)
-            if isinstance(doc, str) and blocks(inspect.cleandoc(doc)):
-                found[qual] = blocks(inspect.cleandoc(doc))
+            found_here = blocks(inspect.cleandoc(doc)) if isinstance(doc, str) else []
+            if found_here:
+                found[qual] = found_here
     return found
 
 

@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -98,7 +98,7 @@ async fn relay_client(id: u64, stream: TcpStream, peers: Peers, coalesce: bool) 
     let writer = tokio::spawn(write_queue(wr, rx));
     let mut buf = BytesMut::new();
     'conn: loop {
-        if !read_more(&rd, &mut buf).await {
+        if !read_more(rd.as_ref(), &mut buf).await {
             break;
         }
         // The complete frames at the front of `buf` (with `coalesce`, all
@@ -179,7 +179,7 @@ fn advance(batch: &mut Vec<Bytes>, mut n: usize) {
 /// each). A 64 KiB buffer per connection, as this baseline had, cost tokio
 /// ~4 KiB of RSS per idle connection, and a fan-out receiver's buffer is
 /// never used at all.
-async fn read_more<S: ReadHalf>(s: &S, buf: &mut BytesMut) -> bool {
+async fn read_more(s: &TcpStream, buf: &mut BytesMut) -> bool {
     loop {
         if s.readable().await.is_err() {
             return false;
@@ -197,30 +197,6 @@ async fn read_more<S: ReadHalf>(s: &S, buf: &mut BytesMut) -> bool {
             }
             Err(_) => return false,
         }
-    }
-}
-
-/// What [`read_more`] needs of a socket or its read half.
-trait ReadHalf {
-    async fn readable(&self) -> std::io::Result<()>;
-    fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize>;
-}
-
-impl ReadHalf for TcpStream {
-    async fn readable(&self) -> std::io::Result<()> {
-        TcpStream::readable(self).await
-    }
-    fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize> {
-        TcpStream::try_read_buf(self, buf)
-    }
-}
-
-impl ReadHalf for OwnedReadHalf {
-    async fn readable(&self) -> std::io::Result<()> {
-        OwnedReadHalf::readable(self).await
-    }
-    fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize> {
-        OwnedReadHalf::try_read_buf(self, buf)
     }
 }
 
