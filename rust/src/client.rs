@@ -52,6 +52,7 @@ pub(crate) use crate::client_core::{ClientCore, ClientGuard};
 /// client.close();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[must_use = "dropping the last handle closes the connection"]
 pub struct TcpClient {
     pub(crate) core: Arc<ClientCore>,
     /// Present on handles the application owns: the last one dropped closes.

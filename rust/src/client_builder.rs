@@ -64,7 +64,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// };
 /// assert_eq!(tcphub::Reconnect::default().max_attempts, None);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Reconnect {
     /// Delay cap for the first attempt.
     pub initial: Duration,
@@ -219,6 +219,7 @@ pub(crate) struct ClientConfig {
 /// client.send(b"hello")?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[must_use = "a builder does nothing until `connect()`"]
 pub struct ClientBuilder {
     /// The resolved addresses, or why there are none (reported by
     /// `connect`): what the resolver said about the name, or an empty host.

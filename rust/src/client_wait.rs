@@ -127,7 +127,7 @@ impl Drain {
 /// assert_ne!(client.flush_mark(), before);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlushMark(u64);
 
 impl FlushMark {

@@ -253,6 +253,51 @@ impl Error {
     }
 }
 
+/// An [`io::Error`] for code that works in `io::Result` (`?` in a function
+/// returning one): of the wrapped OS error's kind where there is one
+/// ([`Error::Bind`], [`Error::Connect`], [`Error::Resolve`], [`Error::Io`]),
+/// else the kind that says the same ([`TimedOut`](io::ErrorKind::TimedOut)
+/// for [`Error::Timeout`], [`WouldBlock`](io::ErrorKind::WouldBlock) for
+/// [`Error::QueueFull`], [`NotConnected`](io::ErrorKind::NotConnected) for
+/// [`Error::NotRunning`], [`NotFound`](io::ErrorKind::NotFound) for
+/// [`Error::NoSuchClient`], [`Unsupported`](io::ErrorKind::Unsupported) for
+/// [`Error::CallbackMode`], [`InvalidInput`](io::ErrorKind::InvalidInput)
+/// for a refused message or setting). The `Error` itself is kept inside:
+/// the message is the same, its source is the OS error, and
+/// [`get_ref`](io::Error::get_ref) and a downcast give it back.
+///
+/// # Examples
+///
+/// ```
+/// fn wait() -> std::io::Result<()> {
+///     Err(tcphub::Error::Timeout)?
+/// }
+/// let err = wait().unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+/// assert_eq!(err.to_string(), "timed out");
+/// let inner = err.get_ref().and_then(|e| e.downcast_ref::<tcphub::Error>());
+/// assert!(matches!(inner, Some(tcphub::Error::Timeout)));
+/// ```
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        let kind = match &e {
+            Error::Bind { source, .. }
+            | Error::Connect { source, .. }
+            | Error::Resolve { source, .. }
+            | Error::Io { source, .. } => source.kind(),
+            Error::NoSuchClient(_) => io::ErrorKind::NotFound,
+            Error::NotRunning => io::ErrorKind::NotConnected,
+            Error::CallbackMode => io::ErrorKind::Unsupported,
+            Error::FrameTooLarge { .. }
+            | Error::InvalidMessage { .. }
+            | Error::InvalidConfig(_) => io::ErrorKind::InvalidInput,
+            Error::QueueFull { .. } => io::ErrorKind::WouldBlock,
+            Error::Timeout => io::ErrorKind::TimedOut,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
 /// The `EAI_*` code behind a failed lookup: the standard library keeps only
 /// `gai_strerror`'s text ("failed to lookup address information: Name or
 /// service not known"), so that text is matched against each code's.

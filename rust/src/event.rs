@@ -60,7 +60,7 @@ impl fmt::Display for Client {
 /// assert_eq!(DisconnectReason::SlowConsumer.to_string(), "slow consumer");
 /// assert_eq!(DisconnectReason::SlowConsumer.code(), 4);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DisconnectReason {
     /// The peer closed its side cleanly (EOF between frames).

@@ -46,6 +46,7 @@ mod send_many;
 /// assert_eq!(line, "hello\n");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[must_use = "dropping the last handle stops the server"]
 pub struct ServerHandle {
     pub(crate) core: Arc<Core>,
     /// Present on handles the application owns: the last one dropped stops

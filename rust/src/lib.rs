@@ -196,3 +196,40 @@ pub use stats::Stats;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Review "ag": the builders, and the handles whose drop stops the server
+/// or closes the client, are `#[must_use]`, so a chain whose result is
+/// dropped warns instead of silently configuring, or starting, nothing.
+/// Each `compile_fail` below is the statement of the `no_run` example
+/// (which compiles under the same lint) without its `let _ =`.
+///
+/// ```no_run
+/// #![deny(unused_must_use)]
+/// let _ = tcphub::TcpServer::new(0, 10).max_clients_per_ip(2);
+/// let _ = tcphub::TcpClient::builder("127.0.0.1:1").linger(std::time::Duration::ZERO);
+/// let _ = tcphub::TcpServer::new(0, 1).start().unwrap();
+/// let _ = tcphub::TcpClient::connect("127.0.0.1:1").unwrap();
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// tcphub::TcpServer::new(0, 10).max_clients_per_ip(2);
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// tcphub::TcpClient::builder("127.0.0.1:1").linger(std::time::Duration::ZERO);
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// tcphub::TcpServer::new(0, 1).start().unwrap();
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// tcphub::TcpClient::connect("127.0.0.1:1").unwrap();
+/// ```
+#[cfg(doctest)]
+#[allow(non_camel_case_types)]
+struct review_ag_must_use;

@@ -126,6 +126,7 @@ pub const MAX_THREADS: usize = 4096;
 /// server.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[must_use = "a builder does nothing until `start()`"]
 pub struct TcpServer {
     config: Config,
     callbacks: Callbacks,

@@ -37,7 +37,8 @@ use crate::stats::LoopCounters;
 ///     .start()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Overflow {
     /// Disconnect the client with [`DisconnectReason::SlowConsumer`] (default).
     /// The message that did not fit is not delivered and is counted in

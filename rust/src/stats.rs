@@ -17,7 +17,7 @@ use std::sync::atomic::{
 /// assert_eq!(s.accepted, 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Stats {
     /// Clients connected now. A connection held open for replies after its

@@ -13,10 +13,16 @@ use super::Framing;
 /// use tcphub::{Decoder, Framing, FrameError};
 /// let mut d = Decoder::new(Framing::Lines { max_len: 3 });
 /// assert_eq!(d.decode(b"abcdef", |_| {}), Err(FrameError::TooLarge { max: 3 }));
+/// assert_eq!(
+///     FrameError::TooLarge { max: 3 }.to_string(),
+///     "frame exceeds the framing's limit of 3 bytes"
+/// );
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// A frame exceeds the framing's `max_len`.
+    #[error("frame exceeds the framing's limit of {max} bytes")]
     TooLarge {
         /// The limit that was exceeded.
         max: usize,
