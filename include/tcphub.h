@@ -2436,8 +2436,10 @@ int tcphub_server_set_per_ip_full_message(struct tcphub_server *s, const uint8_t
  * 128, the default: each address on its own) share one limit. An IPv6
  * host is commonly given a whole /64 and can connect from any address in
  * it; 64 counts such a host once. IPv4 clients always count by their
- * whole address. The log lines of refusals name the network
- * (`2001:db8:1:2::/64`). Takes effect at the next `tcphub_server_start`.
+ * whole address. (The engine's log lines of refusals, which name the
+ * network, `2001:db8:1:2::/64`, are not shown by the C library: it
+ * installs no logger; the counts are in `tcphub_server_stats`.) Takes
+ * effect at the next `tcphub_server_start`.
  *
  * ```c
  * tcphub_server_set_max_clients_per_ip(srv, 8);

@@ -352,11 +352,14 @@ fn chat(builder: TcpServer, max: usize, end: &'static str) -> TcpServer {
             // The address prefix can take a line within the limit over
             // it: tell the sender instead of dropping it silently.
             if let Err(tcphub::Error::FrameTooLarge { len, max }) = srv.try_send_all(&line) {
-                log::warn!("client {}: message not relayed: too long", c.addr);
                 let notice = format!(
                     "message not relayed: {len} bytes with the address prefix, \
                      over the frame limit of {max}"
                 );
+                // Debug: the client's own doing, and it is told; a line
+                // per message at the default level was the client's to
+                // flood the log with (review lg).
+                log::debug!("client {c}: {notice}");
                 let _ = srv.send(c.id, notice.as_bytes());
             }
         })

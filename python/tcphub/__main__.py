@@ -339,11 +339,14 @@ def make_hub(args: argparse.Namespace) -> TcpServer:
             except FrameTooLarge as e:
                 # The address prefix took a line within the limit over it:
                 # tell the sender instead of dropping it silently.
-                log.warning("client %s: message not relayed: too long", client)
                 notice = (
                     f"message not relayed: {e.length} bytes with the address prefix, "
                     f"over the frame limit of {e.limit}"
                 )
+                # Debug: the client's own doing, and it is told; a line per
+                # message at the default level was the client's to flood
+                # the log with (review lg).
+                log.debug("client #%d %s: %s", client.id, client, notice)
                 try:
                     server.send(client.id, notice.encode())
                 except (NoSuchClient, NotRunning):

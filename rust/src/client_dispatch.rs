@@ -37,7 +37,11 @@ impl Dispatch {
 
     fn guarded(&self, what: &str, f: impl FnOnce()) {
         if crate::shared::call_guarded(f) {
-            log::error!("tcphub: the client {what} callback panicked; the client keeps running");
+            log::error!(
+                "tcphub: the client {what} callback (connected to {}) panicked; \
+                 the client keeps running",
+                self.handle.peer_addr()
+            );
         }
     }
 

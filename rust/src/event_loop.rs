@@ -176,6 +176,10 @@ struct EventLoop {
     /// logged once (and again every [`accept::REPEAT_LOG`]), not per
     /// connection.
     refusing: Option<accept::Run>,
+    /// Since when new connections cannot be registered with the poller
+    /// (dropped): logged once (and again every [`accept::REPEAT_LOG`]),
+    /// not per connection.
+    register_failing: Option<accept::Run>,
     /// Connections refused at `max_clients_per_ip`: a run, over once it
     /// has been quiet for [`accept::REPEAT_LOG`] (other addresses are
     /// admitted meanwhile, so no admission ends it).
@@ -246,6 +250,7 @@ impl EventLoop {
             accept_more: false,
             accept_failing: None,
             refusing: None,
+            register_failing: None,
             refusing_per_ip,
             draining: Vec::new(),
             held: FastMap::default(),
@@ -438,10 +443,11 @@ impl EventLoop {
                 .registry()
                 .register(dealt.stream_mut(), Token(slot), CONNECTION_INTEREST)
         {
-            log::warn!("tcphub: cannot register {}: {e}", client.addr);
+            self.register_failed(&client, &e);
             self.free.push(slot);
             return; // as above
         }
+        self.registering_again();
         // Ours now: `close` gives the count back.
         let stream = dealt.adopt();
         // Counted here, not at accept: a client dealt to a loop that is

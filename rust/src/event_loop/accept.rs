@@ -318,8 +318,19 @@ impl EventLoop {
                 return;
             };
             match listener.accept() {
+                // A run of accept failures ends with the backlog served
+                // (`WouldBlock`), or once accepts have gone on without a
+                // failure for `REPEAT_LOG`; not at the next success: at the
+                // limit, each client that leaves frees one descriptor for
+                // one accept, and that started a run (a warning) per client.
                 Ok((stream, addr)) => {
-                    self.accepting_again();
+                    if self
+                        .accept_failing
+                        .as_ref()
+                        .is_some_and(|f| f.quiet(Instant::now()))
+                    {
+                        self.accepting_again();
+                    }
                     self.admit(stream, addr);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -372,13 +383,59 @@ impl EventLoop {
         }
     }
 
-    /// Ends a run of accept failures, if one was going on.
+    /// Ends a run of accept failures, if one was going on: the backlog is
+    /// empty, or accepts have not failed for a while (see `accept_all`).
     fn accepting_again(&mut self) {
         if let Some(f) = self.accept_failing.take() {
             log::info!(
                 "tcphub: accepting again after {:.0?} ({} failed attempts)",
                 f.since.elapsed(),
                 f.count
+            );
+        }
+    }
+
+    /// Logs a new connection the poller would not take (`ENOSPC`: the
+    /// user's epoll watches used up; `ENOMEM`), which is dropped: each at
+    /// debug; a warning at the first of a run, then at most once per
+    /// [`REPEAT_LOG`] with the count — server-wide trouble that a connect
+    /// storm made a warning per connection (review lg).
+    pub(super) fn register_failed(&mut self, client: &Client, e: &io::Error) {
+        log::debug!("tcphub: cannot register client {client}: {e}; dropped");
+        let now = Instant::now();
+        match &mut self.register_failing {
+            None => {
+                log::warn!(
+                    "tcphub: cannot register new connections with the poller ({e}): \
+                     dropping them, the first {}",
+                    client.addr
+                );
+                self.register_failing = Some(Run::new(now));
+            }
+            Some(r) => {
+                let last = r.logged;
+                if r.again(now) {
+                    log::warn!(
+                        "tcphub: dropped {} in {:.0?}: cannot register them with the poller ({e})",
+                        connections(std::mem::take(&mut r.unlogged), true),
+                        now.duration_since(last)
+                    );
+                }
+            }
+        }
+    }
+
+    /// Ends a run of registration failures that has been quiet for
+    /// [`REPEAT_LOG`], at a connection registered.
+    pub(super) fn registering_again(&mut self) {
+        if self.register_failing.is_none() {
+            return; // the usual case: no clock read per connection
+        }
+        let now = Instant::now();
+        if let Some(r) = self.register_failing.take_if(|r| r.quiet(now)) {
+            log::info!(
+                "tcphub: registering connections again ({} dropped in all)",
+                connections(r.count, false)
             );
         }
     }

@@ -49,16 +49,26 @@ impl Dispatch {
         self.outbox.drain();
     }
 
-    pub(super) fn guarded(&self, counters: &LoopCounters, what: &str, f: impl FnOnce()) {
+    /// Runs callback `what` for `client`; a panic is caught, counted and
+    /// logged, naming the client (review lg).
+    pub(super) fn guarded(
+        &self,
+        counters: &LoopCounters,
+        what: &str,
+        client: &Client,
+        f: impl FnOnce(),
+    ) {
         if shared::call_guarded(f) {
             LoopCounters::add(&counters.callback_panics, 1);
-            log::error!("tcphub: the {what} callback panicked; the server keeps running");
+            log::error!(
+                "tcphub: the {what} callback for client {client} panicked; the server keeps running"
+            );
         }
     }
 
     pub(super) fn connected(&mut self, counters: &LoopCounters, client: &Client) {
         match &self.core().callbacks.on_connect {
-            Some(cb) => self.guarded(counters, "on_connect", || cb(&self.handle, client)),
+            Some(cb) => self.guarded(counters, "on_connect", client, || cb(&self.handle, client)),
             None => self.push(Event::Connected(*client)),
         }
     }
@@ -71,7 +81,9 @@ impl Dispatch {
                 if let Some(s) = speaker {
                     s.set(client.id);
                 }
-                self.guarded(counters, "on_message", || cb(&self.handle, client, msg));
+                self.guarded(counters, "on_message", client, || {
+                    cb(&self.handle, client, msg)
+                });
                 if let Some(s) = speaker {
                     s.set(0);
                 }
@@ -87,7 +99,9 @@ impl Dispatch {
         why: &DisconnectReason,
     ) {
         match &self.core().callbacks.on_disconnect {
-            Some(cb) => self.guarded(counters, "on_disconnect", || cb(&self.handle, client, why)),
+            Some(cb) => self.guarded(counters, "on_disconnect", client, || {
+                cb(&self.handle, client, why)
+            }),
             None => self.push(Event::Disconnected(*client, why.clone())),
         }
     }
