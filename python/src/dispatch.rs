@@ -456,6 +456,9 @@ impl Dispatcher {
                     holds: &held,
                 };
                 let kept = dispatch_loop(&run);
+                // Its waits are over: a stopped server the application
+                // keeps holds no descriptor.
+                held.release();
                 // Release the callbacks' references with the GIL held, if
                 // still possible (that may run Python code: a closure's
                 // last reference). The kept thread state goes with the

@@ -40,7 +40,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use tcphub::{Event, Events, ReadyFd};
@@ -96,8 +96,10 @@ pub(crate) struct Holds {
     /// takes no lock per event while nothing is.
     any: AtomicBool,
     /// Written (a byte) at each resume, read by the dispatcher: it wakes
-    /// its wait while it holds anything (see [`wait`]).
-    wake: (UnixStream, UnixStream),
+    /// its wait while it holds anything (see [`wait`]). `None` once the
+    /// dispatcher ended ([`release`](Holds::release)): a stopped server
+    /// the application keeps holds no descriptor.
+    wake: RwLock<Option<(UnixStream, UnixStream)>>,
     /// The process the dispatcher runs in. In a child forked since there
     /// is no dispatcher, and `state`'s lock may have been copied held (a
     /// `fork()` while the dispatcher had it): the server's methods act on
@@ -132,7 +134,7 @@ impl Holds {
         Ok(Holds {
             state: Mutex::default(),
             any: AtomicBool::new(false),
-            wake,
+            wake: RwLock::new(Some(wake)),
             pid: std::process::id(),
         })
     }
@@ -142,9 +144,23 @@ impl Holds {
         std::process::id() != self.pid
     }
 
-    /// Wakes the dispatcher's wait (a full buffer already does).
+    /// Wakes the dispatcher's wait (a full buffer already does), if it
+    /// still runs.
     fn wake(&self) {
-        let _ = (&self.wake.0).write(&[1]);
+        if let Some((w, _)) = &*self.wake.read().unwrap_or_else(PoisonError::into_inner) {
+            let _ = (&*w).write(&[1]);
+        }
+    }
+
+    /// The dispatcher ended: closes the socket pair of its waits (a
+    /// resume after that has no one to wake).
+    pub(crate) fn release(&self) {
+        let pair = self
+            .wake
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(pair);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -648,9 +664,14 @@ pub(crate) fn wait(
             }
         }
     }
+    let wake = holds.wake.read().unwrap_or_else(PoisonError::into_inner);
+    let Some((_, woken)) = &*wake else {
+        // (Released: the dispatcher has ended, so no wait comes here.)
+        return events.recv_batch_staged(batch, max, Duration::from_millis(10));
+    };
     let fd = ready.as_ref().expect("made above");
     if fd.arm() {
-        let mut fds = [fd.as_raw_fd(), holds.wake.1.as_raw_fd()].map(|fd| libc::pollfd {
+        let mut fds = [fd.as_raw_fd(), woken.as_raw_fd()].map(|fd| libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
@@ -659,6 +680,7 @@ pub(crate) fn wait(
         unsafe { libc::poll(fds.as_mut_ptr(), 2, WAIT.as_millis() as libc::c_int) };
     }
     let mut buf = [0u8; 64];
-    while matches!((&holds.wake.1).read(&mut buf), Ok(n) if n > 0) {}
+    while matches!((&*woken).read(&mut buf), Ok(n) if n > 0) {}
+    drop(wake);
     events.recv_batch_staged(batch, max, Duration::ZERO)
 }
