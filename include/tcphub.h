@@ -341,6 +341,41 @@ extern "C" {
 #define TCPHUB_VERSION_PATCH 0
 
 /**
+ * No engine lines (the default).
+ */
+#define TCPHUB_LOG_OFF 0
+
+/**
+ * Errors: a callback that panicked, a failure the engine cannot recover
+ * from for a connection.
+ */
+#define TCPHUB_LOG_ERROR 1
+
+/**
+ * Warnings: server-wide trouble (accepts failing for lack of descriptors,
+ * connections the poller would not take), once per run and then at most
+ * every 10 s with counts.
+ */
+#define TCPHUB_LOG_WARN 2
+
+/**
+ * Information: refused connections (server full, per-address limit) once
+ * per run, a client's redials, recoveries.
+ */
+#define TCPHUB_LOG_INFO 3
+
+/**
+ * Debugging: each client's arrival and end, with its id, address and
+ * reason.
+ */
+#define TCPHUB_LOG_DEBUG 4
+
+/**
+ * Tracing (the engine writes none at present).
+ */
+#define TCPHUB_LOG_TRACE 5
+
+/**
  * A connection to a server (tcphub or any other speaking the same framing).
  * Create with `tcphub_client_connect`, release with `tcphub_client_free`.
  * Sends never block: they go through a bounded queue written by the
@@ -773,6 +808,19 @@ typedef struct tcphub_stats {
    */
   uint64_t unwritten;
 } tcphub_stats;
+
+/**
+ * Receives one of the engine's log lines: its `TCPHUB_LOG_*` level, the
+ * part of the engine that wrote it (`target`, e.g.
+ * "tcphub::event_loop::accept") and the line itself, without a trailing
+ * newline. Both strings are valid only during the call. Called on the
+ * library's "tcphub-log" thread, one line at a time, never from an
+ * event loop; it may call any tcphub function but
+ * `tcphub_set_log_callback`. A callback that blocks delays only the lines
+ * behind it (a queue of 1024 full loses lines, counted in the next line
+ * delivered).
+ */
+typedef void (*tcphub_log_cb)(void *userdata, int level, const char *target, const char *message);
 
 /**
  * No framing: each read's bytes are one message; sends write bytes as-is.
@@ -2436,9 +2484,9 @@ int tcphub_server_set_per_ip_full_message(struct tcphub_server *s, const uint8_t
  * 128, the default: each address on its own) share one limit. An IPv6
  * host is commonly given a whole /64 and can connect from any address in
  * it; 64 counts such a host once. IPv4 clients always count by their
- * whole address. (The engine's log lines of refusals, which name the
- * network, `2001:db8:1:2::/64`, are not shown by the C library: it
- * installs no logger; the counts are in `tcphub_server_stats`.) Takes
+ * whole address. The engine's log lines of refusals (at
+ * `TCPHUB_LOG_INFO`, see `tcphub_set_log_callback`) name the network,
+ * `2001:db8:1:2::/64`; the counts are in `tcphub_server_stats`. Takes
  * effect at the next `tcphub_server_start`.
  *
  * ```c
@@ -2621,6 +2669,43 @@ int tcphub_server_stop_timeout(struct tcphub_server *s, uint64_t timeout_ms);
  * `s` is NULL or a live server.
  */
 int tcphub_server_wait(struct tcphub_server *s, int timeout_ms);
+
+/**
+ * Sends the engine's own log lines at `level` and more severe (a
+ * `TCPHUB_LOG_*` value; `TCPHUB_LOG_OFF`, or `cb` NULL, for none) to `cb`,
+ * with `userdata`, from now on, for every server and client in the
+ * process. By default no line goes anywhere. Replaces the callback set
+ * before: when this returns, the previous callback is not running and
+ * will not be called again, so its `userdata` may be freed. Setting none
+ * also ends the "tcphub-log" thread.
+ *
+ * The lines are those a Rust program gets through the `log` crate and the
+ * `tcphub` command prints on stderr; see `tcphub_log_cb` for how they are
+ * delivered. A process has one logger: if another Rust library in it (or
+ * the tcphub Python module) installed one first, this fails.
+ *
+ * Returns `TCPHUB_OK`; `TCPHUB_ERR_INVALID_ARG` for a `level` outside 0 to
+ * 5, or when called from inside the log callback; `TCPHUB_ERR_ALREADY_RUNNING`
+ * when another logger is installed in the process; `TCPHUB_ERR_IO` when
+ * the thread cannot be started. Thread-safe (calls wait for each other).
+ *
+ * ```c
+ * static void on_log(void *userdata, int level, const char *target, const char *message) {
+ *     (void)userdata;
+ *     fprintf(stderr, "tcphub [%d] %s: %s\n", level, target, message);
+ * }
+ *
+ * // warnings and errors: a server out of descriptors says so
+ * tcphub_set_log_callback(on_log, TCPHUB_LOG_WARN, NULL);
+ * // ...
+ * tcphub_set_log_callback(NULL, TCPHUB_LOG_OFF, NULL);
+ * ```
+ *
+ * # Safety
+ * `cb`, if not NULL, must be a function of this type; `userdata` must stay
+ * usable until another call of this function returns.
+ */
+int tcphub_set_log_callback(tcphub_log_cb cb, int level, void *userdata);
 
 /**
  * A static, human-readable description of `code` (a `TCPHUB_OK` or

@@ -43,6 +43,9 @@
 //!   `tcphub_client_connect_with`: every client setting, reconnect included.
 //! - `connect_cancel.rs` — `tcphub_connect_cancel`: ends a connect under
 //!   way from another thread.
+//! - `engine_log.rs` — `tcphub_set_log_callback`, `TCPHUB_LOG_*`: the
+//!   engine's own log lines to a C function, through a bounded queue and
+//!   a "tcphub-log" thread.
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 // The C names are the API: `tcphub_server`, `tcphub_event`, ...
@@ -56,6 +59,7 @@ pub mod client_options;
 pub mod clients;
 pub mod codes;
 pub mod connect_cancel;
+pub mod engine_log;
 pub mod events;
 pub mod input;
 pub mod ready;
@@ -72,6 +76,7 @@ pub use client_options::*;
 pub use clients::*;
 pub use codes::*;
 pub use connect_cancel::*;
+pub use engine_log::*;
 pub use events::*;
 pub use input::*;
 pub use sends::*;

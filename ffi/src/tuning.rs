@@ -376,9 +376,9 @@ pub unsafe extern "C" fn tcphub_server_set_max_clients_per_ip(
 /// 128, the default: each address on its own) share one limit. An IPv6
 /// host is commonly given a whole /64 and can connect from any address in
 /// it; 64 counts such a host once. IPv4 clients always count by their
-/// whole address. (The engine's log lines of refusals, which name the
-/// network, `2001:db8:1:2::/64`, are not shown by the C library: it
-/// installs no logger; the counts are in `tcphub_server_stats`.) Takes
+/// whole address. The engine's log lines of refusals (at
+/// `TCPHUB_LOG_INFO`, see `tcphub_set_log_callback`) name the network,
+/// `2001:db8:1:2::/64`; the counts are in `tcphub_server_stats`. Takes
 /// effect at the next `tcphub_server_start`.
 ///
 /// ```c
