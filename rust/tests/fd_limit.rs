@@ -24,46 +24,13 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Every log line the engine writes, with when.
-struct Recorder(Mutex<Vec<(Instant, log::Level, String)>>);
-
-static LOG: Recorder = Recorder(Mutex::new(Vec::new()));
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let line = record.args().to_string();
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push((
-            Instant::now(),
-            record.level(),
-            line,
-        ));
-    }
-    fn flush(&self) {}
-}
-
 fn install_logger() {
     // Both tests call it; the second call finds it set.
-    if log::set_logger(&LOG).is_ok() {
-        log::set_max_level(log::LevelFilter::Debug);
-    }
-}
-
-/// Log lines at `level` or above containing `needle`, written at or after `since`.
-fn logged(level: log::Level, needle: &str, since: Instant) -> Vec<String> {
-    LOG.0
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .filter(|(at, l, line)| *at >= since && *l <= level && line.contains(needle))
-        .map(|(_, _, line)| line.clone())
-        .collect()
+    capture_log(log::LevelFilter::Debug);
 }
 
 fn warnings(needle: &str, since: Instant) -> Vec<String> {
-    logged(log::Level::Warn, needle, since)
+    logged_since(log::Level::Warn, needle, since)
 }
 
 /// CPU time (user + system) and context switches (voluntary + not) of the
@@ -177,7 +144,7 @@ fn accept_out_of_fds_waits_quietly_and_serves_the_backlog_once_fds_free_up() {
         assert_eq!(read_line(s), format!("pending {i}\n"));
     }
     wait_clients(&server, ADMITTED + PENDING);
-    let back = logged(log::Level::Info, "accepting again", since);
+    let back = logged_since(log::Level::Info, "accepting again", since);
     assert_eq!(back.len(), 1, "{back:#?}");
     server.stop();
 }

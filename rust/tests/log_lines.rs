@@ -6,53 +6,16 @@
 
 mod support;
 
-use std::sync::Mutex;
-
 use log::Level;
 use support::*;
 use tcphub::{DisconnectReason, Framing, TcpServer};
-
-static LINES: Mutex<Vec<(Level, String)>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let line = record.args().to_string();
-        LINES.lock().unwrap().push((record.level(), line));
-    }
-
-    fn flush(&self) {}
-}
-
-static CAPTURE: Capture = Capture;
-
-fn capture() {
-    if log::set_logger(&CAPTURE).is_ok() {
-        log::set_max_level(log::LevelFilter::Trace);
-    }
-}
-
-/// The lines logged so far containing `needle`, with their levels.
-fn lines_with(needle: &str) -> Vec<(Level, String)> {
-    let lines = LINES.lock().unwrap();
-    lines
-        .iter()
-        .filter(|(_, l)| l.contains(needle))
-        .cloned()
-        .collect()
-}
 
 /// 40 connections refused by a full server (max_clients 1) give one info
 /// line, naming the first; once a client is admitted again, one line
 /// counts them all. Before: an info line per refused connection.
 #[test]
 fn a_run_of_refusals_is_logged_once_and_summed_up_when_admitting_again() {
-    capture();
+    capture_log(log::LevelFilter::Trace);
     const REFUSED: usize = 40;
     let server = TcpServer::new(0, 1)
         .bind(localhost())
@@ -70,7 +33,7 @@ fn a_run_of_refusals_is_logged_once_and_summed_up_when_admitting_again() {
     wait_until("the refusals counted", || {
         server.stats().rejected == REFUSED as u64
     });
-    let refusals = lines_with(needle);
+    let refusals = log_lines_with(needle);
     assert_eq!(refusals.len(), 1, "one line for the run: {refusals:?}");
     assert_eq!(refusals[0].0, Level::Info);
     assert!(refusals[0].1.contains("refusing"), "{refusals:?}");
@@ -79,7 +42,7 @@ fn a_run_of_refusals_is_logged_once_and_summed_up_when_admitting_again() {
     wait_clients(&server, 0);
     let second = Peer::connect(server.local_addr());
     second.id_on(&server);
-    let again = lines_with("admitting clients again");
+    let again = log_lines_with("admitting clients again");
     assert_eq!(again.len(), 1, "{again:?}");
     assert!(
         again[0]
@@ -93,7 +56,7 @@ fn a_run_of_refusals_is_logged_once_and_summed_up_when_admitting_again() {
     wait_until("the refusal counted", || {
         server.stats().rejected == REFUSED as u64 + 1
     });
-    assert_eq!(lines_with(needle).len(), 2);
+    assert_eq!(log_lines_with(needle).len(), 2);
     server.stop();
 }
 
@@ -102,7 +65,7 @@ fn a_run_of_refusals_is_logged_once_and_summed_up_when_admitting_again() {
 /// an application logging its disconnects at info does not show it twice.
 #[test]
 fn a_frame_over_the_limit_is_logged_at_debug_only() {
-    capture();
+    capture_log(log::LevelFilter::Trace);
     let gone = Disconnects::new();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
@@ -114,7 +77,7 @@ fn a_frame_over_the_limit_is_logged_at_debug_only() {
     let id = peer.id_on(&server);
     peer.send(&[b'x'; 64]);
     assert_eq!(gone.wait_for(id), DisconnectReason::FrameTooLarge);
-    let lines = lines_with(&format!("client #{id} {}", peer.addr()));
+    let lines = log_lines_with(&format!("client #{id} {}", peer.addr()));
     assert!(!lines.is_empty(), "the debug line is logged");
     assert!(
         lines.iter().all(|(level, _)| *level == Level::Debug),
@@ -155,14 +118,14 @@ fn refusing_per_ip(per_ip: usize) -> (tcphub::ServerHandle, Vec<Peer>) {
 /// after the first went unlogged.
 #[test]
 fn refusals_per_ip_not_yet_logged_are_logged_at_the_stop() {
-    capture();
+    capture_log(log::LevelFilter::Trace);
     let needle = "(max_clients_per_ip 2)";
     let (server, _held) = refusing_per_ip(2);
-    let lines = lines_with(needle);
+    let lines = log_lines_with(needle);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].1.contains("refusing"), "{lines:?}");
     server.stop();
-    let lines = lines_with(needle);
+    let lines = log_lines_with(needle);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[1].1.contains("refused 2 more connections") && lines[1].1.contains("stopping"),
@@ -175,19 +138,19 @@ fn refusals_per_ip_not_yet_logged_are_logged_at_the_stop() {
 /// arriving to look at it. Before: never, until one did.
 #[test]
 fn a_quiet_run_of_refusals_per_ip_is_logged_without_another_connection() {
-    capture();
+    capture_log(log::LevelFilter::Trace);
     let needle = "(max_clients_per_ip 3)";
     let (server, _held) = refusing_per_ip(3);
     let waited = std::time::Instant::now();
     // (REPEAT_LOG and a generous margin; an event wait, not a sleep.)
     assert!(
         try_wait_until(std::time::Duration::from_secs(40), || {
-            lines_with(needle).len() == 2
+            log_lines_with(needle).len() == 2
         }),
         "the rest of the run logged: {:?}",
-        lines_with(needle)
+        log_lines_with(needle)
     );
-    let lines = lines_with(needle);
+    let lines = log_lines_with(needle);
     assert!(
         lines[1].1.contains("refused 2 more connections") && lines[1].1.contains("none since"),
         "{lines:?}"
@@ -197,5 +160,5 @@ fn a_quiet_run_of_refusals_per_ip_is_logged_without_another_connection() {
         "not before it was quiet"
     );
     server.stop();
-    assert_eq!(lines_with(needle).len(), 2, "nothing left for the stop");
+    assert_eq!(log_lines_with(needle).len(), 2, "nothing left for the stop");
 }

@@ -12,40 +12,10 @@ mod support;
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use support::*;
 use tcphub::Framing;
-
-struct Recorder(Mutex<Vec<(log::Level, String)>>);
-
-static LOG: Recorder = Recorder(Mutex::new(Vec::new()));
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let line = record.args().to_string();
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((record.level(), line));
-    }
-    fn flush(&self) {}
-}
-
-/// Lines at `level` exactly containing `needle`.
-fn logged(level: log::Level, needle: &str) -> Vec<String> {
-    LOG.0
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .filter(|(l, line)| *l == level && line.contains(needle))
-        .map(|(_, line)| line.clone())
-        .collect()
-}
 
 /// The highest descriptor open in this process.
 fn highest_fd() -> i32 {
@@ -83,9 +53,7 @@ fn connect(sock: socket2::Socket, addr: SocketAddr) -> std::net::TcpStream {
 fn review_lg_accepts_at_the_fd_limit_with_clients_churning_log_one_run() {
     const PENDING: usize = 30;
     const CHURN: usize = 10;
-    if log::set_logger(&LOG).is_ok() {
-        log::set_max_level(log::LevelFilter::Debug);
-    }
+    capture_log(log::LevelFilter::Debug);
     let server = echo_server(Framing::lines());
     let addr = server.local_addr();
     let socks: Vec<_> = (0..PENDING)

@@ -8,46 +8,12 @@
 
 mod support;
 
-use std::sync::Mutex;
-
 use support::*;
 use tcphub::TcpServer;
 
-static LINES: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let line = record.args().to_string();
-        LINES
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((record.level(), line));
-    }
-    fn flush(&self) {}
-}
-
-static CAPTURE: Capture = Capture;
-
-fn errors_with(needle: &str) -> Vec<String> {
-    LINES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .filter(|(l, line)| *l == log::Level::Error && line.contains(needle))
-        .map(|(_, line)| line.clone())
-        .collect()
-}
-
 #[test]
 fn review_lg_a_panicking_callback_s_line_names_its_client() {
-    if log::set_logger(&CAPTURE).is_ok() {
-        log::set_max_level(log::LevelFilter::Debug);
-    }
+    capture_log(log::LevelFilter::Debug);
     // (The panic hook's own report goes to stderr too: expected here.)
     let server = TcpServer::new(0, 10)
         .bind(localhost())
@@ -66,9 +32,9 @@ fn review_lg_a_panicking_callback_s_line_names_its_client() {
     let id = peer.id_on(&server);
     peer.send_line("boom");
     wait_until("the panic logged", || {
-        !errors_with("the on_message").is_empty()
+        !logged(log::Level::Error, "the on_message").is_empty()
     });
-    let line = errors_with("the on_message").remove(0);
+    let line = logged(log::Level::Error, "the on_message").remove(0);
     assert!(
         line.contains(&format!("#{id} {}", peer.addr())),
         "the client is not named: {line}"
@@ -80,9 +46,7 @@ fn review_lg_a_panicking_callback_s_line_names_its_client() {
 /// connected to (a program with many clients could not tell which).
 #[test]
 fn review_lg_a_client_s_panicking_callback_s_line_names_its_server() {
-    if log::set_logger(&CAPTURE).is_ok() {
-        log::set_max_level(log::LevelFilter::Debug);
-    }
+    capture_log(log::LevelFilter::Debug);
     let server = echo_server(tcphub::Framing::lines());
     let client = tcphub::TcpClient::builder(server.local_addr())
         .framing(tcphub::Framing::lines())
@@ -95,9 +59,9 @@ fn review_lg_a_client_s_panicking_callback_s_line_names_its_server() {
         .unwrap();
     client.send(b"bang").unwrap();
     wait_until("the client's panic logged", || {
-        !errors_with("client on_message").is_empty()
+        !logged(log::Level::Error, "client on_message").is_empty()
     });
-    let line = errors_with("client on_message").remove(0);
+    let line = logged(log::Level::Error, "client on_message").remove(0);
     assert!(
         line.contains(&server.local_addr().to_string()),
         "the server is not named: {line}"

@@ -16,7 +16,6 @@ mod support;
 use std::ffi::c_int;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 use support::*;
 use tcphub::{Framing, TcpServer};
@@ -52,43 +51,10 @@ pub unsafe extern "C" fn epoll_ctl(
     }
 }
 
-static LINES: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let line = record.args().to_string();
-        LINES
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((record.level(), line));
-    }
-    fn flush(&self) {}
-}
-
-static CAPTURE: Capture = Capture;
-
-/// Lines at `level` exactly containing `needle`.
-fn logged(level: log::Level, needle: &str) -> Vec<String> {
-    LINES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .filter(|(l, line)| *l == level && line.contains(needle))
-        .map(|(_, line)| line.clone())
-        .collect()
-}
-
 #[test]
 fn review_lg_connections_that_cannot_be_registered_are_one_warning_per_run() {
     const STORM: usize = 200;
-    if log::set_logger(&CAPTURE).is_ok() {
-        log::set_max_level(log::LevelFilter::Debug);
-    }
+    capture_log(log::LevelFilter::Debug);
     let server = TcpServer::new(0, 1000)
         .bind(localhost())
         .threads(1)

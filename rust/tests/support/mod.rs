@@ -11,12 +11,15 @@
 
 pub mod child;
 mod hostile;
+mod log_capture;
 pub mod netns;
 mod sockets;
 
 // (Each test file uses some of these, or none.)
 #[allow(unused_imports)]
 pub use hostile::*;
+#[allow(unused_imports)]
+pub use log_capture::*;
 #[allow(unused_imports)]
 pub use sockets::*;
 
