@@ -529,7 +529,7 @@ impl Core {
             cmd,
             Command::Send(..) | Command::Broadcast(..) | Command::SendMany(..)
         );
-        let (cmd, on_loop) = match LOCAL.with(|l| match l.borrow_mut().as_mut() {
+        let (cmd, on_loop) = match with_local(|l| match l {
             Some(ll) if std::ptr::eq(ll.core, self) && ll.idx == idx => {
                 // What other threads gathered or posted for this loop, then
                 // what this one gathered: all older than this command (see

@@ -116,6 +116,19 @@ thread_local! {
     pub(super) static LOCAL: RefCell<Option<LocalLoop>> = const { RefCell::new(None) };
 }
 
+/// Runs `f` with this thread's loop record, `None` on a thread that runs
+/// no loop — also once the thread's thread-locals are destroyed, where
+/// `LOCAL.with` would panic: an application's code running at its thread's
+/// exit (a pthread-key destructor, a thread-local's drop) may still send.
+/// A loop thread clears its record before it ends ([`leave_loop`]).
+pub(crate) fn with_local<R>(f: impl FnOnce(Option<&mut LocalLoop>) -> R) -> R {
+    let mut f = Some(f);
+    match LOCAL.try_with(|l| f.take().expect("called once")(l.borrow_mut().as_mut())) {
+        Ok(r) => r,
+        Err(_) => f.take().expect("not called")(None),
+    }
+}
+
 /// Marks this thread as loop `idx` of `core` (called once by the loop
 /// thread); returns the loop's kick count (see [`LocalLoop::kicks`]).
 pub(crate) fn enter_loop(core: &Arc<Core>, idx: usize, rx: Receiver<Command>) -> Rc<Cell<u64>> {
@@ -165,9 +178,8 @@ pub(crate) fn leave_loop() {
 /// Runs `f` with this thread's loop if it is one of `core`'s (a callback
 /// running there); `None` on any other thread (see `gather.rs`).
 pub(crate) fn on_own_loop<R>(core: &Core, f: impl FnOnce(&mut LocalLoop) -> R) -> Option<R> {
-    LOCAL.with(|l| {
-        let mut l = l.borrow_mut();
-        let ll = l.as_mut().filter(|ll| std::ptr::eq(ll.core, core))?;
+    with_local(|l| {
+        let ll = l.filter(|ll| std::ptr::eq(ll.core, core))?;
         Some(f(ll))
     })
 }
@@ -235,8 +247,8 @@ pub(crate) fn done_here(id: ClientId) -> DoneHere {
 /// rest of the read in hand. (From any other thread the pause is seen at
 /// each loop's next read.)
 pub(crate) fn paused_here(core: &Core) {
-    LOCAL.with(|l| {
-        if let Some(ll) = l.borrow().as_ref() {
+    with_local(|l| {
+        if let Some(ll) = l {
             if std::ptr::eq(ll.core, core) {
                 ll.kicks.set(ll.kicks.get().wrapping_add(1));
             }
