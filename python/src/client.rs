@@ -130,6 +130,8 @@ pub(crate) struct PyTcpClient {
     interrupted: Arc<AtomicBool>,
     /// Its entry in the registry of open clients ([`closing`]).
     key: u64,
+    /// Set by `close()` (`aclose()`, `with`): entering it again raises.
+    closed: AtomicBool,
 }
 
 impl PyTcpClient {
@@ -551,6 +553,7 @@ impl PyTcpClient {
     ///         print("close:", client.disconnect_reason)  # e.g. i/o error: timed out
     #[pyo3(signature = (timeout = None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        self.closed.store(true, Ordering::Release);
         if crate::dispatch::on_dispatcher() {
             let _ = timeout.map(|t| duration(py, t, "timeout")).transpose()?;
             return Ok(py.detach(|| self.client.close_timeout(std::time::Duration::ZERO)));
@@ -692,9 +695,10 @@ impl PyTcpClient {
         self.recv(py, None)
     }
 
-    /// Returns the client itself.
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    /// Returns the client itself; raises ``NotRunning`` once ``close()``d.
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.not_closed(slf.py())?;
+        Ok(slf)
     }
 
     /// Closes the client.
@@ -733,6 +737,7 @@ impl PyTcpClient {
 
     /// ``async with TcpClient(...) as client:`` returns the client itself.
     fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.get().not_closed(slf.py())?;
         slf.py()
             .import("tcphub._runtime")?
             .call_method1("_ready", (slf,))

@@ -110,8 +110,10 @@ impl PyReadyFd {
         self.fd.lock().unwrap_or_else(|p| p.into_inner()).is_none()
     }
 
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
+    /// Returns the descriptor itself; raises ``ValueError`` once closed.
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.get().with(|_| ())?;
+        Ok(slf)
     }
 
     fn __exit__(

@@ -738,9 +738,10 @@ impl PyTcpServer {
             None if self.stopped_unstarted.load(Ordering::Acquire) => "stopped".to_string(),
             None if self.starting.load(Ordering::Acquire) => "starting".to_string(),
             None => "not started".to_string(),
-            Some(r) if r.handle.is_running() => {
-                format!("running, {} clients", r.handle.client_count())
-            }
+            Some(r) if r.handle.is_running() => match r.handle.client_count() {
+                1 => "running, 1 client".to_string(),
+                n => format!("running, {n} clients"),
+            },
             Some(_) => "stopped".to_string(),
         };
         let host = if ip.contains(':') {

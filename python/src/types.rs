@@ -229,9 +229,12 @@ impl PyEvent {
         Ok(match (&self.data, &self.reason) {
             (Some(d), _) => format!(
                 "Event(kind='message', client={client}, data={})",
-                d.bind(py).repr()?
+                data_repr(d.bind(py))?
             ),
-            (_, Some(r)) => format!("Event(kind='disconnect', client={client}, reason='{r}')"),
+            (_, Some(r)) => format!(
+                "Event(kind='disconnect', client={client}, reason={})",
+                text_repr(py, r)?
+            ),
             _ => format!("Event(kind='{}', client={client})", self.kind),
         })
     }
@@ -355,16 +358,17 @@ impl PyClientEvent {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let mut parts = vec![format!("kind='{}'", self.kind)];
         if let Some(d) = &self.data {
-            parts.push(format!("data={}", d.bind(py).repr()?));
+            parts.push(format!("data={}", data_repr(d.bind(py))?));
         }
         if let Some(r) = &self.reason {
-            parts.push(format!("reason='{r}'"));
+            parts.push(format!("reason={}", text_repr(py, r)?));
         }
         if let Some(a) = self.attempt {
             parts.push(format!("attempt={a}"));
         }
         if let Some(d) = self.delay {
-            parts.push(format!("delay={d:.3}"));
+            let delay = pyo3::types::PyFloat::new(py, d).repr()?;
+            parts.push(format!("delay={delay}"));
         }
         if let Some((ip, port)) = &self.local_address {
             parts.push(format!("local_address=('{ip}', {port})"));
@@ -530,6 +534,30 @@ impl PyStats {
             .collect();
         format!("Stats({})", body.join(", "))
     }
+}
+
+/// A message longer than this shows only its start in a `repr()`.
+const REPR_DATA_MAX: usize = 64;
+
+/// How much of a longer message a `repr()` shows.
+const REPR_DATA_HEAD: usize = 48;
+
+/// A message as a value class's `repr()` shows it: whole up to
+/// [`REPR_DATA_MAX`] bytes, else its start and its length
+/// (`b'GET / HTTP/1.1'... (1048576 bytes)`), so that a log line, a
+/// traceback or a failed assertion does not print megabytes.
+fn data_repr(data: &Bound<'_, PyBytes>) -> PyResult<String> {
+    let bytes = data.as_bytes();
+    if bytes.len() <= REPR_DATA_MAX {
+        return Ok(data.repr()?.to_string());
+    }
+    let head = PyBytes::new(data.py(), &bytes[..REPR_DATA_HEAD]);
+    Ok(format!("{}... ({} bytes)", head.repr()?, bytes.len()))
+}
+
+/// Text as Python's `repr()` quotes it (a quote inside escaped).
+fn text_repr(py: Python<'_>, text: &str) -> PyResult<String> {
+    Ok(pyo3::types::PyString::new(py, text).repr()?.to_string())
 }
 
 /// The module function `name` that rebuilds a pickled value (one of those

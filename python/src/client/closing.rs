@@ -80,7 +80,22 @@ impl PyTcpClient {
             framing,
             interrupted,
             key,
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// `NotRunning` once `close()` was called: `with` (and `async with`)
+    /// does not enter a client the application closed, as a closed file
+    /// is not entered. One the server ended can still be entered, to take
+    /// what it sent before.
+    pub(super) fn not_closed(&self, py: Python<'_>) -> PyResult<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(crate::errors::not_running(
+                py,
+                "the client is closed: create a new TcpClient".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
