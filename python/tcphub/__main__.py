@@ -61,6 +61,7 @@ from . import (
     Stats,
     TcpHubError,
     TcpServer,
+    __version__,
     set_engine_log_level,
 )
 
@@ -236,6 +237,8 @@ def _keepalive_seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (``serve`` is the only command)."""
     parser = argparse.ArgumentParser(prog="python -m tcphub", description="tcphub from Python.")
+    # As `tcphub --version` prints it.
+    parser.add_argument("--version", action="version", version=f"tcphub {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run a chat/relay/echo hub")
     # Out-of-range values are usage errors (exit code 2), as in the Rust CLI.

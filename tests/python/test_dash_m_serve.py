@@ -493,3 +493,14 @@ def test_python_dash_m_serve_says_when_it_cannot_accept_like_the_cli():
         "--mode", "echo", "--threads", "1", clients=60, limit_fds=40,
         expect=r"^WARNING tcphub: accept failed: .*os error 24",
     )
+
+
+def test_python_dash_m_version_is_printed_as_the_cli_prints_it(capsys):
+    # `tcphub --version` prints "tcphub 0.1.0"; `python -m tcphub --version` too.
+    import tcphub
+    from tcphub.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"tcphub {tcphub.__version__}\n"
