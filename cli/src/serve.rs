@@ -148,17 +148,17 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             chat(builder, args.max, end)
         }
         Mode::Relay => builder
-            .on_connect(|_, c| log::info!("client {} connected", c.addr))
+            .on_connect(|_, c| joined(c))
             .on_message(|srv, _, msg| {
                 srv.send_all(msg);
             })
-            .on_disconnect(|_, c, why| log::info!("client {} disconnected ({why})", c.addr)),
+            .on_disconnect(|_, c, why| left(c, why)),
         Mode::Echo => builder
-            .on_connect(|_, c| log::info!("client {} connected", c.addr))
+            .on_connect(|_, c| joined(c))
             .on_message(|srv, c, msg| {
                 let _ = srv.send(c.id, msg);
             })
-            .on_disconnect(|_, c, why| log::info!("client {} disconnected ({why})", c.addr)),
+            .on_disconnect(|_, c, why| left(c, why)),
     };
     // Install the signal handlers before listening, so a signal that comes
     // right after the "listening" line is never missed.
@@ -335,6 +335,19 @@ fn lost(s: &Stats) -> u64 {
     s.undelivered + s.unwritten
 }
 
+/// The log target of the lines about clients joining and leaving (info):
+/// `RUST_LOG=info,tcphub::serve::clients=warn` leaves them out of a busy
+/// hub's log and keeps the rest.
+const CLIENTS: &str = "tcphub::serve::clients";
+
+fn joined(c: &tcphub::Client) {
+    log::info!(target: CLIENTS, "client {} connected", c.addr);
+}
+
+fn left(c: &tcphub::Client, why: &tcphub::DisconnectReason) {
+    log::info!(target: CLIENTS, "client {} disconnected ({why})", c.addr);
+}
+
 /// The chat hub's callbacks: joins and leaves announced to everyone, each
 /// message relayed to everyone with its sender's address; a connection over
 /// `max` is told the hub is full. `end` ends the hub's own notices (a line
@@ -343,7 +356,7 @@ fn chat(builder: TcpServer, max: usize, end: &'static str) -> TcpServer {
     builder
         .full_message(format!("server full ({max} connected){end}"))
         .on_connect(move |srv, c| {
-            log::info!("client {} connected", c.addr);
+            joined(c);
             srv.send_all(format!("client {} connected{end}", c.addr).as_bytes());
         })
         .on_message(move |srv, c, msg| {
@@ -364,7 +377,7 @@ fn chat(builder: TcpServer, max: usize, end: &'static str) -> TcpServer {
             }
         })
         .on_disconnect(move |srv, c, why| {
-            log::info!("client {} disconnected ({why})", c.addr);
+            left(c, why);
             srv.send_all(format!("client {} disconnected ({why}){end}", c.addr).as_bytes());
         })
 }

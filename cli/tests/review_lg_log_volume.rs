@@ -68,3 +68,30 @@ fn review_lg_a_client_s_lines_too_long_to_relay_are_not_a_warning_each() {
         "{verbose:?}"
     );
 }
+
+/// The joins and leaves (a line each per client at the default level) have
+/// a log target of their own, so an operator can leave them out and keep
+/// the rest: `RUST_LOG=info,tcphub::serve::clients=warn`.
+#[test]
+fn review_lg_joins_and_leaves_can_be_left_out_of_the_log_alone() {
+    let run = |env: &[(&str, &str)]| {
+        let mut hub = Hub::start_with_env("127.0.0.1", &["--mode", "chat"], env);
+        let mut c = hub.connect();
+        c.line(); // its own join notice: the join is behind
+        drop(c);
+        let status = hub.terminate();
+        assert!(status.success(), "{status:?}");
+        rest_of_log(&hub.log)
+    };
+    let all = run(&[("RUST_LOG", "info")]);
+    assert!(all.iter().any(|l| l.contains("connected")), "{all:#?}");
+    let quiet = run(&[("RUST_LOG", "info,tcphub::serve::clients=warn")]);
+    assert!(
+        !quiet.iter().any(|l| l.contains("connected")),
+        "joins and leaves still logged: {quiet:#?}"
+    );
+    assert!(
+        quiet.iter().any(|l| l.contains("stopping")),
+        "the rest of the info lines went too: {quiet:#?}"
+    );
+}

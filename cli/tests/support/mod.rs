@@ -55,7 +55,13 @@ impl Hub {
 
     /// A hub listening on `bind`, port 0.
     pub fn start_on(bind: &str, args: &[&str]) -> Hub {
+        Hub::start_with_env(bind, args, &[])
+    }
+
+    /// A hub listening on `bind`, port 0, with `env` set for it.
+    pub fn start_with_env(bind: &str, args: &[&str], env: &[(&str, &str)]) -> Hub {
         let mut child = bin()
+            .envs(env.iter().copied())
             .arg("serve")
             .args(["--bind", bind, "--port", "0"])
             .args(args)
