@@ -81,7 +81,10 @@ use connect::ConnectArgs;
 ///   client that only receives, about twice that time after its last
 ///   traffic.
 /// - ``linger``: how long ``close()`` keeps flushing and waiting for the
-///   server to acknowledge what it wrote, and, with
+///   server to acknowledge what it wrote (also when an open client is
+///   dropped, by ``del`` or the garbage collector: the dropping thread
+///   waits, the GIL released, and Ctrl-C does not cut that wait; call
+///   ``close(timeout=...)`` to bound it), and, with
 ///   ``write_after_server_eof=True`` and without ``reconnect``, how long
 ///   what is queued is still written after the server ended its sending
 ///   side.

@@ -81,6 +81,9 @@ use running::Running;
 ///
 /// Every method is thread-safe and may be called from inside a callback,
 /// ``stop()`` included. Servers still running at interpreter exit are stopped.
+/// A running server that is dropped stops as ``stop()`` does: the dropping
+/// thread waits up to ``linger`` (the GIL released; Ctrl-C does not cut
+/// that wait).
 /// A running server is not stopped by ``del`` when its callbacks refer back
 /// to it (an application object holding both): the cycle keeps it serving
 /// until ``stop()`` or exit, so stop servers explicitly (``with`` does).

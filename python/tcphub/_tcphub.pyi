@@ -585,6 +585,9 @@ class TcpServer:
 
     Every method is thread-safe and may be called from inside a callback,
     ``stop()`` included. Servers still running at interpreter exit are stopped.
+    A running server that is dropped stops as ``stop()`` does: the dropping
+    thread waits up to ``linger`` (the GIL released; Ctrl-C does not cut
+    that wait).
     A running server is not stopped by ``del`` when its callbacks refer back
     to it (an application object holding both): the cycle keeps it serving
     until ``stop()`` or exit, so stop servers explicitly (``with`` does).
@@ -1278,7 +1281,10 @@ class TcpClient:
       client that only receives, about twice that time after its last
       traffic.
     - ``linger``: how long ``close()`` keeps flushing and waiting for the
-      server to acknowledge what it wrote, and, with
+      server to acknowledge what it wrote (also when an open client is
+      dropped, by ``del`` or the garbage collector: the dropping thread
+      waits, the GIL released, and Ctrl-C does not cut that wait; call
+      ``close(timeout=...)`` to bound it), and, with
       ``write_after_server_eof=True`` and without ``reconnect``, how long
       what is queued is still written after the server ended its sending
       side.
