@@ -40,7 +40,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q "$ROOT"
+MATURIN_PEP517_ARGS=--locked "$VENV/bin/python" -m pip install -q "$ROOT"
 
 servers=tcphub,tcphub-1-loop,tcphub-no-busy-poll,tokio,tokio-coalesced,asyncio,ncat-broker,tcphub-c,tcphub-python-callback,tcphub-python-poll,c-epoll-minimal
 exec "$RELEASE/tcphub-bench" compare --servers "$servers" --python "$VENV/bin/python" "$@"

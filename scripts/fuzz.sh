@@ -27,6 +27,6 @@ if cargo +nightly --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2
     done
 else
     echo "no nightly + cargo-fuzz here: stable harness, $((SECS * ${#TARGETS[@]})) s in all"
-    cargo run --release --quiet --bin fuzz_stable -- "$((SECS * ${#TARGETS[@]}))"
+    cargo run --release --locked --quiet --bin fuzz_stable -- "$((SECS * ${#TARGETS[@]}))"
 fi
 echo "fuzz: no failures"

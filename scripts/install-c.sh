@@ -50,7 +50,7 @@ target="${CARGO_TARGET_DIR:-target}/install"
 link_args=()
 [ "$(uname -s)" = Linux ] && link_args=(-- -C "link-arg=-Wl,-soname,$soname")
 # shellcheck disable=SC2086 # an empty $profile_flag must vanish
-CARGO_TARGET_DIR="$target" cargo rustc $profile_flag -p tcphub-ffi --lib "${link_args[@]}"
+CARGO_TARGET_DIR="$target" cargo rustc --locked $profile_flag -p tcphub-ffi --lib "${link_args[@]}"
 out="$target/$PROFILE"
 
 install -d "$DESTDIR$INCLUDEDIR" "$DESTDIR$LIBDIR/pkgconfig"

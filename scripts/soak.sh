@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 export TCPHUB_SOAK_SECS=${1:-${TCPHUB_SOAK_SECS:-60}}
 echo "soak: ${TCPHUB_SOAK_SECS} s"
-cargo test --release -p tcphub --test soak -- --ignored --nocapture soak_long
+cargo test --release --locked -p tcphub --test soak -- --ignored --nocapture soak_long

@@ -98,12 +98,12 @@ rm -rf "$BUILD"
 mkdir -p "$BUILD/asan" "$BUILD/plain"
 
 section "build libtcphub (ffi crate)"
-show "cargo build -p tcphub-ffi"
-cargo build -p tcphub-ffi || die "cargo build -p tcphub-ffi"
+show "cargo build --locked -p tcphub-ffi"
+cargo build --locked -p tcphub-ffi || die "cargo build --locked -p tcphub-ffi"
 ls -l "$LIBDIR/libtcphub.so" "$LIBDIR/libtcphub.a" || die "library files missing"
 
 section "header is what cbindgen generates; codes match the core"
-step "cargo test -p tcphub-ffi" cargo test -q -p tcphub-ffi
+step "cargo test --locked -p tcphub-ffi" cargo test -q --locked -p tcphub-ffi
 
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -I"$ROOT/include" -pthread)
 CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -g -I"$ROOT/include" -pthread)

@@ -46,7 +46,8 @@ run "$PY" -m pip install --quiet --upgrade pip
 
 section "pip install . (maturin builds the wheel)"
 command -v cargo >/dev/null || { echo "error: cargo (Rust) is needed to build the extension" >&2; exit 1; }
-run "$PY" -m pip install --quiet --force-reinstall --no-deps .
+# --locked: build with the committed Cargo.lock, never rewrite it.
+run env MATURIN_PEP517_ARGS=--locked "$PY" -m pip install --quiet --force-reinstall --no-deps .
 run "$PY" -m pip install --quiet "pytest>=7" "mypy>=1.10"
 run "$PY" -c 'import tcphub; print("tcphub", tcphub.__version__, "from", tcphub.__file__)'
 
