@@ -21,7 +21,7 @@
 # test_fork, default 50; 0, skipping them, under valgrind, whose unfair
 # thread lock lets the busy threads starve the forking one for minutes).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 
 section() { printf '\n==== %s ====\n' "$*"; }
@@ -67,6 +67,10 @@ test_step() {
         local why
         why=$(grep -m 2 -E 'CHECK failed|timed out waiting|tcphub_last_error:' "$log" | tr '\n' ' ')
         [ -n "$why" ] && name="$name: $why"
+        case $status in
+            124) name="$name: timed out" ;;
+            137) name="$name: killed (a hang past the timeout's SIGTERM, or out of memory)" ;;
+        esac
     fi
     rm -f "$log"
     record "$status" "$name"
@@ -107,7 +111,9 @@ step "cargo test --locked -p tcphub-ffi" cargo test -q --locked -p tcphub-ffi
 
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -I"$ROOT/include" -pthread)
 CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -g -I"$ROOT/include" -pthread)
+# shellcheck disable=SC2054 # the commas are in the compiler options
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+# shellcheck disable=SC2054
 LINK=(-L"$LIBDIR" -ltcphub -Wl,-rpath,"$LIBDIR")
 
 section "compile the header alone as C89 to C17 and C++98 to C++20 (-Wpedantic)"
@@ -147,14 +153,14 @@ export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for name in "${tests[@]}"; do
     [ -x "$BUILD/asan/$name" ] || continue
-    test_step "$name (asan+ubsan)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-100}" timeout 600 "$BUILD/asan/$name"
+    test_step "$name (asan+ubsan)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-100}" timeout -k 30 600 "$BUILD/asan/$name"
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 section "run tests/c under valgrind"
 for name in "${tests[@]}"; do
     [ -x "$BUILD/plain/$name" ] || continue
-    test_step "$name (valgrind)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-20}" TCPHUB_FORKS="${TCPHUB_FORKS:-0}" timeout 1200 \
+    test_step "$name (valgrind)" env TCPHUB_CYCLES="${TCPHUB_CYCLES:-20}" TCPHUB_FORKS="${TCPHUB_FORKS:-0}" timeout -k 30 1200 \
         valgrind -q --error-exitcode=1 --leak-check=full \
         --suppressions="$ROOT/tests/c/valgrind.supp" "$BUILD/plain/$name"
 done
@@ -220,9 +226,28 @@ start_chat_server() {
     done
     echo "$(basename "$1") did not start:"
     cat "$2"
-    kill "$chat_pid" 2>/dev/null
-    wait "$chat_pid" 2>/dev/null
+    stop_server "$chat_pid" 2>/dev/null
     return 1
+}
+
+# wait_for PID: its exit status, waiting up to 30 s; a process still running
+# then is killed (status 137): a server that does not stop, or a client that
+# does not leave, fails its step instead of hanging the run forever.
+wait_for() {
+    local end=$((SECONDS + 30))
+    while ((SECONDS < end)) && kill -0 "$1" 2>/dev/null; do
+        sleep 0.01
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        echo "pid $1 ($(tr "\\0" " " </proc/"$1"/cmdline 2>/dev/null)) still running after 30 s: killed"
+        kill -KILL "$1"
+    fi
+    wait "$1"
+}
+# stop_server PID: SIGTERM, then wait_for it.
+stop_server() {
+    kill -TERM "$1"
+    wait_for "$1"
 }
 
 # Smoke test of the static binary: two bash /dev/tcp clients on loopback.
@@ -249,8 +274,7 @@ chat_smoke() {
         case "$line" in *" disconnected ("*) left=$line && break ;; esac
     done
     exec 4>&-
-    kill -TERM "$chat_pid"
-    wait "$chat_pid"
+    stop_server "$chat_pid"
     local rc=$?
     echo "relayed: ${got:-nothing}; leave notice: ${left:-none}; chat_server exited with $rc"
     [ -n "$got" ] && [ "$rc" -eq 0 ] && case "$left" in *" disconnected (closed by peer)" | *" disconnected (connection reset)") true ;; *) false ;; esac
@@ -268,8 +292,7 @@ client_smoke() {
     printf 'hello from C\nnul\0byte\n' | timeout 60 "$BUILD/chat_client" 127.0.0.1 "$chat_port" |
         tr '\0' @ >"$got"
     rc=${PIPESTATUS[1]}
-    kill -TERM "$chat_pid"
-    wait "$chat_pid"
+    stop_server "$chat_pid"
     echo "chat_client exited with $rc; printed:"
     cat "$got"
     [ "$rc" -eq 0 ] && grep -q ": hello from C$" "$got" && grep -q ": nul@byte$" "$got"
@@ -299,11 +322,10 @@ busy_client_smoke() {
         i=$((i + 1))
     done
     exec 5>&- # end of input: the client half-closes and leaves
-    wait "$client_pid"
+    wait_for "$client_pid"
     rc=$?
     exec 3>&-
-    kill -TERM "$chat_pid"
-    wait "$chat_pid"
+    stop_server "$chat_pid"
     echo "line relayed: ${seen:+after tick }${seen:-never while the hub was busy}; chat_client exited with $rc"
     [ -n "$seen" ] && [ "$rc" -eq 0 ]
 }
@@ -329,12 +351,11 @@ lost_client_smoke() {
         grep -q ': before the hub left$' "$got" && seen=yes && break
         sleep 0.01
     done
-    kill -TERM "$chat_pid"
-    wait "$chat_pid"
+    stop_server "$chat_pid"
     printf 'typed while away 1\ntyped while away 2\n' >&5
     # Up to 5 min for the attempts (about one), then it is stopped.
     timeout 300 tail --pid="$client_pid" -f /dev/null || kill "$client_pid"
-    wait "$client_pid"
+    wait_for "$client_pid"
     rc=$?
     exec 5>&-
     echo "relayed first: ${seen:-no}; chat_client exited with $rc; its stderr:"
@@ -360,8 +381,7 @@ relay_smoke() {
     b=$(timeout 20 head -c 7 <&4 | od -An -tx1 | tr -d ' \n')
     a=$a/$(timeout 20 head -c 7 <&3 | od -An -tx1 | tr -d ' \n')
     exec 3>&- 4>&-
-    kill -TERM "$chat_pid"
-    wait "$chat_pid"
+    stop_server "$chat_pid"
     rc=$?
     echo "client a read $a, client b read $b; relay_server exited with $rc"
     [ "$a" = 0000000568656c6c6f/00000003626f62 ] && [ "$b" = 00000003626f62 ] && [ "$rc" -eq 0 ]

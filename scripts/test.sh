@@ -4,11 +4,19 @@
 # so it needs root (or sudo) the first time. Exit code 0 means all passed.
 #
 #   scripts/test.sh
+#   TCPHUB_RUST_TEST_TIMEOUT=SECS scripts/test.sh   # bound on cargo test (default 7200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
-section() { printf '\n==== %s ====\n' "$*"; }
+current="setup"
+section() {
+    current=$*
+    printf '\n==== %s ====\n' "$*"
+}
+# A failing command ends the run (set -e): say in which section, last.
+trap 'echo "FAILED: $current (exit $?)" >&2' ERR
+# What did not run here: listed at the end, and the last line says so.
+skipped=()
 
 # Tests open hundreds of sockets at once; the soft limit may be low.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -19,6 +27,8 @@ command -v ncat >/dev/null || missing+=(ncat)
 command -v cc >/dev/null || missing+=(gcc)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v ip >/dev/null || missing+=(iproute2) # keepalive tests (veth; tc for review_lossy_path)
+command -v python3 >/dev/null || missing+=(python3) # scripts/test-python.sh (it adds python3-venv)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if ((${#missing[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -26,6 +36,9 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 echo "ok: ncat $(ncat --version 2>&1 | grep -o '[0-9][0-9.]*' | head -1), $(cc --version | head -1)"
+
+section "shell scripts: shellcheck"
+shellcheck -S warning .ci/run scripts/*.sh tests/c/header_snippets.sh
 
 section "rust toolchain components"
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
@@ -43,7 +56,10 @@ section "rust: tests (unit, integration, doc, CLI end-to-end)"
 # the keepalive tests (a network namespace each) must run too.
 NETNS=()
 [ "$(id -u)" -eq 0 ] && NETNS=(TCPHUB_REQUIRE_NETNS=1)
-env "${NETNS[@]}" TCPHUB_REQUIRE_NCAT=1 cargo test --workspace --locked
+((${#NETNS[@]})) || skipped+=("the network-namespace tests (keepalive, vanish, lossy path: not root)")
+# No test may hang the run: the C tests have timeout(1), Python a watchdog;
+# this bounds the whole cargo test (builds included, generously).
+env "${NETNS[@]}" TCPHUB_REQUIRE_NCAT=1 timeout -k 60 "${TCPHUB_RUST_TEST_TIMEOUT:-7200}" cargo test --workspace --locked
 
 section "rust: decoder fuzzing (stable harness, fixed seed, 20 s)"
 # The cargo-fuzz targets' functions fed generated and mutated inputs for a
@@ -57,6 +73,19 @@ cargo build --locked -p tcphub-cli -p tcphub-bench
 section "rust: docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
+section "rust: the declared rust-version builds the workspace (cargo check)"
+# Cargo.toml's rust-version is a promise to users of older compilers:
+# clippy's incompatible_msrv catches std items newer than it, not language
+# features or dependencies' own needs. Needs that toolchain from rustup.
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+if rustup run "$msrv" cargo --version >/dev/null 2>&1 ||
+    rustup toolchain install "$msrv" --profile minimal; then
+    cargo "+$msrv" check --workspace --all-targets --locked
+else
+    echo "SKIPPED: rustup could not install Rust $msrv"
+    skipped+=("the rust-version ($msrv) check (no such toolchain)")
+fi
+
 section "rust: the crates build for macOS (cargo clippy)"
 # Tested on Linux only; this keeps `cargo add tcphub` compiling on a Mac
 # (TCP_INFO, for one, is Linux's). Needs the target's std from rustup.
@@ -66,6 +95,7 @@ if rustup target list --installed 2>/dev/null | grep -qx x86_64-apple-darwin ||
         -p tcphub -p tcphub-ffi -p tcphub-cli -p tcphub-python -- -D warnings
 else
     echo "SKIPPED: rustup could not install the x86_64-apple-darwin target"
+    skipped+=("the macOS build check (no x86_64-apple-darwin target)")
 fi
 
 section "rust: package contents"
@@ -78,4 +108,5 @@ section "Python: pip install . in a venv, pytest, stub check"
 scripts/test-python.sh
 
 echo
-echo "ALL TESTS PASSED (Rust, C, Python)"
+for what in "${skipped[@]}"; do echo "SKIPPED: $what"; done
+echo "ALL TESTS PASSED (Rust, C, Python)${skipped[*]:+, but ${#skipped[@]} skipped (above)}"

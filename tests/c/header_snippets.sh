@@ -12,7 +12,7 @@
 # snippet calls as the reader's own (`handle`, `jobs_of`, ...) are declared
 # in the prelude below. Exit 0 when all compile.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 OUT=${1:-$(mktemp -d)}
 mkdir -p "$OUT"
 HEADER=include/tcphub.h

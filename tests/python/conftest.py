@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import os
 import re
 import select
 import signal
@@ -21,7 +22,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Tuple
+from typing import Callable, Iterator, List, Optional, TextIO, Tuple
 
 import pytest
 
@@ -36,9 +37,27 @@ WAIT = 30.0
 HANG = 180.0
 
 
+#: Where a hang's stack dump goes: the run's stderr as it was before pytest
+#: captured it for the test (a dump into the capture was lost with the run:
+#: a hung run exited 1 without a word about which test hung, or where).
+_HANG_OUT: Optional[TextIO] = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _HANG_OUT
+    _HANG_OUT = open(os.dup(2), "w")  # capture is suspended here
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _HANG_OUT
+    if _HANG_OUT is not None:
+        _HANG_OUT.close()
+        _HANG_OUT = None
+
+
 @pytest.fixture(autouse=True)
 def _hang_watchdog() -> Iterator[None]:
-    faulthandler.dump_traceback_later(HANG, exit=True)
+    faulthandler.dump_traceback_later(HANG, exit=True, file=_HANG_OUT or sys.stderr)
     yield
     faulthandler.cancel_dump_traceback_later()
 
