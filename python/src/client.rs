@@ -84,7 +84,8 @@ use connect::ConnectArgs;
 ///   server to acknowledge what it wrote (also when an open client is
 ///   dropped, by ``del`` or the garbage collector: the dropping thread
 ///   waits, the GIL released, and Ctrl-C does not cut that wait; call
-///   ``close(timeout=...)`` to bound it), and, with
+///   ``close(timeout=...)`` to bound it; on an asyncio event loop's thread
+///   a thread of its own waits instead, so the loop runs on), and, with
 ///   ``write_after_server_eof=True`` and without ``reconnect``, how long
 ///   what is queued is still written after the server ended its sending
 ///   side.

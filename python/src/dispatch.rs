@@ -381,6 +381,29 @@ pub(crate) fn on_dispatcher() -> bool {
     ON_DISPATCHER.with(Cell::get)
 }
 
+/// Whether this thread is running an asyncio event loop: a drop waiting
+/// here up to `linger` would stop every task of the loop (a task cancelled
+/// while it held an open client outside `async with`), so it closes on a
+/// thread of its own, as inside a callback. (The error indicator the
+/// caller may have set is kept: this runs in a drop.)
+pub(crate) fn on_event_loop() -> bool {
+    Python::try_attach(|py| {
+        let pending = PyErr::take(py);
+        let running = py
+            .import("sys")
+            .and_then(|sys| sys.getattr("modules"))
+            .and_then(|modules| modules.get_item("asyncio"))
+            .and_then(|asyncio| asyncio.call_method0("_get_running_loop"))
+            .is_ok_and(|lp| !lp.is_none());
+        let _ = PyErr::take(py);
+        if let Some(e) = pending {
+            e.restore(py);
+        }
+        running
+    })
+    .unwrap_or(false)
+}
+
 /// `handle.disconnect(client_id)`; from a callback of this server (on its
 /// `dispatcher`'s thread), its messages still queued (read before the kick
 /// took effect) are skipped too.

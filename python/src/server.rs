@@ -83,7 +83,8 @@ use running::Running;
 /// ``stop()`` included. Servers still running at interpreter exit are stopped.
 /// A running server that is dropped stops as ``stop()`` does: the dropping
 /// thread waits up to ``linger`` (the GIL released; Ctrl-C does not cut
-/// that wait).
+/// that wait) — on an asyncio event loop's thread, a thread of its own
+/// does instead, so the loop runs on.
 /// A running server is not stopped by ``del`` when its callbacks refer back
 /// to it (an application object holding both): the cycle keeps it serving
 /// until ``stop()`` or exit, so stop servers explicitly (``with`` does).

@@ -184,27 +184,51 @@ def _aevents(server: "TcpServer", max_batch: int) -> _ServerEvents:
     return _ServerEvents(server, max_batch)
 
 
+class _Held(set):  # type: ignore[type-arg]
+    """The futures waiting on one descriptor, held strongly by the reader
+    callback the loop registered (and by nothing else that outlives the
+    loop): as a task waiting in the loop's own ``sock_recv()`` is, a task
+    waiting here is kept alive by what it waits for, referenced by the
+    application or not (a consumer started and not kept, as is common,
+    was otherwise garbage: collected, "Task was destroyed but it is
+    pending!", and what came next never taken). Closing the loop drops
+    its readers, and with them this. (A subclass: a ``set`` takes no
+    weak reference.)"""
+
+
 class _FdWait:
     """The awaits of one event loop on one server or client: its
     ``ReadyFd``, which the loop watches (``add_reader``) while any of them
     waits, and their futures. Used on that loop's thread only.
 
-    The futures are held weakly (their awaiting tasks hold them): a future
-    refers to its loop, so held here it would keep the loop — the key of
-    this entry in ``_fd_waits`` — alive for good when the loop is closed
-    while a task waits, and with it the task and the descriptor."""
+    The futures are held weakly here (their awaiting tasks hold them, and
+    the loop's reader, through ``_Held``): a future refers to its loop, so
+    held here it would keep the loop — the key of this entry in
+    ``_fd_waits`` — alive for good when the loop is closed while a task
+    waits, and with it the task and the descriptor."""
 
-    __slots__ = ("ready", "fd", "waiters", "reading")
+    __slots__ = ("ready", "fd", "waiters", "reading", "_held")
 
     def __init__(self, ready: "ReadyFd") -> None:
         self.ready = ready
         self.fd = ready.fileno()
         self.waiters: "weakref.WeakSet[asyncio.Future[None]]" = weakref.WeakSet()
         self.reading = False
+        self._held: "Optional[weakref.ref[_Held]]" = None
 
-    def wake(self, loop: asyncio.AbstractEventLoop) -> None:
+    def held(self) -> _Held:
+        """The ``_Held`` of the waits: the one the registered reader holds
+        while the loop watches."""
+        held = self._held() if self._held is not None else None
+        if held is None:
+            held = _Held()
+            self._held = weakref.ref(held)
+        return held
+
+    def wake(self, loop: asyncio.AbstractEventLoop, _held: Optional[_Held] = None) -> None:
         """Wakes every await, each to look again (and arm again if it must
-        wait); the loop stops watching until one does."""
+        wait); the loop stops watching until one does. (``_held``: what
+        the reader holds.)"""
         if self.reading:
             loop.remove_reader(self.fd)
             self.reading = False
@@ -272,13 +296,16 @@ async def _await_ready(owner: "TcpServer | TcpClient", timeout: Optional[float])
         return
     waiting: "asyncio.Future[None]" = loop.create_future()
     wait.waiters.add(waiting)
+    held = wait.held()
+    held.add(waiting)
     if not wait.reading:
-        loop.add_reader(wait.fd, wait.wake, loop)
+        loop.add_reader(wait.fd, wait.wake, loop, held)
         wait.reading = True
     try:
         await asyncio.wait([waiting], timeout=timeout)
     finally:
         wait.waiters.discard(waiting)
+        held.discard(waiting)
         if not wait.waiters and wait.reading and not loop.is_closed():
             loop.remove_reader(wait.fd)
             wait.reading = False
@@ -424,18 +451,76 @@ def _until_done(
             return False
 
 
-async def _aclose(client: "TcpClient", timeout: Optional[float]) -> bool:
-    """``TcpClient.aclose()``."""
+class _BeginsIfCancelledFirst(collections.abc.Coroutine):  # type: ignore[type-arg]
+    """``astop()``'s or ``aclose()``'s coroutine (``inner``): a task
+    cancelled before its first step (``asyncio.wait_for`` with no time
+    left, a task group failing before the task ran, ``cancel()`` right
+    after ``create_task``) runs none of a coroutine, so the stop or close,
+    which a cancel does not cancel, never began: here that first
+    ``throw()`` begins it (``begin``) and gives up waiting for it, as a
+    cancel during the wait does. Otherwise just ``inner``: one never
+    awaited does nothing."""
+
+    __slots__ = ("_inner", "_begin", "_started")
+
+    def __init__(self, inner: "collections.abc.Coroutine[Any, Any, bool]", begin: Callable[[], None]) -> None:
+        self._inner = inner
+        self._begin = begin
+        self._started = False
+
+    def __await__(self) -> "_BeginsIfCancelledFirst":
+        return self
+
+    def __iter__(self) -> "_BeginsIfCancelledFirst":
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        self._started = True
+        return self._inner.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        if not self._started:
+            self._started = True
+            self._begin()
+        if val is None and tb is None:
+            return self._inner.throw(typ)
+        return self._inner.throw(typ, val, tb)  # (the old signature, as given)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _begin_and_give_up(obj: "TcpServer | TcpClient", finish: "Callable[[float], bool]") -> Callable[[], None]:
+    def begin() -> None:
+        finish(0.0)  # begins it, without waiting
+        obj._give_up()
+
+    return begin
+
+
+async def _aclose_wait(client: "TcpClient", timeout: Optional[float]) -> bool:
     gave_up = threading.Event()
     close = lambda: _until_done(client.close, client._give_up, timeout, gave_up)  # noqa: E731
     return await _in_thread(close, "tcphub-aclose", on_cancel=gave_up.set)
 
 
-async def _astop(server: "TcpServer", timeout: Optional[float]) -> bool:
-    """``TcpServer.astop()``."""
+def _aclose(client: "TcpClient", timeout: Optional[float]) -> _BeginsIfCancelledFirst:
+    """``TcpClient.aclose()``."""
+    return _BeginsIfCancelledFirst(_aclose_wait(client, timeout), _begin_and_give_up(client, client.close))
+
+
+async def _astop_wait(server: "TcpServer", timeout: Optional[float]) -> bool:
     gave_up = threading.Event()
     stop = lambda: _until_done(server.stop, server._give_up, timeout, gave_up)  # noqa: E731
     return await _in_thread(stop, "tcphub-astop", on_cancel=gave_up.set)
+
+
+def _astop(server: "TcpServer", timeout: Optional[float]) -> _BeginsIfCancelledFirst:
+    """``TcpServer.astop()``."""
+    return _BeginsIfCancelledFirst(_astop_wait(server, timeout), _begin_and_give_up(server, server.stop))
 
 
 async def _aconnect(connect: "Callable[[threading.Event], TcpClient]") -> "TcpClient":

@@ -587,7 +587,8 @@ class TcpServer:
     ``stop()`` included. Servers still running at interpreter exit are stopped.
     A running server that is dropped stops as ``stop()`` does: the dropping
     thread waits up to ``linger`` (the GIL released; Ctrl-C does not cut
-    that wait).
+    that wait) — on an asyncio event loop's thread, a thread of its own
+    does instead, so the loop runs on.
     A running server is not stopped by ``del`` when its callbacks refer back
     to it (an application object holding both): the cycle keeps it serving
     until ``stop()`` or exit, so stop servers explicitly (``with`` does).
@@ -1284,7 +1285,8 @@ class TcpClient:
       server to acknowledge what it wrote (also when an open client is
       dropped, by ``del`` or the garbage collector: the dropping thread
       waits, the GIL released, and Ctrl-C does not cut that wait; call
-      ``close(timeout=...)`` to bound it), and, with
+      ``close(timeout=...)`` to bound it; on an asyncio event loop's thread
+      a thread of its own waits instead, so the loop runs on), and, with
       ``write_after_server_eof=True`` and without ``reconnect``, how long
       what is queued is still written after the server ended its sending
       side.

@@ -141,12 +141,14 @@ impl Drop for PyTcpClient {
     /// A client dropped without `close()` closes here: its I/O thread flushes
     /// (up to `linger`) and is joined with the GIL released, so other Python
     /// threads keep running meanwhile — except in a server's callback, which
-    /// would hold up every later callback: there a "tcphub-close" thread
+    /// would hold up every later callback, and on a thread running an
+    /// asyncio event loop, which would stand still: there a "tcphub-close" thread
     /// closes it, and the client stays in [`OPEN`] until that is done, so
     /// the interpreter's exit still waits for its flush.
     fn drop(&mut self) {
         let interrupted = self.interrupted.load(Ordering::Acquire);
-        let in_callback = !interrupted && crate::dispatch::on_dispatcher();
+        let in_callback =
+            !interrupted && (crate::dispatch::on_dispatcher() || crate::dispatch::on_event_loop());
         if !in_callback {
             drop(untrack(self.key)); // not the last handle: ours is still here
         }

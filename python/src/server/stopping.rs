@@ -165,10 +165,11 @@ impl Drop for PyTcpServer {
             d.note_stop();
         }
         // Also inside a callback (of any server): a drop there waiting up
-        // to `linger` would hold up every later callback. The interpreter's
+        // to `linger` would hold up every later callback; and on a thread
+        // running an asyncio event loop, which would stand still. The interpreter's
         // exit waits for that stop (not for one Ctrl-C gave up on).
         let interrupted = self.interrupted.load(Ordering::Acquire);
-        let r = if interrupted || on_dispatcher() {
+        let r = if interrupted || on_dispatcher() || crate::dispatch::on_event_loop() {
             let (tx, rx) = crossbeam_channel::bounded::<Running>(1);
             let done = (!interrupted).then(crate::dispatch::note_unfinished_stop);
             let started = std::thread::Builder::new()
