@@ -184,7 +184,8 @@ fn queue() -> &'static Queue {
             return q;
         }
     }
-    // Only under `SINK`'s lock: no two threads make one at once.
+    // Only under `CONTROL` (from `tcphub_set_log_callback`): no two threads
+    // make one at once.
     let (tx, rx) = crossbeam_channel::bounded(QUEUED_MAX);
     let q: &'static Queue = Box::leak(Box::new(Queue { pid, tx, rx }));
     QUEUE.store(std::ptr::from_ref(q).cast_mut(), Ordering::Release);
