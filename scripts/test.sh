@@ -47,9 +47,11 @@ cargo --version
 
 section "rust: format"
 cargo fmt --all --check
+(cd fuzz && cargo fmt --all --check) # its own workspace
 
 section "rust: clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+(cd fuzz && cargo clippy --all-targets --locked -- -D warnings)
 
 section "rust: tests (unit, integration, doc, CLI end-to-end)"
 # ncat was installed above: its interop test must run, not skip. As root,
