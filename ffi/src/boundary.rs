@@ -160,9 +160,14 @@ thread_local! {
     static LAST_GAI_ERROR: Cell<c_int> = const { Cell::new(0) };
 }
 
+/// `text` for C, a NUL byte in it written `\0` (C would end the string
+/// there).
+pub(crate) fn c_text(text: &str) -> CString {
+    CString::new(text.replace('\0', "\\0")).expect("NUL bytes were escaped")
+}
+
 fn set_last_error(func: &str, detail: &str, os_error: c_int, gai_error: c_int) {
-    let text = format!("{func}: {detail}").replace('\0', "\\0");
-    let text = CString::new(text).expect("NUL bytes were escaped");
+    let text = c_text(&format!("{func}: {detail}"));
     // `try_with`: during thread teardown the slot may be gone; then the
     // detail is simply not kept.
     let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = text);

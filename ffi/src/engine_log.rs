@@ -14,7 +14,7 @@
 //! call tcphub functions (but not set the callback). The queue is made once per process (again in
 //! a forked child); the thread runs while a callback is set.
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use crate::boundary::{boundary, callback, Fail, UserPtr};
+use crate::boundary::{boundary, c_text, callback, Fail, UserPtr};
 use crate::codes::*;
 
 /// No engine lines (the default).
@@ -208,17 +208,7 @@ fn deliver(rx: &Receiver<Msg>) {
         if lost > 0 {
             text = format!("{text} ({lost} earlier lines lost: the log queue was full)");
         }
-        // Neither has a NUL byte unless a line's text does (client data is
-        // never logged); cut there rather than lose the line.
-        let c = |s: String| {
-            CString::new(s).unwrap_or_else(|e| {
-                let at = e.nul_position();
-                let mut bytes = e.into_vec();
-                bytes.truncate(at);
-                CString::new(bytes).unwrap_or_default()
-            })
-        };
-        let (target, text) = (c(target), c(text));
+        let (target, text) = (c_text(&target), c_text(&text));
         // SAFETY: the application set `f` for exactly these arguments; the
         // strings outlive the call.
         callback("log", || unsafe {
