@@ -11,7 +11,7 @@ use tcphub::{Error, TcpClient};
 use crate::args::{Data, Port};
 use crate::errors::IntoPy;
 use crate::types::PyClientEvent;
-use crate::{deadline_after, duration, framing_name, wait_sliced, Waited};
+use crate::{deadline_after, duration, framing_name, wait_in_slices, wait_sliced, Waited};
 
 mod closing;
 mod connect;
@@ -777,29 +777,5 @@ impl PyTcpClient {
                 "closed"
             }
         )
-    }
-}
-
-/// `take` (a wait of the client's pull queue, `Timeout` when nothing came)
-/// in slices up to `timeout` seconds (`None`: no limit), so Ctrl-C is seen
-/// between them: what it took, `None` once the client has ended
-/// (`NotRunning`), or `Timeout` when nothing came in time.
-fn wait_in_slices<T: Send>(
-    py: Python<'_>,
-    timeout: Option<f64>,
-    take: impl Fn(std::time::Duration) -> Result<T, Error> + Sync,
-) -> PyResult<Option<T>> {
-    let deadline = timeout
-        .map(|t| duration(py, t, "timeout"))
-        .transpose()?
-        .and_then(deadline_after);
-    let waited = wait_sliced(py, deadline, |slice| match take(slice) {
-        Err(Error::Timeout) => Ok(None),
-        r => r.map(Some),
-    })?;
-    match waited {
-        Waited::Got(v) => Ok(Some(v)),
-        Waited::Stopped => Ok(None),
-        Waited::TimedOut => Err(Error::Timeout).py_err(py),
     }
 }

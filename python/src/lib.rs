@@ -94,6 +94,30 @@ pub(crate) fn wait_sliced<T: Send>(
     }
 }
 
+/// `take` (a wait of a client's pull queue, `Timeout` when nothing came)
+/// in slices up to `timeout` seconds (`None`: no limit), so Ctrl-C is seen
+/// between them: what it took, `None` once the client has ended
+/// (`NotRunning`), or `Timeout` when nothing came in time.
+pub(crate) fn wait_in_slices<T: Send>(
+    py: Python<'_>,
+    timeout: Option<f64>,
+    take: impl Fn(Duration) -> tcphub::Result<T> + Sync,
+) -> PyResult<Option<T>> {
+    let deadline = timeout
+        .map(|t| duration(py, t, "timeout"))
+        .transpose()?
+        .and_then(deadline_after);
+    let waited = wait_sliced(py, deadline, |slice| match take(slice) {
+        Err(tcphub::Error::Timeout) => Ok(None),
+        r => r.map(Some),
+    })?;
+    match waited {
+        Waited::Got(v) => Ok(Some(v)),
+        Waited::Stopped => Ok(None),
+        Waited::TimedOut => Err(tcphub::Error::Timeout).py_err(py),
+    }
+}
+
 /// The deadline `d` from now; `None` (no deadline) when that is beyond what
 /// `Instant` can hold, as a "forever" timeout like `sys.maxsize` seconds is.
 pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
