@@ -146,12 +146,12 @@ impl Callbacks {
                 .and_then(|r| not_awaitable(py, "on_error", r));
             if let Err(e2) = handled {
                 chain_to(py, &e2, exc);
-                e2.write_unraisable(py, Some(on_error.bind(py)));
+                write_unraisable(py, e2, on_error);
             }
             return true;
         }
         if !(stopping.load(Ordering::Acquire) && crate::errors::is_not_running(py, &err)) {
-            err.write_unraisable(py, Some(cb.bind(py)));
+            write_unraisable(py, err, cb);
         }
         true
     }
@@ -202,16 +202,22 @@ fn not_awaitable(py: Python<'_>, name: &str, returned: Py<PyAny>) -> PyResult<Py
             return Ok(returned);
         }
     }
+    // Each through `call`: these run Python code (`isinstance` reads the
+    // result's `__class__`, `close()` runs the coroutine's `finally`), which
+    // an exit may end with a forced unwind (see `HangOnThreadExit`).
     let inspect = py.import("inspect")?;
-    let is_async = inspect.call_method1("isawaitable", (r,))?.is_truthy()?
-        || inspect.call_method1("isasyncgen", (r,))?.is_truthy()?;
+    let ask = |what: &str| -> PyResult<bool> {
+        let f = inspect.getattr(what)?.unbind();
+        call(py, &f, (r.clone(),))?.bind(py).is_truthy()
+    };
+    let is_async = ask("isawaitable")? || ask("isasyncgen")?;
     if !is_async {
         return Ok(returned);
     }
     let what = r.get_type().name()?.to_string();
     // (An async generator's close() is itself a coroutine: left alone.)
-    if inspect.call_method1("iscoroutine", (r,))?.is_truthy()? {
-        r.call_method0("close")?;
+    if ask("iscoroutine")? {
+        call(py, &r.getattr("close")?.unbind(), ())?;
     }
     Err(pyo3::exceptions::PyTypeError::new_err(format!(
         "{name} returned a {what}: {NOT_AWAITED}"
@@ -587,6 +593,28 @@ pub(crate) fn call<'py>(
     unsafe { Bound::from_owned_ptr_or_err(py, returned) }.map(Bound::unbind)
 }
 
+/// `err.write_unraisable(py, Some(obj))` — `sys.unraisablehook`, which may
+/// be the application's Python code — as [`call`] does a call: through a
+/// pointer declared `C-unwind`, a `pthread_exit` inside it parking this
+/// thread (pyo3 declares `PyErr_WriteUnraisable` `extern "C"`: that forced
+/// unwind aborted the process at exit).
+fn write_unraisable(py: Python<'_>, err: PyErr, obj: &Py<PyAny>) {
+    type RawWrite = unsafe extern "C-unwind" fn(*mut pyo3::ffi::PyObject);
+    // SAFETY: the same function and signature (`void
+    // PyErr_WriteUnraisable(PyObject *)`); only the ABI's unwinding
+    // differs, which is what we need declared.
+    let raw: RawWrite = std::hint::black_box(unsafe {
+        std::mem::transmute::<unsafe extern "C" fn(*mut pyo3::ffi::PyObject), RawWrite>(
+            pyo3::ffi::PyErr_WriteUnraisable,
+        )
+    });
+    err.restore(py);
+    let exiting = HangOnThreadExit;
+    // SAFETY: attached (`py`), the exception just set; `obj` is live.
+    unsafe { raw(obj.as_ptr()) };
+    std::mem::forget(exiting);
+}
+
 /// `f` attached to the interpreter, if it can be (see [`HangOnThreadExit`]).
 pub(crate) fn attached<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     Python::try_attach(|py| {
@@ -672,7 +700,9 @@ fn dispatch_loop(run: &Run<'_>) -> Option<pyo3::ffi::PyGILState_STATE> {
     // another thread must not catch held (the child would wait for it for
     // ever in its after-fork cleanup).
     let Some(kept) = attached(|_py| {
-        // SAFETY: attached; released once, attached, below.
+        // SAFETY: attached; released once, attached, as the thread ends
+        // (`Dispatcher::spawn`); left to the interpreter's cleanup if the
+        // interpreter is shutting down by then, or if this loop panics.
         unsafe { pyo3::ffi::PyGILState_Ensure() }
     }) else {
         return None; // the interpreter is shutting down

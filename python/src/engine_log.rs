@@ -149,7 +149,10 @@ fn forward(rx: &Receiver<Line>) {
     // only takes the GIL, and never the interpreter's lock of thread
     // states, which a `fork()` from another thread must not catch held.
     let Some(kept) = crate::dispatch::attached(|_py| {
-        // SAFETY: attached; released once, attached, below.
+        // SAFETY: attached (the interpreter is initialized, and this
+        // thread's state current). Never released: the thread lives until
+        // the interpreter's end, whose cleanup deletes the state (see the
+        // end of this function).
         unsafe { pyo3::ffi::PyGILState_Ensure() }
     }) else {
         return; // the interpreter is shutting down
