@@ -10,7 +10,7 @@ mod support;
 
 use std::net::{IpAddr, SocketAddr};
 
-use support::{next_event, wait_clients, Peer};
+use support::{have_ipv6_loopback, next_event, wait_clients, Peer};
 use tcphub::{Error, Event, Framing, ServerHandle, TcpClient, TcpServer};
 
 fn ip(s: &str) -> IpAddr {
@@ -37,20 +37,10 @@ fn server_at(bind: &str, per_ip: Option<usize>, prefix: u8) -> Option<ServerHand
     }
 }
 
-/// Whether IPv6 loopback works here (a listener of its own, not the server's).
-fn have_v6() -> bool {
-    let ok = std::net::TcpListener::bind("[::1]:0")
-        .and_then(|l| std::net::TcpStream::connect(l.local_addr()?))
-        .is_ok();
-    if !ok {
-        eprintln!("skipped: no IPv6 loopback");
-    }
-    ok
-}
-
 /// A peer at `[::1]:port`, or `None` without IPv6 loopback.
 fn v6_peer(port: u16) -> Option<Peer> {
-    have_v6().then(|| Peer::connect(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))))
+    have_ipv6_loopback()
+        .then(|| Peer::connect(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))))
 }
 
 fn v4(port: u16) -> SocketAddr {
@@ -220,7 +210,7 @@ fn a_client_names_ipv6_loopback_in_every_spelling_and_reports_it_canonically() {
         return;
     };
     let port = server.local_addr().port();
-    if !have_v6() {
+    if !have_ipv6_loopback() {
         return;
     }
     let want_peer: SocketAddr = format!("[::1]:{port}").parse().unwrap();

@@ -21,6 +21,16 @@ const WATCH: Duration = Duration::from_secs(1);
 /// Most wakeups allowed while watched: a few stray ones, not a poll.
 const MAX_WAKEUPS: u64 = 50;
 
+/// Taken by each test: the wakeups are counted by thread name across the
+/// whole process, and another test's busy loop of that name would count
+/// too (thousands in [`WATCH`] wherever the test harness ran all three at
+/// once: on a machine of 3 CPUs or more, not on one of 2).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Voluntary context switches (times it went to sleep) so far of this
 /// process' threads named `name`.
 fn sleeps_of(name: &str) -> u64 {
@@ -63,6 +73,7 @@ fn wakeups_while_watched(name: &str) -> u64 {
 
 #[test]
 fn a_server_stalled_on_a_full_queue_sleeps_and_then_delivers_everything() {
+    let _alone = one_at_a_time();
     let server = TcpServer::new(0, 10)
         .bind(localhost())
         .framing(Framing::lines())
@@ -95,6 +106,7 @@ fn a_server_stalled_on_a_full_queue_sleeps_and_then_delivers_everything() {
 
 #[test]
 fn a_client_stalled_on_a_full_queue_sleeps_and_then_delivers_everything() {
+    let _alone = one_at_a_time();
     let listener = std::net::TcpListener::bind((localhost(), 0)).expect("bind");
     let client = TcpClient::builder(listener.local_addr().expect("addr"))
         .framing(Framing::lines())
@@ -137,6 +149,7 @@ fn a_client_stalled_on_a_full_queue_sleeps_and_then_delivers_everything() {
 /// order.
 #[test]
 fn two_loops_and_a_tiny_queue_never_miss_a_wakeup() {
+    let _alone = one_at_a_time();
     const CLIENTS: usize = 40;
     const PER_CLIENT: usize = 2_000;
     for capacity in [1, 2, 3, 7] {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import re
 import socket
 import struct
 import threading
@@ -72,8 +73,12 @@ def test_connect_error_names_every_address_of_a_name():
     # The port is held, bound and not listening, on both loopback addresses
     # (on 127.0.0.1 alone without IPv6): refused, and no other test's
     # server can take it meanwhile.
+    # A host whose hosts file names ::1 but whose loopback has no IPv6 (as
+    # in many containers) cannot hold ::1: that address fails another way
+    # ("address not available"), and is still named with its error.
     with contextlib.ExitStack() as held:
         port = 0
+        have_v6 = False
         for _ in range(20):
             held.close()
             v4 = held.enter_context(socket.socket())
@@ -83,6 +88,7 @@ def test_connect_error_names_every_address_of_a_name():
                 v6 = held.enter_context(socket.socket(socket.AF_INET6))
                 v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 v6.bind(("::1", port))
+                have_v6 = True
                 break
             except OSError as e:
                 if e.errno != errno.EADDRINUSE:
@@ -93,10 +99,15 @@ def test_connect_error_names_every_address_of_a_name():
     assert found
     for family, _, _, _, sockaddr in found:
         ip = f"[{sockaddr[0]}]" if family == socket.AF_INET6 else sockaddr[0]
-        assert f"{ip}:{port}: connection refused" in str(exc.value)
-    first = found[0][4]
-    assert exc.value.address == (first[0], port)
-    assert exc.value.errno == errno.ECONNREFUSED
+        if family == socket.AF_INET or have_v6:
+            assert f"{ip}:{port}: connection refused" in str(exc.value)
+        else:
+            assert re.search(rf"{re.escape(ip)}:{port}: [a-z]", str(exc.value)), str(exc.value)
+    # The error's address and number are the first address's.
+    first = found[0]
+    assert exc.value.address == (first[4][0], port)
+    if first[0] == socket.AF_INET or have_v6:
+        assert exc.value.errno == errno.ECONNREFUSED
 
 
 def test_server_sees_client_disconnect(make_server):

@@ -24,8 +24,38 @@ pub fn listening_port(line: &str) -> u16 {
         .unwrap_or_else(|| panic!("no port in {line:?}"))
 }
 
+/// Settings `tcphub` takes from the environment that change what it logs
+/// or how it colours it: the tests read both, so none is passed on from
+/// whoever runs them (a CI machine's `RUST_LOG=warn` hid every hub's
+/// "listening on" line). A test that wants one sets it itself.
+const OUTPUT_ENV: [&str; 5] = [
+    "RUST_LOG",
+    "RUST_LOG_STYLE",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "NO_COLOR",
+];
+
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tcphub"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tcphub"));
+    for var in OUTPUT_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Whether IPv6 loopback works here (a listener of its own and a
+/// connection to it); says "skipped" when it does not. Hosts and
+/// containers without IPv6 are common on CI: a test of IPv6 behaviour
+/// skips there rather than fail on the host's configuration.
+pub fn have_ipv6_loopback() -> bool {
+    let ok = std::net::TcpListener::bind("[::1]:0")
+        .and_then(|l| TcpStream::connect(l.local_addr()?))
+        .is_ok();
+    if !ok {
+        eprintln!("skipped: no IPv6 loopback");
+    }
+    ok
 }
 
 /// Runs `tcphub ARGS` (stdin empty), which must fail as a usage error
@@ -80,13 +110,15 @@ impl Hub {
                 }
             }
         });
-        let line = wait_line(&rx, |l| l.contains("listening on"));
-        let port = listening_port(&line);
-        Hub {
+        let mut hub = Hub {
             child,
-            port,
+            port: 0,
             log: rx,
-        }
+        };
+        // (A panic here drops `hub`, which ends the child.)
+        let line = wait_line(&hub.log, |l| l.contains("listening on"));
+        hub.port = listening_port(&line);
+        hub
     }
 
     pub fn connect(&self) -> Line {

@@ -42,6 +42,33 @@ pub fn localhost() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
 
+/// Whether IPv6 loopback works here (a listener of its own, not a
+/// server's, and a connection to it); says "skipped" when it does not.
+/// Hosts and containers without IPv6 (`disable_ipv6`, no `::1` on `lo`)
+/// are common on CI: a test of IPv6 behaviour skips there, as it cannot
+/// run, rather than fail on the host's configuration.
+pub fn have_ipv6_loopback() -> bool {
+    let ok = std::net::TcpListener::bind("[::1]:0")
+        .and_then(|l| std::net::TcpStream::connect(l.local_addr()?))
+        .is_ok();
+    if !ok {
+        eprintln!("skipped: no IPv6 loopback");
+    }
+    ok
+}
+
+/// How many connections the kernel holds waiting for any listener of this
+/// host to accept them: `net.core.somaxconn` caps every listen backlog
+/// (4096 by default since Linux 5.4, 128 before, and hosts set their own).
+/// A test that fills a backlog sizes it by this, not by the value of the
+/// machine it was written on: past it, a connect waits out its SYN retries.
+pub fn somaxconn() -> usize {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
 /// Polls `cond` until it holds or `timeout` passes; returns whether it held.
 pub fn try_wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
