@@ -89,18 +89,46 @@ impl Run {
         now.duration_since(self.last) >= REPEAT_LOG
     }
 
-    /// Counts one more; true when it is time to log the run again (which
-    /// the caller does, taking `unlogged`).
-    fn again(&mut self, now: Instant) -> bool {
-        self.count += 1;
-        self.unlogged += 1;
-        self.last = now;
-        if now.duration_since(self.logged) < REPEAT_LOG {
-            return false;
+    /// Counts one more in the run in `slot`, starting one when there is
+    /// none: what to log now, if anything.
+    fn count_in(slot: &mut Option<Run>, now: Instant) -> Logged {
+        let Some(r) = slot else {
+            *slot = Some(Run::new(now));
+            return Logged::First;
+        };
+        r.count += 1;
+        r.unlogged += 1;
+        r.last = now;
+        if now.duration_since(r.logged) < REPEAT_LOG {
+            return Logged::Not;
         }
-        self.logged = now;
-        true
+        let previous = std::mem::replace(&mut r.logged, now);
+        Logged::Again {
+            since: r.since,
+            count: r.count,
+            unlogged: std::mem::take(&mut r.unlogged),
+            previous,
+        }
     }
+}
+
+/// What [`Run::count_in`] calls for.
+enum Logged {
+    /// Nothing: the run was logged less than [`REPEAT_LOG`] ago.
+    Not,
+    /// The run's first line: it has just begun.
+    First,
+    /// A line about the run again.
+    Again {
+        /// When it began.
+        since: Instant,
+        /// Counted in all.
+        count: u64,
+        /// Counted since it was last logged.
+        unlogged: u64,
+        /// When it was last logged.
+        previous: Instant,
+    },
 }
 
 /// The log lines of connections refused at `max_clients_per_ip`: the
@@ -139,27 +167,28 @@ impl PerIpRefusals {
     /// [`end_if_quiet`](Self::end_if_quiet) at each connection's arrival.)
     fn refused(&mut self, addr: std::net::SocketAddr, max: usize, now: Instant) -> Option<String> {
         let v6_prefix = self.v6_prefix;
-        let Some(r) = &mut self.run else {
-            self.run = Some(Run::new(now));
-            return Some(format!(
+        match Run::count_in(&mut self.run, now) {
+            Logged::Not => None,
+            Logged::First => Some(format!(
                 "tcphub: refusing {addr}: {} from {} already (max_clients_per_ip {max})",
                 connections(max as u64, false),
                 crate::server::per_ip_source(addr.ip(), v6_prefix)
-            ));
-        };
-        let last = r.logged;
-        let one = match addr.ip() {
-            std::net::IpAddr::V6(_) if v6_prefix < 128 => "network",
-            _ => "address",
-        };
-        r.again(now).then(|| {
-            format!(
-                "tcphub: refused {} in {:.0?}, the last from {addr}: too many from \
-                 one {one} (max_clients_per_ip {max})",
-                connections(std::mem::take(&mut r.unlogged), true),
-                now.duration_since(last)
-            )
-        })
+            )),
+            Logged::Again {
+                unlogged, previous, ..
+            } => {
+                let one = match addr.ip() {
+                    std::net::IpAddr::V6(_) if v6_prefix < 128 => "network",
+                    _ => "address",
+                };
+                Some(format!(
+                    "tcphub: refused {} in {:.0?}, the last from {addr}: too many from \
+                     one {one} (max_clients_per_ip {max})",
+                    connections(unlogged, true),
+                    now.duration_since(previous)
+                ))
+            }
+        }
     }
 
     /// Ends the run if it has been quiet for [`REPEAT_LOG`]; the line for
@@ -362,24 +391,17 @@ impl EventLoop {
     /// connection that arrives meanwhile.
     fn accept_failed(&mut self, e: &io::Error) {
         let now = Instant::now();
-        match &mut self.accept_failing {
-            None => {
-                log::warn!(
-                    "tcphub: accept failed: {e}; new connections wait in the backlog, \
-                     retrying every {} ms and as more arrive",
-                    ACCEPT_RETRY.as_millis()
-                );
-                self.accept_failing = Some(Run::new(now));
-            }
-            Some(f) => {
-                if f.again(now) {
-                    log::warn!(
-                        "tcphub: accept still failing after {:.0?} ({} attempts): {e}",
-                        now.duration_since(f.since),
-                        f.count
-                    );
-                }
-            }
+        match Run::count_in(&mut self.accept_failing, now) {
+            Logged::Not => {}
+            Logged::First => log::warn!(
+                "tcphub: accept failed: {e}; new connections wait in the backlog, \
+                 retrying every {} ms and as more arrive",
+                ACCEPT_RETRY.as_millis()
+            ),
+            Logged::Again { since, count, .. } => log::warn!(
+                "tcphub: accept still failing after {:.0?} ({count} attempts): {e}",
+                now.duration_since(since)
+            ),
         }
     }
 
@@ -403,25 +425,20 @@ impl EventLoop {
     pub(super) fn register_failed(&mut self, client: &Client, e: &io::Error) {
         log::debug!("tcphub: cannot register client {client}: {e}; dropped");
         let now = Instant::now();
-        match &mut self.register_failing {
-            None => {
-                log::warn!(
-                    "tcphub: cannot register new connections with the poller ({e}): \
-                     dropping them, the first {}",
-                    client.addr
-                );
-                self.register_failing = Some(Run::new(now));
-            }
-            Some(r) => {
-                let last = r.logged;
-                if r.again(now) {
-                    log::warn!(
-                        "tcphub: dropped {} in {:.0?}: cannot register them with the poller ({e})",
-                        connections(std::mem::take(&mut r.unlogged), true),
-                        now.duration_since(last)
-                    );
-                }
-            }
+        match Run::count_in(&mut self.register_failing, now) {
+            Logged::Not => {}
+            Logged::First => log::warn!(
+                "tcphub: cannot register new connections with the poller ({e}): \
+                 dropping them, the first {}",
+                client.addr
+            ),
+            Logged::Again {
+                unlogged, previous, ..
+            } => log::warn!(
+                "tcphub: dropped {} in {:.0?}: cannot register them with the poller ({e})",
+                connections(unlogged, true),
+                now.duration_since(previous)
+            ),
         }
     }
 
@@ -447,21 +464,18 @@ impl EventLoop {
             LoopCounters::add(&self.counters().rejected, 1);
             let max = core.config.max_clients;
             let now = Instant::now();
-            match &mut self.refusing {
-                None => {
-                    log::info!("tcphub: refusing {addr}: the server is full (max_clients {max})");
-                    self.refusing = Some(Run::new(now));
+            match Run::count_in(&mut self.refusing, now) {
+                Logged::Not => {}
+                Logged::First => {
+                    log::info!("tcphub: refusing {addr}: the server is full (max_clients {max})")
                 }
-                Some(r) => {
-                    if r.again(now) {
-                        log::info!(
-                            "tcphub: refused {} in {:.0?}: the server is \
-                             full (max_clients {max})",
-                            connections(std::mem::take(&mut r.unlogged), true),
-                            now.duration_since(r.since)
-                        );
-                    }
-                }
+                Logged::Again {
+                    since, unlogged, ..
+                } => log::info!(
+                    "tcphub: refused {} in {:.0?}: the server is full (max_clients {max})",
+                    connections(unlogged, true),
+                    now.duration_since(since)
+                ),
             }
             let notice = self.core.config.full_frame.clone();
             self.refuse(stream, notice.as_ref());
