@@ -78,6 +78,17 @@ static void refused(uint16_t port, char *want, size_t cap) {
     close(fd);
 }
 
+/* A full server (one_client_server with its one client, whose descriptor
+ * goes to *client) that has just refused a connection: `want` gets the
+ * refusal's log line (see refused). */
+static tcphub_server *full_server_refusing(int *client, char *want, size_t cap) {
+    tcphub_server *s = one_client_server();
+    *client = connect_to(tcphub_server_port(s));
+    (void)expect_connected(s);
+    refused(tcphub_server_port(s), want, cap);
+    return s;
+}
+
 int main(void) {
     static log_sink sink;
     pthread_mutex_init(&sink.lock, NULL);
@@ -119,10 +130,8 @@ int main(void) {
     close(a);
     expect_disconnect(one, a_id, TCPHUB_REASON_CLOSED_BY_PEER);
     CHECK_OK(tcphub_set_log_callback(on_log, TCPHUB_LOG_INFO, &sink));
-    tcphub_server *two = one_client_server();
-    int c = connect_to(tcphub_server_port(two));
-    (void)expect_connected(two);
-    refused(tcphub_server_port(two), want, sizeof want);
+    int c;
+    tcphub_server *two = full_server_refusing(&c, want, sizeof want);
     WAIT_UNTIL(find_line(&sink, mark, TCPHUB_LOG_INFO, want) >= 0);
     CHECK(find_line(&sink, mark, TCPHUB_LOG_DEBUG, "") < 0);
 
@@ -130,16 +139,12 @@ int main(void) {
      * The refusal by `three` while none is set must not show up before
      * the marker refusal by `four` after (one queue, in order). */
     CHECK_OK(tcphub_set_log_callback(NULL, TCPHUB_LOG_OFF, NULL));
-    tcphub_server *three = one_client_server();
-    int e = connect_to(tcphub_server_port(three));
-    (void)expect_connected(three);
+    int e;
     char unseen[96];
-    refused(tcphub_server_port(three), unseen, sizeof unseen);
+    tcphub_server *three = full_server_refusing(&e, unseen, sizeof unseen);
     CHECK_OK(tcphub_set_log_callback(on_log, TCPHUB_LOG_INFO, &sink));
-    tcphub_server *four = one_client_server();
-    int g = connect_to(tcphub_server_port(four));
-    (void)expect_connected(four);
-    refused(tcphub_server_port(four), want, sizeof want);
+    int g;
+    tcphub_server *four = full_server_refusing(&g, want, sizeof want);
     WAIT_UNTIL(find_line(&sink, mark, TCPHUB_LOG_INFO, want) >= 0);
     CHECK(find_line(&sink, 0, TCPHUB_LOG_INFO, unseen) < 0);
     CHECK_OK(tcphub_set_log_callback(NULL, TCPHUB_LOG_OFF, NULL));
