@@ -2,7 +2,7 @@
 //! [`next_ready`] (for `aevents()`).
 //!
 //! Waits are detached from the interpreter and cut into slices of
-//! [`SIGNAL_SLICE`](crate::SIGNAL_SLICE) so a Ctrl-C in the main thread
+//! [`SIGNAL_SLICE`] so a Ctrl-C in the main thread
 //! raises `KeyboardInterrupt` promptly.
 //!
 //! Events are taken from the core's queue in batches; those of a batch not

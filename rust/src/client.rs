@@ -195,7 +195,7 @@ impl TcpClient {
     /// [`Error::QueueFull`] when the bounded queue has no room,
     /// [`Error::FrameTooLarge`] when `msg` exceeds the framing's limit,
     /// [`Error::InvalidMessage`] when it contains `\n` under
-    /// [`Framing::Lines`](crate::Framing::Lines) (it would arrive as several
+    /// [`Framing::Lines`] (it would arrive as several
     /// lines). Nothing is queued then.
     ///
     /// # Examples

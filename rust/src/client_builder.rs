@@ -50,7 +50,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A message the old socket took only part of is written again whole on the
 /// new connection: the old one is reset rather than ended after the
 /// message's start, so with lines or length-prefixed framing the server
-/// drops the unfinished frame with it and gets the message once; with [`Framing::Raw`](crate::Framing::Raw), which has no frames,
+/// drops the unfinished frame with it and gets the message once; with [`Framing::Raw`], which has no frames,
 /// the server may see that message's start twice.
 ///
 /// # Examples
@@ -325,7 +325,7 @@ impl ClientBuilder {
     /// Enables TCP keepalive probes after `idle` without traffic (default:
     /// off), on every connection (reconnects included), so a server whose
     /// host vanished without a FIN is found (the connection ends with
-    /// [`DisconnectReason::Io`](crate::DisconnectReason::Io), and reconnects
+    /// [`DisconnectReason::Io`], and reconnects
     /// if set) even by a client that only listens: `Io(TimedOut)` about
     /// `2 × idle` after the server's last traffic, as the server's
     /// [`keepalive`](crate::TcpServer::keepalive) times it — also while

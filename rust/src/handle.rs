@@ -215,7 +215,7 @@ impl ServerHandle {
     ///
     /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
     /// `msg` exceeds the framing's `max_len`; [`Error::InvalidMessage`] when
-    /// it contains `\n` under [`Framing::Lines`](crate::Framing::Lines) —
+    /// it contains `\n` under [`Framing::Lines`] —
     /// both before any client gets it. A `stop()` from another thread
     /// that begins while the message is being handed to the event loops
     /// also gives `NotRunning`, though the clients of the loops it reached
@@ -269,7 +269,7 @@ impl ServerHandle {
     ///
     /// [`Error::NotRunning`] after `stop()`; [`Error::FrameTooLarge`] when
     /// `msg` exceeds the framing's `max_len`; [`Error::InvalidMessage`] when
-    /// it contains `\n` under [`Framing::Lines`](crate::Framing::Lines).
+    /// it contains `\n` under [`Framing::Lines`].
     ///
     /// # Examples
     ///
@@ -376,7 +376,7 @@ impl ServerHandle {
     /// [`Error::NoSuchClient`] when `id` is not connected, [`Error::NotRunning`],
     /// [`Error::FrameTooLarge`] when `msg` exceeds the framing's `max_len`,
     /// [`Error::InvalidMessage`] when it contains `\n` under
-    /// [`Framing::Lines`](crate::Framing::Lines) (it would arrive as several
+    /// [`Framing::Lines`] (it would arrive as several
     /// lines).
     ///
     /// # Examples

@@ -367,7 +367,7 @@ impl TcpServer {
 
     /// Enables TCP keepalive probes after `idle` without traffic (default: off),
     /// so a client whose host vanished without a FIN is disconnected with
-    /// [`DisconnectReason::Io`](crate::DisconnectReason::Io)`(TimedOut)`:
+    /// [`DisconnectReason::Io`]`(TimedOut)`:
     /// probes go every `idle / 3` (at least 1 s), and 3 unanswered ones end
     /// the connection, about `2 × idle` after the client's last traffic.
     /// While data sent to it waits for acknowledgement the kernel resends
@@ -596,7 +596,7 @@ impl TcpServer {
     /// [`start`](TcpServer::start) fails with [`Error::InvalidConfig`] when
     /// the framed message is longer than that or over the framing's
     /// `max_len`, or when it contains `\n` under
-    /// [`Framing::Lines`](crate::Framing::Lines) (the framing refuses it as
+    /// [`Framing::Lines`] (the framing refuses it as
     /// any send does, [`Error::InvalidMessage`]).
     ///
     /// # Examples
