@@ -184,9 +184,9 @@ pub(crate) fn refuse_async(py: Python<'_>, name: &str, func: &Bound<'_, PyAny>) 
 
 /// What the callback `name` returned, unless it is a coroutine (or another
 /// awaitable, or an async generator) — made by a callable `refuse_async`
-/// could not recognise, an object with an `async def __call__`: that is
-/// closed (no "never awaited" warning) and becomes the callback's
-/// `TypeError`.
+/// could not recognise, an object with an `async def __call__`: a coroutine
+/// (`astop()`'s and `aclose()`'s too) is closed (no "never awaited" warning)
+/// and it becomes the callback's `TypeError`.
 fn not_awaitable(py: Python<'_>, name: &str, returned: Py<PyAny>) -> PyResult<Py<PyAny>> {
     let r = returned.bind(py);
     {
@@ -215,8 +215,16 @@ fn not_awaitable(py: Python<'_>, name: &str, returned: Py<PyAny>) -> PyResult<Py
         return Ok(returned);
     }
     let what = r.get_type().name()?.to_string();
-    // (An async generator's close() is itself a coroutine: left alone.)
-    if ask("iscoroutine")? {
+    // (An async generator's close() is itself a coroutine: left alone.) A
+    // `collections.abc.Coroutine`, not only a native one: `astop()` and
+    // `aclose()` return tcphub's own wrapper of theirs
+    // (`_runtime._BeginsIfCancelledFirst`), whose coroutine warned.
+    let coroutine = py.import("collections.abc")?.getattr("Coroutine")?;
+    let isinstance = py.import("builtins")?.getattr("isinstance")?.unbind();
+    if call(py, &isinstance, (r.clone(), coroutine))?
+        .bind(py)
+        .is_truthy()?
+    {
         call(py, &r.getattr("close")?.unbind(), ())?;
     }
     Err(pyo3::exceptions::PyTypeError::new_err(format!(

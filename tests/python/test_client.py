@@ -135,6 +135,10 @@ def test_shutdown_write_sends_everything_then_end_of_stream():
 
     listener = socket.create_server(("127.0.0.1", 0))
     received = []
+    # Set once the test has half-closed twice: the server's answer and
+    # close, which end the client, wait for it (a close that came first
+    # made the second shutdown_write() raise NotRunning, as documented).
+    checked = threading.Event()
 
     def serve():
         # Reads to end-of-stream, then answers and closes: a server that
@@ -145,6 +149,7 @@ def test_shutdown_write_sends_everything_then_end_of_stream():
             while chunk := conn.recv(65536):
                 data += chunk
             received.append(data)
+            checked.wait(WAIT)
             conn.sendall(b"got %d lines\n" % data.count(b"\n"))
 
     t = threading.Thread(target=serve)
@@ -156,6 +161,7 @@ def test_shutdown_write_sends_everything_then_end_of_stream():
     client.shutdown_write()  # idempotent
     with pytest.raises(tcphub.NotRunning):
         client.send(b"after the half-close")
+    checked.set()
     # The reply comes after the server saw the end; its close ends the client.
     assert list(client) == [b"got 100 lines"]
     t.join(WAIT)
@@ -208,7 +214,8 @@ def test_dropping_a_client_does_not_hold_the_gil_while_it_flushes():
         except OSError as e:
             got.append(f"no connection: {e!r}")
             return
-        got.append(read_to_eof(conn))
+        with conn:
+            got.append(read_to_eof(conn))
 
     lst.settimeout(WAIT)
     t = threading.Thread(target=reader)

@@ -43,8 +43,9 @@ def test_python_dash_m_serve_chat_mode():
         out, err = finish(proc)
     assert proc.returncode == 0, err
     assert "stopped:" in err
-    a.settimeout(WAIT)
-    assert a.recv(100) == b""  # the hub closed our connection on the way out
+    with a:
+        a.settimeout(WAIT)
+        assert a.recv(100) == b""  # the hub closed our connection on the way out
 
 
 def test_python_dash_m_serve_bind_conflict():
@@ -303,24 +304,24 @@ def test_python_dash_m_serve_stops_on_sigint_even_when_started_with_it_ignored()
     # A shell starts background jobs (`python -m tcphub serve &` in a
     # script) with SIGINT ignored; `tcphub serve` still stops on it, and so
     # must this one (Python installs no SIGINT handler when it is ignored).
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "tcphub", "serve", "--bind", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    assert proc.stderr is not None
-    assert "listening on" in proc.stderr.readline()
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        pytest.fail("python -m tcphub serve ignored SIGINT")
-    assert proc.returncode == 0
-    assert "stopped:" in proc.stderr.read()
+    ) as proc:
+        assert proc.stderr is not None
+        assert "listening on" in proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("python -m tcphub serve ignored SIGINT")
+        assert proc.returncode == 0
+        assert "stopped:" in proc.stderr.read()
 
 
 @pytest.mark.parametrize("bind", ["::1", "[::1]"])
@@ -471,6 +472,7 @@ def _dash_m_hub_log(*flags: str, clients: int, expect: str, limit_fds: "int | No
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stderr.close()
     assert proc.returncode == 0, log
     assert re.search(expect, log, re.M), log
     return log

@@ -40,6 +40,7 @@ def _lingering_hub() -> Iterator[Tuple["subprocess.Popen[str]", socket.socket]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stderr.close()
 
 
 def test_python_dash_m_serve_exits_at_once_on_a_second_signal_while_stopping() -> None:

@@ -19,8 +19,8 @@ EXAMPLE = EXAMPLES / "chat_server.py"
 
 
 def test_example_chat_server_runs():
-    with running_example("chat_server.py") as (port, _):
-        a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    with running_example("chat_server.py") as (port, _), \
+            socket.create_connection(("127.0.0.1", port), timeout=WAIT) as a:
         ra = LineReader(a)
         a.sendall(b"hello\n")
         assert ra.line().endswith(b"connected")
@@ -31,8 +31,8 @@ def test_example_chat_server_tells_the_sender_when_a_line_is_too_long_to_relay()
     # 65,530 bytes fit the 64 KiB line limit; with the "<ip:port>: " prefix
     # they do not: send_all raised in the callback (a traceback on stderr)
     # and the sender was told nothing.
-    with running_example("chat_server.py") as (port, _):
-        a = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    with running_example("chat_server.py") as (port, _), \
+            socket.create_connection(("127.0.0.1", port), timeout=WAIT) as a:
         ra = LineReader(a)
         me = "%s:%d" % a.getsockname()
         assert ra.line() == f"client {me} connected".encode()

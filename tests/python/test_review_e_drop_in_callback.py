@@ -99,3 +99,4 @@ def test_the_exit_waits_for_the_flush_of_a_server_dropped_in_a_callback() -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()

@@ -97,6 +97,8 @@ def test_send_to_reaches_only_that_client(make_server):
     assert isinstance(exc.value, tcphub.NoSuchClient) and isinstance(exc.value, LookupError)
     with pytest.raises(ValueError):
         server.send_to("not-an-ip", 1, b"x")
+    a.close()
+    b.close()
 
 
 def test_send_to_a_malformed_ip_raises_a_tcphub_error(make_server):
@@ -149,6 +151,7 @@ def test_send_and_disconnect_by_id(make_server):
     with pytest.raises(tcphub.NoSuchClient) as exc:
         server.send(client.id, b"gone")
     assert exc.value.client_id == client.id
+    s.close()
 
 
 def test_length_framing_and_frame_too_large(make_server):
@@ -165,6 +168,7 @@ def test_length_framing_and_frame_too_large(make_server):
         server.send_all(b"123456789")
     assert (exc.value.length, exc.value.limit) == (9, 8)
     assert isinstance(exc.value, ValueError)
+    s.close()
 
 
 def test_bind_conflict_raises_oserror_with_eaddrinuse(make_server):
@@ -234,8 +238,9 @@ def test_context_manager_starts_and_stops():
         s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         wait_until(lambda: server.client_count == 1)
     assert not server.running
-    s.settimeout(WAIT)
-    assert s.recv(10) == b""  # the server closed the connection
+    with s:
+        s.settimeout(WAIT)
+        assert s.recv(10) == b""  # the server closed the connection
     # The port is free again.
     with tcphub.TcpServer(port, 10, bind="127.0.0.1") as again:
         assert again.port == port
@@ -320,6 +325,7 @@ def test_on_error_receives_callback_exceptions(make_server):
     # on_error (the exception then goes to sys.unraisablehook).
     wait_until(lambda: server.stats().callback_errors == 1)
     assert server.stats().as_dict()["callback_errors"] == 1
+    s.close()
 
 
 def test_on_error_gets_the_exception_with_its_traceback(make_server):
@@ -345,6 +351,7 @@ def test_on_error_gets_the_exception_with_its_traceback(make_server):
     (exc,) = got
     assert exc.__traceback__ is not None
     assert "on_message" in "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    s.close()
 
 
 def test_an_on_error_that_raises_reports_the_callbacks_exception_too(make_server, unraisable):
@@ -416,8 +423,9 @@ def test_stop_from_inside_a_callback(make_server):
     server.stop()  # joins the dispatcher: every callback has run
     assert reasons == ["server stopped", "server stopped"]
     for s in (a, b):
-        s.settimeout(WAIT)
-        assert s.recv(100) == b""
+        with s:
+            s.settimeout(WAIT)
+            assert s.recv(100) == b""
 
 
 def test_wait_timeout_and_repr(make_server):
