@@ -46,30 +46,44 @@ def _counts() -> Dict[str, int]:
 
 
 def assert_no_growth(
-    cycle: Callable[[int], None], cycles: int = CYCLES, max_blocks: int = CYCLES // 3
+    cycle: Callable[[int], None],
+    cycles: int = CYCLES,
+    max_blocks: int = CYCLES // 3,
+    windows: int = 3,
 ) -> None:
-    """Runs ``cycle`` WARM + ``cycles`` times; the counts after are those
-    before, within a constant (threads and fds once the last ones have
-    ended; ``max_blocks`` allocated blocks)."""
+    """Runs ``cycle`` WARM times, then ``cycles`` times; the counts after are
+    those before, within a constant (threads and fds once the last ones
+    have ended; ``max_blocks`` allocated blocks). A window of ``cycles``
+    that grew more is followed by another, up to ``windows``: a leak grows
+    every window by ``cycles`` or more, while a cache that fills once, or
+    the interpreter's own noise, does not come back each time (CPython
+    3.13 grew 76-191 blocks in some windows of 300 client cycles, review
+    wn)."""
     for i in range(WARM):
         cycle(i)
-    before = _counts()
-    for i in range(cycles):
-        cycle(WARM + i)
+    done = WARM
+    seen = []
+    for _ in range(windows):
+        before = _counts()
+        for i in range(cycles):
+            cycle(done + i)
+        done += cycles
 
-    def settled() -> bool:
-        now = _counts()
-        return now["threads"] <= before["threads"] and now["fds"] <= before["fds"]
+        def settled() -> bool:
+            now = _counts()
+            return now["threads"] <= before["threads"] and now["fds"] <= before["fds"]
 
-    wait_until(settled, what="threads and descriptors back to where they were")
-    after = _counts()
-    grew = {k: after[k] - before[k] for k in before}
-    # A leak of one per cycle would be ``cycles``. Measured: |growth| <= 16
-    # objects and <= 10 blocks, but 190-360 blocks in 900 start/stop cycles
-    # (~300 in 3,000, then flat over 40,000: something non-gc allocated
-    # under start() that fills once, ~20 KB; not identified).
-    assert grew["objects"] < 40, grew
-    assert grew["blocks"] < max_blocks, grew
+        wait_until(settled, what="threads and descriptors back to where they were")
+        after = _counts()
+        grew = {k: after[k] - before[k] for k in before}
+        # A leak of one per cycle would be ``cycles``. Measured: |growth| <= 16
+        # objects and <= 10 blocks, but 190-360 blocks in 900 start/stop cycles
+        # (~300 in 3,000, then flat over 40,000: something non-gc allocated
+        # under start() that fills once, ~20 KB; not identified).
+        if grew["objects"] < 40 and grew["blocks"] < max_blocks:
+            return
+        seen.append(grew)
+    raise AssertionError(f"grew in each of {windows} windows of {cycles} cycles: {seen}")
 
 
 def test_callback_churn_leaves_nothing_behind() -> None:
