@@ -21,6 +21,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, TextIO, Tuple
 
@@ -324,6 +325,28 @@ def echo_server(make_server: Callable[..., tcphub.TcpServer]) -> tcphub.TcpServe
             pass  # the client left, or the test is stopping the server
 
     return server.start()
+
+
+def callback_errors_of_a_line(server: tcphub.TcpServer) -> List[BaseException]:
+    """Starts the lines-framed ``server``, sends it one line from a client
+    with ``RuntimeWarning`` an error (a coroutine left unawaited fails), and
+    returns what its ``on_error`` (set here) got once the first came; the
+    server is stopped."""
+    reported: List[BaseException] = []
+    done = threading.Event()
+
+    @server.on_error
+    def on_error(exc: BaseException, event: tcphub.Event) -> None:
+        reported.append(exc)
+        done.set()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with server:
+            with tcphub.TcpClient("127.0.0.1", server.port, framing="lines") as client:
+                client.send(b"hi")
+                assert done.wait(WAIT), "no callback error reported"
+    return reported
 
 
 class Unraisables:

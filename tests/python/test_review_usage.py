@@ -8,13 +8,12 @@ import functools
 import pickle
 import socket
 import threading
-import warnings
 from typing import List
 
 import pytest
 
 import tcphub
-from conftest import WAIT, wait_until
+from conftest import WAIT, callback_errors_of_a_line, wait_until
 
 
 @pytest.mark.parametrize("decorator", ["on_connect", "on_message", "on_disconnect", "on_error"])
@@ -48,26 +47,13 @@ def test_a_callback_returning_a_coroutine_is_reported_not_left_unawaited(make_se
     # its coroutine is closed (no "never awaited" warning) and reported as
     # the callback's TypeError.
     server = make_server(framing="lines")
-    reported: List[BaseException] = []
-    done = threading.Event()
 
     class AsyncHandler:
         async def __call__(self, client: tcphub.Client, data: bytes) -> None:
             pass
 
     server.on_message(AsyncHandler())
-
-    @server.on_error
-    def err(exc: BaseException, event: tcphub.Event) -> None:
-        reported.append(exc)
-        done.set()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        with server:
-            with tcphub.TcpClient("127.0.0.1", server.port, framing="lines") as client:
-                client.send(b"hi")
-                assert done.wait(WAIT)
+    reported = callback_errors_of_a_line(server)
     assert len(reported) == 1
     assert isinstance(reported[0], TypeError)
     assert "coroutine" in str(reported[0])

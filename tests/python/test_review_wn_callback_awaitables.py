@@ -10,14 +10,10 @@ error under ``-W error`` / ``filterwarnings = error``."""
 
 from __future__ import annotations
 
-import threading
-import warnings
-from typing import List
-
 import pytest
 
 import tcphub
-from conftest import WAIT
+from conftest import callback_errors_of_a_line
 
 
 @pytest.mark.parametrize("what", ["astop", "aclose"])
@@ -26,8 +22,6 @@ def test_review_wn_an_astop_or_aclose_returned_by_a_callback_is_closed_not_left_
 ):
     other = make_server().start()
     server = make_server(framing="lines")
-    reported: List[BaseException] = []
-    done = threading.Event()
 
     with tcphub.TcpClient("127.0.0.1", other.port) as target:
 
@@ -36,17 +30,7 @@ def test_review_wn_an_astop_or_aclose_returned_by_a_callback_is_closed_not_left_
             # A mistake (the callback is not async): the awaitable is dropped.
             return other.astop() if what == "astop" else target.aclose()
 
-        @server.on_error
-        def on_error(exc: BaseException, event: tcphub.Event) -> None:
-            reported.append(exc)
-            done.set()
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)
-            with server:
-                with tcphub.TcpClient("127.0.0.1", server.port, framing="lines") as client:
-                    client.send(b"hi")
-                    assert done.wait(WAIT)
+        reported = callback_errors_of_a_line(server)
         # (The awaitable is dropped before on_error is called.)
         assert [type(e) for e in reported] == [TypeError]
         assert "_BeginsIfCancelledFirst" in str(reported[0])
