@@ -408,6 +408,33 @@ mod tests {
         }
     }
 
+    /// Review mt: `send_to` given a host name says so (names are not
+    /// resolved), for names with dots and hyphens too; anything else that
+    /// is no address is told it is none.
+    #[test]
+    fn review_mt_a_host_name_is_told_from_what_is_no_address() {
+        use super::parse_client_ip;
+        for name in ["localhost", "db-1.example.com", "my-host", "example.com"] {
+            let why = parse_client_ip(name).unwrap_err();
+            assert!(
+                why.contains(&format!("got the host name '{name}'")),
+                "{why}"
+            );
+        }
+        for junk in [
+            "a b",
+            "x_y",
+            "host:80",
+            "1.2.3.4:80",
+            "-",
+            "...",
+            "127.0.0.300",
+        ] {
+            let why = parse_client_ip(junk).unwrap_err();
+            assert!(why.contains("which is not an IP address"), "{junk}: {why}");
+        }
+    }
+
     #[test]
     fn a_host_with_a_port_is_told_from_an_ipv6_address() {
         use super::client_host;
@@ -529,7 +556,13 @@ mod tests {
         );
         assert_eq!(lookup_name(&("h", 1u16)), Some(("h".into(), 1)));
         // Characters `Debug` escapes are the name's own.
-        for odd in ["e\u{301}.test", "a\"b\\c", "tab\there", "\u{200b}zw"] {
+        for odd in [
+            "e\u{301}.test",
+            "a\"b\\c",
+            "tab\there",
+            "\u{200b}zw",
+            "cr\rlf\nnul\0", // (review mt: each escape `Debug` writes)
+        ] {
             assert_eq!(lookup_name(&format!("{odd}:7")), Some((odd.into(), 7)));
             assert_eq!(lookup_name(&(odd, 7u16)), Some((odd.into(), 7)));
         }

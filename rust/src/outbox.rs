@@ -396,16 +396,28 @@ mod tests {
         }
     }
 
+    /// A `QueueLoad` for `capacity` events whose one waker wakes the poll.
+    fn watched_load(capacity: usize) -> (mio::Poll, Arc<QueueLoad>) {
+        let poll = mio::Poll::new().expect("poll");
+        let waker = Arc::new(crate::wake::Wake::new(
+            mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"),
+        ));
+        (poll, Arc::new(QueueLoad::new(capacity, vec![waker])))
+    }
+
+    /// Whether the load's waker woke the poll (a look without a wait).
+    fn woken(poll: &mut mio::Poll) -> bool {
+        let mut events = mio::Events::with_capacity(8);
+        poll.poll(&mut events, Some(Duration::ZERO)).expect("poll");
+        !events.is_empty()
+    }
+
     /// Once the gate is closed (`stop_input()`), the input waiting for room
     /// is dropped at the next move, the rest keeps its order, and the
     /// backlog's count goes down with it.
     #[test]
     fn a_closed_gate_drops_waiting_input_and_keeps_the_rest() {
-        let poll = mio::Poll::new().expect("poll");
-        let waker = Arc::new(crate::wake::Wake::new(
-            mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"),
-        ));
-        let load = Arc::new(QueueLoad::new(1, vec![waker]));
+        let (_poll, load) = watched_load(1);
         let (tx, rx) = crate::queue::queue::<Item>();
         let gate = Arc::new(AtomicBool::new(true));
         let mut outbox = Outbox::new(Some(tx), load.clone()).with_gate(gate.clone());
@@ -434,11 +446,7 @@ mod tests {
     #[test]
     fn a_stalled_sender_is_woken_even_when_its_failed_try_overlaps_the_last_take() {
         const ITEMS: usize = 100_000;
-        let mut poll = mio::Poll::new().expect("poll");
-        let waker = Arc::new(crate::wake::Wake::new(
-            mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"),
-        ));
-        let load = Arc::new(QueueLoad::new(1, vec![waker]));
+        let (mut poll, load) = watched_load(1);
         let (tx, rx) = crate::queue::queue::<Item>();
         let consumer = {
             let load = load.clone();
@@ -468,17 +476,106 @@ mod tests {
         consumer.join().expect("consumer");
     }
 
+    /// Review mt: a caller held back by more than `limit` items waiting in
+    /// the senders' backlogs is woken once no more than `limit` wait, not
+    /// before (each backlog's shrinking looks).
+    #[test]
+    fn review_mt_one_held_back_is_woken_once_no_more_than_its_limit_wait() {
+        let (mut poll, load) = watched_load(1);
+        load.backlog_grew(7);
+        assert!(!load.held_back(7), "7 wait: not more than 7");
+        load.backlog_grew(3);
+        assert!(load.held_back(7), "10 wait");
+        load.backlog_shrank(1);
+        load.backlog_shrank(1);
+        assert!(!woken(&mut poll), "woken with 8 waiting");
+        load.backlog_shrank(1);
+        assert!(woken(&mut poll), "not woken with 7 waiting");
+        assert!(!load.held_back(7));
+    }
+
+    /// Review mt: while items wait for room, an item superseding the last
+    /// of them (a client's `Reconnecting` after another) takes its place,
+    /// and only then: one that does not supersede it (a `Reconnecting`
+    /// after a `Disconnected` or a message) queues behind it, so the
+    /// consumer still gets every item before it, in order.
+    #[test]
+    fn review_mt_only_a_superseding_item_takes_the_place_of_the_last_waiting() {
+        let (_poll, load) = watched_load(1);
+        let (tx, rx) = crate::queue::queue::<Item>();
+        let mut outbox = Outbox::new(Some(tx), load.clone());
+        // Items of 100 bytes or more stand for `Reconnecting` here.
+        let supersedes = |last: &Item| last.0 >= 100;
+        outbox.push_superseding(Item(1), supersedes); // queued
+        outbox.push_superseding(Item(2), supersedes); // waits
+        outbox.push_superseding(Item(100), supersedes); // waits behind it
+        outbox.push_superseding(Item(101), supersedes); // takes 100's place
+        outbox.push(Item(3));
+        outbox.push_superseding(Item(102), supersedes); // 3 is no `Reconnecting`
+        let mut got = Vec::new();
+        while let Ok(item) = rx.try_recv() {
+            load.sub(1, item.weight());
+            got.push(item.0);
+            outbox.drain();
+        }
+        assert_eq!(got, [1, 2, 101, 3, 102]);
+        assert!(!outbox.blocked());
+    }
+
+    /// Review mt: a stalled sender sleeps until the receiving side has
+    /// emptied half the queue, by its count of events and by its bytes
+    /// alike, and is woken then: not at the first event taken, nor only
+    /// once the queue is empty.
+    #[test]
+    fn review_mt_a_stalled_sender_is_woken_once_half_the_queue_is_taken() {
+        const MIB: usize = 1024 * 1024;
+        // By count: 4 events fit, a fifth waits.
+        let (mut poll, load) = watched_load(4);
+        let (tx, rx) = crate::queue::queue::<Item>();
+        let mut outbox = Outbox::new(Some(tx), load.clone());
+        for _ in 0..5 {
+            outbox.push(Item(0));
+        }
+        assert!(outbox.blocked());
+        assert!(!woken(&mut poll), "woken though nothing was taken");
+        let take = || load.sub(1, rx.try_recv().expect("an event").weight());
+        take(); // 3 of 4 left
+        assert!(
+            !woken(&mut poll),
+            "woken with more than half the queue left"
+        );
+        take(); // 2 of 4 left
+        assert!(woken(&mut poll), "not woken once half the queue was taken");
+        outbox.drain();
+        assert!(!outbox.blocked());
+
+        // By bytes: 10 + 30 + 20 MiB fit, 10 more wait (past 64 MiB).
+        let (mut poll, load) = watched_load(16);
+        let (tx, rx) = crate::queue::queue::<Item>();
+        let mut outbox = Outbox::new(Some(tx), load.clone());
+        for size in [10 * MIB, 30 * MIB, 20 * MIB, 10 * MIB] {
+            outbox.push(Item(size));
+        }
+        assert!(outbox.blocked());
+        let take = || load.sub(1, rx.try_recv().expect("an event").weight());
+        take(); // 50 MiB left: more than half of the bytes
+        assert!(
+            !woken(&mut poll),
+            "woken with more than half the bytes left"
+        );
+        take(); // 20 MiB left
+        assert!(woken(&mut poll), "not woken once half the bytes were taken");
+        outbox.drain();
+        assert!(!outbox.blocked());
+    }
+
     /// A message too big for what the queue holds (a large `max_len`) is
     /// waited for asleep: its failed tries wake no one, the sender
     /// included, until the application takes something.
     #[test]
     fn a_sender_waiting_for_room_for_a_big_message_sleeps() {
         const MIB: usize = 1024 * 1024;
-        let mut poll = mio::Poll::new().expect("poll");
-        let waker = Arc::new(crate::wake::Wake::new(
-            mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"),
-        ));
-        let load = Arc::new(QueueLoad::new(16, vec![waker]));
+        let (mut poll, load) = watched_load(16);
         let (tx, rx) = crate::queue::queue::<Item>();
         let mut outbox = Outbox::new(Some(tx), load.clone());
         outbox.push(Item(10 * MIB));

@@ -342,6 +342,21 @@ mod tests {
         assert!(clock.at(ms(11_000)) >= t0, "before the loop began");
     }
 
+    /// Review mt: a turn found busy for exactly `STALL` has stalled ("for
+    /// `STALL` or longer"), standing for none of it (the clock runs for
+    /// `STALL` of each stretch), and the next stretch begins at that look:
+    /// looked at again `STALL` later, it stands for none of that either.
+    #[test]
+    fn review_mt_a_turn_of_exactly_stall_begins_a_new_stretch() {
+        let t0 = Instant::now();
+        let mut clock = TimerClock::default();
+        clock.woke(t0);
+        clock.busy(t0 + STALL);
+        assert_eq!(clock.at(t0 + STALL), t0 + STALL);
+        clock.busy(t0 + 2 * STALL);
+        assert_eq!(clock.at(t0 + 2 * STALL), t0 + 2 * STALL);
+    }
+
     /// An application's hold stops the clock as a long turn does: for all
     /// of it but `STALL` or an eighth, from the first look that found it;
     /// short holds do not; a pause or a turn during a hold counts once.

@@ -484,6 +484,36 @@ mod tests {
         assert_eq!(got, len);
     }
 
+    /// Review mt: the bound above holds for frames of every size, not only
+    /// for those past what a header alone reserves: a header reserves no
+    /// more than its frame (4 + len bytes), and a first read bringing more
+    /// of a frame than that reservation grows the buffer to the frame's
+    /// size, not past it.
+    #[test]
+    fn review_mt_a_partial_length_prefixed_frame_never_holds_more_than_itself() {
+        let f = Framing::LengthPrefixed { max_len: 1 << 20 };
+        for (len, first) in [(1usize, 4usize), (100, 5), (1_000, 10), (100_000, 70_000)] {
+            let frame = f.encode(&vec![7u8; len]).unwrap();
+            let mut d = Decoder::new(f);
+            let mut got = Vec::new();
+            d.decode(&frame[..first], |m| got.push(m.len())).unwrap();
+            assert!(
+                d.pending.capacity() <= len + 4,
+                "{len}: {}",
+                d.pending.capacity()
+            );
+            for c in frame[first..].chunks(999) {
+                d.decode(c, |m| got.push(m.len())).unwrap();
+                assert!(
+                    d.pending.capacity() <= len + 4,
+                    "{len}: {}",
+                    d.pending.capacity()
+                );
+            }
+            assert_eq!(got, [len]);
+        }
+    }
+
     #[test]
     fn length_header_over_max_is_refused_before_payload() {
         let f = Framing::LengthPrefixed { max_len: 100 };
