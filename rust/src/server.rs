@@ -702,6 +702,14 @@ impl TcpServer {
     }
 }
 
+/// The settings, for the crate's unit tests of code that reads them.
+#[cfg(test)]
+impl TcpServer {
+    pub(crate) fn test_config(&self) -> &Config {
+        &self.config
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

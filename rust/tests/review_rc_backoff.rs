@@ -10,18 +10,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use tcphub::{ClientEvent, DisconnectReason, Error, Framing, Reconnect, TcpClient, TcpServer};
 
-fn next_control(c: &TcpClient) -> (ClientEvent, Instant) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match c.next_event(left) {
-            Ok(ClientEvent::Message(_)) => {}
-            Ok(ev) => return (ev, Instant::now()),
-            Err(e) => panic!("no event: {e}"),
-        }
-    }
-}
-
 /// Each attempt's reported delay lies within [cap/2, cap], cap =
 /// min(initial × 2ⁿ⁻¹, max); no attempt dials before its delay; after the
 /// last attempt: Closed, ReconnectGaveUp, send refused, queued counted unsent.
@@ -45,7 +33,7 @@ fn backoff_bounds_and_the_end_after_the_last_attempt() {
     let stopped = Instant::now();
     server.stop();
     let _held = hold_port(addr);
-    let (ev, _) = next_control(&client);
+    let (ev, _) = next_control_at(&client);
     assert_eq!(
         ev,
         ClientEvent::Disconnected(DisconnectReason::ClosedByPeer)
@@ -55,7 +43,7 @@ fn backoff_bounds_and_the_end_after_the_last_attempt() {
     }
     let mut waited = Duration::ZERO;
     for n in 1..=5u32 {
-        let (ev, _) = next_control(&client);
+        let (ev, _) = next_control_at(&client);
         let ClientEvent::Reconnecting { attempt, delay } = ev else {
             panic!("attempt {n}: {ev:?}");
         };
@@ -67,7 +55,7 @@ fn backoff_bounds_and_the_end_after_the_last_attempt() {
         );
         waited += delay;
     }
-    let (ev, at) = next_control(&client);
+    let (ev, at) = next_control_at(&client);
     assert_eq!(ev, ClientEvent::Closed);
     // Every attempt waited out its delay (a lower bound only).
     assert!(at.duration_since(stopped) >= waited, "{waited:?}");
@@ -115,7 +103,7 @@ fn queued_while_away_up_to_the_bound_and_delivered_in_order_once() {
     server.stop();
     let held = hold_port(addr);
     loop {
-        if let (ClientEvent::Reconnecting { .. }, _) = next_control(&client) {
+        if let (ClientEvent::Reconnecting { .. }, _) = next_control_at(&client) {
             break;
         }
     }
@@ -257,7 +245,7 @@ fn after_a_drop_that_uses_up_the_attempts_closed_follows() {
         .unwrap();
     let mut events = Vec::new();
     loop {
-        let (ev, _) = next_control(&client);
+        let (ev, _) = next_control_at(&client);
         let closed = ev == ClientEvent::Closed;
         events.push(ev);
         if closed {

@@ -142,3 +142,38 @@ pub(super) fn timer_tick(config: &Config) -> Option<Duration> {
     };
     Some((shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TcpServer;
+
+    fn tick(idle: Option<u64>, frame: Option<u64>) -> Option<Duration> {
+        let mut server = TcpServer::new(0, 1);
+        if let Some(ms) = idle {
+            server = server.idle_timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = frame {
+            server = server.frame_timeout(Duration::from_millis(ms));
+        }
+        timer_tick(server.test_config())
+    }
+
+    /// Review mu2 (mutation testing): the scan period bounds how late a
+    /// timeout fires ("a quarter of the shorter timeout at the latest",
+    /// `TcpServer::idle_timeout`), and no test looked at it: a tick of four
+    /// times the timeout (`*` for `/`: a 100 ms idle timeout scanned every
+    /// 400 ms, not 25 ms) or of zero (a scan every turn) passed every test.
+    #[test]
+    fn review_mu2_timer_tick_is_a_quarter_of_the_shorter_timeout() {
+        let ms = Duration::from_millis;
+        assert_eq!(tick(None, None), None);
+        assert_eq!(tick(Some(2_000), None), Some(ms(500)));
+        assert_eq!(tick(None, Some(400)), Some(ms(100)));
+        assert_eq!(tick(Some(2_000), Some(400)), Some(ms(100)));
+        assert_eq!(tick(Some(400), Some(2_000)), Some(ms(100)));
+        // Clamped to 10 ms..1 s.
+        assert_eq!(tick(Some(20), None), Some(ms(10)));
+        assert_eq!(tick(Some(60_000), None), Some(ms(1_000)));
+    }
+}

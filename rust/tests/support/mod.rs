@@ -28,7 +28,10 @@ use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tcphub::{Client, ClientId, DisconnectReason, Event, Events, Framing, ServerHandle, TcpServer};
+use tcphub::{
+    Client, ClientEvent, ClientId, DisconnectReason, Event, Events, Framing, ServerHandle,
+    TcpClient, TcpServer,
+};
 
 /// Upper bound for anything a test waits for. Generous: the test machine is
 /// small and shared. Nothing asserts that an operation is fast.
@@ -585,5 +588,19 @@ pub fn expect_end(events: &Events, id: ClientId, reason: DisconnectReason) {
     match next_event(events) {
         Event::Disconnected(c, why) => assert_eq!((c.id, why), (id, reason)),
         other => panic!("{other:?} instead of {id}'s end for {reason:?}"),
+    }
+}
+
+/// A `TcpClient`'s next event that is not a message (messages are
+/// skipped), and when it was taken; panics if none comes within `TIMEOUT`.
+pub fn next_control_at(c: &TcpClient) -> (ClientEvent, Instant) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match c.next_event(left) {
+            Ok(ClientEvent::Message(_)) => {}
+            Ok(ev) => return (ev, Instant::now()),
+            Err(e) => panic!("no event: {e}"),
+        }
     }
 }
