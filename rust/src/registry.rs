@@ -509,4 +509,53 @@ mod tests {
         assert_eq!(r.by_addr(&addr), None);
         assert_empty(&r);
     }
+    /// Review mu4: a lookup that finds the entry naming a client that has
+    /// left mends it to the newest one left (the next `send_to` then costs
+    /// one lookup, not a scan of every id shard); until now the tests only
+    /// saw the same answer twice, which a lookup that never mends also gives.
+    #[test]
+    fn review_mu4_a_lookup_mends_an_entry_naming_a_client_that_left() {
+        let (r, addr, client) = one_address();
+        r.insert(client(1), 0);
+        r.insert(client(2), 1);
+        r.insert(client(3), 0);
+        r.remove(&client(3));
+        let entry = |r: &Registry| read(&r.by_addr[addr_shard(&addr)]).get(&addr).copied();
+        assert_eq!(
+            entry(&r).map(|e| (e.0, e.1)),
+            Some((3, 2)),
+            "stale until asked"
+        );
+        assert_eq!(r.by_addr(&addr), Some((2, 1)));
+        assert_eq!(entry(&r).map(|e| (e.0, e.1)), Some((2, 2)), "mended");
+        r.remove(&client(2));
+        assert_eq!(r.by_addr(&addr), Some((1, 0)));
+        assert_eq!(entry(&r).map(|e| (e.0, e.1)), Some((1, 1)), "mended again");
+        r.remove(&client(1));
+        assert_empty(&r);
+    }
+
+    /// Review mu4: a hidden client (held for replies) is no longer counted
+    /// or listed but stays reachable, hiding twice counts once, and its
+    /// removal does not count it off again.
+    #[test]
+    fn review_mu4_a_hidden_client_is_reachable_but_not_counted_or_listed() {
+        let (r, addr, client) = one_address();
+        r.insert(client(1), 0);
+        r.insert(client(2), 1);
+        r.hide(2);
+        r.hide(2);
+        r.hide(99);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.get(2), None);
+        assert_eq!(r.get(1), Some(client(1)));
+        assert_eq!(r.all(), vec![client(1)]);
+        assert_eq!(r.loop_of(2), Some(1));
+        assert_eq!(r.by_addr(&addr), Some((2, 1)));
+        r.remove(&client(2));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.by_addr(&addr), Some((1, 0)));
+        r.remove(&client(1));
+        assert_empty(&r);
+    }
 }

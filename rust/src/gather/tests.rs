@@ -155,6 +155,61 @@ mod basics {
     }
 }
 
+/// Review mu4: what a gathered message adds to its loop's backlog
+/// (`pending`) is exactly what the loop takes off once it applies the run:
+/// counted any other way, the backlog drifts (up: application threads at
+/// last wait for good for room that never comes; down: it wraps).
+mod review_mu4_backlog {
+    use super::super::*;
+
+    #[test]
+    fn review_mu4_gathered_messages_leave_no_backlog_once_applied() {
+        let server = crate::TcpServer::new(0, 4)
+            .bind("127.0.0.1".parse().expect("ip"))
+            .threads(2)
+            .start()
+            .expect("start");
+        let core = server.core().clone();
+        // From an application thread: gathered into the outside lanes. (On
+        // a thread of its own: a backlog counted wrong can make it wait for
+        // room for good, until the stop below.)
+        let (done, sent) = std::sync::mpsc::channel();
+        let sender = {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                for i in 0..2000u32 {
+                    server.send_all(&i.to_le_bytes());
+                }
+                let _ = done.send(());
+            })
+        };
+        let all_sent = sent
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .is_ok();
+        if !all_sent {
+            server.stop();
+        }
+        sender.join().expect("sender");
+        assert!(all_sent, "the sends waited for room that never came");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let backlog = || -> Vec<usize> {
+            core.loops
+                .iter()
+                .map(|l| l.pending.load(Ordering::SeqCst))
+                .collect()
+        };
+        while backlog().iter().any(|&p| p != 0) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(
+            backlog(),
+            vec![0, 0],
+            "the loops' backlog once all is applied"
+        );
+        server.stop();
+    }
+}
+
 /// Review probes: random sequences of targets (clients, broadcasts with
 /// several audiences), with the cap and the run limit forcing flushes
 /// midway as `gather_here` does; every client must get, from the commands
@@ -397,5 +452,34 @@ mod run_order_probe {
             );
             assert!(g.runs.capacity() <= RUNS_KEPT);
         }
+    }
+    /// Review mu4: a big run (as a busy lane gathers, up to a batch) leaves
+    /// at most the kept room in the byte buffer and the message list once
+    /// it is taken: each of up to `GATHER_MAX_LOOPS²` lanes would otherwise
+    /// hold its largest batch for good (64 KiB of bytes, and 8 bytes a
+    /// message: 256 KiB more for a batch of one-byte lines).
+    #[test]
+    fn review_mu4_the_buffers_shrink_back_after_a_big_run() {
+        let framing = Framing::lines();
+        let all = Target::All(Audience {
+            below: 10,
+            except: 0,
+        });
+        let mut g = Gathered::default();
+        for _ in 0..20_000 {
+            g.push(&framing, b"x", all);
+        }
+        assert!(g.bytes.capacity() > BYTES_KEPT && g.msgs.capacity() > ENDS_KEPT);
+        g.take_each(|_| {});
+        assert!(
+            g.bytes.capacity() <= BYTES_KEPT,
+            "the byte buffer keeps {} bytes",
+            g.bytes.capacity()
+        );
+        assert!(
+            g.msgs.capacity() <= ENDS_KEPT,
+            "the message list keeps room for {}",
+            g.msgs.capacity()
+        );
     }
 }
