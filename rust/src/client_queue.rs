@@ -376,4 +376,195 @@ mod tests {
         let carried: usize = batches.iter().map(Batch::messages).sum();
         assert_eq!(whole + carried, ends.len());
     }
+
+    /// Splits `batches` into their messages, checking each batch's shape:
+    /// a batch of several small messages holds at most `BATCH_BYTES`.
+    fn messages_of(batches: &[Batch]) -> Vec<Vec<u8>> {
+        let mut msgs = Vec::new();
+        for b in batches {
+            if b.ends.is_empty() {
+                msgs.push(b.buf.to_vec());
+                continue;
+            }
+            assert!(b.len() <= BATCH_BYTES, "a batch of {} bytes", b.len());
+            assert_eq!(b.messages(), b.ends.len());
+            let mut start = 0;
+            for &end in b.ends.iter() {
+                msgs.push(b.buf[start..end].to_vec());
+                start = end;
+            }
+            assert_eq!(start, b.len(), "bytes after the last message");
+        }
+        msgs
+    }
+
+    /// Large messages (each in a buffer of its own) posted among small
+    /// ones come out in the order posted — before them, between them,
+    /// two in a row, first and last — and the small ones in between are
+    /// batched, none over `BATCH_BYTES`. The test above posts small ones
+    /// only, so a large message put before or after its neighbours went
+    /// unnoticed.
+    #[test]
+    fn review_mu3_large_messages_keep_their_place_among_small_ones() {
+        let mut p = Posted::default();
+        let mut sent: Vec<Vec<u8>> = Vec::new();
+        for i in 0..600usize {
+            let large = i == 0 || i % 50 == 7 || i % 50 == 8 || i == 599;
+            if large {
+                let m = vec![b'L'; SMALL + 1 + i];
+                p.large.push((p.bytes.len(), Arc::from(&m[..])));
+                sent.push(m);
+            } else {
+                let m = vec![(i % 251) as u8; 1 + (i * 37) % SMALL];
+                p.bytes.extend_from_slice(&m);
+                p.ends.push(p.bytes.len());
+                sent.push(m);
+            }
+        }
+        let mut batches = Vec::new();
+        Batch::take_posted(&mut p, |b| batches.push(b));
+        assert!(p.large.is_empty(), "the large ones are taken out");
+        assert_eq!(messages_of(&batches), sent);
+        // Small ones between two large ones go together as far as
+        // BATCH_BYTES lets them: a run is cut only where the next one
+        // would not fit.
+        for w in batches.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            let small = |x: &Batch| x.ends.len() > 1 || x.len() <= SMALL;
+            if small(a) && small(b) {
+                let first_of_b = b.ends.first().copied().unwrap_or(b.len());
+                assert!(
+                    a.len() + first_of_b > BATCH_BYTES,
+                    "a batch of {} bytes left out a next message of {first_of_b}",
+                    a.len()
+                );
+            }
+        }
+    }
+
+    /// One batch of many messages written over many flushes, a reader
+    /// taking what arrives: after each flush `written` has counted exactly
+    /// the messages written whole so far — those of the batch written by
+    /// an earlier flush (`done_in_first`) not again, when a later one
+    /// writes more of it or the rest. The test above flushes once, so a
+    /// second count of a batch's first messages went unnoticed; in the
+    /// client it is `queued_messages`, the count behind the queue's bound.
+    #[test]
+    fn review_mu3_a_batch_written_over_many_flushes_counts_each_message_once() {
+        use crate::event::Client;
+        use crate::framing::{Decoder, Framing};
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, addr) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        let framing = Framing::length_prefixed();
+        let mut conn = Connection::new(
+            mio::net::TcpStream::from_std(s),
+            Client { id: 0, addr },
+            Decoder::new(framing),
+            std::time::Instant::now(),
+        );
+        // ~24 MB in one batch (`Frames` takes any): more than loopback
+        // buffers take at once, so the first flush stops inside it.
+        let mut posted = Posted::default();
+        for i in 0..150_000usize {
+            framing.encode_into(&vec![i as u8; 1 + i % 300], &mut posted.bytes);
+            posted.ends.push(posted.bytes.len());
+        }
+        let total = posted.bytes.len();
+        let ends = posted.ends.clone();
+        let mut frames = Frames::default();
+        let batch = Batch {
+            buf: Arc::from(&posted.bytes[..]),
+            ends: posted.ends.clone().into_boxed_slice(),
+        };
+        frames.push(&mut conn, batch);
+        let first = conn.flush().expect("writes until the socket is full");
+        assert!(first > 0 && first < total, "{first} of {total}");
+        let (mut written, mut counted) = (first, frames.written(&conn, 1));
+        assert_eq!(counted, ends.partition_point(|&e| e <= written));
+        let mut buf = vec![0; 1 << 16];
+        let mut got = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        // A few rounds of room for 256 KiB more: each flush writes part
+        // of the batch again, after messages of it were counted.
+        for _ in 0..3 {
+            let want = got + (256 << 10);
+            while got < want {
+                let n = peer.read(&mut buf).expect("read");
+                assert!(n > 0, "ended early");
+                got += n;
+            }
+            let mut n = 0;
+            while n == 0 {
+                assert!(std::time::Instant::now() < deadline, "no room");
+                n = conn.flush().expect("flush");
+                std::thread::yield_now();
+            }
+            written += n;
+            assert!(written < total, "written whole already");
+            counted += frames.written(&conn, 1);
+            assert_eq!(
+                counted,
+                ends.partition_point(|&e| e <= written),
+                "after {written} bytes"
+            );
+        }
+        let reader = std::thread::spawn(move || {
+            while got < total {
+                let n = peer.read(&mut buf).expect("read");
+                assert!(n > 0, "ended early");
+                got += n;
+            }
+        });
+        while conn.queued_frames() > 0 {
+            assert!(std::time::Instant::now() < deadline, "not written");
+            let entries = conn.queued_frames();
+            let n = conn.flush().expect("flush");
+            if n == 0 {
+                std::thread::yield_now();
+                continue;
+            }
+            written += n;
+            counted += frames.written(&conn, entries);
+            assert_eq!(
+                counted,
+                ends.partition_point(|&e| e <= written),
+                "after {written} bytes"
+            );
+        }
+        assert_eq!((written, counted), (total, ends.len()));
+        reader.join().expect("reader");
+    }
+
+    /// Emptied for reuse, a `Posted` keeps a burst's room in each of its
+    /// lists, not a flood's (`BYTES_KEPT` and the rest): the handles' and
+    /// the I/O thread's spare would otherwise hold the largest turn's
+    /// lists for the client's life. (`client_burst_memory` sees the bytes
+    /// and the large messages' list; a burst of tiny messages — 8 bytes of
+    /// `ends` each — or of commands is not one it makes.)
+    #[test]
+    fn review_mu3_an_emptied_posted_keeps_a_bursts_room_not_a_floods() {
+        let mut p = Posted::default();
+        let big: Arc<[u8]> = Arc::from(&[0u8; 2000][..]);
+        for i in 0..100_000 {
+            p.bytes.push(b'x');
+            p.ends.push(i + 1);
+            p.large.push((i, big.clone()));
+            p.cmds.push(ClientCmd::Close);
+        }
+        p.reset();
+        assert!(p.bytes.is_empty() && p.ends.is_empty());
+        assert!(p.large.is_empty() && p.cmds.is_empty());
+        let room = [
+            (p.bytes.capacity(), BYTES_KEPT),
+            (p.ends.capacity(), ENDS_KEPT),
+            (p.large.capacity(), LARGE_KEPT),
+            (p.cmds.capacity(), CMDS_KEPT),
+        ];
+        for (i, (cap, kept)) in room.into_iter().enumerate() {
+            assert!(cap <= kept, "list {i}: {cap} kept, at most {kept} due");
+        }
+    }
 }

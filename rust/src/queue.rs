@@ -723,4 +723,65 @@ mod tests {
         while rx.try_recv().is_ok() {}
         assert!(cap(&rx) <= KEEP_ROOM, "kept {} slots", cap(&rx));
     }
+
+    /// A receiver only looking (`Events::wait_ready`, on a consumer's
+    /// helper thread) on an empty queue is woken by the end — the last
+    /// sender dropped, as when the server stops — and not left asleep for
+    /// its whole timeout (for ever with no limit). In the test above a
+    /// send wakes it first, so the end's own wakeup went untested.
+    #[test]
+    fn review_mu3_a_waiter_that_only_looks_is_woken_by_the_end() {
+        let (tx, rx) = queue::<u32>();
+        let tx2 = tx.clone();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        {
+            let rx = rx.clone();
+            // No limit: only a wakeup ends this wait. (Left behind if the
+            // test fails: nothing else would end it.)
+            thread::spawn(move || done_tx.send(rx.wait_ready(Duration::MAX)));
+        }
+        while rx.0.lock().watchers == 0 {
+            thread::yield_now();
+        }
+        drop(tx); // not the last sender: no wakeup due
+        drop(tx2); // the end
+        assert_eq!(
+            done.recv_timeout(Duration::from_secs(20)),
+            Ok(true),
+            "the end did not wake a receiver waiting only to look"
+        );
+    }
+
+    /// A shrink leaves room for twice what the queue holds (`KEEP_ROOM`'s
+    /// "shrunk to twice what it holds"), not just for what it holds: a
+    /// ring shrunk to its length would be grown again by the next send,
+    /// and a consumer keeping a few thousand events waiting would make
+    /// the sender reallocate and copy them over and over.
+    #[test]
+    fn review_mu3_a_shrink_leaves_room_for_twice_what_is_held() {
+        let (tx, rx) = queue::<u32>();
+        for i in 0..100_000 {
+            tx.send(i);
+        }
+        let cap = |rx: &Receiver<u32>| rx.0.lock().items.capacity();
+        let mut out = Vec::new();
+        let mut shrinks = 0;
+        while rx.len() > 10 {
+            let before = cap(&rx);
+            let n = (rx.len() - 10).min(1000);
+            rx.take_batch(&mut out, n, LONG, |_| 0).expect("batch");
+            let (room, len) = (cap(&rx), rx.len());
+            if room < before {
+                shrinks += 1;
+                assert!(
+                    room >= (2 * len).max(KEEP_ROOM),
+                    "shrunk to {room} slots for {len} items"
+                );
+            }
+        }
+        assert!(shrinks > 0, "never shrunk");
+        // Taken in order: nothing lost or reordered by the shrinks.
+        assert_eq!(out, (0..99_990).collect::<Vec<_>>());
+        drop(tx);
+    }
 }
