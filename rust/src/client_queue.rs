@@ -375,6 +375,26 @@ mod tests {
         assert_eq!(resent, all[start..]);
         let carried: usize = batches.iter().map(Batch::messages).sum();
         assert_eq!(whole + carried, ends.len());
+        // Review mu3: and each carried message ends where it did, less the
+        // start (ends shifted the other way passed the counts above: a
+        // second cut inside the carried batch would then be taken for a
+        // message's end, or resend from the wrong place).
+        let framed: Vec<Vec<u8>> = ends
+            .iter()
+            .scan(0, |at, &end| {
+                let m = all[*at..end].to_vec();
+                *at = end;
+                Some(m)
+            })
+            .collect();
+        let batches = Vec::from(batches);
+        for b in &batches {
+            assert!(
+                b.ends.iter().all(|&e| e <= b.len()),
+                "an end past its batch"
+            );
+        }
+        assert_eq!(messages_of(&batches), framed[whole..]);
     }
 
     /// Splits `batches` into their messages, checking each batch's shape:
