@@ -319,6 +319,33 @@ mod tests {
         out.pop().expect("one batch")
     }
 
+    /// A non-blocking connection to a loopback peer (returned: it reads
+    /// only when the test makes it).
+    fn connection() -> (Connection, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, addr) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        let conn = Connection::new(
+            mio::net::TcpStream::from_std(s),
+            crate::event::Client { id: 0, addr },
+            crate::framing::Decoder::new(crate::framing::Framing::length_prefixed()),
+            std::time::Instant::now(),
+        );
+        (conn, peer)
+    }
+
+    /// ~24 MB of length-prefixed messages of 1 to 300 bytes, posted.
+    fn many_frames() -> Posted {
+        let framing = crate::framing::Framing::length_prefixed();
+        let mut posted = Posted::default();
+        for i in 0..150_000usize {
+            framing.encode_into(&vec![i as u8; 1 + i % 300], &mut posted.bytes);
+            posted.ends.push(posted.bytes.len());
+        }
+        posted
+    }
+
     #[test]
     fn counts_and_cuts_follow_the_messages_inside_a_batch() {
         let b = batch(&[b"aaaa", b"bb", b"cccccc"]);
@@ -339,25 +366,9 @@ mod tests {
     /// lost, none written twice.
     #[test]
     fn a_batch_written_in_part_is_carried_over_from_the_message_cut() {
-        use crate::event::Client;
-        use crate::framing::{Decoder, Framing};
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let _peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (s, addr) = l.accept().unwrap();
-        s.set_nonblocking(true).unwrap();
-        let framing = Framing::length_prefixed();
-        let mut conn = Connection::new(
-            mio::net::TcpStream::from_std(s),
-            Client { id: 0, addr },
-            Decoder::new(framing),
-            std::time::Instant::now(),
-        );
-        // ~24 MB: more than loopback buffers take from a peer not reading.
-        let mut posted = Posted::default();
-        for i in 0..150_000usize {
-            framing.encode_into(&vec![i as u8; 1 + i % 300], &mut posted.bytes);
-            posted.ends.push(posted.bytes.len());
-        }
+        let (mut conn, _peer) = connection();
+        // More than loopback buffers take from a peer not reading.
+        let mut posted = many_frames();
         let (all, ends) = (posted.bytes.clone(), posted.ends.clone());
         let mut frames = Frames::default();
         Batch::take_posted(&mut posted, |b| frames.push(&mut conn, b));
@@ -471,27 +482,11 @@ mod tests {
     /// client it is `queued_messages`, the count behind the queue's bound.
     #[test]
     fn review_mu3_a_batch_written_over_many_flushes_counts_each_message_once() {
-        use crate::event::Client;
-        use crate::framing::{Decoder, Framing};
         use std::io::Read;
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (s, addr) = l.accept().unwrap();
-        s.set_nonblocking(true).unwrap();
-        let framing = Framing::length_prefixed();
-        let mut conn = Connection::new(
-            mio::net::TcpStream::from_std(s),
-            Client { id: 0, addr },
-            Decoder::new(framing),
-            std::time::Instant::now(),
-        );
-        // ~24 MB in one batch (`Frames` takes any): more than loopback
-        // buffers take at once, so the first flush stops inside it.
-        let mut posted = Posted::default();
-        for i in 0..150_000usize {
-            framing.encode_into(&vec![i as u8; 1 + i % 300], &mut posted.bytes);
-            posted.ends.push(posted.bytes.len());
-        }
+        let (mut conn, mut peer) = connection();
+        // In one batch (`Frames` takes any): more than loopback buffers
+        // take at once, so the first flush stops inside it.
+        let posted = many_frames();
         let total = posted.bytes.len();
         let ends = posted.ends.clone();
         let mut frames = Frames::default();

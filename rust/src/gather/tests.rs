@@ -1,6 +1,15 @@
 //! Unit tests of `gather.rs`: the runs of `Gathered` (what each client
 //! gets, in order), the review's probes, and a lane race laid out by hand.
 
+/// A pull-mode server on loopback with two loops, for the lanes between them.
+fn two_loop_server() -> crate::ServerHandle {
+    crate::TcpServer::new(0, 4)
+        .bind("127.0.0.1".parse().expect("ip"))
+        .threads(2)
+        .start()
+        .expect("start")
+}
+
 mod basics {
     use super::super::*;
 
@@ -119,11 +128,7 @@ mod basics {
     /// it would look in that window and skip loop 0's lane).
     #[test]
     fn a_loop_lane_is_moved_on_while_another_thread_half_fills_the_outside_lane() {
-        let server = crate::TcpServer::new(0, 4)
-            .bind("127.0.0.1".parse().expect("ip"))
-            .threads(2)
-            .start()
-            .expect("start");
+        let server = super::two_loop_server();
         let core = server.core().clone();
         server.stop();
         let framed = core.config.framing.framed_len(b"m0").expect("len");
@@ -164,11 +169,7 @@ mod review_mu4_backlog {
 
     #[test]
     fn review_mu4_gathered_messages_leave_no_backlog_once_applied() {
-        let server = crate::TcpServer::new(0, 4)
-            .bind("127.0.0.1".parse().expect("ip"))
-            .threads(2)
-            .start()
-            .expect("start");
+        let server = super::two_loop_server();
         let core = server.core().clone();
         // From an application thread: gathered into the outside lanes. (On
         // a thread of its own: a backlog counted wrong can make it wait for
