@@ -237,6 +237,7 @@ impl EventLoop {
                 handle,
                 outbox,
                 kicks,
+                idx,
             },
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             to_flush: Vec::new(),

@@ -164,6 +164,7 @@ mod fork;
 mod framing;
 mod gather;
 mod handle;
+mod input_gate;
 mod outbox;
 mod queue;
 mod ready_fd;

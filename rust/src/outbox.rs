@@ -255,9 +255,11 @@ impl<T: Weigh> Outbox<T> {
     /// `stop_input()` and `stop()`), input items ([`Weigh::is_input`])
     /// waiting for room are dropped, not queued: each item's move from the
     /// backlog into the queue looks, so none slips in between the flag's
-    /// change and the loop's handling of it (but for one a move has just
-    /// looked at). Items pushed while the backlog is empty go straight in:
-    /// the caller stops making input items once the gate is closed.
+    /// change and the loop's handling of it (a move that has just looked
+    /// is waited for by `stop_input()`: the caller marks its loop as
+    /// handing out around `drain`, see `input_gate.rs`). Items pushed while
+    /// the backlog is empty go straight in: the caller stops making input
+    /// items once the gate is closed.
     pub fn with_gate(mut self, gate: Arc<AtomicBool>) -> Outbox<T> {
         self.gate = Some(gate);
         self
@@ -332,7 +334,8 @@ impl<T: Weigh> Outbox<T> {
             return true;
         }
         let closed = |gate: &Option<Arc<AtomicBool>>| {
-            gate.as_ref().is_some_and(|g| !g.load(Ordering::Acquire))
+            // SeqCst: after the loop's mark (`input_gate::Passing::hold`).
+            gate.as_ref().is_some_and(|g| !g.load(Ordering::SeqCst))
         };
         if closed(&self.gate) {
             // All at once, room or not: what waits counts against accepting.

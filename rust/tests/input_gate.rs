@@ -173,3 +173,67 @@ fn every_connect_and_end_arrives_in_order_behind_dropped_messages() {
     drop(kept);
     server.stop();
 }
+
+/// Exactly: the messages taken after `stop_input()` returned are at most
+/// the events the queue held at the return, whether the loops push straight
+/// into a queue with room (a consumer as fast as they are) or move what
+/// waits in their backlogs into a full one as room comes (`capacity` 4).
+/// Before the loops marked their hand-outs for `stop_input()` to wait on
+/// (`input_gate.rs`), a loop that had looked at the flag and not pushed yet
+/// (running on the other core, or preempted) queued one more after the
+/// return: the queue with room failed in the first rounds of every run.
+/// (The backlog's move looks and puts within a few instructions, after a
+/// wake-up that takes microseconds: without its mark the move was not seen
+/// late in four runs here; `input_gate.rs`'s unit test covers the wait.)
+fn messages_queued_after_stop_input(capacity: Option<usize>) {
+    for round in 0..20 {
+        let mut server = lines_server(20).threads(2);
+        if let Some(c) = capacity {
+            server = server.event_capacity(c);
+        }
+        let server = server.start().unwrap();
+        let events = server.events();
+        let stop_writing = Arc::new(AtomicBool::new(false));
+        let ws = writers(server.local_addr(), 6, &stop_writing);
+        let mut taken = 0u64;
+        while taken < 3_000 {
+            if let Ok(Event::Message(..)) = events.recv_timeout(TIMEOUT) {
+                taken += 1;
+            }
+        }
+        server.stop_input();
+        let held = events.len();
+        let mut after = 0;
+        while let Some(e) = events.try_recv() {
+            after += usize::from(matches!(e, Event::Message(..)));
+        }
+        // Reading goes on (to drop) while the writers write.
+        let dropped_from = server.stats().bytes_in;
+        wait_until("reads after stop_input()", || {
+            server.stats().bytes_in > dropped_from + 64 * 1024
+        });
+        stop_writing.store(true, Ordering::SeqCst);
+        server.stop();
+        // (The loops are gone: nothing more can come.)
+        after += std::iter::from_fn(|| events.try_recv())
+            .filter(|e| matches!(e, Event::Message(..)))
+            .count();
+        for w in ws {
+            w.join().unwrap();
+        }
+        assert!(
+            after <= held,
+            "round {round}: {after} messages taken after stop_input() returned, {held} queued then"
+        );
+    }
+}
+
+#[test]
+fn no_message_is_queued_after_stop_input_returned_into_a_queue_with_room() {
+    messages_queued_after_stop_input(None);
+}
+
+#[test]
+fn no_message_is_moved_from_a_backlog_after_stop_input_returned() {
+    messages_queued_after_stop_input(Some(CAP));
+}

@@ -6,6 +6,7 @@
 use super::accept;
 use crate::event::{Client, DisconnectReason, Event};
 use crate::handle::ServerHandle;
+use crate::input_gate::Pass;
 use crate::outbox::Outbox;
 use crate::shared::{self, Core};
 use crate::stats::LoopCounters;
@@ -19,6 +20,8 @@ pub(super) struct Dispatch {
     /// thread's `LocalLoop`): the read path asks `shared::done_here`
     /// only when it moved.
     pub(super) kicks: std::rc::Rc<std::cell::Cell<u64>>,
+    /// The loop's index: its mark in `Core::passing`.
+    pub(super) idx: usize,
 }
 
 impl Dispatch {
@@ -44,9 +47,14 @@ impl Dispatch {
     }
 
     /// Moves backlog into the queue as room allows; after `stop_input()`
-    /// the messages in it are dropped instead (the outbox's gate).
+    /// the messages in it are dropped instead (the outbox's gate, looked at
+    /// for each message moved: the loop is marked as handing out meanwhile,
+    /// see `input_gate.rs`).
     pub(super) fn drain_backlog(&mut self) {
-        self.outbox.drain();
+        if self.outbox.blocked() {
+            let _pass = self.handle.core().passing[self.idx].hold();
+            self.outbox.drain();
+        }
     }
 
     /// Runs callback `what` for `client`; a panic is caught, counted and
@@ -73,9 +81,19 @@ impl Dispatch {
         }
     }
 
-    pub(super) fn message(&mut self, counters: &LoopCounters, client: &Client, msg: &[u8]) {
+    /// Hands out `msg`, which `pass` let past the input gate: the pass is
+    /// dropped once the message is queued, or before `on_message` starts
+    /// (a callback may call `stop_input()`, which waits for passes).
+    pub(super) fn message(
+        &mut self,
+        counters: &LoopCounters,
+        client: &Client,
+        msg: &[u8],
+        pass: Pass<'_>,
+    ) {
         match &self.core().callbacks.on_message {
             Some(cb) => {
+                drop(pass);
                 // (Panics are caught inside `guarded`: the mark is cleared.)
                 let speaker = self.handle.speaker.as_ref();
                 if let Some(s) = speaker {
@@ -88,7 +106,10 @@ impl Dispatch {
                     s.set(0);
                 }
             }
-            None => self.push(Event::Message(*client, msg.to_vec())),
+            None => {
+                self.push(Event::Message(*client, msg.to_vec()));
+                drop(pass);
+            }
         }
     }
 

@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::{Dispatch, EventLoop, READ_BUDGET};
 use crate::connection::{Connection, ReadOutcome};
 use crate::event::{ClientId, DisconnectReason};
+use crate::input_gate::Pass;
 use crate::shared::{self, Core, MAX_PENDING_BYTES};
 use crate::stats::LoopCounters;
 
@@ -173,12 +174,11 @@ impl EventLoop {
                 }
                 ReadOutcome::WouldBlock => return false,
                 ReadOutcome::Eof => {
-                    // (Looked at again: `stop_input()` may have come during
-                    // the read, and its last frame is input too.)
-                    let reason = if !core.reading.load(Ordering::Acquire) {
-                        DisconnectReason::ClosedByPeer
-                    } else {
-                        end_of_input(conn, &mut self.dispatch, counters)
+                    // (Through the input gate again: `stop_input()` may have
+                    // come during the read, and its last frame is input too.)
+                    let reason = match core.passing[self.idx].enter(&core.reading) {
+                        None => DisconnectReason::ClosedByPeer,
+                        Some(pass) => end_of_input(conn, &mut self.dispatch, counters, pass),
                     };
                     let config = &self.core.config;
                     if self.core.callbacks.any() && config.hold_for_replies.is_none() {
@@ -439,6 +439,7 @@ fn take_input(
     core: &Core,
 ) -> Input {
     let (reading, paused) = (&core.reading, &core.input_paused);
+    let passing = &core.passing[dispatch.idx];
     let client = conn.client;
     let mut frames = 0u64;
     // What ended the hand-out early, if anything: the rest is dropped.
@@ -454,14 +455,13 @@ fn take_input(
         if !matches!(cut, Input::Taken) {
             return true;
         }
-        // (A plain load: `stop()` changes it once; a message handed out
-        // before this thread sees the change is the stop's race with a
-        // callback already running.)
-        if !reading.load(Ordering::Relaxed) {
+        // Through the input gate: once `stop_input()` (or `stop()`) has
+        // returned, nothing more is handed out (see `input_gate.rs`).
+        let Some(pass) = passing.enter(reading) else {
             cut = Input::Stopped;
             return true;
-        }
-        dispatch.message(counters, &client, msg);
+        };
+        dispatch.message(counters, &client, msg, pass);
         // (Moved by a kick or a `pause_input()` of a callback on this
         // thread: a pause from another thread is seen at the next read.)
         if dispatch.kicks.get() != kicks {
@@ -524,12 +524,13 @@ fn end_of_input(
     conn: &mut Connection,
     dispatch: &mut Dispatch,
     counters: &LoopCounters,
+    pass: Pass<'_>,
 ) -> DisconnectReason {
     match conn.decoder.finish() {
         Ok(None) => DisconnectReason::ClosedByPeer,
         Ok(Some(last)) => {
             LoopCounters::add(&counters.msgs_in, 1);
-            dispatch.message(counters, &conn.client, &last);
+            dispatch.message(counters, &conn.client, &last, pass);
             DisconnectReason::ClosedByPeer
         }
         Err(_) => DisconnectReason::Io(io::ErrorKind::UnexpectedEof),

@@ -22,6 +22,10 @@ impl ServerHandle {
     /// in the queue stay there to take, and what your worker threads are
     /// still answering gets out. Then call [`stop`](ServerHandle::stop),
     /// which flushes and closes as usual. Idempotent; there is no undo.
+    /// It returns once no loop is still handing out a message it took
+    /// before the call (a few instructions of each loop at most; it never
+    /// waits for a callback), so an event taken after it returns was in
+    /// the queue when it did.
     ///
     /// What was read but not handed out yet (in pull mode also the messages
     /// waiting for room in a full queue), and what the clients send
@@ -67,7 +71,14 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop_input(&self) {
-        if !self.core.reading.swap(false, Ordering::SeqCst) || self.core.origin.forked() {
+        if self.core.origin.forked() {
+            // The loops are the parent's: nothing reads here.
+            self.core.reading.store(false, Ordering::SeqCst);
+            return;
+        }
+        // Returns once no loop is still handing out a message it looked
+        // at the flag for before the change (every caller waits).
+        if !crate::input_gate::close(&self.core.reading, &self.core.passing) {
             return;
         }
         for idx in 0..self.core.loops.len() {

@@ -58,11 +58,14 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
     let counters: Box<[LoopCounters]> = (0..config.threads)
         .map(|_| LoopCounters::default())
         .collect();
+    let passing: Box<[crate::input_gate::Passing]> =
+        (0..config.threads).map(|_| Default::default()).collect();
     let core = Arc::new(Core {
         config,
         local_addr,
         running: AtomicBool::new(true),
         reading: Arc::new(AtomicBool::new(true)),
+        passing,
         input_paused: AtomicBool::new(false),
         origin: crate::fork::Origin::here(),
         lanes: crate::gather::Lanes::new(remotes.len()),
