@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::event::{ClientId, DisconnectReason, Event};
 use crate::framing::Decoder;
 use crate::handle::ServerHandle;
+use crate::input_gate::LoopGate;
 use crate::outbox::Outbox;
 use crate::registry::FastMap;
 use crate::shared::{self, deadline_after, Command, Core, LoopRemote};
@@ -222,8 +223,11 @@ impl EventLoop {
         let next_timer_check = timer_tick(&core.config).map(|t| Instant::now() + t);
         let vanish = vanished::Vanish::new(core.config.keepalive, Instant::now());
         let refusing_per_ip = accept::PerIpRefusals::new(core.config.per_ip_ipv6_prefix);
-        let outbox =
-            Outbox::new(events_tx, core.event_load.clone()).with_gate(core.reading.clone());
+        let outbox = Outbox::new(events_tx, core.event_load.clone()).with_gate(LoopGate::new(
+            core.reading.clone(),
+            core.passing.clone(),
+            idx,
+        ));
         EventLoop {
             idx,
             core,

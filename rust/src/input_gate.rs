@@ -20,6 +20,7 @@
 //! most; a callback calling `stop_input()` finds its own loop's mark let go.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// One loop's mark: set while it hands out a message it found the gate open
 /// for. Padded to its own cache lines: the loop writes it for every message,
@@ -58,6 +59,41 @@ impl Passing {
     pub fn hold(&self) -> Pass<'_> {
         self.0.store(true, Ordering::SeqCst);
         Pass(&self.0)
+    }
+}
+
+/// One loop's way through the gate, for a part of the loop that hands
+/// input out at its own pace (the pull queue's backlog, `outbox.rs`): the
+/// gate, the loops' marks and which one is this loop's.
+#[derive(Debug, Clone)]
+pub(crate) struct LoopGate {
+    open: Arc<AtomicBool>,
+    marks: Arc<[Passing]>,
+    idx: usize,
+}
+
+impl LoopGate {
+    pub fn new(open: Arc<AtomicBool>, marks: Arc<[Passing]>, idx: usize) -> LoopGate {
+        LoopGate { open, marks, idx }
+    }
+
+    /// Marks this loop as handing out, until the pass drops; look with
+    /// [`is_open`](LoopGate::is_open) before each item handed out meanwhile.
+    #[inline]
+    pub fn hold(&self) -> Pass<'_> {
+        self.marks[self.idx].hold()
+    }
+
+    /// Whether the gate is open (SeqCst: after the mark's store).
+    #[inline]
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Whether this loop is marked right now (for tests).
+    #[cfg(test)]
+    pub fn marked(&self) -> bool {
+        self.marks[self.idx].0.load(Ordering::SeqCst)
     }
 }
 

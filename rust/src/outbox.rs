@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::input_gate::LoopGate;
 use crate::queue::Sender;
 use crate::shared::EVENT_QUEUE_BYTES;
 
@@ -238,7 +239,7 @@ pub(crate) struct Outbox<T> {
     load: Arc<QueueLoad>,
     /// While this reads false, waiting input is dropped rather than moved
     /// into the queue (`with_gate`).
-    gate: Option<Arc<AtomicBool>>,
+    gate: Option<LoopGate>,
 }
 
 impl<T: Weigh> Outbox<T> {
@@ -255,12 +256,12 @@ impl<T: Weigh> Outbox<T> {
     /// `stop_input()` and `stop()`), input items ([`Weigh::is_input`])
     /// waiting for room are dropped, not queued: each item's move from the
     /// backlog into the queue looks, so none slips in between the flag's
-    /// change and the loop's handling of it (a move that has just looked
-    /// is waited for by `stop_input()`: the caller marks its loop as
-    /// handing out around `drain`, see `input_gate.rs`). Items pushed while
-    /// the backlog is empty go straight in: the caller stops making input
-    /// items once the gate is closed.
-    pub fn with_gate(mut self, gate: Arc<AtomicBool>) -> Outbox<T> {
+    /// change and the loop's handling of it; and the loop is marked as
+    /// handing out while it moves, so `stop_input()` waits for a move that
+    /// has just looked (see `input_gate.rs`). Items pushed while the
+    /// backlog is empty go straight in: the caller stops making input
+    /// items once the gate is closed (and marks its own push).
+    pub fn with_gate(mut self, gate: LoopGate) -> Outbox<T> {
         self.gate = Some(gate);
         self
     }
@@ -333,10 +334,9 @@ impl<T: Weigh> Outbox<T> {
         if self.backlog.is_empty() {
             return true;
         }
-        let closed = |gate: &Option<Arc<AtomicBool>>| {
-            // SeqCst: after the loop's mark (`input_gate::Passing::hold`).
-            gate.as_ref().is_some_and(|g| !g.load(Ordering::SeqCst))
-        };
+        // Marked while it moves (`input_gate.rs`); each look after the mark.
+        let _pass = self.gate.as_ref().map(LoopGate::hold);
+        let closed = |gate: &Option<LoopGate>| gate.as_ref().is_some_and(|g| !g.is_open());
         if closed(&self.gate) {
             // All at once, room or not: what waits counts against accepting.
             let before = self.backlog.len();
@@ -383,6 +383,7 @@ impl<T: Weigh> Outbox<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input_gate::Passing;
     use std::time::Duration;
 
     /// An event said to carry a message of this many bytes.
@@ -415,6 +416,54 @@ mod tests {
         !events.is_empty()
     }
 
+    /// An item `weight`ed (as each is when put into the queue) notes
+    /// whether its loop was marked as handing out then.
+    #[derive(Debug)]
+    struct Watched(Arc<Mutex<Option<LoopGate>>>, Arc<Mutex<Vec<bool>>>);
+
+    impl Weigh for Watched {
+        fn message_len(&self) -> usize {
+            if let Some(g) = &*self.0.lock().unwrap() {
+                self.1.lock().unwrap().push(g.marked());
+            }
+            1
+        }
+
+        fn is_input(&self) -> bool {
+            true
+        }
+    }
+
+    /// A move from the backlog into the queue is marked for
+    /// `stop_input()` to wait on (`input_gate.rs`) from before its look at
+    /// the gate until its put, and the mark is let go after: without it a
+    /// move that had looked could put a message after `stop_input()`
+    /// returned (a window of a few instructions no integration test hit).
+    #[test]
+    fn a_move_from_the_backlog_is_marked_while_it_looks_and_puts() {
+        let (_poll, load) = watched_load(1);
+        let (tx, rx) = crate::queue::queue::<Watched>();
+        let marks: Arc<[Passing]> = Arc::new([Passing::default()]);
+        let gate = LoopGate::new(Arc::new(AtomicBool::new(true)), marks, 0);
+        let mut outbox = Outbox::new(Some(tx), load.clone()).with_gate(gate.clone());
+        let (watching, seen) = (Arc::new(Mutex::new(None)), Arc::default());
+        for _ in 0..3 {
+            outbox.push(Watched(watching.clone(), Arc::clone(&seen)));
+        }
+        assert!(outbox.blocked(), "two wait for room");
+        let first = rx.recv_timeout(Duration::from_secs(10)).expect("an item");
+        load.sub(1, first.weight());
+        *watching.lock().unwrap() = Some(gate.clone());
+        outbox.drain();
+        let seen = seen.lock().unwrap();
+        assert!(
+            !seen.is_empty() && seen.iter().all(|&m| m),
+            "put while marked: {seen:?}"
+        );
+        assert!(!gate.marked(), "let go after the move");
+        assert!(outbox.blocked(), "one still waits");
+    }
+
     /// Once the gate is closed (`stop_input()`), the input waiting for room
     /// is dropped at the next move, the rest keeps its order, and the
     /// backlog's count goes down with it.
@@ -423,7 +472,9 @@ mod tests {
         let (_poll, load) = watched_load(1);
         let (tx, rx) = crate::queue::queue::<Item>();
         let gate = Arc::new(AtomicBool::new(true));
-        let mut outbox = Outbox::new(Some(tx), load.clone()).with_gate(gate.clone());
+        let marks: Arc<[Passing]> = Arc::new([Passing::default()]);
+        let mut outbox =
+            Outbox::new(Some(tx), load.clone()).with_gate(LoopGate::new(gate.clone(), marks, 0));
         for item in [Item(0), Item(5), Item(0), Item(7), Item(0)] {
             outbox.push(item);
         }

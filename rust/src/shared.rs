@@ -366,7 +366,7 @@ pub(crate) struct Core {
     pub reading: Arc<AtomicBool>,
     /// Per loop, whether it is handing out a message it found `reading`
     /// set for: `stop_input()` waits for those (see `input_gate.rs`).
-    pub passing: Box<[crate::input_gate::Passing]>,
+    pub passing: Arc<[crate::input_gate::Passing]>,
     /// True between `pause_input()` and `resume_input()`: the loops do not
     /// read (as while the pull queue is full).
     pub input_paused: AtomicBool,

@@ -184,7 +184,9 @@ fn every_connect_and_end_arrives_in_order_behind_dropped_messages() {
 /// return: the queue with room failed in the first rounds of every run.
 /// (The backlog's move looks and puts within a few instructions, after a
 /// wake-up that takes microseconds: without its mark the move was not seen
-/// late in four runs here; `input_gate.rs`'s unit test covers the wait.)
+/// late in four runs here; `outbox.rs`'s unit test
+/// `a_move_from_the_backlog_is_marked_while_it_looks_and_puts` checks the
+/// mark, `input_gate.rs`'s that `stop_input()` waits for it.)
 fn messages_queued_after_stop_input(capacity: Option<usize>) {
     for round in 0..20 {
         let mut server = lines_server(20).threads(2);

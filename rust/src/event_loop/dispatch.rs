@@ -47,14 +47,9 @@ impl Dispatch {
     }
 
     /// Moves backlog into the queue as room allows; after `stop_input()`
-    /// the messages in it are dropped instead (the outbox's gate, looked at
-    /// for each message moved: the loop is marked as handing out meanwhile,
-    /// see `input_gate.rs`).
+    /// the messages in it are dropped instead (the outbox's gate).
     pub(super) fn drain_backlog(&mut self) {
-        if self.outbox.blocked() {
-            let _pass = self.handle.core().passing[self.idx].hold();
-            self.outbox.drain();
-        }
+        self.outbox.drain();
     }
 
     /// Runs callback `what` for `client`; a panic is caught, counted and

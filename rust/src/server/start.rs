@@ -58,7 +58,7 @@ pub(super) fn start(server: TcpServer) -> Result<ServerHandle> {
     let counters: Box<[LoopCounters]> = (0..config.threads)
         .map(|_| LoopCounters::default())
         .collect();
-    let passing: Box<[crate::input_gate::Passing]> =
+    let passing: Arc<[crate::input_gate::Passing]> =
         (0..config.threads).map(|_| Default::default()).collect();
     let core = Arc::new(Core {
         config,
