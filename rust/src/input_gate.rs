@@ -1,6 +1,7 @@
 //! The server's input gate, closed for good by `stop_input()` (and by
-//! `stop()`): once `stop_input()` returns, no loop hands out another
-//! message — none is queued for `events()`, no `on_message` starts.
+//! `stop()`): once `stop_input()` returns (or `stop()` has begun:
+//! `is_running()` reads false), no loop hands out another message — none
+//! is queued for `events()`, no `on_message` starts.
 //!
 //! The gate itself is the server's `reading` flag, which each loop looks at
 //! before it hands out a message. A look alone leaves a window: a loop that
@@ -14,10 +15,11 @@
 //! gate; the closer the gate, then the marks), so either the loop sees the
 //! gate closed or the closer sees the loop's mark.
 //!
-//! A moment holds no lock, runs no application code (the mark is let go
-//! before `on_message` starts) and never waits (a push into the pull queue
-//! does not), so a closer waits for a few instructions of each loop at
-//! most; a callback calling `stop_input()` finds its own loop's mark let go.
+//! A moment holds no lock but the pull queue's own, runs no application
+//! code (the mark is let go before `on_message` starts) and never waits for
+//! room (a push into the pull queue does not), so a closer waits for a
+//! loop's push or backlog move at most (microseconds); a callback calling
+//! `stop_input()` or `stop()` finds its own loop's mark let go.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -365,7 +365,7 @@ pub(crate) struct Core {
     /// for room instead of queueing them.
     pub reading: Arc<AtomicBool>,
     /// Per loop, whether it is handing out a message it found `reading`
-    /// set for: `stop_input()` waits for those (see `input_gate.rs`).
+    /// set for: `stop_input()` and `stop()` wait for those (see `input_gate.rs`).
     pub passing: Arc<[crate::input_gate::Passing]>,
     /// True between `pause_input()` and `resume_input()`: the loops do not
     /// read (as while the pull queue is full).
@@ -626,15 +626,23 @@ impl Core {
         }
     }
 
-    /// Starts a graceful stop (idempotent) without waiting.
+    /// Starts a graceful stop (idempotent) without waiting for the loops
+    /// (only, microseconds at most, for one handing out a message: see
+    /// `input_gate.rs`).
     pub fn begin_stop(&self) {
         // (Before `running`: a loop that sees the stop reads nothing more.)
-        self.reading.store(false, Ordering::SeqCst);
         if self.origin.forked() {
-            // The loops are the parent's: nothing to tell here.
+            // The loops are the parent's: nothing to tell here (nor to wait
+            // for: their marks were copied as they were at the fork).
+            self.reading.store(false, Ordering::SeqCst);
             self.running.store(false, Ordering::SeqCst);
             return;
         }
+        // Closed through the input gate, as `stop_input()` closes it: once
+        // `running` reads false no loop is still handing out a message it
+        // found `reading` set for (`input_gate.rs`; a store alone let a loop
+        // that had just looked queue one more, or start `on_message`, after).
+        crate::input_gate::close(&self.reading, &self.passing);
         // SeqCst: ordered with `post_message`'s count and check.
         if self.running.swap(false, Ordering::SeqCst) {
             log::debug!("tcphub: stopping server on {}", self.local_addr);

@@ -188,6 +188,13 @@ fn every_connect_and_end_arrives_in_order_behind_dropped_messages() {
 /// `a_move_from_the_backlog_is_marked_while_it_looks_and_puts` checks the
 /// mark, `input_gate.rs`'s that `stop_input()` waits for it.)
 fn messages_queued_after_stop_input(capacity: Option<usize>) {
+    messages_queued_after(capacity, "stop_input() returned", |s| s.stop_input());
+}
+
+/// Runs `end` on a busy pull-mode server (two loops, a queue of `capacity`
+/// or the default) over 20 rounds, and checks that the messages taken after
+/// it returned are at most those the queue held at the return.
+fn messages_queued_after(capacity: Option<usize>, what: &str, end: impl Fn(&ServerHandle)) {
     for round in 0..20 {
         let mut server = lines_server(20).threads(2);
         if let Some(c) = capacity {
@@ -203,17 +210,19 @@ fn messages_queued_after_stop_input(capacity: Option<usize>) {
                 taken += 1;
             }
         }
-        server.stop_input();
+        end(&server);
         let held = events.len();
         let mut after = 0;
         while let Some(e) = events.try_recv() {
             after += usize::from(matches!(e, Event::Message(..)));
         }
-        // Reading goes on (to drop) while the writers write.
-        let dropped_from = server.stats().bytes_in;
-        wait_until("reads after stop_input()", || {
-            server.stats().bytes_in > dropped_from + 64 * 1024
-        });
+        if server.is_running() {
+            // Reading goes on (to drop) while the writers write.
+            let dropped_from = server.stats().bytes_in;
+            wait_until("reads after stop_input()", || {
+                server.stats().bytes_in > dropped_from + 64 * 1024
+            });
+        }
         stop_writing.store(true, Ordering::SeqCst);
         server.stop();
         // (The loops are gone: nothing more can come.)
@@ -225,7 +234,7 @@ fn messages_queued_after_stop_input(capacity: Option<usize>) {
         }
         assert!(
             after <= held,
-            "round {round}: {after} messages taken after stop_input() returned, {held} queued then"
+            "round {round}: {after} messages taken after {what}, {held} queued then"
         );
     }
 }
@@ -238,4 +247,25 @@ fn no_message_is_queued_after_stop_input_returned_into_a_queue_with_room() {
 #[test]
 fn no_message_is_moved_from_a_backlog_after_stop_input_returned() {
     messages_queued_after_stop_input(Some(CAP));
+}
+
+/// Review gt: `stop()`'s promise — once the stop has begun (`is_running()`
+/// false) no message is queued whose reply would be refused — had the same
+/// race: `Core::begin_stop` only stored `reading` false, so a loop that had
+/// just looked queued one more after `begin_stop()` (or `stop_timeout`, or
+/// a `stop()` that does not wait for the loops) returned, in the first
+/// rounds of every run. The stop now closes it through the input gate.
+#[test]
+fn review_gt_no_message_is_queued_after_begin_stop_returned() {
+    messages_queued_after(None, "the stop began", |s| {
+        s.begin_stop();
+        assert!(!s.is_running(), "the stop has begun");
+    });
+}
+
+#[test]
+fn review_gt_no_message_is_queued_after_stop_timeout_returned() {
+    messages_queued_after(None, "the stop began", |s| {
+        s.stop_timeout(Duration::ZERO);
+    });
 }

@@ -23,9 +23,10 @@ impl ServerHandle {
     /// still answering gets out. Then call [`stop`](ServerHandle::stop),
     /// which flushes and closes as usual. Idempotent; there is no undo.
     /// It returns once no loop is still handing out a message it took
-    /// before the call (a few instructions of each loop at most; it never
-    /// waits for a callback), so an event taken after it returns was in
-    /// the queue when it did.
+    /// before the call (at most a loop's push into the queue, or its move
+    /// of what waited for room: microseconds; it never waits for a
+    /// callback), so an event taken after it returns was in the queue when
+    /// it did.
     ///
     /// What was read but not handed out yet (in pull mode also the messages
     /// waiting for room in a full queue), and what the clients send
