@@ -33,7 +33,7 @@ use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::netns::{own_network, set_loopback, Remote, NEAR};
+use support::netns::{own_network, set_loopback, unacknowledged, Remote, NEAR};
 use support::*;
 use tcphub::{ClientEvent, ClientId, DisconnectReason, ServerHandle, TcpClient, TcpServer};
 
@@ -256,22 +256,6 @@ fn the_server_drops_a_client_it_resends_to_in_vain() {
     wait_dropped_timed_out(&gone, id, t);
     drop(peer);
     server.stop();
-}
-
-/// `tx_queue` (sent, not yet acknowledged) of the TCP socket from local
-/// port `local` to peer port `peer` in this thread's network namespace
-/// (`/proc/thread-self/net`: `/proc/net` is the main thread's namespace).
-fn unacknowledged(local: u16, peer: u16) -> Option<u64> {
-    let table = std::fs::read_to_string("/proc/thread-self/net/tcp").ok()?;
-    let port = |s: &str| u16::from_str_radix(s.rsplit(':').next()?, 16).ok();
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() > 4 && port(f[1]) == Some(local) && port(f[2]) == Some(peer) {
-            u64::from_str_radix(f[4].split_once(':')?.0, 16).ok()
-        } else {
-            None
-        }
-    })
 }
 
 #[test]

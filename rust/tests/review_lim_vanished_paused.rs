@@ -14,24 +14,9 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::netns::{own_network, Remote, NEAR};
+use support::netns::{own_network, unread, Remote, NEAR};
 use support::{wait_clients, wait_until, Disconnects};
 use tcphub::{DisconnectReason, Framing, TcpServer};
-
-/// `rx_queue` (received, not read yet) of the TCP socket from local port
-/// `local` to peer port `peer` in this thread's network namespace.
-fn unread(local: u16, peer: u16) -> Option<u64> {
-    let table = std::fs::read_to_string("/proc/thread-self/net/tcp").ok()?;
-    let port = |s: &str| u16::from_str_radix(s.rsplit(':').next()?, 16).ok();
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() > 4 && port(f[1]) == Some(local) && port(f[2]) == Some(peer) {
-            u64::from_str_radix(f[4].split_once(':')?.1, 16).ok()
-        } else {
-            None
-        }
-    })
-}
 
 #[test]
 fn a_paused_client_dropped_by_the_vanish_watch_gets_its_last_lines_handed_out_first() {

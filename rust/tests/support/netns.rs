@@ -81,6 +81,34 @@ pub fn ss() -> String {
         .unwrap_or_default()
 }
 
+/// The row of the TCP socket from local port `local` to peer port `peer`
+/// in this thread's network namespace (`/proc/thread-self/net/tcp`:
+/// `/proc/net` is the main thread's namespace), split into its fields: `[3]`
+/// the state (hex, as the kernel lists it: 01 established, 04 FIN_WAIT1),
+/// `[4]` `tx_queue:rx_queue` (sent and not acknowledged, received and not
+/// read, hex).
+pub fn tcp_row(local: u16, peer: u16) -> Option<Vec<String>> {
+    let table = std::fs::read_to_string("/proc/thread-self/net/tcp").ok()?;
+    let port = |s: &str| u16::from_str_radix(s.rsplit(':').next()?, 16).ok();
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() > 4 && port(f[1]) == Some(local) && port(f[2]) == Some(peer))
+            .then(|| f.iter().map(|s| s.to_string()).collect())
+    })
+}
+
+/// `rx_queue` (received, not read yet) of the socket [`tcp_row`] finds.
+pub fn unread(local: u16, peer: u16) -> Option<u64> {
+    let row = tcp_row(local, peer)?;
+    u64::from_str_radix(row[4].split_once(':')?.1, 16).ok()
+}
+
+/// `tx_queue` (sent, not acknowledged yet) of the socket [`tcp_row`] finds.
+pub fn unacknowledged(local: u16, peer: u16) -> Option<u64> {
+    let row = tcp_row(local, peer)?;
+    u64::from_str_radix(row[4].split_once(':')?.0, 16).ok()
+}
+
 /// Our address on the cable ([`Remote::cable`]).
 pub const NEAR: &str = "10.77.0.1";
 
