@@ -107,23 +107,36 @@ impl Callbacks {
     /// others of a client the stop let go, which the program's own stop
     /// makes fail (an echo server stopped at exit reported one traceback
     /// per message still queued, before those were skipped: `after_stop`).
-    /// It is still counted.
-    fn deliver(&self, py: Python<'_>, ev: Event, stopping: &AtomicBool) -> bool {
+    /// It is still counted. A message is looked at again with `skipped`
+    /// once its call's arguments are made, just before the call (see
+    /// below).
+    fn deliver(
+        &self,
+        py: Python<'_>,
+        ev: Event,
+        stopping: &AtomicBool,
+        skipped: impl Fn(&Event) -> bool,
+    ) -> bool {
         let (cb, name, result) = match &ev {
             Event::Connected(c) => match &self.on_connect {
                 Some(cb) => (cb, "on_connect", call(py, cb, (PyClient::from(*c),))),
                 None => return false,
             },
             Event::Message(c, data) => match &self.on_message {
-                Some(cb) => (
-                    cb,
-                    "on_message",
-                    call(
-                        py,
-                        cb,
-                        (PyClient::from(*c), pyo3::types::PyBytes::new(py, data)),
-                    ),
-                ),
+                Some(cb) => {
+                    // Made before the last look: making objects can run
+                    // Python code (before 3.12 a garbage collection runs
+                    // finalizers at an allocation), which may stop the input
+                    // or kick the client, or let another thread do so; no
+                    // `on_message` is called after that (test_stop_input.py).
+                    let args =
+                        (PyClient::from(*c), pyo3::types::PyBytes::new(py, data)).into_pyobject(py);
+                    if skipped(&ev) {
+                        return false;
+                    }
+                    let result = args.and_then(|args| call(py, cb, args));
+                    (cb, "on_message", result)
+                }
                 None => return false,
             },
             Event::Disconnected(c, why) => match &self.on_disconnect {
@@ -686,10 +699,8 @@ impl Run<'_> {
         if let Event::Disconnected(c, _) = &ev {
             self.holds.ended(c.id);
         }
-        if !after_kick(&ev)
-            && !after_stop(&ev, self.input_stopped)
-            && self.callbacks.deliver(py, ev, self.stopping)
-        {
+        let skipped = |ev: &Event| after_kick(ev) || after_stop(ev, self.input_stopped);
+        if !skipped(&ev) && self.callbacks.deliver(py, ev, self.stopping, skipped) {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
     }

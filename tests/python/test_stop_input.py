@@ -3,6 +3,8 @@ are taken, the ones taken are answered, then stop() closes as usual."""
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -113,3 +115,57 @@ def test_a_client_that_leaves_meanwhile_is_reported(make_server):
     s.close()
     wait_until(lambda: left == ["closed by peer"], what="its disconnect")
     assert server.client_count == 0
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12),
+    reason="from 3.12 a collection runs between bytecodes, not at an allocation",
+)
+@pytest.mark.parametrize("action", ["stop_input", "disconnect"])
+def test_no_on_message_after_a_stop_made_while_its_arguments_were(make_server, action):
+    # Before Python 3.12 a garbage collection runs when an object is
+    # allocated: while the callback thread makes an on_message call's
+    # arguments, finalizers (Python code) can run, and so can other threads.
+    # A stop_input() (or a kick of that client) made there must still keep
+    # that on_message from being called: it is looked at again once the
+    # arguments are made.
+    server = make_server(framing="lines")
+    handed: list[bytes] = []
+    done = threading.Event()
+    speaker: list[tcphub.Client] = []
+
+    class Stops:
+        me: object = None
+
+        def __del__(self) -> None:
+            if action == "stop_input":
+                server.stop_input()
+            else:
+                server.disconnect(speaker[0])
+            done.set()
+
+    @server.on_message
+    def on_message(client: tcphub.Client, data: bytes) -> None:
+        handed.append(data)
+        if data == b"first":
+            speaker.append(client)
+            garbage = Stops()
+            garbage.me = garbage  # a cycle: only a collection finalizes it
+            # Collect at the next allocation of a tracked object: the first
+            # such once this returns (and the cycle is garbage, still in the
+            # youngest generation) is of the next call's arguments (the test
+            # thread allocates nothing while it waits).
+            gc.set_threshold(1)
+
+    thresholds = gc.get_threshold()
+    gc.collect()
+    server.start()
+    s = connect(server)
+    try:
+        s.sendall(b"first\nsecond\n")
+        assert done.wait(WAIT), "the cycle was collected"
+    finally:
+        gc.set_threshold(*thresholds)
+    server.stop()
+    assert handed == [b"first"]
+    s.close()
