@@ -631,25 +631,32 @@ impl Core {
     /// `input_gate.rs`).
     pub fn begin_stop(&self) {
         // (Before `running`: a loop that sees the stop reads nothing more.)
-        if self.origin.forked() {
-            // The loops are the parent's: nothing to tell here (nor to wait
-            // for: their marks were copied as they were at the fork).
-            self.reading.store(false, Ordering::SeqCst);
-            self.running.store(false, Ordering::SeqCst);
-            return;
-        }
-        // Closed through the input gate, as `stop_input()` closes it: once
-        // `running` reads false no loop is still handing out a message it
-        // found `reading` set for (`input_gate.rs`; a store alone let a loop
-        // that had just looked queue one more, or start `on_message`, after).
-        crate::input_gate::close(&self.reading, &self.passing);
+        // Through the input gate, as `stop_input()` closes it: once `running`
+        // reads false no loop is still handing out a message it found
+        // `reading` set for (a store alone let a loop that had just looked
+        // queue one more, or start `on_message`, after).
+        self.close_input();
         // SeqCst: ordered with `post_message`'s count and check.
-        if self.running.swap(false, Ordering::SeqCst) {
+        if self.running.swap(false, Ordering::SeqCst) && !self.origin.forked() {
             log::debug!("tcphub: stopping server on {}", self.local_addr);
             for idx in 0..self.loops.len() {
                 self.post(idx, Command::Shutdown);
             }
         }
+    }
+
+    /// Clears `reading` (idempotent) through the input gate: once this
+    /// returns, no loop is still handing out a message it found `reading`
+    /// set for (`input_gate.rs`; every caller waits, not only the first).
+    /// Returns whether the loops are to be told: this call cleared it, in
+    /// the process the loops run in (a forked child only clears it: the
+    /// loops are the parent's, their marks copied as they were at the fork).
+    pub fn close_input(&self) -> bool {
+        if self.origin.forked() {
+            self.reading.store(false, Ordering::SeqCst);
+            return false;
+        }
+        crate::input_gate::close(&self.reading, &self.passing)
     }
 
     /// Starts a graceful stop (idempotent) and, unless called on a tcphub

@@ -72,14 +72,9 @@ impl ServerHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop_input(&self) {
-        if self.core.origin.forked() {
-            // The loops are the parent's: nothing reads here.
-            self.core.reading.store(false, Ordering::SeqCst);
-            return;
-        }
         // Returns once no loop is still handing out a message it looked
         // at the flag for before the change (every caller waits).
-        if !crate::input_gate::close(&self.core.reading, &self.core.passing) {
+        if !self.core.close_input() {
             return;
         }
         for idx in 0..self.core.loops.len() {
