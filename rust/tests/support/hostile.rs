@@ -494,6 +494,15 @@ pub fn full_backlog_listener() -> (socket2::Socket, Vec<socket2::Socket>) {
     lst.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
         .expect("bind");
     lst.listen(0).expect("listen");
+    let fill = fill_backlog(&lst);
+    (lst, fill)
+}
+
+/// Fills the accept backlog of `lst`, a loopback listener made with
+/// `listen(0)` whose backlog is empty, as [`full_backlog_listener`] does:
+/// the sockets that fill it (dropping them frees the backlog).
+pub fn fill_backlog(lst: &socket2::Socket) -> Vec<socket2::Socket> {
+    use socket2::{Domain, Socket, Type};
     let addr = lst.local_addr().expect("local address");
     let fill: Vec<Socket> = (0..4)
         .map(|_| {
@@ -511,7 +520,7 @@ pub fn full_backlog_listener() -> (socket2::Socket, Vec<socket2::Socket>) {
     wait_until("a connect to fill the backlog", || {
         fill.iter().any(|s| s.peer_addr().is_ok())
     });
-    (lst, fill)
+    fill
 }
 
 /// A stream from 127.0.0.1, bound to `src_port` (0: any) with
@@ -555,6 +564,18 @@ pub fn voluntary_switches(tid: &str) -> u64 {
         .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
         .and_then(|v| v.trim().parse().ok())
         .expect("voluntary_ctxt_switches")
+}
+
+/// Thread `tid`'s CPU time so far (user and system, `/proc`'s
+/// `utime` + `stime`), in clock ticks (100 a second on Linux).
+pub fn cpu_ticks(tid: &str) -> u64 {
+    let stat =
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).expect("the thread's stat");
+    // After the name in parentheses (which may hold spaces): the state is
+    // field 3, utime and stime fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("stat's comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
 }
 
 /// A server built by `build` from a one-loop lines server lingering 60 s,
