@@ -25,13 +25,7 @@ fn a_lingering_close_sleeps_until_writable_or_the_deadline() {
         .connect()
         .unwrap();
     // The thread names itself once it runs.
-    let mut tids = Vec::new();
-    wait_until("the client's I/O thread named", || {
-        tids = threads_named("tcphub-client");
-        !tids.is_empty()
-    });
-    assert_eq!(tids.len(), 1, "one client I/O thread: {tids:?}");
-    let tid = &tids[0];
+    let tid = &the_thread_named("tcphub-client");
     let (peer, _) = l.accept().unwrap(); // never reads: the flush stalls
     let big = vec![b'x'; 1 << 20];
     for _ in 0..32 {

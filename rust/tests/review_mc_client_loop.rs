@@ -116,6 +116,18 @@ fn review_mc_clients_draw_different_reconnect_delays() {
     }
 }
 
+/// A client of `listener` (length-prefixed, 4 MiB of queue) that goes on
+/// writing after the server's end (`write_after_server_eof`), for `linger`.
+fn writing_after_eof(listener: &TcpListener, linger: Duration) -> TcpClient {
+    TcpClient::builder(listener.local_addr().unwrap())
+        .framing(Framing::length_prefixed())
+        .max_queue_bytes(4 << 20)
+        .write_after_server_eof(true)
+        .linger(linger)
+        .connect()
+        .unwrap()
+}
+
 /// With `write_after_server_eof(true)`, a server that ended its side and
 /// reads nothing more gets the linger time for the client's queue, no
 /// more: then the client ends the connection as timed out, counting what
@@ -126,13 +138,7 @@ fn review_mc_clients_draw_different_reconnect_delays() {
 fn review_mc_after_the_server_s_end_its_queue_gets_the_linger_time() {
     let listener = listener_with_rcvbuf(64 * 1024);
     let linger = Duration::from_millis(300);
-    let client = TcpClient::builder(listener.local_addr().unwrap())
-        .framing(Framing::length_prefixed())
-        .max_queue_bytes(4 << 20)
-        .write_after_server_eof(true)
-        .linger(linger)
-        .connect()
-        .unwrap();
+    let client = writing_after_eof(&listener, linger);
     let (server, _) = listener.accept().unwrap(); // never reads
     set_send_buffer_of(client.local_addr(), 16 * 1024);
     let msg = vec![b'q'; 64 * 1024];
@@ -165,13 +171,7 @@ fn review_mc_after_the_server_s_end_its_queue_gets_the_linger_time() {
 #[test]
 fn review_mc_a_reset_after_the_server_s_end_ends_the_flush_at_once() {
     let listener = listener_with_rcvbuf(64 * 1024);
-    let client = TcpClient::builder(listener.local_addr().unwrap())
-        .framing(Framing::length_prefixed())
-        .max_queue_bytes(4 << 20)
-        .write_after_server_eof(true)
-        .linger(Duration::from_secs(60))
-        .connect()
-        .unwrap();
+    let client = writing_after_eof(&listener, Duration::from_secs(60));
     let (mut server, _) = listener.accept().unwrap();
     set_send_buffer_of(client.local_addr(), 16 * 1024);
     let msg = vec![b'q'; 64 * 1024];

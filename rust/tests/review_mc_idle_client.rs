@@ -33,13 +33,7 @@ fn review_mc_an_idle_client_does_not_spin() {
     std::io::Read::read_exact(&mut server, &mut buf).unwrap();
     std::io::Write::write_all(&mut server, b"pong\n").unwrap();
     assert_eq!(client.recv_timeout(TIMEOUT).unwrap(), b"pong");
-    let mut tids = Vec::new();
-    wait_until("the client's I/O thread named", || {
-        tids = threads_named("tcphub-client");
-        !tids.is_empty()
-    });
-    assert_eq!(tids.len(), 1, "one client I/O thread: {tids:?}");
-    let tid = &tids[0];
+    let tid = &the_thread_named("tcphub-client");
     let window = Duration::from_secs(2);
     let (before, start) = (cpu_ticks(tid), Instant::now());
     while start.elapsed() < window {

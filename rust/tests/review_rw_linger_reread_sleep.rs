@@ -25,13 +25,7 @@ const INPUT: usize = 7 << 20;
 /// The id of this process's thread named `tcphub-io-0` (waits for it to
 /// name itself).
 fn loop_thread() -> String {
-    let mut tids = Vec::new();
-    wait_until("the loop thread named", || {
-        tids = threads_named("tcphub-io-0");
-        !tids.is_empty()
-    });
-    assert_eq!(tids.len(), 1, "one loop thread: {tids:?}");
-    tids.pop().unwrap()
+    the_thread_named("tcphub-io-0")
 }
 
 /// The scenario of review_hp_linger_budget.rs (support's

@@ -556,6 +556,18 @@ pub fn threads_named(name: &str) -> Vec<String> {
     tids
 }
 
+/// The id of this process's one thread named `name`, once it has named
+/// itself (waits for that; fails if there are several).
+pub fn the_thread_named(name: &str) -> String {
+    let mut tids = Vec::new();
+    wait_until(&format!("the thread {name} named"), || {
+        tids = threads_named(name);
+        !tids.is_empty()
+    });
+    assert_eq!(tids.len(), 1, "one thread named {name}: {tids:?}");
+    tids.pop().unwrap()
+}
+
 /// Thread `tid`'s voluntary context switches: one each time it sleeps.
 pub fn voluntary_switches(tid: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
