@@ -629,4 +629,69 @@ mod tests {
         assert_eq!(fill(&mut c, &[b'z'; 10_000], 4096), 1);
         assert_eq!(c.queued_bytes(), 10_000);
     }
+
+    /// An oversize message, alone in an empty queue past the bound, is
+    /// exempt from it only while it is being written: once it is gone, the
+    /// queue meets the bound as a fresh one does. (Mutation testing, review
+    /// mb: without the exemption's end in `advance`, every later head of
+    /// the queue was exempt, and the queue held one message more than its
+    /// bound for good.)
+    #[test]
+    fn review_mb_the_oversize_exemption_ends_with_the_oversize_message() {
+        let (mut c, mut peer) = connection();
+        assert_eq!(fill(&mut c, &[b'z'; 5_000], 4096), 1, "alone: taken");
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        while c.queued_bytes() > 0 {
+            c.flush().expect("written");
+            assert!(Instant::now() < deadline, "5 kB not written to loopback");
+            c.writable = true;
+            std::thread::yield_now();
+        }
+        let mut got = vec![0u8; 5_000];
+        std::io::Read::read_exact(&mut peer, &mut got).expect("read");
+        // As many as a fresh queue takes: 3 of 1000 bytes (1048 each with
+        // their bookkeeping) in 4096.
+        assert_eq!(fill(&mut c, &[b'y'; 1000], 4096), 3);
+        let (mut fresh, _peer) = connection();
+        assert_eq!(fill(&mut fresh, &[b'y'; 1000], 4096), 3);
+    }
+
+    /// A buffer of several messages (a gathered or coalesced run) goes into
+    /// an empty queue only if it fits the bound: unlike a single message,
+    /// it is not taken alone past it (the caller then offers its messages
+    /// one by one). (Mutation testing, review mb: `msgs > 1` turned into
+    /// `msgs < 1` passed every test, and a run of any size went into an
+    /// empty queue whole.)
+    #[test]
+    fn review_mb_a_run_of_messages_past_the_bound_is_refused_by_an_empty_queue() {
+        let (mut c, _peer) = connection();
+        let run: Arc<[u8]> = Arc::from(&[b'r'; 5_000][..]);
+        assert!(matches!(c.enqueue_msgs(run, 2, 4096), Queued::Full(_)));
+        assert_eq!(c.queued_bytes(), 0);
+        let small: Arc<[u8]> = Arc::from(&[b's'; 1_000][..]);
+        assert!(matches!(c.enqueue_msgs(small, 2, 4096), Queued::Yes { .. }));
+    }
+
+    /// The bound is reached, not passed, by a queue that costs exactly it:
+    /// that last message is taken. (Mutation testing, review mb: `cost >
+    /// limit` turned into `cost >= limit` passed every test.)
+    #[test]
+    fn review_mb_a_queue_may_cost_exactly_its_bound() {
+        let (mut c, _peer) = connection();
+        let exact = 2 * (1000 + ENTRY_OVERHEAD);
+        assert_eq!(fill(&mut c, &[b'y'; 1000], exact), 2);
+        let (mut c, _peer) = connection();
+        assert_eq!(fill(&mut c, &[b'y'; 1000], exact - 1), 1);
+    }
+
+    /// A message costing exactly the bound is not oversize: alone it fills
+    /// the queue, and the next one is refused. (Mutation testing, review
+    /// mb: with `cost > limit` as `>=` in the oversize test it was marked
+    /// oversize and exempt, and the queue took a second one: twice its
+    /// bound.)
+    #[test]
+    fn review_mb_a_message_costing_exactly_the_bound_is_not_oversize() {
+        let (mut c, _peer) = connection();
+        assert_eq!(fill(&mut c, &[b'y'; 1000], 1000 + ENTRY_OVERHEAD), 1);
+    }
 }

@@ -783,4 +783,36 @@ mod tests {
         let mut buf = [0u8; 1];
         assert_eq!(std::io::Read::read(&mut peer, &mut buf).expect("EOF"), 0);
     }
+
+    /// The words of the lines for a run of per-address refusals: an IPv6
+    /// client counted by its whole address (`per_ip_ipv6_prefix` 128, the
+    /// default) is refused as one *address*, and a run's last line says
+    /// "one address" unless IPv6 clients are counted by network, when it
+    /// says "one address or network". (Mutation testing, review mb: the
+    /// tests above checked only the /64 words.)
+    #[test]
+    fn review_mb_per_ip_refusal_lines_name_an_address_unless_counting_networks() {
+        let a: std::net::SocketAddr = "[2001:db8:1:2::5]:5000".parse().unwrap();
+        let b: std::net::SocketAddr = "[2001:db8:1:2::6]:6000".parse().unwrap();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut whole = PerIpRefusals::default();
+        assert!(whole.refused(a, 2, at(0)).is_some(), "a run's first");
+        let count = whole.refused(b, 2, at(10)).expect("REPEAT_LOG on: a count");
+        assert!(count.contains("too many from one address"), "{count}");
+        assert_eq!(whole.refused(b, 2, at(11)), None);
+        let end = whole.end_at_stop(2, at(12)).expect("the rest");
+        assert!(
+            end.contains("too many from one address (max_clients_per_ip 2)"),
+            "{end}"
+        );
+        let mut by_network = PerIpRefusals::new(64);
+        assert!(by_network.refused(a, 2, at(0)).is_some());
+        assert_eq!(by_network.refused(b, 2, at(1)), None);
+        let end = by_network.end_at_stop(2, at(2)).expect("the rest");
+        assert!(
+            end.contains("too many from one address or network (max_clients_per_ip 2)"),
+            "{end}"
+        );
+    }
 }
