@@ -7,28 +7,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{localhost, set_send_buffer_of_listener, Disconnects, Peer};
-use tcphub::{DisconnectReason, Framing, TcpServer};
-
-/// A lines server with room for 8 MB queued per client and `linger`.
-fn server(linger: Duration) -> (tcphub::ServerHandle, Disconnects) {
-    let gone = Disconnects::new();
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .max_queue_bytes(64 << 20)
-        .linger(linger)
-        .on_message(|_, _, _| {})
-        .on_disconnect(gone.recorder())
-        .start()
-        .unwrap();
-    (server, gone)
-}
+use support::{lingering_server, set_send_buffer_of_listener, Peer};
+use tcphub::DisconnectReason;
 
 #[test]
 fn stop_flushes_to_a_reader_then_ends_it_without_waiting_out_the_linger() {
     let linger = Duration::from_secs(15);
-    let (server, gone) = server(linger);
+    let (server, gone) = lingering_server(linger);
     let mut p = Peer::connect(server.local_addr());
     let id = p.id_on(&server);
     let line = "q".repeat(1000);
@@ -57,7 +42,7 @@ fn stop_flushes_to_a_reader_then_ends_it_without_waiting_out_the_linger() {
 #[test]
 fn stop_gives_a_non_reader_the_linger_time_then_resets_it() {
     let linger = Duration::from_millis(500);
-    let (server, gone) = server(linger);
+    let (server, gone) = lingering_server(linger);
     // A small send buffer on the server's side of the non-reader's
     // connection (the listener's, which it takes as its handshake ends):
     // left to the kernel, it may start at tcp_wmem's default, which a host

@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{localhost, set_send_buffer_of_listener, wait_until, Disconnects, Peer};
-use tcphub::{DisconnectReason, Framing, TcpServer};
+use support::{lingering_server, set_send_buffer_of_listener, wait_until, Peer};
+use tcphub::DisconnectReason;
 
 /// A client that reads nothing, with far more queued for it than the
 /// kernel's buffers take, resets while `stop()` is flushing to it (the
@@ -16,17 +16,8 @@ use tcphub::{DisconnectReason, Framing, TcpServer};
 /// out the linger time for it.
 #[test]
 fn review_ma_a_client_reset_while_the_stop_flushes_to_it_is_reported_as_its_reset() {
-    let gone = Disconnects::new();
     let linger = Duration::from_secs(60);
-    let server = TcpServer::new(0, 10)
-        .bind(localhost())
-        .framing(Framing::lines())
-        .max_queue_bytes(64 << 20)
-        .linger(linger)
-        .on_message(|_, _, _| {})
-        .on_disconnect(gone.recorder())
-        .start()
-        .unwrap();
+    let (server, gone) = lingering_server(linger);
     // Small kernel buffers on both ends: most of what is sent stays queued.
     set_send_buffer_of_listener(server.local_addr(), 64 * 1024);
     let peer = Peer::connect_with_rcvbuf(server.local_addr(), 4096);

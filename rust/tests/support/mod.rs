@@ -140,6 +140,20 @@ pub fn echo_server(framing: Framing) -> ServerHandle {
         .expect("start echo server")
 }
 
+/// A lines server for stop tests: 10 clients, room for 64 MiB queued per
+/// client, the given `linger`, its disconnects recorded.
+pub fn lingering_server(linger: Duration) -> (ServerHandle, Disconnects) {
+    let gone = Disconnects::new();
+    let server = lines_server(10)
+        .max_queue_bytes(64 << 20)
+        .linger(linger)
+        .on_message(|_, _, _| {})
+        .on_disconnect(gone.recorder())
+        .start()
+        .expect("start lingering server");
+    (server, gone)
+}
+
 /// Encodes `msg` as a 4-byte big-endian length + payload.
 pub fn lp_frame(msg: &[u8]) -> Vec<u8> {
     let mut v = (msg.len() as u32).to_be_bytes().to_vec();
