@@ -6,6 +6,8 @@
 mod support;
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use support::*;
@@ -112,24 +114,32 @@ fn the_fin_is_never_counted_while_the_sending_side_is_shut() {
             client.queued_bytes() == 0 && now.is_some_and(|n| n > 0) && now == before
         });
         let steady = steady.expect("connected");
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The reader's looks are counted, so the shutdown comes while it
+        // reads (not before its thread first ran: on a loaded machine 5 ms
+        // were not enough, and no look at all read as a count of 0).
+        let stop = Arc::new(AtomicBool::new(false));
+        let looks = Arc::new(AtomicU64::new(0));
         let reader = {
-            let (client, stop) = (client.clone(), stop.clone());
+            let (client, stop, looks) = (client.clone(), stop.clone(), looks.clone());
             std::thread::spawn(move || {
-                let mut most = 0;
-                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                let mut most = None;
+                while !stop.load(Ordering::Acquire) {
                     if let Some(n) = client.unacknowledged_bytes() {
-                        most = most.max(n);
+                        most = most.max(Some(n));
                     }
+                    looks.fetch_add(1, Ordering::Release);
                 }
                 most
             })
         };
-        std::thread::sleep(Duration::from_millis(5));
+        wait_until("the reader looking", || looks.load(Ordering::Acquire) > 0);
         client.shutdown_write().expect("shutdown_write");
-        std::thread::sleep(Duration::from_millis(50));
-        stop.store(true, std::sync::atomic::Ordering::Release);
-        assert_eq!(reader.join().expect("reader"), steady);
+        let at = looks.load(Ordering::Acquire);
+        wait_until("the reader looking after the shutdown", || {
+            looks.load(Ordering::Acquire) >= at + 1000
+        });
+        stop.store(true, Ordering::Release);
+        assert_eq!(reader.join().expect("reader"), Some(steady));
         client.close_timeout(Duration::ZERO);
     }
 }
