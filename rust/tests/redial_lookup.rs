@@ -16,7 +16,7 @@ mod support;
 
 use std::ffi::{c_char, c_int, CStr};
 use std::net::{Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,9 @@ static ANSWER: Mutex<&'static [&'static CStr]> = Mutex::new(&[]);
 static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 /// Lookups of [`ODD_NAME`] so far.
 static ODD_LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+/// While set, lookups of [`NAME`] wait (as for a name server that does
+/// not answer), for [`TIMEOUT`] at most.
+static SLOW: AtomicBool = AtomicBool::new(false);
 
 /// The getaddrinfo the whole process calls (std's included).
 ///
@@ -69,6 +72,7 @@ pub unsafe extern "C" fn getaddrinfo(
         _ => return unsafe { real(node, service, hints, res) },
     };
     counter.fetch_add(1, Ordering::SeqCst);
+    try_wait_until(TIMEOUT, || !SLOW.load(Ordering::SeqCst));
     let answer = *ANSWER.lock().unwrap_or_else(|p| p.into_inner());
     if answer.is_empty() {
         return libc::EAI_NONAME;
@@ -165,11 +169,46 @@ fn redials_look_the_name_up_again() {
     }
     a_name_that_stops_resolving_keeps_the_addresses_it_had();
     a_name_debug_escapes_is_looked_up_as_itself();
+    a_slow_lookup_is_not_started_again();
     if v6 {
         // As `localhost` on most hosts: ::1 and 127.0.0.1, one listening.
         a_name_of_both_families_follows_the_one_that_listens("127.0.0.1", "::1");
         a_name_of_both_families_follows_the_one_that_listens("::1", "127.0.0.1");
     }
+}
+
+/// While a lookup is slow (a name server that does not answer), the
+/// redials go on and start no other lookup beside it: one runs at a time,
+/// however many attempts it takes. (Review mg, mutation testing: without
+/// `Lookup::start`'s check every attempt started one more, each a thread
+/// blocked in the lookup.)
+fn a_slow_lookup_is_not_started_again() {
+    answer(&[c"127.0.0.1"]);
+    let server = lines_server("127.0.0.1", 0).unwrap();
+    let addr = server.local_addr();
+    let client = reconnecting_client(NAME, addr.port());
+    client.send(b"hello").unwrap();
+    assert_eq!(next_message(&server), b"hello");
+    SLOW.store(true, Ordering::SeqCst);
+    let before = LOOKUPS.load(Ordering::SeqCst);
+    server.stop();
+    let _held = hold_port(addr); // every redial is refused
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_event(left) {
+            Ok(ClientEvent::Reconnecting { attempt, .. }) if attempt >= 6 => break,
+            Ok(ClientEvent::Disconnected(_) | ClientEvent::Reconnecting { .. }) => {}
+            other => panic!("waiting for the redials, got {other:?}"),
+        }
+    }
+    wait_until("the drop's lookup started", || {
+        LOOKUPS.load(Ordering::SeqCst) > before
+    });
+    let started = LOOKUPS.load(Ordering::SeqCst) - before;
+    SLOW.store(false, Ordering::SeqCst);
+    assert_eq!(started, 1, "lookups started while one was running");
+    client.close();
 }
 
 /// A lines server on `bind` at a port free on the other family too.
