@@ -537,6 +537,19 @@ mod tests {
         (c, peer)
     }
 
+    /// As [`connection`], with 4 KiB socket buffers on both ends: most of
+    /// what is written waits in the queue.
+    fn connection_with_small_buffers() -> (Connection, std::net::TcpStream) {
+        let (c, peer) = connection();
+        socket2::SockRef::from(&c.stream)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        socket2::SockRef::from(&peer)
+            .set_recv_buffer_size(4096)
+            .unwrap();
+        (c, peer)
+    }
+
     fn fill(c: &mut Connection, frame: &[u8], limit: usize) -> usize {
         let mut n = 0;
         while let Queued::Yes { .. } = c.enqueue(Arc::from(frame), limit) {
@@ -724,13 +737,7 @@ mod tests {
     /// review me.)
     #[test]
     fn review_me_partial_writes_deliver_every_byte_once_in_order() {
-        let (mut c, mut peer) = connection();
-        socket2::SockRef::from(&c.stream)
-            .set_send_buffer_size(4096)
-            .unwrap();
-        socket2::SockRef::from(&peer)
-            .set_recv_buffer_size(4096)
-            .unwrap();
+        let (mut c, mut peer) = connection_with_small_buffers();
         let frames = numbered(600);
         let want: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
         for f in &frames {
@@ -802,15 +809,9 @@ mod tests {
     /// queued meanwhile, counted again. (Mutation testing, review me.)
     #[test]
     fn review_me_unsent_frames_carry_over_whole_and_first() {
-        let (mut c, peer) = connection();
-        socket2::SockRef::from(&c.stream)
-            .set_send_buffer_size(4096)
-            .unwrap();
-        socket2::SockRef::from(&peer)
-            .set_recv_buffer_size(4096)
-            .unwrap();
-        // A first frame far larger than the socket's buffers: the first
-        // write cuts it, and the peer reads nothing.
+        let (mut c, _peer) = connection_with_small_buffers(); // reads nothing
+                                                              // A first frame far larger than the socket's buffers: the first
+                                                              // write cuts it, and the peer reads nothing.
         let mut frames: Vec<Arc<[u8]>> = vec![Arc::from(vec![b'h'; 4 << 20])];
         frames.extend(numbered(199));
         for f in &frames {

@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,13 +13,17 @@ use support::*;
 use tcphub::{ClientEvent, DisconnectReason, Framing, Reconnect, TcpClient};
 
 /// With `initial == max` every attempt has the same cap: the delays lie in
-/// [cap/2, cap] and are not all the same.
+/// [cap/2, cap] and are not all the same — nor, after the first few, few
+/// values: over 40 attempts the last 30 take many (a 1 ms range at
+/// nanosecond resolution: repeats are rare). (Review mg, mutation testing:
+/// generators that fell to a fixed point after a few draws, or to a cycle
+/// of 8, passed when this test looked at 6 delays.)
 #[test]
 fn review_mu2_reconnect_delays_are_jittered() {
     let server = echo_server(Framing::lines());
     let addr: SocketAddr = server.local_addr();
-    let cap = Duration::from_millis(10);
-    let attempts = 6u32;
+    let cap = Duration::from_millis(2);
+    let attempts = 40u32;
     let client = TcpClient::builder(addr)
         .framing(Framing::lines())
         .reconnect(Reconnect {
@@ -50,6 +55,8 @@ fn review_mu2_reconnect_delays_are_jittered() {
         delays.iter().any(|d| *d != delays[0]),
         "no jitter: {delays:?}"
     );
+    let late: HashSet<Duration> = delays[10..].iter().copied().collect();
+    assert!(late.len() > 20, "the delays stopped varying: {delays:?}");
     assert_eq!(next_control_at(&client).0, ClientEvent::Closed);
     client.close();
 }

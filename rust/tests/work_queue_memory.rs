@@ -12,37 +12,16 @@ mod counting_alloc;
 mod support;
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
-use support::*;
-use tcphub::{Framing, TcpServer};
-
-fn live_mib() -> f64 {
-    counting_alloc::live_kib() / 1024.0
-}
+use counting_alloc::live_mib;
+use support::SlowLoop;
 
 #[test]
 fn a_burst_of_commands_does_not_pin_the_loop_s_work_queue() {
     const SENDS: usize = 600_000;
-    let blocked = Arc::new(AtomicBool::new(false));
-    let in_callback = blocked.clone();
-    let server = TcpServer::new(0, 4)
-        .bind(localhost())
-        .threads(1)
-        .framing(Framing::lines())
-        .on_message(move |_, _, msg| {
-            if msg == b"block" {
-                in_callback.store(true, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        })
-        .start()
-        .unwrap();
-    let mut peer = Peer::connect(server.local_addr());
-    let id = peer.id_on(&server);
-    let mut sink = peer.try_clone_peer();
+    let mut slow = SlowLoop::start();
+    let (server, id) = (slow.server.clone(), slow.peer.id_on(&slow.server));
+    let mut sink = slow.peer.try_clone_peer();
     let reader = std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0;
@@ -56,15 +35,12 @@ fn a_burst_of_commands_does_not_pin_the_loop_s_work_queue() {
     });
     let before = live_mib();
     // The loop sleeps in the callback while the sends pile up in its channel.
-    peer.send_line("block");
-    wait_until("the loop in the slow callback", || {
-        blocked.load(Ordering::SeqCst)
-    });
+    slow.hold();
     for _ in 0..SENDS {
         server.send(id, b"x").unwrap();
     }
     assert_eq!(reader.join().unwrap(), 2 * SENDS, "every line arrived");
-    wait_until("the loop to count them", || {
+    support::wait_until("the loop to count them", || {
         server.stats().msgs_out == SENDS as u64
     });
     let after = live_mib();

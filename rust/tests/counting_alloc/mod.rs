@@ -40,3 +40,9 @@ static ALLOC: Counting = Counting;
 pub fn live_kib() -> f64 {
     LIVE.load(Ordering::Relaxed) as f64 / 1024.0
 }
+
+/// Heap bytes allocated and not yet freed, in MiB.
+#[allow(dead_code)] // (not every file that counts uses it)
+pub fn live_mib() -> f64 {
+    live_kib() / 1024.0
+}

@@ -154,6 +154,50 @@ pub fn lingering_server(linger: Duration) -> (ServerHandle, Disconnects) {
     (server, gone)
 }
 
+/// A one-loop lines server whose `on_message` holds its loop for a second
+/// at the line "block" (an application's slow callback), and a peer of
+/// it: what is posted to the loop while [`SlowLoop::hold`] holds it piles
+/// up in its channel, and the loop takes all of it at once.
+pub struct SlowLoop {
+    pub server: ServerHandle,
+    pub peer: Peer,
+    blocked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SlowLoop {
+    pub fn start() -> SlowLoop {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let blocked = Arc::new(AtomicBool::new(false));
+        let in_callback = blocked.clone();
+        let server = TcpServer::new(0, 4)
+            .bind(localhost())
+            .threads(1)
+            .framing(Framing::lines())
+            .on_message(move |_, _, msg| {
+                if msg == b"block" {
+                    in_callback.store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+            .start()
+            .expect("start slow-loop server");
+        let peer = Peer::connect(server.local_addr());
+        SlowLoop {
+            server,
+            peer,
+            blocked,
+        }
+    }
+
+    /// Returns once the loop is in its slow callback (for a second).
+    pub fn hold(&mut self) {
+        self.peer.send_line("block");
+        wait_until("the loop in the slow callback", || {
+            self.blocked.load(std::sync::atomic::Ordering::SeqCst)
+        });
+    }
+}
+
 /// Encodes `msg` as a 4-byte big-endian length + payload.
 pub fn lp_frame(msg: &[u8]) -> Vec<u8> {
     let mut v = (msg.len() as u32).to_be_bytes().to_vec();
